@@ -1,0 +1,187 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// SchemaVersion is the version of the record schema written by this code. A
+// record with another version is refused by the decoder.
+const SchemaVersion = 1
+
+// Kind names what a record says happened.
+type Kind string
+
+const (
+	KindParticipantRegistered Kind = "participant.registered"
+	KindParticipantUpdated    Kind = "participant.updated"
+	KindRulesUpdated          Kind = "rules.updated"
+	KindDatasetRegistered     Kind = "dataset.registered"
+	KindOfferPublished        Kind = "offer.published"
+	KindAgreementSigned       Kind = "agreement.signed"
+	KindNegotiationDenied     Kind = "negotiation.denied"
+	KindAgreementRevoked      Kind = "agreement.revoked"
+	KindTransferAuthorized    Kind = "transfer.authorized"
+	KindTransferCompleted     Kind = "transfer.completed"
+	KindTransferDenied        Kind = "transfer.denied"
+	KindUsageLogged           Kind = "usage.logged"
+	KindDutyFulfilled         Kind = "duty.fulfilled"
+	KindObjectionFiled        Kind = "objection.filed"
+	KindObjectionResolved     Kind = "objection.resolved"
+)
+
+// Kinds lists every kind the schema knows, in lifecycle order.
+var Kinds = []Kind{
+	KindParticipantRegistered, KindParticipantUpdated, KindRulesUpdated,
+	KindDatasetRegistered, KindOfferPublished, KindAgreementSigned,
+	KindNegotiationDenied, KindAgreementRevoked, KindTransferAuthorized,
+	KindTransferCompleted, KindTransferDenied, KindUsageLogged,
+	KindDutyFulfilled, KindObjectionFiled, KindObjectionResolved,
+}
+
+// Known reports whether k is a kind of this schema version.
+func (k Kind) Known() bool {
+	for _, x := range Kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Rights a participant may hold over a dataset (数据资源持有权, 数据加工使用权,
+// 数据产品经营权).
+const (
+	RightHolding   = "holding"
+	RightUse       = "use"
+	RightOperation = "operation"
+)
+
+// Decisions.
+const (
+	DecisionAllow = "allow"
+	DecisionDeny  = "deny"
+)
+
+// Record is one entry on the ledger: metadata and hashes only, never data.
+// The common fields carry what a regulator asks of a flow; the optional
+// sub-objects carry what one kind needs. Times are RFC 3339 with an offset.
+//
+// A record's identity on the ledger is the RFC 6962 leaf hash of its canonical
+// encoding (Canonical). Field order and omitempty tags are part of the schema:
+// changing them changes every hash, so bump SchemaVersion instead.
+type Record struct {
+	Schema int    `json:"schema"`
+	ID     string `json:"id"`
+	Kind   Kind   `json:"kind"`
+	Time   string `json:"time"`
+	// Actor is the participant the record speaks for; it must be the batch's writer
+	// (the authority writes participant.* and rules.updated).
+	Actor        string `json:"actor"`
+	Counterparty string `json:"counterparty,omitempty"`
+
+	Dataset          string                `json:"dataset,omitempty"`
+	RegistrationCode string                `json:"registrationCode,omitempty"`
+	Classification   policy.Classification `json:"classification,omitempty"`
+	Category         string                `json:"category,omitempty"`
+	Rights           []string              `json:"rights,omitempty"`
+
+	Offer      string `json:"offer,omitempty"`
+	Agreement  string `json:"agreement,omitempty"`
+	PolicyHash string `json:"policyHash,omitempty"`
+	Transfer   string `json:"transfer,omitempty"`
+	TokenID    string `json:"tokenId,omitempty"`
+
+	Decision string `json:"decision,omitempty"`
+	Rule     string `json:"rule,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+
+	Bytes       int64  `json:"bytes,omitempty"`
+	ContentHash string `json:"contentHash,omitempty"`
+
+	FromRegion  string `json:"fromRegion,omitempty"`
+	ToRegion    string `json:"toRegion,omitempty"`
+	CrossBorder bool   `json:"crossBorder,omitempty"`
+	LegalBasis  string `json:"legalBasis,omitempty"`
+
+	Participant *Participant       `json:"participant,omitempty"`
+	Rules       *policy.SpaceRules `json:"rules,omitempty"`
+	Terms       *Terms             `json:"terms,omitempty"`
+	Duty        *Duty              `json:"duty,omitempty"`
+	Objection   *Objection         `json:"objection,omitempty"`
+}
+
+// Participant is a registered party of the space (unified identity registration).
+type Participant struct {
+	ID         string         `json:"id"`
+	Name       string         `json:"name"`
+	Keys       []identity.JWK `json:"keys"`
+	Region     string         `json:"region"`
+	Industry   string         `json:"industry,omitempty"`
+	OrgType    string         `json:"orgType,omitempty"`
+	CreditCode string         `json:"creditCode,omitempty"`
+	Member     []string       `json:"member,omitempty"`
+	// Status is "active" or "suspended".
+	Status string `json:"status"`
+}
+
+// Participant statuses.
+const (
+	StatusActive    = "active"
+	StatusSuspended = "suspended"
+)
+
+// Terms are what an agreement.signed record fixes: the limits the rulebook
+// enforces on later transfers and the duties the consumer owes. The consumer
+// counter-signs them (ConsumerSignature over TermsMessage), so the record is
+// signed by both parties: the provider through its batch signature.
+type Terms struct {
+	NotBefore string `json:"notBefore,omitempty"`
+	NotAfter  string `json:"notAfter,omitempty"`
+	// MaxUses is the number of transfer.authorized records allowed; 0 is unlimited.
+	MaxUses int    `json:"maxUses,omitempty"`
+	Duties  []Duty `json:"duties,omitempty"`
+	// ConsumerKeyID and ConsumerSignature (base64url) are the consumer's
+	// signature over TermsMessage.
+	ConsumerKeyID     string `json:"consumerKeyId"`
+	ConsumerSignature string `json:"consumerSignature"`
+}
+
+// Duty is an obligation owed under an agreement: delete, log, notify, anonymise.
+type Duty struct {
+	ID     string `json:"id"`
+	Action string `json:"action"`
+	// Due is when the duty falls due, RFC 3339; empty for per-use duties.
+	Due string `json:"due,omitempty"`
+}
+
+// Objection is a dispute filed about a dataset or agreement (数据异议).
+type Objection struct {
+	ID         string `json:"id"`
+	Subject    string `json:"subject,omitempty"`
+	Resolution string `json:"resolution,omitempty"`
+}
+
+// TermsMessage is the byte string a consumer signs to accept an agreement: the
+// agreement id, both parties, the dataset, the policy hash and the limits.
+func TermsMessage(r *Record) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "tdsc-agreement-v1\nagreement=%s\nprovider=%s\nconsumer=%s\ndataset=%s\npolicyHash=%s\n",
+		r.Agreement, r.Actor, r.Counterparty, r.Dataset, r.PolicyHash)
+	if r.Terms != nil {
+		fmt.Fprintf(&b, "notBefore=%s\nnotAfter=%s\nmaxUses=%d\n", r.Terms.NotBefore, r.Terms.NotAfter, r.Terms.MaxUses)
+		for _, d := range r.Terms.Duties {
+			fmt.Fprintf(&b, "duty=%s,%s,%s\n", d.ID, d.Action, d.Due)
+		}
+	}
+	return b.Bytes()
+}
+
+// Canonical is the record's canonical encoding: the bytes hashed into the tree.
+func (r *Record) Canonical() ([]byte, error) {
+	return json.Marshal(r)
+}

@@ -1,0 +1,155 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// SpaceRules are the rules the space's authority sets above every offer and
+// records on the ledger (rules.updated). They win over any offer: a flow they
+// refuse is refused whatever the offer's policy says. The ledger's rulebook and
+// the connector both evaluate them with CheckFlow.
+type SpaceRules struct {
+	// NegativeList names dataset categories that may never be agreed or moved.
+	NegativeList []NegativeEntry `json:"negativeList,omitempty"`
+	// CrossBorder is the white-list of destinations (a border such as "SG" or a
+	// region such as "DE-BE") that data may leave its border for, up to a
+	// classification level and with the legal basis the flow must cite.
+	CrossBorder []CrossBorderEntry `json:"crossBorder,omitempty"`
+	// Ceilings cap the classification level that may flow to a destination
+	// area (region code); "*" matches any destination.
+	Ceilings []Ceiling `json:"ceilings,omitempty"`
+}
+
+// NegativeEntry is one negative-listed category.
+type NegativeEntry struct {
+	Category string `json:"category"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// CrossBorderEntry allows flows to Destination of data up to MaxClassification.
+// Core data never crosses a border, whatever an entry says.
+type CrossBorderEntry struct {
+	Destination       string         `json:"destination"`
+	MaxClassification Classification `json:"maxClassification"`
+	// LegalBasis the flow must cite, e.g. "PIPL-38-standard-contract"; when empty
+	// any non-empty legal basis recorded with the flow is accepted.
+	LegalBasis string `json:"legalBasis,omitempty"`
+}
+
+// Ceiling caps the classification that may flow to Destination.
+type Ceiling struct {
+	Destination       string         `json:"destination"`
+	MaxClassification Classification `json:"maxClassification"`
+}
+
+// Flow is what the space rules are asked about: a dataset moving (or being
+// agreed to move) from a provider's region to a consumer's region.
+type Flow struct {
+	Category       string
+	Classification Classification
+	FromRegion     string
+	ToRegion       string
+	LegalBasis     string
+}
+
+// Rule identifiers named in refusals.
+const (
+	RuleNegativeList      = "space.negative-list"
+	RuleCoreStaysInRegion = "space.core-stays-in-region"
+	RuleCrossBorder       = "space.cross-border-whitelist"
+	RuleLegalBasis        = "space.cross-border-legal-basis"
+	RuleCeiling           = "space.classification-ceiling"
+)
+
+// Refusal says which space rule refused a flow and why.
+type Refusal struct {
+	Rule   string
+	Reason string
+}
+
+func (r *Refusal) Error() string { return r.Rule + ": " + r.Reason }
+
+// ParseSpaceRules decodes and validates rules, refusing unknown fields.
+func ParseSpaceRules(data []byte) (SpaceRules, error) {
+	var r SpaceRules
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return SpaceRules{}, fmt.Errorf("space rules: %w", err)
+	}
+	return r, r.Validate()
+}
+
+// Validate checks every entry names its field correctly.
+func (r SpaceRules) Validate() error {
+	for i, e := range r.NegativeList {
+		if strings.TrimSpace(e.Category) == "" {
+			return fmt.Errorf("space rules: negativeList[%d].category: must not be empty", i)
+		}
+	}
+	for i, e := range r.CrossBorder {
+		if e.Destination == "" {
+			return fmt.Errorf("space rules: crossBorder[%d].destination: must not be empty", i)
+		}
+		if err := e.MaxClassification.Validate(); err != nil {
+			return fmt.Errorf("space rules: crossBorder[%d].maxClassification: %w", i, err)
+		}
+	}
+	for i, c := range r.Ceilings {
+		if c.Destination == "" {
+			return fmt.Errorf("space rules: ceilings[%d].destination: must not be empty", i)
+		}
+		if err := c.MaxClassification.Validate(); err != nil {
+			return fmt.Errorf("space rules: ceilings[%d].maxClassification: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// CheckFlow returns nil when the rules allow the flow, or a *Refusal naming the rule.
+// Order: negative list, core data stays in its region, cross-border white-list and
+// legal basis, then ceilings.
+func (r SpaceRules) CheckFlow(f Flow) *Refusal {
+	for _, e := range r.NegativeList {
+		if strings.EqualFold(e.Category, f.Category) {
+			reason := fmt.Sprintf("category %q is on the space's negative list", f.Category)
+			if e.Reason != "" {
+				reason += " (" + e.Reason + ")"
+			}
+			return &Refusal{Rule: RuleNegativeList, Reason: reason}
+		}
+	}
+	if f.Classification == Core && f.FromRegion != "" && f.ToRegion != "" && !IsPartOf(f.ToRegion, f.FromRegion) && !IsPartOf(f.FromRegion, f.ToRegion) {
+		return &Refusal{Rule: RuleCoreStaysInRegion, Reason: fmt.Sprintf("core data may not leave its region %s (destination %s)", f.FromRegion, f.ToRegion)}
+	}
+	if f.FromRegion != "" && f.ToRegion != "" && CrossBorder(f.FromRegion, f.ToRegion) && f.Classification != General {
+		var entry *CrossBorderEntry
+		for i := range r.CrossBorder {
+			e := &r.CrossBorder[i]
+			if IsPartOf(f.ToRegion, e.Destination) || Border(f.ToRegion) == Border(e.Destination) && !strings.Contains(e.Destination, "-") {
+				if f.Classification.Rank() <= e.MaxClassification.Rank() {
+					entry = e
+					break
+				}
+			}
+		}
+		if entry == nil {
+			return &Refusal{Rule: RuleCrossBorder, Reason: fmt.Sprintf("%s data may not cross the border to %s: destination not on the cross-border white-list at that level", f.Classification, f.ToRegion)}
+		}
+		if f.LegalBasis == "" || entry.LegalBasis != "" && f.LegalBasis != entry.LegalBasis {
+			want := "a legal basis"
+			if entry.LegalBasis != "" {
+				want = "legal basis " + entry.LegalBasis
+			}
+			return &Refusal{Rule: RuleLegalBasis, Reason: fmt.Sprintf("%s data crossing the border to %s needs %s recorded; got %q", f.Classification, f.ToRegion, want, f.LegalBasis)}
+		}
+	}
+	for _, c := range r.Ceilings {
+		if (c.Destination == "*" || IsPartOf(f.ToRegion, c.Destination)) && f.Classification.Rank() > c.MaxClassification.Rank() {
+			return &Refusal{Rule: RuleCeiling, Reason: fmt.Sprintf("%s data exceeds the ceiling %s for destination %s", f.Classification, c.MaxClassification, c.Destination)}
+		}
+	}
+	return nil
+}
