@@ -115,25 +115,8 @@ type Record struct {
 	Objection   *Objection         `json:"objection,omitempty"`
 }
 
-// Participant is a registered party of the space (unified identity registration).
-type Participant struct {
-	ID         string         `json:"id"`
-	Name       string         `json:"name"`
-	Keys       []identity.JWK `json:"keys"`
-	Region     string         `json:"region"`
-	Industry   string         `json:"industry,omitempty"`
-	OrgType    string         `json:"orgType,omitempty"`
-	CreditCode string         `json:"creditCode,omitempty"`
-	Member     []string       `json:"member,omitempty"`
-	// Status is "active" or "suspended".
-	Status string `json:"status"`
-}
-
-// Participant statuses.
-const (
-	StatusActive    = "active"
-	StatusSuspended = "suspended"
-)
+// Participant is a registered party of the space; see identity.Participant.
+type Participant = identity.Participant
 
 // Terms are what an agreement.signed record fixes: the limits the rulebook
 // enforces on later transfers and the duties the consumer owes. The consumer
