@@ -1,0 +1,372 @@
+package audit
+
+import (
+	"sort"
+	"time"
+
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// Report is the regulator's view of the data flows on a ledger.
+type Report struct {
+	Since            string          `json:"since,omitempty"`
+	Until            string          `json:"until,omitempty"`
+	Records          int             `json:"records"`
+	Flows            []Flow          `json:"flows"`
+	ByClassification []LevelTotal    `json:"byClassification"`
+	ByRegion         []RegionTotal   `json:"byRegion"`
+	CrossBorder      []Flow          `json:"crossBorder"`
+	Denials          []DenialTotal   `json:"denials"`
+	NegativeListHits []Denial        `json:"negativeListHits"`
+	Revoked          []Revocation    `json:"revoked"`
+	DutiesOverdue    []OverdueDuty   `json:"dutiesOverdue"`
+	ObjectionsOpen   []OpenObjection `json:"objectionsOpen"`
+}
+
+// Flow is data moved from a provider to a consumer at one classification level
+// between two regions, summed over completed transfers.
+type Flow struct {
+	Provider       string                `json:"provider"`
+	Consumer       string                `json:"consumer"`
+	Dataset        string                `json:"dataset,omitempty"`
+	Category       string                `json:"category,omitempty"`
+	Classification policy.Classification `json:"classification"`
+	FromRegion     string                `json:"fromRegion"`
+	ToRegion       string                `json:"toRegion"`
+	CrossBorder    bool                  `json:"crossBorder"`
+	LegalBasis     string                `json:"legalBasis,omitempty"`
+	Transfers      int                   `json:"transfers"`
+	Bytes          int64                 `json:"bytes"`
+}
+
+// LevelTotal sums completed transfers of one classification level.
+type LevelTotal struct {
+	Classification policy.Classification `json:"classification"`
+	Transfers      int                   `json:"transfers"`
+	Bytes          int64                 `json:"bytes"`
+}
+
+// RegionTotal sums completed transfers from one region to another.
+type RegionTotal struct {
+	FromRegion  string `json:"fromRegion"`
+	ToRegion    string `json:"toRegion"`
+	CrossBorder bool   `json:"crossBorder"`
+	Transfers   int    `json:"transfers"`
+	Bytes       int64  `json:"bytes"`
+}
+
+// DenialTotal counts refusals (negotiation.denied, transfer.denied) by rule.
+type DenialTotal struct {
+	Rule  string `json:"rule"`
+	Count int    `json:"count"`
+	// Example is the reason given by the latest denial under this rule.
+	Example string `json:"example"`
+}
+
+// Denial is one refusal on the ledger.
+type Denial struct {
+	Record   string `json:"record"`
+	Kind     string `json:"kind"`
+	Time     string `json:"time"`
+	Provider string `json:"provider"`
+	Consumer string `json:"consumer"`
+	Dataset  string `json:"dataset,omitempty"`
+	Category string `json:"category,omitempty"`
+	Rule     string `json:"rule"`
+	Reason   string `json:"reason"`
+}
+
+// Revocation is one agreement.revoked record.
+type Revocation struct {
+	Agreement string `json:"agreement"`
+	Provider  string `json:"provider"`
+	Consumer  string `json:"consumer"`
+	Time      string `json:"time"`
+	Reason    string `json:"reason"`
+}
+
+// OverdueDuty is a duty owed under an agreement, due before the report's time,
+// with no duty.fulfilled on the ledger.
+type OverdueDuty struct {
+	Agreement string `json:"agreement"`
+	Consumer  string `json:"consumer"`
+	Provider  string `json:"provider"`
+	Duty      string `json:"duty"`
+	Action    string `json:"action"`
+	Due       string `json:"due"`
+}
+
+// OpenObjection is an objection filed and not yet resolved.
+type OpenObjection struct {
+	Objection string `json:"objection"`
+	Filer     string `json:"filer"`
+	Dataset   string `json:"dataset,omitempty"`
+	Subject   string `json:"subject,omitempty"`
+	Filed     string `json:"filed"`
+}
+
+// index joins the records a flow is spread over: a completion names its
+// transfer; the authorisation names the agreement; the agreement the dataset.
+type index struct {
+	datasets     map[string]*ledger.Record
+	agreements   map[string]*ledger.Record
+	authorized   map[string]*ledger.Record
+	participants map[string]*ledger.Participant
+}
+
+func newIndex(recs []ledger.Record) *index {
+	ix := &index{
+		datasets:     map[string]*ledger.Record{},
+		agreements:   map[string]*ledger.Record{},
+		authorized:   map[string]*ledger.Record{},
+		participants: map[string]*ledger.Participant{},
+	}
+	for i := range recs {
+		r := &recs[i]
+		switch r.Kind {
+		case ledger.KindDatasetRegistered:
+			ix.datasets[r.Dataset] = r
+		case ledger.KindAgreementSigned:
+			ix.agreements[r.Agreement] = r
+		case ledger.KindTransferAuthorized:
+			ix.authorized[r.Transfer] = r
+		case ledger.KindParticipantRegistered, ledger.KindParticipantUpdated:
+			if r.Participant != nil {
+				ix.participants[r.Participant.ID] = r.Participant
+			}
+		}
+	}
+	return ix
+}
+
+// flowOf fills a flow's fields from the record and, where it is silent, from
+// the transfer's authorisation, its agreement, its dataset and the parties' regions.
+func (ix *index) flowOf(r *ledger.Record) Flow {
+	f := Flow{Dataset: r.Dataset, Category: r.Category, Classification: r.Classification,
+		FromRegion: r.FromRegion, ToRegion: r.ToRegion, LegalBasis: r.LegalBasis}
+	provider, consumer := r.Actor, r.Counterparty
+	if auth := ix.authorized[r.Transfer]; auth != nil {
+		provider, consumer = auth.Actor, auth.Counterparty
+		fill(&f.Dataset, auth.Dataset)
+		fill(&f.Category, auth.Category)
+		fill(&f.FromRegion, auth.FromRegion)
+		fill(&f.ToRegion, auth.ToRegion)
+		fill(&f.LegalBasis, auth.LegalBasis)
+		if f.Classification == "" {
+			f.Classification = auth.Classification
+		}
+		if ag := ix.agreements[auth.Agreement]; ag != nil {
+			fill(&f.LegalBasis, ag.LegalBasis)
+			fill(&f.Dataset, ag.Dataset)
+		}
+	}
+	if ds := ix.datasets[f.Dataset]; ds != nil {
+		fill(&f.Category, ds.Category)
+		if f.Classification == "" {
+			f.Classification = ds.Classification
+		}
+		provider = ds.Actor
+	}
+	if provider == consumer && r.Counterparty != "" {
+		consumer = r.Counterparty
+	}
+	f.Provider, f.Consumer = provider, consumer
+	if p := ix.participants[provider]; p != nil {
+		fill(&f.FromRegion, p.Region)
+	}
+	if p := ix.participants[consumer]; p != nil {
+		fill(&f.ToRegion, p.Region)
+	}
+	f.CrossBorder = f.FromRegion != "" && f.ToRegion != "" && policy.CrossBorder(f.FromRegion, f.ToRegion)
+	return f
+}
+
+func fill(dst *string, v string) {
+	if *dst == "" {
+		*dst = v
+	}
+}
+
+// Window limits a report to records whose time lies in [Since, Until); zero
+// times are open ends. Now is the time duties are judged overdue against.
+type Window struct {
+	Since, Until time.Time
+	Now          time.Time
+}
+
+func (w Window) contains(t time.Time) bool {
+	return (w.Since.IsZero() || !t.Before(w.Since)) && (w.Until.IsZero() || t.Before(w.Until))
+}
+
+// BuildReport computes the flow report over records (all of the ledger, in
+// ledger order: joins need the registrations before the window too).
+func BuildReport(recs []ledger.Record, w Window) Report {
+	ix := newIndex(recs)
+	rep := Report{}
+	if !w.Since.IsZero() {
+		rep.Since = w.Since.Format(time.RFC3339)
+	}
+	if !w.Until.IsZero() {
+		rep.Until = w.Until.Format(time.RFC3339)
+	}
+	flows := map[Flow]*Flow{}
+	levels := map[policy.Classification]*LevelTotal{}
+	regions := map[[2]string]*RegionTotal{}
+	denials := map[string]*DenialTotal{}
+	revoked := map[string]bool{}
+	fulfilled := map[[2]string]bool{}
+	resolved := map[string]bool{}
+	var filed []*ledger.Record
+	for i := range recs {
+		r := &recs[i]
+		t, err := time.Parse(time.RFC3339Nano, r.Time)
+		inWindow := err == nil && w.contains(t)
+		switch r.Kind {
+		case ledger.KindDutyFulfilled:
+			if r.Duty != nil {
+				fulfilled[[2]string{r.Agreement, r.Duty.ID}] = true
+			}
+		case ledger.KindObjectionResolved:
+			if r.Objection != nil {
+				resolved[r.Objection.ID] = true
+			}
+		case ledger.KindObjectionFiled:
+			filed = append(filed, r)
+		}
+		if !inWindow {
+			continue
+		}
+		rep.Records++
+		switch r.Kind {
+		case ledger.KindTransferCompleted:
+			f := ix.flowOf(r)
+			key := f
+			key.Transfers, key.Bytes = 0, 0
+			agg := flows[key]
+			if agg == nil {
+				agg = &key
+				flows[key] = agg
+			}
+			agg.Transfers++
+			agg.Bytes += r.Bytes
+			lt := levels[f.Classification]
+			if lt == nil {
+				lt = &LevelTotal{Classification: f.Classification}
+				levels[f.Classification] = lt
+			}
+			lt.Transfers++
+			lt.Bytes += r.Bytes
+			rk := [2]string{f.FromRegion, f.ToRegion}
+			rt := regions[rk]
+			if rt == nil {
+				rt = &RegionTotal{FromRegion: f.FromRegion, ToRegion: f.ToRegion, CrossBorder: f.CrossBorder}
+				regions[rk] = rt
+			}
+			rt.Transfers++
+			rt.Bytes += r.Bytes
+		case ledger.KindNegotiationDenied, ledger.KindTransferDenied:
+			rule := r.Rule
+			if rule == "" {
+				rule = "unspecified"
+			}
+			d := denials[rule]
+			if d == nil {
+				d = &DenialTotal{Rule: rule}
+				denials[rule] = d
+			}
+			d.Count++
+			d.Example = r.Reason
+			if rule == policy.RuleNegativeList {
+				cat := r.Category
+				if ds := ix.datasets[r.Dataset]; ds != nil && cat == "" {
+					cat = ds.Category
+				}
+				rep.NegativeListHits = append(rep.NegativeListHits, Denial{Record: r.ID, Kind: string(r.Kind), Time: r.Time,
+					Provider: r.Actor, Consumer: r.Counterparty, Dataset: r.Dataset, Category: cat, Rule: rule, Reason: r.Reason})
+			}
+		case ledger.KindAgreementRevoked:
+			revoked[r.Agreement] = true
+			rv := Revocation{Agreement: r.Agreement, Provider: r.Actor, Consumer: r.Counterparty, Time: r.Time, Reason: r.Reason}
+			if ag := ix.agreements[r.Agreement]; ag != nil {
+				rv.Provider, rv.Consumer = ag.Actor, ag.Counterparty
+			}
+			rep.Revoked = append(rep.Revoked, rv)
+		}
+	}
+	now := w.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	for _, ag := range ix.agreements {
+		if ag.Terms == nil || revoked[ag.Agreement] {
+			continue
+		}
+		for _, d := range ag.Terms.Duties {
+			due, err := time.Parse(time.RFC3339Nano, d.Due)
+			if d.Due == "" || err != nil || !due.Before(now) || fulfilled[[2]string{ag.Agreement, d.ID}] {
+				continue
+			}
+			rep.DutiesOverdue = append(rep.DutiesOverdue, OverdueDuty{Agreement: ag.Agreement, Consumer: ag.Counterparty,
+				Provider: ag.Actor, Duty: d.ID, Action: d.Action, Due: d.Due})
+		}
+	}
+	for _, r := range filed {
+		if r.Objection == nil || resolved[r.Objection.ID] {
+			continue
+		}
+		rep.ObjectionsOpen = append(rep.ObjectionsOpen, OpenObjection{Objection: r.Objection.ID, Filer: r.Actor,
+			Dataset: r.Dataset, Subject: r.Objection.Subject, Filed: r.Time})
+	}
+	for _, f := range flows {
+		rep.Flows = append(rep.Flows, *f)
+		if f.CrossBorder {
+			rep.CrossBorder = append(rep.CrossBorder, *f)
+		}
+	}
+	sortFlows(rep.Flows)
+	sortFlows(rep.CrossBorder)
+	for _, l := range levels {
+		rep.ByClassification = append(rep.ByClassification, *l)
+	}
+	sort.Slice(rep.ByClassification, func(i, j int) bool {
+		return rep.ByClassification[i].Classification.Rank() > rep.ByClassification[j].Classification.Rank()
+	})
+	for _, rt := range regions {
+		rep.ByRegion = append(rep.ByRegion, *rt)
+	}
+	sort.Slice(rep.ByRegion, func(i, j int) bool {
+		a, b := rep.ByRegion[i], rep.ByRegion[j]
+		if a.FromRegion != b.FromRegion {
+			return a.FromRegion < b.FromRegion
+		}
+		return a.ToRegion < b.ToRegion
+	})
+	for _, d := range denials {
+		rep.Denials = append(rep.Denials, *d)
+	}
+	sort.Slice(rep.Denials, func(i, j int) bool {
+		if rep.Denials[i].Count != rep.Denials[j].Count {
+			return rep.Denials[i].Count > rep.Denials[j].Count
+		}
+		return rep.Denials[i].Rule < rep.Denials[j].Rule
+	})
+	sort.Slice(rep.DutiesOverdue, func(i, j int) bool { return rep.DutiesOverdue[i].Due < rep.DutiesOverdue[j].Due })
+	return rep
+}
+
+func sortFlows(fs []Flow) {
+	sort.Slice(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if a.Bytes != b.Bytes {
+			return a.Bytes > b.Bytes
+		}
+		if a.Provider != b.Provider {
+			return a.Provider < b.Provider
+		}
+		if a.Consumer != b.Consumer {
+			return a.Consumer < b.Consumer
+		}
+		return a.Dataset < b.Dataset
+	})
+}
