@@ -1,0 +1,88 @@
+package ledger
+
+import (
+	"github.com/tdsc/tdsc/policy"
+)
+
+// Query selects records. Empty fields match everything; set fields must all
+// match. Participant matches actor or counterparty; Region matches fromRegion
+// or toRegion (a region lies in an area, as policy.IsPartOf). From and To
+// bound the record time (RFC 3339, inclusive From, exclusive To).
+type Query struct {
+	Participant    string                `json:"participant,omitempty"`
+	Dataset        string                `json:"dataset,omitempty"`
+	Agreement      string                `json:"agreement,omitempty"`
+	Transfer       string                `json:"transfer,omitempty"`
+	Kind           Kind                  `json:"kind,omitempty"`
+	Classification policy.Classification `json:"classification,omitempty"`
+	Region         string                `json:"region,omitempty"`
+	From           string                `json:"from,omitempty"`
+	To             string                `json:"to,omitempty"`
+	// Cursor continues a previous page (Page.Next); empty starts at the beginning.
+	Cursor string `json:"cursor,omitempty"`
+	// Limit is the page size; 0 means DefaultPageSize, more than MaxPageSize is capped.
+	Limit int `json:"limit,omitempty"`
+}
+
+// Page sizes.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// Page is one page of a query's results in ledger order; Next is empty on the last page.
+type Page struct {
+	Records []Entry `json:"records"`
+	Next    string  `json:"next,omitempty"`
+}
+
+// Entry is a committed record with its position in the ledger's tree.
+type Entry struct {
+	Index     uint64 `json:"index"`
+	BatchRoot string `json:"batchRoot"`
+	Record    Record `json:"record"`
+}
+
+// Proven is a record with its inclusion proof against a signed checkpoint.
+type Proven struct {
+	Entry
+	// Proof is the RFC 6962 inclusion proof of the record's leaf at Index in a
+	// tree of size TreeSize, whose root the Checkpoint signs.
+	Proof      [][]byte `json:"proof"`
+	TreeSize   uint64   `json:"treeSize"`
+	Checkpoint []byte   `json:"checkpoint"` // C2SP signed note
+}
+
+// Matches reports whether r satisfies the query's filters (not its cursor or limit).
+func (q *Query) Matches(r *Record) bool {
+	if q.Participant != "" && r.Actor != q.Participant && r.Counterparty != q.Participant {
+		return false
+	}
+	if q.Dataset != "" && r.Dataset != q.Dataset ||
+		q.Agreement != "" && r.Agreement != q.Agreement ||
+		q.Transfer != "" && r.Transfer != q.Transfer ||
+		q.Kind != "" && r.Kind != q.Kind ||
+		q.Classification != "" && r.Classification != q.Classification {
+		return false
+	}
+	if q.Region != "" && !(r.FromRegion != "" && policy.IsPartOf(r.FromRegion, q.Region) || r.ToRegion != "" && policy.IsPartOf(r.ToRegion, q.Region)) {
+		return false
+	}
+	if q.From != "" || q.To != "" {
+		t, err := ParseTime(r.Time)
+		if err != nil {
+			return false
+		}
+		if q.From != "" {
+			if f, err := ParseTime(q.From); err == nil && t.Before(f) {
+				return false
+			}
+		}
+		if q.To != "" {
+			if to, err := ParseTime(q.To); err == nil && !t.Before(to) {
+				return false
+			}
+		}
+	}
+	return true
+}

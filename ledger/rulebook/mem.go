@@ -1,0 +1,135 @@
+package rulebook
+
+import (
+	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// Mem is a State held in maps. Backends that derive state by replaying their
+// records (the embedded store, the verifier) keep it; an Overlay on top of it
+// holds a batch's changes until the batch commits.
+type Mem struct {
+	participants map[string]*identity.Participant
+	rules        *policy.SpaceRules
+	datasets     map[string]*Dataset
+	agreements   map[string]*Agreement
+	transfers    map[string]*Transfer
+	objections   map[string]*Objection
+	seen         map[string]struct{}
+}
+
+// NewMem is the state at genesis: only the authority is registered.
+func NewMem(g ledger.Genesis) *Mem {
+	m := &Mem{
+		participants: map[string]*identity.Participant{},
+		datasets:     map[string]*Dataset{},
+		agreements:   map[string]*Agreement{},
+		transfers:    map[string]*Transfer{},
+		objections:   map[string]*Objection{},
+		seen:         map[string]struct{}{},
+	}
+	a := g.Authority
+	m.participants[a.ID] = &a
+	return m
+}
+
+func (m *Mem) Participant(id string) (*identity.Participant, error) { return m.participants[id], nil }
+func (m *Mem) Rules() (*policy.SpaceRules, error)                    { return m.rules, nil }
+func (m *Mem) Dataset(id string) (*Dataset, error)                   { return m.datasets[id], nil }
+func (m *Mem) Agreement(id string) (*Agreement, error)               { return m.agreements[id], nil }
+func (m *Mem) Transfer(id string) (*Transfer, error)                 { return m.transfers[id], nil }
+func (m *Mem) Objection(id string) (*Objection, error)               { return m.objections[id], nil }
+func (m *Mem) Seen(id string) (bool, error)                          { _, ok := m.seen[id]; return ok, nil }
+
+// Put applies changes. Objects are stored as given; callers must not mutate them after.
+func (m *Mem) Put(changes ...Change) {
+	for _, c := range changes {
+		switch {
+		case c.Participant != nil:
+			m.participants[c.Participant.ID] = c.Participant
+		case c.Rules != nil:
+			m.rules = c.Rules
+		case c.Dataset != nil:
+			m.datasets[c.Dataset.ID] = c.Dataset
+		case c.Agreement != nil:
+			m.agreements[c.Agreement.ID] = c.Agreement
+		case c.Transfer != nil:
+			m.transfers[c.Transfer.ID] = c.Transfer
+		case c.Objection != nil:
+			m.objections[c.Objection.ID] = c.Objection
+		case c.Seen != "":
+			m.seen[c.Seen] = struct{}{}
+		}
+	}
+}
+
+// Overlay is a State that holds uncommitted changes over a base State: the
+// records of one batch see each other's effects, and a refused batch is
+// dropped by dropping its overlay.
+type Overlay struct {
+	base    State
+	mem     *Mem
+	changes []Change
+}
+
+// NewOverlay starts an empty overlay over base.
+func NewOverlay(base State) *Overlay {
+	return &Overlay{base: base, mem: &Mem{
+		participants: map[string]*identity.Participant{}, datasets: map[string]*Dataset{},
+		agreements: map[string]*Agreement{}, transfers: map[string]*Transfer{},
+		objections: map[string]*Objection{}, seen: map[string]struct{}{},
+	}}
+}
+
+// Put records changes in the overlay.
+func (o *Overlay) Put(changes ...Change) {
+	o.mem.Put(changes...)
+	o.changes = append(o.changes, changes...)
+}
+
+// Changes are the overlay's changes in order, to write to the base on commit.
+func (o *Overlay) Changes() []Change { return o.changes }
+
+func (o *Overlay) Participant(id string) (*identity.Participant, error) {
+	if p := o.mem.participants[id]; p != nil {
+		return p, nil
+	}
+	return o.base.Participant(id)
+}
+func (o *Overlay) Rules() (*policy.SpaceRules, error) {
+	if o.mem.rules != nil {
+		return o.mem.rules, nil
+	}
+	return o.base.Rules()
+}
+func (o *Overlay) Dataset(id string) (*Dataset, error) {
+	if d := o.mem.datasets[id]; d != nil {
+		return d, nil
+	}
+	return o.base.Dataset(id)
+}
+func (o *Overlay) Agreement(id string) (*Agreement, error) {
+	if a := o.mem.agreements[id]; a != nil {
+		return a, nil
+	}
+	return o.base.Agreement(id)
+}
+func (o *Overlay) Transfer(id string) (*Transfer, error) {
+	if t := o.mem.transfers[id]; t != nil {
+		return t, nil
+	}
+	return o.base.Transfer(id)
+}
+func (o *Overlay) Objection(id string) (*Objection, error) {
+	if x := o.mem.objections[id]; x != nil {
+		return x, nil
+	}
+	return o.base.Objection(id)
+}
+func (o *Overlay) Seen(id string) (bool, error) {
+	if _, ok := o.mem.seen[id]; ok {
+		return true, nil
+	}
+	return o.base.Seen(id)
+}

@@ -1,0 +1,499 @@
+package rulebook
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// Rule identifiers named in refusals, besides the space rules of package policy.
+const (
+	RuleIDUnique            = "record.id-unique"
+	RuleWriterIsActor       = "writer.is-actor"
+	RuleWriterRegistered    = "writer.registered"
+	RuleWriterActive        = "writer.active"
+	RuleWriterSpace         = "writer.space"
+	RuleAuthorityOnly       = "writer.authority-only"
+	RuleParticipantUnique   = "participant.unique"
+	RuleParticipantExists   = "participant.exists"
+	RuleDatasetUnique       = "dataset.unique"
+	RuleDatasetRegistered   = "dataset.registered"
+	RuleDatasetOwner        = "dataset.owner"
+	RuleDatasetConsistent   = "record.dataset-consistent"
+	RuleAgreementUnique     = "agreement.unique"
+	RuleAgreementDataset    = "agreement.dataset-registered"
+	RuleAgreementParties    = "agreement.parties-registered"
+	RuleAgreementActive     = "agreement.parties-active"
+	RuleAgreementTwoParties = "agreement.two-parties"
+	RuleConsumerSignature   = "agreement.consumer-signature"
+	RuleAgreementExists     = "agreement.exists"
+	RuleAgreementParty      = "agreement.party"
+	RuleRevokeOnce          = "agreement.revoke-once"
+	RuleTransferUnique      = "transfer.unique"
+	RuleAgreementLive       = "transfer.agreement-live"
+	RuleAgreementWindow     = "transfer.agreement-window"
+	RuleMaxUses             = "transfer.agreement-max-uses"
+	RuleTransferParties     = "transfer.parties-match-agreement"
+	RuleCrossBorderFlag     = "transfer.cross-border-flag"
+	RuleCompleteAuthorized  = "transfer.completion-needs-authorization"
+	RuleCompleteOnce        = "transfer.complete-once"
+	RuleDutyOwed            = "duty.owed"
+	RuleDutyOnce            = "duty.fulfil-once"
+	RuleDutyByConsumer      = "duty.by-consumer"
+	RuleObjectionUnique     = "objection.unique"
+	RuleObjectionFiled      = "objection.resolve-needs-filing"
+	RuleObjectionOnce       = "objection.resolve-once"
+	RuleObjectionResolver   = "objection.resolver"
+)
+
+// WriterKey returns the key a batch by writer signed with kid must verify
+// under, as registered in st. An unregistered writer or key is
+// ledger.ErrUnknownWriter; a suspended writer is refused by RuleWriterActive.
+func WriterKey(st State, writer, kid string) (identity.JWK, error) {
+	p, err := st.Participant(writer)
+	if err != nil {
+		return identity.JWK{}, err
+	}
+	if p == nil {
+		return identity.JWK{}, fmt.Errorf("%w: field writer: %q is not a registered participant", ledger.ErrUnknownWriter, writer)
+	}
+	if p.Status == identity.StatusSuspended {
+		return identity.JWK{}, &ledger.RuleError{Rule: RuleWriterActive, Field: "writer", Reason: fmt.Sprintf("participant %s is suspended", writer)}
+	}
+	k, ok := p.Key(kid)
+	if !ok {
+		return identity.JWK{}, fmt.Errorf("%w: field keyId: %q is not a registered key of %s", ledger.ErrUnknownWriter, kid, writer)
+	}
+	return k, nil
+}
+
+// ApplyBatch checks a whole batch against st: space, writer key, root and
+// signature, then every record in order. The changes are put into ov (which
+// must sit over st's committed state); on error the caller drops ov.
+func ApplyBatch(ov *Overlay, g ledger.Genesis, b *ledger.Batch) error {
+	if b.Space != g.Space {
+		return &ledger.RuleError{Rule: RuleWriterSpace, Field: "space", Reason: fmt.Sprintf("batch is for space %q, this ledger is %q", b.Space, g.Space)}
+	}
+	key, err := WriterKey(ov, b.Writer, b.KeyID)
+	if err != nil {
+		return err
+	}
+	if _, err := b.CheckRoot(); err != nil {
+		return err
+	}
+	if err := b.VerifySignature(key); err != nil {
+		return err
+	}
+	return ApplyRecords(ov, g, b)
+}
+
+// ApplyRecords runs the batch's records through Apply into ov, without the
+// signature checks of ApplyBatch (for callers that verified it already).
+func ApplyRecords(ov *Overlay, g ledger.Genesis, b *ledger.Batch) error {
+	for i := range b.Records {
+		ch, err := Apply(ov, g, b.Writer, &b.Records[i])
+		if err != nil {
+			return err
+		}
+		ov.Put(ch...)
+	}
+	return nil
+}
+
+// Apply validates one record written by writer against st and returns the
+// changes it makes. It never modifies st or objects read from it.
+func Apply(st State, g ledger.Genesis, writer string, r *ledger.Record) ([]Change, error) {
+	a := applier{st: st, g: g, writer: writer, r: r}
+	ch, err := a.apply()
+	if err != nil {
+		var re *ledger.RuleError
+		if errors.As(err, &re) && re.RecordID == "" {
+			re.RecordID = r.ID
+		}
+		return nil, err
+	}
+	return append(ch, Change{Seen: r.ID}), nil
+}
+
+type applier struct {
+	st     State
+	g      ledger.Genesis
+	writer string
+	r      *ledger.Record
+}
+
+func refuse(rule, field, format string, args ...any) error {
+	return &ledger.RuleError{Rule: rule, Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+func (a *applier) apply() ([]Change, error) {
+	r := a.r
+	if seen, err := a.st.Seen(r.ID); err != nil {
+		return nil, err
+	} else if seen {
+		return nil, refuse(RuleIDUnique, "id", "record id %q is already on the ledger", r.ID)
+	}
+	if r.Actor != a.writer {
+		return nil, refuse(RuleWriterIsActor, "actor", "record speaks for %q but the batch is written by %q", r.Actor, a.writer)
+	}
+	switch r.Kind {
+	case ledger.KindParticipantRegistered, ledger.KindParticipantUpdated, ledger.KindRulesUpdated:
+		if a.writer != a.g.Authority.ID {
+			return nil, refuse(RuleAuthorityOnly, "actor", "only the authority %s writes %s records", a.g.Authority.ID, r.Kind)
+		}
+	}
+	switch r.Kind {
+	case ledger.KindParticipantRegistered:
+		return a.participant(false)
+	case ledger.KindParticipantUpdated:
+		return a.participant(true)
+	case ledger.KindRulesUpdated:
+		rules := *r.Rules
+		return []Change{{Rules: &rules}}, nil
+	case ledger.KindDatasetRegistered:
+		return a.datasetRegistered()
+	case ledger.KindOfferPublished:
+		ds, err := a.dataset("dataset", RuleDatasetRegistered)
+		if err != nil {
+			return nil, err
+		}
+		if ds.Owner != r.Actor {
+			return nil, refuse(RuleDatasetOwner, "dataset", "dataset %s belongs to %s, not %s", ds.ID, ds.Owner, r.Actor)
+		}
+		return nil, nil
+	case ledger.KindAgreementSigned:
+		return a.agreementSigned()
+	case ledger.KindAgreementRevoked:
+		ag, err := a.agreement(a.r.Agreement)
+		if err != nil {
+			return nil, err
+		}
+		if r.Actor != ag.Provider && r.Actor != ag.Consumer {
+			return nil, refuse(RuleAgreementParty, "actor", "%s is not a party to agreement %s", r.Actor, ag.ID)
+		}
+		if ag.Revoked {
+			return nil, refuse(RuleRevokeOnce, "agreement", "agreement %s is already revoked", ag.ID)
+		}
+		n := copyAgreement(ag)
+		n.Revoked = true
+		return []Change{{Agreement: n}}, nil
+	case ledger.KindTransferAuthorized:
+		return a.transferAuthorized()
+	case ledger.KindTransferCompleted:
+		t, err := a.st.Transfer(r.Transfer)
+		if err != nil {
+			return nil, err
+		}
+		if t == nil {
+			return nil, refuse(RuleCompleteAuthorized, "transfer", "transfer %s was never authorised", r.Transfer)
+		}
+		if r.Actor != t.Provider && r.Actor != t.Consumer {
+			return nil, refuse(RuleAgreementParty, "actor", "%s is not a party to transfer %s", r.Actor, t.ID)
+		}
+		if t.Completed {
+			return nil, refuse(RuleCompleteOnce, "transfer", "transfer %s is already completed", t.ID)
+		}
+		n := *t
+		n.Completed = true
+		return []Change{{Transfer: &n}}, nil
+	case ledger.KindUsageLogged:
+		ag, err := a.agreement(r.Agreement)
+		if err != nil {
+			return nil, err
+		}
+		if r.Actor != ag.Provider && r.Actor != ag.Consumer {
+			return nil, refuse(RuleAgreementParty, "actor", "%s is not a party to agreement %s", r.Actor, ag.ID)
+		}
+		return nil, nil
+	case ledger.KindDutyFulfilled:
+		ag, err := a.agreement(r.Agreement)
+		if err != nil {
+			return nil, err
+		}
+		if r.Actor != ag.Consumer {
+			return nil, refuse(RuleDutyByConsumer, "actor", "duties of agreement %s are owed by %s, not %s", ag.ID, ag.Consumer, r.Actor)
+		}
+		done, owed := ag.Duties[r.Duty.ID]
+		if !owed {
+			return nil, refuse(RuleDutyOwed, "duty.id", "agreement %s owes no duty %q", ag.ID, r.Duty.ID)
+		}
+		if done {
+			return nil, refuse(RuleDutyOnce, "duty.id", "duty %q of agreement %s is already fulfilled", r.Duty.ID, ag.ID)
+		}
+		n := copyAgreement(ag)
+		n.Duties[r.Duty.ID] = true
+		return []Change{{Agreement: n}}, nil
+	case ledger.KindObjectionFiled:
+		return a.objectionFiled()
+	case ledger.KindObjectionResolved:
+		return a.objectionResolved()
+	}
+	// negotiation.denied, transfer.denied: a decision recorded, no state.
+	return nil, nil
+}
+
+func (a *applier) participant(update bool) ([]Change, error) {
+	p := *a.r.Participant
+	old, err := a.st.Participant(p.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !update && old != nil {
+		return nil, refuse(RuleParticipantUnique, "participant.id", "participant %s is already registered", p.ID)
+	}
+	if update && old == nil {
+		return nil, refuse(RuleParticipantExists, "participant.id", "participant %s is not registered", p.ID)
+	}
+	return []Change{{Participant: &p}}, nil
+}
+
+func (a *applier) activeParticipant(id, field, rule string) (*identity.Participant, error) {
+	p, err := a.st.Participant(id)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, refuse(rule, field, "%s is not a registered participant", id)
+	}
+	if p.Status == identity.StatusSuspended {
+		return nil, refuse(RuleAgreementActive, field, "participant %s is suspended", id)
+	}
+	return p, nil
+}
+
+func (a *applier) dataset(field, rule string) (*Dataset, error) {
+	ds, err := a.st.Dataset(a.r.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	if ds == nil {
+		return nil, refuse(rule, field, "dataset %s is not registered", a.r.Dataset)
+	}
+	if a.r.Classification != "" && a.r.Classification != ds.Classification || a.r.Category != "" && a.r.Category != ds.Category {
+		return nil, refuse(RuleDatasetConsistent, "classification", "record says %s/%s, dataset %s is registered as %s/%s",
+			a.r.Classification, a.r.Category, ds.ID, ds.Classification, ds.Category)
+	}
+	return ds, nil
+}
+
+func (a *applier) datasetRegistered() ([]Change, error) {
+	r := a.r
+	old, err := a.st.Dataset(r.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil {
+		return nil, refuse(RuleDatasetUnique, "dataset", "dataset %s is already registered by %s", r.Dataset, old.Owner)
+	}
+	return []Change{{Dataset: &Dataset{ID: r.Dataset, Owner: r.Actor, RegistrationCode: r.RegistrationCode,
+		Classification: r.Classification, Category: r.Category}}}, nil
+}
+
+func (a *applier) agreementSigned() ([]Change, error) {
+	r := a.r
+	if old, err := a.st.Agreement(r.Agreement); err != nil {
+		return nil, err
+	} else if old != nil {
+		return nil, refuse(RuleAgreementUnique, "agreement", "agreement %s already exists", r.Agreement)
+	}
+	ds, err := a.dataset("dataset", RuleAgreementDataset)
+	if err != nil {
+		return nil, err
+	}
+	if ds.Owner != r.Actor {
+		return nil, refuse(RuleDatasetOwner, "dataset", "dataset %s belongs to %s, not %s", ds.ID, ds.Owner, r.Actor)
+	}
+	if r.Counterparty == r.Actor {
+		return nil, refuse(RuleAgreementTwoParties, "counterparty", "an agreement needs two different parties")
+	}
+	prov, err := a.activeParticipant(r.Actor, "actor", RuleAgreementParties)
+	if err != nil {
+		return nil, err
+	}
+	cons, err := a.activeParticipant(r.Counterparty, "counterparty", RuleAgreementParties)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := cons.Key(r.Terms.ConsumerKeyID)
+	if !ok {
+		return nil, refuse(RuleConsumerSignature, "terms.consumerKeyId", "%q is not a registered key of consumer %s", r.Terms.ConsumerKeyID, cons.ID)
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(r.Terms.ConsumerSignature)
+	if err != nil || key.VerifyDetached(ledger.TermsMessage(r), sig) != nil {
+		return nil, refuse(RuleConsumerSignature, "terms.consumerSignature", "consumer %s's signature over the terms does not verify", cons.ID)
+	}
+	if err := a.checkFlow(ds, prov.Region, cons.Region); err != nil {
+		return nil, err
+	}
+	ag := &Agreement{ID: r.Agreement, Provider: r.Actor, Consumer: r.Counterparty, Dataset: ds.ID,
+		NotBefore: r.Terms.NotBefore, NotAfter: r.Terms.NotAfter, MaxUses: r.Terms.MaxUses}
+	if len(r.Terms.Duties) > 0 {
+		ag.Duties = make(map[string]bool, len(r.Terms.Duties))
+		for _, d := range r.Terms.Duties {
+			ag.Duties[d.ID] = false
+		}
+	}
+	return []Change{{Agreement: ag}}, nil
+}
+
+// checkFlow asks the space rules (the last rules.updated) about moving ds from one region to another.
+func (a *applier) checkFlow(ds *Dataset, from, to string) error {
+	rules, err := a.st.Rules()
+	if err != nil {
+		return err
+	}
+	if rules == nil {
+		rules = &policy.SpaceRules{}
+	}
+	ref := rules.CheckFlow(policy.Flow{Category: ds.Category, Classification: ds.Classification,
+		FromRegion: from, ToRegion: to, LegalBasis: a.r.LegalBasis})
+	if ref != nil {
+		field := "dataset"
+		switch ref.Rule {
+		case policy.RuleLegalBasis:
+			field = "legalBasis"
+		case policy.RuleCoreStaysInRegion, policy.RuleCrossBorder, policy.RuleCeiling:
+			field = "toRegion"
+		}
+		return refuse(ref.Rule, field, "%s", ref.Reason)
+	}
+	return nil
+}
+
+func (a *applier) agreement(id string) (*Agreement, error) {
+	ag, err := a.st.Agreement(id)
+	if err != nil {
+		return nil, err
+	}
+	if ag == nil {
+		return nil, refuse(RuleAgreementExists, "agreement", "agreement %s was never signed", id)
+	}
+	return ag, nil
+}
+
+func (a *applier) transferAuthorized() ([]Change, error) {
+	r := a.r
+	if old, err := a.st.Transfer(r.Transfer); err != nil {
+		return nil, err
+	} else if old != nil {
+		return nil, refuse(RuleTransferUnique, "transfer", "transfer %s was already authorised", r.Transfer)
+	}
+	ag, err := a.agreement(r.Agreement)
+	if err != nil {
+		return nil, err
+	}
+	if r.Actor != ag.Provider || r.Counterparty != ag.Consumer {
+		return nil, refuse(RuleTransferParties, "counterparty", "agreement %s is between provider %s and consumer %s", ag.ID, ag.Provider, ag.Consumer)
+	}
+	if r.Dataset != "" && r.Dataset != ag.Dataset {
+		return nil, refuse(RuleTransferParties, "dataset", "agreement %s covers dataset %s, not %s", ag.ID, ag.Dataset, r.Dataset)
+	}
+	if ag.Revoked {
+		return nil, refuse(RuleAgreementLive, "agreement", "agreement %s is revoked", ag.ID)
+	}
+	at, _ := ledger.ParseTime(r.Time) // Validate checked it
+	if ag.NotBefore != "" {
+		if nb, err := ledger.ParseTime(ag.NotBefore); err == nil && at.Before(nb) {
+			return nil, refuse(RuleAgreementWindow, "time", "agreement %s is not valid before %s", ag.ID, ag.NotBefore)
+		}
+	}
+	if ag.NotAfter != "" {
+		if na, err := ledger.ParseTime(ag.NotAfter); err == nil && !at.Before(na) {
+			return nil, refuse(RuleAgreementWindow, "time", "agreement %s expired at %s", ag.ID, ag.NotAfter)
+		}
+	}
+	if ag.MaxUses > 0 && ag.Uses >= ag.MaxUses {
+		return nil, refuse(RuleMaxUses, "agreement", "agreement %s allows %d uses, all used", ag.ID, ag.MaxUses)
+	}
+	if _, err := a.activeParticipant(ag.Provider, "actor", RuleAgreementParties); err != nil {
+		return nil, err
+	}
+	cons, err := a.activeParticipant(ag.Consumer, "counterparty", RuleAgreementParties)
+	if err != nil {
+		return nil, err
+	}
+	prov, _ := a.st.Participant(ag.Provider)
+	ds, err := a.st.Dataset(ag.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	if ds == nil {
+		return nil, refuse(RuleAgreementDataset, "dataset", "dataset %s of agreement %s is not registered", ag.Dataset, ag.ID)
+	}
+	if r.Classification != "" && r.Classification != ds.Classification || r.Category != "" && r.Category != ds.Category {
+		return nil, refuse(RuleDatasetConsistent, "classification", "record says %s/%s, dataset %s is registered as %s/%s",
+			r.Classification, r.Category, ds.ID, ds.Classification, ds.Category)
+	}
+	from, to := prov.Region, cons.Region
+	if r.FromRegion != "" {
+		from = r.FromRegion
+	}
+	if r.ToRegion != "" {
+		to = r.ToRegion
+	}
+	if policy.CrossBorder(from, to) && !r.CrossBorder {
+		return nil, refuse(RuleCrossBorderFlag, "crossBorder", "a transfer from %s to %s crosses a border and must say so", from, to)
+	}
+	if err := a.checkFlow(ds, from, to); err != nil {
+		return nil, err
+	}
+	n := copyAgreement(ag)
+	n.Uses++
+	return []Change{{Agreement: n}, {Transfer: &Transfer{ID: r.Transfer, Agreement: ag.ID, Provider: ag.Provider, Consumer: ag.Consumer}}}, nil
+}
+
+func (a *applier) objectionFiled() ([]Change, error) {
+	r := a.r
+	if old, err := a.st.Objection(r.Objection.ID); err != nil {
+		return nil, err
+	} else if old != nil {
+		return nil, refuse(RuleObjectionUnique, "objection.id", "objection %s was already filed", r.Objection.ID)
+	}
+	if r.Dataset != "" {
+		if _, err := a.dataset("dataset", RuleDatasetRegistered); err != nil {
+			return nil, err
+		}
+	}
+	return []Change{{Objection: &Objection{ID: r.Objection.ID, Filer: r.Actor, Subject: r.Objection.Subject, Dataset: r.Dataset}}}, nil
+}
+
+func (a *applier) objectionResolved() ([]Change, error) {
+	r := a.r
+	o, err := a.st.Objection(r.Objection.ID)
+	if err != nil {
+		return nil, err
+	}
+	if o == nil {
+		return nil, refuse(RuleObjectionFiled, "objection.id", "objection %s was never filed", r.Objection.ID)
+	}
+	if o.Resolved {
+		return nil, refuse(RuleObjectionOnce, "objection.id", "objection %s is already resolved", o.ID)
+	}
+	ok := r.Actor == a.g.Authority.ID
+	if !ok && o.Dataset != "" {
+		if ds, err := a.st.Dataset(o.Dataset); err != nil {
+			return nil, err
+		} else if ds != nil && ds.Owner == r.Actor {
+			ok = true
+		}
+	}
+	if !ok {
+		return nil, refuse(RuleObjectionResolver, "actor", "objection %s may be resolved by the authority or the dataset's owner, not %s", o.ID, r.Actor)
+	}
+	n := *o
+	n.Resolved = true
+	return []Change{{Objection: &n}}, nil
+}
+
+func copyAgreement(a *Agreement) *Agreement {
+	n := *a
+	if a.Duties != nil {
+		n.Duties = maps.Clone(a.Duties)
+	}
+	return &n
+}

@@ -1,0 +1,73 @@
+package rulebook
+
+import (
+	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// State is what the rules read. Getters return (nil, nil) when the object
+// does not exist; an error only for a failure of the underlying store.
+type State interface {
+	Participant(id string) (*identity.Participant, error)
+	Rules() (*policy.SpaceRules, error)
+	Dataset(id string) (*Dataset, error)
+	Agreement(id string) (*Agreement, error)
+	Transfer(id string) (*Transfer, error)
+	Objection(id string) (*Objection, error)
+	// Seen reports whether a record id is already on the ledger.
+	Seen(recordID string) (bool, error)
+}
+
+// Dataset is a registered dataset as the rules need it.
+type Dataset struct {
+	ID               string                `json:"id"`
+	Owner            string                `json:"owner"`
+	RegistrationCode string                `json:"registrationCode,omitempty"`
+	Classification   policy.Classification `json:"classification"`
+	Category         string                `json:"category"`
+}
+
+// Agreement is a signed agreement with its use count and owed duties.
+type Agreement struct {
+	ID        string `json:"id"`
+	Provider  string `json:"provider"`
+	Consumer  string `json:"consumer"`
+	Dataset   string `json:"dataset"`
+	NotBefore string `json:"notBefore,omitempty"`
+	NotAfter  string `json:"notAfter,omitempty"`
+	MaxUses   int    `json:"maxUses,omitempty"`
+	Uses      int    `json:"uses"`
+	Revoked   bool   `json:"revoked,omitempty"`
+	// Duties maps each owed duty id to whether it was fulfilled.
+	Duties map[string]bool `json:"duties,omitempty"`
+}
+
+// Transfer is an authorised transfer and whether it completed.
+type Transfer struct {
+	ID        string `json:"id"`
+	Agreement string `json:"agreement"`
+	Provider  string `json:"provider"`
+	Consumer  string `json:"consumer"`
+	Completed bool   `json:"completed,omitempty"`
+}
+
+// Objection is a filed objection and whether it was resolved.
+type Objection struct {
+	ID       string `json:"id"`
+	Filer    string `json:"filer"`
+	Subject  string `json:"subject,omitempty"`
+	Dataset  string `json:"dataset,omitempty"`
+	Resolved bool   `json:"resolved,omitempty"`
+}
+
+// Change is one write a record makes to state; exactly one field is set.
+// Seen marks a record id used.
+type Change struct {
+	Participant *identity.Participant `json:"participant,omitempty"`
+	Rules       *policy.SpaceRules    `json:"rules,omitempty"`
+	Dataset     *Dataset              `json:"dataset,omitempty"`
+	Agreement   *Agreement            `json:"agreement,omitempty"`
+	Transfer    *Transfer             `json:"transfer,omitempty"`
+	Objection   *Objection            `json:"objection,omitempty"`
+	Seen        string                `json:"seen,omitempty"`
+}
