@@ -35,12 +35,12 @@ func NewMem(g ledger.Genesis) *Mem {
 }
 
 func (m *Mem) Participant(id string) (*identity.Participant, error) { return m.participants[id], nil }
-func (m *Mem) Rules() (*policy.SpaceRules, error)                    { return m.rules, nil }
-func (m *Mem) Dataset(id string) (*Dataset, error)                   { return m.datasets[id], nil }
-func (m *Mem) Agreement(id string) (*Agreement, error)               { return m.agreements[id], nil }
-func (m *Mem) Transfer(id string) (*Transfer, error)                 { return m.transfers[id], nil }
-func (m *Mem) Objection(id string) (*Objection, error)               { return m.objections[id], nil }
-func (m *Mem) Seen(id string) (bool, error)                          { _, ok := m.seen[id]; return ok, nil }
+func (m *Mem) Rules() (*policy.SpaceRules, error)                   { return m.rules, nil }
+func (m *Mem) Dataset(id string) (*Dataset, error)                  { return m.datasets[id], nil }
+func (m *Mem) Agreement(id string) (*Agreement, error)              { return m.agreements[id], nil }
+func (m *Mem) Transfer(id string) (*Transfer, error)                { return m.transfers[id], nil }
+func (m *Mem) Objection(id string) (*Objection, error)              { return m.objections[id], nil }
+func (m *Mem) Seen(id string) (bool, error)                         { _, ok := m.seen[id]; return ok, nil }
 
 // Put applies changes. Objects are stored as given; callers must not mutate them after.
 func (m *Mem) Put(changes ...Change) {
