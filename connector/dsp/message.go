@@ -96,8 +96,8 @@ type Dataset struct {
 
 // Distribution says how a dataset is delivered.
 type Distribution struct {
-	Type          string `json:"@type"`
-	Format        string `json:"format"`
+	Type          string     `json:"@type"`
+	Format        string     `json:"format"`
 	AccessService ServiceRef `json:"accessService"`
 }
 
