@@ -153,3 +153,24 @@ func (r SpaceRules) CheckFlow(f Flow) *Refusal {
 	}
 	return nil
 }
+
+// Flow returns the flow a request would make: the dataset moving from its
+// region to the consumer's.
+func (req Request) Flow() Flow {
+	return Flow{
+		Category:       req.Dataset.Category,
+		Classification: req.Dataset.Classification,
+		FromRegion:     req.Dataset.Region,
+		ToRegion:       req.Consumer.Region,
+		LegalBasis:     req.LegalBasis,
+	}
+}
+
+// Evaluate judges a request's flow against the space rules as one result of
+// a decision: Path is the refusing rule's name (or "space" when they allow it).
+func (r SpaceRules) Evaluate(req Request) Result {
+	if ref := r.CheckFlow(req.Flow()); ref != nil {
+		return Result{Path: ref.Rule, Constraint: "space rules", Reason: ref.Reason}
+	}
+	return Result{Path: "space", Constraint: "space rules", Satisfied: true, Reason: "the space's rules allow the flow"}
+}
