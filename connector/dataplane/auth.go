@@ -1,0 +1,137 @@
+package dataplane
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Grant is what a verified access token allows: one transfer of one dataset
+// under one agreement, to the holder of the bound key.
+type Grant struct {
+	TokenID   string
+	Issuer    string // the provider that issued the token
+	Subject   string // the consumer it was issued to
+	Agreement string
+	Dataset   string
+	Transfer  string
+	Expiry    time.Time
+	// KeyThumbprint is the cnf.jkt the proof of possession was checked against.
+	KeyThumbprint string
+}
+
+// TokenVerifier checks an access token and its DPoP proof for one request:
+// signature by the issuer's registered key, audience, expiry, and the proof's
+// key, method and URL. Errors wrap ErrTokenExpired, ErrProofInvalid or
+// ErrTokenInvalid so a refusal names its rule.
+type TokenVerifier interface {
+	VerifyAccess(ctx context.Context, token, proof, method, url, audience string) (Grant, error)
+}
+
+// LiveCheck re-evaluates the agreement behind a grant on every request: the
+// time window, the use count, revocation, and that the grant's dataset is the
+// agreement's. Errors wrap ErrOutsideWindow, ErrUseCountExceeded, ErrRevoked,
+// ErrWrongDataset or ErrUnknownTransfer.
+type LiveCheck interface {
+	CheckTransfer(ctx context.Context, g Grant) error
+}
+
+// Recorder accounts for data-plane outcomes: transfer.completed and
+// transfer.denied on the ledger (through the connector's outbox).
+type Recorder interface {
+	Completed(ctx context.Context, r TransferResult) error
+	Denied(ctx context.Context, d DenialInfo) error
+}
+
+// Dataset is what a grant's dataset id resolves to.
+type Dataset struct {
+	ID     string
+	Source Source
+	// ContentHash is the registered SHA-256 of the dataset's content (a file
+	// dataset), hex or "sha256:"+hex; empty when none is registered.
+	ContentHash string
+}
+
+// Datasets resolves dataset ids; it returns an error wrapping ErrNotFound for
+// an id it does not hold.
+type Datasets interface {
+	Dataset(ctx context.Context, id string) (Dataset, error)
+}
+
+// DatasetMap is a fixed set of datasets by id.
+type DatasetMap map[string]Dataset
+
+// Dataset implements Datasets.
+func (m DatasetMap) Dataset(ctx context.Context, id string) (Dataset, error) {
+	d, ok := m[id]
+	if !ok {
+		return Dataset{}, ErrNotFound
+	}
+	return d, nil
+}
+
+// Roles in a TransferResult.
+const (
+	RoleProvider = "provider"
+	RoleConsumer = "consumer"
+)
+
+// TransferResult is what one side saw of a transfer that delivered a whole
+// object: the bytes and the SHA-256 of the content.
+type TransferResult struct {
+	Role      string // RoleProvider or RoleConsumer
+	Transfer  string
+	Agreement string
+	Dataset   string
+	Provider  string
+	Consumer  string
+	TokenID   string
+	Path      string // "" for the dataset itself
+	// Size is the object's size; Offset where this request started (non-zero
+	// when resumed); Bytes how many bytes this request moved.
+	Size, Offset, Bytes int64
+	// ContentHash is the hex SHA-256 of the whole object.
+	ContentHash string
+	// RegisteredHash is the dataset's registered hash (normalised hex), if any.
+	RegisteredHash string
+	// Mismatch is set when ContentHash differs from RegisteredHash: the
+	// consumer sees ErrHashMismatch and the ledger keeps the record.
+	Mismatch bool
+	Started  time.Time
+	Finished time.Time
+}
+
+// DenialInfo is a refused data-plane request.
+type DenialInfo struct {
+	Role      string
+	Transfer  string // from the URL, or the grant when the token verified
+	Agreement string
+	Dataset   string
+	Consumer  string
+	TokenID   string
+	Reason    string // a Reason constant
+	Detail    string
+	Method    string
+	Path      string
+	Remote    string
+	Time      time.Time
+}
+
+// accessToken reads "Authorization: DPoP <t>" or "Bearer <t>" and the DPoP proof.
+func accessToken(r *http.Request) (token, proof string) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !(strings.EqualFold(scheme, "DPoP") || strings.EqualFold(scheme, "Bearer")) {
+		return "", ""
+	}
+	return strings.TrimSpace(tok), r.Header.Get("DPoP")
+}
+
+// normHash reduces "sha256:HEX", "sha-256=:B64:" or "HEX" to lower-case hex.
+func normHash(h string) string {
+	h = strings.TrimSpace(h)
+	if i := strings.IndexByte(h, ':'); i >= 0 && strings.EqualFold(strings.TrimRight(h[:i], "-"), "sha256") {
+		h = h[i+1:]
+	}
+	return strings.ToLower(h)
+}

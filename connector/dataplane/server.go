@@ -1,0 +1,420 @@
+package dataplane
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config tunes the provider's data plane. Start from DefaultConfig.
+type Config struct {
+	// Audience is this data plane's id: the aud access tokens must carry.
+	Audience string
+	// BaseURL is the scheme and authority clients use to reach this server
+	// ("https://provider.example:8443"); the DPoP proof's htu is checked against
+	// BaseURL + request path. Empty: taken from the request (Host, TLS).
+	BaseURL string
+	// MaxConcurrent bounds streams across all transfers (503 when full);
+	// MaxPerTransfer bounds streams of one transfer (429 when full).
+	MaxConcurrent, MaxPerTransfer int
+	// BufferSize and Buffers: each stream holds Buffers buffers of BufferSize.
+	BufferSize, Buffers int
+	// WriteIdleTimeout ends a stream whose client accepts no bytes for this long.
+	WriteIdleTimeout time.Duration
+	// RetryAfter is the delay suggested to a client refused for load.
+	RetryAfter time.Duration
+	// Now is the clock; Logger receives operational events (never tokens or bytes).
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns limits suited to a small node: 64 streams, 4 per
+// transfer, 4 × 256 KiB buffers per stream (16 MiB at most in buffers).
+func DefaultConfig() Config {
+	return Config{
+		MaxConcurrent:    64,
+		MaxPerTransfer:   4,
+		BufferSize:       256 << 10,
+		Buffers:          4,
+		WriteIdleTimeout: 30 * time.Second,
+		RetryAfter:       time.Second,
+		Now:              time.Now,
+		Logger:           slog.Default(),
+	}
+}
+
+// Validate names the first field that is out of range.
+func (c Config) Validate() error {
+	switch {
+	case c.Audience == "":
+		return errors.New("dataplane: config field Audience: must name this data plane (the tokens' aud)")
+	case c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://"):
+		return fmt.Errorf("dataplane: config field BaseURL: must be http(s)://host[:port], got %q", c.BaseURL)
+	case c.MaxConcurrent < 1:
+		return fmt.Errorf("dataplane: config field MaxConcurrent: must be at least 1, got %d", c.MaxConcurrent)
+	case c.MaxPerTransfer < 1:
+		return fmt.Errorf("dataplane: config field MaxPerTransfer: must be at least 1, got %d", c.MaxPerTransfer)
+	case c.BufferSize < 4<<10 || c.BufferSize > 16<<20:
+		return fmt.Errorf("dataplane: config field BufferSize: must be 4 KiB to 16 MiB, got %d", c.BufferSize)
+	case c.Buffers < 2 || c.Buffers > 64:
+		return fmt.Errorf("dataplane: config field Buffers: must be 2 to 64, got %d", c.Buffers)
+	case c.WriteIdleTimeout <= 0:
+		return errors.New("dataplane: config field WriteIdleTimeout: must be positive")
+	case c.Now == nil:
+		return errors.New("dataplane: config field Now: must be a clock")
+	case c.Logger == nil:
+		return errors.New("dataplane: config field Logger: must be set")
+	}
+	return nil
+}
+
+// Server is the provider's pull handler.
+type Server struct {
+	cfg      Config
+	verifier TokenVerifier
+	live     LiveCheck
+	datasets Datasets
+	rec      Recorder
+	limits   *limiter
+	bufs     *bufferPool
+}
+
+// NewServer builds the pull handler. All four collaborators are required.
+func NewServer(cfg Config, v TokenVerifier, live LiveCheck, ds Datasets, rec Recorder) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if v == nil || live == nil || ds == nil || rec == nil {
+		return nil, errors.New("dataplane: NewServer needs a TokenVerifier, LiveCheck, Datasets and Recorder")
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = time.Second
+	}
+	return &Server{
+		cfg: cfg, verifier: v, live: live, datasets: ds, rec: rec,
+		limits: newLimiter(cfg.MaxConcurrent, cfg.MaxPerTransfer),
+		bufs:   newBufferPool(cfg.BufferSize, cfg.Buffers),
+	}, nil
+}
+
+// PathPrefix is where the pull handler lives: GET /data/{transfer}[/path].
+const PathPrefix = "/data/"
+
+// Handler serves GET and HEAD on /data/{transfer} and /data/{transfer}/{path...}.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /data/{transfer}", s.serve)
+	mux.HandleFunc("GET /data/{transfer}/{path...}", s.serve)
+	return mux
+}
+
+func (s *Server) htu(r *http.Request) string {
+	base := s.cfg.BaseURL
+	if base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		base = scheme + "://" + r.Host
+	}
+	return strings.TrimSuffix(base, "/") + r.URL.EscapedPath()
+}
+
+func (s *Server) busy(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(s.cfg.RetryAfter.Round(time.Second)/time.Second))))
+	writeError(w, status, ReasonBusy, msg)
+}
+
+func (s *Server) deny(ctx context.Context, w http.ResponseWriter, r *http.Request, g Grant, transfer string, err error) {
+	reason, status := denial(err)
+	d := DenialInfo{
+		Role: RoleProvider, Transfer: transfer, Agreement: g.Agreement, Dataset: g.Dataset,
+		Consumer: g.Subject, TokenID: g.TokenID, Reason: reason, Detail: err.Error(),
+		Method: r.Method, Path: r.URL.Path, Remote: r.RemoteAddr, Time: s.cfg.Now(),
+	}
+	if rerr := s.rec.Denied(ctx, d); rerr != nil {
+		s.cfg.Logger.ErrorContext(ctx, "dataplane: recording transfer.denied failed", "transfer", transfer, "reason", reason, "err", rerr)
+	}
+	s.cfg.Logger.InfoContext(ctx, "dataplane: request refused", "transfer", transfer, "reason", reason, "remote", r.RemoteAddr)
+	writeError(w, status, reason, err.Error())
+}
+
+// authorize verifies token and proof and re-checks the agreement; it returns
+// the grant or records and answers the refusal.
+func (s *Server) authorize(ctx context.Context, w http.ResponseWriter, r *http.Request, transfer string) (Grant, bool) {
+	token, proof := accessToken(r)
+	if token == "" {
+		s.deny(ctx, w, r, Grant{}, transfer, fmt.Errorf("%w: send Authorization: DPoP <access token> with a DPoP proof", ErrNoToken))
+		return Grant{}, false
+	}
+	g, err := s.verifier.VerifyAccess(ctx, token, proof, r.Method, s.htu(r), s.cfg.Audience)
+	if err != nil {
+		s.deny(ctx, w, r, Grant{}, transfer, err)
+		return Grant{}, false
+	}
+	if g.Transfer != transfer {
+		s.deny(ctx, w, r, g, transfer, fmt.Errorf("%w: token names transfer %q, the URL %q", ErrWrongTransfer, g.Transfer, transfer))
+		return Grant{}, false
+	}
+	if err := s.live.CheckTransfer(ctx, g); err != nil {
+		s.deny(ctx, w, r, g, transfer, err)
+		return Grant{}, false
+	}
+	return g, true
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	transfer, p := r.PathValue("transfer"), r.PathValue("path")
+	if !s.limits.acquireGlobal() {
+		s.busy(w, http.StatusServiceUnavailable, "the data plane is serving its maximum number of streams; retry later")
+		return
+	}
+	defer s.limits.releaseGlobal()
+
+	g, ok := s.authorize(ctx, w, r, transfer)
+	if !ok {
+		return
+	}
+	if !s.limits.acquire(transfer) {
+		s.busy(w, http.StatusTooManyRequests, fmt.Sprintf("transfer %q already has %d streams open; retry later", transfer, s.cfg.MaxPerTransfer))
+		return
+	}
+	defer s.limits.release(transfer)
+
+	ds, err := s.datasets.Dataset(ctx, g.Dataset)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			s.deny(ctx, w, r, g, transfer, fmt.Errorf("%w: this data plane holds no dataset %q", ErrWrongDataset, g.Dataset))
+			return
+		}
+		s.internal(ctx, w, transfer, err)
+		return
+	}
+	info, err := ds.Source.Stat(ctx, p)
+	if errors.Is(err, ErrIsDirectory) {
+		s.list(ctx, w, r, transfer, ds)
+		return
+	}
+	if errors.Is(err, ErrNotFound) {
+		writeError(w, http.StatusNotFound, ReasonNotFound, fmt.Sprintf("dataset %q has no object at %q", ds.ID, p))
+		return
+	}
+	if err != nil {
+		s.internal(ctx, w, transfer, err)
+		return
+	}
+	s.send(ctx, w, r, g, ds, p, info)
+}
+
+func (s *Server) internal(ctx context.Context, w http.ResponseWriter, transfer string, err error) {
+	s.cfg.Logger.ErrorContext(ctx, "dataplane: source failed", "transfer", transfer, "err", err)
+	writeError(w, http.StatusBadGateway, ReasonInternal, "the dataset's source failed; retry later")
+}
+
+func (s *Server) list(ctx context.Context, w http.ResponseWriter, r *http.Request, transfer string, ds Dataset) {
+	l, ok := ds.Source.(Lister)
+	if !ok {
+		writeError(w, http.StatusNotFound, ReasonNotFound, "name a file of the dataset")
+		return
+	}
+	entries, err := l.List(ctx)
+	if err != nil {
+		s.internal(ctx, w, transfer, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(struct {
+		Dataset string  `json:"dataset"`
+		Files   []Entry `json:"files"`
+	}{ds.ID, entries})
+}
+
+// send answers conditionals and ranges, then streams the object hashed.
+func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Request, g Grant, ds Dataset, p string, info Info) {
+	h := w.Header()
+	h.Set("Accept-Ranges", "bytes")
+	h.Set("Cache-Control", "private, no-store")
+	h.Set("Content-Type", info.ContentType)
+	if info.ETag != "" {
+		h.Set("ETag", info.ETag)
+	}
+	if !info.ModTime.IsZero() {
+		h.Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
+	}
+	registered := ""
+	if p == "" && ds.ContentHash != "" {
+		registered = normHash(ds.ContentHash)
+		if raw, err := hex.DecodeString(registered); err == nil && len(raw) == sha256.Size {
+			h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(raw)+":")
+		}
+	}
+
+	switch checkConditions(r, info.ETag) {
+	case condPreconditionFailed:
+		writeError(w, http.StatusPreconditionFailed, ReasonPrecondition, "the dataset's ETag is now "+info.ETag+"; start again from byte 0")
+		return
+	case condNotModified:
+		w.WriteHeader(http.StatusNotModified)
+		return
+	case condIgnoreRange:
+		r.Header.Del("Range")
+	}
+
+	rng, partial, err := ParseRange(r.Header.Get("Range"), info.Size)
+	if err != nil {
+		h.Set("Content-Range", "bytes */"+strconv.FormatInt(info.Size, 10))
+		writeError(w, http.StatusRequestedRangeNotSatisfiable, ReasonRange, fmt.Sprintf("the object has %d bytes", info.Size))
+		return
+	}
+	status := http.StatusOK
+	if partial {
+		status = http.StatusPartialContent
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rng.Start, rng.End()-1, info.Size))
+	} else {
+		rng = ByteRange{0, info.Size}
+	}
+	h.Set("Content-Length", strconv.FormatInt(rng.Length, 10))
+	if r.Method == http.MethodHead {
+		w.WriteHeader(status)
+		return
+	}
+
+	started := s.cfg.Now()
+	sum := sha256.New()
+	toEnd := rng.End() == info.Size
+	if rng.Start > 0 && toEnd {
+		// Resumed to the end: hash the prefix the client already holds, so the
+		// completion record carries the hash of the whole object.
+		if err := s.hashPrefix(ctx, ds.Source, p, rng.Start, sum); err != nil {
+			s.internal(ctx, w, g.Transfer, err)
+			return
+		}
+	}
+	src, err := ds.Source.Open(ctx, p, rng)
+	if err != nil {
+		s.internal(ctx, w, g.Transfer, err)
+		return
+	}
+	// Close the source as soon as the client goes away, even mid-read.
+	stopClose := context.AfterFunc(ctx, func() { src.Close() })
+	defer func() {
+		if stopClose() {
+			src.Close()
+		}
+	}()
+
+	w.WriteHeader(status)
+	rc := http.NewResponseController(w)
+	n, err := hashCopy(ctx, w, src, rng.Length, sum, s.bufs, func() error {
+		return rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteIdleTimeout))
+	})
+	if err != nil {
+		lvl := slog.LevelInfo
+		if isReadError(err) && ctx.Err() == nil {
+			lvl = slog.LevelError
+		}
+		s.cfg.Logger.Log(ctx, lvl, "dataplane: stream ended early", "transfer", g.Transfer, "path", p, "sent", n, "of", rng.Length, "err", err)
+		panic(http.ErrAbortHandler) // the client must not take a short body for a whole one
+	}
+	if !toEnd {
+		return
+	}
+	res := TransferResult{
+		Role: RoleProvider, Transfer: g.Transfer, Agreement: g.Agreement, Dataset: g.Dataset,
+		Provider: g.Issuer, Consumer: g.Subject, TokenID: g.TokenID, Path: p,
+		Size: info.Size, Offset: rng.Start, Bytes: n,
+		ContentHash: hex.EncodeToString(sum.Sum(nil)), RegisteredHash: registered,
+		Started: started, Finished: s.cfg.Now(),
+	}
+	res.Mismatch = registered != "" && res.ContentHash != registered
+	if res.Mismatch {
+		s.cfg.Logger.ErrorContext(ctx, "dataplane: sent bytes do not match the registered hash", "transfer", g.Transfer, "dataset", g.Dataset, "sent", res.ContentHash, "registered", registered)
+	}
+	if err := s.rec.Completed(context.WithoutCancel(ctx), res); err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "dataplane: recording transfer.completed failed", "transfer", g.Transfer, "err", err)
+	}
+}
+
+func (s *Server) hashPrefix(ctx context.Context, src Source, p string, n int64, h hash.Hash) error {
+	rc, err := src.Open(ctx, p, ByteRange{0, n})
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = hashCopy(ctx, io.Discard, rc, n, h, s.bufs, nil)
+	return err
+}
+
+type condition int
+
+const (
+	condProceed condition = iota
+	condPreconditionFailed
+	condNotModified
+	condIgnoreRange
+)
+
+// checkConditions evaluates If-Match, If-None-Match and If-Range (RFC 9110
+// §13.2.2) against the object's strong ETag.
+func checkConditions(r *http.Request, etag string) condition {
+	if im := r.Header.Get("If-Match"); im != "" && !matchETag(im, etag, true) {
+		return condPreconditionFailed
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && matchETag(inm, etag, false) {
+		return condNotModified
+	}
+	if ir := r.Header.Get("If-Range"); ir != "" && r.Header.Get("Range") != "" {
+		if etag == "" || strings.TrimSpace(ir) != etag {
+			return condIgnoreRange // a date or another tag: send the whole object
+		}
+	}
+	return condProceed
+}
+
+// matchETag reports whether the list (or "*") matches etag; strong comparison
+// refuses weak tags.
+func matchETag(list, etag string, strong bool) bool {
+	if etag == "" {
+		return false
+	}
+	list = strings.TrimSpace(list)
+	if list == "*" {
+		return true
+	}
+	for _, t := range strings.Split(list, ",") {
+		t = strings.TrimSpace(t)
+		if strings.HasPrefix(t, "W/") {
+			if strong {
+				continue
+			}
+			t = t[2:]
+		}
+		if t == strings.TrimPrefix(etag, "W/") {
+			return true
+		}
+	}
+	return false
+}
+
+// DataURL is the pull URL of a transfer (and optional path) under base.
+func DataURL(base, transfer, p string) string {
+	u := strings.TrimSuffix(base, "/") + PathPrefix + url.PathEscape(transfer)
+	if p != "" {
+		u += "/" + (&url.URL{Path: p}).EscapedPath()
+	}
+	return u
+}
