@@ -1,6 +1,8 @@
 package identity
 
 import (
+	"encoding/json"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -82,3 +84,5 @@ func (s *space) must(tok string, err error) string {
 	}
 	return tok
 }
+
+func decodeJSON(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }

@@ -99,8 +99,7 @@ type parseSpec struct {
 	aud     string
 	iss     string           // fixed issuer, or "" when decided by pre
 	pre     func() error     // run in the key function, before the key lookup
-	timeNow func() time.Time // time for exp/nbf checks; v.now by default
-	noIAT   bool             // skip jwt's iat check (refresh)
+	timeNow func() time.Time // time for exp/nbf/iat checks; v.now by default
 }
 
 // parse verifies token's header, signature and standard claims into claims.
@@ -123,9 +122,7 @@ func (v *Verifier) parse(ctx context.Context, token string, claims jwt.Claims, s
 		jwt.WithLeeway(v.leeway),
 		jwt.WithExpirationRequired(),
 		jwt.WithStrictDecoding(),
-	}
-	if !s.noIAT {
-		opts = append(opts, jwt.WithIssuedAt())
+		jwt.WithIssuedAt(),
 	}
 	if s.iss != "" {
 		opts = append(opts, jwt.WithIssuer(s.iss))
@@ -285,20 +282,24 @@ func (v *Verifier) verifyAccess(ctx context.Context, token, proof, method, url, 
 	if len(proof) > v.maxBytes {
 		return nil, fmt.Errorf("%w: %w: proof of %d bytes, limit %d", ErrBadProof, ErrTokenTooLarge, len(proof), v.maxBytes)
 	}
+	c := &AccessClaims{}
 	spec := parseSpec{kind: KindAccess, aud: wantAud, iss: v.self}
 	if refresh {
-		spec.timeNow = func() time.Time { return v.now().Add(-v.refreshSpan) }
-		spec.noIAT = true
+		// Judge the token's times as at its expiry when it expired less than
+		// the refresh window ago; jwt fills c before it validates the times.
+		spec.timeNow = func() time.Time {
+			now := v.now()
+			if c.ExpiresAt != nil && now.After(c.ExpiresAt.Time) && now.Sub(c.ExpiresAt.Time) <= v.refreshSpan {
+				return c.ExpiresAt.Time
+			}
+			return now
+		}
 	}
-	c := &AccessClaims{}
 	if _, err := v.parse(ctx, token, c, spec); err != nil {
 		return nil, err
 	}
 	if err := lifetime(&c.RegisteredClaims, MaxAccessTTL); err != nil {
 		return nil, err
-	}
-	if refresh && c.IssuedAt.After(v.now().Add(v.leeway)) {
-		return nil, fmt.Errorf("%w: claim iat: %v is in the future", ErrNotYetValid, c.IssuedAt.Time)
 	}
 	if c.Subject == "" {
 		return nil, fmt.Errorf("%w: claim sub: required (the consumer)", ErrMalformed)
