@@ -3,6 +3,7 @@ package ledger
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -63,7 +64,7 @@ func BatchMessage(space, writer, kid, root string, count int) []byte {
 // It validates every record first, so a batch it returns is well-formed.
 func NewBatch(space, writer string, key *identity.Key, recs []Record) (*Batch, error) {
 	b := &Batch{Space: space, Writer: writer, KeyID: key.KeyID(), Records: recs}
-	if err := b.validateShape(); err != nil {
+	if err := b.Validate(); err != nil {
 		return nil, err
 	}
 	leaves, err := b.Leaves()
@@ -77,6 +78,19 @@ func NewBatch(space, writer string, key *identity.Key, recs []Record) (*Batch, e
 	}
 	b.Signature = base64.RawURLEncoding.EncodeToString(sig)
 	return b, nil
+}
+
+// Encode returns the canonical encoding and leaf hash of every record, in order.
+func (b *Batch) Encode() (canon, leaves [][]byte, err error) {
+	canon, leaves = make([][]byte, len(b.Records)), make([][]byte, len(b.Records))
+	for i := range b.Records {
+		c, err := b.Records[i].Canonical()
+		if err != nil {
+			return nil, nil, malformed(RuleJSON, fmt.Sprintf("records[%d]", i), b.Records[i].ID, "%v", err)
+		}
+		canon[i], leaves[i] = c, rfc6962.DefaultHasher.HashLeaf(c)
+	}
+	return canon, leaves, nil
 }
 
 // Leaves are the leaf hashes of the batch's records, in order.
@@ -118,8 +132,9 @@ func (b *Batch) VerifySignature(key identity.JWK) error {
 	return nil
 }
 
-// validateShape checks the batch's own fields and every record's schema.
-func (b *Batch) validateShape() error {
+// Validate checks the batch's own fields, its size limits and every record's
+// schema (not the signature: see CheckRoot and VerifySignature).
+func (b *Batch) Validate() error {
 	if err := checkID("space", b.Space, "", true); err != nil {
 		return err
 	}
@@ -164,7 +179,7 @@ func DecodeBatch(data []byte) (*Batch, error) {
 	if err := strictUnmarshal(data, &b); err != nil {
 		return nil, malformed(RuleJSON, "batch", "", "%v", err)
 	}
-	if err := b.validateShape(); err != nil {
+	if err := b.Validate(); err != nil {
 		return nil, err
 	}
 	if r, err := hex.DecodeString(b.Root); err != nil || len(r) != 32 {
@@ -174,4 +189,19 @@ func DecodeBatch(data []byte) (*Batch, error) {
 		return nil, malformed(RuleFormat, "signature", "", "must be base64url without padding")
 	}
 	return &b, nil
+}
+
+// StoredBatch is a committed batch as a backend holds it, for verifiers: the
+// signed header, the records' stored bytes, and the leaf hashes the ledger's
+// tree holds for them, at FirstIndex onwards.
+type StoredBatch struct {
+	Space      string            `json:"space"`
+	Writer     string            `json:"writer"`
+	KeyID      string            `json:"keyId"`
+	Root       string            `json:"root"`
+	Signature  string            `json:"signature"`
+	FirstIndex uint64            `json:"firstIndex"`
+	TreeSize   uint64            `json:"treeSize"`
+	Records    []json.RawMessage `json:"records"`
+	Leaves     [][]byte          `json:"leaves"`
 }

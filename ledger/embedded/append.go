@@ -1,0 +1,344 @@
+package embedded
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/transparency-dev/formats/log"
+	"github.com/transparency-dev/merkle/compact"
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/rulebook"
+)
+
+// ErrClosed reports an Append on a closed store. Reopen the store.
+var ErrClosed = errors.New("embedded: store is closed")
+
+type request struct {
+	b      *ledger.Batch
+	canon  [][]byte
+	leaves [][]byte
+	done   chan result
+}
+
+type result struct {
+	r   ledger.Receipt
+	err error
+}
+
+// Append commits b whole or not at all and returns its receipt once it is on
+// disk. Appending a committed batch again returns the same receipt. Errors:
+// ledger.ErrMalformed, ErrUnknownWriter, ErrBadSignature, ErrRefused (a
+// *ledger.RuleError), or an I/O error (nothing committed; retry).
+func (s *Store) Append(ctx context.Context, b *ledger.Batch) (ledger.Receipt, error) {
+	if err := b.Validate(); err != nil {
+		return ledger.Receipt{}, err
+	}
+	canon, leaves, err := b.Encode() // hashing runs on the caller's goroutine
+	if err != nil {
+		return ledger.Receipt{}, err
+	}
+	if got := hex.EncodeToString(ledger.MerkleRoot(leaves)); got != b.Root {
+		return ledger.Receipt{}, fmt.Errorf("%w: field root: records hash to %s, batch says %s", ledger.ErrBadSignature, got, b.Root)
+	}
+	req := &request{b: b, canon: canon, leaves: leaves, done: make(chan result, 1)}
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return ledger.Receipt{}, ErrClosed
+	}
+	select {
+	case s.reqs <- req:
+	case <-s.stop:
+		return ledger.Receipt{}, ErrClosed
+	case <-ctx.Done():
+		return ledger.Receipt{}, ctx.Err()
+	}
+	select {
+	case res := <-req.done:
+		return res.r, res.err
+	case <-ctx.Done():
+		// The batch may still commit; appending it again is idempotent.
+		return ledger.Receipt{}, ctx.Err()
+	}
+}
+
+func (s *Store) committer() {
+	defer close(s.stopped)
+	for {
+		var group []*request
+		select {
+		case r := <-s.reqs:
+			group = append(group, r)
+		case <-s.stop:
+			s.drain()
+			return
+		}
+		var timer <-chan time.Time
+		if s.opts.MaxWait > 0 {
+			timer = time.After(s.opts.MaxWait)
+		}
+	gather:
+		for len(group) < s.opts.MaxGroup {
+			if timer == nil {
+				select {
+				case r := <-s.reqs:
+					group = append(group, r)
+				default:
+					break gather
+				}
+			} else {
+				select {
+				case r := <-s.reqs:
+					group = append(group, r)
+				case <-timer:
+					break gather
+				}
+			}
+		}
+		s.commit(group)
+	}
+}
+
+// drain commits what was queued before Close.
+func (s *Store) drain() {
+	for {
+		select {
+		case r := <-s.reqs:
+			s.commit([]*request{r})
+		default:
+			return
+		}
+	}
+}
+
+// commit writes a group of batches in one transaction.
+func (s *Store) commit(group []*request) {
+	results := make([]result, len(group))
+	s.mu.RLock()
+	base, size := s.mem, s.size
+	rng, err := rf.NewRange(0, size, append([][]byte(nil), s.rng.Hashes()...))
+	s.mu.RUnlock()
+	if err != nil {
+		s.fail(group, err)
+		return
+	}
+	gov := rulebook.NewOverlay(base)
+	var checkpoint []byte
+	inGroup := map[string]int{}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		w := newWriter(tx)
+		for i, req := range group {
+			b := req.b
+			if first := tx.Bucket(bRoots).Get(mustHex(b.Root)); first != nil {
+				results[i] = s.receiptAt(tx, btoi(first))
+				continue
+			}
+			if j, ok := inGroup[b.Root]; ok {
+				results[i] = results[j]
+				continue
+			}
+			ov := rulebook.NewOverlay(gov)
+			if err := s.check(ov, b); err != nil {
+				results[i].err = err
+				continue
+			}
+			gov.Put(ov.Changes()...)
+			first := size
+			for k := range b.Records {
+				if err := w.record(size, &b.Records[k], req.canon[k]); err != nil {
+					return err
+				}
+				if err := rng.Append(req.leaves[k], w.node); err != nil {
+					return err
+				}
+				if w.err != nil {
+					return w.err
+				}
+				size++
+			}
+			h := header{Space: b.Space, Writer: b.Writer, KeyID: b.KeyID, Root: b.Root, Signature: b.Signature,
+				First: first, Count: len(b.Records), TreeSize: size}
+			if err := w.batch(h); err != nil {
+				return err
+			}
+			ids := make([]string, len(b.Records))
+			for k := range b.Records {
+				ids[k] = b.Records[k].ID
+			}
+			results[i].r = ledger.Receipt{BatchRoot: b.Root, FirstIndex: first, TreeSize: size, RecordIDs: ids}
+			inGroup[b.Root] = i
+		}
+		if len(inGroup) == 0 {
+			return nil
+		}
+		root, err := rng.GetRootHash(nil)
+		if err != nil {
+			return err
+		}
+		body := log.Checkpoint{Origin: s.origin, Size: size, Hash: root}.Marshal()
+		checkpoint, err = note.Sign(&note.Note{Text: string(body)}, s.signer)
+		if err != nil {
+			return fmt.Errorf("embedded: sign checkpoint: %w", err)
+		}
+		if err := tx.Bucket(bCheckpoints).Put(itob(size), checkpoint); err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Put([]byte("size"), itob(size))
+	})
+	if err != nil {
+		s.opts.Logger.Error("ledger commit failed", "batches", len(group), "err", err)
+		s.fail(group, fmt.Errorf("embedded: commit: %w", err))
+		return
+	}
+	if len(inGroup) > 0 {
+		s.mu.Lock()
+		s.mem.Put(gov.Changes()...)
+		s.rng, s.size, s.checkpoint = rng, size, checkpoint
+		s.mu.Unlock()
+	}
+	for i, req := range group {
+		req.done <- results[i]
+	}
+}
+
+func (s *Store) fail(group []*request, err error) {
+	for _, req := range group {
+		req.done <- result{err: err}
+	}
+}
+
+// check runs the writer, signature and rulebook checks of one batch into ov.
+func (s *Store) check(ov *rulebook.Overlay, b *ledger.Batch) error {
+	if b.Space != s.g.Space {
+		return &ledger.RuleError{Rule: rulebook.RuleWriterSpace, Field: "space", Reason: fmt.Sprintf("batch is for space %q, this ledger is %q", b.Space, s.g.Space)}
+	}
+	key, err := rulebook.WriterKey(ov, b.Writer, b.KeyID)
+	if err != nil {
+		return err
+	}
+	if err := b.VerifySignature(key); err != nil {
+		return err
+	}
+	return rulebook.ApplyRecords(ov, s.g, b)
+}
+
+func (s *Store) receiptAt(tx *bolt.Tx, first uint64) result {
+	var h header
+	if err := json.Unmarshal(tx.Bucket(bBatches).Get(itob(first)), &h); err != nil {
+		return result{err: fmt.Errorf("embedded: batch header at %d: %w", first, err)}
+	}
+	r := ledger.Receipt{BatchRoot: h.Root, FirstIndex: h.First, TreeSize: h.TreeSize}
+	recs := tx.Bucket(bRecords)
+	for i := uint64(0); i < uint64(h.Count); i++ {
+		var rec struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(recs.Get(itob(first+i)), &rec)
+		r.RecordIDs = append(r.RecordIDs, rec.ID)
+	}
+	return result{r: r}
+}
+
+func mustHex(s string) []byte {
+	b, _ := hex.DecodeString(s)
+	return b
+}
+
+// writer puts one group's records, indexes and tree nodes into a transaction.
+type writer struct {
+	recs, ids, tree, idx, batches, roots *bolt.Bucket
+	err                                  error
+}
+
+func newWriter(tx *bolt.Tx) *writer {
+	w := &writer{recs: tx.Bucket(bRecords), ids: tx.Bucket(bIDs), tree: tx.Bucket(bTree), idx: tx.Bucket(bIndex),
+		batches: tx.Bucket(bBatches), roots: tx.Bucket(bRoots)}
+	// Append-only buckets: fill pages fully.
+	w.recs.FillPercent, w.tree.FillPercent, w.batches.FillPercent = 1, 0.9, 1
+	tx.Bucket(bCheckpoints).FillPercent = 1
+	return w
+}
+
+func (w *writer) node(id compact.NodeID, hash []byte) {
+	if w.err == nil {
+		w.err = w.tree.Put(nodeKey(id), hash)
+	}
+}
+
+func (w *writer) record(index uint64, r *ledger.Record, canon []byte) error {
+	k := itob(index)
+	if err := w.recs.Put(k, canon); err != nil {
+		return err
+	}
+	if err := w.ids.Put([]byte(r.ID), k); err != nil {
+		return err
+	}
+	for _, e := range indexEntries(r) {
+		if err := w.idx.Put(indexKey(e.field, e.value, index), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *writer) batch(h header) error {
+	v, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	if err := w.batches.Put(itob(h.First), v); err != nil {
+		return err
+	}
+	return w.roots.Put(mustHex(h.Root), itob(h.First))
+}
+
+// Index fields.
+const (
+	fParticipant = 'p'
+	fDataset     = 'd'
+	fAgreement   = 'a'
+	fTransfer    = 't'
+	fKind        = 'k'
+)
+
+type indexEntry struct {
+	field byte
+	value string
+}
+
+func indexEntries(r *ledger.Record) []indexEntry {
+	es := make([]indexEntry, 0, 6)
+	es = append(es, indexEntry{fParticipant, r.Actor}, indexEntry{fKind, string(r.Kind)})
+	if r.Counterparty != "" && r.Counterparty != r.Actor {
+		es = append(es, indexEntry{fParticipant, r.Counterparty})
+	}
+	if r.Dataset != "" {
+		es = append(es, indexEntry{fDataset, r.Dataset})
+	}
+	if r.Agreement != "" {
+		es = append(es, indexEntry{fAgreement, r.Agreement})
+	}
+	if r.Transfer != "" {
+		es = append(es, indexEntry{fTransfer, r.Transfer})
+	}
+	return es
+}
+
+func indexPrefix(field byte, value string) []byte {
+	k := make([]byte, 0, 2+len(value)+8)
+	k = append(k, field)
+	k = append(k, value...)
+	return append(k, 0)
+}
+
+func indexKey(field byte, value string, index uint64) []byte {
+	return append(indexPrefix(field, value), itob(index)...)
+}

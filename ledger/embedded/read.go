@@ -1,0 +1,248 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tdsc/tdsc/ledger"
+)
+
+// Checkpoint returns the latest signed checkpoint (a C2SP signed note), or
+// ErrNotFound while the ledger is empty.
+func (s *Store) Checkpoint(ctx context.Context) ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.checkpoint == nil {
+		return nil, fmt.Errorf("%w: no checkpoint yet: the ledger is empty", ledger.ErrNotFound)
+	}
+	return s.checkpoint, nil
+}
+
+func (s *Store) current() (uint64, []byte) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.size, s.checkpoint
+}
+
+// Record returns a record with its inclusion proof against the latest checkpoint.
+func (s *Store) Record(ctx context.Context, id string) (ledger.Proven, error) {
+	size, cp := s.current()
+	var p ledger.Proven
+	err := s.db.View(func(tx *bolt.Tx) error {
+		k := tx.Bucket(bIDs).Get([]byte(id))
+		if k == nil || btoi(k) >= size {
+			return fmt.Errorf("%w: record %s", ledger.ErrNotFound, id)
+		}
+		e, err := entryAt(tx, btoi(k))
+		if err != nil {
+			return err
+		}
+		p.Entry = e
+		p.Proof, err = inclusion(tx, e.Index, size)
+		return err
+	})
+	p.TreeSize, p.Checkpoint = size, cp
+	return p, err
+}
+
+// InclusionProof is the proof of leaf index in the tree of the given size.
+func (s *Store) InclusionProof(ctx context.Context, index, size uint64) ([][]byte, error) {
+	if cur, _ := s.current(); size > cur {
+		return nil, fmt.Errorf("%w: tree size %d is beyond the ledger's %d", ledger.ErrNotFound, size, cur)
+	}
+	var pr [][]byte
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		pr, err = inclusion(tx, index, size)
+		return err
+	})
+	return pr, err
+}
+
+// ConsistencyProof proves the tree of size from is a prefix of the tree of size to.
+func (s *Store) ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, error) {
+	if cur, _ := s.current(); to > cur || from > to {
+		return nil, &ledger.MalformedError{Rule: ledger.RuleFormat, Field: "from,to", Reason: fmt.Sprintf("need 0 <= from <= to <= %d, got %d, %d", cur, from, to)}
+	}
+	var pr [][]byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		nodes, err := proof.Consistency(from, to)
+		if err != nil {
+			return err
+		}
+		pr, err = fetch(tx, nodes)
+		return err
+	})
+	return pr, err
+}
+
+func inclusion(tx *bolt.Tx, index, size uint64) ([][]byte, error) {
+	nodes, err := proof.Inclusion(index, size)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ledger.ErrNotFound, err)
+	}
+	return fetch(tx, nodes)
+}
+
+func fetch(tx *bolt.Tx, nodes proof.Nodes) ([][]byte, error) {
+	tree := tx.Bucket(bTree)
+	hashes := make([][]byte, len(nodes.IDs))
+	for i, id := range nodes.IDs {
+		h := tree.Get(nodeKey(id))
+		if h == nil {
+			return nil, fmt.Errorf("embedded: tree node (%d,%d) missing", id.Level, id.Index)
+		}
+		hashes[i] = append([]byte(nil), h...)
+	}
+	return nodes.Rehash(hashes, rfc6962.DefaultHasher.HashChildren)
+}
+
+func entryAt(tx *bolt.Tx, index uint64) (ledger.Entry, error) {
+	raw := tx.Bucket(bRecords).Get(itob(index))
+	if raw == nil {
+		return ledger.Entry{}, fmt.Errorf("%w: record at index %d", ledger.ErrNotFound, index)
+	}
+	e := ledger.Entry{Index: index}
+	if err := json.Unmarshal(raw, &e.Record); err != nil {
+		return ledger.Entry{}, fmt.Errorf("embedded: record at index %d does not decode: %w (run tdsc audit verify)", index, err)
+	}
+	c := tx.Bucket(bBatches).Cursor()
+	k, v := c.Seek(itob(index))
+	if k == nil || btoi(k) > index {
+		_, v = c.Prev()
+	}
+	var h header
+	if err := json.Unmarshal(v, &h); err != nil {
+		return ledger.Entry{}, fmt.Errorf("embedded: batch of record %d: %w", index, err)
+	}
+	e.BatchRoot = h.Root
+	return e, nil
+}
+
+// Query returns one page of records matching q, in ledger order.
+func (s *Store) Query(ctx context.Context, q ledger.Query) (ledger.Page, error) {
+	if err := checkQuery(&q); err != nil {
+		return ledger.Page{}, err
+	}
+	var start uint64
+	if q.Cursor != "" {
+		n, err := strconv.ParseUint(q.Cursor, 10, 64)
+		if err != nil {
+			return ledger.Page{}, &ledger.MalformedError{Rule: ledger.RuleFormat, Field: "cursor", Reason: "not a cursor this ledger returned"}
+		}
+		start = n
+	}
+	size, _ := s.current()
+	page := ledger.Page{Records: []ledger.Entry{}}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		// next yields candidate indexes from start on, in order.
+		var next func() (uint64, bool)
+		if field, value, ok := indexFor(&q); ok {
+			prefix := indexPrefix(field, value)
+			c := tx.Bucket(bIndex).Cursor()
+			k, _ := c.Seek(append(append([]byte(nil), prefix...), itob(start)...))
+			next = func() (uint64, bool) {
+				if k == nil || !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+8 {
+					return 0, false
+				}
+				i := btoi(k[len(prefix):])
+				k, _ = c.Next()
+				return i, true
+			}
+		} else {
+			i := start
+			next = func() (uint64, bool) { i++; return i - 1, i-1 < size }
+		}
+		for {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			i, ok := next()
+			if !ok || i >= size {
+				return nil
+			}
+			if len(page.Records) == q.Limit {
+				page.Next = strconv.FormatUint(i, 10)
+				return nil
+			}
+			e, err := entryAt(tx, i)
+			if err != nil {
+				return err
+			}
+			if q.Matches(&e.Record) {
+				page.Records = append(page.Records, e)
+			}
+		}
+	})
+	return page, err
+}
+
+func checkQuery(q *ledger.Query) error {
+	if q.Limit <= 0 {
+		q.Limit = ledger.DefaultPageSize
+	}
+	if q.Limit > ledger.MaxPageSize {
+		q.Limit = ledger.MaxPageSize
+	}
+	for _, f := range []struct{ name, v string }{{"from", q.From}, {"to", q.To}} {
+		if f.v != "" {
+			if _, err := ledger.ParseTime(f.v); err != nil {
+				return &ledger.MalformedError{Rule: ledger.RuleFormat, Field: f.name, Reason: "must be RFC 3339 with an offset"}
+			}
+		}
+	}
+	if q.Kind != "" && !q.Kind.Known() {
+		return &ledger.MalformedError{Rule: ledger.RuleKind, Field: "kind", Reason: fmt.Sprintf("unknown kind %q", q.Kind)}
+	}
+	if q.Classification != "" {
+		if err := q.Classification.Validate(); err != nil {
+			return &ledger.MalformedError{Rule: ledger.RuleFormat, Field: "classification", Reason: err.Error()}
+		}
+	}
+	return nil
+}
+
+// indexFor picks the most selective index the query can use.
+func indexFor(q *ledger.Query) (byte, string, bool) {
+	switch {
+	case q.Transfer != "":
+		return fTransfer, q.Transfer, true
+	case q.Agreement != "":
+		return fAgreement, q.Agreement, true
+	case q.Dataset != "":
+		return fDataset, q.Dataset, true
+	case q.Participant != "":
+		return fParticipant, q.Participant, true
+	case q.Kind != "":
+		return fKind, string(q.Kind), true
+	}
+	return 0, "", false
+}
+
+// Batches calls fn for every committed batch in order, from the batch holding
+// index from. The StoredBatch's byte slices are valid only during fn.
+func (s *Store) Batches(ctx context.Context, from uint64, fn func(*ledger.StoredBatch) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return walkBatches(tx, from, func(sb *ledger.StoredBatch) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return fn(sb)
+		})
+	})
+}
+
+// Checkpoints calls fn for every stored checkpoint in order of tree size.
+func (s *Store) Checkpoints(ctx context.Context, fn func(size uint64, note []byte) error) error {
+	return s.db.View(func(tx *bolt.Tx) error { return walkCheckpoints(tx, fn) })
+}
+
+func walkCheckpoints(tx *bolt.Tx, fn func(uint64, []byte) error) error {
+	return tx.Bucket(bCheckpoints).ForEach(func(k, v []byte) error { return fn(btoi(k), v) })
+}

@@ -1,0 +1,329 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/rulebook"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// Files in a ledger directory.
+const (
+	DBFile      = "ledger.db"
+	KeyFile     = "ledger.key"
+	VerifierKey = "ledger.vkey"
+)
+
+var (
+	bMeta        = []byte("meta")
+	bRecords     = []byte("records")     // index(8) -> canonical record
+	bBatches     = []byte("batches")     // first index(8) -> batch header
+	bRoots       = []byte("roots")       // batch root(32) -> first index(8)
+	bIDs         = []byte("ids")         // record id -> index(8)
+	bTree        = []byte("tree")        // level(1) index(8) -> node hash
+	bCheckpoints = []byte("checkpoints") // size(8) -> signed note
+	bIndex       = []byte("idx")         // field(1) value 0x00 index(8) -> nil
+	allBuckets   = [][]byte{bMeta, bRecords, bBatches, bRoots, bIDs, bTree, bCheckpoints, bIndex}
+)
+
+// Options tune a store. The zero value is valid; see Validate for defaults.
+type Options struct {
+	// MaxGroup is how many batches one group commit holds at most (default 256).
+	MaxGroup int
+	// MaxWait is how long the committer waits for more batches once it has one
+	// (default 0: it takes what is queued and commits at once; under load the
+	// queue fills while the previous fsync runs).
+	MaxWait time.Duration
+	// Logger receives commit errors (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Validate fills defaults and refuses nonsense.
+func (o *Options) Validate() error {
+	if o.MaxGroup == 0 {
+		o.MaxGroup = 256
+	}
+	if o.MaxGroup < 0 {
+		return fmt.Errorf("embedded: options: MaxGroup must be positive, got %d", o.MaxGroup)
+	}
+	if o.MaxWait < 0 {
+		return fmt.Errorf("embedded: options: MaxWait must not be negative")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Store is an embedded ledger in one directory. It is safe for concurrent use.
+type Store struct {
+	db      *bolt.DB
+	g       ledger.Genesis
+	origin  string
+	signer  note.Signer
+	vkey    string
+	opts    Options
+	reqs    chan *request
+	stop    chan struct{}
+	stopped chan struct{}
+
+	mu         sync.RWMutex // guards the fields below and mem
+	mem        *rulebook.Mem
+	rng        *compact.Range
+	size       uint64
+	checkpoint []byte
+	closed     bool
+}
+
+var rf = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+
+// Origin is the checkpoint origin of a space's ledger.
+func Origin(space string) string { return "tdsc/ledger/" + space }
+
+// Open opens the ledger in dir, creating it from g when dir holds none. A
+// ledger created from another genesis is refused with ErrGenesisMismatch.
+func Open(ctx context.Context, dir string, g ledger.Genesis, opts Options) (*Store, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if g.Space == "" || g.Authority.ID == "" || len(g.Authority.Keys) == 0 {
+		return nil, fmt.Errorf("embedded: genesis: space, authority.id and authority.keys are required")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	origin := Origin(g.Space)
+	signer, vkey, err := loadOrCreateKey(dir, origin)
+	if err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(filepath.Join(dir, DBFile), 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("embedded: open %s: %w", dir, err)
+	}
+	s := &Store{db: db, g: g, origin: origin, signer: signer, vkey: vkey, opts: opts,
+		reqs: make(chan *request, opts.MaxGroup), stop: make(chan struct{}), stopped: make(chan struct{}),
+		mem: rulebook.NewMem(g), rng: rf.NewEmptyRange(0)}
+	if err := s.init(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	go s.committer()
+	return s, nil
+}
+
+func loadOrCreateKey(dir, origin string) (note.Signer, string, error) {
+	kp, vp := filepath.Join(dir, KeyFile), filepath.Join(dir, VerifierKey)
+	skey, err := os.ReadFile(kp)
+	if errors.Is(err, os.ErrNotExist) {
+		sk, vk, err := note.GenerateKey(rand.Reader, origin)
+		if err != nil {
+			return nil, "", err
+		}
+		if err := os.WriteFile(vp, []byte(vk+"\n"), 0o644); err != nil {
+			return nil, "", fmt.Errorf("embedded: write %s: %w", vp, err)
+		}
+		if err := os.WriteFile(kp, []byte(sk+"\n"), 0o600); err != nil {
+			return nil, "", fmt.Errorf("embedded: write %s: %w", kp, err)
+		}
+		skey = []byte(sk)
+	} else if err != nil {
+		return nil, "", fmt.Errorf("embedded: read %s: %w", kp, err)
+	}
+	if st, err := os.Stat(kp); err == nil && st.Mode().Perm()&0o077 != 0 {
+		return nil, "", fmt.Errorf("embedded: %s has mode %v: must be 0600", kp, st.Mode().Perm())
+	}
+	signer, err := note.NewSigner(string(bytes.TrimSpace(skey)))
+	if err != nil {
+		return nil, "", fmt.Errorf("embedded: %s: %w", kp, err)
+	}
+	if signer.Name() != origin {
+		return nil, "", fmt.Errorf("%w: %s signs for %q, this ledger is %q", ledger.ErrGenesisMismatch, kp, signer.Name(), origin)
+	}
+	vk, err := os.ReadFile(vp)
+	if err != nil {
+		return nil, "", fmt.Errorf("embedded: read %s: %w", vp, err)
+	}
+	return signer, string(bytes.TrimSpace(vk)), nil
+}
+
+// init stores or checks the genesis and replays the records into memory.
+func (s *Store) init(ctx context.Context) error {
+	gj, err := json.Marshal(s.g)
+	if err != nil {
+		return err
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bMeta)
+		if old := meta.Get([]byte("genesis")); old == nil {
+			return meta.Put([]byte("genesis"), gj)
+		} else if !bytes.Equal(old, gj) {
+			return fmt.Errorf("%w: %s was created for space %s with another genesis", ledger.ErrGenesisMismatch, s.db.Path(), s.g.Space)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.db.View(func(tx *bolt.Tx) error {
+		var hashes [][]byte
+		if size := btoi(tx.Bucket(bMeta).Get([]byte("size"))); size > 0 {
+			tree := tx.Bucket(bTree)
+			for _, id := range compact.RangeNodes(0, size, nil) {
+				h := tree.Get(nodeKey(id))
+				if h == nil {
+					return fmt.Errorf("embedded: tree node %v of size %d missing", id, size)
+				}
+				hashes = append(hashes, append([]byte(nil), h...))
+			}
+			r, err := rf.NewRange(0, size, hashes)
+			if err != nil {
+				return err
+			}
+			s.rng, s.size = r, size
+			_, s.checkpoint = tx.Bucket(bCheckpoints).Cursor().Last()
+			s.checkpoint = append([]byte(nil), s.checkpoint...)
+		}
+		return walkBatches(tx, 0, func(sb *ledger.StoredBatch) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			b := &ledger.Batch{Space: sb.Space, Writer: sb.Writer, KeyID: sb.KeyID, Root: sb.Root, Signature: sb.Signature,
+				Records: make([]ledger.Record, len(sb.Records))}
+			for i, raw := range sb.Records {
+				if err := json.Unmarshal(raw, &b.Records[i]); err != nil {
+					return fmt.Errorf("embedded: record %d: %w (run tdsc audit verify)", sb.FirstIndex+uint64(i), err)
+				}
+			}
+			ov := rulebook.NewOverlay(s.mem)
+			if err := rulebook.ApplyRecords(ov, s.g, b); err != nil {
+				return fmt.Errorf("embedded: replaying batch %s: %w (run tdsc audit verify)", sb.Root, err)
+			}
+			s.mem.Put(ov.Changes()...)
+			return nil
+		})
+	})
+}
+
+// Close stops the committer after the queued batches and closes the file.
+func (s *Store) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.stop)
+	select {
+	case <-s.stopped:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.db.Close()
+}
+
+// Genesis is the genesis the ledger was created from.
+func (s *Store) Genesis() ledger.Genesis { return s.g }
+
+// VerifierKey is the note verifier key of the ledger's checkpoints.
+func (s *Store) VerifierKey() string { return s.vkey }
+
+// Participant returns a participant as currently registered, or ErrNotFound.
+func (s *Store) Participant(ctx context.Context, id string) (identity.Participant, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, _ := s.mem.Participant(id)
+	if p == nil {
+		return identity.Participant{}, fmt.Errorf("%w: participant %s", ledger.ErrNotFound, id)
+	}
+	return *p, nil
+}
+
+// Rules returns the space rules of the last rules.updated (empty rules before any).
+func (s *Store) Rules(ctx context.Context) (policy.SpaceRules, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, _ := s.mem.Rules()
+	if r == nil {
+		return policy.SpaceRules{}, nil
+	}
+	return *r, nil
+}
+
+func itob(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func btoi(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+func nodeKey(id compact.NodeID) []byte {
+	k := make([]byte, 9)
+	k[0] = byte(id.Level)
+	binary.BigEndian.PutUint64(k[1:], id.Index)
+	return k
+}
+
+// header is a batch's stored header.
+type header struct {
+	Space     string `json:"space"`
+	Writer    string `json:"writer"`
+	KeyID     string `json:"keyId"`
+	Root      string `json:"root"`
+	Signature string `json:"signature"`
+	First     uint64 `json:"first"`
+	Count     int    `json:"count"`
+	TreeSize  uint64 `json:"treeSize"`
+}
+
+// walkBatches calls fn for each batch from the one holding index from on.
+func walkBatches(tx *bolt.Tx, from uint64, fn func(*ledger.StoredBatch) error) error {
+	recs, tree := tx.Bucket(bRecords), tx.Bucket(bTree)
+	c := tx.Bucket(bBatches).Cursor()
+	for k, v := c.Seek(itob(from)); k != nil; k, v = c.Next() {
+		var h header
+		if err := json.Unmarshal(v, &h); err != nil {
+			return fmt.Errorf("embedded: batch header at index %d: %w", btoi(k), err)
+		}
+		sb := &ledger.StoredBatch{Space: h.Space, Writer: h.Writer, KeyID: h.KeyID, Root: h.Root, Signature: h.Signature,
+			FirstIndex: h.First, TreeSize: h.TreeSize}
+		for i := uint64(0); i < uint64(h.Count); i++ {
+			sb.Records = append(sb.Records, recs.Get(itob(h.First+i)))
+			sb.Leaves = append(sb.Leaves, tree.Get(nodeKey(compact.NewNodeID(0, h.First+i))))
+		}
+		if err := fn(sb); err != nil {
+			return err
+		}
+	}
+	return nil
+}

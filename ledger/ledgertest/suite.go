@@ -1,0 +1,443 @@
+package ledgertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/transparency-dev/formats/log"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// Backend is what the suite needs of a ledger backend.
+type Backend interface {
+	Append(ctx context.Context, b *ledger.Batch) (ledger.Receipt, error)
+	Record(ctx context.Context, id string) (ledger.Proven, error)
+	Query(ctx context.Context, q ledger.Query) (ledger.Page, error)
+	Checkpoint(ctx context.Context) ([]byte, error)
+	ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, error)
+	Participant(ctx context.Context, id string) (identity.Participant, error)
+}
+
+// Factory makes a fresh, empty backend created from g, and returns it with the
+// note verifier key of its checkpoints.
+type Factory func(t *testing.T, g ledger.Genesis) (Backend, string)
+
+// Run runs the conformance suite against backends made by factory.
+func Run(t *testing.T, factory Factory) {
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, f *fixture)
+	}{
+		{"AppendAndReceipt", testAppend},
+		{"Idempotent", testIdempotent},
+		{"AllOrNothing", testAllOrNothing},
+		{"RefusesBadBatches", testBadBatches},
+		{"InclusionProofs", testInclusion},
+		{"ConsistencyProofs", testConsistency},
+		{"Queries", testQueries},
+		{"Participants", testParticipants},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := NewSpace()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, vkey := factory(t, s.Genesis)
+			v, err := note.NewVerifier(vkey)
+			if err != nil {
+				t.Fatalf("verifier key %q: %v", vkey, err)
+			}
+			tc.fn(t, &fixture{s: s, b: b, v: v, ctx: context.Background()})
+		})
+	}
+}
+
+type fixture struct {
+	s   *Space
+	b   Backend
+	v   note.Verifier
+	ctx context.Context
+	// receipts of the setup batches
+	setup []ledger.Receipt
+}
+
+func (f *fixture) append(t *testing.T, writer string, recs ...ledger.Record) ledger.Receipt {
+	t.Helper()
+	b, err := f.s.Batch(writer, recs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.b.Append(f.ctx, b)
+	if err != nil {
+		t.Fatalf("append by %s: %v", writer, err)
+	}
+	return r
+}
+
+// must unwraps a fixture record; the builders fail only if key generation does.
+func must(r ledger.Record, err error) ledger.Record {
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// populate writes a small realistic space: three participants, rules, two
+// datasets, an agreement and three transfers, one completed.
+func (f *fixture) populate(t *testing.T) {
+	t.Helper()
+	s := f.s
+	f.setup = append(f.setup, f.append(t, s.Authority(),
+		must(s.Participant("p1", "CN-BJ")), must(s.Participant("p2", "CN-SH")), must(s.Participant("p3", "SG")),
+		s.Rules(policy.SpaceRules{NegativeList: []policy.NegativeEntry{{Category: "genetic"}}})))
+	f.setup = append(f.setup, f.append(t, "p1",
+		s.Dataset("p1", "ds-1", policy.General, "traffic"), s.Dataset("p1", "ds-2", policy.Important, "finance"),
+		must(s.Agreement("p1", "p2", "ds-1", "ag-1", &ledger.Terms{MaxUses: 10}))))
+	f.setup = append(f.setup, f.append(t, "p1",
+		s.Transfer("p1", "p2", "ag-1", "ds-1", "t-1"), s.Transfer("p1", "p2", "ag-1", "ds-1", "t-2")))
+	f.setup = append(f.setup, f.append(t, "p2", s.Completed("p2", "t-1", 4096)))
+	f.setup = append(f.setup, f.append(t, "p1", s.Transfer("p1", "p2", "ag-1", "ds-1", "t-3")))
+}
+
+func testAppend(t *testing.T, f *fixture) {
+	f.populate(t)
+	var next uint64
+	for i, r := range f.setup {
+		if r.FirstIndex != next || r.TreeSize != next+uint64(len(r.RecordIDs)) || len(r.RecordIDs) == 0 {
+			t.Fatalf("receipt %d = %+v, want records from index %d", i, r, next)
+		}
+		next = r.TreeSize
+	}
+}
+
+func testIdempotent(t *testing.T, f *fixture) {
+	s := f.s
+	b, err := s.Batch(s.Authority(), must(s.Participant("p1", "CN-BJ")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, err := f.b.Append(f.ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := f.b.Append(f.ctx, b)
+	if err != nil {
+		t.Fatalf("second append of the same batch: %v", err)
+	}
+	if diff := cmp.Diff(r1, r2); diff != "" {
+		t.Fatalf("receipts differ (-first +second):\n%s", diff)
+	}
+	page, err := f.b.Query(f.ctx, ledger.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Records) != 1 {
+		t.Fatalf("ledger holds %d records after appending one batch twice, want 1", len(page.Records))
+	}
+}
+
+func testAllOrNothing(t *testing.T, f *fixture) {
+	f.populate(t)
+	s := f.s
+	before, err := f.b.Checkpoint(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := s.Dataset("p1", "ds-new", policy.General, "traffic")
+	bad := s.Transfer("p1", "p2", "ag-none", "ds-1", "t-new")
+	b, err := s.Batch("p1", good, bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.b.Append(f.ctx, b)
+	var re *ledger.RuleError
+	if !errors.Is(err, ledger.ErrRefused) || !errors.As(err, &re) || re.Rule != "agreement.exists" || re.RecordID != bad.ID {
+		t.Fatalf("got %v, want refusal by rule agreement.exists naming record %s", err, bad.ID)
+	}
+	if _, err := f.b.Record(f.ctx, good.ID); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("record %s of a refused batch: got %v, want ErrNotFound", good.ID, err)
+	}
+	after, err := f.b.Checkpoint(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(before) != string(after) {
+		t.Fatalf("checkpoint moved after a refused batch")
+	}
+	// The good record alone is accepted afterwards: nothing of the refused batch stuck.
+	f.append(t, "p1", good)
+}
+
+func testBadBatches(t *testing.T, f *fixture) {
+	f.populate(t)
+	s := f.s
+	mk := func(writer string, recs ...ledger.Record) *ledger.Batch {
+		b, err := s.Batch(writer, recs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	stranger, err := identity.GenerateEd25519()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		batch func() *ledger.Batch
+		want  error
+		rule  string
+	}{
+		{"bad signature", func() *ledger.Batch {
+			b := mk("p1", s.Dataset("p1", "ds-x", policy.General, "traffic"))
+			b2 := mk("p1", s.Dataset("p1", "ds-y", policy.General, "traffic"))
+			b.Signature = b2.Signature
+			return b
+		}, ledger.ErrBadSignature, ""},
+		{"record altered after signing", func() *ledger.Batch {
+			b := mk("p1", s.Dataset("p1", "ds-x", policy.General, "traffic"))
+			b.Records[0].Category = "other"
+			return b
+		}, ledger.ErrBadSignature, ""},
+		{"unknown writer", func() *ledger.Batch {
+			r := s.Dataset("p9", "ds-x", policy.General, "traffic")
+			b, err := ledger.NewBatch(s.Genesis.Space, "p9", stranger, []ledger.Record{r})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}, ledger.ErrUnknownWriter, ""},
+		{"writer signs with an unregistered key", func() *ledger.Batch {
+			b, err := ledger.NewBatch(s.Genesis.Space, "p1", stranger, []ledger.Record{s.Dataset("p1", "ds-x", policy.General, "traffic")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}, ledger.ErrUnknownWriter, ""},
+		{"record for another party", func() *ledger.Batch {
+			return mk("p2", s.Dataset("p1", "ds-x", policy.General, "traffic"))
+		}, ledger.ErrRefused, "writer.is-actor"},
+		{"negative-listed agreement", func() *ledger.Batch {
+			r := s.Dataset("p1", "ds-gen", policy.General, "genetic")
+			a := must(s.Agreement("p1", "p2", "ds-gen", "ag-x", nil))
+			return mk("p1", r, a)
+		}, ledger.ErrRefused, policy.RuleNegativeList},
+		{"another space", func() *ledger.Batch {
+			b, err := ledger.NewBatch("space-other", "p1", s.Keys["p1"], []ledger.Record{s.Dataset("p1", "ds-x", policy.General, "traffic")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}, ledger.ErrRefused, "writer.space"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.b.Append(f.ctx, tt.batch())
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+			var re *ledger.RuleError
+			if tt.rule != "" && (!errors.As(err, &re) || re.Rule != tt.rule) {
+				t.Fatalf("got %v, want rule %s", err, tt.rule)
+			}
+		})
+	}
+}
+
+// OpenCheckpoint verifies a signed checkpoint note with v and parses its body.
+func OpenCheckpoint(signed []byte, v note.Verifier) (log.Checkpoint, error) {
+	n, err := note.Open(signed, note.VerifierList(v))
+	if err != nil {
+		return log.Checkpoint{}, fmt.Errorf("checkpoint signature: %w", err)
+	}
+	var c log.Checkpoint
+	if _, err := c.Unmarshal([]byte(n.Text)); err != nil {
+		return log.Checkpoint{}, err
+	}
+	return c, nil
+}
+
+// VerifyProven checks a record's inclusion proof against its signed checkpoint.
+func VerifyProven(p ledger.Proven, v note.Verifier) error {
+	c, err := OpenCheckpoint(p.Checkpoint, v)
+	if err != nil {
+		return err
+	}
+	if c.Size != p.TreeSize {
+		return fmt.Errorf("checkpoint size %d, proof for size %d", c.Size, p.TreeSize)
+	}
+	leaf, err := ledger.LeafHash(&p.Record)
+	if err != nil {
+		return err
+	}
+	return proof.VerifyInclusion(rfc6962.DefaultHasher, p.Index, p.TreeSize, leaf, p.Proof, c.Hash)
+}
+
+func testInclusion(t *testing.T, f *fixture) {
+	f.populate(t)
+	for _, rc := range f.setup {
+		for i, id := range rc.RecordIDs {
+			p, err := f.b.Record(f.ctx, id)
+			if err != nil {
+				t.Fatalf("record %s: %v", id, err)
+			}
+			if p.Index != rc.FirstIndex+uint64(i) || p.Record.ID != id || p.BatchRoot != rc.BatchRoot {
+				t.Fatalf("record %s: index %d batch %s, want %d %s", id, p.Index, p.BatchRoot, rc.FirstIndex+uint64(i), rc.BatchRoot)
+			}
+			if err := VerifyProven(p, f.v); err != nil {
+				t.Fatalf("record %s: proof does not verify: %v", id, err)
+			}
+			p.Record.Bytes++
+			if VerifyProven(p, f.v) == nil {
+				t.Fatalf("record %s: proof verifies for an altered record", id)
+			}
+		}
+	}
+	if _, err := f.b.Record(f.ctx, "no-such-record"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("unknown record: got %v, want ErrNotFound", err)
+	}
+}
+
+func testConsistency(t *testing.T, f *fixture) {
+	s := f.s
+	var cps []log.Checkpoint
+	for i := 0; i < 4; i++ {
+		f.append(t, s.Authority(), must(s.Participant(fmt.Sprintf("q%d", i), "CN-BJ")), must(s.Participant(fmt.Sprintf("r%d", i), "CN-SH")), s.Suspend(fmt.Sprintf("q%d", i)))
+		signed, err := f.b.Checkpoint(f.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := OpenCheckpoint(signed, f.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cps = append(cps, c)
+	}
+	for i := range cps {
+		for j := i; j < len(cps); j++ {
+			pr, err := f.b.ConsistencyProof(f.ctx, cps[i].Size, cps[j].Size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := proof.VerifyConsistency(rfc6962.DefaultHasher, cps[i].Size, cps[j].Size, pr, cps[i].Hash, cps[j].Hash); err != nil {
+				t.Fatalf("consistency %d -> %d: %v", cps[i].Size, cps[j].Size, err)
+			}
+		}
+	}
+	if _, err := f.b.ConsistencyProof(f.ctx, cps[3].Size, cps[3].Size+100); err == nil {
+		t.Fatal("consistency proof to a size beyond the ledger: no error")
+	}
+}
+
+func ids(p ledger.Page) []string {
+	out := []string{}
+	for _, e := range p.Records {
+		out = append(out, e.Record.ID)
+	}
+	return out
+}
+
+func testQueries(t *testing.T, f *fixture) {
+	f.populate(t)
+	all, err := f.b.Query(f.ctx, ledger.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, e := range all.Records {
+		want[e.Record.ID] = true
+	}
+	if n := int(f.setup[len(f.setup)-1].TreeSize); len(all.Records) != n || all.Next != "" {
+		t.Fatalf("query all: %d records next %q, want %d on one page", len(all.Records), all.Next, n)
+	}
+	for _, q := range []ledger.Query{
+		{Participant: "p2"}, {Dataset: "ds-1"}, {Agreement: "ag-1"}, {Transfer: "t-1"},
+		{Kind: ledger.KindTransferAuthorized}, {Classification: policy.Important}, {Region: "CN"},
+		{Region: "CN-SH", Kind: ledger.KindTransferAuthorized}, {Participant: "p3"},
+		{From: all.Records[3].Record.Time, To: all.Records[6].Record.Time},
+	} {
+		t.Run(fmt.Sprintf("%+v", q), func(t *testing.T) {
+			wantIDs := []string{}
+			for _, e := range all.Records {
+				if q.Matches(&e.Record) {
+					wantIDs = append(wantIDs, e.Record.ID)
+				}
+			}
+			got, err := f.b.Query(f.ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(wantIDs, ids(got)); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
+			}
+			// The same results, two at a time.
+			var paged []string
+			q.Limit = 2
+			for pages := 0; ; pages++ {
+				p, err := f.b.Query(f.ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(p.Records) > 2 || pages > len(all.Records) {
+					t.Fatalf("page of %d records, limit 2", len(p.Records))
+				}
+				paged = append(paged, ids(p)...)
+				if p.Next == "" {
+					break
+				}
+				q.Cursor = p.Next
+			}
+			if paged == nil {
+				paged = []string{}
+			}
+			if diff := cmp.Diff(wantIDs, paged); diff != "" {
+				t.Fatalf("paginated (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if p2 := wantParticipant(all, "p2"); p2 == 0 {
+		t.Fatal("fixture has no p2 records")
+	}
+	if _, err := f.b.Query(f.ctx, ledger.Query{From: "yesterday"}); !errors.Is(err, ledger.ErrMalformed) {
+		t.Fatalf("bad from: got %v, want ErrMalformed", err)
+	}
+	if _, err := f.b.Query(f.ctx, ledger.Query{Cursor: "not-a-cursor"}); !errors.Is(err, ledger.ErrMalformed) {
+		t.Fatalf("bad cursor: got %v, want ErrMalformed", err)
+	}
+}
+
+func wantParticipant(p ledger.Page, id string) int {
+	n := 0
+	for _, e := range p.Records {
+		if e.Record.Actor == id || e.Record.Counterparty == id {
+			n++
+		}
+	}
+	return n
+}
+
+func testParticipants(t *testing.T, f *fixture) {
+	f.populate(t)
+	p, err := f.b.Participant(f.ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ID != "p1" || p.Region != "CN-BJ" || len(p.Keys) != 1 || p.Keys[0].Kid != f.s.Keys["p1"].KeyID() {
+		t.Fatalf("participant p1 = %+v", p)
+	}
+	if _, err := f.b.Participant(f.ctx, f.s.Authority()); err != nil {
+		t.Fatalf("the authority is registered from genesis: %v", err)
+	}
+	if _, err := f.b.Participant(f.ctx, "nobody"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("unknown participant: got %v, want ErrNotFound", err)
+	}
+}
