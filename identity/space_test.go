@@ -24,7 +24,7 @@ func (c *clock) Add(d time.Duration) {
 // space is a small registered space: an authority, a provider, a consumer (ES256)
 // and a suspended participant, each with an issuer, and a verifier for the provider.
 type space struct {
-	t                         *testing.T
+	t                         testing.TB
 	clock                     *clock
 	src                       *MemorySource
 	reg                       *Registry
@@ -41,7 +41,9 @@ const (
 	dataURL     = "https://provider-a.example/data/transfers/t1"
 )
 
-func newSpace(t *testing.T) *space {
+func newSpace(t *testing.T) *space { return newSpaceTB(t) }
+
+func newSpaceTB(t testing.TB) *space {
 	t.Helper()
 	s := &space{t: t, clock: &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}, src: NewMemorySource()}
 	mk := func(id string, gen func() (*Key, error), status string) *Issuer {
