@@ -1,0 +1,295 @@
+package store
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Outbox record states.
+const (
+	OutboxPending   = "pending"
+	OutboxBatched   = "batched"
+	OutboxCommitted = "committed"
+	OutboxRefused   = "refused"
+)
+
+// OutboxRecord is a ledger record waiting for (or done with) the ledger.
+type OutboxRecord struct {
+	RecordID  string          `json:"recordId"`
+	Seq       int64           `json:"seq"`
+	Record    json.RawMessage `json:"record"`
+	State     string          `json:"state"`
+	BatchRoot string          `json:"batchRoot,omitempty"`
+	Solo      bool            `json:"solo,omitempty"`
+	Error     string          `json:"error,omitempty"`
+	CreatedAt string          `json:"createdAt"`
+	UpdatedAt string          `json:"updatedAt"`
+}
+
+// Batch is a signed batch persisted before it is sent, so a retry after an
+// unknown outcome re-sends exactly the same bytes (the ledger answers a
+// repeated batch with the same receipt).
+type Batch struct {
+	Root     string          `json:"root"`
+	Body     json.RawMessage `json:"body"`
+	State    string          `json:"state"`
+	Attempts int             `json:"attempts"`
+	Error    string          `json:"error,omitempty"`
+}
+
+// Enqueue adds a record to the outbox; a record id already there is a no-op
+// (records are idempotent by id), reported by added=false.
+func (t *Tx) Enqueue(recordID string, record []byte) (added bool, err error) {
+	now := t.s.stamp()
+	res, err := t.q.ExecContext(t.ctx, `INSERT INTO outbox (record_id, seq, record, state, batch_root, solo, error, created_at, updated_at)
+		VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox), $2, $3, '', 0, '', $4, $4) ON CONFLICT (record_id) DO NOTHING`,
+		recordID, string(record), OutboxPending, now)
+	if err != nil {
+		return false, fmt.Errorf("store: enqueue record %s: %w", recordID, err)
+	}
+	k, _ := res.RowsAffected()
+	return k == 1, nil
+}
+
+// OutboxState returns a record's outbox state and error.
+func (t *Tx) OutboxState(recordID string) (state, errText string, err error) {
+	err = t.q.QueryRowContext(t.ctx, `SELECT state, error FROM outbox WHERE record_id = $1`, recordID).Scan(&state, &errText)
+	if err != nil {
+		return "", "", notFound("outbox record", recordID, err)
+	}
+	return state, errText, nil
+}
+
+// Pending returns up to limit pending records in order. If the oldest is
+// solo (it failed in a group before), only it is returned.
+func (t *Tx) Pending(limit int) ([]*OutboxRecord, error) {
+	rows, err := t.q.QueryContext(t.ctx, fmt.Sprintf(`SELECT record_id, seq, record, state, batch_root, solo, error, created_at, updated_at
+		FROM outbox WHERE state = $1 ORDER BY seq LIMIT %d`, clampLimit(limit)), OutboxPending)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*OutboxRecord
+	for rows.Next() {
+		r, err := scanOutbox(rows)
+		if err != nil {
+			return nil, err
+		}
+		if r.Solo {
+			if len(out) == 0 {
+				out = append(out, r)
+			}
+			break
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func scanOutbox(sc interface{ Scan(...any) error }) (*OutboxRecord, error) {
+	var r OutboxRecord
+	var rec string
+	var solo int
+	if err := sc.Scan(&r.RecordID, &r.Seq, &rec, &r.State, &r.BatchRoot, &solo, &r.Error, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		return nil, err
+	}
+	r.Record, r.Solo = raw(rec), solo != 0
+	return &r, nil
+}
+
+// Outbox lists outbox records, of one state if state is set, oldest first.
+func (t *Tx) Outbox(state string, limit int) ([]*OutboxRecord, error) {
+	q := `SELECT record_id, seq, record, state, batch_root, solo, error, created_at, updated_at FROM outbox`
+	var args []any
+	if state != "" {
+		q += ` WHERE state = $1`
+		args = append(args, state)
+	}
+	rows, err := t.q.QueryContext(t.ctx, q+fmt.Sprintf(` ORDER BY seq LIMIT %d`, clampLimit(limit)), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*OutboxRecord
+	for rows.Next() {
+		r, err := scanOutbox(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// OutboxCounts counts records by state.
+func (t *Tx) OutboxCounts() (map[string]int, error) {
+	rows, err := t.q.QueryContext(t.ctx, `SELECT state, COUNT(*) FROM outbox GROUP BY state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		out[s] = n
+	}
+	return out, rows.Err()
+}
+
+// PutBatch persists a signed batch and marks its records batched.
+func (t *Tx) PutBatch(root string, body []byte, recordIDs []string) error {
+	if _, err := t.q.ExecContext(t.ctx, `INSERT INTO batches (root, body, state, attempts, error, created_at) VALUES ($1,$2,$3,0,'',$4)`,
+		root, string(body), OutboxPending, t.s.stamp()); err != nil {
+		return fmt.Errorf("store: put batch %s: %w", root, err)
+	}
+	return t.setRecords(recordIDs, OutboxBatched, root, "")
+}
+
+func (t *Tx) setRecords(ids []string, state, root, errText string) error {
+	now := t.s.stamp()
+	for _, id := range ids {
+		if _, err := t.q.ExecContext(t.ctx, `UPDATE outbox SET state=$1, batch_root=$2, error=$3, updated_at=$4 WHERE record_id=$5`, state, root, errText, now, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OpenBatch returns the oldest batch not yet settled, or nil.
+func (t *Tx) OpenBatch() (*Batch, error) {
+	var b Batch
+	var body string
+	err := t.q.QueryRowContext(t.ctx, `SELECT root, body, state, attempts, error FROM batches WHERE state = $1 ORDER BY created_at, root LIMIT 1`, OutboxPending).
+		Scan(&b.Root, &body, &b.State, &b.Attempts, &b.Error)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.Body = raw(body)
+	return &b, nil
+}
+
+// BatchRecordIDs lists the records of a batch in order.
+func (t *Tx) BatchRecordIDs(root string) ([]string, error) {
+	rows, err := t.q.QueryContext(t.ctx, `SELECT record_id FROM outbox WHERE batch_root = $1 ORDER BY seq`, root)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// BatchAttempt records a failed attempt to send a batch (outcome unknown).
+func (t *Tx) BatchAttempt(root, errText string) error {
+	_, err := t.q.ExecContext(t.ctx, `UPDATE batches SET attempts = attempts + 1, error = $1 WHERE root = $2`, errText, root)
+	return err
+}
+
+// CommitBatch marks a batch and its records committed.
+func (t *Tx) CommitBatch(root string) error {
+	ids, err := t.BatchRecordIDs(root)
+	if err != nil {
+		return err
+	}
+	if _, err := t.q.ExecContext(t.ctx, `UPDATE batches SET state = $1, error = '' WHERE root = $2`, OutboxCommitted, root); err != nil {
+		return err
+	}
+	return t.setRecords(ids, OutboxCommitted, root, "")
+}
+
+// RefuseBatch settles a batch the ledger refused. A batch of one record
+// refuses that record for good; a larger batch returns its records to the
+// outbox as solo records, so each is tried alone and only the bad one is refused.
+func (t *Tx) RefuseBatch(root, errText string) (refused []string, err error) {
+	ids, err := t.BatchRecordIDs(root)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.q.ExecContext(t.ctx, `UPDATE batches SET state = $1, error = $2 WHERE root = $3`, OutboxRefused, errText, root); err != nil {
+		return nil, err
+	}
+	if len(ids) == 1 {
+		return ids, t.setRecords(ids, OutboxRefused, root, errText)
+	}
+	now := t.s.stamp()
+	for _, id := range ids {
+		if _, err := t.q.ExecContext(t.ctx, `UPDATE outbox SET state=$1, batch_root='', solo=1, error=$2, updated_at=$3 WHERE record_id=$4`,
+			OutboxPending, "batch refused, retrying alone: "+errText, now, id); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// ---- tasks: pending outgoing steps, re-driven after a restart
+
+// Task is a pending step: kind names the handler, ref the negotiation or transfer.
+type Task struct {
+	Kind      string `json:"kind"`
+	Ref       string `json:"ref"`
+	Attempts  int    `json:"attempts"`
+	LastError string `json:"lastError,omitempty"`
+}
+
+// AddTask records a pending step (a no-op if the same step is pending).
+func (t *Tx) AddTask(kind, ref string) error {
+	_, err := t.q.ExecContext(t.ctx, `INSERT INTO tasks (kind, ref, attempts, last_error, created_at) VALUES ($1,$2,0,'',$3) ON CONFLICT (kind, ref) DO NOTHING`,
+		kind, ref, t.s.stamp())
+	return err
+}
+
+// DoneTask removes a finished step.
+func (t *Tx) DoneTask(kind, ref string) error {
+	_, err := t.q.ExecContext(t.ctx, `DELETE FROM tasks WHERE kind = $1 AND ref = $2`, kind, ref)
+	return err
+}
+
+// FailTask records a failed attempt of a step and returns the attempt count.
+func (t *Tx) FailTask(kind, ref, errText string) (int, error) {
+	if len(errText) > 2000 {
+		errText = errText[:2000]
+	}
+	if _, err := t.q.ExecContext(t.ctx, `UPDATE tasks SET attempts = attempts + 1, last_error = $1 WHERE kind = $2 AND ref = $3`, errText, kind, ref); err != nil {
+		return 0, err
+	}
+	var n int
+	err := t.q.QueryRowContext(t.ctx, `SELECT attempts FROM tasks WHERE kind = $1 AND ref = $2`, kind, ref).Scan(&n)
+	return n, err
+}
+
+// Tasks lists every pending step, oldest first.
+func (t *Tx) Tasks() ([]Task, error) {
+	rows, err := t.q.QueryContext(t.ctx, `SELECT kind, ref, attempts, last_error FROM tasks ORDER BY created_at, kind, ref`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Task
+	for rows.Next() {
+		var k Task
+		if err := rows.Scan(&k.Kind, &k.Ref, &k.Attempts, &k.LastError); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+var _ = strings.TrimSpace
