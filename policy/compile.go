@@ -28,9 +28,9 @@ type crule struct {
 
 // node is one compiled constraint.
 type node struct {
-	path string // "permission[0].constraint[1]"
-	text string // "purpose eq research"
-	left string
+	path  string // "permission[0].constraint[1]"
+	text  string // "purpose eq research"
+	left  string
 	op    string
 	logic string // empty for atomic
 	kids  []node
