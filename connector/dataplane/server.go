@@ -160,6 +160,10 @@ func (s *Server) authorize(ctx context.Context, w http.ResponseWriter, r *http.R
 		return Grant{}, false
 	}
 	g, err := s.verifier.VerifyAccess(ctx, token, proof, r.Method, s.htu(r), s.cfg.Audience)
+	if errors.Is(err, ErrBusy) {
+		s.busy(w, http.StatusServiceUnavailable, "the data plane cannot check more proofs now; retry later")
+		return Grant{}, false
+	}
 	if err != nil {
 		s.deny(ctx, w, r, Grant{}, transfer, err)
 		return Grant{}, false

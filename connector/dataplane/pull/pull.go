@@ -1,0 +1,331 @@
+package pull
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tdsc/tdsc/connector/dataplane"
+)
+
+// Progress is reported while bytes arrive: Done of Total bytes (Total -1 when
+// unknown), of which Resumed were already on disk when this download began.
+type Progress struct {
+	Done, Total, Resumed int64
+	Started              time.Time
+}
+
+// Result describes a finished download.
+type Result struct {
+	Path string
+	// Size is the file's final size; Bytes how many arrived in this call; From
+	// the offset it resumed at (0 for a fresh download).
+	Size, Bytes, From int64
+	// SHA256 is the hex hash of the whole file; Expected the registered hash
+	// it was checked against ("" when none was known).
+	SHA256, Expected string
+	ETag             string
+}
+
+type options struct {
+	resume     bool
+	progress   func(Progress)
+	client     *http.Client
+	expected   string
+	bufferSize int
+	now        func() time.Time
+}
+
+// Option configures Download.
+type Option func(*options)
+
+// WithResume continues from the partial file at out (its size), asking for the
+// rest with Range and If-Range; if the dataset changed meanwhile the server
+// sends it whole and the file starts over.
+func WithResume() Option { return func(o *options) { o.resume = true } }
+
+// WithProgress calls fn as bytes arrive (at most every 64 KiB read) and once at the end.
+func WithProgress(fn func(Progress)) Option { return func(o *options) { o.progress = fn } }
+
+// WithClient uses c instead of a client with a 30 s response-header timeout.
+func WithClient(c *http.Client) Option { return func(o *options) { o.client = c } }
+
+// WithExpectedHash checks the file against this registered SHA-256 (hex or
+// "sha256:hex") instead of the Repr-Digest the provider announces.
+func WithExpectedHash(h string) Option { return func(o *options) { o.expected = h } }
+
+// WithClock sets the clock used for Progress.Started.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+var defaultClient = &http.Client{Transport: &http.Transport{
+	ResponseHeaderTimeout: 30 * time.Second,
+	ReadBufferSize:        256 << 10,
+}}
+
+// sidecar holds what a resume needs beside the partial file.
+type sidecar struct {
+	URL  string `json:"url"`
+	ETag string `json:"etag"`
+}
+
+func sidecarPath(out string) string { return out + ".tdsc-partial" }
+
+// Download fetches url into the file out with the access token; proof makes the
+// DPoP proof for each request. A refusal is returned as *dataplane.Error
+// naming the server's reason; a file that does not hash to the registered
+// hash yields dataplane.ErrHashMismatch (the file is kept, for inspection);
+// a partial file whose dataset changed yields a fresh download.
+func Download(ctx context.Context, url, token string, proof dataplane.ProofFunc, out string, opts ...Option) (Result, error) {
+	o := options{client: defaultClient, bufferSize: 256 << 10, now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if token == "" || proof == nil {
+		return Result{}, errors.New("pull: Download needs an access token and a ProofFunc")
+	}
+	var from int64
+	var etag string
+	if o.resume {
+		from, etag = partial(out, url)
+	}
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return Result{}, fmt.Errorf("pull: %w", err)
+	}
+	p, err := proof(http.MethodGet, url)
+	if err != nil {
+		return Result{}, fmt.Errorf("pull: make the DPoP proof: %w", err)
+	}
+	req.Header.Set("Authorization", "DPoP "+token)
+	req.Header.Set("DPoP", p)
+	if from > 0 {
+		req.Header.Set("Range", "bytes="+strconv.FormatInt(from, 10)+"-")
+		req.Header.Set("If-Range", etag)
+	}
+	resp, err := o.client.Do(req)
+	if err != nil {
+		return Result{}, fmt.Errorf("pull: GET %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+
+	flags := os.O_CREATE | os.O_WRONLY
+	var total int64 = -1
+	switch resp.StatusCode {
+	case http.StatusOK:
+		from = 0
+		flags |= os.O_TRUNC
+		total = resp.ContentLength
+	case http.StatusPartialContent:
+		start, size, ok := contentRange(resp.Header.Get("Content-Range"))
+		if !ok || start != from {
+			return Result{}, fmt.Errorf("pull: server answered range %q to a request from byte %d", resp.Header.Get("Content-Range"), from)
+		}
+		total = size
+	case http.StatusRequestedRangeNotSatisfiable:
+		if _, size, ok := contentRange(resp.Header.Get("Content-Range")); ok && size == from {
+			// The partial file is already whole; verify it below.
+			sum, err := hashFile(out, from, o.bufferSize)
+			if err != nil {
+				return Result{}, err
+			}
+			return finish(out, from, 0, from, etag, sum, resp, o)
+		}
+		return Result{}, respError(resp)
+	default:
+		return Result{}, respError(resp)
+	}
+
+	etag = resp.Header.Get("ETag")
+	if strings.HasPrefix(etag, `"`) {
+		b, _ := json.Marshal(sidecar{URL: url, ETag: etag})
+		if err := os.WriteFile(sidecarPath(out), b, 0o600); err != nil {
+			return Result{}, fmt.Errorf("pull: write resume state: %w", err)
+		}
+	}
+	f, err := os.OpenFile(out, flags, 0o640)
+	if err != nil {
+		return Result{}, fmt.Errorf("pull: open %s: %w", out, err)
+	}
+	if from > 0 {
+		if err := f.Truncate(from); err != nil {
+			f.Close()
+			return Result{}, fmt.Errorf("pull: truncate %s: %w", out, err)
+		}
+		if _, err := f.Seek(from, io.SeekStart); err != nil {
+			f.Close()
+			return Result{}, err
+		}
+	}
+	// Hash what is already on disk, then every byte as it arrives.
+	sum, err := hashPrefix(out, from, o.bufferSize)
+	if err != nil {
+		f.Close()
+		return Result{}, err
+	}
+	started := o.now()
+	pw := &progressWriter{w: io.MultiWriter(f, sum), p: Progress{Done: from, Total: total, Resumed: from, Started: started}, fn: o.progress}
+	buf := make([]byte, o.bufferSize)
+	n, err := io.CopyBuffer(pw, struct{ io.Reader }{resp.Body}, buf)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Result{Path: out, Bytes: n, From: from, ETag: etag}, fmt.Errorf("pull: after %d bytes: %w (resume with WithResume / --resume)", from+n, err)
+	}
+	if resp.ContentLength >= 0 && n != resp.ContentLength {
+		return Result{Path: out, Bytes: n, From: from, ETag: etag}, fmt.Errorf("pull: got %d of %d bytes: %w", n, resp.ContentLength, io.ErrUnexpectedEOF)
+	}
+	pw.report(true)
+	return finish(out, from+n, n, from, etag, hex.EncodeToString(sum.Sum(nil)), resp, o)
+}
+
+// finish hashes the whole file and checks it against the expected hash.
+func finish(out string, size, n, from int64, etag, sum string, resp *http.Response, o options) (Result, error) {
+	res := Result{Path: out, Size: size, Bytes: n, From: from, SHA256: sum, ETag: etag}
+	res.Expected = normHash(o.expected)
+	if res.Expected == "" {
+		res.Expected = reprDigest(resp.Header.Get("Repr-Digest"))
+	}
+	os.Remove(sidecarPath(out))
+	if res.Expected != "" && res.Expected != res.SHA256 {
+		return res, fmt.Errorf("%w: %s hashes to %s, registered %s", dataplane.ErrHashMismatch, out, res.SHA256, res.Expected)
+	}
+	return res, nil
+}
+
+// partial returns the size of out and the ETag it was fetched under, or 0 when
+// there is nothing safe to resume.
+func partial(out, url string) (int64, string) {
+	st, err := os.Stat(out)
+	if err != nil || st.Size() == 0 {
+		return 0, ""
+	}
+	b, err := os.ReadFile(sidecarPath(out))
+	if err != nil {
+		return 0, ""
+	}
+	var sc sidecar
+	if json.Unmarshal(b, &sc) != nil || sc.URL != url || sc.ETag == "" {
+		return 0, ""
+	}
+	return st.Size(), sc.ETag
+}
+
+// hashPrefix hashes the first n bytes of path.
+func hashPrefix(path string, n int64, bufSize int) (hash.Hash, error) {
+	h := sha256.New()
+	if n == 0 {
+		return h, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pull: hash the partial file: %w", err)
+	}
+	defer f.Close()
+	if _, err := io.CopyBuffer(h, io.LimitReader(f, n), make([]byte, bufSize)); err != nil {
+		return nil, fmt.Errorf("pull: hash the partial file: %w", err)
+	}
+	return h, nil
+}
+
+func hashFile(path string, n int64, bufSize int) (string, error) {
+	h, err := hashPrefix(path, n, bufSize)
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func contentRange(v string) (start, size int64, ok bool) {
+	v, found := strings.CutPrefix(v, "bytes ")
+	if !found {
+		return 0, 0, false
+	}
+	span, total, found := strings.Cut(v, "/")
+	if !found {
+		return 0, 0, false
+	}
+	size, err := strconv.ParseInt(total, 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	if span == "*" {
+		return 0, size, true
+	}
+	first, _, found := strings.Cut(span, "-")
+	if !found {
+		return 0, 0, false
+	}
+	start, err = strconv.ParseInt(first, 10, 64)
+	return start, size, err == nil
+}
+
+func respError(resp *http.Response) error {
+	e := &dataplane.Error{Status: resp.StatusCode}
+	var body dataplane.ErrorBody
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&body); err == nil && body.Reason != "" {
+		e.Reason, e.Message = body.Reason, body.Message
+	} else {
+		e.Reason, e.Message = "http-"+strconv.Itoa(resp.StatusCode), resp.Status
+	}
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		e.Message += " (retry after " + ra + " s)"
+	}
+	return e
+}
+
+func normHash(h string) string {
+	h = strings.ToLower(strings.TrimSpace(h))
+	h = strings.TrimPrefix(h, "sha256:")
+	return h
+}
+
+func reprDigest(v string) string {
+	for _, item := range strings.Split(v, ",") {
+		k, val, ok := strings.Cut(strings.TrimSpace(item), "=")
+		if !ok || !strings.EqualFold(k, "sha-256") {
+			continue
+		}
+		raw, err := base64.StdEncoding.DecodeString(strings.Trim(val, ":"))
+		if err == nil && len(raw) == sha256.Size {
+			return hex.EncodeToString(raw)
+		}
+	}
+	return ""
+}
+
+type progressWriter struct {
+	w       io.Writer
+	p       Progress
+	fn      func(Progress)
+	pending int64
+}
+
+func (pw *progressWriter) Write(b []byte) (int, error) {
+	n, err := pw.w.Write(b)
+	pw.p.Done += int64(n)
+	pw.pending += int64(n)
+	if pw.pending >= 64<<10 {
+		pw.report(false)
+	}
+	return n, err
+}
+
+func (pw *progressWriter) report(final bool) {
+	if pw.fn != nil && (pw.pending > 0 || final) {
+		pw.fn(pw.p)
+	}
+	pw.pending = 0
+}

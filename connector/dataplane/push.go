@@ -1,0 +1,417 @@
+package dataplane
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// PushPrefix is where a consumer's push receiver lives: PUT /push/{transfer}[/path].
+const PushPrefix = "/push/"
+
+// ReceiverConfig tunes the consumer's push receiver. Start from DefaultReceiverConfig.
+type ReceiverConfig struct {
+	// Audience is the aud the tokens this consumer issued to providers carry.
+	Audience string
+	// BaseURL as in Config: the external scheme and authority for htu checks.
+	BaseURL string
+	// Dir receives the files: Dir/{transfer}/{path}, or Dir/{transfer}/dataset.
+	Dir string
+	// MaxBytes bounds one body (http.MaxBytesReader).
+	MaxBytes int64
+	// MaxConcurrent and MaxPerTransfer bound concurrent bodies (503 / 429).
+	MaxConcurrent, MaxPerTransfer int
+	BufferSize, Buffers           int
+	// ReadIdleTimeout ends a body that delivers no bytes for this long.
+	ReadIdleTimeout time.Duration
+	Now             func() time.Time
+	Logger          *slog.Logger
+}
+
+// DefaultReceiverConfig returns a receiver for bodies up to 1 TiB.
+func DefaultReceiverConfig() ReceiverConfig {
+	return ReceiverConfig{
+		MaxBytes: 1 << 40, MaxConcurrent: 16, MaxPerTransfer: 1,
+		BufferSize: 256 << 10, Buffers: 4, ReadIdleTimeout: 30 * time.Second,
+		Now: time.Now, Logger: slog.Default(),
+	}
+}
+
+// Validate names the first field out of range.
+func (c ReceiverConfig) Validate() error {
+	switch {
+	case c.Audience == "":
+		return errors.New("dataplane: receiver config field Audience: must name this endpoint (the tokens' aud)")
+	case c.Dir == "":
+		return errors.New("dataplane: receiver config field Dir: must name a directory for received files")
+	case c.MaxBytes < 1:
+		return errors.New("dataplane: receiver config field MaxBytes: must be positive")
+	case c.MaxConcurrent < 1 || c.MaxPerTransfer < 1:
+		return errors.New("dataplane: receiver config fields MaxConcurrent, MaxPerTransfer: must be at least 1")
+	case c.BufferSize < 4<<10 || c.BufferSize > 16<<20 || c.Buffers < 2 || c.Buffers > 64:
+		return errors.New("dataplane: receiver config fields BufferSize, Buffers: 4 KiB–16 MiB, 2–64")
+	case c.ReadIdleTimeout <= 0 || c.Now == nil || c.Logger == nil:
+		return errors.New("dataplane: receiver config fields ReadIdleTimeout, Now, Logger: must be set")
+	}
+	return nil
+}
+
+// HashLookup returns the registered content hash of a dataset ("" if none);
+// the consumer resolves it from the ledger, not from the provider.
+type HashLookup func(ctx context.Context, dataset string) (string, error)
+
+// Receiver is the consumer's push endpoint: it verifies the provider's token
+// and proof, writes the body to a file while hashing it, and records the
+// completion. A body whose hash differs from the registered one is kept aside
+// as NAME.rejected and answered 422 with reason hash-mismatch.
+type Receiver struct {
+	cfg      ReceiverConfig
+	verifier TokenVerifier
+	hashes   HashLookup
+	rec      Recorder
+	limits   *limiter
+	bufs     *bufferPool
+}
+
+// NewReceiver builds the push receiver; hashes may be nil, in which case the
+// Repr-Digest the provider sends is the reference.
+func NewReceiver(cfg ReceiverConfig, v TokenVerifier, hashes HashLookup, rec Recorder) (*Receiver, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if v == nil || rec == nil {
+		return nil, errors.New("dataplane: NewReceiver needs a TokenVerifier and a Recorder")
+	}
+	return &Receiver{cfg: cfg, verifier: v, hashes: hashes, rec: rec,
+		limits: newLimiter(cfg.MaxConcurrent, cfg.MaxPerTransfer),
+		bufs:   newBufferPool(cfg.BufferSize, cfg.Buffers)}, nil
+}
+
+// PushReceipt is the receiver's answer to a push.
+type PushReceipt struct {
+	Transfer string `json:"transfer"`
+	Path     string `json:"path,omitempty"`
+	Bytes    int64  `json:"bytes"`
+	SHA256   string `json:"sha256"`
+	Mismatch bool   `json:"mismatch,omitempty"`
+}
+
+// Handler serves PUT and POST on /push/{transfer}[/{path...}].
+func (rv *Receiver) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, m := range []string{"PUT", "POST"} {
+		mux.HandleFunc(m+" /push/{transfer}", rv.receive)
+		mux.HandleFunc(m+" /push/{transfer}/{path...}", rv.receive)
+	}
+	return mux
+}
+
+func (rv *Receiver) deny(ctx context.Context, w http.ResponseWriter, r *http.Request, g Grant, transfer string, err error) {
+	reason, status := denial(err)
+	d := DenialInfo{Role: RoleConsumer, Transfer: transfer, Agreement: g.Agreement, Dataset: g.Dataset,
+		Consumer: g.Issuer, TokenID: g.TokenID, Reason: reason, Detail: err.Error(),
+		Method: r.Method, Path: r.URL.Path, Remote: r.RemoteAddr, Time: rv.cfg.Now()}
+	if rerr := rv.rec.Denied(ctx, d); rerr != nil {
+		rv.cfg.Logger.ErrorContext(ctx, "dataplane: recording transfer.denied failed", "transfer", transfer, "err", rerr)
+	}
+	writeError(w, status, reason, err.Error())
+}
+
+func (rv *Receiver) target(transfer, p string) (string, error) {
+	if p == "" {
+		p = "dataset"
+	}
+	clean := path.Clean("/" + p)[1:]
+	if clean != p || strings.HasPrefix(transfer, ".") || strings.ContainsAny(transfer, `/\`) {
+		return "", fmt.Errorf("path %q: must be clean and relative", p)
+	}
+	for _, el := range strings.Split(clean, "/") {
+		if strings.HasPrefix(el, ".") {
+			return "", fmt.Errorf("path %q: hidden names are refused", p)
+		}
+	}
+	return filepath.Join(rv.cfg.Dir, transfer, filepath.FromSlash(clean)), nil
+}
+
+func (rv *Receiver) receive(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	transfer, p := r.PathValue("transfer"), r.PathValue("path")
+	if !rv.limits.acquireGlobal() {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, ReasonBusy, "the receiver is full; retry later")
+		return
+	}
+	defer rv.limits.releaseGlobal()
+
+	token, proof := accessToken(r)
+	if token == "" {
+		rv.deny(ctx, w, r, Grant{}, transfer, ErrNoToken)
+		return
+	}
+	htu := (&Server{cfg: Config{BaseURL: rv.cfg.BaseURL}}).htu(r)
+	g, err := rv.verifier.VerifyAccess(ctx, token, proof, r.Method, htu, rv.cfg.Audience)
+	if err != nil {
+		rv.deny(ctx, w, r, Grant{}, transfer, err)
+		return
+	}
+	if g.Transfer != transfer {
+		rv.deny(ctx, w, r, g, transfer, fmt.Errorf("%w: token names transfer %q, the URL %q", ErrWrongTransfer, g.Transfer, transfer))
+		return
+	}
+	if !rv.limits.acquire(transfer) {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, ReasonBusy, "a push of this transfer is already in progress")
+		return
+	}
+	defer rv.limits.release(transfer)
+
+	dst, err := rv.target(transfer, p)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, ReasonBadRequest, err.Error())
+		return
+	}
+	registered := ""
+	if rv.hashes != nil {
+		if registered, err = rv.hashes(ctx, g.Dataset); err != nil {
+			rv.cfg.Logger.ErrorContext(ctx, "dataplane: registered hash lookup failed", "dataset", g.Dataset, "err", err)
+			writeError(w, http.StatusServiceUnavailable, ReasonInternal, "cannot resolve the dataset's registered hash; retry later")
+			return
+		}
+	} else if p == "" {
+		registered = reprDigest(r.Header.Get("Repr-Digest"))
+	}
+	registered = normHash(registered)
+
+	started := rv.cfg.Now()
+	res, err := rv.write(ctx, w, r, dst)
+	if err != nil {
+		rv.cfg.Logger.InfoContext(ctx, "dataplane: push body not received", "transfer", transfer, "err", err)
+		status := http.StatusBadRequest
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		writeError(w, status, ReasonBadRequest, "the body was not received whole: "+err.Error())
+		return
+	}
+	tr := TransferResult{Role: RoleConsumer, Transfer: transfer, Agreement: g.Agreement, Dataset: g.Dataset,
+		Provider: g.Subject, Consumer: g.Issuer, TokenID: g.TokenID, Path: p,
+		Size: res.Bytes, Bytes: res.Bytes, ContentHash: res.SHA256, RegisteredHash: registered,
+		Started: started, Finished: rv.cfg.Now()}
+	tr.Mismatch = registered != "" && registered != res.SHA256
+	final := dst
+	if tr.Mismatch {
+		final = dst + ".rejected"
+	}
+	if err := os.Rename(dst+".part", final); err != nil {
+		rv.cfg.Logger.ErrorContext(ctx, "dataplane: storing pushed file failed", "transfer", transfer, "err", err)
+		writeError(w, http.StatusInternalServerError, ReasonInternal, "cannot store the file")
+		return
+	}
+	if err := rv.rec.Completed(context.WithoutCancel(ctx), tr); err != nil {
+		rv.cfg.Logger.ErrorContext(ctx, "dataplane: recording transfer.completed failed", "transfer", transfer, "err", err)
+	}
+	receipt := PushReceipt{Transfer: transfer, Path: p, Bytes: res.Bytes, SHA256: res.SHA256, Mismatch: tr.Mismatch}
+	w.Header().Set("Content-Type", "application/json")
+	if tr.Mismatch {
+		w.WriteHeader(http.StatusUnprocessableEntity)
+	} else {
+		w.WriteHeader(http.StatusCreated)
+	}
+	_ = json.NewEncoder(w).Encode(receipt)
+}
+
+func (rv *Receiver) write(ctx context.Context, w http.ResponseWriter, r *http.Request, dst string) (PushReceipt, error) {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+		return PushReceipt{}, err
+	}
+	f, err := os.OpenFile(dst+".part", os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+	if err != nil {
+		return PushReceipt{}, err
+	}
+	body := http.MaxBytesReader(w, r.Body, rv.cfg.MaxBytes)
+	sum := sha256.New()
+	idle := idleReader{body, http.NewResponseController(w), rv.cfg.ReadIdleTimeout}
+	n, err := hashCopy(ctx, f, idle, r.ContentLength, sum, rv.bufs, nil)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(dst + ".part")
+		return PushReceipt{}, err
+	}
+	return PushReceipt{Bytes: n, SHA256: hex.EncodeToString(sum.Sum(nil))}, nil
+}
+
+// idleReader extends the connection's read deadline before every read, so a
+// provider that stops sending frees its slot after the idle timeout.
+type idleReader struct {
+	io.Reader
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (ir idleReader) Read(p []byte) (int, error) {
+	_ = ir.rc.SetReadDeadline(time.Now().Add(ir.idle))
+	return ir.Reader.Read(p)
+}
+
+func encodeB64(b []byte) string          { return base64.StdEncoding.EncodeToString(b) }
+func decodeB64(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
+
+// reprDigest extracts the hex SHA-256 from "sha-256=:BASE64:".
+func reprDigest(v string) string {
+	for _, item := range strings.Split(v, ",") {
+		k, val, ok := strings.Cut(strings.TrimSpace(item), "=")
+		if !ok || !strings.EqualFold(k, "sha-256") {
+			continue
+		}
+		raw, err := decodeB64(strings.Trim(val, ":"))
+		if err == nil && len(raw) == sha256.Size {
+			return hex.EncodeToString(raw)
+		}
+	}
+	return ""
+}
+
+// PushRequest is one push by the provider to the endpoint the consumer named.
+type PushRequest struct {
+	// URL is the consumer's endpoint, e.g. https://consumer/push/{transfer}.
+	URL string
+	// Token is the access token the consumer issued for the push; Proof signs
+	// each request with the provider's key.
+	Token string
+	Proof ProofFunc
+	// Grant names the transfer for the completion record (Issuer = provider).
+	Grant   Grant
+	Dataset Dataset
+	Path    string
+}
+
+// Pusher is the provider's push client.
+type Pusher struct {
+	Client   *http.Client
+	Recorder Recorder
+	Now      func() time.Time
+	bufs     *bufferPool
+}
+
+// NewPusher returns a pusher with 256 KiB buffers; client nil means a client
+// with a 30 s response-header timeout.
+func NewPusher(client *http.Client, rec Recorder, now func() time.Time) *Pusher {
+	if client == nil {
+		client = &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 30 * time.Second, WriteBufferSize: 256 << 10}}
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Pusher{Client: client, Recorder: rec, Now: now, bufs: newBufferPool(256<<10, 4)}
+}
+
+// Push streams the dataset (or the file at Path) to the consumer, hashing it,
+// and records transfer.completed. It returns ErrHashMismatch when the
+// consumer's hash, the provider's and the registered one disagree, and *Error
+// when the consumer refused the push.
+func (pu *Pusher) Push(ctx context.Context, req PushRequest) (TransferResult, error) {
+	src := req.Dataset.Source
+	info, err := src.Stat(ctx, req.Path)
+	if err != nil {
+		return TransferResult{}, fmt.Errorf("dataplane: push: stat the source: %w", err)
+	}
+	rc, err := src.Open(ctx, req.Path, ByteRange{0, info.Size})
+	if err != nil {
+		return TransferResult{}, fmt.Errorf("dataplane: push: open the source: %w", err)
+	}
+	defer rc.Close()
+	pr, pw := io.Pipe()
+	sum := sha256.New()
+	copied := make(chan error, 1)
+	go func() {
+		_, err := hashCopy(ctx, pw, rc, info.Size, sum, pu.bufs, nil)
+		pw.CloseWithError(err)
+		copied <- err
+	}()
+	started := pu.Now()
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPut, req.URL, pr)
+	if err != nil {
+		pr.CloseWithError(err)
+		<-copied
+		return TransferResult{}, err
+	}
+	hreq.ContentLength = info.Size
+	proof, err := req.Proof(http.MethodPut, req.URL)
+	if err != nil {
+		pr.CloseWithError(err)
+		<-copied
+		return TransferResult{}, fmt.Errorf("dataplane: push: make the proof: %w", err)
+	}
+	hreq.Header.Set("Authorization", "DPoP "+req.Token)
+	hreq.Header.Set("DPoP", proof)
+	hreq.Header.Set("Content-Type", info.ContentType)
+	registered := normHash(req.Dataset.ContentHash)
+	if req.Path == "" && registered != "" {
+		if raw, err := hex.DecodeString(registered); err == nil && len(raw) == sha256.Size {
+			hreq.Header.Set("Repr-Digest", "sha-256=:"+encodeB64(raw)+":")
+		}
+	}
+	resp, err := pu.Client.Do(hreq)
+	pr.CloseWithError(errors.New("dataplane: push: request ended"))
+	cerr := <-copied
+	if err != nil {
+		return TransferResult{}, fmt.Errorf("dataplane: push to %s: %w", req.URL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusUnprocessableEntity {
+		return TransferResult{}, responseError(resp)
+	}
+	if cerr != nil {
+		return TransferResult{}, fmt.Errorf("dataplane: push: reading the source: %w", cerr)
+	}
+	var receipt PushReceipt
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&receipt); err != nil {
+		return TransferResult{}, fmt.Errorf("dataplane: push: the consumer's receipt: %w", err)
+	}
+	g := req.Grant
+	res := TransferResult{Role: RoleProvider, Transfer: g.Transfer, Agreement: g.Agreement, Dataset: g.Dataset,
+		Provider: g.Issuer, Consumer: g.Subject, TokenID: g.TokenID, Path: req.Path,
+		Size: info.Size, Bytes: info.Size, ContentHash: hex.EncodeToString(sum.Sum(nil)),
+		RegisteredHash: registered, Started: started, Finished: pu.Now()}
+	res.Mismatch = (registered != "" && res.ContentHash != registered) || receipt.SHA256 != res.ContentHash || receipt.Bytes != info.Size
+	if pu.Recorder != nil {
+		if err := pu.Recorder.Completed(context.WithoutCancel(ctx), res); err != nil {
+			return res, fmt.Errorf("dataplane: push: recording transfer.completed: %w", err)
+		}
+	}
+	if res.Mismatch {
+		return res, fmt.Errorf("%w: sent %s (%d bytes), consumer hashed %s (%d bytes), registered %q", ErrHashMismatch, res.ContentHash, info.Size, receipt.SHA256, receipt.Bytes, registered)
+	}
+	return res, nil
+}
+
+// responseError decodes a refusal into *Error.
+func responseError(resp *http.Response) error {
+	e := &Error{Status: resp.StatusCode}
+	var body ErrorBody
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&body); err == nil {
+		e.Reason, e.Message = body.Reason, body.Message
+	} else {
+		e.Reason, e.Message = "http-"+strconv.Itoa(resp.StatusCode), resp.Status
+	}
+	return e
+}
