@@ -30,6 +30,7 @@ type Registry struct {
 	ttl        time.Duration
 	minRefresh time.Duration
 	now        func() time.Time
+	notFound   func(error) bool
 
 	mu      sync.RWMutex
 	entries map[string]*entry
@@ -65,6 +66,14 @@ func WithMinRefresh(d time.Duration) RegistryOption {
 // WithRegistryClock injects the registry's clock (tests use a fake one).
 func WithRegistryClock(now func() time.Time) RegistryOption {
 	return func(r *Registry) { r.now = now }
+}
+
+// WithNotFound tells the registry which source errors mean "not registered"
+// (cached briefly and reported as ErrUnknownParticipant) besides errors
+// wrapping ErrUnknownParticipant, e.g. errors.Is(err, ledger.ErrNotFound).
+// Every other source error is a failure to read, never cached.
+func WithNotFound(is func(error) bool) RegistryOption {
+	return func(r *Registry) { r.notFound = is }
 }
 
 // NewRegistry makes a registry reading from src.
@@ -166,7 +175,7 @@ func (r *Registry) fetch(ctx context.Context, id string, now time.Time) (*entry,
 	p, err := r.src.Participant(ctx, id)
 	e := &entry{fetched: now}
 	switch {
-	case errors.Is(err, ErrUnknownParticipant):
+	case err != nil && (errors.Is(err, ErrUnknownParticipant) || r.notFound != nil && r.notFound(err)):
 		e.err = fmt.Errorf("%w: %q is not registered", ErrUnknownParticipant, id)
 	case err != nil:
 		// The source failed (ledger unreachable): do not cache, do not guess.
@@ -211,7 +220,7 @@ func (r *Registry) JWKSHandler() http.Handler {
 		p, err := r.Participant(req.Context(), req.PathValue("id"))
 		status := http.StatusOK
 		switch {
-		case errors.Is(err, ErrUnknownParticipant):
+		case err != nil && (errors.Is(err, ErrUnknownParticipant) || r.notFound != nil && r.notFound(err)):
 			status = http.StatusNotFound
 		case errors.Is(err, ErrSuspended):
 			status = http.StatusGone
