@@ -139,7 +139,6 @@ func TestRegistrationValidate(t *testing.T) {
 	}
 }
 
-
 // TestRegistryOnLedger registers a participant on a real embedded ledger,
 // verifies its token through a registry reading that ledger, suspends it and
 // sees its token refused, and sets the space rules.
