@@ -229,10 +229,10 @@ func TestLogicalConstraints(t *testing.T) {
 	logical := func(kind string, parts ...string) string {
 		return `{"@id":"urn:t","@type":"Offer","permission":[{"action":"use","constraint":[{"` + kind + `":[` + strings.Join(parts, ",") + `]}]}]}`
 	}
-	research := `{"leftOperand":"purpose","operator":"eq","rightOperand":"research"}`     // true
-	teaching := `{"leftOperand":"purpose","operator":"eq","rightOperand":"teaching"}`     // false
-	inCN := `{"leftOperand":"spatial","operator":"isPartOf","rightOperand":"CN"}`          // true
-	inSG := `{"leftOperand":"spatial","operator":"isPartOf","rightOperand":"SG"}`          // false
+	research := `{"leftOperand":"purpose","operator":"eq","rightOperand":"research"}` // true
+	teaching := `{"leftOperand":"purpose","operator":"eq","rightOperand":"teaching"}` // false
+	inCN := `{"leftOperand":"spatial","operator":"isPartOf","rightOperand":"CN"}`     // true
+	inSG := `{"leftOperand":"spatial","operator":"isPartOf","rightOperand":"SG"}`     // false
 	tests := []struct {
 		name, policy string
 		want         bool
