@@ -88,6 +88,9 @@ func (b *Batch) Encode() (canon, leaves [][]byte, err error) {
 		if err != nil {
 			return nil, nil, malformed(RuleJSON, fmt.Sprintf("records[%d]", i), b.Records[i].ID, "%v", err)
 		}
+		if err := checkSize(fmt.Sprintf("records[%d]", i), b.Records[i].ID, c); err != nil {
+			return nil, nil, err
+		}
 		canon[i], leaves[i] = c, rfc6962.DefaultHasher.HashLeaf(c)
 	}
 	return canon, leaves, nil
@@ -95,15 +98,8 @@ func (b *Batch) Encode() (canon, leaves [][]byte, err error) {
 
 // Leaves are the leaf hashes of the batch's records, in order.
 func (b *Batch) Leaves() ([][]byte, error) {
-	leaves := make([][]byte, len(b.Records))
-	for i := range b.Records {
-		h, err := LeafHash(&b.Records[i])
-		if err != nil {
-			return nil, malformed(RuleJSON, fmt.Sprintf("records[%d]", i), b.Records[i].ID, "%v", err)
-		}
-		leaves[i] = h
-	}
-	return leaves, nil
+	_, leaves, err := b.Encode()
+	return leaves, err
 }
 
 // CheckRoot recomputes the root from the records and compares it with Root,

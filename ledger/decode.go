@@ -45,6 +45,13 @@ func DecodeRecord(data []byte) (*Record, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
+	c, err := r.Canonical()
+	if err != nil {
+		return nil, malformed(RuleJSON, "record", r.ID, "%v", err)
+	}
+	if err := checkSize("record", r.ID, c); err != nil {
+		return nil, err
+	}
 	return &r, nil
 }
 
@@ -61,7 +68,8 @@ func strictUnmarshal(data []byte, v any) error {
 }
 
 // Validate checks the record against the schema: version, kind, id and time
-// formats, enumerations, the sub-object its kind needs, and its size.
+// formats, enumerations and the sub-object its kind needs. The size of its
+// canonical encoding is checked where it is encoded (Batch.Encode, DecodeRecord).
 // It does not consult ledger state; the rulebook does that.
 func (r *Record) Validate() error {
 	id := r.ID
@@ -111,10 +119,13 @@ func (r *Record) Validate() error {
 	if err := r.validateKind(); err != nil {
 		return err
 	}
-	if c, err := r.Canonical(); err != nil {
-		return malformed(RuleJSON, "record", id, "%v", err)
-	} else if len(c) > MaxRecordBytes {
-		return malformed(RuleSize, "record", id, "%d bytes exceeds the limit of %d", len(c), MaxRecordBytes)
+	return nil
+}
+
+// checkSize refuses a canonical encoding over MaxRecordBytes.
+func checkSize(field, id string, canon []byte) error {
+	if len(canon) > MaxRecordBytes {
+		return malformed(RuleSize, field, id, "%d bytes exceeds the limit of %d", len(canon), MaxRecordBytes)
 	}
 	return nil
 }
