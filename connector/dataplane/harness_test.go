@@ -33,7 +33,7 @@ func (c *clock) Add(d time.Duration) {
 
 // agreement is the live state of one agreement as the connector would hold it.
 type agreement struct {
-	dataset            string
+	dataset             string
 	notBefore, notAfter time.Time
 	maxUses, uses       int
 	revoked             bool
