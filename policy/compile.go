@@ -18,6 +18,7 @@ type Compiled struct {
 	obligations  []DutyTemplate
 	limits       Limits
 	results      int // constraints in the whole policy, to size Decision.Results
+	duties       int // most duties one decision can owe, to size Decision.Duties
 }
 
 type crule struct {
@@ -92,6 +93,9 @@ func Compile(p *Policy) (*Compiled, error) {
 		c.obligations = append(c.obligations, d)
 	}
 	c.limits = c.computeLimits()
+	for _, r := range c.permissions {
+		c.duties = max(c.duties, len(c.obligations)+len(r.duties))
+	}
 	return c, nil
 }
 

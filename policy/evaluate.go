@@ -89,6 +89,9 @@ func (c *Compiled) EvaluateInto(ctx context.Context, req Request, d *Decision) {
 	if cap(d.Results) < c.results {
 		d.Results = make([]Result, 0, c.results)
 	}
+	if cap(d.Duties) < c.duties {
+		d.Duties = make([]Duty, 0, c.duties)
+	}
 	d.Results, d.Duties = d.Results[:0], d.Duties[:0]
 	if err := ctx.Err(); err != nil {
 		d.Rule, d.Reason = "context", "decision abandoned: "+err.Error()
