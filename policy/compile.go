@@ -104,6 +104,9 @@ func (c *Compiled) Policy() *Policy { return c.policy }
 
 func (c *Compiled) compileRule(path string, r Rule) (crule, error) {
 	cr := crule{path: path, action: r.Action}
+	if !ruleActions[r.Action] {
+		return crule{}, &ParseError{Path: path + ".action", Reason: fmt.Sprintf("unknown action %q", r.Action)}
+	}
 	for i, k := range r.Constraints {
 		n, err := c.compileNode(index(path+".constraint", i), k)
 		if err != nil {
@@ -124,6 +127,12 @@ func (c *Compiled) compileRule(path string, r Rule) (crule, error) {
 func (c *Compiled) compileNode(path string, k Constraint) (node, error) {
 	c.results++
 	if k.Logical() {
+		switch {
+		case k.Logic != LogicAnd && k.Logic != LogicOr && k.Logic != LogicXone && k.Logic != LogicAndSequence:
+			return node{}, &ParseError{Path: path, Reason: fmt.Sprintf("unknown logical constraint %q", k.Logic)}
+		case len(k.Operands) == 0:
+			return node{}, &ParseError{Path: path + "." + k.Logic, Reason: "must not be empty"}
+		}
 		n := node{path: path, logic: k.Logic}
 		var parts []string
 		for i, o := range k.Operands {

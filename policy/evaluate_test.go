@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -343,5 +344,22 @@ func TestEvaluateIntoReuses(t *testing.T) {
 	cancel()
 	if d := Evaluate(ctx, c, req); d.Allowed || d.Rule != "context" {
 		t.Errorf("cancelled context: %+v", d)
+	}
+}
+
+func TestCompileRefusesHandBuiltPoliciesOutsideTheProfile(t *testing.T) {
+	for name, p := range map[string]*Policy{
+		"unknown logic":    {ID: "x", Permissions: []Rule{{Action: "use", Constraints: []Constraint{{Logic: "not", Operands: []Constraint{{LeftOperand: LeftPurpose, Operator: OpEq, RightOperand: []string{"r"}}}}}}}},
+		"empty and":        {ID: "x", Permissions: []Rule{{Action: "use", Constraints: []Constraint{{Logic: LogicAnd}}}}},
+		"unknown action":   {ID: "x", Permissions: []Rule{{Action: "sell"}}},
+		"bad operator":     {ID: "x", Permissions: []Rule{{Action: "use", Constraints: []Constraint{{LeftOperand: LeftDateTime, Operator: OpEq, RightOperand: []string{"2027-01-01T00:00:00Z"}}}}}},
+		"bad value":        {ID: "x", Permissions: []Rule{{Action: "use", Constraints: []Constraint{{LeftOperand: LeftCount, Operator: OpLt, RightOperand: []string{"many"}}}}}},
+		"two values":       {ID: "x", Permissions: []Rule{{Action: "use", Constraints: []Constraint{{LeftOperand: LeftPurpose, Operator: OpEq, RightOperand: []string{"a", "b"}}}}}},
+		"unknown duty":     {ID: "x", Permissions: []Rule{{Action: "use"}}, Obligations: []Obligation{{Action: "pay"}}},
+		"no right operand": {ID: "x", Permissions: []Rule{{Action: "use", Constraints: []Constraint{{LeftOperand: LeftPurpose, Operator: OpEq}}}}},
+	} {
+		if _, err := Compile(p); !errors.Is(err, ErrInvalidPolicy) {
+			t.Errorf("%s: Compile err = %v, want ErrInvalidPolicy", name, err)
+		}
 	}
 }
