@@ -1,0 +1,474 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// Backend is what the service needs of a ledger.
+type Backend interface {
+	Append(ctx context.Context, b *ledger.Batch) (ledger.Receipt, error)
+	Record(ctx context.Context, id string) (ledger.Proven, error)
+	Query(ctx context.Context, q ledger.Query) (ledger.Page, error)
+	Checkpoint(ctx context.Context) ([]byte, error)
+	ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, error)
+	Participant(ctx context.Context, id string) (identity.Participant, error)
+	Rules(ctx context.Context) (policy.SpaceRules, error)
+	Genesis() ledger.Genesis
+	VerifierKey() string
+	Batches(ctx context.Context, from uint64, fn func(*ledger.StoredBatch) error) error
+	Checkpoints(ctx context.Context, fn func(size uint64, note []byte) error) error
+}
+
+// Roles a reader may hold.
+const (
+	RoleAuditor     = "auditor"
+	RoleRegulator   = "regulator"
+	RoleParticipant = "participant"
+)
+
+// Principal is the verified reader of a request.
+type Principal struct {
+	Role        string
+	Participant string // for RoleParticipant: whose records it may read
+}
+
+// ReadAuthorizer verifies the request's role token. It returns an error for a
+// missing or bad token; the service answers 401 and reads nothing.
+type ReadAuthorizer func(r *http.Request) (Principal, error)
+
+// ErrUnauthorized reports a read without a valid role token. Obtain a token
+// from the authority (auditor, regulator) or sign one as a participant.
+var ErrUnauthorized = errors.New("ledger service: role token required")
+
+// ErrForbidden reports a principal reading what its role does not cover.
+var ErrForbidden = errors.New("ledger service: role does not allow this read")
+
+// Config configures the handler.
+type Config struct {
+	Backend   Backend
+	Authorize ReadAuthorizer
+	Logger    *slog.Logger
+	// Registerer receives the service's metrics (default: a new registry,
+	// served on /metrics).
+	Registry *prometheus.Registry
+}
+
+// Validate checks the config and fills defaults. There is no open-by-default
+// read path: Authorize is required.
+func (c *Config) Validate() error {
+	if c.Backend == nil {
+		return errors.New("ledger service: config: Backend is required")
+	}
+	if c.Authorize == nil {
+		return errors.New("ledger service: config: Authorize is required (reads need a role token)")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+	return nil
+}
+
+type handler struct {
+	cfg     Config
+	batches *prometheus.CounterVec
+	records prometheus.Counter
+	latency *prometheus.HistogramVec
+}
+
+// New returns the API handler, rooted at /ledger/v1/ plus /healthz and /metrics.
+func New(cfg Config) (http.Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	h := &handler{cfg: cfg,
+		batches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tdsc_ledger_batches_total", Help: "Batches appended, by result."}, []string{"result"}),
+		records: prometheus.NewCounter(prometheus.CounterOpts{Name: "tdsc_ledger_records_appended_total", Help: "Records committed."}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tdsc_ledger_http_request_seconds", Help: "HTTP request latency.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"route", "code"}),
+	}
+	cfg.Registry.MustRegister(h.batches, h.records, h.latency)
+	mux := http.NewServeMux()
+	route := func(pattern string, fn func(w http.ResponseWriter, r *http.Request) error) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			code := http.StatusOK
+			if err := fn(w, r); err != nil {
+				code = h.writeError(w, r, err)
+			}
+			h.latency.WithLabelValues(pattern, strconv.Itoa(code)).Observe(time.Since(start).Seconds())
+		})
+	}
+	route("POST /ledger/v1/batches", h.append)
+	route("GET /ledger/v1/batches", h.listBatches)
+	route("GET /ledger/v1/records/{id}", h.record)
+	route("GET /ledger/v1/records", h.query)
+	route("GET /ledger/v1/checkpoint", h.checkpoint)
+	route("GET /ledger/v1/checkpoints", h.checkpoints)
+	route("GET /ledger/v1/checkpoint/key", func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, err := io.WriteString(w, cfg.Backend.VerifierKey()+"\n")
+		return err
+	})
+	route("GET /ledger/v1/proof/consistency", h.consistency)
+	route("GET /ledger/v1/participants/{id}", h.participant)
+	route("GET /ledger/v1/participants/{id}/jwks", h.jwks)
+	route("GET /ledger/v1/rules", func(w http.ResponseWriter, r *http.Request) error {
+		rules, err := cfg.Backend.Rules(r.Context())
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, rules)
+	})
+	route("GET /ledger/v1/genesis", func(w http.ResponseWriter, r *http.Request) error { return writeJSON(w, cfg.Backend.Genesis()) })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	return mux, nil
+}
+
+func writeJSON(w http.ResponseWriter, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(v)
+}
+
+func (h *handler) append(w http.ResponseWriter, r *http.Request) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, ledger.MaxBatchBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &ledger.MalformedError{Rule: ledger.RuleSize, Field: "batch", Reason: fmt.Sprintf("body exceeds the limit of %d bytes", ledger.MaxBatchBytes)}
+		}
+		return &ledger.MalformedError{Rule: ledger.RuleJSON, Field: "batch", Reason: "reading body: " + err.Error()}
+	}
+	b, err := ledger.DecodeBatch(body)
+	if err != nil {
+		h.batches.WithLabelValues("malformed").Inc()
+		return err
+	}
+	rc, err := h.cfg.Backend.Append(r.Context(), b)
+	if err != nil {
+		h.batches.WithLabelValues(errorCode(err)).Inc()
+		return err
+	}
+	h.batches.WithLabelValues("ok").Inc()
+	h.records.Add(float64(len(b.Records)))
+	return writeJSON(w, rc)
+}
+
+// reader authorizes a read and returns the principal.
+func (h *handler) reader(r *http.Request) (Principal, error) {
+	p, err := h.cfg.Authorize(r)
+	if err != nil {
+		return Principal{}, fmt.Errorf("%w: %v", ErrUnauthorized, err)
+	}
+	switch p.Role {
+	case RoleAuditor, RoleRegulator:
+	case RoleParticipant:
+		if p.Participant == "" {
+			return Principal{}, fmt.Errorf("%w: participant role without a participant", ErrUnauthorized)
+		}
+	default:
+		return Principal{}, fmt.Errorf("%w: unknown role %q", ErrUnauthorized, p.Role)
+	}
+	return p, nil
+}
+
+func (h *handler) record(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.reader(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	pr, err := h.cfg.Backend.Record(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if p.Role == RoleParticipant && pr.Record.Actor != p.Participant && pr.Record.Counterparty != p.Participant {
+		// Not found rather than forbidden: a participant does not learn what others recorded.
+		return fmt.Errorf("%w: record %s", ledger.ErrNotFound, id)
+	}
+	return writeJSON(w, pr)
+}
+
+// QueryFromURL reads a ledger.Query from URL parameters.
+func QueryFromURL(r *http.Request) (ledger.Query, error) {
+	v := r.URL.Query()
+	q := ledger.Query{Participant: v.Get("participant"), Dataset: v.Get("dataset"), Agreement: v.Get("agreement"),
+		Transfer: v.Get("transfer"), Kind: ledger.Kind(v.Get("kind")), Classification: policy.Classification(v.Get("classification")),
+		Region: v.Get("region"), From: v.Get("from"), To: v.Get("to"), Cursor: v.Get("cursor")}
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			return q, &ledger.MalformedError{Rule: ledger.RuleFormat, Field: "limit", Reason: "must be a non-negative integer"}
+		}
+		q.Limit = n
+	}
+	return q, nil
+}
+
+func (h *handler) query(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.reader(r)
+	if err != nil {
+		return err
+	}
+	q, err := QueryFromURL(r)
+	if err != nil {
+		return err
+	}
+	if p.Role == RoleParticipant {
+		if q.Participant != "" && q.Participant != p.Participant {
+			return fmt.Errorf("%w: participant %s may query only its own records", ErrForbidden, p.Participant)
+		}
+		q.Participant = p.Participant
+	}
+	page, err := h.cfg.Backend.Query(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, page)
+}
+
+// BatchPage is one page of stored batches (GET /ledger/v1/batches).
+type BatchPage struct {
+	Batches []*ledger.StoredBatch `json:"batches"`
+	// Next is the index to continue from; 0 on the last page.
+	Next uint64 `json:"next,omitempty"`
+}
+
+func (h *handler) listBatches(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.reader(r)
+	if err != nil {
+		return err
+	}
+	if p.Role == RoleParticipant {
+		return fmt.Errorf("%w: whole batches are for auditors and regulators", ErrForbidden)
+	}
+	from, err := uintParam(r, "from", 0)
+	if err != nil {
+		return err
+	}
+	limit, err := uintParam(r, "limit", 64)
+	if err != nil {
+		return err
+	}
+	limit = min(max(limit, 1), 256)
+	page := BatchPage{Batches: []*ledger.StoredBatch{}}
+	errStop := errors.New("page full")
+	err = h.cfg.Backend.Batches(r.Context(), from, func(sb *ledger.StoredBatch) error {
+		if uint64(len(page.Batches)) == limit {
+			page.Next = sb.FirstIndex
+			return errStop
+		}
+		cp := *sb
+		cp.Records = append(cp.Records[:0:0], sb.Records...)
+		for i := range cp.Records {
+			cp.Records[i] = append(json.RawMessage(nil), sb.Records[i]...)
+		}
+		cp.Leaves = make([][]byte, len(sb.Leaves))
+		for i := range sb.Leaves {
+			cp.Leaves[i] = append([]byte(nil), sb.Leaves[i]...)
+		}
+		page.Batches = append(page.Batches, &cp)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return err
+	}
+	return writeJSON(w, page)
+}
+
+// StoredCheckpoint is one entry of GET /ledger/v1/checkpoints.
+type StoredCheckpoint struct {
+	Size uint64 `json:"size"`
+	Note []byte `json:"note"`
+}
+
+func (h *handler) checkpoints(w http.ResponseWriter, r *http.Request) error {
+	if _, err := h.reader(r); err != nil {
+		return err
+	}
+	out := []StoredCheckpoint{}
+	err := h.cfg.Backend.Checkpoints(r.Context(), func(size uint64, n []byte) error {
+		out = append(out, StoredCheckpoint{Size: size, Note: append([]byte(nil), n...)})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, out)
+}
+
+func (h *handler) checkpoint(w http.ResponseWriter, r *http.Request) error {
+	cp, err := h.cfg.Backend.Checkpoint(r.Context())
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, err = w.Write(cp)
+	return err
+}
+
+func uintParam(r *http.Request, name string, def uint64) (uint64, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, &ledger.MalformedError{Rule: ledger.RuleFormat, Field: name, Reason: "must be a non-negative integer"}
+	}
+	return n, nil
+}
+
+// ConsistencyResponse is the body of GET /ledger/v1/proof/consistency.
+type ConsistencyResponse struct {
+	From  uint64   `json:"from"`
+	To    uint64   `json:"to"`
+	Proof [][]byte `json:"proof"`
+}
+
+func (h *handler) consistency(w http.ResponseWriter, r *http.Request) error {
+	from, err := uintParam(r, "from", 0)
+	if err != nil {
+		return err
+	}
+	to, err := uintParam(r, "to", 0)
+	if err != nil {
+		return err
+	}
+	pr, err := h.cfg.Backend.ConsistencyProof(r.Context(), from, to)
+	if err != nil {
+		return err
+	}
+	if pr == nil {
+		pr = [][]byte{}
+	}
+	return writeJSON(w, ConsistencyResponse{From: from, To: to, Proof: pr})
+}
+
+func (h *handler) participant(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.cfg.Backend.Participant(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, p)
+}
+
+func (h *handler) jwks(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.cfg.Backend.Participant(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	keys := p.Keys
+	if keys == nil {
+		keys = []identity.JWK{}
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	return json.NewEncoder(w).Encode(struct {
+		Keys []identity.JWK `json:"keys"`
+	}{keys})
+}
+
+// ErrorBody is every error answer's JSON body.
+type ErrorBody struct {
+	Error    string `json:"error"`
+	Code     string `json:"code"`
+	Field    string `json:"field,omitempty"`
+	Rule     string `json:"rule,omitempty"`
+	RecordID string `json:"recordId,omitempty"`
+}
+
+// Error codes in ErrorBody.Code.
+const (
+	CodeMalformed     = "malformed"
+	CodeRefused       = "refused"
+	CodeUnknownWriter = "unknown-writer"
+	CodeBadSignature  = "bad-signature"
+	CodeNotFound      = "not-found"
+	CodeUnauthorized  = "unauthorized"
+	CodeForbidden     = "forbidden"
+	CodeInternal      = "internal"
+)
+
+func errorCode(err error) string {
+	switch {
+	case errors.Is(err, ledger.ErrMalformed):
+		return CodeMalformed
+	case errors.Is(err, ledger.ErrRefused):
+		return CodeRefused
+	case errors.Is(err, ledger.ErrUnknownWriter):
+		return CodeUnknownWriter
+	case errors.Is(err, ledger.ErrBadSignature):
+		return CodeBadSignature
+	case errors.Is(err, ledger.ErrNotFound):
+		return CodeNotFound
+	case errors.Is(err, ErrUnauthorized):
+		return CodeUnauthorized
+	case errors.Is(err, ErrForbidden):
+		return CodeForbidden
+	}
+	return CodeInternal
+}
+
+// status is the one place mapping errors to HTTP status codes.
+var status = map[string]int{
+	CodeMalformed:     http.StatusBadRequest,
+	CodeRefused:       http.StatusUnprocessableEntity,
+	CodeUnknownWriter: http.StatusForbidden,
+	CodeBadSignature:  http.StatusUnauthorized,
+	CodeNotFound:      http.StatusNotFound,
+	CodeUnauthorized:  http.StatusUnauthorized,
+	CodeForbidden:     http.StatusForbidden,
+	CodeInternal:      http.StatusInternalServerError,
+}
+
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) int {
+	code := errorCode(err)
+	if errors.Is(err, context.Canceled) {
+		code = CodeInternal
+	}
+	body := ErrorBody{Error: err.Error(), Code: code}
+	var me *ledger.MalformedError
+	var re *ledger.RuleError
+	switch {
+	case errors.As(err, &me):
+		body.Field, body.Rule, body.RecordID = me.Field, me.Rule, me.RecordID
+	case errors.As(err, &re):
+		body.Field, body.Rule, body.RecordID = re.Field, re.Rule, re.RecordID
+	}
+	if code == CodeInternal {
+		h.cfg.Logger.ErrorContext(r.Context(), "ledger request failed", "path", r.URL.Path, "err", err)
+		body.Error = "internal error"
+	}
+	st := status[code]
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(st)
+	json.NewEncoder(w).Encode(body)
+	return st
+}
+
+// Server wraps the handler in an http.Server with timeouts.
+func Server(addr string, h http.Handler) *http.Server {
+	return &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+}

@@ -1,0 +1,232 @@
+package service_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/client"
+	"github.com/tdsc/tdsc/ledger/embedded"
+	"github.com/tdsc/tdsc/ledger/ledgertest"
+	"github.com/tdsc/tdsc/ledger/service"
+	"github.com/tdsc/tdsc/ledger/verify"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// tokens is a real, if simple, ReadAuthorizer: bearer tokens known to the test.
+var tokens = map[string]service.Principal{
+	"auditor-token":   {Role: service.RoleAuditor},
+	"regulator-token": {Role: service.RoleRegulator},
+	"p1-token":        {Role: service.RoleParticipant, Participant: "p1"},
+	"p3-token":        {Role: service.RoleParticipant, Participant: "p3"},
+}
+
+func authorize(r *http.Request) (service.Principal, error) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return service.Principal{}, errors.New("no bearer token")
+	}
+	p, ok := tokens[tok]
+	if !ok {
+		return service.Principal{}, errors.New("unknown token")
+	}
+	return p, nil
+}
+
+func serve(t *testing.T, g ledger.Genesis) (*embedded.Store, *httptest.Server) {
+	t.Helper()
+	st, err := embedded.Open(context.Background(), t.TempDir(), g, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close(context.Background()) })
+	h, err := service.New(service.Config{Backend: st, Authorize: authorize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return st, srv
+}
+
+func newClient(t *testing.T, srv *httptest.Server, tok string) *client.Client {
+	t.Helper()
+	c, err := client.New(srv.URL, client.WithHTTPClient(srv.Client()), client.WithToken(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestConformanceOverHTTP runs the backend suite through service and client.
+func TestConformanceOverHTTP(t *testing.T) {
+	ledgertest.Run(t, func(t *testing.T, g ledger.Genesis) (ledgertest.Backend, string) {
+		st, srv := serve(t, g)
+		return newClient(t, srv, "auditor-token"), st.VerifierKey()
+	})
+}
+
+func populate(t *testing.T, s *ledgertest.Space, c *client.Client) {
+	t.Helper()
+	p1, _ := s.Participant("p1", "CN-BJ")
+	p2, _ := s.Participant("p2", "CN-SH")
+	p3, _ := s.Participant("p3", "CN-GD")
+	ag, _ := s.Agreement("p1", "p2", "ds-1", "ag-1", nil)
+	for _, bt := range []struct {
+		w    string
+		recs []ledger.Record
+	}{
+		{s.Authority(), []ledger.Record{p1, p2, p3}},
+		{"p1", []ledger.Record{s.Dataset("p1", "ds-1", policy.General, "traffic"), ag, s.Transfer("p1", "p2", "ag-1", "ds-1", "t-1")}},
+	} {
+		b, err := s.Batch(bt.w, bt.recs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Append(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestReadsNeedRoles(t *testing.T) {
+	s, _ := ledgertest.NewSpace()
+	_, srv := serve(t, s.Genesis)
+	ctx := context.Background()
+	populate(t, s, newClient(t, srv, "auditor-token"))
+
+	noToken, _ := client.New(srv.URL, client.WithHTTPClient(srv.Client()))
+	if _, err := noToken.Query(ctx, ledger.Query{}); !errors.Is(err, service.ErrUnauthorized) {
+		t.Fatalf("query without token: %v", err)
+	}
+	bad := newClient(t, srv, "forged")
+	if _, err := bad.Record(ctx, "rec-00000001"); !errors.Is(err, service.ErrUnauthorized) {
+		t.Fatalf("record with a bad token: %v", err)
+	}
+	// Raw request without token: 401 with a JSON body.
+	resp, err := srv.Client().Get(srv.URL + "/ledger/v1/records")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body service.ErrorBody
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || body.Code != service.CodeUnauthorized {
+		t.Fatalf("no token: %d %+v", resp.StatusCode, body)
+	}
+
+	for _, tc := range []struct {
+		tok  string
+		want int
+	}{{"auditor-token", 6}, {"regulator-token", 6}, {"p1-token", 3}, {"p3-token", 0}} {
+		p, err := newClient(t, srv, tc.tok).Query(ctx, ledger.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Records) != tc.want {
+			t.Fatalf("%s sees %d records, want %d", tc.tok, len(p.Records), tc.want)
+		}
+	}
+	p3 := newClient(t, srv, "p3-token")
+	if _, err := p3.Query(ctx, ledger.Query{Participant: "p1"}); !errors.Is(err, service.ErrForbidden) {
+		t.Fatalf("p3 querying p1's records: %v", err)
+	}
+	tr, err := newClient(t, srv, "p1-token").Query(ctx, ledger.Query{Transfer: "t-1"})
+	if err != nil || len(tr.Records) != 1 {
+		t.Fatalf("p1 reading its transfer: %v %v", tr, err)
+	}
+	if _, err := p3.Record(ctx, tr.Records[0].Record.ID); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("p3 reading p1's transfer record: %v", err)
+	}
+	if err := p3.Batches(ctx, 0, func(*ledger.StoredBatch) error { return nil }); !errors.Is(err, service.ErrForbidden) {
+		t.Fatalf("participant reading whole batches: %v", err)
+	}
+	// Public registry data needs no token.
+	if p, err := noToken.Participant(ctx, "p1"); err != nil || p.Region != "CN-BJ" {
+		t.Fatalf("participant p1: %+v %v", p, err)
+	}
+	resp, err = srv.Client().Get(srv.URL + "/ledger/v1/participants/p1/jwks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jwks struct {
+		Keys []map[string]string `json:"keys"`
+	}
+	json.NewDecoder(resp.Body).Decode(&jwks)
+	resp.Body.Close()
+	if len(jwks.Keys) != 1 || jwks.Keys[0]["kid"] != s.Keys["p1"].KeyID() {
+		t.Fatalf("jwks: %+v", jwks)
+	}
+}
+
+func TestBadInputNamesFieldAndRule(t *testing.T) {
+	s, _ := ledgertest.NewSpace()
+	_, srv := serve(t, s.Genesis)
+	populate(t, s, newClient(t, srv, "auditor-token"))
+	good, _ := s.Batch("p1", s.Dataset("p1", "ds-2", policy.General, "traffic"))
+	goodJSON, _ := json.Marshal(good)
+	unknownKind := strings.Replace(string(goodJSON), `"kind":"dataset.registered"`, `"kind":"dataset.stolen"`, 1)
+	refused, _ := s.Batch("p1", s.Transfer("p1", "p2", "ag-none", "ds-1", "t-9"))
+	refusedJSON, _ := json.Marshal(refused)
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		code, rule string
+		field      string
+	}{
+		{"malformed JSON", `{"space":`, 400, service.CodeMalformed, ledger.RuleJSON, "batch"},
+		{"unknown field", strings.Replace(string(goodJSON), `"space"`, `"spaceship":1,"space"`, 1), 400, service.CodeMalformed, ledger.RuleJSON, "batch"},
+		{"unknown kind", unknownKind, 400, service.CodeMalformed, ledger.RuleKind, "records[0].kind"},
+		{"oversized", `{"space":"` + strings.Repeat("x", ledger.MaxBatchBytes) + `"}`, 400, service.CodeMalformed, ledger.RuleSize, "batch"},
+		{"missing signature", strings.Replace(string(goodJSON), `"signature":"`+good.Signature+`"`, `"signature":""`, 1), 400, service.CodeMalformed, ledger.RuleFormat, "signature"},
+		{"rule violation", string(refusedJSON), 422, service.CodeRefused, "agreement.exists", "agreement"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := srv.Client().Post(srv.URL+"/ledger/v1/batches", "application/json", strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body service.ErrorBody
+			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.status || body.Code != tc.code || body.Rule != tc.rule || body.Field != tc.field {
+				t.Fatalf("got %d %+v, want %d code %s rule %s field %s", resp.StatusCode, body, tc.status, tc.code, tc.rule, tc.field)
+			}
+		})
+	}
+	// Nothing of the above touched the ledger: the good batch still goes in at index 6.
+	rc, err := newClient(t, srv, "auditor-token").Append(context.Background(), good)
+	if err != nil || rc.FirstIndex != 6 {
+		t.Fatalf("good batch after bad ones: %+v %v", rc, err)
+	}
+}
+
+func TestVerifyOverURLAndMetrics(t *testing.T) {
+	s, _ := ledgertest.NewSpace()
+	st, srv := serve(t, s.Genesis)
+	c := newClient(t, srv, "auditor-token")
+	populate(t, s, c)
+	rep, err := verify.Ledger(context.Background(), c, st.VerifierKey())
+	if err != nil || rep.Records != 6 || rep.Checkpoints != 2 {
+		t.Fatalf("verify over URL: %+v %v", rep, err)
+	}
+	for _, path := range []string{"/healthz", "/metrics"} {
+		resp, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || path == "/metrics" && !strings.Contains(string(b), `tdsc_ledger_batches_total{result="ok"} 2`) {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+		}
+	}
+}
