@@ -29,7 +29,11 @@ func ExampleRequireProtocol() {
 	tok, _ := consumer.ProtocolToken("provider")
 	req, _ := http.NewRequestWithContext(context.Background(), "POST", srv.URL+"/negotiations/request", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, _ := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer resp.Body.Close()
 	b := make([]byte, 64)
 	n, _ := resp.Body.Read(b)
@@ -38,7 +42,11 @@ func ExampleRequireProtocol() {
 	// The same token again is a replay.
 	req, _ = http.NewRequestWithContext(context.Background(), "POST", srv.URL+"/negotiations/request", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp2, _ := http.DefaultClient.Do(req)
+	resp2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer resp2.Body.Close()
 	fmt.Println(resp2.StatusCode)
 	// Output:

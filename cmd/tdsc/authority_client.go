@@ -2,10 +2,26 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/client"
 )
 
-// openLedgerService connects to the ledger service over HTTP.
-func openLedgerService(ctx context.Context, url string) (authorityLedger, func(), error) {
-	return nil, nil, errors.New("flag --ledger: the ledger HTTP client is not built yet; use --ledger-dir or --dry-run")
+// openLedgerService connects to the ledger service over HTTP and checks that
+// it serves the authority's space.
+func openLedgerService(ctx context.Context, url string, g ledger.Genesis) (authorityLedger, func(), error) {
+	c, err := client.New(url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("flag --ledger: %w", err)
+	}
+	lg, err := c.Genesis(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ledger %s: read genesis: %w", url, err)
+	}
+	if lg.Space != g.Space || lg.Authority.ID != g.Authority.ID {
+		return nil, nil, fmt.Errorf("ledger %s serves space %q (authority %q), this authority is of space %q (%q)",
+			url, lg.Space, lg.Authority.ID, g.Space, g.Authority.ID)
+	}
+	return c, func() {}, nil
 }

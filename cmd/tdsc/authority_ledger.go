@@ -30,7 +30,7 @@ func openAuthorityLedger(ctx context.Context, f *ledgerFlags, g ledger.Genesis) 
 		}
 		return st, func() { st.Close(context.Background()) }, nil
 	case f.url != "":
-		return openLedgerService(ctx, f.url)
+		return openLedgerService(ctx, f.url, g)
 	}
 	return nil, nil, errors.New("flag --ledger: required, the ledger service URL (or --ledger-dir, or --dry-run)")
 }
