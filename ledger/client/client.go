@@ -44,7 +44,9 @@ func WithTokenSource(f func(ctx context.Context) (string, error)) Option {
 
 // WithHTTPClient uses hc (for instance an httptest server's client).
 func WithHTTPClient(hc *http.Client) Option {
-	return func(c *Client) { c.r = resty.NewWithClient(hc).SetBaseURL(c.r.BaseURL).SetTimeout(c.r.GetClient().Timeout) }
+	return func(c *Client) {
+		c.r = resty.NewWithClient(hc).SetBaseURL(c.r.BaseURL).SetTimeout(c.r.GetClient().Timeout)
+	}
 }
 
 // New makes a client of the service at base (e.g. "http://127.0.0.1:7070").
@@ -243,4 +245,3 @@ func (c *Client) Checkpoints(ctx context.Context, fn func(size uint64, note []by
 	}
 	return nil
 }
-
