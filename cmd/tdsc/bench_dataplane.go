@@ -1,0 +1,335 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tdsc/tdsc/connector/dataplane"
+	"github.com/tdsc/tdsc/identity"
+)
+
+func init() { register("bench", newBenchDataplaneCmd) }
+
+type dataplaneBenchResult struct {
+	SizeBytes              int64   `json:"sizeBytes"`
+	Rounds                 int     `json:"rounds"`
+	Cores                  int     `json:"cores"`
+	BytesPerSecond         float64 `json:"bytesPerSecond"`
+	BaselineBytesPerSecond float64 `json:"baselineBytesPerSecond"`
+	Ratio                  float64 `json:"ratio"`
+	MaxRSSBytes            int64   `json:"maxRSSBytes"`
+	// SHA256BytesPerSecond is one core hashing in memory: the ceiling of any
+	// server that hashes every byte it sends; HashCeilingRatio is
+	// bytesPerSecond over it.
+	SHA256BytesPerSecond float64 `json:"sha256BytesPerSecond"`
+	HashCeilingRatio     float64 `json:"hashCeilingRatio"`
+	ContentHash            string  `json:"contentHash"`
+	HashVerified           bool    `json:"hashVerified"`
+}
+
+func newBenchDataplaneCmd() *cobra.Command {
+	var (
+		size   int64
+		rounds int
+		dir    string
+		out    string
+	)
+	cmd := &cobra.Command{
+		Use:   "dataplane [--size BYTES] [--rounds N] [-o json]",
+		Short: "Serve one file through the data plane (tokens, DPoP, live check, SHA-256) and through a plain net/http file server",
+		Long: `Writes a temporary file of --size bytes, then, alternating for --rounds rounds,
+downloads it over loopback from (1) a plain net/http file server
+(http.FileServer, which uses sendfile) and (2) the data plane: an access token
+and a fresh DPoP proof verified against a real registry, the live agreement
+check, and SHA-256 over every byte sent. The same Go client reads both into
+io.Discard with a 256 KiB buffer. The best round of each is reported;
+ratio = bytesPerSecond / baselineBytesPerSecond. maxRSSBytes is the process's
+peak resident memory (VmHWM). The data plane's completion hash is checked
+against the file's.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if size <= 0 {
+				return fmt.Errorf("flag --size: must be positive, got %d", size)
+			}
+			if rounds < 1 {
+				return fmt.Errorf("flag --rounds: must be at least 1, got %d", rounds)
+			}
+			if out != "text" && out != "json" {
+				return fmt.Errorf("flag -o: must be text or json, got %q", out)
+			}
+			res, err := benchDataplane(cmd.Context(), size, rounds, dir)
+			if err != nil {
+				return err
+			}
+			if out == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(res)
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintf(w, "size\t%d bytes\nrounds\t%d\ncores\t%d\n", res.SizeBytes, res.Rounds, res.Cores)
+			fmt.Fprintf(w, "data plane\t%.1f MiB/s\nbaseline (net/http file server)\t%.1f MiB/s\nratio\t%.3f\n",
+				res.BytesPerSecond/(1<<20), res.BaselineBytesPerSecond/(1<<20), res.Ratio)
+			fmt.Fprintf(w, "SHA-256, one core, in memory\t%.1f MiB/s\ndata plane / SHA-256 ceiling\t%.3f\n", res.SHA256BytesPerSecond/(1<<20), res.HashCeilingRatio)
+			fmt.Fprintf(w, "max RSS\t%.1f MiB\ncontent hash\t%s (verified %v)\n", float64(res.MaxRSSBytes)/(1<<20), res.ContentHash, res.HashVerified)
+			return w.Flush()
+		},
+	}
+	cmd.Flags().Int64Var(&size, "size", 256<<20, "file size in bytes")
+	cmd.Flags().IntVar(&rounds, "rounds", 2, "alternating rounds of baseline and data plane; the best of each is reported")
+	cmd.Flags().StringVar(&dir, "dir", "", "directory for the temporary file (default: the system temp dir)")
+	cmd.Flags().StringVarP(&out, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+// benchAgreement is the bench's LiveCheck: one agreement with a time window
+// and a revocation flag, evaluated on every request like the connector's.
+type benchAgreement struct {
+	agreement, dataset  string
+	notBefore, notAfter time.Time
+	revoked             bool
+}
+
+func (a *benchAgreement) CheckTransfer(_ context.Context, g dataplane.Grant) error {
+	now := time.Now()
+	switch {
+	case g.Agreement != a.agreement:
+		return fmt.Errorf("%w: %q", dataplane.ErrUnknownTransfer, g.Agreement)
+	case a.revoked:
+		return dataplane.ErrRevoked
+	case g.Dataset != a.dataset:
+		return dataplane.ErrWrongDataset
+	case now.Before(a.notBefore) || now.After(a.notAfter):
+		return dataplane.ErrOutsideWindow
+	}
+	return nil
+}
+
+// benchRecorder keeps the last completion so the bench can check its hash.
+type benchRecorder struct{ last chan dataplane.TransferResult }
+
+func (r *benchRecorder) Completed(_ context.Context, t dataplane.TransferResult) error {
+	select {
+	case r.last <- t:
+	default:
+	}
+	return nil
+}
+
+func (r *benchRecorder) Denied(_ context.Context, d dataplane.DenialInfo) error {
+	return fmt.Errorf("bench: request refused: %s: %s", d.Reason, d.Detail)
+}
+
+func benchDataplane(ctx context.Context, size int64, rounds int, dir string) (*dataplaneBenchResult, error) {
+	tmp, err := os.MkdirTemp(dir, "tdsc-bench-dataplane-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	path := filepath.Join(tmp, "dataset.bin")
+	contentHash, err := writeBenchFile(path, size)
+	if err != nil {
+		return nil, err
+	}
+
+	// The baseline: a plain net/http file server.
+	baseURL, stopBase, err := serveLoopback(http.FileServer(http.Dir(tmp)))
+	if err != nil {
+		return nil, err
+	}
+	defer stopBase()
+
+	// The data plane with a real identity space.
+	provKey, err := identity.GenerateEd25519()
+	if err != nil {
+		return nil, err
+	}
+	consKey, err := identity.GenerateEd25519()
+	if err != nil {
+		return nil, err
+	}
+	reg := identity.NewRegistry(identity.NewMemorySource(
+		identity.Participant{ID: "provider", Name: "provider", Keys: []identity.JWK{provKey.JWK()}, Region: "CN-BJ", Status: identity.StatusActive},
+		identity.Participant{ID: "consumer", Name: "consumer", Keys: []identity.JWK{consKey.JWK()}, Region: "CN-SH", Status: identity.StatusActive},
+	))
+	issuer, err := identity.NewIssuer("provider", provKey)
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := identity.NewVerifier(reg, identity.WithSelf("provider"))
+	if err != nil {
+		return nil, err
+	}
+	cfg := dataplane.DefaultConfig()
+	cfg.Audience = "provider/data"
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	rec := &benchRecorder{last: make(chan dataplane.TransferResult, 1)}
+	live := &benchAgreement{agreement: "agr-bench", dataset: "ds-bench", notBefore: time.Now().Add(-time.Hour), notAfter: time.Now().Add(24 * time.Hour)}
+	srv, err := dataplane.NewServer(cfg, dataplane.IdentityVerifier{V: verifier}, live,
+		dataplane.DatasetMap{"ds-bench": {ID: "ds-bench", Source: dataplane.FileSource{Path: path}, ContentHash: "sha256:" + contentHash}}, rec)
+	if err != nil {
+		return nil, err
+	}
+	dpURL, stopDP, err := serveLoopback(srv.Handler())
+	if err != nil {
+		return nil, err
+	}
+	defer stopDP()
+
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableCompression: true, ReadBufferSize: 256 << 10}}
+	buf := make([]byte, 256<<10)
+	res := &dataplaneBenchResult{SizeBytes: size, Rounds: rounds, Cores: runtime.GOMAXPROCS(0), ContentHash: contentHash}
+	for range rounds {
+		d, err := timedGet(ctx, client, baseURL+"/dataset.bin", nil, size, buf)
+		if err != nil {
+			return nil, fmt.Errorf("baseline: %w", err)
+		}
+		res.BaselineBytesPerSecond = max(res.BaselineBytesPerSecond, float64(size)/d.Seconds())
+
+		tok, err := issuer.AccessToken(identity.AccessGrant{Consumer: "consumer", Audience: cfg.Audience,
+			Agreement: "agr-bench", Dataset: "ds-bench", Transfer: "t-bench", ConsumerKeyThumbprint: consKey.KeyID()})
+		if err != nil {
+			return nil, err
+		}
+		u := dataplane.DataURL(dpURL, "t-bench", "")
+		proof, err := identity.DPoPProof(consKey, http.MethodGet, u, tok)
+		if err != nil {
+			return nil, err
+		}
+		h := http.Header{"Authorization": {"DPoP " + tok}, "Dpop": {proof}}
+		d, err = timedGet(ctx, client, u, h, size, buf)
+		if err != nil {
+			return nil, fmt.Errorf("data plane: %w", err)
+		}
+		res.BytesPerSecond = max(res.BytesPerSecond, float64(size)/d.Seconds())
+		select {
+		case done := <-rec.last:
+			if done.ContentHash != contentHash || done.Mismatch {
+				return nil, fmt.Errorf("data plane: completion hash %s, file %s", done.ContentHash, contentHash)
+			}
+			res.HashVerified = true
+		case <-time.After(5 * time.Second):
+			return nil, errors.New("data plane: no completion recorded")
+		}
+	}
+	res.Ratio = res.BytesPerSecond / res.BaselineBytesPerSecond
+	res.SHA256BytesPerSecond = sha256Rate(min(size, 1<<30))
+	res.HashCeilingRatio = res.BytesPerSecond / res.SHA256BytesPerSecond
+	res.MaxRSSBytes = maxRSS()
+	return res, nil
+}
+
+// sha256Rate hashes n bytes of memory on one core and returns bytes per second.
+func sha256Rate(n int64) float64 {
+	b := make([]byte, 1<<20)
+	h := sha256.New()
+	start := time.Now()
+	for left := n; left > 0; left -= int64(len(b)) {
+		h.Write(b[:min(left, int64(len(b)))])
+	}
+	h.Sum(nil)
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// writeBenchFile writes size bytes (a random 1 MiB block repeated) and returns their SHA-256.
+func writeBenchFile(path string, size int64) (string, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	block := make([]byte, 1<<20)
+	rand.Read(block)
+	h := sha256.New()
+	w := io.MultiWriter(f, h)
+	for left := size; left > 0; {
+		n := min(left, int64(len(block)))
+		if _, err := w.Write(block[:n]); err != nil {
+			f.Close()
+			return "", err
+		}
+		left -= n
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func serveLoopback(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+func timedGet(ctx context.Context, c *http.Client, url string, h http.Header, size int64, buf []byte) (time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	start := time.Now()
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return 0, fmt.Errorf("GET %s: %s: %s", url, resp.Status, b)
+	}
+	n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{resp.Body}, buf)
+	if err != nil {
+		return 0, err
+	}
+	if n != size {
+		return 0, fmt.Errorf("GET %s: %d bytes, want %d", url, n, size)
+	}
+	return time.Since(start), nil
+}
+
+// maxRSS is the peak resident set: VmHWM from /proc/self/status, else getrusage.
+func maxRSS() int64 {
+	if f, err := os.Open("/proc/self/status"); err == nil {
+		defer f.Close()
+		s := bufio.NewScanner(f)
+		for s.Scan() {
+			if v, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
+				kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				if err == nil {
+					return kb << 10
+				}
+			}
+		}
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		return ru.Maxrss << 10 // kilobytes on Linux
+	}
+	return -1
+}
