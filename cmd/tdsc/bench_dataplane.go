@@ -43,8 +43,8 @@ type dataplaneBenchResult struct {
 	// bytesPerSecond over it.
 	SHA256BytesPerSecond float64 `json:"sha256BytesPerSecond"`
 	HashCeilingRatio     float64 `json:"hashCeilingRatio"`
-	ContentHash            string  `json:"contentHash"`
-	HashVerified           bool    `json:"hashVerified"`
+	ContentHash          string  `json:"contentHash"`
+	HashVerified         bool    `json:"hashVerified"`
 }
 
 func newBenchDataplaneCmd() *cobra.Command {

@@ -79,13 +79,38 @@ type records struct {
 	mu        sync.Mutex
 	completed []dataplane.TransferResult
 	denied    []dataplane.DenialInfo
+	changed   chan struct{}
 }
+
+func newRecords() *records { return &records{changed: make(chan struct{}, 1)} }
 
 func (r *records) Completed(_ context.Context, t dataplane.TransferResult) error {
 	r.mu.Lock()
 	r.completed = append(r.completed, t)
 	r.mu.Unlock()
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
 	return nil
+}
+
+// waitCompleted waits until n completions are recorded: the provider records
+// after its last write, which may be after the client has read every byte.
+func (r *records) waitCompleted(t *testing.T, n int) []dataplane.TransferResult {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		c, _ := r.snapshot()
+		if len(c) >= n {
+			return c
+		}
+		select {
+		case <-r.changed:
+		case <-timeout:
+			t.Fatalf("%d completions recorded after 5 s, want %d", len(c), n)
+		}
+	}
 }
 
 func (r *records) Denied(_ context.Context, d dataplane.DenialInfo) error {
@@ -160,7 +185,7 @@ type envOption func(*dataplane.Config, *env)
 
 func newEnv(t *testing.T, size int, opts ...envOption) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{t: time.Now().Truncate(time.Second)}, rec: &records{}}
+	e := &env{t: t, clock: &clock{t: time.Now().Truncate(time.Second)}, rec: newRecords()}
 	provKey := newKey(t, identity.GenerateEd25519)
 	e.consumer = newKey(t, identity.GenerateES256)
 	e.thief = newKey(t, identity.GenerateEd25519)

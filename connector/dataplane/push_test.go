@@ -28,7 +28,7 @@ type pushEnv struct {
 func newPushEnv(t *testing.T, size int) *pushEnv {
 	t.Helper()
 	e := newEnv(t, size)
-	p := &pushEnv{env: e, crec: &records{}, dir: t.TempDir()}
+	p := &pushEnv{env: e, crec: newRecords(), dir: t.TempDir()}
 	p.provKey = newKey(t, identity.GenerateEd25519)
 	prov, _ := e.src.Participant(context.Background(), providerID)
 	prov.Keys = append(prov.Keys, p.provKey.JWK())
