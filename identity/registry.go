@@ -32,8 +32,17 @@ type Registry struct {
 	now        func() time.Time
 	notFound   func(error) bool
 
-	mu      sync.RWMutex
-	entries map[string]*entry
+	mu       sync.RWMutex
+	entries  map[string]*entry
+	inflight map[string]*fetchCall
+}
+
+// fetchCall is one read of the source that concurrent lookups of the same id
+// share, so a cache expiry under load costs one ledger read, not hundreds.
+type fetchCall struct {
+	done chan struct{}
+	e    *entry
+	err  error
 }
 
 type entry struct {
@@ -78,7 +87,8 @@ func WithNotFound(is func(error) bool) RegistryOption {
 
 // NewRegistry makes a registry reading from src.
 func NewRegistry(src Source, opts ...RegistryOption) *Registry {
-	r := &Registry{src: src, ttl: 30 * time.Second, minRefresh: time.Second, now: time.Now, entries: map[string]*entry{}}
+	r := &Registry{src: src, ttl: 30 * time.Second, minRefresh: time.Second, now: time.Now,
+		entries: map[string]*entry{}, inflight: map[string]*fetchCall{}}
 	for _, o := range opts {
 		o(r)
 	}
@@ -108,6 +118,7 @@ func (r *Registry) Key(ctx context.Context, participantID, kid string) (JWK, Par
 func (r *Registry) Invalidate(id string) {
 	r.mu.Lock()
 	delete(r.entries, id)
+	delete(r.inflight, id) // a read already under way may predate the change
 	r.mu.Unlock()
 }
 
@@ -172,6 +183,35 @@ func (e *entry) check(id string) (*entry, error) {
 }
 
 func (r *Registry) fetch(ctx context.Context, id string, now time.Time) (*entry, error) {
+	r.mu.Lock()
+	if c, ok := r.inflight[id]; ok {
+		r.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.e, c.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	c := &fetchCall{done: make(chan struct{})}
+	r.inflight[id] = c
+	r.mu.Unlock()
+
+	c.e, c.err = r.read(ctx, id, now)
+	r.mu.Lock()
+	if r.inflight[id] == c { // not invalidated meanwhile
+		delete(r.inflight, id)
+		if c.err == nil {
+			r.entries[id] = c.e
+		}
+	}
+	r.mu.Unlock()
+	close(c.done)
+	return c.e, c.err
+}
+
+// read reads id from the source into a cache entry.
+func (r *Registry) read(ctx context.Context, id string, now time.Time) (*entry, error) {
 	p, err := r.src.Participant(ctx, id)
 	e := &entry{fetched: now}
 	switch {
@@ -198,9 +238,6 @@ func (r *Registry) fetch(ctx context.Context, id string, now time.Time) (*entry,
 			e.keys[tp] = resolvedKey{jwk: k, pub: pub}
 		}
 	}
-	r.mu.Lock()
-	r.entries[id] = e
-	r.mu.Unlock()
 	return e, nil
 }
 

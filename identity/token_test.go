@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -333,5 +334,78 @@ func TestRequireProtocol(t *testing.T) {
 	}
 	if code, _ := call(s.must(s.sp.ProtocolToken(providerID))); code != 403 {
 		t.Fatalf("suspended caller: %d", code)
+	}
+}
+
+// TestConcurrentVerification verifies from many goroutines while the registry
+// is invalidated underneath (run with -race).
+func TestConcurrentVerification(t *testing.T) {
+	s := newSpace(t)
+	const workers, each = 8, 50
+	toks := make([][]string, workers)
+	for w := range toks {
+		for range each {
+			toks[w] = append(toks[w], s.must(s.cons.ProtocolToken(providerID)))
+		}
+	}
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			for i, tok := range toks[w] {
+				if i%10 == 0 {
+					s.reg.Invalidate(consumerID)
+				}
+				if _, err := s.ver.VerifyProtocol(context.Background(), tok, providerID); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// blockingSource holds every read until released, counting them.
+type blockingSource struct {
+	*MemorySource
+	release chan struct{}
+	mu      sync.Mutex
+	reads   int
+}
+
+func (b *blockingSource) Participant(ctx context.Context, id string) (Participant, error) {
+	b.mu.Lock()
+	b.reads++
+	b.mu.Unlock()
+	<-b.release
+	return b.MemorySource.Participant(ctx, id)
+}
+
+func TestRegistrySharesConcurrentReads(t *testing.T) {
+	k, _ := GenerateEd25519()
+	src := &blockingSource{MemorySource: NewMemorySource(Participant{ID: "p", Keys: []JWK{k.JWK()}, Status: StatusActive}), release: make(chan struct{})}
+	reg := NewRegistry(src)
+	const n = 20
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, _, err := reg.Key(context.Background(), "p", k.KeyID())
+			errs <- err
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // let the lookups pile up behind the first read
+	close(src.release)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if src.reads != 1 {
+		t.Fatalf("%d source reads for %d concurrent lookups, want 1", src.reads, n)
 	}
 }
