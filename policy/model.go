@@ -99,8 +99,9 @@ type wireConstraint struct {
 
 // MarshalJSON writes the policy in DSP 2025-1 compact form, bare terms, ready
 // to sit in an offer, a catalogue's hasPolicy or an agreement. It has no
-// @context of its own: the enclosing DSP message carries it.
-func (p *Policy) MarshalJSON() ([]byte, error) {
+// @context of its own: the enclosing DSP message carries it. (A value
+// receiver, so a Policy held by value in a message struct marshals too.)
+func (p Policy) MarshalJSON() ([]byte, error) {
 	w := wirePolicy{ID: p.ID, Type: p.Type, Target: p.Target, Assigner: p.Assigner, Assignee: p.Assignee, Timestamp: p.Timestamp}
 	switch len(p.Profile) {
 	case 0:
@@ -172,4 +173,15 @@ func (c Constraint) wire() wireConstraint {
 		w.RightOperand = c.RightOperand[0]
 	}
 	return w
+}
+
+// UnmarshalJSON parses a policy with Parse, so a DSP message struct with a
+// Policy field refuses policies outside the profile as it decodes.
+func (p *Policy) UnmarshalJSON(data []byte) error {
+	q, err := Parse(data)
+	if err != nil {
+		return err
+	}
+	*p = *q
+	return nil
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -198,9 +199,22 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if _, err := Compile(p); err != nil {
+		c, err := Compile(p)
+		if err != nil {
 			t.Fatalf("parsed but does not compile: %v", err)
 		}
+		req := okRequest()
+		req.Consumer.Member = []string{"alliance"}
+		d := Evaluate(context.Background(), c, req)
+		if d.Allowed == (d.Reason != "") || d.Rule == "" {
+			t.Fatalf("inconsistent decision %+v", d)
+		}
+		for _, r := range d.Results {
+			if r.Reason == "" {
+				t.Fatalf("result without a reason: %+v", r)
+			}
+		}
+		_ = Lint(data, req.Time)
 		b, err := p.MarshalJSON()
 		if err != nil {
 			t.Fatal(err)
@@ -217,3 +231,32 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestPolicyInAMessageStruct(t *testing.T) {
+	type offerMessage struct {
+		Type  string     `json:"@type"`
+		Offer msgPolicy  `json:"offer"`
+		Ptr   *msgPolicy `json:"ptr,omitempty"`
+	}
+	in := `{"@type":"ContractOfferMessage","offer":` + string(readExample(t)) + `}`
+	var m offerMessage
+	if err := json.Unmarshal([]byte(in), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Offer.ID != "urn:uuid:7f1c2b1e-0000-4000-8000-000000000001" || len(m.Offer.Permissions[0].Constraints) != 5 {
+		t.Fatalf("decoded %+v", m.Offer)
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(out, []byte(`"offer":{"@id":"urn:uuid:7f1c2b1e-0000-4000-8000-000000000001","@type":"Offer"`)) {
+		t.Errorf("a Policy held by value does not marshal in DSP form: %s", out)
+	}
+	bad := strings.Replace(in, `"purpose"`, `"foo"`, 1)
+	if err := json.Unmarshal([]byte(bad), &m); !errors.Is(err, ErrInvalidPolicy) {
+		t.Errorf("decoding a message with a bad policy: err = %v", err)
+	}
+}
+
+type msgPolicy = Policy
