@@ -77,6 +77,16 @@ func toDomain(c Constraint) domain {
 		d.set = slices.Compact(d.set)
 		d.neg = c.Operator == OpNeq || c.Operator == OpIsNoneOf
 		d.area = c.Operator == OpIsPartOf
+		if d.area { // "within CN or CN-BJ" is "within CN"
+			d.set = slices.DeleteFunc(d.set, func(r string) bool {
+				for _, a := range d.set {
+					if a != r && IsPartOf(r, a) {
+						return true
+					}
+				}
+				return false
+			})
+		}
 	case kindLevel:
 		var bits uint8
 		for _, v := range c.RightOperand {

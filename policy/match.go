@@ -48,6 +48,11 @@ func normalise(path string, cs []Constraint) conj {
 	add = func(path string, cs []Constraint) {
 		for i, k := range cs {
 			p := index(path, i)
+			switch {
+			case (k.Logic == LogicOr || k.Logic == LogicXone) && len(k.Operands) == 1:
+				add(p+"."+k.Logic, k.Operands) // one alternative is just that constraint
+				continue
+			}
 			switch k.Logic {
 			case LogicAnd, LogicAndSequence:
 				add(p+"."+k.Logic, k.Operands)
@@ -280,6 +285,9 @@ func canonicalConstraint(k Constraint) string {
 	if k.Logic == "" {
 		d := toDomain(k)
 		return d.canonical(k.LeftOperand)
+	}
+	if len(k.Operands) == 1 {
+		return canonicalConstraint(k.Operands[0])
 	}
 	parts := make([]string, len(k.Operands))
 	for i, o := range k.Operands {

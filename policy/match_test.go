@@ -120,6 +120,10 @@ func TestHash(t *testing.T) {
 	if err := Match(b, a); err != nil {
 		t.Errorf("Match(b, a): %v", err)
 	}
+	d := mustParse(t, offerWith(`{"or":[{"leftOperand":"spatial","operator":"isPartOf","rightOperand":["CN","CN-BJ"]}]},`+cCount+`,`+cPurpose))
+	if a.Hash() != d.Hash() || Match(a, d) != nil || Match(d, a) != nil {
+		t.Errorf("or of one redundant area is not the area:\n%s\n%s", a.Canonical(), d.Canonical())
+	}
 	c := mustParse(t, offerWith(strings.Join([]string{cPurpose, `{"leftOperand":"count","operator":"lteq","rightOperand":99}`, cRegion}, ",")))
 	if a.Hash() == c.Hash() {
 		t.Error("different limits hash alike")
