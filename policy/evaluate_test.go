@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -362,4 +363,27 @@ func TestCompileRefusesHandBuiltPoliciesOutsideTheProfile(t *testing.T) {
 			t.Errorf("%s: Compile err = %v, want ErrInvalidPolicy", name, err)
 		}
 	}
+}
+
+// A Compiled is shared by every request of a connector; run with -race.
+func TestCompiledConcurrentUse(t *testing.T) {
+	c := mustCompile(t, string(readExample(t)))
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var d Decision
+			for i := range 200 {
+				req := okRequest()
+				req.Uses = (g*200 + i) % 150
+				c.EvaluateInto(context.Background(), req, &d)
+				if d.Allowed != (req.Uses < 100) {
+					t.Errorf("uses %d: allowed=%v (%s)", req.Uses, d.Allowed, d.Reason)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
