@@ -192,6 +192,10 @@ type ContractRequestMessage struct {
 	ConsumerPID     string `json:"consumerPid"`
 	Offer           Policy `json:"offer"`
 	CallbackAddress string `json:"callbackAddress,omitempty"`
+	// Purpose and LegalBasis are tdsc extensions: the purpose the consumer
+	// states (policies judge it) and the legal basis of a cross-border flow.
+	Purpose    string `json:"tdsc:purpose,omitempty"`
+	LegalBasis string `json:"tdsc:legalBasis,omitempty"`
 }
 
 // ContractOfferMessage is sent by a provider with a (counter-)offer.

@@ -1,10 +1,8 @@
 package store
 
 import (
-	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 )
 
 // Roles a node plays in a negotiation, agreement or transfer.
@@ -54,6 +52,8 @@ type Negotiation struct {
 	Code        string       `json:"code,omitempty"`
 	Rule        string       `json:"rule,omitempty"`
 	Reason      string       `json:"reason,omitempty"`
+	Purpose     string       `json:"purpose,omitempty"`
+	LegalBasis  string       `json:"legalBasis,omitempty"`
 	CreatedAt   string       `json:"createdAt"`
 	UpdatedAt   string       `json:"updatedAt"`
 	History     []Transition `json:"history,omitempty"`
@@ -82,12 +82,14 @@ type Agreement struct {
 	PolicyHash    string          `json:"policyHash"`
 	Terms         json.RawMessage `json:"terms"`
 	// State is AgreementPending, AgreementActive or AgreementRevoked.
-	State     string `json:"state"`
-	Uses      int    `json:"uses"`
-	RecordID  string `json:"recordId,omitempty"`
-	Reason    string `json:"reason,omitempty"`
-	SignedAt  string `json:"signedAt,omitempty"`
-	UpdatedAt string `json:"updatedAt"`
+	State      string `json:"state"`
+	Uses       int    `json:"uses"`
+	RecordID   string `json:"recordId,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+	SignedAt   string `json:"signedAt,omitempty"`
+	Purpose    string `json:"purpose,omitempty"`
+	LegalBasis string `json:"legalBasis,omitempty"`
+	UpdatedAt  string `json:"updatedAt"`
 }
 
 // Agreement states.
@@ -254,15 +256,15 @@ func (t *Tx) Offers(datasetID string) ([]*Offer, error) {
 
 // ---- negotiations
 
-const negCols = `id, role, peer_pid, counterparty, peer_url, dataset_id, offer_id, offer, state, awaiting, agreement_id, code, rule, reason, created_at, updated_at`
+const negCols = `id, role, peer_pid, counterparty, peer_url, dataset_id, offer_id, offer, state, awaiting, agreement_id, code, rule, reason, purpose, legal_basis, created_at, updated_at`
 
 // PutNegotiation inserts a new negotiation in its initial state, with the
 // first history row.
 func (t *Tx) PutNegotiation(n *Negotiation, actor, reason string) error {
 	n.CreatedAt = t.s.stamp()
 	n.UpdatedAt = n.CreatedAt
-	_, err := t.q.ExecContext(t.ctx, `INSERT INTO negotiations (`+negCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`,
-		n.ID, n.Role, n.PeerPID, n.Counterparty, n.PeerURL, n.DatasetID, n.OfferID, str(n.Offer), n.State, n.Awaiting, n.AgreementID, n.Code, n.Rule, n.Reason, n.CreatedAt, n.UpdatedAt)
+	_, err := t.q.ExecContext(t.ctx, `INSERT INTO negotiations (`+negCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
+		n.ID, n.Role, n.PeerPID, n.Counterparty, n.PeerURL, n.DatasetID, n.OfferID, str(n.Offer), n.State, n.Awaiting, n.AgreementID, n.Code, n.Rule, n.Reason, n.Purpose, n.LegalBasis, n.CreatedAt, n.UpdatedAt)
 	if isUnique(err) {
 		return fmt.Errorf("%w: negotiation %q exists", ErrConflict, n.ID)
 	}
@@ -295,7 +297,7 @@ func (t *Tx) UpdateNegotiation(n *Negotiation, fromState, actor, reason string) 
 func scanNeg(sc interface{ Scan(...any) error }) (*Negotiation, error) {
 	var n Negotiation
 	var offer string
-	if err := sc.Scan(&n.ID, &n.Role, &n.PeerPID, &n.Counterparty, &n.PeerURL, &n.DatasetID, &n.OfferID, &offer, &n.State, &n.Awaiting, &n.AgreementID, &n.Code, &n.Rule, &n.Reason, &n.CreatedAt, &n.UpdatedAt); err != nil {
+	if err := sc.Scan(&n.ID, &n.Role, &n.PeerPID, &n.Counterparty, &n.PeerURL, &n.DatasetID, &n.OfferID, &offer, &n.State, &n.Awaiting, &n.AgreementID, &n.Code, &n.Rule, &n.Reason, &n.Purpose, &n.LegalBasis, &n.CreatedAt, &n.UpdatedAt); err != nil {
 		return nil, err
 	}
 	n.Offer = raw(offer)
@@ -383,22 +385,22 @@ func (t *Tx) History(id string) ([]Transition, error) {
 
 // ---- agreements
 
-const agrCols = `id, negotiation_id, role, provider, consumer, provider_url, dataset_id, policy, policy_hash, terms, state, uses, record_id, reason, signed_at, updated_at`
+const agrCols = `id, negotiation_id, role, provider, consumer, provider_url, dataset_id, policy, policy_hash, terms, state, uses, record_id, reason, signed_at, purpose, legal_basis, updated_at`
 
 // PutAgreement inserts or replaces an agreement.
 func (t *Tx) PutAgreement(a *Agreement) error {
 	a.UpdatedAt = t.s.stamp()
-	_, err := t.q.ExecContext(t.ctx, `INSERT INTO agreements (`+agrCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
+	_, err := t.q.ExecContext(t.ctx, `INSERT INTO agreements (`+agrCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
 		ON CONFLICT (id) DO UPDATE SET policy=excluded.policy, policy_hash=excluded.policy_hash, terms=excluded.terms, state=excluded.state,
 		uses=excluded.uses, record_id=excluded.record_id, reason=excluded.reason, signed_at=excluded.signed_at, updated_at=excluded.updated_at`,
-		a.ID, a.NegotiationID, a.Role, a.Provider, a.Consumer, a.ProviderURL, a.DatasetID, str(a.Policy), a.PolicyHash, str(a.Terms), a.State, a.Uses, a.RecordID, a.Reason, a.SignedAt, a.UpdatedAt)
+		a.ID, a.NegotiationID, a.Role, a.Provider, a.Consumer, a.ProviderURL, a.DatasetID, str(a.Policy), a.PolicyHash, str(a.Terms), a.State, a.Uses, a.RecordID, a.Reason, a.SignedAt, a.Purpose, a.LegalBasis, a.UpdatedAt)
 	return err
 }
 
 func scanAgr(sc interface{ Scan(...any) error }) (*Agreement, error) {
 	var a Agreement
 	var pol, terms string
-	if err := sc.Scan(&a.ID, &a.NegotiationID, &a.Role, &a.Provider, &a.Consumer, &a.ProviderURL, &a.DatasetID, &pol, &a.PolicyHash, &terms, &a.State, &a.Uses, &a.RecordID, &a.Reason, &a.SignedAt, &a.UpdatedAt); err != nil {
+	if err := sc.Scan(&a.ID, &a.NegotiationID, &a.Role, &a.Provider, &a.Consumer, &a.ProviderURL, &a.DatasetID, &pol, &a.PolicyHash, &terms, &a.State, &a.Uses, &a.RecordID, &a.Reason, &a.SignedAt, &a.Purpose, &a.LegalBasis, &a.UpdatedAt); err != nil {
 		return nil, err
 	}
 	a.Policy, a.Terms = raw(pol), raw(terms)
@@ -569,5 +571,14 @@ func boolInt(b bool) int {
 	return 0
 }
 
-var _ = sql.ErrNoRows
-var _ = strings.TrimSpace
+// SetNegotiationPeer sets the peer's process id if it is not known yet.
+func (t *Tx) SetNegotiationPeer(id, peerPID string) error {
+	_, err := t.q.ExecContext(t.ctx, `UPDATE negotiations SET peer_pid = $1 WHERE id = $2 AND peer_pid = ''`, peerPID, id)
+	return err
+}
+
+// SetTransferPeer sets the peer's process id if it is not known yet.
+func (t *Tx) SetTransferPeer(id, peerPID string) error {
+	_, err := t.q.ExecContext(t.ctx, `UPDATE transfers SET peer_pid = $1 WHERE id = $2 AND peer_pid = ''`, peerPID, id)
+	return err
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // Outbox record states.
@@ -291,5 +290,3 @@ func (t *Tx) Tasks() ([]Task, error) {
 	}
 	return out, rows.Err()
 }
-
-var _ = strings.TrimSpace

@@ -1,0 +1,160 @@
+package connector
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is a node's configuration. Every field has a YAML key and an
+// environment variable (TDSC_ plus the upper-snake key, e.g. TDSC_LISTEN);
+// ApplyEnv applies the environment over the file, and Validate checks the result.
+type Config struct {
+	// ParticipantID is this node's registered participant id (required).
+	ParticipantID string `yaml:"participantId" env:"TDSC_PARTICIPANT_ID"`
+	// Space is the data space id the ledger was created for (required).
+	Space string `yaml:"space" env:"TDSC_SPACE"`
+	// Listen is the address the node's HTTP server binds (cmd only).
+	Listen string `yaml:"listen" env:"TDSC_LISTEN"`
+	// PublicURL is the base URL peers reach this node's DSP endpoint at;
+	// default http://<Listen>.
+	PublicURL string `yaml:"publicUrl" env:"TDSC_PUBLIC_URL"`
+	// DataDir holds the SQLite store (connector.db).
+	DataDir string `yaml:"dataDir" env:"TDSC_DATA_DIR"`
+	// KeyFile is this participant's private key (PKCS#8 PEM, mode 0600).
+	KeyFile string `yaml:"keyFile" env:"TDSC_KEY_FILE"`
+	// OperatorTokenFile holds the bearer token of the management API; the
+	// environment variable TDSC_OPERATOR_TOKEN may carry the token instead.
+	OperatorTokenFile string `yaml:"operatorTokenFile" env:"TDSC_OPERATOR_TOKEN_FILE"`
+	// LedgerURL is the ledger service (tdsc ledger serve); empty with LedgerDir set
+	// runs the embedded ledger in-process.
+	LedgerURL string `yaml:"ledgerUrl" env:"TDSC_LEDGER_URL"`
+	// LedgerDir and GenesisFile open an embedded ledger in this process (cmd only).
+	LedgerDir   string `yaml:"ledgerDir" env:"TDSC_LEDGER_DIR"`
+	GenesisFile string `yaml:"genesisFile" env:"TDSC_GENESIS_FILE"`
+	// DataSources is the directory dataset sources ("file:" paths) are read from
+	// by the data plane.
+	DataSources string `yaml:"dataSources" env:"TDSC_DATA_SOURCES"`
+
+	// Workers run outgoing steps concurrently (default 8).
+	Workers int `yaml:"workers" env:"TDSC_WORKERS"`
+	// OutboxBatch caps the records in one ledger batch (default 512).
+	OutboxBatch int `yaml:"outboxBatch" env:"TDSC_OUTBOX_BATCH"`
+	// RetryMin and RetryMax bound the backoff of ledger and peer retries
+	// (defaults 50ms and 10s).
+	RetryMin time.Duration `yaml:"retryMin" env:"TDSC_RETRY_MIN"`
+	RetryMax time.Duration `yaml:"retryMax" env:"TDSC_RETRY_MAX"`
+	// PeerTimeout bounds one DSP call to a peer (default 10s).
+	PeerTimeout time.Duration `yaml:"peerTimeout" env:"TDSC_PEER_TIMEOUT"`
+	// StrictTimeout bounds the wait for a strict ledger commit within one step
+	// (default 30s); the step is retried after it.
+	StrictTimeout time.Duration `yaml:"strictTimeout" env:"TDSC_STRICT_TIMEOUT"`
+	// MaxAttempts is how often an outgoing step is tried before the
+	// negotiation or transfer is terminated with the last error (default 20).
+	MaxAttempts int `yaml:"maxAttempts" env:"TDSC_MAX_ATTEMPTS"`
+	// AccessTTL is the life of access tokens issued at transfer start (default 5m).
+	AccessTTL time.Duration `yaml:"accessTtl" env:"TDSC_ACCESS_TTL"`
+}
+
+// DefaultConfig returns the defaults every unset field takes.
+func DefaultConfig() Config {
+	return Config{
+		Listen:        "127.0.0.1:8181",
+		DataDir:       "./data",
+		Workers:       8,
+		OutboxBatch:   512,
+		RetryMin:      50 * time.Millisecond,
+		RetryMax:      10 * time.Second,
+		PeerTimeout:   10 * time.Second,
+		StrictTimeout: 30 * time.Second,
+		MaxAttempts:   20,
+		AccessTTL:     5 * time.Minute,
+	}
+}
+
+// withDefaults fills zero fields from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	v, dv := reflect.ValueOf(&c).Elem(), reflect.ValueOf(d)
+	for i := 0; i < v.NumField(); i++ {
+		if v.Field(i).IsZero() {
+			v.Field(i).Set(dv.Field(i))
+		}
+	}
+	if c.PublicURL == "" && c.Listen != "" {
+		c.PublicURL = "http://" + c.Listen
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	return c
+}
+
+// ApplyEnv sets every field whose environment variable lookup finds.
+func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		name := t.Field(i).Tag.Get("env")
+		s, ok := lookup(name)
+		if name == "" || !ok {
+			continue
+		}
+		f := v.Field(i)
+		switch {
+		case f.Type() == reflect.TypeOf(time.Duration(0)):
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return fmt.Errorf("config: %s: %q is not a duration (e.g. 500ms, 10s): %w", name, s, err)
+			}
+			f.SetInt(int64(d))
+		case f.Kind() == reflect.Int:
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return fmt.Errorf("config: %s: %q is not an integer", name, s)
+			}
+			f.SetInt(int64(n))
+		case f.Kind() == reflect.String:
+			f.SetString(s)
+		}
+	}
+	return nil
+}
+
+// Validate checks the configuration (after defaults), naming the field at fault.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if c.ParticipantID == "" {
+		errs = append(errs, errors.New("config: participantId: required (this node's registered participant id)"))
+	}
+	if c.Space == "" {
+		errs = append(errs, errors.New("config: space: required (the data space id of the ledger's genesis)"))
+	}
+	if c.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("config: listen: %q is not host:port: %v", c.Listen, err))
+		}
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("config: publicUrl: %q must be an absolute http(s) URL", c.PublicURL))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("config: dataDir: required"))
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"workers", c.Workers}, {"outboxBatch", c.OutboxBatch}, {"maxAttempts", c.MaxAttempts}} {
+		if f.v <= 0 {
+			errs = append(errs, fmt.Errorf("config: %s: must be positive, got %d", f.name, f.v))
+		}
+	}
+	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
+		errs = append(errs, fmt.Errorf("config: retryMin/retryMax: need 0 < retryMin <= retryMax, got %v and %v", c.RetryMin, c.RetryMax))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,213 @@
+package connector
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/tdsc/tdsc/connector/dsp"
+	"github.com/tdsc/tdsc/connector/store"
+	"github.com/tdsc/tdsc/identity"
+)
+
+// Errors the DSP surface maps to the spec's error objects.
+var (
+	// errInvalidTransition: the message is not allowed in the process's
+	// current state (out of order or repeated). Nothing changed; HTTP 400.
+	errInvalidTransition = errors.New("invalid state transition")
+	// errNotFound: no such process, or the caller is not its counterparty
+	// (the spec answers both with 404 so ids cannot be probed).
+	errNotFound = errors.New("not found")
+	// errRefused: the request was understood and refused by a rule; HTTP 400
+	// with the rule and reason.
+	errRefused = errors.New("refused")
+)
+
+// protoErr is an error with the DSP error code and the process ids to echo.
+type protoErr struct {
+	kind     error
+	code     string
+	reason   string
+	provider string
+	consumer string
+}
+
+func (e *protoErr) Error() string { return e.code + ": " + e.reason }
+func (e *protoErr) Unwrap() error { return e.kind }
+
+func transitionErr(what, from, to, provider, consumer string) error {
+	return &protoErr{kind: errInvalidTransition, code: "invalid-transition", provider: provider, consumer: consumer,
+		reason: fmt.Sprintf("%s is %s; the spec does not allow moving to %s from there (message out of order or repeated); nothing was changed", what, from, to)}
+}
+
+func notFoundErr(what, id string) error {
+	return &protoErr{kind: errNotFound, code: "not-found", reason: fmt.Sprintf("no %s %q for this caller", what, id)}
+}
+
+func refusedErr(code, reason, provider, consumer string) error {
+	return &protoErr{kind: errRefused, code: code, reason: reason, provider: provider, consumer: consumer}
+}
+
+// statusOf is the one place errors become HTTP statuses.
+func statusOf(err error) (int, string) {
+	var de *dsp.DecodeError
+	var pe *protoErr
+	switch {
+	case errors.As(err, &de):
+		if errors.Is(err, dsp.ErrTooLarge) {
+			return http.StatusRequestEntityTooLarge, "too-large"
+		}
+		return http.StatusBadRequest, "malformed"
+	case errors.As(err, &pe):
+		switch {
+		case errors.Is(err, errNotFound):
+			return http.StatusNotFound, pe.code
+		case errors.Is(err, errInvalidTransition), errors.Is(err, errRefused):
+			return http.StatusBadRequest, pe.code
+		}
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, "not-found"
+	case errors.Is(err, store.ErrConflict):
+		return http.StatusConflict, "conflict"
+	}
+	if s := identity.StatusCode(err); s != 500 {
+		return s, "unauthorized"
+	}
+	return http.StatusInternalServerError, "internal"
+}
+
+// writeDSPError answers with the spec's error object of type typ
+// (CatalogError, ContractNegotiationError or TransferError).
+func (n *Node) writeDSPError(w http.ResponseWriter, r *http.Request, typ string, err error) {
+	status, code := statusOf(err)
+	e := dsp.Error{Header: dsp.NewHeader(typ), Code: code}
+	var pe *protoErr
+	if errors.As(err, &pe) {
+		e.ProviderPID, e.ConsumerPID = pe.provider, pe.consumer
+		e.Reason = []string{pe.reason}
+	} else if status == http.StatusInternalServerError {
+		n.log.Error("DSP request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		e.Reason = []string{"internal error; the provider's operator can find it in the logs"}
+	} else {
+		e.Reason = []string{err.Error()}
+	}
+	if typ != dsp.TypeCatalogError && (e.ProviderPID == "" || e.ConsumerPID == "") {
+		// The negotiation and transfer error schemas require both ids.
+		if e.ProviderPID == "" {
+			e.ProviderPID = "unknown"
+		}
+		if e.ConsumerPID == "" {
+			e.ConsumerPID = "unknown"
+		}
+	}
+	writeJSON(w, status, &e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// dspFunc is a DSP endpoint: it gets the verified caller and returns the
+// status and body to answer with, or an error.
+type dspFunc func(r *http.Request, caller string) (int, any, error)
+
+// dspEndpoint wraps f with the protocol token check, the body limit and the
+// error mapping to errType.
+func (n *Node) dspEndpoint(errType string, f dspFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, dsp.MaxMessageBytes)
+		tok := identity.BearerToken(r)
+		if tok == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="dsp"`)
+			n.writeDSPError(w, r, errType, fmt.Errorf("%w: Authorization: Bearer <protocol token> is required on every DSP call", identity.ErrMalformed))
+			return
+		}
+		claims, err := n.verifier.VerifyProtocol(r.Context(), tok, n.cfg.ParticipantID)
+		if err != nil {
+			n.writeDSPError(w, r, errType, err)
+			return
+		}
+		status, body, err := f(r.WithContext(identity.NewContext(r.Context(), claims)), claims.Caller())
+		if err != nil {
+			n.writeDSPError(w, r, errType, err)
+			return
+		}
+		if body == nil {
+			w.WriteHeader(status)
+			return
+		}
+		writeJSON(w, status, body)
+	})
+}
+
+func (n *Node) routes() http.Handler {
+	mux := http.NewServeMux()
+	ce, ne, te := dsp.TypeCatalogError, dsp.TypeContractNegotiationError, dsp.TypeTransferError
+	// Catalogue (provider).
+	mux.Handle("POST /catalog/request", n.dspEndpoint(ce, n.handleCatalogRequest))
+	mux.Handle("GET /catalog/datasets/{id...}", n.dspEndpoint(ce, n.handleDatasetRequest))
+	// Negotiation, provider paths.
+	mux.Handle("POST /negotiations/request", n.dspEndpoint(ne, n.handleNegotiationRequest))
+	mux.Handle("GET /negotiations/{pid}", n.dspEndpoint(ne, n.handleNegotiationGet(store.RoleProvider)))
+	mux.Handle("POST /negotiations/{pid}/request", n.dspEndpoint(ne, n.handleCounterRequest))
+	mux.Handle("POST /negotiations/{pid}/events", n.dspEndpoint(ne, n.handleProviderEvent))
+	mux.Handle("POST /negotiations/{pid}/agreement/verification", n.dspEndpoint(ne, n.handleVerification))
+	mux.Handle("POST /negotiations/{pid}/termination", n.dspEndpoint(ne, n.handleNegotiationTermination(store.RoleProvider)))
+	mux.Handle("POST /negotiations/offers", n.dspEndpoint(ne, n.handleInitialOffer))
+	// Negotiation, consumer callback paths (callbackAddress = <publicURL>/callback).
+	mux.Handle("GET /callback/negotiations/{pid}", n.dspEndpoint(ne, n.handleNegotiationGet(store.RoleConsumer)))
+	mux.Handle("POST /callback/negotiations/{pid}/offers", n.dspEndpoint(ne, n.handleCounterOffer))
+	mux.Handle("POST /callback/negotiations/{pid}/agreement", n.dspEndpoint(ne, n.handleAgreement))
+	mux.Handle("POST /callback/negotiations/{pid}/events", n.dspEndpoint(ne, n.handleConsumerEvent))
+	mux.Handle("POST /callback/negotiations/{pid}/termination", n.dspEndpoint(ne, n.handleNegotiationTermination(store.RoleConsumer)))
+	// Transfer process, provider paths.
+	mux.Handle("POST /transfers/request", n.dspEndpoint(te, n.handleTransferRequest))
+	mux.Handle("GET /transfers/{pid}", n.dspEndpoint(te, n.handleTransferGet(store.RoleProvider)))
+	mux.Handle("POST /transfers/{pid}/start", n.dspEndpoint(te, n.handleTransferStartMsg(store.RoleProvider)))
+	mux.Handle("POST /transfers/{pid}/completion", n.dspEndpoint(te, n.handleTransferCompletion(store.RoleProvider)))
+	mux.Handle("POST /transfers/{pid}/suspension", n.dspEndpoint(te, n.handleTransferSuspension(store.RoleProvider)))
+	mux.Handle("POST /transfers/{pid}/termination", n.dspEndpoint(te, n.handleTransferTermination(store.RoleProvider)))
+	// Transfer process, consumer callback paths.
+	mux.Handle("GET /callback/transfers/{pid}", n.dspEndpoint(te, n.handleTransferGet(store.RoleConsumer)))
+	mux.Handle("POST /callback/transfers/{pid}/start", n.dspEndpoint(te, n.handleTransferStartMsg(store.RoleConsumer)))
+	mux.Handle("POST /callback/transfers/{pid}/completion", n.dspEndpoint(te, n.handleTransferCompletion(store.RoleConsumer)))
+	mux.Handle("POST /callback/transfers/{pid}/suspension", n.dspEndpoint(te, n.handleTransferSuspension(store.RoleConsumer)))
+	mux.Handle("POST /callback/transfers/{pid}/termination", n.dspEndpoint(te, n.handleTransferTermination(store.RoleConsumer)))
+
+	mux.HandleFunc("GET /.well-known/dspace-version", n.handleVersion)
+	mux.HandleFunc("GET /healthz", n.handleHealth)
+	n.mountManagement(mux)
+	if n.data != nil {
+		mux.Handle("/data/", n.data)
+	}
+	return mux
+}
+
+func (n *Node) handleVersion(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"protocolVersions": []map[string]any{{
+			"version": "2025-1", "path": "/", "binding": "HTTPS",
+			"tdsc:participantId": n.cfg.ParticipantID,
+		}},
+	})
+}
+
+func (n *Node) handleHealth(w http.ResponseWriter, r *http.Request) {
+	status := http.StatusOK
+	body := map[string]any{"status": "ok", "ledger": "ok"}
+	if !n.lw.healthy() {
+		body["ledger"] = "unreachable; records are held in the outbox"
+	}
+	if c, err := n.st.View(r.Context()).OutboxCounts(); err == nil {
+		body["outbox"] = c
+	} else {
+		status, body["status"] = http.StatusServiceUnavailable, "store: "+err.Error()
+	}
+	writeJSON(w, status, body)
+}
+
+// callbackURL is where peers send consumer-side messages for this node.
+func (n *Node) callbackURL() string { return n.cfg.PublicURL + "/callback" }

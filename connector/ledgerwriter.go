@@ -1,0 +1,263 @@
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tdsc/tdsc/connector/store"
+	"github.com/tdsc/tdsc/ledger"
+)
+
+// ErrLedgerRefused: the ledger refused a record by one of its rules (the
+// error text names the rule). The step that needed it is not retried.
+var ErrLedgerRefused = errors.New("connector: ledger refused the record")
+
+// ledgerWriter drains the outbox into the ledger: one batch at a time, the
+// batch persisted before it is sent so a retry after an unknown outcome sends
+// the same bytes. Strict callers wait on their record with wait.
+type ledgerWriter struct {
+	n      *Node
+	app    ledgerAppender
+	wakeCh chan struct{}
+
+	mu      sync.Mutex
+	waiters map[string][]chan error
+	failing bool
+}
+
+func newLedgerWriter(n *Node, app ledgerAppender) *ledgerWriter {
+	return &ledgerWriter{n: n, app: app, wakeCh: make(chan struct{}, 1), waiters: map[string][]chan error{}}
+}
+
+// enqueue adds rec to the outbox inside the caller's transaction. Call wake
+// after the transaction commits.
+func (w *ledgerWriter) enqueue(tx *store.Tx, rec *ledger.Record) error {
+	rec.Schema = ledger.SchemaVersion
+	if rec.Time == "" {
+		rec.Time = w.n.now().UTC().Format(time.RFC3339Nano)
+	}
+	if rec.Actor == "" {
+		rec.Actor = w.n.cfg.ParticipantID
+	}
+	if err := rec.Validate(); err != nil {
+		return fmt.Errorf("connector: record %s: %w", rec.ID, err)
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Enqueue(rec.ID, b)
+	return err
+}
+
+func (w *ledgerWriter) wake() {
+	select {
+	case w.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+// wait blocks until the record is committed (nil), refused (an error
+// wrapping ErrLedgerRefused) or ctx ends.
+func (w *ledgerWriter) wait(ctx context.Context, recordID string) error {
+	ch := make(chan error, 1)
+	w.mu.Lock()
+	w.waiters[recordID] = append(w.waiters[recordID], ch)
+	w.mu.Unlock()
+	defer w.drop(recordID, ch)
+	state, errText, err := w.n.st.View(ctx).OutboxState(recordID)
+	if err != nil {
+		return err
+	}
+	switch state {
+	case store.OutboxCommitted:
+		return nil
+	case store.OutboxRefused:
+		return fmt.Errorf("%w: %s", ErrLedgerRefused, errText)
+	}
+	w.wake()
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("connector: waiting for the ledger to commit %s: %w", recordID, ctx.Err())
+	}
+}
+
+func (w *ledgerWriter) drop(id string, ch chan error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l := w.waiters[id]
+	for i, c := range l {
+		if c == ch {
+			l = append(l[:i], l[i+1:]...)
+			break
+		}
+	}
+	if len(l) == 0 {
+		delete(w.waiters, id)
+	} else {
+		w.waiters[id] = l
+	}
+}
+
+func (w *ledgerWriter) notify(ids []string, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, id := range ids {
+		for _, ch := range w.waiters[id] {
+			select {
+			case ch <- err:
+			default:
+			}
+		}
+	}
+}
+
+// run drains the outbox until ctx ends, backing off while the ledger fails.
+func (w *ledgerWriter) run(ctx context.Context) {
+	backoff := w.n.cfg.RetryMin
+	for {
+		progressed, err := w.step(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		var wait <-chan time.Time
+		switch {
+		case err != nil:
+			w.n.log.Warn("ledger unavailable; records stay in the outbox", "err", err, "retryIn", backoff)
+			w.setFailing(true)
+			wait = time.After(backoff)
+			backoff = min(backoff*2, w.n.cfg.RetryMax)
+		case progressed:
+			backoff = w.n.cfg.RetryMin
+			w.setFailing(false)
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wakeCh:
+			if err == nil {
+				continue
+			}
+			// A wake during an outage does not skip the backoff.
+			select {
+			case <-ctx.Done():
+				return
+			case <-wait:
+			}
+		case <-wait:
+		}
+	}
+}
+
+func (w *ledgerWriter) setFailing(f bool) {
+	w.mu.Lock()
+	w.failing = f
+	w.mu.Unlock()
+}
+
+// step sends one batch: the open one if a previous send's outcome is
+// unknown, else a new one from the pending records. It reports whether
+// anything was settled, or the transport error.
+func (w *ledgerWriter) step(ctx context.Context) (bool, error) {
+	st := w.n.st
+	open, err := st.View(ctx).OpenBatch()
+	if err != nil {
+		return false, err
+	}
+	if open == nil {
+		pending, err := st.View(ctx).Pending(w.n.cfg.OutboxBatch)
+		if err != nil || len(pending) == 0 {
+			return false, err
+		}
+		recs := make([]ledger.Record, len(pending))
+		ids := make([]string, len(pending))
+		for i, p := range pending {
+			if err := json.Unmarshal(p.Record, &recs[i]); err != nil {
+				return false, fmt.Errorf("connector: outbox record %s: %w", p.RecordID, err)
+			}
+			ids[i] = p.RecordID
+		}
+		b, err := ledger.NewBatch(w.n.cfg.Space, w.n.cfg.ParticipantID, w.n.key, recs)
+		if err != nil {
+			// A malformed record: settle it like a refusal.
+			return w.settleRefused(ctx, ids, "", err)
+		}
+		body, err := json.Marshal(b)
+		if err != nil {
+			return false, err
+		}
+		if err := st.Update(ctx, func(tx *store.Tx) error { return tx.PutBatch(b.Root, body, ids) }); err != nil {
+			return false, err
+		}
+		open = &store.Batch{Root: b.Root, Body: body}
+	}
+	var b ledger.Batch
+	if err := json.Unmarshal(open.Body, &b); err != nil {
+		return false, fmt.Errorf("connector: stored batch %s: %w", open.Root, err)
+	}
+	_, appendErr := w.app.Append(ctx, &b)
+	ids, err := st.View(ctx).BatchRecordIDs(open.Root)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case appendErr == nil:
+		if err := st.Update(ctx, func(tx *store.Tx) error { return tx.CommitBatch(open.Root) }); err != nil {
+			return false, err
+		}
+		w.notify(ids, nil)
+		return true, nil
+	case definitive(appendErr):
+		return w.settleRefused(ctx, ids, open.Root, appendErr)
+	default:
+		_ = st.Update(ctx, func(tx *store.Tx) error { return tx.BatchAttempt(open.Root, appendErr.Error()) })
+		return false, appendErr
+	}
+}
+
+// settleRefused settles records the ledger refused: one record is refused for
+// good, several go back to be tried one by one.
+func (w *ledgerWriter) settleRefused(ctx context.Context, ids []string, root string, cause error) (bool, error) {
+	st := w.n.st
+	var refused []string
+	err := st.Update(ctx, func(tx *store.Tx) error {
+		if root == "" {
+			// Never persisted: make a one-off batch row to settle through.
+			root = fmt.Sprintf("unsent-%d-%s", w.n.now().UnixNano(), ids[0])
+			if err := tx.PutBatch(root, []byte("{}"), ids); err != nil {
+				return err
+			}
+		}
+		var err error
+		refused, err = tx.RefuseBatch(root, cause.Error())
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	w.n.log.Warn("ledger refused a batch", "records", len(ids), "err", cause)
+	w.notify(refused, fmt.Errorf("%w: %v", ErrLedgerRefused, cause))
+	return true, nil
+}
+
+// definitive reports whether the ledger's answer settles the batch: a rule
+// refused it or it is malformed. Transport errors and an unknown writer (not
+// registered yet) are retried.
+func definitive(err error) bool {
+	return errors.Is(err, ledger.ErrRefused) || errors.Is(err, ledger.ErrMalformed) ||
+		errors.Is(err, ledger.ErrBadSignature) || errors.Is(err, ledger.ErrGenesisMismatch)
+}
+
+// ledgerHealthy reports whether the last attempt to reach the ledger succeeded.
+func (w *ledgerWriter) healthy() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !w.failing
+}

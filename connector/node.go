@@ -1,0 +1,272 @@
+package connector
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/tdsc/tdsc/connector/store"
+	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// ledgerAppender is what the node needs of the ledger to write: append one
+// signed batch. A repeated batch returns the same receipt.
+type ledgerAppender interface {
+	Append(ctx context.Context, b *ledger.Batch) (ledger.Receipt, error)
+}
+
+// rulesSource yields the space's current rules (the last rules.updated).
+type rulesSource interface {
+	Rules(ctx context.Context) (policy.SpaceRules, error)
+}
+
+// Node is one connector: DSP endpoint, management API, data plane mount,
+// store, and ledger writer.
+type Node struct {
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	newID    func() string
+	key      *identity.Key
+	issuer   *identity.Issuer
+	verifier *identity.Verifier
+	registry *identity.Registry
+	rules    rulesSource
+	st       *store.Store
+	lw       *ledgerWriter
+	tasks    *taskRunner
+	peers    *peerClient
+	opToken  string
+	data     http.Handler
+	handler  http.Handler
+
+	compiled sync.Map // offer id -> *policy.Compiled
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed sync.Once
+}
+
+type options struct {
+	key        *identity.Key
+	ledger     ledgerAppender
+	source     identity.Source
+	registry   *identity.Registry
+	rules      rulesSource
+	now        func() time.Time
+	newID      func() string
+	log        *slog.Logger
+	httpClient *http.Client
+	opToken    string
+	data       http.Handler
+	verifier   []identity.VerifierOption
+}
+
+// Option configures New.
+type Option func(*options)
+
+// WithKey sets the participant's signing key (else Config.KeyFile is loaded).
+func WithKey(k *identity.Key) Option { return func(o *options) { o.key = k } }
+
+// WithLedger sets the ledger the node writes to (required): the embedded
+// store, or the ledger service's client.
+func WithLedger(l interface {
+	Append(ctx context.Context, b *ledger.Batch) (ledger.Receipt, error)
+}) Option {
+	return func(o *options) { o.ledger = l }
+}
+
+// WithParticipants sets where participants' keys and attributes come from
+// (required unless WithRegistry): the ledger's registered participants.
+func WithParticipants(src identity.Source) Option { return func(o *options) { o.source = src } }
+
+// WithRegistry sets a shared participant registry (instead of WithParticipants).
+func WithRegistry(r *identity.Registry) Option { return func(o *options) { o.registry = r } }
+
+// WithRules sets where the space's rules come from; without it the node
+// applies no space rules of its own (the ledger's rulebook still does).
+func WithRules(r interface {
+	Rules(ctx context.Context) (policy.SpaceRules, error)
+}) Option {
+	return func(o *options) { o.rules = r }
+}
+
+// WithClock injects the clock.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithIDs injects the generator of process, agreement and record ids.
+func WithIDs(f func() string) Option { return func(o *options) { o.newID = f } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithHTTPClient sets the client used for DSP calls to peers.
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+
+// WithOperatorToken sets the management API's bearer token (else it is read
+// from Config.OperatorTokenFile or TDSC_OPERATOR_TOKEN).
+func WithOperatorToken(t string) Option { return func(o *options) { o.opToken = t } }
+
+// WithDataPlane mounts the data plane handler under /data/.
+func WithDataPlane(h http.Handler) Option { return func(o *options) { o.data = h } }
+
+// WithVerifierOptions passes options to the protocol token verifier (e.g. a clock).
+func WithVerifierOptions(vo ...identity.VerifierOption) Option {
+	return func(o *options) { o.verifier = append(o.verifier, vo...) }
+}
+
+// NewUUID returns a random RFC 4122 version 4 URN, "urn:uuid:…".
+func NewUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return "urn:uuid:" + h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// New opens the node's store, resumes pending steps and starts the ledger
+// writer. Close stops it.
+func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	o := options{now: time.Now, newID: NewUUID, log: slog.Default()}
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.ledger == nil {
+		return nil, errors.New("connector: no ledger: pass WithLedger (the embedded store or the ledger client)")
+	}
+	if o.registry == nil {
+		if o.source == nil {
+			return nil, errors.New("connector: no participant registry: pass WithParticipants or WithRegistry")
+		}
+		o.registry = identity.NewRegistry(o.source)
+	}
+	if o.key == nil {
+		if cfg.KeyFile == "" {
+			return nil, errors.New("connector: no key: set keyFile or pass WithKey")
+		}
+		k, err := identity.LoadKey(cfg.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		o.key = k
+	}
+	if o.opToken == "" {
+		t, err := operatorToken(cfg)
+		if err != nil {
+			return nil, err
+		}
+		o.opToken = t
+	}
+	if o.httpClient == nil {
+		o.httpClient = &http.Client{Timeout: cfg.PeerTimeout, Transport: &http.Transport{
+			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
+		}}
+	}
+	issuer, err := identity.NewIssuer(cfg.ParticipantID, o.key, identity.WithIssuerClock(o.now))
+	if err != nil {
+		return nil, err
+	}
+	vopts := append([]identity.VerifierOption{identity.WithSelf(cfg.ParticipantID), identity.WithClock(o.now)}, o.verifier...)
+	verifier, err := identity.NewVerifier(o.registry, vopts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("connector: dataDir: %w", err)
+	}
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "connector.db"), store.WithClock(o.now))
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: o.log.With("participant", cfg.ParticipantID), now: o.now, newID: o.newID, key: o.key,
+		issuer: issuer, verifier: verifier, registry: o.registry, rules: o.rules, st: st, opToken: o.opToken, data: o.data}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.lw = newLedgerWriter(n, o.ledger)
+	n.peers = &peerClient{n: n, hc: o.httpClient}
+	n.tasks = newTaskRunner(n)
+	n.handler = n.routes()
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.lw.run(n.ctx) }()
+	n.tasks.start(n.ctx, &n.wg)
+	if err := n.tasks.resume(ctx); err != nil {
+		n.Close(ctx)
+		return nil, err
+	}
+	return n, nil
+}
+
+func operatorToken(cfg Config) (string, error) {
+	if t := os.Getenv("TDSC_OPERATOR_TOKEN"); t != "" {
+		return t, nil
+	}
+	if cfg.OperatorTokenFile == "" {
+		return "", errors.New("connector: no operator token: set operatorTokenFile or TDSC_OPERATOR_TOKEN (or pass WithOperatorToken)")
+	}
+	b, err := os.ReadFile(cfg.OperatorTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("connector: operatorTokenFile: %w", err)
+	}
+	t := string(trimSpace(b))
+	if len(t) < 16 {
+		return "", fmt.Errorf("connector: operatorTokenFile %s: token must be at least 16 characters", cfg.OperatorTokenFile)
+	}
+	return t, nil
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// ID is the node's participant id.
+func (n *Node) ID() string { return n.cfg.ParticipantID }
+
+// PublicURL is the base URL of the node's DSP endpoint.
+func (n *Node) PublicURL() string { return n.cfg.PublicURL }
+
+// Handler serves DSP at the root, the management API under /api/v1/, the
+// data plane under /data/ (if mounted), and /healthz.
+func (n *Node) Handler() http.Handler { return n.handler }
+
+// Store is the node's store, for read-only inspection (tests, the demo).
+func (n *Node) Store() *store.Store { return n.st }
+
+// Close stops the queues and the ledger writer and closes the store.
+// Pending steps and outbox records stay in the store and resume on the next New.
+func (n *Node) Close(ctx context.Context) error {
+	var err error
+	n.closed.Do(func() {
+		n.cancel()
+		done := make(chan struct{})
+		go func() { n.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if cerr := n.st.Close(); err == nil {
+			err = cerr
+		}
+	})
+	return err
+}

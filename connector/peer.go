@@ -1,0 +1,147 @@
+package connector
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/tdsc/tdsc/connector/dsp"
+)
+
+// peerClient makes DSP calls to other connectors, each with a fresh protocol
+// token addressed to the callee.
+type peerClient struct {
+	n  *Node
+	hc *http.Client
+}
+
+// PeerError is a peer's refusal: an HTTP 4xx with the spec's error object.
+// Retrying the same message will not help; the reason says what to change.
+type PeerError struct {
+	Status int
+	URL    string
+	Err    *dsp.Error
+}
+
+func (e *PeerError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("peer %s answered %d", e.URL, e.Status)
+	}
+	return fmt.Sprintf("peer %s answered %d: %s", e.URL, e.Status, e.Err.Error())
+}
+
+// Unwrap marks a peer refusal permanent for the task runner.
+func (e *PeerError) Unwrap() error { return errPermanent }
+
+// Reason is the peer's reason text, joined.
+func (e *PeerError) Reason() string {
+	if e.Err == nil || len(e.Err.Reason) == 0 {
+		return fmt.Sprintf("peer answered HTTP %d", e.Status)
+	}
+	return strings.Join(e.Err.Reason, "; ")
+}
+
+func joinURL(base, path string) string {
+	return strings.TrimRight(base, "/") + path
+}
+
+// do sends one DSP request; a 2xx body is returned, a 4xx is a *PeerError,
+// anything else an error worth retrying.
+func (c *peerClient) do(ctx context.Context, method, aud, url string, msg any) ([]byte, int, error) {
+	var body io.Reader
+	if msg != nil {
+		b, err := json.Marshal(msg)
+		if err != nil {
+			return nil, 0, err
+		}
+		body = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.n.cfg.PeerTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: bad peer URL %q: %v", errPermanent, url, err)
+	}
+	tok, err := c.n.issuer.ProtocolToken(aud)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if msg != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("connector: %s %s: %w", method, url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, dsp.MaxCatalogBytes+1))
+	if err != nil {
+		return nil, resp.StatusCode, fmt.Errorf("connector: %s %s: read response: %w", method, url, err)
+	}
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return data, resp.StatusCode, nil
+	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusRequestTimeout:
+		pe := &PeerError{Status: resp.StatusCode, URL: url}
+		if e, err := dsp.DecodeErrorObject(bytes.NewReader(data)); err == nil {
+			pe.Err = e
+		}
+		return nil, resp.StatusCode, pe
+	}
+	return nil, resp.StatusCode, fmt.Errorf("connector: %s %s: HTTP %d: %.200s", method, url, resp.StatusCode, data)
+}
+
+func (c *peerClient) post(ctx context.Context, aud, url string, msg any) ([]byte, error) {
+	b, _, err := c.do(ctx, http.MethodPost, aud, url, msg)
+	return b, err
+}
+
+// Catalog fetches a provider's catalogue.
+func (c *peerClient) catalog(ctx context.Context, aud, base string) (*dsp.Catalog, error) {
+	b, err := c.post(ctx, aud, joinURL(base, "/catalog/request"), &dsp.CatalogRequestMessage{Header: dsp.NewHeader(dsp.TypeCatalogRequestMessage)})
+	if err != nil {
+		return nil, err
+	}
+	return dsp.DecodeCatalog(bytes.NewReader(b))
+}
+
+// versionInfo is what /.well-known/dspace-version says (plus our participant id).
+type versionInfo struct {
+	ProtocolVersions []struct {
+		Version       string `json:"version"`
+		Path          string `json:"path"`
+		Binding       string `json:"binding"`
+		ParticipantID string `json:"tdsc:participantId,omitempty"`
+	} `json:"protocolVersions"`
+}
+
+// discover reads a peer's participant id from its well-known version document.
+func (c *peerClient) discover(ctx context.Context, base string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.n.cfg.PeerTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, joinURL(base, "/.well-known/dspace-version"), nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("connector: discover %s: %w", base, err)
+	}
+	defer resp.Body.Close()
+	var v versionInfo
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&v); err != nil {
+		return "", fmt.Errorf("connector: discover %s: %w", base, err)
+	}
+	for _, p := range v.ProtocolVersions {
+		if p.ParticipantID != "" {
+			return p.ParticipantID, nil
+		}
+	}
+	return "", errors.New("connector: discover " + base + ": no participant id; pass the provider's id explicitly")
+}

@@ -1,0 +1,159 @@
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tdsc/tdsc/connector/dsp"
+	"github.com/tdsc/tdsc/connector/store"
+	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// toPolicy parses a DSP policy (without the tdsc:terms extension) with the
+// policy engine.
+func toPolicy(p dsp.Policy) (*policy.Policy, error) {
+	p.Terms = nil
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	return policy.Parse(b)
+}
+
+// toDSP converts an engine policy to the wire type.
+func toDSP(p *policy.Policy) (dsp.Policy, error) {
+	var out dsp.Policy
+	b, err := json.Marshal(p)
+	if err != nil {
+		return out, err
+	}
+	return out, json.Unmarshal(b, &out)
+}
+
+type compiledOffer struct {
+	pol *policy.Policy
+	c   *policy.Compiled
+	// party is the policy cut down to its constraints on who the consumer is
+	// (industry, orgType, membership, recipient, spatial): what decides
+	// whether a consumer may see the offer in the catalogue.
+	party *policy.Compiled
+}
+
+var partyOperands = map[string]bool{
+	policy.LeftIndustry: true, policy.LeftOrgType: true, policy.LeftMembership: true,
+	policy.LeftRecipient: true, policy.LeftSpatial: true,
+}
+
+// offerPolicy parses and compiles an offer once, caching by offer id
+// (offers are immutable once published).
+func (n *Node) offerPolicy(o *store.Offer) (*compiledOffer, error) {
+	if v, ok := n.compiled.Load(o.ID); ok {
+		return v.(*compiledOffer), nil
+	}
+	p, err := policy.Parse(o.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("offer %s: %w", o.ID, err)
+	}
+	c, err := policy.Compile(p)
+	if err != nil {
+		return nil, fmt.Errorf("offer %s: %w", o.ID, err)
+	}
+	cut := *p
+	cut.Permissions = nil
+	for _, r := range p.Permissions {
+		r2 := r
+		r2.Constraints = nil
+		r2.Duties = nil
+		for _, k := range r.Constraints {
+			if !k.Logical() && partyOperands[k.LeftOperand] {
+				r2.Constraints = append(r2.Constraints, k)
+			}
+		}
+		cut.Permissions = append(cut.Permissions, r2)
+	}
+	cut.Prohibitions, cut.Obligations = nil, nil
+	pc, err := policy.Compile(&cut)
+	if err != nil {
+		return nil, fmt.Errorf("offer %s: party view: %w", o.ID, err)
+	}
+	co := &compiledOffer{pol: p, c: c, party: pc}
+	n.compiled.Store(o.ID, co)
+	return co, nil
+}
+
+// party is a participant's registered attributes as the policy engine sees them.
+func party(p identity.Participant) policy.Party {
+	return policy.Party{ID: p.ID, Region: p.Region, Industry: p.Industry, OrgType: p.OrgType, Member: p.Member}
+}
+
+func (n *Node) spaceRules(ctx context.Context) (policy.SpaceRules, error) {
+	if n.rules == nil {
+		return policy.SpaceRules{}, nil
+	}
+	return n.rules.Rules(ctx)
+}
+
+func datasetInfo(d *store.Dataset, region string) policy.DatasetInfo {
+	return policy.DatasetInfo{ID: d.ID, Category: d.Category, Classification: policy.Classification(d.Classification), Region: region}
+}
+
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// termsOf is what an agreement fixes: the compiled policy's limits and the
+// duties the decision says are owed.
+func termsOf(c *policy.Compiled, d policy.Decision, hash string) dsp.Terms {
+	l := c.Limits()
+	t := dsp.Terms{PolicyHash: hash, NotBefore: rfc3339(l.NotBefore), NotAfter: rfc3339(l.NotAfter), MaxUses: l.MaxUses}
+	for _, du := range d.Duties {
+		t.Duties = append(t.Duties, dsp.Duty{ID: du.ID, Action: du.Action, Due: rfc3339(du.Due)})
+	}
+	return t
+}
+
+// ledgerTerms converts wire terms to the ledger's, without the signature.
+func ledgerTerms(t dsp.Terms) ledger.Terms {
+	lt := ledger.Terms{NotBefore: t.NotBefore, NotAfter: t.NotAfter, MaxUses: t.MaxUses}
+	for _, d := range t.Duties {
+		lt.Duties = append(lt.Duties, ledger.Duty{ID: d.ID, Action: d.Action, Due: d.Due})
+	}
+	return lt
+}
+
+// agreementTerms is what the agreements table keeps: the wire terms and,
+// once the consumer has signed, its key id and signature.
+type agreementTerms struct {
+	dsp.Terms
+	ConsumerKeyID     string `json:"consumerKeyId,omitempty"`
+	ConsumerSignature string `json:"consumerSignature,omitempty"`
+}
+
+func readTerms(a *store.Agreement) (agreementTerms, error) {
+	var t agreementTerms
+	if len(a.Terms) == 0 {
+		return t, fmt.Errorf("agreement %s has no terms", a.ID)
+	}
+	return t, json.Unmarshal(a.Terms, &t)
+}
+
+// agreementRecord is the provider's agreement.signed record; TermsMessage of
+// it is what the consumer signs.
+func agreementRecord(a *store.Agreement, t agreementTerms, ds *store.Dataset) *ledger.Record {
+	lt := ledgerTerms(t.Terms)
+	lt.ConsumerKeyID, lt.ConsumerSignature = t.ConsumerKeyID, t.ConsumerSignature
+	r := &ledger.Record{ID: "agreement.signed/" + a.ID, Kind: ledger.KindAgreementSigned, Actor: a.Provider,
+		Counterparty: a.Consumer, Dataset: a.DatasetID, Agreement: a.ID, PolicyHash: t.PolicyHash,
+		Rights: []string{ledger.RightUse}, Terms: &lt, LegalBasis: a.LegalBasis}
+	if ds != nil {
+		r.Classification, r.Category = policy.Classification(ds.Classification), ds.Category
+	}
+	return r
+}

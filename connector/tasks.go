@@ -1,0 +1,163 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tdsc/tdsc/connector/store"
+)
+
+// A task is one pending outgoing step of a negotiation or transfer (send a
+// message, decide, commit to the ledger). Tasks are rows in the store, added
+// in the same transaction as the state change that calls for them, and run
+// at once by in-process workers; after a restart resume re-queues them.
+// Handlers are idempotent: they look at the current state and do what it
+// still needs.
+type taskKey struct{ kind, ref string }
+
+type taskHandler func(ctx context.Context, ref string) error
+
+// errPermanent marks a task failure that retrying cannot fix; the handler has
+// already settled the state (e.g. terminated the negotiation with the reason).
+var errPermanent = errors.New("permanent")
+
+type taskRunner struct {
+	n        *Node
+	q        chan taskKey
+	handlers map[string]taskHandler
+	fail     map[string]func(ctx context.Context, ref string, cause error)
+
+	mu      sync.Mutex
+	running map[taskKey]bool
+	again   map[taskKey]bool
+}
+
+func newTaskRunner(n *Node) *taskRunner {
+	r := &taskRunner{n: n, q: make(chan taskKey, 1<<14), handlers: map[string]taskHandler{},
+		fail: map[string]func(context.Context, string, error){}, running: map[taskKey]bool{}, again: map[taskKey]bool{}}
+	n.registerTasks(r)
+	return r
+}
+
+// handle registers a task kind with its handler and what to do when it
+// finally gives up (after MaxAttempts).
+func (r *taskRunner) handle(kind string, h taskHandler, giveUp func(ctx context.Context, ref string, cause error)) {
+	r.handlers[kind] = h
+	r.fail[kind] = giveUp
+}
+
+func (r *taskRunner) start(ctx context.Context, wg *sync.WaitGroup) {
+	for i := 0; i < r.n.cfg.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case k := <-r.q:
+					r.run(ctx, k)
+				}
+			}
+		}()
+	}
+}
+
+// resume queues every task left in the store.
+func (r *taskRunner) resume(ctx context.Context) error {
+	tasks, err := r.n.st.View(ctx).Tasks()
+	if err != nil {
+		return fmt.Errorf("connector: resume pending steps: %w", err)
+	}
+	for _, t := range tasks {
+		r.kick(t.Kind, t.Ref)
+	}
+	if len(tasks) > 0 {
+		r.n.log.Info("resumed pending steps", "count", len(tasks))
+	}
+	return nil
+}
+
+// kick queues a task (after its row is committed).
+func (r *taskRunner) kick(kind, ref string) {
+	k := taskKey{kind, ref}
+	select {
+	case r.q <- k:
+	default:
+		go func() {
+			select {
+			case r.q <- k:
+			case <-r.n.ctx.Done():
+			}
+		}()
+	}
+}
+
+func (r *taskRunner) run(ctx context.Context, k taskKey) {
+	// One run of a task at a time; a kick while it runs runs it again after.
+	r.mu.Lock()
+	if r.running[k] {
+		r.again[k] = true
+		r.mu.Unlock()
+		return
+	}
+	r.running[k] = true
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.running, k)
+		again := r.again[k]
+		delete(r.again, k)
+		r.mu.Unlock()
+		if again {
+			r.kick(k.kind, k.ref)
+		}
+	}()
+
+	h := r.handlers[k.kind]
+	if h == nil {
+		r.n.log.Error("unknown task kind; dropping", "kind", k.kind, "ref", k.ref)
+		_ = r.n.st.Update(ctx, func(tx *store.Tx) error { return tx.DoneTask(k.kind, k.ref) })
+		return
+	}
+	err := h(ctx, k.ref)
+	if ctx.Err() != nil {
+		return // shutting down: the row stays and resumes next start
+	}
+	if err == nil || errors.Is(err, errPermanent) {
+		if err != nil {
+			r.n.log.Info("step settled with a refusal", "kind", k.kind, "ref", k.ref, "err", err)
+		}
+		if derr := r.n.st.Update(ctx, func(tx *store.Tx) error { return tx.DoneTask(k.kind, k.ref) }); derr != nil {
+			r.n.log.Error("finish step", "kind", k.kind, "ref", k.ref, "err", derr)
+		}
+		return
+	}
+	var attempts int
+	_ = r.n.st.Update(ctx, func(tx *store.Tx) error {
+		var e error
+		attempts, e = tx.FailTask(k.kind, k.ref, err.Error())
+		return e
+	})
+	if attempts >= r.n.cfg.MaxAttempts {
+		r.n.log.Warn("giving up a step", "kind", k.kind, "ref", k.ref, "attempts", attempts, "err", err)
+		if f := r.fail[k.kind]; f != nil {
+			f(ctx, k.ref, err)
+		}
+		_ = r.n.st.Update(ctx, func(tx *store.Tx) error { return tx.DoneTask(k.kind, k.ref) })
+		return
+	}
+	d := r.n.cfg.RetryMin << min(attempts, 20)
+	if d > r.n.cfg.RetryMax || d <= 0 {
+		d = r.n.cfg.RetryMax
+	}
+	r.n.log.Debug("step failed; retrying", "kind", k.kind, "ref", k.ref, "attempt", attempts, "in", d, "err", err)
+	time.AfterFunc(d, func() {
+		if r.n.ctx.Err() == nil {
+			r.kick(k.kind, k.ref)
+		}
+	})
+}
