@@ -135,7 +135,7 @@ const (
 
 // env is a provider's data plane on httptest with a real identity space.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	clock    *clock
 	provider *identity.Issuer
 	consumer *identity.Key
@@ -149,7 +149,7 @@ type env struct {
 	hash     string
 }
 
-func newKey(t *testing.T, gen func() (*identity.Key, error)) *identity.Key {
+func newKey(t testing.TB, gen func() (*identity.Key, error)) *identity.Key {
 	t.Helper()
 	k, err := gen()
 	if err != nil {
@@ -159,7 +159,7 @@ func newKey(t *testing.T, gen func() (*identity.Key, error)) *identity.Key {
 }
 
 // writeRandom makes a file of n random bytes and returns its path and hex SHA-256.
-func writeRandom(t *testing.T, dir string, n int) (string, string) {
+func writeRandom(t testing.TB, dir string, n int) (string, string) {
 	t.Helper()
 	b := make([]byte, n)
 	rand.Read(b)
@@ -183,7 +183,9 @@ func fileHash(t *testing.T, p string) string {
 
 type envOption func(*dataplane.Config, *env)
 
-func newEnv(t *testing.T, size int, opts ...envOption) *env {
+func newEnv(t *testing.T, size int, opts ...envOption) *env { return newEnvB(t, size, opts...) }
+
+func newEnvB(t testing.TB, size int, opts ...envOption) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{t: time.Now().Truncate(time.Second)}, rec: newRecords()}
 	provKey := newKey(t, identity.GenerateEd25519)
