@@ -1,0 +1,42 @@
+// Command tdsc-chaincode runs the tdsc contract as a Fabric chaincode
+// service: the peer dials it (an external "ccaas" builder), no Docker.
+//
+//	CHAINCODE_ID=<package id> CHAINCODE_SERVER_ADDRESS=127.0.0.1:19999 tdsc-chaincode
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+
+	"github.com/tdsc/tdsc/chaincode"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(log); err != nil {
+		log.Error("tdsc-chaincode", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	id, addr := os.Getenv("CHAINCODE_ID"), os.Getenv("CHAINCODE_SERVER_ADDRESS")
+	if id == "" || addr == "" {
+		return fmt.Errorf("set CHAINCODE_ID (the installed package id) and CHAINCODE_SERVER_ADDRESS (host:port to listen on)")
+	}
+	quiet := log
+	if os.Getenv("TDSC_CC_LOG") == "" {
+		quiet = nil
+	}
+	cc, err := contractapi.NewChaincode(chaincode.New(quiet))
+	if err != nil {
+		return err
+	}
+	srv := &shim.ChaincodeServer{CCID: id, Address: addr, CC: cc, TLSProps: shim.TLSProperties{Disabled: true}}
+	log.Info("chaincode service listening", "id", id, "addr", addr)
+	return srv.Start()
+}

@@ -1,0 +1,237 @@
+package chaincode
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+
+	"github.com/tdsc/tdsc/chaincode/wire"
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// Contract is the tdsc contract. Every error it returns is encoded with
+// wire.Message, so clients recover the ledger's typed errors.
+type Contract struct {
+	contractapi.Contract
+	// Log receives one line per Append transaction; nil discards.
+	Log *slog.Logger
+}
+
+// New returns the contract, ready for contractapi.NewChaincode.
+func New(log *slog.Logger) *Contract {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Contract{Log: log}
+	c.Name = "tdsc"
+	c.Info.Version = "1"
+	c.Info.Title = "tdsc audit ledger"
+	return c
+}
+
+
+// fail encodes err for the wire.
+func fail(err error) error { return errors.New(wire.Message(err)) }
+
+func genesis(st store) (ledger.Genesis, error) {
+	v, err := st.GetState(keyGenesis)
+	if err != nil {
+		return ledger.Genesis{}, err
+	}
+	if v == nil {
+		return ledger.Genesis{}, fmt.Errorf("%w: this chaincode holds no space yet: call %s with the space's genesis", ledger.ErrNotFound, wire.TxInit)
+	}
+	var g ledger.Genesis
+	if err := json.Unmarshal(v, &g); err != nil {
+		return ledger.Genesis{}, fmt.Errorf("chaincode: genesis does not decode: %w", err)
+	}
+	return g, nil
+}
+
+// Init fixes the space's genesis. Calling it again with the same genesis
+// does nothing; with another, it fails with ErrGenesisMismatch.
+func (c *Contract) Init(ctx contractapi.TransactionContextInterface, genesisJSON string) error {
+	st := ctx.GetStub()
+	var g ledger.Genesis
+	if err := json.Unmarshal([]byte(genesisJSON), &g); err != nil {
+		return fail(&ledger.MalformedError{Rule: ledger.RuleJSON, Field: "genesis", Reason: err.Error()})
+	}
+	if g.Space == "" || g.Authority.ID == "" || len(g.Authority.Keys) == 0 {
+		return fail(&ledger.MalformedError{Rule: ledger.RuleRequired, Field: "genesis", Reason: "needs a space and an authority with a key"})
+	}
+	canon, err := json.Marshal(&g)
+	if err != nil {
+		return fail(err)
+	}
+	old, err := st.GetState(keyGenesis)
+	if err != nil {
+		return fail(err)
+	}
+	if old != nil {
+		if string(old) != string(canon) {
+			return fail(fmt.Errorf("%w: this chaincode holds space %s's genesis", ledger.ErrGenesisMismatch, g.Space))
+		}
+		return nil
+	}
+	return st.PutState(keyGenesis, canon)
+}
+
+// Genesis returns the space's genesis as JSON.
+func (c *Contract) Genesis(ctx contractapi.TransactionContextInterface) (string, error) {
+	g, err := genesis(ctx.GetStub())
+	if err != nil {
+		return "", fail(err)
+	}
+	return marshal(g)
+}
+
+// Append checks and commits a JSON array of signed batches, each all or
+// nothing, and returns a JSON array of wire.Outcome, one per batch.
+func (c *Contract) Append(ctx contractapi.TransactionContextInterface, batchesJSON string) (string, error) {
+	st := ctx.GetStub()
+	st.StartWriteBatch()
+	g, err := genesis(st)
+	if err != nil {
+		return "", fail(err)
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal([]byte(batchesJSON), &raw); err != nil || len(raw) == 0 {
+		return "", fail(&ledger.MalformedError{Rule: ledger.RuleJSON, Field: "batches", Reason: "must be a non-empty JSON array of batches"})
+	}
+	batches := make([]*ledger.Batch, len(raw))
+	for i, r := range raw {
+		if batches[i], err = ledger.DecodeBatch(r); err != nil {
+			return "", fail(fmt.Errorf("batch %d: %w", i, err))
+		}
+	}
+	out, err := appendBatches(st, g, batches)
+	if err != nil {
+		return "", fail(err)
+	}
+	c.Log.Info("append", "tx", st.GetTxID(), "batches", len(batches))
+	return marshal(out)
+}
+
+// Record returns a record with its inclusion proof (wire.Proven JSON).
+func (c *Contract) Record(ctx contractapi.TransactionContextInterface, id string) (string, error) {
+	st := ctx.GetStub()
+	g, err := genesis(st)
+	if err != nil {
+		return "", fail(err)
+	}
+	p, err := record(st, g, id)
+	if err != nil {
+		return "", fail(err)
+	}
+	return marshal(p)
+}
+
+// Query returns one page (ledger.Page JSON) of records matching a ledger.Query.
+func (c *Contract) Query(ctx contractapi.TransactionContextInterface, queryJSON string) (string, error) {
+	st := ctx.GetStub()
+	g, err := genesis(st)
+	if err != nil {
+		return "", fail(err)
+	}
+	var q ledger.Query
+	if err := json.Unmarshal([]byte(queryJSON), &q); err != nil {
+		return "", fail(&ledger.MalformedError{Rule: ledger.RuleJSON, Field: "query", Reason: err.Error()})
+	}
+	p, err := query(st, g, q)
+	if err != nil {
+		return "", fail(err)
+	}
+	return marshal(p)
+}
+
+// Participant returns a registered participant (identity.Participant JSON).
+func (c *Contract) Participant(ctx contractapi.TransactionContextInterface, id string) (string, error) {
+	st := ctx.GetStub()
+	g, err := genesis(st)
+	if err != nil {
+		return "", fail(err)
+	}
+	p, err := newWorldState(st, g).Participant(id)
+	if err != nil {
+		return "", fail(err)
+	}
+	if p == nil {
+		return "", fail(notFound("participant %s", id))
+	}
+	return marshal(p)
+}
+
+// Rules returns the space's current rules (policy.SpaceRules JSON).
+func (c *Contract) Rules(ctx contractapi.TransactionContextInterface) (string, error) {
+	st := ctx.GetStub()
+	g, err := genesis(st)
+	if err != nil {
+		return "", fail(err)
+	}
+	r, err := newWorldState(st, g).Rules()
+	if err != nil {
+		return "", fail(err)
+	}
+	if r == nil {
+		r = &policy.SpaceRules{}
+	}
+	return marshal(r)
+}
+
+// Head returns the ledger's tree head (wire.Head JSON).
+func (c *Contract) Head(ctx contractapi.TransactionContextInterface) (string, error) {
+	st := ctx.GetStub()
+	g, err := genesis(st)
+	if err != nil {
+		return "", fail(err)
+	}
+	h, err := readHead(newWorldState(st, g))
+	if err != nil {
+		return "", fail(err)
+	}
+	return marshal(h)
+}
+
+// Consistency returns the consistency proof between two tree sizes.
+func (c *Contract) Consistency(ctx contractapi.TransactionContextInterface, from, to uint64) (string, error) {
+	st := ctx.GetStub()
+	g, err := genesis(st)
+	if err != nil {
+		return "", fail(err)
+	}
+	p, err := consistency(st, g, from, to)
+	if err != nil {
+		return "", fail(err)
+	}
+	return marshal(p)
+}
+
+// Batch returns a committed batch's header (wire.StoredBatch JSON).
+func (c *Contract) Batch(ctx contractapi.TransactionContextInterface, root string) (string, error) {
+	st := ctx.GetStub()
+	g, err := genesis(st)
+	if err != nil {
+		return "", fail(err)
+	}
+	b, err := getJSON[wire.StoredBatch](newWorldState(st, g), keyBatch(root))
+	if err != nil {
+		return "", fail(err)
+	}
+	if b == nil {
+		return "", fail(notFound("batch %s", root))
+	}
+	return marshal(b)
+}
+
+func marshal(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fail(err)
+	}
+	return string(b), nil
+}
+

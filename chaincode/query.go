@@ -1,0 +1,279 @@
+package chaincode
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/tdsc/tdsc/chaincode/wire"
+	"github.com/tdsc/tdsc/ledger"
+)
+
+// readStore is what the queries need of the peer.
+type readStore interface {
+	store
+	GetStateByRange(startKey, endKey string) (shim.StateQueryIteratorInterface, error)
+	CreateCompositeKey(objectType string, attributes []string) (string, error)
+	SplitCompositeKey(compositeKey string) (string, []string, error)
+	GetStateByPartialCompositeKeyWithPagination(objectType string, keys []string, pageSize int32, bookmark string) (shim.StateQueryIteratorInterface, *peer.QueryResponseMetadata, error)
+}
+
+func notFound(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ledger.ErrNotFound, fmt.Sprintf(format, args...))
+}
+
+// record returns a record with its inclusion proof in the current tree.
+func record(st store, g ledger.Genesis, id string) (*wire.Proven, error) {
+	ws := newWorldState(st, g)
+	if err := ws.prefetch([]string{keyID(id), keyHead}); err != nil {
+		return nil, err
+	}
+	pos := ws.cache[keyID(id)]
+	if pos == nil {
+		return nil, notFound("record %s", id)
+	}
+	index, err := parsePosition(string(pos))
+	if err != nil {
+		return nil, fmt.Errorf("chaincode: index of record %s: %w", id, err)
+	}
+	head, err := readHead(ws)
+	if err != nil {
+		return nil, err
+	}
+	e, err := entryAt(ws, index)
+	if err != nil {
+		return nil, err
+	}
+	pf, err := inclusion(ws, index, head.Size)
+	if err != nil {
+		return nil, err
+	}
+	return &wire.Proven{Entry: e, Proof: pf, Head: *head}, nil
+}
+
+func entryAt(ws *worldState, index uint64) (ledger.Entry, error) {
+	v, err := ws.get(keyRecord(index))
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	if v == nil {
+		return ledger.Entry{}, notFound("record at index %d", index)
+	}
+	return decodeEntry(index, v)
+}
+
+func decodeEntry(index uint64, v []byte) (ledger.Entry, error) {
+	var se entry
+	if err := json.Unmarshal(v, &se); err != nil {
+		return ledger.Entry{}, fmt.Errorf("chaincode: record at index %d does not decode: %w", index, err)
+	}
+	e := ledger.Entry{Index: index, BatchRoot: se.Batch}
+	if err := json.Unmarshal(se.Record, &e.Record); err != nil {
+		return ledger.Entry{}, fmt.Errorf("chaincode: record at index %d does not decode: %w", index, err)
+	}
+	return e, nil
+}
+
+func inclusion(ws *worldState, index, size uint64) ([][]byte, error) {
+	ns, err := proof.Inclusion(index, size)
+	if err != nil {
+		return nil, notFound("%v", err)
+	}
+	return fetch(ws, ns)
+}
+
+func fetch(ws *worldState, ns proof.Nodes) ([][]byte, error) {
+	keys := make([]string, len(ns.IDs))
+	for i, id := range ns.IDs {
+		keys[i] = keyNode(id)
+	}
+	hashes, err := nodes(ws, keys)
+	if err != nil {
+		return nil, err
+	}
+	return ns.Rehash(hashes, rfc6962.DefaultHasher.HashChildren)
+}
+
+// consistency proves the tree of size from is a prefix of the tree of size to.
+func consistency(st store, g ledger.Genesis, from, to uint64) ([][]byte, error) {
+	ws := newWorldState(st, g)
+	head, err := readHead(ws)
+	if err != nil {
+		return nil, err
+	}
+	if to > head.Size || from > to {
+		return nil, &ledger.MalformedError{Rule: ledger.RuleFormat, Field: "from,to",
+			Reason: fmt.Sprintf("need 0 <= from <= to <= %d, got %d, %d", head.Size, from, to)}
+	}
+	ns, err := proof.Consistency(from, to)
+	if err != nil {
+		return nil, err
+	}
+	return fetch(ws, ns)
+}
+
+// query returns one page of records matching q in ledger order. The cursor
+// is the index of the next record to look at.
+func query(st readStore, g ledger.Genesis, q ledger.Query) (*ledger.Page, error) {
+	if err := checkQuery(&q); err != nil {
+		return nil, err
+	}
+	var from uint64
+	if q.Cursor != "" {
+		n, err := strconv.ParseUint(q.Cursor, 10, 64)
+		if err != nil {
+			return nil, &ledger.MalformedError{Rule: ledger.RuleFormat, Field: "cursor", Reason: "not a cursor this ledger returned"}
+		}
+		from = n
+	}
+	ws := newWorldState(st, g)
+	page := &ledger.Page{Records: []ledger.Entry{}}
+	// take adds e if it matches; it reports false once the page is full,
+	// setting the cursor to e's index.
+	take := func(e ledger.Entry) bool {
+		if len(page.Records) == q.Limit {
+			page.Next = strconv.FormatUint(e.Index, 10)
+			return false
+		}
+		if q.Matches(&e.Record) {
+			page.Records = append(page.Records, e)
+		}
+		return true
+	}
+	ix, value, ok := indexFor(&q)
+	if !ok {
+		return page, scanLog(st, from, take)
+	}
+	return page, scanIndex(st, ws, ix, value, from, q.Limit, take)
+}
+
+// scanLog walks the records from index from in ledger order.
+func scanLog(st readStore, from uint64, take func(ledger.Entry) bool) error {
+	it, err := st.GetStateByRange(keyRecord(from), "r0")
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.HasNext() {
+		kv, err := it.Next()
+		if err != nil {
+			return err
+		}
+		index, err := parsePosition(kv.Key[2:])
+		if err != nil {
+			return fmt.Errorf("chaincode: record key %q: %w", kv.Key, err)
+		}
+		e, err := decodeEntry(index, kv.Value)
+		if err != nil {
+			return err
+		}
+		if !take(e) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// scanIndex walks one index value's records from index from, a page of
+// index entries at a time.
+func scanIndex(st readStore, ws *worldState, ix, value string, from uint64, limit int, take func(ledger.Entry) bool) error {
+	bookmark, err := st.CreateCompositeKey(ix, []string{value, indexPosition(from)})
+	if err != nil {
+		return err
+	}
+	pageSize := int32(min(4*limit+1, 1000))
+	for {
+		it, meta, err := st.GetStateByPartialCompositeKeyWithPagination(ix, []string{value}, pageSize, bookmark)
+		if err != nil {
+			return err
+		}
+		var indexes []uint64
+		for it.HasNext() {
+			kv, err := it.Next()
+			if err != nil {
+				it.Close()
+				return err
+			}
+			_, attrs, err := st.SplitCompositeKey(kv.Key)
+			if err != nil || len(attrs) != 2 {
+				it.Close()
+				return fmt.Errorf("chaincode: index key %q: %v", kv.Key, err)
+			}
+			n, err := parsePosition(attrs[1])
+			if err != nil {
+				it.Close()
+				return fmt.Errorf("chaincode: index key %q: %w", kv.Key, err)
+			}
+			indexes = append(indexes, n)
+		}
+		it.Close()
+		keys := make([]string, len(indexes))
+		for i, n := range indexes {
+			keys[i] = keyRecord(n)
+		}
+		if err := ws.prefetch(keys); err != nil {
+			return err
+		}
+		for _, n := range indexes {
+			e, err := entryAt(ws, n)
+			if err != nil {
+				return err
+			}
+			if !take(e) {
+				return nil
+			}
+		}
+		if meta == nil || meta.Bookmark == "" || len(indexes) < int(pageSize) {
+			return nil
+		}
+		bookmark = meta.Bookmark
+	}
+}
+
+// indexFor picks the most selective index the query can use.
+func indexFor(q *ledger.Query) (ix, value string, ok bool) {
+	switch {
+	case q.Transfer != "":
+		return ixTransfer, q.Transfer, true
+	case q.Agreement != "":
+		return ixAgreement, q.Agreement, true
+	case q.Dataset != "":
+		return ixDataset, q.Dataset, true
+	case q.Participant != "":
+		return ixParticipant, q.Participant, true
+	case q.Kind != "":
+		return ixKind, string(q.Kind), true
+	}
+	return "", "", false
+}
+
+// checkQuery validates q's filters and bounds its limit, as every backend does.
+func checkQuery(q *ledger.Query) error {
+	if q.Limit <= 0 {
+		q.Limit = ledger.DefaultPageSize
+	}
+	if q.Limit > ledger.MaxPageSize {
+		q.Limit = ledger.MaxPageSize
+	}
+	for _, f := range []struct{ name, v string }{{"from", q.From}, {"to", q.To}} {
+		if f.v != "" {
+			if _, err := ledger.ParseTime(f.v); err != nil {
+				return &ledger.MalformedError{Rule: ledger.RuleFormat, Field: f.name, Reason: "must be RFC 3339 with an offset"}
+			}
+		}
+	}
+	if q.Kind != "" && !q.Kind.Known() {
+		return &ledger.MalformedError{Rule: ledger.RuleKind, Field: "kind", Reason: fmt.Sprintf("unknown kind %q", q.Kind)}
+	}
+	if q.Classification != "" {
+		if err := q.Classification.Validate(); err != nil {
+			return &ledger.MalformedError{Rule: ledger.RuleFormat, Field: "classification", Reason: err.Error()}
+		}
+	}
+	return nil
+}

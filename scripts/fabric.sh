@@ -1,0 +1,339 @@
+#!/usr/bin/env bash
+# A local Hyperledger Fabric network for tdsc on 127.0.0.1, without Docker.
+#
+#   scripts/fabric.sh build            build the pinned Fabric binaries (tools/fabric) and tdsc-chaincode
+#   scripts/fabric.sh up               build, then start orderer + one peer per org, channel, chaincode services
+#   scripts/fabric.sh deploy NAME      define chaincode NAME on the channel (one per space; `up` deploys "tdsc")
+#   scripts/fabric.sh status           what runs, block height, chaincode definitions
+#   scripts/fabric.sh down             stop the processes this script started (by pid)
+#   scripts/fabric.sh clean            down, then delete the network directory
+#
+# Settings (environment):
+#   TDSC_FABRIC_ORGS=2          peer organisations (1 or 2); with 2 the endorsement
+#                               policy needs a peer of each
+#   TDSC_FABRIC_PORT=17050      first port; the network uses PORT..PORT+39
+#   TDSC_FABRIC_DIR=.cache/fabric/net      network state, crypto material, logs, profile.json
+#   TDSC_FABRIC_BIN=.cache/fabric/bin      binaries
+#   TDSC_FABRIC_BATCH_TIMEOUT=10ms         orderer block cutting
+#   TDSC_FABRIC_MAX_MESSAGE_COUNT=10
+#
+# The client profile for `--ledger fabric:<profile>` and the Go backend is
+# written to $TDSC_FABRIC_DIR/profile.json.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TPL=$ROOT/scripts/fabric
+NET=${TDSC_FABRIC_DIR:-$ROOT/.cache/fabric/net}
+ORGS=${TDSC_FABRIC_ORGS:-2}
+PORT=${TDSC_FABRIC_PORT:-17050}
+# Commands on a running network use the settings it was started with.
+if [ "${1:-}" != up ] && [ -f "$NET/settings" ]; then
+  # shellcheck disable=SC1091
+  . "$NET/settings"
+fi
+BIN=${TDSC_FABRIC_BIN:-$ROOT/.cache/fabric/bin}
+BATCH_TIMEOUT=${TDSC_FABRIC_BATCH_TIMEOUT:-10ms}
+MAX_MESSAGE_COUNT=${TDSC_FABRIC_MAX_MESSAGE_COUNT:-10}
+CHANNEL=audit
+CC_LABEL=tdsc_1
+export PATH=$BIN:$PATH
+
+# Ports: orderer PORT, orderer admin PORT+1, orderer operations PORT+2;
+# org i (1-based) peer PORT+10*i, chaincode callback +1, operations +2,
+# chaincode service +3.
+ORD_PORT=$PORT
+ORD_ADMIN=$((PORT + 1))
+ORD_OPS=$((PORT + 2))
+peer_port() { echo $((PORT + 10 * $1)); }
+cc_port() { echo $((PORT + 10 * $1 + 3)); }
+
+CRYPTO=$NET/crypto
+ORD_ORG=$CRYPTO/ordererOrganizations/orderer.tdsc.local
+ORD_NODE=$ORD_ORG/orderers/orderer.orderer.tdsc.local
+ORD_CA=$ORD_NODE/tls/ca.crt
+org_dir() { echo "$CRYPTO/peerOrganizations/org$1.tdsc.local"; }
+peer_node() { echo "$(org_dir "$1")/peers/peer0.org$1.tdsc.local"; }
+
+log() { echo "[fabric $(date +%H:%M:%S)] $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+wait_port() { # port seconds
+  local i=0
+  until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+    i=$((i + 1)); [ $i -le $(($2 * 10)) ] || die "nothing listens on 127.0.0.1:$1 after $2 s (see $NET/logs)"
+    sleep 0.1
+  done
+}
+
+fabric_version() { awk '$1 == "github.com/hyperledger/fabric" { print $2 }' "$ROOT/tools/fabric/go.mod"; }
+sampleconfig() { echo "$(cd "$ROOT/tools/fabric" && go env GOMODCACHE)/github.com/hyperledger/fabric@$(fabric_version)/sampleconfig"; }
+
+build() {
+  mkdir -p "$BIN"
+  local t0=$SECONDS
+  if [ ! -x "$BIN/peer" ] || [ "$ROOT/tools/fabric/go.mod" -nt "$BIN/peer" ]; then
+    log "building Fabric $(fabric_version) from the Go module proxy (tools/fabric)"
+    (cd "$ROOT/tools/fabric" && GOBIN="$BIN" go install tool)
+  fi
+  (cd "$ROOT" && go build -o "$BIN/tdsc-chaincode" ./chaincode/cmd/tdsc-chaincode)
+  log "binaries ready in $BIN ($((SECONDS - t0)) s)"
+}
+
+admin_env() { # org
+  local o=$1
+  export FABRIC_CFG_PATH=$NET/peer$o
+  export CORE_PEER_LOCALMSPID=Org${o}MSP
+  export CORE_PEER_MSPCONFIGPATH=$(org_dir "$o")/users/Admin@org$o.tdsc.local/msp
+  export CORE_PEER_ADDRESS=127.0.0.1:$(peer_port "$o")
+  export CORE_PEER_TLS_ENABLED=true
+  export CORE_PEER_TLS_ROOTCERT_FILE=$(peer_node "$o")/tls/ca.crt
+}
+
+start_orderer() {
+  mkdir -p "$NET/orderer"
+  cp "$(sampleconfig)/orderer.yaml" "$NET/orderer/orderer.yaml"
+  (
+    export FABRIC_CFG_PATH=$NET/orderer
+    export ORDERER_GENERAL_LISTENADDRESS=127.0.0.1 ORDERER_GENERAL_LISTENPORT=$ORD_PORT
+    export ORDERER_GENERAL_LOCALMSPID=OrdererMSP ORDERER_GENERAL_LOCALMSPDIR=$ORD_NODE/msp
+    export ORDERER_GENERAL_TLS_ENABLED=true
+    export ORDERER_GENERAL_TLS_PRIVATEKEY=$ORD_NODE/tls/server.key
+    export ORDERER_GENERAL_TLS_CERTIFICATE=$ORD_NODE/tls/server.crt
+    export ORDERER_GENERAL_TLS_ROOTCAS="[$ORD_CA]"
+    export ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE=$ORD_NODE/tls/server.crt
+    export ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY=$ORD_NODE/tls/server.key
+    export ORDERER_GENERAL_CLUSTER_ROOTCAS="[$ORD_CA]"
+    export ORDERER_GENERAL_BOOTSTRAPMETHOD=none
+    export ORDERER_CHANNELPARTICIPATION_ENABLED=true
+    export ORDERER_ADMIN_LISTENADDRESS=127.0.0.1:$ORD_ADMIN
+    export ORDERER_ADMIN_TLS_ENABLED=true
+    export ORDERER_ADMIN_TLS_CERTIFICATE=$ORD_NODE/tls/server.crt
+    export ORDERER_ADMIN_TLS_PRIVATEKEY=$ORD_NODE/tls/server.key
+    export ORDERER_ADMIN_TLS_ROOTCAS="[$ORD_CA]"
+    export ORDERER_ADMIN_TLS_CLIENTAUTHREQUIRED=true
+    export ORDERER_ADMIN_TLS_CLIENTROOTCAS="[$ORD_CA]"
+    export ORDERER_OPERATIONS_LISTENADDRESS=127.0.0.1:$ORD_OPS
+    export ORDERER_METRICS_PROVIDER=disabled
+    export ORDERER_FILELEDGER_LOCATION=$NET/orderer/data
+    export ORDERER_CONSENSUS_WALDIR=$NET/orderer/etcdraft/wal
+    export ORDERER_CONSENSUS_SNAPDIR=$NET/orderer/etcdraft/snapshot
+    export FABRIC_LOGGING_SPEC=${TDSC_FABRIC_LOG:-warning}
+    exec orderer >"$NET/logs/orderer.log" 2>&1
+  ) &
+  echo $! >"$NET/orderer.pid"
+  wait_port "$ORD_ADMIN" 30
+}
+
+start_peer() { # org
+  local o=$1 node p
+  node=$(peer_node "$o"); p=$(peer_port "$o")
+  mkdir -p "$NET/peer$o"
+  sed -e 's#^\(  endpoint:\) unix:///var/run/docker.sock#\1 ""#' \
+      -e "s#path: /opt/hyperledger/ccaas_builder#path: $TPL/builder#" \
+      "$(sampleconfig)/core.yaml" >"$NET/peer$o/core.yaml"
+  (
+    export FABRIC_CFG_PATH=$NET/peer$o
+    export CORE_PEER_ID=peer0.org$o.tdsc.local
+    export CORE_PEER_LISTENADDRESS=127.0.0.1:$p CORE_PEER_ADDRESS=127.0.0.1:$p
+    export CORE_PEER_CHAINCODELISTENADDRESS=127.0.0.1:$((p + 1)) CORE_PEER_CHAINCODEADDRESS=127.0.0.1:$((p + 1))
+    export CORE_PEER_GOSSIP_BOOTSTRAP=127.0.0.1:$p CORE_PEER_GOSSIP_EXTERNALENDPOINT=127.0.0.1:$p
+    export CORE_PEER_LOCALMSPID=Org${o}MSP CORE_PEER_MSPCONFIGPATH=$node/msp
+    export CORE_PEER_TLS_ENABLED=true
+    export CORE_PEER_TLS_CERT_FILE=$node/tls/server.crt CORE_PEER_TLS_KEY_FILE=$node/tls/server.key
+    export CORE_PEER_TLS_ROOTCERT_FILE=$node/tls/ca.crt
+    export CORE_PEER_FILESYSTEMPATH=$NET/peer$o/data
+    export CORE_LEDGER_STATE_STATEDATABASE=goleveldb
+    export CORE_OPERATIONS_LISTENADDRESS=127.0.0.1:$((p + 2))
+    export CORE_METRICS_PROVIDER=disabled
+    export CORE_PEER_PROFILE_ENABLED=false
+    export FABRIC_LOGGING_SPEC=${TDSC_FABRIC_LOG:-warning}
+    exec peer node start >"$NET/logs/peer$o.log" 2>&1
+  ) &
+  echo $! >"$NET/peer$o.pid"
+}
+
+policy() {
+  if [ "$ORGS" = 1 ]; then echo "OR('Org1MSP.peer')"; else echo "AND('Org1MSP.peer','Org2MSP.peer')"; fi
+}
+
+# deploy NAME: approve the chaincode definition NAME (backed by the installed
+# tdsc package) for every org, then commit it. Idempotent per name.
+deploy() {
+  local name=$1 o i
+  local oargs=(-o 127.0.0.1:$ORD_PORT --tls --cafile "$ORD_CA" --channelID $CHANNEL --name "$name" --version 1 --sequence 1 --signature-policy "$(policy)")
+  for o in $(seq 1 "$ORGS"); do
+    admin_env "$o"
+    i=0
+    until peer lifecycle chaincode approveformyorg "${oargs[@]}" --package-id "$(cat "$NET/package_id.org$o")" --waitForEvent >>"$NET/logs/cli.log" 2>&1; do
+      # right after start the raft leader may not be elected yet
+      i=$((i + 1)); [ $i -le 40 ] || die "approve $name for Org$o failed (see $NET/logs/cli.log)"
+      sleep 0.5
+    done
+  done
+  local peers=()
+  for o in $(seq 1 "$ORGS"); do
+    peers+=(--peerAddresses 127.0.0.1:$(peer_port "$o") --tlsRootCertFiles "$(peer_node "$o")/tls/ca.crt")
+  done
+  admin_env 1
+  peer lifecycle chaincode commit "${oargs[@]}" "${peers[@]}" --waitForEvent >>"$NET/logs/cli.log" 2>&1 ||
+    die "commit of chaincode $name failed (see $NET/logs/cli.log)"
+  log "chaincode $name defined on channel $CHANNEL, endorsement $(policy)"
+}
+
+write_profile() {
+  local o sep=""
+  {
+    printf '{\n  "channel": "%s",\n  "chaincode": "tdsc",\n  "orderer": {"address": "127.0.0.1:%s", "tlsCA": "%s"},\n  "orgs": [' "$CHANNEL" "$ORD_PORT" "$ORD_CA"
+    for o in $(seq 1 "$ORGS"); do
+      local d; d=$(org_dir "$o")
+      printf '%s\n    {"mspId": "Org%sMSP", "peer": "127.0.0.1:%s", "peerTLSCA": "%s",\n     "userCert": "%s", "userKey": "%s",\n     "adminCert": "%s", "adminKey": "%s"}' \
+        "$sep" "$o" "$(peer_port "$o")" "$(peer_node "$o")/tls/ca.crt" \
+        "$(ls "$d"/users/User1@org$o.tdsc.local/msp/signcerts/*.pem)" "$(ls "$d"/users/User1@org$o.tdsc.local/msp/keystore/*)" \
+        "$(ls "$d"/users/Admin@org$o.tdsc.local/msp/signcerts/*.pem)" "$(ls "$d"/users/Admin@org$o.tdsc.local/msp/keystore/*)"
+      sep=","
+    done
+    printf '\n  ],\n  "deploy": "%s"\n}\n' "$ROOT/scripts/fabric.sh"
+  } >"$NET/profile.json"
+}
+
+up() {
+  [ "$ORGS" = 1 ] || [ "$ORGS" = 2 ] || die "TDSC_FABRIC_ORGS must be 1 or 2"
+  if running; then die "a network already runs from $NET (scripts/fabric.sh down first)"; fi
+  build
+  local t0=$SECONDS
+  rm -rf "$NET"; mkdir -p "$NET/logs"
+  echo "ORGS=$ORGS PORT=$PORT" >"$NET/settings"
+
+  log "crypto material for $ORGS org(s)"
+  ORGS=$ORGS envsubst_tpl "$TPL/crypto-config.yaml" >"$NET/crypto-config.yaml"
+  cryptogen generate --config="$NET/crypto-config.yaml" --output="$CRYPTO" >/dev/null
+
+  log "channel $CHANNEL genesis block (BatchTimeout $BATCH_TIMEOUT, MaxMessageCount $MAX_MESSAGE_COUNT)"
+  envsubst_tpl "$TPL/configtx.yaml" >"$NET/configtx.yaml"
+  FABRIC_CFG_PATH=$NET configtxgen -profile "Audit$ORGS" -channelID $CHANNEL \
+    -outputBlock "$NET/$CHANNEL.block" 2>"$NET/logs/configtxgen.log" || die "configtxgen failed (see $NET/logs/configtxgen.log)"
+
+  log "orderer on 127.0.0.1:$ORD_PORT"
+  start_orderer
+  osnadmin channel join --channelID $CHANNEL --config-block "$NET/$CHANNEL.block" \
+    -o 127.0.0.1:$ORD_ADMIN --ca-file "$ORD_CA" \
+    --client-cert "$ORD_ORG/users/Admin@orderer.tdsc.local/tls/client.crt" \
+    --client-key "$ORD_ORG/users/Admin@orderer.tdsc.local/tls/client.key" >"$NET/logs/osnadmin.log" 2>&1 ||
+    die "orderer did not join $CHANNEL (see $NET/logs/osnadmin.log)"
+
+  local o i
+  for o in $(seq 1 "$ORGS"); do
+    log "peer of Org$o on 127.0.0.1:$(peer_port "$o")"
+    start_peer "$o"
+  done
+  for o in $(seq 1 "$ORGS"); do
+    wait_port "$(peer_port "$o")" 30
+    admin_env "$o"
+    i=0
+    until peer channel join -b "$NET/$CHANNEL.block" >>"$NET/logs/cli.log" 2>&1; do
+      i=$((i + 1)); [ $i -le 50 ] || die "peer of Org$o did not join $CHANNEL"
+      sleep 0.2
+    done
+  done
+
+  log "chaincode package (chaincode as a service)"
+  local P=$NET/ccpkg; mkdir -p "$P"
+  for o in $(seq 1 "$ORGS"); do
+    mkdir -p "$P/org$o"
+    printf '{"address":"127.0.0.1:%s","dial_timeout":"10s","tls_required":false}\n' "$(cc_port "$o")" >"$P/org$o/connection.json"
+    printf '{"type":"ccaas","label":"%s"}\n' "$CC_LABEL" >"$P/org$o/metadata.json"
+    tar -C "$P/org$o" -czf "$P/org$o/code.tar.gz" connection.json
+    tar -C "$P/org$o" -czf "$P/org$o/tdsc.tgz" metadata.json code.tar.gz
+  done
+  # Each org's package names its own chaincode service, so the package ids
+  # differ; each org approves its own.
+  for o in $(seq 1 "$ORGS"); do
+    admin_env "$o"
+    peer lifecycle chaincode install "$P/org$o/tdsc.tgz" >>"$NET/logs/cli.log" 2>&1 || die "install on Org$o failed"
+    peer lifecycle chaincode calculatepackageid "$P/org$o/tdsc.tgz" >"$NET/package_id.org$o"
+  done
+  for o in $(seq 1 "$ORGS"); do
+    CHAINCODE_ID=$(cat "$NET/package_id.org$o") CHAINCODE_SERVER_ADDRESS=127.0.0.1:$(cc_port "$o") \
+      TDSC_CC_LOG=${TDSC_CC_LOG:-} "$BIN/tdsc-chaincode" >"$NET/logs/chaincode$o.log" 2>&1 &
+    echo $! >"$NET/chaincode$o.pid"
+  done
+  for o in $(seq 1 "$ORGS"); do wait_port "$(cc_port "$o")" 30; done
+  write_profile
+  deploy tdsc
+  log "network up in $((SECONDS - t0)) s: $ORGS org(s), profile $NET/profile.json"
+}
+
+envsubst_tpl() { # file: expand ${VAR} of the template
+  local o
+  local orgs_crypto="" orgs_tx="" orgs_list=""
+  for o in $(seq 1 "$ORGS"); do
+    orgs_crypto+="  - Name: Org$o
+    Domain: org$o.tdsc.local
+    EnableNodeOUs: true
+    Template: {Count: 1, SANS: [localhost, 127.0.0.1]}
+    Users: {Count: 1}
+"
+  done
+  sed -e "s#\${BATCH_TIMEOUT}#$BATCH_TIMEOUT#g" -e "s#\${MAX_MESSAGE_COUNT}#$MAX_MESSAGE_COUNT#g" \
+      -e "s#\${ORD_PORT}#$ORD_PORT#g" -e "s#\${PEER1_PORT}#$(peer_port 1)#g" -e "s#\${PEER2_PORT}#$(peer_port 2)#g" "$1" |
+    awk -v orgs="$orgs_crypto" '{ if ($0 == "${PEER_ORGS}") printf "%s", orgs; else print }'
+}
+
+running() {
+  local f
+  for f in "$NET"/*.pid; do
+    [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && return 0
+  done
+  return 1
+}
+
+status() {
+  local f any=1
+  for f in "$NET"/*.pid; do
+    [ -f "$f" ] || continue
+    local n; n=$(basename "$f" .pid)
+    if kill -0 "$(cat "$f")" 2>/dev/null; then echo "$n: running (pid $(cat "$f"))"; any=0; else echo "$n: stopped"; fi
+  done
+  [ $any = 0 ] || { echo "no network running from $NET"; return 1; }
+  admin_env 1
+  peer channel getinfo -c $CHANNEL 2>>"$NET/logs/cli.log" | sed 's/^Blockchain info: /channel audit: /'
+  peer lifecycle chaincode querycommitted -C $CHANNEL 2>>"$NET/logs/cli.log" | sed -n '2,$p' | cut -d, -f1,2 | head -20
+  echo "profile: $NET/profile.json"
+}
+
+down() {
+  local f
+  for f in "$NET"/chaincode*.pid "$NET"/peer*.pid "$NET"/orderer.pid; do
+    [ -f "$f" ] || continue
+    local pid; pid=$(cat "$f")
+    if kill "$pid" 2>/dev/null; then log "stopped $(basename "$f" .pid) (pid $pid)"; fi
+    rm -f "$f"
+  done
+}
+
+# restart: start the stopped processes again on the existing ledger (for
+# outage tests): `down` then `restart` keeps the chain.
+restart() {
+  mkdir -p "$NET/logs"
+  start_orderer
+  local o
+  for o in $(seq 1 "$ORGS"); do start_peer "$o"; done
+  for o in $(seq 1 "$ORGS"); do
+    CHAINCODE_ID=$(cat "$NET/package_id.org$o") CHAINCODE_SERVER_ADDRESS=127.0.0.1:$(cc_port "$o") \
+      "$BIN/tdsc-chaincode" >>"$NET/logs/chaincode$o.log" 2>&1 &
+    echo $! >"$NET/chaincode$o.pid"
+  done
+  for o in $(seq 1 "$ORGS"); do wait_port "$(peer_port "$o")" 30; wait_port "$(cc_port "$o")" 30; done
+  log "network restarted from $NET"
+}
+
+case "${1:-}" in
+  build) build ;;
+  up) up ;;
+  deploy) [ -n "${2:-}" ] || die "usage: $0 deploy NAME"; deploy "$2" ;;
+  status) status ;;
+  down) down ;;
+  restart) restart ;;
+  clean) down; rm -rf "$NET" ;;
+  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
