@@ -384,3 +384,27 @@ func TestConcurrencyLimits(t *testing.T) {
 		t.Errorf("stream of t2: %s, want 206", resp.Status)
 	}
 }
+
+func TestStalledClientFreesItsSlot(t *testing.T) {
+	e := newEnv(t, 32<<20, func(c *dataplane.Config, e *env) {
+		c.MaxPerTransfer = 1
+		c.WriteIdleTimeout = 200 * time.Millisecond
+	})
+	tok := e.token(nil)
+	// A client that reads the headers and then nothing: the kernel's socket
+	// buffers fill, the provider's write blocks, and the idle deadline ends it.
+	stalled := e.get(t, "t1", tok, e.proof(e.consumer, tok), nil)
+	defer stalled.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp := e.get(t, "t1", tok, e.proof(e.consumer, tok), http.Header{"Range": {"bytes=0-0"}})
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusPartialContent {
+			return
+		}
+		if resp.StatusCode != http.StatusTooManyRequests || time.Now().After(deadline) {
+			t.Fatalf("second request: %s; want 206 once the stalled stream timed out", resp.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
