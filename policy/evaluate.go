@@ -335,7 +335,8 @@ func failReason(n *node, value string) string {
 // (space.negative-list, space.cross-border-whitelist, ...). The flow is the
 // dataset moving from its region (Dataset.Region) to the consumer's.
 func EvaluateWithRules(ctx context.Context, c *Compiled, rules SpaceRules, req Request) Decision {
-	d := Evaluate(ctx, c, req)
+	d := Decision{Results: make([]Result, 0, c.results+1)}
+	c.EvaluateInto(ctx, req, &d)
 	res := rules.Evaluate(req)
 	d.Results = append(d.Results, res)
 	if !res.Satisfied {
