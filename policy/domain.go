@@ -65,6 +65,12 @@ func ordinal(k operandKind, s string) int64 {
 func toDomain(c Constraint) domain {
 	k := operandKinds[c.LeftOperand]
 	d := domain{kind: k}
+	if len(c.RightOperand) == 0 || k == 0 {
+		// outside the profile (a hand-built policy Compile would refuse):
+		// admits nothing, as Evaluate would never allow it
+		d.kind, d.lo, d.hi = kindCount, 1, 0
+		return d
+	}
 	switch k {
 	case kindString, kindMembers, kindRegion:
 		d.set = slices.Clone(c.RightOperand)

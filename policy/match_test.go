@@ -141,3 +141,11 @@ func mustTime(t *testing.T, s string) time.Time {
 	}
 	return v
 }
+
+func TestMatchHandBuiltOutsideProfileDoesNotPanic(t *testing.T) {
+	bad := &Policy{ID: "x", Permissions: []Rule{{Action: "use", Constraints: []Constraint{{LeftOperand: "foo", Operator: OpEq}, {LeftOperand: LeftCount, Operator: OpLt}}}}}
+	good := mustParse(t, offerWith(cCount))
+	_ = Match(bad, good)
+	_ = Match(good, bad)
+	_ = bad.Hash()
+}
