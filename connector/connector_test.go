@@ -1,0 +1,247 @@
+package connector_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/tdsc/tdsc/connector"
+	"github.com/tdsc/tdsc/connector/dsp"
+	"github.com/tdsc/tdsc/connector/store"
+	"github.com/tdsc/tdsc/ledger"
+)
+
+func twoNodes(t *testing.T) (*testSpace, *testNode, *testNode) {
+	s := newSpace(t)
+	pk := s.register("did:tdsc:transport-bureau", "CN-BJ", "government")
+	ck := s.register("did:tdsc:research-lab", "CN-SH", "research")
+	return s, s.node("did:tdsc:transport-bureau", pk, "", ""), s.node("did:tdsc:research-lab", ck, "", "")
+}
+
+func TestNegotiationAndTransfer(t *testing.T) {
+	s, prov, cons := twoNodes(t)
+	ctx := context.Background()
+	dsID, offerID := provider(t, prov, false)
+
+	cat, err := cons.RemoteCatalog(ctx, prov.url(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cat.Dataset) != 1 || cat.Dataset[0].ID != dsID || cat.Dataset[0].HasPolicy[0].ID != offerID {
+		t.Fatalf("catalogue = %+v", cat)
+	}
+
+	neg, err := cons.StartNegotiation(ctx, connector.StartNegotiation{ProviderURL: prov.url(), Offer: offerID, Purpose: "research"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cneg := waitNeg(t, cons, neg.ID, "FINALIZED")
+	pneg := peerNegotiation(t, prov, neg.ID)
+	if pneg == nil || pneg.State != "FINALIZED" || pneg.AgreementID != cneg.AgreementID {
+		t.Fatalf("provider negotiation = %+v", pneg)
+	}
+	// Every transition the spec asks for, with a reason, on both sides.
+	wantProv := []string{"REQUESTED", "AGREED", "VERIFIED", "FINALIZED"}
+	wantCons := []string{"REQUESTED", "AGREED", "VERIFIED", "FINALIZED"}
+	for side, c := range map[string]struct {
+		h    []store.Transition
+		want []string
+	}{"provider": {pneg.History, wantProv}, "consumer": {cneg.History, wantCons}} {
+		if len(c.h) != len(c.want) {
+			t.Fatalf("%s history = %+v", side, c.h)
+		}
+		for i, tr := range c.h {
+			if tr.To != c.want[i] || tr.Reason == "" {
+				t.Errorf("%s transition %d = %+v, want to %s with a reason", side, i, tr, c.want[i])
+			}
+		}
+	}
+	// The agreement is on the ledger, counter-signed by the consumer.
+	rec := s.onLedger(t, "agreement.signed/"+cneg.AgreementID)
+	if rec.Actor != prov.id || rec.Counterparty != cons.id || rec.Terms.ConsumerKeyID != cons.key.KeyID() || rec.Terms.MaxUses != 5 {
+		t.Fatalf("agreement record = %+v terms %+v", rec, rec.Terms)
+	}
+	if len(rec.Terms.Duties) != 1 || rec.Terms.Duties[0].Action != "delete" || rec.Terms.Duties[0].Due == "" {
+		t.Fatalf("duties = %+v", rec.Terms.Duties)
+	}
+	duties, _ := cons.Store().View(ctx).Duties(cneg.AgreementID)
+	if len(duties) != 1 || duties[0].State != store.DutyOwed {
+		t.Fatalf("consumer duties = %+v", duties)
+	}
+
+	// Transfer: authorised on the ledger before the start message carries the token.
+	x, err := cons.StartTransfer(ctx, cneg.AgreementID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cx := waitTransfer(t, cons, x.ID, "STARTED")
+	if !strings.Contains(string(cx.DataAddress), "authorization") {
+		t.Fatalf("data address = %s", cx.DataAddress)
+	}
+	auth := s.onLedger(t, "transfer.authorized/"+cx.PeerPID)
+	if auth.Agreement != cneg.AgreementID || auth.TokenID == "" || auth.FromRegion != "CN-BJ" || auth.ToRegion != "CN-SH" {
+		t.Fatalf("transfer.authorized = %+v", auth)
+	}
+	if _, err := cons.CompleteTransfer(ctx, x.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitTransfer(t, prov, cx.PeerPID, "COMPLETED")
+	s.onLedger(t, "usage.logged/"+x.ID)
+	if err := cons.FulfilDuty(ctx, cneg.AgreementID, duties[0].DutyID); err != nil {
+		t.Fatal(err)
+	}
+	s.onLedger(t, "duty.fulfilled/"+cneg.AgreementID+"/"+duties[0].DutyID)
+	for _, id := range []string{"dataset.registered/" + dsID, "offer.published/" + offerID} {
+		s.onLedger(t, id)
+	}
+}
+
+func TestRefusedNegotiation(t *testing.T) {
+	s, prov, cons := twoNodes(t)
+	ctx := context.Background()
+	_, offerID := provider(t, prov, false)
+	neg, err := cons.StartNegotiation(ctx, connector.StartNegotiation{ProviderURL: prov.url(), Offer: offerID, Purpose: "marketing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cneg := waitNeg(t, cons, neg.ID, "TERMINATED")
+	pneg := peerNegotiation(t, prov, neg.ID)
+	if pneg.State != "TERMINATED" || pneg.Rule == "" || !strings.Contains(pneg.Reason, "research") {
+		t.Fatalf("provider side = %+v", pneg)
+	}
+	if !strings.Contains(cneg.Reason, "research") {
+		t.Fatalf("consumer side reason %q does not say why", cneg.Reason)
+	}
+	rec := s.onLedger(t, "negotiation.denied/"+pneg.ID)
+	if rec.Kind != ledger.KindNegotiationDenied || rec.Rule != pneg.Rule || rec.Reason != pneg.Reason || rec.Counterparty != cons.id {
+		t.Fatalf("denial record = %+v", rec)
+	}
+}
+
+func TestRevokedAgreementRefusesTransfer(t *testing.T) {
+	s, prov, cons := twoNodes(t)
+	ctx := context.Background()
+	_, offerID := provider(t, prov, false)
+	neg, err := cons.StartNegotiation(ctx, connector.StartNegotiation{ProviderURL: prov.url(), Offer: offerID, Purpose: "research"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cneg := waitNeg(t, cons, neg.ID, "FINALIZED")
+	if _, err := prov.Revoke(ctx, cneg.AgreementID, "consumer breached the purpose"); err != nil {
+		t.Fatal(err)
+	}
+	s.onLedger(t, "agreement.revoked/"+cneg.AgreementID)
+	x, err := cons.StartTransfer(ctx, cneg.AgreementID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cx := waitTransfer(t, cons, x.ID, "TERMINATED")
+	if !strings.Contains(cx.Reason, "revoked") || !strings.Contains(cx.Reason, "breached") {
+		t.Fatalf("consumer transfer reason = %q", cx.Reason)
+	}
+}
+
+func TestRestartMidNegotiation(t *testing.T) {
+	s, prov, cons := twoNodes(t)
+	ctx := context.Background()
+	_, offerID := provider(t, prov, true) // the dataset needs the operator's approval
+	neg, err := cons.StartNegotiation(ctx, connector.StartNegotiation{ProviderURL: prov.url(), Offer: offerID, Purpose: "research"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pneg *store.Negotiation
+	eventually(t, "provider waits for approval", func() (bool, string) {
+		pneg = peerNegotiation(t, prov, neg.ID)
+		return pneg != nil && pneg.Awaiting == "operator approval", ""
+	})
+	// The consumer goes away; the provider approves, agrees, and cannot deliver.
+	cons.stop()
+	if _, err := prov.Approve(ctx, pneg.ID, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitNeg(t, prov, pneg.ID, "AGREED")
+	// The provider restarts too: its pending step must survive in the store.
+	prov = prov.restart()
+	cons = cons.restart()
+	waitNeg(t, cons, neg.ID, "FINALIZED")
+	pneg = waitNeg(t, prov, pneg.ID, "FINALIZED")
+	s.onLedger(t, "agreement.signed/"+pneg.AgreementID)
+}
+
+func TestLedgerOutageOutbox(t *testing.T) {
+	s, prov, cons := twoNodes(t)
+	ctx := context.Background()
+	s.gate.down.Store(true)
+	dsID, offerID := provider(t, prov, false)
+	// A negotiation during the outage waits at VERIFIED: agreement.signed is strict.
+	neg, err := cons.StartNegotiation(ctx, connector.StartNegotiation{ProviderURL: prov.url(), Offer: offerID, Purpose: "research"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pneg *store.Negotiation
+	eventually(t, "provider at VERIFIED", func() (bool, string) {
+		pneg = peerNegotiation(t, prov, neg.ID)
+		return pneg != nil && pneg.State == "VERIFIED", ""
+	})
+	st, err := prov.Outbox(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Counts[store.OutboxPending]+st.Counts[store.OutboxBatched] < 3 || st.LedgerHealthy {
+		t.Fatalf("outbox during outage = %+v", st.Counts)
+	}
+	if _, err := s.led.Record(ctx, "dataset.registered/"+dsID); err == nil {
+		t.Fatal("record reached the ledger during the outage")
+	}
+	// The ledger returns, and the first answer is lost after the commit: the
+	// writer must re-send the same batch and not double anything.
+	s.gate.loseAnswers.Store(1)
+	s.gate.down.Store(false)
+	waitNeg(t, cons, neg.ID, "FINALIZED")
+	ids := []string{"dataset.registered/" + dsID, "offer.published/" + offerID, "agreement.signed/" + pneg.AgreementID}
+	for _, id := range ids {
+		s.onLedger(t, id)
+	}
+	eventually(t, "outbox drained", func() (bool, string) {
+		st, _ := prov.Outbox(ctx)
+		return st.Counts[store.OutboxPending]+st.Counts[store.OutboxBatched] == 0 && st.Counts[store.OutboxRefused] == 0, ""
+	})
+	page, err := s.led.Query(ctx, ledger.Query{Participant: prov.id, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, e := range page.Records {
+		seen[e.Record.ID]++
+	}
+	for _, id := range ids {
+		if seen[id] != 1 {
+			t.Errorf("record %s is on the ledger %d times, want once", id, seen[id])
+		}
+	}
+}
+
+func TestOutOfOrderMessageChangesNothing(t *testing.T) {
+	_, prov, cons := twoNodes(t)
+	ctx := context.Background()
+	_, offerID := provider(t, prov, false)
+	neg, err := cons.StartNegotiation(ctx, connector.StartNegotiation{ProviderURL: prov.url(), Offer: offerID, Purpose: "research"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitNeg(t, cons, neg.ID, "FINALIZED")
+	pneg := peerNegotiation(t, prov, neg.ID)
+	// A verification for a FINALIZED negotiation is out of order.
+	status, body := cons.sendDSP(t, prov, "/negotiations/"+pneg.ID+"/agreement/verification", &dsp.ContractAgreementVerificationMessage{
+		Header: dsp.NewHeader(dsp.TypeContractAgreementVerificationMessage), ProviderPID: pneg.ID, ConsumerPID: neg.ID})
+	if status != 400 || !strings.Contains(body, "ContractNegotiationError") || !strings.Contains(body, "FINALIZED") {
+		t.Fatalf("out-of-order verification: %d %s", status, body)
+	}
+	if err := dsp.ValidateSchema([]byte(body)); err != nil {
+		t.Fatalf("error body: %v", err)
+	}
+	after := negState(t, prov, pneg.ID)
+	if after.State != "FINALIZED" || len(after.History) != len(pneg.History) {
+		t.Fatalf("state changed: %+v", after)
+	}
+}

@@ -1,0 +1,303 @@
+package connector_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tdsc/tdsc/connector"
+	"github.com/tdsc/tdsc/connector/store"
+	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/embedded"
+	"github.com/tdsc/tdsc/ledger/ledgertest"
+)
+
+// testSpace is a data space with a real embedded ledger in a temp dir.
+type testSpace struct {
+	t   *testing.T
+	sp  *ledgertest.Space
+	led *embedded.Store
+	// gate wraps the ledger so a test can take it down (an outage at the
+	// process boundary) or lose the answer to a committed append.
+	gate *gatedLedger
+}
+
+// gatedLedger passes appends to the real ledger unless the test has taken it
+// down; with loseAnswers it commits but reports a transport error, as when
+// the connection drops after the ledger's fsync.
+type gatedLedger struct {
+	led         *embedded.Store
+	down        atomic.Bool
+	loseAnswers atomic.Int32
+	appends     atomic.Int64
+}
+
+var errLedgerDown = errors.New("ledger unreachable: connection refused")
+
+func (g *gatedLedger) Append(ctx context.Context, b *ledger.Batch) (ledger.Receipt, error) {
+	if g.down.Load() {
+		return ledger.Receipt{}, errLedgerDown
+	}
+	g.appends.Add(1)
+	r, err := g.led.Append(ctx, b)
+	if err == nil && g.loseAnswers.Load() > 0 {
+		g.loseAnswers.Add(-1)
+		return ledger.Receipt{}, errors.New("connection reset by peer after the request was sent")
+	}
+	return r, err
+}
+
+func newSpace(t *testing.T) *testSpace {
+	t.Helper()
+	sp, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	led, err := embedded.Open(context.Background(), t.TempDir(), sp.Genesis, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { led.Close(context.Background()) })
+	return &testSpace{t: t, sp: sp, led: led, gate: &gatedLedger{led: led}}
+}
+
+// register records a participant with the authority and returns its key.
+func (s *testSpace) register(id, region, industry string) *identity.Key {
+	s.t.Helper()
+	rec, err := s.sp.Participant(id, region)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	rec.Participant.Industry = industry
+	b, err := s.sp.Batch(s.sp.Authority(), rec)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if _, err := s.led.Append(context.Background(), b); err != nil {
+		s.t.Fatal(err)
+	}
+	return s.sp.Keys[id]
+}
+
+// testNode is a connector on a real loopback HTTP server with a SQLite file.
+type testNode struct {
+	*connector.Node
+	id   string
+	dir  string
+	addr string
+	key  *identity.Key
+	srv  *http.Server
+	s    *testSpace
+}
+
+const opToken = "operator-token-for-tests"
+
+// node starts a connector for a registered participant; dir and addr may be
+// reused to restart one.
+func (s *testSpace) node(id string, key *identity.Key, dir, addr string) *testNode {
+	s.t.Helper()
+	if dir == "" {
+		dir = s.t.TempDir()
+	}
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var ln net.Listener
+	var err error
+	for i := 0; i < 50; i++ { // a restarted node rebinds its old port
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	addr = ln.Addr().String()
+	cfg := connector.Config{ParticipantID: id, Space: s.sp.Genesis.Space, Listen: addr, DataDir: dir,
+		RetryMin: 5 * time.Millisecond, RetryMax: 100 * time.Millisecond, StrictTimeout: 2 * time.Second, MaxAttempts: 1000}
+	n, err := connector.New(context.Background(), cfg, connector.WithKey(key), connector.WithLedger(s.gate),
+		connector.WithParticipants(s.led), connector.WithRules(s.led), connector.WithOperatorToken(opToken),
+		connector.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	srv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	tn := &testNode{Node: n, id: id, dir: dir, addr: addr, key: key, srv: srv, s: s}
+	s.t.Cleanup(func() { tn.stop() })
+	return tn
+}
+
+func (n *testNode) url() string { return "http://" + n.addr }
+
+// stop closes the node and its server (idempotent).
+func (n *testNode) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n.srv.Close()
+	n.Node.Close(ctx)
+}
+
+// restart stops the node and starts it again on the same dir and address.
+func (n *testNode) restart() *testNode {
+	n.stop()
+	return n.s.node(n.id, n.key, n.dir, n.addr)
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, s := cond()
+		if ok {
+			return
+		}
+		last = s
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s; last: %s", what, last)
+}
+
+func negState(t *testing.T, n *testNode, id string) *store.Negotiation {
+	t.Helper()
+	neg, err := n.Store().View(context.Background()).NegotiationWithHistory(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return neg
+}
+
+// peerNegotiation finds the other side's negotiation by its peer pid.
+func peerNegotiation(t *testing.T, n *testNode, peerPid string) *store.Negotiation {
+	t.Helper()
+	l, err := n.Store().View(context.Background()).Negotiations("", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range l {
+		if x.PeerPID == peerPid {
+			return negState(t, n, x.ID)
+		}
+	}
+	return nil
+}
+
+func waitNeg(t *testing.T, n *testNode, id, state string) *store.Negotiation {
+	t.Helper()
+	var neg *store.Negotiation
+	eventually(t, n.id+" negotiation "+state, func() (bool, string) {
+		neg = negState(t, n, id)
+		b, _ := json.Marshal(neg)
+		return neg.State == state, string(b)
+	})
+	return neg
+}
+
+func waitTransfer(t *testing.T, n *testNode, id, state string) *store.Transfer {
+	t.Helper()
+	var x *store.Transfer
+	eventually(t, n.id+" transfer "+state, func() (bool, string) {
+		var err error
+		x, err = n.Store().View(context.Background()).Transfer(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(x)
+		return x.State == state, string(b)
+	})
+	return x
+}
+
+// onLedger waits for a record to be on the ledger and returns it.
+func (s *testSpace) onLedger(t *testing.T, id string) ledger.Record {
+	t.Helper()
+	var rec ledger.Record
+	eventually(t, "record "+id+" on the ledger", func() (bool, string) {
+		p, err := s.led.Record(context.Background(), id)
+		if err != nil {
+			return false, err.Error()
+		}
+		rec = p.Record
+		return true, ""
+	})
+	return rec
+}
+
+const researchOffer = `{
+  "@context": "https://w3id.org/dspace/2025/1/context.jsonld",
+  "@id": "offer-research",
+  "@type": "Offer",
+  "permission": [{
+    "action": "use",
+    "constraint": [
+      {"leftOperand": "purpose", "operator": "eq", "rightOperand": "research"},
+      {"leftOperand": "count", "operator": "lteq", "rightOperand": 5}
+    ],
+    "duty": [{"action": "delete", "constraint": [{"leftOperand": "elapsedTime", "operator": "lteq", "rightOperand": "P30D"}]}]
+  }]
+}`
+
+// provider sets up a provider with one dataset and the research offer.
+func provider(t *testing.T, n *testNode, manual bool) (datasetID, offerID string) {
+	t.Helper()
+	ctx := context.Background()
+	d, err := n.AddDataset(ctx, connector.NewDataset{ID: "ds-traffic", Title: "Traffic counts", Classification: "general",
+		Category: "transport", ContentHash: "sha256:" + fmtHash("traffic"), Source: "file:traffic.csv", ManualApproval: manual})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := n.AddOffer(ctx, connector.NewOffer{Dataset: d.ID, Policy: json.RawMessage(researchOffer)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.ID, o.ID
+}
+
+func fmtHash(s string) string {
+	b := make([]byte, 64)
+	for i := range b {
+		b[i] = "0123456789abcdef"[(int(s[i%len(s)])+i)%16]
+	}
+	return string(b)
+}
+
+var _ = filepath.Join
+var _ = httptest.NewServer
+
+// sendDSP posts a DSP message from n to peer with n's protocol token.
+func (n *testNode) sendDSP(t *testing.T, peer *testNode, path string, msg any) (int, string) {
+	t.Helper()
+	iss, err := identity.NewIssuer(n.id, n.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := iss.ProtocolToken(peer.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(msg)
+	req, _ := http.NewRequest(http.MethodPost, peer.url()+path, strings.NewReader(string(b)))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
