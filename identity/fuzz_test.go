@@ -1,11 +1,14 @@
 package identity
 
 import (
+	"crypto"
 	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -143,4 +146,53 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	write("FuzzVerifyRole", "auditor", must(fs.auth.RoleToken(RoleAuditor, "aud-1", "ledger", []string{"records"}, time.Hour)))
 	write("FuzzVerifyRole", "self", must(fs.cons.RoleToken(RoleParticipant, consumerID, "ledger", nil, time.Hour)))
 	write("FuzzVerifyRole", "forgedauditor", must(fs.cons.RoleToken(RoleAuditor, consumerID, "ledger", nil, time.Hour)))
+}
+
+// FuzzSignedClaims signs arbitrary header and payload JSON with a registered
+// key, so that the fuzzer explores the claim and header checks behind a valid
+// signature. Whatever it builds, an accepted token must satisfy its kind's
+// invariants.
+func FuzzSignedClaims(f *testing.F) {
+	fs := newFuzzSpace(f)
+	kid := fs.cons.Key().KeyID()
+	now := fs.now.Unix()
+	f.Add(`{"alg":"EdDSA","typ":"tdsc-protocol+jwt","kid":"`+kid+`"}`,
+		fmt.Sprintf(`{"tkn":"protocol","iss":"consumer-b","sub":"consumer-b","aud":"provider-a","iat":%d,"exp":%d,"jti":"j1"}`, now, now+60))
+	f.Add(`{"alg":"EdDSA","typ":"tdsc-role+jwt","kid":"`+kid+`"}`,
+		fmt.Sprintf(`{"tkn":"role","role":"auditor","iss":"consumer-b","sub":"consumer-b","aud":"ledger","iat":%d,"exp":%d,"jti":"j2"}`, now, now+60))
+	f.Add(`{"alg":"EdDSA","typ":"tdsc-access+jwt","kid":"`+kid+`"}`,
+		fmt.Sprintf(`{"tkn":"access","iss":"provider-a","sub":"consumer-b","aud":"provider-a/data","agreement":"a","dataset":"d","transfer":"t","cnf":{"jkt":"%s"},"iat":%d,"exp":%d,"jti":"j3"}`, kid, now, now+60))
+	f.Add(`{"alg":"EdDSA","typ":"tdsc-protocol+jwt","kid":"`+kid+`","jku":"https://x"}`,
+		fmt.Sprintf(`{"tkn":"protocol","iss":"consumer-b","sub":"consumer-b","aud":["provider-a","x"],"iat":%d,"exp":%d,"jti":"j4"}`, now, now+600))
+	f.Fuzz(func(t *testing.T, header, payload string) {
+		enc := base64.RawURLEncoding
+		input := enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(payload))
+		sig, err := fs.cons.Key().Signer().Sign(nil, []byte(input), crypto.Hash(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := input + "." + enc.EncodeToString(sig)
+
+		if c, err := fs.ver.VerifyProtocol(t.Context(), tok, providerID); err == nil {
+			if c.Issuer != consumerID || c.Subject != consumerID || !slices.Contains(c.Audience, providerID) ||
+				c.ExpiresAt.Sub(c.IssuedAt.Time) > MaxProtocolTTL || c.ID == "" || c.Kind != KindProtocol {
+				t.Fatalf("accepted protocol claims %+v", c)
+			}
+		} else {
+			checkRefusal(t, err)
+		}
+		if c, err := fs.ver.VerifyRole(t.Context(), tok, "ledger"); err == nil {
+			if c.Role != RoleParticipant || c.Issuer != consumerID || c.Subject != consumerID {
+				t.Fatalf("accepted role claims from a participant key: %+v", c)
+			}
+		} else {
+			checkRefusal(t, err)
+		}
+		// The consumer's key never signs an access token the provider accepts.
+		if c, err := fs.ver.VerifyAccess(t.Context(), tok, "x", "GET", dataURL, dataPlane); err == nil {
+			t.Fatalf("accepted an access token signed by the consumer: %+v", c)
+		} else {
+			checkRefusal(t, err)
+		}
+	})
 }
