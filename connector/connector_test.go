@@ -2,6 +2,7 @@ package connector_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -183,13 +184,13 @@ func TestLedgerOutageOutbox(t *testing.T) {
 		pneg = peerNegotiation(t, prov, neg.ID)
 		return pneg != nil && pneg.State == "VERIFIED", ""
 	})
-	st, err := prov.Outbox(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Counts[store.OutboxPending]+st.Counts[store.OutboxBatched] < 3 || st.LedgerHealthy {
-		t.Fatalf("outbox during outage = %+v", st.Counts)
-	}
+	eventually(t, "the outbox to hold dataset, offer and agreement records", func() (bool, string) {
+		st, err := prov.Outbox(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Counts[store.OutboxPending]+st.Counts[store.OutboxBatched] == 3 && !st.LedgerHealthy, fmt.Sprint(st.Counts)
+	})
 	if _, err := s.led.Record(ctx, "dataset.registered/"+dsID); err == nil {
 		t.Fatal("record reached the ledger during the outage")
 	}

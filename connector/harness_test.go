@@ -1,9 +1,12 @@
 package connector_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"github.com/tdsc/tdsc/connector/dsp"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +14,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,9 +29,11 @@ import (
 
 // testSpace is a data space with a real embedded ledger in a temp dir.
 type testSpace struct {
-	t   *testing.T
-	sp  *ledgertest.Space
-	led *embedded.Store
+	t *testing.T
+	// schema checks every DSP message and response the nodes exchange.
+	schema *schemaCheck
+	sp     *ledgertest.Space
+	led    *embedded.Store
 	// gate wraps the ledger so a test can take it down (an outage at the
 	// process boundary) or lose the answer to a committed append.
 	gate *gatedLedger
@@ -69,7 +75,18 @@ func newSpace(t *testing.T) *testSpace {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { led.Close(context.Background()) })
-	return &testSpace{t: t, sp: sp, led: led, gate: &gatedLedger{led: led}}
+	sc := &schemaCheck{}
+	t.Cleanup(func() {
+		sc.mu.Lock()
+		defer sc.mu.Unlock()
+		for _, f := range sc.failures {
+			t.Errorf("DSP body does not validate against the official schema: %s", f)
+		}
+		if !t.Failed() && sc.checked == 0 {
+			t.Errorf("no DSP body was schema-checked")
+		}
+	})
+	return &testSpace{t: t, sp: sp, led: led, gate: &gatedLedger{led: led}, schema: sc}
 }
 
 // register records a participant with the authority and returns its key.
@@ -129,7 +146,8 @@ func (s *testSpace) node(id string, key *identity.Key, dir, addr string) *testNo
 		RetryMin: 5 * time.Millisecond, RetryMax: 100 * time.Millisecond, StrictTimeout: 2 * time.Second, MaxAttempts: 1000}
 	n, err := connector.New(context.Background(), cfg, connector.WithKey(key), connector.WithLedger(s.gate),
 		connector.WithParticipants(s.led), connector.WithRules(s.led), connector.WithOperatorToken(opToken),
-		connector.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		connector.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		connector.WithHTTPClient(&http.Client{Timeout: 5 * time.Second, Transport: s.schema}))
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -300,4 +318,51 @@ func (n *testNode) sendDSP(t *testing.T, peer *testNode, path string, msg any) (
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
+}
+
+// schemaCheck is the nodes' HTTP transport: it validates every DSP request
+// body the nodes send and every response body they get against the official
+// DSP 2025-1 schemas.
+type schemaCheck struct {
+	mu       sync.Mutex
+	failures []string
+	checked  int
+}
+
+func (c *schemaCheck) check(what string, body []byte) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return
+	}
+	err := dsp.ValidateSchema(body)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.checked++
+	if err != nil {
+		c.failures = append(c.failures, fmt.Sprintf("%s: %v\n%s", what, err, body))
+	}
+}
+
+func (c *schemaCheck) RoundTrip(req *http.Request) (*http.Response, error) {
+	dspCall := !strings.HasPrefix(req.URL.Path, "/.well-known/")
+	if dspCall && req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		req.Body.Close()
+		c.check(req.Method+" "+req.URL.Path, b)
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil || !dspCall {
+		return resp, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	c.check(fmt.Sprintf("response %d to %s %s", resp.StatusCode, req.Method, req.URL.Path), b)
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	return resp, nil
 }

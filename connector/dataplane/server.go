@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config tunes the provider's data plane. Start from DefaultConfig.
@@ -38,6 +40,8 @@ type Config struct {
 	// Now is the clock; Logger receives operational events (never tokens or bytes).
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Registerer, if set, receives the tdsc_dataplane_* metrics.
+	Registerer prometheus.Registerer
 }
 
 // DefaultConfig returns limits suited to a small node: 32 streams, 4 per
@@ -91,6 +95,7 @@ type Server struct {
 	rec      Recorder
 	limits   *limiter
 	bufs     *bufferPool
+	metrics  *metrics
 }
 
 // NewServer builds the pull handler. All four collaborators are required.
@@ -104,10 +109,15 @@ func NewServer(cfg Config, v TokenVerifier, live LiveCheck, ds Datasets, rec Rec
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = time.Second
 	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("dataplane: registering metrics: %w", err)
+	}
 	return &Server{
 		cfg: cfg, verifier: v, live: live, datasets: ds, rec: rec,
-		limits: newLimiter(cfg.MaxConcurrent, cfg.MaxPerTransfer),
-		bufs:   newBufferPool(cfg.BufferSize, cfg.Buffers),
+		limits:  newLimiter(cfg.MaxConcurrent, cfg.MaxPerTransfer),
+		bufs:    newBufferPool(cfg.BufferSize, cfg.Buffers),
+		metrics: m,
 	}, nil
 }
 
@@ -135,12 +145,15 @@ func (s *Server) htu(r *http.Request) string {
 }
 
 func (s *Server) busy(w http.ResponseWriter, status int, msg string) {
+	s.metrics.outcome.WithLabelValues(outcomeBusy).Inc()
 	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(s.cfg.RetryAfter.Round(time.Second)/time.Second))))
 	writeError(w, status, ReasonBusy, msg)
 }
 
 func (s *Server) deny(ctx context.Context, w http.ResponseWriter, r *http.Request, g Grant, transfer string, err error) {
 	reason, status := denial(err)
+	s.metrics.outcome.WithLabelValues(outcomeDenied).Inc()
+	s.metrics.denied.WithLabelValues(reason).Inc()
 	d := DenialInfo{
 		Role: RoleProvider, Transfer: transfer, Agreement: g.Agreement, Dataset: g.Dataset,
 		Consumer: g.Subject, TokenID: g.TokenID, Reason: reason, Detail: err.Error(),
@@ -215,6 +228,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if errors.Is(err, ErrNotFound) {
+		s.metrics.outcome.WithLabelValues(outcomeOther).Inc()
 		writeError(w, http.StatusNotFound, ReasonNotFound, fmt.Sprintf("dataset %q has no object at %q", ds.ID, p))
 		return
 	}
@@ -226,11 +240,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) internal(ctx context.Context, w http.ResponseWriter, transfer string, err error) {
+	s.metrics.outcome.WithLabelValues(outcomeOther).Inc()
 	s.cfg.Logger.ErrorContext(ctx, "dataplane: source failed", "transfer", transfer, "err", err)
 	writeError(w, http.StatusBadGateway, ReasonInternal, "the dataset's source failed; retry later")
 }
 
 func (s *Server) list(ctx context.Context, w http.ResponseWriter, r *http.Request, transfer string, ds Dataset) {
+	s.metrics.outcome.WithLabelValues(outcomeOther).Inc()
 	l, ok := ds.Source.(Lister)
 	if !ok {
 		writeError(w, http.StatusNotFound, ReasonNotFound, "name a file of the dataset")
@@ -269,7 +285,11 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		}
 	}
 
-	switch checkConditions(r, info.ETag) {
+	cond := checkConditions(r, info.ETag)
+	if cond == condPreconditionFailed || cond == condNotModified {
+		s.metrics.outcome.WithLabelValues(outcomeOther).Inc()
+	}
+	switch cond {
 	case condPreconditionFailed:
 		writeError(w, http.StatusPreconditionFailed, ReasonPrecondition, "the dataset's ETag is now "+info.ETag+"; start again from byte 0")
 		return
@@ -282,6 +302,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 
 	rng, partial, err := ParseRange(r.Header.Get("Range"), info.Size)
 	if err != nil {
+		s.metrics.outcome.WithLabelValues(outcomeOther).Inc()
 		h.Set("Content-Range", "bytes */"+strconv.FormatInt(info.Size, 10))
 		writeError(w, http.StatusRequestedRangeNotSatisfiable, ReasonRange, fmt.Sprintf("the object has %d bytes", info.Size))
 		return
@@ -295,6 +316,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	}
 	h.Set("Content-Length", strconv.FormatInt(rng.Length, 10))
 	if r.Method == http.MethodHead {
+		s.metrics.outcome.WithLabelValues(outcomePartial).Inc()
 		w.WriteHeader(status)
 		return
 	}
@@ -325,10 +347,14 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 
 	w.WriteHeader(status)
 	rc := http.NewResponseController(w)
+	s.metrics.active.Inc()
 	n, err := hashCopy(ctx, w, src, rng.Length, sum, s.bufs, func() error {
 		return rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteIdleTimeout))
 	})
+	s.metrics.active.Dec()
+	s.metrics.bytes.Add(float64(n))
 	if err != nil {
+		s.metrics.outcome.WithLabelValues(outcomeAborted).Inc()
 		lvl := slog.LevelInfo
 		if isReadError(err) && ctx.Err() == nil {
 			lvl = slog.LevelError
@@ -337,8 +363,10 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		panic(http.ErrAbortHandler) // the client must not take a short body for a whole one
 	}
 	if !toEnd {
+		s.metrics.outcome.WithLabelValues(outcomePartial).Inc()
 		return
 	}
+	s.metrics.outcome.WithLabelValues(outcomeCompleted).Inc()
 	res := TransferResult{
 		Role: RoleProvider, Transfer: g.Transfer, Agreement: g.Agreement, Dataset: g.Dataset,
 		Provider: g.Issuer, Consumer: g.Subject, TokenID: g.TokenID, Path: p,
