@@ -135,3 +135,18 @@ func normHash(h string) string {
 	}
 	return strings.ToLower(h)
 }
+
+type grantKey struct{}
+
+// NewContext returns ctx carrying the request's verified grant. The pull
+// handler sets it before it calls Datasets, the Source and the Recorder, so a
+// source that needs to know who asks (a per-consumer database view, say) can.
+func NewContext(ctx context.Context, g Grant) context.Context {
+	return context.WithValue(ctx, grantKey{}, g)
+}
+
+// GrantFromContext returns the grant NewContext stored, if any.
+func GrantFromContext(ctx context.Context) (Grant, bool) {
+	g, ok := ctx.Value(grantKey{}).(Grant)
+	return g, ok
+}

@@ -207,6 +207,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	ctx = NewContext(ctx, g)
 	if !s.limits.acquire(transfer) {
 		s.busy(w, http.StatusTooManyRequests, fmt.Sprintf("transfer %q already has %d streams open; retry later", transfer, s.cfg.MaxPerTransfer))
 		return
