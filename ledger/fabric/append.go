@@ -1,0 +1,195 @@
+package fabric
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+
+	"github.com/tdsc/tdsc/chaincode/wire"
+	"github.com/tdsc/tdsc/ledger"
+)
+
+// Receipt is a committed batch's receipt with the transaction that carried
+// it and its block. For a batch appended again, TxID and Block are those of
+// the transaction that found it already committed.
+type Receipt struct {
+	ledger.Receipt
+	TxID  string `json:"txId"`
+	Block uint64 `json:"block"`
+}
+
+type request struct {
+	ctx  context.Context
+	b    *ledger.Batch
+	raw  json.RawMessage
+	done chan result
+}
+
+type result struct {
+	r   Receipt
+	err error
+}
+
+// maxAttempts bounds resubmissions after read conflicts with other clients.
+const maxAttempts = 8
+
+// Append commits b (see Submit) and returns its ledger receipt.
+func (l *Ledger) Append(ctx context.Context, b *ledger.Batch) (ledger.Receipt, error) {
+	r, err := l.Submit(ctx, b)
+	return r.Receipt, err
+}
+
+// Submit queues b for the next transaction and waits until it committed or
+// failed. Appending the same batch again returns the same receipt (with the
+// transaction that first committed it).
+func (l *Ledger) Submit(ctx context.Context, b *ledger.Batch) (Receipt, error) {
+	if err := b.Validate(); err != nil {
+		return Receipt{}, err
+	}
+	raw, err := json.Marshal(b)
+	if err != nil {
+		return Receipt{}, err
+	}
+	req := &request{ctx: ctx, b: b, raw: raw, done: make(chan result, 1)}
+	select {
+	case l.reqs <- req:
+	case <-ctx.Done():
+		return Receipt{}, ctx.Err()
+	case <-l.stop:
+		return Receipt{}, errors.New("fabric: ledger closed")
+	}
+	select {
+	case res := <-req.done:
+		return res.r, res.err
+	case <-ctx.Done():
+		return Receipt{}, ctx.Err()
+	}
+}
+
+// run is the committer: one transaction in flight, holding every batch that
+// queued up meanwhile.
+func (l *Ledger) run() {
+	defer close(l.done)
+	for {
+		var first *request
+		select {
+		case first = <-l.reqs:
+		case <-l.stop:
+			l.drain()
+			return
+		}
+		group, n := []*request{first}, len(first.b.Records)
+		linger := time.NewTimer(l.cfg.Linger)
+	collect:
+		for n < l.cfg.MaxRecords {
+			select {
+			case r := <-l.reqs:
+				if n+len(r.b.Records) > l.cfg.MaxRecords {
+					l.commit(group)
+					group, n = nil, 0
+				}
+				group, n = append(group, r), n+len(r.b.Records)
+			case <-linger.C:
+				break collect
+			}
+		}
+		linger.Stop()
+		l.commit(group)
+	}
+}
+
+func (l *Ledger) drain() {
+	for {
+		select {
+		case r := <-l.reqs:
+			r.done <- result{err: errors.New("fabric: ledger closed")}
+		default:
+			return
+		}
+	}
+}
+
+// commit submits a group as one transaction, dropping batches an endorser
+// refuses and resubmitting after read conflicts.
+func (l *Ledger) commit(group []*request) {
+	live := group[:0]
+	for _, r := range group {
+		if r.ctx.Err() != nil {
+			r.done <- result{err: r.ctx.Err()}
+			continue
+		}
+		live = append(live, r)
+	}
+	group = live
+	for attempt := 1; len(group) > 0; attempt++ {
+		rs, txID, block, bad, err := l.transact(group)
+		if err == nil {
+			for i, r := range group {
+				r.done <- result{r: Receipt{Receipt: rs[i], TxID: txID, Block: block}}
+			}
+			return
+		}
+		if bad >= 0 && bad < len(group) {
+			group[bad].done <- result{err: err}
+			group = append(group[:bad:bad], group[bad+1:]...)
+			continue
+		}
+		var se *StageError
+		if errors.As(err, &se) && se.retry && attempt < maxAttempts {
+			l.cfg.Log.Info("fabric: resubmitting after a read conflict", "tx", se.TxID, "attempt", attempt)
+			continue
+		}
+		for _, r := range group {
+			r.done <- result{err: err}
+		}
+		return
+	}
+}
+
+// transact endorses, submits and waits for one Append transaction. On error
+// bad is the index of the batch the chaincode refused, or -1.
+func (l *Ledger) transact(group []*request) (rs []ledger.Receipt, txID string, block uint64, bad int, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*l.cfg.Timeout)
+	defer cancel()
+	arg := make([]byte, 0, 1024*len(group))
+	arg = append(arg, '[')
+	for i, r := range group {
+		if i > 0 {
+			arg = append(arg, ',')
+		}
+		arg = append(arg, r.raw...)
+	}
+	arg = append(arg, ']')
+	proposal, err := l.contract.NewProposal(wire.TxAppend, client.WithBytesArguments(arg))
+	if err != nil {
+		return nil, "", 0, -1, err
+	}
+	txID = proposal.TransactionID()
+	tx, err := proposal.EndorseWithContext(ctx)
+	if err != nil {
+		se, bad := classify(StageEndorse, err)
+		se.TxID = txID
+		return nil, txID, 0, bad, se
+	}
+	if err := json.Unmarshal(tx.Result(), &rs); err != nil || len(rs) != len(group) {
+		return nil, txID, 0, -1, &StageError{Stage: StageEndorse, TxID: txID, Err: fmt.Errorf("chaincode result: %d receipts for %d batches (%v)", len(rs), len(group), err)}
+	}
+	commit, err := tx.SubmitWithContext(ctx)
+	if err != nil {
+		se, _ := classify(StageSubmit, err)
+		return nil, txID, 0, -1, se
+	}
+	st, err := commit.StatusWithContext(ctx)
+	if err != nil {
+		se, _ := classify(StageCommit, err)
+		return nil, txID, 0, -1, se
+	}
+	if !st.Successful {
+		return nil, txID, st.BlockNumber, -1, &StageError{Stage: StageCommit, TxID: txID, Err: commitInvalid(st.Code), retry: retryable(st.Code)}
+	}
+	return rs, txID, st.BlockNumber, -1, nil
+}

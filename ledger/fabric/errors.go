@@ -1,0 +1,118 @@
+package fabric
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/tdsc/tdsc/chaincode/wire"
+	"github.com/tdsc/tdsc/ledger"
+)
+
+// Fabric stages named in a StageError.
+const (
+	StageEndorse  = "endorse"  // the peers ran the chaincode (the rulebook)
+	StageSubmit   = "submit"   // the orderer took the endorsed transaction
+	StageCommit   = "commit"   // the peers validated and committed its block
+	StageEvaluate = "evaluate" // a query
+)
+
+// ErrUnavailable reports a network that did not answer: a peer or orderer
+// down, or a deadline hit. The batch may or may not have committed: retry
+// it (Append is idempotent) once the network is back.
+var ErrUnavailable = errors.New("fabric: network unavailable")
+
+// RuleCommitInvalid prefixes the rule of a refusal at commit: the peers
+// found the transaction invalid (e.g. RuleCommitInvalid+"ENDORSEMENT_POLICY_FAILURE"
+// for a transaction altered after endorsement).
+const RuleCommitInvalid = "fabric.commit."
+
+// StageError is a failed Fabric call: which stage, which transaction, and the
+// ledger error it amounts to (errors.Is works through it).
+type StageError struct {
+	Stage string
+	TxID  string
+	Err   error
+	retry bool // a read conflict: resubmitting may succeed
+}
+
+func (e *StageError) Error() string {
+	if e.TxID == "" {
+		return fmt.Sprintf("fabric %s: %v", e.Stage, e.Err)
+	}
+	return fmt.Sprintf("fabric %s of transaction %s: %v", e.Stage, e.TxID, e.Err)
+}
+
+func (e *StageError) Unwrap() error { return e.Err }
+
+// classify maps a fabric-gateway error to a *StageError holding the ledger
+// error the chaincode sent (decoded from the peers' messages) and, for an
+// Append, the index of the batch it names (-1 if none).
+func classify(stage string, err error) (*StageError, int) {
+	se := &StageError{Stage: stage, Err: err}
+	var (
+		endorse *client.EndorseError
+		submit  *client.SubmitError
+		commitS *client.CommitStatusError
+		commit  *client.CommitError
+	)
+	switch {
+	case errors.As(err, &endorse):
+		se.Stage, se.TxID = StageEndorse, endorse.TransactionID
+	case errors.As(err, &submit):
+		se.Stage, se.TxID = StageSubmit, submit.TransactionID
+	case errors.As(err, &commitS):
+		se.Stage, se.TxID = StageCommit, commitS.TransactionID
+	case errors.As(err, &commit):
+		se.Stage, se.TxID = StageCommit, commit.TransactionID
+		se.Err = commitInvalid(commit.Code)
+		return se, -1
+	}
+	// The chaincode's message is in the status message or the details.
+	msgs := []string{err.Error()}
+	if st, ok := status.FromError(err); ok {
+		msgs = append(msgs, st.Message())
+	}
+	var te *client.TransactionError
+	if errors.As(err, &te) {
+		for _, d := range te.Details() {
+			msgs = append(msgs, d.GetMessage())
+		}
+	}
+	for _, m := range msgs {
+		if we, ok := wire.ParseMessage(m); ok {
+			se.Err = we.Err()
+			if we.Batch != nil {
+				return se, *we.Batch
+			}
+			return se, -1
+		}
+	}
+	if st, ok := status.FromError(err); ok && isUnavailable(st) {
+		se.Err = fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return se, -1
+}
+
+func isUnavailable(st *status.Status) bool {
+	switch st.Code().String() {
+	case "Unavailable", "DeadlineExceeded", "Canceled":
+		return true
+	}
+	return false
+}
+
+func commitInvalid(code peer.TxValidationCode) error {
+	name := peer.TxValidationCode_name[int32(code)]
+	return &ledger.RuleError{Rule: RuleCommitInvalid + name, Reason: fmt.Sprintf("the peers found the transaction invalid at commit (%s)", name)}
+}
+
+// retryable reports commit codes after which resubmitting the same batches
+// is right: another client's transaction in the same block read or wrote the
+// same keys.
+func retryable(code peer.TxValidationCode) bool {
+	return code == peer.TxValidationCode_MVCC_READ_CONFLICT || code == peer.TxValidationCode_PHANTOM_READ_CONFLICT
+}

@@ -1,0 +1,77 @@
+package fabric
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/ledgertest"
+)
+
+// The Fabric tier runs against a real local network; scripts/fabric-test.sh
+// starts one, runs these tests with TDSC_FABRIC=1 and stops it.
+
+var seq atomic.Int64
+
+// network returns the running network's profile, or skips the test.
+func network(t testing.TB) *Profile {
+	t.Helper()
+	if os.Getenv("TDSC_FABRIC") != "1" {
+		t.Skip("Fabric tier: run scripts/fabric-test.sh (or set TDSC_FABRIC=1 with a network up)")
+	}
+	path := os.Getenv("TDSC_FABRIC_PROFILE")
+	if path == "" {
+		path = filepath.Join("..", "..", ".cache", "fabric", "net", "profile.json")
+	}
+	p, err := LoadProfile(path)
+	if err != nil {
+		t.Fatalf("%v (is the network up? scripts/fabric.sh up)", err)
+	}
+	return p
+}
+
+// deploy defines a fresh chaincode (a fresh, empty world state) for one test.
+func deploy(t testing.TB, p *Profile) string {
+	t.Helper()
+	name := fmt.Sprintf("t%d-%d", time.Now().Unix()%100000, seq.Add(1))
+	start := time.Now()
+	out, err := exec.Command(p.Deploy, "deploy", name).CombinedOutput()
+	if err != nil {
+		t.Fatalf("deploy chaincode %s: %v\n%s", name, err, out)
+	}
+	t.Logf("chaincode %s deployed in %v", name, time.Since(start).Round(time.Millisecond))
+	return name
+}
+
+// open opens a ledger on a fresh chaincode initialised with g.
+func open(t testing.TB, p *Profile, g ledger.Genesis, mod func(*Config)) *Ledger {
+	t.Helper()
+	cfg := Config{Profile: p, Chaincode: deploy(t, p)}
+	if mod != nil {
+		mod(&cfg)
+	}
+	ctx := context.Background()
+	l, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(context.Background()) })
+	if err := l.Init(ctx, g); err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	return l
+}
+
+func TestConformance(t *testing.T) {
+	p := network(t)
+	ledgertest.Run(t, func(t *testing.T, g ledger.Genesis) (ledgertest.Backend, string) {
+		l := open(t, p, g, nil)
+		return l, l.VerifierKey()
+	})
+}

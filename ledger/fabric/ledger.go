@@ -1,0 +1,372 @@
+package fabric
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-gateway/pkg/hash"
+	fid "github.com/hyperledger/fabric-gateway/pkg/identity"
+	"github.com/transparency-dev/formats/log"
+	"golang.org/x/mod/sumdb/note"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/tdsc/tdsc/chaincode/wire"
+	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// Config configures a Ledger. Zero fields take the defaults below.
+type Config struct {
+	Profile *Profile
+	// Org is the index in Profile.Orgs of the organisation whose peer
+	// gateway and client identity are used (default 0).
+	Org int
+	// Chaincode overrides Profile.Chaincode: one chaincode per space.
+	Chaincode string
+	// MaxRecords bounds the records of one transaction (default 4096).
+	MaxRecords int
+	// Linger is how long a transaction waits for more batches once the
+	// previous one committed (default 2ms). Batches that arrive while a
+	// transaction is in flight join the next one without waiting.
+	Linger time.Duration
+	// NoteKey is the note signer key ("PRIVATE+KEY+...") for checkpoints; if
+	// empty, Open makes one for this process (see VerifierKey).
+	NoteKey string
+	// Timeout bounds each Fabric call (default 60s).
+	Timeout time.Duration
+	Log     *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxRecords == 0 {
+		c.MaxRecords = 4096
+	}
+	if c.Linger == 0 {
+		c.Linger = 2 * time.Millisecond
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 60 * time.Second
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Chaincode == "" && c.Profile != nil {
+		c.Chaincode = c.Profile.Chaincode
+	}
+}
+
+// Validate checks the configuration after defaults.
+func (c *Config) Validate() error {
+	if c.Profile == nil {
+		return errors.New("fabric: config: field Profile: required")
+	}
+	if err := c.Profile.Validate(); err != nil {
+		return fmt.Errorf("fabric: config: profile: %w", err)
+	}
+	if c.Org < 0 || c.Org >= len(c.Profile.Orgs) {
+		return fmt.Errorf("fabric: config: field Org: %d, the profile has %d orgs", c.Org, len(c.Profile.Orgs))
+	}
+	if c.MaxRecords < 1 {
+		return fmt.Errorf("fabric: config: field MaxRecords: must be at least 1")
+	}
+	if c.Linger < 0 || c.Timeout < 0 {
+		return fmt.Errorf("fabric: config: fields Linger, Timeout: must not be negative")
+	}
+	return nil
+}
+
+// Ledger is a connection to the tdsc chaincode of one space.
+type Ledger struct {
+	cfg      Config
+	conn     *grpc.ClientConn
+	gw       *client.Gateway
+	contract *client.Contract
+	network  *client.Network
+
+	mu     sync.Mutex
+	g      *ledger.Genesis
+	signer note.Signer
+	vkey   string
+
+	reqs   chan *request
+	stop   chan struct{}
+	done   chan struct{}
+	closed sync.Once
+}
+
+// Open connects to the peer gateway of cfg.Org. It does not talk to the
+// chaincode yet: Init (or the first call) does.
+func Open(ctx context.Context, cfg Config) (*Ledger, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	org := cfg.Profile.Orgs[cfg.Org]
+	conn, err := dial(org)
+	if err != nil {
+		return nil, err
+	}
+	id, sign, err := clientIdentity(org.MSPID, org.UserCert, org.UserKey)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	gw, err := client.Connect(id, client.WithSign(sign), client.WithHash(hash.SHA256), client.WithClientConnection(conn),
+		client.WithEvaluateTimeout(cfg.Timeout), client.WithEndorseTimeout(cfg.Timeout),
+		client.WithSubmitTimeout(cfg.Timeout), client.WithCommitStatusTimeout(cfg.Timeout))
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("fabric: gateway: %w", err)
+	}
+	l := &Ledger{cfg: cfg, conn: conn, gw: gw, reqs: make(chan *request, 1024), stop: make(chan struct{}), done: make(chan struct{})}
+	l.network = gw.GetNetwork(cfg.Profile.Channel)
+	l.contract = l.network.GetContract(cfg.Chaincode)
+	if err := l.setNoteKey(cfg.NoteKey); err != nil {
+		l.Close(ctx)
+		return nil, err
+	}
+	go l.run()
+	return l, nil
+}
+
+func dial(org Org) (*grpc.ClientConn, error) {
+	pem, err := os.ReadFile(org.PeerTLSCA)
+	if err != nil {
+		return nil, fmt.Errorf("fabric: peer TLS CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("fabric: peer TLS CA %s: no certificate", org.PeerTLSCA)
+	}
+	conn, err := grpc.NewClient("dns:///"+org.Peer, grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, "")),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(100<<20), grpc.MaxCallSendMsgSize(100<<20)))
+	if err != nil {
+		return nil, fmt.Errorf("fabric: dial peer %s: %w", org.Peer, err)
+	}
+	return conn, nil
+}
+
+// clientIdentity loads an X.509 identity and its signer from PEM files.
+func clientIdentity(mspID, certPath, keyPath string) (*fid.X509Identity, fid.Sign, error) {
+	certPEM, err := os.ReadFile(certPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fabric: client certificate: %w", err)
+	}
+	cert, err := fid.CertificateFromPEM(certPEM)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fabric: client certificate %s: %w", filepath.Base(certPath), err)
+	}
+	id, err := fid.NewX509Identity(mspID, cert)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyPEM, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fabric: client key: %w", err)
+	}
+	key, err := fid.PrivateKeyFromPEM(keyPEM)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fabric: client key: %w", err)
+	}
+	sign, err := fid.NewPrivateKeySign(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return id, sign, nil
+}
+
+func (l *Ledger) setNoteKey(skey string) error {
+	if skey == "" {
+		return nil // made on first use, once the space (the note's origin) is known
+	}
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		return fmt.Errorf("fabric: config: field NoteKey: %w", err)
+	}
+	l.signer = s
+	return nil
+}
+
+// Close stops the committer (failing queued batches) and closes the connection.
+func (l *Ledger) Close(ctx context.Context) error {
+	l.closed.Do(func() {
+		close(l.stop)
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+		}
+		l.gw.Close()
+		l.conn.Close()
+	})
+	return nil
+}
+
+// Origin is the checkpoint origin of a space's ledger (the same as the
+// embedded ledger's, so checkpoints of both read alike).
+func Origin(space string) string { return "tdsc/ledger/" + space }
+
+// Init fixes the chaincode's space to g (idempotent) and makes the
+// checkpoint key if none was configured.
+func (l *Ledger) Init(ctx context.Context, g ledger.Genesis) error {
+	arg, err := json.Marshal(&g)
+	if err != nil {
+		return err
+	}
+	if _, err := l.contract.SubmitWithContext(ctx, wire.TxInit, client.WithArguments(string(arg))); err != nil {
+		se, _ := classify(StageEndorse, err)
+		return se
+	}
+	return l.setGenesis(g)
+}
+
+func (l *Ledger) setGenesis(g ledger.Genesis) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.g = &g
+	if l.signer == nil {
+		skey, vkey, err := note.GenerateKey(rand.Reader, Origin(g.Space))
+		if err != nil {
+			return err
+		}
+		if l.signer, err = note.NewSigner(skey); err != nil {
+			return err
+		}
+		l.vkey = vkey
+	}
+	return nil
+}
+
+// genesis returns the space's genesis, reading it from the chaincode once.
+func (l *Ledger) genesis(ctx context.Context) (ledger.Genesis, error) {
+	l.mu.Lock()
+	g := l.g
+	l.mu.Unlock()
+	if g != nil {
+		return *g, nil
+	}
+	var gg ledger.Genesis
+	if err := l.evaluate(ctx, &gg, wire.TxGenesis); err != nil {
+		return ledger.Genesis{}, err
+	}
+	return gg, l.setGenesis(gg)
+}
+
+// VerifierKey is the note verifier key of the checkpoint key Open made
+// (empty until Init or the first read; empty if Config.NoteKey was set: its
+// owner knows the verifier key).
+func (l *Ledger) VerifierKey() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.vkey
+}
+
+// evaluate runs a query transaction and decodes its JSON result into out.
+func (l *Ledger) evaluate(ctx context.Context, out any, tx string, args ...string) error {
+	res, err := l.contract.EvaluateWithContext(ctx, tx, client.WithArguments(args...))
+	if err != nil {
+		se, _ := classify(StageEvaluate, err)
+		return se
+	}
+	if err := json.Unmarshal(res, out); err != nil {
+		return fmt.Errorf("fabric: %s result: %w", tx, err)
+	}
+	return nil
+}
+
+// Record returns a record with its inclusion proof against a checkpoint of
+// the current tree.
+func (l *Ledger) Record(ctx context.Context, id string) (ledger.Proven, error) {
+	var p wire.Proven
+	if err := l.evaluate(ctx, &p, wire.TxRecord, id); err != nil {
+		return ledger.Proven{}, err
+	}
+	cp, err := l.sign(ctx, p.Head)
+	if err != nil {
+		return ledger.Proven{}, err
+	}
+	return ledger.Proven{Entry: p.Entry, Proof: p.Proof, TreeSize: p.Head.Size, Checkpoint: cp}, nil
+}
+
+// Checkpoint returns a signed checkpoint of the chaincode's current tree
+// head, or ErrNotFound while the ledger is empty.
+func (l *Ledger) Checkpoint(ctx context.Context) ([]byte, error) {
+	h, err := l.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if h.Size == 0 {
+		return nil, fmt.Errorf("%w: no checkpoint yet: the ledger is empty", ledger.ErrNotFound)
+	}
+	return l.sign(ctx, h)
+}
+
+// Head returns the chaincode's tree head as the gateway's peer holds it.
+func (l *Ledger) Head(ctx context.Context) (wire.Head, error) {
+	var h wire.Head
+	err := l.evaluate(ctx, &h, wire.TxHead)
+	return h, err
+}
+
+func (l *Ledger) sign(ctx context.Context, h wire.Head) ([]byte, error) {
+	g, err := l.genesis(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	signer := l.signer
+	l.mu.Unlock()
+	body := log.Checkpoint{Origin: Origin(g.Space), Size: h.Size, Hash: h.Root}.Marshal()
+	return note.Sign(&note.Note{Text: string(body)}, signer)
+}
+
+// ConsistencyProof proves the tree of size from is a prefix of the tree of size to.
+func (l *Ledger) ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, error) {
+	var p [][]byte
+	err := l.evaluate(ctx, &p, wire.TxConsistency, strconv.FormatUint(from, 10), strconv.FormatUint(to, 10))
+	return p, err
+}
+
+// Query returns one page of records matching q, in ledger order.
+func (l *Ledger) Query(ctx context.Context, q ledger.Query) (ledger.Page, error) {
+	arg, err := json.Marshal(&q)
+	if err != nil {
+		return ledger.Page{}, err
+	}
+	var p ledger.Page
+	err = l.evaluate(ctx, &p, wire.TxQuery, string(arg))
+	return p, err
+}
+
+// Participant returns a registered participant.
+func (l *Ledger) Participant(ctx context.Context, id string) (identity.Participant, error) {
+	var p identity.Participant
+	err := l.evaluate(ctx, &p, wire.TxParticipant, id)
+	return p, err
+}
+
+// Rules returns the space's current rules.
+func (l *Ledger) Rules(ctx context.Context) (policy.SpaceRules, error) {
+	var r policy.SpaceRules
+	err := l.evaluate(ctx, &r, wire.TxRules)
+	return r, err
+}
+
+// Batch returns a committed batch's header and record ids.
+func (l *Ledger) Batch(ctx context.Context, root string) (wire.StoredBatch, error) {
+	var b wire.StoredBatch
+	err := l.evaluate(ctx, &b, wire.TxBatch, root)
+	return b, err
+}

@@ -1,0 +1,69 @@
+package fabric
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+)
+
+// Profile says how to reach a Fabric network: scripts/fabric.sh writes one
+// to .cache/fabric/net/profile.json.
+type Profile struct {
+	Channel   string `json:"channel"`
+	Chaincode string `json:"chaincode"`
+	Orderer   struct {
+		Address string `json:"address"`
+		TLSCA   string `json:"tlsCA"`
+	} `json:"orderer"`
+	Orgs []Org `json:"orgs"`
+	// Deploy is the script that defines more chaincodes (one per space).
+	Deploy string `json:"deploy,omitempty"`
+}
+
+// Org is one organisation: its peer and the files of its client identities.
+type Org struct {
+	MSPID       string `json:"mspId"`
+	Peer        string `json:"peer"`
+	PeerTLSCA   string `json:"peerTLSCA"`
+	UserCert    string `json:"userCert"`
+	UserKey     string `json:"userKey"`
+	AdminCert   string `json:"adminCert"`
+	AdminKey    string `json:"adminKey"`
+	LocalPolicy string `json:"localPolicy,omitempty"`
+}
+
+// LoadProfile reads a profile file.
+func LoadProfile(path string) (*Profile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("fabric: profile: %w", err)
+	}
+	var p Profile
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("fabric: profile %s: %w", path, err)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("fabric: profile %s: %w", path, err)
+	}
+	return &p, nil
+}
+
+// Validate checks the profile names a channel, a chaincode and a complete org.
+func (p *Profile) Validate() error {
+	switch {
+	case p.Channel == "":
+		return fmt.Errorf("field channel: must not be empty")
+	case p.Chaincode == "":
+		return fmt.Errorf("field chaincode: must not be empty")
+	case len(p.Orgs) == 0:
+		return fmt.Errorf("field orgs: needs at least one organisation")
+	}
+	for i, o := range p.Orgs {
+		for _, f := range []struct{ name, v string }{{"mspId", o.MSPID}, {"peer", o.Peer}, {"peerTLSCA", o.PeerTLSCA}, {"userCert", o.UserCert}, {"userKey", o.UserKey}} {
+			if f.v == "" {
+				return fmt.Errorf("field orgs[%d].%s: must not be empty", i, f.name)
+			}
+		}
+	}
+	return nil
+}
