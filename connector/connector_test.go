@@ -2,7 +2,12 @@ package connector_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"github.com/tdsc/tdsc/connector/dataplane"
+	"github.com/tdsc/tdsc/connector/dataplane/pull"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -82,6 +87,24 @@ func TestNegotiationAndTransfer(t *testing.T) {
 	auth := s.onLedger(t, "transfer.authorized/"+cx.PeerPID)
 	if auth.Agreement != cneg.AgreementID || auth.TokenID == "" || auth.FromRegion != "CN-BJ" || auth.ToRegion != "CN-SH" {
 		t.Fatalf("transfer.authorized = %+v", auth)
+	}
+	// Pull the data with the access token, bound to the consumer's key.
+	var addr dsp.DataAddress
+	if err := json.Unmarshal(cx.DataAddress, &addr); err != nil {
+		t.Fatal(err)
+	}
+	tok := addr.Property("authorization")
+	out := filepath.Join(t.TempDir(), "traffic.csv")
+	res, err := pull.Download(ctx, addr.Endpoint, tok, dataplane.KeyProof(cons.key, tok), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); string(got) != trafficCSV || res.Expected == "" {
+		t.Fatalf("pulled %q (result %+v)", got, res)
+	}
+	done := s.onLedger(t, "transfer.completed/"+cx.PeerPID)
+	if done.Bytes != int64(len(trafficCSV)) || done.ContentHash != "sha256:"+res.SHA256 {
+		t.Fatalf("transfer.completed = %+v", done)
 	}
 	if _, err := cons.CompleteTransfer(ctx, x.ID); err != nil {
 		t.Fatal(err)

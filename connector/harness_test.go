@@ -3,6 +3,8 @@ package connector_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -143,7 +145,7 @@ func (s *testSpace) node(id string, key *identity.Key, dir, addr string) *testNo
 	}
 	addr = ln.Addr().String()
 	cfg := connector.Config{ParticipantID: id, Space: s.sp.Genesis.Space, Listen: addr, DataDir: dir,
-		RetryMin: 5 * time.Millisecond, RetryMax: 100 * time.Millisecond, StrictTimeout: 2 * time.Second, MaxAttempts: 1000}
+		DataSources: dir, RetryMin: 5 * time.Millisecond, RetryMax: 100 * time.Millisecond, StrictTimeout: 2 * time.Second, MaxAttempts: 1000}
 	n, err := connector.New(context.Background(), cfg, connector.WithKey(key), connector.WithLedger(s.gate),
 		connector.WithParticipants(s.led), connector.WithRules(s.led), connector.WithOperatorToken(opToken),
 		connector.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
@@ -273,8 +275,12 @@ const researchOffer = `{
 func provider(t *testing.T, n *testNode, manual bool) (datasetID, offerID string) {
 	t.Helper()
 	ctx := context.Background()
+	if err := os.WriteFile(filepath.Join(n.dir, "traffic.csv"), []byte(trafficCSV), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(trafficCSV))
 	d, err := n.AddDataset(ctx, connector.NewDataset{ID: "ds-traffic", Title: "Traffic counts", Classification: "general",
-		Category: "transport", ContentHash: "sha256:" + fmtHash("traffic"), Source: "file:traffic.csv", ManualApproval: manual})
+		Category: "transport", ContentHash: "sha256:" + hex.EncodeToString(sum[:]), Source: "file:traffic.csv", ManualApproval: manual})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,16 +291,7 @@ func provider(t *testing.T, n *testNode, manual bool) (datasetID, offerID string
 	return d.ID, o.ID
 }
 
-func fmtHash(s string) string {
-	b := make([]byte, 64)
-	for i := range b {
-		b[i] = "0123456789abcdef"[(int(s[i%len(s)])+i)%16]
-	}
-	return string(b)
-}
-
-var _ = filepath.Join
-var _ = httptest.NewServer
+const trafficCSV = "road,hour,vehicles\nG6,08,1520\nG6,09,1710\n"
 
 // sendDSP posts a DSP message from n to peer with n's protocol token.
 func (n *testNode) sendDSP(t *testing.T, peer *testNode, path string, msg any) (int, string) {

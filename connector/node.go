@@ -118,7 +118,8 @@ func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpCli
 // from Config.OperatorTokenFile or TDSC_OPERATOR_TOKEN).
 func WithOperatorToken(t string) Option { return func(o *options) { o.opToken = t } }
 
-// WithDataPlane mounts the data plane handler under /data/.
+// WithDataPlane mounts h under /data/ instead of the node's own pull data
+// plane (connector/dataplane over the node's store and outbox).
 func WithDataPlane(h http.Handler) Option { return func(o *options) { o.data = h } }
 
 // WithVerifierOptions passes options to the protocol token verifier (e.g. a clock).
@@ -202,6 +203,14 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 	n.lw = newLedgerWriter(n, o.ledger)
 	n.peers = &peerClient{n: n, hc: o.httpClient}
 	n.tasks = newTaskRunner(n)
+	if n.data == nil {
+		dp, err := n.newDataPlane()
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		n.data = dp.Handler()
+	}
 	n.handler = n.routes()
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.lw.run(n.ctx) }()

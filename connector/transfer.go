@@ -376,7 +376,7 @@ func (n *Node) providerStart(ctx context.Context, id string) error {
 		if _, _, err := jwt.NewParser().ParseUnverified(tok, &claims); err != nil {
 			return err
 		}
-		addr := dsp.DataAddress{Type: "DataAddress", EndpointType: endpointTypeHTTP, Endpoint: n.cfg.PublicURL + "/data/" + ag.DatasetID,
+		addr := dsp.DataAddress{Type: "DataAddress", EndpointType: endpointTypeHTTP, Endpoint: n.cfg.PublicURL + "/data/" + x.ID,
 			EndpointProperties: []dsp.EndpointProperty{
 				{Type: "EndpointProperty", Name: transferPropertyAuth, Value: tok},
 				{Type: "EndpointProperty", Name: transferPropertyAuthTy, Value: "DPoP"},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 )
 
 // Errors a TokenVerifier or LiveCheck returns, wrapped with %w, so the data
@@ -123,8 +124,14 @@ type Error struct {
 	Status  int
 	Reason  string
 	Message string
+	// RetryAfter is the server's Retry-After for a busy refusal, else 0.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
-	return "dataplane: refused (" + http.StatusText(e.Status) + ", " + e.Reason + "): " + e.Message
+	msg := "dataplane: refused (" + http.StatusText(e.Status) + ", " + e.Reason + "): " + e.Message
+	if e.RetryAfter > 0 {
+		msg += " (retry after " + e.RetryAfter.String() + ")"
+	}
+	return msg
 }

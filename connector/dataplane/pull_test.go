@@ -408,3 +408,57 @@ func TestStalledClientFreesItsSlot(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// cuttingSource fails its first reader after limit bytes, as a provider whose
+// connection breaks mid-stream.
+type cuttingSource struct {
+	dataplane.FileSource
+	limit int64
+	mu    sync.Mutex
+	cuts  int
+}
+
+type failAfter struct {
+	io.ReadCloser
+	left int64
+}
+
+func (f *failAfter) Read(p []byte) (int, error) {
+	if f.left <= 0 {
+		return 0, errors.New("disk unplugged")
+	}
+	n, err := f.ReadCloser.Read(p[:min(int64(len(p)), f.left)])
+	f.left -= int64(n)
+	return n, err
+}
+
+func (s *cuttingSource) Open(ctx context.Context, p string, r dataplane.ByteRange) (io.ReadCloser, error) {
+	rc, err := s.FileSource.Open(ctx, p, r)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.Start == 0 && r.Length > s.limit && s.cuts == 0 {
+		s.cuts++
+		return &failAfter{ReadCloser: rc, left: s.limit}, nil
+	}
+	return rc, nil
+}
+
+func TestDownloadRetriesAfterProviderCut(t *testing.T) {
+	cut := &cuttingSource{limit: 3 << 20}
+	e := newEnv(t, fileSize, func(c *dataplane.Config, e *env) {
+		cut.FileSource = dataplane.FileSource{Path: e.file}
+		e.datasets["ds-1"] = dataplane.Dataset{ID: "ds-1", Source: cut, ContentHash: e.hash}
+	})
+	tok := e.token(nil)
+	out := filepath.Join(t.TempDir(), "out.bin")
+	res, err := pull.Download(context.Background(), e.url("t1"), tok, e.proof(e.consumer, tok), out, pull.WithRetries(2))
+	if err != nil {
+		t.Fatalf("Download with retries: %v", err)
+	}
+	if cut.cuts != 1 || res.From == 0 || fileHash(t, out) != e.hash {
+		t.Errorf("cuts %d, resumed from %d, hash %s; want one cut, a resume and hash %s", cut.cuts, res.From, fileHash(t, out), e.hash)
+	}
+}

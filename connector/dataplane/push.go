@@ -161,8 +161,7 @@ func (rv *Receiver) receive(w http.ResponseWriter, r *http.Request) {
 		rv.deny(ctx, w, r, Grant{}, transfer, ErrNoToken)
 		return
 	}
-	htu := (&Server{cfg: Config{BaseURL: rv.cfg.BaseURL}}).htu(r)
-	g, err := rv.verifier.VerifyAccess(ctx, token, proof, r.Method, htu, rv.cfg.Audience)
+	g, err := rv.verifier.VerifyAccess(ctx, token, proof, r.Method, requestURL(rv.cfg.BaseURL, r), rv.cfg.Audience)
 	if err != nil {
 		rv.deny(ctx, w, r, Grant{}, transfer, err)
 		return

@@ -132,8 +132,11 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
-func (s *Server) htu(r *http.Request) string {
-	base := s.cfg.BaseURL
+func (s *Server) htu(r *http.Request) string { return requestURL(s.cfg.BaseURL, r) }
+
+// requestURL is the URL a DPoP proof's htu must name: base (or the request's
+// scheme and Host) and the escaped path, without query.
+func requestURL(base string, r *http.Request) string {
 	if base == "" {
 		scheme := "http"
 		if r.TLS != nil {

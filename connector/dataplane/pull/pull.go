@@ -43,6 +43,7 @@ type options struct {
 	progress   func(Progress)
 	client     *http.Client
 	expected   string
+	retries    int
 	bufferSize int
 	now        func() time.Time
 }
@@ -64,6 +65,11 @@ func WithClient(c *http.Client) Option { return func(o *options) { o.client = c 
 // WithExpectedHash checks the file against this registered SHA-256 (hex or
 // "sha256:hex") instead of the Repr-Digest the provider announces.
 func WithExpectedHash(h string) Option { return func(o *options) { o.expected = h } }
+
+// WithRetries makes up to n more attempts after a cut connection or a busy
+// server (429/503), each resuming where the file stopped, with exponential
+// backoff from 200 ms (or the server's Retry-After). Refusals are not retried.
+func WithRetries(n int) Option { return func(o *options) { o.retries = n } }
 
 // WithClock sets the clock used for Progress.Started.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
@@ -94,6 +100,42 @@ func Download(ctx context.Context, url, token string, proof dataplane.ProofFunc,
 	if token == "" || proof == nil {
 		return Result{}, errors.New("pull: Download needs an access token and a ProofFunc")
 	}
+	res, err := download(ctx, url, token, proof, out, o)
+	for attempt := 0; err != nil && attempt < o.retries; attempt++ {
+		wait, ok := retryable(ctx, err, attempt)
+		if !ok {
+			break
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return res, err
+		}
+		o.resume = true
+		res, err = download(ctx, url, token, proof, out, o)
+	}
+	return res, err
+}
+
+// retryable says whether err may pass on a new attempt, and after how long:
+// a cut connection or a busy server may; a refusal, a hash mismatch or a
+// cancelled context may not.
+func retryable(ctx context.Context, err error, attempt int) (time.Duration, bool) {
+	if ctx.Err() != nil || errors.Is(err, dataplane.ErrHashMismatch) {
+		return 0, false
+	}
+	backoff := min(200*time.Millisecond<<attempt, 10*time.Second)
+	var derr *dataplane.Error
+	if errors.As(err, &derr) {
+		if derr.Reason != dataplane.ReasonBusy {
+			return 0, false
+		}
+		return max(backoff, derr.RetryAfter), true
+	}
+	return backoff, true
+}
+
+func download(ctx context.Context, url, token string, proof dataplane.ProofFunc, out string, o options) (Result, error) {
 	var from int64
 	var etag string
 	if o.resume {
@@ -280,8 +322,8 @@ func respError(resp *http.Response) error {
 	} else {
 		e.Reason, e.Message = "http-"+strconv.Itoa(resp.StatusCode), resp.Status
 	}
-	if ra := resp.Header.Get("Retry-After"); ra != "" {
-		e.Message += " (retry after " + ra + " s)"
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		e.RetryAfter = time.Duration(secs) * time.Second
 	}
 	return e
 }
