@@ -25,6 +25,9 @@ type pullOptions struct {
 	// Out is the file to write; Resume continues a partial Out.
 	Out    string
 	Resume bool
+	// Retries is how many times a cut connection or a busy provider is retried,
+	// resuming each time (pull.WithRetries); 3 is a good CLI default.
+	Retries int
 	// ExpectedHash is the dataset's registered SHA-256 from the ledger or
 	// catalogue; empty: the provider's Repr-Digest is the reference.
 	ExpectedHash string
@@ -49,6 +52,9 @@ func pullTransfer(ctx context.Context, o pullOptions) (pull.Result, error) {
 	opts := []pull.Option{pull.WithProgress(func(p pull.Progress) { bar.Update(p.Done, p.Total, p.Resumed) })}
 	if o.Resume {
 		opts = append(opts, pull.WithResume())
+	}
+	if o.Retries > 0 {
+		opts = append(opts, pull.WithRetries(o.Retries))
 	}
 	if o.ExpectedHash != "" {
 		opts = append(opts, pull.WithExpectedHash(o.ExpectedHash))
