@@ -29,7 +29,8 @@ type entry struct {
 }
 
 // appendBatches checks and commits each batch in order; see the package doc.
-func appendBatches(st writeStore, g ledger.Genesis, batches []*ledger.Batch) ([]wire.Outcome, error) {
+// Any refusal fails the whole transaction with a *wire.BatchError.
+func appendBatches(st writeStore, g ledger.Genesis, local *LocalPolicy, batches []*ledger.Batch) ([]ledger.Receipt, error) {
 	ws := newWorldState(st, g)
 	keys := []string{keyHead}
 	for _, b := range batches {
@@ -53,25 +54,26 @@ func appendBatches(st writeStore, g ledger.Genesis, batches []*ledger.Batch) ([]
 			nodeErr = st.PutState(keyNode(id), hash)
 		}
 	}
-	out := make([]wire.Outcome, len(batches))
+	out := make([]ledger.Receipt, len(batches))
 	done := map[string]*ledger.Receipt{} // batches of this transaction, by root
 	var ev wire.Event
 	for i, b := range batches {
 		if r, ok := done[b.Root]; ok {
-			out[i].Receipt = r
+			out[i] = *r
 			continue
 		}
 		if old, err := getJSON[wire.StoredBatch](ws, keyBatch(b.Root)); err != nil {
 			return nil, err
 		} else if old != nil {
-			r := old.Receipt()
-			out[i].Receipt = &r
+			out[i] = old.Receipt()
 			continue
 		}
 		ov := rulebook.NewOverlay(tx)
 		if err := rulebook.ApplyBatch(ov, g, b); err != nil {
-			out[i].Error = wire.FromError(err)
-			continue
+			return nil, &wire.BatchError{Index: i, Err: err}
+		}
+		if err := local.check(b); err != nil {
+			return nil, &wire.BatchError{Index: i, Err: err}
 		}
 		canon, leaves, err := b.Encode()
 		if err != nil { // ApplyBatch encoded them already
@@ -97,9 +99,9 @@ func appendBatches(st writeStore, g ledger.Genesis, batches []*ledger.Batch) ([]
 		if err := putJSON(st, keyBatch(b.Root), &sb); err != nil {
 			return nil, err
 		}
-		r := sb.Receipt()
-		out[i].Receipt, done[b.Root] = &r, &r
-		ev.Batches = append(ev.Batches, r)
+		out[i] = sb.Receipt()
+		done[b.Root] = &out[i]
+		ev.Batches = append(ev.Batches, out[i])
 	}
 	if len(ev.Batches) == 0 {
 		return out, nil

@@ -19,6 +19,8 @@ type Contract struct {
 	contractapi.Contract
 	// Log receives one line per Append transaction; nil discards.
 	Log *slog.Logger
+	// Local returns this endorser's local policy; nil means none.
+	Local func() (*LocalPolicy, error)
 }
 
 // New returns the contract, ready for contractapi.NewChaincode.
@@ -32,7 +34,6 @@ func New(log *slog.Logger) *Contract {
 	c.Info.Title = "tdsc audit ledger"
 	return c
 }
-
 
 // fail encodes err for the wire.
 func fail(err error) error { return errors.New(wire.Message(err)) }
@@ -89,8 +90,9 @@ func (c *Contract) Genesis(ctx contractapi.TransactionContextInterface) (string,
 	return marshal(g)
 }
 
-// Append checks and commits a JSON array of signed batches, each all or
-// nothing, and returns a JSON array of wire.Outcome, one per batch.
+// Append checks and commits a JSON array of signed batches and returns a
+// JSON array of ledger.Receipt, one per batch. If any batch is refused the
+// transaction fails with an error naming the batch (wire.Error.Batch).
 func (c *Contract) Append(ctx contractapi.TransactionContextInterface, batchesJSON string) (string, error) {
 	st := ctx.GetStub()
 	st.StartWriteBatch()
@@ -108,7 +110,13 @@ func (c *Contract) Append(ctx contractapi.TransactionContextInterface, batchesJS
 			return "", fail(fmt.Errorf("batch %d: %w", i, err))
 		}
 	}
-	out, err := appendBatches(st, g, batches)
+	var local *LocalPolicy
+	if c.Local != nil {
+		if local, err = c.Local(); err != nil {
+			return "", fail(err)
+		}
+	}
+	out, err := appendBatches(st, g, local, batches)
 	if err != nil {
 		return "", fail(err)
 	}
@@ -234,4 +242,3 @@ func marshal(v any) (string, error) {
 	}
 	return string(b), nil
 }
-

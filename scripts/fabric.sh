@@ -4,6 +4,8 @@
 #   scripts/fabric.sh build            build the pinned Fabric binaries (tools/fabric) and tdsc-chaincode
 #   scripts/fabric.sh up               build, then start orderer + one peer per org, channel, chaincode services
 #   scripts/fabric.sh deploy NAME      define chaincode NAME on the channel (one per space; `up` deploys "tdsc")
+#   scripts/fabric.sh reload           rebuild tdsc-chaincode and restart the chaincode services
+#   scripts/fabric.sh restart          start a stopped network again on its existing ledger
 #   scripts/fabric.sh status           what runs, block height, chaincode definitions
 #   scripts/fabric.sh down             stop the processes this script started (by pid)
 #   scripts/fabric.sh clean            down, then delete the network directory
@@ -152,6 +154,39 @@ start_peer() { # org
   echo $! >"$NET/peer$o.pid"
 }
 
+# Each org's chaincode service reads its org's local policy file
+# (chaincode.LocalPolicy), absent by default.
+start_chaincodes() {
+  local o
+  for o in $(seq 1 "$ORGS"); do
+    mkdir -p "$NET/org$o"
+    CHAINCODE_ID=$(cat "$NET/package_id.org$o") CHAINCODE_SERVER_ADDRESS=127.0.0.1:$(cc_port "$o") \
+      TDSC_CC_LOCAL_POLICY=$NET/org$o/local-policy.json TDSC_CC_LOG=${TDSC_CC_LOG:-} \
+      "$BIN/tdsc-chaincode" >>"$NET/logs/chaincode$o.log" 2>&1 &
+    echo $! >"$NET/chaincode$o.pid"
+  done
+  for o in $(seq 1 "$ORGS"); do wait_port "$(cc_port "$o")" 30; done
+}
+
+# reload: rebuild tdsc-chaincode and restart the chaincode services only.
+reload() {
+  build
+  local f o i
+  for f in "$NET"/chaincode*.pid; do
+    [ -f "$f" ] || continue
+    kill "$(cat "$f")" 2>/dev/null || true
+    rm -f "$f"
+  done
+  for o in $(seq 1 "$ORGS"); do
+    i=0
+    while (exec 3<>"/dev/tcp/127.0.0.1/$(cc_port "$o")") 2>/dev/null; do
+      i=$((i + 1)); [ $i -le 50 ] || die "chaincode service on $(cc_port "$o") did not stop"; sleep 0.1
+    done
+  done
+  start_chaincodes
+  log "chaincode services restarted"
+}
+
 policy() {
   if [ "$ORGS" = 1 ]; then echo "OR('Org1MSP.peer')"; else echo "AND('Org1MSP.peer','Org2MSP.peer')"; fi
 }
@@ -186,10 +221,11 @@ write_profile() {
     printf '{\n  "channel": "%s",\n  "chaincode": "tdsc",\n  "orderer": {"address": "127.0.0.1:%s", "tlsCA": "%s"},\n  "orgs": [' "$CHANNEL" "$ORD_PORT" "$ORD_CA"
     for o in $(seq 1 "$ORGS"); do
       local d; d=$(org_dir "$o")
-      printf '%s\n    {"mspId": "Org%sMSP", "peer": "127.0.0.1:%s", "peerTLSCA": "%s",\n     "userCert": "%s", "userKey": "%s",\n     "adminCert": "%s", "adminKey": "%s"}' \
+      printf '%s\n    {"mspId": "Org%sMSP", "peer": "127.0.0.1:%s", "peerTLSCA": "%s",\n     "userCert": "%s", "userKey": "%s",\n     "adminCert": "%s", "adminKey": "%s",\n     "localPolicy": "%s"}' \
         "$sep" "$o" "$(peer_port "$o")" "$(peer_node "$o")/tls/ca.crt" \
         "$(ls "$d"/users/User1@org$o.tdsc.local/msp/signcerts/*.pem)" "$(ls "$d"/users/User1@org$o.tdsc.local/msp/keystore/*)" \
-        "$(ls "$d"/users/Admin@org$o.tdsc.local/msp/signcerts/*.pem)" "$(ls "$d"/users/Admin@org$o.tdsc.local/msp/keystore/*)"
+        "$(ls "$d"/users/Admin@org$o.tdsc.local/msp/signcerts/*.pem)" "$(ls "$d"/users/Admin@org$o.tdsc.local/msp/keystore/*)" \
+        "$NET/org$o/local-policy.json"
       sep=","
     done
     printf '\n  ],\n  "deploy": "%s"\n}\n' "$ROOT/scripts/fabric.sh"
@@ -252,12 +288,7 @@ up() {
     peer lifecycle chaincode install "$P/org$o/tdsc.tgz" >>"$NET/logs/cli.log" 2>&1 || die "install on Org$o failed"
     peer lifecycle chaincode calculatepackageid "$P/org$o/tdsc.tgz" >"$NET/package_id.org$o"
   done
-  for o in $(seq 1 "$ORGS"); do
-    CHAINCODE_ID=$(cat "$NET/package_id.org$o") CHAINCODE_SERVER_ADDRESS=127.0.0.1:$(cc_port "$o") \
-      TDSC_CC_LOG=${TDSC_CC_LOG:-} "$BIN/tdsc-chaincode" >"$NET/logs/chaincode$o.log" 2>&1 &
-    echo $! >"$NET/chaincode$o.pid"
-  done
-  for o in $(seq 1 "$ORGS"); do wait_port "$(cc_port "$o")" 30; done
+  start_chaincodes
   write_profile
   deploy tdsc
   log "network up in $((SECONDS - t0)) s: $ORGS org(s), profile $NET/profile.json"
@@ -318,12 +349,8 @@ restart() {
   start_orderer
   local o
   for o in $(seq 1 "$ORGS"); do start_peer "$o"; done
-  for o in $(seq 1 "$ORGS"); do
-    CHAINCODE_ID=$(cat "$NET/package_id.org$o") CHAINCODE_SERVER_ADDRESS=127.0.0.1:$(cc_port "$o") \
-      "$BIN/tdsc-chaincode" >>"$NET/logs/chaincode$o.log" 2>&1 &
-    echo $! >"$NET/chaincode$o.pid"
-  done
-  for o in $(seq 1 "$ORGS"); do wait_port "$(peer_port "$o")" 30; wait_port "$(cc_port "$o")" 30; done
+  start_chaincodes
+  for o in $(seq 1 "$ORGS"); do wait_port "$(peer_port "$o")" 30; done
   log "network restarted from $NET"
 }
 
@@ -334,6 +361,7 @@ case "${1:-}" in
   status) status ;;
   down) down ;;
   restart) restart ;;
+  reload) reload ;;
   clean) down; rm -rf "$NET" ;;
   *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -37,12 +37,16 @@ type Head struct {
 	Root []byte `json:"root"`
 }
 
-// Outcome is the result of one batch of an Append transaction: its receipt,
-// or the error that refused it (nothing of a refused batch is written).
-type Outcome struct {
-	Receipt *ledger.Receipt `json:"receipt,omitempty"`
-	Error   *Error          `json:"error,omitempty"`
+// BatchError says which batch of an Append transaction failed. An Append
+// fails whole if any of its batches is refused, so nothing is endorsed that
+// some endorser refused; the client drops that batch and resends the others.
+type BatchError struct {
+	Index int
+	Err   error
 }
+
+func (e *BatchError) Error() string { return fmt.Sprintf("batch %d: %v", e.Index, e.Err) }
+func (e *BatchError) Unwrap() error { return e.Err }
 
 // Event is the payload of EventBatches: the batches the transaction committed.
 type Event struct {
@@ -94,6 +98,8 @@ type Error struct {
 	Field    string `json:"field,omitempty"`
 	Reason   string `json:"reason"`
 	RecordID string `json:"recordId,omitempty"`
+	// Batch is the index of the failing batch within an Append, if one failed.
+	Batch *int `json:"batch,omitempty"`
 }
 
 // prefix marks a chaincode error message that carries an encoded Error.
@@ -113,6 +119,16 @@ var sentinels = []struct {
 
 // FromError converts a ledger error into its wire form.
 func FromError(err error) *Error {
+	e := fromError(err)
+	var be *BatchError
+	if errors.As(err, &be) {
+		i := be.Index
+		e.Batch = &i
+	}
+	return e
+}
+
+func fromError(err error) *Error {
 	var re *ledger.RuleError
 	if errors.As(err, &re) {
 		return &Error{Kind: KindRefused, Rule: re.Rule, Field: re.Field, Reason: re.Reason, RecordID: re.RecordID}

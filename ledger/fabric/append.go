@@ -140,7 +140,9 @@ func (l *Ledger) commit(group []*request) {
 		}
 		var se *StageError
 		if errors.As(err, &se) && se.retry && attempt < maxAttempts {
-			l.cfg.Log.Info("fabric: resubmitting after a read conflict", "tx", se.TxID, "attempt", attempt)
+			// Another transaction, or a peer a block behind the gateway's.
+			l.cfg.Log.Info("fabric: resubmitting", "stage", se.Stage, "tx", se.TxID, "attempt", attempt, "err", se.Err)
+			time.Sleep(time.Duration(attempt) * 2 * time.Millisecond)
 			continue
 		}
 		for _, r := range group {
@@ -173,6 +175,9 @@ func (l *Ledger) transact(group []*request) (rs []ledger.Receipt, txID string, b
 	if err != nil {
 		se, bad := classify(StageEndorse, err)
 		se.TxID = txID
+		// Endorsers that disagree without a ledger error saw different
+		// state (one peer had not committed the last block yet): retry.
+		se.retry = bad < 0 && !isLedgerError(se.Err)
 		return nil, txID, 0, bad, se
 	}
 	if err := json.Unmarshal(tx.Result(), &rs); err != nil || len(rs) != len(group) {

@@ -116,3 +116,15 @@ func commitInvalid(code peer.TxValidationCode) error {
 func retryable(code peer.TxValidationCode) bool {
 	return code == peer.TxValidationCode_MVCC_READ_CONFLICT || code == peer.TxValidationCode_PHANTOM_READ_CONFLICT
 }
+
+// isLedgerError reports whether err is one of the ledger's own errors or an
+// unavailable network (neither is helped by resubmitting at once).
+func isLedgerError(err error) bool {
+	for _, e := range []error{ledger.ErrMalformed, ledger.ErrUnknownWriter, ledger.ErrBadSignature, ledger.ErrRefused,
+		ledger.ErrNotFound, ledger.ErrGenesisMismatch, ErrUnavailable} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}

@@ -229,6 +229,23 @@ func (l *Ledger) Init(ctx context.Context, g ledger.Genesis) error {
 		se, _ := classify(StageEndorse, err)
 		return se
 	}
+	// The commit status is the gateway peer's; wait until every org's peer
+	// holds the genesis, so the first Append's endorsers agree.
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	for _, org := range l.cfg.Profile.Orgs {
+		for {
+			_, err := l.contract.EvaluateWithContext(ctx, wire.TxGenesis, client.WithEndorsingOrganizations(org.MSPID))
+			if err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("fabric: init: peer of %s: %w", org.MSPID, err)
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
 	return l.setGenesis(g)
 }
 

@@ -2,6 +2,10 @@
 // service: the peer dials it (an external "ccaas" builder), no Docker.
 //
 //	CHAINCODE_ID=<package id> CHAINCODE_SERVER_ADDRESS=127.0.0.1:19999 tdsc-chaincode
+//
+// TDSC_CC_LOCAL_POLICY names this organisation's local policy file
+// (chaincode.LocalPolicy JSON, reread when it changes); TDSC_CC_LOG=1 logs
+// every Append.
 package main
 
 import (
@@ -32,7 +36,11 @@ func run(log *slog.Logger) error {
 	if os.Getenv("TDSC_CC_LOG") == "" {
 		quiet = nil
 	}
-	cc, err := contractapi.NewChaincode(chaincode.New(quiet))
+	c := chaincode.New(quiet)
+	if path := os.Getenv("TDSC_CC_LOCAL_POLICY"); path != "" {
+		c.Local = chaincode.LocalPolicyFile(path)
+	}
+	cc, err := contractapi.NewChaincode(c)
 	if err != nil {
 		return err
 	}
