@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -207,25 +208,82 @@ func (s *Store) init(ctx context.Context) error {
 			_, s.checkpoint = tx.Bucket(bCheckpoints).Cursor().Last()
 			s.checkpoint = append([]byte(nil), s.checkpoint...)
 		}
-		return walkBatches(tx, 0, func(sb *ledger.StoredBatch) error {
-			if err := ctx.Err(); err != nil {
-				return err
+		return s.replay(ctx, tx)
+	})
+}
+
+// replay rebuilds the rulebook state from the stored records: records decode
+// on parallel workers, the rulebook applies them in ledger order.
+func (s *Store) replay(ctx context.Context, tx *bolt.Tx) error {
+	type job struct {
+		sb   ledger.StoredBatch
+		b    *ledger.Batch
+		err  error
+		done chan struct{}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	jobs, queue := make(chan *job, 64), make(chan *job, 64)
+	var workers sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for j := range jobs {
+				j.b = &ledger.Batch{Space: j.sb.Space, Writer: j.sb.Writer, KeyID: j.sb.KeyID, Root: j.sb.Root,
+					Signature: j.sb.Signature, Records: make([]ledger.Record, len(j.sb.Records))}
+				for i, raw := range j.sb.Records {
+					if err := json.Unmarshal(raw, &j.b.Records[i]); err != nil {
+						j.err = fmt.Errorf("embedded: record %d: %w (run tdsc audit verify)", j.sb.FirstIndex+uint64(i), err)
+						break
+					}
+				}
+				close(j.done)
 			}
-			b := &ledger.Batch{Space: sb.Space, Writer: sb.Writer, KeyID: sb.KeyID, Root: sb.Root, Signature: sb.Signature,
-				Records: make([]ledger.Record, len(sb.Records))}
-			for i, raw := range sb.Records {
-				if err := json.Unmarshal(raw, &b.Records[i]); err != nil {
-					return fmt.Errorf("embedded: record %d: %w (run tdsc audit verify)", sb.FirstIndex+uint64(i), err)
+		}()
+	}
+	walked := make(chan error, 1)
+	go func() {
+		// Byte slices from bbolt stay valid while tx is open, which outlasts replay.
+		walked <- walkBatches(tx, 0, func(sb *ledger.StoredBatch) error {
+			j := &job{sb: *sb, done: make(chan struct{})}
+			for _, ch := range []chan *job{jobs, queue} {
+				select {
+				case ch <- j:
+				case <-ctx.Done():
+					return ctx.Err()
 				}
 			}
-			ov := rulebook.NewOverlay(s.mem)
-			if err := rulebook.ApplyRecords(ov, s.g, b); err != nil {
-				return fmt.Errorf("embedded: replaying batch %s: %w (run tdsc audit verify)", sb.Root, err)
-			}
-			s.mem.Put(ov.Changes()...)
 			return nil
 		})
-	})
+		close(jobs)
+		close(queue)
+	}()
+	var err error
+	for j := range queue {
+		<-j.done
+		if err != nil {
+			continue // draining after a failure
+		}
+		if err = j.err; err != nil {
+			cancel()
+			continue
+		}
+		ov := rulebook.NewOverlay(s.mem)
+		if err = rulebook.ApplyRecords(ov, s.g, j.b); err != nil {
+			err = fmt.Errorf("embedded: replaying batch %s: %w (run tdsc audit verify)", j.sb.Root, err)
+			cancel()
+			continue
+		}
+		s.mem.Put(ov.Changes()...)
+	}
+	// The walker and the workers read from tx: wait for them before it closes.
+	werr := <-walked
+	workers.Wait()
+	cancel()
+	if err != nil {
+		return err
+	}
+	return werr
 }
 
 // Close stops the committer after the queued batches and closes the file.
