@@ -130,7 +130,7 @@ func accessToken(r *http.Request) (token, proof string) {
 // normHash reduces "sha256:HEX", "sha-256=:B64:" or "HEX" to lower-case hex.
 func normHash(h string) string {
 	h = strings.TrimSpace(h)
-	if i := strings.IndexByte(h, ':'); i >= 0 && strings.EqualFold(strings.TrimRight(h[:i], "-"), "sha256") {
+	if i := strings.IndexByte(h, ':'); i >= 0 && strings.EqualFold(strings.ReplaceAll(h[:i], "-", ""), "sha256") {
 		h = h[i+1:]
 	}
 	return strings.ToLower(h)
