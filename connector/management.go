@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tdsc/tdsc/connector/dsp"
 	"github.com/tdsc/tdsc/connector/store"
@@ -320,7 +321,34 @@ func (n *Node) apiListNegotiations(r *http.Request) (int, any, error) {
 	return http.StatusOK, nonNil(l), err
 }
 
+// waitParam reads ?wait=DURATION (at most 5 minutes): how long a GET may wait
+// for a negotiation to settle or a transfer to leave REQUESTED.
+func waitParam(r *http.Request) (time.Duration, error) {
+	s := r.URL.Query().Get("wait")
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || d > 5*time.Minute {
+		return 0, badRequest("wait: %q must be a duration up to 5m, e.g. 30s", s)
+	}
+	return d, nil
+}
+
 func (n *Node) apiGetNegotiation(r *http.Request) (int, any, error) {
+	wait, err := waitParam(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if wait > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		defer cancel()
+		neg, err := n.WaitNegotiation(ctx, r.PathValue("id"))
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = nil
+		}
+		return http.StatusOK, neg, err
+	}
 	neg, err := n.st.View(r.Context()).NegotiationWithHistory(r.PathValue("id"))
 	return http.StatusOK, neg, err
 }
@@ -491,6 +519,19 @@ func (n *Node) apiListTransfers(r *http.Request) (int, any, error) {
 }
 
 func (n *Node) apiGetTransfer(r *http.Request) (int, any, error) {
+	wait, err := waitParam(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if wait > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		defer cancel()
+		x, err := n.WaitTransfer(ctx, r.PathValue("id"))
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = nil
+		}
+		return http.StatusOK, x, err
+	}
 	v := n.st.View(r.Context())
 	x, err := v.Transfer(r.PathValue("id"))
 	if err != nil {

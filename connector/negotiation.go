@@ -272,6 +272,7 @@ func (n *Node) providerDeny(ctx context.Context, neg *store.Negotiation, ds *sto
 	if err != nil {
 		return err
 	}
+	n.watch.changed(neg.ID)
 	n.log.Info("negotiation refused", "negotiation", neg.ID, "from", from0, "rule", rule, "reason", reason)
 	n.lw.wake()
 	n.tasks.kick(taskSendNegTerminated, neg.ID)
@@ -349,6 +350,9 @@ func (n *Node) terminateNegotiation(ctx context.Context, id, actor, code, reason
 		}
 		return nil
 	})
+	if err == nil {
+		n.watch.changed(id)
+	}
 	if err == nil && notify {
 		n.tasks.kick(taskSendNegTerminated, id)
 	}
@@ -498,6 +502,7 @@ func (n *Node) providerFinalize(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	n.watch.changed(neg.ID)
 	n.tasks.kick(taskSendFinalized, neg.ID)
 	return nil
 }
@@ -618,6 +623,7 @@ func (n *Node) handleNegotiationTermination(role string) dspFunc {
 		if err != nil {
 			return 0, nil, err
 		}
+		n.watch.changed(neg.ID)
 		return http.StatusOK, nil, nil
 	}
 }
@@ -692,13 +698,37 @@ func (n *Node) StartNegotiation(ctx context.Context, req StartNegotiation) (*sto
 	if offer == nil {
 		return nil, fmt.Errorf("offer %q is not in %s's catalogue for %s (it may not exist, or its policy may not admit this participant)", req.Offer, prov, n.cfg.ParticipantID)
 	}
-	o := *offer
-	o.Target = dataset
-	b, _ := json.Marshal(o)
-	neg := &store.Negotiation{ID: n.newID(), Role: store.RoleConsumer, Counterparty: prov, PeerURL: strings.TrimRight(req.ProviderURL, "/"),
-		DatasetID: dataset, OfferID: req.Offer, Offer: b, State: string(dsp.NegRequested), Purpose: req.Purpose, LegalBasis: req.LegalBasis}
+	return n.Negotiate(ctx, NegotiateOffer{ProviderURL: req.ProviderURL, Provider: prov, Dataset: dataset, Offer: *offer,
+		Purpose: req.Purpose, LegalBasis: req.LegalBasis})
+}
+
+// NegotiateOffer is an offer taken from a provider's catalogue, to negotiate.
+type NegotiateOffer struct {
+	ProviderURL string
+	Provider    string
+	Dataset     string
+	Offer       dsp.Policy
+	Purpose     string
+	LegalBasis  string
+}
+
+// Negotiate starts a negotiation for an offer already read from the
+// provider's catalogue; the steps run in the background (WaitNegotiation
+// waits for the outcome).
+func (n *Node) Negotiate(ctx context.Context, in NegotiateOffer) (*store.Negotiation, error) {
+	if in.ProviderURL == "" || in.Provider == "" || in.Dataset == "" || in.Offer.ID == "" {
+		return nil, badRequest("negotiate: ProviderURL, Provider, Dataset and Offer.@id are required")
+	}
+	o := in.Offer
+	o.Target = in.Dataset
+	b, err := json.Marshal(o)
+	if err != nil {
+		return nil, err
+	}
+	neg := &store.Negotiation{ID: n.newID(), Role: store.RoleConsumer, Counterparty: in.Provider, PeerURL: strings.TrimRight(in.ProviderURL, "/"),
+		DatasetID: in.Dataset, OfferID: o.ID, Offer: b, State: string(dsp.NegRequested), Purpose: in.Purpose, LegalBasis: in.LegalBasis}
 	err = n.st.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.PutNegotiation(neg, "operator", "operator requested offer "+req.Offer+" of dataset "+dataset); err != nil {
+		if err := tx.PutNegotiation(neg, "operator", "operator requested offer "+o.ID+" of dataset "+in.Dataset); err != nil {
 			return err
 		}
 		return tx.AddTask(taskSendRequest, neg.ID)
@@ -901,6 +931,7 @@ func (n *Node) handleConsumerEvent(r *http.Request, caller string) (int, any, er
 	if err != nil {
 		return 0, nil, err
 	}
+	n.watch.changed(neg.ID)
 	return http.StatusOK, nil, nil
 }
 

@@ -51,6 +51,7 @@ type Node struct {
 	handler  http.Handler
 
 	compiled sync.Map // offer id -> *policy.Compiled
+	watch    watchers
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -157,7 +158,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 		if o.source == nil {
 			return nil, errors.New("connector: no participant registry: pass WithParticipants or WithRegistry")
 		}
-		o.registry = identity.NewRegistry(o.source)
+		o.registry = identity.NewRegistry(o.source, identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
 	}
 	if o.key == nil {
 		if cfg.KeyFile == "" {

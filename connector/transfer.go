@@ -139,6 +139,9 @@ func (n *Node) terminateTransfer(ctx context.Context, id, actor, code, rule, rea
 		}
 		return nil
 	})
+	if err == nil {
+		n.watch.changed(id)
+	}
 	if err == nil && notify {
 		n.tasks.kick(taskSendTransferState, id)
 	}
@@ -498,6 +501,7 @@ func (n *Node) handleTransferStartMsg(role string) dspFunc {
 		if err != nil {
 			return 0, nil, err
 		}
+		n.watch.changed(x.ID)
 		return http.StatusOK, nil, nil
 	}
 }
@@ -528,6 +532,7 @@ func (n *Node) peerTransferMove(r *http.Request, role, caller, providerPid, cons
 	if err != nil {
 		return 0, nil, err
 	}
+	n.watch.changed(x.ID)
 	return http.StatusOK, nil, nil
 }
 
