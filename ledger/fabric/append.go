@@ -125,6 +125,7 @@ func (l *Ledger) commit(group []*request) {
 		live = append(live, r)
 	}
 	group = live
+	start := time.Now()
 	for attempt := 1; len(group) > 0; attempt++ {
 		rs, txID, block, bad, err := l.transact(group)
 		if err == nil {
@@ -139,6 +140,12 @@ func (l *Ledger) commit(group []*request) {
 			continue
 		}
 		var se *StageError
+		if errors.Is(err, ErrUnavailable) && time.Since(start) < l.cfg.Timeout {
+			// Resubmitting is safe: a batch that did commit is found by its root.
+			l.cfg.Log.Info("fabric: network unavailable, retrying", "stage", se.Stage, "err", se.Err)
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
 		if errors.As(err, &se) && se.retry && attempt < maxAttempts {
 			// Another transaction, or a peer a block behind the gateway's.
 			l.cfg.Log.Info("fabric: resubmitting", "stage", se.Stage, "tx", se.TxID, "attempt", attempt, "err", se.Err)
@@ -171,7 +178,9 @@ func (l *Ledger) transact(group []*request) (rs []ledger.Receipt, txID string, b
 		return nil, "", 0, -1, err
 	}
 	txID = proposal.TransactionID()
+	t0 := time.Now()
 	tx, err := proposal.EndorseWithContext(ctx)
+	t1 := time.Now()
 	if err != nil {
 		se, bad := classify(StageEndorse, err)
 		se.TxID = txID
@@ -188,7 +197,10 @@ func (l *Ledger) transact(group []*request) (rs []ledger.Receipt, txID string, b
 		se, _ := classify(StageSubmit, err)
 		return nil, txID, 0, -1, se
 	}
+	t2 := time.Now()
 	st, err := commit.StatusWithContext(ctx)
+	l.cfg.Log.Debug("fabric: transaction", "tx", txID, "batches", len(group), "bytes", len(arg),
+		"endorse", t1.Sub(t0), "submit", t2.Sub(t1), "commit", time.Since(t2))
 	if err != nil {
 		se, _ := classify(StageCommit, err)
 		return nil, txID, 0, -1, se

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/tdsc/tdsc/chaincode/wire"
@@ -97,9 +98,12 @@ func classify(stage string, err error) (*StageError, int) {
 	return se, -1
 }
 
+// isUnavailable: peers down or unreachable, or (FailedPrecondition) the
+// gateway does not yet know peers enough to satisfy the endorsement policy,
+// as right after a start while gossip finds the other orgs' peers.
 func isUnavailable(st *status.Status) bool {
-	switch st.Code().String() {
-	case "Unavailable", "DeadlineExceeded", "Canceled":
+	switch st.Code() {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.FailedPrecondition:
 		return true
 	}
 	return false

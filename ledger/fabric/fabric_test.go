@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -41,9 +40,8 @@ func deploy(t testing.TB, p *Profile) string {
 	t.Helper()
 	name := fmt.Sprintf("t%d-%d", time.Now().Unix()%100000, seq.Add(1))
 	start := time.Now()
-	out, err := exec.Command(p.Deploy, "deploy", name).CombinedOutput()
-	if err != nil {
-		t.Fatalf("deploy chaincode %s: %v\n%s", name, err, out)
+	if err := Deploy(context.Background(), p, name); err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("chaincode %s deployed in %v", name, time.Since(start).Round(time.Millisecond))
 	return name

@@ -225,14 +225,21 @@ func (l *Ledger) Init(ctx context.Context, g ledger.Genesis) error {
 	if err != nil {
 		return err
 	}
-	if _, err := l.contract.SubmitWithContext(ctx, wire.TxInit, client.WithArguments(string(arg))); err != nil {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	for {
+		_, err := l.contract.SubmitWithContext(ctx, wire.TxInit, client.WithArguments(string(arg)))
+		if err == nil {
+			break
+		}
 		se, _ := classify(StageEndorse, err)
-		return se
+		if !errors.Is(se, ErrUnavailable) || ctx.Err() != nil {
+			return se
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	// The commit status is the gateway peer's; wait until every org's peer
 	// holds the genesis, so the first Append's endorsers agree.
-	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
-	defer cancel()
 	for _, org := range l.cfg.Profile.Orgs {
 		for {
 			_, err := l.contract.EvaluateWithContext(ctx, wire.TxGenesis, client.WithEndorsingOrganizations(org.MSPID))
