@@ -32,7 +32,7 @@ export async function api(path, opts = {}) {
   try { body = await resp.json(); } catch (e) { /* empty */ }
   if (!resp.ok) {
     const err = new APIError(resp.status, (body && body.error) || resp.statusText);
-    if (resp.status === 401) window.dispatchEvent(new CustomEvent('tdsc:logged-out'));
+    if (resp.status === 401 && path !== 'login' && path !== 'session') window.dispatchEvent(new CustomEvent('tdsc:logged-out'));
     throw err;
   }
   return body;

@@ -1,0 +1,210 @@
+package dashboard_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// TestE2E drives the dashboard in headless Chromium against a live ledger
+// populated with the realistic scenario. It runs only with TDSC_E2E=1 (see
+// scripts/dashboard-e2e.sh, which installs Debian's chromium when missing).
+// The browser is $TDSC_CHROMIUM or /usr/bin/chromium. Screenshots of every
+// page go to $TDSC_E2E_SCREENSHOTS, default $TMPDIR/tdsc-dashboard-e2e.
+func TestE2E(t *testing.T) {
+	if os.Getenv("TDSC_E2E") != "1" {
+		t.Skip("set TDSC_E2E=1 to drive headless Chromium (scripts/dashboard-e2e.sh)")
+	}
+	browser := os.Getenv("TDSC_CHROMIUM")
+	if browser == "" {
+		browser = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(browser); err != nil {
+		t.Fatalf("no Chromium at %s (install Debian's chromium package: scripts/dashboard-e2e.sh): %v", browser, err)
+	}
+	shots := os.Getenv("TDSC_E2E_SCREENSHOTS")
+	if shots == "" {
+		shots = filepath.Join(os.TempDir(), "tdsc-dashboard-e2e")
+	}
+	if err := os.RemoveAll(shots); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", shots)
+
+	sc := newScenario(t)
+	srv := sc.server(t)
+	base := srv.URL + "/ui/"
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(browser),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("lang", "en-US"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1366, 900),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	ctx, cancelB := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancelB()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+
+	var polled bool
+	run := func(what string, actions ...chromedp.Action) {
+		t.Helper()
+		if err := chromedp.Run(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	shot := func(name string) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			var buf []byte
+			if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644)
+		})
+	}
+	status := func(path string) int {
+		t.Helper()
+		var code int
+		run("fetch "+path, chromedp.Evaluate(fmt.Sprintf(`fetch(%q, {credentials: 'same-origin'}).then(r => r.status)`, "api/"+path), &code,
+			func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+		return code
+	}
+	texts := func(sel string) []string {
+		t.Helper()
+		var out []string
+		run("read "+sel, chromedp.Evaluate(fmt.Sprintf(`Array.from(document.querySelectorAll(%q)).map(e => e.getAttribute('data-node') || e.getAttribute('data-edge') || e.textContent)`, sel), &out))
+		return out
+	}
+	login := func(token string) {
+		t.Helper()
+		run("log in", chromedp.WaitVisible("#login-form", chromedp.ByQuery),
+			chromedp.SetValue("#token", token, chromedp.ByQuery),
+			chromedp.Click("#login-submit", chromedp.ByQuery))
+	}
+
+	// No token: nothing but the login page, and every data endpoint refuses.
+	run("open", chromedp.Navigate(base+"?lang=en"), chromedp.WaitVisible("#login-form", chromedp.ByQuery), shot("01-login"))
+	var navHidden bool
+	run("nav", chromedp.Evaluate(`document.getElementById('nav').hidden`, &navHidden))
+	if !navHidden {
+		t.Error("the navigation shows before login")
+	}
+	for _, p := range []string{"flows", "timeline", "records", "rules", "health", "records/" + sc.crossBorder} {
+		if got := status(p); got != 401 {
+			t.Errorf("without a session GET api/%s: %d, want 401", p, got)
+		}
+	}
+	login("not-a-token")
+	var loginErr string
+	run("refused", chromedp.Poll(`document.getElementById('login-error').textContent.length > 0`, &polled),
+		chromedp.Text("#login-error", &loginErr, chromedp.ByQuery))
+	if !strings.Contains(loginErr, "refused") {
+		t.Errorf("login error %q", loginErr)
+	}
+
+	// The regulator sees every participant and the cross-border edge.
+	login(sc.regulatorToken(t))
+	run("flows", chromedp.WaitVisible("#flow-graph", chromedp.ByQuery), shot("02-flows"))
+	nodes := texts("[data-node]")
+	slices.Sort(nodes)
+	if want := []string{"bj-datex", "bj-transport", "gd-bank", "sg-logistics", "sh-health"}; !slices.Equal(nodes, want) {
+		t.Errorf("graph nodes %v, want %v", nodes, want)
+	}
+	cross := texts(`[data-cross-border="true"]`)
+	if !slices.Equal(cross, []string{"bj-transport>sg-logistics"}) {
+		t.Errorf("cross-border edges %v, want bj-transport>sg-logistics", cross)
+	}
+	// Keyboard: Tab to a node and press Enter to read its totals.
+	var detail string
+	run("keyboard", chromedp.Focus(`[data-node="bj-transport"]`, chromedp.ByQuery), chromedp.KeyEvent("\r"),
+		chromedp.Text("#node-detail", &detail, chromedp.ByQuery))
+	if !strings.Contains(detail, "bj-transport") || !strings.Contains(detail, "sent") {
+		t.Errorf("node detail after Enter: %q", detail)
+	}
+	// A filter: only the region SG keeps only the cross-border flow.
+	run("filter", chromedp.SetValue(`select[name="region"]`, "SG", chromedp.ByQuery), chromedp.Click(`form.filters button[type="submit"]`, chromedp.ByQuery),
+		chromedp.Poll(`document.querySelectorAll('[data-node]').length === 2`, &polled), shot("03-flows-region-SG"))
+	// Chinese.
+	run("zh", chromedp.Click("#lang", chromedp.ByQuery), chromedp.WaitVisible("#flow-graph", chromedp.ByQuery),
+		chromedp.Poll(`document.documentElement.lang === 'zh-CN'`, &polled), shot("04-flows-zh"))
+	var h1 string
+	run("zh h1", chromedp.Text("h1", &h1, chromedp.ByQuery))
+	if h1 != "数据流向" {
+		t.Errorf("Chinese heading %q", h1)
+	}
+	run("en", chromedp.Click("#lang", chromedp.ByQuery), chromedp.Poll(`document.documentElement.lang === 'en'`, &polled),
+		chromedp.Click(`form.filters button.secondary`, chromedp.ByQuery), chromedp.Poll(`document.querySelectorAll('[data-node]').length === 5`, &polled))
+
+	// Timeline, then click through to a record and see its proof verified.
+	run("timeline", chromedp.Click(`a[data-page="timeline"]`, chromedp.ByQuery), chromedp.WaitVisible("#timeline-chart", chromedp.ByQuery),
+		chromedp.WaitVisible("#records-table", chromedp.ByQuery), chromedp.Sleep(300*time.Millisecond), shot("05-timeline"))
+	run("denials only", chromedp.Click(`input[name="denied"]`, chromedp.ByQuery), chromedp.Click(`form.filters button[type="submit"]`, chromedp.ByQuery),
+		chromedp.Poll(`document.getElementById('records-total')?.textContent.startsWith('3 ')`, &polled), shot("06-timeline-denials"))
+	run("open record", chromedp.Click(`#records-table a`, chromedp.ByQuery), chromedp.WaitVisible("#verdict", chromedp.ByQuery))
+	var verdict, browserOK string
+	run("verdict", chromedp.AttributeValue("#verdict", "data-verdict", &verdict, nil, chromedp.ByQuery),
+		chromedp.AttributeValue("#browser-check", "data-ok", &browserOK, nil, chromedp.ByQuery), shot("07-record-denial"))
+	if verdict != "verified" || browserOK != "true" {
+		t.Errorf("denial record: verdict %q, browser check %q", verdict, browserOK)
+	}
+	run("cross-border record", chromedp.Navigate(base+"#/record/"+sc.crossBorder), chromedp.WaitVisible("#verdict", chromedp.ByQuery),
+		chromedp.AttributeValue("#verdict", "data-verdict", &verdict, nil, chromedp.ByQuery),
+		chromedp.AttributeValue("#browser-check", "data-ok", &browserOK, nil, chromedp.ByQuery), shot("08-record-cross-border"))
+	if verdict != "verified" || browserOK != "true" {
+		t.Errorf("cross-border record: verdict %q, browser check %q", verdict, browserOK)
+	}
+
+	// Rules and exceptions; ledger health with a full verification.
+	run("rules", chromedp.Click(`a[data-page="rules"]`, chromedp.ByQuery), chromedp.WaitVisible("#denials-table", chromedp.ByQuery), shot("09-rules"))
+	if rules := strings.Join(texts("#denials-table code"), " "); !strings.Contains(rules, "space.negative-list") || !strings.Contains(rules, "space.core-stays-in-region") {
+		t.Errorf("denials by rule: %s", rules)
+	}
+	run("health", chromedp.Click(`a[data-page="health"]`, chromedp.ByQuery), chromedp.WaitVisible("#verify-now", chromedp.ByQuery),
+		chromedp.Click("#verify-now", chromedp.ByQuery), chromedp.WaitVisible(`#verify-result [data-ok="true"]`, chromedp.ByQuery), shot("10-health"))
+
+	// Log out: back to nothing but the login page.
+	run("logout", chromedp.Click("#logout", chromedp.ByQuery), chromedp.WaitVisible("#login-form", chromedp.ByQuery))
+	if got := status("flows"); got != 401 {
+		t.Errorf("after logout GET api/flows: %d, want 401", got)
+	}
+
+	// A participant sees only its own flows and records.
+	login(sc.participantToken(t, "gd-bank"))
+	run("participant flows", chromedp.WaitVisible("#flow-graph", chromedp.ByQuery), shot("11-participant-flows"))
+	nodes = texts("[data-node]")
+	slices.Sort(nodes)
+	if want := []string{"bj-datex", "gd-bank"}; !slices.Equal(nodes, want) {
+		t.Errorf("participant graph nodes %v, want %v", nodes, want)
+	}
+	if edges := texts("[data-edge]"); !slices.Equal(edges, []string{"bj-datex>gd-bank"}) {
+		t.Errorf("participant edges %v", edges)
+	}
+	run("participant timeline", chromedp.Click(`a[data-page="timeline"]`, chromedp.ByQuery), chromedp.WaitVisible("#records-table", chromedp.ByQuery), shot("12-participant-timeline"))
+	for _, who := range texts("#records-table tbody tr") {
+		if !strings.Contains(who, "gd-bank") && !strings.Contains(who, "participant.registered") {
+			t.Errorf("participant sees a record not its own: %q", who)
+		}
+	}
+	if got := status("records/" + sc.crossBorder); got != 404 {
+		t.Errorf("participant GET another's record: %d, want 404", got)
+	}
+	run("participant other record", chromedp.Navigate(base+"#/record/"+sc.crossBorder), chromedp.WaitVisible(`main [role="alert"]`, chromedp.ByQuery), shot("13-participant-other-record"))
+}
