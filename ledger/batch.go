@@ -111,7 +111,7 @@ func (b *Batch) CheckRoot() ([][]byte, error) {
 		return nil, err
 	}
 	if got := hex.EncodeToString(MerkleRoot(leaves)); got != b.Root {
-		return nil, fmt.Errorf("%w: field root: records hash to %s, batch says %s", ErrBadSignature, got, b.Root)
+		return nil, &FieldError{Err: ErrBadSignature, Rule: RuleBatchRoot, Field: "root", Reason: fmt.Sprintf("records hash to %s, batch says %s", got, b.Root)}
 	}
 	return leaves, nil
 }
@@ -120,10 +120,10 @@ func (b *Batch) CheckRoot() ([][]byte, error) {
 func (b *Batch) VerifySignature(key identity.JWK) error {
 	sig, err := base64.RawURLEncoding.DecodeString(b.Signature)
 	if err != nil {
-		return fmt.Errorf("%w: field signature: not base64url: %v", ErrBadSignature, err)
+		return &FieldError{Err: ErrBadSignature, Rule: RuleBatchSignature, Field: "signature", Reason: "not base64url: " + err.Error()}
 	}
 	if err := key.VerifyDetached(BatchMessage(b.Space, b.Writer, b.KeyID, b.Root, len(b.Records)), sig); err != nil {
-		return fmt.Errorf("%w: field signature: does not verify under key %s of %s", ErrBadSignature, b.KeyID, b.Writer)
+		return &FieldError{Err: ErrBadSignature, Rule: RuleBatchSignature, Field: "signature", Reason: fmt.Sprintf("does not verify under key %s of %s", b.KeyID, b.Writer)}
 	}
 	return nil
 }

@@ -78,3 +78,27 @@ func (e *RuleError) Unwrap() error { return ErrRefused }
 func malformed(rule, field, id, format string, args ...any) error {
 	return &MalformedError{Rule: rule, Field: field, RecordID: id, Reason: fmt.Sprintf(format, args...)}
 }
+
+// Rules named by a *FieldError for writer and signature checks.
+const (
+	RuleWriterRegistered = "writer.registered"
+	RuleWriterKey        = "writer.key-registered"
+	RuleBatchRoot        = "batch.root"
+	RuleBatchSignature   = "batch.signature"
+)
+
+// FieldError is ErrUnknownWriter or ErrBadSignature (Err) with the field and
+// rule at fault; errors.Is(err, ErrBadSignature) and the like hold.
+type FieldError struct {
+	Err    error
+	Rule   string
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%v: field %s: %s (rule %s)", e.Err, e.Field, e.Reason, e.Rule)
+}
+
+// Unwrap returns the sentinel.
+func (e *FieldError) Unwrap() error { return e.Err }

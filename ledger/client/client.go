@@ -96,9 +96,9 @@ func do(resp *resty.Response, err error) error {
 	case service.CodeRefused:
 		return &ledger.RuleError{Rule: body.Rule, Field: body.Field, RecordID: body.RecordID, Reason: msg}
 	case service.CodeUnknownWriter:
-		return fmt.Errorf("%w: %s", ledger.ErrUnknownWriter, msg)
+		return &ledger.FieldError{Err: ledger.ErrUnknownWriter, Rule: body.Rule, Field: body.Field, Reason: msg}
 	case service.CodeBadSignature:
-		return fmt.Errorf("%w: %s", ledger.ErrBadSignature, msg)
+		return &ledger.FieldError{Err: ledger.ErrBadSignature, Rule: body.Rule, Field: body.Field, Reason: msg}
 	case service.CodeNotFound:
 		return fmt.Errorf("%w: %s", ledger.ErrNotFound, msg)
 	case service.CodeUnauthorized:

@@ -45,7 +45,7 @@ func (s *Store) Append(ctx context.Context, b *ledger.Batch) (ledger.Receipt, er
 		return ledger.Receipt{}, err
 	}
 	if got := hex.EncodeToString(ledger.MerkleRoot(leaves)); got != b.Root {
-		return ledger.Receipt{}, fmt.Errorf("%w: field root: records hash to %s, batch says %s", ledger.ErrBadSignature, got, b.Root)
+		return ledger.Receipt{}, &ledger.FieldError{Err: ledger.ErrBadSignature, Rule: ledger.RuleBatchRoot, Field: "root", Reason: fmt.Sprintf("records hash to %s, batch says %s", got, b.Root)}
 	}
 	req := &request{b: b, canon: canon, leaves: leaves, done: make(chan result, 1)}
 	s.mu.RLock()

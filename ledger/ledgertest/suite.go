@@ -202,12 +202,12 @@ func testBadBatches(t *testing.T, f *fixture) {
 			b2 := mk("p1", s.Dataset("p1", "ds-y", policy.General, "traffic"))
 			b.Signature = b2.Signature
 			return b
-		}, ledger.ErrBadSignature, ""},
+		}, ledger.ErrBadSignature, ledger.RuleBatchSignature},
 		{"record altered after signing", func() *ledger.Batch {
 			b := mk("p1", s.Dataset("p1", "ds-x", policy.General, "traffic"))
 			b.Records[0].Category = "other"
 			return b
-		}, ledger.ErrBadSignature, ""},
+		}, ledger.ErrBadSignature, ledger.RuleBatchRoot},
 		{"unknown writer", func() *ledger.Batch {
 			r := s.Dataset("p9", "ds-x", policy.General, "traffic")
 			b, err := ledger.NewBatch(s.Genesis.Space, "p9", stranger, []ledger.Record{r})
@@ -215,14 +215,14 @@ func testBadBatches(t *testing.T, f *fixture) {
 				t.Fatal(err)
 			}
 			return b
-		}, ledger.ErrUnknownWriter, ""},
+		}, ledger.ErrUnknownWriter, ledger.RuleWriterRegistered},
 		{"writer signs with an unregistered key", func() *ledger.Batch {
 			b, err := ledger.NewBatch(s.Genesis.Space, "p1", stranger, []ledger.Record{s.Dataset("p1", "ds-x", policy.General, "traffic")})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return b
-		}, ledger.ErrUnknownWriter, ""},
+		}, ledger.ErrUnknownWriter, ledger.RuleWriterKey},
 		{"record for another party", func() *ledger.Batch {
 			return mk("p2", s.Dataset("p1", "ds-x", policy.General, "traffic"))
 		}, ledger.ErrRefused, "writer.is-actor"},
@@ -246,8 +246,18 @@ func testBadBatches(t *testing.T, f *fixture) {
 				t.Fatalf("got %v, want %v", err, tt.want)
 			}
 			var re *ledger.RuleError
-			if tt.rule != "" && (!errors.As(err, &re) || re.Rule != tt.rule) {
-				t.Fatalf("got %v, want rule %s", err, tt.rule)
+			var fe *ledger.FieldError
+			switch {
+			case errors.As(err, &re):
+				if re.Rule != tt.rule || re.Field == "" {
+					t.Fatalf("got %v, want rule %s naming a field", err, tt.rule)
+				}
+			case errors.As(err, &fe):
+				if fe.Rule != tt.rule || fe.Field == "" {
+					t.Fatalf("got %v, want rule %s naming a field", err, tt.rule)
+				}
+			default:
+				t.Fatalf("got %v (%T), want a *ledger.RuleError or *ledger.FieldError naming rule %s", err, err, tt.rule)
 			}
 		})
 	}

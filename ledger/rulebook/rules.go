@@ -15,7 +15,6 @@ import (
 const (
 	RuleIDUnique            = "record.id-unique"
 	RuleWriterIsActor       = "writer.is-actor"
-	RuleWriterRegistered    = "writer.registered"
 	RuleWriterActive        = "writer.active"
 	RuleWriterSpace         = "writer.space"
 	RuleAuthorityOnly       = "writer.authority-only"
@@ -60,14 +59,14 @@ func WriterKey(st State, writer, kid string) (identity.JWK, error) {
 		return identity.JWK{}, err
 	}
 	if p == nil {
-		return identity.JWK{}, fmt.Errorf("%w: field writer: %q is not a registered participant", ledger.ErrUnknownWriter, writer)
+		return identity.JWK{}, &ledger.FieldError{Err: ledger.ErrUnknownWriter, Rule: ledger.RuleWriterRegistered, Field: "writer", Reason: fmt.Sprintf("%q is not a registered participant", writer)}
 	}
 	if p.Status == identity.StatusSuspended {
 		return identity.JWK{}, &ledger.RuleError{Rule: RuleWriterActive, Field: "writer", Reason: fmt.Sprintf("participant %s is suspended", writer)}
 	}
 	k, ok := p.Key(kid)
 	if !ok {
-		return identity.JWK{}, fmt.Errorf("%w: field keyId: %q is not a registered key of %s", ledger.ErrUnknownWriter, kid, writer)
+		return identity.JWK{}, &ledger.FieldError{Err: ledger.ErrUnknownWriter, Rule: ledger.RuleWriterKey, Field: "keyId", Reason: fmt.Sprintf("%q is not a registered key of %s", kid, writer)}
 	}
 	return k, nil
 }

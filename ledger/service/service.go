@@ -450,11 +450,14 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	body := ErrorBody{Error: err.Error(), Code: code}
 	var me *ledger.MalformedError
 	var re *ledger.RuleError
+	var fe *ledger.FieldError
 	switch {
 	case errors.As(err, &me):
 		body.Field, body.Rule, body.RecordID = me.Field, me.Rule, me.RecordID
 	case errors.As(err, &re):
 		body.Field, body.Rule, body.RecordID = re.Field, re.Rule, re.RecordID
+	case errors.As(err, &fe):
+		body.Field, body.Rule = fe.Field, fe.Rule
 	}
 	if code == CodeInternal {
 		h.cfg.Logger.ErrorContext(r.Context(), "ledger request failed", "path", r.URL.Path, "err", err)
