@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/client"
 	"github.com/tdsc/tdsc/ledger/embedded"
@@ -174,6 +175,13 @@ func TestBadInputNamesFieldAndRule(t *testing.T) {
 	unknownKind := strings.Replace(string(goodJSON), `"kind":"dataset.registered"`, `"kind":"dataset.stolen"`, 1)
 	refused, _ := s.Batch("p1", s.Transfer("p1", "p2", "ag-none", "ds-1", "t-9"))
 	refusedJSON, _ := json.Marshal(refused)
+	other, _ := s.Batch("p1", s.Dataset("p1", "ds-3", policy.General, "traffic"))
+	badSig := *good
+	badSig.Signature = other.Signature
+	badSigJSON, _ := json.Marshal(&badSig)
+	stranger, _ := identity.GenerateEd25519()
+	unknown, _ := ledger.NewBatch(s.Genesis.Space, "p9", stranger, []ledger.Record{s.Dataset("p9", "ds-9", policy.General, "traffic")})
+	unknownJSON, _ := json.Marshal(unknown)
 	for _, tc := range []struct {
 		name, body string
 		status     int
@@ -186,6 +194,8 @@ func TestBadInputNamesFieldAndRule(t *testing.T) {
 		{"oversized", `{"space":"` + strings.Repeat("x", ledger.MaxBatchBytes) + `"}`, 400, service.CodeMalformed, ledger.RuleSize, "batch"},
 		{"missing signature", strings.Replace(string(goodJSON), `"signature":"`+good.Signature+`"`, `"signature":""`, 1), 400, service.CodeMalformed, ledger.RuleFormat, "signature"},
 		{"rule violation", string(refusedJSON), 422, service.CodeRefused, "agreement.exists", "agreement"},
+		{"bad signature", string(badSigJSON), 401, service.CodeBadSignature, ledger.RuleBatchSignature, "signature"},
+		{"unknown writer", string(unknownJSON), 403, service.CodeUnknownWriter, ledger.RuleWriterRegistered, "writer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, err := srv.Client().Post(srv.URL+"/ledger/v1/batches", "application/json", strings.NewReader(tc.body))
