@@ -73,6 +73,14 @@ func TestE2E(t *testing.T) {
 	}
 	shot := func(name string) chromedp.Action {
 		return chromedp.ActionFunc(func(ctx context.Context) error {
+			// Every page must read as text: no "[object …]", "undefined" or "null" leaking from the code.
+			var leak string
+			if err := chromedp.Evaluate(`(document.querySelector('main').innerText.match(/\[object \w+\]|\bundefined\b|\bnull\b|NaN/) || [''])[0]`, &leak).Do(ctx); err != nil {
+				return err
+			}
+			if leak != "" {
+				t.Errorf("page %s shows %q", name, leak)
+			}
 			var buf []byte
 			if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil {
 				return err

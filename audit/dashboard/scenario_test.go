@@ -84,6 +84,8 @@ func newScenario(t testing.TB) *scenario {
 		CrossBorder:  []policy.CrossBorderEntry{{Destination: "SG", MaxClassification: policy.Important, LegalBasis: "PIPL-38-standard-contract"}},
 	}))
 	app(s.Authority(), reg...)
+	later := func(d time.Duration) { s.Now = s.Now.Add(d) }
+	later(2 * time.Hour)
 
 	app("bj-transport", s.Dataset("bj-transport", "traffic-flow", policy.Important, "traffic"),
 		s.Dataset("bj-transport", "bus-timetable", policy.General, "traffic"))
@@ -91,6 +93,7 @@ func newScenario(t testing.TB) *scenario {
 		s.Dataset("sh-health", "patient-records", policy.Core, "health"),
 		s.Dataset("sh-health", "genome-panel", policy.Important, "genetic"))
 	app("bj-datex", s.Dataset("bj-datex", "enterprise-credit", policy.General, "credit"))
+	later(20 * time.Hour)
 
 	window := func(due string) *ledger.Terms {
 		t := &ledger.Terms{NotBefore: "2026-01-01T00:00:00+08:00", NotAfter: "2027-01-01T00:00:00+08:00"}
@@ -111,6 +114,7 @@ func newScenario(t testing.TB) *scenario {
 	transfer := func(prov, cons, ag, ds string, class policy.Classification, cat string, n int, size int64) {
 		var auth, done []ledger.Record
 		for i := 0; i < n; i++ {
+			later(3*time.Hour + time.Duration(i)*17*time.Minute)
 			id := fmt.Sprintf("tr-%s-%d", ag, i)
 			r := s.Transfer(prov, cons, ag, ds, id)
 			r.Classification, r.Category, r.PolicyHash = class, cat, "sha256:9f2c"
@@ -129,6 +133,7 @@ func newScenario(t testing.TB) *scenario {
 	transfer("sh-health", "bj-datex", "ag-clinic-datex", "clinic-visits", policy.Important, "health", 5, 96<<20)
 	transfer("bj-datex", "gd-bank", "ag-credit-bank", "enterprise-credit", policy.General, "credit", 8, 8<<20)
 
+	later(7 * time.Hour)
 	neg := s.Record(ledger.KindNegotiationDenied, "sh-health")
 	neg.Counterparty, neg.Dataset, neg.Category, neg.Classification = "sg-logistics", "genome-panel", "genetic", policy.Important
 	neg.Decision, neg.Rule, neg.Reason = ledger.DecisionDeny, policy.RuleNegativeList, "category genetic is on the space's negative list"
@@ -137,15 +142,19 @@ func newScenario(t testing.TB) *scenario {
 	core.Decision, core.Rule, core.Reason = ledger.DecisionDeny, policy.RuleCoreStaysInRegion, "core data may not leave CN-SH for CN-GD"
 	app("sh-health", neg, core)
 	sc.denied = neg.ID
+	later(26 * time.Hour)
 	td := s.Record(ledger.KindTransferDenied, "bj-transport")
 	td.Counterparty, td.Agreement, td.Dataset, td.Transfer = "sg-logistics", "ag-traffic-sg", "traffic-flow", "tr-late"
 	td.Decision, td.Rule, td.Reason = ledger.DecisionDeny, "transfer.agreement-max-uses", "agreement ag-traffic-sg allows 3 uses, all used"
 	app("bj-transport", td)
 
+	later(5 * time.Hour)
 	use := s.Record(ledger.KindUsageLogged, "bj-datex")
 	use.Agreement = "ag-traffic-datex"
 	app("bj-datex", use, s.DutyFulfilled("bj-datex", "ag-clinic-datex", "delete-after-30d"))
+	later(30 * time.Hour)
 	app("gd-bank", s.ObjectionFiled("gd-bank", "enterprise-credit", "obj-credit-1"))
+	later(9 * time.Hour)
 	app("bj-transport", s.Revoked("bj-transport", "ag-bus-sh"))
 	return sc
 }

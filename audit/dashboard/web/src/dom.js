@@ -11,7 +11,7 @@ export function h(tag, attrs, ...children) {
     else if (k === 'text') el.textContent = v;
     else el.setAttribute(k, v === true ? '' : String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -58,17 +58,25 @@ export function num(n) { return Number(n || 0).toLocaleString(); }
 export function when(s) {
   if (!s) return '';
   const d = new Date(s);
-  return isNaN(d) ? s : d.toLocaleString();
+  return isNaN(d) ? s : d.toLocaleString(undefined, { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+}
+
+// whenShort is a compact date and time for chart axes.
+export function whenShort(s) {
+  const d = new Date(s);
+  return isNaN(d) ? s : d.toLocaleString(undefined, { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false });
 }
 
 export function classLabel(c) { return c ? t('class.' + c) : ''; }
 
 // table renders rows with a caption and column headers; cols are [key, render(row)].
+// A caption that repeats the heading above the table is kept for screen readers only.
 export function table(caption, cols, rows, attrs = {}) {
   if (!rows || rows.length === 0) return h('p', { class: 'empty' }, t('none'));
+  const { captionHidden, ...rest } = attrs;
   return h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': caption },
-    h('table', attrs,
-      h('caption', {}, caption),
+    h('table', rest,
+      h('caption', captionHidden ? { class: 'sr-only' } : {}, caption),
       h('thead', {}, h('tr', {}, cols.map(([k]) => h('th', { scope: 'col' }, t(k))))),
       h('tbody', {}, rows.map((r) => h('tr', r.__class ? { class: r.__class } : {}, cols.map(([, f]) => h('td', {}, f(r))))))));
 }

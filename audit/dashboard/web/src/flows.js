@@ -59,11 +59,11 @@ function graph(data) {
   const nodes = data.nodes.map((n) => ({ ...n, r: 14 + 30 * Math.sqrt((n.bytesSent + n.bytesReceived) / maxVol) }));
   const links = data.edges.map((e) => ({ ...e, source: e.provider, target: e.consumer }));
   const sim = forceSimulation(nodes)
-    .force('link', forceLink(links).id((d) => d.id).distance(190).strength(0.6))
-    .force('charge', forceManyBody().strength(-900))
+    .force('link', forceLink(links).id((d) => d.id).distance(260).strength(0.5))
+    .force('charge', forceManyBody().strength(-2200))
     .force('center', forceCenter(W / 2, H / 2))
-    .force('x', forceX(W / 2).strength(0.04)).force('y', forceY(H / 2).strength(0.07))
-    .force('collide', forceCollide((d) => d.r + 36))
+    .force('x', forceX(W / 2).strength(0.03)).force('y', forceY(H / 2).strength(0.05))
+    .force('collide', forceCollide((d) => d.r + 60))
     .stop();
   for (let i = 0; i < 400; i++) sim.tick();
   for (const n of nodes) {
@@ -74,7 +74,7 @@ function graph(data) {
   const svg = h('svg:svg', { viewBox: `0 0 ${W} ${H}`, class: 'graph', role: 'group', 'aria-label': label, id: 'flow-graph' });
   const defs = h('svg:defs', {});
   for (const [c, col] of Object.entries(classColors)) {
-    defs.append(h('svg:marker', { id: 'arrow-' + (c || 'none'), viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
+    defs.append(h('svg:marker', { id: 'arrow-' + (c || 'none'), viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 14, markerHeight: 14, markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse' },
       h('svg:path', { d: 'M 0 0 L 10 5 L 0 10 z', fill: col })));
   }
   svg.append(defs);
@@ -86,7 +86,7 @@ function graph(data) {
     // Bend edges that have a reverse twin so both stay visible.
     const bend = pair.has(d.id + '>' + s.id) ? 40 : 14;
     const mx = (s.x + d.x) / 2 - uy * bend, my = (s.y + d.y) / 2 + ux * bend;
-    const x1 = s.x + ux * s.r, y1 = s.y + uy * s.r, x2 = d.x - ux * (d.r + 4), y2 = d.y - uy * (d.r + 4);
+    const x1 = s.x + ux * (s.r + 2), y1 = s.y + uy * (s.r + 2), x2 = d.x - ux * (d.r + 3), y2 = d.y - uy * (d.r + 3);
     const col = classColors[l.classification] || classColors[''];
     const w = 2 + 6 * Math.sqrt(l.bytes / maxBytes);
     const g = h('svg:g', { class: 'edge' + (l.crossBorder ? ' cross-border' : ''), 'data-edge': s.id + '>' + d.id, 'data-class': l.classification, 'data-cross-border': l.crossBorder ? 'true' : 'false' },

@@ -22,7 +22,7 @@ export async function recordPage(main, id) {
         h('p', { class: browser.ok ? 'ok' : 'bad', id: 'browser-check', 'data-ok': String(browser.ok) },
           h('span', { 'aria-hidden': 'true' }, browser.ok ? '✔ ' : '✖ '), browser.msg))),
     h('h2', {}, t('rec.fields')),
-    table(t('rec.fields'), [['col.field', (r) => h('code', {}, r.k)], ['col.value', (r) => r.v]], flatten(rec), { id: 'fields-table' }),
+    table(t('rec.fields'), [['col.field', (r) => h('code', {}, r.k)], ['col.value', (r) => r.v]], flatten(rec), { id: 'fields-table', captionHidden: true }),
     h('h2', {}, t('rec.batch')),
     kv([[t('rec.batch.root'), h('code', {}, v.batch.root)], [t('rec.batch.writer'), v.batch.writer], [t('rec.batch.kid'), h('code', {}, v.batch.keyId)],
       [t('rec.batch.first'), v.batch.firstIndex], [t('rec.batch.count'), v.batch.records]]),

@@ -1,5 +1,5 @@
 import { Chart, BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip } from 'chart.js';
-import { h, api, qs, num, bytes, table, field, select, recordLink, when, classLabel, fromLocalInput, toLocalInput, announce } from './dom.js';
+import { h, api, qs, num, bytes, table, field, select, recordLink, when, whenShort, classLabel, fromLocalInput, toLocalInput, announce } from './dom.js';
 import { t } from './i18n.js';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
@@ -29,7 +29,7 @@ export async function timelinePage(main) {
     filters(() => { state.cursor = ''; state.stack = []; timelinePage(main); }),
     h('figure', { class: 'chart-wrap' }, h('div', { class: 'chart-box' }, canvas), h('figcaption', {}, t('tl.chart', num(tl.total), num(tl.denials)), ' ', t('tl.hint'))),
     h('h2', { id: 'records-heading' }, t('tl.records')),
-    state.interval ? h('p', {}, state.interval) : null,
+    state.interval ? h('p', {}, state.interval) : '',
     h('p', { id: 'records-total' }, t('tl.total', num(recs.total))),
     table(t('tl.records'), [
       ['col.id', (r) => recordLink(r.id)],
@@ -39,7 +39,7 @@ export async function timelinePage(main) {
       ['col.dataset', (r) => r.dataset || ''], ['col.class', (r) => classLabel(r.classification)],
       ['col.bytes', (r) => r.bytes ? bytes(r.bytes) : ''],
       ['col.rule', (r) => r.rule || ''],
-    ], recs.records.map((r) => ({ ...r, __class: r.denied ? 'denied-row' : '' })), { id: 'records-table' }),
+    ], recs.records.map((r) => ({ ...r, __class: r.denied ? 'denied-row' : '' })), { id: 'records-table', captionHidden: true }),
     h('nav', { class: 'pager', 'aria-label': t('tl.records') },
       h('button', { type: 'button', class: 'secondary', disabled: state.stack.length === 0,
         onclick: () => { state.cursor = state.stack.pop() || ''; timelinePage(main); } }, '← ' + t('tl.prev')),
@@ -51,12 +51,12 @@ export async function timelinePage(main) {
   chart = new Chart(canvas, {
     type: 'bar',
     data: {
-      labels: tl.buckets.map((b) => when(b.start)),
+      labels: tl.buckets.map((b) => whenShort(b.start)),
       datasets: present.map((k) => ({ label: k, data: tl.buckets.map((b) => b.counts[k] || 0), backgroundColor: palette[k] || calm[ci++ % calm.length], stack: 'all' })),
     },
     options: {
       animation: false, maintainAspectRatio: false, responsive: true,
-      scales: { x: { stacked: true, ticks: { maxTicksLimit: 8 } }, y: { stacked: true, beginAtZero: true } },
+      scales: { x: { stacked: true, ticks: { maxTicksLimit: 8 } }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
       plugins: { legend: { position: 'bottom' } },
       onClick: (ev, els) => {
         if (!els.length) return;
