@@ -41,7 +41,8 @@ type Config struct {
 	// by the data plane.
 	DataSources string `yaml:"dataSources" env:"TDSC_DATA_SOURCES"`
 
-	// Workers run outgoing steps concurrently (default 8).
+	// Workers run outgoing steps concurrently (default 64); a step waiting
+	// for a strict ledger commit holds its worker.
 	Workers int `yaml:"workers" env:"TDSC_WORKERS"`
 	// OutboxBatch caps the records in one ledger batch (default 512).
 	OutboxBatch int `yaml:"outboxBatch" env:"TDSC_OUTBOX_BATCH"`
@@ -66,7 +67,7 @@ func DefaultConfig() Config {
 	return Config{
 		Listen:        "127.0.0.1:8181",
 		DataDir:       "./data",
-		Workers:       8,
+		Workers:       64,
 		OutboxBatch:   512,
 		RetryMin:      50 * time.Millisecond,
 		RetryMax:      10 * time.Second,

@@ -31,7 +31,7 @@ import (
 
 // testSpace is a data space with a real embedded ledger in a temp dir.
 type testSpace struct {
-	t *testing.T
+	t testing.TB
 	// schema checks every DSP message and response the nodes exchange.
 	schema *schemaCheck
 	sp     *ledgertest.Space
@@ -66,7 +66,9 @@ func (g *gatedLedger) Append(ctx context.Context, b *ledger.Batch) (ledger.Recei
 	return r, err
 }
 
-func newSpace(t *testing.T) *testSpace {
+func newSpace(t *testing.T) *testSpace { return newSpaceB(t) }
+
+func newSpaceB(t testing.TB) *testSpace {
 	t.Helper()
 	sp, err := ledgertest.NewSpace()
 	if err != nil {
@@ -272,7 +274,7 @@ const researchOffer = `{
 }`
 
 // provider sets up a provider with one dataset and the research offer.
-func provider(t *testing.T, n *testNode, manual bool) (datasetID, offerID string) {
+func provider(t testing.TB, n *testNode, manual bool) (datasetID, offerID string) {
 	t.Helper()
 	ctx := context.Background()
 	if err := os.WriteFile(filepath.Join(n.dir, "traffic.csv"), []byte(trafficCSV), 0o600); err != nil {

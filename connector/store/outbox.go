@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Outbox record states.
@@ -153,8 +154,16 @@ func (t *Tx) PutBatch(root string, body []byte, recordIDs []string) error {
 
 func (t *Tx) setRecords(ids []string, state, root, errText string) error {
 	now := t.s.stamp()
-	for _, id := range ids {
-		if _, err := t.q.ExecContext(t.ctx, `UPDATE outbox SET state=$1, batch_root=$2, error=$3, updated_at=$4 WHERE record_id=$5`, state, root, errText, now, id); err != nil {
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 200)]
+		ids = ids[len(chunk):]
+		args := []any{state, root, errText, now}
+		ph := make([]string, len(chunk))
+		for i, id := range chunk {
+			args = append(args, id)
+			ph[i] = fmt.Sprintf("$%d", i+5)
+		}
+		if _, err := t.q.ExecContext(t.ctx, `UPDATE outbox SET state=$1, batch_root=$2, error=$3, updated_at=$4 WHERE record_id IN (`+strings.Join(ph, ",")+`)`, args...); err != nil {
 			return err
 		}
 	}

@@ -27,7 +27,8 @@ var ErrConflict = errors.New("store: conflict")
 
 // Store is the connector's database.
 type Store struct {
-	db  *sql.DB
+	db  *sql.DB // the one writer connection
+	rdb *sql.DB // readers: WAL lets them run beside the writer
 	now func() time.Time
 }
 
@@ -48,8 +49,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	// One connection: SQLite has one writer anyway, and a single connection
-	// never sees "database is locked" between our own goroutines.
+	// One writer connection: SQLite has one writer anyway, and a single
+	// connection never sees "database is locked" between our own goroutines.
 	db.SetMaxOpenConns(1)
 	s := &Store{db: db, now: time.Now}
 	for _, o := range opts {
@@ -59,11 +60,25 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	rdb, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open readers %s: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(4)
+	rdb.SetMaxIdleConns(4)
+	s.rdb = rdb
 	return s, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	rerr := s.rdb.Close()
+	if err := s.db.Close(); err != nil {
+		return err
+	}
+	return rerr
+}
 
 func (s *Store) stamp() string { return s.now().UTC().Format(time.RFC3339Nano) }
 
@@ -169,7 +184,8 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 // View returns a read-only view for queries outside a transaction.
-func (s *Store) View(ctx context.Context) *Tx { return &Tx{q: s.db, ctx: ctx, s: s} }
+// Reads see every committed Update.
+func (s *Store) View(ctx context.Context) *Tx { return &Tx{q: s.rdb, ctx: ctx, s: s} }
 
 func notFound(what, id string, err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
