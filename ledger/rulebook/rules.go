@@ -20,6 +20,7 @@ const (
 	RuleAuthorityOnly       = "writer.authority-only"
 	RuleParticipantUnique   = "participant.unique"
 	RuleParticipantExists   = "participant.exists"
+	RuleAuthorityPinned     = "participant.authority-pinned"
 	RuleDatasetUnique       = "dataset.unique"
 	RuleDatasetRegistered   = "dataset.registered"
 	RuleDatasetOwner        = "dataset.owner"
@@ -238,6 +239,9 @@ func (a *applier) apply() ([]Change, error) {
 
 func (a *applier) participant(update bool) ([]Change, error) {
 	p := *a.r.Participant
+	if p.ID == a.g.Authority.ID {
+		return nil, refuse(RuleAuthorityPinned, "participant.id", "the authority %s is pinned by the genesis; a new authority key needs a new space", p.ID)
+	}
 	old, err := a.st.Participant(p.ID)
 	if err != nil {
 		return nil, err

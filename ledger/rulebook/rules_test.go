@@ -91,6 +91,11 @@ func TestRules(t *testing.T) {
 			r.Participant.ID = "p9"
 			return r
 		}), rulebook.RuleParticipantExists},
+		{"authority re-keyed by a record", by(func(s *ledgertest.Space) ledger.Record {
+			r := s.Suspend("p3")
+			r.Participant.ID = s.Authority()
+			return r
+		}), rulebook.RuleAuthorityPinned},
 		{"rules updated by participant", func(s *ledgertest.Space) (ledger.Record, string) {
 			r := s.Rules(policy.SpaceRules{})
 			r.Actor = "p1"
