@@ -32,13 +32,14 @@ func world(t *testing.T) (*ledgertest.Space, *rulebook.Mem) {
 		}
 		m.Put(ch...)
 	}
-	for _, p := range [][2]string{{"p1", "CN-BJ"}, {"p2", "CN-SH"}, {"p3", "SG"}, {"p4", "CN-BJ"}} {
+	for _, p := range [][2]string{{"p1", "CN-BJ"}, {"p2", "CN-SH"}, {"p3", "SG"}, {"p4", "CN-BJ"}, {"p5", "US"}, {"p6", "CN-GD"}} {
 		must(s.Participant(p[0], p[1]))
 	}
 	must(s.Suspend("p4"), nil)
 	must(s.Rules(policy.SpaceRules{
 		NegativeList: []policy.NegativeEntry{{Category: "genetic", Reason: "human genetic resources"}},
 		CrossBorder:  []policy.CrossBorderEntry{{Destination: "SG", MaxClassification: policy.Important, LegalBasis: "PIPL-38-standard-contract"}},
+		Ceilings:     []policy.Ceiling{{Destination: "CN-GD", MaxClassification: policy.General}},
 	}), nil)
 	must(s.Dataset("p1", "ds-gen", policy.General, "traffic"), nil)
 	must(s.Dataset("p1", "ds-imp", policy.Important, "finance"), nil)
@@ -146,6 +147,9 @@ func TestRules(t *testing.T) {
 		{"agreement negative-listed category", agree("p1", "p2", "ds-neg", "ag-new", nil), policy.RuleNegativeList},
 		{"agreement core across regions", agree("p1", "p2", "ds-core", "ag-new", nil), policy.RuleCoreStaysInRegion},
 		{"agreement important abroad without legal basis", agree("p1", "p3", "ds-imp", "ag-new", nil), policy.RuleLegalBasis},
+		{"agreement important to a destination off the white-list", agree("p1", "p5", "ds-imp", "ag-new", nil), policy.RuleCrossBorder},
+		{"agreement above the destination's ceiling", agree("p1", "p6", "ds-imp", "ag-new", nil), policy.RuleCeiling},
+		{"agreement general abroad", agree("p1", "p5", "ds-gen", "ag-new", nil), ""},
 		{"agreement important abroad with legal basis", func(s *ledgertest.Space) (ledger.Record, string) {
 			r, _ := s.Agreement("p1", "p3", "ds-imp", "ag-new", nil)
 			r.LegalBasis = "PIPL-38-standard-contract"
@@ -254,5 +258,23 @@ func TestLifecycleTwice(t *testing.T) {
 			t.Fatalf("step %d (%s): got %v, want %s", i, st.r.Kind, err, st.rule)
 		}
 		m.Put(ch...)
+	}
+}
+
+func TestWriterKey(t *testing.T) {
+	s, m := world(t)
+	if k, err := rulebook.WriterKey(m, "p1", s.Keys["p1"].KeyID()); err != nil || k.Kid != s.Keys["p1"].KeyID() {
+		t.Fatalf("registered writer: %v %v", k, err)
+	}
+	var fe *ledger.FieldError
+	if _, err := rulebook.WriterKey(m, "p9", "x"); !errors.Is(err, ledger.ErrUnknownWriter) || !errors.As(err, &fe) || fe.Rule != ledger.RuleWriterRegistered {
+		t.Fatalf("unregistered writer: %v", err)
+	}
+	if _, err := rulebook.WriterKey(m, "p1", s.Keys["p2"].KeyID()); !errors.As(err, &fe) || fe.Rule != ledger.RuleWriterKey || fe.Field != "keyId" {
+		t.Fatalf("another's key: %v", err)
+	}
+	var re *ledger.RuleError
+	if _, err := rulebook.WriterKey(m, "p4", s.Keys["p4"].KeyID()); !errors.As(err, &re) || re.Rule != rulebook.RuleWriterActive {
+		t.Fatalf("suspended writer: %v", err)
 	}
 }
