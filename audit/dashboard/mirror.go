@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"sync"
 	"time"
 
@@ -38,9 +39,11 @@ type sample struct {
 // snapshot is a consistent view of the mirror: a prefix of the ledger's
 // records. Its slices and maps are never written after it is taken.
 type snapshot struct {
-	recs         []ledger.Record
-	times        []int64 // unix milliseconds of recs[i].Time, or noTime
-	batches      int
+	recs    []ledger.Record
+	times   []int64 // unix milliseconds of recs[i].Time, or noTime
+	batches int
+	// batchStarts are the first ledger index of every batch, ascending.
+	batchStarts  []uint64
 	cp           checkpointInfo
 	participants map[string]identity.Participant
 	samples      []sample
@@ -69,6 +72,18 @@ const minRefresh = 250 * time.Millisecond
 const maxSamples = 240
 
 var errStop = errors.New("stop")
+
+// batchStart is the first index of the batch holding index i, if the snapshot covers i.
+func (s *snapshot) batchStart(i uint64) (uint64, bool) {
+	if i >= uint64(len(s.recs)) || len(s.batchStarts) == 0 {
+		return 0, false
+	}
+	j := sort.Search(len(s.batchStarts), func(k int) bool { return s.batchStarts[k] > i })
+	if j == 0 {
+		return 0, false
+	}
+	return s.batchStarts[j-1], true
+}
 
 // openCheckpoint verifies a signed checkpoint note and parses its body.
 func openCheckpoint(signed []byte, v note.Verifier) (log.Checkpoint, error) {
@@ -135,6 +150,7 @@ func (m *mirror) load(ctx context.Context, s *snapshot, size uint64) error {
 		}
 		if sb.FirstIndex >= from {
 			s.batches++
+			s.batchStarts = append(s.batchStarts, sb.FirstIndex)
 		}
 		for i, raw := range sb.Records {
 			idx := sb.FirstIndex + uint64(i)

@@ -90,9 +90,17 @@ func (h *Handler) recordView(r *http.Request, pv ledger.Proven) (RecordView, err
 		v.Checks = append(v.Checks, c)
 	}
 
-	// The batch holding the record: its stored bytes, signer and root.
+	// The batch holding the record: its stored bytes, signer and root. The
+	// mirror knows where batches start; a backend's Batches may start at the
+	// first batch at or after the index it is given.
+	from := pv.Index
+	if s, err := h.mirror.snapshot(r.Context()); err == nil {
+		if first, ok := s.batchStart(pv.Index); ok {
+			from = first
+		}
+	}
 	var sb *ledger.StoredBatch
-	err := h.b.Batches(r.Context(), pv.Index, func(b *ledger.StoredBatch) error {
+	err := h.b.Batches(r.Context(), from, func(b *ledger.StoredBatch) error {
 		cp := *b
 		cp.Records = make([]json.RawMessage, len(b.Records))
 		for i := range b.Records {
