@@ -60,7 +60,7 @@ func (p *Problem) Error() string {
 	switch {
 	case p.Checkpoint != 0:
 		return fmt.Sprintf("verify: checkpoint at tree size %d: %s", p.Checkpoint, p.What)
-	case p.RecordID != "" || p.Batch != "" && p.Index != 0:
+	case p.RecordID != "":
 		return fmt.Sprintf("verify: batch %s, record %q at index %d: %s", p.Batch, p.RecordID, p.Index, p.What)
 	default:
 		return fmt.Sprintf("verify: batch %s at index %d: %s", p.Batch, p.Index, p.What)
