@@ -29,8 +29,7 @@ import (
 
 // Options set how the demo runs.
 type Options struct {
-	// Dir holds everything the demo writes; a temporary directory when empty
-	// (removed at the end unless Keep).
+	// Dir holds everything the demo writes (required).
 	Dir string
 	// Out receives the story.
 	Out io.Writer
@@ -48,9 +47,12 @@ type Facts struct {
 	AuditorTok   string
 	RegulatorTok string
 	Agreements   map[string]string // story name → agreement id
-	Report       audit.Report
-	Verified     verify.Report
-	Failures     []string
+	// Pulled is the bytes each consumer pulled of each dataset, as the consumer
+	// counted them: the ledger's flow report must say the same.
+	Pulled   map[[2]string]int64 // {consumer, dataset} → bytes
+	Report   audit.Report
+	Verified verify.Report
+	Failures []string
 }
 
 // Participants of the story.
@@ -112,7 +114,8 @@ func Run(ctx context.Context, o Options) (*Demo, error) {
 		return nil, err
 	}
 	d := &Demo{space: sp, Facts: Facts{Dir: o.Dir, LedgerURL: sp.ledgerURL, LedgerVKey: sp.store.VerifierKey(),
-		Connectors: map[string]string{}, OperatorTok: map[string]string{}, Agreements: map[string]string{}}}
+		Connectors: map[string]string{}, OperatorTok: map[string]string{}, Agreements: map[string]string{},
+		Pulled: map[[2]string]int64{}}}
 	st := &story{out: o.Out, facts: &d.Facts, start: time.Now()}
 	if err := d.tell(ctx, st); err != nil {
 		d.Close()
@@ -395,6 +398,7 @@ func (d *Demo) pull(ctx context.Context, s *story, cons *node, agreement, file, 
 	got, _ := os.ReadFile(out)
 	s.expect(string(got) == want && res.Expected != "" && strings.TrimPrefix(res.Expected, "sha256:") == res.SHA256,
 		"%d bytes, SHA-256 %s… matches the registered hash", res.Size, res.SHA256[:16])
+	d.Facts.Pulled[[2]string{cons.id, x.DatasetID}] += res.Size
 	if verbose {
 		s.say("the access token alone is useless: a request without its proof of possession is refused")
 		_, err := pull.Download(ctx, addr.Endpoint, tok, func(string, string) (string, error) { return "", nil }, out+".stolen")
