@@ -1,10 +1,11 @@
 package chaincode
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
 
-	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/tdsc/tdsc/chaincode/wire"
@@ -19,8 +20,6 @@ type writeStore interface {
 	SetEvent(name string, payload []byte) error
 	GetTxID() string
 }
-
-var rf = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 
 // entry is a record as stored under keyRecord: its batch and canonical bytes.
 type entry struct {
@@ -49,11 +48,7 @@ func appendBatches(st writeStore, g ledger.Genesis, local *LocalPolicy, batches 
 	}
 	tx := rulebook.NewOverlay(ws)
 	var nodeErr error
-	visit := func(id compact.NodeID, hash []byte) {
-		if nodeErr == nil {
-			nodeErr = st.PutState(keyNode(id), hash)
-		}
-	}
+	visit := storeNode(st, &nodeErr)
 	out := make([]ledger.Receipt, len(batches))
 	done := map[string]*ledger.Receipt{} // batches of this transaction, by root
 	var ev wire.Event
@@ -82,11 +77,13 @@ func appendBatches(st writeStore, g ledger.Genesis, local *LocalPolicy, batches 
 		tx.Put(ov.Changes()...)
 		sb := wire.StoredBatch{Space: b.Space, Writer: b.Writer, KeyID: b.KeyID, Root: b.Root, Signature: b.Signature,
 			FirstIndex: head.Size, TreeSize: head.Size + uint64(len(b.Records)), TxID: st.GetTxID()}
+		ix := newBatchIndex(head.Size)
 		for k := range b.Records {
 			index := head.Size + uint64(k)
 			if err := writeRecord(st, index, b.Root, &b.Records[k], canon[k]); err != nil {
 				return nil, err
 			}
+			ix.add(k, &b.Records[k])
 			if err := rng.Append(leaves[k], visit); err != nil {
 				return nil, err
 			}
@@ -94,6 +91,9 @@ func appendBatches(st writeStore, g ledger.Genesis, local *LocalPolicy, batches 
 		}
 		if nodeErr != nil {
 			return nil, fmt.Errorf("chaincode: write tree node: %w", nodeErr)
+		}
+		if err := ix.write(st); err != nil {
+			return nil, err
 		}
 		head.Size = sb.TreeSize
 		if err := putJSON(st, keyBatch(b.Root), &sb); err != nil {
@@ -131,35 +131,6 @@ func readHead(ws *worldState) (*wire.Head, error) {
 	return &wire.Head{Root: rfc6962.DefaultHasher.EmptyRoot()}, nil
 }
 
-// loadRange rebuilds the compact range of the tree of the given size from
-// the stored nodes on its right border.
-func loadRange(ws *worldState, size uint64) (*compact.Range, error) {
-	ids := compact.RangeNodes(0, size, nil)
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = keyNode(id)
-	}
-	hashes, err := nodes(ws, keys)
-	if err != nil {
-		return nil, err
-	}
-	return rf.NewRange(0, size, hashes)
-}
-
-// nodes reads tree nodes, all of which must exist.
-func nodes(ws *worldState, keys []string) ([][]byte, error) {
-	if err := ws.prefetch(keys); err != nil {
-		return nil, err
-	}
-	hashes := make([][]byte, len(keys))
-	for i, k := range keys {
-		if hashes[i] = ws.cache[k]; hashes[i] == nil {
-			return nil, fmt.Errorf("chaincode: tree node %s missing", k)
-		}
-	}
-	return hashes, nil
-}
-
 func writeRecord(st writeStore, index uint64, batchRoot string, r *ledger.Record, canon []byte) error {
 	v, err := json.Marshal(entry{Batch: batchRoot, Record: canon})
 	if err != nil {
@@ -168,23 +139,53 @@ func writeRecord(st writeStore, index uint64, batchRoot string, r *ledger.Record
 	if err := st.PutState(keyRecord(index), v); err != nil {
 		return err
 	}
-	if err := st.PutState(keyID(r.ID), []byte(indexPosition(index))); err != nil {
-		return err
+	return st.PutState(keyID(r.ID), []byte(indexPosition(index)))
+}
+
+// batchIndex gathers a batch's index entries: one composite key per
+// (index, value) and batch, holding the offsets of the batch's records
+// listed under it. A batch's records mostly share their parties, agreement
+// and kind, so this writes a few keys per batch instead of seven per record.
+type batchIndex struct {
+	first   uint64
+	offsets map[[2]string][]int
+}
+
+func newBatchIndex(first uint64) *batchIndex {
+	return &batchIndex{first: first, offsets: map[[2]string][]int{}}
+}
+
+func (x *batchIndex) add(offset int, r *ledger.Record) {
+	for _, e := range indexEntries(r) {
+		x.offsets[e] = append(x.offsets[e], offset)
 	}
-	pos := indexPosition(index)
-	for _, ix := range indexEntries(r) {
-		k, err := st.CreateCompositeKey(ix[0], []string{ix[1], pos})
+}
+
+func (x *batchIndex) write(st writeStore) error {
+	keys := make([][2]string, 0, len(x.offsets))
+	for k := range x.offsets {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+	pos := indexPosition(x.first)
+	for _, k := range keys {
+		ck, err := st.CreateCompositeKey(k[0], []string{k[1], pos})
 		if err != nil {
-			return fmt.Errorf("chaincode: index %s of record %s: %w", ix[0], r.ID, err)
+			return fmt.Errorf("chaincode: index %s %q: %w", k[0], k[1], err)
 		}
-		if err := st.PutState(k, present); err != nil {
+		v, err := json.Marshal(x.offsets[k])
+		if err != nil {
+			return err
+		}
+		if err := st.PutState(ck, v); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// indexEntries are the (index, value) pairs a record is listed under.
+// indexEntries are the (index, value) pairs a record is listed under; the
+// time index lists records by the UTC minute of their time.
 func indexEntries(r *ledger.Record) [][2]string {
 	ix := [][2]string{{ixParticipant, r.Actor}, {ixKind, string(r.Kind)}}
 	if r.Counterparty != "" && r.Counterparty != r.Actor {
@@ -202,7 +203,7 @@ func indexEntries(r *ledger.Record) [][2]string {
 }
 
 // timeIndexLayout sorts as text in time order.
-const timeIndexLayout = "2006-01-02T15:04:05.000000000Z"
+const timeIndexLayout = "2006-01-02T15:04Z"
 
 func putJSON(st store, key string, v any) error {
 	b, err := json.Marshal(v)

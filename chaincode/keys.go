@@ -8,8 +8,9 @@ import (
 )
 
 // World-state layout. Plain keys carry a one-letter prefix; indexes are
-// composite keys (object type, value, zero-padded index) so a partial key
-// lists one value's records in ledger order.
+// composite keys (object type, value, zero-padded index of a batch's first
+// record) holding the offsets of the batch's records listed under the value,
+// so a partial key lists one value's records in ledger order.
 const (
 	keyGenesis = "g"
 	keyHead    = "h"

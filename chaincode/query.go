@@ -8,7 +8,6 @@ import (
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/transparency-dev/merkle/proof"
-	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/tdsc/tdsc/chaincode/wire"
 	"github.com/tdsc/tdsc/ledger"
@@ -85,18 +84,6 @@ func inclusion(ws *worldState, index, size uint64) ([][]byte, error) {
 		return nil, notFound("%v", err)
 	}
 	return fetch(ws, ns)
-}
-
-func fetch(ws *worldState, ns proof.Nodes) ([][]byte, error) {
-	keys := make([]string, len(ns.IDs))
-	for i, id := range ns.IDs {
-		keys[i] = keyNode(id)
-	}
-	hashes, err := nodes(ws, keys)
-	if err != nil {
-		return nil, err
-	}
-	return ns.Rehash(hashes, rfc6962.DefaultHasher.HashChildren)
 }
 
 // consistency proves the tree of size from is a prefix of the tree of size to.
@@ -180,59 +167,106 @@ func scanLog(st readStore, from uint64, take func(ledger.Entry) bool) error {
 }
 
 // scanIndex walks one index value's records from index from, a page of
-// index entries at a time.
+// index entries (one per batch) at a time.
 func scanIndex(st readStore, ws *worldState, ix, value string, from uint64, limit int, take func(ledger.Entry) bool) error {
-	bookmark, err := st.CreateCompositeKey(ix, []string{value, indexPosition(from)})
+	start, err := batchStart(ws, from)
 	if err != nil {
 		return err
 	}
-	pageSize := int32(min(4*limit+1, 1000))
+	bookmark, err := st.CreateCompositeKey(ix, []string{value, indexPosition(start)})
+	if err != nil {
+		return err
+	}
+	const pageSize = 64
 	for {
 		it, meta, err := st.GetStateByPartialCompositeKeyWithPagination(ix, []string{value}, pageSize, bookmark)
 		if err != nil {
 			return err
 		}
 		var indexes []uint64
+		entries := 0
 		for it.HasNext() {
 			kv, err := it.Next()
 			if err != nil {
 				it.Close()
 				return err
 			}
-			_, attrs, err := st.SplitCompositeKey(kv.Key)
-			if err != nil || len(attrs) != 2 {
-				it.Close()
-				return fmt.Errorf("chaincode: index key %q: %v", kv.Key, err)
-			}
-			n, err := parsePosition(attrs[1])
+			entries++
+			first, offsets, err := decodeIndexEntry(st, kv.Key, kv.Value)
 			if err != nil {
 				it.Close()
-				return fmt.Errorf("chaincode: index key %q: %w", kv.Key, err)
-			}
-			indexes = append(indexes, n)
-		}
-		it.Close()
-		keys := make([]string, len(indexes))
-		for i, n := range indexes {
-			keys[i] = keyRecord(n)
-		}
-		if err := ws.prefetch(keys); err != nil {
-			return err
-		}
-		for _, n := range indexes {
-			e, err := entryAt(ws, n)
-			if err != nil {
 				return err
 			}
-			if !take(e) {
-				return nil
+			for _, o := range offsets {
+				if n := first + uint64(o); n >= from {
+					indexes = append(indexes, n)
+				}
 			}
 		}
-		if meta == nil || meta.Bookmark == "" || len(indexes) < int(pageSize) {
+		it.Close()
+		// Read the page's records in round trips of at most limit+1.
+		for len(indexes) > 0 {
+			chunk := indexes[:min(len(indexes), limit+1)]
+			indexes = indexes[len(chunk):]
+			keys := make([]string, len(chunk))
+			for i, n := range chunk {
+				keys[i] = keyRecord(n)
+			}
+			if err := ws.prefetch(keys); err != nil {
+				return err
+			}
+			for _, n := range chunk {
+				e, err := entryAt(ws, n)
+				if err != nil {
+					return err
+				}
+				if !take(e) {
+					return nil
+				}
+			}
+		}
+		if meta == nil || meta.Bookmark == "" || entries < pageSize {
 			return nil
 		}
 		bookmark = meta.Bookmark
 	}
+}
+
+func decodeIndexEntry(st readStore, key string, value []byte) (uint64, []int, error) {
+	_, attrs, err := st.SplitCompositeKey(key)
+	if err != nil || len(attrs) != 2 {
+		return 0, nil, fmt.Errorf("chaincode: index key %q: %v", key, err)
+	}
+	first, err := parsePosition(attrs[1])
+	if err != nil {
+		return 0, nil, fmt.Errorf("chaincode: index key %q: %w", key, err)
+	}
+	var offsets []int
+	if err := json.Unmarshal(value, &offsets); err != nil {
+		return 0, nil, fmt.Errorf("chaincode: index entry %q: %w", key, err)
+	}
+	return first, offsets, nil
+}
+
+// batchStart is the index of the first record of the batch holding index
+// from (from itself if there is no such record).
+func batchStart(ws *worldState, from uint64) (uint64, error) {
+	if from == 0 {
+		return 0, nil
+	}
+	v, err := ws.get(keyRecord(from))
+	if err != nil || v == nil {
+		return from, err
+	}
+	e, err := decodeEntry(from, v)
+	if err != nil {
+		return 0, err
+	}
+	b, err := getJSON[wire.StoredBatch](ws, keyBatch(e.BatchRoot))
+	if err != nil || b == nil {
+		return from, err
+	}
+	return b.FirstIndex, nil
 }
 
 // indexFor picks the most selective index the query can use.

@@ -18,6 +18,7 @@
 #   TDSC_FABRIC_BIN=.cache/fabric/bin      binaries
 #   TDSC_FABRIC_BATCH_TIMEOUT=10ms         orderer block cutting
 #   TDSC_FABRIC_MAX_MESSAGE_COUNT=10
+#   TDSC_FABRIC_PPROF=1         serve pprof: peer i on its port+6, chaincode service on its port+5
 #
 # The client profile for `--ledger fabric:<profile>` and the Go backend is
 # written to $TDSC_FABRIC_DIR/profile.json.
@@ -145,9 +146,13 @@ start_peer() { # org
     export CORE_PEER_TLS_ROOTCERT_FILE=$node/tls/ca.crt
     export CORE_PEER_FILESYSTEMPATH=$NET/peer$o/data
     export CORE_LEDGER_STATE_STATEDATABASE=goleveldb
+    # tdsc keeps its own history (the record log); Fabric's per-key history
+    # index would double the writes of every commit.
+    export CORE_LEDGER_HISTORY_ENABLEHISTORYDATABASE=false
     export CORE_OPERATIONS_LISTENADDRESS=127.0.0.1:$((p + 2))
     export CORE_METRICS_PROVIDER=disabled
-    export CORE_PEER_PROFILE_ENABLED=false
+    export CORE_PEER_PROFILE_ENABLED=${TDSC_FABRIC_PPROF:+true}
+    export CORE_PEER_PROFILE_LISTENADDRESS=127.0.0.1:$((p + 6))
     export FABRIC_LOGGING_SPEC=${TDSC_FABRIC_LOG:-warning}
     exec peer node start >"$NET/logs/peer$o.log" 2>&1
   ) &
@@ -162,6 +167,7 @@ start_chaincodes() {
     mkdir -p "$NET/org$o"
     CHAINCODE_ID=$(cat "$NET/package_id.org$o") CHAINCODE_SERVER_ADDRESS=127.0.0.1:$(cc_port "$o") \
       TDSC_CC_LOCAL_POLICY=$NET/org$o/local-policy.json TDSC_CC_LOG=${TDSC_CC_LOG:-} \
+      TDSC_CC_PPROF=${TDSC_FABRIC_PPROF:+127.0.0.1:$(($(cc_port "$o") + 5))} \
       "$BIN/tdsc-chaincode" >>"$NET/logs/chaincode$o.log" 2>&1 &
     echo $! >"$NET/chaincode$o.pid"
   done

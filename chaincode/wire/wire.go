@@ -137,6 +137,14 @@ func fromError(err error) *Error {
 	if errors.As(err, &me) {
 		return &Error{Kind: KindMalformed, Rule: me.Rule, Field: me.Field, Reason: me.Reason, RecordID: me.RecordID}
 	}
+	var fe *ledger.FieldError
+	if errors.As(err, &fe) {
+		for _, s := range sentinels {
+			if errors.Is(fe.Err, s.err) {
+				return &Error{Kind: s.kind, Rule: fe.Rule, Field: fe.Field, Reason: fe.Reason}
+			}
+		}
+	}
 	for _, s := range sentinels {
 		if errors.Is(err, s.err) {
 			return &Error{Kind: s.kind, Reason: err.Error()}
@@ -146,7 +154,8 @@ func fromError(err error) *Error {
 }
 
 // Err converts the wire form back into the ledger error it stands for:
-// *ledger.RuleError, *ledger.MalformedError, or a sentinel wrapped with the reason.
+// *ledger.RuleError, *ledger.MalformedError, *ledger.FieldError, or a
+// sentinel wrapped with the reason.
 func (e *Error) Err() error {
 	switch e.Kind {
 	case KindRefused:
@@ -156,6 +165,9 @@ func (e *Error) Err() error {
 	}
 	for _, s := range sentinels {
 		if s.kind == e.Kind {
+			if e.Rule != "" {
+				return &ledger.FieldError{Err: s.err, Rule: e.Rule, Field: e.Field, Reason: e.Reason}
+			}
 			return &sentinelError{sentinel: s.err, reason: e.Reason}
 		}
 	}

@@ -5,12 +5,14 @@
 //
 // TDSC_CC_LOCAL_POLICY names this organisation's local policy file
 // (chaincode.LocalPolicy JSON, reread when it changes); TDSC_CC_LOG=1 logs
-// every Append.
+// every Append; TDSC_CC_PPROF=127.0.0.1:port serves net/http/pprof.
 package main
 
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
@@ -43,6 +45,9 @@ func run(log *slog.Logger) error {
 	cc, err := contractapi.NewChaincode(c)
 	if err != nil {
 		return err
+	}
+	if addr := os.Getenv("TDSC_CC_PPROF"); addr != "" {
+		go func() { log.Info("pprof", "err", http.ListenAndServe(addr, nil)) }()
 	}
 	srv := &shim.ChaincodeServer{CCID: id, Address: addr, CC: cc, TLSProps: shim.TLSProperties{Disabled: true}}
 	log.Info("chaincode service listening", "id", id, "addr", addr)
