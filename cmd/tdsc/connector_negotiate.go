@@ -1,0 +1,256 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tdsc/tdsc/connector"
+	"github.com/tdsc/tdsc/connector/dsp"
+	"github.com/tdsc/tdsc/connector/store"
+)
+
+func init() {
+	register("", newCatalogCmd)
+	register("", newNegotiateCmd)
+	register("", newNegotiationCmd)
+	register("", newAgreementCmd)
+}
+
+func newCatalogCmd() *cobra.Command {
+	var o apiOpts
+	var from, provider string
+	cmd := &cobra.Command{
+		Use:   "catalog --from URL",
+		Short: "Show another connector's catalogue as this node may see it",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if from == "" {
+				return fmt.Errorf("--from: required (the provider's DSP base URL)")
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			q := url.Values{"from": {from}}
+			if provider != "" {
+				q.Set("provider", provider)
+			}
+			var cat dsp.Catalog
+			if err := c.call(cmd.Context(), http.MethodGet, "/catalog?"+q.Encode(), nil, &cat); err != nil {
+				return err
+			}
+			var rows [][]string
+			for _, d := range cat.Dataset {
+				for _, p := range d.HasPolicy {
+					rules := fmt.Sprintf("%d permission(s), %d prohibition(s), %d duty(ies)", len(p.Permission), len(p.Prohibition), len(p.Obligation))
+					rows = append(rows, []string{d.ID, short(d.Title, 32), d.Classification, d.Category, p.ID, rules})
+				}
+			}
+			return printOut(cmd.OutOrStdout(), &o, &cat, []string{"DATASET", "TITLE", "CLASS", "CATEGORY", "OFFER", "POLICY"}, rows)
+		},
+	}
+	addAPIFlags(cmd, &o)
+	cmd.Flags().StringVar(&from, "from", "", "the provider's DSP base URL")
+	cmd.Flags().StringVar(&provider, "provider", "", "the provider's participant id (default: from its /.well-known/dspace-version)")
+	return cmd
+}
+
+func newNegotiateCmd() *cobra.Command {
+	var o apiOpts
+	var in connector.StartNegotiation
+	var wait bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "negotiate --from URL --offer ID",
+		Short: "Negotiate a contract for an offer in another connector's catalogue",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			var neg store.Negotiation
+			if err := c.call(cmd.Context(), http.MethodPost, "/negotiations", in, &neg); err != nil {
+				return err
+			}
+			if wait {
+				path := "/negotiations/" + url.PathEscape(neg.ID) + "?wait=" + timeout.String()
+				if err := c.call(cmd.Context(), http.MethodGet, path, nil, &neg); err != nil {
+					return err
+				}
+			}
+			if err := printNegotiation(cmd, &o, &neg); err != nil {
+				return err
+			}
+			if wait && neg.State == string(dsp.NegTerminated) {
+				return fmt.Errorf("negotiation %s was terminated: %s", neg.ID, neg.Reason)
+			}
+			if wait && neg.State != string(dsp.NegFinalized) {
+				return fmt.Errorf("negotiation %s is still %s after %v", neg.ID, neg.State, timeout)
+			}
+			return nil
+		},
+	}
+	addAPIFlags(cmd, &o)
+	cmd.Flags().StringVar(&in.ProviderURL, "from", "", "the provider's DSP base URL (required)")
+	cmd.Flags().StringVar(&in.Offer, "offer", "", "offer @id from the provider's catalogue (required)")
+	cmd.Flags().StringVar(&in.Provider, "provider", "", "the provider's participant id (default: discovered)")
+	cmd.Flags().StringVar(&in.Purpose, "purpose", "", "the purpose of use the policy is judged against")
+	cmd.Flags().StringVar(&in.LegalBasis, "legal-basis", "", "legal basis of a cross-border flow")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait until FINALIZED or TERMINATED")
+	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long --wait waits")
+	return cmd
+}
+
+func printNegotiation(cmd *cobra.Command, o *apiOpts, n *store.Negotiation) error {
+	if o.output == "json" {
+		return printOut(cmd.OutOrStdout(), o, n, nil, nil)
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "negotiation  %s (%s)\ncounterparty %s\ndataset      %s  offer %s\nstate        %s\n", n.ID, n.Role, n.Counterparty, n.DatasetID, n.OfferID, n.State)
+	if n.AgreementID != "" {
+		fmt.Fprintf(w, "agreement    %s\n", n.AgreementID)
+	}
+	if n.Awaiting != "" {
+		fmt.Fprintf(w, "awaiting     %s\n", n.Awaiting)
+	}
+	if n.Reason != "" {
+		fmt.Fprintf(w, "reason       %s", n.Reason)
+		if n.Rule != "" {
+			fmt.Fprintf(w, " (rule %s)", n.Rule)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(n.History) > 0 {
+		fmt.Fprintln(w, "history:")
+		rows := make([][]string, 0, len(n.History))
+		for _, t := range n.History {
+			rows = append(rows, []string{t.At, t.From + "→" + t.To, t.Actor, t.Reason})
+		}
+		return printOut(w, o, nil, []string{"  AT", "TRANSITION", "BY", "REASON"}, rows)
+	}
+	return nil
+}
+
+func newNegotiationCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "negotiation", Short: "List and inspect negotiations; approve or reject requests waiting for the operator"}
+	var lo apiOpts
+	var state string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List negotiations, newest first",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := lo.client()
+			if err != nil {
+				return err
+			}
+			var l []*store.Negotiation
+			if err := c.call(cmd.Context(), http.MethodGet, "/negotiations?state="+url.QueryEscape(state), nil, &l); err != nil {
+				return err
+			}
+			rows := make([][]string, 0, len(l))
+			for _, n := range l {
+				note := n.Reason
+				if n.Awaiting != "" {
+					note = "awaiting " + n.Awaiting
+				}
+				rows = append(rows, []string{n.ID, n.Role, n.Counterparty, n.DatasetID, n.State, short(note, 60)})
+			}
+			return printOut(cmd.OutOrStdout(), &lo, l, []string{"ID", "ROLE", "COUNTERPARTY", "DATASET", "STATE", "REASON"}, rows)
+		},
+	}
+	addAPIFlags(list, &lo)
+	list.Flags().StringVar(&state, "state", "", "only negotiations in this state")
+	var so apiOpts
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a negotiation with the history and reason of every transition",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := so.client()
+			if err != nil {
+				return err
+			}
+			var n store.Negotiation
+			if err := c.call(cmd.Context(), http.MethodGet, "/negotiations/"+url.PathEscape(args[0]), nil, &n); err != nil {
+				return err
+			}
+			return printNegotiation(cmd, &so, &n)
+		},
+	}
+	addAPIFlags(show, &so)
+	decide := func(verb string) *cobra.Command {
+		var o apiOpts
+		var reason string
+		c := &cobra.Command{
+			Use:   verb + " ID",
+			Short: verb + " a request waiting for the operator's approval",
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				c, err := o.client()
+				if err != nil {
+					return err
+				}
+				var n store.Negotiation
+				if err := c.call(cmd.Context(), http.MethodPost, "/negotiations/"+url.PathEscape(args[0])+"/"+verb, map[string]string{"reason": reason}, &n); err != nil {
+					return err
+				}
+				return printNegotiation(cmd, &o, &n)
+			},
+		}
+		addAPIFlags(c, &o)
+		c.Flags().StringVar(&reason, "reason", "", "reason (recorded and sent to the consumer on reject)")
+		return c
+	}
+	cmd.AddCommand(list, show, decide("approve"), decide("reject"))
+	return cmd
+}
+
+func newAgreementCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "agreement", Short: "List and revoke contract agreements"}
+	var lo apiOpts
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List agreements, newest first",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := lo.client()
+			if err != nil {
+				return err
+			}
+			var l []*store.Agreement
+			if err := c.call(cmd.Context(), http.MethodGet, "/agreements", nil, &l); err != nil {
+				return err
+			}
+			rows := make([][]string, 0, len(l))
+			for _, a := range l {
+				rows = append(rows, []string{a.ID, a.Role, a.Provider, a.Consumer, a.DatasetID, a.State, fmt.Sprint(a.Uses), short(a.Reason, 40)})
+			}
+			return printOut(cmd.OutOrStdout(), &lo, l, []string{"ID", "ROLE", "PROVIDER", "CONSUMER", "DATASET", "STATE", "USES", "REASON"}, rows)
+		},
+	}
+	addAPIFlags(list, &lo)
+	var ro apiOpts
+	var reason string
+	revoke := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke an active agreement (records agreement.revoked; running transfers are terminated)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := ro.client()
+			if err != nil {
+				return err
+			}
+			var a store.Agreement
+			if err := c.call(cmd.Context(), http.MethodPost, "/agreements/"+url.PathEscape(args[0])+"/revoke", map[string]string{"reason": reason}, &a); err != nil {
+				return err
+			}
+			return printOut(cmd.OutOrStdout(), &ro, &a, []string{"ID", "STATE", "REASON"}, [][]string{{a.ID, a.State, a.Reason}})
+		},
+	}
+	addAPIFlags(revoke, &ro)
+	revoke.Flags().StringVar(&reason, "reason", "", "why (recorded on the ledger)")
+	cmd.AddCommand(list, revoke)
+	return cmd
+}
