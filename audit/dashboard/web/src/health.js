@@ -30,7 +30,7 @@ export async function healthPage(main, session) {
         [t('health.first'), when(v.firstRecord)], [t('health.last'), when(v.lastRecord)]])),
       h('section', { class: 'card', 'aria-labelledby': 'h-rate' }, h('h2', { id: 'h-rate' }, t('health.rate')), kv([
         [t('health.observed'), t('perSec', v.rate.observed.toFixed(1))], [t('health.lastHour'), num(v.rate.lastHour)],
-        [t('health.perHour'), num(Math.round(v.rate.perHour))]]))),
+        [t('health.perHour'), v.rate.perHour.toFixed(1)]]))),
     h('section', { 'aria-labelledby': 'h-verify' }, h('h2', { id: 'h-verify' }, t('health.verify')), out, btn),
   );
 }

@@ -69,7 +69,6 @@ export async function timelinePage(main) {
       },
     },
   });
-  canvas.tabIndex = 0;
 }
 
 function filters(reload) {
