@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -164,6 +165,9 @@ func (s *Store) commit(group []*request) {
 				}
 				size++
 			}
+			if err := w.flushIndex(first); err != nil {
+				return err
+			}
 			h := header{Space: b.Space, Writer: b.Writer, KeyID: b.KeyID, Root: b.Root, Signature: b.Signature,
 				First: first, Count: len(b.Records), TreeSize: size}
 			if err := w.batch(h); err != nil {
@@ -256,6 +260,9 @@ func mustHex(s string) []byte {
 type writer struct {
 	recs, ids, tree, idx, batches, roots *bolt.Bucket
 	err                                  error
+	// postings of the batch being written, flushed by flushIndex
+	postings map[indexEntry][]uint64
+	order    []indexEntry
 }
 
 func newWriter(tx *bolt.Tx) *writer {
@@ -282,10 +289,33 @@ func (w *writer) record(index uint64, r *ledger.Record, canon []byte) error {
 		return err
 	}
 	for _, e := range indexEntries(r) {
-		if err := w.idx.Put(indexKey(e.field, e.value, index), nil); err != nil {
+		if w.postings == nil {
+			w.postings = map[indexEntry][]uint64{}
+		}
+		if _, ok := w.postings[e]; !ok {
+			w.order = append(w.order, e)
+		}
+		w.postings[e] = append(w.postings[e], index)
+	}
+	return nil
+}
+
+// flushIndex writes one index key per (field, value) for the batch that
+// starts at first, holding the indexes of its records with that value: a
+// batch of a thousand transfers under one agreement is one key, not a thousand.
+func (w *writer) flushIndex(first uint64) error {
+	for _, e := range w.order {
+		list := w.postings[e]
+		v := make([]byte, 8*len(list))
+		for i, idx := range list {
+			binary.BigEndian.PutUint64(v[8*i:], idx)
+		}
+		if err := w.idx.Put(indexKey(e.field, e.value, first), v); err != nil {
 			return err
 		}
 	}
+	clear(w.postings)
+	w.order = w.order[:0]
 	return nil
 }
 

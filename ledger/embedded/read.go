@@ -3,6 +3,7 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -144,17 +145,7 @@ func (s *Store) Query(ctx context.Context, q ledger.Query) (ledger.Page, error) 
 		// next yields candidate indexes from start on, in order.
 		var next func() (uint64, bool)
 		if field, value, ok := indexFor(&q); ok {
-			prefix := indexPrefix(field, value)
-			c := tx.Bucket(bIndex).Cursor()
-			k, _ := c.Seek(append(append([]byte(nil), prefix...), itob(start)...))
-			next = func() (uint64, bool) {
-				if k == nil || !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+8 {
-					return 0, false
-				}
-				i := btoi(k[len(prefix):])
-				k, _ = c.Next()
-				return i, true
-			}
+			next = postings(tx.Bucket(bIndex).Cursor(), indexPrefix(field, value), start)
 		} else {
 			i := start
 			next = func() (uint64, bool) { i++; return i - 1, i-1 < size }
@@ -181,6 +172,46 @@ func (s *Store) Query(ctx context.Context, q ledger.Query) (ledger.Page, error) 
 		}
 	})
 	return page, err
+}
+
+// postings iterates the record indexes >= start under an index prefix. Keys
+// are prefix + the first index of a batch; values list that batch's matching
+// record indexes in order.
+func postings(c *bolt.Cursor, prefix []byte, start uint64) func() (uint64, bool) {
+	valid := func(k []byte) bool { return k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 }
+	seek := append(append([]byte(nil), prefix...), itob(start)...)
+	k, v := c.Seek(seek)
+	if !valid(k) || btoi(k[len(prefix):]) > start {
+		// The batch holding start may begin before it.
+		if pk, pv := c.Prev(); valid(pk) {
+			k, v = pk, pv
+		} else {
+			k, v = c.Seek(seek) // back where we were (Prev past the first key leaves the cursor undefined)
+		}
+	}
+	var list []byte
+	if valid(k) {
+		list = v
+	}
+	return func() (uint64, bool) {
+		for {
+			for len(list) >= 8 {
+				i := binary.BigEndian.Uint64(list)
+				list = list[8:]
+				if i >= start {
+					return i, true
+				}
+			}
+			if !valid(k) {
+				return 0, false
+			}
+			k, v = c.Next()
+			if !valid(k) {
+				return 0, false
+			}
+			list = v
+		}
+	}
 }
 
 func checkQuery(q *ledger.Query) error {

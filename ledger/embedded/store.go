@@ -41,7 +41,7 @@ var (
 	bIDs         = []byte("ids")         // record id -> index(8)
 	bTree        = []byte("tree")        // level(1) index(8) -> node hash
 	bCheckpoints = []byte("checkpoints") // size(8) -> signed note
-	bIndex       = []byte("idx")         // field(1) value 0x00 index(8) -> nil
+	bIndex       = []byte("idx")         // field(1) value 0x00 batch first index(8) -> record indexes (8 each)
 	allBuckets   = [][]byte{bMeta, bRecords, bBatches, bRoots, bIDs, bTree, bCheckpoints, bIndex}
 )
 

@@ -192,21 +192,33 @@ func (l *Ledger) transact(group []*request) (rs []ledger.Receipt, txID string, b
 	if err := json.Unmarshal(tx.Result(), &rs); err != nil || len(rs) != len(group) {
 		return nil, txID, 0, -1, &StageError{Stage: StageEndorse, TxID: txID, Err: fmt.Errorf("chaincode result: %d receipts for %d batches (%v)", len(rs), len(group), err)}
 	}
+	t2 := time.Now()
+	block, err = l.finish(ctx, tx)
+	l.cfg.Log.Debug("fabric: transaction", "tx", txID, "batches", len(group), "bytes", len(arg),
+		"endorse", t1.Sub(t0), "submit+commit", time.Since(t2))
+	if err != nil {
+		return nil, txID, block, -1, err
+	}
+	return rs, txID, block, -1, nil
+}
+
+// finish submits an endorsed transaction to the orderer and waits for its
+// commit status, mapping failures to a *StageError.
+func (l *Ledger) finish(ctx context.Context, tx *client.Transaction) (uint64, error) {
 	commit, err := tx.SubmitWithContext(ctx)
 	if err != nil {
 		se, _ := classify(StageSubmit, err)
-		return nil, txID, 0, -1, se
+		se.TxID = tx.TransactionID()
+		return 0, se
 	}
-	t2 := time.Now()
 	st, err := commit.StatusWithContext(ctx)
-	l.cfg.Log.Debug("fabric: transaction", "tx", txID, "batches", len(group), "bytes", len(arg),
-		"endorse", t1.Sub(t0), "submit", t2.Sub(t1), "commit", time.Since(t2))
 	if err != nil {
 		se, _ := classify(StageCommit, err)
-		return nil, txID, 0, -1, se
+		se.TxID = tx.TransactionID()
+		return 0, se
 	}
 	if !st.Successful {
-		return nil, txID, st.BlockNumber, -1, &StageError{Stage: StageCommit, TxID: txID, Err: commitInvalid(st.Code), retry: retryable(st.Code)}
+		return st.BlockNumber, &StageError{Stage: StageCommit, TxID: tx.TransactionID(), Err: commitInvalid(st.Code), retry: retryable(st.Code)}
 	}
-	return rs, txID, st.BlockNumber, -1, nil
+	return st.BlockNumber, nil
 }

@@ -1,0 +1,223 @@
+package fabric
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tdsc/tdsc/chaincode"
+	"github.com/tdsc/tdsc/chaincode/wire"
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/ledgertest"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// twoOrgs returns a profile with at least two organisations, or skips.
+func twoOrgs(t *testing.T) *Profile {
+	t.Helper()
+	p := network(t)
+	if len(p.Orgs) < 2 {
+		t.Skip("needs a network with two organisations (TDSC_FABRIC_ORGS=2)")
+	}
+	return p
+}
+
+// registered is a space with p1 and p2 registered, on a fresh chaincode.
+func registered(t *testing.T, p *Profile) (*ledgertest.Space, *Ledger) {
+	t.Helper()
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := open(t, p, s.Genesis, nil)
+	p1, err := s.Participant("p1", "CN-BJ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := s.Participant("p2", "CN-SH")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Batch(s.Authority(), p1, p2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	return s, l
+}
+
+// TestOneEndorserRefuses: the endorsement policy needs both organisations;
+// Org2's endorser refuses a category the space's rules allow, so the batch
+// is refused at endorsement with Org2's rule, and nothing of it commits.
+func TestOneEndorserRefuses(t *testing.T) {
+	p := twoOrgs(t)
+	ctx := context.Background()
+	s, l := registered(t, p)
+	local := p.Orgs[1].LocalPolicy
+	if local == "" {
+		t.Skip("profile names no local policy file for Org2")
+	}
+	if err := os.WriteFile(local, []byte(`{"refuseCategories":["org2-refuses"]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(local) })
+
+	refused := s.Dataset("p1", "ds-x", policy.General, "org2-refuses")
+	b, err := s.Batch("p1", refused)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = l.Append(ctx, b)
+	var re *ledger.RuleError
+	var se *StageError
+	if !errors.Is(err, ledger.ErrRefused) || !errors.As(err, &re) || re.Rule != chaincode.RuleLocalPolicy || re.RecordID != refused.ID {
+		t.Fatalf("got %v, want refusal by rule %s naming record %s", err, chaincode.RuleLocalPolicy, refused.ID)
+	}
+	if !errors.As(err, &se) || se.Stage != StageEndorse {
+		t.Fatalf("got %v, want a refusal at the endorse stage", err)
+	}
+	if _, err := l.Record(ctx, refused.ID); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("record of the refused batch: got %v, want ErrNotFound", err)
+	}
+	// Org1 alone would have accepted it; a batch both accept commits.
+	if _, err := l.Append(ctx, mustBatch(t, s, "p1", s.Dataset("p1", "ds-y", policy.General, "traffic"))); err != nil {
+		t.Fatalf("a batch both endorsers accept: %v", err)
+	}
+}
+
+func mustBatch(t *testing.T, s *ledgertest.Space, writer string, recs ...ledger.Record) *ledger.Batch {
+	t.Helper()
+	b, err := s.Batch(writer, recs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestAlteredAfterEndorsement: a client that changes a record in the
+// endorsed write set (and signs the envelope itself) gets its transaction
+// refused at commit: the peers' endorsements no longer match it.
+func TestAlteredAfterEndorsement(t *testing.T) {
+	p := twoOrgs(t)
+	ctx := context.Background()
+	s, l := registered(t, p)
+	rec := s.Dataset("p1", "ds-1", policy.General, "traffic")
+	b := mustBatch(t, s, "p1", rec)
+	raw, err := jsonArray(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proposal, err := l.contract.NewProposal(wire.TxAppend, client.WithBytesArguments(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := proposal.EndorseWithContext(ctx)
+	if err != nil {
+		t.Fatalf("endorse: %v", err)
+	}
+	altered := tamper(t, l, tx, []byte(`"category":"traffic"`), []byte(`"category":"finance"`))
+	_, err = l.finish(ctx, altered)
+	var re *ledger.RuleError
+	var se *StageError
+	if !errors.Is(err, ledger.ErrRefused) || !errors.As(err, &re) || re.Rule != RuleCommitInvalid+"ENDORSEMENT_POLICY_FAILURE" {
+		t.Fatalf("got %v, want refusal by rule %sENDORSEMENT_POLICY_FAILURE", err, RuleCommitInvalid)
+	}
+	if !errors.As(err, &se) || se.Stage != StageCommit {
+		t.Fatalf("got %v, want a refusal at the commit stage", err)
+	}
+	if _, err := l.Record(ctx, rec.ID); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("record of the altered transaction: got %v, want ErrNotFound", err)
+	}
+	// The batch as signed and endorsed still commits.
+	if _, err := l.Append(ctx, b); err != nil {
+		t.Fatalf("the unaltered batch: %v", err)
+	}
+}
+
+func jsonArray(b *ledger.Batch) ([]byte, error) {
+	raw, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
+	}
+	return append(append([]byte{'['}, raw...), ']'), nil
+}
+
+// tamper replaces old by new in the value of every write of the endorsed
+// transaction's write set, rebuilds the envelope and returns it as a new
+// transaction the client will sign.
+func tamper(t *testing.T, l *Ledger, tx *client.Transaction, old, new []byte) *client.Transaction {
+	t.Helper()
+	data, err := tx.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prepared gateway.PreparedTransaction
+	must(t, proto.Unmarshal(data, &prepared))
+	var payload common.Payload
+	must(t, proto.Unmarshal(prepared.Envelope.Payload, &payload))
+	var ptx peer.Transaction
+	must(t, proto.Unmarshal(payload.Data, &ptx))
+	var cap peer.ChaincodeActionPayload
+	must(t, proto.Unmarshal(ptx.Actions[0].Payload, &cap))
+	var prp peer.ProposalResponsePayload
+	must(t, proto.Unmarshal(cap.Action.ProposalResponsePayload, &prp))
+	var action peer.ChaincodeAction
+	must(t, proto.Unmarshal(prp.Extension, &action))
+	var txrw rwset.TxReadWriteSet
+	must(t, proto.Unmarshal(action.Results, &txrw))
+	changed := 0
+	for _, ns := range txrw.NsRwset {
+		var kv kvrwset.KVRWSet
+		must(t, proto.Unmarshal(ns.Rwset, &kv))
+		for _, w := range kv.Writes {
+			if bytes.Contains(w.Value, old) {
+				w.Value = bytes.ReplaceAll(w.Value, old, new)
+				changed++
+			}
+		}
+		ns.Rwset = marshal(t, &kv)
+	}
+	if changed == 0 {
+		t.Fatalf("no write holds %s", old)
+	}
+	action.Results = marshal(t, &txrw)
+	prp.Extension = marshal(t, &action)
+	cap.Action.ProposalResponsePayload = marshal(t, &prp)
+	ptx.Actions[0].Payload = marshal(t, &cap)
+	payload.Data = marshal(t, &ptx)
+	prepared.Envelope = &common.Envelope{Payload: marshal(t, &payload)}
+	altered, err := l.gw.NewTransaction(marshal(t, &prepared))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return altered
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func marshal(t *testing.T, m proto.Message) []byte {
+	t.Helper()
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
