@@ -450,3 +450,49 @@ func TestMirrorFollowsTheLedger(t *testing.T) {
 		t.Errorf("after append: total %d (was %d), newest %s, want %s", after.Total, before.Total, after.Records[0].ID, use.ID)
 	}
 }
+
+// TestConcurrentReadsWhileAppending reads every page's data from several
+// goroutines while batches are appended (run with -race).
+func TestConcurrentReadsWhileAppending(t *testing.T) {
+	sc := newScenario(t)
+	srv := sc.server(t)
+	reg := login(t, srv, sc.regulatorToken(t), http.StatusOK)
+	var batches []*ledger.Batch
+	for i := 0; i < 20; i++ {
+		use := sc.space.Record(ledger.KindUsageLogged, "gd-bank")
+		use.Agreement = "ag-credit-bank"
+		b, err := sc.space.Batch("gd-bank", use)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batches = append(batches, b)
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				for _, p := range []string{"/ui/api/flows", "/ui/api/timeline", "/ui/api/records?limit=5", "/ui/api/rules", "/ui/api/health"} {
+					req, _ := http.NewRequest("GET", srv.URL+p, nil)
+					req.AddCookie(reg)
+					resp, err := srv.Client().Do(req)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						t.Errorf("GET %s: %d", p, resp.StatusCode)
+					}
+				}
+			}
+		}()
+	}
+	for _, b := range batches {
+		if _, err := sc.store.Append(t.Context(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+}

@@ -3,9 +3,12 @@ package dashboard_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,16 +23,7 @@ import (
 // The browser is $TDSC_CHROMIUM or /usr/bin/chromium. Screenshots of every
 // page go to $TDSC_E2E_SCREENSHOTS, default $TMPDIR/tdsc-dashboard-e2e.
 func TestE2E(t *testing.T) {
-	if os.Getenv("TDSC_E2E") != "1" {
-		t.Skip("set TDSC_E2E=1 to drive headless Chromium (scripts/dashboard-e2e.sh)")
-	}
-	browser := os.Getenv("TDSC_CHROMIUM")
-	if browser == "" {
-		browser = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(browser); err != nil {
-		t.Fatalf("no Chromium at %s (install Debian's chromium package: scripts/dashboard-e2e.sh): %v", browser, err)
-	}
+	browser := chromium(t)
 	shots := os.Getenv("TDSC_E2E_SCREENSHOTS")
 	if shots == "" {
 		shots = filepath.Join(os.TempDir(), "tdsc-dashboard-e2e")
@@ -46,23 +40,7 @@ func TestE2E(t *testing.T) {
 	srv := sc.server(t)
 	base := srv.URL + "/ui/"
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(browser),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1366, 900),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	ctx, cancelB := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancelB()
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
+	ctx := newBrowser(t, browser)
 
 	var polled bool
 	run := func(what string, actions ...chromedp.Action) {
@@ -215,4 +193,84 @@ func TestE2E(t *testing.T) {
 		t.Errorf("participant GET another's record: %d, want 404", got)
 	}
 	run("participant other record", chromedp.Navigate(base+"#/record/"+sc.crossBorder), chromedp.WaitVisible(`main [role="alert"]`, chromedp.ByQuery), shot("13-participant-other-record"))
+}
+
+// newBrowser starts headless Chromium with a fresh profile and no background
+// network traffic, and returns a tab's context, closed with the test.
+func newBrowser(t *testing.T, browser string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(browser),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("lang", "en-US"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1366, 900),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	t.Cleanup(func() { cancel(); cancelB(); cancelA() })
+	return ctx
+}
+
+// chromium is the browser the end-to-end tests drive, or a skip.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if os.Getenv("TDSC_E2E") != "1" {
+		t.Skip("set TDSC_E2E=1 to drive headless Chromium (scripts/dashboard-e2e.sh)")
+	}
+	browser := os.Getenv("TDSC_CHROMIUM")
+	if browser == "" {
+		browser = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(browser); err != nil {
+		t.Fatalf("no Chromium at %s (install Debian's chromium package: scripts/dashboard-e2e.sh): %v", browser, err)
+	}
+	return browser
+}
+
+// TestE2EScale times the pages in Chromium over a ledger of
+// TDSC_DASHBOARD_SCALE records (with TDSC_E2E=1): from navigation to the
+// page's content being drawn. Figures are in docs/dashboard.md.
+func TestE2EScale(t *testing.T) {
+	browser := chromium(t)
+	n, _ := strconv.Atoi(os.Getenv("TDSC_DASHBOARD_SCALE"))
+	if n <= 0 {
+		t.Skip("set TDSC_DASHBOARD_SCALE=100000 as well")
+	}
+	bl := newBigLedger(t, n)
+	mux := http.NewServeMux()
+	mux.Handle("/ui/", bl.h)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	ctx := newBrowser(t, browser)
+	base := srv.URL + "/ui/"
+	if err := chromedp.Run(ctx, chromedp.Navigate(base), chromedp.WaitVisible("#login-form", chromedp.ByQuery),
+		chromedp.SetValue("#token", bl.token, chromedp.ByQuery), chromedp.Click("#login-submit", chromedp.ByQuery),
+		chromedp.WaitVisible("#flow-graph", chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	for _, pg := range []struct{ name, hash, ready string }{
+		{"flows", "#/flows", "#flow-graph"},
+		{"timeline", "#/timeline", "#records-table"},
+		{"record with proof", "#/record/" + fmt.Sprintf("rec-%08d", bl.n/2), "#verdict"},
+		{"rules", "#/rules", "h1"},
+		{"health", "#/health", "#cp-size"},
+	} {
+		var ds []time.Duration
+		for i := 0; i < 5; i++ {
+			// A full page load each time: script, session, the page's data, drawing.
+			start := time.Now()
+			if err := chromedp.Run(ctx, chromedp.Navigate(fmt.Sprintf("%s?load=%d%s", base, i, pg.hash)), chromedp.WaitVisible(pg.ready, chromedp.ByQuery)); err != nil {
+				t.Fatalf("%s: %v", pg.name, err)
+			}
+			ds = append(ds, time.Since(start))
+		}
+		slices.Sort(ds)
+		t.Logf("%-22s median %v, max %v", pg.name, ds[len(ds)/2].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond))
+	}
 }

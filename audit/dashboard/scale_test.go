@@ -31,6 +31,7 @@ type bigLedger struct {
 	space  *ledgertest.Space
 	n      int
 	build  time.Duration
+	token  string
 }
 
 func newBigLedger(t testing.TB, n int) *bigLedger {
@@ -79,6 +80,7 @@ func newBigLedger(t testing.TB, n int) *bigLedger {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bl.token = tok
 	req := httptest.NewRequest("POST", "/ui/api/login", strings.NewReader(`{"token":"`+tok+`"}`))
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
