@@ -199,6 +199,12 @@ func TestE2E(t *testing.T) {
 // network traffic, and returns a tab's context, closed with the test.
 func newBrowser(t *testing.T, browser string) context.Context {
 	t.Helper()
+	// A fresh profile; removed after the browser exits (Chromium's helpers may
+	// still be writing to it for a moment, so not with t.TempDir).
+	profile, err := os.MkdirTemp("", "tdsc-e2e-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(browser),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
@@ -207,13 +213,20 @@ func newBrowser(t *testing.T, browser string) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("lang", "en-US"),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1366, 900),
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	t.Cleanup(func() { cancel(); cancelB(); cancelA() })
+	t.Cleanup(func() {
+		cancel()
+		cancelB()
+		cancelA()
+		for i := 0; i < 10 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	return ctx
 }
 
