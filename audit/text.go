@@ -78,25 +78,35 @@ func WriteReportText(w io.Writer, rep Report) {
 
 // WriteHistoryText prints one participant's history.
 func WriteHistoryText(w io.Writer, h History) {
+	fmt.Fprintf(w, "Participant %s (%s), region %s, %s\n", h.Participant, orDash(h.Name), orDash(h.Region), orDash(h.Status))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	defer tw.Flush()
-	fmt.Fprintf(tw, "Participant %s (%s), region %s, %s\n", h.Participant, orDash(h.Name), orDash(h.Region), orDash(h.Status))
 	fmt.Fprintf(tw, "  datasets owned\t%d\n", h.DatasetsOwned)
 	fmt.Fprintf(tw, "  agreements\t%d as provider, %d as consumer\n", h.AgreementsAsProvider, h.AgreementsAsConsumer)
 	fmt.Fprintf(tw, "  sent\t%d transfers, %d bytes\n", h.TransfersSent, h.BytesSent)
 	fmt.Fprintf(tw, "  received\t%d transfers, %d bytes\n", h.TransfersReceived, h.BytesReceived)
 	fmt.Fprintf(tw, "  uses logged\t%d\n", h.UsesLogged)
 	fmt.Fprintf(tw, "  duties\t%d fulfilled, %d overdue\n", h.DutiesFulfilled, len(h.DutiesOverdue))
-	fmt.Fprintf(tw, "  denials\t%d\n", len(h.Denials))
-	for _, d := range h.Denials {
-		fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\n", d.Time, d.Kind, d.Rule, d.Reason)
-	}
-	fmt.Fprintf(tw, "  revocations\t%d\n", len(h.Revoked))
-	for _, r := range h.Revoked {
-		fmt.Fprintf(tw, "    %s\t%s\t%s\n", r.Agreement, r.Time, r.Reason)
-	}
-	fmt.Fprintf(tw, "  objections open\t%d\n", len(h.ObjectionsOpen))
 	fmt.Fprintf(tw, "  records\t%d\n", len(h.Records))
+	tw.Flush()
+
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	defer tw.Flush()
+	fmt.Fprintf(tw, "\nDenials (%d)\n", len(h.Denials))
+	for _, d := range h.Denials {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", d.Time, d.Kind, d.Rule, d.Reason)
+	}
+	fmt.Fprintf(tw, "\nRevocations (%d)\n", len(h.Revoked))
+	for _, r := range h.Revoked {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.Agreement, r.Time, r.Reason)
+	}
+	fmt.Fprintf(tw, "\nDuties overdue (%d)\n", len(h.DutiesOverdue))
+	for _, d := range h.DutiesOverdue {
+		fmt.Fprintf(tw, "  %s\t%s (%s)\tdue %s\n", d.Agreement, d.Action, d.Duty, d.Due)
+	}
+	fmt.Fprintf(tw, "\nObjections open (%d)\n", len(h.ObjectionsOpen))
+	for _, o := range h.ObjectionsOpen {
+		fmt.Fprintf(tw, "  %s\t%s on %s\t%s\tfiled %s\n", o.Objection, o.Filer, o.Dataset, o.Subject, o.Filed)
+	}
 }
 
 func none(w io.Writer, n int) {
