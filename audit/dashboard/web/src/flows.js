@@ -71,7 +71,11 @@ function graph(data) {
     n.y = Math.max(n.r + 10, Math.min(H - n.r - 34, n.y));
   }
   const pair = new Set(links.map((l) => l.source.id + '>' + l.target.id));
-  const svg = h('svg:svg', { viewBox: `0 0 ${W} ${H}`, class: 'graph', role: 'group', 'aria-label': label, id: 'flow-graph' });
+  // Crop the height to the drawing (labels below nodes included), keep the width.
+  const top = Math.max(0, Math.min(...nodes.map((n) => n.y - n.r)) - 40);
+  const bottom = Math.min(H, Math.max(...nodes.map((n) => n.y + n.r)) + 50);
+  const vh = Math.max(320, bottom - top);
+  const svg = h('svg:svg', { viewBox: `0 ${Math.min(top, H - vh)} ${W} ${vh}`, class: 'graph', role: 'group', 'aria-label': label, id: 'flow-graph' });
   const defs = h('svg:defs', {});
   for (const [c, col] of Object.entries(classColors)) {
     defs.append(h('svg:marker', { id: 'arrow-' + (c || 'none'), viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 14, markerHeight: 14, markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse' },
