@@ -8,12 +8,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CHROMIUM="${TDSC_CHROMIUM:-/usr/bin/chromium}"
-if [[ ! -x "$CHROMIUM" ]]; then
-  echo "dashboard-e2e: installing Debian's chromium" >&2
-  SUDO=""
-  [[ "$(id -u)" == 0 ]] || SUDO="sudo"
+SUDO=""
+[[ "$(id -u)" == 0 ]] || SUDO="sudo"
+pkgs=()
+[[ -x "$CHROMIUM" ]] || pkgs+=(chromium)
+# A CJK font, so the Chinese screenshots show characters, not boxes.
+if ! command -v fc-list >/dev/null || [[ -z "$(fc-list :lang=zh 2>/dev/null)" ]]; then pkgs+=(fonts-wqy-microhei); fi
+if (( ${#pkgs[@]} )); then
+  echo "dashboard-e2e: installing ${pkgs[*]}" >&2
   $SUDO apt-get update
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends chromium
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${pkgs[@]}"
 fi
 export TDSC_E2E=1 TDSC_CHROMIUM="$CHROMIUM"
 export TDSC_E2E_SCREENSHOTS="${TDSC_E2E_SCREENSHOTS:-${TMPDIR:-/tmp}/tdsc-dashboard-e2e}"
