@@ -318,6 +318,10 @@ func (n *Node) peerFailed(ctx context.Context, neg *store.Negotiation, err error
 	if !errors.As(err, &pe) {
 		return err
 	}
+	if pe.alreadyApplied() {
+		n.log.Info("peer already has this message (a re-send after a restart)", "negotiation", neg.ID, "peer", pe.Reason())
+		return nil
+	}
 	terr := n.terminateNegotiation(ctx, neg.ID, neg.Counterparty, "peer-refused", "the counterparty refused: "+pe.Reason(), false)
 	if terr != nil && !errors.Is(terr, errInvalidTransition) {
 		return terr
@@ -411,6 +415,7 @@ func (n *Node) handleVerification(r *http.Request, caller string) (int, any, err
 		return 0, nil, refusedErr(rulebookSignatureRule, err.Error(), neg.ID, neg.PeerPID)
 	}
 	ag.Terms, _ = json.Marshal(t)
+	rec := agreementRecord(ag, t, ds)
 	err = n.st.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.PutAgreement(ag); err != nil {
 			return err
@@ -418,11 +423,17 @@ func (n *Node) handleVerification(r *http.Request, caller string) (int, any, err
 		if err := transition(tx, neg, dsp.NegVerified, caller, "consumer verified the agreement and counter-signed its terms"); err != nil {
 			return err
 		}
+		// The strict record goes into the outbox with the state change; the
+		// finalize step waits for its commit before FINALIZED.
+		if err := n.lw.enqueue(tx, rec); err != nil {
+			return err
+		}
 		return tx.AddTask(taskProviderFinalize, neg.ID)
 	})
 	if err != nil {
 		return 0, nil, err
 	}
+	n.lw.wake()
 	n.tasks.kick(taskProviderFinalize, neg.ID)
 	return http.StatusOK, nil, nil
 }
@@ -473,8 +484,10 @@ func (n *Node) providerFinalize(ctx context.Context, id string) error {
 		return err
 	}
 	rec := agreementRecord(ag, t, ds)
-	if err := n.st.Update(ctx, func(tx *store.Tx) error { return n.lw.enqueue(tx, rec) }); err != nil {
-		return err
+	if _, _, err := n.st.View(ctx).OutboxState(rec.ID); errors.Is(err, store.ErrNotFound) {
+		if err := n.st.Update(ctx, func(tx *store.Tx) error { return n.lw.enqueue(tx, rec) }); err != nil {
+			return err
+		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, n.cfg.StrictTimeout)
 	err = n.lw.wait(wctx, rec.ID)

@@ -38,6 +38,13 @@ func (e *PeerError) Error() string {
 // Unwrap marks a peer refusal permanent for the task runner.
 func (e *PeerError) Unwrap() error { return errPermanent }
 
+// alreadyApplied reports whether the peer refused a message as an invalid
+// state transition: it is past the state the message leads to, as when a
+// message is re-sent after a restart.
+func (e *PeerError) alreadyApplied() bool {
+	return e.Status == 400 && e.Err != nil && e.Err.Code == "invalid-transition"
+}
+
 // Reason is the peer's reason text, joined.
 func (e *PeerError) Reason() string {
 	if e.Err == nil || len(e.Err.Reason) == 0 {

@@ -33,11 +33,21 @@ type taskRunner struct {
 	mu      sync.Mutex
 	running map[taskKey]bool
 	again   map[taskKey]bool
+
+	// done collects finished tasks; their rows are deleted in batches
+	// (one transaction for many) by flushDone. A task re-run after a crash
+	// before its row went is harmless: handlers look at the state first, and
+	// a message the peer already has is answered invalid-transition, which
+	// senders take as delivered.
+	doneMu sync.Mutex
+	done   []taskKey
+	doneCh chan struct{}
 }
 
 func newTaskRunner(n *Node) *taskRunner {
 	r := &taskRunner{n: n, q: make(chan taskKey, 1<<14), handlers: map[string]taskHandler{},
-		fail: map[string]func(context.Context, string, error){}, running: map[taskKey]bool{}, again: map[taskKey]bool{}}
+		fail: map[string]func(context.Context, string, error){}, running: map[taskKey]bool{}, again: map[taskKey]bool{},
+		doneCh: make(chan struct{}, 1)}
 	n.registerTasks(r)
 	return r
 }
@@ -50,6 +60,19 @@ func (r *taskRunner) handle(kind string, h taskHandler, giveUp func(ctx context.
 }
 
 func (r *taskRunner) start(ctx context.Context, wg *sync.WaitGroup) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				r.flushDone(context.Background())
+				return
+			case <-r.doneCh:
+				r.flushDone(ctx)
+			}
+		}
+	}()
 	for i := 0; i < r.n.cfg.Workers; i++ {
 		wg.Add(1)
 		go func() {
@@ -131,9 +154,7 @@ func (r *taskRunner) run(ctx context.Context, k taskKey) {
 		if err != nil {
 			r.n.log.Info("step settled with a refusal", "kind", k.kind, "ref", k.ref, "err", err)
 		}
-		if derr := r.n.st.Update(ctx, func(tx *store.Tx) error { return tx.DoneTask(k.kind, k.ref) }); derr != nil {
-			r.n.log.Error("finish step", "kind", k.kind, "ref", k.ref, "err", derr)
-		}
+		r.markDone(k)
 		return
 	}
 	var attempts int
@@ -160,4 +181,36 @@ func (r *taskRunner) run(ctx context.Context, k taskKey) {
 			r.kick(k.kind, k.ref)
 		}
 	})
+}
+
+func (r *taskRunner) markDone(k taskKey) {
+	r.doneMu.Lock()
+	r.done = append(r.done, k)
+	r.doneMu.Unlock()
+	select {
+	case r.doneCh <- struct{}{}:
+	default:
+	}
+}
+
+// flushDone deletes the rows of finished tasks in one transaction.
+func (r *taskRunner) flushDone(ctx context.Context) {
+	r.doneMu.Lock()
+	done := r.done
+	r.done = nil
+	r.doneMu.Unlock()
+	if len(done) == 0 {
+		return
+	}
+	err := r.n.st.Update(ctx, func(tx *store.Tx) error {
+		for _, k := range done {
+			if err := tx.DoneTask(k.kind, k.ref); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		r.n.log.Warn("could not clear finished steps; they re-run harmlessly after a restart", "count", len(done), "err", err)
+	}
 }

@@ -116,6 +116,9 @@ func (n *Node) transferPeerFailed(ctx context.Context, x *store.Transfer, err er
 	if !errors.As(err, &pe) {
 		return err
 	}
+	if pe.alreadyApplied() {
+		return nil
+	}
 	terr := n.terminateTransfer(ctx, x.ID, x.Counterparty, "peer-refused", "", "the counterparty refused: "+pe.Reason(), false)
 	if terr != nil && !errors.Is(terr, errInvalidTransition) {
 		return terr

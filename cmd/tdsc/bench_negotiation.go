@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -45,8 +46,8 @@ type negotiationBenchResult struct {
 
 func newBenchNegotiationCmd() *cobra.Command {
 	var (
-		n, conc, idle int
-		out           string
+		n, conc, idle   int
+		out, cpuProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "negotiation",
@@ -60,6 +61,17 @@ provider sends only after agreement.signed is committed (fsync) on the
 ledger. Reports p50/p90/p99 and negotiations per second, plus the p50 of
 --idle negotiations run one at a time.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			res, err := benchNegotiation(cmd.Context(), n, conc, idle)
 			if err != nil {
 				return err
@@ -81,6 +93,7 @@ ledger. Reports p50/p90/p99 and negotiations per second, plus the p50 of
 	cmd.Flags().IntVar(&conc, "concurrency", 32, "negotiations in flight at once")
 	cmd.Flags().IntVar(&idle, "idle", 50, "negotiations run one at a time for the idle latency")
 	cmd.Flags().StringVarP(&out, "output", "o", "table", "output: table or json")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	return cmd
 }
 

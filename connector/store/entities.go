@@ -153,7 +153,7 @@ func str(b json.RawMessage) string { return string(b) }
 func (t *Tx) PutDataset(d *Dataset) error {
 	d.CreatedAt = t.s.stamp()
 	rights, _ := json.Marshal(d.Rights)
-	_, err := t.q.ExecContext(t.ctx, `INSERT INTO datasets (id, title, description, classification, category, rights, content_hash, source, manual_approval, created_at)
+	_, err := t.exec(`INSERT INTO datasets (id, title, description, classification, category, rights, content_hash, source, manual_approval, created_at)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, d.ID, d.Title, d.Description, d.Classification, d.Category, string(rights), d.ContentHash, d.Source, boolInt(d.ManualApproval), d.CreatedAt)
 	if isUnique(err) {
 		return fmt.Errorf("%w: dataset %q already registered", ErrConflict, d.ID)
@@ -177,7 +177,7 @@ func scanDataset(sc interface{ Scan(...any) error }) (*Dataset, error) {
 
 // Dataset reads one dataset.
 func (t *Tx) Dataset(id string) (*Dataset, error) {
-	d, err := scanDataset(t.q.QueryRowContext(t.ctx, `SELECT `+datasetCols+` FROM datasets WHERE id = $1`, id))
+	d, err := scanDataset(t.queryRow(`SELECT `+datasetCols+` FROM datasets WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("dataset", id, err)
 	}
@@ -186,7 +186,7 @@ func (t *Tx) Dataset(id string) (*Dataset, error) {
 
 // Datasets lists every dataset by id.
 func (t *Tx) Datasets() ([]*Dataset, error) {
-	rows, err := t.q.QueryContext(t.ctx, `SELECT `+datasetCols+` FROM datasets ORDER BY id`)
+	rows, err := t.query(`SELECT ` + datasetCols + ` FROM datasets ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +207,7 @@ func (t *Tx) Datasets() ([]*Dataset, error) {
 // PutOffer inserts an offer; an existing id is ErrConflict.
 func (t *Tx) PutOffer(o *Offer) error {
 	o.CreatedAt = t.s.stamp()
-	_, err := t.q.ExecContext(t.ctx, `INSERT INTO offers (id, dataset_id, policy, policy_hash, created_at) VALUES ($1,$2,$3,$4,$5)`,
+	_, err := t.exec(`INSERT INTO offers (id, dataset_id, policy, policy_hash, created_at) VALUES ($1,$2,$3,$4,$5)`,
 		o.ID, o.DatasetID, str(o.Policy), o.PolicyHash, o.CreatedAt)
 	if isUnique(err) {
 		return fmt.Errorf("%w: offer %q already exists", ErrConflict, o.ID)
@@ -219,7 +219,7 @@ func (t *Tx) PutOffer(o *Offer) error {
 func (t *Tx) Offer(id string) (*Offer, error) {
 	var o Offer
 	var p string
-	err := t.q.QueryRowContext(t.ctx, `SELECT id, dataset_id, policy, policy_hash, created_at FROM offers WHERE id = $1`, id).
+	err := t.queryRow(`SELECT id, dataset_id, policy, policy_hash, created_at FROM offers WHERE id = $1`, id).
 		Scan(&o.ID, &o.DatasetID, &p, &o.PolicyHash, &o.CreatedAt)
 	if err != nil {
 		return nil, notFound("offer", id, err)
@@ -236,7 +236,7 @@ func (t *Tx) Offers(datasetID string) ([]*Offer, error) {
 		q += ` WHERE dataset_id = $1`
 		args = append(args, datasetID)
 	}
-	rows, err := t.q.QueryContext(t.ctx, q+` ORDER BY id`, args...)
+	rows, err := t.query(q+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +263,7 @@ const negCols = `id, role, peer_pid, counterparty, peer_url, dataset_id, offer_i
 func (t *Tx) PutNegotiation(n *Negotiation, actor, reason string) error {
 	n.CreatedAt = t.s.stamp()
 	n.UpdatedAt = n.CreatedAt
-	_, err := t.q.ExecContext(t.ctx, `INSERT INTO negotiations (`+negCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
+	_, err := t.exec(`INSERT INTO negotiations (`+negCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
 		n.ID, n.Role, n.PeerPID, n.Counterparty, n.PeerURL, n.DatasetID, n.OfferID, str(n.Offer), n.State, n.Awaiting, n.AgreementID, n.Code, n.Rule, n.Reason, n.Purpose, n.LegalBasis, n.CreatedAt, n.UpdatedAt)
 	if isUnique(err) {
 		return fmt.Errorf("%w: negotiation %q exists", ErrConflict, n.ID)
@@ -280,7 +280,7 @@ func (t *Tx) PutNegotiation(n *Negotiation, actor, reason string) error {
 // transitions cannot both win: the loser gets ErrConflict.
 func (t *Tx) UpdateNegotiation(n *Negotiation, fromState, actor, reason string) error {
 	n.UpdatedAt = t.s.stamp()
-	res, err := t.q.ExecContext(t.ctx, `UPDATE negotiations SET peer_pid=$1, peer_url=$2, state=$3, awaiting=$4, agreement_id=$5, code=$6, rule=$7, reason=$8, updated_at=$9, offer=$10
+	res, err := t.exec(`UPDATE negotiations SET peer_pid=$1, peer_url=$2, state=$3, awaiting=$4, agreement_id=$5, code=$6, rule=$7, reason=$8, updated_at=$9, offer=$10
 		WHERE id=$11 AND state=$12`, n.PeerPID, n.PeerURL, n.State, n.Awaiting, n.AgreementID, n.Code, n.Rule, n.Reason, n.UpdatedAt, str(n.Offer), n.ID, fromState)
 	if err != nil {
 		return err
@@ -306,7 +306,7 @@ func scanNeg(sc interface{ Scan(...any) error }) (*Negotiation, error) {
 
 // Negotiation reads one negotiation by our process id.
 func (t *Tx) Negotiation(id string) (*Negotiation, error) {
-	n, err := scanNeg(t.q.QueryRowContext(t.ctx, `SELECT `+negCols+` FROM negotiations WHERE id = $1`, id))
+	n, err := scanNeg(t.queryRow(`SELECT `+negCols+` FROM negotiations WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("negotiation", id, err)
 	}
@@ -332,7 +332,7 @@ func (t *Tx) Negotiations(state string, limit int) ([]*Negotiation, error) {
 		args = append(args, state)
 	}
 	q += fmt.Sprintf(` ORDER BY created_at DESC, id LIMIT %d`, clampLimit(limit))
-	rows, err := t.q.QueryContext(t.ctx, q, args...)
+	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -357,17 +357,17 @@ func clampLimit(n int) int {
 
 func (t *Tx) addTransition(id, from, to, actor, reason string) error {
 	var seq int
-	if err := t.q.QueryRowContext(t.ctx, `SELECT COALESCE(MAX(seq), 0) FROM transitions WHERE entity_id = $1`, id).Scan(&seq); err != nil {
+	if err := t.queryRow(`SELECT COALESCE(MAX(seq), 0) FROM transitions WHERE entity_id = $1`, id).Scan(&seq); err != nil {
 		return err
 	}
-	_, err := t.q.ExecContext(t.ctx, `INSERT INTO transitions (entity_id, seq, from_state, to_state, actor, reason, at) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
+	_, err := t.exec(`INSERT INTO transitions (entity_id, seq, from_state, to_state, actor, reason, at) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
 		id, seq+1, from, to, actor, reason, t.s.stamp())
 	return err
 }
 
 // History lists the transitions of a negotiation or transfer, oldest first.
 func (t *Tx) History(id string) ([]Transition, error) {
-	rows, err := t.q.QueryContext(t.ctx, `SELECT seq, from_state, to_state, actor, reason, at FROM transitions WHERE entity_id = $1 ORDER BY seq`, id)
+	rows, err := t.query(`SELECT seq, from_state, to_state, actor, reason, at FROM transitions WHERE entity_id = $1 ORDER BY seq`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -390,7 +390,7 @@ const agrCols = `id, negotiation_id, role, provider, consumer, provider_url, dat
 // PutAgreement inserts or replaces an agreement.
 func (t *Tx) PutAgreement(a *Agreement) error {
 	a.UpdatedAt = t.s.stamp()
-	_, err := t.q.ExecContext(t.ctx, `INSERT INTO agreements (`+agrCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
+	_, err := t.exec(`INSERT INTO agreements (`+agrCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
 		ON CONFLICT (id) DO UPDATE SET policy=excluded.policy, policy_hash=excluded.policy_hash, terms=excluded.terms, state=excluded.state,
 		uses=excluded.uses, record_id=excluded.record_id, reason=excluded.reason, signed_at=excluded.signed_at, updated_at=excluded.updated_at`,
 		a.ID, a.NegotiationID, a.Role, a.Provider, a.Consumer, a.ProviderURL, a.DatasetID, str(a.Policy), a.PolicyHash, str(a.Terms), a.State, a.Uses, a.RecordID, a.Reason, a.SignedAt, a.Purpose, a.LegalBasis, a.UpdatedAt)
@@ -409,7 +409,7 @@ func scanAgr(sc interface{ Scan(...any) error }) (*Agreement, error) {
 
 // Agreement reads one agreement.
 func (t *Tx) Agreement(id string) (*Agreement, error) {
-	a, err := scanAgr(t.q.QueryRowContext(t.ctx, `SELECT `+agrCols+` FROM agreements WHERE id = $1`, id))
+	a, err := scanAgr(t.queryRow(`SELECT `+agrCols+` FROM agreements WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("agreement", id, err)
 	}
@@ -418,7 +418,7 @@ func (t *Tx) Agreement(id string) (*Agreement, error) {
 
 // Agreements lists agreements, newest first.
 func (t *Tx) Agreements(limit int) ([]*Agreement, error) {
-	rows, err := t.q.QueryContext(t.ctx, fmt.Sprintf(`SELECT `+agrCols+` FROM agreements ORDER BY updated_at DESC, id LIMIT %d`, clampLimit(limit)))
+	rows, err := t.query(fmt.Sprintf(`SELECT `+agrCols+` FROM agreements ORDER BY updated_at DESC, id LIMIT %d`, clampLimit(limit)))
 	if err != nil {
 		return nil, err
 	}
@@ -442,7 +442,7 @@ const trCols = `id, role, peer_pid, counterparty, peer_url, agreement_id, datase
 func (t *Tx) PutTransfer(x *Transfer, actor, reason string) error {
 	x.CreatedAt = t.s.stamp()
 	x.UpdatedAt = x.CreatedAt
-	_, err := t.q.ExecContext(t.ctx, `INSERT INTO transfers (`+trCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`,
+	_, err := t.exec(`INSERT INTO transfers (`+trCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`,
 		x.ID, x.Role, x.PeerPID, x.Counterparty, x.PeerURL, x.AgreementID, x.DatasetID, x.Format, x.State, str(x.DataAddress), x.TokenID, x.Code, x.Rule, x.Reason, x.CreatedAt, x.UpdatedAt)
 	if isUnique(err) {
 		return fmt.Errorf("%w: transfer %q exists", ErrConflict, x.ID)
@@ -457,7 +457,7 @@ func (t *Tx) PutTransfer(x *Transfer, actor, reason string) error {
 // being fromState, recording a transition if the state changed.
 func (t *Tx) UpdateTransfer(x *Transfer, fromState, actor, reason string) error {
 	x.UpdatedAt = t.s.stamp()
-	res, err := t.q.ExecContext(t.ctx, `UPDATE transfers SET peer_pid=$1, state=$2, data_address=$3, token_id=$4, code=$5, rule=$6, reason=$7, updated_at=$8
+	res, err := t.exec(`UPDATE transfers SET peer_pid=$1, state=$2, data_address=$3, token_id=$4, code=$5, rule=$6, reason=$7, updated_at=$8
 		WHERE id=$9 AND state=$10`, x.PeerPID, x.State, str(x.DataAddress), x.TokenID, x.Code, x.Rule, x.Reason, x.UpdatedAt, x.ID, fromState)
 	if err != nil {
 		return err
@@ -483,7 +483,7 @@ func scanTr(sc interface{ Scan(...any) error }) (*Transfer, error) {
 
 // Transfer reads one transfer by our process id, with its history.
 func (t *Tx) Transfer(id string) (*Transfer, error) {
-	x, err := scanTr(t.q.QueryRowContext(t.ctx, `SELECT `+trCols+` FROM transfers WHERE id = $1`, id))
+	x, err := scanTr(t.queryRow(`SELECT `+trCols+` FROM transfers WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("transfer", id, err)
 	}
@@ -498,7 +498,7 @@ func (t *Tx) Transfers(agreementID string, limit int) ([]*Transfer, error) {
 		q += ` WHERE agreement_id = $1`
 		args = append(args, agreementID)
 	}
-	rows, err := t.q.QueryContext(t.ctx, q+fmt.Sprintf(` ORDER BY created_at DESC, id LIMIT %d`, clampLimit(limit)), args...)
+	rows, err := t.query(q+fmt.Sprintf(` ORDER BY created_at DESC, id LIMIT %d`, clampLimit(limit)), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -522,14 +522,14 @@ func (t *Tx) PutDuty(d *Duty) error {
 	if d.State == "" {
 		d.State = DutyOwed
 	}
-	_, err := t.q.ExecContext(t.ctx, `INSERT INTO duties (agreement_id, duty_id, action, due, state, record_id, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7)
+	_, err := t.exec(`INSERT INTO duties (agreement_id, duty_id, action, due, state, record_id, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7)
 		ON CONFLICT (agreement_id, duty_id) DO NOTHING`, d.AgreementID, d.DutyID, d.Action, d.Due, d.State, d.RecordID, d.UpdatedAt)
 	return err
 }
 
 // FulfilDuty marks a duty fulfilled by the ledger record recordID.
 func (t *Tx) FulfilDuty(agreementID, dutyID, recordID string) error {
-	res, err := t.q.ExecContext(t.ctx, `UPDATE duties SET state=$1, record_id=$2, updated_at=$3 WHERE agreement_id=$4 AND duty_id=$5 AND state=$6`,
+	res, err := t.exec(`UPDATE duties SET state=$1, record_id=$2, updated_at=$3 WHERE agreement_id=$4 AND duty_id=$5 AND state=$6`,
 		DutyFulfilled, recordID, t.s.stamp(), agreementID, dutyID, DutyOwed)
 	if err != nil {
 		return err
@@ -548,7 +548,7 @@ func (t *Tx) Duties(agreementID string) ([]*Duty, error) {
 		q += ` WHERE agreement_id = $1`
 		args = append(args, agreementID)
 	}
-	rows, err := t.q.QueryContext(t.ctx, q+` ORDER BY agreement_id, duty_id`, args...)
+	rows, err := t.query(q+` ORDER BY agreement_id, duty_id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -573,12 +573,12 @@ func boolInt(b bool) int {
 
 // SetNegotiationPeer sets the peer's process id if it is not known yet.
 func (t *Tx) SetNegotiationPeer(id, peerPID string) error {
-	_, err := t.q.ExecContext(t.ctx, `UPDATE negotiations SET peer_pid = $1 WHERE id = $2 AND peer_pid = ''`, peerPID, id)
+	_, err := t.exec(`UPDATE negotiations SET peer_pid = $1 WHERE id = $2 AND peer_pid = ''`, peerPID, id)
 	return err
 }
 
 // SetTransferPeer sets the peer's process id if it is not known yet.
 func (t *Tx) SetTransferPeer(id, peerPID string) error {
-	_, err := t.q.ExecContext(t.ctx, `UPDATE transfers SET peer_pid = $1 WHERE id = $2 AND peer_pid = ''`, peerPID, id)
+	_, err := t.exec(`UPDATE transfers SET peer_pid = $1 WHERE id = $2 AND peer_pid = ''`, peerPID, id)
 	return err
 }

@@ -44,9 +44,9 @@ type Batch struct {
 // (records are idempotent by id), reported by added=false.
 func (t *Tx) Enqueue(recordID string, record []byte) (added bool, err error) {
 	now := t.s.stamp()
-	res, err := t.q.ExecContext(t.ctx, `INSERT INTO outbox (record_id, seq, record, state, batch_root, solo, error, created_at, updated_at)
-		VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox), $2, $3, '', 0, '', $4, $4) ON CONFLICT (record_id) DO NOTHING`,
-		recordID, string(record), OutboxPending, now)
+	res, err := t.exec(`INSERT INTO outbox (record_id, seq, record, state, batch_root, solo, error, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, '', 0, '', $5, $5) ON CONFLICT (record_id) DO NOTHING`,
+		recordID, t.s.outboxSeq.Add(1), string(record), OutboxPending, now)
 	if err != nil {
 		return false, fmt.Errorf("store: enqueue record %s: %w", recordID, err)
 	}
@@ -56,7 +56,7 @@ func (t *Tx) Enqueue(recordID string, record []byte) (added bool, err error) {
 
 // OutboxState returns a record's outbox state and error.
 func (t *Tx) OutboxState(recordID string) (state, errText string, err error) {
-	err = t.q.QueryRowContext(t.ctx, `SELECT state, error FROM outbox WHERE record_id = $1`, recordID).Scan(&state, &errText)
+	err = t.queryRow(`SELECT state, error FROM outbox WHERE record_id = $1`, recordID).Scan(&state, &errText)
 	if err != nil {
 		return "", "", notFound("outbox record", recordID, err)
 	}
@@ -66,7 +66,7 @@ func (t *Tx) OutboxState(recordID string) (state, errText string, err error) {
 // Pending returns up to limit pending records in order. If the oldest is
 // solo (it failed in a group before), only it is returned.
 func (t *Tx) Pending(limit int) ([]*OutboxRecord, error) {
-	rows, err := t.q.QueryContext(t.ctx, fmt.Sprintf(`SELECT record_id, seq, record, state, batch_root, solo, error, created_at, updated_at
+	rows, err := t.query(fmt.Sprintf(`SELECT record_id, seq, record, state, batch_root, solo, error, created_at, updated_at
 		FROM outbox WHERE state = $1 ORDER BY seq LIMIT %d`, clampLimit(limit)), OutboxPending)
 	if err != nil {
 		return nil, err
@@ -108,7 +108,7 @@ func (t *Tx) Outbox(state string, limit int) ([]*OutboxRecord, error) {
 		q += ` WHERE state = $1`
 		args = append(args, state)
 	}
-	rows, err := t.q.QueryContext(t.ctx, q+fmt.Sprintf(` ORDER BY seq LIMIT %d`, clampLimit(limit)), args...)
+	rows, err := t.query(q+fmt.Sprintf(` ORDER BY seq LIMIT %d`, clampLimit(limit)), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (t *Tx) Outbox(state string, limit int) ([]*OutboxRecord, error) {
 
 // OutboxCounts counts records by state.
 func (t *Tx) OutboxCounts() (map[string]int, error) {
-	rows, err := t.q.QueryContext(t.ctx, `SELECT state, COUNT(*) FROM outbox GROUP BY state`)
+	rows, err := t.query(`SELECT state, COUNT(*) FROM outbox GROUP BY state`)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (t *Tx) OutboxCounts() (map[string]int, error) {
 
 // PutBatch persists a signed batch and marks its records batched.
 func (t *Tx) PutBatch(root string, body []byte, recordIDs []string) error {
-	if _, err := t.q.ExecContext(t.ctx, `INSERT INTO batches (root, body, state, attempts, error, created_at) VALUES ($1,$2,$3,0,'',$4)`,
+	if _, err := t.exec(`INSERT INTO batches (root, body, state, attempts, error, created_at) VALUES ($1,$2,$3,0,'',$4)`,
 		root, string(body), OutboxPending, t.s.stamp()); err != nil {
 		return fmt.Errorf("store: put batch %s: %w", root, err)
 	}
@@ -163,7 +163,7 @@ func (t *Tx) setRecords(ids []string, state, root, errText string) error {
 			args = append(args, id)
 			ph[i] = fmt.Sprintf("$%d", i+5)
 		}
-		if _, err := t.q.ExecContext(t.ctx, `UPDATE outbox SET state=$1, batch_root=$2, error=$3, updated_at=$4 WHERE record_id IN (`+strings.Join(ph, ",")+`)`, args...); err != nil {
+		if _, err := t.exec(`UPDATE outbox SET state=$1, batch_root=$2, error=$3, updated_at=$4 WHERE record_id IN (`+strings.Join(ph, ",")+`)`, args...); err != nil {
 			return err
 		}
 	}
@@ -174,7 +174,7 @@ func (t *Tx) setRecords(ids []string, state, root, errText string) error {
 func (t *Tx) OpenBatch() (*Batch, error) {
 	var b Batch
 	var body string
-	err := t.q.QueryRowContext(t.ctx, `SELECT root, body, state, attempts, error FROM batches WHERE state = $1 ORDER BY created_at, root LIMIT 1`, OutboxPending).
+	err := t.queryRow(`SELECT root, body, state, attempts, error FROM batches WHERE state = $1 ORDER BY created_at, root LIMIT 1`, OutboxPending).
 		Scan(&b.Root, &body, &b.State, &b.Attempts, &b.Error)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -188,7 +188,7 @@ func (t *Tx) OpenBatch() (*Batch, error) {
 
 // BatchRecordIDs lists the records of a batch in order.
 func (t *Tx) BatchRecordIDs(root string) ([]string, error) {
-	rows, err := t.q.QueryContext(t.ctx, `SELECT record_id FROM outbox WHERE batch_root = $1 ORDER BY seq`, root)
+	rows, err := t.query(`SELECT record_id FROM outbox WHERE batch_root = $1 ORDER BY seq`, root)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +206,7 @@ func (t *Tx) BatchRecordIDs(root string) ([]string, error) {
 
 // BatchAttempt records a failed attempt to send a batch (outcome unknown).
 func (t *Tx) BatchAttempt(root, errText string) error {
-	_, err := t.q.ExecContext(t.ctx, `UPDATE batches SET attempts = attempts + 1, error = $1 WHERE root = $2`, errText, root)
+	_, err := t.exec(`UPDATE batches SET attempts = attempts + 1, error = $1 WHERE root = $2`, errText, root)
 	return err
 }
 
@@ -216,7 +216,7 @@ func (t *Tx) CommitBatch(root string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.q.ExecContext(t.ctx, `UPDATE batches SET state = $1, error = '' WHERE root = $2`, OutboxCommitted, root); err != nil {
+	if _, err := t.exec(`UPDATE batches SET state = $1, error = '' WHERE root = $2`, OutboxCommitted, root); err != nil {
 		return err
 	}
 	return t.setRecords(ids, OutboxCommitted, root, "")
@@ -230,7 +230,7 @@ func (t *Tx) RefuseBatch(root, errText string) (refused []string, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := t.q.ExecContext(t.ctx, `UPDATE batches SET state = $1, error = $2 WHERE root = $3`, OutboxRefused, errText, root); err != nil {
+	if _, err := t.exec(`UPDATE batches SET state = $1, error = $2 WHERE root = $3`, OutboxRefused, errText, root); err != nil {
 		return nil, err
 	}
 	if len(ids) == 1 {
@@ -238,7 +238,7 @@ func (t *Tx) RefuseBatch(root, errText string) (refused []string, err error) {
 	}
 	now := t.s.stamp()
 	for _, id := range ids {
-		if _, err := t.q.ExecContext(t.ctx, `UPDATE outbox SET state=$1, batch_root='', solo=1, error=$2, updated_at=$3 WHERE record_id=$4`,
+		if _, err := t.exec(`UPDATE outbox SET state=$1, batch_root='', solo=1, error=$2, updated_at=$3 WHERE record_id=$4`,
 			OutboxPending, "batch refused, retrying alone: "+errText, now, id); err != nil {
 			return nil, err
 		}
@@ -258,14 +258,14 @@ type Task struct {
 
 // AddTask records a pending step (a no-op if the same step is pending).
 func (t *Tx) AddTask(kind, ref string) error {
-	_, err := t.q.ExecContext(t.ctx, `INSERT INTO tasks (kind, ref, attempts, last_error, created_at) VALUES ($1,$2,0,'',$3) ON CONFLICT (kind, ref) DO NOTHING`,
+	_, err := t.exec(`INSERT INTO tasks (kind, ref, attempts, last_error, created_at) VALUES ($1,$2,0,'',$3) ON CONFLICT (kind, ref) DO NOTHING`,
 		kind, ref, t.s.stamp())
 	return err
 }
 
 // DoneTask removes a finished step.
 func (t *Tx) DoneTask(kind, ref string) error {
-	_, err := t.q.ExecContext(t.ctx, `DELETE FROM tasks WHERE kind = $1 AND ref = $2`, kind, ref)
+	_, err := t.exec(`DELETE FROM tasks WHERE kind = $1 AND ref = $2`, kind, ref)
 	return err
 }
 
@@ -274,17 +274,17 @@ func (t *Tx) FailTask(kind, ref, errText string) (int, error) {
 	if len(errText) > 2000 {
 		errText = errText[:2000]
 	}
-	if _, err := t.q.ExecContext(t.ctx, `UPDATE tasks SET attempts = attempts + 1, last_error = $1 WHERE kind = $2 AND ref = $3`, errText, kind, ref); err != nil {
+	if _, err := t.exec(`UPDATE tasks SET attempts = attempts + 1, last_error = $1 WHERE kind = $2 AND ref = $3`, errText, kind, ref); err != nil {
 		return 0, err
 	}
 	var n int
-	err := t.q.QueryRowContext(t.ctx, `SELECT attempts FROM tasks WHERE kind = $1 AND ref = $2`, kind, ref).Scan(&n)
+	err := t.queryRow(`SELECT attempts FROM tasks WHERE kind = $1 AND ref = $2`, kind, ref).Scan(&n)
 	return n, err
 }
 
 // Tasks lists every pending step, oldest first.
 func (t *Tx) Tasks() ([]Task, error) {
-	rows, err := t.q.QueryContext(t.ctx, `SELECT kind, ref, attempts, last_error FROM tasks ORDER BY created_at, kind, ref`)
+	rows, err := t.query(`SELECT kind, ref, attempts, last_error FROM tasks ORDER BY created_at, kind, ref`)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
@@ -30,7 +32,23 @@ type Store struct {
 	db  *sql.DB // the one writer connection
 	rdb *sql.DB // readers: WAL lets them run beside the writer
 	now func() time.Time
+
+	// Prepared statements, by query text: SQLite's parser costs as much as
+	// running a small statement. Writer statements are prepared on db while no
+	// transaction holds its one connection (at the start of Update), then
+	// reused inside transactions on that same connection.
+	mu       sync.Mutex
+	wstmt    map[string]*sql.Stmt
+	rstmt    map[string]*sql.Stmt
+	toPrep   map[string]bool
+	prepared int
+
+	// outboxSeq orders outbox records; it starts past the highest stored.
+	outboxSeq atomic.Int64
 }
+
+// maxPrepared bounds the statement caches (queries with IN lists vary).
+const maxPrepared = 256
 
 // Option configures Open.
 type Option func(*Store)
@@ -52,7 +70,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	// One writer connection: SQLite has one writer anyway, and a single
 	// connection never sees "database is locked" between our own goroutines.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, now: time.Now}
+	s := &Store{db: db, now: time.Now, wstmt: map[string]*sql.Stmt{}, rstmt: map[string]*sql.Stmt{}, toPrep: map[string]bool{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -60,6 +78,12 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	var maxSeq int64
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM outbox`).Scan(&maxSeq); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: read outbox sequence: %w", err)
+	}
+	s.outboxSeq.Store(maxSeq)
 	rdb, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
 	if err != nil {
 		db.Close()
@@ -73,6 +97,14 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	for _, st := range s.wstmt {
+		st.Close()
+	}
+	for _, st := range s.rstmt {
+		st.Close()
+	}
+	s.mu.Unlock()
 	rerr := s.rdb.Close()
 	if err := s.db.Close(); err != nil {
 		return err
@@ -160,20 +192,106 @@ type querier interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
-// Tx is one write transaction; see Update.
+// Tx is one write transaction (see Update) or a read view (see View).
 type Tx struct {
 	q   querier
+	tx  *sql.Tx // nil for a view
 	ctx context.Context
 	s   *Store
 }
 
+func (t *Tx) stmt(q string) *sql.Stmt {
+	s := t.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.tx == nil {
+		st, ok := s.rstmt[q]
+		if !ok && s.prepared < maxPrepared {
+			// Readers are a pool: preparing here cannot wait on ourselves.
+			var err error
+			if st, err = s.rdb.PrepareContext(t.ctx, q); err != nil {
+				return nil
+			}
+			s.rstmt[q] = st
+			s.prepared++
+		}
+		return st
+	}
+	st, ok := s.wstmt[q]
+	if !ok && s.prepared < maxPrepared {
+		s.toPrep[q] = true
+	}
+	return st
+}
+
+func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
+	if st := t.stmt(q); st != nil {
+		if t.tx != nil {
+			st = t.tx.StmtContext(t.ctx, st)
+		}
+		return st.ExecContext(t.ctx, args...)
+	}
+	return t.q.ExecContext(t.ctx, q, args...)
+}
+
+func (t *Tx) query(q string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(q); st != nil {
+		if t.tx != nil {
+			st = t.tx.StmtContext(t.ctx, st)
+		}
+		return st.QueryContext(t.ctx, args...)
+	}
+	return t.q.QueryContext(t.ctx, q, args...)
+}
+
+func (t *Tx) queryRow(q string, args ...any) *sql.Row {
+	if st := t.stmt(q); st != nil {
+		if t.tx != nil {
+			st = t.tx.StmtContext(t.ctx, st)
+		}
+		return st.QueryRowContext(t.ctx, args...)
+	}
+	return t.q.QueryRowContext(t.ctx, q, args...)
+}
+
+// prepareWriter prepares the writer statements seen since the last call.
+// It runs before BeginTx, when this goroutine holds no connection.
+func (s *Store) prepareWriter(ctx context.Context) {
+	s.mu.Lock()
+	if len(s.toPrep) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	qs := make([]string, 0, len(s.toPrep))
+	for q := range s.toPrep {
+		qs = append(qs, q)
+	}
+	s.toPrep = map[string]bool{}
+	s.mu.Unlock()
+	for _, q := range qs {
+		st, err := s.db.PrepareContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		s.mu.Lock()
+		if _, dup := s.wstmt[q]; dup || s.prepared >= maxPrepared {
+			st.Close()
+		} else {
+			s.wstmt[q] = st
+			s.prepared++
+		}
+		s.mu.Unlock()
+	}
+}
+
 // Update runs fn in one transaction, committing if it returns nil.
 func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
+	s.prepareWriter(ctx)
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	if err := fn(&Tx{q: sqlTx, ctx: ctx, s: s}); err != nil {
+	if err := fn(&Tx{q: sqlTx, tx: sqlTx, ctx: ctx, s: s}); err != nil {
 		sqlTx.Rollback()
 		return err
 	}
