@@ -159,3 +159,25 @@ func FuzzDecodeBatch(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeCanonical(t *testing.T) {
+	r, err := ledger.DecodeRecord([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := r.Canonical()
+	if _, err := ledger.DecodeCanonical(c); err != nil {
+		t.Fatalf("canonical bytes: %v", err)
+	}
+	for name, in := range map[string]string{
+		"unknown field":  strings.Replace(string(c), `"actor"`, `"x":1,"actor"`, 1),
+		"cased key":      strings.Replace(string(c), `"actor"`, `"Actor"`, 1),
+		"trailing space": string(c) + " ",
+		"reordered":      strings.Replace(strings.Replace(string(c), `"schema":1,`, "", 1), `}`, `,"schema":1}`, 1),
+	} {
+		var me *ledger.MalformedError
+		if _, err := ledger.DecodeCanonical([]byte(in)); !errors.As(err, &me) {
+			t.Errorf("%s: got %v, want a MalformedError", name, err)
+		}
+	}
+}

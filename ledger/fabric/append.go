@@ -173,7 +173,8 @@ func (l *Ledger) transact(group []*request) (rs []ledger.Receipt, txID string, b
 		arg = append(arg, r.raw...)
 	}
 	arg = append(arg, ']')
-	proposal, err := l.contract.NewProposal(wire.TxAppend, client.WithBytesArguments(arg))
+	proposal, err := l.contract.NewProposal(wire.TxAppend, client.WithArguments(""),
+		client.WithTransient(map[string][]byte{wire.TransientBatches: arg}))
 	if err != nil {
 		return nil, "", 0, -1, err
 	}
