@@ -1,0 +1,123 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func open(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestMigrationsAreVersionedAndRerunnable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.db")
+	s := open(t, path)
+	v, err := s.SchemaVersion(context.Background())
+	if err != nil || v != 2 {
+		t.Fatalf("schema version = %d, %v; want 2", v, err)
+	}
+	s.Close()
+	s2 := open(t, path) // reopening applies nothing twice
+	if v, _ := s2.SchemaVersion(context.Background()); v != 2 {
+		t.Fatalf("after reopen: version %d", v)
+	}
+}
+
+func TestNegotiationTransitionsAreConditional(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "c.db"))
+	n := &Negotiation{ID: "n1", Role: RoleProvider, PeerPID: "c1", Counterparty: "did:c", State: "REQUESTED"}
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.PutNegotiation(n, "did:c", "request") }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.PutNegotiation(n, "did:c", "again") }); !errors.Is(err, ErrConflict) {
+		t.Fatalf("duplicate insert: %v, want ErrConflict", err)
+	}
+	n.State = "AGREED"
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.UpdateNegotiation(n, "REQUESTED", "did:p", "agreed") }); err != nil {
+		t.Fatal(err)
+	}
+	// A second writer that still believes REQUESTED loses and changes nothing.
+	n.State = "TERMINATED"
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.UpdateNegotiation(n, "REQUESTED", "did:p", "late") }); !errors.Is(err, ErrConflict) {
+		t.Fatalf("stale update: %v, want ErrConflict", err)
+	}
+	got, err := s.View(ctx).NegotiationWithHistory("n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps [][3]string
+	for _, h := range got.History {
+		steps = append(steps, [3]string{h.From, h.To, h.Reason})
+	}
+	want := [][3]string{{"", "REQUESTED", "request"}, {"REQUESTED", "AGREED", "agreed"}}
+	if got.State != "AGREED" || !cmp.Equal(steps, want) {
+		t.Fatalf("state %s, history %v; want AGREED, %v", got.State, steps, want)
+	}
+	if _, err := s.View(ctx).Negotiation("nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing negotiation: %v", err)
+	}
+}
+
+func TestOutboxBatchesSettle(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "c.db"))
+	err := s.Update(ctx, func(tx *Tx) error {
+		for _, id := range []string{"r1", "r2", "r3", "r1"} {
+			if _, err := tx.Enqueue(id, []byte(`{"id":"`+id+`"}`)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.View(ctx).Pending(10)
+	if len(p) != 3 || p[0].RecordID != "r1" || p[2].RecordID != "r3" {
+		t.Fatalf("pending = %+v (a repeated id must be stored once, in order)", p)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.Update(ctx, func(tx *Tx) error { return tx.PutBatch("root1", []byte("{}"), []string{"r1", "r2", "r3"}) }))
+	if b, _ := s.View(ctx).OpenBatch(); b == nil || b.Root != "root1" {
+		t.Fatalf("open batch = %+v", b)
+	}
+	// Refused as a group: the records come back one by one.
+	must(s.Update(ctx, func(tx *Tx) error { _, err := tx.RefuseBatch("root1", "rule x"); return err }))
+	p, _ = s.View(ctx).Pending(10)
+	if len(p) != 1 || !p[0].Solo || p[0].RecordID != "r1" {
+		t.Fatalf("after a group refusal pending = %+v, want r1 alone", p)
+	}
+	must(s.Update(ctx, func(tx *Tx) error { return tx.PutBatch("root2", []byte("{}"), []string{"r1"}) }))
+	must(s.Update(ctx, func(tx *Tx) error { return tx.CommitBatch("root2") }))
+	if st, _, _ := s.View(ctx).OutboxState("r1"); st != OutboxCommitted {
+		t.Fatalf("r1 = %s", st)
+	}
+	must(s.Update(ctx, func(tx *Tx) error { return tx.PutBatch("root3", []byte("{}"), []string{"r2"}) }))
+	must(s.Update(ctx, func(tx *Tx) error {
+		refused, err := tx.RefuseBatch("root3", "rule y")
+		if !cmp.Equal(refused, []string{"r2"}) {
+			t.Errorf("refused = %v", refused)
+		}
+		return err
+	}))
+	c, _ := s.View(ctx).OutboxCounts()
+	if !cmp.Equal(c, map[string]int{OutboxCommitted: 1, OutboxRefused: 1, OutboxPending: 1}) {
+		t.Fatalf("counts = %v", c)
+	}
+}
