@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -81,6 +82,8 @@ var (
 	ErrBadRequest = errors.New("dashboard: bad request")
 	// ErrNotVisible: the record exists but not for this principal; answered as not found.
 	ErrNotVisible = errors.New("dashboard: no such record for this principal")
+	// ErrForbidden: the principal's role may not do this, or a POST came from another origin.
+	ErrForbidden = errors.New("dashboard: not allowed")
 )
 
 // Option configures a Handler.
@@ -176,6 +179,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+	if err := sameOrigin(r); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -230,4 +237,22 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		msg = "internal error; see the server log"
 	}
 	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// sameOrigin refuses a state-changing request (login, logout, verify) sent
+// by a page of another origin. The session cookie is SameSite=Strict already;
+// this also covers login CSRF and browsers without SameSite.
+func sameOrigin(r *http.Request) error {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return nil
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil // not a browser's cross-origin request (browsers send Origin on POST)
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host != r.Host {
+		return fmt.Errorf("%w: header Origin %q is not this server (%s)", ErrForbidden, origin, r.Host)
+	}
+	return nil
 }

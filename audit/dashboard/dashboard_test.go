@@ -496,3 +496,31 @@ func TestConcurrentReadsWhileAppending(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestCrossOriginPostRefused(t *testing.T) {
+	sc := newScenario(t)
+	srv := sc.server(t)
+	body := `{"token":"` + sc.regulatorToken(t) + `"}`
+	for _, tt := range []struct {
+		origin string
+		want   int
+	}{
+		{"https://evil.example", http.StatusForbidden},
+		{srv.URL, http.StatusOK},
+		{"", http.StatusOK},
+	} {
+		req, _ := http.NewRequest("POST", srv.URL+"/ui/api/login", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if tt.origin != "" {
+			req.Header.Set("Origin", tt.origin)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("login with Origin %q: %d, want %d", tt.origin, resp.StatusCode, tt.want)
+		}
+	}
+}

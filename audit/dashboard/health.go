@@ -1,10 +1,8 @@
 package dashboard
 
 import (
-	"container/list"
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -12,12 +10,8 @@ import (
 	"time"
 
 	"github.com/tdsc/tdsc/audit"
-	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/verify"
 )
-
-// ErrForbidden: the principal's role may not do this.
-var ErrForbidden = errors.New("dashboard: not allowed for this role")
 
 // RulesView is the Rules and exceptions page's data.
 type RulesView struct {
@@ -243,80 +237,4 @@ func (h *Handler) runVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	h.checks.last = v
 	writeJSON(w, http.StatusOK, v)
-}
-
-// reportKey identifies a cached report: the tree it covers, the window and
-// the minute overdue duties were judged at.
-type reportKey struct {
-	size          uint64
-	from, to, now int64
-}
-
-// reportCache is a small LRU of flow reports; building one over 100,000
-// records takes a fraction of a second, serving it again takes nothing.
-type reportCache struct {
-	mu    sync.Mutex
-	cap   int
-	order *list.List // of reportKey, most recent at the front
-	items map[reportKey]*cacheEntry
-}
-
-type cacheEntry struct {
-	el   *list.Element
-	once sync.Once
-	rep  audit.Report
-}
-
-func newReportCache(n int) *reportCache {
-	return &reportCache{cap: n, order: list.New(), items: map[reportKey]*cacheEntry{}}
-}
-
-// get returns the cached report for k, building it once with build.
-func (c *reportCache) get(k reportKey, build func() audit.Report) audit.Report {
-	c.mu.Lock()
-	e := c.items[k]
-	if e != nil {
-		c.order.MoveToFront(e.el)
-	} else {
-		e = &cacheEntry{el: c.order.PushFront(k)}
-		c.items[k] = e
-		if c.order.Len() > c.cap {
-			old := c.order.Back()
-			c.order.Remove(old)
-			delete(c.items, old.Value.(reportKey))
-		}
-	}
-	c.mu.Unlock()
-	e.once.Do(func() { e.rep = build() })
-	return e.rep
-}
-
-// StoreSource adapts a ledger store that reports its genesis without a
-// context (ledger/embedded.Store) to verify.Source, for WithVerify:
-//
-//	dashboard.WithVerify(func(ctx context.Context) (verify.Report, error) {
-//		return verify.Ledger(ctx, dashboard.StoreSource(store), store.VerifierKey())
-//	})
-func StoreSource(s interface {
-	Genesis() ledger.Genesis
-	Batches(ctx context.Context, from uint64, fn func(*ledger.StoredBatch) error) error
-	Checkpoints(ctx context.Context, fn func(size uint64, note []byte) error) error
-}) verify.Source {
-	return storeSource{s}
-}
-
-type storeSource struct {
-	s interface {
-		Genesis() ledger.Genesis
-		Batches(ctx context.Context, from uint64, fn func(*ledger.StoredBatch) error) error
-		Checkpoints(ctx context.Context, fn func(size uint64, note []byte) error) error
-	}
-}
-
-func (s storeSource) Genesis(ctx context.Context) (ledger.Genesis, error) { return s.s.Genesis(), nil }
-func (s storeSource) Batches(ctx context.Context, from uint64, fn func(*ledger.StoredBatch) error) error {
-	return s.s.Batches(ctx, from, fn)
-}
-func (s storeSource) Checkpoints(ctx context.Context, fn func(size uint64, note []byte) error) error {
-	return s.s.Checkpoints(ctx, fn)
 }

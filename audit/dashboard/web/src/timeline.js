@@ -14,13 +14,13 @@ const palette = {
 };
 const calm = ['#90a4ae', '#80cbc4', '#a5d6a7', '#9fa8da', '#b0bec5', '#81d4fa', '#c5e1a5', '#bcaaa4', '#b39ddb', '#ffe082', '#80deea'];
 
-const state = { from: '', to: '', kind: '', denied: false, cursor: '', stack: [], interval: '' };
+const state = { from: '', to: '', kind: '', participant: '', denied: false, cursor: '', stack: [], interval: '' };
 let chart = null;
 
 export async function timelinePage(main) {
   const [tl, recs] = await Promise.all([
-    api('timeline' + qs({ from: state.from, to: state.to, kind: state.kind, denied: state.denied ? 1 : '', buckets: 48 })),
-    api('records' + qs({ from: state.from, to: state.to, kind: state.kind, denied: state.denied ? 1 : '', cursor: state.cursor, limit: 25 })),
+    api('timeline' + qs({ from: state.from, to: state.to, kind: state.kind, participant: state.participant, denied: state.denied ? 1 : '', buckets: 48 })),
+    api('records' + qs({ from: state.from, to: state.to, kind: state.kind, participant: state.participant, denied: state.denied ? 1 : '', cursor: state.cursor, limit: 25 })),
   ]);
   if (chart) { chart.destroy(); chart = null; }
   const canvas = h('canvas', { role: 'img', 'aria-label': t('tl.chart', num(tl.total), num(tl.denials)), id: 'timeline-chart' });
@@ -75,18 +75,19 @@ function filters(reload) {
   const from = h('input', { type: 'datetime-local', name: 'from', value: toLocalInput(state.from) });
   const to = h('input', { type: 'datetime-local', name: 'to', value: toLocalInput(state.to) });
   const kind = select('kind', state.kind, kinds);
+  const who = h('input', { type: 'text', name: 'participant', value: state.participant, size: 14, autocomplete: 'off' });
   const denied = h('input', { type: 'checkbox', name: 'denied', checked: state.denied });
   return h('form', {
     class: 'filters', 'aria-label': t('tl.title'),
     onsubmit: (ev) => {
       ev.preventDefault();
-      Object.assign(state, { from: fromLocalInput(from.value), to: fromLocalInput(to.value), kind: kind.value, denied: denied.checked, interval: '' });
+      Object.assign(state, { from: fromLocalInput(from.value), to: fromLocalInput(to.value), kind: kind.value, participant: who.value.trim(), denied: denied.checked, interval: '' });
       reload();
     },
   },
-  field('f.from', from), field('f.to', to), field('f.kind', kind),
+  field('f.from', from), field('f.to', to), field('f.kind', kind), field('f.participant', who),
   h('div', { class: 'field check' }, h('label', {}, denied, ' ', t('f.denied'))),
   h('div', { class: 'buttons' },
     h('button', { type: 'submit' }, t('f.apply')),
-    h('button', { type: 'button', class: 'secondary', onclick: () => { Object.assign(state, { from: '', to: '', kind: '', denied: false, interval: '' }); reload(); } }, t('f.reset'))));
+    h('button', { type: 'button', class: 'secondary', onclick: () => { Object.assign(state, { from: '', to: '', kind: '', participant: '', denied: false, interval: '' }); reload(); } }, t('f.reset'))));
 }
