@@ -96,11 +96,19 @@ func TestBatchRoundTrip(t *testing.T) {
 }
 
 // FuzzDecodeRecord: any input either is refused as malformed or decodes to a
-// record whose canonical encoding decodes to the same record.
+// record whose canonical encoding decodes to the same record; whatever
+// DecodeCanonical accepts, DecodeRecord accepts and reads the same way.
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(good))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		rc, errc := ledger.DecodeCanonical(data)
 		r, err := ledger.DecodeRecord(data)
+		if errc == nil && (err != nil || !cmp.Equal(rc, r)) {
+			t.Fatalf("DecodeCanonical accepted what DecodeRecord refuses or reads differently: %v", err)
+		}
+		if errc != nil && !errors.Is(errc, ledger.ErrMalformed) {
+			t.Fatalf("DecodeCanonical error not ErrMalformed: %v", errc)
+		}
 		if err != nil {
 			if !errors.Is(err, ledger.ErrMalformed) {
 				t.Fatalf("error not ErrMalformed: %v", err)
