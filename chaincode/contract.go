@@ -90,7 +90,8 @@ func (c *Contract) Genesis(ctx contractapi.TransactionContextInterface) (string,
 	return marshal(g)
 }
 
-// Append checks and commits a JSON array of signed batches and returns a
+// Append checks and commits a JSON array of signed batches (the argument,
+// or if it is empty the transient field wire.TransientBatches) and returns a
 // JSON array of ledger.Receipt, one per batch. If any batch is refused the
 // transaction fails with an error naming the batch (wire.Error.Batch).
 func (c *Contract) Append(ctx contractapi.TransactionContextInterface, batchesJSON string) (string, error) {
@@ -100,8 +101,16 @@ func (c *Contract) Append(ctx contractapi.TransactionContextInterface, batchesJS
 	if err != nil {
 		return "", fail(err)
 	}
+	arg := []byte(batchesJSON)
+	if batchesJSON == "" {
+		t, err := st.GetTransient()
+		if err != nil {
+			return "", fail(err)
+		}
+		arg = t[wire.TransientBatches]
+	}
 	var raw []json.RawMessage
-	if err := json.Unmarshal([]byte(batchesJSON), &raw); err != nil || len(raw) == 0 {
+	if err := json.Unmarshal(arg, &raw); err != nil || len(raw) == 0 {
 		return "", fail(&ledger.MalformedError{Rule: ledger.RuleJSON, Field: "batches", Reason: "must be a non-empty JSON array of batches"})
 	}
 	batches := make([]*ledger.Batch, len(raw))

@@ -140,6 +140,9 @@ start_peer() { # org
     export CORE_PEER_LISTENADDRESS=127.0.0.1:$p CORE_PEER_ADDRESS=127.0.0.1:$p
     export CORE_PEER_CHAINCODELISTENADDRESS=127.0.0.1:$((p + 1)) CORE_PEER_CHAINCODEADDRESS=127.0.0.1:$((p + 1))
     export CORE_PEER_GOSSIP_BOOTSTRAP=127.0.0.1:$p CORE_PEER_GOSSIP_EXTERNALENDPOINT=127.0.0.1:$p
+    # Find the other orgs' peers (through the anchor peers) within a second
+    # or two of start, not after gossip's default 25 s reconnect interval.
+    export CORE_PEER_GOSSIP_RECONNECTINTERVAL=1s CORE_PEER_GOSSIP_ALIVETIMEINTERVAL=1s
     export CORE_PEER_LOCALMSPID=Org${o}MSP CORE_PEER_MSPCONFIGPATH=$node/msp
     export CORE_PEER_TLS_ENABLED=true
     export CORE_PEER_TLS_CERT_FILE=$node/tls/server.crt CORE_PEER_TLS_KEY_FILE=$node/tls/server.key

@@ -28,6 +28,12 @@ const (
 	TxGenesis     = "Genesis"
 )
 
+// TransientBatches is the transient field an Append may carry its batches
+// in, with an empty argument. Transient data is not part of the transaction
+// written to the block, so the records travel once (as the writes) instead
+// of twice; the batch headers and signatures are in the writes too.
+const TransientBatches = "batches"
+
 // EventBatches is the name of the chaincode event an Append transaction emits.
 const EventBatches = "tdsc.batches"
 

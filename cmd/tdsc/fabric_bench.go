@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -36,6 +38,7 @@ func newBenchFabricCmd() *cobra.Command {
 		profile, out                  string
 		linger                        time.Duration
 		verbose                       bool
+		cpuprofile                    string
 	)
 	cmd := &cobra.Command{
 		Use:   "fabric",
@@ -48,6 +51,17 @@ commits.`,
 			cfg := fabric.Config{MaxRecords: maxRecords, Linger: linger}
 			if verbose {
 				cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+			}
+			if cpuprofile != "" {
+				f, err := os.Create(cpuprofile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
 			}
 			res, err := benchFabric(cmd.Context(), profile, n, batch, streams, cfg)
 			if err != nil {
@@ -68,6 +82,7 @@ commits.`,
 	cmd.Flags().IntVar(&maxRecords, "max-records", 0, "records per Fabric transaction (0: the backend's default)")
 	cmd.Flags().DurationVar(&linger, "linger", 0, "how long a transaction waits for more batches (0: the backend's default)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every transaction's stage timings to stderr")
+	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write the client's CPU profile to this file")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
 	return cmd
 }
