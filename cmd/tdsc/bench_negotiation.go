@@ -16,6 +16,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,7 +42,19 @@ type negotiationBenchResult struct {
 	MaxMs        float64 `json:"maxMs"`
 	// Idle is one negotiation at a time: the latency two idle connectors see.
 	IdleP50Ms float64 `json:"idleP50Ms"`
-	CPUs      int     `json:"cpus"`
+	// CPUMsPerNegotiation is the process's CPU time (user+system: both nodes,
+	// the ledger and the client) per loaded negotiation; with the machine to
+	// itself, CPUs*1000/CPUMsPerNegotiation bounds perSecond.
+	CPUMsPerNegotiation float64 `json:"cpuMsPerNegotiation"`
+	CPUs                int     `json:"cpus"`
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func newBenchNegotiationCmd() *cobra.Command {
@@ -86,6 +99,7 @@ ledger. Reports p50/p90/p99 and negotiations per second, plus the p50 of
 			fmt.Fprintf(w, "throughput    %.0f negotiations/s (%.2fs)\n", res.PerSecond, res.Seconds)
 			fmt.Fprintf(w, "latency       p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n", res.P50Ms, res.P90Ms, res.P99Ms, res.MaxMs)
 			fmt.Fprintf(w, "idle latency  p50 %.2f ms (one at a time)\n", res.IdleP50Ms)
+			fmt.Fprintf(w, "cpu           %.2f ms per negotiation (both nodes and the ledger)\n", res.CPUMsPerNegotiation)
 			return nil
 		},
 	}
@@ -223,6 +237,7 @@ func benchNegotiation(ctx context.Context, n, conc, idle int) (*negotiationBench
 	var next, failed atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
+	cpu0 := cpuTime()
 	start := time.Now()
 	for w := 0; w < conc; w++ {
 		wg.Add(1)
@@ -245,6 +260,7 @@ func benchNegotiation(ctx context.Context, n, conc, idle int) (*negotiationBench
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	if f := failed.Load(); f > 0 {
 		return nil, fmt.Errorf("bench negotiation: %d of %d negotiations failed; first: %v", f, n, firstErr.Load())
 	}
@@ -259,5 +275,5 @@ func benchNegotiation(ctx context.Context, n, conc, idle int) (*negotiationBench
 	}
 	return &negotiationBenchResult{Negotiations: n, Concurrency: conc, Seconds: elapsed.Seconds(),
 		PerSecond: float64(n) / elapsed.Seconds(), P50Ms: ms(q(lat, 0.5)), P90Ms: ms(q(lat, 0.9)), P99Ms: ms(q(lat, 0.99)),
-		MaxMs: ms(lat[len(lat)-1]), IdleP50Ms: ms(q(idleLat, 0.5)), CPUs: runtime.NumCPU()}, nil
+		MaxMs: ms(lat[len(lat)-1]), IdleP50Ms: ms(q(idleLat, 0.5)), CPUMsPerNegotiation: ms(cpu) / float64(n), CPUs: runtime.NumCPU()}, nil
 }
