@@ -166,6 +166,13 @@ func TestE2E(t *testing.T) {
 	run("health", chromedp.Click(`a[data-page="health"]`, chromedp.ByQuery), chromedp.WaitVisible("#verify-now", chromedp.ByQuery),
 		chromedp.Click("#verify-now", chromedp.ByQuery), chromedp.WaitVisible(`#verify-result [data-ok="true"]`, chromedp.ByQuery), shot("10-health"))
 
+	// The timeline and a record in Chinese.
+	run("zh timeline", chromedp.Click("#lang", chromedp.ByQuery), chromedp.Click(`a[data-page="timeline"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#records-table", chromedp.ByQuery), chromedp.Poll(`document.documentElement.lang === 'zh-CN'`, &polled),
+		chromedp.Sleep(200*time.Millisecond), shot("10b-timeline-zh"),
+		chromedp.Click(`#records-table a`, chromedp.ByQuery), chromedp.WaitVisible("#verdict", chromedp.ByQuery), shot("10c-record-zh"),
+		chromedp.Click("#lang", chromedp.ByQuery), chromedp.Poll(`document.documentElement.lang === 'en'`, &polled))
+
 	// Log out: back to nothing but the login page.
 	run("logout", chromedp.Click("#logout", chromedp.ByQuery), chromedp.WaitVisible("#login-form", chromedp.ByQuery))
 	if got := status("flows"); got != 401 {

@@ -35,6 +35,10 @@ const en = {
   'rec.fields': 'Fields', 'rec.batch': 'Batch and signer', 'rec.proof': 'Inclusion proof', 'rec.checkpoint': 'Checkpoint',
   'rec.batch.root': 'Batch root', 'rec.batch.writer': 'Signed by', 'rec.batch.kid': 'Key id', 'rec.batch.first': 'First index', 'rec.batch.count': 'Records in batch',
   'rec.index': 'Leaf index', 'rec.treeSize': 'Tree size', 'rec.leaf': 'Leaf hash', 'rec.root': 'Root hash', 'rec.back': 'Back to the timeline',
+  'ok.record-bytes': 'the record shown is the stored bytes, byte for byte',
+  'ok.batch-signature': 'batch {0}… signed by {1} with key {2}; its root covers its {3} records',
+  'ok.checkpoint-signature': 'checkpoint of {0} records signed by the ledger ({1})',
+  'ok.inclusion-proof': 'leaf {0} is in the tree of {1} records under the signed root',
   'check.record-bytes': 'Record bytes', 'check.batch-signature': 'Batch signature', 'check.checkpoint-signature': 'Checkpoint signature', 'check.inclusion-proof': 'Inclusion proof',
   'rules.title': 'Rules and exceptions', 'rules.denials': 'Denials by rule', 'rules.neg': 'Negative-list hits ({0})', 'rules.cross': 'Cross-border flows and their legal basis',
   'rules.duties': 'Overdue duties', 'rules.objections': 'Open objections', 'rules.revoked': 'Revoked agreements',
@@ -84,6 +88,10 @@ const zh = {
   'rec.fields': '字段', 'rec.batch': '批次与签名者', 'rec.proof': '包含证明', 'rec.checkpoint': '检查点',
   'rec.batch.root': '批次根哈希', 'rec.batch.writer': '签名者', 'rec.batch.kid': '密钥标识', 'rec.batch.first': '起始序号', 'rec.batch.count': '批内记录数',
   'rec.index': '叶序号', 'rec.treeSize': '树大小', 'rec.leaf': '叶哈希', 'rec.root': '根哈希', 'rec.back': '返回时间线',
+  'ok.record-bytes': '所示记录与存储字节逐字节一致',
+  'ok.batch-signature': '批次 {0}… 由 {1} 用密钥 {2} 签名；批次根哈希覆盖其 {3} 条记录',
+  'ok.checkpoint-signature': '含 {0} 条记录的检查点由账本签名（{1}）',
+  'ok.inclusion-proof': '叶 {0} 在签名根哈希下含 {1} 条记录的树中',
   'check.record-bytes': '记录字节', 'check.batch-signature': '批次签名', 'check.checkpoint-signature': '检查点签名', 'check.inclusion-proof': '包含证明',
   'rules.title': '规则与例外', 'rules.denials': '按规则统计的拒绝', 'rules.neg': '负面清单命中（{0}）', 'rules.cross': '跨境流向及其法律依据',
   'rules.duties': '逾期义务', 'rules.objections': '未决异议', 'rules.revoked': '已撤销合约',
@@ -96,6 +104,17 @@ const zh = {
   'health.verify.ok': '{0} 通过：{2} 个批次共 {1} 条记录，{3} 个检查点，用时 {4} 秒。', 'health.verify.bad': '{0} 失败：{1}',
   perSec: '每秒 {0} 条', seconds: '{0} 秒',
 };
+
+// Record kinds: identifiers in English (as in the ledger and the CLI), names in Chinese.
+const zhKinds = {
+  'participant.registered': '参与方登记', 'participant.updated': '参与方变更', 'rules.updated': '空间规则更新',
+  'dataset.registered': '数据登记', 'offer.published': '发布要约', 'agreement.signed': '签订合约',
+  'negotiation.denied': '协商被拒', 'agreement.revoked': '合约撤销', 'transfer.authorized': '传输授权',
+  'transfer.completed': '传输完成', 'transfer.denied': '传输被拒', 'usage.logged': '使用记录',
+  'duty.fulfilled': '义务履行', 'objection.filed': '提出异议', 'objection.resolved': '异议处理',
+};
+
+export function kindLabel(k) { return current === 'zh' && zhKinds[k] ? zhKinds[k] : k; }
 
 const dicts = { en, zh };
 let current = 'en';

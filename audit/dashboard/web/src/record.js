@@ -17,7 +17,7 @@ export async function recordPage(main, id) {
     h('div', { class: 'two' },
       h('section', { 'aria-labelledby': 'h-server' }, h('h2', { id: 'h-server' }, t('rec.server')),
         h('ul', { class: 'checks' }, v.checks.map((c) => h('li', { class: c.ok ? 'ok' : 'bad', 'data-check': c.name },
-          h('span', { 'aria-hidden': 'true' }, c.ok ? '✔ ' : '✖ '), h('strong', {}, t('check.' + c.name)), ': ', c.detail)))),
+          h('span', { 'aria-hidden': 'true' }, c.ok ? '✔ ' : '✖ '), h('strong', {}, t('check.' + c.name)), ': ', c.ok ? okDetail(c.name, v) : c.detail)))),
       h('section', { 'aria-labelledby': 'h-browser' }, h('h2', { id: 'h-browser' }, t('rec.browser')),
         h('p', { class: browser.ok ? 'ok' : 'bad', id: 'browser-check', 'data-ok': String(browser.ok) },
           h('span', { 'aria-hidden': 'true' }, browser.ok ? '✔ ' : '✖ '), browser.msg))),
@@ -33,6 +33,17 @@ export async function recordPage(main, id) {
     kv([[t('health.origin'), v.checkpoint.origin], [t('health.size'), v.checkpoint.size], [t('rec.root'), h('code', {}, v.checkpoint.root)]]),
     h('pre', { class: 'note', tabindex: 0, 'aria-label': t('rec.checkpoint') }, v.checkpoint.note),
   );
+}
+
+// okDetail says what a passed check established, in the page's language (a
+// failed check shows the server's own message, which names the cause).
+function okDetail(name, v) {
+  switch (name) {
+    case 'batch-signature': return t('ok.batch-signature', v.batch.root.slice(0, 16), v.batch.writer, v.batch.keyId, v.batch.records);
+    case 'checkpoint-signature': return t('ok.checkpoint-signature', v.checkpoint.size, v.checkpoint.origin);
+    case 'inclusion-proof': return t('ok.inclusion-proof', v.index, v.treeSize);
+    default: return t('ok.' + name);
+  }
 }
 
 async function browserCheck(v, canon) {

@@ -1,6 +1,6 @@
 import { Chart, BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip } from 'chart.js';
 import { h, api, qs, num, bytes, table, field, select, recordLink, when, whenShort, classLabel, fromLocalInput, toLocalInput, announce } from './dom.js';
-import { t } from './i18n.js';
+import { t, kindLabel } from './i18n.js';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
 
@@ -34,7 +34,7 @@ export async function timelinePage(main) {
     table(t('tl.records'), [
       ['col.id', (r) => recordLink(r.id)],
       ['col.time', (r) => when(r.time)],
-      ['col.kind', (r) => r.denied ? h('span', { class: 'badge denied' }, '✕ ', r.kind) : r.kind],
+      ['col.kind', (r) => r.denied ? h('span', { class: 'badge denied', title: r.kind }, '✕ ', kindLabel(r.kind)) : h('span', { title: r.kind }, kindLabel(r.kind))],
       ['col.actor', (r) => r.actor], ['col.counterparty', (r) => r.counterparty || ''],
       ['col.dataset', (r) => r.dataset || ''], ['col.class', (r) => classLabel(r.classification)],
       ['col.bytes', (r) => r.bytes ? bytes(r.bytes) : ''],
@@ -52,7 +52,7 @@ export async function timelinePage(main) {
     type: 'bar',
     data: {
       labels: tl.buckets.map((b) => whenShort(b.start)),
-      datasets: present.map((k) => ({ label: k, data: tl.buckets.map((b) => b.counts[k] || 0), backgroundColor: palette[k] || calm[ci++ % calm.length], stack: 'all' })),
+      datasets: present.map((k) => ({ label: kindLabel(k), data: tl.buckets.map((b) => b.counts[k] || 0), backgroundColor: palette[k] || calm[ci++ % calm.length], stack: 'all' })),
     },
     options: {
       animation: false, maintainAspectRatio: false, responsive: true,
@@ -74,7 +74,7 @@ export async function timelinePage(main) {
 function filters(reload) {
   const from = h('input', { type: 'datetime-local', name: 'from', value: toLocalInput(state.from) });
   const to = h('input', { type: 'datetime-local', name: 'to', value: toLocalInput(state.to) });
-  const kind = select('kind', state.kind, kinds);
+  const kind = select('kind', state.kind, kinds, kindLabel);
   const who = h('input', { type: 'text', name: 'participant', value: state.participant, size: 14, autocomplete: 'off' });
   const denied = h('input', { type: 'checkbox', name: 'denied', checked: state.denied });
   return h('form', {
