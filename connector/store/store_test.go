@@ -23,12 +23,12 @@ func TestMigrationsAreVersionedAndRerunnable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.db")
 	s := open(t, path)
 	v, err := s.SchemaVersion(context.Background())
-	if err != nil || v != 2 {
-		t.Fatalf("schema version = %d, %v; want 2", v, err)
+	if err != nil || v != 3 {
+		t.Fatalf("schema version = %d, %v; want 3", v, err)
 	}
 	s.Close()
 	s2 := open(t, path) // reopening applies nothing twice
-	if v, _ := s2.SchemaVersion(context.Background()); v != 2 {
+	if v, _ := s2.SchemaVersion(context.Background()); v != 3 {
 		t.Fatalf("after reopen: version %d", v)
 	}
 }
