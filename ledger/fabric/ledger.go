@@ -394,3 +394,5 @@ func (l *Ledger) Batch(ctx context.Context, root string) (wire.StoredBatch, erro
 	err := l.evaluate(ctx, &b, wire.TxBatch, root)
 	return b, err
 }
+
+func clientArgs(args ...string) client.ProposalOption { return client.WithArguments(args...) }

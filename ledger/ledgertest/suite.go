@@ -15,6 +15,7 @@ import (
 
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/verify"
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -265,33 +266,17 @@ func testBadBatches(t *testing.T, f *fixture) {
 	}
 }
 
-// OpenCheckpoint verifies a signed checkpoint note with v and parses its body.
+// OpenCheckpoint verifies a signed checkpoint note with v and parses its body
+// (verify.Checkpoint).
 func OpenCheckpoint(signed []byte, v note.Verifier) (log.Checkpoint, error) {
-	n, err := note.Open(signed, note.VerifierList(v))
-	if err != nil {
-		return log.Checkpoint{}, fmt.Errorf("checkpoint signature: %w", err)
-	}
-	var c log.Checkpoint
-	if _, err := c.Unmarshal([]byte(n.Text)); err != nil {
-		return log.Checkpoint{}, err
-	}
-	return c, nil
+	return verify.Checkpoint(signed, v)
 }
 
-// VerifyProven checks a record's inclusion proof against its signed checkpoint.
+// VerifyProven checks a record's inclusion proof against its signed
+// checkpoint (verify.Proven).
 func VerifyProven(p ledger.Proven, v note.Verifier) error {
-	c, err := OpenCheckpoint(p.Checkpoint, v)
-	if err != nil {
-		return err
-	}
-	if c.Size != p.TreeSize {
-		return fmt.Errorf("checkpoint size %d, proof for size %d", c.Size, p.TreeSize)
-	}
-	leaf, err := ledger.LeafHash(&p.Record)
-	if err != nil {
-		return err
-	}
-	return proof.VerifyInclusion(rfc6962.DefaultHasher, p.Index, p.TreeSize, leaf, p.Proof, c.Hash)
+	_, err := verify.Proven(p, v)
+	return err
 }
 
 func testInclusion(t *testing.T, f *fixture) {

@@ -1,0 +1,342 @@
+package fabric
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/asn1"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"github.com/transparency-dev/formats/log"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tdsc/tdsc/chaincode/wire"
+	"github.com/tdsc/tdsc/ledger"
+)
+
+// ErrChain reports a block chain that is not whole: a block whose header
+// does not hash into the next one's, whose data does not match its data
+// hash, or that does not decode. A *ChainProblem says which block.
+var ErrChain = errors.New("fabric: block chain is broken")
+
+// ChainProblem says where the block chain breaks.
+type ChainProblem struct {
+	Block uint64
+	What  string
+}
+
+func (p *ChainProblem) Error() string {
+	return fmt.Sprintf("fabric: block %d: %s", p.Block, p.What)
+}
+
+// Unwrap makes errors.Is(err, ErrChain) hold.
+func (p *ChainProblem) Unwrap() error { return ErrChain }
+
+// BlockSource returns the channel's blocks; the Ledger's (qscc on the
+// gateway peer) is the default.
+type BlockSource interface {
+	Height(ctx context.Context) (uint64, error)
+	Block(ctx context.Context, number uint64) (*common.Block, error)
+}
+
+// Height is the channel's block height (qscc GetChainInfo).
+func (l *Ledger) Height(ctx context.Context) (uint64, error) {
+	res, err := l.network.GetContract("qscc").EvaluateWithContext(ctx, "GetChainInfo", clientArgs(l.cfg.Profile.Channel))
+	if err != nil {
+		se, _ := classify(StageEvaluate, err)
+		return 0, se
+	}
+	var info common.BlockchainInfo
+	if err := proto.Unmarshal(res, &info); err != nil {
+		return 0, fmt.Errorf("fabric: chain info: %w", err)
+	}
+	return info.Height, nil
+}
+
+// Block is one block of the channel (qscc GetBlockByNumber).
+func (l *Ledger) Block(ctx context.Context, number uint64) (*common.Block, error) {
+	res, err := l.network.GetContract("qscc").EvaluateWithContext(ctx, "GetBlockByNumber",
+		clientArgs(l.cfg.Profile.Channel, strconv.FormatUint(number, 10)))
+	if err != nil {
+		se, _ := classify(StageEvaluate, err)
+		return nil, se
+	}
+	var b common.Block
+	if err := proto.Unmarshal(res, &b); err != nil {
+		return nil, &ChainProblem{Block: number, What: fmt.Sprintf("does not decode: %v", err)}
+	}
+	return &b, nil
+}
+
+// Chain is a tdsc ledger read back from a channel's blocks: the batches and
+// tree heads that valid transactions of one chaincode wrote, after checking
+// the block hash chain. It is a verify.Source: verify.Ledger(ctx, chain,
+// chain.VerifierKey()) then re-checks every batch signature, replays the
+// rulebook from genesis and rebuilds the tree against every endorsed head.
+type Chain struct {
+	g           ledger.Genesis
+	batches     []*ledger.StoredBatch
+	heads       []wire.Head
+	Blocks      uint64 // blocks walked
+	Txs         int    // valid transactions of the chaincode
+	InvalidTxs  int    // transactions of the chaincode the peers marked invalid (ignored)
+	signer      note.Signer
+	vkey        string
+	chaincodeNS string
+}
+
+// ReadChain walks blocks 0..height-1 of src, checks the hash chain, and
+// collects what valid transactions of chaincode wrote.
+func ReadChain(ctx context.Context, src BlockSource, chaincode string) (*Chain, error) {
+	h, err := src.Height(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := &Chain{chaincodeNS: chaincode}
+	var prev []byte
+	var genesis []byte
+	for n := uint64(0); n < h; n++ {
+		b, err := src.Block(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		if b.Header == nil || b.Data == nil || b.Header.Number != n {
+			return nil, &ChainProblem{Block: n, What: "header missing or numbered wrong"}
+		}
+		if n > 0 && !bytes.Equal(b.Header.PreviousHash, prev) {
+			return nil, &ChainProblem{Block: n, What: "previous-block hash does not match block " + strconv.FormatUint(n-1, 10) + "'s header"}
+		}
+		if dh := sha256.Sum256(bytes.Join(b.Data.Data, nil)); !bytes.Equal(dh[:], b.Header.DataHash) {
+			return nil, &ChainProblem{Block: n, What: "data does not hash to the header's data hash: transactions altered"}
+		}
+		prev = headerHash(b.Header)
+		c.Blocks++
+		if n == 0 {
+			continue // the channel's configuration
+		}
+		flags := txFilter(b)
+		for i, env := range b.Data.Data {
+			writes, err := chaincodeWrites(env, chaincode)
+			if err != nil {
+				return nil, &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
+			}
+			if writes == nil {
+				continue
+			}
+			if i >= len(flags) || peer.TxValidationCode(flags[i]) != peer.TxValidationCode_VALID {
+				c.InvalidTxs++
+				continue
+			}
+			c.Txs++
+			if err := c.add(writes, &genesis); err != nil {
+				return nil, &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
+			}
+		}
+	}
+	if genesis == nil {
+		return nil, fmt.Errorf("%w: chaincode %s was never initialised on this channel", ledger.ErrNotFound, chaincode)
+	}
+	if err := json.Unmarshal(genesis, &c.g); err != nil {
+		return nil, fmt.Errorf("fabric: genesis on the chain: %w", err)
+	}
+	skey, vkey, err := note.GenerateKey(rand.Reader, Origin(c.g.Space))
+	if err != nil {
+		return nil, err
+	}
+	c.vkey = vkey
+	c.signer, err = note.NewSigner(skey)
+	return c, err
+}
+
+// add collects one valid transaction's batches and tree head.
+func (c *Chain) add(writes []*kvrwset.KVWrite, genesis *[]byte) error {
+	records := map[uint64][]byte{}
+	var headers []*wire.StoredBatch
+	for _, w := range writes {
+		switch {
+		case w.Key == "g":
+			*genesis = w.Value
+		case w.Key == "h":
+			var h wire.Head
+			if err := json.Unmarshal(w.Value, &h); err != nil {
+				return fmt.Errorf("tree head: %w", err)
+			}
+			c.heads = append(c.heads, h)
+		case strings.HasPrefix(w.Key, "b/"):
+			var sb wire.StoredBatch
+			if err := json.Unmarshal(w.Value, &sb); err != nil {
+				return fmt.Errorf("batch %s: %w", w.Key, err)
+			}
+			headers = append(headers, &sb)
+		case strings.HasPrefix(w.Key, "r/"):
+			i, err := strconv.ParseUint(w.Key[2:], 16, 64)
+			if err != nil {
+				return fmt.Errorf("record key %q: %w", w.Key, err)
+			}
+			var e struct {
+				Record json.RawMessage `json:"r"`
+			}
+			if err := json.Unmarshal(w.Value, &e); err != nil {
+				return fmt.Errorf("record %d: %w", i, err)
+			}
+			records[i] = e.Record
+		}
+	}
+	sort.Slice(headers, func(i, j int) bool { return headers[i].FirstIndex < headers[j].FirstIndex })
+	for _, h := range headers {
+		sb := &ledger.StoredBatch{Space: h.Space, Writer: h.Writer, KeyID: h.KeyID, Root: h.Root, Signature: h.Signature,
+			FirstIndex: h.FirstIndex, TreeSize: h.TreeSize}
+		for i := h.FirstIndex; i < h.TreeSize; i++ {
+			r, ok := records[i]
+			if !ok {
+				return fmt.Errorf("batch %s: record %d not written with it", h.Root, i)
+			}
+			sb.Records = append(sb.Records, r)
+			sb.Leaves = append(sb.Leaves, rfc6962.DefaultHasher.HashLeaf(r))
+		}
+		c.batches = append(c.batches, sb)
+	}
+	return nil
+}
+
+// Genesis is the genesis the chaincode was initialised with.
+func (c *Chain) Genesis(ctx context.Context) (ledger.Genesis, error) { return c.g, nil }
+
+// Batches calls fn for every batch in chain order, from the one holding index from.
+func (c *Chain) Batches(ctx context.Context, from uint64, fn func(*ledger.StoredBatch) error) error {
+	for _, b := range c.batches {
+		if b.TreeSize <= from {
+			continue
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Checkpoints calls fn with every tree head the peers endorsed, wrapped as a
+// checkpoint note under VerifierKey, a key made for this reading: what is
+// checked is that the tree rebuilt from the records matches every head the
+// endorsers wrote, not who signed the note.
+func (c *Chain) Checkpoints(ctx context.Context, fn func(size uint64, note []byte) error) error {
+	for _, h := range c.heads {
+		body := log.Checkpoint{Origin: Origin(c.g.Space), Size: h.Size, Hash: h.Root}.Marshal()
+		n, err := note.Sign(&note.Note{Text: string(body)}, c.signer)
+		if err != nil {
+			return err
+		}
+		if err := fn(h.Size, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// VerifierKey verifies the notes Checkpoints makes.
+func (c *Chain) VerifierKey() string { return c.vkey }
+
+// BatchCount is the number of batches read.
+func (c *Chain) BatchCount() int { return len(c.batches) }
+
+// chaincodeWrites returns the writes an endorser transaction made in the
+// chaincode's namespace, or nil if it is not such a transaction.
+func chaincodeWrites(env []byte, chaincode string) ([]*kvrwset.KVWrite, error) {
+	var e common.Envelope
+	if err := proto.Unmarshal(env, &e); err != nil {
+		return nil, fmt.Errorf("envelope: %w", err)
+	}
+	var p common.Payload
+	if err := proto.Unmarshal(e.Payload, &p); err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	if p.Header == nil {
+		return nil, errors.New("payload has no header")
+	}
+	var ch common.ChannelHeader
+	if err := proto.Unmarshal(p.Header.ChannelHeader, &ch); err != nil {
+		return nil, fmt.Errorf("channel header: %w", err)
+	}
+	if common.HeaderType(ch.Type) != common.HeaderType_ENDORSER_TRANSACTION {
+		return nil, nil
+	}
+	var tx peer.Transaction
+	if err := proto.Unmarshal(p.Data, &tx); err != nil {
+		return nil, fmt.Errorf("transaction: %w", err)
+	}
+	var out []*kvrwset.KVWrite
+	found := false
+	for _, a := range tx.Actions {
+		var cap peer.ChaincodeActionPayload
+		if err := proto.Unmarshal(a.Payload, &cap); err != nil {
+			return nil, fmt.Errorf("action payload: %w", err)
+		}
+		if cap.Action == nil {
+			continue
+		}
+		var prp peer.ProposalResponsePayload
+		if err := proto.Unmarshal(cap.Action.ProposalResponsePayload, &prp); err != nil {
+			return nil, fmt.Errorf("proposal response: %w", err)
+		}
+		var ca peer.ChaincodeAction
+		if err := proto.Unmarshal(prp.Extension, &ca); err != nil {
+			return nil, fmt.Errorf("chaincode action: %w", err)
+		}
+		if ca.ChaincodeId == nil || ca.ChaincodeId.Name != chaincode {
+			continue
+		}
+		found = true
+		var txrw rwset.TxReadWriteSet
+		if err := proto.Unmarshal(ca.Results, &txrw); err != nil {
+			return nil, fmt.Errorf("read-write set: %w", err)
+		}
+		for _, ns := range txrw.NsRwset {
+			if ns.Namespace != chaincode {
+				continue
+			}
+			var kv kvrwset.KVRWSet
+			if err := proto.Unmarshal(ns.Rwset, &kv); err != nil {
+				return nil, fmt.Errorf("writes: %w", err)
+			}
+			out = append(out, kv.Writes...)
+		}
+	}
+	if found && out == nil {
+		out = []*kvrwset.KVWrite{} // a read-only transaction of the chaincode
+	}
+	return out, nil
+}
+
+func txFilter(b *common.Block) []byte {
+	if b.Metadata == nil || len(b.Metadata.Metadata) <= int(common.BlockMetadataIndex_TRANSACTIONS_FILTER) {
+		return nil
+	}
+	return b.Metadata.Metadata[common.BlockMetadataIndex_TRANSACTIONS_FILTER]
+}
+
+// headerHash is Fabric's block header hash: SHA-256 of the ASN.1 DER
+// sequence (number, previous hash, data hash).
+func headerHash(h *common.BlockHeader) []byte {
+	der, _ := asn1.Marshal(struct {
+		Number       *big.Int
+		PreviousHash []byte
+		DataHash     []byte
+	}{new(big.Int).SetUint64(h.Number), h.PreviousHash, h.DataHash})
+	s := sha256.Sum256(der)
+	return s[:]
+}
+
+func hexRoot(b []byte) string { return fmt.Sprintf("%x", b) }
