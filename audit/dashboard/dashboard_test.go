@@ -2,11 +2,14 @@ package dashboard_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +18,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tdsc/tdsc/audit/dashboard"
+	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/embedded"
 )
 
 // login exchanges token for a session cookie, failing the test unless the status is want.
@@ -522,5 +527,65 @@ func TestCrossOriginPostRefused(t *testing.T) {
 		if resp.StatusCode != tt.want {
 			t.Errorf("login with Origin %q: %d, want %d", tt.origin, resp.StatusCode, tt.want)
 		}
+	}
+}
+
+// lying is the real store behind a ledger server that alters what it serves.
+type lying struct {
+	*embedded.Store
+	alter func(p *ledger.Proven)
+}
+
+func (l lying) Record(ctx context.Context, id string) (ledger.Proven, error) {
+	p, err := l.Store.Record(ctx, id)
+	if err == nil {
+		l.alter(&p)
+	}
+	return p, err
+}
+
+// TestLyingBackendFails: a proof, record or checkpoint altered on the way is
+// caught, named, and the verdict is "failed".
+func TestLyingBackendFails(t *testing.T) {
+	sc := newScenario(t)
+	for _, tt := range []struct {
+		name  string
+		alter func(p *ledger.Proven)
+		fails string
+	}{
+		{"proof hash flipped", func(p *ledger.Proven) { p.Proof[0][0] ^= 1 }, "inclusion-proof"},
+		{"record field changed", func(p *ledger.Proven) { p.Record.Bytes = 1 }, "record-bytes"},
+		{"checkpoint re-signed by nobody", func(p *ledger.Proven) { p.Checkpoint = bytes.Replace(p.Checkpoint, []byte("— "), []byte("— x"), 1) }, "checkpoint-signature"},
+		{"tree size lies", func(p *ledger.Proven) { p.TreeSize-- }, "checkpoint-signature"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := identity.NewRegistry(sc.store, identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
+			v, err := identity.NewVerifier(reg, identity.WithAuthority(sc.space.Authority()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := dashboard.New(lying{sc.store, tt.alter}, sc.store.VerifierKey(), dashboard.RoleTokens(v, audience))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mux := http.NewServeMux()
+			mux.Handle("/ui/", h)
+			srv := httptest.NewServer(mux)
+			defer srv.Close()
+			c := login(t, srv, sc.regulatorToken(t), http.StatusOK)
+			var rv dashboard.RecordView
+			if got := call(t, srv, "GET", c, "/ui/api/records/"+sc.crossBorder, &rv); got != http.StatusOK {
+				t.Fatalf("status %d", got)
+			}
+			var failed []string
+			for _, ch := range rv.Checks {
+				if !ch.OK {
+					failed = append(failed, ch.Name)
+				}
+			}
+			if rv.Verdict != "failed" || !slices.Contains(failed, tt.fails) {
+				t.Errorf("verdict %q, failed checks %v, want %s among them", rv.Verdict, failed, tt.fails)
+			}
+		})
 	}
 }

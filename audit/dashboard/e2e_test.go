@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,10 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/tdsc/tdsc/audit/dashboard"
+	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/ledger"
 )
 
 // TestE2E drives the dashboard in headless Chromium against a live ledger
@@ -37,7 +42,23 @@ func TestE2E(t *testing.T) {
 	t.Logf("screenshots in %s", shots)
 
 	sc := newScenario(t)
-	srv := sc.server(t)
+	// The dashboard at /ui/, and at /lying/ the same over a ledger server that
+	// flips a byte of every inclusion proof it serves.
+	reg := identity.NewRegistry(sc.store, identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
+	v, err := identity.NewVerifier(reg, identity.WithAuthority(sc.space.Authority()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	liar, err := dashboard.New(lying{sc.store, func(p *ledger.Proven) { p.Proof[0][0] ^= 1 }}, sc.store.VerifierKey(),
+		dashboard.RoleTokens(v, audience), dashboard.WithPrefix("/lying"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ui/", sc.handler(t))
+	mux.Handle("/lying/", liar)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
 	base := srv.URL + "/ui/"
 
 	ctx := newBrowser(t, browser)
@@ -200,6 +221,17 @@ func TestE2E(t *testing.T) {
 		t.Errorf("participant GET another's record: %d, want 404", got)
 	}
 	run("participant other record", chromedp.Navigate(base+"#/record/"+sc.crossBorder), chromedp.WaitVisible(`main [role="alert"]`, chromedp.ByQuery), shot("13-participant-other-record"))
+
+	// A ledger server that lies about a proof: both the server's and the browser's checks say so.
+	run("lying server", chromedp.Navigate(srv.URL+"/lying/"), chromedp.WaitVisible("#login-form", chromedp.ByQuery),
+		chromedp.SetValue("#token", sc.regulatorToken(t), chromedp.ByQuery), chromedp.Click("#login-submit", chromedp.ByQuery),
+		chromedp.WaitVisible("#flow-graph", chromedp.ByQuery),
+		chromedp.Navigate(srv.URL+"/lying/#/record/"+sc.crossBorder), chromedp.WaitVisible("#verdict", chromedp.ByQuery),
+		chromedp.AttributeValue("#verdict", "data-verdict", &verdict, nil, chromedp.ByQuery),
+		chromedp.AttributeValue("#browser-check", "data-ok", &browserOK, nil, chromedp.ByQuery), shot("14-record-tampered-proof"))
+	if verdict != "failed" || browserOK != "false" {
+		t.Errorf("tampered proof: verdict %q, browser check %q; want failed, false", verdict, browserOK)
+	}
 }
 
 // newBrowser starts headless Chromium with a fresh profile and no background

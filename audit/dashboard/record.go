@@ -147,7 +147,7 @@ func (h *Handler) recordView(r *http.Request, pv ledger.Proven) (RecordView, err
 
 	// 4. The inclusion proof leads from the leaf to the checkpoint's root.
 	if err == nil {
-		err = proof.VerifyInclusion(rfc6962.DefaultHasher, pv.Index, pv.TreeSize, leaf, pv.Proof, c.Hash)
+		err = checkInclusion(pv, leaf, c.Hash)
 	}
 	check("inclusion-proof", err, fmt.Sprintf("leaf %d is in the tree of %d records under the signed root", pv.Index, pv.TreeSize))
 
@@ -189,4 +189,17 @@ func short(s string) string {
 		return s[:16]
 	}
 	return s
+}
+
+// checkInclusion folds the proof from the leaf and compares the root with the
+// checkpoint's, saying in hex where they part.
+func checkInclusion(pv ledger.Proven, leaf, root []byte) error {
+	got, err := proof.RootFromInclusionProof(rfc6962.DefaultHasher, pv.Index, pv.TreeSize, leaf, pv.Proof)
+	if err != nil {
+		return fmt.Errorf("the proof does not fit leaf %d of a tree of %d: %w", pv.Index, pv.TreeSize, err)
+	}
+	if !bytes.Equal(got, root) {
+		return fmt.Errorf("the proof leads to root %s…, the signed checkpoint says %s…", short(hex.EncodeToString(got)), short(hex.EncodeToString(root)))
+	}
+	return nil
 }
