@@ -139,11 +139,13 @@ func loadOrCreateKey(dir, origin string) (note.Signer, string, error) {
 		if err != nil {
 			return nil, "", err
 		}
-		if err := os.WriteFile(vp, []byte(vk+"\n"), 0o644); err != nil {
-			return nil, "", fmt.Errorf("embedded: write %s: %w", vp, err)
+		// The verifier key first, then the signing key, each atomically: a
+		// crash leaves either no key (a new one is made) or a whole pair.
+		if err := writeAtomic(vp, []byte(vk+"\n"), 0o644); err != nil {
+			return nil, "", err
 		}
-		if err := os.WriteFile(kp, []byte(sk+"\n"), 0o600); err != nil {
-			return nil, "", fmt.Errorf("embedded: write %s: %w", kp, err)
+		if err := writeAtomic(kp, []byte(sk+"\n"), 0o600); err != nil {
+			return nil, "", err
 		}
 		skey = []byte(sk)
 	} else if err != nil {
@@ -384,4 +386,34 @@ func walkBatches(tx *bolt.Tx, from uint64, fn func(*ledger.StoredBatch) error) e
 		}
 	}
 	return nil
+}
+
+// writeAtomic writes data to path through a synced temporary file and a rename.
+func writeAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("embedded: write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(mode); err == nil {
+		if _, err = tmp.Write(data); err == nil {
+			err = tmp.Sync()
+		}
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("embedded: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// Size is the number of committed records (the latest checkpoint's tree size).
+func (s *Store) Size() uint64 {
+	size, _ := s.current()
+	return size
 }

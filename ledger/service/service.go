@@ -105,6 +105,10 @@ func New(cfg Config) (http.Handler, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"route", "code"}),
 	}
 	cfg.Registry.MustRegister(h.batches, h.records, h.latency)
+	if sz, ok := cfg.Backend.(interface{ Size() uint64 }); ok {
+		cfg.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tdsc_ledger_tree_size", Help: "Records committed (tree size of the latest checkpoint)."},
+			func() float64 { return float64(sz.Size()) }))
+	}
 	mux := http.NewServeMux()
 	route := func(pattern string, fn func(w http.ResponseWriter, r *http.Request) error) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {

@@ -235,7 +235,7 @@ func TestVerifyOverURLAndMetrics(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || path == "/metrics" && !strings.Contains(string(b), `tdsc_ledger_batches_total{result="ok"} 2`) {
+		if resp.StatusCode != 200 || path == "/metrics" && (!strings.Contains(string(b), `tdsc_ledger_batches_total{result="ok"} 2`) || !strings.Contains(string(b), "tdsc_ledger_tree_size 6")) {
 			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
 		}
 	}
