@@ -338,5 +338,3 @@ func headerHash(h *common.BlockHeader) []byte {
 	s := sha256.Sum256(der)
 	return s[:]
 }
-
-func hexRoot(b []byte) string { return fmt.Sprintf("%x", b) }

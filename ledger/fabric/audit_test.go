@@ -2,6 +2,7 @@ package fabric
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"testing"
 
@@ -60,7 +61,7 @@ func TestAuditChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Root != hexRoot(h.Root) {
+	if rep.Root != hex.EncodeToString(h.Root) {
 		t.Fatalf("rebuilt root %s, chaincode head %x", rep.Root, h.Root)
 	}
 

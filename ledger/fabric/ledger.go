@@ -396,3 +396,6 @@ func (l *Ledger) Batch(ctx context.Context, root string) (wire.StoredBatch, erro
 }
 
 func clientArgs(args ...string) client.ProposalOption { return client.WithArguments(args...) }
+
+// Chaincode is the name of the space's chaincode this ledger uses.
+func (l *Ledger) Chaincode() string { return l.cfg.Chaincode }
