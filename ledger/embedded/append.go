@@ -65,6 +65,14 @@ func (s *Store) Append(ctx context.Context, b *ledger.Batch) (ledger.Receipt, er
 	select {
 	case res := <-req.done:
 		return res.r, res.err
+	case <-s.stopped:
+		// Closed: the committer answered every request it took before stopping.
+		select {
+		case res := <-req.done:
+			return res.r, res.err
+		default:
+			return ledger.Receipt{}, ErrClosed
+		}
 	case <-ctx.Done():
 		// The batch may still commit; appending it again is idempotent.
 		return ledger.Receipt{}, ctx.Err()

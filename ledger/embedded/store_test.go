@@ -78,3 +78,43 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("completion after reopen: %+v %v", rc, err)
 	}
 }
+
+// TestCloseWhileAppending closes the store under concurrent appends: every
+// Append returns (a receipt or ErrClosed), none hangs.
+func TestCloseWhileAppending(t *testing.T) {
+	ctx := context.Background()
+	sp, _ := ledgertest.NewSpace()
+	w, err := ledgertest.NewWorkload(sp, 4000, 100, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := embedded.Open(ctx, t.TempDir(), sp.Genesis, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range w.Setup {
+		if _, err := s.Append(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, len(w.Streams))
+	for _, stream := range w.Streams {
+		go func(bs []*ledger.Batch) {
+			for _, b := range bs {
+				if _, err := s.Append(ctx, b); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}(stream)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range w.Streams {
+		if err := <-done; err != nil && !errors.Is(err, embedded.ErrClosed) {
+			t.Fatalf("append during close: %v", err)
+		}
+	}
+}
