@@ -122,14 +122,27 @@ func (h *Handler) flows(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	region, category := q.Get("region"), q.Get("category")
+	sel := flowFilter{p: principalFrom(r.Context()), class: class, region: q.Get("region"), category: q.Get("category")}
 	s, err := h.mirror.snapshot(r.Context())
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	p := principalFrom(r.Context())
-	rep := h.report(s, from, to)
+	writeJSON(w, http.StatusOK, flowsView(s, h.report(s, from, to), sel))
+}
+
+// flowFilter selects the flows a page shows.
+type flowFilter struct {
+	p                Principal
+	class            policy.Classification
+	region, category string
+}
+
+// flowsView builds the graph, the table and the totals from the report's
+// flows the principal may see that pass the filter; the filter options come
+// from every flow the principal may see.
+func flowsView(s snapshot, rep audit.Report, sel flowFilter) FlowsView {
+	p, class, region, category := sel.p, sel.class, sel.region, sel.category
 	v := FlowsView{TreeSize: s.cp.Size, Nodes: []Node{}, Edges: []Edge{}, Flows: []audit.Flow{}}
 	opts := map[string]map[string]bool{"c": {}, "r": {}, "k": {}}
 	var kept []audit.Flow
@@ -239,7 +252,7 @@ func (h *Handler) flows(w http.ResponseWriter, r *http.Request) {
 		return v.Options.Classifications[i].Rank() < v.Options.Classifications[j].Rank()
 	})
 	v.Options.Regions, v.Options.Categories = sortedKeys(opts["r"]), sortedKeys(opts["k"])
-	writeJSON(w, http.StatusOK, v)
+	return v
 }
 
 func addUnique(dst *[]string, v string) {
