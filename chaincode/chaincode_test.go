@@ -1,0 +1,194 @@
+package chaincode
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/tdsc/tdsc/chaincode/wire"
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/ledgertest"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// memState is world state in a map, with the shim's composite key format.
+// The Fabric tier (scripts/fabric-test.sh) runs the contract on real peers;
+// this runs the append and proof paths in-process.
+type memState struct {
+	kv     map[string][]byte
+	writes int
+}
+
+func newMemState() *memState { return &memState{kv: map[string][]byte{}} }
+
+func (m *memState) GetState(key string) ([]byte, error) { return m.kv[key], nil }
+func (m *memState) GetMultipleStates(keys ...string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = m.kv[k]
+	}
+	return out, nil
+}
+func (m *memState) PutState(key string, value []byte) error {
+	if len(value) == 0 {
+		return fmt.Errorf("empty value for %s", key)
+	}
+	m.kv[key] = append([]byte(nil), value...)
+	m.writes++
+	return nil
+}
+func (m *memState) CreateCompositeKey(objectType string, attributes []string) (string, error) {
+	return "\x00" + objectType + "\x00" + strings.Join(attributes, "\x00") + "\x00", nil
+}
+func (m *memState) SetEvent(name string, payload []byte) error { return nil }
+func (m *memState) GetTxID() string                            { return "tx" }
+
+// tx runs one Append transaction: its writes apply only if it succeeds.
+func tx(t *testing.T, m *memState, g ledger.Genesis, local *LocalPolicy, bs ...*ledger.Batch) ([]ledger.Receipt, error) {
+	t.Helper()
+	staged := &memState{kv: map[string][]byte{}}
+	for k, v := range m.kv {
+		staged.kv[k] = v
+	}
+	rs, err := appendBatches(staged, g, local, bs)
+	if err == nil {
+		m.kv, m.writes = staged.kv, m.writes+staged.writes
+	}
+	return rs, err
+}
+
+func TestAppendProofs(t *testing.T) {
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := ledgertest.NewWorkload(s, 300, 7, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMemState()
+	// The setup in one transaction, the streams in groups of three batches.
+	if _, err := tx(t, m, s.Genesis, nil, w.Setup...); err != nil {
+		t.Fatal(err)
+	}
+	var all []*ledger.Batch
+	for i := 0; ; i++ {
+		more := false
+		for _, st := range w.Streams {
+			if i < len(st) {
+				all, more = append(all, st[i]), true
+			}
+		}
+		if !more {
+			break
+		}
+	}
+	var receipts []ledger.Receipt
+	for i := 0; i < len(all); i += 3 {
+		rs, err := tx(t, m, s.Genesis, nil, all[i:min(i+3, len(all))]...)
+		if err != nil {
+			t.Fatalf("group %d: %v", i/3, err)
+		}
+		receipts = append(receipts, rs...)
+	}
+	head, err := readHead(newWorldState(m, s.Genesis))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.Size != uint64(w.Records) {
+		t.Fatalf("tree size %d, want %d records", head.Size, w.Records)
+	}
+	for _, rc := range receipts {
+		for _, id := range rc.RecordIDs {
+			p, err := record(m, s.Genesis, id)
+			if err != nil {
+				t.Fatalf("record %s: %v", id, err)
+			}
+			leaf, err := ledger.LeafHash(&p.Entry.Record)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := proof.VerifyInclusion(rfc6962.DefaultHasher, p.Entry.Index, p.Head.Size, leaf, p.Proof, head.Root); err != nil {
+				t.Fatalf("record %s at %d: %v", id, p.Entry.Index, err)
+			}
+		}
+	}
+	// Consistency between every receipt's tree size and the head.
+	for _, rc := range receipts[:10] {
+		pf, err := consistency(m, s.Genesis, rc.TreeSize, head.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, err := loadRange(newWorldState(m, s.Genesis), rc.TreeSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oldRoot, _ := old.GetRootHash(nil)
+		if err := proof.VerifyConsistency(rfc6962.DefaultHasher, rc.TreeSize, head.Size, pf, oldRoot, head.Root); err != nil {
+			t.Fatalf("consistency %d -> %d: %v", rc.TreeSize, head.Size, err)
+		}
+	}
+	// Appending a committed batch again returns its receipt and writes nothing.
+	before := m.writes
+	again, err := tx(t, m, s.Genesis, nil, all[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(receipts[0], again[0]); diff != "" || m.writes != before {
+		t.Fatalf("second append: receipt diff %s, %d new writes", diff, m.writes-before)
+	}
+	t.Logf("%d records, %.2f writes per record", w.Records, float64(m.writes)/float64(w.Records))
+}
+
+func TestRefusalNamesBatch(t *testing.T) {
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, _ := s.Participant("p1", "CN-BJ")
+	reg, err := s.Batch(s.Authority(), p1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMemState()
+	if _, err := tx(t, m, s.Genesis, nil, reg); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := s.Batch("p1", s.Dataset("p1", "ds-1", policy.General, "traffic"))
+	bad, _ := s.Batch("p1", s.Transfer("p1", "p2", "ag-none", "ds-1", "t-1"))
+	local, _ := s.Batch("p1", s.Dataset("p1", "ds-2", policy.General, "genomes"))
+	tests := []struct {
+		name  string
+		local *LocalPolicy
+		bs    []*ledger.Batch
+		index int
+		rule  string
+	}{
+		{"rulebook", nil, []*ledger.Batch{good, bad}, 1, "agreement.exists"},
+		{"local policy", &LocalPolicy{RefuseCategories: []string{"genomes"}}, []*ledger.Batch{local, good}, 0, RuleLocalPolicy},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(m.kv)
+			_, err := tx(t, m, s.Genesis, tt.local, tt.bs...)
+			var be *wire.BatchError
+			var re *ledger.RuleError
+			if !errors.As(err, &be) || be.Index != tt.index || !errors.As(err, &re) || re.Rule != tt.rule {
+				t.Fatalf("got %v, want batch %d refused by %s", err, tt.index, tt.rule)
+			}
+			if len(m.kv) != before {
+				t.Fatalf("a refused transaction wrote %d keys", len(m.kv)-before)
+			}
+			// The error survives the trip through a chaincode message.
+			we, ok := wire.ParseMessage("chaincode response 500, " + wire.Message(err))
+			if !ok || we.Batch == nil || *we.Batch != tt.index || !errors.As(we.Err(), &re) || re.Rule != tt.rule {
+				t.Fatalf("wire round trip of %v: %+v", err, we)
+			}
+		})
+	}
+}
