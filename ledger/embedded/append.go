@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/transparency-dev/formats/log"
@@ -345,6 +347,9 @@ const (
 	fAgreement   = 'a'
 	fTransfer    = 't'
 	fKind        = 'k'
+	// fClassification and fRegion help regulators' queries.
+	fClassification = 'c'
+	fRegion         = 'r'
 )
 
 type indexEntry struct {
@@ -366,6 +371,26 @@ func indexEntries(r *ledger.Record) []indexEntry {
 	}
 	if r.Transfer != "" {
 		es = append(es, indexEntry{fTransfer, r.Transfer})
+	}
+	if r.Classification != "" {
+		es = append(es, indexEntry{fClassification, string(r.Classification)})
+	}
+	// A region is indexed under itself and every area it lies in ("CN-BJ"
+	// under "CN-BJ" and "CN"), as policy.IsPartOf matches, once per record.
+	var areas []string
+	for _, region := range []string{r.FromRegion, r.ToRegion} {
+		region = strings.ToUpper(region)
+		for region != "" {
+			if !slices.Contains(areas, region) {
+				areas = append(areas, region)
+				es = append(es, indexEntry{fRegion, region})
+			}
+			i := strings.LastIndexByte(region, '-')
+			if i < 0 {
+				break
+			}
+			region = region[:i]
+		}
 	}
 	return es
 }

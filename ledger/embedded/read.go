@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -250,6 +251,10 @@ func indexFor(q *ledger.Query) (byte, string, bool) {
 		return fDataset, q.Dataset, true
 	case q.Participant != "":
 		return fParticipant, q.Participant, true
+	case q.Region != "":
+		return fRegion, strings.ToUpper(q.Region), true
+	case q.Classification != "":
+		return fClassification, string(q.Classification), true
 	case q.Kind != "":
 		return fKind, string(q.Kind), true
 	}

@@ -140,13 +140,14 @@ func (l *Ledger) commit(group []*request) {
 			continue
 		}
 		var se *StageError
+		errors.As(err, &se)
 		if errors.Is(err, ErrUnavailable) && time.Since(start) < l.cfg.Timeout {
 			// Resubmitting is safe: a batch that did commit is found by its root.
-			l.cfg.Log.Info("fabric: network unavailable, retrying", "stage", se.Stage, "err", se.Err)
+			l.cfg.Log.Info("fabric: network unavailable, retrying", "err", err)
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		if errors.As(err, &se) && se.retry && attempt < maxAttempts {
+		if se != nil && se.retry && attempt < maxAttempts {
 			// Another transaction, or a peer a block behind the gateway's.
 			l.cfg.Log.Info("fabric: resubmitting", "stage", se.Stage, "tx", se.TxID, "attempt", attempt, "err", se.Err)
 			time.Sleep(time.Duration(attempt) * 2 * time.Millisecond)

@@ -20,6 +20,7 @@ import (
 	"github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 
 	"github.com/tdsc/tdsc/chaincode/wire"
@@ -152,7 +153,10 @@ func dial(org Org) (*grpc.ClientConn, error) {
 		return nil, fmt.Errorf("fabric: peer TLS CA %s: no certificate", org.PeerTLSCA)
 	}
 	conn, err := grpc.NewClient("dns:///"+org.Peer, grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, "")),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(100<<20), grpc.MaxCallSendMsgSize(100<<20)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(100<<20), grpc.MaxCallSendMsgSize(100<<20)),
+		// Reconnect within seconds of a peer coming back, not gRPC's two minutes.
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: 2 * time.Second}))
 	if err != nil {
 		return nil, fmt.Errorf("fabric: dial peer %s: %w", org.Peer, err)
 	}

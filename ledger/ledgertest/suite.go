@@ -359,7 +359,7 @@ func testQueries(t *testing.T, f *fixture) {
 	for _, q := range []ledger.Query{
 		{Participant: "p2"}, {Dataset: "ds-1"}, {Agreement: "ag-1"}, {Transfer: "t-1"},
 		{Kind: ledger.KindTransferAuthorized}, {Classification: policy.Important}, {Region: "CN"},
-		{Region: "CN-SH", Kind: ledger.KindTransferAuthorized}, {Participant: "p3"},
+		{Region: "CN-SH", Kind: ledger.KindTransferAuthorized}, {Region: "cn-bj"}, {Region: "SG"}, {Participant: "p3"},
 		{From: all.Records[3].Record.Time, To: all.Records[6].Record.Time},
 	} {
 		t.Run(fmt.Sprintf("%+v", q), func(t *testing.T) {
