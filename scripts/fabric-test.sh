@@ -2,7 +2,8 @@
 # The Fabric test tier: build the pinned Fabric binaries (cached), start a
 # two-organisation network on its own ports and directory, run the gated
 # tests against it (ledgertest conformance, one endorser refusing, a record
-# altered after endorsement), and stop it.
+# altered after endorsement, the audit from the blocks, then an outage of the
+# whole network mid-run), and stop it.
 #
 #   scripts/fabric-test.sh [go test flags...]     e.g. -run TestConformance -v
 #
@@ -21,6 +22,10 @@ trap '"$ROOT/scripts/fabric.sh" down >/dev/null 2>&1 || true' EXIT
 "$ROOT/scripts/fabric.sh" up
 t1=$SECONDS
 cd "$ROOT"
-TDSC_FABRIC=1 TDSC_FABRIC_PROFILE=$TDSC_FABRIC_DIR/profile.json \
-  go test -count=1 "$@" ./chaincode/... ./ledger/fabric/...
+export TDSC_FABRIC=1 TDSC_FABRIC_PROFILE=$TDSC_FABRIC_DIR/profile.json
+go test -count=1 "$@" ./chaincode/... ./ledger/fabric/...
+# Last, as it stops and restarts the network: an outage mid-run.
+if [ $# -eq 0 ]; then
+  TDSC_FABRIC_OUTAGE=1 go test -count=1 -run '^TestOutage$' ./ledger/fabric/
+fi
 echo "fabric tier: network $((t1 - t0)) s, tests $((SECONDS - t1)) s, total $((SECONDS - t0)) s"
