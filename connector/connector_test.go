@@ -118,6 +118,12 @@ func TestNegotiationAndTransfer(t *testing.T) {
 	for _, id := range []string{"dataset.registered/" + dsID, "offer.published/" + offerID} {
 		s.onLedger(t, id)
 	}
+	s.schema.mu.Lock()
+	checked := s.schema.checked
+	s.schema.mu.Unlock()
+	if checked < 12 {
+		t.Errorf("only %d DSP bodies were schema-checked; the nodes' traffic is not going through the check", checked)
+	}
 }
 
 func TestRefusedNegotiation(t *testing.T) {
@@ -267,5 +273,66 @@ func TestOutOfOrderMessageChangesNothing(t *testing.T) {
 	after := negState(t, prov, pneg.ID)
 	if after.State != "FINALIZED" || len(after.History) != len(pneg.History) {
 		t.Fatalf("state changed: %+v", after)
+	}
+}
+
+func TestCatalogueShowsWhatTheConsumerMaySee(t *testing.T) {
+	_, prov, cons := twoNodes(t)
+	ctx := context.Background()
+	dsID, open := provider(t, prov, false)
+	healthOnly := `{"@id":"offer-health","@type":"Offer","permission":[{"action":"use","constraint":[{"leftOperand":"industry","operator":"eq","rightOperand":"healthcare"}]}]}`
+	if _, err := prov.AddOffer(ctx, connector.NewOffer{Dataset: dsID, Policy: json.RawMessage(healthOnly)}); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := cons.RemoteCatalog(ctx, prov.url(), prov.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offers []string
+	for _, d := range cat.Dataset {
+		for _, p := range d.HasPolicy {
+			offers = append(offers, p.ID)
+		}
+	}
+	if len(offers) != 1 || offers[0] != open {
+		t.Fatalf("a research-industry consumer sees offers %v, want only %s", offers, open)
+	}
+	// Negotiating the hidden offer by id is refused with the reason.
+	_, err = cons.StartNegotiation(ctx, connector.StartNegotiation{ProviderURL: prov.url(), Offer: "offer-health", Purpose: "research"})
+	if err == nil || !strings.Contains(err.Error(), "not in") {
+		t.Fatalf("negotiating a hidden offer: %v", err)
+	}
+}
+
+func TestMalformedAndOversizedMessagesChangeNothing(t *testing.T) {
+	_, prov, cons := twoNodes(t)
+	provider(t, prov, false)
+	tests := []struct {
+		name   string
+		body   any
+		status int
+		want   string
+	}{
+		{"missing consumerPid", map[string]any{"@context": []string{dsp.Context}, "@type": "ContractRequestMessage", "callbackAddress": "http://x",
+			"offer": map[string]any{"@id": "offer-research", "@type": "Offer", "permission": []any{map[string]any{"action": "use"}}}}, 400, `consumerPid`},
+		{"wrong type", map[string]any{"@context": []string{dsp.Context}, "@type": "ContractOfferMessage"}, 400, `ContractRequestMessage`},
+		{"oversized", map[string]any{"@context": []string{dsp.Context}, "@type": "ContractRequestMessage", "consumerPid": strings.Repeat("x", dsp.MaxMessageBytes)}, 413, "too-large"},
+		{"unknown offer", map[string]any{"@context": []string{dsp.Context}, "@type": "ContractRequestMessage", "consumerPid": "c9", "callbackAddress": "http://x",
+			"offer": map[string]any{"@id": "no-such-offer", "@type": "Offer", "permission": []any{map[string]any{"action": "use"}}}}, 400, "catalogue"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := cons.sendDSP(t, prov, "/negotiations/request", tt.body)
+			if status != tt.status || !strings.Contains(body, tt.want) || !strings.Contains(body, "ContractNegotiationError") {
+				t.Fatalf("%d %s", status, body)
+			}
+			if err := dsp.ValidateSchema([]byte(body)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	l, err := prov.Store().View(context.Background()).Negotiations("", 0)
+	if err != nil || len(l) != 0 {
+		t.Fatalf("negotiations after refused messages: %d, %v", len(l), err)
 	}
 }

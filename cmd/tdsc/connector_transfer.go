@@ -66,7 +66,13 @@ func newTransferCmd() *cobra.Command {
 				}
 			}
 			if out == "" {
-				return printTransfer(cmd, &o, &x)
+				if err := printTransfer(cmd, &o, &x); err != nil {
+					return err
+				}
+				if wait && x.State == string(dsp.TransferTerminated) {
+					return fmt.Errorf("transfer %s was terminated: %s", x.ID, x.Reason)
+				}
+				return nil
 			}
 			if x.State != string(dsp.TransferStarted) {
 				printTransfer(cmd, &o, &x)
