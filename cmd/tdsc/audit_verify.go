@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/client"
 	"github.com/tdsc/tdsc/ledger/embedded"
 	"github.com/tdsc/tdsc/ledger/verify"
@@ -19,7 +21,7 @@ func init() { register("audit", newAuditVerifyCmd) }
 
 func newAuditVerifyCmd() *cobra.Command {
 	var (
-		src, vkeyFile, tokenFile, out string
+		src, vkeyFile, tokenFile, out, genesisFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -34,7 +36,7 @@ non-zero, naming the first bad batch, record or checkpoint and what is wrong.
 
 The checkpoint key is taken from --vkey; for a directory it defaults to the
 ledger.vkey file in it (pin the key you were given instead when auditing
-someone else's ledger).`,
+someone else's ledger). --genesis pins the space's genesis the same way.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			var vkey string
@@ -74,6 +76,25 @@ someone else's ledger).`,
 				}
 				source = raw
 			}
+			if genesisFile != "" {
+				data, err := os.ReadFile(genesisFile)
+				if err != nil {
+					return err
+				}
+				var want ledger.Genesis
+				if err := json.Unmarshal(data, &want); err != nil {
+					return fmt.Errorf("genesis %s: %w", genesisFile, err)
+				}
+				got, err := source.Genesis(ctx)
+				if err != nil {
+					return err
+				}
+				wj, _ := json.Marshal(want)
+				gj, _ := json.Marshal(got)
+				if !bytes.Equal(wj, gj) {
+					return fmt.Errorf("%w: the ledger's genesis (space %q, authority %q) is not the one in %s", ledger.ErrGenesisMismatch, got.Space, got.Authority.ID, genesisFile)
+				}
+			}
 			if os.Getenv("GOGC") == "" {
 				// Verification builds the whole state in memory once: trade memory
 				// for fewer collections (about 1.5 GB peak for a million records).
@@ -99,6 +120,7 @@ someone else's ledger).`,
 	cmd.Flags().StringVar(&vkeyFile, "vkey", "", "file holding the checkpoint verifier key (note format)")
 	cmd.Flags().StringVar(&tokenFile, "token", "", "file holding an auditor or regulator role token, for a URL")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
+	cmd.Flags().StringVar(&genesisFile, "genesis", "", "the space's genesis file to pin (default: trust the ledger's own)")
 	_ = cmd.MarkFlagRequired("ledger")
 	return cmd
 }
