@@ -568,6 +568,12 @@ func (n *Node) apiTransferAction(action string) apiFunc {
 
 func (n *Node) apiListDuties(r *http.Request) (int, any, error) {
 	l, err := n.st.View(r.Context()).Duties(r.URL.Query().Get("agreement"))
+	now := n.now()
+	for _, d := range l {
+		if due, perr := ledger.ParseTime(d.Due); perr == nil && d.Due != "" && d.State == store.DutyOwed && now.After(due) {
+			d.Overdue = true
+		}
+	}
 	return http.StatusOK, nonNil(l), err
 }
 

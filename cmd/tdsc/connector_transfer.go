@@ -196,7 +196,11 @@ func newDutyCmd() *cobra.Command {
 			}
 			rows := make([][]string, 0, len(l))
 			for _, d := range l {
-				rows = append(rows, []string{d.AgreementID, d.DutyID, d.Action, d.Due, d.State})
+				state := d.State
+				if d.Overdue {
+					state += " (overdue)"
+				}
+				rows = append(rows, []string{d.AgreementID, d.DutyID, d.Action, d.Due, state})
 			}
 			return printOut(cmd.OutOrStdout(), &lo, l, []string{"AGREEMENT", "DUTY", "ACTION", "DUE", "STATE"}, rows)
 		},

@@ -130,6 +130,8 @@ type Duty struct {
 	State     string `json:"state"`
 	RecordID  string `json:"recordId,omitempty"`
 	UpdatedAt string `json:"updatedAt"`
+	// Overdue is computed when listed: owed and past Due.
+	Overdue bool `json:"overdue,omitempty"`
 }
 
 // Duty states.
