@@ -87,15 +87,14 @@ func (l *Ledger) Block(ctx context.Context, number uint64) (*common.Block, error
 // chain.VerifierKey()) then re-checks every batch signature, replays the
 // rulebook from genesis and rebuilds the tree against every endorsed head.
 type Chain struct {
-	g           ledger.Genesis
-	batches     []*ledger.StoredBatch
-	heads       []wire.Head
-	Blocks      uint64 // blocks walked
-	Txs         int    // valid transactions of the chaincode
-	InvalidTxs  int    // transactions of the chaincode the peers marked invalid (ignored)
-	signer      note.Signer
-	vkey        string
-	chaincodeNS string
+	g          ledger.Genesis
+	batches    []*ledger.StoredBatch
+	heads      []wire.Head
+	Blocks     uint64 // blocks walked
+	Txs        int    // valid transactions of the chaincode
+	InvalidTxs int    // transactions of the chaincode the peers marked invalid (ignored)
+	signer     note.Signer
+	vkey       string
 }
 
 // ReadChain walks blocks 0..height-1 of src, checks the hash chain, and
@@ -105,7 +104,7 @@ func ReadChain(ctx context.Context, src BlockSource, chaincode string) (*Chain, 
 	if err != nil {
 		return nil, err
 	}
-	c := &Chain{chaincodeNS: chaincode}
+	c := &Chain{}
 	var prev []byte
 	var genesis []byte
 	for n := uint64(0); n < h; n++ {

@@ -1,0 +1,64 @@
+package fabric
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/rulebook"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// TestLastUseOnce: two clients, each through its own organisation's
+// gateway, race for an agreement's last use. Exactly one transfer commits;
+// the other is refused by the rulebook (at endorsement, or after its read
+// conflict at commit and a resubmission).
+func TestLastUseOnce(t *testing.T) {
+	p := twoOrgs(t)
+	ctx := context.Background()
+	s, l1 := registered(t, p)
+	ag, err := s.Agreement("p1", "p2", "ds-1", "ag-1", &ledger.Terms{MaxUses: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l1.Append(ctx, mustBatch(t, s, "p1", s.Dataset("p1", "ds-1", policy.General, "traffic"), ag)); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := Open(ctx, Config{Profile: p, Org: 1, Chaincode: l1.Chaincode()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close(ctx)
+
+	batches := []*ledger.Batch{
+		mustBatch(t, s, "p1", s.Transfer("p1", "p2", "ag-1", "ds-1", "t-a")),
+		mustBatch(t, s, "p1", s.Transfer("p1", "p2", "ag-1", "ds-1", "t-b")),
+	}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, l := range []*Ledger{l1, l2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = l.Append(ctx, batches[i])
+		}()
+	}
+	wg.Wait()
+	var ok, refused int
+	for _, err := range errs {
+		var re *ledger.RuleError
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &re) && re.Rule == rulebook.RuleMaxUses:
+			refused++
+		default:
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	if ok != 1 || refused != 1 {
+		t.Fatalf("%d transfers committed, %d refused by %s; want one each (errors %v)", ok, refused, rulebook.RuleMaxUses, errs)
+	}
+}
