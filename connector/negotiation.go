@@ -954,7 +954,8 @@ func (n *Node) registerNegotiationTasks(r *taskRunner) {
 	}
 	r.handle(taskProviderDecide, n.providerDecide, giveUp)
 	r.handle(taskSendAgreement, n.sendAgreement, giveUp)
-	r.handle(taskProviderFinalize, n.providerFinalize, giveUp)
+	r.handle(taskProviderFinalize, n.providerFinalize, nil)
+	r.forever[taskProviderFinalize] = true
 	r.handle(taskSendFinalized, n.sendFinalized, nil)
 	r.handle(taskSendRequest, n.sendRequest, giveUp)
 	r.handle(taskConsumerVerify, n.consumerVerify, giveUp)

@@ -29,6 +29,10 @@ type taskRunner struct {
 	q        chan taskKey
 	handlers map[string]taskHandler
 	fail     map[string]func(ctx context.Context, ref string, cause error)
+	// forever marks steps that wait on the ledger: they retry at RetryMax
+	// for as long as the ledger is away, since their record may already sit
+	// in the outbox and giving up would leave the state behind the ledger.
+	forever map[string]bool
 
 	mu      sync.Mutex
 	running map[taskKey]bool
@@ -46,7 +50,7 @@ type taskRunner struct {
 
 func newTaskRunner(n *Node) *taskRunner {
 	r := &taskRunner{n: n, q: make(chan taskKey, 1<<14), handlers: map[string]taskHandler{},
-		fail: map[string]func(context.Context, string, error){}, running: map[taskKey]bool{}, again: map[taskKey]bool{},
+		fail: map[string]func(context.Context, string, error){}, forever: map[string]bool{}, running: map[taskKey]bool{}, again: map[taskKey]bool{},
 		doneCh: make(chan struct{}, 1)}
 	n.registerTasks(r)
 	return r
@@ -163,7 +167,7 @@ func (r *taskRunner) run(ctx context.Context, k taskKey) {
 		attempts, e = tx.FailTask(k.kind, k.ref, err.Error())
 		return e
 	})
-	if attempts >= r.n.cfg.MaxAttempts {
+	if attempts >= r.n.cfg.MaxAttempts && !r.forever[k.kind] {
 		r.n.log.Warn("giving up a step", "kind", k.kind, "ref", k.ref, "attempts", attempts, "err", err)
 		if f := r.fail[k.kind]; f != nil {
 			f(ctx, k.ref, err)

@@ -575,6 +575,7 @@ func (n *Node) registerTransferTasks(r *taskRunner) {
 	}
 	r.handle(taskTransferRequest, n.sendTransferRequest, giveUp)
 	r.handle(taskTransferStart, n.providerStart, giveUp)
+	r.forever[taskTransferStart] = true
 	r.handle(taskSendTransferStart, n.sendTransferStart, nil)
 	r.handle(taskSendTransferState, n.sendTransferState, nil)
 }

@@ -1,0 +1,98 @@
+package connector_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tdsc/tdsc/connector"
+	"github.com/tdsc/tdsc/connector/store"
+)
+
+func api(t *testing.T, n *testNode, method, path, token, body string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, n.url()+"/api/v1"+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func TestManagementAPI(t *testing.T) {
+	_, prov, cons := twoNodes(t)
+	if status, _ := api(t, prov, "GET", "/datasets", "", ""); status != 401 {
+		t.Fatalf("no token: %d, want 401", status)
+	}
+	if status, _ := api(t, prov, "GET", "/datasets", "wrong-token-of-enough-length", ""); status != 401 {
+		t.Fatalf("wrong token: %d, want 401", status)
+	}
+	tests := []struct {
+		name, body string
+		status     int
+		want       string
+	}{
+		{"registers", `{"id":"ds-a","title":"A","classification":"important","category":"health"}`, 201, `"id":"ds-a"`},
+		{"duplicate", `{"id":"ds-a","title":"A","classification":"important","category":"health"}`, 409, "already registered"},
+		{"bad classification", `{"title":"B","classification":"secret","category":"x"}`, 400, "classification"},
+		{"unknown field", `{"title":"B","classification":"general","category":"x","colour":"red"}`, 400, "colour"},
+		{"bad rights", `{"title":"B","classification":"general","category":"x","rights":["own"]}`, 400, "rights[0]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, b := api(t, prov, "POST", "/datasets", opToken, tt.body)
+			if status != tt.status || !strings.Contains(string(b), tt.want) {
+				t.Fatalf("%d %s", status, b)
+			}
+		})
+	}
+	status, b := api(t, prov, "POST", "/offers", opToken, `{"dataset":"ds-a","policy":{"@id":"o-a","@type":"Offer","permission":[{"action":"use","constraint":[{"leftOperand":"purpos","operator":"eq","rightOperand":"x"}]}]}}`)
+	if status != 400 || !strings.Contains(string(b), "purpos") {
+		t.Fatalf("bad policy: %d %s", status, b)
+	}
+	if status, b = api(t, prov, "POST", "/offers", opToken, `{"dataset":"ds-a","policy":`+researchOffer+`}`); status != 201 {
+		t.Fatalf("offer: %d %s", status, b)
+	}
+	status, b = api(t, cons, "POST", "/negotiations", opToken, `{"providerUrl":"`+prov.url()+`","offer":"offer-research","purpose":"research"}`)
+	if status != 202 {
+		t.Fatalf("start negotiation: %d %s", status, b)
+	}
+	var neg store.Negotiation
+	json.Unmarshal(b, &neg)
+	status, b = api(t, cons, "GET", "/negotiations/"+neg.ID+"?wait=10s", opToken, "")
+	json.Unmarshal(b, &neg)
+	if status != 200 || neg.State != "FINALIZED" || len(neg.History) != 4 {
+		t.Fatalf("negotiation: %d %s", status, b)
+	}
+	status, b = api(t, cons, "POST", "/transfers", opToken, `{"agreement":"`+neg.AgreementID+`"}`)
+	var x store.Transfer
+	json.Unmarshal(b, &x)
+	status, b = api(t, cons, "GET", "/transfers/"+x.ID+"?wait=10s", opToken, "")
+	if json.Unmarshal(b, &x); status != 200 || x.State != "STARTED" {
+		t.Fatalf("transfer: %d %s", status, b)
+	}
+	status, b = api(t, cons, "GET", "/duties", opToken, "")
+	if status != 200 || !strings.Contains(string(b), `"state":"owed"`) {
+		t.Fatalf("duties: %d %s", status, b)
+	}
+	if status, b = api(t, prov, "GET", "/outbox", opToken, ""); status != 200 || !strings.Contains(string(b), "committed") {
+		t.Fatalf("outbox: %d %s", status, b)
+	}
+	var st connector.OutboxStatus
+	json.Unmarshal(b, &st)
+	if len(st.Refused) != 0 {
+		t.Fatalf("refused records: %+v", st.Refused)
+	}
+	if status, b = api(t, prov, "GET", "/negotiations/nope", opToken, ""); status != 404 || !strings.Contains(string(b), "not-found") {
+		t.Fatalf("missing negotiation: %d %s", status, b)
+	}
+	_ = context.Background()
+}
