@@ -107,6 +107,7 @@ func ReadChain(ctx context.Context, src BlockSource, chaincode string) (*Chain, 
 	c := &Chain{}
 	var prev []byte
 	var genesis []byte
+	var orgs orgCAs
 	for n := uint64(0); n < h; n++ {
 		b, err := src.Block(ctx, n)
 		if err != nil {
@@ -124,7 +125,10 @@ func ReadChain(ctx context.Context, src BlockSource, chaincode string) (*Chain, 
 		prev = headerHash(b.Header)
 		c.Blocks++
 		if n == 0 {
-			continue // the channel's configuration
+			if orgs, err = channelOrgs(b); err != nil {
+				return nil, &ChainProblem{Block: n, What: fmt.Sprintf("channel configuration: %v", err)}
+			}
+			continue
 		}
 		flags := txFilter(b)
 		for i, env := range b.Data.Data {
@@ -139,8 +143,11 @@ func ReadChain(ctx context.Context, src BlockSource, chaincode string) (*Chain, 
 				c.InvalidTxs++
 				continue
 			}
+			if err := orgs.checkEndorsements(writes.prp, writes.endorsements); err != nil {
+				return nil, &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d is marked valid but %v", i, err)}
+			}
 			c.Txs++
-			if err := c.add(writes, &genesis); err != nil {
+			if err := c.add(writes.writes, &genesis); err != nil {
 				return nil, &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
 			}
 		}
@@ -253,7 +260,7 @@ func (c *Chain) BatchCount() int { return len(c.batches) }
 
 // chaincodeWrites returns the writes an endorser transaction made in the
 // chaincode's namespace, or nil if it is not such a transaction.
-func chaincodeWrites(env []byte, chaincode string) ([]*kvrwset.KVWrite, error) {
+func chaincodeWrites(env []byte, chaincode string) (*endorsedWrites, error) {
 	var e common.Envelope
 	if err := proto.Unmarshal(env, &e); err != nil {
 		return nil, fmt.Errorf("envelope: %w", err)
@@ -276,8 +283,7 @@ func chaincodeWrites(env []byte, chaincode string) ([]*kvrwset.KVWrite, error) {
 	if err := proto.Unmarshal(p.Data, &tx); err != nil {
 		return nil, fmt.Errorf("transaction: %w", err)
 	}
-	var out []*kvrwset.KVWrite
-	found := false
+	var out *endorsedWrites
 	for _, a := range tx.Actions {
 		var cap peer.ChaincodeActionPayload
 		if err := proto.Unmarshal(a.Payload, &cap); err != nil {
@@ -297,7 +303,10 @@ func chaincodeWrites(env []byte, chaincode string) ([]*kvrwset.KVWrite, error) {
 		if ca.ChaincodeId == nil || ca.ChaincodeId.Name != chaincode {
 			continue
 		}
-		found = true
+		if out != nil {
+			return nil, errors.New("more than one action of the chaincode")
+		}
+		out = &endorsedWrites{prp: cap.Action.ProposalResponsePayload, endorsements: cap.Action.Endorsements}
 		var txrw rwset.TxReadWriteSet
 		if err := proto.Unmarshal(ca.Results, &txrw); err != nil {
 			return nil, fmt.Errorf("read-write set: %w", err)
@@ -310,13 +319,18 @@ func chaincodeWrites(env []byte, chaincode string) ([]*kvrwset.KVWrite, error) {
 			if err := proto.Unmarshal(ns.Rwset, &kv); err != nil {
 				return nil, fmt.Errorf("writes: %w", err)
 			}
-			out = append(out, kv.Writes...)
+			out.writes = append(out.writes, kv.Writes...)
 		}
 	}
-	if found && out == nil {
-		out = []*kvrwset.KVWrite{} // a read-only transaction of the chaincode
-	}
 	return out, nil
+}
+
+// endorsedWrites are a transaction's writes in the chaincode's namespace
+// with the response payload the endorsers signed and their endorsements.
+type endorsedWrites struct {
+	writes       []*kvrwset.KVWrite
+	prp          []byte
+	endorsements []*peer.Endorsement
 }
 
 func txFilter(b *common.Block) []byte {

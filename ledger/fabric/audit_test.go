@@ -1,12 +1,18 @@
 package fabric
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tdsc/tdsc/ledger"
@@ -74,6 +80,80 @@ func TestAuditChain(t *testing.T) {
 	if !errors.Is(err, ErrChain) || !errors.As(err, &cp) || cp.Block != height-1 {
 		t.Fatalf("altered block %d: got %v, want a chain problem at that block", height-1, err)
 	}
+	// The last transfer's completion says 4096 bytes; rewrite it in the last
+	// block, data hash and all.
+	last, err := l.Block(ctx, height-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, new := []byte(`"bytes":4096`), []byte(`"bytes":4097`)
+	if !bytes.Contains(bytes.Join(last.Data.Data, nil), old) {
+		t.Fatalf("the last block does not hold the last batch")
+	}
+	_, err = ReadChain(ctx, rewrittenBlock{l, height - 1, old, new}, l.cfg.Chaincode)
+	if !errors.As(err, &cp) || cp.Block != height-1 || !strings.Contains(cp.What, "endorsement") {
+		t.Fatalf("rewritten last block: got %v, want an endorsement problem in block %d", err, height-1)
+	}
+	t.Logf("rewritten block found: %v", err)
+}
+
+// rewrittenBlock serves the chain with one write of block n's transaction
+// changed and the block's data hash recomputed: the hash chain still holds
+// if n is the last block, so only the endorsement signatures can tell.
+type rewrittenBlock struct {
+	*Ledger
+	n        uint64
+	old, new []byte
+}
+
+func (r rewrittenBlock) Block(ctx context.Context, n uint64) (*common.Block, error) {
+	b, err := r.Ledger.Block(ctx, n)
+	if err != nil || n != r.n {
+		return b, err
+	}
+	b = proto.Clone(b).(*common.Block)
+	for i, d := range b.Data.Data {
+		if bytes.Contains(d, r.old) {
+			b.Data.Data[i] = rewriteEnvelope(d, r.old, r.new)
+		}
+	}
+	sum := sha256.Sum256(bytes.Join(b.Data.Data, nil))
+	b.Header.DataHash = sum[:]
+	return b, nil
+}
+
+// rewriteEnvelope replaces old by new in the writes of an endorser transaction.
+func rewriteEnvelope(data, old, new []byte) []byte {
+	var env common.Envelope
+	var payload common.Payload
+	var ptx peer.Transaction
+	var cap peer.ChaincodeActionPayload
+	var prp peer.ProposalResponsePayload
+	var action peer.ChaincodeAction
+	var txrw rwset.TxReadWriteSet
+	if proto.Unmarshal(data, &env) != nil || proto.Unmarshal(env.Payload, &payload) != nil || proto.Unmarshal(payload.Data, &ptx) != nil ||
+		proto.Unmarshal(ptx.Actions[0].Payload, &cap) != nil || proto.Unmarshal(cap.Action.ProposalResponsePayload, &prp) != nil ||
+		proto.Unmarshal(prp.Extension, &action) != nil || proto.Unmarshal(action.Results, &txrw) != nil {
+		return data
+	}
+	for _, ns := range txrw.NsRwset {
+		var kv kvrwset.KVRWSet
+		if proto.Unmarshal(ns.Rwset, &kv) != nil {
+			return data
+		}
+		for _, w := range kv.Writes {
+			w.Value = bytes.ReplaceAll(w.Value, old, new)
+		}
+		ns.Rwset, _ = proto.Marshal(&kv)
+	}
+	action.Results, _ = proto.Marshal(&txrw)
+	prp.Extension, _ = proto.Marshal(&action)
+	cap.Action.ProposalResponsePayload, _ = proto.Marshal(&prp)
+	ptx.Actions[0].Payload, _ = proto.Marshal(&cap)
+	payload.Data, _ = proto.Marshal(&ptx)
+	env.Payload, _ = proto.Marshal(&payload)
+	out, _ := proto.Marshal(&env)
+	return out
 }
 
 // alteredBlock serves the chain with one byte of one block's data flipped.
