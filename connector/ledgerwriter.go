@@ -126,7 +126,8 @@ func (w *ledgerWriter) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		var wait <-chan time.Time
+		// A periodic look even when idle: a wake lost to a race costs at most this.
+		wait := time.After(time.Second)
 		switch {
 		case err != nil:
 			w.n.log.Warn("ledger unavailable; records stay in the outbox", "err", err, "retryIn", backoff)

@@ -583,6 +583,7 @@ func (n *Node) FulfilDuty(ctx context.Context, agreementID, dutyID string) error
 	if agreementID == "" || dutyID == "" {
 		return badRequest("agreement and duty: required")
 	}
+	defer n.lw.wake() // after the transaction commits
 	return n.st.Update(ctx, func(tx *store.Tx) error {
 		ds, err := tx.Duties(agreementID)
 		if err != nil {
@@ -601,7 +602,6 @@ func (n *Node) FulfilDuty(ctx context.Context, agreementID, dutyID string) error
 			if err := tx.FulfilDuty(agreementID, dutyID, rec.ID); err != nil {
 				return err
 			}
-			defer n.lw.wake()
 			return n.lw.enqueue(tx, rec)
 		}
 		return fmt.Errorf("%w: agreement %s owes no duty %q", store.ErrNotFound, agreementID, dutyID)

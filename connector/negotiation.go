@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -82,8 +83,8 @@ func (n *Node) handleNegotiationRequest(r *http.Request, caller string) (int, an
 	if m.ProviderPID != "" {
 		return 0, nil, refusedErr("initial-request", "an initial contract request must not carry providerPid; continue a negotiation at /negotiations/{providerPid}/request", m.ProviderPID, m.ConsumerPID)
 	}
-	if m.CallbackAddress == "" {
-		return 0, nil, refusedErr("callback-required", "callbackAddress is required on the initial request", "", m.ConsumerPID)
+	if err := checkCallback(m.CallbackAddress); err != nil {
+		return 0, nil, refusedErr("callback.invalid", err.Error(), "", m.ConsumerPID)
 	}
 	ctx := r.Context()
 	offer, err := n.st.View(ctx).Offer(m.Offer.ID)
@@ -116,6 +117,19 @@ func (n *Node) handleNegotiationRequest(r *http.Request, caller string) (int, an
 	n.tasks.kick(taskProviderDecide, neg.ID)
 	msg := negMsg(neg)
 	return http.StatusCreated, &msg, nil
+}
+
+// checkCallback accepts an absolute http(s) URL without credentials, query
+// or fragment: where this node will send the counterparty's messages.
+func checkCallback(s string) error {
+	if s == "" {
+		return errors.New("callbackAddress is required on an initial request")
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("callbackAddress %q must be an absolute http(s) URL without credentials, query or fragment", s)
+	}
+	return nil
 }
 
 // decision is the provider's answer to a contract request.

@@ -256,6 +256,9 @@ func (n *Node) handleTransferRequest(r *http.Request, caller string) (int, any, 
 	} else if err != nil {
 		return 0, nil, err
 	}
+	if err := checkCallback(m.CallbackAddress); err != nil {
+		return 0, nil, refusedErr("callback.invalid", err.Error(), "", m.ConsumerPID)
+	}
 	if m.Format != transferFormatPull {
 		return 0, nil, refusedErr("format.unsupported", fmt.Sprintf("format %q is not offered; use %q", m.Format, transferFormatPull), "", m.ConsumerPID)
 	}
