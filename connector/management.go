@@ -51,14 +51,14 @@ func (n *Node) writeAPIError(w http.ResponseWriter, r *http.Request, err error) 
 		status, code = http.StatusConflict, "invalid-transition"
 	case errors.As(err, &pe):
 		status, code = http.StatusBadGateway, "peer-refused"
+	case errors.Is(err, ErrPeerUnreachable):
+		status, code = http.StatusBadGateway, "peer-unreachable"
 	case errors.Is(err, context.DeadlineExceeded):
 		status, code = http.StatusGatewayTimeout, "timeout"
 	default:
 		var de *dsp.DecodeError
 		if errors.As(err, &de) {
 			status, code = http.StatusBadGateway, "peer-malformed"
-		} else if strings.Contains(err.Error(), "required") || strings.Contains(err.Error(), "not active") || strings.Contains(err.Error(), "not in") {
-			status, code = http.StatusBadRequest, "bad-request"
 		} else {
 			n.log.Error("management request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}

@@ -697,10 +697,10 @@ type StartNegotiation struct {
 // starts a negotiation for it; the steps run in the background.
 func (n *Node) StartNegotiation(ctx context.Context, req StartNegotiation) (*store.Negotiation, error) {
 	if req.ProviderURL == "" {
-		return nil, errors.New("providerUrl: required (the provider's DSP base URL)")
+		return nil, badRequest("providerUrl: required (the provider's DSP base URL)")
 	}
 	if req.Offer == "" {
-		return nil, errors.New("offer: required (an offer @id from the provider's catalogue)")
+		return nil, badRequest("offer: required (an offer @id from the provider's catalogue)")
 	}
 	prov := req.Provider
 	if prov == "" {
@@ -723,7 +723,7 @@ func (n *Node) StartNegotiation(ctx context.Context, req StartNegotiation) (*sto
 		}
 	}
 	if offer == nil {
-		return nil, fmt.Errorf("offer %q is not in %s's catalogue for %s (it may not exist, or its policy may not admit this participant)", req.Offer, prov, n.cfg.ParticipantID)
+		return nil, badRequest("offer %q is not in %s's catalogue for %s (it may not exist, or its policy may not admit this participant)", req.Offer, prov, n.cfg.ParticipantID)
 	}
 	return n.Negotiate(ctx, NegotiateOffer{ProviderURL: req.ProviderURL, Provider: prov, Dataset: dataset, Offer: *offer,
 		Purpose: req.Purpose, LegalBasis: req.LegalBasis})

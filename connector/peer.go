@@ -20,6 +20,11 @@ type peerClient struct {
 	hc *http.Client
 }
 
+// ErrPeerUnreachable: the peer could not be reached or answered with a
+// server error. Steps retry it; an operator should check the peer's URL and
+// that it is up.
+var ErrPeerUnreachable = errors.New("connector: peer unreachable")
+
 // PeerError is a peer's refusal: an HTTP 4xx with the spec's error object.
 // Retrying the same message will not help; the reason says what to change.
 type PeerError struct {
@@ -84,7 +89,7 @@ func (c *peerClient) do(ctx context.Context, method, aud, url string, msg any) (
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("connector: %s %s: %w", method, url, err)
+		return nil, 0, fmt.Errorf("%w: %s %s: %w", ErrPeerUnreachable, method, url, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, dsp.MaxCatalogBytes+1))
@@ -101,7 +106,7 @@ func (c *peerClient) do(ctx context.Context, method, aud, url string, msg any) (
 		}
 		return nil, resp.StatusCode, pe
 	}
-	return nil, resp.StatusCode, fmt.Errorf("connector: %s %s: HTTP %d: %.200s", method, url, resp.StatusCode, data)
+	return nil, resp.StatusCode, fmt.Errorf("%w: %s %s: HTTP %d: %.200s", ErrPeerUnreachable, method, url, resp.StatusCode, data)
 }
 
 func (c *peerClient) post(ctx context.Context, aud, url string, msg any) ([]byte, error) {
@@ -138,7 +143,7 @@ func (c *peerClient) discover(ctx context.Context, base string) (string, error) 
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("connector: discover %s: %w", base, err)
+		return "", fmt.Errorf("%w: discover %s: %w", ErrPeerUnreachable, base, err)
 	}
 	defer resp.Body.Close()
 	var v versionInfo
@@ -150,5 +155,5 @@ func (c *peerClient) discover(ctx context.Context, base string) (string, error) 
 			return p.ParticipantID, nil
 		}
 	}
-	return "", errors.New("connector: discover " + base + ": no participant id; pass the provider's id explicitly")
+	return "", fmt.Errorf("%w: discover %s: no participant id in its /.well-known/dspace-version; pass the provider's id explicitly", errBadRequest, base)
 }

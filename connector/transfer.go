@@ -73,10 +73,10 @@ func (n *Node) StartTransfer(ctx context.Context, agreementID, format string) (*
 		return nil, err
 	}
 	if ag.Role != store.RoleConsumer {
-		return nil, fmt.Errorf("agreement %s: this node is its provider; transfers are started by the consumer", ag.ID)
+		return nil, badRequest("agreement %s: this node is its provider; transfers are started by the consumer", ag.ID)
 	}
 	if ag.State != store.AgreementActive {
-		return nil, fmt.Errorf("agreement %s is %s, not active: %s", ag.ID, ag.State, ag.Reason)
+		return nil, fmt.Errorf("%w: agreement %s is %s, not active: %s", errInvalidTransition, ag.ID, ag.State, ag.Reason)
 	}
 	x := &store.Transfer{ID: n.newID(), Role: store.RoleConsumer, Counterparty: ag.Provider, PeerURL: ag.ProviderURL,
 		AgreementID: ag.ID, DatasetID: ag.DatasetID, Format: format, State: string(dsp.TransferRequested)}
