@@ -336,3 +336,49 @@ func TestMalformedAndOversizedMessagesChangeNothing(t *testing.T) {
 		t.Fatalf("negotiations after refused messages: %d, %v", len(l), err)
 	}
 }
+
+func TestConsumerTakesANarrowerCounterOffer(t *testing.T) {
+	_, prov, cons := twoNodes(t)
+	ctx := context.Background()
+	_, offerID := provider(t, prov, true) // the provider holds the request for approval
+	neg, err := cons.StartNegotiation(ctx, connector.StartNegotiation{ProviderURL: prov.url(), Offer: offerID, Purpose: "research"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pneg *store.Negotiation
+	eventually(t, "provider holds the request", func() (bool, string) {
+		pneg = peerNegotiation(t, prov, neg.ID)
+		return pneg != nil && pneg.Awaiting != "", ""
+	})
+	counter := func(maxUses string) *dsp.ContractOfferMessage {
+		var p dsp.Policy
+		json.Unmarshal([]byte(strings.ReplaceAll(researchOffer, `"rightOperand": 5`, `"rightOperand": "`+maxUses+`"`)), &p)
+		p.Target = "ds-traffic"
+		return &dsp.ContractOfferMessage{Header: dsp.NewHeader(dsp.TypeContractOfferMessage), ProviderPID: pneg.ID, ConsumerPID: neg.ID, Offer: p}
+	}
+	// A counter-offer allowing more uses than requested is broader: refused, with the reason.
+	broader := counter("50")
+	if status, body := prov.sendDSP(t, cons, "/callback/negotiations/"+neg.ID+"/offers", broader); status != 200 {
+		t.Fatalf("broader counter-offer: %d %s", status, body)
+	}
+	c := waitNeg(t, cons, neg.ID, "TERMINATED")
+	if !strings.Contains(c.Reason, "broader") {
+		t.Fatalf("reason = %q", c.Reason)
+	}
+	// A fresh negotiation, and a narrower counter-offer (3 uses): OFFERED, then ACCEPTED.
+	neg, err = cons.StartNegotiation(ctx, connector.StartNegotiation{ProviderURL: prov.url(), Offer: offerID, Purpose: "research"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "provider holds the second request", func() (bool, string) {
+		pneg = peerNegotiation(t, prov, neg.ID)
+		return pneg != nil && pneg.Awaiting != "", ""
+	})
+	if status, body := prov.sendDSP(t, cons, "/callback/negotiations/"+neg.ID+"/offers", counter("3")); status != 200 {
+		t.Fatalf("narrower counter-offer: %d %s", status, body)
+	}
+	c = waitNeg(t, cons, neg.ID, "ACCEPTED")
+	if n := len(c.History); n != 3 || c.History[1].To != "OFFERED" {
+		t.Fatalf("history = %+v", c.History)
+	}
+}

@@ -25,6 +25,7 @@ const (
 	taskSendFinalized     = "neg.provider.send-finalized"
 	taskSendRequest       = "neg.consumer.send-request"
 	taskConsumerVerify    = "neg.consumer.verify"
+	taskConsumerAccept    = "neg.consumer.accept"
 	taskSendNegTerminated = "neg.send-termination"
 )
 
@@ -663,19 +664,95 @@ func (n *Node) handleInitialOffer(r *http.Request, caller string) (int, any, err
 	return 0, nil, refusedErr("offer.unsolicited", "this consumer takes no provider-initiated offers; it negotiates from your catalogue", m.ProviderPID, m.ConsumerPID)
 }
 
+// handleCounterOffer takes a provider's counter-offer: if it is the request
+// or narrower (policy.Match), the consumer moves to OFFERED and accepts it
+// (ACCEPTED event); otherwise it terminates with the reason.
 func (n *Node) handleCounterOffer(r *http.Request, caller string) (int, any, error) {
 	m, err := dsp.DecodeContractOffer(r.Body)
 	if err != nil {
 		return 0, nil, err
 	}
-	neg, err := n.ownNegotiation(r.Context(), r.PathValue("pid"), store.RoleConsumer, caller)
+	ctx := r.Context()
+	neg, err := n.ownNegotiation(ctx, r.PathValue("pid"), store.RoleConsumer, caller)
 	if err != nil {
 		return 0, nil, err
 	}
-	if !dsp.NegotiationState(neg.State).CanMove(dsp.NegOffered) {
-		return 0, nil, transitionErr("contract negotiation "+neg.ID, neg.State, string(dsp.NegOffered), m.ProviderPID, neg.ID)
+	if neg.PeerPID == "" {
+		neg.PeerPID = m.ProviderPID
 	}
-	return 0, nil, refusedErr("counter-offer.unsupported", "this consumer takes only the offer it requested; send the agreement or terminate", m.ProviderPID, neg.ID)
+	if err := checkPids(neg, m.ProviderPID, m.ConsumerPID); err != nil {
+		return 0, nil, err
+	}
+	if !dsp.NegotiationState(neg.State).CanMove(dsp.NegOffered) {
+		return 0, nil, transitionErr("contract negotiation "+neg.ID, neg.State, string(dsp.NegOffered), neg.PeerPID, neg.ID)
+	}
+	var reqWire dsp.Policy
+	if err := json.Unmarshal(neg.Offer, &reqWire); err != nil {
+		return 0, nil, err
+	}
+	reason := ""
+	reqPol, err := toPolicy(reqWire)
+	if err != nil {
+		return 0, nil, err
+	}
+	offer := m.Offer
+	if offer.Target == "" {
+		offer.Target = neg.DatasetID
+	}
+	offPol, err := toPolicy(offer)
+	switch {
+	case err != nil:
+		reason = "the counter-offer's policy is not valid: " + err.Error()
+	case offer.Target != neg.DatasetID:
+		reason = fmt.Sprintf("the counter-offer is for %q, not the requested dataset %q", offer.Target, neg.DatasetID)
+	default:
+		reqPol.Target, offPol.Target = "", ""
+		if err := policy.Match(reqPol, offPol); err != nil {
+			reason = "the counter-offer is broader than the request: " + err.Error()
+		}
+	}
+	if reason != "" {
+		if err := n.terminateNegotiation(ctx, neg.ID, n.cfg.ParticipantID, "counter-offer.refused", reason, true); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, nil, nil
+	}
+	b, _ := json.Marshal(offer)
+	err = n.st.Update(ctx, func(tx *store.Tx) error {
+		neg.Offer = b
+		if err := transition(tx, neg, dsp.NegOffered, caller, "provider counter-offered "+offer.ID); err != nil {
+			return err
+		}
+		return tx.AddTask(taskConsumerAccept, neg.ID)
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	n.tasks.kick(taskConsumerAccept, neg.ID)
+	return http.StatusOK, nil, nil
+}
+
+// consumerAccept accepts a counter-offer that is the request or narrower.
+func (n *Node) consumerAccept(ctx context.Context, id string) error {
+	neg, err := n.st.View(ctx).Negotiation(id)
+	if err != nil {
+		return err
+	}
+	if neg.State == string(dsp.NegOffered) {
+		err := n.st.Update(ctx, func(tx *store.Tx) error {
+			return transition(tx, neg, dsp.NegAccepted, n.cfg.ParticipantID, "accepted the counter-offer: it is the request or narrower")
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if neg.State != string(dsp.NegAccepted) {
+		return nil
+	}
+	msg := &dsp.ContractNegotiationEventMessage{Header: dsp.NewHeader(dsp.TypeContractNegotiationEventMessage),
+		ProviderPID: neg.PeerPID, ConsumerPID: neg.ID, EventType: dsp.EventAccepted}
+	_, err = n.peers.post(ctx, neg.Counterparty, joinURL(neg.PeerURL, "/negotiations/"+neg.PeerPID+"/events"), msg)
+	return n.peerFailed(ctx, neg, err)
 }
 
 // ---- consumer side
@@ -973,5 +1050,6 @@ func (n *Node) registerNegotiationTasks(r *taskRunner) {
 	r.handle(taskSendFinalized, n.sendFinalized, nil)
 	r.handle(taskSendRequest, n.sendRequest, giveUp)
 	r.handle(taskConsumerVerify, n.consumerVerify, giveUp)
+	r.handle(taskConsumerAccept, n.consumerAccept, giveUp)
 	r.handle(taskSendNegTerminated, n.sendNegTermination, nil)
 }
