@@ -45,6 +45,11 @@ type Store struct {
 
 	// outboxSeq orders outbox records; it starts past the highest stored.
 	outboxSeq atomic.Int64
+
+	reqs    chan *updateReq
+	stop    chan struct{}
+	stopped chan struct{}
+	once    sync.Once
 }
 
 // maxPrepared bounds the statement caches (queries with IN lists vary).
@@ -70,7 +75,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	// One writer connection: SQLite has one writer anyway, and a single
 	// connection never sees "database is locked" between our own goroutines.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, now: time.Now, wstmt: map[string]*sql.Stmt{}, rstmt: map[string]*sql.Stmt{}, toPrep: map[string]bool{}}
+	s := &Store{db: db, now: time.Now, wstmt: map[string]*sql.Stmt{}, rstmt: map[string]*sql.Stmt{}, toPrep: map[string]bool{},
+		reqs: make(chan *updateReq, 4*maxGroup), stop: make(chan struct{}), stopped: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -92,11 +98,15 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	rdb.SetMaxOpenConns(4)
 	rdb.SetMaxIdleConns(4)
 	s.rdb = rdb
+	go s.committer()
 	return s, nil
 }
 
-// Close closes the database.
+// Close stops the committer (updates after it fail with ErrClosed) and
+// closes the database.
 func (s *Store) Close() error {
+	s.once.Do(func() { close(s.stop) })
+	<-s.stopped
 	s.mu.Lock()
 	for _, st := range s.wstmt {
 		st.Close()
@@ -284,21 +294,131 @@ func (s *Store) prepareWriter(ctx context.Context) {
 	}
 }
 
-// Update runs fn in one transaction, committing if it returns nil.
+// ErrClosed: the store is closed; the change was not made.
+var ErrClosed = errors.New("store: closed")
+
+type updateReq struct {
+	ctx  context.Context
+	fn   func(tx *Tx) error
+	done chan error
+}
+
+// maxGroup bounds the updates one SQLite transaction carries.
+const maxGroup = 64
+
+// Update runs fn in a transaction: its changes are committed together if it
+// returns nil, and none of them if it returns an error. Concurrent updates
+// are group-committed: one committer runs them one after another inside one
+// SQLite transaction, each in its own savepoint (so one update's error rolls
+// back only its own changes), and commits once for all. fn must not call
+// Update itself.
 func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
-	s.prepareWriter(ctx)
-	sqlTx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
+	req := &updateReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.stop:
+		return ErrClosed
 	}
-	if err := fn(&Tx{q: sqlTx, tx: sqlTx, ctx: ctx, s: s}); err != nil {
-		sqlTx.Rollback()
+	select {
+	case err := <-req.done:
 		return err
+	case <-s.stopped:
+		select {
+		case err := <-req.done:
+			return err
+		default:
+			return ErrClosed
+		}
 	}
-	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
+}
+
+func (s *Store) committer() {
+	defer close(s.stopped)
+	for {
+		var first *updateReq
+		select {
+		case first = <-s.reqs:
+		case <-s.stop:
+			for {
+				select {
+				case r := <-s.reqs:
+					r.done <- ErrClosed
+				default:
+					return
+				}
+			}
+		}
+		group := []*updateReq{first}
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case r := <-s.reqs:
+				group = append(group, r)
+			default:
+				break drain
+			}
+		}
+		s.commitGroup(group)
 	}
-	return nil
+}
+
+func (s *Store) commitGroup(group []*updateReq) {
+	bg := context.Background()
+	s.prepareWriter(bg)
+	sqlTx, err := s.db.BeginTx(bg, nil)
+	if err != nil {
+		for _, r := range group {
+			r.done <- fmt.Errorf("store: begin: %w", err)
+		}
+		return
+	}
+	results := make([]error, len(group))
+	ok := 0
+	for i, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if _, err := sqlTx.ExecContext(bg, "SAVEPOINT u"); err != nil {
+			results[i] = fmt.Errorf("store: savepoint: %w", err)
+			continue
+		}
+		err := r.fn(&Tx{q: sqlTx, tx: sqlTx, ctx: context.WithoutCancel(r.ctx), s: s})
+		if err != nil {
+			results[i] = err
+			if _, rerr := sqlTx.ExecContext(bg, "ROLLBACK TO u"); rerr != nil {
+				// The transaction cannot be trusted: give up the whole group.
+				sqlTx.Rollback()
+				for j, r := range group {
+					if j == i {
+						r.done <- err
+					} else {
+						r.done <- fmt.Errorf("store: rollback of a grouped update failed: %w", rerr)
+					}
+				}
+				return
+			}
+		} else {
+			ok++
+		}
+		if _, err := sqlTx.ExecContext(bg, "RELEASE u"); err != nil && results[i] == nil {
+			results[i] = fmt.Errorf("store: release savepoint: %w", err)
+		}
+	}
+	var cerr error
+	if ok == 0 {
+		sqlTx.Rollback()
+	} else if err := sqlTx.Commit(); err != nil {
+		cerr = fmt.Errorf("store: commit: %w", err)
+	}
+	for i, r := range group {
+		if results[i] == nil && cerr != nil {
+			results[i] = cerr
+		}
+		r.done <- results[i]
+	}
 }
 
 // View returns a read-only view for queries outside a transaction.
