@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -119,5 +121,50 @@ func TestOutboxBatchesSettle(t *testing.T) {
 	c, _ := s.View(ctx).OutboxCounts()
 	if !cmp.Equal(c, map[string]int{OutboxCommitted: 1, OutboxRefused: 1, OutboxPending: 1}) {
 		t.Fatalf("counts = %v", c)
+	}
+}
+
+// TestGroupedUpdatesAreIsolated runs many updates at once (they share SQLite
+// transactions) where every third fails after writing: only the failed ones'
+// changes are rolled back.
+func TestGroupedUpdatesAreIsolated(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "c.db"))
+	errBoom := errors.New("boom")
+	var wg sync.WaitGroup
+	errs := make([]error, 90)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			errs[i] = s.Update(ctx, func(tx *Tx) error {
+				if _, err := tx.Enqueue(fmt.Sprintf("r%02d", i), []byte("{}")); err != nil {
+					return err
+				}
+				if i%3 == 0 {
+					return errBoom
+				}
+				return nil
+			})
+		}(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i%3 == 0) != errors.Is(err, errBoom) || i%3 != 0 && err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+	}
+	c, _ := s.View(ctx).OutboxCounts()
+	if c[OutboxPending] != 60 {
+		t.Fatalf("pending = %d, want the 60 updates that succeeded", c[OutboxPending])
+	}
+	for i := 0; i < 90; i += 3 {
+		if _, _, err := s.View(ctx).OutboxState(fmt.Sprintf("r%02d", i)); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("record of failed update %d: %v", i, err)
+		}
+	}
+	s.Close()
+	if err := s.Update(ctx, func(tx *Tx) error { return nil }); !errors.Is(err, ErrClosed) {
+		t.Fatalf("update after close: %v", err)
 	}
 }
