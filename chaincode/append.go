@@ -115,6 +115,9 @@ func appendBatches(st writeStore, g ledger.Genesis, local *LocalPolicy, batches 
 	if err := putJSON(st, keyHead, head); err != nil {
 		return nil, err
 	}
+	if err := st.PutState(keyHeadAt(head.Size), head.Root); err != nil {
+		return nil, err
+	}
 	ev.TreeSize, ev.Root = head.Size, head.Root
 	p, err := json.Marshal(&ev)
 	if err != nil {

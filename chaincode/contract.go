@@ -251,3 +251,38 @@ func marshal(v any) (string, error) {
 	}
 	return string(b), nil
 }
+
+// Batches returns committed batches (ledger.StoredBatch JSON array) from the
+// one holding index from, about maxRecords records at most, for verifiers.
+func (c *Contract) Batches(ctx contractapi.TransactionContextInterface, from uint64, maxRecords int) (string, error) {
+	st := ctx.GetStub()
+	g, err := genesis(st)
+	if err != nil {
+		return "", fail(err)
+	}
+	bs, err := storedBatches(st, g, from, max(1, min(maxRecords, 1<<16)))
+	if err != nil {
+		return "", fail(err)
+	}
+	if bs == nil {
+		bs = []*ledger.StoredBatch{}
+	}
+	return marshal(bs)
+}
+
+// Heads returns the tree heads (wire.Head JSON array) the Append
+// transactions wrote, from tree size from, at most limit.
+func (c *Contract) Heads(ctx contractapi.TransactionContextInterface, from uint64, limit int) (string, error) {
+	st := ctx.GetStub()
+	if _, err := genesis(st); err != nil {
+		return "", fail(err)
+	}
+	hs, err := heads(st, from, max(1, min(limit, 10000)))
+	if err != nil {
+		return "", fail(err)
+	}
+	if hs == nil {
+		hs = []wire.Head{}
+	}
+	return marshal(hs)
+}

@@ -17,6 +17,7 @@ const (
 	keyRules   = "rules"
 )
 
+func keyHeadAt(size uint64) string           { return fmt.Sprintf("hh/%016x", size) }
 func keyRecord(index uint64) string          { return fmt.Sprintf("r/%016x", index) }
 func keyID(recordID string) string           { return "i/" + recordID }
 func keyBatch(root string) string            { return "b/" + root }

@@ -8,6 +8,7 @@ import (
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/tdsc/tdsc/chaincode/wire"
 	"github.com/tdsc/tdsc/ledger"
@@ -310,4 +311,73 @@ func checkQuery(q *ledger.Query) error {
 		}
 	}
 	return nil
+}
+
+// storedBatches returns the committed batches from the one holding index
+// from, with their records' stored bytes and leaf hashes, stopping after
+// about maxRecords records (always whole batches).
+func storedBatches(st readStore, g ledger.Genesis, from uint64, maxRecords int) ([]*ledger.StoredBatch, error) {
+	ws := newWorldState(st, g)
+	start, err := batchStart(ws, from)
+	if err != nil {
+		return nil, err
+	}
+	it, err := st.GetStateByRange(keyRecord(start), "r0")
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []*ledger.StoredBatch
+	n := 0
+	for it.HasNext() {
+		kv, err := it.Next()
+		if err != nil {
+			return nil, err
+		}
+		var e entry
+		if err := json.Unmarshal(kv.Value, &e); err != nil {
+			return nil, fmt.Errorf("chaincode: record %s does not decode: %w", kv.Key, err)
+		}
+		if len(out) == 0 || out[len(out)-1].Root != e.Batch {
+			if n >= maxRecords {
+				break
+			}
+			h, err := getJSON[wire.StoredBatch](ws, keyBatch(e.Batch))
+			if err != nil {
+				return nil, err
+			}
+			if h == nil {
+				return nil, fmt.Errorf("chaincode: batch %s of record %s missing", e.Batch, kv.Key)
+			}
+			out = append(out, &ledger.StoredBatch{Space: h.Space, Writer: h.Writer, KeyID: h.KeyID, Root: h.Root,
+				Signature: h.Signature, FirstIndex: h.FirstIndex, TreeSize: h.TreeSize})
+		}
+		b := out[len(out)-1]
+		b.Records = append(b.Records, e.Record)
+		b.Leaves = append(b.Leaves, rfc6962.DefaultHasher.HashLeaf(e.Record))
+		n++
+	}
+	return out, nil
+}
+
+// heads returns the tree heads after each Append, from tree size from.
+func heads(st readStore, from uint64, limit int) ([]wire.Head, error) {
+	it, err := st.GetStateByRange(keyHeadAt(from), "hh0")
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []wire.Head
+	for it.HasNext() && len(out) < limit {
+		kv, err := it.Next()
+		if err != nil {
+			return nil, err
+		}
+		size, err := parsePosition(kv.Key[3:])
+		if err != nil {
+			return nil, fmt.Errorf("chaincode: head key %q: %w", kv.Key, err)
+		}
+		out = append(out, wire.Head{Size: size, Root: kv.Value})
+	}
+	return out, nil
 }

@@ -26,6 +26,8 @@ const (
 	TxConsistency = "Consistency"
 	TxBatch       = "Batch"
 	TxGenesis     = "Genesis"
+	TxBatches     = "Batches"
+	TxHeads       = "Heads"
 )
 
 // TransientBatches is the transient field an Append may carry its batches

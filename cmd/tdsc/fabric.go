@@ -18,7 +18,7 @@ func newFabricCmd() *cobra.Command {
 		Use:   "fabric",
 		Short: "Work with the ledger on a Hyperledger Fabric network (start one with scripts/fabric.sh up)",
 	}
-	cmd.AddCommand(newFabricVerifyCmd())
+	cmd.AddCommand(newFabricVerifyCmd(), newFabricServeCmd())
 	return cmd
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
+	"github.com/tdsc/tdsc/ledger/verify"
 )
 
 // The Fabric tier runs against a real local network; scripts/fabric-test.sh
@@ -72,4 +73,39 @@ func TestConformance(t *testing.T) {
 		l := open(t, p, g, nil)
 		return l, l.VerifierKey()
 	})
+}
+
+// TestVerifyFromState re-verifies a space with ledger/verify from what the
+// chaincode serves (Batches, Checkpoints), as the ledger service offers it.
+func TestVerifyFromState(t *testing.T) {
+	p := network(t)
+	ctx := context.Background()
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := open(t, p, s.Genesis, nil)
+	w, err := ledgertest.NewWorkload(s, 200, 9, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range w.Setup {
+		if _, err := l.Append(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, st := range w.Streams {
+		for _, b := range st {
+			if _, err := l.Append(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rep, err := verify.Ledger(ctx, StateSource{l}, l.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Records != uint64(w.Records) || rep.Checkpoints == 0 {
+		t.Fatalf("report %+v, want %d records and checkpoints", rep, w.Records)
+	}
 }

@@ -2,8 +2,10 @@ package fabric
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -200,8 +203,27 @@ func (l *Ledger) setNoteKey(skey string) error {
 	if err != nil {
 		return fmt.Errorf("fabric: config: field NoteKey: %w", err)
 	}
-	l.signer = s
+	vkey, err := verifierKey(skey)
+	if err != nil {
+		return fmt.Errorf("fabric: config: field NoteKey: %w", err)
+	}
+	l.signer, l.vkey = s, vkey
 	return nil
+}
+
+// verifierKey derives the note verifier key of an Ed25519 note signer key
+// ("PRIVATE+KEY+name+hash+base64(1||seed)" gives "name+hash+base64(1||public)").
+func verifierKey(skey string) (string, error) {
+	f := strings.SplitN(skey, "+", 5)
+	if len(f) != 5 || f[0] != "PRIVATE" || f[1] != "KEY" {
+		return "", errors.New("not a note signer key")
+	}
+	k, err := base64.StdEncoding.DecodeString(f[4])
+	if err != nil || len(k) != 1+ed25519.SeedSize || k[0] != 1 {
+		return "", errors.New("not an Ed25519 note signer key")
+	}
+	pub := ed25519.NewKeyFromSeed(k[1:]).Public().(ed25519.PublicKey)
+	return f[2] + "+" + f[3] + "+" + base64.StdEncoding.EncodeToString(append([]byte{1}, pub...)), nil
 }
 
 // Close stops the committer (failing queued batches) and closes the connection.
@@ -292,9 +314,8 @@ func (l *Ledger) genesis(ctx context.Context) (ledger.Genesis, error) {
 	return gg, l.setGenesis(gg)
 }
 
-// VerifierKey is the note verifier key of the checkpoint key Open made
-// (empty until Init or the first read; empty if Config.NoteKey was set: its
-// owner knows the verifier key).
+// VerifierKey is the note verifier key of the backend's checkpoints: of
+// Config.NoteKey, or of the key made on Init or the first read.
 func (l *Ledger) VerifierKey() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -403,3 +424,76 @@ func clientArgs(args ...string) client.ProposalOption { return client.WithArgume
 
 // Chaincode is the name of the space's chaincode this ledger uses.
 func (l *Ledger) Chaincode() string { return l.cfg.Chaincode }
+
+// Genesis is the space's genesis, known after Init or the first read.
+func (l *Ledger) Genesis() ledger.Genesis {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.g == nil {
+		return ledger.Genesis{}
+	}
+	return *l.g
+}
+
+// Batches calls fn for every committed batch in order, from the batch
+// holding index from, with its records' stored bytes (for verifiers).
+func (l *Ledger) Batches(ctx context.Context, from uint64, fn func(*ledger.StoredBatch) error) error {
+	for {
+		var bs []*ledger.StoredBatch
+		if err := l.evaluate(ctx, &bs, wire.TxBatches, strconv.FormatUint(from, 10), "4096"); err != nil {
+			return err
+		}
+		if len(bs) == 0 {
+			return nil
+		}
+		for _, b := range bs {
+			if err := fn(b); err != nil {
+				return err
+			}
+			from = b.TreeSize
+		}
+	}
+}
+
+// Checkpoints calls fn with a checkpoint, signed with this backend's key, of
+// every tree head an Append transaction wrote, in order of size.
+func (l *Ledger) Checkpoints(ctx context.Context, fn func(size uint64, note []byte) error) error {
+	var from uint64
+	for {
+		var hs []wire.Head
+		if err := l.evaluate(ctx, &hs, wire.TxHeads, strconv.FormatUint(from, 10), "1000"); err != nil {
+			return err
+		}
+		if len(hs) == 0 {
+			return nil
+		}
+		for _, h := range hs {
+			n, err := l.sign(ctx, h)
+			if err != nil {
+				return err
+			}
+			if err := fn(h.Size, n); err != nil {
+				return err
+			}
+			from = h.Size + 1
+		}
+	}
+}
+
+// StateSource is the ledger as ledger/verify reads it (a verify.Source):
+// the batches and tree heads the chaincode holds in world state. ReadChain
+// reads the same from the blocks instead.
+type StateSource struct{ L *Ledger }
+
+// Genesis is the space's genesis as the chaincode holds it.
+func (s StateSource) Genesis(ctx context.Context) (ledger.Genesis, error) { return s.L.genesis(ctx) }
+
+// Batches is Ledger.Batches.
+func (s StateSource) Batches(ctx context.Context, from uint64, fn func(*ledger.StoredBatch) error) error {
+	return s.L.Batches(ctx, from, fn)
+}
+
+// Checkpoints is Ledger.Checkpoints.
+func (s StateSource) Checkpoints(ctx context.Context, fn func(size uint64, note []byte) error) error {
+	return s.L.Checkpoints(ctx, fn)
+}
