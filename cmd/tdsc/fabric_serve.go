@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -37,18 +38,6 @@ verifier key is written next to it with .vkey).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-			p, err := fabric.LoadProfile(profile)
-			if err != nil {
-				return err
-			}
-			if chaincode == "" {
-				chaincode = p.Chaincode
-			}
-			if deploy {
-				if err := fabric.Deploy(ctx, p, chaincode); err != nil {
-					return err
-				}
-			}
 			var g *ledger.Genesis
 			if genesisFile != "" {
 				data, err := os.ReadFile(genesisFile)
@@ -60,34 +49,13 @@ verifier key is written next to it with .vkey).`,
 					return fmt.Errorf("genesis %s: %w", genesisFile, err)
 				}
 			}
-			if keyFile == "" {
-				keyFile = filepath.Join(filepath.Dir(profile), "fabric-"+chaincode+".key")
-			}
-			skey, err := fabricNoteKey(ctx, keyFile, g, p, chaincode)
-			if err != nil {
-				return err
-			}
-			l, err := fabric.Open(ctx, fabric.Config{Profile: p, Chaincode: chaincode, NoteKey: skey, Log: log})
+			h, l, err := fabricLedgerService(ctx, fabricServeOptions{Profile: profile, Chaincode: chaincode, Deploy: deploy,
+				Genesis: g, NoteKeyFile: keyFile, Audience: audience, Log: log})
 			if err != nil {
 				return err
 			}
 			defer l.Close(context.Background())
-			if g != nil {
-				if err := l.Init(ctx, *g); err != nil {
-					return err
-				}
-			} else if _, err := (fabric.StateSource{L: l}).Genesis(ctx); err != nil {
-				return fmt.Errorf("chaincode %s: %w (initialise it with --genesis FILE)", chaincode, err)
-			}
-			reg := identity.NewRegistry(l, identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
-			v, err := identity.NewVerifier(reg, identity.WithAuthority(l.Genesis().Authority.ID))
-			if err != nil {
-				return err
-			}
-			h, err := service.New(service.Config{Backend: l, Authorize: service.RoleTokens(v, audience), Logger: log})
-			if err != nil {
-				return err
-			}
+			chaincode = l.Chaincode()
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
@@ -114,6 +82,73 @@ verifier key is written next to it with .vkey).`,
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:7070", "listen address")
 	cmd.Flags().StringVar(&audience, "audience", "ledger", "aud claim role tokens must carry")
 	return cmd
+}
+
+// fabricServeOptions say which space's chaincode to serve and how.
+type fabricServeOptions struct {
+	Profile     string          // profile.json path
+	Chaincode   string          // default: the profile's
+	Deploy      bool            // define the chaincode on the channel first
+	Genesis     *ledger.Genesis // initialise the chaincode with it; nil: it must hold one
+	NoteKeyFile string          // default: fabric-<chaincode>.key beside the profile
+	Audience    string          // of role tokens; default "ledger"
+	Log         *slog.Logger
+}
+
+// fabricLedgerService opens the Fabric backend for a space and returns the
+// ledger service's handler over it (what 'tdsc fabric serve' serves; the demo
+// can mount it for --ledger fabric). Close the returned ledger when done.
+func fabricLedgerService(ctx context.Context, o fabricServeOptions) (http.Handler, *fabric.Ledger, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Audience == "" {
+		o.Audience = "ledger"
+	}
+	p, err := fabric.LoadProfile(o.Profile)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.Chaincode == "" {
+		o.Chaincode = p.Chaincode
+	}
+	if o.Deploy {
+		if err := fabric.Deploy(ctx, p, o.Chaincode); err != nil {
+			return nil, nil, err
+		}
+	}
+	if o.NoteKeyFile == "" {
+		o.NoteKeyFile = filepath.Join(filepath.Dir(o.Profile), "fabric-"+o.Chaincode+".key")
+	}
+	skey, err := fabricNoteKey(ctx, o.NoteKeyFile, o.Genesis, p, o.Chaincode)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := fabric.Open(ctx, fabric.Config{Profile: p, Chaincode: o.Chaincode, NoteKey: skey, Log: o.Log})
+	if err != nil {
+		return nil, nil, err
+	}
+	fail := func(err error) (http.Handler, *fabric.Ledger, error) {
+		l.Close(context.Background())
+		return nil, nil, err
+	}
+	if o.Genesis != nil {
+		if err := l.Init(ctx, *o.Genesis); err != nil {
+			return fail(err)
+		}
+	} else if _, err := (fabric.StateSource{L: l}).Genesis(ctx); err != nil {
+		return fail(fmt.Errorf("chaincode %s: %w (initialise it with --genesis FILE)", o.Chaincode, err))
+	}
+	reg := identity.NewRegistry(l, identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
+	v, err := identity.NewVerifier(reg, identity.WithAuthority(l.Genesis().Authority.ID))
+	if err != nil {
+		return fail(err)
+	}
+	h, err := service.New(service.Config{Backend: l, Authorize: service.RoleTokens(v, o.Audience), Logger: o.Log})
+	if err != nil {
+		return fail(err)
+	}
+	return h, l, nil
 }
 
 // fabricNoteKey loads the checkpoint signer key, or creates it (0600) with
