@@ -122,6 +122,7 @@ func WithVerify(fn func(ctx context.Context) (verify.Report, error)) Option {
 type Handler struct {
 	b            Backend
 	verifier     note.Verifier
+	vkey         string
 	auth         Authenticate
 	now          func() time.Time
 	sessionTTL   time.Duration
@@ -148,7 +149,7 @@ func New(b Backend, vkey string, auth Authenticate, opts ...Option) (*Handler, e
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: checkpoint verifier key: %w", err)
 	}
-	h := &Handler{b: b, verifier: v, auth: auth, now: time.Now, sessionTTL: 8 * time.Hour,
+	h := &Handler{b: b, verifier: v, vkey: vkey, auth: auth, now: time.Now, sessionTTL: 8 * time.Hour,
 		log: slog.Default(), prefix: "/ui"}
 	for _, o := range opts {
 		o(h)

@@ -178,6 +178,11 @@ func TestE2E(t *testing.T) {
 	if verdict != "verified" || browserOK != "true" {
 		t.Errorf("cross-border record: verdict %q, browser check %q", verdict, browserOK)
 	}
+	var browserMsg string
+	run("browser check text", chromedp.Text("#browser-check", &browserMsg, chromedp.ByQuery))
+	if !strings.Contains(browserMsg, "Ed25519 signature verifies under the ledger key tdsc/ledger/space-1+") {
+		t.Errorf("the browser did not check the checkpoint signature itself: %q", browserMsg)
+	}
 
 	// Rules and exceptions; ledger health with a full verification.
 	run("rules", chromedp.Click(`a[data-page="rules"]`, chromedp.ByQuery), chromedp.WaitVisible("#denials-table", chromedp.ByQuery), shot("09-rules"))

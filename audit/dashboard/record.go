@@ -48,6 +48,10 @@ type RecordView struct {
 		Size   uint64 `json:"size"`
 		Root   string `json:"root"` // hex
 		Note   string `json:"note"`
+		// VerifierKey is the ledger's note verifier key (name+hash+Ed25519 key),
+		// for the browser's own signature check; compare it with the one the
+		// space publishes.
+		VerifierKey string `json:"verifierKey"`
 	} `json:"checkpoint"`
 	Batch   BatchView `json:"batch"`
 	Checks  []Check   `json:"checks"`
@@ -139,6 +143,7 @@ func (h *Handler) recordView(r *http.Request, pv ledger.Proven) (RecordView, err
 	c, err := openCheckpoint(pv.Checkpoint, h.verifier)
 	if err == nil {
 		v.Checkpoint.Origin, v.Checkpoint.Size, v.Checkpoint.Root, v.Checkpoint.Note = c.Origin, c.Size, hex.EncodeToString(c.Hash), string(pv.Checkpoint)
+		v.Checkpoint.VerifierKey = h.vkey
 		if c.Size != pv.TreeSize {
 			err = fmt.Errorf("checkpoint size %d, proof for tree size %d", c.Size, pv.TreeSize)
 		}

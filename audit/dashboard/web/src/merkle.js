@@ -51,3 +51,35 @@ export async function rootFromInclusion(index, size, leaf, proof) {
   if (sn !== 0) throw new Error('proof is shorter than the tree needs');
   return r;
 }
+
+// verifyNote checks a C2SP signed note (golang.org/x/mod/sumdb/note) against
+// an Ed25519 verifier key "name+hash+base64(0x01 || key)" with WebCrypto, and
+// returns the note's text. It throws when the browser has no Ed25519
+// (err.unsupported) or the signature does not verify.
+export async function verifyNote(noteText, vkey) {
+  // The key data is standard base64 and may itself contain '+'.
+  const [name, hashHex, ...rest] = vkey.split('+');
+  const keyB64 = rest.join('+');
+  const kd = base64ToBytes(keyB64);
+  if (!name || hashHex.length !== 8 || kd.length !== 33 || kd[0] !== 1) throw new Error('verifier key is not an Ed25519 note key');
+  const sep = noteText.lastIndexOf('\n\n');
+  if (sep < 0) throw new Error('note has no signature block');
+  const text = noteText.slice(0, sep + 1);
+  let key;
+  try {
+    key = await crypto.subtle.importKey('raw', kd.slice(1), { name: 'Ed25519' }, false, ['verify']);
+  } catch (e) {
+    const err = new Error('this browser has no Ed25519 in WebCrypto');
+    err.unsupported = true;
+    throw err;
+  }
+  for (const line of noteText.slice(sep + 2).split('\n')) {
+    const m = line.match(/^\u2014 (\S+) (\S+)$/);
+    if (!m || m[1] !== name) continue;
+    const sig = base64ToBytes(m[2]);
+    if (sig.length !== 68 || bytesToHex(sig.slice(0, 4)) !== hashHex) continue;
+    if (await crypto.subtle.verify({ name: 'Ed25519' }, key, sig.slice(4), new TextEncoder().encode(text))) return text;
+    throw new Error('the checkpoint signature does not verify under ' + name);
+  }
+  throw new Error('no signature by ' + name + ' on the checkpoint');
+}

@@ -1,6 +1,6 @@
 import { h, api, table } from './dom.js';
 import { t } from './i18n.js';
-import { base64ToBytes, bytesToHex, hexToBytes, leafHash, rootFromInclusion } from './merkle.js';
+import { base64ToBytes, bytesToHex, hexToBytes, leafHash, rootFromInclusion, verifyNote } from './merkle.js';
 
 export async function recordPage(main, id) {
   const v = await api('records/' + encodeURIComponent(id));
@@ -55,7 +55,18 @@ async function browserCheck(v, canon) {
     if (!v.checkpoint.root) throw new Error('no verified checkpoint');
     if (bytesToHex(root) !== v.checkpoint.root) throw new Error('the proof leads to ' + bytesToHex(root).slice(0, 16) + '…, not the checkpoint root');
     if (v.checkpoint.size !== v.treeSize) throw new Error('checkpoint size differs from the proof\'s tree size');
-    return { ok: true, msg: t('rec.browser.ok', v.proof.length, v.checkpoint.root.slice(0, 16) + '…') };
+    // The checkpoint's own signature, and that its body says this size and root.
+    let sigMsg;
+    try {
+      const body = (await verifyNote(v.checkpoint.note, v.checkpoint.verifierKey)).split('\n');
+      const rootB64 = btoa(String.fromCharCode(...hexToBytes(v.checkpoint.root)));
+      if (body[1] !== String(v.treeSize) || body[2] !== rootB64) throw new Error('the signed checkpoint is for another tree');
+      sigMsg = t('rec.browser.sig', v.checkpoint.verifierKey.split('+').slice(0, 2).join('+'));
+    } catch (e) {
+      if (!e.unsupported) throw e;
+      sigMsg = t('rec.browser.nosig');
+    }
+    return { ok: true, msg: t('rec.browser.ok', v.proof.length, v.checkpoint.root.slice(0, 16) + '…') + ' ' + sigMsg };
   } catch (e) {
     return { ok: false, msg: t('rec.browser.bad', e.message) };
   }
