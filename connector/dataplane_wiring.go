@@ -20,7 +20,7 @@ import (
 // newDataPlane builds the pull handler served under /data/.
 func (n *Node) newDataPlane() (*dataplane.Server, error) {
 	cfg := dataplane.DefaultConfig()
-	cfg.Audience, cfg.BaseURL, cfg.Now, cfg.Logger = n.dataAudience(), n.cfg.PublicURL, n.now, n.log
+	cfg.Audience, cfg.BaseURL, cfg.Now, cfg.Logger, cfg.Registerer = n.dataAudience(), n.cfg.PublicURL, n.now, n.log, n.promReg
 	return dataplane.NewServer(cfg, dataplane.IdentityVerifier{V: n.verifier}, dpLive{n}, dpDatasets{n}, dpRecorder{n})
 }
 

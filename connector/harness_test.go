@@ -123,7 +123,7 @@ const opToken = "operator-token-for-tests"
 
 // node starts a connector for a registered participant; dir and addr may be
 // reused to restart one.
-func (s *testSpace) node(id string, key *identity.Key, dir, addr string) *testNode {
+func (s *testSpace) node(id string, key *identity.Key, dir, addr string, extra ...connector.Option) *testNode {
 	s.t.Helper()
 	if dir == "" {
 		dir = s.t.TempDir()
@@ -145,10 +145,11 @@ func (s *testSpace) node(id string, key *identity.Key, dir, addr string) *testNo
 	addr = ln.Addr().String()
 	cfg := connector.Config{ParticipantID: id, Space: s.sp.Genesis.Space, Listen: addr, DataDir: dir,
 		DataSources: dir, RetryMin: 5 * time.Millisecond, RetryMax: 100 * time.Millisecond, StrictTimeout: 2 * time.Second, MaxAttempts: 1000}
-	n, err := connector.New(context.Background(), cfg, connector.WithKey(key), connector.WithLedger(s.gate),
+	opts := append([]connector.Option{connector.WithKey(key), connector.WithLedger(s.gate),
 		connector.WithParticipants(s.led), connector.WithRules(s.led), connector.WithOperatorToken(opToken),
 		connector.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-		connector.WithHTTPClient(&http.Client{Timeout: 5 * time.Second, Transport: s.schema}))
+		connector.WithHTTPClient(&http.Client{Timeout: 5 * time.Second, Transport: s.schema})}, extra...)
+	n, err := connector.New(context.Background(), cfg, opts...)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
@@ -52,6 +54,8 @@ type Node struct {
 
 	compiled sync.Map // offer id -> *policy.Compiled
 	watch    watchers
+	metrics  *metrics
+	promReg  prometheus.Registerer
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -72,6 +76,7 @@ type options struct {
 	opToken    string
 	data       http.Handler
 	verifier   []identity.VerifierOption
+	metrics    prometheus.Registerer
 }
 
 // Option configures New.
@@ -199,11 +204,17 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: o.log.With("participant", cfg.ParticipantID), now: o.now, newID: o.newID, key: o.key,
-		issuer: issuer, verifier: verifier, registry: o.registry, rules: o.rules, st: st, opToken: o.opToken, data: o.data}
+		issuer: issuer, verifier: verifier, registry: o.registry, rules: o.rules, st: st, opToken: o.opToken, data: o.data, promReg: o.metrics}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.lw = newLedgerWriter(n, o.ledger)
 	n.peers = &peerClient{n: n, hc: o.httpClient}
 	n.tasks = newTaskRunner(n)
+	if o.metrics != nil {
+		if err := n.registerMetrics(o.metrics); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("connector: metrics: %w", err)
+		}
+	}
 	if n.data == nil {
 		dp, err := n.newDataPlane()
 		if err != nil {

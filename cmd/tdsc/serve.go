@@ -11,6 +11,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
@@ -104,8 +107,10 @@ outbox records resume on the next start.`,
 			default:
 				return errors.New("config: ledgerUrl or ledgerDir: one is required (the ledger service, or an embedded ledger)")
 			}
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			node, err := connector.New(ctx, cfg, connector.WithKey(key), connector.WithLedger(led),
-				connector.WithParticipants(led), connector.WithRules(led), connector.WithLogger(log))
+				connector.WithParticipants(led), connector.WithRules(led), connector.WithLogger(log), connector.WithMetrics(reg))
 			if err != nil {
 				return err
 			}
@@ -114,7 +119,10 @@ outbox records resume on the next start.`,
 				node.Close(context.Background())
 				return err
 			}
-			srv := &http.Server{Handler: node.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+			mux := http.NewServeMux()
+			mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+			mux.Handle("/", node.Handler())
+			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 				IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 			log.Info("connector serving", "participant", cfg.ParticipantID, "listen", ln.Addr().String(), "publicUrl", node.PublicURL(), "dataDir", cfg.DataDir)
 			errc := make(chan error, 1)

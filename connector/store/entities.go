@@ -584,3 +584,26 @@ func (t *Tx) SetTransferPeer(id, peerPID string) error {
 	_, err := t.exec(`UPDATE transfers SET peer_pid = $1 WHERE id = $2 AND peer_pid = ''`, peerPID, id)
 	return err
 }
+
+// CountByState counts the rows of table ("negotiations" or "transfers") by
+// role and state.
+func (t *Tx) CountByState(table string) (map[[2]string]int, error) {
+	if table != "negotiations" && table != "transfers" {
+		return nil, fmt.Errorf("store: count: no table %q", table)
+	}
+	rows, err := t.query(`SELECT role, state, COUNT(*) FROM ` + table + ` GROUP BY role, state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[[2]string]int{}
+	for rows.Next() {
+		var role, state string
+		var n int
+		if err := rows.Scan(&role, &state, &n); err != nil {
+			return nil, err
+		}
+		out[[2]string{role, state}] = n
+	}
+	return out, rows.Err()
+}
