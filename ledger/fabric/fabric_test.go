@@ -12,6 +12,7 @@ import (
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/ledger/verify"
+	"github.com/tdsc/tdsc/policy"
 )
 
 // The Fabric tier runs against a real local network; scripts/fabric-test.sh
@@ -107,5 +108,50 @@ func TestVerifyFromState(t *testing.T) {
 	}
 	if rep.Records != uint64(w.Records) || rep.Checkpoints == 0 {
 		t.Fatalf("report %+v, want %d records and checkpoints", rep, w.Records)
+	}
+}
+
+// TestEvents: every committed batch arrives as a chaincode event with its
+// receipt, transaction and block.
+func TestEvents(t *testing.T) {
+	p := network(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := open(t, p, s.Genesis, nil)
+	height, err := l.Height(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := l.Events(ctx, height)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, _ := s.Participant("p1", "CN-BJ")
+	b1, _ := s.Batch(s.Authority(), p1)
+	b2, _ := s.Batch("p1", s.Dataset("p1", "ds-1", policy.General, "traffic"))
+	var want []Receipt
+	for _, b := range []*ledger.Batch{b1, b2} {
+		r, err := l.Submit(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, r)
+	}
+	for _, w := range want {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				t.Fatal("event stream ended")
+			}
+			if e.TxID != w.TxID || e.Block != w.Block || len(e.Batches) != 1 || e.Batches[0].BatchRoot != w.BatchRoot || e.TreeSize != w.TreeSize {
+				t.Fatalf("event %+v, want receipt %+v", e, w)
+			}
+		case <-ctx.Done():
+			t.Fatal("no event")
+		}
 	}
 }
