@@ -163,6 +163,16 @@ func TestE2E(t *testing.T) {
 	// Timeline, then click through to a record and see its proof verified.
 	run("timeline", chromedp.Click(`a[data-page="timeline"]`, chromedp.ByQuery), chromedp.WaitVisible("#timeline-chart", chromedp.ByQuery),
 		chromedp.WaitVisible("#records-table", chromedp.ByQuery), chromedp.Sleep(300*time.Millisecond), shot("05-timeline"))
+	// Keyboard: open the chart's table and list one interval's records.
+	run("chart as table", chromedp.Click(".chart-data summary", chromedp.ByQuery), chromedp.Focus(".chart-data button", chromedp.ByQuery),
+		chromedp.KeyEvent("\r"), chromedp.Poll(`document.activeElement && document.activeElement.id === 'records-heading'`, &polled),
+		shot("05b-timeline-interval"))
+	var intervalTotal string
+	run("interval total", chromedp.Text("#records-total", &intervalTotal, chromedp.ByQuery))
+	if intervalTotal == "" || strings.HasPrefix(intervalTotal, "76 ") {
+		t.Errorf("interval lists %q, want a part of the 76 records", intervalTotal)
+	}
+	run("reset", chromedp.Click(`form.filters button.secondary`, chromedp.ByQuery), chromedp.WaitVisible("#records-table", chromedp.ByQuery))
 	run("denials only", chromedp.Click(`input[name="denied"]`, chromedp.ByQuery), chromedp.Click(`form.filters button[type="submit"]`, chromedp.ByQuery),
 		chromedp.Poll(`document.getElementById('records-total')?.textContent.startsWith('3 ')`, &polled), shot("06-timeline-denials"))
 	run("open record", chromedp.Click(`#records-table a`, chromedp.ByQuery), chromedp.WaitVisible("#verdict", chromedp.ByQuery))

@@ -28,7 +28,8 @@ export async function timelinePage(main) {
     h('h1', { tabindex: -1 }, t('tl.title')),
     filters(() => { state.cursor = ''; state.stack = []; timelinePage(main); }),
     h('figure', { class: 'chart-wrap' }, h('div', { class: 'chart-box' }, canvas), h('figcaption', {}, t('tl.chart', num(tl.total), num(tl.denials)), ' ', t('tl.hint'))),
-    h('h2', { id: 'records-heading' }, t('tl.records')),
+    chartTable(tl, (b) => pick(main, tl, b)),
+    h('h2', { id: 'records-heading', tabindex: -1 }, t('tl.records')),
     state.interval ? h('p', {}, state.interval) : '',
     h('p', { id: 'records-total' }, t('tl.total', num(recs.total))),
     table(t('tl.records'), [
@@ -58,17 +59,33 @@ export async function timelinePage(main) {
       animation: false, maintainAspectRatio: false, responsive: true,
       scales: { x: { stacked: true, ticks: { maxTicksLimit: 8 } }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
       plugins: { legend: { position: 'bottom' } },
-      onClick: (ev, els) => {
-        if (!els.length) return;
-        const i = els[0].index, b = tl.buckets[i];
-        const start = new Date(b.start), end = new Date(start.getTime() + tl.bucketMs);
-        state.from = start.toISOString(); state.to = end.toISOString(); state.cursor = ''; state.stack = [];
-        state.interval = t('tl.interval', when(state.from), when(state.to));
-        announce(state.interval);
-        timelinePage(main).then(() => document.getElementById('records-heading')?.focus());
-      },
+      onClick: (ev, els) => { if (els.length) pick(main, tl, tl.buckets[els[0].index]); },
     },
   });
+}
+
+// pick lists the records of one bucket.
+function pick(main, tl, b) {
+  const start = new Date(b.start), end = new Date(start.getTime() + tl.bucketMs);
+  state.from = start.toISOString(); state.to = end.toISOString(); state.cursor = ''; state.stack = [];
+  state.interval = t('tl.interval', when(state.from), when(state.to));
+  announce(state.interval);
+  timelinePage(main).then(() => document.getElementById('records-heading')?.focus());
+}
+
+// chartTable is the chart's data as a table, for keyboards and screen readers:
+// one row per non-empty interval with a button listing its records.
+function chartTable(tl, onPick) {
+  const rows = tl.buckets.map((b) => {
+    const total = Object.values(b.counts).reduce((a, n) => a + n, 0);
+    const denied = (b.counts['negotiation.denied'] || 0) + (b.counts['transfer.denied'] || 0);
+    return { b, total, denied };
+  }).filter((r) => r.total > 0);
+  return h('details', { class: 'chart-data' }, h('summary', {}, t('tl.asTable')),
+    table(t('tl.asTable'), [
+      ['col.time', (r) => when(r.b.start)], ['tl.count', (r) => num(r.total)], ['tl.denials', (r) => r.denied ? h('strong', { class: 'bad' }, num(r.denied)) : '0'],
+      ['tl.list', (r) => h('button', { type: 'button', class: 'secondary', onclick: () => onPick(r.b) }, t('tl.list'))],
+    ], rows, { captionHidden: true }));
 }
 
 function filters(reload) {
