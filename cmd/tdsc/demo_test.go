@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,6 +107,25 @@ func TestDemo(t *testing.T) {
 		out := mustRun(t, append([]string{"audit", "verify", "--token", f.AuditorTok, "--vkey", vkey}, led...)...)
 		if !strings.HasPrefix(out, "ledger whole:") {
 			t.Errorf("audit verify: %s", out)
+		}
+	})
+
+	t.Run("dashboard mounted", func(t *testing.T) {
+		resp, err := http.Get(f.LedgerURL + "/ui/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(strings.ToLower(string(body)), "<html") {
+			t.Errorf("GET /ui/ = %d, %.200s", resp.StatusCode, body)
+		}
+		resp, err = http.Get(f.LedgerURL + "/ui/api/flows")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("GET /ui/api/flows without a session = %d, want 401", resp.StatusCode)
+			}
 		}
 	})
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/cmd/tdsc/internal/ledgerhttp"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/embedded"
 	"github.com/tdsc/tdsc/ledger/service"
@@ -21,7 +20,10 @@ import (
 func init() { register("ledger", newLedgerServeCmd) }
 
 func newLedgerServeCmd() *cobra.Command {
-	var dir, addr, genesisFile, audience string
+	var (
+		dir, addr, genesisFile, audience string
+		secure                           bool
+	)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the embedded ledger in DIR over HTTP under /ledger/v1/",
@@ -31,7 +33,8 @@ checkpoint(s), proof/consistency, participants/{id}[/jwks], rules, genesis;
 /healthz and /metrics. Reads of records need a role token (Authorization:
 Bearer), verified against the participants registered on this ledger:
 auditor and regulator tokens from the authority, participant tokens
-self-signed. Stops cleanly on SIGINT/SIGTERM.`,
+self-signed. The auditors' and regulators' dashboard is at /ui/ (log in with
+the same role token). Stops cleanly on SIGINT/SIGTERM.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -44,12 +47,7 @@ self-signed. Stops cleanly on SIGINT/SIGTERM.`,
 				return err
 			}
 			defer st.Close(context.Background())
-			reg := identity.NewRegistry(st, identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
-			v, err := identity.NewVerifier(reg, identity.WithAuthority(g.Authority.ID))
-			if err != nil {
-				return err
-			}
-			h, err := service.New(service.Config{Backend: st, Authorize: service.RoleTokens(v, audience), Logger: log})
+			h, err := ledgerhttp.Handler(st, audience, secure, log)
 			if err != nil {
 				return err
 			}
@@ -75,6 +73,7 @@ self-signed. Stops cleanly on SIGINT/SIGTERM.`,
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:7070", "listen address")
 	cmd.Flags().StringVar(&genesisFile, "genesis", "", "genesis file (tdsc authority init); required to create a ledger, checked when reopening")
 	cmd.Flags().StringVar(&audience, "audience", "ledger", "aud claim role tokens must carry")
+	cmd.Flags().BoolVar(&secure, "secure-cookies", false, "mark the dashboard's session cookie Secure (TLS ends in front of this service)")
 	_ = cmd.MarkFlagRequired("dir")
 	return cmd
 }

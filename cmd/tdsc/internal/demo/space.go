@@ -6,7 +6,6 @@ package demo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,13 +15,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tdsc/tdsc/cmd/tdsc/internal/ledgerhttp"
 	"github.com/tdsc/tdsc/connector"
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/identity/authority"
-	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/client"
 	"github.com/tdsc/tdsc/ledger/embedded"
-	"github.com/tdsc/tdsc/ledger/service"
 )
 
 // ledgerAudience is the aud of role tokens the demo's ledger accepts.
@@ -77,12 +75,7 @@ func startLedger(ctx context.Context, dir string, log *slog.Logger) (*space, err
 	if err := os.WriteFile(filepath.Join(dir, "ledger.vkey"), []byte(st.VerifierKey()+"\n"), 0o644); err != nil {
 		return nil, err
 	}
-	reg := identity.NewRegistry(st, identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
-	v, err := identity.NewVerifier(reg, identity.WithAuthority(auth.ID()))
-	if err != nil {
-		return nil, err
-	}
-	h, err := service.New(service.Config{Backend: st, Authorize: service.RoleTokens(v, ledgerAudience), Logger: log})
+	h, err := ledgerhttp.Handler(st, ledgerAudience, false, log)
 	if err != nil {
 		return nil, err
 	}
