@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 
 	"github.com/tdsc/tdsc/chaincode/wire"
@@ -53,10 +54,17 @@ func genesis(st store) (ledger.Genesis, error) {
 	return g, nil
 }
 
-// Init fixes the space's genesis. Calling it again with the same genesis
+// RuleInitByAdmin names the refusal of an Init not signed by an org admin.
+const RuleInitByAdmin = "chaincode.init-by-admin"
+
+// Init fixes the space's genesis; only an organisation admin may call it. Calling it again with the same genesis
 // does nothing; with another, it fails with ErrGenesisMismatch.
 func (c *Contract) Init(ctx contractapi.TransactionContextInterface, genesisJSON string) error {
 	st := ctx.GetStub()
+	if admin, err := cid.HasOUValue(st, "admin"); err != nil || !admin {
+		return fail(&ledger.RuleError{Rule: RuleInitByAdmin, Field: "creator",
+			Reason: "only an organisation's admin identity may fix the space's genesis"})
+	}
 	var g ledger.Genesis
 	if err := json.Unmarshal([]byte(genesisJSON), &g); err != nil {
 		return fail(&ledger.MalformedError{Rule: ledger.RuleJSON, Field: "genesis", Reason: err.Error()})

@@ -2,6 +2,7 @@ package fabric
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tdsc/tdsc/chaincode"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/ledger/verify"
@@ -153,5 +155,29 @@ func TestEvents(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("no event")
 		}
+	}
+}
+
+// TestInitNeedsAdmin: a client identity cannot squat a space's chaincode
+// with a genesis of its own; only an org admin may initialise it.
+func TestInitNeedsAdmin(t *testing.T) {
+	p := network(t)
+	ctx := context.Background()
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	userOnly := *p
+	userOnly.Orgs = append([]Org(nil), p.Orgs...)
+	userOnly.Orgs[0].AdminCert, userOnly.Orgs[0].AdminKey = "", ""
+	l, err := Open(ctx, Config{Profile: &userOnly, Chaincode: deploy(t, p)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(ctx)
+	err = l.Init(ctx, s.Genesis)
+	var re *ledger.RuleError
+	if !errors.As(err, &re) || re.Rule != chaincode.RuleInitByAdmin {
+		t.Fatalf("init by a client identity: got %v, want refusal by %s", err, chaincode.RuleInitByAdmin)
 	}
 }

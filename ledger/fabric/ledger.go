@@ -244,8 +244,8 @@ func (l *Ledger) Close(ctx context.Context) error {
 // embedded ledger's, so checkpoints of both read alike).
 func Origin(space string) string { return "tdsc/ledger/" + space }
 
-// Init fixes the chaincode's space to g (idempotent) and makes the
-// checkpoint key if none was configured.
+// Init fixes the chaincode's space to g (idempotent), as the org's admin
+// identity of the profile, and makes the checkpoint key if none was configured.
 func (l *Ledger) Init(ctx context.Context, g ledger.Genesis) error {
 	arg, err := json.Marshal(&g)
 	if err != nil {
@@ -253,8 +253,24 @@ func (l *Ledger) Init(ctx context.Context, g ledger.Genesis) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
 	defer cancel()
+	// The chaincode takes a genesis only from an org admin.
+	org := l.cfg.Profile.Orgs[l.cfg.Org]
+	contract := l.contract
+	if org.AdminCert != "" && org.AdminKey != "" {
+		id, sign, err := clientIdentity(org.MSPID, org.AdminCert, org.AdminKey)
+		if err != nil {
+			return err
+		}
+		gw, err := client.Connect(id, client.WithSign(sign), client.WithHash(hash.SHA256), client.WithClientConnection(l.conn),
+			client.WithEndorseTimeout(l.cfg.Timeout), client.WithSubmitTimeout(l.cfg.Timeout), client.WithCommitStatusTimeout(l.cfg.Timeout))
+		if err != nil {
+			return fmt.Errorf("fabric: admin gateway: %w", err)
+		}
+		defer gw.Close()
+		contract = gw.GetNetwork(l.cfg.Profile.Channel).GetContract(l.cfg.Chaincode)
+	}
 	for {
-		_, err := l.contract.SubmitWithContext(ctx, wire.TxInit, client.WithArguments(string(arg)))
+		_, err := contract.SubmitWithContext(ctx, wire.TxInit, client.WithArguments(string(arg)))
 		if err == nil {
 			break
 		}
