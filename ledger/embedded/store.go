@@ -370,7 +370,23 @@ type header struct {
 func walkBatches(tx *bolt.Tx, from uint64, fn func(*ledger.StoredBatch) error) error {
 	recs, tree := tx.Bucket(bRecords), tx.Bucket(bTree)
 	c := tx.Bucket(bBatches).Cursor()
-	for k, v := c.Seek(itob(from)); k != nil; k, v = c.Next() {
+	k, v := c.Seek(itob(from))
+	// Batches are keyed by their first index: when from lies inside a batch,
+	// the seek lands on the next one (or past the end), so step back to it.
+	if k == nil {
+		k, v = c.Last()
+	} else if btoi(k) > from {
+		if k, v = c.Prev(); k == nil {
+			k, v = c.First()
+		}
+	}
+	if k != nil {
+		var h header
+		if err := json.Unmarshal(v, &h); err == nil && h.First+uint64(h.Count) <= from {
+			k, v = c.Next()
+		}
+	}
+	for ; k != nil; k, v = c.Next() {
 		var h header
 		if err := json.Unmarshal(v, &h); err != nil {
 			return fmt.Errorf("embedded: batch header at index %d: %w", btoi(k), err)
