@@ -15,6 +15,7 @@ import (
 
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/verify"
 )
 
 // noTime marks a record whose time does not parse (the rulebook refuses such
@@ -87,15 +88,7 @@ func (s *snapshot) batchStart(i uint64) (uint64, bool) {
 
 // openCheckpoint verifies a signed checkpoint note and parses its body.
 func openCheckpoint(signed []byte, v note.Verifier) (log.Checkpoint, error) {
-	n, err := note.Open(signed, note.VerifierList(v))
-	if err != nil {
-		return log.Checkpoint{}, fmt.Errorf("checkpoint signature does not verify under the ledger's key: %w", err)
-	}
-	var c log.Checkpoint
-	if _, err := c.Unmarshal([]byte(n.Text)); err != nil {
-		return log.Checkpoint{}, fmt.Errorf("checkpoint body: %w", err)
-	}
-	return c, nil
+	return verify.Checkpoint(signed, v)
 }
 
 // snapshot brings the mirror up to the backend's latest checkpoint and returns it.
