@@ -181,3 +181,47 @@ func TestInitNeedsAdmin(t *testing.T) {
 		t.Fatalf("init by a client identity: got %v, want refusal by %s", err, chaincode.RuleInitByAdmin)
 	}
 }
+
+// TestBatchProofs: each record proves its place in the batch its writer
+// signed, and the proof names the receipt's transaction and block.
+func TestBatchProofs(t *testing.T) {
+	p := network(t)
+	ctx := context.Background()
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := open(t, p, s.Genesis, nil)
+	var recs []ledger.Record
+	for i := range 5 {
+		r, err := s.Participant(fmt.Sprintf("p%d", i), "CN-BJ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	b, err := s.Batch(s.Authority(), recs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := l.Submit(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range recs {
+		bp, err := l.BatchProof(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bp.Offset != uint64(i) || bp.Count != 5 || bp.TxID != rc.TxID || bp.Block != rc.Block || bp.Entry.BatchRoot != b.Root {
+			t.Fatalf("record %s: proof %+v, want offset %d of 5 in tx %s block %d", r.ID, bp, i, rc.TxID, rc.Block)
+		}
+		if err := bp.Verify(); err != nil {
+			t.Fatalf("record %s: %v", r.ID, err)
+		}
+		bp.Entry.Record.Participant.Region = "CN-SH"
+		if bp.Verify() == nil {
+			t.Fatalf("record %s: proof verifies for an altered record", r.ID)
+		}
+	}
+}
