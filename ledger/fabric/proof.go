@@ -98,4 +98,3 @@ func (l *Ledger) blockOf(ctx context.Context, txID string) (uint64, error) {
 	}
 	return b.Header.Number, nil
 }
-
