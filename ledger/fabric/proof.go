@@ -3,6 +3,7 @@ package fabric
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
@@ -83,7 +84,7 @@ func (l *Ledger) BatchProof(ctx context.Context, id string) (BatchProof, error) 
 	return p, nil
 }
 
-var errStop = fmt.Errorf("stop")
+var errStop = errors.New("stop")
 
 // blockOf is the number of the block holding transaction txID (qscc).
 func (l *Ledger) blockOf(ctx context.Context, txID string) (uint64, error) {
