@@ -47,6 +47,9 @@ func (l *Ledger) Append(ctx context.Context, b *ledger.Batch) (ledger.Receipt, e
 // failed. Appending the same batch again returns the same receipt (with the
 // transaction that first committed it).
 func (l *Ledger) Submit(ctx context.Context, b *ledger.Batch) (Receipt, error) {
+	if b == nil {
+		return Receipt{}, &ledger.MalformedError{Rule: ledger.RuleRequired, Field: "batch", Reason: "no batch"}
+	}
 	if err := b.Validate(); err != nil {
 		return Receipt{}, err
 	}
