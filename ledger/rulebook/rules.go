@@ -185,22 +185,7 @@ func (a *applier) apply() ([]Change, error) {
 	case ledger.KindTransferAuthorized:
 		return a.transferAuthorized()
 	case ledger.KindTransferCompleted:
-		t, err := a.st.Transfer(r.Transfer)
-		if err != nil {
-			return nil, err
-		}
-		if t == nil {
-			return nil, refuse(RuleCompleteAuthorized, "transfer", "transfer %s was never authorised", r.Transfer)
-		}
-		if r.Actor != t.Provider && r.Actor != t.Consumer {
-			return nil, refuse(RuleAgreementParty, "actor", "%s is not a party to transfer %s", r.Actor, t.ID)
-		}
-		if t.Completed {
-			return nil, refuse(RuleCompleteOnce, "transfer", "transfer %s is already completed", t.ID)
-		}
-		n := *t
-		n.Completed = true
-		return []Change{{Transfer: &n}}, nil
+		return a.transferCompleted()
 	case ledger.KindUsageLogged:
 		ag, err := a.agreement(r.Agreement)
 		if err != nil {
@@ -235,6 +220,38 @@ func (a *applier) apply() ([]Change, error) {
 	}
 	// negotiation.denied, transfer.denied: a decision recorded, no state.
 	return nil, nil
+}
+
+// transferCompleted lets each party to an authorised transfer record one
+// completion: the provider what it sent, the consumer what it received.
+func (a *applier) transferCompleted() ([]Change, error) {
+	r := a.r
+	t, err := a.st.Transfer(r.Transfer)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, refuse(RuleCompleteAuthorized, "transfer", "transfer %s was never authorised", r.Transfer)
+	}
+	if r.Actor != t.Provider && r.Actor != t.Consumer {
+		return nil, refuse(RuleAgreementParty, "actor", "%s is not a party to transfer %s", r.Actor, t.ID)
+	}
+	legacy := t.Completed && !t.CompletedByProvider && !t.CompletedByConsumer
+	done := t.CompletedByConsumer
+	if r.Actor == t.Provider {
+		done = t.CompletedByProvider
+	}
+	if legacy || done {
+		return nil, refuse(RuleCompleteOnce, "actor", "%s already recorded the completion of transfer %s", r.Actor, t.ID)
+	}
+	n := *t
+	n.Completed = true
+	if r.Actor == t.Provider {
+		n.CompletedByProvider = true
+	} else {
+		n.CompletedByConsumer = true
+	}
+	return []Change{{Transfer: &n}}, nil
 }
 
 func (a *applier) participant(update bool) ([]Change, error) {

@@ -176,6 +176,7 @@ func TestRules(t *testing.T) {
 		}), rulebook.RuleCrossBorderFlag},
 		{"transfer completed", by(func(s *ledgertest.Space) ledger.Record { return s.Completed("p2", "t-1", 1024) }), ""},
 		{"transfer completed never authorised", by(func(s *ledgertest.Space) ledger.Record { return s.Completed("p2", "t-none", 1024) }), rulebook.RuleCompleteAuthorized},
+		{"transfer completed by its provider", by(func(s *ledgertest.Space) ledger.Record { return s.Completed("p1", "t-1", 1024) }), ""},
 		{"transfer completed by a stranger", by(func(s *ledgertest.Space) ledger.Record { return s.Completed("p3", "t-1", 1024) }), rulebook.RuleAgreementParty},
 		{"agreement revoked by party", by(func(s *ledgertest.Space) ledger.Record { return s.Revoked("p2", "ag-open") }), ""},
 		{"agreement revoked by stranger", by(func(s *ledgertest.Space) ledger.Record { return s.Revoked("p3", "ag-open") }), rulebook.RuleAgreementParty},
@@ -240,6 +241,9 @@ func TestLifecycleTwice(t *testing.T) {
 		{s.Transfer("p1", "p2", "ag-lim", "ds-gen", "t-3"), rulebook.RuleMaxUses},
 		{s.Completed("p2", "t-2", 1), ""},
 		{s.Completed("p2", "t-2", 1), rulebook.RuleCompleteOnce},
+		{s.Completed("p1", "t-2", 1), ""},
+		{s.Completed("p1", "t-2", 1), rulebook.RuleCompleteOnce},
+		{s.Completed("p3", "t-2", 1), rulebook.RuleAgreementParty},
 		{s.DutyFulfilled("p2", "ag-lim", "d1"), ""},
 		{s.DutyFulfilled("p2", "ag-lim", "d1"), rulebook.RuleDutyOnce},
 		{s.ObjectionResolved("p1", "ob-1"), ""},
@@ -258,6 +262,38 @@ func TestLifecycleTwice(t *testing.T) {
 			t.Fatalf("step %d (%s): got %v, want %s", i, st.r.Kind, err, st.rule)
 		}
 		m.Put(ch...)
+	}
+}
+
+// TestCompletionPerParty checks each party records one completion, in
+// either order, and that a transfer completed under the earlier
+// one-completion rule takes no more.
+func TestCompletionPerParty(t *testing.T) {
+	for _, order := range [][2]string{{"p1", "p2"}, {"p2", "p1"}} {
+		s, m := world(t)
+		for i, actor := range order {
+			r := s.Completed(actor, "t-1", 1024)
+			r.ID = "transfer.completed/t-1/" + actor
+			ch, err := rulebook.Apply(m, s.Genesis, actor, &r)
+			if err != nil {
+				t.Fatalf("order %v, completion %d by %s: %v", order, i, actor, err)
+			}
+			m.Put(ch...)
+		}
+		x, _ := m.Transfer("t-1")
+		if !x.Completed || !x.CompletedByProvider || !x.CompletedByConsumer {
+			t.Fatalf("order %v: state %+v, want completed by both", order, x)
+		}
+	}
+	s, m := world(t)
+	x, _ := m.Transfer("t-1")
+	legacy := *x
+	legacy.Completed = true
+	m.Put(rulebook.Change{Transfer: &legacy})
+	r := s.Completed("p2", "t-1", 1024)
+	var re *ledger.RuleError
+	if _, err := rulebook.Apply(m, s.Genesis, "p2", &r); !errors.As(err, &re) || re.Rule != rulebook.RuleCompleteOnce {
+		t.Fatalf("completion after a legacy completion: %v, want %s", err, rulebook.RuleCompleteOnce)
 	}
 }
 

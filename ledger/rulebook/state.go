@@ -42,13 +42,22 @@ type Agreement struct {
 	Duties map[string]bool `json:"duties,omitempty"`
 }
 
-// Transfer is an authorised transfer and whether it completed.
+// Transfer is an authorised transfer and which of its parties recorded its
+// completion: each party (provider and consumer) records at most one
+// transfer.completed.
 type Transfer struct {
 	ID        string `json:"id"`
 	Agreement string `json:"agreement"`
 	Provider  string `json:"provider"`
 	Consumer  string `json:"consumer"`
-	Completed bool   `json:"completed,omitempty"`
+	// Completed is set by the first completion of either party. A transfer
+	// stored with Completed set and neither CompletedBy flag was completed
+	// under the one-completion rule of earlier versions; it takes no more.
+	Completed bool `json:"completed,omitempty"`
+	// CompletedByProvider and CompletedByConsumer say which party recorded
+	// its completion.
+	CompletedByProvider bool `json:"completedByProvider,omitempty"`
+	CompletedByConsumer bool `json:"completedByConsumer,omitempty"`
 }
 
 // Objection is a filed objection and whether it was resolved.
