@@ -29,17 +29,7 @@ import (
 // page go to $TDSC_E2E_SCREENSHOTS, default $TMPDIR/tdsc-dashboard-e2e.
 func TestE2E(t *testing.T) {
 	browser := chromium(t)
-	shots := os.Getenv("TDSC_E2E_SCREENSHOTS")
-	if shots == "" {
-		shots = filepath.Join(os.TempDir(), "tdsc-dashboard-e2e")
-	}
-	if err := os.RemoveAll(shots); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshots in %s", shots)
+	shots := screenshotDir(t, "")
 
 	sc := newScenario(t)
 	// The dashboard at /ui/, and at /lying/ the same over a ledger server that
@@ -61,51 +51,9 @@ func TestE2E(t *testing.T) {
 	defer srv.Close()
 	base := srv.URL + "/ui/"
 
-	ctx := newBrowser(t, browser)
-
+	b := newE2E(t, browser, shots)
+	run, shot, status, texts, login := b.run, b.shot, b.status, b.texts, b.login
 	var polled bool
-	run := func(what string, actions ...chromedp.Action) {
-		t.Helper()
-		if err := chromedp.Run(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	shot := func(name string) chromedp.Action {
-		return chromedp.ActionFunc(func(ctx context.Context) error {
-			// Every page must read as text: no "[object …]", "undefined" or "null" leaking from the code.
-			var leak string
-			if err := chromedp.Evaluate(`(document.querySelector('main').innerText.match(/\[object \w+\]|\bundefined\b|\bnull\b|NaN/) || [''])[0]`, &leak).Do(ctx); err != nil {
-				return err
-			}
-			if leak != "" {
-				t.Errorf("page %s shows %q", name, leak)
-			}
-			var buf []byte
-			if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644)
-		})
-	}
-	status := func(path string) int {
-		t.Helper()
-		var code int
-		run("fetch "+path, chromedp.Evaluate(fmt.Sprintf(`fetch(%q, {credentials: 'same-origin'}).then(r => r.status)`, "api/"+path), &code,
-			func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
-		return code
-	}
-	texts := func(sel string) []string {
-		t.Helper()
-		var out []string
-		run("read "+sel, chromedp.Evaluate(fmt.Sprintf(`Array.from(document.querySelectorAll(%q)).map(e => e.getAttribute('data-node') || e.getAttribute('data-edge') || e.textContent)`, sel), &out))
-		return out
-	}
-	login := func(token string) {
-		t.Helper()
-		run("log in", chromedp.WaitVisible("#login-form", chromedp.ByQuery),
-			chromedp.SetValue("#token", token, chromedp.ByQuery),
-			chromedp.Click("#login-submit", chromedp.ByQuery))
-	}
 
 	// No token: nothing but the login page, and every data endpoint refuses.
 	run("open", chromedp.Navigate(base+"?lang=en"), chromedp.WaitVisible("#login-form", chromedp.ByQuery), shot("01-login"))
@@ -247,6 +195,102 @@ func TestE2E(t *testing.T) {
 	if verdict != "failed" || browserOK != "false" {
 		t.Errorf("tampered proof: verdict %q, browser check %q; want failed, false", verdict, browserOK)
 	}
+}
+
+// e2e is one headless Chromium tab and the steps the end-to-end tests take in
+// it; a failing step ends the test.
+type e2e struct {
+	t     *testing.T
+	ctx   context.Context
+	shots string
+}
+
+func newE2E(t *testing.T, browser, shots string) *e2e {
+	return &e2e{t: t, ctx: newBrowser(t, browser), shots: shots}
+}
+
+// run runs the actions, failing the test with what on an error.
+func (b *e2e) run(what string, actions ...chromedp.Action) {
+	b.t.Helper()
+	if err := chromedp.Run(b.ctx, actions...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// shot checks the page reads as text and writes its screenshot as name.png.
+func (b *e2e) shot(name string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		// Every page must read as text: no "[object …]", "undefined" or "null" leaking from the code.
+		var leak string
+		if err := chromedp.Evaluate(`(document.querySelector('main').innerText.match(/\[object \w+\]|\bundefined\b|\bnull\b|NaN/) || [''])[0]`, &leak).Do(ctx); err != nil {
+			return err
+		}
+		if leak != "" {
+			b.t.Errorf("page %s shows %q", name, leak)
+		}
+		var buf []byte
+		if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(b.shots, name+".png"), buf, 0o644)
+	})
+}
+
+// status is the HTTP status of GET api/path from the page, with its cookies.
+func (b *e2e) status(path string) int {
+	b.t.Helper()
+	var code int
+	b.run("fetch "+path, chromedp.Evaluate(fmt.Sprintf(`fetch(%q, {credentials: 'same-origin'}).then(r => r.status)`, "api/"+path), &code, awaitPromise))
+	return code
+}
+
+// fetchJSON decodes GET api/path, fetched by the page with its cookies, into v.
+func (b *e2e) fetchJSON(path string, v any) {
+	b.t.Helper()
+	b.run("fetch "+path, chromedp.Evaluate(fmt.Sprintf(`fetch(%q, {credentials: 'same-origin'}).then(r => { if (!r.ok) throw new Error('status ' + r.status); return r.json(); })`, "api/"+path), v, awaitPromise))
+}
+
+func awaitPromise(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }
+
+// texts are the graph ids (data-node, data-edge) or else the text of the elements sel selects.
+func (b *e2e) texts(sel string) []string {
+	b.t.Helper()
+	var out []string
+	b.run("read "+sel, chromedp.Evaluate(fmt.Sprintf(`Array.from(document.querySelectorAll(%q)).map(e => e.getAttribute('data-node') || e.getAttribute('data-edge') || e.textContent)`, sel), &out))
+	return out
+}
+
+// login submits token on the login page.
+func (b *e2e) login(token string) {
+	b.t.Helper()
+	b.run("log in", chromedp.WaitVisible("#login-form", chromedp.ByQuery),
+		chromedp.SetValue("#token", token, chromedp.ByQuery),
+		chromedp.Click("#login-submit", chromedp.ByQuery))
+}
+
+// screenshotDir is $TDSC_E2E_SCREENSHOTS (default $TMPDIR/tdsc-dashboard-e2e)
+// joined with sub, emptied of earlier screenshots.
+func screenshotDir(t *testing.T, sub string) string {
+	t.Helper()
+	root := os.Getenv("TDSC_E2E_SCREENSHOTS")
+	if root == "" {
+		root = filepath.Join(os.TempDir(), "tdsc-dashboard-e2e")
+	}
+	dir := filepath.Join(root, sub)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old, err := filepath.Glob(filepath.Join(dir, "*.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("screenshots in %s", dir)
+	return dir
 }
 
 // newBrowser starts headless Chromium with a fresh profile and no background
