@@ -140,12 +140,47 @@ func newIndex(recs []ledger.Record) *index {
 	return ix
 }
 
+// completionCounted picks, per transfer, the index of the one
+// transfer.completed record whose bytes count: both parties record a
+// completion (the provider what it sent, the consumer what it received), and
+// the bytes moved once. The provider's record is preferred; the consumer's
+// counts when the provider's is missing.
+func (ix *index) completionCounted(recs []ledger.Record) map[string]int {
+	counted := map[string]int{}
+	for i := range recs {
+		r := &recs[i]
+		if r.Kind != ledger.KindTransferCompleted {
+			continue
+		}
+		j, seen := counted[r.Transfer]
+		if !seen || ix.byProvider(r) && !ix.byProvider(&recs[j]) {
+			counted[r.Transfer] = i
+		}
+	}
+	return counted
+}
+
+// byProvider reports whether a completion is the provider's: the actor of the
+// transfer's authorisation, or else the owner of its dataset.
+func (ix *index) byProvider(r *ledger.Record) bool {
+	if auth := ix.authorized[r.Transfer]; auth != nil {
+		return r.Actor == auth.Actor
+	}
+	if ds := ix.datasets[r.Dataset]; ds != nil {
+		return r.Actor == ds.Actor
+	}
+	return true
+}
+
 // flowOf fills a flow's fields from the record and, where it is silent, from
 // the transfer's authorisation, its agreement, its dataset and the parties' regions.
 func (ix *index) flowOf(r *ledger.Record) Flow {
 	f := Flow{Dataset: r.Dataset, Category: r.Category, Classification: r.Classification,
 		FromRegion: r.FromRegion, ToRegion: r.ToRegion, LegalBasis: r.LegalBasis}
 	provider, consumer := r.Actor, r.Counterparty
+	if !ix.byProvider(r) {
+		provider, consumer = r.Counterparty, r.Actor
+	}
 	if auth := ix.authorized[r.Transfer]; auth != nil {
 		provider, consumer = auth.Actor, auth.Counterparty
 		fill(&f.Dataset, auth.Dataset)
@@ -218,6 +253,7 @@ func BuildReport(recs []ledger.Record, w Window) Report {
 	fulfilled := map[[2]string]bool{}
 	resolved := map[string]bool{}
 	var filed []*ledger.Record
+	counted := ix.completionCounted(recs)
 	for i := range recs {
 		r := &recs[i]
 		t, err := time.Parse(time.RFC3339Nano, r.Time)
@@ -240,6 +276,9 @@ func BuildReport(recs []ledger.Record, w Window) Report {
 		rep.Records++
 		switch r.Kind {
 		case ledger.KindTransferCompleted:
+			if counted[r.Transfer] != i {
+				continue // the other party's record of the same transfer
+			}
 			f := ix.flowOf(r)
 			key := f
 			key.Transfers, key.Bytes = 0, 0

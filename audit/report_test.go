@@ -118,3 +118,38 @@ func TestBuildHistory(t *testing.T) {
 		t.Errorf("dept sent %d bytes, owns %d datasets, %d agreements; want 2500, 2, 2", dept.BytesSent, dept.DatasetsOwned, dept.AgreementsAsProvider)
 	}
 }
+
+// TestBuildReportCountsEachTransferOnce: both parties record a completion;
+// the bytes count once, from the provider's record when there is one (even
+// when the consumer's came first or says the hash did not match), else from
+// the consumer's.
+func TestBuildReportCountsEachTransferOnce(t *testing.T) {
+	at := func(s string) string { return "2026-11-20T" + s + "+08:00" }
+	recs := scenario()
+	recs = append(recs,
+		// tr1 and tr2: the consumers' own records besides the provider's.
+		ledger.Record{Schema: 1, ID: "t1c/firm", Kind: ledger.KindTransferCompleted, Time: at("10:06:01"), Actor: "firm", Counterparty: "dept",
+			Transfer: "tr1", Bytes: 1000, Decision: ledger.DecisionAllow},
+		ledger.Record{Schema: 1, ID: "t2c/sgco", Kind: ledger.KindTransferCompleted, Time: at("10:08:01"), Actor: "sgco", Counterparty: "dept",
+			Transfer: "tr2", Bytes: 499, Decision: ledger.DecisionDeny, Rule: "transfer.hash-mismatch", Reason: "hash-mismatch: received sha256:aa, registered sha256:bb"},
+		// tr4: the consumer recorded first, the provider after; tr5: only the consumer recorded.
+		ledger.Record{Schema: 1, ID: "t4", Kind: ledger.KindTransferAuthorized, Time: at("10:11:00"), Actor: "dept", Counterparty: "firm", Agreement: "ag1", Transfer: "tr4", Dataset: "traffic"},
+		ledger.Record{Schema: 1, ID: "t4c/firm", Kind: ledger.KindTransferCompleted, Time: at("10:12:00"), Actor: "firm", Counterparty: "dept", Transfer: "tr4", Bytes: 7},
+		ledger.Record{Schema: 1, ID: "t4c/dept", Kind: ledger.KindTransferCompleted, Time: at("10:12:01"), Actor: "dept", Counterparty: "firm", Transfer: "tr4", Bytes: 8},
+		ledger.Record{Schema: 1, ID: "t5", Kind: ledger.KindTransferAuthorized, Time: at("10:13:00"), Actor: "dept", Counterparty: "firm", Agreement: "ag1", Transfer: "tr5", Dataset: "traffic"},
+		ledger.Record{Schema: 1, ID: "t5c/firm", Kind: ledger.KindTransferCompleted, Time: at("10:14:00"), Actor: "firm", Counterparty: "dept", Transfer: "tr5", Bytes: 30},
+	)
+	rep := BuildReport(recs, Window{Now: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)})
+	want := []Flow{
+		{Provider: "dept", Consumer: "firm", Dataset: "traffic", Category: "transport", Classification: policy.Important,
+			FromRegion: "CN-BJ", ToRegion: "CN-SH", Transfers: 4, Bytes: 2000 + 8 + 30},
+		{Provider: "dept", Consumer: "sgco", Dataset: "traffic", Category: "transport", Classification: policy.Important,
+			FromRegion: "CN-BJ", ToRegion: "SG", CrossBorder: true, LegalBasis: "PIPL-38-contract", Transfers: 1, Bytes: 500},
+	}
+	if d := cmp.Diff(want, rep.Flows); d != "" {
+		t.Errorf("flows (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]LevelTotal{{Classification: policy.Important, Transfers: 5, Bytes: 2538}}, rep.ByClassification); d != "" {
+		t.Errorf("by classification (-want +got):\n%s", d)
+	}
+}
