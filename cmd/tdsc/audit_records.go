@@ -198,9 +198,7 @@ func writeEntries(w io.Writer, out string, entries []ledger.Entry) error {
 		if entries == nil {
 			entries = []ledger.Entry{}
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(entries)
+		return writeJSON(w, entries)
 	case "csv":
 		cw := csv.NewWriter(w)
 		_ = cw.Write(recordColumns)
@@ -262,9 +260,7 @@ func newAuditRecordCmd() *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			if out == "json" {
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				return enc.Encode(struct {
+				return writeJSON(w, struct {
 					ledger.Proven
 					Verdict string `json:"verdict,omitempty"`
 				}{p, verdict})
@@ -326,9 +322,7 @@ func newFlowsReportCmd() *cobra.Command {
 func writeReport(w io.Writer, out string, rep audit.Report) error {
 	switch out {
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeJSON(w, rep)
 	case "csv":
 		cw := csv.NewWriter(w)
 		_ = cw.Write([]string{"provider", "consumer", "dataset", "category", "classification", "fromRegion", "toRegion", "crossBorder", "legalBasis", "transfers", "bytes"})
@@ -366,9 +360,7 @@ func newFlowsParticipantCmd() *cobra.Command {
 			}
 			h := audit.BuildHistory(recs, args[0], time.Now())
 			if out == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(h)
+				return writeJSON(cmd.OutOrStdout(), h)
 			}
 			audit.WriteHistoryText(cmd.OutOrStdout(), h)
 			return nil

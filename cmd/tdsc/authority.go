@@ -37,12 +37,6 @@ func authorityDirFlag(cmd *cobra.Command, dir *string) {
 	cmd.Flags().StringVar(dir, "dir", def, "authority directory (authority.key, genesis.json); env TDSC_AUTHORITY_DIR")
 }
 
-func printJSON(cmd *cobra.Command, v any) error {
-	enc := json.NewEncoder(cmd.OutOrStdout())
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 func newAuthorityInitCmd() *cobra.Command {
 	var dir, space, id, name, region, alg string
 	cmd := &cobra.Command{
