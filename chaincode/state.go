@@ -25,10 +25,13 @@ type worldState struct {
 	st    store
 	g     ledger.Genesis
 	cache map[string][]byte // nil value: read, absent
+	// objs holds decoded objects by key: the rulebook reads the same
+	// participant and rules for every record and never modifies them.
+	objs map[string]any
 }
 
 func newWorldState(st store, g ledger.Genesis) *worldState {
-	return &worldState{st: st, g: g, cache: map[string][]byte{}}
+	return &worldState{st: st, g: g, cache: map[string][]byte{}, objs: map[string]any{}}
 }
 
 // prefetch reads the keys not yet cached in one round trip.
@@ -67,6 +70,9 @@ func (w *worldState) get(key string) ([]byte, error) {
 
 // getJSON decodes the object under key into a new T, or returns nil if absent.
 func getJSON[T any](w *worldState, key string) (*T, error) {
+	if o, ok := w.objs[key].(*T); ok {
+		return o, nil
+	}
 	v, err := w.get(key)
 	if err != nil || v == nil {
 		return nil, err
@@ -75,6 +81,7 @@ func getJSON[T any](w *worldState, key string) (*T, error) {
 	if err := json.Unmarshal(v, t); err != nil {
 		return nil, fmt.Errorf("chaincode: state %s does not decode: %w", key, err)
 	}
+	w.objs[key] = t
 	return t, nil
 }
 

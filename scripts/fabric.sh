@@ -6,6 +6,7 @@
 #   scripts/fabric.sh deploy NAME      define chaincode NAME on the channel (one per space; `up` deploys "tdsc")
 #   scripts/fabric.sh reload           rebuild tdsc-chaincode and restart the chaincode services
 #   scripts/fabric.sh restart          start a stopped network again on its existing ledger
+#   scripts/fabric.sh profile          (re)write the client profile of the network
 #   scripts/fabric.sh status           what runs, block height, chaincode definitions
 #   scripts/fabric.sh down             stop the processes this script started (by pid)
 #   scripts/fabric.sh clean            down, then delete the network directory
@@ -237,7 +238,7 @@ write_profile() {
         "$NET/org$o/local-policy.json"
       sep=","
     done
-    printf '\n  ],\n  "deploy": "%s"\n}\n' "$ROOT/scripts/fabric.sh"
+    printf '\n  ],\n  "deploy": "%s",\n  "dir": "%s"\n}\n' "$ROOT/scripts/fabric.sh" "$NET"
   } >"$NET/profile.json"
 }
 
@@ -371,6 +372,7 @@ case "${1:-}" in
   down) down ;;
   restart) restart ;;
   reload) reload ;;
+  profile) write_profile; echo "$NET/profile.json" ;;
   clean) down; rm -rf "$NET" ;;
   *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

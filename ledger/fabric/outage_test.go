@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -84,9 +83,8 @@ func TestOutage(t *testing.T) {
 
 func script(t *testing.T, p *Profile, cmd string) {
 	t.Helper()
-	out, err := exec.Command(p.Deploy, cmd).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", p.Deploy, cmd, err, out)
+	if err := p.Script(context.Background(), cmd); err != nil {
+		t.Fatal(err)
 	}
 }
 

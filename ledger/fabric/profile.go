@@ -1,9 +1,11 @@
 package fabric
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 )
 
 // Profile says how to reach a Fabric network: scripts/fabric.sh writes one
@@ -16,8 +18,27 @@ type Profile struct {
 		TLSCA   string `json:"tlsCA"`
 	} `json:"orderer"`
 	Orgs []Org `json:"orgs"`
-	// Deploy is the script that defines more chaincodes (one per space).
+	// Deploy is the script that defines more chaincodes (one per space),
+	// and Dir the network directory it manages (scripts/fabric.sh).
 	Deploy string `json:"deploy,omitempty"`
+	Dir    string `json:"dir,omitempty"`
+}
+
+// Script runs the profile's network script (scripts/fabric.sh) with args,
+// on the profile's network directory.
+func (p *Profile) Script(ctx context.Context, args ...string) error {
+	if p.Deploy == "" {
+		return fmt.Errorf("fabric: the profile names no network script (field deploy)")
+	}
+	cmd := exec.CommandContext(ctx, p.Deploy, args...)
+	if p.Dir != "" {
+		cmd.Env = append(os.Environ(), "TDSC_FABRIC_DIR="+p.Dir)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("fabric: %s %v: %v\n%s", p.Deploy, args, err, out)
+	}
+	return nil
 }
 
 // Org is one organisation: its peer and the files of its client identities.
