@@ -26,6 +26,7 @@ import (
 func newFabricServeCmd() *cobra.Command {
 	var profile, chaincode, genesisFile, keyFile, addr, audience string
 	var deploy bool
+	var org int
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the ledger API (/ledger/v1/) over a space's chaincode on Fabric",
@@ -50,7 +51,7 @@ verifier key is written next to it with .vkey).`,
 				}
 			}
 			h, l, err := fabricLedgerService(ctx, fabricServeOptions{Profile: profile, Chaincode: chaincode, Deploy: deploy,
-				Genesis: g, NoteKeyFile: keyFile, Audience: audience, Log: log})
+				Genesis: g, NoteKeyFile: keyFile, Audience: audience, Org: org, Log: log})
 			if err != nil {
 				return err
 			}
@@ -76,6 +77,7 @@ verifier key is written next to it with .vkey).`,
 	}
 	cmd.Flags().StringVar(&profile, "profile", filepath.Join(".cache", "fabric", "net", "profile.json"), "network profile (written by scripts/fabric.sh up)")
 	cmd.Flags().StringVar(&chaincode, "chaincode", "", "the space's chaincode (default: the profile's)")
+	cmd.Flags().IntVar(&org, "org", 0, "which of the profile's organisations (0-based) this service speaks for: its peer gateway and identities")
 	cmd.Flags().BoolVar(&deploy, "deploy", false, "define the chaincode on the channel first (a fresh world state)")
 	cmd.Flags().StringVar(&genesisFile, "genesis", "", "genesis file (tdsc authority init): initialises the chaincode for the space")
 	cmd.Flags().StringVar(&keyFile, "note-key", "", "checkpoint signer key file (default: fabric-<chaincode>.key beside the profile)")
@@ -92,6 +94,7 @@ type fabricServeOptions struct {
 	Genesis     *ledger.Genesis // initialise the chaincode with it; nil: it must hold one
 	NoteKeyFile string          // default: fabric-<chaincode>.key beside the profile
 	Audience    string          // of role tokens; default "ledger"
+	Org         int             // index of the profile's organisation to act as
 	Log         *slog.Logger
 }
 
@@ -124,7 +127,7 @@ func fabricLedgerService(ctx context.Context, o fabricServeOptions) (http.Handle
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := fabric.Open(ctx, fabric.Config{Profile: p, Chaincode: o.Chaincode, NoteKey: skey, Log: o.Log})
+	l, err := fabric.Open(ctx, fabric.Config{Profile: p, Org: o.Org, Chaincode: o.Chaincode, NoteKey: skey, Log: o.Log})
 	if err != nil {
 		return nil, nil, err
 	}
