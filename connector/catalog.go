@@ -80,7 +80,9 @@ func (n *Node) catalog(ctx context.Context, consumer, only string) (*dsp.Catalog
 		}
 		entry := dsp.Dataset{ID: d.ID, Type: dsp.TypeDataset, Title: d.Title, Description: d.Description,
 			Classification: d.Classification, Category: d.Category, ContentHash: d.ContentHash,
-			Distribution: []dsp.Distribution{{Type: "Distribution", Format: transferFormatPull, AccessService: dsp.ServiceRef{ID: svc.ID}}}}
+			Distribution: []dsp.Distribution{
+				{Type: "Distribution", Format: transferFormatPull, AccessService: dsp.ServiceRef{ID: svc.ID}},
+				{Type: "Distribution", Format: transferFormatPush, AccessService: dsp.ServiceRef{ID: svc.ID}}}}
 		for _, o := range offers {
 			co, err := n.offerPolicy(o)
 			if err != nil {

@@ -102,9 +102,21 @@ func TestNegotiationAndTransfer(t *testing.T) {
 	if got, _ := os.ReadFile(out); string(got) != trafficCSV || res.Expected == "" {
 		t.Fatalf("pulled %q (result %+v)", got, res)
 	}
-	done := s.onLedger(t, "transfer.completed/"+cx.PeerPID)
-	if done.Bytes != int64(len(trafficCSV)) || done.ContentHash != "sha256:"+res.SHA256 {
-		t.Fatalf("transfer.completed = %+v", done)
+	done := s.onLedger(t, "transfer.completed/"+cx.PeerPID+"/"+prov.id)
+	if done.Bytes != int64(len(trafficCSV)) || done.ContentHash != "sha256:"+res.SHA256 || done.Decision != ledger.DecisionAllow {
+		t.Fatalf("provider's transfer.completed = %+v", done)
+	}
+	// The consumer records what it received; a second receipt records nothing more.
+	if _, err := cons.RecordReceipt(ctx, x.ID, connector.Receipt{Bytes: res.Size, SHA256: res.SHA256}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cons.RecordReceipt(ctx, x.ID, connector.Receipt{Bytes: res.Size, SHA256: res.SHA256}); err != nil {
+		t.Fatal(err)
+	}
+	got := s.onLedger(t, "transfer.completed/"+cx.PeerPID+"/"+cons.id)
+	if got.Actor != cons.id || got.Counterparty != prov.id || got.Transfer != cx.PeerPID || got.Bytes != res.Size ||
+		got.ContentHash != done.ContentHash || got.Decision != ledger.DecisionAllow || got.TokenID != auth.TokenID {
+		t.Fatalf("consumer's transfer.completed = %+v", got)
 	}
 	if _, err := cons.CompleteTransfer(ctx, x.ID); err != nil {
 		t.Fatal(err)

@@ -99,8 +99,37 @@ func (d dpDatasets) Dataset(ctx context.Context, id string) (dataplane.Dataset, 
 
 type dpRecorder struct{ n *Node }
 
-// Completed records transfer.completed once the whole object has moved
-// (a resumed download completes on its last piece).
+// ruleHashMismatch names a completion whose bytes do not hash to the
+// dataset's registered hash.
+const ruleHashMismatch = "transfer.hash-mismatch"
+
+// completionRecord is this node's transfer.completed for the ledger transfer
+// (the provider's process id): one per transfer and party, so its id names
+// both and the outbox keeps only the first. A hash that differs from the
+// registered one is kept with decision deny and the reason.
+func (n *Node) completionRecord(x *store.Transfer, tokenID string, bytes int64, hash, registered string, mismatch bool) *ledger.Record {
+	ledgerID := x.ID
+	if x.Role == store.RoleConsumer {
+		ledgerID = x.PeerPID
+	}
+	rec := &ledger.Record{ID: "transfer.completed/" + ledgerID + "/" + n.cfg.ParticipantID, Kind: ledger.KindTransferCompleted,
+		Counterparty: x.Counterparty, Agreement: x.AgreementID, Dataset: x.DatasetID, Transfer: ledgerID, TokenID: tokenID,
+		Bytes: bytes, ContentHash: "sha256:" + hash, Decision: ledger.DecisionAllow}
+	switch {
+	case registered != "" && registered != hash:
+		rec.Decision, rec.Rule = ledger.DecisionDeny, ruleHashMismatch
+		rec.Reason = fmt.Sprintf("hash-mismatch: %d bytes hash to sha256:%s, the registered hash is sha256:%s", bytes, hash, registered)
+	case mismatch:
+		rec.Decision, rec.Rule = ledger.DecisionDeny, ruleHashMismatch
+		rec.Reason = fmt.Sprintf("hash-mismatch: %d bytes hash to sha256:%s here, the other party's hash differs", bytes, hash)
+	}
+	return rec
+}
+
+// Completed records transfer.completed once the whole object has moved (a
+// resumed download completes on its last piece). Called again for the same
+// transfer (a cut request whose last bytes reached the kernel, then the
+// resumed one), it records nothing more: the record id is the same.
 func (r dpRecorder) Completed(ctx context.Context, t dataplane.TransferResult) error {
 	if t.Offset+t.Bytes < t.Size {
 		return nil
@@ -109,8 +138,7 @@ func (r dpRecorder) Completed(ctx context.Context, t dataplane.TransferResult) e
 	if err != nil {
 		return err
 	}
-	rec := &ledger.Record{ID: "transfer.completed/" + t.Transfer, Kind: ledger.KindTransferCompleted, Counterparty: x.Counterparty,
-		Agreement: x.AgreementID, Dataset: x.DatasetID, Transfer: x.ID, TokenID: t.TokenID, Bytes: t.Size, ContentHash: "sha256:" + t.ContentHash}
+	rec := r.n.completionRecord(x, t.TokenID, t.Size, t.ContentHash, t.RegisteredHash, t.Mismatch)
 	if err := r.n.st.Update(ctx, func(tx *store.Tx) error { return r.n.lw.enqueue(tx, rec) }); err != nil {
 		return err
 	}
@@ -118,15 +146,32 @@ func (r dpRecorder) Completed(ctx context.Context, t dataplane.TransferResult) e
 	return nil
 }
 
-// Denied records transfer.denied for a refused request from a known consumer.
+// Denied records transfer.denied for a refused request. When the token did
+// not verify its claims are untrusted: the counterparty and agreement come
+// from the transfer named in the URL, if this node knows it.
 func (r dpRecorder) Denied(ctx context.Context, d dataplane.DenialInfo) error {
-	if d.Consumer == "" {
-		r.n.log.Info("data plane refused an unidentified request", "reason", d.Reason, "path", d.Path)
-		return nil
+	role := store.RoleProvider
+	if d.Role == dataplane.RoleConsumer {
+		role = store.RoleConsumer
 	}
 	rec := &ledger.Record{ID: "transfer.denied/" + r.n.newID(), Kind: ledger.KindTransferDenied, Counterparty: d.Consumer,
 		Agreement: d.Agreement, Dataset: d.Dataset, Transfer: d.Transfer, TokenID: d.TokenID, Decision: ledger.DecisionDeny,
 		Rule: "dataplane." + d.Reason, Reason: strings.TrimSpace(d.Reason + ": " + d.Detail)}
+	x, err := r.n.st.View(ctx).Transfer(d.Transfer)
+	switch {
+	case err == nil && x.Role == role:
+		// The transfer named in the URL: its counterparty is the party refused
+		// (the consumer on the pull side, the provider on the push side).
+		rec.Counterparty, rec.Agreement, rec.Dataset, rec.Transfer = x.Counterparty, x.AgreementID, x.DatasetID, x.ID
+		if role == store.RoleConsumer {
+			rec.Transfer = x.PeerPID
+		}
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return err
+	case role == store.RoleConsumer || d.Consumer == "":
+		r.n.log.Info("data plane refused a request for no known transfer", "reason", d.Reason, "path", d.Path)
+		return nil
+	}
 	if err := r.n.st.Update(ctx, func(tx *store.Tx) error { return r.n.lw.enqueue(tx, rec) }); err != nil {
 		return err
 	}

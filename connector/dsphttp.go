@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/tdsc/tdsc/connector/dataplane"
 	"github.com/tdsc/tdsc/connector/dsp"
 	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/identity"
@@ -184,6 +185,7 @@ func (n *Node) routes() http.Handler {
 	if n.data != nil {
 		mux.Handle("/data/", n.data)
 	}
+	mux.Handle(dataplane.PushPrefix, n.push)
 	return mux
 }
 

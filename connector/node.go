@@ -50,6 +50,7 @@ type Node struct {
 	peers    *peerClient
 	opToken  string
 	data     http.Handler
+	push     http.Handler
 	handler  http.Handler
 
 	compiled sync.Map // offer id -> *policy.Compiled
@@ -223,6 +224,12 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 		}
 		n.data = dp.Handler()
 	}
+	rv, err := n.newReceiver()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	n.push = rv.Handler()
 	n.handler = n.routes()
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.lw.run(n.ctx) }()

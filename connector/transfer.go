@@ -68,6 +68,9 @@ func (n *Node) StartTransfer(ctx context.Context, agreementID, format string) (*
 	if format == "" {
 		format = transferFormatPull
 	}
+	if format != transferFormatPull && format != transferFormatPush {
+		return nil, badRequest("format %q: must be %s or %s", format, transferFormatPull, transferFormatPush)
+	}
 	ag, err := n.st.View(ctx).Agreement(agreementID)
 	if err != nil {
 		return nil, err
@@ -100,6 +103,25 @@ func (n *Node) sendTransferRequest(ctx context.Context, id string) error {
 	}
 	msg := &dsp.TransferRequestMessage{Header: dsp.NewHeader(dsp.TypeTransferRequestMessage), ConsumerPID: x.ID,
 		AgreementID: x.AgreementID, Format: x.Format, CallbackAddress: n.callbackURL()}
+	if x.Format == transferFormatPush {
+		// The push token is issued once and kept, so a re-sent request
+		// carries the same one.
+		if len(x.DataAddress) == 0 {
+			addr, jti, err := n.pushAddress(ctx, x)
+			if err != nil {
+				return err
+			}
+			x.DataAddress, _ = json.Marshal(addr)
+			x.TokenID = jti
+			if err := n.st.Update(ctx, func(tx *store.Tx) error { return tx.UpdateTransfer(x, x.State, "", "") }); err != nil {
+				return err
+			}
+		}
+		msg.DataAddress = &dsp.DataAddress{}
+		if err := json.Unmarshal(x.DataAddress, msg.DataAddress); err != nil {
+			return err
+		}
+	}
 	body, err := n.peers.post(ctx, x.Counterparty, joinURL(x.PeerURL, "/transfers/request"), msg)
 	if err != nil {
 		return n.transferPeerFailed(ctx, x, err)
@@ -259,8 +281,15 @@ func (n *Node) handleTransferRequest(r *http.Request, caller string) (int, any, 
 	if err := checkCallback(m.CallbackAddress); err != nil {
 		return 0, nil, refusedErr("callback.invalid", err.Error(), "", m.ConsumerPID)
 	}
-	if m.Format != transferFormatPull {
-		return 0, nil, refusedErr("format.unsupported", fmt.Sprintf("format %q is not offered; use %q", m.Format, transferFormatPull), "", m.ConsumerPID)
+	if m.Format != transferFormatPull && m.Format != transferFormatPush {
+		return 0, nil, refusedErr("format.unsupported", fmt.Sprintf("format %q is not offered; use %q or %q", m.Format, transferFormatPull, transferFormatPush), "", m.ConsumerPID)
+	}
+	var pushTo json.RawMessage
+	if m.Format == transferFormatPush {
+		if err := checkPushAddress(m.DataAddress); err != nil {
+			return 0, nil, refusedErr("dataAddress.invalid", err.Error(), "", m.ConsumerPID)
+		}
+		pushTo, _ = json.Marshal(m.DataAddress)
 	}
 	if ag.State != store.AgreementActive {
 		reason := fmt.Sprintf("agreement %s is %s", ag.ID, ag.State)
@@ -280,7 +309,7 @@ func (n *Node) handleTransferRequest(r *http.Request, caller string) (int, any, 
 		return 0, nil, refusedErr(rule, reason, "", m.ConsumerPID)
 	}
 	x := &store.Transfer{ID: n.newID(), Role: store.RoleProvider, PeerPID: m.ConsumerPID, Counterparty: caller, PeerURL: m.CallbackAddress,
-		AgreementID: ag.ID, DatasetID: ag.DatasetID, Format: m.Format, State: string(dsp.TransferRequested)}
+		AgreementID: ag.ID, DatasetID: ag.DatasetID, Format: m.Format, State: string(dsp.TransferRequested), DataAddress: pushTo}
 	err = n.st.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.PutTransfer(x, caller, "transfer request under agreement "+ag.ID); err != nil {
 			return err
@@ -373,25 +402,41 @@ func (n *Node) providerStart(ctx context.Context, id string) error {
 		if !d.Allowed {
 			return deny(d.Rule, d.Reason)
 		}
-		if len(consumer.Keys) == 0 {
-			return deny("participant.keys", "the consumer has no registered key to bind the access token to")
+		if x.Format == transferFormatPush {
+			// The consumer issued the token this node presents when it
+			// pushes; the authorisation names that token.
+			var addr dsp.DataAddress
+			if err := json.Unmarshal(x.DataAddress, &addr); err != nil {
+				return deny("dataAddress.invalid", err.Error())
+			}
+			if x.TokenID, err = tokenID(addr.Property(transferPropertyAuth)); err != nil {
+				return deny("dataAddress.invalid", err.Error())
+			}
+		} else {
+			if len(consumer.Keys) == 0 {
+				return deny("participant.keys", "the consumer has no registered key to bind the access token to")
+			}
+			tok, err := n.issuer.AccessToken(identity.AccessGrant{Consumer: x.Counterparty, Audience: n.dataAudience(), Agreement: ag.ID,
+				Dataset: ag.DatasetID, Transfer: x.ID, TTL: n.cfg.AccessTTL, ConsumerKeyThumbprint: consumer.Keys[0].Kid})
+			if err != nil {
+				return err
+			}
+			var claims jwt.RegisteredClaims
+			if _, _, err := jwt.NewParser().ParseUnverified(tok, &claims); err != nil {
+				return err
+			}
+			addr := dsp.DataAddress{Type: "DataAddress", EndpointType: endpointTypeHTTP, Endpoint: n.cfg.PublicURL + "/data/" + x.ID,
+				EndpointProperties: []dsp.EndpointProperty{
+					{Type: "EndpointProperty", Name: transferPropertyAuth, Value: tok},
+					{Type: "EndpointProperty", Name: transferPropertyAuthTy, Value: "DPoP"},
+				}}
+			if ds.ContentHash != "" {
+				addr.EndpointProperties = append(addr.EndpointProperties,
+					dsp.EndpointProperty{Type: "EndpointProperty", Name: transferPropertyHash, Value: "sha256:" + normHash(ds.ContentHash)})
+			}
+			x.DataAddress, _ = json.Marshal(addr)
+			x.TokenID = claims.ID
 		}
-		tok, err := n.issuer.AccessToken(identity.AccessGrant{Consumer: x.Counterparty, Audience: n.dataAudience(), Agreement: ag.ID,
-			Dataset: ag.DatasetID, Transfer: x.ID, TTL: n.cfg.AccessTTL, ConsumerKeyThumbprint: consumer.Keys[0].Kid})
-		if err != nil {
-			return err
-		}
-		var claims jwt.RegisteredClaims
-		if _, _, err := jwt.NewParser().ParseUnverified(tok, &claims); err != nil {
-			return err
-		}
-		addr := dsp.DataAddress{Type: "DataAddress", EndpointType: endpointTypeHTTP, Endpoint: n.cfg.PublicURL + "/data/" + x.ID,
-			EndpointProperties: []dsp.EndpointProperty{
-				{Type: "EndpointProperty", Name: transferPropertyAuth, Value: tok},
-				{Type: "EndpointProperty", Name: transferPropertyAuthTy, Value: "DPoP"},
-			}}
-		x.DataAddress, _ = json.Marshal(addr)
-		x.TokenID = claims.ID
 		rec := &ledger.Record{ID: "transfer.authorized/" + x.ID, Kind: ledger.KindTransferAuthorized, Counterparty: x.Counterparty,
 			Agreement: ag.ID, Dataset: ag.DatasetID, Transfer: x.ID, TokenID: x.TokenID, Decision: ledger.DecisionAllow,
 			Classification: policy.Classification(ds.Classification), Category: ds.Category, PolicyHash: ag.PolicyHash,
@@ -445,17 +490,29 @@ func (n *Node) sendTransferStart(ctx context.Context, id string) error {
 	if err != nil || x.State != string(dsp.TransferStarted) {
 		return err
 	}
-	var addr dsp.DataAddress
-	if err := json.Unmarshal(x.DataAddress, &addr); err != nil {
-		return err
+	msg := &dsp.TransferStartMessage{Header: dsp.NewHeader(dsp.TypeTransferStartMessage), ProviderPID: x.ID, ConsumerPID: x.PeerPID}
+	if x.Format != transferFormatPush {
+		// A pull start carries the provider's data address; a push start
+		// carries none (the consumer named its own in the request).
+		msg.DataAddress = &dsp.DataAddress{}
+		if err := json.Unmarshal(x.DataAddress, msg.DataAddress); err != nil {
+			return err
+		}
 	}
-	msg := &dsp.TransferStartMessage{Header: dsp.NewHeader(dsp.TypeTransferStartMessage), ProviderPID: x.ID, ConsumerPID: x.PeerPID, DataAddress: &addr}
 	_, err = n.peers.post(ctx, x.Counterparty, joinURL(x.PeerURL, "/transfers/"+x.PeerPID+"/start"), msg)
 	var pe *PeerError
 	if errors.As(err, &pe) {
 		return fmt.Errorf("%w: consumer did not take the start: %v", errPermanent, pe)
 	}
-	return err
+	if err != nil || x.Format != transferFormatPush {
+		return err
+	}
+	// The consumer is STARTED and knows the provider's pid: push now.
+	if err := n.st.Update(ctx, func(tx *store.Tx) error { return tx.AddTask(taskPush, x.ID) }); err != nil {
+		return err
+	}
+	n.tasks.kick(taskPush, x.ID)
+	return nil
 }
 
 func (n *Node) handleTransferGet(role string) dspFunc {
@@ -581,6 +638,7 @@ func (n *Node) registerTransferTasks(r *taskRunner) {
 	r.forever[taskTransferStart] = true
 	r.handle(taskSendTransferStart, n.sendTransferStart, nil)
 	r.handle(taskSendTransferState, n.sendTransferState, nil)
+	r.handle(taskPush, n.providerPush, giveUp)
 }
 
 func (n *Node) registerTasks(r *taskRunner) {

@@ -68,6 +68,9 @@ const (
 
 // denial maps an authorisation error to its reason and HTTP status. It is the
 // one place where refusals become status codes.
+// ReasonOf is the refusal reason and HTTP status the data plane gives err.
+func ReasonOf(err error) (reason string, status int) { return denial(err) }
+
 func denial(err error) (reason string, status int) {
 	switch {
 	case errors.Is(err, ErrNoToken):

@@ -1,0 +1,242 @@
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tdsc/tdsc/connector/dataplane"
+	"github.com/tdsc/tdsc/connector/dsp"
+	"github.com/tdsc/tdsc/connector/store"
+	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/ledger"
+)
+
+// Push transfers (HttpData-PUSH). The consumer names its receiver in the
+// transfer request's dataAddress with an access token it issued to the
+// provider (sub = the provider, cnf.jkt = the provider's registered key, aud
+// = the consumer's /push); the provider, once transfer.authorized is
+// committed and the start message delivered, PUTs the dataset there with a
+// DPoP proof signed by its own key. The consumer's receiver verifies the
+// token as its own (iss = the consumer), writes and hashes the body, and
+// records its transfer.completed; the provider records its own and completes
+// the transfer.
+
+const (
+	transferFormatPush = "HttpData-PUSH"
+	taskPush           = "tp.provider.push"
+	// transferPropertyHash carries the dataset's registered content hash in a
+	// pull data address, so the consumer can check what it received.
+	transferPropertyHash = "contentHash"
+)
+
+// pushAudience is the aud of the tokens this node issues to providers that
+// push to it.
+func (n *Node) pushAudience() string { return n.cfg.PublicURL + "/push" }
+
+// receivedDir is where pushed datasets land: DataDir/received/{transfer}/.
+func (n *Node) receivedDir() string { return filepath.Join(n.cfg.DataDir, "received") }
+
+// ReceivedPath is where a dataset pushed for the consumer transfer id lands.
+func (n *Node) ReceivedPath(id string) string { return filepath.Join(n.receivedDir(), id, "dataset") }
+
+// newReceiver builds the consumer's push receiver served under /push/.
+func (n *Node) newReceiver() (*dataplane.Receiver, error) {
+	cfg := dataplane.DefaultReceiverConfig()
+	cfg.Audience, cfg.BaseURL, cfg.Dir, cfg.Now, cfg.Logger = n.pushAudience(), n.cfg.PublicURL, n.receivedDir(), n.now, n.log
+	return dataplane.NewReceiver(cfg, dataplane.IdentityVerifier{V: n.verifier}, nil, dpRecorder{n})
+}
+
+// pushAddress issues the provider's push token and names this node's
+// receiver for consumer transfer x.
+func (n *Node) pushAddress(ctx context.Context, x *store.Transfer) (*dsp.DataAddress, string, error) {
+	prov, err := n.registry.Participant(ctx, x.Counterparty)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(prov.Keys) == 0 {
+		return nil, "", fmt.Errorf("%w: provider %s has no registered key to bind the push token to", errPermanent, prov.ID)
+	}
+	tok, err := n.issuer.AccessToken(identity.AccessGrant{Consumer: prov.ID, Audience: n.pushAudience(), Agreement: x.AgreementID,
+		Dataset: x.DatasetID, Transfer: x.ID, TTL: n.cfg.AccessTTL, ConsumerKeyThumbprint: prov.Keys[0].Kid})
+	if err != nil {
+		return nil, "", err
+	}
+	jti, err := tokenID(tok)
+	if err != nil {
+		return nil, "", err
+	}
+	return &dsp.DataAddress{Type: "DataAddress", EndpointType: endpointTypeHTTP, Endpoint: n.cfg.PublicURL + dataplane.PushPrefix + x.ID,
+		EndpointProperties: []dsp.EndpointProperty{
+			{Type: "EndpointProperty", Name: transferPropertyAuth, Value: tok},
+			{Type: "EndpointProperty", Name: transferPropertyAuthTy, Value: "DPoP"},
+		}}, jti, nil
+}
+
+// tokenID reads a token's jti without verifying it (this node issued it, or
+// the peer that issued it verifies it).
+func tokenID(tok string) (string, error) {
+	var claims jwt.RegisteredClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(tok, &claims); err != nil {
+		return "", err
+	}
+	if claims.ID == "" {
+		return "", errors.New("access token has no jti")
+	}
+	return claims.ID, nil
+}
+
+// checkPushAddress is the provider's check of the consumer's push address.
+func checkPushAddress(a *dsp.DataAddress) error {
+	if a == nil {
+		return fmt.Errorf("format %s needs a dataAddress naming the consumer's endpoint", transferFormatPush)
+	}
+	u, err := url.Parse(a.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("dataAddress.endpoint %q: must be an absolute http(s) URL", a.Endpoint)
+	}
+	tok := a.Property(transferPropertyAuth)
+	if tok == "" {
+		return fmt.Errorf("dataAddress.endpointProperties: %q is required (the consumer's access token for the push)", transferPropertyAuth)
+	}
+	if _, err := tokenID(tok); err != nil {
+		return fmt.Errorf("dataAddress.endpointProperties %q: not a token: %v", transferPropertyAuth, err)
+	}
+	return nil
+}
+
+// providerPush pushes a started push transfer's dataset to the consumer,
+// re-checking the agreement first, and completes the transfer.
+func (n *Node) providerPush(ctx context.Context, id string) error {
+	x, err := n.st.View(ctx).Transfer(id)
+	if err != nil || x.State != string(dsp.TransferStarted) || x.Format != transferFormatPush || x.Role != store.RoleProvider {
+		return err
+	}
+	var addr dsp.DataAddress
+	if err := json.Unmarshal(x.DataAddress, &addr); err != nil {
+		return fmt.Errorf("%w: transfer %s: push address: %v", errPermanent, x.ID, err)
+	}
+	g := dataplane.Grant{TokenID: x.TokenID, Issuer: n.cfg.ParticipantID, Subject: x.Counterparty, Agreement: x.AgreementID,
+		Dataset: x.DatasetID, Transfer: x.ID}
+	if err := (dpLive{n}).CheckTransfer(ctx, g); err != nil {
+		reason, _ := dataplane.ReasonOf(err)
+		return n.refusePush(ctx, x, "dataplane."+reason, err.Error())
+	}
+	ds, err := (dpDatasets{n}).Dataset(ctx, x.DatasetID)
+	if err != nil {
+		return n.refusePush(ctx, x, "dataplane.not-found", err.Error())
+	}
+	tok := addr.Property(transferPropertyAuth)
+	res, err := dataplane.NewPusher(nil, dpRecorder{n}, n.now).Push(ctx, dataplane.PushRequest{
+		URL: addr.Endpoint, Token: tok, Proof: dataplane.KeyProof(n.key, tok), Grant: g, Dataset: ds})
+	var de *dataplane.Error
+	switch {
+	case errors.As(err, &de) && de.Status < 500 && de.Status != 429:
+		return n.endPush(ctx, x, "refused", "push.refused", fmt.Sprintf("the consumer refused the push: %s: %s", de.Reason, de.Message))
+	case errors.Is(err, dataplane.ErrHashMismatch):
+		return n.endPush(ctx, x, "hash-mismatch", ruleHashMismatch, err.Error())
+	case err != nil:
+		return err // the consumer is away or busy: the push is tried again
+	}
+	err = n.st.Update(ctx, func(tx *store.Tx) error {
+		if err := moveTransfer(tx, x, dsp.TransferCompleted, n.cfg.ParticipantID,
+			fmt.Sprintf("pushed %d bytes, sha256 %s, to %s", res.Size, res.ContentHash, addr.Endpoint)); err != nil {
+			return err
+		}
+		return tx.AddTask(taskSendTransferState, x.ID)
+	})
+	if err != nil {
+		return err
+	}
+	n.watch.changed(x.ID)
+	n.tasks.kick(taskSendTransferState, x.ID)
+	return nil
+}
+
+// refusePush records transfer.denied for a push the live check refused and
+// terminates the transfer.
+func (n *Node) refusePush(ctx context.Context, x *store.Transfer, rule, reason string) error {
+	rec := &ledger.Record{ID: "transfer.denied/" + x.ID, Kind: ledger.KindTransferDenied, Counterparty: x.Counterparty,
+		Agreement: x.AgreementID, Dataset: x.DatasetID, Transfer: x.ID, TokenID: x.TokenID, Decision: ledger.DecisionDeny, Rule: rule, Reason: reason}
+	if err := n.st.Update(ctx, func(tx *store.Tx) error { return n.lw.enqueue(tx, rec) }); err != nil {
+		return err
+	}
+	n.lw.wake()
+	return n.endPush(ctx, x, "refused", rule, reason)
+}
+
+// endPush terminates a push transfer that cannot complete and tells the consumer.
+func (n *Node) endPush(ctx context.Context, x *store.Transfer, code, rule, reason string) error {
+	err := n.st.Update(ctx, func(tx *store.Tx) error {
+		x.Code, x.Rule, x.Reason = code, rule, reason
+		if err := moveTransfer(tx, x, dsp.TransferTerminated, n.cfg.ParticipantID, "push ended by "+rule+": "+reason); err != nil {
+			return err
+		}
+		return tx.AddTask(taskSendTransferState, x.ID)
+	})
+	if err != nil {
+		return err
+	}
+	n.watch.changed(x.ID)
+	n.tasks.kick(taskSendTransferState, x.ID)
+	return fmt.Errorf("%w: %s: %s", errPermanent, rule, reason)
+}
+
+// Receipt is what the consumer received for a pull transfer: the bytes and
+// their SHA-256 (hex) as it computed them.
+type Receipt struct {
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// ErrReceiptMismatch: the bytes the consumer received do not hash to the
+// dataset's registered hash; the completion record says so.
+var ErrReceiptMismatch = errors.New("connector: received content does not match the registered hash")
+
+// RecordReceipt is the consumer's transfer.completed for a pull transfer it
+// downloaded: the bytes and hash it computed, compared with the registered
+// hash the provider named in the data address. A mismatch is recorded (with
+// decision deny) and returned as ErrReceiptMismatch. A second receipt for the
+// same transfer records nothing more.
+func (n *Node) RecordReceipt(ctx context.Context, id string, rc Receipt) (*ledger.Record, error) {
+	x, err := n.st.View(ctx).Transfer(id)
+	if err != nil {
+		return nil, err
+	}
+	if x.Role != store.RoleConsumer || x.PeerPID == "" || x.Format != transferFormatPull {
+		return nil, badRequest("transfer %s: only the consumer of a started pull transfer records a receipt (a push is recorded by the receiver)", id)
+	}
+	hash := normHash(rc.SHA256)
+	if len(hash) != 64 || rc.Bytes < 0 {
+		return nil, badRequest("sha256: must be the 64 hex digits of the received bytes' SHA-256; bytes: not negative")
+	}
+	var addr dsp.DataAddress
+	registered := ""
+	if len(x.DataAddress) > 0 && json.Unmarshal(x.DataAddress, &addr) == nil {
+		registered = normHash(addr.Property(transferPropertyHash))
+	}
+	jti := x.TokenID
+	if tok := addr.Property(transferPropertyAuth); jti == "" && tok != "" {
+		jti, _ = tokenID(tok)
+	}
+	rec := n.completionRecord(x, jti, rc.Bytes, hash, registered, false)
+	if err := n.st.Update(ctx, func(tx *store.Tx) error { return n.lw.enqueue(tx, rec) }); err != nil {
+		return nil, err
+	}
+	n.lw.wake()
+	if rec.Decision == ledger.DecisionDeny {
+		return rec, fmt.Errorf("%w: %s", ErrReceiptMismatch, rec.Reason)
+	}
+	return rec, nil
+}
+
+func normHash(h string) string {
+	h = strings.ToLower(strings.TrimSpace(h))
+	return strings.TrimPrefix(strings.TrimPrefix(h, "sha256:"), "sha-256:")
+}

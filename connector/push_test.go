@@ -1,0 +1,157 @@
+package connector_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tdsc/tdsc/connector"
+	"github.com/tdsc/tdsc/connector/dsp"
+	"github.com/tdsc/tdsc/ledger"
+)
+
+// pushProvider registers a dataset of size random bytes (with its hash, or a
+// wrong one) and the research offer, and returns the data.
+func pushProvider(t *testing.T, n *testNode, size int, wrongHash bool) ([]byte, string) {
+	t.Helper()
+	data := make([]byte, size)
+	rand.Read(data)
+	if err := os.WriteFile(filepath.Join(n.dir, "big.bin"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if wrongHash {
+		sum[0] ^= 0xff
+	}
+	ctx := context.Background()
+	d, err := n.AddDataset(ctx, connector.NewDataset{ID: "ds-big", Title: "Big", Classification: "general",
+		Category: "transport", ContentHash: "sha256:" + hex.EncodeToString(sum[:]), Source: "file:big.bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := n.AddOffer(ctx, connector.NewOffer{Dataset: d.ID, Policy: json.RawMessage(researchOffer)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, o.ID
+}
+
+func agree(t *testing.T, prov, cons *testNode, offerID string) string {
+	t.Helper()
+	neg, err := cons.StartNegotiation(context.Background(), connector.StartNegotiation{ProviderURL: prov.url(), Offer: offerID, Purpose: "research"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return waitNeg(t, cons, neg.ID, "FINALIZED").AgreementID
+}
+
+// TestPushTransfer: the provider pushes 8 MiB to the consumer's receiver once
+// transfer.authorized is committed; both record the bytes and the hash.
+func TestPushTransfer(t *testing.T) {
+	s, prov, cons := twoNodes(t)
+	ctx := context.Background()
+	data, offerID := pushProvider(t, prov, 8<<20, false)
+	cat, err := cons.RemoteCatalog(ctx, prov.url(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var formats []string
+	for _, d := range cat.Dataset[0].Distribution {
+		formats = append(formats, d.Format)
+	}
+	if strings.Join(formats, ",") != "HttpData-PULL,HttpData-PUSH" {
+		t.Fatalf("distribution formats = %v", formats)
+	}
+	ag := agree(t, prov, cons, offerID)
+	x, err := cons.StartTransfer(ctx, ag, "HttpData-PUSH")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cx := waitTransfer(t, cons, x.ID, "COMPLETED")
+	px := waitTransfer(t, prov, cx.PeerPID, "COMPLETED")
+	got, err := os.ReadFile(cons.ReceivedPath(x.ID))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("received %d bytes (err %v), want the %d pushed", len(got), err, len(data))
+	}
+	auth := s.onLedger(t, "transfer.authorized/"+px.ID)
+	var addr dsp.DataAddress
+	if err := json.Unmarshal(cx.DataAddress, &addr); err != nil || addr.Endpoint != cons.url()+"/push/"+x.ID {
+		t.Fatalf("consumer's push address = %s (%v)", cx.DataAddress, err)
+	}
+	if auth.TokenID == "" || auth.TokenID != cx.TokenID {
+		t.Fatalf("transfer.authorized token %q, the consumer issued %q", auth.TokenID, cx.TokenID)
+	}
+	sum := sha256.Sum256(data)
+	for _, who := range []*testNode{prov, cons} {
+		r := s.onLedger(t, "transfer.completed/"+px.ID+"/"+who.id)
+		if r.Actor != who.id || r.Transfer != px.ID || r.Bytes != int64(len(data)) || r.ContentHash != "sha256:"+hex.EncodeToString(sum[:]) ||
+			r.Decision != ledger.DecisionAllow {
+			t.Fatalf("%s's transfer.completed = %+v", who.id, r)
+		}
+	}
+}
+
+// TestPushHashMismatch: the pushed bytes do not hash to the registered hash;
+// the consumer keeps them aside and both records say so.
+func TestPushHashMismatch(t *testing.T) {
+	s, prov, cons := twoNodes(t)
+	_, offerID := pushProvider(t, prov, 1<<20, true)
+	ag := agree(t, prov, cons, offerID)
+	x, err := cons.StartTransfer(context.Background(), ag, "HttpData-PUSH")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cx := waitTransfer(t, cons, x.ID, "TERMINATED")
+	if !strings.Contains(cx.Reason, "hash") {
+		t.Fatalf("consumer's reason = %q", cx.Reason)
+	}
+	if _, err := os.Stat(cons.ReceivedPath(x.ID) + ".rejected"); err != nil {
+		t.Fatalf("mismatching push not kept aside: %v", err)
+	}
+	for _, who := range []*testNode{prov, cons} {
+		r := s.onLedger(t, "transfer.completed/"+cx.PeerPID+"/"+who.id)
+		if r.Decision != ledger.DecisionDeny || r.Rule != "transfer.hash-mismatch" || !strings.Contains(r.Reason, "hash-mismatch") {
+			t.Fatalf("%s's transfer.completed = %+v", who.id, r)
+		}
+	}
+}
+
+// TestPushRefusedRevoked: a push under a revoked agreement is refused and
+// recorded as denied.
+func TestPushRefusedRevoked(t *testing.T) {
+	s, prov, cons := twoNodes(t)
+	ctx := context.Background()
+	_, offerID := pushProvider(t, prov, 1<<20, false)
+	ag := agree(t, prov, cons, offerID)
+	if _, err := prov.Revoke(ctx, ag, "purpose breached"); err != nil {
+		t.Fatal(err)
+	}
+	s.onLedger(t, "agreement.revoked/"+ag)
+	x, err := cons.StartTransfer(ctx, ag, "HttpData-PUSH")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cx := waitTransfer(t, cons, x.ID, "TERMINATED")
+	if !strings.Contains(cx.Reason, "revoked") {
+		t.Fatalf("consumer's reason = %q", cx.Reason)
+	}
+	eventually(t, "transfer.denied for the push on the ledger", func() (bool, string) {
+		p, err := s.led.Query(ctx, ledger.Query{Agreement: ag, Kind: ledger.KindTransferDenied})
+		if err != nil || len(p.Records) != 1 {
+			return false, "no record yet"
+		}
+		r := p.Records[0].Record
+		return r.Actor == prov.id && r.Counterparty == cons.id && r.Rule == "agreement.revoked", ""
+	})
+	if _, err := os.Stat(cons.ReceivedPath(x.ID)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused push left a file: %v", err)
+	}
+}
