@@ -47,6 +47,8 @@ func (n *Node) writeAPIError(w http.ResponseWriter, r *http.Request, err error) 
 		status, code = http.StatusNotFound, "not-found"
 	case errors.Is(err, store.ErrConflict):
 		status, code = http.StatusConflict, "conflict"
+	case errors.Is(err, ErrReceiptMismatch):
+		status, code = http.StatusUnprocessableEntity, "hash-mismatch"
 	case errors.Is(err, errInvalidTransition):
 		status, code = http.StatusConflict, "invalid-transition"
 	case errors.As(err, &pe):
@@ -131,6 +133,7 @@ func (n *Node) mountManagement(mux *http.ServeMux) {
 	h("POST /api/v1/transfers", n.apiStartTransfer)
 	h("GET /api/v1/transfers/{id}", n.apiGetTransfer)
 	h("POST /api/v1/transfers/{id}/complete", n.apiTransferAction("complete"))
+	h("POST /api/v1/transfers/{id}/receipt", n.apiReceipt)
 	h("POST /api/v1/transfers/{id}/suspend", n.apiTransferAction("suspend"))
 	h("POST /api/v1/transfers/{id}/terminate", n.apiTransferAction("terminate"))
 	h("GET /api/v1/duties", n.apiListDuties)
@@ -526,7 +529,15 @@ func (n *Node) apiGetTransfer(r *http.Request) (int, any, error) {
 	if wait > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), wait)
 		defer cancel()
-		x, err := n.WaitTransfer(ctx, r.PathValue("id"))
+		waitFor := n.WaitTransfer
+		switch u := r.URL.Query().Get("until"); u {
+		case "", "started":
+		case "done":
+			waitFor = n.WaitTransferDone
+		default:
+			return 0, nil, badRequest("until: %q must be started (leaves REQUESTED) or done (COMPLETED, TERMINATED or SUSPENDED)", u)
+		}
+		x, err := waitFor(ctx, r.PathValue("id"))
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = nil
 		}
@@ -539,6 +550,17 @@ func (n *Node) apiGetTransfer(r *http.Request) (int, any, error) {
 	}
 	x.History, err = v.History(x.ID)
 	return http.StatusOK, x, err
+}
+
+// apiReceipt records the consumer's transfer.completed for a pull it
+// downloaded (RecordReceipt); a mismatch is recorded and answered 422.
+func (n *Node) apiReceipt(r *http.Request) (int, any, error) {
+	var in Receipt
+	if err := decodeBody(r, &in); err != nil {
+		return 0, nil, err
+	}
+	rec, err := n.RecordReceipt(r.Context(), r.PathValue("id"), in)
+	return http.StatusOK, rec, err
 }
 
 func (n *Node) apiTransferAction(action string) apiFunc {

@@ -155,3 +155,30 @@ func TestPushRefusedRevoked(t *testing.T) {
 		t.Fatalf("a refused push left a file: %v", err)
 	}
 }
+
+// TestReceiptMismatch: the consumer received bytes that do not hash to the
+// registered hash the provider named; it sees the error and the ledger keeps
+// its record, decision deny.
+func TestReceiptMismatch(t *testing.T) {
+	s, prov, cons := twoNodes(t)
+	ctx := context.Background()
+	_, offerID := provider(t, prov, false)
+	ag := agree(t, prov, cons, offerID)
+	x, err := cons.StartTransfer(ctx, ag, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cx := waitTransfer(t, cons, x.ID, "STARTED")
+	wrong := strings.Repeat("ab", 32)
+	rec, err := cons.RecordReceipt(ctx, x.ID, connector.Receipt{Bytes: 3, SHA256: wrong})
+	if !errors.Is(err, connector.ErrReceiptMismatch) || rec == nil {
+		t.Fatalf("receipt of the wrong bytes: %v", err)
+	}
+	r := s.onLedger(t, "transfer.completed/"+cx.PeerPID+"/"+cons.id)
+	if r.Decision != ledger.DecisionDeny || r.Rule != "transfer.hash-mismatch" || r.ContentHash != "sha256:"+wrong || !strings.Contains(r.Reason, "registered") {
+		t.Fatalf("consumer's transfer.completed = %+v", r)
+	}
+	if _, err := cons.RecordReceipt(ctx, x.ID, connector.Receipt{Bytes: 3, SHA256: "nothex"}); err == nil {
+		t.Fatal("a receipt without a SHA-256 was taken")
+	}
+}

@@ -77,6 +77,18 @@ func (n *Node) WaitNegotiation(ctx context.Context, id string) (*store.Negotiati
 
 // WaitTransfer blocks until the transfer id leaves REQUESTED (or ctx ends).
 func (n *Node) WaitTransfer(ctx context.Context, id string) (*store.Transfer, error) {
+	return n.waitTransfer(ctx, id, func(s dsp.TransferState) bool { return s != dsp.TransferRequested })
+}
+
+// WaitTransferDone waits until transfer id is COMPLETED, TERMINATED or
+// SUSPENDED (a push: until the provider has pushed or given up), or ctx ends.
+func (n *Node) WaitTransferDone(ctx context.Context, id string) (*store.Transfer, error) {
+	return n.waitTransfer(ctx, id, func(s dsp.TransferState) bool {
+		return s == dsp.TransferCompleted || s == dsp.TransferTerminated || s == dsp.TransferSuspended
+	})
+}
+
+func (n *Node) waitTransfer(ctx context.Context, id string, done func(dsp.TransferState) bool) (*store.Transfer, error) {
 	ch := n.watch.add(id)
 	defer n.watch.remove(id, ch)
 	for {
@@ -85,7 +97,7 @@ func (n *Node) WaitTransfer(ctx context.Context, id string) (*store.Transfer, er
 		if err != nil {
 			return nil, err
 		}
-		if x.State != string(dsp.TransferRequested) {
+		if done(dsp.TransferState(x.State)) {
 			x.History, err = v.History(id)
 			return x, err
 		}

@@ -46,19 +46,43 @@ func newTransferCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "transfer", Short: "Start and follow transfers under agreements"}
 	var o apiOpts
 	var agreement, out, keyFile string
-	var wait, resume bool
+	var wait, resume, push bool
+	var format string
 	var timeout time.Duration
 	start := &cobra.Command{
 		Use:   "start --agreement ID",
-		Short: "Ask the provider for a transfer; with --out, pull the data once it starts",
+		Short: "Ask the provider for a transfer; with --out, pull the data once it starts; with --push, have the provider push it to this node",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if push {
+				if format != "" && format != "HttpData-PUSH" {
+					return fmt.Errorf("--push and --format %s: pick one", format)
+				}
+				format = "HttpData-PUSH"
+			}
+			if format == "HttpData-PUSH" && out != "" {
+				return errors.New("--out: a push lands in the consumer node's data directory (received/<transfer>/dataset), not in a local file")
+			}
 			c, err := o.client()
 			if err != nil {
 				return err
 			}
 			var x store.Transfer
-			if err := c.call(cmd.Context(), http.MethodPost, "/transfers", connector.StartTransferRequest{Agreement: agreement}, &x); err != nil {
+			if err := c.call(cmd.Context(), http.MethodPost, "/transfers", connector.StartTransferRequest{Agreement: agreement, Format: format}, &x); err != nil {
 				return err
+			}
+			if format == "HttpData-PUSH" {
+				if wait {
+					if err := c.call(cmd.Context(), http.MethodGet, "/transfers/"+url.PathEscape(x.ID)+"?until=done&wait="+timeout.String(), nil, &x); err != nil {
+						return err
+					}
+				}
+				if err := printTransfer(cmd, &o, &x); err != nil {
+					return err
+				}
+				if wait && x.State != string(dsp.TransferCompleted) {
+					return fmt.Errorf("push transfer %s is %s: %s", x.ID, x.State, x.Reason)
+				}
+				return nil
 			}
 			if wait || out != "" {
 				if err := c.call(cmd.Context(), http.MethodGet, "/transfers/"+url.PathEscape(x.ID)+"?wait="+timeout.String(), nil, &x); err != nil {
@@ -90,7 +114,15 @@ func newTransferCmd() *cobra.Command {
 				return err
 			}
 			res, err := pullTransfer(cmd.Context(), pullOptions{URL: addr.Endpoint, Token: addr.Property("authorization"), Key: key,
-				Out: out, Resume: resume, Progress: os.Stderr})
+				Out: out, Resume: resume, ExpectedHash: addr.Property("contentHash"), Progress: os.Stderr})
+			if err == nil || errors.Is(err, dataplane.ErrHashMismatch) {
+				// The consumer's own transfer.completed: what it received.
+				rerr := c.call(cmd.Context(), http.MethodPost, "/transfers/"+url.PathEscape(x.ID)+"/receipt",
+					connector.Receipt{Bytes: res.Size, SHA256: res.SHA256}, nil)
+				if err == nil && rerr != nil {
+					return fmt.Errorf("pulled %d bytes to %s, but recording the receipt failed: %w", res.Size, out, rerr)
+				}
+			}
 			if err != nil {
 				if errors.Is(err, dataplane.ErrHashMismatch) {
 					return fmt.Errorf("pulled %d bytes to %s but the content hash does not match the registered one: %w", res.Size, out, err)
@@ -108,6 +140,8 @@ func newTransferCmd() *cobra.Command {
 	start.Flags().StringVar(&out, "out", "", "pull the data into this file once started")
 	start.Flags().StringVar(&keyFile, "key", "", "the consumer's key file, for --out")
 	start.Flags().BoolVar(&resume, "resume", false, "with --out: continue a partial download")
+	start.Flags().BoolVar(&push, "push", false, "have the provider push the data to this node's receiver (format HttpData-PUSH)")
+	start.Flags().StringVar(&format, "format", "", "transfer format: HttpData-PULL (default) or HttpData-PUSH")
 
 	var so apiOpts
 	status := &cobra.Command{
