@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/client"
 	"github.com/tdsc/tdsc/ledger/embedded"
+	"github.com/tdsc/tdsc/ledger/fabric"
 	"github.com/tdsc/tdsc/ledger/verify"
 )
 
@@ -21,7 +24,7 @@ func init() { register("audit", newAuditVerifyCmd) }
 
 func newAuditVerifyCmd() *cobra.Command {
 	var (
-		src, vkeyFile, tokenFile, out, genesisFile string
+		src, vkeyFile, tokenFile, out, genesisFile, chaincode string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -65,6 +68,30 @@ someone else's ledger). --genesis pins the space's genesis the same way.`,
 					return fmt.Errorf("--vkey is required for a ledger URL: pin the checkpoint key you were given")
 				}
 				source = c
+			} else if rest, ok := strings.CutPrefix(src, "fabric"); ok && (rest == "" || rest[0] == ':') {
+				// The channel's blocks: hash chain, data hashes and endorsements
+				// first, then the same checks over the valid transactions' writes.
+				profile := strings.TrimPrefix(rest, ":")
+				if profile == "" {
+					profile = filepath.Join(".cache", "fabric", "net", "profile.json")
+				}
+				p, err := fabric.LoadProfile(profile)
+				if err != nil {
+					return err
+				}
+				l, err := fabric.Open(ctx, fabric.Config{Profile: p, Chaincode: chaincode})
+				if err != nil {
+					return err
+				}
+				defer l.Close(context.Background())
+				chain, err := fabric.ReadChain(ctx, l, l.Chaincode())
+				if err != nil {
+					return err
+				}
+				if vkey == "" {
+					vkey = chain.VerifierKey()
+				}
+				source = chain
 			} else {
 				raw, err := embedded.OpenRaw(src)
 				if err != nil {
@@ -116,7 +143,8 @@ someone else's ledger). --genesis pins the space's genesis the same way.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&src, "ledger", "", "ledger directory or service URL (http://host:port)")
+	cmd.Flags().StringVar(&src, "ledger", "", "ledger directory, service URL (http://host:port), or fabric[:PROFILE] (the channel's blocks)")
+	cmd.Flags().StringVar(&chaincode, "chaincode", "", "with --ledger fabric: the space's chaincode (default: the profile's)")
 	cmd.Flags().StringVar(&vkeyFile, "vkey", "", "file holding the checkpoint verifier key (note format)")
 	cmd.Flags().StringVar(&tokenFile, "token", "", "file holding an auditor or regulator role token, for a URL")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/embedded"
+	"github.com/tdsc/tdsc/ledger/fabric"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
 )
 
@@ -33,7 +36,7 @@ type ledgerBenchResult struct {
 func newBenchLedgerCmd() *cobra.Command {
 	var (
 		n, batch, streams int
-		dir, out          string
+		dir, out, backend string
 	)
 	cmd := &cobra.Command{
 		Use:   "ledger",
@@ -44,6 +47,9 @@ beforehand, and times appending them through the real embedded store in a fresh
 directory (fsync on every group commit), with one goroutine per stream.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if backend != "embedded" {
+				return benchLedgerOnFabric(cmd, backend, n, batch, streams, out)
+			}
 			s, err := ledgertest.NewSpace()
 			if err != nil {
 				return err
@@ -114,7 +120,34 @@ directory (fsync on every group commit), with one goroutine per stream.`,
 	cmd.Flags().IntVar(&streams, "streams", 8, "concurrent writers (provider/consumer pairs)")
 	cmd.Flags().StringVar(&dir, "dir", "", "ledger directory to keep (default: a temporary one, removed)")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
+	cmd.Flags().StringVar(&backend, "ledger", "embedded", "backend: embedded, or fabric[:PROFILE] (a network from scripts/fabric.sh up; a fresh chaincode is deployed; default batch 500)")
 	return cmd
+}
+
+// benchLedgerOnFabric runs the same workload through the Fabric backend
+// (tdsc bench fabric has its finer knobs).
+func benchLedgerOnFabric(cmd *cobra.Command, backend string, n, batch, streams int, out string) error {
+	rest, ok := strings.CutPrefix(backend, "fabric")
+	if !ok || rest != "" && !strings.HasPrefix(rest, ":") {
+		return fmt.Errorf("--ledger: %q: use embedded or fabric[:PROFILE]", backend)
+	}
+	profile := strings.TrimPrefix(rest, ":")
+	if profile == "" {
+		profile = filepath.Join(".cache", "fabric", "net", "profile.json")
+	}
+	if !cmd.Flags().Changed("batch") {
+		batch = 500
+	}
+	res, err := benchFabric(cmd.Context(), profile, n, batch, streams, fabric.Config{})
+	if err != nil {
+		return err
+	}
+	if out == "json" {
+		return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "fabric (%d orgs, chaincode %s): %d records in %d batches (%d per batch, %d streams) in %d transactions: %.2fs, %.0f records/s\n",
+		res.Orgs, res.Chaincode, res.Records, res.Batches, batch, streams, res.Transactions, res.Seconds, res.RecordsPerSecond)
+	return nil
 }
 
 // timeInclusion fetches proofs of up to 1000 random records and times their verification.

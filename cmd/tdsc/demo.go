@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -19,6 +20,7 @@ func newDemoCmd() *cobra.Command {
 		dir     string
 		backend string
 		verbose bool
+		profile string
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -32,8 +34,8 @@ checked; refusals with their reasons; use, duties and objections; the
 auditor's verification and the regulator's flow report. Exits 0 only if every
 step behaved as expected. --keep leaves everything running.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if backend != "embedded" {
-				return fmt.Errorf("--ledger: %q is not available yet; the demo runs on the embedded ledger", backend)
+			if backend != demo.BackendEmbedded && backend != demo.BackendFabric {
+				return fmt.Errorf("--ledger: %q: use embedded or fabric", backend)
 			}
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
@@ -50,7 +52,7 @@ step behaved as expected. --keep leaves everything running.`,
 			if !verbose {
 				logger = nil
 			}
-			d, err := demo.Run(ctx, demo.Options{Dir: dir, Out: out, Logger: logger})
+			d, err := demo.Run(ctx, demo.Options{Dir: dir, Out: out, Logger: logger, Ledger: backend, FabricProfile: profile})
 			if err != nil {
 				return err
 			}
@@ -74,7 +76,8 @@ step behaved as expected. --keep leaves everything running.`,
 	}
 	cmd.Flags().BoolVar(&keep, "keep", false, "leave the space running and print its URLs and ready-to-paste CLI commands")
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for the space's files (a temporary one when empty)")
-	cmd.Flags().StringVar(&backend, "ledger", "embedded", "ledger backend: embedded")
+	cmd.Flags().StringVar(&backend, "ledger", demo.BackendEmbedded, "ledger backend: embedded, or fabric (a network started with scripts/fabric.sh up; the demo deploys a fresh chaincode on it)")
+	cmd.Flags().StringVar(&profile, "fabric-profile", filepath.Join(".cache", "fabric", "net", "profile.json"), "with --ledger fabric: the network profile scripts/fabric.sh up wrote")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print the components' warnings")
 	return cmd
 }

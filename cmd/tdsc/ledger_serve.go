@@ -47,7 +47,7 @@ the same role token). Stops cleanly on SIGINT/SIGTERM.`,
 				return err
 			}
 			defer st.Close(context.Background())
-			h, err := ledgerhttp.Handler(st, audience, secure, log)
+			h, err := ledgerhttp.Embedded(st, ledgerhttp.Options{Audience: audience, SecureCookies: secure, Log: log})
 			if err != nil {
 				return err
 			}

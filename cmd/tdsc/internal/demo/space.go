@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/tdsc/tdsc/cmd/tdsc/internal/ledgerhttp"
@@ -21,6 +22,7 @@ import (
 	"github.com/tdsc/tdsc/identity/authority"
 	"github.com/tdsc/tdsc/ledger/client"
 	"github.com/tdsc/tdsc/ledger/embedded"
+	"github.com/tdsc/tdsc/ledger/fabric"
 )
 
 // ledgerAudience is the aud of role tokens the demo's ledger accepts.
@@ -29,9 +31,15 @@ const ledgerAudience = "ledger"
 // space is everything the demo starts: the ledger service, the authority and
 // the connectors, each on its own loopback listener.
 type space struct {
-	dir       string
-	auth      *authority.Authority
-	store     *embedded.Store
+	dir     string
+	auth    *authority.Authority
+	backend string
+	// store is the ledger behind the service; fabric is set when it is Fabric.
+	store interface {
+		VerifierKey() string
+		Close(ctx context.Context) error
+	}
+	fabric    *fabric.Ledger
 	ledgerURL string
 	ledger    *client.Client // the authority's and the connectors' ledger client (writes)
 	servers   []*http.Server
@@ -58,25 +66,47 @@ func (s *space) serve(ln net.Listener, h http.Handler) {
 	go srv.Serve(ln)
 }
 
-// startLedger creates the authority (key and genesis) and the embedded ledger
-// service that pins its key.
-func startLedger(ctx context.Context, dir string, log *slog.Logger) (*space, error) {
-	s := &space{dir: dir, nodes: map[string]*node{}, log: log}
-	auth, err := authority.Init(filepath.Join(dir, "authority"), authority.InitOptions{Space: "urn:tdsc:space:beijing-public-data", Name: "Beijing Municipal Data Authority", Region: "CN-BJ"})
+// Ledger backends the demo runs on.
+const (
+	BackendEmbedded = "embedded"
+	BackendFabric   = "fabric"
+)
+
+// startLedger creates the authority (key and genesis) and the ledger service
+// that pins its key: the embedded store in dir, or a fresh tdsc chaincode on
+// the Fabric network whose profile is given.
+func startLedger(ctx context.Context, o Options) (*space, error) {
+	s := &space{dir: o.Dir, nodes: map[string]*node{}, log: o.Logger, backend: o.Ledger}
+	auth, err := authority.Init(filepath.Join(o.Dir, "authority"), authority.InitOptions{Space: "urn:tdsc:space:beijing-public-data", Name: "Beijing Municipal Data Authority", Region: "CN-BJ"})
 	if err != nil {
 		return nil, fmt.Errorf("authority init: %w", err)
 	}
 	s.auth = auth
-	st, err := embedded.Open(ctx, filepath.Join(dir, "ledger"), auth.Genesis(), embedded.Options{Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("ledger: %w", err)
+	opts := ledgerhttp.Options{Audience: ledgerAudience, Log: o.Logger}
+	var h http.Handler
+	switch o.Ledger {
+	case BackendEmbedded, "":
+		st, err := embedded.Open(ctx, filepath.Join(o.Dir, "ledger"), auth.Genesis(), embedded.Options{Logger: o.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("ledger: %w", err)
+		}
+		s.store = st
+		if h, err = ledgerhttp.Embedded(st, opts); err != nil {
+			return nil, err
+		}
+	case BackendFabric:
+		g := auth.Genesis()
+		fh, l, err := ledgerhttp.Fabric(ctx, ledgerhttp.FabricOptions{Options: opts, Profile: o.FabricProfile,
+			Chaincode: "tdscdemo" + strings.ToLower(connector.NewUUID()[9:17]), Deploy: true, Genesis: &g,
+			NoteKeyFile: filepath.Join(o.Dir, "fabric-note.key")})
+		if err != nil {
+			return nil, fmt.Errorf("ledger on fabric: %w", err)
+		}
+		s.store, s.fabric, h = l, l, fh
+	default:
+		return nil, fmt.Errorf("ledger: %q is not a backend: use %s or %s", o.Ledger, BackendEmbedded, BackendFabric)
 	}
-	s.store = st
-	if err := os.WriteFile(filepath.Join(dir, "ledger.vkey"), []byte(st.VerifierKey()+"\n"), 0o644); err != nil {
-		return nil, err
-	}
-	h, err := ledgerhttp.Handler(st, ledgerAudience, false, log)
-	if err != nil {
+	if err := os.WriteFile(filepath.Join(o.Dir, "ledger.vkey"), []byte(s.store.VerifierKey()+"\n"), 0o644); err != nil {
 		return nil, err
 	}
 	ln, err := listen()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tdsc/tdsc/audit"
+	"github.com/tdsc/tdsc/cmd/tdsc/internal/ledgerhttp"
 	"github.com/tdsc/tdsc/connector"
 	"github.com/tdsc/tdsc/connector/dataplane"
 	"github.com/tdsc/tdsc/connector/dataplane/pull"
@@ -35,6 +36,11 @@ type Options struct {
 	Out io.Writer
 	// Logger receives the components' logs; discarded when nil.
 	Logger *slog.Logger
+	// Ledger is the backend: BackendEmbedded (default) or BackendFabric.
+	Ledger string
+	// FabricProfile is the network profile scripts/fabric.sh up writes; the
+	// demo deploys a fresh chaincode for its space on that network.
+	FabricProfile string
 }
 
 // Facts are what the story established, for the demo's test and for --keep.
@@ -109,7 +115,7 @@ func Run(ctx context.Context, o Options) (*Demo, error) {
 	if o.Logger == nil {
 		o.Logger = discard
 	}
-	sp, err := startLedger(ctx, o.Dir, o.Logger)
+	sp, err := startLedger(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +134,11 @@ func Run(ctx context.Context, o Options) (*Demo, error) {
 func (d *Demo) tell(ctx context.Context, s *story) error {
 	sp := d.space
 	fmt.Fprintf(s.out, "tdsc demo: a trusted data space on loopback\n")
-	fmt.Fprintf(s.out, "   ledger service %s (embedded store in %s)\n", sp.ledgerURL, filepath.Join(sp.dir, "ledger"))
+	if sp.fabric != nil {
+		fmt.Fprintf(s.out, "   ledger service %s (chaincode %s on Hyperledger Fabric: every organisation's peer endorses each batch)\n", sp.ledgerURL, sp.fabric.Chaincode())
+	} else {
+		fmt.Fprintf(s.out, "   ledger service %s (embedded store in %s)\n", sp.ledgerURL, filepath.Join(sp.dir, "ledger"))
+	}
 	fmt.Fprintf(s.out, "   space %s, authority %s, checkpoint key %s\n", sp.auth.Genesis().Space, sp.auth.ID(), d.Facts.LedgerVKey)
 
 	// 1. Registration and space rules.
@@ -493,6 +503,12 @@ func (d *Demo) auditAndReport(ctx context.Context, s *story) error {
 		d.Facts.Verified = rep
 	} else {
 		s.say("   %v", err)
+	}
+	if sp.fabric != nil {
+		rep, err := ledgerhttp.VerifyFabric(ctx, sp.fabric)
+		if !s.expect(err == nil, "the channel's blocks verified: hash chain, endorsements, and the same checks over the valid transactions (%d records in %d batches)", rep.Records, rep.Batches) {
+			s.say("   %v", err)
+		}
 	}
 	if id := d.Facts.Agreements["traffic"]; id != "" {
 		p, err := auditor.Record(ctx, "agreement.signed/"+id)

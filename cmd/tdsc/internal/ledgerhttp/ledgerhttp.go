@@ -1,8 +1,9 @@
-// Package ledgerhttp assembles what the embedded ledger serves over HTTP — the
-// ledger API under /ledger/v1/ and the auditors' and regulators' dashboard
-// under /ui/ — both behind role tokens verified against the participants and
-// the authority registered on that ledger. `tdsc ledger serve` and `tdsc demo`
-// serve the same handler.
+// Package ledgerhttp assembles what a ledger serves over HTTP — the ledger API
+// under /ledger/v1/ and the auditors' and regulators' dashboard under /ui/ —
+// both behind role tokens verified against the participants and the authority
+// registered on that ledger, for either backend: the embedded store or the
+// tdsc chaincode on Fabric. `tdsc ledger serve`, `tdsc fabric serve` and
+// `tdsc demo` serve these handlers.
 package ledgerhttp
 
 import (
@@ -19,26 +20,39 @@ import (
 	"github.com/tdsc/tdsc/ledger/verify"
 )
 
-// Handler serves st: the ledger API and the dashboard. audience is the aud
-// claim role tokens must carry; secureCookies marks the dashboard's session
-// cookie Secure (set it when TLS ends in front of the service).
-func Handler(st *embedded.Store, audience string, secureCookies bool, log *slog.Logger) (http.Handler, error) {
-	reg := identity.NewRegistry(st, identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
-	v, err := identity.NewVerifier(reg, identity.WithAuthority(st.Genesis().Authority.ID))
+// Options say how to serve.
+type Options struct {
+	// Audience is the aud claim role tokens must carry; "ledger" if empty.
+	Audience string
+	// SecureCookies marks the dashboard's session cookie Secure (TLS ends in
+	// front of the service).
+	SecureCookies bool
+	Log           *slog.Logger
+}
+
+// Handler serves b: the ledger API and the dashboard. verifyAll re-verifies the
+// whole ledger for the dashboard's health page.
+func Handler(b service.Backend, verifyAll func(context.Context) (verify.Report, error), o Options) (http.Handler, error) {
+	if o.Audience == "" {
+		o.Audience = "ledger"
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	reg := identity.NewRegistry(b, identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
+	v, err := identity.NewVerifier(reg, identity.WithAuthority(b.Genesis().Authority.ID))
 	if err != nil {
 		return nil, err
 	}
-	api, err := service.New(service.Config{Backend: st, Authorize: service.RoleTokens(v, audience), Logger: log})
+	api, err := service.New(service.Config{Backend: b, Authorize: service.RoleTokens(v, o.Audience), Logger: o.Log})
 	if err != nil {
 		return nil, err
 	}
-	opts := []dashboard.Option{dashboard.WithLogger(log), dashboard.WithVerify(func(ctx context.Context) (verify.Report, error) {
-		return verify.Ledger(ctx, dashboard.StoreSource(st), st.VerifierKey())
-	})}
-	if secureCookies {
+	opts := []dashboard.Option{dashboard.WithLogger(o.Log), dashboard.WithVerify(verifyAll)}
+	if o.SecureCookies {
 		opts = append(opts, dashboard.WithSecureCookies())
 	}
-	dash, err := dashboard.New(st, st.VerifierKey(), dashboard.RoleTokens(v, audience), opts...)
+	dash, err := dashboard.New(b, b.VerifierKey(), dashboard.RoleTokens(v, o.Audience), opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -47,4 +61,11 @@ func Handler(st *embedded.Store, audience string, secureCookies bool, log *slog.
 	mux.Handle("/ui/", dash)
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	return mux, nil
+}
+
+// Embedded serves the embedded store; the dashboard's verification replays it.
+func Embedded(st *embedded.Store, o Options) (http.Handler, error) {
+	return Handler(st, func(ctx context.Context) (verify.Report, error) {
+		return verify.Ledger(ctx, dashboard.StoreSource(st), st.VerifierKey())
+	}, o)
 }

@@ -1,0 +1,118 @@
+package ledgerhttp
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/fabric"
+	"github.com/tdsc/tdsc/ledger/verify"
+)
+
+// FabricOptions say which space's chaincode to serve and how.
+type FabricOptions struct {
+	Options
+	Profile     string          // profile.json path (scripts/fabric.sh up writes it)
+	Chaincode   string          // default: the profile's
+	Deploy      bool            // define the chaincode on the channel first (a fresh world state)
+	Genesis     *ledger.Genesis // initialise the chaincode with it; nil: it must hold one
+	NoteKeyFile string          // default: fabric-<chaincode>.key beside the profile
+	Org         int             // index of the profile's organisation to act as
+}
+
+// Fabric opens the Fabric backend for a space and returns the handler over it
+// and the open ledger (close it when done). The dashboard's verification
+// reads the channel's blocks (fabric.ReadChain).
+func Fabric(ctx context.Context, o FabricOptions) (http.Handler, *fabric.Ledger, error) {
+	p, err := fabric.LoadProfile(o.Profile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fabric profile %s: %w (start a network with scripts/fabric.sh up)", o.Profile, err)
+	}
+	if o.Chaincode == "" {
+		o.Chaincode = p.Chaincode
+	}
+	if o.Deploy {
+		if err := fabric.Deploy(ctx, p, o.Chaincode); err != nil {
+			return nil, nil, err
+		}
+	}
+	if o.NoteKeyFile == "" {
+		o.NoteKeyFile = filepath.Join(filepath.Dir(o.Profile), "fabric-"+o.Chaincode+".key")
+	}
+	skey, err := noteKey(ctx, o.NoteKeyFile, o.Genesis, p, o.Chaincode)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := fabric.Open(ctx, fabric.Config{Profile: p, Org: o.Org, Chaincode: o.Chaincode, NoteKey: skey, Log: o.Log})
+	if err != nil {
+		return nil, nil, err
+	}
+	fail := func(err error) (http.Handler, *fabric.Ledger, error) {
+		l.Close(context.Background())
+		return nil, nil, err
+	}
+	if o.Genesis != nil {
+		if err := l.Init(ctx, *o.Genesis); err != nil {
+			return fail(err)
+		}
+	} else if _, err := (fabric.StateSource{L: l}).Genesis(ctx); err != nil {
+		return fail(fmt.Errorf("chaincode %s: %w (initialise it with --genesis FILE)", o.Chaincode, err))
+	}
+	h, err := Handler(l, func(ctx context.Context) (verify.Report, error) { return VerifyFabric(ctx, l) }, o.Options)
+	if err != nil {
+		return fail(err)
+	}
+	return h, l, nil
+}
+
+// VerifyFabric audits a space's ledger from the channel's blocks: the block
+// hash chain, each block's data hash and endorsements, then the same checks
+// as for the embedded ledger over the valid transactions' writes.
+func VerifyFabric(ctx context.Context, l *fabric.Ledger) (verify.Report, error) {
+	chain, err := fabric.ReadChain(ctx, l, l.Chaincode())
+	if err != nil {
+		return verify.Report{}, err
+	}
+	return verify.Ledger(ctx, chain, chain.VerifierKey())
+}
+
+// noteKey loads the checkpoint signer key, or creates it (0600) with its
+// verifier key beside it. The note's name is the space's origin, so a new key
+// needs the genesis, or the chaincode's.
+func noteKey(ctx context.Context, path string, g *ledger.Genesis, p *fabric.Profile, chaincode string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return string(bytes.TrimSpace(b)), nil
+	} else if !os.IsNotExist(err) {
+		return "", err
+	}
+	if g == nil {
+		l, err := fabric.Open(ctx, fabric.Config{Profile: p, Chaincode: chaincode})
+		if err != nil {
+			return "", err
+		}
+		defer l.Close(ctx)
+		gg, err := (fabric.StateSource{L: l}).Genesis(ctx)
+		if err != nil {
+			return "", err
+		}
+		g = &gg
+	}
+	skey, vkey, err := note.GenerateKey(rand.Reader, fabric.Origin(g.Space))
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(skey+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path+".vkey", []byte(vkey+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	return skey, nil
+}
