@@ -40,7 +40,7 @@ func TestManagementAPI(t *testing.T) {
 		status     int
 		want       string
 	}{
-		{"registers", `{"id":"ds-a","title":"A","classification":"important","category":"health"}`, 201, `"id":"ds-a"`},
+		{"registers", `{"id":"ds-a","title":"A","classification":"important","category":"health","contentHash":"sha256:` + strings.Repeat("1", 64) + `"}`, 201, `"id":"ds-a"`},
 		{"duplicate", `{"id":"ds-a","title":"A","classification":"important","category":"health"}`, 409, "already registered"},
 		{"bad classification", `{"title":"B","classification":"secret","category":"x"}`, 400, "classification"},
 		{"unknown field", `{"title":"B","classification":"general","category":"x","colour":"red"}`, 400, "colour"},
@@ -78,6 +78,32 @@ func TestManagementAPI(t *testing.T) {
 	status, b = api(t, cons, "GET", "/transfers/"+x.ID+"?wait=10s", opToken, "")
 	if json.Unmarshal(b, &x); status != 200 || x.State != "STARTED" {
 		t.Fatalf("transfer: %d %s", status, b)
+	}
+	// The consumer's receipt of bytes that are not the registered ones: 422, recorded.
+	status, b = api(t, cons, "POST", "/transfers/"+x.ID+"/receipt", opToken, `{"bytes":3,"sha256":"`+strings.Repeat("0", 64)+`"}`)
+	if status != 422 || !strings.Contains(string(b), "hash-mismatch") {
+		t.Fatalf("mismatching receipt: %d %s", status, b)
+	}
+	if status, b = api(t, cons, "POST", "/transfers/"+x.ID+"/receipt", opToken, `{"bytes":3,"sha256":"xyz"}`); status != 400 || !strings.Contains(string(b), "sha256") {
+		t.Fatalf("receipt without a hash: %d %s", status, b)
+	}
+	if status, b = api(t, cons, "POST", "/transfers", opToken, `{"agreement":"`+neg.AgreementID+`","format":"HttpData-CARRIER-PIGEON"}`); status != 400 || !strings.Contains(string(b), "HttpData-PUSH") {
+		t.Fatalf("unknown format: %d %s", status, b)
+	}
+	// A push of a dataset with no servable source: the provider refuses it
+	// after authorising, and until=done waits for that.
+	status, b = api(t, cons, "POST", "/transfers", opToken, `{"agreement":"`+neg.AgreementID+`","format":"HttpData-PUSH"}`)
+	var px store.Transfer
+	json.Unmarshal(b, &px)
+	if status != 202 || px.Format != "HttpData-PUSH" {
+		t.Fatalf("push transfer: %d %s", status, b)
+	}
+	if status, b = api(t, cons, "GET", "/transfers/"+px.ID+"?wait=10s&until=later", opToken, ""); status != 400 || !strings.Contains(string(b), "until") {
+		t.Fatalf("bad until: %d %s", status, b)
+	}
+	status, b = api(t, cons, "GET", "/transfers/"+px.ID+"?wait=10s&until=done", opToken, "")
+	if json.Unmarshal(b, &px); status != 200 || px.State != "TERMINATED" || !strings.Contains(px.Reason, "no servable source") {
+		t.Fatalf("push without a source: %d %s", status, b)
 	}
 	status, b = api(t, cons, "GET", "/duties", opToken, "")
 	if status != 200 || !strings.Contains(string(b), `"state":"owed"`) {

@@ -147,6 +147,30 @@ func TestOurMessagesValidate(t *testing.T) {
 	}
 }
 
+// TestPushMessagesValidate: a push transfer's request carries the consumer's
+// data address (its receiver and the token it issued to the provider), and
+// its start message carries none; both validate and decode.
+func TestPushMessagesValidate(t *testing.T) {
+	addr := &DataAddress{Type: "DataAddress", EndpointType: "https://w3id.org/idsa/v4.1/HTTP", Endpoint: "http://127.0.0.1:9/push/c2",
+		EndpointProperties: []EndpointProperty{{Type: "EndpointProperty", Name: "authorization", Value: "eyJ.x.y"}, {Type: "EndpointProperty", Name: "authType", Value: "DPoP"}}}
+	for typ, m := range map[string]any{
+		TypeTransferRequestMessage: &TransferRequestMessage{Header: NewHeader(TypeTransferRequestMessage), ConsumerPID: "c2", AgreementID: "urn:agr:1",
+			Format: "HttpData-PUSH", DataAddress: addr, CallbackAddress: "http://127.0.0.1/callback"},
+		TypeTransferStartMessage: &TransferStartMessage{Header: NewHeader(TypeTransferStartMessage), ProviderPID: "p2", ConsumerPID: "c2"},
+	} {
+		data, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ValidateSchema(data); err != nil {
+			t.Errorf("%s: %v\n%s", typ, err, data)
+		}
+		if _, err := decoders[typ](bytes.NewReader(data)); err != nil {
+			t.Errorf("%s: decode our own message: %v", typ, err)
+		}
+	}
+}
+
 func TestDecodeRefusals(t *testing.T) {
 	tests := []struct {
 		name, body, field string
