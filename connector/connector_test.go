@@ -102,6 +102,19 @@ func TestNegotiationAndTransfer(t *testing.T) {
 	if got, _ := os.ReadFile(out); string(got) != trafficCSV || res.Expected == "" {
 		t.Fatalf("pulled %q (result %+v)", got, res)
 	}
+	// A stolen token without its proof is refused; the denial names the
+	// consumer of the transfer in the URL, as the token's claims are untrusted.
+	if _, err := pull.Download(ctx, addr.Endpoint, tok, func(string, string) (string, error) { return "", nil }, out+".stolen"); err == nil {
+		t.Fatal("a token without its proof was taken")
+	}
+	eventually(t, "transfer.denied for the stolen token", func() (bool, string) {
+		p, err := s.led.Query(ctx, ledger.Query{Transfer: cx.PeerPID, Kind: ledger.KindTransferDenied})
+		if err != nil || len(p.Records) != 1 {
+			return false, fmt.Sprint("records: ", err)
+		}
+		r := p.Records[0].Record
+		return r.Actor == prov.id && r.Counterparty == cons.id && r.Agreement == cneg.AgreementID && r.Rule == "dataplane.proof-invalid", fmt.Sprintf("%+v", r)
+	})
 	done := s.onLedger(t, "transfer.completed/"+cx.PeerPID+"/"+prov.id)
 	if done.Bytes != int64(len(trafficCSV)) || done.ContentHash != "sha256:"+res.SHA256 || done.Decision != ledger.DecisionAllow {
 		t.Fatalf("provider's transfer.completed = %+v", done)

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/tdsc/tdsc/connector"
 	"github.com/tdsc/tdsc/connector/dsp"
+	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 )
 
@@ -88,6 +91,32 @@ func TestPushTransfer(t *testing.T) {
 	}
 	if auth.TokenID == "" || auth.TokenID != cx.TokenID {
 		t.Fatalf("transfer.authorized token %q, the consumer issued %q", auth.TokenID, cx.TokenID)
+	}
+	// The push token alone, with a proof by another key, is refused at the
+	// receiver, and the consumer records the denial against the provider.
+	tok := addr.Property("authorization")
+	req, _ := http.NewRequest(http.MethodPut, addr.Endpoint, strings.NewReader("forged"))
+	proof, _ := identity.DPoPProof(cons.key, http.MethodPut, addr.Endpoint, tok)
+	req.Header.Set("Authorization", "DPoP "+tok)
+	req.Header.Set("DPoP", proof)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("push with the wrong key's proof: %d, want 401", resp.StatusCode)
+	}
+	eventually(t, "the consumer's transfer.denied", func() (bool, string) {
+		p, err := s.led.Query(ctx, ledger.Query{Transfer: px.ID, Kind: ledger.KindTransferDenied})
+		if err != nil || len(p.Records) != 1 {
+			return false, fmt.Sprint("records: ", err)
+		}
+		r := p.Records[0].Record
+		return r.Actor == cons.id && r.Counterparty == prov.id && r.Rule == "dataplane.proof-invalid", fmt.Sprintf("%+v", r)
+	})
+	if got, _ := os.ReadFile(cons.ReceivedPath(x.ID)); !bytes.Equal(got, data) {
+		t.Fatal("a refused push touched the received file")
 	}
 	sum := sha256.Sum256(data)
 	for _, who := range []*testNode{prov, cons} {
