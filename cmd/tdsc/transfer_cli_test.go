@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tdsc/tdsc/connector"
+	"github.com/tdsc/tdsc/connector/store"
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/embedded"
+	"github.com/tdsc/tdsc/ledger/ledgertest"
+)
+
+const cliOpToken = "operator-token-for-cli-tests"
+
+// cliNode starts a real connector on loopback for a participant of sp.
+func cliNode(t *testing.T, sp *ledgertest.Space, led *embedded.Store, id, region string) *connector.Node {
+	t.Helper()
+	rec, err := sp.Participant(id, region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sp.Batch(sp.Authority(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := led.Append(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := connector.Config{ParticipantID: id, Space: sp.Genesis.Space, Listen: ln.Addr().String(), DataDir: dir, DataSources: dir,
+		RetryMin: 5 * time.Millisecond, RetryMax: 100 * time.Millisecond, StrictTimeout: 2 * time.Second}
+	n, err := connector.New(context.Background(), cfg, connector.WithKey(sp.Keys[id]), connector.WithLedger(led),
+		connector.WithParticipants(led), connector.WithRules(led), connector.WithOperatorToken(cliOpToken),
+		connector.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		srv.Close()
+		n.Close(context.Background())
+	})
+	return n
+}
+
+// TestTransferStartPushAndPull runs `tdsc transfer start --push --wait` and
+// `tdsc transfer start --out --key` against real nodes: the provider pushes
+// 4 MiB into the consumer node, the CLI pulls it, and the ledger holds each
+// party's transfer.completed for each transfer with the dataset's hash.
+func TestTransferStartPushAndPull(t *testing.T) {
+	ctx := context.Background()
+	sp, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	led, err := embedded.Open(ctx, t.TempDir(), sp.Genesis, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { led.Close(context.Background()) })
+	prov := cliNode(t, sp, led, "did:tdsc:bureau", "CN-BJ")
+	cons := cliNode(t, sp, led, "did:tdsc:lab", "CN-SH")
+
+	data := make([]byte, 4<<20)
+	rand.Read(data)
+	sum := sha256.Sum256(data)
+	hash := hex.EncodeToString(sum[:])
+	srcDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(srcDir, "counts.bin"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := prov.AddDataset(ctx, connector.NewDataset{ID: "ds-counts", Title: "Counts", Classification: "general", Category: "transport",
+		ContentHash: "sha256:" + hash, Source: "file:" + filepath.Join(srcDir, "counts.bin")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer, err := prov.AddOffer(ctx, connector.NewOffer{Dataset: ds.ID, Policy: json.RawMessage(
+		`{"@id":"offer-counts","@type":"Offer","permission":[{"action":"use","constraint":[{"leftOperand":"purpose","operator":"eq","rightOperand":"research"}]}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	neg, err := cons.StartNegotiation(ctx, connector.StartNegotiation{ProviderURL: prov.PublicURL(), Offer: offer.ID, Purpose: "research"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if neg, err = cons.WaitNegotiation(wctx, neg.ID); err != nil || neg.State != "FINALIZED" {
+		t.Fatalf("negotiation: %+v %v", neg, err)
+	}
+	t.Setenv("TDSC_OPERATOR_TOKEN", cliOpToken)
+
+	out, err := runLedgerCLI(t, "transfer", "start", "--api", cons.PublicURL(), "--agreement", neg.AgreementID, "--push", "--wait", "-o", "json")
+	if err != nil {
+		t.Fatalf("transfer start --push: %v\n%s", err, out)
+	}
+	var x store.Transfer
+	if err := json.Unmarshal([]byte(out), &x); err != nil || x.State != "COMPLETED" || x.Format != "HttpData-PUSH" {
+		t.Fatalf("push transfer: %v\n%s", err, out)
+	}
+	if got, _ := os.ReadFile(cons.ReceivedPath(x.ID)); !bytes.Equal(got, data) {
+		t.Fatalf("the consumer node received %d bytes, want the %d pushed", len(got), len(data))
+	}
+
+	keyFile := filepath.Join(t.TempDir(), "lab.key")
+	if err := sp.Keys[cons.ID()].Save(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	pulled := filepath.Join(t.TempDir(), "counts.bin")
+	out, err = runLedgerCLI(t, "transfer", "start", "--api", cons.PublicURL(), "--agreement", neg.AgreementID, "--out", pulled, "--key", keyFile)
+	if err != nil || !strings.Contains(out, "pulled 4194304 bytes") {
+		t.Fatalf("transfer start --out: %v\n%s", err, out)
+	}
+	if got, _ := os.ReadFile(pulled); !bytes.Equal(got, data) {
+		t.Fatal("the pulled file differs")
+	}
+
+	// Two transfers, each completed once by each party with the dataset's hash.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, err := led.Query(ctx, ledger.Query{Kind: ledger.KindTransferCompleted})
+		if err != nil {
+			t.Fatal(err)
+		}
+		by := map[string]int{}
+		for _, e := range p.Records {
+			r := e.Record
+			if r.Bytes != int64(len(data)) || r.ContentHash != "sha256:"+hash || r.Decision != ledger.DecisionAllow ||
+				r.ID != "transfer.completed/"+r.Transfer+"/"+r.Actor {
+				t.Fatalf("completion record %+v", r)
+			}
+			by[r.Actor]++
+		}
+		if by[prov.ID()] == 2 && by[cons.ID()] == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("completions by party = %v, want 2 each", by)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
