@@ -108,7 +108,7 @@ func consistency(st store, g ledger.Genesis, from, to uint64) ([][]byte, error) 
 // query returns one page of records matching q in ledger order. The cursor
 // is the index of the next record to look at.
 func query(st readStore, g ledger.Genesis, q ledger.Query) (*ledger.Page, error) {
-	if err := checkQuery(&q); err != nil {
+	if err := q.Normalize(); err != nil {
 		return nil, err
 	}
 	var from uint64
@@ -285,32 +285,6 @@ func indexFor(q *ledger.Query) (ix, value string, ok bool) {
 		return ixKind, string(q.Kind), true
 	}
 	return "", "", false
-}
-
-// checkQuery validates q's filters and bounds its limit, as every backend does.
-func checkQuery(q *ledger.Query) error {
-	if q.Limit <= 0 {
-		q.Limit = ledger.DefaultPageSize
-	}
-	if q.Limit > ledger.MaxPageSize {
-		q.Limit = ledger.MaxPageSize
-	}
-	for _, f := range []struct{ name, v string }{{"from", q.From}, {"to", q.To}} {
-		if f.v != "" {
-			if _, err := ledger.ParseTime(f.v); err != nil {
-				return &ledger.MalformedError{Rule: ledger.RuleFormat, Field: f.name, Reason: "must be RFC 3339 with an offset"}
-			}
-		}
-	}
-	if q.Kind != "" && !q.Kind.Known() {
-		return &ledger.MalformedError{Rule: ledger.RuleKind, Field: "kind", Reason: fmt.Sprintf("unknown kind %q", q.Kind)}
-	}
-	if q.Classification != "" {
-		if err := q.Classification.Validate(); err != nil {
-			return &ledger.MalformedError{Rule: ledger.RuleFormat, Field: "classification", Reason: err.Error()}
-		}
-	}
-	return nil
 }
 
 // storedBatches returns the committed batches from the one holding index

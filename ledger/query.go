@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"fmt"
+
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -85,4 +87,33 @@ func (q *Query) Matches(r *Record) bool {
 		}
 	}
 	return true
+}
+
+// Normalize validates the query's filters and bounds its limit (0 becomes
+// DefaultPageSize, more than MaxPageSize is capped). Every backend calls it,
+// so a bad filter is refused alike everywhere with a *MalformedError naming
+// the field.
+func (q *Query) Normalize() error {
+	if q.Limit <= 0 {
+		q.Limit = DefaultPageSize
+	}
+	if q.Limit > MaxPageSize {
+		q.Limit = MaxPageSize
+	}
+	for _, f := range []struct{ name, v string }{{"from", q.From}, {"to", q.To}} {
+		if f.v != "" {
+			if _, err := ParseTime(f.v); err != nil {
+				return &MalformedError{Rule: RuleFormat, Field: f.name, Reason: "must be RFC 3339 with an offset"}
+			}
+		}
+	}
+	if q.Kind != "" && !q.Kind.Known() {
+		return &MalformedError{Rule: RuleKind, Field: "kind", Reason: fmt.Sprintf("unknown kind %q", q.Kind)}
+	}
+	if q.Classification != "" {
+		if err := q.Classification.Validate(); err != nil {
+			return &MalformedError{Rule: RuleFormat, Field: "classification", Reason: err.Error()}
+		}
+	}
+	return nil
 }

@@ -129,7 +129,7 @@ func entryAt(tx *bolt.Tx, index uint64) (ledger.Entry, error) {
 
 // Query returns one page of records matching q, in ledger order.
 func (s *Store) Query(ctx context.Context, q ledger.Query) (ledger.Page, error) {
-	if err := checkQuery(&q); err != nil {
+	if err := q.Normalize(); err != nil {
 		return ledger.Page{}, err
 	}
 	var start uint64
@@ -213,31 +213,6 @@ func postings(c *bolt.Cursor, prefix []byte, start uint64) func() (uint64, bool)
 			list = v
 		}
 	}
-}
-
-func checkQuery(q *ledger.Query) error {
-	if q.Limit <= 0 {
-		q.Limit = ledger.DefaultPageSize
-	}
-	if q.Limit > ledger.MaxPageSize {
-		q.Limit = ledger.MaxPageSize
-	}
-	for _, f := range []struct{ name, v string }{{"from", q.From}, {"to", q.To}} {
-		if f.v != "" {
-			if _, err := ledger.ParseTime(f.v); err != nil {
-				return &ledger.MalformedError{Rule: ledger.RuleFormat, Field: f.name, Reason: "must be RFC 3339 with an offset"}
-			}
-		}
-	}
-	if q.Kind != "" && !q.Kind.Known() {
-		return &ledger.MalformedError{Rule: ledger.RuleKind, Field: "kind", Reason: fmt.Sprintf("unknown kind %q", q.Kind)}
-	}
-	if q.Classification != "" {
-		if err := q.Classification.Validate(); err != nil {
-			return &ledger.MalformedError{Rule: ledger.RuleFormat, Field: "classification", Reason: err.Error()}
-		}
-	}
-	return nil
 }
 
 // indexFor picks the most selective index the query can use.
