@@ -159,9 +159,10 @@ func (r dpRecorder) Denied(ctx context.Context, d dataplane.DenialInfo) error {
 		Rule: "dataplane." + d.Reason, Reason: strings.TrimSpace(d.Reason + ": " + d.Detail)}
 	x, err := r.n.st.View(ctx).Transfer(d.Transfer)
 	switch {
-	case err == nil && x.Role == role:
-		// The transfer named in the URL: its counterparty is the party refused
-		// (the consumer on the pull side, the provider on the push side).
+	case err == nil && x.Role == role && (d.Consumer == "" || role == store.RoleConsumer):
+		// The token did not verify (or, on the push side, names this node as
+		// its issuer): the transfer named in the URL says who the request was
+		// for — its consumer on the pull side, its provider on the push side.
 		rec.Counterparty, rec.Agreement, rec.Dataset, rec.Transfer = x.Counterparty, x.AgreementID, x.DatasetID, x.ID
 		if role == store.RoleConsumer {
 			rec.Transfer = x.PeerPID
