@@ -86,6 +86,11 @@ func TestE2EDemo(t *testing.T) {
 	// The agreement the Singapore company signed, found in the timeline, with its proof verified.
 	b.run("timeline", chromedp.Click(`a[data-page="timeline"]`, chromedp.ByQuery), chromedp.WaitVisible("#records-table", chromedp.ByQuery),
 		chromedp.Sleep(300*time.Millisecond), b.shot("03-timeline"))
+	// The demo's story takes well under a second: the intervals must still read apart.
+	starts := b.texts(".chart-data tbody tr > :first-child")
+	if len(starts) < 2 || len(slices.Compact(slices.Clone(starts))) != len(starts) {
+		t.Errorf("the timeline's intervals start at %q: want two or more, no two alike", starts)
+	}
 	b.run("agreements with sg", chromedp.SetValue(`select[name="kind"]`, "agreement.signed", chromedp.ByQuery),
 		chromedp.SetValue(`input[name="participant"]`, demoSGCo, chromedp.ByQuery),
 		chromedp.Click(`form.filters button[type="submit"]`, chromedp.ByQuery),
@@ -112,6 +117,19 @@ func TestE2EDemo(t *testing.T) {
 	b.run("rules", chromedp.Click(`a[data-page="rules"]`, chromedp.ByQuery), chromedp.WaitVisible("#denials-table", chromedp.ByQuery), b.shot("06-rules"))
 	if rules := strings.Join(b.texts("#denials-table code"), " "); !strings.Contains(rules, "space.negative-list") || !strings.Contains(rules, "space.cross-border-legal-basis") {
 		t.Errorf("denials by rule: %s", rules)
+	}
+	// The demo wrote its ledger within seconds: the average per hour is not extrapolated from them.
+	var health struct {
+		Checkpoint struct {
+			Size uint64 `json:"size"`
+		} `json:"checkpoint"`
+		Rate struct {
+			PerHour float64 `json:"perHour"`
+		} `json:"rate"`
+	}
+	b.fetchJSON("health", &health)
+	if health.Checkpoint.Size == 0 || health.Rate.PerHour > float64(health.Checkpoint.Size) {
+		t.Errorf("health: %v records an hour on average from a ledger of %d records", health.Rate.PerHour, health.Checkpoint.Size)
 	}
 	b.run("health", chromedp.Click(`a[data-page="health"]`, chromedp.ByQuery), chromedp.WaitVisible("#verify-now", chromedp.ByQuery),
 		chromedp.Click("#verify-now", chromedp.ByQuery), chromedp.WaitVisible(`#verify-result [data-ok="true"]`, chromedp.ByQuery), b.shot("07-health"))
@@ -146,6 +164,11 @@ func TestE2EDemo(t *testing.T) {
 	}
 	b.run("participant timeline", chromedp.Click(`a[data-page="timeline"]`, chromedp.ByQuery), chromedp.WaitVisible("#records-table", chromedp.ByQuery),
 		chromedp.Sleep(300*time.Millisecond), b.shot("10-participant-timeline"))
+	var kind, who string
+	b.run("participant filters", chromedp.Value(`select[name="kind"]`, &kind, chromedp.ByQuery), chromedp.Value(`input[name="participant"]`, &who, chromedp.ByQuery))
+	if kind != "" || who != "" {
+		t.Errorf("the participant's timeline starts with the regulator's filters: kind %q, participant %q", kind, who)
+	}
 	rows := b.texts("#records-table tbody tr")
 	if len(rows) == 0 {
 		t.Error("the participant sees no records of its own")

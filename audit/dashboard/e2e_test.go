@@ -206,13 +206,24 @@ type e2e struct {
 }
 
 func newE2E(t *testing.T, browser, shots string) *e2e {
-	return &e2e{t: t, ctx: newBrowser(t, browser), shots: shots}
+	ctx := newBrowser(t, browser)
+	// Start the browser now, on the tab's own context: a step's shorter
+	// deadline must not end the browser with it.
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("start %s: %v", browser, err)
+	}
+	return &e2e{t: t, ctx: ctx, shots: shots}
 }
+
+// stepTimeout bounds one step, so a page that never shows fails in a minute.
+const stepTimeout = time.Minute
 
 // run runs the actions, failing the test with what on an error.
 func (b *e2e) run(what string, actions ...chromedp.Action) {
 	b.t.Helper()
-	if err := chromedp.Run(b.ctx, actions...); err != nil {
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Run(ctx, actions...); err != nil {
 		b.t.Fatalf("%s: %v", what, err)
 	}
 }

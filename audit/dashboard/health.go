@@ -138,7 +138,8 @@ type HealthView struct {
 		Observed float64 `json:"observed"`
 		// LastHour is the number of records stamped in the hour before now.
 		LastHour int `json:"lastHour"`
-		// PerHour is the average number of records per hour between the first and the last record.
+		// PerHour is the average number of records per hour between the first
+		// and the last record, over at least an hour.
 		PerHour float64 `json:"perHour"`
 	} `json:"rate"`
 	Verification VerificationView `json:"verification"`
@@ -192,9 +193,10 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 	}
 	if first != 0 {
 		v.FirstRecord, v.LastRecord = time.UnixMilli(first).UTC().Format(time.RFC3339Nano), time.UnixMilli(last).UTC().Format(time.RFC3339Nano)
-		if span := time.Duration(last-first) * time.Millisecond; span > 0 {
-			v.Rate.PerHour = float64(len(s.recs)) / span.Hours()
-		}
+		// Over at least an hour: a ledger written within seconds (a demo's)
+		// did not append a million records an hour.
+		span := max(time.Duration(last-first)*time.Millisecond, time.Hour)
+		v.Rate.PerHour = float64(len(s.recs)) / span.Hours()
 	}
 	if n := len(s.samples); n >= 2 {
 		a, b := s.samples[0], s.samples[n-1]

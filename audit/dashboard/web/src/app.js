@@ -1,13 +1,21 @@
 import './style.css';
 import { h, api, APIError } from './dom.js';
 import { t, initialLang, setLang, lang } from './i18n.js';
-import { flowsPage } from './flows.js';
-import { timelinePage } from './timeline.js';
+import { flowsPage, resetFlows } from './flows.js';
+import { timelinePage, resetTimeline } from './timeline.js';
 import { recordPage } from './record.js';
 import { rulesPage } from './rules.js';
 import { healthPage } from './health.js';
 
 let session = null;
+
+// loggedOut ends the session in the page: the next one, perhaps another
+// person's with another role, starts without this one's filters.
+function loggedOut() {
+  session = null;
+  resetFlows();
+  resetTimeline();
+}
 
 const pages = [
   ['flows', 'nav.flows'], ['timeline', 'nav.timeline'], ['rules', 'nav.rules'], ['health', 'nav.health'],
@@ -62,10 +70,16 @@ function loginPage(main, message) {
     err));
 }
 
+// Navigations overlap: a page may still be loading when the person moves on or
+// logs out. started counts navigations, shown is the last one drawn that was
+// the latest when it finished; the latest started must be what stays on screen.
+let started = 0, shown = 0;
+
 async function route() {
+  const nav = ++started;
   chrome();
   const main = document.getElementById('main');
-  if (!session) { loginPage(main); focusHeading(main); return; }
+  if (!session) { loginPage(main); focusHeading(main); shown = nav; return; }
   const [page, ...rest] = location.hash.replace(/^#\//, '').split('/');
   main.setAttribute('aria-busy', 'true');
   main.replaceChildren(h('p', { class: 'loading' }, t('loading')));
@@ -83,6 +97,13 @@ async function route() {
   } finally {
     main.removeAttribute('aria-busy');
   }
+  if (nav !== started) {
+    // A later navigation started while this page loaded; if it has already
+    // been drawn, this page just replaced it: draw it again.
+    if (shown === started) route();
+    return;
+  }
+  shown = nav;
   focusHeading(main);
 }
 
@@ -96,11 +117,11 @@ async function start() {
   document.getElementById('lang').addEventListener('click', () => { setLang(lang() === 'zh' ? 'en' : 'zh'); route(); });
   document.getElementById('logout').addEventListener('click', async () => {
     try { await api('logout', { method: 'POST' }); } catch (e) { /* already out */ }
-    session = null;
+    loggedOut();
     location.hash = '#/login';
     route();
   });
-  window.addEventListener('tdsc:logged-out', () => { session = null; chrome(); loginPage(document.getElementById('main')); });
+  window.addEventListener('tdsc:logged-out', () => { loggedOut(); route(); });
   window.addEventListener('hashchange', route);
   try { session = await api('session'); } catch (e) { session = null; }
   route();

@@ -55,16 +55,21 @@ export function bytes(n) {
 
 export function num(n) { return Number(n || 0).toLocaleString(); }
 
-export function when(s) {
+// when is a date and time to the second, or to the millisecond when stepMs
+// (the width of the interval it starts) is under a second.
+export function when(s, stepMs = 1000) {
   if (!s) return '';
   const d = new Date(s);
-  return isNaN(d) ? s : d.toLocaleString(undefined, { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+  return isNaN(d) ? s : d.toLocaleString(undefined, { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', ...(stepMs < 1000 ? { fractionalSecondDigits: 3 } : {}), hour12: false });
 }
 
-// whenShort is a compact date and time for chart axes.
-export function whenShort(s) {
+// whenShort is a compact date and time for chart axes, to the minute, or finer
+// when stepMs (the width of a bar) is under a minute, so no two bars share a label
+// (a demo's whole ledger may be written within a second).
+export function whenShort(s, stepMs = 60000) {
   const d = new Date(s);
-  return isNaN(d) ? s : d.toLocaleString(undefined, { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false });
+  const fine = stepMs < 60000 ? { second: '2-digit', ...(stepMs < 1000 ? { fractionalSecondDigits: 3 } : {}) } : {};
+  return isNaN(d) ? s : d.toLocaleString(undefined, { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', ...fine, hour12: false });
 }
 
 export function classLabel(c) { return c ? t('class.' + c) : ''; }

@@ -6,7 +6,11 @@ const W = 960, H = 560;
 export const classColors = { general: '#2e7d32', important: '#e65100', core: '#b71c1c', '': '#607d8b' };
 
 // state survives language switches and returns to the page.
-const state = { from: '', to: '', classification: '', region: '', category: '' };
+const blank = () => ({ from: '', to: '', classification: '', region: '', category: '' });
+const state = blank();
+
+// resetFlows forgets the filters, so the next session starts afresh.
+export function resetFlows() { Object.assign(state, blank()); }
 
 export async function flowsPage(main) {
   const data = await api('flows' + qs(state));

@@ -14,7 +14,11 @@ const palette = {
 };
 const calm = ['#90a4ae', '#80cbc4', '#a5d6a7', '#9fa8da', '#b0bec5', '#81d4fa', '#c5e1a5', '#bcaaa4', '#b39ddb', '#ffe082', '#80deea'];
 
-const state = { from: '', to: '', kind: '', participant: '', denied: false, cursor: '', stack: [], interval: '' };
+const blank = () => ({ from: '', to: '', kind: '', participant: '', denied: false, cursor: '', stack: [], interval: '' });
+const state = blank();
+
+// resetTimeline forgets the filters and page, so the next session starts afresh.
+export function resetTimeline() { Object.assign(state, blank()); }
 let chart = null;
 
 export async function timelinePage(main) {
@@ -52,7 +56,7 @@ export async function timelinePage(main) {
   chart = new Chart(canvas, {
     type: 'bar',
     data: {
-      labels: tl.buckets.map((b) => whenShort(b.start)),
+      labels: tl.buckets.map((b) => whenShort(b.start, tl.bucketMs)),
       datasets: present.map((k) => ({ label: kindLabel(k), data: tl.buckets.map((b) => b.counts[k] || 0), backgroundColor: palette[k] || calm[ci++ % calm.length], stack: 'all' })),
     },
     options: {
@@ -68,7 +72,7 @@ export async function timelinePage(main) {
 function pick(main, tl, b) {
   const start = new Date(b.start), end = new Date(start.getTime() + tl.bucketMs);
   state.from = start.toISOString(); state.to = end.toISOString(); state.cursor = ''; state.stack = [];
-  state.interval = t('tl.interval', when(state.from), when(state.to));
+  state.interval = t('tl.interval', when(state.from, tl.bucketMs), when(state.to, tl.bucketMs));
   announce(state.interval);
   timelinePage(main).then(() => document.getElementById('records-heading')?.focus());
 }
@@ -83,7 +87,7 @@ function chartTable(tl, onPick) {
   }).filter((r) => r.total > 0);
   return h('details', { class: 'chart-data' }, h('summary', {}, t('tl.asTable')),
     table(t('tl.asTable'), [
-      ['col.time', (r) => when(r.b.start)], ['tl.count', (r) => num(r.total)], ['tl.denials', (r) => r.denied ? h('strong', { class: 'bad' }, num(r.denied)) : '0'],
+      ['col.time', (r) => when(r.b.start, tl.bucketMs)], ['tl.count', (r) => num(r.total)], ['tl.denials', (r) => r.denied ? h('strong', { class: 'bad' }, num(r.denied)) : '0'],
       ['tl.list', (r) => h('button', { type: 'button', class: 'secondary', onclick: () => onPick(r.b) }, t('tl.list'))],
     ], rows, { captionHidden: true }));
 }
