@@ -50,7 +50,38 @@ func (n *Node) ReceivedPath(id string) string { return filepath.Join(n.receivedD
 func (n *Node) newReceiver() (*dataplane.Receiver, error) {
 	cfg := dataplane.DefaultReceiverConfig()
 	cfg.Audience, cfg.BaseURL, cfg.Dir, cfg.Now, cfg.Logger = n.pushAudience(), n.cfg.PublicURL, n.receivedDir(), n.now, n.log
+	cfg.Live = pushLive{n}
 	return dataplane.NewReceiver(cfg, dataplane.IdentityVerifier{V: n.verifier}, nil, dpRecorder{n})
+}
+
+type pushLive struct{ n *Node }
+
+// CheckTransfer is the consumer's re-check of every push: the token (issued
+// by this node) names one of its push transfers, still STARTED, from that
+// transfer's provider, under an agreement it has not seen revoked.
+func (l pushLive) CheckTransfer(ctx context.Context, g dataplane.Grant) error {
+	v := l.n.st.View(ctx)
+	x, err := v.Transfer(g.Transfer)
+	if errors.Is(err, store.ErrNotFound) || err == nil && (x.Role != store.RoleConsumer || x.Format != transferFormatPush) {
+		return fmt.Errorf("%w: %s is not a push transfer of this node", dataplane.ErrUnknownTransfer, g.Transfer)
+	} else if err != nil {
+		return err
+	}
+	if x.Counterparty != g.Subject || x.AgreementID != g.Agreement {
+		return fmt.Errorf("%w: token is for %s under agreement %s, transfer %s is from %s under %s",
+			dataplane.ErrWrongTransfer, g.Subject, g.Agreement, x.ID, x.Counterparty, x.AgreementID)
+	}
+	ag, err := v.Agreement(x.AgreementID)
+	if err != nil {
+		return err
+	}
+	if ag.State == store.AgreementRevoked {
+		return fmt.Errorf("%w: agreement %s: %s", dataplane.ErrRevoked, ag.ID, ag.Reason)
+	}
+	if x.State != string(dsp.TransferStarted) {
+		return fmt.Errorf("%w: transfer %s is %s, not STARTED", dataplane.ErrUnknownTransfer, x.ID, x.State)
+	}
+	return nil
 }
 
 // pushAddress issues the provider's push token and names this node's

@@ -211,3 +211,62 @@ func TestReceiptMismatch(t *testing.T) {
 		t.Fatal("a receipt without a SHA-256 was taken")
 	}
 }
+
+// TestPushRecheckedByConsumer: the consumer re-checks every push after the
+// token verified: a push to a transfer already completed, or under an
+// agreement the consumer revoked, is refused and recorded against the provider.
+func TestPushRecheckedByConsumer(t *testing.T) {
+	s, prov, cons := twoNodes(t)
+	ctx := context.Background()
+	_, offerID := pushProvider(t, prov, 64<<10, false)
+	ag := agree(t, prov, cons, offerID)
+	x, err := cons.StartTransfer(ctx, ag, "HttpData-PUSH")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cx := waitTransfer(t, cons, x.ID, "COMPLETED")
+	var addr dsp.DataAddress
+	if err := json.Unmarshal(cx.DataAddress, &addr); err != nil {
+		t.Fatal(err)
+	}
+	push := func() int {
+		tok := addr.Property("authorization")
+		req, _ := http.NewRequest(http.MethodPut, addr.Endpoint, strings.NewReader("again"))
+		proof, _ := identity.DPoPProof(prov.key, http.MethodPut, addr.Endpoint, tok)
+		req.Header.Set("Authorization", "DPoP "+tok)
+		req.Header.Set("DPoP", proof)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	denied := func(rule string) {
+		t.Helper()
+		eventually(t, "the consumer's transfer.denied by "+rule, func() (bool, string) {
+			p, err := s.led.Query(ctx, ledger.Query{Transfer: cx.PeerPID, Kind: ledger.KindTransferDenied})
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, e := range p.Records {
+				r := e.Record
+				if r.Rule == rule && r.Actor == cons.id && r.Counterparty == prov.id && r.Agreement == ag {
+					return true, ""
+				}
+			}
+			return false, fmt.Sprintf("%d denials", len(p.Records))
+		})
+	}
+	if st := push(); st != http.StatusNotFound {
+		t.Fatalf("push to a completed transfer: %d, want 404", st)
+	}
+	denied("dataplane.unknown-transfer")
+	if _, err := cons.Revoke(ctx, ag, "no longer needed"); err != nil {
+		t.Fatal(err)
+	}
+	if st := push(); st != http.StatusForbidden {
+		t.Fatalf("push under a revoked agreement: %d, want 403", st)
+	}
+	denied("dataplane.agreement-revoked")
+}

@@ -39,6 +39,10 @@ type ReceiverConfig struct {
 	ReadIdleTimeout time.Duration
 	Now             func() time.Time
 	Logger          *slog.Logger
+	// Live, if set, re-checks every push against the consumer's own view of
+	// the transfer and agreement (started, not revoked) after the token
+	// verified; its errors are refusals as for pull.
+	Live LiveCheck
 }
 
 // DefaultReceiverConfig returns a receiver for bodies up to 1 TiB.
@@ -169,6 +173,12 @@ func (rv *Receiver) receive(w http.ResponseWriter, r *http.Request) {
 	if g.Transfer != transfer {
 		rv.deny(ctx, w, r, g, transfer, fmt.Errorf("%w: token names transfer %q, the URL %q", ErrWrongTransfer, g.Transfer, transfer))
 		return
+	}
+	if rv.cfg.Live != nil {
+		if err := rv.cfg.Live.CheckTransfer(ctx, g); err != nil {
+			rv.deny(ctx, w, r, g, transfer, err)
+			return
+		}
 	}
 	if !rv.limits.acquire(transfer) {
 		w.Header().Set("Retry-After", "1")
