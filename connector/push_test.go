@@ -118,6 +118,7 @@ func TestPushTransfer(t *testing.T) {
 	if got, _ := os.ReadFile(cons.ReceivedPath(x.ID)); !bytes.Equal(got, data) {
 		t.Fatal("a refused push touched the received file")
 	}
+	s.onLedger(t, "usage.logged/"+x.ID)
 	sum := sha256.Sum256(data)
 	for _, who := range []*testNode{prov, cons} {
 		r := s.onLedger(t, "transfer.completed/"+px.ID+"/"+who.id)

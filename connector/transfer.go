@@ -590,11 +590,21 @@ func (n *Node) peerTransferMove(r *http.Request, role, caller, providerPid, cons
 		if why != "" {
 			msg += ": " + why
 		}
-		return moveTransfer(tx, x, to, caller, msg)
+		if err := moveTransfer(tx, x, to, caller, msg); err != nil {
+			return err
+		}
+		if to == dsp.TransferCompleted && x.Role == store.RoleConsumer {
+			// The provider completed it (a push): the consumer logs its use
+			// as when it completes a pull itself.
+			return n.lw.enqueue(tx, &ledger.Record{ID: "usage.logged/" + x.ID, Kind: ledger.KindUsageLogged, Counterparty: x.Counterparty,
+				Agreement: x.AgreementID, Dataset: x.DatasetID, Transfer: x.ID})
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, nil, err
 	}
+	n.lw.wake()
 	n.watch.changed(x.ID)
 	return http.StatusOK, nil, nil
 }
