@@ -90,9 +90,25 @@ func TestDemo(t *testing.T) {
 		if len(sg) != 1 || sg[0].Record.Agreement != f.Agreements["crossborder"] || sg[0].Record.LegalBasis == "" {
 			t.Fatalf("agreements of %s = %+v", demo.SGCo, sg)
 		}
+		// Both parties record each completed transfer: the provider what it sent,
+		// the consumer what it received (and hashed).
+		var done []ledger.Entry
+		decode(t, mustRun(t, append([]string{"audit", "records", "--token", f.AuditorTok, "--kind", "transfer.completed", "-o", "json"}, led...)...), &done)
+		by := map[string][]string{}
+		for _, e := range done {
+			by[e.Record.Transfer] = append(by[e.Record.Transfer], e.Record.Actor)
+		}
+		if len(by) != 4 {
+			t.Errorf("completed transfers = %d, want 4 (three pulls and a push): %v", len(by), by)
+		}
+		for tr, actors := range by {
+			if len(actors) != 2 || actors[0] == actors[1] || actors[0] != demo.Dept && actors[1] != demo.Dept {
+				t.Errorf("transfer %s completed by %v, want the provider and the consumer once each", tr, actors)
+			}
+		}
 		csv := mustRun(t, append([]string{"audit", "records", "--token", f.AuditorTok, "--kind", "transfer.completed", "-o", "csv"}, led...)...)
-		if lines := strings.Count(strings.TrimSpace(csv), "\n"); lines != 4 {
-			t.Errorf("transfer.completed CSV has %d rows, want 4:\n%s", lines, csv)
+		if lines := strings.Count(strings.TrimSpace(csv), "\n"); lines != len(done) {
+			t.Errorf("transfer.completed CSV has %d rows, JSON %d records:\n%s", lines, len(done), csv)
 		}
 	})
 

@@ -247,7 +247,7 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 	}
 
 	// 3. Browse, negotiate, pull.
-	s.step("3", "The enterprise browses the catalogue, negotiates, and pulls a dataset")
+	s.step("3", "The enterprise browses the catalogue, negotiates, pulls one dataset and has another pushed to it")
 	cat, err := firm.RemoteCatalog(ctx, dept.url, Dept)
 	if err != nil {
 		return fmt.Errorf("catalogue: %w", err)
@@ -277,7 +277,7 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 	if s.expect(operation.State == "FINALIZED", "authorised operation of bus ridership → %s", operation.State) {
 		d.Facts.Agreements["operation"] = operation.AgreementID
 	}
-	d.pull(ctx, s, firm, operation.AgreementID, "ridership.csv", ridershipCSV, false)
+	d.push(ctx, s, firm, operation.AgreementID, ridershipCSV)
 
 	// 4. Refusals.
 	s.step("4", "Refusals, each with its reason, on both sides and on the ledger")
@@ -409,6 +409,9 @@ func (d *Demo) pull(ctx context.Context, s *story, cons *node, agreement, file, 
 	s.expect(string(got) == want && res.Expected != "" && strings.TrimPrefix(res.Expected, "sha256:") == res.SHA256,
 		"%d bytes, SHA-256 %s… matches the registered hash", res.Size, res.SHA256[:16])
 	d.Facts.Pulled[[2]string{cons.id, x.DatasetID}] += res.Size
+	if _, err := cons.RecordReceipt(ctx, x.ID, connector.Receipt{Bytes: res.Size, SHA256: res.SHA256}); err != nil {
+		s.expect(false, "the consumer records its own completion of %s: %v", x.ID, err)
+	}
 	if verbose {
 		s.say("the access token alone is useless: a request without its proof of possession is refused")
 		_, err := pull.Download(ctx, addr.Endpoint, tok, func(string, string) (string, error) { return "", nil }, out+".stolen")
@@ -418,6 +421,27 @@ func (d *Demo) pull(ctx context.Context, s *story, cons *node, agreement, file, 
 	}
 	if _, err := cons.CompleteTransfer(ctx, x.ID); err != nil {
 		s.expect(false, "complete transfer %s: %v", x.ID, err)
+	}
+}
+
+// push has the provider push the dataset to the consumer's receiver, with an
+// access token the consumer issued bound to the provider's key.
+func (d *Demo) push(ctx context.Context, s *story, cons *node, agreement, want string) {
+	x, err := cons.StartTransfer(ctx, agreement, "HttpData-PUSH")
+	if !s.expect(err == nil, "push transfer requested") {
+		s.say("   %v", err)
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	x, err = cons.WaitTransferDone(wctx, x.ID)
+	if !s.expect(err == nil && x.State == "COMPLETED", "the provider pushed the data to %s's receiver: %s", cons.id, reasonOf(x)) {
+		return
+	}
+	got, err := os.ReadFile(cons.ReceivedPath(x.ID))
+	sum := sha256.Sum256(got)
+	if s.expect(err == nil && string(got) == want, "%d bytes received, SHA-256 %s… matches the registered hash", len(got), hex.EncodeToString(sum[:])[:16]) {
+		d.Facts.Pulled[[2]string{cons.id, x.DatasetID}] += int64(len(got))
 	}
 }
 
