@@ -3,7 +3,8 @@
 # two-organisation network on its own ports and directory, run the gated
 # tests against it (ledgertest conformance, one endorser refusing, a record
 # altered after endorsement, the audit from the blocks, then an outage of the
-# whole network mid-run), and stop it.
+# whole network mid-run: under the backend, then under two real connectors
+# whose outboxes must drain after the restart), and stop it.
 #
 #   scripts/fabric-test.sh [go test flags...]     e.g. -run TestConformance -v
 #
@@ -24,8 +25,10 @@ t1=$SECONDS
 cd "$ROOT"
 export TDSC_FABRIC=1 TDSC_FABRIC_PROFILE=$TDSC_FABRIC_DIR/profile.json
 go test -count=1 "$@" ./chaincode/... ./ledger/fabric/...
-# Last, as it stops and restarts the network: an outage mid-run.
+# Last, as they stop and restart the network: an outage mid-run, under the
+# backend, then under two connectors writing through the ledger service.
 if [ $# -eq 0 ]; then
   TDSC_FABRIC_OUTAGE=1 go test -count=1 -run '^TestOutage$' ./ledger/fabric/
+  TDSC_FABRIC_OUTAGE=1 go test -count=1 -run '^TestConnectorOutage$' ./cmd/tdsc/internal/ledgerhttp/
 fi
 echo "fabric tier: network $((t1 - t0)) s, tests $((SECONDS - t1)) s, total $((SECONDS - t0)) s"
