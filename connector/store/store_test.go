@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -25,13 +26,42 @@ func TestMigrationsAreVersionedAndRerunnable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.db")
 	s := open(t, path)
 	v, err := s.SchemaVersion(context.Background())
-	if err != nil || v != 3 {
-		t.Fatalf("schema version = %d, %v; want 3", v, err)
+	if err != nil || v != 4 {
+		t.Fatalf("schema version = %d, %v; want 4", v, err)
 	}
 	s.Close()
 	s2 := open(t, path) // reopening applies nothing twice
-	if v, _ := s2.SchemaVersion(context.Background()); v != 3 {
+	if v, _ := s2.SchemaVersion(context.Background()); v != 4 {
 		t.Fatalf("after reopen: version %d", v)
+	}
+}
+
+// The ledger writer's per-step queries must use an index: a scan makes every
+// step slower as the outbox and batches tables grow.
+func TestLedgerWriterQueriesUseIndexes(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "c.db"))
+	for _, tc := range []struct{ query, index string }{
+		{`SELECT record_id FROM outbox WHERE batch_root = 'r' ORDER BY seq`, "outbox_batch"},
+		{`SELECT root FROM batches WHERE state = 'pending' ORDER BY created_at, root LIMIT 1`, "batches_state"},
+		{`SELECT record_id FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT 10`, "outbox_state"},
+	} {
+		rows, err := s.db.Query(`EXPLAIN QUERY PLAN ` + tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if !strings.Contains(strings.Join(plan, "; "), "INDEX "+tc.index) {
+			t.Errorf("%s: plan %q does not use index %s", tc.query, plan, tc.index)
+		}
 	}
 }
 
