@@ -169,8 +169,10 @@ func (n *Node) decide(ctx context.Context, neg *store.Negotiation, ds *store.Dat
 		return &decision{rule: "offer.match", reason: "the requested policy is not the offer " + offer.ID + " nor narrower: " + err.Error()}, nil
 	}
 	consumer, err := n.registry.Participant(ctx, neg.Counterparty)
-	if err != nil {
+	if notRegistered(err) {
 		return &decision{rule: "participant.registered", reason: err.Error()}, nil
+	} else if err != nil {
+		return nil, err // the registry could not be read (ledger away): retry, never refuse
 	}
 	self, err := n.registry.Participant(ctx, n.cfg.ParticipantID)
 	if err != nil {

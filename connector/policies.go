@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -156,4 +157,11 @@ func agreementRecord(a *store.Agreement, t agreementTerms, ds *store.Dataset) *l
 		r.Classification, r.Category = policy.Classification(ds.Classification), ds.Category
 	}
 	return r
+}
+
+// notRegistered tells a participant the registry says is not (or no longer)
+// in the space — a reason to refuse — from a registry that could not be read,
+// which is a reason to retry.
+func notRegistered(err error) bool {
+	return errors.Is(err, identity.ErrUnknownParticipant) || errors.Is(err, identity.ErrSuspended)
 }

@@ -372,8 +372,10 @@ func (n *Node) providerStart(ctx context.Context, id string) error {
 		return deny("agreement.live", fmt.Sprintf("agreement %s is %s: %s", ag.ID, ag.State, ag.Reason))
 	}
 	consumer, err := n.registry.Participant(ctx, x.Counterparty)
-	if err != nil {
+	if notRegistered(err) {
 		return deny("participant.registered", err.Error())
+	} else if err != nil {
+		return err // the registry could not be read (ledger away): retry, never refuse
 	}
 	self, err := n.registry.Participant(ctx, n.cfg.ParticipantID)
 	if err != nil {

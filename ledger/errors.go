@@ -30,6 +30,12 @@ var ErrRefused = errors.New("ledger: refused by rule")
 // does not hold. For a record just written by an outbox, retry later.
 var ErrNotFound = errors.New("ledger: not found")
 
+// ErrUnavailable reports a backend that could not be reached (a Fabric network
+// down, a ledger service not answering). Nothing was decided: retry later with
+// the same batch, which is idempotent. Never treat it as a refusal or as
+// "not registered".
+var ErrUnavailable = errors.New("ledger: unavailable")
+
 // ErrGenesisMismatch reports opening a ledger with a genesis other than the
 // one it was created with. Use the space's genesis file, or another directory.
 var ErrGenesisMismatch = errors.New("ledger: genesis does not match")

@@ -99,6 +99,8 @@ func do(resp *resty.Response, err error) error {
 		return fmt.Errorf("%w: %s", service.ErrUnauthorized, msg)
 	case service.CodeForbidden:
 		return fmt.Errorf("%w: %s", service.ErrForbidden, msg)
+	case service.CodeUnavailable:
+		return fmt.Errorf("%w: %s", ledger.ErrUnavailable, msg)
 	}
 	return fmt.Errorf("ledger client: %s: %s", resp.Status(), body.Error)
 }

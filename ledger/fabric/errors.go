@@ -24,7 +24,7 @@ const (
 // ErrUnavailable reports a network that did not answer: a peer or orderer
 // down, or a deadline hit. The batch may or may not have committed: retry
 // it (Append is idempotent) once the network is back.
-var ErrUnavailable = errors.New("fabric: network unavailable")
+var ErrUnavailable = fmt.Errorf("fabric: network unavailable: %w", ledger.ErrUnavailable)
 
 // RuleCommitInvalid prefixes the rule of a refusal at commit: the peers
 // found the transaction invalid (e.g. RuleCommitInvalid+"ENDORSEMENT_POLICY_FAILURE"

@@ -411,6 +411,7 @@ const (
 	CodeNotFound      = "not-found"
 	CodeUnauthorized  = "unauthorized"
 	CodeForbidden     = "forbidden"
+	CodeUnavailable   = "unavailable"
 	CodeInternal      = "internal"
 )
 
@@ -430,6 +431,8 @@ func errorCode(err error) string {
 		return CodeUnauthorized
 	case errors.Is(err, ErrForbidden):
 		return CodeForbidden
+	case errors.Is(err, ledger.ErrUnavailable):
+		return CodeUnavailable
 	}
 	return CodeInternal
 }
@@ -443,6 +446,7 @@ var status = map[string]int{
 	CodeNotFound:      http.StatusNotFound,
 	CodeUnauthorized:  http.StatusUnauthorized,
 	CodeForbidden:     http.StatusForbidden,
+	CodeUnavailable:   http.StatusServiceUnavailable,
 	CodeInternal:      http.StatusInternalServerError,
 }
 
