@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -70,32 +69,11 @@ directory (fsync on every group commit), with one goroutine per stream.`,
 				return err
 			}
 			defer st.Close(context.Background())
-			start := time.Now()
-			for _, b := range w.Setup {
-				if _, err := st.Append(ctx, b); err != nil {
-					return fmt.Errorf("setup: %w", err)
-				}
-			}
-			var wg sync.WaitGroup
-			errs := make(chan error, len(w.Streams))
-			nb := len(w.Setup)
-			for _, stream := range w.Streams {
-				nb += len(stream)
-				wg.Add(1)
-				go func(bs []*ledger.Batch) {
-					defer wg.Done()
-					for _, b := range bs {
-						if _, err := st.Append(ctx, b); err != nil {
-							errs <- err
-							return
-						}
-					}
-				}(stream)
-			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			close(errs)
-			if err := <-errs; err != nil {
+			nb, elapsed, err := w.Run(ctx, func(ctx context.Context, b *ledger.Batch) error {
+				_, err := st.Append(ctx, b)
+				return err
+			})
+			if err != nil {
 				return err
 			}
 			ns, err := timeInclusion(ctx, st, w)

@@ -127,32 +127,8 @@ func benchFabric(ctx context.Context, profilePath string, n, batch, streams int,
 		mu.Unlock()
 		return nil
 	}
-	start := time.Now()
-	for _, b := range w.Setup {
-		if err := submit(b); err != nil {
-			return nil, fmt.Errorf("setup: %w", err)
-		}
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(w.Streams))
-	nb := len(w.Setup)
-	for _, stream := range w.Streams {
-		nb += len(stream)
-		wg.Add(1)
-		go func(bs []*ledger.Batch) {
-			defer wg.Done()
-			for _, b := range bs {
-				if err := submit(b); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}(stream)
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	close(errs)
-	if err := <-errs; err != nil {
+	nb, elapsed, err := w.Run(ctx, func(_ context.Context, b *ledger.Batch) error { return submit(b) })
+	if err != nil {
 		return nil, err
 	}
 	return &fabricBenchResult{Records: w.Records, Batches: nb, BatchSize: batch, Streams: streams, Orgs: len(p.Orgs),

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -57,16 +56,7 @@ verifier key is written next to it with .vkey).`,
 			}
 			srv := service.Server(addr, h)
 			log.Info("ledger serving on fabric", "addr", ln.Addr().String(), "chaincode", chaincode, "space", l.Genesis().Space, "checkpointKey", l.VerifierKey())
-			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(ln) }()
-			select {
-			case err := <-errc:
-				return err
-			case <-ctx.Done():
-			}
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			return srv.Shutdown(sctx)
+			return serveUntilDone(ctx, srv, ln)
 		},
 	}
 	cmd.Flags().StringVar(&profile, "profile", filepath.Join(".cache", "fabric", "net", "profile.json"), "network profile (written by scripts/fabric.sh up)")

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -57,16 +56,7 @@ the same role token). Stops cleanly on SIGINT/SIGTERM.`,
 			}
 			srv := service.Server(addr, h)
 			log.Info("ledger serving", "addr", ln.Addr().String(), "dir", dir, "space", g.Space, "checkpointKey", st.VerifierKey())
-			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(ln) }()
-			select {
-			case err := <-errc:
-				return err
-			case <-ctx.Done():
-			}
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			return srv.Shutdown(sctx)
+			return serveUntilDone(ctx, srv, ln)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "ledger directory (created with --genesis)")

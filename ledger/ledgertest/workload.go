@@ -1,7 +1,10 @@
 package ledgertest
 
 import (
+	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/policy"
@@ -84,4 +87,39 @@ func NewWorkload(s *Space, n, batchSize, streams int) (*Workload, error) {
 		}
 	}
 	return w, nil
+}
+
+// Run appends the workload through appendBatch: the setup in order, then the
+// streams concurrently, each in order. It returns how many batches it
+// appended and how long that took, or the first error.
+func (w *Workload) Run(ctx context.Context, appendBatch func(context.Context, *ledger.Batch) error) (int, time.Duration, error) {
+	start := time.Now()
+	for _, b := range w.Setup {
+		if err := appendBatch(ctx, b); err != nil {
+			return 0, 0, fmt.Errorf("setup: %w", err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(w.Streams))
+	n := len(w.Setup)
+	for _, stream := range w.Streams {
+		n += len(stream)
+		wg.Add(1)
+		go func(bs []*ledger.Batch) {
+			defer wg.Done()
+			for _, b := range bs {
+				if err := appendBatch(ctx, b); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(stream)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, 0, err
+	}
+	return n, elapsed, nil
 }
