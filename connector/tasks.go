@@ -206,14 +206,11 @@ func (r *taskRunner) flushDone(ctx context.Context) {
 	if len(done) == 0 {
 		return
 	}
-	err := r.n.st.Update(ctx, func(tx *store.Tx) error {
-		for _, k := range done {
-			if err := tx.DoneTask(k.kind, k.ref); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	keys := make([]store.Task, len(done))
+	for i, k := range done {
+		keys[i] = store.Task{Kind: k.kind, Ref: k.ref}
+	}
+	err := r.n.st.Update(ctx, func(tx *store.Tx) error { return tx.DoneTasks(keys) })
 	if err != nil {
 		r.n.log.Warn("could not clear finished steps; they re-run harmlessly after a restart", "count", len(done), "err", err)
 	}

@@ -60,12 +60,15 @@ func (n *Node) WaitNegotiation(ctx context.Context, id string) (*store.Negotiati
 	ch := n.watch.add(id)
 	defer n.watch.remove(id, ch)
 	for {
-		neg, err := n.st.View(ctx).NegotiationWithHistory(id)
+		// The state alone on each wake; the history once, when final.
+		v := n.st.View(ctx)
+		neg, err := v.Negotiation(id)
 		if err != nil {
 			return nil, err
 		}
 		if dsp.NegotiationState(neg.State).Final() {
-			return neg, nil
+			neg.History, err = v.History(id)
+			return neg, err
 		}
 		select {
 		case <-ch:

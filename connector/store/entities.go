@@ -358,12 +358,10 @@ func clampLimit(n int) int {
 }
 
 func (t *Tx) addTransition(id, from, to, actor, reason string) error {
-	var seq int
-	if err := t.queryRow(`SELECT COALESCE(MAX(seq), 0) FROM transitions WHERE entity_id = $1`, id).Scan(&seq); err != nil {
-		return err
-	}
-	_, err := t.exec(`INSERT INTO transitions (entity_id, seq, from_state, to_state, actor, reason, at) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
-		id, seq+1, from, to, actor, reason, t.s.stamp())
+	// One statement: the next sequence number is read in the insert.
+	_, err := t.exec(`INSERT INTO transitions (entity_id, seq, from_state, to_state, actor, reason, at)
+		SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6 FROM transitions WHERE entity_id = $1`,
+		id, from, to, actor, reason, t.s.stamp())
 	return err
 }
 

@@ -269,6 +269,31 @@ func (t *Tx) DoneTask(kind, ref string) error {
 	return err
 }
 
+// DoneTasks removes finished steps, many per statement.
+func (t *Tx) DoneTasks(keys []Task) error {
+	for len(keys) > 0 {
+		chunk := keys[:min(len(keys), 64)]
+		keys = keys[len(chunk):]
+		// Pad to a power of two (repeating the last key) so a few statement
+		// texts cover every count and stay prepared.
+		size := 1
+		for size < len(chunk) {
+			size *= 2
+		}
+		args := make([]any, 0, 2*size)
+		ph := make([]string, size)
+		for i := range size {
+			k := chunk[min(i, len(chunk)-1)]
+			args = append(args, k.Kind, k.Ref)
+			ph[i] = fmt.Sprintf("($%d, $%d)", 2*i+1, 2*i+2)
+		}
+		if _, err := t.exec(`DELETE FROM tasks WHERE (kind, ref) IN (VALUES `+strings.Join(ph, ",")+`)`, args...); err != nil {
+			return fmt.Errorf("store: delete %d finished tasks: %w", len(chunk), err)
+		}
+	}
+	return nil
+}
+
 // FailTask records a failed attempt of a step and returns the attempt count.
 func (t *Tx) FailTask(kind, ref, errText string) (int, error) {
 	if len(errText) > 2000 {

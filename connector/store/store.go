@@ -376,19 +376,29 @@ func (s *Store) commitGroup(group []*updateReq) {
 	}
 	results := make([]error, len(group))
 	ok := 0
+	// A lone update needs no savepoint: its error rolls back the transaction.
+	solo := len(group) == 1
+	gtx := &Tx{q: sqlTx, tx: sqlTx, ctx: bg, s: s}
 	for i, r := range group {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		if _, err := sqlTx.ExecContext(bg, "SAVEPOINT u"); err != nil {
+		tx := &Tx{q: sqlTx, tx: sqlTx, ctx: context.WithoutCancel(r.ctx), s: s}
+		if solo {
+			if results[i] = r.fn(tx); results[i] == nil {
+				ok++
+			}
+			continue
+		}
+		if _, err := gtx.exec("SAVEPOINT u"); err != nil {
 			results[i] = fmt.Errorf("store: savepoint: %w", err)
 			continue
 		}
-		err := r.fn(&Tx{q: sqlTx, tx: sqlTx, ctx: context.WithoutCancel(r.ctx), s: s})
+		err := r.fn(tx)
 		if err != nil {
 			results[i] = err
-			if _, rerr := sqlTx.ExecContext(bg, "ROLLBACK TO u"); rerr != nil {
+			if _, rerr := gtx.exec("ROLLBACK TO u"); rerr != nil {
 				// The transaction cannot be trusted: give up the whole group.
 				sqlTx.Rollback()
 				for j, r := range group {
@@ -403,7 +413,7 @@ func (s *Store) commitGroup(group []*updateReq) {
 		} else {
 			ok++
 		}
-		if _, err := sqlTx.ExecContext(bg, "RELEASE u"); err != nil && results[i] == nil {
+		if _, err := gtx.exec("RELEASE u"); err != nil && results[i] == nil {
 			results[i] = fmt.Errorf("store: release savepoint: %w", err)
 		}
 	}

@@ -198,3 +198,44 @@ func TestGroupedUpdatesAreIsolated(t *testing.T) {
 		t.Fatalf("update after close: %v", err)
 	}
 }
+
+func TestDoneTasksRemovesExactlyTheGivenSteps(t *testing.T) {
+	for _, n := range []int{0, 1, 3, 64, 70} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			ctx := context.Background()
+			s := open(t, filepath.Join(t.TempDir(), "c.db"))
+			var done []Task
+			err := s.Update(ctx, func(tx *Tx) error {
+				for i := range n + 2 {
+					k := Task{Kind: "send", Ref: fmt.Sprintf("neg-%03d", i)}
+					if err := tx.AddTask(k.Kind, k.Ref); err != nil {
+						return err
+					}
+					if i < n {
+						done = append(done, k)
+					}
+				}
+				return tx.AddTask("decide", "neg-000") // same ref, other kind: stays
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Update(ctx, func(tx *Tx) error { return tx.DoneTasks(done) }); err != nil {
+				t.Fatal(err)
+			}
+			left, err := s.View(ctx).Tasks()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[Task]bool{}
+			for _, k := range left {
+				got[Task{Kind: k.Kind, Ref: k.Ref}] = true
+			}
+			want := map[Task]bool{{Kind: "decide", Ref: "neg-000"}: true,
+				{Kind: "send", Ref: fmt.Sprintf("neg-%03d", n)}: true, {Kind: "send", Ref: fmt.Sprintf("neg-%03d", n+1)}: true}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("steps left (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
