@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -351,6 +352,11 @@ func (s *Store) committer() {
 			}
 		}
 		group := []*updateReq{first}
+		if len(s.reqs) == 0 {
+			// Let updates that are about to be sent join this commit: one
+			// commit for several costs far less than one each.
+			runtime.Gosched()
+		}
 	drain:
 		for len(group) < maxGroup {
 			select {
