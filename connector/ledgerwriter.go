@@ -172,20 +172,22 @@ func (w *ledgerWriter) step(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	var b *ledger.Batch
+	var ids []string
 	if open == nil {
 		pending, err := st.View(ctx).Pending(w.n.cfg.OutboxBatch)
 		if err != nil || len(pending) == 0 {
 			return false, err
 		}
 		recs := make([]ledger.Record, len(pending))
-		ids := make([]string, len(pending))
+		ids = make([]string, len(pending))
 		for i, p := range pending {
 			if err := json.Unmarshal(p.Record, &recs[i]); err != nil {
 				return false, fmt.Errorf("connector: outbox record %s: %w", p.RecordID, err)
 			}
 			ids[i] = p.RecordID
 		}
-		b, err := ledger.NewBatch(w.n.cfg.Space, w.n.cfg.ParticipantID, w.n.key, recs)
+		b, err = ledger.NewBatch(w.n.cfg.Space, w.n.cfg.ParticipantID, w.n.key, recs)
 		if err != nil {
 			// A malformed record: settle it like a refusal.
 			return w.settleRefused(ctx, ids, "", err)
@@ -199,15 +201,17 @@ func (w *ledgerWriter) step(ctx context.Context) (bool, error) {
 		}
 		open = &store.Batch{Root: b.Root, Body: body}
 	}
-	var b ledger.Batch
-	if err := json.Unmarshal(open.Body, &b); err != nil {
-		return false, fmt.Errorf("connector: stored batch %s: %w", open.Root, err)
+	if b == nil {
+		// The open batch of an earlier attempt: send its stored bytes again.
+		b = new(ledger.Batch)
+		if err := json.Unmarshal(open.Body, b); err != nil {
+			return false, fmt.Errorf("connector: stored batch %s: %w", open.Root, err)
+		}
+		if ids, err = st.View(ctx).BatchRecordIDs(open.Root); err != nil {
+			return false, err
+		}
 	}
-	_, appendErr := w.app.Append(ctx, &b)
-	ids, err := st.View(ctx).BatchRecordIDs(open.Root)
-	if err != nil {
-		return false, err
-	}
+	_, appendErr := w.app.Append(ctx, b)
 	switch {
 	case appendErr == nil:
 		if err := st.Update(ctx, func(tx *store.Tx) error { return tx.CommitBatch(open.Root) }); err != nil {
