@@ -179,11 +179,43 @@ func scanDataset(sc interface{ Scan(...any) error }) (*Dataset, error) {
 
 // Dataset reads one dataset.
 func (t *Tx) Dataset(id string) (*Dataset, error) {
+	if d, ok := t.s.fixed.Load("dataset\x00" + id); ok {
+		return d.(*Dataset).clone(), nil
+	}
 	d, err := scanDataset(t.queryRow(`SELECT `+datasetCols+` FROM datasets WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("dataset", id, err)
 	}
+	t.remember("dataset\x00"+id, d.clone())
 	return d, nil
+}
+
+func (d *Dataset) clone() *Dataset {
+	c := *d
+	c.Rights = append([]string(nil), d.Rights...)
+	return &c
+}
+
+func (o *Offer) clone() *Offer {
+	c := *o
+	c.Policy = append(json.RawMessage(nil), o.Policy...)
+	return &c
+}
+
+// maxFixed bounds the cache of insert-only rows.
+const maxFixed = 4096
+
+// remember caches a dataset or offer row read through a view. Those rows
+// are insert-only (no statement updates or deletes them), so a committed one
+// never changes; a row read inside an update might still be rolled back, so
+// only views remember.
+func (t *Tx) remember(key string, v any) {
+	if t.tx != nil || t.s.fixedN.Load() >= maxFixed {
+		return
+	}
+	if _, loaded := t.s.fixed.LoadOrStore(key, v); !loaded {
+		t.s.fixedN.Add(1)
+	}
 }
 
 // Datasets lists every dataset by id.
@@ -219,6 +251,9 @@ func (t *Tx) PutOffer(o *Offer) error {
 
 // Offer reads one offer.
 func (t *Tx) Offer(id string) (*Offer, error) {
+	if o, ok := t.s.fixed.Load("offer\x00" + id); ok {
+		return o.(*Offer).clone(), nil
+	}
 	var o Offer
 	var p string
 	err := t.queryRow(`SELECT id, dataset_id, policy, policy_hash, created_at FROM offers WHERE id = $1`, id).
@@ -227,6 +262,7 @@ func (t *Tx) Offer(id string) (*Offer, error) {
 		return nil, notFound("offer", id, err)
 	}
 	o.Policy = raw(p)
+	t.remember("offer\x00"+id, o.clone())
 	return &o, nil
 }
 

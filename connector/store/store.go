@@ -47,6 +47,11 @@ type Store struct {
 	// outboxSeq orders outbox records; it starts past the highest stored.
 	outboxSeq atomic.Int64
 
+	// fixed caches insert-only rows (datasets, offers) read through views:
+	// a provider reads them on every step of every negotiation.
+	fixed  sync.Map
+	fixedN atomic.Int64
+
 	reqs    chan *updateReq
 	stop    chan struct{}
 	stopped chan struct{}

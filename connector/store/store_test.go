@@ -239,3 +239,56 @@ func TestDoneTasksRemovesExactlyTheGivenSteps(t *testing.T) {
 		})
 	}
 }
+
+// Datasets and offers are cached once read through a view; the cache must
+// hand out copies and never remember a row an update rolled back.
+func TestFixedRowCache(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "c.db"))
+	errNo := errors.New("roll back")
+	err := s.Update(ctx, func(tx *Tx) error {
+		if err := tx.PutDataset(&Dataset{ID: "ds-gone", Title: "t", Classification: "general", Category: "c"}); err != nil {
+			return err
+		}
+		if _, err := tx.Dataset("ds-gone"); err != nil {
+			return err
+		}
+		return errNo
+	})
+	if !errors.Is(err, errNo) {
+		t.Fatalf("update: %v", err)
+	}
+	if _, err := s.View(ctx).Dataset("ds-gone"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("rolled-back dataset: err = %v, want ErrNotFound", err)
+	}
+	err = s.Update(ctx, func(tx *Tx) error {
+		if err := tx.PutDataset(&Dataset{ID: "ds-1", Title: "t", Classification: "general", Category: "c", Rights: []string{"read"}}); err != nil {
+			return err
+		}
+		return tx.PutOffer(&Offer{ID: "of-1", DatasetID: "ds-1", Policy: []byte(`{"a":1}`), PolicyHash: "h"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, err := s.View(ctx).Dataset("ds-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o1, err := s.View(ctx).Offer("of-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1.Rights[0], d1.Title = "changed", "changed"
+	o1.Policy[2] = 'X'
+	d2, err := s.View(ctx).Dataset("ds-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o2, err := s.View(ctx).Offer("of-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d2.Title != "t" || d2.Rights[0] != "read" || string(o2.Policy) != `{"a":1}` {
+		t.Errorf("cached rows changed by a caller: dataset %+v, offer policy %s", d2, o2.Policy)
+	}
+}
