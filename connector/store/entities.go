@@ -309,6 +309,9 @@ func (t *Tx) PutNegotiation(n *Negotiation, actor, reason string) error {
 	if err != nil {
 		return err
 	}
+	w := negWrite{kind: negPut, id: n.ID, n: *n}
+	w.n.Offer = append([]byte(nil), n.Offer...)
+	t.noteNeg(w)
 	return t.addTransition(n.ID, "", n.State, actor, reason)
 }
 
@@ -326,6 +329,9 @@ func (t *Tx) UpdateNegotiation(n *Negotiation, fromState, actor, reason string) 
 	if k, _ := res.RowsAffected(); k != 1 {
 		return fmt.Errorf("%w: negotiation %q is no longer %s", ErrConflict, n.ID, fromState)
 	}
+	w := negWrite{kind: negUpdate, id: n.ID, n: *n}
+	w.n.Offer = append([]byte(nil), n.Offer...)
+	t.noteNeg(w)
 	if n.State != fromState {
 		return t.addTransition(n.ID, fromState, n.State, actor, reason)
 	}
@@ -344,6 +350,9 @@ func scanNeg(sc interface{ Scan(...any) error }) (*Negotiation, error) {
 
 // Negotiation reads one negotiation by our process id.
 func (t *Tx) Negotiation(id string) (*Negotiation, error) {
+	if n := t.cachedNegotiation(id); n != nil {
+		return n, nil
+	}
 	n, err := scanNeg(t.queryRow(`SELECT `+negCols+` FROM negotiations WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("negotiation", id, err)
@@ -610,6 +619,9 @@ func boolInt(b bool) int {
 // SetNegotiationPeer sets the peer's process id if it is not known yet.
 func (t *Tx) SetNegotiationPeer(id, peerPID string) error {
 	_, err := t.exec(`UPDATE negotiations SET peer_pid = $1 WHERE id = $2 AND peer_pid = ''`, peerPID, id)
+	if err == nil {
+		t.noteNeg(negWrite{kind: negPeer, id: id, peer: peerPID})
+	}
 	return err
 }
 

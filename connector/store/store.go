@@ -47,6 +47,12 @@ type Store struct {
 	// outboxSeq orders outbox records; it starts past the highest stored.
 	outboxSeq atomic.Int64
 
+	// negs caches negotiations as committed updates left them (write-through:
+	// only the committer fills it, after the commit, so a view never sees a
+	// row older than the last Update that returned).
+	negMu sync.RWMutex
+	negs  map[string]*Negotiation
+
 	// fixed caches insert-only rows (datasets, offers) read through views:
 	// a provider reads them on every step of every negotiation.
 	fixed  sync.Map
@@ -81,7 +87,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	// One writer connection: SQLite has one writer anyway, and a single
 	// connection never sees "database is locked" between our own goroutines.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, now: time.Now, wstmt: map[string]*sql.Stmt{}, rstmt: map[string]*sql.Stmt{}, toPrep: map[string]bool{},
+	s := &Store{db: db, now: time.Now, wstmt: map[string]*sql.Stmt{}, rstmt: map[string]*sql.Stmt{}, toPrep: map[string]bool{}, negs: map[string]*Negotiation{},
 		reqs: make(chan *updateReq, 4*maxGroup), stop: make(chan struct{}), stopped: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
@@ -214,6 +220,9 @@ type Tx struct {
 	tx  *sql.Tx // nil for a view
 	ctx context.Context
 	s   *Store
+	// negWrites are this update's negotiation writes, applied to the
+	// negotiation cache once the transaction commits.
+	negWrites []negWrite
 }
 
 func (t *Tx) stmt(q string) *sql.Stmt {
@@ -307,6 +316,7 @@ type updateReq struct {
 	ctx  context.Context
 	fn   func(tx *Tx) error
 	done chan error
+	tx   *Tx // the Tx fn ran with, once it ran
 }
 
 // maxGroup bounds the updates one SQLite transaction carries.
@@ -396,6 +406,7 @@ func (s *Store) commitGroup(group []*updateReq) {
 			continue
 		}
 		tx := &Tx{q: sqlTx, tx: sqlTx, ctx: context.WithoutCancel(r.ctx), s: s}
+		r.tx = tx
 		if solo {
 			if results[i] = r.fn(tx); results[i] == nil {
 				ok++
@@ -412,6 +423,7 @@ func (s *Store) commitGroup(group []*updateReq) {
 			if _, rerr := gtx.exec("ROLLBACK TO u"); rerr != nil {
 				// The transaction cannot be trusted: give up the whole group.
 				sqlTx.Rollback()
+				s.applyNegWrites(group, nil, true)
 				for j, r := range group {
 					if j == i {
 						r.done <- err
@@ -434,6 +446,7 @@ func (s *Store) commitGroup(group []*updateReq) {
 	} else if err := sqlTx.Commit(); err != nil {
 		cerr = fmt.Errorf("store: commit: %w", err)
 	}
+	s.applyNegWrites(group, results, cerr != nil)
 	for i, r := range group {
 		if results[i] == nil && cerr != nil {
 			results[i] = cerr

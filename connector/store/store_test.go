@@ -292,3 +292,103 @@ func TestFixedRowCache(t *testing.T) {
 		t.Errorf("cached rows changed by a caller: dataset %+v, offer policy %s", d2, o2.Policy)
 	}
 }
+
+// A view's negotiation (from the write-through cache) must equal the row in
+// the database after every kind of update: insert, update, peer set, an
+// update that wrote and then failed, grouped updates, and the final state.
+func TestNegotiationCacheMatchesDatabase(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "c.db"))
+	fromDB := func(id string) *Negotiation {
+		t.Helper()
+		n, err := scanNeg(s.rdb.QueryRowContext(ctx, `SELECT `+negCols+` FROM negotiations WHERE id = $1`, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	check := func(step string, ids ...string) {
+		t.Helper()
+		for _, id := range ids {
+			got, err := s.View(ctx).Negotiation(id)
+			if err != nil {
+				t.Fatalf("%s: %v", step, err)
+			}
+			if diff := cmp.Diff(fromDB(id), got); diff != "" {
+				t.Errorf("%s: view of %s differs from the database (-db +view):\n%s", step, id, diff)
+			}
+		}
+	}
+	errNo := errors.New("no")
+	a := &Negotiation{ID: "a", Role: RoleConsumer, Counterparty: "did:p", PeerURL: "http://p", DatasetID: "ds", OfferID: "of",
+		Offer: []byte(`{"x":1}`), State: "REQUESTED", Purpose: "research"}
+	b := &Negotiation{ID: "b", Role: RoleProvider, Counterparty: "did:c", State: "REQUESTED"}
+	steps := []struct {
+		name string
+		fns  []func(tx *Tx) error
+	}{
+		{"insert", []func(tx *Tx) error{func(tx *Tx) error { return tx.PutNegotiation(a, "op", "r") }}},
+		{"peer set", []func(tx *Tx) error{func(tx *Tx) error { return tx.SetNegotiationPeer("a", "prov-1") }}},
+		{"peer kept", []func(tx *Tx) error{func(tx *Tx) error { return tx.SetNegotiationPeer("a", "prov-2") }}},
+		{"update then fail", []func(tx *Tx) error{func(tx *Tx) error {
+			n := *a
+			n.State, n.Reason = "AGREED", "should not stick"
+			if err := tx.UpdateNegotiation(&n, "REQUESTED", "p", "r"); err != nil {
+				return err
+			}
+			return errNo
+		}}},
+		{"insert b", []func(tx *Tx) error{func(tx *Tx) error { return tx.PutNegotiation(b, "c", "r") }}},
+		{"grouped", []func(tx *Tx) error{
+			func(tx *Tx) error { return tx.SetNegotiationPeer("b", "cons-1") },
+			func(tx *Tx) error {
+				n, err := tx.Negotiation("a")
+				if err != nil {
+					return err
+				}
+				n.State, n.AgreementID, n.Offer = "AGREED", "ag-1", []byte(`{"x":2}`)
+				return tx.UpdateNegotiation(n, "REQUESTED", "p", "r")
+			},
+			func(tx *Tx) error {
+				n, err := tx.Negotiation("b")
+				if err != nil {
+					return err
+				}
+				n.State = "AGREED"
+				if err := tx.UpdateNegotiation(n, "REQUESTED", "p", "r"); err != nil {
+					return err
+				}
+				return errNo
+			},
+		}},
+		{"final", []func(tx *Tx) error{func(tx *Tx) error {
+			n, err := tx.Negotiation("a")
+			if err != nil {
+				return err
+			}
+			n.State = "FINALIZED"
+			return tx.UpdateNegotiation(n, "AGREED", "p", "r")
+		}}},
+	}
+	for _, st := range steps {
+		var wg sync.WaitGroup
+		for _, fn := range st.fns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.Update(ctx, fn); err != nil && !errors.Is(err, errNo) {
+					t.Errorf("%s: %v", st.name, err)
+				}
+			}()
+		}
+		wg.Wait()
+		ids := []string{"a"}
+		if st.name != "insert" && st.name != "peer set" && st.name != "peer kept" && st.name != "update then fail" {
+			ids = append(ids, "b")
+		}
+		check(st.name, ids...)
+	}
+	if n := fromDB("a"); n.PeerPID != "prov-1" || n.State != "FINALIZED" || n.AgreementID != "ag-1" {
+		t.Errorf("final row %+v", n)
+	}
+}
