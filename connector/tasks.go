@@ -48,6 +48,9 @@ type taskRunner struct {
 	doneCh chan struct{}
 }
 
+// flushDelay is how long finished steps gather before their rows go.
+const flushDelay = 20 * time.Millisecond
+
 func newTaskRunner(n *Node) *taskRunner {
 	r := &taskRunner{n: n, q: make(chan taskKey, 1<<14), handlers: map[string]taskHandler{},
 		fail: map[string]func(context.Context, string, error){}, forever: map[string]bool{}, running: map[taskKey]bool{}, again: map[taskKey]bool{},
@@ -73,7 +76,13 @@ func (r *taskRunner) start(ctx context.Context, wg *sync.WaitGroup) {
 				r.flushDone(context.Background())
 				return
 			case <-r.doneCh:
-				r.flushDone(ctx)
+				// Let finished steps gather for a moment: one delete for
+				// many (their rows are only read at the next start).
+				select {
+				case <-ctx.Done():
+				case <-time.After(flushDelay):
+				}
+				r.flushDone(context.WithoutCancel(ctx))
 			}
 		}
 	}()
