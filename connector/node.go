@@ -146,6 +146,26 @@ func NewUUID() string {
 	return "urn:uuid:" + h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
+// NewUUIDv7 returns a time-ordered RFC 9562 version 7 URN, "urn:uuid:…":
+// 48 bits of Unix milliseconds from now, then 74 random bits. A node's ids
+// default to these: rows made close in time sit together in the store's
+// indexes, so a commit of several negotiations' steps touches a few index
+// pages rather than one per row.
+func NewUUIDv7(now time.Time) string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	ms := uint64(now.UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (40 - 8*i))
+	}
+	b[6] = b[6]&0x0f | 0x70
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return "urn:uuid:" + h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
 // New opens the node's store, resumes pending steps and starts the ledger
 // writer. Close stops it.
 func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
@@ -153,9 +173,13 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	o := options{now: time.Now, newID: NewUUID, log: slog.Default()}
+	o := options{now: time.Now, log: slog.Default()}
 	for _, f := range opts {
 		f(&o)
+	}
+	if o.newID == nil {
+		now := o.now
+		o.newID = func() string { return NewUUIDv7(now()) }
 	}
 	if o.ledger == nil {
 		return nil, errors.New("connector: no ledger: pass WithLedger (the embedded store or the ledger client)")
