@@ -9,5 +9,11 @@
 //
 // Writes happen in Update, which runs a function in one transaction: a state
 // change, its history row, the ledger records it owes and the next step to
-// run are committed together or not at all.
+// run are committed together or not at all. Concurrent updates share one
+// SQLite commit (group commit, a savepoint each).
+//
+// Reads through View see every committed Update. Datasets and offers are
+// insert-only and cached once read; negotiations are cached write-through by
+// the committer after each commit (see negcache.go), so the steps of a
+// negotiation do not each start a SQLite read transaction on a cold page cache.
 package store
