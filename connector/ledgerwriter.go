@@ -27,6 +27,10 @@ type ledgerWriter struct {
 	mu      sync.Mutex
 	waiters map[string][]chan error
 	failing bool
+
+	// settled: the last step settled its batch, so no batch is open (only
+	// run makes batches) and the next step need not look for one.
+	settled bool
 }
 
 func newLedgerWriter(n *Node, app ledgerAppender) *ledgerWriter {
@@ -168,9 +172,12 @@ func (w *ledgerWriter) setFailing(f bool) {
 // anything was settled, or the transport error.
 func (w *ledgerWriter) step(ctx context.Context) (bool, error) {
 	st := w.n.st
-	open, err := st.View(ctx).OpenBatch()
-	if err != nil {
-		return false, err
+	var open *store.Batch
+	if !w.settled {
+		var err error
+		if open, err = st.View(ctx).OpenBatch(); err != nil {
+			return false, err
+		}
 	}
 	var b *ledger.Batch
 	var ids []string
@@ -190,12 +197,16 @@ func (w *ledgerWriter) step(ctx context.Context) (bool, error) {
 		b, err = ledger.NewBatch(w.n.cfg.Space, w.n.cfg.ParticipantID, w.n.key, recs)
 		if err != nil {
 			// A malformed record: settle it like a refusal.
-			return w.settleRefused(ctx, ids, "", err)
+			w.settled = false
+			progressed, err := w.settleRefused(ctx, ids, "", err)
+			w.settled = err == nil
+			return progressed, err
 		}
 		body, err := json.Marshal(b)
 		if err != nil {
 			return false, err
 		}
+		w.settled = false // from here a batch may be open
 		if err := st.Update(ctx, func(tx *store.Tx) error { return tx.PutBatch(b.Root, body, ids) }); err != nil {
 			return false, err
 		}
@@ -207,6 +218,7 @@ func (w *ledgerWriter) step(ctx context.Context) (bool, error) {
 		if err := json.Unmarshal(open.Body, b); err != nil {
 			return false, fmt.Errorf("connector: stored batch %s: %w", open.Root, err)
 		}
+		var err error
 		if ids, err = st.View(ctx).BatchRecordIDs(open.Root); err != nil {
 			return false, err
 		}
@@ -217,10 +229,13 @@ func (w *ledgerWriter) step(ctx context.Context) (bool, error) {
 		if err := st.Update(ctx, func(tx *store.Tx) error { return tx.CommitBatch(open.Root) }); err != nil {
 			return false, err
 		}
+		w.settled = true
 		w.notify(ids, nil)
 		return true, nil
 	case definitive(appendErr):
-		return w.settleRefused(ctx, ids, open.Root, appendErr)
+		progressed, err := w.settleRefused(ctx, ids, open.Root, appendErr)
+		w.settled = err == nil
+		return progressed, err
 	default:
 		_ = st.Update(ctx, func(tx *store.Tx) error { return tx.BatchAttempt(open.Root, appendErr.Error()) })
 		return false, appendErr
