@@ -439,7 +439,29 @@ func (t *Tx) PutAgreement(a *Agreement) error {
 		ON CONFLICT (id) DO UPDATE SET policy=excluded.policy, policy_hash=excluded.policy_hash, terms=excluded.terms, state=excluded.state,
 		uses=excluded.uses, record_id=excluded.record_id, reason=excluded.reason, signed_at=excluded.signed_at, updated_at=excluded.updated_at`,
 		a.ID, a.NegotiationID, a.Role, a.Provider, a.Consumer, a.ProviderURL, a.DatasetID, str(a.Policy), a.PolicyHash, str(a.Terms), a.State, a.Uses, a.RecordID, a.Reason, a.SignedAt, a.Purpose, a.LegalBasis, a.UpdatedAt)
-	return err
+	if err != nil || t.tx == nil {
+		return err
+	}
+	// For the agreement cache: the columns an update leaves alone are known
+	// if the row is cached; else read the whole row back (the writer's page
+	// cache is warm).
+	w := negWrite{kind: agrOverlay, id: a.ID, a: a.clone()}
+	if !t.s.agreementCached(a.ID) {
+		if full, err := t.Agreement(a.ID); err == nil {
+			w.kind, w.a = agrFull, full
+		} else {
+			w.kind = agrDrop
+		}
+	}
+	t.negWrites = append(t.negWrites, w)
+	return nil
+}
+
+func (a *Agreement) clone() *Agreement {
+	c := *a
+	c.Policy = raw(str(a.Policy))
+	c.Terms = raw(str(a.Terms))
+	return &c
 }
 
 func scanAgr(sc interface{ Scan(...any) error }) (*Agreement, error) {
@@ -454,6 +476,9 @@ func scanAgr(sc interface{ Scan(...any) error }) (*Agreement, error) {
 
 // Agreement reads one agreement.
 func (t *Tx) Agreement(id string) (*Agreement, error) {
+	if a := t.cachedAgreement(id); a != nil {
+		return a, nil
+	}
 	a, err := scanAgr(t.queryRow(`SELECT `+agrCols+` FROM agreements WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("agreement", id, err)

@@ -1,7 +1,7 @@
 package store
 
-// The negotiation cache: every step of a negotiation reads the negotiation
-// through a view, and a view's SQLite read transaction starts on a cold page
+// The negotiation and agreement caches: every step of a negotiation reads
+// the negotiation (and most its agreement) through a view, and a view's SQLite read transaction starts on a cold page
 // cache (the writer committed since), so those reads were a tenth of a loaded
 // node's CPU. Only the committer writes the cache, after the transaction
 // commits and before the updates return, replaying each update's writes in
@@ -12,12 +12,19 @@ package store
 // Final negotiations leave it, so it holds the ones in flight.
 const maxCachedNegotiations = 8192
 
+// maxCachedAgreements bounds the agreement cache; when full it is emptied
+// (agreements stay live after their negotiation, for transfers).
+const maxCachedAgreements = 8192
+
 type negWriteKind int
 
 const (
-	negPut    negWriteKind = iota // a new row: n is all of it
-	negUpdate                     // UpdateNegotiation: n's mutable fields
-	negPeer                       // SetNegotiationPeer: peer is set if empty
+	negPut     negWriteKind = iota // a new row: n is all of it
+	negUpdate                      // UpdateNegotiation: n's mutable fields
+	negPeer                        // SetNegotiationPeer: peer is set if empty
+	agrFull                        // PutAgreement, the whole row read back
+	agrOverlay                     // PutAgreement: the columns it updates, onto the cached row
+	agrDrop                        // PutAgreement whose row could not be read back
 )
 
 type negWrite struct {
@@ -25,6 +32,7 @@ type negWrite struct {
 	id   string
 	n    Negotiation
 	peer string
+	a    *Agreement
 }
 
 // finalNegotiation: the DSP end states, after which no step reads the row.
@@ -34,6 +42,49 @@ func (t *Tx) noteNeg(w negWrite) {
 	if t.tx != nil {
 		w.n.History = nil
 		t.negWrites = append(t.negWrites, w)
+	}
+}
+
+func (s *Store) agreementCached(id string) bool {
+	s.negMu.RLock()
+	defer s.negMu.RUnlock()
+	_, ok := s.agrs[id]
+	return ok
+}
+
+// cachedAgreement returns a copy of the cached row, for views only.
+func (t *Tx) cachedAgreement(id string) *Agreement {
+	if t.tx != nil {
+		return nil
+	}
+	t.s.negMu.RLock()
+	a, ok := t.s.agrs[id]
+	t.s.negMu.RUnlock()
+	if !ok {
+		return nil
+	}
+	return a.clone()
+}
+
+// applyAgreement replays one agreement write of a committed update.
+func (s *Store) applyAgreement(w negWrite) {
+	switch w.kind {
+	case agrFull:
+		if len(s.agrs) >= maxCachedAgreements {
+			clear(s.agrs)
+		}
+		s.agrs[w.id] = w.a
+	case agrOverlay:
+		cur, ok := s.agrs[w.id]
+		if !ok {
+			return
+		}
+		c := *cur
+		c.Policy, c.PolicyHash, c.Terms, c.State, c.Uses = w.a.Policy, w.a.PolicyHash, w.a.Terms, w.a.State, w.a.Uses
+		c.RecordID, c.Reason, c.SignedAt, c.UpdatedAt = w.a.RecordID, w.a.Reason, w.a.SignedAt, w.a.UpdatedAt
+		s.agrs[w.id] = &c
+	default:
+		delete(s.agrs, w.id)
 	}
 }
 
@@ -64,8 +115,17 @@ func (s *Store) applyNegWrites(group []*updateReq, results []error, failed bool)
 			continue
 		}
 		for _, w := range r.tx.negWrites {
+			isAgr := w.kind == agrFull || w.kind == agrOverlay || w.kind == agrDrop
 			if failed || results == nil || results[i] != nil {
-				delete(s.negs, w.id)
+				if isAgr {
+					delete(s.agrs, w.id)
+				} else {
+					delete(s.negs, w.id)
+				}
+				continue
+			}
+			if isAgr {
+				s.applyAgreement(w)
 				continue
 			}
 			cur, ok := s.negs[w.id]

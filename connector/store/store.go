@@ -52,6 +52,7 @@ type Store struct {
 	// row older than the last Update that returned).
 	negMu sync.RWMutex
 	negs  map[string]*Negotiation
+	agrs  map[string]*Agreement
 
 	// fixed caches insert-only rows (datasets, offers) read through views:
 	// a provider reads them on every step of every negotiation.
@@ -87,7 +88,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	// One writer connection: SQLite has one writer anyway, and a single
 	// connection never sees "database is locked" between our own goroutines.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, now: time.Now, wstmt: map[string]*sql.Stmt{}, rstmt: map[string]*sql.Stmt{}, toPrep: map[string]bool{}, negs: map[string]*Negotiation{},
+	s := &Store{db: db, now: time.Now, wstmt: map[string]*sql.Stmt{}, rstmt: map[string]*sql.Stmt{}, toPrep: map[string]bool{}, negs: map[string]*Negotiation{}, agrs: map[string]*Agreement{},
 		reqs: make(chan *updateReq, 4*maxGroup), stop: make(chan struct{}), stopped: make(chan struct{})}
 	for _, o := range opts {
 		o(s)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -390,5 +391,77 @@ func TestNegotiationCacheMatchesDatabase(t *testing.T) {
 	}
 	if n := fromDB("a"); n.PeerPID != "prov-1" || n.State != "FINALIZED" || n.AgreementID != "ag-1" {
 		t.Errorf("final row %+v", n)
+	}
+}
+
+// The agreement cache must equal the row after an insert, an upsert that
+// tries to change columns an update leaves alone, grouped upserts, and an
+// upsert rolled back.
+func TestAgreementCacheMatchesDatabase(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "c.db"))
+	errNo := errors.New("no")
+	ag := Agreement{ID: "ag", NegotiationID: "n1", Role: RoleProvider, Provider: "did:p", Consumer: "did:c", DatasetID: "ds",
+		Policy: []byte(`{"p":1}`), PolicyHash: "h1", Terms: []byte(`{"t":1}`), State: AgreementPending, Purpose: "research"}
+	upsert := func(change func(a *Agreement), fail bool) func(tx *Tx) error {
+		return func(tx *Tx) error {
+			a := ag
+			change(&a)
+			if err := tx.PutAgreement(&a); err != nil {
+				return err
+			}
+			if fail {
+				return errNo
+			}
+			return nil
+		}
+	}
+	for _, step := range []struct {
+		name string
+		fns  []func(tx *Tx) error
+	}{
+		{"insert", []func(tx *Tx) error{upsert(func(a *Agreement) {}, false)}},
+		{"upsert", []func(tx *Tx) error{upsert(func(a *Agreement) {
+			a.NegotiationID, a.Purpose, a.State, a.Uses, a.Terms, a.Reason = "other", "marketing", AgreementActive, 2, []byte(`{"t":2}`), "r2"
+		}, false)}},
+		{"grouped", []func(tx *Tx) error{
+			upsert(func(a *Agreement) { a.ID, a.Uses = "ag2", 5 }, false),
+			upsert(func(a *Agreement) { a.State, a.RecordID = AgreementActive, "rec-1" }, false),
+		}},
+		{"upsert rolled back", []func(tx *Tx) error{upsert(func(a *Agreement) { a.State = AgreementRevoked }, true)}},
+		{"after the rollback", []func(tx *Tx) error{upsert(func(a *Agreement) { a.State, a.Reason = AgreementActive, "again" }, false)}},
+	} {
+		var wg sync.WaitGroup
+		for _, fn := range step.fns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.Update(ctx, fn); err != nil && !errors.Is(err, errNo) {
+					t.Errorf("%s: %v", step.name, err)
+				}
+			}()
+		}
+		wg.Wait()
+		for _, id := range []string{"ag", "ag2"} {
+			want, err := scanAgr(s.rdb.QueryRowContext(ctx, `SELECT `+agrCols+` FROM agreements WHERE id = $1`, id))
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.View(ctx).Agreement(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%s: view of %s differs from the database (-db +view):\n%s", step.name, id, diff)
+			}
+			// Callers may change what they get without changing the cache.
+			got.State, got.Terms = "scribbled", nil
+		}
+	}
+	if got, _ := s.View(ctx).Agreement("ag"); got.NegotiationID != "n1" || got.Purpose != "research" || got.Reason != "again" {
+		t.Errorf("final agreement %+v", got)
 	}
 }
