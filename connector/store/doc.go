@@ -13,7 +13,8 @@
 // SQLite commit (group commit, a savepoint each).
 //
 // Reads through View see every committed Update. Datasets and offers are
-// insert-only and cached once read; negotiations are cached write-through by
-// the committer after each commit (see negcache.go), so the steps of a
-// negotiation do not each start a SQLite read transaction on a cold page cache.
+// insert-only and cached once read; negotiations and agreements are cached
+// write-through by the committer after each commit (see negcache.go), so
+// the steps of a negotiation do not each start a SQLite read transaction on
+// a cold page cache.
 package store
