@@ -104,7 +104,7 @@ ledger. Reports p50/p90/p99 and negotiations per second, plus the p50 of
 		},
 	}
 	cmd.Flags().IntVarP(&n, "count", "n", 2000, "negotiations to run under load")
-	cmd.Flags().IntVar(&conc, "concurrency", 16, "negotiations in flight at once")
+	cmd.Flags().IntVar(&conc, "concurrency", 8, "negotiations in flight at once")
 	cmd.Flags().IntVar(&idle, "idle", 50, "negotiations run one at a time for the idle latency")
 	cmd.Flags().StringVarP(&out, "output", "o", "table", "output: table or json")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
