@@ -139,10 +139,9 @@ func (r dpRecorder) Completed(ctx context.Context, t dataplane.TransferResult) e
 		return err
 	}
 	rec := r.n.completionRecord(x, t.TokenID, t.Size, t.ContentHash, t.RegisteredHash, t.Mismatch)
-	if err := r.n.st.Update(ctx, func(tx *store.Tx) error { return r.n.lw.enqueue(tx, rec) }); err != nil {
+	if err := r.n.lw.record(ctx, rec); err != nil {
 		return err
 	}
-	r.n.lw.wake()
 	return nil
 }
 
@@ -173,9 +172,8 @@ func (r dpRecorder) Denied(ctx context.Context, d dataplane.DenialInfo) error {
 		r.n.log.Info("data plane refused a request for no known transfer", "reason", d.Reason, "path", d.Path)
 		return nil
 	}
-	if err := r.n.st.Update(ctx, func(tx *store.Tx) error { return r.n.lw.enqueue(tx, rec) }); err != nil {
+	if err := r.n.lw.record(ctx, rec); err != nil {
 		return err
 	}
-	r.n.lw.wake()
 	return nil
 }

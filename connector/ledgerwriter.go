@@ -58,6 +58,16 @@ func (w *ledgerWriter) enqueue(tx *store.Tx, rec *ledger.Record) error {
 	return err
 }
 
+// record adds rec to the outbox in a transaction of its own and wakes the
+// writer: for a record that changes no other state.
+func (w *ledgerWriter) record(ctx context.Context, rec *ledger.Record) error {
+	if err := w.n.st.Update(ctx, func(tx *store.Tx) error { return w.enqueue(tx, rec) }); err != nil {
+		return err
+	}
+	w.wake()
+	return nil
+}
+
 func (w *ledgerWriter) wake() {
 	select {
 	case w.wakeCh <- struct{}{}:

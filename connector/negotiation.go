@@ -53,6 +53,19 @@ func (n *Node) ownNegotiation(ctx context.Context, pid, role, caller string) (*s
 	return neg, err
 }
 
+// addressedNegotiation is ownNegotiation for a message that names both pids:
+// it also refuses a message whose pids do not match the negotiation.
+func (n *Node) addressedNegotiation(ctx context.Context, pid, role, caller, providerPid, consumerPid string) (*store.Negotiation, error) {
+	neg, err := n.ownNegotiation(ctx, pid, role, caller)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPids(neg, providerPid, consumerPid); err != nil {
+		return nil, err
+	}
+	return neg, nil
+}
+
 // checkPids refuses a message whose ids do not match the negotiation.
 func checkPids(neg *store.Negotiation, providerPid, consumerPid string) error {
 	wantP, wantC := pids(neg.Role, neg.ID, neg.PeerPID)
@@ -405,11 +418,8 @@ func (n *Node) handleVerification(r *http.Request, caller string) (int, any, err
 		return 0, nil, err
 	}
 	ctx := r.Context()
-	neg, err := n.ownNegotiation(ctx, r.PathValue("pid"), store.RoleProvider, caller)
+	neg, err := n.addressedNegotiation(ctx, r.PathValue("pid"), store.RoleProvider, caller, m.ProviderPID, m.ConsumerPID)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := checkPids(neg, m.ProviderPID, m.ConsumerPID); err != nil {
 		return 0, nil, err
 	}
 	if !dsp.NegotiationState(neg.State).CanMove(dsp.NegVerified) {
@@ -584,11 +594,8 @@ func (n *Node) handleCounterRequest(r *http.Request, caller string) (int, any, e
 	if err != nil {
 		return 0, nil, err
 	}
-	neg, err := n.ownNegotiation(r.Context(), r.PathValue("pid"), store.RoleProvider, caller)
+	neg, err := n.addressedNegotiation(r.Context(), r.PathValue("pid"), store.RoleProvider, caller, m.ProviderPID, m.ConsumerPID)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := checkPids(neg, m.ProviderPID, m.ConsumerPID); err != nil {
 		return 0, nil, err
 	}
 	if !dsp.NegotiationState(neg.State).CanMove(dsp.NegRequested) {
@@ -602,11 +609,8 @@ func (n *Node) handleProviderEvent(r *http.Request, caller string) (int, any, er
 	if err != nil {
 		return 0, nil, err
 	}
-	neg, err := n.ownNegotiation(r.Context(), r.PathValue("pid"), store.RoleProvider, caller)
+	neg, err := n.addressedNegotiation(r.Context(), r.PathValue("pid"), store.RoleProvider, caller, m.ProviderPID, m.ConsumerPID)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := checkPids(neg, m.ProviderPID, m.ConsumerPID); err != nil {
 		return 0, nil, err
 	}
 	if m.EventType != dsp.EventAccepted {
@@ -1001,11 +1005,8 @@ func (n *Node) handleConsumerEvent(r *http.Request, caller string) (int, any, er
 		return 0, nil, err
 	}
 	ctx := r.Context()
-	neg, err := n.ownNegotiation(ctx, r.PathValue("pid"), store.RoleConsumer, caller)
+	neg, err := n.addressedNegotiation(ctx, r.PathValue("pid"), store.RoleConsumer, caller, m.ProviderPID, m.ConsumerPID)
 	if err != nil {
-		return 0, nil, err
-	}
-	if err := checkPids(neg, m.ProviderPID, m.ConsumerPID); err != nil {
 		return 0, nil, err
 	}
 	if m.EventType != dsp.EventFinalized {

@@ -195,10 +195,9 @@ func (n *Node) providerPush(ctx context.Context, id string) error {
 func (n *Node) refusePush(ctx context.Context, x *store.Transfer, rule, reason string) error {
 	rec := &ledger.Record{ID: "transfer.denied/" + x.ID, Kind: ledger.KindTransferDenied, Counterparty: x.Counterparty,
 		Agreement: x.AgreementID, Dataset: x.DatasetID, Transfer: x.ID, TokenID: x.TokenID, Decision: ledger.DecisionDeny, Rule: rule, Reason: reason}
-	if err := n.st.Update(ctx, func(tx *store.Tx) error { return n.lw.enqueue(tx, rec) }); err != nil {
+	if err := n.lw.record(ctx, rec); err != nil {
 		return err
 	}
-	n.lw.wake()
 	return n.endPush(ctx, x, "refused", rule, reason)
 }
 
@@ -257,10 +256,9 @@ func (n *Node) RecordReceipt(ctx context.Context, id string, rc Receipt) (*ledge
 		jti, _ = tokenID(tok)
 	}
 	rec := n.completionRecord(x, jti, rc.Bytes, hash, registered, false)
-	if err := n.st.Update(ctx, func(tx *store.Tx) error { return n.lw.enqueue(tx, rec) }); err != nil {
+	if err := n.lw.record(ctx, rec); err != nil {
 		return nil, err
 	}
-	n.lw.wake()
 	if rec.Decision == ledger.DecisionDeny {
 		return rec, fmt.Errorf("%w: %s", ErrReceiptMismatch, rec.Reason)
 	}

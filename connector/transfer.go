@@ -302,10 +302,9 @@ func (n *Node) handleTransferRequest(r *http.Request, caller string) (int, any, 
 		}
 		rec := &ledger.Record{ID: "transfer.denied/" + n.newID(), Kind: ledger.KindTransferDenied, Counterparty: caller,
 			Agreement: ag.ID, Dataset: ag.DatasetID, Decision: ledger.DecisionDeny, Rule: rule, Reason: reason}
-		if err := n.st.Update(ctx, func(tx *store.Tx) error { return n.lw.enqueue(tx, rec) }); err != nil {
+		if err := n.lw.record(ctx, rec); err != nil {
 			return 0, nil, err
 		}
-		n.lw.wake()
 		return 0, nil, refusedErr(rule, reason, "", m.ConsumerPID)
 	}
 	x := &store.Transfer{ID: n.newID(), Role: store.RoleProvider, PeerPID: m.ConsumerPID, Counterparty: caller, PeerURL: m.CallbackAddress,
