@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -120,7 +119,7 @@ func newAuditRecordsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			entries, err := fetchEntries(cmd.Context(), c, q, limit)
+			entries, err := audit.Entries(cmd.Context(), c, q, limit)
 			if err != nil {
 				return err
 			}
@@ -141,43 +140,6 @@ func newAuditRecordsCmd() *cobra.Command {
 	f.IntVar(&limit, "limit", 0, "at most this many records (0: all)")
 	f.StringVarP(&out, "output", "o", "table", "output: table, json or csv")
 	return cmd
-}
-
-// entryReader is what the audit commands need of a ledger.
-type entryReader interface {
-	Query(ctx context.Context, q ledger.Query) (ledger.Page, error)
-}
-
-// fetchEntries follows the pages of a query; limit 0 means all.
-func fetchEntries(ctx context.Context, r entryReader, q ledger.Query, limit int) ([]ledger.Entry, error) {
-	var all []ledger.Entry
-	q.Limit = ledger.MaxPageSize
-	for {
-		page, err := r.Query(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, page.Records...)
-		if limit > 0 && len(all) >= limit {
-			return all[:limit], nil
-		}
-		if page.Next == "" {
-			return all, nil
-		}
-		q.Cursor = page.Next
-	}
-}
-
-func fetchRecords(ctx context.Context, r entryReader, q ledger.Query) ([]ledger.Record, error) {
-	entries, err := fetchEntries(ctx, r, q, 0)
-	if err != nil {
-		return nil, err
-	}
-	recs := make([]ledger.Record, len(entries))
-	for i, e := range entries {
-		recs[i] = e.Record
-	}
-	return recs, nil
 }
 
 var recordColumns = []string{"index", "time", "kind", "actor", "counterparty", "dataset", "agreement", "transfer", "classification", "bytes", "decision", "rule", "reason"}
@@ -304,7 +266,7 @@ func newFlowsReportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			recs, err := fetchRecords(cmd.Context(), c, ledger.Query{})
+			recs, err := audit.Records(cmd.Context(), c, ledger.Query{})
 			if err != nil {
 				return err
 			}
@@ -354,7 +316,7 @@ func newFlowsParticipantCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			recs, err := fetchRecords(cmd.Context(), c, ledger.Query{})
+			recs, err := audit.Records(cmd.Context(), c, ledger.Query{})
 			if err != nil {
 				return err
 			}

@@ -543,20 +543,9 @@ func (d *Demo) auditAndReport(ctx context.Context, s *story) error {
 		s.expect(err == nil, "agreement.signed/%s: inclusion proof verified against the signed checkpoint", short(id))
 	}
 
-	var recs []ledger.Record
-	q := ledger.Query{Limit: ledger.MaxPageSize}
-	for {
-		page, err := regulator.Query(ctx, q)
-		if err != nil {
-			return fmt.Errorf("regulator query: %w", err)
-		}
-		for _, e := range page.Records {
-			recs = append(recs, e.Record)
-		}
-		if page.Next == "" {
-			break
-		}
-		q.Cursor = page.Next
+	recs, err := audit.Records(ctx, regulator, ledger.Query{})
+	if err != nil {
+		return fmt.Errorf("regulator query: %w", err)
 	}
 	report := audit.BuildReport(recs, audit.Window{Now: time.Now()})
 	d.Facts.Report = report
