@@ -7,7 +7,6 @@ package demo
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,9 +30,8 @@ const ledgerAudience = "ledger"
 // space is everything the demo starts: the ledger service, the authority and
 // the connectors, each on its own loopback listener.
 type space struct {
-	dir     string
-	auth    *authority.Authority
-	backend string
+	dir  string
+	auth *authority.Authority
 	// store is the ledger behind the service; fabric is set when it is Fabric.
 	store interface {
 		VerifierKey() string
@@ -50,11 +48,10 @@ type space struct {
 // node is one participant's connector.
 type node struct {
 	*connector.Node
-	id, name, region string
-	key              *identity.Key
-	dir              string
-	url              string
-	opToken          string
+	id  string
+	key *identity.Key
+	dir string
+	url string
 }
 
 func listen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
@@ -76,7 +73,7 @@ const (
 // that pins its key: the embedded store in dir, or a fresh tdsc chaincode on
 // the Fabric network whose profile is given.
 func startLedger(ctx context.Context, o Options) (*space, error) {
-	s := &space{dir: o.Dir, nodes: map[string]*node{}, log: o.Logger, backend: o.Ledger}
+	s := &space{dir: o.Dir, nodes: map[string]*node{}, log: o.Logger}
 	auth, err := authority.Init(filepath.Join(o.Dir, "authority"), authority.InitOptions{Space: "urn:tdsc:space:beijing-public-data", Name: "Beijing Municipal Data Authority", Region: "CN-BJ"})
 	if err != nil {
 		return nil, fmt.Errorf("authority init: %w", err)
@@ -132,7 +129,7 @@ func (s *space) roleClient(role, subject string) (*client.Client, string, error)
 }
 
 // startNode starts a connector for an already registered participant.
-func (s *space) startNode(ctx context.Context, id, name, region string, key *identity.Key) (*node, error) {
+func (s *space) startNode(ctx context.Context, id string, key *identity.Key) (*node, error) {
 	dir := filepath.Join(s.dir, "connectors", id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -157,7 +154,7 @@ func (s *space) startNode(ctx context.Context, id, name, region string, key *ide
 		return nil, fmt.Errorf("connector %s: %w", id, err)
 	}
 	s.serve(ln, n.Handler())
-	nd := &node{Node: n, id: id, name: name, region: region, key: key, dir: dir, url: "http://" + ln.Addr().String(), opToken: tok}
+	nd := &node{Node: n, id: id, key: key, dir: dir, url: "http://" + ln.Addr().String()}
 	s.nodes[id] = nd
 	return nd, nil
 }
@@ -176,5 +173,3 @@ func (s *space) Close() {
 		s.store.Close(ctx)
 	}
 }
-
-var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
