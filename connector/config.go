@@ -60,6 +60,10 @@ type Config struct {
 	MaxAttempts int `yaml:"maxAttempts" env:"TDSC_MAX_ATTEMPTS"`
 	// AccessTTL is the life of access tokens issued at transfer start (default 5m).
 	AccessTTL time.Duration `yaml:"accessTtl" env:"TDSC_ACCESS_TTL"`
+	// HashEverySend makes the data plane hash every byte of every send of a
+	// local file. Off (the default), a file version it has read in full is
+	// sent zero-copy under that read's SHA-256 (docs/dataplane.md).
+	HashEverySend bool `yaml:"hashEverySend" env:"TDSC_HASH_EVERY_SEND"`
 }
 
 // DefaultConfig returns the defaults every unset field takes.
@@ -120,6 +124,12 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			f.SetInt(int64(n))
 		case f.Kind() == reflect.String:
 			f.SetString(s)
+		case f.Kind() == reflect.Bool:
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return fmt.Errorf("config: %s: %q is not a boolean (true or false)", name, s)
+			}
+			f.SetBool(b)
 		}
 	}
 	return nil

@@ -9,7 +9,7 @@ import (
 func TestConfigEnvAndValidate(t *testing.T) {
 	c := DefaultConfig()
 	env := map[string]string{"TDSC_PARTICIPANT_ID": "did:p", "TDSC_SPACE": "s1", "TDSC_LISTEN": "127.0.0.1:9999",
-		"TDSC_WORKERS": "3", "TDSC_RETRY_MAX": "2s"}
+		"TDSC_WORKERS": "3", "TDSC_RETRY_MAX": "2s", "TDSC_HASH_EVERY_SEND": "true"}
 	if err := c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		t.Fatal(err)
 	}
@@ -17,7 +17,7 @@ func TestConfigEnvAndValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = c.withDefaults()
-	if c.ParticipantID != "did:p" || c.Workers != 3 || c.RetryMax != 2*time.Second || c.PublicURL != "http://127.0.0.1:9999" {
+	if c.ParticipantID != "did:p" || c.Workers != 3 || c.RetryMax != 2*time.Second || !c.HashEverySend || c.PublicURL != "http://127.0.0.1:9999" {
 		t.Fatalf("config = %+v", c)
 	}
 	tests := []struct {
@@ -25,6 +25,7 @@ func TestConfigEnvAndValidate(t *testing.T) {
 	}{
 		{"bad duration", "TDSC_RETRY_MIN", "soon", "TDSC_RETRY_MIN"},
 		{"bad int", "TDSC_WORKERS", "many", "TDSC_WORKERS"},
+		{"bad bool", "TDSC_HASH_EVERY_SEND", "sometimes", "TDSC_HASH_EVERY_SEND"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 func (n *Node) newDataPlane() (*dataplane.Server, error) {
 	cfg := dataplane.DefaultConfig()
 	cfg.Audience, cfg.BaseURL, cfg.Now, cfg.Logger, cfg.Registerer = n.dataAudience(), n.cfg.PublicURL, n.now, n.log, n.promReg
+	cfg.HashEverySend = n.cfg.HashEverySend
 	return dataplane.NewServer(cfg, dataplane.IdentityVerifier{V: n.verifier}, dpLive{n}, dpDatasets{n}, dpRecorder{n})
 }
 

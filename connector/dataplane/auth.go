@@ -93,6 +93,11 @@ type TransferResult struct {
 	Size, Offset, Bytes int64
 	// ContentHash is the hex SHA-256 of the whole object.
 	ContentHash string
+	// HashKnown is set when the provider sent a local file zero-copy under
+	// the hash of its version, read in full by an earlier send, instead of
+	// hashing these bytes; the file's version was checked before the last
+	// byte went out. The receiver hashes what it receives either way.
+	HashKnown bool
 	// RegisteredHash is the dataset's registered hash (normalised hex), if any.
 	RegisteredHash string
 	// Mismatch is set when ContentHash differs from RegisteredHash: the

@@ -11,7 +11,11 @@
 //
 // Bytes are streamed through a small fixed set of pooled buffers, so memory is
 // flat whatever the dataset's size: one goroutine reads and hashes a buffer
-// while the handler writes the previous one to the network. Single HTTP Range
+// while the handler writes the previous one to the network. A local file whose
+// exact version (device, inode, size, mtime, ctime) was read in full by an
+// earlier send goes zero-copy with sendfile instead, under that read's hash,
+// the version re-checked before the last byte (Config.HashEverySend turns
+// this off). Single HTTP Range
 // requests (206/416) let an interrupted transfer resume; ETag with If-None-Match,
 // If-Match and If-Range make resumption safe against a dataset that changed.
 // Global and per-transfer concurrency limits answer 503 and 429 with Retry-After

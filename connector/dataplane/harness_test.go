@@ -147,6 +147,7 @@ type env struct {
 	srv      *httptest.Server
 	file     string
 	hash     string
+	tls      bool // serve over TLS (set by an option)
 }
 
 func newKey(t testing.TB, gen func() (*identity.Key, error)) *identity.Key {
@@ -224,7 +225,11 @@ func newEnvB(t testing.TB, size int, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(s.Handler())
+	if e.tls {
+		e.srv = httptest.NewTLSServer(s.Handler())
+	} else {
+		e.srv = httptest.NewServer(s.Handler())
+	}
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -9,7 +9,14 @@ type metrics struct {
 	outcome *prometheus.CounterVec
 	denied  *prometheus.CounterVec
 	active  prometheus.Gauge
+	hashes  *prometheus.CounterVec
 }
+
+// How a completed send's content hash was obtained, in tdsc_dataplane_content_hashes_total.
+const (
+	hashStreamed = "streamed" // SHA-256 over the bytes as they were sent
+	hashKnown    = "known"    // the local file's version was hashed in full before
+)
 
 // Outcomes counted in tdsc_dataplane_requests_total.
 const (
@@ -31,9 +38,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Refused pull requests by reason (as recorded in transfer.denied)."}, []string{"reason"}),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tdsc_dataplane_active_streams",
 			Help: "Streams being served now."}),
+		hashes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tdsc_dataplane_content_hashes_total",
+			Help: "Completed sends by how their content hash was obtained: streamed (hashed as sent) or known (the file version's earlier hash, sent zero-copy)."}, []string{"how"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.bytes, m.outcome, m.denied, m.active} {
+		for _, c := range []prometheus.Collector{m.bytes, m.outcome, m.denied, m.active, m.hashes} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -20,25 +20,7 @@ func TestMetrics(t *testing.T) {
 	e.rec.waitCompleted(t, 1)
 	e.get(t, "t1", tok, nil, nil).Body.Close() // no proof: denied
 
-	got := map[string]float64{}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			name := mf.GetName()
-			for _, l := range m.GetLabel() {
-				name += "/" + l.GetValue()
-			}
-			switch {
-			case m.Counter != nil:
-				got[name] = m.Counter.GetValue()
-			case m.Gauge != nil:
-				got[name] = m.Gauge.GetValue()
-			}
-		}
-	}
+	got := gather(t, reg)
 	want := map[string]float64{
 		"tdsc_dataplane_bytes_sent_total":                             1 << 20,
 		"tdsc_dataplane_requests_total/completed":                     1,

@@ -231,7 +231,7 @@ func (e *env) get(t *testing.T, transfer, tok string, proof dataplane.ProofFunc,
 			req.Header.Set("DPoP", p)
 		}
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

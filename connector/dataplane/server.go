@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +37,15 @@ type Config struct {
 	BufferSize, Buffers int
 	// WriteIdleTimeout ends a stream whose client accepts no bytes for this long.
 	WriteIdleTimeout time.Duration
+	// HashEverySend makes every send of a local file hash its bytes, even
+	// when the file's version was read in full before and its hash is known.
+	// Off (the default), such a send goes zero-copy with sendfile under the
+	// known hash; SHA-256 costs about a core per 2 GB/s, more than sending.
+	HashEverySend bool
+	// HashSettle is how much older than the start of a full read a file's
+	// change time must be for the read's hash to be kept for its version (so a
+	// write in the same tick of the file system's clock is never missed).
+	HashSettle time.Duration
 	// RetryAfter is the delay suggested to a client refused for load.
 	RetryAfter time.Duration
 	// Now is the clock; Logger receives operational events (never tokens or bytes).
@@ -55,6 +66,7 @@ func DefaultConfig() Config {
 		BufferSize:       1 << 20,
 		Buffers:          3,
 		WriteIdleTimeout: 30 * time.Second,
+		HashSettle:       time.Second,
 		RetryAfter:       time.Second,
 		Now:              time.Now,
 		Logger:           slog.Default(),
@@ -78,6 +90,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("dataplane: config field Buffers: must be 2 to 64, got %d", c.Buffers)
 	case c.WriteIdleTimeout <= 0:
 		return errors.New("dataplane: config field WriteIdleTimeout: must be positive")
+	case c.HashSettle < 0:
+		return fmt.Errorf("dataplane: config field HashSettle: must not be negative, got %v", c.HashSettle)
 	case c.Now == nil:
 		return errors.New("dataplane: config field Now: must be a clock")
 	case c.Logger == nil:
@@ -95,8 +109,12 @@ type Server struct {
 	rec      Recorder
 	limits   *limiter
 	bufs     *bufferPool
+	hashes   *hashCache
 	metrics  *metrics
 }
+
+// hashCacheEntries bounds the file versions whose hash a server remembers.
+const hashCacheEntries = 4096
 
 // NewServer builds the pull handler. All four collaborators are required.
 func NewServer(cfg Config, v TokenVerifier, live LiveCheck, ds Datasets, rec Recorder) (*Server, error) {
@@ -117,6 +135,7 @@ func NewServer(cfg Config, v TokenVerifier, live LiveCheck, ds Datasets, rec Rec
 		cfg: cfg, verifier: v, live: live, datasets: ds, rec: rec,
 		limits:  newLimiter(cfg.MaxConcurrent, cfg.MaxPerTransfer),
 		bufs:    newBufferPool(cfg.BufferSize, cfg.Buffers),
+		hashes:  newHashCache(hashCacheEntries, cfg.HashSettle),
 		metrics: m,
 	}, nil
 }
@@ -240,7 +259,23 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.internal(ctx, w, transfer, err)
 		return
 	}
-	s.send(ctx, w, r, g, ds, p, info)
+	// A local file is opened once and described by its descriptor's stat, so
+	// the headers, the bytes and the version checked all name one file.
+	f, fi, local, err := openLocal(ds.Source, p)
+	if errors.Is(err, ErrNotFound) {
+		s.metrics.outcome.WithLabelValues(outcomeOther).Inc()
+		writeError(w, http.StatusNotFound, ReasonNotFound, fmt.Sprintf("dataset %q has no object at %q", ds.ID, p))
+		return
+	}
+	if err != nil {
+		s.internal(ctx, w, transfer, err)
+		return
+	}
+	if local {
+		defer f.Close()
+		info = fileInfo(fi, info.ContentType)
+	}
+	s.send(ctx, w, r, g, ds, p, info, f, fi)
 }
 
 func (s *Server) internal(ctx context.Context, w http.ResponseWriter, transfer string, err error) {
@@ -269,8 +304,11 @@ func (s *Server) list(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	}{ds.ID, entries})
 }
 
-// send answers conditionals and ranges, then streams the object hashed.
-func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Request, g Grant, ds Dataset, p string, info Info) {
+// send answers conditionals and ranges, then streams the object: hashing
+// every byte as it goes, or, for a local file whose version was read in full
+// before, zero-copy under the known hash (see sendKnown). f and fi are the
+// opened local file and its stat, nil for other sources.
+func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Request, g Grant, ds Dataset, p string, info Info, f *os.File, fi fs.FileInfo) {
 	h := w.Header()
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("Cache-Control", "private, no-store")
@@ -326,35 +364,58 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	}
 
 	started := s.cfg.Now()
-	sum := sha256.New()
 	toEnd := rng.End() == info.Size
-	if rng.Start > 0 && toEnd {
-		// Resumed to the end: hash the prefix the client already holds, so the
-		// completion record carries the hash of the whole object.
-		if err := s.hashPrefix(ctx, ds.Source, p, rng.Start, sum); err != nil {
+	var (
+		ver       fileVersion
+		versioned bool
+		sum       string
+		known     bool
+	)
+	if f != nil {
+		ver, versioned = versionOf(fi)
+	}
+	if versioned && !s.cfg.HashEverySend {
+		sum, known = s.hashes.lookup(ver)
+	}
+	sum256 := sha256.New()
+	began := time.Now() // the file system's clock, for the version's settle time
+	var src io.ReadCloser
+	if !known {
+		if rng.Start > 0 && toEnd {
+			// Resumed to the end: hash the prefix the client already holds, so
+			// the completion record carries the hash of the whole object.
+			if err := s.hashPrefix(ctx, ds.Source, p, f, rng.Start, sum256); err != nil {
+				s.internal(ctx, w, g.Transfer, err)
+				return
+			}
+		}
+		if f != nil {
+			src = sectionFile{io.NewSectionReader(f, rng.Start, rng.Length), f}
+		} else if src, err = ds.Source.Open(ctx, p, rng); err != nil {
 			s.internal(ctx, w, g.Transfer, err)
 			return
 		}
+		// Close the source as soon as the client goes away, even mid-read.
+		stopClose := context.AfterFunc(ctx, func() { src.Close() })
+		defer func() {
+			if stopClose() {
+				src.Close()
+			}
+		}()
 	}
-	src, err := ds.Source.Open(ctx, p, rng)
-	if err != nil {
-		s.internal(ctx, w, g.Transfer, err)
-		return
-	}
-	// Close the source as soon as the client goes away, even mid-read.
-	stopClose := context.AfterFunc(ctx, func() { src.Close() })
-	defer func() {
-		if stopClose() {
-			src.Close()
-		}
-	}()
 
 	w.WriteHeader(status)
 	rc := http.NewResponseController(w)
 	s.metrics.active.Inc()
-	n, err := hashCopy(ctx, w, src, rng.Length, sum, s.bufs, func() error {
-		return rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteIdleTimeout))
-	})
+	var n int64
+	if known {
+		n, err = s.sendKnown(ctx, w, r, rc, f, ver, rng)
+	} else {
+		n, err = hashCopy(ctx, w, src, rng.Length, sum256, s.bufs, func() error {
+			return rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteIdleTimeout))
+		})
+		sum = hex.EncodeToString(sum256.Sum(nil))
+	}
 	s.metrics.active.Dec()
 	s.metrics.bytes.Add(float64(n))
 	if err != nil {
@@ -371,11 +432,25 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		return
 	}
 	s.metrics.outcome.WithLabelValues(outcomeCompleted).Inc()
+	if known {
+		s.metrics.hashes.WithLabelValues(hashKnown).Inc()
+	} else {
+		s.metrics.hashes.WithLabelValues(hashStreamed).Inc()
+		// The whole object was hashed; if the file's version did not move
+		// while it was read, later sends of this version can use the hash.
+		if versioned {
+			if after, err := f.Stat(); err == nil {
+				if v, ok := versionOf(after); ok && v == ver {
+					s.hashes.store(ver, sum, began)
+				}
+			}
+		}
+	}
 	res := TransferResult{
 		Role: RoleProvider, Transfer: g.Transfer, Agreement: g.Agreement, Dataset: g.Dataset,
 		Provider: g.Issuer, Consumer: g.Subject, TokenID: g.TokenID, Path: p,
 		Size: info.Size, Offset: rng.Start, Bytes: n,
-		ContentHash: hex.EncodeToString(sum.Sum(nil)), RegisteredHash: registered,
+		ContentHash: sum, HashKnown: known, RegisteredHash: registered,
 		Started: started, Finished: s.cfg.Now(),
 	}
 	res.Mismatch = registered != "" && res.ContentHash != registered
@@ -387,9 +462,92 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	}
 }
 
-func (s *Server) hashPrefix(ctx context.Context, src Source, p string, n int64, h hash.Hash) error {
-	rc, err := src.Open(ctx, p, ByteRange{0, n})
-	if err != nil {
+// errVersionMoved: the file was written while it was being sent under a
+// known hash; the client's copy is cut short so it cannot take it for whole.
+var errVersionMoved = errors.New("the file changed while it was being sent")
+
+// sendKnown sends rng of f, whose version ver was hashed in full before, with
+// sendfile on plain HTTP/1 connections (through one buffer otherwise). The
+// version is read again from the descriptor before the last piece goes out;
+// if it moved, the stream is cut before the end and the hash forgotten, so no
+// client completes a copy the known hash does not describe. Chunks grow while
+// the client keeps up and shrink when it is slow, so WriteIdleTimeout still
+// bounds how long a client may accept nothing.
+func (s *Server) sendKnown(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *http.ResponseController, f *os.File, ver fileVersion, rng ByteRange) (int64, error) {
+	// A client that goes away ends a blocked sendfile at once.
+	stop := context.AfterFunc(ctx, func() { rc.SetWriteDeadline(time.Now()) })
+	defer stop()
+	if _, err := f.Seek(rng.Start, io.SeekStart); err != nil {
+		return 0, &readError{err}
+	}
+	dst := io.Writer(w) // *http.response: ReadFrom hands a file to sendfile
+	if r.TLS != nil || r.ProtoMajor != 1 {
+		buf := s.bufs.pool.Get().(*[]byte)
+		defer s.bufs.pool.Put(buf)
+		dst = &bufferedWriter{w: w, buf: *buf}
+	}
+	idle := s.cfg.WriteIdleTimeout
+	tail := min(rng.Length, 256<<10)
+	chunk := int64(4 << 20)
+	var sent int64
+	for _, end := range [2]int64{rng.Length - tail, rng.Length} {
+		if end == rng.Length && tail > 0 {
+			after, err := f.Stat()
+			if err != nil {
+				return sent, &readError{err}
+			}
+			if v, ok := versionOf(after); !ok || v != ver {
+				s.hashes.forget(ver)
+				return sent, &readError{errVersionMoved}
+			}
+		}
+		for sent < end {
+			if err := ctx.Err(); err != nil {
+				return sent, err
+			}
+			if err := rc.SetWriteDeadline(time.Now().Add(idle)); err != nil {
+				return sent, err
+			}
+			t0 := time.Now()
+			m, err := io.Copy(dst, &io.LimitedReader{R: f, N: min(chunk, end-sent)})
+			sent += m
+			if err != nil {
+				return sent, err
+			}
+			if m == 0 {
+				s.hashes.forget(ver)
+				return sent, &readError{io.ErrUnexpectedEOF} // the file shrank
+			}
+			switch d := time.Since(t0); {
+			case d < idle/16 && chunk < 64<<20:
+				chunk *= 2
+			case d > idle/4 && chunk > 256<<10:
+				chunk /= 2
+			}
+		}
+	}
+	return sent, nil
+}
+
+// bufferedWriter copies a reader through buf into w: for connections where
+// sendfile does not apply (TLS, HTTP/2).
+type bufferedWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (b *bufferedWriter) Write(p []byte) (int, error) { return b.w.Write(p) }
+
+func (b *bufferedWriter) ReadFrom(r io.Reader) (int64, error) {
+	return io.CopyBuffer(struct{ io.Writer }{b.w}, r, b.buf)
+}
+
+func (s *Server) hashPrefix(ctx context.Context, src Source, p string, f *os.File, n int64, h hash.Hash) error {
+	var rc io.ReadCloser
+	var err error
+	if f != nil {
+		rc = io.NopCloser(io.NewSectionReader(f, 0, n))
+	} else if rc, err = src.Open(ctx, p, ByteRange{0, n}); err != nil {
 		return err
 	}
 	defer rc.Close()

@@ -176,7 +176,45 @@ func statFile(full, contentType string) (Info, error) {
 	if contentType == "" {
 		contentType = "application/octet-stream"
 	}
-	return Info{Size: fi.Size(), ModTime: fi.ModTime(), ETag: fileETag(fi), ContentType: contentType}, nil
+	return fileInfo(fi, contentType), nil
+}
+
+func fileInfo(fi fs.FileInfo, contentType string) Info {
+	return Info{Size: fi.Size(), ModTime: fi.ModTime(), ETag: fileETag(fi), ContentType: contentType}
+}
+
+// openLocal opens the file behind path p when src is a FileSource or a
+// DirSource (not a type wrapping one, which may change what Open returns),
+// with the descriptor's own stat; ok is false for every other source.
+func openLocal(src Source, p string) (f *os.File, fi fs.FileInfo, ok bool, err error) {
+	var full string
+	switch s := src.(type) {
+	case FileSource:
+		if p != "" {
+			return nil, nil, true, fmt.Errorf("%w: %q: a file dataset has no sub-paths", ErrNotFound, p)
+		}
+		full = s.Path
+	case DirSource:
+		if full, err = s.resolve(p); err != nil {
+			return nil, nil, true, err
+		}
+	default:
+		return nil, nil, false, nil
+	}
+	if f, err = os.Open(full); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("%w: %v", ErrNotFound, err)
+		}
+		return nil, nil, true, err
+	}
+	if fi, err = f.Stat(); err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%w: %s is not a regular file", ErrNotFound, fi.Name())
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, true, err
+	}
+	return f, fi, true, nil
 }
 
 // fileETag derives a strong tag from size and modification time in
