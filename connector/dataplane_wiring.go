@@ -69,6 +69,15 @@ func (l dpLive) CheckTransfer(ctx context.Context, g dataplane.Grant) error {
 
 type dpDatasets struct{ n *Node }
 
+// localPath resolves the path of a file: or dir: source against
+// Config.DataSources (an absolute path stands as it is).
+func (n *Node) localPath(p string) string {
+	if filepath.IsAbs(p) || n.cfg.DataSources == "" {
+		return p
+	}
+	return filepath.Join(n.cfg.DataSources, p)
+}
+
 // Dataset resolves a dataset's registered source: "file:PATH" or "dir:PATH"
 // (relative to Config.DataSources), or an http(s) URL.
 func (d dpDatasets) Dataset(ctx context.Context, id string) (dataplane.Dataset, error) {
@@ -79,12 +88,7 @@ func (d dpDatasets) Dataset(ctx context.Context, id string) (dataplane.Dataset, 
 		return dataplane.Dataset{}, err
 	}
 	out := dataplane.Dataset{ID: ds.ID, ContentHash: ds.ContentHash}
-	local := func(p string) string {
-		if filepath.IsAbs(p) || d.n.cfg.DataSources == "" {
-			return p
-		}
-		return filepath.Join(d.n.cfg.DataSources, p)
-	}
+	local := d.n.localPath
 	switch src := ds.Source; {
 	case strings.HasPrefix(src, "file:"):
 		out.Source = dataplane.FileSource{Path: local(strings.TrimPrefix(src, "file:"))}

@@ -4,15 +4,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tdsc/tdsc/connector/dataplane"
 	"github.com/tdsc/tdsc/connector/dsp"
 	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/ledger"
@@ -185,6 +188,9 @@ func (n *Node) AddDataset(ctx context.Context, in NewDataset) (*store.Dataset, e
 			return nil, badRequest("rights[%d]: must be holding, use or operation; got %q", i, r)
 		}
 	}
+	if err := n.checkContent(ctx, &in); err != nil {
+		return nil, err
+	}
 	d := &store.Dataset{ID: in.ID, Title: in.Title, Description: in.Description, Classification: in.Classification,
 		Category: in.Category, Rights: in.Rights, ContentHash: in.ContentHash, Source: in.Source, ManualApproval: in.ManualApproval}
 	rec := &ledger.Record{ID: "dataset.registered/" + d.ID, Kind: ledger.KindDatasetRegistered, Dataset: d.ID,
@@ -201,6 +207,48 @@ func (n *Node) AddDataset(ctx context.Context, in NewDataset) (*store.Dataset, e
 	}
 	n.lw.wake()
 	return d, nil
+}
+
+// checkContent checks a registration's source and content hash: the hash is
+// sha256:<64 hex>; a file: source must be a readable regular file, which the
+// data plane hashes — the registered hash must be its hash, and is taken from
+// it when not given (the data plane keeps it, so the first send of this
+// version goes zero-copy); a dir: source must be a directory. An http(s)
+// source is not fetched here.
+func (n *Node) checkContent(ctx context.Context, in *NewDataset) error {
+	if in.ContentHash != "" {
+		h := normHash(in.ContentHash)
+		if raw, err := hex.DecodeString(h); err != nil || len(raw) != sha256.Size || !strings.HasPrefix(strings.ToLower(strings.TrimSpace(in.ContentHash)), "sha256:") {
+			return badRequest("contentHash: must be sha256: and 64 hex digits, got %q", in.ContentHash)
+		}
+		in.ContentHash = "sha256:" + h
+	}
+	src := in.Source
+	switch {
+	case src == "", strings.HasPrefix(src, "http://"), strings.HasPrefix(src, "https://"):
+		return nil
+	case strings.HasPrefix(src, "dir:"):
+		fi, err := os.Stat(n.localPath(strings.TrimPrefix(src, "dir:")))
+		if err != nil || !fi.IsDir() {
+			return badRequest("source: %s: no such directory under the node's dataSources", src)
+		}
+		return nil
+	case strings.HasPrefix(src, "file:"):
+		sum, err := n.dp.HashFile(ctx, n.localPath(strings.TrimPrefix(src, "file:")))
+		if errors.Is(err, dataplane.ErrNotFound) {
+			return badRequest("source: %s: no such regular file under the node's dataSources", src)
+		} else if err != nil {
+			return fmt.Errorf("source: %s: hashing the file: %w", src, err)
+		}
+		if in.ContentHash == "" {
+			in.ContentHash = "sha256:" + sum
+		} else if in.ContentHash != "sha256:"+sum {
+			return badRequest("contentHash: the file of source %s hashes to sha256:%s, not %s; register the hash of the file as it is (or leave contentHash out)", src, sum, in.ContentHash)
+		}
+		return nil
+	default:
+		return badRequest("source: must be file:PATH, dir:PATH or an http(s) URL, got %q", src)
+	}
 }
 
 func (n *Node) apiAddDataset(r *http.Request) (int, any, error) {

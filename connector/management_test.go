@@ -2,9 +2,13 @@ package connector_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -35,11 +39,26 @@ func TestManagementAPI(t *testing.T) {
 	if status, _ := api(t, prov, "GET", "/datasets", "wrong-token-of-enough-length", ""); status != 401 {
 		t.Fatalf("wrong token: %d, want 401", status)
 	}
+	content := []byte("a registered file\n")
+	if err := os.WriteFile(filepath.Join(prov.dir, "reg.txt"), content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(content)
+	fileHash := "sha256:" + hex.EncodeToString(sum[:])
 	tests := []struct {
 		name, body string
 		status     int
 		want       string
 	}{
+		{"file checked", `{"id":"ds-f1","title":"F","classification":"general","category":"x","source":"file:reg.txt","contentHash":"SHA256:` + strings.ToUpper(fileHash[7:]) + `"}`, 201, `"contentHash":"` + fileHash + `"`},
+		{"file hashed", `{"id":"ds-f2","title":"F","classification":"general","category":"x","source":"file:reg.txt"}`, 201, `"contentHash":"` + fileHash + `"`},
+		{"file mismatch", `{"title":"F","classification":"general","category":"x","source":"file:reg.txt","contentHash":"sha256:` + strings.Repeat("2", 64) + `"}`, 400, "contentHash: the file of source file:reg.txt hashes to " + fileHash},
+		{"file missing", `{"title":"F","classification":"general","category":"x","source":"file:nope.txt"}`, 400, "source: file:nope.txt"},
+		{"file is a directory", `{"title":"F","classification":"general","category":"x","source":"file:."}`, 400, "source: file:."},
+		{"dir missing", `{"title":"F","classification":"general","category":"x","source":"dir:nope"}`, 400, "source: dir:nope"},
+		{"bad source", `{"title":"F","classification":"general","category":"x","source":"s3://bucket/key"}`, 400, "source: must be file:PATH"},
+		{"bad hash", `{"title":"F","classification":"general","category":"x","contentHash":"md5:abc"}`, 400, "contentHash: must be sha256:"},
+		{"short hash", `{"title":"F","classification":"general","category":"x","contentHash":"sha256:abcd"}`, 400, "contentHash: must be sha256:"},
 		{"registers", `{"id":"ds-a","title":"A","classification":"important","category":"health","contentHash":"sha256:` + strings.Repeat("1", 64) + `"}`, 201, `"id":"ds-a"`},
 		{"duplicate", `{"id":"ds-a","title":"A","classification":"important","category":"health"}`, 409, "already registered"},
 		{"bad classification", `{"title":"B","classification":"secret","category":"x"}`, 400, "classification"},

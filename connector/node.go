@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tdsc/tdsc/connector/dataplane"
 	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
@@ -50,6 +51,7 @@ type Node struct {
 	peers    *peerClient
 	opToken  string
 	data     http.Handler
+	dp       *dataplane.Server // hashes file sources at registration, even under WithDataPlane
 	push     http.Handler
 	handler  http.Handler
 
@@ -240,12 +242,13 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 			return nil, fmt.Errorf("connector: metrics: %w", err)
 		}
 	}
+	dp, err := n.newDataPlane()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	n.dp = dp
 	if n.data == nil {
-		dp, err := n.newDataPlane()
-		if err != nil {
-			st.Close()
-			return nil, err
-		}
 		n.data = dp.Handler()
 	}
 	rv, err := n.newReceiver()

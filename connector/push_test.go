@@ -21,8 +21,9 @@ import (
 	"github.com/tdsc/tdsc/ledger"
 )
 
-// pushProvider registers a dataset of size random bytes (with its hash, or a
-// wrong one) and the research offer, and returns the data.
+// pushProvider registers a dataset of size random bytes with its hash (with
+// wrongHash the file then changes on disk) and the research offer, and
+// returns the data.
 func pushProvider(t *testing.T, n *testNode, size int, wrongHash bool) ([]byte, string) {
 	t.Helper()
 	data := make([]byte, size)
@@ -31,14 +32,17 @@ func pushProvider(t *testing.T, n *testNode, size int, wrongHash bool) ([]byte, 
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(data)
-	if wrongHash {
-		sum[0] ^= 0xff
-	}
 	ctx := context.Background()
 	d, err := n.AddDataset(ctx, connector.NewDataset{ID: "ds-big", Title: "Big", Classification: "general",
 		Category: "transport", ContentHash: "sha256:" + hex.EncodeToString(sum[:]), Source: "file:big.bin"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrongHash { // the file changes on disk after registration
+		data[0] ^= 0xff
+		if err := os.WriteFile(filepath.Join(n.dir, "big.bin"), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	o, err := n.AddOffer(ctx, connector.NewOffer{Dataset: d.ID, Policy: json.RawMessage(researchOffer)})
 	if err != nil {

@@ -145,6 +145,7 @@ type env struct {
 	rec      *records
 	datasets dataplane.DatasetMap
 	srv      *httptest.Server
+	server   *dataplane.Server
 	file     string
 	hash     string
 	tls      bool // serve over TLS (set by an option)
@@ -225,6 +226,7 @@ func newEnvB(t testing.TB, size int, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.server = s
 	if e.tls {
 		e.srv = httptest.NewTLSServer(s.Handler())
 	} else {

@@ -1,6 +1,14 @@
 package dataplane
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
 	"sync"
 	"time"
 )
@@ -76,4 +84,46 @@ func (c *hashCache) forget(v fileVersion) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.entries, [2]uint64{v.dev, v.ino})
+}
+
+// HashFile returns the hex SHA-256 of the local file at path, read once
+// through the server's buffers; ctx ends the read. It keeps the hash for the
+// file's version (if the version settled and did not move during the read),
+// so sends of that version go zero-copy from the first one, unless
+// HashEverySend. The connector calls it when a dataset is registered.
+func (s *Server) HashFile(ctx context.Context, path string) (string, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%w: %s is not a regular file", ErrNotFound, path)
+	}
+	stop := context.AfterFunc(ctx, func() { f.Close() })
+	defer stop()
+	began := time.Now()
+	h := sha256.New()
+	if _, err := hashCopy(ctx, io.Discard, f, -1, h, s.bufs, nil); err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", err
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if v, ok := versionOf(fi); ok {
+		if after, err := f.Stat(); err == nil {
+			if w, ok := versionOf(after); ok && w == v {
+				s.hashes.store(v, sum, began)
+			}
+		}
+	}
+	return sum, nil
 }

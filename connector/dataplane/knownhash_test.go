@@ -252,3 +252,24 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	}
 	return got
 }
+
+func TestHashFileWarmsTheFirstSend(t *testing.T) {
+	e := newEnv(t, 3<<20, settled)
+	got, err := e.server.HashFile(context.Background(), e.file)
+	if err != nil || got != e.hash {
+		t.Fatalf("HashFile = %s, %v; want %s", got, err, e.hash)
+	}
+	if _, c := e.pullOnce(t, 1); !c.HashKnown || c.ContentHash != e.hash {
+		t.Errorf("first send after HashFile: %+v, want the known hash %s", c, e.hash)
+	}
+	for _, p := range []string{filepath.Join(t.TempDir(), "missing"), t.TempDir()} {
+		if _, err := e.server.HashFile(context.Background(), p); !errors.Is(err, dataplane.ErrNotFound) {
+			t.Errorf("HashFile(%s) error %v, want ErrNotFound", p, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := e.server.HashFile(ctx, e.file); !errors.Is(err, context.Canceled) {
+		t.Errorf("HashFile with a cancelled context: %v", err)
+	}
+}
