@@ -53,6 +53,10 @@ func (l dpLive) CheckTransfer(ctx context.Context, g dataplane.Grant) error {
 	if x.State != string(dsp.TransferStarted) {
 		return fmt.Errorf("%w: transfer %s is %s, not STARTED", dataplane.ErrUnknownTransfer, x.ID, x.State)
 	}
+	if x.Format != transferFormatPush && g.TokenID != x.TokenID {
+		// A resume issues a new token; the ones before it stop working.
+		return fmt.Errorf("%w: token %s was superseded by %s when transfer %s was resumed", dataplane.ErrTokenExpired, g.TokenID, x.TokenID, x.ID)
+	}
 	t, err := readTerms(ag)
 	if err != nil {
 		return err

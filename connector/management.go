@@ -139,6 +139,7 @@ func (n *Node) mountManagement(mux *http.ServeMux) {
 	h("POST /api/v1/transfers/{id}/receipt", n.apiReceipt)
 	h("POST /api/v1/transfers/{id}/suspend", n.apiTransferAction("suspend"))
 	h("POST /api/v1/transfers/{id}/terminate", n.apiTransferAction("terminate"))
+	h("POST /api/v1/transfers/{id}/resume", n.apiTransferAction("resume"))
 	h("GET /api/v1/duties", n.apiListDuties)
 	h("POST /api/v1/duties/fulfil", n.apiFulfilDuty)
 	h("GET /api/v1/outbox", n.apiOutbox)
@@ -582,8 +583,10 @@ func (n *Node) apiGetTransfer(r *http.Request) (int, any, error) {
 		case "", "started":
 		case "done":
 			waitFor = n.WaitTransferDone
+		case "resumed":
+			waitFor = n.WaitTransferResumed
 		default:
-			return 0, nil, badRequest("until: %q must be started (leaves REQUESTED) or done (COMPLETED, TERMINATED or SUSPENDED)", u)
+			return 0, nil, badRequest("until: %q must be started (leaves REQUESTED), done (COMPLETED, TERMINATED or SUSPENDED) or resumed (leaves SUSPENDED)", u)
 		}
 		x, err := waitFor(ctx, r.PathValue("id"))
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -625,6 +628,8 @@ func (n *Node) apiTransferAction(action string) apiFunc {
 			_, err = n.SuspendTransfer(ctx, id, reason)
 		case "terminate":
 			err = n.TerminateTransfer(ctx, id, reason)
+		case "resume":
+			_, err = n.ResumeTransfer(ctx, id)
 		}
 		if err != nil {
 			return 0, nil, err

@@ -210,7 +210,7 @@ func (n *Node) SuspendTransfer(ctx context.Context, id, reason string) (*store.T
 		if x, err = tx.Transfer(id); err != nil {
 			return err
 		}
-		x.Reason = reason
+		x.Code, x.Rule, x.Reason = codeSuspendedHere, "", reason
 		if err := moveTransfer(tx, x, dsp.TransferSuspended, "operator", "suspended by the operator: "+reason); err != nil {
 			return err
 		}
@@ -220,6 +220,54 @@ func (n *Node) SuspendTransfer(ctx context.Context, id, reason string) (*store.T
 		return nil, err
 	}
 	n.tasks.kick(taskSendTransferState, id)
+	return x, nil
+}
+
+// codeSuspendedHere is a transfer's code when this node's operator suspended
+// it: the counterparty cannot resume it, only this node can.
+const codeSuspendedHere = "suspended"
+
+// ResumeTransfer resumes a suspended transfer. The provider re-authorises it
+// (see providerStart): the agreement's policy and the space rules are
+// evaluated again, no new use is counted (the transfer's use was counted when
+// it was first authorised), and a pull gets a fresh access token, sent to the
+// consumer in a start message. On the consumer, ResumeTransfer asks the
+// provider with a start message (a push names a fresh push token in it) and
+// returns once the provider has taken the request; the transfer moves to
+// STARTED when the provider's start message arrives.
+func (n *Node) ResumeTransfer(ctx context.Context, id string) (*store.Transfer, error) {
+	x, err := n.st.View(ctx).Transfer(id)
+	if err != nil {
+		return nil, err
+	}
+	if x.State != string(dsp.TransferSuspended) {
+		p, c := pids(x.Role, x.ID, x.PeerPID)
+		return nil, transitionErr("transfer process "+x.ID, x.State, string(dsp.TransferStarted), p, c)
+	}
+	if x.Role == store.RoleProvider {
+		if err := n.st.Update(ctx, func(tx *store.Tx) error { return tx.AddTask(taskTransferStart, x.ID) }); err != nil {
+			return nil, err
+		}
+		n.tasks.kick(taskTransferStart, x.ID)
+		return x, nil
+	}
+	msg := &dsp.TransferStartMessage{Header: dsp.NewHeader(dsp.TypeTransferStartMessage), ProviderPID: x.PeerPID, ConsumerPID: x.ID}
+	if x.Format == transferFormatPush {
+		// The push token issued with the request may have expired.
+		addr, jti, err := n.pushAddress(ctx, x)
+		if err != nil {
+			return nil, err
+		}
+		x.DataAddress, _ = json.Marshal(addr)
+		x.TokenID = jti
+		if err := n.st.Update(ctx, func(tx *store.Tx) error { return tx.UpdateTransfer(x, x.State, "", "") }); err != nil {
+			return nil, err
+		}
+		msg.DataAddress = addr
+	}
+	if _, err := n.peers.post(ctx, x.Counterparty, joinURL(x.PeerURL, "/transfers/"+x.PeerPID+"/start"), msg); err != nil {
+		return nil, fmt.Errorf("asking provider %s to resume transfer %s: %w", x.Counterparty, x.ID, err)
+	}
 	return x, nil
 }
 
@@ -380,7 +428,15 @@ func (n *Node) providerStart(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if x.TokenID == "" {
+	// A suspended transfer that was authorised before is being resumed: it
+	// is evaluated again, but its use is already counted, on the ledger and
+	// here, and its transfer.authorized stays the one record of it.
+	resuming := x.State == string(dsp.TransferSuspended) && x.TokenID != ""
+	if x.TokenID == "" || resuming {
+		uses := ag.Uses
+		if resuming {
+			uses = max(uses-1, 0)
+		}
 		var p dsp.Policy
 		if err := json.Unmarshal(ag.Policy, &p); err != nil {
 			return err
@@ -399,7 +455,7 @@ func (n *Node) providerStart(ctx context.Context, id string) error {
 		}
 		start, _ := ledger.ParseTime(ag.SignedAt)
 		d := policy.EvaluateWithRules(ctx, c, rules, policy.Request{Action: "use", Purpose: ag.Purpose, Time: n.now(), AgreementStart: start,
-			Uses: ag.Uses, Consumer: party(consumer), Dataset: datasetInfo(ds, self.Region), LegalBasis: ag.LegalBasis})
+			Uses: uses, Consumer: party(consumer), Dataset: datasetInfo(ds, self.Region), LegalBasis: ag.LegalBasis})
 		if !d.Allowed {
 			return deny(d.Rule, d.Reason)
 		}
@@ -437,6 +493,9 @@ func (n *Node) providerStart(ctx context.Context, id string) error {
 			}
 			x.DataAddress, _ = json.Marshal(addr)
 			x.TokenID = claims.ID
+		}
+		if resuming {
+			return n.resumed(ctx, x)
 		}
 		rec := &ledger.Record{ID: "transfer.authorized/" + x.ID, Kind: ledger.KindTransferAuthorized, Counterparty: x.Counterparty,
 			Agreement: ag.ID, Dataset: ag.DatasetID, Transfer: x.ID, TokenID: x.TokenID, Decision: ledger.DecisionAllow,
@@ -482,6 +541,25 @@ func (n *Node) providerStart(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	n.tasks.kick(taskSendTransferStart, x.ID)
+	return nil
+}
+
+// resumed moves a re-authorised transfer back to STARTED and queues the
+// start message with its new data address.
+func (n *Node) resumed(ctx context.Context, x *store.Transfer) error {
+	err := n.st.Update(ctx, func(tx *store.Tx) error {
+		x.Code, x.Rule, x.Reason = "", "", ""
+		if err := moveTransfer(tx, x, dsp.TransferStarted, n.cfg.ParticipantID,
+			"resumed: policy evaluated again, access token "+x.TokenID+" issued; no new use (counted when the transfer was authorised)"); err != nil {
+			return err
+		}
+		return tx.AddTask(taskSendTransferStart, x.ID)
+	})
+	if err != nil {
+		return err
+	}
+	n.watch.changed(x.ID)
 	n.tasks.kick(taskSendTransferStart, x.ID)
 	return nil
 }
@@ -549,8 +627,29 @@ func (n *Node) handleTransferStartMsg(role string) dspFunc {
 			return 0, nil, transitionErr("transfer process "+x.ID, x.State, string(dsp.TransferStarted), p, c)
 		}
 		if role == store.RoleProvider {
-			// The consumer asks to resume a suspended transfer: authorise again.
-			if err := n.st.Update(ctx, func(tx *store.Tx) error { return tx.AddTask(taskTransferStart, x.ID) }); err != nil {
+			// The consumer asks to resume a suspended transfer: authorise again,
+			// unless this node suspended it.
+			if x.State == string(dsp.TransferSuspended) && x.Code == codeSuspendedHere {
+				return 0, nil, refusedErr("transfer.suspended-by-provider",
+					fmt.Sprintf("provider %s suspended transfer %s (%s); only the provider resumes it", n.cfg.ParticipantID, x.ID, x.Reason), x.ID, x.PeerPID)
+			}
+			if x.Format == transferFormatPush && m.DataAddress != nil {
+				// A fresh push token from the consumer.
+				if err := checkPushAddress(m.DataAddress); err != nil {
+					return 0, nil, refusedErr("dataAddress.invalid", err.Error(), x.ID, x.PeerPID)
+				}
+				x.DataAddress, _ = json.Marshal(m.DataAddress)
+				if x.TokenID, err = tokenID(m.DataAddress.Property(transferPropertyAuth)); err != nil {
+					return 0, nil, refusedErr("dataAddress.invalid", err.Error(), x.ID, x.PeerPID)
+				}
+			}
+			err := n.st.Update(ctx, func(tx *store.Tx) error {
+				if err := tx.UpdateTransfer(x, x.State, "", ""); err != nil {
+					return err
+				}
+				return tx.AddTask(taskTransferStart, x.ID)
+			})
+			if err != nil {
 				return 0, nil, err
 			}
 			n.tasks.kick(taskTransferStart, x.ID)

@@ -91,6 +91,12 @@ func (n *Node) WaitTransferDone(ctx context.Context, id string) (*store.Transfer
 	})
 }
 
+// WaitTransferResumed waits until transfer id leaves SUSPENDED (STARTED
+// once the provider resumed it, TERMINATED if it refused), or ctx ends.
+func (n *Node) WaitTransferResumed(ctx context.Context, id string) (*store.Transfer, error) {
+	return n.waitTransfer(ctx, id, func(s dsp.TransferState) bool { return s != dsp.TransferSuspended })
+}
+
 func (n *Node) waitTransfer(ctx context.Context, id string, done func(dsp.TransferState) bool) (*store.Transfer, error) {
 	ch := n.watch.add(id)
 	defer n.watch.remove(id, ch)

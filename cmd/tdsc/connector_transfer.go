@@ -98,39 +98,7 @@ func newTransferCmd() *cobra.Command {
 				}
 				return nil
 			}
-			if x.State != string(dsp.TransferStarted) {
-				printTransfer(cmd, &o, &x)
-				return fmt.Errorf("transfer %s is %s, not STARTED: %s", x.ID, x.State, x.Reason)
-			}
-			var addr dsp.DataAddress
-			if err := json.Unmarshal(x.DataAddress, &addr); err != nil {
-				return fmt.Errorf("transfer %s: data address: %w", x.ID, err)
-			}
-			if keyFile == "" {
-				return errors.New("--key: required with --out (the consumer's key file; it signs each request's proof of possession)")
-			}
-			key, err := identity.LoadKey(keyFile)
-			if err != nil {
-				return err
-			}
-			res, err := pullTransfer(cmd.Context(), pullOptions{URL: addr.Endpoint, Token: addr.Property("authorization"), Key: key,
-				Out: out, Resume: resume, ExpectedHash: addr.Property("contentHash"), Progress: os.Stderr})
-			if err == nil || errors.Is(err, dataplane.ErrHashMismatch) {
-				// The consumer's own transfer.completed: what it received.
-				rerr := c.call(cmd.Context(), http.MethodPost, "/transfers/"+url.PathEscape(x.ID)+"/receipt",
-					connector.Receipt{Bytes: res.Size, SHA256: res.SHA256}, nil)
-				if err == nil && rerr != nil {
-					return fmt.Errorf("pulled %d bytes to %s, but recording the receipt failed: %w", res.Size, out, rerr)
-				}
-			}
-			if err != nil {
-				if errors.Is(err, dataplane.ErrHashMismatch) {
-					return fmt.Errorf("pulled %d bytes to %s but the content hash does not match the registered one: %w", res.Size, out, err)
-				}
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "pulled %d bytes to %s, sha256 %s\n", res.Size, res.Path, res.SHA256)
-			return nil
+			return pullStarted(cmd, c, &o, &x, out, keyFile, resume)
 		},
 	}
 	addAPIFlags(start, &o)
@@ -205,11 +173,120 @@ func newTransferCmd() *cobra.Command {
 		c.Flags().StringVar(&reason, "reason", "", "reason sent to the counterparty")
 		return c
 	}
-	cmd.AddCommand(start, status, list,
+	var po apiOpts
+	var pullOut, pullKey string
+	var pullResume bool
+	pullCmd := &cobra.Command{
+		Use:   "pull ID --out FILE --key KEY",
+		Short: "Pull a started transfer's data again (after a cut connection, say) without starting a new transfer",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if pullOut == "" {
+				return errors.New("--out: required (the file to pull into)")
+			}
+			c, err := po.client()
+			if err != nil {
+				return err
+			}
+			var x store.Transfer
+			if err := c.call(cmd.Context(), http.MethodGet, "/transfers/"+url.PathEscape(args[0]), nil, &x); err != nil {
+				return err
+			}
+			return pullStarted(cmd, c, &po, &x, pullOut, pullKey, pullResume)
+		},
+	}
+	addAPIFlags(pullCmd, &po)
+	pullCmd.Flags().StringVar(&pullOut, "out", "", "file to pull into (required)")
+	pullCmd.Flags().StringVar(&pullKey, "key", "", "the consumer's key file (required)")
+	pullCmd.Flags().BoolVar(&pullResume, "resume", false, "continue a partial download in --out")
+
+	var ro apiOpts
+	var resumeOut, resumeKey string
+	var resumeWait bool
+	var resumeTimeout time.Duration
+	resumeCmd := &cobra.Command{
+		Use:   "resume ID [--wait] [--out FILE --key KEY]",
+		Short: "Resume a suspended transfer: the provider evaluates the agreement again and issues a fresh access token; with --out, continue pulling into FILE",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := ro.client()
+			if err != nil {
+				return err
+			}
+			var x store.Transfer
+			if err := c.call(cmd.Context(), http.MethodPost, "/transfers/"+url.PathEscape(args[0])+"/resume", map[string]string{}, &x); err != nil {
+				return err
+			}
+			if !resumeWait && resumeOut == "" {
+				return printTransfer(cmd, &ro, &x)
+			}
+			// Wait until the provider's start (or refusal) arrives.
+			if err := c.call(cmd.Context(), http.MethodGet, "/transfers/"+url.PathEscape(x.ID)+"?until=resumed&wait="+resumeTimeout.String(), nil, &x); err != nil {
+				return err
+			}
+			if resumeOut == "" {
+				if err := printTransfer(cmd, &ro, &x); err != nil {
+					return err
+				}
+				if x.State != string(dsp.TransferStarted) {
+					return fmt.Errorf("transfer %s is %s after the resume: %s", x.ID, x.State, x.Reason)
+				}
+				return nil
+			}
+			_, statErr := os.Stat(resumeOut)
+			return pullStarted(cmd, c, &ro, &x, resumeOut, resumeKey, statErr == nil)
+		},
+	}
+	addAPIFlags(resumeCmd, &ro)
+	resumeCmd.Flags().BoolVar(&resumeWait, "wait", false, "wait until the provider has resumed (or refused) the transfer")
+	resumeCmd.Flags().DurationVar(&resumeTimeout, "timeout", 60*time.Second, "how long to wait")
+	resumeCmd.Flags().StringVar(&resumeOut, "out", "", "then pull into this file, continuing it if it exists")
+	resumeCmd.Flags().StringVar(&resumeKey, "key", "", "the consumer's key file, for --out")
+
+	cmd.AddCommand(start, status, list, pullCmd, resumeCmd,
 		action("complete", "Complete a started transfer (the consumer records usage.logged)"),
 		action("suspend", "Suspend a started transfer"),
 		action("terminate", "Terminate a transfer"))
 	return cmd
+}
+
+// pullStarted pulls a STARTED transfer's data into out with the consumer's
+// key (continuing a partial file with resume), then records the consumer's
+// receipt (its transfer.completed), also when the hash does not match.
+func pullStarted(cmd *cobra.Command, c *apiClient, o *apiOpts, x *store.Transfer, out, keyFile string, resume bool) error {
+	if x.State != string(dsp.TransferStarted) {
+		printTransfer(cmd, o, x)
+		return fmt.Errorf("transfer %s is %s, not STARTED: %s", x.ID, x.State, x.Reason)
+	}
+	var addr dsp.DataAddress
+	if err := json.Unmarshal(x.DataAddress, &addr); err != nil {
+		return fmt.Errorf("transfer %s: data address: %w", x.ID, err)
+	}
+	if keyFile == "" {
+		return errors.New("--key: required with --out (the consumer's key file; it signs each request's proof of possession)")
+	}
+	key, err := identity.LoadKey(keyFile)
+	if err != nil {
+		return err
+	}
+	res, err := pullTransfer(cmd.Context(), pullOptions{URL: addr.Endpoint, Token: addr.Property("authorization"), Key: key,
+		Out: out, Resume: resume, ExpectedHash: addr.Property("contentHash"), Progress: os.Stderr})
+	if err == nil || errors.Is(err, dataplane.ErrHashMismatch) {
+		// The consumer's own transfer.completed: what it received.
+		rerr := c.call(cmd.Context(), http.MethodPost, "/transfers/"+url.PathEscape(x.ID)+"/receipt",
+			connector.Receipt{Bytes: res.Size, SHA256: res.SHA256}, nil)
+		if err == nil && rerr != nil {
+			return fmt.Errorf("pulled %d bytes to %s, but recording the receipt failed: %w", res.Size, out, rerr)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, dataplane.ErrHashMismatch) {
+			return fmt.Errorf("pulled %d bytes to %s but the content hash does not match the registered one: %w", res.Size, out, err)
+		}
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "pulled %d bytes to %s, sha256 %s\n", res.Size, res.Path, res.SHA256)
+	return nil
 }
 
 func newDutyCmd() *cobra.Command {

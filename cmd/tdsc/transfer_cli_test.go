@@ -66,7 +66,20 @@ func cliNode(t *testing.T, sp *ledgertest.Space, led *embedded.Store, id, region
 // `tdsc transfer start --out --key` against real nodes: the provider pushes
 // 4 MiB into the consumer node, the CLI pulls it, and the ledger holds each
 // party's transfer.completed for each transfer with the dataset's hash.
-func TestTransferStartPushAndPull(t *testing.T) {
+// cliSpace is a ledger, two connectors, a 4 MiB dataset of the provider's,
+// a finalised agreement for it, and the consumer's key file.
+type cliSpace struct {
+	led                *embedded.Store
+	prov, cons         *connector.Node
+	agreement, keyFile string
+	data               []byte
+	hash               string
+}
+
+// cliAgreement builds a cliSpace; the CLI's operator token is set in the
+// environment.
+func cliAgreement(t *testing.T) cliSpace {
+	t.Helper()
 	ctx := context.Background()
 	sp, err := ledgertest.NewSpace()
 	if err != nil {
@@ -108,8 +121,18 @@ func TestTransferStartPushAndPull(t *testing.T) {
 		t.Fatalf("negotiation: %+v %v", neg, err)
 	}
 	t.Setenv("TDSC_OPERATOR_TOKEN", cliOpToken)
+	keyFile := filepath.Join(t.TempDir(), "lab.key")
+	if err := sp.Keys[cons.ID()].Save(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	return cliSpace{led: led, prov: prov, cons: cons, agreement: neg.AgreementID, keyFile: keyFile, data: data, hash: hash}
+}
 
-	out, err := runLedgerCLI(t, "transfer", "start", "--api", cons.PublicURL(), "--agreement", neg.AgreementID, "--push", "--wait", "-o", "json")
+func TestTransferStartPushAndPull(t *testing.T) {
+	ctx := context.Background()
+	cs := cliAgreement(t)
+	led, prov, cons, agreement, data, hash := cs.led, cs.prov, cs.cons, cs.agreement, cs.data, cs.hash
+	out, err := runLedgerCLI(t, "transfer", "start", "--api", cons.PublicURL(), "--agreement", agreement, "--push", "--wait", "-o", "json")
 	if err != nil {
 		t.Fatalf("transfer start --push: %v\n%s", err, out)
 	}
@@ -121,12 +144,8 @@ func TestTransferStartPushAndPull(t *testing.T) {
 		t.Fatalf("the consumer node received %d bytes, want the %d pushed", len(got), len(data))
 	}
 
-	keyFile := filepath.Join(t.TempDir(), "lab.key")
-	if err := sp.Keys[cons.ID()].Save(keyFile); err != nil {
-		t.Fatal(err)
-	}
 	pulled := filepath.Join(t.TempDir(), "counts.bin")
-	out, err = runLedgerCLI(t, "transfer", "start", "--api", cons.PublicURL(), "--agreement", neg.AgreementID, "--out", pulled, "--key", keyFile)
+	out, err = runLedgerCLI(t, "transfer", "start", "--api", cons.PublicURL(), "--agreement", agreement, "--out", pulled, "--key", cs.keyFile)
 	if err != nil || !strings.Contains(out, "pulled 4194304 bytes") {
 		t.Fatalf("transfer start --out: %v\n%s", err, out)
 	}
@@ -157,5 +176,53 @@ func TestTransferStartPushAndPull(t *testing.T) {
 			t.Fatalf("completions by party = %v, want 2 each", by)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestTransferSuspendResumePull: `tdsc transfer suspend`, then `transfer
+// pull` refused while suspended, `transfer resume --out` pulls with the fresh
+// token, and `transfer pull` pulls again under the same transfer; the ledger
+// holds one transfer.authorized for it.
+func TestTransferSuspendResumePull(t *testing.T) {
+	ctx := context.Background()
+	cs := cliAgreement(t)
+	led, cons, agreement, data, cliKeyFile := cs.led, cs.cons, cs.agreement, cs.data, cs.keyFile
+	api := []string{"--api", cons.PublicURL()}
+	run := func(args ...string) (string, error) { return runLedgerCLI(t, append(args, api...)...) }
+
+	out, err := run("transfer", "start", "--agreement", agreement, "--wait", "-o", "json")
+	var x store.Transfer
+	if err != nil || json.Unmarshal([]byte(out), &x) != nil || x.State != "STARTED" {
+		t.Fatalf("transfer start --wait: %v\n%s", err, out)
+	}
+	if out, err = run("transfer", "suspend", x.ID, "--reason", "maintenance"); err != nil || !strings.Contains(out, "SUSPENDED") {
+		t.Fatalf("transfer suspend: %v\n%s", err, out)
+	}
+	pulled := filepath.Join(t.TempDir(), "counts.bin")
+	if out, err = run("transfer", "pull", x.ID, "--out", pulled, "--key", cliKeyFile); err == nil || !strings.Contains(err.Error(), "not STARTED") {
+		t.Fatalf("transfer pull of a suspended transfer: %v\n%s", err, out)
+	}
+	if out, err = run("transfer", "resume", x.ID, "--out", pulled, "--key", cliKeyFile); err != nil || !strings.Contains(out, "pulled 4194304 bytes") {
+		t.Fatalf("transfer resume --out: %v\n%s", err, out)
+	}
+	again := filepath.Join(t.TempDir(), "again.bin")
+	if out, err = run("transfer", "pull", x.ID, "--out", again, "--key", cliKeyFile); err != nil || !strings.Contains(out, "pulled 4194304 bytes") {
+		t.Fatalf("transfer pull: %v\n%s", err, out)
+	}
+	for _, f := range []string{pulled, again} {
+		if got, _ := os.ReadFile(f); !bytes.Equal(got, data) {
+			t.Fatalf("%s differs from the dataset", f)
+		}
+	}
+	if out, err = run("transfer", "resume", x.ID); err == nil || !strings.Contains(err.Error(), "STARTED") {
+		t.Fatalf("resume of a started transfer: %v\n%s", err, out)
+	}
+	var cx store.Transfer
+	if out, err = run("transfer", "status", x.ID, "-o", "json"); err != nil || json.Unmarshal([]byte(out), &cx) != nil {
+		t.Fatalf("transfer status: %v\n%s", err, out)
+	}
+	p, err := led.Query(ctx, ledger.Query{Transfer: cx.PeerPID, Kind: ledger.KindTransferAuthorized})
+	if err != nil || len(p.Records) != 1 {
+		t.Fatalf("transfer.authorized records for %s: %v %+v", cx.PeerPID, err, p)
 	}
 }
