@@ -224,20 +224,46 @@ func (c *Client) Batches(ctx context.Context, from uint64, fn func(*ledger.Store
 	}
 }
 
-// Checkpoints gets every stored checkpoint (role token needed).
-func (c *Client) Checkpoints(ctx context.Context, fn func(size uint64, note []byte) error) error {
-	var out []service.StoredCheckpoint
+// CheckpointPage gets one page of stored checkpoints, those of tree size
+// q.From or more (role token needed). Pass the page's Next as q.From for the
+// next page; Next is 0 on the last one.
+func (c *Client) CheckpointPage(ctx context.Context, q ledger.CheckpointQuery) (ledger.CheckpointPage, error) {
+	var page ledger.CheckpointPage
 	r, err := c.req(ctx, true)
 	if err != nil {
-		return err
+		return page, err
 	}
-	if err := do(r.SetResult(&out).Get("/ledger/v1/checkpoints")); err != nil {
-		return err
+	if q.From != 0 {
+		r.SetQueryParam("from", strconv.FormatUint(q.From, 10))
 	}
-	for _, cp := range out {
-		if err := fn(cp.Size, cp.Note); err != nil {
+	if q.Limit != 0 {
+		r.SetQueryParam("limit", strconv.Itoa(q.Limit))
+	}
+	err = do(r.SetResult(&page).Get("/ledger/v1/checkpoints"))
+	return page, err
+}
+
+// Checkpoints pages through every stored checkpoint in order of tree size,
+// ledger.MaxCheckpointPageSize at a time (role token needed). With Batches it
+// makes the client a verify.Source, for tdsc audit verify over HTTP.
+func (c *Client) Checkpoints(ctx context.Context, fn func(size uint64, note []byte) error) error {
+	q := ledger.CheckpointQuery{Limit: ledger.MaxCheckpointPageSize}
+	for {
+		page, err := c.CheckpointPage(ctx, q)
+		if err != nil {
 			return err
 		}
+		for _, cp := range page.Checkpoints {
+			if err := fn(cp.Size, cp.Note); err != nil {
+				return err
+			}
+		}
+		if page.Next == 0 {
+			return nil
+		}
+		if page.Next <= q.From {
+			return fmt.Errorf("ledger client: checkpoints: the service's next page starts at tree size %d, not after %d", page.Next, q.From)
+		}
+		q.From = page.Next
 	}
-	return nil
 }

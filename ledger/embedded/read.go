@@ -257,3 +257,31 @@ func (s *Store) Checkpoints(ctx context.Context, fn func(size uint64, note []byt
 func walkCheckpoints(tx *bolt.Tx, fn func(uint64, []byte) error) error {
 	return tx.Bucket(bCheckpoints).ForEach(func(k, v []byte) error { return fn(btoi(k), v) })
 }
+
+// CheckpointPage returns the stored checkpoints of tree size q.From or more,
+// at most q.Limit of them, in order of size. It seeks to q.From, so a page
+// costs the same wherever it starts.
+func (s *Store) CheckpointPage(ctx context.Context, q ledger.CheckpointQuery) (ledger.CheckpointPage, error) {
+	if err := q.Normalize(); err != nil {
+		return ledger.CheckpointPage{}, err
+	}
+	page := ledger.CheckpointPage{Checkpoints: []ledger.StoredCheckpoint{}}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bCheckpoints).Cursor()
+		for k, v := c.Seek(itob(q.From)); k != nil; k, v = c.Next() {
+			if len(page.Checkpoints) == q.Limit {
+				page.Next = btoi(k)
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			page.Checkpoints = append(page.Checkpoints, ledger.StoredCheckpoint{Size: btoi(k), Note: append([]byte(nil), v...)})
+		}
+		return nil
+	})
+	if err != nil {
+		return ledger.CheckpointPage{}, err
+	}
+	return page, nil
+}

@@ -472,28 +472,53 @@ func (l *Ledger) Batches(ctx context.Context, from uint64, fn func(*ledger.Store
 }
 
 // Checkpoints calls fn with a checkpoint, signed with this backend's key, of
-// every tree head an Append transaction wrote, in order of size.
+// every tree head an Append transaction wrote, in order of size. It reads
+// them a page (MaxCheckpointPageSize heads) at a time.
 func (l *Ledger) Checkpoints(ctx context.Context, fn func(size uint64, note []byte) error) error {
-	var from uint64
+	q := ledger.CheckpointQuery{Limit: ledger.MaxCheckpointPageSize}
 	for {
-		var hs []wire.Head
-		if err := l.evaluate(ctx, &hs, wire.TxHeads, strconv.FormatUint(from, 10), "1000"); err != nil {
+		page, err := l.CheckpointPage(ctx, q)
+		if err != nil {
 			return err
 		}
-		if len(hs) == 0 {
+		for _, c := range page.Checkpoints {
+			if err := fn(c.Size, c.Note); err != nil {
+				return err
+			}
+		}
+		if page.Next == 0 {
 			return nil
 		}
-		for _, h := range hs {
-			n, err := l.sign(ctx, h)
-			if err != nil {
-				return err
-			}
-			if err := fn(h.Size, n); err != nil {
-				return err
-			}
-			from = h.Size + 1
-		}
+		q.From = page.Next
 	}
+}
+
+// CheckpointPage returns checkpoints, signed with this backend's key, of the
+// tree heads of size q.From or more an Append transaction wrote, at most
+// q.Limit of them, in order of size. The chaincode reads them as one range
+// of world state (Heads), one more than the page to learn where the next
+// page starts.
+func (l *Ledger) CheckpointPage(ctx context.Context, q ledger.CheckpointQuery) (ledger.CheckpointPage, error) {
+	if err := q.Normalize(); err != nil {
+		return ledger.CheckpointPage{}, err
+	}
+	var hs []wire.Head
+	if err := l.evaluate(ctx, &hs, wire.TxHeads, strconv.FormatUint(q.From, 10), strconv.Itoa(q.Limit+1)); err != nil {
+		return ledger.CheckpointPage{}, err
+	}
+	page := ledger.CheckpointPage{Checkpoints: make([]ledger.StoredCheckpoint, 0, min(len(hs), q.Limit))}
+	for i, h := range hs {
+		if i == q.Limit {
+			page.Next = h.Size
+			break
+		}
+		n, err := l.sign(ctx, h)
+		if err != nil {
+			return ledger.CheckpointPage{}, err
+		}
+		page.Checkpoints = append(page.Checkpoints, ledger.StoredCheckpoint{Size: h.Size, Note: n})
+	}
+	return page, nil
 }
 
 // StateSource is the ledger as ledger/verify reads it (a verify.Source):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -27,6 +28,7 @@ type Backend interface {
 	Checkpoint(ctx context.Context) ([]byte, error)
 	ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, error)
 	Participant(ctx context.Context, id string) (identity.Participant, error)
+	CheckpointPage(ctx context.Context, q ledger.CheckpointQuery) (ledger.CheckpointPage, error)
 }
 
 // Factory makes a fresh, empty backend created from g, and returns it with the
@@ -45,6 +47,7 @@ func Run(t *testing.T, factory Factory) {
 		{"RefusesBadBatches", testBadBatches},
 		{"InclusionProofs", testInclusion},
 		{"ConsistencyProofs", testConsistency},
+		{"CheckpointPages", testCheckpointPages},
 		{"Queries", testQueries},
 		{"Participants", testParticipants},
 		{"ConcurrentAppends", testConcurrent},
@@ -332,6 +335,114 @@ func testConsistency(t *testing.T, f *fixture) {
 	}
 	if _, err := f.b.ConsistencyProof(f.ctx, cps[3].Size, cps[3].Size+100); err == nil {
 		t.Fatal("consistency proof to a size beyond the ledger: no error")
+	}
+}
+
+// testCheckpointPages lists the checkpoints of five sequential appends (one
+// checkpoint each) a page at a time: the first page, a middle one, one
+// starting between two sizes, the last, past the end, and the limit bounds.
+func testCheckpointPages(t *testing.T, f *fixture) {
+	s := f.s
+	page := func(t *testing.T, from uint64, limit int) ledger.CheckpointPage {
+		t.Helper()
+		p, err := f.b.CheckpointPage(f.ctx, ledger.CheckpointQuery{From: from, Limit: limit})
+		if err != nil {
+			t.Fatalf("page from %d limit %d: %v", from, limit, err)
+		}
+		return p
+	}
+	sizesOf := func(p ledger.CheckpointPage) []uint64 {
+		out := []uint64{}
+		for _, c := range p.Checkpoints {
+			out = append(out, c.Size)
+		}
+		return out
+	}
+	type got struct {
+		Sizes []uint64
+		Next  uint64
+	}
+	if p := page(t, 0, 0); len(p.Checkpoints) != 0 || p.Next != 0 {
+		t.Fatalf("empty ledger: got %+v, want no checkpoints", got{sizesOf(p), p.Next})
+	}
+	var sizes []uint64
+	for i := 0; i < 5; i++ {
+		rc := f.append(t, s.Authority(), must(s.Participant(fmt.Sprintf("c%d", i), "CN-BJ")))
+		sizes = append(sizes, rc.TreeSize)
+	}
+
+	all := page(t, 0, ledger.MaxCheckpointPageSize)
+	if diff := cmp.Diff(got{sizes, 0}, got{sizesOf(all), all.Next}); diff != "" {
+		t.Fatalf("all checkpoints, one per append (-want +got):\n%s", diff)
+	}
+	for _, c := range all.Checkpoints {
+		cp, err := OpenCheckpoint(c.Note, f.v)
+		if err != nil {
+			t.Fatalf("checkpoint at size %d: %v", c.Size, err)
+		}
+		if cp.Size != c.Size {
+			t.Fatalf("checkpoint listed at size %d signs size %d", c.Size, cp.Size)
+		}
+	}
+
+	for _, tt := range []struct {
+		name  string
+		from  uint64
+		limit int
+		want  got
+	}{
+		{"first page", 0, 2, got{sizes[0:2], sizes[2]}},
+		{"middle page", sizes[2], 2, got{sizes[2:4], sizes[4]}},
+		{"from between two sizes", sizes[1] + 1, 2, got{sizes[2:4], sizes[4]}},
+		{"last page, full", sizes[3], 2, got{sizes[3:5], 0}},
+		{"last page, short", sizes[4], 2, got{sizes[4:5], 0}},
+		{"one a page", sizes[0], 1, got{sizes[0:1], sizes[1]}},
+		{"past the end", sizes[4] + 1, 2, got{[]uint64{}, 0}},
+		{"far past the end", 1 << 62, 2, got{[]uint64{}, 0}},
+		{"limit 0 is the default page", 0, 0, got{sizes, 0}},
+		{"the largest limit", 0, ledger.MaxCheckpointPageSize, got{sizes, 0}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := page(t, tt.from, tt.limit)
+			if diff := cmp.Diff(tt.want, got{sizesOf(p), p.Next}); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
+			}
+			for _, c := range p.Checkpoints {
+				if i := slices.Index(sizes, c.Size); string(c.Note) != string(all.Checkpoints[i].Note) {
+					t.Fatalf("checkpoint at size %d differs from the one listed whole", c.Size)
+				}
+			}
+		})
+	}
+
+	t.Run("paging through", func(t *testing.T) {
+		var paged []uint64
+		q := ledger.CheckpointQuery{Limit: 2}
+		for pages := 1; ; pages++ {
+			p := page(t, q.From, q.Limit)
+			paged = append(paged, sizesOf(p)...)
+			if p.Next == 0 {
+				if pages != 3 {
+					t.Fatalf("%d pages of 2 for 5 checkpoints, want 3", pages)
+				}
+				break
+			}
+			if p.Next <= q.From || pages > len(sizes) {
+				t.Fatalf("page from %d: next %d does not move forward", q.From, p.Next)
+			}
+			q.From = p.Next
+		}
+		if diff := cmp.Diff(sizes, paged); diff != "" {
+			t.Fatalf("(-want +got):\n%s", diff)
+		}
+	})
+
+	for _, limit := range []int{-1, ledger.MaxCheckpointPageSize + 1} {
+		_, err := f.b.CheckpointPage(f.ctx, ledger.CheckpointQuery{Limit: limit})
+		var me *ledger.MalformedError
+		if !errors.Is(err, ledger.ErrMalformed) || !errors.As(err, &me) || me.Field != "limit" {
+			t.Fatalf("limit %d: got %v, want a *ledger.MalformedError naming field limit", limit, err)
+		}
 	}
 }
 

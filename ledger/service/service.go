@@ -31,7 +31,7 @@ type Backend interface {
 	Genesis() ledger.Genesis
 	VerifierKey() string
 	Batches(ctx context.Context, from uint64, fn func(*ledger.StoredBatch) error) error
-	Checkpoints(ctx context.Context, fn func(size uint64, note []byte) error) error
+	CheckpointPage(ctx context.Context, q ledger.CheckpointQuery) (ledger.CheckpointPage, error)
 }
 
 // Roles a reader may hold.
@@ -301,25 +301,41 @@ func (h *handler) listBatches(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, page)
 }
 
-// StoredCheckpoint is one entry of GET /ledger/v1/checkpoints.
-type StoredCheckpoint struct {
-	Size uint64 `json:"size"`
-	Note []byte `json:"note"`
+// CheckpointQueryFromURL reads a ledger.CheckpointQuery from URL parameters:
+// from (the smallest tree size to list) and limit (the page size, 1 to
+// ledger.MaxCheckpointPageSize; absent or 0 is ledger.DefaultCheckpointPageSize).
+func CheckpointQueryFromURL(r *http.Request) (ledger.CheckpointQuery, error) {
+	from, err := uintParam(r, "from", 0)
+	if err != nil {
+		return ledger.CheckpointQuery{}, err
+	}
+	limit, err := uintParam(r, "limit", 0)
+	if err != nil {
+		return ledger.CheckpointQuery{}, err
+	}
+	if limit > ledger.MaxCheckpointPageSize {
+		return ledger.CheckpointQuery{}, &ledger.MalformedError{Rule: ledger.RuleSize, Field: "limit",
+			Reason: fmt.Sprintf("must be at most %d checkpoints a page, got %d", ledger.MaxCheckpointPageSize, limit)}
+	}
+	q := ledger.CheckpointQuery{From: from, Limit: int(limit)}
+	return q, q.Normalize()
 }
 
+// checkpoints serves one page of stored checkpoints; the page's next is the
+// from of the following page, absent on the last one.
 func (h *handler) checkpoints(w http.ResponseWriter, r *http.Request) error {
 	if _, err := h.reader(r); err != nil {
 		return err
 	}
-	out := []StoredCheckpoint{}
-	err := h.cfg.Backend.Checkpoints(r.Context(), func(size uint64, n []byte) error {
-		out = append(out, StoredCheckpoint{Size: size, Note: append([]byte(nil), n...)})
-		return nil
-	})
+	q, err := CheckpointQueryFromURL(r)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, out)
+	page, err := h.cfg.Backend.CheckpointPage(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, page)
 }
 
 func (h *handler) checkpoint(w http.ResponseWriter, r *http.Request) error {
