@@ -11,8 +11,10 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/tdsc/tdsc/chaincode/wire"
+	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
+	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -39,6 +41,11 @@ func (m *memState) PutState(key string, value []byte) error {
 		return fmt.Errorf("empty value for %s", key)
 	}
 	m.kv[key] = append([]byte(nil), value...)
+	m.writes++
+	return nil
+}
+func (m *memState) DelState(key string) error {
+	delete(m.kv, key)
 	m.writes++
 	return nil
 }
@@ -190,5 +197,90 @@ func TestRefusalNamesBatch(t *testing.T) {
 				t.Fatalf("wire round trip of %v: %+v", err, we)
 			}
 		})
+	}
+}
+
+// TestKeyIndex checks the key index in world state: a registered key is
+// listed under keyHolder, another participant cannot take it, and a key an
+// update drops is deleted from the index and free for others, within one
+// transaction in batch order.
+func TestKeyIndex(t *testing.T) {
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMemState()
+	commit := func(bs ...*ledger.Batch) error {
+		t.Helper()
+		_, err := tx(t, m, s.Genesis, nil, bs...)
+		return err
+	}
+	batch := func(recs ...ledger.Record) *ledger.Batch {
+		t.Helper()
+		b, err := s.Batch(s.Authority(), recs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	participant := func(kind ledger.Kind, id string, keys ...identity.JWK) ledger.Record {
+		r := s.Record(kind, s.Authority())
+		r.Participant = &identity.Participant{ID: id, Name: id, Keys: keys, Region: "CN-BJ", Status: identity.StatusActive}
+		return r
+	}
+	holder := func(k identity.JWK) string {
+		tp, err := rulebook.KeyThumbprint(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(m.kv[keyHolder(tp)])
+	}
+	p1, _ := s.Participant("p1", "CN-BJ")
+	p2, _ := s.Participant("p2", "CN-SH")
+	if err := commit(batch(p1, p2)); err != nil {
+		t.Fatal(err)
+	}
+	k1, k2 := s.Keys["p1"].JWK(), s.Keys["p2"].JWK()
+	if holder(k1) != "p1" || holder(k2) != "p2" {
+		t.Fatalf("after registration: k1 held by %q, k2 by %q", holder(k1), holder(k2))
+	}
+	refused := func(err error, index int) {
+		t.Helper()
+		var be *wire.BatchError
+		var re *ledger.RuleError
+		if !errors.As(err, &be) || be.Index != index || !errors.As(err, &re) || re.Rule != rulebook.RuleKeyUnique {
+			t.Fatalf("got %v, want batch %d refused by %s", err, index, rulebook.RuleKeyUnique)
+		}
+	}
+	before := len(m.kv)
+	refused(commit(batch(participant(ledger.KindParticipantRegistered, "p3", k1))), 0)
+	refused(commit(batch(participant(ledger.KindParticipantRegistered, "p3", s.Genesis.Authority.Keys[0]))), 0)
+	// Taking k1 before p1 drops it, in the same transaction.
+	refused(commit(batch(participant(ledger.KindParticipantRegistered, "p3", k1)), batch(participant(ledger.KindParticipantUpdated, "p1", k2))), 0)
+	if len(m.kv) != before {
+		t.Fatalf("refused transactions wrote %d keys", len(m.kv)-before)
+	}
+	k3, err := identity.GenerateEd25519()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// p1 rotates to k3, then p3 takes k1: two batches of one transaction.
+	if err := commit(batch(participant(ledger.KindParticipantUpdated, "p1", k3.JWK())), batch(participant(ledger.KindParticipantRegistered, "p3", k1))); err != nil {
+		t.Fatal(err)
+	}
+	if holder(k1) != "p3" || holder(k3.JWK()) != "p1" {
+		t.Fatalf("after rotation: k1 held by %q, k3 by %q", holder(k1), holder(k3.JWK()))
+	}
+	// p2 drops its key: the index entry is deleted.
+	if err := commit(batch(participant(ledger.KindParticipantUpdated, "p2", k1))); err == nil {
+		t.Fatal("p2 took p3's key")
+	}
+	k4, _ := identity.GenerateEd25519()
+	if err := commit(batch(participant(ledger.KindParticipantUpdated, "p2", k4.JWK()))); err != nil {
+		t.Fatal(err)
+	}
+	tp2, _ := rulebook.KeyThumbprint(k2)
+	if v, ok := m.kv[keyHolder(tp2)]; ok || holder(k4.JWK()) != "p2" {
+		t.Fatalf("after p2 dropped k2: k2 entry %q (present %v), k4 held by %q", v, ok, holder(k4.JWK()))
 	}
 }

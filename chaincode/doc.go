@@ -8,7 +8,8 @@
 // the signature, runs every record through the rulebook, and writes the
 // records, their indexes (by participant, dataset, agreement, transfer, kind
 // and time), the state they change (use counts, transfers, duties, the
-// registry) and the nodes of the ledger's RFC 6962 Merkle tree, all in the
+// registry, and its key index: "pk/" + a key's thumbprint names the one
+// participant holding the key) and the nodes of the ledger's RFC 6962 Merkle tree, all in the
 // same transaction: two transfers can never both take an agreement's last
 // use, because the second one's endorsement read a version the first one's
 // commit replaced. A batch is all or nothing; a refused batch is reported in

@@ -26,6 +26,7 @@ func keyDataset(id string) string            { return "d/" + id }
 func keyAgreement(id string) string          { return "a/" + id }
 func keyTransfer(id string) string           { return "t/" + id }
 func keyObjection(id string) string          { return "o/" + id }
+func keyHolder(thumbprint string) string     { return "pk/" + thumbprint }
 func keyNode(id compact.NodeID) string       { return fmt.Sprintf("n/%02x%016x", id.Level, id.Index) }
 func indexPosition(index uint64) string      { return fmt.Sprintf("%016x", index) }
 func parsePosition(s string) (uint64, error) { return strconv.ParseUint(s, 16, 64) }

@@ -16,6 +16,7 @@ type store interface {
 	GetState(key string) ([]byte, error)
 	GetMultipleStates(keys ...string) ([][]byte, error)
 	PutState(key string, value []byte) error
+	DelState(key string) error
 }
 
 // worldState is a rulebook.State over world state. Reads are cached for the
@@ -119,6 +120,13 @@ func (w *worldState) Seen(id string) (bool, error) {
 	return v != nil, err
 }
 
+// KeyHolder reads the key index: keyHolder(thumbprint) holds the id of the
+// participant registered with the key.
+func (w *worldState) KeyHolder(thumbprint string) (string, error) {
+	v, err := w.get(keyHolder(thumbprint))
+	return string(v), err
+}
+
 // put writes the changes of committed batches to world state.
 func (w *worldState) put(changes []rulebook.Change) error {
 	for _, c := range changes {
@@ -137,6 +145,11 @@ func (w *worldState) put(changes []rulebook.Change) error {
 			key, obj = keyTransfer(c.Transfer.ID), c.Transfer
 		case c.Objection != nil:
 			key, obj = keyObjection(c.Objection.ID), c.Objection
+		case c.Key != nil:
+			if err := w.putKey(c.Key); err != nil {
+				return err
+			}
+			continue
 		default:
 			continue // Seen: the record's id key is written with the record
 		}
@@ -147,6 +160,21 @@ func (w *worldState) put(changes []rulebook.Change) error {
 		if err := w.st.PutState(key, v); err != nil {
 			return fmt.Errorf("chaincode: write %s: %w", key, err)
 		}
+	}
+	return nil
+}
+
+// putKey writes an entry of the key index, deleting it when the key is freed.
+func (w *worldState) putKey(e *rulebook.KeyEntry) error {
+	key := keyHolder(e.Thumbprint)
+	var err error
+	if e.Participant == "" {
+		err = w.st.DelState(key)
+	} else {
+		err = w.st.PutState(key, []byte(e.Participant))
+	}
+	if err != nil {
+		return fmt.Errorf("chaincode: write %s: %w", key, err)
 	}
 	return nil
 }
@@ -171,6 +199,11 @@ func prefetchKeys(b *ledger.Batch) []string {
 		}
 		if r.Participant != nil {
 			keys = append(keys, keyParticipant(r.Participant.ID))
+			for _, k := range r.Participant.Keys {
+				if tp, err := rulebook.KeyThumbprint(k); err == nil {
+					keys = append(keys, keyHolder(tp))
+				}
+			}
 		}
 		if r.Objection != nil && r.Objection.ID != "" {
 			keys = append(keys, keyObjection(r.Objection.ID))

@@ -17,18 +17,27 @@ type Mem struct {
 	transfers    map[string]*Transfer
 	objections   map[string]*Objection
 	seen         map[string]struct{}
+	// keys is the key index: thumbprint to participant id. In an overlay
+	// a freed key stays as "" so that it hides the base's entry.
+	keys    map[string]string
+	overlay bool
 }
 
-// NewMem is the state at genesis: only the authority is registered.
-func NewMem(g ledger.Genesis) *Mem {
-	m := &Mem{
+func newMem() *Mem {
+	return &Mem{
 		participants: map[string]*identity.Participant{},
 		datasets:     map[string]*Dataset{},
 		agreements:   map[string]*Agreement{},
 		transfers:    map[string]*Transfer{},
 		objections:   map[string]*Objection{},
 		seen:         map[string]struct{}{},
+		keys:         map[string]string{},
 	}
+}
+
+// NewMem is the state at genesis: only the authority is registered.
+func NewMem(g ledger.Genesis) *Mem {
+	m := newMem()
 	a := g.Authority
 	m.participants[a.ID] = &a
 	return m
@@ -41,6 +50,7 @@ func (m *Mem) Agreement(id string) (*Agreement, error)              { return m.a
 func (m *Mem) Transfer(id string) (*Transfer, error)                { return m.transfers[id], nil }
 func (m *Mem) Objection(id string) (*Objection, error)              { return m.objections[id], nil }
 func (m *Mem) Seen(id string) (bool, error)                         { _, ok := m.seen[id]; return ok, nil }
+func (m *Mem) KeyHolder(thumbprint string) (string, error)          { return m.keys[thumbprint], nil }
 
 // Put applies changes. Objects are stored as given; callers must not mutate them after.
 func (m *Mem) Put(changes ...Change) {
@@ -60,6 +70,12 @@ func (m *Mem) Put(changes ...Change) {
 			m.objections[c.Objection.ID] = c.Objection
 		case c.Seen != "":
 			m.seen[c.Seen] = struct{}{}
+		case c.Key != nil:
+			if c.Key.Participant == "" && !m.overlay {
+				delete(m.keys, c.Key.Thumbprint)
+			} else {
+				m.keys[c.Key.Thumbprint] = c.Key.Participant
+			}
 		}
 	}
 }
@@ -75,11 +91,9 @@ type Overlay struct {
 
 // NewOverlay starts an empty overlay over base.
 func NewOverlay(base State) *Overlay {
-	return &Overlay{base: base, mem: &Mem{
-		participants: map[string]*identity.Participant{}, datasets: map[string]*Dataset{},
-		agreements: map[string]*Agreement{}, transfers: map[string]*Transfer{},
-		objections: map[string]*Objection{}, seen: map[string]struct{}{},
-	}}
+	m := newMem()
+	m.overlay = true
+	return &Overlay{base: base, mem: m}
 }
 
 // Put records changes in the overlay.
@@ -132,4 +146,11 @@ func (o *Overlay) Seen(id string) (bool, error) {
 		return true, nil
 	}
 	return o.base.Seen(id)
+}
+
+func (o *Overlay) KeyHolder(thumbprint string) (string, error) {
+	if p, ok := o.mem.keys[thumbprint]; ok {
+		return p, nil
+	}
+	return o.base.KeyHolder(thumbprint)
 }

@@ -21,6 +21,7 @@ const (
 	RuleParticipantUnique   = "participant.unique"
 	RuleParticipantExists   = "participant.exists"
 	RuleAuthorityPinned     = "participant.authority-pinned"
+	RuleKeyUnique           = "participant.key-unique"
 	RuleDatasetUnique       = "dataset.unique"
 	RuleDatasetRegistered   = "dataset.registered"
 	RuleDatasetOwner        = "dataset.owner"
@@ -269,7 +270,92 @@ func (a *applier) participant(update bool) ([]Change, error) {
 	if update && old == nil {
 		return nil, refuse(RuleParticipantExists, "participant.id", "participant %s is not registered", p.ID)
 	}
-	return []Change{{Participant: &p}}, nil
+	keys, err := a.participantKeys(&p, old)
+	if err != nil {
+		return nil, err
+	}
+	return append([]Change{{Participant: &p}}, keys...), nil
+}
+
+// participantKeys enforces RuleKeyUnique on p's keys (p replacing old, nil
+// for a registration) and returns the key index changes: p's new keys taken,
+// the keys old had and p no longer lists freed.
+func (a *applier) participantKeys(p, old *identity.Participant) ([]Change, error) {
+	pinned := map[string]bool{}
+	for _, k := range a.g.Authority.Keys {
+		if tp, err := KeyThumbprint(k); err == nil {
+			pinned[tp] = true
+		}
+	}
+	var ch []Change
+	listed := map[string]bool{}
+	for i, k := range p.Keys {
+		field := fmt.Sprintf("participant.keys[%d]", i)
+		tp, err := KeyThumbprint(k)
+		if err != nil {
+			return nil, refuse(RuleKeyUnique, field, "%v", err)
+		}
+		if listed[tp] {
+			continue
+		}
+		listed[tp] = true
+		if pinned[tp] {
+			return nil, refuse(RuleKeyUnique, field, "%s is the key of participant %s, the authority pinned in the genesis, and a key belongs to one participant",
+				keyName(k, tp), a.g.Authority.ID)
+		}
+		holder, err := a.st.KeyHolder(tp)
+		if err != nil {
+			return nil, err
+		}
+		switch holder {
+		case p.ID:
+		case "":
+			ch = append(ch, Change{Key: &KeyEntry{Thumbprint: tp, Participant: p.ID}})
+		default:
+			return nil, refuse(RuleKeyUnique, field, "%s is registered to participant %s, and a key belongs to one participant",
+				keyName(k, tp), holder)
+		}
+	}
+	if old == nil {
+		return ch, nil
+	}
+	for _, k := range old.Keys {
+		tp, err := KeyThumbprint(k)
+		if err != nil || listed[tp] {
+			continue
+		}
+		listed[tp] = true // a key old lists twice is freed once
+		if holder, err := a.st.KeyHolder(tp); err != nil {
+			return nil, err
+		} else if holder == p.ID {
+			ch = append(ch, Change{Key: &KeyEntry{Thumbprint: tp}})
+		}
+	}
+	return ch, nil
+}
+
+// keyName names k in a refusal: its kid, and its thumbprint when that differs.
+func keyName(k identity.JWK, tp string) string {
+	if k.Kid == tp {
+		return fmt.Sprintf("key %s", tp)
+	}
+	return fmt.Sprintf("key %q (RFC 7638 thumbprint of its material %s)", k.Kid, tp)
+}
+
+// KeyThumbprint is the thumbprint the ledger knows a key by: the RFC 7638
+// thumbprint of the key re-encoded from its decoded material, so that the
+// same public key written with a different kid, or with base64url text that
+// decodes to the same bytes, is the same key.
+func KeyThumbprint(k identity.JWK) (string, error) {
+	pub, err := k.PublicKey()
+	if err != nil {
+		return "", err
+	}
+	c, err := identity.NewJWK(pub)
+	if err != nil {
+		return "", err
+	}
+	return c.Kid, nil
 }
 
 func (a *applier) activeParticipant(id, field, rule string) (*identity.Participant, error) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/ledger/rulebook"
@@ -81,6 +82,16 @@ func TestRules(t *testing.T) {
 			r, _ := s.Participant("p1", "CN-BJ")
 			return r, r.Actor
 		}, rulebook.RuleParticipantUnique},
+		{"participant registered with another's key", by(func(s *ledgertest.Space) ledger.Record {
+			r, _ := s.Participant("p9", "CN-GD")
+			r.Participant.Keys = []identity.JWK{s.Keys["p2"].JWK()}
+			return r
+		}), rulebook.RuleKeyUnique},
+		{"participant registered with the authority's key", by(func(s *ledgertest.Space) ledger.Record {
+			r, _ := s.Participant("p9", "CN-GD")
+			r.Participant.Keys = s.Genesis.Authority.Keys
+			return r
+		}), rulebook.RuleKeyUnique},
 		{"participant registered by a participant", func(s *ledgertest.Space) (ledger.Record, string) {
 			r, _ := s.Participant("p9", "CN-GD")
 			r.Actor = "p1"

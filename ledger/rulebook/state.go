@@ -16,6 +16,11 @@ type State interface {
 	Objection(id string) (*Objection, error)
 	// Seen reports whether a record id is already on the ledger.
 	Seen(recordID string) (bool, error)
+	// KeyHolder returns the id of the participant registered on the ledger
+	// with the key of thumbprint (KeyThumbprint), or "" when no participant
+	// holds it. The authority's genesis keys are not in it: the rules read
+	// them from the genesis.
+	KeyHolder(thumbprint string) (string, error)
 }
 
 // Dataset is a registered dataset as the rules need it.
@@ -69,8 +74,17 @@ type Objection struct {
 	Resolved bool   `json:"resolved,omitempty"`
 }
 
+// KeyEntry is an entry of the key index: the participant holding the key of
+// Thumbprint (KeyThumbprint), or none when Participant is empty, which frees
+// the key for others.
+type KeyEntry struct {
+	Thumbprint  string `json:"thumbprint"`
+	Participant string `json:"participant,omitempty"`
+}
+
 // Change is one write a record makes to state; exactly one field is set.
-// Seen marks a record id used.
+// Seen marks a record id used. A participant's change comes with the Key
+// changes that keep the key index in step with its keys.
 type Change struct {
 	Participant *identity.Participant `json:"participant,omitempty"`
 	Rules       *policy.SpaceRules    `json:"rules,omitempty"`
@@ -79,4 +93,5 @@ type Change struct {
 	Transfer    *Transfer             `json:"transfer,omitempty"`
 	Objection   *Objection            `json:"objection,omitempty"`
 	Seen        string                `json:"seen,omitempty"`
+	Key         *KeyEntry             `json:"key,omitempty"`
 }
