@@ -14,6 +14,7 @@ import (
 
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -268,6 +269,9 @@ func (a *Authority) Register(r Registration) (ledger.Record, error) {
 	if r.ID == a.ID() {
 		return ledger.Record{}, invalid("id", "%q is the authority itself, registered at genesis", r.ID)
 	}
+	if err := a.notOwnKey("key", r.Key); err != nil {
+		return ledger.Record{}, err
+	}
 	rec := a.record(ledger.KindParticipantRegistered, r.ID)
 	rec.Participant = &identity.Participant{
 		ID: r.ID, Name: r.Name, Keys: []identity.JWK{r.Key}, Region: r.Region, Industry: r.Industry,
@@ -312,11 +316,14 @@ func (a *Authority) Update(cur identity.Participant, c Change) (ledger.Record, e
 	if c.Member != nil {
 		p.Member = *c.Member
 	}
-	for _, k := range c.AddKeys {
+	for i, k := range c.AddKeys {
 		if k.Kid == "" {
 			k.Kid, _ = k.Thumbprint()
 		}
-		if _, dup := p.Key(k.Kid); !dup {
+		if err := a.notOwnKey(fmt.Sprintf("addKeys[%d]", i), k); err != nil {
+			return ledger.Record{}, err
+		}
+		if !hasKey(p.Keys, k) {
 			p.Keys = append(p.Keys, k)
 		}
 	}
@@ -336,6 +343,33 @@ func (a *Authority) Update(cur identity.Participant, c Change) (ledger.Record, e
 	rec := a.record(ledger.KindParticipantUpdated, p.ID)
 	rec.Participant = &p
 	return rec, nil
+}
+
+// notOwnKey refuses k when it is the authority's own key. Whether another
+// participant holds k only the ledger knows: it refuses the record by rule
+// rulebook.RuleKeyUnique.
+func (a *Authority) notOwnKey(field string, k identity.JWK) error {
+	tp, err := rulebook.KeyThumbprint(k)
+	if err != nil {
+		return invalid(field, "%v", err)
+	}
+	if hasKey(a.genesis.Authority.Keys, k) {
+		return invalid(field, "key %s is the authority's own key pinned in the genesis of space %q; a key belongs to one participant: give the participant's own public key",
+			tp, a.genesis.Space)
+	}
+	return nil
+}
+
+// hasKey reports whether keys hold k's key material, under whatever kid.
+func hasKey(keys []identity.JWK, k identity.JWK) bool {
+	tp, err := rulebook.KeyThumbprint(k)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(keys, func(x identity.JWK) bool {
+		xt, err := rulebook.KeyThumbprint(x)
+		return err == nil && xt == tp
+	})
 }
 
 // Suspend builds the participant.updated record suspending cur: every token

@@ -12,6 +12,7 @@ import (
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/embedded"
+	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -257,3 +258,81 @@ func TestRoleToken(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestKeyBelongsToOneParticipant: the authority refuses its own key itself;
+// a key registered to another participant only the ledger can see, and its
+// rulebook refuses it, naming the holder. A key dropped by a rotation is
+// free for another participant.
+func TestKeyBelongsToOneParticipant(t *testing.T) {
+	ctx := t.Context()
+	ts := newTestSpace(t)
+	reg := func(id string, k identity.JWK) Registration {
+		return Registration{ID: id, Name: id, Key: k, Region: "CN-SH", Industry: "finance", OrgType: "enterprise"}
+	}
+	k1, _ := identity.GenerateEd25519()
+	rec, err := ts.auth.Register(reg("org-1", k1.JWK()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.auth.Submit(ctx, ts.store, rec); err != nil {
+		t.Fatal(err)
+	}
+	org1, err := ts.store.Participant(ctx, "org-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	own := ts.auth.Genesis().Authority.Keys[0]
+	if _, err := ts.auth.Register(reg("org-2", own)); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "field key:") {
+		t.Fatalf("registering the authority's key: %v", err)
+	}
+	if _, err := ts.auth.Update(org1, Change{AddKeys: []identity.JWK{own}}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "field addKeys[0]:") {
+		t.Fatalf("adding the authority's key: %v", err)
+	}
+
+	refusedNaming := func(err error, field, holder string) {
+		t.Helper()
+		var re *ledger.RuleError
+		if !errors.As(err, &re) || re.Rule != rulebook.RuleKeyUnique || re.Field != field || !strings.Contains(re.Reason, "participant "+holder+",") {
+			t.Fatalf("got %v, want %s on %s naming %s", err, rulebook.RuleKeyUnique, field, holder)
+		}
+	}
+	stolen, err := ts.auth.Register(reg("org-2", k1.JWK()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ts.auth.Submit(ctx, ts.store, stolen)
+	refusedNaming(err, "participant.keys[0]", "org-1")
+	if _, err := ts.reg.Participant(ctx, "org-2"); !errors.Is(err, identity.ErrUnknownParticipant) {
+		t.Fatalf("org-2 after the refused registration: %v", err)
+	}
+
+	k2, _ := identity.GenerateEd25519()
+	rec, _ = ts.auth.Register(reg("org-2", k2.JWK()))
+	if _, err := ts.auth.Submit(ctx, ts.store, rec); err != nil {
+		t.Fatal(err)
+	}
+	org2, _ := ts.store.Participant(ctx, "org-2")
+	add, err := ts.auth.Update(org2, Change{AddKeys: []identity.JWK{k1.JWK()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ts.auth.Submit(ctx, ts.store, add)
+	refusedNaming(err, "participant.keys[1]", "org-1")
+
+	// org-1 rotates to k3; k1 is then free for org-2.
+	k3, _ := identity.GenerateEd25519()
+	rot, err := ts.auth.Update(org1, Change{AddKeys: []identity.JWK{k3.JWK()}, RemoveKeys: []string{k1.KeyID()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.auth.Submit(ctx, ts.store, rot); err != nil {
+		t.Fatalf("rotation: %v", err)
+	}
+	if _, err := ts.auth.Submit(ctx, ts.store, add); err != nil {
+		t.Fatalf("org-2 taking the key org-1 dropped: %v", err)
+	}
+	if p, _ := ts.store.Participant(ctx, "org-2"); len(p.Keys) != 2 {
+		t.Fatalf("org-2 after taking k1: %+v", p)
+	}
+}
