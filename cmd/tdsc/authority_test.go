@@ -16,6 +16,7 @@ import (
 	"github.com/tdsc/tdsc/identity/authority"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/embedded"
+	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/ledger/service"
 )
 
@@ -176,4 +177,78 @@ func TestBenchTokens(t *testing.T) {
 			t.Errorf("%s = %v", k, res[k])
 		}
 	}
+}
+
+// TestAuthorityKeyUnique: registering a participant with another
+// participant's key, or adding it by update, fails with the ledger's refusal
+// naming the rule, the field and the holder, over an embedded ledger
+// directory and over the ledger service; the authority's own key is refused
+// before anything is signed.
+func TestAuthorityKeyUnique(t *testing.T) {
+	dir := t.TempDir()
+	auth := filepath.Join(dir, "auth")
+	mustRun(t, "authority", "init", "--dir", auth, "--space", "space-keys")
+	g, err := authority.ReadGenesis(filepath.Join(auth, authority.GenesisFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk := func(name string) string {
+		t.Helper()
+		path := filepath.Join(dir, name+".jwk")
+		if err := os.WriteFile(path, []byte(mustRun(t, "keys", "generate", "--out", filepath.Join(dir, name+".key"))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	k1, k2 := jwk("org1"), jwk("org2")
+	authJWK := filepath.Join(dir, "authority.jwk")
+	aj, _ := json.Marshal(g.Authority.Keys[0])
+	if err := os.WriteFile(authJWK, aj, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	register := func(target []string, id, key string) []string {
+		return append([]string{"authority", "register", "--dir", auth, "--id", id, "--name", id, "--jwk", key,
+			"--region", "CN-SH", "--industry", "finance", "--org-type", "enterprise"}, target...)
+	}
+	refused := func(err error, field string) {
+		t.Helper()
+		var re *ledger.RuleError
+		if !errors.As(err, &re) || re.Rule != rulebook.RuleKeyUnique || re.Field != field {
+			t.Fatalf("got %v, want the ledger's refusal by %s on %s", err, rulebook.RuleKeyUnique, field)
+		}
+		for _, s := range []string{rulebook.RuleKeyUnique, field, "registered to participant org-1"} {
+			if !strings.Contains(err.Error(), s) {
+				t.Fatalf("message %q does not say %q", err, s)
+			}
+		}
+	}
+
+	embeddedDir := []string{"--ledger-dir", filepath.Join(dir, "ledger")}
+	mustRun(t, register(embeddedDir, "org-1", k1)...)
+	_, err = runTDSC(t, register(embeddedDir, "org-2", k1)...)
+	refused(err, "participant.keys[0]")
+	mustRun(t, register(embeddedDir, "org-2", k2)...)
+	_, err = runTDSC(t, "authority", "update", "--dir", auth, "--id", "org-2", "--add-jwk", k1, "--ledger-dir", embeddedDir[1])
+	refused(err, "participant.keys[1]")
+	if _, err := runTDSC(t, register(embeddedDir, "org-3", authJWK)...); !errors.Is(err, authority.ErrInvalid) || !strings.Contains(err.Error(), "field key") {
+		t.Fatalf("registering the authority's key: %v", err)
+	}
+
+	st, err := embedded.Open(t.Context(), filepath.Join(dir, "ledger-svc"), g, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close(context.Background()) })
+	h, err := service.New(service.Config{Backend: st, Authorize: func(*http.Request) (service.Principal, error) {
+		return service.Principal{}, errors.New("no reads in this test")
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	svc := []string{"--ledger", srv.URL}
+	mustRun(t, register(svc, "org-1", k1)...)
+	_, err = runTDSC(t, register(svc, "org-2", k1)...)
+	refused(err, "participant.keys[0]")
 }
