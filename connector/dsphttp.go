@@ -10,6 +10,7 @@ import (
 	"github.com/tdsc/tdsc/connector/dsp"
 	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/ledger"
 )
 
 // Errors the DSP surface maps to the spec's error objects.
@@ -71,6 +72,9 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, "not-found"
 	case errors.Is(err, store.ErrConflict):
 		return http.StatusConflict, "conflict"
+	case errors.Is(err, ledger.ErrUnavailable):
+		// The registry or the rules could not be read: an outage, not a refusal.
+		return http.StatusServiceUnavailable, "unavailable"
 	}
 	if s := identity.StatusCode(err); s != 500 {
 		return s, "unauthorized"
@@ -87,6 +91,10 @@ func (n *Node) writeDSPError(w http.ResponseWriter, r *http.Request, typ string,
 	if errors.As(err, &pe) {
 		e.ProviderPID, e.ConsumerPID = pe.provider, pe.consumer
 		e.Reason = []string{pe.reason}
+	} else if status == http.StatusServiceUnavailable {
+		n.log.Warn("DSP request deferred: the ledger is unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "1")
+		e.Reason = []string{"the provider cannot reach the space's ledger (participant registry or rules) now; retry later"}
 	} else if status == http.StatusInternalServerError {
 		n.log.Error("DSP request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e.Reason = []string{"internal error; the provider's operator can find it in the logs"}

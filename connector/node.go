@@ -190,7 +190,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 		if o.source == nil {
 			return nil, errors.New("connector: no participant registry: pass WithParticipants or WithRegistry")
 		}
-		o.registry = identity.NewRegistry(o.source, identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
+		o.registry = identity.NewRegistry(o.source, identity.WithRegistryClock(o.now),
+			identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
 	}
 	if o.key == nil {
 		if cfg.KeyFile == "" {

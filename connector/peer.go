@@ -106,6 +106,11 @@ func (c *peerClient) do(ctx context.Context, method, aud, url string, msg any) (
 		}
 		return nil, resp.StatusCode, pe
 	}
+	// A transient failure (5xx, 429): retried by the caller. Say what the
+	// peer said, from its error object when it sent one.
+	if e, err := dsp.DecodeErrorObject(bytes.NewReader(data)); err == nil {
+		return nil, resp.StatusCode, fmt.Errorf("%w: %s %s: HTTP %d %s: %s", ErrPeerUnreachable, method, url, resp.StatusCode, e.Code, strings.Join(e.Reason, "; "))
+	}
 	return nil, resp.StatusCode, fmt.Errorf("%w: %s %s: HTTP %d: %.200s", ErrPeerUnreachable, method, url, resp.StatusCode, data)
 }
 
