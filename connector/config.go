@@ -64,6 +64,14 @@ type Config struct {
 	// local file. Off (the default), a file version it has read in full is
 	// sent zero-copy under that read's SHA-256 (docs/dataplane.md).
 	HashEverySend bool `yaml:"hashEverySend" env:"TDSC_HASH_EVERY_SEND"`
+	// TLSCertFile and TLSKeyFile (PEM) make the node serve HTTPS (TLS 1.2 or
+	// later); publicUrl then defaults to https://<listen>.
+	TLSCertFile string `yaml:"tlsCertFile" env:"TDSC_TLS_CERT_FILE"`
+	TLSKeyFile  string `yaml:"tlsKeyFile" env:"TDSC_TLS_KEY_FILE"`
+	// TLSCAFile (PEM) adds certificate authorities, besides the system's,
+	// that the node trusts when it calls peers, their data planes and the
+	// ledger service: a space's own CA.
+	TLSCAFile string `yaml:"tlsCaFile" env:"TDSC_TLS_CA_FILE"`
 }
 
 // DefaultConfig returns the defaults every unset field takes.
@@ -93,6 +101,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PublicURL == "" && c.Listen != "" {
 		c.PublicURL = "http://" + c.Listen
+		if c.TLSCertFile != "" {
+			c.PublicURL = "https://" + c.Listen
+		}
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	return c
@@ -163,6 +174,9 @@ func (c Config) Validate() error {
 		if f.v <= 0 {
 			errs = append(errs, fmt.Errorf("config: %s: must be positive, got %d", f.name, f.v))
 		}
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("config: tlsCertFile/tlsKeyFile: set both (HTTPS) or neither (plain HTTP)"))
 	}
 	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
 		errs = append(errs, fmt.Errorf("config: retryMin/retryMax: need 0 < retryMin <= retryMax, got %v and %v", c.RetryMin, c.RetryMax))

@@ -39,7 +39,13 @@ type testSpace struct {
 	// gate wraps the ledger so a test can take it down (an outage at the
 	// process boundary) or lose the answer to a committed append.
 	gate *gatedLedger
+	// tls, when set, makes every node serve HTTPS with its certificate and
+	// trust its CA.
+	tls *testTLS
 }
+
+// testTLS names a CA's certificate and a certificate for 127.0.0.1 it issued.
+type testTLS struct{ ca, cert, key string }
 
 // gatedLedger passes appends to the real ledger unless the test has taken it
 // down; with loseAnswers it commits but reports a transport error, as when
@@ -145,6 +151,14 @@ func (s *testSpace) node(id string, key *identity.Key, dir, addr string, extra .
 	addr = ln.Addr().String()
 	cfg := connector.Config{ParticipantID: id, Space: s.sp.Genesis.Space, Listen: addr, DataDir: dir,
 		DataSources: dir, RetryMin: 5 * time.Millisecond, RetryMax: 100 * time.Millisecond, StrictTimeout: 2 * time.Second, MaxAttempts: 1000}
+	if s.tls != nil {
+		cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSCAFile = s.tls.cert, s.tls.key, s.tls.ca
+		ct, err := cfg.ClientTLS()
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		s.schema.base = &http.Transport{TLSClientConfig: ct}
+	}
 	opts := append([]connector.Option{connector.WithKey(key), connector.WithLedger(s.gate),
 		connector.WithParticipants(s.led), connector.WithRules(s.led), connector.WithOperatorToken(opToken),
 		connector.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
@@ -154,13 +168,20 @@ func (s *testSpace) node(id string, key *identity.Key, dir, addr string, extra .
 		s.t.Fatal(err)
 	}
 	srv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
+	if s.tls != nil {
+		if srv.TLSConfig, err = cfg.ServerTLS(); err != nil {
+			s.t.Fatal(err)
+		}
+		go srv.ServeTLS(ln, "", "")
+	} else {
+		go srv.Serve(ln)
+	}
 	tn := &testNode{Node: n, id: id, dir: dir, addr: addr, key: key, srv: srv, s: s}
 	s.t.Cleanup(func() { tn.stop() })
 	return tn
 }
 
-func (n *testNode) url() string { return "http://" + n.addr }
+func (n *testNode) url() string { return n.PublicURL() }
 
 // stop closes the node and its server (idempotent).
 func (n *testNode) stop() {
@@ -324,6 +345,8 @@ type schemaCheck struct {
 	mu       sync.Mutex
 	failures []string
 	checked  int
+	// base carries the requests (http.DefaultTransport when nil).
+	base http.RoundTripper
 }
 
 func (c *schemaCheck) check(what string, body []byte) {
@@ -350,7 +373,11 @@ func (c *schemaCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 		c.check(req.Method+" "+req.URL.Path, b)
 		req.Body = io.NopCloser(bytes.NewReader(b))
 	}
-	resp, err := http.DefaultTransport.RoundTrip(req)
+	base := c.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(req)
 	if err != nil || !dspCall {
 		return resp, err
 	}

@@ -52,8 +52,10 @@ type Node struct {
 	opToken  string
 	data     http.Handler
 	dp       *dataplane.Server // hashes file sources at registration, even under WithDataPlane
-	push     http.Handler
-	handler  http.Handler
+	// pushClient carries this node's pushes to consumers (TLS as configured).
+	pushClient *http.Client
+	push       http.Handler
+	handler    http.Handler
 
 	compiled sync.Map // offer id -> *policy.Compiled
 	watch    watchers
@@ -210,11 +212,19 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 		}
 		o.opToken = t
 	}
+	clientTLS, err := cfg.ClientTLS()
+	if err != nil {
+		return nil, err
+	}
 	if o.httpClient == nil {
 		o.httpClient = &http.Client{Timeout: cfg.PeerTimeout, Transport: &http.Transport{
-			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
+			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, TLSClientConfig: clientTLS,
 		}}
 	}
+	// Pushes stream whole datasets: no overall timeout, only one for the
+	// consumer's answer once the body is sent.
+	pushClient := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 30 * time.Second,
+		WriteBufferSize: 256 << 10, TLSClientConfig: clientTLS}}
 	issuer, err := identity.NewIssuer(cfg.ParticipantID, o.key, identity.WithIssuerClock(o.now))
 	if err != nil {
 		return nil, err
@@ -236,6 +246,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.lw = newLedgerWriter(n, o.ledger)
 	n.peers = &peerClient{n: n, hc: o.httpClient}
+	n.pushClient = pushClient
 	n.tasks = newTaskRunner(n)
 	if o.metrics != nil {
 		if err := n.registerMetrics(o.metrics); err != nil {

@@ -164,7 +164,7 @@ func (n *Node) providerPush(ctx context.Context, id string) error {
 		return n.refusePush(ctx, x, "dataplane.not-found", err.Error())
 	}
 	tok := addr.Property(transferPropertyAuth)
-	res, err := dataplane.NewPusher(nil, dpRecorder{n}, n.now).Push(ctx, dataplane.PushRequest{
+	res, err := dataplane.NewPusher(n.pushClient, dpRecorder{n}, n.now).Push(ctx, dataplane.PushRequest{
 		URL: addr.Endpoint, Token: tok, Proof: dataplane.KeyProof(n.key, tok), Grant: g, Dataset: ds})
 	var de *dataplane.Error
 	switch {

@@ -4,7 +4,10 @@
 #   authority init → ledger serve → keys → register → serve ×2 → dataset, offer
 #   → catalog → negotiate → transfer + pull → audit verify → flows report
 # Usage: scripts/walkthrough.sh [WORKDIR]   (ports 127.0.0.1:18470-18472 by default;
-# set TDSC_WALK_PORT_BASE to move them)
+# set TDSC_WALK_PORT_BASE to move them). TDSC_WALK_TLS=1 runs it all over HTTPS:
+# a space CA and certificates for 127.0.0.1 made with openssl, the ledger
+# service with --tls-cert/--tls-key, the connectors with tlsCertFile/tlsKeyFile
+# and tlsCaFile, and the CLI trusting the CA through TDSC_TLS_CA_FILE.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$(mktemp -d -t tdsc-walk-XXXXXX)}
@@ -16,17 +19,31 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 say() { printf '\n$ %s\n' "$*" >&2; }
 run() { say "$@"; "$@"; }
-wait_up() { for _ in $(seq 1 200); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "not up: $1" >&2; cat ./*.log >&2; exit 1; }
+scheme=http curl_tls=()
+if [ "${TDSC_WALK_TLS:-}" = 1 ]; then
+  scheme=https
+  # The space's CA, and one certificate for 127.0.0.1 it signs (every service here).
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=walkthrough space CA" \
+    -keyout ca.key -out ca.pem 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" -keyout node.key -out node.csr 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >node.ext
+  openssl x509 -req -in node.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile node.ext -out node.pem 2>/dev/null
+  export TDSC_TLS_CA_FILE=$work/ca.pem
+  curl_tls=(--cacert "$work/ca.pem")
+fi
+wait_up() { for _ in $(seq 1 200); do curl -fsS "${curl_tls[@]}" "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "not up: $1" >&2; cat ./*.log >&2; exit 1; }
 
 (cd "$root" && go build -o "$work/tdsc" ./cmd/tdsc)
 tdsc() { ./tdsc "$@"; }
 
 # The authority creates the space; the ledger service pins its key.
 run tdsc authority init --dir authority --space urn:tdsc:space:walkthrough --name "Walkthrough authority" --region CN-BJ >/dev/null
-say tdsc ledger serve --dir ledger --genesis authority/genesis.json --addr "$ledger_addr"
-./tdsc ledger serve --dir ledger --genesis authority/genesis.json --addr "$ledger_addr" 2>ledger.log & pids+=($!)
-wait_up "http://$ledger_addr/healthz"
-export TDSC_LEDGER=http://$ledger_addr
+ledger_tls=()
+[ $scheme = https ] && ledger_tls=(--tls-cert node.pem --tls-key node.key)
+say tdsc ledger serve --dir ledger --genesis authority/genesis.json --addr "$ledger_addr" "${ledger_tls[@]}"
+./tdsc ledger serve --dir ledger --genesis authority/genesis.json --addr "$ledger_addr" "${ledger_tls[@]}" 2>ledger.log & pids+=($!)
+wait_up "$scheme://$ledger_addr/healthz"
+export TDSC_LEDGER=$scheme://$ledger_addr
 
 # Each organisation makes its key; the authority registers it on the ledger.
 run tdsc keys generate --out dept.key >dept.jwk
@@ -51,11 +68,12 @@ dataDir: $who
 dataSources: $who
 keyFile: $who.key
 operatorTokenFile: $who/operator.token
-ledgerUrl: http://$ledger_addr
+ledgerUrl: $scheme://$ledger_addr
 YAML
+  [ $scheme = https ] && printf 'tlsCertFile: node.pem\ntlsKeyFile: node.key\ntlsCaFile: ca.pem\n' >>$who.yaml
   say tdsc serve --config $who.yaml
   ./tdsc serve --config $who.yaml 2>$who.log & pids+=($!)
-  wait_up "http://$addr/healthz"
+  wait_up "$scheme://$addr/healthz"
 done
 
 # The department registers a dataset and offers it for research.
@@ -68,15 +86,15 @@ cat >research.json <<'JSON'
                   {"leftOperand": "count", "operator": "lteq", "rightOperand": 3}],
    "duty": [{"action": "delete", "constraint": [{"leftOperand": "elapsedTime", "operator": "lteq", "rightOperand": "P30D"}]}]}]}
 JSON
-export TDSC_API=http://$dept_addr
+export TDSC_API=$scheme://$dept_addr
 run tdsc dataset add --token-file dept/operator.token --id ds-traffic --title "Traffic counts" --classification general --category transport --content-hash "$hash" --source file:traffic.csv
 run tdsc offer add --token-file dept/operator.token --dataset ds-traffic --policy research.json
 
 # The enterprise browses, negotiates and pulls.
-export TDSC_API=http://$firm_addr
-run tdsc catalog --token-file firm/operator.token --from "http://$dept_addr"
-say tdsc negotiate --from "http://$dept_addr" --offer offer-traffic-research --purpose research --wait -o json
-./tdsc negotiate --token-file firm/operator.token --from "http://$dept_addr" --offer offer-traffic-research --purpose research --wait -o json >neg.json
+export TDSC_API=$scheme://$firm_addr
+run tdsc catalog --token-file firm/operator.token --from "$scheme://$dept_addr"
+say tdsc negotiate --from "$scheme://$dept_addr" --offer offer-traffic-research --purpose research --wait -o json
+./tdsc negotiate --token-file firm/operator.token --from "$scheme://$dept_addr" --offer offer-traffic-research --purpose research --wait -o json >neg.json
 agreement=$(sed -n 's/.*"agreement": *"\([^"]*\)".*/\1/p' neg.json | head -1)
 grep -q '"FINALIZED"' neg.json || { echo "negotiation did not finalize:"; cat neg.json; exit 1; }
 echo "agreement $agreement"
@@ -84,7 +102,7 @@ say tdsc transfer start --agreement "$agreement" --out traffic.csv --key firm.ke
 ./tdsc transfer start --token-file firm/operator.token --agreement "$agreement" --out traffic.csv --key firm.key --wait
 cmp traffic.csv dept/traffic.csv && echo "pulled file is identical"
 say tdsc negotiate ... --purpose marketing --wait
-./tdsc negotiate --token-file firm/operator.token --from "http://$dept_addr" --offer offer-traffic-research --purpose marketing --wait -o json >refused.json || true
+./tdsc negotiate --token-file firm/operator.token --from "$scheme://$dept_addr" --offer offer-traffic-research --purpose marketing --wait -o json >refused.json || true
 grep -q '"TERMINATED"' refused.json || { echo "marketing was not refused:"; cat refused.json; exit 1; }
 
 # The auditor and the regulator.
@@ -100,4 +118,4 @@ run tdsc audit verify --ledger "$TDSC_LEDGER" --token auditor.token --vkey ledge
 run tdsc flows report --ledger "$TDSC_LEDGER" --token regulator.token
 if ./tdsc audit records >/dev/null 2>&1; then echo "reading without a role token succeeded" >&2; exit 1; fi
 echo
-echo "walkthrough: passed"
+echo "walkthrough ($scheme): passed"

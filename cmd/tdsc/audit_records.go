@@ -52,7 +52,7 @@ func (f *readerFlags) client() (*client.Client, error) {
 	if tok == "" {
 		return nil, fmt.Errorf("--token: reading the ledger needs a role token (tdsc authority token --role auditor|regulator …)")
 	}
-	return client.New(f.url, client.WithToken(tok))
+	return newLedgerClient(f.url, nil, client.WithToken(tok))
 }
 
 // parseWhen accepts RFC 3339 or a date (YYYY-MM-DD, midnight UTC).

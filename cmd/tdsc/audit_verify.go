@@ -60,7 +60,7 @@ someone else's ledger). --genesis pins the space's genesis the same way.`,
 					}
 					opts = append(opts, client.WithToken(strings.TrimSpace(string(tok))))
 				}
-				c, err := client.New(src, opts...)
+				c, err := newLedgerClient(src, nil, opts...)
 				if err != nil {
 					return err
 				}

@@ -5,13 +5,12 @@ import (
 	"fmt"
 
 	"github.com/tdsc/tdsc/ledger"
-	"github.com/tdsc/tdsc/ledger/client"
 )
 
 // openLedgerService connects to the ledger service over HTTP and checks that
 // it serves the authority's space.
 func openLedgerService(ctx context.Context, url string, g ledger.Genesis) (authorityLedger, func(), error) {
-	c, err := client.New(url)
+	c, err := newLedgerClient(url, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("flag --ledger: %w", err)
 	}

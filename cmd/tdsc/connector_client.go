@@ -50,6 +50,13 @@ func (o *apiOpts) client() (*apiClient, error) {
 	}
 	r := resty.New().SetBaseURL(strings.TrimRight(o.api, "/")+"/api/v1").SetAuthToken(tok).
 		SetTimeout(6*time.Minute).SetHeader("Accept", "application/json")
+	tc, err := cliTLS()
+	if err != nil {
+		return nil, fmt.Errorf("TDSC_TLS_CA_FILE: %w", err)
+	}
+	if tc != nil {
+		r.SetTLSClientConfig(tc)
+	}
 	return &apiClient{r: r}, nil
 }
 

@@ -20,6 +20,7 @@ func newFabricServeCmd() *cobra.Command {
 	var profile, chaincode, genesisFile, keyFile, addr, audience string
 	var deploy, secure bool
 	var org int
+	var tlsFlags serverTLSFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the ledger API (/ledger/v1/) over a space's chaincode on Fabric",
@@ -32,6 +33,11 @@ verifier key is written next to it with .vkey).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			serverTLS, err := tlsFlags.load()
+			if err != nil {
+				return err
+			}
+			secure = secure || serverTLS != nil
 			var g *ledger.Genesis
 			if genesisFile != "" {
 				data, err := os.ReadFile(genesisFile)
@@ -55,6 +61,7 @@ verifier key is written next to it with .vkey).`,
 				return err
 			}
 			srv := service.Server(addr, h)
+			srv.TLSConfig = serverTLS
 			log.Info("ledger serving on fabric", "addr", ln.Addr().String(), "chaincode", chaincode, "space", l.Genesis().Space, "checkpointKey", l.VerifierKey())
 			return serveUntilDone(ctx, srv, ln)
 		},
@@ -68,5 +75,6 @@ verifier key is written next to it with .vkey).`,
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:7070", "listen address")
 	cmd.Flags().StringVar(&audience, "audience", "ledger", "aud claim role tokens must carry")
 	cmd.Flags().BoolVar(&secure, "secure-cookies", false, "mark the dashboard's session cookie Secure (TLS ends in front of this service)")
+	tlsFlags.add(cmd)
 	return cmd
 }

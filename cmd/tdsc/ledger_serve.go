@@ -23,6 +23,7 @@ func newLedgerServeCmd() *cobra.Command {
 		dir, addr, genesisFile, audience string
 		secure                           bool
 	)
+	var tlsFlags serverTLSFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the embedded ledger in DIR over HTTP under /ledger/v1/",
@@ -37,6 +38,11 @@ the same role token). Stops cleanly on SIGINT/SIGTERM.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			serverTLS, err := tlsFlags.load()
+			if err != nil {
+				return err
+			}
+			secure = secure || serverTLS != nil
 			g, err := serveGenesis(dir, genesisFile)
 			if err != nil {
 				return err
@@ -55,6 +61,7 @@ the same role token). Stops cleanly on SIGINT/SIGTERM.`,
 				return err
 			}
 			srv := service.Server(addr, h)
+			srv.TLSConfig = serverTLS
 			log.Info("ledger serving", "addr", ln.Addr().String(), "dir", dir, "space", g.Space, "checkpointKey", st.VerifierKey())
 			return serveUntilDone(ctx, srv, ln)
 		},
@@ -64,6 +71,7 @@ the same role token). Stops cleanly on SIGINT/SIGTERM.`,
 	cmd.Flags().StringVar(&genesisFile, "genesis", "", "genesis file (tdsc authority init); required to create a ledger, checked when reopening")
 	cmd.Flags().StringVar(&audience, "audience", "ledger", "aud claim role tokens must carry")
 	cmd.Flags().BoolVar(&secure, "secure-cookies", false, "mark the dashboard's session cookie Secure (TLS ends in front of this service)")
+	tlsFlags.add(cmd)
 	_ = cmd.MarkFlagRequired("dir")
 	return cmd
 }

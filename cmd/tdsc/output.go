@@ -21,11 +21,18 @@ func writeJSON(w io.Writer, v any) error {
 // printJSON prints v as indented JSON on the command's output.
 func printJSON(cmd *cobra.Command, v any) error { return writeJSON(cmd.OutOrStdout(), v) }
 
-// serveUntilDone serves srv on ln until ctx ends (SIGINT/SIGTERM), then shuts
-// it down, giving requests in flight up to 10 s.
+// serveUntilDone serves srv on ln (HTTPS when srv.TLSConfig holds a
+// certificate) until ctx ends (SIGINT/SIGTERM), then shuts it down, giving
+// requests in flight up to 10 s.
 func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err

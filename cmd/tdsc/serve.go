@@ -79,6 +79,14 @@ outbox records resume on the next start.`,
 			if err != nil {
 				return err
 			}
+			serverTLS, err := cfg.ServerTLS()
+			if err != nil {
+				return err
+			}
+			clientTLS, err := cfg.ClientTLS()
+			if err != nil {
+				return err
+			}
 			var led nodeLedger
 			switch {
 			case cfg.LedgerURL != "":
@@ -86,7 +94,7 @@ outbox records resume on the next start.`,
 				if err != nil {
 					return err
 				}
-				c, err := client.New(cfg.LedgerURL, client.WithTokenSource(func(ctx context.Context) (string, error) {
+				c, err := newLedgerClient(cfg.LedgerURL, clientTLS, client.WithTokenSource(func(ctx context.Context) (string, error) {
 					return iss.RoleToken(identity.RoleParticipant, cfg.ParticipantID, "ledger", nil, 5*time.Minute)
 				}))
 				if err != nil {
@@ -123,10 +131,16 @@ outbox records resume on the next start.`,
 			mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 			mux.Handle("/", node.Handler())
 			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-				IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+				IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, TLSConfig: serverTLS}
 			log.Info("connector serving", "participant", cfg.ParticipantID, "listen", ln.Addr().String(), "publicUrl", node.PublicURL(), "dataDir", cfg.DataDir)
 			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(ln) }()
+			go func() {
+				if serverTLS != nil {
+					errc <- srv.ServeTLS(ln, "", "")
+					return
+				}
+				errc <- srv.Serve(ln)
+			}()
 			select {
 			case err = <-errc:
 			case <-ctx.Done():

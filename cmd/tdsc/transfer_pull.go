@@ -50,6 +50,11 @@ func pullTransfer(ctx context.Context, o pullOptions) (pull.Result, error) {
 	}
 	bar := progress.New(w, o.Out, terminal)
 	opts := []pull.Option{pull.WithProgress(func(p pull.Progress) { bar.Update(p.Done, p.Total, p.Resumed) })}
+	if tc, err := cliTLS(); err != nil {
+		return pull.Result{}, fmt.Errorf("TDSC_TLS_CA_FILE: %w", err)
+	} else if tc != nil {
+		opts = append(opts, pull.WithTLS(tc))
+	}
 	if o.Resume {
 		opts = append(opts, pull.WithResume())
 	}

@@ -3,6 +3,7 @@ package pull
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -74,10 +75,19 @@ func WithRetries(n int) Option { return func(o *options) { o.retries = n } }
 // WithClock sets the clock used for Progress.Started.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
-var defaultClient = &http.Client{Transport: &http.Transport{
-	ResponseHeaderTimeout: 30 * time.Second,
-	ReadBufferSize:        256 << 10,
-}}
+// WithTLS uses the default client's settings with this TLS configuration
+// (a space's own CA, say).
+func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.client = newClient(cfg) } }
+
+var defaultClient = newClient(nil)
+
+func newClient(cfg *tls.Config) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		ResponseHeaderTimeout: 30 * time.Second,
+		ReadBufferSize:        256 << 10,
+		TLSClientConfig:       cfg,
+	}}
+}
 
 // sidecar holds what a resume needs beside the partial file.
 type sidecar struct {
