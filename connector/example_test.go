@@ -35,7 +35,8 @@ func ExampleNew() {
 	node, err := connector.New(ctx, connector.Config{ParticipantID: "did:tdsc:bureau", Space: space.Genesis.Space,
 		Listen: "127.0.0.1:18990", DataDir: dir + "/node"},
 		connector.WithKey(space.Keys["did:tdsc:bureau"]), connector.WithLedger(led),
-		connector.WithParticipants(led), connector.WithRules(led), connector.WithOperatorToken("an-operator-token-0123"))
+		connector.WithParticipants(led), connector.WithRules(led), connector.WithRegisteredDatasets(led),
+		connector.WithOperatorToken("an-operator-token-0123"))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -160,7 +160,7 @@ func (s *testSpace) node(id string, key *identity.Key, dir, addr string, extra .
 		s.schema.base = &http.Transport{TLSClientConfig: ct}
 	}
 	opts := append([]connector.Option{connector.WithKey(key), connector.WithLedger(s.gate),
-		connector.WithParticipants(s.led), connector.WithRules(s.led), connector.WithOperatorToken(opToken),
+		connector.WithParticipants(s.led), connector.WithRules(s.led), connector.WithRegisteredDatasets(s.led), connector.WithOperatorToken(opToken),
 		connector.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 		connector.WithHTTPClient(&http.Client{Timeout: 5 * time.Second, Transport: s.schema})}, extra...)
 	n, err := connector.New(context.Background(), cfg, opts...)

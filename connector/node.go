@@ -54,8 +54,12 @@ type Node struct {
 	dp       *dataplane.Server // hashes file sources at registration, even under WithDataPlane
 	// pushClient carries this node's pushes to consumers (TLS as configured).
 	pushClient *http.Client
-	push       http.Handler
-	handler    http.Handler
+	// datasets reads dataset.registered from the ledger (nil: not configured).
+	datasets interface {
+		RegisteredDataset(ctx context.Context, id string) (ledger.Entry, error)
+	}
+	push    http.Handler
+	handler http.Handler
 
 	compiled sync.Map // offer id -> *policy.Compiled
 	watch    watchers
@@ -78,10 +82,13 @@ type options struct {
 	newID      func() string
 	log        *slog.Logger
 	httpClient *http.Client
-	opToken    string
-	data       http.Handler
-	verifier   []identity.VerifierOption
-	metrics    prometheus.Registerer
+	datasets   interface {
+		RegisteredDataset(ctx context.Context, id string) (ledger.Entry, error)
+	}
+	opToken  string
+	data     http.Handler
+	verifier []identity.VerifierOption
+	metrics  prometheus.Registerer
 }
 
 // Option configures New.
@@ -111,6 +118,17 @@ func WithRules(r interface {
 	Rules(ctx context.Context) (policy.SpaceRules, error)
 }) Option {
 	return func(o *options) { o.rules = r }
+}
+
+// WithRegisteredDatasets sets where the consumer reads the content hash a
+// provider registered for a dataset (dataset.registered on the ledger: the
+// embedded store or the ledger service's client): received bytes are checked
+// against it rather than against the hash the provider names at transfer
+// time. Without it, the provider's stated hash is the reference.
+func WithRegisteredDatasets(r interface {
+	RegisteredDataset(ctx context.Context, id string) (ledger.Entry, error)
+}) Option {
+	return func(o *options) { o.datasets = r }
 }
 
 // WithClock injects the clock.
@@ -247,6 +265,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 	n.lw = newLedgerWriter(n, o.ledger)
 	n.peers = &peerClient{n: n, hc: o.httpClient}
 	n.pushClient = pushClient
+	n.datasets = o.datasets
 	n.tasks = newTaskRunner(n)
 	if o.metrics != nil {
 		if err := n.registerMetrics(o.metrics); err != nil {

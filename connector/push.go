@@ -51,7 +51,11 @@ func (n *Node) newReceiver() (*dataplane.Receiver, error) {
 	cfg := dataplane.DefaultReceiverConfig()
 	cfg.Audience, cfg.BaseURL, cfg.Dir, cfg.Now, cfg.Logger = n.pushAudience(), n.cfg.PublicURL, n.receivedDir(), n.now, n.log
 	cfg.Live = pushLive{n}
-	return dataplane.NewReceiver(cfg, dataplane.IdentityVerifier{V: n.verifier}, nil, dpRecorder{n})
+	var hashes dataplane.HashLookup
+	if n.datasets != nil {
+		hashes = n.registeredHash
+	}
+	return dataplane.NewReceiver(cfg, dataplane.IdentityVerifier{V: n.verifier}, hashes, dpRecorder{n})
 }
 
 type pushLive struct{ n *Node }
@@ -230,8 +234,9 @@ type Receipt struct {
 var ErrReceiptMismatch = errors.New("connector: received content does not match the registered hash")
 
 // RecordReceipt is the consumer's transfer.completed for a pull transfer it
-// downloaded: the bytes and hash it computed, compared with the registered
-// hash the provider named in the data address. A mismatch is recorded (with
+// downloaded: the bytes and hash it computed, compared with the dataset's
+// registered hash (from the ledger with WithRegisteredDatasets, else the one
+// the provider named in the data address). A mismatch is recorded (with
 // decision deny) and returned as ErrReceiptMismatch. A second receipt for the
 // same transfer records nothing more.
 func (n *Node) RecordReceipt(ctx context.Context, id string, rc Receipt) (*ledger.Record, error) {
@@ -251,6 +256,16 @@ func (n *Node) RecordReceipt(ctx context.Context, id string, rc Receipt) (*ledge
 	if len(x.DataAddress) > 0 && json.Unmarshal(x.DataAddress, &addr) == nil {
 		registered = normHash(addr.Property(transferPropertyHash))
 	}
+	if n.datasets != nil {
+		// The ledger's registration is the reference, not what the provider
+		// said at transfer time; while the ledger cannot be read, the
+		// provider's word stands (and the ledger keeps both hashes).
+		if h, err := n.registeredHash(ctx, x.DatasetID); err != nil {
+			n.log.WarnContext(ctx, "receipt checked against the provider's stated hash: the ledger's registration cannot be read", "transfer", x.ID, "err", err)
+		} else if h != "" {
+			registered = h
+		}
+	}
 	jti := x.TokenID
 	if tok := addr.Property(transferPropertyAuth); jti == "" && tok != "" {
 		jti, _ = tokenID(tok)
@@ -263,6 +278,20 @@ func (n *Node) RecordReceipt(ctx context.Context, id string, rc Receipt) (*ledge
 		return rec, fmt.Errorf("%w: %s", ErrReceiptMismatch, rec.Reason)
 	}
 	return rec, nil
+}
+
+// registeredHash is the content hash the dataset's provider registered on the
+// ledger (normalised hex), "" when it registered none; an error when the
+// ledger cannot be read.
+func (n *Node) registeredHash(ctx context.Context, dataset string) (string, error) {
+	e, err := n.datasets.RegisteredDataset(ctx, dataset)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading dataset.registered of %s: %w", dataset, err)
+	}
+	return normHash(e.Record.ContentHash), nil
 }
 
 func normHash(h string) string {

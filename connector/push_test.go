@@ -16,9 +16,12 @@ import (
 	"testing"
 
 	"github.com/tdsc/tdsc/connector"
+	"github.com/tdsc/tdsc/connector/dataplane"
+	"github.com/tdsc/tdsc/connector/dataplane/pull"
 	"github.com/tdsc/tdsc/connector/dsp"
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/policy"
 )
 
 // pushProvider registers a dataset of size random bytes with its hash (with
@@ -274,4 +277,49 @@ func TestPushRecheckedByConsumer(t *testing.T) {
 		t.Fatalf("push under a revoked agreement: %d, want 403", st)
 	}
 	denied("dataplane.agreement-revoked")
+}
+
+// TestReceiptCheckedAgainstTheLedger: the provider's own store (and so the
+// hash it names in the data address) disagrees with what it registered on
+// the ledger. The consumer pulls bytes that match the provider's word, but
+// its receipt is checked against the ledger's registration: refused and
+// recorded as a mismatch.
+func TestReceiptCheckedAgainstTheLedger(t *testing.T) {
+	s, prov, cons := twoNodes(t)
+	ctx := context.Background()
+	// On the ledger, dataset ds-traffic is registered with another hash.
+	ledgerSum := sha256.Sum256([]byte("what was registered"))
+	rec := s.sp.Dataset(prov.id, "ds-traffic", policy.General, "transport")
+	rec.ContentHash = "sha256:" + hex.EncodeToString(ledgerSum[:])
+	b, err := s.sp.Batch(prov.id, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.led.Append(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	_, offerID := provider(t, prov, false) // its own dataset.registered is refused as a duplicate
+	ag := agree(t, prov, cons, offerID)
+	x, err := cons.StartTransfer(ctx, ag, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cx := waitTransfer(t, cons, x.ID, "STARTED")
+	addr := dataAddress(t, cx)
+	tok := addr.Property("authorization")
+	res, err := pull.Download(ctx, addr.Endpoint, tok, dataplane.KeyProof(cons.key, tok), filepath.Join(t.TempDir(), "o"))
+	if err != nil {
+		t.Fatalf("the bytes match the provider's stated hash: %v", err)
+	}
+	got, err := cons.RecordReceipt(ctx, x.ID, connector.Receipt{Bytes: res.Size, SHA256: res.SHA256})
+	if !errors.Is(err, connector.ErrReceiptMismatch) {
+		t.Fatalf("receipt: %v, want ErrReceiptMismatch against the ledger's registration", err)
+	}
+	if got.Decision != ledger.DecisionDeny || !strings.Contains(got.Reason, hex.EncodeToString(ledgerSum[:])) {
+		t.Errorf("consumer's transfer.completed %+v: want a denial naming the ledger's hash", got)
+	}
+	onLedger := s.onLedger(t, "transfer.completed/"+cx.PeerPID+"/"+cons.id)
+	if onLedger.Rule != "transfer.hash-mismatch" {
+		t.Errorf("on the ledger: %+v", onLedger)
+	}
 }

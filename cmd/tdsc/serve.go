@@ -34,6 +34,7 @@ type nodeLedger interface {
 	Append(ctx context.Context, b *ledger.Batch) (ledger.Receipt, error)
 	Participant(ctx context.Context, id string) (identity.Participant, error)
 	Rules(ctx context.Context) (policy.SpaceRules, error)
+	RegisteredDataset(ctx context.Context, id string) (ledger.Entry, error)
 }
 
 // loadServeConfig reads the YAML file (unknown keys refused), applies the
@@ -118,7 +119,8 @@ outbox records resume on the next start.`,
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			node, err := connector.New(ctx, cfg, connector.WithKey(key), connector.WithLedger(led),
-				connector.WithParticipants(led), connector.WithRules(led), connector.WithLogger(log), connector.WithMetrics(reg))
+				connector.WithParticipants(led), connector.WithRules(led), connector.WithRegisteredDatasets(led),
+				connector.WithLogger(log), connector.WithMetrics(reg))
 			if err != nil {
 				return err
 			}

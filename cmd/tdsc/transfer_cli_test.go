@@ -48,7 +48,7 @@ func cliNode(t *testing.T, sp *ledgertest.Space, led *embedded.Store, id, region
 	cfg := connector.Config{ParticipantID: id, Space: sp.Genesis.Space, Listen: ln.Addr().String(), DataDir: dir, DataSources: dir,
 		RetryMin: 5 * time.Millisecond, RetryMax: 100 * time.Millisecond, StrictTimeout: 2 * time.Second}
 	n, err := connector.New(context.Background(), cfg, connector.WithKey(sp.Keys[id]), connector.WithLedger(led),
-		connector.WithParticipants(led), connector.WithRules(led), connector.WithOperatorToken(cliOpToken),
+		connector.WithParticipants(led), connector.WithRules(led), connector.WithRegisteredDatasets(led), connector.WithOperatorToken(cliOpToken),
 		connector.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		t.Fatal(err)

@@ -73,8 +73,10 @@ func (c ReceiverConfig) Validate() error {
 	return nil
 }
 
-// HashLookup returns the registered content hash of a dataset ("" if none);
-// the consumer resolves it from the ledger, not from the provider.
+// HashLookup returns the registered content hash of a dataset ("" if none,
+// and then the Repr-Digest the provider sends is the reference); the consumer
+// resolves it from the ledger, not from the provider. An error answers 503,
+// so the provider pushes again later.
 type HashLookup func(ctx context.Context, dataset string) (string, error)
 
 // Receiver is the consumer's push endpoint: it verifies the provider's token
@@ -199,7 +201,8 @@ func (rv *Receiver) receive(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusServiceUnavailable, ReasonInternal, "cannot resolve the dataset's registered hash; retry later")
 			return
 		}
-	} else if p == "" {
+	}
+	if registered == "" && p == "" {
 		registered = reprDigest(r.Header.Get("Repr-Digest"))
 	}
 	registered = normHash(registered)

@@ -174,6 +174,16 @@ func (c *Client) Participant(ctx context.Context, id string) (identity.Participa
 	return p, err
 }
 
+// RegisteredDataset gets a dataset's dataset.registered record, the space's
+// public catalogue entry of it (no token needed); ledger.ErrNotFound if the
+// dataset was never registered.
+func (c *Client) RegisteredDataset(ctx context.Context, id string) (ledger.Entry, error) {
+	var e ledger.Entry
+	r, _ := c.req(ctx, false)
+	err := do(r.SetResult(&e).Get("/ledger/v1/datasets/" + url.PathEscape(id)))
+	return e, err
+}
+
 // Rules gets the current space rules.
 func (c *Client) Rules(ctx context.Context) (policy.SpaceRules, error) {
 	var rules policy.SpaceRules

@@ -285,3 +285,9 @@ func (s *Store) CheckpointPage(ctx context.Context, q ledger.CheckpointQuery) (l
 	}
 	return page, nil
 }
+
+// RegisteredDataset is the dataset.registered record of dataset id
+// (ledger.RegisteredDataset over this store).
+func (s *Store) RegisteredDataset(ctx context.Context, id string) (ledger.Entry, error) {
+	return ledger.RegisteredDataset(ctx, s, id)
+}

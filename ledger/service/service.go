@@ -133,6 +133,7 @@ func New(cfg Config) (http.Handler, error) {
 	})
 	route("GET /ledger/v1/proof/consistency", h.consistency)
 	route("GET /ledger/v1/participants/{id}", h.participant)
+	route("GET /ledger/v1/datasets/{id}", h.dataset)
 	route("GET /ledger/v1/participants/{id}/jwks", h.jwks)
 	route("GET /ledger/v1/rules", func(w http.ResponseWriter, r *http.Request) error {
 		rules, err := cfg.Backend.Rules(r.Context())
@@ -392,6 +393,16 @@ func (h *handler) participant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, p)
+}
+
+// dataset is the public catalogue entry of a dataset: its dataset.registered
+// record (no role token; it carries no flow data).
+func (h *handler) dataset(w http.ResponseWriter, r *http.Request) error {
+	e, err := ledger.RegisteredDataset(r.Context(), h.cfg.Backend, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, e)
 }
 
 func (h *handler) jwks(w http.ResponseWriter, r *http.Request) error {

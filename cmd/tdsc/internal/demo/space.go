@@ -148,7 +148,7 @@ func (s *space) startNode(ctx context.Context, id string, key *identity.Key) (*n
 	cfg := connector.Config{ParticipantID: id, Space: s.auth.Genesis().Space, Listen: ln.Addr().String(), DataDir: dir,
 		DataSources: dir, LedgerURL: s.ledgerURL, RetryMin: 5 * time.Millisecond, RetryMax: 500 * time.Millisecond}
 	n, err := connector.New(ctx, cfg, connector.WithKey(key), connector.WithLedger(s.ledger),
-		connector.WithParticipants(s.ledger), connector.WithRules(s.ledger), connector.WithOperatorToken(tok),
+		connector.WithParticipants(s.ledger), connector.WithRules(s.ledger), connector.WithRegisteredDatasets(s.ledger), connector.WithOperatorToken(tok),
 		connector.WithLogger(s.log))
 	if err != nil {
 		return nil, fmt.Errorf("connector %s: %w", id, err)

@@ -310,7 +310,7 @@ func (sp *outageSpace) node(t *testing.T, ctx context.Context, id, name, region,
 	cfg := connector.Config{ParticipantID: id, Space: sp.auth.Genesis().Space, Listen: ln.Addr().String(), DataDir: dir,
 		DataSources: dir, RetryMin: 10 * time.Millisecond, RetryMax: 250 * time.Millisecond, StrictTimeout: 5 * time.Second, MaxAttempts: 10000}
 	n, err := connector.New(ctx, cfg, connector.WithKey(key), connector.WithLedger(sp.writer),
-		connector.WithParticipants(sp.writer), connector.WithRules(sp.writer), connector.WithOperatorToken("operator-"+id),
+		connector.WithParticipants(sp.writer), connector.WithRules(sp.writer), connector.WithRegisteredDatasets(sp.writer), connector.WithOperatorToken("operator-"+id),
 		connector.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
