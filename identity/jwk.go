@@ -73,7 +73,7 @@ func (k JWK) PublicKey() (crypto.PublicKey, error) {
 		if k.Crv != "Ed25519" {
 			return nil, fmt.Errorf("%w: field crv: OKP keys must be Ed25519, got %q", ErrBadKey, k.Crv)
 		}
-		x, err := base64.RawURLEncoding.DecodeString(k.X)
+		x, err := base64.RawURLEncoding.Strict().DecodeString(k.X)
 		if err != nil || len(x) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("%w: field x: must be %d bytes base64url", ErrBadKey, ed25519.PublicKeySize)
 		}
@@ -82,8 +82,8 @@ func (k JWK) PublicKey() (crypto.PublicKey, error) {
 		if k.Crv != "P-256" {
 			return nil, fmt.Errorf("%w: field crv: EC keys must be P-256, got %q", ErrBadKey, k.Crv)
 		}
-		x, errX := base64.RawURLEncoding.DecodeString(k.X)
-		y, errY := base64.RawURLEncoding.DecodeString(k.Y)
+		x, errX := base64.RawURLEncoding.Strict().DecodeString(k.X)
+		y, errY := base64.RawURLEncoding.Strict().DecodeString(k.Y)
 		if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
 			return nil, fmt.Errorf("%w: fields x, y: must be 32 bytes base64url each", ErrBadKey)
 		}
