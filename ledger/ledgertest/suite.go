@@ -548,6 +548,24 @@ func testParticipants(t *testing.T, f *fixture) {
 	if _, err := f.b.Participant(f.ctx, "nobody"); !errors.Is(err, ledger.ErrNotFound) {
 		t.Fatalf("unknown participant: got %v, want ErrNotFound", err)
 	}
+	// A key belongs to one participant: p9 registered with p1's key is refused.
+	rec, err := f.s.Participant("p9", "CN-BJ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Participant.Keys = []identity.JWK{f.s.Keys["p1"].JWK()}
+	b, err := f.s.Batch(f.s.Authority(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.b.Append(f.ctx, b)
+	var re *ledger.RuleError
+	if !errors.Is(err, ledger.ErrRefused) || !errors.As(err, &re) || re.Rule != "participant.key-unique" || re.Field != "participant.keys[0]" {
+		t.Fatalf("registering p1's key for p9: %v, want refused by participant.key-unique on participant.keys[0]", err)
+	}
+	if _, err := f.b.Participant(f.ctx, "p9"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("p9 after the refusal: %v, want ErrNotFound", err)
+	}
 }
 
 // testConcurrent appends from several goroutines at once (the same batch
