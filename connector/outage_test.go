@@ -86,7 +86,7 @@ func TestLedgerOutageLongerThanTheRegistryCache(t *testing.T) {
 				return false, "not yet"
 			}
 			pid = p.ID
-			return p.State == "REQUESTED", p.State
+			return p.State == "REQUESTED" && p.Awaiting == "operator approval", p.State + " awaiting " + p.Awaiting
 		})
 		return neg.ID, pid
 	}
