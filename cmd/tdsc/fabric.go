@@ -16,9 +16,10 @@ func init() { register("", newFabricCmd) }
 func newFabricCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "fabric",
-		Short: "Work with the ledger on a Hyperledger Fabric network (start one with scripts/fabric.sh up)",
+		Short: "Work with the ledger on a Hyperledger Fabric network: a local one (up, down, status), the ledger service over it, the audit from its blocks",
 	}
 	cmd.AddCommand(newFabricVerifyCmd(), newFabricServeCmd())
+	cmd.AddCommand(newFabricNetCmds()...)
 	return cmd
 }
 

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+)
+
+// newFabricNetCmds are `tdsc fabric up|down|status|restart|clean|deploy`:
+// the local development network of scripts/fabric.sh (Fabric built from the
+// Go module proxy, no Docker), run from the tdsc checkout the command is
+// started in (or below).
+func newFabricNetCmds() []*cobra.Command {
+	var cmds []*cobra.Command
+	for _, c := range []struct{ verb, short string }{
+		{"up", "Build Fabric from the module proxy (cached) and start a local network: orderer, a peer per org, channel, chaincode services"},
+		{"down", "Stop the local network's processes"},
+		{"status", "Show what runs, the block height and the chaincode definitions"},
+		{"restart", "Start a stopped network again on its existing ledger"},
+		{"clean", "Stop the network and delete its directory"},
+		{"deploy", "Define a chaincode NAME on the channel (one per space)"},
+	} {
+		args := cobra.NoArgs
+		use := c.verb
+		if c.verb == "deploy" {
+			args, use = cobra.ExactArgs(1), "deploy NAME"
+		}
+		cmds = append(cmds, &cobra.Command{
+			Use:   use,
+			Short: c.short,
+			Long: c.short + `.
+
+Runs scripts/fabric.sh ` + c.verb + ` of the tdsc checkout that holds the current
+directory; settings as in that script (TDSC_FABRIC_ORGS, TDSC_FABRIC_PORT,
+TDSC_FABRIC_DIR, ...) and docs/fabric.md.`,
+			Args: args,
+			RunE: func(cmd *cobra.Command, a []string) error {
+				script, err := fabricScript()
+				if err != nil {
+					return err
+				}
+				x := exec.CommandContext(cmd.Context(), "bash", append([]string{script, c.verb}, a...)...)
+				x.Dir = filepath.Dir(filepath.Dir(script))
+				x.Stdin, x.Stdout, x.Stderr = os.Stdin, cmd.OutOrStdout(), cmd.ErrOrStderr()
+				if err := x.Run(); err != nil {
+					return fmt.Errorf("scripts/fabric.sh %s: %w", c.verb, err)
+				}
+				return nil
+			},
+		})
+	}
+	return cmds
+}
+
+// fabricScript finds scripts/fabric.sh of the tdsc checkout holding the
+// working directory.
+func fabricScript() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.HasPrefix(mod, []byte("module github.com/tdsc/tdsc\n")) {
+			script := filepath.Join(dir, "scripts", "fabric.sh")
+			if _, err := os.Stat(script); err != nil {
+				return "", fmt.Errorf("the tdsc checkout at %s has no scripts/fabric.sh: %w", dir, err)
+			}
+			return script, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("tdsc fabric up|down|…: run it inside a tdsc checkout (it drives scripts/fabric.sh, which builds Fabric from the Go module proxy)")
+		}
+		dir = parent
+	}
+}
