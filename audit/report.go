@@ -140,78 +140,155 @@ func newIndex(recs []ledger.Record) *index {
 	return ix
 }
 
+// Source is the records a report is built over, all of the ledger in ledger
+// order (joins need the registrations before the window too). BuildReport
+// reads a slice of decoded records; the dashboard reads its compact mirror.
+type Source interface {
+	// Len is the number of records.
+	Len() int
+	// Read fills *r with record i. The report reads Kind, ID, Time, Actor,
+	// Counterparty, Dataset, Category, Classification, Agreement, Transfer,
+	// Rule, Reason, Bytes, FromRegion, ToRegion, LegalBasis and the
+	// Participant, Terms, Duty and Objection sub-objects; it keeps strings and
+	// sub-objects, never r, which it reuses between calls.
+	Read(i int, r *ledger.Record)
+}
+
+// records is a slice of decoded records as a Source.
+type records []ledger.Record
+
+func (rs records) Len() int                     { return len(rs) }
+func (rs records) Read(i int, r *ledger.Record) { *r = rs[i] }
+
+// joined is what a flow or an exception takes from a registration, an
+// agreement or an authorisation it refers to.
+type joined struct {
+	actor, counterparty, dataset, category string
+	fromRegion, toRegion, legalBasis       string
+	agreement                              string
+	classification                         policy.Classification
+	terms                                  *ledger.Terms
+}
+
+func joinedOf(r *ledger.Record) joined {
+	return joined{actor: r.Actor, counterparty: r.Counterparty, dataset: r.Dataset, category: r.Category,
+		fromRegion: r.FromRegion, toRegion: r.ToRegion, legalBasis: r.LegalBasis, agreement: r.Agreement,
+		classification: r.Classification, terms: r.Terms}
+}
+
+// joins are the records a flow is spread over: a completion names its
+// transfer; the authorisation names the agreement; the agreement the
+// dataset; a participant's registration its region. The latest record of
+// each id counts.
+type joins struct {
+	datasets   map[string]joined
+	agreements map[string]joined
+	authorized map[string]joined
+	regions    map[string]string // participant id → region
+}
+
+func newJoins(src Source) *joins {
+	j := &joins{datasets: map[string]joined{}, agreements: map[string]joined{}, authorized: map[string]joined{}, regions: map[string]string{}}
+	var r ledger.Record
+	for i := range src.Len() {
+		src.Read(i, &r)
+		switch r.Kind {
+		case ledger.KindDatasetRegistered:
+			j.datasets[r.Dataset] = joinedOf(&r)
+		case ledger.KindAgreementSigned:
+			j.agreements[r.Agreement] = joinedOf(&r)
+		case ledger.KindTransferAuthorized:
+			j.authorized[r.Transfer] = joinedOf(&r)
+		case ledger.KindParticipantRegistered, ledger.KindParticipantUpdated:
+			if r.Participant != nil {
+				j.regions[r.Participant.ID] = r.Participant.Region
+			}
+		}
+	}
+	return j
+}
+
 // completionCounted picks, per transfer, the index of the one
 // transfer.completed record whose bytes count: both parties record a
 // completion (the provider what it sent, the consumer what it received), and
 // the bytes moved once. The provider's record is preferred; the consumer's
 // counts when the provider's is missing.
-func (ix *index) completionCounted(recs []ledger.Record) map[string]int {
-	counted := map[string]int{}
-	for i := range recs {
-		r := &recs[i]
+func (j *joins) completionCounted(src Source) map[string]int {
+	type pick struct {
+		i          int
+		byProvider bool
+	}
+	picked := map[string]pick{}
+	var r ledger.Record
+	for i := range src.Len() {
+		src.Read(i, &r)
 		if r.Kind != ledger.KindTransferCompleted {
 			continue
 		}
-		j, seen := counted[r.Transfer]
-		if !seen || ix.byProvider(r) && !ix.byProvider(&recs[j]) {
-			counted[r.Transfer] = i
+		p, seen := picked[r.Transfer]
+		if bp := j.byProvider(&r); !seen || bp && !p.byProvider {
+			picked[r.Transfer] = pick{i, bp}
 		}
+	}
+	counted := make(map[string]int, len(picked))
+	for t, p := range picked {
+		counted[t] = p.i
 	}
 	return counted
 }
 
 // byProvider reports whether a completion is the provider's: the actor of the
 // transfer's authorisation, or else the owner of its dataset.
-func (ix *index) byProvider(r *ledger.Record) bool {
-	if auth := ix.authorized[r.Transfer]; auth != nil {
-		return r.Actor == auth.Actor
+func (j *joins) byProvider(r *ledger.Record) bool {
+	if auth, ok := j.authorized[r.Transfer]; ok {
+		return r.Actor == auth.actor
 	}
-	if ds := ix.datasets[r.Dataset]; ds != nil {
-		return r.Actor == ds.Actor
+	if ds, ok := j.datasets[r.Dataset]; ok {
+		return r.Actor == ds.actor
 	}
 	return true
 }
 
 // flowOf fills a flow's fields from the record and, where it is silent, from
 // the transfer's authorisation, its agreement, its dataset and the parties' regions.
-func (ix *index) flowOf(r *ledger.Record) Flow {
+func (j *joins) flowOf(r *ledger.Record) Flow {
 	f := Flow{Dataset: r.Dataset, Category: r.Category, Classification: r.Classification,
 		FromRegion: r.FromRegion, ToRegion: r.ToRegion, LegalBasis: r.LegalBasis}
 	provider, consumer := r.Actor, r.Counterparty
-	if !ix.byProvider(r) {
+	if !j.byProvider(r) {
 		provider, consumer = r.Counterparty, r.Actor
 	}
-	if auth := ix.authorized[r.Transfer]; auth != nil {
-		provider, consumer = auth.Actor, auth.Counterparty
-		fill(&f.Dataset, auth.Dataset)
-		fill(&f.Category, auth.Category)
-		fill(&f.FromRegion, auth.FromRegion)
-		fill(&f.ToRegion, auth.ToRegion)
-		fill(&f.LegalBasis, auth.LegalBasis)
+	if auth, ok := j.authorized[r.Transfer]; ok {
+		provider, consumer = auth.actor, auth.counterparty
+		fill(&f.Dataset, auth.dataset)
+		fill(&f.Category, auth.category)
+		fill(&f.FromRegion, auth.fromRegion)
+		fill(&f.ToRegion, auth.toRegion)
+		fill(&f.LegalBasis, auth.legalBasis)
 		if f.Classification == "" {
-			f.Classification = auth.Classification
+			f.Classification = auth.classification
 		}
-		if ag := ix.agreements[auth.Agreement]; ag != nil {
-			fill(&f.LegalBasis, ag.LegalBasis)
-			fill(&f.Dataset, ag.Dataset)
+		if ag, ok := j.agreements[auth.agreement]; ok {
+			fill(&f.LegalBasis, ag.legalBasis)
+			fill(&f.Dataset, ag.dataset)
 		}
 	}
-	if ds := ix.datasets[f.Dataset]; ds != nil {
-		fill(&f.Category, ds.Category)
+	if ds, ok := j.datasets[f.Dataset]; ok {
+		fill(&f.Category, ds.category)
 		if f.Classification == "" {
-			f.Classification = ds.Classification
+			f.Classification = ds.classification
 		}
-		provider = ds.Actor
+		provider = ds.actor
 	}
 	if provider == consumer && r.Counterparty != "" {
 		consumer = r.Counterparty
 	}
 	f.Provider, f.Consumer = provider, consumer
-	if p := ix.participants[provider]; p != nil {
-		fill(&f.FromRegion, p.Region)
+	if region, ok := j.regions[provider]; ok {
+		fill(&f.FromRegion, region)
 	}
-	if p := ix.participants[consumer]; p != nil {
-		fill(&f.ToRegion, p.Region)
+	if region, ok := j.regions[consumer]; ok {
+		fill(&f.ToRegion, region)
 	}
 	f.CrossBorder = f.FromRegion != "" && f.ToRegion != "" && policy.CrossBorder(f.FromRegion, f.ToRegion)
 	return f
@@ -237,7 +314,19 @@ func (w Window) contains(t time.Time) bool {
 // BuildReport computes the flow report over records (all of the ledger, in
 // ledger order: joins need the registrations before the window too).
 func BuildReport(recs []ledger.Record, w Window) Report {
-	ix := newIndex(recs)
+	return BuildReportFrom(records(recs), w)
+}
+
+// filedObjection is an objection.filed record as the report lists it.
+type filedObjection struct {
+	objection             *ledger.Objection
+	filer, dataset, filed string
+}
+
+// BuildReportFrom computes the flow report over src, reading it three times
+// in order: the joins, the completion counted per transfer, the totals.
+func BuildReportFrom(src Source, w Window) Report {
+	ix := newJoins(src)
 	rep := Report{}
 	if !w.Since.IsZero() {
 		rep.Since = w.Since.Format(time.RFC3339)
@@ -252,10 +341,12 @@ func BuildReport(recs []ledger.Record, w Window) Report {
 	revoked := map[string]bool{}
 	fulfilled := map[[2]string]bool{}
 	resolved := map[string]bool{}
-	var filed []*ledger.Record
-	counted := ix.completionCounted(recs)
-	for i := range recs {
-		r := &recs[i]
+	var filed []filedObjection
+	counted := ix.completionCounted(src)
+	var rec ledger.Record
+	for i := range src.Len() {
+		src.Read(i, &rec)
+		r := &rec
 		t, err := time.Parse(time.RFC3339Nano, r.Time)
 		inWindow := err == nil && w.contains(t)
 		switch r.Kind {
@@ -268,7 +359,7 @@ func BuildReport(recs []ledger.Record, w Window) Report {
 				resolved[r.Objection.ID] = true
 			}
 		case ledger.KindObjectionFiled:
-			filed = append(filed, r)
+			filed = append(filed, filedObjection{objection: r.Objection, filer: r.Actor, dataset: r.Dataset, filed: r.Time})
 		}
 		if !inWindow {
 			continue
@@ -318,8 +409,8 @@ func BuildReport(recs []ledger.Record, w Window) Report {
 			d.Example = r.Reason
 			if rule == policy.RuleNegativeList {
 				cat := r.Category
-				if ds := ix.datasets[r.Dataset]; ds != nil && cat == "" {
-					cat = ds.Category
+				if ds, ok := ix.datasets[r.Dataset]; ok && cat == "" {
+					cat = ds.category
 				}
 				rep.NegativeListHits = append(rep.NegativeListHits, Denial{Record: r.ID, Kind: string(r.Kind), Time: r.Time,
 					Provider: r.Actor, Consumer: r.Counterparty, Dataset: r.Dataset, Category: cat, Rule: rule, Reason: r.Reason})
@@ -327,8 +418,8 @@ func BuildReport(recs []ledger.Record, w Window) Report {
 		case ledger.KindAgreementRevoked:
 			revoked[r.Agreement] = true
 			rv := Revocation{Agreement: r.Agreement, Provider: r.Actor, Consumer: r.Counterparty, Time: r.Time, Reason: r.Reason}
-			if ag := ix.agreements[r.Agreement]; ag != nil {
-				rv.Provider, rv.Consumer = ag.Actor, ag.Counterparty
+			if ag, ok := ix.agreements[r.Agreement]; ok {
+				rv.Provider, rv.Consumer = ag.actor, ag.counterparty
 			}
 			rep.Revoked = append(rep.Revoked, rv)
 		}
@@ -337,25 +428,25 @@ func BuildReport(recs []ledger.Record, w Window) Report {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	for _, ag := range ix.agreements {
-		if ag.Terms == nil || revoked[ag.Agreement] {
+	for id, ag := range ix.agreements {
+		if ag.terms == nil || revoked[id] {
 			continue
 		}
-		for _, d := range ag.Terms.Duties {
+		for _, d := range ag.terms.Duties {
 			due, err := time.Parse(time.RFC3339Nano, d.Due)
-			if d.Due == "" || err != nil || !due.Before(now) || fulfilled[[2]string{ag.Agreement, d.ID}] {
+			if d.Due == "" || err != nil || !due.Before(now) || fulfilled[[2]string{id, d.ID}] {
 				continue
 			}
-			rep.DutiesOverdue = append(rep.DutiesOverdue, OverdueDuty{Agreement: ag.Agreement, Consumer: ag.Counterparty,
-				Provider: ag.Actor, Duty: d.ID, Action: d.Action, Due: d.Due})
+			rep.DutiesOverdue = append(rep.DutiesOverdue, OverdueDuty{Agreement: id, Consumer: ag.counterparty,
+				Provider: ag.actor, Duty: d.ID, Action: d.Action, Due: d.Due})
 		}
 	}
-	for _, r := range filed {
-		if r.Objection == nil || resolved[r.Objection.ID] {
+	for _, o := range filed {
+		if o.objection == nil || resolved[o.objection.ID] {
 			continue
 		}
-		rep.ObjectionsOpen = append(rep.ObjectionsOpen, OpenObjection{Objection: r.Objection.ID, Filer: r.Actor,
-			Dataset: r.Dataset, Subject: r.Objection.Subject, Filed: r.Time})
+		rep.ObjectionsOpen = append(rep.ObjectionsOpen, OpenObjection{Objection: o.objection.ID, Filer: o.filer,
+			Dataset: o.dataset, Subject: o.objection.Subject, Filed: o.filed})
 	}
 	for _, f := range flows {
 		rep.Flows = append(rep.Flows, *f)

@@ -58,7 +58,7 @@ func (h *Handler) report(s snapshot, from, to time.Time) audit.Report {
 		key.to = 0
 	}
 	return h.reports.get(key, func() audit.Report {
-		return audit.BuildReport(s.recs, audit.Window{Since: from, Until: to, Now: now})
+		return audit.BuildReportFrom(&s, audit.Window{Since: from, Until: to, Now: now})
 	})
 }
 
@@ -328,17 +328,49 @@ func readFilter(r *http.Request) (recordFilter, error) {
 	return f, nil
 }
 
-func (f *recordFilter) match(r *ledger.Record, t int64) bool {
-	if !f.p.sees(r) ||
-		f.kind != "" && r.Kind != f.kind ||
-		f.denied && !isDenial(r) ||
-		f.participant != "" && r.Actor != f.participant && r.Counterparty != f.participant {
+// rowFilter is a recordFilter over one snapshot's rows: its strings as the
+// snapshot's names (noName when no row has them).
+type rowFilter struct {
+	s                *snapshot
+	all              bool // the principal sees every record
+	who              uint32
+	whoID            string
+	kind, party      uint32
+	anyKind, anyPart bool
+	denied           bool
+	from, to         int64
+}
+
+func (f *recordFilter) on(s *snapshot) rowFilter {
+	return rowFilter{s: s, all: f.p.SeesAll(), who: s.name(f.p.ID), whoID: f.p.ID,
+		kind: s.name(string(f.kind)), anyKind: f.kind == "", party: s.name(f.participant), anyPart: f.participant == "",
+		denied: f.denied, from: f.from, to: f.to}
+}
+
+// match reports whether row i passes the filter: what recordFilter says of
+// the record (Principal.sees, kind, isDenial, actor or counterparty, time).
+func (f *rowFilter) match(i int) bool {
+	w := &f.s.rows[i]
+	if !f.all && w.actor != f.who && w.counterparty != f.who && !f.isSubject(w) ||
+		!f.anyKind && w.kind != f.kind ||
+		f.denied && w.flags&flagDenied == 0 ||
+		!f.anyPart && w.actor != f.party && w.counterparty != f.party {
 		return false
 	}
+	t := w.ms
 	if f.from != 0 && (t == noTime || t < f.from) || f.to != 0 && (t == noTime || t >= f.to) {
 		return false
 	}
 	return true
+}
+
+// isSubject reports whether the principal is the participant a kept-whole record registers.
+func (f *rowFilter) isSubject(w *row) bool {
+	if w.full == 0 {
+		return false
+	}
+	p := f.s.full[w.full-1].Participant
+	return p != nil && p.ID == f.whoID
 }
 
 func (h *Handler) timeline(w http.ResponseWriter, r *http.Request) {
@@ -357,13 +389,14 @@ func (h *Handler) timeline(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	rf := f.on(&s)
 	lo, hi := f.from, f.to
 	if lo == 0 || hi == 0 {
 		// The open ends are the visible records' extremes.
 		min, max := int64(math.MaxInt64), int64(math.MinInt64)
-		for i := range s.recs {
-			t := s.times[i]
-			if t != noTime && f.match(&s.recs[i], t) {
+		for i := range s.rows {
+			t := s.rows[i].ms
+			if t != noTime && rf.match(i) {
 				min, max = minInt(min, t), maxInt(max, t)
 			}
 		}
@@ -390,19 +423,21 @@ func (h *Handler) timeline(w http.ResponseWriter, r *http.Request) {
 		v.Buckets[i] = Bucket{Start: time.UnixMilli(lo + int64(i)*width).UTC().Format(time.RFC3339Nano), Counts: map[string]int{}}
 	}
 	kinds := map[string]bool{}
-	for i := range s.recs {
-		t, rec := s.times[i], &s.recs[i]
-		if t == noTime || t < lo || t >= hi || !f.match(rec, t) {
+	for i := range s.rows {
+		w := &s.rows[i]
+		t := w.ms
+		if t == noTime || t < lo || t >= hi || !rf.match(i) {
 			continue
 		}
 		b := int((t - lo) / width)
 		if b >= n {
 			b = n - 1
 		}
-		v.Buckets[b].Counts[string(rec.Kind)]++
-		kinds[string(rec.Kind)] = true
+		kind := s.names[w.kind]
+		v.Buckets[b].Counts[kind]++
+		kinds[kind] = true
 		v.Total++
-		if isDenial(rec) {
+		if w.flags&flagDenied != 0 {
 			v.Denials++
 		}
 	}
@@ -471,19 +506,20 @@ func (h *Handler) records(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The cursor is the ledger index the next page starts below.
-	start := len(s.recs)
+	start := len(s.rows)
 	if c := q.Get("cursor"); c != "" {
 		n, err := strconv.Atoi(c)
-		if err != nil || n < 0 || n > len(s.recs) {
+		if err != nil || n < 0 || n > len(s.rows) {
 			h.writeError(w, r, fmt.Errorf("%w: parameter cursor: %q is not a cursor this dashboard returned", ErrBadRequest, c))
 			return
 		}
 		start = n
 	}
 	v := RecordsView{Records: []RecordRow{}}
-	for i := len(s.recs) - 1; i >= 0; i-- {
-		rec := &s.recs[i]
-		if !f.match(rec, s.times[i]) {
+	rf := f.on(&s)
+	var rec ledger.Record
+	for i := len(s.rows) - 1; i >= 0; i-- {
+		if !rf.match(i) {
 			continue
 		}
 		v.Total++
@@ -496,9 +532,10 @@ func (h *Handler) records(w http.ResponseWriter, r *http.Request) {
 			}
 			continue
 		}
+		s.Read(i, &rec)
 		v.Records = append(v.Records, RecordRow{Index: uint64(i), ID: rec.ID, Kind: rec.Kind, Time: rec.Time, Actor: rec.Actor,
 			Counterparty: rec.Counterparty, Dataset: rec.Dataset, Classification: rec.Classification, Rule: rec.Rule,
-			Reason: rec.Reason, Bytes: rec.Bytes, CrossBorder: rec.CrossBorder, Denied: isDenial(rec)})
+			Reason: rec.Reason, Bytes: rec.Bytes, CrossBorder: rec.CrossBorder, Denied: s.rows[i].flags&flagDenied != 0})
 	}
 	writeJSON(w, http.StatusOK, v)
 }

@@ -89,12 +89,13 @@ func (h *Handler) denialsOf(s snapshot, p Principal, from, to time.Time) []audit
 	if !to.IsZero() {
 		f.to = to.UnixMilli()
 	}
-	for i := range s.recs {
-		r := &s.recs[i]
-		if !f.match(r, s.times[i]) {
+	rf := f.on(&s)
+	for i := range s.rows {
+		if !rf.match(i) {
 			continue
 		}
-		rule := r.Rule
+		a := &s.attrs[s.rows[i].attrs]
+		rule := s.names[a.rule]
 		if rule == "" {
 			rule = "unspecified"
 		}
@@ -104,7 +105,7 @@ func (h *Handler) denialsOf(s snapshot, p Principal, from, to time.Time) []audit
 			by[rule] = d
 		}
 		d.Count++
-		d.Example = r.Reason
+		d.Example = s.names[a.reason]
 	}
 	out := []audit.DenialTotal{}
 	for _, d := range by {
@@ -177,7 +178,8 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 	v.Batches, v.Participants = s.batches, len(s.participants)
 	first, last := int64(0), int64(0)
 	hourAgo := now.Add(-time.Hour).UnixMilli()
-	for _, t := range s.times {
+	for i := range s.rows {
+		t := s.rows[i].ms
 		if t == noTime {
 			continue
 		}
@@ -196,7 +198,7 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 		// Over at least an hour: a ledger written within seconds (a demo's)
 		// did not append a million records an hour.
 		span := max(time.Duration(last-first)*time.Millisecond, time.Hour)
-		v.Rate.PerHour = float64(len(s.recs)) / span.Hours()
+		v.Rate.PerHour = float64(len(s.rows)) / span.Hours()
 	}
 	if n := len(s.samples); n >= 2 {
 		a, b := s.samples[0], s.samples[n-1]

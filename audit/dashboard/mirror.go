@@ -16,6 +16,7 @@ import (
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/verify"
+	"github.com/tdsc/tdsc/policy"
 )
 
 // noTime marks a record whose time does not parse (the rulebook refuses such
@@ -38,16 +39,128 @@ type sample struct {
 }
 
 // snapshot is a consistent view of the mirror: a prefix of the ledger's
-// records. Its slices and maps are never written after it is taken.
+// records, in compact form (rows). Its slices and maps are never written
+// after it is taken: later loads append beyond their length only.
 type snapshot struct {
-	recs    []ledger.Record
-	times   []int64 // unix milliseconds of recs[i].Time, or noTime
+	rows []row
+	// names are the interned strings rows refer to (names[0] is ""), attrs
+	// the distinct tuples of a record's less varied fields.
+	names []string
+	attrs []attrs
+	// chunks hold every row's id, time text and transfer id, back to back.
+	chunks []string
+	// full are the records kept decoded: those with a participant, rules,
+	// terms, a duty or an objection (few, and read whole by the pages).
+	full    []*ledger.Record
+	interns *interner
 	batches int
 	// batchStarts are the first ledger index of every batch, ascending.
 	batchStarts  []uint64
 	cp           checkpointInfo
 	participants map[string]identity.Participant
 	samples      []sample
+}
+
+// row is one record as the mirror keeps it: what the pages filter, count,
+// list and join on, 56 bytes plus its id, time text and transfer id in a
+// chunk, where the decoded record took over 600. Not kept: schema,
+// registrationCode, rights, offer, policyHash, tokenId, contentHash (the
+// record page reads the stored record itself).
+type row struct {
+	ms    int64 // unix milliseconds of the record's time, or noTime
+	bytes int64
+	// The id is chunks[chunk][off:off+idLen], then the time text, then the transfer.
+	chunk                       uint32
+	off                         uint32
+	idLen, timeLen, transferLen uint16
+	flags                       uint8
+	kind, actor, counterparty   uint32 // names
+	attrs                       uint32 // index in attrs
+	full                        uint32 // 1 + index in full, or 0
+}
+
+// Row flags.
+const (
+	flagCrossBorder = 1 << iota
+	flagDenied      // isDenial
+)
+
+// attrs are a record's fields that repeat from record to record (the same
+// agreement's transfers share them all), as names.
+type attrs struct {
+	dataset, category, classification uint32
+	fromRegion, toRegion, legalBasis  uint32
+	agreement, decision, rule, reason uint32
+}
+
+// noName is the id of a string the snapshot has not interned: it matches no row.
+const noName = math.MaxUint32
+
+// interner gives every distinct string a small id; ids only grow. Loads
+// (serialised by mirror.mu) add under mu, requests look up under mu.RLock.
+type interner struct {
+	mu    sync.RWMutex
+	ids   map[string]uint32
+	names []string
+}
+
+func newInterner() *interner {
+	return &interner{ids: map[string]uint32{"": 0}, names: []string{""}}
+}
+
+func (in *interner) intern(v string) uint32 {
+	in.mu.RLock()
+	id, ok := in.ids[v]
+	in.mu.RUnlock()
+	if ok {
+		return id
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if id, ok := in.ids[v]; ok {
+		return id
+	}
+	id = uint32(len(in.names))
+	in.ids[v] = id
+	in.names = append(in.names, v)
+	return id
+}
+
+// name is the id of v in this snapshot, noName if none of its rows has it.
+func (s *snapshot) name(v string) uint32 {
+	if s.interns == nil {
+		return noName
+	}
+	s.interns.mu.RLock()
+	id, ok := s.interns.ids[v]
+	s.interns.mu.RUnlock()
+	if !ok || id >= uint32(len(s.names)) {
+		return noName
+	}
+	return id
+}
+
+// Len is the number of records in the snapshot (audit.Source).
+func (s *snapshot) Len() int { return len(s.rows) }
+
+// Read fills *r with record i from its row, the fields listed on row
+// empty; a record kept whole is copied (audit.Source).
+func (s *snapshot) Read(i int, r *ledger.Record) {
+	w := &s.rows[i]
+	if w.full != 0 {
+		*r = *s.full[w.full-1]
+		return
+	}
+	a := &s.attrs[w.attrs]
+	c, o := s.chunks[w.chunk], int(w.off)
+	t := o + int(w.idLen)
+	tr := t + int(w.timeLen)
+	*r = ledger.Record{ID: c[o:t], Time: c[t:tr], Transfer: c[tr : tr+int(w.transferLen)],
+		Kind: ledger.Kind(s.names[w.kind]), Actor: s.names[w.actor], Counterparty: s.names[w.counterparty],
+		Dataset: s.names[a.dataset], Category: s.names[a.category], Classification: policy.Classification(s.names[a.classification]),
+		FromRegion: s.names[a.fromRegion], ToRegion: s.names[a.toRegion], LegalBasis: s.names[a.legalBasis],
+		Agreement: s.names[a.agreement], Decision: s.names[a.decision], Rule: s.names[a.rule], Reason: s.names[a.reason],
+		Bytes: w.bytes, CrossBorder: w.flags&flagCrossBorder != 0}
 }
 
 // mirror keeps the ledger's records in memory, read incrementally from the
@@ -57,13 +170,21 @@ type mirror struct {
 	v   note.Verifier
 	now func() time.Time
 
-	mu   sync.Mutex // serialises refresh and guards cur
+	mu   sync.Mutex // serialises refresh and guards cur, attrIDs, attrList
 	cur  snapshot
 	last time.Time // last time refresh asked the backend
+
+	interns *interner
+	// attrIDs index attrList, the distinct attrs of every load so far (a
+	// failed load's too: ids stay valid, snapshots see their prefix).
+	attrIDs  map[attrs]uint32
+	attrList []attrs
 }
 
 func newMirror(b Backend, v note.Verifier, now func() time.Time) *mirror {
-	return &mirror{b: b, v: v, now: now, cur: snapshot{participants: map[string]identity.Participant{}}}
+	in := newInterner()
+	return &mirror{b: b, v: v, now: now, interns: in, attrIDs: map[attrs]uint32{},
+		cur: snapshot{participants: map[string]identity.Participant{}, interns: in, names: in.names[:1:1]}}
 }
 
 // minRefresh is how often at most the mirror asks the backend for a new checkpoint.
@@ -76,7 +197,7 @@ var errStop = errors.New("stop")
 
 // batchStart is the first index of the batch holding index i, if the snapshot covers i.
 func (s *snapshot) batchStart(i uint64) (uint64, bool) {
-	if i >= uint64(len(s.recs)) || len(s.batchStarts) == 0 {
+	if i >= uint64(len(s.rows)) || len(s.batchStarts) == 0 {
 		return 0, false
 	}
 	j := sort.Search(len(s.batchStarts), func(k int) bool { return s.batchStarts[k] > i })
@@ -132,11 +253,21 @@ func (m *mirror) snapshot(ctx context.Context) (snapshot, error) {
 	return next, nil
 }
 
-// load appends the records [len(s.recs), size) to s. Appending never writes
+// chunkSize is the size a text chunk is cut at (a longer id starts its own).
+const chunkSize = 1 << 20
+
+// load appends the records [len(s.rows), size) to s. Appending never writes
 // into the part of a slice an earlier snapshot holds.
 func (m *mirror) load(ctx context.Context, s *snapshot, size uint64) error {
-	from := uint64(len(s.recs))
+	from := uint64(len(s.rows))
 	var added map[string]identity.Participant
+	var text []byte // the chunk being filled, chunks[len(chunks)] once cut
+	cut := func() {
+		if len(text) > 0 {
+			s.chunks = append(s.chunks, string(text))
+			text = text[:0]
+		}
+	}
 	err := m.b.Batches(ctx, from, func(sb *ledger.StoredBatch) error {
 		if sb.FirstIndex >= size {
 			return errStop
@@ -153,19 +284,26 @@ func (m *mirror) load(ctx context.Context, s *snapshot, size uint64) error {
 			if idx >= size {
 				return errStop
 			}
-			if idx != uint64(len(s.recs)) {
-				return fmt.Errorf("dashboard: batch %s: record index %d, expected %d: the ledger skipped records; run tdsc audit verify", sb.Root, idx, len(s.recs))
+			if idx != uint64(len(s.rows)) {
+				return fmt.Errorf("dashboard: batch %s: record index %d, expected %d: the ledger skipped records; run tdsc audit verify", sb.Root, idx, len(s.rows))
 			}
 			var r ledger.Record
 			if err := json.Unmarshal(raw, &r); err != nil {
 				return fmt.Errorf("dashboard: record %d of batch %s does not decode: %w", idx, sb.Root, err)
 			}
-			t := int64(noTime)
-			if tt, err := ledger.ParseTime(r.Time); err == nil {
-				t = tt.UnixMilli()
+			w := m.row(&r)
+			if keepWhole(&r) {
+				s.full = append(s.full, &r)
+				w.full = uint32(len(s.full))
+			} else {
+				if n := len(r.ID) + len(r.Time) + len(r.Transfer); len(text)+n > chunkSize {
+					cut()
+				}
+				w.chunk, w.off = uint32(len(s.chunks)), uint32(len(text))
+				w.idLen, w.timeLen, w.transferLen = uint16(len(r.ID)), uint16(len(r.Time)), uint16(len(r.Transfer))
+				text = append(append(append(text, r.ID...), r.Time...), r.Transfer...)
 			}
-			s.recs = append(s.recs, r)
-			s.times = append(s.times, t)
+			s.rows = append(s.rows, w)
 			if r.Participant != nil {
 				if added == nil {
 					added = make(map[string]identity.Participant, len(s.participants)+1)
@@ -181,11 +319,49 @@ func (m *mirror) load(ctx context.Context, s *snapshot, size uint64) error {
 	if err != nil && !errors.Is(err, errStop) {
 		return fmt.Errorf("dashboard: read batches from %d: %w", from, err)
 	}
-	if uint64(len(s.recs)) != size {
-		return fmt.Errorf("dashboard: checkpoint covers %d records, the backend returned %d", size, len(s.recs))
+	cut()
+	if uint64(len(s.rows)) != size {
+		return fmt.Errorf("dashboard: checkpoint covers %d records, the backend returned %d", size, len(s.rows))
 	}
+	m.interns.mu.RLock()
+	s.names = m.interns.names
+	m.interns.mu.RUnlock()
+	s.attrs = m.attrList
 	if added != nil {
 		s.participants = added
 	}
 	return nil
+}
+
+// keepWhole reports whether a record is kept decoded rather than as a row:
+// it has a sub-object, or a string too long for a row's lengths.
+func keepWhole(r *ledger.Record) bool {
+	return r.Participant != nil || r.Rules != nil || r.Terms != nil || r.Duty != nil || r.Objection != nil ||
+		len(r.ID) > math.MaxUint16 || len(r.Time) > math.MaxUint16 || len(r.Transfer) > math.MaxUint16
+}
+
+// row is r in compact form, its text (id, time, transfer) not yet placed.
+func (m *mirror) row(r *ledger.Record) row {
+	in := m.interns
+	w := row{ms: noTime, bytes: r.Bytes, kind: in.intern(string(r.Kind)), actor: in.intern(r.Actor), counterparty: in.intern(r.Counterparty)}
+	if t, err := ledger.ParseTime(r.Time); err == nil {
+		w.ms = t.UnixMilli()
+	}
+	if r.CrossBorder {
+		w.flags |= flagCrossBorder
+	}
+	if isDenial(r) {
+		w.flags |= flagDenied
+	}
+	a := attrs{dataset: in.intern(r.Dataset), category: in.intern(r.Category), classification: in.intern(string(r.Classification)),
+		fromRegion: in.intern(r.FromRegion), toRegion: in.intern(r.ToRegion), legalBasis: in.intern(r.LegalBasis),
+		agreement: in.intern(r.Agreement), decision: in.intern(r.Decision), rule: in.intern(r.Rule), reason: in.intern(r.Reason)}
+	id, ok := m.attrIDs[a]
+	if !ok {
+		id = uint32(len(m.attrList))
+		m.attrIDs[a] = id
+		m.attrList = append(m.attrList, a)
+	}
+	w.attrs = id
+	return w
 }
