@@ -225,4 +225,15 @@ func TestTransferSuspendResumePull(t *testing.T) {
 	if err != nil || len(p.Records) != 1 {
 		t.Fatalf("transfer.authorized records for %s: %v %+v", cx.PeerPID, err, p)
 	}
+	// The consumer's outbox: its records committed, none refused.
+	var ob connector.OutboxStatus
+	if out, err = run("outbox", "-o", "json"); err != nil || json.Unmarshal([]byte(out), &ob) != nil {
+		t.Fatalf("outbox -o json: %v\n%s", err, out)
+	}
+	if !ob.LedgerHealthy || ob.Counts["refused"] != 0 || len(ob.Refused) != 0 {
+		t.Errorf("consumer's outbox %+v", ob)
+	}
+	if out, err = run("outbox"); err != nil || !strings.Contains(out, "ledger reachable: true") {
+		t.Fatalf("outbox: %v\n%s", err, out)
+	}
 }
