@@ -128,6 +128,7 @@ func (n *Node) mountManagement(mux *http.ServeMux) {
 	h("POST /api/v1/negotiations", n.apiStartNegotiation)
 	h("GET /api/v1/negotiations/{id}", n.apiGetNegotiation)
 	h("POST /api/v1/negotiations/{id}/approve", n.apiApprove(true))
+	h("POST /api/v1/negotiations/{id}/counter", n.apiCounter)
 	h("POST /api/v1/negotiations/{id}/reject", n.apiApprove(false))
 	h("GET /api/v1/agreements", n.apiListAgreements)
 	h("GET /api/v1/agreements/{id}", n.apiGetAgreement)
@@ -463,6 +464,21 @@ func (n *Node) apiApprove(approve bool) apiFunc {
 		neg, err := n.Approve(r.Context(), r.PathValue("id"), approve, reason)
 		return http.StatusOK, neg, err
 	}
+}
+
+// CounterOfferRequest is the body of POST /negotiations/{id}/counter.
+type CounterOfferRequest struct {
+	Policy json.RawMessage `json:"policy"`
+	Reason string          `json:"reason,omitempty"`
+}
+
+func (n *Node) apiCounter(r *http.Request) (int, any, error) {
+	var in CounterOfferRequest
+	if err := decodeBody(r, &in); err != nil {
+		return 0, nil, err
+	}
+	neg, err := n.CounterOffer(r.Context(), r.PathValue("id"), in.Policy, in.Reason)
+	return http.StatusOK, neg, err
 }
 
 // ---- agreements

@@ -220,10 +220,11 @@ func (n *Node) decide(ctx context.Context, neg *store.Negotiation, ds *store.Dat
 	return out, nil
 }
 
-// providerDecide is the step after a contract request: agree or refuse.
+// providerDecide is the step after a contract request, or after the
+// consumer accepted a counter-offer: agree or refuse.
 func (n *Node) providerDecide(ctx context.Context, id string) error {
 	neg, err := n.st.View(ctx).Negotiation(id)
-	if err != nil || neg.State != string(dsp.NegRequested) {
+	if err != nil || neg.State != string(dsp.NegRequested) && neg.State != string(dsp.NegAccepted) {
 		return err
 	}
 	ds, err := n.st.View(ctx).Dataset(neg.DatasetID)
@@ -601,7 +602,7 @@ func (n *Node) handleCounterRequest(r *http.Request, caller string) (int, any, e
 	if !dsp.NegotiationState(neg.State).CanMove(dsp.NegRequested) {
 		return 0, nil, transitionErr("contract negotiation "+neg.ID, neg.State, string(dsp.NegRequested), neg.ID, neg.PeerPID)
 	}
-	return 0, nil, refusedErr("counter-request.unsupported", "this provider makes no counter-offers, so it takes no counter-requests; terminate and request an offer from the catalogue", neg.ID, neg.PeerPID)
+	return 0, nil, refusedErr("counter-request.unsupported", "this provider takes no counter-requests: accept its counter-offer, or terminate and request an offer from the catalogue", neg.ID, neg.PeerPID)
 }
 
 func (n *Node) handleProviderEvent(r *http.Request, caller string) (int, any, error) {
@@ -616,8 +617,22 @@ func (n *Node) handleProviderEvent(r *http.Request, caller string) (int, any, er
 	if m.EventType != dsp.EventAccepted {
 		return 0, nil, refusedErr("event.sender", "only the provider sends FINALIZED; a consumer sends ACCEPTED", neg.ID, neg.PeerPID)
 	}
-	// ACCEPTED follows an offer; this provider makes none, so the check refuses it.
-	return 0, nil, transitionErr("contract negotiation "+neg.ID, neg.State, string(dsp.NegAccepted), neg.ID, neg.PeerPID)
+	// ACCEPTED follows this provider's counter-offer: decide on it.
+	if !dsp.NegotiationState(neg.State).CanMove(dsp.NegAccepted) {
+		return 0, nil, transitionErr("contract negotiation "+neg.ID, neg.State, string(dsp.NegAccepted), neg.ID, neg.PeerPID)
+	}
+	err = n.st.Update(r.Context(), func(tx *store.Tx) error {
+		if err := transition(tx, neg, dsp.NegAccepted, caller, "the consumer accepted the counter-offer"); err != nil {
+			return err
+		}
+		return tx.AddTask(taskProviderDecide, neg.ID)
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	n.watch.changed(neg.ID)
+	n.tasks.kick(taskProviderDecide, neg.ID)
+	return http.StatusOK, nil, nil
 }
 
 func (n *Node) handleNegotiationTermination(role string) dspFunc {
@@ -1054,5 +1069,6 @@ func (n *Node) registerNegotiationTasks(r *taskRunner) {
 	r.handle(taskSendRequest, n.sendRequest, giveUp)
 	r.handle(taskConsumerVerify, n.consumerVerify, giveUp)
 	r.handle(taskConsumerAccept, n.consumerAccept, giveUp)
+	r.handle(taskSendCounterOffer, n.sendCounterOffer, giveUp)
 	r.handle(taskSendNegTerminated, n.sendNegTermination, nil)
 }

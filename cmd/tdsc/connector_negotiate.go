@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -135,7 +137,7 @@ func printNegotiation(cmd *cobra.Command, o *apiOpts, n *store.Negotiation) erro
 }
 
 func newNegotiationCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "negotiation", Short: "List and inspect negotiations; approve or reject requests waiting for the operator"}
+	cmd := &cobra.Command{Use: "negotiation", Short: "List and inspect negotiations; approve, reject or counter requests waiting for the operator"}
 	var lo apiOpts
 	var state string
 	list := &cobra.Command{
@@ -204,7 +206,39 @@ func newNegotiationCmd() *cobra.Command {
 		c.Flags().StringVar(&reason, "reason", "", "reason (recorded and sent to the consumer on reject)")
 		return c
 	}
-	cmd.AddCommand(list, show, decide("approve"), decide("reject"))
+	var co apiOpts
+	var counterPolicy, counterReason string
+	counter := &cobra.Command{
+		Use:   "counter ID --policy FILE",
+		Short: "Answer a request waiting for approval with a narrower counter-offer (fewer uses, a shorter window, ...); the consumer accepts it or terminates",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if counterPolicy == "" {
+				return errors.New("--policy: required (an ODRL Offer: the request or narrower)")
+			}
+			pol, err := readPolicyFile(counterPolicy)
+			if err != nil {
+				return fmt.Errorf("--policy: %w", err)
+			}
+			if !json.Valid(pol) {
+				return fmt.Errorf("--policy %s: not JSON", counterPolicy)
+			}
+			c, err := co.client()
+			if err != nil {
+				return err
+			}
+			var n store.Negotiation
+			if err := c.call(cmd.Context(), http.MethodPost, "/negotiations/"+url.PathEscape(args[0])+"/counter",
+				connector.CounterOfferRequest{Policy: pol, Reason: counterReason}, &n); err != nil {
+				return err
+			}
+			return printNegotiation(cmd, &co, &n)
+		},
+	}
+	addAPIFlags(counter, &co)
+	counter.Flags().StringVar(&counterPolicy, "policy", "", "the counter-offer: an ODRL Offer file, the consumer's request or narrower")
+	counter.Flags().StringVar(&counterReason, "reason", "", "why (kept in the negotiation's history)")
+	cmd.AddCommand(list, show, decide("approve"), decide("reject"), counter)
 	return cmd
 }
 
