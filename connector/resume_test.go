@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tdsc/tdsc/connector/dataplane"
 	"github.com/tdsc/tdsc/connector/dataplane/pull"
@@ -183,5 +184,52 @@ func TestResumeIsEvaluatedAgain(t *testing.T) {
 	waitTransfer(t, cons, cx.ID, "TERMINATED")
 	if r := s.onLedger(t, "transfer.denied/"+cx.PeerPID); r.Rule != policy.RuleNegativeList {
 		t.Errorf("transfer.denied %+v", r)
+	}
+}
+
+// TestResumeRightAfterSuspend: a resume sent before the peer has the
+// suspension waits for it, so the peer never takes the suspension after the
+// resume; both sides end STARTED with a fresh token that pulls.
+func TestResumeRightAfterSuspend(t *testing.T) {
+	_, prov, cons := twoNodes(t)
+	ctx := context.Background()
+	_, offerID := provider(t, prov, false)
+	ag := agree(t, prov, cons, offerID)
+	for i, who := range []string{"consumer", "provider"} {
+		x, err := cons.StartTransfer(ctx, ag, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cx := waitTransfer(t, cons, x.ID, "STARTED")
+		if i > 0 {
+			if _, err := prov.SuspendTransfer(ctx, cx.PeerPID, "blink"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := prov.ResumeTransfer(ctx, cx.PeerPID); err != nil {
+				t.Fatalf("%s: resume right after suspend: %v", who, err)
+			}
+		} else {
+			if _, err := cons.SuspendTransfer(ctx, cx.ID, "blink"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cons.ResumeTransfer(ctx, cx.ID); err != nil {
+				t.Fatalf("%s: resume right after suspend: %v", who, err)
+			}
+		}
+		cx2 := waitTransfer(t, cons, cx.ID, "STARTED")
+		waitTransfer(t, prov, cx.PeerPID, "STARTED")
+		// Nothing late arrives to suspend either side again.
+		time.Sleep(100 * time.Millisecond)
+		for _, n := range []struct {
+			node *testNode
+			id   string
+		}{{cons, cx.ID}, {prov, cx.PeerPID}} {
+			if x, err := n.node.Store().View(ctx).Transfer(n.id); err != nil || x.State != "STARTED" {
+				t.Fatalf("%s: %s's transfer after the resume: %v %+v", who, n.node.id, err, x)
+			}
+		}
+		if err := pullWith(cons, cx2, dataAddress(t, cx2).Property("authorization"), filepath.Join(t.TempDir(), "o")); err != nil {
+			t.Fatalf("%s: pull after the resume: %v", who, err)
+		}
 	}
 }

@@ -37,6 +37,9 @@ type taskRunner struct {
 	mu      sync.Mutex
 	running map[taskKey]bool
 	again   map[taskKey]bool
+	// open holds the tasks kicked and not yet settled (done, refused or
+	// given up): what settled waits on.
+	open map[taskKey]bool
 
 	// done collects finished tasks; their rows are deleted in batches
 	// (one transaction for many) by flushDone. A task re-run after a crash
@@ -54,6 +57,7 @@ const flushDelay = 20 * time.Millisecond
 func newTaskRunner(n *Node) *taskRunner {
 	r := &taskRunner{n: n, q: make(chan taskKey, 1<<14), handlers: map[string]taskHandler{},
 		fail: map[string]func(context.Context, string, error){}, forever: map[string]bool{}, running: map[taskKey]bool{}, again: map[taskKey]bool{},
+		open: map[taskKey]bool{},
 		doneCh: make(chan struct{}, 1)}
 	n.registerTasks(r)
 	return r
@@ -120,6 +124,9 @@ func (r *taskRunner) resume(ctx context.Context) error {
 // kick queues a task (after its row is committed).
 func (r *taskRunner) kick(kind, ref string) {
 	k := taskKey{kind, ref}
+	r.mu.Lock()
+	r.open[k] = true
+	r.mu.Unlock()
 	select {
 	case r.q <- k:
 	default:
@@ -156,6 +163,7 @@ func (r *taskRunner) run(ctx context.Context, k taskKey) {
 	h := r.handlers[k.kind]
 	if h == nil {
 		r.n.log.Error("unknown task kind; dropping", "kind", k.kind, "ref", k.ref)
+		r.closeTask(k)
 		_ = r.n.st.Update(ctx, func(tx *store.Tx) error { return tx.DoneTask(k.kind, k.ref) })
 		return
 	}
@@ -182,6 +190,7 @@ func (r *taskRunner) run(ctx context.Context, k taskKey) {
 			f(ctx, k.ref, err)
 		}
 		_ = r.n.st.Update(ctx, func(tx *store.Tx) error { return tx.DoneTask(k.kind, k.ref) })
+		r.closeTask(k)
 		return
 	}
 	d := r.n.cfg.RetryMin << min(attempts, 20)
@@ -196,7 +205,36 @@ func (r *taskRunner) run(ctx context.Context, k taskKey) {
 	})
 }
 
+// settled waits until the task kind/ref, if kicked, has run to an end (done,
+// refused or given up), or ctx ends. Callers use it to keep a message behind
+// the one a task is still delivering.
+func (r *taskRunner) settled(ctx context.Context, kind, ref string) error {
+	k := taskKey{kind, ref}
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		r.mu.Lock()
+		open := r.open[k]
+		r.mu.Unlock()
+		if !open {
+			return nil
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (r *taskRunner) closeTask(k taskKey) {
+	r.mu.Lock()
+	delete(r.open, k)
+	r.mu.Unlock()
+}
+
 func (r *taskRunner) markDone(k taskKey) {
+	r.closeTask(k)
 	r.doneMu.Lock()
 	r.done = append(r.done, k)
 	r.doneMu.Unlock()

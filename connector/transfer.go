@@ -244,6 +244,15 @@ func (n *Node) ResumeTransfer(ctx context.Context, id string) (*store.Transfer, 
 		p, c := pids(x.Role, x.ID, x.PeerPID)
 		return nil, transitionErr("transfer process "+x.ID, x.State, string(dsp.TransferStarted), p, c)
 	}
+	// A suspension this node sent must reach the peer before the resume
+	// does, or the peer would take the resume for a repeat and the late
+	// suspension would stop the resumed transfer.
+	wctx, cancel := context.WithTimeout(ctx, n.cfg.PeerTimeout)
+	err = n.tasks.settled(wctx, taskSendTransferState, x.ID)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("%w: transfer %s: the suspension is not yet delivered to %s; resume once it is", errInvalidTransition, x.ID, x.Counterparty)
+	}
 	if x.Role == store.RoleProvider {
 		if err := n.st.Update(ctx, func(tx *store.Tx) error { return tx.AddTask(taskTransferStart, x.ID) }); err != nil {
 			return nil, err
