@@ -57,7 +57,7 @@ const flushDelay = 20 * time.Millisecond
 func newTaskRunner(n *Node) *taskRunner {
 	r := &taskRunner{n: n, q: make(chan taskKey, 1<<14), handlers: map[string]taskHandler{},
 		fail: map[string]func(context.Context, string, error){}, forever: map[string]bool{}, running: map[taskKey]bool{}, again: map[taskKey]bool{},
-		open: map[taskKey]bool{},
+		open:   map[taskKey]bool{},
 		doneCh: make(chan struct{}, 1)}
 	n.registerTasks(r)
 	return r
