@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tdsc/tdsc/connector/store"
 )
 
 // Config is a node's configuration. Every field has a YAML key and an
@@ -64,6 +66,10 @@ type Config struct {
 	// local file. Off (the default), a file version it has read in full is
 	// sent zero-copy under that read's SHA-256 (docs/dataplane.md).
 	HashEverySend bool `yaml:"hashEverySend" env:"TDSC_HASH_EVERY_SEND"`
+	// DatabaseURL, a postgres:// URL, keeps the node's state in PostgreSQL
+	// instead of the SQLite file dataDir/connector.db (same schema and
+	// migrations). One node process uses a database at a time.
+	DatabaseURL string `yaml:"databaseUrl" env:"TDSC_DATABASE_URL"`
 	// TLSCertFile and TLSKeyFile (PEM) make the node serve HTTPS (TLS 1.2 or
 	// later); publicUrl then defaults to https://<listen>.
 	TLSCertFile string `yaml:"tlsCertFile" env:"TDSC_TLS_CERT_FILE"`
@@ -174,6 +180,9 @@ func (c Config) Validate() error {
 		if f.v <= 0 {
 			errs = append(errs, fmt.Errorf("config: %s: must be positive, got %d", f.name, f.v))
 		}
+	}
+	if c.DatabaseURL != "" && !store.IsPostgres(c.DatabaseURL) {
+		errs = append(errs, errors.New("config: databaseUrl: must be a postgres:// or postgresql:// URL (leave it empty for SQLite in dataDir)"))
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, errors.New("config: tlsCertFile/tlsKeyFile: set both (HTTPS) or neither (plain HTTP)"))

@@ -37,9 +37,9 @@ func TestConfigEnvAndValidate(t *testing.T) {
 		})
 	}
 	bad := DefaultConfig()
-	bad.PublicURL, bad.Workers = "ftp://x", -1
+	bad.PublicURL, bad.Workers, bad.DatabaseURL = "ftp://x", -1, "mysql://db/tdsc"
 	err := bad.Validate()
-	for _, field := range []string{"participantId", "space", "publicUrl", "workers"} {
+	for _, field := range []string{"participantId", "space", "publicUrl", "workers", "databaseUrl"} {
 		if err == nil || !strings.Contains(err.Error(), field) {
 			t.Errorf("Validate() = %v, want it to name %s", err, field)
 		}

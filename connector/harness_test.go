@@ -23,6 +23,7 @@ import (
 
 	"github.com/tdsc/tdsc/connector"
 	"github.com/tdsc/tdsc/connector/store"
+	"github.com/tdsc/tdsc/connector/store/storetest"
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/embedded"
@@ -151,6 +152,9 @@ func (s *testSpace) node(id string, key *identity.Key, dir, addr string, extra .
 	addr = ln.Addr().String()
 	cfg := connector.Config{ParticipantID: id, Space: s.sp.Genesis.Space, Listen: addr, DataDir: dir,
 		DataSources: dir, RetryMin: 5 * time.Millisecond, RetryMax: 100 * time.Millisecond, StrictTimeout: 2 * time.Second, MaxAttempts: 1000}
+	if storetest.Postgres() { // TDSC_TEST_POSTGRES: the node's state in PostgreSQL
+		cfg.DatabaseURL = storetest.Path(s.t, filepath.Join(dir, "connector.db"))
+	}
 	if s.tls != nil {
 		cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSCAFile = s.tls.cert, s.tls.key, s.tls.ca
 		ct, err := cfg.ClientTLS()

@@ -255,7 +255,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("connector: dataDir: %w", err)
 	}
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "connector.db"), store.WithClock(o.now))
+	dbPath := filepath.Join(cfg.DataDir, "connector.db")
+	if cfg.DatabaseURL != "" {
+		dbPath = cfg.DatabaseURL
+	}
+	st, err := store.Open(ctx, dbPath, store.WithClock(o.now))
 	if err != nil {
 		return nil, err
 	}

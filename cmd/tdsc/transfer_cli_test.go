@@ -19,6 +19,7 @@ import (
 
 	"github.com/tdsc/tdsc/connector"
 	"github.com/tdsc/tdsc/connector/store"
+	"github.com/tdsc/tdsc/connector/store/storetest"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/embedded"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
@@ -47,6 +48,9 @@ func cliNode(t *testing.T, sp *ledgertest.Space, led *embedded.Store, id, region
 	dir := t.TempDir()
 	cfg := connector.Config{ParticipantID: id, Space: sp.Genesis.Space, Listen: ln.Addr().String(), DataDir: dir, DataSources: dir,
 		RetryMin: 5 * time.Millisecond, RetryMax: 100 * time.Millisecond, StrictTimeout: 2 * time.Second}
+	if storetest.Postgres() {
+		cfg.DatabaseURL = storetest.Path(t, filepath.Join(dir, "connector.db"))
+	}
 	n, err := connector.New(context.Background(), cfg, connector.WithKey(sp.Keys[id]), connector.WithLedger(led),
 		connector.WithParticipants(led), connector.WithRules(led), connector.WithRegisteredDatasets(led), connector.WithOperatorToken(cliOpToken),
 		connector.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))

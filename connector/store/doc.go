@@ -3,9 +3,13 @@
 // duties, the ledger outbox and the pending outgoing steps (tasks).
 //
 // It runs on SQLite through the pure-Go modernc.org/sqlite driver (WAL mode,
-// busy timeout, one writer connection) with versioned migrations under
-// migrations/. The SQL is kept portable so a PostgreSQL driver can follow:
-// TEXT times, BIGINT counters, ON CONFLICT upserts, no AUTOINCREMENT.
+// busy timeout, one writer connection), or on PostgreSQL through pgx when
+// Open is given a postgres:// URL, with the same versioned migrations under
+// migrations/ and the same SQL: TEXT times, BIGINT counters, ON CONFLICT
+// upserts, no AUTOINCREMENT, $n parameters. On PostgreSQL, migrations take an
+// advisory lock and a node holds another for as long as the store is open:
+// one node process per database (its steps and outbox assume one writer).
+// storetest runs the store's and the connector's tests against either.
 //
 // Writes happen in Update, which runs a function in one transaction: a state
 // change, its history row, the ledger records it owes and the next step to

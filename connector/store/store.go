@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"runtime"
 	"sort"
 	"strconv"
@@ -15,7 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver (PostgreSQL)
+	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver, pure Go
 )
 
 //go:embed migrations/*.sql
@@ -32,6 +34,7 @@ var ErrConflict = errors.New("store: conflict")
 type Store struct {
 	db  *sql.DB // the one writer connection
 	rdb *sql.DB // readers: WAL lets them run beside the writer
+	pg  bool    // PostgreSQL rather than SQLite
 	now func() time.Time
 
 	// Prepared statements, by query text: SQLite's parser costs as much as
@@ -74,21 +77,39 @@ type Option func(*Store)
 // WithClock sets the clock stamped on rows.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
-// Open opens (creating if needed) the SQLite database at path and applies
-// any pending migrations.
+// IsPostgres reports whether path names a PostgreSQL database
+// (postgres:// or postgresql:// URL) rather than a SQLite file.
+func IsPostgres(path string) bool {
+	return strings.HasPrefix(path, "postgres://") || strings.HasPrefix(path, "postgresql://")
+}
+
+// Open opens (creating if needed) the database at path and applies any
+// pending migrations: a SQLite file, or a PostgreSQL database when path is a
+// postgres:// URL (the same SQL and migrations; the URL's password never
+// appears in errors).
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("store: field path: required")
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	pg := IsPostgres(path)
+	driver, name := "sqlite", path
+	wdsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	rdsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=query_only(1)"
+	if pg {
+		u, err := url.Parse(path)
+		if err != nil {
+			return nil, errors.New("store: field path: not a valid postgres:// URL")
+		}
+		driver, name, wdsn, rdsn = "pgx", u.Redacted(), path, path
+	}
+	db, err := sql.Open(driver, wdsn)
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, fmt.Errorf("store: open %s: %w", name, err)
 	}
 	// One writer connection: SQLite has one writer anyway, and a single
 	// connection never sees "database is locked" between our own goroutines.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, now: time.Now, wstmt: map[string]*sql.Stmt{}, rstmt: map[string]*sql.Stmt{}, toPrep: map[string]bool{}, negs: map[string]*Negotiation{}, agrs: map[string]*Agreement{},
+	s := &Store{db: db, pg: pg, now: time.Now, wstmt: map[string]*sql.Stmt{}, rstmt: map[string]*sql.Stmt{}, toPrep: map[string]bool{}, negs: map[string]*Negotiation{}, agrs: map[string]*Agreement{},
 		reqs: make(chan *updateReq, 4*maxGroup), stop: make(chan struct{}), stopped: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
@@ -97,16 +118,29 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if pg {
+		// One node per database: its steps and outbox assume they are the
+		// only writer. The lock lives with the one writer connection.
+		var ok bool
+		if err := db.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(7406191)`).Scan(&ok); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: node lock on %s: %w", name, err)
+		}
+		if !ok {
+			db.Close()
+			return nil, fmt.Errorf("%w: database %s is in use by another node (one node process per database)", ErrConflict, name)
+		}
+	}
 	var maxSeq int64
 	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM outbox`).Scan(&maxSeq); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: read outbox sequence: %w", err)
 	}
 	s.outboxSeq.Store(maxSeq)
-	rdb, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	rdb, err := sql.Open(driver, rdsn)
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store: open readers %s: %w", path, err)
+		return nil, fmt.Errorf("store: open readers %s: %w", name, err)
 	}
 	rdb.SetMaxOpenConns(4)
 	rdb.SetMaxIdleConns(4)
@@ -128,6 +162,11 @@ func (s *Store) Close() error {
 		st.Close()
 	}
 	s.mu.Unlock()
+	if s.pg {
+		// Free the node lock now: the server ends a closed session a little
+		// later, and the next node must not find it held.
+		_, _ = s.db.Exec(`SELECT pg_advisory_unlock(7406191)`)
+	}
 	rerr := s.rdb.Close()
 	if err := s.db.Close(); err != nil {
 		return err
@@ -140,6 +179,14 @@ func (s *Store) stamp() string { return s.now().UTC().Format(time.RFC3339Nano) }
 // migrate applies migrations/NNNN_*.sql in order, each in its own transaction,
 // recording the version in schema_migrations.
 func (s *Store) migrate(ctx context.Context) error {
+	if s.pg {
+		// Nodes opening one database at once migrate one after the other (the
+		// lock is held by the one writer connection until released).
+		if _, err := s.db.ExecContext(ctx, `SELECT pg_advisory_lock(7406190)`); err != nil {
+			return fmt.Errorf("store: migration lock: %w", err)
+		}
+		defer s.db.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7406190)`)
+	}
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("store: migrations table: %w", err)
 	}

@@ -11,11 +11,13 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tdsc/tdsc/connector/store/storetest"
 )
 
 func open(t *testing.T, path string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), path)
+	s, err := Open(context.Background(), storetest.Path(t, path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +42,9 @@ func TestMigrationsAreVersionedAndRerunnable(t *testing.T) {
 // The ledger writer's per-step queries must use an index: a scan makes every
 // step slower as the outbox and batches tables grow.
 func TestLedgerWriterQueriesUseIndexes(t *testing.T) {
+	if storetest.Postgres() {
+		t.Skip("reads SQLite's query plans")
+	}
 	s := open(t, filepath.Join(t.TempDir(), "c.db"))
 	for _, tc := range []struct{ query, index string }{
 		{`SELECT record_id FROM outbox WHERE batch_root = 'r' ORDER BY seq`, "outbox_batch"},
@@ -463,5 +468,37 @@ func TestAgreementCacheMatchesDatabase(t *testing.T) {
 	}
 	if got, _ := s.View(ctx).Agreement("ag"); got.NegotiationID != "n1" || got.Purpose != "research" || got.Reason != "again" {
 		t.Errorf("final agreement %+v", got)
+	}
+}
+
+// TestOneNodePerPostgresDatabase: a second store on the same PostgreSQL
+// database is refused while the first is open, and opens once it closes.
+func TestOneNodePerPostgresDatabase(t *testing.T) {
+	if !storetest.Postgres() {
+		t.Skip("PostgreSQL only (TDSC_TEST_POSTGRES)")
+	}
+	path := storetest.Path(t, filepath.Join(t.TempDir(), "c.db"))
+	s1, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2, err := Open(context.Background(), path); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "in use by another node") {
+		if s2 != nil {
+			s2.Close()
+		}
+		t.Fatalf("second store on one database: %v, want ErrConflict", err)
+	}
+	s1.Close()
+	s3, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	s3.Close()
+}
+
+func TestPostgresPathIsRedacted(t *testing.T) {
+	_, err := Open(context.Background(), "postgres://tdsc:s3cret@127.0.0.1:1/none?sslmode=disable&connect_timeout=1")
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("open of an unreachable database: %v (the password must not appear)", err)
 	}
 }
