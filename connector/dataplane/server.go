@@ -250,25 +250,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.list(ctx, w, r, transfer, ds)
 		return
 	}
-	if errors.Is(err, ErrNotFound) {
-		s.metrics.outcome.WithLabelValues(outcomeOther).Inc()
-		writeError(w, http.StatusNotFound, ReasonNotFound, fmt.Sprintf("dataset %q has no object at %q", ds.ID, p))
-		return
-	}
-	if err != nil {
-		s.internal(ctx, w, transfer, err)
+	if s.sourceFailed(ctx, w, transfer, ds.ID, p, err) {
 		return
 	}
 	// A local file is opened once and described by its descriptor's stat, so
 	// the headers, the bytes and the version checked all name one file.
 	f, fi, local, err := openLocal(ds.Source, p)
-	if errors.Is(err, ErrNotFound) {
-		s.metrics.outcome.WithLabelValues(outcomeOther).Inc()
-		writeError(w, http.StatusNotFound, ReasonNotFound, fmt.Sprintf("dataset %q has no object at %q", ds.ID, p))
-		return
-	}
-	if err != nil {
-		s.internal(ctx, w, transfer, err)
+	if s.sourceFailed(ctx, w, transfer, ds.ID, p, err) {
 		return
 	}
 	if local {
@@ -276,6 +264,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		info = fileInfo(fi, info.ContentType)
 	}
 	s.send(ctx, w, r, g, ds, p, info, f, fi)
+}
+
+// sourceFailed answers a source error, if err is one: 404 for an object the
+// dataset does not hold, 502 for a source that failed.
+func (s *Server) sourceFailed(ctx context.Context, w http.ResponseWriter, transfer, dataset, p string, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, ErrNotFound):
+		s.metrics.outcome.WithLabelValues(outcomeOther).Inc()
+		writeError(w, http.StatusNotFound, ReasonNotFound, fmt.Sprintf("dataset %q has no object at %q", dataset, p))
+	default:
+		s.internal(ctx, w, transfer, err)
+	}
+	return true
 }
 
 func (s *Server) internal(ctx context.Context, w http.ResponseWriter, transfer string, err error) {
