@@ -106,31 +106,20 @@ type OpenObjection struct {
 	Filed     string `json:"filed"`
 }
 
-// index joins the records a flow is spread over: a completion names its
-// transfer; the authorisation names the agreement; the agreement the dataset.
+// index is the registrations a participant's history names: datasets by id
+// and participants by id, the latest of each.
 type index struct {
 	datasets     map[string]*ledger.Record
-	agreements   map[string]*ledger.Record
-	authorized   map[string]*ledger.Record
 	participants map[string]*ledger.Participant
 }
 
 func newIndex(recs []ledger.Record) *index {
-	ix := &index{
-		datasets:     map[string]*ledger.Record{},
-		agreements:   map[string]*ledger.Record{},
-		authorized:   map[string]*ledger.Record{},
-		participants: map[string]*ledger.Participant{},
-	}
+	ix := &index{datasets: map[string]*ledger.Record{}, participants: map[string]*ledger.Participant{}}
 	for i := range recs {
 		r := &recs[i]
 		switch r.Kind {
 		case ledger.KindDatasetRegistered:
 			ix.datasets[r.Dataset] = r
-		case ledger.KindAgreementSigned:
-			ix.agreements[r.Agreement] = r
-		case ledger.KindTransferAuthorized:
-			ix.authorized[r.Transfer] = r
 		case ledger.KindParticipantRegistered, ledger.KindParticipantUpdated:
 			if r.Participant != nil {
 				ix.participants[r.Participant.ID] = r.Participant
@@ -146,6 +135,8 @@ func newIndex(recs []ledger.Record) *index {
 type Source interface {
 	// Len is the number of records.
 	Len() int
+	// Kind is record i's kind: the joins read only the records of the kinds they join on.
+	Kind(i int) ledger.Kind
 	// Read fills *r with record i. The report reads Kind, ID, Time, Actor,
 	// Counterparty, Dataset, Category, Classification, Agreement, Transfer,
 	// Rule, Reason, Bytes, FromRegion, ToRegion, LegalBasis and the
@@ -158,22 +149,31 @@ type Source interface {
 type records []ledger.Record
 
 func (rs records) Len() int                     { return len(rs) }
+func (rs records) Kind(i int) ledger.Kind       { return rs[i].Kind }
 func (rs records) Read(i int, r *ledger.Record) { *r = rs[i] }
 
-// joined is what a flow or an exception takes from a registration, an
-// agreement or an authorisation it refers to.
+// joined is what a flow or an exception takes from a dataset's registration
+// or an agreement it refers to.
 type joined struct {
-	actor, counterparty, dataset, category string
-	fromRegion, toRegion, legalBasis       string
-	agreement                              string
-	classification                         policy.Classification
-	terms                                  *ledger.Terms
+	actor, counterparty, dataset, category, legalBasis string
+	classification                                     policy.Classification
+	terms                                              *ledger.Terms
 }
 
 func joinedOf(r *ledger.Record) joined {
 	return joined{actor: r.Actor, counterparty: r.Counterparty, dataset: r.Dataset, category: r.Category,
-		fromRegion: r.FromRegion, toRegion: r.ToRegion, legalBasis: r.LegalBasis, agreement: r.Agreement,
-		classification: r.Classification, terms: r.Terms}
+		legalBasis: r.LegalBasis, classification: r.Classification, terms: r.Terms}
+}
+
+// transfer is what the joins know of one transfer id: where its
+// authorisation is and who wrote it, and which completion counts.
+type transfer struct {
+	auth      int // index of its transfer.authorized record, or -1
+	authActor string
+	// counted is the index of the transfer.completed record whose bytes
+	// count, or -1; byProvider whether that record is the provider's.
+	counted    int
+	byProvider bool
 }
 
 // joins are the records a flow is spread over: a completion names its
@@ -181,67 +181,81 @@ func joinedOf(r *ledger.Record) joined {
 // dataset; a participant's registration its region. The latest record of
 // each id counts.
 type joins struct {
+	src        Source
 	datasets   map[string]joined
 	agreements map[string]joined
-	authorized map[string]joined
 	regions    map[string]string // participant id → region
+	// transfers index byTransfer: one map lookup per record finds all.
+	transfers  []transfer
+	byTransfer map[string]int
 }
 
+// newJoins reads src twice: the registrations, agreements and
+// authorisations, then the completion counted per transfer.
 func newJoins(src Source) *joins {
-	j := &joins{datasets: map[string]joined{}, agreements: map[string]joined{}, authorized: map[string]joined{}, regions: map[string]string{}}
+	auths := 0
+	for i := range src.Len() {
+		if src.Kind(i) == ledger.KindTransferAuthorized {
+			auths++
+		}
+	}
+	j := &joins{src: src, datasets: map[string]joined{}, agreements: map[string]joined{}, regions: map[string]string{},
+		transfers: make([]transfer, 0, auths), byTransfer: make(map[string]int, auths)}
 	var r ledger.Record
 	for i := range src.Len() {
-		src.Read(i, &r)
+		switch src.Kind(i) {
+		case ledger.KindDatasetRegistered, ledger.KindAgreementSigned, ledger.KindTransferAuthorized,
+			ledger.KindParticipantRegistered, ledger.KindParticipantUpdated:
+			src.Read(i, &r)
+		default:
+			continue
+		}
 		switch r.Kind {
 		case ledger.KindDatasetRegistered:
 			j.datasets[r.Dataset] = joinedOf(&r)
 		case ledger.KindAgreementSigned:
 			j.agreements[r.Agreement] = joinedOf(&r)
 		case ledger.KindTransferAuthorized:
-			j.authorized[r.Transfer] = joinedOf(&r)
+			t := j.transfer(r.Transfer)
+			t.auth, t.authActor = i, r.Actor
 		case ledger.KindParticipantRegistered, ledger.KindParticipantUpdated:
 			if r.Participant != nil {
 				j.regions[r.Participant.ID] = r.Participant.Region
 			}
 		}
 	}
+	// Both parties record a completion (the provider what it sent, the
+	// consumer what it received), and the bytes moved once: the provider's
+	// record counts, the consumer's when the provider's is missing.
+	for i := range src.Len() {
+		if src.Kind(i) != ledger.KindTransferCompleted {
+			continue
+		}
+		src.Read(i, &r)
+		t := j.transfer(r.Transfer)
+		if bp := j.byProvider(&r, t); t.counted < 0 || bp && !t.byProvider {
+			t.counted, t.byProvider = i, bp
+		}
+	}
 	return j
 }
 
-// completionCounted picks, per transfer, the index of the one
-// transfer.completed record whose bytes count: both parties record a
-// completion (the provider what it sent, the consumer what it received), and
-// the bytes moved once. The provider's record is preferred; the consumer's
-// counts when the provider's is missing.
-func (j *joins) completionCounted(src Source) map[string]int {
-	type pick struct {
-		i          int
-		byProvider bool
+// transfer is the joins' entry for a transfer id, added if new.
+func (j *joins) transfer(id string) *transfer {
+	k, ok := j.byTransfer[id]
+	if !ok {
+		k = len(j.transfers)
+		j.byTransfer[id] = k
+		j.transfers = append(j.transfers, transfer{auth: -1, counted: -1})
 	}
-	picked := map[string]pick{}
-	var r ledger.Record
-	for i := range src.Len() {
-		src.Read(i, &r)
-		if r.Kind != ledger.KindTransferCompleted {
-			continue
-		}
-		p, seen := picked[r.Transfer]
-		if bp := j.byProvider(&r); !seen || bp && !p.byProvider {
-			picked[r.Transfer] = pick{i, bp}
-		}
-	}
-	counted := make(map[string]int, len(picked))
-	for t, p := range picked {
-		counted[t] = p.i
-	}
-	return counted
+	return &j.transfers[k]
 }
 
-// byProvider reports whether a completion is the provider's: the actor of the
-// transfer's authorisation, or else the owner of its dataset.
-func (j *joins) byProvider(r *ledger.Record) bool {
-	if auth, ok := j.authorized[r.Transfer]; ok {
-		return r.Actor == auth.actor
+// byProvider reports whether a completion of t is the provider's: the actor
+// of the transfer's authorisation, or else the owner of its dataset.
+func (j *joins) byProvider(r *ledger.Record, t *transfer) bool {
+	if t.auth >= 0 {
+		return r.Actor == t.authActor
 	}
 	if ds, ok := j.datasets[r.Dataset]; ok {
 		return r.Actor == ds.actor
@@ -249,26 +263,28 @@ func (j *joins) byProvider(r *ledger.Record) bool {
 	return true
 }
 
-// flowOf fills a flow's fields from the record and, where it is silent, from
-// the transfer's authorisation, its agreement, its dataset and the parties' regions.
-func (j *joins) flowOf(r *ledger.Record) Flow {
+// flowOf fills a flow's fields from the completion r of transfer t and, where
+// it is silent, from the transfer's authorisation (read into auth), its
+// agreement, its dataset and the parties' regions.
+func (j *joins) flowOf(r *ledger.Record, t *transfer, auth *ledger.Record) Flow {
 	f := Flow{Dataset: r.Dataset, Category: r.Category, Classification: r.Classification,
 		FromRegion: r.FromRegion, ToRegion: r.ToRegion, LegalBasis: r.LegalBasis}
 	provider, consumer := r.Actor, r.Counterparty
-	if !j.byProvider(r) {
+	if !t.byProvider {
 		provider, consumer = r.Counterparty, r.Actor
 	}
-	if auth, ok := j.authorized[r.Transfer]; ok {
-		provider, consumer = auth.actor, auth.counterparty
-		fill(&f.Dataset, auth.dataset)
-		fill(&f.Category, auth.category)
-		fill(&f.FromRegion, auth.fromRegion)
-		fill(&f.ToRegion, auth.toRegion)
-		fill(&f.LegalBasis, auth.legalBasis)
+	if t.auth >= 0 {
+		j.src.Read(t.auth, auth)
+		provider, consumer = auth.Actor, auth.Counterparty
+		fill(&f.Dataset, auth.Dataset)
+		fill(&f.Category, auth.Category)
+		fill(&f.FromRegion, auth.FromRegion)
+		fill(&f.ToRegion, auth.ToRegion)
+		fill(&f.LegalBasis, auth.LegalBasis)
 		if f.Classification == "" {
-			f.Classification = auth.classification
+			f.Classification = auth.Classification
 		}
-		if ag, ok := j.agreements[auth.agreement]; ok {
+		if ag, ok := j.agreements[auth.Agreement]; ok {
 			fill(&f.LegalBasis, ag.legalBasis)
 			fill(&f.Dataset, ag.dataset)
 		}
@@ -342,8 +358,7 @@ func BuildReportFrom(src Source, w Window) Report {
 	fulfilled := map[[2]string]bool{}
 	resolved := map[string]bool{}
 	var filed []filedObjection
-	counted := ix.completionCounted(src)
-	var rec ledger.Record
+	var rec, auth ledger.Record
 	for i := range src.Len() {
 		src.Read(i, &rec)
 		r := &rec
@@ -367,15 +382,17 @@ func BuildReportFrom(src Source, w Window) Report {
 		rep.Records++
 		switch r.Kind {
 		case ledger.KindTransferCompleted:
-			if counted[r.Transfer] != i {
+			t := &ix.transfers[ix.byTransfer[r.Transfer]]
+			if t.counted != i {
 				continue // the other party's record of the same transfer
 			}
-			f := ix.flowOf(r)
+			f := ix.flowOf(r, t, &auth)
 			key := f
 			key.Transfers, key.Bytes = 0, 0
 			agg := flows[key]
 			if agg == nil {
-				agg = &key
+				agg = new(Flow) // not &key: key would escape, one allocation per transfer
+				*agg = key
 				flows[key] = agg
 			}
 			agg.Transfers++

@@ -143,6 +143,9 @@ func (s *snapshot) name(v string) uint32 {
 // Len is the number of records in the snapshot (audit.Source).
 func (s *snapshot) Len() int { return len(s.rows) }
 
+// Kind is record i's kind (audit.Source).
+func (s *snapshot) Kind(i int) ledger.Kind { return ledger.Kind(s.names[s.rows[i].kind]) }
+
 // Read fills *r with record i from its row, the fields listed on row
 // empty; a record kept whole is copied (audit.Source).
 func (s *snapshot) Read(i int, r *ledger.Record) {
