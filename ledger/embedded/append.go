@@ -134,17 +134,21 @@ func (s *Store) drain() {
 func (s *Store) commit(group []*request) {
 	results := make([]result, len(group))
 	s.mu.RLock()
-	base, size := s.mem, s.size
+	size := s.size
 	rng, err := rf.NewRange(0, size, append([][]byte(nil), s.rng.Hashes()...))
 	s.mu.RUnlock()
 	if err != nil {
 		s.fail(group, err)
 		return
 	}
-	gov := rulebook.NewOverlay(base)
+	var gov *rulebook.Overlay
 	var checkpoint []byte
 	inGroup := map[string]int{}
 	err = s.db.Update(func(tx *bolt.Tx) error {
+		// The state buckets are written only at the end: until then every
+		// read sees the last committed state, and the group's overlay the
+		// changes of its accepted batches.
+		gov = rulebook.NewOverlay(&txState{tx: tx, size: size, cache: s.cache, fill: true})
 		w := newWriter(tx)
 		for i, req := range group {
 			b := req.b
@@ -205,6 +209,9 @@ func (s *Store) commit(group []*request) {
 		if err := tx.Bucket(bCheckpoints).Put(itob(size), checkpoint); err != nil {
 			return err
 		}
+		if err := writeState(tx, gov.Changes(), size); err != nil {
+			return err
+		}
 		return tx.Bucket(bMeta).Put([]byte("size"), itob(size))
 	})
 	if err != nil {
@@ -213,8 +220,8 @@ func (s *Store) commit(group []*request) {
 		return
 	}
 	if len(inGroup) > 0 {
+		s.cache.apply(gov.Changes())
 		s.mu.Lock()
-		s.mem.Put(gov.Changes()...)
 		s.rng, s.size, s.checkpoint = rng, size, checkpoint
 		s.mu.Unlock()
 	}

@@ -77,7 +77,8 @@ func TestCrashChild(t *testing.T) {
 // TestCrash kills a real child process with SIGKILL in the middle of
 // appending, then checks the directory: it verifies whole, nothing the child
 // was told is committed is missing, and the store reopens at the last
-// committed checkpoint. TDSC_LEDGER_CRASH_ROUNDS sets the rounds (default 2).
+// committed checkpoint with a state that a full replay of its records
+// matches. TDSC_LEDGER_CRASH_ROUNDS sets the rounds (default 2).
 func TestCrash(t *testing.T) {
 	if os.Getenv(crashChildEnv) != "" {
 		t.Skip("in the child")
@@ -150,6 +151,9 @@ func TestCrash(t *testing.T) {
 		}
 		if cp, err := st.Checkpoint(context.Background()); err != nil || !strings.Contains(string(cp), "\n"+strconv.FormatUint(rep.Records, 10)+"\n") {
 			t.Fatalf("round %d: checkpoint after reopen: %q %v", round, cp, err)
+		}
+		if err := embedded.StateDiff(context.Background(), st); err != nil {
+			t.Fatalf("round %d: after SIGKILL the state differs from a replay of the records:\n%v", round, err)
 		}
 		st.Close(context.Background())
 	}

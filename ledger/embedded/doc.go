@@ -19,7 +19,11 @@
 // signature) with origin "tdsc/ledger/<space>".
 //
 // State. The rulebook's state (participants, rules, datasets, agreements,
-// transfers, objections, record ids) is derived from the records: Open
-// replays them through the rulebook into memory, so state can never disagree
-// with the log it came from.
+// transfers, objections, the key index) is kept in bbolt buckets and written
+// by the same transaction as the records that change it, so after a crash it
+// reflects exactly the committed records; record ids are answered from the
+// id index the records keep. Open reads no records: it checks that the state
+// reflects the ledger's size and, for a ledger written by an earlier version
+// (or appended to by one since), rebuilds it once by replaying the records.
+// tdsc audit verify still derives the state from the records alone.
 package embedded

@@ -86,8 +86,9 @@ type Store struct {
 	stop    chan struct{}
 	stopped chan struct{}
 
-	mu         sync.RWMutex // guards the fields below and mem
-	mem        *rulebook.Mem
+	cache *stateCache // decoded state objects as last committed
+
+	mu         sync.RWMutex // guards the fields below
 	rng        *compact.Range
 	size       uint64
 	checkpoint []byte
@@ -122,7 +123,7 @@ func Open(ctx context.Context, dir string, g ledger.Genesis, opts Options) (*Sto
 	}
 	s := &Store{db: db, g: g, origin: origin, signer: signer, vkey: vkey, opts: opts,
 		reqs: make(chan *request, opts.MaxGroup), stop: make(chan struct{}), stopped: make(chan struct{}),
-		mem: rulebook.NewMem(g), rng: rf.NewEmptyRange(0)}
+		cache: newStateCache(), rng: rf.NewEmptyRange(0)}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -168,7 +169,9 @@ func loadOrCreateKey(dir, origin string) (note.Signer, string, error) {
 	return signer, string(bytes.TrimSpace(vk)), nil
 }
 
-// init stores or checks the genesis and replays the records into memory.
+// init stores or checks the genesis, loads the tree's right edge and checks
+// that the state kept in bbolt reflects every record, building it when it
+// does not (a ledger written by an earlier version): Open reads no records.
 func (s *Store) init(ctx context.Context) error {
 	gj, err := json.Marshal(s.g)
 	if err != nil {
@@ -191,7 +194,10 @@ func (s *Store) init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.db.View(func(tx *bolt.Tx) error {
+	var at uint64 // the tree size the kept state reflects
+	var kept bool
+	err = s.db.View(func(tx *bolt.Tx) error {
+		at, kept = stateAt(tx)
 		var hashes [][]byte
 		if size := btoi(tx.Bucket(bMeta).Get([]byte("size"))); size > 0 {
 			tree := tx.Bucket(bTree)
@@ -210,13 +216,27 @@ func (s *Store) init(ctx context.Context) error {
 			_, s.checkpoint = tx.Bucket(bCheckpoints).Cursor().Last()
 			s.checkpoint = append([]byte(nil), s.checkpoint...)
 		}
-		return s.replay(ctx, tx)
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case kept && at == s.size:
+		return nil
+	case kept && at > s.size:
+		return fmt.Errorf("embedded: %s: the state reflects %d records, the ledger holds %d (run tdsc audit verify)", s.db.Path(), at, s.size)
+	case kept:
+		s.opts.Logger.Warn("ledger state is behind its records (appended by an earlier version): rebuilding it", "state", at, "records", s.size)
+	case s.size > 0:
+		s.opts.Logger.Info("ledger keeps no state yet (written by an earlier version): building it once", "records", s.size)
+	}
+	return s.buildState(ctx, s.size)
 }
 
-// replay rebuilds the rulebook state from the stored records: records decode
-// on parallel workers, the rulebook applies them in ledger order.
-func (s *Store) replay(ctx context.Context, tx *bolt.Tx) error {
+// replay applies every stored record to mem: records decode on parallel
+// workers, the rulebook applies them in ledger order.
+func replay(ctx context.Context, tx *bolt.Tx, g ledger.Genesis, mem *rulebook.Mem) error {
 	type job struct {
 		sb   ledger.StoredBatch
 		b    *ledger.Batch
@@ -270,13 +290,13 @@ func (s *Store) replay(ctx context.Context, tx *bolt.Tx) error {
 			cancel()
 			continue
 		}
-		ov := rulebook.NewOverlay(s.mem)
-		if err = rulebook.ApplyRecords(ov, s.g, j.b); err != nil {
+		ov := rulebook.NewOverlay(mem)
+		if err = rulebook.ApplyRecords(ov, g, j.b); err != nil {
 			err = fmt.Errorf("embedded: replaying batch %s: %w (run tdsc audit verify)", j.sb.Root, err)
 			cancel()
 			continue
 		}
-		s.mem.Put(ov.Changes()...)
+		mem.Put(ov.Changes()...)
 	}
 	// The walker and the workers read from tx: wait for them before it closes.
 	werr := <-walked
@@ -314,9 +334,16 @@ func (s *Store) VerifierKey() string { return s.vkey }
 
 // Participant returns a participant as currently registered, or ErrNotFound.
 func (s *Store) Participant(ctx context.Context, id string) (identity.Participant, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	p, _ := s.mem.Participant(id)
+	p, ok := s.cache.p.get(id)
+	if !ok {
+		err := s.db.View(func(tx *bolt.Tx) (err error) {
+			p, err = (&txState{tx: tx, cache: s.cache}).Participant(id)
+			return err
+		})
+		if err != nil {
+			return identity.Participant{}, err
+		}
+	}
 	if p == nil {
 		return identity.Participant{}, fmt.Errorf("%w: participant %s", ledger.ErrNotFound, id)
 	}
@@ -325,9 +352,16 @@ func (s *Store) Participant(ctx context.Context, id string) (identity.Participan
 
 // Rules returns the space rules of the last rules.updated (empty rules before any).
 func (s *Store) Rules(ctx context.Context) (policy.SpaceRules, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	r, _ := s.mem.Rules()
+	r, ok := s.cache.getRules()
+	if !ok {
+		err := s.db.View(func(tx *bolt.Tx) (err error) {
+			r, err = (&txState{tx: tx, cache: s.cache}).Rules()
+			return err
+		})
+		if err != nil {
+			return policy.SpaceRules{}, err
+		}
+	}
 	if r == nil {
 		return policy.SpaceRules{}, nil
 	}

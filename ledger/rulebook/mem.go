@@ -1,6 +1,9 @@
 package rulebook
 
 import (
+	"maps"
+	"slices"
+
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/policy"
@@ -78,6 +81,41 @@ func (m *Mem) Put(changes ...Change) {
 			}
 		}
 	}
+}
+
+// Contents returns the changes that rebuild m over an empty state: every
+// object it holds, each kind in id order (participants, rules, datasets,
+// agreements, transfers, objections, keys, then seen record ids). A backend
+// that keeps state elsewhere writes them to move a replayed state there.
+func (m *Mem) Contents() []Change {
+	n := len(m.participants) + len(m.datasets) + len(m.agreements) + len(m.transfers) +
+		len(m.objections) + len(m.keys) + len(m.seen) + 1
+	ch := make([]Change, 0, n)
+	for _, id := range slices.Sorted(maps.Keys(m.participants)) {
+		ch = append(ch, Change{Participant: m.participants[id]})
+	}
+	if m.rules != nil {
+		ch = append(ch, Change{Rules: m.rules})
+	}
+	for _, id := range slices.Sorted(maps.Keys(m.datasets)) {
+		ch = append(ch, Change{Dataset: m.datasets[id]})
+	}
+	for _, id := range slices.Sorted(maps.Keys(m.agreements)) {
+		ch = append(ch, Change{Agreement: m.agreements[id]})
+	}
+	for _, id := range slices.Sorted(maps.Keys(m.transfers)) {
+		ch = append(ch, Change{Transfer: m.transfers[id]})
+	}
+	for _, id := range slices.Sorted(maps.Keys(m.objections)) {
+		ch = append(ch, Change{Objection: m.objections[id]})
+	}
+	for _, tp := range slices.Sorted(maps.Keys(m.keys)) {
+		ch = append(ch, Change{Key: &KeyEntry{Thumbprint: tp, Participant: m.keys[tp]}})
+	}
+	for _, id := range slices.Sorted(maps.Keys(m.seen)) {
+		ch = append(ch, Change{Seen: id})
+	}
+	return ch
 }
 
 // Overlay is a State that holds uncommitted changes over a base State: the

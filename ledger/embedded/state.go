@@ -1,0 +1,412 @@
+package embedded
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/ledger/rulebook"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// The rulebook state lives in bbolt beside the records: every group commit
+// writes its state changes in the transaction that writes its records, so the
+// state always reflects exactly the committed records, also after a crash,
+// and Open reads none of them. Seen record ids are answered from the ids
+// index (bIDs) the records already keep.
+var (
+	bParticipants = []byte("state.participants") // id -> identity.Participant JSON
+	bDatasets     = []byte("state.datasets")     // id -> rulebook.Dataset JSON
+	bAgreements   = []byte("state.agreements")   // id -> rulebook.Agreement JSON
+	bTransfers    = []byte("state.transfers")    // id -> encodeTransfer
+	bObjections   = []byte("state.objections")   // id -> rulebook.Objection JSON
+	bKeys         = []byte("state.keys")         // key thumbprint -> participant id
+	stateBuckets  = [][]byte{bParticipants, bDatasets, bAgreements, bTransfers, bObjections, bKeys}
+
+	kRules = []byte("rules") // meta: the space rules (JSON), absent before any rules.updated
+	// kState (meta) is the tree size the state buckets reflect. It equals
+	// "size" except in a ledger written before the state was kept here, or
+	// appended to by such a version since: Open then rebuilds the state.
+	kState = []byte("state")
+)
+
+// txState is the rulebook.State of a bbolt transaction: the records below
+// size are applied. Reads go through the store's cache of decoded objects;
+// only the committer fills it (fill), with values it read from the last
+// committed state.
+type txState struct {
+	tx    *bolt.Tx
+	size  uint64
+	cache *stateCache
+	fill  bool
+}
+
+func (st *txState) Participant(id string) (*identity.Participant, error) {
+	return load(st, bParticipants, id, st.cache.participants())
+}
+
+func (st *txState) Dataset(id string) (*rulebook.Dataset, error) {
+	return load(st, bDatasets, id, st.cache.datasets())
+}
+
+func (st *txState) Agreement(id string) (*rulebook.Agreement, error) {
+	return load(st, bAgreements, id, st.cache.agreements())
+}
+
+// Transfer and Objection are read about once each: not cached.
+func (st *txState) Transfer(id string) (*rulebook.Transfer, error) {
+	raw := st.tx.Bucket(bTransfers).Get([]byte(id))
+	if raw == nil {
+		return nil, nil
+	}
+	t, err := decodeTransfer(raw)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: state %s/%s: %w (run tdsc audit verify)", bTransfers, id, err)
+	}
+	return t, nil
+}
+
+func (st *txState) Objection(id string) (*rulebook.Objection, error) {
+	return load[rulebook.Objection](st, bObjections, id, nil)
+}
+
+func (st *txState) Rules() (*policy.SpaceRules, error) {
+	if r, ok := st.cache.getRules(); ok {
+		return r, nil
+	}
+	var r *policy.SpaceRules
+	if raw := st.tx.Bucket(bMeta).Get(kRules); raw != nil {
+		r = new(policy.SpaceRules)
+		if err := json.Unmarshal(raw, r); err != nil {
+			return nil, fmt.Errorf("embedded: state: rules: %w", err)
+		}
+	}
+	if st.fill {
+		st.cache.setRules(r)
+	}
+	return r, nil
+}
+
+// Seen answers from the ids index: a record id is seen when a record below
+// size holds it (ids of a group being written lie at or above size; the
+// group's overlay answers for them).
+func (st *txState) Seen(recordID string) (bool, error) {
+	k := st.tx.Bucket(bIDs).Get([]byte(recordID))
+	return k != nil && btoi(k) < st.size, nil
+}
+
+func (st *txState) KeyHolder(thumbprint string) (string, error) {
+	return string(st.tx.Bucket(bKeys).Get([]byte(thumbprint))), nil
+}
+
+func load[T any](st *txState, bucket []byte, id string, c *capped[T]) (*T, error) {
+	if v, ok := c.get(id); ok {
+		return v, nil
+	}
+	raw := st.tx.Bucket(bucket).Get([]byte(id))
+	if raw == nil {
+		return nil, nil
+	}
+	v := new(T)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil, fmt.Errorf("embedded: state %s/%s: %w (run tdsc audit verify)", bucket, id, err)
+	}
+	if st.fill {
+		c.put(id, v)
+	}
+	return v, nil
+}
+
+// writeState writes changes, in order, into the state buckets and records
+// that the state now reflects the records below size. An object changed
+// several times (an agreement's use count over a batch of transfers) is
+// written once, as last changed. Seen changes need no write: the ids index
+// holds the record ids.
+func writeState(tx *bolt.Tx, changes []rulebook.Change, size uint64) error {
+	type slot struct {
+		bucket string
+		key    string
+	}
+	where := func(c *rulebook.Change) (bucket []byte, key string, v any) {
+		switch {
+		case c.Participant != nil:
+			return bParticipants, c.Participant.ID, c.Participant
+		case c.Rules != nil:
+			return bMeta, string(kRules), c.Rules
+		case c.Dataset != nil:
+			return bDatasets, c.Dataset.ID, c.Dataset
+		case c.Agreement != nil:
+			return bAgreements, c.Agreement.ID, c.Agreement
+		case c.Transfer != nil:
+			return bTransfers, c.Transfer.ID, c.Transfer
+		case c.Objection != nil:
+			return bObjections, c.Objection.ID, c.Objection
+		case c.Key != nil:
+			return bKeys, c.Key.Thumbprint, nil
+		}
+		return nil, "", nil
+	}
+	last := make(map[slot]int, len(changes))
+	for i := range changes {
+		if b, k, _ := where(&changes[i]); b != nil {
+			last[slot{string(b), k}] = i
+		}
+	}
+	for i := range changes {
+		c := &changes[i]
+		b, k, v := where(c)
+		if b == nil || last[slot{string(b), k}] != i {
+			continue
+		}
+		bk := tx.Bucket(b)
+		if c.Key != nil {
+			var err error
+			if c.Key.Participant == "" {
+				err = bk.Delete([]byte(k))
+			} else {
+				err = bk.Put([]byte(k), []byte(c.Key.Participant))
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		var raw []byte
+		var err error
+		if c.Transfer != nil {
+			raw = encodeTransfer(c.Transfer)
+		} else {
+			raw, err = json.Marshal(v)
+		}
+		if err != nil {
+			return fmt.Errorf("embedded: state %s/%s: %w", b, k, err)
+		}
+		if err := bk.Put([]byte(k), raw); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bMeta).Put(kState, itob(size))
+}
+
+// buildState replays every record into a fresh rulebook.Mem and writes it to
+// the state buckets, replacing what they held: the migration of a ledger
+// written before the state was kept in bbolt, run once by Open.
+func (s *Store) buildState(ctx context.Context, size uint64) error {
+	mem := rulebook.NewMem(s.g)
+	if err := s.db.View(func(tx *bolt.Tx) error { return replay(ctx, tx, s.g, mem) }); err != nil {
+		return err
+	}
+	contents := mem.Contents()
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if got := btoi(tx.Bucket(bMeta).Get([]byte("size"))); got != size {
+			return fmt.Errorf("embedded: ledger grew from %d to %d records while its state was rebuilt", size, got)
+		}
+		ids := tx.Bucket(bIDs)
+		for _, c := range contents {
+			if c.Seen == "" {
+				continue
+			}
+			// Seen is answered from the ids index: it must hold every record id.
+			if k := ids.Get([]byte(c.Seen)); k == nil || btoi(k) >= size {
+				return fmt.Errorf("embedded: the ids index lacks record %q (run tdsc audit verify)", c.Seen)
+			}
+		}
+		for _, b := range stateBuckets {
+			if tx.Bucket(b) != nil {
+				if err := tx.DeleteBucket(b); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.CreateBucket(b); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bMeta).Delete(kRules); err != nil {
+			return err
+		}
+		return writeState(tx, contents, size)
+	})
+}
+
+// stateAt reads the tree size the state buckets reflect; ok is false when
+// the ledger keeps no state (written by an earlier version).
+func stateAt(tx *bolt.Tx) (size uint64, ok bool) {
+	v := tx.Bucket(bMeta).Get(kState)
+	if len(v) != 8 {
+		return 0, false
+	}
+	for _, b := range stateBuckets {
+		if tx.Bucket(b) == nil {
+			return 0, false
+		}
+	}
+	return btoi(v), true
+}
+
+// stateCache holds decoded participants, datasets, agreements and the rules
+// as last committed, so the rules of a batch of transfers under one agreement
+// decode nothing. Each kind keeps at most cacheLimit objects.
+type stateCache struct {
+	p          capped[identity.Participant]
+	d          capped[rulebook.Dataset]
+	a          capped[rulebook.Agreement]
+	mu         sync.Mutex
+	rules      *policy.SpaceRules
+	rulesKnown bool
+}
+
+const cacheLimit = 1 << 16
+
+func newStateCache() *stateCache {
+	c := &stateCache{}
+	c.p.m, c.d.m, c.a.m = map[string]*identity.Participant{}, map[string]*rulebook.Dataset{}, map[string]*rulebook.Agreement{}
+	return c
+}
+
+func (c *stateCache) participants() *capped[identity.Participant] {
+	if c == nil {
+		return nil
+	}
+	return &c.p
+}
+
+func (c *stateCache) datasets() *capped[rulebook.Dataset] {
+	if c == nil {
+		return nil
+	}
+	return &c.d
+}
+
+func (c *stateCache) agreements() *capped[rulebook.Agreement] {
+	if c == nil {
+		return nil
+	}
+	return &c.a
+}
+
+func (c *stateCache) getRules() (*policy.SpaceRules, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rules, c.rulesKnown
+}
+
+func (c *stateCache) setRules(r *policy.SpaceRules) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.rules, c.rulesKnown = r, true
+	c.mu.Unlock()
+}
+
+// apply puts a committed group's changes into the cache.
+func (c *stateCache) apply(changes []rulebook.Change) {
+	for _, ch := range changes {
+		switch {
+		case ch.Participant != nil:
+			c.p.put(ch.Participant.ID, ch.Participant)
+		case ch.Rules != nil:
+			c.setRules(ch.Rules)
+		case ch.Dataset != nil:
+			c.d.put(ch.Dataset.ID, ch.Dataset)
+		case ch.Agreement != nil:
+			c.a.put(ch.Agreement.ID, ch.Agreement)
+		}
+	}
+}
+
+// capped is a map that drops an arbitrary entry when full.
+type capped[T any] struct {
+	mu sync.Mutex
+	m  map[string]*T
+}
+
+func (c *capped[T]) get(k string) (*T, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[k]
+	return v, ok
+}
+
+func (c *capped[T]) put(k string, v *T) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[k]; !ok && len(c.m) >= cacheLimit {
+		for old := range c.m {
+			delete(c.m, old)
+			break
+		}
+	}
+	c.m[k] = v
+}
+
+// Transfers are the one state object per record of a transfer-heavy ledger:
+// each is written at authorisation and read and rewritten at completion, so
+// they are kept in a small binary form, not JSON (which cost about a tenth
+// of the committer's time): a version byte, a flags byte (completed, by
+// provider, by consumer), then id, agreement, provider and consumer, each a
+// uvarint length and its bytes.
+const (
+	transferV1         = 1
+	transferCompleted  = 1 << 0
+	transferByProvider = 1 << 1
+	transferByConsumer = 1 << 2
+	transferKnownFlags = transferCompleted | transferByProvider | transferByConsumer
+)
+
+func encodeTransfer(t *rulebook.Transfer) []byte {
+	var flags byte
+	if t.Completed {
+		flags |= transferCompleted
+	}
+	if t.CompletedByProvider {
+		flags |= transferByProvider
+	}
+	if t.CompletedByConsumer {
+		flags |= transferByConsumer
+	}
+	b := make([]byte, 0, 2+4*binary.MaxVarintLen16+len(t.ID)+len(t.Agreement)+len(t.Provider)+len(t.Consumer))
+	b = append(b, transferV1, flags)
+	for _, f := range []string{t.ID, t.Agreement, t.Provider, t.Consumer} {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	return b
+}
+
+func decodeTransfer(b []byte) (*rulebook.Transfer, error) {
+	if len(b) < 2 || b[0] != transferV1 || b[1]&^transferKnownFlags != 0 {
+		return nil, fmt.Errorf("not a version %d transfer", transferV1)
+	}
+	flags := b[1]
+	b = b[2:]
+	var f [4]string
+	for i := range f {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return nil, fmt.Errorf("transfer field %d is truncated", i)
+		}
+		f[i], b = string(b[k:k+int(n)]), b[k+int(n):]
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%d bytes after the transfer", len(b))
+	}
+	return &rulebook.Transfer{ID: f[0], Agreement: f[1], Provider: f[2], Consumer: f[3],
+		Completed:           flags&transferCompleted != 0,
+		CompletedByProvider: flags&transferByProvider != 0,
+		CompletedByConsumer: flags&transferByConsumer != 0}, nil
+}
