@@ -144,7 +144,9 @@ func TestScale(t *testing.T) {
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
-	t.Logf("first request (mirror loads %d records, flow report built): %v, %d bytes; heap +%d MiB", bl.n, d.Round(time.Millisecond), size, (int64(after.HeapAlloc)-int64(before.HeapAlloc))>>20)
+	heap := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("first request (mirror loads %d records, flow report built): %v, %d bytes; heap +%.1f MiB (%d bytes a record)",
+		bl.n, d.Round(time.Millisecond), size, float64(heap)/(1<<20), heap/int64(bl.n))
 	t.Logf("%-62s %10s %10s %9s", "endpoint", "median", "max", "bytes")
 	for _, p := range scaleEndpoints(bl.n) {
 		var ds []time.Duration
