@@ -247,7 +247,7 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 	}
 
 	// 3. Browse, negotiate, pull.
-	s.step("3", "The enterprise browses the catalogue, negotiates, pulls one dataset and has another pushed to it")
+	s.step("3", "The enterprise browses the catalogue, negotiates, pulls one dataset (suspended and resumed on the way) and has another pushed to it")
 	cat, err := firm.RemoteCatalog(ctx, dept.url, Dept)
 	if err != nil {
 		return fmt.Errorf("catalogue: %w", err)
@@ -393,6 +393,11 @@ func (d *Demo) pull(ctx context.Context, s *story, cons *node, agreement, file, 
 	if !s.expect(x.State == "STARTED", "transfer %s started: %s", short(x.ID), reasonOf(x)) {
 		return
 	}
+	if verbose {
+		if x = d.suspendAndResume(ctx, s, cons, x); x == nil {
+			return
+		}
+	}
 	var addr dsp.DataAddress
 	if err := json.Unmarshal(x.DataAddress, &addr); err != nil {
 		s.expect(false, "data address of %s: %v", x.ID, err)
@@ -422,6 +427,38 @@ func (d *Demo) pull(ctx context.Context, s *story, cons *node, agreement, file, 
 	if _, err := cons.CompleteTransfer(ctx, x.ID); err != nil {
 		s.expect(false, "complete transfer %s: %v", x.ID, err)
 	}
+}
+
+// suspendAndResume has the provider suspend a started transfer, shows that
+// the consumer cannot resume it, and resumes it from the provider: the
+// agreement is evaluated again and a fresh token issued, without a new use.
+// It returns the consumer's transfer, STARTED again, or nil.
+func (d *Demo) suspendAndResume(ctx context.Context, s *story, cons *node, x *store.Transfer) *store.Transfer {
+	prov := d.nodes[Dept]
+	before := x.DataAddress
+	if _, err := prov.SuspendTransfer(ctx, x.PeerPID, "sensor calibration audit"); err != nil {
+		s.expect(false, "%s suspends transfer %s: %v", Dept, short(x.PeerPID), err)
+		return nil
+	}
+	s.say("%s suspends the transfer for a sensor calibration audit", Dept)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	y, err := cons.WaitTransferDone(wctx, x.ID)
+	if !s.expect(err == nil && y.State == "SUSPENDED", "%s sees it SUSPENDED: %s", Firm, reasonOf(y)) {
+		return nil
+	}
+	_, err = cons.ResumeTransfer(ctx, x.ID)
+	s.expect(err != nil && strings.Contains(err.Error(), "transfer.suspended-by-provider"), "%s cannot resume what %s suspended", Firm, Dept)
+	if _, err := prov.ResumeTransfer(ctx, x.PeerPID); err != nil {
+		s.expect(false, "%s resumes it: %v", Dept, err)
+		return nil
+	}
+	y, err = cons.WaitTransferResumed(wctx, x.ID)
+	if !s.expect(err == nil && y.State == "STARTED" && string(y.DataAddress) != string(before),
+		"%s resumes it: the agreement evaluated again, a fresh access token issued, no new use counted", Dept) {
+		return nil
+	}
+	return y
 }
 
 // push has the provider push the dataset to the consumer's receiver, with an
