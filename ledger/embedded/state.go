@@ -66,7 +66,7 @@ func (st *txState) Transfer(id string) (*rulebook.Transfer, error) {
 	}
 	t, err := decodeTransfer(raw)
 	if err != nil {
-		return nil, fmt.Errorf("embedded: state %s/%s: %w (run tdsc audit verify)", bTransfers, id, err)
+		return nil, fmt.Errorf("embedded: state %s/%s: %w (reopen with Options.RebuildState to rebuild the state from the records)", bTransfers, id, err)
 	}
 	return t, nil
 }
@@ -83,7 +83,7 @@ func (st *txState) Rules() (*policy.SpaceRules, error) {
 	if raw := st.tx.Bucket(bMeta).Get(kRules); raw != nil {
 		r = new(policy.SpaceRules)
 		if err := json.Unmarshal(raw, r); err != nil {
-			return nil, fmt.Errorf("embedded: state: rules: %w", err)
+			return nil, fmt.Errorf("embedded: state: rules: %w (reopen with Options.RebuildState to rebuild the state from the records)", err)
 		}
 	}
 	if st.fill {
@@ -114,7 +114,7 @@ func load[T any](st *txState, bucket []byte, id string, c *capped[T]) (*T, error
 	}
 	v := new(T)
 	if err := json.Unmarshal(raw, v); err != nil {
-		return nil, fmt.Errorf("embedded: state %s/%s: %w (run tdsc audit verify)", bucket, id, err)
+		return nil, fmt.Errorf("embedded: state %s/%s: %w (reopen with Options.RebuildState to rebuild the state from the records)", bucket, id, err)
 	}
 	if st.fill {
 		c.put(id, v)

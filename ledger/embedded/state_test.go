@@ -283,7 +283,12 @@ func crashCopy(t *testing.T, dir string) string {
 
 func openDir(t *testing.T, dir string, g ledger.Genesis) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), dir, g, Options{})
+	return openDirOptions(t, dir, g, Options{})
+}
+
+func openDirOptions(t *testing.T, dir string, g ledger.Genesis, opts Options) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dir, g, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,30 +422,64 @@ func TestStateMatchesReplay(t *testing.T) {
 	}
 }
 
-// TestStateAhead refuses to open a ledger whose state claims more records
-// than it holds.
-func TestStateAhead(t *testing.T) {
-	dir := buildLedger(t)
-	db, err := bolt.Open(filepath.Join(dir, DBFile), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
+// TestStateDamaged refuses to open a ledger whose state claims more records
+// than it holds, reports a damaged state object, and repairs both with
+// Options.RebuildState.
+func TestStateDamaged(t *testing.T) {
+	ctx := context.Background()
+	damage := func(t *testing.T, fn func(tx *bolt.Tx) error) (string, *ledgertest.Space) {
+		t.Helper()
+		dir, sp := buildLedgerSpace(t)
+		db, err := bolt.Open(filepath.Join(dir, DBFile), 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(fn); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		return dir, sp
 	}
-	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(kState, itob(100)) }); err != nil {
-		t.Fatal(err)
+	rebuilt := func(t *testing.T, dir string, g ledger.Genesis) *Store {
+		t.Helper()
+		s := openDirOptions(t, dir, g, Options{RebuildState: true})
+		if err := stateDiff(ctx, s); err != nil {
+			t.Fatalf("after RebuildState:\n%v", err)
+		}
+		return s
 	}
-	db.Close()
-	raw, err := OpenRaw(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, _ := raw.Genesis(context.Background())
-	raw.Close()
-	if s, err := Open(context.Background(), dir, g, Options{}); err == nil {
-		s.Close(context.Background())
-		t.Fatal("opened a ledger whose state is ahead of its records")
-	} else if !strings.Contains(err.Error(), "state reflects 100 records") {
-		t.Fatalf("got %v, want the state-ahead error", err)
-	}
+
+	t.Run("ahead", func(t *testing.T) {
+		dir, sp := damage(t, func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(kState, itob(100)) })
+		g := sp.Genesis
+		if s, err := Open(ctx, dir, g, Options{}); err == nil {
+			s.Close(ctx)
+			t.Fatal("opened a ledger whose state is ahead of its records")
+		} else if !strings.Contains(err.Error(), "state reflects 100 records") {
+			t.Fatalf("got %v, want the state-ahead error", err)
+		}
+		rebuilt(t, dir, g)
+	})
+	t.Run("damaged transfer", func(t *testing.T) {
+		// buildLedger's t-2 is authorised, not completed.
+		dir, sp := damage(t, func(tx *bolt.Tx) error { return tx.Bucket(bTransfers).Put([]byte("t-2"), []byte("garbage")) })
+		g := sp.Genesis
+		s, err := Open(ctx, dir, g, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := sp.Batch("p2", sp.Completed("p2", "t-2", 1))
+		if err == nil {
+			_, err = s.Append(ctx, b)
+		}
+		s.Close(ctx)
+		if err == nil || !strings.Contains(err.Error(), "state.transfers/t-2") {
+			t.Fatalf("append over a damaged transfer: got %v, want an error naming it", err)
+		}
+		if _, err := rebuilt(t, dir, g).Append(ctx, b); err != nil {
+			t.Fatalf("append after RebuildState: %v", err)
+		}
+	})
 }
 
 func TestTransferEncoding(t *testing.T) {

@@ -55,6 +55,11 @@ type Options struct {
 	MaxWait time.Duration
 	// Logger receives commit errors (default slog.Default()).
 	Logger *slog.Logger
+	// RebuildState makes Open replay every record and rewrite the rulebook
+	// state kept in bbolt, as it does once for a ledger written before the
+	// state was kept: the remedy when a state bucket is damaged. It takes
+	// as long as a replay (seconds per million records).
+	RebuildState bool
 }
 
 // Validate fills defaults and refuses nonsense.
@@ -222,10 +227,12 @@ func (s *Store) init(ctx context.Context) error {
 		return err
 	}
 	switch {
+	case s.opts.RebuildState:
+		s.opts.Logger.Info("rebuilding the ledger state from its records", "records", s.size)
 	case kept && at == s.size:
 		return nil
 	case kept && at > s.size:
-		return fmt.Errorf("embedded: %s: the state reflects %d records, the ledger holds %d (run tdsc audit verify)", s.db.Path(), at, s.size)
+		return fmt.Errorf("embedded: %s: the state reflects %d records, the ledger holds %d (run tdsc audit verify; reopen with Options.RebuildState to rebuild the state from the records)", s.db.Path(), at, s.size)
 	case kept:
 		s.opts.Logger.Warn("ledger state is behind its records (appended by an earlier version): rebuilding it", "state", at, "records", s.size)
 	case s.size > 0:

@@ -20,6 +20,13 @@ import (
 // buildLedger writes a small realistic ledger into a temp dir and closes it.
 func buildLedger(t *testing.T) string {
 	t.Helper()
+	dir, _ := buildLedgerSpace(t)
+	return dir
+}
+
+// buildLedgerSpace is buildLedger with the space that wrote it.
+func buildLedgerSpace(t *testing.T) (string, *ledgertest.Space) {
+	t.Helper()
 	ctx := context.Background()
 	sp, err := ledgertest.NewSpace()
 	if err != nil {
@@ -53,7 +60,7 @@ func buildLedger(t *testing.T) string {
 	if err := s.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return dir
+	return dir, sp
 }
 
 func verifyDir(t *testing.T, dir string) (verify.Report, error) {
