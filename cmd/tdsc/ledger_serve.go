@@ -21,7 +21,7 @@ func init() { register("ledger", newLedgerServeCmd) }
 func newLedgerServeCmd() *cobra.Command {
 	var (
 		dir, addr, genesisFile, audience string
-		secure                           bool
+		secure, rebuild                  bool
 	)
 	var tlsFlags serverTLSFlags
 	cmd := &cobra.Command{
@@ -47,7 +47,7 @@ the same role token). Stops cleanly on SIGINT/SIGTERM.`,
 			if err != nil {
 				return err
 			}
-			st, err := embedded.Open(ctx, dir, g, embedded.Options{Logger: log})
+			st, err := embedded.Open(ctx, dir, g, embedded.Options{Logger: log, RebuildState: rebuild})
 			if err != nil {
 				return err
 			}
@@ -72,6 +72,7 @@ the same role token). Stops cleanly on SIGINT/SIGTERM.`,
 	cmd.Flags().StringVar(&audience, "audience", "ledger", "aud claim role tokens must carry")
 	cmd.Flags().BoolVar(&secure, "secure-cookies", false, "mark the dashboard's session cookie Secure (TLS ends in front of this service)")
 	tlsFlags.add(cmd)
+	cmd.Flags().BoolVar(&rebuild, "rebuild-state", false, "rebuild the rulebook state from the stored records before serving (repair, if the state is reported damaged)")
 	_ = cmd.MarkFlagRequired("dir")
 	return cmd
 }
