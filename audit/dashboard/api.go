@@ -357,7 +357,7 @@ func (f *rowFilter) match(i int) bool {
 		!f.anyPart && w.actor != f.party && w.counterparty != f.party {
 		return false
 	}
-	t := w.ms
+	t := f.s.times[i]
 	if f.from != 0 && (t == noTime || t < f.from) || f.to != 0 && (t == noTime || t >= f.to) {
 		return false
 	}
@@ -395,7 +395,7 @@ func (h *Handler) timeline(w http.ResponseWriter, r *http.Request) {
 		// The open ends are the visible records' extremes.
 		min, max := int64(math.MaxInt64), int64(math.MinInt64)
 		for i := range s.rows {
-			t := s.rows[i].ms
+			t := s.times[i]
 			if t != noTime && rf.match(i) {
 				min, max = minInt(min, t), maxInt(max, t)
 			}
@@ -425,7 +425,7 @@ func (h *Handler) timeline(w http.ResponseWriter, r *http.Request) {
 	kinds := map[string]bool{}
 	for i := range s.rows {
 		w := &s.rows[i]
-		t := w.ms
+		t := s.times[i]
 		if t == noTime || t < lo || t >= hi || !rf.match(i) {
 			continue
 		}

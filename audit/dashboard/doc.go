@@ -22,12 +22,12 @@
 // flows where it is provider or consumer.
 //
 // Scale. The handler keeps an in-memory mirror of the ledger's records in
-// compact form (a 56-byte row per record with its strings interned, about
-// 11 MiB per 100,000 records), brought up to date incrementally from the
-// backend's batches whenever the checkpoint grows, and aggregates on the
-// server (audit.BuildReportFrom over the rows, cached per tree size, window
-// and minute); lists are paged. The browser never receives more than one page
-// of records.
+// compact form (a 48-byte row and an 8-byte time per record, its strings
+// interned, about 10 MiB per 100,000 records), brought up to date
+// incrementally from the backend's batches whenever the checkpoint grows, and
+// aggregates on the server (audit.BuildReportFrom over the rows, cached per
+// tree size, window and minute); lists are paged. The browser never receives
+// more than one page of records.
 //
 // The front end lives in web/ (plain JavaScript, d3-force for the graph
 // layout, Chart.js for the timeline, bundled by esbuild); its built output in

@@ -178,8 +178,7 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 	v.Batches, v.Participants = s.batches, len(s.participants)
 	first, last := int64(0), int64(0)
 	hourAgo := now.Add(-time.Hour).UnixMilli()
-	for i := range s.rows {
-		t := s.rows[i].ms
+	for _, t := range s.times {
 		if t == noTime {
 			continue
 		}

@@ -43,6 +43,9 @@ type sample struct {
 // after it is taken: later loads append beyond their length only.
 type snapshot struct {
 	rows []row
+	// times are the rows' times in unix milliseconds (noTime when a time
+	// does not parse), apart so scans over time read 8 bytes a record.
+	times []int64
 	// names are the interned strings rows refer to (names[0] is ""), attrs
 	// the distinct tuples of a record's less varied fields.
 	names []string
@@ -62,12 +65,11 @@ type snapshot struct {
 }
 
 // row is one record as the mirror keeps it: what the pages filter, count,
-// list and join on, 56 bytes plus its id, time text and transfer id in a
-// chunk, where the decoded record took over 600. Not kept: schema,
+// list and join on, 48 bytes plus its time in times and its id, time text and
+// transfer id in a chunk, where the decoded record took over 600. Not kept: schema,
 // registrationCode, rights, offer, policyHash, tokenId, contentHash (the
 // record page reads the stored record itself).
 type row struct {
-	ms    int64 // unix milliseconds of the record's time, or noTime
 	bytes int64
 	// The id is chunks[chunk][off:off+idLen], then the time text, then the transfer.
 	chunk                       uint32
@@ -307,6 +309,11 @@ func (m *mirror) load(ctx context.Context, s *snapshot, size uint64) error {
 				text = append(append(append(text, r.ID...), r.Time...), r.Transfer...)
 			}
 			s.rows = append(s.rows, w)
+			t := int64(noTime)
+			if tt, err := ledger.ParseTime(r.Time); err == nil {
+				t = tt.UnixMilli()
+			}
+			s.times = append(s.times, t)
 			if r.Participant != nil {
 				if added == nil {
 					added = make(map[string]identity.Participant, len(s.participants)+1)
@@ -346,10 +353,7 @@ func keepWhole(r *ledger.Record) bool {
 // row is r in compact form, its text (id, time, transfer) not yet placed.
 func (m *mirror) row(r *ledger.Record) row {
 	in := m.interns
-	w := row{ms: noTime, bytes: r.Bytes, kind: in.intern(string(r.Kind)), actor: in.intern(r.Actor), counterparty: in.intern(r.Counterparty)}
-	if t, err := ledger.ParseTime(r.Time); err == nil {
-		w.ms = t.UnixMilli()
-	}
+	w := row{bytes: r.Bytes, kind: in.intern(string(r.Kind)), actor: in.intern(r.Actor), counterparty: in.intern(r.Counterparty)}
 	if r.CrossBorder {
 		w.flags |= flagCrossBorder
 	}
