@@ -135,11 +135,17 @@ func newIndex(recs []ledger.Record) *index {
 type Source interface {
 	// Len is the number of records.
 	Len() int
-	// Kind is record i's kind: the joins read only the records of the kinds they join on.
+	// Kind is record i's kind: the report reads only the records of the kinds it uses.
 	Kind(i int) ledger.Kind
-	// Read fills *r with record i. The report reads Kind, ID, Time, Actor,
-	// Counterparty, Dataset, Category, Classification, Agreement, Transfer,
-	// Rule, Reason, Bytes, FromRegion, ToRegion, LegalBasis and the
+	// Time is record i's time as time.Parse(time.RFC3339Nano, r.Time) gives
+	// it; ok is false when it does not parse.
+	Time(i int) (t time.Time, ok bool)
+	// TimeText is record i's Time field, as written.
+	TimeText(i int) string
+	// Read fills *r with record i, except that r.Time may be left empty (the
+	// report reads times through Time and TimeText). The report reads Kind,
+	// ID, Actor, Counterparty, Dataset, Category, Classification, Agreement,
+	// Transfer, Rule, Reason, Bytes, FromRegion, ToRegion, LegalBasis and the
 	// Participant, Terms, Duty and Objection sub-objects; it keeps strings and
 	// sub-objects, never r, which it reuses between calls.
 	Read(i int, r *ledger.Record)
@@ -151,6 +157,12 @@ type records []ledger.Record
 func (rs records) Len() int                     { return len(rs) }
 func (rs records) Kind(i int) ledger.Kind       { return rs[i].Kind }
 func (rs records) Read(i int, r *ledger.Record) { *r = rs[i] }
+func (rs records) TimeText(i int) string        { return rs[i].Time }
+
+func (rs records) Time(i int) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339Nano, rs[i].Time)
+	return t, err == nil
+}
 
 // joined is what a flow or an exception takes from a dataset's registration
 // or an agreement it refers to.
@@ -339,8 +351,9 @@ type filedObjection struct {
 	filer, dataset, filed string
 }
 
-// BuildReportFrom computes the flow report over src, reading it three times
-// in order: the joins, the completion counted per transfer, the totals.
+// BuildReportFrom computes the flow report over src, going through it three
+// times in order: the joins, the completion counted per transfer, the totals
+// (reading only the records of the kinds each needs).
 func BuildReportFrom(src Source, w Window) Report {
 	ix := newJoins(src)
 	rep := Report{}
@@ -359,12 +372,20 @@ func BuildReportFrom(src Source, w Window) Report {
 	resolved := map[string]bool{}
 	var filed []filedObjection
 	var rec, auth ledger.Record
+	r := &rec
 	for i := range src.Len() {
-		src.Read(i, &rec)
-		r := &rec
-		t, err := time.Parse(time.RFC3339Nano, r.Time)
-		inWindow := err == nil && w.contains(t)
-		switch r.Kind {
+		kind := src.Kind(i)
+		t, ok := src.Time(i)
+		inWindow := ok && w.contains(t)
+		switch kind {
+		case ledger.KindDutyFulfilled, ledger.KindObjectionResolved, ledger.KindObjectionFiled:
+			src.Read(i, r)
+		case ledger.KindTransferCompleted, ledger.KindNegotiationDenied, ledger.KindTransferDenied, ledger.KindAgreementRevoked:
+			if inWindow {
+				src.Read(i, r)
+			}
+		}
+		switch kind {
 		case ledger.KindDutyFulfilled:
 			if r.Duty != nil {
 				fulfilled[[2]string{r.Agreement, r.Duty.ID}] = true
@@ -374,13 +395,13 @@ func BuildReportFrom(src Source, w Window) Report {
 				resolved[r.Objection.ID] = true
 			}
 		case ledger.KindObjectionFiled:
-			filed = append(filed, filedObjection{objection: r.Objection, filer: r.Actor, dataset: r.Dataset, filed: r.Time})
+			filed = append(filed, filedObjection{objection: r.Objection, filer: r.Actor, dataset: r.Dataset, filed: src.TimeText(i)})
 		}
 		if !inWindow {
 			continue
 		}
 		rep.Records++
-		switch r.Kind {
+		switch kind {
 		case ledger.KindTransferCompleted:
 			t := &ix.transfers[ix.byTransfer[r.Transfer]]
 			if t.counted != i {
@@ -429,12 +450,12 @@ func BuildReportFrom(src Source, w Window) Report {
 				if ds, ok := ix.datasets[r.Dataset]; ok && cat == "" {
 					cat = ds.category
 				}
-				rep.NegativeListHits = append(rep.NegativeListHits, Denial{Record: r.ID, Kind: string(r.Kind), Time: r.Time,
+				rep.NegativeListHits = append(rep.NegativeListHits, Denial{Record: r.ID, Kind: string(r.Kind), Time: src.TimeText(i),
 					Provider: r.Actor, Consumer: r.Counterparty, Dataset: r.Dataset, Category: cat, Rule: rule, Reason: r.Reason})
 			}
 		case ledger.KindAgreementRevoked:
 			revoked[r.Agreement] = true
-			rv := Revocation{Agreement: r.Agreement, Provider: r.Actor, Consumer: r.Counterparty, Time: r.Time, Reason: r.Reason}
+			rv := Revocation{Agreement: r.Agreement, Provider: r.Actor, Consumer: r.Counterparty, Time: src.TimeText(i), Reason: r.Reason}
 			if ag, ok := ix.agreements[r.Agreement]; ok {
 				rv.Provider, rv.Consumer = ag.actor, ag.counterparty
 			}

@@ -533,7 +533,7 @@ func (h *Handler) records(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		s.Read(i, &rec)
-		v.Records = append(v.Records, RecordRow{Index: uint64(i), ID: rec.ID, Kind: rec.Kind, Time: rec.Time, Actor: rec.Actor,
+		v.Records = append(v.Records, RecordRow{Index: uint64(i), ID: rec.ID, Kind: rec.Kind, Time: s.TimeText(i), Actor: rec.Actor,
 			Counterparty: rec.Counterparty, Dataset: rec.Dataset, Classification: rec.Classification, Rule: rec.Rule,
 			Reason: rec.Reason, Bytes: rec.Bytes, CrossBorder: rec.CrossBorder, Denied: s.rows[i].flags&flagDenied != 0})
 	}

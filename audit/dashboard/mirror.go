@@ -71,14 +71,19 @@ type snapshot struct {
 // record page reads the stored record itself).
 type row struct {
 	bytes int64
-	// The id is chunks[chunk][off:off+idLen], then the time text, then the transfer.
-	chunk                       uint32
-	off                         uint32
-	idLen, timeLen, transferLen uint16
-	flags                       uint8
-	kind, actor, counterparty   uint32 // names
-	attrs                       uint32 // index in attrs
-	full                        uint32 // 1 + index in full, or 0
+	// The id is chunks[chunk][off:off+idLen], then the time text (none when
+	// the time formats back to it, see timeText), then the transfer.
+	chunk, off uint32
+	// subMS is the time's nanoseconds past its millisecond in times.
+	subMS                     uint32
+	kind, actor, counterparty uint32 // names
+	attrs                     uint32 // index in attrs
+	full                      uint32 // 1 + index in full, or 0
+	idLen                     uint16
+	// tz is the time's offset from UTC in minutes, when its text is not kept.
+	tz                   int16
+	timeLen, transferLen uint8
+	flags                uint8
 }
 
 // Row flags.
@@ -148,8 +153,43 @@ func (s *snapshot) Len() int { return len(s.rows) }
 // Kind is record i's kind (audit.Source).
 func (s *snapshot) Kind(i int) ledger.Kind { return ledger.Kind(s.names[s.rows[i].kind]) }
 
+// Time is record i's time (audit.Source).
+func (s *snapshot) Time(i int) (time.Time, bool) {
+	w := &s.rows[i]
+	if w.full != 0 {
+		t, err := ledger.ParseTime(s.full[w.full-1].Time)
+		return t, err == nil
+	}
+	if s.times[i] == noTime {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(s.times[i]).Add(time.Duration(w.subMS)), true
+}
+
+// TimeText is record i's time as written (audit.Source).
+func (s *snapshot) TimeText(i int) string {
+	w := &s.rows[i]
+	switch {
+	case w.full != 0:
+		return s.full[w.full-1].Time
+	case w.timeLen > 0 || s.times[i] == noTime:
+		t := int(w.off) + int(w.idLen)
+		return s.chunks[w.chunk][t : t+int(w.timeLen)]
+	default:
+		return timeText(s.times[i], w.subMS, time.FixedZone("", int(w.tz)*60))
+	}
+}
+
+// timeText formats a time from its unix milliseconds, nanoseconds past them
+// and zone, as RFC 3339 with the fewest fractional digits. The mirror keeps a
+// record's time text only when this does not give it back.
+func timeText(ms int64, subMS uint32, loc *time.Location) string {
+	return time.UnixMilli(ms).Add(time.Duration(subMS)).In(loc).Format(time.RFC3339Nano)
+}
+
 // Read fills *r with record i from its row, the fields listed on row
-// empty; a record kept whole is copied (audit.Source).
+// empty and Time too when the row keeps no text for it (TimeText formats
+// it); a record kept whole is copied (audit.Source).
 func (s *snapshot) Read(i int, r *ledger.Record) {
 	w := &s.rows[i]
 	if w.full != 0 {
@@ -160,7 +200,7 @@ func (s *snapshot) Read(i int, r *ledger.Record) {
 	c, o := s.chunks[w.chunk], int(w.off)
 	t := o + int(w.idLen)
 	tr := t + int(w.timeLen)
-	*r = ledger.Record{ID: c[o:t], Time: c[t:tr], Transfer: c[tr : tr+int(w.transferLen)],
+	*r = ledger.Record{ID: c[o:t], Time: c[t:tr], Transfer: c[tr : tr+int(w.transferLen)], // Time empty when formatted
 		Kind: ledger.Kind(s.names[w.kind]), Actor: s.names[w.actor], Counterparty: s.names[w.counterparty],
 		Dataset: s.names[a.dataset], Category: s.names[a.category], Classification: policy.Classification(s.names[a.classification]),
 		FromRegion: s.names[a.fromRegion], ToRegion: s.names[a.toRegion], LegalBasis: s.names[a.legalBasis],
@@ -184,11 +224,12 @@ type mirror struct {
 	// failed load's too: ids stay valid, snapshots see their prefix).
 	attrIDs  map[attrs]uint32
 	attrList []attrs
+	zones    map[int]*time.Location // by offset in seconds, for formatsBack
 }
 
 func newMirror(b Backend, v note.Verifier, now func() time.Time) *mirror {
 	in := newInterner()
-	return &mirror{b: b, v: v, now: now, interns: in, attrIDs: map[attrs]uint32{},
+	return &mirror{b: b, v: v, now: now, interns: in, attrIDs: map[attrs]uint32{}, zones: map[int]*time.Location{},
 		cur: snapshot{participants: map[string]identity.Participant{}, interns: in, names: in.names[:1:1]}}
 }
 
@@ -297,23 +338,28 @@ func (m *mirror) load(ctx context.Context, s *snapshot, size uint64) error {
 				return fmt.Errorf("dashboard: record %d of batch %s does not decode: %w", idx, sb.Root, err)
 			}
 			w := m.row(&r)
+			ms := int64(noTime)
+			t, terr := ledger.ParseTime(r.Time)
+			if terr == nil {
+				ms, w.subMS = t.UnixMilli(), uint32(t.Nanosecond()%int(time.Millisecond))
+			}
 			if keepWhole(&r) {
 				s.full = append(s.full, &r)
 				w.full = uint32(len(s.full))
 			} else {
-				if n := len(r.ID) + len(r.Time) + len(r.Transfer); len(text)+n > chunkSize {
+				tt := r.Time
+				if terr == nil && m.formatsBack(&w, t, ms, r.Time) {
+					tt = ""
+				}
+				if n := len(r.ID) + len(tt) + len(r.Transfer); len(text)+n > chunkSize {
 					cut()
 				}
 				w.chunk, w.off = uint32(len(s.chunks)), uint32(len(text))
-				w.idLen, w.timeLen, w.transferLen = uint16(len(r.ID)), uint16(len(r.Time)), uint16(len(r.Transfer))
-				text = append(append(append(text, r.ID...), r.Time...), r.Transfer...)
+				w.idLen, w.timeLen, w.transferLen = uint16(len(r.ID)), uint8(len(tt)), uint8(len(r.Transfer))
+				text = append(append(append(text, r.ID...), tt...), r.Transfer...)
 			}
 			s.rows = append(s.rows, w)
-			t := int64(noTime)
-			if tt, err := ledger.ParseTime(r.Time); err == nil {
-				t = tt.UnixMilli()
-			}
-			s.times = append(s.times, t)
+			s.times = append(s.times, ms)
 			if r.Participant != nil {
 				if added == nil {
 					added = make(map[string]identity.Participant, len(s.participants)+1)
@@ -343,11 +389,30 @@ func (m *mirror) load(ctx context.Context, s *snapshot, size uint64) error {
 	return nil
 }
 
+// formatsBack reports whether text, parsed as t (ms and w.subMS), is what
+// timeText formats in t's zone, and then notes the zone in w.
+func (m *mirror) formatsBack(w *row, t time.Time, ms int64, text string) bool {
+	_, off := t.Zone()
+	if off%60 != 0 || off/60 < math.MinInt16 || off/60 > math.MaxInt16 {
+		return false
+	}
+	loc := m.zones[off]
+	if loc == nil {
+		loc = time.FixedZone("", off)
+		m.zones[off] = loc
+	}
+	if timeText(ms, w.subMS, loc) != text {
+		return false
+	}
+	w.tz = int16(off / 60)
+	return true
+}
+
 // keepWhole reports whether a record is kept decoded rather than as a row:
 // it has a sub-object, or a string too long for a row's lengths.
 func keepWhole(r *ledger.Record) bool {
 	return r.Participant != nil || r.Rules != nil || r.Terms != nil || r.Duty != nil || r.Objection != nil ||
-		len(r.ID) > math.MaxUint16 || len(r.Time) > math.MaxUint16 || len(r.Transfer) > math.MaxUint16
+		len(r.ID) > math.MaxUint16 || len(r.Time) > math.MaxUint8 || len(r.Transfer) > math.MaxUint8
 }
 
 // row is r in compact form, its text (id, time, transfer) not yet placed.
