@@ -23,7 +23,7 @@
 //
 // Scale. The handler keeps an in-memory mirror of the ledger's records in
 // compact form (a 48-byte row and an 8-byte time per record, its strings
-// interned, about 10 MiB per 100,000 records), brought up to date
+// interned, about 8 MiB per 100,000 records), brought up to date
 // incrementally from the backend's batches whenever the checkpoint grows, and
 // aggregates on the server (audit.BuildReportFrom over the rows, cached per
 // tree size, window and minute); lists are paged. The browser never receives

@@ -50,7 +50,7 @@ type snapshot struct {
 	// the distinct tuples of a record's less varied fields.
 	names []string
 	attrs []attrs
-	// chunks hold every row's id, time text and transfer id, back to back.
+	// chunks hold every row's id, time text (when kept) and transfer id, back to back.
 	chunks []string
 	// full are the records kept decoded: those with a participant, rules,
 	// terms, a duty or an objection (few, and read whole by the pages).
@@ -65,8 +65,8 @@ type snapshot struct {
 }
 
 // row is one record as the mirror keeps it: what the pages filter, count,
-// list and join on, 48 bytes plus its time in times and its id, time text and
-// transfer id in a chunk, where the decoded record took over 600. Not kept: schema,
+// list and join on, 48 bytes plus its time in times and its id, transfer id
+// and (rarely) time text in a chunk, where the decoded record took over 600. Not kept: schema,
 // registrationCode, rights, offer, policyHash, tokenId, contentHash (the
 // record page reads the stored record itself).
 type row struct {
