@@ -403,11 +403,11 @@ func BuildReportFrom(src Source, w Window) Report {
 		rep.Records++
 		switch kind {
 		case ledger.KindTransferCompleted:
-			t := &ix.transfers[ix.byTransfer[r.Transfer]]
-			if t.counted != i {
+			tr := &ix.transfers[ix.byTransfer[r.Transfer]]
+			if tr.counted != i {
 				continue // the other party's record of the same transfer
 			}
-			f := ix.flowOf(r, t, &auth)
+			f := ix.flowOf(r, tr, &auth)
 			key := f
 			key.Transfers, key.Bytes = 0, 0
 			agg := flows[key]
