@@ -9,7 +9,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export TDSC_FABRIC_DIR=${TDSC_FABRIC_DEMO_DIR:-$ROOT/.cache/fabric/demo-net}
-export TDSC_FABRIC_PORT=${TDSC_FABRIC_DEMO_PORT:-37050}
+# Below the kernel's ephemeral range (32768+), where an outgoing connection
+# could hold a port the network wants.
+export TDSC_FABRIC_PORT=${TDSC_FABRIC_DEMO_PORT:-22050}
 export TDSC_FABRIC_ORGS=${TDSC_FABRIC_ORGS:-2}
 trap '"$ROOT/scripts/fabric.sh" down >/dev/null 2>&1 || true' EXIT
 "$ROOT/scripts/fabric.sh" down >/dev/null 2>&1 || true
