@@ -46,7 +46,11 @@ func (h *Handler) decodeSession(v string) (Principal, error) {
 	}
 	payload, err1 := base64.RawURLEncoding.DecodeString(a)
 	sig, err2 := base64.RawURLEncoding.DecodeString(b)
-	if err1 != nil || err2 != nil || !hmac.Equal(sig, h.mac(payload)) {
+	// Only the canonical spelling: the decoder skips \r and \n and ignores
+	// padding bits, so other strings decode to the same bytes.
+	canonical := err1 == nil && err2 == nil &&
+		base64.RawURLEncoding.EncodeToString(payload) == a && base64.RawURLEncoding.EncodeToString(sig) == b
+	if !canonical || !hmac.Equal(sig, h.mac(payload)) {
 		return Principal{}, fmt.Errorf("%w: session cookie does not verify", ErrUnauthenticated)
 	}
 	var c sessionClaims
