@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
@@ -34,8 +35,15 @@ type result struct {
 	err error
 }
 
-// maxAttempts bounds resubmissions after read conflicts with other clients.
-const maxAttempts = 8
+// maxAttempts bounds resubmissions after read conflicts with other clients;
+// the backoff between them doubles from 5 ms up to 400 ms, with jitter so
+// two clients that conflicted do not resubmit in step (about 3 s in all).
+const maxAttempts = 12
+
+func conflictBackoff(attempt int) time.Duration {
+	d := min(5*time.Millisecond<<min(attempt-1, 10), 400*time.Millisecond)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
 
 // Append commits b (see Submit) and returns its ledger receipt.
 func (l *Ledger) Append(ctx context.Context, b *ledger.Batch) (ledger.Receipt, error) {
@@ -150,11 +158,18 @@ func (l *Ledger) commit(group []*request) {
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		if se != nil && se.retry && attempt < maxAttempts {
-			// Another transaction, or a peer a block behind the gateway's.
-			l.cfg.Log.Info("fabric: resubmitting", "stage", se.Stage, "tx", se.TxID, "attempt", attempt, "err", se.Err)
-			time.Sleep(time.Duration(attempt) * 2 * time.Millisecond)
-			continue
+		if se != nil && se.retry {
+			if attempt < maxAttempts {
+				// Another transaction, or a peer a block behind the gateway's.
+				l.cfg.Log.Info("fabric: resubmitting", "stage", se.Stage, "tx", se.TxID, "attempt", attempt, "err", se.Err)
+				time.Sleep(conflictBackoff(attempt))
+				continue
+			}
+			// Still conflicting: contention, not a refusal of these batches.
+			// Report it as unavailable so callers resubmit later (a connector's
+			// outbox keeps the records pending) instead of dropping them.
+			err = &StageError{Stage: se.Stage, TxID: se.TxID,
+				Err: fmt.Errorf("%w: %d submissions in a row conflicted with other transactions (last: %v)", ledger.ErrUnavailable, attempt, se.Err)}
 		}
 		for _, r := range group {
 			r.done <- result{err: err}
