@@ -138,6 +138,7 @@ func (n *Node) mountManagement(mux *http.ServeMux) {
 	h("GET /api/v1/transfers/{id}", n.apiGetTransfer)
 	h("POST /api/v1/transfers/{id}/complete", n.apiTransferAction("complete"))
 	h("POST /api/v1/transfers/{id}/receipt", n.apiReceipt)
+	h("GET /api/v1/transfers/{id}/expected-hash", n.apiExpectedHash)
 	h("POST /api/v1/transfers/{id}/suspend", n.apiTransferAction("suspend"))
 	h("POST /api/v1/transfers/{id}/terminate", n.apiTransferAction("terminate"))
 	h("POST /api/v1/transfers/{id}/resume", n.apiTransferAction("resume"))
@@ -464,6 +465,19 @@ func (n *Node) apiApprove(approve bool) apiFunc {
 		neg, err := n.Approve(r.Context(), r.PathValue("id"), approve, reason)
 		return http.StatusOK, neg, err
 	}
+}
+
+// ExpectedHashAnswer is GET /transfers/{id}/expected-hash.
+type ExpectedHashAnswer struct {
+	ContentHash string `json:"contentHash,omitempty"`
+	// Source is "ledger" (the provider's dataset.registered) or "provider"
+	// (the data address, when the ledger's registration cannot be read).
+	Source string `json:"source,omitempty"`
+}
+
+func (n *Node) apiExpectedHash(r *http.Request) (int, any, error) {
+	h, src, err := n.ExpectedHash(r.Context(), r.PathValue("id"))
+	return http.StatusOK, &ExpectedHashAnswer{ContentHash: h, Source: src}, err
 }
 
 // CounterOfferRequest is the body of POST /negotiations/{id}/counter.

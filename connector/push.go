@@ -280,6 +280,37 @@ func (n *Node) RecordReceipt(ctx context.Context, id string, rc Receipt) (*ledge
 	return rec, nil
 }
 
+// ExpectedHash is the content hash a consumer should find in a pull it
+// downloads: the one registered on the ledger (source "ledger") when this
+// node reads registrations (WithRegisteredDatasets) and the ledger can be
+// read, else the one the provider named in the data address (source
+// "provider"); "" when neither names one.
+func (n *Node) ExpectedHash(ctx context.Context, id string) (hash, source string, err error) {
+	x, err := n.st.View(ctx).Transfer(id)
+	if err != nil {
+		return "", "", err
+	}
+	if x.Role != store.RoleConsumer {
+		return "", "", badRequest("transfer %s: only a consumer's transfer has an expected hash", id)
+	}
+	if n.datasets != nil {
+		h, err := n.registeredHash(ctx, x.DatasetID)
+		if err == nil && h != "" {
+			return "sha256:" + h, "ledger", nil
+		}
+		if err != nil {
+			n.log.WarnContext(ctx, "expected hash: the ledger's registration cannot be read; the provider's word stands", "transfer", id, "err", err)
+		}
+	}
+	var addr dsp.DataAddress
+	if len(x.DataAddress) > 0 && json.Unmarshal(x.DataAddress, &addr) == nil {
+		if h := normHash(addr.Property(transferPropertyHash)); h != "" {
+			return "sha256:" + h, "provider", nil
+		}
+	}
+	return "", "", nil
+}
+
 // registeredHash is the content hash the dataset's provider registered on the
 // ledger (normalised hex), "" when it registered none; an error when the
 // ledger cannot be read.

@@ -269,8 +269,15 @@ func pullStarted(cmd *cobra.Command, c *apiClient, o *apiOpts, x *store.Transfer
 	if err != nil {
 		return err
 	}
+	// Check the download against the hash registered on the ledger, which
+	// the node reads, rather than the provider's word in the data address.
+	expected := addr.Property("contentHash")
+	var eh connector.ExpectedHashAnswer
+	if err := c.call(cmd.Context(), http.MethodGet, "/transfers/"+url.PathEscape(x.ID)+"/expected-hash", nil, &eh); err == nil && eh.ContentHash != "" {
+		expected = eh.ContentHash
+	}
 	res, err := pullTransfer(cmd.Context(), pullOptions{URL: addr.Endpoint, Token: addr.Property("authorization"), Key: key,
-		Out: out, Resume: resume, ExpectedHash: addr.Property("contentHash"), Progress: os.Stderr})
+		Out: out, Resume: resume, ExpectedHash: expected, Progress: os.Stderr})
 	if err == nil || errors.Is(err, dataplane.ErrHashMismatch) {
 		// The consumer's own transfer.completed: what it received.
 		rerr := c.call(cmd.Context(), http.MethodPost, "/transfers/"+url.PathEscape(x.ID)+"/receipt",

@@ -23,6 +23,7 @@ import (
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/embedded"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
+	"github.com/tdsc/tdsc/policy"
 )
 
 const cliOpToken = "operator-token-for-cli-tests"
@@ -82,7 +83,13 @@ type cliSpace struct {
 
 // cliAgreement builds a cliSpace; the CLI's operator token is set in the
 // environment.
-func cliAgreement(t *testing.T) cliSpace {
+func cliAgreement(t *testing.T) cliSpace { return cliAgreementWith(t, "") }
+
+// cliAgreementWith is cliAgreement; a non-empty ledgerHash is registered on
+// the ledger for the dataset before the provider registers it (whose own
+// dataset.registered is then refused as a duplicate): a provider whose word
+// disagrees with the ledger.
+func cliAgreementWith(t *testing.T, ledgerHash string) cliSpace {
 	t.Helper()
 	ctx := context.Background()
 	sp, err := ledgertest.NewSpace()
@@ -96,6 +103,17 @@ func cliAgreement(t *testing.T) cliSpace {
 	t.Cleanup(func() { led.Close(context.Background()) })
 	prov := cliNode(t, sp, led, "did:tdsc:bureau", "CN-BJ")
 	cons := cliNode(t, sp, led, "did:tdsc:lab", "CN-SH")
+	if ledgerHash != "" {
+		rec := sp.Dataset(prov.ID(), "ds-counts", policy.General, "transport")
+		rec.ContentHash = ledgerHash
+		b, err := sp.Batch(prov.ID(), rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := led.Append(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	data := make([]byte, 4<<20)
 	rand.Read(data)
@@ -239,5 +257,40 @@ func TestTransferSuspendResumePull(t *testing.T) {
 	}
 	if out, err = run("outbox"); err != nil || !strings.Contains(out, "ledger reachable: true") {
 		t.Fatalf("outbox: %v\n%s", err, out)
+	}
+}
+
+// TestTransferPullChecksTheLedgerHash: the provider's data address names the
+// hash of the bytes it serves, but the ledger holds another registration;
+// `tdsc transfer start --out` checks against the ledger's (through its node)
+// and reports the mismatch, and the receipt on the ledger says so too.
+func TestTransferPullChecksTheLedgerHash(t *testing.T) {
+	registered := sha256.Sum256([]byte("what the ledger holds"))
+	want := "sha256:" + hex.EncodeToString(registered[:])
+	cs := cliAgreementWith(t, want)
+	h, src, err := cs.cons.ExpectedHash(context.Background(), "unknown")
+	if err == nil {
+		t.Fatalf("expected hash of an unknown transfer: %q %q", h, src)
+	}
+	out, err := runLedgerCLI(t, "transfer", "start", "--api", cs.cons.PublicURL(), "--agreement", cs.agreement,
+		"--out", filepath.Join(t.TempDir(), "counts.bin"), "--key", cs.keyFile)
+	if err == nil || !strings.Contains(err.Error(), "does not match the registered one") {
+		t.Fatalf("pull whose bytes match the provider's word but not the ledger's: %v\n%s", err, out)
+	}
+	// The receipt reaches the ledger through the consumer's outbox.
+	var mine []ledger.Record
+	for deadline := time.Now().Add(10 * time.Second); len(mine) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		p, err := cs.led.Query(context.Background(), ledger.Query{Kind: ledger.KindTransferCompleted, Participant: cs.cons.ID()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range p.Records {
+			if e.Record.Actor == cs.cons.ID() {
+				mine = append(mine, e.Record)
+			}
+		}
+	}
+	if len(mine) != 1 || mine[0].Rule != "transfer.hash-mismatch" || !strings.Contains(mine[0].Reason, want[7:]) {
+		t.Errorf("consumer's completions %+v, want one hash-mismatch naming the ledger's hash", mine)
 	}
 }
