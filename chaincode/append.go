@@ -16,6 +16,7 @@ import (
 // writeStore is what Append needs of the peer beyond reads and writes.
 type writeStore interface {
 	store
+	rangeStore
 	CreateCompositeKey(objectType string, attributes []string) (string, error)
 	SetEvent(name string, payload []byte) error
 	GetTxID() string
@@ -31,11 +32,14 @@ type entry struct {
 // Any refusal fails the whole transaction with a *wire.BatchError.
 func appendBatches(st writeStore, g ledger.Genesis, local *LocalPolicy, batches []*ledger.Batch) ([]ledger.Receipt, error) {
 	ws := newWorldState(st, g)
-	keys := []string{keyHead}
+	keys := []string{keyHead, keyIndexBuilt}
 	for _, b := range batches {
 		keys = append(keys, prefetchKeys(b)...)
 	}
 	if err := ws.prefetch(keys); err != nil {
+		return nil, err
+	}
+	if err := ensureKeyIndex(st, ws); err != nil {
 		return nil, err
 	}
 	head, err := readHead(ws)

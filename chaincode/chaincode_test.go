@@ -3,10 +3,13 @@ package chaincode
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 
@@ -53,6 +56,32 @@ func (m *memState) CreateCompositeKey(objectType string, attributes []string) (s
 	return "\x00" + objectType + "\x00" + strings.Join(attributes, "\x00") + "\x00", nil
 }
 func (m *memState) SetEvent(name string, payload []byte) error { return nil }
+
+// GetStateByRange lists keys in [start, end) in order, as the peer does.
+func (m *memState) GetStateByRange(start, end string) (shim.StateQueryIteratorInterface, error) {
+	var keys []string
+	for k := range m.kv {
+		if k >= start && (end == "" || k < end) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	it := &memIter{}
+	for _, k := range keys {
+		it.kvs = append(it.kvs, &queryresult.KV{Key: k, Value: m.kv[k]})
+	}
+	return it, nil
+}
+
+type memIter struct{ kvs []*queryresult.KV }
+
+func (it *memIter) HasNext() bool { return len(it.kvs) > 0 }
+func (it *memIter) Next() (*queryresult.KV, error) {
+	kv := it.kvs[0]
+	it.kvs = it.kvs[1:]
+	return kv, nil
+}
+func (it *memIter) Close() error { return nil }
 func (m *memState) GetTxID() string                            { return "tx" }
 
 // tx runs one Append transaction: its writes apply only if it succeeds.
@@ -282,5 +311,71 @@ func TestKeyIndex(t *testing.T) {
 	tp2, _ := rulebook.KeyThumbprint(k2)
 	if v, ok := m.kv[keyHolder(tp2)]; ok || holder(k4.JWK()) != "p2" {
 		t.Fatalf("after p2 dropped k2: k2 entry %q (present %v), k4 held by %q", v, ok, holder(k4.JWK()))
+	}
+}
+
+// TestKeyIndexBuiltOnUpgrade: world state written before the key index (no
+// pk/ entries, no marker) gets the index built by the next Append, before its
+// rules run, so a key registered back then cannot be registered again.
+func TestKeyIndexBuiltOnUpgrade(t *testing.T) {
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMemState()
+	p1, _ := s.Participant("p1", "CN-BJ")
+	p2, _ := s.Participant("p2", "CN-SH")
+	b, err := s.Batch(s.Authority(), p1, p2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx(t, m, s.Genesis, nil, b); err != nil {
+		t.Fatal(err)
+	}
+	// What an older chaincode left: no key index, no marker.
+	for k := range m.kv {
+		if strings.HasPrefix(k, "pk/") || k == keyIndexBuilt {
+			delete(m.kv, k)
+		}
+	}
+	p9, _ := s.Participant("p9", "CN-GD")
+	p9.Participant.Keys = []identity.JWK{s.Keys["p1"].JWK()}
+	b9, err := s.Batch(s.Authority(), p9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx(t, m, s.Genesis, nil, b9)
+	var re *ledger.RuleError
+	if !errors.As(err, &re) || re.Rule != rulebook.RuleKeyUnique || !strings.Contains(re.Reason, "p1") {
+		t.Fatalf("p9 with p1's key after the upgrade: %v, want refused by %s naming p1", err, rulebook.RuleKeyUnique)
+	}
+	// The refused transaction wrote nothing; the next good one builds the index.
+	p3, _ := s.Participant("p3", "CN-SZ")
+	b3, err := s.Batch(s.Authority(), p3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx(t, m, s.Genesis, nil, b3); err != nil {
+		t.Fatal(err)
+	}
+	for id, k := range map[string]identity.JWK{"p1": s.Keys["p1"].JWK(), "p2": s.Keys["p2"].JWK(), "p3": s.Keys["p3"].JWK()} {
+		tp, _ := rulebook.KeyThumbprint(k)
+		if got := string(m.kv[keyHolder(tp)]); got != id {
+			t.Errorf("key of %s held by %q after the build", id, got)
+		}
+	}
+	if m.kv[keyIndexBuilt] == nil {
+		t.Error("no marker after the build")
+	}
+	// Built once: with the marker present, a missing entry is not rebuilt.
+	tp1, _ := rulebook.KeyThumbprint(s.Keys["p1"].JWK())
+	delete(m.kv, keyHolder(tp1))
+	p4, _ := s.Participant("p4", "CN-SZ")
+	b4, _ := s.Batch(s.Authority(), p4)
+	if _, err := tx(t, m, s.Genesis, nil, b4); err != nil {
+		t.Fatal(err)
+	}
+	if m.kv[keyHolder(tp1)] != nil {
+		t.Error("the index was built again although its marker was there")
 	}
 }
