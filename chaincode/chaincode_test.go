@@ -81,8 +81,8 @@ func (it *memIter) Next() (*queryresult.KV, error) {
 	it.kvs = it.kvs[1:]
 	return kv, nil
 }
-func (it *memIter) Close() error { return nil }
-func (m *memState) GetTxID() string                            { return "tx" }
+func (it *memIter) Close() error    { return nil }
+func (m *memState) GetTxID() string { return "tx" }
 
 // tx runs one Append transaction: its writes apply only if it succeeds.
 func tx(t *testing.T, m *memState, g ledger.Genesis, local *LocalPolicy, bs ...*ledger.Batch) ([]ledger.Receipt, error) {
