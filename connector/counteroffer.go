@@ -23,12 +23,9 @@ const taskSendCounterOffer = "neg.provider.send-offer"
 // space rules against the consumer's registered attributes — and agrees on
 // it. Reason is kept in the negotiation's history.
 func (n *Node) CounterOffer(ctx context.Context, id string, offer json.RawMessage, reason string) (*store.Negotiation, error) {
-	neg, err := n.st.View(ctx).Negotiation(id)
+	neg, err := n.awaitingApproval(ctx, id, "a counter-offer")
 	if err != nil {
 		return nil, err
-	}
-	if neg.Role != store.RoleProvider || neg.State != string(dsp.NegRequested) || neg.Awaiting != awaitApproval {
-		return nil, fmt.Errorf("%w: negotiation %s is %s and not waiting for operator approval; only a request waiting for approval takes a counter-offer", errInvalidTransition, id, neg.State)
 	}
 	if len(offer) == 0 {
 		return nil, badRequest("policy: required (an ODRL Offer, the request or narrower)")

@@ -410,12 +410,9 @@ func (n *Node) apiGetNegotiation(r *http.Request) (int, any, error) {
 // Approve lets a negotiation waiting for the operator proceed to the policy
 // decision (approve) or refuses it with the operator's reason.
 func (n *Node) Approve(ctx context.Context, id string, approve bool, reason string) (*store.Negotiation, error) {
-	neg, err := n.st.View(ctx).Negotiation(id)
+	neg, err := n.awaitingApproval(ctx, id, "")
 	if err != nil {
 		return nil, err
-	}
-	if neg.Role != store.RoleProvider || neg.State != string(dsp.NegRequested) || neg.Awaiting != awaitApproval {
-		return nil, fmt.Errorf("%w: negotiation %s is %s and not waiting for operator approval", errInvalidTransition, id, neg.State)
 	}
 	if !approve {
 		if reason == "" {
@@ -439,6 +436,23 @@ func (n *Node) Approve(ctx context.Context, id string, approve bool, reason stri
 		n.tasks.kick(taskProviderDecide, neg.ID)
 	}
 	return n.st.View(ctx).NegotiationWithHistory(id)
+}
+
+// awaitingApproval reads provider negotiation id, refusing one that is not a
+// request waiting for the operator's approval (what, if set, says what only
+// such a request takes).
+func (n *Node) awaitingApproval(ctx context.Context, id, what string) (*store.Negotiation, error) {
+	neg, err := n.st.View(ctx).Negotiation(id)
+	if err != nil {
+		return nil, err
+	}
+	if neg.Role != store.RoleProvider || neg.State != string(dsp.NegRequested) || neg.Awaiting != awaitApproval {
+		if what != "" {
+			what = "; only a request waiting for approval takes " + what
+		}
+		return nil, fmt.Errorf("%w: negotiation %s is %s and not waiting for operator approval%s", errInvalidTransition, id, neg.State, what)
+	}
+	return neg, nil
 }
 
 type reasonBody struct {

@@ -66,6 +66,23 @@ func (n *Node) addressedNegotiation(ctx context.Context, pid, role, caller, prov
 	return neg, nil
 }
 
+// peerNegotiation is addressedNegotiation for a message that may be the
+// first to name the provider's pid to a consumer (it overtook the provider's
+// 201): a consumer negotiation without one takes it.
+func (n *Node) peerNegotiation(ctx context.Context, pid, role, caller, providerPid, consumerPid string) (*store.Negotiation, error) {
+	neg, err := n.ownNegotiation(ctx, pid, role, caller)
+	if err != nil {
+		return nil, err
+	}
+	if neg.PeerPID == "" && role == store.RoleConsumer {
+		neg.PeerPID = providerPid
+	}
+	if err := checkPids(neg, providerPid, consumerPid); err != nil {
+		return nil, err
+	}
+	return neg, nil
+}
+
 // checkPids refuses a message whose ids do not match the negotiation.
 func checkPids(neg *store.Negotiation, providerPid, consumerPid string) error {
 	wantP, wantC := pids(neg.Role, neg.ID, neg.PeerPID)
@@ -642,14 +659,8 @@ func (n *Node) handleNegotiationTermination(role string) dspFunc {
 			return 0, nil, err
 		}
 		ctx := r.Context()
-		neg, err := n.ownNegotiation(ctx, r.PathValue("pid"), role, caller)
+		neg, err := n.peerNegotiation(ctx, r.PathValue("pid"), role, caller, m.ProviderPID, m.ConsumerPID)
 		if err != nil {
-			return 0, nil, err
-		}
-		if neg.PeerPID == "" && role == store.RoleConsumer {
-			neg.PeerPID = m.ProviderPID
-		}
-		if err := checkPids(neg, m.ProviderPID, m.ConsumerPID); err != nil {
 			return 0, nil, err
 		}
 		reason := strings.Join(m.Reason, "; ")
@@ -694,14 +705,8 @@ func (n *Node) handleCounterOffer(r *http.Request, caller string) (int, any, err
 		return 0, nil, err
 	}
 	ctx := r.Context()
-	neg, err := n.ownNegotiation(ctx, r.PathValue("pid"), store.RoleConsumer, caller)
+	neg, err := n.peerNegotiation(ctx, r.PathValue("pid"), store.RoleConsumer, caller, m.ProviderPID, m.ConsumerPID)
 	if err != nil {
-		return 0, nil, err
-	}
-	if neg.PeerPID == "" {
-		neg.PeerPID = m.ProviderPID
-	}
-	if err := checkPids(neg, m.ProviderPID, m.ConsumerPID); err != nil {
 		return 0, nil, err
 	}
 	if !dsp.NegotiationState(neg.State).CanMove(dsp.NegOffered) {
@@ -893,14 +898,8 @@ func (n *Node) handleAgreement(r *http.Request, caller string) (int, any, error)
 		return 0, nil, err
 	}
 	ctx := r.Context()
-	neg, err := n.ownNegotiation(ctx, r.PathValue("pid"), store.RoleConsumer, caller)
+	neg, err := n.peerNegotiation(ctx, r.PathValue("pid"), store.RoleConsumer, caller, m.ProviderPID, m.ConsumerPID)
 	if err != nil {
-		return 0, nil, err
-	}
-	if neg.PeerPID == "" {
-		neg.PeerPID = m.ProviderPID // the agreement overtook the provider's 201
-	}
-	if err := checkPids(neg, m.ProviderPID, m.ConsumerPID); err != nil {
 		return 0, nil, err
 	}
 	if !dsp.NegotiationState(neg.State).CanMove(dsp.NegAgreed) {

@@ -88,30 +88,36 @@ func (l pushLive) CheckTransfer(ctx context.Context, g dataplane.Grant) error {
 	return nil
 }
 
-// pushAddress issues the provider's push token and names this node's
-// receiver for consumer transfer x.
-func (n *Node) pushAddress(ctx context.Context, x *store.Transfer) (*dsp.DataAddress, string, error) {
+// issuePushAddress issues the provider a push token for consumer transfer
+// x, names this node's receiver, and keeps both with x (DataAddress, TokenID).
+func (n *Node) issuePushAddress(ctx context.Context, x *store.Transfer) (*dsp.DataAddress, error) {
 	prov, err := n.registry.Participant(ctx, x.Counterparty)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if len(prov.Keys) == 0 {
-		return nil, "", fmt.Errorf("%w: provider %s has no registered key to bind the push token to", errPermanent, prov.ID)
+		return nil, fmt.Errorf("%w: provider %s has no registered key to bind the push token to", errPermanent, prov.ID)
 	}
 	tok, err := n.issuer.AccessToken(identity.AccessGrant{Consumer: prov.ID, Audience: n.pushAudience(), Agreement: x.AgreementID,
 		Dataset: x.DatasetID, Transfer: x.ID, TTL: n.cfg.AccessTTL, ConsumerKeyThumbprint: prov.Keys[0].Kid})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	jti, err := tokenID(tok)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return &dsp.DataAddress{Type: "DataAddress", EndpointType: endpointTypeHTTP, Endpoint: n.cfg.PublicURL + dataplane.PushPrefix + x.ID,
+	addr := &dsp.DataAddress{Type: "DataAddress", EndpointType: endpointTypeHTTP, Endpoint: n.cfg.PublicURL + dataplane.PushPrefix + x.ID,
 		EndpointProperties: []dsp.EndpointProperty{
 			{Type: "EndpointProperty", Name: transferPropertyAuth, Value: tok},
 			{Type: "EndpointProperty", Name: transferPropertyAuthTy, Value: "DPoP"},
-		}}, jti, nil
+		}}
+	x.DataAddress, _ = json.Marshal(addr)
+	x.TokenID = jti
+	if err := n.st.Update(ctx, func(tx *store.Tx) error { return tx.UpdateTransfer(x, x.State, "", "") }); err != nil {
+		return nil, err
+	}
+	return addr, nil
 }
 
 // tokenID reads a token's jti without verifying it (this node issued it, or
@@ -234,9 +240,8 @@ type Receipt struct {
 var ErrReceiptMismatch = errors.New("connector: received content does not match the registered hash")
 
 // RecordReceipt is the consumer's transfer.completed for a pull transfer it
-// downloaded: the bytes and hash it computed, compared with the dataset's
-// registered hash (from the ledger with WithRegisteredDatasets, else the one
-// the provider named in the data address). A mismatch is recorded (with
+// downloaded: the bytes and hash it computed, compared with ExpectedHash
+// (the ledger's registration, else the provider's word). A mismatch is recorded (with
 // decision deny) and returned as ErrReceiptMismatch. A second receipt for the
 // same transfer records nothing more.
 func (n *Node) RecordReceipt(ctx context.Context, id string, rc Receipt) (*ledger.Record, error) {
@@ -251,20 +256,14 @@ func (n *Node) RecordReceipt(ctx context.Context, id string, rc Receipt) (*ledge
 	if len(hash) != 64 || rc.Bytes < 0 {
 		return nil, badRequest("sha256: must be the 64 hex digits of the received bytes' SHA-256; bytes: not negative")
 	}
-	var addr dsp.DataAddress
-	registered := ""
-	if len(x.DataAddress) > 0 && json.Unmarshal(x.DataAddress, &addr) == nil {
-		registered = normHash(addr.Property(transferPropertyHash))
+	expected, _, err := n.ExpectedHash(ctx, id)
+	if err != nil {
+		return nil, err
 	}
-	if n.datasets != nil {
-		// The ledger's registration is the reference, not what the provider
-		// said at transfer time; while the ledger cannot be read, the
-		// provider's word stands (and the ledger keeps both hashes).
-		if h, err := n.registeredHash(ctx, x.DatasetID); err != nil {
-			n.log.WarnContext(ctx, "receipt checked against the provider's stated hash: the ledger's registration cannot be read", "transfer", x.ID, "err", err)
-		} else if h != "" {
-			registered = h
-		}
+	registered := normHash(expected)
+	var addr dsp.DataAddress
+	if len(x.DataAddress) > 0 {
+		_ = json.Unmarshal(x.DataAddress, &addr)
 	}
 	jti := x.TokenID
 	if tok := addr.Property(transferPropertyAuth); jti == "" && tok != "" {
@@ -299,7 +298,8 @@ func (n *Node) ExpectedHash(ctx context.Context, id string) (hash, source string
 			return "sha256:" + h, "ledger", nil
 		}
 		if err != nil {
-			n.log.WarnContext(ctx, "expected hash: the ledger's registration cannot be read; the provider's word stands", "transfer", id, "err", err)
+			// The ledger keeps both parties' hashes either way.
+			n.log.WarnContext(ctx, "the ledger's registration cannot be read; the provider's stated hash stands", "transfer", id, "err", err)
 		}
 	}
 	var addr dsp.DataAddress

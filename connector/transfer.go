@@ -52,6 +52,23 @@ func moveTransfer(tx *store.Tx, x *store.Transfer, to dsp.TransferState, actor, 
 	return tx.UpdateTransfer(x, from, actor, reason)
 }
 
+// peerTransfer is ownTransfer for a message naming both pids: a consumer
+// transfer that does not know the provider's pid yet takes it, and a message
+// whose pids do not match is refused.
+func (n *Node) peerTransfer(ctx context.Context, pid, role, caller, providerPid, consumerPid string) (*store.Transfer, error) {
+	x, err := n.ownTransfer(ctx, pid, role, caller)
+	if err != nil {
+		return nil, err
+	}
+	if x.PeerPID == "" && role == store.RoleConsumer {
+		x.PeerPID = providerPid
+	}
+	if err := checkTransferPids(x, providerPid, consumerPid); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
 func checkTransferPids(x *store.Transfer, providerPid, consumerPid string) error {
 	wantP, wantC := pids(x.Role, x.ID, x.PeerPID)
 	if providerPid != wantP || consumerPid != wantC {
@@ -107,13 +124,7 @@ func (n *Node) sendTransferRequest(ctx context.Context, id string) error {
 		// The push token is issued once and kept, so a re-sent request
 		// carries the same one.
 		if len(x.DataAddress) == 0 {
-			addr, jti, err := n.pushAddress(ctx, x)
-			if err != nil {
-				return err
-			}
-			x.DataAddress, _ = json.Marshal(addr)
-			x.TokenID = jti
-			if err := n.st.Update(ctx, func(tx *store.Tx) error { return tx.UpdateTransfer(x, x.State, "", "") }); err != nil {
+			if _, err := n.issuePushAddress(ctx, x); err != nil {
 				return err
 			}
 		}
@@ -263,16 +274,9 @@ func (n *Node) ResumeTransfer(ctx context.Context, id string) (*store.Transfer, 
 	msg := &dsp.TransferStartMessage{Header: dsp.NewHeader(dsp.TypeTransferStartMessage), ProviderPID: x.PeerPID, ConsumerPID: x.ID}
 	if x.Format == transferFormatPush {
 		// The push token issued with the request may have expired.
-		addr, jti, err := n.pushAddress(ctx, x)
-		if err != nil {
+		if msg.DataAddress, err = n.issuePushAddress(ctx, x); err != nil {
 			return nil, err
 		}
-		x.DataAddress, _ = json.Marshal(addr)
-		x.TokenID = jti
-		if err := n.st.Update(ctx, func(tx *store.Tx) error { return tx.UpdateTransfer(x, x.State, "", "") }); err != nil {
-			return nil, err
-		}
-		msg.DataAddress = addr
 	}
 	if _, err := n.peers.post(ctx, x.Counterparty, joinURL(x.PeerURL, "/transfers/"+x.PeerPID+"/start"), msg); err != nil {
 		return nil, fmt.Errorf("asking provider %s to resume transfer %s: %w", x.Counterparty, x.ID, err)
@@ -621,14 +625,8 @@ func (n *Node) handleTransferStartMsg(role string) dspFunc {
 			return 0, nil, err
 		}
 		ctx := r.Context()
-		x, err := n.ownTransfer(ctx, r.PathValue("pid"), role, caller)
+		x, err := n.peerTransfer(ctx, r.PathValue("pid"), role, caller, m.ProviderPID, m.ConsumerPID)
 		if err != nil {
-			return 0, nil, err
-		}
-		if x.PeerPID == "" && role == store.RoleConsumer {
-			x.PeerPID = m.ProviderPID
-		}
-		if err := checkTransferPids(x, m.ProviderPID, m.ConsumerPID); err != nil {
 			return 0, nil, err
 		}
 		if !dsp.TransferState(x.State).CanMove(dsp.TransferStarted) {
@@ -680,14 +678,8 @@ func (n *Node) handleTransferStartMsg(role string) dspFunc {
 
 func (n *Node) peerTransferMove(r *http.Request, role, caller, providerPid, consumerPid string, to dsp.TransferState, code string, reason []string) (int, any, error) {
 	ctx := r.Context()
-	x, err := n.ownTransfer(ctx, r.PathValue("pid"), role, caller)
+	x, err := n.peerTransfer(ctx, r.PathValue("pid"), role, caller, providerPid, consumerPid)
 	if err != nil {
-		return 0, nil, err
-	}
-	if x.PeerPID == "" && role == store.RoleConsumer {
-		x.PeerPID = providerPid
-	}
-	if err := checkTransferPids(x, providerPid, consumerPid); err != nil {
 		return 0, nil, err
 	}
 	why := strings.Join(reason, "; ")

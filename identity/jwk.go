@@ -73,8 +73,8 @@ func (k JWK) PublicKey() (crypto.PublicKey, error) {
 		if k.Crv != "Ed25519" {
 			return nil, fmt.Errorf("%w: field crv: OKP keys must be Ed25519, got %q", ErrBadKey, k.Crv)
 		}
-		x, err := base64.RawURLEncoding.Strict().DecodeString(k.X)
-		if err != nil || len(x) != ed25519.PublicKeySize || base64.RawURLEncoding.EncodeToString(x) != k.X {
+		x, err := DecodeBase64URL(k.X)
+		if err != nil || len(x) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("%w: field x: must be %d bytes in canonical base64url (no padding, no line breaks)", ErrBadKey, ed25519.PublicKeySize)
 		}
 		return ed25519.PublicKey(x), nil
@@ -82,10 +82,9 @@ func (k JWK) PublicKey() (crypto.PublicKey, error) {
 		if k.Crv != "P-256" {
 			return nil, fmt.Errorf("%w: field crv: EC keys must be P-256, got %q", ErrBadKey, k.Crv)
 		}
-		x, errX := base64.RawURLEncoding.Strict().DecodeString(k.X)
-		y, errY := base64.RawURLEncoding.Strict().DecodeString(k.Y)
-		if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 ||
-			base64.RawURLEncoding.EncodeToString(x) != k.X || base64.RawURLEncoding.EncodeToString(y) != k.Y {
+		x, errX := DecodeBase64URL(k.X)
+		y, errY := DecodeBase64URL(k.Y)
+		if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
 			return nil, fmt.Errorf("%w: fields x, y: must be 32 bytes each in canonical base64url (no padding, no line breaks)", ErrBadKey)
 		}
 		pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}

@@ -181,7 +181,7 @@ func DecodeBatch(data []byte) (*Batch, error) {
 	if r, err := hex.DecodeString(b.Root); err != nil || len(r) != 32 {
 		return nil, malformed(RuleFormat, "root", "", "must be 64 hex digits")
 	}
-	if sig, err := base64.RawURLEncoding.DecodeString(b.Signature); err != nil || b.Signature == "" || base64.RawURLEncoding.EncodeToString(sig) != b.Signature {
+	if _, err := identity.DecodeBase64URL(b.Signature); err != nil || b.Signature == "" {
 		return nil, malformed(RuleFormat, "signature", "", "must be canonical base64url (no padding, no line breaks)")
 	}
 	return &b, nil

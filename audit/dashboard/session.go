@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tdsc/tdsc/identity"
 )
 
 // CookieName is the session cookie's name.
@@ -44,13 +46,10 @@ func (h *Handler) decodeSession(v string) (Principal, error) {
 	if !ok {
 		return Principal{}, fmt.Errorf("%w: session cookie is malformed", ErrUnauthenticated)
 	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(a)
-	sig, err2 := base64.RawURLEncoding.DecodeString(b)
-	// Only the canonical spelling: the decoder skips \r and \n and ignores
-	// padding bits, so other strings decode to the same bytes.
-	canonical := err1 == nil && err2 == nil &&
-		base64.RawURLEncoding.EncodeToString(payload) == a && base64.RawURLEncoding.EncodeToString(sig) == b
-	if !canonical || !hmac.Equal(sig, h.mac(payload)) {
+	// Only the spelling it was issued in (identity.DecodeBase64URL).
+	payload, err1 := identity.DecodeBase64URL(a)
+	sig, err2 := identity.DecodeBase64URL(b)
+	if err1 != nil || err2 != nil || !hmac.Equal(sig, h.mac(payload)) {
 		return Principal{}, fmt.Errorf("%w: session cookie does not verify", ErrUnauthenticated)
 	}
 	var c sessionClaims

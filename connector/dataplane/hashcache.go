@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"sync"
 	"time"
@@ -92,21 +89,11 @@ func (c *hashCache) forget(v fileVersion) {
 // so sends of that version go zero-copy from the first one, unless
 // HashEverySend. The connector calls it when a dataset is registered.
 func (s *Server) HashFile(ctx context.Context, path string) (string, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("%w: %v", ErrNotFound, err)
-	}
+	f, fi, err := openRegular(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("%w: %s is not a regular file", ErrNotFound, path)
-	}
 	stop := context.AfterFunc(ctx, func() { f.Close() })
 	defer stop()
 	began := time.Now()
@@ -119,11 +106,19 @@ func (s *Server) HashFile(ctx context.Context, path string) (string, error) {
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	if v, ok := versionOf(fi); ok {
-		if after, err := f.Stat(); err == nil {
-			if w, ok := versionOf(after); ok && w == v {
-				s.hashes.store(v, sum, began)
-			}
-		}
+		s.keepHash(f, v, sum, began)
 	}
 	return sum, nil
+}
+
+// keepHash keeps sum, read in full from f since began, for version v, if f
+// is still at v (nothing wrote to it during the read) and v had settled.
+func (s *Server) keepHash(f *os.File, v fileVersion, sum string, began time.Time) {
+	after, err := f.Stat()
+	if err != nil {
+		return
+	}
+	if w, ok := versionOf(after); ok && w == v {
+		s.hashes.store(v, sum, began)
+	}
 }

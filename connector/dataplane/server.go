@@ -442,11 +442,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		// The whole object was hashed; if the file's version did not move
 		// while it was read, later sends of this version can use the hash.
 		if versioned {
-			if after, err := f.Stat(); err == nil {
-				if v, ok := versionOf(after); ok && v == ver {
-					s.hashes.store(ver, sum, began)
-				}
-			}
+			s.keepHash(f, ver, sum, began)
 		}
 	}
 	res := TransferResult{

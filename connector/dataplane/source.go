@@ -201,20 +201,29 @@ func openLocal(src Source, p string) (f *os.File, fi fs.FileInfo, ok bool, err e
 	default:
 		return nil, nil, false, nil
 	}
-	if f, err = os.Open(full); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			err = fmt.Errorf("%w: %v", ErrNotFound, err)
-		}
-		return nil, nil, true, err
+	f, fi, err = openRegular(full)
+	return f, fi, true, err
+}
+
+// openRegular opens the regular file at full with its descriptor's stat; a
+// path that names nothing, or no regular file, is ErrNotFound.
+func openRegular(full string) (*os.File, fs.FileInfo, error) {
+	f, err := os.Open(full)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("%w: %v", ErrNotFound, err)
 	}
-	if fi, err = f.Stat(); err == nil && !fi.Mode().IsRegular() {
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
 		err = fmt.Errorf("%w: %s is not a regular file", ErrNotFound, fi.Name())
 	}
 	if err != nil {
 		f.Close()
-		return nil, nil, true, err
+		return nil, nil, err
 	}
-	return f, fi, true, nil
+	return f, fi, nil
 }
 
 // fileETag derives a strong tag from size and modification time in
