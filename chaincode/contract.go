@@ -100,7 +100,8 @@ func (c *Contract) Genesis(ctx contractapi.TransactionContextInterface) (string,
 
 // Append checks and commits a JSON array of signed batches (the argument,
 // or if it is empty the transient field wire.TransientBatches) and returns a
-// JSON array of ledger.Receipt, one per batch. If any batch is refused the
+// JSON array of wire.Accepted, one per batch (indexes are assigned by the
+// block order, by readers of the blocks). If any batch is refused the
 // transaction fails with an error naming the batch (wire.Error.Batch).
 func (c *Contract) Append(ctx contractapi.TransactionContextInterface, batchesJSON string) (string, error) {
 	st := ctx.GetStub()
@@ -141,38 +142,6 @@ func (c *Contract) Append(ctx contractapi.TransactionContextInterface, batchesJS
 	return marshal(out)
 }
 
-// Record returns a record with its inclusion proof (wire.Proven JSON).
-func (c *Contract) Record(ctx contractapi.TransactionContextInterface, id string) (string, error) {
-	st := ctx.GetStub()
-	g, err := genesis(st)
-	if err != nil {
-		return "", fail(err)
-	}
-	p, err := record(st, g, id)
-	if err != nil {
-		return "", fail(err)
-	}
-	return marshal(p)
-}
-
-// Query returns one page (ledger.Page JSON) of records matching a ledger.Query.
-func (c *Contract) Query(ctx contractapi.TransactionContextInterface, queryJSON string) (string, error) {
-	st := ctx.GetStub()
-	g, err := genesis(st)
-	if err != nil {
-		return "", fail(err)
-	}
-	var q ledger.Query
-	if err := json.Unmarshal([]byte(queryJSON), &q); err != nil {
-		return "", fail(&ledger.MalformedError{Rule: ledger.RuleJSON, Field: "query", Reason: err.Error()})
-	}
-	p, err := query(st, g, q)
-	if err != nil {
-		return "", fail(err)
-	}
-	return marshal(p)
-}
-
 // Participant returns a registered participant (identity.Participant JSON).
 func (c *Contract) Participant(ctx contractapi.TransactionContextInterface, id string) (string, error) {
 	st := ctx.GetStub()
@@ -207,51 +176,6 @@ func (c *Contract) Rules(ctx contractapi.TransactionContextInterface) (string, e
 	return marshal(r)
 }
 
-// Head returns the ledger's tree head (wire.Head JSON).
-func (c *Contract) Head(ctx contractapi.TransactionContextInterface) (string, error) {
-	st := ctx.GetStub()
-	g, err := genesis(st)
-	if err != nil {
-		return "", fail(err)
-	}
-	h, err := readHead(newWorldState(st, g))
-	if err != nil {
-		return "", fail(err)
-	}
-	return marshal(h)
-}
-
-// Consistency returns the consistency proof between two tree sizes.
-func (c *Contract) Consistency(ctx contractapi.TransactionContextInterface, from, to uint64) (string, error) {
-	st := ctx.GetStub()
-	g, err := genesis(st)
-	if err != nil {
-		return "", fail(err)
-	}
-	p, err := consistency(st, g, from, to)
-	if err != nil {
-		return "", fail(err)
-	}
-	return marshal(p)
-}
-
-// Batch returns a committed batch's header (wire.StoredBatch JSON).
-func (c *Contract) Batch(ctx contractapi.TransactionContextInterface, root string) (string, error) {
-	st := ctx.GetStub()
-	g, err := genesis(st)
-	if err != nil {
-		return "", fail(err)
-	}
-	b, err := getJSON[wire.StoredBatch](newWorldState(st, g), keyBatch(root))
-	if err != nil {
-		return "", fail(err)
-	}
-	if b == nil {
-		return "", fail(notFound("batch %s", root))
-	}
-	return marshal(b)
-}
-
 func marshal(v any) (string, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -260,37 +184,6 @@ func marshal(v any) (string, error) {
 	return string(b), nil
 }
 
-// Batches returns committed batches (ledger.StoredBatch JSON array) from the
-// one holding index from, about maxRecords records at most, for verifiers.
-func (c *Contract) Batches(ctx contractapi.TransactionContextInterface, from uint64, maxRecords int) (string, error) {
-	st := ctx.GetStub()
-	g, err := genesis(st)
-	if err != nil {
-		return "", fail(err)
-	}
-	bs, err := storedBatches(st, g, from, max(1, min(maxRecords, 1<<16)))
-	if err != nil {
-		return "", fail(err)
-	}
-	if bs == nil {
-		bs = []*ledger.StoredBatch{}
-	}
-	return marshal(bs)
-}
-
-// Heads returns the tree heads (wire.Head JSON array) the Append
-// transactions wrote, from tree size from, at most limit.
-func (c *Contract) Heads(ctx contractapi.TransactionContextInterface, from uint64, limit int) (string, error) {
-	st := ctx.GetStub()
-	if _, err := genesis(st); err != nil {
-		return "", fail(err)
-	}
-	hs, err := heads(st, from, max(1, min(limit, 10000)))
-	if err != nil {
-		return "", fail(err)
-	}
-	if hs == nil {
-		hs = []wire.Head{}
-	}
-	return marshal(hs)
+func notFound(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ledger.ErrNotFound, fmt.Sprintf(format, args...))
 }

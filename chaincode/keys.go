@@ -1,45 +1,23 @@
 package chaincode
 
-import (
-	"fmt"
-	"strconv"
+import "github.com/tdsc/tdsc/chaincode/wire"
 
-	"github.com/transparency-dev/merkle/compact"
-)
-
-// World-state layout. Plain keys carry a one-letter prefix; indexes are
-// composite keys (object type, value, zero-padded index of a batch's first
-// record) holding the offsets of the batch's records listed under the value,
-// so a partial key lists one value's records in ledger order.
+// World-state layout. Keys carry a one-letter prefix. Every key an Append
+// writes belongs to one batch (its header and records), one record id, or one
+// object of the rulebook's state (a participant, dataset, agreement with its
+// use counts, transfer, objection, registered key): there is no head, no
+// counter and no index shared by all batches, so two transactions conflict
+// only where their rules really compete.
 const (
-	keyGenesis = "g"
-	keyHead    = "h"
+	keyGenesis = wire.KeyGenesis
 	keyRules   = "rules"
 )
 
-func keyHeadAt(size uint64) string           { return fmt.Sprintf("hh/%016x", size) }
-func keyRecord(index uint64) string          { return fmt.Sprintf("r/%016x", index) }
-func keyID(recordID string) string           { return "i/" + recordID }
-func keyBatch(root string) string            { return "b/" + root }
-func keyParticipant(id string) string        { return "p/" + id }
-func keyDataset(id string) string            { return "d/" + id }
-func keyAgreement(id string) string          { return "a/" + id }
-func keyTransfer(id string) string           { return "t/" + id }
-func keyObjection(id string) string          { return "o/" + id }
-func keyHolder(thumbprint string) string     { return "pk/" + thumbprint }
-func keyNode(id compact.NodeID) string       { return fmt.Sprintf("n/%02x%016x", id.Level, id.Index) }
-func indexPosition(index uint64) string      { return fmt.Sprintf("%016x", index) }
-func parsePosition(s string) (uint64, error) { return strconv.ParseUint(s, 16, 64) }
-
-// Index object types.
-const (
-	ixParticipant = "participant"
-	ixDataset     = "dataset"
-	ixAgreement   = "agreement"
-	ixTransfer    = "transfer"
-	ixKind        = "kind"
-	ixTime        = "time"
-)
-
-// present is the value of an index entry: Fabric treats an empty value as a delete.
-var present = []byte{1}
+func keyID(recordID string) string       { return "i/" + recordID }
+func keyBatch(root string) string        { return wire.KeyBatch + root }
+func keyParticipant(id string) string    { return "p/" + id }
+func keyDataset(id string) string        { return "d/" + id }
+func keyAgreement(id string) string      { return "a/" + id }
+func keyTransfer(id string) string       { return "t/" + id }
+func keyObjection(id string) string      { return "o/" + id }
+func keyHolder(thumbprint string) string { return "pk/" + thumbprint }

@@ -14,20 +14,16 @@ import (
 	"github.com/tdsc/tdsc/ledger"
 )
 
-// Transaction names of the tdsc contract.
+// Transaction names of the tdsc contract. The chaincode keeps no log order
+// and no tree: records, receipts, proofs and checkpoints are read from the
+// blocks (ledger/fabric), so its queries are the world state the rulebook
+// needs (participants, rules, the genesis).
 const (
 	TxInit        = "Init"
 	TxAppend      = "Append"
-	TxRecord      = "Record"
-	TxQuery       = "Query"
 	TxParticipant = "Participant"
 	TxRules       = "Rules"
-	TxHead        = "Head"
-	TxConsistency = "Consistency"
-	TxBatch       = "Batch"
 	TxGenesis     = "Genesis"
-	TxBatches     = "Batches"
-	TxHeads       = "Heads"
 )
 
 // TransientBatches is the transient field an Append may carry its batches
@@ -36,14 +32,12 @@ const (
 // of twice; the batch headers and signatures are in the writes too.
 const TransientBatches = "batches"
 
-// EventBatches is the name of the chaincode event an Append transaction emits.
-const EventBatches = "tdsc.batches"
-
-// Head is the ledger's tree head as the chaincode holds it.
-type Head struct {
-	Size uint64 `json:"size"`
-	Root []byte `json:"root"`
-}
+// Key prefixes a reader of the blocks needs: an Append writes each new batch
+// under KeyBatch + its root (a Written) and the genesis under KeyGenesis.
+const (
+	KeyBatch   = "b/"
+	KeyGenesis = "g"
+)
 
 // BatchError says which batch of an Append transaction failed. An Append
 // fails whole if any of its batches is refused, so nothing is endorsed that
@@ -56,36 +50,28 @@ type BatchError struct {
 func (e *BatchError) Error() string { return fmt.Sprintf("batch %d: %v", e.Index, e.Err) }
 func (e *BatchError) Unwrap() error { return e.Err }
 
-// Event is the payload of EventBatches: the batches the transaction committed.
-type Event struct {
-	Batches  []ledger.Receipt `json:"batches"`
-	TreeSize uint64           `json:"treeSize"`
-	Root     []byte           `json:"root"`
+// Written is a batch as an Append writes it, under its own key (KeyBatch +
+// root): the signed header, its place among the transaction's new batches
+// (Seq: the rulebook checked them in that order, and readers index them in
+// it), and the records' canonical bytes. No key is shared between batches,
+// so transactions conflict only on the state their rules really share.
+type Written struct {
+	Space     string            `json:"space"`
+	Writer    string            `json:"writer"`
+	KeyID     string            `json:"keyId"`
+	Root      string            `json:"root"`
+	Signature string            `json:"signature"`
+	Seq       int               `json:"seq"`
+	Records   []json.RawMessage `json:"records"`
 }
 
-// Proven is a record with its inclusion proof in the tree of Head.
-type Proven struct {
-	Entry ledger.Entry `json:"entry"`
-	Proof [][]byte     `json:"proof"`
-	Head  Head         `json:"head"`
-}
-
-// StoredBatch is a committed batch's header and where its records sit.
-type StoredBatch struct {
-	Space      string   `json:"space"`
-	Writer     string   `json:"writer"`
-	KeyID      string   `json:"keyId"`
-	Root       string   `json:"root"`
-	Signature  string   `json:"signature"`
-	FirstIndex uint64   `json:"firstIndex"`
-	TreeSize   uint64   `json:"treeSize"`
-	RecordIDs  []string `json:"recordIds"`
-	TxID       string   `json:"txId"`
-}
-
-// Receipt is the batch's ledger receipt.
-func (s *StoredBatch) Receipt() ledger.Receipt {
-	return ledger.Receipt{BatchRoot: s.Root, FirstIndex: s.FirstIndex, TreeSize: s.TreeSize, RecordIDs: s.RecordIDs}
+// Accepted is an Append's result for one batch: its root and record ids, and
+// whether this transaction writes it (New) or an earlier one did. Its index
+// in the ledger is known only once the block order is: readers assign it.
+type Accepted struct {
+	Root      string   `json:"root"`
+	RecordIDs []string `json:"recordIds"`
+	New       bool     `json:"new"`
 }
 
 // Error kinds: which ledger sentinel an Error stands for.

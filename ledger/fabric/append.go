@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
@@ -16,7 +18,8 @@ import (
 
 // Receipt is a committed batch's receipt with the transaction that carried
 // it and its block. For a batch appended again, TxID and Block are those of
-// the transaction that found it already committed.
+// the transaction that found it already committed. Its indexes are assigned
+// by the block order, so it is known once the block is read.
 type Receipt struct {
 	ledger.Receipt
 	TxID  string `json:"txId"`
@@ -24,10 +27,11 @@ type Receipt struct {
 }
 
 type request struct {
-	ctx  context.Context
-	b    *ledger.Batch
-	raw  json.RawMessage
-	done chan result
+	ctx       context.Context
+	rechecked bool // refused once while an earlier transaction was in flight
+	b         *ledger.Batch
+	raw       json.RawMessage
+	done      chan result
 }
 
 type result struct {
@@ -81,15 +85,30 @@ func (l *Ledger) Submit(ctx context.Context, b *ledger.Batch) (Receipt, error) {
 	}
 }
 
-// run is the committer: one transaction in flight, holding every batch that
-// queued up meanwhile.
+// run is the committer: it groups the batches that queued up into one
+// transaction and hands it to a slot, up to Config.InFlight transactions in
+// flight at once. Batches that arrive while every slot is taken form the
+// next transaction.
 func (l *Ledger) run() {
 	defer close(l.done)
-	for {
-		var first *request
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var carry *request // a batch that did not fit the last transaction
+	for seq := uint64(0); ; seq++ {
+		first := carry
+		carry = nil
+		if first == nil {
+			select {
+			case first = <-l.reqs:
+			case <-l.stop:
+				l.drain()
+				return
+			}
+		}
 		select {
-		case first = <-l.reqs:
+		case l.slots <- struct{}{}:
 		case <-l.stop:
+			first.done <- result{err: errors.New("fabric: ledger closed")}
 			l.drain()
 			return
 		}
@@ -100,8 +119,8 @@ func (l *Ledger) run() {
 			select {
 			case r := <-l.reqs:
 				if n+len(r.b.Records) > l.cfg.MaxRecords {
-					l.commit(group)
-					group, n = nil, 0
+					carry = r
+					break collect
 				}
 				group, n = append(group, r), n+len(r.b.Records)
 			case <-linger.C:
@@ -109,7 +128,14 @@ func (l *Ledger) run() {
 			}
 		}
 		linger.Stop()
-		l.commit(group)
+		done := l.flight.start(seq)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-l.slots }()
+			defer done()
+			l.commit(seq, group)
+		}()
 	}
 }
 
@@ -124,9 +150,74 @@ func (l *Ledger) drain() {
 	}
 }
 
+// flight tracks the transactions in flight by the order they were formed in.
+type flight struct {
+	mu   sync.Mutex
+	open map[uint64]chan struct{}
+}
+
+// start marks transaction seq in flight; the returned func marks it done.
+func (f *flight) start(seq uint64) func() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.open == nil {
+		f.open = map[uint64]chan struct{}{}
+	}
+	c := make(chan struct{})
+	f.open[seq] = c
+	return func() {
+		f.mu.Lock()
+		delete(f.open, seq)
+		f.mu.Unlock()
+		close(c)
+	}
+}
+
+// before returns the transactions formed before seq still in flight.
+func (f *flight) before(seq uint64) []chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []chan struct{}
+	for s, c := range f.open {
+		if s < seq {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// counters count what the committer did, for Stats.
+type counters struct {
+	txs, conflicts, retries, rechecks atomic.Int64
+}
+
+// Stats says what a Ledger's committer did.
+type Stats struct {
+	// Transactions committed (Append transactions that the peers marked valid).
+	Transactions int64 `json:"transactions"`
+	// Conflicts: transactions the peers marked invalid for a read conflict
+	// (MVCC or phantom) with another transaction, or that endorsers a block
+	// apart answered differently.
+	Conflicts int64 `json:"conflicts"`
+	// Retries: resubmissions after a conflict or an unavailable network.
+	Retries int64 `json:"retries"`
+	// Rechecks: batches refused while a transaction formed before theirs
+	// was in flight, checked again once it had committed.
+	Rechecks int64 `json:"rechecks"`
+}
+
+// Stats returns the committer's counts so far.
+func (l *Ledger) Stats() Stats {
+	return Stats{Transactions: l.stats.txs.Load(), Conflicts: l.stats.conflicts.Load(), Retries: l.stats.retries.Load(), Rechecks: l.stats.rechecks.Load()}
+}
+
 // commit submits a group as one transaction, dropping batches an endorser
-// refuses and resubmitting after read conflicts.
-func (l *Ledger) commit(group []*request) {
+// refuses and resubmitting after read conflicts. A batch refused while a
+// transaction formed before it was still in flight is checked once more
+// after that one finished: it may have depended on it (a transfer on its
+// agreement, a completion on its transfer), and a refusal is only final
+// against every batch submitted before it.
+func (l *Ledger) commit(seq uint64, group []*request) {
 	live := group[:0]
 	for _, r := range group {
 		if r.ctx.Err() != nil {
@@ -138,14 +229,22 @@ func (l *Ledger) commit(group []*request) {
 	group = live
 	start := time.Now()
 	for attempt := 1; len(group) > 0; attempt++ {
+		earlier := l.flight.before(seq)
 		rs, txID, block, bad, err := l.transact(group)
 		if err == nil {
-			for i, r := range group {
-				r.done <- result{r: Receipt{Receipt: rs[i], TxID: txID, Block: block}}
-			}
+			l.stats.txs.Add(1)
+			l.receipts(group, rs, txID, block)
 			return
 		}
 		if bad >= 0 && bad < len(group) {
+			if len(earlier) > 0 && !group[bad].rechecked {
+				group[bad].rechecked = true
+				l.stats.rechecks.Add(1)
+				for _, c := range earlier {
+					<-c
+				}
+				continue
+			}
 			group[bad].done <- result{err: err}
 			group = append(group[:bad:bad], group[bad+1:]...)
 			continue
@@ -155,13 +254,16 @@ func (l *Ledger) commit(group []*request) {
 		if errors.Is(err, ErrUnavailable) && time.Since(start) < l.cfg.Timeout {
 			// Resubmitting is safe: a batch that did commit is found by its root.
 			l.cfg.Log.Info("fabric: network unavailable, retrying", "err", err)
+			l.stats.retries.Add(1)
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
 		if se != nil && se.retry {
+			l.stats.conflicts.Add(1)
 			if attempt < maxAttempts {
 				// Another transaction, or a peer a block behind the gateway's.
 				l.cfg.Log.Info("fabric: resubmitting", "stage", se.Stage, "tx", se.TxID, "attempt", attempt, "err", se.Err)
+				l.stats.retries.Add(1)
 				time.Sleep(conflictBackoff(attempt))
 				continue
 			}
@@ -178,9 +280,34 @@ func (l *Ledger) commit(group []*request) {
 	}
 }
 
+// receipts waits until the follower has read the transaction's block and
+// answers each batch with its receipt from the block order: a batch this
+// transaction wrote, or one an earlier transaction did.
+func (l *Ledger) receipts(group []*request, rs []wire.Accepted, txID string, block uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
+	defer cancel()
+	if err := l.waitBlock(ctx, block); err != nil {
+		for _, r := range group {
+			r.done <- result{err: &StageError{Stage: StageCommit, TxID: txID, Err: err}}
+		}
+		return
+	}
+	l.ixMu.RLock()
+	defer l.ixMu.RUnlock()
+	for i, r := range group {
+		pos, ok := l.ix.byRoot[rs[i].Root]
+		if !ok {
+			r.done <- result{err: &StageError{Stage: StageCommit, TxID: txID,
+				Err: fmt.Errorf("batch %s committed in block %d is not in the blocks read", rs[i].Root, block)}}
+			continue
+		}
+		r.done <- result{r: Receipt{Receipt: l.ix.receipt(pos), TxID: txID, Block: block}}
+	}
+}
+
 // transact endorses, submits and waits for one Append transaction. On error
 // bad is the index of the batch the chaincode refused, or -1.
-func (l *Ledger) transact(group []*request) (rs []ledger.Receipt, txID string, block uint64, bad int, err error) {
+func (l *Ledger) transact(group []*request) (rs []wire.Accepted, txID string, block uint64, bad int, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*l.cfg.Timeout)
 	defer cancel()
 	arg := make([]byte, 0, 1024*len(group))

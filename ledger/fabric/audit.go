@@ -10,20 +10,16 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/transparency-dev/formats/log"
-	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tdsc/tdsc/chaincode/wire"
 	"github.com/tdsc/tdsc/ledger"
 )
 
@@ -81,15 +77,18 @@ func (l *Ledger) Block(ctx context.Context, number uint64) (*common.Block, error
 	return &b, nil
 }
 
-// Chain is a tdsc ledger read back from a channel's blocks: the batches and
-// tree heads that valid transactions of one chaincode wrote, after checking
-// the block hash chain. It is a verify.Source: verify.Ledger(ctx, chain,
-// chain.VerifierKey()) then re-checks every batch signature, replays the
-// rulebook from genesis and rebuilds the tree against every endorsed head.
+// Chain is a tdsc ledger read back from a channel's blocks: the batches
+// that valid transactions of one chaincode wrote, in block order, after
+// checking the block hash chain and every valid transaction's endorsements.
+// The indexes, the tree and its heads (one per transaction) are built from
+// that order exactly as the ledger's follower builds them, so an auditor
+// gets the same roots and proofs as the ledger service. It is a
+// verify.Source: verify.Ledger(ctx, chain, chain.VerifierKey()) then
+// re-checks every batch signature under the key registered at that point,
+// replays the rulebook from genesis and rebuilds the tree.
 type Chain struct {
 	g          ledger.Genesis
-	batches    []*ledger.StoredBatch
-	heads      []wire.Head
+	ix         *index
 	Blocks     uint64 // blocks walked
 	Txs        int    // valid transactions of the chaincode
 	InvalidTxs int    // transactions of the chaincode the peers marked invalid (ignored)
@@ -104,9 +103,8 @@ func ReadChain(ctx context.Context, src BlockSource, chaincode string) (*Chain, 
 	if err != nil {
 		return nil, err
 	}
-	c := &Chain{}
+	c := &Chain{ix: newIndex(nil)}
 	var prev []byte
-	var genesis []byte
 	var orgs orgCAs
 	for n := uint64(0); n < h; n++ {
 		b, err := src.Block(ctx, n)
@@ -147,75 +145,29 @@ func ReadChain(ctx context.Context, src BlockSource, chaincode string) (*Chain, 
 				return nil, &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d is marked valid but %v", i, err)}
 			}
 			c.Txs++
-			if err := c.add(writes.writes, &genesis); err != nil {
+			if err := c.ix.addTx(n, writes.txID, writes.writes); err != nil {
 				return nil, &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
 			}
 		}
 	}
-	if genesis == nil {
+	if c.ix.genesis == nil {
 		return nil, fmt.Errorf("%w: chaincode %s was never initialised on this channel", ledger.ErrNotFound, chaincode)
 	}
-	if err := json.Unmarshal(genesis, &c.g); err != nil {
-		return nil, fmt.Errorf("fabric: genesis on the chain: %w", err)
+	return c, c.seal()
+}
+
+// seal reads the genesis and makes the key for the checkpoint notes.
+func (c *Chain) seal() error {
+	if err := json.Unmarshal(c.ix.genesis, &c.g); err != nil {
+		return fmt.Errorf("fabric: genesis on the chain: %w", err)
 	}
 	skey, vkey, err := note.GenerateKey(rand.Reader, Origin(c.g.Space))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c.vkey = vkey
 	c.signer, err = note.NewSigner(skey)
-	return c, err
-}
-
-// add collects one valid transaction's batches and tree head.
-func (c *Chain) add(writes []*kvrwset.KVWrite, genesis *[]byte) error {
-	records := map[uint64][]byte{}
-	var headers []*wire.StoredBatch
-	for _, w := range writes {
-		switch {
-		case w.Key == "g":
-			*genesis = w.Value
-		case w.Key == "h":
-			var h wire.Head
-			if err := json.Unmarshal(w.Value, &h); err != nil {
-				return fmt.Errorf("tree head: %w", err)
-			}
-			c.heads = append(c.heads, h)
-		case strings.HasPrefix(w.Key, "b/"):
-			var sb wire.StoredBatch
-			if err := json.Unmarshal(w.Value, &sb); err != nil {
-				return fmt.Errorf("batch %s: %w", w.Key, err)
-			}
-			headers = append(headers, &sb)
-		case strings.HasPrefix(w.Key, "r/"):
-			i, err := strconv.ParseUint(w.Key[2:], 16, 64)
-			if err != nil {
-				return fmt.Errorf("record key %q: %w", w.Key, err)
-			}
-			var e struct {
-				Record json.RawMessage `json:"r"`
-			}
-			if err := json.Unmarshal(w.Value, &e); err != nil {
-				return fmt.Errorf("record %d: %w", i, err)
-			}
-			records[i] = e.Record
-		}
-	}
-	sort.Slice(headers, func(i, j int) bool { return headers[i].FirstIndex < headers[j].FirstIndex })
-	for _, h := range headers {
-		sb := &ledger.StoredBatch{Space: h.Space, Writer: h.Writer, KeyID: h.KeyID, Root: h.Root, Signature: h.Signature,
-			FirstIndex: h.FirstIndex, TreeSize: h.TreeSize}
-		for i := h.FirstIndex; i < h.TreeSize; i++ {
-			r, ok := records[i]
-			if !ok {
-				return fmt.Errorf("batch %s: record %d not written with it", h.Root, i)
-			}
-			sb.Records = append(sb.Records, r)
-			sb.Leaves = append(sb.Leaves, rfc6962.DefaultHasher.HashLeaf(r))
-		}
-		c.batches = append(c.batches, sb)
-	}
-	return nil
+	return err
 }
 
 // Genesis is the genesis the chaincode was initialised with.
@@ -223,10 +175,7 @@ func (c *Chain) Genesis(ctx context.Context) (ledger.Genesis, error) { return c.
 
 // Batches calls fn for every batch in chain order, from the one holding index from.
 func (c *Chain) Batches(ctx context.Context, from uint64, fn func(*ledger.StoredBatch) error) error {
-	for _, b := range c.batches {
-		if b.TreeSize <= from {
-			continue
-		}
+	for _, b := range c.ix.batchesFrom(from) {
 		if err := fn(b); err != nil {
 			return err
 		}
@@ -234,12 +183,10 @@ func (c *Chain) Batches(ctx context.Context, from uint64, fn func(*ledger.Stored
 	return nil
 }
 
-// Checkpoints calls fn with every tree head the peers endorsed, wrapped as a
-// checkpoint note under VerifierKey, a key made for this reading: what is
-// checked is that the tree rebuilt from the records matches every head the
-// endorsers wrote, not who signed the note.
+// Checkpoints calls fn with the tree head after every transaction, wrapped
+// as a checkpoint note under VerifierKey, a key made for this reading.
 func (c *Chain) Checkpoints(ctx context.Context, fn func(size uint64, note []byte) error) error {
-	for _, h := range c.heads {
+	for _, h := range c.ix.heads {
 		body := log.Checkpoint{Origin: Origin(c.g.Space), Size: h.Size, Hash: h.Root}.Marshal()
 		n, err := note.Sign(&note.Note{Text: string(body)}, c.signer)
 		if err != nil {
@@ -256,7 +203,26 @@ func (c *Chain) Checkpoints(ctx context.Context, fn func(size uint64, note []byt
 func (c *Chain) VerifierKey() string { return c.vkey }
 
 // BatchCount is the number of batches read.
-func (c *Chain) BatchCount() int { return len(c.batches) }
+func (c *Chain) BatchCount() int { return len(c.ix.batches) }
+
+// Head is the tree head over every batch read.
+func (c *Chain) Head() Head { return c.ix.head() }
+
+// InclusionProof proves the record at index is in the tree of the given size.
+func (c *Chain) InclusionProof(index, size uint64) ([][]byte, error) {
+	return c.ix.inclusion(index, size)
+}
+
+// ConsistencyProof proves the tree of size from is a prefix of the tree of size to.
+func (c *Chain) ConsistencyProof(from, to uint64) ([][]byte, error) {
+	return c.ix.consistency(from, to)
+}
+
+// Index is the index of record id, if the chain holds it.
+func (c *Chain) Index(id string) (uint64, bool) {
+	i, ok := c.ix.byID[id]
+	return i, ok
+}
 
 // chaincodeWrites returns the writes an endorser transaction made in the
 // chaincode's namespace, or nil if it is not such a transaction.
@@ -306,7 +272,7 @@ func chaincodeWrites(env []byte, chaincode string) (*endorsedWrites, error) {
 		if out != nil {
 			return nil, errors.New("more than one action of the chaincode")
 		}
-		out = &endorsedWrites{prp: cap.Action.ProposalResponsePayload, endorsements: cap.Action.Endorsements}
+		out = &endorsedWrites{txID: ch.TxId, prp: cap.Action.ProposalResponsePayload, endorsements: cap.Action.Endorsements}
 		var txrw rwset.TxReadWriteSet
 		if err := proto.Unmarshal(ca.Results, &txrw); err != nil {
 			return nil, fmt.Errorf("read-write set: %w", err)
@@ -328,6 +294,7 @@ func chaincodeWrites(env []byte, chaincode string) (*endorsedWrites, error) {
 // endorsedWrites are a transaction's writes in the chaincode's namespace
 // with the response payload the endorsers signed and their endorsements.
 type endorsedWrites struct {
+	txID         string
 	writes       []*kvrwset.KVWrite
 	prp          []byte
 	endorsements []*peer.Endorsement

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,8 +69,9 @@ func TestAuditChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rep.Root != hex.EncodeToString(h.Root) {
-		t.Fatalf("rebuilt root %s, chaincode head %x", rep.Root, h.Root)
+		t.Fatalf("rebuilt root %s, ledger head %x", rep.Root, h.Root)
 	}
+	sameAsService(t, l, chain, batches)
 
 	height, err := l.Height(ctx)
 	if err != nil {
@@ -95,6 +97,53 @@ func TestAuditChain(t *testing.T) {
 		t.Fatalf("rewritten last block: got %v, want an endorsement problem in block %d", err, height-1)
 	}
 	t.Logf("rewritten block found: %v", err)
+}
+
+// sameAsService checks that an auditor reading the blocks gets the ledger
+// service's tree head, and for every record the same index and inclusion
+// proof, and the same consistency proofs.
+func sameAsService(t *testing.T, l *Ledger, chain *Chain, batches []*ledger.Batch) {
+	t.Helper()
+	ctx := context.Background()
+	h, err := l.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch := chain.Head(); ch.Size != h.Size || !bytes.Equal(ch.Root, h.Root) {
+		t.Fatalf("auditor's head %d %x, the ledger's %d %x", ch.Size, ch.Root, h.Size, h.Root)
+	}
+	for _, b := range batches {
+		for _, r := range b.Records {
+			p, err := l.Record(ctx, r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i, ok := chain.Index(r.ID)
+			if !ok || i != p.Index {
+				t.Fatalf("record %s: auditor has index %d (%v), the ledger %d", r.ID, i, ok, p.Index)
+			}
+			pf, err := chain.InclusionProof(i, p.TreeSize)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.EqualFunc(pf, p.Proof, bytes.Equal) {
+				t.Fatalf("record %s: the auditor's inclusion proof differs from the ledger's", r.ID)
+			}
+		}
+	}
+	for from := uint64(1); from < h.Size; from++ {
+		a, err := chain.ConsistencyProof(from, h.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := l.ConsistencyProof(ctx, from, h.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.EqualFunc(a, b, bytes.Equal) {
+			t.Fatalf("consistency %d -> %d: the auditor's proof differs from the ledger's", from, h.Size)
+		}
+	}
 }
 
 // rewrittenBlock serves the chain with one write of block n's transaction

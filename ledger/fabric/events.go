@@ -2,15 +2,13 @@ package fabric
 
 import (
 	"context"
-	"encoding/json"
 
-	"github.com/hyperledger/fabric-gateway/pkg/client"
-
-	"github.com/tdsc/tdsc/chaincode/wire"
 	"github.com/tdsc/tdsc/ledger"
 )
 
-// Event is one committed Append transaction, from its chaincode event.
+// Event is one committed Append transaction that wrote batches: its block,
+// the receipts of its batches (their indexes assigned by the block order)
+// and the tree head after it.
 type Event struct {
 	Block    uint64           `json:"block"`
 	TxID     string           `json:"txId"`
@@ -20,30 +18,36 @@ type Event struct {
 }
 
 // Events streams the space's committed Append transactions from block
-// fromBlock on, in commit order, until ctx ends. The channel closes when the
-// stream ends; a gap (the peer went away) ends it: call Events again from
-// the last block seen.
+// fromBlock on, in commit order, as the follower reads them from the
+// channel's block events, until ctx ends or the ledger closes; then the
+// channel closes.
 func (l *Ledger) Events(ctx context.Context, fromBlock uint64) (<-chan Event, error) {
-	in, err := l.network.ChaincodeEvents(ctx, l.cfg.Chaincode, client.WithStartBlock(fromBlock))
-	if err != nil {
-		se, _ := classify(StageEvaluate, err)
-		return nil, se
-	}
 	out := make(chan Event)
 	go func() {
 		defer close(out)
-		for ce := range in {
-			if ce.EventName != wire.EventBatches {
-				continue
-			}
-			var we wire.Event
-			if err := json.Unmarshal(ce.Payload, &we); err != nil {
-				l.cfg.Log.Warn("fabric: chaincode event does not decode", "tx", ce.TransactionID, "err", err)
-				continue
+		sent := 0
+		for {
+			l.ixMu.RLock()
+			evs, changed := l.ix.events[sent:], l.changed
+			l.ixMu.RUnlock()
+			for _, ev := range evs {
+				sent++
+				if ev.Block < fromBlock {
+					continue
+				}
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					return
+				case <-l.stop:
+					return
+				}
 			}
 			select {
-			case out <- Event{Block: ce.BlockNumber, TxID: ce.TransactionID, Batches: we.Batches, TreeSize: we.TreeSize, Root: we.Root}:
+			case <-changed:
 			case <-ctx.Done():
+				return
+			case <-l.stop:
 				return
 			}
 		}

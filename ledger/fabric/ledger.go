@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/hash"
 	fid "github.com/hyperledger/fabric-gateway/pkg/identity"
 	"github.com/transparency-dev/formats/log"
+	"github.com/transparency-dev/merkle"
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
@@ -42,10 +42,17 @@ type Config struct {
 	Chaincode string
 	// MaxRecords bounds the records of one transaction (default 4096).
 	MaxRecords int
-	// Linger is how long a transaction waits for more batches once the
-	// previous one committed (default 2ms). Batches that arrive while a
-	// transaction is in flight join the next one without waiting.
+	// Linger is how long a transaction waits for more batches once a slot
+	// is free (default 2ms). Batches that arrive while every slot is taken
+	// join the next transaction without waiting.
 	Linger time.Duration
+	// InFlight bounds the Append transactions this ledger has in flight at
+	// once (default 8). The chaincode writes each batch under its own keys,
+	// so transactions conflict only where their rules share state (an
+	// agreement's use count, a record id, a transfer).
+	InFlight int
+	// Hasher is the Merkle tree's hash (default RFC 6962 with SHA-256).
+	Hasher merkle.LogHasher
 	// NoteKey is the note signer key ("PRIVATE+KEY+...") for checkpoints; if
 	// empty, Open makes one for this process (see VerifierKey).
 	NoteKey string
@@ -60,6 +67,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Linger == 0 {
 		c.Linger = 2 * time.Millisecond
+	}
+	if c.InFlight == 0 {
+		c.InFlight = 8
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 60 * time.Second
@@ -86,6 +96,9 @@ func (c *Config) Validate() error {
 	if c.MaxRecords < 1 {
 		return fmt.Errorf("fabric: config: field MaxRecords: must be at least 1")
 	}
+	if c.InFlight < 1 || c.InFlight > 1024 {
+		return fmt.Errorf("fabric: config: field InFlight: must be 1 to 1024, got %d", c.InFlight)
+	}
 	if c.Linger < 0 || c.Timeout < 0 {
 		return fmt.Errorf("fabric: config: fields Linger, Timeout: must not be negative")
 	}
@@ -109,6 +122,18 @@ type Ledger struct {
 	stop   chan struct{}
 	done   chan struct{}
 	closed sync.Once
+
+	slots  chan struct{} // one per transaction in flight
+	flight flight
+	stats  counters
+
+	// The follower's view of the channel (follow.go).
+	ixMu     sync.RWMutex
+	ix       *index
+	next     uint64        // the next block to read
+	prevHash []byte        // the header hash of block next-1
+	changed  chan struct{} // closed, and replaced, when a block is added
+	followed chan struct{} // closed when the follower stopped
 }
 
 // Open connects to the peer gateway of cfg.Org. It does not talk to the
@@ -135,7 +160,8 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		conn.Close()
 		return nil, fmt.Errorf("fabric: gateway: %w", err)
 	}
-	l := &Ledger{cfg: cfg, conn: conn, gw: gw, reqs: make(chan *request, 1024), stop: make(chan struct{}), done: make(chan struct{})}
+	l := &Ledger{cfg: cfg, conn: conn, gw: gw, reqs: make(chan *request, 1024), stop: make(chan struct{}), done: make(chan struct{}),
+		slots: make(chan struct{}, cfg.InFlight), ix: newIndex(cfg.Hasher), changed: make(chan struct{}), followed: make(chan struct{})}
 	l.network = gw.GetNetwork(cfg.Profile.Channel)
 	l.contract = l.network.GetContract(cfg.Chaincode)
 	if err := l.setNoteKey(cfg.NoteKey); err != nil {
@@ -143,6 +169,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		return nil, err
 	}
 	go l.run()
+	go l.follow()
 	return l, nil
 }
 
@@ -230,9 +257,11 @@ func verifierKey(skey string) (string, error) {
 func (l *Ledger) Close(ctx context.Context) error {
 	l.closed.Do(func() {
 		close(l.stop)
-		select {
-		case <-l.done:
-		case <-ctx.Done():
+		for _, c := range []chan struct{}{l.done, l.followed} {
+			select {
+			case <-c:
+			case <-ctx.Done():
+			}
 		}
 		l.gw.Close()
 		l.conn.Close()
@@ -351,41 +380,7 @@ func (l *Ledger) evaluate(ctx context.Context, out any, tx string, args ...strin
 	return nil
 }
 
-// Record returns a record with its inclusion proof against a checkpoint of
-// the current tree.
-func (l *Ledger) Record(ctx context.Context, id string) (ledger.Proven, error) {
-	var p wire.Proven
-	if err := l.evaluate(ctx, &p, wire.TxRecord, id); err != nil {
-		return ledger.Proven{}, err
-	}
-	cp, err := l.sign(ctx, p.Head)
-	if err != nil {
-		return ledger.Proven{}, err
-	}
-	return ledger.Proven{Entry: p.Entry, Proof: p.Proof, TreeSize: p.Head.Size, Checkpoint: cp}, nil
-}
-
-// Checkpoint returns a signed checkpoint of the chaincode's current tree
-// head, or ErrNotFound while the ledger is empty.
-func (l *Ledger) Checkpoint(ctx context.Context) ([]byte, error) {
-	h, err := l.Head(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if h.Size == 0 {
-		return nil, fmt.Errorf("%w: no checkpoint yet: the ledger is empty", ledger.ErrNotFound)
-	}
-	return l.sign(ctx, h)
-}
-
-// Head returns the chaincode's tree head as the gateway's peer holds it.
-func (l *Ledger) Head(ctx context.Context) (wire.Head, error) {
-	var h wire.Head
-	err := l.evaluate(ctx, &h, wire.TxHead)
-	return h, err
-}
-
-func (l *Ledger) sign(ctx context.Context, h wire.Head) ([]byte, error) {
+func (l *Ledger) sign(ctx context.Context, h Head) ([]byte, error) {
 	g, err := l.genesis(ctx)
 	if err != nil {
 		return nil, err
@@ -395,24 +390,6 @@ func (l *Ledger) sign(ctx context.Context, h wire.Head) ([]byte, error) {
 	l.mu.Unlock()
 	body := log.Checkpoint{Origin: Origin(g.Space), Size: h.Size, Hash: h.Root}.Marshal()
 	return note.Sign(&note.Note{Text: string(body)}, signer)
-}
-
-// ConsistencyProof proves the tree of size from is a prefix of the tree of size to.
-func (l *Ledger) ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, error) {
-	var p [][]byte
-	err := l.evaluate(ctx, &p, wire.TxConsistency, strconv.FormatUint(from, 10), strconv.FormatUint(to, 10))
-	return p, err
-}
-
-// Query returns one page of records matching q, in ledger order.
-func (l *Ledger) Query(ctx context.Context, q ledger.Query) (ledger.Page, error) {
-	arg, err := json.Marshal(&q)
-	if err != nil {
-		return ledger.Page{}, err
-	}
-	var p ledger.Page
-	err = l.evaluate(ctx, &p, wire.TxQuery, string(arg))
-	return p, err
 }
 
 // Participant returns a registered participant.
@@ -427,13 +404,6 @@ func (l *Ledger) Rules(ctx context.Context) (policy.SpaceRules, error) {
 	var r policy.SpaceRules
 	err := l.evaluate(ctx, &r, wire.TxRules)
 	return r, err
-}
-
-// Batch returns a committed batch's header and record ids.
-func (l *Ledger) Batch(ctx context.Context, root string) (wire.StoredBatch, error) {
-	var b wire.StoredBatch
-	err := l.evaluate(ctx, &b, wire.TxBatch, root)
-	return b, err
 }
 
 func clientArgs(args ...string) client.ProposalOption { return client.WithArguments(args...) }
@@ -451,79 +421,10 @@ func (l *Ledger) Genesis() ledger.Genesis {
 	return *l.g
 }
 
-// Batches calls fn for every committed batch in order, from the batch
-// holding index from, with its records' stored bytes (for verifiers).
-func (l *Ledger) Batches(ctx context.Context, from uint64, fn func(*ledger.StoredBatch) error) error {
-	for {
-		var bs []*ledger.StoredBatch
-		if err := l.evaluate(ctx, &bs, wire.TxBatches, strconv.FormatUint(from, 10), "4096"); err != nil {
-			return err
-		}
-		if len(bs) == 0 {
-			return nil
-		}
-		for _, b := range bs {
-			if err := fn(b); err != nil {
-				return err
-			}
-			from = b.TreeSize
-		}
-	}
-}
-
-// Checkpoints calls fn with a checkpoint, signed with this backend's key, of
-// every tree head an Append transaction wrote, in order of size. It reads
-// them a page (MaxCheckpointPageSize heads) at a time.
-func (l *Ledger) Checkpoints(ctx context.Context, fn func(size uint64, note []byte) error) error {
-	q := ledger.CheckpointQuery{Limit: ledger.MaxCheckpointPageSize}
-	for {
-		page, err := l.CheckpointPage(ctx, q)
-		if err != nil {
-			return err
-		}
-		for _, c := range page.Checkpoints {
-			if err := fn(c.Size, c.Note); err != nil {
-				return err
-			}
-		}
-		if page.Next == 0 {
-			return nil
-		}
-		q.From = page.Next
-	}
-}
-
-// CheckpointPage returns checkpoints, signed with this backend's key, of the
-// tree heads of size q.From or more an Append transaction wrote, at most
-// q.Limit of them, in order of size. The chaincode reads them as one range
-// of world state (Heads), one more than the page to learn where the next
-// page starts.
-func (l *Ledger) CheckpointPage(ctx context.Context, q ledger.CheckpointQuery) (ledger.CheckpointPage, error) {
-	if err := q.Normalize(); err != nil {
-		return ledger.CheckpointPage{}, err
-	}
-	var hs []wire.Head
-	if err := l.evaluate(ctx, &hs, wire.TxHeads, strconv.FormatUint(q.From, 10), strconv.Itoa(q.Limit+1)); err != nil {
-		return ledger.CheckpointPage{}, err
-	}
-	page := ledger.CheckpointPage{Checkpoints: make([]ledger.StoredCheckpoint, 0, min(len(hs), q.Limit))}
-	for i, h := range hs {
-		if i == q.Limit {
-			page.Next = h.Size
-			break
-		}
-		n, err := l.sign(ctx, h)
-		if err != nil {
-			return ledger.CheckpointPage{}, err
-		}
-		page.Checkpoints = append(page.Checkpoints, ledger.StoredCheckpoint{Size: h.Size, Note: n})
-	}
-	return page, nil
-}
-
 // StateSource is the ledger as ledger/verify reads it (a verify.Source):
-// the batches and tree heads the chaincode holds in world state. ReadChain
-// reads the same from the blocks instead.
+// the batches and tree heads this ledger's follower built from the blocks
+// its gateway peer delivered. ReadChain reads the same from the blocks,
+// checking their hash chain and endorsements too.
 type StateSource struct{ L *Ledger }
 
 // Genesis is the space's genesis as the chaincode holds it.

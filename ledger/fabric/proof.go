@@ -3,13 +3,10 @@ package fabric
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 
-	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/tdsc/tdsc/ledger"
 )
@@ -47,26 +44,12 @@ func (l *Ledger) BatchProof(ctx context.Context, id string) (BatchProof, error) 
 	if err != nil {
 		return BatchProof{}, err
 	}
-	hdr, err := l.Batch(ctx, rec.BatchRoot)
+	bi, err := l.Batch(ctx, rec.BatchRoot)
 	if err != nil {
 		return BatchProof{}, err
 	}
-	var leaves [][]byte
-	found := false
-	err = l.Batches(ctx, hdr.FirstIndex, func(b *ledger.StoredBatch) error {
-		if b.Root != hdr.Root {
-			return fmt.Errorf("fabric: batch at index %d is %s, its header says %s", hdr.FirstIndex, b.Root, hdr.Root)
-		}
-		leaves, found = b.Leaves, true
-		return errStop
-	})
-	if err != nil && err != errStop {
-		return BatchProof{}, err
-	}
-	if !found {
-		return BatchProof{}, fmt.Errorf("%w: batch %s", ledger.ErrNotFound, hdr.Root)
-	}
-	p := BatchProof{Entry: rec.Entry, Offset: rec.Index - hdr.FirstIndex, Count: uint64(len(leaves)), TxID: hdr.TxID}
+	leaves := bi.Leaves
+	p := BatchProof{Entry: rec.Entry, Offset: rec.Index - bi.FirstIndex, Count: uint64(len(leaves)), TxID: bi.TxID, Block: bi.Block}
 	ns, err := proof.Inclusion(p.Offset, p.Count)
 	if err != nil {
 		return BatchProof{}, err
@@ -78,24 +61,5 @@ func (l *Ledger) BatchProof(ctx context.Context, id string) (BatchProof, error) 
 	if p.Proof, err = ns.Rehash(hashes, rfc6962.DefaultHasher.HashChildren); err != nil {
 		return BatchProof{}, err
 	}
-	if p.Block, err = l.blockOf(ctx, hdr.TxID); err != nil {
-		return BatchProof{}, err
-	}
 	return p, nil
-}
-
-var errStop = errors.New("stop")
-
-// blockOf is the number of the block holding transaction txID (qscc).
-func (l *Ledger) blockOf(ctx context.Context, txID string) (uint64, error) {
-	res, err := l.network.GetContract("qscc").EvaluateWithContext(ctx, "GetBlockByTxID", clientArgs(l.cfg.Profile.Channel, txID))
-	if err != nil {
-		se, _ := classify(StageEvaluate, err)
-		return 0, se
-	}
-	var b common.Block
-	if err := proto.Unmarshal(res, &b); err != nil || b.Header == nil {
-		return 0, fmt.Errorf("fabric: block of transaction %s does not decode: %v", txID, err)
-	}
-	return b.Header.Number, nil
 }

@@ -1,0 +1,141 @@
+package fabric
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+
+	"github.com/tdsc/tdsc/ledger"
+)
+
+// follow reads the channel's blocks from the gateway peer as they commit
+// (block events), from block 0, and adds the chaincode's valid transactions
+// to the index. A stream that ends (the peer went away) is opened again from
+// the next block.
+func (l *Ledger) follow() {
+	defer close(l.followed)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-l.stop
+		cancel()
+	}()
+	for ctx.Err() == nil {
+		l.ixMu.RLock()
+		next := l.next
+		l.ixMu.RUnlock()
+		blocks, err := l.network.BlockEvents(ctx, client.WithStartBlock(next))
+		if err == nil {
+			for b := range blocks {
+				if err = l.addBlock(b); err != nil {
+					break
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			l.cfg.Log.Warn("fabric: following the channel", "block", next, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// addBlock adds the next block: it must follow the last one's header hash
+// and match its own data hash.
+func (l *Ledger) addBlock(b *common.Block) error {
+	l.ixMu.Lock()
+	defer l.ixMu.Unlock()
+	if b.Header == nil || b.Data == nil {
+		return &ChainProblem{Block: l.next, What: "header or data missing"}
+	}
+	n := b.Header.Number
+	if n < l.next {
+		return nil // delivered again after a reconnect
+	}
+	if n > l.next {
+		return &ChainProblem{Block: n, What: fmt.Sprintf("delivered after block %d", l.next-1)}
+	}
+	if n > 0 && !bytes.Equal(b.Header.PreviousHash, l.prevHash) {
+		return &ChainProblem{Block: n, What: "previous-block hash does not match the block before"}
+	}
+	if dh := sha256.Sum256(bytes.Join(b.Data.Data, nil)); !bytes.Equal(dh[:], b.Header.DataHash) {
+		return &ChainProblem{Block: n, What: "data does not hash to the header's data hash"}
+	}
+	if n > 0 {
+		flags := txFilter(b)
+		for i, env := range b.Data.Data {
+			if i >= len(flags) || peer.TxValidationCode(flags[i]) != peer.TxValidationCode_VALID {
+				continue
+			}
+			w, err := chaincodeWrites(env, l.cfg.Chaincode)
+			if err != nil {
+				return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
+			}
+			if w == nil {
+				continue
+			}
+			if err := l.ix.addTx(n, w.txID, w.writes); err != nil {
+				return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
+			}
+		}
+	}
+	l.next, l.prevHash = n+1, headerHash(b.Header)
+	close(l.changed)
+	l.changed = make(chan struct{})
+	return nil
+}
+
+// waitBlock waits until the follower added block n.
+func (l *Ledger) waitBlock(ctx context.Context, n uint64) error {
+	for {
+		l.ixMu.RLock()
+		next, changed := l.next, l.changed
+		l.ixMu.RUnlock()
+		if next > n {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: waiting for block %d from the peer (read up to %d): %v", ledger.ErrUnavailable, n, next, ctx.Err())
+		case <-l.stop:
+			return fmt.Errorf("fabric: ledger closed")
+		}
+	}
+}
+
+// sync waits until the follower holds every block the gateway peer has
+// committed, so a read sees every commit made before it started.
+func (l *Ledger) sync(ctx context.Context) error {
+	h, err := l.Height(ctx)
+	if err != nil {
+		return err
+	}
+	if h == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	return l.waitBlock(ctx, h-1)
+}
+
+// read runs fn on the index once it holds every committed block.
+func (l *Ledger) read(ctx context.Context, fn func(x *index) error) error {
+	if err := l.sync(ctx); err != nil {
+		return err
+	}
+	l.ixMu.RLock()
+	defer l.ixMu.RUnlock()
+	return fn(l.ix)
+}

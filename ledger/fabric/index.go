@@ -1,0 +1,297 @@
+package fabric
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
+	"github.com/transparency-dev/merkle"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/tdsc/tdsc/chaincode/wire"
+	"github.com/tdsc/tdsc/ledger"
+)
+
+// Head is a tree head: the tree's size and root.
+type Head struct {
+	Size uint64 `json:"size"`
+	Root []byte `json:"root"`
+}
+
+// index is a space's ledger as the channel's blocks order it. The chaincode
+// writes each batch under its own key; the order of the valid transactions
+// in the blocks, and of the batches in a transaction (wire.Written.Seq),
+// assigns the records their indexes. From that order the index builds the
+// Merkle tree (every node kept, for proofs), one tree head per transaction,
+// and the lookups the ledger's reads need. The ledger's follower and the
+// audit (ReadChain) build it the same way, from the same blocks, so both get
+// the same roots and proofs.
+type index struct {
+	hasher  merkle.LogHasher
+	genesis []byte // as Init wrote it; nil until then
+
+	batches []*ledger.StoredBatch
+	tx      []txRef        // per batch: the transaction that wrote it
+	byRoot  map[string]int // batch root -> position in batches
+	byID    map[string]uint64
+	entries []ledger.Entry
+	post    map[string][]uint64 // postingKey -> record indexes, ascending
+	levels  [][][]byte          // levels[l][i]: the hash of node (l, i)
+	rng     *compact.Range
+	heads   []Head  // after each transaction that added batches
+	events  []Event // the same transactions with their receipts
+}
+
+// txRef is where a batch was committed.
+type txRef struct {
+	TxID  string
+	Block uint64
+}
+
+// newIndex makes an empty index hashing with h (nil: RFC 6962 with SHA-256).
+func newIndex(h merkle.LogHasher) *index {
+	if h == nil {
+		h = rfc6962.DefaultHasher
+	}
+	rf := &compact.RangeFactory{Hash: h.HashChildren}
+	return &index{hasher: h, byRoot: map[string]int{}, byID: map[string]uint64{}, post: map[string][]uint64{}, rng: rf.NewEmptyRange(0)}
+}
+
+func (x *index) size() uint64 { return uint64(len(x.entries)) }
+
+// head is the current tree head.
+func (x *index) head() Head {
+	if len(x.heads) == 0 {
+		return Head{Root: x.hasher.EmptyRoot()}
+	}
+	return x.heads[len(x.heads)-1]
+}
+
+// addTx adds what one valid transaction of the chaincode wrote: the genesis,
+// or new batches, which take the next indexes in the order the chaincode
+// checked them.
+func (x *index) addTx(block uint64, txID string, writes []*kvrwset.KVWrite) error {
+	var ws []*wire.Written
+	for _, w := range writes {
+		switch {
+		case w.Key == wire.KeyGenesis:
+			x.genesis = w.Value
+		case strings.HasPrefix(w.Key, wire.KeyBatch):
+			var b wire.Written
+			if err := json.Unmarshal(w.Value, &b); err != nil {
+				return fmt.Errorf("batch %s: %w", w.Key, err)
+			}
+			if b.Root != w.Key[len(wire.KeyBatch):] {
+				return fmt.Errorf("batch written under %s says its root is %s", w.Key, b.Root)
+			}
+			ws = append(ws, &b)
+		}
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	// Fabric lists a transaction's writes by key: Seq restores the order.
+	sort.Slice(ws, func(i, j int) bool { return ws[i].Seq < ws[j].Seq })
+	ev := Event{Block: block, TxID: txID}
+	for i, w := range ws {
+		if w.Seq != i {
+			return fmt.Errorf("batch %s has place %d among the transaction's batches, want %d", w.Root, w.Seq, i)
+		}
+		if _, dup := x.byRoot[w.Root]; dup {
+			return fmt.Errorf("batch %s written twice", w.Root)
+		}
+		if err := x.addBatch(w, txRef{TxID: txID, Block: block}); err != nil {
+			return fmt.Errorf("batch %s: %w", w.Root, err)
+		}
+		ev.Batches = append(ev.Batches, x.receipt(len(x.batches)-1))
+	}
+	root, err := x.rng.GetRootHash(nil)
+	if err != nil {
+		return err
+	}
+	x.heads = append(x.heads, Head{Size: x.size(), Root: root})
+	ev.TreeSize, ev.Root = x.size(), root
+	x.events = append(x.events, ev)
+	return nil
+}
+
+func (x *index) addBatch(w *wire.Written, ref txRef) error {
+	first := x.size()
+	sb := &ledger.StoredBatch{Space: w.Space, Writer: w.Writer, KeyID: w.KeyID, Root: w.Root, Signature: w.Signature,
+		FirstIndex: first, TreeSize: first + uint64(len(w.Records)), Records: w.Records, Leaves: make([][]byte, len(w.Records))}
+	entries := make([]ledger.Entry, len(w.Records))
+	for k, raw := range w.Records {
+		entries[k] = ledger.Entry{Index: first + uint64(k), BatchRoot: w.Root}
+		if err := json.Unmarshal(raw, &entries[k].Record); err != nil {
+			return fmt.Errorf("record %d does not decode: %w", k, err)
+		}
+		if _, dup := x.byID[entries[k].Record.ID]; dup {
+			return fmt.Errorf("record id %s written twice", entries[k].Record.ID)
+		}
+		sb.Leaves[k] = x.hasher.HashLeaf(raw)
+	}
+	for k := range entries {
+		e := &entries[k]
+		if err := x.rng.Append(sb.Leaves[k], x.keep); err != nil {
+			return err
+		}
+		x.byID[e.Record.ID] = e.Index
+		for _, pk := range postingKeys(&e.Record) {
+			x.post[pk] = append(x.post[pk], e.Index)
+		}
+	}
+	x.entries = append(x.entries, entries...)
+	x.byRoot[w.Root] = len(x.batches)
+	x.batches = append(x.batches, sb)
+	x.tx = append(x.tx, ref)
+	return nil
+}
+
+// keep stores a node of the tree (a compact.VisitFn).
+func (x *index) keep(id compact.NodeID, hash []byte) {
+	for uint(len(x.levels)) <= id.Level {
+		x.levels = append(x.levels, nil)
+	}
+	l := x.levels[id.Level]
+	if uint64(len(l)) != id.Index { // nodes of a level arrive in order
+		panic(fmt.Sprintf("fabric: tree node (%d,%d) out of order", id.Level, id.Index))
+	}
+	x.levels[id.Level] = append(l, hash)
+}
+
+// receipt is the receipt of the batch at position i.
+func (x *index) receipt(i int) ledger.Receipt {
+	b := x.batches[i]
+	ids := make([]string, len(b.Records))
+	for k := range ids {
+		ids[k] = x.entries[b.FirstIndex+uint64(k)].Record.ID
+	}
+	return ledger.Receipt{BatchRoot: b.Root, FirstIndex: b.FirstIndex, TreeSize: b.TreeSize, RecordIDs: ids}
+}
+
+// proof returns the hashes of a proof's nodes.
+func (x *index) proof(ns proof.Nodes) ([][]byte, error) {
+	hashes := make([][]byte, len(ns.IDs))
+	for i, id := range ns.IDs {
+		if id.Level >= uint(len(x.levels)) || id.Index >= uint64(len(x.levels[id.Level])) {
+			return nil, fmt.Errorf("fabric: tree node (%d,%d) not built", id.Level, id.Index)
+		}
+		hashes[i] = x.levels[id.Level][id.Index]
+	}
+	return ns.Rehash(hashes, x.hasher.HashChildren)
+}
+
+// inclusion proves the record at index is in the tree of the given size.
+func (x *index) inclusion(index, size uint64) ([][]byte, error) {
+	ns, err := proof.Inclusion(index, size)
+	if err != nil {
+		return nil, err
+	}
+	return x.proof(ns)
+}
+
+// consistency proves the tree of size from is a prefix of the tree of size to.
+func (x *index) consistency(from, to uint64) ([][]byte, error) {
+	if to > x.size() || from > to {
+		return nil, &ledger.MalformedError{Rule: ledger.RuleFormat, Field: "from,to",
+			Reason: fmt.Sprintf("need 0 <= from <= to <= %d, got %d, %d", x.size(), from, to)}
+	}
+	ns, err := proof.Consistency(from, to)
+	if err != nil {
+		return nil, err
+	}
+	return x.proof(ns)
+}
+
+// query returns one page of records matching q in ledger order. The cursor
+// is the index of the next record to look at.
+func (x *index) query(q ledger.Query) (ledger.Page, error) {
+	if err := q.Normalize(); err != nil {
+		return ledger.Page{}, err
+	}
+	var from uint64
+	if q.Cursor != "" {
+		n, err := strconv.ParseUint(q.Cursor, 10, 64)
+		if err != nil {
+			return ledger.Page{}, &ledger.MalformedError{Rule: ledger.RuleFormat, Field: "cursor", Reason: "not a cursor this ledger returned"}
+		}
+		from = n
+	}
+	page := ledger.Page{Records: []ledger.Entry{}}
+	take := func(i uint64) bool {
+		e := x.entries[i]
+		if len(page.Records) == q.Limit {
+			page.Next = strconv.FormatUint(i, 10)
+			return false
+		}
+		if q.Matches(&e.Record) {
+			page.Records = append(page.Records, e)
+		}
+		return true
+	}
+	if pk, ok := postingFor(&q); ok {
+		list := x.post[pk]
+		start, _ := slices.BinarySearch(list, from)
+		for _, i := range list[start:] {
+			if !take(i) {
+				break
+			}
+		}
+		return page, nil
+	}
+	for i := from; i < x.size(); i++ {
+		if !take(i) {
+			break
+		}
+	}
+	return page, nil
+}
+
+// postingKeys are the lookups a record is listed under.
+func postingKeys(r *ledger.Record) []string {
+	ks := []string{"p\x00" + r.Actor, "k\x00" + string(r.Kind)}
+	if r.Counterparty != "" && r.Counterparty != r.Actor {
+		ks = append(ks, "p\x00"+r.Counterparty)
+	}
+	for _, f := range [][2]string{{"d", r.Dataset}, {"a", r.Agreement}, {"t", r.Transfer}} {
+		if f[1] != "" {
+			ks = append(ks, f[0]+"\x00"+f[1])
+		}
+	}
+	return ks
+}
+
+// postingFor picks the most selective lookup the query can use.
+func postingFor(q *ledger.Query) (string, bool) {
+	switch {
+	case q.Transfer != "":
+		return "t\x00" + q.Transfer, true
+	case q.Agreement != "":
+		return "a\x00" + q.Agreement, true
+	case q.Dataset != "":
+		return "d\x00" + q.Dataset, true
+	case q.Participant != "":
+		return "p\x00" + q.Participant, true
+	case q.Kind != "":
+		return "k\x00" + string(q.Kind), true
+	}
+	return "", false
+}
+
+// headsFrom returns the tree heads of size from or more, at most limit.
+func (x *index) headsFrom(from uint64, limit int) []Head {
+	i := sort.Search(len(x.heads), func(i int) bool { return x.heads[i].Size >= from })
+	return x.heads[i:min(len(x.heads), i+limit)]
+}
+
+// batchesFrom returns the batches from the one holding index from.
+func (x *index) batchesFrom(from uint64) []*ledger.StoredBatch {
+	i := sort.Search(len(x.batches), func(i int) bool { return x.batches[i].TreeSize > from })
+	return x.batches[i:]
+}
