@@ -34,8 +34,9 @@ type ledgerBenchResult struct {
 
 func newBenchLedgerCmd() *cobra.Command {
 	var (
-		n, batch, streams int
-		dir, out, backend string
+		n, batch, streams  int
+		gateways, inFlight int
+		dir, out, backend  string
 	)
 	cmd := &cobra.Command{
 		Use:   "ledger",
@@ -47,7 +48,7 @@ directory (fsync on every group commit), with one goroutine per stream.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if backend != "embedded" {
-				return benchLedgerOnFabric(cmd, backend, n, batch, streams, out)
+				return benchLedgerOnFabric(cmd, backend, n, batch, streams, gateways, inFlight, out)
 			}
 			s, err := ledgertest.NewSpace()
 			if err != nil {
@@ -98,13 +99,15 @@ directory (fsync on every group commit), with one goroutine per stream.`,
 	cmd.Flags().IntVar(&streams, "streams", 8, "concurrent writers (provider/consumer pairs)")
 	cmd.Flags().StringVar(&dir, "dir", "", "ledger directory to keep (default: a temporary one, removed)")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
+	cmd.Flags().IntVar(&gateways, "gateways", 1, "with --ledger fabric: gateways writing at once, one per organisation")
+	cmd.Flags().IntVar(&inFlight, "in-flight", 0, "with --ledger fabric: transactions in flight per gateway (0: the backend's default)")
 	cmd.Flags().StringVar(&backend, "ledger", "embedded", "backend: embedded, or fabric[:PROFILE] (a network from scripts/fabric.sh up; a fresh chaincode is deployed; default batch 500)")
 	return cmd
 }
 
 // benchLedgerOnFabric runs the same workload through the Fabric backend
 // (tdsc bench fabric has its finer knobs).
-func benchLedgerOnFabric(cmd *cobra.Command, backend string, n, batch, streams int, out string) error {
+func benchLedgerOnFabric(cmd *cobra.Command, backend string, n, batch, streams, gateways, inFlight int, out string) error {
 	rest, ok := strings.CutPrefix(backend, "fabric")
 	if !ok || rest != "" && !strings.HasPrefix(rest, ":") {
 		return fmt.Errorf("--ledger: %q: use embedded or fabric[:PROFILE]", backend)
@@ -116,16 +119,11 @@ func benchLedgerOnFabric(cmd *cobra.Command, backend string, n, batch, streams i
 	if !cmd.Flags().Changed("batch") {
 		batch = 500
 	}
-	res, err := benchFabric(cmd.Context(), profile, n, batch, streams, fabric.Config{})
+	res, err := benchFabric(cmd.Context(), profile, n, batch, streams, gateways, fabric.Config{InFlight: inFlight})
 	if err != nil {
 		return err
 	}
-	if out == "json" {
-		return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "fabric (%d orgs, chaincode %s): %d records in %d batches (%d per batch, %d streams) in %d transactions: %.2fs, %.0f records/s\n",
-		res.Orgs, res.Chaincode, res.Records, res.Batches, batch, streams, res.Transactions, res.Seconds, res.RecordsPerSecond)
-	return nil
+	return printFabricBench(cmd, res, out)
 }
 
 // timeInclusion fetches proofs of up to 1000 random records and times their verification.

@@ -26,7 +26,12 @@ type fabricBenchResult struct {
 	BatchSize        int     `json:"batchSize"`
 	Streams          int     `json:"streams"`
 	Orgs             int     `json:"orgs"`
+	Gateways         int     `json:"gateways"`
+	InFlight         int     `json:"inFlight"`
 	Transactions     int     `json:"transactions"`
+	Conflicts        int64   `json:"conflicts"`
+	Retries          int64   `json:"retries"`
+	Rechecks         int64   `json:"rechecks"`
 	Seconds          float64 `json:"seconds"`
 	RecordsPerSecond float64 `json:"recordsPerSecond"`
 	Chaincode        string  `json:"chaincode"`
@@ -35,6 +40,7 @@ type fabricBenchResult struct {
 func newBenchFabricCmd() *cobra.Command {
 	var (
 		n, batch, streams, maxRecords int
+		gateways, inFlight            int
 		profile, out                  string
 		linger                        time.Duration
 		verbose                       bool
@@ -48,7 +54,7 @@ fresh tdsc chaincode on the network of --profile (scripts/fabric.sh up writes
 it). Batches are grouped into one Fabric transaction while the previous one
 commits.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg := fabric.Config{MaxRecords: maxRecords, Linger: linger}
+			cfg := fabric.Config{MaxRecords: maxRecords, Linger: linger, InFlight: inFlight}
 			if verbose {
 				cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 			}
@@ -63,16 +69,11 @@ commits.`,
 				}
 				defer pprof.StopCPUProfile()
 			}
-			res, err := benchFabric(cmd.Context(), profile, n, batch, streams, cfg)
+			res, err := benchFabric(cmd.Context(), profile, n, batch, streams, gateways, cfg)
 			if err != nil {
 				return err
 			}
-			if out == "json" {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "fabric (%d orgs, chaincode %s): %d records in %d batches (%d per batch, %d streams) in %d transactions: %.2fs, %.0f records/s\n",
-				res.Orgs, res.Chaincode, res.Records, res.Batches, batch, streams, res.Transactions, res.Seconds, res.RecordsPerSecond)
-			return nil
+			return printFabricBench(cmd, res, out)
 		},
 	}
 	cmd.Flags().StringVar(&profile, "profile", filepath.Join(".cache", "fabric", "net", "profile.json"), "network profile (written by scripts/fabric.sh up)")
@@ -80,6 +81,8 @@ commits.`,
 	cmd.Flags().IntVar(&batch, "batch", 500, "records per signed batch")
 	cmd.Flags().IntVar(&streams, "streams", 8, "concurrent writers (provider/consumer pairs)")
 	cmd.Flags().IntVar(&maxRecords, "max-records", 0, "records per Fabric transaction (0: the backend's default)")
+	cmd.Flags().IntVar(&gateways, "gateways", 1, "gateways writing at once, one per organisation (streams are dealt among them)")
+	cmd.Flags().IntVar(&inFlight, "in-flight", 0, "transactions in flight per gateway (0: the backend's default)")
 	cmd.Flags().DurationVar(&linger, "linger", 0, "how long a transaction waits for more batches (0: the backend's default)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every transaction's stage timings to stderr")
 	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write the client's CPU profile to this file")
@@ -87,12 +90,27 @@ commits.`,
 	return cmd
 }
 
-// benchFabric runs the ledgertest workload through a fresh chaincode. The
-// ledger bench command can call it for --ledger fabric:<profile>.
-func benchFabric(ctx context.Context, profilePath string, n, batch, streams int, cfg fabric.Config) (*fabricBenchResult, error) {
+func printFabricBench(cmd *cobra.Command, res *fabricBenchResult, out string) error {
+	if out == "json" {
+		return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "fabric (%d orgs, %d gateways, %d in flight each, chaincode %s): %d records in %d batches (%d per batch, %d streams) in %d transactions, %d conflicts, %d retries, %d rechecks: %.2fs, %.0f records/s\n",
+		res.Orgs, res.Gateways, res.InFlight, res.Chaincode, res.Records, res.Batches, res.BatchSize, res.Streams, res.Transactions,
+		res.Conflicts, res.Retries, res.Rechecks, res.Seconds, res.RecordsPerSecond)
+	return nil
+}
+
+// benchFabric runs the ledgertest workload through a fresh chaincode, the
+// setup through the first gateway, then the streams dealt among gateways
+// (one per organisation, in turn), all writing at once. The ledger bench
+// command calls it for --ledger fabric:<profile>.
+func benchFabric(ctx context.Context, profilePath string, n, batch, streams, gateways int, cfg fabric.Config) (*fabricBenchResult, error) {
 	p, err := fabric.LoadProfile(profilePath)
 	if err != nil {
 		return nil, err
+	}
+	if gateways < 1 || gateways > len(p.Orgs) {
+		return nil, fmt.Errorf("--gateways: %d, the network has %d organisations (one gateway each)", gateways, len(p.Orgs))
 	}
 	s, err := ledgertest.NewSpace()
 	if err != nil {
@@ -107,18 +125,28 @@ func benchFabric(ctx context.Context, profilePath string, n, batch, streams int,
 	if err := fabric.Deploy(ctx, p, cfg.Chaincode); err != nil {
 		return nil, err
 	}
-	l, err := fabric.Open(ctx, cfg)
-	if err != nil {
+	ls := make([]*fabric.Ledger, gateways)
+	for i := range ls {
+		c := cfg
+		c.Org = i
+		if ls[i], err = fabric.Open(ctx, c); err != nil {
+			return nil, err
+		}
+		defer ls[i].Close(context.Background())
+	}
+	if err := ls[0].Init(ctx, s.Genesis); err != nil {
 		return nil, err
 	}
-	defer l.Close(context.Background())
-	if err := l.Init(ctx, s.Genesis); err != nil {
-		return nil, err
+	gateway := map[string]int{} // batch root -> gateway of its stream
+	for i, st := range w.Streams {
+		for _, b := range st {
+			gateway[b.Root] = i % gateways
+		}
 	}
 	var mu sync.Mutex
 	txs := map[string]bool{}
 	submit := func(b *ledger.Batch) error {
-		r, err := l.Submit(ctx, b)
+		r, err := ls[gateway[b.Root]].Submit(ctx, b)
 		if err != nil {
 			return err
 		}
@@ -131,6 +159,16 @@ func benchFabric(ctx context.Context, profilePath string, n, batch, streams int,
 	if err != nil {
 		return nil, err
 	}
-	return &fabricBenchResult{Records: w.Records, Batches: nb, BatchSize: batch, Streams: streams, Orgs: len(p.Orgs),
-		Transactions: len(txs), Seconds: elapsed.Seconds(), RecordsPerSecond: float64(w.Records) / elapsed.Seconds(), Chaincode: cfg.Chaincode}, nil
+	res := &fabricBenchResult{Records: w.Records, Batches: nb, BatchSize: batch, Streams: streams, Orgs: len(p.Orgs), Gateways: gateways,
+		InFlight: cfg.InFlight, Transactions: len(txs), Seconds: elapsed.Seconds(), RecordsPerSecond: float64(w.Records) / elapsed.Seconds(), Chaincode: cfg.Chaincode}
+	if res.InFlight == 0 {
+		res.InFlight = fabric.DefaultInFlight
+	}
+	for _, l := range ls {
+		st := l.Stats()
+		res.Conflicts += st.Conflicts
+		res.Retries += st.Retries
+		res.Rechecks += st.Rechecks
+	}
+	return res, nil
 }

@@ -32,6 +32,9 @@ import (
 	"github.com/tdsc/tdsc/policy"
 )
 
+// DefaultInFlight is Config.InFlight's default.
+const DefaultInFlight = 8
+
 // Config configures a Ledger. Zero fields take the defaults below.
 type Config struct {
 	Profile *Profile
@@ -47,7 +50,7 @@ type Config struct {
 	// join the next transaction without waiting.
 	Linger time.Duration
 	// InFlight bounds the Append transactions this ledger has in flight at
-	// once (default 8). The chaincode writes each batch under its own keys,
+	// once (default DefaultInFlight). The chaincode writes each batch under its own keys,
 	// so transactions conflict only where their rules share state (an
 	// agreement's use count, a record id, a transfer).
 	InFlight int
@@ -69,7 +72,7 @@ func (c *Config) setDefaults() {
 		c.Linger = 2 * time.Millisecond
 	}
 	if c.InFlight == 0 {
-		c.InFlight = 8
+		c.InFlight = DefaultInFlight
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 60 * time.Second
