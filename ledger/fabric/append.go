@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/tdsc/tdsc/chaincode/wire"
 	"github.com/tdsc/tdsc/ledger"
@@ -134,6 +136,7 @@ func (l *Ledger) run() {
 			defer wg.Done()
 			defer func() { <-l.slots }()
 			defer done()
+			defer l.stats.enter()()
 			l.commit(seq, group)
 		}()
 	}
@@ -189,6 +192,15 @@ func (f *flight) before(seq uint64) []chan struct{} {
 // counters count what the committer did, for Stats.
 type counters struct {
 	txs, conflicts, retries, rechecks atomic.Int64
+	inFlight, maxInFlight             atomic.Int64
+}
+
+// enter counts a transaction in flight; the returned func counts it out.
+func (c *counters) enter() func() {
+	n := c.inFlight.Add(1)
+	for m := c.maxInFlight.Load(); n > m && !c.maxInFlight.CompareAndSwap(m, n); m = c.maxInFlight.Load() {
+	}
+	return func() { c.inFlight.Add(-1) }
 }
 
 // Stats says what a Ledger's committer did.
@@ -201,22 +213,26 @@ type Stats struct {
 	Conflicts int64 `json:"conflicts"`
 	// Retries: resubmissions after a conflict or an unavailable network.
 	Retries int64 `json:"retries"`
-	// Rechecks: batches refused while a transaction formed before theirs
-	// was in flight, checked again once it had committed.
+	// Rechecks: refused batches checked again (see commit).
 	Rechecks int64 `json:"rechecks"`
+	// MaxInFlight is the most transactions that were in flight at once.
+	MaxInFlight int64 `json:"maxInFlight"`
 }
 
 // Stats returns the committer's counts so far.
 func (l *Ledger) Stats() Stats {
-	return Stats{Transactions: l.stats.txs.Load(), Conflicts: l.stats.conflicts.Load(), Retries: l.stats.retries.Load(), Rechecks: l.stats.rechecks.Load()}
+	return Stats{Transactions: l.stats.txs.Load(), Conflicts: l.stats.conflicts.Load(), Retries: l.stats.retries.Load(), Rechecks: l.stats.rechecks.Load(),
+		MaxInFlight: l.stats.maxInFlight.Load()}
 }
 
 // commit submits a group as one transaction, dropping batches an endorser
-// refuses and resubmitting after read conflicts. A batch refused while a
-// transaction formed before it was still in flight is checked once more
-// after that one finished: it may have depended on it (a transfer on its
-// agreement, a completion on its transfer), and a refusal is only final
-// against every batch submitted before it.
+// refuses and resubmitting after read conflicts. A refused batch is checked
+// once more, after every transaction formed before it has finished and
+// every organisation's peer holds the blocks the gateway's peer holds: it
+// may have depended on one of them (a transfer on its agreement, a
+// completion on its transfer), or one endorser may have been a block behind
+// the other, and a refusal is only final against every batch committed
+// before it.
 func (l *Ledger) commit(seq uint64, group []*request) {
 	live := group[:0]
 	for _, r := range group {
@@ -237,12 +253,13 @@ func (l *Ledger) commit(seq uint64, group []*request) {
 			return
 		}
 		if bad >= 0 && bad < len(group) {
-			if len(earlier) > 0 && !group[bad].rechecked {
+			if !group[bad].rechecked {
 				group[bad].rechecked = true
 				l.stats.rechecks.Add(1)
 				for _, c := range earlier {
 					<-c
 				}
+				l.peersCaughtUp()
 				continue
 			}
 			group[bad].done <- result{err: err}
@@ -368,4 +385,26 @@ func (l *Ledger) finish(ctx context.Context, tx *client.Transaction) (uint64, er
 		return st.BlockNumber, &StageError{Stage: StageCommit, TxID: tx.TransactionID(), Err: commitInvalid(st.Code), retry: retryable(st.Code)}
 	}
 	return st.BlockNumber, nil
+}
+
+// peersCaughtUp waits, for at most two seconds, until every organisation's
+// peer holds as many blocks as the gateway's peer.
+func (l *Ledger) peersCaughtUp() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	want, err := l.Height(ctx)
+	if err != nil {
+		return
+	}
+	for _, org := range l.cfg.Profile.Orgs {
+		for ctx.Err() == nil {
+			res, err := l.network.GetContract("qscc").EvaluateWithContext(ctx, "GetChainInfo",
+				client.WithArguments(l.cfg.Profile.Channel), client.WithEndorsingOrganizations(org.MSPID))
+			var info common.BlockchainInfo
+			if err == nil && proto.Unmarshal(res, &info) == nil && info.Height >= want {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 }

@@ -1,0 +1,98 @@
+package fabric
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/ledgertest"
+	"github.com/tdsc/tdsc/ledger/verify"
+)
+
+// TestTwoGatewaysAtOnce: Org1's and Org2's gateways write a workload's
+// streams at once, each with several transactions in flight. Every batch
+// commits, both ledgers' followers reach the same tree head, and an auditor
+// reading the blocks gets that head and the same index and proofs for every
+// record as each ledger.
+func TestTwoGatewaysAtOnce(t *testing.T) {
+	p := twoOrgs(t)
+	ctx := context.Background()
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := func(c *Config) { c.InFlight, c.MaxRecords = 4, 60 }
+	l1 := open(t, p, s.Genesis, small)
+	cfg := Config{Profile: p, Org: 1, Chaincode: l1.Chaincode()}
+	small(&cfg)
+	l2, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close(ctx)
+	w, err := ledgertest.NewWorkload(s, 3000, 30, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := map[string]*Ledger{}
+	all := append([]*ledger.Batch{}, w.Setup...)
+	for i, st := range w.Streams {
+		for _, b := range st {
+			gw[b.Root] = []*Ledger{l1, l2}[i%2]
+			all = append(all, b)
+		}
+	}
+	var mu sync.Mutex
+	receipts := map[string]ledger.Receipt{}
+	_, _, err = w.Run(ctx, func(ctx context.Context, b *ledger.Batch) error {
+		l := gw[b.Root]
+		if l == nil {
+			l = l1
+		}
+		r, err := l.Append(ctx, b)
+		mu.Lock()
+		receipts[b.Root] = r
+		mu.Unlock()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, s2 := l1.Stats(), l2.Stats()
+	t.Logf("Org1 %+v, Org2 %+v", s1, s2)
+	if s1.Transactions < 2 || s2.Transactions < 2 || s1.MaxInFlight < 2 && s2.MaxInFlight < 2 {
+		t.Fatalf("stats Org1 %+v, Org2 %+v: want both writing, several transactions in flight", s1, s2)
+	}
+	h1, err := l1.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, err := l2.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h1.Size != uint64(w.Records) || h1.Size != h2.Size || !bytes.Equal(h1.Root, h2.Root) {
+		t.Fatalf("heads: Org1 %d %x, Org2 %d %x, want %d records and one root", h1.Size, h1.Root, h2.Size, h2.Root, w.Records)
+	}
+	// Every receipt holds its batch's place in the block order.
+	for _, b := range all {
+		p, err := l2.Record(ctx, b.Records[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := receipts[b.Root]; p.Index != r.FirstIndex || p.BatchRoot != b.Root || r.TreeSize != r.FirstIndex+uint64(len(b.Records)) {
+			t.Fatalf("batch %s: receipt %+v, its first record at %d", b.Root, r, p.Index)
+		}
+	}
+	chain, err := ReadChain(ctx, l1, l1.Chaincode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify.Ledger(ctx, chain, chain.VerifierKey()); err != nil {
+		t.Fatalf("verify from the blocks: %v", err)
+	}
+	sameAsService(t, l1, chain, all)
+	sameAsService(t, l2, chain, all)
+}
