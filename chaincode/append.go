@@ -13,6 +13,7 @@ import (
 type writeStore interface {
 	store
 	rangeStore
+	SetEvent(name string, payload []byte) error
 }
 
 // appendBatches checks and writes each batch in order; see the package doc.
@@ -32,9 +33,9 @@ func appendBatches(st writeStore, g ledger.Genesis, local *LocalPolicy, batches 
 	tx := rulebook.NewOverlay(ws)
 	out := make([]wire.Accepted, len(batches))
 	done := map[string]bool{} // batches of this transaction, by root
-	seq := 0
+	var written []*wire.Written
 	for i, b := range batches {
-		out[i] = wire.Accepted{Root: b.Root, RecordIDs: recordIDs(b)}
+		out[i] = wire.Accepted{Root: b.Root}
 		if done[b.Root] {
 			continue
 		}
@@ -58,42 +59,34 @@ func appendBatches(st writeStore, g ledger.Genesis, local *LocalPolicy, batches 
 			return nil, err
 		}
 		tx.Put(ov.Changes()...)
-		w := wire.Written{Space: b.Space, Writer: b.Writer, KeyID: b.KeyID, Root: b.Root, Signature: b.Signature, Seq: seq,
+		w := &wire.Written{Space: b.Space, Writer: b.Writer, KeyID: b.KeyID, Root: b.Root, Signature: b.Signature,
 			Records: make([]json.RawMessage, len(canon))}
 		for k := range canon {
 			w.Records[k] = canon[k]
-			if err := st.PutState(keyID(b.Records[k].ID), []byte(b.Root)); err != nil {
+			if err := st.PutState(keyID(b.Records[k].ID), present); err != nil {
 				return nil, fmt.Errorf("chaincode: write %s: %w", keyID(b.Records[k].ID), err)
 			}
 		}
-		if err := putJSON(st, keyBatch(b.Root), &w); err != nil {
-			return nil, err
+		if err := st.PutState(keyBatch(b.Root), present); err != nil {
+			return nil, fmt.Errorf("chaincode: write %s: %w", keyBatch(b.Root), err)
 		}
-		seq++
+		written = append(written, w)
 		done[b.Root] = true
 		out[i].New = true
 	}
-	if seq == 0 {
+	if len(written) == 0 {
 		return out, nil
 	}
-	return out, ws.put(tx.Changes())
-}
-
-func recordIDs(b *ledger.Batch) []string {
-	ids := make([]string, len(b.Records))
-	for i := range b.Records {
-		ids[i] = b.Records[i].ID
+	if err := ws.put(tx.Changes()); err != nil {
+		return nil, err
 	}
-	return ids
-}
-
-func putJSON(st store, key string, v any) error {
-	b, err := json.Marshal(v)
+	p, err := json.Marshal(written)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := st.PutState(key, b); err != nil {
-		return fmt.Errorf("chaincode: write %s: %w", key, err)
-	}
-	return nil
+	return out, st.SetEvent(wire.EventBatches, p)
 }
+
+// present is the value of a marker key (a record id, a batch root): Fabric
+// treats an empty value as a delete.
+var present = []byte{1}

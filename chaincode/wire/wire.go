@@ -32,12 +32,20 @@ const (
 // of twice; the batch headers and signatures are in the writes too.
 const TransientBatches = "batches"
 
-// Key prefixes a reader of the blocks needs: an Append writes each new batch
-// under KeyBatch + its root (a Written) and the genesis under KeyGenesis.
+// Key prefixes: an Append marks each new batch under KeyBatch + its root
+// (so a batch is written once, and two transactions writing it conflict);
+// Init writes the genesis under KeyGenesis.
 const (
 	KeyBatch   = "b/"
 	KeyGenesis = "g"
 )
+
+// EventBatches is the chaincode event an Append that wrote batches emits:
+// its payload is the JSON array of the batches (Written) in the order the
+// rulebook checked them. The event is part of what every endorser signed and
+// of the block, but not of world state: the records live in the blocks only,
+// and readers index them in block order.
+const EventBatches = "tdsc.batches"
 
 // BatchError says which batch of an Append transaction failed. An Append
 // fails whole if any of its batches is refused, so nothing is endorsed that
@@ -50,28 +58,23 @@ type BatchError struct {
 func (e *BatchError) Error() string { return fmt.Sprintf("batch %d: %v", e.Index, e.Err) }
 func (e *BatchError) Unwrap() error { return e.Err }
 
-// Written is a batch as an Append writes it, under its own key (KeyBatch +
-// root): the signed header, its place among the transaction's new batches
-// (Seq: the rulebook checked them in that order, and readers index them in
-// it), and the records' canonical bytes. No key is shared between batches,
-// so transactions conflict only on the state their rules really share.
+// Written is a batch as an Append commits it, in its EventBatches payload:
+// the signed header and the records' canonical bytes.
 type Written struct {
 	Space     string            `json:"space"`
 	Writer    string            `json:"writer"`
 	KeyID     string            `json:"keyId"`
 	Root      string            `json:"root"`
 	Signature string            `json:"signature"`
-	Seq       int               `json:"seq"`
 	Records   []json.RawMessage `json:"records"`
 }
 
-// Accepted is an Append's result for one batch: its root and record ids, and
-// whether this transaction writes it (New) or an earlier one did. Its index
-// in the ledger is known only once the block order is: readers assign it.
+// Accepted is an Append's result for one batch: its root, and whether this
+// transaction writes it (New) or an earlier one did. Its index in the ledger
+// is known only once the block order is: readers assign it.
 type Accepted struct {
-	Root      string   `json:"root"`
-	RecordIDs []string `json:"recordIds"`
-	New       bool     `json:"new"`
+	Root string `json:"root"`
+	New  bool   `json:"new"`
 }
 
 // Error kinds: which ledger sentinel an Error stands for.

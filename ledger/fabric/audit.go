@@ -145,7 +145,7 @@ func ReadChain(ctx context.Context, src BlockSource, chaincode string) (*Chain, 
 				return nil, &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d is marked valid but %v", i, err)}
 			}
 			c.Txs++
-			if err := c.ix.addTx(n, writes.txID, writes.writes); err != nil {
+			if err := c.ix.addTx(n, writes.txID, writes); err != nil {
 				return nil, &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
 			}
 		}
@@ -273,6 +273,13 @@ func chaincodeWrites(env []byte, chaincode string) (*endorsedWrites, error) {
 			return nil, errors.New("more than one action of the chaincode")
 		}
 		out = &endorsedWrites{txID: ch.TxId, prp: cap.Action.ProposalResponsePayload, endorsements: cap.Action.Endorsements}
+		if len(ca.Events) > 0 {
+			var ce peer.ChaincodeEvent
+			if err := proto.Unmarshal(ca.Events, &ce); err != nil {
+				return nil, fmt.Errorf("chaincode event: %w", err)
+			}
+			out.event, out.payload = ce.EventName, ce.Payload
+		}
 		var txrw rwset.TxReadWriteSet
 		if err := proto.Unmarshal(ca.Results, &txrw); err != nil {
 			return nil, fmt.Errorf("read-write set: %w", err)
@@ -292,9 +299,12 @@ func chaincodeWrites(env []byte, chaincode string) (*endorsedWrites, error) {
 }
 
 // endorsedWrites are a transaction's writes in the chaincode's namespace
-// with the response payload the endorsers signed and their endorsements.
+// and its chaincode event, with the response payload the endorsers signed
+// (which holds both) and their endorsements.
 type endorsedWrites struct {
 	txID         string
+	event        string
+	payload      []byte
 	writes       []*kvrwset.KVWrite
 	prp          []byte
 	endorsements []*peer.Endorsement

@@ -178,7 +178,8 @@ func (r rewrittenBlock) Block(ctx context.Context, n uint64) (*common.Block, err
 	return b, nil
 }
 
-// rewriteEnvelope replaces old by new in the writes of an endorser transaction.
+// rewriteEnvelope replaces old by new in the writes and the chaincode event
+// of an endorser transaction.
 func rewriteEnvelope(data, old, new []byte) []byte {
 	var env common.Envelope
 	var payload common.Payload
@@ -203,6 +204,12 @@ func rewriteEnvelope(data, old, new []byte) []byte {
 		ns.Rwset, _ = proto.Marshal(&kv)
 	}
 	action.Results, _ = proto.Marshal(&txrw)
+	// The records themselves travel in the chaincode event.
+	var ce peer.ChaincodeEvent
+	if len(action.Events) > 0 && proto.Unmarshal(action.Events, &ce) == nil {
+		ce.Payload = bytes.ReplaceAll(ce.Payload, old, new)
+		action.Events, _ = proto.Marshal(&ce)
+	}
 	prp.Extension, _ = proto.Marshal(&action)
 	cap.Action.ProposalResponsePayload, _ = proto.Marshal(&prp)
 	ptx.Actions[0].Payload, _ = proto.Marshal(&cap)

@@ -85,7 +85,7 @@ func (l *Ledger) addBlock(b *common.Block) error {
 			if w == nil {
 				continue
 			}
-			if err := l.ix.addTx(n, w.txID, w.writes); err != nil {
+			if err := l.ix.addTx(n, w.txID, w); err != nil {
 				return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
 			}
 		}

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
 	"github.com/transparency-dev/merkle"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
@@ -25,9 +24,9 @@ type Head struct {
 }
 
 // index is a space's ledger as the channel's blocks order it. The chaincode
-// writes each batch under its own key; the order of the valid transactions
-// in the blocks, and of the batches in a transaction (wire.Written.Seq),
-// assigns the records their indexes. From that order the index builds the
+// commits each batch in its transaction's event (wire.EventBatches), marked
+// under its own key; the order of the valid transactions in the blocks, and
+// of the batches in a transaction's event, assigns the records their indexes. From that order the index builds the
 // Merkle tree (every node kept, for proofs), one tree head per transaction,
 // and the lookups the ledger's reads need. The ledger's follower and the
 // audit (ReadChain) build it the same way, from the same blocks, so both get
@@ -73,41 +72,41 @@ func (x *index) head() Head {
 	return x.heads[len(x.heads)-1]
 }
 
-// addTx adds what one valid transaction of the chaincode wrote: the genesis,
-// or new batches, which take the next indexes in the order the chaincode
-// checked them.
-func (x *index) addTx(block uint64, txID string, writes []*kvrwset.KVWrite) error {
+// addTx adds what one valid transaction of the chaincode committed: the
+// genesis (its writes), or new batches (its EventBatches payload), which
+// take the next indexes in the order the chaincode checked them.
+func (x *index) addTx(block uint64, txID string, w *endorsedWrites) error {
+	for _, kv := range w.writes {
+		if kv.Key == wire.KeyGenesis {
+			x.genesis = kv.Value
+		}
+	}
+	if w.event != wire.EventBatches {
+		return nil
+	}
 	var ws []*wire.Written
-	for _, w := range writes {
-		switch {
-		case w.Key == wire.KeyGenesis:
-			x.genesis = w.Value
-		case strings.HasPrefix(w.Key, wire.KeyBatch):
-			var b wire.Written
-			if err := json.Unmarshal(w.Value, &b); err != nil {
-				return fmt.Errorf("batch %s: %w", w.Key, err)
-			}
-			if b.Root != w.Key[len(wire.KeyBatch):] {
-				return fmt.Errorf("batch written under %s says its root is %s", w.Key, b.Root)
-			}
-			ws = append(ws, &b)
+	if err := json.Unmarshal(w.payload, &ws); err != nil {
+		return fmt.Errorf("event %s: %w", w.event, err)
+	}
+	marked := map[string]bool{}
+	for _, kv := range w.writes {
+		if strings.HasPrefix(kv.Key, wire.KeyBatch) && !kv.IsDelete {
+			marked[kv.Key[len(wire.KeyBatch):]] = true
 		}
 	}
 	if len(ws) == 0 {
 		return nil
 	}
-	// Fabric lists a transaction's writes by key: Seq restores the order.
-	sort.Slice(ws, func(i, j int) bool { return ws[i].Seq < ws[j].Seq })
 	ev := Event{Block: block, TxID: txID}
-	for i, w := range ws {
-		if w.Seq != i {
-			return fmt.Errorf("batch %s has place %d among the transaction's batches, want %d", w.Root, w.Seq, i)
+	for _, b := range ws {
+		if _, dup := x.byRoot[b.Root]; dup {
+			return fmt.Errorf("batch %s written twice", b.Root)
 		}
-		if _, dup := x.byRoot[w.Root]; dup {
-			return fmt.Errorf("batch %s written twice", w.Root)
+		if !marked[b.Root] {
+			return fmt.Errorf("batch %s in the event is not marked in the writes", b.Root)
 		}
-		if err := x.addBatch(w, txRef{TxID: txID, Block: block}); err != nil {
-			return fmt.Errorf("batch %s: %w", w.Root, err)
+		if err := x.addBatch(b, txRef{TxID: txID, Block: block}); err != nil {
+			return fmt.Errorf("batch %s: %w", b.Root, err)
 		}
 		ev.Batches = append(ev.Batches, x.receipt(len(x.batches)-1))
 	}

@@ -19,36 +19,39 @@ import (
 	"github.com/tdsc/tdsc/ledger/verify"
 )
 
-// writesOf is what an Append transaction of bs writes, in the order Fabric
-// lists a write set: by key.
-func writesOf(t *testing.T, bs []*ledger.Batch) []*kvrwset.KVWrite {
+// committed is what an Append transaction of bs commits: the batch markers
+// and record ids in its writes (listed by key, as Fabric does) and the
+// batches in its event.
+func committed(t *testing.T, bs []*ledger.Batch) *endorsedWrites {
 	t.Helper()
 	var ws []*kvrwset.KVWrite
-	for i, b := range bs {
+	var ev []*wire.Written
+	for _, b := range bs {
 		canon, _, err := b.Encode()
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := wire.Written{Space: b.Space, Writer: b.Writer, KeyID: b.KeyID, Root: b.Root, Signature: b.Signature, Seq: i}
+		w := &wire.Written{Space: b.Space, Writer: b.Writer, KeyID: b.KeyID, Root: b.Root, Signature: b.Signature}
 		for _, c := range canon {
 			w.Records = append(w.Records, c)
 		}
-		v, err := json.Marshal(&w)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ws = append(ws, &kvrwset.KVWrite{Key: wire.KeyBatch + b.Root, Value: v})
+		ev = append(ev, w)
+		ws = append(ws, &kvrwset.KVWrite{Key: wire.KeyBatch + b.Root, Value: []byte{1}})
 		for _, r := range b.Records {
-			ws = append(ws, &kvrwset.KVWrite{Key: "i/" + r.ID, Value: []byte(b.Root)})
+			ws = append(ws, &kvrwset.KVWrite{Key: "i/" + r.ID, Value: []byte{1}})
 		}
 	}
 	slices.SortFunc(ws, func(a, b *kvrwset.KVWrite) int { return strings.Compare(a.Key, b.Key) })
-	return ws
+	p, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &endorsedWrites{writes: ws, event: wire.EventBatches, payload: p}
 }
 
 // TestIndexFromBlocks builds the index from transactions of several batches
-// each (their writes listed by key, as Fabric does) and checks that the
-// batches take their indexes in the order the chaincode checked them, that
+// each and checks that the batches take their indexes in the order the
+// chaincode checked them, that
 // the tree is the RFC 6962 tree over the records in that order, that its
 // proofs verify, and that ledger/verify accepts the ledger read this way
 // (the rulebook replayed in that order).
@@ -63,7 +66,7 @@ func TestIndexFromBlocks(t *testing.T) {
 	}
 	x := newIndex(nil)
 	g, _ := json.Marshal(&s.Genesis)
-	if err := x.addTx(1, "tx-init", []*kvrwset.KVWrite{{Key: wire.KeyGenesis, Value: g}}); err != nil {
+	if err := x.addTx(1, "tx-init", &endorsedWrites{writes: []*kvrwset.KVWrite{{Key: wire.KeyGenesis, Value: g}}}); err != nil {
 		t.Fatal(err)
 	}
 	txs := [][]*ledger.Batch{w.Setup}
@@ -81,7 +84,7 @@ func TestIndexFromBlocks(t *testing.T) {
 	}
 	var order []*ledger.Batch
 	for n, bs := range txs {
-		if err := x.addTx(uint64(n+2), fmt.Sprintf("tx-%d", n), writesOf(t, bs)); err != nil {
+		if err := x.addTx(uint64(n+2), fmt.Sprintf("tx-%d", n), committed(t, bs)); err != nil {
 			t.Fatalf("transaction %d: %v", n, err)
 		}
 		order = append(order, bs...)
@@ -129,9 +132,18 @@ func TestIndexFromBlocks(t *testing.T) {
 	if rep.Records != uint64(w.Records) || rep.Root != hex.EncodeToString(h.Root) {
 		t.Fatalf("report %+v, want %d records and root %x", rep, w.Records, h.Root)
 	}
-	// A batch written twice, or out of its place, is a broken chain.
-	if err := x.addTx(99, "tx-again", writesOf(t, txs[1][:1])); err == nil || !strings.Contains(err.Error(), "written twice") {
+	// A batch written twice, or not marked in the writes, is a broken chain.
+	if err := x.addTx(99, "tx-again", committed(t, txs[1][:1])); err == nil || !strings.Contains(err.Error(), "written twice") {
 		t.Fatalf("a batch written again: %v", err)
+	}
+	more, err := ledgertest.NewWorkload(s, 10, 5, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unmarked := committed(t, more.Setup)
+	unmarked.writes = nil
+	if err := x.addTx(100, "tx-unmarked", unmarked); err == nil || !strings.Contains(err.Error(), "not marked") {
+		t.Fatalf("a batch not marked in the writes: %v", err)
 	}
 }
 
@@ -151,7 +163,7 @@ func TestIndexQuery(t *testing.T) {
 		all = append(all, st...)
 	}
 	for i, b := range all {
-		if err := x.addTx(uint64(i+1), "tx", writesOf(t, []*ledger.Batch{b})); err != nil {
+		if err := x.addTx(uint64(i+1), "tx", committed(t, []*ledger.Batch{b})); err != nil {
 			t.Fatal(err)
 		}
 	}

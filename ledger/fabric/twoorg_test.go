@@ -156,7 +156,7 @@ func jsonArray(b *ledger.Batch) ([]byte, error) {
 }
 
 // tamper replaces old by new in the value of every write of the endorsed
-// transaction's write set, rebuilds the envelope and returns it as a new
+// transaction's write set and in its chaincode event (the records), rebuilds the envelope and returns it as a new
 // transaction the client will sign.
 func tamper(t *testing.T, l *Ledger, tx *client.Transaction, old, new []byte) *client.Transaction {
 	t.Helper()
@@ -190,10 +190,18 @@ func tamper(t *testing.T, l *Ledger, tx *client.Transaction, old, new []byte) *c
 		}
 		ns.Rwset = marshal(t, &kv)
 	}
+	action.Results = marshal(t, &txrw)
+	// The records themselves travel in the chaincode event.
+	var ce peer.ChaincodeEvent
+	must(t, proto.Unmarshal(action.Events, &ce))
+	if !bytes.Contains(ce.Payload, old) {
+		t.Fatalf("the event does not hold %s", old)
+	}
+	ce.Payload = bytes.ReplaceAll(ce.Payload, old, new)
+	action.Events = marshal(t, &ce)
 	if changed == 0 {
 		t.Fatalf("no write holds %s", old)
 	}
-	action.Results = marshal(t, &txrw)
 	prp.Extension = marshal(t, &action)
 	cap.Action.ProposalResponsePayload = marshal(t, &prp)
 	ptx.Actions[0].Payload = marshal(t, &cap)
