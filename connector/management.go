@@ -294,10 +294,10 @@ func (n *Node) AddOffer(ctx context.Context, in NewOffer) (*store.Offer, error) 
 	}
 	p, err := policy.Parse(in.Policy)
 	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
+		return nil, err
 	}
 	if _, err := policy.Compile(p); err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
+		return nil, err
 	}
 	if in.ID == "" {
 		in.ID = p.ID

@@ -532,7 +532,8 @@ func (n *Node) providerStart(ctx context.Context, id string) error {
 	err = n.lw.wait(wctx, recID)
 	cancel()
 	if errors.Is(err, ErrLedgerRefused) {
-		return deny(ruleOf(err), "the ledger refused the authorisation: "+err.Error())
+		rule, reason := refusal(err)
+		return deny(rule, "the ledger refused the authorisation: "+reason)
 	}
 	if err != nil {
 		return err
