@@ -18,6 +18,7 @@ import (
 	"github.com/tdsc/tdsc/connector/dataplane"
 	"github.com/tdsc/tdsc/connector/dsp"
 	"github.com/tdsc/tdsc/connector/store"
+	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/policy"
 )
@@ -78,7 +79,7 @@ type apiFunc func(r *http.Request) (int, any, error)
 func (n *Node) api(f apiFunc) http.Handler {
 	want := sha256.Sum256([]byte(n.opToken))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := sha256.Sum256([]byte(bearer(r)))
+		got := sha256.Sum256([]byte(operatorBearer(r)))
 		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tdsc-management"`)
 			var e APIError
@@ -96,10 +97,10 @@ func (n *Node) api(f apiFunc) http.Handler {
 	})
 }
 
-func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
-		return strings.TrimSpace(h[7:])
+// operatorBearer is the operator's "Authorization: Bearer" token, or "" (the DPoP scheme is not an operator token).
+func operatorBearer(r *http.Request) string {
+	if scheme, tok, ok := identity.Authorization(r); ok && scheme == identity.SchemeBearer {
+		return tok
 	}
 	return ""
 }

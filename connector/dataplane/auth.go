@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/tdsc/tdsc/identity"
 )
 
 // Grant is what a verified access token allows: one transfer of one dataset
@@ -125,11 +127,10 @@ type DenialInfo struct {
 
 // accessToken reads "Authorization: DPoP <t>" or "Bearer <t>" and the DPoP proof.
 func accessToken(r *http.Request) (token, proof string) {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !(strings.EqualFold(scheme, "DPoP") || strings.EqualFold(scheme, "Bearer")) {
-		return "", ""
+	if _, tok, ok := identity.Authorization(r); ok {
+		return tok, r.Header.Get("DPoP")
 	}
-	return strings.TrimSpace(tok), r.Header.Get("DPoP")
+	return "", ""
 }
 
 // normHash reduces "sha256:HEX", "sha-256=:B64:" or "HEX" to lower-case hex.

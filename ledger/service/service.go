@@ -35,18 +35,9 @@ type Backend interface {
 	CheckpointPage(ctx context.Context, q ledger.CheckpointQuery) (ledger.CheckpointPage, error)
 }
 
-// Roles a reader may hold.
-const (
-	RoleAuditor     = "auditor"
-	RoleRegulator   = "regulator"
-	RoleParticipant = "participant"
-)
-
-// Principal is the verified reader of a request.
-type Principal struct {
-	Role        string
-	Participant string // for RoleParticipant: whose records it may read
-}
+// Principal is the verified reader of a request (identity.Principal: for
+// identity.RoleParticipant, ID is whose records it may read).
+type Principal = identity.Principal
 
 // ReadAuthorizer verifies the request's role token. It returns an error for a
 // missing or bad token; the service answers 401 and reads nothing.
@@ -187,14 +178,8 @@ func (h *handler) reader(r *http.Request) (Principal, error) {
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %v", ErrUnauthorized, err)
 	}
-	switch p.Role {
-	case RoleAuditor, RoleRegulator:
-	case RoleParticipant:
-		if p.Participant == "" {
-			return Principal{}, fmt.Errorf("%w: participant role without a participant", ErrUnauthorized)
-		}
-	default:
-		return Principal{}, fmt.Errorf("%w: unknown role %q", ErrUnauthorized, p.Role)
+	if err := p.Validate(); err != nil {
+		return Principal{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
 	return p, nil
 }
@@ -209,7 +194,7 @@ func (h *handler) record(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if p.Role == RoleParticipant && pr.Record.Actor != p.Participant && pr.Record.Counterparty != p.Participant {
+	if !ledger.Visible(p, &pr.Record) {
 		// Not found rather than forbidden: a participant does not learn what others recorded.
 		return fmt.Errorf("%w: record %s", ledger.ErrNotFound, id)
 	}
@@ -241,11 +226,12 @@ func (h *handler) query(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if p.Role == RoleParticipant {
-		if q.Participant != "" && q.Participant != p.Participant {
-			return fmt.Errorf("%w: participant %s may query only its own records", ErrForbidden, p.Participant)
+	if !p.SeesAll() {
+		// A participant's query is narrowed to what ledger.Visible lets it see.
+		if q.Participant != "" && q.Participant != p.ID {
+			return fmt.Errorf("%w: participant %s may query only its own records", ErrForbidden, p.ID)
 		}
-		q.Participant = p.Participant
+		q.Participant = p.ID
 	}
 	page, err := h.cfg.Backend.Query(r.Context(), q)
 	if err != nil {
@@ -259,7 +245,7 @@ func (h *handler) listBatches(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if p.Role == RoleParticipant {
+	if !p.SeesAll() {
 		return fmt.Errorf("%w: whole batches are for auditors and regulators", ErrForbidden)
 	}
 	from, err := uintParam(r, "from", 0)

@@ -23,10 +23,10 @@ import (
 
 // tokens is a real, if simple, ReadAuthorizer: bearer tokens known to the test.
 var tokens = map[string]service.Principal{
-	"auditor-token":   {Role: service.RoleAuditor},
-	"regulator-token": {Role: service.RoleRegulator},
-	"p1-token":        {Role: service.RoleParticipant, Participant: "p1"},
-	"p3-token":        {Role: service.RoleParticipant, Participant: "p3"},
+	"auditor-token":   {Role: identity.RoleAuditor},
+	"regulator-token": {Role: identity.RoleRegulator},
+	"p1-token":        {Role: identity.RoleParticipant, ID: "p1"},
+	"p3-token":        {Role: identity.RoleParticipant, ID: "p3"},
 }
 
 func authorize(r *http.Request) (service.Principal, error) {
