@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/digest"
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -221,11 +221,11 @@ func (n *Node) AddDataset(ctx context.Context, in NewDataset) (*store.Dataset, e
 // source is not fetched here.
 func (n *Node) checkContent(ctx context.Context, in *NewDataset) error {
 	if in.ContentHash != "" {
-		h := normHash(in.ContentHash)
-		if raw, err := hex.DecodeString(h); err != nil || len(raw) != sha256.Size || !strings.HasPrefix(strings.ToLower(strings.TrimSpace(in.ContentHash)), "sha256:") {
+		d, err := digest.Parse(in.ContentHash)
+		if err != nil || d.Algorithm() != digest.SHA256 || !strings.HasPrefix(strings.ToLower(strings.TrimSpace(in.ContentHash)), "sha256:") {
 			return badRequest("contentHash: must be sha256: and 64 hex digits, got %q", in.ContentHash)
 		}
-		in.ContentHash = "sha256:" + h
+		in.ContentHash = d.String()
 	}
 	src := in.Source
 	switch {

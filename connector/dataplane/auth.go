@@ -3,7 +3,6 @@ package dataplane
 import (
 	"context"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/tdsc/tdsc/identity"
@@ -131,15 +130,6 @@ func accessToken(r *http.Request) (token, proof string) {
 		return tok, r.Header.Get("DPoP")
 	}
 	return "", ""
-}
-
-// normHash reduces "sha256:HEX", "sha-256=:B64:" or "HEX" to lower-case hex.
-func normHash(h string) string {
-	h = strings.TrimSpace(h)
-	if i := strings.IndexByte(h, ':'); i >= 0 && strings.EqualFold(strings.ReplaceAll(h[:i], "-", ""), "sha256") {
-		h = h[i+1:]
-	}
-	return strings.ToLower(h)
 }
 
 type grantKey struct{}

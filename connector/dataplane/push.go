@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tdsc/tdsc/ledger/digest"
 )
 
 // PushPrefix is where a consumer's push receiver lives: PUT /push/{transfer}[/path].
@@ -205,7 +207,7 @@ func (rv *Receiver) receive(w http.ResponseWriter, r *http.Request) {
 	if registered == "" && p == "" {
 		registered = reprDigest(r.Header.Get("Repr-Digest"))
 	}
-	registered = normHash(registered)
+	registered = digest.SHA256Hex(registered)
 
 	started := rv.cfg.Now()
 	res, err := rv.write(ctx, w, r, dst)
@@ -289,15 +291,8 @@ func decodeB64(s string) ([]byte, error) { return base64.StdEncoding.DecodeStrin
 
 // reprDigest extracts the hex SHA-256 from "sha-256=:BASE64:".
 func reprDigest(v string) string {
-	for _, item := range strings.Split(v, ",") {
-		k, val, ok := strings.Cut(strings.TrimSpace(item), "=")
-		if !ok || !strings.EqualFold(k, "sha-256") {
-			continue
-		}
-		raw, err := decodeB64(strings.Trim(val, ":"))
-		if err == nil && len(raw) == sha256.Size {
-			return hex.EncodeToString(raw)
-		}
+	if d, ok := digest.ParseReprDigest(v); ok && d.Algorithm() == digest.SHA256 {
+		return d.Hex()
 	}
 	return ""
 }
@@ -376,11 +371,9 @@ func (pu *Pusher) Push(ctx context.Context, req PushRequest) (TransferResult, er
 	hreq.Header.Set("Authorization", "DPoP "+req.Token)
 	hreq.Header.Set("DPoP", proof)
 	hreq.Header.Set("Content-Type", info.ContentType)
-	registered := normHash(req.Dataset.ContentHash)
-	if req.Path == "" && registered != "" {
-		if raw, err := hex.DecodeString(registered); err == nil && len(raw) == sha256.Size {
-			hreq.Header.Set("Repr-Digest", "sha-256=:"+encodeB64(raw)+":")
-		}
+	registered := digest.SHA256Hex(req.Dataset.ContentHash)
+	if d, err := digest.Parse(req.Dataset.ContentHash); err == nil && req.Path == "" {
+		hreq.Header.Set("Repr-Digest", d.ReprDigest())
 	}
 	resp, err := pu.Client.Do(hreq)
 	pr.CloseWithError(errors.New("dataplane: push: request ended"))
