@@ -15,7 +15,7 @@ import (
 
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/fabric"
-	"github.com/tdsc/tdsc/ledger/ledgertest"
+	"github.com/tdsc/tdsc/ledger/workload"
 )
 
 func init() { register("bench", newBenchFabricCmd) }
@@ -94,11 +94,11 @@ func benchFabric(ctx context.Context, profilePath string, n, batch, streams int,
 	if err != nil {
 		return nil, err
 	}
-	s, err := ledgertest.NewSpace()
+	s, err := workload.NewSpace()
 	if err != nil {
 		return nil, err
 	}
-	w, err := ledgertest.NewWorkload(s, n, batch, streams)
+	w, err := workload.NewWorkload(s, n, batch, streams)
 	if err != nil {
 		return nil, err
 	}
