@@ -21,8 +21,6 @@ import (
 	"github.com/tdsc/tdsc/ledger/verify"
 )
 
-func init() { register("audit", newAuditVerifyCmd) }
-
 func newAuditVerifyCmd() *cobra.Command {
 	var (
 		src, vkeyFile, tokenFile, out, genesisFile, chaincode string

@@ -20,8 +20,6 @@ import (
 	"github.com/tdsc/tdsc/ledger/workload"
 )
 
-func init() { register("bench", newBenchLedgerCmd) }
-
 type ledgerBenchResult struct {
 	Records           int     `json:"records"`
 	Batches           int     `json:"batches"`

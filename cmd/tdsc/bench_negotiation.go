@@ -28,8 +28,6 @@ import (
 	"github.com/tdsc/tdsc/ledger/workload"
 )
 
-func init() { register("bench", newBenchNegotiationCmd) }
-
 type negotiationBenchResult struct {
 	Negotiations int     `json:"negotiations"`
 	Concurrency  int     `json:"concurrency"`

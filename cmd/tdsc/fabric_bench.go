@@ -18,8 +18,6 @@ import (
 	"github.com/tdsc/tdsc/ledger/workload"
 )
 
-func init() { register("bench", newBenchFabricCmd) }
-
 type fabricBenchResult struct {
 	Records          int     `json:"records"`
 	Batches          int     `json:"batches"`

@@ -16,8 +16,6 @@ import (
 	"github.com/tdsc/tdsc/ledger/service"
 )
 
-func init() { register("ledger", newLedgerServeCmd) }
-
 func newLedgerServeCmd() *cobra.Command {
 	var (
 		dir, addr, genesisFile, audience string

@@ -22,8 +22,6 @@ import (
 	"github.com/tdsc/tdsc/ledger/client"
 )
 
-func init() { register("", newServeCmd) }
-
 // loadServeConfig reads the YAML file (unknown keys refused), applies the
 // TDSC_* environment over it and validates the result.
 func loadServeConfig(path string) (connector.Config, error) {
