@@ -41,5 +41,3 @@ const (
 	ixTime        = "time"
 )
 
-// present is the value of an index entry: Fabric treats an empty value as a delete.
-var present = []byte{1}

@@ -3,7 +3,6 @@ package dataplane
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -285,9 +284,6 @@ func (ir idleReader) Read(p []byte) (int, error) {
 	_ = ir.rc.SetReadDeadline(time.Now().Add(ir.idle))
 	return ir.Reader.Read(p)
 }
-
-func encodeB64(b []byte) string          { return base64.StdEncoding.EncodeToString(b) }
-func decodeB64(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
 
 // reprDigest extracts the hex SHA-256 from "sha-256=:BASE64:".
 func reprDigest(v string) string {
