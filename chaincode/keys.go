@@ -40,4 +40,3 @@ const (
 	ixKind        = "kind"
 	ixTime        = "time"
 )
-
