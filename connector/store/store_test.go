@@ -158,6 +158,16 @@ func TestOutboxBatchesSettle(t *testing.T) {
 	if !cmp.Equal(c, map[string]int{OutboxCommitted: 1, OutboxRefused: 1, OutboxPending: 1}) {
 		t.Fatalf("counts = %v", c)
 	}
+	// The refusal's structured cause is kept beside its message, and read back.
+	if st, msg, _ := s.View(ctx).OutboxState("r2"); st != OutboxRefused || msg != "rule y" {
+		t.Errorf("r2 = %s %q, want refused %q", st, msg, "rule y")
+	}
+	if cause, err := s.View(ctx).RefusalCause("r2"); err != nil || string(cause) != `{"kind":"refused","rule":"y"}` {
+		t.Errorf("r2's cause = %s, %v", cause, err)
+	}
+	if cause, err := s.View(ctx).RefusalCause("r3"); err != nil || len(cause) != 0 {
+		t.Errorf("r3 (pending) has cause %s, %v", cause, err)
+	}
 }
 
 // TestGroupedUpdatesAreIsolated runs many updates at once (they share SQLite
