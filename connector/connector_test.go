@@ -13,6 +13,7 @@ import (
 
 	"github.com/tdsc/tdsc/connector"
 	"github.com/tdsc/tdsc/connector/dsp"
+	"github.com/tdsc/tdsc/connector/dsp/dspschema"
 	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/ledger"
 )
@@ -292,7 +293,7 @@ func TestOutOfOrderMessageChangesNothing(t *testing.T) {
 	if status != 400 || !strings.Contains(body, "ContractNegotiationError") || !strings.Contains(body, "FINALIZED") {
 		t.Fatalf("out-of-order verification: %d %s", status, body)
 	}
-	if err := dsp.ValidateSchema([]byte(body)); err != nil {
+	if err := dspschema.Validate([]byte(body)); err != nil {
 		t.Fatalf("error body: %v", err)
 	}
 	after := negState(t, prov, pneg.ID)
@@ -351,7 +352,7 @@ func TestMalformedAndOversizedMessagesChangeNothing(t *testing.T) {
 			if status != tt.status || !strings.Contains(body, tt.want) || !strings.Contains(body, "ContractNegotiationError") {
 				t.Fatalf("%d %s", status, body)
 			}
-			if err := dsp.ValidateSchema([]byte(body)); err != nil {
+			if err := dspschema.Validate([]byte(body)); err != nil {
 				t.Fatal(err)
 			}
 		})

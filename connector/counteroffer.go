@@ -3,7 +3,6 @@ package connector
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/tdsc/tdsc/connector/dsp"
 	"github.com/tdsc/tdsc/connector/store"
@@ -32,10 +31,10 @@ func (n *Node) CounterOffer(ctx context.Context, id string, offer json.RawMessag
 	}
 	counter, err := policy.Parse(offer)
 	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
+		return nil, err
 	}
 	if _, err := policy.Compile(counter); err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
+		return nil, err
 	}
 	var reqWire dsp.Policy
 	if err := json.Unmarshal(neg.Offer, &reqWire); err != nil {

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/tdsc/tdsc/connector/dsp"
 	"io"
 	"log/slog"
 	"net"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tdsc/tdsc/connector"
+	"github.com/tdsc/tdsc/connector/dsp/dspschema"
 	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/connector/store/storetest"
 	"github.com/tdsc/tdsc/identity"
@@ -357,7 +357,7 @@ func (c *schemaCheck) check(what string, body []byte) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return
 	}
-	err := dsp.ValidateSchema(body)
+	err := dspschema.Validate(body)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.checked++

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/api"
 )
 
 // ErrLedgerRefused: the ledger refused a record by one of its rules (the
@@ -91,7 +92,7 @@ func (w *ledgerWriter) wait(ctx context.Context, recordID string) error {
 	case store.OutboxCommitted:
 		return nil
 	case store.OutboxRefused:
-		return fmt.Errorf("%w: %s", ErrLedgerRefused, errText)
+		return fmt.Errorf("%w: %w", ErrLedgerRefused, w.refusal(ctx, recordID, errText))
 	}
 	w.wake()
 	select {
@@ -100,6 +101,20 @@ func (w *ledgerWriter) wait(ctx context.Context, recordID string) error {
 	case <-ctx.Done():
 		return fmt.Errorf("connector: waiting for the ledger to commit %s: %w", recordID, ctx.Err())
 	}
+}
+
+// refusal is the ledger's refusal of a record as the outbox kept it: the
+// typed ledger error decoded from its wire form, or (a record refused before
+// causes were kept) its message.
+func (w *ledgerWriter) refusal(ctx context.Context, recordID, errText string) error {
+	wire, err := w.n.st.View(ctx).RefusalCause(recordID)
+	if err == nil && len(wire) > 0 {
+		var e api.Error
+		if json.Unmarshal(wire, &e) == nil && e.Kind != "" {
+			return e.Err()
+		}
+	}
+	return errors.New(errText)
 }
 
 func (w *ledgerWriter) drop(id string, ch chan error) {
@@ -265,15 +280,18 @@ func (w *ledgerWriter) settleRefused(ctx context.Context, ids []string, root str
 				return err
 			}
 		}
-		var err error
-		refused, err = tx.RefuseBatch(root, cause.Error())
+		wire, err := json.Marshal(api.FromError(cause))
+		if err != nil {
+			return err
+		}
+		refused, err = tx.RefuseBatch(root, cause.Error(), wire)
 		return err
 	})
 	if err != nil {
 		return false, err
 	}
 	w.n.log.Warn("ledger refused a batch", "records", len(ids), "err", cause)
-	w.notify(refused, fmt.Errorf("%w: %v", ErrLedgerRefused, cause))
+	w.notify(refused, fmt.Errorf("%w: %w", ErrLedgerRefused, cause))
 	return true, nil
 }
 

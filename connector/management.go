@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +17,9 @@ import (
 	"github.com/tdsc/tdsc/connector/dataplane"
 	"github.com/tdsc/tdsc/connector/dsp"
 	"github.com/tdsc/tdsc/connector/store"
+	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/digest"
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -78,7 +79,7 @@ type apiFunc func(r *http.Request) (int, any, error)
 func (n *Node) api(f apiFunc) http.Handler {
 	want := sha256.Sum256([]byte(n.opToken))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := sha256.Sum256([]byte(bearer(r)))
+		got := sha256.Sum256([]byte(operatorBearer(r)))
 		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tdsc-management"`)
 			var e APIError
@@ -96,10 +97,10 @@ func (n *Node) api(f apiFunc) http.Handler {
 	})
 }
 
-func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
-		return strings.TrimSpace(h[7:])
+// operatorBearer is the operator's "Authorization: Bearer" token, or "" (the DPoP scheme is not an operator token).
+func operatorBearer(r *http.Request) string {
+	if scheme, tok, ok := identity.Authorization(r); ok && scheme == identity.SchemeBearer {
+		return tok
 	}
 	return ""
 }
@@ -220,11 +221,11 @@ func (n *Node) AddDataset(ctx context.Context, in NewDataset) (*store.Dataset, e
 // source is not fetched here.
 func (n *Node) checkContent(ctx context.Context, in *NewDataset) error {
 	if in.ContentHash != "" {
-		h := normHash(in.ContentHash)
-		if raw, err := hex.DecodeString(h); err != nil || len(raw) != sha256.Size || !strings.HasPrefix(strings.ToLower(strings.TrimSpace(in.ContentHash)), "sha256:") {
+		d, err := digest.Parse(in.ContentHash)
+		if err != nil || d.Algorithm() != digest.SHA256 || !strings.HasPrefix(strings.ToLower(strings.TrimSpace(in.ContentHash)), "sha256:") {
 			return badRequest("contentHash: must be sha256: and 64 hex digits, got %q", in.ContentHash)
 		}
-		in.ContentHash = "sha256:" + h
+		in.ContentHash = d.String()
 	}
 	src := in.Source
 	switch {
@@ -294,10 +295,10 @@ func (n *Node) AddOffer(ctx context.Context, in NewOffer) (*store.Offer, error) 
 	}
 	p, err := policy.Parse(in.Policy)
 	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
+		return nil, err
 	}
 	if _, err := policy.Compile(p); err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
+		return nil, err
 	}
 	if in.ID == "" {
 		in.ID = p.ID

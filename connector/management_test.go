@@ -91,7 +91,7 @@ func TestManagementAPI(t *testing.T) {
 	if status != 200 || neg.State != "FINALIZED" || len(neg.History) != 4 {
 		t.Fatalf("negotiation: %d %s", status, b)
 	}
-	status, b = api(t, cons, "POST", "/transfers", opToken, `{"agreement":"`+neg.AgreementID+`"}`)
+	_, b = api(t, cons, "POST", "/transfers", opToken, `{"agreement":"`+neg.AgreementID+`"}`)
 	var x store.Transfer
 	json.Unmarshal(b, &x)
 	status, b = api(t, cons, "GET", "/transfers/"+x.ID+"?wait=10s", opToken, "")

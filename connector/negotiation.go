@@ -538,8 +538,8 @@ func (n *Node) providerFinalize(ctx context.Context, id string) error {
 	err = n.lw.wait(wctx, rec.ID)
 	cancel()
 	if errors.Is(err, ErrLedgerRefused) {
-		rule := ruleOf(err)
-		if derr := n.providerDeny(ctx, neg, ds, rule, "the ledger refused the agreement: "+err.Error(), "", ""); derr != nil {
+		rule, reason := refusal(err)
+		if derr := n.providerDeny(ctx, neg, ds, rule, "the ledger refused the agreement: "+reason, "", ""); derr != nil {
 			return derr
 		}
 		return fmt.Errorf("%w: %v", errPermanent, err)
@@ -565,20 +565,12 @@ func (n *Node) providerFinalize(ctx context.Context, id string) error {
 	return nil
 }
 
-// ruleOf extracts the rule a ledger refusal names, if any.
-func ruleOf(err error) string {
-	var re *ledger.RuleError
-	if errors.As(err, &re) {
-		return re.Rule
+// refusal is the rule a ledger refusal names and its reason without the rule.
+func refusal(err error) (rule, reason string) {
+	if rule, reason, ok := ledger.RefusalOf(err); ok {
+		return rule, reason
 	}
-	s := err.Error()
-	if i := strings.Index(s, "rule "); i >= 0 {
-		f := strings.Fields(s[i+5:])
-		if len(f) > 0 {
-			return strings.Trim(f[0], ":,")
-		}
-	}
-	return "ledger.refused"
+	return "ledger.refused", err.Error()
 }
 
 func (n *Node) sendFinalized(ctx context.Context, id string) error {

@@ -2,8 +2,6 @@ package connector
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tdsc/tdsc/connector/dataplane"
@@ -157,35 +156,24 @@ func WithVerifierOptions(vo ...identity.VerifierOption) Option {
 }
 
 // NewUUID returns a random RFC 4122 version 4 URN, "urn:uuid:…".
-func NewUUID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return "urn:uuid:" + h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+func NewUUID() string { return uuid.New().URN() }
 
 // NewUUIDv7 returns a time-ordered RFC 9562 version 7 URN, "urn:uuid:…":
-// 48 bits of Unix milliseconds from now, then 74 random bits. A node's ids
-// default to these: rows made close in time sit together in the store's
-// indexes, so a commit of several negotiations' steps touches a few index
-// pages rather than one per row.
+// 48 bits of Unix milliseconds from now (the node's clock, so a fake clock
+// in tests orders ids too), then google/uuid's version-7 random bits. A
+// node's ids default to these: rows made close in time sit together in the
+// store's indexes, so a commit of several negotiations' steps touches a few
+// index pages rather than one per row.
 func NewUUIDv7(now time.Time) string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
+	u, err := uuid.NewV7()
+	if err != nil {
+		panic(err) // crypto/rand failed: nothing sensible can continue
 	}
 	ms := uint64(now.UnixMilli())
 	for i := range 6 {
-		b[i] = byte(ms >> (40 - 8*i))
+		u[i] = byte(ms >> (40 - 8*i))
 	}
-	b[6] = b[6]&0x0f | 0x70
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return "urn:uuid:" + h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	return u.URN()
 }
 
 // New opens the node's store, resumes pending steps and starts the ledger

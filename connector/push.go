@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
-	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/digest"
 )
 
 // Push transfers (HttpData-PUSH). The consumer names its receiver in the
@@ -252,15 +252,16 @@ func (n *Node) RecordReceipt(ctx context.Context, id string, rc Receipt) (*ledge
 	if x.Role != store.RoleConsumer || x.PeerPID == "" || x.Format != transferFormatPull {
 		return nil, badRequest("transfer %s: only the consumer of a started pull transfer records a receipt (a push is recorded by the receiver)", id)
 	}
-	hash := normHash(rc.SHA256)
-	if len(hash) != 64 || rc.Bytes < 0 {
+	d, err := digest.Parse(rc.SHA256)
+	if err != nil || d.Algorithm() != digest.SHA256 || rc.Bytes < 0 {
 		return nil, badRequest("sha256: must be the 64 hex digits of the received bytes' SHA-256; bytes: not negative")
 	}
+	hash := d.Hex()
 	expected, _, err := n.ExpectedHash(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	registered := normHash(expected)
+	registered := digest.SHA256Hex(expected)
 	var addr dsp.DataAddress
 	if len(x.DataAddress) > 0 {
 		_ = json.Unmarshal(x.DataAddress, &addr)
@@ -304,7 +305,7 @@ func (n *Node) ExpectedHash(ctx context.Context, id string) (hash, source string
 	}
 	var addr dsp.DataAddress
 	if len(x.DataAddress) > 0 && json.Unmarshal(x.DataAddress, &addr) == nil {
-		if h := normHash(addr.Property(transferPropertyHash)); h != "" {
+		if h := digest.SHA256Hex(addr.Property(transferPropertyHash)); h != "" {
 			return "sha256:" + h, "provider", nil
 		}
 	}
@@ -322,10 +323,5 @@ func (n *Node) registeredHash(ctx context.Context, dataset string) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("reading dataset.registered of %s: %w", dataset, err)
 	}
-	return normHash(e.Record.ContentHash), nil
-}
-
-func normHash(h string) string {
-	h = strings.ToLower(strings.TrimSpace(h))
-	return strings.TrimPrefix(strings.TrimPrefix(h, "sha256:"), "sha-256:")
+	return digest.SHA256Hex(e.Record.ContentHash), nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/digest"
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -502,7 +503,7 @@ func (n *Node) providerStart(ctx context.Context, id string) error {
 				}}
 			if ds.ContentHash != "" {
 				addr.EndpointProperties = append(addr.EndpointProperties,
-					dsp.EndpointProperty{Type: "EndpointProperty", Name: transferPropertyHash, Value: "sha256:" + normHash(ds.ContentHash)})
+					dsp.EndpointProperty{Type: "EndpointProperty", Name: transferPropertyHash, Value: "sha256:" + digest.SHA256Hex(ds.ContentHash)})
 			}
 			x.DataAddress, _ = json.Marshal(addr)
 			x.TokenID = claims.ID
@@ -532,7 +533,8 @@ func (n *Node) providerStart(ctx context.Context, id string) error {
 	err = n.lw.wait(wctx, recID)
 	cancel()
 	if errors.Is(err, ErrLedgerRefused) {
-		return deny(ruleOf(err), "the ledger refused the authorisation: "+err.Error())
+		rule, reason := refusal(err)
+		return deny(rule, "the ledger refused the authorisation: "+reason)
 	}
 	if err != nil {
 		return err

@@ -46,17 +46,36 @@ func FromContext(ctx context.Context) (Claims, bool) {
 	return c, ok && c != nil
 }
 
-// BearerToken extracts the token of an "Authorization: Bearer <token>" header,
-// or "" when there is none. The DPoP scheme ("Authorization: DPoP <token>") is
+// Authorization schemes a request may present a token with.
+const (
+	SchemeBearer = "Bearer" // RFC 6750
+	SchemeDPoP   = "DPoP"   // RFC 9449: a DPoP-bound access token
+)
+
+// Authorization parses r's "Authorization: <scheme> <token>" header: the one
+// parser of it in tdsc. The scheme is matched case-insensitively (RFC 7235
+// §2.1) and returned as SchemeBearer or SchemeDPoP; ok is false when the
+// header is absent, has another scheme, or carries no token.
+func Authorization(r *http.Request) (scheme, token string, ok bool) {
+	s, tok, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	tok = strings.TrimSpace(tok)
+	switch {
+	case tok == "":
+		return "", "", false
+	case strings.EqualFold(s, SchemeBearer):
+		return SchemeBearer, tok, true
+	case strings.EqualFold(s, SchemeDPoP):
+		return SchemeDPoP, tok, true
+	}
+	return "", "", false
+}
+
+// BearerToken is the token of an "Authorization: Bearer <token>" header, or
+// "" when there is none. The DPoP scheme ("Authorization: DPoP <token>") is
 // accepted too.
 func BearerToken(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	for _, scheme := range []string{"Bearer ", "DPoP "} {
-		if len(h) > len(scheme) && strings.EqualFold(h[:len(scheme)], scheme) {
-			return strings.TrimSpace(h[len(scheme):])
-		}
-	}
-	return ""
+	_, tok, _ := Authorization(r)
+	return tok
 }
 
 // RequireProtocol is HTTP middleware for connector-to-connector (DSP) calls:

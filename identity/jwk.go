@@ -87,8 +87,9 @@ func (k JWK) PublicKey() (crypto.PublicKey, error) {
 		if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
 			return nil, fmt.Errorf("%w: fields x, y: must be 32 bytes each in canonical base64url (no padding, no line breaks)", ErrBadKey)
 		}
-		pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
-		if !pub.Curve.IsOnCurve(pub.X, pub.Y) { //nolint:staticcheck // validating untrusted points
+		// SEC 1 uncompressed form; the parser refuses a point not on the curve.
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+		if err != nil {
 			return nil, fmt.Errorf("%w: fields x, y: point is not on P-256", ErrBadKey)
 		}
 		return pub, nil
@@ -136,9 +137,11 @@ func NewJWK(pub crypto.PublicKey) (JWK, error) {
 		if p.Curve != elliptic.P256() {
 			return JWK{}, fmt.Errorf("%w: only P-256 ECDSA keys are supported", ErrBadKey)
 		}
-		x, y := make([]byte, 32), make([]byte, 32)
-		p.X.FillBytes(x)
-		p.Y.FillBytes(y)
+		b, err := p.Bytes() // SEC 1 uncompressed: 0x04 || x || y
+		if err != nil {
+			return JWK{}, fmt.Errorf("%w: %v", ErrBadKey, err)
+		}
+		x, y := b[1:33], b[33:]
 		k = JWK{Kty: "EC", Crv: "P-256", X: base64.RawURLEncoding.EncodeToString(x), Y: base64.RawURLEncoding.EncodeToString(y), Alg: "ES256", Use: "sig"}
 	default:
 		return JWK{}, fmt.Errorf("%w: unsupported key type %T", ErrBadKey, pub)

@@ -108,3 +108,30 @@ func (e *FieldError) Error() string {
 
 // Unwrap returns the sentinel.
 func (e *FieldError) Unwrap() error { return e.Err }
+
+// RefusalOf splits a ledger refusal (a *RuleError, *MalformedError or
+// *FieldError anywhere in err's chain) into the rule that refused and the
+// rest of the reason ("field F: why"), so a caller that shows the rule on its
+// own does not print it twice. ok is false for any other error.
+func RefusalOf(err error) (rule, reason string, ok bool) {
+	var (
+		re *RuleError
+		me *MalformedError
+		fe *FieldError
+	)
+	var field string
+	switch {
+	case errors.As(err, &re):
+		rule, field, reason = re.Rule, re.Field, re.Reason
+	case errors.As(err, &me):
+		rule, field, reason = me.Rule, me.Field, me.Reason
+	case errors.As(err, &fe):
+		rule, field, reason = fe.Rule, fe.Field, fe.Reason
+	default:
+		return "", "", false
+	}
+	if field != "" {
+		reason = "field " + field + ": " + reason
+	}
+	return rule, reason, true
+}

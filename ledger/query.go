@@ -3,6 +3,7 @@ package ledger
 import (
 	"fmt"
 
+	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -55,9 +56,28 @@ type Proven struct {
 	Checkpoint []byte   `json:"checkpoint"` // C2SP signed note
 }
 
+// PartyTo reports whether who is a party to a record with this actor and
+// counterparty. It is the ledger's one rule of whose a record is: what a
+// Query's Participant matches, and (through Visible) which records a
+// participant may read. It is generic so that a reader holding records in a
+// compact form (the dashboard's interned names) applies the same rule.
+func PartyTo[T comparable](who, actor, counterparty T) bool {
+	return actor == who || counterparty == who
+}
+
+// Visible reports whether p may see r: an auditor or a regulator sees every
+// record; a participant the records it is a party to (actor or counterparty,
+// PartyTo), not the records others wrote about it, such as its own
+// registration by the authority (the participant directory serves that). The
+// ledger service and the audit dashboard both answer with it; a record that
+// is not visible is answered as not found.
+func Visible(p identity.Principal, r *Record) bool {
+	return p.SeesAll() || p.Role == identity.RoleParticipant && PartyTo(p.ID, r.Actor, r.Counterparty)
+}
+
 // Matches reports whether r satisfies the query's filters (not its cursor or limit).
 func (q *Query) Matches(r *Record) bool {
-	if q.Participant != "" && r.Actor != q.Participant && r.Counterparty != q.Participant {
+	if q.Participant != "" && !PartyTo(q.Participant, r.Actor, r.Counterparty) {
 		return false
 	}
 	if q.Dataset != "" && r.Dataset != q.Dataset ||

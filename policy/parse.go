@@ -30,11 +30,14 @@ type ParseError struct {
 	Reason string
 }
 
+// Error names the policy once: "policy: reason" for the document as a
+// whole, "policy.path: reason" for a node in it. Callers do not add their own
+// "policy: " in front.
 func (e *ParseError) Error() string {
 	if e.Path == "" {
 		return "policy: " + e.Reason
 	}
-	return e.Path + ": " + e.Reason
+	return "policy." + e.Path + ": " + e.Reason
 }
 
 func (e *ParseError) Unwrap() error { return ErrInvalidPolicy }

@@ -147,7 +147,7 @@ func flowsView(s snapshot, rep audit.Report, sel flowFilter) FlowsView {
 	opts := map[string]map[string]bool{"c": {}, "r": {}, "k": {}}
 	var kept []audit.Flow
 	for _, f := range rep.Flows {
-		if !p.SeesAll() && f.Provider != p.ID && f.Consumer != p.ID {
+		if !p.SeesAll() && !ledger.PartyTo(p.ID, f.Provider, f.Consumer) {
 			continue
 		}
 		opts["c"][string(f.Classification)] = true
@@ -348,10 +348,10 @@ func (f *recordFilter) on(s *snapshot) rowFilter {
 }
 
 // match reports whether row i passes the filter: what recordFilter says of
-// the record (Principal.sees, kind, isDenial, actor or counterparty, time).
+// the record (ledger.Visible through ledger.PartyTo, kind, isDenial, actor or counterparty, time).
 func (f *rowFilter) match(i int) bool {
 	w := &f.s.rows[i]
-	if !f.all && w.actor != f.who && w.counterparty != f.who && !f.isSubject(w) ||
+	if !f.all && !ledger.PartyTo(f.who, w.actor, w.counterparty) ||
 		!f.anyKind && w.kind != f.kind ||
 		f.denied && w.flags&flagDenied == 0 ||
 		!f.anyPart && w.actor != f.party && w.counterparty != f.party {
@@ -362,15 +362,6 @@ func (f *rowFilter) match(i int) bool {
 		return false
 	}
 	return true
-}
-
-// isSubject reports whether the principal is the participant a kept-whole record registers.
-func (f *rowFilter) isSubject(w *row) bool {
-	if w.full == 0 {
-		return false
-	}
-	p := f.s.full[w.full-1].Participant
-	return p != nil && p.ID == f.whoID
 }
 
 func (h *Handler) timeline(w http.ResponseWriter, r *http.Request) {

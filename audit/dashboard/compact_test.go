@@ -168,8 +168,10 @@ type viewer struct {
 	all bool
 }
 
+// sees is the ledger's rule (issue 13: the dashboard used to show a
+// participant its own registration, which the ledger API answers 404 for).
 func (v viewer) sees(r *ledger.Record) bool {
-	return v.all || r.Actor == v.id || r.Counterparty == v.id || r.Participant != nil && r.Participant.ID == v.id
+	return v.all || ledger.PartyTo(v.id, r.Actor, r.Counterparty)
 }
 
 func (v viewer) mine(a, b string) bool { return v.all || a == v.id || b == v.id }

@@ -31,25 +31,12 @@ type Backend interface {
 	Participant(ctx context.Context, id string) (identity.Participant, error)
 }
 
-// Principal is who a session speaks for.
+// Principal is who a session speaks for: the identity.Principal of the role
+// token it was opened with, and when that token expires.
 type Principal struct {
-	ID   string `json:"id"`
-	Role string `json:"role"`
+	identity.Principal
 	// Expires is when the token it was exchanged for expires; the session ends then at the latest.
 	Expires time.Time `json:"expires"`
-}
-
-// SeesAll reports whether the principal may see every record: auditors and regulators.
-func (p Principal) SeesAll() bool {
-	return p.Role == identity.RoleAuditor || p.Role == identity.RoleRegulator
-}
-
-// sees reports whether the principal may see r.
-func (p Principal) sees(r *ledger.Record) bool {
-	if p.SeesAll() {
-		return true
-	}
-	return r.Actor == p.ID || r.Counterparty == p.ID || r.Participant != nil && r.Participant.ID == p.ID
 }
 
 // Authenticate verifies a role token presented at login and says whom it speaks for.
@@ -66,7 +53,7 @@ func RoleTokens(v *identity.Verifier, aud string) Authenticate {
 		if err != nil {
 			return Principal{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 		}
-		p := Principal{ID: c.Subject, Role: c.Role}
+		p := Principal{Principal: identity.PrincipalOf(c)}
 		if c.ExpiresAt != nil {
 			p.Expires = c.ExpiresAt.Time
 		}

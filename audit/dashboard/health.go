@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tdsc/tdsc/audit"
+	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/verify"
 )
 
@@ -42,7 +43,7 @@ func (h *Handler) rules(w http.ResponseWriter, r *http.Request) {
 	rep := h.report(s, from, to)
 	v := RulesView{Denials: []audit.DenialTotal{}, NegativeListHits: []audit.Denial{}, CrossBorder: []audit.Flow{},
 		DutiesOverdue: []audit.OverdueDuty{}, ObjectionsOpen: []audit.OpenObjection{}, Revoked: []audit.Revocation{}}
-	mine := func(a, b string) bool { return p.SeesAll() || a == p.ID || b == p.ID }
+	mine := func(a, b string) bool { return p.SeesAll() || ledger.PartyTo(p.ID, a, b) }
 	if p.SeesAll() {
 		v.Denials = append(v.Denials, rep.Denials...)
 	} else {

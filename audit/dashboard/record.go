@@ -69,7 +69,7 @@ func (h *Handler) record(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	if p := principalFrom(r.Context()); !p.sees(&pv.Record) {
+	if p := principalFrom(r.Context()); !ledger.Visible(p.Principal, &pv.Record) {
 		h.writeError(w, r, fmt.Errorf("%w: %s", ErrNotVisible, id))
 		return
 	}

@@ -60,7 +60,7 @@ func (h *Handler) decodeSession(v string) (Principal, error) {
 	if !h.now().Before(exp) {
 		return Principal{}, fmt.Errorf("%w: session expired at %s; log in again", ErrUnauthenticated, exp.UTC().Format(time.RFC3339))
 	}
-	return Principal{ID: c.Sub, Role: c.Role, Expires: exp}, nil
+	return Principal{Principal: identity.Principal{ID: c.Sub, Role: c.Role}, Expires: exp}, nil
 }
 
 func (h *Handler) secure(r *http.Request) bool { return h.alwaysSecure || r.TLS != nil }

@@ -3,6 +3,8 @@ package dashboard
 import (
 	"testing"
 	"time"
+
+	"github.com/tdsc/tdsc/identity"
 )
 
 // FuzzSessionCookie feeds arbitrary cookie values to the session decoder: it
@@ -10,7 +12,7 @@ import (
 func FuzzSessionCookie(f *testing.F) {
 	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	h := &Handler{sessionKey: []byte("0123456789abcdef0123456789abcdef"), now: func() time.Time { return now }}
-	valid := h.encodeSession(Principal{ID: "regulator-1", Role: "regulator"}, now.Add(time.Hour))
+	valid := h.encodeSession(Principal{Principal: identity.Principal{ID: "regulator-1", Role: "regulator"}}, now.Add(time.Hour))
 	f.Add(valid)
 	f.Add("")
 	f.Add(".")

@@ -7,11 +7,9 @@ package wire
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
 
-	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/api"
 )
 
 // Transaction names of the tdsc contract. The chaincode keeps no log order
@@ -50,13 +48,7 @@ const EventBatches = "tdsc.batches"
 // BatchError says which batch of an Append transaction failed. An Append
 // fails whole if any of its batches is refused, so nothing is endorsed that
 // some endorser refused; the client drops that batch and resends the others.
-type BatchError struct {
-	Index int
-	Err   error
-}
-
-func (e *BatchError) Error() string { return fmt.Sprintf("batch %d: %v", e.Index, e.Err) }
-func (e *BatchError) Unwrap() error { return e.Err }
+type BatchError = api.BatchError
 
 // Written is a batch as an Append commits it, in its EventBatches payload:
 // the signed header and the records' canonical bytes.
@@ -77,112 +69,16 @@ type Accepted struct {
 	New  bool   `json:"new"`
 }
 
-// Error kinds: which ledger sentinel an Error stands for.
-const (
-	KindMalformed     = "malformed"
-	KindUnknownWriter = "unknown-writer"
-	KindBadSignature  = "bad-signature"
-	KindRefused       = "refused"
-	KindNotFound      = "not-found"
-	KindGenesis       = "genesis-mismatch"
-	KindInternal      = "internal"
-)
-
-// Error is a ledger error as it crosses the chaincode boundary.
-type Error struct {
-	Kind     string `json:"kind"`
-	Rule     string `json:"rule,omitempty"`
-	Field    string `json:"field,omitempty"`
-	Reason   string `json:"reason"`
-	RecordID string `json:"recordId,omitempty"`
-	// Batch is the index of the failing batch within an Append, if one failed.
-	Batch *int `json:"batch,omitempty"`
-}
+// Error is a ledger error as it crosses the chaincode boundary: the ledger's
+// one wire form of errors, decoded by its Err method.
+type Error = api.Error
 
 // prefix marks a chaincode error message that carries an encoded Error.
 const prefix = "tdsc-error:"
 
-var sentinels = []struct {
-	kind string
-	err  error
-}{
-	{KindMalformed, ledger.ErrMalformed},
-	{KindUnknownWriter, ledger.ErrUnknownWriter},
-	{KindBadSignature, ledger.ErrBadSignature},
-	{KindRefused, ledger.ErrRefused},
-	{KindNotFound, ledger.ErrNotFound},
-	{KindGenesis, ledger.ErrGenesisMismatch},
-}
-
-// FromError converts a ledger error into its wire form.
-func FromError(err error) *Error {
-	e := fromError(err)
-	var be *BatchError
-	if errors.As(err, &be) {
-		i := be.Index
-		e.Batch = &i
-	}
-	return e
-}
-
-func fromError(err error) *Error {
-	var re *ledger.RuleError
-	if errors.As(err, &re) {
-		return &Error{Kind: KindRefused, Rule: re.Rule, Field: re.Field, Reason: re.Reason, RecordID: re.RecordID}
-	}
-	var me *ledger.MalformedError
-	if errors.As(err, &me) {
-		return &Error{Kind: KindMalformed, Rule: me.Rule, Field: me.Field, Reason: me.Reason, RecordID: me.RecordID}
-	}
-	var fe *ledger.FieldError
-	if errors.As(err, &fe) {
-		for _, s := range sentinels {
-			if errors.Is(fe.Err, s.err) {
-				return &Error{Kind: s.kind, Rule: fe.Rule, Field: fe.Field, Reason: fe.Reason}
-			}
-		}
-	}
-	for _, s := range sentinels {
-		if errors.Is(err, s.err) {
-			return &Error{Kind: s.kind, Reason: err.Error()}
-		}
-	}
-	return &Error{Kind: KindInternal, Reason: err.Error()}
-}
-
-// Err converts the wire form back into the ledger error it stands for:
-// *ledger.RuleError, *ledger.MalformedError, *ledger.FieldError, or a
-// sentinel wrapped with the reason.
-func (e *Error) Err() error {
-	switch e.Kind {
-	case KindRefused:
-		return &ledger.RuleError{Rule: e.Rule, Field: e.Field, Reason: e.Reason, RecordID: e.RecordID}
-	case KindMalformed:
-		return &ledger.MalformedError{Rule: e.Rule, Field: e.Field, Reason: e.Reason, RecordID: e.RecordID}
-	}
-	for _, s := range sentinels {
-		if s.kind == e.Kind {
-			if e.Rule != "" {
-				return &ledger.FieldError{Err: s.err, Rule: e.Rule, Field: e.Field, Reason: e.Reason}
-			}
-			return &sentinelError{sentinel: s.err, reason: e.Reason}
-		}
-	}
-	return fmt.Errorf("tdsc chaincode: %s", e.Reason)
-}
-
-// sentinelError keeps the peer's message while matching the sentinel.
-type sentinelError struct {
-	sentinel error
-	reason   string
-}
-
-func (e *sentinelError) Error() string { return e.reason }
-func (e *sentinelError) Unwrap() error { return e.sentinel }
-
 // Message is the chaincode error message carrying err.
 func Message(err error) string {
-	b, _ := json.Marshal(FromError(err))
+	b, _ := json.Marshal(api.FromError(err))
 	return prefix + string(b)
 }
 

@@ -20,13 +20,6 @@ import (
 	"github.com/tdsc/tdsc/policy"
 )
 
-func init() {
-	register("audit", newAuditRecordsCmd)
-	register("audit", newAuditRecordCmd)
-	register("flows", newFlowsReportCmd)
-	register("flows", newFlowsParticipantCmd)
-}
-
 // readerFlags are the flags of every command that reads a ledger service with a role token.
 type readerFlags struct {
 	url, tokenFile string

@@ -13,14 +13,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tdsc/tdsc/identity/authority"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/client"
 	"github.com/tdsc/tdsc/ledger/embedded"
 	"github.com/tdsc/tdsc/ledger/fabric"
 	"github.com/tdsc/tdsc/ledger/verify"
 )
-
-func init() { register("audit", newAuditVerifyCmd) }
 
 func newAuditVerifyCmd() *cobra.Command {
 	var (
@@ -104,13 +103,9 @@ someone else's ledger). --genesis pins the space's genesis the same way.`,
 				source = raw
 			}
 			if genesisFile != "" {
-				data, err := os.ReadFile(genesisFile)
+				want, err := authority.ReadGenesis(genesisFile)
 				if err != nil {
 					return err
-				}
-				var want ledger.Genesis
-				if err := json.Unmarshal(data, &want); err != nil {
-					return fmt.Errorf("genesis %s: %w", genesisFile, err)
 				}
 				got, err := source.Genesis(ctx)
 				if err != nil {

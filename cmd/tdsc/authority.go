@@ -19,15 +19,6 @@ import (
 	"github.com/tdsc/tdsc/policy"
 )
 
-func init() {
-	for _, mk := range []func() *cobra.Command{
-		newAuthorityInitCmd, newAuthorityRegisterCmd, newAuthoritySuspendCmd,
-		newAuthorityUpdateCmd, newAuthorityRulesCmd, newAuthorityTokenCmd,
-	} {
-		register("authority", mk)
-	}
-}
-
 // authorityDirFlag adds --dir, the directory made by "authority init".
 func authorityDirFlag(cmd *cobra.Command, dir *string) {
 	def := os.Getenv("TDSC_AUTHORITY_DIR")

@@ -29,8 +29,6 @@ import (
 	"github.com/tdsc/tdsc/identity"
 )
 
-func init() { register("bench", newBenchDataplaneCmd) }
-
 type dataplaneBenchResult struct {
 	SizeBytes     int64 `json:"sizeBytes"`
 	Rounds        int   `json:"rounds"`

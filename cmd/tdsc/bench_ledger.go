@@ -16,10 +16,9 @@ import (
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/embedded"
 	"github.com/tdsc/tdsc/ledger/fabric"
-	"github.com/tdsc/tdsc/ledger/ledgertest"
+	"github.com/tdsc/tdsc/ledger/verify"
+	"github.com/tdsc/tdsc/ledger/workload"
 )
-
-func init() { register("bench", newBenchLedgerCmd) }
 
 type ledgerBenchResult struct {
 	Records           int     `json:"records"`
@@ -50,11 +49,11 @@ directory (fsync on every group commit), with one goroutine per stream.`,
 			if backend != "embedded" {
 				return benchLedgerOnFabric(cmd, backend, n, batch, streams, gateways, inFlight, out)
 			}
-			s, err := ledgertest.NewSpace()
+			s, err := workload.NewSpace()
 			if err != nil {
 				return err
 			}
-			w, err := ledgertest.NewWorkload(s, n, batch, streams)
+			w, err := workload.NewWorkload(s, n, batch, streams)
 			if err != nil {
 				return err
 			}
@@ -127,7 +126,7 @@ func benchLedgerOnFabric(cmd *cobra.Command, backend string, n, batch, streams, 
 }
 
 // timeInclusion fetches proofs of up to 1000 random records and times their verification.
-func timeInclusion(ctx context.Context, st *embedded.Store, w *ledgertest.Workload) (float64, error) {
+func timeInclusion(ctx context.Context, st *embedded.Store, w *workload.Workload) (float64, error) {
 	v, err := note.NewVerifier(st.VerifierKey())
 	if err != nil {
 		return 0, err
@@ -144,7 +143,7 @@ func timeInclusion(ctx context.Context, st *embedded.Store, w *ledgertest.Worklo
 	}
 	start := time.Now()
 	for _, p := range proofs {
-		if err := ledgertest.VerifyProven(p, v); err != nil {
+		if _, err := verify.Proven(p, v); err != nil {
 			return 0, fmt.Errorf("record %s: %w", p.Record.ID, err)
 		}
 	}

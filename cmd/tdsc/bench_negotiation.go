@@ -25,10 +25,8 @@ import (
 	"github.com/tdsc/tdsc/connector/dsp"
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger/embedded"
-	"github.com/tdsc/tdsc/ledger/ledgertest"
+	"github.com/tdsc/tdsc/ledger/workload"
 )
-
-func init() { register("bench", newBenchNegotiationCmd) }
 
 type negotiationBenchResult struct {
 	Negotiations int     `json:"negotiations"`
@@ -153,7 +151,7 @@ func benchNegotiation(ctx context.Context, n, conc, idle int) (*negotiationBench
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	sp, err := ledgertest.NewSpace()
+	sp, err := workload.NewSpace()
 	if err != nil {
 		return nil, err
 	}

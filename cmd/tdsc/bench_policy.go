@@ -13,8 +13,6 @@ import (
 	"github.com/tdsc/tdsc/policy"
 )
 
-func init() { register("bench", newBenchPolicyCmd) }
-
 // benchPolicyJSON is the five-constraint example policy: purpose =
 // research, before 2027-01-01T00:00:00+08:00, at most 100 uses, consumer in
 // CN, classification at most important; a delete duty and a log obligation.

@@ -16,8 +16,6 @@ import (
 	"github.com/tdsc/tdsc/identity"
 )
 
-func init() { register("bench", newBenchTokensCmd) }
-
 type tokensBenchResult struct {
 	Alg                     string  `json:"alg"`
 	Tokens                  int     `json:"tokens"`

@@ -13,11 +13,6 @@ import (
 	"github.com/tdsc/tdsc/connector/store"
 )
 
-func init() {
-	register("", newDatasetCmd)
-	register("", newOfferCmd)
-}
-
 func newDatasetCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "dataset", Short: "Register and list the node's datasets"}
 	var o apiOpts

@@ -15,13 +15,6 @@ import (
 	"github.com/tdsc/tdsc/connector/store"
 )
 
-func init() {
-	register("", newCatalogCmd)
-	register("", newNegotiateCmd)
-	register("", newNegotiationCmd)
-	register("", newAgreementCmd)
-}
-
 func newCatalogCmd() *cobra.Command {
 	var o apiOpts
 	var from, provider string

@@ -11,8 +11,6 @@ import (
 	"github.com/tdsc/tdsc/connector"
 )
 
-func init() { register("", newOutboxCmd) }
-
 // newOutboxCmd is `tdsc outbox`: the node's ledger records not yet committed
 // (pending) and refused by the ledger, with counts by state.
 func newOutboxCmd() *cobra.Command {

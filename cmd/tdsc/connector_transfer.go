@@ -18,11 +18,6 @@ import (
 	"github.com/tdsc/tdsc/identity"
 )
 
-func init() {
-	register("", newTransferCmd)
-	register("", newDutyCmd)
-}
-
 func printTransfer(cmd *cobra.Command, o *apiOpts, x *store.Transfer) error {
 	if o.output == "json" {
 		return printOut(cmd.OutOrStdout(), o, x, nil, nil)

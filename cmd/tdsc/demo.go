@@ -12,8 +12,6 @@ import (
 	"github.com/tdsc/tdsc/cmd/tdsc/internal/demo"
 )
 
-func init() { register("", newDemoCmd) }
-
 func newDemoCmd() *cobra.Command {
 	var (
 		keep    bool

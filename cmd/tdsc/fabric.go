@@ -11,8 +11,6 @@ import (
 	"github.com/tdsc/tdsc/ledger/verify"
 )
 
-func init() { register("", newFabricCmd) }
-
 func newFabricCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "fabric",

@@ -15,10 +15,8 @@ import (
 
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/fabric"
-	"github.com/tdsc/tdsc/ledger/ledgertest"
+	"github.com/tdsc/tdsc/ledger/workload"
 )
-
-func init() { register("bench", newBenchFabricCmd) }
 
 type fabricBenchResult struct {
 	Records          int     `json:"records"`
@@ -112,11 +110,11 @@ func benchFabric(ctx context.Context, profilePath string, n, batch, streams, gat
 	if gateways < 1 || gateways > len(p.Orgs) {
 		return nil, fmt.Errorf("--gateways: %d, the network has %d organisations (one gateway each)", gateways, len(p.Orgs))
 	}
-	s, err := ledgertest.NewSpace()
+	s, err := workload.NewSpace()
 	if err != nil {
 		return nil, err
 	}
-	w, err := ledgertest.NewWorkload(s, n, batch, streams)
+	w, err := workload.NewWorkload(s, n, batch, streams)
 	if err != nil {
 		return nil, err
 	}

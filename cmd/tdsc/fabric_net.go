@@ -75,7 +75,7 @@ func fabricScript() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("tdsc fabric up|down|…: run it inside a tdsc checkout (it drives scripts/fabric.sh, which builds Fabric from the Go module proxy)")
+			return "", errors.New("fabric up|down|…: run it inside a tdsc checkout (it drives scripts/fabric.sh, which builds Fabric from the Go module proxy)")
 		}
 		dir = parent
 	}

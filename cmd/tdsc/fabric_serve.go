@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -12,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tdsc/tdsc/cmd/tdsc/internal/ledgerhttp"
+	"github.com/tdsc/tdsc/identity/authority"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/service"
 )
@@ -40,14 +39,11 @@ verifier key is written next to it with .vkey).`,
 			secure = secure || serverTLS != nil
 			var g *ledger.Genesis
 			if genesisFile != "" {
-				data, err := os.ReadFile(genesisFile)
+				read, err := authority.ReadGenesis(genesisFile)
 				if err != nil {
 					return err
 				}
-				g = new(ledger.Genesis)
-				if err := json.Unmarshal(data, g); err != nil {
-					return fmt.Errorf("genesis %s: %w", genesisFile, err)
-				}
+				g = &read
 			}
 			h, l, err := ledgerhttp.Fabric(ctx, ledgerhttp.FabricOptions{Options: ledgerhttp.Options{Audience: audience, SecureCookies: secure, Log: log},
 				Profile: profile, Chaincode: chaincode, Deploy: deploy, Genesis: g, NoteKeyFile: keyFile, Org: org})

@@ -9,8 +9,6 @@ import (
 	"github.com/tdsc/tdsc/identity"
 )
 
-func init() { register("keys", newKeysGenerateCmd); register("keys", newKeysPublicCmd) }
-
 func newKeysGenerateCmd() *cobra.Command {
 	var out, alg string
 	cmd := &cobra.Command{

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,12 +10,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tdsc/tdsc/cmd/tdsc/internal/ledgerhttp"
+	"github.com/tdsc/tdsc/identity/authority"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/embedded"
 	"github.com/tdsc/tdsc/ledger/service"
 )
-
-func init() { register("ledger", newLedgerServeCmd) }
 
 func newLedgerServeCmd() *cobra.Command {
 	var (
@@ -81,14 +79,7 @@ the same role token). Stops cleanly on SIGINT/SIGTERM.`,
 func serveGenesis(dir, file string) (ledger.Genesis, error) {
 	var g ledger.Genesis
 	if file != "" {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return g, err
-		}
-		if err := json.Unmarshal(data, &g); err != nil {
-			return g, fmt.Errorf("genesis %s: %w", file, err)
-		}
-		return g, nil
+		return authority.ReadGenesis(file)
 	}
 	raw, err := embedded.OpenRaw(dir)
 	if err != nil {

@@ -13,27 +13,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// groups are the parent commands subcommands hang under: "tdsc bench ledger",
-// "tdsc audit verify", and so on.
-var groups = map[string]*cobra.Command{
-	"bench":     {Use: "bench", Short: "End-to-end benchmarks, each against a plain baseline in the same run"},
-	"audit":     {Use: "audit", Short: "The auditor: query records, fetch proofs, verify the ledger"},
-	"flows":     {Use: "flows", Short: "The regulator: data flows by participant, classification, region and border"},
-	"authority": {Use: "authority", Short: "The space's authority: participants, keys, space-wide rules, role tokens"},
-	"keys":      {Use: "keys", Short: "Participant keys"},
-	"ledger":    {Use: "ledger", Short: "The embedded ledger service"},
-	"policy":    {Use: "policy", Short: "Check and lint usage policies"},
-}
-
-// registered holds the constructors each command file adds in its init, keyed
-// by parent group ("" for top level). Files own their commands; main wires them.
-var registered = map[string][]func() *cobra.Command{}
-
-// register adds a command constructor under a group ("" for the root).
-func register(group string, mk func() *cobra.Command) {
-	registered[group] = append(registered[group], mk)
-}
-
+// newRoot builds the command tree. Every command is listed here, by its
+// constructor: nothing registers itself.
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "tdsc",
@@ -41,19 +22,34 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	for name, g := range groups {
-		parent := &cobra.Command{Use: g.Use, Short: g.Short}
-		for _, mk := range registered[name] {
-			parent.AddCommand(mk())
-		}
-		if parent.HasSubCommands() {
-			root.AddCommand(parent)
-		}
-	}
-	for _, mk := range registered[""] {
-		root.AddCommand(mk())
-	}
+	root.AddCommand(
+		newServeCmd(), newDemoCmd(), newFabricCmd(), newOutboxCmd(),
+		newDatasetCmd(), newOfferCmd(), newCatalogCmd(), newNegotiateCmd(), newNegotiationCmd(), newAgreementCmd(),
+		newTransferCmd(), newDutyCmd(),
+		group("authority", "The space's authority: participants, keys, space-wide rules, role tokens",
+			newAuthorityInitCmd, newAuthorityRegisterCmd, newAuthoritySuspendCmd,
+			newAuthorityUpdateCmd, newAuthorityRulesCmd, newAuthorityTokenCmd),
+		group("audit", "The auditor: query records, fetch proofs, verify the ledger",
+			newAuditRecordsCmd, newAuditRecordCmd, newAuditVerifyCmd),
+		group("flows", "The regulator: data flows by participant, classification, region and border",
+			newFlowsReportCmd, newFlowsParticipantCmd),
+		group("keys", "Participant keys", newKeysGenerateCmd, newKeysPublicCmd),
+		group("ledger", "The embedded ledger service", newLedgerServeCmd),
+		group("policy", "Check and lint usage policies", newPolicyCheckCmd, newPolicyLintCmd),
+		group("bench", "End-to-end benchmarks, each against a plain baseline in the same run",
+			newBenchLedgerCmd, newBenchNegotiationCmd, newBenchPolicyCmd, newBenchTokensCmd,
+			newBenchDataplaneCmd, newBenchFabricCmd),
+	)
 	return root
+}
+
+// group is a parent command ("tdsc bench …") holding the given commands.
+func group(use, short string, cmds ...func() *cobra.Command) *cobra.Command {
+	parent := &cobra.Command{Use: use, Short: short}
+	for _, mk := range cmds {
+		parent.AddCommand(mk())
+	}
+	return parent
 }
 
 func main() {

@@ -14,11 +14,6 @@ import (
 	"github.com/tdsc/tdsc/policy"
 )
 
-func init() {
-	register("policy", newPolicyCheckCmd)
-	register("policy", newPolicyLintCmd)
-}
-
 // Exit codes of tdsc policy check and lint, beside 0 (allowed / no errors)
 // and 1 (the command could not run: unreadable file, bad flags).
 const exitDeniedOrProblems = 2

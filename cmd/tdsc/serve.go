@@ -19,23 +19,8 @@ import (
 
 	"github.com/tdsc/tdsc/connector"
 	"github.com/tdsc/tdsc/identity"
-	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/client"
-	"github.com/tdsc/tdsc/ledger/embedded"
-	"github.com/tdsc/tdsc/policy"
 )
-
-func init() { register("", newServeCmd) }
-
-// nodeLedger is what a node needs of its ledger: write batches, read
-// participants and the space rules. The embedded store and the ledger
-// service's client both are one.
-type nodeLedger interface {
-	Append(ctx context.Context, b *ledger.Batch) (ledger.Receipt, error)
-	Participant(ctx context.Context, id string) (identity.Participant, error)
-	Rules(ctx context.Context) (policy.SpaceRules, error)
-	RegisteredDataset(ctx context.Context, id string) (ledger.Entry, error)
-}
 
 // loadServeConfig reads the YAML file (unknown keys refused), applies the
 // TDSC_* environment over it and validates the result.
@@ -88,34 +73,19 @@ outbox records resume on the next start.`,
 			if err != nil {
 				return err
 			}
-			var led nodeLedger
-			switch {
-			case cfg.LedgerURL != "":
-				iss, err := identity.NewIssuer(cfg.ParticipantID, key)
-				if err != nil {
-					return err
-				}
-				c, err := newLedgerClient(cfg.LedgerURL, clientTLS, client.WithTokenSource(func(ctx context.Context) (string, error) {
-					return iss.RoleToken(identity.RoleParticipant, cfg.ParticipantID, "ledger", nil, 5*time.Minute)
-				}))
-				if err != nil {
-					return err
-				}
-				led = c
-			case cfg.LedgerDir != "":
-				g, err := serveGenesis(cfg.LedgerDir, cfg.GenesisFile)
-				if err != nil {
-					return err
-				}
-				st, err := embedded.Open(ctx, cfg.LedgerDir, g, embedded.Options{Logger: log})
-				if err != nil {
-					return err
-				}
-				defer st.Close(context.Background())
-				led = st
-			default:
-				return errors.New("config: ledgerUrl or ledgerDir: one is required (the ledger service, or an embedded ledger)")
+			iss, err := identity.NewIssuer(cfg.ParticipantID, key)
+			if err != nil {
+				return err
 			}
+			led, closeLedger, err := openLedger(ctx, ledgerSource{URL: cfg.LedgerURL, Dir: cfg.LedgerDir, GenesisFile: cfg.GenesisFile,
+				URLFlag: "config: ledgerUrl", DirFlag: "ledgerDir", TLS: clientTLS, Logger: log,
+				Client: []client.Option{client.WithTokenSource(func(ctx context.Context) (string, error) {
+					return iss.RoleToken(identity.RoleParticipant, cfg.ParticipantID, "ledger", nil, 5*time.Minute)
+				})}})
+			if err != nil {
+				return err
+			}
+			defer closeLedger()
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			node, err := connector.New(ctx, cfg, connector.WithKey(key), connector.WithLedger(led),

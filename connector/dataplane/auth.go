@@ -3,8 +3,9 @@ package dataplane
 import (
 	"context"
 	"net/http"
-	"strings"
 	"time"
+
+	"github.com/tdsc/tdsc/identity"
 )
 
 // Grant is what a verified access token allows: one transfer of one dataset
@@ -125,20 +126,10 @@ type DenialInfo struct {
 
 // accessToken reads "Authorization: DPoP <t>" or "Bearer <t>" and the DPoP proof.
 func accessToken(r *http.Request) (token, proof string) {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !(strings.EqualFold(scheme, "DPoP") || strings.EqualFold(scheme, "Bearer")) {
-		return "", ""
+	if _, tok, ok := identity.Authorization(r); ok {
+		return tok, r.Header.Get("DPoP")
 	}
-	return strings.TrimSpace(tok), r.Header.Get("DPoP")
-}
-
-// normHash reduces "sha256:HEX", "sha-256=:B64:" or "HEX" to lower-case hex.
-func normHash(h string) string {
-	h = strings.TrimSpace(h)
-	if i := strings.IndexByte(h, ':'); i >= 0 && strings.EqualFold(strings.ReplaceAll(h[:i], "-", ""), "sha256") {
-		h = h[i+1:]
-	}
-	return strings.ToLower(h)
+	return "", ""
 }
 
 type grantKey struct{}

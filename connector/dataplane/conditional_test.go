@@ -3,6 +3,8 @@ package dataplane
 import (
 	"net/http"
 	"testing"
+
+	"github.com/tdsc/tdsc/ledger/digest"
 )
 
 func TestCheckConditions(t *testing.T) {
@@ -59,7 +61,7 @@ func FuzzConditions(f *testing.F) {
 func TestNormHash(t *testing.T) {
 	const hexSum = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 	for _, in := range []string{hexSum, "sha256:" + hexSum, "SHA256:" + hexSum, " sha-256:" + hexSum} {
-		if got := normHash(in); got != hexSum {
+		if got := digest.SHA256Hex(in); got != hexSum {
 			t.Errorf("normHash(%q) = %q", in, got)
 		}
 	}

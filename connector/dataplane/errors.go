@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -132,7 +133,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	msg := "dataplane: refused (" + http.StatusText(e.Status) + ", " + e.Reason + "): " + e.Message
+	// The server's message is its own error text, which names the data plane
+	// already: say it once.
+	msg := "dataplane: refused (" + http.StatusText(e.Status) + ", " + e.Reason + "): " + strings.TrimPrefix(e.Message, "dataplane: ")
 	if e.RetryAfter > 0 {
 		msg += " (retry after " + e.RetryAfter.String() + ")"
 	}

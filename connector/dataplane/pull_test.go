@@ -297,7 +297,6 @@ func TestConditionalAndRangeRequests(t *testing.T) {
 // it is closed.
 type slowSource struct {
 	dataplane.FileSource
-	mu     sync.Mutex
 	closed chan struct{}
 	opened chan struct{}
 }

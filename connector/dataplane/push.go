@@ -3,7 +3,6 @@ package dataplane
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tdsc/tdsc/ledger/digest"
 )
 
 // PushPrefix is where a consumer's push receiver lives: PUT /push/{transfer}[/path].
@@ -205,7 +206,7 @@ func (rv *Receiver) receive(w http.ResponseWriter, r *http.Request) {
 	if registered == "" && p == "" {
 		registered = reprDigest(r.Header.Get("Repr-Digest"))
 	}
-	registered = normHash(registered)
+	registered = digest.SHA256Hex(registered)
 
 	started := rv.cfg.Now()
 	res, err := rv.write(ctx, w, r, dst)
@@ -284,20 +285,10 @@ func (ir idleReader) Read(p []byte) (int, error) {
 	return ir.Reader.Read(p)
 }
 
-func encodeB64(b []byte) string          { return base64.StdEncoding.EncodeToString(b) }
-func decodeB64(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
-
 // reprDigest extracts the hex SHA-256 from "sha-256=:BASE64:".
 func reprDigest(v string) string {
-	for _, item := range strings.Split(v, ",") {
-		k, val, ok := strings.Cut(strings.TrimSpace(item), "=")
-		if !ok || !strings.EqualFold(k, "sha-256") {
-			continue
-		}
-		raw, err := decodeB64(strings.Trim(val, ":"))
-		if err == nil && len(raw) == sha256.Size {
-			return hex.EncodeToString(raw)
-		}
+	if d, ok := digest.ParseReprDigest(v); ok && d.Algorithm() == digest.SHA256 {
+		return d.Hex()
 	}
 	return ""
 }
@@ -376,11 +367,9 @@ func (pu *Pusher) Push(ctx context.Context, req PushRequest) (TransferResult, er
 	hreq.Header.Set("Authorization", "DPoP "+req.Token)
 	hreq.Header.Set("DPoP", proof)
 	hreq.Header.Set("Content-Type", info.ContentType)
-	registered := normHash(req.Dataset.ContentHash)
-	if req.Path == "" && registered != "" {
-		if raw, err := hex.DecodeString(registered); err == nil && len(raw) == sha256.Size {
-			hreq.Header.Set("Repr-Digest", "sha-256=:"+encodeB64(raw)+":")
-		}
+	registered := digest.SHA256Hex(req.Dataset.ContentHash)
+	if d, err := digest.Parse(req.Dataset.ContentHash); err == nil && req.Path == "" {
+		hreq.Header.Set("Repr-Digest", d.ReprDigest())
 	}
 	resp, err := pu.Client.Do(hreq)
 	pr.CloseWithError(errors.New("dataplane: push: request ended"))

@@ -3,7 +3,6 @@ package dataplane
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tdsc/tdsc/ledger/digest"
 )
 
 // Config tunes the provider's data plane. Start from DefaultConfig.
@@ -324,9 +325,9 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	}
 	registered := ""
 	if p == "" && ds.ContentHash != "" {
-		registered = normHash(ds.ContentHash)
-		if raw, err := hex.DecodeString(registered); err == nil && len(raw) == sha256.Size {
-			h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(raw)+":")
+		registered = digest.SHA256Hex(ds.ContentHash)
+		if d, err := digest.Parse(ds.ContentHash); err == nil {
+			h.Set("Repr-Digest", d.ReprDigest())
 		}
 	}
 

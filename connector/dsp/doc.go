@@ -5,5 +5,5 @@
 // Decoders refuse bodies larger than MaxMessageBytes, unknown @type values,
 // a missing @context, and missing required fields; every error is a
 // *DecodeError naming the message type and the field. The types marshal to
-// JSON that validates against the official schemas (testdata/schemas, Apache-2.0).
+// JSON that validates against the official schemas (dspschema, test-only, Apache-2.0).
 package dsp

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tdsc/tdsc/connector/dsp/dspschema"
 )
 
 // decoders by @type, for the official examples and the fuzz test.
@@ -37,7 +39,7 @@ var decoders = map[string]func(io.Reader) (any, error){
 // TestOfficialExamples decodes every official example with our strict decoder
 // and validates it against its schema (the schema check proves the loader works).
 func TestOfficialExamples(t *testing.T) {
-	files, err := filepath.Glob("testdata/schemas/*/example/*.json")
+	files, err := filepath.Glob("dspschema/testdata/schemas/*/example/*.json")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no examples: %v", err)
 	}
@@ -65,7 +67,7 @@ func TestOfficialExamples(t *testing.T) {
 			if h.Type == TypeDataset {
 				return // dataset.json example lacks @context required by its own root schema
 			}
-			if err := ValidateSchema(data); err != nil {
+			if err := dspschema.Validate(data); err != nil {
 				t.Errorf("schema: %v", err)
 			}
 		})
@@ -123,7 +125,7 @@ func samples() map[string]any {
 // validates it against the official schema, then decodes it back.
 func TestOurMessagesValidate(t *testing.T) {
 	s := samples()
-	for typ := range schemaFor {
+	for _, typ := range dspschema.Types() {
 		if typ == TypeDatasetRequestMessage {
 			continue // we serve datasets by GET; we never send this message
 		}
@@ -137,7 +139,7 @@ func TestOurMessagesValidate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := ValidateSchema(data); err != nil {
+			if err := dspschema.Validate(data); err != nil {
 				t.Errorf("%v\n%s", err, data)
 			}
 			if _, err := decoders[typ](bytes.NewReader(data)); err != nil {
@@ -162,7 +164,7 @@ func TestPushMessagesValidate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ValidateSchema(data); err != nil {
+		if err := dspschema.Validate(data); err != nil {
 			t.Errorf("%s: %v\n%s", typ, err, data)
 		}
 		if _, err := decoders[typ](bytes.NewReader(data)); err != nil {

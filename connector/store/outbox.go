@@ -223,9 +223,11 @@ func (t *Tx) CommitBatch(root string) error {
 }
 
 // RefuseBatch settles a batch the ledger refused. A batch of one record
-// refuses that record for good; a larger batch returns its records to the
-// outbox as solo records, so each is tried alone and only the bad one is refused.
-func (t *Tx) RefuseBatch(root, errText string) (refused []string, err error) {
+// refuses that record for good, keeping errText (the refusal's message) and
+// cause (its structured wire form, JSON, read back by RefusalCause); a larger
+// batch returns its records to the outbox as solo records, so each is tried
+// alone and only the bad one is refused.
+func (t *Tx) RefuseBatch(root, errText string, cause []byte) (refused []string, err error) {
 	ids, err := t.BatchRecordIDs(root)
 	if err != nil {
 		return nil, err
@@ -234,7 +236,11 @@ func (t *Tx) RefuseBatch(root, errText string) (refused []string, err error) {
 		return nil, err
 	}
 	if len(ids) == 1 {
-		return ids, t.setRecords(ids, OutboxRefused, root, errText)
+		if err := t.setRecords(ids, OutboxRefused, root, errText); err != nil {
+			return nil, err
+		}
+		_, err := t.exec(`UPDATE outbox SET cause = $1 WHERE record_id = $2`, string(cause), ids[0])
+		return ids, err
 	}
 	now := t.s.stamp()
 	for _, id := range ids {
@@ -244,6 +250,16 @@ func (t *Tx) RefuseBatch(root, errText string) (refused []string, err error) {
 		}
 	}
 	return nil, nil
+}
+
+// RefusalCause returns the structured cause RefuseBatch kept for a refused
+// record: empty for a record refused before causes were kept.
+func (t *Tx) RefusalCause(recordID string) ([]byte, error) {
+	var cause string
+	if err := t.queryRow(`SELECT cause FROM outbox WHERE record_id = $1`, recordID).Scan(&cause); err != nil {
+		return nil, notFound("outbox record", recordID, err)
+	}
+	return []byte(cause), nil
 }
 
 // ---- tasks: pending outgoing steps, re-driven after a restart

@@ -29,12 +29,12 @@ func TestMigrationsAreVersionedAndRerunnable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.db")
 	s := open(t, path)
 	v, err := s.SchemaVersion(context.Background())
-	if err != nil || v != 4 {
-		t.Fatalf("schema version = %d, %v; want 4", v, err)
+	if err != nil || v != 5 {
+		t.Fatalf("schema version = %d, %v; want 5", v, err)
 	}
 	s.Close()
 	s2 := open(t, path) // reopening applies nothing twice
-	if v, _ := s2.SchemaVersion(context.Background()); v != 4 {
+	if v, _ := s2.SchemaVersion(context.Background()); v != 5 {
 		t.Fatalf("after reopen: version %d", v)
 	}
 }
@@ -136,7 +136,7 @@ func TestOutboxBatchesSettle(t *testing.T) {
 		t.Fatalf("open batch = %+v", b)
 	}
 	// Refused as a group: the records come back one by one.
-	must(s.Update(ctx, func(tx *Tx) error { _, err := tx.RefuseBatch("root1", "rule x"); return err }))
+	must(s.Update(ctx, func(tx *Tx) error { _, err := tx.RefuseBatch("root1", "rule x", nil); return err }))
 	p, _ = s.View(ctx).Pending(10)
 	if len(p) != 1 || !p[0].Solo || p[0].RecordID != "r1" {
 		t.Fatalf("after a group refusal pending = %+v, want r1 alone", p)
@@ -148,7 +148,7 @@ func TestOutboxBatchesSettle(t *testing.T) {
 	}
 	must(s.Update(ctx, func(tx *Tx) error { return tx.PutBatch("root3", []byte("{}"), []string{"r2"}) }))
 	must(s.Update(ctx, func(tx *Tx) error {
-		refused, err := tx.RefuseBatch("root3", "rule y")
+		refused, err := tx.RefuseBatch("root3", "rule y", []byte(`{"kind":"refused","rule":"y"}`))
 		if !cmp.Equal(refused, []string{"r2"}) {
 			t.Errorf("refused = %v", refused)
 		}
@@ -157,6 +157,16 @@ func TestOutboxBatchesSettle(t *testing.T) {
 	c, _ := s.View(ctx).OutboxCounts()
 	if !cmp.Equal(c, map[string]int{OutboxCommitted: 1, OutboxRefused: 1, OutboxPending: 1}) {
 		t.Fatalf("counts = %v", c)
+	}
+	// The refusal's structured cause is kept beside its message, and read back.
+	if st, msg, _ := s.View(ctx).OutboxState("r2"); st != OutboxRefused || msg != "rule y" {
+		t.Errorf("r2 = %s %q, want refused %q", st, msg, "rule y")
+	}
+	if cause, err := s.View(ctx).RefusalCause("r2"); err != nil || string(cause) != `{"kind":"refused","rule":"y"}` {
+		t.Errorf("r2's cause = %s, %v", cause, err)
+	}
+	if cause, err := s.View(ctx).RefusalCause("r3"); err != nil || len(cause) != 0 {
+		t.Errorf("r3 (pending) has cause %s, %v", cause, err)
 	}
 }
 

@@ -29,11 +29,7 @@ func TestOverLedgerService(t *testing.T) {
 		if err != nil {
 			return service.Principal{}, err
 		}
-		p := service.Principal{Role: c.Role}
-		if c.Role == identity.RoleParticipant {
-			p.Participant = c.Subject
-		}
-		return p, nil
+		return identity.PrincipalOf(c), nil
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
-	"github.com/tdsc/tdsc/ledger/service"
+	"github.com/tdsc/tdsc/ledger/api"
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -57,21 +57,22 @@ func New(base string, opts ...Option) (*Client, error) {
 }
 
 func (c *Client) req(ctx context.Context, auth bool) (*resty.Request, error) {
-	r := c.r.R().SetContext(ctx).SetError(&service.ErrorBody{})
+	r := c.r.R().SetContext(ctx).SetError(&api.Error{})
 	if auth {
 		if c.token == nil {
-			return nil, fmt.Errorf("%w: the client has no role token (WithToken)", service.ErrUnauthorized)
+			return nil, fmt.Errorf("%w: the client has no role token (WithToken)", api.ErrUnauthorized)
 		}
 		tok, err := c.token(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", service.ErrUnauthorized, err)
+			return nil, fmt.Errorf("%w: %v", api.ErrUnauthorized, err)
 		}
 		r.SetAuthToken(tok)
 	}
 	return r, nil
 }
 
-// do runs a request and turns an error answer back into the ledger's errors.
+// do runs a request and turns an error answer back into the ledger's errors
+// through api.Error.Err, the one decoder of the ledger's wire errors.
 func do(resp *resty.Response, err error) error {
 	if err != nil {
 		return fmt.Errorf("ledger client: %w", err)
@@ -79,30 +80,14 @@ func do(resp *resty.Response, err error) error {
 	if !resp.IsError() {
 		return nil
 	}
-	body, _ := resp.Error().(*service.ErrorBody)
-	if body == nil || body.Code == "" {
+	body, _ := resp.Error().(*api.Error)
+	if body == nil || body.Kind == "" {
 		return fmt.Errorf("ledger client: %s: %s", resp.Status(), strings.TrimSpace(string(resp.Body())))
 	}
-	msg := strings.TrimPrefix(body.Error, "ledger: ")
-	switch body.Code {
-	case service.CodeMalformed:
-		return &ledger.MalformedError{Rule: body.Rule, Field: body.Field, RecordID: body.RecordID, Reason: msg}
-	case service.CodeRefused:
-		return &ledger.RuleError{Rule: body.Rule, Field: body.Field, RecordID: body.RecordID, Reason: msg}
-	case service.CodeUnknownWriter:
-		return &ledger.FieldError{Err: ledger.ErrUnknownWriter, Rule: body.Rule, Field: body.Field, Reason: msg}
-	case service.CodeBadSignature:
-		return &ledger.FieldError{Err: ledger.ErrBadSignature, Rule: body.Rule, Field: body.Field, Reason: msg}
-	case service.CodeNotFound:
-		return fmt.Errorf("%w: %s", ledger.ErrNotFound, msg)
-	case service.CodeUnauthorized:
-		return fmt.Errorf("%w: %s", service.ErrUnauthorized, msg)
-	case service.CodeForbidden:
-		return fmt.Errorf("%w: %s", service.ErrForbidden, msg)
-	case service.CodeUnavailable:
-		return fmt.Errorf("%w: %s", ledger.ErrUnavailable, msg)
+	if body.Kind == api.KindInternal {
+		return fmt.Errorf("ledger client: %s: %s", resp.Status(), body.Reason)
 	}
-	return fmt.Errorf("ledger client: %s: %s", resp.Status(), body.Error)
+	return body.Err()
 }
 
 // Append posts a batch and returns its receipt.
@@ -158,7 +143,7 @@ func (c *Client) Checkpoint(ctx context.Context) ([]byte, error) {
 
 // ConsistencyProof gets the proof that tree size from is a prefix of size to.
 func (c *Client) ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, error) {
-	var out service.ConsistencyResponse
+	var out api.ConsistencyResponse
 	r, _ := c.req(ctx, false)
 	err := do(r.SetQueryParam("from", strconv.FormatUint(from, 10)).SetQueryParam("to", strconv.FormatUint(to, 10)).
 		SetResult(&out).Get("/ledger/v1/proof/consistency"))
@@ -214,7 +199,7 @@ func (c *Client) VerifierKey(ctx context.Context) (string, error) {
 // Batches pages through the stored batches (auditor or regulator token needed).
 func (c *Client) Batches(ctx context.Context, from uint64, fn func(*ledger.StoredBatch) error) error {
 	for {
-		var page service.BatchPage
+		var page api.BatchPage
 		r, err := c.req(ctx, true)
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -451,11 +452,28 @@ func writeAtomic(path string, data []byte, mode os.FileMode) error {
 	if err != nil {
 		return fmt.Errorf("embedded: write %s: %w", path, err)
 	}
+	return commitAtomic(tmp, path, data, mode)
+}
+
+// tempFile is what commitAtomic needs of the temporary file (an *os.File).
+type tempFile interface {
+	io.Writer
+	Chmod(os.FileMode) error
+	Sync() error
+	Close() error
+	Name() string
+}
+
+// commitAtomic fills tmp with data, syncs and closes it, and renames it to
+// path only when every one of those steps succeeded; tmp is removed otherwise.
+func commitAtomic(tmp tempFile, path string, data []byte, mode os.FileMode) error {
 	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err == nil {
-		if _, err = tmp.Write(data); err == nil {
-			err = tmp.Sync()
-		}
+	err := tmp.Chmod(mode)
+	if err == nil {
+		_, err = tmp.Write(data)
+	}
+	if err == nil {
+		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr

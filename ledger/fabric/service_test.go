@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/client"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
@@ -16,7 +17,7 @@ import (
 func TestConformanceOverHTTP(t *testing.T) {
 	p := network(t)
 	auditor := func(r *http.Request) (service.Principal, error) {
-		return service.Principal{Role: service.RoleAuditor}, nil
+		return service.Principal{Role: identity.RoleAuditor}, nil
 	}
 	ledgertest.Run(t, func(t *testing.T, g ledger.Genesis) (ledgertest.Backend, string) {
 		l := open(t, p, g, nil)

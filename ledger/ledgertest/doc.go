@@ -1,4 +1,4 @@
 // Package ledgertest is the conformance suite every ledger backend passes
-// (Run), and a test data space (Space) that builds realistic, correctly
-// signed records and batches for tests and benchmarks.
+// (Run). It imports testing; only tests import it. The test data space it
+// runs on is ledger/workload's Space.
 package ledgertest

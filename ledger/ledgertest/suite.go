@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -169,6 +170,17 @@ func testAllOrNothing(t *testing.T, f *fixture) {
 	if !errors.Is(err, ledger.ErrRefused) || !errors.As(err, &re) || re.Rule != "agreement.exists" || re.RecordID != bad.ID {
 		t.Fatalf("got %v, want refusal by rule agreement.exists naming record %s", err, bad.ID)
 	}
+	// The reason travels apart from the rule, record and field, so every
+	// backend (in process, over HTTP, through the chaincode) reads each once.
+	if re.Reason != "agreement ag-none was never signed" || re.Field != "agreement" {
+		t.Fatalf("reason %q on field %q, want %q on field agreement", re.Reason, re.Field, "agreement ag-none was never signed")
+	}
+	// A backend may put its own context in front (Fabric names the stage and
+	// transaction), never a second copy of the refusal.
+	want := "ledger: refused by rule agreement.exists: record " + bad.ID + ": field agreement: agreement ag-none was never signed"
+	if msg := err.Error(); !strings.HasSuffix(msg, want) || strings.Count(msg, "refused") != 1 || strings.Count(msg, "ag-none") != 1 {
+		t.Fatalf("message %q, want it to end with %q, each fact once", msg, want)
+	}
 	if _, err := f.b.Record(f.ctx, good.ID); !errors.Is(err, ledger.ErrNotFound) {
 		t.Fatalf("record %s of a refused batch: got %v, want ErrNotFound", good.ID, err)
 	}
@@ -264,6 +276,9 @@ func testBadBatches(t *testing.T, f *fixture) {
 				}
 			default:
 				t.Fatalf("got %v (%T), want a *ledger.RuleError or *ledger.FieldError naming rule %s", err, err, tt.rule)
+			}
+			if msg := err.Error(); strings.Count(msg, tt.rule) != 1 || strings.Count(msg, "ledger: ") != 1 {
+				t.Fatalf("message %q does not name rule %s and its kind once", msg, tt.rule)
 			}
 		})
 	}

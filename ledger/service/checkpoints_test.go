@@ -12,9 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/api"
 	"github.com/tdsc/tdsc/ledger/embedded"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
-	"github.com/tdsc/tdsc/ledger/service"
 	"github.com/tdsc/tdsc/ledger/verify"
 	"github.com/tdsc/tdsc/policy"
 )
@@ -59,7 +59,7 @@ func manyCheckpoints(t *testing.T, n int) (*embedded.Store, *httptest.Server, []
 }
 
 // getPage is a raw GET /ledger/v1/checkpoints with an auditor token.
-func getPage(t *testing.T, srv *httptest.Server, query string) (int, ledger.CheckpointPage, service.ErrorBody) {
+func getPage(t *testing.T, srv *httptest.Server, query string) (int, ledger.CheckpointPage, api.Error) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, srv.URL+"/ledger/v1/checkpoints"+query, nil)
 	if err != nil {
@@ -72,7 +72,7 @@ func getPage(t *testing.T, srv *httptest.Server, query string) (int, ledger.Chec
 	}
 	defer resp.Body.Close()
 	var page ledger.CheckpointPage
-	var body service.ErrorBody
+	var body api.Error
 	if resp.StatusCode == http.StatusOK {
 		err = json.NewDecoder(resp.Body).Decode(&page)
 	} else {
@@ -220,8 +220,8 @@ func TestCheckpointPageBadParams(t *testing.T) {
 				}
 				return
 			}
-			if code != http.StatusBadRequest || body.Code != service.CodeMalformed || body.Field != tc.field || body.Rule != tc.rule ||
-				!strings.Contains(body.Error, "field "+tc.field+": ") || !strings.Contains(body.Error, "(rule "+tc.rule+")") {
+			if code != http.StatusBadRequest || body.Kind != api.KindMalformed || body.Field != tc.field || body.Rule != tc.rule ||
+				!strings.Contains(body.Err().Error(), "field "+tc.field+": ") || !strings.Contains(body.Err().Error(), "(rule "+tc.rule+")") {
 				t.Fatalf("got %d %+v, want 400 malformed field %s rule %s, both in the message", code, body, tc.field, tc.rule)
 			}
 		})

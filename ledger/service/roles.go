@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/tdsc/tdsc/identity"
 )
@@ -19,18 +18,14 @@ type RoleVerifier interface {
 // by the authority, participant tokens self-signed with a registered key).
 func RoleTokens(v RoleVerifier, aud string) ReadAuthorizer {
 	return func(r *http.Request) (Principal, error) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || tok == "" {
+		scheme, tok, ok := identity.Authorization(r)
+		if !ok || scheme != identity.SchemeBearer {
 			return Principal{}, errors.New("header Authorization: a Bearer role token is required")
 		}
 		c, err := v.VerifyRole(r.Context(), tok, aud)
 		if err != nil {
 			return Principal{}, err
 		}
-		p := Principal{Role: c.Role}
-		if c.Role == RoleParticipant {
-			p.Participant = c.Subject
-		}
-		return p, nil
+		return identity.PrincipalOf(c), nil
 	}
 }

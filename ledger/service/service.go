@@ -16,6 +16,7 @@ import (
 
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/api"
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -34,29 +35,20 @@ type Backend interface {
 	CheckpointPage(ctx context.Context, q ledger.CheckpointQuery) (ledger.CheckpointPage, error)
 }
 
-// Roles a reader may hold.
-const (
-	RoleAuditor     = "auditor"
-	RoleRegulator   = "regulator"
-	RoleParticipant = "participant"
-)
-
-// Principal is the verified reader of a request.
-type Principal struct {
-	Role        string
-	Participant string // for RoleParticipant: whose records it may read
-}
+// Principal is the verified reader of a request (identity.Principal: for
+// identity.RoleParticipant, ID is whose records it may read).
+type Principal = identity.Principal
 
 // ReadAuthorizer verifies the request's role token. It returns an error for a
 // missing or bad token; the service answers 401 and reads nothing.
 type ReadAuthorizer func(r *http.Request) (Principal, error)
 
-// ErrUnauthorized reports a read without a valid role token. Obtain a token
-// from the authority (auditor, regulator) or sign one as a participant.
-var ErrUnauthorized = errors.New("ledger service: role token required")
-
-// ErrForbidden reports a principal reading what its role does not cover.
-var ErrForbidden = errors.New("ledger service: role does not allow this read")
+// ErrUnauthorized and ErrForbidden are api.ErrUnauthorized and
+// api.ErrForbidden, named here for the service's callers.
+var (
+	ErrUnauthorized = api.ErrUnauthorized
+	ErrForbidden    = api.ErrForbidden
+)
 
 // Config configures the handler.
 type Config struct {
@@ -172,7 +164,7 @@ func (h *handler) append(w http.ResponseWriter, r *http.Request) error {
 	}
 	rc, err := h.cfg.Backend.Append(r.Context(), b)
 	if err != nil {
-		h.batches.WithLabelValues(errorCode(err)).Inc()
+		h.batches.WithLabelValues(api.Kind(err)).Inc()
 		return err
 	}
 	h.batches.WithLabelValues("ok").Inc()
@@ -186,14 +178,8 @@ func (h *handler) reader(r *http.Request) (Principal, error) {
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %v", ErrUnauthorized, err)
 	}
-	switch p.Role {
-	case RoleAuditor, RoleRegulator:
-	case RoleParticipant:
-		if p.Participant == "" {
-			return Principal{}, fmt.Errorf("%w: participant role without a participant", ErrUnauthorized)
-		}
-	default:
-		return Principal{}, fmt.Errorf("%w: unknown role %q", ErrUnauthorized, p.Role)
+	if err := p.Validate(); err != nil {
+		return Principal{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
 	return p, nil
 }
@@ -208,7 +194,7 @@ func (h *handler) record(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if p.Role == RoleParticipant && pr.Record.Actor != p.Participant && pr.Record.Counterparty != p.Participant {
+	if !ledger.Visible(p, &pr.Record) {
 		// Not found rather than forbidden: a participant does not learn what others recorded.
 		return fmt.Errorf("%w: record %s", ledger.ErrNotFound, id)
 	}
@@ -240,11 +226,12 @@ func (h *handler) query(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if p.Role == RoleParticipant {
-		if q.Participant != "" && q.Participant != p.Participant {
-			return fmt.Errorf("%w: participant %s may query only its own records", ErrForbidden, p.Participant)
+	if !p.SeesAll() {
+		// A participant's query is narrowed to what ledger.Visible lets it see.
+		if q.Participant != "" && q.Participant != p.ID {
+			return fmt.Errorf("%w: participant %s may query only its own records", ErrForbidden, p.ID)
 		}
-		q.Participant = p.Participant
+		q.Participant = p.ID
 	}
 	page, err := h.cfg.Backend.Query(r.Context(), q)
 	if err != nil {
@@ -253,19 +240,12 @@ func (h *handler) query(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, page)
 }
 
-// BatchPage is one page of stored batches (GET /ledger/v1/batches).
-type BatchPage struct {
-	Batches []*ledger.StoredBatch `json:"batches"`
-	// Next is the index to continue from; 0 on the last page.
-	Next uint64 `json:"next,omitempty"`
-}
-
 func (h *handler) listBatches(w http.ResponseWriter, r *http.Request) error {
 	p, err := h.reader(r)
 	if err != nil {
 		return err
 	}
-	if p.Role == RoleParticipant {
+	if !p.SeesAll() {
 		return fmt.Errorf("%w: whole batches are for auditors and regulators", ErrForbidden)
 	}
 	from, err := uintParam(r, "from", 0)
@@ -277,7 +257,7 @@ func (h *handler) listBatches(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	limit = min(max(limit, 1), 256)
-	page := BatchPage{Batches: []*ledger.StoredBatch{}}
+	page := api.BatchPage{Batches: []*ledger.StoredBatch{}}
 	errStop := errors.New("page full")
 	err = h.cfg.Backend.Batches(r.Context(), from, func(sb *ledger.StoredBatch) error {
 		if uint64(len(page.Batches)) == limit {
@@ -361,13 +341,6 @@ func uintParam(r *http.Request, name string, def uint64) (uint64, error) {
 	return n, nil
 }
 
-// ConsistencyResponse is the body of GET /ledger/v1/proof/consistency.
-type ConsistencyResponse struct {
-	From  uint64   `json:"from"`
-	To    uint64   `json:"to"`
-	Proof [][]byte `json:"proof"`
-}
-
 func (h *handler) consistency(w http.ResponseWriter, r *http.Request) error {
 	from, err := uintParam(r, "from", 0)
 	if err != nil {
@@ -384,7 +357,7 @@ func (h *handler) consistency(w http.ResponseWriter, r *http.Request) error {
 	if pr == nil {
 		pr = [][]byte{}
 	}
-	return writeJSON(w, ConsistencyResponse{From: from, To: to, Proof: pr})
+	return writeJSON(w, api.ConsistencyResponse{From: from, To: to, Proof: pr})
 }
 
 func (h *handler) participant(w http.ResponseWriter, r *http.Request) error {
@@ -420,85 +393,27 @@ func (h *handler) jwks(w http.ResponseWriter, r *http.Request) error {
 	}{keys})
 }
 
-// ErrorBody is every error answer's JSON body.
-type ErrorBody struct {
-	Error    string `json:"error"`
-	Code     string `json:"code"`
-	Field    string `json:"field,omitempty"`
-	Rule     string `json:"rule,omitempty"`
-	RecordID string `json:"recordId,omitempty"`
-}
-
-// Error codes in ErrorBody.Code.
-const (
-	CodeMalformed     = "malformed"
-	CodeRefused       = "refused"
-	CodeUnknownWriter = "unknown-writer"
-	CodeBadSignature  = "bad-signature"
-	CodeNotFound      = "not-found"
-	CodeUnauthorized  = "unauthorized"
-	CodeForbidden     = "forbidden"
-	CodeUnavailable   = "unavailable"
-	CodeInternal      = "internal"
-)
-
-func errorCode(err error) string {
-	switch {
-	case errors.Is(err, ledger.ErrMalformed):
-		return CodeMalformed
-	case errors.Is(err, ledger.ErrRefused):
-		return CodeRefused
-	case errors.Is(err, ledger.ErrUnknownWriter):
-		return CodeUnknownWriter
-	case errors.Is(err, ledger.ErrBadSignature):
-		return CodeBadSignature
-	case errors.Is(err, ledger.ErrNotFound):
-		return CodeNotFound
-	case errors.Is(err, ErrUnauthorized):
-		return CodeUnauthorized
-	case errors.Is(err, ErrForbidden):
-		return CodeForbidden
-	case errors.Is(err, ledger.ErrUnavailable):
-		return CodeUnavailable
-	}
-	return CodeInternal
-}
-
-// status is the one place mapping errors to HTTP status codes.
+// status is the one place mapping error kinds to HTTP status codes.
 var status = map[string]int{
-	CodeMalformed:     http.StatusBadRequest,
-	CodeRefused:       http.StatusUnprocessableEntity,
-	CodeUnknownWriter: http.StatusForbidden,
-	CodeBadSignature:  http.StatusUnauthorized,
-	CodeNotFound:      http.StatusNotFound,
-	CodeUnauthorized:  http.StatusUnauthorized,
-	CodeForbidden:     http.StatusForbidden,
-	CodeUnavailable:   http.StatusServiceUnavailable,
-	CodeInternal:      http.StatusInternalServerError,
+	api.KindMalformed:     http.StatusBadRequest,
+	api.KindRefused:       http.StatusUnprocessableEntity,
+	api.KindUnknownWriter: http.StatusForbidden,
+	api.KindBadSignature:  http.StatusUnauthorized,
+	api.KindNotFound:      http.StatusNotFound,
+	api.KindGenesis:       http.StatusConflict,
+	api.KindUnauthorized:  http.StatusUnauthorized,
+	api.KindForbidden:     http.StatusForbidden,
+	api.KindUnavailable:   http.StatusServiceUnavailable,
+	api.KindInternal:      http.StatusInternalServerError,
 }
 
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) int {
-	code := errorCode(err)
-	if errors.Is(err, context.Canceled) {
-		code = CodeInternal
-	}
-	body := ErrorBody{Error: err.Error(), Code: code}
-	var me *ledger.MalformedError
-	var re *ledger.RuleError
-	var fe *ledger.FieldError
-	switch {
-	case errors.As(err, &me):
-		body.Field, body.Rule, body.RecordID = me.Field, me.Rule, me.RecordID
-	case errors.As(err, &re):
-		body.Field, body.Rule, body.RecordID = re.Field, re.Rule, re.RecordID
-	case errors.As(err, &fe):
-		body.Field, body.Rule = fe.Field, fe.Rule
-	}
-	if code == CodeInternal {
+	body := api.FromError(err)
+	if errors.Is(err, context.Canceled) || body.Kind == api.KindInternal {
 		h.cfg.Logger.ErrorContext(r.Context(), "ledger request failed", "path", r.URL.Path, "err", err)
-		body.Error = "internal error"
+		body = &api.Error{Kind: api.KindInternal, Reason: "internal error"}
 	}
-	st := status[code]
+	st := status[body.Kind]
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(st)
 	json.NewEncoder(w).Encode(body)

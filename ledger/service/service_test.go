@@ -12,6 +12,7 @@ import (
 
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/api"
 	"github.com/tdsc/tdsc/ledger/client"
 	"github.com/tdsc/tdsc/ledger/embedded"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
@@ -22,10 +23,10 @@ import (
 
 // tokens is a real, if simple, ReadAuthorizer: bearer tokens known to the test.
 var tokens = map[string]service.Principal{
-	"auditor-token":   {Role: service.RoleAuditor},
-	"regulator-token": {Role: service.RoleRegulator},
-	"p1-token":        {Role: service.RoleParticipant, Participant: "p1"},
-	"p3-token":        {Role: service.RoleParticipant, Participant: "p3"},
+	"auditor-token":   {Role: identity.RoleAuditor},
+	"regulator-token": {Role: identity.RoleRegulator},
+	"p1-token":        {Role: identity.RoleParticipant, ID: "p1"},
+	"p3-token":        {Role: identity.RoleParticipant, ID: "p3"},
 }
 
 func authorize(r *http.Request) (service.Principal, error) {
@@ -115,10 +116,10 @@ func TestReadsNeedRoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var body service.ErrorBody
+	var body api.Error
 	json.NewDecoder(resp.Body).Decode(&body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized || body.Code != service.CodeUnauthorized {
+	if resp.StatusCode != http.StatusUnauthorized || body.Kind != api.KindUnauthorized {
 		t.Fatalf("no token: %d %+v", resp.StatusCode, body)
 	}
 
@@ -188,14 +189,14 @@ func TestBadInputNamesFieldAndRule(t *testing.T) {
 		code, rule string
 		field      string
 	}{
-		{"malformed JSON", `{"space":`, 400, service.CodeMalformed, ledger.RuleJSON, "batch"},
-		{"unknown field", strings.Replace(string(goodJSON), `"space"`, `"spaceship":1,"space"`, 1), 400, service.CodeMalformed, ledger.RuleJSON, "batch"},
-		{"unknown kind", unknownKind, 400, service.CodeMalformed, ledger.RuleKind, "records[0].kind"},
-		{"oversized", `{"space":"` + strings.Repeat("x", ledger.MaxBatchBytes) + `"}`, 400, service.CodeMalformed, ledger.RuleSize, "batch"},
-		{"missing signature", strings.Replace(string(goodJSON), `"signature":"`+good.Signature+`"`, `"signature":""`, 1), 400, service.CodeMalformed, ledger.RuleFormat, "signature"},
-		{"rule violation", string(refusedJSON), 422, service.CodeRefused, "agreement.exists", "agreement"},
-		{"bad signature", string(badSigJSON), 401, service.CodeBadSignature, ledger.RuleBatchSignature, "signature"},
-		{"unknown writer", string(unknownJSON), 403, service.CodeUnknownWriter, ledger.RuleWriterRegistered, "writer"},
+		{"malformed JSON", `{"space":`, 400, api.KindMalformed, ledger.RuleJSON, "batch"},
+		{"unknown field", strings.Replace(string(goodJSON), `"space"`, `"spaceship":1,"space"`, 1), 400, api.KindMalformed, ledger.RuleJSON, "batch"},
+		{"unknown kind", unknownKind, 400, api.KindMalformed, ledger.RuleKind, "records[0].kind"},
+		{"oversized", `{"space":"` + strings.Repeat("x", ledger.MaxBatchBytes) + `"}`, 400, api.KindMalformed, ledger.RuleSize, "batch"},
+		{"missing signature", strings.Replace(string(goodJSON), `"signature":"`+good.Signature+`"`, `"signature":""`, 1), 400, api.KindMalformed, ledger.RuleFormat, "signature"},
+		{"rule violation", string(refusedJSON), 422, api.KindRefused, "agreement.exists", "agreement"},
+		{"bad signature", string(badSigJSON), 401, api.KindBadSignature, ledger.RuleBatchSignature, "signature"},
+		{"unknown writer", string(unknownJSON), 403, api.KindUnknownWriter, ledger.RuleWriterRegistered, "writer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, err := srv.Client().Post(srv.URL+"/ledger/v1/batches", "application/json", strings.NewReader(tc.body))
@@ -203,11 +204,11 @@ func TestBadInputNamesFieldAndRule(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			var body service.ErrorBody
+			var body api.Error
 			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 				t.Fatal(err)
 			}
-			if resp.StatusCode != tc.status || body.Code != tc.code || body.Rule != tc.rule || body.Field != tc.field {
+			if resp.StatusCode != tc.status || body.Kind != tc.code || body.Rule != tc.rule || body.Field != tc.field {
 				t.Fatalf("got %d %+v, want %d code %s rule %s field %s", resp.StatusCode, body, tc.status, tc.code, tc.rule, tc.field)
 			}
 		})

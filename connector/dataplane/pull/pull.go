@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tdsc/tdsc/connector/dataplane"
+	"github.com/tdsc/tdsc/ledger/digest"
 )
 
 // Progress is reported while bytes arrive: Done of Total bytes (Total -1 when
@@ -246,7 +246,7 @@ func download(ctx context.Context, url, token string, proof dataplane.ProofFunc,
 // finish hashes the whole file and checks it against the expected hash.
 func finish(out string, size, n, from int64, etag, sum string, resp *http.Response, o options) (Result, error) {
 	res := Result{Path: out, Size: size, Bytes: n, From: from, SHA256: sum, ETag: etag}
-	res.Expected = normHash(o.expected)
+	res.Expected = digest.SHA256Hex(o.expected)
 	if res.Expected == "" {
 		res.Expected = reprDigest(resp.Header.Get("Repr-Digest"))
 	}
@@ -338,22 +338,10 @@ func respError(resp *http.Response) error {
 	return e
 }
 
-func normHash(h string) string {
-	h = strings.ToLower(strings.TrimSpace(h))
-	h = strings.TrimPrefix(h, "sha256:")
-	return h
-}
-
+// reprDigest is the hex SHA-256 of an RFC 9530 Repr-Digest header, or "".
 func reprDigest(v string) string {
-	for _, item := range strings.Split(v, ",") {
-		k, val, ok := strings.Cut(strings.TrimSpace(item), "=")
-		if !ok || !strings.EqualFold(k, "sha-256") {
-			continue
-		}
-		raw, err := base64.StdEncoding.DecodeString(strings.Trim(val, ":"))
-		if err == nil && len(raw) == sha256.Size {
-			return hex.EncodeToString(raw)
-		}
+	if d, ok := digest.ParseReprDigest(v); ok && d.Algorithm() == digest.SHA256 {
+		return d.Hex()
 	}
 	return ""
 }

@@ -3,6 +3,8 @@ package pull
 import (
 	"strings"
 	"testing"
+
+	"github.com/tdsc/tdsc/ledger/digest"
 )
 
 func TestContentRange(t *testing.T) {
@@ -40,7 +42,7 @@ func TestReprDigest(t *testing.T) {
 			t.Errorf("reprDigest(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if got := normHash("SHA256:" + strings.ToUpper(hexSum)); got != hexSum {
+	if got := digest.SHA256Hex("SHA256:" + strings.ToUpper(hexSum)); got != hexSum {
 		t.Errorf("normHash = %q", got)
 	}
 }

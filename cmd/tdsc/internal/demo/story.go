@@ -514,7 +514,7 @@ func (d *Demo) objection(ctx context.Context, s *story, keys map[string]*identit
 	err = write(Firm, ledger.Record{ID: "objection.resolved/obj-ridership-units-again", Kind: ledger.KindObjectionResolved, Counterparty: Dept,
 		Dataset: "ds-bus-ridership", Objection: &ledger.Objection{ID: "obj-ridership-units"}})
 	var re *ledger.RuleError
-	s.expect(errors.As(err, &re), "resolving it twice (and by a party that is not the owner) is refused by the ledger: %v", err)
+	s.expect(errors.As(err, &re), "resolving it twice (and by a party that is not the owner) is refused: %v", err)
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package ledgertest
+package workload
 
 import (
 	"context"
@@ -25,7 +25,7 @@ type Workload struct {
 // NewWorkload builds about n records in batches of batchSize over streams pairs.
 func NewWorkload(s *Space, n, batchSize, streams int) (*Workload, error) {
 	if batchSize < 1 || streams < 1 || batchSize > ledger.MaxBatchRecords {
-		return nil, fmt.Errorf("ledgertest: workload: need 1 <= batchSize <= %d and streams >= 1", ledger.MaxBatchRecords)
+		return nil, fmt.Errorf("workload: workload: need 1 <= batchSize <= %d and streams >= 1", ledger.MaxBatchRecords)
 	}
 	w := &Workload{Streams: make([][]*ledger.Batch, streams)}
 	add := func(dst *[]*ledger.Batch, writer string, recs []ledger.Record) error {
