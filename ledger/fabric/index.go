@@ -39,7 +39,7 @@ type index struct {
 	tx      []txRef        // per batch: the transaction that wrote it
 	byRoot  map[string]int // batch root -> position in batches
 	byID    map[string]uint64
-	entries []ledger.Entry
+	records []slot              // by index
 	post    map[string][]uint64 // postingKey -> record indexes, ascending
 	levels  [][][]byte          // levels[l][i]: the hash of node (l, i)
 	rng     *compact.Range
@@ -62,7 +62,36 @@ func newIndex(h merkle.LogHasher) *index {
 	return &index{hasher: h, byRoot: map[string]int{}, byID: map[string]uint64{}, post: map[string][]uint64{}, rng: rf.NewEmptyRange(0)}
 }
 
-func (x *index) size() uint64 { return uint64(len(x.entries)) }
+// slot is a record's place: its id and batch (whose Records hold its bytes).
+type slot struct {
+	id    string
+	batch int
+}
+
+// keyFields are the fields of a record the lookups need, decoded when the
+// block is read; the whole record is decoded when it is read.
+type keyFields struct {
+	ID           string `json:"id"`
+	Kind         string `json:"kind"`
+	Actor        string `json:"actor"`
+	Counterparty string `json:"counterparty"`
+	Dataset      string `json:"dataset"`
+	Agreement    string `json:"agreement"`
+	Transfer     string `json:"transfer"`
+}
+
+func (x *index) size() uint64 { return uint64(len(x.records)) }
+
+// entry decodes the record at index i.
+func (x *index) entry(i uint64) (ledger.Entry, error) {
+	s := x.records[i]
+	b := x.batches[s.batch]
+	e := ledger.Entry{Index: i, BatchRoot: b.Root}
+	if err := json.Unmarshal(b.Records[i-b.FirstIndex], &e.Record); err != nil {
+		return ledger.Entry{}, fmt.Errorf("fabric: record at index %d does not decode: %w", i, err)
+	}
+	return e, nil
+}
 
 // head is the current tree head.
 func (x *index) head() Head {
@@ -124,28 +153,27 @@ func (x *index) addBatch(w *wire.Written, ref txRef) error {
 	first := x.size()
 	sb := &ledger.StoredBatch{Space: w.Space, Writer: w.Writer, KeyID: w.KeyID, Root: w.Root, Signature: w.Signature,
 		FirstIndex: first, TreeSize: first + uint64(len(w.Records)), Records: w.Records, Leaves: make([][]byte, len(w.Records))}
-	entries := make([]ledger.Entry, len(w.Records))
+	keys := make([]keyFields, len(w.Records))
 	for k, raw := range w.Records {
-		entries[k] = ledger.Entry{Index: first + uint64(k), BatchRoot: w.Root}
-		if err := json.Unmarshal(raw, &entries[k].Record); err != nil {
-			return fmt.Errorf("record %d does not decode: %w", k, err)
+		if err := json.Unmarshal(raw, &keys[k]); err != nil || keys[k].ID == "" {
+			return fmt.Errorf("record %d does not decode: %v", k, err)
 		}
-		if _, dup := x.byID[entries[k].Record.ID]; dup {
-			return fmt.Errorf("record id %s written twice", entries[k].Record.ID)
+		if _, dup := x.byID[keys[k].ID]; dup {
+			return fmt.Errorf("record id %s written twice", keys[k].ID)
 		}
 		sb.Leaves[k] = x.hasher.HashLeaf(raw)
 	}
-	for k := range entries {
-		e := &entries[k]
+	for k := range keys {
+		i := first + uint64(k)
 		if err := x.rng.Append(sb.Leaves[k], x.keep); err != nil {
 			return err
 		}
-		x.byID[e.Record.ID] = e.Index
-		for _, pk := range postingKeys(&e.Record) {
-			x.post[pk] = append(x.post[pk], e.Index)
+		x.byID[keys[k].ID] = i
+		for _, pk := range postingKeys(&keys[k]) {
+			x.post[pk] = append(x.post[pk], i)
 		}
+		x.records = append(x.records, slot{id: keys[k].ID, batch: len(x.batches)})
 	}
-	x.entries = append(x.entries, entries...)
 	x.byRoot[w.Root] = len(x.batches)
 	x.batches = append(x.batches, sb)
 	x.tx = append(x.tx, ref)
@@ -169,7 +197,7 @@ func (x *index) receipt(i int) ledger.Receipt {
 	b := x.batches[i]
 	ids := make([]string, len(b.Records))
 	for k := range ids {
-		ids[k] = x.entries[b.FirstIndex+uint64(k)].Record.ID
+		ids[k] = x.records[b.FirstIndex+uint64(k)].id
 	}
 	return ledger.Receipt{BatchRoot: b.Root, FirstIndex: b.FirstIndex, TreeSize: b.TreeSize, RecordIDs: ids}
 }
@@ -223,38 +251,41 @@ func (x *index) query(q ledger.Query) (ledger.Page, error) {
 		from = n
 	}
 	page := ledger.Page{Records: []ledger.Entry{}}
-	take := func(i uint64) bool {
-		e := x.entries[i]
+	take := func(i uint64) (bool, error) {
 		if len(page.Records) == q.Limit {
 			page.Next = strconv.FormatUint(i, 10)
-			return false
+			return false, nil
+		}
+		e, err := x.entry(i)
+		if err != nil {
+			return false, err
 		}
 		if q.Matches(&e.Record) {
 			page.Records = append(page.Records, e)
 		}
-		return true
+		return true, nil
 	}
 	if pk, ok := postingFor(&q); ok {
 		list := x.post[pk]
 		start, _ := slices.BinarySearch(list, from)
 		for _, i := range list[start:] {
-			if !take(i) {
-				break
+			if more, err := take(i); !more || err != nil {
+				return page, err
 			}
 		}
 		return page, nil
 	}
 	for i := from; i < x.size(); i++ {
-		if !take(i) {
-			break
+		if more, err := take(i); !more || err != nil {
+			return page, err
 		}
 	}
 	return page, nil
 }
 
 // postingKeys are the lookups a record is listed under.
-func postingKeys(r *ledger.Record) []string {
-	ks := []string{"p\x00" + r.Actor, "k\x00" + string(r.Kind)}
+func postingKeys(r *keyFields) []string {
+	ks := []string{"p\x00" + r.Actor, "k\x00" + r.Kind}
 	if r.Counterparty != "" && r.Counterparty != r.Actor {
 		ks = append(ks, "p\x00"+r.Counterparty)
 	}

@@ -169,7 +169,11 @@ func TestIndexQuery(t *testing.T) {
 	}
 	for _, q := range []ledger.Query{{Agreement: "ag-1", Limit: 7}, {Kind: ledger.KindTransferCompleted, Limit: 9}, {Limit: 11}} {
 		want := 0
-		for _, e := range x.entries {
+		for i := range x.size() {
+			e, err := x.entry(i)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if q.Matches(&e.Record) {
 				want++
 			}

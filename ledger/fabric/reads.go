@@ -26,7 +26,11 @@ func (l *Ledger) Record(ctx context.Context, id string) (ledger.Proven, error) {
 		if err != nil {
 			return err
 		}
-		p = ledger.Proven{Entry: x.entries[i], Proof: pf, TreeSize: h.Size}
+		e, err := x.entry(i)
+		if err != nil {
+			return err
+		}
+		p = ledger.Proven{Entry: e, Proof: pf, TreeSize: h.Size}
 		return nil
 	})
 	if err != nil {
