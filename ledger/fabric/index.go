@@ -103,14 +103,20 @@ func (x *index) head() Head {
 
 // addTx adds what one valid transaction of the chaincode committed: the
 // genesis (its writes), or new batches (its EventBatches payload), which
-// take the next indexes in the order the chaincode checked them.
+// take the next indexes in the order the chaincode checked them. It checks
+// everything before it changes anything: a transaction it refuses leaves
+// the index as it was.
 func (x *index) addTx(block uint64, txID string, w *endorsedWrites) error {
+	var genesis []byte
 	for _, kv := range w.writes {
 		if kv.Key == wire.KeyGenesis {
-			x.genesis = kv.Value
+			genesis = kv.Value
 		}
 	}
 	if w.event != wire.EventBatches {
+		if genesis != nil {
+			x.genesis = genesis
+		}
 		return nil
 	}
 	var ws []*wire.Written
@@ -124,50 +130,58 @@ func (x *index) addTx(block uint64, txID string, w *endorsedWrites) error {
 		}
 	}
 	if len(ws) == 0 {
-		return nil
+		return fmt.Errorf("event %s names no batch", w.event)
 	}
-	ev := Event{Block: block, TxID: txID}
-	for _, b := range ws {
-		if _, dup := x.byRoot[b.Root]; dup {
+	roots, ids := map[string]bool{}, map[string]bool{}
+	keys := make([][]keyFields, len(ws))
+	for n, b := range ws {
+		if b == nil || len(b.Records) == 0 {
+			return fmt.Errorf("event %s: batch %d has no records", w.event, n)
+		}
+		if _, dup := x.byRoot[b.Root]; dup || roots[b.Root] {
 			return fmt.Errorf("batch %s written twice", b.Root)
 		}
 		if !marked[b.Root] {
 			return fmt.Errorf("batch %s in the event is not marked in the writes", b.Root)
 		}
-		if err := x.addBatch(b, txRef{TxID: txID, Block: block}); err != nil {
-			return fmt.Errorf("batch %s: %w", b.Root, err)
+		roots[b.Root] = true
+		keys[n] = make([]keyFields, len(b.Records))
+		for k, raw := range b.Records {
+			f := &keys[n][k]
+			if err := json.Unmarshal(raw, f); err != nil || f.ID == "" {
+				return fmt.Errorf("batch %s: record %d does not decode (%v)", b.Root, k, err)
+			}
+			if _, dup := x.byID[f.ID]; dup || ids[f.ID] {
+				return fmt.Errorf("batch %s: record id %s written twice", b.Root, f.ID)
+			}
+			ids[f.ID] = true
 		}
+	}
+	if genesis != nil {
+		x.genesis = genesis
+	}
+	ev := Event{Block: block, TxID: txID}
+	for n, b := range ws {
+		x.addBatch(b, keys[n], txRef{TxID: txID, Block: block})
 		ev.Batches = append(ev.Batches, x.receipt(len(x.batches)-1))
 	}
-	root, err := x.rng.GetRootHash(nil)
-	if err != nil {
-		return err
-	}
+	root, _ := x.rng.GetRootHash(nil) // a range from 0 always has a root
 	x.heads = append(x.heads, Head{Size: x.size(), Root: root})
 	ev.TreeSize, ev.Root = x.size(), root
 	x.events = append(x.events, ev)
 	return nil
 }
 
-func (x *index) addBatch(w *wire.Written, ref txRef) error {
+// addBatch appends a checked batch.
+func (x *index) addBatch(w *wire.Written, keys []keyFields, ref txRef) {
 	first := x.size()
 	sb := &ledger.StoredBatch{Space: w.Space, Writer: w.Writer, KeyID: w.KeyID, Root: w.Root, Signature: w.Signature,
 		FirstIndex: first, TreeSize: first + uint64(len(w.Records)), Records: w.Records, Leaves: make([][]byte, len(w.Records))}
-	keys := make([]keyFields, len(w.Records))
 	for k, raw := range w.Records {
-		if err := json.Unmarshal(raw, &keys[k]); err != nil || keys[k].ID == "" {
-			return fmt.Errorf("record %d does not decode: %v", k, err)
-		}
-		if _, dup := x.byID[keys[k].ID]; dup {
-			return fmt.Errorf("record id %s written twice", keys[k].ID)
-		}
-		sb.Leaves[k] = x.hasher.HashLeaf(raw)
-	}
-	for k := range keys {
 		i := first + uint64(k)
-		if err := x.rng.Append(sb.Leaves[k], x.keep); err != nil {
-			return err
-		}
+		sb.Leaves[k] = x.hasher.HashLeaf(raw)
+		// Appending at the range's end cannot fail.
+		_ = x.rng.Append(sb.Leaves[k], x.keep)
 		x.byID[keys[k].ID] = i
 		for _, pk := range postingKeys(&keys[k]) {
 			x.post[pk] = append(x.post[pk], i)
@@ -177,7 +191,6 @@ func (x *index) addBatch(w *wire.Written, ref txRef) error {
 	x.byRoot[w.Root] = len(x.batches)
 	x.batches = append(x.batches, sb)
 	x.tx = append(x.tx, ref)
-	return nil
 }
 
 // keep stores a node of the tree (a compact.VisitFn).

@@ -203,3 +203,57 @@ func TestIndexQuery(t *testing.T) {
 		t.Fatal("a bad cursor was taken")
 	}
 }
+
+// FuzzIndexAddTx feeds the index arbitrary event payloads, as a peer or a
+// block an auditor reads could carry: it must not panic, a transaction it
+// refuses must leave it as it was, and one it takes must leave a tree whose
+// root is the RFC 6962 root of every record in order.
+func FuzzIndexAddTx(f *testing.F) {
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		f.Fatal(err)
+	}
+	w, err := ledgertest.NewWorkload(s, 40, 4, 2)
+	if err != nil {
+		f.Fatal(err)
+	}
+	t := &testing.T{}
+	first := committed(t, w.Setup[:1])
+	for _, bs := range [][]*ledger.Batch{w.Setup[1:], w.Streams[0][:2], w.Setup[:1]} {
+		f.Add(committed(t, bs).payload, true)
+	}
+	f.Add([]byte(`[{"root":"ab","records":[{"id":"x"},{"id":"x"}]}]`), true)
+	f.Add([]byte(`[null]`), false)
+	f.Add([]byte(`[]`), true)
+	f.Fuzz(func(t *testing.T, payload []byte, mark bool) {
+		x := newIndex(nil)
+		if err := x.addTx(1, "tx-1", first); err != nil {
+			t.Fatal(err)
+		}
+		var ws []*wire.Written
+		var writes []*kvrwset.KVWrite
+		if mark && json.Unmarshal(payload, &ws) == nil {
+			for _, b := range ws {
+				if b != nil {
+					writes = append(writes, &kvrwset.KVWrite{Key: wire.KeyBatch + b.Root, Value: []byte{1}})
+				}
+			}
+		}
+		before := x.head()
+		n, nb, ne := x.size(), len(x.batches), len(x.events)
+		err := x.addTx(2, "tx-2", &endorsedWrites{writes: writes, event: wire.EventBatches, payload: payload})
+		if err != nil {
+			if x.size() != n || len(x.batches) != nb || len(x.events) != ne || !slices.Equal(x.head().Root, before.Root) || len(x.byID) != int(n) {
+				t.Fatalf("refused (%v) but the index changed", err)
+			}
+			return
+		}
+		var leaves [][]byte
+		for _, b := range x.batches {
+			leaves = append(leaves, b.Leaves...)
+		}
+		if h := x.head(); h.Size != uint64(len(leaves)) || !slices.Equal(h.Root, ledger.MerkleRoot(leaves)) {
+			t.Fatalf("head %d %x, want the root of %d leaves", h.Size, h.Root, len(leaves))
+		}
+	})
+}
