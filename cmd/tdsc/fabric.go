@@ -27,11 +27,12 @@ func newFabricVerifyCmd() *cobra.Command {
 		Use:   "verify",
 		Short: "Audit a space's ledger from the channel's blocks",
 		Long: `Reads every block of the channel through qscc, checks the block hash chain
-and each block's data hash, takes the writes of the valid transactions of the
-space's chaincode, and re-verifies the ledger from them with the same checks
-as 'tdsc audit verify': every batch signature under the writer's key as
-registered at that point, the rulebook replayed from genesis, and the tree
-rebuilt from the records against every tree head the endorsers wrote.
+and each block's data hash and every valid transaction's endorsements, takes
+the batches the valid transactions of the space's chaincode committed, in
+block order (as the ledger service does: same root, same proofs), and
+re-verifies the ledger from them with the same checks as 'tdsc audit verify':
+every batch signature under the writer's key as registered at that point,
+the rulebook replayed from genesis, and the tree rebuilt from the records.
 Exits non-zero naming the block, batch or record where it breaks.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -61,7 +62,7 @@ Exits non-zero naming the block, batch or record where it breaks.`,
 			if out == "json" {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "ok: %d blocks chained; chaincode %s: %d valid transactions (%d invalid, ignored), %d batches, %d records, %d endorsed tree heads match; root %s\n",
+			fmt.Fprintf(cmd.OutOrStdout(), "ok: %d blocks chained; chaincode %s: %d valid transactions (%d invalid, ignored), %d batches, %d records, %d tree heads (one per transaction); root %s\n",
 				res.Blocks, l.Chaincode(), res.Txs, res.InvalidTxs, rep.Batches, rep.Records, rep.Checkpoints, rep.Root)
 			return nil
 		},

@@ -49,8 +49,10 @@ func newBenchFabricCmd() *cobra.Command {
 		Short: "Append N realistic records in signed batches through the Fabric backend on a local network",
 		Long: `The same workload as 'tdsc bench ledger', appended through ledger/fabric to a
 fresh tdsc chaincode on the network of --profile (scripts/fabric.sh up writes
-it). Batches are grouped into one Fabric transaction while the previous one
-commits.`,
+it). Batches that arrive together are grouped into one Fabric transaction,
+several transactions in flight per gateway (--in-flight); --gateways deals the
+streams among gateways of different organisations, all writing at once.
+Reports transactions, conflicts, retries and rechecks.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := fabric.Config{MaxRecords: maxRecords, Linger: linger, InFlight: inFlight}
 			if verbose {
