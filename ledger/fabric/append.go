@@ -303,6 +303,8 @@ func (l *Ledger) commit(seq uint64, group []*request) {
 func (l *Ledger) receipts(group []*request, rs []wire.Accepted, txID string, block uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
 	defer cancel()
+	t0 := time.Now()
+	defer func() { l.cfg.Log.Debug("fabric: receipts", "tx", txID, "block", block, "wait", time.Since(t0)) }()
 	if err := l.waitBlock(ctx, block); err != nil {
 		for _, r := range group {
 			r.done <- result{err: &StageError{Stage: StageCommit, TxID: txID, Err: err}}

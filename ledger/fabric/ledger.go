@@ -43,7 +43,10 @@ type Config struct {
 	Org int
 	// Chaincode overrides Profile.Chaincode: one chaincode per space.
 	Chaincode string
-	// MaxRecords bounds the records of one transaction (default 4096).
+	// MaxRecords bounds the records of one transaction (default 1024).
+	// Smaller transactions run in parallel: writers that submit in step
+	// (all waiting for their last receipt) would otherwise all land in one
+	// large transaction, with nothing else in flight while it commits.
 	MaxRecords int
 	// Linger is how long a transaction waits for more batches once a slot
 	// is free (default 2ms). Batches that arrive while every slot is taken
@@ -66,7 +69,7 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.MaxRecords == 0 {
-		c.MaxRecords = 4096
+		c.MaxRecords = 1024
 	}
 	if c.Linger == 0 {
 		c.Linger = 2 * time.Millisecond
