@@ -126,13 +126,24 @@ func benchFabric(ctx context.Context, profilePath string, n, batch, streams, gat
 		return nil, err
 	}
 	ls := make([]*fabric.Ledger, gateways)
+	// One view of the ledger for the process: the other gateways read the
+	// first one's follower, so they close before it.
+	defer func() {
+		for i := len(ls) - 1; i >= 0; i-- {
+			if ls[i] != nil {
+				ls[i].Close(context.Background())
+			}
+		}
+	}()
 	for i := range ls {
 		c := cfg
 		c.Org = i
+		if i > 0 {
+			c.Follower = ls[0]
+		}
 		if ls[i], err = fabric.Open(ctx, c); err != nil {
 			return nil, err
 		}
-		defer ls[i].Close(context.Background())
 	}
 	if err := ls[0].Init(ctx, s.Genesis); err != nil {
 		return nil, err

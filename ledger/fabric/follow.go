@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
@@ -13,6 +14,15 @@ import (
 
 	"github.com/tdsc/tdsc/ledger"
 )
+
+// view is a follower's view of the channel: the index and the next block.
+type view struct {
+	ixMu     sync.RWMutex
+	ix       *index
+	next     uint64        // the next block to read
+	prevHash []byte        // the header hash of block next-1
+	changed  chan struct{} // closed, and replaced, when a block is added
+}
 
 // follow reads the channel's blocks from the gateway peer as they commit
 // (block events), from block 0, and adds the chaincode's valid transactions

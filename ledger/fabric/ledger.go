@@ -59,6 +59,11 @@ type Config struct {
 	InFlight int
 	// Hasher is the Merkle tree's hash (default RFC 6962 with SHA-256).
 	Hasher merkle.LogHasher
+	// Follower, if set, is a ledger of the same channel and chaincode in
+	// this process whose view of the blocks this one reads and answers
+	// receipts from, instead of following the channel itself (one gateway
+	// per organisation, one view of the ledger). It must outlive this one.
+	Follower *Ledger
 	// NoteKey is the note signer key ("PRIVATE+KEY+...") for checkpoints; if
 	// empty, Open makes one for this process (see VerifierKey).
 	NoteKey string
@@ -102,6 +107,10 @@ func (c *Config) Validate() error {
 	if c.MaxRecords < 1 {
 		return fmt.Errorf("fabric: config: field MaxRecords: must be at least 1")
 	}
+	if c.Follower != nil && (c.Follower.cfg.Chaincode != c.Chaincode || c.Follower.cfg.Profile.Channel != c.Profile.Channel) {
+		return fmt.Errorf("fabric: config: field Follower: follows chaincode %s on channel %s, not %s on %s",
+			c.Follower.cfg.Chaincode, c.Follower.cfg.Profile.Channel, c.Chaincode, c.Profile.Channel)
+	}
 	if c.InFlight < 1 || c.InFlight > 1024 {
 		return fmt.Errorf("fabric: config: field InFlight: must be 1 to 1024, got %d", c.InFlight)
 	}
@@ -133,12 +142,9 @@ type Ledger struct {
 	flight flight
 	stats  counters
 
-	// The follower's view of the channel (follow.go).
-	ixMu     sync.RWMutex
-	ix       *index
-	next     uint64        // the next block to read
-	prevHash []byte        // the header hash of block next-1
-	changed  chan struct{} // closed, and replaced, when a block is added
+	// The follower's view of the channel (follow.go), this ledger's own or
+	// Config.Follower's.
+	*view
 	followed chan struct{} // closed when the follower stopped
 }
 
@@ -167,7 +173,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		return nil, fmt.Errorf("fabric: gateway: %w", err)
 	}
 	l := &Ledger{cfg: cfg, conn: conn, gw: gw, reqs: make(chan *request, 1024), stop: make(chan struct{}), done: make(chan struct{}),
-		slots: make(chan struct{}, cfg.InFlight), ix: newIndex(cfg.Hasher), changed: make(chan struct{}), followed: make(chan struct{})}
+		slots: make(chan struct{}, cfg.InFlight), followed: make(chan struct{})}
 	l.network = gw.GetNetwork(cfg.Profile.Channel)
 	l.contract = l.network.GetContract(cfg.Chaincode)
 	if err := l.setNoteKey(cfg.NoteKey); err != nil {
@@ -175,7 +181,13 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		return nil, err
 	}
 	go l.run()
-	go l.follow()
+	if cfg.Follower != nil {
+		l.view = cfg.Follower.view
+		close(l.followed)
+	} else {
+		l.view = &view{ix: newIndex(cfg.Hasher), changed: make(chan struct{})}
+		go l.follow()
+	}
 	return l, nil
 }
 
