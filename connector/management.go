@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tdsc/tdsc/connector/api"
 	"io"
 	"net/http"
 	"os"
@@ -27,12 +28,7 @@ import (
 const maxManagementBody = 1 << 20
 
 // APIError is the management API's error body.
-type APIError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
+type APIError = api.Error
 
 // errBadRequest marks an operator request that is wrong as sent.
 var errBadRequest = errors.New("bad request")
@@ -42,35 +38,35 @@ func badRequest(format string, args ...any) error {
 }
 
 func (n *Node) writeAPIError(w http.ResponseWriter, r *http.Request, err error) {
-	status, code := http.StatusInternalServerError, "internal"
+	status, code := http.StatusInternalServerError, api.CodeInternal
 	var pe *PeerError
 	switch {
 	case errors.Is(err, errBadRequest), errors.Is(err, policy.ErrInvalidPolicy):
-		status, code = http.StatusBadRequest, "bad-request"
+		status, code = http.StatusBadRequest, api.CodeBadRequest
 	case errors.Is(err, store.ErrNotFound):
-		status, code = http.StatusNotFound, "not-found"
+		status, code = http.StatusNotFound, api.CodeNotFound
 	case errors.Is(err, store.ErrConflict):
-		status, code = http.StatusConflict, "conflict"
+		status, code = http.StatusConflict, api.CodeConflict
 	case errors.Is(err, ErrReceiptMismatch):
-		status, code = http.StatusUnprocessableEntity, "hash-mismatch"
+		status, code = http.StatusUnprocessableEntity, api.CodeHashMismatch
 	case errors.Is(err, errInvalidTransition):
-		status, code = http.StatusConflict, "invalid-transition"
+		status, code = http.StatusConflict, api.CodeInvalidTransition
 	case errors.As(err, &pe):
-		status, code = http.StatusBadGateway, "peer-refused"
+		status, code = http.StatusBadGateway, api.CodePeerRefused
 	case errors.Is(err, ErrPeerUnreachable):
-		status, code = http.StatusBadGateway, "peer-unreachable"
+		status, code = http.StatusBadGateway, api.CodePeerUnreachable
 	case errors.Is(err, context.DeadlineExceeded):
-		status, code = http.StatusGatewayTimeout, "timeout"
+		status, code = http.StatusGatewayTimeout, api.CodeTimeout
 	default:
 		var de *dsp.DecodeError
 		if errors.As(err, &de) {
-			status, code = http.StatusBadGateway, "peer-malformed"
+			status, code = http.StatusBadGateway, api.CodePeerMalformed
 		} else {
 			n.log.Error("management request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
 	}
 	var e APIError
-	e.Error.Code, e.Error.Message = code, err.Error()
+	e.Error = api.ErrorBody{Code: code, Message: err.Error()}
 	writeJSON(w, status, &e)
 }
 
@@ -83,7 +79,7 @@ func (n *Node) api(f apiFunc) http.Handler {
 		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tdsc-management"`)
 			var e APIError
-			e.Error.Code, e.Error.Message = "unauthorized", "the management API needs Authorization: Bearer <operator token>"
+			e.Error = api.ErrorBody{Code: api.CodeUnauthorized, Message: "the management API needs Authorization: Bearer <operator token>"}
 			writeJSON(w, http.StatusUnauthorized, &e)
 			return
 		}
@@ -93,7 +89,7 @@ func (n *Node) api(f apiFunc) http.Handler {
 			n.writeAPIError(w, r, err)
 			return
 		}
-		writeJSON(w, status, body)
+		writeJSON(w, status, view(body))
 	})
 }
 
@@ -156,19 +152,7 @@ func limitOf(r *http.Request) int {
 // ---- datasets and offers
 
 // NewDataset is the operator's registration of a dataset.
-type NewDataset struct {
-	ID             string   `json:"id,omitempty"`
-	Title          string   `json:"title"`
-	Description    string   `json:"description,omitempty"`
-	Classification string   `json:"classification"`
-	Category       string   `json:"category"`
-	Rights         []string `json:"rights,omitempty"`
-	ContentHash    string   `json:"contentHash,omitempty"`
-	Source         string   `json:"source,omitempty"`
-	// RegistrationCode is the registration number (数据登记) if one was issued.
-	RegistrationCode string `json:"registrationCode,omitempty"`
-	ManualApproval   bool   `json:"manualApproval,omitempty"`
-}
+type NewDataset = api.NewDataset
 
 // AddDataset registers a dataset and records dataset.registered (outbox).
 func (n *Node) AddDataset(ctx context.Context, in NewDataset) (*store.Dataset, error) {
@@ -275,11 +259,7 @@ func (n *Node) apiGetDataset(r *http.Request) (int, any, error) {
 }
 
 // NewOffer is the operator's offer of a dataset under an ODRL policy.
-type NewOffer struct {
-	ID      string          `json:"id,omitempty"`
-	Dataset string          `json:"dataset"`
-	Policy  json.RawMessage `json:"policy"`
-}
+type NewOffer = api.NewOffer
 
 // AddOffer parses and compiles the policy, stores the offer and records
 // offer.published (outbox).
@@ -404,7 +384,7 @@ func (n *Node) apiGetNegotiation(r *http.Request) (int, any, error) {
 		}
 		return http.StatusOK, neg, err
 	}
-	neg, err := n.st.View(r.Context()).NegotiationWithHistory(r.PathValue("id"))
+	neg, err := n.Negotiation(r.Context(), r.PathValue("id"))
 	return http.StatusOK, neg, err
 }
 
@@ -456,9 +436,7 @@ func (n *Node) awaitingApproval(ctx context.Context, id, what string) (*store.Ne
 	return neg, nil
 }
 
-type reasonBody struct {
-	Reason string `json:"reason,omitempty"`
-}
+type reasonBody = api.Reason
 
 func optionalReason(r *http.Request) (string, error) {
 	var b reasonBody
@@ -483,12 +461,7 @@ func (n *Node) apiApprove(approve bool) apiFunc {
 }
 
 // ExpectedHashAnswer is GET /transfers/{id}/expected-hash.
-type ExpectedHashAnswer struct {
-	ContentHash string `json:"contentHash,omitempty"`
-	// Source is "ledger" (the provider's dataset.registered) or "provider"
-	// (the data address, when the ledger's registration cannot be read).
-	Source string `json:"source,omitempty"`
-}
+type ExpectedHashAnswer = api.ExpectedHash
 
 func (n *Node) apiExpectedHash(r *http.Request) (int, any, error) {
 	h, src, err := n.ExpectedHash(r.Context(), r.PathValue("id"))
@@ -496,10 +469,7 @@ func (n *Node) apiExpectedHash(r *http.Request) (int, any, error) {
 }
 
 // CounterOfferRequest is the body of POST /negotiations/{id}/counter.
-type CounterOfferRequest struct {
-	Policy json.RawMessage `json:"policy"`
-	Reason string          `json:"reason,omitempty"`
-}
+type CounterOfferRequest = api.CounterOffer
 
 func (n *Node) apiCounter(r *http.Request) (int, any, error) {
 	var in CounterOfferRequest
@@ -593,10 +563,7 @@ func (n *Node) apiRevoke(r *http.Request) (int, any, error) {
 // ---- transfers
 
 // StartTransferRequest is the operator's request for a transfer.
-type StartTransferRequest struct {
-	Agreement string `json:"agreement"`
-	Format    string `json:"format,omitempty"`
-}
+type StartTransferRequest = api.StartTransfer
 
 func (n *Node) apiStartTransfer(r *http.Request) (int, any, error) {
 	var in StartTransferRequest
@@ -687,14 +654,21 @@ func (n *Node) apiTransferAction(action string) apiFunc {
 // ---- duties and outbox
 
 func (n *Node) apiListDuties(r *http.Request) (int, any, error) {
-	l, err := n.st.View(r.Context()).Duties(r.URL.Query().Get("agreement"))
+	l, err := n.Duties(r.Context(), r.URL.Query().Get("agreement"))
+	return http.StatusOK, l, err
+}
+
+// Duties lists the duties owed under an agreement ("" for all), each marked
+// Overdue when owed and past its due time.
+func (n *Node) Duties(ctx context.Context, agreement string) ([]*store.Duty, error) {
+	l, err := n.st.View(ctx).Duties(agreement)
 	now := n.now()
 	for _, d := range l {
 		if due, perr := ledger.ParseTime(d.Due); perr == nil && d.Due != "" && d.State == store.DutyOwed && now.After(due) {
 			d.Overdue = true
 		}
 	}
-	return http.StatusOK, nonNil(l), err
+	return nonNil(l), err
 }
 
 // FulfilDuty marks a duty owed under an agreement fulfilled and records
@@ -728,10 +702,7 @@ func (n *Node) FulfilDuty(ctx context.Context, agreementID, dutyID string) error
 	})
 }
 
-type fulfilBody struct {
-	Agreement string `json:"agreement"`
-	Duty      string `json:"duty"`
-}
+type fulfilBody = api.FulfilDuty
 
 func (n *Node) apiFulfilDuty(r *http.Request) (int, any, error) {
 	var in fulfilBody
@@ -746,12 +717,7 @@ func (n *Node) apiFulfilDuty(r *http.Request) (int, any, error) {
 }
 
 // OutboxStatus is what the outbox holds.
-type OutboxStatus struct {
-	Counts        map[string]int        `json:"counts"`
-	LedgerHealthy bool                  `json:"ledgerHealthy"`
-	Refused       []*store.OutboxRecord `json:"refused"`
-	Pending       []*store.OutboxRecord `json:"pending"`
-}
+type OutboxStatus = api.OutboxStatus
 
 // Outbox reports the outbox: counts by state, refused and pending records.
 func (n *Node) Outbox(ctx context.Context) (*OutboxStatus, error) {
@@ -768,7 +734,33 @@ func (n *Node) Outbox(ctx context.Context) (*OutboxStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &OutboxStatus{Counts: c, LedgerHealthy: n.lw.healthy(), Refused: nonNil(ref), Pending: nonNil(pen)}, nil
+	return &OutboxStatus{Counts: c, LedgerHealthy: n.lw.healthy(), Refused: views(ref, outboxView), Pending: views(pen, outboxView)}, nil
+}
+
+// OutboxRecords lists up to limit (at most 10,000) of the outbox's records
+// in one state: pending, batched, committed or refused.
+func (n *Node) OutboxRecords(ctx context.Context, state string, limit int) ([]*store.OutboxRecord, error) {
+	switch state {
+	case store.OutboxPending, store.OutboxBatched, store.OutboxCommitted, store.OutboxRefused:
+	default:
+		return nil, badRequest("state: %q must be pending, batched, committed or refused", state)
+	}
+	if limit <= 0 || limit > 10000 {
+		return nil, badRequest("limit: %d must be 1 to 10000", limit)
+	}
+	return n.st.View(ctx).Outbox(state, limit)
+}
+
+// OutboxRecordState says where one record is in the outbox: pending,
+// batched, committed or refused.
+func (n *Node) OutboxRecordState(ctx context.Context, recordID string) (string, error) {
+	state, _, err := n.st.View(ctx).OutboxState(recordID)
+	return state, err
+}
+
+// Negotiation reads a negotiation with its history.
+func (n *Node) Negotiation(ctx context.Context, id string) (*store.Negotiation, error) {
+	return n.st.View(ctx).NegotiationWithHistory(id)
 }
 
 func (n *Node) apiOutbox(r *http.Request) (int, any, error) {

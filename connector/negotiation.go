@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tdsc/tdsc/connector/api"
 	"net/http"
 	"net/url"
 	"strings"
@@ -776,17 +777,7 @@ func (n *Node) consumerAccept(ctx context.Context, id string) error {
 // ---- consumer side
 
 // StartNegotiation is the operator's request to negotiate an offer.
-type StartNegotiation struct {
-	// ProviderURL is the provider's DSP base URL (required).
-	ProviderURL string `json:"providerUrl"`
-	// Provider is the provider's participant id; discovered from
-	// /.well-known/dspace-version when empty.
-	Provider string `json:"provider,omitempty"`
-	// Offer is the @id of an offer in the provider's catalogue (required).
-	Offer      string `json:"offer"`
-	Purpose    string `json:"purpose,omitempty"`
-	LegalBasis string `json:"legalBasis,omitempty"`
-}
+type StartNegotiation = api.StartNegotiation
 
 // StartNegotiation fetches the provider's catalogue, finds the offer and
 // starts a negotiation for it; the steps run in the background.

@@ -326,9 +326,6 @@ func (n *Node) PublicURL() string { return n.cfg.PublicURL }
 // data plane under /data/ (if mounted), and /healthz.
 func (n *Node) Handler() http.Handler { return n.handler }
 
-// Store is the node's store, for read-only inspection (tests, the demo).
-func (n *Node) Store() *store.Store { return n.st }
-
 // Close stops the queues and the ledger writer and closes the store.
 // Pending steps and outbox records stay in the store and resume on the next New.
 func (n *Node) Close(ctx context.Context) error {
