@@ -8,8 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/tdsc/tdsc/connector/client"
 	"github.com/spf13/cobra"
+	"github.com/tdsc/tdsc/connector/client"
 )
 
 // apiOpts are the flags every operator command takes.

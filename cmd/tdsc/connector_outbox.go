@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
-
 )
 
 // newOutboxCmd is `tdsc outbox`: the node's ledger records not yet committed
