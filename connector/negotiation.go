@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -77,6 +78,56 @@ func (n *Node) peerNegotiation(ctx context.Context, pid, role, caller, providerP
 		return nil, err
 	}
 	return neg, nil
+}
+
+// negotiationMessage is a DSP message about an existing negotiation.
+type negotiationMessage interface {
+	PIDs() (providerPid, consumerPid string)
+}
+
+// How openNegotiation finds the negotiation a message addresses.
+const (
+	// addressed: the message must name both of the negotiation's pids.
+	addressed = false
+	// adopting: a consumer negotiation that does not know the provider's pid
+	// yet takes it from the message (it overtook the provider's 201).
+	adopting = true
+)
+
+// openNegotiation is the shared opening of every DSP handler for a message
+// about an existing negotiation: decode the body, find the caller's
+// negotiation of this role that the message addresses and, unless to is "",
+// check that the negotiation may move to `to`. The state-transition rules
+// themselves are dsp.NegotiationState.CanMove.
+func openNegotiation[M negotiationMessage](n *Node, r *http.Request, caller, role string, decode func(io.Reader) (M, error), adopt bool, to dsp.NegotiationState) (M, *store.Negotiation, error) {
+	m, err := decode(r.Body)
+	if err != nil {
+		return m, nil, err
+	}
+	providerPid, consumerPid := m.PIDs()
+	find := n.addressedNegotiation
+	if adopt {
+		find = n.peerNegotiation
+	}
+	neg, err := find(r.Context(), r.PathValue("pid"), role, caller, providerPid, consumerPid)
+	if err != nil {
+		return m, nil, err
+	}
+	if to != "" {
+		if err := canMove(neg, to); err != nil {
+			return m, nil, err
+		}
+	}
+	return m, neg, nil
+}
+
+// canMove refuses a move the DSP state machine does not allow from neg's state.
+func canMove(neg *store.Negotiation, to dsp.NegotiationState) error {
+	if !dsp.NegotiationState(neg.State).CanMove(to) {
+		p, c := pids(neg.Role, neg.ID, neg.PeerPID)
+		return transitionErr("contract negotiation "+neg.ID, neg.State, string(to), p, c)
+	}
+	return nil
 }
 
 // checkPids refuses a message whose ids do not match the negotiation.
@@ -212,15 +263,11 @@ func (n *Node) handleNegotiationGet(role string) dspFunc {
 
 func (n *Node) handleNegotiationTermination(role string) dspFunc {
 	return func(r *http.Request, caller string) (int, any, error) {
-		m, err := dsp.DecodeNegotiationTermination(r.Body)
+		m, neg, err := openNegotiation(n, r, caller, role, dsp.DecodeNegotiationTermination, adopting, "")
 		if err != nil {
 			return 0, nil, err
 		}
 		ctx := r.Context()
-		neg, err := n.peerNegotiation(ctx, r.PathValue("pid"), role, caller, m.ProviderPID, m.ConsumerPID)
-		if err != nil {
-			return 0, nil, err
-		}
 		reason := strings.Join(m.Reason, "; ")
 		if reason == "" {
 			reason = "terminated by the counterparty (no reason given)"

@@ -32,18 +32,11 @@ func (n *Node) handleInitialOffer(r *http.Request, caller string) (int, any, err
 // or narrower (policy.Match), the consumer moves to OFFERED and accepts it
 // (ACCEPTED event); otherwise it terminates with the reason.
 func (n *Node) handleCounterOffer(r *http.Request, caller string) (int, any, error) {
-	m, err := dsp.DecodeContractOffer(r.Body)
+	m, neg, err := openNegotiation(n, r, caller, store.RoleConsumer, dsp.DecodeContractOffer, adopting, dsp.NegOffered)
 	if err != nil {
 		return 0, nil, err
 	}
 	ctx := r.Context()
-	neg, err := n.peerNegotiation(ctx, r.PathValue("pid"), store.RoleConsumer, caller, m.ProviderPID, m.ConsumerPID)
-	if err != nil {
-		return 0, nil, err
-	}
-	if !dsp.NegotiationState(neg.State).CanMove(dsp.NegOffered) {
-		return 0, nil, transitionErr("contract negotiation "+neg.ID, neg.State, string(dsp.NegOffered), neg.PeerPID, neg.ID)
-	}
 	var reqWire dsp.Policy
 	if err := json.Unmarshal(neg.Offer, &reqWire); err != nil {
 		return 0, nil, err
@@ -213,18 +206,11 @@ func (n *Node) sendRequest(ctx context.Context, id string) error {
 }
 
 func (n *Node) handleAgreement(r *http.Request, caller string) (int, any, error) {
-	m, err := dsp.DecodeContractAgreement(r.Body)
+	m, neg, err := openNegotiation(n, r, caller, store.RoleConsumer, dsp.DecodeContractAgreement, adopting, dsp.NegAgreed)
 	if err != nil {
 		return 0, nil, err
 	}
 	ctx := r.Context()
-	neg, err := n.peerNegotiation(ctx, r.PathValue("pid"), store.RoleConsumer, caller, m.ProviderPID, m.ConsumerPID)
-	if err != nil {
-		return 0, nil, err
-	}
-	if !dsp.NegotiationState(neg.State).CanMove(dsp.NegAgreed) {
-		return 0, nil, transitionErr("contract negotiation "+neg.ID, neg.State, string(dsp.NegAgreed), neg.PeerPID, neg.ID)
-	}
 	terms, reason := n.checkAgreement(neg, &m.Agreement)
 	if reason != "" {
 		if err := n.terminateNegotiation(ctx, neg.ID, n.cfg.ParticipantID, "agreement.mismatch", reason, false); err != nil {
@@ -334,21 +320,17 @@ func (n *Node) consumerVerify(ctx context.Context, id string) error {
 }
 
 func (n *Node) handleConsumerEvent(r *http.Request, caller string) (int, any, error) {
-	m, err := dsp.DecodeNegotiationEvent(r.Body)
-	if err != nil {
-		return 0, nil, err
-	}
-	ctx := r.Context()
-	neg, err := n.addressedNegotiation(ctx, r.PathValue("pid"), store.RoleConsumer, caller, m.ProviderPID, m.ConsumerPID)
+	m, neg, err := openNegotiation(n, r, caller, store.RoleConsumer, dsp.DecodeNegotiationEvent, addressed, "")
 	if err != nil {
 		return 0, nil, err
 	}
 	if m.EventType != dsp.EventFinalized {
 		return 0, nil, refusedErr("event.sender", "only a consumer sends ACCEPTED; a provider sends FINALIZED", neg.PeerPID, neg.ID)
 	}
-	if !dsp.NegotiationState(neg.State).CanMove(dsp.NegFinalized) {
-		return 0, nil, transitionErr("contract negotiation "+neg.ID, neg.State, string(dsp.NegFinalized), neg.PeerPID, neg.ID)
+	if err := canMove(neg, dsp.NegFinalized); err != nil {
+		return 0, nil, err
 	}
+	ctx := r.Context()
 	err = n.st.Update(ctx, func(tx *store.Tx) error {
 		ag, err := tx.Agreement(neg.AgreementID)
 		if err != nil {

@@ -255,18 +255,11 @@ func (n *Node) sendAgreement(ctx context.Context, id string) error {
 }
 
 func (n *Node) handleVerification(r *http.Request, caller string) (int, any, error) {
-	m, err := dsp.DecodeAgreementVerification(r.Body)
+	m, neg, err := openNegotiation(n, r, caller, store.RoleProvider, dsp.DecodeAgreementVerification, addressed, dsp.NegVerified)
 	if err != nil {
 		return 0, nil, err
 	}
 	ctx := r.Context()
-	neg, err := n.addressedNegotiation(ctx, r.PathValue("pid"), store.RoleProvider, caller, m.ProviderPID, m.ConsumerPID)
-	if err != nil {
-		return 0, nil, err
-	}
-	if !dsp.NegotiationState(neg.State).CanMove(dsp.NegVerified) {
-		return 0, nil, transitionErr("contract negotiation "+neg.ID, neg.State, string(dsp.NegVerified), neg.ID, neg.PeerPID)
-	}
 	ag, err := n.st.View(ctx).Agreement(neg.AgreementID)
 	if err != nil {
 		return 0, nil, err
@@ -403,26 +396,15 @@ func (n *Node) sendFinalized(ctx context.Context, id string) error {
 }
 
 func (n *Node) handleCounterRequest(r *http.Request, caller string) (int, any, error) {
-	m, err := dsp.DecodeContractRequest(r.Body)
+	_, neg, err := openNegotiation(n, r, caller, store.RoleProvider, dsp.DecodeContractRequest, addressed, dsp.NegRequested)
 	if err != nil {
 		return 0, nil, err
-	}
-	neg, err := n.addressedNegotiation(r.Context(), r.PathValue("pid"), store.RoleProvider, caller, m.ProviderPID, m.ConsumerPID)
-	if err != nil {
-		return 0, nil, err
-	}
-	if !dsp.NegotiationState(neg.State).CanMove(dsp.NegRequested) {
-		return 0, nil, transitionErr("contract negotiation "+neg.ID, neg.State, string(dsp.NegRequested), neg.ID, neg.PeerPID)
 	}
 	return 0, nil, refusedErr("counter-request.unsupported", "this provider takes no counter-requests: accept its counter-offer, or terminate and request an offer from the catalogue", neg.ID, neg.PeerPID)
 }
 
 func (n *Node) handleProviderEvent(r *http.Request, caller string) (int, any, error) {
-	m, err := dsp.DecodeNegotiationEvent(r.Body)
-	if err != nil {
-		return 0, nil, err
-	}
-	neg, err := n.addressedNegotiation(r.Context(), r.PathValue("pid"), store.RoleProvider, caller, m.ProviderPID, m.ConsumerPID)
+	m, neg, err := openNegotiation(n, r, caller, store.RoleProvider, dsp.DecodeNegotiationEvent, addressed, "")
 	if err != nil {
 		return 0, nil, err
 	}
@@ -430,8 +412,8 @@ func (n *Node) handleProviderEvent(r *http.Request, caller string) (int, any, er
 		return 0, nil, refusedErr("event.sender", "only the provider sends FINALIZED; a consumer sends ACCEPTED", neg.ID, neg.PeerPID)
 	}
 	// ACCEPTED follows this provider's counter-offer: decide on it.
-	if !dsp.NegotiationState(neg.State).CanMove(dsp.NegAccepted) {
-		return 0, nil, transitionErr("contract negotiation "+neg.ID, neg.State, string(dsp.NegAccepted), neg.ID, neg.PeerPID)
+	if err := canMove(neg, dsp.NegAccepted); err != nil {
+		return 0, nil, err
 	}
 	err = n.st.Update(r.Context(), func(tx *store.Tx) error {
 		if err := transition(tx, neg, dsp.NegAccepted, caller, "the consumer accepted the counter-offer"); err != nil {

@@ -360,3 +360,17 @@ func (e *Error) Error() string {
 
 // NewHeader returns a header with the DSP context and the given type.
 func NewHeader(typ string) Header { return Header{Context: DefaultContext(), Type: typ} }
+
+// PIDs are the provider's and the consumer's process ids a message names.
+func (m *ContractOfferMessage) PIDs() (string, string)     { return m.ProviderPID, m.ConsumerPID }
+func (m *ContractRequestMessage) PIDs() (string, string)   { return m.ProviderPID, m.ConsumerPID }
+func (m *ContractAgreementMessage) PIDs() (string, string) { return m.ProviderPID, m.ConsumerPID }
+func (m *ContractAgreementVerificationMessage) PIDs() (string, string) {
+	return m.ProviderPID, m.ConsumerPID
+}
+func (m *ContractNegotiationEventMessage) PIDs() (string, string) {
+	return m.ProviderPID, m.ConsumerPID
+}
+func (m *ContractNegotiationTerminationMessage) PIDs() (string, string) {
+	return m.ProviderPID, m.ConsumerPID
+}
