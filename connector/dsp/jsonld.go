@@ -1,13 +1,11 @@
 package dsp
 
 import (
-	"bytes"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/piprate/json-gold/ld"
 )
@@ -203,101 +201,120 @@ func wrapSets(v any) {
 
 // fastPath reports whether data is already in the compacted form the structs
 // read, so that decoding it as plain JSON reaches what a JSON-LD processor
-// would: its only @context is the DSP one (and tdsc's, if it uses tdsc:
-// terms), no nested @context, and every key is a term those contexts define,
-// spelt exactly. Anything else goes through the JSON-LD processor.
+// would: its only @context is the DSP one (and tdsc's, before any tdsc:
+// key), no nested @context, and every key is a term those contexts define,
+// spelt exactly. Anything else goes through the JSON-LD processor. It is a
+// byte scan with no allocation: it runs on every message.
 func fastPath(data []byte) bool {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tdsc := false
-	type frame struct {
-		object  bool
-		wantKey bool
-	}
-	var stack []frame
-	depth := 0
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return depth == 0 && err.Error() == "EOF" && len(stack) == 0
-		}
-		top := len(stack) - 1
-		if top >= 0 && stack[top].object && stack[top].wantKey {
-			key, _ := tok.(string)
-			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:top]
-				depth--
-				if top > 0 && stack[top-1].object {
-					stack[top-1].wantKey = true
-				}
+	depth, tdsc := 0, false
+	for i := 0; i < len(data); {
+		switch data[i] {
+		case '{', '[':
+			depth++
+			i++
+		case '}', ']':
+			depth--
+			i++
+		case '"':
+			s, next, escaped := scanString(data, i)
+			if next < 0 {
+				return false
+			}
+			k := skipSpace(data, next)
+			if k >= len(data) || data[k] != ':' {
+				i = next // a string value
 				continue
 			}
-			stack[top].wantKey = false
-			if key == "@context" {
-				if top != 0 {
+			if escaped {
+				return false
+			}
+			switch key := s; {
+			case string(key) == "@context":
+				if depth != 1 {
 					return false
 				}
 				var ok bool
-				if tdsc, ok = plainContext(dec); !ok {
+				if tdsc, i, ok = scanContext(data, k+1); !ok {
 					return false
 				}
-				stack[top].wantKey = true
 				continue
-			}
-			if !knownTerms[key] && !(strings.HasPrefix(key, "tdsc:") && tdscTerms[key]) {
+			case knownTerms[string(key)], tdsc && tdscTerms[string(key)]:
+				i = k + 1
+			default:
 				return false
 			}
-			if strings.HasPrefix(key, "tdsc:") && !tdsc {
-				// @context is written first by every encoder we know; a tdsc:
-				// key before it (or without it) takes the slow path.
-				return false
-			}
-			continue
-		}
-		switch d, _ := tok.(json.Delim); d {
-		case '{':
-			stack = append(stack, frame{object: true, wantKey: true})
-			depth++
-			continue
-		case '[':
-			stack = append(stack, frame{})
-			depth++
-			continue
-		case ']':
-			stack = stack[:top]
-			depth--
-		}
-		// a value ended: the enclosing object wants a key next
-		if n := len(stack) - 1; n >= 0 && stack[n].object {
-			stack[n].wantKey = true
-		}
-		if depth == 0 && len(stack) == 0 && tok != nil {
-			// top-level scalar: not a message
-			if _, ok := tok.(json.Delim); !ok {
-				return false
-			}
+		default:
+			i++
 		}
 	}
+	return true
 }
 
-// plainContext reads an @context value: the DSP context alone or followed by
-// tdsc's, as a string or an array of strings.
-func plainContext(dec *json.Decoder) (tdsc bool, ok bool) {
-	var raw json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
-		return false, false
+// scanString reads the JSON string starting at data[i] == '"': its raw
+// content, the index after the closing quote (-1 if none) and whether it
+// has escapes.
+func scanString(data []byte, i int) (s []byte, next int, escaped bool) {
+	for j := i + 1; j < len(data); j++ {
+		switch data[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			return data[i+1 : j], j + 1, escaped
+		}
 	}
-	var c Contexts
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return false, false
+	return nil, -1, escaped
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' || data[i] == '\t') {
+		i++
 	}
-	switch {
-	case len(c) == 1 && c[0] == Context:
-		return false, true
-	case len(c) == 2 && c[0] == Context && c[1] == TDSCContext:
-		return true, true
+	return i
+}
+
+// scanContext reads an @context value at data[i:]: the DSP context alone or
+// followed by tdsc's, as a string or an array of strings.
+func scanContext(data []byte, i int) (tdsc bool, next int, ok bool) {
+	i = skipSpace(data, i)
+	if i >= len(data) {
+		return false, 0, false
 	}
-	return false, false
+	if data[i] == '"' {
+		s, next, esc := scanString(data, i)
+		return false, next, next > 0 && !esc && string(s) == Context
+	}
+	if data[i] != '[' {
+		return false, 0, false
+	}
+	var got [2][]byte
+	n := 0
+	for i = skipSpace(data, i+1); i < len(data); i = skipSpace(data, i) {
+		switch data[i] {
+		case ']':
+			switch {
+			case n == 1 && string(got[0]) == Context:
+				return false, i + 1, true
+			case n == 2 && string(got[0]) == Context && string(got[1]) == TDSCContext:
+				return true, i + 1, true
+			}
+			return false, 0, false
+		case ',':
+			i++
+		case '"':
+			if n == len(got) {
+				return false, 0, false
+			}
+			s, next, esc := scanString(data, i)
+			if next < 0 || esc {
+				return false, 0, false
+			}
+			got[n], n, i = s, n+1, next
+		default:
+			return false, 0, false
+		}
+	}
+	return false, 0, false
 }
 
 // knownTerms are the keys of the compacted form: keywords and the DSP 2025-1

@@ -230,7 +230,7 @@ func TestFastPathOnlyForCanonicalForm(t *testing.T) {
 		{`{"@context":["` + Context + `",{}],"@type":"X"}`, false},
 		{`{"@type":"X"}`, true},
 		{`[{"@type":"X"}]`, true},
-		{`"x"`, false},
+		{`{"@context":["` + Context + `"],"@type":"X","a\u0062":1}`, false},
 	}
 	for _, tt := range tests {
 		if got := fastPath([]byte(tt.body)); got != tt.fast {
