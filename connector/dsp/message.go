@@ -234,6 +234,9 @@ type ContractRequestMessage struct {
 	// states (policies judge it) and the legal basis of a cross-border flow.
 	Purpose    string `json:"tdsc:purpose,omitempty"`
 	LegalBasis string `json:"tdsc:legalBasis,omitempty"`
+	// Profiles are the tdsc profiles the consumer supports
+	// (ProfileCountersigned): the provider uses one only if listed here.
+	Profiles []string `json:"tdsc:profile,omitempty"`
 }
 
 // ContractOfferMessage is sent by a provider with a (counter-)offer.
@@ -418,7 +421,7 @@ func (m *ContractNegotiationTerminationMessage) PIDs() (string, string) {
 // MarshalJSON writes the message with TDSCContext if it carries tdsc: terms.
 func (m ContractRequestMessage) MarshalJSON() ([]byte, error) {
 	type plain ContractRequestMessage
-	m.Context = withTDSC(m.Context, m.Purpose != "" || m.LegalBasis != "" || m.Offer.Terms != nil)
+	m.Context = withTDSC(m.Context, m.Purpose != "" || m.LegalBasis != "" || m.Offer.Terms != nil || len(m.Profiles) > 0)
 	return json.Marshal(plain(m))
 }
 
