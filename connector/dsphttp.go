@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/tdsc/tdsc/connector/dataplane"
 	"github.com/tdsc/tdsc/connector/dsp"
@@ -187,7 +188,8 @@ func (n *Node) routes() http.Handler {
 	handle("POST /callback/transfers/{pid}/suspension", n.dspEndpoint(te, n.handleTransferSuspension(store.RoleConsumer)))
 	handle("POST /callback/transfers/{pid}/termination", n.dspEndpoint(te, n.handleTransferTermination(store.RoleConsumer)))
 
-	mux.HandleFunc("GET /.well-known/dspace-version", n.handleVersion)
+	mux.HandleFunc("GET "+dsp.VersionPath, n.handleVersion)
+	mux.Handle("GET "+dsp.TDSCContextPath, dsp.ContextHandler())
 	mux.HandleFunc("GET /healthz", n.handleHealth)
 	n.mountManagement(mux)
 	if n.data != nil {
@@ -198,12 +200,11 @@ func (n *Node) routes() http.Handler {
 }
 
 func (n *Node) handleVersion(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"protocolVersions": []map[string]any{{
-			"version": "2025-1", "path": "/", "binding": "HTTPS",
-			"tdsc:participantId": n.cfg.ParticipantID,
-		}},
-	})
+	path := "/"
+	if u, err := url.Parse(n.cfg.PublicURL); err == nil && u.Path != "" {
+		path = u.Path
+	}
+	writeJSON(w, http.StatusOK, dsp.NewVersionResponse(n.cfg.ParticipantID, path, dsp.ProfileCountersigned))
 }
 
 func (n *Node) handleHealth(w http.ResponseWriter, r *http.Request) {

@@ -122,6 +122,8 @@ func (n *Node) mountManagement(mux *http.ServeMux) {
 	h("POST /api/v1/negotiations/{id}/approve", n.apiApprove(true))
 	h("POST /api/v1/negotiations/{id}/counter", n.apiCounter)
 	h("POST /api/v1/negotiations/{id}/reject", n.apiApprove(false))
+	h("POST /api/v1/negotiations/{id}/terminate", n.apiTerminateNegotiation)
+	h("POST /api/v1/negotiations/{id}/accept", n.apiAcceptOffer)
 	h("GET /api/v1/agreements", n.apiListAgreements)
 	h("GET /api/v1/agreements/{id}", n.apiGetAgreement)
 	h("POST /api/v1/agreements/{id}/revoke", n.apiRevoke)
@@ -134,6 +136,7 @@ func (n *Node) mountManagement(mux *http.ServeMux) {
 	h("POST /api/v1/transfers/{id}/suspend", n.apiTransferAction("suspend"))
 	h("POST /api/v1/transfers/{id}/terminate", n.apiTransferAction("terminate"))
 	h("POST /api/v1/transfers/{id}/resume", n.apiTransferAction("resume"))
+	h("POST /api/v1/transfers/{id}/start", n.apiTransferAction("start"))
 	h("GET /api/v1/duties", n.apiListDuties)
 	h("POST /api/v1/duties/fulfil", n.apiFulfilDuty)
 	h("GET /api/v1/outbox", n.apiOutbox)
@@ -265,7 +268,9 @@ func (n *Node) apiExpectedHash(r *http.Request) (int, any, error) {
 	return http.StatusOK, &ExpectedHashAnswer{ContentHash: h, Source: src}, err
 }
 
-// CounterOfferRequest is the body of POST /negotiations/{id}/counter.
+// CounterOfferRequest is the body of POST /negotiations/{id}/counter: the
+// provider's counter-offer to a request waiting for approval, or the
+// consumer's counter-request to an offer it rests on (ManualOffers).
 type CounterOfferRequest = api.CounterOffer
 
 func (n *Node) apiCounter(r *http.Request) (int, any, error) {
@@ -273,7 +278,29 @@ func (n *Node) apiCounter(r *http.Request) (int, any, error) {
 	if err := decodeBody(r, &in); err != nil {
 		return 0, nil, err
 	}
-	neg, err := n.CounterOffer(r.Context(), r.PathValue("id"), in.Policy, in.Reason)
+	neg, err := n.st.View(r.Context()).Negotiation(r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	if neg.Role == store.RoleConsumer {
+		neg, err = n.CounterRequest(r.Context(), neg.ID, in.Policy, in.Reason)
+		return http.StatusOK, neg, err
+	}
+	neg, err = n.counterOffer(r.Context(), neg.ID, in.Policy, in.Reason, in.Hold)
+	return http.StatusOK, neg, err
+}
+
+func (n *Node) apiAcceptOffer(r *http.Request) (int, any, error) {
+	neg, err := n.AcceptOffer(r.Context(), r.PathValue("id"))
+	return http.StatusOK, neg, err
+}
+
+func (n *Node) apiTerminateNegotiation(r *http.Request) (int, any, error) {
+	reason, err := optionalReason(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	neg, err := n.TerminateNegotiation(r.Context(), r.PathValue("id"), reason)
 	return http.StatusOK, neg, err
 }
 
@@ -380,6 +407,8 @@ func (n *Node) apiTransferAction(action string) apiFunc {
 			err = n.TerminateTransfer(ctx, id, reason)
 		case "resume":
 			_, err = n.ResumeTransfer(ctx, id)
+		case "start":
+			_, err = n.StartHeldTransfer(ctx, id)
 		}
 		if err != nil {
 			return 0, nil, err

@@ -221,6 +221,20 @@ func (n *Node) terminateNegotiation(ctx context.Context, id, actor, code, reason
 	return err
 }
 
+// TerminateNegotiation ends negotiation id on its operator's word, in any
+// state that is not final, on either side, and tells the counterparty (once
+// it knows the counterparty's pid). A final negotiation is refused with
+// errInvalidTransition and is left as it is.
+func (n *Node) TerminateNegotiation(ctx context.Context, id, reason string) (*store.Negotiation, error) {
+	if reason == "" {
+		reason = "terminated by the operator"
+	}
+	if err := n.terminateNegotiation(ctx, id, "operator", "operator.terminated", reason, true); err != nil {
+		return nil, err
+	}
+	return n.st.View(ctx).NegotiationWithHistory(id)
+}
+
 func (n *Node) sendNegTermination(ctx context.Context, id string) error {
 	neg, err := n.st.View(ctx).Negotiation(id)
 	if err != nil || neg.State != string(dsp.NegTerminated) || neg.PeerPID == "" {
@@ -267,6 +281,9 @@ func (n *Node) handleNegotiationTermination(role string) dspFunc {
 		if err != nil {
 			return 0, nil, err
 		}
+		if neg.State == string(dsp.NegTerminated) {
+			return http.StatusOK, nil, nil // a retried (or crossing) termination: already so
+		}
 		ctx := r.Context()
 		reason := strings.Join(m.Reason, "; ")
 		if reason == "" {
@@ -306,5 +323,6 @@ func (n *Node) registerNegotiationTasks(r *taskRunner) {
 	r.handle(taskConsumerVerify, n.consumerVerify, giveUp)
 	r.handle(taskConsumerAccept, n.consumerAccept, giveUp)
 	r.handle(taskSendCounterOffer, n.sendCounterOffer, giveUp)
+	r.handle(taskSendCounterRequest, n.sendCounterRequest, giveUp)
 	r.handle(taskSendNegTerminated, n.sendNegTermination, nil)
 }

@@ -32,8 +32,17 @@ func (n *Node) handleInitialOffer(r *http.Request, caller string) (int, any, err
 // or narrower (policy.Match), the consumer moves to OFFERED and accepts it
 // (ACCEPTED event); otherwise it terminates with the reason.
 func (n *Node) handleCounterOffer(r *http.Request, caller string) (int, any, error) {
-	m, neg, err := openNegotiation(n, r, caller, store.RoleConsumer, dsp.DecodeContractOffer, adopting, dsp.NegOffered)
+	m, neg, err := openNegotiation(n, r, caller, store.RoleConsumer, dsp.DecodeContractOffer, adopting, "")
 	if err != nil {
+		return 0, nil, err
+	}
+	if neg.State == string(dsp.NegOffered) && neg.Offer != nil {
+		var cur dsp.Policy
+		if json.Unmarshal(neg.Offer, &cur) == nil && cur.ID == m.Offer.ID {
+			return http.StatusOK, nil, nil // a retried offer: already so
+		}
+	}
+	if err := canMove(neg, dsp.NegOffered); err != nil {
 		return 0, nil, err
 	}
 	ctx := r.Context()
@@ -69,17 +78,27 @@ func (n *Node) handleCounterOffer(r *http.Request, caller string) (int, any, err
 		return http.StatusOK, nil, nil
 	}
 	b, _ := json.Marshal(offer)
+	manual := n.cfg.ManualOffers
 	err = n.st.Update(ctx, func(tx *store.Tx) error {
 		neg.Offer = b
+		if manual {
+			neg.Awaiting = awaitOffer
+		}
 		if err := transition(tx, neg, dsp.NegOffered, caller, "provider counter-offered "+offer.ID); err != nil {
 			return err
+		}
+		if manual {
+			return nil
 		}
 		return tx.AddTask(taskConsumerAccept, neg.ID)
 	})
 	if err != nil {
 		return 0, nil, err
 	}
-	n.tasks.kick(taskConsumerAccept, neg.ID)
+	n.watch.changed(neg.ID)
+	if !manual {
+		n.tasks.kick(taskConsumerAccept, neg.ID)
+	}
 	return http.StatusOK, nil, nil
 }
 
@@ -121,7 +140,7 @@ func (n *Node) StartNegotiation(ctx context.Context, req StartNegotiation) (*sto
 	prov := req.Provider
 	if prov == "" {
 		var err error
-		if prov, err = n.peers.discover(ctx, req.ProviderURL); err != nil {
+		if prov, req.ProviderURL, err = n.peers.discover(ctx, req.ProviderURL); err != nil {
 			return nil, err
 		}
 	}
@@ -193,7 +212,8 @@ func (n *Node) sendRequest(ctx context.Context, id string) error {
 		return err
 	}
 	msg := &dsp.ContractRequestMessage{Header: dsp.NewHeader(dsp.TypeContractRequestMessage), ConsumerPID: neg.ID,
-		Offer: offer, CallbackAddress: n.callbackURL(), Purpose: neg.Purpose, LegalBasis: neg.LegalBasis}
+		Offer: offer, CallbackAddress: n.callbackURL(), Purpose: neg.Purpose, LegalBasis: neg.LegalBasis,
+		Profiles: []string{dsp.ProfileCountersigned}}
 	body, err := n.peers.post(ctx, neg.Counterparty, joinURL(neg.PeerURL, "/negotiations/request"), msg)
 	if err != nil {
 		return n.peerFailed(ctx, neg, err)
@@ -206,14 +226,21 @@ func (n *Node) sendRequest(ctx context.Context, id string) error {
 }
 
 func (n *Node) handleAgreement(r *http.Request, caller string) (int, any, error) {
-	m, neg, err := openNegotiation(n, r, caller, store.RoleConsumer, dsp.DecodeContractAgreement, adopting, dsp.NegAgreed)
+	m, neg, err := openNegotiation(n, r, caller, store.RoleConsumer, dsp.DecodeContractAgreement, adopting, "")
 	if err != nil {
+		return 0, nil, err
+	}
+	if neg.State == string(dsp.NegAgreed) && neg.AgreementID == m.Agreement.ID {
+		return http.StatusOK, nil, nil // a retried agreement: already so
+	}
+	if err := canMove(neg, dsp.NegAgreed); err != nil {
 		return 0, nil, err
 	}
 	ctx := r.Context()
 	terms, reason := n.checkAgreement(neg, &m.Agreement)
 	if reason != "" {
-		if err := n.terminateNegotiation(ctx, neg.ID, n.cfg.ParticipantID, "agreement.mismatch", reason, false); err != nil {
+		// Refused: the negotiation ends here, and the provider is told.
+		if err := n.terminateNegotiation(ctx, neg.ID, n.cfg.ParticipantID, "agreement.mismatch", reason, true); err != nil {
 			return 0, nil, err
 		}
 		return 0, nil, refusedErr("agreement.mismatch", reason, neg.PeerPID, neg.ID)
@@ -221,24 +248,38 @@ func (n *Node) handleAgreement(r *http.Request, caller string) (int, any, error)
 	p := m.Agreement
 	p.Terms = nil
 	agJSON, _ := json.Marshal(p)
-	termsJSON, _ := json.Marshal(agreementTerms{Terms: *terms})
+	at := agreementTerms{Terms: *terms}
+	if m.Agreement.Terms == nil {
+		at.Evidence = policy.EvidenceAcknowledged
+	}
+	termsJSON, _ := json.Marshal(at)
 	ag := &store.Agreement{ID: m.Agreement.ID, NegotiationID: neg.ID, Role: store.RoleConsumer, Provider: neg.Counterparty,
 		Consumer: n.cfg.ParticipantID, ProviderURL: neg.PeerURL, DatasetID: neg.DatasetID, Policy: agJSON, PolicyHash: terms.PolicyHash,
 		Terms: termsJSON, State: store.AgreementPending, Purpose: neg.Purpose, LegalBasis: neg.LegalBasis}
+	manual := n.cfg.ManualOffers
 	err = n.st.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.PutAgreement(ag); err != nil {
 			return err
 		}
 		neg.AgreementID = ag.ID
+		if manual {
+			neg.Awaiting = awaitVerify
+		}
 		if err := transition(tx, neg, dsp.NegAgreed, caller, "provider sent agreement "+ag.ID); err != nil {
 			return err
+		}
+		if manual {
+			return nil
 		}
 		return tx.AddTask(taskConsumerVerify, neg.ID)
 	})
 	if err != nil {
 		return 0, nil, err
 	}
-	n.tasks.kick(taskConsumerVerify, neg.ID)
+	n.watch.changed(neg.ID)
+	if !manual {
+		n.tasks.kick(taskConsumerVerify, neg.ID)
+	}
 	return http.StatusOK, nil, nil
 }
 
@@ -253,8 +294,6 @@ func (n *Node) checkAgreement(neg *store.Negotiation, a *dsp.Policy) (*dsp.Terms
 		return nil, fmt.Sprintf("agreement assigner is %q, not the provider %q", a.Assigner, neg.Counterparty)
 	case a.Target != neg.DatasetID:
 		return nil, fmt.Sprintf("agreement target is %q, not the requested dataset %q", a.Target, neg.DatasetID)
-	case a.Terms == nil:
-		return nil, "agreement carries no tdsc:terms to counter-sign"
 	}
 	agPol, err := toPolicy(*a)
 	if err != nil {
@@ -271,6 +310,12 @@ func (n *Node) checkAgreement(neg *store.Negotiation, a *dsp.Policy) (*dsp.Terms
 	reqPol.Target, agPol.Target, agPol.Assigner = "", "", ""
 	if err := policy.Match(reqPol, agPol); err != nil {
 		return nil, "agreement is broader than the request: " + err.Error()
+	}
+	if a.Terms == nil {
+		// A provider without tdsc's countersigned profile (a standard DSP
+		// peer): nothing to counter-sign; the verification message is the
+		// consumer's assent (acknowledged evidence).
+		return &dsp.Terms{PolicyHash: agPol.Hash()}, ""
 	}
 	if h := agPol.Hash(); h != a.Terms.PolicyHash {
 		return nil, fmt.Sprintf("tdsc:terms.policyHash %s is not the agreement policy's hash %s", a.Terms.PolicyHash, h)
@@ -295,7 +340,15 @@ func (n *Node) consumerVerify(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if neg.State == string(dsp.NegAgreed) {
+	if neg.State == string(dsp.NegAgreed) && t.Evidence == policy.EvidenceAcknowledged {
+		// No tdsc:terms from the provider: verify without a signature.
+		err = n.st.Update(ctx, func(tx *store.Tx) error {
+			return transition(tx, neg, dsp.NegVerified, n.cfg.ParticipantID, "verified the agreement (the provider does not use the countersigned profile: evidence acknowledged)")
+		})
+		if err != nil {
+			return err
+		}
+	} else if neg.State == string(dsp.NegAgreed) {
 		rec := agreementRecord(ag, t, nil)
 		sig, err := n.key.SignDetached(ledger.TermsMessage(rec))
 		if err != nil {
@@ -326,6 +379,9 @@ func (n *Node) handleConsumerEvent(r *http.Request, caller string) (int, any, er
 	}
 	if m.EventType != dsp.EventFinalized {
 		return 0, nil, refusedErr("event.sender", "only a consumer sends ACCEPTED; a provider sends FINALIZED", neg.PeerPID, neg.ID)
+	}
+	if neg.State == string(dsp.NegFinalized) {
+		return http.StatusOK, nil, nil // a retried FINALIZED: already so
 	}
 	if err := canMove(neg, dsp.NegFinalized); err != nil {
 		return 0, nil, err

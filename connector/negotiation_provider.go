@@ -5,16 +5,21 @@
 package connector
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
 	"github.com/tdsc/tdsc/connector/dsp"
 	"github.com/tdsc/tdsc/connector/store"
+	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/policy"
 )
@@ -255,8 +260,20 @@ func (n *Node) sendAgreement(ctx context.Context, id string) error {
 }
 
 func (n *Node) handleVerification(r *http.Request, caller string) (int, any, error) {
-	m, neg, err := openNegotiation(n, r, caller, store.RoleProvider, dsp.DecodeAgreementVerification, addressed, dsp.NegVerified)
+	// The body is kept: with acknowledged evidence its hash goes on the ledger.
+	body, err := io.ReadAll(r.Body)
 	if err != nil {
+		return 0, nil, &dsp.DecodeError{Type: dsp.TypeContractAgreementVerificationMessage, Reason: "reading body: " + err.Error(), Err: dsp.ErrTooLarge}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	m, neg, err := openNegotiation(n, r, caller, store.RoleProvider, dsp.DecodeAgreementVerification, addressed, "")
+	if err != nil {
+		return 0, nil, err
+	}
+	if neg.State == string(dsp.NegVerified) {
+		return http.StatusOK, nil, nil // a retried verification: already so (the first one's evidence stands)
+	}
+	if err := canMove(neg, dsp.NegVerified); err != nil {
 		return 0, nil, err
 	}
 	ctx := r.Context()
@@ -268,13 +285,25 @@ func (n *Node) handleVerification(r *http.Request, caller string) (int, any, err
 	if err != nil {
 		return 0, nil, err
 	}
-	t.ConsumerKeyID, t.ConsumerSignature = m.KeyID, m.Signature
 	ds, err := n.st.View(ctx).Dataset(ag.DatasetID)
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := n.checkConsumerSignature(ctx, agreementRecord(ag, t, ds)); err != nil {
-		return 0, nil, refusedErr(rulebookSignatureRule, err.Error(), neg.ID, neg.PeerPID)
+	how := "consumer verified the agreement and counter-signed its terms"
+	if m.KeyID == "" && m.Signature == "" {
+		// A consumer without tdsc's countersigned profile (a standard DSP
+		// peer): its authenticated verification message is the evidence.
+		// The ledger may still refuse it for the dataset's classification
+		// (space.countersigned-evidence); providerFinalize then terminates.
+		t.ConsumerKeyID, t.ConsumerSignature = "", ""
+		t.Evidence, t.VerificationTokenID, t.VerificationHash = policy.EvidenceAcknowledged, callerTokenID(ctx), sha256Hex(body)
+		how = "consumer verified the agreement (acknowledged: its verification message " + t.VerificationHash + ", token " + t.VerificationTokenID + ")"
+	} else {
+		t.ConsumerKeyID, t.ConsumerSignature = m.KeyID, m.Signature
+		t.Evidence, t.VerificationTokenID, t.VerificationHash = "", "", ""
+		if err := n.checkConsumerSignature(ctx, agreementRecord(ag, t, ds)); err != nil {
+			return 0, nil, refusedErr(rulebookSignatureRule, err.Error(), neg.ID, neg.PeerPID)
+		}
 	}
 	ag.Terms, _ = json.Marshal(t)
 	rec := agreementRecord(ag, t, ds)
@@ -282,7 +311,7 @@ func (n *Node) handleVerification(r *http.Request, caller string) (int, any, err
 		if err := tx.PutAgreement(ag); err != nil {
 			return err
 		}
-		if err := transition(tx, neg, dsp.NegVerified, caller, "consumer verified the agreement and counter-signed its terms"); err != nil {
+		if err := transition(tx, neg, dsp.NegVerified, caller, how); err != nil {
 			return err
 		}
 		// The strict record goes into the outbox with the state change; the
@@ -298,6 +327,21 @@ func (n *Node) handleVerification(r *http.Request, caller string) (int, any, err
 	n.lw.wake()
 	n.tasks.kick(taskProviderFinalize, neg.ID)
 	return http.StatusOK, nil, nil
+}
+
+// callerTokenID is the id (jti) of the protocol token the request came with.
+func callerTokenID(ctx context.Context) string {
+	if c, ok := identity.FromContext(ctx); ok {
+		if pc, ok := c.(*identity.ProtocolClaims); ok {
+			return pc.ID
+		}
+	}
+	return ""
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(h[:])
 }
 
 // checkConsumerSignature checks the consumer's signature over the terms with
@@ -396,11 +440,35 @@ func (n *Node) sendFinalized(ctx context.Context, id string) error {
 }
 
 func (n *Node) handleCounterRequest(r *http.Request, caller string) (int, any, error) {
-	_, neg, err := openNegotiation(n, r, caller, store.RoleProvider, dsp.DecodeContractRequest, addressed, dsp.NegRequested)
+	m, neg, err := openNegotiation(n, r, caller, store.RoleProvider, dsp.DecodeContractRequest, addressed, dsp.NegRequested)
 	if err != nil {
 		return 0, nil, err
 	}
-	return 0, nil, refusedErr("counter-request.unsupported", "this provider takes no counter-requests: accept its counter-offer, or terminate and request an offer from the catalogue", neg.ID, neg.PeerPID)
+	if m.Offer.Target != "" && m.Offer.Target != neg.DatasetID {
+		return 0, nil, refusedErr("offer.target", fmt.Sprintf("the counter-request is for %q; this negotiation is about dataset %q", m.Offer.Target, neg.DatasetID), neg.ID, neg.PeerPID)
+	}
+	req := m.Offer
+	req.Target = neg.DatasetID
+	reqJSON, err := json.Marshal(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	// The counter-request replaces the request; the provider decides on it
+	// as on a first request (its operator, for a manual dataset).
+	err = n.st.Update(r.Context(), func(tx *store.Tx) error {
+		neg.Offer, neg.Awaiting = reqJSON, ""
+		if err := transition(tx, neg, dsp.NegRequested, caller, "the consumer counter-requested "+req.ID); err != nil {
+			return err
+		}
+		return tx.AddTask(taskProviderDecide, neg.ID)
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	n.watch.changed(neg.ID)
+	n.tasks.kick(taskProviderDecide, neg.ID)
+	msg := negMsg(neg)
+	return http.StatusOK, &msg, nil
 }
 
 func (n *Node) handleProviderEvent(r *http.Request, caller string) (int, any, error) {
@@ -410,6 +478,9 @@ func (n *Node) handleProviderEvent(r *http.Request, caller string) (int, any, er
 	}
 	if m.EventType != dsp.EventAccepted {
 		return 0, nil, refusedErr("event.sender", "only the provider sends FINALIZED; a consumer sends ACCEPTED", neg.ID, neg.PeerPID)
+	}
+	if neg.State == string(dsp.NegAccepted) {
+		return http.StatusOK, nil, nil // a retried ACCEPTED: already so
 	}
 	// ACCEPTED follows this provider's counter-offer: decide on it.
 	if err := canMove(neg, dsp.NegAccepted); err != nil {

@@ -165,7 +165,7 @@ func (n *Node) RemoteCatalog(ctx context.Context, providerURL, provider string) 
 	}
 	if provider == "" {
 		var err error
-		if provider, err = n.peers.discover(ctx, providerURL); err != nil {
+		if provider, providerURL, err = n.peers.discover(ctx, providerURL); err != nil {
 			return nil, err
 		}
 	}
@@ -211,7 +211,7 @@ func (n *Node) awaitingApproval(ctx context.Context, id, what string) (*store.Ne
 	if err != nil {
 		return nil, err
 	}
-	if neg.Role != store.RoleProvider || neg.State != string(dsp.NegRequested) || neg.Awaiting != awaitApproval {
+	if neg.Role != store.RoleProvider || neg.State != string(dsp.NegRequested) && neg.State != string(dsp.NegAccepted) || neg.Awaiting != awaitApproval {
 		if what != "" {
 			what = "; only a request waiting for approval takes " + what
 		}

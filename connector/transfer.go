@@ -281,6 +281,9 @@ func (n *Node) handleTransferStartMsg(role string) dspFunc {
 		if err != nil {
 			return 0, nil, err
 		}
+		if x.State == string(dsp.TransferStarted) {
+			return http.StatusOK, nil, nil // a retried start: already so
+		}
 		if !dsp.TransferState(x.State).CanMove(dsp.TransferStarted) {
 			p, c := pids(x.Role, x.ID, x.PeerPID)
 			return 0, nil, transitionErr("transfer process "+x.ID, x.State, string(dsp.TransferStarted), p, c)
@@ -333,6 +336,9 @@ func (n *Node) peerTransferMove(r *http.Request, role, caller, providerPid, cons
 	x, err := n.peerTransfer(ctx, r.PathValue("pid"), role, caller, providerPid, consumerPid)
 	if err != nil {
 		return 0, nil, err
+	}
+	if x.State == string(to) {
+		return http.StatusOK, nil, nil // a retried message: already so
 	}
 	why := strings.Join(reason, "; ")
 	err = n.st.Update(ctx, func(tx *store.Tx) error {

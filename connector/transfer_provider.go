@@ -64,18 +64,48 @@ func (n *Node) handleTransferRequest(r *http.Request, caller string) (int, any, 
 	}
 	x := &store.Transfer{ID: n.newID(), Role: store.RoleProvider, PeerPID: m.ConsumerPID, Counterparty: caller, PeerURL: m.CallbackAddress,
 		AgreementID: ag.ID, DatasetID: ag.DatasetID, Format: m.Format, State: string(dsp.TransferRequested), DataAddress: pushTo}
+	// With HoldTransfers every request rests in REQUESTED until the
+	// operator starts (POST /api/v1/transfers/{id}/start) or terminates it.
+	held := n.cfg.HoldTransfers
+	why := "transfer request under agreement " + ag.ID
+	if held {
+		why += "; held for the operator (holdTransfers)"
+	}
 	err = n.st.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.PutTransfer(x, caller, "transfer request under agreement "+ag.ID); err != nil {
+		if err := tx.PutTransfer(x, caller, why); err != nil {
 			return err
+		}
+		if held {
+			return nil
 		}
 		return tx.AddTask(taskTransferStart, x.ID)
 	})
 	if err != nil {
 		return 0, nil, err
 	}
-	n.tasks.kick(taskTransferStart, x.ID)
+	if !held {
+		n.tasks.kick(taskTransferStart, x.ID)
+	}
 	msg := trMsg(x)
 	return http.StatusCreated, &msg, nil
+}
+
+// StartHeldTransfer is the provider operator's start of a transfer held in
+// REQUESTED (Config.HoldTransfers): it is authorised as any other (policy,
+// ledger) and the start message goes to the consumer.
+func (n *Node) StartHeldTransfer(ctx context.Context, id string) (*store.Transfer, error) {
+	x, err := n.st.View(ctx).Transfer(id)
+	if err != nil {
+		return nil, err
+	}
+	if x.Role != store.RoleProvider || x.State != string(dsp.TransferRequested) {
+		return nil, fmt.Errorf("%w: transfer %s is a %s transfer in %s; only a provider's request in REQUESTED is started by its operator (a suspended one is resumed)", errInvalidTransition, x.ID, x.Role, x.State)
+	}
+	if err := n.st.Update(ctx, func(tx *store.Tx) error { return tx.AddTask(taskTransferStart, x.ID) }); err != nil {
+		return nil, err
+	}
+	n.tasks.kick(taskTransferStart, x.ID)
+	return x, nil
 }
 
 // dataAudience is the aud of this node's access tokens: its data plane.

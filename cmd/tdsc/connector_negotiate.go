@@ -122,7 +122,7 @@ func printNegotiation(cmd *cobra.Command, o *apiOpts, n *api.Negotiation) error 
 }
 
 func newNegotiationCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "negotiation", Short: "List and inspect negotiations; approve, reject or counter requests waiting for the operator"}
+	cmd := &cobra.Command{Use: "negotiation", Short: "List and inspect negotiations; approve, reject or counter requests waiting for the operator; terminate any"}
 	var lo apiOpts
 	var state string
 	list := &cobra.Command{
@@ -226,7 +226,27 @@ func newNegotiationCmd() *cobra.Command {
 	addAPIFlags(counter, &co)
 	counter.Flags().StringVar(&counterPolicy, "policy", "", "the counter-offer: an ODRL Offer file, the consumer's request or narrower")
 	counter.Flags().StringVar(&counterReason, "reason", "", "why (kept in the negotiation's history)")
-	cmd.AddCommand(list, show, decide("approve"), decide("reject"), counter)
+	var to apiOpts
+	var termReason string
+	terminate := &cobra.Command{
+		Use:   "terminate ID",
+		Short: "Terminate a negotiation in any state that is not final, as provider or consumer; the counterparty is told",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := to.client()
+			if err != nil {
+				return err
+			}
+			n, err := c.TerminateNegotiation(cmd.Context(), args[0], termReason)
+			if err != nil {
+				return err
+			}
+			return printNegotiation(cmd, &to, n)
+		},
+	}
+	addAPIFlags(terminate, &to)
+	terminate.Flags().StringVar(&termReason, "reason", "", "reason (recorded and sent to the counterparty)")
+	cmd.AddCommand(list, show, decide("approve"), decide("reject"), counter, terminate)
 	return cmd
 }
 

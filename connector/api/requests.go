@@ -42,6 +42,11 @@ type StartNegotiation struct {
 type CounterOffer struct {
 	Policy json.RawMessage `json:"policy"`
 	Reason string          `json:"reason,omitempty"`
+	// Hold (provider) keeps the negotiation for the operator once the
+	// consumer accepts the counter-offer: it agrees only on …/approve. By
+	// default the provider agrees on acceptance. A consumer's counter (to
+	// an offer it rests on, with manualOffers) ignores it.
+	Hold bool `json:"hold,omitempty"`
 }
 
 // Reason is the optional body of the state-changing actions

@@ -192,6 +192,18 @@ func (c *Client) Counter(ctx context.Context, id string, in api.CounterOffer) (*
 	return c.negotiationAction(ctx, id, "counter", in)
 }
 
+// TerminateNegotiation ends a negotiation in any state that is not final,
+// as provider or consumer; the counterparty is told.
+func (c *Client) TerminateNegotiation(ctx context.Context, id, reason string) (*api.Negotiation, error) {
+	return c.negotiationAction(ctx, id, "terminate", api.Reason{Reason: reason})
+}
+
+// Accept accepts what a consumer negotiation rests on (a node with
+// manualOffers): an offer in OFFERED, or an agreement in AGREED.
+func (c *Client) Accept(ctx context.Context, id string) (*api.Negotiation, error) {
+	return c.negotiationAction(ctx, id, "accept", nil)
+}
+
 func (c *Client) negotiationAction(ctx context.Context, id, action string, body any) (*api.Negotiation, error) {
 	var n api.Negotiation
 	return &n, c.call(ctx, http.MethodPost, "/negotiations/"+esc(id)+"/"+action, body, &n)
@@ -264,6 +276,12 @@ func (c *Client) Suspend(ctx context.Context, id, reason string) (*api.Transfer,
 // Terminate terminates a transfer, with the reason sent to the peer.
 func (c *Client) Terminate(ctx context.Context, id, reason string) (*api.Transfer, error) {
 	return c.transferAction(ctx, id, "terminate", reason)
+}
+
+// StartHeld starts a transfer the provider holds in REQUESTED (a node with
+// holdTransfers).
+func (c *Client) StartHeld(ctx context.Context, id string) (*api.Transfer, error) {
+	return c.transferAction(ctx, id, "start", "")
 }
 
 // Resume asks for a suspended transfer to resume: the provider evaluates the

@@ -34,8 +34,11 @@ func (n *cn) cutURL(suffix string) string { return n.w.cutU + "/negotiations/" +
 // cnRequest: TCK→CUT ContractRequestMessage, CUT→TCK ContractNegotiation
 // (REQUESTED). The dataset waits for the CUT's operator, who acts for the
 // provider in the steps that follow.
-func (w *world) cnRequest() *cn {
-	ds, offer := w.dataset(w.cut, w.cutU, w.uid("cn-ds"), true)
+func (w *world) cnRequest() *cn { return w.cnRequestOn("general") }
+
+// cnRequestOn is cnRequest for a dataset of classification class.
+func (w *world) cnRequestOn(class string) *cn {
+	ds, offer := w.datasetOf(w.cut, w.uid("cn-ds"), true, class)
 	n := &cn{w: w, c: w.uid("urn:tck:c"), dataset: ds, offerID: offer}
 	status, body := w.peer.send(w.cutU+"/negotiations/request", msg(dsp.TypeContractRequestMessage, "consumerPid", n.c,
 		"offer", map[string]any{"@id": offer, "@type": "Offer", "target": ds, "permission": []any{map[string]any{"action": "use"}}},
@@ -67,7 +70,8 @@ func (n *cn) state(want string) {
 
 // cutOffers: the CUT's operator sends an offer (CUT→TCK ContractOfferMessage).
 func (n *cn) cutOffers() {
-	n.w.mustMgmt("POST", "/api/v1/negotiations/"+n.p+"/counter", map[string]any{"policy": map[string]any{
+	// hold: the provider's agreement is a step of its own in the TCK.
+	n.w.mustMgmt("POST", "/api/v1/negotiations/"+n.p+"/counter", map[string]any{"hold": true, "policy": map[string]any{
 		"@context": dspCtx, "@id": n.offerID + "-counter", "@type": "Offer", "permission": []any{map[string]any{"action": "use"}}}})
 	m := n.w.peer.expect("/cb/negotiations/"+n.c+"/offers", dsp.TypeContractOfferMessage)
 	if field(m.body, "providerPid") != n.p || field(m.body, "consumerPid") != n.c {
@@ -198,7 +202,15 @@ func (n *cnc) cutRestsOffered() {
 	n.state("OFFERED")
 }
 
+// expectVerification: the consumer verifies the agreement — on its own,
+// or when its operator accepts it (POST …/accept).
 func (n *cnc) expectVerification() {
+	select {
+	case m := <-n.w.peer.in:
+		n.w.peer.in <- m
+	case <-time.After(300 * time.Millisecond):
+		n.w.mustMgmt("POST", "/api/v1/negotiations/"+n.c+"/accept", nil)
+	}
 	n.w.peer.expect("/negotiations/"+n.p+"/agreement/verification", dsp.TypeContractAgreementVerificationMessage)
 }
 
@@ -245,12 +257,16 @@ func (w *world) mustMgmtT(method, path string, body any) map[string]any {
 func (w *world) finalized(n *connector.Node, id string) string {
 	deadline := time.Now().Add(waitLong)
 	for time.Now().Before(deadline) {
-		neg, err := n.Store().View(context.Background()).Negotiation(id)
+		neg, err := n.Negotiation(context.Background(), id)
 		if err != nil {
 			w.t.Fatal(err)
 		}
 		if neg.State == "FINALIZED" {
 			return neg.AgreementID
+		}
+		if neg.State == "AGREED" && neg.Awaiting != "" {
+			// the CUT's operator accepts the agreement (manualOffers)
+			w.mustMgmtT("POST", "/api/v1/negotiations/"+id+"/accept", nil)
 		}
 		if neg.State == "TERMINATED" {
 			w.t.Fatalf("seeding an agreement: negotiation %s terminated: %s %s", id, neg.Code, neg.Reason)
@@ -298,9 +314,10 @@ func (x *tp) expect(suffix, typ string) inMsg {
 	return m
 }
 
-// cutStarts: the provider starts the transfer (on its own once the
-// request is accepted, or when its operator resumes it).
+// cutStarts: the provider starts the transfer (its operator starts the
+// request it holds).
 func (x *tp) cutStarts() {
+	x.w.mustMgmt("POST", "/api/v1/transfers/"+x.p+"/start", nil)
 	m := x.expect("/start", dsp.TypeTransferStartMessage)
 	if !strings.Contains(string(m.body), "dataAddress") {
 		fail("a pull transfer's start message carries no dataAddress: %s", m.body)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tdsc/tdsc/connector"
 	"github.com/tdsc/tdsc/connector/dsp"
+	"github.com/tdsc/tdsc/connector/dsp/dspschema"
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger/embedded"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
@@ -80,21 +81,25 @@ func newWorld(t *testing.T) *world {
 	// The CUT: a real node on a real loopback server.
 	srv := httptest.NewUnstartedServer(nil)
 	w.cutU = "http://" + srv.Listener.Addr().String()
-	w.cut = w.node(cutID, w.cutU)
+	// The CUT's operator decides on every offer (manualOffers) and starts
+	// every transfer it provides (holdTransfers), as the TCK's cases need:
+	// there, each is a step of its own. The helper does both on its own.
+	w.cut = w.node(cutID, w.cutU, true)
 	srv.Config.Handler = w.cut.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
 	// The helper node shares the peer's URL: the peer hands it what it does
 	// not play itself while w.peer.delegate is set.
-	w.helper = w.node(tckID, w.peer.url)
+	w.helper = w.node(tckID, w.peer.url, false)
 	return w
 }
 
-func (w *world) node(id, public string) *connector.Node {
+func (w *world) node(id, public string, manualOffers bool) *connector.Node {
 	w.t.Helper()
 	dir := w.t.TempDir()
 	cfg := connector.Config{ParticipantID: id, Space: w.sp.Genesis.Space, Listen: strings.TrimPrefix(public, "http://"), PublicURL: public,
-		DataDir: dir, DataSources: dir, RetryMin: 5 * time.Millisecond, RetryMax: 100 * time.Millisecond, StrictTimeout: 2 * time.Second, MaxAttempts: 1000}
+		DataDir: dir, DataSources: dir, RetryMin: 5 * time.Millisecond, RetryMax: 100 * time.Millisecond, StrictTimeout: 2 * time.Second, MaxAttempts: 1000,
+		ManualOffers: manualOffers, HoldTransfers: manualOffers}
 	n, err := connector.New(context.Background(), cfg, connector.WithKey(w.sp.Keys[id]), connector.WithLedger(w.led),
 		connector.WithParticipants(w.led), connector.WithRules(w.led), connector.WithRegisteredDatasets(w.led),
 		connector.WithOperatorToken(opToken), connector.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
@@ -117,12 +122,18 @@ const dataCSV = "road,hour,vehicles\nG6,08,1520\n"
 // operator on every request.
 func (w *world) dataset(n *connector.Node, base, id string, manual bool) (string, string) {
 	w.t.Helper()
+	return w.datasetOf(n, id, manual, "general")
+}
+
+// datasetOf is dataset with a classification level.
+func (w *world) datasetOf(n *connector.Node, id string, manual bool, class string) (string, string) {
+	w.t.Helper()
 	sum := sha256.Sum256([]byte(dataCSV))
 	dir := w.t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, id+".csv"), []byte(dataCSV), 0o600); err != nil {
 		w.t.Fatal(err)
 	}
-	ds, err := n.AddDataset(context.Background(), connector.NewDataset{ID: id, Title: "Traffic counts " + id, Classification: "general",
+	ds, err := n.AddDataset(context.Background(), connector.NewDataset{ID: id, Title: "Traffic counts " + id, Classification: class,
 		Category: "transport", ContentHash: "sha256:" + hex.EncodeToString(sum[:]), Source: "file:" + filepath.Join(dir, id+".csv"), ManualApproval: manual})
 	if err != nil {
 		w.t.Fatal(err)
@@ -249,7 +260,7 @@ func (p *peer) problem(format string, args ...any) {
 // check validates a DSP body against the official schema and checks that
 // its JSON-LD expansion is one node of the expected DSP type.
 func check(body []byte, wantType string) error {
-	if err := dsp.ValidateSchema(body); err != nil {
+	if err := dspschema.Validate(body); err != nil {
 		return fmt.Errorf("schema: %w\n%s", err, body)
 	}
 	exp, err := dsp.Expand(body)

@@ -31,33 +31,7 @@ var disabled = map[string]bool{"TP:02-04": true, "TP_C:02-04": true}
 // knownFailing are cases tdsc does not pass yet, each with why; the tier
 // fails if one of them starts passing (so the list and the docs stay true)
 // or if any other case fails.
-var knownFailing = map[string]string{
-	"CN:01-02":   "the provider refuses a counter-request in OFFERED (400 counter-request.unsupported)",
-	"CN:01-03":   "the provider refuses a plain ContractAgreementVerificationMessage (400 agreement.consumer-signature: demands tdsc:keyId/tdsc:signature)",
-	"CN:01-04":   "the provider refuses a plain ContractAgreementVerificationMessage (400 agreement.consumer-signature)",
-	"CN:02-01":   "no management call terminates a provider negotiation (only reject of a request waiting for approval, which the TCK's step needs at any state; POST …/terminate is 404)",
-	"CN:02-05":   "the provider's operator cannot terminate in OFFERED (POST …/terminate is 404)",
-	"CN:02-06":   "after ACCEPTED the provider agrees on its own; it does not wait for its operator, who cannot terminate",
-	"CN:02-07":   "the provider refuses a plain ContractAgreementVerificationMessage (400 agreement.consumer-signature)",
-	"CN:03-01":   "cannot reach FINALIZED: the provider refuses a plain verification (400 agreement.consumer-signature)",
-	"CN:03-03":   "after ACCEPTED the provider agrees on its own, so it is AGREED, not ACCEPTED, when the illegal verification comes",
-	"CN:03-04":   "the provider refuses a counter-request in OFFERED (400 counter-request.unsupported)",
-	"CN_C:01-01": "the consumer refuses a plain ContractAgreementMessage (400 agreement.mismatch: no tdsc:terms to counter-sign)",
-	"CN_C:01-02": "the consumer accepts any narrower-or-equal offer at once (never rests in OFFERED) and has no counter-request call",
-	"CN_C:01-03": "the consumer accepts the offer at once (never rests in OFFERED) and its operator cannot terminate",
-	"CN_C:01-04": "the consumer refuses a plain ContractAgreementMessage (400 agreement.mismatch)",
-	"CN_C:02-02": "the consumer's operator cannot terminate a negotiation (POST …/terminate is 404)",
-	"CN_C:02-03": "the consumer refuses a plain ContractAgreementMessage (400 agreement.mismatch) and terminates locally without telling the provider",
-	"CN_C:02-04": "the consumer accepts the offer at once (sends ACCEPTED), never resting in OFFERED",
-	"CN_C:02-06": "the consumer refuses a plain ContractAgreementMessage (400 agreement.mismatch)",
-	"CN_C:03-02": "the consumer accepts the offer at once (sends ACCEPTED), never resting in OFFERED",
-	"CN_C:03-03": "the consumer accepts the offer at once (sends ACCEPTED), never resting in OFFERED",
-	"CN_C:03-06": "the consumer refuses a plain ContractAgreementMessage (400 agreement.mismatch)",
-	"TP:01-05":   "the provider starts a pull transfer on its own at once; it cannot be held in REQUESTED for its operator",
-	"TP:02-05":   "the provider starts a pull transfer on its own at once; it cannot be held in REQUESTED",
-	"TP:03-01":   "the provider starts a pull transfer on its own at once; it cannot be held in REQUESTED",
-	"TP:03-02":   "the provider starts a pull transfer on its own at once; it cannot be held in REQUESTED",
-}
+var knownFailing = map[string]string{}
 
 const (
 	negErr = dsp.TypeContractNegotiationError

@@ -1,0 +1,89 @@
+package dsptck_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/tdsc/tdsc/connector"
+	"github.com/tdsc/tdsc/connector/dsp"
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// TestEvidenceLevels: a standard DSP consumer's agreement rests on
+// acknowledged evidence (its verification message), two tdsc nodes' on
+// countersigned evidence; the ledger records which, and a space rule that
+// demands countersigned evidence for core data refuses an acknowledged
+// agreement on core data with the rule named, in the termination the
+// consumer gets.
+func TestEvidenceLevels(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	b, err := w.sp.Batch(w.sp.Authority(), w.sp.Rules(policy.SpaceRules{CountersignedFor: []policy.Classification{policy.Core}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.led.Append(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	onLedger := func(agreement string) *ledger.Record {
+		var rec *ledger.Record
+		eventually("agreement.signed/"+agreement+" on the ledger", func() (bool, string) {
+			p, err := w.led.Record(ctx, "agreement.signed/"+agreement)
+			if err != nil {
+				return false, err.Error()
+			}
+			rec = &p.Record
+			return true, ""
+		})
+		return rec
+	}
+	if msg := run(func() {
+		// A standard peer on general data: acknowledged.
+		n := w.cnRequest()
+		n.cutAgrees()
+		okay("verification")(n.tckVerifies())
+		n.expectFinalized()
+		neg := w.mustMgmt("GET", "/api/v1/negotiations/"+n.p, nil)
+		rec := onLedger(neg["agreement"].(string))
+		if rec.Terms.EvidenceLevel() != policy.EvidenceAcknowledged || rec.Terms.VerificationTokenID == "" ||
+			!strings.HasPrefix(rec.Terms.VerificationHash, "sha256:") || rec.Terms.ConsumerSignature != "" {
+			fail("a standard peer's agreement on the ledger: terms %+v, want acknowledged evidence with the verification's token id and hash", rec.Terms)
+		}
+
+		// A standard peer on core data: the space rule refuses it, named.
+		n = w.cnRequestOn("core")
+		n.cutAgrees()
+		okay("verification")(n.tckVerifies())
+		m := w.peer.expect("/cb/negotiations/"+n.c+"/termination", dsp.TypeContractNegotiationTerminationMessage)
+		if !strings.Contains(string(m.body), policy.RuleCountersigned) {
+			fail("termination does not name %s: %s", policy.RuleCountersigned, m.body)
+		}
+		n.state("TERMINATED")
+
+		// Two tdsc nodes on core data: countersigned, accepted.
+		_, offer := w.datasetOf(w.cut, "core-ds-tdsc", false, "core")
+		w.peer.delegate.Store(true)
+		defer w.peer.delegate.Store(false)
+		hn, err := w.helper.StartNegotiation(ctx, connector.StartNegotiation{ProviderURL: w.cutU, Provider: cutID, Offer: offer})
+		if err != nil {
+			fail("tdsc consumer: %v", err)
+		}
+		var agreement string
+		eventually("the tdsc consumer's negotiation FINALIZED", func() (bool, string) {
+			x, err := w.helper.Negotiation(ctx, hn.ID)
+			if err != nil {
+				return false, err.Error()
+			}
+			agreement = x.AgreementID
+			return x.State == "FINALIZED", x.State + " " + x.Reason
+		})
+		rec = onLedger(agreement)
+		if rec.Terms.EvidenceLevel() != policy.EvidenceCountersigned || rec.Terms.ConsumerSignature == "" {
+			fail("two tdsc nodes' agreement on the ledger: terms %+v, want countersigned", rec.Terms)
+		}
+	}); msg != "" {
+		t.Fatal(msg)
+	}
+}
