@@ -2,6 +2,9 @@ package dsptck_test
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -83,6 +86,35 @@ func TestEvidenceLevels(t *testing.T) {
 		if rec.Terms.EvidenceLevel() != policy.EvidenceCountersigned || rec.Terms.ConsumerSignature == "" {
 			fail("two tdsc nodes' agreement on the ledger: terms %+v, want countersigned", rec.Terms)
 		}
+	}); msg != "" {
+		t.Fatal(msg)
+	}
+}
+
+// TestProcessNotRevealed: the binding says a negotiation or transfer is
+// revealed only to its counterparty; without a valid token the answer is
+// 404, as for a process that does not exist, and the state is unchanged.
+func TestProcessNotRevealed(t *testing.T) {
+	w := newWorld(t)
+	if msg := run(func() {
+		n := w.cnRequest()
+		for _, tok := range []string{"", "not-a-token"} {
+			req, _ := http.NewRequest(http.MethodGet, n.cutURL(""), nil)
+			if tok != "" {
+				req.Header.Set("Authorization", "Bearer "+tok)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				fail("GET: %v", err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			refused(fmt.Sprintf("GET with token %q", tok), resp.StatusCode, b, dsp.TypeContractNegotiationError)
+			if resp.StatusCode != http.StatusNotFound {
+				fail("GET with token %q: %d, want 404: %s", tok, resp.StatusCode, b)
+			}
+		}
+		n.state("REQUESTED")
 	}); msg != "" {
 		t.Fatal(msg)
 	}
