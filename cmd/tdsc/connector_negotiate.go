@@ -246,7 +246,25 @@ func newNegotiationCmd() *cobra.Command {
 	}
 	addAPIFlags(terminate, &to)
 	terminate.Flags().StringVar(&termReason, "reason", "", "reason (recorded and sent to the counterparty)")
-	cmd.AddCommand(list, show, decide("approve"), decide("reject"), counter, terminate)
+	var ao apiOpts
+	accept := &cobra.Command{
+		Use:   "accept ID",
+		Short: "As a consumer with manualOffers: accept the offer (OFFERED) or the agreement (AGREED) the negotiation rests on",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := ao.client()
+			if err != nil {
+				return err
+			}
+			n, err := c.Accept(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printNegotiation(cmd, &ao, n)
+		},
+	}
+	addAPIFlags(accept, &ao)
+	cmd.AddCommand(list, show, decide("approve"), decide("reject"), counter, terminate, accept)
 	return cmd
 }
 
