@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -168,6 +170,8 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 	rules := policy.SpaceRules{
 		NegativeList: []policy.NegativeEntry{{Category: "human-genetic-resources", Reason: "Regulation on Human Genetic Resources"}},
 		CrossBorder:  []policy.CrossBorderEntry{{Destination: "SG", MaxClassification: policy.Important, LegalBasis: legalBasis}},
+		// Agreements on core data need the consumer's signature over the terms.
+		CountersignedFor: []policy.Classification{policy.Core},
 	}
 	rr, err := sp.auth.SetRules(rules)
 	if err != nil {
@@ -178,7 +182,7 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 	if err != nil {
 		return fmt.Errorf("authority batch: %w", err)
 	}
-	s.say("space rules: negative list [human-genetic-resources]; cross-border white-list SG up to important data, legal basis %q", legalBasis)
+	s.say("space rules: negative list [human-genetic-resources]; cross-border white-list SG up to important data, legal basis %q; agreements on core data must be countersigned", legalBasis)
 	s.expect(rc.TreeSize == uint64(len(recs)), "one authority batch of %d records committed, signed by the key pinned at genesis", len(recs))
 
 	for _, p := range people {
@@ -226,6 +230,11 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 		{"offer-population-research", "ds-population-grid", "research only", researchPolicy("offer-population-research", 5, until)},
 		{"offer-clinic-research", "ds-clinic-visits", "research only", researchPolicy("offer-clinic-research", 5, until)},
 	}
+	offers = append(offers, struct {
+		id, dataset, what string
+		policy            []byte
+	}{"offer-traffic-open", "ds-traffic-2026", "use, no further terms: open to any DSP connector, tdsc or not",
+		[]byte(`{"@context":"https://w3id.org/dspace/2025/1/context.jsonld","@id":"offer-traffic-open","@type":"Offer","permission":[{"action":"use"}]}`)})
 	op, err := policy.AuthorisedOperation(policy.OperationParams{ID: "offer-ridership-operation", Operator: Firm,
 		Purposes: []string{"route-planning-service"}, NotAfter: until, MaxUses: 10, Region: "CN"})
 	if err != nil {
@@ -273,6 +282,17 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 		s.say("agreement %s signed by both parties and committed to the ledger before FINALIZED", traffic.AgreementID)
 	}
 	d.pull(ctx, s, firm, traffic.AgreementID, "traffic.csv", trafficCSV, true)
+	if ev, err := d.evidence(ctx, sp, traffic.AgreementID); err == nil {
+		s.expect(ev == policy.EvidenceCountersigned, "the ledger records the agreement's evidence: %s (two tdsc nodes use the countersigned profile)", ev)
+	} else {
+		s.expect(false, "reading agreement.signed/%s: %v", short(traffic.AgreementID), err)
+	}
+	if ag, ev, err := d.standardPeer(ctx, dept, Firm, keys[Firm], "offer-traffic-open", "ds-traffic-2026"); err != nil {
+		s.expect(false, "a standard DSP connector negotiates: %v", err)
+	} else {
+		evl, err := d.evidence(ctx, sp, ag)
+		s.expect(err == nil && evl == policy.EvidenceAcknowledged, "a standard DSP connector (only DSP terms, %s's second connector) negotiated agreement %s: the ledger records its evidence as %s — its verification message %s", Firm, short(ag), evl, ev)
+	}
 
 	operation := d.negotiate(ctx, s, firm, dept, "offer-ridership-operation", "route-planning-service", "")
 	if s.expect(operation.State == "FINALIZED", "authorised operation of bus ridership → %s", operation.State) {
@@ -659,3 +679,102 @@ func researchPolicy(id string, maxUses int, until time.Time) []byte {
 const trafficCSV = "road,hour,vehicles\nG6,08,1520\nG6,09,1710\nG7,08,980\nChang'an Ave,08,2210\n"
 
 const ridershipCSV = "line,stop,boardings\n1,Tiananmen East,5210\n52,Xidan,3344\n"
+
+// evidence reads an agreement's evidence level from the ledger, as the
+// auditor.
+func (d *Demo) evidence(ctx context.Context, sp *space, agreement string) (string, error) {
+	aud, _, err := sp.roleClient("auditor", "auditor-cac-bj")
+	if err != nil {
+		return "", err
+	}
+	p, err := aud.Record(ctx, "agreement.signed/"+agreement)
+	if err != nil {
+		return "", err
+	}
+	return p.Record.Terms.EvidenceLevel(), nil
+}
+
+// standardPeer negotiates offer of prov as a plain DSP consumer would — only
+// DSP terms, no tdsc profile — under participant id's identity: it serves a
+// callback endpoint, sends the contract request, verifies the agreement with
+// a plain ContractAgreementVerificationMessage and waits for FINALIZED. It
+// returns the agreement id and the hash of its verification message.
+func (d *Demo) standardPeer(ctx context.Context, prov *node, id string, key *identity.Key, offer, dataset string) (string, string, error) {
+	iss, err := identity.NewIssuer(id, key)
+	if err != nil {
+		return "", "", err
+	}
+	got := make(chan map[string]any, 4)
+	ln, err := listen()
+	if err != nil {
+		return "", "", err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		_ = json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&m)
+		select {
+		case got <- m:
+		default:
+		}
+		w.WriteHeader(http.StatusOK)
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	post := func(url string, msg map[string]any) ([]byte, error) {
+		tok, err := iss.ProtocolToken(prov.id)
+		if err != nil {
+			return nil, err
+		}
+		b, _ := json.Marshal(msg)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if resp.StatusCode/100 != 2 {
+			return nil, fmt.Errorf("%s: %d %s", url, resp.StatusCode, out)
+		}
+		return out, nil
+	}
+	next := func(what string) (map[string]any, error) {
+		select {
+		case m := <-got:
+			if m["@type"] != what {
+				return nil, fmt.Errorf("expected %s, got %v", what, m)
+			}
+			return m, nil
+		case <-time.After(30 * time.Second):
+			return nil, fmt.Errorf("no %s from %s", what, prov.id)
+		}
+	}
+	ctxDSP := []any{dsp.Context}
+	if _, err := post(prov.url+"/negotiations/request", map[string]any{"@context": ctxDSP, "@type": "ContractRequestMessage",
+		"consumerPid": "urn:standard-peer:1", "callbackAddress": "http://" + ln.Addr().String() + "/cb",
+		"offer": map[string]any{"@id": offer, "@type": "Offer", "target": dataset, "permission": []any{map[string]any{"action": "use"}}}}); err != nil {
+		return "", "", err
+	}
+	ag, err := next("ContractAgreementMessage")
+	if err != nil {
+		return "", "", err
+	}
+	pid, _ := ag["providerPid"].(string)
+	agreement, _ := ag["agreement"].(map[string]any)
+	agID, _ := agreement["@id"].(string)
+	verification := map[string]any{"@context": ctxDSP, "@type": "ContractAgreementVerificationMessage", "providerPid": pid, "consumerPid": "urn:standard-peer:1"}
+	if _, err := post(prov.url+"/negotiations/"+pid+"/agreement/verification", verification); err != nil {
+		return "", "", err
+	}
+	if _, err := next("ContractNegotiationEventMessage"); err != nil {
+		return "", "", err
+	}
+	b, _ := json.Marshal(verification)
+	sum := sha256.Sum256(b)
+	return agID, "sha256:" + hex.EncodeToString(sum[:8]) + "…", nil
+}
