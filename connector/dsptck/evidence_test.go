@@ -119,3 +119,51 @@ func TestProcessNotRevealed(t *testing.T) {
 		t.Fatal(msg)
 	}
 }
+
+// TestRetriedMessages: a peer that retries a POST (the TCK does) gets 200
+// again and nothing changes; a message that would move a process somewhere
+// else is still refused.
+func TestRetriedMessages(t *testing.T) {
+	w := newWorld(t)
+	asP, asC := w.seedAgreements()
+	if msg := run(func() {
+		n := w.cnRequest()
+		n.cutOffers()
+		for i := 0; i < 2; i++ {
+			okay(fmt.Sprintf("ACCEPTED #%d", i+1))(n.tckAccepts())
+		}
+		n.state("ACCEPTED")
+		for i := 0; i < 2; i++ {
+			okay(fmt.Sprintf("termination #%d", i+1))(n.tckTerminates())
+		}
+		n.state("TERMINATED")
+
+		c := w.cncRequest()
+		for i := 0; i < 2; i++ {
+			okay(fmt.Sprintf("offer #%d", i+1))(c.tck("/offers", dsp.TypeContractOfferMessage, "offer", map[string]any{"@id": "urn:tck:offer-retried",
+				"@type": "Offer", "target": w.peer.catDataset, "permission": []any{map[string]any{"action": "use"}}}))
+		}
+		c.state("OFFERED")
+		status, body := c.tckOffers() // another offer in OFFERED: not a retry
+		refused("a different offer in OFFERED", status, body, negErr)
+
+		x := w.tpRequest(asP)
+		x.cutStarts()
+		for i := 0; i < 2; i++ {
+			okay(fmt.Sprintf("suspension #%d", i+1))(x.tck("/suspension", dsp.TypeTransferSuspensionMessage, "code", "tck", "reason", []any{"tck"}))
+		}
+		x.state("SUSPENDED")
+
+		y := w.tpcRequest(asC)
+		for i := 0; i < 2; i++ {
+			okay(fmt.Sprintf("start #%d", i+1))(y.tckStarts())
+		}
+		y.state("STARTED")
+		for i := 0; i < 2; i++ {
+			okay(fmt.Sprintf("completion #%d", i+1))(y.tck("/completion", dsp.TypeTransferCompletionMessage))
+		}
+		y.state("COMPLETED")
+	}); msg != "" {
+		t.Fatal(msg)
+	}
+}
