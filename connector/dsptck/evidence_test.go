@@ -1,7 +1,9 @@
 package dsptck_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -163,6 +165,58 @@ func TestRetriedMessages(t *testing.T) {
 			okay(fmt.Sprintf("completion #%d", i+1))(y.tck("/completion", dsp.TypeTransferCompletionMessage))
 		}
 		y.state("COMPLETED")
+	}); msg != "" {
+		t.Fatal(msg)
+	}
+}
+
+// TestBadJSONLDRefused: a message whose JSON-LD cannot be read, or whose
+// expansion loses a required term, gets a schema-valid DSP error naming the
+// field, and no negotiation is created.
+func TestBadJSONLDRefused(t *testing.T) {
+	w := newWorld(t)
+	if msg := run(func() {
+		ds, offer := w.dataset(w.cut, w.cutU, "jsonld-ds", true)
+		offerObj := map[string]any{"@id": offer, "@type": "Offer", "target": ds, "permission": []any{map[string]any{"action": "use"}}}
+		for _, tc := range []struct {
+			name, field string
+			msg         map[string]any
+		}{
+			{"remote context", "@context", map[string]any{"@context": []any{dspCtx, "https://evil.example/ctx.jsonld"}, "@type": "ContractRequestMessage",
+				"consumerPid": "urn:tck:bad-1", "callbackAddress": w.peer.url + "/cb", "offer": offerObj}},
+			{"a key the context does not define", "consumerPid", map[string]any{"@context": dspCtx, "@type": "ContractRequestMessage",
+				"consumerpid": "urn:tck:bad-2", "callbackAddress": w.peer.url + "/cb", "offer": offerObj}},
+		} {
+			b, _ := json.Marshal(tc.msg)
+			tok, _ := w.peer.iss.ProtocolToken(cutID)
+			req, _ := http.NewRequest(http.MethodPost, w.cutU+"/negotiations/request", bytes.NewReader(b))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				fail("%s: %v", tc.name, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			refused(tc.name, resp.StatusCode, body, dsp.TypeContractNegotiationError)
+			if err := check(body, dsp.TypeContractNegotiationError); err != nil {
+				fail("%s: the error: %v", tc.name, err)
+			}
+			if !strings.Contains(string(body), tc.field) {
+				fail("%s: the error does not name %s: %s", tc.name, tc.field, body)
+			}
+		}
+		var l []map[string]any
+		req, _ := http.NewRequest(http.MethodGet, w.cutU+"/api/v1/negotiations", nil)
+		req.Header.Set("Authorization", "Bearer "+opToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			fail("list: %v", err)
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&l)
+		resp.Body.Close()
+		if len(l) != 0 {
+			fail("refused messages created negotiations: %v", l)
+		}
 	}); msg != "" {
 		t.Fatal(msg)
 	}
