@@ -36,6 +36,14 @@ func (n *Node) handleNegotiationRequest(r *http.Request, caller string) (int, an
 		return 0, nil, refusedErr("callback.invalid", err.Error(), "", m.ConsumerPID)
 	}
 	ctx := r.Context()
+	// A retried initial request (same caller, same consumerPid) gets the
+	// negotiation it already started.
+	if prev, err := n.st.View(ctx).NegotiationByPeer(store.RoleProvider, caller, m.ConsumerPID); err == nil {
+		msg := negMsg(prev)
+		return http.StatusCreated, &msg, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return 0, nil, err
+	}
 	offer, err := n.st.View(ctx).Offer(m.Offer.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil, refusedErr("offer.unknown", fmt.Sprintf("offer %q is not offered by %s; request the catalogue for the current offers and send one of their @id", m.Offer.ID, n.cfg.ParticipantID), "", m.ConsumerPID)

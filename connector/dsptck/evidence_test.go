@@ -130,6 +130,14 @@ func TestRetriedMessages(t *testing.T) {
 	asP, asC := w.seedAgreements()
 	if msg := run(func() {
 		n := w.cnRequest()
+		// The initial request again: the same negotiation, not a second one.
+		status, body := w.peer.send(w.cutU+"/negotiations/request", msg(dsp.TypeContractRequestMessage, "consumerPid", n.c,
+			"offer", map[string]any{"@id": n.offerID, "@type": "Offer", "target": n.dataset, "permission": []any{map[string]any{"action": "use"}}},
+			"callbackAddress", w.peer.url+"/cb"))
+		okay("the initial request, retried")(status, body)
+		if field(body, "providerPid") != n.p {
+			fail("a retried initial request started another negotiation: %s, want providerPid %s", body, n.p)
+		}
 		n.cutOffers()
 		for i := 0; i < 2; i++ {
 			okay(fmt.Sprintf("ACCEPTED #%d", i+1))(n.tckAccepts())
@@ -146,7 +154,7 @@ func TestRetriedMessages(t *testing.T) {
 				"@type": "Offer", "target": w.peer.catDataset, "permission": []any{map[string]any{"action": "use"}}}))
 		}
 		c.state("OFFERED")
-		status, body := c.tckOffers() // another offer in OFFERED: not a retry
+		status, body = c.tckOffers() // another offer in OFFERED: not a retry
 		refused("a different offer in OFFERED", status, body, negErr)
 
 		x := w.tpRequest(asP)

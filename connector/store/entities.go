@@ -360,6 +360,18 @@ func (t *Tx) Negotiation(id string) (*Negotiation, error) {
 	return n, nil
 }
 
+// NegotiationByPeer reads the negotiation of role with counterparty whose
+// peer process id is peerPID (ErrNotFound if none): how a retried initial
+// message finds the process it already started.
+func (t *Tx) NegotiationByPeer(role, counterparty, peerPID string) (*Negotiation, error) {
+	n, err := scanNeg(t.queryRow(`SELECT `+negCols+` FROM negotiations WHERE peer_pid = $1 AND counterparty = $2 AND role = $3 ORDER BY created_at LIMIT 1`,
+		peerPID, counterparty, role))
+	if err != nil {
+		return nil, notFound("negotiation of "+counterparty+" with peer pid", peerPID, err)
+	}
+	return n, nil
+}
+
 // NegotiationWithHistory reads one negotiation and its transitions.
 func (t *Tx) NegotiationWithHistory(id string) (*Negotiation, error) {
 	n, err := t.Negotiation(id)
