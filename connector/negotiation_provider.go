@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tdsc/tdsc/connector/dsp"
@@ -61,7 +63,7 @@ func (n *Node) handleNegotiationRequest(r *http.Request, caller string) (int, an
 	}
 	neg := &store.Negotiation{ID: n.newID(), Role: store.RoleProvider, PeerPID: m.ConsumerPID, Counterparty: caller,
 		PeerURL: m.CallbackAddress, DatasetID: offer.DatasetID, OfferID: offer.ID, Offer: reqJSON,
-		State: string(dsp.NegRequested), Purpose: m.Purpose, LegalBasis: m.LegalBasis}
+		State: string(dsp.NegRequested), Purpose: m.Purpose, LegalBasis: m.LegalBasis, Profiles: strings.Join(m.Profiles, " ")}
 	err = n.st.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.PutNegotiation(neg, caller, "contract request received for offer "+offer.ID); err != nil {
 			return err
@@ -245,7 +247,11 @@ func (n *Node) agreementMessage(neg *store.Negotiation, ag *store.Agreement) (*d
 	if err != nil {
 		return nil, err
 	}
-	p.Terms = &t.Terms
+	// tdsc:terms go only to a consumer that advertised the countersigned
+	// profile: a standard peer gets an agreement in DSP terms alone.
+	if slices.Contains(strings.Fields(neg.Profiles), dsp.ProfileCountersigned) {
+		p.Terms = &t.Terms
+	}
 	return &dsp.ContractAgreementMessage{Header: dsp.NewHeader(dsp.TypeContractAgreementMessage),
 		ProviderPID: neg.ID, ConsumerPID: neg.PeerPID, Agreement: p}, nil
 }

@@ -90,6 +90,10 @@ func (n *cn) expectAgreement() {
 	if field(m.body, "providerPid") != n.p || field(m.body, "consumerPid") != n.c {
 		fail("agreement names the wrong negotiation: %s", m.body)
 	}
+	// The peer advertised no tdsc profile: the agreement is DSP terms alone.
+	if strings.Contains(string(m.body), `"tdsc:`) || strings.Contains(string(m.body), dsp.TDSCNamespace) {
+		fail("the agreement to a standard peer carries tdsc terms: %s", m.body)
+	}
 }
 
 // cutTerminates: the CUT's operator terminates (CUT→TCK termination).
