@@ -52,6 +52,10 @@ type Config struct {
 	// /api/v1/transfers/{id}/start) or terminates it. By default a request
 	// under a live agreement starts at once.
 	HoldTransfers bool `yaml:"holdTransfers" env:"TDSC_HOLD_TRANSFERS"`
+	// HoldFinalize makes the provider wait in VERIFIED for its operator's
+	// sign-off (POST /api/v1/negotiations/{id}/approve) before it records
+	// agreement.signed and finalizes; the operator may terminate instead.
+	HoldFinalize bool `yaml:"holdFinalize" env:"TDSC_HOLD_FINALIZE"`
 
 	// Workers run outgoing steps concurrently (default 64); a step waiting
 	// for a strict ledger commit holds its worker.

@@ -114,6 +114,8 @@ const taskSendCounterRequest = "neg.consumer.send-counter-request"
 const (
 	awaitOffer  = "operator decision on the offer"
 	awaitVerify = "operator verification of the agreement"
+	// awaitFinalize: a provider with HoldFinalize, in VERIFIED.
+	awaitFinalize = "operator sign-off of the verified agreement"
 )
 
 // offerWaiting reads consumer negotiation id, refusing one that is not an

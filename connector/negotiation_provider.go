@@ -321,12 +321,21 @@ func (n *Node) handleVerification(r *http.Request, caller string) (int, any, err
 	}
 	ag.Terms, _ = json.Marshal(t)
 	rec := agreementRecord(ag, t, ds)
+	hold := n.cfg.HoldFinalize
 	err = n.st.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.PutAgreement(ag); err != nil {
 			return err
 		}
+		if hold {
+			// The operator signs off first (approve); providerFinalize then
+			// puts the record in the outbox.
+			neg.Awaiting = awaitFinalize
+		}
 		if err := transition(tx, neg, dsp.NegVerified, caller, how); err != nil {
 			return err
+		}
+		if hold {
+			return nil
 		}
 		// The strict record goes into the outbox with the state change; the
 		// finalize step waits for its commit before FINALIZED.
@@ -338,8 +347,11 @@ func (n *Node) handleVerification(r *http.Request, caller string) (int, any, err
 	if err != nil {
 		return 0, nil, err
 	}
-	n.lw.wake()
-	n.tasks.kick(taskProviderFinalize, neg.ID)
+	n.watch.changed(neg.ID)
+	if !hold {
+		n.lw.wake()
+		n.tasks.kick(taskProviderFinalize, neg.ID)
+	}
 	return http.StatusOK, nil, nil
 }
 

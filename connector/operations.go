@@ -188,17 +188,23 @@ func (n *Node) Approve(ctx context.Context, id string, approve bool, reason stri
 			return nil, err
 		}
 	} else {
+		// A verified agreement held for sign-off (HoldFinalize) goes on to the
+		// ledger; a request or an accepted counter-offer to the decision.
+		task := taskProviderDecide
+		if neg.State == string(dsp.NegVerified) {
+			task = taskProviderFinalize
+		}
 		err = n.st.Update(ctx, func(tx *store.Tx) error {
 			neg.Awaiting = awaitApproved
-			if err := tx.UpdateNegotiation(neg, neg.State, "", ""); err != nil {
+			if err := tx.UpdateNegotiation(neg, neg.State, "operator", "the operator approves"); err != nil {
 				return err
 			}
-			return tx.AddTask(taskProviderDecide, neg.ID)
+			return tx.AddTask(task, neg.ID)
 		})
 		if err != nil {
 			return nil, err
 		}
-		n.tasks.kick(taskProviderDecide, neg.ID)
+		n.tasks.kick(task, neg.ID)
 	}
 	return n.st.View(ctx).NegotiationWithHistory(id)
 }
@@ -211,7 +217,8 @@ func (n *Node) awaitingApproval(ctx context.Context, id, what string) (*store.Ne
 	if err != nil {
 		return nil, err
 	}
-	if neg.Role != store.RoleProvider || neg.State != string(dsp.NegRequested) && neg.State != string(dsp.NegAccepted) || neg.Awaiting != awaitApproval {
+	held := neg.State == string(dsp.NegVerified) && neg.Awaiting == awaitFinalize
+	if neg.Role != store.RoleProvider || !held && (neg.State != string(dsp.NegRequested) && neg.State != string(dsp.NegAccepted) || neg.Awaiting != awaitApproval) {
 		if what != "" {
 			what = "; only a request waiting for approval takes " + what
 		}

@@ -49,7 +49,7 @@ func TestEvidenceLevels(t *testing.T) {
 		n := w.cnRequest()
 		n.cutAgrees()
 		okay("verification")(n.tckVerifies())
-		n.expectFinalized()
+		n.cutFinalizes()
 		neg := w.mustMgmt("GET", "/api/v1/negotiations/"+n.p, nil)
 		rec := onLedger(neg["agreement"].(string))
 		if rec.Terms.EvidenceLevel() != policy.EvidenceAcknowledged || rec.Terms.VerificationTokenID == "" ||
@@ -61,6 +61,8 @@ func TestEvidenceLevels(t *testing.T) {
 		n = w.cnRequestOn("core")
 		n.cutAgrees()
 		okay("verification")(n.tckVerifies())
+		n.state("VERIFIED")
+		w.mustMgmt("POST", "/api/v1/negotiations/"+n.p+"/approve", nil) // the operator signs off; the ledger refuses
 		m := w.peer.expect("/cb/negotiations/"+n.c+"/termination", dsp.TypeContractNegotiationTerminationMessage)
 		if !strings.Contains(string(m.body), policy.RuleCountersigned) {
 			fail("termination does not name %s: %s", policy.RuleCountersigned, m.body)
@@ -82,6 +84,9 @@ func TestEvidenceLevels(t *testing.T) {
 				return false, err.Error()
 			}
 			agreement = x.AgreementID
+			if x.State == "VERIFIED" && x.PeerPID != "" {
+				w.mgmt("POST", "/api/v1/negotiations/"+x.PeerPID+"/approve", nil) // the CUT's sign-off (holdFinalize)
+			}
 			return x.State == "FINALIZED", x.State + " " + x.Reason
 		})
 		rec = onLedger(agreement)

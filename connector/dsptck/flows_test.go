@@ -125,6 +125,18 @@ func (n *cn) tckCounters() (int, []byte) {
 		"target": n.dataset, "permission": []any{map[string]any{"action": "use"}}})
 }
 
+// cutFinalizes: the provider finalizes the verified agreement — its
+// operator signs it off (holdFinalize), then FINALIZED comes.
+func (n *cn) cutFinalizes() {
+	select {
+	case m := <-n.w.peer.in:
+		n.w.peer.in <- m
+	case <-time.After(300 * time.Millisecond):
+		n.w.mustMgmt("POST", "/api/v1/negotiations/"+n.p+"/approve", nil)
+	}
+	n.expectFinalized()
+}
+
 func (n *cn) expectFinalized() {
 	m := n.w.peer.expect("/cb/negotiations/"+n.c+"/events", dsp.TypeContractNegotiationEventMessage)
 	if field(m.body, "eventType") != "FINALIZED" {
@@ -267,6 +279,11 @@ func (w *world) finalized(n *connector.Node, id string) string {
 		}
 		if neg.State == "FINALIZED" {
 			return neg.AgreementID
+		}
+		if n == w.helper && neg.State == "VERIFIED" && neg.PeerPID != "" {
+			// the CUT, as provider, holds the verified agreement for its
+			// operator's sign-off (holdFinalize); a repeat is refused, harmlessly
+			w.mgmt("POST", "/api/v1/negotiations/"+neg.PeerPID+"/approve", nil)
 		}
 		if neg.State == "AGREED" && neg.Awaiting != "" {
 			// the CUT's operator accepts the agreement (manualOffers)

@@ -81,9 +81,10 @@ func newWorld(t *testing.T) *world {
 	// The CUT: a real node on a real loopback server.
 	srv := httptest.NewUnstartedServer(nil)
 	w.cutU = "http://" + srv.Listener.Addr().String()
-	// The CUT's operator decides on every offer (manualOffers) and starts
-	// every transfer it provides (holdTransfers), as the TCK's cases need:
-	// there, each is a step of its own. The helper does both on its own.
+	// The CUT's operator decides on every offer (manualOffers), starts every
+	// transfer it provides (holdTransfers) and signs off every verified
+	// agreement (holdFinalize), as the TCK's cases need: there, each is a
+	// step of its own. The helper does all of it on its own.
 	w.cut = w.node(cutID, w.cutU, true)
 	srv.Config.Handler = w.cut.Handler()
 	srv.Start()
@@ -99,7 +100,7 @@ func (w *world) node(id, public string, manualOffers bool) *connector.Node {
 	dir := w.t.TempDir()
 	cfg := connector.Config{ParticipantID: id, Space: w.sp.Genesis.Space, Listen: strings.TrimPrefix(public, "http://"), PublicURL: public,
 		DataDir: dir, DataSources: dir, RetryMin: 5 * time.Millisecond, RetryMax: 100 * time.Millisecond, StrictTimeout: 2 * time.Second, MaxAttempts: 1000,
-		ManualOffers: manualOffers, HoldTransfers: manualOffers}
+		ManualOffers: manualOffers, HoldTransfers: manualOffers, HoldFinalize: manualOffers}
 	n, err := connector.New(context.Background(), cfg, connector.WithKey(w.sp.Keys[id]), connector.WithLedger(w.led),
 		connector.WithParticipants(w.led), connector.WithRules(w.led), connector.WithRegisteredDatasets(w.led),
 		connector.WithOperatorToken(opToken), connector.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),

@@ -110,7 +110,7 @@ var cases = []tckCase{
 		n.cutAgreesAfterAccept()
 		n.state("AGREED")
 		okay("verification")(n.tckVerifies())
-		n.expectFinalized()
+		n.cutFinalizes()
 		n.state("FINALIZED")
 	}},
 	{"CN:01-04", func(w *world, _ agreements) {
@@ -118,7 +118,7 @@ var cases = []tckCase{
 		n.cutAgrees()
 		n.state("AGREED")
 		okay("verification")(n.tckVerifies())
-		n.expectFinalized()
+		n.cutFinalizes()
 		n.state("FINALIZED")
 	}},
 	{"CN:02-01", func(w *world, _ agreements) {
@@ -171,7 +171,7 @@ var cases = []tckCase{
 		n := w.cnRequest()
 		n.cutAgrees()
 		okay("verification")(n.tckVerifies())
-		n.expectFinalized()
+		n.cutFinalizes()
 		n.state("FINALIZED")
 		status, body := n.tckTerminates()
 		refused("termination of a FINALIZED negotiation", status, body, negErr)
