@@ -42,6 +42,20 @@ type Config struct {
 	// DataSources is the directory dataset sources ("file:" paths) are read from
 	// by the data plane.
 	DataSources string `yaml:"dataSources" env:"TDSC_DATA_SOURCES"`
+	// ManualOffers makes the consumer rest in OFFERED on every provider
+	// offer until its operator accepts, counters or terminates it (POST
+	// /api/v1/negotiations/{id}/accept, …/counter, …/terminate). By default
+	// an offer that is the request or narrower is accepted at once.
+	ManualOffers bool `yaml:"manualOffers" env:"TDSC_MANUAL_OFFERS"`
+	// HoldTransfers makes the provider hold every transfer request in
+	// REQUESTED until its operator starts it (POST
+	// /api/v1/transfers/{id}/start) or terminates it. By default a request
+	// under a live agreement starts at once.
+	HoldTransfers bool `yaml:"holdTransfers" env:"TDSC_HOLD_TRANSFERS"`
+	// HoldFinalize makes the provider wait in VERIFIED for its operator's
+	// sign-off (POST /api/v1/negotiations/{id}/approve) before it records
+	// agreement.signed and finalizes; the operator may terminate instead.
+	HoldFinalize bool `yaml:"holdFinalize" env:"TDSC_HOLD_FINALIZE"`
 
 	// Workers run outgoing steps concurrently (default 64); a step waiting
 	// for a strict ledger commit holds its worker.

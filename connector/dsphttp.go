@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/tdsc/tdsc/connector/dataplane"
 	"github.com/tdsc/tdsc/connector/dsp"
@@ -126,15 +127,35 @@ type dspFunc func(r *http.Request, caller string) (int, any, error)
 // dspEndpoint wraps f with the protocol token check, the body limit and the
 // error mapping to errType.
 func (n *Node) dspEndpoint(errType string, f dspFunc) http.Handler {
+	return n.dspHandler(errType, "", f)
+}
+
+// dspLookup is dspEndpoint for the GET of one negotiation or transfer
+// (what): a caller that cannot authenticate gets 404, as one that is not
+// its party does, so that the binding's rule holds — a process is never
+// revealed to anyone but its counterparty.
+func (n *Node) dspLookup(errType, what string, f dspFunc) http.Handler {
+	return n.dspHandler(errType, what, f)
+}
+
+func (n *Node) dspHandler(errType, hidden string, f dspFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, dsp.MaxMessageBytes)
 		tok := identity.BearerToken(r)
+		if tok == "" && hidden != "" {
+			n.writeDSPError(w, r, errType, notFoundErr(hidden, r.PathValue("pid")))
+			return
+		}
 		if tok == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="dsp"`)
 			n.writeDSPError(w, r, errType, fmt.Errorf("%w: Authorization: Bearer <protocol token> is required on every DSP call", identity.ErrMalformed))
 			return
 		}
 		claims, err := n.verifier.VerifyProtocol(r.Context(), tok, n.cfg.ParticipantID)
+		if err != nil && hidden != "" {
+			n.writeDSPError(w, r, errType, notFoundErr(hidden, r.PathValue("pid")))
+			return
+		}
 		if err != nil {
 			n.writeDSPError(w, r, errType, err)
 			return
@@ -161,33 +182,34 @@ func (n *Node) routes() http.Handler {
 	handle("GET /catalog/datasets/{id...}", n.dspEndpoint(ce, n.handleDatasetRequest))
 	// Negotiation, provider paths.
 	handle("POST /negotiations/request", n.dspEndpoint(ne, n.handleNegotiationRequest))
-	handle("GET /negotiations/{pid}", n.dspEndpoint(ne, n.handleNegotiationGet(store.RoleProvider)))
+	handle("GET /negotiations/{pid}", n.dspLookup(ne, "contract negotiation", n.handleNegotiationGet(store.RoleProvider)))
 	handle("POST /negotiations/{pid}/request", n.dspEndpoint(ne, n.handleCounterRequest))
 	handle("POST /negotiations/{pid}/events", n.dspEndpoint(ne, n.handleProviderEvent))
 	handle("POST /negotiations/{pid}/agreement/verification", n.dspEndpoint(ne, n.handleVerification))
 	handle("POST /negotiations/{pid}/termination", n.dspEndpoint(ne, n.handleNegotiationTermination(store.RoleProvider)))
 	handle("POST /negotiations/offers", n.dspEndpoint(ne, n.handleInitialOffer))
 	// Negotiation, consumer callback paths (callbackAddress = <publicURL>/callback).
-	handle("GET /callback/negotiations/{pid}", n.dspEndpoint(ne, n.handleNegotiationGet(store.RoleConsumer)))
+	handle("GET /callback/negotiations/{pid}", n.dspLookup(ne, "contract negotiation", n.handleNegotiationGet(store.RoleConsumer)))
 	handle("POST /callback/negotiations/{pid}/offers", n.dspEndpoint(ne, n.handleCounterOffer))
 	handle("POST /callback/negotiations/{pid}/agreement", n.dspEndpoint(ne, n.handleAgreement))
 	handle("POST /callback/negotiations/{pid}/events", n.dspEndpoint(ne, n.handleConsumerEvent))
 	handle("POST /callback/negotiations/{pid}/termination", n.dspEndpoint(ne, n.handleNegotiationTermination(store.RoleConsumer)))
 	// Transfer process, provider paths.
 	handle("POST /transfers/request", n.dspEndpoint(te, n.handleTransferRequest))
-	handle("GET /transfers/{pid}", n.dspEndpoint(te, n.handleTransferGet(store.RoleProvider)))
+	handle("GET /transfers/{pid}", n.dspLookup(te, "transfer process", n.handleTransferGet(store.RoleProvider)))
 	handle("POST /transfers/{pid}/start", n.dspEndpoint(te, n.handleTransferStartMsg(store.RoleProvider)))
 	handle("POST /transfers/{pid}/completion", n.dspEndpoint(te, n.handleTransferCompletion(store.RoleProvider)))
 	handle("POST /transfers/{pid}/suspension", n.dspEndpoint(te, n.handleTransferSuspension(store.RoleProvider)))
 	handle("POST /transfers/{pid}/termination", n.dspEndpoint(te, n.handleTransferTermination(store.RoleProvider)))
 	// Transfer process, consumer callback paths.
-	handle("GET /callback/transfers/{pid}", n.dspEndpoint(te, n.handleTransferGet(store.RoleConsumer)))
+	handle("GET /callback/transfers/{pid}", n.dspLookup(te, "transfer process", n.handleTransferGet(store.RoleConsumer)))
 	handle("POST /callback/transfers/{pid}/start", n.dspEndpoint(te, n.handleTransferStartMsg(store.RoleConsumer)))
 	handle("POST /callback/transfers/{pid}/completion", n.dspEndpoint(te, n.handleTransferCompletion(store.RoleConsumer)))
 	handle("POST /callback/transfers/{pid}/suspension", n.dspEndpoint(te, n.handleTransferSuspension(store.RoleConsumer)))
 	handle("POST /callback/transfers/{pid}/termination", n.dspEndpoint(te, n.handleTransferTermination(store.RoleConsumer)))
 
-	mux.HandleFunc("GET /.well-known/dspace-version", n.handleVersion)
+	mux.HandleFunc("GET "+dsp.VersionPath, n.handleVersion)
+	mux.Handle("GET "+dsp.TDSCContextPath, dsp.ContextHandler())
 	mux.HandleFunc("GET /healthz", n.handleHealth)
 	n.mountManagement(mux)
 	if n.data != nil {
@@ -198,12 +220,11 @@ func (n *Node) routes() http.Handler {
 }
 
 func (n *Node) handleVersion(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"protocolVersions": []map[string]any{{
-			"version": "2025-1", "path": "/", "binding": "HTTPS",
-			"tdsc:participantId": n.cfg.ParticipantID,
-		}},
-	})
+	path := "/"
+	if u, err := url.Parse(n.cfg.PublicURL); err == nil && u.Path != "" {
+		path = u.Path
+	}
+	writeJSON(w, http.StatusOK, dsp.NewVersionResponse(n.cfg.ParticipantID, path, dsp.ProfileCountersigned))
 }
 
 func (n *Node) handleHealth(w http.ResponseWriter, r *http.Request) {

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/tdsc/tdsc/connector/store"
+	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/api"
 )
@@ -21,7 +23,7 @@ var ErrLedgerRefused = errors.New("connector: ledger refused the record")
 // batch persisted before it is sent so a retry after an unknown outcome sends
 // the same bytes. Strict callers wait on their record with wait.
 type ledgerWriter struct {
-	n      *Node
+	writerDeps
 	app    ledgerAppender
 	wakeCh chan struct{}
 
@@ -34,8 +36,22 @@ type ledgerWriter struct {
 	settled bool
 }
 
-func newLedgerWriter(n *Node, app ledgerAppender) *ledgerWriter {
-	return &ledgerWriter{n: n, app: app, wakeCh: make(chan struct{}, 1), waiters: map[string][]chan error{}}
+// writerDeps is what the ledger writer needs: the node's store (its
+// outbox), who it writes as and with which key, its clock, pacing and log.
+type writerDeps struct {
+	st          *store.Store
+	space       string
+	participant string
+	key         *identity.Key
+	now         func() time.Time
+	batch       int           // records per batch (Config.OutboxBatch)
+	retryMin    time.Duration // backoff while the ledger is away
+	retryMax    time.Duration
+	log         *slog.Logger
+}
+
+func newLedgerWriter(d writerDeps, app ledgerAppender) *ledgerWriter {
+	return &ledgerWriter{writerDeps: d, app: app, wakeCh: make(chan struct{}, 1), waiters: map[string][]chan error{}}
 }
 
 // enqueue adds rec to the outbox inside the caller's transaction. Call wake
@@ -43,10 +59,10 @@ func newLedgerWriter(n *Node, app ledgerAppender) *ledgerWriter {
 func (w *ledgerWriter) enqueue(tx *store.Tx, rec *ledger.Record) error {
 	rec.Schema = ledger.SchemaVersion
 	if rec.Time == "" {
-		rec.Time = w.n.now().UTC().Format(time.RFC3339Nano)
+		rec.Time = w.now().UTC().Format(time.RFC3339Nano)
 	}
 	if rec.Actor == "" {
-		rec.Actor = w.n.cfg.ParticipantID
+		rec.Actor = w.participant
 	}
 	if err := rec.Validate(); err != nil {
 		return fmt.Errorf("connector: record %s: %w", rec.ID, err)
@@ -62,7 +78,7 @@ func (w *ledgerWriter) enqueue(tx *store.Tx, rec *ledger.Record) error {
 // record adds rec to the outbox in a transaction of its own and wakes the
 // writer: for a record that changes no other state.
 func (w *ledgerWriter) record(ctx context.Context, rec *ledger.Record) error {
-	if err := w.n.st.Update(ctx, func(tx *store.Tx) error { return w.enqueue(tx, rec) }); err != nil {
+	if err := w.st.Update(ctx, func(tx *store.Tx) error { return w.enqueue(tx, rec) }); err != nil {
 		return err
 	}
 	w.wake()
@@ -84,7 +100,7 @@ func (w *ledgerWriter) wait(ctx context.Context, recordID string) error {
 	w.waiters[recordID] = append(w.waiters[recordID], ch)
 	w.mu.Unlock()
 	defer w.drop(recordID, ch)
-	state, errText, err := w.n.st.View(ctx).OutboxState(recordID)
+	state, errText, err := w.st.View(ctx).OutboxState(recordID)
 	if err != nil {
 		return err
 	}
@@ -107,7 +123,7 @@ func (w *ledgerWriter) wait(ctx context.Context, recordID string) error {
 // typed ledger error decoded from its wire form, or (a record refused before
 // causes were kept) its message.
 func (w *ledgerWriter) refusal(ctx context.Context, recordID, errText string) error {
-	wire, err := w.n.st.View(ctx).RefusalCause(recordID)
+	wire, err := w.st.View(ctx).RefusalCause(recordID)
 	if err == nil && len(wire) > 0 {
 		var e api.Error
 		if json.Unmarshal(wire, &e) == nil && e.Kind != "" {
@@ -149,7 +165,7 @@ func (w *ledgerWriter) notify(ids []string, err error) {
 
 // run drains the outbox until ctx ends, backing off while the ledger fails.
 func (w *ledgerWriter) run(ctx context.Context) {
-	backoff := w.n.cfg.RetryMin
+	backoff := w.retryMin
 	for {
 		progressed, err := w.step(ctx)
 		if ctx.Err() != nil {
@@ -159,12 +175,12 @@ func (w *ledgerWriter) run(ctx context.Context) {
 		wait := time.After(time.Second)
 		switch {
 		case err != nil:
-			w.n.log.Warn("ledger unavailable; records stay in the outbox", "err", err, "retryIn", backoff)
+			w.log.Warn("ledger unavailable; records stay in the outbox", "err", err, "retryIn", backoff)
 			w.setFailing(true)
 			wait = time.After(backoff)
-			backoff = min(backoff*2, w.n.cfg.RetryMax)
+			backoff = min(backoff*2, w.retryMax)
 		case progressed:
-			backoff = w.n.cfg.RetryMin
+			backoff = w.retryMin
 			w.setFailing(false)
 			continue
 		}
@@ -196,7 +212,7 @@ func (w *ledgerWriter) setFailing(f bool) {
 // unknown, else a new one from the pending records. It reports whether
 // anything was settled, or the transport error.
 func (w *ledgerWriter) step(ctx context.Context) (bool, error) {
-	st := w.n.st
+	st := w.st
 	var open *store.Batch
 	if !w.settled {
 		var err error
@@ -207,7 +223,7 @@ func (w *ledgerWriter) step(ctx context.Context) (bool, error) {
 	var b *ledger.Batch
 	var ids []string
 	if open == nil {
-		pending, err := st.View(ctx).Pending(w.n.cfg.OutboxBatch)
+		pending, err := st.View(ctx).Pending(w.batch)
 		if err != nil || len(pending) == 0 {
 			return false, err
 		}
@@ -219,7 +235,7 @@ func (w *ledgerWriter) step(ctx context.Context) (bool, error) {
 			}
 			ids[i] = p.RecordID
 		}
-		b, err = ledger.NewBatch(w.n.cfg.Space, w.n.cfg.ParticipantID, w.n.key, recs)
+		b, err = ledger.NewBatch(w.space, w.participant, w.key, recs)
 		if err != nil {
 			// A malformed record: settle it like a refusal.
 			w.settled = false
@@ -270,12 +286,12 @@ func (w *ledgerWriter) step(ctx context.Context) (bool, error) {
 // settleRefused settles records the ledger refused: one record is refused for
 // good, several go back to be tried one by one.
 func (w *ledgerWriter) settleRefused(ctx context.Context, ids []string, root string, cause error) (bool, error) {
-	st := w.n.st
+	st := w.st
 	var refused []string
 	err := st.Update(ctx, func(tx *store.Tx) error {
 		if root == "" {
 			// Never persisted: make a one-off batch row to settle through.
-			root = fmt.Sprintf("unsent-%d-%s", w.n.now().UnixNano(), ids[0])
+			root = fmt.Sprintf("unsent-%d-%s", w.now().UnixNano(), ids[0])
 			if err := tx.PutBatch(root, []byte("{}"), ids); err != nil {
 				return err
 			}
@@ -290,7 +306,7 @@ func (w *ledgerWriter) settleRefused(ctx context.Context, ids []string, root str
 	if err != nil {
 		return false, err
 	}
-	w.n.log.Warn("ledger refused a batch", "records", len(ids), "err", cause)
+	w.log.Warn("ledger refused a batch", "records", len(ids), "err", cause)
 	w.notify(refused, fmt.Errorf("%w: %w", ErrLedgerRefused, cause))
 	return true, nil
 }

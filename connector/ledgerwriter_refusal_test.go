@@ -24,8 +24,7 @@ func TestRefusalKeptStructured(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	n := &Node{st: st, log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now}
-	w := newLedgerWriter(n, nil)
+	w := newLedgerWriter(writerDeps{st: st, log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: time.Now}, nil)
 	if err := st.Update(ctx, func(tx *store.Tx) error {
 		if _, err := tx.Enqueue("rec-1", []byte(`{}`)); err != nil {
 			return err

@@ -9,17 +9,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/tdsc/tdsc/connector/dataplane"
+	"github.com/tdsc/tdsc/connector/api"
 	"github.com/tdsc/tdsc/connector/dsp"
 	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/identity"
-	"github.com/tdsc/tdsc/ledger"
-	"github.com/tdsc/tdsc/ledger/digest"
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -27,12 +23,7 @@ import (
 const maxManagementBody = 1 << 20
 
 // APIError is the management API's error body.
-type APIError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
+type APIError = api.Error
 
 // errBadRequest marks an operator request that is wrong as sent.
 var errBadRequest = errors.New("bad request")
@@ -42,35 +33,35 @@ func badRequest(format string, args ...any) error {
 }
 
 func (n *Node) writeAPIError(w http.ResponseWriter, r *http.Request, err error) {
-	status, code := http.StatusInternalServerError, "internal"
+	status, code := http.StatusInternalServerError, api.CodeInternal
 	var pe *PeerError
 	switch {
 	case errors.Is(err, errBadRequest), errors.Is(err, policy.ErrInvalidPolicy):
-		status, code = http.StatusBadRequest, "bad-request"
+		status, code = http.StatusBadRequest, api.CodeBadRequest
 	case errors.Is(err, store.ErrNotFound):
-		status, code = http.StatusNotFound, "not-found"
+		status, code = http.StatusNotFound, api.CodeNotFound
 	case errors.Is(err, store.ErrConflict):
-		status, code = http.StatusConflict, "conflict"
+		status, code = http.StatusConflict, api.CodeConflict
 	case errors.Is(err, ErrReceiptMismatch):
-		status, code = http.StatusUnprocessableEntity, "hash-mismatch"
+		status, code = http.StatusUnprocessableEntity, api.CodeHashMismatch
 	case errors.Is(err, errInvalidTransition):
-		status, code = http.StatusConflict, "invalid-transition"
+		status, code = http.StatusConflict, api.CodeInvalidTransition
 	case errors.As(err, &pe):
-		status, code = http.StatusBadGateway, "peer-refused"
+		status, code = http.StatusBadGateway, api.CodePeerRefused
 	case errors.Is(err, ErrPeerUnreachable):
-		status, code = http.StatusBadGateway, "peer-unreachable"
+		status, code = http.StatusBadGateway, api.CodePeerUnreachable
 	case errors.Is(err, context.DeadlineExceeded):
-		status, code = http.StatusGatewayTimeout, "timeout"
+		status, code = http.StatusGatewayTimeout, api.CodeTimeout
 	default:
 		var de *dsp.DecodeError
 		if errors.As(err, &de) {
-			status, code = http.StatusBadGateway, "peer-malformed"
+			status, code = http.StatusBadGateway, api.CodePeerMalformed
 		} else {
 			n.log.Error("management request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
 	}
 	var e APIError
-	e.Error.Code, e.Error.Message = code, err.Error()
+	e.Error = api.ErrorBody{Code: code, Message: err.Error()}
 	writeJSON(w, status, &e)
 }
 
@@ -83,7 +74,7 @@ func (n *Node) api(f apiFunc) http.Handler {
 		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tdsc-management"`)
 			var e APIError
-			e.Error.Code, e.Error.Message = "unauthorized", "the management API needs Authorization: Bearer <operator token>"
+			e.Error = api.ErrorBody{Code: api.CodeUnauthorized, Message: "the management API needs Authorization: Bearer <operator token>"}
 			writeJSON(w, http.StatusUnauthorized, &e)
 			return
 		}
@@ -93,7 +84,7 @@ func (n *Node) api(f apiFunc) http.Handler {
 			n.writeAPIError(w, r, err)
 			return
 		}
-		writeJSON(w, status, body)
+		writeJSON(w, status, view(body))
 	})
 }
 
@@ -131,6 +122,8 @@ func (n *Node) mountManagement(mux *http.ServeMux) {
 	h("POST /api/v1/negotiations/{id}/approve", n.apiApprove(true))
 	h("POST /api/v1/negotiations/{id}/counter", n.apiCounter)
 	h("POST /api/v1/negotiations/{id}/reject", n.apiApprove(false))
+	h("POST /api/v1/negotiations/{id}/terminate", n.apiTerminateNegotiation)
+	h("POST /api/v1/negotiations/{id}/accept", n.apiAcceptOffer)
 	h("GET /api/v1/agreements", n.apiListAgreements)
 	h("GET /api/v1/agreements/{id}", n.apiGetAgreement)
 	h("POST /api/v1/agreements/{id}/revoke", n.apiRevoke)
@@ -143,6 +136,7 @@ func (n *Node) mountManagement(mux *http.ServeMux) {
 	h("POST /api/v1/transfers/{id}/suspend", n.apiTransferAction("suspend"))
 	h("POST /api/v1/transfers/{id}/terminate", n.apiTransferAction("terminate"))
 	h("POST /api/v1/transfers/{id}/resume", n.apiTransferAction("resume"))
+	h("POST /api/v1/transfers/{id}/start", n.apiTransferAction("start"))
 	h("GET /api/v1/duties", n.apiListDuties)
 	h("POST /api/v1/duties/fulfil", n.apiFulfilDuty)
 	h("GET /api/v1/outbox", n.apiOutbox)
@@ -154,106 +148,6 @@ func limitOf(r *http.Request) int {
 }
 
 // ---- datasets and offers
-
-// NewDataset is the operator's registration of a dataset.
-type NewDataset struct {
-	ID             string   `json:"id,omitempty"`
-	Title          string   `json:"title"`
-	Description    string   `json:"description,omitempty"`
-	Classification string   `json:"classification"`
-	Category       string   `json:"category"`
-	Rights         []string `json:"rights,omitempty"`
-	ContentHash    string   `json:"contentHash,omitempty"`
-	Source         string   `json:"source,omitempty"`
-	// RegistrationCode is the registration number (数据登记) if one was issued.
-	RegistrationCode string `json:"registrationCode,omitempty"`
-	ManualApproval   bool   `json:"manualApproval,omitempty"`
-}
-
-// AddDataset registers a dataset and records dataset.registered (outbox).
-func (n *Node) AddDataset(ctx context.Context, in NewDataset) (*store.Dataset, error) {
-	if in.ID == "" {
-		in.ID = n.newID()
-	}
-	if strings.TrimSpace(in.Title) == "" {
-		return nil, badRequest("title: required")
-	}
-	if err := policy.Classification(in.Classification).Validate(); err != nil {
-		return nil, badRequest("classification: %v", err)
-	}
-	if strings.TrimSpace(in.Category) == "" {
-		return nil, badRequest("category: required (the catalogue category the space's negative list is checked against)")
-	}
-	if len(in.Rights) == 0 {
-		in.Rights = []string{ledger.RightHolding}
-	}
-	for i, r := range in.Rights {
-		if r != ledger.RightHolding && r != ledger.RightUse && r != ledger.RightOperation {
-			return nil, badRequest("rights[%d]: must be holding, use or operation; got %q", i, r)
-		}
-	}
-	if err := n.checkContent(ctx, &in); err != nil {
-		return nil, err
-	}
-	d := &store.Dataset{ID: in.ID, Title: in.Title, Description: in.Description, Classification: in.Classification,
-		Category: in.Category, Rights: in.Rights, ContentHash: in.ContentHash, Source: in.Source, ManualApproval: in.ManualApproval}
-	rec := &ledger.Record{ID: "dataset.registered/" + d.ID, Kind: ledger.KindDatasetRegistered, Dataset: d.ID,
-		RegistrationCode: in.RegistrationCode, Classification: policy.Classification(d.Classification), Category: d.Category,
-		Rights: d.Rights, ContentHash: d.ContentHash}
-	err := n.st.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.PutDataset(d); err != nil {
-			return err
-		}
-		return n.lw.enqueue(tx, rec)
-	})
-	if err != nil {
-		return nil, err
-	}
-	n.lw.wake()
-	return d, nil
-}
-
-// checkContent checks a registration's source and content hash: the hash is
-// sha256:<64 hex>; a file: source must be a readable regular file, which the
-// data plane hashes — the registered hash must be its hash, and is taken from
-// it when not given (the data plane keeps it, so the first send of this
-// version goes zero-copy); a dir: source must be a directory. An http(s)
-// source is not fetched here.
-func (n *Node) checkContent(ctx context.Context, in *NewDataset) error {
-	if in.ContentHash != "" {
-		d, err := digest.Parse(in.ContentHash)
-		if err != nil || d.Algorithm() != digest.SHA256 || !strings.HasPrefix(strings.ToLower(strings.TrimSpace(in.ContentHash)), "sha256:") {
-			return badRequest("contentHash: must be sha256: and 64 hex digits, got %q", in.ContentHash)
-		}
-		in.ContentHash = d.String()
-	}
-	src := in.Source
-	switch {
-	case src == "", strings.HasPrefix(src, "http://"), strings.HasPrefix(src, "https://"):
-		return nil
-	case strings.HasPrefix(src, "dir:"):
-		fi, err := os.Stat(n.localPath(strings.TrimPrefix(src, "dir:")))
-		if err != nil || !fi.IsDir() {
-			return badRequest("source: %s: no such directory under the node's dataSources", src)
-		}
-		return nil
-	case strings.HasPrefix(src, "file:"):
-		sum, err := n.dp.HashFile(ctx, n.localPath(strings.TrimPrefix(src, "file:")))
-		if errors.Is(err, dataplane.ErrNotFound) {
-			return badRequest("source: %s: no such regular file under the node's dataSources", src)
-		} else if err != nil {
-			return fmt.Errorf("source: %s: hashing the file: %w", src, err)
-		}
-		if in.ContentHash == "" {
-			in.ContentHash = "sha256:" + sum
-		} else if in.ContentHash != "sha256:"+sum {
-			return badRequest("contentHash: the file of source %s hashes to sha256:%s, not %s; register the hash of the file as it is (or leave contentHash out)", src, sum, in.ContentHash)
-		}
-		return nil
-	default:
-		return badRequest("source: must be file:PATH, dir:PATH or an http(s) URL, got %q", src)
-	}
-}
 
 func (n *Node) apiAddDataset(r *http.Request) (int, any, error) {
 	var in NewDataset
@@ -274,58 +168,6 @@ func (n *Node) apiGetDataset(r *http.Request) (int, any, error) {
 	return http.StatusOK, d, err
 }
 
-// NewOffer is the operator's offer of a dataset under an ODRL policy.
-type NewOffer struct {
-	ID      string          `json:"id,omitempty"`
-	Dataset string          `json:"dataset"`
-	Policy  json.RawMessage `json:"policy"`
-}
-
-// AddOffer parses and compiles the policy, stores the offer and records
-// offer.published (outbox).
-func (n *Node) AddOffer(ctx context.Context, in NewOffer) (*store.Offer, error) {
-	if in.Dataset == "" {
-		return nil, badRequest("dataset: required")
-	}
-	if len(in.Policy) == 0 {
-		return nil, badRequest("policy: required (an ODRL Offer)")
-	}
-	if _, err := n.st.View(ctx).Dataset(in.Dataset); err != nil {
-		return nil, err
-	}
-	p, err := policy.Parse(in.Policy)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := policy.Compile(p); err != nil {
-		return nil, err
-	}
-	if in.ID == "" {
-		in.ID = p.ID
-	}
-	if in.ID == "" {
-		in.ID = n.newID()
-	}
-	p.ID, p.Type, p.Target = in.ID, dsp.TypeOffer, ""
-	norm, err := json.Marshal(p)
-	if err != nil {
-		return nil, err
-	}
-	o := &store.Offer{ID: in.ID, DatasetID: in.Dataset, Policy: norm, PolicyHash: p.Hash()}
-	rec := &ledger.Record{ID: "offer.published/" + o.ID, Kind: ledger.KindOfferPublished, Offer: o.ID, Dataset: o.DatasetID, PolicyHash: o.PolicyHash}
-	err = n.st.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.PutOffer(o); err != nil {
-			return err
-		}
-		return n.lw.enqueue(tx, rec)
-	})
-	if err != nil {
-		return nil, err
-	}
-	n.lw.wake()
-	return o, nil
-}
-
 func (n *Node) apiAddOffer(r *http.Request) (int, any, error) {
 	var in NewOffer
 	if err := decodeBody(r, &in); err != nil {
@@ -338,20 +180,6 @@ func (n *Node) apiAddOffer(r *http.Request) (int, any, error) {
 func (n *Node) apiListOffers(r *http.Request) (int, any, error) {
 	l, err := n.st.View(r.Context()).Offers(r.URL.Query().Get("dataset"))
 	return http.StatusOK, nonNil(l), err
-}
-
-// RemoteCatalog fetches another connector's catalogue as this node may see it.
-func (n *Node) RemoteCatalog(ctx context.Context, providerURL, provider string) (*dsp.Catalog, error) {
-	if providerURL == "" {
-		return nil, badRequest("from: required (the provider's DSP base URL)")
-	}
-	if provider == "" {
-		var err error
-		if provider, err = n.peers.discover(ctx, providerURL); err != nil {
-			return nil, err
-		}
-	}
-	return n.peers.catalog(ctx, provider, providerURL)
 }
 
 func (n *Node) apiRemoteCatalog(r *http.Request) (int, any, error) {
@@ -404,61 +232,11 @@ func (n *Node) apiGetNegotiation(r *http.Request) (int, any, error) {
 		}
 		return http.StatusOK, neg, err
 	}
-	neg, err := n.st.View(r.Context()).NegotiationWithHistory(r.PathValue("id"))
+	neg, err := n.Negotiation(r.Context(), r.PathValue("id"))
 	return http.StatusOK, neg, err
 }
 
-// Approve lets a negotiation waiting for the operator proceed to the policy
-// decision (approve) or refuses it with the operator's reason.
-func (n *Node) Approve(ctx context.Context, id string, approve bool, reason string) (*store.Negotiation, error) {
-	neg, err := n.awaitingApproval(ctx, id, "")
-	if err != nil {
-		return nil, err
-	}
-	if !approve {
-		if reason == "" {
-			reason = "the provider's operator did not approve the request"
-		}
-		ds, _ := n.st.View(ctx).Dataset(neg.DatasetID)
-		if err := n.providerDeny(ctx, neg, ds, "operator.rejected", reason, "", ""); err != nil {
-			return nil, err
-		}
-	} else {
-		err = n.st.Update(ctx, func(tx *store.Tx) error {
-			neg.Awaiting = awaitApproved
-			if err := tx.UpdateNegotiation(neg, neg.State, "", ""); err != nil {
-				return err
-			}
-			return tx.AddTask(taskProviderDecide, neg.ID)
-		})
-		if err != nil {
-			return nil, err
-		}
-		n.tasks.kick(taskProviderDecide, neg.ID)
-	}
-	return n.st.View(ctx).NegotiationWithHistory(id)
-}
-
-// awaitingApproval reads provider negotiation id, refusing one that is not a
-// request waiting for the operator's approval (what, if set, says what only
-// such a request takes).
-func (n *Node) awaitingApproval(ctx context.Context, id, what string) (*store.Negotiation, error) {
-	neg, err := n.st.View(ctx).Negotiation(id)
-	if err != nil {
-		return nil, err
-	}
-	if neg.Role != store.RoleProvider || neg.State != string(dsp.NegRequested) || neg.Awaiting != awaitApproval {
-		if what != "" {
-			what = "; only a request waiting for approval takes " + what
-		}
-		return nil, fmt.Errorf("%w: negotiation %s is %s and not waiting for operator approval%s", errInvalidTransition, id, neg.State, what)
-	}
-	return neg, nil
-}
-
-type reasonBody struct {
-	Reason string `json:"reason,omitempty"`
-}
+type reasonBody = api.Reason
 
 func optionalReason(r *http.Request) (string, error) {
 	var b reasonBody
@@ -483,30 +261,46 @@ func (n *Node) apiApprove(approve bool) apiFunc {
 }
 
 // ExpectedHashAnswer is GET /transfers/{id}/expected-hash.
-type ExpectedHashAnswer struct {
-	ContentHash string `json:"contentHash,omitempty"`
-	// Source is "ledger" (the provider's dataset.registered) or "provider"
-	// (the data address, when the ledger's registration cannot be read).
-	Source string `json:"source,omitempty"`
-}
+type ExpectedHashAnswer = api.ExpectedHash
 
 func (n *Node) apiExpectedHash(r *http.Request) (int, any, error) {
 	h, src, err := n.ExpectedHash(r.Context(), r.PathValue("id"))
 	return http.StatusOK, &ExpectedHashAnswer{ContentHash: h, Source: src}, err
 }
 
-// CounterOfferRequest is the body of POST /negotiations/{id}/counter.
-type CounterOfferRequest struct {
-	Policy json.RawMessage `json:"policy"`
-	Reason string          `json:"reason,omitempty"`
-}
+// CounterOfferRequest is the body of POST /negotiations/{id}/counter: the
+// provider's counter-offer to a request waiting for approval, or the
+// consumer's counter-request to an offer it rests on (ManualOffers).
+type CounterOfferRequest = api.CounterOffer
 
 func (n *Node) apiCounter(r *http.Request) (int, any, error) {
 	var in CounterOfferRequest
 	if err := decodeBody(r, &in); err != nil {
 		return 0, nil, err
 	}
-	neg, err := n.CounterOffer(r.Context(), r.PathValue("id"), in.Policy, in.Reason)
+	neg, err := n.st.View(r.Context()).Negotiation(r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	if neg.Role == store.RoleConsumer {
+		neg, err = n.CounterRequest(r.Context(), neg.ID, in.Policy, in.Reason)
+		return http.StatusOK, neg, err
+	}
+	neg, err = n.counterOffer(r.Context(), neg.ID, in.Policy, in.Reason, in.Hold)
+	return http.StatusOK, neg, err
+}
+
+func (n *Node) apiAcceptOffer(r *http.Request) (int, any, error) {
+	neg, err := n.AcceptOffer(r.Context(), r.PathValue("id"))
+	return http.StatusOK, neg, err
+}
+
+func (n *Node) apiTerminateNegotiation(r *http.Request) (int, any, error) {
+	reason, err := optionalReason(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	neg, err := n.TerminateNegotiation(r.Context(), r.PathValue("id"), reason)
 	return http.StatusOK, neg, err
 }
 
@@ -522,65 +316,6 @@ func (n *Node) apiGetAgreement(r *http.Request) (int, any, error) {
 	return http.StatusOK, a, err
 }
 
-// Revoke revokes an active agreement: agreement.revoked goes to the ledger
-// (outbox), the node refuses further transfers at once, and this provider's
-// running transfers under it are terminated.
-func (n *Node) Revoke(ctx context.Context, id, reason string) (*store.Agreement, error) {
-	if reason == "" {
-		reason = "revoked by the operator of " + n.cfg.ParticipantID
-	}
-	var ag *store.Agreement
-	var ended []string
-	err := n.st.Update(ctx, func(tx *store.Tx) error {
-		var err error
-		if ag, err = tx.Agreement(id); err != nil {
-			return err
-		}
-		if ag.State != store.AgreementActive {
-			return fmt.Errorf("%w: agreement %s is %s, only an active agreement can be revoked", errInvalidTransition, id, ag.State)
-		}
-		ag.State, ag.Reason = store.AgreementRevoked, reason
-		if err := tx.PutAgreement(ag); err != nil {
-			return err
-		}
-		counter := ag.Consumer
-		if ag.Role == store.RoleConsumer {
-			counter = ag.Provider
-		}
-		rec := &ledger.Record{ID: "agreement.revoked/" + ag.ID, Kind: ledger.KindAgreementRevoked, Counterparty: counter,
-			Agreement: ag.ID, Dataset: ag.DatasetID, Reason: reason}
-		if err := n.lw.enqueue(tx, rec); err != nil {
-			return err
-		}
-		xs, err := tx.Transfers(ag.ID, 0)
-		if err != nil {
-			return err
-		}
-		for _, x := range xs {
-			if dsp.TransferState(x.State).Final() {
-				continue
-			}
-			x.Code, x.Rule, x.Reason = "agreement.revoked", "agreement.revoked", "agreement "+ag.ID+" was revoked: "+reason
-			if err := moveTransfer(tx, x, dsp.TransferTerminated, "operator", x.Reason); err != nil {
-				return err
-			}
-			if err := tx.AddTask(taskSendTransferState, x.ID); err != nil {
-				return err
-			}
-			ended = append(ended, x.ID)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	n.lw.wake()
-	for _, id := range ended {
-		n.tasks.kick(taskSendTransferState, id)
-	}
-	return ag, nil
-}
-
 func (n *Node) apiRevoke(r *http.Request) (int, any, error) {
 	reason, err := optionalReason(r)
 	if err != nil {
@@ -593,10 +328,7 @@ func (n *Node) apiRevoke(r *http.Request) (int, any, error) {
 // ---- transfers
 
 // StartTransferRequest is the operator's request for a transfer.
-type StartTransferRequest struct {
-	Agreement string `json:"agreement"`
-	Format    string `json:"format,omitempty"`
-}
+type StartTransferRequest = api.StartTransfer
 
 func (n *Node) apiStartTransfer(r *http.Request) (int, any, error) {
 	var in StartTransferRequest
@@ -675,6 +407,8 @@ func (n *Node) apiTransferAction(action string) apiFunc {
 			err = n.TerminateTransfer(ctx, id, reason)
 		case "resume":
 			_, err = n.ResumeTransfer(ctx, id)
+		case "start":
+			_, err = n.StartHeldTransfer(ctx, id)
 		}
 		if err != nil {
 			return 0, nil, err
@@ -687,51 +421,11 @@ func (n *Node) apiTransferAction(action string) apiFunc {
 // ---- duties and outbox
 
 func (n *Node) apiListDuties(r *http.Request) (int, any, error) {
-	l, err := n.st.View(r.Context()).Duties(r.URL.Query().Get("agreement"))
-	now := n.now()
-	for _, d := range l {
-		if due, perr := ledger.ParseTime(d.Due); perr == nil && d.Due != "" && d.State == store.DutyOwed && now.After(due) {
-			d.Overdue = true
-		}
-	}
-	return http.StatusOK, nonNil(l), err
+	l, err := n.Duties(r.Context(), r.URL.Query().Get("agreement"))
+	return http.StatusOK, l, err
 }
 
-// FulfilDuty marks a duty owed under an agreement fulfilled and records
-// duty.fulfilled (outbox).
-func (n *Node) FulfilDuty(ctx context.Context, agreementID, dutyID string) error {
-	if agreementID == "" || dutyID == "" {
-		return badRequest("agreement and duty: required")
-	}
-	defer n.lw.wake() // after the transaction commits
-	return n.st.Update(ctx, func(tx *store.Tx) error {
-		ds, err := tx.Duties(agreementID)
-		if err != nil {
-			return err
-		}
-		ag, err := tx.Agreement(agreementID)
-		if err != nil {
-			return err
-		}
-		for _, d := range ds {
-			if d.DutyID != dutyID {
-				continue
-			}
-			rec := &ledger.Record{ID: "duty.fulfilled/" + agreementID + "/" + dutyID, Kind: ledger.KindDutyFulfilled,
-				Counterparty: ag.Provider, Agreement: agreementID, Dataset: ag.DatasetID, Duty: &ledger.Duty{ID: d.DutyID, Action: d.Action, Due: d.Due}}
-			if err := tx.FulfilDuty(agreementID, dutyID, rec.ID); err != nil {
-				return err
-			}
-			return n.lw.enqueue(tx, rec)
-		}
-		return fmt.Errorf("%w: agreement %s owes no duty %q", store.ErrNotFound, agreementID, dutyID)
-	})
-}
-
-type fulfilBody struct {
-	Agreement string `json:"agreement"`
-	Duty      string `json:"duty"`
-}
+type fulfilBody = api.FulfilDuty
 
 func (n *Node) apiFulfilDuty(r *http.Request) (int, any, error) {
 	var in fulfilBody
@@ -743,32 +437,6 @@ func (n *Node) apiFulfilDuty(r *http.Request) (int, any, error) {
 	}
 	l, err := n.st.View(r.Context()).Duties(in.Agreement)
 	return http.StatusOK, l, err
-}
-
-// OutboxStatus is what the outbox holds.
-type OutboxStatus struct {
-	Counts        map[string]int        `json:"counts"`
-	LedgerHealthy bool                  `json:"ledgerHealthy"`
-	Refused       []*store.OutboxRecord `json:"refused"`
-	Pending       []*store.OutboxRecord `json:"pending"`
-}
-
-// Outbox reports the outbox: counts by state, refused and pending records.
-func (n *Node) Outbox(ctx context.Context) (*OutboxStatus, error) {
-	v := n.st.View(ctx)
-	c, err := v.OutboxCounts()
-	if err != nil {
-		return nil, err
-	}
-	ref, err := v.Outbox(store.OutboxRefused, 100)
-	if err != nil {
-		return nil, err
-	}
-	pen, err := v.Outbox(store.OutboxPending, 100)
-	if err != nil {
-		return nil, err
-	}
-	return &OutboxStatus{Counts: c, LedgerHealthy: n.lw.healthy(), Refused: nonNil(ref), Pending: nonNil(pen)}, nil
 }
 
 func (n *Node) apiOutbox(r *http.Request) (int, any, error) {

@@ -254,11 +254,14 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 	n := &Node{cfg: cfg, log: o.log.With("participant", cfg.ParticipantID), now: o.now, newID: o.newID, key: o.key,
 		issuer: issuer, verifier: verifier, registry: o.registry, rules: o.rules, st: st, opToken: o.opToken, data: o.data, promReg: o.metrics}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.lw = newLedgerWriter(n, o.ledger)
+	n.lw = newLedgerWriter(writerDeps{st: st, space: cfg.Space, participant: cfg.ParticipantID, key: o.key, now: o.now,
+		batch: cfg.OutboxBatch, retryMin: cfg.RetryMin, retryMax: cfg.RetryMax, log: n.log}, o.ledger)
 	n.peers = &peerClient{n: n, hc: o.httpClient}
 	n.pushClient = pushClient
 	n.datasets = o.datasets
-	n.tasks = newTaskRunner(n)
+	n.tasks = newTaskRunner(runnerDeps{st: st, life: n.ctx, workers: cfg.Workers, maxAttempts: cfg.MaxAttempts,
+		retryMin: cfg.RetryMin, retryMax: cfg.RetryMax, log: n.log})
+	n.registerTasks(n.tasks)
 	if o.metrics != nil {
 		if err := n.registerMetrics(o.metrics); err != nil {
 			st.Close()
@@ -325,9 +328,6 @@ func (n *Node) PublicURL() string { return n.cfg.PublicURL }
 // Handler serves DSP at the root, the management API under /api/v1/, the
 // data plane under /data/ (if mounted), and /healthz.
 func (n *Node) Handler() http.Handler { return n.handler }
-
-// Store is the node's store, for read-only inspection (tests, the demo).
-func (n *Node) Store() *store.Store { return n.st }
 
 // Close stops the queues and the ledger writer and closes the store.
 // Pending steps and outbox records stay in the store and resume on the next New.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/tdsc/tdsc/connector/dsp"
@@ -128,37 +129,35 @@ func (c *peerClient) catalog(ctx context.Context, aud, base string) (*dsp.Catalo
 	return dsp.DecodeCatalog(bytes.NewReader(b))
 }
 
-// versionInfo is what /.well-known/dspace-version says (plus our participant id).
-type versionInfo struct {
-	ProtocolVersions []struct {
-		Version       string `json:"version"`
-		Path          string `json:"path"`
-		Binding       string `json:"binding"`
-		ParticipantID string `json:"tdsc:participantId,omitempty"`
-	} `json:"protocolVersions"`
-}
-
-// discover reads a peer's participant id from its well-known version document.
-func (c *peerClient) discover(ctx context.Context, base string) (string, error) {
+// discover reads a peer's DSP 2025-1 entry in the version document at the
+// root of base's host: its participant id and its DSP base URL (the entry's
+// path resolved against the document's URL).
+func (c *peerClient) discover(ctx context.Context, base string) (id, dspBase string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.n.cfg.PeerTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, joinURL(base, "/.well-known/dspace-version"), nil)
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return "", "", fmt.Errorf("%w: provider URL %q is not an absolute URL", errBadRequest, base)
+	}
+	doc := u.Scheme + "://" + u.Host + dsp.VersionPath
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, doc, nil)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("%w: discover %s: %w", ErrPeerUnreachable, base, err)
+		return "", "", fmt.Errorf("%w: discover %s: %w", ErrPeerUnreachable, base, err)
 	}
 	defer resp.Body.Close()
-	var v versionInfo
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&v); err != nil {
-		return "", fmt.Errorf("connector: discover %s: %w", base, err)
+	v, err := dsp.DecodeVersionResponse(resp.Body)
+	if err != nil {
+		return "", "", fmt.Errorf("%w: discover %s: %w", errBadRequest, doc, err)
 	}
-	for _, p := range v.ProtocolVersions {
-		if p.ParticipantID != "" {
-			return p.ParticipantID, nil
-		}
+	if dspBase, err = v.BaseURL(doc); err != nil {
+		return "", "", fmt.Errorf("%w: discover %s: path %q: %w", errBadRequest, doc, v.Path, err)
 	}
-	return "", fmt.Errorf("%w: discover %s: no participant id in its /.well-known/dspace-version; pass the provider's id explicitly", errBadRequest, base)
+	if v.ParticipantID == "" {
+		return "", dspBase, fmt.Errorf("%w: discover %s: its DSP 2025-1 entry names no participant id; pass the provider's id explicitly", errBadRequest, doc)
+	}
+	return v.ParticipantID, dspBase, nil
 }

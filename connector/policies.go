@@ -135,6 +135,13 @@ type agreementTerms struct {
 	dsp.Terms
 	ConsumerKeyID     string `json:"consumerKeyId,omitempty"`
 	ConsumerSignature string `json:"consumerSignature,omitempty"`
+	// Evidence is policy.EvidenceAcknowledged when the consumer verified
+	// without tdsc's countersigned profile (a standard DSP peer), with the id
+	// of its verification's protocol token and the hash of its body; empty
+	// (countersigned) otherwise.
+	Evidence            string `json:"evidence,omitempty"`
+	VerificationTokenID string `json:"verificationTokenId,omitempty"`
+	VerificationHash    string `json:"verificationHash,omitempty"`
 }
 
 func readTerms(a *store.Agreement) (agreementTerms, error) {
@@ -150,6 +157,7 @@ func readTerms(a *store.Agreement) (agreementTerms, error) {
 func agreementRecord(a *store.Agreement, t agreementTerms, ds *store.Dataset) *ledger.Record {
 	lt := ledgerTerms(t.Terms)
 	lt.ConsumerKeyID, lt.ConsumerSignature = t.ConsumerKeyID, t.ConsumerSignature
+	lt.Evidence, lt.VerificationTokenID, lt.VerificationHash = t.Evidence, t.VerificationTokenID, t.VerificationHash
 	r := &ledger.Record{ID: "agreement.signed/" + a.ID, Kind: ledger.KindAgreementSigned, Actor: a.Provider,
 		Counterparty: a.Consumer, Dataset: a.DatasetID, Agreement: a.ID, PolicyHash: t.PolicyHash,
 		Rights: []string{ledger.RightUse}, Terms: &lt, LegalBasis: a.LegalBasis}

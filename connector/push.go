@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tdsc/tdsc/connector/api"
 	"net/url"
 	"path/filepath"
 
@@ -230,10 +231,7 @@ func (n *Node) endPush(ctx context.Context, x *store.Transfer, code, rule, reaso
 
 // Receipt is what the consumer received for a pull transfer: the bytes and
 // their SHA-256 (hex) as it computed them.
-type Receipt struct {
-	Bytes  int64  `json:"bytes"`
-	SHA256 string `json:"sha256"`
-}
+type Receipt = api.Receipt
 
 // ErrReceiptMismatch: the bytes the consumer received do not hash to the
 // dataset's registered hash; the completion record says so.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -25,7 +26,7 @@ type taskHandler func(ctx context.Context, ref string) error
 var errPermanent = errors.New("permanent")
 
 type taskRunner struct {
-	n        *Node
+	runnerDeps
 	q        chan taskKey
 	handlers map[string]taskHandler
 	fail     map[string]func(ctx context.Context, ref string, cause error)
@@ -54,12 +55,24 @@ type taskRunner struct {
 // flushDelay is how long finished steps gather before their rows go.
 const flushDelay = 20 * time.Millisecond
 
-func newTaskRunner(n *Node) *taskRunner {
-	r := &taskRunner{n: n, q: make(chan taskKey, 1<<14), handlers: map[string]taskHandler{},
+// runnerDeps is what the task runner needs: the store its steps are kept
+// in, the node's lifetime (steps stop with it), its pacing and log. The
+// steps themselves are registered by their owners (Node.registerTasks).
+type runnerDeps struct {
+	st          *store.Store
+	life        context.Context
+	workers     int
+	maxAttempts int
+	retryMin    time.Duration
+	retryMax    time.Duration
+	log         *slog.Logger
+}
+
+func newTaskRunner(d runnerDeps) *taskRunner {
+	r := &taskRunner{runnerDeps: d, q: make(chan taskKey, 1<<14), handlers: map[string]taskHandler{},
 		fail: map[string]func(context.Context, string, error){}, forever: map[string]bool{}, running: map[taskKey]bool{}, again: map[taskKey]bool{},
 		open:   map[taskKey]bool{},
 		doneCh: make(chan struct{}, 1)}
-	n.registerTasks(r)
 	return r
 }
 
@@ -90,7 +103,7 @@ func (r *taskRunner) start(ctx context.Context, wg *sync.WaitGroup) {
 			}
 		}
 	}()
-	for i := 0; i < r.n.cfg.Workers; i++ {
+	for i := 0; i < r.workers; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -108,7 +121,7 @@ func (r *taskRunner) start(ctx context.Context, wg *sync.WaitGroup) {
 
 // resume queues every task left in the store.
 func (r *taskRunner) resume(ctx context.Context) error {
-	tasks, err := r.n.st.View(ctx).Tasks()
+	tasks, err := r.st.View(ctx).Tasks()
 	if err != nil {
 		return fmt.Errorf("connector: resume pending steps: %w", err)
 	}
@@ -116,7 +129,7 @@ func (r *taskRunner) resume(ctx context.Context) error {
 		r.kick(t.Kind, t.Ref)
 	}
 	if len(tasks) > 0 {
-		r.n.log.Info("resumed pending steps", "count", len(tasks))
+		r.log.Info("resumed pending steps", "count", len(tasks))
 	}
 	return nil
 }
@@ -133,7 +146,7 @@ func (r *taskRunner) kick(kind, ref string) {
 		go func() {
 			select {
 			case r.q <- k:
-			case <-r.n.ctx.Done():
+			case <-r.life.Done():
 			}
 		}()
 	}
@@ -162,9 +175,9 @@ func (r *taskRunner) run(ctx context.Context, k taskKey) {
 
 	h := r.handlers[k.kind]
 	if h == nil {
-		r.n.log.Error("unknown task kind; dropping", "kind", k.kind, "ref", k.ref)
+		r.log.Error("unknown task kind; dropping", "kind", k.kind, "ref", k.ref)
 		r.closeTask(k)
-		_ = r.n.st.Update(ctx, func(tx *store.Tx) error { return tx.DoneTask(k.kind, k.ref) })
+		_ = r.st.Update(ctx, func(tx *store.Tx) error { return tx.DoneTask(k.kind, k.ref) })
 		return
 	}
 	err := h(ctx, k.ref)
@@ -173,33 +186,33 @@ func (r *taskRunner) run(ctx context.Context, k taskKey) {
 	}
 	if err == nil || errors.Is(err, errPermanent) {
 		if err != nil {
-			r.n.log.Info("step settled with a refusal", "kind", k.kind, "ref", k.ref, "err", err)
+			r.log.Info("step settled with a refusal", "kind", k.kind, "ref", k.ref, "err", err)
 		}
 		r.markDone(k)
 		return
 	}
 	var attempts int
-	_ = r.n.st.Update(ctx, func(tx *store.Tx) error {
+	_ = r.st.Update(ctx, func(tx *store.Tx) error {
 		var e error
 		attempts, e = tx.FailTask(k.kind, k.ref, err.Error())
 		return e
 	})
-	if attempts >= r.n.cfg.MaxAttempts && !r.forever[k.kind] {
-		r.n.log.Warn("giving up a step", "kind", k.kind, "ref", k.ref, "attempts", attempts, "err", err)
+	if attempts >= r.maxAttempts && !r.forever[k.kind] {
+		r.log.Warn("giving up a step", "kind", k.kind, "ref", k.ref, "attempts", attempts, "err", err)
 		if f := r.fail[k.kind]; f != nil {
 			f(ctx, k.ref, err)
 		}
-		_ = r.n.st.Update(ctx, func(tx *store.Tx) error { return tx.DoneTask(k.kind, k.ref) })
+		_ = r.st.Update(ctx, func(tx *store.Tx) error { return tx.DoneTask(k.kind, k.ref) })
 		r.closeTask(k)
 		return
 	}
-	d := r.n.cfg.RetryMin << min(attempts, 20)
-	if d > r.n.cfg.RetryMax || d <= 0 {
-		d = r.n.cfg.RetryMax
+	d := r.retryMin << min(attempts, 20)
+	if d > r.retryMax || d <= 0 {
+		d = r.retryMax
 	}
-	r.n.log.Debug("step failed; retrying", "kind", k.kind, "ref", k.ref, "attempt", attempts, "in", d, "err", err)
+	r.log.Debug("step failed; retrying", "kind", k.kind, "ref", k.ref, "attempt", attempts, "in", d, "err", err)
 	time.AfterFunc(d, func() {
-		if r.n.ctx.Err() == nil {
+		if r.life.Err() == nil {
 			r.kick(k.kind, k.ref)
 		}
 	})
@@ -257,8 +270,8 @@ func (r *taskRunner) flushDone(ctx context.Context) {
 	for i, k := range done {
 		keys[i] = store.Task{Kind: k.kind, Ref: k.ref}
 	}
-	err := r.n.st.Update(ctx, func(tx *store.Tx) error { return tx.DoneTasks(keys) })
+	err := r.st.Update(ctx, func(tx *store.Tx) error { return tx.DoneTasks(keys) })
 	if err != nil {
-		r.n.log.Warn("could not clear finished steps; they re-run harmlessly after a restart", "count", len(done), "err", err)
+		r.log.Warn("could not clear finished steps; they re-run harmlessly after a restart", "count", len(done), "err", err)
 	}
 }

@@ -119,9 +119,14 @@ type Record struct {
 type Participant = identity.Participant
 
 // Terms are what an agreement.signed record fixes: the limits the rulebook
-// enforces on later transfers and the duties the consumer owes. The consumer
-// counter-signs them (ConsumerSignature over TermsMessage), so the record is
-// signed by both parties: the provider through its batch signature.
+// enforces on later transfers and the duties the consumer owes, and the
+// evidence of the consumer's assent. With countersigned evidence (Evidence
+// "" or "countersigned") the consumer counter-signs them (ConsumerSignature
+// over TermsMessage), so the record is signed by both parties: the provider
+// through its batch signature. With acknowledged evidence — a standard DSP
+// consumer that does not support tdsc's countersigned profile — the record
+// names the consumer's authenticated verification message instead: the id
+// of the protocol token it came with and the hash of its body.
 type Terms struct {
 	NotBefore string `json:"notBefore,omitempty"`
 	NotAfter  string `json:"notAfter,omitempty"`
@@ -132,6 +137,22 @@ type Terms struct {
 	// signature over TermsMessage.
 	ConsumerKeyID     string `json:"consumerKeyId"`
 	ConsumerSignature string `json:"consumerSignature"`
+	// Evidence is policy.EvidenceCountersigned (also when empty, as in
+	// records written before the field existed) or policy.EvidenceAcknowledged.
+	Evidence string `json:"evidence,omitempty"`
+	// VerificationTokenID (jti) and VerificationHash ("sha256:<hex>" of the
+	// message body) identify the consumer's verification message; set with
+	// acknowledged evidence only.
+	VerificationTokenID string `json:"verificationTokenId,omitempty"`
+	VerificationHash    string `json:"verificationHash,omitempty"`
+}
+
+// EvidenceLevel is the terms' evidence level, countersigned when unset.
+func (t *Terms) EvidenceLevel() string {
+	if t == nil || t.Evidence == "" {
+		return policy.EvidenceCountersigned
+	}
+	return t.Evidence
 }
 
 // Duty is an obligation owed under an agreement: delete, log, notify, anonymise.

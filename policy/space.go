@@ -20,6 +20,12 @@ type SpaceRules struct {
 	// Ceilings cap the classification level that may flow to a destination
 	// area (region code); "*" matches any destination.
 	Ceilings []Ceiling `json:"ceilings,omitempty"`
+	// CountersignedFor lists the classification levels whose agreements must
+	// carry countersigned evidence (both parties' signatures over the
+	// terms); an agreement with only acknowledged evidence (the consumer's
+	// authenticated verification message) on such data is refused
+	// (RuleCountersigned).
+	CountersignedFor []Classification `json:"countersignedFor,omitempty"`
 }
 
 // NegativeEntry is one negative-listed category.
@@ -61,6 +67,17 @@ const (
 	RuleCrossBorder       = "space.cross-border-whitelist"
 	RuleLegalBasis        = "space.cross-border-legal-basis"
 	RuleCeiling           = "space.classification-ceiling"
+	RuleCountersigned     = "space.countersigned-evidence"
+)
+
+// Agreement evidence levels (ledger.Terms.Evidence).
+const (
+	// EvidenceCountersigned: the consumer signed the terms, the provider
+	// signed the batch that records them.
+	EvidenceCountersigned = "countersigned"
+	// EvidenceAcknowledged: the consumer's authenticated verification
+	// message (its token id and the message hash) stands for its assent.
+	EvidenceAcknowledged = "acknowledged"
 )
 
 // Refusal says which space rule refused a flow and why.
@@ -95,6 +112,11 @@ func (r SpaceRules) Validate() error {
 		}
 		if err := e.MaxClassification.Validate(); err != nil {
 			return fmt.Errorf("space rules: crossBorder[%d].maxClassification: %w", i, err)
+		}
+	}
+	for i, c := range r.CountersignedFor {
+		if err := c.Validate(); err != nil {
+			return fmt.Errorf("space rules: countersignedFor[%d]: %w", i, err)
 		}
 	}
 	for i, c := range r.Ceilings {
@@ -149,6 +171,21 @@ func (r SpaceRules) CheckFlow(f Flow) *Refusal {
 	for _, c := range r.Ceilings {
 		if (c.Destination == "*" || IsPartOf(f.ToRegion, c.Destination)) && f.Classification.Rank() > c.MaxClassification.Rank() {
 			return &Refusal{Rule: RuleCeiling, Reason: fmt.Sprintf("%s data exceeds the ceiling %s for destination %s", f.Classification, c.MaxClassification, c.Destination)}
+		}
+	}
+	return nil
+}
+
+// CheckEvidence returns nil when an agreement on data of classification c
+// may rest on evidence (EvidenceCountersigned or EvidenceAcknowledged), or a
+// *Refusal naming RuleCountersigned.
+func (r SpaceRules) CheckEvidence(c Classification, evidence string) *Refusal {
+	if evidence == EvidenceCountersigned {
+		return nil
+	}
+	for _, need := range r.CountersignedFor {
+		if need == c {
+			return &Refusal{Rule: RuleCountersigned, Reason: fmt.Sprintf("agreements on %s data need countersigned evidence (the consumer's signature over the terms); this one is %s", c, evidence)}
 		}
 	}
 	return nil

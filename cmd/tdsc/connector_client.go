@@ -1,17 +1,15 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/go-resty/resty/v2"
 	"github.com/spf13/cobra"
+	"github.com/tdsc/tdsc/connector/client"
 )
 
 // apiOpts are the flags every operator command takes.
@@ -31,12 +29,7 @@ func addAPIFlags(cmd *cobra.Command, o *apiOpts) {
 	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output: table or json")
 }
 
-// apiClient talks to a node's management API (/api/v1/).
-type apiClient struct {
-	r *resty.Client
-}
-
-func (o *apiOpts) client() (*apiClient, error) {
+func (o *apiOpts) client() (*client.Client, error) {
 	tok := os.Getenv("TDSC_OPERATOR_TOKEN")
 	if o.tokenFile != "" {
 		b, err := os.ReadFile(o.tokenFile)
@@ -48,47 +41,19 @@ func (o *apiOpts) client() (*apiClient, error) {
 	if tok == "" {
 		return nil, fmt.Errorf("no operator token: pass --token-file or set TDSC_OPERATOR_TOKEN")
 	}
-	r := resty.New().SetBaseURL(strings.TrimRight(o.api, "/")+"/api/v1").SetAuthToken(tok).
-		SetTimeout(6*time.Minute).SetHeader("Accept", "application/json")
 	tc, err := cliTLS()
 	if err != nil {
 		return nil, fmt.Errorf("TDSC_TLS_CA_FILE: %w", err)
 	}
+	var opts []client.Option
 	if tc != nil {
-		r.SetTLSClientConfig(tc)
+		opts = append(opts, client.WithTLS(tc))
 	}
-	return &apiClient{r: r}, nil
-}
-
-// apiError is the management API's error body.
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-// call sends one request; out receives the JSON answer.
-func (c *apiClient) call(ctx context.Context, method, path string, body, out any) error {
-	req := c.r.R().SetContext(ctx)
-	if body != nil {
-		req.SetBody(body)
-	}
-	resp, err := req.Execute(method, path)
+	c, err := client.New(o.api, tok, opts...)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, fmt.Errorf("--api: %w", err)
 	}
-	if resp.IsError() {
-		var e apiError
-		if json.Unmarshal(resp.Body(), &e) == nil && e.Error.Message != "" {
-			return fmt.Errorf("%s (%s)", e.Error.Message, e.Error.Code)
-		}
-		return fmt.Errorf("%s %s: HTTP %d: %.300s", method, path, resp.StatusCode(), resp.Body())
-	}
-	if out != nil {
-		return json.Unmarshal(resp.Body(), out)
-	}
-	return nil
+	return c, nil
 }
 
 // printOut prints v as JSON, or the rows as a table.

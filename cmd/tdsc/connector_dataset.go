@@ -3,20 +3,18 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/tdsc/tdsc/connector"
-	"github.com/tdsc/tdsc/connector/store"
+	"github.com/tdsc/tdsc/connector/api"
 )
 
 func newDatasetCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "dataset", Short: "Register and list the node's datasets"}
 	var o apiOpts
-	var in connector.NewDataset
+	var in api.NewDataset
 	var rights string
 	add := &cobra.Command{
 		Use:   "add",
@@ -29,11 +27,11 @@ func newDatasetCmd() *cobra.Command {
 			if rights != "" {
 				in.Rights = strings.Split(rights, ",")
 			}
-			var d store.Dataset
-			if err := c.call(cmd.Context(), http.MethodPost, "/datasets", in, &d); err != nil {
+			d, err := c.AddDataset(cmd.Context(), in)
+			if err != nil {
 				return err
 			}
-			return printDatasets(cmd, &o, &d, []*store.Dataset{&d})
+			return printDatasets(cmd, &o, d, []*api.Dataset{d})
 		},
 	}
 	addAPIFlags(add, &o)
@@ -58,8 +56,8 @@ func newDatasetCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var ds []*store.Dataset
-			if err := c.call(cmd.Context(), http.MethodGet, "/datasets", nil, &ds); err != nil {
+			ds, err := c.Datasets(cmd.Context())
+			if err != nil {
 				return err
 			}
 			return printDatasets(cmd, &lo, ds, ds)
@@ -70,7 +68,7 @@ func newDatasetCmd() *cobra.Command {
 	return cmd
 }
 
-func printDatasets(cmd *cobra.Command, o *apiOpts, v any, ds []*store.Dataset) error {
+func printDatasets(cmd *cobra.Command, o *apiOpts, v any, ds []*api.Dataset) error {
 	rows := make([][]string, 0, len(ds))
 	for _, d := range ds {
 		approval := ""
@@ -104,11 +102,11 @@ func newOfferCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var off store.Offer
-			if err := c.call(cmd.Context(), http.MethodPost, "/offers", connector.NewOffer{ID: id, Dataset: dataset, Policy: pol}, &off); err != nil {
+			off, err := c.AddOffer(cmd.Context(), api.NewOffer{ID: id, Dataset: dataset, Policy: pol})
+			if err != nil {
 				return err
 			}
-			return printOffers(cmd, &o, &off, []*store.Offer{&off})
+			return printOffers(cmd, &o, off, []*api.Offer{off})
 		},
 	}
 	addAPIFlags(add, &o)
@@ -124,8 +122,8 @@ func newOfferCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var l []*store.Offer
-			if err := c.call(cmd.Context(), http.MethodGet, "/offers", nil, &l); err != nil {
+			l, err := c.Offers(cmd.Context())
+			if err != nil {
 				return err
 			}
 			return printOffers(cmd, &lo, l, l)
@@ -136,7 +134,7 @@ func newOfferCmd() *cobra.Command {
 	return cmd
 }
 
-func printOffers(cmd *cobra.Command, o *apiOpts, v any, l []*store.Offer) error {
+func printOffers(cmd *cobra.Command, o *apiOpts, v any, l []*api.Offer) error {
 	rows := make([][]string, 0, len(l))
 	for _, x := range l {
 		rows = append(rows, []string{x.ID, x.DatasetID, short(x.PolicyHash, 24)})

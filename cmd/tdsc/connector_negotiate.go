@@ -4,15 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/tdsc/tdsc/connector"
+	"github.com/tdsc/tdsc/connector/api"
 	"github.com/tdsc/tdsc/connector/dsp"
-	"github.com/tdsc/tdsc/connector/store"
 )
 
 func newCatalogCmd() *cobra.Command {
@@ -29,12 +26,8 @@ func newCatalogCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			q := url.Values{"from": {from}}
-			if provider != "" {
-				q.Set("provider", provider)
-			}
-			var cat dsp.Catalog
-			if err := c.call(cmd.Context(), http.MethodGet, "/catalog?"+q.Encode(), nil, &cat); err != nil {
+			cat, err := c.Catalog(cmd.Context(), from, provider)
+			if err != nil {
 				return err
 			}
 			var rows [][]string
@@ -44,7 +37,7 @@ func newCatalogCmd() *cobra.Command {
 					rows = append(rows, []string{d.ID, short(d.Title, 32), d.Classification, d.Category, p.ID, rules})
 				}
 			}
-			return printOut(cmd.OutOrStdout(), &o, &cat, []string{"DATASET", "TITLE", "CLASS", "CATEGORY", "OFFER", "POLICY"}, rows)
+			return printOut(cmd.OutOrStdout(), &o, cat, []string{"DATASET", "TITLE", "CLASS", "CATEGORY", "OFFER", "POLICY"}, rows)
 		},
 	}
 	addAPIFlags(cmd, &o)
@@ -55,7 +48,7 @@ func newCatalogCmd() *cobra.Command {
 
 func newNegotiateCmd() *cobra.Command {
 	var o apiOpts
-	var in connector.StartNegotiation
+	var in api.StartNegotiation
 	var wait bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
@@ -66,23 +59,22 @@ func newNegotiateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var neg store.Negotiation
-			if err := c.call(cmd.Context(), http.MethodPost, "/negotiations", in, &neg); err != nil {
+			neg, err := c.StartNegotiation(cmd.Context(), in)
+			if err != nil {
 				return err
 			}
 			if wait {
-				path := "/negotiations/" + url.PathEscape(neg.ID) + "?wait=" + timeout.String()
-				if err := c.call(cmd.Context(), http.MethodGet, path, nil, &neg); err != nil {
+				if neg, err = c.Negotiation(cmd.Context(), neg.ID, timeout); err != nil {
 					return err
 				}
 			}
-			if err := printNegotiation(cmd, &o, &neg); err != nil {
+			if err := printNegotiation(cmd, &o, neg); err != nil {
 				return err
 			}
-			if wait && neg.State == string(dsp.NegTerminated) {
+			if wait && neg.State == dsp.NegTerminated {
 				return fmt.Errorf("negotiation %s was terminated: %s", neg.ID, neg.Reason)
 			}
-			if wait && neg.State != string(dsp.NegFinalized) {
+			if wait && neg.State != dsp.NegFinalized {
 				return fmt.Errorf("negotiation %s is still %s after %v", neg.ID, neg.State, timeout)
 			}
 			return nil
@@ -99,7 +91,7 @@ func newNegotiateCmd() *cobra.Command {
 	return cmd
 }
 
-func printNegotiation(cmd *cobra.Command, o *apiOpts, n *store.Negotiation) error {
+func printNegotiation(cmd *cobra.Command, o *apiOpts, n *api.Negotiation) error {
 	if o.output == "json" {
 		return printOut(cmd.OutOrStdout(), o, n, nil, nil)
 	}
@@ -130,7 +122,7 @@ func printNegotiation(cmd *cobra.Command, o *apiOpts, n *store.Negotiation) erro
 }
 
 func newNegotiationCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "negotiation", Short: "List and inspect negotiations; approve, reject or counter requests waiting for the operator"}
+	cmd := &cobra.Command{Use: "negotiation", Short: "List and inspect negotiations; approve, reject or counter requests waiting for the operator; terminate any"}
 	var lo apiOpts
 	var state string
 	list := &cobra.Command{
@@ -141,8 +133,8 @@ func newNegotiationCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var l []*store.Negotiation
-			if err := c.call(cmd.Context(), http.MethodGet, "/negotiations?state="+url.QueryEscape(state), nil, &l); err != nil {
+			l, err := c.Negotiations(cmd.Context(), state)
+			if err != nil {
 				return err
 			}
 			rows := make([][]string, 0, len(l))
@@ -151,7 +143,7 @@ func newNegotiationCmd() *cobra.Command {
 				if n.Awaiting != "" {
 					note = "awaiting " + n.Awaiting
 				}
-				rows = append(rows, []string{n.ID, n.Role, n.Counterparty, n.DatasetID, n.State, short(note, 60)})
+				rows = append(rows, []string{n.ID, string(n.Role), n.Counterparty, n.DatasetID, string(n.State), short(note, 60)})
 			}
 			return printOut(cmd.OutOrStdout(), &lo, l, []string{"ID", "ROLE", "COUNTERPARTY", "DATASET", "STATE", "REASON"}, rows)
 		},
@@ -168,11 +160,11 @@ func newNegotiationCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var n store.Negotiation
-			if err := c.call(cmd.Context(), http.MethodGet, "/negotiations/"+url.PathEscape(args[0]), nil, &n); err != nil {
+			n, err := c.Negotiation(cmd.Context(), args[0], 0)
+			if err != nil {
 				return err
 			}
-			return printNegotiation(cmd, &so, &n)
+			return printNegotiation(cmd, &so, n)
 		},
 	}
 	addAPIFlags(show, &so)
@@ -188,11 +180,15 @@ func newNegotiationCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				var n store.Negotiation
-				if err := c.call(cmd.Context(), http.MethodPost, "/negotiations/"+url.PathEscape(args[0])+"/"+verb, map[string]string{"reason": reason}, &n); err != nil {
+				act := c.Approve
+				if verb == "reject" {
+					act = c.Reject
+				}
+				n, err := act(cmd.Context(), args[0], reason)
+				if err != nil {
 					return err
 				}
-				return printNegotiation(cmd, &o, &n)
+				return printNegotiation(cmd, &o, n)
 			},
 		}
 		addAPIFlags(c, &o)
@@ -220,18 +216,55 @@ func newNegotiationCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var n store.Negotiation
-			if err := c.call(cmd.Context(), http.MethodPost, "/negotiations/"+url.PathEscape(args[0])+"/counter",
-				connector.CounterOfferRequest{Policy: pol, Reason: counterReason}, &n); err != nil {
+			n, err := c.Counter(cmd.Context(), args[0], api.CounterOffer{Policy: pol, Reason: counterReason})
+			if err != nil {
 				return err
 			}
-			return printNegotiation(cmd, &co, &n)
+			return printNegotiation(cmd, &co, n)
 		},
 	}
 	addAPIFlags(counter, &co)
 	counter.Flags().StringVar(&counterPolicy, "policy", "", "the counter-offer: an ODRL Offer file, the consumer's request or narrower")
 	counter.Flags().StringVar(&counterReason, "reason", "", "why (kept in the negotiation's history)")
-	cmd.AddCommand(list, show, decide("approve"), decide("reject"), counter)
+	var to apiOpts
+	var termReason string
+	terminate := &cobra.Command{
+		Use:   "terminate ID",
+		Short: "Terminate a negotiation in any state that is not final, as provider or consumer; the counterparty is told",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := to.client()
+			if err != nil {
+				return err
+			}
+			n, err := c.TerminateNegotiation(cmd.Context(), args[0], termReason)
+			if err != nil {
+				return err
+			}
+			return printNegotiation(cmd, &to, n)
+		},
+	}
+	addAPIFlags(terminate, &to)
+	terminate.Flags().StringVar(&termReason, "reason", "", "reason (recorded and sent to the counterparty)")
+	var ao apiOpts
+	accept := &cobra.Command{
+		Use:   "accept ID",
+		Short: "As a consumer with manualOffers: accept the offer (OFFERED) or the agreement (AGREED) the negotiation rests on",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := ao.client()
+			if err != nil {
+				return err
+			}
+			n, err := c.Accept(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printNegotiation(cmd, &ao, n)
+		},
+	}
+	addAPIFlags(accept, &ao)
+	cmd.AddCommand(list, show, decide("approve"), decide("reject"), counter, terminate, accept)
 	return cmd
 }
 
@@ -246,13 +279,13 @@ func newAgreementCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var l []*store.Agreement
-			if err := c.call(cmd.Context(), http.MethodGet, "/agreements", nil, &l); err != nil {
+			l, err := c.Agreements(cmd.Context())
+			if err != nil {
 				return err
 			}
 			rows := make([][]string, 0, len(l))
 			for _, a := range l {
-				rows = append(rows, []string{a.ID, a.Role, a.Provider, a.Consumer, a.DatasetID, a.State, fmt.Sprint(a.Uses), short(a.Reason, 40)})
+				rows = append(rows, []string{a.ID, string(a.Role), a.Provider, a.Consumer, a.DatasetID, string(a.State), fmt.Sprint(a.Uses), short(a.Reason, 40)})
 			}
 			return printOut(cmd.OutOrStdout(), &lo, l, []string{"ID", "ROLE", "PROVIDER", "CONSUMER", "DATASET", "STATE", "USES", "REASON"}, rows)
 		},
@@ -269,11 +302,11 @@ func newAgreementCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var a store.Agreement
-			if err := c.call(cmd.Context(), http.MethodPost, "/agreements/"+url.PathEscape(args[0])+"/revoke", map[string]string{"reason": reason}, &a); err != nil {
+			a, err := c.Revoke(cmd.Context(), args[0], reason)
+			if err != nil {
 				return err
 			}
-			return printOut(cmd.OutOrStdout(), &ro, &a, []string{"ID", "STATE", "REASON"}, [][]string{{a.ID, a.State, a.Reason}})
+			return printOut(cmd.OutOrStdout(), &ro, a, []string{"ID", "STATE", "REASON"}, [][]string{{a.ID, string(a.State), a.Reason}})
 		},
 	}
 	addAPIFlags(revoke, &ro)

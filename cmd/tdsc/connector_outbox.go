@@ -2,13 +2,10 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"sort"
 	"strconv"
 
 	"github.com/spf13/cobra"
-
-	"github.com/tdsc/tdsc/connector"
 )
 
 // newOutboxCmd is `tdsc outbox`: the node's ledger records not yet committed
@@ -29,12 +26,12 @@ as refused, with the ledger's reason. Lists up to 100 of each (GET /api/v1/outbo
 			if err != nil {
 				return err
 			}
-			var st connector.OutboxStatus
-			if err := c.call(cmd.Context(), http.MethodGet, "/outbox", nil, &st); err != nil {
+			st, err := c.Outbox(cmd.Context())
+			if err != nil {
 				return err
 			}
 			if o.output == "json" {
-				return printJSON(cmd, &st)
+				return printJSON(cmd, st)
 			}
 			w := cmd.OutOrStdout()
 			states := make([]string, 0, len(st.Counts))

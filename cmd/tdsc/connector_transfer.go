@@ -1,31 +1,26 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/tdsc/tdsc/connector"
-	"github.com/tdsc/tdsc/connector/dataplane"
+	"github.com/tdsc/tdsc/connector/api"
+	"github.com/tdsc/tdsc/connector/client"
 	"github.com/tdsc/tdsc/connector/dsp"
-	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/identity"
 )
 
-func printTransfer(cmd *cobra.Command, o *apiOpts, x *store.Transfer) error {
+func printTransfer(cmd *cobra.Command, o *apiOpts, x *api.Transfer) error {
 	if o.output == "json" {
 		return printOut(cmd.OutOrStdout(), o, x, nil, nil)
 	}
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "transfer     %s (%s)\ncounterparty %s\nagreement    %s  dataset %s\nstate        %s\n", x.ID, x.Role, x.Counterparty, x.AgreementID, x.DatasetID, x.State)
-	var addr dsp.DataAddress
-	if len(x.DataAddress) > 0 && json.Unmarshal(x.DataAddress, &addr) == nil && addr.Endpoint != "" {
+	if addr, err := x.Address(); err == nil && addr.Endpoint != "" {
 		fmt.Fprintf(w, "endpoint     %s\n", addr.Endpoint)
 	}
 	if x.Reason != "" {
@@ -61,39 +56,40 @@ func newTransferCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var x store.Transfer
-			if err := c.call(cmd.Context(), http.MethodPost, "/transfers", connector.StartTransferRequest{Agreement: agreement, Format: format}, &x); err != nil {
+			ctx := cmd.Context()
+			x, err := c.StartTransfer(ctx, api.StartTransfer{Agreement: agreement, Format: format})
+			if err != nil {
 				return err
 			}
 			if format == "HttpData-PUSH" {
 				if wait {
-					if err := c.call(cmd.Context(), http.MethodGet, "/transfers/"+url.PathEscape(x.ID)+"?until=done&wait="+timeout.String(), nil, &x); err != nil {
+					if x, err = c.WaitTransfer(ctx, x.ID, api.UntilDone, timeout); err != nil {
 						return err
 					}
 				}
-				if err := printTransfer(cmd, &o, &x); err != nil {
+				if err := printTransfer(cmd, &o, x); err != nil {
 					return err
 				}
-				if wait && x.State != string(dsp.TransferCompleted) {
+				if wait && x.State != dsp.TransferCompleted {
 					return fmt.Errorf("push transfer %s is %s: %s", x.ID, x.State, x.Reason)
 				}
 				return nil
 			}
 			if wait || out != "" {
-				if err := c.call(cmd.Context(), http.MethodGet, "/transfers/"+url.PathEscape(x.ID)+"?wait="+timeout.String(), nil, &x); err != nil {
+				if x, err = c.WaitTransfer(ctx, x.ID, api.UntilStarted, timeout); err != nil {
 					return err
 				}
 			}
 			if out == "" {
-				if err := printTransfer(cmd, &o, &x); err != nil {
+				if err := printTransfer(cmd, &o, x); err != nil {
 					return err
 				}
-				if wait && x.State == string(dsp.TransferTerminated) {
+				if wait && x.State == dsp.TransferTerminated {
 					return fmt.Errorf("transfer %s was terminated: %s", x.ID, x.Reason)
 				}
 				return nil
 			}
-			return pullStarted(cmd, c, &o, &x, out, keyFile, resume)
+			return pullStarted(cmd, c, &o, x, out, keyFile, resume)
 		},
 	}
 	addAPIFlags(start, &o)
@@ -116,11 +112,11 @@ func newTransferCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var x store.Transfer
-			if err := c.call(cmd.Context(), http.MethodGet, "/transfers/"+url.PathEscape(args[0]), nil, &x); err != nil {
+			x, err := c.Transfer(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
-			return printTransfer(cmd, &so, &x)
+			return printTransfer(cmd, &so, x)
 		},
 	}
 	addAPIFlags(status, &so)
@@ -133,13 +129,13 @@ func newTransferCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var l []*store.Transfer
-			if err := c.call(cmd.Context(), http.MethodGet, "/transfers", nil, &l); err != nil {
+			l, err := c.Transfers(cmd.Context(), "")
+			if err != nil {
 				return err
 			}
 			rows := make([][]string, 0, len(l))
 			for _, x := range l {
-				rows = append(rows, []string{x.ID, x.Role, x.Counterparty, x.AgreementID, x.State, short(x.Reason, 50)})
+				rows = append(rows, []string{x.ID, string(x.Role), x.Counterparty, x.AgreementID, string(x.State), short(x.Reason, 50)})
 			}
 			return printOut(cmd.OutOrStdout(), &lo, l, []string{"ID", "ROLE", "COUNTERPARTY", "AGREEMENT", "STATE", "REASON"}, rows)
 		},
@@ -157,11 +153,19 @@ func newTransferCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				var x store.Transfer
-				if err := c.call(cmd.Context(), http.MethodPost, "/transfers/"+url.PathEscape(args[0])+"/"+verb, map[string]string{"reason": reason}, &x); err != nil {
+				var x *api.Transfer
+				switch verb {
+				case "complete":
+					x, err = c.Complete(cmd.Context(), args[0])
+				case "suspend":
+					x, err = c.Suspend(cmd.Context(), args[0], reason)
+				default:
+					x, err = c.Terminate(cmd.Context(), args[0], reason)
+				}
+				if err != nil {
 					return err
 				}
-				return printTransfer(cmd, &ao, &x)
+				return printTransfer(cmd, &ao, x)
 			},
 		}
 		addAPIFlags(c, &ao)
@@ -183,11 +187,11 @@ func newTransferCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var x store.Transfer
-			if err := c.call(cmd.Context(), http.MethodGet, "/transfers/"+url.PathEscape(args[0]), nil, &x); err != nil {
+			x, err := c.Transfer(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
-			return pullStarted(cmd, c, &po, &x, pullOut, pullKey, pullResume)
+			return pullStarted(cmd, c, &po, x, pullOut, pullKey, pullResume)
 		},
 	}
 	addAPIFlags(pullCmd, &po)
@@ -208,28 +212,28 @@ func newTransferCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var x store.Transfer
-			if err := c.call(cmd.Context(), http.MethodPost, "/transfers/"+url.PathEscape(args[0])+"/resume", map[string]string{}, &x); err != nil {
+			x, err := c.Resume(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
 			if !resumeWait && resumeOut == "" {
-				return printTransfer(cmd, &ro, &x)
+				return printTransfer(cmd, &ro, x)
 			}
 			// Wait until the provider's start (or refusal) arrives.
-			if err := c.call(cmd.Context(), http.MethodGet, "/transfers/"+url.PathEscape(x.ID)+"?until=resumed&wait="+resumeTimeout.String(), nil, &x); err != nil {
+			if x, err = c.WaitTransfer(cmd.Context(), x.ID, api.UntilResumed, resumeTimeout); err != nil {
 				return err
 			}
 			if resumeOut == "" {
-				if err := printTransfer(cmd, &ro, &x); err != nil {
+				if err := printTransfer(cmd, &ro, x); err != nil {
 					return err
 				}
-				if x.State != string(dsp.TransferStarted) {
+				if x.State != dsp.TransferStarted {
 					return fmt.Errorf("transfer %s is %s after the resume: %s", x.ID, x.State, x.Reason)
 				}
 				return nil
 			}
 			_, statErr := os.Stat(resumeOut)
-			return pullStarted(cmd, c, &ro, &x, resumeOut, resumeKey, statErr == nil)
+			return pullStarted(cmd, c, &ro, x, resumeOut, resumeKey, statErr == nil)
 		},
 	}
 	addAPIFlags(resumeCmd, &ro)
@@ -246,16 +250,13 @@ func newTransferCmd() *cobra.Command {
 }
 
 // pullStarted pulls a STARTED transfer's data into out with the consumer's
-// key (continuing a partial file with resume), then records the consumer's
-// receipt (its transfer.completed), also when the hash does not match.
-func pullStarted(cmd *cobra.Command, c *apiClient, o *apiOpts, x *store.Transfer, out, keyFile string, resume bool) error {
-	if x.State != string(dsp.TransferStarted) {
+// key (continuing a partial file with resume), checked against the hash
+// registered on the ledger, and records the consumer's receipt (its
+// transfer.completed), also when the hash does not match (client.Pull).
+func pullStarted(cmd *cobra.Command, c *client.Client, o *apiOpts, x *api.Transfer, out, keyFile string, resume bool) error {
+	if x.State != dsp.TransferStarted {
 		printTransfer(cmd, o, x)
 		return fmt.Errorf("transfer %s is %s, not STARTED: %s", x.ID, x.State, x.Reason)
-	}
-	var addr dsp.DataAddress
-	if err := json.Unmarshal(x.DataAddress, &addr); err != nil {
-		return fmt.Errorf("transfer %s: data address: %w", x.ID, err)
 	}
 	if keyFile == "" {
 		return errors.New("--key: required with --out (the consumer's key file; it signs each request's proof of possession)")
@@ -264,27 +265,10 @@ func pullStarted(cmd *cobra.Command, c *apiClient, o *apiOpts, x *store.Transfer
 	if err != nil {
 		return err
 	}
-	// Check the download against the hash registered on the ledger, which
-	// the node reads, rather than the provider's word in the data address.
-	expected := addr.Property("contentHash")
-	var eh connector.ExpectedHashAnswer
-	if err := c.call(cmd.Context(), http.MethodGet, "/transfers/"+url.PathEscape(x.ID)+"/expected-hash", nil, &eh); err == nil && eh.ContentHash != "" {
-		expected = eh.ContentHash
-	}
-	res, err := pullTransfer(cmd.Context(), pullOptions{URL: addr.Endpoint, Token: addr.Property("authorization"), Key: key,
-		Out: out, Resume: resume, ExpectedHash: expected, Progress: os.Stderr})
-	if err == nil || errors.Is(err, dataplane.ErrHashMismatch) {
-		// The consumer's own transfer.completed: what it received.
-		rerr := c.call(cmd.Context(), http.MethodPost, "/transfers/"+url.PathEscape(x.ID)+"/receipt",
-			connector.Receipt{Bytes: res.Size, SHA256: res.SHA256}, nil)
-		if err == nil && rerr != nil {
-			return fmt.Errorf("pulled %d bytes to %s, but recording the receipt failed: %w", res.Size, out, rerr)
-		}
-	}
+	bar := newPullBar(os.Stderr, out)
+	res, err := c.Pull(cmd.Context(), x.ID, out, key, client.PullOptions{Resume: resume, Progress: bar.update})
+	bar.finish(res.Result, err)
 	if err != nil {
-		if errors.Is(err, dataplane.ErrHashMismatch) {
-			return fmt.Errorf("pulled %d bytes to %s but the content hash does not match the registered one: %w", res.Size, out, err)
-		}
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "pulled %d bytes to %s, sha256 %s\n", res.Size, res.Path, res.SHA256)
@@ -303,13 +287,13 @@ func newDutyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var l []*store.Duty
-			if err := c.call(cmd.Context(), http.MethodGet, "/duties?agreement="+url.QueryEscape(agreement), nil, &l); err != nil {
+			l, err := c.Duties(cmd.Context(), agreement)
+			if err != nil {
 				return err
 			}
 			rows := make([][]string, 0, len(l))
 			for _, d := range l {
-				state := d.State
+				state := string(d.State)
 				if d.Overdue {
 					state += " (overdue)"
 				}
@@ -330,13 +314,13 @@ func newDutyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var l []*store.Duty
-			if err := c.call(cmd.Context(), http.MethodPost, "/duties/fulfil", map[string]string{"agreement": args[0], "duty": args[1]}, &l); err != nil {
+			l, err := c.FulfilDuty(cmd.Context(), args[0], args[1])
+			if err != nil {
 				return err
 			}
 			rows := make([][]string, 0, len(l))
 			for _, d := range l {
-				rows = append(rows, []string{d.AgreementID, d.DutyID, d.Action, d.Due, d.State})
+				rows = append(rows, []string{d.AgreementID, d.DutyID, d.Action, d.Due, string(d.State)})
 			}
 			return printOut(cmd.OutOrStdout(), &fo, l, []string{"AGREEMENT", "DUTY", "ACTION", "DUE", "STATE"}, rows)
 		},

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tdsc/tdsc/connector/dataplane"
+	"github.com/tdsc/tdsc/connector/dataplane/pull"
 	"github.com/tdsc/tdsc/identity"
 )
 
@@ -57,7 +58,9 @@ func TestPullTransferWithProgress(t *testing.T) {
 	progressFile, _ := os.Create(filepath.Join(dir, "progress.log"))
 	defer progressFile.Close()
 	out := filepath.Join(dir, "out.bin")
-	res, err := pullTransfer(context.Background(), pullOptions{URL: dataplane.DataURL(hs.URL, "t", ""), Token: tok, Key: consKey, Out: out, Progress: progressFile})
+	bar := newPullBar(progressFile, out)
+	res, err := pull.Download(context.Background(), dataplane.DataURL(hs.URL, "t", ""), tok, dataplane.KeyProof(consKey, tok), out, pull.WithProgress(bar.update))
+	bar.finish(res, err)
 	if err != nil || res.SHA256 != want {
 		t.Fatalf("pullTransfer = %+v, %v; want hash %s", res, err, want)
 	}
@@ -65,7 +68,7 @@ func TestPullTransferWithProgress(t *testing.T) {
 	if !strings.Contains(string(log), "100% 3.0 MiB/3.0 MiB") || strings.Contains(string(log), "\r") {
 		t.Errorf("plain progress output %q", log)
 	}
-	_, err = pullTransfer(context.Background(), pullOptions{URL: dataplane.DataURL(hs.URL, "t", ""), Token: tok, Key: consKey, Out: out, ExpectedHash: strings.Repeat("0", 64)})
+	_, err = pull.Download(context.Background(), dataplane.DataURL(hs.URL, "t", ""), tok, dataplane.KeyProof(consKey, tok), out, pull.WithExpectedHash(strings.Repeat("0", 64)))
 	if !errors.Is(err, dataplane.ErrHashMismatch) {
 		t.Errorf("pullTransfer against a wrong registered hash: %v, want ErrHashMismatch", err)
 	}

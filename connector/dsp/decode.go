@@ -61,8 +61,8 @@ func read(r io.Reader, limit int64, typ string) ([]byte, error) {
 	return data, nil
 }
 
-// unmarshal decodes data into v and checks the header.
-func unmarshal(data []byte, typ string, v any, h *Header) error {
+// plainDecode decodes data as plain JSON into v and checks the header.
+func plainDecode(data []byte, typ string, v any, h *Header) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
@@ -76,6 +76,59 @@ func unmarshal(data []byte, typ string, v any, h *Header) error {
 	}
 	return checkHeader(typ, h)
 }
+
+// decodeLD decodes one message of type typ into a fresh T and runs check on
+// it. The common compacted form (fastPath) is read as plain JSON; any other
+// JSON-LD form, and any message the fast path refuses, goes through the
+// JSON-LD processor (compactForm), whose answer is the decision — so every
+// form of a message reaches the same one.
+func decodeLD[T any](data []byte, typ string, hdr func(*T) *Header, check func(*T) error) (*T, error) {
+	if fastPath(data) {
+		m := new(T)
+		if err := plainDecode(data, typ, m, hdr(m)); err == nil {
+			if err := check(m); err == nil {
+				return m, nil
+			}
+		}
+	}
+	if !json.Valid(data) {
+		return nil, malformed(typ, "", "not valid JSON")
+	}
+	compact, err := compactForm(data, typ)
+	if err != nil {
+		return nil, err
+	}
+	m := new(T)
+	h := hdr(m)
+	if err := plainDecode(compact, typ, m, h); err != nil {
+		return nil, afterLD(err)
+	}
+	if err := check(m); err != nil {
+		return nil, afterLD(err)
+	}
+	return m, nil
+}
+
+// afterLD says, in a refusal of a message that needed JSON-LD processing,
+// that a missing field may have been a key the contexts do not define.
+func afterLD(err error) error {
+	var de *DecodeError
+	if errors.As(err, &de) && strings.HasPrefix(de.Reason, "required") {
+		de.Reason += " (after JSON-LD expansion: a key that is not a DSP, ODRL or tdsc term is dropped)"
+	}
+	return err
+}
+
+// readLD reads a body and decodes it with decodeLD.
+func readLD[T any](r io.Reader, limit int64, typ string, hdr func(*T) *Header, check func(*T) error) (*T, error) {
+	data, err := read(r, limit, typ)
+	if err != nil {
+		return nil, err
+	}
+	return decodeLD(data, typ, hdr, check)
+}
+
+func noCheck[T any](*T) error { return nil }
 
 func checkHeader(typ string, h *Header) error {
 	if h == nil {
@@ -217,179 +270,118 @@ func reasons(typ string, r []string) error {
 
 // DecodeCatalogRequest decodes a CatalogRequestMessage.
 func DecodeCatalogRequest(r io.Reader) (*CatalogRequestMessage, error) {
-	const t = TypeCatalogRequestMessage
-	data, err := read(r, MaxMessageBytes, t)
-	if err != nil {
-		return nil, err
-	}
-	var m CatalogRequestMessage
-	if err := unmarshal(data, t, &m, &m.Header); err != nil {
-		return nil, err
-	}
-	return &m, nil
+	return readLD(r, MaxMessageBytes, TypeCatalogRequestMessage,
+		func(m *CatalogRequestMessage) *Header { return &m.Header }, noCheck[CatalogRequestMessage])
 }
 
 // DecodeContractRequest decodes a ContractRequestMessage. An initial request
 // (no providerPid) must carry callbackAddress.
 func DecodeContractRequest(r io.Reader) (*ContractRequestMessage, error) {
 	const t = TypeContractRequestMessage
-	data, err := read(r, MaxMessageBytes, t)
-	if err != nil {
-		return nil, err
-	}
-	var m ContractRequestMessage
-	if err := unmarshal(data, t, &m, &m.Header); err != nil {
-		return nil, err
-	}
-	if err := required(t, "consumerPid", m.ConsumerPID); err != nil {
-		return nil, err
-	}
-	if m.ProviderPID == "" && m.CallbackAddress == "" {
-		return nil, malformed(t, "callbackAddress", "required when providerPid is absent (initial request)")
-	}
-	if err := checkPolicy(t, "offer", &m.Offer, TypeOffer); err != nil {
-		return nil, err
-	}
-	return &m, nil
+	return readLD(r, MaxMessageBytes, t, func(m *ContractRequestMessage) *Header { return &m.Header },
+		func(m *ContractRequestMessage) error {
+			if err := required(t, "consumerPid", m.ConsumerPID); err != nil {
+				return err
+			}
+			if m.ProviderPID == "" && m.CallbackAddress == "" {
+				return malformed(t, "callbackAddress", "required when providerPid is absent (initial request)")
+			}
+			return checkPolicy(t, "offer", &m.Offer, TypeOffer)
+		})
 }
 
 // DecodeContractOffer decodes a ContractOfferMessage.
 func DecodeContractOffer(r io.Reader) (*ContractOfferMessage, error) {
 	const t = TypeContractOfferMessage
-	data, err := read(r, MaxMessageBytes, t)
-	if err != nil {
-		return nil, err
-	}
-	var m ContractOfferMessage
-	if err := unmarshal(data, t, &m, &m.Header); err != nil {
-		return nil, err
-	}
-	if err := required(t, "providerPid", m.ProviderPID); err != nil {
-		return nil, err
-	}
-	if m.ConsumerPID == "" && m.CallbackAddress == "" {
-		return nil, malformed(t, "callbackAddress", "required when consumerPid is absent (initial offer)")
-	}
-	if err := checkPolicy(t, "offer", &m.Offer, TypeOffer); err != nil {
-		return nil, err
-	}
-	return &m, nil
+	return readLD(r, MaxMessageBytes, t, func(m *ContractOfferMessage) *Header { return &m.Header },
+		func(m *ContractOfferMessage) error {
+			if err := required(t, "providerPid", m.ProviderPID); err != nil {
+				return err
+			}
+			if m.ConsumerPID == "" && m.CallbackAddress == "" {
+				return malformed(t, "callbackAddress", "required when consumerPid is absent (initial offer)")
+			}
+			return checkPolicy(t, "offer", &m.Offer, TypeOffer)
+		})
 }
 
 // DecodeContractAgreement decodes a ContractAgreementMessage.
 func DecodeContractAgreement(r io.Reader) (*ContractAgreementMessage, error) {
 	const t = TypeContractAgreementMessage
-	data, err := read(r, MaxMessageBytes, t)
-	if err != nil {
-		return nil, err
-	}
-	var m ContractAgreementMessage
-	if err := unmarshal(data, t, &m, &m.Header); err != nil {
-		return nil, err
-	}
-	if err := required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID,
-		"agreement.target", m.Agreement.Target, "agreement.assigner", m.Agreement.Assigner,
-		"agreement.assignee", m.Agreement.Assignee); err != nil {
-		return nil, err
-	}
-	if err := checkPolicy(t, "agreement", &m.Agreement, TypeAgreement); err != nil {
-		return nil, err
-	}
-	return &m, nil
+	return readLD(r, MaxMessageBytes, t, func(m *ContractAgreementMessage) *Header { return &m.Header },
+		func(m *ContractAgreementMessage) error {
+			if err := required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID,
+				"agreement.target", m.Agreement.Target, "agreement.assigner", m.Agreement.Assigner,
+				"agreement.assignee", m.Agreement.Assignee); err != nil {
+				return err
+			}
+			return checkPolicy(t, "agreement", &m.Agreement, TypeAgreement)
+		})
 }
 
 // DecodeAgreementVerification decodes a ContractAgreementVerificationMessage.
 func DecodeAgreementVerification(r io.Reader) (*ContractAgreementVerificationMessage, error) {
 	const t = TypeContractAgreementVerificationMessage
-	data, err := read(r, MaxMessageBytes, t)
-	if err != nil {
-		return nil, err
-	}
-	var m ContractAgreementVerificationMessage
-	if err := unmarshal(data, t, &m, &m.Header); err != nil {
-		return nil, err
-	}
-	if err := required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID); err != nil {
-		return nil, err
-	}
-	return &m, nil
+	return readLD(r, MaxMessageBytes, t, func(m *ContractAgreementVerificationMessage) *Header { return &m.Header },
+		func(m *ContractAgreementVerificationMessage) error {
+			return required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID)
+		})
 }
 
 // DecodeNegotiationEvent decodes a ContractNegotiationEventMessage.
 func DecodeNegotiationEvent(r io.Reader) (*ContractNegotiationEventMessage, error) {
 	const t = TypeContractNegotiationEventMessage
-	data, err := read(r, MaxMessageBytes, t)
-	if err != nil {
-		return nil, err
-	}
-	var m ContractNegotiationEventMessage
-	if err := unmarshal(data, t, &m, &m.Header); err != nil {
-		return nil, err
-	}
-	if err := required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID); err != nil {
-		return nil, err
-	}
-	if m.EventType != EventAccepted && m.EventType != EventFinalized {
-		return nil, malformed(t, "eventType", "must be %q or %q, got %q", EventAccepted, EventFinalized, m.EventType)
-	}
-	return &m, nil
+	return readLD(r, MaxMessageBytes, t, func(m *ContractNegotiationEventMessage) *Header { return &m.Header },
+		func(m *ContractNegotiationEventMessage) error {
+			if err := required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID); err != nil {
+				return err
+			}
+			if m.EventType != EventAccepted && m.EventType != EventFinalized {
+				return malformed(t, "eventType", "must be %q or %q, got %q", EventAccepted, EventFinalized, m.EventType)
+			}
+			return nil
+		})
 }
 
 // DecodeNegotiationTermination decodes a ContractNegotiationTerminationMessage.
 func DecodeNegotiationTermination(r io.Reader) (*ContractNegotiationTerminationMessage, error) {
 	const t = TypeContractNegotiationTerminationMessage
-	data, err := read(r, MaxMessageBytes, t)
-	if err != nil {
-		return nil, err
-	}
-	var m ContractNegotiationTerminationMessage
-	if err := unmarshal(data, t, &m, &m.Header); err != nil {
-		return nil, err
-	}
-	if err := required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID); err != nil {
-		return nil, err
-	}
-	return &m, reasons(t, m.Reason)
+	return readLD(r, MaxMessageBytes, t, func(m *ContractNegotiationTerminationMessage) *Header { return &m.Header },
+		func(m *ContractNegotiationTerminationMessage) error {
+			if err := required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID); err != nil {
+				return err
+			}
+			return reasons(t, m.Reason)
+		})
 }
 
 // DecodeContractNegotiation decodes a ContractNegotiation (a peer's response).
 func DecodeContractNegotiation(r io.Reader) (*ContractNegotiation, error) {
 	const t = TypeContractNegotiation
-	data, err := read(r, MaxMessageBytes, t)
-	if err != nil {
-		return nil, err
-	}
-	var m ContractNegotiation
-	if err := unmarshal(data, t, &m, &m.Header); err != nil {
-		return nil, err
-	}
-	if err := required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID, "state", m.State); err != nil {
-		return nil, err
-	}
-	switch NegotiationState(m.State) {
-	case NegRequested, NegOffered, NegAccepted, NegAgreed, NegVerified, NegFinalized, NegTerminated:
-	default:
-		return nil, malformed(t, "state", "%q is not a negotiation state", m.State)
-	}
-	return &m, nil
+	return readLD(r, MaxMessageBytes, t, func(m *ContractNegotiation) *Header { return &m.Header },
+		func(m *ContractNegotiation) error {
+			if err := required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID, "state", m.State); err != nil {
+				return err
+			}
+			switch NegotiationState(m.State) {
+			case NegRequested, NegOffered, NegAccepted, NegAgreed, NegVerified, NegFinalized, NegTerminated:
+				return nil
+			}
+			return malformed(t, "state", "%q is not a negotiation state", m.State)
+		})
 }
 
 // DecodeTransferRequest decodes a TransferRequestMessage.
 func DecodeTransferRequest(r io.Reader) (*TransferRequestMessage, error) {
 	const t = TypeTransferRequestMessage
-	data, err := read(r, MaxMessageBytes, t)
-	if err != nil {
-		return nil, err
-	}
-	var m TransferRequestMessage
-	if err := unmarshal(data, t, &m, &m.Header); err != nil {
-		return nil, err
-	}
-	if err := required(t, "consumerPid", m.ConsumerPID, "agreementId", m.AgreementID,
-		"format", m.Format, "callbackAddress", m.CallbackAddress); err != nil {
-		return nil, err
-	}
-	return &m, checkAddress(t, m.DataAddress)
+	return readLD(r, MaxMessageBytes, t, func(m *TransferRequestMessage) *Header { return &m.Header },
+		func(m *TransferRequestMessage) error {
+			if err := required(t, "consumerPid", m.ConsumerPID, "agreementId", m.AgreementID,
+				"format", m.Format, "callbackAddress", m.CallbackAddress); err != nil {
+				return err
+			}
+			return checkAddress(t, m.DataAddress)
+		})
 }
 
 func checkAddress(t string, a *DataAddress) error {
@@ -416,130 +408,94 @@ func checkAddress(t string, a *DataAddress) error {
 // DecodeTransferStart decodes a TransferStartMessage.
 func DecodeTransferStart(r io.Reader) (*TransferStartMessage, error) {
 	const t = TypeTransferStartMessage
-	data, err := read(r, MaxMessageBytes, t)
-	if err != nil {
-		return nil, err
-	}
-	var m TransferStartMessage
-	if err := unmarshal(data, t, &m, &m.Header); err != nil {
-		return nil, err
-	}
-	if err := required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID); err != nil {
-		return nil, err
-	}
-	return &m, checkAddress(t, m.DataAddress)
+	return readLD(r, MaxMessageBytes, t, func(m *TransferStartMessage) *Header { return &m.Header },
+		func(m *TransferStartMessage) error {
+			if err := required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID); err != nil {
+				return err
+			}
+			return checkAddress(t, m.DataAddress)
+		})
 }
 
 // DecodeTransferCompletion decodes a TransferCompletionMessage.
 func DecodeTransferCompletion(r io.Reader) (*TransferCompletionMessage, error) {
 	const t = TypeTransferCompletionMessage
-	data, err := read(r, MaxMessageBytes, t)
-	if err != nil {
-		return nil, err
-	}
-	var m TransferCompletionMessage
-	if err := unmarshal(data, t, &m, &m.Header); err != nil {
-		return nil, err
-	}
-	return &m, required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID)
+	return readLD(r, MaxMessageBytes, t, func(m *TransferCompletionMessage) *Header { return &m.Header },
+		func(m *TransferCompletionMessage) error {
+			return required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID)
+		})
 }
 
 // DecodeTransferSuspension decodes a TransferSuspensionMessage.
 func DecodeTransferSuspension(r io.Reader) (*TransferSuspensionMessage, error) {
 	const t = TypeTransferSuspensionMessage
-	data, err := read(r, MaxMessageBytes, t)
-	if err != nil {
-		return nil, err
-	}
-	var m TransferSuspensionMessage
-	if err := unmarshal(data, t, &m, &m.Header); err != nil {
-		return nil, err
-	}
-	if err := required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID); err != nil {
-		return nil, err
-	}
-	return &m, reasons(t, m.Reason)
+	return readLD(r, MaxMessageBytes, t, func(m *TransferSuspensionMessage) *Header { return &m.Header },
+		func(m *TransferSuspensionMessage) error {
+			if err := required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID); err != nil {
+				return err
+			}
+			return reasons(t, m.Reason)
+		})
 }
 
 // DecodeTransferTermination decodes a TransferTerminationMessage.
 func DecodeTransferTermination(r io.Reader) (*TransferTerminationMessage, error) {
 	const t = TypeTransferTerminationMessage
-	data, err := read(r, MaxMessageBytes, t)
-	if err != nil {
-		return nil, err
-	}
-	var m TransferTerminationMessage
-	if err := unmarshal(data, t, &m, &m.Header); err != nil {
-		return nil, err
-	}
-	if err := required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID); err != nil {
-		return nil, err
-	}
-	return &m, reasons(t, m.Reason)
+	return readLD(r, MaxMessageBytes, t, func(m *TransferTerminationMessage) *Header { return &m.Header },
+		func(m *TransferTerminationMessage) error {
+			if err := required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID); err != nil {
+				return err
+			}
+			return reasons(t, m.Reason)
+		})
 }
 
 // DecodeTransferProcess decodes a TransferProcess (a peer's response).
 func DecodeTransferProcess(r io.Reader) (*TransferProcess, error) {
 	const t = TypeTransferProcess
-	data, err := read(r, MaxMessageBytes, t)
-	if err != nil {
-		return nil, err
-	}
-	var m TransferProcess
-	if err := unmarshal(data, t, &m, &m.Header); err != nil {
-		return nil, err
-	}
-	if err := required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID, "state", m.State); err != nil {
-		return nil, err
-	}
-	switch TransferState(m.State) {
-	case TransferRequested, TransferStarted, TransferSuspended, TransferCompleted, TransferTerminated:
-	default:
-		return nil, malformed(t, "state", "%q is not a transfer state", m.State)
-	}
-	return &m, nil
+	return readLD(r, MaxMessageBytes, t, func(m *TransferProcess) *Header { return &m.Header },
+		func(m *TransferProcess) error {
+			if err := required(t, "providerPid", m.ProviderPID, "consumerPid", m.ConsumerPID, "state", m.State); err != nil {
+				return err
+			}
+			switch TransferState(m.State) {
+			case TransferRequested, TransferStarted, TransferSuspended, TransferCompleted, TransferTerminated:
+				return nil
+			}
+			return malformed(t, "state", "%q is not a transfer state", m.State)
+		})
 }
 
 // DecodeCatalog decodes a Catalog response.
 func DecodeCatalog(r io.Reader) (*Catalog, error) {
 	const t = TypeCatalog
-	data, err := read(r, MaxCatalogBytes, t)
-	if err != nil {
-		return nil, err
-	}
-	var m Catalog
-	if err := unmarshal(data, t, &m, nil); err != nil {
-		return nil, err
-	}
-	if err := checkHeader(t, &Header{Context: m.Context, Type: m.Type}); err != nil {
-		return nil, err
-	}
-	if err := required(t, "participantId", m.ParticipantID); err != nil {
-		return nil, err
-	}
-	for i := range m.Dataset {
-		if err := checkDataset(t, fmt.Sprintf("dataset[%d]", i), &m.Dataset[i]); err != nil {
-			return nil, err
-		}
-	}
-	return &m, nil
+	return readLD(r, MaxCatalogBytes, t, func(m *Catalog) *Header { return nil },
+		func(m *Catalog) error {
+			if err := checkHeader(t, &Header{Context: m.Context, Type: m.Type}); err != nil {
+				return err
+			}
+			if err := required(t, "participantId", m.ParticipantID); err != nil {
+				return err
+			}
+			for i := range m.Dataset {
+				if err := checkDataset(t, fmt.Sprintf("dataset[%d]", i), &m.Dataset[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 }
 
 // DecodeDataset decodes a Dataset response.
 func DecodeDataset(r io.Reader) (*Dataset, error) {
 	const t = TypeDataset
-	data, err := read(r, MaxMessageBytes, t)
-	if err != nil {
-		return nil, err
-	}
-	var m Dataset
-	if err := unmarshal(data, t, &m, nil); err != nil {
-		return nil, err
-	}
-	if err := checkHeader(t, &Header{Context: m.Context, Type: TypeDataset}); err != nil {
-		return nil, err
-	}
-	return &m, checkDataset(t, "", &m)
+	return readLD(r, MaxMessageBytes, t, func(m *Dataset) *Header { return nil },
+		func(m *Dataset) error {
+			if err := checkHeader(t, &Header{Context: m.Context, Type: TypeDataset}); err != nil {
+				return err
+			}
+			return checkDataset(t, "", m)
+		})
 }
 
 func checkDataset(t, field string, d *Dataset) error {

@@ -44,9 +44,47 @@ const (
 	EventFinalized = "FINALIZED"
 )
 
+// Contexts is a message's @context: the JSON-LD form is a string or an
+// array; we write an array (the DSP schemas require one).
+type Contexts []string
+
+// UnmarshalJSON accepts a string or an array of strings. A context object
+// (an inline context) is refused here, and the message goes to the JSON-LD
+// processor instead (see decodeLD).
+func (c *Contexts) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*c = Contexts{s}
+		return nil
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return err
+	}
+	*c = l
+	return nil
+}
+
+// withTDSC adds TDSCContext to c when the message carries tdsc: terms, so a
+// standard peer reading plain DSP messages never meets tdsc's context.
+func withTDSC(c Contexts, uses bool) Contexts {
+	if !uses || len(c) == 0 {
+		return c
+	}
+	for _, x := range c {
+		if x == TDSCContext {
+			return c
+		}
+	}
+	return append(append(Contexts(nil), c...), TDSCContext)
+}
+
 // Header is what every message has.
 type Header struct {
-	Context []string `json:"@context"`
+	Context Contexts `json:"@context"`
 	Type    string   `json:"@type"`
 }
 
@@ -64,7 +102,7 @@ type DatasetRequestMessage struct {
 
 // Catalog is a DCAT catalogue whose datasets carry ODRL offers (hasPolicy).
 type Catalog struct {
-	Context       []string      `json:"@context,omitempty"`
+	Context       Contexts      `json:"@context,omitempty"`
 	ID            string        `json:"@id"`
 	Type          string        `json:"@type"`
 	ParticipantID string        `json:"participantId"`
@@ -79,14 +117,14 @@ type DataService struct {
 	EndpointURL string `json:"endpointURL,omitempty"`
 }
 
-// Dataset is a DCAT dataset with its offers. Title, Description and the
-// tdsc: fields are extensions the schema allows.
+// Dataset is a DCAT dataset with its offers. Title and Description are
+// dct:title and dct:description; the tdsc: fields are declared by TDSCContext.
 type Dataset struct {
-	Context        []string       `json:"@context,omitempty"`
+	Context        Contexts       `json:"@context,omitempty"`
 	ID             string         `json:"@id"`
 	Type           string         `json:"@type"`
-	Title          string         `json:"title,omitempty"`
-	Description    string         `json:"description,omitempty"`
+	Title          string         `json:"dct:title,omitempty"`
+	Description    string         `json:"dct:description,omitempty"`
 	Classification string         `json:"tdsc:classification,omitempty"`
 	Category       string         `json:"tdsc:category,omitempty"`
 	ContentHash    string         `json:"tdsc:contentHash,omitempty"`
@@ -196,6 +234,9 @@ type ContractRequestMessage struct {
 	// states (policies judge it) and the legal basis of a cross-border flow.
 	Purpose    string `json:"tdsc:purpose,omitempty"`
 	LegalBasis string `json:"tdsc:legalBasis,omitempty"`
+	// Profiles are the tdsc profiles the consumer supports
+	// (ProfileCountersigned): the provider uses one only if listed here.
+	Profiles []string `json:"tdsc:profile,omitempty"`
 }
 
 // ContractOfferMessage is sent by a provider with a (counter-)offer.
@@ -360,3 +401,77 @@ func (e *Error) Error() string {
 
 // NewHeader returns a header with the DSP context and the given type.
 func NewHeader(typ string) Header { return Header{Context: DefaultContext(), Type: typ} }
+
+// PIDs are the provider's and the consumer's process ids a message names.
+func (m *ContractOfferMessage) PIDs() (string, string)     { return m.ProviderPID, m.ConsumerPID }
+func (m *ContractRequestMessage) PIDs() (string, string)   { return m.ProviderPID, m.ConsumerPID }
+func (m *ContractAgreementMessage) PIDs() (string, string) { return m.ProviderPID, m.ConsumerPID }
+func (m *ContractAgreementVerificationMessage) PIDs() (string, string) {
+	return m.ProviderPID, m.ConsumerPID
+}
+func (m *ContractNegotiationEventMessage) PIDs() (string, string) {
+	return m.ProviderPID, m.ConsumerPID
+}
+func (m *ContractNegotiationTerminationMessage) PIDs() (string, string) {
+	return m.ProviderPID, m.ConsumerPID
+}
+
+// The messages that may carry tdsc: terms list TDSCContext when they do.
+
+// MarshalJSON writes the message with TDSCContext if it carries tdsc: terms.
+func (m ContractRequestMessage) MarshalJSON() ([]byte, error) {
+	type plain ContractRequestMessage
+	m.Context = withTDSC(m.Context, m.Purpose != "" || m.LegalBasis != "" || m.Offer.Terms != nil || len(m.Profiles) > 0)
+	return json.Marshal(plain(m))
+}
+
+// MarshalJSON writes the message with TDSCContext if it carries tdsc: terms.
+func (m ContractOfferMessage) MarshalJSON() ([]byte, error) {
+	type plain ContractOfferMessage
+	m.Context = withTDSC(m.Context, m.Offer.Terms != nil)
+	return json.Marshal(plain(m))
+}
+
+// MarshalJSON writes the message with TDSCContext if it carries tdsc: terms.
+func (m ContractAgreementMessage) MarshalJSON() ([]byte, error) {
+	type plain ContractAgreementMessage
+	m.Context = withTDSC(m.Context, m.Agreement.Terms != nil)
+	return json.Marshal(plain(m))
+}
+
+// MarshalJSON writes the message with TDSCContext if it carries tdsc: terms.
+func (m ContractAgreementVerificationMessage) MarshalJSON() ([]byte, error) {
+	type plain ContractAgreementVerificationMessage
+	m.Context = withTDSC(m.Context, m.KeyID != "" || m.Signature != "")
+	return json.Marshal(plain(m))
+}
+
+func (d *Dataset) usesTDSC() bool {
+	if d.Classification != "" || d.Category != "" || d.ContentHash != "" {
+		return true
+	}
+	for i := range d.HasPolicy {
+		if d.HasPolicy[i].Terms != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// MarshalJSON writes the dataset with TDSCContext if it carries tdsc: terms.
+func (d Dataset) MarshalJSON() ([]byte, error) {
+	type plain Dataset
+	d.Context = withTDSC(d.Context, d.usesTDSC())
+	return json.Marshal(plain(d))
+}
+
+// MarshalJSON writes the catalogue with TDSCContext if a dataset carries tdsc: terms.
+func (c Catalog) MarshalJSON() ([]byte, error) {
+	type plain Catalog
+	uses := false
+	for i := range c.Dataset {
+		uses = uses || c.Dataset[i].usesTDSC()
+	}
+	c.Context = withTDSC(c.Context, uses)
+	return json.Marshal(plain(c))
+}

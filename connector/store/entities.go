@@ -47,16 +47,19 @@ type Negotiation struct {
 	Offer        json.RawMessage `json:"offerPolicy,omitempty"`
 	State        string          `json:"state"`
 	// Awaiting says what the negotiation waits for, e.g. "operator approval".
-	Awaiting    string       `json:"awaiting,omitempty"`
-	AgreementID string       `json:"agreement,omitempty"`
-	Code        string       `json:"code,omitempty"`
-	Rule        string       `json:"rule,omitempty"`
-	Reason      string       `json:"reason,omitempty"`
-	Purpose     string       `json:"purpose,omitempty"`
-	LegalBasis  string       `json:"legalBasis,omitempty"`
-	CreatedAt   string       `json:"createdAt"`
-	UpdatedAt   string       `json:"updatedAt"`
-	History     []Transition `json:"history,omitempty"`
+	Awaiting    string `json:"awaiting,omitempty"`
+	AgreementID string `json:"agreement,omitempty"`
+	Code        string `json:"code,omitempty"`
+	Rule        string `json:"rule,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	Purpose     string `json:"purpose,omitempty"`
+	LegalBasis  string `json:"legalBasis,omitempty"`
+	// Profiles are the tdsc profiles the counterparty advertised in its
+	// contract request, space-separated (dsp.ProfileCountersigned).
+	Profiles  string       `json:"profiles,omitempty"`
+	CreatedAt string       `json:"createdAt"`
+	UpdatedAt string       `json:"updatedAt"`
+	History   []Transition `json:"history,omitempty"`
 }
 
 // Transition is one state change with who caused it and why.
@@ -294,15 +297,15 @@ func (t *Tx) Offers(datasetID string) ([]*Offer, error) {
 
 // ---- negotiations
 
-const negCols = `id, role, peer_pid, counterparty, peer_url, dataset_id, offer_id, offer, state, awaiting, agreement_id, code, rule, reason, purpose, legal_basis, created_at, updated_at`
+const negCols = `id, role, peer_pid, counterparty, peer_url, dataset_id, offer_id, offer, state, awaiting, agreement_id, code, rule, reason, purpose, legal_basis, profiles, created_at, updated_at`
 
 // PutNegotiation inserts a new negotiation in its initial state, with the
 // first history row.
 func (t *Tx) PutNegotiation(n *Negotiation, actor, reason string) error {
 	n.CreatedAt = t.s.stamp()
 	n.UpdatedAt = n.CreatedAt
-	_, err := t.exec(`INSERT INTO negotiations (`+negCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
-		n.ID, n.Role, n.PeerPID, n.Counterparty, n.PeerURL, n.DatasetID, n.OfferID, str(n.Offer), n.State, n.Awaiting, n.AgreementID, n.Code, n.Rule, n.Reason, n.Purpose, n.LegalBasis, n.CreatedAt, n.UpdatedAt)
+	_, err := t.exec(`INSERT INTO negotiations (`+negCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)`,
+		n.ID, n.Role, n.PeerPID, n.Counterparty, n.PeerURL, n.DatasetID, n.OfferID, str(n.Offer), n.State, n.Awaiting, n.AgreementID, n.Code, n.Rule, n.Reason, n.Purpose, n.LegalBasis, n.Profiles, n.CreatedAt, n.UpdatedAt)
 	if isUnique(err) {
 		return fmt.Errorf("%w: negotiation %q exists", ErrConflict, n.ID)
 	}
@@ -341,7 +344,7 @@ func (t *Tx) UpdateNegotiation(n *Negotiation, fromState, actor, reason string) 
 func scanNeg(sc interface{ Scan(...any) error }) (*Negotiation, error) {
 	var n Negotiation
 	var offer string
-	if err := sc.Scan(&n.ID, &n.Role, &n.PeerPID, &n.Counterparty, &n.PeerURL, &n.DatasetID, &n.OfferID, &offer, &n.State, &n.Awaiting, &n.AgreementID, &n.Code, &n.Rule, &n.Reason, &n.Purpose, &n.LegalBasis, &n.CreatedAt, &n.UpdatedAt); err != nil {
+	if err := sc.Scan(&n.ID, &n.Role, &n.PeerPID, &n.Counterparty, &n.PeerURL, &n.DatasetID, &n.OfferID, &offer, &n.State, &n.Awaiting, &n.AgreementID, &n.Code, &n.Rule, &n.Reason, &n.Purpose, &n.LegalBasis, &n.Profiles, &n.CreatedAt, &n.UpdatedAt); err != nil {
 		return nil, err
 	}
 	n.Offer = raw(offer)
@@ -356,6 +359,18 @@ func (t *Tx) Negotiation(id string) (*Negotiation, error) {
 	n, err := scanNeg(t.queryRow(`SELECT `+negCols+` FROM negotiations WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound("negotiation", id, err)
+	}
+	return n, nil
+}
+
+// NegotiationByPeer reads the negotiation of role with counterparty whose
+// peer process id is peerPID (ErrNotFound if none): how a retried initial
+// message finds the process it already started.
+func (t *Tx) NegotiationByPeer(role, counterparty, peerPID string) (*Negotiation, error) {
+	n, err := scanNeg(t.queryRow(`SELECT `+negCols+` FROM negotiations WHERE peer_pid = $1 AND counterparty = $2 AND role = $3 ORDER BY created_at LIMIT 1`,
+		peerPID, counterparty, role))
+	if err != nil {
+		return nil, notFound("negotiation of "+counterparty+" with peer pid", peerPID, err)
 	}
 	return n, nil
 }

@@ -2,9 +2,11 @@ package rulebook
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
@@ -32,6 +34,7 @@ const (
 	RuleAgreementActive     = "agreement.parties-active"
 	RuleAgreementTwoParties = "agreement.two-parties"
 	RuleConsumerSignature   = "agreement.consumer-signature"
+	RuleAgreementEvidence   = "agreement.evidence"
 	RuleAgreementExists     = "agreement.exists"
 	RuleAgreementParty      = "agreement.party"
 	RuleRevokeOnce          = "agreement.revoke-once"
@@ -425,19 +428,38 @@ func (a *applier) agreementSigned() ([]Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, ok := cons.Key(r.Terms.ConsumerKeyID)
-	if !ok {
-		return nil, refuse(RuleConsumerSignature, "terms.consumerKeyId", "%q is not a registered key of consumer %s", r.Terms.ConsumerKeyID, cons.ID)
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(r.Terms.ConsumerSignature)
-	if err != nil || key.VerifyDetached(ledger.TermsMessage(r), sig) != nil {
-		return nil, refuse(RuleConsumerSignature, "terms.consumerSignature", "consumer %s's signature over the terms does not verify", cons.ID)
+	evidence := r.Terms.EvidenceLevel()
+	switch evidence {
+	case policy.EvidenceCountersigned:
+		key, ok := cons.Key(r.Terms.ConsumerKeyID)
+		if !ok {
+			return nil, refuse(RuleConsumerSignature, "terms.consumerKeyId", "%q is not a registered key of consumer %s", r.Terms.ConsumerKeyID, cons.ID)
+		}
+		sig, err := base64.RawURLEncoding.DecodeString(r.Terms.ConsumerSignature)
+		if err != nil || key.VerifyDetached(ledger.TermsMessage(r), sig) != nil {
+			return nil, refuse(RuleConsumerSignature, "terms.consumerSignature", "consumer %s's signature over the terms does not verify", cons.ID)
+		}
+	case policy.EvidenceAcknowledged:
+		if r.Terms.ConsumerKeyID != "" || r.Terms.ConsumerSignature != "" {
+			return nil, refuse(RuleAgreementEvidence, "terms.evidence", "acknowledged evidence carries no consumer signature; a signed agreement is countersigned")
+		}
+		if strings.TrimSpace(r.Terms.VerificationTokenID) == "" {
+			return nil, refuse(RuleAgreementEvidence, "terms.verificationTokenId", "required with acknowledged evidence: the id (jti) of the consumer's protocol token on its verification message")
+		}
+		if !isSHA256(r.Terms.VerificationHash) {
+			return nil, refuse(RuleAgreementEvidence, "terms.verificationHash", "must be sha256:<64 hex digits>, the hash of the consumer's verification message; got %q", r.Terms.VerificationHash)
+		}
+	default:
+		return nil, refuse(RuleAgreementEvidence, "terms.evidence", "must be %q or %q, got %q", policy.EvidenceCountersigned, policy.EvidenceAcknowledged, r.Terms.Evidence)
 	}
 	if err := a.checkFlow(ds, prov.Region, cons.Region); err != nil {
 		return nil, err
 	}
+	if err := a.checkEvidence(ds, evidence); err != nil {
+		return nil, err
+	}
 	ag := &Agreement{ID: r.Agreement, Provider: r.Actor, Consumer: r.Counterparty, Dataset: ds.ID,
-		NotBefore: r.Terms.NotBefore, NotAfter: r.Terms.NotAfter, MaxUses: r.Terms.MaxUses}
+		NotBefore: r.Terms.NotBefore, NotAfter: r.Terms.NotAfter, MaxUses: r.Terms.MaxUses, Evidence: evidence}
 	if len(r.Terms.Duties) > 0 {
 		ag.Duties = make(map[string]bool, len(r.Terms.Duties))
 		for _, d := range r.Terms.Duties {
@@ -469,6 +491,28 @@ func (a *applier) checkFlow(ds *Dataset, from, to string) error {
 		return refuse(ref.Rule, field, "%s", ref.Reason)
 	}
 	return nil
+}
+
+// checkEvidence asks the space rules whether an agreement on ds may rest on
+// evidence.
+func (a *applier) checkEvidence(ds *Dataset, evidence string) error {
+	rules, err := a.st.Rules()
+	if err != nil || rules == nil {
+		return err
+	}
+	if ref := rules.CheckEvidence(ds.Classification, evidence); ref != nil {
+		return refuse(ref.Rule, "terms.evidence", "%s", ref.Reason)
+	}
+	return nil
+}
+
+func isSHA256(s string) bool {
+	h, ok := strings.CutPrefix(s, "sha256:")
+	if !ok || len(h) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(h)
+	return err == nil
 }
 
 func (a *applier) agreement(id string) (*Agreement, error) {

@@ -2,6 +2,7 @@ package rulebook_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/tdsc/tdsc/identity"
@@ -41,6 +42,8 @@ func world(t *testing.T) (*ledgertest.Space, *rulebook.Mem) {
 		NegativeList: []policy.NegativeEntry{{Category: "genetic", Reason: "human genetic resources"}},
 		CrossBorder:  []policy.CrossBorderEntry{{Destination: "SG", MaxClassification: policy.Important, LegalBasis: "PIPL-38-standard-contract"}},
 		Ceilings:     []policy.Ceiling{{Destination: "CN-GD", MaxClassification: policy.General}},
+		// Core and important data need the consumer's signature over the terms.
+		CountersignedFor: []policy.Classification{policy.Core, policy.Important},
 	}), nil)
 	must(s.Dataset("p1", "ds-gen", policy.General, "traffic"), nil)
 	must(s.Dataset("p1", "ds-imp", policy.Important, "finance"), nil)
@@ -155,6 +158,12 @@ func TestRules(t *testing.T) {
 			r.Terms.ConsumerKeyID = "nope"
 			return r, "p1"
 		}, rulebook.RuleConsumerSignature},
+		{"agreement acknowledged on general data", acknowledged("ds-gen", nil), ""},
+		{"agreement acknowledged on important data", acknowledged("ds-imp", nil), policy.RuleCountersigned},
+		{"agreement acknowledged without the verification token id", acknowledged("ds-gen", func(t *ledger.Terms) { t.VerificationTokenID = "" }), rulebook.RuleAgreementEvidence},
+		{"agreement acknowledged with a malformed message hash", acknowledged("ds-gen", func(t *ledger.Terms) { t.VerificationHash = "md5:abc" }), rulebook.RuleAgreementEvidence},
+		{"agreement acknowledged yet signed", acknowledged("ds-gen", func(t *ledger.Terms) { t.ConsumerKeyID = "k" }), rulebook.RuleAgreementEvidence},
+		{"agreement of an unknown evidence level", acknowledged("ds-gen", func(t *ledger.Terms) { t.Evidence = "notarised" }), rulebook.RuleAgreementEvidence},
 		{"agreement negative-listed category", agree("p1", "p2", "ds-neg", "ag-new", nil), policy.RuleNegativeList},
 		{"agreement core across regions", agree("p1", "p2", "ds-core", "ag-new", nil), policy.RuleCoreStaysInRegion},
 		{"agreement important abroad without legal basis", agree("p1", "p3", "ds-imp", "ag-new", nil), policy.RuleLegalBasis},
@@ -323,5 +332,55 @@ func TestWriterKey(t *testing.T) {
 	var re *ledger.RuleError
 	if _, err := rulebook.WriterKey(m, "p4", s.Keys["p4"].KeyID()); !errors.As(err, &re) || re.Rule != rulebook.RuleWriterActive {
 		t.Fatalf("suspended writer: %v", err)
+	}
+}
+
+// acknowledged builds p1's agreement with p2 on dataset resting on the
+// acknowledged evidence (a standard DSP consumer's verification message),
+// changed by edit.
+func acknowledged(dataset string, edit func(*ledger.Terms)) func(*ledgertest.Space) (ledger.Record, string) {
+	return func(s *ledgertest.Space) (ledger.Record, string) {
+		r, _ := s.Agreement("p1", "p2", dataset, "ag-new", nil)
+		r.Terms.ConsumerKeyID, r.Terms.ConsumerSignature = "", ""
+		r.Terms.Evidence = policy.EvidenceAcknowledged
+		r.Terms.VerificationTokenID = "jti-verification-1"
+		r.Terms.VerificationHash = "sha256:" + strings.Repeat("ab", 32)
+		if edit != nil {
+			edit(r.Terms)
+		}
+		return r, "p1"
+	}
+}
+
+// TestEvidenceRecorded: the agreement state names its evidence level.
+func TestEvidenceRecorded(t *testing.T) {
+	s, m := world(t)
+	for _, tc := range []struct {
+		rec  func(*ledgertest.Space) (ledger.Record, string)
+		want string
+	}{
+		{acknowledged("ds-gen", nil), policy.EvidenceAcknowledged},
+		{func(s *ledgertest.Space) (ledger.Record, string) {
+			r, err := s.Agreement("p1", "p2", "ds-gen", "ag-new2", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r, "p1"
+		}, policy.EvidenceCountersigned},
+	} {
+		r, w := tc.rec(s)
+		ch, err := rulebook.Apply(m, s.Genesis, w, &r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got *rulebook.Agreement
+		for _, c := range ch {
+			if c.Agreement != nil {
+				got = c.Agreement
+			}
+		}
+		if got == nil || got.Evidence != tc.want {
+			t.Fatalf("changes %+v, want an agreement with evidence %s", ch, tc.want)
+		}
 	}
 }

@@ -43,6 +43,9 @@ type Agreement struct {
 	MaxUses   int    `json:"maxUses,omitempty"`
 	Uses      int    `json:"uses"`
 	Revoked   bool   `json:"revoked,omitempty"`
+	// Evidence is the agreement's evidence level: policy.EvidenceCountersigned
+	// or policy.EvidenceAcknowledged (empty in state written before it).
+	Evidence string `json:"evidence,omitempty"`
 	// Duties maps each owed duty id to whether it was fulfilled.
 	Duties map[string]bool `json:"duties,omitempty"`
 }

@@ -44,7 +44,13 @@ var schemaFor = map[string]string{
 	"TransferTerminationMessage":            "transfer/transfer-termination-message-schema.json",
 	"TransferProcess":                       "transfer/transfer-process-schema.json",
 	"TransferError":                         "transfer/transfer-error-schema.json",
+	// /.well-known/dspace-version has no @type; Validate picks this schema
+	// for an object with protocolVersions.
+	VersionResponse: "common/protocol-version-schema.json",
 }
+
+// VersionResponse is the key of the dspace-version document's schema.
+const VersionResponse = "VersionResponse"
 
 // embeddedLoader resolves the schemas' w3id.org $id URLs to the embedded copies;
 // nothing is fetched from the network.
@@ -101,6 +107,9 @@ func Validate(data []byte) error {
 		return fmt.Errorf("dspschema: schema validation: not a JSON object")
 	}
 	typ, _ := obj["@type"].(string)
+	if _, isVersion := obj["protocolVersions"]; isVersion && typ == "" {
+		typ = VersionResponse
+	}
 	s, ok := schemas[typ]
 	if !ok {
 		return fmt.Errorf("dspschema: schema validation: no schema for @type %q", typ)

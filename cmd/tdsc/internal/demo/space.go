@@ -17,6 +17,7 @@ import (
 
 	"github.com/tdsc/tdsc/cmd/tdsc/internal/ledgerhttp"
 	"github.com/tdsc/tdsc/connector"
+	nodeclient "github.com/tdsc/tdsc/connector/client"
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/identity/authority"
 	"github.com/tdsc/tdsc/ledger/client"
@@ -48,6 +49,8 @@ type space struct {
 // node is one participant's connector.
 type node struct {
 	*connector.Node
+	// api is the node's management API, as an operator reaches it.
+	api *nodeclient.Client
 	id  string
 	key *identity.Key
 	dir string
@@ -154,7 +157,12 @@ func (s *space) startNode(ctx context.Context, id string, key *identity.Key) (*n
 		return nil, fmt.Errorf("connector %s: %w", id, err)
 	}
 	s.serve(ln, n.Handler())
-	nd := &node{Node: n, id: id, key: key, dir: dir, url: "http://" + ln.Addr().String()}
+	url := "http://" + ln.Addr().String()
+	c, err := nodeclient.New(url, tok)
+	if err != nil {
+		return nil, err
+	}
+	nd := &node{Node: n, api: c, id: id, key: key, dir: dir, url: url}
 	s.nodes[id] = nd
 	return nd, nil
 }

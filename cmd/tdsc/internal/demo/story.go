@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,10 +19,11 @@ import (
 	"github.com/tdsc/tdsc/audit"
 	"github.com/tdsc/tdsc/cmd/tdsc/internal/ledgerhttp"
 	"github.com/tdsc/tdsc/connector"
+	"github.com/tdsc/tdsc/connector/api"
+	nodeclient "github.com/tdsc/tdsc/connector/client"
 	"github.com/tdsc/tdsc/connector/dataplane"
 	"github.com/tdsc/tdsc/connector/dataplane/pull"
 	"github.com/tdsc/tdsc/connector/dsp"
-	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/identity/authority"
 	"github.com/tdsc/tdsc/ledger"
@@ -167,6 +170,8 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 	rules := policy.SpaceRules{
 		NegativeList: []policy.NegativeEntry{{Category: "human-genetic-resources", Reason: "Regulation on Human Genetic Resources"}},
 		CrossBorder:  []policy.CrossBorderEntry{{Destination: "SG", MaxClassification: policy.Important, LegalBasis: legalBasis}},
+		// Agreements on core data need the consumer's signature over the terms.
+		CountersignedFor: []policy.Classification{policy.Core},
 	}
 	rr, err := sp.auth.SetRules(rules)
 	if err != nil {
@@ -177,7 +182,7 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 	if err != nil {
 		return fmt.Errorf("authority batch: %w", err)
 	}
-	s.say("space rules: negative list [human-genetic-resources]; cross-border white-list SG up to important data, legal basis %q", legalBasis)
+	s.say("space rules: negative list [human-genetic-resources]; cross-border white-list SG up to important data, legal basis %q; agreements on core data must be countersigned", legalBasis)
 	s.expect(rc.TreeSize == uint64(len(recs)), "one authority batch of %d records committed, signed by the key pinned at genesis", len(recs))
 
 	for _, p := range people {
@@ -225,6 +230,11 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 		{"offer-population-research", "ds-population-grid", "research only", researchPolicy("offer-population-research", 5, until)},
 		{"offer-clinic-research", "ds-clinic-visits", "research only", researchPolicy("offer-clinic-research", 5, until)},
 	}
+	offers = append(offers, struct {
+		id, dataset, what string
+		policy            []byte
+	}{"offer-traffic-open", "ds-traffic-2026", "use, no further terms: open to any DSP connector, tdsc or not",
+		[]byte(`{"@context":"https://w3id.org/dspace/2025/1/context.jsonld","@id":"offer-traffic-open","@type":"Offer","permission":[{"action":"use"}]}`)})
 	op, err := policy.AuthorisedOperation(policy.OperationParams{ID: "offer-ridership-operation", Operator: Firm,
 		Purposes: []string{"route-planning-service"}, NotAfter: until, MaxUses: 10, Region: "CN"})
 	if err != nil {
@@ -272,6 +282,17 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 		s.say("agreement %s signed by both parties and committed to the ledger before FINALIZED", traffic.AgreementID)
 	}
 	d.pull(ctx, s, firm, traffic.AgreementID, "traffic.csv", trafficCSV, true)
+	if ev, err := d.evidence(ctx, sp, traffic.AgreementID); err == nil {
+		s.expect(ev == policy.EvidenceCountersigned, "the ledger records the agreement's evidence: %s (two tdsc nodes use the countersigned profile)", ev)
+	} else {
+		s.expect(false, "reading agreement.signed/%s: %v", short(traffic.AgreementID), err)
+	}
+	if ag, ev, err := d.standardPeer(ctx, dept, Firm, keys[Firm], "offer-traffic-open", "ds-traffic-2026"); err != nil {
+		s.expect(false, "a standard DSP connector negotiates: %v", err)
+	} else {
+		evl, err := d.evidence(ctx, sp, ag)
+		s.expect(err == nil && evl == policy.EvidenceAcknowledged, "a standard DSP connector (only DSP terms, %s's second connector) negotiated agreement %s: the ledger records its evidence as %s — its verification message %s", Firm, short(ag), evl, ev)
+	}
 
 	operation := d.negotiate(ctx, s, firm, dept, "offer-ridership-operation", "route-planning-service", "")
 	if s.expect(operation.State == "FINALIZED", "authorised operation of bus ridership → %s", operation.State) {
@@ -320,7 +341,7 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 
 	// 5. Use, duties, objections.
 	s.step("5", "The enterprise logs its use and fulfils its deletion duty; an objection is filed and resolved")
-	duties, err := firm.Store().View(ctx).Duties(traffic.AgreementID)
+	duties, err := firm.api.Duties(ctx, traffic.AgreementID)
 	if err != nil {
 		return err
 	}
@@ -330,7 +351,7 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 		}
 		os.Remove(filepath.Join(firm.dir, "traffic.csv"))
 		os.Remove(filepath.Join(firm.dir, "traffic-2.csv"))
-		err := firm.FulfilDuty(ctx, traffic.AgreementID, du.DutyID)
+		_, err := firm.api.FulfilDuty(ctx, traffic.AgreementID, du.DutyID)
 		s.expect(err == nil, "deletion duty %s (due %s) fulfilled: the pulled copies are deleted", du.DutyID, du.Due)
 	}
 	if err := d.objection(ctx, s, keys); err != nil {
@@ -344,50 +365,49 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 }
 
 // negotiate starts a negotiation for an offer in the provider's catalogue and waits for its end.
-func (d *Demo) negotiate(ctx context.Context, s *story, cons, prov *node, offer, purpose, basis string) *store.Negotiation {
-	neg, err := cons.StartNegotiation(ctx, connector.StartNegotiation{ProviderURL: prov.url, Provider: prov.id, Offer: offer, Purpose: purpose, LegalBasis: basis})
+func (d *Demo) negotiate(ctx context.Context, s *story, cons, prov *node, offer, purpose, basis string) *api.Negotiation {
+	neg, err := cons.api.StartNegotiation(ctx, api.StartNegotiation{ProviderURL: prov.url, Provider: prov.id, Offer: offer, Purpose: purpose, LegalBasis: basis})
 	if err != nil {
-		return &store.Negotiation{State: "ERROR", Reason: err.Error()}
+		return &api.Negotiation{State: "ERROR", Reason: err.Error()}
 	}
 	return d.wait(ctx, cons, neg.ID)
 }
 
 // negotiateOffer negotiates an offer read earlier from the provider's catalogue.
-func (d *Demo) negotiateOffer(ctx context.Context, cons, prov *node, dataset string, offer dsp.Policy, purpose, basis string) *store.Negotiation {
+func (d *Demo) negotiateOffer(ctx context.Context, cons, prov *node, dataset string, offer dsp.Policy, purpose, basis string) *api.Negotiation {
 	neg, err := cons.Negotiate(ctx, connector.NegotiateOffer{ProviderURL: prov.url, Provider: prov.id, Dataset: dataset, Offer: offer, Purpose: purpose, LegalBasis: basis})
 	if err != nil {
-		return &store.Negotiation{State: "ERROR", Reason: err.Error()}
+		return &api.Negotiation{State: "ERROR", Reason: err.Error()}
 	}
 	return d.wait(ctx, cons, neg.ID)
 }
 
-func (d *Demo) wait(ctx context.Context, cons *node, id string) *store.Negotiation {
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	neg, err := cons.WaitNegotiation(wctx, id)
+// wait waits (at the node) until a negotiation is FINALIZED or TERMINATED.
+func (d *Demo) wait(ctx context.Context, cons *node, id string) *api.Negotiation {
+	neg, err := cons.api.Negotiation(ctx, id, 30*time.Second)
 	if err != nil {
-		return &store.Negotiation{ID: id, State: "ERROR", Reason: err.Error()}
+		return &api.Negotiation{ID: id, State: "ERROR", Reason: err.Error()}
 	}
 	return neg
 }
 
 // transfer requests a transfer and waits until it leaves REQUESTED.
-func (d *Demo) transfer(ctx context.Context, cons *node, agreement string) *store.Transfer {
-	x, err := cons.StartTransfer(ctx, agreement, "")
+func (d *Demo) transfer(ctx context.Context, cons *node, agreement string) *api.Transfer {
+	x, err := cons.api.StartTransfer(ctx, api.StartTransfer{Agreement: agreement})
 	if err != nil {
-		return &store.Transfer{State: "ERROR", Reason: err.Error()}
+		return &api.Transfer{State: "ERROR", Reason: err.Error()}
 	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	x, err = cons.WaitTransfer(wctx, x.ID)
+	x, err = cons.api.WaitTransfer(ctx, x.ID, api.UntilStarted, 30*time.Second)
 	if err != nil {
-		return &store.Transfer{State: "ERROR", Reason: err.Error()}
+		return &api.Transfer{State: "ERROR", Reason: err.Error()}
 	}
 	return x
 }
 
-// pull runs a transfer, downloads the data with the access token and its
-// proof of possession, checks the hash, and completes the transfer.
+// pull runs a transfer and pulls the data as an operator does (client.Pull):
+// the access token and its proof of possession, the bytes checked against
+// the hash registered on the ledger, the consumer's receipt recorded; then it
+// completes the transfer.
 func (d *Demo) pull(ctx context.Context, s *story, cons *node, agreement, file, want string, verbose bool) {
 	x := d.transfer(ctx, cons, agreement)
 	if !s.expect(x.State == "STARTED", "transfer %s started: %s", short(x.ID), reasonOf(x)) {
@@ -398,33 +418,30 @@ func (d *Demo) pull(ctx context.Context, s *story, cons *node, agreement, file, 
 			return
 		}
 	}
-	var addr dsp.DataAddress
-	if err := json.Unmarshal(x.DataAddress, &addr); err != nil {
-		s.expect(false, "data address of %s: %v", x.ID, err)
+	addr, err := x.Address()
+	if err != nil {
+		s.expect(false, "%v", err)
 		return
 	}
-	tok := addr.Property("authorization")
 	out := filepath.Join(cons.dir, file)
-	res, err := pull.Download(ctx, addr.Endpoint, tok, dataplane.KeyProof(cons.key, tok), out)
+	res, err := cons.api.Pull(ctx, x.ID, out, cons.key, nodeclient.PullOptions{})
 	if !s.expect(err == nil, "pulled %s with a DPoP-bound access token", addr.Endpoint) {
 		s.say("   %v", err)
 		return
 	}
 	got, _ := os.ReadFile(out)
-	s.expect(string(got) == want && res.Expected != "" && res.Expected == res.SHA256,
-		"%d bytes, SHA-256 %s… matches the registered hash", res.Size, res.SHA256[:16])
+	s.expect(string(got) == want && res.HashSource == "ledger" && res.Expected == res.SHA256,
+		"%d bytes, SHA-256 %s… matches the hash registered on the ledger", res.Size, res.SHA256[:16])
 	d.Facts.Pulled[[2]string{cons.id, x.DatasetID}] += res.Size
-	if _, err := cons.RecordReceipt(ctx, x.ID, connector.Receipt{Bytes: res.Size, SHA256: res.SHA256}); err != nil {
-		s.expect(false, "the consumer records its own completion of %s: %v", x.ID, err)
-	}
 	if verbose {
 		s.say("the access token alone is useless: a request without its proof of possession is refused")
+		tok := addr.Property("authorization")
 		_, err := pull.Download(ctx, addr.Endpoint, tok, func(string, string) (string, error) { return "", nil }, out+".stolen")
 		var de *dataplane.Error
 		s.expect(errors.As(err, &de), "stolen token refused: %v", err)
 		os.Remove(out + ".stolen")
 	}
-	if _, err := cons.CompleteTransfer(ctx, x.ID); err != nil {
+	if _, err := cons.api.Complete(ctx, x.ID); err != nil {
 		s.expect(false, "complete transfer %s: %v", x.ID, err)
 	}
 }
@@ -433,27 +450,25 @@ func (d *Demo) pull(ctx context.Context, s *story, cons *node, agreement, file, 
 // the consumer cannot resume it, and resumes it from the provider: the
 // agreement is evaluated again and a fresh token issued, without a new use.
 // It returns the consumer's transfer, STARTED again, or nil.
-func (d *Demo) suspendAndResume(ctx context.Context, s *story, cons *node, x *store.Transfer) *store.Transfer {
+func (d *Demo) suspendAndResume(ctx context.Context, s *story, cons *node, x *api.Transfer) *api.Transfer {
 	prov := d.nodes[Dept]
 	before := x.DataAddress
-	if _, err := prov.SuspendTransfer(ctx, x.PeerPID, "sensor calibration audit"); err != nil {
+	if _, err := prov.api.Suspend(ctx, x.PeerPID, "sensor calibration audit"); err != nil {
 		s.expect(false, "%s suspends transfer %s: %v", Dept, short(x.PeerPID), err)
 		return nil
 	}
 	s.say("%s suspends the transfer for a sensor calibration audit", Dept)
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	y, err := cons.WaitTransferDone(wctx, x.ID)
+	y, err := cons.api.WaitTransfer(ctx, x.ID, api.UntilDone, 30*time.Second)
 	if !s.expect(err == nil && y.State == "SUSPENDED", "%s sees it SUSPENDED: %s", Firm, reasonOf(y)) {
 		return nil
 	}
-	_, err = cons.ResumeTransfer(ctx, x.ID)
+	_, err = cons.api.Resume(ctx, x.ID)
 	s.expect(err != nil && strings.Contains(err.Error(), "transfer.suspended-by-provider"), "%s cannot resume what %s suspended", Firm, Dept)
-	if _, err := prov.ResumeTransfer(ctx, x.PeerPID); err != nil {
+	if _, err := prov.api.Resume(ctx, x.PeerPID); err != nil {
 		s.expect(false, "%s resumes it: %v", Dept, err)
 		return nil
 	}
-	y, err = cons.WaitTransferResumed(wctx, x.ID)
+	y, err = cons.api.WaitTransfer(ctx, x.ID, api.UntilResumed, 30*time.Second)
 	if !s.expect(err == nil && y.State == "STARTED" && string(y.DataAddress) != string(before),
 		"%s resumes it: the agreement evaluated again, a fresh access token issued, no new use counted", Dept) {
 		return nil
@@ -462,22 +477,21 @@ func (d *Demo) suspendAndResume(ctx context.Context, s *story, cons *node, x *st
 }
 
 // push has the provider push the dataset to the consumer's receiver, with an
-// access token the consumer issued bound to the provider's key.
+// access token the consumer issued bound to the provider's key; the receiver
+// checks the bytes against the hash registered on the ledger.
 func (d *Demo) push(ctx context.Context, s *story, cons *node, agreement, want string) {
-	x, err := cons.StartTransfer(ctx, agreement, "HttpData-PUSH")
+	x, err := cons.api.StartTransfer(ctx, api.StartTransfer{Agreement: agreement, Format: "HttpData-PUSH"})
 	if !s.expect(err == nil, "push transfer requested") {
 		s.say("   %v", err)
 		return
 	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	x, err = cons.WaitTransferDone(wctx, x.ID)
+	x, err = cons.api.WaitTransfer(ctx, x.ID, api.UntilDone, 30*time.Second)
 	if !s.expect(err == nil && x.State == "COMPLETED", "the provider pushed the data to %s's receiver: %s", cons.id, reasonOf(x)) {
 		return
 	}
 	got, err := os.ReadFile(cons.ReceivedPath(x.ID))
 	sum := sha256.Sum256(got)
-	if s.expect(err == nil && string(got) == want, "%d bytes received, SHA-256 %s… matches the registered hash", len(got), hex.EncodeToString(sum[:])[:16]) {
+	if s.expect(err == nil && string(got) == want, "%d bytes received, SHA-256 %s…, checked by the receiver against the hash registered on the ledger", len(got), hex.EncodeToString(sum[:])[:16]) {
 		d.Facts.Pulled[[2]string{cons.id, x.DatasetID}] += int64(len(got))
 	}
 }
@@ -524,7 +538,7 @@ func (d *Demo) waitOutboxes(ctx context.Context, s *story) {
 	for _, id := range []string{Dept, Firm, SGCo} {
 		n := d.nodes[id]
 		for {
-			st, err := n.Outbox(ctx)
+			st, err := n.api.Outbox(ctx)
 			if err == nil && len(st.Pending) == 0 {
 				for _, r := range st.Refused {
 					s.expect(false, "the ledger refused %s's record %s: %s", id, r.RecordID, r.Error)
@@ -620,7 +634,7 @@ func short(id string) string {
 	return id
 }
 
-func lastReason(n *store.Negotiation) string {
+func lastReason(n *api.Negotiation) string {
 	if n.Reason != "" {
 		return n.Reason
 	}
@@ -630,7 +644,7 @@ func lastReason(n *store.Negotiation) string {
 	return ""
 }
 
-func reasonOf(x *store.Transfer) string {
+func reasonOf(x *api.Transfer) string {
 	if x == nil {
 		return "no transfer"
 	}
@@ -640,7 +654,7 @@ func reasonOf(x *store.Transfer) string {
 	if len(x.History) > 0 {
 		return x.History[len(x.History)-1].Reason
 	}
-	return x.State
+	return string(x.State)
 }
 
 // researchPolicy is the department's research offer: purpose research, at most
@@ -665,3 +679,102 @@ func researchPolicy(id string, maxUses int, until time.Time) []byte {
 const trafficCSV = "road,hour,vehicles\nG6,08,1520\nG6,09,1710\nG7,08,980\nChang'an Ave,08,2210\n"
 
 const ridershipCSV = "line,stop,boardings\n1,Tiananmen East,5210\n52,Xidan,3344\n"
+
+// evidence reads an agreement's evidence level from the ledger, as the
+// auditor.
+func (d *Demo) evidence(ctx context.Context, sp *space, agreement string) (string, error) {
+	aud, _, err := sp.roleClient("auditor", "auditor-cac-bj")
+	if err != nil {
+		return "", err
+	}
+	p, err := aud.Record(ctx, "agreement.signed/"+agreement)
+	if err != nil {
+		return "", err
+	}
+	return p.Record.Terms.EvidenceLevel(), nil
+}
+
+// standardPeer negotiates offer of prov as a plain DSP consumer would — only
+// DSP terms, no tdsc profile — under participant id's identity: it serves a
+// callback endpoint, sends the contract request, verifies the agreement with
+// a plain ContractAgreementVerificationMessage and waits for FINALIZED. It
+// returns the agreement id and the hash of its verification message.
+func (d *Demo) standardPeer(ctx context.Context, prov *node, id string, key *identity.Key, offer, dataset string) (string, string, error) {
+	iss, err := identity.NewIssuer(id, key)
+	if err != nil {
+		return "", "", err
+	}
+	got := make(chan map[string]any, 4)
+	ln, err := listen()
+	if err != nil {
+		return "", "", err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		_ = json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&m)
+		select {
+		case got <- m:
+		default:
+		}
+		w.WriteHeader(http.StatusOK)
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	post := func(url string, msg map[string]any) ([]byte, error) {
+		tok, err := iss.ProtocolToken(prov.id)
+		if err != nil {
+			return nil, err
+		}
+		b, _ := json.Marshal(msg)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if resp.StatusCode/100 != 2 {
+			return nil, fmt.Errorf("%s: %d %s", url, resp.StatusCode, out)
+		}
+		return out, nil
+	}
+	next := func(what string) (map[string]any, error) {
+		select {
+		case m := <-got:
+			if m["@type"] != what {
+				return nil, fmt.Errorf("expected %s, got %v", what, m)
+			}
+			return m, nil
+		case <-time.After(30 * time.Second):
+			return nil, fmt.Errorf("no %s from %s", what, prov.id)
+		}
+	}
+	ctxDSP := []any{dsp.Context}
+	if _, err := post(prov.url+"/negotiations/request", map[string]any{"@context": ctxDSP, "@type": "ContractRequestMessage",
+		"consumerPid": "urn:standard-peer:1", "callbackAddress": "http://" + ln.Addr().String() + "/cb",
+		"offer": map[string]any{"@id": offer, "@type": "Offer", "target": dataset, "permission": []any{map[string]any{"action": "use"}}}}); err != nil {
+		return "", "", err
+	}
+	ag, err := next("ContractAgreementMessage")
+	if err != nil {
+		return "", "", err
+	}
+	pid, _ := ag["providerPid"].(string)
+	agreement, _ := ag["agreement"].(map[string]any)
+	agID, _ := agreement["@id"].(string)
+	verification := map[string]any{"@context": ctxDSP, "@type": "ContractAgreementVerificationMessage", "providerPid": pid, "consumerPid": "urn:standard-peer:1"}
+	if _, err := post(prov.url+"/negotiations/"+pid+"/agreement/verification", verification); err != nil {
+		return "", "", err
+	}
+	if _, err := next("ContractNegotiationEventMessage"); err != nil {
+		return "", "", err
+	}
+	b, _ := json.Marshal(verification)
+	sum := sha256.Sum256(b)
+	return agID, "sha256:" + hex.EncodeToString(sum[:8]) + "…", nil
+}

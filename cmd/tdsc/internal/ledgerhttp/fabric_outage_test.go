@@ -87,7 +87,7 @@ func TestConnectorOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	duties, err := cons.Store().View(ctx).Duties(agreement)
+	duties, err := cons.Duties(ctx, agreement)
 	if err != nil || len(duties) != 1 {
 		t.Fatalf("consumer duties of %s: %v %+v, want the offer's one delete duty", agreement, err, duties)
 	}
@@ -146,7 +146,7 @@ func TestConnectorOutage(t *testing.T) {
 			t.Fatalf("%s's outbox during the outage: %v, want pending records and none refused", n.id, st.Counts)
 		}
 		for _, id := range ids {
-			state, _, err := n.Store().View(ctx).OutboxState(id)
+			state, err := n.OutboxRecordState(ctx, id)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,7 +156,7 @@ func TestConnectorOutage(t *testing.T) {
 		}
 		t.Logf("%s's outbox during the outage: %v", n.id, st.Counts)
 	}
-	neg, err := cons.Store().View(ctx).Negotiation(neg2.ID)
+	neg, err := cons.Negotiation(ctx, neg2.ID)
 	if err != nil || dsp.NegotiationState(neg.State).Final() {
 		t.Fatalf("negotiation during the outage: %v %+v, want it waiting", err, neg)
 	}
@@ -183,7 +183,7 @@ func TestConnectorOutage(t *testing.T) {
 	// counted over the whole ledger, every id occurs once.
 	var written []string
 	for _, n := range []*outageNode{cons, prov} {
-		recs, err := n.Store().View(ctx).Outbox(store.OutboxCommitted, 10000)
+		recs, err := n.OutboxRecords(ctx, store.OutboxCommitted, 10000)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,332 @@
+// Package client is a typed client of a tdsc node's management API
+// (/api/v1/, wire types in connector/api), built on resty. The tdsc CLI and
+// the demo reach nodes only through it; it owns the API's paths.
+//
+// Pull is the consumer's whole download: it checks the received bytes
+// against the dataset's hash registered on the ledger (which the node reads),
+// not the provider's word, and records the consumer's receipt.
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-resty/resty/v2"
+
+	"github.com/tdsc/tdsc/connector/api"
+	"github.com/tdsc/tdsc/connector/dsp"
+)
+
+// Client talks to one node's management API with its operator token.
+type Client struct {
+	r   *resty.Client
+	tls *tls.Config
+}
+
+type options struct {
+	tls     *tls.Config
+	timeout time.Duration
+}
+
+// Option configures New.
+type Option func(*options)
+
+// WithTLS trusts this TLS configuration (a space's own CA, say) for the
+// management API and for the data plane of Pull.
+func WithTLS(c *tls.Config) Option { return func(o *options) { o.tls = c } }
+
+// WithTimeout bounds each request (6 minutes by default: a GET may wait up
+// to 5 minutes for a state change).
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// New returns a client of the node at baseURL (e.g. http://127.0.0.1:8181)
+// authorised with the operator token.
+func New(baseURL, token string, opts ...Option) (*Client, error) {
+	o := options{timeout: 6 * time.Minute}
+	for _, f := range opts {
+		f(&o)
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("api: %q must be the node's http(s) base URL", baseURL)
+	}
+	if strings.TrimSpace(token) == "" {
+		return nil, errors.New("operator token: empty")
+	}
+	r := resty.New().SetBaseURL(strings.TrimRight(baseURL, "/")+"/api/v1").SetAuthToken(token).
+		SetTimeout(o.timeout).SetHeader("Accept", "application/json")
+	if o.tls != nil {
+		r.SetTLSClientConfig(o.tls)
+	}
+	return &Client{r: r, tls: o.tls}, nil
+}
+
+// Error is a refusal by the node: the HTTP status and the API's error body.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s (%s)", e.Message, e.Code) }
+
+// ErrNotFound matches (errors.Is) an Error with the not-found code.
+var ErrNotFound = errors.New("not found")
+
+// Is lets errors.Is(err, ErrNotFound) match a 404.
+func (e *Error) Is(target error) bool { return target == ErrNotFound && e.Code == api.CodeNotFound }
+
+// call sends one request; out receives the JSON answer.
+func (c *Client) call(ctx context.Context, method, path string, body, out any) error {
+	req := c.r.R().SetContext(ctx)
+	if body != nil {
+		req.SetBody(body)
+	}
+	resp, err := req.Execute(method, path)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if resp.IsError() {
+		var e api.Error
+		if json.Unmarshal(resp.Body(), &e) == nil && e.Error.Message != "" {
+			return &Error{Status: resp.StatusCode(), Code: e.Error.Code, Message: e.Error.Message}
+		}
+		return &Error{Status: resp.StatusCode(), Code: http.StatusText(resp.StatusCode()),
+			Message: fmt.Sprintf("%s %s: HTTP %d: %.300s", method, path, resp.StatusCode(), resp.Body())}
+	}
+	if out != nil {
+		if err := json.Unmarshal(resp.Body(), out); err != nil {
+			return fmt.Errorf("%s %s: answer: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+func esc(id string) string { return url.PathEscape(id) }
+
+// ---- datasets and offers
+
+// AddDataset registers a dataset (the node hashes a file: source).
+func (c *Client) AddDataset(ctx context.Context, in api.NewDataset) (*api.Dataset, error) {
+	var d api.Dataset
+	return &d, c.call(ctx, http.MethodPost, "/datasets", in, &d)
+}
+
+// Datasets lists the node's datasets.
+func (c *Client) Datasets(ctx context.Context) ([]*api.Dataset, error) {
+	var l []*api.Dataset
+	return l, c.call(ctx, http.MethodGet, "/datasets", nil, &l)
+}
+
+// AddOffer offers a dataset under an ODRL policy.
+func (c *Client) AddOffer(ctx context.Context, in api.NewOffer) (*api.Offer, error) {
+	var o api.Offer
+	return &o, c.call(ctx, http.MethodPost, "/offers", in, &o)
+}
+
+// Offers lists the node's offers.
+func (c *Client) Offers(ctx context.Context) ([]*api.Offer, error) {
+	var l []*api.Offer
+	return l, c.call(ctx, http.MethodGet, "/offers", nil, &l)
+}
+
+// Catalog fetches another connector's catalogue through this node, as this
+// node may see it; provider "" is discovered from the provider's metadata.
+func (c *Client) Catalog(ctx context.Context, providerURL, provider string) (*dsp.Catalog, error) {
+	q := url.Values{"from": {providerURL}}
+	if provider != "" {
+		q.Set("provider", provider)
+	}
+	var cat dsp.Catalog
+	return &cat, c.call(ctx, http.MethodGet, "/catalog?"+q.Encode(), nil, &cat)
+}
+
+// ---- negotiations and agreements
+
+// StartNegotiation starts negotiating an offer; the steps run at the node.
+func (c *Client) StartNegotiation(ctx context.Context, in api.StartNegotiation) (*api.Negotiation, error) {
+	var n api.Negotiation
+	return &n, c.call(ctx, http.MethodPost, "/negotiations", in, &n)
+}
+
+// Negotiations lists negotiations, in state if not "".
+func (c *Client) Negotiations(ctx context.Context, state string) ([]*api.Negotiation, error) {
+	p := "/negotiations"
+	if state != "" {
+		p += "?state=" + url.QueryEscape(state)
+	}
+	var l []*api.Negotiation
+	return l, c.call(ctx, http.MethodGet, p, nil, &l)
+}
+
+// Negotiation reads one negotiation with its history; wait > 0 (at most 5
+// minutes) waits at the node until it settles, answering its state then.
+func (c *Client) Negotiation(ctx context.Context, id string, wait time.Duration) (*api.Negotiation, error) {
+	p := "/negotiations/" + esc(id)
+	if wait > 0 {
+		p += "?wait=" + wait.String()
+	}
+	var n api.Negotiation
+	return &n, c.call(ctx, http.MethodGet, p, nil, &n)
+}
+
+// Approve lets a negotiation waiting for the operator proceed.
+func (c *Client) Approve(ctx context.Context, id, reason string) (*api.Negotiation, error) {
+	return c.negotiationAction(ctx, id, "approve", api.Reason{Reason: reason})
+}
+
+// Reject refuses a negotiation waiting for the operator, with the reason.
+func (c *Client) Reject(ctx context.Context, id, reason string) (*api.Negotiation, error) {
+	return c.negotiationAction(ctx, id, "reject", api.Reason{Reason: reason})
+}
+
+// Counter answers a request waiting for the operator with a counter-offer.
+func (c *Client) Counter(ctx context.Context, id string, in api.CounterOffer) (*api.Negotiation, error) {
+	return c.negotiationAction(ctx, id, "counter", in)
+}
+
+// TerminateNegotiation ends a negotiation in any state that is not final,
+// as provider or consumer; the counterparty is told.
+func (c *Client) TerminateNegotiation(ctx context.Context, id, reason string) (*api.Negotiation, error) {
+	return c.negotiationAction(ctx, id, "terminate", api.Reason{Reason: reason})
+}
+
+// Accept accepts what a consumer negotiation rests on (a node with
+// manualOffers): an offer in OFFERED, or an agreement in AGREED.
+func (c *Client) Accept(ctx context.Context, id string) (*api.Negotiation, error) {
+	return c.negotiationAction(ctx, id, "accept", nil)
+}
+
+func (c *Client) negotiationAction(ctx context.Context, id, action string, body any) (*api.Negotiation, error) {
+	var n api.Negotiation
+	return &n, c.call(ctx, http.MethodPost, "/negotiations/"+esc(id)+"/"+action, body, &n)
+}
+
+// Agreements lists agreements.
+func (c *Client) Agreements(ctx context.Context) ([]*api.Agreement, error) {
+	var l []*api.Agreement
+	return l, c.call(ctx, http.MethodGet, "/agreements", nil, &l)
+}
+
+// Agreement reads one agreement.
+func (c *Client) Agreement(ctx context.Context, id string) (*api.Agreement, error) {
+	var a api.Agreement
+	return &a, c.call(ctx, http.MethodGet, "/agreements/"+esc(id), nil, &a)
+}
+
+// Revoke revokes an agreement this node provides, with the reason.
+func (c *Client) Revoke(ctx context.Context, id, reason string) (*api.Agreement, error) {
+	var a api.Agreement
+	return &a, c.call(ctx, http.MethodPost, "/agreements/"+esc(id)+"/revoke", api.Reason{Reason: reason}, &a)
+}
+
+// ---- transfers
+
+// StartTransfer asks the provider for a transfer under an agreement.
+func (c *Client) StartTransfer(ctx context.Context, in api.StartTransfer) (*api.Transfer, error) {
+	var x api.Transfer
+	return &x, c.call(ctx, http.MethodPost, "/transfers", in, &x)
+}
+
+// Transfers lists transfers, of one agreement if not "".
+func (c *Client) Transfers(ctx context.Context, agreement string) ([]*api.Transfer, error) {
+	p := "/transfers"
+	if agreement != "" {
+		p += "?agreement=" + url.QueryEscape(agreement)
+	}
+	var l []*api.Transfer
+	return l, c.call(ctx, http.MethodGet, p, nil, &l)
+}
+
+// Transfer reads one transfer with its history.
+func (c *Client) Transfer(ctx context.Context, id string) (*api.Transfer, error) {
+	var x api.Transfer
+	return &x, c.call(ctx, http.MethodGet, "/transfers/"+esc(id), nil, &x)
+}
+
+// WaitTransfer waits at the node (at most 5 minutes) until the transfer
+// reaches until (api.UntilStarted, api.UntilDone, api.UntilResumed) and
+// answers it then, or as it is when wait runs out.
+func (c *Client) WaitTransfer(ctx context.Context, id, until string, wait time.Duration) (*api.Transfer, error) {
+	q := url.Values{"wait": {wait.String()}}
+	if until != "" {
+		q.Set("until", until)
+	}
+	var x api.Transfer
+	return &x, c.call(ctx, http.MethodGet, "/transfers/"+esc(id)+"?"+q.Encode(), nil, &x)
+}
+
+// Complete, Suspend, Terminate and Resume change a transfer's state.
+func (c *Client) Complete(ctx context.Context, id string) (*api.Transfer, error) {
+	return c.transferAction(ctx, id, "complete", "")
+}
+
+// Suspend suspends a started transfer, with the reason sent to the peer.
+func (c *Client) Suspend(ctx context.Context, id, reason string) (*api.Transfer, error) {
+	return c.transferAction(ctx, id, "suspend", reason)
+}
+
+// Terminate terminates a transfer, with the reason sent to the peer.
+func (c *Client) Terminate(ctx context.Context, id, reason string) (*api.Transfer, error) {
+	return c.transferAction(ctx, id, "terminate", reason)
+}
+
+// StartHeld starts a transfer the provider holds in REQUESTED (a node with
+// holdTransfers).
+func (c *Client) StartHeld(ctx context.Context, id string) (*api.Transfer, error) {
+	return c.transferAction(ctx, id, "start", "")
+}
+
+// Resume asks for a suspended transfer to resume: the provider evaluates the
+// agreement again and issues a fresh access token.
+func (c *Client) Resume(ctx context.Context, id string) (*api.Transfer, error) {
+	return c.transferAction(ctx, id, "resume", "")
+}
+
+func (c *Client) transferAction(ctx context.Context, id, action, reason string) (*api.Transfer, error) {
+	var x api.Transfer
+	return &x, c.call(ctx, http.MethodPost, "/transfers/"+esc(id)+"/"+action, api.Reason{Reason: reason}, &x)
+}
+
+// ExpectedHash is the hash a download of the transfer is checked against:
+// the one registered on the ledger, or the provider's when the ledger cannot
+// be read (Source says which).
+func (c *Client) ExpectedHash(ctx context.Context, id string) (*api.ExpectedHash, error) {
+	var h api.ExpectedHash
+	return &h, c.call(ctx, http.MethodGet, "/transfers/"+esc(id)+"/expected-hash", nil, &h)
+}
+
+// RecordReceipt records the consumer's transfer.completed for what it
+// received; a mismatch with the registered hash is recorded and answered as
+// an Error with code hash-mismatch.
+func (c *Client) RecordReceipt(ctx context.Context, id string, rc api.Receipt) error {
+	return c.call(ctx, http.MethodPost, "/transfers/"+esc(id)+"/receipt", rc, nil)
+}
+
+// ---- duties and outbox
+
+// Duties lists duties, of one agreement if not "".
+func (c *Client) Duties(ctx context.Context, agreement string) ([]*api.Duty, error) {
+	var l []*api.Duty
+	return l, c.call(ctx, http.MethodGet, "/duties?agreement="+url.QueryEscape(agreement), nil, &l)
+}
+
+// FulfilDuty marks a duty fulfilled (records duty.fulfilled) and answers the
+// agreement's duties.
+func (c *Client) FulfilDuty(ctx context.Context, agreement, duty string) ([]*api.Duty, error) {
+	var l []*api.Duty
+	return l, c.call(ctx, http.MethodPost, "/duties/fulfil", api.FulfilDuty{Agreement: agreement, Duty: duty}, &l)
+}
+
+// Outbox reports the node's outbox.
+func (c *Client) Outbox(ctx context.Context) (*api.OutboxStatus, error) {
+	var o api.OutboxStatus
+	return &o, c.call(ctx, http.MethodGet, "/outbox", nil, &o)
+}

@@ -1,0 +1,319 @@
+package dsp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// clearContexts zeroes every @context in a decoded message, so that forms
+// that differ only in how they spell the context compare equal.
+func clearContexts(v any) any {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Pointer {
+		rv = rv.Elem()
+	}
+	cp := reflect.New(rv.Type()).Elem()
+	cp.Set(rv)
+	var walk func(reflect.Value)
+	walk = func(x reflect.Value) {
+		switch x.Kind() {
+		case reflect.Struct:
+			for i := 0; i < x.NumField(); i++ {
+				f := x.Field(i)
+				if f.Type() == reflect.TypeOf(Contexts{}) && f.CanSet() {
+					f.Set(reflect.Zero(f.Type()))
+					continue
+				}
+				walk(f)
+			}
+		case reflect.Slice:
+			for i := 0; i < x.Len(); i++ {
+				walk(x.Index(i))
+			}
+		}
+	}
+	walk(cp)
+	return cp.Interface()
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// forms returns the same message in the JSON-LD forms a peer may send.
+func forms(t *testing.T, canonical []byte) map[string][]byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(canonical, &m); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{"compacted": canonical}
+	ctx, _ := m["@context"].([]any)
+	if len(ctx) == 1 {
+		s := clone(m)
+		s["@context"] = Context
+		out["string @context"] = mustJSON(t, s)
+	}
+	in := clone(m)
+	in["@context"] = append(append([]any{}, ctx...), map[string]any{"ex": "http://example.com/ns/"})
+	in["ex:note"] = "a term of the sender's own, dropped by the receiver"
+	out["inline context"] = mustJSON(t, in)
+	// A prefixed @type selects no type-scoped context, so only a message
+	// without properties keeps its meaning with nothing else prefixed (see
+	// TestPrefixedTerms for the rest).
+	if typ, _ := m["@type"].(string); typ == TypeCatalogRequestMessage {
+		p := clone(m)
+		p["@type"] = "dspace:" + typ
+		out["prefixed @type"] = mustJSON(t, p)
+	}
+	exp, err := Expand(canonical)
+	if err != nil {
+		t.Fatalf("expand: %v", err)
+	}
+	out["expanded"] = mustJSON(t, exp[0])
+	out["expanded, in an array"] = mustJSON(t, exp)
+	return out
+}
+
+func clone(m map[string]any) map[string]any {
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// TestJSONLDFormsReachSameMessage: every JSON-LD form of every message
+// decodes to the same message as the compacted form.
+func TestJSONLDFormsReachSameMessage(t *testing.T) {
+	for typ, msg := range samples() {
+		dec := decoders[typ]
+		if strings.HasSuffix(typ, "Error") {
+			continue // error objects are read for their reason only
+		}
+		canonical := mustJSON(t, msg)
+		want, err := dec(bytes.NewReader(canonical))
+		if err != nil {
+			t.Fatalf("%s: canonical: %v", typ, err)
+		}
+		for name, body := range forms(t, canonical) {
+			t.Run(typ+"/"+name, func(t *testing.T) {
+				got, err := dec(bytes.NewReader(body))
+				if err != nil {
+					t.Fatalf("decode: %v\n%s", err, body)
+				}
+				if !reflect.DeepEqual(clearContexts(got), clearContexts(want)) {
+					t.Fatalf("decoded\n%+v\nwant\n%+v\nfrom %s", got, want, body)
+				}
+			})
+		}
+	}
+}
+
+// TestPrefixedTerms: a message written with dspace: compact IRIs (no
+// type-scoped context applies then, so identifiers are written as nodes)
+// reaches the same message as the compacted form.
+func TestPrefixedTerms(t *testing.T) {
+	prefixed := `{"@context":"` + Context + `","@type":"dspace:TransferTerminationMessage",
+		"dspace:providerPid":{"@id":"p2"},"dspace:consumerPid":{"@id":"c2"},"dspace:code":"agreement.revoked","dspace:reason":["revoked"]}`
+	full := `{"@context":{"d":"https://w3id.org/dspace/2025/1/"},"@type":"d:TransferTerminationMessage",
+		"d:providerPid":{"@id":"p2"},"d:consumerPid":{"@id":"c2"},"d:code":"agreement.revoked","d:reason":"revoked"}`
+	want, err := DecodeTransferTermination(bytes.NewReader(mustJSON(t, samples()[TypeTransferTerminationMessage])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{"dspace: prefix": prefixed, "own prefix, inline context": full} {
+		got, err := DecodeTransferTermination(strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(clearContexts(got), clearContexts(want)) {
+			t.Fatalf("%s: decoded %+v, want %+v", name, got, want)
+		}
+	}
+	// With a prefixed @type, an unprefixed key is not a term: it is dropped,
+	// and the refusal names it.
+	_, err = DecodeTransferTermination(strings.NewReader(`{"@context":"` + Context + `","@type":"dspace:TransferTerminationMessage","providerPid":"p2","consumerPid":"c2"}`))
+	var de *DecodeError
+	if !errors.As(err, &de) || de.Field != "providerPid" {
+		t.Fatalf("err = %v, want providerPid named", err)
+	}
+}
+
+// TestTDSCTermsSurviveExpansion: a JSON-LD peer reading our agreement keeps
+// the tdsc terms (declared by TDSCContext) and DCT titles.
+func TestTDSCTermsSurviveExpansion(t *testing.T) {
+	s := samples()
+	body := mustJSON(t, s[TypeContractAgreementMessage])
+	if !bytes.Contains(body, []byte(TDSCContext)) {
+		t.Fatalf("agreement with tdsc:terms does not list %s: %s", TDSCContext, body)
+	}
+	exp, err := Expand(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := string(mustJSON(t, exp))
+	for _, iri := range []string{TDSCNamespace + "terms", TDSCNamespace + "policyHash", TDSCNamespace + "maxUses", TDSCNamespace + "duties", TDSCNamespace + "dutyAction"} {
+		if !strings.Contains(flat, `"`+iri+`"`) {
+			t.Errorf("expansion lost %s: %s", iri, flat)
+		}
+	}
+	ds := mustJSON(t, s[TypeDataset])
+	exp, err = Expand(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flat := string(mustJSON(t, exp)); !strings.Contains(flat, "http://purl.org/dc/terms/title") {
+		t.Errorf("dataset title is not dct:title after expansion: %s", flat)
+	}
+	// A plain DSP message names no tdsc context: a standard peer never meets it.
+	plain := mustJSON(t, s[TypeContractRequestMessage])
+	if bytes.Contains(plain, []byte("tdsc")) {
+		t.Errorf("plain request mentions tdsc: %s", plain)
+	}
+}
+
+// TestJSONLDRefusals: what expansion loses is named; remote contexts are
+// never fetched.
+func TestJSONLDRefusals(t *testing.T) {
+	tests := []struct {
+		name, body, field, say string
+		typ                    string
+	}{
+		{"misspelt term dropped by expansion", `{"@context":"` + Context + `","@type":"ContractRequestMessage","consumerpid":"c","callbackAddress":"x","offer":{"@type":"Offer","@id":"o","permission":[{"action":"use"}]}}`,
+			"consumerPid", "after JSON-LD expansion", TypeContractRequestMessage},
+		{"remote context", `{"@context":["https://evil.example/ctx.jsonld"],"@type":"TransferCompletionMessage","providerPid":"p","consumerPid":"c"}`,
+			"@context", "unknown remote JSON-LD context", TypeTransferCompletionMessage},
+		{"remote context imported inline", `{"@context":[{"@version":1.1,"@import":"https://evil.example/ctx.jsonld"}],"@type":"TransferCompletionMessage"}`,
+			"@context", "unknown remote JSON-LD context", TypeTransferCompletionMessage},
+		{"other vocabulary's type", `{"@context":{"@vocab":"http://example.com/"},"@type":"TransferCompletionMessage","providerPid":"p","consumerPid":"c"}`,
+			"@type", "this endpoint takes", TypeTransferCompletionMessage},
+		{"two nodes", `{"@context":"` + Context + `","@graph":[{"@type":"TransferCompletionMessage"},{"@type":"TransferCompletionMessage"}]}`,
+			"", "want one message", TypeTransferCompletionMessage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := decoders[tt.typ](strings.NewReader(tt.body))
+			var de *DecodeError
+			if !errors.As(err, &de) || !errors.Is(err, ErrMalformed) {
+				t.Fatalf("err = %v, want a *DecodeError (ErrMalformed)", err)
+			}
+			if de.Field != tt.field || !strings.Contains(de.Error(), tt.say) {
+				t.Fatalf("err = %v (field %q), want field %q saying %q", err, de.Field, tt.field, tt.say)
+			}
+		})
+	}
+}
+
+// TestFastPathOnlyForCanonicalForm pins which bodies skip the processor.
+func TestFastPathOnlyForCanonicalForm(t *testing.T) {
+	tests := []struct {
+		body string
+		fast bool
+	}{
+		{`{"@context":["` + Context + `"],"@type":"TransferCompletionMessage","providerPid":"p","consumerPid":"c"}`, true},
+		{`{"@context":"` + Context + `","@type":"TransferCompletionMessage","providerPid":"p","consumerPid":"c"}`, true},
+		{`{"@context":["` + Context + `","` + TDSCContext + `"],"@type":"ContractAgreementVerificationMessage","tdsc:keyId":"k"}`, true},
+		{`{"@context":["` + Context + `"],"@type":"ContractAgreementVerificationMessage","tdsc:keyId":"k"}`, false},
+		{`{"@context":["` + Context + `"],"@type":"TransferCompletionMessage","ProviderPid":"p"}`, false},
+		{`{"@context":["` + Context + `"],"@type":"TransferCompletionMessage","dspace:providerPid":"p"}`, false},
+		{`{"@context":["` + Context + `"],"@type":"X","offer":{"@context":{}}}`, false},
+		{`{"@context":["` + Context + `",{}],"@type":"X"}`, false},
+		{`{"@type":"X"}`, true},
+		{`[{"@type":"X"}]`, true},
+		{`{"@context":["` + Context + `"],"@type":"X","a\u0062":1}`, false},
+	}
+	for _, tt := range tests {
+		if got := fastPath([]byte(tt.body)); got != tt.fast {
+			t.Errorf("fastPath(%s) = %v, want %v", tt.body, got, tt.fast)
+		}
+	}
+}
+
+// FuzzJSONLD: the fast path and the JSON-LD processor reach the same
+// decision on any body the fast path takes, and no body panics the
+// processor. Seeds: every sample in every form.
+func FuzzJSONLD(f *testing.F) {
+	for _, m := range samples() {
+		f.Add(mustJSON(f, m))
+	}
+	f.Add([]byte(`{"@context":"` + Context + `","@type":"dspace:TransferCompletionMessage","providerPid":"p","consumerPid":"c"}`))
+	f.Add([]byte(`{"@context":[{"@vocab":"https://w3id.org/dspace/2025/1/"}],"@type":"TransferCompletionMessage","providerPid":"p","consumerPid":"c"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<14 {
+			return
+		}
+		for typ, dec := range decoders {
+			if strings.HasSuffix(typ, "Error") {
+				continue
+			}
+			v, err := dec(bytes.NewReader(data))
+			if err != nil {
+				var de *DecodeError
+				if !errors.As(err, &de) {
+					t.Fatalf("%s: error %v is not a *DecodeError", typ, err)
+				}
+				continue
+			}
+			if !fastPath(data) {
+				continue
+			}
+			// Accepted on the fast path: the processor must agree.
+			compact, err := compactForm(data, typ)
+			if err != nil {
+				t.Fatalf("%s: fast path accepted what JSON-LD refuses: %v\n%s", typ, err, data)
+			}
+			w, err := dec(bytes.NewReader(compact))
+			if err != nil {
+				t.Fatalf("%s: fast path accepted, JSON-LD form refused: %v\n%s\n%s", typ, err, data, compact)
+			}
+			if !reflect.DeepEqual(clearContexts(v), clearContexts(w)) {
+				t.Fatalf("%s: fast path read\n%+v\nJSON-LD read\n%+v\nfrom %s", typ, v, w, data)
+			}
+		}
+	})
+}
+
+// BenchmarkDecode compares the fast path with the JSON-LD processor on the
+// same ContractRequestMessage (the latter as a peer sending an
+// inline context would take).
+func BenchmarkDecode(b *testing.B) {
+	msg := samples()[TypeContractRequestMessage]
+	fast := mustJSON(b, msg)
+	var m map[string]any
+	_ = json.Unmarshal(fast, &m)
+	m["@context"] = []any{Context, map[string]any{"ex": "http://example.com/ns/"}}
+	slow := mustJSON(b, m)
+	b.Run("baseline-plain-json", func(b *testing.B) {
+		// what the decoder did before JSON-LD: plain JSON, no form check
+		b.ReportAllocs()
+		for b.Loop() {
+			var m ContractRequestMessage
+			if err := plainDecode(fast, TypeContractRequestMessage, &m, &m.Header); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, c := range []struct {
+		name string
+		body []byte
+	}{{"fast-compacted", fast}, {"jsonld-processor", slow}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DecodeContractRequest(bytes.NewReader(c.body)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
