@@ -36,6 +36,7 @@ func (l *Ledger) follow() {
 		<-l.stop
 		cancel()
 	}()
+	var last string // the last error logged, so an outage logs once
 	for ctx.Err() == nil {
 		l.ixMu.RLock()
 		next := l.next
@@ -51,8 +52,13 @@ func (l *Ledger) follow() {
 		if ctx.Err() != nil {
 			return
 		}
-		if err != nil {
+		if err != nil && err.Error() != last {
 			l.cfg.Log.Warn("fabric: following the channel", "block", next, "err", err)
+		}
+		if err != nil {
+			last = err.Error()
+		} else {
+			last = ""
 		}
 		select {
 		case <-ctx.Done():
