@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/transparency-dev/merkle/rfc6962"
-
 	"github.com/tdsc/tdsc/chaincode/wire"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/rulebook"
@@ -74,7 +72,7 @@ func appendBatches(st writeStore, g ledger.Genesis, local *LocalPolicy, batches 
 		if err := local.check(b); err != nil {
 			return nil, &wire.BatchError{Index: i, Err: err}
 		}
-		canon, leaves, err := b.Encode()
+		canon, leaves, err := b.Encode(g.CryptoSuite())
 		if err != nil { // ApplyBatch encoded them already
 			return nil, err
 		}
@@ -135,7 +133,7 @@ func readHead(ws *worldState) (*wire.Head, error) {
 	if err != nil || h != nil {
 		return h, err
 	}
-	return &wire.Head{Root: rfc6962.DefaultHasher.EmptyRoot()}, nil
+	return &wire.Head{Root: ws.g.CryptoSuite().Merkle().EmptyRoot()}, nil
 }
 
 func writeRecord(st writeStore, index uint64, batchRoot string, r *ledger.Record, canon []byte) error {

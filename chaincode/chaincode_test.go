@@ -19,6 +19,7 @@ import (
 	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/policy"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // memState is world state in a map, with the shim's composite key format.
@@ -145,7 +146,7 @@ func TestAppendProofs(t *testing.T) {
 			if err != nil {
 				t.Fatalf("record %s: %v", id, err)
 			}
-			leaf, err := ledger.LeafHash(&p.Entry.Record)
+			leaf, err := ledger.LeafHash(suite.Intl, &p.Entry.Record)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,7 +8,6 @@ import (
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/transparency-dev/merkle/proof"
-	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/tdsc/tdsc/chaincode/wire"
 	"github.com/tdsc/tdsc/ledger"
@@ -328,7 +327,7 @@ func storedBatches(st readStore, g ledger.Genesis, from uint64, maxRecords int) 
 		}
 		b := out[len(out)-1]
 		b.Records = append(b.Records, e.Record)
-		b.Leaves = append(b.Leaves, rfc6962.DefaultHasher.HashLeaf(e.Record))
+		b.Leaves = append(b.Leaves, g.CryptoSuite().Merkle().HashLeaf(e.Record))
 		n++
 	}
 	return out, nil

@@ -6,7 +6,6 @@ import (
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
-	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/tdsc/tdsc/ledger"
 )
@@ -16,8 +15,6 @@ import (
 // leaves each) are recomputed from the records when a proof needs them,
 // which saves about 1.75 writes per record in every Append.
 const storedLevel = 3
-
-var rf = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 
 // storeNode is the compact.VisitFn of an Append: it writes stored-level nodes.
 func storeNode(st store, err *error) compact.VisitFn {
@@ -43,6 +40,7 @@ func nodeHashes(ws *worldState, ids []compact.NodeID) ([][]byte, error) {
 	if err := ws.prefetch(keys); err != nil {
 		return nil, err
 	}
+	cs := ws.g.CryptoSuite()
 	hashes := make([][]byte, len(ids))
 	for n, id := range ids {
 		if id.Level >= storedLevel {
@@ -61,9 +59,9 @@ func nodeHashes(ws *worldState, ids []compact.NodeID) ([][]byte, error) {
 			if err := json.Unmarshal(v, &e); err != nil {
 				return nil, fmt.Errorf("chaincode: record at index %d does not decode: %w", i, err)
 			}
-			leaves = append(leaves, rfc6962.DefaultHasher.HashLeaf(e.Record))
+			leaves = append(leaves, cs.Merkle().HashLeaf(e.Record))
 		}
-		hashes[n] = ledger.MerkleRoot(leaves)
+		hashes[n] = ledger.MerkleRoot(cs, leaves)
 	}
 	return hashes, nil
 }
@@ -74,6 +72,7 @@ func loadRange(ws *worldState, size uint64) (*compact.Range, error) {
 	if err != nil {
 		return nil, err
 	}
+	rf := &compact.RangeFactory{Hash: ws.g.CryptoSuite().Merkle().HashChildren}
 	return rf.NewRange(0, size, hashes)
 }
 
@@ -83,5 +82,5 @@ func fetch(ws *worldState, ns proof.Nodes) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ns.Rehash(hashes, rfc6962.DefaultHasher.HashChildren)
+	return ns.Rehash(hashes, ws.g.CryptoSuite().Merkle().HashChildren)
 }

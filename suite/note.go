@@ -183,3 +183,29 @@ func validName(name string) bool {
 	}
 	return strings.IndexFunc(name, unicode.IsSpace) < 0
 }
+
+// OfNoteVerifier is the suite whose checkpoints v verifies: GM for an SM2
+// checkpoint key, Intl otherwise. A ledger's checkpoint key is of its
+// space's suite (the ledgers refuse any other), so a proof checked against a
+// checkpoint key is hashed with that key's suite.
+func OfNoteVerifier(v note.Verifier) *Suite {
+	if _, ok := v.(*sm2NoteVerifier); ok {
+		return GM
+	}
+	return Intl
+}
+
+// NoteVerifierKey derives the verifier key of an SM2 checkpoint signing key
+// made by GenerateNoteKey.
+func NoteVerifierKey(skey string) (string, error) {
+	s, err := NewNoteSigner(skey)
+	if err != nil {
+		return "", err
+	}
+	sm, ok := s.(*sm2NoteSigner)
+	if !ok {
+		return "", fmt.Errorf("%w: not an SM2 checkpoint key", ErrNoteKey)
+	}
+	pt := append(bytes.Clone(noteSM2Type), pointBytes(&sm.priv.PublicKey)...)
+	return fmt.Sprintf("%s+%08x+%s", sm.name, sm.hash, base64.StdEncoding.EncodeToString(pt)), nil
+}

@@ -152,8 +152,21 @@ type MixError struct {
 	Want  []string
 }
 
-func (e *MixError) Error() string {
-	return fmt.Sprintf("%s: this space's suite is %s: %s %q is not allowed, want %v", e.Rule, e.Suite, e.What, e.Got, e.Want)
+func (e *MixError) Error() string { return e.Rule + ": " + e.Reason() }
+
+// Reason is the message without the rule, for errors that print the rule
+// themselves.
+func (e *MixError) Reason() string {
+	return fmt.Sprintf("this space's suite is %s: %s %q is not allowed, want %v", e.Suite, e.What, e.Got, e.Want)
+}
+
+// Reason is err's reason without the rule when err is a *MixError, else err's message.
+func Reason(err error) string {
+	var me *MixError
+	if errors.As(err, &me) {
+		return me.Reason()
+	}
+	return err.Error()
 }
 
 // ErrMixed is what every *MixError matches with errors.Is: the input belongs

@@ -3,7 +3,6 @@ package fabric
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/asn1"
 	"encoding/json"
@@ -19,12 +18,12 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/transparency-dev/formats/log"
-	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tdsc/tdsc/chaincode/wire"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // ErrChain reports a block chain that is not whole: a block whose header
@@ -158,13 +157,26 @@ func ReadChain(ctx context.Context, src BlockSource, chaincode string) (*Chain, 
 	if err := json.Unmarshal(genesis, &c.g); err != nil {
 		return nil, fmt.Errorf("fabric: genesis on the chain: %w", err)
 	}
-	skey, vkey, err := note.GenerateKey(rand.Reader, Origin(c.g.Space))
+	if err := c.g.CheckSuite(); err != nil {
+		return nil, fmt.Errorf("fabric: genesis on the chain: %w", err)
+	}
+	skey, vkey, err := c.g.CryptoSuite().GenerateNoteKey(Origin(c.g.Space))
 	if err != nil {
 		return nil, err
 	}
 	c.vkey = vkey
-	c.signer, err = note.NewSigner(skey)
-	return c, err
+	c.signer, err = suite.NewNoteSigner(skey)
+	if err != nil {
+		return nil, err
+	}
+	// Leaf hashes follow the space's suite, known once the genesis is read.
+	lh := c.g.CryptoSuite().Merkle()
+	for _, sb := range c.batches {
+		for _, r := range sb.Records {
+			sb.Leaves = append(sb.Leaves, lh.HashLeaf(r))
+		}
+	}
+	return c, nil
 }
 
 // add collects one valid transaction's batches and tree head.
@@ -211,7 +223,6 @@ func (c *Chain) add(writes []*kvrwset.KVWrite, genesis *[]byte) error {
 				return fmt.Errorf("batch %s: record %d not written with it", h.Root, i)
 			}
 			sb.Records = append(sb.Records, r)
-			sb.Leaves = append(sb.Leaves, rfc6962.DefaultHasher.HashLeaf(r))
 		}
 		c.batches = append(c.batches, sb)
 	}

@@ -12,13 +12,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/proof"
-	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/verify"
 	"github.com/tdsc/tdsc/policy"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // Backend is what the suite needs of a ledger backend.
@@ -36,8 +36,15 @@ type Backend interface {
 // note verifier key of its checkpoints.
 type Factory func(t *testing.T, g ledger.Genesis) (Backend, string)
 
-// Run runs the conformance suite against backends made by factory.
+// Run runs the conformance suite against backends made by factory, in each
+// crypto suite (Suites): the factory gets a genesis of that suite.
 func Run(t *testing.T, factory Factory) {
+	for _, cs := range Suites {
+		t.Run(cs.Name(), func(t *testing.T) { run(t, cs, factory) })
+	}
+}
+
+func run(t *testing.T, cs *suite.Suite, factory Factory) {
 	for _, tc := range []struct {
 		name string
 		fn   func(t *testing.T, f *fixture)
@@ -54,14 +61,17 @@ func Run(t *testing.T, factory Factory) {
 		{"ConcurrentAppends", testConcurrent},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := NewSpace()
+			s, err := NewSuiteSpace(cs)
 			if err != nil {
 				t.Fatal(err)
 			}
 			b, vkey := factory(t, s.Genesis)
-			v, err := note.NewVerifier(vkey)
+			v, err := suite.NewNoteVerifier(vkey)
 			if err != nil {
 				t.Fatalf("verifier key %q: %v", vkey, err)
+			}
+			if got := suite.OfNoteVerifier(v); got != cs {
+				t.Fatalf("a %s space's ledger signs checkpoints with a %s key", cs, got)
 			}
 			tc.fn(t, &fixture{s: s, b: b, v: v, ctx: context.Background()})
 		})
@@ -205,10 +215,19 @@ func testBadBatches(t *testing.T, f *fixture) {
 		}
 		return b
 	}
-	stranger, err := identity.GenerateEd25519()
+	stranger, err := identity.Generate(s.Suite, "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	other := suite.GM
+	if s.Suite == suite.GM {
+		other = suite.Intl
+	}
+	otherKey, err := identity.Generate(other, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherHash := other.HashName() + ":" + strings.Repeat("ab", 32)
 	tests := []struct {
 		name  string
 		batch func() *ledger.Batch
@@ -256,6 +275,25 @@ func testBadBatches(t *testing.T, f *fixture) {
 			}
 			return b
 		}, ledger.ErrRefused, "writer.space"},
+		{"participant key of the other suite", func() *ledger.Batch {
+			r, err := s.Participant("p-other", "CN-BJ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Participant.Keys = []identity.JWK{otherKey.JWK()}
+			return mk(s.Authority(), r)
+		}, ledger.ErrRefused, suite.RuleKey},
+		{"content hash of the other suite", func() *ledger.Batch {
+			r := s.Completed("p2", "tr-none", 10)
+			r.ContentHash = otherHash
+			return mk("p2", r)
+		}, ledger.ErrRefused, suite.RuleHash},
+		{"policy hash of the other suite", func() *ledger.Batch {
+			r := s.Dataset("p1", "ds-x", policy.General, "traffic")
+			a := must(s.Agreement("p1", "p2", "ds-x", "ag-x", nil))
+			a.PolicyHash = otherHash
+			return mk("p1", r, a)
+		}, ledger.ErrRefused, suite.RuleHash},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -343,7 +381,7 @@ func testConsistency(t *testing.T, f *fixture) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := proof.VerifyConsistency(rfc6962.DefaultHasher, cps[i].Size, cps[j].Size, pr, cps[i].Hash, cps[j].Hash); err != nil {
+			if err := proof.VerifyConsistency(f.s.Suite.Merkle(), cps[i].Size, cps[j].Size, pr, cps[i].Hash, cps[j].Hash); err != nil {
 				t.Fatalf("consistency %d -> %d: %v", cps[i].Size, cps[j].Size, err)
 			}
 		}

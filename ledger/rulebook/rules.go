@@ -11,6 +11,7 @@ import (
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/policy"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // Rule identifiers named in refusals, besides the space rules of package policy.
@@ -87,7 +88,7 @@ func ApplyBatch(ov *Overlay, g ledger.Genesis, b *ledger.Batch) error {
 	if err != nil {
 		return err
 	}
-	if _, err := b.CheckRoot(); err != nil {
+	if _, err := b.CheckRoot(g.CryptoSuite()); err != nil {
 		return err
 	}
 	if err := b.VerifySignature(key); err != nil {
@@ -144,6 +145,9 @@ func (a *applier) apply() ([]Change, error) {
 	}
 	if r.Actor != a.writer {
 		return nil, refuse(RuleWriterIsActor, "actor", "record speaks for %q but the batch is written by %q", r.Actor, a.writer)
+	}
+	if err := a.checkHashes(); err != nil {
+		return nil, err
 	}
 	switch r.Kind {
 	case ledger.KindParticipantRegistered, ledger.KindParticipantUpdated, ledger.KindRulesUpdated:
@@ -280,6 +284,25 @@ func (a *applier) participant(update bool) ([]Change, error) {
 	return append([]Change{{Participant: &p}}, keys...), nil
 }
 
+// checkHashes refuses a content or policy hash of another algorithm than the
+// space's suite (rule suite.hash): a gm space's records carry sm3:<hex>.
+func (a *applier) checkHashes() error {
+	cs := a.g.CryptoSuite()
+	for _, f := range []struct{ name, v string }{{"contentHash", a.r.ContentHash}, {"policyHash", a.r.PolicyHash}} {
+		if f.v == "" {
+			continue
+		}
+		alg, _, ok := strings.Cut(f.v, ":")
+		if !ok {
+			alg = ""
+		}
+		if err := cs.CheckHashName(strings.ToLower(alg)); err != nil {
+			return refuse(suite.RuleHash, f.name, "%s", suite.Reason(err))
+		}
+	}
+	return nil
+}
+
 // participantKeys enforces RuleKeyUnique on p's keys (p replacing old, nil
 // for a registration) and returns the key index changes: p's new keys taken,
 // the keys old had and p no longer lists freed.
@@ -292,8 +315,12 @@ func (a *applier) participantKeys(p, old *identity.Participant) ([]Change, error
 	}
 	var ch []Change
 	listed := map[string]bool{}
+	cs := a.g.CryptoSuite()
 	for i, k := range p.Keys {
 		field := fmt.Sprintf("participant.keys[%d]", i)
+		if err := cs.CheckAlg(k.Algorithm(), true); err != nil {
+			return nil, refuse(suite.RuleKey, field, "%s", suite.Reason(err))
+		}
 		tp, err := KeyThumbprint(k)
 		if err != nil {
 			return nil, refuse(RuleKeyUnique, field, "%v", err)
