@@ -11,16 +11,17 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/embedded"
 	"github.com/tdsc/tdsc/ledger/fabric"
 	"github.com/tdsc/tdsc/ledger/verify"
 	"github.com/tdsc/tdsc/ledger/workload"
+	"github.com/tdsc/tdsc/suite"
 )
 
 type ledgerBenchResult struct {
+	Suite             string  `json:"suite"`
 	Records           int     `json:"records"`
 	Batches           int     `json:"batches"`
 	BatchSize         int     `json:"batchSize"`
@@ -35,6 +36,7 @@ func newBenchLedgerCmd() *cobra.Command {
 	var (
 		n, batch, streams int
 		dir, out, backend string
+		suiteName         string
 	)
 	cmd := &cobra.Command{
 		Use:   "ledger",
@@ -42,13 +44,20 @@ func newBenchLedgerCmd() *cobra.Command {
 		Long: `Builds a realistic workload (participants, rules, datasets, agreements, then
 streams of transfer.authorized / transfer.completed batches), signs every batch
 beforehand, and times appending them through the real embedded store in a fresh
-directory (fsync on every group commit), with one goroutine per stream.`,
+directory (fsync on every group commit), with one goroutine per stream.
+
+--suite gm runs it in a gm space: SM2-signed batches, an SM3 tree, SM2-signed
+checkpoints, and inclusion proofs verified with SM3.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if backend != "embedded" {
 				return benchLedgerOnFabric(cmd, backend, n, batch, streams, out)
 			}
-			s, err := workload.NewSpace()
+			cs, err := suite.Lookup(suiteName)
+			if err != nil {
+				return fmt.Errorf("flag --suite: %w", err)
+			}
+			s, err := workload.NewSuiteSpace(cs)
 			if err != nil {
 				return err
 			}
@@ -79,7 +88,7 @@ directory (fsync on every group commit), with one goroutine per stream.`,
 			if err != nil {
 				return err
 			}
-			res := ledgerBenchResult{Records: w.Records, Batches: nb, BatchSize: batch, Streams: streams, Seconds: elapsed.Seconds(),
+			res := ledgerBenchResult{Suite: cs.Name(), Records: w.Records, Batches: nb, BatchSize: batch, Streams: streams, Seconds: elapsed.Seconds(),
 				RecordsPerSecond: float64(w.Records) / elapsed.Seconds(), InclusionVerifyNs: ns}
 			if keep {
 				res.Dir = dir
@@ -87,8 +96,8 @@ directory (fsync on every group commit), with one goroutine per stream.`,
 			if out == "json" {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%d records in %d batches (%d per batch, %d streams): %.2fs, %.0f records/s; inclusion proof verify %.0f ns\n",
-				res.Records, res.Batches, batch, streams, res.Seconds, res.RecordsPerSecond, ns)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s suite: %d records in %d batches (%d per batch, %d streams): %.2fs, %.0f records/s; inclusion proof verify %.0f ns\n",
+				res.Suite, res.Records, res.Batches, batch, streams, res.Seconds, res.RecordsPerSecond, ns)
 			return nil
 		},
 	}
@@ -97,6 +106,7 @@ directory (fsync on every group commit), with one goroutine per stream.`,
 	cmd.Flags().IntVar(&streams, "streams", 8, "concurrent writers (provider/consumer pairs)")
 	cmd.Flags().StringVar(&dir, "dir", "", "ledger directory to keep (default: a temporary one, removed)")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
+	cmd.Flags().StringVar(&suiteName, "suite", "intl", "crypto suite of the space: intl or gm")
 	cmd.Flags().StringVar(&backend, "ledger", "embedded", "backend: embedded, or fabric[:PROFILE] (a network from scripts/fabric.sh up; a fresh chaincode is deployed; default batch 500)")
 	return cmd
 }
@@ -129,7 +139,7 @@ func benchLedgerOnFabric(cmd *cobra.Command, backend string, n, batch, streams i
 
 // timeInclusion fetches proofs of up to 1000 random records and times their verification.
 func timeInclusion(ctx context.Context, st *embedded.Store, w *workload.Workload) (float64, error) {
-	v, err := note.NewVerifier(st.VerifierKey())
+	v, err := suite.NewNoteVerifier(st.VerifierKey())
 	if err != nil {
 		return 0, err
 	}
