@@ -11,7 +11,6 @@ import (
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
 	"github.com/transparency-dev/merkle/proof"
-	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/tdsc/tdsc/chaincode/wire"
 	"github.com/tdsc/tdsc/identity"
@@ -99,8 +98,16 @@ func tx(t *testing.T, m *memState, g ledger.Genesis, local *LocalPolicy, bs ...*
 	return rs, err
 }
 
+// TestAppendProofs runs in both suites: in gm the chaincode's rulebook checks
+// SM2 batch signatures and builds an SM3 tree, proved with SM3.
 func TestAppendProofs(t *testing.T) {
-	s, err := ledgertest.NewSpace()
+	for _, cs := range ledgertest.Suites {
+		t.Run(cs.Name(), func(t *testing.T) { testAppendProofs(t, cs) })
+	}
+}
+
+func testAppendProofs(t *testing.T, cs *suite.Suite) {
+	s, err := ledgertest.NewSuiteSpace(cs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,11 +153,11 @@ func TestAppendProofs(t *testing.T) {
 			if err != nil {
 				t.Fatalf("record %s: %v", id, err)
 			}
-			leaf, err := ledger.LeafHash(suite.Intl, &p.Entry.Record)
+			leaf, err := ledger.LeafHash(cs, &p.Entry.Record)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := proof.VerifyInclusion(rfc6962.DefaultHasher, p.Entry.Index, p.Head.Size, leaf, p.Proof, head.Root); err != nil {
+			if err := proof.VerifyInclusion(cs.Merkle(), p.Entry.Index, p.Head.Size, leaf, p.Proof, head.Root); err != nil {
 				t.Fatalf("record %s at %d: %v", id, p.Entry.Index, err)
 			}
 		}
@@ -166,7 +173,7 @@ func TestAppendProofs(t *testing.T) {
 			t.Fatal(err)
 		}
 		oldRoot, _ := old.GetRootHash(nil)
-		if err := proof.VerifyConsistency(rfc6962.DefaultHasher, rc.TreeSize, head.Size, pf, oldRoot, head.Root); err != nil {
+		if err := proof.VerifyConsistency(cs.Merkle(), rc.TreeSize, head.Size, pf, oldRoot, head.Root); err != nil {
 			t.Fatalf("consistency %d -> %d: %v", rc.TreeSize, head.Size, err)
 		}
 	}
