@@ -52,12 +52,30 @@ type options struct {
 	hash       string // digest algorithm; sha256 when empty
 }
 
-// alg is the configured content-hash algorithm.
+// alg is the content-hash algorithm: WithHash's; else that of the expected
+// hash when it names one; else sha256. resolve may take the provider's
+// Repr-Digest's algorithm before this is read.
 func (o options) alg() string {
-	if o.hash == "" {
-		return digest.SHA256
+	if o.hash != "" {
+		return o.hash
 	}
-	return o.hash
+	if d, err := digest.Parse(o.expected); err == nil && strings.Contains(o.expected, ":") {
+		return d.Algorithm()
+	}
+	return digest.SHA256
+}
+
+// resolve fixes the algorithm of a download without WithHash or an expected
+// hash naming one: the algorithm of the provider's Repr-Digest when it is a
+// known one. (The consumer's node records the hash only in its own suite's
+// algorithm, so a provider cannot choose another for the ledger.)
+func (o *options) resolve(resp *http.Response) {
+	if o.hash != "" || strings.Contains(o.expected, ":") {
+		return
+	}
+	if d, ok := digest.ParseReprDigest(resp.Header.Get("Repr-Digest")); ok {
+		o.hash = d.Algorithm()
+	}
 }
 
 // Option configures Download.
@@ -75,8 +93,9 @@ func WithProgress(fn func(Progress)) Option { return func(o *options) { o.progre
 func WithClient(c *http.Client) Option { return func(o *options) { o.client = c } }
 
 // WithHash hashes the file with the space's content-hash algorithm: "sha256"
-// (the default) or "sm3" (a gm space). The provider's Repr-Digest and the
-// expected hash are read in that algorithm.
+// or "sm3" (a gm space). The provider's Repr-Digest and the expected hash are
+// read in that algorithm. Without it, the algorithm is the expected hash's,
+// else the provider's Repr-Digest's, else sha256.
 func WithHash(alg string) Option { return func(o *options) { o.hash = alg } }
 
 // WithExpectedHash checks the file against this registered hash (hex, or
@@ -188,6 +207,7 @@ func download(ctx context.Context, url, token string, proof dataplane.ProofFunc,
 		return Result{}, fmt.Errorf("pull: GET %s: %w", url, err)
 	}
 	defer resp.Body.Close()
+	o.resolve(resp)
 
 	flags := os.O_CREATE | os.O_WRONLY
 	var total int64 = -1
