@@ -24,10 +24,10 @@ import (
 	"github.com/tdsc/tdsc/connector/store/storetest"
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/digest"
 	"github.com/tdsc/tdsc/ledger/embedded"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/suite"
-	"github.com/tdsc/tdsc/ledger/digest"
 )
 
 // testSpace is a data space with a real embedded ledger in a temp dir.
