@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/fabric"
 	"github.com/tdsc/tdsc/ledger/verify"
