@@ -23,7 +23,8 @@ import (
 // assigned", c2sp.org/signed-note) followed by a longer identifier, as the
 // spec recommends. The public key that follows is the uncompressed point
 // 04 || X || Y (65 bytes); a signature is r || s (64 bytes) over the note
-// text per GB/T 32918.2 with the default user id. The key id is the first
+// text per GB/T 32918.2 with the default user id, its nonce derived
+// deterministically (SignSM2Deterministic). The key id is the first
 // four bytes of SM3(name || 0x0A || type || public key): the spec's recipe
 // with the suite's hash, so a gm space computes no SHA-256 at all.
 var noteSM2Type = append([]byte{0xff}, "tdsc-sm2-sm3"...)
@@ -135,7 +136,7 @@ type sm2NoteSigner struct {
 
 func (s *sm2NoteSigner) Name() string                    { return s.name }
 func (s *sm2NoteSigner) KeyHash() uint32                 { return s.hash }
-func (s *sm2NoteSigner) Sign(msg []byte) ([]byte, error) { return SignSM2(s.priv, msg) }
+func (s *sm2NoteSigner) Sign(msg []byte) ([]byte, error) { return SignSM2Deterministic(s.priv, msg) }
 
 type sm2NoteVerifier struct {
 	name string

@@ -37,6 +37,10 @@ func TestNoteKeys(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			again, err := note.Sign(&note.Note{Text: text}, signer)
+			if err != nil || string(again) != string(signed) {
+				t.Fatalf("the same checkpoint signed twice differs: %v", err)
+			}
 			n, err := note.Open(signed, note.VerifierList(v))
 			if err != nil || n.Text != text {
 				t.Fatalf("open: %v", err)

@@ -55,6 +55,19 @@ func SignSM2(priv *sm2.PrivateKey, msg []byte) ([]byte, error) {
 	return signSM2(rand.Reader, priv, msg)
 }
 
+// SignSM2Deterministic is SignSM2 with the nonce derived from the key and
+// the message (RFC 6979 with HMAC-SM3, gmsm's SignDeterministic): the same
+// message always gets the same signature, as with Ed25519. Checkpoint notes
+// use it, so a ledger that signs a tree head on demand serves the same note
+// every time.
+func SignSM2Deterministic(priv *sm2.PrivateKey, msg []byte) ([]byte, error) {
+	der, err := sm2.SignDeterministic(priv, msg, sm2.DefaultSM2SignerOpts)
+	if err != nil {
+		return nil, err
+	}
+	return derToRS(der)
+}
+
 func signSM2(rnd io.Reader, priv *sm2.PrivateKey, msg []byte) ([]byte, error) {
 	der, err := priv.SignWithSM2(rnd, nil, msg)
 	if err != nil {
