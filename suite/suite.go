@@ -47,9 +47,10 @@ const (
 	RuleAlg = "suite.alg"
 )
 
-// ErrUnknown reports a suite name that is neither intl nor gm. Fix the
+// ErrUnknown reports a suite name that is neither intl nor gm (the message
+// names the field where it is wrapped). Fix the
 // genesis or the --suite flag.
-var ErrUnknown = errors.New("suite: unknown suite")
+var ErrUnknown = errors.New("unknown crypto suite")
 
 // Suite is one crypto suite. The two values are Intl and GM; compare by
 // pointer or Name.
