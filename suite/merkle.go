@@ -23,11 +23,9 @@ func (sm3Hasher) HashLeaf(leaf []byte) []byte {
 }
 
 func (sm3Hasher) HashChildren(l, r []byte) []byte {
-	h := sm3.New()
 	var buf [1 + 2*sm3.Size]byte
-	b := append(append(append(buf[:0], 1), l...), r...)
-	h.Write(b)
-	return h.Sum(make([]byte, 0, sm3.Size))
+	d := sm3.Sum(append(append(append(buf[:0], 1), l...), r...))
+	return d[:]
 }
 
 func (sm3Hasher) Size() int { return sm3.Size }

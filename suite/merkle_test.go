@@ -81,3 +81,15 @@ func BenchmarkMerkleLeaf(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkMerkleNode(b *testing.B) {
+	l, r := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	for _, s := range []*Suite{Intl, GM} {
+		b.Run(s.Name(), func(b *testing.B) {
+			h := s.Merkle()
+			for b.Loop() {
+				h.HashChildren(l, r)
+			}
+		})
+	}
+}
