@@ -21,9 +21,10 @@ const (
 // JWS algorithms. AlgSM2 is tdsc's name for SM2 signatures over SM3 with
 // the GM/T 0009 default user id, signature r||s (64 bytes) as JWS encodes
 // ES256 (RFC 7518 §3.4). There is no IANA registration; "SM3withSM2" is the
-// name the Chinese Java stacks (BouncyCastle, Tencent Kona, openEuler's
-// BGMProvider, Hutool) give exactly this algorithm, so tokens say what a
-// verifier on the other side already calls it. See docs/security.md.
+// JCA signature name the Java stacks of Chinese deployments give exactly this
+// algorithm (BouncyCastle, openEuler's BGMProvider; Tencent Kona), so tokens
+// say what a verifier on the other side already calls it. See
+// docs/security.md.
 const (
 	AlgEdDSA = "EdDSA"
 	AlgES256 = "ES256"
