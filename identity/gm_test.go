@@ -160,3 +160,37 @@ func FuzzSM2JWK(f *testing.F) {
 		_ = jk.VerifyDetached(msg, sig)
 	})
 }
+
+// FuzzVerifyProtocolGM: the token parser and SM2 signature decoder of a gm
+// verifier never panic, explain every refusal with a sentinel, and accept
+// only consistent SM3withSM2 tokens. Seeds: a valid SM2 token, the same with
+// its signature cut, and an EdDSA token of a registered key.
+func FuzzVerifyProtocolGM(f *testing.F) {
+	s := newSuiteSpace(f, suite.GM)
+	tok, err := s.cons.ProtocolToken(providerID)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ed, _ := GenerateEd25519()
+	s.src.Put(Participant{ID: "ed-co", Name: "ed-co", Keys: []JWK{ed.JWK()}, Status: StatusActive})
+	edIss, _ := NewIssuer("ed-co", ed, WithIssuerClock(s.clock.Now))
+	edTok, _ := edIss.ProtocolToken(providerID)
+	f.Add(tok)
+	f.Add(tok[:len(tok)-20])
+	f.Add(edTok)
+	f.Fuzz(func(t *testing.T, token string) {
+		c, err := s.ver.VerifyProtocol(t.Context(), token, providerID)
+		checkRefusal(t, err)
+		if err == nil {
+			alg := strings.SplitN(token, ".", 2)[0]
+			if c.Issuer != c.Subject || c.Kind != KindProtocol || !strings.Contains(decodeHeader(alg), suite.AlgSM2) {
+				t.Fatalf("accepted %+v with header %s", c, decodeHeader(alg))
+			}
+		}
+	})
+}
+
+func decodeHeader(h string) string {
+	b, _ := base64.RawURLEncoding.DecodeString(h)
+	return string(b)
+}
