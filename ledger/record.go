@@ -140,7 +140,7 @@ type Terms struct {
 	// Evidence is policy.EvidenceCountersigned (also when empty, as in
 	// records written before the field existed) or policy.EvidenceAcknowledged.
 	Evidence string `json:"evidence,omitempty"`
-	// VerificationTokenID (jti) and VerificationHash ("sha256:<hex>" of the
+	// VerificationTokenID (jti) and VerificationHash ("sha256:<hex>", "sm3:<hex>" in a gm space, of the
 	// message body) identify the consumer's verification message; set with
 	// acknowledged evidence only.
 	VerificationTokenID string `json:"verificationTokenId,omitempty"`

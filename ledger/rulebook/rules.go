@@ -473,8 +473,8 @@ func (a *applier) agreementSigned() ([]Change, error) {
 		if strings.TrimSpace(r.Terms.VerificationTokenID) == "" {
 			return nil, refuse(RuleAgreementEvidence, "terms.verificationTokenId", "required with acknowledged evidence: the id (jti) of the consumer's protocol token on its verification message")
 		}
-		if !isSHA256(r.Terms.VerificationHash) {
-			return nil, refuse(RuleAgreementEvidence, "terms.verificationHash", "must be sha256:<64 hex digits>, the hash of the consumer's verification message; got %q", r.Terms.VerificationHash)
+		if alg := a.g.CryptoSuite().HashName(); !isHashOf(alg, r.Terms.VerificationHash) {
+			return nil, refuse(RuleAgreementEvidence, "terms.verificationHash", "must be %s:<64 hex digits>, the hash of the consumer's verification message; got %q", alg, r.Terms.VerificationHash)
 		}
 	default:
 		return nil, refuse(RuleAgreementEvidence, "terms.evidence", "must be %q or %q, got %q", policy.EvidenceCountersigned, policy.EvidenceAcknowledged, r.Terms.Evidence)
@@ -533,8 +533,10 @@ func (a *applier) checkEvidence(ds *Dataset, evidence string) error {
 	return nil
 }
 
-func isSHA256(s string) bool {
-	h, ok := strings.CutPrefix(s, "sha256:")
+// isHashOf reports whether s is "<alg>:<64 hex digits>" (alg the suite's
+// hash name: sha256, or sm3 in a gm space).
+func isHashOf(alg, s string) bool {
+	h, ok := strings.CutPrefix(s, alg+":")
 	if !ok || len(h) != 64 {
 		return false
 	}

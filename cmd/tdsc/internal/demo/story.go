@@ -820,6 +820,6 @@ func (d *Demo) standardPeer(ctx context.Context, prov *node, id string, key *ide
 		return "", "", err
 	}
 	b, _ := json.Marshal(verification)
-	sum := sha256.Sum256(b)
-	return agID, "sha256:" + hex.EncodeToString(sum[:8]) + "…", nil
+	sum := digest.Of(d.hashAlg(), b)
+	return agID, sum.String()[:len(sum.Algorithm())+17] + "…", nil
 }
