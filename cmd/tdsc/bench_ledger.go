@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -50,6 +51,9 @@ directory (fsync on every group commit), with one goroutine per stream.
 checkpoints, and inclusion proofs verified with SM3.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if n < 1 || batch < 1 || streams < 1 {
+				return fmt.Errorf("--records %d, --batch %d, --streams %d: each must be at least 1", n, batch, streams)
+			}
 			if backend != "embedded" {
 				return benchLedgerOnFabric(cmd, backend, n, batch, streams, out)
 			}
@@ -143,10 +147,20 @@ func timeInclusion(ctx context.Context, st *embedded.Store, w *workload.Workload
 	if err != nil {
 		return 0, err
 	}
+	var batches []*ledger.Batch
+	for _, stream := range w.Streams {
+		for _, b := range stream {
+			if len(b.Records) > 0 {
+				batches = append(batches, b)
+			}
+		}
+	}
+	if len(batches) == 0 {
+		return 0, errors.New("--records: too few for one whole batch per stream (raise --records or lower --batch/--streams); nothing to prove")
+	}
 	var proofs []ledger.Proven
 	for i := 0; i < 1000; i++ {
-		stream := w.Streams[rand.IntN(len(w.Streams))]
-		b := stream[rand.IntN(len(stream))]
+		b := batches[rand.IntN(len(batches))]
 		p, err := st.Record(ctx, b.Records[rand.IntN(len(b.Records))].ID)
 		if err != nil {
 			return 0, err
