@@ -303,4 +303,3 @@ func isExitZero(err error) bool {
 	ec, ok := err.(exitCoder)
 	return ok && ec.ExitCode() == 0
 }
-
