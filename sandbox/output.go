@@ -108,3 +108,57 @@ func countLines(b []byte) int {
 	}
 	return n
 }
+
+// Shape is what a result shows an output rule: its data rows and, when it is
+// an aggregate (a CSV with a count column and whole-number counts), its
+// smallest group.
+type Shape struct {
+	Bytes         int64
+	Rows          int
+	Aggregate     bool
+	SmallestGroup int
+}
+
+// Inspect reads a result's shape for the policy engine's output constraints
+// (policy.OutputFacts). A result that is not CSV, or has no count column, or
+// a count that is not a whole number, is not an aggregate; its rows are then
+// its lines after the first.
+func Inspect(out []byte) Shape {
+	s := Shape{Bytes: int64(len(out)), Rows: max(countLines(out)-1, 0)}
+	r := csv.NewReader(bytes.NewReader(out))
+	r.ReuseRecord = true
+	r.FieldsPerRecord = -1
+	head, err := r.Read()
+	if err != nil {
+		return s
+	}
+	col := -1
+	for i, h := range head {
+		if strings.EqualFold(strings.TrimSpace(h), CountColumn) {
+			col = i
+			break
+		}
+	}
+	if col < 0 {
+		return s
+	}
+	rows, smallest := 0, 0
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil || col >= len(rec) {
+			return s
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(rec[col]))
+		if err != nil || n < 0 {
+			return s
+		}
+		if rows == 0 || n < smallest {
+			smallest = n
+		}
+		rows++
+	}
+	return Shape{Bytes: s.Bytes, Rows: rows, Aggregate: true, SmallestGroup: smallest}
+}
