@@ -46,10 +46,7 @@ func CheckOutput(out []byte, rule OutputRule) (int, error) {
 		return 0, &OutputError{Rule: "output.maxBytes", Detail: fmt.Sprintf("%d bytes, at most %d allowed", len(out), rule.MaxBytes)}
 	}
 	if rule.MinGroup <= 0 {
-		rows := countLines(out) - 1 // the header
-		if rows < 0 {
-			rows = 0
-		}
+		rows := dataLines(out)
 		if rule.MaxRows > 0 && rows > rule.MaxRows {
 			return rows, &OutputError{Rule: "output.maxRows", Detail: fmt.Sprintf("%d rows, at most %d allowed", rows, rule.MaxRows)}
 		}
@@ -101,12 +98,16 @@ func CheckOutput(out []byte, rule OutputRule) (int, error) {
 	return rows, nil
 }
 
-func countLines(b []byte) int {
-	n := bytes.Count(b, []byte{'\n'})
-	if len(b) > 0 && b[len(b)-1] != '\n' {
-		n++
+// dataLines counts the non-empty lines after the first non-empty one: a
+// result's rows when it is not read as CSV.
+func dataLines(b []byte) int {
+	n := 0
+	for line := range bytes.Lines(b) {
+		if len(bytes.TrimSpace(line)) > 0 {
+			n++
+		}
 	}
-	return n
+	return max(n-1, 0)
 }
 
 // Shape is what a result shows an output rule: its data rows and, when it is
@@ -122,9 +123,9 @@ type Shape struct {
 // Inspect reads a result's shape for the policy engine's output constraints
 // (policy.OutputFacts). A result that is not CSV, or has no count column, or
 // a count that is not a whole number, is not an aggregate; its rows are then
-// its lines after the first.
+// its non-empty lines after the first.
 func Inspect(out []byte) Shape {
-	s := Shape{Bytes: int64(len(out)), Rows: max(countLines(out)-1, 0)}
+	s := Shape{Bytes: int64(len(out)), Rows: dataLines(out)}
 	r := csv.NewReader(bytes.NewReader(out))
 	r.ReuseRecord = true
 	r.FieldsPerRecord = -1
