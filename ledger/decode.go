@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -175,6 +176,7 @@ var required = map[Kind][]string{
 	KindDutyFulfilled:         {"agreement", "duty"},
 	KindObjectionFiled:        {"objection"},
 	KindObjectionResolved:     {"objection"},
+	KindComputeExecuted:       {"agreement", "counterparty", "dataset", "decision", "compute"},
 }
 
 func (r *Record) validateKind() error {
@@ -211,9 +213,18 @@ func (r *Record) validateKind() error {
 			missing = r.TokenID == ""
 		case "reason":
 			missing = r.Reason == ""
+		case "decision":
+			missing = r.Decision == ""
+		case "compute":
+			missing = r.Compute == nil
 		}
 		if missing {
 			return malformed(RuleRequired, f, r.ID, "a %s record must carry %s", r.Kind, f)
+		}
+	}
+	if c := r.Compute; c != nil {
+		if err := c.validate(r); err != nil {
+			return err
 		}
 	}
 	if p := r.Participant; p != nil {
@@ -278,4 +289,49 @@ func checkID(field, v, id string, req bool) error {
 // ParseTime parses an RFC 3339 time, which always carries an offset.
 func ParseTime(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
+}
+
+func (c *Compute) validate(r *Record) error {
+	if err := checkID("compute.run", c.Run, r.ID, true); err != nil {
+		return err
+	}
+	for _, h := range []struct {
+		field, v string
+		req      bool
+	}{{"compute.program", c.Program, true}, {"compute.inputHash", c.InputHash, false}, {"compute.outputHash", c.OutputHash, false}} {
+		if h.v == "" && !h.req {
+			continue
+		}
+		if !isSHA256(h.v) {
+			return malformed(RuleFormat, h.field, r.ID, "must be sha256: and 64 lower-case hex digits; got %q", h.v)
+		}
+	}
+	for _, n := range []struct {
+		field string
+		v     int64
+	}{{"compute.inputBytes", c.InputBytes}, {"compute.outputBytes", c.OutputBytes}, {"compute.cpuMillis", c.CPUMillis}, {"compute.peakMemory", c.PeakMemory}} {
+		if n.v < 0 {
+			return malformed(RuleFormat, n.field, r.ID, "must not be negative")
+		}
+	}
+	if r.Decision == DecisionDeny && (r.Rule == "" || r.Reason == "") {
+		return malformed(RuleRequired, "rule", r.ID, "a denied compute.executed record must name its rule and reason")
+	}
+	if r.Decision == DecisionDeny && r.Bytes != 0 {
+		return malformed(RuleFormat, "bytes", r.ID, "a denied run lets no bytes leave; got %d", r.Bytes)
+	}
+	return nil
+}
+
+func isSHA256(s string) bool {
+	h, ok := strings.CutPrefix(s, "sha256:")
+	if !ok || len(h) != 64 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

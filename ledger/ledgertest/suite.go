@@ -59,6 +59,7 @@ func run(t *testing.T, cs *suite.Suite, factory Factory) {
 		{"Queries", testQueries},
 		{"Participants", testParticipants},
 		{"ConcurrentAppends", testConcurrent},
+		{"ComputeRuns", testCompute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := NewSuiteSpace(cs)
@@ -683,5 +684,71 @@ func testConcurrent(t *testing.T, f *fixture) {
 				t.Fatalf("record %s: %v", id, err)
 			}
 		}
+	}
+}
+
+// testCompute: an allowed run is a use counted with transfers against the
+// agreement's limit; a denied one counts nothing; only the provider records
+// runs, under an agreement covering the dataset.
+func testCompute(t *testing.T, f *fixture) {
+	s := f.s
+	f.append(t, s.Authority(), must(s.Participant("p1", "CN-BJ")), must(s.Participant("p2", "CN-SH")))
+	f.append(t, "p1", s.Dataset("p1", "ds-1", policy.Important, "population"), s.Dataset("p1", "ds-2", policy.General, "traffic"),
+		must(s.Agreement("p1", "p2", "ds-1", "ag-1", &ledger.Terms{MaxUses: 3})))
+	f.append(t, "p1", s.Compute("p1", "p2", "ag-1", "ds-1", "run-1", 120, ""))
+	f.append(t, "p1", s.Compute("p1", "p2", "ag-1", "ds-1", "run-2", 0, "output.aggregate"))
+	f.append(t, "p1", s.Transfer("p1", "p2", "ag-1", "ds-1", "t-1"), s.Compute("p1", "p2", "ag-1", "ds-1", "run-3", 80, ""))
+
+	for _, tc := range []struct {
+		name   string
+		writer string
+		rec    ledger.Record
+		want   error
+		rule   string
+	}{
+		{"a fourth use", "p1", s.Compute("p1", "p2", "ag-1", "ds-1", "run-4", 10, ""), ledger.ErrRefused, "transfer.agreement-max-uses"},
+		{"a transfer after the runs used it up", "p1", s.Transfer("p1", "p2", "ag-1", "ds-1", "t-2"), ledger.ErrRefused, "transfer.agreement-max-uses"},
+		{"recorded by the consumer", "p2", s.Compute("p2", "p1", "ag-1", "ds-1", "run-5", 10, ""), ledger.ErrRefused, "compute.parties-match-agreement"},
+		{"another dataset", "p1", s.Compute("p1", "p2", "ag-1", "ds-2", "run-6", 10, ""), ledger.ErrRefused, "compute.parties-match-agreement"},
+		{"no agreement", "p1", s.Compute("p1", "p2", "ag-9", "ds-1", "run-7", 10, ""), ledger.ErrRefused, "agreement.exists"},
+		{"a denial that let bytes out", "p1", func() ledger.Record {
+			r := s.Compute("p1", "p2", "ag-1", "ds-1", "run-8", 0, "output.aggregate")
+			r.Bytes = 5
+			return r
+		}(), ledger.ErrMalformed, ledger.RuleFormat},
+		{"a program hash that is not one", "p1", func() ledger.Record {
+			r := s.Compute("p1", "p2", "ag-1", "ds-1", "run-9", 10, "")
+			r.Compute.Program = "md5:abc"
+			return r
+		}(), ledger.ErrMalformed, ledger.RuleFormat},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := s.Batch(tc.writer, tc.rec)
+			if err == nil {
+				_, err = f.b.Append(f.ctx, b)
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			var re *ledger.RuleError
+			var fe *ledger.FieldError
+			var me *ledger.MalformedError
+			switch {
+			case errors.As(err, &re):
+				if re.Rule != tc.rule {
+					t.Fatalf("got %v, want rule %s", err, tc.rule)
+				}
+			case errors.As(err, &fe):
+				if fe.Rule != tc.rule {
+					t.Fatalf("got %v, want rule %s", err, tc.rule)
+				}
+			case errors.As(err, &me):
+				if me.Rule != tc.rule {
+					t.Fatalf("got %v, want rule %s", err, tc.rule)
+				}
+			default:
+				t.Fatalf("got %v (%T), want rule %s", err, err, tc.rule)
+			}
+		})
 	}
 }

@@ -54,6 +54,7 @@ const (
 	RuleObjectionFiled      = "objection.resolve-needs-filing"
 	RuleObjectionOnce       = "objection.resolve-once"
 	RuleObjectionResolver   = "objection.resolver"
+	RuleComputeParties      = "compute.parties-match-agreement"
 )
 
 // WriterKey returns the key a batch by writer signed with kid must verify
@@ -221,6 +222,8 @@ func (a *applier) apply() ([]Change, error) {
 		n := copyAgreement(ag)
 		n.Duties[r.Duty.ID] = true
 		return []Change{{Agreement: n}}, nil
+	case ledger.KindComputeExecuted:
+		return a.computeExecuted()
 	case ledger.KindObjectionFiled:
 		return a.objectionFiled()
 	case ledger.KindObjectionResolved:
@@ -675,4 +678,49 @@ func copyAgreement(a *Agreement) *Agreement {
 		n.Duties = maps.Clone(a.Duties)
 	}
 	return &n
+}
+
+// computeExecuted checks a run against its agreement. The provider records it
+// (the program ran at its node) naming the consumer; an allowed run is a use,
+// held to the agreement's life, window and use limit like a transfer, and
+// counted with transfers. A denied run is recorded as decided and counts
+// nothing. No flow rule applies: the dataset did not move.
+func (a *applier) computeExecuted() ([]Change, error) {
+	r := a.r
+	ag, err := a.agreement(r.Agreement)
+	if err != nil {
+		return nil, err
+	}
+	if r.Actor != ag.Provider || r.Counterparty != ag.Consumer {
+		return nil, refuse(RuleComputeParties, "counterparty", "agreement %s is between provider %s and consumer %s", ag.ID, ag.Provider, ag.Consumer)
+	}
+	if r.Dataset != ag.Dataset {
+		return nil, refuse(RuleComputeParties, "dataset", "agreement %s covers dataset %s, not %s", ag.ID, ag.Dataset, r.Dataset)
+	}
+	if r.Decision != ledger.DecisionAllow {
+		return nil, nil
+	}
+	if ag.Revoked {
+		return nil, refuse(RuleAgreementLive, "agreement", "agreement %s is revoked", ag.ID)
+	}
+	at, _ := ledger.ParseTime(r.Time) // Validate checked it
+	if ag.NotBefore != "" {
+		if nb, err := ledger.ParseTime(ag.NotBefore); err == nil && at.Before(nb) {
+			return nil, refuse(RuleAgreementWindow, "time", "agreement %s is not valid before %s", ag.ID, ag.NotBefore)
+		}
+	}
+	if ag.NotAfter != "" {
+		if na, err := ledger.ParseTime(ag.NotAfter); err == nil && !at.Before(na) {
+			return nil, refuse(RuleAgreementWindow, "time", "agreement %s expired at %s", ag.ID, ag.NotAfter)
+		}
+	}
+	if ag.MaxUses > 0 && ag.Uses >= ag.MaxUses {
+		return nil, refuse(RuleMaxUses, "agreement", "agreement %s allows %d uses, all used", ag.ID, ag.MaxUses)
+	}
+	if _, err := a.activeParticipant(ag.Consumer, "counterparty", RuleAgreementParties); err != nil {
+		return nil, err
+	}
+	n := copyAgreement(ag)
+	n.Uses++
+	return []Change{{Agreement: n}}, nil
 }

@@ -145,6 +145,22 @@ func (s *Space) Completed(actor, transfer string, bytes int64) ledger.Record {
 	return r
 }
 
+// Compute is provider's compute.executed record of a run under agreement:
+// allowed with output bytes that left, or denied by rule.
+func (s *Space) Compute(provider, consumer, agreement, dataset, run string, out int64, rule string) ledger.Record {
+	r := s.next(ledger.KindComputeExecuted, provider)
+	r.Counterparty, r.Agreement, r.Dataset = consumer, agreement, dataset
+	r.Compute = &ledger.Compute{Run: run, Program: "sha256:" + fmt.Sprintf("%064x", 0xabc),
+		InputHash: "sha256:" + fmt.Sprintf("%064x", 0x1d), InputBytes: 1 << 20,
+		OutputHash: "sha256:" + fmt.Sprintf("%064x", out), OutputBytes: out, CPUMillis: 42, PeakMemory: 8 << 20}
+	r.Decision = ledger.DecisionAllow
+	r.Bytes = out
+	if rule != "" {
+		r.Decision, r.Rule, r.Reason, r.Bytes = ledger.DecisionDeny, rule, "refused by "+rule, 0
+	}
+	return r
+}
+
 // Revoked is actor's agreement.revoked record.
 func (s *Space) Revoked(actor, agreement string) ledger.Record {
 	r := s.next(ledger.KindAgreementRevoked, actor)
