@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
+
+	"github.com/tdsc/tdsc/ledger/digest"
 )
 
 // Size limits on untrusted input.
@@ -302,8 +303,8 @@ func (c *Compute) validate(r *Record) error {
 		if h.v == "" && !h.req {
 			continue
 		}
-		if !isSHA256(h.v) {
-			return malformed(RuleFormat, h.field, r.ID, "must be sha256: and 64 lower-case hex digits; got %q", h.v)
+		if !isDigest(h.v) {
+			return malformed(RuleFormat, h.field, r.ID, "must be a content hash as sha256:<64 lower-case hex digits>; got %q", h.v)
 		}
 	}
 	for _, n := range []struct {
@@ -323,15 +324,9 @@ func (c *Compute) validate(r *Record) error {
 	return nil
 }
 
-func isSHA256(s string) bool {
-	h, ok := strings.CutPrefix(s, "sha256:")
-	if !ok || len(h) != 64 {
-		return false
-	}
-	for i := 0; i < len(h); i++ {
-		if c := h[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
+// isDigest reports whether s is a content hash in the form the ledger
+// records it (digest.Digest.String: "sha256:" and lower-case hex).
+func isDigest(s string) bool {
+	d, err := digest.Parse(s)
+	return err == nil && d.String() == s
 }

@@ -4,7 +4,6 @@ import (
 	"container/list"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -19,6 +18,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/tdsc/tdsc/ledger/digest"
 	"github.com/tdsc/tdsc/sandbox/internal/stopcheck"
 )
 
@@ -186,10 +186,7 @@ func (r *Runner) Limits(l Limits) Limits { return l.or(r.cfg.Defaults).min(r.cfg
 var ErrModule = errors.New("sandbox: module refused")
 
 // HashModule is the hash Compile gives the module's bytes.
-func HashModule(wasm []byte) string {
-	sum := sha256.Sum256(wasm)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
+func HashModule(wasm []byte) string { return digest.OfSHA256(wasm).String() }
 
 // Compile validates and compiles a module, or returns the cached program of
 // the same bytes.
@@ -339,11 +336,14 @@ func (r *Runner) Run(ctx context.Context, p *Program, stdin io.Reader, lim Limit
 	if _, err := io.Copy(io.Discard, in); err != nil {
 		return res, fmt.Errorf("sandbox: reading the rest of the input: %w", err)
 	}
-	sum := sha256.Sum256(out.buf)
-	res.InputHash = "sha256:" + hex.EncodeToString(in.h.Sum(nil))
+	inSum, err := digest.New(digest.SHA256, in.h.Sum(nil))
+	if err != nil {
+		return res, err
+	}
+	res.InputHash = inSum.String()
 	res.InputBytes = in.n
 	res.Output = out.buf
-	res.OutputHash = "sha256:" + hex.EncodeToString(sum[:])
+	res.OutputHash = digest.OfSHA256(out.buf).String()
 	return res, nil
 }
 

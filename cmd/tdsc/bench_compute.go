@@ -23,7 +23,7 @@ import (
 	"github.com/tdsc/tdsc/sandbox/programs"
 )
 
-func init() { register("bench", newBenchComputeCmd) }
+
 
 type computeBenchResult struct {
 	InputBytes int64  `json:"inputBytes"`

@@ -38,7 +38,7 @@ func newRoot() *cobra.Command {
 		group("policy", "Check and lint usage policies", newPolicyCheckCmd, newPolicyLintCmd),
 		group("bench", "End-to-end benchmarks, each against a plain baseline in the same run",
 			newBenchLedgerCmd, newBenchNegotiationCmd, newBenchPolicyCmd, newBenchTokensCmd,
-			newBenchDataplaneCmd, newBenchFabricCmd),
+			newBenchDataplaneCmd, newBenchFabricCmd, newBenchComputeCmd),
 	)
 	return root
 }
