@@ -61,6 +61,10 @@ func TestMain(m *testing.M) {
 
 func newRunner(t *testing.T, cfg sandbox.Config) *sandbox.Runner {
 	t.Helper()
+	module(t, programs.Aggregate) // the build directory exists
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = filepath.Join(built.dir, "cache") // compiled once for all the tests
+	}
 	r, err := sandbox.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -233,6 +237,34 @@ func TestHostileModules(t *testing.T) {
 		}
 		if res.CPU < tight.CPUTime || res.CPU > tight.CPUTime+time.Second {
 			t.Errorf("cpu %s for a limit of %s", res.CPU, tight.CPUTime)
+		}
+	})
+
+	t.Run("a spinning module does not stall the garbage collector", func(t *testing.T) {
+		// Go cannot preempt compiled Wasm; a module that never left it would
+		// hold up every stop-the-world, the watchdog with it.
+		stop := make(chan struct{})
+		gcs := make(chan int)
+		go func() {
+			n := 0
+			for {
+				select {
+				case <-stop:
+					gcs <- n
+					return
+				default:
+					runtime.GC()
+					n++
+				}
+			}
+		}()
+		_, err := r.Run(context.Background(), spin, strings.NewReader(""), tight)
+		close(stop)
+		if n := <-gcs; n < 2 {
+			t.Errorf("%d collections while the module spun", n)
+		}
+		if !errors.Is(err, sandbox.ErrCPUTime) {
+			t.Fatalf("err = %v, want the CPU-time limit", err)
 		}
 	})
 

@@ -4,9 +4,14 @@
 //
 // wazero's own way (RuntimeConfig.WithCloseOnContextDone) calls a trampoline
 // at every loop iteration, which spills the loop's registers; on the example
-// aggregate that is twelve times slower. A load and a branch are not. Loops
-// are the only way a module runs without end: unbounded recursion exhausts
-// the stack and traps.
+// aggregate that is twelve times slower. Here a loop head costs a counter
+// increment and a branch; every 65536th iteration takes the cold path, which
+// executes memory.grow 0 — in wazero a call out to Go, where the Go scheduler
+// can preempt the goroutine (it cannot preempt compiled Wasm: without such
+// exits a spinning module would stall every stop-the-world, and with it the
+// watchdog meant to stop it) — and then tests the stop global. Loops are the
+// only way a module runs without end: unbounded recursion exhausts the stack
+// and traps. A module without a memory gets an empty one for memory.grow.
 //
 // Only the instruction set Go's wasip1 port and common toolchains emit is
 // accepted (WebAssembly 2.0 without SIMD, threads, exceptions or GC); any
@@ -30,6 +35,7 @@ func fail(format string, a ...any) error {
 
 const (
 	secImport = 2
+	secMemory = 5
 	secGlobal = 6
 	secExport = 7
 	secCode   = 10
@@ -55,16 +61,20 @@ func Instrument(wasm []byte, name string) ([]byte, error) {
 		}
 		secs = append(secs, section{id, body})
 	}
-	// The new global's index follows the imported and defined globals.
+	// The new globals' indices follow the imported and defined globals.
 	var globals uint32
+	hasMemory := false
 	for _, s := range secs {
 		switch s.id {
+		case secMemory:
+			hasMemory = true
 		case secImport:
-			n, err := importedGlobals(s.body)
+			n, mems, err := importedGlobals(s.body)
 			if err != nil {
 				return nil, err
 			}
 			globals += n
+			hasMemory = hasMemory || mems > 0
 		case secGlobal:
 			r := reader{b: s.body}
 			globals += r.u32()
@@ -73,11 +83,24 @@ func Instrument(wasm []byte, name string) ([]byte, error) {
 			}
 		}
 	}
-	stop := globals
-	check := append([]byte{0x23}, uleb(stop)...)  // global.get stop
-	check = append(check, 0x04, 0x40, 0x00, 0x0b) // if; unreachable; end
+	stop, ctr := globals, globals+1
+	var check []byte
+	op := func(b ...byte) { check = append(check, b...) }
+	op(0x23)
+	op(uleb(ctr)...) // global.get ctr
+	op(0x41, 0x01, 0x6a, 0x24)
+	op(uleb(ctr)...) // i32.const 1; i32.add; global.set ctr
+	op(0x23)
+	op(uleb(ctr)...)                 // global.get ctr
+	op(0x41, 0xff, 0xff, 0x03, 0x71) // i32.const 0xffff; i32.and
+	op(0x45, 0x04, 0x40)             // i32.eqz; if
+	op(0x41, 0x00, 0x40, 0x00, 0x1a) //   i32.const 0; memory.grow 0; drop
+	op(0x23)
+	op(uleb(stop)...)                // global.get stop
+	op(0x04, 0x40, 0x00, 0x0b, 0x0b) //   if; unreachable; end; end
 
-	newGlobal := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // mut i32 = i32.const 0
+	// Two mut i32 = i32.const 0: the stop flag, then the counter.
+	newGlobal := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b}
 	newExport := append(append(uleb(uint32(len(name))), name...), 0x03)
 	newExport = append(newExport, uleb(stop)...)
 
@@ -93,8 +116,12 @@ func Instrument(wasm []byte, name string) ([]byte, error) {
 		body := s.body
 		// Sections come in a fixed order (custom ones anywhere); a missing
 		// global or export section is put where it belongs.
+		if s.id != 0 && s.id > secMemory && s.id != 12 && !hasMemory {
+			put(secMemory, []byte{1, 0x00, 0x00}) // one memory, min 0 pages
+			hasMemory = true
+		}
 		if s.id != 0 && s.id > secGlobal && s.id != 12 && !hasGlobal {
-			put(secGlobal, append([]byte{1}, newGlobal...))
+			put(secGlobal, append([]byte{2}, newGlobal...))
 			hasGlobal = true
 		}
 		if s.id != 0 && s.id > secExport && s.id != 12 && !hasExport {
@@ -103,13 +130,13 @@ func Instrument(wasm []byte, name string) ([]byte, error) {
 		var err error
 		switch s.id {
 		case secGlobal:
-			body, err = appendToVector(body, newGlobal)
+			body, err = appendToVector(body, newGlobal, 2)
 			hasGlobal = true
 		case secExport:
 			if exportsName(body, name) {
 				return nil, fail("the module already exports %q", name)
 			}
-			body, err = appendToVector(body, newExport)
+			body, err = appendToVector(body, newExport, 1)
 			hasExport = true
 		case secCode:
 			body, err = instrumentCode(body, check)
@@ -126,10 +153,9 @@ func Instrument(wasm []byte, name string) ([]byte, error) {
 	return out, nil
 }
 
-func importedGlobals(body []byte) (uint32, error) {
+func importedGlobals(body []byte) (globals, memories uint32, err error) {
 	r := reader{b: body}
 	n := r.u32()
-	var globals uint32
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		r.name()
 		r.name()
@@ -141,18 +167,19 @@ func importedGlobals(body []byte) (uint32, error) {
 			r.limits()
 		case 0x02: // memory
 			r.limits()
+			memories++
 		case 0x03: // global
 			r.byte()
 			r.byte()
 			globals++
 		default:
-			return 0, fail("import %d: kind %#x", i, kind)
+			return 0, 0, fail("import %d: kind %#x", i, kind)
 		}
 	}
 	if r.err != nil {
-		return 0, fail("import section: %v", r.err)
+		return 0, 0, fail("import section: %v", r.err)
 	}
-	return globals, nil
+	return globals, memories, nil
 }
 
 func exportsName(body []byte, name string) bool {
@@ -168,15 +195,15 @@ func exportsName(body []byte, name string) bool {
 	return false
 }
 
-func appendToVector(body, item []byte) ([]byte, error) {
+func appendToVector(body, items []byte, count uint32) ([]byte, error) {
 	r := reader{b: body}
 	n := r.u32()
 	if r.err != nil {
 		return nil, fail("vector: %v", r.err)
 	}
-	out := uleb(n + 1)
+	out := uleb(n + count)
 	out = append(out, body[r.pos:]...)
-	return append(out, item...), nil
+	return append(out, items...), nil
 }
 
 func instrumentCode(body []byte, check []byte) ([]byte, error) {
