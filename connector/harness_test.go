@@ -388,7 +388,10 @@ func (c *schemaCheck) check(what string, body []byte) {
 }
 
 func (c *schemaCheck) RoundTrip(req *http.Request) (*http.Response, error) {
-	dspCall := !strings.HasPrefix(req.URL.Path, "/.well-known/")
+	// A computation (POST /compute/…) carries a module and answers with its
+	// result, not DSP messages; its refusals are DSP error objects.
+	compute := strings.HasPrefix(req.URL.Path, "/compute/")
+	dspCall := !strings.HasPrefix(req.URL.Path, "/.well-known/") && !compute
 	if dspCall && req.Body != nil {
 		b, err := io.ReadAll(req.Body)
 		if err != nil {
@@ -403,7 +406,7 @@ func (c *schemaCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 		base = http.DefaultTransport
 	}
 	resp, err := base.RoundTrip(req)
-	if err != nil || !dspCall {
+	if err != nil || !dspCall && !(compute && resp.StatusCode >= 400) {
 		return resp, err
 	}
 	b, err := io.ReadAll(resp.Body)

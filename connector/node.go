@@ -71,6 +71,8 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	closed sync.Once
+	// compute is the sandbox computations run in, started on first use.
+	compute computeRoom
 }
 
 type options struct {
@@ -350,6 +352,11 @@ func (n *Node) Close(ctx context.Context) error {
 		}
 		if cerr := n.st.Close(); err == nil {
 			err = cerr
+		}
+		if n.compute.runner != nil {
+			if cerr := n.compute.runner.Close(ctx); err == nil {
+				err = cerr
+			}
 		}
 	})
 	return err
