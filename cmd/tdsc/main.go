@@ -25,7 +25,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(
 		newServeCmd(), newDemoCmd(), newFabricCmd(), newOutboxCmd(),
 		newDatasetCmd(), newOfferCmd(), newCatalogCmd(), newNegotiateCmd(), newNegotiationCmd(), newAgreementCmd(),
-		newTransferCmd(), newDutyCmd(),
+		newTransferCmd(), newDutyCmd(), newComputeCmd(),
 		group("authority", "The space's authority: participants, keys, space-wide rules, role tokens",
 			newAuthorityInitCmd, newAuthorityRegisterCmd, newAuthoritySuspendCmd,
 			newAuthorityUpdateCmd, newAuthorityRulesCmd, newAuthorityTokenCmd),
