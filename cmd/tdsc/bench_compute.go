@@ -23,8 +23,6 @@ import (
 	"github.com/tdsc/tdsc/sandbox/programs"
 )
 
-
-
 type computeBenchResult struct {
 	InputBytes int64  `json:"inputBytes"`
 	Rows       int64  `json:"rows"`

@@ -364,8 +364,15 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 	}
 	d.waitOutboxes(ctx, s)
 
-	// 6. Auditor and regulator.
-	s.step("6", "The auditor verifies the whole ledger; the regulator reads the flow report")
+	// 6. Computation where the data is.
+	s.step("6", "The enterprise computes where the data is: aggregates leave, raw rows do not (数据可用不可见)")
+	if err := d.compute(ctx, s, dept, firm); err != nil {
+		return err
+	}
+	d.waitOutboxes(ctx, s)
+
+	// 7. Auditor and regulator.
+	s.step("7", "The auditor verifies the whole ledger; the regulator reads the flow report")
 	return d.auditAndReport(ctx, s)
 }
 
@@ -620,6 +627,11 @@ func (d *Demo) auditAndReport(ctx context.Context, s *story) error {
 	}
 	s.expect(rules[policy.RuleNegativeList] >= 1 && rules[policy.RuleLegalBasis] >= 1, "denials by rule include the negative list and the cross-border legal basis")
 	s.expect(len(report.Revoked) == 1 && len(report.ObjectionsOpen) == 1, "one agreement revoked, one objection open")
+	metered := false
+	for _, c := range report.Compute {
+		metered = metered || c.Consumer == Firm && c.Runs == 1 && c.Denied == 2 && c.BytesOut > 0
+	}
+	s.expect(metered, "the report meters the computations: %s ran 1 program under the compute agreement, 2 refused, the bytes that left", Firm)
 	return nil
 }
 
