@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tdsc/tdsc/connector/api"
 	"github.com/tdsc/tdsc/connector/dataplane"
 	"github.com/tdsc/tdsc/connector/dsp"
 	"github.com/tdsc/tdsc/connector/store"
@@ -256,18 +257,9 @@ func (n *Node) runCompute(ctx context.Context, ag *store.Agreement, wasm []byte)
 	return &computeResult{Result: res, run: run}, nil
 }
 
-// ComputeResult is what a consumer gets back from a run at the provider.
-type ComputeResult struct {
-	Run        string `json:"run"`
-	Program    string `json:"program"`
-	OutputHash string `json:"outputHash"`
-	CPUMillis  int64  `json:"cpuMillis"`
-	Output     []byte `json:"output"`
-}
-
 // Compute submits a module to the provider of a consumer-side agreement and
 // returns the result. A refusal is a *PeerError naming the provider's rule.
-func (n *Node) Compute(ctx context.Context, agreementID string, wasm []byte) (*ComputeResult, error) {
+func (n *Node) Compute(ctx context.Context, agreementID string, wasm []byte) (*api.ComputeResult, error) {
 	ag, err := n.st.View(ctx).Agreement(agreementID)
 	if err != nil {
 		return nil, err
@@ -308,7 +300,7 @@ func (n *Node) Compute(ctx context.Context, agreementID string, wasm []byte) (*C
 		return nil, pe
 	}
 	cpu, _ := strconv.ParseInt(resp.Header.Get(headerComputeCPU), 10, 64)
-	out := &ComputeResult{Run: resp.Header.Get(headerComputeRun), Program: resp.Header.Get(headerComputeProg),
+	out := &api.ComputeResult{Run: resp.Header.Get(headerComputeRun), Program: resp.Header.Get(headerComputeProg),
 		OutputHash: resp.Header.Get(headerComputeOutput), CPUMillis: cpu, Output: data}
 	if sandbox.HashModule(data) != out.OutputHash {
 		return nil, fmt.Errorf("connector: the provider's result hashes to %s, its header says %s", sandbox.HashModule(data), out.OutputHash)

@@ -2,13 +2,9 @@ package main
 
 import (
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 
 	"github.com/spf13/cobra"
-
-	"github.com/tdsc/tdsc/connector"
 )
 
 func newComputeCmd() *cobra.Command {
@@ -38,9 +34,8 @@ provider let it leave; a refusal names the provider's rule.`,
 			if err != nil {
 				return err
 			}
-			c.r.SetHeader("Content-Type", "application/wasm")
-			var res connector.ComputeResult
-			if err := c.call(cmd.Context(), http.MethodPost, "/agreements/"+url.PathEscape(agreement)+"/compute", mod, &res); err != nil {
+			res, err := c.Compute(cmd.Context(), agreement, mod)
+			if err != nil {
 				return err
 			}
 			if err := os.WriteFile(outF, res.Output, 0o600); err != nil {
