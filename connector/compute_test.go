@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/tdsc/tdsc/connector"
+	"github.com/tdsc/tdsc/connector/client"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/sandbox/programs"
 )
@@ -130,9 +131,14 @@ func TestComputeAtTheProvider(t *testing.T) {
 		return denied == 2, fmt.Sprintf("%d denied", denied)
 	})
 
-	// Two more allowed runs use the agreement up (count lteq 3).
-	if _, err := cons.Compute(ctx, ag, wasm[programs.Aggregate]); err != nil {
+	// Two more allowed runs use the agreement up (count lteq 3): one of
+	// them through the management API, as tdsc compute run sends it.
+	mc, err := client.New(cons.url(), opToken)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if res, err := mc.Compute(ctx, ag, wasm[programs.Aggregate]); err != nil || string(res.Output) != want {
+		t.Fatalf("through the management API: %v", err)
 	}
 	if _, err := cons.Compute(ctx, ag, wasm[programs.Aggregate]); err != nil {
 		t.Fatal(err)
