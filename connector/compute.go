@@ -280,7 +280,11 @@ func (n *Node) Compute(ctx context.Context, agreementID string, wasm []byte) (*a
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/wasm")
-	resp, err := n.peers.hc.Do(req)
+	// The peer client's own timeout is for DSP messages; a run (compiling,
+	// then the program's CPU time) is bounded by ctx instead.
+	hc := *n.peers.hc
+	hc.Timeout = 0
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: POST %s: %w", ErrPeerUnreachable, url, err)
 	}
