@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/tdsc/tdsc/connector"
 	"github.com/tdsc/tdsc/ledger"
@@ -108,7 +109,32 @@ func (d *Demo) compute(ctx context.Context, s *story, dept, firm *node) error {
 	_, err = firm.Compute(ctx, neg.AgreementID, mods[programs.RawRows])
 	s.expect(errors.As(err, &pe) && pe.Err != nil && pe.Err.Code == "permission[1].constraint[3]",
 		"approved by %s's operator, rawrows ran and its result was refused by the output rule, nothing left: %v", Dept, err)
-	return nil
+
+	// The denials go to the ledger through the department's outbox; the
+	// report reads the ledger, so wait until all three runs are on it.
+	auditor, _, err := d.space.roleClient("auditor", "auditor-cac-bj")
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p, err := auditor.Query(ctx, ledger.Query{Kind: ledger.KindComputeExecuted, Agreement: neg.AgreementID})
+		if err == nil && len(p.Records) == 3 {
+			denied := 0
+			for _, e := range p.Records {
+				if e.Record.Decision == ledger.DecisionDeny {
+					denied++
+				}
+			}
+			s.expect(denied == 2, "the ledger holds the three runs as compute.executed: one allowed, %d denied with their rules", denied)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			s.expect(false, "the three runs on the ledger (%v, %d records)", err, len(p.Records))
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func errOr(err error, ok string) string {
