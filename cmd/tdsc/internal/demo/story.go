@@ -631,7 +631,9 @@ func (d *Demo) auditAndReport(ctx context.Context, s *story) error {
 	for _, c := range report.Compute {
 		metered = metered || c.Consumer == Firm && c.Runs == 1 && c.Denied == 2 && c.BytesOut > 0
 	}
-	s.expect(metered, "the report meters the computations: %s ran 1 program under the compute agreement, 2 refused, the bytes that left (%+v)", Firm, report.Compute)
+	if !s.expect(metered, "the report meters the computations: %s ran 1 program under the compute agreement, 2 refused, the bytes that left", Firm) {
+		s.say("compute in the report: %+v", report.Compute)
+	}
 	return nil
 }
 
