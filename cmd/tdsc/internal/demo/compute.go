@@ -2,8 +2,6 @@ package demo
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/tdsc/tdsc/connector"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/digest"
 	"github.com/tdsc/tdsc/sandbox"
 	"github.com/tdsc/tdsc/sandbox/programs"
 )
@@ -76,10 +75,9 @@ func (d *Demo) compute(ctx context.Context, s *story, dept, firm *node) error {
 	if err := os.WriteFile(filepath.Join(dept.dir, surveyID+".csv"), []byte(survey), 0o600); err != nil {
 		return err
 	}
-	sum := sha256.Sum256([]byte(survey))
 	if _, err := dept.AddDataset(ctx, connector.NewDataset{ID: surveyID, Title: "Household travel survey (one row per trip)",
 		Classification: "important", Category: "transport", Rights: []string{ledger.RightHolding, ledger.RightUse},
-		ContentHash: "sha256:" + hex.EncodeToString(sum[:]), Source: "file:" + surveyID + ".csv"}); err != nil {
+		ContentHash: digest.Of(d.hashAlg(), []byte(survey)).String(), Source: "file:" + surveyID + ".csv"}); err != nil {
 		return fmt.Errorf("dataset %s: %w", surveyID, err)
 	}
 	if _, err := dept.AddOffer(ctx, connector.NewOffer{ID: "offer-survey-compute", Dataset: surveyID, Policy: computeOffer(agg)}); err != nil {
