@@ -22,6 +22,38 @@ type Report struct {
 	Revoked          []Revocation    `json:"revoked"`
 	DutiesOverdue    []OverdueDuty   `json:"dutiesOverdue"`
 	ObjectionsOpen   []OpenObjection `json:"objectionsOpen"`
+	// Compute meters the computations run at providers (compute.executed),
+	// per agreement and per participant (可计量).
+	Compute              []ComputeTotal     `json:"compute"`
+	ComputeByParticipant []ParticipantMeter `json:"computeByParticipant"`
+}
+
+// ComputeTotal sums the runs under one agreement.
+type ComputeTotal struct {
+	Agreement string `json:"agreement"`
+	Provider  string `json:"provider"`
+	Consumer  string `json:"consumer"`
+	Dataset   string `json:"dataset,omitempty"`
+	// Runs were allowed and their results left; Denied were refused (a
+	// program not allowed, a limit hit, an output rule broken).
+	Runs      int   `json:"runs"`
+	Denied    int   `json:"denied"`
+	CPUMillis int64 `json:"cpuMillis"`
+	// BytesOut is the results that left; BytesIn the dataset bytes the
+	// programs read.
+	BytesOut int64 `json:"bytesOut"`
+	BytesIn  int64 `json:"bytesIn"`
+}
+
+// ParticipantMeter is one participant's computations: as the consumer whose
+// programs ran, or as the provider that ran them.
+type ParticipantMeter struct {
+	Participant string `json:"participant"`
+	Role        string `json:"role"` // "consumer" or "provider"
+	Runs        int    `json:"runs"`
+	Denied      int    `json:"denied"`
+	CPUMillis   int64  `json:"cpuMillis"`
+	BytesOut    int64  `json:"bytesOut"`
 }
 
 // Flow is data moved from a provider to a consumer at one classification level
@@ -56,7 +88,8 @@ type RegionTotal struct {
 	Bytes       int64  `json:"bytes"`
 }
 
-// DenialTotal counts refusals (negotiation.denied, transfer.denied) by rule.
+// DenialTotal counts refusals (negotiation.denied, transfer.denied, denied
+// compute.executed) by rule.
 type DenialTotal struct {
 	Rule  string `json:"rule"`
 	Count int    `json:"count"`
@@ -145,8 +178,8 @@ type Source interface {
 	// Read fills *r with record i, except that r.Time may be left empty (the
 	// report reads times through Time and TimeText). The report reads Kind,
 	// ID, Actor, Counterparty, Dataset, Category, Classification, Agreement,
-	// Transfer, Rule, Reason, Bytes, FromRegion, ToRegion, LegalBasis and the
-	// Participant, Terms, Duty and Objection sub-objects; it keeps strings and
+	// Transfer, Decision, Rule, Reason, Bytes, FromRegion, ToRegion, LegalBasis
+	// and the Participant, Terms, Duty, Objection and Compute sub-objects; it keeps strings and
 	// sub-objects, never r, which it reuses between calls.
 	Read(i int, r *ledger.Record)
 }
@@ -367,6 +400,8 @@ func BuildReportFrom(src Source, w Window) Report {
 	levels := map[policy.Classification]*LevelTotal{}
 	regions := map[[2]string]*RegionTotal{}
 	denials := map[string]*DenialTotal{}
+	computes := map[string]*ComputeTotal{}
+	meters := map[[2]string]*ParticipantMeter{}
 	revoked := map[string]bool{}
 	fulfilled := map[[2]string]bool{}
 	resolved := map[string]bool{}
@@ -380,7 +415,8 @@ func BuildReportFrom(src Source, w Window) Report {
 		switch kind {
 		case ledger.KindDutyFulfilled, ledger.KindObjectionResolved, ledger.KindObjectionFiled:
 			src.Read(i, r)
-		case ledger.KindTransferCompleted, ledger.KindNegotiationDenied, ledger.KindTransferDenied, ledger.KindAgreementRevoked:
+		case ledger.KindTransferCompleted, ledger.KindNegotiationDenied, ledger.KindTransferDenied, ledger.KindAgreementRevoked,
+			ledger.KindComputeExecuted:
 			if inWindow {
 				src.Read(i, r)
 			}
@@ -433,6 +469,11 @@ func BuildReportFrom(src Source, w Window) Report {
 			}
 			rt.Transfers++
 			rt.Bytes += r.Bytes
+		case ledger.KindComputeExecuted:
+			meterCompute(computes, meters, r)
+			if r.Decision == ledger.DecisionDeny {
+				countDenial(denials, r)
+			}
 		case ledger.KindNegotiationDenied, ledger.KindTransferDenied:
 			rule := r.Rule
 			if rule == "" {
@@ -520,7 +561,73 @@ func BuildReportFrom(src Source, w Window) Report {
 		return rep.Denials[i].Rule < rep.Denials[j].Rule
 	})
 	sort.Slice(rep.DutiesOverdue, func(i, j int) bool { return rep.DutiesOverdue[i].Due < rep.DutiesOverdue[j].Due })
+	for _, c := range computes {
+		if ag, ok := ix.agreements[c.Agreement]; ok {
+			fill(&c.Dataset, ag.dataset)
+		}
+		rep.Compute = append(rep.Compute, *c)
+	}
+	sort.Slice(rep.Compute, func(i, j int) bool { return rep.Compute[i].Agreement < rep.Compute[j].Agreement })
+	for _, m := range meters {
+		rep.ComputeByParticipant = append(rep.ComputeByParticipant, *m)
+	}
+	sort.Slice(rep.ComputeByParticipant, func(i, j int) bool {
+		a, b := rep.ComputeByParticipant[i], rep.ComputeByParticipant[j]
+		if a.Participant != b.Participant {
+			return a.Participant < b.Participant
+		}
+		return a.Role < b.Role
+	})
 	return rep
+}
+
+// meterCompute adds a compute.executed record to the per-agreement and
+// per-participant totals. The provider writes it and names the consumer.
+func meterCompute(computes map[string]*ComputeTotal, meters map[[2]string]*ParticipantMeter, r *ledger.Record) {
+	c := computes[r.Agreement]
+	if c == nil {
+		c = &ComputeTotal{Agreement: r.Agreement, Provider: r.Actor, Consumer: r.Counterparty, Dataset: r.Dataset}
+		computes[r.Agreement] = c
+	}
+	var cpu, in int64
+	if r.Compute != nil {
+		cpu, in = r.Compute.CPUMillis, r.Compute.InputBytes
+	}
+	allowed := r.Decision == ledger.DecisionAllow
+	add := func(runs, denied *int, cpuMs, out *int64) {
+		if allowed {
+			*runs++
+		} else {
+			*denied++
+		}
+		*cpuMs += cpu
+		*out += r.Bytes
+	}
+	add(&c.Runs, &c.Denied, &c.CPUMillis, &c.BytesOut)
+	c.BytesIn += in
+	for _, who := range [][2]string{{r.Counterparty, "consumer"}, {r.Actor, "provider"}} {
+		m := meters[who]
+		if m == nil {
+			m = &ParticipantMeter{Participant: who[0], Role: who[1]}
+			meters[who] = m
+		}
+		add(&m.Runs, &m.Denied, &m.CPUMillis, &m.BytesOut)
+	}
+}
+
+// countDenial adds a refusal to the denials by rule.
+func countDenial(denials map[string]*DenialTotal, r *ledger.Record) {
+	rule := r.Rule
+	if rule == "" {
+		rule = "unspecified"
+	}
+	d := denials[rule]
+	if d == nil {
+		d = &DenialTotal{Rule: rule}
+		denials[rule] = d
+	}
+	d.Count++
+	d.Example = r.Reason
 }
 
 func sortFlows(fs []Flow) {

@@ -74,6 +74,18 @@ func WriteReportText(w io.Writer, rep Report) {
 		fmt.Fprintf(tw, "  %s\t%s on %s\t%s\tfiled %s\n", o.Objection, o.Filer, o.Dataset, o.Subject, o.Filed)
 	}
 	none(tw, len(rep.ObjectionsOpen))
+
+	fmt.Fprintln(tw, "\nComputations at the provider, by agreement (data used, not moved)")
+	fmt.Fprintln(tw, "  AGREEMENT\tPROVIDER\tCONSUMER\tDATASET\tRUNS\tDENIED\tCPU MS\tBYTES OUT")
+	for _, c := range rep.Compute {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", c.Agreement, c.Provider, c.Consumer, c.Dataset, c.Runs, c.Denied, c.CPUMillis, c.BytesOut)
+	}
+	none(tw, len(rep.Compute))
+	fmt.Fprintln(tw, "\nComputations by participant")
+	for _, m := range rep.ComputeByParticipant {
+		fmt.Fprintf(tw, "  %s\tas %s\t%d runs, %d denied\t%d CPU ms\t%d bytes out\n", m.Participant, m.Role, m.Runs, m.Denied, m.CPUMillis, m.BytesOut)
+	}
+	none(tw, len(rep.ComputeByParticipant))
 }
 
 // WriteHistoryText prints one participant's history.

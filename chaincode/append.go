@@ -54,7 +54,7 @@ func appendBatches(st writeStore, g ledger.Genesis, local *LocalPolicy, batches 
 		if err := local.check(b); err != nil {
 			return nil, &wire.BatchError{Index: i, Err: err}
 		}
-		canon, _, err := b.Encode()
+		canon, _, err := b.Encode(g.CryptoSuite())
 		if err != nil { // ApplyBatch encoded them already
 			return nil, err
 		}

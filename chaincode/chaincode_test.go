@@ -136,7 +136,7 @@ func TestNoSharedKey(t *testing.T) {
 		if got.Root != b.Root || got.Signature != b.Signature || len(got.Records) != len(b.Records) || !rs[i].New || m.kv[keyBatch(b.Root)] == nil {
 			t.Fatalf("setup batch %d: event has %s with %d records (accepted %+v)", i, got.Root, len(got.Records), rs[i])
 		}
-		canon, _, _ := b.Encode()
+		canon, _, _ := b.Encode(s.Genesis.CryptoSuite())
 		for k := range canon {
 			if string(got.Records[k]) != string(canon[k]) {
 				t.Fatalf("setup batch %d record %d: written %s, want %s", i, k, got.Records[k], canon[k])

@@ -72,6 +72,9 @@ func (c *Contract) Init(ctx contractapi.TransactionContextInterface, genesisJSON
 	if g.Space == "" || g.Authority.ID == "" || len(g.Authority.Keys) == 0 {
 		return fail(&ledger.MalformedError{Rule: ledger.RuleRequired, Field: "genesis", Reason: "needs a space and an authority with a key"})
 	}
+	if err := g.CheckSuite(); err != nil {
+		return fail(err)
+	}
 	canon, err := json.Marshal(&g)
 	if err != nil {
 		return fail(err)

@@ -56,6 +56,13 @@ type Config struct {
 	// sign-off (POST /api/v1/negotiations/{id}/approve) before it records
 	// agreement.signed and finalizes; the operator may terminate instead.
 	HoldFinalize bool `yaml:"holdFinalize" env:"TDSC_HOLD_FINALIZE"`
+	// ApprovedPrograms are the hashes ("sha256:<hex>") of compute programs this
+	// provider's operator approved: a policy's programApproval eq operator
+	// admits them (docs/sandbox.md).
+	ApprovedPrograms []string `yaml:"approvedPrograms"`
+	// ComputeCacheDir keeps the sandbox's compiled programs across restarts;
+	// empty keeps them in memory.
+	ComputeCacheDir string `yaml:"computeCacheDir" env:"TDSC_COMPUTE_CACHE_DIR"`
 
 	// Workers run outgoing steps concurrently (default 64); a step waiting
 	// for a strict ledger commit holds its worker.

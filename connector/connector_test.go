@@ -117,14 +117,14 @@ func TestNegotiationAndTransfer(t *testing.T) {
 		return r.Actor == prov.id && r.Counterparty == cons.id && r.Agreement == cneg.AgreementID && r.Rule == "dataplane.proof-invalid", fmt.Sprintf("%+v", r)
 	})
 	done := s.onLedger(t, "transfer.completed/"+cx.PeerPID+"/"+prov.id)
-	if done.Bytes != int64(len(trafficCSV)) || done.ContentHash != "sha256:"+res.SHA256 || done.Decision != ledger.DecisionAllow {
+	if done.Bytes != int64(len(trafficCSV)) || done.ContentHash != testSuite.HashName()+":"+res.Sum || done.Decision != ledger.DecisionAllow {
 		t.Fatalf("provider's transfer.completed = %+v", done)
 	}
 	// The consumer records what it received; a second receipt records nothing more.
-	if _, err := cons.RecordReceipt(ctx, x.ID, connector.Receipt{Bytes: res.Size, SHA256: res.SHA256}); err != nil {
+	if _, err := cons.RecordReceipt(ctx, x.ID, connector.Receipt{Bytes: res.Size, ContentHash: testSuite.HashName() + ":" + res.Sum}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cons.RecordReceipt(ctx, x.ID, connector.Receipt{Bytes: res.Size, SHA256: res.SHA256}); err != nil {
+	if _, err := cons.RecordReceipt(ctx, x.ID, connector.Receipt{Bytes: res.Size, ContentHash: testSuite.HashName() + ":" + res.Sum}); err != nil {
 		t.Fatal(err)
 	}
 	got := s.onLedger(t, "transfer.completed/"+cx.PeerPID+"/"+cons.id)

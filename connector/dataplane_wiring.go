@@ -21,7 +21,7 @@ import (
 func (n *Node) newDataPlane() (*dataplane.Server, error) {
 	cfg := dataplane.DefaultConfig()
 	cfg.Audience, cfg.BaseURL, cfg.Now, cfg.Logger, cfg.Registerer = n.dataAudience(), n.cfg.PublicURL, n.now, n.log, n.promReg
-	cfg.HashEverySend = n.cfg.HashEverySend
+	cfg.HashEverySend, cfg.Hash = n.cfg.HashEverySend, n.hashAlg()
 	return dataplane.NewServer(cfg, dataplane.IdentityVerifier{V: n.verifier}, dpLive{n}, dpDatasets{n}, dpRecorder{n})
 }
 
@@ -123,14 +123,14 @@ func (n *Node) completionRecord(x *store.Transfer, tokenID string, bytes int64, 
 	}
 	rec := &ledger.Record{ID: "transfer.completed/" + ledgerID + "/" + n.cfg.ParticipantID, Kind: ledger.KindTransferCompleted,
 		Counterparty: x.Counterparty, Agreement: x.AgreementID, Dataset: x.DatasetID, Transfer: ledgerID, TokenID: tokenID,
-		Bytes: bytes, ContentHash: "sha256:" + hash, Decision: ledger.DecisionAllow}
+		Bytes: bytes, ContentHash: n.hashAlg() + ":" + hash, Decision: ledger.DecisionAllow}
 	switch {
 	case registered != "" && registered != hash:
 		rec.Decision, rec.Rule = ledger.DecisionDeny, ruleHashMismatch
-		rec.Reason = fmt.Sprintf("hash-mismatch: %d bytes hash to sha256:%s, the registered hash is sha256:%s", bytes, hash, registered)
+		rec.Reason = fmt.Sprintf("hash-mismatch: %d bytes hash to %s:%s, the registered hash is %s:%s", bytes, n.hashAlg(), hash, n.hashAlg(), registered)
 	case mismatch:
 		rec.Decision, rec.Rule = ledger.DecisionDeny, ruleHashMismatch
-		rec.Reason = fmt.Sprintf("hash-mismatch: %d bytes hash to sha256:%s here, the other party's hash differs", bytes, hash)
+		rec.Reason = fmt.Sprintf("hash-mismatch: %d bytes hash to %s:%s here, the other party's hash differs", bytes, n.hashAlg(), hash)
 	}
 	return rec
 }

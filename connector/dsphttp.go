@@ -208,6 +208,9 @@ func (n *Node) routes() http.Handler {
 	handle("POST /callback/transfers/{pid}/suspension", n.dspEndpoint(te, n.handleTransferSuspension(store.RoleConsumer)))
 	handle("POST /callback/transfers/{pid}/termination", n.dspEndpoint(te, n.handleTransferTermination(store.RoleConsumer)))
 
+	// Computation at the provider, next to the DSP paths (docs/sandbox.md).
+	handle("POST /compute/{agreement}", http.HandlerFunc(n.handleCompute))
+
 	mux.HandleFunc("GET "+dsp.VersionPath, n.handleVersion)
 	mux.Handle("GET "+dsp.TDSCContextPath, dsp.ContextHandler())
 	mux.HandleFunc("GET /healthz", n.handleHealth)

@@ -67,7 +67,10 @@ func (n *Node) writeAPIError(w http.ResponseWriter, r *http.Request, err error) 
 
 type apiFunc func(r *http.Request) (int, any, error)
 
-func (n *Node) api(f apiFunc) http.Handler {
+func (n *Node) api(f apiFunc) http.Handler { return n.apiBody(maxManagementBody, f) }
+
+// apiBody is api with a body of at most limit bytes.
+func (n *Node) apiBody(limit int64, f apiFunc) http.Handler {
 	want := sha256.Sum256([]byte(n.opToken))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := sha256.Sum256([]byte(operatorBearer(r)))
@@ -78,7 +81,7 @@ func (n *Node) api(f apiFunc) http.Handler {
 			writeJSON(w, http.StatusUnauthorized, &e)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxManagementBody)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		status, body, err := f(r)
 		if err != nil {
 			n.writeAPIError(w, r, err)
@@ -140,6 +143,7 @@ func (n *Node) mountManagement(mux *http.ServeMux) {
 	h("GET /api/v1/duties", n.apiListDuties)
 	h("POST /api/v1/duties/fulfil", n.apiFulfilDuty)
 	h("GET /api/v1/outbox", n.apiOutbox)
+	mux.Handle("POST /api/v1/agreements/{id}/compute", n.apiCompute())
 }
 
 func limitOf(r *http.Request) int {

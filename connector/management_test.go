@@ -2,8 +2,6 @@ package connector_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -43,23 +41,23 @@ func TestManagementAPI(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(prov.dir, "reg.txt"), content, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(content)
-	fileHash := "sha256:" + hex.EncodeToString(sum[:])
+	alg := testSuite.HashName()
+	fileHash := contentHash(content)
 	tests := []struct {
 		name, body string
 		status     int
 		want       string
 	}{
-		{"file checked", `{"id":"ds-f1","title":"F","classification":"general","category":"x","source":"file:reg.txt","contentHash":"SHA256:` + strings.ToUpper(fileHash[7:]) + `"}`, 201, `"contentHash":"` + fileHash + `"`},
+		{"file checked", `{"id":"ds-f1","title":"F","classification":"general","category":"x","source":"file:reg.txt","contentHash":"` + strings.ToUpper(fileHash) + `"}`, 201, `"contentHash":"` + fileHash + `"`},
 		{"file hashed", `{"id":"ds-f2","title":"F","classification":"general","category":"x","source":"file:reg.txt"}`, 201, `"contentHash":"` + fileHash + `"`},
-		{"file mismatch", `{"title":"F","classification":"general","category":"x","source":"file:reg.txt","contentHash":"sha256:` + strings.Repeat("2", 64) + `"}`, 400, "contentHash: the file of source file:reg.txt hashes to " + fileHash},
+		{"file mismatch", `{"title":"F","classification":"general","category":"x","source":"file:reg.txt","contentHash":"` + alg + `:` + strings.Repeat("2", 64) + `"}`, 400, "contentHash: the file of source file:reg.txt hashes to " + fileHash},
 		{"file missing", `{"title":"F","classification":"general","category":"x","source":"file:nope.txt"}`, 400, "source: file:nope.txt"},
 		{"file is a directory", `{"title":"F","classification":"general","category":"x","source":"file:."}`, 400, "source: file:."},
 		{"dir missing", `{"title":"F","classification":"general","category":"x","source":"dir:nope"}`, 400, "source: dir:nope"},
 		{"bad source", `{"title":"F","classification":"general","category":"x","source":"s3://bucket/key"}`, 400, "source: must be file:PATH"},
-		{"bad hash", `{"title":"F","classification":"general","category":"x","contentHash":"md5:abc"}`, 400, "contentHash: must be sha256:"},
-		{"short hash", `{"title":"F","classification":"general","category":"x","contentHash":"sha256:abcd"}`, 400, "contentHash: must be sha256:"},
-		{"registers", `{"id":"ds-a","title":"A","classification":"important","category":"health","contentHash":"sha256:` + strings.Repeat("1", 64) + `"}`, 201, `"id":"ds-a"`},
+		{"bad hash", `{"title":"F","classification":"general","category":"x","contentHash":"md5:abc"}`, 400, "contentHash: must be " + alg + ":"},
+		{"short hash", `{"title":"F","classification":"general","category":"x","contentHash":"` + alg + `:abcd"}`, 400, "contentHash: must be " + alg + ":"},
+		{"registers", `{"id":"ds-a","title":"A","classification":"important","category":"health","contentHash":"` + alg + `:` + strings.Repeat("1", 64) + `"}`, 201, `"id":"ds-a"`},
 		{"duplicate", `{"id":"ds-a","title":"A","classification":"important","category":"health"}`, 409, "already registered"},
 		{"bad classification", `{"title":"B","classification":"secret","category":"x"}`, 400, "classification"},
 		{"unknown field", `{"title":"B","classification":"general","category":"x","colour":"red"}`, 400, "colour"},
@@ -99,7 +97,7 @@ func TestManagementAPI(t *testing.T) {
 		t.Fatalf("transfer: %d %s", status, b)
 	}
 	// The consumer's receipt of bytes that are not the registered ones: 422, recorded.
-	status, b = api(t, cons, "POST", "/transfers/"+x.ID+"/receipt", opToken, `{"bytes":3,"sha256":"`+strings.Repeat("0", 64)+`"}`)
+	status, b = api(t, cons, "POST", "/transfers/"+x.ID+"/receipt", opToken, `{"bytes":3,"contentHash":"`+testSuite.HashName()+`:`+strings.Repeat("0", 64)+`"}`)
 	if status != 422 || !strings.Contains(string(b), "hash-mismatch") {
 		t.Fatalf("mismatching receipt: %d %s", status, b)
 	}

@@ -315,9 +315,9 @@ func (n *Node) checkAgreement(neg *store.Negotiation, a *dsp.Policy) (*dsp.Terms
 		// A provider without tdsc's countersigned profile (a standard DSP
 		// peer): nothing to counter-sign; the verification message is the
 		// consumer's assent (acknowledged evidence).
-		return &dsp.Terms{PolicyHash: agPol.Hash()}, ""
+		return &dsp.Terms{PolicyHash: agPol.HashWith(n.hashAlg())}, ""
 	}
-	if h := agPol.Hash(); h != a.Terms.PolicyHash {
+	if h := agPol.HashWith(n.hashAlg()); h != a.Terms.PolicyHash {
 		return nil, fmt.Sprintf("tdsc:terms.policyHash %s is not the agreement policy's hash %s", a.Terms.PolicyHash, h)
 	}
 	return a.Terms, ""

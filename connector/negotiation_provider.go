@@ -7,9 +7,7 @@ package connector
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +21,7 @@ import (
 	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/digest"
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -144,7 +143,7 @@ func (n *Node) decide(ctx context.Context, neg *store.Negotiation, ds *store.Dat
 	}
 	ag.ID, ag.Type, ag.Target = n.newID(), dsp.TypeAgreement, neg.DatasetID
 	ag.Assigner, ag.Assignee, ag.Timestamp = n.cfg.ParticipantID, neg.Counterparty, now.UTC().Format(time.RFC3339)
-	out.terms = termsOf(c, d, reqPol.Hash())
+	out.terms = termsOf(c, d, reqPol.HashWith(n.hashAlg()))
 	out.agreement = ag
 	if out.reason == "" {
 		out.reason = "the policy and the space's rules allow the consumer's registered attributes"
@@ -310,7 +309,7 @@ func (n *Node) handleVerification(r *http.Request, caller string) (int, any, err
 		// The ledger may still refuse it for the dataset's classification
 		// (space.countersigned-evidence); providerFinalize then terminates.
 		t.ConsumerKeyID, t.ConsumerSignature = "", ""
-		t.Evidence, t.VerificationTokenID, t.VerificationHash = policy.EvidenceAcknowledged, callerTokenID(ctx), sha256Hex(body)
+		t.Evidence, t.VerificationTokenID, t.VerificationHash = policy.EvidenceAcknowledged, callerTokenID(ctx), digest.Of(n.hashAlg(), body).String()
 		how = "consumer verified the agreement (acknowledged: its verification message " + t.VerificationHash + ", token " + t.VerificationTokenID + ")"
 	} else {
 		t.ConsumerKeyID, t.ConsumerSignature = m.KeyID, m.Signature
@@ -363,11 +362,6 @@ func callerTokenID(ctx context.Context) string {
 		}
 	}
 	return ""
-}
-
-func sha256Hex(b []byte) string {
-	h := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(h[:])
 }
 
 // checkConsumerSignature checks the consumer's signature over the terms with

@@ -19,6 +19,7 @@ import (
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/policy"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // ledgerAppender is what the node needs of the ledger to write: append one
@@ -40,6 +41,7 @@ type Node struct {
 	now      func() time.Time
 	newID    func() string
 	key      *identity.Key
+	cs       *suite.Suite // the space's crypto suite: its key's (SM2 keys live only in gm spaces)
 	issuer   *identity.Issuer
 	verifier *identity.Verifier
 	registry *identity.Registry
@@ -69,6 +71,8 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	closed sync.Once
+	// compute is the sandbox computations run in, started on first use.
+	compute computeRoom
 }
 
 type options struct {
@@ -155,6 +159,9 @@ func WithVerifierOptions(vo ...identity.VerifierOption) Option {
 	return func(o *options) { o.verifier = append(o.verifier, vo...) }
 }
 
+// hashAlg is the content-hash algorithm of the node's suite: "sha256" or "sm3".
+func (n *Node) hashAlg() string { return n.cs.HashName() }
+
 // NewUUID returns a random RFC 4122 version 4 URN, "urn:uuid:…".
 func NewUUID() string { return uuid.New().URN() }
 
@@ -235,7 +242,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	vopts := append([]identity.VerifierOption{identity.WithSelf(cfg.ParticipantID), identity.WithClock(o.now)}, o.verifier...)
+	cs := o.key.JWK().Suite()
+	vopts := append([]identity.VerifierOption{identity.WithSelf(cfg.ParticipantID), identity.WithClock(o.now), identity.WithSuite(cs)}, o.verifier...)
 	verifier, err := identity.NewVerifier(o.registry, vopts...)
 	if err != nil {
 		return nil, err
@@ -251,7 +259,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: o.log.With("participant", cfg.ParticipantID), now: o.now, newID: o.newID, key: o.key,
+	n := &Node{cfg: cfg, log: o.log.With("participant", cfg.ParticipantID), now: o.now, newID: o.newID, key: o.key, cs: cs,
 		issuer: issuer, verifier: verifier, registry: o.registry, rules: o.rules, st: st, opToken: o.opToken, data: o.data, promReg: o.metrics}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.lw = newLedgerWriter(writerDeps{st: st, space: cfg.Space, participant: cfg.ParticipantID, key: o.key, now: o.now,
@@ -344,6 +352,11 @@ func (n *Node) Close(ctx context.Context) error {
 		}
 		if cerr := n.st.Close(); err == nil {
 			err = cerr
+		}
+		if n.compute.runner != nil {
+			if cerr := n.compute.runner.Close(ctx); err == nil {
+				err = cerr
+			}
 		}
 	})
 	return err

@@ -20,6 +20,7 @@ import (
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/digest"
 	"github.com/tdsc/tdsc/policy"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // NewDataset is the operator's registration of a dataset.
@@ -69,16 +70,20 @@ func (n *Node) AddDataset(ctx context.Context, in NewDataset) (*store.Dataset, e
 }
 
 // checkContent checks a registration's source and content hash: the hash is
-// sha256:<64 hex>; a file: source must be a readable regular file, which the
+// <alg>:<64 hex> in the space's suite (sha256, or sm3 in a gm space); a file: source must be a readable regular file, which the
 // data plane hashes — the registered hash must be its hash, and is taken from
 // it when not given (the data plane keeps it, so the first send of this
 // version goes zero-copy); a dir: source must be a directory. An http(s)
 // source is not fetched here.
 func (n *Node) checkContent(ctx context.Context, in *NewDataset) error {
 	if in.ContentHash != "" {
+		alg := n.hashAlg()
 		d, err := digest.Parse(in.ContentHash)
-		if err != nil || d.Algorithm() != digest.SHA256 || !strings.HasPrefix(strings.ToLower(strings.TrimSpace(in.ContentHash)), "sha256:") {
-			return badRequest("contentHash: must be sha256: and 64 hex digits, got %q", in.ContentHash)
+		if err == nil && d.Algorithm() != alg {
+			return badRequest("contentHash: %q: this space's suite is %s: a %s hash is not allowed, want %s:<hex> (rule %s)", in.ContentHash, n.cs, d.Algorithm(), alg, suite.RuleHash)
+		}
+		if err != nil || !strings.HasPrefix(strings.ToLower(strings.TrimSpace(in.ContentHash)), alg+":") {
+			return badRequest("contentHash: must be %s: and 64 hex digits, got %q", alg, in.ContentHash)
 		}
 		in.ContentHash = d.String()
 	}
@@ -100,9 +105,9 @@ func (n *Node) checkContent(ctx context.Context, in *NewDataset) error {
 			return fmt.Errorf("source: %s: hashing the file: %w", src, err)
 		}
 		if in.ContentHash == "" {
-			in.ContentHash = "sha256:" + sum
-		} else if in.ContentHash != "sha256:"+sum {
-			return badRequest("contentHash: the file of source %s hashes to sha256:%s, not %s; register the hash of the file as it is (or leave contentHash out)", src, sum, in.ContentHash)
+			in.ContentHash = n.hashAlg() + ":" + sum
+		} else if in.ContentHash != n.hashAlg()+":"+sum {
+			return badRequest("contentHash: the file of source %s hashes to %s:%s, not %s; register the hash of the file as it is (or leave contentHash out)", src, n.hashAlg(), sum, in.ContentHash)
 		}
 		return nil
 	default:
@@ -143,7 +148,7 @@ func (n *Node) AddOffer(ctx context.Context, in NewOffer) (*store.Offer, error) 
 	if err != nil {
 		return nil, err
 	}
-	o := &store.Offer{ID: in.ID, DatasetID: in.Dataset, Policy: norm, PolicyHash: p.Hash()}
+	o := &store.Offer{ID: in.ID, DatasetID: in.Dataset, Policy: norm, PolicyHash: p.HashWith(n.hashAlg())}
 	rec := &ledger.Record{ID: "offer.published/" + o.ID, Kind: ledger.KindOfferPublished, Offer: o.ID, Dataset: o.DatasetID, PolicyHash: o.PolicyHash}
 	err = n.st.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.PutOffer(o); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/digest"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // Push transfers (HttpData-PUSH). The consumer names its receiver in the
@@ -51,7 +52,7 @@ func (n *Node) ReceivedPath(id string) string { return filepath.Join(n.receivedD
 func (n *Node) newReceiver() (*dataplane.Receiver, error) {
 	cfg := dataplane.DefaultReceiverConfig()
 	cfg.Audience, cfg.BaseURL, cfg.Dir, cfg.Now, cfg.Logger = n.pushAudience(), n.cfg.PublicURL, n.receivedDir(), n.now, n.log
-	cfg.Live = pushLive{n}
+	cfg.Live, cfg.Hash = pushLive{n}, n.hashAlg()
 	var hashes dataplane.HashLookup
 	if n.datasets != nil {
 		hashes = n.registeredHash
@@ -175,7 +176,9 @@ func (n *Node) providerPush(ctx context.Context, id string) error {
 		return n.refusePush(ctx, x, "dataplane.not-found", err.Error())
 	}
 	tok := addr.Property(transferPropertyAuth)
-	res, err := dataplane.NewPusher(n.pushClient, dpRecorder{n}, n.now).Push(ctx, dataplane.PushRequest{
+	pusher := dataplane.NewPusher(n.pushClient, dpRecorder{n}, n.now)
+	pusher.Hash = n.hashAlg()
+	res, err := pusher.Push(ctx, dataplane.PushRequest{
 		URL: addr.Endpoint, Token: tok, Proof: dataplane.KeyProof(n.key, tok), Grant: g, Dataset: ds})
 	var de *dataplane.Error
 	switch {
@@ -188,7 +191,7 @@ func (n *Node) providerPush(ctx context.Context, id string) error {
 	}
 	err = n.st.Update(ctx, func(tx *store.Tx) error {
 		if err := moveTransfer(tx, x, dsp.TransferCompleted, n.cfg.ParticipantID,
-			fmt.Sprintf("pushed %d bytes, sha256 %s, to %s", res.Size, res.ContentHash, addr.Endpoint)); err != nil {
+			fmt.Sprintf("pushed %d bytes, %s %s, to %s", res.Size, n.hashAlg(), res.ContentHash, addr.Endpoint)); err != nil {
 			return err
 		}
 		return tx.AddTask(taskSendTransferState, x.ID)
@@ -230,7 +233,8 @@ func (n *Node) endPush(ctx context.Context, x *store.Transfer, code, rule, reaso
 }
 
 // Receipt is what the consumer received for a pull transfer: the bytes and
-// their SHA-256 (hex) as it computed them.
+// their hash as it computed them (api.Receipt: SHA256 hex in an intl space,
+// or ContentHash "sha256:<hex>" / "sm3:<hex>").
 type Receipt = api.Receipt
 
 // ErrReceiptMismatch: the bytes the consumer received do not hash to the
@@ -250,16 +254,23 @@ func (n *Node) RecordReceipt(ctx context.Context, id string, rc Receipt) (*ledge
 	if x.Role != store.RoleConsumer || x.PeerPID == "" || x.Format != transferFormatPull {
 		return nil, badRequest("transfer %s: only the consumer of a started pull transfer records a receipt (a push is recorded by the receiver)", id)
 	}
-	d, err := digest.Parse(rc.SHA256)
-	if err != nil || d.Algorithm() != digest.SHA256 || rc.Bytes < 0 {
-		return nil, badRequest("sha256: must be the 64 hex digits of the received bytes' SHA-256; bytes: not negative")
+	given := rc.ContentHash
+	if given == "" {
+		given = rc.SHA256
+	}
+	d, err := digest.Parse(given)
+	if err == nil && d.Algorithm() != n.hashAlg() {
+		return nil, badRequest("contentHash: %s: this space's suite is %s: a %s hash is not allowed, want %s:<hex> (rule %s)", given, n.cs, d.Algorithm(), n.hashAlg(), suite.RuleHash)
+	}
+	if err != nil || rc.Bytes < 0 {
+		return nil, badRequest("contentHash (or sha256): must be %s:<64 hex digits> of the received bytes; bytes: not negative", n.hashAlg())
 	}
 	hash := d.Hex()
 	expected, _, err := n.ExpectedHash(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	registered := digest.SHA256Hex(expected)
+	registered := digest.Hex(n.hashAlg(), expected)
 	var addr dsp.DataAddress
 	if len(x.DataAddress) > 0 {
 		_ = json.Unmarshal(x.DataAddress, &addr)
@@ -294,7 +305,7 @@ func (n *Node) ExpectedHash(ctx context.Context, id string) (hash, source string
 	if n.datasets != nil {
 		h, err := n.registeredHash(ctx, x.DatasetID)
 		if err == nil && h != "" {
-			return "sha256:" + h, "ledger", nil
+			return n.hashAlg() + ":" + h, "ledger", nil
 		}
 		if err != nil {
 			// The ledger keeps both parties' hashes either way.
@@ -303,8 +314,8 @@ func (n *Node) ExpectedHash(ctx context.Context, id string) (hash, source string
 	}
 	var addr dsp.DataAddress
 	if len(x.DataAddress) > 0 && json.Unmarshal(x.DataAddress, &addr) == nil {
-		if h := digest.SHA256Hex(addr.Property(transferPropertyHash)); h != "" {
-			return "sha256:" + h, "provider", nil
+		if h := digest.Hex(n.hashAlg(), addr.Property(transferPropertyHash)); h != "" {
+			return n.hashAlg() + ":" + h, "provider", nil
 		}
 	}
 	return "", "", nil
@@ -321,5 +332,5 @@ func (n *Node) registeredHash(ctx context.Context, dataset string) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("reading dataset.registered of %s: %w", dataset, err)
 	}
-	return digest.SHA256Hex(e.Record.ContentHash), nil
+	return digest.Hex(n.hashAlg(), e.Record.ContentHash), nil
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,10 +32,9 @@ func pushProvider(t *testing.T, n *testNode, size int, wrongHash bool) ([]byte, 
 	if err := os.WriteFile(filepath.Join(n.dir, "big.bin"), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(data)
 	ctx := context.Background()
 	d, err := n.AddDataset(ctx, connector.NewDataset{ID: "ds-big", Title: "Big", Classification: "general",
-		Category: "transport", ContentHash: "sha256:" + hex.EncodeToString(sum[:]), Source: "file:big.bin"})
+		Category: "transport", ContentHash: contentHash(data), Source: "file:big.bin"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,10 +123,9 @@ func TestPushTransfer(t *testing.T) {
 		t.Fatal("a refused push touched the received file")
 	}
 	s.onLedger(t, "usage.logged/"+x.ID)
-	sum := sha256.Sum256(data)
 	for _, who := range []*testNode{prov, cons} {
 		r := s.onLedger(t, "transfer.completed/"+px.ID+"/"+who.id)
-		if r.Actor != who.id || r.Transfer != px.ID || r.Bytes != int64(len(data)) || r.ContentHash != "sha256:"+hex.EncodeToString(sum[:]) ||
+		if r.Actor != who.id || r.Transfer != px.ID || r.Bytes != int64(len(data)) || r.ContentHash != contentHash(data) ||
 			r.Decision != ledger.DecisionAllow {
 			t.Fatalf("%s's transfer.completed = %+v", who.id, r)
 		}
@@ -207,15 +203,15 @@ func TestReceiptMismatch(t *testing.T) {
 	}
 	cx := waitTransfer(t, cons, x.ID, "STARTED")
 	wrong := strings.Repeat("ab", 32)
-	rec, err := cons.RecordReceipt(ctx, x.ID, connector.Receipt{Bytes: 3, SHA256: wrong})
+	rec, err := cons.RecordReceipt(ctx, x.ID, connector.Receipt{Bytes: 3, ContentHash: testSuite.HashName() + ":" + wrong})
 	if !errors.Is(err, connector.ErrReceiptMismatch) || rec == nil {
 		t.Fatalf("receipt of the wrong bytes: %v", err)
 	}
 	r := s.onLedger(t, "transfer.completed/"+cx.PeerPID+"/"+cons.id)
-	if r.Decision != ledger.DecisionDeny || r.Rule != "transfer.hash-mismatch" || r.ContentHash != "sha256:"+wrong || !strings.Contains(r.Reason, "registered") {
+	if r.Decision != ledger.DecisionDeny || r.Rule != "transfer.hash-mismatch" || r.ContentHash != testSuite.HashName()+":"+wrong || !strings.Contains(r.Reason, "registered") {
 		t.Fatalf("consumer's transfer.completed = %+v", r)
 	}
-	if _, err := cons.RecordReceipt(ctx, x.ID, connector.Receipt{Bytes: 3, SHA256: "nothex"}); err == nil {
+	if _, err := cons.RecordReceipt(ctx, x.ID, connector.Receipt{Bytes: 3, ContentHash: testSuite.HashName() + ":nothex"}); err == nil {
 		t.Fatal("a receipt without a SHA-256 was taken")
 	}
 }
@@ -288,9 +284,9 @@ func TestReceiptCheckedAgainstTheLedger(t *testing.T) {
 	s, prov, cons := twoNodes(t)
 	ctx := context.Background()
 	// On the ledger, dataset ds-traffic is registered with another hash.
-	ledgerSum := sha256.Sum256([]byte("what was registered"))
+	ledgerSum := hashOf([]byte("what was registered"))
 	rec := s.sp.Dataset(prov.id, "ds-traffic", policy.General, "transport")
-	rec.ContentHash = "sha256:" + hex.EncodeToString(ledgerSum[:])
+	rec.ContentHash = contentHash([]byte("what was registered"))
 	b, err := s.sp.Batch(prov.id, rec)
 	if err != nil {
 		t.Fatal(err)
@@ -311,11 +307,11 @@ func TestReceiptCheckedAgainstTheLedger(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the bytes match the provider's stated hash: %v", err)
 	}
-	got, err := cons.RecordReceipt(ctx, x.ID, connector.Receipt{Bytes: res.Size, SHA256: res.SHA256})
+	got, err := cons.RecordReceipt(ctx, x.ID, connector.Receipt{Bytes: res.Size, ContentHash: res.Algorithm + ":" + res.Sum})
 	if !errors.Is(err, connector.ErrReceiptMismatch) {
 		t.Fatalf("receipt: %v, want ErrReceiptMismatch against the ledger's registration", err)
 	}
-	if got.Decision != ledger.DecisionDeny || !strings.Contains(got.Reason, hex.EncodeToString(ledgerSum[:])) {
+	if got.Decision != ledger.DecisionDeny || !strings.Contains(got.Reason, ledgerSum) {
 		t.Errorf("consumer's transfer.completed %+v: want a denial naming the ledger's hash", got)
 	}
 	onLedger := s.onLedger(t, "transfer.completed/"+cx.PeerPID+"/"+cons.id)

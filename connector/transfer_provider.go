@@ -226,7 +226,7 @@ func (n *Node) providerStart(ctx context.Context, id string) error {
 				}}
 			if ds.ContentHash != "" {
 				addr.EndpointProperties = append(addr.EndpointProperties,
-					dsp.EndpointProperty{Type: "EndpointProperty", Name: transferPropertyHash, Value: "sha256:" + digest.SHA256Hex(ds.ContentHash)})
+					dsp.EndpointProperty{Type: "EndpointProperty", Name: transferPropertyHash, Value: n.hashAlg() + ":" + digest.Hex(n.hashAlg(), ds.ContentHash)})
 			}
 			x.DataAddress, _ = json.Marshal(addr)
 			x.TokenID = claims.ID

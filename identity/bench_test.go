@@ -3,6 +3,8 @@ package identity
 import (
 	"testing"
 	"time"
+
+	"github.com/tdsc/tdsc/suite"
 )
 
 func benchSpace(b *testing.B) *space {
@@ -93,6 +95,37 @@ func BenchmarkVerifyRole(b *testing.B) {
 	tok, _ := s.authority.RoleToken(RoleAuditor, "aud-1", "ledger", nil, time.Hour)
 	for b.Loop() {
 		if _, err := s.ver.VerifyRole(b.Context(), tok, "ledger"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerifyProtocolSM2(b *testing.B) {
+	s := newSuiteSpace(b, suite.GM)
+	v, err := NewVerifier(s.reg, WithClock(s.clock.Now), WithReplayCapacity(b.N+1), WithSuite(suite.GM))
+	if err != nil {
+		b.Fatal(err)
+	}
+	toks := make([]string, b.N)
+	for i := range toks {
+		toks[i], _ = s.prov.ProtocolToken(providerID)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := v.VerifyProtocol(b.Context(), toks[i], providerID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSM2Verify is the gm floor: one bare SM2 signature check.
+func BenchmarkSM2Verify(b *testing.B) {
+	k, _ := GenerateSM2()
+	msg := []byte("header.payload-of-a-typical-protocol-token-of-about-three-hundred-bytes")
+	sig, _ := k.SignDetached(msg)
+	jwk := k.JWK()
+	for b.Loop() {
+		if err := jwk.VerifyDetached(msg, sig); err != nil {
 			b.Fatal(err)
 		}
 	}

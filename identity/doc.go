@@ -1,4 +1,5 @@
-// Package identity holds participants' keys (Ed25519 by default, ES256 accepted),
+// Package identity holds participants' keys (Ed25519 by default, ES256 accepted;
+// SM2 in a gm space, with the SM3withSM2 JWS method, see package suite),
 // their public JWKs with RFC 7638 thumbprints as kid, the registry client that
 // resolves a participant's current key and attributes from the ledger, and the
 // three JWTs of the space (protocol, access and role tokens), issued and verified

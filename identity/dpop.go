@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tdsc/tdsc/suite"
 )
 
 // DPoPProof makes the proof of possession a consumer sends with each data-plane
@@ -36,7 +37,7 @@ func DPoPProofAt(key *Key, method, rawURL, accessToken string, now time.Time) (s
 	pub.Kid, pub.Alg, pub.Use = "", "", ""
 	m := jwt.GetSigningMethod(key.JWK().Algorithm())
 	t := jwt.NewWithClaims(m, &dpopClaims{
-		HTM: method, HTU: htu, ATH: accessTokenHash(accessToken),
+		HTM: method, HTU: htu, ATH: accessTokenHash(pub.Suite(), accessToken),
 		RegisteredClaims: jwt.RegisteredClaims{IssuedAt: jwt.NewNumericDate(now), ID: newJTI()},
 	})
 	t.Header["typ"] = TypDPoP
@@ -44,9 +45,10 @@ func DPoPProofAt(key *Key, method, rawURL, accessToken string, now time.Time) (s
 	return t.SignedString(key.Signer())
 }
 
-func accessTokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+// accessTokenHash is the proof's ath (RFC 9449 §4.2): the hash of the access
+// token, with the suite of the proof's key (SHA-256, or SM3 in a gm space).
+func accessTokenHash(s *suite.Suite, token string) string {
+	return base64.RawURLEncoding.EncodeToString(s.Sum([]byte(token)))
 }
 
 // normalizeHTU is the URL as compared in htu: scheme and host lower-cased, no
@@ -76,7 +78,7 @@ func (v *Verifier) verifyProof(ctx context.Context, proof, method, rawURL, token
 	}
 	pc := &dpopClaims{}
 	t, err := jwt.NewParser(
-		jwt.WithValidMethods(AllowedAlgorithms),
+		jwt.WithValidMethods(v.suite.Algorithms()),
 		jwt.WithTimeFunc(v.now),
 		jwt.WithLeeway(v.leeway),
 		jwt.WithIssuedAt(),
@@ -86,7 +88,7 @@ func (v *Verifier) verifyProof(ctx context.Context, proof, method, rawURL, token
 		if keyErr != nil {
 			return fmt.Errorf("%w: %w", ErrBadProof, keyErr)
 		}
-		return fmt.Errorf("%w: %w", ErrBadProof, classify(t, err))
+		return fmt.Errorf("%w: %w", ErrBadProof, v.classify(t, err))
 	}
 	now := v.now()
 	if pc.IssuedAt == nil || now.Sub(pc.IssuedAt.Time) > DPoPMaxAge+v.leeway {
@@ -112,7 +114,7 @@ func (v *Verifier) verifyProof(ctx context.Context, proof, method, rawURL, token
 	if got, err := normalizeHTU(pc.HTU); err != nil || got != want {
 		return fmt.Errorf("%w: claim htu: %q, request is %q", ErrBadProof, pc.HTU, want)
 	}
-	if pc.ATH != accessTokenHash(token) {
+	if pc.ATH != accessTokenHash(key.Suite(), token) {
 		return fmt.Errorf("%w: claim ath: proof was made for another access token", ErrBadProof)
 	}
 	// The bound key must be a registered, active key of the consumer.

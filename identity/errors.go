@@ -24,8 +24,10 @@ var (
 	// ErrMalformed: the token is not a well-formed JWS compact JWT or lacks a
 	// required claim. Refuse.
 	ErrMalformed = errors.New("identity: malformed token")
-	// ErrAlgorithm: the token's alg is not on the allow-list (EdDSA, ES256), or
-	// does not match the registered key's type. Refuse.
+	// ErrAlgorithm: the token's alg is not on the space's allow-list (EdDSA,
+	// ES256 in an intl space; SM3withSM2 in a gm space, where the other
+	// suite's alg also matches suite.ErrMixed), or does not match the
+	// registered key's type. Refuse.
 	ErrAlgorithm = errors.New("identity: algorithm not allowed")
 	// ErrForbiddenHeader: the token carries a header that would let it choose
 	// its own key (jku, x5u, x5c, jwk outside a DPoP proof) or a crit extension.

@@ -10,11 +10,18 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+
+	"github.com/emmansun/gmsm/sm3"
+
+	"github.com/tdsc/tdsc/suite"
 )
 
 // JWK is a public JSON Web Key (RFC 7517) as registered on the ledger and served
-// as JWKS. Only Ed25519 (kty OKP, crv Ed25519) and P-256 (kty EC, crv P-256, ES256)
-// keys are accepted; everything else is refused by Validate.
+// as JWKS. Only Ed25519 (kty OKP, crv Ed25519), P-256 (kty EC, crv P-256, ES256)
+// and, in a gm space, SM2 (kty EC, crv SM2, alg SM3withSM2: the form Chinese DID
+// methods give SM2VerificationKey2022 keys) keys are accepted; everything else
+// is refused by Validate. Which of them a space allows is its suite's choice
+// (package suite), checked by the rulebook.
 type JWK struct {
 	Kty string `json:"kty"`
 	Crv string `json:"crv"`
@@ -43,15 +50,32 @@ func (k JWK) Validate() error {
 	return nil
 }
 
-// Algorithm is the JWS algorithm this key verifies: EdDSA or ES256.
+// Algorithm is the JWS algorithm this key verifies: EdDSA, ES256 or SM3withSM2.
 func (k JWK) Algorithm() string {
-	if k.Kty == "EC" {
-		return "ES256"
+	switch {
+	case k.Kty == "EC" && k.Crv == crvSM2:
+		return suite.AlgSM2
+	case k.Kty == "EC":
+		return suite.AlgES256
 	}
-	return "EdDSA"
+	return suite.AlgEdDSA
 }
 
-// Thumbprint is the RFC 7638 SHA-256 thumbprint, base64url without padding.
+// Suite is the crypto suite the key belongs to: GM for SM2 keys, Intl otherwise.
+func (k JWK) Suite() *suite.Suite {
+	if k.Kty == "EC" && k.Crv == crvSM2 {
+		return suite.GM
+	}
+	return suite.Intl
+}
+
+// crvSM2 is the JWK crv of SM2 keys (kty EC), as Chinese DID methods write it.
+const crvSM2 = "SM2"
+
+// Thumbprint is the RFC 7638 thumbprint, base64url without padding: SHA-256
+// for Ed25519 and P-256 keys, SM3 for SM2 keys (RFC 7638 §3.4 leaves the hash
+// to the application; an SM2 key only lives in a gm space, where every hash is
+// SM3).
 func (k JWK) Thumbprint() (string, error) {
 	var canon string
 	switch k.Kty {
@@ -62,11 +86,16 @@ func (k JWK) Thumbprint() (string, error) {
 	default:
 		return "", fmt.Errorf("%w: field kty: must be OKP or EC, got %q", ErrBadKey, k.Kty)
 	}
-	sum := sha256.Sum256([]byte(canon))
+	var sum [32]byte
+	if k.Kty == "EC" && k.Crv == crvSM2 {
+		sum = sm3.Sum([]byte(canon))
+	} else {
+		sum = sha256.Sum256([]byte(canon))
+	}
 	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
 }
 
-// PublicKey decodes the key: ed25519.PublicKey or *ecdsa.PublicKey.
+// PublicKey decodes the key: ed25519.PublicKey, or *ecdsa.PublicKey on P-256 or SM2.
 func (k JWK) PublicKey() (crypto.PublicKey, error) {
 	switch k.Kty {
 	case "OKP":
@@ -79,13 +108,20 @@ func (k JWK) PublicKey() (crypto.PublicKey, error) {
 		}
 		return ed25519.PublicKey(x), nil
 	case "EC":
-		if k.Crv != "P-256" {
-			return nil, fmt.Errorf("%w: field crv: EC keys must be P-256, got %q", ErrBadKey, k.Crv)
+		if k.Crv != "P-256" && k.Crv != crvSM2 {
+			return nil, fmt.Errorf("%w: field crv: EC keys must be P-256 or SM2, got %q", ErrBadKey, k.Crv)
 		}
 		x, errX := DecodeBase64URL(k.X)
 		y, errY := DecodeBase64URL(k.Y)
 		if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
 			return nil, fmt.Errorf("%w: fields x, y: must be 32 bytes each in canonical base64url (no padding, no line breaks)", ErrBadKey)
+		}
+		if k.Crv == crvSM2 {
+			pub, err := suite.SM2PublicKey(x, y)
+			if err != nil {
+				return nil, fmt.Errorf("%w: fields x, y: point is not on SM2", ErrBadKey)
+			}
+			return pub, nil
 		}
 		// SEC 1 uncompressed form; the parser refuses a point not on the curve.
 		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
@@ -99,7 +135,8 @@ func (k JWK) PublicKey() (crypto.PublicKey, error) {
 }
 
 // VerifyDetached checks sig over msg with this key. Ed25519 signatures are 64
-// bytes; ES256 signatures are r||s, 64 bytes, over SHA-256(msg).
+// bytes; ES256 signatures are r||s, 64 bytes, over SHA-256(msg); SM2
+// signatures are r||s, 64 bytes, over SM3(ZA || msg) (GB/T 32918.2).
 func (k JWK) VerifyDetached(msg, sig []byte) error {
 	pub, err := k.PublicKey()
 	if err != nil {
@@ -111,6 +148,12 @@ func (k JWK) VerifyDetached(msg, sig []byte) error {
 			return ErrBadSignature
 		}
 	case *ecdsa.PublicKey:
+		if suite.IsSM2(p) {
+			if !suite.VerifySM2(p, msg, sig) {
+				return ErrBadSignature
+			}
+			return nil
+		}
 		if len(sig) != 64 {
 			return ErrBadSignature
 		}
@@ -134,8 +177,13 @@ func NewJWK(pub crypto.PublicKey) (JWK, error) {
 	case ed25519.PublicKey:
 		k = JWK{Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(p), Alg: "EdDSA", Use: "sig"}
 	case *ecdsa.PublicKey:
+		if suite.IsSM2(p) {
+			x, y := suite.SM2Coordinates(p)
+			k = JWK{Kty: "EC", Crv: crvSM2, X: base64.RawURLEncoding.EncodeToString(x), Y: base64.RawURLEncoding.EncodeToString(y), Alg: suite.AlgSM2, Use: "sig"}
+			break
+		}
 		if p.Curve != elliptic.P256() {
-			return JWK{}, fmt.Errorf("%w: only P-256 ECDSA keys are supported", ErrBadKey)
+			return JWK{}, fmt.Errorf("%w: only P-256 ECDSA and SM2 keys are supported", ErrBadKey)
 		}
 		b, err := p.Bytes() // SEC 1 uncompressed: 0x04 || x || y
 		if err != nil {

@@ -11,6 +11,11 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/tdsc/tdsc/suite"
 )
 
 // Key is a participant's private signing key with its public JWK.
@@ -37,7 +42,34 @@ func GenerateES256() (*Key, error) {
 	return NewKey(priv)
 }
 
-// NewKey wraps an ed25519.PrivateKey or *ecdsa.PrivateKey (P-256).
+// GenerateSM2 makes a new SM2 key, for a gm space.
+func GenerateSM2() (*Key, error) {
+	priv, err := suite.GenerateSM2()
+	if err != nil {
+		return nil, err
+	}
+	return NewKey(priv)
+}
+
+// Generate makes a new key for a space of suite s: Ed25519 for intl (alg ""
+// or EdDSA) or ES256 (alg ES256), SM2 for gm.
+func Generate(s *suite.Suite, alg string) (*Key, error) {
+	if s == suite.GM {
+		if alg != "" && alg != suite.AlgSM2 {
+			return nil, s.CheckAlg(alg, true)
+		}
+		return GenerateSM2()
+	}
+	switch alg {
+	case "", suite.AlgEdDSA:
+		return GenerateEd25519()
+	case suite.AlgES256:
+		return GenerateES256()
+	}
+	return nil, s.CheckAlg(alg, true)
+}
+
+// NewKey wraps an ed25519.PrivateKey, *ecdsa.PrivateKey (P-256) or *sm2.PrivateKey.
 func NewKey(priv crypto.Signer) (*Key, error) {
 	pub, err := NewJWK(priv.Public())
 	if err != nil {
@@ -55,10 +87,12 @@ func (k *Key) KeyID() string { return k.pub.Kid }
 // Signer is the underlying private key, for golang-jwt signing.
 func (k *Key) Signer() crypto.Signer { return k.priv }
 
-// SignDetached signs msg: Ed25519 over msg, or ES256 (r||s) over SHA-256(msg).
-// JWK.VerifyDetached checks it.
+// SignDetached signs msg: Ed25519 over msg, ES256 (r||s) over SHA-256(msg),
+// or SM2 (r||s) over SM3(ZA || msg). JWK.VerifyDetached checks it.
 func (k *Key) SignDetached(msg []byte) ([]byte, error) {
 	switch p := k.priv.(type) {
+	case *sm2.PrivateKey:
+		return suite.SignSM2(p, msg)
 	case ed25519.PrivateKey:
 		return ed25519.Sign(p, msg), nil
 	case *ecdsa.PrivateKey:
@@ -77,7 +111,13 @@ func (k *Key) SignDetached(msg []byte) ([]byte, error) {
 
 // Save writes the private key as PKCS#8 PEM with mode 0600, refusing to overwrite.
 func (k *Key) Save(path string) error {
-	der, err := x509.MarshalPKCS8PrivateKey(k.priv)
+	var der []byte
+	var err error
+	if p, ok := k.priv.(*sm2.PrivateKey); ok {
+		der, err = smx509.MarshalPKCS8PrivateKey(p)
+	} else {
+		der, err = x509.MarshalPKCS8PrivateKey(k.priv)
+	}
 	if err != nil {
 		return err
 	}
@@ -110,6 +150,13 @@ func LoadKey(path string) (*Key, error) {
 		return nil, fmt.Errorf("%w: %s: not a PKCS#8 PEM private key", ErrBadKey, path)
 	}
 	priv, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		// SM2 keys carry the SM2 curve OID, which crypto/x509 does not know.
+		var err2 error
+		if priv, err2 = smx509.ParsePKCS8PrivateKey(block.Bytes); err2 == nil {
+			err = nil
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadKey, path, err)
 	}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tdsc/tdsc/suite"
 )
 
 // clock is a settable fake clock.
@@ -43,7 +45,11 @@ const (
 
 func newSpace(t *testing.T) *space { return newSpaceTB(t) }
 
-func newSpaceTB(t testing.TB) *space {
+func newSpaceTB(t testing.TB) *space { return newSuiteSpace(t, suite.Intl) }
+
+// newSuiteSpace is the space in crypto suite cs: in gm every key is SM2 and
+// the verifier accepts only SM3withSM2.
+func newSuiteSpace(t testing.TB, cs *suite.Suite) *space {
 	t.Helper()
 	s := &space{t: t, clock: &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}, src: NewMemorySource()}
 	mk := func(id string, gen func() (*Key, error), status string) *Issuer {
@@ -58,12 +64,16 @@ func newSpaceTB(t testing.TB) *space {
 		}
 		return iss
 	}
-	s.authority = mk(authorityID, GenerateEd25519, StatusActive)
-	s.prov = mk(providerID, GenerateEd25519, StatusActive)
-	s.cons = mk(consumerID, GenerateES256, StatusActive)
-	s.sp = mk(suspendedID, GenerateEd25519, StatusSuspended)
+	ed, es := GenerateEd25519, GenerateES256
+	if cs == suite.GM {
+		ed, es = GenerateSM2, GenerateSM2
+	}
+	s.authority = mk(authorityID, ed, StatusActive)
+	s.prov = mk(providerID, ed, StatusActive)
+	s.cons = mk(consumerID, es, StatusActive)
+	s.sp = mk(suspendedID, ed, StatusSuspended)
 	s.reg = NewRegistry(s.src, WithRegistryClock(s.clock.Now))
-	v, err := NewVerifier(s.reg, WithClock(s.clock.Now), WithSelf(providerID), WithAuthority(authorityID))
+	v, err := NewVerifier(s.reg, WithClock(s.clock.Now), WithSelf(providerID), WithAuthority(authorityID), WithSuite(cs))
 	if err != nil {
 		t.Fatal(err)
 	}

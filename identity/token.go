@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tdsc/tdsc/suite"
 )
 
 // Kind names a token kind. Each kind has its own typ header and carries its
@@ -65,8 +67,10 @@ const (
 	DPoPMaxAge = time.Minute
 )
 
-// AllowedAlgorithms is the allow-list of JWS algorithms, in every verifier.
-var AllowedAlgorithms = []string{"EdDSA", "ES256"}
+// AllowedAlgorithms is the allow-list of JWS algorithms of an intl space's
+// verifiers; a gm space's verifiers (WithSuite(suite.GM)) allow only
+// SM3withSM2. See suite.Suite.Algorithms.
+var AllowedAlgorithms = suite.Intl.Algorithms()
 
 // ProtocolClaims are the claims of a protocol token: iss = sub = the caller,
 // aud = the callee, exp at most MaxProtocolTTL after iat, a unique jti.

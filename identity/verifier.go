@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tdsc/tdsc/suite"
 )
 
 // Verifier checks the tokens presented to one participant. It never trusts a
@@ -24,6 +26,8 @@ type Verifier struct {
 	self        string
 	authority   string
 	refreshSpan time.Duration
+
+	suite *suite.Suite
 
 	protoReplay *replayCache
 	proofReplay *replayCache
@@ -51,6 +55,11 @@ func WithSelf(id string) VerifierOption { return func(v *Verifier) { v.self = id
 // (pinned at genesis) must sign auditor and regulator role tokens.
 func WithAuthority(id string) VerifierOption { return func(v *Verifier) { v.authority = id } }
 
+// WithSuite sets the space's crypto suite (default suite.Intl): only its JWS
+// algorithms are accepted, and a token of the other suite's algorithm is
+// refused naming the rule suite.alg.
+func WithSuite(s *suite.Suite) VerifierOption { return func(v *Verifier) { v.suite = s } }
+
 // WithReplayCapacity bounds each replay cache (protocol jti, DPoP proof jti) to
 // n unexpired ids (default 1<<20, about 60 MiB each when full).
 func WithReplayCapacity(n int) VerifierOption {
@@ -72,7 +81,7 @@ func NewVerifier(reg *Registry, opts ...VerifierOption) (*Verifier, error) {
 		return nil, errors.New("identity: verifier: registry: required")
 	}
 	v := &Verifier{
-		reg: reg, now: time.Now, leeway: DefaultLeeway, maxBytes: MaxTokenBytes, refreshSpan: time.Hour,
+		reg: reg, now: time.Now, suite: suite.Intl, leeway: DefaultLeeway, maxBytes: MaxTokenBytes, refreshSpan: time.Hour,
 		protoReplay: newReplayCache(1 << 20), proofReplay: newReplayCache(1 << 20),
 	}
 	for _, o := range opts {
@@ -116,7 +125,7 @@ func (v *Verifier) parse(ctx context.Context, token string, claims jwt.Claims, s
 		now = v.now
 	}
 	opts := []jwt.ParserOption{
-		jwt.WithValidMethods(AllowedAlgorithms),
+		jwt.WithValidMethods(v.suite.Algorithms()),
 		jwt.WithAudience(s.aud),
 		jwt.WithTimeFunc(now),
 		jwt.WithLeeway(v.leeway),
@@ -140,7 +149,7 @@ func (v *Verifier) parse(ctx context.Context, token string, claims jwt.Claims, s
 		if keyErr != nil {
 			return out, keyErr
 		}
-		return out, classify(t, err)
+		return out, v.classify(t, err)
 	}
 	if k, ok := claims.(interface{ tokenKind() Kind }); ok && k.tokenKind() != s.kind {
 		return out, fmt.Errorf("%w: claim tkn: %q, want %q", ErrWrongKind, k.tokenKind(), s.kind)
@@ -193,10 +202,14 @@ func checkHeader(h map[string]any, typ string) error {
 }
 
 // classify turns a golang-jwt error into one of ours, keeping both for errors.Is.
-func classify(t *jwt.Token, err error) error {
+func (v *Verifier) classify(t *jwt.Token, err error) error {
 	if t != nil && t.Header != nil {
-		if alg, _ := t.Header["alg"].(string); !slices.Contains(AllowedAlgorithms, alg) {
-			return fmt.Errorf("%w: header alg: %q is not one of %v", ErrAlgorithm, alg, AllowedAlgorithms)
+		alg, _ := t.Header["alg"].(string)
+		if !v.suite.AllowsAlg(alg) {
+			if slices.Contains(suite.Intl.Algorithms(), alg) || slices.Contains(suite.GM.Algorithms(), alg) {
+				return fmt.Errorf("%w: header alg: %w", ErrAlgorithm, v.suite.CheckAlg(alg, false))
+			}
+			return fmt.Errorf("%w: header alg: %q is not one of %v", ErrAlgorithm, alg, v.suite.Algorithms())
 		}
 	}
 	var sentinel error

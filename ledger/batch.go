@@ -7,9 +7,9 @@ import (
 	"fmt"
 
 	"github.com/transparency-dev/merkle/compact"
-	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // Batch is what a writer appends: its records, the RFC 6962 root over their
@@ -19,7 +19,7 @@ type Batch struct {
 	Writer    string   `json:"writer"`
 	KeyID     string   `json:"keyId"`
 	Records   []Record `json:"records"`
-	Root      string   `json:"root"`      // hex SHA-256
+	Root      string   `json:"root"`      // hex SHA-256 or SM3, the space's suite
 	Signature string   `json:"signature"` // base64url, no padding
 }
 
@@ -32,21 +32,22 @@ type Receipt struct {
 	RecordIDs  []string `json:"recordIds"`
 }
 
-// LeafHash is the RFC 6962 leaf hash of the record's canonical encoding.
-func LeafHash(r *Record) ([]byte, error) {
+// LeafHash is the RFC 6962 leaf hash of the record's canonical encoding,
+// with suite s's hash.
+func LeafHash(s *suite.Suite, r *Record) ([]byte, error) {
 	c, err := r.Canonical()
 	if err != nil {
 		return nil, err
 	}
-	return rfc6962.DefaultHasher.HashLeaf(c), nil
+	return s.Merkle().HashLeaf(c), nil
 }
 
-// MerkleRoot is the RFC 6962 root over leaf hashes, in order.
-func MerkleRoot(leaves [][]byte) []byte {
+// MerkleRoot is the RFC 6962 root over leaf hashes, in order, with suite s's hash.
+func MerkleRoot(s *suite.Suite, leaves [][]byte) []byte {
 	if len(leaves) == 0 {
-		return rfc6962.DefaultHasher.EmptyRoot()
+		return s.Merkle().EmptyRoot()
 	}
-	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	rf := compact.RangeFactory{Hash: s.Merkle().HashChildren}
 	r := rf.NewEmptyRange(0)
 	for _, l := range leaves {
 		_ = r.Append(l, nil) // cannot fail for a range starting at 0
@@ -61,17 +62,19 @@ func BatchMessage(space, writer, kid, root string, count int) []byte {
 }
 
 // NewBatch builds and signs a batch of recs with key on behalf of writer.
-// It validates every record first, so a batch it returns is well-formed.
+// It validates every record first, so a batch it returns is well-formed. The
+// tree is hashed with the key's suite (an SM2 key lives in a gm space).
 func NewBatch(space, writer string, key *identity.Key, recs []Record) (*Batch, error) {
 	b := &Batch{Space: space, Writer: writer, KeyID: key.KeyID(), Records: recs}
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
-	leaves, err := b.Leaves()
+	s := key.JWK().Suite()
+	leaves, err := b.Leaves(s)
 	if err != nil {
 		return nil, err
 	}
-	b.Root = hex.EncodeToString(MerkleRoot(leaves))
+	b.Root = hex.EncodeToString(MerkleRoot(s, leaves))
 	sig, err := key.SignDetached(BatchMessage(b.Space, b.Writer, b.KeyID, b.Root, len(recs)))
 	if err != nil {
 		return nil, fmt.Errorf("ledger: sign batch: %w", err)
@@ -80,8 +83,9 @@ func NewBatch(space, writer string, key *identity.Key, recs []Record) (*Batch, e
 	return b, nil
 }
 
-// Encode returns the canonical encoding and leaf hash of every record, in order.
-func (b *Batch) Encode() (canon, leaves [][]byte, err error) {
+// Encode returns the canonical encoding and leaf hash (suite s) of every record, in order.
+func (b *Batch) Encode(s *suite.Suite) (canon, leaves [][]byte, err error) {
+	h := s.Merkle()
 	canon, leaves = make([][]byte, len(b.Records)), make([][]byte, len(b.Records))
 	for i := range b.Records {
 		c, err := b.Records[i].Canonical()
@@ -91,26 +95,26 @@ func (b *Batch) Encode() (canon, leaves [][]byte, err error) {
 		if err := checkSize(fmt.Sprintf("records[%d]", i), b.Records[i].ID, c); err != nil {
 			return nil, nil, err
 		}
-		canon[i], leaves[i] = c, rfc6962.DefaultHasher.HashLeaf(c)
+		canon[i], leaves[i] = c, h.HashLeaf(c)
 	}
 	return canon, leaves, nil
 }
 
-// Leaves are the leaf hashes of the batch's records, in order.
-func (b *Batch) Leaves() ([][]byte, error) {
-	_, leaves, err := b.Encode()
+// Leaves are the leaf hashes (suite s) of the batch's records, in order.
+func (b *Batch) Leaves(s *suite.Suite) ([][]byte, error) {
+	_, leaves, err := b.Encode(s)
 	return leaves, err
 }
 
 // CheckRoot recomputes the root from the records and compares it with Root,
 // returning the leaf hashes. A mismatch is ErrBadSignature: the records are
 // not the ones signed.
-func (b *Batch) CheckRoot() ([][]byte, error) {
-	leaves, err := b.Leaves()
+func (b *Batch) CheckRoot(s *suite.Suite) ([][]byte, error) {
+	leaves, err := b.Leaves(s)
 	if err != nil {
 		return nil, err
 	}
-	if got := hex.EncodeToString(MerkleRoot(leaves)); got != b.Root {
+	if got := hex.EncodeToString(MerkleRoot(s, leaves)); got != b.Root {
 		return nil, &FieldError{Err: ErrBadSignature, Rule: RuleBatchRoot, Field: "root", Reason: fmt.Sprintf("records hash to %s, batch says %s", got, b.Root)}
 	}
 	return leaves, nil

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/tdsc/tdsc/ledger/digest"
 )
 
 // Size limits on untrusted input.
@@ -175,6 +177,7 @@ var required = map[Kind][]string{
 	KindDutyFulfilled:         {"agreement", "duty"},
 	KindObjectionFiled:        {"objection"},
 	KindObjectionResolved:     {"objection"},
+	KindComputeExecuted:       {"agreement", "counterparty", "dataset", "decision", "compute"},
 }
 
 func (r *Record) validateKind() error {
@@ -211,9 +214,18 @@ func (r *Record) validateKind() error {
 			missing = r.TokenID == ""
 		case "reason":
 			missing = r.Reason == ""
+		case "decision":
+			missing = r.Decision == ""
+		case "compute":
+			missing = r.Compute == nil
 		}
 		if missing {
 			return malformed(RuleRequired, f, r.ID, "a %s record must carry %s", r.Kind, f)
+		}
+	}
+	if c := r.Compute; c != nil {
+		if err := c.validate(r); err != nil {
+			return err
 		}
 	}
 	if p := r.Participant; p != nil {
@@ -278,4 +290,43 @@ func checkID(field, v, id string, req bool) error {
 // ParseTime parses an RFC 3339 time, which always carries an offset.
 func ParseTime(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
+}
+
+func (c *Compute) validate(r *Record) error {
+	if err := checkID("compute.run", c.Run, r.ID, true); err != nil {
+		return err
+	}
+	for _, h := range []struct {
+		field, v string
+		req      bool
+	}{{"compute.program", c.Program, true}, {"compute.inputHash", c.InputHash, false}, {"compute.outputHash", c.OutputHash, false}} {
+		if h.v == "" && !h.req {
+			continue
+		}
+		if !isDigest(h.v) {
+			return malformed(RuleFormat, h.field, r.ID, "must be a content hash as sha256:<64 lower-case hex digits>; got %q", h.v)
+		}
+	}
+	for _, n := range []struct {
+		field string
+		v     int64
+	}{{"compute.inputBytes", c.InputBytes}, {"compute.outputBytes", c.OutputBytes}, {"compute.cpuMillis", c.CPUMillis}, {"compute.peakMemory", c.PeakMemory}} {
+		if n.v < 0 {
+			return malformed(RuleFormat, n.field, r.ID, "must not be negative")
+		}
+	}
+	if r.Decision == DecisionDeny && (r.Rule == "" || r.Reason == "") {
+		return malformed(RuleRequired, "rule", r.ID, "a denied compute.executed record must name its rule and reason")
+	}
+	if r.Decision == DecisionDeny && r.Bytes != 0 {
+		return malformed(RuleFormat, "bytes", r.ID, "a denied run lets no bytes leave; got %d", r.Bytes)
+	}
+	return nil
+}
+
+// isDigest reports whether s is a content hash in the form the ledger
+// records it (digest.Digest.String: "sha256:" and lower-case hex).
+func isDigest(s string) bool {
+	d, err := digest.Parse(s)
+	return err == nil && d.String() == s
 }

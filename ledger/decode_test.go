@@ -11,6 +11,7 @@ import (
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/policy"
+	"github.com/tdsc/tdsc/suite"
 )
 
 const good = `{"schema":1,"id":"r-1","kind":"transfer.authorized","time":"2026-03-01T08:00:00+08:00","actor":"p1","counterparty":"p2","agreement":"ag-1","transfer":"t-1","tokenId":"jti-1"}`
@@ -72,7 +73,7 @@ func TestBatchRoundTrip(t *testing.T) {
 	if diff := cmp.Diff(b, got); diff != "" {
 		t.Fatalf("(-sent +decoded):\n%s", diff)
 	}
-	if _, err := got.CheckRoot(); err != nil {
+	if _, err := got.CheckRoot(suite.Intl); err != nil {
 		t.Fatal(err)
 	}
 	if err := got.VerifySignature(s.AuthorityKey.JWK()); err != nil {
@@ -160,8 +161,8 @@ func FuzzDecodeBatch(f *testing.F) {
 		if string(again) != string(again2) {
 			t.Fatalf("round trip changed the batch:\n%s\n%s", again, again2)
 		}
-		l1, err1 := b.Leaves()
-		l2, err2 := b2.Leaves()
+		l1, err1 := b.Leaves(suite.Intl)
+		l2, err2 := b2.Leaves(suite.Intl)
 		if err1 != nil || err2 != nil || !cmp.Equal(l1, l2) {
 			t.Fatalf("leaves differ after a round trip: %v %v", err1, err2)
 		}

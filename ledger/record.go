@@ -32,6 +32,10 @@ const (
 	KindDutyFulfilled         Kind = "duty.fulfilled"
 	KindObjectionFiled        Kind = "objection.filed"
 	KindObjectionResolved     Kind = "objection.resolved"
+	// KindComputeExecuted is a program run at the provider under an
+	// agreement (docs/sandbox.md): allowed, it counts as a use and its result
+	// left; denied, it names the rule and nothing left.
+	KindComputeExecuted Kind = "compute.executed"
 )
 
 // Kinds lists every kind the schema knows, in lifecycle order.
@@ -41,6 +45,7 @@ var Kinds = []Kind{
 	KindNegotiationDenied, KindAgreementRevoked, KindTransferAuthorized,
 	KindTransferCompleted, KindTransferDenied, KindUsageLogged,
 	KindDutyFulfilled, KindObjectionFiled, KindObjectionResolved,
+	KindComputeExecuted,
 }
 
 // Known reports whether k is a kind of this schema version.
@@ -113,6 +118,24 @@ type Record struct {
 	Terms       *Terms             `json:"terms,omitempty"`
 	Duty        *Duty              `json:"duty,omitempty"`
 	Objection   *Objection         `json:"objection,omitempty"`
+	Compute     *Compute           `json:"compute,omitempty"`
+}
+
+// Compute is what a compute.executed record meters: the program and the input
+// it ran on, what came out, and what it used. A denied run before the program
+// started has no input, output or usage; a denied run after it has them but
+// its output did not leave. The record's Bytes is the bytes that left.
+type Compute struct {
+	Run string `json:"run"`
+	// Program, InputHash and OutputHash are "sha256:" and lower-case hex.
+	Program     string `json:"program"`
+	InputHash   string `json:"inputHash,omitempty"`
+	InputBytes  int64  `json:"inputBytes,omitempty"`
+	OutputHash  string `json:"outputHash,omitempty"`
+	OutputBytes int64  `json:"outputBytes,omitempty"`
+	CPUMillis   int64  `json:"cpuMillis,omitempty"`
+	// PeakMemory is the program's largest linear memory, in bytes.
+	PeakMemory int64 `json:"peakMemory,omitempty"`
 }
 
 // Participant is a registered party of the space; see identity.Participant.
@@ -140,7 +163,7 @@ type Terms struct {
 	// Evidence is policy.EvidenceCountersigned (also when empty, as in
 	// records written before the field existed) or policy.EvidenceAcknowledged.
 	Evidence string `json:"evidence,omitempty"`
-	// VerificationTokenID (jti) and VerificationHash ("sha256:<hex>" of the
+	// VerificationTokenID (jti) and VerificationHash ("sha256:<hex>", "sm3:<hex>" in a gm space, of the
 	// message body) identify the consumer's verification message; set with
 	// acknowledged evidence only.
 	VerificationTokenID string `json:"verificationTokenId,omitempty"`

@@ -179,6 +179,8 @@ var nouns = map[string]string{
 	LeftPurpose: "purpose", LeftRecipient: "recipient", LeftIndustry: "industry", LeftOrgType: "orgType",
 	LeftMembership: "membership", LeftSpatial: "consumer region", LeftDateTime: "time",
 	LeftElapsedTime: "time since the agreement started", LeftCount: "use number", LeftClassification: "classification",
+	LeftProgram: "program", LeftProgramApproval: "program approval", LeftOutputBytes: "result size in bytes",
+	LeftOutputRows: "result rows", LeftGroupSize: "smallest group",
 }
 
 func operandText(vs []string, asList bool) string {

@@ -22,6 +22,31 @@ type Request struct {
 	Consumer   Party       `json:"consumer"`
 	Dataset    DatasetInfo `json:"dataset"`
 	LegalBasis string      `json:"legalBasis,omitempty"`
+	// Compute describes a compute request: the program, and once it has run,
+	// its result. Nil for other actions.
+	Compute *Compute `json:"compute,omitempty"`
+}
+
+// Compute is what the compute action's constraints judge. Before a run Output
+// is nil and the output constraints are satisfied provisionally (their reason
+// says they are checked on the result); the caller evaluates again with the
+// result's Output, and only an allowed second decision lets the result leave.
+type Compute struct {
+	// Program is the module's hash, "sha256:" and lower-case hex.
+	Program string `json:"program"`
+	// Approval is ApprovalOperator when the provider's operator approved it.
+	Approval string       `json:"approval,omitempty"`
+	Output   *OutputFacts `json:"output,omitempty"`
+}
+
+// OutputFacts are what a result shows the output constraints.
+type OutputFacts struct {
+	Bytes int64 `json:"bytes"`
+	Rows  int   `json:"rows"`
+	// Aggregate is true when the result is a table with a count column;
+	// SmallestGroup is then its smallest count (0 for no rows).
+	Aggregate     bool `json:"aggregate"`
+	SmallestGroup int  `json:"smallestGroup,omitempty"`
 }
 
 // Party is the consumer's registered attributes.
@@ -295,6 +320,47 @@ func evalAtomic(n *node, req *Request) (bool, string) {
 			return true, n.ok
 		}
 		return false, failReason(n, strconv.Itoa(req.Uses+1))
+	case LeftProgram, LeftProgramApproval:
+		if req.Compute == nil {
+			return false, "the request runs no program"
+		}
+		v := req.Compute.Program
+		if n.left == LeftProgramApproval {
+			if v = req.Compute.Approval; v == "" {
+				return false, "the program has no approval"
+			}
+		}
+		if ok = dom.admitsString(v); ok {
+			return true, n.ok
+		}
+		return false, failReason(n, strconv.Quote(v))
+	case LeftOutputBytes, LeftOutputRows, LeftGroupSize:
+		if req.Compute == nil {
+			return false, "the request runs no program"
+		}
+		out := req.Compute.Output
+		if out == nil {
+			return true, "checked on the result: " + n.ok
+		}
+		var v int64
+		switch n.left {
+		case LeftOutputBytes:
+			v = out.Bytes
+		case LeftOutputRows:
+			v = int64(out.Rows)
+		case LeftGroupSize:
+			if !out.Aggregate {
+				return false, "the result is not an aggregate: it has no count column"
+			}
+			if out.Rows == 0 {
+				return true, "the result has no groups"
+			}
+			v = int64(out.SmallestGroup)
+		}
+		if ok = dom.admitsOrdinal(v); ok {
+			return true, n.ok
+		}
+		return false, failReason(n, strconv.FormatInt(v, 10))
 	case LeftClassification:
 		bit := levelBit(req.Dataset.Classification)
 		if bit == 0 {

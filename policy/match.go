@@ -1,14 +1,14 @@
 package policy
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tdsc/tdsc/ledger/digest"
 )
 
 // ErrMismatch is wrapped by every *MismatchError: the consumer's request is
@@ -361,7 +361,10 @@ func (p *Policy) Canonical() string {
 // mean the same (order, prefixes and equivalent forms aside). It covers the
 // rules only, not @id, target or parties, so an offer and the agreement made
 // from it hash alike; the ledger records the dataset and parties beside it.
-func (p *Policy) Hash() string {
-	sum := sha256.Sum256([]byte(p.Canonical()))
-	return "sha256:" + hex.EncodeToString(sum[:])
+func (p *Policy) Hash() string { return p.HashWith(digest.SHA256) }
+
+// HashWith is Hash with the content-hash algorithm of the space's suite:
+// "sha256:<hex>" or, in a gm space, "sm3:<hex>".
+func (p *Policy) HashWith(alg string) string {
+	return digest.Of(alg, []byte(p.Canonical())).String()
 }

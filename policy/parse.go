@@ -320,7 +320,7 @@ func parseRules(path string, v any, permission bool) ([]Rule, error) {
 			return nil, err
 		}
 		if !ruleActions[s] {
-			return nil, perr(join(rp, "action"), "unknown action %q; the profile's actions are use, transfer, read, distribute, reproduce, modify, derive, aggregate, display, commercialize", s)
+			return nil, perr(join(rp, "action"), "unknown action %q; the profile's actions are use, transfer, read, distribute, reproduce, modify, derive, aggregate, display, commercialize, compute", s)
 		}
 		r.Action = s
 		if c, ok := f["constraint"]; ok {

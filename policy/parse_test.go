@@ -40,7 +40,7 @@ func TestParseRefusesWithPath(t *testing.T) {
 		{"two logics", wrap(`{"and":[{"leftOperand":"purpose","operator":"eq","rightOperand":"x"}],"or":[{"leftOperand":"purpose","operator":"eq","rightOperand":"x"}]}`), "permission[0].constraint[1].or", "a logical constraint has exactly one of and, or, xone, andSequence (also has and)"},
 		{"nested unknown", wrap(`{"or":[{"leftOperand":"purpose","operator":"eq","rightOperand":"x"},{"and":[{"leftOperand":"foo","operator":"eq","rightOperand":"x"}]}]}`), "permission[0].constraint[1].or[1].and[0].leftOperand", `unknown left operand "foo"`},
 		{"bare and prefixed", wrap(`{"leftOperand":"purpose","odrl:leftOperand":"purpose","operator":"eq","rightOperand":"x"}`), "permission[0].constraint[1].odrl:leftOperand", `term "leftOperand" given twice (bare and prefixed)`},
-		{"unknown action", `{"@id":"urn:t","permission":[{"action":"sell"}]}`, "permission[0].action", "unknown action \"sell\"; the profile's actions are use, transfer, read, distribute, reproduce, modify, derive, aggregate, display, commercialize"},
+		{"unknown action", `{"@id":"urn:t","permission":[{"action":"sell"}]}`, "permission[0].action", "unknown action \"sell\"; the profile's actions are use, transfer, read, distribute, reproduce, modify, derive, aggregate, display, commercialize, compute"},
 		{"refined action", `{"@id":"urn:t","permission":[{"action":{"rdf:value":{"@id":"odrl:use"},"refinement":[]}}]}`, "permission[0].action", "refined actions are outside the profile; put the constraint on the rule"},
 		{"unknown duty", `{"@id":"urn:t","permission":[{"action":"use","duty":[{"action":"compensate"}]}]}`, "permission[0].duty[0].action", `unknown duty "compensate"; the profile's duties are delete, log, notify (inform), anonymise (anonymize)`},
 		{"duty with a purpose", `{"@id":"urn:t","permission":[{"action":"use"}],"obligation":[{"action":"delete","constraint":[{"leftOperand":"purpose","operator":"eq","rightOperand":"x"}]}]}`, "obligation[0].constraint[0]", "a duty takes only a deadline: elapsedTime or dateTime with lt or lteq"},
@@ -191,6 +191,7 @@ func TestMarshalIsDSPValid(t *testing.T) {
 // that parses to the same policy with the same hash.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"@id":"urn:t","permission":[{"action":"use","constraint":[{"xone":[{"leftOperand":"count","operator":"lt","rightOperand":3}]}]}]}`))
+	f.Add([]byte(`{"@id":"urn:c","permission":[{"action":"compute","constraint":[{"or":[{"leftOperand":"program","operator":"isAnyOf","rightOperand":["sha256:00"]},{"leftOperand":"programApproval","operator":"eq","rightOperand":"operator"}]},{"leftOperand":"groupSize","operator":"gteq","rightOperand":10},{"leftOperand":"outputBytes","operator":"lteq","rightOperand":{"@value":"4096","@type":"xsd:integer"}},{"leftOperand":"outputRows","operator":"lt","rightOperand":100}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse(data)
 		if err != nil {
@@ -209,6 +210,13 @@ func FuzzParse(f *testing.F) {
 		if d.Allowed == (d.Reason != "") || d.Rule == "" {
 			t.Fatalf("inconsistent decision %+v", d)
 		}
+		creq := okRequest()
+		creq.Action = ActionCompute
+		creq.Compute = &Compute{Program: "sha256:00", Output: &OutputFacts{Bytes: 10, Rows: 1, Aggregate: true, SmallestGroup: 3}}
+		if cd := Evaluate(context.Background(), c, creq); cd.Allowed == (cd.Reason != "") || cd.Rule == "" {
+			t.Fatalf("inconsistent compute decision %+v", cd)
+		}
+		_ = ComputeOutputLimit(c)
 		for _, r := range d.Results {
 			if r.Reason == "" {
 				t.Fatalf("result without a reason: %+v", r)

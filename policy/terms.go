@@ -44,7 +44,23 @@ const (
 	LeftOrgType        = "orgType"
 	LeftMembership     = "membership"
 	LeftClassification = "classification"
+
+	// The compute action's operands (docs/sandbox.md). program and
+	// programApproval are judged before a run, the output ones on its result.
+	LeftProgram         = "program"         // the module's "sha256:<hex>"
+	LeftProgramApproval = "programApproval" // "operator" when the provider's operator approved the module
+	LeftOutputBytes     = "outputBytes"     // the result's size
+	LeftOutputRows      = "outputRows"      // the result's data rows
+	LeftGroupSize       = "groupSize"       // the smallest group of an aggregate result
 )
+
+// ActionCompute is the usage action of running a program where the data is:
+// only the result leaves. A "use" permission does not cover it.
+const ActionCompute = "compute"
+
+// ApprovalOperator is programApproval's value for a module the provider's
+// operator approved.
+const ApprovalOperator = "operator"
 
 // Operators of the profile.
 const (
@@ -101,6 +117,12 @@ var operandKinds = map[string]operandKind{
 	LeftElapsedTime:    kindDuration,
 	LeftCount:          kindCount,
 	LeftClassification: kindLevel,
+
+	LeftProgram:         kindString,
+	LeftProgramApproval: kindString,
+	LeftOutputBytes:     kindCount,
+	LeftOutputRows:      kindCount,
+	LeftGroupSize:       kindCount,
 }
 
 // operatorsFor lists the operators each kind of operand accepts.
@@ -132,6 +154,7 @@ func listOperator(op string) bool { return op == OpIsAnyOf || op == OpIsNoneOf |
 var ruleActions = map[string]bool{
 	"use": true, "transfer": true, "read": true, "distribute": true, "reproduce": true,
 	"modify": true, "derive": true, "aggregate": true, "display": true, "commercialize": true,
+	ActionCompute: true,
 }
 
 // covers reports whether a rule's action applies to a requested action.
@@ -139,7 +162,7 @@ func covers(ruleAction, requested string) bool {
 	if ruleAction == requested {
 		return true
 	}
-	return ruleAction == "use" && requested != "transfer" && ruleActions[requested]
+	return ruleAction == "use" && requested != "transfer" && requested != ActionCompute && ruleActions[requested]
 }
 
 // dutyAction maps accepted duty action spellings to the profile's.

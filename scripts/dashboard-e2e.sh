@@ -67,5 +67,5 @@ curl -fsS -o /dev/null "$url/healthz"
 echo "dashboard-e2e: tdsc demo (pid $demo_pid) serving $url, files in $work/demo" >&2
 export TDSC_E2E_DEMO_URL="$url" TDSC_E2E_DEMO_DIR="$work/demo"
 
-go test ./audit/dashboard -run '^TestE2E(Demo)?$' -count=1 -v "$@"
+go test ./audit/dashboard -run '^TestE2E(Demo|GM)?$' -count=1 -v "$@"
 echo "dashboard-e2e: screenshots in $TDSC_E2E_SCREENSHOTS"

@@ -96,6 +96,10 @@ type FlowsView struct {
 	ByClassification []audit.LevelTotal  `json:"byClassification"`
 	ByRegion         []audit.RegionTotal `json:"byRegion"`
 	Options          FilterOptions       `json:"options"`
+	// Compute and ComputeByParticipant meter the computations run at
+	// providers (compute.executed) in the window, those the viewer may see.
+	Compute              []audit.ComputeTotal     `json:"compute"`
+	ComputeByParticipant []audit.ParticipantMeter `json:"computeByParticipant"`
 }
 
 // FilterOptions are the values the filters can take on this ledger.
@@ -143,7 +147,18 @@ type flowFilter struct {
 // from every flow the principal may see.
 func flowsView(s snapshot, rep audit.Report, sel flowFilter) FlowsView {
 	p, class, region, category := sel.p, sel.class, sel.region, sel.category
-	v := FlowsView{TreeSize: s.cp.Size, Nodes: []Node{}, Edges: []Edge{}, Flows: []audit.Flow{}}
+	v := FlowsView{TreeSize: s.cp.Size, Nodes: []Node{}, Edges: []Edge{}, Flows: []audit.Flow{},
+		Compute: []audit.ComputeTotal{}, ComputeByParticipant: []audit.ParticipantMeter{}}
+	for _, c := range rep.Compute {
+		if p.SeesAll() || ledger.PartyTo(p.ID, c.Provider, c.Consumer) {
+			v.Compute = append(v.Compute, c)
+		}
+	}
+	for _, m := range rep.ComputeByParticipant {
+		if p.SeesAll() || p.ID == m.Participant {
+			v.ComputeByParticipant = append(v.ComputeByParticipant, m)
+		}
+	}
 	opts := map[string]map[string]bool{"c": {}, "r": {}, "k": {}}
 	var kept []audit.Flow
 	for _, f := range rep.Flows {

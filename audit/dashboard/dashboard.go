@@ -16,6 +16,7 @@ import (
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/verify"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // Backend is what the dashboard reads of a ledger. The embedded store
@@ -109,6 +110,7 @@ func WithVerify(fn func(ctx context.Context) (verify.Report, error)) Option {
 type Handler struct {
 	b            Backend
 	verifier     note.Verifier
+	cs           *suite.Suite // the ledger's suite, from its checkpoint key
 	vkey         string
 	auth         Authenticate
 	now          func() time.Time
@@ -132,11 +134,11 @@ func New(b Backend, vkey string, auth Authenticate, opts ...Option) (*Handler, e
 	if b == nil || auth == nil {
 		return nil, errors.New("dashboard: backend and auth are required")
 	}
-	v, err := note.NewVerifier(vkey)
+	v, err := suite.NewNoteVerifier(vkey)
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: checkpoint verifier key: %w", err)
 	}
-	h := &Handler{b: b, verifier: v, vkey: vkey, auth: auth, now: time.Now, sessionTTL: 8 * time.Hour,
+	h := &Handler{b: b, verifier: v, cs: suite.OfNoteVerifier(v), vkey: vkey, auth: auth, now: time.Now, sessionTTL: 8 * time.Hour,
 		log: slog.Default(), prefix: "/ui"}
 	for _, o := range opts {
 		o(h)

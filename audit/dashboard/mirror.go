@@ -53,7 +53,8 @@ type snapshot struct {
 	// chunks hold every row's id, time text (when kept) and transfer id, back to back.
 	chunks []string
 	// full are the records kept decoded: those with a participant, rules,
-	// terms, a duty or an objection (few, and read whole by the pages).
+	// terms, a duty, an objection or a computation (few, and read whole by
+	// the pages).
 	full    []*ledger.Record
 	interns *interner
 	batches int
@@ -411,7 +412,7 @@ func (m *mirror) formatsBack(w *row, t time.Time, ms int64, text string) bool {
 // keepWhole reports whether a record is kept decoded rather than as a row:
 // it has a sub-object, or a string too long for a row's lengths.
 func keepWhole(r *ledger.Record) bool {
-	return r.Participant != nil || r.Rules != nil || r.Terms != nil || r.Duty != nil || r.Objection != nil ||
+	return r.Participant != nil || r.Rules != nil || r.Terms != nil || r.Duty != nil || r.Objection != nil || r.Compute != nil ||
 		len(r.ID) > math.MaxUint16 || len(r.Time) > math.MaxUint8 || len(r.Transfer) > math.MaxUint8
 }
 

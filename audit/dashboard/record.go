@@ -10,9 +10,9 @@ import (
 	"net/http"
 
 	"github.com/transparency-dev/merkle/proof"
-	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // BatchView is the batch a record was written in and who signed it.
@@ -126,7 +126,7 @@ func (h *Handler) recordView(r *http.Request, pv ledger.Proven) (RecordView, err
 	v.Batch = BatchView{Root: sb.Root, Writer: sb.Writer, KeyID: sb.KeyID, Signature: sb.Signature, FirstIndex: sb.FirstIndex, Records: len(sb.Records)}
 	canon := sb.Records[pv.Index-sb.FirstIndex]
 	v.Canonical = base64.StdEncoding.EncodeToString(canon)
-	leaf := rfc6962.DefaultHasher.HashLeaf(canon)
+	leaf := h.cs.Merkle().HashLeaf(canon)
 	v.LeafHash = hex.EncodeToString(leaf)
 
 	// 1. The stored bytes are the record shown.
@@ -152,7 +152,7 @@ func (h *Handler) recordView(r *http.Request, pv ledger.Proven) (RecordView, err
 
 	// 4. The inclusion proof leads from the leaf to the checkpoint's root.
 	if err == nil {
-		err = checkInclusion(pv, leaf, c.Hash)
+		err = checkInclusion(h.cs, pv, leaf, c.Hash)
 	}
 	check("inclusion-proof", err, fmt.Sprintf("leaf %d is in the tree of %d records under the signed root", pv.Index, pv.TreeSize))
 
@@ -172,9 +172,9 @@ func (h *Handler) checkBatch(r *http.Request, sb *ledger.StoredBatch) error {
 		Records: make([]ledger.Record, len(sb.Records))}
 	leaves := make([][]byte, len(sb.Records))
 	for i, raw := range sb.Records {
-		leaves[i] = rfc6962.DefaultHasher.HashLeaf(raw)
+		leaves[i] = h.cs.Merkle().HashLeaf(raw)
 	}
-	if got := hex.EncodeToString(ledger.MerkleRoot(leaves)); got != sb.Root {
+	if got := hex.EncodeToString(ledger.MerkleRoot(h.cs, leaves)); got != sb.Root {
 		return fmt.Errorf("the batch's records hash to root %s, the batch says %s", short(got), short(sb.Root))
 	}
 	p, err := h.b.Participant(r.Context(), sb.Writer)
@@ -198,8 +198,8 @@ func short(s string) string {
 
 // checkInclusion folds the proof from the leaf and compares the root with the
 // checkpoint's, saying in hex where they part.
-func checkInclusion(pv ledger.Proven, leaf, root []byte) error {
-	got, err := proof.RootFromInclusionProof(rfc6962.DefaultHasher, pv.Index, pv.TreeSize, leaf, pv.Proof)
+func checkInclusion(cs *suite.Suite, pv ledger.Proven, leaf, root []byte) error {
+	got, err := proof.RootFromInclusionProof(cs.Merkle(), pv.Index, pv.TreeSize, leaf, pv.Proof)
 	if err != nil {
 		return fmt.Errorf("the proof does not fit leaf %d of a tree of %d: %w", pv.Index, pv.TreeSize, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/ledger/verify"
 	"github.com/tdsc/tdsc/policy"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // audience is the service role tokens are addressed to in these tests.
@@ -42,9 +43,13 @@ func must(r ledger.Record, err error) ledger.Record {
 	return r
 }
 
-func newScenario(t testing.TB) *scenario {
+func newScenario(t testing.TB) *scenario { return newSuiteScenario(t, suite.Intl) }
+
+// newSuiteScenario is the scenario in crypto suite cs (gm: SM2 keys, SM3 tree,
+// SM2 checkpoints).
+func newSuiteScenario(t testing.TB, cs *suite.Suite) *scenario {
 	t.Helper()
-	s, err := ledgertest.NewSpace()
+	s, err := ledgertest.NewSuiteSpace(cs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +122,7 @@ func newScenario(t testing.TB) *scenario {
 			later(3*time.Hour + time.Duration(i)*17*time.Minute)
 			id := fmt.Sprintf("tr-%s-%d", ag, i)
 			r := s.Transfer(prov, cons, ag, ds, id)
-			r.Classification, r.Category, r.PolicyHash = class, cat, "sha256:9f2c"
+			r.Classification, r.Category, r.PolicyHash = class, cat, s.Suite.HashName()+":9f2c"
 			if r.CrossBorder && sc.crossBorder == "" {
 				sc.crossBorder = r.ID
 			}
@@ -190,7 +195,7 @@ func (sc *scenario) participantToken(t testing.TB, id string) string {
 func (sc *scenario) handler(t testing.TB, opts ...dashboard.Option) *dashboard.Handler {
 	t.Helper()
 	reg := identity.NewRegistry(sc.store, identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
-	v, err := identity.NewVerifier(reg, identity.WithAuthority(sc.space.Authority()))
+	v, err := identity.NewVerifier(reg, identity.WithAuthority(sc.space.Authority()), identity.WithSuite(sc.space.Suite))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -237,8 +237,8 @@ func newAuditRecordCmd() *cobra.Command {
 
 func newFlowsReportCmd() *cobra.Command {
 	var (
-		rf                readerFlags
-		since, until, out string
+		rf                       readerFlags
+		since, until, out, table string
 	)
 	cmd := &cobra.Command{
 		Use:   "report",
@@ -246,6 +246,9 @@ func newFlowsReportCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(out, "table", "json", "csv"); err != nil {
 				return err
+			}
+			if table != "flows" && table != "compute" && table != "compute-participants" {
+				return fmt.Errorf("flag --table: must be flows, compute or compute-participants, got %q", table)
 			}
 			s, err := parseWhen("since", since)
 			if err != nil {
@@ -264,21 +267,40 @@ func newFlowsReportCmd() *cobra.Command {
 				return err
 			}
 			rep := audit.BuildReport(recs, audit.Window{Since: s, Until: u, Now: time.Now()})
-			return writeReport(cmd.OutOrStdout(), out, rep)
+			return writeReport(cmd.OutOrStdout(), out, table, rep)
 		},
 	}
 	rf.add(cmd)
+	cmd.Flags().StringVar(&table, "table", "flows", "with -o csv, which table: flows, compute (per agreement) or compute-participants")
 	cmd.Flags().StringVar(&since, "since", "", "from this time (RFC 3339 or YYYY-MM-DD)")
 	cmd.Flags().StringVar(&until, "until", "", "before this time (RFC 3339 or YYYY-MM-DD)")
 	cmd.Flags().StringVarP(&out, "output", "o", "table", "output: table, json or csv (csv: the flows)")
 	return cmd
 }
 
-func writeReport(w io.Writer, out string, rep audit.Report) error {
-	switch out {
-	case "json":
+func writeReport(w io.Writer, out, table string, rep audit.Report) error {
+	switch {
+	case out == "json":
 		return writeJSON(w, rep)
-	case "csv":
+	case out == "csv" && table == "compute":
+		cw := csv.NewWriter(w)
+		_ = cw.Write([]string{"agreement", "provider", "consumer", "dataset", "runs", "denied", "cpuMillis", "bytesOut", "bytesIn"})
+		for _, c := range rep.Compute {
+			_ = cw.Write([]string{c.Agreement, c.Provider, c.Consumer, c.Dataset, strconv.Itoa(c.Runs), strconv.Itoa(c.Denied),
+				strconv.FormatInt(c.CPUMillis, 10), strconv.FormatInt(c.BytesOut, 10), strconv.FormatInt(c.BytesIn, 10)})
+		}
+		cw.Flush()
+		return cw.Error()
+	case out == "csv" && table == "compute-participants":
+		cw := csv.NewWriter(w)
+		_ = cw.Write([]string{"participant", "role", "runs", "denied", "cpuMillis", "bytesOut"})
+		for _, m := range rep.ComputeByParticipant {
+			_ = cw.Write([]string{m.Participant, m.Role, strconv.Itoa(m.Runs), strconv.Itoa(m.Denied),
+				strconv.FormatInt(m.CPUMillis, 10), strconv.FormatInt(m.BytesOut, 10)})
+		}
+		cw.Flush()
+		return cw.Error()
+	case out == "csv":
 		cw := csv.NewWriter(w)
 		_ = cw.Write([]string{"provider", "consumer", "dataset", "category", "classification", "fromRegion", "toRegion", "crossBorder", "legalBasis", "transfers", "bytes"})
 		for _, f := range rep.Flows {

@@ -29,15 +29,20 @@ func authorityDirFlag(cmd *cobra.Command, dir *string) {
 }
 
 func newAuthorityInitCmd() *cobra.Command {
-	var dir, space, id, name, region, alg string
+	var dir, space, id, name, region, alg, suiteName string
 	cmd := &cobra.Command{
-		Use:   "init --dir DIR [--space ID]",
+		Use:   "init --dir DIR [--space ID] [--suite intl|gm]",
 		Short: "Create a space: the authority key (0600) and the genesis that pins it",
 		Long: `Creates DIR/authority.key (the authority's private key, mode 0600) and
 DIR/genesis.json (space id, the authority participant with its public JWK,
 creation time), and prints the genesis. Every ledger of the space is created
 from this genesis ("tdsc ledger serve --genesis DIR/genesis.json") and accepts
-participant and rules records only when signed by the key it pins.`,
+participant and rules records only when signed by the key it pins.
+
+--suite fixes the space's crypto suite for good: intl (Ed25519 or ES256,
+SHA-256) or gm (SM2 with SM3, GB/T 32918 / GB/T 32905). Every key, token,
+batch, checkpoint and hash of the space follows it; the ledger refuses the
+other suite's keys, tokens and hashes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if space == "" {
@@ -45,7 +50,7 @@ participant and rules records only when signed by the key it pins.`,
 				_, _ = rand.Read(b[:])
 				space = "space-" + hex.EncodeToString(b[:])
 			}
-			a, err := authority.Init(dir, authority.InitOptions{Space: space, ID: id, Name: name, Region: region, Alg: alg})
+			a, err := authority.Init(dir, authority.InitOptions{Space: space, ID: id, Name: name, Region: region, Alg: alg, Suite: suiteName})
 			if err != nil {
 				return err
 			}
@@ -57,7 +62,8 @@ participant and rules records only when signed by the key it pins.`,
 	cmd.Flags().StringVar(&id, "id", authority.DefaultID, "the authority's participant id")
 	cmd.Flags().StringVar(&name, "name", "Space authority", "the authority's name")
 	cmd.Flags().StringVar(&region, "region", "CN", "the authority's region code")
-	cmd.Flags().StringVar(&alg, "alg", "EdDSA", "key algorithm: EdDSA or ES256")
+	cmd.Flags().StringVar(&alg, "alg", "", "key algorithm within the suite: EdDSA (intl default) or ES256; gm: SM3withSM2")
+	cmd.Flags().StringVar(&suiteName, "suite", "intl", "the space's crypto suite: intl or gm")
 	cmd.Flags().StringP("output", "o", "json", "output format (json)")
 	return cmd
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"testing"
+
+	"github.com/tdsc/tdsc/suite"
 )
 
 // TestBenchDataplane runs the bench small: every round's completion hash is
@@ -10,13 +12,15 @@ import (
 // streamed and which went under the known hash.
 func TestBenchDataplane(t *testing.T) {
 	for _, c := range []struct {
+		cs        *suite.Suite
 		hashEvery bool
 		want      []string
 	}{
-		{false, []string{"streamed", "known", "known"}},
-		{true, []string{"streamed", "streamed", "streamed"}},
+		{suite.Intl, false, []string{"streamed", "known", "known"}},
+		{suite.Intl, true, []string{"streamed", "streamed", "streamed"}},
+		{suite.GM, false, []string{"streamed", "known", "known"}},
 	} {
-		res, err := benchDataplane(context.Background(), 8<<20+123, len(c.want), t.TempDir(), c.hashEvery)
+		res, err := benchDataplane(context.Background(), c.cs, 8<<20+123, len(c.want), t.TempDir(), c.hashEvery)
 		if err != nil {
 			t.Fatalf("hashEvery %v: %v", c.hashEvery, err)
 		}

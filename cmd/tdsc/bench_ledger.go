@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -11,16 +12,17 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/embedded"
 	"github.com/tdsc/tdsc/ledger/fabric"
 	"github.com/tdsc/tdsc/ledger/verify"
 	"github.com/tdsc/tdsc/ledger/workload"
+	"github.com/tdsc/tdsc/suite"
 )
 
 type ledgerBenchResult struct {
+	Suite             string  `json:"suite"`
 	Records           int     `json:"records"`
 	Batches           int     `json:"batches"`
 	BatchSize         int     `json:"batchSize"`
@@ -36,6 +38,7 @@ func newBenchLedgerCmd() *cobra.Command {
 		n, batch, streams  int
 		gateways, inFlight int
 		dir, out, backend  string
+		suiteName          string
 	)
 	cmd := &cobra.Command{
 		Use:   "ledger",
@@ -43,13 +46,23 @@ func newBenchLedgerCmd() *cobra.Command {
 		Long: `Builds a realistic workload (participants, rules, datasets, agreements, then
 streams of transfer.authorized / transfer.completed batches), signs every batch
 beforehand, and times appending them through the real embedded store in a fresh
-directory (fsync on every group commit), with one goroutine per stream.`,
+directory (fsync on every group commit), with one goroutine per stream.
+
+--suite gm runs it in a gm space: SM2-signed batches, an SM3 tree, SM2-signed
+checkpoints, and inclusion proofs verified with SM3.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if n < 1 || batch < 1 || streams < 1 {
+				return fmt.Errorf("--records %d, --batch %d, --streams %d: each must be at least 1", n, batch, streams)
+			}
 			if backend != "embedded" {
 				return benchLedgerOnFabric(cmd, backend, n, batch, streams, gateways, inFlight, out)
 			}
-			s, err := workload.NewSpace()
+			cs, err := suite.Lookup(suiteName)
+			if err != nil {
+				return fmt.Errorf("flag --suite: %w", err)
+			}
+			s, err := workload.NewSuiteSpace(cs)
 			if err != nil {
 				return err
 			}
@@ -80,7 +93,7 @@ directory (fsync on every group commit), with one goroutine per stream.`,
 			if err != nil {
 				return err
 			}
-			res := ledgerBenchResult{Records: w.Records, Batches: nb, BatchSize: batch, Streams: streams, Seconds: elapsed.Seconds(),
+			res := ledgerBenchResult{Suite: cs.Name(), Records: w.Records, Batches: nb, BatchSize: batch, Streams: streams, Seconds: elapsed.Seconds(),
 				RecordsPerSecond: float64(w.Records) / elapsed.Seconds(), InclusionVerifyNs: ns}
 			if keep {
 				res.Dir = dir
@@ -88,8 +101,8 @@ directory (fsync on every group commit), with one goroutine per stream.`,
 			if out == "json" {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%d records in %d batches (%d per batch, %d streams): %.2fs, %.0f records/s; inclusion proof verify %.0f ns\n",
-				res.Records, res.Batches, batch, streams, res.Seconds, res.RecordsPerSecond, ns)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s suite: %d records in %d batches (%d per batch, %d streams): %.2fs, %.0f records/s; inclusion proof verify %.0f ns\n",
+				res.Suite, res.Records, res.Batches, batch, streams, res.Seconds, res.RecordsPerSecond, ns)
 			return nil
 		},
 	}
@@ -100,6 +113,7 @@ directory (fsync on every group commit), with one goroutine per stream.`,
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
 	cmd.Flags().IntVar(&gateways, "gateways", 1, "with --ledger fabric: gateways writing at once, one per organisation")
 	cmd.Flags().IntVar(&inFlight, "in-flight", 0, "with --ledger fabric: transactions in flight per gateway (0: the backend's default)")
+	cmd.Flags().StringVar(&suiteName, "suite", "intl", "crypto suite of the space: intl or gm")
 	cmd.Flags().StringVar(&backend, "ledger", "embedded", "backend: embedded, or fabric[:PROFILE] (a network from scripts/fabric.sh up; a fresh chaincode is deployed; default batch 500)")
 	return cmd
 }
@@ -127,14 +141,24 @@ func benchLedgerOnFabric(cmd *cobra.Command, backend string, n, batch, streams, 
 
 // timeInclusion fetches proofs of up to 1000 random records and times their verification.
 func timeInclusion(ctx context.Context, st *embedded.Store, w *workload.Workload) (float64, error) {
-	v, err := note.NewVerifier(st.VerifierKey())
+	v, err := suite.NewNoteVerifier(st.VerifierKey())
 	if err != nil {
 		return 0, err
 	}
+	var batches []*ledger.Batch
+	for _, stream := range w.Streams {
+		for _, b := range stream {
+			if len(b.Records) > 0 {
+				batches = append(batches, b)
+			}
+		}
+	}
+	if len(batches) == 0 {
+		return 0, errors.New("--records: too few for one whole batch per stream (raise --records or lower --batch/--streams); nothing to prove")
+	}
 	var proofs []ledger.Proven
 	for i := 0; i < 1000; i++ {
-		stream := w.Streams[rand.IntN(len(w.Streams))]
-		b := stream[rand.IntN(len(stream))]
+		b := batches[rand.IntN(len(batches))]
 		p, err := st.Record(ctx, b.Records[rand.IntN(len(b.Records))].ID)
 		if err != nil {
 			return 0, err

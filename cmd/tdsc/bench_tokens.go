@@ -2,21 +2,27 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"runtime"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
+	"github.com/emmansun/gmsm/sm2"
 	"github.com/spf13/cobra"
 
 	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/suite"
 )
 
 type tokensBenchResult struct {
+	Suite                   string  `json:"suite"`
 	Alg                     string  `json:"alg"`
 	Tokens                  int     `json:"tokens"`
 	Cores                   int     `json:"cores"`
@@ -26,15 +32,20 @@ type tokensBenchResult struct {
 	AccessVerifyPerSecond   float64 `json:"accessVerifyPerSecond"`
 	BaselinePerSecond       float64 `json:"baselineSignatureVerifyPerSecond"`
 	VerifyToBaseline        float64 `json:"verifyToBaselineRatio"`
+	// In the gm suite, the same full verification of Ed25519 tokens, timed in
+	// the same rounds, and SM2's rate over it.
+	Ed25519VerifyPerSecond float64 `json:"ed25519VerifyPerSecond,omitempty"`
+	SM2ToEd25519           float64 `json:"sm2ToEd25519Ratio,omitempty"`
 }
 
 func newBenchTokensCmd() *cobra.Command {
 	var (
-		n        int
-		alg, out string
+		n         int
+		alg, out  string
+		suiteName string
 	)
 	cmd := &cobra.Command{
-		Use:   "tokens [-n N] [--alg EdDSA|ES256] [-o json]",
+		Use:   "tokens [-n N] [--suite intl|gm] [--alg EdDSA|ES256] [-o json]",
 		Short: "Sign and fully verify protocol and access tokens; compare with a bare signature check",
 		Long: `Signs N protocol tokens (each with a fresh jti) and verifies them in full:
 size limit, header checks, registry lookup of the issuer's key by kid (cached,
@@ -42,13 +53,22 @@ as in a running node), signature, audience, issuer, times, lifetime and the jti
 replay cache. verifyPerSecond is one goroutine (one core); the parallel figure
 uses every core. accessVerifyPerSecond verifies an access token with a fresh
 DPoP proof per request (two signatures, two registry lookups). The baseline is
-a bare signature check of the same key type over a message of token size.`,
+a bare signature check of the same key type over a message of token size.
+
+--suite gm signs with SM2 (SM3withSM2); its baseline is one bare call of the
+same library (gmsm's sm2.VerifyASN1WithSM2, default user id, the signature
+pre-encoded), and the same full verification of Ed25519 tokens runs in the
+same rounds, giving the SM2:Ed25519 ratio.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if n <= 0 {
 				return fmt.Errorf("flag -n: must be positive, got %d", n)
 			}
-			res, err := benchTokens(cmd.Context(), n, alg)
+			cs, err := suite.Lookup(suiteName)
+			if err != nil {
+				return fmt.Errorf("flag --suite: %w", err)
+			}
+			res, err := benchTokens(cmd.Context(), n, cs, alg)
 			if err != nil {
 				return err
 			}
@@ -58,27 +78,27 @@ a bare signature check of the same key type over a message of token size.`,
 				return enc.Encode(res)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintf(w, "alg\t%s\ntokens\t%d\ncores\t%d\n", res.Alg, res.Tokens, res.Cores)
+			fmt.Fprintf(w, "suite\t%s\nalg\t%s\ntokens\t%d\ncores\t%d\n", res.Suite, res.Alg, res.Tokens, res.Cores)
 			fmt.Fprintf(w, "sign/s\t%.0f\nverify/s (1 core)\t%.0f\nverify/s (%d cores)\t%.0f\n", res.SignPerSecond, res.VerifyPerSecond, res.Cores, res.VerifyPerSecondParallel)
 			fmt.Fprintf(w, "access+DPoP verify/s (1 core)\t%.0f\nbaseline signature verify/s\t%.0f\nverify / baseline\t%.2f\n", res.AccessVerifyPerSecond, res.BaselinePerSecond, res.VerifyToBaseline)
+			if res.SM2ToEd25519 > 0 {
+				fmt.Fprintf(w, "Ed25519 verify/s (same rounds)\t%.0f\nSM2 / Ed25519\t%.2f\n", res.Ed25519VerifyPerSecond, res.SM2ToEd25519)
+			}
 			return w.Flush()
 		},
 	}
 	cmd.Flags().IntVarP(&n, "tokens", "n", 20000, "tokens to sign and verify")
-	cmd.Flags().StringVar(&alg, "alg", "EdDSA", "issuer key algorithm: EdDSA or ES256")
+	cmd.Flags().StringVar(&alg, "alg", "", "issuer key algorithm within the suite: EdDSA (intl default) or ES256; gm: SM3withSM2")
+	cmd.Flags().StringVar(&suiteName, "suite", "intl", "crypto suite: intl or gm")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output format: text or json")
 	return cmd
 }
 
-func benchTokens(ctx context.Context, n int, alg string) (*tokensBenchResult, error) {
-	gen := identity.GenerateEd25519
-	switch alg {
-	case "EdDSA":
-	case "ES256":
-		gen = identity.GenerateES256
-	default:
-		return nil, fmt.Errorf("flag --alg: must be EdDSA or ES256, got %q", alg)
+func benchTokens(ctx context.Context, n int, cs *suite.Suite, alg string) (*tokensBenchResult, error) {
+	if alg != "" && !cs.AllowsAlg(alg) {
+		return nil, fmt.Errorf("flag --alg: the %s suite signs with %v, got %q", cs, cs.Algorithms(), alg)
 	}
+	gen := func() (*identity.Key, error) { return identity.Generate(cs, alg) }
 	callerKey, err := gen()
 	if err != nil {
 		return nil, err
@@ -87,6 +107,7 @@ func benchTokens(ctx context.Context, n int, alg string) (*tokensBenchResult, er
 	if err != nil {
 		return nil, err
 	}
+	alg = callerKey.JWK().Algorithm()
 	src := identity.NewMemorySource(
 		identity.Participant{ID: "caller", Name: "caller", Keys: []identity.JWK{callerKey.JWK()}, Region: "CN-BJ", Status: identity.StatusActive},
 		identity.Participant{ID: "consumer", Name: "consumer", Keys: []identity.JWK{consumerKey.JWK()}, Region: "CN-SH", Status: identity.StatusActive},
@@ -96,7 +117,7 @@ func benchTokens(ctx context.Context, n int, alg string) (*tokensBenchResult, er
 	if err != nil {
 		return nil, err
 	}
-	res := &tokensBenchResult{Alg: alg, Tokens: n, Cores: runtime.GOMAXPROCS(0)}
+	res := &tokensBenchResult{Suite: cs.Name(), Alg: alg, Tokens: n, Cores: runtime.GOMAXPROCS(0)}
 
 	toks := make([]string, n)
 	start := time.Now()
@@ -108,7 +129,7 @@ func benchTokens(ctx context.Context, n int, alg string) (*tokensBenchResult, er
 	res.SignPerSecond = rate(n, time.Since(start))
 
 	newVerifier := func() (*identity.Verifier, error) {
-		return identity.NewVerifier(reg, identity.WithSelf("caller"), identity.WithReplayCapacity(2*n+16))
+		return identity.NewVerifier(reg, identity.WithSelf("caller"), identity.WithReplayCapacity(2*n+16), identity.WithSuite(cs))
 	}
 	v, err := newVerifier()
 	if err != nil {
@@ -122,7 +143,18 @@ func benchTokens(ctx context.Context, n int, alg string) (*tokensBenchResult, er
 	parts := splitJWS(toks[0])
 	msg, sig := []byte(parts[0]+"."+parts[1]), mustB64(parts[2])
 	jwk := callerKey.JWK()
-	var verifyTime, baseTime time.Duration
+	baseline := func() error { return jwk.VerifyDetached(msg, sig) }
+	var edToks []string
+	var edVerifier *identity.Verifier
+	if cs == suite.GM {
+		if baseline, err = bareSM2Verify(jwk, msg, sig); err != nil {
+			return nil, err
+		}
+		if edToks, edVerifier, err = ed25519Tokens(ctx, n); err != nil {
+			return nil, err
+		}
+	}
+	var verifyTime, baseTime, edTime time.Duration
 	const rounds = 10
 	for r := range rounds {
 		lo, hi := 1+r*(n-1)/rounds, 1+(r+1)*(n-1)/rounds
@@ -135,15 +167,28 @@ func benchTokens(ctx context.Context, n int, alg string) (*tokensBenchResult, er
 		verifyTime += time.Since(start)
 		start = time.Now()
 		for range hi - lo {
-			if err := jwk.VerifyDetached(msg, sig); err != nil {
+			if err := baseline(); err != nil {
 				return nil, fmt.Errorf("baseline: %w", err)
 			}
 		}
 		baseTime += time.Since(start)
+		if edToks != nil {
+			start = time.Now()
+			for _, t := range edToks[lo:hi] {
+				if _, err := edVerifier.VerifyProtocol(ctx, t, "callee"); err != nil {
+					return nil, err
+				}
+			}
+			edTime += time.Since(start)
+		}
 	}
 	res.VerifyPerSecond = rate(n-1, verifyTime)
 	res.BaselinePerSecond = rate(n-1, baseTime)
 	res.VerifyToBaseline = res.VerifyPerSecond / res.BaselinePerSecond
+	if edToks != nil {
+		res.Ed25519VerifyPerSecond = rate(n-1, edTime)
+		res.SM2ToEd25519 = res.VerifyPerSecond / res.Ed25519VerifyPerSecond
+	}
 
 	// Parallel: a second verifier over the same tokens, split across cores.
 	pv, err := newVerifier()
@@ -195,6 +240,56 @@ func benchTokens(ctx context.Context, n int, alg string) (*tokensBenchResult, er
 	res.AccessVerifyPerSecond = rate(m, time.Since(start))
 
 	return res, nil
+}
+
+// bareSM2Verify is the gm baseline: one call of gmsm's own SM2 verification
+// (GB/T 32918.2, default user id) over the token's signing input, the
+// signature pre-encoded in the ASN.1 form the library takes.
+func bareSM2Verify(jwk identity.JWK, msg, sig []byte) (func() error, error) {
+	pub, err := jwk.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	ec, _ := pub.(*ecdsa.PublicKey)
+	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+	der, err := asn1.Marshal(struct{ R, S *big.Int }{r, s})
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		if !sm2.VerifyASN1WithSM2(ec, nil, msg, der) {
+			return identity.ErrBadSignature
+		}
+		return nil
+	}, nil
+}
+
+// ed25519Tokens are n Ed25519 protocol tokens and a verifier that has seen
+// the first: the intl comparison of a gm run.
+func ed25519Tokens(ctx context.Context, n int) ([]string, *identity.Verifier, error) {
+	k, err := identity.GenerateEd25519()
+	if err != nil {
+		return nil, nil, err
+	}
+	reg := identity.NewRegistry(identity.NewMemorySource(identity.Participant{ID: "caller", Name: "caller", Keys: []identity.JWK{k.JWK()}, Region: "CN-BJ", Status: identity.StatusActive}))
+	iss, err := identity.NewIssuer("caller", k)
+	if err != nil {
+		return nil, nil, err
+	}
+	toks := make([]string, n)
+	for i := range toks {
+		if toks[i], err = iss.ProtocolToken("callee"); err != nil {
+			return nil, nil, err
+		}
+	}
+	v, err := identity.NewVerifier(reg, identity.WithSelf("caller"), identity.WithReplayCapacity(2*n+16))
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := v.VerifyProtocol(ctx, toks[0], "callee"); err != nil {
+		return nil, nil, err
+	}
+	return toks, v, nil
 }
 
 func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }

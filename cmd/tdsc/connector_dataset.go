@@ -42,7 +42,7 @@ func newDatasetCmd() *cobra.Command {
 	f.StringVar(&in.Classification, "classification", "general", "general, important or core")
 	f.StringVar(&in.Category, "category", "", "catalogue category (required; checked against the space's negative list)")
 	f.StringVar(&rights, "rights", "holding", "rights held, comma-separated: holding,use,operation")
-	f.StringVar(&in.ContentHash, "content-hash", "", "sha256:<hex> of the content; for a file: source the node hashes the file, checks this against it, and takes the file's hash when it is left out")
+	f.StringVar(&in.ContentHash, "content-hash", "", "sha256:<hex> (sm3:<hex> in a gm space) of the content; for a file: source the node hashes the file, checks this against it, and takes the file's hash when it is left out")
 	f.StringVar(&in.Source, "source", "", "where the data plane reads it: file:PATH, dir:PATH or an http(s) URL")
 	f.StringVar(&in.RegistrationCode, "registration-code", "", "data registration number, if issued")
 	f.BoolVar(&in.ManualApproval, "manual-approval", false, "negotiations for this dataset wait for the operator's approval")

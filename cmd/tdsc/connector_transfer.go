@@ -271,7 +271,7 @@ func pullStarted(cmd *cobra.Command, c *client.Client, o *apiOpts, x *api.Transf
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "pulled %d bytes to %s, sha256 %s\n", res.Size, res.Path, res.SHA256)
+	fmt.Fprintf(cmd.OutOrStdout(), "pulled %d bytes to %s, %s %s\n", res.Size, res.Path, res.Algorithm, res.Sum)
 	return nil
 }
 

@@ -14,11 +14,12 @@ import (
 
 func newDemoCmd() *cobra.Command {
 	var (
-		keep    bool
-		dir     string
-		backend string
-		verbose bool
-		profile string
+		keep      bool
+		dir       string
+		backend   string
+		verbose   bool
+		profile   string
+		suiteName string
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -50,7 +51,7 @@ step behaved as expected. --keep leaves everything running.`,
 			if !verbose {
 				logger = nil
 			}
-			d, err := demo.Run(ctx, demo.Options{Dir: dir, Out: out, Logger: logger, Ledger: backend, FabricProfile: profile})
+			d, err := demo.Run(ctx, demo.Options{Dir: dir, Out: out, Logger: logger, Ledger: backend, FabricProfile: profile, Suite: suiteName})
 			if err != nil {
 				return err
 			}
@@ -72,6 +73,7 @@ step behaved as expected. --keep leaves everything running.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&suiteName, "suite", "intl", "the space's crypto suite: intl (Ed25519, SHA-256) or gm (SM2 with SM3, 国密)")
 	cmd.Flags().BoolVar(&keep, "keep", false, "leave the space running and print its URLs and ready-to-paste CLI commands")
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for the space's files (a temporary one when empty)")
 	cmd.Flags().StringVar(&backend, "ledger", demo.BackendEmbedded, "ledger backend: embedded, or fabric (a network started with scripts/fabric.sh up; the demo deploys a fresh chaincode on it)")

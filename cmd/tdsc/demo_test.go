@@ -19,10 +19,17 @@ import (
 
 // TestDemo runs the demo's scenario, then asks the auditor's and the
 // regulator's commands about its ledger and compares their JSON with what
-// the scenario established.
+// the scenario established — in each crypto suite (intl: Ed25519, SHA-256;
+// gm: SM2, SM3).
 func TestDemo(t *testing.T) {
+	for _, cs := range []string{"intl", "gm"} {
+		t.Run(cs, func(t *testing.T) { testDemo(t, cs) })
+	}
+}
+
+func testDemo(t *testing.T, suiteName string) {
 	var story strings.Builder
-	d, err := demo.Run(t.Context(), demo.Options{Dir: t.TempDir(), Out: &story})
+	d, err := demo.Run(t.Context(), demo.Options{Dir: t.TempDir(), Out: &story, Suite: suiteName})
 	if err != nil {
 		t.Fatal(err)
 	}

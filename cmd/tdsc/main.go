@@ -25,7 +25,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(
 		newServeCmd(), newDemoCmd(), newFabricCmd(), newOutboxCmd(),
 		newDatasetCmd(), newOfferCmd(), newCatalogCmd(), newNegotiateCmd(), newNegotiationCmd(), newAgreementCmd(),
-		newTransferCmd(), newDutyCmd(),
+		newTransferCmd(), newDutyCmd(), newComputeCmd(),
 		group("authority", "The space's authority: participants, keys, space-wide rules, role tokens",
 			newAuthorityInitCmd, newAuthorityRegisterCmd, newAuthoritySuspendCmd,
 			newAuthorityUpdateCmd, newAuthorityRulesCmd, newAuthorityTokenCmd),
@@ -38,7 +38,7 @@ func newRoot() *cobra.Command {
 		group("policy", "Check and lint usage policies", newPolicyCheckCmd, newPolicyLintCmd),
 		group("bench", "End-to-end benchmarks, each against a plain baseline in the same run",
 			newBenchLedgerCmd, newBenchNegotiationCmd, newBenchPolicyCmd, newBenchTokensCmd,
-			newBenchDataplaneCmd, newBenchFabricCmd),
+			newBenchDataplaneCmd, newBenchFabricCmd, newBenchComputeCmd),
 	)
 	return root
 }

@@ -62,10 +62,13 @@ type StartTransfer struct {
 	Format string `json:"format,omitempty"`
 }
 
-// Receipt is what the consumer received of a pull (POST /transfers/{id}/receipt).
+// Receipt is what the consumer received of a pull (POST /transfers/{id}/receipt):
+// the bytes and their hash, as SHA256 (hex; an intl space) or ContentHash
+// ("sha256:<hex>", or "sm3:<hex>" in a gm space).
 type Receipt struct {
-	Bytes  int64  `json:"bytes"`
-	SHA256 string `json:"sha256"`
+	Bytes       int64  `json:"bytes"`
+	SHA256      string `json:"sha256,omitempty"`
+	ContentHash string `json:"contentHash,omitempty"`
 }
 
 // ExpectedHash is GET /transfers/{id}/expected-hash: the hash a download is

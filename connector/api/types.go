@@ -189,3 +189,15 @@ type OutboxStatus struct {
 	Refused       []*OutboxRecord `json:"refused"`
 	Pending       []*OutboxRecord `json:"pending"`
 }
+
+// ComputeResult is what a consumer gets back from a computation run at the
+// provider (POST /api/v1/agreements/{id}/compute; docs/sandbox.md): the
+// run's id as recorded in compute.executed, the program's hash, the result's
+// hash (checked against the result), the CPU time used and the result.
+type ComputeResult struct {
+	Run        string `json:"run"`
+	Program    string `json:"program"`
+	OutputHash string `json:"outputHash"`
+	CPUMillis  int64  `json:"cpuMillis"`
+	Output     []byte `json:"output"`
+}

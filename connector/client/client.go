@@ -111,6 +111,31 @@ func (c *Client) call(ctx context.Context, method, path string, body, out any) e
 
 func esc(id string) string { return url.PathEscape(id) }
 
+// Compute submits a WASI module to the provider of a consumer agreement
+// (docs/sandbox.md) and returns the result the provider let leave; a
+// refusal is an *Error naming the provider's rule in its message.
+func (c *Client) Compute(ctx context.Context, agreement string, wasm []byte) (*api.ComputeResult, error) {
+	var out api.ComputeResult
+	req := c.r.R().SetContext(ctx).SetHeader("Content-Type", "application/wasm").SetBody(wasm)
+	path := "/agreements/" + esc(agreement) + "/compute"
+	resp, err := req.Post(path)
+	if err != nil {
+		return nil, fmt.Errorf("POST %s: %w", path, err)
+	}
+	if resp.IsError() {
+		var e api.Error
+		if json.Unmarshal(resp.Body(), &e) == nil && e.Error.Message != "" {
+			return nil, &Error{Status: resp.StatusCode(), Code: e.Error.Code, Message: e.Error.Message}
+		}
+		return nil, &Error{Status: resp.StatusCode(), Code: http.StatusText(resp.StatusCode()),
+			Message: fmt.Sprintf("POST %s: HTTP %d: %.300s", path, resp.StatusCode(), resp.Body())}
+	}
+	if err := json.Unmarshal(resp.Body(), &out); err != nil {
+		return nil, fmt.Errorf("POST %s: answer: %w", path, err)
+	}
+	return &out, nil
+}
+
 // ---- datasets and offers
 
 // AddDataset registers a dataset (the node hashes a file: source).

@@ -60,7 +60,8 @@ func (c *Client) Pull(ctx context.Context, transfer, out string, key *identity.K
 	if err != nil || eh.ContentHash == "" {
 		eh = &api.ExpectedHash{ContentHash: addr.Property("contentHash"), Source: "provider"}
 	}
-	var opts []pull.Option
+	// The file is hashed in the consumer key's suite (SM3 in a gm space).
+	opts := []pull.Option{pull.WithHash(key.JWK().Suite().HashName())}
 	if eh.ContentHash != "" {
 		opts = append(opts, pull.WithExpectedHash(eh.ContentHash))
 	}
@@ -83,7 +84,7 @@ func (c *Client) Pull(ctx context.Context, transfer, out string, key *identity.K
 		return pr, err
 	}
 	// The consumer's own transfer.completed: what it received.
-	rerr := c.RecordReceipt(ctx, x.ID, api.Receipt{Bytes: res.Size, SHA256: res.SHA256})
+	rerr := c.RecordReceipt(ctx, x.ID, api.Receipt{Bytes: res.Size, ContentHash: res.Algorithm + ":" + res.Sum})
 	if err != nil {
 		return pr, fmt.Errorf("pulled %d bytes to %s but the content hash does not match the registered one (%s): %w", res.Size, out, eh.Source, err)
 	}

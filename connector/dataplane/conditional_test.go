@@ -65,7 +65,7 @@ func TestNormHash(t *testing.T) {
 			t.Errorf("normHash(%q) = %q", in, got)
 		}
 	}
-	if got := reprDigest("sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:"); got != hexSum {
+	if got := reprDigest(digest.SHA256, "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:"); got != hexSum {
 		t.Errorf("reprDigest = %q", got)
 	}
 }

@@ -2,12 +2,13 @@ package dataplane
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"io"
 	"os"
 	"sync"
 	"time"
+
+	"github.com/tdsc/tdsc/ledger/digest"
 )
 
 // fileVersion identifies the bytes of a local file without reading them:
@@ -97,7 +98,7 @@ func (s *Server) HashFile(ctx context.Context, path string) (string, error) {
 	stop := context.AfterFunc(ctx, func() { f.Close() })
 	defer stop()
 	began := time.Now()
-	h := sha256.New()
+	h := digest.NewHash(hashAlg(s.cfg.Hash))
 	if _, err := hashCopy(ctx, io.Discard, f, -1, h, s.bufs, nil); err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()

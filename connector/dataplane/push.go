@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -44,6 +43,8 @@ type ReceiverConfig struct {
 	// the transfer and agreement (started, not revoked) after the token
 	// verified; its errors are refusals as for pull.
 	Live LiveCheck
+	// Hash is the content-hash algorithm of the space's suite, as in Config.
+	Hash string
 }
 
 // DefaultReceiverConfig returns a receiver for bodies up to 1 TiB.
@@ -70,6 +71,8 @@ func (c ReceiverConfig) Validate() error {
 		return errors.New("dataplane: receiver config fields BufferSize, Buffers: 4 KiB–16 MiB, 2–64")
 	case c.ReadIdleTimeout <= 0 || c.Now == nil || c.Logger == nil:
 		return errors.New("dataplane: receiver config fields ReadIdleTimeout, Now, Logger: must be set")
+	case digest.NewHash(hashAlg(c.Hash)) == nil:
+		return fmt.Errorf("dataplane: receiver config field Hash: must be %s or %s, got %q", digest.SHA256, digest.SM3, c.Hash)
 	}
 	return nil
 }
@@ -107,13 +110,27 @@ func NewReceiver(cfg ReceiverConfig, v TokenVerifier, hashes HashLookup, rec Rec
 		bufs:   newBufferPool(cfg.BufferSize, cfg.Buffers)}, nil
 }
 
-// PushReceipt is the receiver's answer to a push.
+// PushReceipt is the receiver's answer to a push. ContentHash is the
+// received bytes' hash in the space's suite ("sha256:<hex>" or "sm3:<hex>");
+// SHA256 repeats its hex in an intl space, for pushers that read only it.
 type PushReceipt struct {
-	Transfer string `json:"transfer"`
-	Path     string `json:"path,omitempty"`
-	Bytes    int64  `json:"bytes"`
-	SHA256   string `json:"sha256"`
-	Mismatch bool   `json:"mismatch,omitempty"`
+	Transfer    string `json:"transfer"`
+	Path        string `json:"path,omitempty"`
+	Bytes       int64  `json:"bytes"`
+	SHA256      string `json:"sha256,omitempty"`
+	ContentHash string `json:"contentHash,omitempty"`
+	Mismatch    bool   `json:"mismatch,omitempty"`
+}
+
+// hex is the receipt's hash as hex in algorithm alg ("" when it carries none).
+func (pr PushReceipt) hex(alg string) string {
+	if pr.ContentHash != "" {
+		return digest.Hex(alg, pr.ContentHash)
+	}
+	if alg == digest.SHA256 {
+		return pr.SHA256
+	}
+	return ""
 }
 
 // Handler serves PUT and POST on /push/{transfer}[/{path...}].
@@ -203,10 +220,11 @@ func (rv *Receiver) receive(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	alg := hashAlg(rv.cfg.Hash)
 	if registered == "" && p == "" {
-		registered = reprDigest(r.Header.Get("Repr-Digest"))
+		registered = reprDigest(alg, r.Header.Get("Repr-Digest"))
 	}
-	registered = digest.SHA256Hex(registered)
+	registered = digest.Hex(alg, registered)
 
 	started := rv.cfg.Now()
 	res, err := rv.write(ctx, w, r, dst)
@@ -222,9 +240,9 @@ func (rv *Receiver) receive(w http.ResponseWriter, r *http.Request) {
 	}
 	tr := TransferResult{Role: RoleConsumer, Transfer: transfer, Agreement: g.Agreement, Dataset: g.Dataset,
 		Provider: g.Subject, Consumer: g.Issuer, TokenID: g.TokenID, Path: p,
-		Size: res.Bytes, Bytes: res.Bytes, ContentHash: res.SHA256, RegisteredHash: registered,
+		Size: res.Bytes, Bytes: res.Bytes, ContentHash: res.hex(alg), RegisteredHash: registered,
 		Started: started, Finished: rv.cfg.Now()}
-	tr.Mismatch = registered != "" && registered != res.SHA256
+	tr.Mismatch = registered != "" && registered != tr.ContentHash
 	final := dst
 	if tr.Mismatch {
 		final = dst + ".rejected"
@@ -237,7 +255,8 @@ func (rv *Receiver) receive(w http.ResponseWriter, r *http.Request) {
 	if err := rv.rec.Completed(context.WithoutCancel(ctx), tr); err != nil {
 		rv.cfg.Logger.ErrorContext(ctx, "dataplane: recording transfer.completed failed", "transfer", transfer, "err", err)
 	}
-	receipt := PushReceipt{Transfer: transfer, Path: p, Bytes: res.Bytes, SHA256: res.SHA256, Mismatch: tr.Mismatch}
+	receipt := res
+	receipt.Transfer, receipt.Path, receipt.Mismatch = transfer, p, tr.Mismatch
 	w.Header().Set("Content-Type", "application/json")
 	if tr.Mismatch {
 		w.WriteHeader(http.StatusUnprocessableEntity)
@@ -256,7 +275,8 @@ func (rv *Receiver) write(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return PushReceipt{}, err
 	}
 	body := http.MaxBytesReader(w, r.Body, rv.cfg.MaxBytes)
-	sum := sha256.New()
+	alg := hashAlg(rv.cfg.Hash)
+	sum := digest.NewHash(alg)
 	idle := idleReader{body, http.NewResponseController(w), rv.cfg.ReadIdleTimeout}
 	n, err := hashCopy(ctx, f, idle, r.ContentLength, sum, rv.bufs, nil)
 	if err == nil {
@@ -269,7 +289,15 @@ func (rv *Receiver) write(ctx context.Context, w http.ResponseWriter, r *http.Re
 		os.Remove(dst + ".part")
 		return PushReceipt{}, err
 	}
-	return PushReceipt{Bytes: n, SHA256: hex.EncodeToString(sum.Sum(nil))}, nil
+	d, err := digest.New(alg, sum.Sum(nil))
+	if err != nil {
+		return PushReceipt{}, err
+	}
+	pr := PushReceipt{Bytes: n, ContentHash: d.String()}
+	if alg == digest.SHA256 {
+		pr.SHA256 = d.Hex()
+	}
+	return pr, nil
 }
 
 // idleReader extends the connection's read deadline before every read, so a
@@ -285,9 +313,10 @@ func (ir idleReader) Read(p []byte) (int, error) {
 	return ir.Reader.Read(p)
 }
 
-// reprDigest extracts the hex SHA-256 from "sha-256=:BASE64:".
-func reprDigest(v string) string {
-	if d, ok := digest.ParseReprDigest(v); ok && d.Algorithm() == digest.SHA256 {
+// reprDigest extracts the hex of the alg member of a Repr-Digest
+// ("sha-256=:BASE64:", "sm3=:BASE64:").
+func reprDigest(alg, v string) string {
+	if d, ok := digest.ParseReprDigest(v); ok && d.Algorithm() == alg {
 		return d.Hex()
 	}
 	return ""
@@ -312,7 +341,9 @@ type Pusher struct {
 	Client   *http.Client
 	Recorder Recorder
 	Now      func() time.Time
-	bufs     *bufferPool
+	// Hash is the content-hash algorithm of the space's suite, as in Config.
+	Hash string
+	bufs *bufferPool
 }
 
 // NewPusher returns a pusher with 256 KiB buffers; client nil means a client
@@ -343,7 +374,11 @@ func (pu *Pusher) Push(ctx context.Context, req PushRequest) (TransferResult, er
 	}
 	defer rc.Close()
 	pr, pw := io.Pipe()
-	sum := sha256.New()
+	alg := hashAlg(pu.Hash)
+	sum := digest.NewHash(alg)
+	if sum == nil {
+		return TransferResult{}, fmt.Errorf("dataplane: push: field Hash: %q is not %s or %s", pu.Hash, digest.SHA256, digest.SM3)
+	}
 	copied := make(chan error, 1)
 	go func() {
 		_, err := hashCopy(ctx, pw, rc, info.Size, sum, pu.bufs, nil)
@@ -367,7 +402,7 @@ func (pu *Pusher) Push(ctx context.Context, req PushRequest) (TransferResult, er
 	hreq.Header.Set("Authorization", "DPoP "+req.Token)
 	hreq.Header.Set("DPoP", proof)
 	hreq.Header.Set("Content-Type", info.ContentType)
-	registered := digest.SHA256Hex(req.Dataset.ContentHash)
+	registered := digest.Hex(alg, req.Dataset.ContentHash)
 	if d, err := digest.Parse(req.Dataset.ContentHash); err == nil && req.Path == "" {
 		hreq.Header.Set("Repr-Digest", d.ReprDigest())
 	}
@@ -393,14 +428,14 @@ func (pu *Pusher) Push(ctx context.Context, req PushRequest) (TransferResult, er
 		Provider: g.Issuer, Consumer: g.Subject, TokenID: g.TokenID, Path: req.Path,
 		Size: info.Size, Bytes: info.Size, ContentHash: hex.EncodeToString(sum.Sum(nil)),
 		RegisteredHash: registered, Started: started, Finished: pu.Now()}
-	res.Mismatch = (registered != "" && res.ContentHash != registered) || receipt.SHA256 != res.ContentHash || receipt.Bytes != info.Size
+	res.Mismatch = (registered != "" && res.ContentHash != registered) || receipt.hex(alg) != res.ContentHash || receipt.Bytes != info.Size
 	if pu.Recorder != nil {
 		if err := pu.Recorder.Completed(context.WithoutCancel(ctx), res); err != nil {
 			return res, fmt.Errorf("dataplane: push: recording transfer.completed: %w", err)
 		}
 	}
 	if res.Mismatch {
-		return res, fmt.Errorf("%w: sent %s (%d bytes), consumer hashed %s (%d bytes), registered %q", ErrHashMismatch, res.ContentHash, info.Size, receipt.SHA256, receipt.Bytes, registered)
+		return res, fmt.Errorf("%w: sent %s (%d bytes), consumer hashed %s (%d bytes), registered %q", ErrHashMismatch, res.ContentHash, info.Size, receipt.hex(alg), receipt.Bytes, registered)
 	}
 	return res, nil
 }

@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -49,11 +48,24 @@ type Config struct {
 	HashSettle time.Duration
 	// RetryAfter is the delay suggested to a client refused for load.
 	RetryAfter time.Duration
+	// Hash is the content-hash algorithm of the space's suite: "sha256"
+	// (intl, the default when empty) or "sm3" (gm). Every send is hashed with
+	// it, the Repr-Digest announces it, and registered hashes of another
+	// algorithm never match.
+	Hash string
 	// Now is the clock; Logger receives operational events (never tokens or bytes).
 	Now    func() time.Time
 	Logger *slog.Logger
 	// Registerer, if set, receives the tdsc_dataplane_* metrics.
 	Registerer prometheus.Registerer
+}
+
+// hashAlg is the configured algorithm, sha256 when empty.
+func hashAlg(alg string) string {
+	if alg == "" {
+		return digest.SHA256
+	}
+	return alg
 }
 
 // DefaultConfig returns limits suited to a small node: 32 streams, 4 per
@@ -93,6 +105,8 @@ func (c Config) Validate() error {
 		return errors.New("dataplane: config field WriteIdleTimeout: must be positive")
 	case c.HashSettle < 0:
 		return fmt.Errorf("dataplane: config field HashSettle: must not be negative, got %v", c.HashSettle)
+	case digest.NewHash(hashAlg(c.Hash)) == nil:
+		return fmt.Errorf("dataplane: config field Hash: must be %s or %s, got %q", digest.SHA256, digest.SM3, c.Hash)
 	case c.Now == nil:
 		return errors.New("dataplane: config field Now: must be a clock")
 	case c.Logger == nil:
@@ -325,7 +339,7 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	}
 	registered := ""
 	if p == "" && ds.ContentHash != "" {
-		registered = digest.SHA256Hex(ds.ContentHash)
+		registered = digest.Hex(hashAlg(s.cfg.Hash), ds.ContentHash)
 		if d, err := digest.Parse(ds.ContentHash); err == nil {
 			h.Set("Repr-Digest", d.ReprDigest())
 		}
@@ -381,8 +395,8 @@ func (s *Server) send(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	if versioned && !s.cfg.HashEverySend {
 		sum, known = s.hashes.lookup(ver)
 	}
-	sum256 := sha256.New()
-	began := time.Now() // the file system's clock, for the version's settle time
+	sum256 := digest.NewHash(hashAlg(s.cfg.Hash)) // the suite's hash: SHA-256 or SM3
+	began := time.Now()                           // the file system's clock, for the version's settle time
 	var src io.ReadCloser
 	if !known {
 		if rng.Start > 0 && toEnd {

@@ -16,6 +16,7 @@ import (
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/policy"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // Files in an authority directory.
@@ -68,7 +69,8 @@ type InitOptions struct {
 	ID     string // the authority's participant id; DefaultID if empty
 	Name   string // its display name
 	Region string // its region code; "CN" if empty
-	Alg    string // "EdDSA" (default) or "ES256"
+	Alg    string // intl: "EdDSA" (default) or "ES256"; gm: "" or "SM3withSM2"
+	Suite  string // the space's crypto suite: "intl" (default) or "gm"
 }
 
 // Init creates a space in dir: a new authority key (KeyFile, 0600) and the
@@ -93,16 +95,14 @@ func Init(dir string, o InitOptions, opts ...Option) (*Authority, error) {
 	if err := ValidateRegion(o.Region); err != nil {
 		return nil, err
 	}
-	var key *identity.Key
-	var err error
-	switch o.Alg {
-	case "", "EdDSA":
-		key, err = identity.GenerateEd25519()
-	case "ES256":
-		key, err = identity.GenerateES256()
-	default:
-		return nil, invalid("alg", "must be EdDSA or ES256, got %q", o.Alg)
+	cs, err := suite.Lookup(o.Suite)
+	if err != nil {
+		return nil, invalid("suite", "%v", err)
 	}
+	if o.Alg != "" && !cs.AllowsAlg(o.Alg) {
+		return nil, invalid("alg", "the %s suite signs with %v, got %q", cs, cs.Algorithms(), o.Alg)
+	}
+	key, err := identity.Generate(cs, o.Alg)
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +117,9 @@ func Init(dir string, o InitOptions, opts ...Option) (*Authority, error) {
 			OrgType: "authority", Status: identity.StatusActive,
 		},
 		Created: a.now().UTC().Format(time.RFC3339),
+	}
+	if cs != suite.Intl {
+		g.Suite = cs.Name()
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("authority: init: %w", err)
@@ -168,6 +171,9 @@ func ReadGenesis(path string) (ledger.Genesis, error) {
 		if err := k.Validate(); err != nil {
 			return g, invalid(fmt.Sprintf("authority.keys[%d]", i), "%v", err)
 		}
+	}
+	if err := g.CheckSuite(); err != nil {
+		return g, fmt.Errorf("%w: genesis %s: %v", ErrInvalid, path, err)
 	}
 	return g, nil
 }
@@ -269,7 +275,7 @@ func (a *Authority) Register(r Registration) (ledger.Record, error) {
 	if r.ID == a.ID() {
 		return ledger.Record{}, invalid("id", "%q is the authority itself, registered at genesis", r.ID)
 	}
-	if err := a.notOwnKey("key", r.Key); err != nil {
+	if err := a.checkNewKey("key", r.Key); err != nil {
 		return ledger.Record{}, err
 	}
 	rec := a.record(ledger.KindParticipantRegistered, r.ID)
@@ -320,7 +326,7 @@ func (a *Authority) Update(cur identity.Participant, c Change) (ledger.Record, e
 		if k.Kid == "" {
 			k.Kid, _ = k.Thumbprint()
 		}
-		if err := a.notOwnKey(fmt.Sprintf("addKeys[%d]", i), k); err != nil {
+		if err := a.checkNewKey(fmt.Sprintf("addKeys[%d]", i), k); err != nil {
 			return ledger.Record{}, err
 		}
 		if !hasKey(p.Keys, k) {
@@ -348,7 +354,13 @@ func (a *Authority) Update(cur identity.Participant, c Change) (ledger.Record, e
 // notOwnKey refuses k when it is the authority's own key. Whether another
 // participant holds k only the ledger knows: it refuses the record by rule
 // rulebook.RuleKeyUnique.
-func (a *Authority) notOwnKey(field string, k identity.JWK) error {
+// checkNewKey refuses a participant key of another crypto suite than the
+// space's (rule suite.key, which the ledger's rulebook enforces again) or the
+// authority's own key.
+func (a *Authority) checkNewKey(field string, k identity.JWK) error {
+	if err := a.genesis.CryptoSuite().CheckAlg(k.Algorithm(), true); err != nil {
+		return invalid(field, "%s (rule %s)", suite.Reason(err), suite.RuleKey)
+	}
 	tp, err := rulebook.KeyThumbprint(k)
 	if err != nil {
 		return invalid(field, "%v", err)

@@ -4,8 +4,10 @@
 // it as an RFC 9530 Repr-Digest ("sha-256=:<base64>:"); operators may type
 // bare hex. Every form is read by Parse.
 //
-// The algorithms are a table (algorithms), so another one — SM3 for the
-// 国密 suite — is one more entry with its name, its RFC 9530 name and its size.
+// The algorithms are a table (algorithms): SHA-256 for a space of the intl
+// suite, SM3 ("sm3:<hex>", Repr-Digest "sm3=:<base64>:") for a gm space. Which
+// one a space uses is its suite's (package suite); the names are the suite's
+// HashName.
 package digest
 
 import (
@@ -14,21 +16,53 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+
+	"github.com/emmansun/gmsm/sm3"
 )
 
-// SHA256 is the name of the default algorithm, as in "sha256:<hex>".
-const SHA256 = "sha256"
+// Algorithm names, as in "sha256:<hex>" and "sm3:<hex>" (suite.HashSHA256,
+// suite.HashSM3).
+const (
+	SHA256 = "sha256"
+	SM3    = "sm3"
+)
 
 // algorithm is one hash function a content hash may use.
 type algorithm struct {
 	name string // in "name:<hex>", lower case
 	http string // in an RFC 9530 Repr-Digest, lower case
 	size int    // bytes of a sum
+	new  func() hash.Hash
 }
 
+// SM3 has no entry in the IANA Hash Algorithms for HTTP Digest Fields
+// registry; "sm3" is the name tdsc sends and reads in Repr-Digest.
 var algorithms = []algorithm{
-	{name: SHA256, http: "sha-256", size: sha256.Size},
+	{name: SHA256, http: "sha-256", size: sha256.Size, new: sha256.New},
+	{name: SM3, http: "sm3", size: sm3.Size, new: sm3.New},
+}
+
+// NewHash is a new hash of algorithm alg ("sha256" or "sm3"); nil for an
+// unknown name.
+func NewHash(alg string) hash.Hash {
+	if a, ok := lookup(alg); ok {
+		return a.new()
+	}
+	return nil
+}
+
+// Of is the alg digest of data (alg "sha256" or "sm3"); the zero Digest for
+// an unknown algorithm.
+func Of(alg string, data []byte) Digest {
+	a, ok := lookup(alg)
+	if !ok {
+		return Digest{}
+	}
+	h := a.new()
+	h.Write(data)
+	return Digest{alg: a.name, sum: string(h.Sum(nil))}
 }
 
 func lookup(name string) (algorithm, bool) {
@@ -145,9 +179,15 @@ func (d Digest) ReprDigest() string {
 // lower-cased, so that it equals no SHA-256 hex: a malformed hash, or one of
 // another algorithm, compared with a SHA-256 sum is a mismatch, never "no
 // hash registered".
-func SHA256Hex(s string) string {
+func SHA256Hex(s string) string { return Hex(SHA256, s) }
+
+// Hex is SHA256Hex for algorithm alg: the hex of s when s is an alg content
+// hash in any form Parse reads, "" for an empty s, and otherwise s trimmed and
+// lower-cased, equal to no alg hex (a SHA-256 hash in a gm space is a
+// mismatch, never "no hash registered").
+func Hex(alg, s string) string {
 	d, err := Parse(s)
-	if err == nil && d.alg == SHA256 {
+	if err == nil && d.alg == alg {
 		return d.Hex()
 	}
 	return strings.ToLower(strings.TrimSpace(s))

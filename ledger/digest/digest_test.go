@@ -79,3 +79,37 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// SM3, the gm suite's content hash: GB/T 32905 example 1 in every form.
+func TestSM3(t *testing.T) {
+	const abc = "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+	d := digest.Of(digest.SM3, []byte("abc"))
+	if d.String() != "sm3:"+abc || d.Algorithm() != digest.SM3 {
+		t.Fatalf("Of(sm3, abc) = %s", d)
+	}
+	for _, in := range []string{"sm3:" + abc, "SM3:" + strings.ToUpper(abc), d.ReprDigest()} {
+		if got, err := digest.Parse(in); err != nil || got != d {
+			t.Errorf("Parse(%q) = %v, %v", in, got, err)
+		}
+	}
+	if !strings.HasPrefix(d.ReprDigest(), "sm3=:") {
+		t.Errorf("ReprDigest %q", d.ReprDigest())
+	}
+	if got, ok := digest.ParseReprDigest("sha-512=:AAAA:, " + d.ReprDigest()); !ok || got != d {
+		t.Errorf("ParseReprDigest: %v %v", got, ok)
+	}
+	if digest.Hex(digest.SM3, "sm3:"+strings.ToUpper(abc)) != abc {
+		t.Error("Hex(sm3)")
+	}
+	if got := digest.Hex(digest.SM3, "sha256:"+emptyHex); got == emptyHex {
+		t.Error("a SHA-256 hash equals an SM3 hex")
+	}
+	if digest.Of(digest.SHA256, nil) != digest.OfSHA256(nil) || !digest.Of("md5", nil).IsZero() || digest.NewHash("md5") != nil {
+		t.Error("Of / NewHash")
+	}
+	h := digest.NewHash(digest.SM3)
+	h.Write([]byte("abc"))
+	if string(h.Sum(nil)) != string(d.Sum()) {
+		t.Error("NewHash(sm3)")
+	}
+}

@@ -43,11 +43,11 @@ func (s *Store) Append(ctx context.Context, b *ledger.Batch) (ledger.Receipt, er
 	if err := b.Validate(); err != nil {
 		return ledger.Receipt{}, err
 	}
-	canon, leaves, err := b.Encode() // hashing runs on the caller's goroutine
+	canon, leaves, err := b.Encode(s.cs) // hashing runs on the caller's goroutine
 	if err != nil {
 		return ledger.Receipt{}, err
 	}
-	if got := hex.EncodeToString(ledger.MerkleRoot(leaves)); got != b.Root {
+	if got := hex.EncodeToString(ledger.MerkleRoot(s.cs, leaves)); got != b.Root {
 		return ledger.Receipt{}, &ledger.FieldError{Err: ledger.ErrBadSignature, Rule: ledger.RuleBatchRoot, Field: "root", Reason: fmt.Sprintf("records hash to %s, batch says %s", got, b.Root)}
 	}
 	req := &request{b: b, canon: canon, leaves: leaves, done: make(chan result, 1)}
@@ -135,7 +135,7 @@ func (s *Store) commit(group []*request) {
 	results := make([]result, len(group))
 	s.mu.RLock()
 	size := s.size
-	rng, err := rf.NewRange(0, size, append([][]byte(nil), s.rng.Hashes()...))
+	rng, err := s.rf.NewRange(0, size, append([][]byte(nil), s.rng.Hashes()...))
 	s.mu.RUnlock()
 	if err != nil {
 		s.fail(group, err)

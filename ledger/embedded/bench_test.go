@@ -10,12 +10,21 @@ import (
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/embedded"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // BenchmarkAppend appends a realistic workload of b.N records (8 streams,
 // 1000-record batches) and reports records/s.
+// BenchmarkAppend appends the workload in each crypto suite (gm: SM2
+// batches, SM3 tree, SM2 checkpoints).
 func BenchmarkAppend(b *testing.B) {
-	s, err := ledgertest.NewSpace()
+	for _, cs := range ledgertest.Suites {
+		b.Run(cs.Name(), func(b *testing.B) { benchAppend(b, cs) })
+	}
+}
+
+func benchAppend(b *testing.B, cs *suite.Suite) {
+	s, err := ledgertest.NewSuiteSpace(cs)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/transparency-dev/merkle/proof"
-	"github.com/transparency-dev/merkle/rfc6962"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tdsc/tdsc/ledger"
@@ -47,7 +46,7 @@ func (s *Store) Record(ctx context.Context, id string) (ledger.Proven, error) {
 			return err
 		}
 		p.Entry = e
-		p.Proof, err = inclusion(tx, e.Index, size)
+		p.Proof, err = s.inclusion(tx, e.Index, size)
 		return err
 	})
 	p.TreeSize, p.Checkpoint = size, cp
@@ -61,7 +60,7 @@ func (s *Store) InclusionProof(ctx context.Context, index, size uint64) ([][]byt
 	}
 	var pr [][]byte
 	err := s.db.View(func(tx *bolt.Tx) (err error) {
-		pr, err = inclusion(tx, index, size)
+		pr, err = s.inclusion(tx, index, size)
 		return err
 	})
 	return pr, err
@@ -78,21 +77,21 @@ func (s *Store) ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte
 		if err != nil {
 			return err
 		}
-		pr, err = fetch(tx, nodes)
+		pr, err = s.fetch(tx, nodes)
 		return err
 	})
 	return pr, err
 }
 
-func inclusion(tx *bolt.Tx, index, size uint64) ([][]byte, error) {
+func (s *Store) inclusion(tx *bolt.Tx, index, size uint64) ([][]byte, error) {
 	nodes, err := proof.Inclusion(index, size)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ledger.ErrNotFound, err)
 	}
-	return fetch(tx, nodes)
+	return s.fetch(tx, nodes)
 }
 
-func fetch(tx *bolt.Tx, nodes proof.Nodes) ([][]byte, error) {
+func (s *Store) fetch(tx *bolt.Tx, nodes proof.Nodes) ([][]byte, error) {
 	tree := tx.Bucket(bTree)
 	hashes := make([][]byte, len(nodes.IDs))
 	for i, id := range nodes.IDs {
@@ -102,7 +101,7 @@ func fetch(tx *bolt.Tx, nodes proof.Nodes) ([][]byte, error) {
 		}
 		hashes[i] = append([]byte(nil), h...)
 	}
-	return nodes.Rehash(hashes, rfc6962.DefaultHasher.HashChildren)
+	return nodes.Rehash(hashes, s.cs.Merkle().HashChildren)
 }
 
 func entryAt(tx *bolt.Tx, index uint64) (ledger.Entry, error) {

@@ -3,7 +3,6 @@ package embedded
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
-	"github.com/transparency-dev/merkle/rfc6962"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/note"
 
@@ -25,6 +23,7 @@ import (
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/policy"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // Files in a ledger directory.
@@ -86,6 +85,8 @@ type Store struct {
 	g       ledger.Genesis
 	origin  string
 	signer  note.Signer
+	cs      *suite.Suite          // the space's crypto suite
+	rf      *compact.RangeFactory // over cs's tree hash
 	vkey    string
 	opts    Options
 	reqs    chan *request
@@ -101,8 +102,6 @@ type Store struct {
 	closed     bool
 }
 
-var rf = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
-
 // Origin is the checkpoint origin of a space's ledger.
 func Origin(space string) string { return "tdsc/ledger/" + space }
 
@@ -115,11 +114,15 @@ func Open(ctx context.Context, dir string, g ledger.Genesis, opts Options) (*Sto
 	if g.Space == "" || g.Authority.ID == "" || len(g.Authority.Keys) == 0 {
 		return nil, fmt.Errorf("embedded: genesis: space, authority.id and authority.keys are required")
 	}
+	if err := g.CheckSuite(); err != nil {
+		return nil, err
+	}
+	cs := g.CryptoSuite()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
 	origin := Origin(g.Space)
-	signer, vkey, err := loadOrCreateKey(dir, origin)
+	signer, vkey, err := loadOrCreateKey(dir, origin, cs)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +130,8 @@ func Open(ctx context.Context, dir string, g ledger.Genesis, opts Options) (*Sto
 	if err != nil {
 		return nil, fmt.Errorf("embedded: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, g: g, origin: origin, signer: signer, vkey: vkey, opts: opts,
+	rf := &compact.RangeFactory{Hash: cs.Merkle().HashChildren}
+	s := &Store{db: db, g: g, cs: cs, rf: rf, origin: origin, signer: signer, vkey: vkey, opts: opts,
 		reqs: make(chan *request, opts.MaxGroup), stop: make(chan struct{}), stopped: make(chan struct{}),
 		cache: newStateCache(), rng: rf.NewEmptyRange(0)}
 	if err := s.init(ctx); err != nil {
@@ -138,11 +142,13 @@ func Open(ctx context.Context, dir string, g ledger.Genesis, opts Options) (*Sto
 	return s, nil
 }
 
-func loadOrCreateKey(dir, origin string) (note.Signer, string, error) {
+// loadOrCreateKey loads the checkpoint key pair, making one of suite cs's
+// type when dir holds none; a key of the other suite is refused.
+func loadOrCreateKey(dir, origin string, cs *suite.Suite) (note.Signer, string, error) {
 	kp, vp := filepath.Join(dir, KeyFile), filepath.Join(dir, VerifierKey)
 	skey, err := os.ReadFile(kp)
 	if errors.Is(err, os.ErrNotExist) {
-		sk, vk, err := note.GenerateKey(rand.Reader, origin)
+		sk, vk, err := cs.GenerateNoteKey(origin)
 		if err != nil {
 			return nil, "", err
 		}
@@ -161,7 +167,10 @@ func loadOrCreateKey(dir, origin string) (note.Signer, string, error) {
 	if st, err := os.Stat(kp); err == nil && st.Mode().Perm()&0o077 != 0 {
 		return nil, "", fmt.Errorf("embedded: %s has mode %v: must be 0600", kp, st.Mode().Perm())
 	}
-	signer, err := note.NewSigner(string(bytes.TrimSpace(skey)))
+	if ks, err := suite.NoteKeySuite(string(bytes.TrimSpace(skey))); err != nil || ks != cs {
+		return nil, "", fmt.Errorf("%w: %s is not a checkpoint key of the %s suite", ledger.ErrGenesisMismatch, kp, cs)
+	}
+	signer, err := suite.NewNoteSigner(string(bytes.TrimSpace(skey)))
 	if err != nil {
 		return nil, "", fmt.Errorf("embedded: %s: %w", kp, err)
 	}
@@ -214,7 +223,7 @@ func (s *Store) init(ctx context.Context) error {
 				}
 				hashes = append(hashes, append([]byte(nil), h...))
 			}
-			r, err := rf.NewRange(0, size, hashes)
+			r, err := s.rf.NewRange(0, size, hashes)
 			if err != nil {
 				return err
 			}

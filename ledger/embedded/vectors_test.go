@@ -8,11 +8,13 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/suite"
 )
 
 type vectors struct {
@@ -40,9 +42,10 @@ func TestRFC6962Vectors(t *testing.T) {
 	if err := json.Unmarshal(data, &v); err != nil {
 		t.Fatal(err)
 	}
-	if got := hex.EncodeToString(ledger.MerkleRoot(nil)); got != v.EmptyRoot {
+	if got := hex.EncodeToString(ledger.MerkleRoot(suite.Intl, nil)); got != v.EmptyRoot {
 		t.Fatalf("empty root %s, want %s", got, v.EmptyRoot)
 	}
+	st := &Store{cs: suite.Intl, rf: &compact.RangeFactory{Hash: suite.Intl.Merkle().HashChildren}}
 	db, err := bolt.Open(filepath.Join(t.TempDir(), DBFile), 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +59,7 @@ func TestRFC6962Vectors(t *testing.T) {
 			}
 		}
 		w := newWriter(tx)
-		rng := rf.NewEmptyRange(0)
+		rng := st.rf.NewEmptyRange(0)
 		for i, hx := range v.Leaves {
 			in, _ := hex.DecodeString(hx)
 			leaf := rfc6962.DefaultHasher.HashLeaf(in)
@@ -68,7 +71,7 @@ func TestRFC6962Vectors(t *testing.T) {
 			if got := hex.EncodeToString(root); got != v.Roots[i] {
 				t.Errorf("root of size %d: %s, want %s", i+1, got, v.Roots[i])
 			}
-			if got := hex.EncodeToString(ledger.MerkleRoot(leaves)); got != v.Roots[i] {
+			if got := hex.EncodeToString(ledger.MerkleRoot(suite.Intl, leaves)); got != v.Roots[i] {
 				t.Errorf("ledger.MerkleRoot of size %d: %s, want %s", i+1, got, v.Roots[i])
 			}
 		}
@@ -87,7 +90,7 @@ func TestRFC6962Vectors(t *testing.T) {
 	root := func(size uint64) []byte { r, _ := hex.DecodeString(v.Roots[size-1]); return r }
 	db.View(func(tx *bolt.Tx) error {
 		for _, c := range v.Inclusion {
-			p, err := inclusion(tx, c.Leaf, c.Size)
+			p, err := st.inclusion(tx, c.Leaf, c.Size)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +106,7 @@ func TestRFC6962Vectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := fetch(tx, nodes)
+			p, err := st.fetch(tx, nodes)
 			if err != nil {
 				t.Fatal(err)
 			}

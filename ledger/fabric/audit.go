@@ -3,7 +3,6 @@ package fabric
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/asn1"
 	"encoding/json"
@@ -21,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // ErrChain reports a block chain that is not whole: a block whose header
@@ -161,12 +161,15 @@ func (c *Chain) seal() error {
 	if err := json.Unmarshal(c.ix.genesis, &c.g); err != nil {
 		return fmt.Errorf("fabric: genesis on the chain: %w", err)
 	}
-	skey, vkey, err := note.GenerateKey(rand.Reader, Origin(c.g.Space))
+	if err := c.g.CheckSuite(); err != nil {
+		return fmt.Errorf("fabric: genesis on the chain: %w", err)
+	}
+	skey, vkey, err := c.g.CryptoSuite().GenerateNoteKey(Origin(c.g.Space))
 	if err != nil {
 		return err
 	}
 	c.vkey = vkey
-	c.signer, err = note.NewSigner(skey)
+	c.signer, err = suite.NewNoteSigner(skey)
 	return err
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/ledger/verify"
 	"github.com/tdsc/tdsc/policy"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // The Fabric tier runs against a real local network; scripts/fabric-test.sh
@@ -216,11 +217,11 @@ func TestBatchProofs(t *testing.T) {
 		if bp.Offset != uint64(i) || bp.Count != 5 || bp.TxID != rc.TxID || bp.Block != rc.Block || bp.Entry.BatchRoot != b.Root {
 			t.Fatalf("record %s: proof %+v, want offset %d of 5 in tx %s block %d", r.ID, bp, i, rc.TxID, rc.Block)
 		}
-		if err := bp.Verify(); err != nil {
+		if err := bp.Verify(suite.Intl); err != nil {
 			t.Fatalf("record %s: %v", r.ID, err)
 		}
 		bp.Entry.Record.Participant.Region = "CN-SH"
-		if bp.Verify() == nil {
+		if bp.Verify(suite.Intl) == nil {
 			t.Fatalf("record %s: proof verifies for an altered record", r.ID)
 		}
 	}

@@ -115,7 +115,7 @@ func (x *index) addTx(block uint64, txID string, w *endorsedWrites) error {
 	}
 	if w.event != wire.EventBatches {
 		if genesis != nil {
-			x.genesis = genesis
+			return x.setGenesis(genesis)
 		}
 		return nil
 	}
@@ -158,7 +158,7 @@ func (x *index) addTx(block uint64, txID string, w *endorsedWrites) error {
 		}
 	}
 	if genesis != nil {
-		x.genesis = genesis
+		return fmt.Errorf("the genesis written with batches")
 	}
 	ev := Event{Block: block, TxID: txID}
 	for n, b := range ws {
@@ -169,6 +169,25 @@ func (x *index) addTx(block uint64, txID string, w *endorsedWrites) error {
 	x.heads = append(x.heads, Head{Size: x.size(), Root: root})
 	ev.TreeSize, ev.Root = x.size(), root
 	x.events = append(x.events, ev)
+	return nil
+}
+
+// setGenesis takes the space's genesis: its crypto suite's hash builds the
+// tree (the hash is a parameter of the index, fixed by the genesis).
+func (x *index) setGenesis(raw []byte) error {
+	var g ledger.Genesis
+	if err := json.Unmarshal(raw, &g); err != nil {
+		return fmt.Errorf("genesis: %w", err)
+	}
+	if err := g.CheckSuite(); err != nil {
+		return fmt.Errorf("genesis: %w", err)
+	}
+	if x.genesis != nil || x.size() > 0 {
+		return fmt.Errorf("genesis written again")
+	}
+	x.genesis = raw
+	x.hasher = g.CryptoSuite().Merkle()
+	x.rng = (&compact.RangeFactory{Hash: x.hasher.HashChildren}).NewEmptyRange(0)
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/ledger/verify"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // committed is what an Append transaction of bs commits: the batch markers
@@ -27,7 +28,7 @@ func committed(t *testing.T, bs []*ledger.Batch) *endorsedWrites {
 	var ws []*kvrwset.KVWrite
 	var ev []*wire.Written
 	for _, b := range bs {
-		canon, _, err := b.Encode()
+		canon, _, err := b.Encode(suite.Intl)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,12 +95,12 @@ func TestIndexFromBlocks(t *testing.T) {
 		if x.batches[i].Root != b.Root {
 			t.Fatalf("batch %d is %s, want %s", i, x.batches[i].Root, b.Root)
 		}
-		_, ls, _ := b.Encode()
+		_, ls, _ := b.Encode(suite.Intl)
 		leaves = append(leaves, ls...)
 	}
 	h := x.head()
-	if h.Size != uint64(len(leaves)) || hex.EncodeToString(h.Root) != hex.EncodeToString(ledger.MerkleRoot(leaves)) {
-		t.Fatalf("head %d %x, want %d %x", h.Size, h.Root, len(leaves), ledger.MerkleRoot(leaves))
+	if h.Size != uint64(len(leaves)) || hex.EncodeToString(h.Root) != hex.EncodeToString(ledger.MerkleRoot(suite.Intl, leaves)) {
+		t.Fatalf("head %d %x, want %d %x", h.Size, h.Root, len(leaves), ledger.MerkleRoot(suite.Intl, leaves))
 	}
 	if len(x.heads) != len(txs) {
 		t.Fatalf("%d heads for %d transactions", len(x.heads), len(txs))
@@ -252,7 +253,7 @@ func FuzzIndexAddTx(f *testing.F) {
 		for _, b := range x.batches {
 			leaves = append(leaves, b.Leaves...)
 		}
-		if h := x.head(); h.Size != uint64(len(leaves)) || !slices.Equal(h.Root, ledger.MerkleRoot(leaves)) {
+		if h := x.head(); h.Size != uint64(len(leaves)) || !slices.Equal(h.Root, ledger.MerkleRoot(suite.Intl, leaves)) {
 			t.Fatalf("head %d %x, want the root of %d leaves", h.Size, h.Root, len(leaves))
 		}
 	})

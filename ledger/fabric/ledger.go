@@ -3,7 +3,6 @@ package fabric
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -30,6 +29,7 @@ import (
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/policy"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // DefaultInFlight is Config.InFlight's default.
@@ -244,7 +244,7 @@ func (l *Ledger) setNoteKey(skey string) error {
 	if skey == "" {
 		return nil // made on first use, once the space (the note's origin) is known
 	}
-	s, err := note.NewSigner(skey)
+	s, err := suite.NewNoteSigner(skey)
 	if err != nil {
 		return fmt.Errorf("fabric: config: field NoteKey: %w", err)
 	}
@@ -258,7 +258,11 @@ func (l *Ledger) setNoteKey(skey string) error {
 
 // verifierKey derives the note verifier key of an Ed25519 note signer key
 // ("PRIVATE+KEY+name+hash+base64(1||seed)" gives "name+hash+base64(1||public)").
+// An SM2 key (gm suite) gives its SM2 verifier key.
 func verifierKey(skey string) (string, error) {
+	if ks, err := suite.NoteKeySuite(skey); err == nil && ks == suite.GM {
+		return suite.NoteVerifierKey(skey)
+	}
 	f := strings.SplitN(skey, "+", 5)
 	if len(f) != 5 || f[0] != "PRIVATE" || f[1] != "KEY" {
 		return "", errors.New("not a note signer key")
@@ -346,19 +350,25 @@ func (l *Ledger) Init(ctx context.Context, g ledger.Genesis) error {
 }
 
 func (l *Ledger) setGenesis(g ledger.Genesis) error {
+	if err := g.CheckSuite(); err != nil {
+		return err
+	}
+	cs := g.CryptoSuite()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.g = &g
 	if l.signer == nil {
-		skey, vkey, err := note.GenerateKey(rand.Reader, Origin(g.Space))
+		skey, vkey, err := cs.GenerateNoteKey(Origin(g.Space))
 		if err != nil {
 			return err
 		}
-		if l.signer, err = note.NewSigner(skey); err != nil {
+		if l.signer, err = suite.NewNoteSigner(skey); err != nil {
 			return err
 		}
 		l.vkey = vkey
+	} else if ks, err := suite.NoteKeySuite(l.vkey); err != nil || ks != cs {
+		return fmt.Errorf("%w: config: field NoteKey: not a checkpoint key of the space's %s suite", ledger.ErrGenesisMismatch, cs)
 	}
+	l.g = &g
 	return nil
 }
 

@@ -6,9 +6,9 @@ import (
 	"fmt"
 
 	"github.com/transparency-dev/merkle/proof"
-	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // BatchProof proves a record is in its batch: an RFC 6962 inclusion proof of
@@ -24,9 +24,10 @@ type BatchProof struct {
 	Block  uint64       `json:"block"`
 }
 
-// Verify checks the proof against the record and the batch root.
-func (p *BatchProof) Verify() error {
-	leaf, err := ledger.LeafHash(&p.Entry.Record)
+// Verify checks the proof against the record and the batch root, hashing
+// with the space's suite cs.
+func (p *BatchProof) Verify(cs *suite.Suite) error {
+	leaf, err := ledger.LeafHash(cs, &p.Entry.Record)
 	if err != nil {
 		return err
 	}
@@ -34,7 +35,7 @@ func (p *BatchProof) Verify() error {
 	if err != nil {
 		return fmt.Errorf("batch root: %w", err)
 	}
-	return proof.VerifyInclusion(rfc6962.DefaultHasher, p.Offset, p.Count, leaf, p.Proof, root)
+	return proof.VerifyInclusion(cs.Merkle(), p.Offset, p.Count, leaf, p.Proof, root)
 }
 
 // BatchProof returns the proof that record id is in its signed batch, with
@@ -49,6 +50,7 @@ func (l *Ledger) BatchProof(ctx context.Context, id string) (BatchProof, error) 
 		return BatchProof{}, err
 	}
 	leaves := bi.Leaves
+	cs := l.Genesis().CryptoSuite()
 	p := BatchProof{Entry: rec.Entry, Offset: rec.Index - bi.FirstIndex, Count: uint64(len(leaves)), TxID: bi.TxID, Block: bi.Block}
 	ns, err := proof.Inclusion(p.Offset, p.Count)
 	if err != nil {
@@ -56,9 +58,9 @@ func (l *Ledger) BatchProof(ctx context.Context, id string) (BatchProof, error) 
 	}
 	hashes := make([][]byte, len(ns.IDs))
 	for i, id := range ns.IDs {
-		hashes[i] = ledger.MerkleRoot(leaves[id.Index<<id.Level : min((id.Index+1)<<id.Level, uint64(len(leaves)))])
+		hashes[i] = ledger.MerkleRoot(cs, leaves[id.Index<<id.Level:min((id.Index+1)<<id.Level, uint64(len(leaves)))])
 	}
-	if p.Proof, err = ns.Rehash(hashes, rfc6962.DefaultHasher.HashChildren); err != nil {
+	if p.Proof, err = ns.Rehash(hashes, cs.Merkle().HashChildren); err != nil {
 		return BatchProof{}, err
 	}
 	return p, nil

@@ -1,6 +1,9 @@
 package ledgertest
 
-import "github.com/tdsc/tdsc/ledger/workload"
+import (
+	"github.com/tdsc/tdsc/ledger/workload"
+	"github.com/tdsc/tdsc/suite"
+)
 
 // The test data space and workload are ledger/workload's (tdsc bench uses
 // them, so they live outside this test-only package); these names keep the
@@ -12,6 +15,12 @@ type (
 
 // NewSpace is workload.NewSpace.
 func NewSpace() (*Space, error) { return workload.NewSpace() }
+
+// NewSuiteSpace is workload.NewSuiteSpace: the space in crypto suite cs.
+func NewSuiteSpace(cs *suite.Suite) (*Space, error) { return workload.NewSuiteSpace(cs) }
+
+// Suites are the crypto suites the conformance suite runs in.
+var Suites = workload.Suites
 
 // NewWorkload is workload.NewWorkload.
 func NewWorkload(s *Space, n, batchSize, streams int) (*Workload, error) {

@@ -12,13 +12,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/proof"
-	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/verify"
 	"github.com/tdsc/tdsc/policy"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // Backend is what the suite needs of a ledger backend.
@@ -36,8 +36,15 @@ type Backend interface {
 // note verifier key of its checkpoints.
 type Factory func(t *testing.T, g ledger.Genesis) (Backend, string)
 
-// Run runs the conformance suite against backends made by factory.
+// Run runs the conformance suite against backends made by factory, in each
+// crypto suite (Suites): the factory gets a genesis of that suite.
 func Run(t *testing.T, factory Factory) {
+	for _, cs := range Suites {
+		t.Run(cs.Name(), func(t *testing.T) { run(t, cs, factory) })
+	}
+}
+
+func run(t *testing.T, cs *suite.Suite, factory Factory) {
 	for _, tc := range []struct {
 		name string
 		fn   func(t *testing.T, f *fixture)
@@ -52,16 +59,20 @@ func Run(t *testing.T, factory Factory) {
 		{"Queries", testQueries},
 		{"Participants", testParticipants},
 		{"ConcurrentAppends", testConcurrent},
+		{"ComputeRuns", testCompute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := NewSpace()
+			s, err := NewSuiteSpace(cs)
 			if err != nil {
 				t.Fatal(err)
 			}
 			b, vkey := factory(t, s.Genesis)
-			v, err := note.NewVerifier(vkey)
+			v, err := suite.NewNoteVerifier(vkey)
 			if err != nil {
 				t.Fatalf("verifier key %q: %v", vkey, err)
+			}
+			if got := suite.OfNoteVerifier(v); got != cs {
+				t.Fatalf("a %s space's ledger signs checkpoints with a %s key", cs, got)
 			}
 			tc.fn(t, &fixture{s: s, b: b, v: v, ctx: context.Background()})
 		})
@@ -205,10 +216,19 @@ func testBadBatches(t *testing.T, f *fixture) {
 		}
 		return b
 	}
-	stranger, err := identity.GenerateEd25519()
+	stranger, err := identity.Generate(s.Suite, "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	other := suite.GM
+	if s.Suite == suite.GM {
+		other = suite.Intl
+	}
+	otherKey, err := identity.Generate(other, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherHash := other.HashName() + ":" + strings.Repeat("ab", 32)
 	tests := []struct {
 		name  string
 		batch func() *ledger.Batch
@@ -256,6 +276,25 @@ func testBadBatches(t *testing.T, f *fixture) {
 			}
 			return b
 		}, ledger.ErrRefused, "writer.space"},
+		{"participant key of the other suite", func() *ledger.Batch {
+			r, err := s.Participant("p-other", "CN-BJ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Participant.Keys = []identity.JWK{otherKey.JWK()}
+			return mk(s.Authority(), r)
+		}, ledger.ErrRefused, suite.RuleKey},
+		{"content hash of the other suite", func() *ledger.Batch {
+			r := s.Completed("p2", "tr-none", 10)
+			r.ContentHash = otherHash
+			return mk("p2", r)
+		}, ledger.ErrRefused, suite.RuleHash},
+		{"policy hash of the other suite", func() *ledger.Batch {
+			r := s.Dataset("p1", "ds-x", policy.General, "traffic")
+			a := must(s.Agreement("p1", "p2", "ds-x", "ag-x", nil))
+			a.PolicyHash = otherHash
+			return mk("p1", r, a)
+		}, ledger.ErrRefused, suite.RuleHash},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -343,7 +382,7 @@ func testConsistency(t *testing.T, f *fixture) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := proof.VerifyConsistency(rfc6962.DefaultHasher, cps[i].Size, cps[j].Size, pr, cps[i].Hash, cps[j].Hash); err != nil {
+			if err := proof.VerifyConsistency(f.s.Suite.Merkle(), cps[i].Size, cps[j].Size, pr, cps[i].Hash, cps[j].Hash); err != nil {
 				t.Fatalf("consistency %d -> %d: %v", cps[i].Size, cps[j].Size, err)
 			}
 		}
@@ -645,5 +684,71 @@ func testConcurrent(t *testing.T, f *fixture) {
 				t.Fatalf("record %s: %v", id, err)
 			}
 		}
+	}
+}
+
+// testCompute: an allowed run is a use counted with transfers against the
+// agreement's limit; a denied one counts nothing; only the provider records
+// runs, under an agreement covering the dataset.
+func testCompute(t *testing.T, f *fixture) {
+	s := f.s
+	f.append(t, s.Authority(), must(s.Participant("p1", "CN-BJ")), must(s.Participant("p2", "CN-SH")))
+	f.append(t, "p1", s.Dataset("p1", "ds-1", policy.Important, "population"), s.Dataset("p1", "ds-2", policy.General, "traffic"),
+		must(s.Agreement("p1", "p2", "ds-1", "ag-1", &ledger.Terms{MaxUses: 3})))
+	f.append(t, "p1", s.Compute("p1", "p2", "ag-1", "ds-1", "run-1", 120, ""))
+	f.append(t, "p1", s.Compute("p1", "p2", "ag-1", "ds-1", "run-2", 0, "output.aggregate"))
+	f.append(t, "p1", s.Transfer("p1", "p2", "ag-1", "ds-1", "t-1"), s.Compute("p1", "p2", "ag-1", "ds-1", "run-3", 80, ""))
+
+	for _, tc := range []struct {
+		name   string
+		writer string
+		rec    ledger.Record
+		want   error
+		rule   string
+	}{
+		{"a fourth use", "p1", s.Compute("p1", "p2", "ag-1", "ds-1", "run-4", 10, ""), ledger.ErrRefused, "transfer.agreement-max-uses"},
+		{"a transfer after the runs used it up", "p1", s.Transfer("p1", "p2", "ag-1", "ds-1", "t-2"), ledger.ErrRefused, "transfer.agreement-max-uses"},
+		{"recorded by the consumer", "p2", s.Compute("p2", "p1", "ag-1", "ds-1", "run-5", 10, ""), ledger.ErrRefused, "compute.parties-match-agreement"},
+		{"another dataset", "p1", s.Compute("p1", "p2", "ag-1", "ds-2", "run-6", 10, ""), ledger.ErrRefused, "compute.parties-match-agreement"},
+		{"no agreement", "p1", s.Compute("p1", "p2", "ag-9", "ds-1", "run-7", 10, ""), ledger.ErrRefused, "agreement.exists"},
+		{"a denial that let bytes out", "p1", func() ledger.Record {
+			r := s.Compute("p1", "p2", "ag-1", "ds-1", "run-8", 0, "output.aggregate")
+			r.Bytes = 5
+			return r
+		}(), ledger.ErrMalformed, ledger.RuleFormat},
+		{"a program hash that is not one", "p1", func() ledger.Record {
+			r := s.Compute("p1", "p2", "ag-1", "ds-1", "run-9", 10, "")
+			r.Compute.Program = "md5:abc"
+			return r
+		}(), ledger.ErrMalformed, ledger.RuleFormat},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := s.Batch(tc.writer, tc.rec)
+			if err == nil {
+				_, err = f.b.Append(f.ctx, b)
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			var re *ledger.RuleError
+			var fe *ledger.FieldError
+			var me *ledger.MalformedError
+			switch {
+			case errors.As(err, &re):
+				if re.Rule != tc.rule {
+					t.Fatalf("got %v, want rule %s", err, tc.rule)
+				}
+			case errors.As(err, &fe):
+				if fe.Rule != tc.rule {
+					t.Fatalf("got %v, want rule %s", err, tc.rule)
+				}
+			case errors.As(err, &me):
+				if me.Rule != tc.rule {
+					t.Fatalf("got %v, want rule %s", err, tc.rule)
+				}
+			default:
+				t.Fatalf("got %v (%T), want rule %s", err, err, tc.rule)
+			}
+		})
 	}
 }

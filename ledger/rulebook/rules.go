@@ -11,6 +11,7 @@ import (
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/policy"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // Rule identifiers named in refusals, besides the space rules of package policy.
@@ -53,6 +54,7 @@ const (
 	RuleObjectionFiled      = "objection.resolve-needs-filing"
 	RuleObjectionOnce       = "objection.resolve-once"
 	RuleObjectionResolver   = "objection.resolver"
+	RuleComputeParties      = "compute.parties-match-agreement"
 )
 
 // WriterKey returns the key a batch by writer signed with kid must verify
@@ -87,7 +89,7 @@ func ApplyBatch(ov *Overlay, g ledger.Genesis, b *ledger.Batch) error {
 	if err != nil {
 		return err
 	}
-	if _, err := b.CheckRoot(); err != nil {
+	if _, err := b.CheckRoot(g.CryptoSuite()); err != nil {
 		return err
 	}
 	if err := b.VerifySignature(key); err != nil {
@@ -144,6 +146,9 @@ func (a *applier) apply() ([]Change, error) {
 	}
 	if r.Actor != a.writer {
 		return nil, refuse(RuleWriterIsActor, "actor", "record speaks for %q but the batch is written by %q", r.Actor, a.writer)
+	}
+	if err := a.checkHashes(); err != nil {
+		return nil, err
 	}
 	switch r.Kind {
 	case ledger.KindParticipantRegistered, ledger.KindParticipantUpdated, ledger.KindRulesUpdated:
@@ -217,6 +222,8 @@ func (a *applier) apply() ([]Change, error) {
 		n := copyAgreement(ag)
 		n.Duties[r.Duty.ID] = true
 		return []Change{{Agreement: n}}, nil
+	case ledger.KindComputeExecuted:
+		return a.computeExecuted()
 	case ledger.KindObjectionFiled:
 		return a.objectionFiled()
 	case ledger.KindObjectionResolved:
@@ -280,6 +287,25 @@ func (a *applier) participant(update bool) ([]Change, error) {
 	return append([]Change{{Participant: &p}}, keys...), nil
 }
 
+// checkHashes refuses a content or policy hash of another algorithm than the
+// space's suite (rule suite.hash): a gm space's records carry sm3:<hex>.
+func (a *applier) checkHashes() error {
+	cs := a.g.CryptoSuite()
+	for _, f := range []struct{ name, v string }{{"contentHash", a.r.ContentHash}, {"policyHash", a.r.PolicyHash}} {
+		if f.v == "" {
+			continue
+		}
+		alg, _, ok := strings.Cut(f.v, ":")
+		if !ok {
+			alg = ""
+		}
+		if err := cs.CheckHashName(strings.ToLower(alg)); err != nil {
+			return refuse(suite.RuleHash, f.name, "%s", suite.Reason(err))
+		}
+	}
+	return nil
+}
+
 // participantKeys enforces RuleKeyUnique on p's keys (p replacing old, nil
 // for a registration) and returns the key index changes: p's new keys taken,
 // the keys old had and p no longer lists freed.
@@ -292,8 +318,12 @@ func (a *applier) participantKeys(p, old *identity.Participant) ([]Change, error
 	}
 	var ch []Change
 	listed := map[string]bool{}
+	cs := a.g.CryptoSuite()
 	for i, k := range p.Keys {
 		field := fmt.Sprintf("participant.keys[%d]", i)
+		if err := cs.CheckAlg(k.Algorithm(), true); err != nil {
+			return nil, refuse(suite.RuleKey, field, "%s", suite.Reason(err))
+		}
 		tp, err := KeyThumbprint(k)
 		if err != nil {
 			return nil, refuse(RuleKeyUnique, field, "%v", err)
@@ -446,8 +476,8 @@ func (a *applier) agreementSigned() ([]Change, error) {
 		if strings.TrimSpace(r.Terms.VerificationTokenID) == "" {
 			return nil, refuse(RuleAgreementEvidence, "terms.verificationTokenId", "required with acknowledged evidence: the id (jti) of the consumer's protocol token on its verification message")
 		}
-		if !isSHA256(r.Terms.VerificationHash) {
-			return nil, refuse(RuleAgreementEvidence, "terms.verificationHash", "must be sha256:<64 hex digits>, the hash of the consumer's verification message; got %q", r.Terms.VerificationHash)
+		if alg := a.g.CryptoSuite().HashName(); !isHashOf(alg, r.Terms.VerificationHash) {
+			return nil, refuse(RuleAgreementEvidence, "terms.verificationHash", "must be %s:<64 hex digits>, the hash of the consumer's verification message; got %q", alg, r.Terms.VerificationHash)
 		}
 	default:
 		return nil, refuse(RuleAgreementEvidence, "terms.evidence", "must be %q or %q, got %q", policy.EvidenceCountersigned, policy.EvidenceAcknowledged, r.Terms.Evidence)
@@ -506,8 +536,10 @@ func (a *applier) checkEvidence(ds *Dataset, evidence string) error {
 	return nil
 }
 
-func isSHA256(s string) bool {
-	h, ok := strings.CutPrefix(s, "sha256:")
+// isHashOf reports whether s is "<alg>:<64 hex digits>" (alg the suite's
+// hash name: sha256, or sm3 in a gm space).
+func isHashOf(alg, s string) bool {
+	h, ok := strings.CutPrefix(s, alg+":")
 	if !ok || len(h) != 64 {
 		return false
 	}
@@ -646,4 +678,49 @@ func copyAgreement(a *Agreement) *Agreement {
 		n.Duties = maps.Clone(a.Duties)
 	}
 	return &n
+}
+
+// computeExecuted checks a run against its agreement. The provider records it
+// (the program ran at its node) naming the consumer; an allowed run is a use,
+// held to the agreement's life, window and use limit like a transfer, and
+// counted with transfers. A denied run is recorded as decided and counts
+// nothing. No flow rule applies: the dataset did not move.
+func (a *applier) computeExecuted() ([]Change, error) {
+	r := a.r
+	ag, err := a.agreement(r.Agreement)
+	if err != nil {
+		return nil, err
+	}
+	if r.Actor != ag.Provider || r.Counterparty != ag.Consumer {
+		return nil, refuse(RuleComputeParties, "counterparty", "agreement %s is between provider %s and consumer %s", ag.ID, ag.Provider, ag.Consumer)
+	}
+	if r.Dataset != ag.Dataset {
+		return nil, refuse(RuleComputeParties, "dataset", "agreement %s covers dataset %s, not %s", ag.ID, ag.Dataset, r.Dataset)
+	}
+	if r.Decision != ledger.DecisionAllow {
+		return nil, nil
+	}
+	if ag.Revoked {
+		return nil, refuse(RuleAgreementLive, "agreement", "agreement %s is revoked", ag.ID)
+	}
+	at, _ := ledger.ParseTime(r.Time) // Validate checked it
+	if ag.NotBefore != "" {
+		if nb, err := ledger.ParseTime(ag.NotBefore); err == nil && at.Before(nb) {
+			return nil, refuse(RuleAgreementWindow, "time", "agreement %s is not valid before %s", ag.ID, ag.NotBefore)
+		}
+	}
+	if ag.NotAfter != "" {
+		if na, err := ledger.ParseTime(ag.NotAfter); err == nil && !at.Before(na) {
+			return nil, refuse(RuleAgreementWindow, "time", "agreement %s expired at %s", ag.ID, ag.NotAfter)
+		}
+	}
+	if ag.MaxUses > 0 && ag.Uses >= ag.MaxUses {
+		return nil, refuse(RuleMaxUses, "agreement", "agreement %s allows %d uses, all used", ag.ID, ag.MaxUses)
+	}
+	if _, err := a.activeParticipant(ag.Consumer, "counterparty", RuleAgreementParties); err != nil {
+		return nil, err
+	}
+	n := copyAgreement(ag)
+	n.Uses++
+	return []Change{{Agreement: n}}, nil
 }

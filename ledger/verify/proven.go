@@ -6,10 +6,10 @@ import (
 
 	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/proof"
-	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // ErrProof reports a record whose inclusion proof or checkpoint does not verify:
@@ -34,8 +34,10 @@ func Checkpoint(signed []byte, v note.Verifier) (log.Checkpoint, error) {
 // Proven checks one record as a ledger serves it: the checkpoint is signed by
 // the ledger's key, is for the proof's tree size, and the record's leaf hash is
 // included at its index under the checkpoint's root (RFC 6962). It returns the
-// checkpoint it verified against.
+// checkpoint it verified against. The tree hash is the suite of the
+// checkpoint key (SHA-256 for an Ed25519 key, SM3 for an SM2 key).
 func Proven(p ledger.Proven, v note.Verifier) (log.Checkpoint, error) {
+	cs := suite.OfNoteVerifier(v)
 	c, err := Checkpoint(p.Checkpoint, v)
 	if err != nil {
 		return c, err
@@ -43,19 +45,19 @@ func Proven(p ledger.Proven, v note.Verifier) (log.Checkpoint, error) {
 	if c.Size != p.TreeSize {
 		return c, fmt.Errorf("%w: checkpoint is for tree size %d, the proof for %d", ErrProof, c.Size, p.TreeSize)
 	}
-	leaf, err := ledger.LeafHash(&p.Record)
+	leaf, err := ledger.LeafHash(cs, &p.Record)
 	if err != nil {
 		return c, fmt.Errorf("%w: record %s does not encode: %v", ErrProof, p.Record.ID, err)
 	}
-	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, p.Index, p.TreeSize, leaf, p.Proof, c.Hash); err != nil {
+	if err := proof.VerifyInclusion(cs.Merkle(), p.Index, p.TreeSize, leaf, p.Proof, c.Hash); err != nil {
 		return c, fmt.Errorf("%w: record %s at index %d: %v", ErrProof, p.Record.ID, p.Index, err)
 	}
 	return c, nil
 }
 
-// NoteVerifier parses a note verifier key string.
+// NoteVerifier parses a note verifier key string of either suite.
 func NoteVerifier(vkey string) (note.Verifier, error) {
-	v, err := note.NewVerifier(vkey)
+	v, err := suite.NewNoteVerifier(vkey)
 	if err != nil {
 		return nil, fmt.Errorf("verify: ledger key %q: %w", vkey, err)
 	}

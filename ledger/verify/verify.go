@@ -11,11 +11,11 @@ import (
 
 	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/compact"
-	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/rulebook"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // Source is a ledger's stored bytes: the embedded store's directory
@@ -67,13 +67,20 @@ func (p *Problem) Unwrap() error { return ErrCorrupt }
 // Ledger verifies the whole ledger in src against the checkpoint key vkey.
 func Ledger(ctx context.Context, src Source, vkey string) (Report, error) {
 	var rep Report
-	v, err := note.NewVerifier(vkey)
+	v, err := suite.NewNoteVerifier(vkey)
 	if err != nil {
 		return rep, fmt.Errorf("verify: checkpoint verifier key: %w", err)
 	}
 	g, err := src.Genesis(ctx)
 	if err != nil {
 		return rep, err
+	}
+	if err := g.CheckSuite(); err != nil {
+		return rep, fmt.Errorf("verify: genesis: %w", err)
+	}
+	cs := g.CryptoSuite()
+	if ks := suite.OfNoteVerifier(v); ks != cs {
+		return rep, fmt.Errorf("verify: checkpoint verifier key is of the %s suite, the space's genesis says %s", ks, cs)
 	}
 	cps := map[uint64][]byte{}
 	if err := src.Checkpoints(ctx, func(size uint64, n []byte) error {
@@ -83,7 +90,7 @@ func Ledger(ctx context.Context, src Source, vkey string) (Report, error) {
 		return rep, err
 	}
 	mem := rulebook.NewMem(g)
-	rng := (&compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}).NewEmptyRange(0)
+	rng := (&compact.RangeFactory{Hash: cs.Merkle().HashChildren}).NewEmptyRange(0)
 	origin := "tdsc/ledger/" + g.Space
 
 	// Decoding and hashing run in parallel workers; the rulebook and tree in order.
@@ -102,7 +109,7 @@ func Ledger(ctx context.Context, src Source, vkey string) (Report, error) {
 	for w := 0; w < workers; w++ {
 		go func() {
 			for j := range jobs {
-				j.b, j.leaves, j.prob = decode(j.sb)
+				j.b, j.leaves, j.prob = decode(cs, j.sb)
 				close(j.done)
 			}
 		}()
@@ -201,7 +208,8 @@ func copyBatch(sb *ledger.StoredBatch) *ledger.StoredBatch {
 
 // decode checks one batch's stored bytes on their own: strict decoding,
 // canonical form, leaf hashes against the tree, and the batch root.
-func decode(sb *ledger.StoredBatch) (*ledger.Batch, [][]byte, *Problem) {
+func decode(cs *suite.Suite, sb *ledger.StoredBatch) (*ledger.Batch, [][]byte, *Problem) {
+	h := cs.Merkle()
 	b := &ledger.Batch{Space: sb.Space, Writer: sb.Writer, KeyID: sb.KeyID, Root: sb.Root, Signature: sb.Signature,
 		Records: make([]ledger.Record, len(sb.Records))}
 	leaves := make([][]byte, len(sb.Records))
@@ -211,7 +219,7 @@ func decode(sb *ledger.StoredBatch) (*ledger.Batch, [][]byte, *Problem) {
 		if raw == nil {
 			return nil, nil, prob("", "record missing")
 		}
-		leaf := rfc6962.DefaultHasher.HashLeaf(raw)
+		leaf := h.HashLeaf(raw)
 		r, err := ledger.DecodeCanonical(raw)
 		if err != nil {
 			return nil, nil, prob(idOf(raw), "record does not decode: "+err.Error())
@@ -221,7 +229,7 @@ func decode(sb *ledger.StoredBatch) (*ledger.Batch, [][]byte, *Problem) {
 		}
 		b.Records[i], leaves[i] = *r, leaf
 	}
-	if got := hex.EncodeToString(ledger.MerkleRoot(leaves)); got != sb.Root {
+	if got := hex.EncodeToString(ledger.MerkleRoot(cs, leaves)); got != sb.Root {
 		return nil, nil, &Problem{Batch: sb.Root, Index: sb.FirstIndex, What: fmt.Sprintf("records hash to root %s, the signed batch root is %s", got, sb.Root)}
 	}
 	return b, leaves, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/ledger/verify"
 	"github.com/tdsc/tdsc/policy"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // memSource holds a ledger's stored batches and checkpoints, copied out of a
@@ -48,7 +49,7 @@ func (m *memSource) Checkpoints(ctx context.Context, fn func(uint64, []byte) err
 // stored converts a batch to its stored form at index first.
 func stored(t *testing.T, b *ledger.Batch, first uint64) *ledger.StoredBatch {
 	t.Helper()
-	canon, leaves, err := b.Encode()
+	canon, leaves, err := b.Encode(suite.Intl)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/policy"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // Space is a test data space: a genesis with its authority key, participant
@@ -15,6 +16,7 @@ import (
 // ledger; records go through a real backend.
 type Space struct {
 	Genesis      ledger.Genesis
+	Suite        *suite.Suite // the genesis's crypto suite: every key and hash follows it
 	AuthorityKey *identity.Key
 	Keys         map[string]*identity.Key
 	Regions      map[string]string
@@ -23,15 +25,28 @@ type Space struct {
 	seq int
 }
 
-// NewSpace makes a space "space-1" with authority "authority" in CN-BJ.
-func NewSpace() (*Space, error) {
-	k, err := identity.GenerateEd25519()
+// NewSpace makes a space "space-1" with authority "authority" in CN-BJ, in
+// the intl suite (Ed25519 keys, SHA-256).
+func NewSpace() (*Space, error) { return NewSuiteSpace(suite.Intl) }
+
+// Suites are both crypto suites, for tests that run in each.
+var Suites = []*suite.Suite{suite.Intl, suite.GM}
+
+// NewSuiteSpace is NewSpace in crypto suite cs: in gm every key is SM2 and
+// every hash SM3.
+func NewSuiteSpace(cs *suite.Suite) (*Space, error) {
+	k, err := identity.Generate(cs, "")
 	if err != nil {
 		return nil, err
 	}
 	auth := identity.Participant{ID: "authority", Name: "Space authority", Keys: []identity.JWK{k.JWK()}, Region: "CN-BJ", Status: identity.StatusActive}
+	g := ledger.Genesis{Space: "space-1", Authority: auth, Created: "2026-01-01T00:00:00Z"}
+	if cs != suite.Intl {
+		g.Suite = cs.Name()
+	}
 	return &Space{
-		Genesis:      ledger.Genesis{Space: "space-1", Authority: auth, Created: "2026-01-01T00:00:00Z"},
+		Genesis:      g,
+		Suite:        cs,
 		AuthorityKey: k,
 		Keys:         map[string]*identity.Key{},
 		Regions:      map[string]string{},
@@ -51,7 +66,7 @@ func (s *Space) next(kind ledger.Kind, actor string) ledger.Record {
 
 // Participant makes a key for id and the authority's participant.registered record.
 func (s *Space) Participant(id, region string) (ledger.Record, error) {
-	k, err := identity.GenerateEd25519()
+	k, err := identity.Generate(s.Suite, "")
 	if err != nil {
 		return ledger.Record{}, err
 	}
@@ -89,7 +104,7 @@ func (s *Space) Dataset(owner, id string, c policy.Classification, category stri
 func (s *Space) Agreement(provider, consumer, dataset, id string, terms *ledger.Terms) (ledger.Record, error) {
 	r := s.next(ledger.KindAgreementSigned, provider)
 	r.Counterparty, r.Dataset, r.Agreement = consumer, dataset, id
-	r.PolicyHash = "sha256:" + fmt.Sprintf("%064x", s.seq)
+	r.PolicyHash = s.Suite.HashName() + ":" + fmt.Sprintf("%064x", s.seq)
 	r.Rights = []string{ledger.RightUse}
 	if terms == nil {
 		terms = &ledger.Terms{}
@@ -126,7 +141,23 @@ func (s *Space) Transfer(provider, consumer, agreement, dataset, id string) ledg
 func (s *Space) Completed(actor, transfer string, bytes int64) ledger.Record {
 	r := s.next(ledger.KindTransferCompleted, actor)
 	r.Transfer, r.Bytes = transfer, bytes
-	r.ContentHash = "sha256:" + fmt.Sprintf("%064x", bytes)
+	r.ContentHash = s.Suite.HashName() + ":" + fmt.Sprintf("%064x", bytes)
+	return r
+}
+
+// Compute is provider's compute.executed record of a run under agreement:
+// allowed with output bytes that left, or denied by rule.
+func (s *Space) Compute(provider, consumer, agreement, dataset, run string, out int64, rule string) ledger.Record {
+	r := s.next(ledger.KindComputeExecuted, provider)
+	r.Counterparty, r.Agreement, r.Dataset = consumer, agreement, dataset
+	r.Compute = &ledger.Compute{Run: run, Program: "sha256:" + fmt.Sprintf("%064x", 0xabc),
+		InputHash: "sha256:" + fmt.Sprintf("%064x", 0x1d), InputBytes: 1 << 20,
+		OutputHash: "sha256:" + fmt.Sprintf("%064x", out), OutputBytes: out, CPUMillis: 42, PeakMemory: 8 << 20}
+	r.Decision = ledger.DecisionAllow
+	r.Bytes = out
+	if rule != "" {
+		r.Decision, r.Rule, r.Reason, r.Bytes = ledger.DecisionDeny, rule, "refused by "+rule, 0
+	}
 	return r
 }
 

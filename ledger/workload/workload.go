@@ -75,7 +75,7 @@ func NewWorkload(s *Space, n, batchSize, streams int) (*Workload, error) {
 		for k := 0; k < half; k++ {
 			id := fmt.Sprintf("tr-%d-%d-%d", i, t, k)
 			r := s.Transfer(prov, cons, ag, ds, id)
-			r.Classification, r.Category, r.PolicyHash = policy.Important, "traffic", "sha256:9f2c"
+			r.Classification, r.Category, r.PolicyHash = policy.Important, "traffic", s.Suite.HashName()+":9f2c"
 			auth = append(auth, r)
 			done = append(done, s.Completed(cons, id, int64(1024+k)))
 		}

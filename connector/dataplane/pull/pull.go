@@ -2,7 +2,6 @@ package pull
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
@@ -33,8 +32,11 @@ type Result struct {
 	// Size is the file's final size; Bytes how many arrived in this call; From
 	// the offset it resumed at (0 for a fresh download).
 	Size, Bytes, From int64
-	// SHA256 is the hex hash of the whole file; Expected the registered hash
-	// it was checked against ("" when none was known).
+	// Sum is the hex hash of the whole file in Algorithm ("sha256" or "sm3",
+	// the space's suite: WithHash); SHA256 repeats it when Algorithm is
+	// sha256. Expected is the registered hash it was checked against ("" when
+	// none was known).
+	Sum, Algorithm   string
 	SHA256, Expected string
 	ETag             string
 }
@@ -47,6 +49,33 @@ type options struct {
 	retries    int
 	bufferSize int
 	now        func() time.Time
+	hash       string // digest algorithm; sha256 when empty
+}
+
+// alg is the content-hash algorithm: WithHash's; else that of the expected
+// hash when it names one; else sha256. resolve may take the provider's
+// Repr-Digest's algorithm before this is read.
+func (o options) alg() string {
+	if o.hash != "" {
+		return o.hash
+	}
+	if d, err := digest.Parse(o.expected); err == nil && strings.Contains(o.expected, ":") {
+		return d.Algorithm()
+	}
+	return digest.SHA256
+}
+
+// resolve fixes the algorithm of a download without WithHash or an expected
+// hash naming one: the algorithm of the provider's Repr-Digest when it is a
+// known one. (The consumer's node records the hash only in its own suite's
+// algorithm, so a provider cannot choose another for the ledger.)
+func (o *options) resolve(resp *http.Response) {
+	if o.hash != "" || strings.Contains(o.expected, ":") {
+		return
+	}
+	if d, ok := digest.ParseReprDigest(resp.Header.Get("Repr-Digest")); ok {
+		o.hash = d.Algorithm()
+	}
 }
 
 // Option configures Download.
@@ -63,8 +92,15 @@ func WithProgress(fn func(Progress)) Option { return func(o *options) { o.progre
 // WithClient uses c instead of a client with a 30 s response-header timeout.
 func WithClient(c *http.Client) Option { return func(o *options) { o.client = c } }
 
-// WithExpectedHash checks the file against this registered SHA-256 (hex or
-// "sha256:hex") instead of the Repr-Digest the provider announces.
+// WithHash hashes the file with the space's content-hash algorithm: "sha256"
+// or "sm3" (a gm space). The provider's Repr-Digest and the expected hash are
+// read in that algorithm. Without it, the algorithm is the expected hash's,
+// else the provider's Repr-Digest's, else sha256.
+func WithHash(alg string) Option { return func(o *options) { o.hash = alg } }
+
+// WithExpectedHash checks the file against this registered hash (hex, or
+// "sha256:hex" / "sm3:hex" in the WithHash algorithm) instead of the
+// Repr-Digest the provider announces.
 func WithExpectedHash(h string) Option { return func(o *options) { o.expected = h } }
 
 // WithRetries makes up to n more attempts after a cut connection or a busy
@@ -171,6 +207,7 @@ func download(ctx context.Context, url, token string, proof dataplane.ProofFunc,
 		return Result{}, fmt.Errorf("pull: GET %s: %w", url, err)
 	}
 	defer resp.Body.Close()
+	o.resolve(resp)
 
 	flags := os.O_CREATE | os.O_WRONLY
 	var total int64 = -1
@@ -188,7 +225,7 @@ func download(ctx context.Context, url, token string, proof dataplane.ProofFunc,
 	case http.StatusRequestedRangeNotSatisfiable:
 		if _, size, ok := contentRange(resp.Header.Get("Content-Range")); ok && size == from {
 			// The partial file is already whole; verify it below.
-			sum, err := hashFile(out, from, o.bufferSize)
+			sum, err := hashFile(o.alg(), out, from, o.bufferSize)
 			if err != nil {
 				return Result{}, err
 			}
@@ -221,7 +258,7 @@ func download(ctx context.Context, url, token string, proof dataplane.ProofFunc,
 		}
 	}
 	// Hash what is already on disk, then every byte as it arrives.
-	sum, err := hashPrefix(out, from, o.bufferSize)
+	sum, err := hashPrefix(o.alg(), out, from, o.bufferSize)
 	if err != nil {
 		f.Close()
 		return Result{}, err
@@ -245,14 +282,17 @@ func download(ctx context.Context, url, token string, proof dataplane.ProofFunc,
 
 // finish hashes the whole file and checks it against the expected hash.
 func finish(out string, size, n, from int64, etag, sum string, resp *http.Response, o options) (Result, error) {
-	res := Result{Path: out, Size: size, Bytes: n, From: from, SHA256: sum, ETag: etag}
-	res.Expected = digest.SHA256Hex(o.expected)
+	res := Result{Path: out, Size: size, Bytes: n, From: from, Sum: sum, Algorithm: o.alg(), ETag: etag}
+	if res.Algorithm == digest.SHA256 {
+		res.SHA256 = sum
+	}
+	res.Expected = digest.Hex(o.alg(), o.expected)
 	if res.Expected == "" {
-		res.Expected = reprDigest(resp.Header.Get("Repr-Digest"))
+		res.Expected = reprDigest(o.alg(), resp.Header.Get("Repr-Digest"))
 	}
 	os.Remove(sidecarPath(out))
-	if res.Expected != "" && res.Expected != res.SHA256 {
-		return res, fmt.Errorf("%w: %s hashes to %s, registered %s", dataplane.ErrHashMismatch, out, res.SHA256, res.Expected)
+	if res.Expected != "" && res.Expected != res.Sum {
+		return res, fmt.Errorf("%w: %s hashes to %s:%s, registered %s", dataplane.ErrHashMismatch, out, res.Algorithm, res.Sum, res.Expected)
 	}
 	return res, nil
 }
@@ -275,9 +315,12 @@ func partial(out, url string) (int64, string) {
 	return st.Size(), sc.ETag
 }
 
-// hashPrefix hashes the first n bytes of path.
-func hashPrefix(path string, n int64, bufSize int) (hash.Hash, error) {
-	h := sha256.New()
+// hashPrefix hashes the first n bytes of path with algorithm alg.
+func hashPrefix(alg, path string, n int64, bufSize int) (hash.Hash, error) {
+	h := digest.NewHash(alg)
+	if h == nil {
+		return nil, fmt.Errorf("pull: option WithHash: %q is not %s or %s", alg, digest.SHA256, digest.SM3)
+	}
 	if n == 0 {
 		return h, nil
 	}
@@ -292,8 +335,8 @@ func hashPrefix(path string, n int64, bufSize int) (hash.Hash, error) {
 	return h, nil
 }
 
-func hashFile(path string, n int64, bufSize int) (string, error) {
-	h, err := hashPrefix(path, n, bufSize)
+func hashFile(alg, path string, n int64, bufSize int) (string, error) {
+	h, err := hashPrefix(alg, path, n, bufSize)
 	if err != nil {
 		return "", err
 	}
@@ -338,9 +381,9 @@ func respError(resp *http.Response) error {
 	return e
 }
 
-// reprDigest is the hex SHA-256 of an RFC 9530 Repr-Digest header, or "".
-func reprDigest(v string) string {
-	if d, ok := digest.ParseReprDigest(v); ok && d.Algorithm() == digest.SHA256 {
+// reprDigest is the hex of the alg member of an RFC 9530 Repr-Digest header, or "".
+func reprDigest(alg, v string) string {
+	if d, ok := digest.ParseReprDigest(v); ok && d.Algorithm() == alg {
 		return d.Hex()
 	}
 	return ""

@@ -38,7 +38,7 @@ func TestReprDigest(t *testing.T) {
 		"":                "",
 	}
 	for in, want := range tests {
-		if got := reprDigest(in); got != want {
+		if got := reprDigest(digest.SHA256, in); got != want {
 			t.Errorf("reprDigest(%q) = %q, want %q", in, got, want)
 		}
 	}

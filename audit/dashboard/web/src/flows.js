@@ -33,6 +33,12 @@ export async function flowsPage(main) {
       table(t('flows.byClass'), [['col.class', (r) => classLabel(r.classification)], ['col.transfers', (r) => num(r.transfers)], ['col.bytes', (r) => bytes(r.bytes)]], data.byClassification),
       table(t('flows.byRegion'), [['col.from', (r) => r.fromRegion], ['col.to', (r) => r.toRegion], ['col.cross', (r) => r.crossBorder ? t('yes') : t('no')],
         ['col.transfers', (r) => num(r.transfers)], ['col.bytes', (r) => bytes(r.bytes)]], data.byRegion)),
+    // Computations appear once a ledger has any (compute.executed).
+    ...((data.compute || []).length === 0 ? [] : [table(t('flows.compute'), [['col.agreement', (c) => c.agreement], ['col.provider', (c) => c.provider], ['col.consumer', (c) => c.consumer],
+      ['col.dataset', (c) => c.dataset], ['col.runs', (c) => num(c.runs)], ['col.denied', (c) => num(c.denied)], ['col.cpu', (c) => num(c.cpuMillis)],
+      ['col.bytesOut', (c) => bytes(c.bytesOut)]], data.compute || [], { id: 'compute-table' }),
+    table(t('flows.computeBy'), [['col.participant', (m) => m.participant], ['col.role', (m) => m.role], ['col.runs', (m) => num(m.runs)],
+      ['col.denied', (m) => num(m.denied)], ['col.cpu', (m) => num(m.cpuMillis)], ['col.bytesOut', (m) => bytes(m.bytesOut)]], data.computeByParticipant || [])]),
   );
 }
 

@@ -1,6 +1,6 @@
 import { h, api, table } from './dom.js';
 import { t } from './i18n.js';
-import { base64ToBytes, bytesToHex, hexToBytes, leafHash, rootFromInclusion, verifyNote } from './merkle.js';
+import { base64ToBytes, bytesToHex, hexToBytes, leafHash, noteKeySuite, rootFromInclusion, verifyNote } from './merkle.js';
 
 export async function recordPage(main, id) {
   const v = await api('records/' + encodeURIComponent(id));
@@ -49,9 +49,10 @@ function okDetail(name, v) {
 async function browserCheck(v, canon) {
   try {
     if (!crypto.subtle) throw new Error('WebCrypto is not available (the page needs a secure context)');
-    const leaf = await leafHash(canon);
+    const suite = noteKeySuite(v.checkpoint.verifierKey || '');
+    const leaf = await leafHash(canon, suite);
     if (bytesToHex(leaf) !== v.leafHash) throw new Error('the leaf hash of the stored bytes differs from the server\'s');
-    const root = await rootFromInclusion(v.index, v.treeSize, leaf, v.proof.map(hexToBytes));
+    const root = await rootFromInclusion(v.index, v.treeSize, leaf, v.proof.map(hexToBytes), suite);
     if (!v.checkpoint.root) throw new Error('no verified checkpoint');
     if (bytesToHex(root) !== v.checkpoint.root) throw new Error('the proof leads to ' + bytesToHex(root).slice(0, 16) + '…, not the checkpoint root');
     if (v.checkpoint.size !== v.treeSize) throw new Error('checkpoint size differs from the proof\'s tree size');
@@ -61,7 +62,7 @@ async function browserCheck(v, canon) {
       const body = (await verifyNote(v.checkpoint.note, v.checkpoint.verifierKey)).split('\n');
       const rootB64 = btoa(String.fromCharCode(...hexToBytes(v.checkpoint.root)));
       if (body[1] !== String(v.treeSize) || body[2] !== rootB64) throw new Error('the signed checkpoint is for another tree');
-      sigMsg = t('rec.browser.sig', v.checkpoint.verifierKey.split('+').slice(0, 2).join('+'));
+      sigMsg = t(suite === 'gm' ? 'rec.browser.sig.gm' : 'rec.browser.sig', v.checkpoint.verifierKey.split('+').slice(0, 2).join('+'));
     } catch (e) {
       if (!e.unsupported) throw e;
       sigMsg = t('rec.browser.nosig');

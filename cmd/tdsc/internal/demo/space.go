@@ -77,7 +77,7 @@ const (
 // the Fabric network whose profile is given.
 func startLedger(ctx context.Context, o Options) (*space, error) {
 	s := &space{dir: o.Dir, nodes: map[string]*node{}, log: o.Logger}
-	auth, err := authority.Init(filepath.Join(o.Dir, "authority"), authority.InitOptions{Space: "urn:tdsc:space:beijing-public-data", Name: "Beijing Municipal Data Authority", Region: "CN-BJ"})
+	auth, err := authority.Init(filepath.Join(o.Dir, "authority"), authority.InitOptions{Space: "urn:tdsc:space:beijing-public-data", Name: "Beijing Municipal Data Authority", Region: "CN-BJ", Suite: o.Suite})
 	if err != nil {
 		return nil, fmt.Errorf("authority init: %w", err)
 	}

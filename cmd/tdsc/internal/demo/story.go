@@ -3,8 +3,6 @@ package demo
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,8 +25,10 @@ import (
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/identity/authority"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/digest"
 	"github.com/tdsc/tdsc/ledger/verify"
 	"github.com/tdsc/tdsc/policy"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // Options set how the demo runs.
@@ -44,6 +44,9 @@ type Options struct {
 	// FabricProfile is the network profile scripts/fabric.sh up writes; the
 	// demo deploys a fresh chaincode for its space on that network.
 	FabricProfile string
+	// Suite is the space's crypto suite: "intl" (default) or "gm" (SM2 keys
+	// and tokens, SM3 hashes, tree and content hashes, SM2 checkpoints).
+	Suite string
 }
 
 // Facts are what the story established, for the demo's test and for --keep.
@@ -142,7 +145,7 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 	} else {
 		fmt.Fprintf(s.out, "   ledger service %s (embedded store in %s)\n", sp.ledgerURL, filepath.Join(sp.dir, "ledger"))
 	}
-	fmt.Fprintf(s.out, "   space %s, authority %s, checkpoint key %s\n", sp.auth.Genesis().Space, sp.auth.ID(), d.Facts.LedgerVKey)
+	fmt.Fprintf(s.out, "   space %s (crypto suite %s), authority %s, checkpoint key %s\n", sp.auth.Genesis().Space, sp.auth.Genesis().CryptoSuite(), sp.auth.ID(), d.Facts.LedgerVKey)
 
 	// 1. Registration and space rules.
 	s.step("1", "The authority registers three participants and sets the space's rules")
@@ -154,7 +157,7 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 	keys := map[string]*identity.Key{}
 	var recs []ledger.Record
 	for _, p := range people {
-		k, err := identity.GenerateEd25519()
+		k, err := identity.Generate(sp.auth.Genesis().CryptoSuite(), "")
 		if err != nil {
 			return err
 		}
@@ -184,6 +187,9 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 	}
 	s.say("space rules: negative list [human-genetic-resources]; cross-border white-list SG up to important data, legal basis %q; agreements on core data must be countersigned", legalBasis)
 	s.expect(rc.TreeSize == uint64(len(recs)), "one authority batch of %d records committed, signed by the key pinned at genesis", len(recs))
+	if err := d.mixedSuite(ctx, s); err != nil {
+		return err
+	}
 
 	for _, p := range people {
 		n, err := sp.startNode(ctx, p.id, keys[p.id])
@@ -211,9 +217,8 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 		if err := os.WriteFile(filepath.Join(dept.dir, ds.id+".csv"), []byte(ds.content), 0o600); err != nil {
 			return err
 		}
-		sum := sha256.Sum256([]byte(ds.content))
 		_, err := dept.AddDataset(ctx, connector.NewDataset{ID: ds.id, Title: ds.title, Classification: ds.class, Category: ds.category,
-			Rights: []string{ledger.RightHolding, ledger.RightUse, ledger.RightOperation}, ContentHash: "sha256:" + hex.EncodeToString(sum[:]),
+			Rights: []string{ledger.RightHolding, ledger.RightUse, ledger.RightOperation}, ContentHash: digest.Of(d.hashAlg(), []byte(ds.content)).String(),
 			Source: "file:" + ds.id + ".csv", RegistrationCode: "BJDR-2026-" + strings.ToUpper(ds.id[3:6])})
 		if err != nil {
 			return fmt.Errorf("dataset %s: %w", ds.id, err)
@@ -359,8 +364,15 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 	}
 	d.waitOutboxes(ctx, s)
 
-	// 6. Auditor and regulator.
-	s.step("6", "The auditor verifies the whole ledger; the regulator reads the flow report")
+	// 6. Computation where the data is.
+	s.step("6", "The enterprise computes where the data is: aggregates leave, raw rows do not (数据可用不可见)")
+	if err := d.compute(ctx, s, dept, firm); err != nil {
+		return err
+	}
+	d.waitOutboxes(ctx, s)
+
+	// 7. Auditor and regulator.
+	s.step("7", "The auditor verifies the whole ledger; the regulator reads the flow report")
 	return d.auditAndReport(ctx, s)
 }
 
@@ -430,8 +442,8 @@ func (d *Demo) pull(ctx context.Context, s *story, cons *node, agreement, file, 
 		return
 	}
 	got, _ := os.ReadFile(out)
-	s.expect(string(got) == want && res.HashSource == "ledger" && res.Expected == res.SHA256,
-		"%d bytes, SHA-256 %s… matches the hash registered on the ledger", res.Size, res.SHA256[:16])
+	s.expect(string(got) == want && res.HashSource == "ledger" && res.Expected == res.Sum,
+		"%d bytes, %s %s… matches the hash registered on the ledger", res.Size, hashLabel(res.Algorithm), res.Sum[:16])
 	d.Facts.Pulled[[2]string{cons.id, x.DatasetID}] += res.Size
 	if verbose {
 		s.say("the access token alone is useless: a request without its proof of possession is refused")
@@ -490,8 +502,8 @@ func (d *Demo) push(ctx context.Context, s *story, cons *node, agreement, want s
 		return
 	}
 	got, err := os.ReadFile(cons.ReceivedPath(x.ID))
-	sum := sha256.Sum256(got)
-	if s.expect(err == nil && string(got) == want, "%d bytes received, SHA-256 %s…, checked by the receiver against the hash registered on the ledger", len(got), hex.EncodeToString(sum[:])[:16]) {
+	sum := digest.Of(d.hashAlg(), got)
+	if s.expect(err == nil && string(got) == want, "%d bytes received, %s %s…, checked by the receiver against the hash registered on the ledger", len(got), hashLabel(d.hashAlg()), sum.Hex()[:16]) {
 		d.Facts.Pulled[[2]string{cons.id, x.DatasetID}] += int64(len(got))
 	}
 }
@@ -615,6 +627,13 @@ func (d *Demo) auditAndReport(ctx context.Context, s *story) error {
 	}
 	s.expect(rules[policy.RuleNegativeList] >= 1 && rules[policy.RuleLegalBasis] >= 1, "denials by rule include the negative list and the cross-border legal basis")
 	s.expect(len(report.Revoked) == 1 && len(report.ObjectionsOpen) == 1, "one agreement revoked, one objection open")
+	metered := false
+	for _, c := range report.Compute {
+		metered = metered || c.Consumer == Firm && c.Runs == 1 && c.Denied == 2 && c.BytesOut > 0
+	}
+	if !s.expect(metered, "the report meters the computations: %s ran 1 program under the compute agreement, 2 refused, the bytes that left", Firm) {
+		s.say("compute in the report: %+v", report.Compute)
+	}
 	return nil
 }
 
@@ -625,6 +644,46 @@ func (i indent) Write(p []byte) (int, error) {
 	s := strings.ReplaceAll(string(p), "\n", "\n   ")
 	_, err := io.WriteString(i.w, s)
 	return len(p), err
+}
+
+// mixedSuite shows the ledger refusing a participant key of the other crypto
+// suite (an Ed25519 key in a gm space, an SM2 key in an intl one), naming
+// the rule, though the authority signed the batch.
+func (d *Demo) mixedSuite(ctx context.Context, s *story) error {
+	sp := d.space
+	cs := sp.auth.Genesis().CryptoSuite()
+	other := suite.GM
+	if cs == suite.GM {
+		other = suite.Intl
+	}
+	own, err := identity.Generate(cs, "")
+	if err != nil {
+		return err
+	}
+	foreign, err := identity.Generate(other, "")
+	if err != nil {
+		return err
+	}
+	r, err := sp.auth.Register(authority.Registration{ID: "mixed-suite-co", Name: "Mixed Suite Co.", Key: own.JWK(), Region: "CN-BJ",
+		Industry: "transport", OrgType: "enterprise"})
+	if err != nil {
+		return err
+	}
+	r.Participant.Keys = []identity.JWK{foreign.JWK()} // after the authority's own check
+	_, err = sp.auth.Submit(ctx, sp.ledger, r)
+	s.expect(err != nil && strings.Contains(err.Error(), suite.RuleKey), "a participant key of the %s suite (%s) in this %s space is refused by the ledger: %v", other, foreign.JWK().Algorithm(), cs, err)
+	return nil
+}
+
+// hashAlg is the space's content-hash algorithm: sha256, or sm3 in a gm space.
+func (d *Demo) hashAlg() string { return d.space.auth.Genesis().CryptoSuite().HashName() }
+
+// hashLabel names a content-hash algorithm for the story.
+func hashLabel(alg string) string {
+	if alg == digest.SM3 {
+		return "SM3"
+	}
+	return "SHA-256"
 }
 
 func short(id string) string {
@@ -775,6 +834,6 @@ func (d *Demo) standardPeer(ctx context.Context, prov *node, id string, key *ide
 		return "", "", err
 	}
 	b, _ := json.Marshal(verification)
-	sum := sha256.Sum256(b)
-	return agID, "sha256:" + hex.EncodeToString(sum[:8]) + "…", nil
+	sum := digest.Of(d.hashAlg(), b)
+	return agID, sum.String()[:len(sum.Algorithm())+17] + "…", nil
 }

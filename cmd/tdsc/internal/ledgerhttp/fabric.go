@@ -3,13 +3,10 @@ package ledgerhttp
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
-
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/fabric"
@@ -104,7 +101,10 @@ func noteKey(ctx context.Context, path string, g *ledger.Genesis, p *fabric.Prof
 		}
 		g = &gg
 	}
-	skey, vkey, err := note.GenerateKey(rand.Reader, fabric.Origin(g.Space))
+	if err := g.CheckSuite(); err != nil {
+		return "", err
+	}
+	skey, vkey, err := g.CryptoSuite().GenerateNoteKey(fabric.Origin(g.Space))
 	if err != nil {
 		return "", err
 	}

@@ -40,7 +40,11 @@ func Handler(b service.Backend, verifyAll func(context.Context) (verify.Report, 
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	reg := identity.NewRegistry(b, identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
-	v, err := identity.NewVerifier(reg, identity.WithAuthority(b.Genesis().Authority.ID))
+	g := b.Genesis()
+	if err := g.CheckSuite(); err != nil {
+		return nil, err
+	}
+	v, err := identity.NewVerifier(reg, identity.WithAuthority(g.Authority.ID), identity.WithSuite(g.CryptoSuite()))
 	if err != nil {
 		return nil, err
 	}

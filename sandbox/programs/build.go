@@ -1,0 +1,74 @@
+// Package programs builds the example programs shipped with tdsc's sandbox
+// from their source in this directory: aggregate (counts and means per group,
+// groups below ten rows left out), regress (a least-squares line over two
+// columns) and rawrows (the hostile one: it copies its input out).
+//
+// They are built when needed rather than committed: Go's wasip1 builds are
+// reproducible (-trimpath, no build id), so the same source and toolchain give
+// the same bytes and the same program hash a provider allows. Building needs
+// the Go toolchain and the tdsc module (the working directory inside it).
+package programs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+)
+
+// Names of the example programs.
+const (
+	Aggregate = "aggregate"
+	Regress   = "regress"
+	RawRows   = "rawrows"
+)
+
+// Names lists them.
+var Names = []string{Aggregate, Regress, RawRows}
+
+const pkgRoot = "github.com/tdsc/tdsc/sandbox/programs/"
+
+// Build compiles the named example for GOOS=wasip1 GOARCH=wasm into dir and
+// returns the module's path (dir/name.wasm).
+func Build(ctx context.Context, name, dir string) (string, error) {
+	return build(ctx, name, filepath.Join(dir, name+".wasm"), "GOOS=wasip1", "GOARCH=wasm")
+}
+
+// BuildNative compiles the named example for this machine, as the baseline
+// the sandbox is measured against; it returns the executable's path.
+func BuildNative(ctx context.Context, name, dir string) (string, error) {
+	return build(ctx, name, filepath.Join(dir, name+"-native"))
+}
+
+// BuildPackage compiles any main package of the module for wasip1, for tests
+// that need a module of their own.
+func BuildPackage(ctx context.Context, pkg, out string) error {
+	_, err := buildPkg(ctx, pkg, out, "GOOS=wasip1", "GOARCH=wasm")
+	return err
+}
+
+func build(ctx context.Context, name, out string, env ...string) (string, error) {
+	if !slices.Contains(Names, name) {
+		return "", fmt.Errorf("programs: no example program %q (have %v)", name, Names)
+	}
+	return buildPkg(ctx, pkgRoot+name, out, env...)
+}
+
+func buildPkg(ctx context.Context, pkg, out string, env ...string) (string, error) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("programs: building %s needs the Go toolchain: %w", pkg, err)
+	}
+	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Env = append(cmd.Env, env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("programs: go build %s (run inside the tdsc module): %v: %s", pkg, err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return out, nil
+}
