@@ -19,7 +19,6 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/hash"
 	fid "github.com/hyperledger/fabric-gateway/pkg/identity"
 	"github.com/transparency-dev/formats/log"
-	"github.com/transparency-dev/merkle"
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
@@ -57,8 +56,6 @@ type Config struct {
 	// so transactions conflict only where their rules share state (an
 	// agreement's use count, a record id, a transfer).
 	InFlight int
-	// Hasher is the Merkle tree's hash (default RFC 6962 with SHA-256).
-	Hasher merkle.LogHasher
 	// Follower, if set, is a ledger of the same channel and chaincode in
 	// this process whose view of the blocks this one reads and answers
 	// receipts from, instead of following the channel itself (one gateway
@@ -185,7 +182,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		l.view = cfg.Follower.view
 		close(l.followed)
 	} else {
-		l.view = &view{ix: newIndex(cfg.Hasher), changed: make(chan struct{})}
+		l.view = &view{ix: newIndex(nil), changed: make(chan struct{})}
 		go l.follow()
 	}
 	return l, nil
