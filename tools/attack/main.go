@@ -14,7 +14,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-		"encoding/base64"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
