@@ -40,7 +40,8 @@ for _ in $(seq 1 200); do
   [ $busy = 0 ] && break; sleep 0.1
 done
 
-"$work/tdsc-attack" -ledger "$TDSC_LEDGER" -space "$space" \
+tdsc authority token --dir authority --role auditor --subject attack-auditor >auditor.token
+"$work/tdsc-attack" -ledger "$TDSC_LEDGER" -space "$space" -auditor-token auditor.token \
   -provider "http://$dept_addr" -provider-id bj-transport -provider-token dept/operator.token \
   -consumer "http://$firm_addr" -consumer-token firm/operator.token \
   -mine "http://$mal_addr" -mine-token mal/operator.token -me mallory-data -key mal.key \

@@ -39,7 +39,7 @@ type env struct {
 	me, suspended                                                                    string
 	key, suspendedKey                                                                *identity.Key
 	myTransfer, victimTransfer, victimNegotiation, myNegotiation, myProviderTransfer string
-	space                                                                            string
+	space, auditorTok                                                                string
 }
 
 func main() {
@@ -59,6 +59,7 @@ func main() {
 	flag.StringVar(&susKeyFile, "suspended-key", "", "its key file")
 	flag.StringVar(&e.myTransfer, "my-transfer", "", "the attacker's transfer id (consumer side, on its own connector)")
 	flag.StringVar(&e.space, "space", "", "the space id")
+	flag.StringVar(&e.auditorTok, "auditor-token", "", "an auditor role token file (to count denial records)")
 	inject := flag.String("inject-objection", "", "only file an objection about this dataset with -text as its subject, print the record id")
 	text := flag.String("text", "", "the objection's subject text")
 	flag.Parse()
@@ -77,7 +78,7 @@ func main() {
 		fmt.Println(id)
 		return
 	}
-	for _, p := range []*string{&e.providerTok, &e.consumerTok, &e.mineTok} {
+	for _, p := range []*string{&e.providerTok, &e.consumerTok, &e.mineTok, &e.auditorTok} {
 		b, err := os.ReadFile(*p)
 		if err != nil {
 			fatal(err)
@@ -138,8 +139,32 @@ func (e *env) state() string {
 		}
 	}
 	r := do("GET", e.ledger+"/ledger/v1/checkpoint", nil, nil)
-	fmt.Fprintf(h, "ledger %d %s\n", r.status, r.body)
+	fmt.Fprintf(h, "ledger %d %s\n", r.status, strings.ReplaceAll(r.body, "\n", "|"))
 	return h.String()
+}
+
+// denials counts the transfer.denied records on the ledger.
+func (e *env) denials() int {
+	var page struct {
+		Records []json.RawMessage `json:"records"`
+	}
+	if err := getJSON(e.ledger+"/ledger/v1/records?kind=transfer.denied&limit=1000", e.auditorTok, &page); err != nil {
+		fatal(err)
+	}
+	return len(page.Records)
+}
+
+// withoutDenialTrail drops the lines a recorded denial changes: the
+// provider's outbox counts and the ledger's checkpoint.
+func withoutDenialTrail(s string) string {
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, " outbox ") || strings.HasPrefix(l, "ledger ") {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return strings.Join(keep, "\n")
 }
 
 // firstDiff is the first line that differs between two states.
@@ -226,6 +251,9 @@ type scenario struct {
 	run func() string
 	// recorded names the counter that must grow: metrics URL, name, labels.
 	recorded []string
+	// denial: the design records this refusal on the ledger as one
+	// transfer.denied record through the provider's outbox.
+	denial bool
 }
 
 func run(e *env) int {
@@ -317,11 +345,11 @@ func run(e *env) int {
 	other := map[string]string{"EdDSA": "ES256", "ES256": "EdDSA"}[alg]
 
 	sc := []scenario{
-		{"jwt", "no token", func() string { return want(dsp(""), 401) }, nil},
+		{"jwt", "no token", func() string { return want(dsp(""), 401) }, nil, false},
 		{"jwt", "alg none", func() string {
 			h, c := e.proto(e.providerID, func(h, c map[string]any) { h["alg"] = "none" })
 			return want(dsp(forge(h, c, nil, "")), 401)
-		}, dspRefused},
+		}, dspRefused, false},
 		{"jwt", "HS256 keyed with the registered public key", func() string {
 			h, c := e.proto(e.providerID, func(h, c map[string]any) { h["alg"] = "HS256" })
 			hj, _ := json.Marshal(h)
@@ -330,57 +358,57 @@ func run(e *env) int {
 			s := base64.RawURLEncoding.EncodeToString(hj) + "." + base64.RawURLEncoding.EncodeToString(cj)
 			sig, _ := jwt.SigningMethodHS256.Sign(s, pub)
 			return want(dsp(s+"."+base64.RawURLEncoding.EncodeToString(sig)), 401)
-		}, dspRefused},
+		}, dspRefused, false},
 		{"jwt", "alg switched in the header (" + alg + " signature, " + other + " header)", func() string {
 			h, c := e.proto(e.providerID, func(h, c map[string]any) { h["alg"] = other })
 			return want(dsp(forge(h, c, e.key, alg)), 401)
-		}, dspRefused},
+		}, dspRefused, false},
 		{"jwt", "kid of another participant's key", func() string {
 			return want(dsp(e.token(func(h, c map[string]any) { h["kid"] = e.suspendedKey.KeyID() })), 401)
-		}, dspRefused},
+		}, dspRefused, false},
 		{"jwt", "jku header", func() string {
 			return want(dsp(e.token(func(h, c map[string]any) { h["jku"] = "http://127.0.0.1:1/jwks.json" })), 401)
-		}, dspRefused},
+		}, dspRefused, false},
 		{"jwt", "embedded jwk header", func() string {
 			return want(dsp(e.token(func(h, c map[string]any) { h["jwk"] = e.key.JWK() })), 401)
-		}, dspRefused},
+		}, dspRefused, false},
 		{"jwt", "x5u header", func() string {
 			return want(dsp(e.token(func(h, c map[string]any) { h["x5u"] = "http://127.0.0.1:1/cert.pem" })), 401)
-		}, dspRefused},
+		}, dspRefused, false},
 		{"jwt", "expired", func() string {
 			return want(dsp(e.token(func(h, c map[string]any) {
 				c["iat"], c["nbf"], c["exp"] = time.Now().Add(-10*time.Minute).Unix(), time.Now().Add(-10*time.Minute).Unix(), time.Now().Add(-9*time.Minute).Unix()
 			})), 401)
-		}, dspRefused},
+		}, dspRefused, false},
 		{"jwt", "audience of another participant", func() string {
 			return want(dsp(e.token(func(h, c map[string]any) { c["aud"] = []string{e.suspended} })), 401)
-		}, dspRefused},
+		}, dspRefused, false},
 		{"jwt", "iss != sub (speaking for the provider)", func() string {
 			return want(dsp(e.token(func(h, c map[string]any) { c["sub"] = e.providerID })), 401)
-		}, dspRefused},
+		}, dspRefused, false},
 		{"jwt", "replayed jti", func() string {
 			tok := e.token(nil)
 			if r := dsp(tok); r.status != 200 {
 				return fmt.Sprintf("first use answered %d: %.200s", r.status, r.body)
 			}
 			return want(dsp(tok), 401)
-		}, dspRefused},
-		{"jwt", "kind confusion: access token as protocol token", func() string { return want(dsp(access), 401) }, dspRefused},
+		}, dspRefused, false},
+		{"jwt", "kind confusion: access token as protocol token", func() string { return want(dsp(access), 401) }, dspRefused, false},
 		{"jwt", "kind confusion: typ protocol, tkn access", func() string {
 			return want(dsp(e.token(func(h, c map[string]any) { c["tkn"] = "access" })), 401)
-		}, dspRefused},
+		}, dspRefused, false},
 		{"jwt", "suspended participant's own valid token", func() string { return want(dsp(sus.token(nil)), 403) },
-			[]string{providerMetrics, "tdsc_connector_dsp_requests_total", `endpoint="POST /catalog/request"`, `status="403"`}},
+			[]string{providerMetrics, "tdsc_connector_dsp_requests_total", `endpoint="POST /catalog/request"`, `status="403"`}, false},
 		{"jwt", "1 MB token", func() string {
 			return want(dsp(e.token(func(h, c map[string]any) { c["pad"] = strings.Repeat("A", 1<<20) })), 401, 431)
-		}, nil},
+		}, nil, false},
 		{"jwt", "duplicate claims (iss twice: provider, then attacker)", func() string {
 			h, c := e.proto(e.providerID, nil)
 			hj, _ := json.Marshal(h)
 			cj, _ := json.Marshal(c)
 			cj = append([]byte(`{"iss":"`+e.providerID+`",`), cj[1:]...)
 			return want(dsp(forgeRaw(hj, cj, e.key, alg)), 401)
-		}, dspRefused},
+		}, dspRefused, false},
 		{"jwt", "duplicate claims (iss twice: attacker, then victim consumer)", func() string {
 			h, c := e.proto(e.providerID, nil)
 			delete(c, "sub")
@@ -388,133 +416,133 @@ func run(e *env) int {
 			cj, _ := json.Marshal(c)
 			cj = append(cj[:len(cj)-1], []byte(`,"sub":"`+e.me+`","iss":"`+e.suspended+`"}`)...)
 			return want(dsp(forgeRaw(hj, cj, e.key, alg)), 401, 403)
-		}, nil},
+		}, nil, false},
 
 		{"dpop", "access token without a proof", func() string {
 			return want(do("GET", endpoint, map[string]string{"Authorization": "DPoP " + access}, nil), 401)
-		}, dataDenied},
+		}, dataDenied, true},
 		{"dpop", "access token as a Bearer token", func() string {
 			return want(do("GET", endpoint, map[string]string{"Authorization": "Bearer " + access}, nil), 401)
-		}, dataDenied},
+		}, dataDenied, true},
 		{"dpop", "proof signed by another key", func() string {
 			return want(pull(endpoint, access, func(u string) string { p, _ := identity.DPoPProof(e.suspendedKey, "GET", u, access); return p }), 401)
-		}, dataDenied},
+		}, dataDenied, true},
 		{"dpop", "proof made for another URL", func() string {
 			return want(pull(endpoint, access, func(string) string { return myProof(endpoint + "/other") }), 401)
-		}, dataDenied},
+		}, dataDenied, true},
 		{"dpop", "proof replayed", func() string {
 			p := myProof(endpoint)
 			if r := pull(endpoint, access, func(string) string { return p }); r.status != 206 && r.status != 200 {
 				return fmt.Sprintf("first use answered %d: %.200s", r.status, r.body)
 			}
 			return want(pull(endpoint, access, func(string) string { return p }), 401)
-		}, dataDenied},
+		}, dataDenied, true},
 		{"dpop", "token of one transfer used on another's", func() string {
 			return want(pull(dataURL(victimT), access, myProof), 403)
-		}, dataDenied},
+		}, dataDenied, true},
 		{"path", "data path traversal (../ in the path)", func() string {
 			r := rawGet(endpoint+"/../../../../etc/passwd", access, myProof)
 			if strings.Contains(r.body, "root:") {
 				return "served /etc/passwd"
 			}
 			return want(r, 301, 307, 308, 400, 401, 403, 404)
-		}, nil},
+		}, nil, false},
 		{"path", "data path traversal (%2e%2e%2f encoded)", func() string {
 			r := rawGet(endpoint+"/%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd", access, myProof)
 			if strings.Contains(r.body, "root:") {
 				return "served /etc/passwd"
 			}
 			return want(r, 301, 307, 308, 400, 401, 403, 404)
-		}, nil},
+		}, nil, false},
 		{"path", "dataset id with ../ (management API)", func() string {
 			body := []byte(`{"id":"../../escape","title":"x","classification":"general","category":"transport","contentHash":"sha256:` + strings.Repeat("0", 64) + `","source":"file:traffic.csv"}`)
 			return want(do("POST", e.provider+"/api/v1/datasets", map[string]string{"Authorization": "Bearer " + e.providerTok}, body), 400)
-		}, nil},
+		}, nil, false},
 		{"path", "registered dataset source outside the data sources (file:../)", func() string {
 			body := []byte(`{"id":"ds-escape","title":"x","classification":"general","category":"transport","contentHash":"sha256:` + strings.Repeat("0", 64) + `","source":"file:../../../../etc/passwd"}`)
 			return want(do("POST", e.provider+"/api/v1/datasets", map[string]string{"Authorization": "Bearer " + e.providerTok}, body), 400)
-		}, nil},
+		}, nil, false},
 		{"path", "registered dataset source absolute (file:/etc/passwd)", func() string {
 			body := []byte(`{"id":"ds-escape2","title":"x","classification":"general","category":"transport","contentHash":"sha256:` + strings.Repeat("0", 64) + `","source":"file:/etc/passwd"}`)
 			return want(do("POST", e.provider+"/api/v1/datasets", map[string]string{"Authorization": "Bearer " + e.providerTok}, body), 400)
-		}, nil},
+		}, nil, false},
 		{"path", "catalog dataset id with ../", func() string {
 			r := rawDSP("GET", e.provider+"/catalog/datasets/../../../etc/passwd", e.token(nil))
 			if strings.Contains(r.body, "root:") {
 				return "served /etc/passwd"
 			}
 			return want(r, 301, 307, 308, 400, 404)
-		}, nil},
+		}, nil, false},
 
-		{"management", "no token", func() string { return want(do("GET", e.provider+"/api/v1/negotiations", nil, nil), 401) }, nil},
+		{"management", "no token", func() string { return want(do("GET", e.provider+"/api/v1/negotiations", nil, nil), 401) }, nil, false},
 		{"management", "another node's operator token", func() string {
 			return want(do("GET", e.provider+"/api/v1/negotiations", map[string]string{"Authorization": "Bearer " + e.mineTok}, nil), 401)
-		}, nil},
+		}, nil, false},
 		{"management", "a protocol token instead of the operator token", func() string {
 			return want(do("POST", e.provider+"/api/v1/offers", map[string]string{"Authorization": "Bearer " + e.token(nil)}, []byte(`{}`)), 401)
-		}, nil},
+		}, nil, false},
 		{"management", "cross-origin preflight gets no CORS grant", func() string {
 			r := do("OPTIONS", e.provider+"/api/v1/negotiations", map[string]string{"Origin": "http://evil.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}, nil)
 			if a := r.header.Get("Access-Control-Allow-Origin"); a != "" {
 				return "Access-Control-Allow-Origin: " + a
 			}
 			return ""
-		}, nil},
+		}, nil, false},
 		{"management", "cross-origin simple POST (no token, text/plain)", func() string {
 			return want(do("POST", e.provider+"/api/v1/agreements/x/revoke", map[string]string{"Origin": "http://evil.example", "Content-Type": "text/plain"}, []byte(`{}`)), 401)
-		}, nil},
+		}, nil, false},
 
 		{"dsp", "event for another participant's negotiation", func() string {
 			body := []byte(`{"@context":["https://w3id.org/dspace/2025/1/context.jsonld"],"@type":"ContractNegotiationEventMessage","providerPid":"` + victimN + `","consumerPid":"x","eventType":"ACCEPTED"}`)
 			return want(do("POST", e.provider+"/negotiations/"+victimN+"/events", map[string]string{"Authorization": "Bearer " + e.token(nil)}, body), 403, 404)
-		}, nil},
+		}, nil, false},
 		{"dsp", "read another participant's negotiation", func() string {
 			return want(do("GET", e.provider+"/negotiations/"+victimN, map[string]string{"Authorization": "Bearer " + e.token(nil)}, nil), 403, 404)
-		}, nil},
+		}, nil, false},
 		{"dsp", "terminate another participant's transfer", func() string {
 			body := []byte(`{"@context":["https://w3id.org/dspace/2025/1/context.jsonld"],"@type":"TransferTerminationMessage","providerPid":"` + victimT + `","consumerPid":"x","code":"x"}`)
 			return want(do("POST", e.provider+"/transfers/"+victimT+"/termination", map[string]string{"Authorization": "Bearer " + e.token(nil)}, body), 403, 404)
-		}, nil},
+		}, nil, false},
 		{"dsp", "out of order: verification of an own finalized negotiation", func() string {
 			body := []byte(`{"@context":["https://w3id.org/dspace/2025/1/context.jsonld"],"@type":"ContractAgreementVerificationMessage","providerPid":"` + myN + `","consumerPid":"x"}`)
 			return want(do("POST", e.provider+"/negotiations/"+myN+"/agreement/verification", map[string]string{"Authorization": "Bearer " + e.token(nil)}, body), 400, 409)
-		}, nil},
+		}, nil, false},
 		{"dsp", "out of order: start of an own completed transfer", func() string {
 			body := []byte(`{"@context":["https://w3id.org/dspace/2025/1/context.jsonld"],"@type":"TransferStartMessage","providerPid":"` + myT + `","consumerPid":"` + mine.PeerPID + `"}`)
 			return want(do("POST", e.provider+"/transfers/"+myT+"/start", map[string]string{"Authorization": "Bearer " + e.token(nil)}, body), 400, 409)
-		}, nil},
+		}, nil, false},
 		{"callback", "callbackAddress = the ledger service", func() string {
 			return want(negotiate(e, e.ledger+"/ledger/v1"), 400)
-		}, nil},
+		}, nil, false},
 		{"callback", "callbackAddress = the provider's own management API", func() string {
 			return want(negotiate(e, e.provider+"/api/v1"), 400)
-		}, nil},
+		}, nil, false},
 		{"callback", "callbackAddress = another node's management API on loopback", func() string {
 			return want(negotiate(e, e.consumer+"/api/v1"), 400)
-		}, nil},
+		}, nil, false},
 		{"callback", "callbackAddress = cloud metadata (169.254.169.254)", func() string {
 			return want(negotiate(e, "http://169.254.169.254/latest"), 400)
-		}, nil},
+		}, nil, false},
 		{"callback", "callbackAddress = localhost by name on the ledger's port", func() string {
 			_, port, _ := net.SplitHostPort(strings.TrimPrefix(strings.TrimPrefix(e.ledger, "http://"), "https://"))
 			return want(negotiate(e, "http://localhost:"+port+"/x"), 400)
-		}, nil},
+		}, nil, false},
 
 		{"input", "oversized JSON (2 MiB body)", func() string {
 			body := append([]byte(`{"@context":["https://w3id.org/dspace/2025/1/context.jsonld"],"@type":"CatalogRequestMessage","x":"`), bytes.Repeat([]byte("A"), 2<<20)...)
 			body = append(body, `"}`...)
 			return want(do("POST", e.provider+"/catalog/request", map[string]string{"Authorization": "Bearer " + e.token(nil)}, body), 400, 413)
-		}, nil},
+		}, nil, false},
 		{"input", "deeply nested JSON (100,000 levels)", func() string {
 			body := append(append([]byte(`{"@context":["https://w3id.org/dspace/2025/1/context.jsonld"],"@type":"CatalogRequestMessage","filter":`), bytes.Repeat([]byte("["), 100000)...), bytes.Repeat([]byte("]"), 100000)...)
 			body = append(body, '}')
 			return want(do("POST", e.provider+"/catalog/request", map[string]string{"Authorization": "Bearer " + e.token(nil)}, body), 400, 413)
-		}, nil},
+		}, nil, false},
 		{"input", "deeply nested JSON to the ledger service", func() string {
 			body := append(bytes.Repeat([]byte(`{"a":`), 100000), bytes.Repeat([]byte("}"), 100000)...)
 			return want(do("POST", e.ledger+"/ledger/v1/batches", nil, body), 400, 401, 413)
-		}, nil},
-		{"input", "slow headers (slowloris) are cut off", func() string { return slowHeaders(e.provider) }, nil},
+		}, nil, false},
+		{"input", "slow headers (slowloris) are cut off", func() string { return slowHeaders(e.provider) }, nil, false},
 	}
 	passed, failed := 0, 0
 	for _, s := range sc {
@@ -523,14 +551,30 @@ func run(e *env) int {
 		if s.recorded != nil {
 			base = counter(s.recorded[0], s.recorded[1], s.recorded[2:]...)
 		}
+		denials := e.denials()
 		msg := s.run()
+		if msg == "" && s.denial {
+			got := denials
+			for i := 0; i < 100 && got == denials; i++ {
+				time.Sleep(50 * time.Millisecond)
+				got = e.denials()
+			}
+			if got != denials+1 {
+				msg = fmt.Sprintf("transfer.denied records on the ledger went from %d to %d, want one more", denials, got)
+			}
+			before = withoutDenialTrail(before)
+		}
 		if msg == "" && s.recorded != nil {
 			if got := counter(s.recorded[0], s.recorded[1], s.recorded[2:]...); got <= base {
 				msg = fmt.Sprintf("refusal not recorded: %s%v stayed at %v", s.recorded[1], s.recorded[2:], got)
 			}
 		}
 		if msg == "" {
-			if after := e.state(); after != before {
+			after := e.state()
+			if s.denial {
+				after = withoutDenialTrail(after)
+			}
+			if after != before {
 				msg = "state changed: " + firstDiff(before, after)
 			}
 		}
