@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -199,6 +200,8 @@ func firstLine(s string) string {
 // dump reads every bucket's keys and values (and runs bbolt's page check),
 // recovering from a panic on damaged pages.
 func dump(dir string) (m map[string]string, err error) {
+	// A damaged page can point bbolt outside its mapping: a fault, made a panic.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic reading: %v", p)
