@@ -19,6 +19,8 @@ cleanup_space() {
   for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
+# kill9 PID: kill -9 and wait until it is gone (it may not be our child).
+kill9() { kill -9 "$1" 2>/dev/null || true; for _ in $(seq 1 200); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.02; done; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_up() {
   for _ in $(seq 1 300); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done
@@ -94,7 +96,9 @@ negotiate() {
 scenario() {
   local name=$1; shift
   local start=$SECONDS out rc=0
-  out=$("$@" 2>&1) || rc=$?
+  # In this shell, not a subshell: scenarios restart processes and keep their pids.
+  "$@" >"$work/scenario.out" 2>&1 || rc=$?
+  out=$(cat "$work/scenario.out")
   if [ $rc = 0 ]; then
     passed=$((passed + 1)); printf 'PASS %-60s (%ds) %s\n' "$name" $((SECONDS - start)) "$(tail -1 <<<"$out")"
   else
