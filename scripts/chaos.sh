@@ -176,7 +176,7 @@ scenario "SIGSTOP ledger ${stop_s} s" sigstop_ledger
 disk_full() {
   kill "$ledger_pid"; wait "$ledger_pid" 2>/dev/null || true
   local size how full
-  size=$(( $(stat -c %s ledger/ledger.db) / 1024 + 256 ))
+  size=$(( $(stat -c %s ledger/ledger.db) / 1024 + 32 ))
   mkdir -p tmpfs
   if mount -t tmpfs -o size=${size}k tmpfs tmpfs 2>/dev/null; then
     mounted=$work/tmpfs how="tmpfs of ${size} KiB"
@@ -190,7 +190,7 @@ disk_full() {
   fi
   # Write until the ledger refuses (bbolt grows its file in steps).
   local full=0
-  for i in $(seq 1 40); do
+  for i in $(seq 1 100); do
     ag=$(cli "negotiate on a full disk" env TDSC_API="http://$firm_addr" "$work/tdsc" negotiate --token-file firm/operator.token \
       --from "http://$dept_addr" --offer offer-ds-traffic --purpose research --wait --timeout 10s -o json) || { full=1; break; }
     kill -0 "$ledger_pid" 2>/dev/null || { full=1; break; }
