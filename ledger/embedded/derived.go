@@ -39,10 +39,13 @@ func (r *Raw) CheckDerived(ctx context.Context) error {
 	}
 	return r.guard(func() error {
 		return r.db.View(func(tx *bolt.Tx) error {
-			if err := checkPages(tx); err != nil {
+			// Every bucket first, on this guarded goroutine: bbolt's page
+			// check runs on a goroutine of its own, where a fault on a
+			// damaged page could not be recovered.
+			if err := checkDerived(ctx, tx, r.g); err != nil {
 				return err
 			}
-			return checkDerived(ctx, tx, r.g)
+			return checkPages(tx)
 		})
 	})
 }

@@ -214,15 +214,20 @@ func dump(dir string) (m map[string]string, err error) {
 	defer db.Close()
 	m = map[string]string{}
 	err = db.View(func(tx *bolt.Tx) error {
-		for e := range tx.Check() {
-			return e
-		}
-		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+		// Every key first, on this goroutine (faults recovered); bbolt's
+		// page check runs on a goroutine of its own.
+		if err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
 			return b.ForEach(func(k, v []byte) error {
 				m[string(name)+"\x00"+string(k)] = string(v)
 				return nil
 			})
-		})
+		}); err != nil {
+			return err
+		}
+		for e := range tx.Check() {
+			return e
+		}
+		return nil
 	})
 	return m, err
 }
