@@ -219,6 +219,9 @@ func dump(dir string) (m map[string]string, err error) {
 		if err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
 			return b.ForEach(func(k, v []byte) error {
 				m[string(name)+"\x00"+string(k)] = string(v)
+				if got := b.Get(k); !bytes.Equal(got, v) {
+					return fmt.Errorf("%s/%x: found by a walk, not by a search", name, k)
+				}
 				return nil
 			})
 		}); err != nil {
