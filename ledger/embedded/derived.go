@@ -151,6 +151,7 @@ func checkDerived(ctx context.Context, tx *bolt.Tx, g ledger.Genesis) error {
 		}
 	}
 	var nIDs, nIdx, nNodes, nBatches, size uint64
+	rf := &compact.RangeFactory{Hash: g.CryptoSuite().Merkle().HashChildren}
 	rng := rf.NewEmptyRange(0)
 	var nodeErr error
 	node := func(id compact.NodeID, hash []byte) {
