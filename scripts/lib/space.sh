@@ -12,6 +12,15 @@
 #   scenario NAME CMD...    run one scenario, print PASS/FAIL, count
 # Every process is started in the background and stopped by its pid at exit.
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# The tiers need python3 (free ports, the exactly-once check) and curl besides
+# Go: install them from Debian when a fresh machine lacks them.
+need=()
+command -v python3 >/dev/null || need+=(python3)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${need[@]}" >/dev/null
+fi
 space=urn:tdsc:space:tier
 pids=()
 passed=0 failed=0
