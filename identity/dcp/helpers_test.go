@@ -17,7 +17,7 @@ import (
 )
 
 // sign signs any claims with key under typ and kid (crafted tokens).
-func sign(t *testing.T, key *identity.Key, kid, typ string, claims jwt.Claims) string {
+func sign(t testing.TB, key *identity.Key, kid, typ string, claims jwt.Claims) string {
 	t.Helper()
 	tok := jwt.NewWithClaims(jwt.GetSigningMethod(key.JWK().Algorithm()), claims)
 	if typ != "" {

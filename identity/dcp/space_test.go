@@ -39,7 +39,7 @@ type node struct {
 // hosting the authority's DID document and status list, and each node's DID
 // document and Credential Service under /<name>/.
 type space struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	mux    *http.ServeMux
 	clock  *clock
@@ -52,7 +52,7 @@ type space struct {
 
 const spaceID = "space-1"
 
-func newSpace(t *testing.T) *space {
+func newSpace(t testing.TB) *space {
 	t.Helper()
 	s := &space{t: t, mux: http.NewServeMux(), clock: &clock{t: time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)},
 		ledger: identity.NewMemorySource(), nodes: map[string]*node{}}

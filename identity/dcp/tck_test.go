@@ -319,7 +319,9 @@ func TestTCKVerifier(t *testing.T) {
 		crafted(t, "h4", func(h *node) dcp.ResponseMessage { return response(s.vp(h, bob.did, nil)) }, dcp.ErrPresentation)
 	})
 	t.Run("verifier_05_04_03_presentationResponse_holderNotEqualSubjectId", func(t *testing.T) {
-		crafted(t, "h5", func(h *node) dcp.ResponseMessage { return response(s.vp(h, bob.did, nil, s.vc(s.auth, third.did, nil))) }, dcp.ErrWrongSubject)
+		crafted(t, "h5", func(h *node) dcp.ResponseMessage {
+			return response(s.vp(h, bob.did, nil, s.vc(s.auth, third.did, nil)))
+		}, dcp.ErrWrongSubject)
 	})
 	t.Run("verifier_05_04_03_07_presentationResponse_expiredCredential", func(t *testing.T) {
 		expired := func(h *node) string {
