@@ -300,3 +300,15 @@ func DocumentHandler(doc *Document) http.Handler {
 	})
 	return mux
 }
+
+// WebBase is the HTTPS base address of a did:web: the URL of its document
+// without "/did.json" (and without "/.well-known" for a DID without path).
+// Services of the DID's owner live under it.
+func WebBase(did string) (string, error) {
+	u, err := WebURL(did)
+	if err != nil {
+		return "", err
+	}
+	u = strings.TrimSuffix(u, "/did.json")
+	return strings.TrimSuffix(u, "/.well-known"), nil
+}
