@@ -265,11 +265,13 @@ status list within that interval, and verifiers within their cache TTL more.`,
 			}
 			base, _ := dcp.WebBase(ci.DID())
 			bu, _ := url.Parse(base)
+			docURL, _ := dcp.WebURL(ci.DID())
+			du, _ := url.Parse(docURL)
 			cur := ci
 			handler := func() http.Handler {
 				mux := http.NewServeMux()
-				mux.Handle(bu.Path+"/", http.StripPrefix(bu.Path, cur.Handler()))
-				mux.Handle("/", dcp.DocumentHandler(doc))
+				mux.Handle(bu.Path+dcp.StatusPath, http.StripPrefix(bu.Path, cur.Handler()))
+				mux.Handle(du.Path, dcp.DocumentHandler(doc))
 				return mux
 			}
 			var h atomicHandler

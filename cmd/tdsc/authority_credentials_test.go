@@ -1,11 +1,21 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net"
+	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/identity/dcp"
 )
 
@@ -75,4 +85,100 @@ func TestAuthorityCredentials(t *testing.T) {
 	if ep, err := doc.ServiceEndpoint(dcp.ServiceCredential); err != nil || ep != "https://alice.example.com/cs" {
 		t.Fatalf("CredentialService %q, %v", ep, err)
 	}
+}
+
+// TestAuthorityCredentialsServe serves the authority's DID document and
+// status list over HTTPS through the CLI and checks them with a DCP verifier:
+// the list verifies, and after a suspension and the serve loop's reconcile,
+// alice's bit is set.
+func TestAuthorityCredentialsServe(t *testing.T) {
+	dir := t.TempDir()
+	auth, led := filepath.Join(dir, "auth"), filepath.Join(dir, "ledger")
+	mustRun(t, "authority", "init", "--dir", auth, "--space", "space-dcp")
+	jwkFile := writeFile(t, "alice.jwk", mustRun(t, "keys", "generate", "--out", filepath.Join(dir, "alice.key")))
+	mustRun(t, "authority", "register", "--dir", auth, "--ledger-dir", led, "--id", "alice", "--name", "Alice Ltd",
+		"--jwk", jwkFile, "--region", "CN-SH", "--industry", "finance", "--org-type", "enterprise", "--did", "did:web:alice.example.com")
+
+	tc, pool, err := selfSignedLoopback()
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := writePEMPair(t, dir, tc)
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port for the DID, released for serve
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	authDID, _ := dcp.WebDID("https://" + addr + "/authority")
+	mustRun(t, "authority", "credentials", "issue", "--dir", auth, "--ledger-dir", led, "--id", "alice", "--did", authDID)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		root := newRoot()
+		root.SetOut(io.Discard)
+		root.SetArgs([]string{"authority", "credentials", "serve", "--dir", auth, "--ledger-dir", led, "--addr", addr,
+			"--tls-cert", certFile, "--tls-key", keyFile, "--reconcile", "50ms"})
+		done <- root.ExecuteContext(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	res, _ := dcp.NewResolver(dcp.WithHTTPClient(hc))
+	k, _ := identity.GenerateEd25519()
+	sts, _ := dcp.NewSTS("did:web:verifier.example", k, 0, nil)
+	v, err := dcp.NewVerifier(dcp.VerifierConfig{STS: sts, Resolver: res, Space: "space-dcp", Trusted: []string{authDID}, HTTPClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	statusURL := "https://" + addr + "/authority" + dcp.StatusPath
+	bit := func() (bool, error) {
+		r, err := hc.Get(statusURL)
+		if err != nil {
+			return false, err
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		l, err := v.ParseStatusList(t.Context(), string(b), statusURL, "revocation")
+		if err != nil {
+			return false, err
+		}
+		return l.Get(0)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var set bool
+	for ; time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if set, err = bit(); err == nil {
+			break
+		}
+	}
+	if err != nil || set {
+		t.Fatalf("status list before the suspension: set=%v, %v", set, err)
+	}
+	mustRun(t, "authority", "suspend", "--dir", auth, "--ledger-dir", led, "--id", "alice")
+	for ; time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if set, err = bit(); err == nil && set {
+			return
+		}
+	}
+	t.Fatalf("alice's bit not set after the suspension: %v", err)
+}
+
+// writePEMPair writes tc's certificate and key as PEM files.
+func writePEMPair(t *testing.T, dir string, tc *tls.Config) (string, string) {
+	t.Helper()
+	c := tc.Certificates[0]
+	kb, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, kf := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(cf, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kf, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cf, kf
 }
