@@ -24,8 +24,6 @@ import (
 	"github.com/tdsc/tdsc/identity/dcp"
 )
 
-func init() { register("authority", newAuthorityCredentialsCmd) }
-
 // credentialsFile is DIR/credentials.json: the authority as a DCP credential
 // issuer (its did:web) and what it issued.
 type credentialsFile struct {
@@ -87,13 +85,13 @@ func saveIssuer(dir string, ci *dcp.CredentialIssuer) error {
 	return os.Rename(tmp, filepath.Join(dir, "credentials.json"))
 }
 
-// ledgerSource reads participants through the authority's ledger flags.
-type ledgerSource struct {
+// registrySource reads participants through the authority's ledger flags.
+type registrySource struct {
 	lf *ledgerFlags
 	a  *authority.Authority
 }
 
-func (s ledgerSource) Participant(ctx context.Context, id string) (identity.Participant, error) {
+func (s registrySource) Participant(ctx context.Context, id string) (identity.Participant, error) {
 	l, closeFn, err := openAuthorityLedger(ctx, s.lf, s.a.Genesis())
 	if err != nil {
 		return identity.Participant{}, err
@@ -223,7 +221,7 @@ that the ledger and the status list agree.`,
 			if err != nil {
 				return err
 			}
-			revoked, err := ci.Reconcile(cmd.Context(), ledgerSource{lf: &lf, a: a})
+			revoked, err := ci.Reconcile(cmd.Context(), registrySource{lf: &lf, a: a})
 			if err != nil {
 				return err
 			}
@@ -300,7 +298,7 @@ status list within that interval, and verifiers within their cache TTL more.`,
 							slog.Error("credentials: re-read", "err", err)
 							continue
 						}
-						revoked, err := fresh.Reconcile(ctx, ledgerSource{lf: &lf, a: a})
+						revoked, err := fresh.Reconcile(ctx, registrySource{lf: &lf, a: a})
 						if err != nil {
 							slog.Error("credentials: reconcile with the ledger", "err", err)
 							continue

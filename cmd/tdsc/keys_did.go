@@ -9,8 +9,6 @@ import (
 	"github.com/tdsc/tdsc/identity/dcp"
 )
 
-func init() { register("keys", newKeysDIDCmd) }
-
 func newKeysDIDCmd() *cobra.Command {
 	var key, did, dsp, cs string
 	cmd := &cobra.Command{
