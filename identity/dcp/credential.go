@@ -177,7 +177,7 @@ func parseCredential(ctx context.Context, res *Resolver, token string, trusted f
 	c := &CredentialClaims{}
 	_, err := verifyJWT(ctx, res, token, c, jwtSpec{
 		typs: []string{TypVC, "JWT"}, rel: AssertionMethod, now: now, leeway: leeway,
-		signer: func(jwt.Claims) (string, error) {
+		signer: func() (string, error) {
 			if !trusted(c.Issuer) {
 				return "", fmt.Errorf("%w: credential iss %q is not a trusted issuer of this space", ErrUntrustedIssuer, c.Issuer)
 			}

@@ -55,9 +55,10 @@ type jwtSpec struct {
 	aud    string // required audience, or ""
 	now    func() time.Time
 	leeway time.Duration
-	// signer returns the DID whose document holds the key, from the unverified
-	// claims (iss for tokens and credentials, holder for presentations).
-	signer func(jwt.Claims) (string, error)
+	// signer returns the DID whose document holds the key, from the claims
+	// not yet verified (iss for tokens and credentials, holder for
+	// presentations); it may refuse them first.
+	signer func() (string, error)
 }
 
 // verifyJWT parses token into claims, resolving the signing key from the
@@ -88,7 +89,7 @@ func verifyJWT(ctx context.Context, res *Resolver, token string, claims jwt.Clai
 				return fmt.Errorf("%w: header typ: %q, want one of %q", identity.ErrWrongKind, typ, s.typs)
 			}
 			var err error
-			if did, err = s.signer(t.Claims); err != nil {
+			if did, err = s.signer(); err != nil {
 				return err
 			}
 			kid, _ := t.Header["kid"].(string)
@@ -135,8 +136,6 @@ func classify(err error) error {
 		sentinel = identity.ErrNotYetValid
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
 		sentinel = identity.ErrWrongAudience
-	case errors.Is(err, jwt.ErrTokenUnverifiable), errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		sentinel = identity.ErrAlgorithm
 	default:
 		sentinel = identity.ErrMalformed
 	}

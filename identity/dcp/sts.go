@@ -127,7 +127,7 @@ func selfIssued(ctx context.Context, res *Resolver, replay *identity.ReplayCache
 	c := &IDClaims{}
 	_, err := verifyJWT(ctx, res, token, c, jwtSpec{
 		typs: []string{"", "JWT"}, rel: CapabilityInvocation, aud: aud, now: now, leeway: leeway,
-		signer: func(jwt.Claims) (string, error) {
+		signer: func() (string, error) {
 			if c.Issuer == "" || c.Issuer != c.Subject {
 				return "", fmt.Errorf("%w: claims iss %q and sub %q: must be equal, the bearer's DID", identity.ErrWrongIssuer, c.Issuer, c.Subject)
 			}

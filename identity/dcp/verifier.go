@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/go-resty/resty/v2"
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/tdsc/tdsc/identity"
 )
@@ -201,13 +200,16 @@ func (v *Verifier) holder(ctx context.Context, c *IDClaims) (identity.Participan
 	entry.checked = now
 	v.mu.Lock()
 	if len(v.holders) >= v.cfg.CacheSize {
-		for k, old := range v.holders { // drop the expired, else any one
-			if now.Sub(old.checked) >= v.cfg.CacheTTL || len(v.holders) >= v.cfg.CacheSize {
+		for k, old := range v.holders { // drop the expired first
+			if now.Sub(old.checked) >= v.cfg.CacheTTL {
 				delete(v.holders, k)
 			}
+		}
+		for k := range v.holders { // then any, until there is room
 			if len(v.holders) < v.cfg.CacheSize {
 				break
 			}
+			delete(v.holders, k)
 		}
 	}
 	v.holders[did] = entry
@@ -242,7 +244,7 @@ func (v *Verifier) checkPresentations(ctx context.Context, holder string, resp *
 		vp := &PresentationClaims{}
 		_, err := verifyJWT(ctx, v.cfg.Resolver, vpJWT, vp, jwtSpec{
 			typs: []string{TypVP, "JWT"}, rel: Authentication, aud: v.cfg.STS.DID(), now: now, leeway: v.cfg.Leeway,
-			signer: func(jwt.Claims) (string, error) {
+			signer: func() (string, error) {
 				if vp.Issuer != holder || (vp.Holder != "" && vp.Holder != holder) {
 					return "", fmt.Errorf("%w: presentation[%d] iss %q, holder %q: must be the caller %q", identity.ErrWrongIssuer, i, vp.Issuer, vp.Holder, holder)
 				}
