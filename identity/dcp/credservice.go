@@ -124,9 +124,9 @@ func (cs *CredentialService) Store(vcJWT string) error {
 
 // authorize checks the Bearer ID token and its access token and returns the
 // verifier's DID and the scopes it may read.
-func (cs *CredentialService) authorize(ctx context.Context, header string) (string, []Scope, error) {
-	bearer, ok := strings.CutPrefix(header, "Bearer ")
-	if !ok || bearer == "" {
+func (cs *CredentialService) authorize(ctx context.Context, r *http.Request) (string, []Scope, error) {
+	scheme, bearer, ok := identity.Authorization(r)
+	if !ok || scheme != identity.SchemeBearer {
 		return "", nil, fmt.Errorf("%w: header Authorization: want \"Bearer <self-issued ID token>\"", identity.ErrMalformed)
 	}
 	now := cs.sts.now
@@ -200,7 +200,7 @@ func (cs *CredentialService) Present(verifier string, requested, granted []Scope
 func (cs *CredentialService) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+PresentationsPath, func(w http.ResponseWriter, r *http.Request) {
-		verifier, granted, err := cs.authorize(r.Context(), r.Header.Get("Authorization"))
+		verifier, granted, err := cs.authorize(r.Context(), r)
 		if err != nil {
 			writeError(w, err)
 			return

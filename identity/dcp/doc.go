@@ -24,6 +24,9 @@
 //     document, fetches its presentations from its Credential Service, checks
 //     them against the trusted issuers and the status list, and yields the
 //     same identity.Participant the ledger registry yields for tdsc peers.
+//   - RequireEither: HTTP middleware for DSP endpoints accepting both a tdsc
+//     protocol token (by its typ) and a DCP request; the verified claims
+//     travel in the context (identity.FromContext, FromContext).
 //
 // Every refusal wraps a sentinel error, of this package (ErrDID,
 // ErrPresentation, ErrUntrustedIssuer, ErrRevoked, ErrWrongSubject) or of

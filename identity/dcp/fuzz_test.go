@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/tdsc/tdsc/identity"
@@ -153,6 +154,19 @@ func FuzzVerify(f *testing.F) {
 		}
 		if code := dcp.StatusCode(err); code < 400 || code == 500 {
 			t.Fatalf("refusal %v maps to HTTP %d", err, code)
+		}
+	})
+}
+
+// FuzzIsTDSCToken: the scheme switch reads any header without panicking and
+// says tdsc only for the tdsc protocol typ.
+func FuzzIsTDSCToken(f *testing.F) {
+	f.Add("eyJ0eXAiOiJ0ZHNjLXByb3RvY29sK2p3dCJ9.e30.")
+	f.Add("eyJ0eXAiOiJKV1QifQ.e30.")
+	f.Add("..")
+	f.Fuzz(func(t *testing.T, tok string) {
+		if dcp.IsTDSCToken(tok) && !strings.Contains(tok, ".") {
+			t.Fatalf("%q has no header but is taken as tdsc", tok)
 		}
 	})
 }

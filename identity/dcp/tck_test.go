@@ -208,8 +208,12 @@ func TestTCKVerifier(t *testing.T) {
 
 	t.Run("presentationResponse_rejectMissingBearerPrefix", func(t *testing.T) {
 		tok, _ := alice.sts.Request(bob.did, dcp.ScopeMembership)
-		if _, err := v.VerifyHeader(ctx, tok); !errors.Is(err, identity.ErrMalformed) {
-			t.Fatalf("got %v, want ErrMalformed", err)
+		for _, h := range []string{tok, "DPoP " + tok, "Basic " + tok} {
+			r, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://bob.example/dsp", nil)
+			r.Header.Set("Authorization", h)
+			if _, err := v.VerifyRequest(r); !errors.Is(err, identity.ErrMalformed) {
+				t.Fatalf("%.10s…: got %v, want ErrMalformed", h, err)
+			}
 		}
 	})
 	t.Run("verifier_04_03_03_idTokenInvalidIssuerSub", func(t *testing.T) {

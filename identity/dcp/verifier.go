@@ -133,13 +133,13 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Result, error) {
 	return &Result{Participant: p, Claims: c}, nil
 }
 
-// VerifyHeader is Verify for an Authorization header value.
-func (v *Verifier) VerifyHeader(ctx context.Context, header string) (*Result, error) {
-	tok, ok := strings.CutPrefix(header, "Bearer ")
-	if !ok || tok == "" {
+// VerifyRequest is Verify for the "Authorization: Bearer" token of r.
+func (v *Verifier) VerifyRequest(r *http.Request) (*Result, error) {
+	scheme, tok, ok := identity.Authorization(r)
+	if !ok || scheme != identity.SchemeBearer {
 		return nil, fmt.Errorf("%w: header Authorization: want \"Bearer <self-issued ID token>\"", identity.ErrMalformed)
 	}
-	return v.Verify(ctx, tok)
+	return v.Verify(r.Context(), tok)
 }
 
 // Invalidate forgets what was verified of did (its presentations and DID
