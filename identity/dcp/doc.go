@@ -24,6 +24,8 @@
 //     document, fetches its presentations from its Credential Service, checks
 //     them against the trusted issuers and the status list, and yields the
 //     same identity.Participant the ledger registry yields for tdsc peers.
+//   - Node: the pieces assembled for a connector node, with one Handler for
+//     its DID document and Credential Service, and Token for its requests.
 //   - RequireEither: HTTP middleware for DSP endpoints accepting both a tdsc
 //     protocol token (by its typ) and a DCP request; the verified claims
 //     travel in the context (identity.FromContext, FromContext).

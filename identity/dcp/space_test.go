@@ -92,20 +92,18 @@ func (s *space) addNodeWithKey(name string, key *identity.Key) *node {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	n := &node{did: did, key: key, base: base}
-	n.doc, err = dcp.NewDocument(did, key.JWK(),
-		dcp.Service{ID: "cs", Type: dcp.ServiceCredential, ServiceEndpoint: base + "/cs"},
-		dcp.Service{ID: "dsp", Type: dcp.ServiceDSP, ServiceEndpoint: base + "/dsp"})
+	dn, err := dcp.NewNode(dcp.NodeConfig{DID: did, Key: key, DSP: base + "/dsp", Space: spaceID, Trusted: []string{"did:web:unused"},
+		HTTPClient: s.srv.Client(), CacheTTL: time.Minute, Now: s.clock.Now})
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	n.sts, err = dcp.NewSTS(did, key, time.Minute, s.clock.Now)
-	if err != nil {
-		s.t.Fatal(err)
+	n := &node{did: did, key: key, base: base, doc: dn.Document, sts: dn.STS, cs: dn.Credentials}
+	if n.cs == nil || dn.Document.Service[0].ServiceEndpoint != base+"/cs" {
+		s.t.Fatalf("node %s: Credential Service at %q", name, dn.Document.Service[0].ServiceEndpoint)
 	}
-	n.cs = dcp.NewCredentialService(n.sts, s.res)
-	s.mux.Handle("/"+name+"/did.json", dcp.DocumentHandler(n.doc))
-	s.mux.Handle("/"+name+"/cs/", http.StripPrefix("/"+name+"/cs", n.cs.Handler()))
+	h := dn.Handler()
+	s.mux.Handle("/"+name+"/did.json", h)
+	s.mux.Handle("/"+name+"/cs/", h)
 	s.nodes[name] = n
 	return n
 }
