@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-resty/resty/v2"
+	"golang.org/x/sync/singleflight"
 )
 
 // Resolver resolves did:web DIDs over HTTPS and caches the documents. It
@@ -17,12 +18,17 @@ import (
 // redirect, so a document cannot be served or diverted in clear text. The
 // cache holds at most a fixed number of documents, each for a TTL: the
 // longest a key rotation or removal goes unseen (Invalidate drops one at
-// once). Safe for concurrent use.
+// once). A failed resolution is remembered for a few seconds and concurrent
+// resolutions of one DID share one fetch, so a flood of tokens naming
+// unreachable or invented DIDs costs one fetch per DID per failure TTL.
+// Safe for concurrent use.
 type Resolver struct {
-	http *resty.Client
-	ttl  time.Duration
-	max  int
-	now  func() time.Time
+	http    *resty.Client
+	ttl     time.Duration
+	failTTL time.Duration
+	max     int
+	now     func() time.Time
+	group   singleflight.Group
 
 	mu  sync.Mutex
 	lru *list.List // of *docEntry, most recent first
@@ -32,6 +38,7 @@ type Resolver struct {
 type docEntry struct {
 	did     string
 	doc     *Document
+	err     error
 	fetched time.Time
 }
 
@@ -48,6 +55,9 @@ func WithHTTPClient(c *http.Client) ResolverOption {
 // WithDocumentTTL sets how long a resolved document is cached (default 5 min).
 func WithDocumentTTL(d time.Duration) ResolverOption { return func(r *Resolver) { r.ttl = d } }
 
+// WithFailureTTL sets how long a failed resolution is remembered (default 5 s).
+func WithFailureTTL(d time.Duration) ResolverOption { return func(r *Resolver) { r.failTTL = d } }
+
 // WithCacheSize bounds the number of cached documents (default 10 000).
 func WithCacheSize(n int) ResolverOption { return func(r *Resolver) { r.max = n } }
 
@@ -56,12 +66,12 @@ func WithResolverClock(now func() time.Time) ResolverOption { return func(r *Res
 
 // NewResolver makes a resolver.
 func NewResolver(opts ...ResolverOption) (*Resolver, error) {
-	r := &Resolver{http: resty.New(), ttl: 5 * time.Minute, max: 10000, now: time.Now, lru: list.New(), m: map[string]*list.Element{}}
+	r := &Resolver{http: resty.New(), ttl: 5 * time.Minute, failTTL: 5 * time.Second, max: 10000, now: time.Now, lru: list.New(), m: map[string]*list.Element{}}
 	for _, o := range opts {
 		o(r)
 	}
-	if r.ttl <= 0 || r.max <= 0 {
-		return nil, fmt.Errorf("dcp: resolver: document TTL %v and cache size %d must be positive", r.ttl, r.max)
+	if r.ttl <= 0 || r.max <= 0 || r.failTTL < 0 {
+		return nil, fmt.Errorf("dcp: resolver: document TTL %v and cache size %d must be positive, failure TTL %v not negative", r.ttl, r.max, r.failTTL)
 	}
 	r.http.SetTimeout(10*time.Second).SetRedirectPolicy(resty.NoRedirectPolicy()).
 		SetHeader("Accept", "application/did+json, application/json")
@@ -74,32 +84,40 @@ func (r *Resolver) Resolve(ctx context.Context, did string) (*Document, error) {
 	r.mu.Lock()
 	if el, ok := r.m[did]; ok {
 		e := el.Value.(*docEntry)
-		if now.Sub(e.fetched) < r.ttl {
+		ttl := r.ttl
+		if e.err != nil {
+			ttl = r.failTTL
+		}
+		if now.Sub(e.fetched) < ttl {
 			r.lru.MoveToFront(el)
 			r.mu.Unlock()
-			return e.doc, nil
+			return e.doc, e.err
 		}
 		r.lru.Remove(el)
 		delete(r.m, did)
 	}
 	r.mu.Unlock()
 
-	doc, err := r.fetch(ctx, did)
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	if el, ok := r.m[did]; ok {
-		r.lru.Remove(el)
-	}
-	r.m[did] = r.lru.PushFront(&docEntry{did: did, doc: doc, fetched: now})
-	for r.lru.Len() > r.max {
-		old := r.lru.Back()
-		r.lru.Remove(old)
-		delete(r.m, old.Value.(*docEntry).did)
-	}
-	r.mu.Unlock()
-	return doc, nil
+	v, _, _ := r.group.Do(did, func() (any, error) {
+		doc, err := r.fetch(ctx, did)
+		if err != nil && ctx.Err() != nil {
+			return &docEntry{err: err}, nil // this caller gave up: remember nothing
+		}
+		r.mu.Lock()
+		if el, ok := r.m[did]; ok {
+			r.lru.Remove(el)
+		}
+		r.m[did] = r.lru.PushFront(&docEntry{did: did, doc: doc, err: err, fetched: now})
+		for r.lru.Len() > r.max {
+			old := r.lru.Back()
+			r.lru.Remove(old)
+			delete(r.m, old.Value.(*docEntry).did)
+		}
+		r.mu.Unlock()
+		return &docEntry{doc: doc, err: err}, nil
+	})
+	e := v.(*docEntry)
+	return e.doc, e.err
 }
 
 // Invalidate drops the cached document of did.

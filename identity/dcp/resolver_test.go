@@ -61,3 +61,26 @@ func TestResolverCache(t *testing.T) {
 		t.Fatal("rotation not seen after the TTL")
 	}
 }
+
+// TestResolverFailureCache: a DID that fails to resolve is fetched once per
+// failure TTL, however many tokens name it.
+func TestResolverFailureCache(t *testing.T) {
+	s := newSpace(t)
+	var hits atomic.Int32
+	s.mux.HandleFunc("/ghost/did.json", func(w http.ResponseWriter, _ *http.Request) { hits.Add(1); http.NotFound(w, nil) })
+	did, _ := dcp.WebDID(s.srv.URL + "/ghost")
+	res, _ := dcp.NewResolver(dcp.WithHTTPClient(s.srv.Client()), dcp.WithResolverClock(s.clock.Now), dcp.WithFailureTTL(5*time.Second))
+	for range 20 {
+		if _, err := res.Resolve(context.Background(), did); err == nil {
+			t.Fatal("resolved a missing document")
+		}
+	}
+	if hits.Load() != 1 {
+		t.Fatalf("%d fetches within the failure TTL, want 1", hits.Load())
+	}
+	s.clock.Add(5 * time.Second)
+	_, _ = res.Resolve(context.Background(), did)
+	if hits.Load() != 2 {
+		t.Fatalf("%d fetches after the failure TTL, want 2", hits.Load())
+	}
+}
