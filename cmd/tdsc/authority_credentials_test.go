@@ -182,3 +182,17 @@ func writePEMPair(t *testing.T, dir string, tc *tls.Config) (string, string) {
 	}
 	return cf, kf
 }
+
+// TestBenchTokensDCP: bench tokens reports the DCP figures beside the
+// protocol ones, measured in the same run.
+func TestBenchTokensDCP(t *testing.T) {
+	var res map[string]any
+	if err := json.Unmarshal([]byte(mustRun(t, "bench", "tokens", "-n", "100", "-o", "json")), &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"dcpVerifyPerSecond", "dcpProtocolVerifyPerSecond", "dcpToProtocolCostRatio", "dcpUncachedVerifyPerSecond"} {
+		if v, ok := res[k].(float64); !ok || v <= 0 {
+			t.Errorf("%s = %v", k, res[k])
+		}
+	}
+}

@@ -87,7 +87,7 @@ func newDCPBench(gen func() (*identity.Key, error)) (*dcpBench, error) {
 	if err := aliceCS.Store(ic.JWT); err != nil {
 		return nil, err
 	}
-	b.srv = &http.Server{Handler: mux, TLSConfig: tc, ReadHeaderTimeout: 5 * time.Second}
+	b.srv = &http.Server{Handler: mux, TLSConfig: tc, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
 	go func() { _ = b.srv.ServeTLS(ln, "", "") }()
 	b.verifier = func(ttl time.Duration) (*dcp.Verifier, error) {
 		return dcp.NewVerifier(dcp.VerifierConfig{STS: b.bob, Resolver: res, Space: "bench", Trusted: []string{auth.DID()}, HTTPClient: hc, CacheTTL: ttl})
