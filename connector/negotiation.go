@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/tdsc/tdsc/connector/dsp"
@@ -149,19 +148,6 @@ func transition(tx *store.Tx, neg *store.Negotiation, to dsp.NegotiationState, a
 	}
 	neg.State = string(to)
 	return tx.UpdateNegotiation(neg, from, actor, reason)
-}
-
-// checkCallback accepts an absolute http(s) URL without credentials, query
-// or fragment: where this node will send the counterparty's messages.
-func checkCallback(s string) error {
-	if s == "" {
-		return errors.New("callbackAddress is required on an initial request")
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("callbackAddress %q must be an absolute http(s) URL without credentials, query or fragment", s)
-	}
-	return nil
 }
 
 const (

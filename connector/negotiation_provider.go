@@ -60,6 +60,9 @@ func (n *Node) handleNegotiationRequest(r *http.Request, caller string) (int, an
 	if err != nil {
 		return 0, nil, err
 	}
+	if err := n.checkCallbackHost(ctx, m.CallbackAddress); err != nil {
+		return 0, nil, refusedErr("callback.invalid", err.Error(), "", m.ConsumerPID)
+	}
 	neg := &store.Negotiation{ID: n.newID(), Role: store.RoleProvider, PeerPID: m.ConsumerPID, Counterparty: caller,
 		PeerURL: m.CallbackAddress, DatasetID: offer.DatasetID, OfferID: offer.ID, Offer: reqJSON,
 		State: string(dsp.NegRequested), Purpose: m.Purpose, LegalBasis: m.LegalBasis, Profiles: strings.Join(m.Profiles, " ")}

@@ -230,9 +230,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 	if o.httpClient == nil {
+		// No redirects: a peer (or a callbackAddress) must not bounce the
+		// node's calls to another address (see checkCallback).
 		o.httpClient = &http.Client{Timeout: cfg.PeerTimeout, Transport: &http.Transport{
 			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, TLSClientConfig: clientTLS,
-		}}
+		}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	// Pushes stream whole datasets: no overall timeout, only one for the
 	// consumer's answer once the body is sent.

@@ -62,6 +62,9 @@ func (n *Node) handleTransferRequest(r *http.Request, caller string) (int, any, 
 		}
 		return 0, nil, refusedErr(rule, reason, "", m.ConsumerPID)
 	}
+	if err := n.checkCallbackHost(ctx, m.CallbackAddress); err != nil {
+		return 0, nil, refusedErr("callback.invalid", err.Error(), "", m.ConsumerPID)
+	}
 	x := &store.Transfer{ID: n.newID(), Role: store.RoleProvider, PeerPID: m.ConsumerPID, Counterparty: caller, PeerURL: m.CallbackAddress,
 		AgreementID: ag.ID, DatasetID: ag.DatasetID, Format: m.Format, State: string(dsp.TransferRequested), DataAddress: pushTo}
 	// With HoldTransfers every request rests in REQUESTED until the

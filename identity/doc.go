@@ -25,6 +25,10 @@
 //   - NewContext, FromContext carry verified claims in a request's context;
 //     RequireProtocol is the HTTP middleware for protocol tokens.
 //
+// Peers that authenticate with the Decentralized Claims Protocol (did:web,
+// verifiable credentials) are verified by the subpackage identity/dcp, which
+// yields the same Participant.
+//
 // The security model, what each check stops and measured figures are in
 // docs/security.md. This package must not import ledger: ledger imports it.
 package identity

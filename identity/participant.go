@@ -12,6 +12,10 @@ type Participant struct {
 	OrgType    string   `json:"orgType,omitempty"`
 	CreditCode string   `json:"creditCode,omitempty"`
 	Member     []string `json:"member,omitempty"`
+	// DID is the participant's decentralized identifier (did:web), when it
+	// also authenticates with the Decentralized Claims Protocol; the
+	// authority's credentials about it name this DID as their subject.
+	DID string `json:"did,omitempty"`
 	// Status is StatusActive or StatusSuspended.
 	Status string `json:"status"`
 }

@@ -79,3 +79,18 @@ func (h *expHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return x
 }
+
+// ReplayCache remembers token ids (jti, scoped by issuer) until they expire, so
+// that a token can be used once. Verifiers of other token schemes (DCP
+// self-issued ID tokens in identity/dcp) share this implementation. Add
+// reports ErrReplay for an id already seen, ErrReplayCacheFull when max
+// unexpired ids are held (fail closed). Safe for concurrent use.
+type ReplayCache struct{ c *replayCache }
+
+// NewReplayCache makes a cache holding at most max unexpired ids.
+func NewReplayCache(max int) *ReplayCache { return &ReplayCache{c: newReplayCache(max)} }
+
+// Add records id from issuer as used until expires, or reports a replay.
+func (r *ReplayCache) Add(issuer, id string, expires, now time.Time) error {
+	return r.c.add(issuer, id, expires, now)
+}

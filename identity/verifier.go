@@ -117,6 +117,9 @@ func (v *Verifier) parse(ctx context.Context, token string, claims jwt.Claims, s
 	if len(token) > v.maxBytes {
 		return out, fmt.Errorf("%w: %d bytes, limit %d", ErrTokenTooLarge, len(token), v.maxBytes)
 	}
+	if err := uniqueMembers(token); err != nil {
+		return out, err
+	}
 	if s.aud == "" {
 		return out, errors.New("identity: verify: the expected audience is required")
 	}
@@ -294,6 +297,9 @@ func (v *Verifier) verifyAccess(ctx context.Context, token, proof, method, url, 
 	}
 	if len(proof) > v.maxBytes {
 		return nil, fmt.Errorf("%w: %w: proof of %d bytes, limit %d", ErrBadProof, ErrTokenTooLarge, len(proof), v.maxBytes)
+	}
+	if err := uniqueMembers(proof); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadProof, err)
 	}
 	c := &AccessClaims{}
 	spec := parseSpec{kind: KindAccess, aud: wantAud, iss: v.self}

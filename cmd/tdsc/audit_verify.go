@@ -33,7 +33,11 @@ of a ledger service URL (with an auditor or regulator role token), and checks
 that each record decodes strictly and hashes to the leaf the tree holds, each
 batch's root and signature verify under its writer's key as registered at that
 point, the rulebook replays from genesis without a refusal, and the rebuilt tree
-matches every signed checkpoint. Exits 0 when the ledger is whole; otherwise
+matches every signed checkpoint. For a directory it then checks what the store
+keeps beside the records against what the records make it: the ids and query
+indexes, tree nodes, batch headers, meta keys and the kept rulebook state
+(replayed from the records), bbolt's page structure and both meta pages, so
+a query never serves what verify did not vouch for. Exits 0 when the ledger is whole; otherwise
 non-zero, naming the first bad batch, record or checkpoint and what is wrong.
 
 The checkpoint key is taken from --vkey; for a directory it defaults to the
@@ -50,6 +54,7 @@ someone else's ledger). --genesis pins the space's genesis the same way.`,
 				vkey = strings.TrimSpace(string(b))
 			}
 			var source verify.Source
+			var derived func(context.Context) error
 			if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
 				var opts []client.Option
 				if tokenFile != "" {
@@ -100,7 +105,7 @@ someone else's ledger). --genesis pins the space's genesis the same way.`,
 				if vkey == "" {
 					vkey = raw.VerifierKey()
 				}
-				source = raw
+				source, derived = raw, raw.CheckDerived
 			}
 			if genesisFile != "" {
 				want, err := authority.ReadGenesis(genesisFile)
@@ -126,6 +131,13 @@ someone else's ledger). --genesis pins the space's genesis the same way.`,
 			rep, err := verify.Ledger(ctx, source, vkey)
 			if err != nil {
 				return err
+			}
+			// A directory's query index and kept rulebook state are checked
+			// against the proven records too: a query serves what they say.
+			if derived != nil {
+				if err := derived(ctx); err != nil {
+					return err
+				}
 			}
 			if out == "json" {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(struct {

@@ -149,7 +149,7 @@ func newAuthorityRegisterCmd() *cobra.Command {
 		lf           ledgerFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "register --id ID --name NAME --jwk FILE --region CODE --industry X --org-type Y [--credit-code USCC] --ledger URL",
+		Use:   "register --id ID --name NAME --jwk FILE --region CODE --industry X --org-type Y [--credit-code USCC] [--did did:web:...] --ledger URL",
 		Short: "Register a participant: writes participant.registered, signed by the authority",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -182,6 +182,7 @@ func newAuthorityRegisterCmd() *cobra.Command {
 	f.StringVar(&r.OrgType, "org-type", "", "organisation type, e.g. government, enterprise, institution")
 	f.StringVar(&r.CreditCode, "credit-code", "", "unified social credit code (18 characters, GB 32100-2015)")
 	f.StringSliceVar(&r.Member, "member", nil, "memberships (comma-separated)")
+	f.StringVar(&r.DID, "did", "", "the participant's did:web, when it also speaks DCP (optional)")
 	lf.add(cmd)
 	return cmd
 }
@@ -238,7 +239,7 @@ func newAuthorityUpdateCmd() *cobra.Command {
 		lf         ledgerFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "update --id ID [--name N] [--region R] [--industry X] [--org-type Y] [--credit-code C] [--add-jwk FILE] [--remove-kid KID] --ledger URL",
+		Use:   "update --id ID [--name N] [--region R] [--industry X] [--org-type Y] [--credit-code C] [--did D] [--add-jwk FILE] [--remove-kid KID] --ledger URL",
 		Short: "Change a participant's attributes or keys: writes participant.updated",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -248,7 +249,7 @@ func newAuthorityUpdateCmd() *cobra.Command {
 			var c authority.Change
 			f := cmd.Flags()
 			for flag, dst := range map[string]**string{
-				"name": &c.Name, "region": &c.Region, "industry": &c.Industry, "org-type": &c.OrgType, "credit-code": &c.CreditCode,
+				"name": &c.Name, "region": &c.Region, "industry": &c.Industry, "org-type": &c.OrgType, "credit-code": &c.CreditCode, "did": &c.DID,
 			} {
 				if f.Changed(flag) {
 					v, _ := f.GetString(flag)
@@ -290,6 +291,7 @@ func newAuthorityUpdateCmd() *cobra.Command {
 	f.String("industry", "", "new industry")
 	f.String("org-type", "", "new organisation type")
 	f.String("credit-code", "", "new unified social credit code")
+	f.String("did", "", "new did:web (empty removes it)")
 	f.StringSlice("member", nil, "new memberships (replaces the list)")
 	f.StringArrayVar(&addJWK, "add-jwk", nil, "register another public key (JWK file); repeatable")
 	f.StringArrayVar(&removeKids, "remove-kid", nil, "remove the key with this kid; repeatable")

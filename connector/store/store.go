@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -35,7 +36,9 @@ type Store struct {
 	db  *sql.DB // the one writer connection
 	rdb *sql.DB // readers: WAL lets them run beside the writer
 	pg  bool    // PostgreSQL rather than SQLite
-	now func() time.Time
+	// lock is the SQLite file's node lock (lockFile), released by Close.
+	lock *os.File
+	now  func() time.Time
 
 	// Prepared statements, by query text: SQLite's parser costs as much as
 	// running a small statement. Writer statements are prepared on db while no
@@ -102,20 +105,29 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		}
 		driver, name, wdsn, rdsn = "pgx", u.Redacted(), path, path
 	}
+	var lock *os.File
+	if !pg && path != ":memory:" && !strings.HasPrefix(path, "file:") {
+		var err error
+		if lock, err = lockFile(path); err != nil {
+			return nil, err
+		}
+	}
 	db, err := sql.Open(driver, wdsn)
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("store: open %s: %w", name, err)
 	}
 	// One writer connection: SQLite has one writer anyway, and a single
 	// connection never sees "database is locked" between our own goroutines.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, pg: pg, now: time.Now, wstmt: map[string]*sql.Stmt{}, rstmt: map[string]*sql.Stmt{}, toPrep: map[string]bool{}, negs: map[string]*Negotiation{}, agrs: map[string]*Agreement{},
+	s := &Store{db: db, lock: lock, pg: pg, now: time.Now, wstmt: map[string]*sql.Stmt{}, rstmt: map[string]*sql.Stmt{}, toPrep: map[string]bool{}, negs: map[string]*Negotiation{}, agrs: map[string]*Agreement{},
 		reqs: make(chan *updateReq, 4*maxGroup), stop: make(chan struct{}), stopped: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
+		lock.Close()
 		return nil, err
 	}
 	if pg {
@@ -124,22 +136,26 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		var ok bool
 		if err := db.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(7406191)`).Scan(&ok); err != nil {
 			db.Close()
+			lock.Close()
 			return nil, fmt.Errorf("store: node lock on %s: %w", name, err)
 		}
 		if !ok {
 			db.Close()
+			lock.Close()
 			return nil, fmt.Errorf("%w: database %s is in use by another node (one node process per database)", ErrConflict, name)
 		}
 	}
 	var maxSeq int64
 	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM outbox`).Scan(&maxSeq); err != nil {
 		db.Close()
+		lock.Close()
 		return nil, fmt.Errorf("store: read outbox sequence: %w", err)
 	}
 	s.outboxSeq.Store(maxSeq)
 	rdb, err := sql.Open(driver, rdsn)
 	if err != nil {
 		db.Close()
+		lock.Close()
 		return nil, fmt.Errorf("store: open readers %s: %w", name, err)
 	}
 	rdb.SetMaxOpenConns(4)
@@ -168,7 +184,11 @@ func (s *Store) Close() error {
 		_, _ = s.db.Exec(`SELECT pg_advisory_unlock(7406191)`)
 	}
 	rerr := s.rdb.Close()
-	if err := s.db.Close(); err != nil {
+	err := s.db.Close()
+	if s.lock != nil {
+		s.lock.Close()
+	}
+	if err != nil {
 		return err
 	}
 	return rerr

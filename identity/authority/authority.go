@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/identity/dcp"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/policy"
@@ -197,13 +198,16 @@ type Registration struct {
 	OrgType    string
 	CreditCode string // optional; checked when set
 	Member     []string
+	// DID is optional: the participant's did:web when it also speaks the
+	// Decentralized Claims Protocol (the authority's credentials name it).
+	DID string
 }
 
 // Validate checks every field, naming the one at fault.
 func (r Registration) Validate() error {
 	return validateParticipant(identity.Participant{
 		ID: r.ID, Name: r.Name, Keys: []identity.JWK{r.Key}, Region: r.Region, Industry: r.Industry,
-		OrgType: r.OrgType, CreditCode: r.CreditCode, Member: r.Member, Status: identity.StatusActive,
+		OrgType: r.OrgType, CreditCode: r.CreditCode, Member: r.Member, DID: r.DID, Status: identity.StatusActive,
 	})
 }
 
@@ -244,6 +248,11 @@ func validateParticipant(p identity.Participant) error {
 			return err
 		}
 	}
+	if p.DID != "" {
+		if _, err := dcp.WebURL(p.DID); err != nil {
+			return invalid("did", "%v", err)
+		}
+	}
 	if p.Status != identity.StatusActive && p.Status != identity.StatusSuspended {
 		return invalid("status", "must be %s or %s, got %q", identity.StatusActive, identity.StatusSuspended, p.Status)
 	}
@@ -281,7 +290,7 @@ func (a *Authority) Register(r Registration) (ledger.Record, error) {
 	rec := a.record(ledger.KindParticipantRegistered, r.ID)
 	rec.Participant = &identity.Participant{
 		ID: r.ID, Name: r.Name, Keys: []identity.JWK{r.Key}, Region: r.Region, Industry: r.Industry,
-		OrgType: r.OrgType, CreditCode: r.CreditCode, Member: r.Member, Status: identity.StatusActive,
+		OrgType: r.OrgType, CreditCode: r.CreditCode, Member: r.Member, DID: r.DID, Status: identity.StatusActive,
 	}
 	return rec, nil
 }
@@ -294,6 +303,8 @@ type Change struct {
 	OrgType    *string
 	CreditCode *string
 	Member     *[]string
+	// DID sets (or, empty, removes) the participant's did:web.
+	DID *string
 	// AddKeys registers further keys (key rotation: add the new key, then
 	// remove the old one once the participant uses the new one).
 	AddKeys []identity.JWK
@@ -319,6 +330,7 @@ func (a *Authority) Update(cur identity.Participant, c Change) (ledger.Record, e
 	set(&p.OrgType, c.OrgType)
 	set(&p.CreditCode, c.CreditCode)
 	set(&p.Status, c.Status)
+	set(&p.DID, c.DID)
 	if c.Member != nil {
 		p.Member = *c.Member
 	}

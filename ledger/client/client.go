@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -75,10 +76,18 @@ func (c *Client) req(ctx context.Context, auth bool) (*resty.Request, error) {
 // through api.Error.Err, the one decoder of the ledger's wire errors.
 func do(resp *resty.Response, err error) error {
 	if err != nil {
-		return fmt.Errorf("ledger client: %w", err)
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("ledger client: %w", err)
+		}
+		// Not reached (refused, reset, timed out): an outage, which callers
+		// answer with "retry later" rather than an internal error.
+		return fmt.Errorf("%w: ledger client: %w", ledger.ErrUnavailable, err)
 	}
 	if !resp.IsError() {
 		return nil
+	}
+	if s := resp.StatusCode(); s == 502 || s == 503 || s == 504 {
+		return fmt.Errorf("%w: ledger client: %s", ledger.ErrUnavailable, resp.Status())
 	}
 	body, _ := resp.Error().(*api.Error)
 	if body == nil || body.Kind == "" {

@@ -36,12 +36,14 @@ func OpenRaw(dir string) (*Raw, error) {
 		return nil, fmt.Errorf("embedded: open %s read-only: %w", path, err)
 	}
 	r := &Raw{db: db, dir: dir}
-	err = db.View(func(tx *bolt.Tx) error {
-		m := tx.Bucket(bMeta)
-		if m == nil {
-			return fmt.Errorf("embedded: %s holds no ledger", path)
-		}
-		return json.Unmarshal(m.Get([]byte("genesis")), &r.g)
+	err = r.guard(func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			m := tx.Bucket(bMeta)
+			if m == nil {
+				return fmt.Errorf("embedded: %s holds no ledger", path)
+			}
+			return json.Unmarshal(m.Get([]byte("genesis")), &r.g)
+		})
 	})
 	if err != nil {
 		db.Close()
@@ -65,17 +67,21 @@ func (r *Raw) VerifierKey() string { return r.vkey }
 
 // Batches calls fn for every stored batch from the one holding index from.
 func (r *Raw) Batches(ctx context.Context, from uint64, fn func(*ledger.StoredBatch) error) error {
-	return r.db.View(func(tx *bolt.Tx) error {
-		return walkBatches(tx, from, func(sb *ledger.StoredBatch) error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			return fn(sb)
+	return r.guard(func() error {
+		return r.db.View(func(tx *bolt.Tx) error {
+			return walkBatches(tx, from, func(sb *ledger.StoredBatch) error {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				return fn(sb)
+			})
 		})
 	})
 }
 
 // Checkpoints calls fn for every stored checkpoint in order of size.
 func (r *Raw) Checkpoints(ctx context.Context, fn func(size uint64, note []byte) error) error {
-	return r.db.View(func(tx *bolt.Tx) error { return walkCheckpoints(tx, fn) })
+	return r.guard(func() error {
+		return r.db.View(func(tx *bolt.Tx) error { return walkCheckpoints(tx, fn) })
+	})
 }

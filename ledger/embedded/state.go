@@ -132,65 +132,76 @@ func writeState(tx *bolt.Tx, changes []rulebook.Change, size uint64) error {
 		bucket string
 		key    string
 	}
-	where := func(c *rulebook.Change) (bucket []byte, key string, v any) {
-		switch {
-		case c.Participant != nil:
-			return bParticipants, c.Participant.ID, c.Participant
-		case c.Rules != nil:
-			return bMeta, string(kRules), c.Rules
-		case c.Dataset != nil:
-			return bDatasets, c.Dataset.ID, c.Dataset
-		case c.Agreement != nil:
-			return bAgreements, c.Agreement.ID, c.Agreement
-		case c.Transfer != nil:
-			return bTransfers, c.Transfer.ID, c.Transfer
-		case c.Objection != nil:
-			return bObjections, c.Objection.ID, c.Objection
-		case c.Key != nil:
-			return bKeys, c.Key.Thumbprint, nil
-		}
-		return nil, "", nil
-	}
 	last := make(map[slot]int, len(changes))
 	for i := range changes {
-		if b, k, _ := where(&changes[i]); b != nil {
+		if b, k := stateSlot(&changes[i]); b != nil {
 			last[slot{string(b), k}] = i
 		}
 	}
 	for i := range changes {
 		c := &changes[i]
-		b, k, v := where(c)
+		b, k := stateSlot(c)
 		if b == nil || last[slot{string(b), k}] != i {
 			continue
 		}
-		bk := tx.Bucket(b)
-		if c.Key != nil {
-			var err error
-			if c.Key.Participant == "" {
-				err = bk.Delete([]byte(k))
-			} else {
-				err = bk.Put([]byte(k), []byte(c.Key.Participant))
-			}
-			if err != nil {
-				return err
-			}
-			continue
-		}
-		var raw []byte
-		var err error
-		if c.Transfer != nil {
-			raw = encodeTransfer(c.Transfer)
-		} else {
-			raw, err = json.Marshal(v)
-		}
+		raw, err := stateValue(c)
 		if err != nil {
 			return fmt.Errorf("embedded: state %s/%s: %w", b, k, err)
 		}
-		if err := bk.Put([]byte(k), raw); err != nil {
+		bk := tx.Bucket(b)
+		if raw == nil {
+			err = bk.Delete([]byte(k))
+		} else {
+			err = bk.Put([]byte(k), raw)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return tx.Bucket(bMeta).Put(kState, itob(size))
+}
+
+// stateSlot is the bucket and key a change is kept under; a nil bucket for
+// a change kept nowhere (a seen record id: the ids index answers it).
+func stateSlot(c *rulebook.Change) (bucket []byte, key string) {
+	switch {
+	case c.Participant != nil:
+		return bParticipants, c.Participant.ID
+	case c.Rules != nil:
+		return bMeta, string(kRules)
+	case c.Dataset != nil:
+		return bDatasets, c.Dataset.ID
+	case c.Agreement != nil:
+		return bAgreements, c.Agreement.ID
+	case c.Transfer != nil:
+		return bTransfers, c.Transfer.ID
+	case c.Objection != nil:
+		return bObjections, c.Objection.ID
+	case c.Key != nil:
+		return bKeys, c.Key.Thumbprint
+	}
+	return nil, ""
+}
+
+// stateValue is the stored bytes of a change; nil for a deleted key.
+func stateValue(c *rulebook.Change) ([]byte, error) {
+	switch {
+	case c.Participant != nil:
+		return json.Marshal(c.Participant)
+	case c.Rules != nil:
+		return json.Marshal(c.Rules)
+	case c.Dataset != nil:
+		return json.Marshal(c.Dataset)
+	case c.Agreement != nil:
+		return json.Marshal(c.Agreement)
+	case c.Transfer != nil:
+		return encodeTransfer(c.Transfer), nil
+	case c.Objection != nil:
+		return json.Marshal(c.Objection)
+	case c.Key != nil && c.Key.Participant != "":
+		return []byte(c.Key.Participant), nil
+	}
+	return nil, nil
 }
 
 // buildState replays every record into a fresh rulebook.Mem and writes it to

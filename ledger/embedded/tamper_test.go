@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -179,5 +180,65 @@ func TestFlipAnyByte(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDerivedTamper changes the query index and the kept state behind the
+// records' back: the records still verify, CheckDerived names the bucket.
+func TestDerivedTamper(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		bucket []byte
+		edit   func(b *bolt.Bucket) error
+	}{
+		{"idx record number", bIndex, func(b *bolt.Bucket) error {
+			k := indexKey(fDataset, "ds-1", 2)
+			v := append([]byte(nil), b.Get(k)...)
+			v[7] ^= 1
+			return b.Put(k, v)
+		}},
+		{"idx extra key", bIndex, func(b *bolt.Bucket) error { return b.Put(indexKey(fDataset, "ds-hidden", 2), itob(3)) }},
+		{"state dataset", bDatasets, func(b *bolt.Bucket) error {
+			return b.Put([]byte("ds-1"), bytes.Replace(b.Get([]byte("ds-1")), []byte("general"), []byte("genera1"), 1))
+		}},
+		{"ids", bIDs, func(b *bolt.Bucket) error {
+			var k []byte
+			_ = b.ForEach(func(kk, _ []byte) error { k = append([]byte(nil), kk...); return errors.New("stop") })
+			return b.Put(k, itob(5))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := buildLedger(t)
+			db, err := bolt.Open(filepath.Join(dir, DBFile), 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Update(func(tx *bolt.Tx) error { return tc.edit(tx.Bucket(tc.bucket)) }); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			if _, err := verifyDir(t, dir); err != nil {
+				t.Fatalf("the records themselves are intact, verify said %v", err)
+			}
+			raw, err := OpenRaw(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			err = raw.CheckDerived(context.Background())
+			var p *verify.Problem
+			if !errors.As(err, &p) || !strings.Contains(err.Error(), string(tc.bucket)+" bucket") {
+				t.Fatalf("CheckDerived: got %v, want a problem naming the %s bucket", err, tc.bucket)
+			}
+		})
+	}
+	dir := buildLedger(t)
+	raw, err := OpenRaw(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if err := raw.CheckDerived(context.Background()); err != nil {
+		t.Fatalf("pristine ledger: %v", err)
 	}
 }

@@ -1,0 +1,233 @@
+package dcp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tdsc/tdsc/identity"
+)
+
+// Message types and the path of the Resolution API.
+const (
+	TypeQuery         = "PresentationQueryMessage"
+	TypeResponse      = "PresentationResponseMessage"
+	PresentationsPath = "/presentations/query"
+	maxQueryBytes     = 64 << 10
+)
+
+// QueryMessage is a PresentationQueryMessage (DCP §5.4.1).
+type QueryMessage struct {
+	Context                []string        `json:"@context"`
+	Type                   string          `json:"type"`
+	Scope                  []string        `json:"scope,omitempty"`
+	PresentationDefinition json.RawMessage `json:"presentationDefinition,omitempty"`
+}
+
+// ResponseMessage is a PresentationResponseMessage (DCP §5.4.2); the
+// presentations are JWT VPs.
+type ResponseMessage struct {
+	Context      []string `json:"@context"`
+	Type         string   `json:"type"`
+	Presentation []string `json:"presentation"`
+}
+
+// ParseQuery parses and checks a query read from untrusted input: the DCP
+// context and type, exactly one of scope and presentationDefinition (the
+// latter refused with ErrNotImplemented), a non-empty scope of valid scopes.
+func ParseQuery(b []byte) (*QueryMessage, []Scope, error) {
+	var q QueryMessage
+	if err := json.Unmarshal(b, &q); err != nil {
+		return nil, nil, fmt.Errorf("%w: body: %v", ErrQuery, err)
+	}
+	if !slices.Contains(q.Context, ContextDCP) {
+		return nil, nil, fmt.Errorf("%w: field @context: must contain %q", ErrQuery, ContextDCP)
+	}
+	if q.Type != TypeQuery {
+		return nil, nil, fmt.Errorf("%w: field type: %q, want %q", ErrQuery, q.Type, TypeQuery)
+	}
+	pd := len(q.PresentationDefinition) > 0 && string(q.PresentationDefinition) != "null"
+	switch {
+	case pd && q.Scope != nil:
+		return nil, nil, fmt.Errorf("%w: fields scope and presentationDefinition: exactly one is allowed", ErrQuery)
+	case pd:
+		var m map[string]any
+		if json.Unmarshal(q.PresentationDefinition, &m) != nil || len(m) == 0 {
+			return nil, nil, fmt.Errorf("%w: field presentationDefinition: must be a non-empty object", ErrQuery)
+		}
+		return nil, nil, fmt.Errorf("%w: field presentationDefinition: ask with scope", ErrNotImplemented)
+	case len(q.Scope) == 0:
+		return nil, nil, fmt.Errorf("%w: field scope: a non-empty array is required", ErrQuery)
+	}
+	scopes := make([]Scope, 0, len(q.Scope))
+	for _, s := range q.Scope {
+		sc, err := ParseScope(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		scopes = append(scopes, sc)
+	}
+	return &q, scopes, nil
+}
+
+// CredentialService is a holder's store of credentials and its Resolution
+// API. A verifier's request must carry, as Bearer, a self-issued ID token of
+// the verifier addressed to this holder whose token claim is an access token
+// this holder's STS minted for that verifier; only the scopes of that access
+// token are answered (others are left out, DCP §5.4.1.2).
+type CredentialService struct {
+	sts    *STS
+	res    *Resolver
+	replay *identity.ReplayCache
+	leeway time.Duration
+
+	mu    sync.RWMutex
+	creds []storedCredential
+}
+
+type storedCredential struct {
+	id    string
+	types []string
+	jwt   string
+}
+
+// NewCredentialService makes the Credential Service of the node whose STS is
+// sts, resolving verifiers' DIDs with res.
+func NewCredentialService(sts *STS, res *Resolver) *CredentialService {
+	return &CredentialService{sts: sts, res: res, replay: identity.NewReplayCache(1 << 18), leeway: identity.DefaultLeeway}
+}
+
+// Store files a credential issued to this holder. Its subject must be the
+// holder's DID.
+func (cs *CredentialService) Store(vcJWT string) error {
+	c, err := ParseUnverifiedCredential(vcJWT)
+	if err != nil {
+		return err
+	}
+	if c.Subject.ID != cs.sts.DID() {
+		return fmt.Errorf("%w: credentialSubject.id %q is not this holder %q", ErrWrongSubject, c.Subject.ID, cs.sts.DID())
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.creds = slices.DeleteFunc(cs.creds, func(s storedCredential) bool { return s.id == c.CredID })
+	cs.creds = append(cs.creds, storedCredential{id: c.CredID, types: c.Type, jwt: vcJWT})
+	return nil
+}
+
+// authorize checks the Bearer ID token and its access token and returns the
+// verifier's DID and the scopes it may read.
+func (cs *CredentialService) authorize(ctx context.Context, r *http.Request) (string, []Scope, error) {
+	scheme, bearer, ok := identity.Authorization(r)
+	if !ok || scheme != identity.SchemeBearer {
+		return "", nil, fmt.Errorf("%w: header Authorization: want \"Bearer <self-issued ID token>\"", identity.ErrMalformed)
+	}
+	now := cs.sts.now
+	id, err := selfIssued(ctx, cs.res, cs.replay, bearer, cs.sts.DID(), now, cs.leeway)
+	if err != nil {
+		return "", nil, err
+	}
+	if id.Token == "" {
+		return "", nil, fmt.Errorf("%w: claim token: an access token from this holder is required", identity.ErrMalformed)
+	}
+	at := &AccessClaims{}
+	_, err = jwt.NewParser(jwt.WithValidMethods(identity.AllowedAlgorithms), jwt.WithTimeFunc(now), jwt.WithLeeway(cs.leeway),
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithIssuer(cs.sts.DID()), jwt.WithSubject(cs.sts.DID()),
+		jwt.WithAudience(id.Issuer)).
+		ParseWithClaims(id.Token, at, func(t *jwt.Token) (any, error) {
+			if typ, _ := t.Header["typ"].(string); typ != TypAccess {
+				return nil, fmt.Errorf("%w: access token header typ: %q, want %q", identity.ErrWrongKind, typ, TypAccess)
+			}
+			if kid, _ := t.Header["kid"].(string); kid != cs.sts.KeyID() {
+				return nil, fmt.Errorf("%w: access token header kid: %q is not this holder's key", identity.ErrUnknownKey, kid)
+			}
+			return cs.sts.key.JWK().PublicKey()
+		})
+	if err != nil {
+		if errors.Is(err, jwt.ErrTokenInvalidAudience) {
+			return "", nil, fmt.Errorf("%w: access token claim aud: minted for another verifier than %q", identity.ErrWrongAudience, id.Issuer)
+		}
+		return "", nil, fmt.Errorf("access token: %w", classify(err))
+	}
+	var scopes []Scope
+	for _, s := range strings.Fields(at.Scope) {
+		if sc, err := ParseScope(s); err == nil {
+			scopes = append(scopes, sc)
+		}
+	}
+	return id.Issuer, scopes, nil
+}
+
+// Present makes the holder's answer to verifier for the requested scopes,
+// limited to the granted ones: one presentation with every credential a
+// requested and granted scope matches (none when nothing matches).
+func (cs *CredentialService) Present(verifier string, requested, granted []Scope) (*ResponseMessage, error) {
+	cs.mu.RLock()
+	var vcs []Enveloped
+	for _, c := range cs.creds {
+		for _, r := range requested {
+			if r.Matches(c.id, c.types) && slices.ContainsFunc(granted, func(g Scope) bool { return g.Alias == r.Alias && g.Discriminator == r.Discriminator }) {
+				vcs = append(vcs, Envelope(c.jwt))
+				break
+			}
+		}
+	}
+	cs.mu.RUnlock()
+	resp := &ResponseMessage{Context: []string{ContextDCP}, Type: TypeResponse, Presentation: []string{}}
+	if len(vcs) == 0 {
+		return resp, nil
+	}
+	rc := cs.sts.registered(verifier)
+	vp, err := signJWT(cs.sts.key, cs.sts.KeyID(), TypVP, &PresentationClaims{
+		Context: []string{ContextVC2}, Type: []string{"VerifiablePresentation"}, Holder: cs.sts.DID(),
+		Credentials: vcs, RegisteredClaims: rc,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dcp: sign presentation: %w", err)
+	}
+	resp.Presentation = append(resp.Presentation, vp)
+	return resp, nil
+}
+
+// Handler is the Resolution API: POST PresentationsPath.
+func (cs *CredentialService) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+PresentationsPath, func(w http.ResponseWriter, r *http.Request) {
+		verifier, granted, err := cs.authorize(r.Context(), r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		b, err := readLimited(http.MaxBytesReader(w, r.Body, maxQueryBytes), maxQueryBytes)
+		if err != nil {
+			writeError(w, fmt.Errorf("%w: body: %v", ErrQuery, err))
+			return
+		}
+		_, requested, err := ParseQuery(b)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		resp, err := cs.Present(verifier, requested, granted)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(resp)
+	})
+	return mux
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(StatusCode(err))
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+}

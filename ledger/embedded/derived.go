@@ -1,0 +1,333 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"runtime/debug"
+
+	"github.com/transparency-dev/merkle/compact"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/rulebook"
+	"github.com/tdsc/tdsc/ledger/verify"
+)
+
+// CheckDerived checks everything the store keeps beside the proven records
+// against what the records make it: the ids index, the query index (idx),
+// the batch roots, every tree node, the batch headers, the meta keys and the
+// kept rulebook state (state.* buckets and the rules), rebuilt by replaying
+// the records. Queries and the rulebook read these buckets, so a ledger whose
+// records verify but whose index hides a record must not be called whole.
+//
+// Run it after verify.Ledger has passed over the same Raw: it trusts that the
+// records, batch signatures and checkpoints are what they claim. It also runs
+// bbolt's own consistency check (every page reachable once or free), so a
+// damaged freelist that would hand out a live page on the next write is found
+// too. A difference is a *verify.Problem naming the bucket and key.
+func (r *Raw) CheckDerived(ctx context.Context) error {
+	if err := r.checkMeta(); err != nil {
+		return err
+	}
+	return r.guard(func() error {
+		return r.db.View(func(tx *bolt.Tx) error {
+			// Every bucket first, on this guarded goroutine: bbolt's page
+			// check runs on a goroutine of its own, where a fault on a
+			// damaged page could not be recovered.
+			if err := checkDerived(ctx, tx, r.g); err != nil {
+				return err
+			}
+			if err := seekAll(tx); err != nil {
+				return err
+			}
+			return checkPages(tx)
+		})
+	})
+}
+
+// guard turns a panic or memory fault while reading damaged pages into an
+// error: bbolt panics on a page it cannot make sense of.
+func (r *Raw) guard(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			err = &verify.Problem{What: fmt.Sprintf("the store file's page structure is damaged: %v", p)}
+		}
+	}()
+	return fn()
+}
+
+// checkMeta checks both of bbolt's meta pages. bbolt itself quietly falls
+// back to the other meta page when one fails its checksum: that one names the
+// transaction before, so a damaged newest meta page would roll the ledger
+// back by a commit without a word.
+func (r *Raw) checkMeta() error {
+	f, err := os.Open(r.db.Path())
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	ps := r.db.Info().PageSize
+	buf := make([]byte, 2*ps)
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return &verify.Problem{What: "the store file is shorter than its two meta pages: " + err.Error()}
+	}
+	for i := 0; i < 2; i++ {
+		m := buf[i*ps+pageHeader : i*ps+pageHeader+metaChecksumAt+8]
+		h := fnv.New64a()
+		h.Write(m[:metaChecksumAt])
+		if binary.LittleEndian.Uint32(m) != boltMagic || binary.LittleEndian.Uint64(m[metaChecksumAt:]) != h.Sum64() {
+			return &verify.Problem{What: fmt.Sprintf("meta page %d (file offset %d) fails its checksum: bbolt falls back to the other meta page, which may name an older transaction", i, i*ps)}
+		}
+	}
+	return nil
+}
+
+// bbolt's on-disk meta page: a 16-byte page header, then magic, version,
+// page size, flags (4 bytes each), the root bucket (16), freelist, high-water
+// page id and transaction id (8 each), and an FNV-64a checksum of all before it.
+const (
+	pageHeader     = 16
+	metaChecksumAt = 4*4 + 16 + 3*8
+	boltMagic      = 0xED0CDAED
+)
+
+// seekAll looks every key of every bucket up again by its key: a search
+// reads the branch pages' keys, which a walk does not, so a damaged branch
+// page faults here, on the guarded goroutine, rather than in bbolt's page
+// check, and a key that cannot be found again is reported.
+func seekAll(tx *bolt.Tx) error {
+	return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+		return b.ForEach(func(k, v []byte) error {
+			if got := b.Get(k); !bytes.Equal(got, v) {
+				return derivedProblem(name, k, 0, "a walk finds this key, a search by it does not: a branch page is damaged")
+			}
+			return nil
+		})
+	})
+}
+
+func checkPages(tx *bolt.Tx) error {
+	var errs []error
+	for err := range tx.Check() {
+		errs = append(errs, err)
+		if len(errs) == 5 {
+			break
+		}
+	}
+	if len(errs) > 0 {
+		return &verify.Problem{What: "the store file's page structure is inconsistent: " + errors.Join(errs...).Error()}
+	}
+	return nil
+}
+
+// derivedProblem is a difference between a bucket and what the records make it.
+func derivedProblem(bucket []byte, key []byte, index uint64, what string) error {
+	return &verify.Problem{Index: index, What: fmt.Sprintf("%s bucket, key %s: %s (the records are intact: reopen the ledger with Options.RebuildState or rebuild the store from the records)", bucket, printable(key), what)}
+}
+
+func printable(k []byte) string {
+	for _, c := range k {
+		if c < 0x20 || c > 0x7e {
+			return hex.EncodeToString(k)
+		}
+	}
+	return fmt.Sprintf("%q", k)
+}
+
+func checkDerived(ctx context.Context, tx *bolt.Tx, g ledger.Genesis) error {
+	ids, idx, roots, tree, batches := tx.Bucket(bIDs), tx.Bucket(bIndex), tx.Bucket(bRoots), tx.Bucket(bTree), tx.Bucket(bBatches)
+	for _, b := range [][]byte{bIDs, bIndex, bRoots, bTree, bBatches, bRecords} {
+		if tx.Bucket(b) == nil {
+			return &verify.Problem{What: fmt.Sprintf("%s bucket missing", b)}
+		}
+	}
+	var nIDs, nIdx, nNodes, nBatches, size uint64
+	rf := &compact.RangeFactory{Hash: g.CryptoSuite().Merkle().HashChildren}
+	rng := rf.NewEmptyRange(0)
+	var nodeErr error
+	node := func(id compact.NodeID, hash []byte) {
+		nNodes++
+		if nodeErr != nil {
+			return
+		}
+		k := nodeKey(id)
+		if got := tree.Get(k); !bytes.Equal(got, hash) {
+			nodeErr = derivedProblem(bTree, k, id.Index, fmt.Sprintf("node (level %d, index %d) is %x, the records make it %x", id.Level, id.Index, got, hash))
+		}
+	}
+	err := walkBatches(tx, 0, func(sb *ledger.StoredBatch) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		first := sb.FirstIndex
+		h := header{Space: sb.Space, Writer: sb.Writer, KeyID: sb.KeyID, Root: sb.Root, Signature: sb.Signature,
+			First: first, Count: len(sb.Records), TreeSize: sb.TreeSize}
+		want, _ := json.Marshal(h)
+		if got := batches.Get(itob(first)); !bytes.Equal(got, want) {
+			return derivedProblem(bBatches, itob(first), first, fmt.Sprintf("header bytes %q differ from the header of the proven batch %q", got, want))
+		}
+		nBatches++
+		rk := mustHex(sb.Root)
+		if got := roots.Get(rk); !bytes.Equal(got, itob(first)) {
+			return derivedProblem(bRoots, rk, first, fmt.Sprintf("maps the batch root to index %d, the batch starts at %d", btoi(got), first))
+		}
+		postings := map[indexEntry][]uint64{}
+		var order []indexEntry
+		for i, raw := range sb.Records {
+			index := first + uint64(i)
+			var rec ledger.Record
+			if err := json.Unmarshal(raw, &rec); err != nil {
+				return &verify.Problem{Index: index, What: "record does not decode: " + err.Error()}
+			}
+			nIDs++
+			if got := ids.Get([]byte(rec.ID)); !bytes.Equal(got, itob(index)) {
+				return derivedProblem(bIDs, []byte(rec.ID), index, fmt.Sprintf("maps record %s to index %d (%x), it is at %d", rec.ID, btoi(got), got, index))
+			}
+			for _, e := range indexEntries(&rec) {
+				if _, ok := postings[e]; !ok {
+					order = append(order, e)
+				}
+				postings[e] = append(postings[e], index)
+			}
+			if err := rng.Append(sb.Leaves[i], node); err != nil {
+				return err
+			}
+			if nodeErr != nil {
+				return nodeErr
+			}
+		}
+		for _, e := range order {
+			want := make([]byte, 8*len(postings[e]))
+			for i, n := range postings[e] {
+				binary.BigEndian.PutUint64(want[8*i:], n)
+			}
+			k := indexKey(e.field, e.value, first)
+			if got := idx.Get(k); !bytes.Equal(got, want) {
+				return derivedProblem(bIndex, k, first, fmt.Sprintf("lists records %v for %c=%q in the batch at %d; the records make it %v", postingList(got), e.field, e.value, first, postings[e]))
+			}
+			nIdx++
+		}
+		size = first + uint64(len(sb.Records))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Every expected key is present with the right value; equal counts mean
+	// no key is there that the records do not make (a flipped key byte makes
+	// one key missing and another one extra).
+	for _, c := range []struct {
+		b    *bolt.Bucket
+		name []byte
+		n    uint64
+	}{{ids, bIDs, nIDs}, {idx, bIndex, nIdx}, {tree, bTree, nNodes}, {batches, bBatches, nBatches}, {roots, bRoots, nBatches}, {tx.Bucket(bRecords), bRecords, size}} {
+		if err := extraKeys(c.b, c.name, c.n, nil); err != nil {
+			return err
+		}
+	}
+
+	// The meta keys: genesis as stored, size, the size the state reflects.
+	meta := tx.Bucket(bMeta)
+	gj, _ := json.Marshal(g)
+	if got := meta.Get([]byte("genesis")); !bytes.Equal(got, gj) {
+		return derivedProblem(bMeta, []byte("genesis"), 0, "stored genesis bytes differ from the genesis they decode to")
+	}
+	for _, k := range [][]byte{[]byte("size"), kState} {
+		if got := meta.Get(k); !bytes.Equal(got, itob(size)) {
+			return derivedProblem(bMeta, k, size, fmt.Sprintf("says %d (%x), the ledger holds %d records", btoi(got), got, size))
+		}
+	}
+
+	// The rulebook state, rebuilt from the records.
+	mem := rulebook.NewMem(g)
+	if err := replay(ctx, tx, g, mem); err != nil {
+		return &verify.Problem{What: "rulebook replay: " + err.Error()}
+	}
+	want := map[string]map[string][]byte{}
+	for _, b := range stateBuckets {
+		want[string(b)] = map[string][]byte{}
+	}
+	want[string(bMeta)] = map[string][]byte{"genesis": gj, "size": itob(size), string(kState): itob(size)}
+	for _, c := range mem.Contents() {
+		b, k := stateSlot(&c)
+		if b == nil {
+			continue
+		}
+		v, err := stateValue(&c)
+		if err != nil {
+			return err
+		}
+		if v != nil {
+			want[string(b)][k] = v
+		}
+	}
+	for name, kv := range want {
+		bk := tx.Bucket([]byte(name))
+		if bk == nil {
+			return &verify.Problem{What: fmt.Sprintf("%s bucket missing", name)}
+		}
+		for k, v := range kv {
+			if got := bk.Get([]byte(k)); !bytes.Equal(got, v) {
+				return derivedProblem([]byte(name), []byte(k), 0, fmt.Sprintf("holds %q, the records make it %q", got, v))
+			}
+		}
+		if err := extraKeys(bk, []byte(name), uint64(len(kv)), kv); err != nil {
+			return err
+		}
+	}
+	// No bucket the store does not make.
+	known := map[string]bool{string(bCheckpoints): true}
+	for _, b := range allBuckets {
+		known[string(b)] = true
+	}
+	for _, b := range stateBuckets {
+		known[string(b)] = true
+	}
+	return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		if !known[string(name)] {
+			return &verify.Problem{What: fmt.Sprintf("bucket %s is not one the store makes", printable(name))}
+		}
+		return nil
+	})
+}
+
+// extraKeys fails when b holds other than n keys, naming the first key that
+// is not in want (when want is given) or just the count.
+func extraKeys(b *bolt.Bucket, name []byte, n uint64, want map[string][]byte) error {
+	var got uint64
+	var extra []byte
+	_ = b.ForEach(func(k, _ []byte) error {
+		got++
+		if want != nil && extra == nil {
+			if _, ok := want[string(k)]; !ok {
+				extra = append([]byte(nil), k...)
+			}
+		}
+		return nil
+	})
+	if extra != nil {
+		return derivedProblem(name, extra, 0, "is a key the records do not make")
+	}
+	if got != n {
+		return derivedProblem(name, nil, 0, fmt.Sprintf("holds %d keys, the records make %d", got, n))
+	}
+	return nil
+}
+
+func postingList(v []byte) []uint64 {
+	var l []uint64
+	for len(v) >= 8 {
+		l = append(l, binary.BigEndian.Uint64(v))
+		v = v[8:]
+	}
+	return l
+}
