@@ -38,12 +38,17 @@ func SM2PublicKey(x, y []byte) (*ecdsa.PublicKey, error) {
 	return pub, nil
 }
 
-// SM2Coordinates are pub's x and y, 32 bytes each.
+// SM2Coordinates are pub's x and y, 32 bytes each, read from its
+// uncompressed point (gmsm's ECDH form; ecdsa.PublicKey.Bytes does not know
+// the SM2 curve, and its X and Y fields are deprecated). A key that is not a
+// valid SM2 point gives nil, nil.
 func SM2Coordinates(pub *ecdsa.PublicKey) (x, y []byte) {
-	x, y = make([]byte, 32), make([]byte, 32)
-	pub.X.FillBytes(x)
-	pub.Y.FillBytes(y)
-	return x, y
+	e, err := sm2.PublicKeyToECDH(pub)
+	if err != nil {
+		return nil, nil
+	}
+	pt := e.Bytes() // 0x04 || x || y
+	return pt[1:33], pt[33:65]
 }
 
 // IsSM2 reports whether pub is an SM2 public key.

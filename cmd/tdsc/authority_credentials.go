@@ -136,7 +136,7 @@ gives it an entry in the authority's revocation status list, and prints it
 				return err
 			}
 			if p.DID == "" {
-				return fmt.Errorf("participant %q has no did on the ledger: set it with tdsc authority update --id %s --did did:web:...", id, id)
+				return fmt.Errorf("participant %q has no did on the ledger: set it with tdsc authority update --id %s --did did:web:<host>", id, id)
 			}
 			ic, err := ci.Issue(p)
 			if err != nil {

@@ -35,11 +35,11 @@ import (
 )
 
 type env struct {
-	ledger, provider, providerID, providerTok, consumer, consumerTok, mine, mineTok  string
-	me, suspended                                                                    string
-	key, suspendedKey                                                                *identity.Key
-	myTransfer, victimTransfer, victimNegotiation, myNegotiation, myProviderTransfer string
-	space, auditorTok                                                                string
+	ledger, provider, providerID, providerTok, consumer, consumerTok, mine, mineTok string
+	me, suspended                                                                   string
+	key, suspendedKey                                                               *identity.Key
+	myTransfer                                                                      string
+	space, auditorTok                                                               string
 }
 
 func main() {
