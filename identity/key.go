@@ -13,7 +13,6 @@ import (
 	"os"
 
 	"github.com/emmansun/gmsm/sm2"
-	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/tdsc/tdsc/suite"
 )
@@ -114,7 +113,7 @@ func (k *Key) Save(path string) error {
 	var der []byte
 	var err error
 	if p, ok := k.priv.(*sm2.PrivateKey); ok {
-		der, err = smx509.MarshalPKCS8PrivateKey(p)
+		der, err = suite.MarshalSM2PKCS8(p)
 	} else {
 		der, err = x509.MarshalPKCS8PrivateKey(k.priv)
 	}
@@ -153,7 +152,7 @@ func LoadKey(path string) (*Key, error) {
 	if err != nil {
 		// SM2 keys carry the SM2 curve OID, which crypto/x509 does not know.
 		var err2 error
-		if priv, err2 = smx509.ParsePKCS8PrivateKey(block.Bytes); err2 == nil {
+		if priv, err2 = suite.ParseSM2PKCS8(block.Bytes); err2 == nil {
 			err = nil
 		}
 	}
