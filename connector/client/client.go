@@ -63,7 +63,10 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 	r := resty.New().SetBaseURL(strings.TrimRight(baseURL, "/")+"/api/v1").SetAuthToken(token).
 		SetTimeout(o.timeout).SetHeader("Accept", "application/json")
 	if o.tls != nil {
-		r.SetTLSClientConfig(o.tls)
+		// Each user gets its own copy: an HTTP/2-capable transport adds "h2"
+		// to the config's NextProtos, and the data plane's HTTP/1.1 client
+		// must not then be offered HTTP/2 by ALPN.
+		r.SetTLSClientConfig(o.tls.Clone())
 	}
 	return &Client{r: r, tls: o.tls}, nil
 }

@@ -51,3 +51,28 @@ func TestErrorsReadOnce(t *testing.T) {
 		t.Errorf("Datasets against a 502 = %v", err)
 	}
 }
+
+// The caller's TLS configuration is not changed by the client: an
+// HTTP/2-capable transport adds "h2" to the NextProtos of the config it is
+// given, and a shared config then made the data plane's HTTP/1.1 pull
+// negotiate HTTP/2 (the HTTPS walkthrough caught it).
+func TestTLSConfigNotShared(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`[]`))
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	cfg := srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	cfg.NextProtos = nil
+	c, err := client.New(srv.URL, "tok", client.WithTLS(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Datasets(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.NextProtos) != 0 {
+		t.Errorf("the caller's TLS config now offers %v", cfg.NextProtos)
+	}
+}

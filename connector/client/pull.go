@@ -66,7 +66,7 @@ func (c *Client) Pull(ctx context.Context, transfer, out string, key *identity.K
 		opts = append(opts, pull.WithExpectedHash(eh.ContentHash))
 	}
 	if c.tls != nil {
-		opts = append(opts, pull.WithTLS(c.tls))
+		opts = append(opts, pull.WithTLS(c.tls.Clone()))
 	}
 	if o.Resume {
 		opts = append(opts, pull.WithResume())
