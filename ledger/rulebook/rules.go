@@ -575,22 +575,8 @@ func (a *applier) transferAuthorized() ([]Change, error) {
 	if r.Dataset != "" && r.Dataset != ag.Dataset {
 		return nil, refuse(RuleTransferParties, "dataset", "agreement %s covers dataset %s, not %s", ag.ID, ag.Dataset, r.Dataset)
 	}
-	if ag.Revoked {
-		return nil, refuse(RuleAgreementLive, "agreement", "agreement %s is revoked", ag.ID)
-	}
-	at, _ := ledger.ParseTime(r.Time) // Validate checked it
-	if ag.NotBefore != "" {
-		if nb, err := ledger.ParseTime(ag.NotBefore); err == nil && at.Before(nb) {
-			return nil, refuse(RuleAgreementWindow, "time", "agreement %s is not valid before %s", ag.ID, ag.NotBefore)
-		}
-	}
-	if ag.NotAfter != "" {
-		if na, err := ledger.ParseTime(ag.NotAfter); err == nil && !at.Before(na) {
-			return nil, refuse(RuleAgreementWindow, "time", "agreement %s expired at %s", ag.ID, ag.NotAfter)
-		}
-	}
-	if ag.MaxUses > 0 && ag.Uses >= ag.MaxUses {
-		return nil, refuse(RuleMaxUses, "agreement", "agreement %s allows %d uses, all used", ag.ID, ag.MaxUses)
+	if err := oneMoreUse(ag, r.Time); err != nil {
+		return nil, err
 	}
 	if _, err := a.activeParticipant(ag.Provider, "actor", RuleAgreementParties); err != nil {
 		return nil, err
@@ -700,22 +686,8 @@ func (a *applier) computeExecuted() ([]Change, error) {
 	if r.Decision != ledger.DecisionAllow {
 		return nil, nil
 	}
-	if ag.Revoked {
-		return nil, refuse(RuleAgreementLive, "agreement", "agreement %s is revoked", ag.ID)
-	}
-	at, _ := ledger.ParseTime(r.Time) // Validate checked it
-	if ag.NotBefore != "" {
-		if nb, err := ledger.ParseTime(ag.NotBefore); err == nil && at.Before(nb) {
-			return nil, refuse(RuleAgreementWindow, "time", "agreement %s is not valid before %s", ag.ID, ag.NotBefore)
-		}
-	}
-	if ag.NotAfter != "" {
-		if na, err := ledger.ParseTime(ag.NotAfter); err == nil && !at.Before(na) {
-			return nil, refuse(RuleAgreementWindow, "time", "agreement %s expired at %s", ag.ID, ag.NotAfter)
-		}
-	}
-	if ag.MaxUses > 0 && ag.Uses >= ag.MaxUses {
-		return nil, refuse(RuleMaxUses, "agreement", "agreement %s allows %d uses, all used", ag.ID, ag.MaxUses)
+	if err := oneMoreUse(ag, r.Time); err != nil {
+		return nil, err
 	}
 	if _, err := a.activeParticipant(ag.Consumer, "counterparty", RuleAgreementParties); err != nil {
 		return nil, err
@@ -723,4 +695,28 @@ func (a *applier) computeExecuted() ([]Change, error) {
 	n := copyAgreement(ag)
 	n.Uses++
 	return []Change{{Agreement: n}}, nil
+}
+
+// oneMoreUse says whether agreement ag allows one more use (a transfer or a
+// computation) at time t (RFC 3339, checked by Validate): not revoked,
+// inside its window, uses left.
+func oneMoreUse(ag *Agreement, t string) error {
+	if ag.Revoked {
+		return refuse(RuleAgreementLive, "agreement", "agreement %s is revoked", ag.ID)
+	}
+	at, _ := ledger.ParseTime(t)
+	if ag.NotBefore != "" {
+		if nb, err := ledger.ParseTime(ag.NotBefore); err == nil && at.Before(nb) {
+			return refuse(RuleAgreementWindow, "time", "agreement %s is not valid before %s", ag.ID, ag.NotBefore)
+		}
+	}
+	if ag.NotAfter != "" {
+		if na, err := ledger.ParseTime(ag.NotAfter); err == nil && !at.Before(na) {
+			return refuse(RuleAgreementWindow, "time", "agreement %s expired at %s", ag.ID, ag.NotAfter)
+		}
+	}
+	if ag.MaxUses > 0 && ag.Uses >= ag.MaxUses {
+		return refuse(RuleMaxUses, "agreement", "agreement %s allows %d uses, all used", ag.ID, ag.MaxUses)
+	}
+	return nil
 }
