@@ -475,24 +475,14 @@ func BuildReportFrom(src Source, w Window) Report {
 				countDenial(denials, r)
 			}
 		case ledger.KindNegotiationDenied, ledger.KindTransferDenied:
-			rule := r.Rule
-			if rule == "" {
-				rule = "unspecified"
-			}
-			d := denials[rule]
-			if d == nil {
-				d = &DenialTotal{Rule: rule}
-				denials[rule] = d
-			}
-			d.Count++
-			d.Example = r.Reason
-			if rule == policy.RuleNegativeList {
+			countDenial(denials, r)
+			if r.Rule == policy.RuleNegativeList {
 				cat := r.Category
 				if ds, ok := ix.datasets[r.Dataset]; ok && cat == "" {
 					cat = ds.category
 				}
 				rep.NegativeListHits = append(rep.NegativeListHits, Denial{Record: r.ID, Kind: string(r.Kind), Time: src.TimeText(i),
-					Provider: r.Actor, Consumer: r.Counterparty, Dataset: r.Dataset, Category: cat, Rule: rule, Reason: r.Reason})
+					Provider: r.Actor, Consumer: r.Counterparty, Dataset: r.Dataset, Category: cat, Rule: r.Rule, Reason: r.Reason})
 			}
 		case ledger.KindAgreementRevoked:
 			revoked[r.Agreement] = true
