@@ -3,7 +3,6 @@ package connector
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -155,15 +154,7 @@ func (n *Node) runCompute(ctx context.Context, ag *store.Agreement, wasm []byte)
 	} else if err != nil {
 		return nil, err
 	}
-	var p dsp.Policy
-	if err := json.Unmarshal(ag.Policy, &p); err != nil {
-		return nil, err
-	}
-	pol, err := toPolicy(p)
-	if err != nil {
-		return nil, err
-	}
-	c, err := policy.Compile(pol)
+	c, err := agreementPolicy(ag)
 	if err != nil {
 		return nil, err
 	}

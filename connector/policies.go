@@ -173,3 +173,17 @@ func agreementRecord(a *store.Agreement, t agreementTerms, ds *store.Dataset) *l
 func notRegistered(err error) bool {
 	return errors.Is(err, identity.ErrUnknownParticipant) || errors.Is(err, identity.ErrSuspended)
 }
+
+// agreementPolicy compiles the policy an agreement was signed under, as
+// each use of it (a transfer, a computation) is evaluated against it.
+func agreementPolicy(ag *store.Agreement) (*policy.Compiled, error) {
+	var p dsp.Policy
+	if err := json.Unmarshal(ag.Policy, &p); err != nil {
+		return nil, fmt.Errorf("agreement %s: policy: %w", ag.ID, err)
+	}
+	pol, err := toPolicy(p)
+	if err != nil {
+		return nil, err
+	}
+	return policy.Compile(pol)
+}

@@ -177,15 +177,7 @@ func (n *Node) providerStart(ctx context.Context, id string) error {
 		if resuming {
 			uses = max(uses-1, 0)
 		}
-		var p dsp.Policy
-		if err := json.Unmarshal(ag.Policy, &p); err != nil {
-			return err
-		}
-		pol, err := toPolicy(p)
-		if err != nil {
-			return err
-		}
-		c, err := policy.Compile(pol)
+		c, err := agreementPolicy(ag)
 		if err != nil {
 			return err
 		}
