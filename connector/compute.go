@@ -88,7 +88,7 @@ func (n *Node) handleCompute(w http.ResponseWriter, r *http.Request) {
 		n.writeDSPError(w, r, computeErrorType, fmt.Errorf("%w: Authorization: Bearer <protocol token> is required", identity.ErrMalformed))
 		return
 	}
-	claims, err := n.verifier.VerifyProtocol(r.Context(), tok, n.cfg.ParticipantID)
+	claims, err := n.authenticate(r.Context(), tok)
 	if err != nil {
 		n.writeDSPError(w, r, computeErrorType, err)
 		return
@@ -265,7 +265,7 @@ func (n *Node) Compute(ctx context.Context, agreementID string, wasm []byte) (*a
 	if err != nil {
 		return nil, fmt.Errorf("%w: bad provider URL %q: %v", errPermanent, url, err)
 	}
-	tok, err := n.issuer.ProtocolToken(ag.Provider)
+	tok, err := n.peerToken(ag.Provider)
 	if err != nil {
 		return nil, err
 	}

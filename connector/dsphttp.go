@@ -11,6 +11,7 @@ import (
 	"github.com/tdsc/tdsc/connector/dsp"
 	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/identity/dcp"
 	"github.com/tdsc/tdsc/ledger"
 )
 
@@ -77,7 +78,7 @@ func statusOf(err error) (int, string) {
 		// The registry or the rules could not be read: an outage, not a refusal.
 		return http.StatusServiceUnavailable, "unavailable"
 	}
-	if s := identity.StatusCode(err); s != 500 {
+	if s := dcp.StatusCode(err); s != 500 {
 		return s, "unauthorized"
 	}
 	return http.StatusInternalServerError, "internal"
@@ -151,7 +152,7 @@ func (n *Node) dspHandler(errType, hidden string, f dspFunc) http.Handler {
 			n.writeDSPError(w, r, errType, fmt.Errorf("%w: Authorization: Bearer <protocol token> is required on every DSP call", identity.ErrMalformed))
 			return
 		}
-		claims, err := n.verifier.VerifyProtocol(r.Context(), tok, n.cfg.ParticipantID)
+		claims, err := n.authenticate(r.Context(), tok)
 		if err != nil && hidden != "" {
 			n.writeDSPError(w, r, errType, notFoundErr(hidden, r.PathValue("pid")))
 			return
@@ -214,6 +215,12 @@ func (n *Node) routes() http.Handler {
 	mux.HandleFunc("GET "+dsp.VersionPath, n.handleVersion)
 	mux.Handle("GET "+dsp.TDSCContextPath, dsp.ContextHandler())
 	mux.HandleFunc("GET /healthz", n.handleHealth)
+	if n.dcp != nil {
+		// The node's DID document and Credential Service (DCP).
+		for _, p := range n.dcp.Paths() {
+			mux.Handle(p, n.dcp.Handler())
+		}
+	}
 	n.mountManagement(mux)
 	if n.data != nil {
 		mux.Handle("/data/", n.data)
@@ -227,7 +234,11 @@ func (n *Node) handleVersion(w http.ResponseWriter, r *http.Request) {
 	if u, err := url.Parse(n.cfg.PublicURL); err == nil && u.Path != "" {
 		path = u.Path
 	}
-	writeJSON(w, http.StatusOK, dsp.NewVersionResponse(n.cfg.ParticipantID, path, dsp.ProfileCountersigned))
+	v := dsp.NewVersionResponse(n.cfg.ParticipantID, path, dsp.ProfileCountersigned)
+	if n.dcp != nil {
+		v.ProtocolVersions = append(v.ProtocolVersions, dsp.DCPVersion(n.dcp.Document.ID, path))
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (n *Node) handleHealth(w http.ResponseWriter, r *http.Request) {

@@ -17,6 +17,7 @@ import (
 	"github.com/tdsc/tdsc/connector/dataplane"
 	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/identity/dcp"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/policy"
 	"github.com/tdsc/tdsc/suite"
@@ -73,6 +74,8 @@ type Node struct {
 	closed sync.Once
 	// compute is the sandbox computations run in, started on first use.
 	compute computeRoom
+	// dcp is the node's DCP side (WithDCP); nil speaks tdsc tokens only.
+	dcp *dcp.Node
 }
 
 type options struct {
@@ -92,6 +95,7 @@ type options struct {
 	data     http.Handler
 	verifier []identity.VerifierOption
 	metrics  prometheus.Registerer
+	dcp      *dcp.Node
 }
 
 // Option configures New.
@@ -262,7 +266,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: o.log.With("participant", cfg.ParticipantID), now: o.now, newID: o.newID, key: o.key, cs: cs,
-		issuer: issuer, verifier: verifier, registry: o.registry, rules: o.rules, st: st, opToken: o.opToken, data: o.data, promReg: o.metrics}
+		issuer: issuer, verifier: verifier, registry: o.registry, rules: o.rules, st: st, opToken: o.opToken, data: o.data, promReg: o.metrics,
+		dcp: o.dcp}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.lw = newLedgerWriter(writerDeps{st: st, space: cfg.Space, participant: cfg.ParticipantID, key: o.key, now: o.now,
 		batch: cfg.OutboxBatch, retryMin: cfg.RetryMin, retryMax: cfg.RetryMax, log: n.log}, o.ledger)

@@ -80,7 +80,7 @@ func (c *peerClient) do(ctx context.Context, method, aud, url string, msg any) (
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: bad peer URL %q: %v", errPermanent, url, err)
 	}
-	tok, err := c.n.issuer.ProtocolToken(aud)
+	tok, err := c.n.peerToken(aud)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -155,6 +155,11 @@ func (c *peerClient) discover(ctx context.Context, base string) (id, dspBase str
 	}
 	if dspBase, err = v.BaseURL(doc); err != nil {
 		return "", "", fmt.Errorf("%w: discover %s: path %q: %w", errBadRequest, doc, v.Path, err)
+	}
+	if v.ParticipantID == "" && isDIDPeer(v.ServiceID) {
+		// A DCP peer names itself by its did:web (serviceId), which is
+		// also how the ledger names it.
+		return v.ServiceID, dspBase, nil
 	}
 	if v.ParticipantID == "" {
 		return "", dspBase, fmt.Errorf("%w: discover %s: its DSP 2025-1 entry names no participant id; pass the provider's id explicitly", errBadRequest, doc)

@@ -33,6 +33,25 @@ const (
 	AuthVersion  = "1"
 )
 
+// The DCP entry a node that also speaks the Decentralized Claims Protocol
+// publishes (DSP 2025-1 §4.3's auth object; DCP 1.0's vc20-bssl/jwt profile:
+// VC Data Model 2.0 credentials as JWTs, Bitstring Status List).
+const (
+	AuthDCP        = "DCP"
+	AuthDCPVersion = "1.0"
+	ProfileDCPJWT  = "vc20-bssl/jwt"
+)
+
+// DCPVersion is the dspace-version entry for DSP 2025-1 at path
+// authenticated with DCP: the node is identified by its did:web.
+func DCPVersion(did, path string) Version {
+	if path == "" {
+		path = "/"
+	}
+	return Version{Version: Version2025, Path: path, Binding: "HTTPS", IdentifierType: "did:web", ServiceID: did,
+		Auth: &Auth{Protocol: AuthDCP, Version: AuthDCPVersion, Profile: []string{ProfileDCPJWT}}}
+}
+
 // VersionResponse is the body of /.well-known/dspace-version.
 type VersionResponse struct {
 	ProtocolVersions []Version `json:"protocolVersions"`

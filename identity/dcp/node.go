@@ -112,6 +112,12 @@ func (n *Node) Handler() http.Handler {
 	return mux
 }
 
+// Paths are the URL paths Handler serves: the DID document's and the
+// Credential Service's query endpoint. A node mounts Handler at each.
+func (n *Node) Paths() []string {
+	return []string{n.docPath, n.csPath + PresentationsPath}
+}
+
 // Token is what the node sends to peer with a DSP request: a self-issued ID
 // token with an access token to its membership credential.
 func (n *Node) Token(peer string) (string, error) {

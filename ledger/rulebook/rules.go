@@ -25,6 +25,7 @@ const (
 	RuleParticipantExists   = "participant.exists"
 	RuleAuthorityPinned     = "participant.authority-pinned"
 	RuleKeyUnique           = "participant.key-unique"
+	RuleDIDUnique           = "participant.did-unique"
 	RuleDatasetUnique       = "dataset.unique"
 	RuleDatasetRegistered   = "dataset.registered"
 	RuleDatasetOwner        = "dataset.owner"
@@ -284,7 +285,52 @@ func (a *applier) participant(update bool) ([]Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]Change{{Participant: &p}}, keys...), nil
+	did, err := a.participantDID(&p, old)
+	if err != nil {
+		return nil, err
+	}
+	return append(append([]Change{{Participant: &p}}, keys...), did...), nil
+}
+
+// didIndexPrefix keys a DID in the key index (KeyHolder): thumbprints are
+// base64url and never start with "did:", so the two never collide, and every
+// backend keeps DIDs with the keys it already indexes.
+const didIndexPrefix = "did:"
+
+// participantDID enforces RuleDIDUnique on p (replacing old, nil for a
+// registration): a DID names one participant, and a participant registered
+// by its DID (its id is a DID) carries that DID. It returns the index
+// changes: p's DID taken, the DID old had and p no longer has freed. DIDs
+// registered before this rule are not in the index.
+func (a *applier) participantDID(p, old *identity.Participant) ([]Change, error) {
+	if strings.HasPrefix(p.ID, "did:web:") && p.DID != p.ID {
+		return nil, refuse(RuleDIDUnique, "participant.did", "participant %s is registered by its DID, so its did must be %s, got %q", p.ID, p.ID, p.DID)
+	}
+	var ch []Change
+	if p.DID != "" {
+		if !strings.HasPrefix(p.DID, didIndexPrefix) {
+			return nil, refuse(RuleDIDUnique, "participant.did", "%q is not a DID (did:<method>:…)", p.DID)
+		}
+		holder, err := a.st.KeyHolder(p.DID)
+		if err != nil {
+			return nil, err
+		}
+		switch holder {
+		case p.ID:
+		case "":
+			ch = append(ch, Change{Key: &KeyEntry{Thumbprint: p.DID, Participant: p.ID}})
+		default:
+			return nil, refuse(RuleDIDUnique, "participant.did", "%s is the DID of participant %s, and a DID names one participant", p.DID, holder)
+		}
+	}
+	if old != nil && old.DID != "" && old.DID != p.DID {
+		if holder, err := a.st.KeyHolder(old.DID); err != nil {
+			return nil, err
+		} else if holder == p.ID {
+			ch = append(ch, Change{Key: &KeyEntry{Thumbprint: old.DID}})
+		}
+	}
+	return ch, nil
 }
 
 // checkHashes refuses a content or policy hash of another algorithm than the

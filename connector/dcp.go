@@ -1,0 +1,73 @@
+package connector
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/identity/dcp"
+)
+
+// WithDCP makes the node speak the Decentralized Claims Protocol 1.0 beside
+// tdsc's protocol tokens (docs/security.md): d is the node's DID document,
+// Secure Token Service, Credential Service and verifier (dcp.NewNode). The
+// node then serves d's document and Credential Service on its public server,
+// accepts DSP calls bearing a DCP self-issued ID token from a DID peer the
+// ledger registers under that DID, advertises DCP in its dspace-version
+// document, and calls DID peers (participant ids "did:web:…") with DCP
+// tokens.
+func WithDCP(d *dcp.Node) Option { return func(o *options) { o.dcp = d } }
+
+// DCP is the node's DCP side (nil when it speaks tdsc tokens only).
+func (n *Node) DCP() *dcp.Node { return n.dcp }
+
+// authenticate verifies the bearer token of a DSP (or compute) call and
+// returns the caller's claims. A tdsc protocol token is verified against the
+// ledger registry as always. Any other token is a DCP self-issued ID token:
+// its signature by a key of the caller's DID document, its audience (this
+// node's DID, never its tdsc id: a token minted for one scheme is refused by
+// the other), and the caller's presentations from a trusted issuer; then the
+// ledger must register the participant the credential names, active, under
+// that very DID. The ledger registry stays the one source of truth: a
+// credential never admits a participant the ledger does not know or has
+// suspended, and policies read the registry's attributes either way.
+func (n *Node) authenticate(ctx context.Context, tok string) (identity.Claims, error) {
+	if dcp.IsTDSCToken(tok) {
+		return n.verifier.VerifyProtocol(ctx, tok, n.cfg.ParticipantID)
+	}
+	if n.dcp == nil {
+		return nil, fmt.Errorf("%w: header typ: this node accepts tdsc protocol tokens (typ %s) only; it has no DID (config did)", identity.ErrWrongKind, identity.TypProtocol)
+	}
+	res, err := n.dcp.Verifier.Verify(ctx, tok)
+	if err != nil {
+		return nil, err
+	}
+	p, err := n.registry.Participant(ctx, res.Caller())
+	if err != nil {
+		return nil, err // unknown, suspended, or the ledger away
+	}
+	if p.DID != res.Participant.DID {
+		return nil, fmt.Errorf("%w: credentialSubject.id: the credential names participant %s with DID %q, but the ledger registers %s with DID %q",
+			identity.ErrWrongIssuer, res.Caller(), res.Participant.DID, p.ID, p.DID)
+	}
+	return res, nil
+}
+
+// peerToken is the bearer token this node sends with a call to peer: a DCP
+// self-issued ID token (with an access token to this node's membership
+// credential) when the peer is a DID participant, else a tdsc protocol token.
+func (n *Node) peerToken(peer string) (string, error) {
+	if !isDIDPeer(peer) {
+		return n.issuer.ProtocolToken(peer)
+	}
+	if n.dcp == nil {
+		return "", fmt.Errorf("%w: peer %s is a DID participant and speaks DCP; this node has no DID (config did) to call it with", errPermanent, peer)
+	}
+	return n.dcp.Token(peer)
+}
+
+// isDIDPeer reports whether a participant id is a did:web: the ledger names a
+// participant that joined with its DID by that DID, and such a participant
+// authenticates with DCP.
+func isDIDPeer(id string) bool { return strings.HasPrefix(id, "did:web:") }
