@@ -47,7 +47,9 @@ func TestDIDNamesOneParticipant(t *testing.T) {
 			{func(s *ledgertest.Space) ledger.Record { return registered(s, alice, newKey(t)) }, "its did must be " + alice},
 		}},
 		{"not a DID", []step{
-			{func(s *ledgertest.Space) ledger.Record { return withDID(registered(s, "p9", newKey(t)), "alice.example.com") }, "is not a DID"},
+			{func(s *ledgertest.Space) ledger.Record {
+				return withDID(registered(s, "p9", newKey(t)), "alice.example.com")
+			}, "is not a DID"},
 		}},
 	}
 	for _, tt := range tests {
