@@ -20,6 +20,7 @@ import (
 	"github.com/tdsc/tdsc/connector/dsp"
 	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/identity/dcp"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/digest"
 	"github.com/tdsc/tdsc/policy"
@@ -359,10 +360,12 @@ func (n *Node) handleVerification(r *http.Request, caller string) (int, any, err
 
 // callerTokenID is the id (jti) of the protocol token the request came with.
 func callerTokenID(ctx context.Context) string {
-	if c, ok := identity.FromContext(ctx); ok {
-		if pc, ok := c.(*identity.ProtocolClaims); ok {
-			return pc.ID
-		}
+	c, _ := identity.FromContext(ctx)
+	switch c := c.(type) {
+	case *identity.ProtocolClaims:
+		return c.ID
+	case *dcp.Result: // a DID peer: the jti of its self-issued ID token
+		return c.Claims.ID
 	}
 	return ""
 }

@@ -1,0 +1,456 @@
+package dsptck_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tdsc/tdsc/connector"
+	"github.com/tdsc/tdsc/connector/dsp"
+	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/identity/dcp"
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/embedded"
+	"github.com/tdsc/tdsc/ledger/ledgertest"
+)
+
+// didBound is the cache bound of the DID-only test's provider: its ledger
+// registry's TTL and its DCP verifier's cache TTL (presentations, status
+// lists, DID documents). docs/security.md: a suspension refuses the DID
+// peer's next request within this bound (30 s by default).
+const didBound = 2 * time.Second
+
+// didPeer is a participant that speaks DSP and DCP only: no tdsc token, no
+// tdsc term. It is identified by its did:web, publishes its DID document and
+// Credential Service over HTTPS, holds the membership credential the
+// space's authority issued it, and pulls with DPoP signed by its DID key.
+type didPeer struct {
+	t    *testing.T
+	did  string
+	key  *identity.Key
+	node *dcp.Node
+	cb   string // its DSP callback base URL
+	in   chan inMsg
+	hc   *http.Client
+	errs chan string
+}
+
+// TestDIDOnlyPeer: a DID-only participant (DCP 1.0 self-issued ID tokens and
+// its Credential Service's presentations, nothing of tdsc's) fetches the
+// catalogue of a tdsc node, negotiates an agreement and pulls the dataset
+// over HTTPS; the ledger names it by its DID in the agreement and transfer
+// records; the tdsc node calls it back with DCP tokens, which the peer
+// verifies against the node's own membership credential. Suspending the
+// participant at the authority (the ledger's participant.updated, and the
+// credential revoked through the status list) refuses its next request,
+// with the reason, within didBound.
+func TestDIDOnlyPeer(t *testing.T) {
+	ctx := context.Background()
+	sp, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	led, err := embedded.Open(ctx, t.TempDir(), sp.Genesis, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { led.Close(context.Background()) })
+	appendRecs := func(recs ...ledger.Record) {
+		t.Helper()
+		b, err := sp.Batch(sp.Authority(), recs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := led.Append(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// One loopback HTTPS server hosts the authority's DID document and
+	// status list and the DID peer; the tdsc node has its own. httptest's
+	// certificate plays the space CA for both.
+	hubMux := http.NewServeMux()
+	hub := httptest.NewTLSServer(hubMux)
+	t.Cleanup(hub.Close)
+	hc := hub.Client()
+	hc.Timeout = 10 * time.Second
+
+	authDID, err := dcp.WebDID(hub.URL + "/authority")
+	if err != nil {
+		t.Fatal(err)
+	}
+	authNode, err := dcp.NewNode(dcp.NodeConfig{DID: authDID, Key: sp.AuthorityKey, Space: sp.Genesis.Space, Trusted: []string{authDID}, HTTPClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer, err := dcp.NewCredentialIssuer(dcp.IssuerConfig{DID: authDID, Key: sp.AuthorityKey, Space: sp.Genesis.Space,
+		StatusURL: hub.URL + "/authority" + dcp.StatusPath, StatusTTL: time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubMux.Handle("/authority/did.json", authNode.Handler())
+	hubMux.Handle("/authority"+dcp.StatusPath, http.StripPrefix("/authority", issuer.Handler()))
+
+	// The tdsc node: registered by its tdsc id, with a DID beside it.
+	cutSrv := httptest.NewUnstartedServer(nil)
+	cutURL := "https://" + cutSrv.Listener.Addr().String()
+	cutDID, err := dcp.WebDID(cutURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := sp.Participant(cutID, "CN-BJ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Participant.DID = cutDID
+	cutP := *rec.Participant
+	appendRecs(rec)
+
+	// The DID peer: registered by its DID, its key the one of its DID document.
+	peer := newDIDPeer(t, hub, hubMux, hc, sp.Genesis.Space, authDID)
+	reg := sp.Record(ledger.KindParticipantRegistered, sp.Authority())
+	peerP := identity.Participant{ID: peer.did, DID: peer.did, Name: "Harbour analytics (DCP only)", Keys: []identity.JWK{peer.key.JWK()},
+		Region: "CN-SH", Industry: "logistics", OrgType: "enterprise", Status: identity.StatusActive}
+	reg.Participant = &peerP
+	appendRecs(reg)
+
+	// The authority issues each its membership credential (a signed view
+	// of its registration); each files it in its Credential Service.
+	cutCred, err := issuer.Issue(cutP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerCred, err := issuer.Issue(peerP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.node.Credentials.Store(peerCred.JWT); err != nil {
+		t.Fatal(err)
+	}
+
+	cutDCP, err := dcp.NewNode(dcp.NodeConfig{DID: cutDID, Key: sp.Keys[cutID], DSP: cutURL, Space: sp.Genesis.Space,
+		Trusted: []string{authDID}, HTTPClient: hc, CacheTTL: didBound})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cutDCP.Credentials.Store(cutCred.JWT); err != nil {
+		t.Fatal(err)
+	}
+	registry := identity.NewRegistry(led, identity.WithTTL(didBound),
+		identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
+	dir := t.TempDir()
+	cfg := connector.Config{ParticipantID: cutID, Space: sp.Genesis.Space, Listen: strings.TrimPrefix(cutURL, "https://"), PublicURL: cutURL,
+		DataDir: dir, DataSources: dir, RetryMin: 5 * time.Millisecond, RetryMax: 100 * time.Millisecond, StrictTimeout: 2 * time.Second, MaxAttempts: 1000}
+	cut, err := connector.New(ctx, cfg, connector.WithKey(sp.Keys[cutID]), connector.WithLedger(led),
+		connector.WithRegistry(registry), connector.WithRules(led), connector.WithRegisteredDatasets(led),
+		connector.WithOperatorToken(opToken), connector.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		connector.WithHTTPClient(hc), connector.WithDCP(cutDCP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		cut.Close(ctx)
+	})
+	cutSrv.Config.Handler = cut.Handler()
+	cutSrv.StartTLS()
+	t.Cleanup(cutSrv.Close)
+
+	// A dataset and its offer at the tdsc node.
+	const data = "port,month,teu\nYangshan,2026-10,2150000\n"
+	sum := sha256.Sum256([]byte(data))
+	src := filepath.Join(t.TempDir(), "teu.csv")
+	if err := os.WriteFile(src, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := cut.AddDataset(ctx, connector.NewDataset{ID: "port-teu", Title: "Container throughput", Classification: "general",
+		Category: "transport", ContentHash: "sha256:" + hex.EncodeToString(sum[:]), Source: "file:" + src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer, err := cut.AddOffer(ctx, connector.NewOffer{ID: "offer-port-teu", Dataset: ds.ID, Policy: json.RawMessage(`{
+		"@context": "https://w3id.org/dspace/2025/1/context.jsonld", "@id": "offer-port-teu", "@type": "Offer",
+		"permission": [{"action": "use"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if msg := run(func() {
+		// The node advertises both schemes; the DCP entry names its DID.
+		st, body := peer.call(http.MethodGet, cutURL+dsp.VersionPath, nil, "")
+		if st != 200 || !strings.Contains(string(body), `"protocol":"DCP"`) || !strings.Contains(string(body), cutDID) ||
+			!strings.Contains(string(body), dsp.ProfileDCPJWT) {
+			fail("dspace-version: %d %s", st, body)
+		}
+		// Its DID document is served where did:web says.
+		st, body = peer.call(http.MethodGet, cutURL+"/.well-known/did.json", nil, "")
+		if st != 200 || !strings.Contains(string(body), cutDID) {
+			fail("the node's DID document: %d %s", st, body)
+		}
+
+		st, body = peer.send(cutDID, cutURL+"/catalog/request", msg(dsp.TypeCatalogRequestMessage))
+		ok2xx("CatalogRequestMessage", st, body)
+		if !strings.Contains(string(body), offer.ID) {
+			fail("the catalogue lacks the offer %s: %s", offer.ID, body)
+		}
+
+		// Audience confusion: a DCP token addressed to the node's tdsc id
+		// (what a tdsc protocol token names) is refused; so is a replay.
+		wrongAud, err := peer.node.Token(cutID)
+		if err != nil {
+			fail("token: %v", err)
+		}
+		catalogReq, _ := json.Marshal(msg(dsp.TypeCatalogRequestMessage))
+		if st, body := peer.call(http.MethodPost, cutURL+"/catalog/request", catalogReq, wrongAud); st != 401 || !strings.Contains(string(body), "aud") {
+			fail("a DCP token for the tdsc id: %d %s, want 401 naming aud", st, body)
+		}
+		once, err := peer.node.Token(cutDID)
+		if err != nil {
+			fail("token: %v", err)
+		}
+		if st, body := peer.call(http.MethodPost, cutURL+"/catalog/request", catalogReq, once); st != 200 {
+			fail("first use of a token: %d %s", st, body)
+		}
+		if st, body := peer.call(http.MethodPost, cutURL+"/catalog/request", catalogReq, once); st != 401 || !strings.Contains(string(body), "jti") {
+			fail("a replayed DCP token: %d %s, want 401 naming jti", st, body)
+		}
+
+		// Negotiation: the standard consumer's sequence.
+		cpid := "urn:did-peer:neg:1"
+		st, body = peer.send(cutDID, cutURL+"/negotiations/request", msg(dsp.TypeContractRequestMessage, "consumerPid", cpid,
+			"offer", map[string]any{"@id": offer.ID, "@type": "Offer", "target": ds.ID, "permission": []any{map[string]any{"action": "use"}}},
+			"callbackAddress", peer.cb))
+		ok2xx("ContractRequestMessage", st, body)
+		ppid := field(body, "providerPid")
+		m := peer.expect("/negotiations/"+cpid+"/agreement", dsp.TypeContractAgreementMessage)
+		var agr struct {
+			Agreement struct {
+				ID       string `json:"@id"`
+				Assignee string `json:"assignee"`
+			} `json:"agreement"`
+		}
+		if err := json.Unmarshal(m.body, &agr); err != nil || agr.Agreement.ID == "" {
+			fail("agreement message: %v %s", err, m.body)
+		}
+		if agr.Agreement.Assignee != peer.did {
+			fail("the agreement's assignee is %q, want the peer's DID %q", agr.Agreement.Assignee, peer.did)
+		}
+		st, body = peer.send(cutDID, cutURL+"/negotiations/"+ppid+"/agreement/verification",
+			msg(dsp.TypeContractAgreementVerificationMessage, "providerPid", ppid, "consumerPid", cpid))
+		ok2xx("ContractAgreementVerificationMessage", st, body)
+		m = peer.expect("/negotiations/"+cpid+"/events", dsp.TypeContractNegotiationEventMessage)
+		if field(m.body, "eventType") != "FINALIZED" {
+			fail("want FINALIZED, got %s", m.body)
+		}
+
+		// Transfer, then the pull with DPoP signed by the DID key.
+		tcpid := "urn:did-peer:tp:1"
+		st, body = peer.send(cutDID, cutURL+"/transfers/request", msg(dsp.TypeTransferRequestMessage, "consumerPid", tcpid,
+			"agreementId", agr.Agreement.ID, "format", "HttpData-PULL", "callbackAddress", peer.cb))
+		ok2xx("TransferRequestMessage", st, body)
+		tppid := field(body, "providerPid")
+		m = peer.expect("/transfers/"+tcpid+"/start", dsp.TypeTransferStartMessage)
+		var start struct {
+			DataAddress struct {
+				Endpoint   string `json:"endpoint"`
+				Properties []struct {
+					Name  string `json:"name"`
+					Value string `json:"value"`
+				} `json:"endpointProperties"`
+			} `json:"dataAddress"`
+		}
+		if err := json.Unmarshal(m.body, &start); err != nil || start.DataAddress.Endpoint == "" {
+			fail("start message without a data address: %v %s", err, m.body)
+		}
+		var tok string
+		for _, p := range start.DataAddress.Properties {
+			if p.Name == "authorization" {
+				tok = p.Value
+			}
+		}
+		got := peer.pull(start.DataAddress.Endpoint, tok)
+		if got != data {
+			fail("pulled %q, want %q", got, data)
+		}
+
+		// The ledger names the peer by its DID.
+		for _, id := range []string{"agreement.signed/" + agr.Agreement.ID, "transfer.authorized/" + tppid} {
+			var r *ledger.Record
+			eventually(id+" on the ledger", func() (bool, string) {
+				p, err := led.Record(ctx, id)
+				if err != nil {
+					return false, err.Error()
+				}
+				r = &p.Record
+				return true, ""
+			})
+			if r.Counterparty != peer.did || r.Actor != cutID {
+				fail("%s: actor %q counterparty %q, want %s and the peer's DID %s", id, r.Actor, r.Counterparty, cutID, peer.did)
+			}
+		}
+		eventually("the provider's transfer.completed", func() (bool, string) {
+			_, err := led.Record(ctx, "transfer.completed/"+tppid+"/"+cutID)
+			return err == nil, fmt.Sprint(err)
+		})
+
+		// Suspension at the authority: the ledger first, then the status list.
+		sus := sp.Record(ledger.KindParticipantUpdated, sp.Authority())
+		s := peerP
+		s.Status = identity.StatusSuspended
+		sus.Participant = &s
+		appendRecs(sus)
+		if revoked, err := issuer.Reconcile(ctx, led); err != nil || len(revoked) != 1 {
+			fail("reconcile: revoked %v, %v; want the peer's credential", revoked, err)
+		}
+		suspended := time.Now()
+		var refusal string
+		for {
+			st, body := peer.send(cutDID, cutURL+"/catalog/request", msg(dsp.TypeCatalogRequestMessage))
+			if st/100 == 4 {
+				refusal = string(body)
+				break
+			}
+			if time.Since(suspended) > didBound+time.Second {
+				fail("the suspended DID peer still served %s after the bound %v", time.Since(suspended), didBound)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !strings.Contains(refusal, "suspended") && !strings.Contains(refusal, "revoked") {
+			fail("the refusal does not say why: %s", refusal)
+		}
+		t.Logf("suspension refused after %v (bound %v): %s", time.Since(suspended).Round(time.Millisecond), didBound, refusal)
+	}); msg != "" {
+		t.Fatal(msg)
+	}
+	select {
+	case e := <-peer.errs:
+		t.Fatalf("the DID peer refused a call of the tdsc node: %s", e)
+	default:
+	}
+}
+
+func newDIDPeer(t *testing.T, hub *httptest.Server, mux *http.ServeMux, hc *http.Client, space, authDID string) *didPeer {
+	t.Helper()
+	key, err := identity.GenerateEd25519()
+	if err != nil {
+		t.Fatal(err)
+	}
+	did, err := dcp.WebDID(hub.URL + "/harbour")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &didPeer{t: t, did: did, key: key, cb: hub.URL + "/harbour/dsp", in: make(chan inMsg, 16), hc: hc, errs: make(chan string, 16)}
+	p.node, err = dcp.NewNode(dcp.NodeConfig{DID: did, Key: key, DSP: p.cb, Space: space, Trusted: []string{authDID}, HTTPClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range p.node.Paths() {
+		mux.Handle(path, p.node.Handler())
+	}
+	mux.HandleFunc("/harbour/dsp/", p.serve)
+	return p
+}
+
+// serve is the peer's DSP callback endpoint: every call must carry a DCP
+// token of a space member (the tdsc node's), and a valid DSP message.
+func (p *didPeer) serve(w http.ResponseWriter, r *http.Request) {
+	if _, err := p.node.Verifier.VerifyRequest(r); err != nil {
+		p.errs <- fmt.Sprintf("%s %s: %v", r.Method, r.URL.Path, err)
+		http.Error(w, err.Error(), dcp.StatusCode(err))
+		return
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	typ := typeOf(body)
+	if err := check(body, typ); err != nil {
+		p.errs <- fmt.Sprintf("%s from the tdsc node: %v", r.URL.Path, err)
+	}
+	if bytes.Contains(body, []byte(`"tdsc:`)) || bytes.Contains(body, []byte(dsp.TDSCNamespace)) {
+		p.errs <- fmt.Sprintf("%s: the tdsc node sent tdsc terms to a standard peer: %s", r.URL.Path, body)
+	}
+	p.in <- inMsg{r.Method, strings.TrimPrefix(r.URL.Path, "/harbour/dsp"), body, typ}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (p *didPeer) expect(path, typ string) inMsg {
+	select {
+	case m := <-p.in:
+		if m.path != path || m.typ != typ {
+			fail("expected %s at %s from the tdsc node, got %s at %s: %s", typ, path, m.typ, m.path, m.body)
+		}
+		return m
+	case e := <-p.errs:
+		fail("%s", e)
+	case <-time.After(waitLong):
+		fail("expected %s at %s from the tdsc node; nothing came in %s", typ, path, waitLong)
+	}
+	return inMsg{}
+}
+
+// send posts a DSP message with a DCP self-issued ID token for aud.
+func (p *didPeer) send(aud, url string, m map[string]any) (int, []byte) {
+	b, _ := json.Marshal(m)
+	if err := check(b, m["@type"].(string)); err != nil {
+		fail("the peer's own message: %v", err)
+	}
+	tok, err := p.node.Token(aud)
+	if err != nil {
+		fail("token: %v", err)
+	}
+	if dcp.IsTDSCToken(tok) {
+		fail("the DID peer minted a tdsc token")
+	}
+	return p.call(http.MethodPost, url, b, tok)
+}
+
+func (p *didPeer) call(method, url string, body []byte, tok string) (int, []byte) {
+	req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := p.hc.Do(req)
+	if err != nil {
+		fail("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// pull fetches the data address with the access token, proving possession
+// of the DID document's key (DPoP, RFC 9449).
+func (p *didPeer) pull(url, tok string) string {
+	proof, err := identity.DPoPProof(p.key, http.MethodGet, url, tok)
+	if err != nil {
+		fail("DPoP proof: %v", err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "DPoP "+tok)
+	req.Header.Set("DPoP", proof)
+	resp, err := p.hc.Do(req)
+	if err != nil {
+		fail("pull %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		fail("pull %s: %d %s", url, resp.StatusCode, b)
+	}
+	return string(b)
+}
