@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tdsc/tdsc/connector/store"
+	"github.com/tdsc/tdsc/identity/dcp"
 )
 
 // Config is a node's configuration. Every field has a YAML key and an
@@ -99,6 +100,23 @@ type Config struct {
 	// that the node trusts when it calls peers, their data planes and the
 	// ledger service: a space's own CA.
 	TLSCAFile string `yaml:"tlsCaFile" env:"TDSC_TLS_CA_FILE"`
+
+	// DID, a did:web, makes the node speak the Decentralized Claims Protocol
+	// 1.0 beside tdsc's protocol tokens (docs/security.md): it serves its DID
+	// document (its key) at the did:web's HTTPS address and its Credential
+	// Service under /cs, accepts DCP calls from DID peers, and calls them with
+	// DCP. The DID's host must be this node's public host (publicUrl https).
+	DID string `yaml:"did" env:"TDSC_DID"`
+	// TrustedIssuers are the DIDs of the credential issuers this node trusts
+	// (the space authority's did:web); required with did.
+	TrustedIssuers []string `yaml:"trustedIssuers"`
+	// CredentialFiles hold the node's verifiable credentials (JWT, as
+	// tdsc authority credentials issue writes them), filed in its Credential
+	// Service at start.
+	CredentialFiles []string `yaml:"credentialFiles"`
+	// DCPCacheTTL bounds what the DCP verifier caches (DID documents, a
+	// caller's verified presentations, status lists; default 30s).
+	DCPCacheTTL time.Duration `yaml:"dcpCacheTtl" env:"TDSC_DCP_CACHE_TTL"`
 }
 
 // DefaultConfig returns the defaults every unset field takes.
@@ -207,6 +225,20 @@ func (c Config) Validate() error {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, errors.New("config: tlsCertFile/tlsKeyFile: set both (HTTPS) or neither (plain HTTP)"))
+	}
+	if c.DID != "" {
+		base, err := dcp.WebBase(c.DID)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("config: did: %w", err))
+		case !strings.HasPrefix(c.PublicURL, base) && !strings.HasPrefix(base, c.PublicURL):
+			errs = append(errs, fmt.Errorf("config: did: %s resolves to %s, which is not this node's publicUrl %s (the node serves its DID document)", c.DID, base, c.PublicURL))
+		}
+		if len(c.TrustedIssuers) == 0 {
+			errs = append(errs, errors.New("config: trustedIssuers: required with did (the space authority's did:web)"))
+		}
+	} else if len(c.TrustedIssuers) > 0 || len(c.CredentialFiles) > 0 {
+		errs = append(errs, errors.New("config: trustedIssuers/credentialFiles: need did (the node's did:web)"))
 	}
 	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
 		errs = append(errs, fmt.Errorf("config: retryMin/retryMax: need 0 < retryMin <= retryMax, got %v and %v", c.RetryMin, c.RetryMax))

@@ -45,3 +45,37 @@ func TestConfigEnvAndValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigDID: did needs trustedIssuers and must resolve to this node's
+// public address; trustedIssuers and credentialFiles need did.
+func TestConfigDID(t *testing.T) {
+	base := DefaultConfig()
+	base.ParticipantID, base.Space, base.PublicURL = "p1", "s1", "https://node.example.com:8443"
+	tests := []struct {
+		name    string
+		set     func(*Config)
+		wantErr string
+	}{
+		{"did and issuers", func(c *Config) {
+			c.DID, c.TrustedIssuers = "did:web:node.example.com%3A8443", []string{"did:web:authority.example.com"}
+		}, ""},
+		{"did without issuers", func(c *Config) { c.DID = "did:web:node.example.com%3A8443" }, "config: trustedIssuers: required with did"},
+		{"did of another host", func(c *Config) {
+			c.DID, c.TrustedIssuers = "did:web:other.example.com", []string{"did:web:authority.example.com"}
+		}, "config: did: did:web:other.example.com resolves to https://other.example.com"},
+		{"not a did:web", func(c *Config) {
+			c.DID, c.TrustedIssuers = "did:key:z6Mk", []string{"did:web:authority.example.com"}
+		}, "config: did:"},
+		{"issuers without did", func(c *Config) { c.TrustedIssuers = []string{"did:web:authority.example.com"} }, "config: trustedIssuers/credentialFiles: need did"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base
+			tt.set(&c)
+			err := c.Validate()
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("Validate() = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}

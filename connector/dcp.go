@@ -3,6 +3,8 @@ package connector
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"os"
 	"strings"
 
 	"github.com/tdsc/tdsc/identity"
@@ -71,3 +73,24 @@ func (n *Node) peerToken(peer string) (string, error) {
 // participant that joined with its DID by that DID, and such a participant
 // authenticates with DCP.
 func isDIDPeer(id string) bool { return strings.HasPrefix(id, "did:web:") }
+
+// newDCP builds the node's DCP side from its configuration (did,
+// trustedIssuers, credentialFiles, dcpCacheTtl): its DID document with its
+// key and DSP endpoint, and its Credential Service holding the credentials.
+func newDCP(cfg Config, key *identity.Key, hc *http.Client) (*dcp.Node, error) {
+	d, err := dcp.NewNode(dcp.NodeConfig{DID: cfg.DID, Key: key, DSP: cfg.PublicURL, Space: cfg.Space, Trusted: cfg.TrustedIssuers,
+		HTTPClient: hc, CacheTTL: cfg.DCPCacheTTL})
+	if err != nil {
+		return nil, fmt.Errorf("config: did: %w", err)
+	}
+	for _, f := range cfg.CredentialFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("config: credentialFiles: %w", err)
+		}
+		if err := d.Credentials.Store(strings.TrimSpace(string(b))); err != nil {
+			return nil, fmt.Errorf("config: credentialFiles: %s: %w", f, err)
+		}
+	}
+	return d, nil
+}

@@ -244,6 +244,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 	// consumer's answer once the body is sent.
 	pushClient := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 30 * time.Second,
 		WriteBufferSize: 256 << 10, TLSClientConfig: clientTLS}}
+	if o.dcp == nil && cfg.DID != "" {
+		if o.dcp, err = newDCP(cfg, o.key, o.httpClient); err != nil {
+			return nil, err
+		}
+	}
 	issuer, err := identity.NewIssuer(cfg.ParticipantID, o.key, identity.WithIssuerClock(o.now))
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/identity/authority"
+	"github.com/tdsc/tdsc/identity/dcp"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/policy"
 )
@@ -144,21 +145,39 @@ func jsonHasPrivate(data []byte) (string, bool) {
 
 func newAuthorityRegisterCmd() *cobra.Command {
 	var (
-		dir, jwkFile string
-		r            authority.Registration
+		dir, jwkFile, didDoc string
+		r                    authority.Registration
 		lf           ledgerFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "register --id ID --name NAME --jwk FILE --region CODE --industry X --org-type Y [--credit-code USCC] [--did did:web:...] --ledger URL",
 		Short: "Register a participant: writes participant.registered, signed by the authority",
 		Args:  cobra.NoArgs,
+		Long: `Registers a participant on the ledger. A participant that speaks only the
+Decentralized Claims Protocol joins with its DID: --did-document names its DID
+document (as tdsc keys did prints it, or as fetched from its did:web), whose
+capabilityInvocation key becomes its registered key (it signs its DPoP proofs
+on the data plane with it); its id is then its DID, and the ledger names it so
+in every record (docs/security.md).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if jwkFile == "" {
-				return errors.New("flag --jwk: required, the participant's public JWK file (tdsc keys generate prints it)")
-			}
-			k, err := readJWK(jwkFile)
-			if err != nil {
-				return err
+			var k identity.JWK
+			var err error
+			switch {
+			case jwkFile != "" && didDoc != "":
+				return errors.New("flags --jwk and --did-document: give one (the key, or the DID document holding it)")
+			case didDoc != "":
+				if k, err = didDocumentKey(didDoc, r.DID); err != nil {
+					return err
+				}
+				if r.ID == "" {
+					r.ID = r.DID
+				}
+			case jwkFile == "":
+				return errors.New("flag --jwk: required, the participant's public JWK file (tdsc keys generate prints it), or --did --did-document for a DID participant")
+			default:
+				if k, err = readJWK(jwkFile); err != nil {
+					return err
+				}
 			}
 			r.Key = k
 			a, err := authority.Open(dir)
@@ -183,8 +202,35 @@ func newAuthorityRegisterCmd() *cobra.Command {
 	f.StringVar(&r.CreditCode, "credit-code", "", "unified social credit code (18 characters, GB 32100-2015)")
 	f.StringSliceVar(&r.Member, "member", nil, "memberships (comma-separated)")
 	f.StringVar(&r.DID, "did", "", "the participant's did:web, when it also speaks DCP (optional)")
+	f.StringVar(&didDoc, "did-document", "", "a DID participant's DID document file (with --did; its key is registered, its id defaults to the DID)")
 	lf.add(cmd)
 	return cmd
+}
+
+// didDocumentKey reads the DID document of did from file and returns the key
+// it signs DCP ID tokens with (capabilityInvocation), with its RFC 7638
+// thumbprint as kid, as the ledger registers keys.
+func didDocumentKey(file, did string) (identity.JWK, error) {
+	if did == "" {
+		return identity.JWK{}, errors.New("flag --did: required with --did-document (the DID the document must be about)")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return identity.JWK{}, fmt.Errorf("flag --did-document: %w", err)
+	}
+	doc, err := dcp.ParseDocument(b, did)
+	if err != nil {
+		return identity.JWK{}, fmt.Errorf("flag --did-document: %w", err)
+	}
+	k, err := doc.Key("", dcp.CapabilityInvocation)
+	if err != nil {
+		return identity.JWK{}, fmt.Errorf("flag --did-document: %w", err)
+	}
+	pub, err := k.PublicKey()
+	if err != nil {
+		return identity.JWK{}, fmt.Errorf("flag --did-document: %w", err)
+	}
+	return identity.NewJWK(pub)
 }
 
 func newAuthoritySuspendCmd() *cobra.Command {

@@ -196,3 +196,40 @@ func TestBenchTokensDCP(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorityRegisterByDID: a participant that speaks only DCP joins with
+// its DID document: its key is the document's, its id its DID, and a second
+// participant claiming the same DID is refused by participant.did-unique.
+func TestAuthorityRegisterByDID(t *testing.T) {
+	dir := t.TempDir()
+	auth, led := filepath.Join(dir, "auth"), filepath.Join(dir, "ledger")
+	mustRun(t, "authority", "init", "--dir", auth, "--space", "space-dcp")
+	key := filepath.Join(dir, "harbour.key")
+	mustRun(t, "keys", "generate", "--out", key)
+	const did = "did:web:harbour.example.com"
+	docFile := writeFile(t, "did.json", mustRun(t, "keys", "did", "--key", key, "--did", did, "--credential-service", "https://harbour.example.com/cs"))
+	if _, err := runTDSC(t, "authority", "register", "--dir", auth, "--ledger-dir", led, "--name", "Harbour", "--did-document", docFile,
+		"--region", "CN-SH", "--industry", "logistics", "--org-type", "enterprise"); err == nil || !strings.Contains(err.Error(), "--did: required with --did-document") {
+		t.Fatalf("--did-document without --did: %v", err)
+	}
+	if _, err := runTDSC(t, "authority", "register", "--dir", auth, "--ledger-dir", led, "--name", "Harbour", "--did-document", docFile,
+		"--did", "did:web:other.example.com", "--region", "CN-SH", "--industry", "logistics", "--org-type", "enterprise"); err == nil || !strings.Contains(err.Error(), "--did-document") {
+		t.Fatalf("a DID document of another DID: %v", err)
+	}
+	mustRun(t, "authority", "register", "--dir", auth, "--ledger-dir", led, "--name", "Harbour", "--did-document", docFile, "--did", did,
+		"--region", "CN-SH", "--industry", "logistics", "--org-type", "enterprise")
+	vc := strings.TrimSpace(mustRun(t, "authority", "credentials", "issue", "--dir", auth, "--ledger-dir", led, "--id", did, "--did", "did:web:authority.example.com"))
+	c, err := dcp.ParseUnverifiedCredential(vc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Subject.ID != did || c.Subject.Participant != did || c.Subject.Region != "CN-SH" {
+		t.Fatalf("credential subject %+v: want the participant registered by its DID", c.Subject)
+	}
+	other := writeFile(t, "other.jwk", mustRun(t, "keys", "generate", "--out", filepath.Join(dir, "other.key")))
+	_, err = runTDSC(t, "authority", "register", "--dir", auth, "--ledger-dir", led, "--id", "other", "--name", "Other", "--jwk", other,
+		"--did", did, "--region", "CN-SH", "--industry", "logistics", "--org-type", "enterprise")
+	if err == nil || !strings.Contains(err.Error(), "participant.did-unique") || !strings.Contains(err.Error(), "the DID of participant "+did) {
+		t.Fatalf("a second participant with the DID: %v, want participant.did-unique", err)
+	}
+}
