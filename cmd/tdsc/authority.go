@@ -147,7 +147,7 @@ func newAuthorityRegisterCmd() *cobra.Command {
 	var (
 		dir, jwkFile, didDoc string
 		r                    authority.Registration
-		lf           ledgerFlags
+		lf                   ledgerFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "register --id ID --name NAME --jwk FILE --region CODE --industry X --org-type Y [--credit-code USCC] [--did did:web:...] --ledger URL",
