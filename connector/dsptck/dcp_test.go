@@ -38,14 +38,15 @@ const didBound = 2 * time.Second
 // Credential Service over HTTPS, holds the membership credential the
 // space's authority issued it, and pulls with DPoP signed by its DID key.
 type didPeer struct {
-	t    *testing.T
-	did  string
-	key  *identity.Key
-	node *dcp.Node
-	cb   string // its DSP callback base URL
-	in   chan inMsg
-	hc   *http.Client
-	errs chan string
+	t      *testing.T
+	did    string
+	key    *identity.Key
+	node   *dcp.Node
+	cb     string // its DSP callback base URL
+	prefix string
+	in     chan inMsg
+	hc     *http.Client
+	errs   chan string
 }
 
 // TestDIDOnlyPeer: a DID-only participant (DCP 1.0 self-issued ID tokens and
@@ -59,116 +60,8 @@ type didPeer struct {
 // with the reason, within didBound.
 func TestDIDOnlyPeer(t *testing.T) {
 	ctx := context.Background()
-	sp, err := ledgertest.NewSpace()
-	if err != nil {
-		t.Fatal(err)
-	}
-	led, err := embedded.Open(ctx, t.TempDir(), sp.Genesis, embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { led.Close(context.Background()) })
-	appendRecs := func(recs ...ledger.Record) {
-		t.Helper()
-		b, err := sp.Batch(sp.Authority(), recs...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := led.Append(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	// One loopback HTTPS server hosts the authority's DID document and
-	// status list and the DID peer; the tdsc node has its own. httptest's
-	// certificate plays the space CA for both.
-	hubMux := http.NewServeMux()
-	hub := httptest.NewTLSServer(hubMux)
-	t.Cleanup(hub.Close)
-	hc := hub.Client()
-	hc.Timeout = 10 * time.Second
-
-	authDID, err := dcp.WebDID(hub.URL + "/authority")
-	if err != nil {
-		t.Fatal(err)
-	}
-	authNode, err := dcp.NewNode(dcp.NodeConfig{DID: authDID, Key: sp.AuthorityKey, Space: sp.Genesis.Space, Trusted: []string{authDID}, HTTPClient: hc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer, err := dcp.NewCredentialIssuer(dcp.IssuerConfig{DID: authDID, Key: sp.AuthorityKey, Space: sp.Genesis.Space,
-		StatusURL: hub.URL + "/authority" + dcp.StatusPath, StatusTTL: time.Second}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hubMux.Handle("/authority/did.json", authNode.Handler())
-	hubMux.Handle("/authority"+dcp.StatusPath, http.StripPrefix("/authority", issuer.Handler()))
-
-	// The tdsc node: registered by its tdsc id, with a DID beside it.
-	cutSrv := httptest.NewUnstartedServer(nil)
-	cutURL := "https://" + cutSrv.Listener.Addr().String()
-	cutDID, err := dcp.WebDID(cutURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := sp.Participant(cutID, "CN-BJ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.Participant.DID = cutDID
-	cutP := *rec.Participant
-	appendRecs(rec)
-
-	// The DID peer: registered by its DID, its key the one of its DID document.
-	peer := newDIDPeer(t, hub, hubMux, hc, sp.Genesis.Space, authDID)
-	reg := sp.Record(ledger.KindParticipantRegistered, sp.Authority())
-	peerP := identity.Participant{ID: peer.did, DID: peer.did, Name: "Harbour analytics (DCP only)", Keys: []identity.JWK{peer.key.JWK()},
-		Region: "CN-SH", Industry: "logistics", OrgType: "enterprise", Status: identity.StatusActive}
-	reg.Participant = &peerP
-	appendRecs(reg)
-
-	// The authority issues each its membership credential (a signed view
-	// of its registration); each files it in its Credential Service.
-	cutCred, err := issuer.Issue(cutP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	peerCred, err := issuer.Issue(peerP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := peer.node.Credentials.Store(peerCred.JWT); err != nil {
-		t.Fatal(err)
-	}
-
-	cutDCP, err := dcp.NewNode(dcp.NodeConfig{DID: cutDID, Key: sp.Keys[cutID], DSP: cutURL, Space: sp.Genesis.Space,
-		Trusted: []string{authDID}, HTTPClient: hc, CacheTTL: didBound})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cutDCP.Credentials.Store(cutCred.JWT); err != nil {
-		t.Fatal(err)
-	}
-	registry := identity.NewRegistry(led, identity.WithTTL(didBound),
-		identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
-	dir := t.TempDir()
-	cfg := connector.Config{ParticipantID: cutID, Space: sp.Genesis.Space, Listen: strings.TrimPrefix(cutURL, "https://"), PublicURL: cutURL,
-		DataDir: dir, DataSources: dir, RetryMin: 5 * time.Millisecond, RetryMax: 100 * time.Millisecond, StrictTimeout: 2 * time.Second, MaxAttempts: 1000}
-	cut, err := connector.New(ctx, cfg, connector.WithKey(sp.Keys[cutID]), connector.WithLedger(led),
-		connector.WithRegistry(registry), connector.WithRules(led), connector.WithRegisteredDatasets(led),
-		connector.WithOperatorToken(opToken), connector.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-		connector.WithHTTPClient(hc), connector.WithDCP(cutDCP))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		cut.Close(ctx)
-	})
-	cutSrv.Config.Handler = cut.Handler()
-	cutSrv.StartTLS()
-	t.Cleanup(cutSrv.Close)
+	w := newDIDWorld(t)
+	sp, led, issuer, cut, cutURL, cutDID, peer, peerP, appendRecs := w.sp, w.led, w.issuer, w.cut, w.cutURL, w.cutDID, w.peer, w.peerP, w.append
 
 	// A dataset and its offer at the tdsc node.
 	const data = "port,month,teu\nYangshan,2026-10,2150000\n"
@@ -343,17 +236,164 @@ func TestDIDOnlyPeer(t *testing.T) {
 	}
 }
 
+// didWorld is a space with a tdsc node (the CUT, speaking both schemes) and
+// a DID-only peer, both registered on the ledger and holding the
+// authority's membership credentials.
+type didWorld struct {
+	t       *testing.T
+	sp      *ledgertest.Space
+	led     *embedded.Store
+	hub     *httptest.Server
+	hubMux  *http.ServeMux
+	hc      *http.Client
+	authDID string
+	issuer  *dcp.CredentialIssuer
+	cut     *connector.Node
+	cutURL  string
+	cutDID  string
+	peer    *didPeer
+	peerP   identity.Participant
+}
+
+// append writes records signed by the authority.
+func (w *didWorld) append(recs ...ledger.Record) {
+	w.t.Helper()
+	b, err := w.sp.Batch(w.sp.Authority(), recs...)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := w.led.Append(context.Background(), b); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func newDIDWorld(t *testing.T) *didWorld {
+	ctx := context.Background()
+	sp, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	led, err := embedded.Open(ctx, t.TempDir(), sp.Genesis, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { led.Close(context.Background()) })
+	w := &didWorld{t: t, sp: sp, led: led}
+	appendRecs := w.append
+
+	// One loopback HTTPS server hosts the authority's DID document and
+	// status list and the DID peer; the tdsc node has its own. httptest's
+	// certificate plays the space CA for both.
+	hubMux := http.NewServeMux()
+	hub := httptest.NewTLSServer(hubMux)
+	t.Cleanup(hub.Close)
+	hc := hub.Client()
+	hc.Timeout = 10 * time.Second
+
+	authDID, err := dcp.WebDID(hub.URL + "/authority")
+	if err != nil {
+		t.Fatal(err)
+	}
+	authNode, err := dcp.NewNode(dcp.NodeConfig{DID: authDID, Key: sp.AuthorityKey, Space: sp.Genesis.Space, Trusted: []string{authDID}, HTTPClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer, err := dcp.NewCredentialIssuer(dcp.IssuerConfig{DID: authDID, Key: sp.AuthorityKey, Space: sp.Genesis.Space,
+		StatusURL: hub.URL + "/authority" + dcp.StatusPath, StatusTTL: time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubMux.Handle("/authority/did.json", authNode.Handler())
+	hubMux.Handle("/authority"+dcp.StatusPath, http.StripPrefix("/authority", issuer.Handler()))
+
+	// The tdsc node: registered by its tdsc id, with a DID beside it.
+	cutSrv := httptest.NewUnstartedServer(nil)
+	cutURL := "https://" + cutSrv.Listener.Addr().String()
+	cutDID, err := dcp.WebDID(cutURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := sp.Participant(cutID, "CN-BJ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Participant.DID = cutDID
+	cutP := *rec.Participant
+	appendRecs(rec)
+
+	// The DID peer: registered by its DID, its key the one of its DID document.
+	peer := newDIDPeer(t, hub, hubMux, hc, sp.Genesis.Space, authDID)
+	reg := sp.Record(ledger.KindParticipantRegistered, sp.Authority())
+	peerP := identity.Participant{ID: peer.did, DID: peer.did, Name: "Harbour analytics (DCP only)", Keys: []identity.JWK{peer.key.JWK()},
+		Region: "CN-SH", Industry: "logistics", OrgType: "enterprise", Status: identity.StatusActive}
+	reg.Participant = &peerP
+	appendRecs(reg)
+
+	// The authority issues each its membership credential (a signed view
+	// of its registration); each files it in its Credential Service.
+	cutCred, err := issuer.Issue(cutP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerCred, err := issuer.Issue(peerP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.node.Credentials.Store(peerCred.JWT); err != nil {
+		t.Fatal(err)
+	}
+
+	cutDCP, err := dcp.NewNode(dcp.NodeConfig{DID: cutDID, Key: sp.Keys[cutID], DSP: cutURL, Space: sp.Genesis.Space,
+		Trusted: []string{authDID}, HTTPClient: hc, CacheTTL: didBound})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cutDCP.Credentials.Store(cutCred.JWT); err != nil {
+		t.Fatal(err)
+	}
+	registry := identity.NewRegistry(led, identity.WithTTL(didBound),
+		identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
+	dir := t.TempDir()
+	cfg := connector.Config{ParticipantID: cutID, Space: sp.Genesis.Space, Listen: strings.TrimPrefix(cutURL, "https://"), PublicURL: cutURL,
+		DataDir: dir, DataSources: dir, RetryMin: 5 * time.Millisecond, RetryMax: 100 * time.Millisecond, StrictTimeout: 2 * time.Second, MaxAttempts: 1000}
+	cut, err := connector.New(ctx, cfg, connector.WithKey(sp.Keys[cutID]), connector.WithLedger(led),
+		connector.WithRegistry(registry), connector.WithRules(led), connector.WithRegisteredDatasets(led),
+		connector.WithOperatorToken(opToken), connector.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		connector.WithHTTPClient(hc), connector.WithDCP(cutDCP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		cut.Close(ctx)
+	})
+	cutSrv.Config.Handler = cut.Handler()
+	cutSrv.StartTLS()
+	t.Cleanup(cutSrv.Close)
+
+	w.hub, w.hubMux, w.hc, w.authDID, w.issuer = hub, hubMux, hc, authDID, issuer
+	w.cut, w.cutURL, w.cutDID, w.peer, w.peerP = cut, cutURL, cutDID, peer, peerP
+	return w
+}
+
 func newDIDPeer(t *testing.T, hub *httptest.Server, mux *http.ServeMux, hc *http.Client, space, authDID string) *didPeer {
+	t.Helper()
+	return newDIDPeerAt(t, hub, mux, hc, space, authDID, "harbour")
+}
+
+// newDIDPeerAt makes a DID peer served under /name/ of hub.
+func newDIDPeerAt(t *testing.T, hub *httptest.Server, mux *http.ServeMux, hc *http.Client, space, authDID, name string) *didPeer {
 	t.Helper()
 	key, err := identity.GenerateEd25519()
 	if err != nil {
 		t.Fatal(err)
 	}
-	did, err := dcp.WebDID(hub.URL + "/harbour")
+	did, err := dcp.WebDID(hub.URL + "/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &didPeer{t: t, did: did, key: key, cb: hub.URL + "/harbour/dsp", in: make(chan inMsg, 16), hc: hc, errs: make(chan string, 16)}
+	p := &didPeer{t: t, did: did, key: key, cb: hub.URL + "/" + name + "/dsp", in: make(chan inMsg, 16), hc: hc, errs: make(chan string, 16)}
 	p.node, err = dcp.NewNode(dcp.NodeConfig{DID: did, Key: key, DSP: p.cb, Space: space, Trusted: []string{authDID}, HTTPClient: hc})
 	if err != nil {
 		t.Fatal(err)
@@ -361,7 +401,8 @@ func newDIDPeer(t *testing.T, hub *httptest.Server, mux *http.ServeMux, hc *http
 	for _, path := range p.node.Paths() {
 		mux.Handle(path, p.node.Handler())
 	}
-	mux.HandleFunc("/harbour/dsp/", p.serve)
+	mux.HandleFunc("/"+name+"/dsp/", p.serve)
+	p.prefix = "/" + name + "/dsp"
 	return p
 }
 
@@ -381,7 +422,7 @@ func (p *didPeer) serve(w http.ResponseWriter, r *http.Request) {
 	if bytes.Contains(body, []byte(`"tdsc:`)) || bytes.Contains(body, []byte(dsp.TDSCNamespace)) {
 		p.errs <- fmt.Sprintf("%s: the tdsc node sent tdsc terms to a standard peer: %s", r.URL.Path, body)
 	}
-	p.in <- inMsg{r.Method, strings.TrimPrefix(r.URL.Path, "/harbour/dsp"), body, typ}
+	p.in <- inMsg{r.Method, strings.TrimPrefix(r.URL.Path, p.prefix), body, typ}
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -453,4 +494,76 @@ func (p *didPeer) pull(url, tok string) string {
 		fail("pull %s: %d %s", url, resp.StatusCode, b)
 	}
 	return string(b)
+}
+
+// TestDIDPeerCannotClaimAnotherParticipant: a credential from a trusted
+// issuer that names a ledger participant other than the one registered under
+// the caller's DID (here the tdsc node's own id) admits nobody: the ledger,
+// not the credential, says who a DID is. A DID the ledger does not register
+// is refused too, and a node without DCP refuses DCP tokens, naming why.
+func TestDIDPeerCannotClaimAnotherParticipant(t *testing.T) {
+	w := newDIDWorld(t)
+	catalogReq, _ := json.Marshal(msg(dsp.TypeCatalogRequestMessage))
+	if msg := run(func() {
+		// The peer's honest credential works.
+		st, body := w.peer.send(w.cutDID, w.cutURL+"/catalog/request", msg(dsp.TypeCatalogRequestMessage))
+		ok2xx("CatalogRequestMessage", st, body)
+
+		// A second DID participant, unknown to the ledger, whose Credential
+		// Service holds a credential naming the tdsc node's participant id.
+		impostor := newDIDPeerAt(t, w.hub, w.hubMux, w.hc, w.sp.Genesis.Space, w.authDID, "impostor")
+		forged, err := w.issuer.Issue(identity.Participant{ID: cutID, DID: impostor.did, Name: "impostor", Region: "CN-BJ", Status: identity.StatusActive})
+		if err != nil {
+			fail("issue: %v", err)
+		}
+		if err := impostor.node.Credentials.Store(forged.JWT); err != nil {
+			fail("store: %v", err)
+		}
+		tok, err := impostor.node.Token(w.cutDID)
+		if err != nil {
+			fail("token: %v", err)
+		}
+		st, body = impostor.call(http.MethodPost, w.cutURL+"/catalog/request", catalogReq, tok)
+		if st != 401 || !strings.Contains(string(body), "the ledger registers "+cutID+" with DID") {
+			fail("a credential naming another participant: %d %s, want 401 saying whom the ledger registers", st, body)
+		}
+
+		// A DID peer with an honest credential the ledger never registered.
+		stranger := newDIDPeerAt(t, w.hub, w.hubMux, w.hc, w.sp.Genesis.Space, w.authDID, "stranger")
+		cred, err := w.issuer.Issue(identity.Participant{ID: stranger.did, DID: stranger.did, Name: "stranger", Region: "CN-BJ", Status: identity.StatusActive})
+		if err != nil {
+			fail("issue: %v", err)
+		}
+		if err := stranger.node.Credentials.Store(cred.JWT); err != nil {
+			fail("store: %v", err)
+		}
+		tok, err = stranger.node.Token(w.cutDID)
+		if err != nil {
+			fail("token: %v", err)
+		}
+		st, body = stranger.call(http.MethodPost, w.cutURL+"/catalog/request", catalogReq, tok)
+		if st/100 != 4 || !strings.Contains(string(body), stranger.did) {
+			fail("a DID the ledger does not register: %d %s, want a 4xx naming it", st, body)
+		}
+	}); msg != "" {
+		t.Fatal(msg)
+	}
+
+	// A node without DCP (the TCK tier's CUT) refuses a DCP token, naming why.
+	tw := newWorld(t)
+	tok, err := w.peer.node.Token("did:web:anyone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, tw.cutU+"/catalog/request", bytes.NewReader(catalogReq))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 401 || !strings.Contains(string(b), "it has no DID (config did)") {
+		t.Fatalf("a DCP token at a node without DCP: %d %s", resp.StatusCode, b)
+	}
 }
