@@ -41,19 +41,7 @@ func (n *Node) authenticate(ctx context.Context, tok string) (identity.Claims, e
 	if n.dcp == nil {
 		return nil, fmt.Errorf("%w: header typ: this node accepts tdsc protocol tokens (typ %s) only; it has no DID (config did)", identity.ErrWrongKind, identity.TypProtocol)
 	}
-	res, err := n.dcp.Verifier.Verify(ctx, tok)
-	if err != nil {
-		return nil, err
-	}
-	p, err := n.registry.Participant(ctx, res.Caller())
-	if err != nil {
-		return nil, err // unknown, suspended, or the ledger away
-	}
-	if p.DID != res.Participant.DID {
-		return nil, fmt.Errorf("%w: credentialSubject.id: the credential names participant %s with DID %q, but the ledger registers %s with DID %q",
-			identity.ErrWrongIssuer, res.Caller(), res.Participant.DID, p.ID, p.DID)
-	}
-	return res, nil
+	return n.dcp.Verifier.VerifyRegistered(ctx, tok, n.registry)
 }
 
 // peerToken is the bearer token this node sends with a call to peer: a DCP

@@ -133,6 +133,35 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Result, error) {
 	return &Result{Participant: p, Claims: c}, nil
 }
 
+// Registry is where VerifyRegistered reads participants: the ledger's
+// (identity.Registry), refusing unknown and suspended ones.
+type Registry interface {
+	Participant(ctx context.Context, id string) (identity.Participant, error)
+}
+
+// VerifyRegistered is Verify, then the ledger's word on the caller: the
+// participant the credential names must be registered in reg, active, under
+// the caller's very DID. A credential never admits a participant the ledger
+// does not know or has suspended, nor speaks for another participant; the
+// Result then carries the ledger's view of the participant (the attributes
+// policies evaluate).
+func (v *Verifier) VerifyRegistered(ctx context.Context, token string, reg Registry) (*Result, error) {
+	res, err := v.Verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	p, err := reg.Participant(ctx, res.Caller())
+	if err != nil {
+		return nil, err // unknown, suspended, or the ledger away
+	}
+	if p.DID != res.Participant.DID {
+		return nil, fmt.Errorf("%w: credentialSubject.id: the credential names participant %s with DID %q, but the ledger registers %s with DID %q",
+			identity.ErrWrongIssuer, res.Caller(), res.Participant.DID, p.ID, p.DID)
+	}
+	res.Participant = p
+	return res, nil
+}
+
 // VerifyRequest is Verify for the "Authorization: Bearer" token of r.
 func (v *Verifier) VerifyRequest(r *http.Request) (*Result, error) {
 	scheme, tok, ok := identity.Authorization(r)
