@@ -620,6 +620,29 @@ func testParticipants(t *testing.T, f *fixture) {
 	if _, err := f.b.Participant(f.ctx, "p9"); !errors.Is(err, ledger.ErrNotFound) {
 		t.Fatalf("p9 after the refusal: %v, want ErrNotFound", err)
 	}
+	// A DID names one participant: a participant registered by its did:web
+	// is found by it; a second one claiming that DID is refused.
+	const did = "did:web:harbour.example.com"
+	rec, err = f.s.Participant(did, "CN-SH")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Participant.DID = did
+	f.append(t, f.s.Authority(), rec)
+	if p, err := f.b.Participant(f.ctx, did); err != nil || p.DID != did {
+		t.Fatalf("participant %s = %+v, %v", did, p, err)
+	}
+	if rec, err = f.s.Participant("p8", "CN-SH"); err != nil {
+		t.Fatal(err)
+	}
+	rec.Participant.DID = did
+	if b, err = f.s.Batch(f.s.Authority(), rec); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.b.Append(f.ctx, b)
+	if !errors.Is(err, ledger.ErrRefused) || !errors.As(err, &re) || re.Rule != "participant.did-unique" || re.Field != "participant.did" {
+		t.Fatalf("registering %s for p8: %v, want refused by participant.did-unique on participant.did", did, err)
+	}
 }
 
 // testConcurrent appends from several goroutines at once (the same batch
