@@ -20,6 +20,7 @@ import (
 
 	"github.com/tdsc/tdsc/connector"
 	"github.com/tdsc/tdsc/connector/dsp"
+	"github.com/tdsc/tdsc/connector/dsp/dspschema"
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/identity/dcp"
 	"github.com/tdsc/tdsc/ledger"
@@ -88,6 +89,9 @@ func TestDIDOnlyPeer(t *testing.T) {
 		if st != 200 || !strings.Contains(string(body), `"protocol":"DCP"`) || !strings.Contains(string(body), cutDID) ||
 			!strings.Contains(string(body), dsp.ProfileDCPJWT) {
 			fail("dspace-version: %d %s", st, body)
+		}
+		if err := dspschema.Validate(body); err != nil {
+			fail("dspace-version with the DCP entry: %v", err)
 		}
 		// Its DID document is served where did:web says.
 		st, body = peer.call(http.MethodGet, cutURL+"/.well-known/did.json", nil, "")
