@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/tdsc/tdsc/connector"
+	"github.com/tdsc/tdsc/connector/api"
+	"github.com/tdsc/tdsc/connector/client"
 	"github.com/tdsc/tdsc/connector/dsp"
 	"github.com/tdsc/tdsc/connector/dsp/dspschema"
 	"github.com/tdsc/tdsc/identity"
@@ -569,5 +571,124 @@ func TestDIDPeerCannotClaimAnotherParticipant(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 401 || !strings.Contains(string(b), "it has no DID (config did)") {
 		t.Fatalf("a DCP token at a node without DCP: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestTDSCNodesOverDCP: two tdsc nodes, one of them registered by its DID.
+// The consumer (registered by its tdsc id, with a DID beside it) discovers
+// the provider from its dspace-version document, calls it with DCP tokens
+// (its id is a did:web), and is called back with tdsc tokens (its id is
+// not); they agree on countersigned evidence as two tdsc nodes do, and the
+// consumer pulls the data through its management API. The ledger names the
+// provider by its DID.
+func TestTDSCNodesOverDCP(t *testing.T) {
+	ctx := context.Background()
+	w := newDIDWorld(t)
+
+	provSrv := httptest.NewUnstartedServer(nil)
+	provURL := "https://" + provSrv.Listener.Addr().String()
+	provDID, err := dcp.WebDID(provURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	provKey, err := identity.GenerateEd25519()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := w.sp.Record(ledger.KindParticipantRegistered, w.sp.Authority())
+	provP := identity.Participant{ID: provDID, DID: provDID, Name: "Statistics bureau", Keys: []identity.JWK{provKey.JWK()},
+		Region: "CN-BJ", OrgType: "government", Status: identity.StatusActive}
+	reg.Participant = &provP
+	w.append(reg)
+	cred, err := w.issuer.Issue(provP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	provDCP, err := dcp.NewNode(dcp.NodeConfig{DID: provDID, Key: provKey, DSP: provURL, Space: w.sp.Genesis.Space,
+		Trusted: []string{w.authDID}, HTTPClient: w.hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := provDCP.Credentials.Store(cred.JWT); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := connector.Config{ParticipantID: provDID, Space: w.sp.Genesis.Space, Listen: strings.TrimPrefix(provURL, "https://"), PublicURL: provURL,
+		DataDir: dir, DataSources: dir, RetryMin: 5 * time.Millisecond, RetryMax: 100 * time.Millisecond, StrictTimeout: 2 * time.Second, MaxAttempts: 1000}
+	prov, err := connector.New(ctx, cfg, connector.WithKey(provKey), connector.WithLedger(w.led),
+		connector.WithParticipants(w.led), connector.WithRules(w.led), connector.WithRegisteredDatasets(w.led),
+		connector.WithOperatorToken(opToken), connector.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		connector.WithHTTPClient(w.hc), connector.WithDCP(provDCP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		prov.Close(ctx)
+	})
+	provSrv.Config.Handler = prov.Handler()
+	provSrv.StartTLS()
+	t.Cleanup(provSrv.Close)
+
+	const data = "district,year,births\nHaidian,2025,21035\n"
+	sum := sha256.Sum256([]byte(data))
+	src := filepath.Join(t.TempDir(), "births.csv")
+	if err := os.WriteFile(src, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := prov.AddDataset(ctx, connector.NewDataset{ID: "births", Title: "Births by district", Classification: "general",
+		Category: "population", ContentHash: "sha256:" + hex.EncodeToString(sum[:]), Source: "file:" + src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prov.AddOffer(ctx, connector.NewOffer{ID: "offer-births", Dataset: ds.ID, Policy: json.RawMessage(`{
+		"@context": "https://w3id.org/dspace/2025/1/context.jsonld", "@id": "offer-births", "@type": "Offer",
+		"permission": [{"action": "use"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+
+	tlsConf := w.hc.Transport.(*http.Transport).TLSClientConfig
+	c, err := client.New(w.cutURL, opToken, client.WithTLS(tlsConf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	neg, err := c.StartNegotiation(ctx, api.StartNegotiation{ProviderURL: provURL, Offer: "offer-births"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if neg.Counterparty != provDID {
+		t.Fatalf("discovered provider %q, want its DID %s", neg.Counterparty, provDID)
+	}
+	deadline := time.Now().Add(waitLong)
+	for neg.State != "FINALIZED" {
+		if time.Now().After(deadline) || neg.State == "TERMINATED" {
+			t.Fatalf("negotiation %s: %s %s", neg.ID, neg.State, neg.Reason)
+		}
+		if neg, err = c.Negotiation(ctx, neg.ID, time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x, err := c.StartTransfer(ctx, api.StartTransfer{Agreement: neg.AgreementID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x, err = c.WaitTransfer(ctx, x.ID, "started", waitLong); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "births.csv")
+	res, err := c.Pull(ctx, x.ID, out, w.sp.Keys[cutID], client.PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); string(got) != data || res.HashSource != "ledger" {
+		t.Fatalf("pulled %q (hash from %s), want %q checked against the ledger", got, res.HashSource, data)
+	}
+	p, err := w.led.Record(ctx, "agreement.signed/"+neg.AgreementID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Record.Actor != provDID || p.Record.Counterparty != cutID || p.Record.Terms == nil || p.Record.Terms.ConsumerSignature == "" {
+		t.Fatalf("agreement.signed: actor %q counterparty %q terms %+v; want the provider's DID, %s, the consumer's signature (countersigned)", p.Record.Actor, p.Record.Counterparty, p.Record.Terms, cutID)
 	}
 }
