@@ -27,6 +27,19 @@ func (n *Node) handleTransferRequest(r *http.Request, caller string) (int, any, 
 		return 0, nil, err
 	}
 	ctx := r.Context()
+	// A retried initial request (same caller, same consumerPid) gets the
+	// transfer it already started; a consumerPid reused for another
+	// agreement is refused.
+	if prev, err := n.st.View(ctx).TransferByPeer(store.RoleProvider, caller, m.ConsumerPID); err == nil {
+		if prev.AgreementID != m.AgreementID {
+			return 0, nil, refusedErr("consumerPid.reused", fmt.Sprintf("consumerPid %q already names transfer %s under agreement %s; use a new consumerPid for agreement %s",
+				m.ConsumerPID, prev.ID, prev.AgreementID, m.AgreementID), prev.ID, m.ConsumerPID)
+		}
+		msg := trMsg(prev)
+		return http.StatusCreated, &msg, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return 0, nil, err
+	}
 	ag, err := n.st.View(ctx).Agreement(m.AgreementID)
 	if errors.Is(err, store.ErrNotFound) || err == nil && (ag.Role != store.RoleProvider || ag.Consumer != caller) {
 		return 0, nil, refusedErr("agreement.unknown", fmt.Sprintf("no agreement %q between %s and %s", m.AgreementID, n.cfg.ParticipantID, caller), "", m.ConsumerPID)

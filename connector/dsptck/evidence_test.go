@@ -163,6 +163,20 @@ func TestRetriedMessages(t *testing.T) {
 		refused("a different offer in OFFERED", status, body, negErr)
 
 		x := w.tpRequest(asP)
+		// The initial transfer request again: the same transfer, not a
+		// second one; the same consumerPid for another agreement is refused.
+		status, body = w.peer.send(w.cutU+"/transfers/request", msg(dsp.TypeTransferRequestMessage, "consumerPid", x.c,
+			"agreementId", asP, "format", "HttpData-PULL", "callbackAddress", w.peer.url+"/cb"))
+		okay("the initial transfer request, retried")(status, body)
+		if field(body, "providerPid") != x.p {
+			fail("a retried initial transfer request started another transfer: %s, want providerPid %s", body, x.p)
+		}
+		status, body = w.peer.send(w.cutU+"/transfers/request", msg(dsp.TypeTransferRequestMessage, "consumerPid", x.c,
+			"agreementId", asC, "format", "HttpData-PULL", "callbackAddress", w.peer.url+"/cb"))
+		refused("a consumerPid reused for another agreement", status, body, dsp.TypeTransferError)
+		if !strings.Contains(string(body), "consumerPid.reused") {
+			fail("the refusal of a reused consumerPid does not name its rule: %s", body)
+		}
 		x.cutStarts()
 		for i := 0; i < 2; i++ {
 			okay(fmt.Sprintf("suspension #%d", i+1))(x.tck("/suspension", dsp.TypeTransferSuspensionMessage, "code", "tck", "reason", []any{"tck"}))

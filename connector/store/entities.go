@@ -575,6 +575,18 @@ func (t *Tx) Transfer(id string) (*Transfer, error) {
 	return x, nil
 }
 
+// TransferByPeer reads the transfer of role with counterparty whose peer
+// process id is peerPID (ErrNotFound if none): how a retried initial
+// message finds the process it already started.
+func (t *Tx) TransferByPeer(role, counterparty, peerPID string) (*Transfer, error) {
+	x, err := scanTr(t.queryRow(`SELECT `+trCols+` FROM transfers WHERE peer_pid = $1 AND counterparty = $2 AND role = $3 ORDER BY created_at LIMIT 1`,
+		peerPID, counterparty, role))
+	if err != nil {
+		return nil, notFound("transfer of "+counterparty+" with peer pid", peerPID, err)
+	}
+	return x, nil
+}
+
 // Transfers lists transfers, newest first; of one agreement if agreementID is set.
 func (t *Tx) Transfers(agreementID string, limit int) ([]*Transfer, error) {
 	q := `SELECT ` + trCols + ` FROM transfers`
