@@ -117,6 +117,11 @@ type Config struct {
 	// DCPCacheTTL bounds what the DCP verifier caches (DID documents, a
 	// caller's verified presentations, status lists; default 30s).
 	DCPCacheTTL time.Duration `yaml:"dcpCacheTtl" env:"TDSC_DCP_CACHE_TTL"`
+	// DCPAllowedHosts limits the hosts the node fetches DID documents,
+	// Credential Services and status lists from (host, host:port or
+	// *.domain); empty allows any. A DCP caller names the DID the node
+	// resolves, so a node in a private network should list its space's hosts.
+	DCPAllowedHosts []string `yaml:"dcpAllowedHosts"`
 }
 
 // DefaultConfig returns the defaults every unset field takes.
@@ -233,6 +238,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("config: did: %w", err))
 		case !strings.HasPrefix(c.PublicURL, base) && !strings.HasPrefix(base, c.PublicURL):
 			errs = append(errs, fmt.Errorf("config: did: %s resolves to %s, which is not this node's publicUrl %s (the node serves its DID document)", c.DID, base, c.PublicURL))
+		}
+		if err := dcp.Hosts(c.DCPAllowedHosts).Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("config: dcpAllowedHosts: %w", err))
 		}
 		if len(c.TrustedIssuers) == 0 {
 			errs = append(errs, errors.New("config: trustedIssuers: required with did (the space authority's did:web)"))

@@ -66,6 +66,9 @@ func TestConfigDID(t *testing.T) {
 		{"not a did:web", func(c *Config) {
 			c.DID, c.TrustedIssuers = "did:key:z6Mk", []string{"did:web:authority.example.com"}
 		}, "config: did:"},
+		{"a bad allowed host", func(c *Config) {
+			c.DID, c.TrustedIssuers, c.DCPAllowedHosts = "did:web:node.example.com%3A8443", []string{"did:web:authority.example.com"}, []string{"https://x"}
+		}, "config: dcpAllowedHosts:"},
 		{"issuers without did", func(c *Config) { c.TrustedIssuers = []string{"did:web:authority.example.com"} }, "config: trustedIssuers/credentialFiles: need did"},
 	}
 	for _, tt := range tests {

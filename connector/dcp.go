@@ -67,7 +67,7 @@ func isDIDPeer(id string) bool { return strings.HasPrefix(id, "did:web:") }
 // key and DSP endpoint, and its Credential Service holding the credentials.
 func newDCP(cfg Config, key *identity.Key, hc *http.Client) (*dcp.Node, error) {
 	d, err := dcp.NewNode(dcp.NodeConfig{DID: cfg.DID, Key: key, DSP: cfg.PublicURL, Space: cfg.Space, Trusted: cfg.TrustedIssuers,
-		HTTPClient: hc, CacheTTL: cfg.DCPCacheTTL})
+		HTTPClient: hc, CacheTTL: cfg.DCPCacheTTL, AllowedHosts: cfg.DCPAllowedHosts})
 	if err != nil {
 		return nil, fmt.Errorf("config: did: %w", err)
 	}

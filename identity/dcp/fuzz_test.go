@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -167,6 +168,28 @@ func FuzzIsTDSCToken(f *testing.F) {
 	f.Fuzz(func(t *testing.T, tok string) {
 		if dcp.IsTDSCToken(tok) && !strings.Contains(tok, ".") {
 			t.Fatalf("%q has no header but is taken as tdsc", tok)
+		}
+	})
+}
+
+// FuzzHostsAllow: the allow-list check on a URL built from an untrusted DID
+// never panics, and what it allows has a host on the list.
+func FuzzHostsAllow(f *testing.F) {
+	for _, s := range []string{"https://a.example.com/x", "https://127.0.0.1:8443/", "https://[::1]:1/", "https://x@a.example.com/", "://", "https://A.EXAMPLE.COM.:443/"} {
+		f.Add(s)
+	}
+	h := dcp.Hosts{"a.example.com", "127.0.0.1:8443", "*.members.example.org"}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if h.Allow(raw) != nil {
+			return
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatalf("allowed an unparsable URL %q", raw)
+		}
+		name := strings.ToLower(u.Hostname())
+		if name != "a.example.com" && strings.ToLower(u.Host) != "127.0.0.1:8443" && !strings.HasSuffix(name, ".members.example.org") {
+			t.Fatalf("allowed %q (host %q)", raw, u.Host)
 		}
 	})
 }

@@ -33,7 +33,10 @@ type NodeConfig struct {
 	// CacheTTL bounds every cache (documents, presentations, status lists);
 	// default 30 s.
 	CacheTTL time.Duration
-	Now      func() time.Time
+	// AllowedHosts limits the hosts the node's DCP side fetches from (DID
+	// documents, Credential Services, status lists); empty allows any.
+	AllowedHosts Hosts
+	Now          func() time.Time
 }
 
 // Node assembles a node's DCP pieces: its DID document, STS, Credential
@@ -76,7 +79,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if n.Document, err = NewDocument(cfg.DID, cfg.Key.JWK(), svc...); err != nil {
 		return nil, err
 	}
-	opts := []ResolverOption{WithDocumentTTL(cfg.CacheTTL), WithResolverClock(cfg.Now)}
+	opts := []ResolverOption{WithDocumentTTL(cfg.CacheTTL), WithResolverClock(cfg.Now), WithAllowedHosts(cfg.AllowedHosts)}
 	if cfg.HTTPClient != nil {
 		opts = append(opts, WithHTTPClient(cfg.HTTPClient))
 	}
@@ -88,7 +91,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	}
 	n.Credentials = NewCredentialService(n.STS, n.Resolver)
 	if n.Verifier, err = NewVerifier(VerifierConfig{STS: n.STS, Resolver: n.Resolver, Space: cfg.Space, Trusted: cfg.Trusted,
-		HTTPClient: cfg.HTTPClient, CacheTTL: cfg.CacheTTL, Now: cfg.Now}); err != nil {
+		HTTPClient: cfg.HTTPClient, CacheTTL: cfg.CacheTTL, AllowedHosts: cfg.AllowedHosts, Now: cfg.Now}); err != nil {
 		return nil, err
 	}
 	cu, err := url.Parse(cfg.CredentialService)

@@ -28,6 +28,7 @@ type Resolver struct {
 	failTTL time.Duration
 	max     int
 	now     func() time.Time
+	hosts   Hosts
 	group   singleflight.Group
 
 	mu  sync.Mutex
@@ -64,11 +65,18 @@ func WithCacheSize(n int) ResolverOption { return func(r *Resolver) { r.max = n 
 // WithResolverClock injects the clock (tests use a fake one).
 func WithResolverClock(now func() time.Time) ResolverOption { return func(r *Resolver) { r.now = now } }
 
+// WithAllowedHosts limits the hosts documents are fetched from (Hosts); a DID
+// on any other host is refused before any connection.
+func WithAllowedHosts(h Hosts) ResolverOption { return func(r *Resolver) { r.hosts = h } }
+
 // NewResolver makes a resolver.
 func NewResolver(opts ...ResolverOption) (*Resolver, error) {
 	r := &Resolver{http: resty.New(), ttl: 5 * time.Minute, failTTL: 5 * time.Second, max: 10000, now: time.Now, lru: list.New(), m: map[string]*list.Element{}}
 	for _, o := range opts {
 		o(r)
+	}
+	if err := r.hosts.Validate(); err != nil {
+		return nil, err
 	}
 	if r.ttl <= 0 || r.max <= 0 || r.failTTL < 0 {
 		return nil, fmt.Errorf("dcp: resolver: document TTL %v and cache size %d must be positive, failure TTL %v not negative", r.ttl, r.max, r.failTTL)
@@ -80,6 +88,15 @@ func NewResolver(opts ...ResolverOption) (*Resolver, error) {
 
 // Resolve returns the DID document of did, from the cache when fresh.
 func (r *Resolver) Resolve(ctx context.Context, did string) (*Document, error) {
+	if len(r.hosts) > 0 {
+		u, err := WebURL(did)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.hosts.Allow(u); err != nil {
+			return nil, fmt.Errorf("resolving %q: %w", did, err)
+		}
+	}
 	now := r.now()
 	r.mu.Lock()
 	if el, ok := r.m[did]; ok {

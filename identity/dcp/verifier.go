@@ -35,6 +35,9 @@ type VerifierConfig struct {
 	// status list are reused (default 30 s, as the ledger registry): the
 	// longest a revocation goes unseen.
 	CacheTTL time.Duration
+	// AllowedHosts limits the hosts of the Credential Services and status
+	// lists fetched (Hosts; the Resolver has its own list for documents).
+	AllowedHosts Hosts
 	// CacheSize bounds the number of callers cached (default 10 000).
 	CacheSize int
 	Leeway    time.Duration
@@ -103,6 +106,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if err := cfg.AllowedHosts.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.CacheTTL < 0 || cfg.CacheSize < 0 || cfg.Leeway < 0 || cfg.Leeway > 2*time.Minute {
 		return nil, errors.New("dcp: verifier: fields CacheTTL, CacheSize: must be positive; Leeway in [0, 2m]")
@@ -207,6 +213,9 @@ func (v *Verifier) holder(ctx context.Context, c *IDClaims) (identity.Participan
 	base, err := doc.ServiceEndpoint(ServiceCredential)
 	if err != nil {
 		return identity.Participant{}, err
+	}
+	if err := v.cfg.AllowedHosts.Allow(base); err != nil {
+		return identity.Participant{}, fmt.Errorf("%q's Credential Service: %w", did, err)
 	}
 	query, err := v.cfg.STS.IDToken(did, c.Token)
 	if err != nil {
@@ -366,6 +375,9 @@ func (v *Verifier) statusList(ctx context.Context, u, purpose string) (StatusLis
 	}
 	if !strings.HasPrefix(u, "https://") {
 		return nil, fmt.Errorf("%w: statusListCredential %q: must be an https URL", identity.ErrMalformed, u)
+	}
+	if err := v.cfg.AllowedHosts.Allow(u); err != nil {
+		return nil, fmt.Errorf("statusListCredential: %w", err)
 	}
 	r, err := v.http.R().SetContext(ctx).SetDoNotParseResponse(true).Get(u)
 	if err != nil {
