@@ -42,13 +42,23 @@ type node struct {
 }
 
 // Limits are an agreement's terms in the form the ledger records them: the
-// time window, the number of uses, and the duties owed. A zero NotBefore,
-// NotAfter or MaxUses means unbounded.
+// time window, the number of uses, the duties owed, and whether the
+// agreement is compute-only. A zero NotBefore, NotAfter or MaxUses means
+// unbounded.
 type Limits struct {
 	NotBefore time.Time
 	NotAfter  time.Time
 	MaxUses   int
 	Duties    []DutyTemplate
+	// ComputeOnly is set when the policy grants compute and no other
+	// action: an agreement on it lets the consumer's programs run where the
+	// data is and no byte of the data leave (docs/sandbox.md).
+	ComputeOnly bool
+	// GroupSize is, for a compute-only policy, the smallest group every
+	// compute permission requires of its results (groupSize gteq k, the
+	// aggregate-only output rule): the least k of them, 0 when one of them
+	// sets no such rule.
+	GroupSize int
 }
 
 // DutyTemplate is a duty as a policy states it; Evaluate turns it into a
@@ -291,12 +301,78 @@ func (c *Compiled) Limits() Limits {
 	return l
 }
 
+// minGroupSize is the least k of the groupSize gteq k every compute
+// permission sets (directly or under and/andSequence), 0 when one sets none.
+func (c *Compiled) minGroupSize() int {
+	least := 0
+	for _, r := range c.permissions {
+		if r.action != ActionCompute {
+			continue
+		}
+		k := 0
+		var walk func(ns []node)
+		walk = func(ns []node) {
+			for _, n := range ns {
+				switch {
+				case n.logic == LogicAnd || n.logic == LogicAndSequence:
+					walk(n.kids)
+				case n.logic == "" && n.left == LeftGroupSize && !n.dom.neg && n.dom.lo != math.MinInt64:
+					k = max(k, int(min(n.dom.lo, math.MaxInt32)))
+				}
+			}
+		}
+		walk(r.cons)
+		if k == 0 {
+			return 0
+		}
+		if least == 0 || k < least {
+			least = k
+		}
+	}
+	return least
+}
+
+// Grants returns the uses an agreement on c is put to, each judged when the
+// agreement is negotiated: ActionUse when a permission grants any action but
+// compute (the data leaving, as a transfer evaluates it), and ActionCompute
+// when one grants compute.
+func (c *Compiled) Grants() []string {
+	var use, compute bool
+	for _, r := range c.permissions {
+		if r.action == ActionCompute {
+			compute = true
+		} else {
+			use = true
+		}
+	}
+	var out []string
+	if use {
+		out = append(out, ActionUse)
+	}
+	if compute {
+		out = append(out, ActionCompute)
+	}
+	return out
+}
+
 func (c *Compiled) computeLimits() Limits {
 	var l Limits
 	l.Duties = append(l.Duties, c.obligations...)
+	l.ComputeOnly = len(c.permissions) > 0
+	for _, r := range c.permissions {
+		if r.action != ActionCompute {
+			l.ComputeOnly = false
+		}
+	}
+	if l.ComputeOnly {
+		l.GroupSize = c.minGroupSize()
+	}
 	first := true
 	for _, r := range c.permissions {
-		if r.action != "use" && r.action != "read" && r.action != "transfer" {
+		// A compute-only agreement's window and use limit are its compute
+		// permissions'; otherwise those of the permissions that let the
+		// data leave.
+		if l.ComputeOnly && r.action != ActionCompute || !l.ComputeOnly && r.action != "use" && r.action != "read" && r.action != "transfer" {
 			continue
 		}
 		var nb, na time.Time

@@ -2,7 +2,10 @@ package policy
 
 import (
 	"context"
+	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 const computePolicy = `{"@id":"urn:offer:pop","@type":"Offer","permission":[{"action":"compute","constraint":[
@@ -78,5 +81,121 @@ func TestComputeOutputLimit(t *testing.T) {
 		if got := ComputeOutputLimit(mustCompile(t, tc.policy)); got != tc.want {
 			t.Errorf("%s: %d, want %d", tc.policy, got, tc.want)
 		}
+	}
+}
+
+func TestComputeOnlyLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name, policy string
+		only         bool
+		groupSize    int
+		maxUses      int
+		grants       []string
+	}{
+		{"compute only, aggregate-only", computePolicy, true, 10, 3, []string{ActionCompute}},
+		{"compute only, no output rule", `{"@id":"urn:x","permission":[{"action":"compute","constraint":[{"leftOperand":"count","operator":"lteq","rightOperand":4}]}]}`, true, 0, 4, []string{ActionCompute}},
+		{"two compute permissions: the smaller k", `{"@id":"urn:x","permission":[
+		  {"action":"compute","constraint":[{"leftOperand":"groupSize","operator":"gt","rightOperand":19}]},
+		  {"action":"compute","constraint":[{"and":[{"leftOperand":"groupSize","operator":"gteq","rightOperand":5}]}]}]}`, true, 5, 0, []string{ActionCompute}},
+		{"one compute permission without k", `{"@id":"urn:x","permission":[
+		  {"action":"compute","constraint":[{"leftOperand":"groupSize","operator":"gteq","rightOperand":20}]},
+		  {"action":"compute"}]}`, true, 0, 0, []string{ActionCompute}},
+		{"k only inside an or does not bind", `{"@id":"urn:x","permission":[{"action":"compute","constraint":[{"or":[
+		  {"leftOperand":"groupSize","operator":"gteq","rightOperand":20},{"leftOperand":"outputRows","operator":"lteq","rightOperand":1}]}]}]}`, true, 0, 0, []string{ActionCompute}},
+		{"use and compute", `{"@id":"urn:x","permission":[{"action":"use","constraint":[{"leftOperand":"count","operator":"lteq","rightOperand":2}]},
+		  {"action":"compute","constraint":[{"leftOperand":"groupSize","operator":"gteq","rightOperand":10}]}]}`, false, 0, 2, []string{ActionUse, ActionCompute}},
+		{"read", `{"@id":"urn:x","permission":[{"action":"read"}]}`, false, 0, 0, []string{ActionUse}},
+		{"prohibitions only", `{"@id":"urn:x","prohibition":[{"action":"distribute"}]}`, false, 0, 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := mustCompile(t, tc.policy)
+			l := c.Limits()
+			if l.ComputeOnly != tc.only || l.GroupSize != tc.groupSize || l.MaxUses != tc.maxUses {
+				t.Errorf("ComputeOnly %v GroupSize %d MaxUses %d, want %v %d %d", l.ComputeOnly, l.GroupSize, l.MaxUses, tc.only, tc.groupSize, tc.maxUses)
+			}
+			if diff := cmp.Diff(tc.grants, c.Grants()); diff != "" {
+				t.Errorf("Grants (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A compute-only agreement on core data for a consumer in another region of
+// the same border: the data stays, aggregates leave. Everything else about
+// the space rules stands.
+func TestComputeOnlyFlow(t *testing.T) {
+	rules, err := ParseSpaceRules([]byte(`{"negativeList":[{"category":"genomic"}],
+		"crossBorder":[{"destination":"SG","maxClassification":"core","legalBasis":"PIPL-38-standard-contract"}],
+		"ceilings":[{"destination":"*","maxClassification":"important"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	aggregate := mustCompile(t, computePolicy)
+	rows := mustCompile(t, `{"@id":"urn:x","permission":[{"action":"compute","constraint":[{"leftOperand":"groupSize","operator":"gteq","rightOperand":1}]}]}`)
+	mixed := mustCompile(t, `{"@id":"urn:x","permission":[{"action":"use"},{"action":"compute","constraint":[{"leftOperand":"groupSize","operator":"gteq","rightOperand":10}]}]}`)
+	core := func(r *Request) { r.Dataset.Classification, r.Dataset.Region, r.Consumer.Region = Core, "CN-BJ", "CN-SH" }
+	for _, tc := range []struct {
+		name   string
+		c      *Compiled
+		change func(*Request)
+		rule   string
+		reason string
+	}{
+		{"core data, aggregates to another region", aggregate, core, "", "compute-only"},
+		{"core data, groups of one are rows", rows, core, RuleCoreStaysInRegion, "aggregate-only"},
+		{"core data, an agreement that also grants use", mixed, core, RuleCoreStaysInRegion, "may not leave"},
+		{"core data across the border", aggregate, func(r *Request) {
+			core(r)
+			r.Consumer.Region, r.LegalBasis = "SG", "PIPL-38-standard-contract"
+		}, RuleCoreStaysInRegion, "export rules"},
+		{"important data across the border, no legal basis", aggregate, func(r *Request) { r.Consumer.Region = "SG" }, RuleLegalBasis, "export rules"},
+		{"negative list", aggregate, func(r *Request) { core(r); r.Dataset.Category = "genomic" }, RuleNegativeList, "negative list"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := okRequest()
+			req.Action, req.Uses, req.Compute = ActionCompute, 0, &Compute{Negotiation: true}
+			tc.change(&req)
+			d := EvaluateWithRules(context.Background(), tc.c, rules, req)
+			if tc.rule == "" {
+				if !d.Allowed {
+					t.Fatalf("denied: %s: %s", d.Rule, d.Reason)
+				}
+			} else if d.Allowed || d.Rule != tc.rule {
+				t.Fatalf("allowed %v rule %q (%s), want %s", d.Allowed, d.Rule, d.Reason, tc.rule)
+			}
+			last := d.Results[len(d.Results)-1]
+			if !strings.Contains(last.Reason, tc.reason) {
+				t.Errorf("space result %q, want it to say %q", last.Reason, tc.reason)
+			}
+			if d.Rule != "" && !d.Allowed && d.Reason != last.Reason {
+				t.Errorf("decision reason %q is not the space rule's %q", d.Reason, last.Reason)
+			}
+			// The ledger asks CheckFlow with the agreement's terms; it agrees.
+			f := req.Flow()
+			l := tc.c.Limits()
+			f.ComputeOnly, f.GroupSize = l.ComputeOnly, l.GroupSize
+			if ref := rules.CheckFlow(f); (ref == nil) != (tc.rule == "") || ref != nil && ref.Rule != tc.rule {
+				t.Errorf("CheckFlow: %v, want %q", ref, tc.rule)
+			}
+		})
+	}
+}
+
+// At negotiation no program exists yet: the program constraints pass
+// provisionally, the others are judged as for a run.
+func TestComputeNegotiation(t *testing.T) {
+	c := mustCompile(t, `{"@id":"urn:x","permission":[{"action":"compute","constraint":[
+	  {"leftOperand":"program","operator":"isAnyOf","rightOperand":["sha256:aa"]},
+	  {"leftOperand":"purpose","operator":"eq","rightOperand":"research"},
+	  {"leftOperand":"groupSize","operator":"gteq","rightOperand":10}]}]}`)
+	req := okRequest()
+	req.Action, req.Uses, req.Compute = ActionCompute, 0, &Compute{Negotiation: true}
+	d := Evaluate(context.Background(), c, req)
+	if !d.Allowed || !strings.HasPrefix(d.Results[0].Reason, "judged at each run: ") || !strings.HasPrefix(d.Results[2].Reason, "checked on the result: ") {
+		t.Fatalf("%+v", d)
+	}
+	req.Purpose = "marketing"
+	if d := Evaluate(context.Background(), c, req); d.Allowed || d.Rule != "permission[0].constraint[1]" {
+		t.Fatalf("a wrong purpose at negotiation: %+v", d)
 	}
 }

@@ -37,6 +37,10 @@ type Compute struct {
 	// Approval is ApprovalOperator when the provider's operator approved it.
 	Approval string       `json:"approval,omitempty"`
 	Output   *OutputFacts `json:"output,omitempty"`
+	// Negotiation asks whether an agreement may grant compute at all, before
+	// any program exists: the program constraints, like the output ones,
+	// pass provisionally (their reason says they are judged at each run).
+	Negotiation bool `json:"negotiation,omitempty"`
 }
 
 // OutputFacts are what a result shows the output constraints.
@@ -324,6 +328,9 @@ func evalAtomic(n *node, req *Request) (bool, string) {
 		if req.Compute == nil {
 			return false, "the request runs no program"
 		}
+		if req.Compute.Negotiation {
+			return true, "judged at each run: " + n.ok
+		}
 		v := req.Compute.Program
 		if n.left == LeftProgramApproval {
 			if v = req.Compute.Approval; v == "" {
@@ -399,11 +406,15 @@ func failReason(n *node, value string) string {
 // the space's rules together. The space rules win: a flow they refuse is
 // denied whatever the policy says, and the decision names the space rule
 // (space.negative-list, space.cross-border-whitelist, ...). The flow is the
-// dataset moving from its region (Dataset.Region) to the consumer's.
+// dataset moving from its region (Dataset.Region) to the consumer's; under
+// a compute-only policy (Limits.ComputeOnly) it is a compute-only flow with
+// the policy's aggregate-only rule (SpaceRules.CheckFlow).
 func EvaluateWithRules(ctx context.Context, c *Compiled, rules SpaceRules, req Request) Decision {
 	d := Decision{Results: make([]Result, 0, c.results+1)}
 	c.EvaluateInto(ctx, req, &d)
-	res := rules.Evaluate(req)
+	f := req.Flow()
+	f.ComputeOnly, f.GroupSize = c.limits.ComputeOnly, c.limits.GroupSize
+	res := rules.evaluateFlow(f)
 	d.Results = append(d.Results, res)
 	if !res.Satisfied {
 		d.Allowed, d.Rule, d.Reason, d.Duties = false, res.Path, res.Reason, nil

@@ -58,6 +58,28 @@ type Flow struct {
 	FromRegion     string
 	ToRegion       string
 	LegalBasis     string
+	// ComputeOnly says the data does not move: the agreement lets the
+	// consumer's programs run where the data is (Limits.ComputeOnly), and
+	// GroupSize is the aggregate-only output rule its results are held to
+	// (Limits.GroupSize). See CheckFlow.
+	ComputeOnly bool
+	GroupSize   int
+}
+
+// MinAggregateGroup is the least groupSize (k) that makes a compute-only
+// flow's results aggregates rather than rows: with groups of one, an
+// aggregate is a copy of the rows.
+const MinAggregateGroup = 2
+
+// stays reports whether f is a compute-only flow whose data stays at its
+// holder and whose results, aggregates only, do not leave the border: the
+// flow the rules about data leaving its region let through.
+func (f Flow) stays() bool {
+	return f.ComputeOnly && f.GroupSize >= MinAggregateGroup && !f.crossesBorder()
+}
+
+func (f Flow) crossesBorder() bool {
+	return f.FromRegion != "" && f.ToRegion != "" && CrossBorder(f.FromRegion, f.ToRegion)
 }
 
 // Rule identifiers named in refusals.
@@ -133,7 +155,30 @@ func (r SpaceRules) Validate() error {
 // CheckFlow returns nil when the rules allow the flow, or a *Refusal naming the rule.
 // Order: negative list, core data stays in its region, cross-border white-list and
 // legal basis, then ceilings.
+//
+// A compute-only flow with aggregate-only results (Flow.ComputeOnly,
+// GroupSize ≥ MinAggregateGroup) that stays within its border is held to the
+// negative list alone: the data never leaves the provider's node, so the
+// rules about where data may go (core data stays in its region, the
+// ceilings) have nothing to hold; only aggregates of at least k rows leave.
+// Across a border the results are an export like any other and every rule
+// applies, core data's included: results of core data do not leave the
+// country. A compute-only flow without an aggregate-only rule is judged as a
+// transfer: a program may print the rows.
 func (r SpaceRules) CheckFlow(f Flow) *Refusal {
+	ref := r.checkFlow(f)
+	if ref != nil && ref.Rule != RuleNegativeList && f.ComputeOnly {
+		switch {
+		case f.crossesBorder():
+			ref.Reason += "; a compute-only agreement's results crossing the border are held to the export rules like the data"
+		case f.GroupSize < MinAggregateGroup:
+			ref.Reason += fmt.Sprintf("; a compute-only agreement is let through only when every compute permission keeps its results aggregate-only (groupSize gteq %d or more)", MinAggregateGroup)
+		}
+	}
+	return ref
+}
+
+func (r SpaceRules) checkFlow(f Flow) *Refusal {
 	for _, e := range r.NegativeList {
 		if strings.EqualFold(e.Category, f.Category) {
 			reason := fmt.Sprintf("category %q is on the space's negative list", f.Category)
@@ -142,6 +187,9 @@ func (r SpaceRules) CheckFlow(f Flow) *Refusal {
 			}
 			return &Refusal{Rule: RuleNegativeList, Reason: reason}
 		}
+	}
+	if f.stays() {
+		return nil
 	}
 	if f.Classification == Core && f.FromRegion != "" && f.ToRegion != "" && !IsPartOf(f.ToRegion, f.FromRegion) && !IsPartOf(f.FromRegion, f.ToRegion) {
 		return &Refusal{Rule: RuleCoreStaysInRegion, Reason: fmt.Sprintf("core data may not leave its region %s (destination %s)", f.FromRegion, f.ToRegion)}
@@ -205,9 +253,15 @@ func (req Request) Flow() Flow {
 
 // Evaluate judges a request's flow against the space rules as one result of
 // a decision: Path is the refusing rule's name (or "space" when they allow it).
-func (r SpaceRules) Evaluate(req Request) Result {
-	if ref := r.CheckFlow(req.Flow()); ref != nil {
+func (r SpaceRules) Evaluate(req Request) Result { return r.evaluateFlow(req.Flow()) }
+
+func (r SpaceRules) evaluateFlow(f Flow) Result {
+	if ref := r.CheckFlow(f); ref != nil {
 		return Result{Path: ref.Rule, Constraint: "space rules", Reason: ref.Reason}
+	}
+	if f.stays() {
+		return Result{Path: "space", Constraint: "space rules", Satisfied: true,
+			Reason: fmt.Sprintf("compute-only, aggregates of at least %d rows: the data stays with its holder, and the space's rules allow it", f.GroupSize)}
 	}
 	return Result{Path: "space", Constraint: "space rules", Satisfied: true, Reason: "the space's rules allow the flow"}
 }

@@ -54,6 +54,10 @@ const (
 	LeftGroupSize       = "groupSize"       // the smallest group of an aggregate result
 )
 
+// ActionUse is ODRL's use: every action but transfer and compute. A
+// transfer of the data is evaluated as a use.
+const ActionUse = "use"
+
 // ActionCompute is the usage action of running a program where the data is:
 // only the result leaves. A "use" permission does not cover it.
 const ActionCompute = "compute"
