@@ -133,7 +133,9 @@ func TestComputeOnlyFlow(t *testing.T) {
 	aggregate := mustCompile(t, computePolicy)
 	rows := mustCompile(t, `{"@id":"urn:x","permission":[{"action":"compute","constraint":[{"leftOperand":"groupSize","operator":"gteq","rightOperand":1}]}]}`)
 	mixed := mustCompile(t, `{"@id":"urn:x","permission":[{"action":"use"},{"action":"compute","constraint":[{"leftOperand":"groupSize","operator":"gteq","rightOperand":10}]}]}`)
-	core := func(r *Request) { r.Dataset.Classification, r.Dataset.Region, r.Consumer.Region = Core, "CN-BJ", "CN-SH" }
+	core := func(r *Request) {
+		r.Dataset.Classification, r.Dataset.Region, r.Consumer.Region = Core, "CN-BJ", "CN-SH"
+	}
 	for _, tc := range []struct {
 		name   string
 		c      *Compiled
