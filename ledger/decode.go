@@ -260,6 +260,9 @@ func (r *Record) validateKind() error {
 		if t.MaxUses < 0 {
 			return malformed(RuleFormat, "terms.maxUses", r.ID, "must not be negative")
 		}
+		if t.GroupSize < 0 || t.GroupSize > 0 && !t.ComputeOnly {
+			return malformed(RuleFormat, "terms.groupSize", r.ID, "must not be negative, and is a term of compute-only agreements only (computeOnly true)")
+		}
 		for i, d := range t.Duties {
 			if d.ID == "" || d.Action == "" {
 				return malformed(RuleRequired, fmt.Sprintf("terms.duties[%d]", i), r.ID, "a duty needs id and action")
@@ -304,7 +307,7 @@ func (c *Compute) validate(r *Record) error {
 			continue
 		}
 		if !isDigest(h.v) {
-			return malformed(RuleFormat, h.field, r.ID, "must be a content hash as sha256:<64 lower-case hex digits>; got %q", h.v)
+			return malformed(RuleFormat, h.field, r.ID, "must be a content hash as <alg>:<lower-case hex digits> (sha256, or sm3 in a gm space); got %q", h.v)
 		}
 	}
 	for _, n := range []struct {

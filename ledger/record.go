@@ -153,9 +153,18 @@ type Participant = identity.Participant
 type Terms struct {
 	NotBefore string `json:"notBefore,omitempty"`
 	NotAfter  string `json:"notAfter,omitempty"`
-	// MaxUses is the number of transfer.authorized records allowed; 0 is unlimited.
+	// MaxUses is the number of uses allowed (transfer.authorized and allowed
+	// compute.executed records together); 0 is unlimited.
 	MaxUses int    `json:"maxUses,omitempty"`
 	Duties  []Duty `json:"duties,omitempty"`
+	// ComputeOnly says the agreement grants computations where the data is
+	// and nothing else: no transfer.authorized is accepted under it, and the
+	// space rules judge it as a flow that stays with its holder when its
+	// results are aggregate-only (policy.SpaceRules.CheckFlow). GroupSize is
+	// that aggregate-only rule (the least k of its groupSize gteq k), 0 for
+	// none. Both are in TermsMessage: the consumer signs them.
+	ComputeOnly bool `json:"computeOnly,omitempty"`
+	GroupSize   int  `json:"groupSize,omitempty"`
 	// ConsumerKeyID and ConsumerSignature (base64url) are the consumer's
 	// signature over TermsMessage.
 	ConsumerKeyID     string `json:"consumerKeyId"`
@@ -194,7 +203,9 @@ type Objection struct {
 }
 
 // TermsMessage is the byte string a consumer signs to accept an agreement: the
-// agreement id, both parties, the dataset, the policy hash and the limits.
+// agreement id, both parties, the dataset, the policy hash and the limits,
+// and for a compute-only agreement that it is (lines absent otherwise, so
+// the message of every other agreement is what it always was).
 func TermsMessage(r *Record) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "tdsc-agreement-v1\nagreement=%s\nprovider=%s\nconsumer=%s\ndataset=%s\npolicyHash=%s\n",
@@ -203,6 +214,9 @@ func TermsMessage(r *Record) []byte {
 		fmt.Fprintf(&b, "notBefore=%s\nnotAfter=%s\nmaxUses=%d\n", r.Terms.NotBefore, r.Terms.NotAfter, r.Terms.MaxUses)
 		for _, d := range r.Terms.Duties {
 			fmt.Fprintf(&b, "duty=%s,%s,%s\n", d.ID, d.Action, d.Due)
+		}
+		if r.Terms.ComputeOnly {
+			fmt.Fprintf(&b, "computeOnly=true\ngroupSize=%d\n", r.Terms.GroupSize)
 		}
 	}
 	return b.Bytes()

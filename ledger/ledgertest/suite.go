@@ -60,6 +60,7 @@ func run(t *testing.T, cs *suite.Suite, factory Factory) {
 		{"Participants", testParticipants},
 		{"ConcurrentAppends", testConcurrent},
 		{"ComputeRuns", testCompute},
+		{"ComputeOnly", testComputeOnly},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := NewSuiteSpace(cs)
@@ -774,4 +775,37 @@ func testCompute(t *testing.T, f *fixture) {
 			}
 		})
 	}
+}
+
+// testComputeOnly: a compute-only agreement on core data for a consumer in
+// another region (aggregate-only results) is signed, a transfer under it is
+// refused, a run is accepted and counted; the run's hashes must be the
+// space suite's.
+func testComputeOnly(t *testing.T, f *fixture) {
+	s := f.s
+	f.append(t, s.Authority(), must(s.Participant("p1", "CN-BJ")), must(s.Participant("p2", "CN-SH")))
+	f.append(t, "p1", s.Dataset("p1", "ds-core", policy.Core, "population"))
+	refused := func(t *testing.T, writer string, rec ledger.Record, rule string) {
+		t.Helper()
+		b, err := s.Batch(writer, rec)
+		if err == nil {
+			_, err = f.b.Append(f.ctx, b)
+		}
+		var re *ledger.RuleError
+		if !errors.As(err, &re) || re.Rule != rule {
+			t.Fatalf("got %v, want a refusal by %s", err, rule)
+		}
+	}
+	refused(t, "p1", must(s.Agreement("p1", "p2", "ds-core", "ag-t", &ledger.Terms{MaxUses: 2})), policy.RuleCoreStaysInRegion)
+	f.append(t, "p1", must(s.Agreement("p1", "p2", "ds-core", "ag-c", &ledger.Terms{MaxUses: 2, ComputeOnly: true, GroupSize: 10})))
+	refused(t, "p1", s.Transfer("p1", "p2", "ag-c", "ds-core", "t-1"), "transfer.compute-only")
+	other := s.Compute("p1", "p2", "ag-c", "ds-core", "run-0", 64, "")
+	if s.Suite.HashName() == suite.HashSHA256 {
+		other.Compute.OutputHash = "sm3:" + strings.Repeat("0", 64)
+	} else {
+		other.Compute.OutputHash = "sha256:" + strings.Repeat("0", 64)
+	}
+	refused(t, "p1", other, suite.RuleHash)
+	f.append(t, "p1", s.Compute("p1", "p2", "ag-c", "ds-core", "run-1", 64, ""), s.Compute("p1", "p2", "ag-c", "ds-core", "run-2", 64, ""))
+	refused(t, "p1", s.Compute("p1", "p2", "ag-c", "ds-core", "run-3", 64, ""), "transfer.agreement-max-uses")
 }

@@ -56,6 +56,9 @@ const (
 	RuleObjectionOnce       = "objection.resolve-once"
 	RuleObjectionResolver   = "objection.resolver"
 	RuleComputeParties      = "compute.parties-match-agreement"
+	// RuleComputeOnly refuses a transfer under a compute-only agreement: its
+	// data does not leave the provider; the consumer runs programs there.
+	RuleComputeOnly = "transfer.compute-only"
 )
 
 // WriterKey returns the key a batch by writer signed with kid must verify
@@ -333,11 +336,17 @@ func (a *applier) participantDID(p, old *identity.Participant) ([]Change, error)
 	return ch, nil
 }
 
-// checkHashes refuses a content or policy hash of another algorithm than the
-// space's suite (rule suite.hash): a gm space's records carry sm3:<hex>.
+// checkHashes refuses a content, policy or computation hash of another
+// algorithm than the space's suite (rule suite.hash): a gm space's records
+// carry sm3:<hex>.
 func (a *applier) checkHashes() error {
 	cs := a.g.CryptoSuite()
-	for _, f := range []struct{ name, v string }{{"contentHash", a.r.ContentHash}, {"policyHash", a.r.PolicyHash}} {
+	hashes := []struct{ name, v string }{{"contentHash", a.r.ContentHash}, {"policyHash", a.r.PolicyHash}}
+	if c := a.r.Compute; c != nil {
+		hashes = append(hashes, struct{ name, v string }{"compute.program", c.Program},
+			struct{ name, v string }{"compute.inputHash", c.InputHash}, struct{ name, v string }{"compute.outputHash", c.OutputHash})
+	}
+	for _, f := range hashes {
 		if f.v == "" {
 			continue
 		}
@@ -528,14 +537,15 @@ func (a *applier) agreementSigned() ([]Change, error) {
 	default:
 		return nil, refuse(RuleAgreementEvidence, "terms.evidence", "must be %q or %q, got %q", policy.EvidenceCountersigned, policy.EvidenceAcknowledged, r.Terms.Evidence)
 	}
-	if err := a.checkFlow(ds, prov.Region, cons.Region); err != nil {
+	ag := &Agreement{ID: r.Agreement, Provider: r.Actor, Consumer: r.Counterparty, Dataset: ds.ID,
+		NotBefore: r.Terms.NotBefore, NotAfter: r.Terms.NotAfter, MaxUses: r.Terms.MaxUses, Evidence: evidence,
+		ComputeOnly: r.Terms.ComputeOnly, GroupSize: r.Terms.GroupSize}
+	if err := a.checkFlow(ds, ag, prov.Region, cons.Region); err != nil {
 		return nil, err
 	}
 	if err := a.checkEvidence(ds, evidence); err != nil {
 		return nil, err
 	}
-	ag := &Agreement{ID: r.Agreement, Provider: r.Actor, Consumer: r.Counterparty, Dataset: ds.ID,
-		NotBefore: r.Terms.NotBefore, NotAfter: r.Terms.NotAfter, MaxUses: r.Terms.MaxUses, Evidence: evidence}
 	if len(r.Terms.Duties) > 0 {
 		ag.Duties = make(map[string]bool, len(r.Terms.Duties))
 		for _, d := range r.Terms.Duties {
@@ -545,8 +555,10 @@ func (a *applier) agreementSigned() ([]Change, error) {
 	return []Change{{Agreement: ag}}, nil
 }
 
-// checkFlow asks the space rules (the last rules.updated) about moving ds from one region to another.
-func (a *applier) checkFlow(ds *Dataset, from, to string) error {
+// checkFlow asks the space rules (the last rules.updated) about moving ds
+// from one region to another under ag: a compute-only agreement's flow is
+// one that stays with its holder (policy.SpaceRules.CheckFlow).
+func (a *applier) checkFlow(ds *Dataset, ag *Agreement, from, to string) error {
 	rules, err := a.st.Rules()
 	if err != nil {
 		return err
@@ -555,7 +567,7 @@ func (a *applier) checkFlow(ds *Dataset, from, to string) error {
 		rules = &policy.SpaceRules{}
 	}
 	ref := rules.CheckFlow(policy.Flow{Category: ds.Category, Classification: ds.Classification,
-		FromRegion: from, ToRegion: to, LegalBasis: a.r.LegalBasis})
+		FromRegion: from, ToRegion: to, LegalBasis: a.r.LegalBasis, ComputeOnly: ag.ComputeOnly, GroupSize: ag.GroupSize})
 	if ref != nil {
 		field := "dataset"
 		switch ref.Rule {
@@ -621,6 +633,9 @@ func (a *applier) transferAuthorized() ([]Change, error) {
 	if r.Dataset != "" && r.Dataset != ag.Dataset {
 		return nil, refuse(RuleTransferParties, "dataset", "agreement %s covers dataset %s, not %s", ag.ID, ag.Dataset, r.Dataset)
 	}
+	if ag.ComputeOnly {
+		return nil, refuse(RuleComputeOnly, "agreement", "agreement %s is compute-only: its data does not leave %s; the consumer runs programs there and only their results leave", ag.ID, ag.Provider)
+	}
 	if err := oneMoreUse(ag, r.Time); err != nil {
 		return nil, err
 	}
@@ -653,7 +668,7 @@ func (a *applier) transferAuthorized() ([]Change, error) {
 	if policy.CrossBorder(from, to) && !r.CrossBorder {
 		return nil, refuse(RuleCrossBorderFlag, "crossBorder", "a transfer from %s to %s crosses a border and must say so", from, to)
 	}
-	if err := a.checkFlow(ds, from, to); err != nil {
+	if err := a.checkFlow(ds, ag, from, to); err != nil {
 		return nil, err
 	}
 	n := copyAgreement(ag)
@@ -715,8 +730,10 @@ func copyAgreement(a *Agreement) *Agreement {
 // computeExecuted checks a run against its agreement. The provider records it
 // (the program ran at its node) naming the consumer; an allowed run is a use,
 // held to the agreement's life, window and use limit like a transfer, and
-// counted with transfers. A denied run is recorded as decided and counts
-// nothing. No flow rule applies: the dataset did not move.
+// counted with transfers; its parties must be active and the space rules
+// must still allow the agreement's flow (a category negative-listed since
+// stops runs as it stops transfers). A denied run is recorded as decided and
+// counts nothing.
 func (a *applier) computeExecuted() ([]Change, error) {
 	r := a.r
 	ag, err := a.agreement(r.Agreement)
@@ -735,7 +752,22 @@ func (a *applier) computeExecuted() ([]Change, error) {
 	if err := oneMoreUse(ag, r.Time); err != nil {
 		return nil, err
 	}
-	if _, err := a.activeParticipant(ag.Consumer, "counterparty", RuleAgreementParties); err != nil {
+	prov, err := a.activeParticipant(ag.Provider, "actor", RuleAgreementParties)
+	if err != nil {
+		return nil, err
+	}
+	cons, err := a.activeParticipant(ag.Consumer, "counterparty", RuleAgreementParties)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := a.st.Dataset(ag.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	if ds == nil {
+		return nil, refuse(RuleAgreementDataset, "dataset", "dataset %s of agreement %s is not registered", ag.Dataset, ag.ID)
+	}
+	if err := a.checkFlow(ds, ag, prov.Region, cons.Region); err != nil {
 		return nil, err
 	}
 	n := copyAgreement(ag)

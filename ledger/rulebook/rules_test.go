@@ -384,3 +384,126 @@ func TestEvidenceRecorded(t *testing.T) {
 		}
 	}
 }
+
+// TestComputeOnly: a compute-only agreement on core data for a consumer in
+// another region is let through the space rules when its results are
+// aggregate-only; no transfer is authorised under it, runs are and count as
+// uses; the negative list and suspended parties still stop it.
+func TestComputeOnly(t *testing.T) {
+	only := func(k, maxUses int) *ledger.Terms {
+		return &ledger.Terms{ComputeOnly: true, GroupSize: k, MaxUses: maxUses}
+	}
+	agree := func(cons, ds string, terms *ledger.Terms) func(s *ledgertest.Space) ledger.Record {
+		return func(s *ledgertest.Space) ledger.Record {
+			r, err := s.Agreement("p1", cons, ds, "ag-new", terms)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+	}
+	run := func(ag, id string) func(s *ledgertest.Space) ledger.Record {
+		return func(s *ledgertest.Space) ledger.Record { return s.Compute("p1", "p2", ag, "ds-core", id, 64, "") }
+	}
+	for _, tc := range []struct {
+		name  string
+		setup []func(s *ledgertest.Space) ledger.Record // applied after ag-c (p1→p2, ds-core, compute-only k 10, 2 uses)
+		rec   func(s *ledgertest.Space) ledger.Record
+		rule  string
+	}{
+		{"compute-only on core data in another region", nil, agree("p2", "ds-core", only(10, 0)), ""},
+		{"the same without an aggregate-only rule", nil, agree("p2", "ds-core", only(0, 0)), policy.RuleCoreStaysInRegion},
+		{"groups of one", nil, agree("p2", "ds-core", only(1, 0)), policy.RuleCoreStaysInRegion},
+		{"core data results across the border", nil, func(s *ledgertest.Space) ledger.Record {
+			r := agree("p3", "ds-core", only(10, 0))(s)
+			r.LegalBasis = "PIPL-38-standard-contract"
+			return r
+		}, policy.RuleCoreStaysInRegion},
+		{"important data results off the white-list", nil, agree("p5", "ds-imp", only(10, 0)), policy.RuleCrossBorder},
+		{"compute-only on a negative-listed category", nil, agree("p2", "ds-neg", only(10, 0)), policy.RuleNegativeList},
+		{"compute-only with a suspended consumer", nil, agree("p4", "ds-core", only(10, 0)), rulebook.RuleAgreementActive},
+		{"compute-only set after the consumer signed", nil, func(s *ledgertest.Space) ledger.Record {
+			r := agree("p2", "ds-gen", nil)(s)
+			r.Terms.ComputeOnly, r.Terms.GroupSize = true, 10
+			return r
+		}, rulebook.RuleConsumerSignature},
+		{"compute-only dropped after the consumer signed", nil, func(s *ledgertest.Space) ledger.Record {
+			r := agree("p2", "ds-gen", only(10, 0))(s)
+			r.Terms.ComputeOnly, r.Terms.GroupSize = false, 0
+			return r
+		}, rulebook.RuleConsumerSignature},
+		{"a transfer under it", nil, func(s *ledgertest.Space) ledger.Record { return s.Transfer("p1", "p2", "ag-c", "ds-core", "t-new") }, rulebook.RuleComputeOnly},
+		{"a run under it", nil, run("ag-c", "run-1"), ""},
+		{"a third run", []func(s *ledgertest.Space) ledger.Record{run("ag-c", "run-1"), run("ag-c", "run-2")}, run("ag-c", "run-3"), rulebook.RuleMaxUses},
+		{"a denied run after the uses", []func(s *ledgertest.Space) ledger.Record{run("ag-c", "run-1"), run("ag-c", "run-2")},
+			func(s *ledgertest.Space) ledger.Record {
+				return s.Compute("p1", "p2", "ag-c", "ds-core", "run-3", 0, "limit.cpuTime")
+			}, ""},
+		{"a run once the consumer is suspended", []func(s *ledgertest.Space) ledger.Record{func(s *ledgertest.Space) ledger.Record { return s.Suspend("p2") }},
+			run("ag-c", "run-1"), rulebook.RuleAgreementActive},
+		{"a run once the category is negative-listed", []func(s *ledgertest.Space) ledger.Record{func(s *ledgertest.Space) ledger.Record {
+			return s.Rules(policy.SpaceRules{NegativeList: []policy.NegativeEntry{{Category: "grid"}}})
+		}}, run("ag-c", "run-1"), policy.RuleNegativeList},
+		{"a program hash of another suite", nil, func(s *ledgertest.Space) ledger.Record {
+			r := run("ag-c", "run-1")(s)
+			r.Compute.Program = "sm3:" + strings.Repeat("ab", 32)
+			return r
+		}, "suite.hash"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, m := world(t)
+			apply := func(r ledger.Record) error {
+				if err := r.Validate(); err != nil {
+					t.Fatalf("fixture record invalid: %v", err)
+				}
+				ch, err := rulebook.Apply(m, s.Genesis, r.Actor, &r)
+				if err == nil {
+					m.Put(ch...)
+				}
+				return err
+			}
+			r, err := s.Agreement("p1", "p2", "ds-core", "ag-c", only(10, 2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := apply(r); err != nil {
+				t.Fatalf("the compute-only agreement: %v", err)
+			}
+			for _, f := range tc.setup {
+				if err := apply(f(s)); err != nil {
+					t.Fatalf("setup: %v", err)
+				}
+			}
+			err = apply(tc.rec(s))
+			if tc.rule == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var re *ledger.RuleError
+			if !errors.As(err, &re) || re.Rule != tc.rule || re.Reason == "" || re.Field == "" {
+				t.Fatalf("got %v, want a refusal by %s with a field and a reason", err, tc.rule)
+			}
+			t.Logf("%s (%s): %s", re.Rule, re.Field, re.Reason)
+		})
+	}
+	// The state keeps the terms: a run counts as a use of the agreement.
+	s, m := world(t)
+	r, _ := s.Agreement("p1", "p2", "ds-core", "ag-c", only(10, 2))
+	ch, err := rulebook.Apply(m, s.Genesis, "p1", &r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Put(ch...)
+	run1 := s.Compute("p1", "p2", "ag-c", "ds-core", "run-1", 64, "")
+	ch, err = rulebook.Apply(m, s.Genesis, "p1", &run1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Put(ch...)
+	ag, _ := m.Agreement("ag-c")
+	if !ag.ComputeOnly || ag.GroupSize != 10 || ag.Uses != 1 {
+		t.Fatalf("state %+v, want compute-only, k 10, one use", ag)
+	}
+}

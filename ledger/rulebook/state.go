@@ -48,6 +48,11 @@ type Agreement struct {
 	Evidence string `json:"evidence,omitempty"`
 	// Duties maps each owed duty id to whether it was fulfilled.
 	Duties map[string]bool `json:"duties,omitempty"`
+	// ComputeOnly and GroupSize are the terms' (ledger.Terms): no transfer
+	// under a compute-only agreement; each run's flow is judged as one
+	// that stays with its holder, with aggregates of GroupSize rows.
+	ComputeOnly bool `json:"computeOnly,omitempty"`
+	GroupSize   int  `json:"groupSize,omitempty"`
 }
 
 // Transfer is an authorised transfer and which of its parties recorded its

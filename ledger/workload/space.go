@@ -146,13 +146,18 @@ func (s *Space) Completed(actor, transfer string, bytes int64) ledger.Record {
 }
 
 // Compute is provider's compute.executed record of a run under agreement:
-// allowed with output bytes that left, or denied by rule.
+// allowed with output bytes that left, or denied by rule. Its hashes are the
+// space suite's.
 func (s *Space) Compute(provider, consumer, agreement, dataset, run string, out int64, rule string) ledger.Record {
 	r := s.next(ledger.KindComputeExecuted, provider)
 	r.Counterparty, r.Agreement, r.Dataset = consumer, agreement, dataset
-	r.Compute = &ledger.Compute{Run: run, Program: "sha256:" + fmt.Sprintf("%064x", 0xabc),
-		InputHash: "sha256:" + fmt.Sprintf("%064x", 0x1d), InputBytes: 1 << 20,
-		OutputHash: "sha256:" + fmt.Sprintf("%064x", out), OutputBytes: out, CPUMillis: 42, PeakMemory: 8 << 20}
+	h := s.Suite.HashName() + ":"
+	r.Compute = &ledger.Compute{Run: run, Program: h + fmt.Sprintf("%064x", 0xabc),
+		InputHash: h + fmt.Sprintf("%064x", 0x1d), InputBytes: 1 << 20,
+		OutputHash: h + fmt.Sprintf("%064x", out), OutputBytes: out, CPUMillis: 42, PeakMemory: 8 << 20}
+	if policy.CrossBorder(s.Regions[provider], s.Regions[consumer]) {
+		r.LegalBasis = "PIPL-38-standard-contract"
+	}
 	r.Decision = ledger.DecisionAllow
 	r.Bytes = out
 	if rule != "" {
