@@ -71,8 +71,14 @@ func (n *Node) catalog(ctx context.Context, consumer, only string) (*dsp.Catalog
 	}
 	for _, d := range datasets {
 		flow := policy.Flow{Category: d.Category, Classification: policy.Classification(d.Classification), FromRegion: self.Region, ToRegion: who.Region}
-		if ref := rules.CheckFlow(flow); ref != nil && ref.Rule != policy.RuleLegalBasis {
-			continue
+		// An offer is shown when the space rules would let its flow through
+		// (a legal basis aside: the consumer states one when it asks): a
+		// compute-only offer's flow stays with this node.
+		flowOK := func(l policy.Limits) bool {
+			f := flow
+			f.ComputeOnly, f.GroupSize = l.ComputeOnly, l.GroupSize
+			ref := rules.CheckFlow(f)
+			return ref == nil || ref.Rule == policy.RuleLegalBasis
 		}
 		offers, err := n.st.View(ctx).Offers(d.ID)
 		if err != nil {
@@ -89,8 +95,7 @@ func (n *Node) catalog(ctx context.Context, consumer, only string) (*dsp.Catalog
 				n.log.Warn("offer skipped from the catalogue", "offer", o.ID, "err", err)
 				continue
 			}
-			dec := policy.Evaluate(ctx, co.party, policy.Request{Action: "use", Time: n.now(), Consumer: party(who), Dataset: datasetInfo(d, self.Region)})
-			if !dec.Allowed {
+			if !flowOK(co.c.Limits()) || !co.admits(ctx, policy.Request{Time: n.now(), Consumer: party(who), Dataset: datasetInfo(d, self.Region)}) {
 				continue
 			}
 			var p dsp.Policy

@@ -75,7 +75,7 @@ func (n *Node) approvedProgram(hash string) bool {
 // sandbox is the node's runner, started on first use.
 func (n *Node) sandbox(ctx context.Context) (*sandbox.Runner, error) {
 	n.compute.once.Do(func() {
-		n.compute.runner, n.compute.err = sandbox.New(context.WithoutCancel(ctx), sandbox.Config{CacheDir: n.cfg.ComputeCacheDir})
+		n.compute.runner, n.compute.err = sandbox.New(context.WithoutCancel(ctx), sandbox.Config{CacheDir: n.cfg.ComputeCacheDir, Hash: n.hashAlg()})
 	})
 	return n.compute.runner, n.compute.err
 }
@@ -132,7 +132,7 @@ func (n *Node) runCompute(ctx context.Context, ag *store.Agreement, wasm []byte)
 	run := n.newID()
 	rec := &ledger.Record{ID: "compute.executed/" + run, Kind: ledger.KindComputeExecuted, Counterparty: ag.Consumer,
 		Agreement: ag.ID, Dataset: ag.DatasetID, PolicyHash: ag.PolicyHash, Decision: ledger.DecisionAllow,
-		Compute: &ledger.Compute{Run: run, Program: sandbox.HashModule(wasm)}}
+		Compute: &ledger.Compute{Run: run, Program: sandbox.HashModuleWith(n.hashAlg(), wasm)}}
 	// deny records the refusal (nothing leaves) and returns it to the caller.
 	deny := func(rule, reason string) (*computeResult, error) {
 		rec.Decision, rec.Rule, rec.Reason, rec.Bytes = ledger.DecisionDeny, rule, reason, 0
@@ -173,15 +173,24 @@ func (n *Node) runCompute(ctx context.Context, ag *store.Agreement, wasm []byte)
 		return nil, err
 	}
 	start, _ := ledger.ParseTime(ag.SignedAt)
+	if policy.CrossBorder(self.Region, consumer.Region) {
+		rec.LegalBasis = ag.LegalBasis // the ledger judges the run's flow with it
+	}
+	rules, err := n.spaceRules(ctx)
+	if err != nil {
+		return nil, err
+	}
 	req := policy.Request{Action: policy.ActionCompute, Purpose: ag.Purpose, Time: n.now(), AgreementStart: start,
 		Uses: ag.Uses, Consumer: party(consumer), Dataset: datasetInfo(ds, self.Region), LegalBasis: ag.LegalBasis,
 		Compute: &policy.Compute{Program: prog.Hash}}
 	if n.approvedProgram(prog.Hash) {
 		req.Compute.Approval = policy.ApprovalOperator
 	}
-	// The dataset does not move, so the space's flow rules do not apply;
-	// the offer's policy decides, once before the run and once on its result.
-	if d := policy.Evaluate(ctx, c, req); !d.Allowed {
+	// The offer's policy decides, once before the run and once on its
+	// result; the space's rules are asked again before each run as for a
+	// transfer (a category negative-listed since stops it): under a
+	// compute-only agreement they judge a flow that stays here.
+	if d := policy.EvaluateWithRules(ctx, c, rules, req); !d.Allowed {
 		return deny(d.Rule, d.Reason)
 	}
 	src, err := dpDatasets{n}.Dataset(ctx, ag.DatasetID)
@@ -297,8 +306,8 @@ func (n *Node) Compute(ctx context.Context, agreementID string, wasm []byte) (*a
 	cpu, _ := strconv.ParseInt(resp.Header.Get(headerComputeCPU), 10, 64)
 	out := &api.ComputeResult{Run: resp.Header.Get(headerComputeRun), Program: resp.Header.Get(headerComputeProg),
 		OutputHash: resp.Header.Get(headerComputeOutput), CPUMillis: cpu, Output: data}
-	if sandbox.HashModule(data) != out.OutputHash {
-		return nil, fmt.Errorf("connector: the provider's result hashes to %s, its header says %s", sandbox.HashModule(data), out.OutputHash)
+	if h := sandbox.HashModuleWith(n.hashAlg(), data); h != out.OutputHash {
+		return nil, fmt.Errorf("connector: the provider's result hashes to %s, its header says %s", h, out.OutputHash)
 	}
 	return out, nil
 }

@@ -2,8 +2,6 @@ package connector_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,15 +58,15 @@ func TestComputeAtTheProvider(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sum := sha256.Sum256(wasm[programs.Aggregate])
-	aggHash := "sha256:" + hex.EncodeToString(sum[:])
+	// Programs, input and results are named by the space suite's hash
+	// (sm3:<hex> in a gm space), as dataset content is.
+	aggHash := contentHash(wasm[programs.Aggregate])
 
 	s, prov, cons := twoNodes(t)
 	grid := gridCSV()
 	if err := os.WriteFile(filepath.Join(prov.dir, "grid.csv"), []byte(grid), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	gs := sha256.Sum256([]byte(grid))
 	// No content hash given: the node hashes the file in its space's suite.
 	d, err := prov.AddDataset(ctx, connector.NewDataset{ID: "ds-grid", Title: "Population grid", Classification: "important",
 		Category: "population", Source: "file:grid.csv"})
@@ -96,7 +94,7 @@ func TestComputeAtTheProvider(t *testing.T) {
 	}
 	rec := s.onLedger(t, "compute.executed/"+res.Run)
 	if rec.Decision != ledger.DecisionAllow || rec.Compute.Program != aggHash || rec.Bytes != int64(len(want)) ||
-		rec.Compute.InputBytes != int64(len(grid)) || rec.Compute.InputHash != "sha256:"+hex.EncodeToString(gs[:]) {
+		rec.Compute.InputBytes != int64(len(grid)) || rec.Compute.InputHash != contentHash([]byte(grid)) || rec.Compute.OutputHash != contentHash([]byte(want)) {
 		t.Fatalf("record %+v %+v", rec, rec.Compute)
 	}
 
@@ -109,7 +107,7 @@ func TestComputeAtTheProvider(t *testing.T) {
 
 	// Approved by the operator, it runs, and the output rule refuses its
 	// result: nothing leaves, the denial names the rule.
-	prov.SetApprovedPrograms(sandboxHash(wasm[programs.RawRows]))
+	prov.SetApprovedPrograms(contentHash(wasm[programs.RawRows]))
 	_, err = cons.Compute(ctx, ag, wasm[programs.RawRows])
 	if !errors.As(err, &pe) || pe.Err == nil || pe.Err.Code != "permission[1].constraint[2]" ||
 		!strings.Contains(strings.Join(pe.Err.Reason, " "), "not an aggregate") {
@@ -147,9 +145,4 @@ func TestComputeAtTheProvider(t *testing.T) {
 	if _, err := cons.Compute(ctx, ag, wasm[programs.Aggregate]); !errors.As(err, &pe) || pe.Err.Code != "permission[1].constraint[1]" {
 		t.Fatalf("a fourth run: %v", err)
 	}
-}
-
-func sandboxHash(b []byte) string {
-	s := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(s[:])
 }

@@ -61,6 +61,9 @@ func (l dpLive) CheckTransfer(ctx context.Context, g dataplane.Grant) error {
 	if err != nil {
 		return err
 	}
+	if t.ComputeOnly {
+		return fmt.Errorf("%w: %s", dataplane.ErrComputeOnly, computeOnlyReason(ag))
+	}
 	now := l.n.now()
 	if nb, err := ledger.ParseTime(t.NotBefore); err == nil && t.NotBefore != "" && now.Before(nb) {
 		return fmt.Errorf("%w: agreement %s starts at %s", dataplane.ErrOutsideWindow, ag.ID, t.NotBefore)

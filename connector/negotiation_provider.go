@@ -135,22 +135,38 @@ func (n *Node) decide(ctx context.Context, neg *store.Negotiation, ds *store.Dat
 		return &decision{rule: "offer.compile", reason: err.Error()}, nil
 	}
 	now := n.now()
-	d := policy.EvaluateWithRules(ctx, c, rules, policy.Request{Action: "use", Purpose: neg.Purpose, Time: now,
-		AgreementStart: now, Consumer: party(consumer), Dataset: datasetInfo(ds, self.Region), LegalBasis: neg.LegalBasis})
-	out := &decision{allowed: d.Allowed, rule: d.Rule, reason: d.Reason, fromRegion: self.Region, toRegion: consumer.Region}
-	if !d.Allowed {
-		return out, nil
+	// Every use the agreement would grant is judged: the data leaving (use,
+	// as a transfer evaluates it) and computing where it is (compute, the
+	// program judged at each run). The first refusal decides.
+	grants := c.Grants()
+	if len(grants) == 0 {
+		return &decision{rule: "permission", reason: "the requested policy grants no action", fromRegion: self.Region, toRegion: consumer.Region}, nil
 	}
+	var decs []policy.Decision
+	for _, action := range grants {
+		req := policy.Request{Action: action, Purpose: neg.Purpose, Time: now,
+			AgreementStart: now, Consumer: party(consumer), Dataset: datasetInfo(ds, self.Region), LegalBasis: neg.LegalBasis}
+		if action == policy.ActionCompute {
+			req.Compute = &policy.Compute{Negotiation: true}
+		}
+		d := policy.EvaluateWithRules(ctx, c, rules, req)
+		if !d.Allowed {
+			return &decision{rule: d.Rule, reason: d.Reason, fromRegion: self.Region, toRegion: consumer.Region}, nil
+		}
+		decs = append(decs, d)
+	}
+	out := &decision{allowed: true, fromRegion: self.Region, toRegion: consumer.Region}
 	ag, err := toDSP(reqPol)
 	if err != nil {
 		return nil, err
 	}
 	ag.ID, ag.Type, ag.Target = n.newID(), dsp.TypeAgreement, neg.DatasetID
 	ag.Assigner, ag.Assignee, ag.Timestamp = n.cfg.ParticipantID, neg.Counterparty, now.UTC().Format(time.RFC3339)
-	out.terms = termsOf(c, d, reqPol.HashWith(n.hashAlg()))
+	out.terms = termsOf(c, decs, reqPol.HashWith(n.hashAlg()))
 	out.agreement = ag
-	if out.reason == "" {
-		out.reason = "the policy and the space's rules allow the consumer's registered attributes"
+	out.reason = "the policy and the space's rules allow the consumer's registered attributes"
+	if out.terms.ComputeOnly {
+		out.reason = fmt.Sprintf("compute-only (results in groups of at least %d rows): the policy and the space's rules allow the consumer's registered attributes", out.terms.GroupSize)
 	}
 	return out, nil
 }

@@ -86,6 +86,19 @@ func (n *Node) offerPolicy(o *store.Offer) (*compiledOffer, error) {
 	return co, nil
 }
 
+// admits reports whether the offer's constraints on who the consumer is
+// allow req's consumer every use the offer grants (Compiled.Grants).
+func (co *compiledOffer) admits(ctx context.Context, req policy.Request) bool {
+	grants := co.c.Grants()
+	for _, action := range grants {
+		req.Action = action
+		if !policy.Evaluate(ctx, co.party, req).Allowed {
+			return false
+		}
+	}
+	return len(grants) > 0
+}
+
 // party is a participant's registered attributes as the policy engine sees them.
 func party(p identity.Participant) policy.Party {
 	return policy.Party{ID: p.ID, Region: p.Region, Industry: p.Industry, OrgType: p.OrgType, Member: p.Member}
@@ -109,20 +122,28 @@ func rfc3339(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// termsOf is what an agreement fixes: the compiled policy's limits and the
-// duties the decision says are owed.
-func termsOf(c *policy.Compiled, d policy.Decision, hash string) dsp.Terms {
+// termsOf is what an agreement fixes: the compiled policy's limits (a
+// compute-only policy makes compute-only terms) and the duties the
+// decisions say are owed, each once.
+func termsOf(c *policy.Compiled, ds []policy.Decision, hash string) dsp.Terms {
 	l := c.Limits()
-	t := dsp.Terms{PolicyHash: hash, NotBefore: rfc3339(l.NotBefore), NotAfter: rfc3339(l.NotAfter), MaxUses: l.MaxUses}
-	for _, du := range d.Duties {
-		t.Duties = append(t.Duties, dsp.Duty{ID: du.ID, Action: du.Action, Due: rfc3339(du.Due)})
+	t := dsp.Terms{PolicyHash: hash, NotBefore: rfc3339(l.NotBefore), NotAfter: rfc3339(l.NotAfter), MaxUses: l.MaxUses,
+		ComputeOnly: l.ComputeOnly, GroupSize: l.GroupSize}
+	seen := map[string]bool{}
+	for _, d := range ds {
+		for _, du := range d.Duties {
+			if !seen[du.ID] {
+				seen[du.ID] = true
+				t.Duties = append(t.Duties, dsp.Duty{ID: du.ID, Action: du.Action, Due: rfc3339(du.Due)})
+			}
+		}
 	}
 	return t
 }
 
 // ledgerTerms converts wire terms to the ledger's, without the signature.
 func ledgerTerms(t dsp.Terms) ledger.Terms {
-	lt := ledger.Terms{NotBefore: t.NotBefore, NotAfter: t.NotAfter, MaxUses: t.MaxUses}
+	lt := ledger.Terms{NotBefore: t.NotBefore, NotAfter: t.NotAfter, MaxUses: t.MaxUses, ComputeOnly: t.ComputeOnly, GroupSize: t.GroupSize}
 	for _, d := range t.Duties {
 		lt.Duties = append(lt.Duties, ledger.Duty{ID: d.ID, Action: d.Action, Due: d.Due})
 	}
@@ -165,6 +186,11 @@ func agreementRecord(a *store.Agreement, t agreementTerms, ds *store.Dataset) *l
 		r.Classification, r.Category = policy.Classification(ds.Classification), ds.Category
 	}
 	return r
+}
+
+// computeOnlyReason says why no transfer runs under a compute-only agreement.
+func computeOnlyReason(ag *store.Agreement) string {
+	return fmt.Sprintf("agreement %s is compute-only: its data does not leave %s; run a program there (tdsc compute run --agreement %s) and only its result leaves", ag.ID, ag.Provider, ag.ID)
 }
 
 // notRegistered tells a participant the registry says is not (or no longer)

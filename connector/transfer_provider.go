@@ -18,6 +18,7 @@ import (
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/digest"
+	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -170,6 +171,11 @@ func (n *Node) providerStart(ctx context.Context, id string) error {
 	}
 	if ag.State != store.AgreementActive {
 		return deny("agreement.live", fmt.Sprintf("agreement %s is %s: %s", ag.ID, ag.State, ag.Reason))
+	}
+	if t, err := readTerms(ag); err != nil {
+		return err
+	} else if t.ComputeOnly {
+		return deny(rulebook.RuleComputeOnly, computeOnlyReason(ag))
 	}
 	consumer, err := n.registry.Participant(ctx, x.Counterparty)
 	if notRegistered(err) {

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"container/list"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash"
@@ -43,6 +42,9 @@ type Config struct {
 	Ceiling Limits
 	// Defaults fill the zero fields of a run's Limits.
 	Defaults Limits
+	// Hash is the algorithm of the program, input and output hashes
+	// (digest.SHA256 when empty, digest.SM3 in a space of the gm suite).
+	Hash string
 }
 
 // Limits bound one run.
@@ -67,6 +69,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxModuleBytes == 0 {
 		c.MaxModuleBytes = 32 << 20
+	}
+	if c.Hash == "" {
+		c.Hash = digest.SHA256
+	}
+	if digest.NewHash(c.Hash) == nil {
+		return fmt.Errorf("sandbox: hash %q: must be %s or %s", c.Hash, digest.SHA256, digest.SM3)
 	}
 	ceil := Limits{MemoryBytes: 1 << 30, CPUTime: 10 * time.Minute, WallTime: 30 * time.Minute, OutputBytes: 64 << 20}
 	c.Ceiling = c.Ceiling.or(ceil)
@@ -124,9 +132,10 @@ type Runner struct {
 	lru      *list.List
 }
 
-// Program is a compiled module, known by the SHA-256 of its bytes.
+// Program is a compiled module, known by the hash of its bytes.
 type Program struct {
-	// Hash is "sha256:" and the lower-case hex digest of the module.
+	// Hash is the module's hash as HashModuleWith gives it with the
+	// runner's Config.Hash: "sha256:" (or "sm3:") and lower-case hex.
 	Hash     string
 	Size     int64
 	compiled wazero.CompiledModule
@@ -185,8 +194,13 @@ func (r *Runner) Limits(l Limits) Limits { return l.or(r.cfg.Defaults).min(r.cfg
 // sandbox runs; the wrapped message says which rule failed.
 var ErrModule = errors.New("sandbox: module refused")
 
-// HashModule is the hash Compile gives the module's bytes.
-func HashModule(wasm []byte) string { return digest.OfSHA256(wasm).String() }
+// HashModule is the hash Compile gives the module's bytes under the default
+// Config.Hash (SHA-256).
+func HashModule(wasm []byte) string { return HashModuleWith(digest.SHA256, wasm) }
+
+// HashModuleWith is the alg hash of bytes as a runner with Config.Hash alg
+// names programs and results: "<alg>:<lower-case hex>".
+func HashModuleWith(alg string, b []byte) string { return digest.Of(alg, b).String() }
 
 // Compile validates and compiles a module, or returns the cached program of
 // the same bytes.
@@ -194,7 +208,7 @@ func (r *Runner) Compile(ctx context.Context, wasm []byte) (*Program, error) {
 	if int64(len(wasm)) > r.cfg.MaxModuleBytes {
 		return nil, fmt.Errorf("%w: size %d bytes exceeds the %d-byte limit", ErrModule, len(wasm), r.cfg.MaxModuleBytes)
 	}
-	hash := HashModule(wasm)
+	hash := HashModuleWith(r.cfg.Hash, wasm)
 	r.mu.Lock()
 	if e, ok := r.programs[hash]; ok {
 		r.lru.MoveToFront(e)
@@ -297,7 +311,7 @@ func (r *Runner) Run(ctx context.Context, p *Program, stdin io.Reader, lim Limit
 	ctx, stop := context.WithTimeoutCause(ctx, lim.WallTime, &LimitError{Limit: ErrWallTime, Detail: fmt.Sprintf("still running after %s", lim.WallTime)})
 	defer stop()
 
-	in := newInput(ctx, stdin)
+	in := newInput(ctx, stdin, digest.NewHash(r.cfg.Hash))
 	out := &boundedWriter{max: lim.OutputBytes, cancel: cancel}
 	mem := &meter{limit: lim.MemoryBytes}
 	ctx = experimental.WithMemoryAllocator(ctx, mem)
@@ -336,14 +350,14 @@ func (r *Runner) Run(ctx context.Context, p *Program, stdin io.Reader, lim Limit
 	if _, err := io.Copy(io.Discard, in); err != nil {
 		return res, fmt.Errorf("sandbox: reading the rest of the input: %w", err)
 	}
-	inSum, err := digest.New(digest.SHA256, in.h.Sum(nil))
+	inSum, err := digest.New(r.cfg.Hash, in.h.Sum(nil))
 	if err != nil {
 		return res, err
 	}
 	res.InputHash = inSum.String()
 	res.InputBytes = in.n
 	res.Output = out.buf
-	res.OutputHash = digest.OfSHA256(out.buf).String()
+	res.OutputHash = HashModuleWith(r.cfg.Hash, out.buf)
 	return res, nil
 }
 
@@ -441,8 +455,8 @@ type inputChunk struct {
 
 const inputChunkSize = 256 << 10
 
-func newInput(ctx context.Context, r io.Reader) *input {
-	in := &input{ctx: ctx, ch: make(chan inputChunk, 2), free: make(chan []byte, 3), h: sha256.New()}
+func newInput(ctx context.Context, r io.Reader, h hash.Hash) *input {
+	in := &input{ctx: ctx, ch: make(chan inputChunk, 2), free: make(chan []byte, 3), h: h}
 	go in.pump(r)
 	return in
 }

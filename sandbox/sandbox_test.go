@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tdsc/tdsc/ledger/digest"
 	"github.com/tdsc/tdsc/sandbox"
 	"github.com/tdsc/tdsc/sandbox/programs"
 )
@@ -121,6 +124,32 @@ func TestAggregate(t *testing.T) {
 	}
 	if _, err := sandbox.CheckOutput(res.Output, sandbox.OutputRule{MinGroup: 10, MaxRows: 5}); err != nil {
 		t.Errorf("the aggregate breaks its own rule: %v", err)
+	}
+}
+
+// TestHashesFollowTheSuite: a runner of a gm space (Config.Hash sm3) names
+// the program, the input and the output by their SM3 hashes, as the ledger
+// of that space requires.
+func TestHashesFollowTheSuite(t *testing.T) {
+	in := grid()
+	wasm := module(t, programs.Aggregate)
+	for _, alg := range []string{digest.SHA256, digest.SM3} {
+		t.Run(alg, func(t *testing.T) {
+			r := newRunner(t, sandbox.Config{Hash: alg})
+			p := compile(t, r, wasm)
+			res, err := r.Run(context.Background(), p, strings.NewReader(in), sandbox.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{digest.Of(alg, wasm).String(), digest.Of(alg, []byte(in)).String(), digest.Of(alg, res.Output).String()}
+			got := []string{p.Hash, res.InputHash, res.OutputHash}
+			if diff := cmp.Diff(want, got); diff != "" || !strings.HasPrefix(p.Hash, alg+":") || p.Hash != sandbox.HashModuleWith(alg, wasm) {
+				t.Errorf("program, input, output hashes (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if _, err := sandbox.New(context.Background(), sandbox.Config{Hash: "md5"}); err == nil || !strings.Contains(err.Error(), "hash") {
+		t.Errorf("a runner with hash md5: %v", err)
 	}
 }
 

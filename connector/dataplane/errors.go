@@ -32,6 +32,9 @@ var (
 	ErrUseCountExceeded = errors.New("dataplane: use count exceeded")
 	// ErrOutsideWindow: now is outside the agreement's notBefore/notAfter window.
 	ErrOutsideWindow = errors.New("dataplane: outside the agreement's time window")
+	// ErrComputeOnly: the agreement is compute-only: its data is not served;
+	// the consumer runs programs at the provider instead.
+	ErrComputeOnly = errors.New("dataplane: agreement is compute-only")
 	// ErrUnknownTransfer: the connector knows no such transfer.
 	ErrUnknownTransfer = errors.New("dataplane: unknown transfer")
 
@@ -57,6 +60,7 @@ const (
 	ReasonWrongDataset     = "wrong-dataset"
 	ReasonRevoked          = "agreement-revoked"
 	ReasonUseCountExceeded = "use-count-exceeded"
+	ReasonComputeOnly      = "compute-only"
 	ReasonOutsideWindow    = "outside-window"
 	ReasonUnknownTransfer  = "unknown-transfer"
 	ReasonNotFound         = "not-found"
@@ -88,6 +92,8 @@ func denial(err error) (reason string, status int) {
 		return ReasonRevoked, http.StatusForbidden
 	case errors.Is(err, ErrUseCountExceeded):
 		return ReasonUseCountExceeded, http.StatusForbidden
+	case errors.Is(err, ErrComputeOnly):
+		return ReasonComputeOnly, http.StatusForbidden
 	case errors.Is(err, ErrOutsideWindow):
 		return ReasonOutsideWindow, http.StatusForbidden
 	case errors.Is(err, ErrUnknownTransfer):

@@ -334,6 +334,7 @@ var knownTerms = map[string]bool{
 	"dct:title": true, "dct:description": true,
 	// inside tdsc:terms (scoped context of the tdsc context)
 	"policyHash": true, "notBefore": true, "notAfter": true, "maxUses": true, "duties": true, "id": true, "due": true,
+	"computeOnly": true, "groupSize": true,
 }
 
 var tdscTerms = map[string]bool{

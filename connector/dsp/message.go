@@ -213,6 +213,11 @@ type Terms struct {
 	NotAfter   string `json:"notAfter,omitempty"`
 	MaxUses    int    `json:"maxUses,omitempty"`
 	Duties     []Duty `json:"duties,omitempty"`
+	// ComputeOnly and GroupSize: the agreement grants only computations
+	// where the data is, with results aggregate-only in groups of at least
+	// GroupSize rows (ledger.Terms).
+	ComputeOnly bool `json:"computeOnly,omitempty"`
+	GroupSize   int  `json:"groupSize,omitempty"`
 }
 
 // Duty is one duty the consumer owes under an agreement.
