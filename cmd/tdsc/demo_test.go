@@ -14,6 +14,7 @@ import (
 	"github.com/tdsc/tdsc/cmd/tdsc/internal/demo"
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -67,10 +68,30 @@ func testDemo(t *testing.T, suiteName string) {
 		for _, dn := range rep.Denials {
 			denials[dn.Rule] = dn.Count
 		}
-		for _, rule := range []string{policy.RuleNegativeList, policy.RuleLegalBasis, "agreement.revoked"} {
+		for _, rule := range []string{policy.RuleNegativeList, policy.RuleLegalBasis, "agreement.revoked", rulebook.RuleComputeOnly} {
 			if denials[rule] != 1 {
 				t.Errorf("denials under %s = %d, want 1 (all: %v)", rule, denials[rule], denials)
 			}
+		}
+		// The computations on the core grid under the compute-only
+		// agreement: one run, two refused; the grid never appears as a flow.
+		var runs []audit.ComputeTotal
+		for _, c := range rep.Compute {
+			if c.Agreement == f.Agreements["compute"] {
+				runs = append(runs, c)
+			}
+		}
+		if len(runs) != 1 || runs[0].Dataset != "ds-population-grid" || runs[0].Runs != 1 || runs[0].Denied != 2 || runs[0].BytesOut == 0 {
+			t.Errorf("computations under the compute-only agreement = %+v", runs)
+		}
+		for _, fl := range rep.Flows {
+			if fl.Dataset == "ds-population-grid" {
+				t.Errorf("the core grid moved: %+v", fl)
+			}
+		}
+		csv := mustRun(t, append([]string{"flows", "report", "--token", f.RegulatorTok, "-o", "csv", "--table", "compute"}, led...)...)
+		if !strings.Contains(csv, f.Agreements["compute"]) || !strings.Contains(csv, "ds-population-grid") {
+			t.Errorf("flows report --table compute:\n%s", csv)
 		}
 		if len(rep.NegativeListHits) != 1 || rep.NegativeListHits[0].Category != "health-records" {
 			t.Errorf("negative-list hits = %+v", rep.NegativeListHits)

@@ -26,6 +26,7 @@ import (
 	"github.com/tdsc/tdsc/identity/authority"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/digest"
+	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/ledger/verify"
 	"github.com/tdsc/tdsc/policy"
 	"github.com/tdsc/tdsc/suite"
@@ -210,7 +211,7 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 	}{
 		{"ds-traffic-2026", "Urban traffic flow, 2026 (per road and hour)", "general", "transport", trafficCSV},
 		{"ds-bus-ridership", "Bus ridership by line and stop", "important", "transport", ridershipCSV},
-		{"ds-population-grid", "Resident population grid (1 km)", "core", "population", "cell,residents\nBJ-0001,18234\n"},
+		{gridID, "Resident population grid (1 km)", "core", "population", popGridCSV()},
 		{"ds-clinic-visits", "Community clinic visits by district", "general", negativeListed, "district,visits\nHaidian,1204\n"},
 	}
 	for _, ds := range datasets {
@@ -365,7 +366,7 @@ func (d *Demo) tell(ctx context.Context, s *story) error {
 	d.waitOutboxes(ctx, s)
 
 	// 6. Computation where the data is.
-	s.step("6", "The enterprise computes where the data is: aggregates leave, raw rows do not (数据可用不可见)")
+	s.step("6", "The enterprise computes on the core population grid where it is: aggregates leave, raw rows do not (数据可用不可见)")
 	if err := d.compute(ctx, s, dept, firm); err != nil {
 		return err
 	}
@@ -626,12 +627,13 @@ func (d *Demo) auditAndReport(ctx context.Context, s *story) error {
 		rules[dn.Rule] = dn.Count
 	}
 	s.expect(rules[policy.RuleNegativeList] >= 1 && rules[policy.RuleLegalBasis] >= 1, "denials by rule include the negative list and the cross-border legal basis")
+	s.expect(rules[rulebook.RuleComputeOnly] == 1, "denials by rule include the transfer refused under the compute-only agreement (%s)", rulebook.RuleComputeOnly)
 	s.expect(len(report.Revoked) == 1 && len(report.ObjectionsOpen) == 1, "one agreement revoked, one objection open")
 	metered := false
 	for _, c := range report.Compute {
-		metered = metered || c.Consumer == Firm && c.Runs == 1 && c.Denied == 2 && c.BytesOut > 0
+		metered = metered || c.Consumer == Firm && c.Dataset == gridID && c.Runs == 1 && c.Denied == 2 && c.BytesOut > 0
 	}
-	if !s.expect(metered, "the report meters the computations: %s ran 1 program under the compute agreement, 2 refused, the bytes that left", Firm) {
+	if !s.expect(metered, "the report meters the computations on the core grid: %s ran 1 program under the compute-only agreement, 2 refused, the bytes that left", Firm) {
 		s.say("compute in the report: %+v", report.Compute)
 	}
 	return nil
