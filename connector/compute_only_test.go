@@ -13,6 +13,7 @@ import (
 	"github.com/tdsc/tdsc/connector"
 	"github.com/tdsc/tdsc/connector/client"
 	"github.com/tdsc/tdsc/connector/dataplane"
+	"github.com/tdsc/tdsc/connector/dsp"
 	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/rulebook"
@@ -226,4 +227,45 @@ func TestDataPlaneRefusesComputeOnly(t *testing.T) {
 		}
 		return false, fmt.Sprintf("%d denials", len(p.Records))
 	})
+}
+
+// TestConsumerRefusesComputeOnlyTermsNotInThePolicy: compute-only is what
+// the agreement's policy grants, not the provider's word: an agreement whose
+// policy grants use but whose terms say compute-only (or the reverse) is
+// refused by the consumer before it signs anything.
+func TestConsumerRefusesComputeOnlyTermsNotInThePolicy(t *testing.T) {
+	_, prov, cons := twoNodes(t)
+	ctx := context.Background()
+	dsID, offerID := provider(t, prov, true) // manual: the provider waits for its operator
+	neg, err := cons.StartNegotiation(ctx, connector.StartNegotiation{ProviderURL: prov.url(), Offer: offerID, Purpose: "research"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pneg *store.Negotiation
+	eventually(t, "the provider has the request", func() (bool, string) {
+		pneg = peerNegotiation(t, prov, neg.ID)
+		return pneg != nil, ""
+	})
+	// The provider's agreement as it writes one (the engine's wire form),
+	// with forged terms.
+	pol, err := policy.Parse([]byte(researchOffer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire, _ := json.Marshal(pol)
+	var p dsp.Policy
+	if err := json.Unmarshal(wire, &p); err != nil {
+		t.Fatal(err)
+	}
+	p.ID, p.Type, p.Target, p.Assigner, p.Assignee = "urn:uuid:forged-agreement", dsp.TypeAgreement, dsID, prov.id, cons.id
+	p.Timestamp = "2026-12-01T00:00:00Z"
+	p.Terms = &dsp.Terms{PolicyHash: pol.HashWith(testSuite.HashName()), MaxUses: 5, ComputeOnly: true, GroupSize: 10}
+	msg := &dsp.ContractAgreementMessage{Header: dsp.NewHeader(dsp.TypeContractAgreementMessage), ProviderPID: pneg.ID, ConsumerPID: neg.ID, Agreement: p}
+	status, resp := prov.sendDSP(t, cons, "/callback/negotiations/"+neg.ID+"/agreement", msg)
+	if status < 400 || !strings.Contains(resp, "agreement.mismatch") || !strings.Contains(resp, "computeOnly") {
+		t.Fatalf("compute-only terms on a use policy: %d %s", status, resp)
+	}
+	if n := waitNeg(t, cons, neg.ID, "TERMINATED"); n.Code != "agreement.mismatch" || !strings.Contains(n.Reason, "computeOnly") {
+		t.Fatalf("consumer's negotiation: %s %s", n.Code, n.Reason)
+	}
 }

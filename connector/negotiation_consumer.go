@@ -320,6 +320,16 @@ func (n *Node) checkAgreement(neg *store.Negotiation, a *dsp.Policy) (*dsp.Terms
 	if h := agPol.HashWith(n.hashAlg()); h != a.Terms.PolicyHash {
 		return nil, fmt.Sprintf("tdsc:terms.policyHash %s is not the agreement policy's hash %s", a.Terms.PolicyHash, h)
 	}
+	// Compute-only is what the policy grants, not the provider's say: the
+	// consumer signs it, and the ledger holds transfers to it.
+	c, err := policy.Compile(agPol)
+	if err != nil {
+		return nil, "agreement policy is not valid: " + err.Error()
+	}
+	if l := c.Limits(); l.ComputeOnly != a.Terms.ComputeOnly || l.GroupSize != a.Terms.GroupSize {
+		return nil, fmt.Sprintf("tdsc:terms computeOnly %v, groupSize %d are not what the agreement policy grants (computeOnly %v, groupSize %d)",
+			a.Terms.ComputeOnly, a.Terms.GroupSize, l.ComputeOnly, l.GroupSize)
+	}
 	return a.Terms, ""
 }
 
