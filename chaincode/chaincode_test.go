@@ -371,3 +371,54 @@ func TestKeyIndexBuiltOnUpgrade(t *testing.T) {
 		t.Error("the index was built again although its marker was there")
 	}
 }
+
+// TestComputeOnly runs a compute-only agreement through the contract over
+// world state, in both suites: signed on core data for another region, its
+// terms kept in world state across transactions, a transfer under it
+// refused, runs counted to its limit.
+func TestComputeOnly(t *testing.T) {
+	for _, cs := range ledgertest.Suites {
+		t.Run(cs.Name(), func(t *testing.T) {
+			s, err := ledgertest.NewSuiteSpace(cs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := newMemState()
+			step := func(writer string, recs ...ledger.Record) error {
+				t.Helper()
+				b, err := s.Batch(writer, recs...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = tx(t, m, s.Genesis, nil, b)
+				return err
+			}
+			refused := func(err error, rule string) {
+				t.Helper()
+				var re *ledger.RuleError
+				if !errors.As(err, &re) || re.Rule != rule {
+					t.Fatalf("got %v, want a refusal by %s", err, rule)
+				}
+			}
+			p1, _ := s.Participant("p1", "CN-BJ")
+			p2, _ := s.Participant("p2", "CN-SH")
+			if err := step(s.Authority(), p1, p2); err != nil {
+				t.Fatal(err)
+			}
+			if err := step("p1", s.Dataset("p1", "ds-core", policy.Core, "population")); err != nil {
+				t.Fatal(err)
+			}
+			use, _ := s.Agreement("p1", "p2", "ds-core", "ag-use", nil)
+			refused(step("p1", use), policy.RuleCoreStaysInRegion)
+			ag, _ := s.Agreement("p1", "p2", "ds-core", "ag-c", &ledger.Terms{ComputeOnly: true, GroupSize: 10, MaxUses: 1})
+			if err := step("p1", ag); err != nil {
+				t.Fatal(err)
+			}
+			refused(step("p1", s.Transfer("p1", "p2", "ag-c", "ds-core", "t-1")), rulebook.RuleComputeOnly)
+			if err := step("p1", s.Compute("p1", "p2", "ag-c", "ds-core", "run-1", 64, "")); err != nil {
+				t.Fatal(err)
+			}
+			refused(step("p1", s.Compute("p1", "p2", "ag-c", "ds-core", "run-2", 64, "")), rulebook.RuleMaxUses)
+		})
+	}
+}
