@@ -83,6 +83,17 @@ func TestE2EDemo(t *testing.T) {
 		t.Errorf("the flow table names neither the border crossed nor its legal basis:\n%s", table)
 	}
 
+	// The demo's computations on the core population grid, under its
+	// compute-only agreement: one run, two refused, beside the flows; the
+	// grid itself never appears as a flow.
+	compute := strings.Join(b.texts("#compute-table tbody tr"), "\n")
+	if !strings.Contains(compute, "ds-population-grid") || !strings.Contains(compute, demoFirm) {
+		t.Errorf("the computation table does not show the runs on the core grid:\n%s", compute)
+	}
+	if flows := strings.Join(b.texts("#flows-table tbody tr"), "\n"); strings.Contains(flows, "ds-population-grid") {
+		t.Errorf("the core grid appears as a flow:\n%s", flows)
+	}
+
 	// The agreement the Singapore company signed, found in the timeline, with its proof verified.
 	b.run("timeline", chromedp.Click(`a[data-page="timeline"]`, chromedp.ByQuery), chromedp.WaitVisible("#records-table", chromedp.ByQuery),
 		chromedp.Sleep(300*time.Millisecond), b.shot("03-timeline"))
@@ -115,7 +126,8 @@ func TestE2EDemo(t *testing.T) {
 
 	// Rules and exceptions; ledger health with a full verification of the demo's ledger.
 	b.run("rules", chromedp.Click(`a[data-page="rules"]`, chromedp.ByQuery), chromedp.WaitVisible("#denials-table", chromedp.ByQuery), b.shot("06-rules"))
-	if rules := strings.Join(b.texts("#denials-table code"), " "); !strings.Contains(rules, "space.negative-list") || !strings.Contains(rules, "space.cross-border-legal-basis") {
+	if rules := strings.Join(b.texts("#denials-table code"), " "); !strings.Contains(rules, "space.negative-list") || !strings.Contains(rules, "space.cross-border-legal-basis") ||
+		!strings.Contains(rules, "transfer.compute-only") {
 		t.Errorf("denials by rule: %s", rules)
 	}
 	// The demo wrote its ledger within seconds: the average per hour is not extrapolated from them.
