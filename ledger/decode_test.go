@@ -36,6 +36,8 @@ func TestDecodeRecord(t *testing.T) {
 		{"bad decision", strings.Replace(good, `"actor"`, `"decision":"maybe","actor"`, 1), ledger.RuleFormat, "decision"},
 		{"bad right", strings.Replace(good, `"actor"`, `"rights":["own"],"actor"`, 1), ledger.RuleFormat, "rights[0]"},
 		{"cross-border without legal basis", strings.Replace(good, `"actor"`, `"crossBorder":true,"actor"`, 1), ledger.RuleRequired, "legalBasis"},
+		{"a group size without compute-only", strings.Replace(good, `"actor"`, `"terms":{"groupSize":10,"consumerKeyId":"","consumerSignature":""},"actor"`, 1), ledger.RuleFormat, "terms.groupSize"},
+		{"a negative group size", strings.Replace(good, `"actor"`, `"terms":{"computeOnly":true,"groupSize":-1,"consumerKeyId":"","consumerSignature":""},"actor"`, 1), ledger.RuleFormat, "terms.groupSize"},
 		{"oversized", strings.Replace(good, `"actor"`, `"reason":"`+strings.Repeat("x", ledger.MaxRecordBytes)+`","actor"`, 1), ledger.RuleSize, "record"},
 	}
 	for _, tt := range tests {
