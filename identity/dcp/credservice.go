@@ -91,6 +91,11 @@ type CredentialService struct {
 
 	mu    sync.RWMutex
 	creds []storedCredential
+
+	// The Credential Issuance Protocol's holder side (holder.go).
+	trusted  map[string]bool
+	offers   []ReceivedOffer
+	requests map[string]*HolderRequest
 }
 
 type storedCredential struct {
@@ -101,8 +106,27 @@ type storedCredential struct {
 
 // NewCredentialService makes the Credential Service of the node whose STS is
 // sts, resolving verifiers' DIDs with res.
-func NewCredentialService(sts *STS, res *Resolver) *CredentialService {
-	return &CredentialService{sts: sts, res: res, replay: identity.NewReplayCache(1 << 18), leeway: identity.DefaultLeeway}
+func NewCredentialService(sts *STS, res *Resolver, opts ...CredentialServiceOption) *CredentialService {
+	cs := &CredentialService{sts: sts, res: res, replay: identity.NewReplayCache(1 << 18), leeway: identity.DefaultLeeway,
+		trusted: map[string]bool{}, requests: map[string]*HolderRequest{}}
+	for _, o := range opts {
+		o(cs)
+	}
+	return cs
+}
+
+// CredentialServiceOption configures a CredentialService.
+type CredentialServiceOption func(*CredentialService)
+
+// WithTrustedIssuers names the issuers whose CredentialMessages and offers
+// the Credential Service accepts (POST /credentials, POST /offers); without
+// any, it accepts none and files credentials through Store only.
+func WithTrustedIssuers(dids ...string) CredentialServiceOption {
+	return func(cs *CredentialService) {
+		for _, d := range dids {
+			cs.trusted[d] = true
+		}
+	}
 }
 
 // Store files a credential issued to this holder. Its subject must be the
@@ -137,8 +161,25 @@ func (cs *CredentialService) authorize(ctx context.Context, r *http.Request) (st
 	if id.Token == "" {
 		return "", nil, fmt.Errorf("%w: claim token: an access token from this holder is required", identity.ErrMalformed)
 	}
+	at, err := cs.access(id)
+	if err != nil {
+		return "", nil, err
+	}
+	var scopes []Scope
+	for _, s := range strings.Fields(at.Scope) {
+		if sc, err := ParseScope(s); err == nil {
+			scopes = append(scopes, sc)
+		}
+	}
+	return id.Issuer, scopes, nil
+}
+
+// access verifies the access token in id's token claim: minted by this
+// holder's STS for id's issuer.
+func (cs *CredentialService) access(id *IDClaims) (*AccessClaims, error) {
+	now := cs.sts.now
 	at := &AccessClaims{}
-	_, err = jwt.NewParser(jwt.WithValidMethods(identity.AllowedAlgorithms), jwt.WithTimeFunc(now), jwt.WithLeeway(cs.leeway),
+	_, err := jwt.NewParser(jwt.WithValidMethods(identity.AllowedAlgorithms), jwt.WithTimeFunc(now), jwt.WithLeeway(cs.leeway),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithIssuer(cs.sts.DID()), jwt.WithSubject(cs.sts.DID()),
 		jwt.WithAudience(id.Issuer)).
 		ParseWithClaims(id.Token, at, func(t *jwt.Token) (any, error) {
@@ -152,17 +193,11 @@ func (cs *CredentialService) authorize(ctx context.Context, r *http.Request) (st
 		})
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenInvalidAudience) {
-			return "", nil, fmt.Errorf("%w: access token claim aud: minted for another verifier than %q", identity.ErrWrongAudience, id.Issuer)
+			return nil, fmt.Errorf("%w: access token claim aud: minted for another verifier than %q", identity.ErrWrongAudience, id.Issuer)
 		}
-		return "", nil, fmt.Errorf("access token: %w", classify(err))
+		return nil, fmt.Errorf("access token: %w", classify(err))
 	}
-	var scopes []Scope
-	for _, s := range strings.Fields(at.Scope) {
-		if sc, err := ParseScope(s); err == nil {
-			scopes = append(scopes, sc)
-		}
-	}
-	return id.Issuer, scopes, nil
+	return at, nil
 }
 
 // Present makes the holder's answer to verifier for the requested scopes,
@@ -196,9 +231,12 @@ func (cs *CredentialService) Present(verifier string, requested, granted []Scope
 	return resp, nil
 }
 
-// Handler is the Resolution API: POST PresentationsPath.
+// Handler is the Resolution API (POST PresentationsPath) and the Storage
+// and Offer APIs of credential issuance (POST CredentialsPath, OffersPath).
 func (cs *CredentialService) Handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+CredentialsPath, cs.serveCredentials)
+	mux.HandleFunc("POST "+OffersPath, cs.serveOffers)
 	mux.HandleFunc("POST "+PresentationsPath, func(w http.ResponseWriter, r *http.Request) {
 		verifier, granted, err := cs.authorize(r.Context(), r)
 		if err != nil {

@@ -30,6 +30,13 @@ var (
 	// ErrNotImplemented: a presentationDefinition query (HTTP 501); only
 	// scopes are supported.
 	ErrNotImplemented = errors.New("dcp: presentation definitions are not supported")
+	// ErrIssuance: a Credential Issuance Protocol message (request, credential
+	// message, offer) is malformed or names credentials the issuer does not
+	// offer (HTTP 400). Fix the message.
+	ErrIssuance = errors.New("dcp: bad issuance message")
+	// ErrNoRequest: no credential request has this id, or it is another
+	// holder's (HTTP 404: the two are not told apart).
+	ErrNoRequest = errors.New("dcp: no such credential request")
 )
 
 // StatusCode maps an error of this package or of identity to an HTTP status.
@@ -37,8 +44,10 @@ func StatusCode(err error) int {
 	switch {
 	case err == nil:
 		return 200
-	case errors.Is(err, ErrQuery):
+	case errors.Is(err, ErrQuery), errors.Is(err, ErrIssuance):
 		return 400
+	case errors.Is(err, ErrNoRequest):
+		return 404
 	case errors.Is(err, ErrNotImplemented):
 		return 501
 	case errors.Is(err, ErrRevoked), errors.Is(err, ErrUntrustedIssuer):

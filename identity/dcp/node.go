@@ -2,7 +2,9 @@ package dcp
 
 import (
 	"errors"
+
 	"fmt"
+	"github.com/go-resty/resty/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -50,6 +52,9 @@ type Node struct {
 	Resolver    *Resolver
 	csPath      string
 	docPath     string
+	// http and hosts reach issuers (RequestCredential).
+	http  *resty.Client
+	hosts Hosts
 }
 
 // NewNode assembles a node from cfg.
@@ -89,7 +94,12 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if n.STS, err = NewSTS(cfg.DID, cfg.Key, 0, cfg.Now); err != nil {
 		return nil, err
 	}
-	n.Credentials = NewCredentialService(n.STS, n.Resolver)
+	n.Credentials = NewCredentialService(n.STS, n.Resolver, WithTrustedIssuers(cfg.Trusted...))
+	n.http, n.hosts = resty.New(), cfg.AllowedHosts
+	if cfg.HTTPClient != nil {
+		n.http = resty.NewWithClient(cfg.HTTPClient)
+	}
+	n.http.SetTimeout(10 * time.Second).SetRedirectPolicy(resty.NoRedirectPolicy())
 	if n.Verifier, err = NewVerifier(VerifierConfig{STS: n.STS, Resolver: n.Resolver, Space: cfg.Space, Trusted: cfg.Trusted,
 		HTTPClient: cfg.HTTPClient, CacheTTL: cfg.CacheTTL, AllowedHosts: cfg.AllowedHosts, Now: cfg.Now}); err != nil {
 		return nil, err
@@ -111,14 +121,18 @@ func mustWebURL(did string) string { u, _ := WebURL(did); return u }
 func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(n.docPath, DocumentHandler(n.Document))
-	mux.Handle(n.csPath+PresentationsPath, http.StripPrefix(n.csPath, n.Credentials.Handler()))
+	cs := http.StripPrefix(n.csPath, n.Credentials.Handler())
+	for _, p := range []string{PresentationsPath, CredentialsPath, OffersPath} {
+		mux.Handle(n.csPath+p, cs)
+	}
 	return mux
 }
 
 // Paths are the URL paths Handler serves: the DID document's and the
-// Credential Service's query endpoint. A node mounts Handler at each.
+// Credential Service's query, storage and offer endpoints. A node mounts
+// Handler at each.
 func (n *Node) Paths() []string {
-	return []string{n.docPath, n.csPath + PresentationsPath}
+	return []string{n.docPath, n.csPath + PresentationsPath, n.csPath + CredentialsPath, n.csPath + OffersPath}
 }
 
 // Token is what the node sends to peer with a DSP request: a self-issued ID

@@ -1,0 +1,395 @@
+package dcp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-resty/resty/v2"
+	"github.com/google/uuid"
+
+	"github.com/tdsc/tdsc/identity"
+)
+
+// Issuing is what the Issuer Service needs of the authority's credential
+// issuer (*CredentialIssuer, or a wrapper that persists it).
+type Issuing interface {
+	Issue(p identity.Participant) (IssuedCredential, error)
+	Revoke(id, reason string) error
+	Credentials(participant string) []IssuedCredential
+}
+
+// IssuerServiceConfig configures the authority's Issuer Service.
+type IssuerServiceConfig struct {
+	// DID and Key are the authority's (the issuer's): requests must be
+	// addressed to DID, and deliveries are authenticated with tokens Key signs.
+	DID string
+	Key *identity.Key
+	// Issuer signs the credentials; Ledger is the registry they state.
+	Issuer Issuing
+	Ledger identity.Source
+	// Endpoint is the Issuer Service's public base URL: the IssuerService
+	// entry of the authority's DID document, and the base of Location headers.
+	Endpoint string
+	// Resolver resolves holders' DID documents (their keys and Credential
+	// Services); HTTPClient delivers to Credential Services (HTTPS).
+	Resolver   *Resolver
+	HTTPClient *http.Client
+	// AllowedHosts limits the Credential Service hosts credentials are
+	// delivered to (empty allows any).
+	AllowedHosts Hosts
+	// MaxRequests bounds the requests remembered for the status API (default
+	// 10 000; the oldest are forgotten first).
+	MaxRequests int
+	Leeway      time.Duration
+	Now         func() time.Time
+}
+
+// IssuerService is the Credential Issuance Protocol of DCP 1.0 §6 on the
+// authority: GET /metadata, POST /credentials (a holder's
+// CredentialRequestMessage, authenticated by its self-issued ID token) and
+// GET /requests/{id}. The ledger registry decides: a request is granted only
+// for a participant the ledger registers under the requesting DID and shows
+// active; the credential then goes to the holder's Credential Service in a
+// CredentialMessage, authenticated with the issuer's own self-issued token.
+// Safe for concurrent use; Close waits for deliveries in flight.
+type IssuerService struct {
+	cfg    IssuerServiceConfig
+	sts    *STS
+	http   *resty.Client
+	replay *identity.ReplayCache
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	reqs  map[string]*IssuanceRequest
+	order []string
+}
+
+// IssuanceRequest is the Issuer Service's record of one credential request.
+type IssuanceRequest struct {
+	ID        string    `json:"issuerPid"`
+	Holder    string    `json:"holder"`
+	HolderPid string    `json:"holderPid"`
+	Status    string    `json:"status"`
+	Reason    string    `json:"rejectionReason,omitempty"`
+	Received  time.Time `json:"received"`
+	// Credential is the id of the credential issued for it.
+	Credential string `json:"credential,omitempty"`
+}
+
+// MembershipObjectID is the id of the membership credential in the issuer's
+// credentialsSupported.
+const MembershipObjectID = "urn:tdsc:credential-object:" + TypeMembership
+
+// NewIssuerService makes the Issuer Service.
+func NewIssuerService(cfg IssuerServiceConfig) (*IssuerService, error) {
+	if cfg.Issuer == nil || cfg.Ledger == nil || cfg.Resolver == nil {
+		return nil, errors.New("dcp: issuer service: fields Issuer, Ledger and Resolver: required")
+	}
+	if !strings.HasPrefix(cfg.Endpoint, "https://") {
+		return nil, fmt.Errorf("dcp: issuer service: field Endpoint: %q must be an https URL", cfg.Endpoint)
+	}
+	cfg.Endpoint = strings.TrimRight(cfg.Endpoint, "/")
+	if err := cfg.AllowedHosts.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.MaxRequests == 0 {
+		cfg.MaxRequests = 10000
+	}
+	if cfg.Leeway == 0 {
+		cfg.Leeway = identity.DefaultLeeway
+	}
+	if cfg.MaxRequests < 0 || cfg.Leeway < 0 || cfg.Leeway > 2*time.Minute {
+		return nil, errors.New("dcp: issuer service: field MaxRequests must be positive, Leeway in [0, 2m]")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	sts, err := NewSTS(cfg.DID, cfg.Key, 0, cfg.Now)
+	if err != nil {
+		return nil, fmt.Errorf("dcp: issuer service: %w", err)
+	}
+	hc := resty.New()
+	if cfg.HTTPClient != nil {
+		hc = resty.NewWithClient(cfg.HTTPClient)
+	}
+	hc.SetTimeout(10 * time.Second).SetRedirectPolicy(resty.NoRedirectPolicy())
+	ctx, cancel := context.WithCancel(context.Background())
+	return &IssuerService{cfg: cfg, sts: sts, http: hc, replay: identity.NewReplayCache(1 << 18), ctx: ctx, cancel: cancel,
+		reqs: map[string]*IssuanceRequest{}}, nil
+}
+
+// ServiceEntry is the IssuerService entry of the issuer's DID document.
+func (s *IssuerService) ServiceEntry() Service {
+	return Service{ID: "issuer-service", Type: ServiceIssuer, ServiceEndpoint: s.cfg.Endpoint}
+}
+
+// Metadata is the issuer's IssuerMetadata: the space's membership credential
+// in the vc20-bssl/jwt profile. Its issuance policy asks for no presentation:
+// the ledger registry is what decides.
+func (s *IssuerService) Metadata() IssuerMetadata {
+	return IssuerMetadata{Context: []string{ContextDCP}, Type: TypeIssuerMetadata, Issuer: s.cfg.DID,
+		CredentialsSupported: []CredentialObject{{
+			ID: MembershipObjectID, Type: TypeCredentialObject, CredentialType: TypeMembership,
+			CredentialSchema: s.cfg.Endpoint + MembershipSchemaPath, OfferReason: "reissue",
+			BindingMethods: []string{"did:web"}, Profile: ProfileVC20JWT,
+			IssuancePolicy: json.RawMessage(`{"id":"tdsc-ledger-registration","purpose":"none: the holder's DID must be registered on the space's ledger and active","input_descriptors":[]}`),
+		}}}
+}
+
+// membershipSchema is the JSON Schema of a membership credential's
+// credentialSubject (the attributes the ledger registers).
+const membershipSchema = `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "tdsc MembershipCredential credentialSubject",
+  "type": "object",
+  "required": ["id", "memberOf"],
+  "properties": {
+    "id": {"type": "string", "description": "the holder's DID, as the ledger registers it"},
+    "memberOf": {"type": "string", "description": "the data space id"},
+    "participant": {"type": "string", "description": "the participant's id on the ledger"},
+    "name": {"type": "string"},
+    "region": {"type": "string"},
+    "industry": {"type": "string"},
+    "orgType": {"type": "string"},
+    "creditCode": {"type": "string"},
+    "member": {"type": "array", "items": {"type": "string"}}
+  }
+}
+`
+
+// Requests lists the requests remembered, oldest first.
+func (s *IssuerService) Requests() []IssuanceRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]IssuanceRequest, 0, len(s.order))
+	for _, id := range s.order {
+		out = append(out, *s.reqs[id])
+	}
+	return out
+}
+
+// Flush waits until every accepted request is decided and delivered.
+func (s *IssuerService) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops deliveries in flight and waits for them (bounded by ctx).
+func (s *IssuerService) Close(ctx context.Context) error {
+	s.cancel()
+	return s.Flush(ctx)
+}
+
+// Handler serves the Issuer Service under its base path: GET MetadataPath,
+// GET MembershipSchemaPath, POST CredentialsPath, GET RequestsPath{id}.
+func (s *IssuerService) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+MetadataPath, func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Metadata())
+	})
+	mux.HandleFunc("GET "+MembershipSchemaPath, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/schema+json")
+		_, _ = w.Write([]byte(membershipSchema))
+	})
+	mux.HandleFunc("POST "+CredentialsPath, func(w http.ResponseWriter, r *http.Request) {
+		req, err := s.receive(r.Context(), w, r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		w.Header().Set("Location", s.cfg.Endpoint+RequestsPath+req.ID)
+		writeJSON(w, http.StatusCreated, statusOf(req))
+	})
+	mux.HandleFunc("GET "+RequestsPath+"{id}", func(w http.ResponseWriter, r *http.Request) {
+		st, err := s.status(r.Context(), r, r.PathValue("id"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, st)
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func statusOf(r IssuanceRequest) CredentialStatus {
+	return CredentialStatus{Context: []string{ContextDCP}, Type: TypeCredentialStatus, IssuerPid: r.ID, HolderPid: r.HolderPid,
+		Status: r.Status, RejectionReason: r.Reason}
+}
+
+// caller verifies the request's self-issued ID token, addressed to the issuer.
+func (s *IssuerService) caller(ctx context.Context, r *http.Request) (*IDClaims, error) {
+	scheme, tok, ok := identity.Authorization(r)
+	if !ok || scheme != identity.SchemeBearer {
+		return nil, fmt.Errorf("%w: header Authorization: want \"Bearer <self-issued ID token>\"", identity.ErrMalformed)
+	}
+	return selfIssued(ctx, s.cfg.Resolver, s.replay, tok, s.cfg.DID, s.cfg.Now, s.cfg.Leeway)
+}
+
+// receive authenticates and records a CredentialRequestMessage, and starts
+// deciding it.
+func (s *IssuerService) receive(ctx context.Context, w http.ResponseWriter, r *http.Request) (IssuanceRequest, error) {
+	id, err := s.caller(ctx, r)
+	if err != nil {
+		return IssuanceRequest{}, err
+	}
+	b, err := readLimited(http.MaxBytesReader(w, r.Body, maxIssuanceBytes), maxIssuanceBytes)
+	if err != nil {
+		return IssuanceRequest{}, fmt.Errorf("%w: body: %v", ErrIssuance, err)
+	}
+	m, err := ParseCredentialRequest(b)
+	if err != nil {
+		return IssuanceRequest{}, err
+	}
+	for i, c := range m.Credentials {
+		if c.ID != MembershipObjectID {
+			return IssuanceRequest{}, fmt.Errorf("%w: field credentials[%d].id: %q is not among this issuer's credentialsSupported (GET %s)", ErrIssuance, i, c.ID, MetadataPath)
+		}
+	}
+	req := &IssuanceRequest{ID: uuid.NewString(), Holder: id.Subject, HolderPid: m.HolderPid, Status: StatusReceived, Received: s.cfg.Now().UTC()}
+	s.mu.Lock()
+	s.reqs[req.ID] = req
+	s.order = append(s.order, req.ID)
+	for len(s.order) > s.cfg.MaxRequests {
+		delete(s.reqs, s.order[0])
+		s.order = s.order[1:]
+	}
+	cp := *req
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.decide(cp, id.Token)
+	}()
+	return cp, nil
+}
+
+// status answers GET /requests/{id}, to the holder that made the request only.
+func (s *IssuerService) status(ctx context.Context, r *http.Request, id string) (CredentialStatus, error) {
+	c, err := s.caller(ctx, r)
+	if err != nil {
+		return CredentialStatus{}, err
+	}
+	s.mu.Lock()
+	req, ok := s.reqs[id]
+	var cp IssuanceRequest
+	if ok {
+		cp = *req
+	}
+	s.mu.Unlock()
+	if !ok || cp.Holder != c.Subject {
+		return CredentialStatus{}, fmt.Errorf("%w: %q is not a request of %s", ErrNoRequest, id, c.Subject)
+	}
+	return statusOf(cp), nil
+}
+
+func (s *IssuerService) set(id, status, reason, credential string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.reqs[id]; ok {
+		r.Status, r.Reason, r.Credential = status, reason, credential
+	}
+}
+
+// Participant returns the participant the ledger registers under did: the
+// one registered by its DID (its id is the DID), else the one the authority
+// issued to under that DID before, read again from the ledger. Either way the
+// ledger's record must name did now.
+func (s *IssuerService) Participant(ctx context.Context, did string) (identity.Participant, error) {
+	p, err := s.cfg.Ledger.Participant(ctx, did)
+	if errors.Is(err, identity.ErrUnknownParticipant) {
+		prev := s.cfg.Issuer.Credentials("")
+		for i := len(prev) - 1; i >= 0; i-- {
+			if prev[i].DID == did {
+				p, err = s.cfg.Ledger.Participant(ctx, prev[i].Participant)
+				break
+			}
+		}
+	}
+	if err != nil {
+		return identity.Participant{}, fmt.Errorf("no participant is registered under DID %s on the ledger: %w", did, err)
+	}
+	if p.DID != did {
+		return identity.Participant{}, fmt.Errorf("%w: the ledger registers participant %s under DID %q, not %s", identity.ErrUnknownParticipant, p.ID, p.DID, did)
+	}
+	return p, nil
+}
+
+// decide grants or rejects a request after the ledger, and delivers the
+// outcome to the holder's Credential Service when the ledger registers the
+// holder (an unregistered DID learns it from the status API only).
+func (s *IssuerService) decide(req IssuanceRequest, access string) {
+	ctx := s.ctx
+	p, err := s.Participant(ctx, req.Holder)
+	if err != nil {
+		s.set(req.ID, StatusRejected, err.Error(), "")
+		return
+	}
+	ic, err := s.cfg.Issuer.Issue(p)
+	if err != nil {
+		reason := "not issued: " + err.Error()
+		if errors.Is(err, identity.ErrSuspended) {
+			reason = fmt.Sprintf("participant %s is %s on the ledger; credentials are issued to active participants only", p.ID, p.Status)
+		}
+		s.set(req.ID, StatusRejected, reason, "")
+		_ = s.deliver(ctx, req, access, CredentialMessage{Status: StatusRejected, RejectionReason: reason})
+		return
+	}
+	msg := CredentialMessage{Status: StatusIssued, Credentials: []CredentialContainer{{CredentialType: TypeMembership, Format: ProfileVC20JWT, Payload: ic.JWT}}}
+	if err := s.deliver(ctx, req, access, msg); err != nil {
+		reason := "issued but not delivered, request again: " + err.Error()
+		_ = s.cfg.Issuer.Revoke(ic.ID, "not delivered to the holder's Credential Service")
+		s.set(req.ID, StatusRejected, reason, ic.ID)
+		return
+	}
+	s.set(req.ID, StatusIssued, "", ic.ID)
+}
+
+// deliver writes msg to the holder's Credential Service (POST
+// <CredentialService>/credentials), authenticated with the issuer's
+// self-issued ID token carrying the holder's access token, if it sent one.
+func (s *IssuerService) deliver(ctx context.Context, req IssuanceRequest, access string, msg CredentialMessage) error {
+	doc, err := s.cfg.Resolver.Resolve(ctx, req.Holder)
+	if err != nil {
+		return err
+	}
+	base, err := doc.ServiceEndpoint(ServiceCredential)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.AllowedHosts.Allow(base); err != nil {
+		return fmt.Errorf("%s's Credential Service: %w", req.Holder, err)
+	}
+	tok, err := s.sts.IDToken(req.Holder, access)
+	if err != nil {
+		return err
+	}
+	msg.Context, msg.Type, msg.IssuerPid, msg.HolderPid = []string{ContextDCP}, TypeCredentialMessage, req.ID, req.HolderPid
+	r, err := s.http.R().SetContext(ctx).SetAuthToken(tok).SetBody(msg).Post(base + CredentialsPath)
+	if err != nil {
+		return fmt.Errorf("POST %s%s: %w", base, CredentialsPath, err)
+	}
+	if !r.IsSuccess() {
+		return fmt.Errorf("POST %s%s: HTTP %d: %s", base, CredentialsPath, r.StatusCode(), truncate(r.String(), 300))
+	}
+	return nil
+}
