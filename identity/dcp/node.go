@@ -2,13 +2,13 @@ package dcp
 
 import (
 	"errors"
-
 	"fmt"
-	"github.com/go-resty/resty/v2"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/go-resty/resty/v2"
 
 	"github.com/tdsc/tdsc/identity"
 )
