@@ -279,3 +279,17 @@ func (n *Node) issuerService(ctx context.Context, issuerDID string) (string, err
 	}
 	return base, nil
 }
+
+// Stored returns the JWTs of the stored credentials of type typ (all, when
+// typ is empty), in the order they were filed.
+func (cs *CredentialService) Stored(typ string) []string {
+	cs.mu.RLock()
+	defer cs.mu.RUnlock()
+	var out []string
+	for _, c := range cs.creds {
+		if typ == "" || slices.Contains(c.types, typ) {
+			out = append(out, c.jwt)
+		}
+	}
+	return out
+}

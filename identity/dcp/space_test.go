@@ -32,6 +32,7 @@ type node struct {
 	doc  *dcp.Document
 	sts  *dcp.STS
 	cs   *dcp.CredentialService
+	dn   *dcp.Node
 	base string
 }
 
@@ -87,17 +88,24 @@ func (s *space) addNode(name string) *node {
 
 func (s *space) addNodeWithKey(name string, key *identity.Key) *node {
 	s.t.Helper()
+	return s.addNodeTrusting(name, key, "did:web:unused")
+}
+
+// addNodeTrusting makes a DID participant whose Credential Service accepts
+// credentials from the trusted issuers.
+func (s *space) addNodeTrusting(name string, key *identity.Key, trusted ...string) *node {
+	s.t.Helper()
 	base := s.srv.URL + "/" + name
 	did, err := dcp.WebDID(base)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	dn, err := dcp.NewNode(dcp.NodeConfig{DID: did, Key: key, DSP: base + "/dsp", Space: spaceID, Trusted: []string{"did:web:unused"},
+	dn, err := dcp.NewNode(dcp.NodeConfig{DID: did, Key: key, DSP: base + "/dsp", Space: spaceID, Trusted: trusted,
 		HTTPClient: s.srv.Client(), CacheTTL: time.Minute, Now: s.clock.Now})
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	n := &node{did: did, key: key, base: base, doc: dn.Document, sts: dn.STS, cs: dn.Credentials}
+	n := &node{did: did, key: key, base: base, doc: dn.Document, sts: dn.STS, cs: dn.Credentials, dn: dn}
 	if n.cs == nil || dn.Document.Service[0].ServiceEndpoint != base+"/cs" {
 		s.t.Fatalf("node %s: Credential Service at %q", name, dn.Document.Service[0].ServiceEndpoint)
 	}
