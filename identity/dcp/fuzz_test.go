@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -191,5 +192,63 @@ func FuzzHostsAllow(f *testing.F) {
 		if name != "a.example.com" && strings.ToLower(u.Host) != "127.0.0.1:8443" && !strings.HasSuffix(name, ".members.example.org") {
 			t.Fatalf("allowed %q (host %q)", raw, u.Host)
 		}
+	})
+}
+
+// FuzzIssuanceMessages: the Credential Issuance Protocol's messages from the
+// network (a holder's request, an issuer's credential message and offer, the
+// issuer's status and metadata) never panic; a refusal wraps ErrIssuance, and
+// what parses carries the fields its rules require.
+func FuzzIssuanceMessages(f *testing.F) {
+	ctx := `"@context":["` + dcp.ContextDCP + `"]`
+	for _, s := range []string{
+		`{` + ctx + `,"type":"CredentialRequestMessage","holderPid":"h","credentials":[{"id":"` + dcp.MembershipObjectID + `"}]}`,
+		`{` + ctx + `,"type":"CredentialRequestMessage","holderPid":"h","credentials":[]}`,
+		`{` + ctx + `,"type":"CredentialMessage","issuerPid":"i","holderPid":"h","status":"ISSUED","credentials":[{"credentialType":"MembershipCredential","format":"vc20-bssl/jwt","payload":"a.b.c"}]}`,
+		`{` + ctx + `,"type":"CredentialMessage","issuerPid":"i","holderPid":"h","status":"REJECTED","rejectionReason":"no"}`,
+		`{` + ctx + `,"type":"CredentialOfferMessage","issuer":"did:web:x","credentials":[{"id":"c","type":"CredentialObject"}]}`,
+		`{` + ctx + `,"type":"CredentialStatus","issuerPid":"i","holderPid":"h","status":"RECEIVED"}`,
+		`{` + ctx + `,"type":"IssuerMetadata","issuer":"did:web:x","credentialsSupported":[]}`,
+		`{"type":"CredentialOfferMessage","issuer":null}`, `[]`, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		check := func(name string, err error, ok func() bool) {
+			if err != nil {
+				if !errors.Is(err, dcp.ErrIssuance) {
+					t.Fatalf("%s: error %v does not wrap ErrIssuance", name, err)
+				}
+				return
+			}
+			if !ok() {
+				t.Fatalf("%s accepted %q", name, b)
+			}
+		}
+		req, err := dcp.ParseCredentialRequest(b)
+		check("request", err, func() bool {
+			return req.HolderPid != "" && len(req.Credentials) > 0 && !slices.ContainsFunc(req.Credentials, func(c dcp.CredentialRef) bool { return c.ID == "" })
+		})
+		msg, err := dcp.ParseCredentialMessage(b)
+		check("credential message", err, func() bool {
+			switch msg.Status {
+			case dcp.StatusIssued:
+				return msg.IssuerPid != "" && msg.HolderPid != "" && len(msg.Credentials) > 0 &&
+					!slices.ContainsFunc(msg.Credentials, func(c dcp.CredentialContainer) bool {
+						return c.Payload == "" || c.Format == "" || c.CredentialType == ""
+					})
+			case dcp.StatusRejected:
+				return msg.IssuerPid != "" && msg.HolderPid != "" && len(msg.Credentials) == 0
+			}
+			return false
+		})
+		offer, err := dcp.ParseCredentialOffer(b)
+		check("offer", err, func() bool { return offer.Issuer != "" && len(offer.Credentials) > 0 })
+		st, err := dcp.ParseCredentialStatus(b)
+		check("status", err, func() bool {
+			return st.IssuerPid != "" && slices.Contains([]string{dcp.StatusReceived, dcp.StatusIssued, dcp.StatusRejected}, st.Status)
+		})
+		md, err := dcp.ParseIssuerMetadata(b)
+		check("metadata", err, func() bool { return md.Issuer != "" && md.Type == dcp.TypeIssuerMetadata })
 	})
 }
