@@ -12,7 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync/atomic"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -235,15 +235,25 @@ that the ledger and the status list agree.`,
 	var addr string
 	var every time.Duration
 	var tf serverTLSFlags
+	var allowed []string
 	serve := flags(&cobra.Command{
 		Use:   "serve --addr HOST:PORT --tls-cert FILE --tls-key FILE [--ledger URL] [--reconcile 30s]",
-		Short: "Serve the authority's DID document and revocation status list over HTTPS",
+		Short: "Serve the authority's DID document, revocation status list and DCP Issuer Service over HTTPS",
 		Long: `Serves the authority's did:web document (its key for assertionMethod) and
 the signed BitstringStatusListCredential at <did base>` + dcp.StatusPath + `.
 With --ledger it reconciles the list with the ledger every --reconcile
 (re-reading DIR/credentials.json first, so credentials issued or revoked by
 other commands meanwhile are kept): a suspension on the ledger reaches the
-status list within that interval, and verifiers within their cache TTL more.`,
+status list within that interval, and verifiers within their cache TTL more.
+
+With --ledger it also serves the DCP Issuer Service (DCP 1.0 §6) at
+<did base>` + issuerServicePath + ` and names it in the DID document (IssuerService):
+GET /metadata, POST /credentials (a holder's CredentialRequestMessage with its
+self-issued ID token) and GET /requests/{id}. A request is granted only for a
+participant the ledger registers under the requesting DID and shows active;
+the credential goes to the holder's Credential Service and into
+DIR/credentials.json. Holders' DID documents are fetched over HTTPS trusting
+the system roots and TDSC_TLS_CA_FILE.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tc, err := tf.load()
@@ -257,33 +267,52 @@ status list within that interval, and verifiers within their cache TTL more.`,
 			if err != nil {
 				return err
 			}
-			doc, err := dcp.NewDocument(ci.DID(), a.Key().JWK())
-			if err != nil {
+			if err := saveIssuer(dir, ci); err != nil { // the first run starts the file with --did
 				return err
 			}
 			base, _ := dcp.WebBase(ci.DID())
 			bu, _ := url.Parse(base)
 			docURL, _ := dcp.WebURL(ci.DID())
 			du, _ := url.Parse(docURL)
-			cur := ci
-			handler := func() http.Handler {
-				mux := http.NewServeMux()
-				mux.Handle(bu.Path+dcp.StatusPath, http.StripPrefix(bu.Path, cur.Handler()))
-				mux.Handle(du.Path, dcp.DocumentHandler(doc))
-				return mux
+			fi := &fileIssuer{dir: dir, cur: ci}
+			mux := http.NewServeMux()
+			mux.Handle(bu.Path+dcp.StatusPath, http.StripPrefix(bu.Path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fi.current().Handler().ServeHTTP(w, r)
+			})))
+			var svc []dcp.Service
+			ledger := lf.url != "" || lf.dir != ""
+			if ledger {
+				is, err := newIssuerService(a, fi, registrySource{lf: &lf, a: a}, base+issuerServicePath, dcp.Hosts(allowed))
+				if err != nil {
+					return err
+				}
+				defer func() {
+					cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					_ = is.Close(cctx)
+				}()
+				mux.Handle(bu.Path+issuerServicePath+"/", http.StripPrefix(bu.Path+issuerServicePath, is.Handler()))
+				svc = append(svc, is.ServiceEntry())
 			}
-			var h atomicHandler
-			h.Store(handler())
+			doc, err := dcp.NewDocument(ci.DID(), a.Key().JWK(), svc...)
+			if err != nil {
+				return err
+			}
+			mux.Handle(du.Path, dcp.DocumentHandler(doc))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Handler: &h, TLSConfig: tc, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
+			srv := &http.Server{Handler: mux, TLSConfig: tc, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
 			go func() { _ = srv.ServeTLS(ln, "", "") }()
-			fmt.Fprintf(cmd.OutOrStdout(), "serving %s and its status list on https://%s\n", ci.DID(), ln.Addr())
-			if lf.url != "" || lf.dir != "" {
+			what := "its status list"
+			if ledger {
+				what += " and Issuer Service"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "serving %s, %s on https://%s\n", ci.DID(), what, ln.Addr())
+			if ledger {
 				go func() {
 					t := time.NewTicker(every)
 					defer t.Stop()
@@ -293,24 +322,18 @@ status list within that interval, and verifiers within their cache TTL more.`,
 							return
 						case <-t.C:
 						}
-						_, fresh, err := openIssuer(dir, "")
-						if err != nil {
-							slog.Error("credentials: re-read", "err", err)
-							continue
-						}
-						revoked, err := fresh.Reconcile(ctx, registrySource{lf: &lf, a: a})
+						var revoked []string
+						err := fi.update(func(ci *dcp.CredentialIssuer) (err error) {
+							revoked, err = ci.Reconcile(ctx, registrySource{lf: &lf, a: a})
+							return err
+						})
 						if err != nil {
 							slog.Error("credentials: reconcile with the ledger", "err", err)
 							continue
 						}
 						if len(revoked) > 0 {
-							if err := saveIssuer(dir, fresh); err != nil {
-								slog.Error("credentials: save", "err", err)
-							}
 							slog.Info("credentials: revoked after the ledger", "credentials", revoked)
 						}
-						cur = fresh
-						h.Store(handler())
 					}
 				}()
 			}
@@ -322,17 +345,80 @@ status list within that interval, and verifiers within their cache TTL more.`,
 	}, true)
 	serve.Flags().StringVar(&addr, "addr", "127.0.0.1:8443", "listen address")
 	serve.Flags().DurationVar(&every, "reconcile", 30*time.Second, "how often to reconcile the status list with the ledger")
+	serve.Flags().StringSliceVar(&allowed, "allowed-hosts", nil, "hosts of holders' DID documents and Credential Services the Issuer Service may reach (host, host:port, *.domain; default any)")
 	tf.add(serve)
 
 	root.AddCommand(issue, list, revoke, reconcile, serve)
 	return root
 }
 
-// atomicHandler serves with the handler stored last.
-type atomicHandler struct{ p atomic.Pointer[http.Handler] }
+// issuerServicePath is where serve mounts the Issuer Service, under the
+// authority's did:web base address.
+const issuerServicePath = "/issuer"
 
-func (a *atomicHandler) Store(h http.Handler) { a.p.Store(&h) }
+// newIssuerService is the authority's DCP Issuer Service at endpoint,
+// reaching holders with the CLI's TLS roots (TDSC_TLS_CA_FILE).
+func newIssuerService(a *authority.Authority, fi *fileIssuer, src identity.Source, endpoint string, hosts dcp.Hosts) (*dcp.IssuerService, error) {
+	tc, err := cliTLS()
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Timeout: 10 * time.Second}
+	if tc != nil {
+		hc.Transport = &http.Transport{TLSClientConfig: tc}
+	}
+	res, err := dcp.NewResolver(dcp.WithHTTPClient(hc), dcp.WithAllowedHosts(hosts))
+	if err != nil {
+		return nil, err
+	}
+	return dcp.NewIssuerService(dcp.IssuerServiceConfig{DID: fi.current().DID(), Key: a.Key(), Issuer: fi, Ledger: src, Endpoint: endpoint,
+		Resolver: res, HTTPClient: hc, AllowedHosts: hosts})
+}
 
-func (a *atomicHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	(*a.p.Load()).ServeHTTP(w, r)
+// fileIssuer is the issuer serve works with: every change re-reads
+// DIR/credentials.json and saves it after, under one lock, so that the
+// Issuer Service, the reconcile tick and other commands' edits (issue,
+// revoke) all land in the file.
+type fileIssuer struct {
+	dir string
+	mu  sync.Mutex
+	cur *dcp.CredentialIssuer
+}
+
+func (f *fileIssuer) current() *dcp.CredentialIssuer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cur
+}
+
+// update applies fn to the issuer as the file holds it now and saves it; an
+// error from fn leaves the file as it was.
+func (f *fileIssuer) update(fn func(*dcp.CredentialIssuer) error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, fresh, err := openIssuer(f.dir, "")
+	if err != nil {
+		return fmt.Errorf("re-read %s: %w", filepath.Join(f.dir, "credentials.json"), err)
+	}
+	if err := fn(fresh); err != nil {
+		return err
+	}
+	if err := saveIssuer(f.dir, fresh); err != nil {
+		return err
+	}
+	f.cur = fresh
+	return nil
+}
+
+func (f *fileIssuer) Issue(p identity.Participant) (ic dcp.IssuedCredential, err error) {
+	err = f.update(func(ci *dcp.CredentialIssuer) error { ic, err = ci.Issue(p); return err })
+	return ic, err
+}
+
+func (f *fileIssuer) Revoke(id, reason string) error {
+	return f.update(func(ci *dcp.CredentialIssuer) error { return ci.Revoke(id, reason) })
+}
+
+func (f *fileIssuer) Credentials(participant string) []dcp.IssuedCredential {
+	return f.current().Credentials(participant)
 }

@@ -33,7 +33,7 @@ func newRoot() *cobra.Command {
 			newAuditRecordsCmd, newAuditRecordCmd, newAuditVerifyCmd),
 		group("flows", "The regulator: data flows by participant, classification, region and border",
 			newFlowsReportCmd, newFlowsParticipantCmd),
-		group("keys", "Participant keys", newKeysGenerateCmd, newKeysPublicCmd, newKeysDIDCmd),
+		group("keys", "Participant keys", newKeysGenerateCmd, newKeysPublicCmd, newKeysDIDCmd, newKeysCredentialCmd),
 		group("ledger", "The embedded ledger service", newLedgerServeCmd),
 		group("policy", "Check and lint usage policies", newPolicyCheckCmd, newPolicyLintCmd),
 		group("bench", "End-to-end benchmarks, each against a plain baseline in the same run",
