@@ -22,6 +22,7 @@ import (
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/identity/authority"
 	"github.com/tdsc/tdsc/identity/dcp"
+	"github.com/tdsc/tdsc/ledger"
 )
 
 // credentialsFile is DIR/credentials.json: the authority as a DCP credential
@@ -97,7 +98,53 @@ func (s registrySource) Participant(ctx context.Context, id string) (identity.Pa
 		return identity.Participant{}, err
 	}
 	defer closeFn()
-	return l.Participant(ctx, id)
+	p, err := l.Participant(ctx, id)
+	if errors.Is(err, ledger.ErrNotFound) {
+		err = fmt.Errorf("%w: %w", identity.ErrUnknownParticipant, err)
+	}
+	return p, err
+}
+
+// ParticipantByDID finds the participant the ledger registers under did
+// with another id: the latest participant.registered or participant.updated
+// record naming did, whose participant's current state still carries it. It
+// reads the participant records of the whole ledger, which an authority's
+// space keeps small (dcp.DIDSource).
+func (s registrySource) ParticipantByDID(ctx context.Context, did string) (identity.Participant, error) {
+	l, closeFn, err := openAuthorityLedger(ctx, s.lf, s.a.Genesis())
+	if err != nil {
+		return identity.Participant{}, err
+	}
+	defer closeFn()
+	q, ok := l.(interface {
+		Query(context.Context, ledger.Query) (ledger.Page, error)
+	})
+	if !ok {
+		return identity.Participant{}, fmt.Errorf("%w: this ledger cannot be searched by DID", identity.ErrUnknownParticipant)
+	}
+	var ids []string
+	for _, kind := range []ledger.Kind{ledger.KindParticipantRegistered, ledger.KindParticipantUpdated} {
+		for cur := ""; ; {
+			page, err := q.Query(ctx, ledger.Query{Kind: kind, Cursor: cur, Limit: ledger.MaxPageSize})
+			if err != nil {
+				return identity.Participant{}, err
+			}
+			for _, e := range page.Records {
+				if p := e.Record.Participant; p != nil && p.DID == did {
+					ids = append(ids, p.ID)
+				}
+			}
+			if cur = page.Next; cur == "" {
+				break
+			}
+		}
+	}
+	for i := len(ids) - 1; i >= 0; i-- {
+		if p, err := l.Participant(ctx, ids[i]); err == nil && p.DID == did {
+			return p, nil
+		}
+	}
+	return identity.Participant{}, fmt.Errorf("%w: no participant record names DID %s", identity.ErrUnknownParticipant, did)
 }
 
 func newAuthorityCredentialsCmd() *cobra.Command {

@@ -78,9 +78,12 @@ the system roots and TDSC_TLS_CA_FILE.`,
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "requested at %s; waiting for the delivery\n", req.Location)
+			// The delivery comes to the Credential Service; a rejection of a
+			// DID the ledger does not register comes through the status API
+			// only, asked every second.
 			t := time.NewTicker(100 * time.Millisecond)
 			defer t.Stop()
-			for {
+			for i := 1; ; i++ {
 				got, _ := node.Credentials.Request(req.HolderPid)
 				switch got.Status {
 				case dcp.StatusIssued:
@@ -89,11 +92,13 @@ the system roots and TDSC_TLS_CA_FILE.`,
 				case dcp.StatusRejected:
 					return fmt.Errorf("the issuer %s rejected the request: %s", issuer, got.Reason)
 				}
-				select {
-				case <-ctx.Done():
-					if st, err := node.IssuanceStatus(context.Background(), req); err == nil && st.Status == dcp.StatusRejected {
+				if i%10 == 0 {
+					if st, err := node.IssuanceStatus(ctx, req); err == nil && st.Status == dcp.StatusRejected {
 						return fmt.Errorf("the issuer %s rejected the request: %s", issuer, st.RejectionReason)
 					}
+				}
+				select {
+				case <-ctx.Done():
 					return fmt.Errorf("flag --wait: no credential delivered within %v (request %s)", wait, req.Location)
 				case <-t.C:
 				}

@@ -310,12 +310,22 @@ func (s *IssuerService) set(id, status, reason, credential string) {
 	}
 }
 
+// DIDSource is what a Ledger may offer besides identity.Source: the
+// participant registered under a DID whose id is not that DID.
+type DIDSource interface {
+	ParticipantByDID(ctx context.Context, did string) (identity.Participant, error)
+}
+
 // Participant returns the participant the ledger registers under did: the
-// one registered by its DID (its id is the DID), else the one the authority
-// issued to under that DID before, read again from the ledger. Either way the
-// ledger's record must name did now.
+// one registered by its DID (its id is the DID); else, when the Ledger is a
+// DIDSource, the one it finds; else the one the authority issued to under
+// that DID before, read again from the ledger. Either way the ledger's
+// record must name did now.
 func (s *IssuerService) Participant(ctx context.Context, did string) (identity.Participant, error) {
 	p, err := s.cfg.Ledger.Participant(ctx, did)
+	if ds, ok := s.cfg.Ledger.(DIDSource); ok && errors.Is(err, identity.ErrUnknownParticipant) {
+		p, err = ds.ParticipantByDID(ctx, did)
+	}
 	if errors.Is(err, identity.ErrUnknownParticipant) {
 		prev := s.cfg.Issuer.Credentials("")
 		for i := len(prev) - 1; i >= 0; i-- {
