@@ -24,14 +24,24 @@
 //     document, fetches its presentations from its Credential Service, checks
 //     them against the trusted issuers and the status list, and yields the
 //     same identity.Participant the ledger registry yields for tdsc peers.
+//   - IssuerService: the authority's Credential Issuance Protocol (DCP §6):
+//     GET /metadata, POST /credentials (a holder's CredentialRequestMessage,
+//     granted only for a DID the ledger registers active) and GET
+//     /requests/{id}; it delivers the credential to the holder's Credential
+//     Service in a CredentialMessage.
+//   - CredentialService also takes CredentialMessages and offers from its
+//     trusted issuers (POST /credentials, POST /offers), verifying every
+//     credential before filing any.
 //   - Node: the pieces assembled for a connector node, with one Handler for
-//     its DID document and Credential Service, and Token for its requests.
+//     its DID document and Credential Service, Token for its requests, and
+//     RequestCredential to obtain its membership credential from an issuer.
 //   - RequireEither: HTTP middleware for DSP endpoints accepting both a tdsc
 //     protocol token (by its typ) and a DCP request; the verified claims
 //     travel in the context (identity.FromContext, FromContext).
 //
 // Every refusal wraps a sentinel error, of this package (ErrDID,
-// ErrPresentation, ErrUntrustedIssuer, ErrRevoked, ErrWrongSubject) or of
+// ErrPresentation, ErrUntrustedIssuer, ErrRevoked, ErrWrongSubject,
+// ErrIssuance, ErrNoRequest) or of
 // identity (ErrExpired, ErrReplay, ErrWrongAudience, ErrUnknownKey, ...), and
 // names the field and rule at fault. The security model is in
 // docs/security.md (section "Decentralized Claims Protocol").
