@@ -335,8 +335,11 @@ func (s *IssuerService) Participant(ctx context.Context, did string) (identity.P
 			}
 		}
 	}
-	if err != nil {
+	if errors.Is(err, identity.ErrUnknownParticipant) {
 		return identity.Participant{}, fmt.Errorf("no participant is registered under DID %s on the ledger: %w", did, err)
+	}
+	if err != nil {
+		return identity.Participant{}, fmt.Errorf("the ledger could not be read (request again later): %w", err)
 	}
 	if p.DID != did {
 		return identity.Participant{}, fmt.Errorf("%w: the ledger registers participant %s under DID %q, not %s", identity.ErrUnknownParticipant, p.ID, p.DID, did)
