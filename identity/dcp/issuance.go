@@ -357,7 +357,10 @@ func (s *IssuerService) decide(req IssuanceRequest, access string) {
 		s.set(req.ID, StatusRejected, err.Error(), "")
 		return
 	}
-	ic, err := s.cfg.Issuer.Issue(p)
+	ic, reused := s.current(p)
+	if !reused {
+		ic, err = s.cfg.Issuer.Issue(p)
+	}
 	if err != nil {
 		reason := "not issued: " + err.Error()
 		if errors.Is(err, identity.ErrSuspended) {
@@ -370,11 +373,30 @@ func (s *IssuerService) decide(req IssuanceRequest, access string) {
 	msg := CredentialMessage{Status: StatusIssued, Credentials: []CredentialContainer{{CredentialType: TypeMembership, Format: ProfileVC20JWT, Payload: ic.JWT}}}
 	if err := s.deliver(ctx, req, access, msg); err != nil {
 		reason := "issued but not delivered, request again: " + err.Error()
-		_ = s.cfg.Issuer.Revoke(ic.ID, "not delivered to the holder's Credential Service")
+		if !reused {
+			_ = s.cfg.Issuer.Revoke(ic.ID, "not delivered to the holder's Credential Service")
+		}
 		s.set(req.ID, StatusRejected, reason, ic.ID)
 		return
 	}
 	s.set(req.ID, StatusIssued, "", ic.ID)
+}
+
+// current returns p's credential issued under its DID that is unrevoked,
+// states what the ledger states now and has more than half its life left:
+// a request then gets that credential again rather than a new one, so that
+// requests cannot use up the status list's entries.
+func (s *IssuerService) current(p identity.Participant) (IssuedCredential, bool) {
+	now := s.cfg.Now()
+	prev := s.cfg.Issuer.Credentials(p.ID)
+	for i := len(prev) - 1; i >= 0; i-- {
+		c := prev[i]
+		if c.Revoked || c.DID != p.DID || c.ValidUntil.Sub(now) <= c.ValidUntil.Sub(c.IssuedAt)/2 || !statesSame(&c, p) {
+			continue
+		}
+		return c, true
+	}
+	return IssuedCredential{}, false
 }
 
 // deliver writes msg to the holder's Credential Service (POST

@@ -63,6 +63,28 @@ func TestRequestCredential(t *testing.T) {
 		t.Fatalf("verified %+v: want alice's ledger attributes", r.Participant)
 	}
 
+	t.Run("a second request gets the same credential until half its life is gone", func(t *testing.T) {
+		again := func() string {
+			t.Helper()
+			req, err := alice.dn.RequestCredential(ctx, s.iss.did)
+			if err != nil {
+				t.Fatal(err)
+			}
+			flushIssuer(t, s)
+			got, _ := alice.cs.Request(req.HolderPid)
+			if got.Status != dcp.StatusIssued || len(got.Credentials) != 1 {
+				t.Fatalf("record %+v: want ISSUED with one credential", got)
+			}
+			return got.Credentials[0]
+		}
+		if id := again(); id != issued[0].ID || len(s.ci.Credentials(alice.did)) != 1 {
+			t.Fatalf("got %s, %d issued: want %s again and no new status list entry", id, len(s.ci.Credentials(alice.did)), issued[0].ID)
+		}
+		s.clock.Add(16 * 24 * time.Hour) // of 30 days
+		if id := again(); id == issued[0].ID || len(s.ci.Credentials(alice.did)) != 2 {
+			t.Fatalf("got %s, %d issued: want a new credential", id, len(s.ci.Credentials(alice.did)))
+		}
+	})
 	t.Run("a participant registered under a tdsc id with a DID", func(t *testing.T) {
 		key, _ := identity.GenerateEd25519()
 		carol := s.addNodeTrusting("carol", key, s.iss.did)

@@ -250,7 +250,7 @@ func (ci *CredentialIssuer) Reconcile(ctx context.Context, src identity.Source) 
 			reason = "participant " + p.Status + " on the ledger"
 		case p.DID != c.DID:
 			reason = "participant's DID changed on the ledger"
-		case !ci.statesSame(c, p):
+		case !statesSame(c, p):
 			reason = "participant's attributes changed on the ledger"
 		}
 		if reason != "" {
@@ -262,7 +262,7 @@ func (ci *CredentialIssuer) Reconcile(ctx context.Context, src identity.Source) 
 }
 
 // statesSame compares a credential's subject with the participant's state.
-func (ci *CredentialIssuer) statesSame(c *IssuedCredential, p identity.Participant) bool {
+func statesSame(c *IssuedCredential, p identity.Participant) bool {
 	cl, err := ParseUnverifiedCredential(c.JWT)
 	if err != nil {
 		return false
