@@ -37,6 +37,9 @@ var (
 	// ErrNoRequest: no credential request has this id, or it is another
 	// holder's (HTTP 404: the two are not told apart).
 	ErrNoRequest = errors.New("dcp: no such credential request")
+	// ErrBusy: the Issuer Service has too many requests being decided
+	// (HTTP 503). Request again later.
+	ErrBusy = errors.New("dcp: issuer busy")
 )
 
 // StatusCode maps an error of this package or of identity to an HTTP status.
@@ -48,6 +51,8 @@ func StatusCode(err error) int {
 		return 400
 	case errors.Is(err, ErrNoRequest):
 		return 404
+	case errors.Is(err, ErrBusy):
+		return 503
 	case errors.Is(err, ErrNotImplemented):
 		return 501
 	case errors.Is(err, ErrRevoked), errors.Is(err, ErrUntrustedIssuer):

@@ -67,10 +67,15 @@ type IssuerService struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu    sync.Mutex
-	reqs  map[string]*IssuanceRequest
-	order []string
+	mu      sync.Mutex
+	reqs    map[string]*IssuanceRequest
+	order   []string
+	pending int // requests being decided
 }
+
+// maxPending bounds the requests being decided at once; more are refused
+// with ErrBusy.
+const maxPending = 256
 
 // IssuanceRequest is the Issuer Service's record of one credential request.
 type IssuanceRequest struct {
@@ -267,6 +272,11 @@ func (s *IssuerService) receive(ctx context.Context, w http.ResponseWriter, r *h
 	}
 	req := &IssuanceRequest{ID: uuid.NewString(), Holder: id.Subject, HolderPid: m.HolderPid, Status: StatusReceived, Received: s.cfg.Now().UTC()}
 	s.mu.Lock()
+	if s.pending >= maxPending {
+		s.mu.Unlock()
+		return IssuanceRequest{}, fmt.Errorf("%w: %d requests are being decided; request again later", ErrBusy, maxPending)
+	}
+	s.pending++
 	s.reqs[req.ID] = req
 	s.order = append(s.order, req.ID)
 	for len(s.order) > s.cfg.MaxRequests {
@@ -279,6 +289,9 @@ func (s *IssuerService) receive(ctx context.Context, w http.ResponseWriter, r *h
 	go func() {
 		defer s.wg.Done()
 		s.decide(cp, id.Token)
+		s.mu.Lock()
+		s.pending--
+		s.mu.Unlock()
 	}()
 	return cp, nil
 }
