@@ -400,6 +400,9 @@ func (s *IssuerService) decide(req IssuanceRequest, access string) {
 // a request then gets that credential again rather than a new one, so that
 // requests cannot use up the status list's entries.
 func (s *IssuerService) current(p identity.Participant) (IssuedCredential, bool) {
+	if p.Status != identity.StatusActive && p.Status != "" {
+		return IssuedCredential{}, false // Issue refuses it with the reason
+	}
 	now := s.cfg.Now()
 	prev := s.cfg.Issuer.Credentials(p.ID)
 	for i := len(prev) - 1; i >= 0; i-- {

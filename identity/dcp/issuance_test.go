@@ -85,6 +85,22 @@ func TestRequestCredential(t *testing.T) {
 			t.Fatalf("got %s, %d issued: want a new credential", id, len(s.ci.Credentials(alice.did)))
 		}
 	})
+	t.Run("a suspended holder's current credential is not given again", func(t *testing.T) {
+		// The ledger shows alice suspended before the authority's reconcile
+		// revoked her credential: her request is rejected all the same.
+		p, _ := s.ledger.Participant(ctx, alice.did)
+		p.Status = identity.StatusSuspended
+		s.ledger.Put(p)
+		defer func() { p.Status = identity.StatusActive; s.ledger.Put(p) }()
+		req, err := alice.dn.RequestCredential(ctx, s.iss.did)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flushIssuer(t, s)
+		if got, _ := alice.cs.Request(req.HolderPid); got.Status != dcp.StatusRejected || !strings.Contains(got.Reason, "suspended") {
+			t.Fatalf("record %+v: want REJECTED naming the suspension", got)
+		}
+	})
 	t.Run("a participant registered under a tdsc id with a DID", func(t *testing.T) {
 		key, _ := identity.GenerateEd25519()
 		carol := s.addNodeTrusting("carol", key, s.iss.did)
