@@ -206,8 +206,8 @@ func TestAuthorityRegisterByDID(t *testing.T) {
 	mustRun(t, "authority", "init", "--dir", auth, "--space", "space-dcp")
 	key := filepath.Join(dir, "harbour.key")
 	mustRun(t, "keys", "generate", "--out", key)
-	const did = "did:web:harbour.example.com"
-	docFile := writeFile(t, "did.json", mustRun(t, "keys", "did", "--key", key, "--did", did, "--credential-service", "https://harbour.example.com/cs"))
+	const did = "did:web:harbour.example.com%3A8443" // a did:web with a port
+	docFile := writeFile(t, "did.json", mustRun(t, "keys", "did", "--key", key, "--did", did, "--credential-service", "https://harbour.example.com:8443/cs"))
 	if _, err := runTDSC(t, "authority", "register", "--dir", auth, "--ledger-dir", led, "--name", "Harbour", "--did-document", docFile,
 		"--region", "CN-SH", "--industry", "logistics", "--org-type", "enterprise"); err == nil || !strings.Contains(err.Error(), "--did: required with --did-document") {
 		t.Fatalf("--did-document without --did: %v", err)

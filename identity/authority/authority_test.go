@@ -115,12 +115,19 @@ func TestRegistrationValidate(t *testing.T) {
 	if err := good.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	byDID := good
+	byDID.ID, byDID.DID = "did:web:127.0.0.1%3A8443:harbour", "did:web:127.0.0.1%3A8443:harbour"
+	if err := byDID.Validate(); err != nil {
+		t.Fatalf("a did:web with a port as the id: %v", err)
+	}
 	tests := []struct {
 		name  string
 		edit  func(*Registration)
 		field string
 	}{
 		{"id", func(r *Registration) { r.ID = "org 1" }, "field id"},
+		{"id with a bare %", func(r *Registration) { r.ID = "did:web:host%3" }, "field id"},
+		{"id with a non-hex escape", func(r *Registration) { r.ID = "did:web:host%zz" }, "field id"},
 		{"name", func(r *Registration) { r.Name = "" }, "field name"},
 		{"key", func(r *Registration) { r.Key.X = "short" }, "field keys[0]"},
 		{"region", func(r *Registration) { r.Region = "Beijing" }, "field region"},

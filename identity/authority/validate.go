@@ -79,7 +79,8 @@ func isUpper(s string) bool {
 }
 
 // validateID checks a participant or space id: 1-128 characters of letters,
-// digits and . _ : -, the forms that are safe in URLs, ledger ids and logs.
+// digits and . _ : -, and %HH escapes (a did:web writes its port's colon as
+// %3A): the forms that are safe in URLs, ledger ids and logs.
 func validateID(field, id string) error {
 	if id == "" {
 		return invalid(field, "required")
@@ -87,14 +88,24 @@ func validateID(field, id string) error {
 	if len(id) > 128 {
 		return invalid(field, "%d characters, at most 128", len(id))
 	}
-	for _, c := range id {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if c == '%' {
+			if i+2 >= len(id) || !isHex(id[i+1]) || !isHex(id[i+2]) {
+				return invalid(field, "%q: '%%' at byte %d must start a %%HH escape (two hex digits)", id, i+1)
+			}
+			i += 2
+			continue
+		}
 		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-'
 		if !ok {
-			return invalid(field, "%q: only letters, digits and . _ : - are allowed", id)
+			return invalid(field, "%q: only letters, digits, . _ : - and %%HH escapes are allowed", id)
 		}
 	}
 	return nil
 }
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
 // validateLabel checks a free-text attribute: required when req, no control
 // characters, at most 256 bytes.
