@@ -357,7 +357,7 @@ func TestMalformedAndOversizedMessagesChangeNothing(t *testing.T) {
 			}
 		})
 	}
-	l, err := prov.Store().View(context.Background()).Negotiations("", 0)
+	l, _, err := prov.Store().View(context.Background()).Negotiations("", store.Page{})
 	if err != nil || len(l) != 0 {
 		t.Fatalf("negotiations after refused messages: %d, %v", len(l), err)
 	}

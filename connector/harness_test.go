@@ -251,7 +251,7 @@ func negState(t *testing.T, n *testNode, id string) *store.Negotiation {
 // peerNegotiation finds the other side's negotiation by its peer pid.
 func peerNegotiation(t *testing.T, n *testNode, peerPid string) *store.Negotiation {
 	t.Helper()
-	l, err := n.Store().View(context.Background()).Negotiations("", 0)
+	l, _, err := n.Store().View(context.Background()).Negotiations("", store.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}

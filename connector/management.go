@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
+	"net/url"
 	"time"
 
 	"github.com/tdsc/tdsc/connector/api"
@@ -87,6 +87,12 @@ func (n *Node) apiBody(limit int64, f apiFunc) http.Handler {
 			n.writeAPIError(w, r, err)
 			return
 		}
+		if pg, ok := body.(paged); ok {
+			if pg.next != "" {
+				w.Header().Set("Link", nextLink(r, pg.next))
+			}
+			body = pg.items
+		}
 		writeJSON(w, status, view(body))
 	})
 }
@@ -146,9 +152,30 @@ func (n *Node) mountManagement(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/agreements/{id}/compute", n.apiCompute())
 }
 
-func limitOf(r *http.Request) int {
-	l, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	return l
+// paged is a page of a list: the items answered as the body, and the
+// cursor of the next page, answered as an RFC 8288 Link with rel="next".
+type paged struct {
+	items any
+	next  string
+}
+
+// pageOf reads ?limit= and ?after= of a list request.
+func pageOf(r *http.Request) (store.Page, error) {
+	q := r.URL.Query()
+	p, err := store.ParsePage(q.Get("limit"), q.Get("after"))
+	if err != nil {
+		return p, badRequest("%v", err)
+	}
+	return p, nil
+}
+
+// nextLink is the Link header naming the page after the one r asked for:
+// the same request with after set to the cursor.
+func nextLink(r *http.Request, next string) string {
+	q := r.URL.Query()
+	q.Set("after", next)
+	u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+	return "<" + u.String() + `>; rel="next"`
 }
 
 // ---- datasets and offers
@@ -204,8 +231,12 @@ func (n *Node) apiStartNegotiation(r *http.Request) (int, any, error) {
 }
 
 func (n *Node) apiListNegotiations(r *http.Request) (int, any, error) {
-	l, err := n.st.View(r.Context()).Negotiations(r.URL.Query().Get("state"), limitOf(r))
-	return http.StatusOK, nonNil(l), err
+	p, err := pageOf(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	l, next, err := n.st.View(r.Context()).Negotiations(r.URL.Query().Get("state"), p)
+	return http.StatusOK, paged{nonNil(l), next}, err
 }
 
 // waitParam reads ?wait=DURATION (at most 5 minutes): how long a GET may wait
@@ -311,8 +342,12 @@ func (n *Node) apiTerminateNegotiation(r *http.Request) (int, any, error) {
 // ---- agreements
 
 func (n *Node) apiListAgreements(r *http.Request) (int, any, error) {
-	l, err := n.st.View(r.Context()).Agreements(limitOf(r))
-	return http.StatusOK, nonNil(l), err
+	p, err := pageOf(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	l, next, err := n.st.View(r.Context()).Agreements(p)
+	return http.StatusOK, paged{nonNil(l), next}, err
 }
 
 func (n *Node) apiGetAgreement(r *http.Request) (int, any, error) {
@@ -347,8 +382,12 @@ func (n *Node) apiStartTransfer(r *http.Request) (int, any, error) {
 }
 
 func (n *Node) apiListTransfers(r *http.Request) (int, any, error) {
-	l, err := n.st.View(r.Context()).Transfers(r.URL.Query().Get("agreement"), limitOf(r))
-	return http.StatusOK, nonNil(l), err
+	p, err := pageOf(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	l, next, err := n.st.View(r.Context()).Transfers(r.URL.Query().Get("agreement"), p)
+	return http.StatusOK, paged{nonNil(l), next}, err
 }
 
 func (n *Node) apiGetTransfer(r *http.Request) (int, any, error) {

@@ -122,6 +122,36 @@ func TestManagementAPI(t *testing.T) {
 	if json.Unmarshal(b, &px); status != 200 || px.State != "TERMINATED" || !strings.Contains(px.Reason, "no servable source") {
 		t.Fatalf("push without a source: %d %s", status, b)
 	}
+	// Lists come in pages: a Link rel="next" names the next one; a bad
+	// limit or cursor is refused naming the field.
+	var pagedIDs []string
+	for path, n := "/api/v1/transfers?limit=1", 0; path != ""; n++ {
+		req, _ := http.NewRequest("GET", cons.url()+path, nil)
+		req.Header.Set("Authorization", "Bearer "+opToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page []store.Transfer
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || len(page) != 1 || n > 2 {
+			t.Fatalf("page %d of transfers: %d, %d rows, %v", n, resp.StatusCode, len(page), err)
+		}
+		pagedIDs = append(pagedIDs, page[0].ID)
+		path = ""
+		if link := resp.Header.Get("Link"); link != "" {
+			path = strings.TrimPrefix(strings.TrimSuffix(link, `>; rel="next"`), "<")
+		}
+	}
+	if len(pagedIDs) != 2 || pagedIDs[0] != px.ID || pagedIDs[1] != x.ID {
+		t.Fatalf("transfers page by page: %v, want [%s %s]", pagedIDs, px.ID, x.ID)
+	}
+	for q, want := range map[string]string{"limit=0": "limit: \\\"0\\\" is not a whole number from 1 to 10000", "limit=10001": "limit:", "after=xyz": "after:"} {
+		if status, b := api(t, cons, "GET", "/agreements?"+q, opToken, ""); status != 400 || !strings.Contains(string(b), want) {
+			t.Errorf("agreements?%s: %d %s, want 400 naming %s", q, status, b, want)
+		}
+	}
 	status, b = api(t, cons, "GET", "/duties", opToken, "")
 	if status != 200 || !strings.Contains(string(b), `"state":"owed"`) {
 		t.Fatalf("duties: %d %s", status, b)

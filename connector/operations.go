@@ -262,7 +262,7 @@ func (n *Node) Revoke(ctx context.Context, id, reason string) (*store.Agreement,
 		if err := n.lw.enqueue(tx, rec); err != nil {
 			return err
 		}
-		xs, err := tx.Transfers(ag.ID, 0)
+		xs, err := tx.AllTransfers(ag.ID) // every live one ends, however many
 		if err != nil {
 			return err
 		}

@@ -97,12 +97,7 @@ func (c *Client) call(ctx context.Context, method, path string, body, out any) e
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	if resp.IsError() {
-		var e api.Error
-		if json.Unmarshal(resp.Body(), &e) == nil && e.Error.Message != "" {
-			return &Error{Status: resp.StatusCode(), Code: e.Error.Code, Message: e.Error.Message}
-		}
-		return &Error{Status: resp.StatusCode(), Code: http.StatusText(resp.StatusCode()),
-			Message: fmt.Sprintf("%s %s: HTTP %d: %.300s", method, path, resp.StatusCode(), resp.Body())}
+		return errorOf(method, path, resp.StatusCode(), resp.Body())
 	}
 	if out != nil {
 		if err := json.Unmarshal(resp.Body(), out); err != nil {
@@ -112,7 +107,71 @@ func (c *Client) call(ctx context.Context, method, path string, body, out any) e
 	return nil
 }
 
+// errorOf is the *Error of a management API answer with an error status.
+func errorOf(method, path string, status int, body []byte) *Error {
+	var e api.Error
+	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+		return &Error{Status: status, Code: e.Error.Code, Message: e.Error.Message}
+	}
+	return &Error{Status: status, Code: http.StatusText(status),
+		Message: fmt.Sprintf("%s %s: HTTP %d: %.300s", method, path, status, body)}
+}
+
 func esc(id string) string { return url.PathEscape(id) }
+
+// list reads a whole list page by page: the node answers one page and, when
+// more follow, a Link with rel="next" whose after= cursor asks for the next.
+func list[T any](ctx context.Context, c *Client, path string, q url.Values) ([]T, error) {
+	all := []T{}
+	for {
+		p := path
+		if len(q) > 0 {
+			p += "?" + q.Encode()
+		}
+		resp, err := c.r.R().SetContext(ctx).Get(p)
+		if err != nil {
+			return nil, fmt.Errorf("GET %s: %w", p, err)
+		}
+		if resp.IsError() {
+			return nil, errorOf(http.MethodGet, p, resp.StatusCode(), resp.Body())
+		}
+		var page []T
+		if err := json.Unmarshal(resp.Body(), &page); err != nil {
+			return nil, fmt.Errorf("GET %s: answer: %w", p, err)
+		}
+		all = append(all, page...)
+		next, err := nextCursor(resp.Header().Get("Link"))
+		if err != nil {
+			return nil, fmt.Errorf("GET %s: %w", p, err)
+		}
+		if next == "" {
+			return all, nil
+		}
+		if next == q.Get("after") {
+			return nil, fmt.Errorf("GET %s: the node answered the same page's cursor again", p)
+		}
+		q.Set("after", next)
+	}
+}
+
+// nextCursor reads the after= cursor of a Link header's rel="next" target
+// ("" without one).
+func nextCursor(link string) (string, error) {
+	if link == "" {
+		return "", nil
+	}
+	target, params, ok := strings.Cut(link, ";")
+	target = strings.TrimSpace(target)
+	if !ok || !strings.HasPrefix(target, "<") || !strings.HasSuffix(target, ">") ||
+		strings.TrimSpace(params) != `rel="next"` {
+		return "", fmt.Errorf("header Link: %.200q is not one <URL>; rel=\"next\"", link)
+	}
+	u, err := url.Parse(target[1 : len(target)-1])
+	if err != nil || u.Query().Get("after") == "" {
+		return "", fmt.Errorf("header Link: %.200q names no after= cursor", link)
+	}
+	return u.Query().Get("after"), nil
+}
 
 // Compute submits a WASI module to the provider of a consumer agreement
 // (docs/sandbox.md) and returns the result the provider let leave; a
@@ -126,12 +185,7 @@ func (c *Client) Compute(ctx context.Context, agreement string, wasm []byte) (*a
 		return nil, fmt.Errorf("POST %s: %w", path, err)
 	}
 	if resp.IsError() {
-		var e api.Error
-		if json.Unmarshal(resp.Body(), &e) == nil && e.Error.Message != "" {
-			return nil, &Error{Status: resp.StatusCode(), Code: e.Error.Code, Message: e.Error.Message}
-		}
-		return nil, &Error{Status: resp.StatusCode(), Code: http.StatusText(resp.StatusCode()),
-			Message: fmt.Sprintf("POST %s: HTTP %d: %.300s", path, resp.StatusCode(), resp.Body())}
+		return nil, errorOf(http.MethodPost, path, resp.StatusCode(), resp.Body())
 	}
 	if err := json.Unmarshal(resp.Body(), &out); err != nil {
 		return nil, fmt.Errorf("POST %s: answer: %w", path, err)
@@ -184,14 +238,13 @@ func (c *Client) StartNegotiation(ctx context.Context, in api.StartNegotiation) 
 	return &n, c.call(ctx, http.MethodPost, "/negotiations", in, &n)
 }
 
-// Negotiations lists negotiations, in state if not "".
+// Negotiations lists every negotiation, newest first, in state if not "".
 func (c *Client) Negotiations(ctx context.Context, state string) ([]*api.Negotiation, error) {
-	p := "/negotiations"
+	q := url.Values{}
 	if state != "" {
-		p += "?state=" + url.QueryEscape(state)
+		q.Set("state", state)
 	}
-	var l []*api.Negotiation
-	return l, c.call(ctx, http.MethodGet, p, nil, &l)
+	return list[*api.Negotiation](ctx, c, "/negotiations", q)
 }
 
 // Negotiation reads one negotiation with its history; wait > 0 (at most 5
@@ -237,10 +290,9 @@ func (c *Client) negotiationAction(ctx context.Context, id, action string, body 
 	return &n, c.call(ctx, http.MethodPost, "/negotiations/"+esc(id)+"/"+action, body, &n)
 }
 
-// Agreements lists agreements.
+// Agreements lists every agreement, newest first.
 func (c *Client) Agreements(ctx context.Context) ([]*api.Agreement, error) {
-	var l []*api.Agreement
-	return l, c.call(ctx, http.MethodGet, "/agreements", nil, &l)
+	return list[*api.Agreement](ctx, c, "/agreements", url.Values{})
 }
 
 // Agreement reads one agreement.
@@ -263,14 +315,13 @@ func (c *Client) StartTransfer(ctx context.Context, in api.StartTransfer) (*api.
 	return &x, c.call(ctx, http.MethodPost, "/transfers", in, &x)
 }
 
-// Transfers lists transfers, of one agreement if not "".
+// Transfers lists every transfer, newest first, of one agreement if not "".
 func (c *Client) Transfers(ctx context.Context, agreement string) ([]*api.Transfer, error) {
-	p := "/transfers"
+	q := url.Values{}
 	if agreement != "" {
-		p += "?agreement=" + url.QueryEscape(agreement)
+		q.Set("agreement", agreement)
 	}
-	var l []*api.Transfer
-	return l, c.call(ctx, http.MethodGet, p, nil, &l)
+	return list[*api.Transfer](ctx, c, "/transfers", q)
 }
 
 // Transfer reads one transfer with its history.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/tdsc/tdsc/connector/client"
@@ -74,5 +75,47 @@ func TestTLSConfigNotShared(t *testing.T) {
 	}
 	if len(cfg.NextProtos) != 0 {
 		t.Errorf("the caller's TLS config now offers %v", cfg.NextProtos)
+	}
+}
+
+// A list follows the node's Link rel="next" until the last page, keeping the
+// query; a malformed Link or a cursor answered twice is an error, not a
+// silently short list.
+func TestListFollowsPages(t *testing.T) {
+	pages := map[string]struct{ body, link string }{
+		"":   {`[{"id":"t-3"},{"id":"t-2"}]`, `</api/v1/transfers?after=c1&agreement=ag+1>; rel="next"`},
+		"c1": {`[{"id":"t-1"}]`, ""},
+		"c2": {`[]`, `<?after=c2>; rel="next"`},
+		"c3": {`[]`, `</x>; rel="prev"`},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if got := r.URL.Query().Get("agreement"); got != "ag 1" {
+			t.Errorf("page %q asked for agreement %q", r.URL.Query().Get("after"), got)
+		}
+		p, ok := pages[r.URL.Query().Get("after")]
+		if !ok {
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":{"code":"bad-request","message":"after: not a cursor"}}`))
+			return
+		}
+		if p.link != "" {
+			w.Header().Set("Link", p.link)
+		}
+		w.Write([]byte(p.body))
+	}))
+	defer srv.Close()
+	c, err := client.New(srv.URL, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := c.Transfers(context.Background(), "ag 1")
+	if err != nil || len(l) != 3 || l[0].ID != "t-3" || l[2].ID != "t-1" {
+		t.Fatalf("Transfers = %d rows, %v", len(l), err)
+	}
+	for start, want := range map[string]string{"c2": "same page's cursor", "c3": "not one <URL>"} {
+		pages[""] = struct{ body, link string }{`[]`, `</api/v1/transfers?after=` + start + `>; rel="next"`}
+		if _, err := c.Transfers(context.Background(), "ag 1"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("start at %s: %v, want an error saying %q", start, err, want)
+		}
 	}
 }

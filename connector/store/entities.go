@@ -93,6 +93,8 @@ type Agreement struct {
 	Purpose    string `json:"purpose,omitempty"`
 	LegalBasis string `json:"legalBasis,omitempty"`
 	UpdatedAt  string `json:"updatedAt"`
+	// CreatedAt is when this node first stored the agreement (lists' order).
+	CreatedAt string `json:"createdAt"`
 }
 
 // Agreement states.
@@ -385,36 +387,33 @@ func (t *Tx) NegotiationWithHistory(id string) (*Negotiation, error) {
 	return n, err
 }
 
-// Negotiations lists negotiations, newest first, optionally of one state.
-func (t *Tx) Negotiations(state string, limit int) ([]*Negotiation, error) {
-	q := `SELECT ` + negCols + ` FROM negotiations`
-	args := []any{}
+// Negotiations lists a page of negotiations, newest first, optionally of
+// one state, and the cursor of the next page ("" at the end).
+func (t *Tx) Negotiations(state string, p Page) ([]*Negotiation, string, error) {
+	var where string
+	var args []any
 	if state != "" {
-		q += ` WHERE state = $1`
-		args = append(args, state)
+		where, args = `state = $1`, []any{state}
 	}
-	q += fmt.Sprintf(` ORDER BY created_at DESC, id LIMIT %d`, clampLimit(limit))
+	q, args := pageQuery(`SELECT `+negCols+` FROM negotiations`, where, args, p)
 	rows, err := t.query(q, args...)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer rows.Close()
 	var out []*Negotiation
 	for rows.Next() {
 		n, err := scanNeg(rows)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		out = append(out, n)
 	}
-	return out, rows.Err()
-}
-
-func clampLimit(n int) int {
-	if n <= 0 || n > 10000 {
-		return 1000
+	if err := rows.Err(); err != nil {
+		return nil, "", err
 	}
-	return n
+	out, next := nextOf(out, p, func(n *Negotiation) (string, string) { return n.CreatedAt, n.ID })
+	return out, next, nil
 }
 
 func (t *Tx) addTransition(id, from, to, actor, reason string) error {
@@ -445,15 +444,18 @@ func (t *Tx) History(id string) ([]Transition, error) {
 
 // ---- agreements
 
-const agrCols = `id, negotiation_id, role, provider, consumer, provider_url, dataset_id, policy, policy_hash, terms, state, uses, record_id, reason, signed_at, purpose, legal_basis, updated_at`
+const agrCols = `id, negotiation_id, role, provider, consumer, provider_url, dataset_id, policy, policy_hash, terms, state, uses, record_id, reason, signed_at, purpose, legal_basis, updated_at, created_at`
 
 // PutAgreement inserts or replaces an agreement.
 func (t *Tx) PutAgreement(a *Agreement) error {
 	a.UpdatedAt = t.s.stamp()
-	_, err := t.exec(`INSERT INTO agreements (`+agrCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
+	if a.CreatedAt == "" {
+		a.CreatedAt = a.UpdatedAt // kept by an update: the conflict clause leaves created_at alone
+	}
+	_, err := t.exec(`INSERT INTO agreements (`+agrCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
 		ON CONFLICT (id) DO UPDATE SET policy=excluded.policy, policy_hash=excluded.policy_hash, terms=excluded.terms, state=excluded.state,
 		uses=excluded.uses, record_id=excluded.record_id, reason=excluded.reason, signed_at=excluded.signed_at, updated_at=excluded.updated_at`,
-		a.ID, a.NegotiationID, a.Role, a.Provider, a.Consumer, a.ProviderURL, a.DatasetID, str(a.Policy), a.PolicyHash, str(a.Terms), a.State, a.Uses, a.RecordID, a.Reason, a.SignedAt, a.Purpose, a.LegalBasis, a.UpdatedAt)
+		a.ID, a.NegotiationID, a.Role, a.Provider, a.Consumer, a.ProviderURL, a.DatasetID, str(a.Policy), a.PolicyHash, str(a.Terms), a.State, a.Uses, a.RecordID, a.Reason, a.SignedAt, a.Purpose, a.LegalBasis, a.UpdatedAt, a.CreatedAt)
 	if err != nil || t.tx == nil {
 		return err
 	}
@@ -482,7 +484,7 @@ func (a *Agreement) clone() *Agreement {
 func scanAgr(sc interface{ Scan(...any) error }) (*Agreement, error) {
 	var a Agreement
 	var pol, terms string
-	if err := sc.Scan(&a.ID, &a.NegotiationID, &a.Role, &a.Provider, &a.Consumer, &a.ProviderURL, &a.DatasetID, &pol, &a.PolicyHash, &terms, &a.State, &a.Uses, &a.RecordID, &a.Reason, &a.SignedAt, &a.Purpose, &a.LegalBasis, &a.UpdatedAt); err != nil {
+	if err := sc.Scan(&a.ID, &a.NegotiationID, &a.Role, &a.Provider, &a.Consumer, &a.ProviderURL, &a.DatasetID, &pol, &a.PolicyHash, &terms, &a.State, &a.Uses, &a.RecordID, &a.Reason, &a.SignedAt, &a.Purpose, &a.LegalBasis, &a.UpdatedAt, &a.CreatedAt); err != nil {
 		return nil, err
 	}
 	a.Policy, a.Terms = raw(pol), raw(terms)
@@ -501,22 +503,28 @@ func (t *Tx) Agreement(id string) (*Agreement, error) {
 	return a, nil
 }
 
-// Agreements lists agreements, newest first.
-func (t *Tx) Agreements(limit int) ([]*Agreement, error) {
-	rows, err := t.query(fmt.Sprintf(`SELECT `+agrCols+` FROM agreements ORDER BY updated_at DESC, id LIMIT %d`, clampLimit(limit)))
+// Agreements lists a page of agreements, newest first, and the cursor of
+// the next page ("" at the end).
+func (t *Tx) Agreements(p Page) ([]*Agreement, string, error) {
+	q, args := pageQuery(`SELECT `+agrCols+` FROM agreements`, "", nil, p)
+	rows, err := t.query(q, args...)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer rows.Close()
 	var out []*Agreement
 	for rows.Next() {
 		a, err := scanAgr(rows)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		out = append(out, a)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	out, next := nextOf(out, p, func(a *Agreement) (string, string) { return a.CreatedAt, a.ID })
+	return out, next, nil
 }
 
 // ---- transfers
@@ -587,28 +595,49 @@ func (t *Tx) TransferByPeer(role, counterparty, peerPID string) (*Transfer, erro
 	return x, nil
 }
 
-// Transfers lists transfers, newest first; of one agreement if agreementID is set.
-func (t *Tx) Transfers(agreementID string, limit int) ([]*Transfer, error) {
-	q := `SELECT ` + trCols + ` FROM transfers`
+// Transfers lists a page of transfers, newest first, of one agreement if
+// agreementID is set, and the cursor of the next page ("" at the end).
+func (t *Tx) Transfers(agreementID string, p Page) ([]*Transfer, string, error) {
+	var where string
 	var args []any
 	if agreementID != "" {
-		q += ` WHERE agreement_id = $1`
-		args = append(args, agreementID)
+		where, args = `agreement_id = $1`, []any{agreementID}
 	}
-	rows, err := t.query(q+fmt.Sprintf(` ORDER BY created_at DESC, id LIMIT %d`, clampLimit(limit)), args...)
+	q, args := pageQuery(`SELECT `+trCols+` FROM transfers`, where, args, p)
+	rows, err := t.query(q, args...)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer rows.Close()
 	var out []*Transfer
 	for rows.Next() {
 		x, err := scanTr(rows)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		out = append(out, x)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	out, next := nextOf(out, p, func(x *Transfer) (string, string) { return x.CreatedAt, x.ID })
+	return out, next, nil
+}
+
+// AllTransfers lists every transfer of an agreement, page by page.
+func (t *Tx) AllTransfers(agreementID string) ([]*Transfer, error) {
+	var all []*Transfer
+	for p := (Page{Limit: MaxPageSize}); ; {
+		xs, next, err := t.Transfers(agreementID, p)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, xs...)
+		if next == "" {
+			return all, nil
+		}
+		p.After = next
+	}
 }
 
 // ---- duties

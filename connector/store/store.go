@@ -194,7 +194,12 @@ func (s *Store) Close() error {
 	return rerr
 }
 
-func (s *Store) stamp() string { return s.now().UTC().Format(time.RFC3339Nano) }
+// stamp is the time a row is written, RFC 3339 with all nine fraction
+// digits, so that the text order of stamps (lists are ordered by it) is their
+// time order; RFC3339Nano drops trailing zeros, and ".1Z" sorts after ".12Z".
+func (s *Store) stamp() string { return s.now().UTC().Format(stampLayout) }
+
+const stampLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
 // migrate applies migrations/NNNN_*.sql in order, each in its own transaction,
 // recording the version in schema_migrations.

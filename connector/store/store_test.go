@@ -29,12 +29,12 @@ func TestMigrationsAreVersionedAndRerunnable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.db")
 	s := open(t, path)
 	v, err := s.SchemaVersion(context.Background())
-	if err != nil || v != 7 {
-		t.Fatalf("schema version = %d, %v; want 7", v, err)
+	if err != nil || v != 8 {
+		t.Fatalf("schema version = %d, %v; want 8", v, err)
 	}
 	s.Close()
 	s2 := open(t, path) // reopening applies nothing twice
-	if v, _ := s2.SchemaVersion(context.Background()); v != 7 {
+	if v, _ := s2.SchemaVersion(context.Background()); v != 8 {
 		t.Fatalf("after reopen: version %d", v)
 	}
 }

@@ -15,7 +15,9 @@ Prints one summary line; exits 1 naming the first problem.
 """
 import collections
 import json
+import re
 import sys
+import urllib.parse
 import urllib.request
 
 
@@ -23,6 +25,21 @@ def get(url, token):
     req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.load(r)
+
+
+def get_all(url, token):
+    """Every row of a node's list, following its Link rel="next" pages."""
+    rows = []
+    while url:
+        req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            rows += json.load(r)
+            link = r.headers.get("Link") or ""
+        m = re.fullmatch(r'<([^>]*)>; rel="next"', link)
+        if link and not m:
+            sys.exit(f"{url}: header Link {link!r} is not one <URL>; rel=\"next\"")
+        url = urllib.parse.urljoin(url, m.group(1)) if m else ""
+    return rows
 
 
 def main():
@@ -53,14 +70,14 @@ def main():
     for spec in nodes:
         url, tf = spec.rsplit(":", 1) if spec.count(":") > 2 else (spec, None)
         ntok = open(tf).read().strip()
-        for a in get(f"{url}/api/v1/agreements", ntok):
+        for a in get_all(f"{url}/api/v1/agreements", ntok):
             n_ag += 1
             if a["id"] not in signed:
                 sys.exit(f"{url}: agreement {a['id']} is not on the ledger")
         out = get(f"{url}/api/v1/outbox", ntok)
         if out.get("pending") or out.get("refused"):
             sys.exit(f"{url}: outbox not drained: pending {len(out.get('pending') or [])}, refused {len(out.get('refused') or [])}")
-        for x in get(f"{url}/api/v1/transfers", ntok):
+        for x in get_all(f"{url}/api/v1/transfers", ntok):
             if x["role"] == "consumer" and x["state"] == "COMPLETED":
                 n_done += 1
                 # the ledger's transfer id is the provider's; the consumer's record names it
