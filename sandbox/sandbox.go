@@ -202,6 +202,17 @@ func HashModule(wasm []byte) string { return HashModuleWith(digest.SHA256, wasm)
 // names programs and results: "<alg>:<lower-case hex>".
 func HashModuleWith(alg string, b []byte) string { return digest.Of(alg, b).String() }
 
+// Instrument returns the module as Compile runs it: with the stop checks
+// added (docs/sandbox.md, "Stopping a module"). Compile calls it; it is
+// exported for `tdsc bench compute`, which times the checks on their own.
+func Instrument(wasm []byte) ([]byte, error) {
+	checked, err := stopcheck.Instrument(wasm, stopGlobal)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrModule, err)
+	}
+	return checked, nil
+}
+
 // Compile validates and compiles a module, or returns the cached program of
 // the same bytes.
 func (r *Runner) Compile(ctx context.Context, wasm []byte) (*Program, error) {
@@ -217,9 +228,9 @@ func (r *Runner) Compile(ctx context.Context, wasm []byte) (*Program, error) {
 	}
 	r.mu.Unlock()
 
-	checked, err := stopcheck.Instrument(wasm, stopGlobal)
+	checked, err := Instrument(wasm)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrModule, err)
+		return nil, err
 	}
 	cm, err := r.rt.CompileModule(ctx, checked)
 	if err != nil {

@@ -199,6 +199,22 @@ var (
 		3, 2, 1, 0,
 		7, 10, 1, 6, '_', 's', 't', 'a', 'r', 't', 0, 0,
 		10, 9, 1, 7, 0, 3, 0x40, 0x0c, 0, 0x0b, 0x0b}
+	// A tree of calls without a loop: 2^60 calls at a depth of 60.
+	// (module
+	//   (func (export "_start") (call $tree (i32.const 60)))
+	//   (func $tree (param i32)
+	//     (if (i32.eqz (local.get 0)) (then return))
+	//     (call $tree (i32.sub (local.get 0) (i32.const 1)))
+	//     (call $tree (i32.sub (local.get 0) (i32.const 1)))))
+	callTreeWasm = []byte{0, 'a', 's', 'm', 1, 0, 0, 0,
+		1, 8, 2, 0x60, 0, 0, 0x60, 1, 0x7f, 0,
+		3, 3, 2, 0, 1,
+		7, 10, 1, 6, '_', 's', 't', 'a', 'r', 't', 0, 0,
+		10, 32, 2,
+		6, 0, 0x41, 60, 0x10, 1, 0x0b,
+		23, 0, 0x20, 0, 0x45, 0x04, 0x40, 0x0f, 0x0b,
+		0x20, 0, 0x41, 1, 0x6b, 0x10, 1,
+		0x20, 0, 0x41, 1, 0x6b, 0x10, 1, 0x0b}
 	// (module (import "env" "open" (func)) (func (export "_start")))
 	foreignImportWasm = []byte{0, 'a', 's', 'm', 1, 0, 0, 0,
 		1, 4, 1, 0x60, 0, 0,
@@ -219,6 +235,7 @@ func TestHostileModules(t *testing.T) {
 	r := newRunner(t, sandbox.Config{Ceiling: sandbox.Limits{MemoryBytes: 4 << 30}})
 	hostile := compile(t, r, module(t, "hostile"))
 	spin := compile(t, r, spinWasm)
+	tree := compile(t, r, callTreeWasm)
 	huge := compile(t, r, hugeMemoryWasm)
 	goroutines := runtime.NumGoroutine()
 
@@ -232,6 +249,7 @@ func TestHostileModules(t *testing.T) {
 	}{
 		{"go infinite loop", hostile, "loop\n", sandbox.ErrCPUTime, -1},
 		{"bare infinite loop", spin, "", sandbox.ErrCPUTime, -1},
+		{"tree of calls, no loop", tree, "", sandbox.ErrCPUTime, -1},
 		{"huge allocation", hostile, "alloc\n", sandbox.ErrMemory, -1},
 		{"huge memory at start", huge, "", sandbox.ErrMemory, -1},
 		{"output flood", hostile, "flood\n", sandbox.ErrOutputBytes, -1},

@@ -24,6 +24,7 @@ import (
 )
 
 type computeBenchResult struct {
+	Program    string `json:"program"` // go or c: which example aggregate
 	InputBytes int64  `json:"inputBytes"`
 	Rows       int64  `json:"rows"`
 	Rounds     int    `json:"rounds"`
@@ -32,8 +33,11 @@ type computeBenchResult struct {
 	LoadBefore string `json:"loadBefore"`
 	LoadAfter  string `json:"loadAfter"`
 	// Best wall time of each way to run the same aggregate source.
-	NativeMs  float64 `json:"nativeMs"`
-	WazeroMs  float64 `json:"bareWazeroMs"`
+	NativeMs float64 `json:"nativeMs"`
+	WazeroMs float64 `json:"bareWazeroMs"`
+	// CheckedMs is bare wazero running the module with the sandbox's stop
+	// checks: their own cost, apart from the rest of the sandbox.
+	CheckedMs float64 `json:"bareWazeroCheckedMs"`
 	SandboxMs float64 `json:"sandboxMs"`
 	// SandboxCPUMs is what a compute.executed record would say for the best run.
 	SandboxCPUMs    float64 `json:"sandboxCpuMs"`
@@ -57,24 +61,32 @@ type computeBenchResult struct {
 
 func newBenchComputeCmd() *cobra.Command {
 	var (
-		sizeMB, rounds int
-		out, dir       string
+		sizeMB, rounds    int
+		out, dir, program string
 	)
 	cmd := &cobra.Command{
-		Use:   "compute [--size-mb 100] [--rounds 3] [-o json]",
+		Use:   "compute [--program go|c] [--size-mb 100] [--rounds 3] [-o json]",
 		Short: "Time the sandbox's aggregate over a large CSV against the same program built natively",
 		Long: `Writes a CSV of --size-mb megabytes (group, two numeric columns), builds the
-example aggregate program from source twice (GOOS=wasip1 and natively; needs
-the Go toolchain and the tdsc source tree), and runs it over the CSV --rounds
+example aggregate program from source twice (for WebAssembly and natively),
+and runs it over the CSV --rounds
 times each way: natively, under bare wazero (no limits, no metering), and in
 tdsc's sandbox with its limits, input hashing and metering. It reports the
 best time of each, the ratio native/sandbox (budget: at least 0.5), the
 sandbox's own overhead over bare wazero, and the start-up of the cached
-module (budget: under 5 ms). The three results must be byte-identical.`,
+module (budget: under 5 ms). The three results must be byte-identical.
+
+--program go builds sandbox/programs/aggregate with GOOS=wasip1 and natively
+(needs the Go toolchain and the tdsc source tree); --program c builds
+sandbox/programs/c/aggregate.c with clang for wasm32-wasip1 and natively, with
+the same flags (needs clang, wasi-libc and lld: scripts/sandbox-c.sh install).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if sizeMB <= 0 || rounds <= 0 {
 				return fmt.Errorf("flags --size-mb and --rounds: must be positive, got %d and %d", sizeMB, rounds)
+			}
+			if program != "go" && program != "c" {
+				return fmt.Errorf("flag --program: must be go or c, got %q", program)
 			}
 			if out != "text" && out != "json" {
 				return fmt.Errorf("flag -o: must be text or json, got %q", out)
@@ -87,7 +99,7 @@ module (budget: under 5 ms). The three results must be byte-identical.`,
 				defer os.RemoveAll(d)
 				dir = d
 			}
-			res, err := benchCompute(cmd.Context(), dir, int64(sizeMB)<<20, rounds)
+			res, err := benchCompute(cmd.Context(), program, dir, int64(sizeMB)<<20, rounds)
 			if err != nil {
 				return err
 			}
@@ -97,10 +109,12 @@ module (budget: under 5 ms). The three results must be byte-identical.`,
 				return enc.Encode(res)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintf(w, "program\t%s aggregate\n", res.Program)
 			fmt.Fprintf(w, "input\t%d MiB, %d rows\nrounds\t%d (best of each)\ncores\t%d\nload (1/5/15 min)\t%s → %s\n",
 				res.InputBytes>>20, res.Rows, res.Rounds, res.Cores, res.LoadBefore, res.LoadAfter)
 			fmt.Fprintf(w, "native\t%.0f ms\t%.0f MB/s\n", res.NativeMs, res.NativeMBps)
 			fmt.Fprintf(w, "bare wazero\t%.0f ms\n", res.WazeroMs)
+			fmt.Fprintf(w, "bare wazero with the stop checks\t%.0f ms\t%+.1f %%\n", res.CheckedMs, (res.CheckedMs-res.WazeroMs)/res.WazeroMs*100)
 			fmt.Fprintf(w, "tdsc sandbox\t%.0f ms\t%.0f MB/s\tcpu %.0f ms, peak memory %.1f MiB\n", res.SandboxMs, res.SandboxMBps, res.SandboxCPUMs, res.SandboxPeakMiB)
 			fmt.Fprintf(w, "ratio native/sandbox\t%.2f\t(budget ≥ %.1f)\n", res.RatioToNative, res.RatioBudget)
 			fmt.Fprintf(w, "sandbox overhead over bare wazero\t%.1f %%\n", res.OverheadPercent)
@@ -110,6 +124,7 @@ module (budget: under 5 ms). The three results must be byte-identical.`,
 			return w.Flush()
 		},
 	}
+	cmd.Flags().StringVar(&program, "program", "go", "the aggregate to run: go or c")
 	cmd.Flags().IntVar(&sizeMB, "size-mb", 100, "size of the CSV in MiB")
 	cmd.Flags().IntVar(&rounds, "rounds", 3, "runs of each way")
 	cmd.Flags().StringVar(&dir, "dir", "", "working directory (default: a temporary one)")
@@ -155,14 +170,31 @@ func writeBenchCSV(path string, size int64) (int64, error) {
 	return rows, f.Close()
 }
 
-func benchCompute(ctx context.Context, dir string, size int64, rounds int) (*computeBenchResult, error) {
-	res := &computeBenchResult{Rounds: rounds, Cores: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
-		RatioBudget: 0.5, StartupBudget: 5}
-	wasmPath, err := programs.Build(ctx, programs.Aggregate, dir)
-	if err != nil {
-		return nil, err
+// buildAggregate builds the named aggregate (go or c) for WebAssembly and
+// natively from the same source.
+func buildAggregate(ctx context.Context, program, dir string) (wasmPath, nativePath string, err error) {
+	if program == "c" {
+		src, err := programs.CSource()
+		if err != nil {
+			return "", "", err
+		}
+		if wasmPath, err = programs.BuildC(ctx, src, dir); err != nil {
+			return "", "", err
+		}
+		nativePath, err = programs.BuildCNative(ctx, src, dir)
+		return wasmPath, nativePath, err
 	}
-	nativePath, err := programs.BuildNative(ctx, programs.Aggregate, dir)
+	if wasmPath, err = programs.Build(ctx, programs.Aggregate, dir); err != nil {
+		return "", "", err
+	}
+	nativePath, err = programs.BuildNative(ctx, programs.Aggregate, dir)
+	return wasmPath, nativePath, err
+}
+
+func benchCompute(ctx context.Context, program, dir string, size int64, rounds int) (*computeBenchResult, error) {
+	res := &computeBenchResult{Program: program, Rounds: rounds, Cores: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
+		RatioBudget: 0.5, StartupBudget: 5}
+	wasmPath, nativePath, err := buildAggregate(ctx, program, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -220,9 +252,36 @@ func benchCompute(ctx context.Context, dir string, size int64, rounds int) (*com
 	if err != nil {
 		return nil, err
 	}
+	checked, err := sandbox.Instrument(wasm)
+	if err != nil {
+		return nil, err
+	}
+	checkedMod, err := bare.CompileModule(ctx, checked)
+	if err != nil {
+		return nil, err
+	}
+	// runBare runs a module of the bare runtime over the CSV.
+	runBare := func(m wazero.CompiledModule) ([]byte, time.Duration, error) {
+		in, err := os.Open(csvPath)
+		if err != nil {
+			return nil, 0, err
+		}
+		defer in.Close()
+		var buf bytes.Buffer
+		t0 := time.Now()
+		mod, err := bare.InstantiateModule(ctx, m, wazero.NewModuleConfig().WithStdin(in).WithStdout(&buf).WithName(""))
+		d := time.Since(t0)
+		if mod != nil {
+			mod.Close(ctx)
+		}
+		if err != nil && !isExitZero(err) {
+			return nil, d, fmt.Errorf("bare wazero: %w", err)
+		}
+		return buf.Bytes(), d, nil
+	}
 
 	res.LoadBefore = loadAvg()
-	var outNative, outBare, outSandbox []byte
+	var outNative, outBare, outChecked, outSandbox []byte
 	best := func(cur *float64, d time.Duration) {
 		if *cur == 0 || ms(d) < *cur {
 			*cur = ms(d)
@@ -246,23 +305,16 @@ func benchCompute(ctx context.Context, dir string, size int64, rounds int) (*com
 		}
 		outNative = buf.Bytes()
 
-		// Bare wazero.
-		in, err = os.Open(csvPath)
-		if err != nil {
+		// Bare wazero, without and with the stop checks.
+		var d time.Duration
+		if outBare, d, err = runBare(bareMod); err != nil {
 			return nil, err
 		}
-		var bbuf bytes.Buffer
-		t0 = time.Now()
-		mod, err := bare.InstantiateModule(ctx, bareMod, wazero.NewModuleConfig().WithStdin(in).WithStdout(&bbuf).WithName(""))
-		best(&res.WazeroMs, time.Since(t0))
-		in.Close()
-		if err != nil && !isExitZero(err) {
-			return nil, fmt.Errorf("bare wazero: %w", err)
+		best(&res.WazeroMs, d)
+		if outChecked, d, err = runBare(checkedMod); err != nil {
+			return nil, err
 		}
-		if mod != nil {
-			mod.Close(ctx)
-		}
-		outBare = bbuf.Bytes()
+		best(&res.CheckedMs, d)
 
 		// The sandbox.
 		in, err = os.Open(csvPath)
@@ -271,7 +323,7 @@ func benchCompute(ctx context.Context, dir string, size int64, rounds int) (*com
 		}
 		t0 = time.Now()
 		out, err := r.Run(ctx, prog, in, sandbox.Limits{})
-		d := time.Since(t0)
+		d = time.Since(t0)
 		in.Close()
 		if err != nil {
 			return nil, fmt.Errorf("sandbox: %w", err)
@@ -289,7 +341,7 @@ func benchCompute(ctx context.Context, dir string, size int64, rounds int) (*com
 	res.SandboxMBps = mb / (res.SandboxMs / 1000)
 	res.RatioToNative = res.NativeMs / res.SandboxMs
 	res.OverheadPercent = (res.SandboxMs - res.WazeroMs) / res.WazeroMs * 100
-	res.ResultsIdentic = bytes.Equal(outNative, outSandbox) && bytes.Equal(outBare, outSandbox) && len(outSandbox) > 0
+	res.ResultsIdentic = bytes.Equal(outNative, outSandbox) && bytes.Equal(outBare, outSandbox) && bytes.Equal(outChecked, outSandbox) && len(outSandbox) > 0
 	res.WithinBudget = res.RatioToNative >= res.RatioBudget && res.StartupMs < res.StartupBudget && res.ResultsIdentic
 	return res, nil
 }

@@ -1,22 +1,33 @@
 // Package stopcheck rewrites a WebAssembly module so that the host can stop
-// it: a new mutable i32 global, exported, is tested at the head of every
-// loop, and the module traps (unreachable) once the host sets it to non-zero.
+// it: a new mutable i32 global, exported, is tested on every back edge of the
+// module's control flow, and the module traps (unreachable) once the host
+// sets it to non-zero.
 //
 // wazero's own way (RuntimeConfig.WithCloseOnContextDone) calls a trampoline
 // at every loop iteration, which spills the loop's registers; on the example
-// aggregate that is twelve times slower. Here a loop head costs a counter
-// increment and a branch; every 65536th iteration takes the cold path, which
-// executes memory.grow 0 — in wazero a call out to Go, where the Go scheduler
-// can preempt the goroutine (it cannot preempt compiled Wasm: without such
-// exits a spinning module would stall every stop-the-world, and with it the
-// watchdog meant to stop it) — and then tests the stop global. Loops are the
-// only way a module runs without end: unbounded recursion exhausts the stack
-// and traps. A module without a memory gets an empty one for memory.grow.
+// aggregate that is twelve times slower. Here the checks are counted:
+//
+//   - At the head of every loop, a counter in a local of the function's own
+//     (one added local, kept in a register) is incremented; every 65536th
+//     iteration of the function's loops takes the cold path.
+//   - At the entry of every function that contains a call, a counter in a
+//     second added global is incremented; every 65536th such entry takes the
+//     cold path. Without it a tree of calls (a function calling itself twice,
+//     to a depth the stack allows) would run for longer than any limit without
+//     a single loop.
+//
+// The cold path executes memory.grow 0 — in wazero a call out to Go, where the
+// Go scheduler can preempt the goroutine (it cannot preempt compiled Wasm:
+// without such exits a spinning module would stall every stop-the-world, and
+// with it the watchdog meant to stop it) — and then tests the stop global.
+// Loops and calls are the only ways a module's code runs again: code without
+// either ends, so every run that does not end passes one of the two checks
+// without bound. A module without a memory gets an empty one for memory.grow.
 //
 // Only the instruction set Go's wasip1 port and common toolchains emit is
-// accepted (WebAssembly 2.0 without SIMD, threads, exceptions or GC); any
-// other opcode is an error, and such a module is refused rather than run
-// unchecked.
+// accepted (WebAssembly 2.0 without SIMD, threads, exceptions, tail calls or
+// GC); any other opcode is an error, and such a module is refused rather than
+// run unchecked.
 package stopcheck
 
 import (
@@ -34,7 +45,9 @@ func fail(format string, a ...any) error {
 }
 
 const (
+	secType   = 1
 	secImport = 2
+	secFunc   = 3
 	secMemory = 5
 	secGlobal = 6
 	secExport = 7
@@ -61,48 +74,51 @@ func Instrument(wasm []byte, name string) ([]byte, error) {
 		}
 		secs = append(secs, section{id, body})
 	}
-	// The new globals' indices follow the imported and defined globals.
-	var globals uint32
+	// The new globals' indices follow the imported and defined globals; each
+	// function's new local follows its parameters and locals.
+	var globals, importedFuncs uint32
+	var params []uint32 // per type
+	var funcTypes []uint32
 	hasMemory := false
 	for _, s := range secs {
+		var err error
 		switch s.id {
+		case secType:
+			params, err = typeParams(s.body)
 		case secMemory:
 			hasMemory = true
 		case secImport:
-			n, mems, err := importedGlobals(s.body)
-			if err != nil {
-				return nil, err
-			}
+			var n, mems, fns uint32
+			n, mems, fns, err = importCounts(s.body)
 			globals += n
+			importedFuncs += fns
 			hasMemory = hasMemory || mems > 0
+		case secFunc:
+			funcTypes, err = u32s(s.body, "function section")
 		case secGlobal:
 			r := reader{b: s.body}
 			globals += r.u32()
 			if r.err != nil {
-				return nil, fail("global section: %v", r.err)
+				err = fail("global section: %v", r.err)
 			}
 		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	stop, ctr := globals, globals+1
-	var check []byte
-	op := func(b ...byte) { check = append(check, b...) }
-	op(0x23)
-	op(uleb(ctr)...) // global.get ctr
-	op(0x41, 0x01, 0x6a, 0x24)
-	op(uleb(ctr)...) // i32.const 1; i32.add; global.set ctr
-	op(0x23)
-	op(uleb(ctr)...)                 // global.get ctr
-	op(0x41, 0xff, 0xff, 0x03, 0x71) // i32.const 0xffff; i32.and
-	op(0x45, 0x04, 0x40)             // i32.eqz; if
-	op(0x41, 0x00, 0x40, 0x00, 0x1a) //   i32.const 0; memory.grow 0; drop
-	op(0x23)
-	op(uleb(stop)...)                // global.get stop
-	op(0x04, 0x40, 0x00, 0x0b, 0x0b) //   if; unreachable; end; end
+	nparams := make([]uint32, len(funcTypes))
+	for i, t := range funcTypes {
+		if int(t) >= len(params) {
+			return nil, fail("function %d: type %d out of range", int(importedFuncs)+i, t)
+		}
+		nparams[i] = params[t]
+	}
+	c := checks{stop: globals, entries: globals + 1}
 
-	// Two mut i32 = i32.const 0: the stop flag, then the counter.
+	// Two mut i32 = i32.const 0: the stop flag, then the entries' counter.
 	newGlobal := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b}
 	newExport := append(append(uleb(uint32(len(name))), name...), 0x03)
-	newExport = append(newExport, uleb(stop)...)
+	newExport = append(newExport, uleb(c.stop)...)
 
 	var out []byte
 	out = append(out, wasm[:8]...)
@@ -139,7 +155,7 @@ func Instrument(wasm []byte, name string) ([]byte, error) {
 			body, err = appendToVector(body, newExport, 1)
 			hasExport = true
 		case secCode:
-			body, err = instrumentCode(body, check)
+			body, err = instrumentCode(body, c, nparams)
 			hasCode = true
 		}
 		if err != nil {
@@ -153,7 +169,8 @@ func Instrument(wasm []byte, name string) ([]byte, error) {
 	return out, nil
 }
 
-func importedGlobals(body []byte) (globals, memories uint32, err error) {
+// importCounts counts the imported globals, memories and functions.
+func importCounts(body []byte) (globals, memories, funcs uint32, err error) {
 	r := reader{b: body}
 	n := r.u32()
 	for i := uint32(0); i < n && r.err == nil; i++ {
@@ -162,6 +179,7 @@ func importedGlobals(body []byte) (globals, memories uint32, err error) {
 		switch kind := r.byte(); kind {
 		case 0x00: // func
 			r.u32()
+			funcs++
 		case 0x01: // table: reftype limits
 			r.byte()
 			r.limits()
@@ -173,13 +191,58 @@ func importedGlobals(body []byte) (globals, memories uint32, err error) {
 			r.byte()
 			globals++
 		default:
-			return 0, 0, fail("import %d: kind %#x", i, kind)
+			return 0, 0, 0, fail("import %d: kind %#x", i, kind)
 		}
 	}
 	if r.err != nil {
-		return 0, 0, fail("import section: %v", r.err)
+		return 0, 0, 0, fail("import section: %v", r.err)
 	}
-	return globals, memories, nil
+	return globals, memories, funcs, nil
+}
+
+// typeParams reads the type section: the number of parameters of each type.
+func typeParams(body []byte) ([]uint32, error) {
+	r := reader{b: body}
+	n := r.u32()
+	var out []uint32
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		if form := r.byte(); form != 0x60 && r.err == nil {
+			return nil, fail("type %d: form %#x is not a function type", i, form)
+		}
+		np := r.u32()
+		r.bytes(int(np))
+		nr := r.u32()
+		r.bytes(int(nr))
+		out = append(out, np)
+	}
+	if r.err != nil || r.pos != len(r.b) {
+		return nil, fail("type section: %v", errOr(r.err, "trailing bytes"))
+	}
+	return out, nil
+}
+
+// u32s reads a vector of u32 (the function section's type indices).
+func u32s(body []byte, what string) ([]uint32, error) {
+	r := reader{b: body}
+	n := r.u32()
+	if r.err == nil && uint64(n) > uint64(len(body)) {
+		return nil, fail("%s: %d entries in %d bytes", what, n, len(body))
+	}
+	out := make([]uint32, 0, n)
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		out = append(out, r.u32())
+	}
+	if r.err != nil || r.pos != len(r.b) {
+		return nil, fail("%s: %v", what, errOr(r.err, "trailing bytes"))
+	}
+	return out, nil
+}
+
+func errOr(err error, s string) error {
+	if err != nil {
+		return err
+	}
+	return errors.New(s)
 }
 
 func exportsName(body []byte, name string) bool {
@@ -206,9 +269,54 @@ func appendToVector(body, items []byte, count uint32) ([]byte, error) {
 	return append(out, items...), nil
 }
 
-func instrumentCode(body []byte, check []byte) ([]byte, error) {
+// checks are the indices the inserted code uses.
+type checks struct {
+	stop, entries uint32 // globals: the stop flag, the counter of entries
+}
+
+// cold is the rare path of both checks: an exit to the host, then the stop
+// flag's test.
+func (c checks) cold() []byte {
+	b := []byte{0x41, 0x00, 0x40, 0x00, 0x1a} // i32.const 0; memory.grow 0; drop
+	b = append(b, 0x23)
+	b = append(b, uleb(c.stop)...)           // global.get stop
+	return append(b, 0x04, 0x40, 0x00, 0x0b) // if; unreachable; end
+}
+
+// loop counts an iteration in the function's own local.
+func (c checks) loop(local uint32) []byte {
+	b := []byte{0x20}
+	b = append(b, uleb(local)...)   // local.get
+	b = append(b, 0x41, 0x01, 0x6a) // i32.const 1; i32.add
+	b = append(b, 0x22)
+	b = append(b, uleb(local)...)                     // local.tee
+	b = append(b, 0x41, 0xff, 0xff, 0x03, 0x71, 0x45) // i32.const 0xffff; i32.and; i32.eqz
+	b = append(b, 0x04, 0x40)                         // if
+	b = append(b, c.cold()...)
+	return append(b, 0x0b) // end
+}
+
+// entry counts an entry into a function that calls, in the global counter.
+func (c checks) entry() []byte {
+	b := []byte{0x23}
+	b = append(b, uleb(c.entries)...) // global.get
+	b = append(b, 0x41, 0x01, 0x6a)   // i32.const 1; i32.add
+	b = append(b, 0x24)
+	b = append(b, uleb(c.entries)...) // global.set
+	b = append(b, 0x23)
+	b = append(b, uleb(c.entries)...)                 // global.get
+	b = append(b, 0x41, 0xff, 0xff, 0x03, 0x71, 0x45) // i32.const 0xffff; i32.and; i32.eqz
+	b = append(b, 0x04, 0x40)                         // if
+	b = append(b, c.cold()...)
+	return append(b, 0x0b) // end
+}
+
+func instrumentCode(body []byte, c checks, nparams []uint32) ([]byte, error) {
 	r := reader{b: body}
 	n := r.u32()
+	if r.err == nil && int(n) != len(nparams) {
+		return nil, fail("code section: %d bodies for %d functions", n, len(nparams))
+	}
 	out := uleb(n)
 	for i := uint32(0); i < n; i++ {
 		size := r.u32()
@@ -216,7 +324,7 @@ func instrumentCode(body []byte, check []byte) ([]byte, error) {
 		if r.err != nil {
 			return nil, fail("code section, function %d: %v", i, r.err)
 		}
-		f, err := instrumentFunc(fn, check)
+		f, err := instrumentFunc(fn, c, nparams[i])
 		if err != nil {
 			return nil, fmt.Errorf("%w (function %d)", err, i)
 		}
@@ -229,18 +337,32 @@ func instrumentCode(body []byte, check []byte) ([]byte, error) {
 	return out, nil
 }
 
-func instrumentFunc(fn []byte, check []byte) ([]byte, error) {
+// maxLocals bounds a function's locals, as engines do (wazero: 2^27).
+const maxLocals = 1 << 27
+
+func instrumentFunc(fn []byte, c checks, params uint32) ([]byte, error) {
 	r := reader{b: fn}
-	locals := r.u32()
-	for i := uint32(0); i < locals; i++ {
-		r.u32()
+	decls := r.u32()
+	declsEnd := r.pos
+	locals := uint64(params)
+	for i := uint32(0); i < decls; i++ {
+		locals += uint64(r.u32())
 		r.byte()
 	}
 	if r.err != nil {
 		return nil, fail("locals: %v", r.err)
 	}
+	if locals >= maxLocals {
+		return nil, fail("%d locals", locals)
+	}
+	// One more local, the loops' counter: an i32 after all the others.
+	ctr := uint32(locals)
+	head := uleb(decls + 1)
+	head = append(head, fn[declsEnd:r.pos]...)
+	head = append(head, 0x01, 0x7f)
+	loop := c.loop(ctr)
+	calls := false
 	out := make([]byte, 0, len(fn)+len(fn)/16)
-	out = append(out, fn[:r.pos]...)
 	for r.pos < len(r.b) {
 		start := r.pos
 		op := r.byte()
@@ -250,7 +372,7 @@ func instrumentFunc(fn []byte, check []byte) ([]byte, error) {
 		case op == 0x03: // loop
 			r.blockType()
 			out = append(out, r.b[start:r.pos]...)
-			out = append(out, check...)
+			out = append(out, loop...)
 			continue
 		case op == 0x0c || op == 0x0d: // br, br_if
 			r.u32()
@@ -261,9 +383,11 @@ func instrumentFunc(fn []byte, check []byte) ([]byte, error) {
 			}
 		case op == 0x10: // call
 			r.u32()
+			calls = true
 		case op == 0x11: // call_indirect
 			r.u32()
 			r.u32()
+			calls = true
 		case op == 0x1c: // select t*
 			n := r.u32()
 			r.bytes(int(n))
@@ -316,7 +440,10 @@ func instrumentFunc(fn []byte, check []byte) ([]byte, error) {
 		}
 		out = append(out, r.b[start:r.pos]...)
 	}
-	return out, nil
+	if calls {
+		head = append(head, c.entry()...)
+	}
+	return append(head, out...), nil
 }
 
 type reader struct {
