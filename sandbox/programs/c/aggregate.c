@@ -16,6 +16,7 @@
  * Exit status: 0, or 1 with a message on stderr (a line too long to hold, an
  * unterminated quoted field, out of memory).
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,29 +41,169 @@ static void *xrealloc(void *p, size_t n) {
 	return p;
 }
 
+/* Keys and records are read eight bytes at a time: every buffer a key or a
+ * record lies in has eight readable bytes past its end (PAD). */
+#define PAD 8
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static inline uint64_t load8(const char *p) {
+	uint64_t v;
+	memcpy(&v, p, 8); /* little-endian on wasm32 and x86-64 alike */
+	return v;
+}
+
+/* tail keeps the first r (1..8) bytes of a word. */
+static inline uint64_t tail(uint64_t v, size_t r) { return r >= 8 ? v : v & ((1ull << (8 * r)) - 1); }
+
+/* zeros flags the bytes of v that are zero: exact up to the lowest flag
+ * (a borrow only reaches bytes above a zero byte). */
+static inline uint64_t zeros(uint64_t v) { return (v - ONES) & ~v & HIGHS; }
+
 /* ---- numbers: the Go program's table.Number, operation for operation ---- */
 
 static const double pow10[] = {1,    1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
                                1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
 
-/* slow takes what the fast path does not: exponents, long mantissas, a plus
- * sign. Like Go's strconv.ParseFloat it wants the whole field and no spaces. */
+static int lower(int c) { return c | 0x20; }
+
+/* prefix is how many bytes of b (n long) match word, ignoring case. */
+static size_t prefix(const char *b, size_t n, const char *word) {
+	size_t i = 0;
+	while (i < n && word[i] && lower((unsigned char)b[i]) == word[i])
+		i++;
+	return i;
+}
+
+/* special is Go's: [+-]inf, [+-]infinity, nan, in any case. */
+static int special(const char *b, size_t n, double *out) {
+	size_t i = n > 0 && (b[0] == '+' || b[0] == '-');
+	if (n - i == 3 && !i && prefix(b, n, "nan") == 3) {
+		*out = __builtin_nan("");
+		return 1;
+	}
+	size_t m = prefix(b + i, n - i, "infinity");
+	if ((m == 3 && n - i == 3) || (m == 8 && n - i == 8)) {
+		*out = b[0] == '-' ? -__builtin_inf() : __builtin_inf();
+		return 1;
+	}
+	return 0;
+}
+
+/* underscores is Go's underscoreOK: an underscore only between digits, or
+ * between a base prefix and a digit. */
+static int underscores(const char *b, size_t n) {
+	size_t i = 0;
+	char saw = '^';
+	int hex = 0;
+	if (n && (b[0] == '+' || b[0] == '-'))
+		b++, n--;
+	if (n >= 2 && b[0] == '0' && (lower(b[1]) == 'b' || lower(b[1]) == 'o' || lower(b[1]) == 'x')) {
+		i = 2;
+		saw = '0';
+		hex = lower(b[1]) == 'x';
+	}
+	for (; i < n; i++) {
+		int c = (unsigned char)b[i];
+		if ((c >= '0' && c <= '9') || (hex && lower(c) >= 'a' && lower(c) <= 'f')) {
+			saw = '0';
+		} else if (c == '_') {
+			if (saw != '0')
+				return 0;
+			saw = '_';
+		} else {
+			if (saw == '_')
+				return 0;
+			saw = '!';
+		}
+	}
+	return saw != '_';
+}
+
+/* slow takes what the fast path does not, as Go's strconv.ParseFloat does:
+ * the whole field, no spaces, a decimal or hexadecimal (0x…p…) number with
+ * optional underscores between digits, inf, infinity or nan; a number out of
+ * the range of a double is none. Checked by this syntax, the digits (without
+ * their underscores) go to strtod, which rounds correctly as Go does. */
 static int slow(const char *b, size_t n, double *out) {
-	char tmp[64];
-	if (n == 0 || n >= sizeof tmp || b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r' ||
-	    b[0] == '\v' || b[0] == '\f')
+	if (special(b, n, out))
+		return 1;
+	static char *tmp;
+	static size_t tcap;
+	if (n + 16 > tcap) {
+		tcap = n + 16;
+		tmp = xrealloc(tmp, tcap);
+	}
+	size_t i = 0, t = 0;
+	int under = 0, mant = 0, hex = 0;
+	if (i < n && (b[i] == '+' || b[i] == '-'))
+		tmp[t++] = b[i++];
+	if (n - i >= 2 && b[i] == '0' && lower(b[i + 1]) == 'x') {
+		hex = 1;
+		tmp[t++] = '0', tmp[t++] = 'x';
+		i += 2;
+	}
+	int dot = 0;
+	for (; i < n; i++) {
+		int c = (unsigned char)b[i];
+		if (c == '_') {
+			under = 1;
+			continue;
+		}
+		if (c == '.' && !dot) {
+			dot = 1;
+		} else if ((c >= '0' && c <= '9') || (hex && lower(c) >= 'a' && lower(c) <= 'f')) {
+			mant = 1;
+		} else {
+			break;
+		}
+		tmp[t++] = (char)c;
+	}
+	if (!mant)
 		return 0;
-	memcpy(tmp, b, n);
-	tmp[n] = 0;
+	if (i < n && lower((unsigned char)b[i]) == (hex ? 'p' : 'e')) {
+		tmp[t++] = b[i++];
+		if (i < n && (b[i] == '+' || b[i] == '-'))
+			tmp[t++] = b[i++];
+		int exp = 0, sig = 0; /* digits, and significant ones copied */
+		for (; i < n; i++) {
+			int c = (unsigned char)b[i];
+			if (c == '_') {
+				under = 1;
+				continue;
+			}
+			if (c < '0' || c > '9')
+				break;
+			exp++;
+			if (sig == 0 && c == '0')
+				continue;
+			if (sig < 7) {
+				tmp[t++] = (char)c;
+				sig++;
+			} else { /* an exponent of eight digits or more: as large as seven nines */
+				memset(tmp + t - 7, '9', 7);
+			}
+		}
+		if (!exp)
+			return 0;
+		if (!sig)
+			tmp[t++] = '0';
+	} else if (hex) {
+		return 0; /* Go wants the exponent of a hexadecimal number */
+	}
+	if (i != n || (under && !underscores(b, n)))
+		return 0;
+	tmp[t] = 0;
+	errno = 0;
 	char *end;
 	double v = strtod(tmp, &end);
-	if (end != tmp + n)
+	if (*end || (errno == ERANGE && (v == __builtin_inf() || v == -__builtin_inf())))
 		return 0;
 	*out = v;
 	return 1;
 }
 
-static int number(const char *b, size_t n, double *out) {
+static int numloop(const char *b, size_t n, double *out) {
 	if (n == 0)
 		return 0;
 	size_t i = 0;
@@ -92,6 +233,45 @@ static int number(const char *b, size_t n, double *out) {
 	return 1;
 }
 
+/* digits is the value of the n (0..8) bytes at p, or -1 when one of them is
+ * not a decimal digit: eight bytes at once, the n moved to the top of the
+ * word (the bytes below stand for leading zeros). */
+static inline int64_t digits(const char *p, size_t n) {
+	if (n == 0)
+		return 0;
+	uint64_t x = ((load8(p) << (8 * (8 - n))) ^ (ONES * '0')) & (~0ull << (8 * (8 - n)));
+	if (((x + ONES * 0x76) | x) & HIGHS)
+		return -1;
+	x = (x * 2561) >> 8 & 0x00ff00ff00ff00ffull;
+	x = (x * 6553601) >> 16 & 0x0000ffff0000ffffull;
+	return (int64_t)((x * 42949672960001ull) >> 32);
+}
+
+static const uint64_t ipow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
+/* number is numloop with [-]digits[.digits] of at most eight digits on each
+ * side read a word at a time; it gives the same double: the same mantissa
+ * divided by the same power of ten. */
+static int number(const char *b, size_t n, double *out) {
+	size_t i = n > 0 && b[0] == '-';
+	size_t rest = n - i;
+	if (rest == 0 || rest > 17)
+		return numloop(b, n, out);
+	uint64_t dot = zeros(load8(b + i) ^ (ONES * '.'));
+	if (rest < 8)
+		dot &= (1ull << (8 * rest)) - 1;
+	size_t ilen = dot ? (size_t)__builtin_ctzll(dot) >> 3 : rest;
+	size_t flen = dot ? rest - ilen - 1 : 0;
+	if (ilen > 8 || flen > 8 || ilen + flen == 0)
+		return numloop(b, n, out);
+	int64_t ip = digits(b + i, ilen), fp = digits(b + i + ilen + 1, flen);
+	if (ip < 0 || fp < 0)
+		return numloop(b, n, out);
+	double f = (double)((uint64_t)ip * ipow10[flen] + (uint64_t)fp) / pow10[flen];
+	*out = i ? -f : f;
+	return 1;
+}
+
 /* ---- groups: an open-addressing table keyed by the first field ---- */
 
 typedef struct {
@@ -110,10 +290,21 @@ static char **colname;
 static size_t *colnlen;
 
 static uint64_t hash(const char *b, size_t n) {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)b[i]) * 1099511628211ull;
-	return h;
+	uint64_t h = (uint64_t)n * 0x9e3779b97f4a7c15ull;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		h = (h ^ load8(b + i)) * 0xff51afd7ed558ccdull;
+	if (i < n)
+		h = (h ^ tail(load8(b + i), n - i)) * 0xff51afd7ed558ccdull;
+	return h ^ (h >> 29);
+}
+
+static int same(const char *a, const char *b, size_t n) {
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		if (load8(a + i) != load8(b + i))
+			return 0;
+	return i == n || tail(load8(a + i) ^ load8(b + i), n - i) == 0;
 }
 
 static void grow(void) {
@@ -142,7 +333,9 @@ static group *lookup(const char *k, size_t n) {
 	for (;;) {
 		group *g = &groups[j];
 		if (!g->key) {
-			g->key = xrealloc(NULL, n);
+			g->key = calloc(n + PAD, 1);
+			if (!g->key)
+				die("out of memory", 0);
 			memcpy(g->key, k, n);
 			g->klen = n;
 			g->hash = h;
@@ -153,7 +346,7 @@ static group *lookup(const char *k, size_t n) {
 			used++;
 			return g;
 		}
-		if (g->hash == h && g->klen == n && memcmp(g->key, k, n) == 0)
+		if (g->hash == h && g->klen == n && same(g->key, k, n))
 			return g;
 		j = (j + 1) & (cap - 1);
 	}
@@ -225,6 +418,16 @@ static void header(const char *rec, const char *end) {
 	}
 }
 
+static double *vals; /* the fast path's numbers of a row, per column */
+static char *isnum;
+
+static void columns(void) {
+	vals = calloc(ncols, sizeof *vals);
+	isnum = calloc(ncols, 1);
+	if (!vals || !isnum)
+		die("out of memory", 0);
+}
+
 static void row(const char *rec, const char *end) {
 	const char *p = rec, *f;
 	int more = 1;
@@ -247,14 +450,61 @@ static void record(const char *rec, const char *end) {
 	if (end == rec)
 		return; /* empty lines are skipped */
 	line++;
-	if ((size_t)(end - rec) > scap) {
-		scap = (size_t)(end - rec);
+	if ((size_t)(end - rec) + PAD > scap) {
+		scap = (size_t)(end - rec) + PAD;
 		scratch = xrealloc(scratch, scap);
 	}
-	if (ncols == 0)
+	if (ncols == 0) {
 		header(rec, end);
-	else
+		columns();
+	} else
 		row(rec, end);
+}
+
+/* ---- the fast path: a whole row in one pass ---- */
+
+/* span returns the first ',', '\n', '"' or '\r' at or after p; the caller
+ * knows one lies ahead in the buffer. */
+static inline const char *span(const char *p) {
+	for (;;) {
+		uint64_t v = load8(p);
+		uint64_t m = zeros(v ^ (ONES * ',')) | zeros(v ^ (ONES * '\n')) | zeros(v ^ (ONES * '"')) |
+		             zeros(v ^ (ONES * '\r'));
+		if (m)
+			return p + (__builtin_ctzll(m) >> 3);
+		p += 8;
+	}
+}
+
+/* fast takes the row at p when it is plain: no quote, no carriage return.
+ * It returns the byte after the row's newline, or NULL (nothing done) for the
+ * general path. A newline lies ahead of p in the buffer. */
+static const char *fast(const char *p) {
+	const char *q = span(p);
+	if (*q != ',' && *q != '\n')
+		return NULL;
+	if (q == p && *q == '\n')
+		return NULL; /* an empty line */
+	const char *key = p;
+	size_t klen = (size_t)(q - p), i = 1;
+	while (*q == ',') {
+		const char *f = q + 1;
+		q = span(f);
+		if (*q != ',' && *q != '\n')
+			return NULL;
+		if (i < ncols)
+			isnum[i] = (char)number(f, (size_t)(q - f), &vals[i]);
+		i++;
+	}
+	line++;
+	group *g = lookup(key, klen);
+	g->n++;
+	for (size_t j = 1; j < i && j < ncols; j++)
+		if (isnum[j]) {
+			g->sums[j] += vals[j];
+			g->nums[j]++;
+		}
+	return q + 1;
 }
 
 /* ---- output ---- */
@@ -304,6 +554,18 @@ static void putkey(const char *k, size_t n) {
 	putchar('"');
 }
 
+/* putmean writes a mean as Go's strconv.FormatFloat(v, 'f', 4, 64). */
+static void putmean(double v) {
+	if (v != v)
+		fputs(",NaN", stdout);
+	else if (v == __builtin_inf())
+		fputs(",+Inf", stdout);
+	else if (v == -__builtin_inf())
+		fputs(",-Inf", stdout);
+	else
+		printf(",%.4f", v);
+}
+
 static void report(void) {
 	if (ncols == 0)
 		die("reading the header: EOF", 0);
@@ -336,32 +598,62 @@ static void report(void) {
 		printf(",%ld", g->n);
 		for (size_t i = 1; i < ncols; i++)
 			if (numeric[i])
-				printf(",%.4f", g->sums[i] / (double)g->n);
+				putmean(g->sums[i] / (double)g->n);
 		putchar('\n');
 	}
 	if (fflush(stdout) != 0)
 		die("writing the result", 0);
 }
 
+/* lastnl is the index of the last newline in buf[from:to], or -1. */
+static long lastnl(const char *buf, size_t from, size_t to) {
+	while (to > from)
+		if (buf[--to] == '\n')
+			return (long)to;
+	return -1;
+}
+
 int main(void) {
 	size_t bcap = CHUNK, start = 0, end = 0, scanned = 0;
-	char *buf = xrealloc(NULL, bcap);
-	int quoted = 0, eof = 0;
+	char *buf = calloc(bcap + PAD, 1);
+	int quoted = 0, pending = 0, eof = 0;
+	if (!buf)
+		die("out of memory", 0);
 	for (;;) {
-		/* Hand out every complete record in buf[start:end]. */
-		size_t i = scanned;
-		for (; i < end; i++) {
-			char c = buf[i];
-			if (c == '"') {
-				quoted = !quoted;
-			} else if (c == '\n' && !quoted) {
-				record(buf + start, buf + i);
-				start = i + 1;
+		/* Hand out every complete record in buf[start:end]: rows before the
+		 * last newline by the fast path when they are plain; the others by
+		 * finding their end, minding quotes (a quoted field may hold a
+		 * newline), and splitting them. */
+		long lim = lastnl(buf, start, end);
+		for (;;) {
+			if (!pending && ncols > 0 && (long)start <= lim) {
+				const char *r = fast(buf + start);
+				if (r) {
+					start = (size_t)(r - buf);
+					continue;
+				}
 			}
+			size_t i = pending ? scanned : start;
+			if (!pending)
+				quoted = 0;
+			for (; i < end; i++) {
+				char c = buf[i];
+				if (c == '"')
+					quoted = !quoted;
+				else if (c == '\n' && !quoted)
+					break;
+			}
+			if (i == end) {
+				pending = start < end;
+				scanned = end;
+				break;
+			}
+			record(buf + start, buf + i);
+			start = i + 1;
+			pending = 0;
 		}
-		scanned = end;
 		if (eof) {
-			if (quoted)
+			if (quoted && pending)
 				die("unterminated quoted field", line + 1);
 			if (start < end)
 				record(buf + start, buf + end);
@@ -373,8 +665,9 @@ int main(void) {
 		end -= start;
 		start = 0;
 		if (end == bcap) {
+			buf = xrealloc(buf, 2 * bcap + PAD);
+			memset(buf + bcap, 0, bcap + PAD);
 			bcap *= 2;
-			buf = xrealloc(buf, bcap);
 		}
 		ssize_t r = read(0, buf + end, bcap - end);
 		if (r < 0)
