@@ -106,7 +106,10 @@ the same flags (needs clang, wasi-libc and lld: scripts/sandbox-c.sh install).`,
 			if out == "json" {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return enc.Encode(res)
+				if err := enc.Encode(res); err != nil {
+					return err
+				}
+				return sameResults(res)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 			fmt.Fprintf(w, "program\t%s aggregate\n", res.Program)
@@ -121,7 +124,10 @@ the same flags (needs clang, wasi-libc and lld: scripts/sandbox-c.sh install).`,
 			fmt.Fprintf(w, "compile (first / cached)\t%.0f ms / %.2f ms\n", res.CompileMs, res.CachedCompileMs)
 			fmt.Fprintf(w, "start-up of the cached module\t%.2f ms\t(budget < %.0f ms)\n", res.StartupMs, res.StartupBudget)
 			fmt.Fprintf(w, "results identical\t%v\nwithin budget\t%v\n", res.ResultsIdentic, res.WithinBudget)
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			return sameResults(res)
 		},
 	}
 	cmd.Flags().StringVar(&program, "program", "go", "the aggregate to run: go or c")
@@ -344,6 +350,15 @@ func benchCompute(ctx context.Context, program, dir string, size int64, rounds i
 	res.ResultsIdentic = bytes.Equal(outNative, outSandbox) && bytes.Equal(outBare, outSandbox) && bytes.Equal(outChecked, outSandbox) && len(outSandbox) > 0
 	res.WithinBudget = res.RatioToNative >= res.RatioBudget && res.StartupMs < res.StartupBudget && res.ResultsIdentic
 	return res, nil
+}
+
+// sameResults fails the command when the three ways to run the aggregate
+// printed different results: then no figure of the run compares like with like.
+func sameResults(res *computeBenchResult) error {
+	if !res.ResultsIdentic {
+		return fmt.Errorf("bench compute: the native, bare wazero and sandbox runs of the %s aggregate printed different results", res.Program)
+	}
+	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }

@@ -435,9 +435,9 @@ static void row(const char *rec, const char *end) {
 	field(&p, end, &more, &s, &f, &n);
 	group *g = lookup(f, n);
 	g->n++;
-	for (size_t i = 1; i < ncols && field(&p, end, &more, &s, &f, &n); i++) {
+	for (size_t i = 1; field(&p, end, &more, &s, &f, &n); i++) {
 		double v;
-		if (number(f, n, &v)) {
+		if (i < ncols && number(f, n, &v)) {
 			g->sums[i] += v;
 			g->nums[i]++;
 		}
