@@ -53,7 +53,7 @@ static inline uint64_t load8(const char *p) {
 	return v;
 }
 
-/* tail keeps the first r (1..8) bytes of a word. */
+/* tail keeps the first r bytes of a word (all of it from eight). */
 static inline uint64_t tail(uint64_t v, size_t r) { return r >= 8 ? v : v & ((1ull << (8 * r)) - 1); }
 
 /* zeros flags the bytes of v that are zero: exact up to the lowest flag
@@ -203,7 +203,7 @@ static int slow(const char *b, size_t n, double *out) {
 	return 1;
 }
 
-static int numloop(const char *b, size_t n, double *out) {
+__attribute__((noinline)) static int numloop(const char *b, size_t n, double *out) {
 	if (n == 0)
 		return 0;
 	size_t i = 0;
@@ -252,7 +252,7 @@ static const uint64_t ipow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 1000
 /* number is numloop with [-]digits[.digits] of at most eight digits on each
  * side read a word at a time; it gives the same double: the same mantissa
  * divided by the same power of ten. */
-static int number(const char *b, size_t n, double *out) {
+static inline int number(const char *b, size_t n, double *out) {
 	size_t i = n > 0 && b[0] == '-';
 	size_t rest = n - i;
 	if (rest == 0 || rest > 17)
@@ -275,12 +275,13 @@ static int number(const char *b, size_t n, double *out) {
 /* ---- groups: an open-addressing table keyed by the first field ---- */
 
 typedef struct {
-	char *key;
-	size_t klen;
 	uint64_t hash;
+	uint64_t head; /* the key's first eight bytes, zero after its end */
+	char *key;     /* NULL in an empty slot */
+	size_t klen;
 	long n;
-	double *sums; /* per column; column 0 unused */
-	long *nums;   /* numeric values seen per column */
+	double *sums; /* per column (column 0 unused), then: */
+	long *miss;   /* rows without a number in the column */
 } group;
 
 static group *groups;      /* the table */
@@ -325,31 +326,39 @@ static void grow(void) {
 	cap = ncap;
 }
 
-static group *lookup(const char *k, size_t n) {
+/* insert makes a group of key k in the empty slot of its hash, growing
+ * the table first when it is half full. */
+__attribute__((noinline)) static group *insert(const char *k, size_t n, uint64_t h, uint64_t head) {
 	if ((used + 1) * 2 > cap)
 		grow();
-	uint64_t h = hash(k, n);
 	size_t j = h & (cap - 1);
-	for (;;) {
-		group *g = &groups[j];
-		if (!g->key) {
-			g->key = calloc(n + PAD, 1);
-			if (!g->key)
-				die("out of memory", 0);
-			memcpy(g->key, k, n);
-			g->klen = n;
-			g->hash = h;
-			g->sums = calloc(ncols, sizeof *g->sums);
-			g->nums = calloc(ncols, sizeof *g->nums);
-			if (!g->sums || !g->nums)
-				die("out of memory", 0);
-			used++;
-			return g;
-		}
-		if (g->hash == h && g->klen == n && same(g->key, k, n))
-			return g;
+	while (groups[j].key)
 		j = (j + 1) & (cap - 1);
+	group *g = &groups[j];
+	g->key = calloc(n + PAD, 1);
+	g->sums = calloc(ncols, sizeof(double) + sizeof(long));
+	if (!g->key || !g->sums)
+		die("out of memory", 0);
+	memcpy(g->key, k, n);
+	g->klen = n;
+	g->hash = h;
+	g->head = head;
+	g->miss = (long *)(g->sums + ncols);
+	used++;
+	return g;
+}
+
+/* lookup finds the group of key k (n bytes), or makes it. */
+static inline group *lookup(const char *k, size_t n) {
+	uint64_t h = hash(k, n), head = tail(load8(k), n);
+	for (size_t j = h & (cap - 1); cap; j = (j + 1) & (cap - 1)) {
+		group *g = &groups[j];
+		if (!g->key)
+			break;
+		if (g->hash == h && g->head == head && g->klen == n && (n <= 8 || same(g->key + 8, k + 8, n - 8)))
+			return g;
 	}
+	return insert(k, n, h, head);
 }
 
 /* ---- records ---- */
@@ -435,13 +444,18 @@ static void row(const char *rec, const char *end) {
 	field(&p, end, &more, &s, &f, &n);
 	group *g = lookup(f, n);
 	g->n++;
-	for (size_t i = 1; field(&p, end, &more, &s, &f, &n); i++) {
+	size_t i = 1;
+	for (; field(&p, end, &more, &s, &f, &n); i++) {
 		double v;
-		if (i < ncols && number(f, n, &v)) {
+		if (i >= ncols)
+			continue; /* split all the same: a broken quote fails the run */
+		if (number(f, n, &v))
 			g->sums[i] += v;
-			g->nums[i]++;
-		}
+		else
+			g->miss[i]++;
 	}
+	for (; i < ncols; i++)
+		g->miss[i]++;
 }
 
 static void record(const char *rec, const char *end) {
@@ -499,11 +513,15 @@ static const char *fast(const char *p) {
 	line++;
 	group *g = lookup(key, klen);
 	g->n++;
-	for (size_t j = 1; j < i && j < ncols; j++)
-		if (isnum[j]) {
+	size_t j = 1;
+	for (; j < i && j < ncols; j++) {
+		if (isnum[j])
 			g->sums[j] += vals[j];
-			g->nums[j]++;
-		}
+		else
+			g->miss[j]++;
+	}
+	for (; j < ncols; j++)
+		g->miss[j]++;
 	return q + 1;
 }
 
@@ -576,7 +594,7 @@ static void report(void) {
 	for (size_t i = 1; i < ncols; i++) {
 		numeric[i] = used > 0;
 		for (size_t j = 0; j < cap && numeric[i]; j++)
-			if (groups[j].key && groups[j].nums[i] != groups[j].n)
+			if (groups[j].key && groups[j].miss[i] != 0)
 				numeric[i] = 0;
 	}
 	size_t m = 0;
