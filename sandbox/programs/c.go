@@ -60,11 +60,43 @@ func BuildC(ctx context.Context, src, dir string) (string, error) {
 	return out, cc(ctx, src, args)
 }
 
-// BuildCNative compiles the same source for this machine: the baseline.
-func BuildCNative(ctx context.Context, src, dir string) (string, error) {
-	out := filepath.Join(dir, "aggregate-c-native")
+// BuildCNative compiles the same source for this machine with the same flags
+// and the given C compiler (a path or a name on $PATH; "" for CCompiler's):
+// the baseline.
+func BuildCNative(ctx context.Context, src, dir, compiler string) (string, error) {
+	if compiler == "" {
+		c, err := CCompiler()
+		if err != nil {
+			return "", err
+		}
+		compiler = c
+	}
+	out := filepath.Join(dir, "aggregate-c-native-"+filepath.Base(compiler))
 	args := append(append([]string{}, cFlags...), "-o", out, "aggregate.c")
-	return out, cc(ctx, src, args)
+	return out, run(ctx, compiler, src, args)
+}
+
+// NativeCompilers lists the C compilers of this machine the native baseline
+// can be built with: clang (the module's compiler) and gcc, each once.
+func NativeCompilers() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, name := range []string{os.Getenv("TDSC_CC"), "clang-16", "clang", "gcc", "cc"} {
+		if name == "" {
+			continue
+		}
+		p, err := exec.LookPath(name)
+		if err != nil {
+			continue
+		}
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil || seen[real] {
+			continue
+		}
+		seen[real] = true
+		out = append(out, p)
+	}
+	return out
 }
 
 // CSource is the directory of aggregate.c in this source tree.
@@ -92,6 +124,10 @@ func cc(ctx context.Context, dir string, args []string) error {
 	if err != nil {
 		return err
 	}
+	return run(ctx, compiler, dir, args)
+}
+
+func run(ctx context.Context, compiler, dir string, args []string) error {
 	cmd := exec.CommandContext(ctx, compiler, args...)
 	cmd.Dir = dir
 	var stderr bytes.Buffer

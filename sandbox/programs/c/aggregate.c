@@ -233,13 +233,13 @@ __attribute__((noinline)) static int numloop(const char *b, size_t n, double *ou
 	return 1;
 }
 
-/* digits is the value of the n (0..8) bytes at p, or -1 when one of them is
+/* digits is the value of the first n (0..8) bytes of w, or -1 when one is
  * not a decimal digit: eight bytes at once, the n moved to the top of the
  * word (the bytes below stand for leading zeros). */
-static inline int64_t digits(const char *p, size_t n) {
+static inline int64_t digits(uint64_t w, size_t n) {
 	if (n == 0)
 		return 0;
-	uint64_t x = ((load8(p) << (8 * (8 - n))) ^ (ONES * '0')) & (~0ull << (8 * (8 - n)));
+	uint64_t x = ((w << (8 * (8 - n))) ^ (ONES * '0')) & (~0ull << (8 * (8 - n)));
 	if (((x + ONES * 0x76) | x) & HIGHS)
 		return -1;
 	x = (x * 2561) >> 8 & 0x00ff00ff00ff00ffull;
@@ -250,21 +250,22 @@ static inline int64_t digits(const char *p, size_t n) {
 static const uint64_t ipow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
 
 /* number is numloop with [-]digits[.digits] of at most eight digits on each
- * side read a word at a time; it gives the same double: the same mantissa
- * divided by the same power of ten. */
-static inline int number(const char *b, size_t n, double *out) {
-	size_t i = n > 0 && b[0] == '-';
+ * side read a word at a time (first is the word at b); it gives the same
+ * double: the same mantissa divided by the same power of ten. */
+static inline int number(const char *b, size_t n, uint64_t first, double *out) {
+	size_t i = n > 0 && (first & 0xff) == '-';
 	size_t rest = n - i;
 	if (rest == 0 || rest > 17)
 		return numloop(b, n, out);
-	uint64_t dot = zeros(load8(b + i) ^ (ONES * '.'));
+	uint64_t w = i ? load8(b + 1) : first;
+	uint64_t dot = zeros(w ^ (ONES * '.'));
 	if (rest < 8)
 		dot &= (1ull << (8 * rest)) - 1;
 	size_t ilen = dot ? (size_t)__builtin_ctzll(dot) >> 3 : rest;
 	size_t flen = dot ? rest - ilen - 1 : 0;
 	if (ilen > 8 || flen > 8 || ilen + flen == 0)
 		return numloop(b, n, out);
-	int64_t ip = digits(b + i, ilen), fp = digits(b + i + ilen + 1, flen);
+	int64_t ip = digits(w, ilen), fp = flen ? digits(load8(b + i + ilen + 1), flen) : 0;
 	if (ip < 0 || fp < 0)
 		return numloop(b, n, out);
 	double f = (double)((uint64_t)ip * ipow10[flen] + (uint64_t)fp) / pow10[flen];
@@ -449,7 +450,7 @@ static void row(const char *rec, const char *end) {
 		double v;
 		if (i >= ncols)
 			continue; /* split all the same: a broken quote fails the run */
-		if (number(f, n, &v))
+		if (number(f, n, load8(f), &v))
 			g->sums[i] += v;
 		else
 			g->miss[i]++;
@@ -477,16 +478,18 @@ static void record(const char *rec, const char *end) {
 
 /* ---- the fast path: a whole row in one pass ---- */
 
-/* span returns the first ',', '\n', '"' or '\r' at or after p; the caller
- * knows one lies ahead in the buffer. */
-static inline const char *span(const char *p) {
+/* span returns the first ',', '\n', '"' or '\r' at or after p, and in
+ * *first the word at p; the caller knows one lies ahead in the buffer. */
+static inline const char *span(const char *p, uint64_t *first) {
+	uint64_t v = load8(p);
+	*first = v;
 	for (;;) {
-		uint64_t v = load8(p);
 		uint64_t m = zeros(v ^ (ONES * ',')) | zeros(v ^ (ONES * '\n')) | zeros(v ^ (ONES * '"')) |
 		             zeros(v ^ (ONES * '\r'));
 		if (m)
 			return p + (__builtin_ctzll(m) >> 3);
 		p += 8;
+		v = load8(p);
 	}
 }
 
@@ -494,7 +497,8 @@ static inline const char *span(const char *p) {
  * It returns the byte after the row's newline, or NULL (nothing done) for the
  * general path. A newline lies ahead of p in the buffer. */
 static const char *fast(const char *p) {
-	const char *q = span(p);
+	uint64_t w;
+	const char *q = span(p, &w);
 	if (*q != ',' && *q != '\n')
 		return NULL;
 	if (q == p && *q == '\n')
@@ -503,11 +507,11 @@ static const char *fast(const char *p) {
 	size_t klen = (size_t)(q - p), i = 1;
 	while (*q == ',') {
 		const char *f = q + 1;
-		q = span(f);
+		q = span(f, &w);
 		if (*q != ',' && *q != '\n')
 			return NULL;
 		if (i < ncols)
-			isnum[i] = (char)number(f, (size_t)(q - f), &vals[i]);
+			isnum[i] = (char)number(f, (size_t)(q - f), w, &vals[i]);
 		i++;
 	}
 	line++;
