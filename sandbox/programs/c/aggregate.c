@@ -514,7 +514,6 @@ static const char *fast(const char *p) {
 			isnum[i] = (char)number(f, (size_t)(q - f), w, &vals[i]);
 		i++;
 	}
-	line++;
 	group *g = lookup(key, klen);
 	g->n++;
 	size_t j = 1;
@@ -648,12 +647,17 @@ int main(void) {
 		 * newline), and splitting them. */
 		long lim = lastnl(buf, start, end);
 		for (;;) {
-			if (!pending && ncols > 0 && (long)start <= lim) {
-				const char *r = fast(buf + start);
-				if (r) {
-					start = (size_t)(r - buf);
-					continue;
+			if (!pending && ncols > 0) {
+				/* The rows the fast path takes are counted here, in a
+				 * register rather than the global a message reads. */
+				const char *p = buf + start, *last = buf + lim, *r;
+				long rows = 0;
+				while (p <= last && (r = fast(p))) {
+					p = r;
+					rows++;
 				}
+				line += rows;
+				start = (size_t)(p - buf);
 			}
 			size_t i = pending ? scanned : start;
 			if (!pending)
