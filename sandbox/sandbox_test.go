@@ -215,6 +215,19 @@ var (
 		23, 0, 0x20, 0, 0x45, 0x04, 0x40, 0x0f, 0x0b,
 		0x20, 0, 0x41, 1, 0x6b, 0x10, 1,
 		0x20, 0, 0x41, 1, 0x6b, 0x10, 1, 0x0b}
+	// A loop calling a function whose own loop runs a thousand times and
+	// returns: its count is handed on at every return.
+	// (module
+	//   (func (export "_start") (loop (call $short) (br 0)))
+	//   (func $short (local i32)
+	//     (loop (br_if 0 (i32.lt_u (local.tee 0 (i32.add (local.get 0) (i32.const 1))) (i32.const 1000))))))
+	shortLoopsWasm = []byte{0, 'a', 's', 'm', 1, 0, 0, 0,
+		1, 4, 1, 0x60, 0, 0,
+		3, 3, 2, 0, 0,
+		7, 10, 1, 6, '_', 's', 't', 'a', 'r', 't', 0, 0,
+		10, 32, 2,
+		9, 0, 0x03, 0x40, 0x10, 1, 0x0c, 0, 0x0b, 0x0b,
+		20, 1, 1, 0x7f, 0x03, 0x40, 0x20, 0, 0x41, 1, 0x6a, 0x22, 0, 0x41, 0xe8, 0x07, 0x49, 0x0d, 0, 0x0b, 0x0b}
 	// (module (import "env" "open" (func)) (func (export "_start")))
 	foreignImportWasm = []byte{0, 'a', 's', 'm', 1, 0, 0, 0,
 		1, 4, 1, 0x60, 0, 0,
@@ -236,6 +249,7 @@ func TestHostileModules(t *testing.T) {
 	hostile := compile(t, r, module(t, "hostile"))
 	spin := compile(t, r, spinWasm)
 	tree := compile(t, r, callTreeWasm)
+	shortLoops := compile(t, r, shortLoopsWasm)
 	huge := compile(t, r, hugeMemoryWasm)
 	goroutines := runtime.NumGoroutine()
 
@@ -250,6 +264,7 @@ func TestHostileModules(t *testing.T) {
 		{"go infinite loop", hostile, "loop\n", sandbox.ErrCPUTime, -1},
 		{"bare infinite loop", spin, "", sandbox.ErrCPUTime, -1},
 		{"tree of calls, no loop", tree, "", sandbox.ErrCPUTime, -1},
+		{"endless calls of a short loop", shortLoops, "", sandbox.ErrCPUTime, -1},
 		{"huge allocation", hostile, "alloc\n", sandbox.ErrMemory, -1},
 		{"huge memory at start", huge, "", sandbox.ErrMemory, -1},
 		{"output flood", hostile, "flood\n", sandbox.ErrOutputBytes, -1},
@@ -267,7 +282,11 @@ func TestHostileModules(t *testing.T) {
 				if !errors.Is(err, tc.limit) || !errors.As(err, &le) {
 					t.Fatalf("err = %v, want %v", err, tc.limit)
 				}
-				t.Logf("%s after %s: %v", le.Rule(), time.Since(began).Round(time.Millisecond), err)
+				took := time.Since(began)
+				t.Logf("%s after %s: %v", le.Rule(), took.Round(time.Millisecond), err)
+				if tc.limit == sandbox.ErrCPUTime && took > tight.CPUTime+time.Second {
+					t.Errorf("stopped %s after its start, for a CPU limit of %s", took, tight.CPUTime)
+				}
 				return
 			}
 			var ee *sandbox.ExitError

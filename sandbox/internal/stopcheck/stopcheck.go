@@ -77,14 +77,14 @@ func Instrument(wasm []byte, name string) ([]byte, error) {
 	// The new globals' indices follow the imported and defined globals; each
 	// function's new local follows its parameters and locals.
 	var globals, importedFuncs uint32
-	var params []uint32 // per type
+	var types []sig
 	var funcTypes []uint32
 	hasMemory := false
 	for _, s := range secs {
 		var err error
 		switch s.id {
 		case secType:
-			params, err = typeParams(s.body)
+			types, err = typeSigs(s.body)
 		case secMemory:
 			hasMemory = true
 		case secImport:
@@ -106,14 +106,20 @@ func Instrument(wasm []byte, name string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	nparams := make([]uint32, len(funcTypes))
+	sigs := make([]sig, len(funcTypes))
 	for i, t := range funcTypes {
-		if int(t) >= len(params) {
+		if int(t) >= len(types) {
 			return nil, fail("function %d: type %d out of range", int(importedFuncs)+i, t)
 		}
-		nparams[i] = params[t]
+		sigs[i] = types[t]
 	}
-	c := checks{stop: globals, entries: globals + 1}
+	if types == nil || funcTypes == nil {
+		return nil, fail("no type or function section: a command module has _start")
+	}
+	// The loops' cold path is a function of its own, added last: in a loop a
+	// call is one instruction, where the code it runs would hold registers.
+	c := checks{stop: globals, entries: globals + 1, tick: importedFuncs + uint32(len(funcTypes))}
+	tickType := uint32(len(types))
 
 	// Two mut i32 = i32.const 0: the stop flag, then the entries' counter.
 	newGlobal := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b}
@@ -145,6 +151,10 @@ func Instrument(wasm []byte, name string) ([]byte, error) {
 		}
 		var err error
 		switch s.id {
+		case secType:
+			body, err = appendToVector(body, []byte{0x60, 1, 0x7f, 1, 0x7f}, 1) // (i32) -> i32
+		case secFunc:
+			body, err = appendToVector(body, uleb(tickType), 1)
 		case secGlobal:
 			body, err = appendToVector(body, newGlobal, 2)
 			hasGlobal = true
@@ -155,7 +165,10 @@ func Instrument(wasm []byte, name string) ([]byte, error) {
 			body, err = appendToVector(body, newExport, 1)
 			hasExport = true
 		case secCode:
-			body, err = instrumentCode(body, c, nparams)
+			if body, err = instrumentCode(body, c, sigs); err == nil {
+				tick := c.tickBody()
+				body, err = appendToVector(body, append(uleb(uint32(len(tick))), tick...), 1)
+			}
 			hasCode = true
 		}
 		if err != nil {
@@ -200,11 +213,17 @@ func importCounts(body []byte) (globals, memories, funcs uint32, err error) {
 	return globals, memories, funcs, nil
 }
 
-// typeParams reads the type section: the number of parameters of each type.
-func typeParams(body []byte) ([]uint32, error) {
+// sig is what a function's instrumentation needs of its type.
+type sig struct {
+	params  uint32
+	results []byte
+}
+
+// typeSigs reads the type section.
+func typeSigs(body []byte) ([]sig, error) {
 	r := reader{b: body}
 	n := r.u32()
-	var out []uint32
+	var out []sig
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		if form := r.byte(); form != 0x60 && r.err == nil {
 			return nil, fail("type %d: form %#x is not a function type", i, form)
@@ -212,8 +231,7 @@ func typeParams(body []byte) ([]uint32, error) {
 		np := r.u32()
 		r.bytes(int(np))
 		nr := r.u32()
-		r.bytes(int(nr))
-		out = append(out, np)
+		out = append(out, sig{np, r.bytes(int(nr))})
 	}
 	if r.err != nil || r.pos != len(r.b) {
 		return nil, fail("type section: %v", errOr(r.err, "trailing bytes"))
@@ -271,7 +289,35 @@ func appendToVector(body, items []byte, count uint32) ([]byte, error) {
 
 // checks are the indices the inserted code uses.
 type checks struct {
-	stop, entries uint32 // globals: the stop flag, the counter of entries
+	stop, entries uint32 // globals: the stop flag, the counter
+	tick          uint32 // the function a loop calls past its budget
+}
+
+// The counts are in instructions, weighted: a function's entry adds the
+// function's size, a loop's head its body's size, an upper bound of the work
+// until the next count either way (work outside loops runs at most once per
+// call; a loop iteration's at most its body). They go to a global counter,
+// which takes the cold path past globalBudget: so a module runs at most about
+// globalBudget instructions between two cold paths, some hundredths of a
+// second. A small loop counts in a local of its function (a register), handed
+// to the global past localBudget and at every return; a call's count on the
+// stack below deeper calls (each under localBudget) reaches the global when
+// that call returns.
+const (
+	smallLoop    = 64
+	localBudget  = 1 << 16
+	globalBudget = 1 << 26
+	maxWeight    = globalBudget
+)
+
+// flush adds the function's local count to the global counter.
+func (c checks) flush(local uint32) []byte {
+	b := []byte{0x23}
+	b = append(b, uleb(c.entries)...) // global.get
+	b = append(b, 0x20)
+	b = append(b, uleb(local)...) // local.get
+	b = append(b, 0x6a, 0x24)     // i32.add; global.set
+	return append(b, uleb(c.entries)...)
 }
 
 // cold is the rare path of both checks: an exit to the host, then the stop
@@ -283,39 +329,69 @@ func (c checks) cold() []byte {
 	return append(b, 0x04, 0x40, 0x00, 0x0b) // if; unreachable; end
 }
 
-// loop counts an iteration in the function's own local.
-func (c checks) loop(local uint32) []byte {
+// loop counts an iteration's weight in the function's own local; past
+// localBudget it hands the local to the tick function, which adds it to the
+// global counter.
+func (c checks) loop(local, weight uint32) []byte {
 	b := []byte{0x20}
-	b = append(b, uleb(local)...)   // local.get
-	b = append(b, 0x41, 0x01, 0x6a) // i32.const 1; i32.add
-	b = append(b, 0x22)
-	b = append(b, uleb(local)...)                     // local.tee
-	b = append(b, 0x41, 0xff, 0xff, 0x03, 0x71, 0x45) // i32.const 0xffff; i32.and; i32.eqz
-	b = append(b, 0x04, 0x40)                         // if
-	b = append(b, c.cold()...)
-	return append(b, 0x0b) // end
+	b = append(b, uleb(local)...) // local.get
+	b = append(b, 0x41)
+	b = append(b, sleb(int32(weight))...) // i32.const weight
+	b = append(b, 0x6a, 0x22)             // i32.add; local.tee
+	b = append(b, uleb(local)...)
+	b = append(b, 0x41)
+	b = append(b, sleb(localBudget)...) // i32.const budget
+	b = append(b, 0x4f, 0x04, 0x40)     // i32.ge_u; if
+	b = append(b, 0x20)
+	b = append(b, uleb(local)...) //   local.get
+	b = append(b, 0x10)
+	b = append(b, uleb(c.tick)...) //   call tick
+	b = append(b, 0x21)
+	b = append(b, uleb(local)...) //   local.set
+	return append(b, 0x0b)        // end
 }
 
-// entry counts an entry into a function that calls, in the global counter.
-func (c checks) entry() []byte {
+// tickBody is the tick function: (param i32) (result i32), adding its
+// argument to the global counter, then the budget's test; it returns zero.
+func (c checks) tickBody() []byte {
+	b := []byte{0x00, 0x23} // no locals; global.get
+	b = append(b, uleb(c.entries)...)
+	b = append(b, 0x20, 0x00, 0x6a, 0x24) // local.get 0; i32.add; global.set
+	b = append(b, uleb(c.entries)...)
+	b = append(b, c.overBudget()...)
+	return append(b, 0x41, 0x00, 0x0b) // i32.const 0; end
+}
+
+// overBudget takes the cold path when the global counter is past its budget,
+// and zeroes it.
+func (c checks) overBudget() []byte {
 	b := []byte{0x23}
 	b = append(b, uleb(c.entries)...) // global.get
-	b = append(b, 0x41, 0x01, 0x6a)   // i32.const 1; i32.add
-	b = append(b, 0x24)
-	b = append(b, uleb(c.entries)...) // global.set
-	b = append(b, 0x23)
-	b = append(b, uleb(c.entries)...)                 // global.get
-	b = append(b, 0x41, 0xff, 0xff, 0x03, 0x71, 0x45) // i32.const 0xffff; i32.and; i32.eqz
-	b = append(b, 0x04, 0x40)                         // if
+	b = append(b, 0x41)
+	b = append(b, sleb(globalBudget)...) // i32.const budget
+	b = append(b, 0x4f, 0x04, 0x40)      // i32.ge_u; if
+	b = append(b, 0x41, 0x00, 0x24)      // i32.const 0; global.set
+	b = append(b, uleb(c.entries)...)
 	b = append(b, c.cold()...)
 	return append(b, 0x0b) // end
 }
 
-func instrumentCode(body []byte, c checks, nparams []uint32) ([]byte, error) {
+// entry counts a call's weight, or a large loop's, in the global counter.
+func (c checks) entry(weight uint32) []byte {
+	b := []byte{0x23}
+	b = append(b, uleb(c.entries)...) // global.get
+	b = append(b, 0x41)
+	b = append(b, sleb(int32(weight))...) // i32.const weight
+	b = append(b, 0x6a, 0x24)             // i32.add; global.set
+	b = append(b, uleb(c.entries)...)
+	return append(b, c.overBudget()...)
+}
+
+func instrumentCode(body []byte, c checks, sigs []sig) ([]byte, error) {
 	r := reader{b: body}
 	n := r.u32()
-	if r.err == nil && int(n) != len(nparams) {
-		return nil, fail("code section: %d bodies for %d functions", n, len(nparams))
+	if r.err == nil && int(n) != len(sigs) {
+		return nil, fail("code section: %d bodies for %d functions", n, len(sigs))
 	}
 	out := uleb(n)
 	for i := uint32(0); i < n; i++ {
@@ -324,7 +400,7 @@ func instrumentCode(body []byte, c checks, nparams []uint32) ([]byte, error) {
 		if r.err != nil {
 			return nil, fail("code section, function %d: %v", i, r.err)
 		}
-		f, err := instrumentFunc(fn, c, nparams[i])
+		f, err := instrumentFunc(fn, c, sigs[i])
 		if err != nil {
 			return nil, fmt.Errorf("%w (function %d)", err, i)
 		}
@@ -340,11 +416,11 @@ func instrumentCode(body []byte, c checks, nparams []uint32) ([]byte, error) {
 // maxLocals bounds a function's locals, as engines do (wazero: 2^27).
 const maxLocals = 1 << 27
 
-func instrumentFunc(fn []byte, c checks, params uint32) ([]byte, error) {
+func instrumentFunc(fn []byte, c checks, s sig) ([]byte, error) {
 	r := reader{b: fn}
 	decls := r.u32()
 	declsEnd := r.pos
-	locals := uint64(params)
+	locals := uint64(s.params)
 	for i := uint32(0); i < decls; i++ {
 		locals += uint64(r.u32())
 		r.byte()
@@ -355,95 +431,159 @@ func instrumentFunc(fn []byte, c checks, params uint32) ([]byte, error) {
 	if locals >= maxLocals {
 		return nil, fail("%d locals", locals)
 	}
-	// One more local, the loops' counter: an i32 after all the others.
-	ctr := uint32(locals)
-	head := uleb(decls + 1)
-	head = append(head, fn[declsEnd:r.pos]...)
-	head = append(head, 0x01, 0x7f)
-	loop := c.loop(ctr)
-	calls := false
-	out := make([]byte, 0, len(fn)+len(fn)/16)
+	code := r.pos
+
+	// First pass: the function's instructions, and each loop's size (the
+	// instructions of its body, nested ones included), in order.
+	var sizes []uint32
+	type frame struct{ loop, start int } // loop: index in sizes, or -1
+	var open []frame
+	n := 0
 	for r.pos < len(r.b) {
 		start := r.pos
-		op := r.byte()
-		switch {
-		case op == 0x02 || op == 0x04: // block, if
-			r.blockType()
-		case op == 0x03: // loop
-			r.blockType()
-			out = append(out, r.b[start:r.pos]...)
-			out = append(out, loop...)
-			continue
-		case op == 0x0c || op == 0x0d: // br, br_if
-			r.u32()
-		case op == 0x0e: // br_table
-			n := r.u32()
-			for j := uint32(0); j <= n && r.err == nil; j++ {
-				r.u32()
-			}
-		case op == 0x10: // call
-			r.u32()
-			calls = true
-		case op == 0x11: // call_indirect
-			r.u32()
-			r.u32()
-			calls = true
-		case op == 0x1c: // select t*
-			n := r.u32()
-			r.bytes(int(n))
-		case op >= 0x20 && op <= 0x26: // local/global/table get, set, tee
-			r.u32()
-		case op >= 0x28 && op <= 0x3e: // loads and stores: memarg
-			r.u32()
-			r.u32()
-		case op == 0x3f || op == 0x40: // memory.size, memory.grow
-			r.byte()
-		case op == 0x41:
-			r.sleb()
-		case op == 0x42:
-			r.sleb()
-		case op == 0x43:
-			r.bytes(4)
-		case op == 0x44:
-			r.bytes(8)
-		case op == 0x00 || op == 0x01 || op == 0x05 || op == 0x0b || op == 0x0f ||
-			op == 0x1a || op == 0x1b || (op >= 0x45 && op <= 0xc4) || op == 0xd1:
-			// no immediates
-		case op == 0xd0: // ref.null t
-			r.byte()
-		case op == 0xd2: // ref.func
-			r.u32()
-		case op == 0xfc:
-			switch sub := r.u32(); {
-			case sub <= 7: // saturating truncations
-			case sub == 8: // memory.init data, mem
-				r.u32()
-				r.byte()
-			case sub == 9 || sub == 13 || (sub >= 15 && sub <= 17): // data.drop, elem.drop, table.grow/size/fill
-				r.u32()
-			case sub == 10: // memory.copy
-				r.byte()
-				r.byte()
-			case sub == 11: // memory.fill
-				r.byte()
-			case sub == 12 || sub == 14: // table.init, table.copy
-				r.u32()
-				r.u32()
-			default:
-				return nil, fail("opcode 0xfc %d", sub)
-			}
-		default:
-			return nil, fail("opcode %#x at byte %d", op, start)
+		op, err := r.instr()
+		if err != nil {
+			return nil, fail("instruction at byte %d: %v", start, err)
 		}
-		if r.err != nil {
-			return nil, fail("instruction at byte %d: %v", start, r.err)
+		switch op {
+		case 0x02, 0x04: // block, if
+			open = append(open, frame{-1, n})
+		case 0x03: // loop
+			sizes = append(sizes, 0)
+			open = append(open, frame{len(sizes) - 1, n})
+		case 0x0b: // end
+			if len(open) > 0 {
+				f := open[len(open)-1]
+				open = open[:len(open)-1]
+				if f.loop >= 0 {
+					sizes[f.loop] = uint32(min(n-f.start, maxWeight))
+				}
+			}
+		}
+		n++
+	}
+
+	// Small loops (tight ones, where a load and a store of the global would
+	// cost most) count in one more local, an i32 after all the others, added
+	// to the global at every return. The function's body goes into a block
+	// of its results, so a branch out of the body lands on that addition.
+	// Large loops, and all of a function with more than one result, count in
+	// the global.
+	small := false
+	for _, w := range sizes {
+		small = small || w <= smallLoop
+	}
+	local := small && len(s.results) <= 1
+	ctr := uint32(locals)
+	var out []byte
+	if local {
+		out = uleb(decls + 1)
+		out = append(out, fn[declsEnd:code]...)
+		out = append(out, 0x01, 0x7f)
+	} else {
+		out = append(out, fn[:code]...)
+	}
+	out = append(out, c.entry(uint32(min(n, maxWeight)))...)
+	if local {
+		bt := byte(0x40)
+		if len(s.results) == 1 {
+			bt = s.results[0]
+		}
+		out = append(out, 0x02, bt) // block (result …)
+	}
+	r.pos = code
+	loops := 0
+	for r.pos < len(r.b) {
+		start := r.pos
+		op, _ := r.instr()
+		if local && (op == 0x0f || op == 0x0b && r.pos == len(r.b)) { // return, the body's end
+			if op == 0x0b {
+				out = append(out, 0x0b) // the block's end
+			}
+			out = append(out, c.flush(ctr)...)
 		}
 		out = append(out, r.b[start:r.pos]...)
+		if op == 0x03 {
+			w := max(sizes[loops], 1)
+			if local && w <= smallLoop {
+				out = append(out, c.loop(ctr, w)...)
+			} else {
+				out = append(out, c.entry(w)...)
+			}
+			loops++
+		}
 	}
-	if calls {
-		head = append(head, c.entry()...)
+	return out, nil
+}
+
+// instr reads one instruction and returns its opcode.
+func (r *reader) instr() (byte, error) {
+	op := r.byte()
+	switch {
+	case op == 0x02 || op == 0x04: // block, if
+		r.blockType()
+	case op == 0x03: // loop
+		r.blockType()
+	case op == 0x0c || op == 0x0d: // br, br_if
+		r.u32()
+	case op == 0x0e: // br_table
+		n := r.u32()
+		for j := uint32(0); j <= n && r.err == nil; j++ {
+			r.u32()
+		}
+	case op == 0x10: // call
+		r.u32()
+	case op == 0x11: // call_indirect
+		r.u32()
+		r.u32()
+	case op == 0x1c: // select t*
+		n := r.u32()
+		r.bytes(int(n))
+	case op >= 0x20 && op <= 0x26: // local/global/table get, set, tee
+		r.u32()
+	case op >= 0x28 && op <= 0x3e: // loads and stores: memarg
+		r.u32()
+		r.u32()
+	case op == 0x3f || op == 0x40: // memory.size, memory.grow
+		r.byte()
+	case op == 0x41:
+		r.sleb()
+	case op == 0x42:
+		r.sleb()
+	case op == 0x43:
+		r.bytes(4)
+	case op == 0x44:
+		r.bytes(8)
+	case op == 0x00 || op == 0x01 || op == 0x05 || op == 0x0b || op == 0x0f ||
+		op == 0x1a || op == 0x1b || (op >= 0x45 && op <= 0xc4) || op == 0xd1:
+		// no immediates
+	case op == 0xd0: // ref.null t
+		r.byte()
+	case op == 0xd2: // ref.func
+		r.u32()
+	case op == 0xfc:
+		switch sub := r.u32(); {
+		case sub <= 7: // saturating truncations
+		case sub == 8: // memory.init data, mem
+			r.u32()
+			r.byte()
+		case sub == 9 || sub == 13 || (sub >= 15 && sub <= 17): // data.drop, elem.drop, table.grow/size/fill
+			r.u32()
+		case sub == 10: // memory.copy
+			r.byte()
+			r.byte()
+		case sub == 11: // memory.fill
+			r.byte()
+		case sub == 12 || sub == 14: // table.init, table.copy
+			r.u32()
+			r.u32()
+		default:
+			return 0, fmt.Errorf("opcode 0xfc %d", sub)
+		}
+	default:
+		return 0, fmt.Errorf("opcode %#x", op)
 	}
-	return append(head, out...), nil
+	return op, r.err
 }
 
 type reader struct {
@@ -532,3 +672,16 @@ func (r *reader) blockType() {
 }
 
 func uleb(v uint32) []byte { return binary.AppendUvarint(nil, uint64(v)) }
+
+// sleb is v as a signed LEB128 (what i32.const takes).
+func sleb(v int32) []byte {
+	var b []byte
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
