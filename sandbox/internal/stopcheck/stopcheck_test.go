@@ -43,19 +43,8 @@ var tree = []byte{0, 'a', 's', 'm', 1, 0, 0, 0,
 	10, 10, 1, 8, 1, 1, 0x7e, 0x20, 0, 0x10, 0, 0x0b}
 
 // nested is (func (export "_start") nop×300 (loop (loop (br 0)) (br 0))).
-var nested = func() []byte {
-	body := append([]byte{0}, bytes.Repeat([]byte{0x01}, 300)...)
-	body = append(body, 0x03, 0x40, 0x03, 0x40, 0x0c, 0, 0x0b, 0x0c, 0, 0x0b, 0x0b)
-	code := append([]byte{1}, uleb(uint32(len(body)))...)
-	code = append(code, body...)
-	m := []byte{0, 'a', 's', 'm', 1, 0, 0, 0,
-		1, 4, 1, 0x60, 0, 0,
-		3, 2, 1, 0,
-		7, 10, 1, 6, '_', 's', 't', 'a', 'r', 't', 0, 0,
-		10}
-	m = append(m, uleb(uint32(len(code)))...)
-	return append(m, code...)
-}()
+var nested = module(append(append([]byte{0}, bytes.Repeat([]byte{0x01}, 300)...),
+	0x03, 0x40, 0x03, 0x40, 0x0c, 0, 0x0b, 0x0c, 0, 0x0b, 0x0b))
 
 func TestInstrumentWeighsTheWork(t *testing.T) {
 	out, err := Instrument(tree, "stop")
