@@ -1,25 +1,48 @@
 #!/usr/bin/env bash
-# The Fabric ledger bench, this checkout against a baseline commit, back to
-# back on the same machine: for each, a fresh two-organisation network (its
-# own chaincode services built from that commit), then
-# `tdsc bench ledger --ledger fabric` with the same workload; this checkout
-# also with two gateways (one per organisation) writing at once.
+# The Fabric ledger bench: this checkout with one gateway and with two
+# gateways (one per organisation) writing at once, and a baseline commit (the
+# design before), in interleaved rounds on the same machine, each run on a
+# fresh two-organisation network (its own chaincode services built from that
+# commit), with the same workload (`tdsc bench ledger --ledger fabric`).
 #
-#   scripts/fabric-bench.sh [BASELINE] [bench flags...]   default: e4b79e6 (main before it), --records 50000
+#   scripts/fabric-bench.sh [--rounds N] [BASELINE] [bench flags...]
+#       default: --rounds 3, BASELINE e4b79e6 (one transaction in flight, the
+#       tree head in world state), flags --records 50000
 #
-# BASELINE is a commit of the design before (one transaction in flight, the
-# tree head in world state); it is exported with git archive into a temporary
-# directory and built there. TDSC_FABRIC_PORT (default 17050) and the network
-# directories under .cache/fabric/bench-* keep it apart from other networks.
+# Each round runs the three configurations, in an order that turns round by
+# round (so none always runs first or last), and prints each one's records/s,
+# transactions and conflicts, the load average, and the round's ratios: two
+# gateways over one (the "no fall" figure), one gateway over the baseline. The
+# end prints the median, lowest and highest of each.
+#
+# A fresh network for every run: a network keeps every earlier run's blocks,
+# and the ledger service reads the channel from block 0, so a later run on the
+# same network would pay for the earlier ones. TDSC_FABRIC_PORT (default
+# 17050) and the directories under .cache/fabric/bench-* keep it apart from
+# other networks.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BASE=${1:-e4b79e6}
-shift || true
+ROUNDS=3
+if [ "${1:-}" = --rounds ]; then
+	ROUNDS=$2
+	shift 2
+fi
+case $ROUNDS in '' | *[!0-9]* | 0)
+	echo "fabric-bench: --rounds: a positive number, got '$ROUNDS'" >&2
+	exit 2
+	;;
+esac
+BASE=e4b79e6
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+	BASE=$1
+	shift
+fi
 FLAGS=("$@")
 [ ${#FLAGS[@]} -gt 0 ] || FLAGS=(--records 50000)
 export TDSC_FABRIC_PORT=${TDSC_FABRIC_PORT:-17050} TDSC_FABRIC_ORGS=2
 work=$(mktemp -d -t tdsc-fabric-bench-XXXXXX)
-trap 'for d in "$work/base-net" "$ROOT/.cache/fabric/bench-net"; do TDSC_FABRIC_DIR=$d "$ROOT/scripts/fabric.sh" down >/dev/null 2>&1 || true; done; rm -rf "$work"' EXIT
+NET=$ROOT/.cache/fabric/bench-net
+trap 'TDSC_FABRIC_DIR=$NET "$ROOT/scripts/fabric.sh" down >/dev/null 2>&1 || true; TDSC_FABRIC_DIR=$work/base-net TDSC_FABRIC_BIN=$work/base-bin "$work/base/scripts/fabric.sh" down >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 # The binaries of both sides; the baseline's chaincode service goes to its own bin.
 "$ROOT/scripts/fabric.sh" build >/dev/null
@@ -29,16 +52,56 @@ cp "$ROOT/.cache/fabric/bin/"{peer,orderer,configtxgen,cryptogen,osnadmin} "$wor
 (cd "$work/base" && go build -o "$work/tdsc-base" ./cmd/tdsc)
 (cd "$ROOT" && go build -o "$work/tdsc" ./cmd/tdsc)
 
-run() { # name dir bin script tdsc flags...
-  local name=$1 dir=$2 bin=$3 script=$4 tdsc=$5
-  shift 5
-  TDSC_FABRIC_DIR=$dir TDSC_FABRIC_BIN=$bin "$script" down >/dev/null 2>&1 || true
-  rm -rf "$dir"
-  TDSC_FABRIC_DIR=$dir TDSC_FABRIC_BIN=$bin "$script" up >/dev/null
-  echo "== $name (load: $(cut -d' ' -f1-3 /proc/loadavg))"
-  TDSC_FABRIC_BIN=$bin "$tdsc" bench ledger --ledger "fabric:$dir/profile.json" "$@"
-  TDSC_FABRIC_DIR=$dir TDSC_FABRIC_BIN=$bin "$script" down >/dev/null
+# run CONFIG: one run on a fresh network; prints "records/s transactions conflicts load".
+run() {
+	local dir bin script tdsc gw=()
+	case $1 in
+	base) dir=$work/base-net bin=$work/base-bin script=$work/base/scripts/fabric.sh tdsc=$work/tdsc-base ;;
+	one | two)
+		dir=$NET bin=$ROOT/.cache/fabric/bin script=$ROOT/scripts/fabric.sh tdsc=$work/tdsc
+		gw=(--gateways 1)
+		[ "$1" = one ] || gw=(--gateways 2)
+		;;
+	esac
+	TDSC_FABRIC_DIR=$dir TDSC_FABRIC_BIN=$bin "$script" down >/dev/null 2>&1 || true
+	rm -rf "$dir"
+	TDSC_FABRIC_DIR=$dir TDSC_FABRIC_BIN=$bin "$script" up >/dev/null
+	local load out
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	out=$(TDSC_FABRIC_BIN=$bin "$tdsc" bench ledger --ledger "fabric:$dir/profile.json" "${FLAGS[@]}" "${gw[@]}" | tail -1)
+	TDSC_FABRIC_DIR=$dir TDSC_FABRIC_BIN=$bin "$script" down >/dev/null
+	echo "$out" >>"$work/log"
+	local rps txs conf
+	rps=$(grep -oE '[0-9]+ records/s' <<<"$out" | cut -d' ' -f1)
+	txs=$(grep -oE 'in [0-9]+ transactions' <<<"$out" | cut -d' ' -f2)
+	conf=$(grep -oE '[0-9]+ conflicts' <<<"$out" | cut -d' ' -f1 || true)
+	echo "$rps ${txs:-?} ${conf:--} $load"
 }
-run "baseline $BASE: one transaction in flight, one gateway" "$work/base-net" "$work/base-bin" "$work/base/scripts/fabric.sh" "$work/tdsc-base" "${FLAGS[@]}"
-run "this checkout: one gateway" "$ROOT/.cache/fabric/bench-net" "$ROOT/.cache/fabric/bin" "$ROOT/scripts/fabric.sh" "$work/tdsc" "${FLAGS[@]}" --gateways 1
-run "this checkout: two gateways at once" "$ROOT/.cache/fabric/bench-net" "$ROOT/.cache/fabric/bin" "$ROOT/scripts/fabric.sh" "$work/tdsc" "${FLAGS[@]}" --gateways 2
+
+echo "fabric-bench: $ROUNDS rounds of: baseline $BASE (one transaction in flight), this checkout with one gateway, with two at once; ${FLAGS[*]}"
+printf '%-6s %-22s %-22s %-22s %-10s %-10s\n' round "baseline rec/s (tx)" "one gateway (tx, confl)" "two gateways (tx, confl)" "two/one" "one/base"
+orders=("base one two" "two one base" "one base two")
+for ((r = 1; r <= ROUNDS; r++)); do
+	declare -A got=()
+	for c in ${orders[$(((r - 1) % 3))]}; do
+		got[$c]=$(run "$c")
+	done
+	read -r b bt _ bl <<<"${got[base]}"
+	read -r o ot oc ol <<<"${got[one]}"
+	read -r t tt tc tl <<<"${got[two]}"
+	two_one=$(awk -v a="$t" -v b="$o" 'BEGIN{printf "%.3f", a/b}')
+	one_base=$(awk -v a="$o" -v b="$b" 'BEGIN{printf "%.2f", a/b}')
+	printf '%-6s %-22s %-22s %-22s %-10s %-10s load %s %s %s\n' "$r" "$b ($bt)" "$o ($ot, $oc)" "$t ($tt, $tc)" "$two_one" "$one_base" "$bl" "$ol" "$tl"
+	echo "$b $o $t $two_one $one_base" >>"$work/rounds"
+	unset got
+done
+
+# median min max of column $1 of the rounds
+stat() {
+	cut -d' ' -f"$1" "$work/rounds" | sort -g | awk '{v[NR]=$1} END{m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "median %s, lowest %s, highest %s", m, v[1], v[NR]}'
+}
+echo "baseline records/s:      $(stat 1)"
+echo "one gateway records/s:   $(stat 2)"
+echo "two gateways records/s:  $(stat 3)"
+echo "two/one per round:       $(stat 4)"
+echo "one gateway/baseline:    $(stat 5)"
