@@ -114,22 +114,8 @@ func (l *Ledger) run() {
 			l.drain()
 			return
 		}
-		group, n := []*request{first}, len(first.b.Records)
-		linger := time.NewTimer(l.cfg.Linger)
-	collect:
-		for n < l.cfg.MaxRecords {
-			select {
-			case r := <-l.reqs:
-				if n+len(r.b.Records) > l.cfg.MaxRecords {
-					carry = r
-					break collect
-				}
-				group, n = append(group, r), n+len(r.b.Records)
-			case <-linger.C:
-				break collect
-			}
-		}
-		linger.Stop()
+		var group []*request
+		group, carry = gather(first, l.reqs, l.cfg.MaxRecords, l.cfg.Linger)
 		done := l.flight.start(seq)
 		wg.Add(1)
 		go func() {
@@ -140,6 +126,31 @@ func (l *Ledger) run() {
 			l.commit(seq, group)
 		}()
 	}
+}
+
+// gather forms a transaction: first, then the batches that queue up on reqs
+// within linger, while the records stay within max. The batch that would
+// pass max is returned as carry, to open the next transaction; a first batch
+// of max records or more goes alone.
+func gather(first *request, reqs <-chan *request, max int, linger time.Duration) (group []*request, carry *request) {
+	group, n := []*request{first}, len(first.b.Records)
+	if n >= max {
+		return group, nil
+	}
+	t := time.NewTimer(linger)
+	defer t.Stop()
+	for n < max {
+		select {
+		case r := <-reqs:
+			if n+len(r.b.Records) > max {
+				return group, r
+			}
+			group, n = append(group, r), n+len(r.b.Records)
+		case <-t.C:
+			return group, nil
+		}
+	}
+	return group, nil
 }
 
 func (l *Ledger) drain() {
