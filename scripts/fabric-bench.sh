@@ -68,9 +68,14 @@ run() {
 	TDSC_FABRIC_DIR=$dir TDSC_FABRIC_BIN=$bin "$script" up >/dev/null
 	local load out
 	load=$(cut -d' ' -f1 /proc/loadavg)
-	out=$(TDSC_FABRIC_BIN=$bin "$tdsc" bench ledger --ledger "fabric:$dir/profile.json" "${FLAGS[@]}" "${gw[@]}" | tail -1)
+	out=$(TDSC_FABRIC_BIN=$bin "$tdsc" bench ledger --ledger "fabric:$dir/profile.json" "${FLAGS[@]}" "${gw[@]}" 2>"$work/err" | tail -1) || true
 	TDSC_FABRIC_DIR=$dir TDSC_FABRIC_BIN=$bin "$script" down >/dev/null
-	echo "$out" >>"$work/log"
+	if ! grep -q 'records/s' <<<"$out"; then
+		# A run that failed is shown, and left out of the medians.
+		echo "fabric-bench: $1 run failed: $(tail -1 "$work/err")" >&2
+		echo "failed - - $load"
+		return
+	fi
 	local rps txs conf
 	rps=$(grep -oE '[0-9]+ records/s' <<<"$out" | cut -d' ' -f1)
 	txs=$(grep -oE 'in [0-9]+ transactions' <<<"$out" | cut -d' ' -f2)
@@ -89,16 +94,17 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	read -r b bt _ bl <<<"${got[base]}"
 	read -r o ot oc ol <<<"${got[one]}"
 	read -r t tt tc tl <<<"${got[two]}"
-	two_one=$(awk -v a="$t" -v b="$o" 'BEGIN{printf "%.3f", a/b}')
-	one_base=$(awk -v a="$o" -v b="$b" 'BEGIN{printf "%.2f", a/b}')
+	two_one=$(awk -v a="$t" -v b="$o" 'BEGIN{if (a+0 && b+0) printf "%.3f", a/b; else print "-"}')
+	one_base=$(awk -v a="$o" -v b="$b" 'BEGIN{if (a+0 && b+0) printf "%.2f", a/b; else print "-"}')
 	printf '%-6s %-22s %-22s %-22s %-10s %-10s load %s %s %s\n' "$r" "$b ($bt)" "$o ($ot, $oc)" "$t ($tt, $tc)" "$two_one" "$one_base" "$bl" "$ol" "$tl"
 	echo "$b $o $t $two_one $one_base" >>"$work/rounds"
 	unset got
 done
 
-# median min max of column $1 of the rounds
+# median min max of column $1 of the rounds, failed runs left out
 stat() {
-	cut -d' ' -f"$1" "$work/rounds" | sort -g | awk '{v[NR]=$1} END{m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "median %s, lowest %s, highest %s", m, v[1], v[NR]}'
+	cut -d' ' -f"$1" "$work/rounds" | grep -E '^[0-9.]+$' | sort -g |
+		awk '{v[NR]=$1} END{if (!NR) {print "no run"; exit} m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "median %s, lowest %s, highest %s (%d rounds)", m, v[1], v[NR], NR}'
 }
 echo "baseline records/s:      $(stat 1)"
 echo "one gateway records/s:   $(stat 2)"
