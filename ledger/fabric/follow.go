@@ -94,7 +94,7 @@ func (l *Ledger) addBlock(b *common.Block) error {
 			if i >= len(flags) || peer.TxValidationCode(flags[i]) != peer.TxValidationCode_VALID {
 				continue
 			}
-			w, err := chaincodeWrites(env, l.cfg.Chaincode)
+			w, err := validWrites(env, l.cfg.Chaincode)
 			if err != nil {
 				return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
 			}
