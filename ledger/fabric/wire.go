@@ -168,11 +168,11 @@ func inPlace(env []byte, chaincode string) (*endorsedWrites, bool, error) {
 // actionWrites reads one TransactionAction: the chaincode's writes and event,
 // or nil for another chaincode's action.
 func actionWrites(action []byte, chaincode string) (*endorsedWrites, error) {
-	cap, err := bytesField(action, 2) // TransactionAction.payload
+	payload, err := bytesField(action, 2) // TransactionAction.payload
 	if err != nil {
 		return nil, err
 	}
-	endorsed, err := bytesField(cap, 2) // ChaincodeActionPayload.action
+	endorsed, err := bytesField(payload, 2) // ChaincodeActionPayload.action
 	if err != nil || endorsed == nil {
 		return nil, err
 	}
