@@ -75,7 +75,7 @@ func newBenchComputeCmd() *cobra.Command {
 		out, dir, program string
 	)
 	cmd := &cobra.Command{
-		Use:   "compute [--program go|c] [--size-mb 100] [--rounds 3] [-o json]",
+		Use:   "compute [--program c|go] [--size-mb 100] [--rounds 3] [-o json]",
 		Short: "Time the sandbox's aggregate over a large CSV against the same program built natively",
 		Long: `Writes a CSV of --size-mb megabytes (group, two numeric columns), builds the
 example aggregate program from source twice (for WebAssembly and natively),
@@ -86,10 +86,12 @@ best time of each, the ratio native/sandbox (budget: at least 0.5), the
 sandbox's own overhead over bare wazero, and the start-up of the cached
 module (budget: under 5 ms). The three results must be byte-identical.
 
---program go builds sandbox/programs/aggregate with GOOS=wasip1 and natively
-(needs the Go toolchain and the tdsc source tree); --program c builds
-sandbox/programs/c/aggregate.c with clang for wasm32-wasip1 and natively, with
-the same flags (needs clang, wasi-libc and lld: scripts/sandbox-c.sh install).`,
+--program c (the default) runs the committed C module (sandbox/programs/c,
+the bytes a provider allows) against the same source built natively with the
+same flags by every C compiler on $PATH (clang, the module's own, and gcc),
+the ratio against the fastest; it needs the tdsc source tree and a C compiler
+(scripts/sandbox-c.sh install). --program go builds sandbox/programs/aggregate
+with GOOS=wasip1 and natively (needs the Go toolchain and the source tree).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if sizeMB <= 0 || rounds <= 0 {
@@ -142,7 +144,7 @@ the same flags (needs clang, wasi-libc and lld: scripts/sandbox-c.sh install).`,
 			return sameResults(res)
 		},
 	}
-	cmd.Flags().StringVar(&program, "program", "go", "the aggregate to run: go or c")
+	cmd.Flags().StringVar(&program, "program", "c", "the aggregate to run: c (the committed module; needs a C compiler for the native baseline) or go")
 	cmd.Flags().IntVar(&sizeMB, "size-mb", 100, "size of the CSV in MiB")
 	cmd.Flags().IntVar(&rounds, "rounds", 3, "runs of each way")
 	cmd.Flags().StringVar(&dir, "dir", "", "working directory (default: a temporary one)")
@@ -208,7 +210,7 @@ func buildAggregate(ctx context.Context, program, dir string) ([]byte, []nativeR
 			natives = append(natives, nativeRun{Compiler: filepath.Base(cc) + " -O2", path: path})
 		}
 		if len(natives) == 0 {
-			return nil, nil, fmt.Errorf("bench compute: the C baseline needs a C compiler (clang or gcc) on $PATH")
+			return nil, nil, fmt.Errorf("bench compute: flag --program c: the native baseline needs a C compiler (clang or gcc) on $PATH: run scripts/sandbox-c.sh install, or use --program go")
 		}
 		return programs.CAggregate, natives, nil
 	}
