@@ -14,8 +14,8 @@ import (
 )
 
 func TestCAggregateIsTheCommittedBuild(t *testing.T) {
-	if got, want := programs.Sum(programs.CAggregate), programs.CAggregateSum(); got != want {
-		t.Fatalf("sandbox/programs/c/aggregate.wasm has sha256 %s, aggregate.wasm.sha256 says %s", got, want)
+	if got, want := sandbox.HashModule(programs.CAggregate), "sha256:"+programs.CAggregateSum(); got != want {
+		t.Fatalf("sandbox/programs/c/aggregate.wasm is %s, aggregate.wasm.sha256 says %s", got, want)
 	}
 }
 
@@ -42,8 +42,8 @@ func TestCAggregateBuildIsReproducible(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(b, programs.CAggregate) {
-		t.Fatalf("aggregate.c builds to sha256 %s, the committed module is %s: run scripts/sandbox-c.sh build and commit it",
-			programs.Sum(b), programs.Sum(programs.CAggregate))
+		t.Fatalf("aggregate.c builds to %s, the committed module is %s: run scripts/sandbox-c.sh build and commit it",
+			sandbox.HashModule(b), sandbox.HashModule(programs.CAggregate))
 	}
 }
 

@@ -2,6 +2,7 @@ package fabric
 
 import (
 	"errors"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
@@ -16,9 +17,9 @@ import (
 // (envelope, payload, transaction, action, response payload, chaincode
 // action, read-write set: seven copies of every record the follower reads).
 // writesInPlace walks the same fields with protowire and keeps slices of the
-// envelope instead. It takes only the plain shape Fabric writes — every field
-// it reads at most once, with its own wire type — and says so (ok false)
-// otherwise, so that anything unusual is read by the protobuf library, with
+// envelope instead. It takes only the plain shape Fabric writes — every
+// single field it reads at most once, every field with its own wire type —
+// and says so (errNotPlain) otherwise, so that anything unusual is read by the protobuf library, with
 // its rules (the last of repeated scalars, repeated messages merged).
 // FuzzWritesInPlace holds the two to the same answer wherever the library
 // reads the envelope.
@@ -65,14 +66,56 @@ func fieldsOf(msg []byte, once map[protowire.Number]protowire.Type, f func(n pro
 	return nil
 }
 
-// bytesField is the one length-delimited field n of msg (nil if absent).
-func bytesField(msg []byte, n protowire.Number) ([]byte, error) {
-	var out []byte
-	err := fieldsOf(msg, map[protowire.Number]protowire.Type{n: protowire.BytesType}, func(_ protowire.Number, v []byte, _ uint64) error {
-		out = v
+// bytesFields are the length-delimited fields nums of msg, each at most once
+// (nil where absent).
+func bytesFields(msg []byte, nums ...protowire.Number) ([][]byte, error) {
+	want := make(map[protowire.Number]protowire.Type, len(nums))
+	for _, n := range nums {
+		want[n] = protowire.BytesType
+	}
+	out := make([][]byte, len(nums))
+	err := fieldsOf(msg, want, func(n protowire.Number, v []byte, _ uint64) error {
+		out[slices.Index(nums, n)] = v
 		return nil
 	})
 	return out, err
+}
+
+// bytesField is the one length-delimited field n of msg (nil if absent).
+func bytesField(msg []byte, n protowire.Number) ([]byte, error) {
+	v, err := bytesFields(msg, n)
+	return v[0], err
+}
+
+// eachBytes calls f for every occurrence of the repeated length-delimited
+// field n of msg, in order; other fields are skipped.
+func eachBytes(msg []byte, n protowire.Number, f func(v []byte) error) error {
+	for len(msg) > 0 {
+		num, t, l := protowire.ConsumeTag(msg)
+		if l < 0 {
+			return errNotPlain
+		}
+		msg = msg[l:]
+		if num != n {
+			if l = protowire.ConsumeFieldValue(num, t, msg); l < 0 {
+				return errNotPlain
+			}
+			msg = msg[l:]
+			continue
+		}
+		if t != protowire.BytesType {
+			return errNotPlain
+		}
+		v, l := protowire.ConsumeBytes(msg)
+		if l < 0 {
+			return errNotPlain
+		}
+		msg = msg[l:]
+		if err := f(v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // validWrites is chaincodeWrites for a transaction the peers marked valid
@@ -89,33 +132,21 @@ func validWrites(env []byte, chaincode string) (*endorsedWrites, error) {
 // writesInPlace is chaincodeWrites without the copies, or errNotPlain when
 // the envelope is not of the plain shape.
 func writesInPlace(env []byte, chaincode string) (*endorsedWrites, error) {
-	w, _, err := inPlace(env, chaincode)
-	return w, err
-}
-
-func inPlace(env []byte, chaincode string) (*endorsedWrites, bool, error) {
 	payload, err := bytesField(env, 1) // Envelope.payload
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	var header, data []byte
-	err = fieldsOf(payload, map[protowire.Number]protowire.Type{1: protowire.BytesType, 2: protowire.BytesType}, func(n protowire.Number, v []byte, _ uint64) error {
-		if n == 1 {
-			header = v // Payload.header
-		} else {
-			data = v // Payload.data
-		}
-		return nil
-	})
+	hd, err := bytesFields(payload, 1, 2) // Payload.header, Payload.data
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
+	header, data := hd[0], hd[1]
 	if header == nil {
-		return nil, false, errNotPlain // the library's message: "payload has no header"
+		return nil, errNotPlain // the library's message: "payload has no header"
 	}
 	chdr, err := bytesField(header, 1) // Header.channel_header
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	var typ uint64
 	var txID []byte
@@ -128,41 +159,25 @@ func inPlace(env []byte, chaincode string) (*endorsedWrites, bool, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if common.HeaderType(int32(typ)) != common.HeaderType_ENDORSER_TRANSACTION || typ > 1<<31-1 || !utf8.Valid(txID) {
-		return nil, false, errNotPlain // not the one kind read here: the library decides
+		return nil, errNotPlain // not the one kind read here: the library decides
 	}
 	var out *endorsedWrites
-	// Transaction.actions, repeated: walked one by one.
-	for rest := data; len(rest) > 0; {
-		n, t, l := protowire.ConsumeTag(rest)
-		if l < 0 {
-			return nil, false, errNotPlain
-		}
-		rest = rest[l:]
-		if n != 1 || t != protowire.BytesType {
-			return nil, false, errNotPlain
-		}
-		action, l := protowire.ConsumeBytes(rest)
-		if l < 0 {
-			return nil, false, errNotPlain
-		}
-		rest = rest[l:]
+	err = eachBytes(data, 1, func(action []byte) error { // Transaction.actions
 		w, err := actionWrites(action, chaincode)
-		if err != nil {
-			return nil, false, err
-		}
-		if w == nil {
-			continue
+		if err != nil || w == nil {
+			return err
 		}
 		if out != nil {
-			return nil, false, errNotPlain // the library's message: "more than one action of the chaincode"
+			return errNotPlain // the library's message: "more than one action of the chaincode"
 		}
 		w.txID = string(txID)
 		out = w
-	}
-	return out, true, nil
+		return nil
+	})
+	return out, err
 }
 
 // actionWrites reads one TransactionAction: the chaincode's writes and event,
@@ -176,54 +191,31 @@ func actionWrites(action []byte, chaincode string) (*endorsedWrites, error) {
 	if err != nil || endorsed == nil {
 		return nil, err
 	}
-	var prp []byte
-	var endorsements []*peer.Endorsement
-	for rest := endorsed; len(rest) > 0; { // ChaincodeEndorsedAction
-		n, t, l := protowire.ConsumeTag(rest)
-		if l < 0 || t != protowire.BytesType {
-			return nil, errNotPlain
-		}
-		rest = rest[l:]
-		v, l := protowire.ConsumeBytes(rest)
-		if l < 0 {
-			return nil, errNotPlain
-		}
-		rest = rest[l:]
-		switch n {
-		case 1: // proposal_response_payload
-			if prp != nil {
-				return nil, errNotPlain
-			}
-			prp = v
-		case 2: // endorsements, small: the library reads them
-			e := &peer.Endorsement{}
-			if err := proto.Unmarshal(v, e); err != nil {
-				return nil, errNotPlain
-			}
-			endorsements = append(endorsements, e)
-		default:
-			return nil, errNotPlain
-		}
-	}
-	ext, err := bytesField(prp, 2) // ProposalResponsePayload.extension
+	prp, err := bytesField(endorsed, 1) // ChaincodeEndorsedAction.proposal_response_payload
 	if err != nil {
 		return nil, err
 	}
-	var results, events, ccid []byte
-	err = fieldsOf(ext, map[protowire.Number]protowire.Type{1: protowire.BytesType, 2: protowire.BytesType, 4: protowire.BytesType}, func(n protowire.Number, v []byte, _ uint64) error {
-		switch n {
-		case 1:
-			results = v // ChaincodeAction.results
-		case 2:
-			events = v // ChaincodeAction.events
-		case 4:
-			ccid = v // ChaincodeAction.chaincode_id
+	var endorsements []*peer.Endorsement
+	err = eachBytes(endorsed, 2, func(v []byte) error { // endorsements, small: the library reads them
+		e := &peer.Endorsement{}
+		if err := proto.Unmarshal(v, e); err != nil {
+			return errNotPlain
 		}
+		endorsements = append(endorsements, e)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	ext, err := bytesField(prp, 2) // ProposalResponsePayload.extension
+	if err != nil {
+		return nil, err
+	}
+	act, err := bytesFields(ext, 1, 2, 4) // ChaincodeAction.results, events, chaincode_id
+	if err != nil {
+		return nil, err
+	}
+	results, events, ccid := act[0], act[1], act[2]
 	if ccid == nil {
 		return nil, nil
 	}
@@ -239,108 +231,56 @@ func actionWrites(action []byte, chaincode string) (*endorsedWrites, error) {
 	}
 	w := &endorsedWrites{prp: prp, endorsements: endorsements}
 	if len(events) > 0 {
-		err = fieldsOf(events, map[protowire.Number]protowire.Type{3: protowire.BytesType, 4: protowire.BytesType}, func(n protowire.Number, v []byte, _ uint64) error {
-			if n == 3 {
-				if !utf8.Valid(v) {
-					return errNotPlain
-				}
-				w.event = string(v) // ChaincodeEvent.event_name
-			} else {
-				w.payload = v // ChaincodeEvent.payload
-			}
-			return nil
-		})
+		ev, err := bytesFields(events, 3, 4) // ChaincodeEvent.event_name, payload
 		if err != nil {
 			return nil, err
 		}
+		if !utf8.Valid(ev[0]) {
+			return nil, errNotPlain
+		}
+		w.event, w.payload = string(ev[0]), ev[1]
 	}
-	// TxReadWriteSet.ns_rwset, repeated.
-	for rest := results; len(rest) > 0; {
-		n, t, l := protowire.ConsumeTag(rest)
-		if l < 0 {
-			return nil, errNotPlain
-		}
-		rest = rest[l:]
-		if n != 2 || t != protowire.BytesType {
-			if l = protowire.ConsumeFieldValue(n, t, rest); l < 0 || n == 2 {
-				return nil, errNotPlain
-			}
-			rest = rest[l:]
-			continue
-		}
-		ns, l := protowire.ConsumeBytes(rest)
-		if l < 0 {
-			return nil, errNotPlain
-		}
-		rest = rest[l:]
-		var namespace, set []byte
-		err := fieldsOf(ns, map[protowire.Number]protowire.Type{1: protowire.BytesType, 2: protowire.BytesType}, func(n protowire.Number, v []byte, _ uint64) error {
-			if n == 1 {
-				namespace = v
-			} else {
-				set = v
-			}
-			return nil
-		})
+	err = eachBytes(results, 2, func(ns []byte) error { // TxReadWriteSet.ns_rwset
+		nr, err := bytesFields(ns, 1, 2) // NsReadWriteSet.namespace, rwset
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if !utf8.Valid(namespace) {
-			return nil, errNotPlain
+		if !utf8.Valid(nr[0]) {
+			return errNotPlain
 		}
-		if string(namespace) != chaincode {
-			continue
+		if string(nr[0]) != chaincode {
+			return nil
 		}
-		if w.writes, err = kvWrites(set, w.writes); err != nil {
-			return nil, err
-		}
+		return eachBytes(nr[1], 3, func(wb []byte) error { // KVRWSet.writes
+			kw, err := kvWrite(wb)
+			if err == nil {
+				w.writes = append(w.writes, kw)
+			}
+			return err
+		})
+	})
+	if err != nil {
+		return nil, err
 	}
 	return w, nil
 }
 
-// kvWrites appends the writes of a KVRWSet (field 3, repeated), their values
-// slices of set.
-func kvWrites(set []byte, out []*kvrwset.KVWrite) ([]*kvrwset.KVWrite, error) {
-	for rest := set; len(rest) > 0; {
-		n, t, l := protowire.ConsumeTag(rest)
-		if l < 0 {
-			return nil, errNotPlain
-		}
-		rest = rest[l:]
-		if n != 3 {
-			if l = protowire.ConsumeFieldValue(n, t, rest); l < 0 {
-				return nil, errNotPlain
+// kvWrite reads a KVWrite, its value a slice of wb.
+func kvWrite(wb []byte) (*kvrwset.KVWrite, error) {
+	kw := &kvrwset.KVWrite{}
+	err := fieldsOf(wb, map[protowire.Number]protowire.Type{1: protowire.BytesType, 2: protowire.VarintType, 3: protowire.BytesType}, func(n protowire.Number, v []byte, x uint64) error {
+		switch n {
+		case 1:
+			if !utf8.Valid(v) {
+				return errNotPlain
 			}
-			rest = rest[l:]
-			continue
+			kw.Key = string(v)
+		case 2:
+			kw.IsDelete = x != 0
+		case 3:
+			kw.Value = v
 		}
-		if t != protowire.BytesType {
-			return nil, errNotPlain
-		}
-		wb, l := protowire.ConsumeBytes(rest)
-		if l < 0 {
-			return nil, errNotPlain
-		}
-		rest = rest[l:]
-		kw := &kvrwset.KVWrite{}
-		err := fieldsOf(wb, map[protowire.Number]protowire.Type{1: protowire.BytesType, 2: protowire.VarintType, 3: protowire.BytesType}, func(n protowire.Number, v []byte, x uint64) error {
-			switch n {
-			case 1:
-				if !utf8.Valid(v) {
-					return errNotPlain
-				}
-				kw.Key = string(v)
-			case 2:
-				kw.IsDelete = x != 0
-			case 3:
-				kw.Value = v
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, kw)
-	}
-	return out, nil
+		return nil
+	})
+	return kw, err
 }

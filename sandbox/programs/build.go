@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // Names of the example programs.
@@ -62,13 +63,23 @@ func buildPkg(ctx context.Context, pkg, out string, env ...string) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("programs: building %s needs the Go toolchain: %w", pkg, err)
 	}
-	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", out, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	cmd.Env = append(cmd.Env, env...)
+	env = append(append(os.Environ(), "CGO_ENABLED=0"), env...)
+	if err := run(ctx, "", env, goBin, "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", out, pkg); err != nil {
+		return "", fmt.Errorf("%w (run inside the tdsc module)", err)
+	}
+	return out, nil
+}
+
+// run runs a build command in dir (the current one if empty) with env (the
+// process's if nil); its error carries the command and what it printed on
+// stderr.
+func run(ctx context.Context, dir string, env []string, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir, cmd.Env = dir, env
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("programs: go build %s (run inside the tdsc module): %v: %s", pkg, err, bytes.TrimSpace(stderr.Bytes()))
+		return fmt.Errorf("programs: %s %s: %v: %s", filepath.Base(name), strings.Join(args, " "), err, bytes.TrimSpace(stderr.Bytes()))
 	}
-	return out, nil
+	return nil
 }

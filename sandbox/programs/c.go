@@ -1,11 +1,8 @@
 package programs
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,8 +22,8 @@ var CAggregate []byte
 //go:embed c/aggregate.wasm.sha256
 var cAggregateSum string
 
-// CAggregateSum is the committed module's sha256 (hex), as
-// c/aggregate.wasm.sha256 records it.
+// CAggregateSum is the committed module's sha256 (lower-case hex), as
+// c/aggregate.wasm.sha256 records it in sha256sum's form.
 func CAggregateSum() string { return strings.Fields(cAggregateSum)[0] }
 
 // CCompiler is the C compiler the C example is built with: $TDSC_CC, else
@@ -54,26 +51,23 @@ var cFlags = []string{"-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"}
 // BuildC compiles c/aggregate.c for wasm32-wasip1 into dir and returns the
 // module's path. src is the directory holding aggregate.c (CSource finds it).
 func BuildC(ctx context.Context, src, dir string) (string, error) {
+	compiler, err := CCompiler()
+	if err != nil {
+		return "", err
+	}
 	out := filepath.Join(dir, "aggregate-c.wasm")
 	args := append([]string{"--target=wasm32-wasi", "--sysroot=/usr"}, cFlags...)
 	args = append(args, "-Wl,--strip-all", "-o", out, "aggregate.c")
-	return out, cc(ctx, src, args)
+	return out, run(ctx, src, nil, compiler, args...)
 }
 
 // BuildCNative compiles the same source for this machine with the same flags
-// and the given C compiler (a path or a name on $PATH; "" for CCompiler's):
-// the baseline.
+// and the given C compiler (a path or a name on $PATH; NativeCompilers lists
+// them): the baseline.
 func BuildCNative(ctx context.Context, src, dir, compiler string) (string, error) {
-	if compiler == "" {
-		c, err := CCompiler()
-		if err != nil {
-			return "", err
-		}
-		compiler = c
-	}
 	out := filepath.Join(dir, "aggregate-c-native-"+filepath.Base(compiler))
 	args := append(append([]string{}, cFlags...), "-o", out, "aggregate.c")
-	return out, run(ctx, compiler, src, args)
+	return out, run(ctx, src, nil, compiler, args...)
 }
 
 // NativeCompilers lists the C compilers of this machine the native baseline
@@ -117,29 +111,4 @@ func CSource() (string, error) {
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-func cc(ctx context.Context, dir string, args []string) error {
-	compiler, err := CCompiler()
-	if err != nil {
-		return err
-	}
-	return run(ctx, compiler, dir, args)
-}
-
-func run(ctx context.Context, compiler, dir string, args []string) error {
-	cmd := exec.CommandContext(ctx, compiler, args...)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("programs: %s %s: %v: %s", filepath.Base(compiler), strings.Join(args, " "), err, bytes.TrimSpace(stderr.Bytes()))
-	}
-	return nil
-}
-
-// Sum is a module's sha256 in hex, as c/aggregate.wasm.sha256 records it.
-func Sum(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }

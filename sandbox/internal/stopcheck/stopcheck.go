@@ -118,10 +118,10 @@ func Instrument(wasm []byte, name string) ([]byte, error) {
 	}
 	// The loops' cold path is a function of its own, added last: in a loop a
 	// call is one instruction, where the code it runs would hold registers.
-	c := checks{stop: globals, entries: globals + 1, tick: importedFuncs + uint32(len(funcTypes))}
+	c := checks{stop: globals, counter: globals + 1, tick: importedFuncs + uint32(len(funcTypes))}
 	tickType := uint32(len(types))
 
-	// Two mut i32 = i32.const 0: the stop flag, then the entries' counter.
+	// Two mut i32 = i32.const 0: the stop flag, then the counter.
 	newGlobal := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b}
 	newExport := append(append(uleb(uint32(len(name))), name...), 0x03)
 	newExport = append(newExport, uleb(c.stop)...)
@@ -289,8 +289,8 @@ func appendToVector(body, items []byte, count uint32) ([]byte, error) {
 
 // checks are the indices the inserted code uses.
 type checks struct {
-	stop, entries uint32 // globals: the stop flag, the counter
-	tick          uint32 // the function a loop calls past its budget
+	stop, counter uint32 // globals: the stop flag, the counter of work
+	tick          uint32 // the function a small loop calls past localBudget
 }
 
 // The counts are in instructions, weighted: a function's entry adds the
@@ -310,18 +310,39 @@ const (
 	maxWeight    = globalBudget
 )
 
-// flush adds the function's local count to the global counter.
-func (c checks) flush(local uint32) []byte {
-	b := []byte{0x23}
-	b = append(b, uleb(c.entries)...) // global.get
-	b = append(b, 0x20)
-	b = append(b, uleb(local)...) // local.get
-	b = append(b, 0x6a, 0x24)     // i32.add; global.set
-	return append(b, uleb(c.entries)...)
+// add adds the i32 that value pushes to the global counter.
+func (c checks) add(value ...byte) []byte {
+	b := append([]byte{0x23}, uleb(c.counter)...) // global.get counter
+	b = append(b, value...)
+	b = append(b, 0x6a, 0x24) // i32.add; global.set counter
+	return append(b, uleb(c.counter)...)
 }
 
-// cold is the rare path of both checks: an exit to the host, then the stop
-// flag's test.
+// count counts weight in the global counter: a call's, or a large loop's.
+func (c checks) count(weight uint32) []byte {
+	b := c.add(append([]byte{0x41}, sleb(int32(weight))...)...) // i32.const weight
+	return append(b, c.overBudget()...)
+}
+
+// flush adds the function's local count to the global counter.
+func (c checks) flush(local uint32) []byte {
+	return c.add(append([]byte{0x20}, uleb(local)...)...) // local.get
+}
+
+// overBudget takes the cold path when the global counter is past its budget,
+// and zeroes it.
+func (c checks) overBudget() []byte {
+	b := append([]byte{0x23}, uleb(c.counter)...) // global.get counter
+	b = append(b, 0x41)
+	b = append(b, sleb(globalBudget)...) // i32.const budget
+	b = append(b, 0x4f, 0x04, 0x40)      // i32.ge_u; if
+	b = append(b, 0x41, 0x00, 0x24)      // i32.const 0; global.set counter
+	b = append(b, uleb(c.counter)...)
+	b = append(b, c.cold()...)
+	return append(b, 0x0b) // end
+}
+
+// cold is the rare path: an exit to the host, then the stop flag's test.
 func (c checks) cold() []byte {
 	b := []byte{0x41, 0x00, 0x40, 0x00, 0x1a} // i32.const 0; memory.grow 0; drop
 	b = append(b, 0x23)
@@ -329,9 +350,8 @@ func (c checks) cold() []byte {
 	return append(b, 0x04, 0x40, 0x00, 0x0b) // if; unreachable; end
 }
 
-// loop counts an iteration's weight in the function's own local; past
-// localBudget it hands the local to the tick function, which adds it to the
-// global counter.
+// loop counts a small loop's iteration in the function's own local; past
+// localBudget it hands the local to the tick function.
 func (c checks) loop(local, weight uint32) []byte {
 	b := []byte{0x20}
 	b = append(b, uleb(local)...) // local.get
@@ -351,40 +371,12 @@ func (c checks) loop(local, weight uint32) []byte {
 	return append(b, 0x0b)        // end
 }
 
-// tickBody is the tick function: (param i32) (result i32), adding its
-// argument to the global counter, then the budget's test; it returns zero.
+// tickBody is the tick function, (param i32) (result i32): it adds its
+// argument to the global counter, tests the budget, and returns zero.
 func (c checks) tickBody() []byte {
-	b := []byte{0x00, 0x23} // no locals; global.get
-	b = append(b, uleb(c.entries)...)
-	b = append(b, 0x20, 0x00, 0x6a, 0x24) // local.get 0; i32.add; global.set
-	b = append(b, uleb(c.entries)...)
+	b := append([]byte{0x00}, c.flush(0)...) // no locals; the argument is local 0
 	b = append(b, c.overBudget()...)
 	return append(b, 0x41, 0x00, 0x0b) // i32.const 0; end
-}
-
-// overBudget takes the cold path when the global counter is past its budget,
-// and zeroes it.
-func (c checks) overBudget() []byte {
-	b := []byte{0x23}
-	b = append(b, uleb(c.entries)...) // global.get
-	b = append(b, 0x41)
-	b = append(b, sleb(globalBudget)...) // i32.const budget
-	b = append(b, 0x4f, 0x04, 0x40)      // i32.ge_u; if
-	b = append(b, 0x41, 0x00, 0x24)      // i32.const 0; global.set
-	b = append(b, uleb(c.entries)...)
-	b = append(b, c.cold()...)
-	return append(b, 0x0b) // end
-}
-
-// entry counts a call's weight, or a large loop's, in the global counter.
-func (c checks) entry(weight uint32) []byte {
-	b := []byte{0x23}
-	b = append(b, uleb(c.entries)...) // global.get
-	b = append(b, 0x41)
-	b = append(b, sleb(int32(weight))...) // i32.const weight
-	b = append(b, 0x6a, 0x24)             // i32.add; global.set
-	b = append(b, uleb(c.entries)...)
-	return append(b, c.overBudget()...)
 }
 
 func instrumentCode(body []byte, c checks, sigs []sig) ([]byte, error) {
@@ -483,7 +475,7 @@ func instrumentFunc(fn []byte, c checks, s sig) ([]byte, error) {
 	} else {
 		out = append(out, fn[:code]...)
 	}
-	out = append(out, c.entry(uint32(min(n, maxWeight)))...)
+	out = append(out, c.count(uint32(min(n, maxWeight)))...)
 	if local {
 		bt := byte(0x40)
 		if len(s.results) == 1 {
@@ -508,7 +500,7 @@ func instrumentFunc(fn []byte, c checks, s sig) ([]byte, error) {
 			if local && w <= smallLoop {
 				out = append(out, c.loop(ctr, w)...)
 			} else {
-				out = append(out, c.entry(w)...)
+				out = append(out, c.count(w)...)
 			}
 			loops++
 		}
