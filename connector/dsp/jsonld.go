@@ -199,57 +199,6 @@ func wrapSets(v any) {
 	}
 }
 
-// fastPath reports whether data is already in the compacted form the structs
-// read, so that decoding it as plain JSON reaches what a JSON-LD processor
-// would: its only @context is the DSP one (and tdsc's, before any tdsc:
-// key), no nested @context, and every key is a term those contexts define,
-// spelt exactly. Anything else goes through the JSON-LD processor. It is a
-// byte scan with no allocation: it runs on every message.
-func fastPath(data []byte) bool {
-	depth, tdsc := 0, false
-	for i := 0; i < len(data); {
-		switch data[i] {
-		case '{', '[':
-			depth++
-			i++
-		case '}', ']':
-			depth--
-			i++
-		case '"':
-			s, next, escaped := scanString(data, i)
-			if next < 0 {
-				return false
-			}
-			k := skipSpace(data, next)
-			if k >= len(data) || data[k] != ':' {
-				i = next // a string value
-				continue
-			}
-			if escaped {
-				return false
-			}
-			switch key := s; {
-			case string(key) == "@context":
-				if depth != 1 {
-					return false
-				}
-				var ok bool
-				if tdsc, i, ok = scanContext(data, k+1); !ok {
-					return false
-				}
-				continue
-			case knownTerms[string(key)], tdsc && tdscTerms[string(key)]:
-				i = k + 1
-			default:
-				return false
-			}
-		default:
-			i++
-		}
-	}
-	return true
-}
-
 // scanString reads the JSON string starting at data[i] == '"': its raw
 // content, the index after the closing quote (-1 if none) and whether it
 // has escapes.
@@ -315,30 +264,4 @@ func scanContext(data []byte, i int) (tdsc bool, next int, ok bool) {
 		}
 	}
 	return false, 0, false
-}
-
-// knownTerms are the keys of the compacted form: keywords and the DSP 2025-1
-// and ODRL profile terms the message structs read.
-var knownTerms = map[string]bool{
-	"@id": true, "@type": true,
-	"providerPid": true, "consumerPid": true, "callbackAddress": true, "offer": true, "agreement": true,
-	"eventType": true, "state": true, "code": true, "reason": true, "timestamp": true,
-	"agreementId": true, "format": true, "dataAddress": true, "endpointType": true, "endpoint": true,
-	"endpointProperties": true, "name": true, "value": true, "filter": true, "dataset": true,
-	"participantId": true, "service": true, "distribution": true, "hasPolicy": true, "accessService": true,
-	"endpointURL": true, "endpointDescription": true,
-	"profile": true, "target": true, "assigner": true, "assignee": true,
-	"permission": true, "prohibition": true, "obligation": true, "action": true, "constraint": true,
-	"duty": true, "leftOperand": true, "operator": true, "rightOperand": true,
-	"and": true, "or": true, "xone": true, "andSequence": true,
-	"dct:title": true, "dct:description": true,
-	// inside tdsc:terms (scoped context of the tdsc context)
-	"policyHash": true, "notBefore": true, "notAfter": true, "maxUses": true, "duties": true, "id": true, "due": true,
-	"computeOnly": true, "groupSize": true,
-}
-
-var tdscTerms = map[string]bool{
-	"tdsc:purpose": true, "tdsc:legalBasis": true, "tdsc:classification": true, "tdsc:category": true,
-	"tdsc:contentHash": true, "tdsc:participantId": true, "tdsc:keyId": true, "tdsc:signature": true,
-	"tdsc:profile": true, "tdsc:terms": true,
 }

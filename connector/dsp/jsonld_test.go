@@ -197,6 +197,8 @@ func TestJSONLDRefusals(t *testing.T) {
 			"@context", "unknown remote JSON-LD context", TypeTransferCompletionMessage},
 		{"other vocabulary's type", `{"@context":{"@vocab":"http://example.com/"},"@type":"TransferCompletionMessage","providerPid":"p","consumerPid":"c"}`,
 			"@type", "this endpoint takes", TypeTransferCompletionMessage},
+		{"distribution without @type loses its scoped terms", `{"@context":["` + Context + `"],"@id":"urn:c","@type":"Catalog","participantId":"did:p","dataset":[{"@id":"urn:d","@type":"Dataset","hasPolicy":[{"@id":"urn:o","@type":"Offer","permission":[{"action":"use"}]}],"distribution":[{"format":"HttpData-PULL","accessService":"urn:s"}]}]}`,
+			"dataset[0].distribution[0]", "format and accessService are required", TypeCatalog},
 		{"two nodes", `{"@context":"` + Context + `","@graph":[{"@type":"TransferCompletionMessage"},{"@type":"TransferCompletionMessage"}]}`,
 			"", "want one message", TypeTransferCompletionMessage},
 	}
@@ -231,10 +233,73 @@ func TestFastPathOnlyForCanonicalForm(t *testing.T) {
 		{`{"@type":"X"}`, true},
 		{`[{"@type":"X"}]`, true},
 		{`{"@context":["` + Context + `"],"@type":"X","a\u0062":1}`, false},
+		// A type-scoped term counts only in an object of that @type.
+		{`{"@context":["` + Context + `"],"@type":"Catalog","participantId":"p","service":[{"@type":"DataService","endpointURL":"u"}]}`, true},
+		{`{"@context":["` + Context + `"],"@type":"Catalog","participantId":"p","service":[{"@type":"DataServic\u0065","endpointURL":"u"}]}`, false},
+		{`{"@context":["` + Context + `"],"@type":"Catalog","participantId":"p","service":[{"@type":"Dataset","endpointURL":"u"}]}`, false},
+		{`{"@context":["` + Context + `"],"@type":"Catalog","participantId":"p","service":[{"endpointURL":"u"}]}`, false},
+		{`{"@context":["` + Context + `"],"@type":"Catalog","service":[{"endpointURL":"u","@type":"DataService"}],"participantId":"p"}`, true},
+		{`{"@context":["` + Context + `"],"@type":"TransferCompletionMessage","dataAddress":{"endpoint":"e"}}`, false},
+		{`{"@context":["` + Context + `"],"@type":"TransferStartMessage","dataAddress":{"@type":"DataAddress","endpoint":"e"}}`, true},
+		{`{"@context":["` + Context + `"],"@type":"TransferStartMessage","dataAddress":{"@type":["DataAddress"],"endpoint":"e"}}`, false},
+		// ODRL terms: only below a propagating scope (a contract message, a Dataset).
+		{`{"@context":["` + Context + `"],"@type":"ContractRequestMessage","offer":{"@type":"Offer","permission":[{"action":"use"}]}}`, true},
+		{`{"@context":["` + Context + `"],"offer":{"@type":"Offer","permission":[{"action":"use"}]},"@type":"ContractRequestMessage"}`, true},
+		{`{"@context":["` + Context + `"],"@type":"TransferRequestMessage","offer":{"permission":[{"action":"use"}]}}`, false},
+		{`{"@context":["` + Context + `"],"@type":"Catalog","dataset":[{"@type":"Dataset","hasPolicy":[{"permission":[{"action":"use"}]}],"distribution":[{"@type":"Distribution","format":"f"}]}]}`, true},
+		{`{"@context":["` + Context + `"],"@type":"Catalog","dataset":[{"@type":"Dataset","distribution":[{"format":"f"}]}]}`, false},
+		{`{"@context":["` + Context + `"],"@type":"Catalog","dataset":[{"hasPolicy":[{"action":"use"}]}]}`, false},
+		// A Dataset inside a contract message redefines a protected term: a processor refuses it.
+		{`{"@context":["` + Context + `"],"@type":"ContractRequestMessage","offer":{"@type":"Dataset"}}`, false},
+		// tdsc's property-scoped terms: only inside tdsc:terms.
+		{`{"@context":["` + Context + `","` + TDSCContext + `"],"@type":"ContractAgreementMessage","agreement":{"tdsc:terms":{"maxUses":1,"duties":[{"id":"d","action":"delete"}]}}}`, true},
+		{`{"@context":["` + Context + `","` + TDSCContext + `"],"@type":"ContractAgreementMessage","agreement":{"maxUses":1}}`, false},
+		{`{"@context":["` + Context + `","` + TDSCContext + `"],"@type":"TransferCompletionMessage","x":{"tdsc:terms":{"due":1}}}`, false},
+		{`{"@context":["` + Context + `"],"@type":"ContractAgreementMessage","agreement":{"tdsc:terms":{"maxUses":1}}}`, false},
+		{`{"@context":["` + Context + `"],"@type":"X"]`, false},
 	}
 	for _, tt := range tests {
 		if got := fastPath([]byte(tt.body)); got != tt.fast {
 			t.Errorf("fastPath(%s) = %v, want %v", tt.body, got, tt.fast)
+		}
+	}
+}
+
+// TestConflictTable: the fast path's table of scoped types that may not
+// appear below a propagating scope is what the processor refuses.
+func TestConflictTable(t *testing.T) {
+	tb := ld11
+	names := make([]string, len(tb.scope))
+	for n, i := range tb.typ {
+		names[i] = n
+	}
+	conflicts := 0
+	for p := 1; p < len(names); p++ {
+		if !tb.propagate[p] {
+			continue
+		}
+		for q := 1; q < len(names); q++ {
+			body := `{"@context":"` + Context + `","@type":"` + names[p] + `","dct:title":{"@type":"` + names[q] + `","@id":"urn:x"}}`
+			_, err := Expand([]byte(body))
+			want := tb.conflict[p]&(1<<q) != 0
+			if (err != nil) != want {
+				t.Errorf("%s inside %s: processor error %v, table says conflict %v", names[q], names[p], err, want)
+			}
+			if want {
+				conflicts++
+			}
+		}
+	}
+	if conflicts == 0 {
+		t.Fatal("no conflicts found: the table is not being built")
+	}
+}
+
+// TestSamplesTakeFastPath: every message tdsc writes skips the processor.
+func TestSamplesTakeFastPath(t *testing.T) {
+	for typ, m := range samples() {
+		if b := mustJSON(t, m); !fastPath(b) {
+			t.Errorf("%s: fast path refuses tdsc's own form\n%s", typ, b)
 		}
 	}
 }
