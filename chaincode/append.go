@@ -84,7 +84,11 @@ func appendBatches(st writeStore, g ledger.Genesis, local *LocalPolicy, batches 
 	if err != nil {
 		return nil, err
 	}
-	return out, st.SetEvent(wire.EventBatches, p)
+	z, err := wire.Deflate(p)
+	if err != nil {
+		return nil, err
+	}
+	return out, st.SetEvent(wire.EventBatchesDeflate, z)
 }
 
 // present is the value of a marker key (a record id, a batch root): Fabric

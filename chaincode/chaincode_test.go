@@ -26,14 +26,18 @@ type memState struct {
 	kv     map[string][]byte
 	writes int
 	wrote  []string // keys written or deleted, in order
-	event  []byte   // the last EventBatches payload
+	event  []byte   // the last EventBatchesDeflate payload, inflated
 }
 
 func (m *memState) SetEvent(name string, payload []byte) error {
-	if name != wire.EventBatches {
+	if name != wire.EventBatchesDeflate {
 		return fmt.Errorf("event %q", name)
 	}
-	m.event = payload
+	p, err := wire.Inflate("event "+wire.EventBatchesDeflate, payload)
+	if err != nil {
+		return err
+	}
+	m.event = p
 	return nil
 }
 
@@ -420,5 +424,50 @@ func TestComputeOnly(t *testing.T) {
 			}
 			refused(step("p1", s.Compute("p1", "p2", "ag-c", "ds-core", "run-2", 64, "")), rulebook.RuleMaxUses)
 		})
+	}
+}
+
+// TestAppendArg: Append reads the same batches from its argument, the plain
+// transient field and the compressed one, and refuses a compressed field
+// that does not inflate with the field named.
+func TestAppendArg(t *testing.T) {
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := ledgertest.NewWorkload(s, 20, 4, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arg, err := json.Marshal(w.Setup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := wire.Deflate(arg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tt := range map[string]struct {
+		arg       string
+		transient map[string][]byte
+	}{
+		"argument":            {string(arg), nil},
+		"transient":           {"", map[string][]byte{wire.TransientBatches: arg}},
+		"transient, deflated": {"", map[string][]byte{wire.TransientBatchesDeflate: z}},
+	} {
+		got, err := appendArg(tt.arg, tt.transient)
+		if err != nil || len(got) != len(w.Setup) {
+			t.Fatalf("%s: %d batches, %v; want %d", name, len(got), err, len(w.Setup))
+		}
+		for i := range got {
+			if got[i].Root != w.Setup[i].Root {
+				t.Fatalf("%s: batch %d is %s, want %s", name, i, got[i].Root, w.Setup[i].Root)
+			}
+		}
+	}
+	_, err = appendArg("", map[string][]byte{wire.TransientBatchesDeflate: arg})
+	var me *ledger.MalformedError
+	if !errors.As(err, &me) || me.Field != "batches" || !strings.Contains(err.Error(), wire.TransientBatchesDeflate) {
+		t.Fatalf("err = %v, want a MalformedError on batches naming %s", err, wire.TransientBatchesDeflate)
 	}
 }

@@ -102,7 +102,8 @@ func (c *Contract) Genesis(ctx contractapi.TransactionContextInterface) (string,
 }
 
 // Append checks and commits a JSON array of signed batches (the argument,
-// or if it is empty the transient field wire.TransientBatches) and returns a
+// or if it is empty the transient field wire.TransientBatchesDeflate,
+// compressed, or wire.TransientBatches) and returns a
 // JSON array of wire.Accepted, one per batch (indexes are assigned by the
 // block order, by readers of the blocks). If any batch is refused the
 // transaction fails with an error naming the batch (wire.Error.Batch).
@@ -113,23 +114,15 @@ func (c *Contract) Append(ctx contractapi.TransactionContextInterface, batchesJS
 	if err != nil {
 		return "", fail(err)
 	}
-	arg := []byte(batchesJSON)
+	var transient map[string][]byte
 	if batchesJSON == "" {
-		t, err := st.GetTransient()
-		if err != nil {
+		if transient, err = st.GetTransient(); err != nil {
 			return "", fail(err)
 		}
-		arg = t[wire.TransientBatches]
 	}
-	var raw []json.RawMessage
-	if err := json.Unmarshal(arg, &raw); err != nil || len(raw) == 0 {
-		return "", fail(&ledger.MalformedError{Rule: ledger.RuleJSON, Field: "batches", Reason: "must be a non-empty JSON array of batches"})
-	}
-	batches := make([]*ledger.Batch, len(raw))
-	for i, r := range raw {
-		if batches[i], err = ledger.DecodeBatch(r); err != nil {
-			return "", fail(fmt.Errorf("batch %d: %w", i, err))
-		}
+	batches, err := appendArg(batchesJSON, transient)
+	if err != nil {
+		return "", fail(err)
 	}
 	var local *LocalPolicy
 	if c.Local != nil {
@@ -189,4 +182,31 @@ func marshal(v any) (string, error) {
 
 func notFound(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ledger.ErrNotFound, fmt.Sprintf(format, args...))
+}
+
+// appendArg decodes Append's batches from its argument or, if that is
+// empty, from its transient fields.
+func appendArg(batchesJSON string, transient map[string][]byte) ([]*ledger.Batch, error) {
+	arg := []byte(batchesJSON)
+	if batchesJSON == "" {
+		arg = transient[wire.TransientBatches]
+		if z, ok := transient[wire.TransientBatchesDeflate]; ok {
+			var err error
+			if arg, err = wire.Inflate("transient field "+wire.TransientBatchesDeflate, z); err != nil {
+				return nil, &ledger.MalformedError{Rule: ledger.RuleJSON, Field: "batches", Reason: err.Error()}
+			}
+		}
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(arg, &raw); err != nil || len(raw) == 0 {
+		return nil, &ledger.MalformedError{Rule: ledger.RuleJSON, Field: "batches", Reason: "must be a non-empty JSON array of batches"}
+	}
+	batches := make([]*ledger.Batch, len(raw))
+	for i, r := range raw {
+		var err error
+		if batches[i], err = ledger.DecodeBatch(r); err != nil {
+			return nil, fmt.Errorf("batch %d: %w", i, err)
+		}
+	}
+	return batches, nil
 }

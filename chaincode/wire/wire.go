@@ -6,7 +6,11 @@
 package wire
 
 import (
+	"bytes"
+	"compress/flate"
 	"encoding/json"
+	"fmt"
+	"io"
 	"strings"
 
 	"github.com/tdsc/tdsc/ledger/api"
@@ -30,6 +34,12 @@ const (
 // of twice; the batch headers and signatures are in the writes too.
 const TransientBatches = "batches"
 
+// TransientBatchesDeflate carries the same JSON array compressed with
+// Deflate; a client sends it instead of TransientBatches, so each endorser
+// (the gateway's peer forwards the proposal to the other organisation's)
+// and its chaincode service move a fraction of the bytes.
+const TransientBatchesDeflate = "batches.deflate"
+
 // Key prefixes: an Append marks each new batch under KeyBatch + its root
 // (so a batch is written once, and two transactions writing it conflict);
 // Init writes the genesis under KeyGenesis.
@@ -44,6 +54,55 @@ const (
 // of the block, but not of world state: the records live in the blocks only,
 // and readers index them in block order.
 const EventBatches = "tdsc.batches"
+
+// EventBatchesDeflate is EventBatches with its payload compressed (raw
+// DEFLATE, RFC 1951), which an Append emits since 2026-12-04: the records
+// are the bulk of every block, and each peer copies a transaction's bytes
+// once for every level of protobuf nesting in every validation pass, so
+// fewer bytes are less work at every peer, the orderer and every reader.
+// Both endorsers must compute the same payload byte for byte, so both
+// organisations run the same chaincode build (as they must anyway: any
+// difference in the rulebook would split their results). Readers take both
+// events: blocks written before keep EventBatches.
+const EventBatchesDeflate = "tdsc.batches.deflate"
+
+// MaxBatchesPayload bounds an inflated EventBatchesDeflate payload: more
+// than a transaction of the largest batches the ledger takes could carry.
+const MaxBatchesPayload = 256 << 20
+
+// Deflate compresses an EventBatches payload for EventBatchesDeflate. Its
+// output is a function of p alone (one compressor, one level).
+func Deflate(p []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(p) / 4)
+	w, err := flate.NewWriter(&buf, flate.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(p); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Inflate reverses Deflate, refusing a payload that inflates past
+// MaxBatchesPayload or is not a whole DEFLATE stream. what names the
+// payload in the error (the event, the transient field).
+func Inflate(what string, p []byte) ([]byte, error) {
+	r := flate.NewReader(bytes.NewReader(p))
+	defer r.Close()
+	out, err := io.ReadAll(io.LimitReader(r, MaxBatchesPayload+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a DEFLATE stream: %w", what, err)
+	}
+	if len(out) > MaxBatchesPayload {
+		return nil, fmt.Errorf("%s: inflates past %d bytes", what, MaxBatchesPayload)
+	}
+	return out, nil
+}
 
 // BatchError says which batch of an Append transaction failed. An Append
 // fails whole if any of its batches is refused, so nothing is endorsed that

@@ -1,8 +1,10 @@
 package wire
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -50,5 +52,37 @@ func TestErrorRoundTrip(t *testing.T) {
 	}
 	if _, ok := ParseMessage("chaincode response 500, something else"); ok {
 		t.Fatal("found an error in a message without one")
+	}
+}
+
+// TestDeflate: the event payload's compression round-trips, is a function
+// of its input alone (both endorsers must sign the same bytes), and
+// shrinks a batch of records.
+func TestDeflate(t *testing.T) {
+	var recs []string
+	for i := range 500 {
+		recs = append(recs, fmt.Sprintf(`{"schema":1,"id":"rec-%08d","kind":"transfer.completed","actor":"cons-%d","transfer":"tr-%d","bytes":%d}`, i, i%7, i*31, i*1013))
+	}
+	p := []byte("[" + strings.Join(recs, ",") + "]")
+	a, err := Deflate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Deflate(bytes.Clone(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Fatal("two compressions of the same payload differ")
+	}
+	if len(a) >= len(p)/2 {
+		t.Fatalf("%d bytes deflate to %d", len(p), len(a))
+	}
+	got, err := Inflate("event", a)
+	if err != nil || !bytes.Equal(got, p) {
+		t.Fatalf("Inflate: %v, equal %v", err, bytes.Equal(got, p))
+	}
+	if _, err := Inflate("event", a[:len(a)-3]); err == nil {
+		t.Fatal("a truncated payload inflated")
 	}
 }

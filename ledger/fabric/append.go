@@ -349,8 +349,12 @@ func (l *Ledger) transact(group []*request) (rs []wire.Accepted, txID string, bl
 		arg = append(arg, r.raw...)
 	}
 	arg = append(arg, ']')
+	z, err := wire.Deflate(arg)
+	if err != nil {
+		return nil, "", 0, -1, err
+	}
 	proposal, err := l.contract.NewProposal(wire.TxAppend, client.WithArguments(""),
-		client.WithTransient(map[string][]byte{wire.TransientBatches: arg}))
+		client.WithTransient(map[string][]byte{wire.TransientBatchesDeflate: z}))
 	if err != nil {
 		return nil, "", 0, -1, err
 	}

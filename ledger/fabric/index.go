@@ -113,14 +113,22 @@ func (x *index) addTx(block uint64, txID string, w *endorsedWrites) error {
 			genesis = kv.Value
 		}
 	}
-	if w.event != wire.EventBatches {
+	payload := w.payload
+	switch w.event {
+	case wire.EventBatches:
+	case wire.EventBatchesDeflate:
+		var err error
+		if payload, err = wire.Inflate("event "+wire.EventBatchesDeflate, payload); err != nil {
+			return err
+		}
+	default:
 		if genesis != nil {
 			return x.setGenesis(genesis)
 		}
 		return nil
 	}
 	var ws []*wire.Written
-	if err := json.Unmarshal(w.payload, &ws); err != nil {
+	if err := json.Unmarshal(payload, &ws); err != nil {
 		return fmt.Errorf("event %s: %w", w.event, err)
 	}
 	marked := map[string]bool{}

@@ -47,7 +47,11 @@ func committed(t *testing.T, bs []*ledger.Batch) *endorsedWrites {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &endorsedWrites{writes: ws, event: wire.EventBatches, payload: p}
+	z, err := wire.Deflate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &endorsedWrites{writes: ws, event: wire.EventBatchesDeflate, payload: z}
 }
 
 // TestIndexFromBlocks builds the index from transactions of several batches
@@ -149,6 +153,65 @@ func TestIndexFromBlocks(t *testing.T) {
 }
 
 // TestIndexQuery pages through records by lookup and by scan.
+// TestIndexReadsBothEvents: a block written before the payload was
+// compressed (EventBatches) and one written after (EventBatchesDeflate)
+// give the same index; a payload that does not inflate, or inflates to more
+// than a transaction may hold, is refused and changes nothing.
+func TestIndexReadsBothEvents(t *testing.T) {
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := ledgertest.NewWorkload(s, 60, 5, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := json.Marshal(&s.Genesis)
+	build := func(plain bool) *index {
+		x := newIndex(nil)
+		if err := x.addTx(1, "tx-init", &endorsedWrites{writes: []*kvrwset.KVWrite{{Key: wire.KeyGenesis, Value: g}}}); err != nil {
+			t.Fatal(err)
+		}
+		for n, bs := range [][]*ledger.Batch{w.Setup, w.Streams[0], w.Streams[1]} {
+			tx := committed(t, bs)
+			if plain {
+				p, err := wire.Inflate("event "+wire.EventBatchesDeflate, tx.payload)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tx.event, tx.payload = wire.EventBatches, p
+			}
+			if err := x.addTx(uint64(n+2), fmt.Sprintf("tx-%d", n), tx); err != nil {
+				t.Fatalf("transaction %d (plain %v): %v", n, plain, err)
+			}
+		}
+		return x
+	}
+	a, b := build(true), build(false)
+	if a.size() == 0 || a.size() != b.size() || !slices.Equal(a.head().Root, b.head().Root) {
+		t.Fatalf("plain events: %d records, root %x; deflated: %d, %x", a.size(), a.head().Root, b.size(), b.head().Root)
+	}
+	tx := committed(t, w.Setup[:1])
+	bomb, err := wire.Deflate(make([]byte, wire.MaxBatchesPayload+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, payload := range map[string][]byte{
+		"truncated":               tx.payload[:len(tx.payload)/2],
+		"not DEFLATE":             []byte("[{\"root\":\"ab\"}]"),
+		"inflates past the bound": bomb,
+	} {
+		before, n := b.head(), b.size()
+		err := b.addTx(99, "tx-bad", &endorsedWrites{writes: tx.writes, event: wire.EventBatchesDeflate, payload: payload})
+		if err == nil || !strings.Contains(err.Error(), wire.EventBatchesDeflate) {
+			t.Errorf("%s: err = %v, want a refusal naming the event", name, err)
+		}
+		if b.size() != n || !slices.Equal(b.head().Root, before.Root) {
+			t.Errorf("%s: refused but the index changed", name)
+		}
+	}
+}
+
 func TestIndexQuery(t *testing.T) {
 	s, err := ledgertest.NewSpace()
 	if err != nil {
@@ -221,7 +284,11 @@ func FuzzIndexAddTx(f *testing.F) {
 	t := &testing.T{}
 	first := committed(t, w.Setup[:1])
 	for _, bs := range [][]*ledger.Batch{w.Setup[1:], w.Streams[0][:2], w.Setup[:1]} {
-		f.Add(committed(t, bs).payload, true)
+		p, err := wire.Inflate("event "+wire.EventBatchesDeflate, committed(t, bs).payload)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(p, true)
 	}
 	f.Add([]byte(`[{"root":"ab","records":[{"id":"x"},{"id":"x"}]}]`), true)
 	f.Add([]byte(`[null]`), false)

@@ -194,10 +194,9 @@ func tamper(t *testing.T, l *Ledger, tx *client.Transaction, old, new []byte) *c
 	// The records themselves travel in the chaincode event.
 	var ce peer.ChaincodeEvent
 	must(t, proto.Unmarshal(action.Events, &ce))
-	if !bytes.Contains(ce.Payload, old) {
+	if !replaceInEvent(&ce, old, new) {
 		t.Fatalf("the event does not hold %s", old)
 	}
-	ce.Payload = bytes.ReplaceAll(ce.Payload, old, new)
 	action.Events = marshal(t, &ce)
 	if changed == 0 {
 		t.Fatalf("no write holds %s", old)
