@@ -238,7 +238,11 @@ write_profile() {
         "$NET/org$o/local-policy.json"
       sep=","
     done
-    printf '\n  ],\n  "deploy": "%s",\n  "dir": "%s"\n}\n' "$ROOT/scripts/fabric.sh" "$NET"
+    # the organisations the endorsement policy (policy above) names: the
+    # gateway asks them all at once instead of its own peer first
+    local endorsers="" s2=""
+    for o in $(seq 1 "$ORGS"); do endorsers+="$s2\"Org${o}MSP\""; s2=", "; done
+    printf '\n  ],\n  "endorsers": [%s],\n  "deploy": "%s",\n  "dir": "%s"\n}\n' "$endorsers" "$ROOT/scripts/fabric.sh" "$NET"
   } >"$NET/profile.json"
 }
 

@@ -353,8 +353,12 @@ func (l *Ledger) transact(group []*request) (rs []wire.Accepted, txID string, bl
 	if err != nil {
 		return nil, "", 0, -1, err
 	}
-	proposal, err := l.contract.NewProposal(wire.TxAppend, client.WithArguments(""),
-		client.WithTransient(map[string][]byte{wire.TransientBatchesDeflate: z}))
+	opts := []client.ProposalOption{client.WithArguments(""),
+		client.WithTransient(map[string][]byte{wire.TransientBatchesDeflate: z})}
+	if e := l.cfg.Profile.Endorsers; len(e) > 0 {
+		opts = append(opts, client.WithEndorsingOrganizations(e...))
+	}
+	proposal, err := l.contract.NewProposal(wire.TxAppend, opts...)
 	if err != nil {
 		return nil, "", 0, -1, err
 	}

@@ -43,6 +43,9 @@ func TestConfigValidate(t *testing.T) {
 		{"org out of range", Config{Profile: p, Org: 1}, false},
 		{"negative linger", Config{Profile: p, Linger: -1}, false},
 		{"profile without orgs", Config{Profile: &Profile{Channel: "audit", Chaincode: "tdsc"}}, false},
+		{"endorsers", Config{Profile: withEndorsers(p, "Org1MSP", "Org2MSP")}, true},
+		{"endorser listed twice", Config{Profile: withEndorsers(p, "Org1MSP", "Org1MSP")}, false},
+		{"empty endorser", Config{Profile: withEndorsers(p, "")}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,4 +55,10 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withEndorsers(p *Profile, e ...string) *Profile {
+	c := *p
+	c.Endorsers = e
+	return &c
 }

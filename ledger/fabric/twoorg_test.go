@@ -147,6 +147,36 @@ func TestAlteredAfterEndorsement(t *testing.T) {
 	}
 }
 
+// TestTooFewEndorsers: a profile whose endorsers do not meet the
+// chaincode's endorsement policy (both organisations) gets its Append
+// refused at commit, and nothing of it is committed.
+func TestTooFewEndorsers(t *testing.T) {
+	p := twoOrgs(t)
+	one := *p
+	one.Endorsers = []string{p.Orgs[0].MSPID}
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := open(t, &one, s.Genesis, nil)
+	p1, err := s.Participant("p1", "CN-BJ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Batch(s.Authority(), p1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = l.Append(context.Background(), b)
+	var re *ledger.RuleError
+	if !errors.As(err, &re) || re.Rule != RuleCommitInvalid+"ENDORSEMENT_POLICY_FAILURE" {
+		t.Fatalf("got %v, want refusal by rule %sENDORSEMENT_POLICY_FAILURE", err, RuleCommitInvalid)
+	}
+	if _, err := l.Record(context.Background(), p1.ID); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("record of the refused transaction: got %v, want ErrNotFound", err)
+	}
+}
+
 func jsonArray(b *ledger.Batch) ([]byte, error) {
 	raw, err := json.Marshal(b)
 	if err != nil {
