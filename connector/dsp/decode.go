@@ -477,6 +477,11 @@ func DecodeCatalog(r io.Reader) (*Catalog, error) {
 			if err := required(t, "participantId", m.ParticipantID); err != nil {
 				return err
 			}
+			for i, svc := range m.Service {
+				if svc.Type != "DataService" {
+					return malformed(t, fmt.Sprintf("service[%d].@type", i), "must be \"DataService\" (the DSP 2025-1 catalog schema), got %q", svc.Type)
+				}
+			}
 			for i := range m.Dataset {
 				if err := checkDataset(t, fmt.Sprintf("dataset[%d]", i), &m.Dataset[i]); err != nil {
 					return err

@@ -199,6 +199,8 @@ func TestJSONLDRefusals(t *testing.T) {
 			"@type", "this endpoint takes", TypeTransferCompletionMessage},
 		{"distribution without @type loses its scoped terms", `{"@context":["` + Context + `"],"@id":"urn:c","@type":"Catalog","participantId":"did:p","dataset":[{"@id":"urn:d","@type":"Dataset","hasPolicy":[{"@id":"urn:o","@type":"Offer","permission":[{"action":"use"}]}],"distribution":[{"format":"HttpData-PULL","accessService":"urn:s"}]}]}`,
 			"dataset[0].distribution[0]", "format and accessService are required", TypeCatalog},
+		{"service not a DataService", `{"@context":["` + Context + `"],"@id":"urn:c","@type":"Catalog","participantId":"did:p","service":[{"@id":"urn:s","@type":"Service","endpointURL":"http://x"}]}`,
+			"service[0].@type", `must be "DataService"`, TypeCatalog},
 		{"two nodes", `{"@context":"` + Context + `","@graph":[{"@type":"TransferCompletionMessage"},{"@type":"TransferCompletionMessage"}]}`,
 			"", "want one message", TypeTransferCompletionMessage},
 	}
