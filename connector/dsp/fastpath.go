@@ -25,6 +25,7 @@ func (s *termSet) add(id int)             { s[id>>6] |= 1 << (id & 63) }
 func (s termSet) or(t termSet) termSet    { return termSet{s[0] | t[0], s[1] | t[1]} }
 func (s termSet) minus(t termSet) termSet { return termSet{s[0] &^ t[0], s[1] &^ t[1]} }
 func (s termSet) empty() bool             { return s[0]|s[1] == 0 }
+func (s termSet) has(id int) bool         { return s[id>>6]&(1<<(id&63)) != 0 }
 
 // ldTables is what the fast path knows of the contexts.
 type ldTables struct {
@@ -184,7 +185,7 @@ func buildTables() (*ldTables, error) {
 		return nil, err
 	}
 	for k, n := range t.term {
-		if strings.HasPrefix(k, "tdsc:") && top[n>>6]&(1<<(n&63)) != 0 {
+		if strings.HasPrefix(k, "tdsc:") && top.has(n) {
 			t.tdsc.add(n)
 		}
 	}
