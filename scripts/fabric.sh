@@ -197,8 +197,13 @@ reload() {
   log "chaincode services restarted"
 }
 
+# policy_orgs: the MSP IDs the endorsement policy names, one per line (every
+# org); the policy and the profile's endorsers are both made from it.
+policy_orgs() { seq 1 "$ORGS" | sed 's/.*/Org&MSP/'; }
+
 policy() {
-  if [ "$ORGS" = 1 ]; then echo "OR('Org1MSP.peer')"; else echo "AND('Org1MSP.peer','Org2MSP.peer')"; fi
+  local peers; peers=$(policy_orgs | sed "s/.*/'&.peer'/" | paste -sd, -)
+  if [ "$ORGS" = 1 ]; then echo "OR($peers)"; else echo "AND($peers)"; fi
 }
 
 # deploy NAME: approve the chaincode definition NAME (backed by the installed
@@ -238,10 +243,9 @@ write_profile() {
         "$NET/org$o/local-policy.json"
       sep=","
     done
-    # the organisations the endorsement policy (policy above) names: the
-    # gateway asks them all at once instead of its own peer first
-    local endorsers="" s2=""
-    for o in $(seq 1 "$ORGS"); do endorsers+="$s2\"Org${o}MSP\""; s2=", "; done
+    # the organisations the endorsement policy names: the gateway asks them
+    # all at once instead of its own peer first
+    local endorsers; endorsers=$(policy_orgs | sed 's/.*/"&"/' | paste -sd, - | sed 's/,/, /g')
     printf '\n  ],\n  "endorsers": [%s],\n  "deploy": "%s",\n  "dir": "%s"\n}\n' "$endorsers" "$ROOT/scripts/fabric.sh" "$NET"
   } >"$NET/profile.json"
 }

@@ -25,19 +25,17 @@ func (s *termSet) add(id int)             { s[id>>6] |= 1 << (id & 63) }
 func (s termSet) or(t termSet) termSet    { return termSet{s[0] | t[0], s[1] | t[1]} }
 func (s termSet) minus(t termSet) termSet { return termSet{s[0] &^ t[0], s[1] &^ t[1]} }
 func (s termSet) empty() bool             { return s[0]|s[1] == 0 }
-func (s termSet) has(id int) bool         { return s[id>>6]&(1<<(id&63)) != 0 }
 
 // ldTables is what the fast path knows of the contexts.
 type ldTables struct {
-	term      map[string]int      // every key a context defines somewhere → id
-	typ       map[string]int      // every type with a type-scoped context → id (≥ 1)
-	scope     []termSet           // by type id: the terms its scoped context defines
-	propagate []bool              // by type id: its scoped context has @propagate true
-	conflict  []uint64            // by propagating type id: the types whose scope redefines one of its protected terms differently
-	property  map[int]termSet     // term id → the terms of its property-scoped context
-	global    termSet             // defined everywhere: @id and the dct: compact IRIs the structs read
-	tdsc      termSet             // the tdsc context's top-level terms
-	defs      []map[string]string // by type id: term → its definition as JSON (for conflict)
+	term      map[string]int  // every key a context defines somewhere → id
+	typ       map[string]int  // every type with a type-scoped context → id (≥ 1)
+	scope     []termSet       // by type id: the terms its scoped context defines
+	propagate []bool          // by type id: its scoped context has @propagate true
+	conflict  []uint64        // by propagating type id: the types whose scope redefines one of its protected terms differently
+	property  map[int]termSet // term id → the terms of its property-scoped context
+	global    termSet         // defined everywhere: @id and the dct: compact IRIs the structs read
+	tdsc      termSet         // the tdsc context's top-level terms
 }
 
 var ld11 = mustTables()
@@ -79,8 +77,9 @@ func buildTables() (*ldTables, error) {
 	}
 	t := &ldTables{
 		term: map[string]int{}, typ: map[string]int{}, property: map[int]termSet{},
-		scope: []termSet{{}}, propagate: []bool{false}, defs: []map[string]string{nil},
+		scope: []termSet{{}}, propagate: []bool{false},
 	}
+	defs := []map[string]string{nil} // by type id: term → its definition as JSON
 	id := func(name string) (int, error) {
 		if n, ok := t.term[name]; ok {
 			return n, nil
@@ -130,17 +129,17 @@ func buildTables() (*ldTables, error) {
 		if err != nil {
 			return nil, err
 		}
-		defs := map[string]string{}
+		byTerm := map[string]string{}
 		for k, v := range merged {
 			if !strings.HasPrefix(k, "@") {
 				b, _ := json.Marshal(v) // maps marshal with sorted keys
-				defs[k] = string(b)
+				byTerm[k] = string(b)
 			}
 		}
 		t.typ[name] = len(t.scope)
 		t.scope = append(t.scope, s)
 		t.propagate = append(t.propagate, merged["@propagate"] == true)
-		t.defs = append(t.defs, defs)
+		defs = append(defs, byTerm)
 	}
 	if len(t.scope) > 64 {
 		return nil, fmt.Errorf("dsp: more than 63 scoped types; widen the type sets")
@@ -151,8 +150,8 @@ func buildTables() (*ldTables, error) {
 			continue
 		}
 		for q := 1; q < len(t.scope); q++ {
-			for k, def := range t.defs[p] {
-				if other, ok := t.defs[q][k]; ok && other != def {
+			for k, def := range defs[p] {
+				if other, ok := defs[q][k]; ok && other != def {
 					t.conflict[p] |= 1 << q
 				}
 			}
@@ -180,13 +179,12 @@ func buildTables() (*ldTables, error) {
 		}
 		return s, nil
 	}
-	top, err := walk(tdsc)
-	if err != nil {
+	if _, err := walk(tdsc); err != nil {
 		return nil, err
 	}
-	for k, n := range t.term {
-		if strings.HasPrefix(k, "tdsc:") && top.has(n) {
-			t.tdsc.add(n)
+	for k := range tdsc {
+		if strings.HasPrefix(k, "tdsc:") {
+			t.tdsc.add(t.term[k])
 		}
 	}
 	return t, nil

@@ -54,6 +54,31 @@ func committed(t *testing.T, bs []*ledger.Batch) *endorsedWrites {
 	return &endorsedWrites{writes: ws, event: wire.EventBatchesDeflate, payload: z}
 }
 
+// plainPayload is the uncompressed EventBatches payload of a transaction
+// committed writes (the form of blocks written before the compression).
+func plainPayload(t testing.TB, tx *endorsedWrites) []byte {
+	t.Helper()
+	p, err := wire.Inflate("event "+wire.EventBatchesDeflate, tx.payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// genesisIndex is an index holding only the genesis transaction of g.
+func genesisIndex(t *testing.T, g ledger.Genesis) *index {
+	t.Helper()
+	raw, err := json.Marshal(&g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := newIndex(nil)
+	if err := x.addTx(1, "tx-init", &endorsedWrites{writes: []*kvrwset.KVWrite{{Key: wire.KeyGenesis, Value: raw}}}); err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
 // TestIndexFromBlocks builds the index from transactions of several batches
 // each and checks that the batches take their indexes in the order the
 // chaincode checked them, that
@@ -69,11 +94,7 @@ func TestIndexFromBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := newIndex(nil)
-	g, _ := json.Marshal(&s.Genesis)
-	if err := x.addTx(1, "tx-init", &endorsedWrites{writes: []*kvrwset.KVWrite{{Key: wire.KeyGenesis, Value: g}}}); err != nil {
-		t.Fatal(err)
-	}
+	x := genesisIndex(t, s.Genesis)
 	txs := [][]*ledger.Batch{w.Setup}
 	for i := 0; ; i++ {
 		var group []*ledger.Batch
@@ -152,7 +173,6 @@ func TestIndexFromBlocks(t *testing.T) {
 	}
 }
 
-// TestIndexQuery pages through records by lookup and by scan.
 // TestIndexReadsBothEvents: a block written before the payload was
 // compressed (EventBatches) and one written after (EventBatchesDeflate)
 // give the same index; a payload that does not inflate, or inflates to more
@@ -166,20 +186,12 @@ func TestIndexReadsBothEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, _ := json.Marshal(&s.Genesis)
 	build := func(plain bool) *index {
-		x := newIndex(nil)
-		if err := x.addTx(1, "tx-init", &endorsedWrites{writes: []*kvrwset.KVWrite{{Key: wire.KeyGenesis, Value: g}}}); err != nil {
-			t.Fatal(err)
-		}
+		x := genesisIndex(t, s.Genesis)
 		for n, bs := range [][]*ledger.Batch{w.Setup, w.Streams[0], w.Streams[1]} {
 			tx := committed(t, bs)
 			if plain {
-				p, err := wire.Inflate("event "+wire.EventBatchesDeflate, tx.payload)
-				if err != nil {
-					t.Fatal(err)
-				}
-				tx.event, tx.payload = wire.EventBatches, p
+				tx.event, tx.payload = wire.EventBatches, plainPayload(t, tx)
 			}
 			if err := x.addTx(uint64(n+2), fmt.Sprintf("tx-%d", n), tx); err != nil {
 				t.Fatalf("transaction %d (plain %v): %v", n, plain, err)
@@ -212,6 +224,7 @@ func TestIndexReadsBothEvents(t *testing.T) {
 	}
 }
 
+// TestIndexQuery pages through records by lookup and by scan.
 func TestIndexQuery(t *testing.T) {
 	s, err := ledgertest.NewSpace()
 	if err != nil {
@@ -284,11 +297,7 @@ func FuzzIndexAddTx(f *testing.F) {
 	t := &testing.T{}
 	first := committed(t, w.Setup[:1])
 	for _, bs := range [][]*ledger.Batch{w.Setup[1:], w.Streams[0][:2], w.Setup[:1]} {
-		p, err := wire.Inflate("event "+wire.EventBatchesDeflate, committed(t, bs).payload)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(p, true)
+		f.Add(plainPayload(f, committed(t, bs)), true)
 	}
 	f.Add([]byte(`[{"root":"ab","records":[{"id":"x"},{"id":"x"}]}]`), true)
 	f.Add([]byte(`[null]`), false)

@@ -163,11 +163,7 @@ func TestTooFewEndorsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.Batch(s.Authority(), p1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = l.Append(context.Background(), b)
+	_, err = l.Append(context.Background(), mustBatch(t, s, s.Authority(), p1))
 	var re *ledger.RuleError
 	if !errors.As(err, &re) || re.Rule != RuleCommitInvalid+"ENDORSEMENT_POLICY_FAILURE" {
 		t.Fatalf("got %v, want refusal by rule %sENDORSEMENT_POLICY_FAILURE", err, RuleCommitInvalid)
