@@ -1,9 +1,12 @@
 package chaincode
 
 import (
+	"bytes"
+	"compress/flate"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -27,6 +30,7 @@ type memState struct {
 	writes int
 	wrote  []string // keys written or deleted, in order
 	event  []byte   // the last EventBatchesDeflate payload, inflated
+	raw    []byte   // and as emitted
 }
 
 func (m *memState) SetEvent(name string, payload []byte) error {
@@ -37,7 +41,7 @@ func (m *memState) SetEvent(name string, payload []byte) error {
 	if err != nil {
 		return err
 	}
-	m.event = p
+	m.event, m.raw = p, payload
 	return nil
 }
 
@@ -103,9 +107,24 @@ func tx(t *testing.T, m *memState, g ledger.Genesis, local *LocalPolicy, bs ...*
 	for k, v := range m.kv {
 		staged.kv[k] = v
 	}
-	rs, err := appendBatches(staged, g, local, bs)
+	rs, err := appendBatches(staged, g, local, bs, sent{})
 	if err == nil {
-		m.kv, m.writes, m.wrote, m.event = staged.kv, m.writes+staged.writes, staged.wrote, staged.event
+		m.kv, m.writes, m.wrote, m.event, m.raw = staged.kv, m.writes+staged.writes, staged.wrote, staged.event, staged.raw
+	}
+	return rs, err
+}
+
+// txSent runs one Append transaction on the transient fields a client sent.
+func txSent(t *testing.T, m *memState, g ledger.Genesis, transient map[string][]byte) ([]wire.Accepted, error) {
+	t.Helper()
+	bs, in, err := appendArg("", transient)
+	if err != nil {
+		return nil, err
+	}
+	staged := &memState{kv: maps.Clone(m.kv)}
+	rs, err := appendBatches(staged, g, nil, bs, in)
+	if err == nil {
+		m.kv, m.writes, m.wrote, m.event, m.raw = staged.kv, m.writes+staged.writes, staged.wrote, staged.event, staged.raw
 	}
 	return rs, err
 }
@@ -455,7 +474,7 @@ func TestAppendArg(t *testing.T) {
 		"transient":           {"", map[string][]byte{wire.TransientBatches: arg}},
 		"transient, deflated": {"", map[string][]byte{wire.TransientBatchesDeflate: z}},
 	} {
-		got, err := appendArg(tt.arg, tt.transient)
+		got, _, err := appendArg(tt.arg, tt.transient)
 		if err != nil || len(got) != len(w.Setup) {
 			t.Fatalf("%s: %d batches, %v; want %d", name, len(got), err, len(w.Setup))
 		}
@@ -465,9 +484,98 @@ func TestAppendArg(t *testing.T) {
 			}
 		}
 	}
-	_, err = appendArg("", map[string][]byte{wire.TransientBatchesDeflate: arg})
+	_, _, err = appendArg("", map[string][]byte{wire.TransientBatchesDeflate: arg})
 	var me *ledger.MalformedError
 	if !errors.As(err, &me) || me.Field != "batches" || !strings.Contains(err.Error(), wire.TransientBatchesDeflate) {
 		t.Fatalf("err = %v, want a MalformedError on batches naming %s", err, wire.TransientBatchesDeflate)
+	}
+}
+
+// TestEventIsSentBytes: an Append whose batches are all new, sent as
+// wire.EncodeWritten writes them, emits the client's compressed bytes as its
+// event (compressed here at another level than the chaincode's, so its own
+// would differ); one that skips a committed batch, or was sent in another
+// form, emits its own compression of what it wrote; a compressed field with
+// bytes after its end is refused.
+func TestEventIsSentBytes(t *testing.T) {
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := ledgertest.NewWorkload(s, 40, 4, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := s.Genesis
+	payload := func(bs ...*ledger.Batch) []byte {
+		ws := make([]*wire.Written, len(bs))
+		for i, b := range bs {
+			canon, _, err := b.Encode(g.CryptoSuite())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws[i] = &wire.Written{Space: b.Space, Writer: b.Writer, KeyID: b.KeyID, Root: b.Root, Signature: b.Signature,
+				Records: make([]json.RawMessage, len(canon))}
+			for k := range canon {
+				ws[i].Records[k] = canon[k]
+			}
+		}
+		p, err := wire.EncodeWritten(ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	best := func(p []byte) []byte {
+		var buf bytes.Buffer
+		zw, _ := flate.NewWriter(&buf, flate.BestCompression)
+		zw.Write(p)
+		zw.Close()
+		return buf.Bytes()
+	}
+	field := func(z []byte) map[string][]byte { return map[string][]byte{wire.TransientBatchesDeflate: z} }
+	m := newMemState()
+
+	p := payload(w.Setup...)
+	z := best(p)
+	if own, _ := wire.Deflate(p); bytes.Equal(own, z) {
+		t.Fatal("the test's compression is the chaincode's: it would not tell them apart")
+	}
+	if _, err := txSent(t, m, g, field(z)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(m.raw, z) || !bytes.Equal(m.event, p) {
+		t.Fatalf("all new: the event is not the bytes sent (%d bytes, sent %d)", len(m.raw), len(z))
+	}
+
+	// One new batch and one committed: the event holds the new one only.
+	next, old := w.Streams[0][0], w.Setup[len(w.Setup)-1]
+	z = best(payload(next, old))
+	rs, err := txSent(t, m, g, field(z))
+	if err != nil || !rs[0].New || rs[1].New {
+		t.Fatalf("accepted %+v, %v", rs, err)
+	}
+	if bytes.Equal(m.raw, z) || !bytes.Equal(m.event, payload(next)) {
+		t.Fatalf("with a committed batch: event %.200s", m.event)
+	}
+
+	// Sent as a plain JSON array of batches: decoded alike, its own event.
+	next = w.Streams[1][0]
+	plain, err := json.Marshal([]*ledger.Batch{next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z = best(plain)
+	if _, err := txSent(t, m, g, field(z)); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(m.raw, z) || !bytes.Equal(m.event, payload(next)) {
+		t.Fatalf("sent as batches: event %.200s", m.event)
+	}
+
+	_, err = txSent(t, m, g, field(append(best(payload(w.Streams[0][1])), "more"...)))
+	var me *ledger.MalformedError
+	if !errors.As(err, &me) || me.Field != "batches" || !strings.Contains(err.Error(), "after the end") {
+		t.Fatalf("trailing bytes: %v", err)
 	}
 }

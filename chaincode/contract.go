@@ -120,7 +120,7 @@ func (c *Contract) Append(ctx contractapi.TransactionContextInterface, batchesJS
 			return "", fail(err)
 		}
 	}
-	batches, err := appendArg(batchesJSON, transient)
+	batches, sent, err := appendArg(batchesJSON, transient)
 	if err != nil {
 		return "", fail(err)
 	}
@@ -130,7 +130,7 @@ func (c *Contract) Append(ctx contractapi.TransactionContextInterface, batchesJS
 			return "", fail(err)
 		}
 	}
-	out, err := appendBatches(st, g, local, batches)
+	out, err := appendBatches(st, g, local, batches, sent)
 	if err != nil {
 		return "", fail(err)
 	}
@@ -184,29 +184,34 @@ func notFound(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ledger.ErrNotFound, fmt.Sprintf(format, args...))
 }
 
+// sent is an Append's payload as the client sent it: plain is the JSON array
+// of batches, deflated its compressed form (nil if it came uncompressed).
+type sent struct{ plain, deflated []byte }
+
 // appendArg decodes Append's batches from its argument or, if that is
 // empty, from its transient fields.
-func appendArg(batchesJSON string, transient map[string][]byte) ([]*ledger.Batch, error) {
-	arg := []byte(batchesJSON)
+func appendArg(batchesJSON string, transient map[string][]byte) ([]*ledger.Batch, sent, error) {
+	in := sent{plain: []byte(batchesJSON)}
 	if batchesJSON == "" {
-		arg = transient[wire.TransientBatches]
+		in.plain = transient[wire.TransientBatches]
 		if z, ok := transient[wire.TransientBatchesDeflate]; ok {
 			var err error
-			if arg, err = wire.Inflate("transient field "+wire.TransientBatchesDeflate, z); err != nil {
-				return nil, &ledger.MalformedError{Rule: ledger.RuleJSON, Field: "batches", Reason: err.Error()}
+			if in.plain, err = wire.Inflate("transient field "+wire.TransientBatchesDeflate, z); err != nil {
+				return nil, sent{}, &ledger.MalformedError{Rule: ledger.RuleJSON, Field: "batches", Reason: err.Error()}
 			}
+			in.deflated = z
 		}
 	}
 	var raw []json.RawMessage
-	if err := json.Unmarshal(arg, &raw); err != nil || len(raw) == 0 {
-		return nil, &ledger.MalformedError{Rule: ledger.RuleJSON, Field: "batches", Reason: "must be a non-empty JSON array of batches"}
+	if err := json.Unmarshal(in.plain, &raw); err != nil || len(raw) == 0 {
+		return nil, sent{}, &ledger.MalformedError{Rule: ledger.RuleJSON, Field: "batches", Reason: "must be a non-empty JSON array of batches"}
 	}
 	batches := make([]*ledger.Batch, len(raw))
 	for i, r := range raw {
 		var err error
 		if batches[i], err = ledger.DecodeBatch(r); err != nil {
-			return nil, fmt.Errorf("batch %d: %w", i, err)
+			return nil, sent{}, fmt.Errorf("batch %d: %w", i, err)
 		}
 	}
-	return batches, nil
+	return batches, in, nil
 }

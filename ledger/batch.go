@@ -107,17 +107,17 @@ func (b *Batch) Leaves(s *suite.Suite) ([][]byte, error) {
 }
 
 // CheckRoot recomputes the root from the records and compares it with Root,
-// returning the leaf hashes. A mismatch is ErrBadSignature: the records are
-// not the ones signed.
-func (b *Batch) CheckRoot(s *suite.Suite) ([][]byte, error) {
-	leaves, err := b.Leaves(s)
+// returning the records' canonical encodings and leaf hashes (see Encode). A
+// mismatch is ErrBadSignature: the records are not the ones signed.
+func (b *Batch) CheckRoot(s *suite.Suite) (canon, leaves [][]byte, err error) {
+	canon, leaves, err = b.Encode(s)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if got := hex.EncodeToString(MerkleRoot(s, leaves)); got != b.Root {
-		return nil, &FieldError{Err: ErrBadSignature, Rule: RuleBatchRoot, Field: "root", Reason: fmt.Sprintf("records hash to %s, batch says %s", got, b.Root)}
+		return nil, nil, &FieldError{Err: ErrBadSignature, Rule: RuleBatchRoot, Field: "root", Reason: fmt.Sprintf("records hash to %s, batch says %s", got, b.Root)}
 	}
-	return leaves, nil
+	return canon, leaves, nil
 }
 
 // VerifySignature checks the batch signature under the writer's key.

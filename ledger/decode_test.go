@@ -75,7 +75,7 @@ func TestBatchRoundTrip(t *testing.T) {
 	if diff := cmp.Diff(b, got); diff != "" {
 		t.Fatalf("(-sent +decoded):\n%s", diff)
 	}
-	if _, err := got.CheckRoot(suite.Intl); err != nil {
+	if _, _, err := got.CheckRoot(suite.Intl); err != nil {
 		t.Fatal(err)
 	}
 	if err := got.VerifySignature(s.AuthorityKey.JWK()); err != nil {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/tdsc/tdsc/ledger/api"
@@ -92,7 +93,8 @@ func Deflate(p []byte) ([]byte, error) {
 // MaxBatchesPayload or is not a whole DEFLATE stream. what names the
 // payload in the error (the event, the transient field).
 func Inflate(what string, p []byte) ([]byte, error) {
-	r := flate.NewReader(bytes.NewReader(p))
+	in := bytes.NewReader(p) // an io.ByteReader: flate reads no byte past its stream's end
+	r := flate.NewReader(in)
 	defer r.Close()
 	out, err := io.ReadAll(io.LimitReader(r, MaxBatchesPayload+1))
 	if err != nil {
@@ -100,6 +102,9 @@ func Inflate(what string, p []byte) ([]byte, error) {
 	}
 	if len(out) > MaxBatchesPayload {
 		return nil, fmt.Errorf("%s: inflates past %d bytes", what, MaxBatchesPayload)
+	}
+	if in.Len() > 0 {
+		return nil, fmt.Errorf("%s: %d bytes after the end of the DEFLATE stream", what, in.Len())
 	}
 	return out, nil
 }
@@ -118,6 +123,71 @@ type Written struct {
 	Root      string            `json:"root"`
 	Signature string            `json:"signature"`
 	Records   []json.RawMessage `json:"records"`
+}
+
+// EncodeWritten is the EventBatches payload of ws: the bytes json.Marshal
+// gives for ws when every record is compact JSON with HTML characters
+// escaped, as canonical encodings are (ledger.Record.Canonical is
+// json.Marshal). The records are copied as they are, not re-scanned. A
+// client builds its Append payload the same way (AppendWritten), so that an
+// Append writing every batch it was sent can emit the client's compressed
+// bytes as its event instead of compressing its own (see the chaincode).
+func EncodeWritten(ws []*Written) ([]byte, error) {
+	n := 2
+	for _, w := range ws {
+		n += w.size() + 1
+	}
+	out := make([]byte, 0, n)
+	out = append(out, '[')
+	for i, w := range ws {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		var err error
+		if out, err = AppendWritten(out, w); err != nil {
+			return nil, err
+		}
+	}
+	return append(out, ']'), nil
+}
+
+// size is about the length of w's encoding.
+func (w *Written) size() int {
+	n := 128 + len(w.Space) + len(w.Writer) + len(w.KeyID) + len(w.Root) + len(w.Signature)
+	for _, r := range w.Records {
+		n += len(r) + 1
+	}
+	return n
+}
+
+// AppendWritten appends the JSON of one element of an EncodeWritten payload.
+func AppendWritten(dst []byte, w *Written) ([]byte, error) {
+	dst = slices.Grow(dst, w.size())
+	head, err := json.Marshal(struct {
+		Space     string `json:"space"`
+		Writer    string `json:"writer"`
+		KeyID     string `json:"keyId"`
+		Root      string `json:"root"`
+		Signature string `json:"signature"`
+	}{w.Space, w.Writer, w.KeyID, w.Root, w.Signature})
+	if err != nil {
+		return nil, err
+	}
+	dst = append(dst, head[:len(head)-1]...) // without its closing brace
+	dst = append(dst, `,"records":`...)
+	if w.Records == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '[')
+		for k, r := range w.Records {
+			if k > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, r...)
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}'), nil
 }
 
 // Accepted is an Append's result for one batch: its root, and whether this

@@ -40,7 +40,7 @@ func TestInitGMSuite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := batch.CheckRoot(suite.GM); err != nil {
+	if _, _, err := batch.CheckRoot(suite.GM); err != nil {
 		t.Fatalf("authority batch not an SM3 tree: %v", err)
 	}
 	if err := batch.VerifySignature(g.Authority.Keys[0]); err != nil {

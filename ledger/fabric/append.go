@@ -32,7 +32,7 @@ type request struct {
 	ctx       context.Context
 	rechecked bool // refused once while an earlier transaction was in flight
 	b         *ledger.Batch
-	raw       json.RawMessage
+	raw       []byte // b as wire.AppendWritten writes it
 	done      chan result
 }
 
@@ -67,7 +67,7 @@ func (l *Ledger) Submit(ctx context.Context, b *ledger.Batch) (Receipt, error) {
 	if err := b.Validate(); err != nil {
 		return Receipt{}, err
 	}
-	raw, err := json.Marshal(b)
+	raw, err := written(b)
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -85,6 +85,23 @@ func (l *Ledger) Submit(ctx context.Context, b *ledger.Batch) (Receipt, error) {
 	case <-ctx.Done():
 		return Receipt{}, ctx.Err()
 	}
+}
+
+// written is b in the form the chaincode's event carries it
+// (wire.AppendWritten, the records in their canonical encodings): a
+// transaction whose batches are all new then emits the bytes this client
+// compressed, and the chaincode compresses nothing.
+func written(b *ledger.Batch) ([]byte, error) {
+	w := &wire.Written{Space: b.Space, Writer: b.Writer, KeyID: b.KeyID, Root: b.Root, Signature: b.Signature,
+		Records: make([]json.RawMessage, len(b.Records))}
+	for i := range b.Records {
+		c, err := b.Records[i].Canonical()
+		if err != nil {
+			return nil, &ledger.MalformedError{Rule: ledger.RuleJSON, Field: fmt.Sprintf("records[%d]", i), Reason: err.Error(), RecordID: b.Records[i].ID}
+		}
+		w.Records[i] = c
+	}
+	return wire.AppendWritten(nil, w)
 }
 
 // run is the committer: it groups the batches that queued up into one
@@ -321,6 +338,11 @@ func (l *Ledger) receipts(group []*request, rs []wire.Accepted, txID string, blo
 			r.done <- result{err: &StageError{Stage: StageCommit, TxID: txID, Err: err}}
 		}
 		return
+	}
+	// Given once every endorser's peer holds the block too (see peerHeights);
+	// a peer later than MaxEndorserLag does not hold the receipt back.
+	if !l.heights.wait(ctx, block, MaxEndorserLag) {
+		l.cfg.Log.Debug("fabric: receipt given before every endorser holds its block", "tx", txID, "block", block)
 	}
 	l.ixMu.RLock()
 	defer l.ixMu.RUnlock()

@@ -143,6 +143,8 @@ type Ledger struct {
 	// Config.Follower's.
 	*view
 	followed chan struct{} // closed when the follower stopped
+	// heights follows the other endorsers' peers; nil if there are none.
+	heights *peerHeights
 }
 
 // Open connects to the peer gateway of cfg.Org. It does not talk to the
@@ -174,7 +176,17 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 	l.network = gw.GetNetwork(cfg.Profile.Channel)
 	l.contract = l.network.GetContract(cfg.Chaincode)
 	if err := l.setNoteKey(cfg.NoteKey); err != nil {
-		l.Close(ctx)
+		l.gw.Close() // not Close: nothing runs yet that it would wait for
+		l.conn.Close()
+		return nil, err
+	}
+	follows := org.MSPID
+	if cfg.Follower != nil {
+		follows = cfg.Follower.cfg.Profile.Orgs[cfg.Follower.cfg.Org].MSPID
+	}
+	if l.heights, err = l.followPeers(follows); err != nil {
+		l.gw.Close()
+		l.conn.Close()
 		return nil, err
 	}
 	go l.run()
@@ -282,6 +294,7 @@ func (l *Ledger) Close(ctx context.Context) error {
 			case <-ctx.Done():
 			}
 		}
+		l.heights.close()
 		l.gw.Close()
 		l.conn.Close()
 	})

@@ -106,3 +106,13 @@ func (p *Profile) Validate() error {
 	}
 	return nil
 }
+
+// org returns the organisation of MSP ID msp, if the profile lists it.
+func (p *Profile) org(msp string) (Org, bool) {
+	for _, o := range p.Orgs {
+		if o.MSPID == msp {
+			return o, true
+		}
+	}
+	return Org{}, false
+}

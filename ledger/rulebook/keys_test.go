@@ -205,7 +205,7 @@ func TestKeyUniqueInBatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			ov := rulebook.NewOverlay(m)
-			err = rulebook.ApplyBatch(ov, s.Genesis, b)
+			_, err = rulebook.ApplyBatch(ov, s.Genesis, b)
 			tp, _ := rulebook.KeyThumbprint(k1)
 			if tc.freeLast {
 				var re *ledger.RuleError

@@ -84,22 +84,26 @@ func WriterKey(st State, writer, kid string) (identity.JWK, error) {
 
 // ApplyBatch checks a whole batch against st: space, writer key, root and
 // signature, then every record in order. The changes are put into ov (which
-// must sit over st's committed state); on error the caller drops ov.
-func ApplyBatch(ov *Overlay, g ledger.Genesis, b *ledger.Batch) error {
+// must sit over st's committed state); on error the caller drops ov. It
+// returns the records' canonical encodings, which the root check computed.
+func ApplyBatch(ov *Overlay, g ledger.Genesis, b *ledger.Batch) (canon [][]byte, err error) {
 	if b.Space != g.Space {
-		return &ledger.RuleError{Rule: RuleWriterSpace, Field: "space", Reason: fmt.Sprintf("batch is for space %q, this ledger is %q", b.Space, g.Space)}
+		return nil, &ledger.RuleError{Rule: RuleWriterSpace, Field: "space", Reason: fmt.Sprintf("batch is for space %q, this ledger is %q", b.Space, g.Space)}
 	}
 	key, err := WriterKey(ov, b.Writer, b.KeyID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := b.CheckRoot(g.CryptoSuite()); err != nil {
-		return err
+	if canon, _, err = b.CheckRoot(g.CryptoSuite()); err != nil {
+		return nil, err
 	}
 	if err := b.VerifySignature(key); err != nil {
-		return err
+		return nil, err
 	}
-	return ApplyRecords(ov, g, b)
+	if err := ApplyRecords(ov, g, b); err != nil {
+		return nil, err
+	}
+	return canon, nil
 }
 
 // ApplyRecords runs the batch's records through Apply into ov, without the
