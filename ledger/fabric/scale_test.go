@@ -3,8 +3,13 @@ package fabric
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
@@ -95,4 +100,57 @@ func TestTwoGatewaysAtOnce(t *testing.T) {
 	}
 	sameAsService(t, l1, chain, all)
 	sameAsService(t, l2, chain, all)
+}
+
+// TestReceiptAfterEveryEndorser: a receipt is given once every endorser's
+// peer holds the block, so a writer's next batch, which depends on the one
+// just receipted (a transfer's completion on its start), is not refused by
+// an endorser a block behind: a workload of dependent batches commits with
+// no recheck, and Org2's peer holds each receipt's block when it is given.
+func TestReceiptAfterEveryEndorser(t *testing.T) {
+	p := twoOrgs(t)
+	if len(p.Endorsers) < 2 {
+		t.Skip("needs a profile whose endorsers are both organisations")
+	}
+	ctx := context.Background()
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := open(t, p, s.Genesis, func(c *Config) { c.MaxRecords = 100 })
+	w, err := ledgertest.NewWorkload(s, 4000, 25, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qscc := l.network.GetContract("qscc")
+	var mu sync.Mutex
+	var behind []string
+	_, _, err = w.Run(ctx, func(ctx context.Context, b *ledger.Batch) error {
+		r, err := l.Submit(ctx, b)
+		if err != nil {
+			return err
+		}
+		res, err := qscc.EvaluateWithContext(ctx, "GetChainInfo", client.WithArguments(p.Channel), client.WithEndorsingOrganizations(p.Orgs[1].MSPID))
+		var info common.BlockchainInfo
+		if err == nil {
+			err = proto.Unmarshal(res, &info)
+		}
+		if err != nil {
+			return err
+		}
+		if info.Height <= r.Block {
+			mu.Lock()
+			behind = append(behind, fmt.Sprintf("block %d (Org2's peer holds %d)", r.Block, info.Height))
+			mu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := l.Stats()
+	t.Logf("%+v", st)
+	if st.Rechecks != 0 || len(behind) != 0 {
+		t.Fatalf("%d rechecks; receipts given before Org2's peer held their block: %v", st.Rechecks, behind)
+	}
 }
