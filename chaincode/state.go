@@ -107,8 +107,22 @@ func (w *worldState) Agreement(id string) (*rulebook.Agreement, error) {
 	return getJSON[rulebook.Agreement](w, keyAgreement(id))
 }
 
+// Transfer reads a transfer's state, which is not JSON (see transferV1).
 func (w *worldState) Transfer(id string) (*rulebook.Transfer, error) {
-	return getJSON[rulebook.Transfer](w, keyTransfer(id))
+	key := keyTransfer(id)
+	if t, ok := w.objs[key].(*rulebook.Transfer); ok {
+		return t, nil
+	}
+	v, err := w.get(key)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	t, err := decodeTransfer(id, v)
+	if err != nil {
+		return nil, fmt.Errorf("chaincode: state %s does not decode: %w", key, err)
+	}
+	w.objs[key] = t
+	return t, nil
 }
 
 func (w *worldState) Objection(id string) (*rulebook.Objection, error) {
@@ -142,7 +156,10 @@ func (w *worldState) put(changes []rulebook.Change) error {
 		case c.Agreement != nil:
 			key, obj = keyAgreement(c.Agreement.ID), c.Agreement
 		case c.Transfer != nil:
-			key, obj = keyTransfer(c.Transfer.ID), c.Transfer
+			if err := w.st.PutState(keyTransfer(c.Transfer.ID), encodeTransfer(c.Transfer)); err != nil {
+				return fmt.Errorf("chaincode: write %s: %w", keyTransfer(c.Transfer.ID), err)
+			}
+			continue
 		case c.Objection != nil:
 			key, obj = keyObjection(c.Objection.ID), c.Objection
 		case c.Key != nil:
