@@ -332,8 +332,13 @@ func (l *Ledger) receipts(group []*request, rs []wire.Accepted, txID string, blo
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
 	defer cancel()
 	t0 := time.Now()
-	defer func() { l.cfg.Log.Debug("fabric: receipts", "tx", txID, "block", block, "wait", time.Since(t0)) }()
-	if err := l.waitBlock(ctx, block); err != nil {
+	var t1 time.Time // the follower had read the block
+	defer func() {
+		l.cfg.Log.Debug("fabric: receipts", "tx", txID, "block", block, "wait", time.Since(t0), "follower", t1.Sub(t0), "endorsers", time.Since(t1))
+	}()
+	err := l.waitBlock(ctx, block)
+	t1 = time.Now()
+	if err != nil {
 		for _, r := range group {
 			r.done <- result{err: &StageError{Stage: StageCommit, TxID: txID, Err: err}}
 		}

@@ -143,7 +143,8 @@ type Ledger struct {
 	// Config.Follower's.
 	*view
 	followed chan struct{} // closed when the follower stopped
-	// heights follows the other endorsers' peers; nil if there are none.
+	// heights follows the other endorsers' peers than the one the view
+	// reads (Config.Follower's, if set); nil if there are none.
 	heights *peerHeights
 }
 
@@ -180,11 +181,11 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		l.conn.Close()
 		return nil, err
 	}
-	follows := org.MSPID
 	if cfg.Follower != nil {
-		follows = cfg.Follower.cfg.Profile.Orgs[cfg.Follower.cfg.Org].MSPID
-	}
-	if l.heights, err = l.followPeers(follows); err != nil {
+		// The follower's: it reads the same peer's blocks, so the same
+		// endorsers' peers are the others.
+		l.heights = cfg.Follower.heights
+	} else if l.heights, err = l.followPeers(org.MSPID); err != nil {
 		l.gw.Close()
 		l.conn.Close()
 		return nil, err
@@ -294,7 +295,9 @@ func (l *Ledger) Close(ctx context.Context) error {
 			case <-ctx.Done():
 			}
 		}
-		l.heights.close()
+		if l.cfg.Follower == nil {
+			l.heights.close()
+		}
 		l.gw.Close()
 		l.conn.Close()
 	})
