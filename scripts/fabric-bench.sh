@@ -42,15 +42,19 @@ FLAGS=("$@")
 export TDSC_FABRIC_PORT=${TDSC_FABRIC_PORT:-17050} TDSC_FABRIC_ORGS=2
 work=$(mktemp -d -t tdsc-fabric-bench-XXXXXX)
 NET=$ROOT/.cache/fabric/bench-net
-trap 'TDSC_FABRIC_DIR=$NET "$ROOT/scripts/fabric.sh" down >/dev/null 2>&1 || true; TDSC_FABRIC_DIR=$work/base-net TDSC_FABRIC_BIN=$work/base-bin "$work/base/scripts/fabric.sh" down >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap 'TDSC_FABRIC_DIR=$NET TDSC_FABRIC_BIN=$work/head-bin "$work/head/scripts/fabric.sh" down >/dev/null 2>&1 || true; TDSC_FABRIC_DIR=$work/base-net TDSC_FABRIC_BIN=$work/base-bin "$work/base/scripts/fabric.sh" down >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
-# The binaries of both sides; the baseline's chaincode service goes to its own bin.
+# The binaries of both sides, each in its own bin: every `fabric.sh up`
+# rebuilds the chaincode service from its script's tree, so this checkout
+# is copied first (tracked and untracked files, as they are now), and
+# editing the working tree while the bench runs changes nothing it measures.
 "$ROOT/scripts/fabric.sh" build >/dev/null
-mkdir -p "$work/base" "$work/base-bin"
+mkdir -p "$work/base" "$work/base-bin" "$work/head" "$work/head-bin"
 git -C "$ROOT" archive "$BASE" | tar -x -C "$work/base"
-cp "$ROOT/.cache/fabric/bin/"{peer,orderer,configtxgen,cryptogen,osnadmin} "$work/base-bin/"
+git -C "$ROOT" ls-files -z --cached --others --exclude-standard | (cd "$ROOT" && tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -x -C "$work/head"
+for b in base-bin head-bin; do cp "$ROOT/.cache/fabric/bin/"{peer,orderer,configtxgen,cryptogen,osnadmin} "$work/$b/"; done
 (cd "$work/base" && go build -o "$work/tdsc-base" ./cmd/tdsc)
-(cd "$ROOT" && go build -o "$work/tdsc" ./cmd/tdsc)
+(cd "$work/head" && go build -o "$work/tdsc" ./cmd/tdsc)
 
 # run CONFIG: one run on a fresh network; prints "records/s transactions conflicts load".
 run() {
@@ -58,7 +62,7 @@ run() {
 	case $1 in
 	base) dir=$work/base-net bin=$work/base-bin script=$work/base/scripts/fabric.sh tdsc=$work/tdsc-base ;;
 	one | two)
-		dir=$NET bin=$ROOT/.cache/fabric/bin script=$ROOT/scripts/fabric.sh tdsc=$work/tdsc
+		dir=$NET bin=$work/head-bin script=$work/head/scripts/fabric.sh tdsc=$work/tdsc
 		gw=(--gateways 1)
 		[ "$1" = one ] || gw=(--gateways 2)
 		;;
