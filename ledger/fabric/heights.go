@@ -26,9 +26,14 @@ const MaxEndorserLag = 2 * time.Second
 // whole and is resent after a recheck. A receipt given once every endorser
 // holds the block spares that.
 type peerHeights struct {
-	mu      sync.Mutex
-	held    map[string]uint64 // by MSP ID: the blocks the peer holds (last number + 1)
-	changed chan struct{}     // closed and replaced on every change
+	mu   sync.Mutex
+	held map[string]uint64 // by MSP ID: the blocks the peer holds (last number + 1)
+	// behind marks the peers a wait gave up on: they are not waited for
+	// again until their stream delivers a block, so a peer that stopped
+	// streaming (down, unreachable, or refusing this client its blocks)
+	// costs one MaxEndorserLag, not one per receipt.
+	behind  map[string]bool
+	changed chan struct{} // closed and replaced on every change
 	conns   []*grpc.ClientConn
 	wg      sync.WaitGroup
 }
@@ -37,7 +42,7 @@ type peerHeights struct {
 // than follows (the MSP ID of the peer the follower reads). It returns nil
 // if there are none.
 func (l *Ledger) followPeers(follows string) (*peerHeights, error) {
-	h := &peerHeights{held: map[string]uint64{}, changed: make(chan struct{})}
+	h := &peerHeights{held: map[string]uint64{}, behind: map[string]bool{}, changed: make(chan struct{})}
 	own := l.cfg.Profile.Orgs[l.cfg.Org]
 	id, sign, err := clientIdentity(own.MSPID, own.UserCert, own.UserKey)
 	if err != nil {
@@ -114,12 +119,15 @@ func (h *peerHeights) set(msp string, held uint64) {
 		return
 	}
 	h.held[msp] = held
+	delete(h.behind, msp)
 	close(h.changed)
 	h.changed = make(chan struct{})
 }
 
 // wait waits until every followed peer holds block n, for at most max (or
-// until ctx is done). It says whether they do.
+// until ctx is done), not waiting for peers marked behind. It says whether
+// they do; when it gives up at max, the peers still short of n are marked
+// behind.
 func (h *peerHeights) wait(ctx context.Context, n uint64, max time.Duration) bool {
 	if h == nil {
 		return true
@@ -128,17 +136,27 @@ func (h *peerHeights) wait(ctx context.Context, n uint64, max time.Duration) boo
 	defer t.Stop()
 	for {
 		h.mu.Lock()
-		all, changed := true, h.changed
-		for _, held := range h.held {
-			all = all && held > n
+		var short []string
+		for msp, held := range h.held {
+			if held <= n && !h.behind[msp] {
+				short = append(short, msp)
+			}
 		}
+		changed := h.changed
 		h.mu.Unlock()
-		if all {
+		if len(short) == 0 {
 			return true
 		}
 		select {
 		case <-changed:
 		case <-t.C:
+			h.mu.Lock()
+			for _, msp := range short {
+				if h.held[msp] <= n {
+					h.behind[msp] = true
+				}
+			}
+			h.mu.Unlock()
 			return false
 		case <-ctx.Done():
 			return false

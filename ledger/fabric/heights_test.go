@@ -7,14 +7,15 @@ import (
 )
 
 // TestPeerHeightsWait: wait returns once every followed peer holds the
-// block, not before; gives up after its bound; and a ledger following no
-// other peer (nil) waits for nothing.
+// block, not before; gives up after its bound, and then does not wait for
+// the peers it gave up on until they deliver a block again; and a ledger
+// following no other peer (nil) waits for nothing.
 func TestPeerHeightsWait(t *testing.T) {
 	ctx := context.Background()
 	if !(*peerHeights)(nil).wait(ctx, 7, time.Hour) {
 		t.Fatal("nil heights: wait says no")
 	}
-	h := &peerHeights{held: map[string]uint64{"Org2MSP": 0, "Org3MSP": 0}, changed: make(chan struct{})}
+	h := &peerHeights{held: map[string]uint64{"Org2MSP": 0, "Org3MSP": 0}, behind: map[string]bool{}, changed: make(chan struct{})}
 	if h.wait(ctx, 3, 10*time.Millisecond) {
 		t.Fatal("no peer holds block 3, wait says yes")
 	}
@@ -34,6 +35,30 @@ func TestPeerHeightsWait(t *testing.T) {
 	}
 	if h.held["Org3MSP"] != 4 {
 		t.Fatalf("held %v", h.held)
+	}
+	// A peer that stops streaming is waited for once, not for every
+	// receipt, until it delivers a block again.
+	if h.wait(ctx, 5, 10*time.Millisecond) {
+		t.Fatal("no peer holds block 5, wait says yes")
+	}
+	start := time.Now()
+	if !h.wait(ctx, 6, time.Minute) || time.Since(start) > 10*time.Second {
+		t.Fatalf("waited %v for peers marked behind", time.Since(start))
+	}
+	h.set("Org2MSP", 8)
+	if h.behind["Org2MSP"] || !h.behind["Org3MSP"] {
+		t.Fatalf("behind %v: Org2's peer delivered a block", h.behind)
+	}
+	done = make(chan bool)
+	go func() { done <- h.wait(ctx, 8, time.Minute) }()
+	select {
+	case <-done:
+		t.Fatal("wait returned with Org2's peer a block short, though it delivers again")
+	case <-time.After(20 * time.Millisecond):
+	}
+	h.set("Org2MSP", 9)
+	if !<-done {
+		t.Fatal("wait says no once Org2's peer holds block 8 (Org3's still marked behind)")
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
