@@ -149,6 +149,7 @@ func (n *Node) mountManagement(mux *http.ServeMux) {
 	h("GET /api/v1/duties", n.apiListDuties)
 	h("POST /api/v1/duties/fulfil", n.apiFulfilDuty)
 	h("GET /api/v1/outbox", n.apiOutbox)
+	h("GET /api/v1/outbox/records", n.apiOutboxRecords)
 	mux.Handle("POST /api/v1/agreements/{id}/compute", n.apiCompute())
 }
 
@@ -485,6 +486,16 @@ func (n *Node) apiFulfilDuty(r *http.Request) (int, any, error) {
 func (n *Node) apiOutbox(r *http.Request) (int, any, error) {
 	o, err := n.Outbox(r.Context())
 	return http.StatusOK, o, err
+}
+
+func (n *Node) apiOutboxRecords(r *http.Request) (int, any, error) {
+	q := r.URL.Query()
+	p, err := store.ParseOutboxPage(q.Get("limit"), q.Get("after"))
+	if err != nil {
+		return 0, nil, badRequest("%v", err)
+	}
+	l, next, err := n.OutboxRecords(r.Context(), q.Get("state"), p)
+	return http.StatusOK, paged{nonNil(views(l, outboxView)), next}, err
 }
 
 func nonNil[T any](l []T) []T {

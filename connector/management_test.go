@@ -7,10 +7,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tdsc/tdsc/connector"
+	capi "github.com/tdsc/tdsc/connector/api"
+	"github.com/tdsc/tdsc/connector/client"
 	"github.com/tdsc/tdsc/connector/store"
 )
 
@@ -163,6 +166,54 @@ func TestManagementAPI(t *testing.T) {
 	json.Unmarshal(b, &st)
 	if len(st.Refused) != 0 {
 		t.Fatalf("refused records: %+v", st.Refused)
+	}
+	// The outbox's records of one state, page by page (a Link names the
+	// next); the client reads them all; bad parameters are refused naming
+	// the field.
+	var seen []string
+	for path := "/api/v1/outbox/records?state=committed&limit=2"; path != ""; {
+		req, _ := http.NewRequest("GET", prov.url()+path, nil)
+		req.Header.Set("Authorization", "Bearer "+opToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page []capi.OutboxRecord
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || len(page) > 2 || len(seen) > 10000 {
+			t.Fatalf("outbox records page: %d, %d rows, %v", resp.StatusCode, len(page), err)
+		}
+		for _, r := range page {
+			if r.State != "committed" || slices.Contains(seen, r.RecordID) {
+				t.Fatalf("record %s (%s) in the committed list, seen %v", r.RecordID, r.State, seen)
+			}
+			seen = append(seen, r.RecordID)
+		}
+		path = ""
+		if link := resp.Header.Get("Link"); link != "" {
+			path = strings.TrimPrefix(strings.TrimSuffix(link, `>; rel="next"`), "<")
+		}
+	}
+	// The outbox drains on its own: count again, after the pages.
+	var st2 connector.OutboxStatus
+	if _, b := api(t, prov, "GET", "/outbox", opToken, ""); json.Unmarshal(b, &st2) != nil {
+		t.Fatalf("outbox: %s", b)
+	}
+	if len(seen) < st.Counts["committed"] || len(seen) > st2.Counts["committed"] || len(seen) < 3 {
+		t.Fatalf("paged through %d committed records, the outbox counted %d before and %d after", len(seen), st.Counts["committed"], st2.Counts["committed"])
+	}
+	mc, err := client.New(prov.url(), opToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all, err := mc.OutboxRecords(context.Background(), ""); err != nil || len(all) < len(seen) {
+		t.Fatalf("client: %d records, %v", len(all), err)
+	}
+	for q, want := range map[string]string{"state=lost": "state:", "limit=0": "limit:", "after=xyz": "after:"} {
+		if status, b := api(t, prov, "GET", "/outbox/records?"+q, opToken, ""); status != 400 || !strings.Contains(string(b), want) {
+			t.Errorf("outbox/records?%s: %d %s, want 400 naming %s", q, status, b, want)
+		}
 	}
 	if status, b = api(t, prov, "GET", "/negotiations/nope", opToken, ""); status != 404 || !strings.Contains(string(b), "not-found") {
 		t.Fatalf("missing negotiation: %d %s", status, b)

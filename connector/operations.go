@@ -356,18 +356,16 @@ func (n *Node) Outbox(ctx context.Context) (*OutboxStatus, error) {
 	return &OutboxStatus{Counts: c, LedgerHealthy: n.lw.healthy(), Refused: views(ref, outboxView), Pending: views(pen, outboxView)}, nil
 }
 
-// OutboxRecords lists up to limit (at most 10,000) of the outbox's records
-// in one state: pending, batched, committed or refused.
-func (n *Node) OutboxRecords(ctx context.Context, state string, limit int) ([]*store.OutboxRecord, error) {
+// OutboxRecords lists one page of the outbox's records in a state
+// (pending, batched, committed or refused; "" for every state), oldest
+// first, and the cursor of the next page ("" at the end).
+func (n *Node) OutboxRecords(ctx context.Context, state string, p store.Page) ([]*store.OutboxRecord, string, error) {
 	switch state {
-	case store.OutboxPending, store.OutboxBatched, store.OutboxCommitted, store.OutboxRefused:
+	case "", store.OutboxPending, store.OutboxBatched, store.OutboxCommitted, store.OutboxRefused:
 	default:
-		return nil, badRequest("state: %q must be pending, batched, committed or refused", state)
+		return nil, "", badRequest("state: %q must be pending, batched, committed or refused (or empty for all)", state)
 	}
-	if limit <= 0 || limit > 10000 {
-		return nil, badRequest("limit: %d must be 1 to 10000", limit)
-	}
-	return n.st.View(ctx).Outbox(state, limit)
+	return n.st.View(ctx).OutboxPage(state, p)
 }
 
 // OutboxRecordState says where one record is in the outbox: pending,

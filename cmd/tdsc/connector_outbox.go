@@ -12,6 +12,7 @@ import (
 // (pending) and refused by the ledger, with counts by state.
 func newOutboxCmd() *cobra.Command {
 	var o apiOpts
+	var state string
 	cmd := &cobra.Command{
 		Use:   "outbox",
 		Short: "Show the node's outbox: ledger records pending (not yet committed) and refused, with counts",
@@ -19,12 +20,28 @@ func newOutboxCmd() *cobra.Command {
 database transaction as the state change it records, and is sent to the
 ledger in batches. During a ledger outage records wait here as pending and
 drain once the ledger is back; a record the ledger's rules refused stays here
-as refused, with the ledger's reason. Lists up to 100 of each (GET /api/v1/outbox).`,
+as refused, with the ledger's reason. Lists up to 100 of each (GET /api/v1/outbox);
+--state lists every record in one state, oldest first, read page by page
+(GET /api/v1/outbox/records).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := o.client()
 			if err != nil {
 				return err
+			}
+			if state != "" {
+				l, err := c.OutboxRecords(cmd.Context(), state)
+				if err != nil {
+					return err
+				}
+				if o.output == "json" {
+					return printJSON(cmd, l)
+				}
+				rows := make([][]string, 0, len(l))
+				for _, r := range l {
+					rows = append(rows, []string{r.State, strconv.FormatInt(r.Seq, 10), r.RecordID, r.UpdatedAt, short(r.Error, 70)})
+				}
+				return printOut(cmd.OutOrStdout(), &o, nil, []string{"STATE", "SEQ", "RECORD", "UPDATED", "ERROR"}, rows)
 			}
 			st, err := c.Outbox(cmd.Context())
 			if err != nil {
@@ -55,5 +72,6 @@ as refused, with the ledger's reason. Lists up to 100 of each (GET /api/v1/outbo
 		},
 	}
 	addAPIFlags(cmd, &o)
+	cmd.Flags().StringVar(&state, "state", "", "list every record in this state: pending, batched, committed or refused")
 	return cmd
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tdsc/tdsc/connector"
+	capi "github.com/tdsc/tdsc/connector/api"
 	"github.com/tdsc/tdsc/connector/store"
 	"github.com/tdsc/tdsc/connector/store/storetest"
 	"github.com/tdsc/tdsc/ledger"
@@ -257,6 +258,23 @@ func TestTransferSuspendResumePull(t *testing.T) {
 	}
 	if out, err = run("outbox"); err != nil || !strings.Contains(out, "ledger reachable: true") {
 		t.Fatalf("outbox: %v\n%s", err, out)
+	}
+	// Every committed record, listed: at least as many as the counts said
+	// (the outbox may have committed more since).
+	var recs []capi.OutboxRecord
+	if out, err = run("outbox", "--state", "committed", "-o", "json"); err != nil || json.Unmarshal([]byte(out), &recs) != nil {
+		t.Fatalf("outbox --state committed -o json: %v\n%s", err, out)
+	}
+	if len(recs) == 0 || len(recs) < ob.Counts["committed"] {
+		t.Errorf("outbox --state committed: %d records, the counts said %d", len(recs), ob.Counts["committed"])
+	}
+	for _, r := range recs {
+		if r.State != "committed" {
+			t.Errorf("outbox --state committed lists %s, %s", r.RecordID, r.State)
+		}
+	}
+	if out, err = run("outbox", "--state", "lost"); err == nil || !strings.Contains(out+err.Error(), "state:") {
+		t.Errorf("outbox --state lost: %v\n%s", err, out)
 	}
 }
 

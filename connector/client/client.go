@@ -404,6 +404,16 @@ func (c *Client) FulfilDuty(ctx context.Context, agreement, duty string) ([]*api
 	return l, c.call(ctx, http.MethodPost, "/duties/fulfil", api.FulfilDuty{Agreement: agreement, Duty: duty}, &l)
 }
 
+// OutboxRecords lists every record of the node's outbox in state (pending,
+// batched, committed or refused; "" for all), oldest first, page by page.
+func (c *Client) OutboxRecords(ctx context.Context, state string) ([]*api.OutboxRecord, error) {
+	q := url.Values{}
+	if state != "" {
+		q.Set("state", state)
+	}
+	return list[*api.OutboxRecord](ctx, c, "/outbox/records", q)
+}
+
 // Outbox reports the node's outbox.
 func (c *Client) Outbox(ctx context.Context) (*api.OutboxStatus, error) {
 	var o api.OutboxStatus

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -122,6 +123,72 @@ func (t *Tx) Outbox(state string, limit int) ([]*OutboxRecord, error) {
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// OutboxPage lists one page of the outbox's records in state ("" for every
+// state), oldest first by sequence number. Its cursor names the page's last
+// row by sequence number and record id (ParseOutboxPage checks one).
+func (t *Tx) OutboxPage(state string, p Page) ([]*OutboxRecord, string, error) {
+	var where []string
+	var args []any
+	if state != "" {
+		where, args = append(where, "state = $1"), append(args, state)
+	}
+	if p.After != "" {
+		seq, id, err := outboxCursor(p.After)
+		if err != nil {
+			return nil, "", err
+		}
+		where = append(where, fmt.Sprintf("(seq > $%d OR (seq = $%d AND record_id > $%d))", len(args)+1, len(args)+1, len(args)+2))
+		args = append(args, seq, id)
+	}
+	q := `SELECT record_id, seq, record, state, batch_root, solo, error, created_at, updated_at FROM outbox`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := t.query(q+fmt.Sprintf(" ORDER BY seq, record_id LIMIT %d", p.size()+1), args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []*OutboxRecord
+	for rows.Next() {
+		r, err := scanOutbox(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	out, next := nextOf(out, p, func(r *OutboxRecord) (string, string) { return strconv.FormatInt(r.Seq, 10), r.RecordID })
+	return out, next, nil
+}
+
+// ParseOutboxPage is ParsePage for the outbox's list, whose cursors name a
+// sequence number.
+func ParseOutboxPage(limit, after string) (Page, error) {
+	p, err := ParsePage(limit, after)
+	if err != nil {
+		return Page{}, err
+	}
+	if after != "" {
+		if _, _, err := outboxCursor(after); err != nil {
+			return Page{}, err
+		}
+	}
+	return p, nil
+}
+
+func outboxCursor(after string) (seq int64, id string, err error) {
+	s, id, err := decodeCursor(after)
+	if err == nil {
+		if seq, err = strconv.ParseInt(s, 10, 64); err == nil && seq >= 0 {
+			return seq, id, nil
+		}
+	}
+	return 0, "", fmt.Errorf("after: %.40q is not a cursor this node answered with the outbox's list", after)
 }
 
 // OutboxCounts counts records by state.

@@ -512,3 +512,96 @@ func TestPostgresPathIsRedacted(t *testing.T) {
 		t.Fatalf("open of an unreachable database: %v (the password must not appear)", err)
 	}
 }
+
+// TestOutboxPages: the outbox's list comes in pages, oldest first, in one
+// state or all; paging reads every record once, also while records are
+// added between pages (they come after the cursor); a cursor of another
+// list, or not one at all, is refused naming after.
+func TestOutboxPages(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "c.db"))
+	enqueue := func(from, to int) {
+		t.Helper()
+		err := s.Update(ctx, func(tx *Tx) error {
+			for i := from; i < to; i++ {
+				if _, err := tx.Enqueue(fmt.Sprintf("r%03d", i), []byte(`{}`)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	enqueue(0, 25)
+	// r000..r009 committed, the rest pending.
+	var ids []string
+	for i := range 10 {
+		ids = append(ids, fmt.Sprintf("r%03d", i))
+	}
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.PutBatch("root1", []byte("{}"), ids) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.CommitBatch("root1") }); err != nil {
+		t.Fatal(err)
+	}
+	all := func(state string, limit int, between func()) []string {
+		t.Helper()
+		var got []string
+		p := Page{Limit: limit}
+		for n := 0; ; n++ {
+			page, next, err := s.View(ctx).OutboxPage(state, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) > limit || n > 100 {
+				t.Fatalf("page %d: %d rows, limit %d", n, len(page), limit)
+			}
+			for _, r := range page {
+				if state != "" && r.State != state {
+					t.Fatalf("%s in a list of %s", r.State, state)
+				}
+				got = append(got, r.RecordID)
+			}
+			if next == "" {
+				return got
+			}
+			if between != nil {
+				between()
+				between = nil
+			}
+			p.After = next
+		}
+	}
+	name := func(from, to int) []string {
+		var out []string
+		for i := from; i < to; i++ {
+			out = append(out, fmt.Sprintf("r%03d", i))
+		}
+		return out
+	}
+	if got := all(OutboxCommitted, 3, nil); !cmp.Equal(got, name(0, 10)) {
+		t.Fatalf("committed in pages of 3: %v", got)
+	}
+	if got := all("", 7, nil); !cmp.Equal(got, name(0, 25)) {
+		t.Fatalf("all in pages of 7: %v", got)
+	}
+	if got := all(OutboxPending, 4, func() { enqueue(25, 30) }); !cmp.Equal(got, name(10, 30)) {
+		t.Fatalf("pending in pages of 4, 5 added after the first: %v", got)
+	}
+	if got := all(OutboxRefused, 5, nil); len(got) != 0 {
+		t.Fatalf("refused: %v", got)
+	}
+	for _, bad := range []string{"xyz", cursor("2026-12-04T00:00:00Z", "tr-1"), cursor("-1", "r001")} {
+		if _, err := ParseOutboxPage("", bad); err == nil || !strings.HasPrefix(err.Error(), "after:") {
+			t.Errorf("cursor %q: %v, want refused naming after", bad, err)
+		}
+		if _, _, err := s.View(ctx).OutboxPage("", Page{After: bad}); err == nil {
+			t.Errorf("OutboxPage took cursor %q", bad)
+		}
+	}
+	if _, err := ParseOutboxPage("0", ""); err == nil || !strings.HasPrefix(err.Error(), "limit:") {
+		t.Errorf("limit 0: %v", err)
+	}
+}

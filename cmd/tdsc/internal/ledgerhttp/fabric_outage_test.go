@@ -183,9 +183,17 @@ func TestConnectorOutage(t *testing.T) {
 	// counted over the whole ledger, every id occurs once.
 	var written []string
 	for _, n := range []*outageNode{cons, prov} {
-		recs, err := n.OutboxRecords(ctx, store.OutboxCommitted, 10000)
-		if err != nil {
-			t.Fatal(err)
+		var recs []*store.OutboxRecord
+		for p := (store.Page{Limit: store.MaxPageSize}); ; {
+			page, next, err := n.OutboxRecords(ctx, store.OutboxCommitted, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs = append(recs, page...)
+			if next == "" {
+				break
+			}
+			p.After = next
 		}
 		committed := map[string]bool{}
 		for _, r := range recs {
