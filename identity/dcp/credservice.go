@@ -266,6 +266,9 @@ func (cs *CredentialService) Handler() http.Handler {
 
 func writeError(w http.ResponseWriter, err error) {
 	w.Header().Set("Content-Type", "application/json")
+	if errors.Is(err, ErrBusy) {
+		w.Header().Set("Retry-After", "1") // seconds: requests are decided in about that
+	}
 	w.WriteHeader(StatusCode(err))
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 }

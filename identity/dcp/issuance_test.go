@@ -1,9 +1,12 @@
 package dcp_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -319,4 +322,71 @@ func TestIssuanceAttacks(t *testing.T) {
 			t.Fatalf("an hour-long token: HTTP %d, want 401", code)
 		}
 	})
+}
+
+// gatedSource is a ledger whose participant reads wait until open closes.
+type gatedSource struct {
+	identity.Source
+	open chan struct{}
+}
+
+func (g *gatedSource) Participant(ctx context.Context, id string) (identity.Participant, error) {
+	select {
+	case <-g.open:
+	case <-ctx.Done():
+		return identity.Participant{}, ctx.Err()
+	}
+	return g.Source.Participant(ctx, id)
+}
+
+// TestIssuerBusy: while 256 requests are being decided (the ledger is slow
+// to answer), the next is refused with 503 and a Retry-After, nothing of it
+// recorded; once they are decided, requests are taken again.
+func TestIssuerBusy(t *testing.T) {
+	s := newIssuanceSpace(t)
+	alice := s.holder("alice", identity.StatusActive)
+	gate := &gatedSource{Source: s.ledger, open: make(chan struct{})}
+	svc, err := dcp.NewIssuerService(dcp.IssuerServiceConfig{DID: s.iss.did, Key: s.iss.key, Issuer: s.ci, Ledger: gate,
+		Endpoint: s.endpoint, Resolver: s.res, HTTPClient: s.srv.Client(), Now: s.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close(context.Background())
+	h := svc.Handler()
+	post := func() *httptest.ResponseRecorder {
+		t.Helper()
+		tok, err := alice.dn.STS.IDToken(s.iss.did, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(dcp.CredentialRequestMessage{Context: []string{dcp.ContextDCP}, Type: dcp.TypeCredentialRequest,
+			HolderPid: uuid.NewString(), Credentials: []dcp.CredentialRef{{ID: dcp.MembershipObjectID}}})
+		r := httptest.NewRequest(http.MethodPost, dcp.CredentialsPath, bytes.NewReader(body))
+		r.Header.Set("Authorization", "Bearer "+tok)
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	for i := range 256 {
+		if w := post(); w.Code != http.StatusCreated {
+			t.Fatalf("request %d: HTTP %d %s", i, w.Code, w.Body)
+		}
+	}
+	w := post()
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), "busy") {
+		t.Fatalf("request 257: HTTP %d, Retry-After %q, %s; want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	if loc := w.Header().Get("Location"); loc != "" {
+		t.Fatalf("a refused request was recorded at %s", loc)
+	}
+	close(gate.open)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := svc.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if w := post(); w.Code != http.StatusCreated {
+		t.Fatalf("after the 256 were decided: HTTP %d %s", w.Code, w.Body)
+	}
 }
