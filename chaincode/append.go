@@ -2,7 +2,6 @@ package chaincode
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 
 	"github.com/tdsc/tdsc/chaincode/wire"
@@ -59,10 +58,7 @@ func appendBatches(st writeStore, g ledger.Genesis, local *LocalPolicy, batches 
 			return nil, &wire.BatchError{Index: i, Err: err}
 		}
 		tx.Put(ov.Changes()...)
-		w := &wire.Written{Space: b.Space, Writer: b.Writer, KeyID: b.KeyID, Root: b.Root, Signature: b.Signature,
-			Records: make([]json.RawMessage, len(canon))}
-		for k := range canon {
-			w.Records[k] = canon[k]
+		for k := range b.Records {
 			if err := st.PutState(keyID(b.Records[k].ID), present); err != nil {
 				return nil, fmt.Errorf("chaincode: write %s: %w", keyID(b.Records[k].ID), err)
 			}
@@ -70,7 +66,7 @@ func appendBatches(st writeStore, g ledger.Genesis, local *LocalPolicy, batches 
 		if err := st.PutState(keyBatch(b.Root), present); err != nil {
 			return nil, fmt.Errorf("chaincode: write %s: %w", keyBatch(b.Root), err)
 		}
-		written = append(written, w)
+		written = append(written, wire.NewWritten(b, canon))
 		done[b.Root] = true
 		out[i].New = true
 	}

@@ -100,6 +100,21 @@ func (it *memIter) Next() (*queryresult.KV, error) {
 }
 func (it *memIter) Close() error { return nil }
 
+// workload is a fresh space and a workload of records in batches of batch
+// records, in streams writers at once (ledgertest.NewWorkload).
+func workload(t *testing.T, records, batch, streams int) (*ledgertest.Space, *ledgertest.Workload) {
+	t.Helper()
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := ledgertest.NewWorkload(s, records, batch, streams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, w
+}
+
 // tx runs one Append transaction: its writes apply only if it succeeds.
 func tx(t *testing.T, m *memState, g ledger.Genesis, local *LocalPolicy, bs ...*ledger.Batch) ([]wire.Accepted, error) {
 	t.Helper()
@@ -136,14 +151,7 @@ func txSent(t *testing.T, m *memState, g ledger.Genesis, transient map[string][]
 // in the order the rulebook checked them, and that appending a committed
 // batch again writes nothing.
 func TestNoSharedKey(t *testing.T) {
-	s, err := ledgertest.NewSpace()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := ledgertest.NewWorkload(s, 300, 7, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, w := workload(t, 300, 7, 3)
 	m := newMemState()
 	// The setup in one transaction: its batches keep their order.
 	rs, err := tx(t, m, s.Genesis, nil, w.Setup...)
@@ -450,14 +458,7 @@ func TestComputeOnly(t *testing.T) {
 // transient field and the compressed one, and refuses a compressed field
 // that does not inflate with the field named.
 func TestAppendArg(t *testing.T) {
-	s, err := ledgertest.NewSpace()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := ledgertest.NewWorkload(s, 20, 4, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, w := workload(t, 20, 4, 1)
 	arg, err := json.Marshal(w.Setup)
 	if err != nil {
 		t.Fatal(err)
@@ -498,27 +499,16 @@ func TestAppendArg(t *testing.T) {
 // form, emits its own compression of what it wrote; a compressed field with
 // bytes after its end is refused.
 func TestEventIsSentBytes(t *testing.T) {
-	s, err := ledgertest.NewSpace()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := ledgertest.NewWorkload(s, 40, 4, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, w := workload(t, 40, 4, 2)
 	g := s.Genesis
 	payload := func(bs ...*ledger.Batch) []byte {
 		ws := make([]*wire.Written, len(bs))
 		for i, b := range bs {
-			canon, _, err := b.Encode(g.CryptoSuite())
+			canon, err := b.Canonical()
 			if err != nil {
 				t.Fatal(err)
 			}
-			ws[i] = &wire.Written{Space: b.Space, Writer: b.Writer, KeyID: b.KeyID, Root: b.Root, Signature: b.Signature,
-				Records: make([]json.RawMessage, len(canon))}
-			for k := range canon {
-				ws[i].Records[k] = canon[k]
-			}
+			ws[i] = wire.NewWritten(b, canon)
 		}
 		p, err := wire.EncodeWritten(ws)
 		if err != nil {

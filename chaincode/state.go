@@ -69,8 +69,8 @@ func (w *worldState) get(key string) ([]byte, error) {
 	return v, nil
 }
 
-// getJSON decodes the object under key into a new T, or returns nil if absent.
-func getJSON[T any](w *worldState, key string) (*T, error) {
+// getObj decodes the object under key with decode, or returns nil if absent.
+func getObj[T any](w *worldState, key string, decode func([]byte) (*T, error)) (*T, error) {
 	if o, ok := w.objs[key].(*T); ok {
 		return o, nil
 	}
@@ -78,12 +78,20 @@ func getJSON[T any](w *worldState, key string) (*T, error) {
 	if err != nil || v == nil {
 		return nil, err
 	}
-	t := new(T)
-	if err := json.Unmarshal(v, t); err != nil {
+	t, err := decode(v)
+	if err != nil {
 		return nil, fmt.Errorf("chaincode: state %s does not decode: %w", key, err)
 	}
 	w.objs[key] = t
 	return t, nil
+}
+
+// getJSON decodes the JSON object under key into a new T, or returns nil if absent.
+func getJSON[T any](w *worldState, key string) (*T, error) {
+	return getObj(w, key, func(v []byte) (*T, error) {
+		t := new(T)
+		return t, json.Unmarshal(v, t)
+	})
 }
 
 func (w *worldState) Participant(id string) (*identity.Participant, error) {
@@ -109,20 +117,7 @@ func (w *worldState) Agreement(id string) (*rulebook.Agreement, error) {
 
 // Transfer reads a transfer's state, which is not JSON (see transferV1).
 func (w *worldState) Transfer(id string) (*rulebook.Transfer, error) {
-	key := keyTransfer(id)
-	if t, ok := w.objs[key].(*rulebook.Transfer); ok {
-		return t, nil
-	}
-	v, err := w.get(key)
-	if err != nil || v == nil {
-		return nil, err
-	}
-	t, err := decodeTransfer(id, v)
-	if err != nil {
-		return nil, fmt.Errorf("chaincode: state %s does not decode: %w", key, err)
-	}
-	w.objs[key] = t
-	return t, nil
+	return getObj(w, keyTransfer(id), func(v []byte) (*rulebook.Transfer, error) { return decodeTransfer(id, v) })
 }
 
 func (w *worldState) Objection(id string) (*rulebook.Objection, error) {
@@ -146,6 +141,7 @@ func (w *worldState) put(changes []rulebook.Change) error {
 	for _, c := range changes {
 		var key string
 		var obj any
+		var v []byte // the value, if not obj's JSON
 		switch {
 		case c.Participant != nil:
 			key, obj = keyParticipant(c.Participant.ID), c.Participant
@@ -156,10 +152,7 @@ func (w *worldState) put(changes []rulebook.Change) error {
 		case c.Agreement != nil:
 			key, obj = keyAgreement(c.Agreement.ID), c.Agreement
 		case c.Transfer != nil:
-			if err := w.st.PutState(keyTransfer(c.Transfer.ID), encodeTransfer(c.Transfer)); err != nil {
-				return fmt.Errorf("chaincode: write %s: %w", keyTransfer(c.Transfer.ID), err)
-			}
-			continue
+			key, v = keyTransfer(c.Transfer.ID), encodeTransfer(c.Transfer)
 		case c.Objection != nil:
 			key, obj = keyObjection(c.Objection.ID), c.Objection
 		case c.Key != nil:
@@ -170,9 +163,11 @@ func (w *worldState) put(changes []rulebook.Change) error {
 		default:
 			continue // Seen: the record's id key is written with the record
 		}
-		v, err := json.Marshal(obj)
-		if err != nil {
-			return err
+		if v == nil {
+			var err error
+			if v, err = json.Marshal(obj); err != nil {
+				return err
+			}
 		}
 		if err := w.st.PutState(key, v); err != nil {
 			return fmt.Errorf("chaincode: write %s: %w", key, err)

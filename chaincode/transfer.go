@@ -32,13 +32,14 @@ const (
 // encodeTransfer is t's value in world state.
 func encodeTransfer(t *rulebook.Transfer) []byte {
 	var flags byte
-	for _, f := range []struct {
-		set  bool
-		flag byte
-	}{{t.Completed, flagCompleted}, {t.CompletedByProvider, flagByProvider}, {t.CompletedByConsumer, flagByConsumer}} {
-		if f.set {
-			flags |= f.flag
-		}
+	if t.Completed {
+		flags |= flagCompleted
+	}
+	if t.CompletedByProvider {
+		flags |= flagByProvider
+	}
+	if t.CompletedByConsumer {
+		flags |= flagByConsumer
 	}
 	out := make([]byte, 0, 2+3*binary.MaxVarintLen16+len(t.Agreement)+len(t.Provider)+len(t.Consumer))
 	out = append(out, transferV1, flags)

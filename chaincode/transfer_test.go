@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/ledger/rulebook"
 )
 
@@ -96,14 +95,7 @@ func FuzzTransferValue(f *testing.F) {
 // of those transfers among them) commit, and the states they write are in
 // the binary form.
 func TestTransfersWrittenAsJSON(t *testing.T) {
-	s, err := ledgertest.NewSpace()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := ledgertest.NewWorkload(s, 300, 5, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, w := workload(t, 300, 5, 3)
 	m := newMemState()
 	if _, err := tx(t, m, s.Genesis, nil, w.Setup...); err != nil {
 		t.Fatal(err)

@@ -32,6 +32,34 @@ func api(t *testing.T, n *testNode, method, path, token, body string) (int, []by
 	return resp.StatusCode, b
 }
 
+// pages reads a list of the management API page by page, following each
+// answer's Link rel="next", and fails the test on an answer other than 200
+// with a JSON array, or past max pages.
+func pages[T any](t *testing.T, n *testNode, path string, max int) [][]T {
+	t.Helper()
+	var out [][]T
+	for path != "" {
+		req, _ := http.NewRequest("GET", n.url()+path, nil)
+		req.Header.Set("Authorization", "Bearer "+opToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page []T
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || len(out) >= max {
+			t.Fatalf("page %d of %s: HTTP %d, %v (at most %d pages)", len(out), path, resp.StatusCode, err, max)
+		}
+		out = append(out, page)
+		path = ""
+		if link := resp.Header.Get("Link"); link != "" {
+			path = strings.TrimPrefix(strings.TrimSuffix(link, `>; rel="next"`), "<")
+		}
+	}
+	return out
+}
+
 func TestManagementAPI(t *testing.T) {
 	_, prov, cons := twoNodes(t)
 	if status, _ := api(t, prov, "GET", "/datasets", "", ""); status != 401 {
@@ -128,24 +156,11 @@ func TestManagementAPI(t *testing.T) {
 	// Lists come in pages: a Link rel="next" names the next one; a bad
 	// limit or cursor is refused naming the field.
 	var pagedIDs []string
-	for path, n := "/api/v1/transfers?limit=1", 0; path != ""; n++ {
-		req, _ := http.NewRequest("GET", cons.url()+path, nil)
-		req.Header.Set("Authorization", "Bearer "+opToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var page []store.Transfer
-		err = json.NewDecoder(resp.Body).Decode(&page)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 || len(page) != 1 || n > 2 {
-			t.Fatalf("page %d of transfers: %d, %d rows, %v", n, resp.StatusCode, len(page), err)
+	for n, page := range pages[store.Transfer](t, cons, "/api/v1/transfers?limit=1", 3) {
+		if len(page) != 1 {
+			t.Fatalf("page %d of transfers: %d rows", n, len(page))
 		}
 		pagedIDs = append(pagedIDs, page[0].ID)
-		path = ""
-		if link := resp.Header.Get("Link"); link != "" {
-			path = strings.TrimPrefix(strings.TrimSuffix(link, `>; rel="next"`), "<")
-		}
 	}
 	if len(pagedIDs) != 2 || pagedIDs[0] != px.ID || pagedIDs[1] != x.ID {
 		t.Fatalf("transfers page by page: %v, want [%s %s]", pagedIDs, px.ID, x.ID)
@@ -171,28 +186,15 @@ func TestManagementAPI(t *testing.T) {
 	// next); the client reads them all; bad parameters are refused naming
 	// the field.
 	var seen []string
-	for path := "/api/v1/outbox/records?state=committed&limit=2"; path != ""; {
-		req, _ := http.NewRequest("GET", prov.url()+path, nil)
-		req.Header.Set("Authorization", "Bearer "+opToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var page []capi.OutboxRecord
-		err = json.NewDecoder(resp.Body).Decode(&page)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 || len(page) > 2 || len(seen) > 10000 {
-			t.Fatalf("outbox records page: %d, %d rows, %v", resp.StatusCode, len(page), err)
+	for _, page := range pages[capi.OutboxRecord](t, prov, "/api/v1/outbox/records?state=committed&limit=2", 10000) {
+		if len(page) > 2 {
+			t.Fatalf("outbox records page: %d rows", len(page))
 		}
 		for _, r := range page {
 			if r.State != "committed" || slices.Contains(seen, r.RecordID) {
 				t.Fatalf("record %s (%s) in the committed list, seen %v", r.RecordID, r.State, seen)
 			}
 			seen = append(seen, r.RecordID)
-		}
-		path = ""
-		if link := resp.Header.Get("Link"); link != "" {
-			path = strings.TrimPrefix(strings.TrimSuffix(link, `>; rel="next"`), "<")
 		}
 	}
 	// The outbox drains on its own: count again, after the pages.

@@ -345,11 +345,11 @@ func (n *Node) Outbox(ctx context.Context) (*OutboxStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	ref, err := v.Outbox(store.OutboxRefused, 100)
+	ref, _, err := v.OutboxPage(store.OutboxRefused, store.Page{Limit: 100})
 	if err != nil {
 		return nil, err
 	}
-	pen, err := v.Outbox(store.OutboxPending, 100)
+	pen, _, err := v.OutboxPage(store.OutboxPending, store.Page{Limit: 100})
 	if err != nil {
 		return nil, err
 	}

@@ -83,19 +83,32 @@ func NewBatch(space, writer string, key *identity.Key, recs []Record) (*Batch, e
 	return b, nil
 }
 
-// Encode returns the canonical encoding and leaf hash (suite s) of every record, in order.
-func (b *Batch) Encode(s *suite.Suite) (canon, leaves [][]byte, err error) {
-	h := s.Merkle()
-	canon, leaves = make([][]byte, len(b.Records)), make([][]byte, len(b.Records))
+// Canonical returns the canonical encoding of every record, in order.
+func (b *Batch) Canonical() ([][]byte, error) {
+	canon := make([][]byte, len(b.Records))
 	for i := range b.Records {
 		c, err := b.Records[i].Canonical()
 		if err != nil {
-			return nil, nil, malformed(RuleJSON, fmt.Sprintf("records[%d]", i), b.Records[i].ID, "%v", err)
+			return nil, malformed(RuleJSON, fmt.Sprintf("records[%d]", i), b.Records[i].ID, "%v", err)
 		}
+		canon[i] = c
+	}
+	return canon, nil
+}
+
+// Encode returns the canonical encoding and leaf hash (suite s) of every
+// record, in order, refusing a record past the size limit.
+func (b *Batch) Encode(s *suite.Suite) (canon, leaves [][]byte, err error) {
+	if canon, err = b.Canonical(); err != nil {
+		return nil, nil, err
+	}
+	h := s.Merkle()
+	leaves = make([][]byte, len(canon))
+	for i, c := range canon {
 		if err := checkSize(fmt.Sprintf("records[%d]", i), b.Records[i].ID, c); err != nil {
 			return nil, nil, err
 		}
-		canon[i], leaves[i] = c, h.HashLeaf(c)
+		leaves[i] = h.HashLeaf(c)
 	}
 	return canon, leaves, nil
 }

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/api"
 )
 
@@ -123,6 +124,17 @@ type Written struct {
 	Root      string            `json:"root"`
 	Signature string            `json:"signature"`
 	Records   []json.RawMessage `json:"records"`
+}
+
+// NewWritten is b as an Append writes it, with its records' canonical
+// encodings canon (ledger.Batch.Canonical).
+func NewWritten(b *ledger.Batch, canon [][]byte) *Written {
+	w := &Written{Space: b.Space, Writer: b.Writer, KeyID: b.KeyID, Root: b.Root, Signature: b.Signature,
+		Records: make([]json.RawMessage, len(canon))}
+	for i, c := range canon {
+		w.Records[i] = c
+	}
+	return w
 }
 
 // EncodeWritten is the EventBatches payload of ws: the bytes json.Marshal

@@ -2,10 +2,13 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tdsc/tdsc/connector/api"
 )
 
 // newOutboxCmd is `tdsc outbox`: the node's ledger records not yet committed
@@ -37,11 +40,7 @@ as refused, with the ledger's reason. Lists up to 100 of each (GET /api/v1/outbo
 				if o.output == "json" {
 					return printJSON(cmd, l)
 				}
-				rows := make([][]string, 0, len(l))
-				for _, r := range l {
-					rows = append(rows, []string{r.State, strconv.FormatInt(r.Seq, 10), r.RecordID, r.UpdatedAt, short(r.Error, 70)})
-				}
-				return printOut(cmd.OutOrStdout(), &o, nil, []string{"STATE", "SEQ", "RECORD", "UPDATED", "ERROR"}, rows)
+				return printOutbox(cmd.OutOrStdout(), &o, l)
 			}
 			st, err := c.Outbox(cmd.Context())
 			if err != nil {
@@ -60,18 +59,24 @@ as refused, with the ledger's reason. Lists up to 100 of each (GET /api/v1/outbo
 			for _, s := range states {
 				fmt.Fprintf(w, "%-10s %d\n", s, st.Counts[s])
 			}
-			var rows [][]string
-			for _, r := range append(st.Refused, st.Pending...) {
-				rows = append(rows, []string{r.State, strconv.FormatInt(r.Seq, 10), r.RecordID, r.UpdatedAt, short(r.Error, 70)})
-			}
-			if len(rows) == 0 {
+			l := append(st.Refused, st.Pending...)
+			if len(l) == 0 {
 				return nil
 			}
 			fmt.Fprintln(w)
-			return printOut(w, &o, nil, []string{"STATE", "SEQ", "RECORD", "UPDATED", "ERROR"}, rows)
+			return printOutbox(w, &o, l)
 		},
 	}
 	addAPIFlags(cmd, &o)
 	cmd.Flags().StringVar(&state, "state", "", "list every record in this state: pending, batched, committed or refused")
 	return cmd
+}
+
+// printOutbox prints outbox records as a table, a row each.
+func printOutbox(w io.Writer, o *apiOpts, l []*api.OutboxRecord) error {
+	rows := make([][]string, 0, len(l))
+	for _, r := range l {
+		rows = append(rows, []string{r.State, strconv.FormatInt(r.Seq, 10), r.RecordID, r.UpdatedAt, short(r.Error, 70)})
+	}
+	return printOut(w, o, nil, []string{"STATE", "SEQ", "RECORD", "UPDATED", "ERROR"}, rows)
 }

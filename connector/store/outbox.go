@@ -45,7 +45,7 @@ type Batch struct {
 // (records are idempotent by id), reported by added=false.
 func (t *Tx) Enqueue(recordID string, record []byte) (added bool, err error) {
 	now := t.s.stamp()
-	res, err := t.exec(`INSERT INTO outbox (record_id, seq, record, state, batch_root, solo, error, created_at, updated_at)
+	res, err := t.exec(`INSERT INTO outbox (`+outboxCols+`)
 		VALUES ($1, $2, $3, $4, '', 0, '', $5, $5) ON CONFLICT (record_id) DO NOTHING`,
 		recordID, t.s.outboxSeq.Add(1), string(record), OutboxPending, now)
 	if err != nil {
@@ -67,8 +67,7 @@ func (t *Tx) OutboxState(recordID string) (state, errText string, err error) {
 // Pending returns up to limit pending records in order. If the oldest is
 // solo (it failed in a group before), only it is returned.
 func (t *Tx) Pending(limit int) ([]*OutboxRecord, error) {
-	rows, err := t.query(fmt.Sprintf(`SELECT record_id, seq, record, state, batch_root, solo, error, created_at, updated_at
-		FROM outbox WHERE state = $1 ORDER BY seq LIMIT %d`, clampLimit(limit)), OutboxPending)
+	rows, err := t.query(fmt.Sprintf(`SELECT `+outboxCols+` FROM outbox WHERE state = $1 ORDER BY seq LIMIT %d`, clampLimit(limit)), OutboxPending)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +89,9 @@ func (t *Tx) Pending(limit int) ([]*OutboxRecord, error) {
 	return out, rows.Err()
 }
 
+// outboxCols are the outbox's columns, in the order scanOutbox reads them.
+const outboxCols = `record_id, seq, record, state, batch_root, solo, error, created_at, updated_at`
+
 func scanOutbox(sc interface{ Scan(...any) error }) (*OutboxRecord, error) {
 	var r OutboxRecord
 	var rec string
@@ -99,30 +101,6 @@ func scanOutbox(sc interface{ Scan(...any) error }) (*OutboxRecord, error) {
 	}
 	r.Record, r.Solo = raw(rec), solo != 0
 	return &r, nil
-}
-
-// Outbox lists outbox records, of one state if state is set, oldest first.
-func (t *Tx) Outbox(state string, limit int) ([]*OutboxRecord, error) {
-	q := `SELECT record_id, seq, record, state, batch_root, solo, error, created_at, updated_at FROM outbox`
-	var args []any
-	if state != "" {
-		q += ` WHERE state = $1`
-		args = append(args, state)
-	}
-	rows, err := t.query(q+fmt.Sprintf(` ORDER BY seq LIMIT %d`, clampLimit(limit)), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*OutboxRecord
-	for rows.Next() {
-		r, err := scanOutbox(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }
 
 // OutboxPage lists one page of the outbox's records in state ("" for every
@@ -142,7 +120,7 @@ func (t *Tx) OutboxPage(state string, p Page) ([]*OutboxRecord, string, error) {
 		where = append(where, fmt.Sprintf("(seq > $%d OR (seq = $%d AND record_id > $%d))", len(args)+1, len(args)+1, len(args)+2))
 		args = append(args, seq, id)
 	}
-	q := `SELECT record_id, seq, record, state, batch_root, solo, error, created_at, updated_at FROM outbox`
+	q := `SELECT ` + outboxCols + ` FROM outbox`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
-	"github.com/hyperledger/fabric-protos-go-apiv2/common"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/tdsc/tdsc/chaincode/wire"
 	"github.com/tdsc/tdsc/ledger"
@@ -92,16 +90,11 @@ func (l *Ledger) Submit(ctx context.Context, b *ledger.Batch) (Receipt, error) {
 // transaction whose batches are all new then emits the bytes this client
 // compressed, and the chaincode compresses nothing.
 func written(b *ledger.Batch) ([]byte, error) {
-	w := &wire.Written{Space: b.Space, Writer: b.Writer, KeyID: b.KeyID, Root: b.Root, Signature: b.Signature,
-		Records: make([]json.RawMessage, len(b.Records))}
-	for i := range b.Records {
-		c, err := b.Records[i].Canonical()
-		if err != nil {
-			return nil, &ledger.MalformedError{Rule: ledger.RuleJSON, Field: fmt.Sprintf("records[%d]", i), Reason: err.Error(), RecordID: b.Records[i].ID}
-		}
-		w.Records[i] = c
+	canon, err := b.Canonical()
+	if err != nil {
+		return nil, err
 	}
-	return wire.AppendWritten(nil, w)
+	return wire.AppendWritten(nil, wire.NewWritten(b, canon))
 }
 
 // run is the committer: it groups the batches that queued up into one
@@ -446,10 +439,7 @@ func (l *Ledger) peersCaughtUp() {
 	}
 	for _, org := range l.cfg.Profile.Orgs {
 		for ctx.Err() == nil {
-			res, err := l.network.GetContract("qscc").EvaluateWithContext(ctx, "GetChainInfo",
-				client.WithArguments(l.cfg.Profile.Channel), client.WithEndorsingOrganizations(org.MSPID))
-			var info common.BlockchainInfo
-			if err == nil && proto.Unmarshal(res, &info) == nil && info.Height >= want {
+			if h, err := l.heightAt(ctx, org.MSPID); err == nil && h >= want {
 				break
 			}
 			time.Sleep(5 * time.Millisecond)

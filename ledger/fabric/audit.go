@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"strconv"
 
+	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
@@ -48,9 +49,18 @@ type BlockSource interface {
 	Block(ctx context.Context, number uint64) (*common.Block, error)
 }
 
-// Height is the channel's block height (qscc GetChainInfo).
-func (l *Ledger) Height(ctx context.Context) (uint64, error) {
-	res, err := l.network.GetContract("qscc").EvaluateWithContext(ctx, "GetChainInfo", clientArgs(l.cfg.Profile.Channel))
+// Height is the channel's block height (qscc GetChainInfo) at the
+// gateway's peer.
+func (l *Ledger) Height(ctx context.Context) (uint64, error) { return l.heightAt(ctx, "") }
+
+// heightAt is the channel's block height at the peer of the organisation
+// with MSP ID msp ("": the gateway's).
+func (l *Ledger) heightAt(ctx context.Context, msp string) (uint64, error) {
+	opts := []client.ProposalOption{client.WithArguments(l.cfg.Profile.Channel)}
+	if msp != "" {
+		opts = append(opts, client.WithEndorsingOrganizations(msp))
+	}
+	res, err := l.network.GetContract("qscc").EvaluateWithContext(ctx, "GetChainInfo", opts...)
 	if err != nil {
 		se, _ := classify(StageEvaluate, err)
 		return 0, se
@@ -65,7 +75,7 @@ func (l *Ledger) Height(ctx context.Context) (uint64, error) {
 // Block is one block of the channel (qscc GetBlockByNumber).
 func (l *Ledger) Block(ctx context.Context, number uint64) (*common.Block, error) {
 	res, err := l.network.GetContract("qscc").EvaluateWithContext(ctx, "GetBlockByNumber",
-		clientArgs(l.cfg.Profile.Channel, strconv.FormatUint(number, 10)))
+		client.WithArguments(l.cfg.Profile.Channel, strconv.FormatUint(number, 10)))
 	if err != nil {
 		se, _ := classify(StageEvaluate, err)
 		return nil, se

@@ -30,14 +30,8 @@ type view struct {
 // the next block.
 func (l *Ledger) follow() {
 	defer close(l.followed)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-l.stop
-		cancel()
-	}()
 	var last string // the last error logged, so an outage logs once
-	for ctx.Err() == nil {
+	untilStopped(l.stop, func(ctx context.Context) {
 		l.ixMu.RLock()
 		next := l.next
 		l.ixMu.RUnlock()
@@ -49,17 +43,32 @@ func (l *Ledger) follow() {
 				}
 			}
 		}
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil && err.Error() != last {
-			l.cfg.Log.Warn("fabric: following the channel", "block", next, "err", err)
-		}
-		if err != nil {
-			last = err.Error()
-		} else {
+		switch {
+		case ctx.Err() != nil:
+		case err == nil:
 			last = ""
+		case err.Error() != last:
+			l.cfg.Log.Warn("fabric: following the channel", "block", next, "err", err)
+			last = err.Error()
 		}
+	})
+}
+
+// untilStopped calls read with a context cancelled when stop closes, and
+// again 200 ms after each return until then: read follows a stream of
+// blocks, and a stream that ended (the peer went away) is opened again.
+func untilStopped(stop <-chan struct{}, read func(ctx context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for ctx.Err() == nil {
+		read(ctx)
 		select {
 		case <-ctx.Done():
 		case <-time.After(200 * time.Millisecond):

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
-	"github.com/hyperledger/fabric-gateway/pkg/hash"
 	"google.golang.org/grpc"
 )
 
@@ -64,7 +63,7 @@ func (l *Ledger) followPeers(follows string) (*peerHeights, error) {
 			return nil, err
 		}
 		h.conns = append(h.conns, conn)
-		gw, err := client.Connect(id, client.WithSign(sign), client.WithHash(hash.SHA256), client.WithClientConnection(conn))
+		gw, err := connect(conn, id, sign, l.cfg.Timeout)
 		if err != nil {
 			h.close()
 			return nil, err
@@ -89,27 +88,18 @@ func (l *Ledger) followPeers(follows string) (*peerHeights, error) {
 // follow reads one peer's filtered blocks until stop, reconnecting after
 // an error from where it was.
 func (h *peerHeights) follow(stop <-chan struct{}, network *client.Network, msp string) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-stop
-		cancel()
-	}()
-	for ctx.Err() == nil {
+	untilStopped(stop, func(ctx context.Context) {
 		h.mu.Lock()
 		next := h.held[msp]
 		h.mu.Unlock()
 		blocks, err := network.FilteredBlockEvents(ctx, client.WithStartBlock(next))
-		if err == nil {
-			for b := range blocks {
-				h.set(msp, b.Number+1)
-			}
+		if err != nil {
+			return
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(200 * time.Millisecond):
+		for b := range blocks {
+			h.set(msp, b.Number+1)
 		}
-	}
+	})
 }
 
 func (h *peerHeights) set(msp string, held uint64) {

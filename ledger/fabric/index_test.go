@@ -28,15 +28,11 @@ func committed(t *testing.T, bs []*ledger.Batch) *endorsedWrites {
 	var ws []*kvrwset.KVWrite
 	var ev []*wire.Written
 	for _, b := range bs {
-		canon, _, err := b.Encode(suite.Intl)
+		canon, err := b.Canonical()
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := &wire.Written{Space: b.Space, Writer: b.Writer, KeyID: b.KeyID, Root: b.Root, Signature: b.Signature}
-		for _, c := range canon {
-			w.Records = append(w.Records, c)
-		}
-		ev = append(ev, w)
+		ev = append(ev, wire.NewWritten(b, canon))
 		ws = append(ws, &kvrwset.KVWrite{Key: wire.KeyBatch + b.Root, Value: []byte{1}})
 		for _, r := range b.Records {
 			ws = append(ws, &kvrwset.KVWrite{Key: "i/" + r.ID, Value: []byte{1}})

@@ -165,9 +165,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		conn.Close()
 		return nil, err
 	}
-	gw, err := client.Connect(id, client.WithSign(sign), client.WithHash(hash.SHA256), client.WithClientConnection(conn),
-		client.WithEvaluateTimeout(cfg.Timeout), client.WithEndorseTimeout(cfg.Timeout),
-		client.WithSubmitTimeout(cfg.Timeout), client.WithCommitStatusTimeout(cfg.Timeout))
+	gw, err := connect(conn, id, sign, cfg.Timeout)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("fabric: gateway: %w", err)
@@ -219,6 +217,15 @@ func dial(org Org) (*grpc.ClientConn, error) {
 		return nil, fmt.Errorf("fabric: dial peer %s: %w", org.Peer, err)
 	}
 	return conn, nil
+}
+
+// connect opens a gateway over conn as id, signing with sign over SHA-256
+// digests (the hash Fabric's MSP verifies), each unary call (evaluate,
+// endorse, submit, commit status) bounded by timeout.
+func connect(conn *grpc.ClientConn, id *fid.X509Identity, sign fid.Sign, timeout time.Duration) (*client.Gateway, error) {
+	return client.Connect(id, client.WithSign(sign), client.WithHash(hash.SHA256), client.WithClientConnection(conn),
+		client.WithEvaluateTimeout(timeout), client.WithEndorseTimeout(timeout),
+		client.WithSubmitTimeout(timeout), client.WithCommitStatusTimeout(timeout))
 }
 
 // clientIdentity loads an X.509 identity and its signer from PEM files.
@@ -325,8 +332,7 @@ func (l *Ledger) Init(ctx context.Context, g ledger.Genesis) error {
 		if err != nil {
 			return err
 		}
-		gw, err := client.Connect(id, client.WithSign(sign), client.WithHash(hash.SHA256), client.WithClientConnection(l.conn),
-			client.WithEndorseTimeout(l.cfg.Timeout), client.WithSubmitTimeout(l.cfg.Timeout), client.WithCommitStatusTimeout(l.cfg.Timeout))
+		gw, err := connect(l.conn, id, sign, l.cfg.Timeout)
 		if err != nil {
 			return fmt.Errorf("fabric: admin gateway: %w", err)
 		}
@@ -446,8 +452,6 @@ func (l *Ledger) Rules(ctx context.Context) (policy.SpaceRules, error) {
 	err := l.evaluate(ctx, &r, wire.TxRules)
 	return r, err
 }
-
-func clientArgs(args ...string) client.ProposalOption { return client.WithArguments(args...) }
 
 // Chaincode is the name of the space's chaincode this ledger uses.
 func (l *Ledger) Chaincode() string { return l.cfg.Chaincode }
