@@ -79,6 +79,11 @@ type Config struct {
 	// StrictTimeout bounds the wait for a strict ledger commit within one step
 	// (default 30s); the step is retried after it.
 	StrictTimeout time.Duration `yaml:"strictTimeout" env:"TDSC_STRICT_TIMEOUT"`
+	// DirectoryPoll is how often the node asks the ledger which participants'
+	// directory entries changed (a suspension, a removed key) and drops its
+	// cached entries of them (default 1s, at least 10ms): a change takes
+	// effect within it rather than within the participant cache's 30 s TTL.
+	DirectoryPoll time.Duration `yaml:"directoryPoll" env:"TDSC_DIRECTORY_POLL"`
 	// MaxAttempts is how often an outgoing step is tried before the
 	// negotiation or transfer is terminated with the last error (default 20).
 	MaxAttempts int `yaml:"maxAttempts" env:"TDSC_MAX_ATTEMPTS"`
@@ -135,6 +140,7 @@ func DefaultConfig() Config {
 		RetryMax:      10 * time.Second,
 		PeerTimeout:   10 * time.Second,
 		StrictTimeout: 30 * time.Second,
+		DirectoryPoll: time.Second,
 		MaxAttempts:   20,
 		AccessTTL:     5 * time.Minute,
 	}
@@ -247,6 +253,9 @@ func (c Config) Validate() error {
 		}
 	} else if len(c.TrustedIssuers) > 0 || len(c.CredentialFiles) > 0 {
 		errs = append(errs, errors.New("config: trustedIssuers/credentialFiles: need did (the node's did:web)"))
+	}
+	if c.DirectoryPoll < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("config: directoryPoll: must be at least 10ms, got %v", c.DirectoryPoll))
 	}
 	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
 		errs = append(errs, fmt.Errorf("config: retryMin/retryMax: need 0 < retryMin <= retryMax, got %v and %v", c.RetryMin, c.RetryMax))

@@ -37,9 +37,9 @@ func TestConfigEnvAndValidate(t *testing.T) {
 		})
 	}
 	bad := DefaultConfig()
-	bad.PublicURL, bad.Workers, bad.DatabaseURL = "ftp://x", -1, "mysql://db/tdsc"
+	bad.PublicURL, bad.Workers, bad.DatabaseURL, bad.DirectoryPoll = "ftp://x", -1, "mysql://db/tdsc", 5*time.Millisecond
 	err := bad.Validate()
-	for _, field := range []string{"participantId", "space", "publicUrl", "workers", "databaseUrl"} {
+	for _, field := range []string{"participantId", "space", "publicUrl", "workers", "databaseUrl", "directoryPoll"} {
 		if err == nil || !strings.Contains(err.Error(), field) {
 			t.Errorf("Validate() = %v, want it to name %s", err, field)
 		}

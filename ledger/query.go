@@ -21,7 +21,9 @@ type Query struct {
 	Region         string                `json:"region,omitempty"`
 	From           string                `json:"from,omitempty"`
 	To             string                `json:"to,omitempty"`
-	// Cursor continues a previous page (Page.Next); empty starts at the beginning.
+	// Cursor continues a previous page (Page.Next); empty starts at the
+	// beginning. Every backend's cursor is the decimal index of the next
+	// record to look at (ReadDirectoryChanges relies on it).
 	Cursor string `json:"cursor,omitempty"`
 	// Limit is the page size; 0 means DefaultPageSize, more than MaxPageSize is capped.
 	Limit int `json:"limit,omitempty"`

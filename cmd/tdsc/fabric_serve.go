@@ -45,7 +45,7 @@ verifier key is written next to it with .vkey).`,
 				}
 				g = &read
 			}
-			h, l, err := ledgerhttp.Fabric(ctx, ledgerhttp.FabricOptions{Options: ledgerhttp.Options{Audience: audience, SecureCookies: secure, Log: log},
+			h, l, err := ledgerhttp.Fabric(ctx, ledgerhttp.FabricOptions{Options: ledgerhttp.Options{Audience: audience, SecureCookies: secure, Log: log, Context: ctx},
 				Profile: profile, Chaincode: chaincode, Deploy: deploy, Genesis: g, NoteKeyFile: keyFile, Org: org})
 			if err != nil {
 				return err

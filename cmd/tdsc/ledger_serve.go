@@ -50,7 +50,7 @@ the same role token). Stops cleanly on SIGINT/SIGTERM.`,
 				return err
 			}
 			defer st.Close(context.Background())
-			h, err := ledgerhttp.Embedded(st, ledgerhttp.Options{Audience: audience, SecureCookies: secure, Log: log})
+			h, err := ledgerhttp.Embedded(st, ledgerhttp.Options{Audience: audience, SecureCookies: secure, Log: log, Context: ctx})
 			if err != nil {
 				return err
 			}

@@ -168,6 +168,20 @@ func (c *Client) Participant(ctx context.Context, id string) (identity.Participa
 	return p, err
 }
 
+// DirectoryChanges gets the participants whose directory entries changed at
+// record index since or later (public, no token; see
+// ledger.ReadDirectoryChanges): at most limit (0: the ledger's default page).
+func (c *Client) DirectoryChanges(ctx context.Context, since uint64, limit int) (ledger.DirectoryChanges, error) {
+	var ch ledger.DirectoryChanges
+	r, _ := c.req(ctx, false)
+	q := url.Values{"since": {strconv.FormatUint(since, 10)}}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	err := do(r.SetResult(&ch).Get("/ledger/v1/directory/changes?" + q.Encode()))
+	return ch, err
+}
+
 // RegisteredDataset gets a dataset's dataset.registered record, the space's
 // public catalogue entry of it (no token needed); ledger.ErrNotFound if the
 // dataset was never registered.

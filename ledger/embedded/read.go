@@ -290,3 +290,9 @@ func (s *Store) CheckpointPage(ctx context.Context, q ledger.CheckpointQuery) (l
 func (s *Store) RegisteredDataset(ctx context.Context, id string) (ledger.Entry, error) {
 	return ledger.RegisteredDataset(ctx, s, id)
 }
+
+// DirectoryChanges returns the participants whose directory entries changed
+// at record index since or later (ledger.ReadDirectoryChanges).
+func (s *Store) DirectoryChanges(ctx context.Context, since uint64, limit int) (ledger.DirectoryChanges, error) {
+	return ledger.ReadDirectoryChanges(ctx, s, since, limit)
+}

@@ -58,6 +58,7 @@ func run(t *testing.T, cs *suite.Suite, factory Factory) {
 		{"CheckpointPages", testCheckpointPages},
 		{"Queries", testQueries},
 		{"Participants", testParticipants},
+		{"DirectoryChanges", testDirectoryChanges},
 		{"ConcurrentAppends", testConcurrent},
 		{"ComputeRuns", testCompute},
 		{"ComputeOnly", testComputeOnly},
@@ -643,6 +644,63 @@ func testParticipants(t *testing.T, f *fixture) {
 	_, err = f.b.Append(f.ctx, b)
 	if !errors.Is(err, ledger.ErrRefused) || !errors.As(err, &re) || re.Rule != "participant.did-unique" || re.Field != "participant.did" {
 		t.Fatalf("registering %s for p8: %v, want refused by participant.did-unique on participant.did", did, err)
+	}
+}
+
+// testDirectoryChanges reads the participant.updated records as directory
+// changes (ledger.ReadDirectoryChanges, the ledger service's feed that
+// connectors drop cached participants on): each once, in ledger order, by
+// participant and index, in pages from any since on.
+func testDirectoryChanges(t *testing.T, f *fixture) {
+	f.populate(t)
+	read := func(since uint64, limit int) ledger.DirectoryChanges {
+		t.Helper()
+		ch, err := ledger.ReadDirectoryChanges(f.ctx, f.b, since, limit)
+		if err != nil {
+			t.Fatalf("directory changes since %d: %v", since, err)
+		}
+		return ch
+	}
+	start := read(0, 0)
+	if len(start.Changes) != 0 {
+		t.Fatalf("changes before any participant.updated: %+v", start.Changes)
+	}
+	// An update among other records, then two in one batch.
+	r1 := f.append(t, f.s.Authority(), f.s.Rules(policy.SpaceRules{}), f.s.Suspend("p1"))
+	r2 := f.append(t, f.s.Authority(), f.s.Suspend("p2"), f.s.Suspend("p3"))
+	want := []ledger.DirectoryChange{{Participant: "p1", Index: r1.FirstIndex + 1}, {Participant: "p2", Index: r2.FirstIndex}, {Participant: "p3", Index: r2.FirstIndex + 1}}
+	all := read(start.Next, 0)
+	if diff := cmp.Diff(want, all.Changes); diff != "" {
+		t.Fatalf("changes since %d (-want +got):\n%s", start.Next, diff)
+	}
+	if all.Next != want[2].Index+1 {
+		t.Fatalf("next = %d, want %d (past the last change)", all.Next, want[2].Index+1)
+	}
+	if again := read(all.Next, 0); len(again.Changes) != 0 || again.Next != all.Next {
+		t.Fatalf("polling again with next: %+v, want no change and next %d", again, all.Next)
+	}
+	// In pages of one: each change once, the same ones.
+	var paged []ledger.DirectoryChange
+	for since, n := uint64(0), 0; ; n++ {
+		if n > 10 {
+			t.Fatal("paging does not end")
+		}
+		ch := read(since, 1)
+		paged = append(paged, ch.Changes...)
+		if len(ch.Changes) == 0 {
+			break
+		}
+		since = ch.Next
+	}
+	if diff := cmp.Diff(want, paged); diff != "" {
+		t.Fatalf("paged changes (-want +got):\n%s", diff)
+	}
+	// From a since between two changes, the later ones.
+	if got := read(want[1].Index, 0).Changes; !cmp.Equal(got, want[1:]) {
+		t.Fatalf("changes since %d: %+v, want %+v", want[1].Index, got, want[1:])
+	}
+	if p, err := f.b.Participant(f.ctx, "p2"); err != nil || p.Status != identity.StatusSuspended {
+		t.Fatalf("p2 after its change: %+v, %v", p, err)
 	}
 }
 

@@ -125,6 +125,7 @@ func New(cfg Config) (http.Handler, error) {
 	})
 	route("GET /ledger/v1/proof/consistency", h.consistency)
 	route("GET /ledger/v1/participants/{id}", h.participant)
+	route("GET /ledger/v1/directory/changes", h.directoryChanges)
 	route("GET /ledger/v1/datasets/{id}", h.dataset)
 	route("GET /ledger/v1/participants/{id}/jwks", h.jwks)
 	route("GET /ledger/v1/rules", func(w http.ResponseWriter, r *http.Request) error {
@@ -366,6 +367,29 @@ func (h *handler) participant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, p)
+}
+
+// directoryChanges lists the participants whose directory entries changed
+// (ledger.ReadDirectoryChanges) from record index since on. Like the
+// directory itself it needs no role token: it names participants and record
+// indexes, nothing of the records, which stay visible only to their readers.
+// A connector drops its cached entries of the participants named, so a
+// suspension or a removed key takes effect on every connector within its
+// poll, not its cache's TTL.
+func (h *handler) directoryChanges(w http.ResponseWriter, r *http.Request) error {
+	since, err := uintParam(r, "since", 0)
+	if err != nil {
+		return err
+	}
+	limit, err := uintParam(r, "limit", 0)
+	if err != nil {
+		return err
+	}
+	ch, err := ledger.ReadDirectoryChanges(r.Context(), h.cfg.Backend, since, int(min(limit, ledger.MaxPageSize)))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, ch)
 }
 
 // dataset is the public catalogue entry of a dataset: its dataset.registered

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -238,6 +239,59 @@ func TestVerifyOverURLAndMetrics(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 || path == "/metrics" && (!strings.Contains(string(b), `tdsc_ledger_batches_total{result="ok"} 2`) || !strings.Contains(string(b), "tdsc_ledger_tree_size 6")) {
 			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+		}
+	}
+}
+
+// TestDirectoryChangesArePublic: the directory's changes are served without
+// a role token (a participant's own view holds no participant.updated
+// records), name participants and indexes only, and a bad since or limit is
+// refused naming the field.
+func TestDirectoryChangesArePublic(t *testing.T) {
+	s, _ := ledgertest.NewSpace()
+	_, srv := serve(t, s.Genesis)
+	ctx := context.Background()
+	auditor := newClient(t, srv, "auditor-token")
+	populate(t, s, auditor)
+	b, err := s.Batch(s.Authority(), s.Suspend("p2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := auditor.Append(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := newClient(t, srv, "p1-token").Query(ctx, ledger.Query{Kind: ledger.KindParticipantUpdated}); err != nil || len(p.Records) != 0 {
+		t.Fatalf("p1's own view of participant.updated: %+v, %v (want none: the feed is what it reads)", p, err)
+	}
+	noToken, _ := client.New(srv.URL, client.WithHTTPClient(srv.Client()))
+	ch, err := noToken.DirectoryChanges(ctx, 0, 0)
+	want := ledger.DirectoryChanges{Changes: []ledger.DirectoryChange{{Participant: "p2", Index: rc.FirstIndex}}, Next: rc.FirstIndex + 1}
+	if err != nil || !reflect.DeepEqual(ch, want) {
+		t.Fatalf("directory changes without a token: %+v, %v; want %+v", ch, err, want)
+	}
+	if ch, err := noToken.DirectoryChanges(ctx, ch.Next, 0); err != nil || len(ch.Changes) != 0 || ch.Next != want.Next {
+		t.Fatalf("polling again: %+v, %v", ch, err)
+	}
+	resp, err := srv.Client().Get(srv.URL + "/ledger/v1/directory/changes?since=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(raw), "suspended") || strings.Contains(string(raw), "CN-SH") {
+		t.Fatalf("the feed carries the record's content: %s", raw)
+	}
+	for _, q := range []struct{ query, field string }{{"since=-1", "since"}, {"since=x", "since"}, {"limit=1.5", "limit"}} {
+		resp, err := srv.Client().Get(srv.URL + "/ledger/v1/directory/changes?" + q.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body api.Error
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || body.Field != q.field || body.Rule != ledger.RuleFormat {
+			t.Fatalf("%s: %d %+v, want 400 naming %s", q.query, resp.StatusCode, body, q.field)
 		}
 	}
 }

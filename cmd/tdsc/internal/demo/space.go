@@ -44,6 +44,7 @@ type space struct {
 	servers   []*http.Server
 	nodes     map[string]*node
 	log       *slog.Logger
+	stop      context.CancelFunc // ends the ledger service's own work (ledgerhttp.Options.Context)
 }
 
 // node is one participant's connector.
@@ -82,7 +83,9 @@ func startLedger(ctx context.Context, o Options) (*space, error) {
 		return nil, fmt.Errorf("authority init: %w", err)
 	}
 	s.auth = auth
-	opts := ledgerhttp.Options{Audience: ledgerAudience, Log: o.Logger}
+	life, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	opts := ledgerhttp.Options{Audience: ledgerAudience, Log: o.Logger, Context: life}
 	var h http.Handler
 	switch o.Ledger {
 	case BackendEmbedded, "":
@@ -171,6 +174,9 @@ func (s *space) startNode(ctx context.Context, id string, key *identity.Key) (*n
 func (s *space) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if s.stop != nil {
+		s.stop()
+	}
 	for _, srv := range s.servers {
 		srv.Shutdown(ctx)
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/tdsc/tdsc/audit/dashboard"
 	"github.com/tdsc/tdsc/identity"
@@ -28,6 +29,12 @@ type Options struct {
 	// front of the service).
 	SecureCookies bool
 	Log           *slog.Logger
+	// Context is the service's life: until it ends, the registry that checks
+	// readers' role tokens drops the entries of participants whose directory
+	// entries change (ledger.FollowDirectory, every second), so a suspended
+	// participant's reads are refused within about a second. Nil: within the
+	// registry's TTL (30 s).
+	Context context.Context
 }
 
 // Handler serves b: the ledger API and the dashboard. verifyAll re-verifies the
@@ -40,6 +47,12 @@ func Handler(b service.Backend, verifyAll func(context.Context) (verify.Report, 
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	reg := identity.NewRegistry(b, identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
+	if o.Context != nil {
+		read := func(ctx context.Context, since uint64, limit int) (ledger.DirectoryChanges, error) {
+			return ledger.ReadDirectoryChanges(ctx, b, since, limit)
+		}
+		go ledger.FollowDirectory(o.Context, read, time.Second, reg.Invalidate, o.Log)
+	}
 	g := b.Genesis()
 	if err := g.CheckSuite(); err != nil {
 		return nil, err
