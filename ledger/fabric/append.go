@@ -141,21 +141,24 @@ func (l *Ledger) run() {
 // gather forms a transaction: first, then the batches that queue up on reqs
 // within linger, while the records stay within max. The batch that would
 // pass max is returned as carry, to open the next transaction; a first batch
-// of max records or more goes alone.
+// of max records or more goes alone. A transaction that another batch of
+// its smallest batch's size would not fit goes at once: waiting out the
+// linger for a smaller one would delay it and every batch in it.
 func gather(first *request, reqs <-chan *request, max int, linger time.Duration) (group []*request, carry *request) {
-	group, n := []*request{first}, len(first.b.Records)
+	group, n, least := []*request{first}, len(first.b.Records), len(first.b.Records)
 	if n >= max {
 		return group, nil
 	}
 	t := time.NewTimer(linger)
 	defer t.Stop()
-	for n < max {
+	for n+least <= max {
 		select {
 		case r := <-reqs:
-			if n+len(r.b.Records) > max {
+			k := len(r.b.Records)
+			if n+k > max {
 				return group, r
 			}
-			group, n = append(group, r), n+len(r.b.Records)
+			group, n, least = append(group, r), n+k, min(least, k)
 		case <-t.C:
 			return group, nil
 		}

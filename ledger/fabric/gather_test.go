@@ -31,7 +31,8 @@ func TestGather(t *testing.T) {
 		group  []int
 		carry  int // records of the carried batch, 0 for none
 	}{
-		{"fills to the limit, carries the next", 500, []int{500, 500}, 1024, long, []int{500, 500}, 500},
+		{"full for its smallest batch: goes at once, the next stays queued", 500, []int{500, 500}, 1024, long, []int{500, 500}, 0},
+		{"room for a batch of its smallest: waits, carries one that does not fit", 500, []int{100, 500}, 1024, long, []int{500, 100}, 500},
 		{"exactly the limit, nothing carried", 500, []int{524}, 1024, long, []int{500, 524}, 0},
 		{"a first batch at the limit goes alone", 1024, []int{1}, 1024, long, []int{1024}, 0},
 		{"a first batch past the limit goes alone", 2000, []int{1}, 1024, long, []int{2000}, 0},
@@ -43,6 +44,13 @@ func TestGather(t *testing.T) {
 				reqs <- reqOf(n)
 			}
 			group, carry := gather(reqOf(tc.first), reqs, tc.max, tc.linger)
+			left := len(tc.queued) - (len(group) - 1)
+			if carry != nil {
+				left--
+			}
+			if len(reqs) != left {
+				t.Errorf("%d batches left queued, want %d", len(reqs), left)
+			}
 			if got := sizes(group); !slices.Equal(got, tc.group) {
 				t.Errorf("group of %v records, want %v", got, tc.group)
 			}
