@@ -96,7 +96,6 @@ type options struct {
 	verifier []identity.VerifierOption
 	metrics  prometheus.Registerer
 	dcp      *dcp.Node
-	dir      directoryFeed
 }
 
 // Option configures New.
@@ -118,14 +117,9 @@ func WithLedger(l interface {
 func WithParticipants(src identity.Source) Option { return func(o *options) { o.source = src } }
 
 // WithRegistry sets a shared participant registry (instead of WithParticipants).
+// Its owner drops changed participants from it (ledger.FollowDirectory); a
+// node drops them from the registry it builds from WithParticipants.
 func WithRegistry(r *identity.Registry) Option { return func(o *options) { o.registry = r } }
-
-// WithDirectoryFeed sets where the node learns which participants' directory
-// entries changed (the ledger client or the embedded store): it drops its
-// cached entries of them every Config.DirectoryPoll. Without it the
-// participant source (WithParticipants) is used when it serves changes;
-// with neither, a change takes effect within the registry's TTL.
-func WithDirectoryFeed(f directoryFeed) Option { return func(o *options) { o.dir = f } }
 
 // WithRules sets where the space's rules come from; without it the node
 // applies no space rules of its own (the ledger's rulebook still does).
@@ -212,9 +206,6 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 	}
 	if o.ledger == nil {
 		return nil, errors.New("connector: no ledger: pass WithLedger (the embedded store or the ledger client)")
-	}
-	if f, ok := o.source.(directoryFeed); ok && o.dir == nil {
-		o.dir = f
 	}
 	if o.registry == nil {
 		if o.source == nil {
@@ -317,11 +308,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 	n.handler = n.routes()
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.lw.run(n.ctx) }()
-	if o.dir != nil {
+	if f, ok := o.source.(directoryFeed); ok {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			ledger.FollowDirectory(n.ctx, o.dir.DirectoryChanges, cfg.DirectoryPoll, n.registry.Invalidate, n.log)
+			ledger.FollowDirectory(n.ctx, f.DirectoryChanges, cfg.DirectoryPoll, n.registry.Invalidate, n.log)
 		}()
 	}
 	n.tasks.start(n.ctx, &n.wg)

@@ -86,8 +86,9 @@ func FollowDirectory(ctx context.Context, read func(ctx context.Context, since u
 			for _, c := range ch.Changes {
 				drop(c.Participant)
 			}
-			since = ch.Next
-			if len(ch.Changes) < MaxPageSize {
+			done := len(ch.Changes) < MaxPageSize || ch.Next <= since // the last page, or no progress
+			since = max(since, ch.Next)
+			if done {
 				break
 			}
 		}
