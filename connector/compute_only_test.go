@@ -40,7 +40,8 @@ const computeOnlyOffer = `{
 // compute-only offer is shown and agreed, its terms on the ledger
 // say compute-only (signed by the consumer), a transfer under it is refused
 // and recorded as denied with its rule, a run under it is allowed; the
-// negative list and a suspended consumer still stop runs.
+// negative list, a group-size floor above its k and a suspended consumer
+// still stop runs.
 func TestComputeOnlyAgreement(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the example programs with the Go toolchain")
@@ -153,6 +154,14 @@ func TestComputeOnlyAgreement(t *testing.T) {
 	}
 	setRules(policy.SpaceRules{})
 
+	// The space raises its group-size floor above the agreement's k: the
+	// next run is refused by that rule, before it runs, and recorded.
+	setRules(policy.SpaceRules{GroupFloors: []policy.GroupFloor{{Classification: policy.General, MinGroupSize: 1000}}})
+	if _, err := cons.Compute(ctx, ag, wasm[programs.Aggregate]); !errors.As(err, &pe) || pe.Err == nil || pe.Err.Code != policy.RuleGroupFloor {
+		t.Fatalf("a run under a k below the space's group-size floor: %v", err)
+	}
+	setRules(policy.SpaceRules{})
+
 	// The consumer is suspended: no run.
 	b, err := s.sp.Batch(s.sp.Authority(), s.sp.Suspend(cons.id))
 	if err == nil {
@@ -165,7 +174,7 @@ func TestComputeOnlyAgreement(t *testing.T) {
 		t.Fatalf("a run for a suspended consumer: %v", err)
 	}
 
-	eventually(t, "one allowed run and two denied on the ledger", func() (bool, string) {
+	eventually(t, "one allowed run and three denied on the ledger", func() (bool, string) {
 		p, err := s.led.Query(ctx, ledger.Query{Kind: ledger.KindComputeExecuted, Agreement: ag})
 		if err != nil {
 			return false, err.Error()
@@ -178,7 +187,7 @@ func TestComputeOnlyAgreement(t *testing.T) {
 				denied = append(denied, e.Record.Rule)
 			}
 		}
-		return len(allowed) == 1 && strings.Join(denied, ",") == "permission[0].constraint[3],"+policy.RuleNegativeList,
+		return len(allowed) == 1 && strings.Join(denied, ",") == "permission[0].constraint[3],"+policy.RuleNegativeList+","+policy.RuleGroupFloor,
 			fmt.Sprintf("allowed %v, denied %v", allowed, denied)
 	})
 }

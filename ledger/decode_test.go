@@ -103,6 +103,7 @@ func TestBatchRoundTrip(t *testing.T) {
 // DecodeCanonical accepts, DecodeRecord accepts and reads the same way.
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(good))
+	f.Add([]byte(`{"schema":1,"id":"r-2","kind":"rules.updated","time":"2026-03-01T08:00:00+08:00","actor":"auth","rules":{"groupFloors":[{"classification":"core","minGroupSize":50}]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rc, errc := ledger.DecodeCanonical(data)
 		r, err := ledger.DecodeRecord(data)

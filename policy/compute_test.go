@@ -183,6 +183,69 @@ func TestComputeOnlyFlow(t *testing.T) {
 	}
 }
 
+// TestGroupFloor: the space's group-size floors hold compute-only
+// agreements to at least their dataset level's k (an entry binds its level
+// and above, the strictest wins); agreements that let data leave are not
+// compute flows and are untouched; bad floors are refused naming the field.
+func TestGroupFloor(t *testing.T) {
+	rules, err := ParseSpaceRules([]byte(`{"groupFloors":[{"classification":"general","minGroupSize":5},{"classification":"core","minGroupSize":50}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c, want := range map[Classification]int{General: 5, Important: 5, Core: 50} {
+		if got := rules.GroupFloor(c); got != want {
+			t.Errorf("GroupFloor(%s) = %d, want %d", c, got, want)
+		}
+	}
+	if k := (SpaceRules{}).GroupFloor(Core); k != 0 {
+		t.Errorf("no floors: GroupFloor(core) = %d, want 0", k)
+	}
+	k10 := mustCompile(t, computePolicy) // groupSize gteq 10
+	use := mustCompile(t, `{"@id":"urn:x","permission":[{"action":"use"}]}`)
+	for _, tc := range []struct {
+		name  string
+		c     *Compiled
+		class Classification
+		rule  string
+	}{
+		{"important data, k 10 over a floor of 5", k10, Important, ""},
+		{"core data, k 10 under a floor of 50", k10, Core, RuleGroupFloor},
+		{"important data, an agreement that lets data leave", use, Important, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := okRequest()
+			req.Dataset.Classification = tc.class
+			if tc.c == k10 {
+				req.Action, req.Uses, req.Compute = ActionCompute, 0, &Compute{Negotiation: true}
+			}
+			d := EvaluateWithRules(context.Background(), tc.c, rules, req)
+			if tc.rule == "" && !d.Allowed || tc.rule != "" && (d.Allowed || d.Rule != tc.rule) {
+				t.Fatalf("allowed %v rule %q (%s), want rule %q", d.Allowed, d.Rule, d.Reason, tc.rule)
+			}
+			if tc.rule != "" && (!strings.Contains(d.Reason, "at least 50 rows") || !strings.Contains(d.Reason, "groupSize is 10")) {
+				t.Errorf("reason %q: want the floor and the agreement's k", d.Reason)
+			}
+			// The ledger asks CheckFlow with the agreement's terms; it agrees.
+			f := req.Flow()
+			l := tc.c.Limits()
+			f.ComputeOnly, f.GroupSize = l.ComputeOnly, l.GroupSize
+			if ref := rules.CheckFlow(f); (ref == nil) != (tc.rule == "") || ref != nil && ref.Rule != tc.rule {
+				t.Errorf("CheckFlow: %v, want %q", ref, tc.rule)
+			}
+		})
+	}
+	for _, tc := range []struct{ json, field string }{
+		{`{"groupFloors":[{"classification":"secret","minGroupSize":5}]}`, "groupFloors[0].classification"},
+		{`{"groupFloors":[{"classification":"core","minGroupSize":1}]}`, "groupFloors[0].minGroupSize"},
+		{`{"groupFloors":[{"classification":"core","minGroupSize":2000000}]}`, "groupFloors[0].minGroupSize"},
+		{`{"groupFloors":[{"classification":"core","minGroupSize":5},{"classification":"core","minGroupSize":9}]}`, "groupFloors[1].classification"},
+	} {
+		if _, err := ParseSpaceRules([]byte(tc.json)); err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: %v, want an error naming %s", tc.json, err, tc.field)
+		}
+	}
+}
+
 // At negotiation no program exists yet: the program constraints pass
 // provisionally, the others are judged as for a run.
 func TestComputeNegotiation(t *testing.T) {

@@ -26,6 +26,37 @@ type SpaceRules struct {
 	// authenticated verification message) on such data is refused
 	// (RuleCountersigned).
 	CountersignedFor []Classification `json:"countersignedFor,omitempty"`
+	// GroupFloors raise the least group size (k) that a compute-only
+	// agreement's results are held to, by classification level: an entry
+	// binds data of its level and above, and the strictest entry that binds
+	// wins (GroupFloor). A compute-only agreement whose groupSize is below
+	// the floor of its dataset's level is refused (RuleGroupFloor), when it
+	// is negotiated and signed and at every run under it, so a floor raised
+	// later holds the agreements made before it too.
+	GroupFloors []GroupFloor `json:"groupFloors,omitempty"`
+}
+
+// GroupFloor is the least group size (k) of compute-only results on data
+// of Classification and above.
+type GroupFloor struct {
+	Classification Classification `json:"classification"`
+	MinGroupSize   int            `json:"minGroupSize"`
+}
+
+// MaxGroupFloor bounds GroupFloor.MinGroupSize.
+const MaxGroupFloor = 1 << 20
+
+// GroupFloor returns the least group size the rules hold compute-only
+// results on data of level c to: the largest MinGroupSize of the entries at
+// c's level or below, 0 when none binds.
+func (r SpaceRules) GroupFloor(c Classification) int {
+	k := 0
+	for _, f := range r.GroupFloors {
+		if f.Classification.Rank() <= c.Rank() {
+			k = max(k, f.MinGroupSize)
+		}
+	}
+	return k
 }
 
 // NegativeEntry is one negative-listed category.
@@ -90,6 +121,7 @@ const (
 	RuleLegalBasis        = "space.cross-border-legal-basis"
 	RuleCeiling           = "space.classification-ceiling"
 	RuleCountersigned     = "space.countersigned-evidence"
+	RuleGroupFloor        = "space.group-size-floor"
 )
 
 // Agreement evidence levels (ledger.Terms.Evidence).
@@ -149,12 +181,25 @@ func (r SpaceRules) Validate() error {
 			return fmt.Errorf("space rules: ceilings[%d].maxClassification: %w", i, err)
 		}
 	}
+	seen := map[Classification]bool{}
+	for i, f := range r.GroupFloors {
+		if err := f.Classification.Validate(); err != nil {
+			return fmt.Errorf("space rules: groupFloors[%d].classification: %w", i, err)
+		}
+		if seen[f.Classification] {
+			return fmt.Errorf("space rules: groupFloors[%d].classification: %s has an entry already; one floor a level", i, f.Classification)
+		}
+		seen[f.Classification] = true
+		if f.MinGroupSize < MinAggregateGroup || f.MinGroupSize > MaxGroupFloor {
+			return fmt.Errorf("space rules: groupFloors[%d].minGroupSize: must be %d to %d (a group of one is a row, not an aggregate), got %d", i, MinAggregateGroup, MaxGroupFloor, f.MinGroupSize)
+		}
+	}
 	return nil
 }
 
 // CheckFlow returns nil when the rules allow the flow, or a *Refusal naming the rule.
-// Order: negative list, core data stays in its region, cross-border white-list and
-// legal basis, then ceilings.
+// Order: negative list, the group-size floor of compute-only flows, core data
+// stays in its region, cross-border white-list and legal basis, then ceilings.
 //
 // A compute-only flow with aggregate-only results (Flow.ComputeOnly,
 // GroupSize ≥ MinAggregateGroup) that stays within its border is held to the
@@ -167,7 +212,7 @@ func (r SpaceRules) Validate() error {
 // transfer: a program may print the rows.
 func (r SpaceRules) CheckFlow(f Flow) *Refusal {
 	ref := r.checkFlow(f)
-	if ref != nil && ref.Rule != RuleNegativeList && f.ComputeOnly {
+	if ref != nil && ref.Rule != RuleNegativeList && ref.Rule != RuleGroupFloor && f.ComputeOnly {
 		switch {
 		case f.crossesBorder():
 			ref.Reason += "; a compute-only agreement's results crossing the border are held to the export rules like the data"
@@ -187,6 +232,9 @@ func (r SpaceRules) checkFlow(f Flow) *Refusal {
 			}
 			return &Refusal{Rule: RuleNegativeList, Reason: reason}
 		}
+	}
+	if k := r.GroupFloor(f.Classification); f.ComputeOnly && f.GroupSize < k {
+		return &Refusal{Rule: RuleGroupFloor, Reason: fmt.Sprintf("compute results on %s data must come in groups of at least %d rows (the space's group-size floor); the agreement's groupSize is %d", f.Classification, k, f.GroupSize)}
 	}
 	if f.stays() {
 		return nil

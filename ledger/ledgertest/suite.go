@@ -866,4 +866,14 @@ func testComputeOnly(t *testing.T, f *fixture) {
 	refused(t, "p1", other, suite.RuleHash)
 	f.append(t, "p1", s.Compute("p1", "p2", "ag-c", "ds-core", "run-1", 64, ""), s.Compute("p1", "p2", "ag-c", "ds-core", "run-2", 64, ""))
 	refused(t, "p1", s.Compute("p1", "p2", "ag-c", "ds-core", "run-3", 64, ""), "transfer.agreement-max-uses")
+
+	// A group-size floor for core data: a compute-only agreement below it is
+	// refused, one at it is signed, and raising the floor later refuses the
+	// runs under the agreement signed before.
+	f.append(t, s.Authority(), s.Rules(policy.SpaceRules{GroupFloors: []policy.GroupFloor{{Classification: policy.Core, MinGroupSize: 20}}}))
+	refused(t, "p1", must(s.Agreement("p1", "p2", "ds-core", "ag-k10", &ledger.Terms{MaxUses: 5, ComputeOnly: true, GroupSize: 10})), policy.RuleGroupFloor)
+	f.append(t, "p1", must(s.Agreement("p1", "p2", "ds-core", "ag-k20", &ledger.Terms{MaxUses: 5, ComputeOnly: true, GroupSize: 20})))
+	f.append(t, "p1", s.Compute("p1", "p2", "ag-k20", "ds-core", "run-4", 64, ""))
+	f.append(t, s.Authority(), s.Rules(policy.SpaceRules{GroupFloors: []policy.GroupFloor{{Classification: policy.Important, MinGroupSize: 50}}}))
+	refused(t, "p1", s.Compute("p1", "p2", "ag-k20", "ds-core", "run-5", 64, ""), policy.RuleGroupFloor)
 }

@@ -579,6 +579,8 @@ func (a *applier) checkFlow(ds *Dataset, ag *Agreement, from, to string) error {
 			field = "legalBasis"
 		case policy.RuleCoreStaysInRegion, policy.RuleCrossBorder, policy.RuleCeiling:
 			field = "toRegion"
+		case policy.RuleGroupFloor:
+			field = "terms.groupSize"
 		}
 		return refuse(ref.Rule, field, "%s", ref.Reason)
 	}
