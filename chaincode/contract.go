@@ -11,6 +11,7 @@ import (
 
 	"github.com/tdsc/tdsc/chaincode/wire"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -151,6 +152,24 @@ func (c *Contract) Participant(ctx contractapi.TransactionContextInterface, id s
 	}
 	if p == nil {
 		return "", fail(notFound("participant %s", id))
+	}
+	return marshal(p)
+}
+
+// ParticipantByDID returns the participant registered with did
+// (identity.Participant JSON), read from the rulebook's DID index.
+func (c *Contract) ParticipantByDID(ctx contractapi.TransactionContextInterface, did string) (string, error) {
+	st := ctx.GetStub()
+	g, err := genesis(st)
+	if err != nil {
+		return "", fail(err)
+	}
+	p, err := rulebook.ParticipantByDID(newWorldState(st, g), did)
+	if err != nil {
+		return "", fail(err)
+	}
+	if p == nil {
+		return "", fail(notFound("no participant is registered with DID %s", did))
 	}
 	return marshal(p)
 }

@@ -26,8 +26,11 @@ const (
 	TxInit        = "Init"
 	TxAppend      = "Append"
 	TxParticipant = "Participant"
-	TxRules       = "Rules"
-	TxGenesis     = "Genesis"
+	// TxParticipantByDID reads the participant registered with a DID (the
+	// rulebook's DID index).
+	TxParticipantByDID = "ParticipantByDID"
+	TxRules            = "Rules"
+	TxGenesis          = "Genesis"
 )
 
 // TransientBatches is the transient field an Append may carry its batches

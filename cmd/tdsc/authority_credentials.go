@@ -106,16 +106,27 @@ func (s registrySource) Participant(ctx context.Context, id string) (identity.Pa
 }
 
 // ParticipantByDID finds the participant the ledger registers under did
-// with another id: the latest participant.registered or participant.updated
-// record naming did, whose participant's current state still carries it. It
-// reads the participant records of the whole ledger, which an authority's
-// space keeps small (dcp.DIDSource).
+// with another id (dcp.DIDSource): from the ledger's DID index
+// (rulebook.ParticipantByDID). A DID registered before the ledger indexed
+// DIDs (rule participant.did-unique), or a ledger service that does not
+// serve the index, is found by the latest
+// participant.registered or participant.updated record naming it whose
+// participant's current state still carries it, read from the participant
+// records of the whole ledger.
 func (s registrySource) ParticipantByDID(ctx context.Context, did string) (identity.Participant, error) {
 	l, closeFn, err := openAuthorityLedger(ctx, s.lf, s.a.Genesis())
 	if err != nil {
 		return identity.Participant{}, err
 	}
 	defer closeFn()
+	if ix, ok := l.(interface {
+		ParticipantByDID(ctx context.Context, did string) (identity.Participant, error)
+	}); ok {
+		// Not found there (or a ledger service without the index): the scan.
+		if p, err := ix.ParticipantByDID(ctx, did); err == nil {
+			return p, nil
+		}
+	}
 	q, ok := l.(interface {
 		Query(context.Context, ledger.Query) (ledger.Page, error)
 	})

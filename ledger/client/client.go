@@ -168,6 +168,15 @@ func (c *Client) Participant(ctx context.Context, id string) (identity.Participa
 	return p, err
 }
 
+// ParticipantByDID gets the participant registered with did (public, no
+// token); ledger.ErrNotFound when none is.
+func (c *Client) ParticipantByDID(ctx context.Context, did string) (identity.Participant, error) {
+	var p identity.Participant
+	r, _ := c.req(ctx, false)
+	err := do(r.SetResult(&p).Get("/ledger/v1/participants?" + url.Values{"did": {did}}.Encode()))
+	return p, err
+}
+
 // DirectoryChanges gets the participants whose directory entries changed at
 // record index since or later (public, no token; see
 // ledger.ReadDirectoryChanges): at most limit (0: the ledger's default page).

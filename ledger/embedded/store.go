@@ -367,6 +367,23 @@ func (s *Store) Participant(ctx context.Context, id string) (identity.Participan
 	return *p, nil
 }
 
+// ParticipantByDID returns the participant registered with did, or
+// ErrNotFound (rulebook.ParticipantByDID).
+func (s *Store) ParticipantByDID(ctx context.Context, did string) (identity.Participant, error) {
+	var p *identity.Participant
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		p, err = rulebook.ParticipantByDID(&txState{tx: tx, cache: s.cache}, did)
+		return err
+	})
+	if err != nil {
+		return identity.Participant{}, err
+	}
+	if p == nil {
+		return identity.Participant{}, fmt.Errorf("%w: no participant is registered with DID %s", ledger.ErrNotFound, did)
+	}
+	return *p, nil
+}
+
 // Rules returns the space rules of the last rules.updated (empty rules before any).
 func (s *Store) Rules(ctx context.Context) (policy.SpaceRules, error) {
 	r, ok := s.cache.getRules()

@@ -446,6 +446,14 @@ func (l *Ledger) Participant(ctx context.Context, id string) (identity.Participa
 	return p, err
 }
 
+// ParticipantByDID returns the participant registered with did, or
+// ErrNotFound (rulebook.ParticipantByDID).
+func (l *Ledger) ParticipantByDID(ctx context.Context, did string) (identity.Participant, error) {
+	var p identity.Participant
+	err := l.evaluate(ctx, &p, wire.TxParticipantByDID, did)
+	return p, err
+}
+
 // Rules returns the space's current rules.
 func (l *Ledger) Rules(ctx context.Context) (policy.SpaceRules, error) {
 	var r policy.SpaceRules

@@ -29,6 +29,7 @@ type Backend interface {
 	Checkpoint(ctx context.Context) ([]byte, error)
 	ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, error)
 	Participant(ctx context.Context, id string) (identity.Participant, error)
+	ParticipantByDID(ctx context.Context, did string) (identity.Participant, error)
 	CheckpointPage(ctx context.Context, q ledger.CheckpointQuery) (ledger.CheckpointPage, error)
 }
 
@@ -645,6 +646,35 @@ func testParticipants(t *testing.T, f *fixture) {
 	if !errors.Is(err, ledger.ErrRefused) || !errors.As(err, &re) || re.Rule != "participant.did-unique" || re.Field != "participant.did" {
 		t.Fatalf("registering %s for p8: %v, want refused by participant.did-unique on participant.did", did, err)
 	}
+	// By DID: the participant registered by it, and one registered under
+	// another id with a did; a DID given up is no one's.
+	byDID := func(did, want string) {
+		t.Helper()
+		p, err := f.b.ParticipantByDID(f.ctx, did)
+		if want == "" {
+			if !errors.Is(err, ledger.ErrNotFound) {
+				t.Fatalf("participant by DID %s: %+v, %v; want ErrNotFound", did, p, err)
+			}
+			return
+		}
+		if err != nil || p.ID != want || p.DID != did {
+			t.Fatalf("participant by DID %s: %+v, %v; want %s", did, p, err, want)
+		}
+	}
+	byDID(did, did)
+	const did7, did7b = "did:web:p7.example.com", "did:web:p7.example.org"
+	if rec, err = f.s.Participant("p7", "CN-BJ"); err != nil {
+		t.Fatal(err)
+	}
+	rec.Participant.DID = did7
+	f.append(t, f.s.Authority(), rec)
+	byDID(did7, "p7")
+	moved := f.s.Suspend("p7")
+	moved.Participant.Status, moved.Participant.DID = identity.StatusActive, did7b
+	f.append(t, f.s.Authority(), moved)
+	byDID(did7, "")
+	byDID(did7b, "p7")
+	byDID("did:web:nobody.example.com", "")
 }
 
 // testDirectoryChanges reads the participant.updated records as directory

@@ -304,6 +304,28 @@ func (a *applier) participant(update bool) ([]Change, error) {
 // backend keeps DIDs with the keys it already indexes.
 const didIndexPrefix = "did:"
 
+// ParticipantByDID reads the participant registered with did from the key
+// index of st (the rulebook state of any backend), nil when none is: the
+// participant.did-unique rule keeps a DID to one participant. DIDs
+// registered before that rule are not in the index.
+func ParticipantByDID(st interface {
+	KeyHolder(thumbprint string) (string, error)
+	Participant(id string) (*identity.Participant, error)
+}, did string) (*identity.Participant, error) {
+	if !strings.HasPrefix(did, didIndexPrefix) {
+		return nil, nil
+	}
+	holder, err := st.KeyHolder(did)
+	if err != nil || holder == "" {
+		return nil, err
+	}
+	p, err := st.Participant(holder)
+	if err != nil || p == nil || p.DID != did {
+		return nil, err
+	}
+	return p, nil
+}
+
 // participantDID enforces RuleDIDUnique on p (replacing old, nil for a
 // registration): a DID names one participant, and a participant registered
 // by its DID (its id is a DID) carries that DID. It returns the index

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,7 @@ type Backend interface {
 	Checkpoint(ctx context.Context) ([]byte, error)
 	ConsistencyProof(ctx context.Context, from, to uint64) ([][]byte, error)
 	Participant(ctx context.Context, id string) (identity.Participant, error)
+	ParticipantByDID(ctx context.Context, did string) (identity.Participant, error)
 	Rules(ctx context.Context) (policy.SpaceRules, error)
 	Genesis() ledger.Genesis
 	VerifierKey() string
@@ -126,6 +128,7 @@ func New(cfg Config) (http.Handler, error) {
 	route("GET /ledger/v1/proof/consistency", h.consistency)
 	route("GET /ledger/v1/participants/{id}", h.participant)
 	route("GET /ledger/v1/directory/changes", h.directoryChanges)
+	route("GET /ledger/v1/participants", h.participantByDID)
 	route("GET /ledger/v1/datasets/{id}", h.dataset)
 	route("GET /ledger/v1/participants/{id}/jwks", h.jwks)
 	route("GET /ledger/v1/rules", func(w http.ResponseWriter, r *http.Request) error {
@@ -363,6 +366,21 @@ func (h *handler) consistency(w http.ResponseWriter, r *http.Request) error {
 
 func (h *handler) participant(w http.ResponseWriter, r *http.Request) error {
 	p, err := h.cfg.Backend.Participant(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, p)
+}
+
+// participantByDID is the participant registered with the DID of ?did=
+// (public, like the directory): an Issuer Service finds a credential
+// request's holder by it.
+func (h *handler) participantByDID(w http.ResponseWriter, r *http.Request) error {
+	did := r.URL.Query().Get("did")
+	if !strings.HasPrefix(did, "did:") {
+		return &ledger.MalformedError{Rule: ledger.RuleFormat, Field: "did", Reason: "required: a DID (did:<method>:…)"}
+	}
+	p, err := h.cfg.Backend.ParticipantByDID(r.Context(), did)
 	if err != nil {
 		return err
 	}

@@ -154,6 +154,21 @@ func TestReadsNeedRoles(t *testing.T) {
 	if p, err := noToken.Participant(ctx, "p1"); err != nil || p.Region != "CN-BJ" {
 		t.Fatalf("participant p1: %+v %v", p, err)
 	}
+	if _, err := noToken.ParticipantByDID(ctx, "did:web:nobody.example.com"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("participant by an unregistered DID: %v", err)
+	}
+	for _, q := range []string{"", "?did=p1"} {
+		resp, err := srv.Client().Get(srv.URL + "/ledger/v1/participants" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body api.Error
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || body.Field != "did" {
+			t.Fatalf("participants%s: %d %+v, want 400 naming did", q, resp.StatusCode, body)
+		}
+	}
 	resp, err = srv.Client().Get(srv.URL + "/ledger/v1/participants/p1/jwks")
 	if err != nil {
 		t.Fatal(err)
