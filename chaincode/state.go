@@ -115,7 +115,7 @@ func (w *worldState) Agreement(id string) (*rulebook.Agreement, error) {
 	return getJSON[rulebook.Agreement](w, keyAgreement(id))
 }
 
-// Transfer reads a transfer's state, which is not JSON (see transferV1).
+// Transfer reads a transfer's state, which is not JSON (see transfer.go).
 func (w *worldState) Transfer(id string) (*rulebook.Transfer, error) {
 	return getObj(w, keyTransfer(id), func(v []byte) (*rulebook.Transfer, error) { return decodeTransfer(id, v) })
 }
@@ -152,7 +152,7 @@ func (w *worldState) put(changes []rulebook.Change) error {
 		case c.Agreement != nil:
 			key, obj = keyAgreement(c.Agreement.ID), c.Agreement
 		case c.Transfer != nil:
-			key, v = keyTransfer(c.Transfer.ID), encodeTransfer(c.Transfer)
+			key, v = keyTransfer(c.Transfer.ID), rulebook.EncodeKeyedTransfer(c.Transfer)
 		case c.Objection != nil:
 			key, obj = keyObjection(c.Objection.ID), c.Objection
 		case c.Key != nil:

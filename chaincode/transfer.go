@@ -1,9 +1,7 @@
 package chaincode
 
 import (
-	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/tdsc/tdsc/ledger/rulebook"
@@ -16,40 +14,8 @@ import (
 // block, which each peer copies once per level of protobuf nesting in each
 // validation pass. World state is read by the chaincode alone (readers of
 // the ledger read the blocks' events), so its encoding is the chaincode's
-// own. States written as JSON by earlier chaincodes are still read.
-//
-// Form: the byte transferV1, a byte of flags, then the agreement, provider
-// and consumer, each as a uvarint length and its bytes. The id is the key's.
-const transferV1 = 0x01
-
-const (
-	flagCompleted = 1 << iota
-	flagByProvider
-	flagByConsumer
-	flagsKnown = flagCompleted | flagByProvider | flagByConsumer
-)
-
-// encodeTransfer is t's value in world state.
-func encodeTransfer(t *rulebook.Transfer) []byte {
-	var flags byte
-	if t.Completed {
-		flags |= flagCompleted
-	}
-	if t.CompletedByProvider {
-		flags |= flagByProvider
-	}
-	if t.CompletedByConsumer {
-		flags |= flagByConsumer
-	}
-	out := make([]byte, 0, 2+3*binary.MaxVarintLen16+len(t.Agreement)+len(t.Provider)+len(t.Consumer))
-	out = append(out, transferV1, flags)
-	for _, s := range []string{t.Agreement, t.Provider, t.Consumer} {
-		out = binary.AppendUvarint(out, uint64(len(s)))
-		out = append(out, s...)
-	}
-	return out
-}
-
+// own: rulebook.EncodeKeyedTransfer (the id is the key's). States written as
+// JSON by earlier chaincodes are still read.
 // decodeTransfer reads the value of transfer id's key: the binary form, or
 // the JSON of earlier chaincodes.
 func decodeTransfer(id string, v []byte) (*rulebook.Transfer, error) {
@@ -63,28 +29,9 @@ func decodeTransfer(id string, v []byte) (*rulebook.Transfer, error) {
 		}
 		return t, nil
 	}
-	if len(v) < 2 || v[0] != transferV1 {
-		return nil, errors.New("neither JSON nor the binary form of a transfer")
-	}
-	flags := v[1]
-	if flags&^flagsKnown != 0 {
-		return nil, fmt.Errorf("unknown flags %#x", flags)
-	}
-	t := &rulebook.Transfer{ID: id, Completed: flags&flagCompleted != 0,
-		CompletedByProvider: flags&flagByProvider != 0, CompletedByConsumer: flags&flagByConsumer != 0}
-	rest := v[2:]
-	for _, f := range []*string{&t.Agreement, &t.Provider, &t.Consumer} {
-		n, k := binary.Uvarint(rest)
-		if k <= 0 || n > uint64(len(rest)-k) {
-			return nil, errors.New("truncated")
-		}
-		if k != len(binary.AppendUvarint(nil, n)) {
-			return nil, errors.New("a length not in its shortest form")
-		}
-		*f, rest = string(rest[k:k+int(n)]), rest[k+int(n):]
-	}
-	if len(rest) > 0 {
-		return nil, fmt.Errorf("%d bytes after the transfer", len(rest))
+	t, err := rulebook.DecodeKeyedTransfer(id, v)
+	if err != nil {
+		return nil, fmt.Errorf("neither JSON nor the binary form of a transfer: %w", err)
 	}
 	return t, nil
 }

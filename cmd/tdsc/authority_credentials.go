@@ -106,56 +106,25 @@ func (s registrySource) Participant(ctx context.Context, id string) (identity.Pa
 }
 
 // ParticipantByDID finds the participant the ledger registers under did
-// with another id (dcp.DIDSource): from the ledger's DID index
-// (rulebook.ParticipantByDID). A DID registered before the ledger indexed
-// DIDs (rule participant.did-unique), or a ledger service that does not
-// serve the index, is found by the latest
-// participant.registered or participant.updated record naming it whose
-// participant's current state still carries it, read from the participant
-// records of the whole ledger.
+// with another id (dcp.DIDSource; ledger.FindParticipantByDID).
 func (s registrySource) ParticipantByDID(ctx context.Context, did string) (identity.Participant, error) {
 	l, closeFn, err := openAuthorityLedger(ctx, s.lf, s.a.Genesis())
 	if err != nil {
 		return identity.Participant{}, err
 	}
 	defer closeFn()
-	if ix, ok := l.(interface {
-		ParticipantByDID(ctx context.Context, did string) (identity.Participant, error)
-	}); ok {
-		// Not found there (or a ledger service without the index): the scan.
-		if p, err := ix.ParticipantByDID(ctx, did); err == nil {
-			return p, nil
-		}
-	}
 	q, ok := l.(interface {
 		Query(context.Context, ledger.Query) (ledger.Page, error)
+		Participant(context.Context, string) (identity.Participant, error)
 	})
 	if !ok {
 		return identity.Participant{}, fmt.Errorf("%w: this ledger cannot be searched by DID", identity.ErrUnknownParticipant)
 	}
-	var ids []string
-	for _, kind := range []ledger.Kind{ledger.KindParticipantRegistered, ledger.KindParticipantUpdated} {
-		for cur := ""; ; {
-			page, err := q.Query(ctx, ledger.Query{Kind: kind, Cursor: cur, Limit: ledger.MaxPageSize})
-			if err != nil {
-				return identity.Participant{}, err
-			}
-			for _, e := range page.Records {
-				if p := e.Record.Participant; p != nil && p.DID == did {
-					ids = append(ids, p.ID)
-				}
-			}
-			if cur = page.Next; cur == "" {
-				break
-			}
-		}
+	p, err := ledger.FindParticipantByDID(ctx, q, did)
+	if errors.Is(err, ledger.ErrNotFound) {
+		err = fmt.Errorf("%w: %w", identity.ErrUnknownParticipant, err)
 	}
-	for i := len(ids) - 1; i >= 0; i-- {
-		if p, err := l.Participant(ctx, ids[i]); err == nil && p.DID == did {
-			return p, nil
-		}
-	}
-	return identity.Participant{}, fmt.Errorf("%w: no participant record names DID %s", identity.ErrUnknownParticipant, did)
+	return p, err
 }
 
 func newAuthorityCredentialsCmd() *cobra.Command {

@@ -2,7 +2,6 @@ package embedded
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -23,7 +22,7 @@ var (
 	bParticipants = []byte("state.participants") // id -> identity.Participant JSON
 	bDatasets     = []byte("state.datasets")     // id -> rulebook.Dataset JSON
 	bAgreements   = []byte("state.agreements")   // id -> rulebook.Agreement JSON
-	bTransfers    = []byte("state.transfers")    // id -> encodeTransfer
+	bTransfers    = []byte("state.transfers")    // id -> rulebook.EncodeTransfer
 	bObjections   = []byte("state.objections")   // id -> rulebook.Objection JSON
 	bKeys         = []byte("state.keys")         // key thumbprint -> participant id
 	stateBuckets  = [][]byte{bParticipants, bDatasets, bAgreements, bTransfers, bObjections, bKeys}
@@ -64,7 +63,7 @@ func (st *txState) Transfer(id string) (*rulebook.Transfer, error) {
 	if raw == nil {
 		return nil, nil
 	}
-	t, err := decodeTransfer(raw)
+	t, err := rulebook.DecodeTransfer(raw)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: state %s/%s: %w (reopen with Options.RebuildState to rebuild the state from the records)", bTransfers, id, err)
 	}
@@ -195,7 +194,7 @@ func stateValue(c *rulebook.Change) ([]byte, error) {
 	case c.Agreement != nil:
 		return json.Marshal(c.Agreement)
 	case c.Transfer != nil:
-		return encodeTransfer(c.Transfer), nil
+		return rulebook.EncodeTransfer(c.Transfer), nil
 	case c.Objection != nil:
 		return json.Marshal(c.Objection)
 	case c.Key != nil && c.Key.Participant != "":
@@ -363,61 +362,4 @@ func (c *capped[T]) put(k string, v *T) {
 		}
 	}
 	c.m[k] = v
-}
-
-// Transfers are the one state object per record of a transfer-heavy ledger:
-// each is written at authorisation and read and rewritten at completion, so
-// they are kept in a small binary form, not JSON (which cost about a tenth
-// of the committer's time): a version byte, a flags byte (completed, by
-// provider, by consumer), then id, agreement, provider and consumer, each a
-// uvarint length and its bytes.
-const (
-	transferV1         = 1
-	transferCompleted  = 1 << 0
-	transferByProvider = 1 << 1
-	transferByConsumer = 1 << 2
-	transferKnownFlags = transferCompleted | transferByProvider | transferByConsumer
-)
-
-func encodeTransfer(t *rulebook.Transfer) []byte {
-	var flags byte
-	if t.Completed {
-		flags |= transferCompleted
-	}
-	if t.CompletedByProvider {
-		flags |= transferByProvider
-	}
-	if t.CompletedByConsumer {
-		flags |= transferByConsumer
-	}
-	b := make([]byte, 0, 2+4*binary.MaxVarintLen16+len(t.ID)+len(t.Agreement)+len(t.Provider)+len(t.Consumer))
-	b = append(b, transferV1, flags)
-	for _, f := range []string{t.ID, t.Agreement, t.Provider, t.Consumer} {
-		b = binary.AppendUvarint(b, uint64(len(f)))
-		b = append(b, f...)
-	}
-	return b
-}
-
-func decodeTransfer(b []byte) (*rulebook.Transfer, error) {
-	if len(b) < 2 || b[0] != transferV1 || b[1]&^transferKnownFlags != 0 {
-		return nil, fmt.Errorf("not a version %d transfer", transferV1)
-	}
-	flags := b[1]
-	b = b[2:]
-	var f [4]string
-	for i := range f {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || n > uint64(len(b)-k) {
-			return nil, fmt.Errorf("transfer field %d is truncated", i)
-		}
-		f[i], b = string(b[k:k+int(n)]), b[k+int(n):]
-	}
-	if len(b) != 0 {
-		return nil, fmt.Errorf("%d bytes after the transfer", len(b))
-	}
-	return &rulebook.Transfer{ID: f[0], Agreement: f[1], Provider: f[2], Consumer: f[3],
-		Completed:           flags&transferCompleted != 0,
-		CompletedByProvider: flags&transferByProvider != 0,
-		CompletedByConsumer: flags&transferByConsumer != 0}, nil
 }
