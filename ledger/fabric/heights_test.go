@@ -19,6 +19,14 @@ func TestPeerHeightsWait(t *testing.T) {
 	if h.wait(ctx, 3, 10*time.Millisecond) {
 		t.Fatal("no peer holds block 3, wait says yes")
 	}
+	// The wait above gave up and marked both peers behind; each delivers a
+	// block before the next wait starts, so that wait counts on both
+	// whenever its goroutine runs.
+	h.set("Org2MSP", 1)
+	h.set("Org3MSP", 1)
+	if h.behind["Org2MSP"] || h.behind["Org3MSP"] {
+		t.Fatalf("behind %v after both delivered", h.behind)
+	}
 	done := make(chan bool)
 	go func() { done <- h.wait(ctx, 3, time.Minute) }()
 	h.set("Org2MSP", 4)
