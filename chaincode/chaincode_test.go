@@ -569,3 +569,89 @@ func TestEventIsSentBytes(t *testing.T) {
 		t.Fatalf("trailing bytes: %v", err)
 	}
 }
+
+// TestDIDIndexBuiltOnUpgrade: world state from before DIDs were indexed
+// (participant.did-unique; marker keyIndexKeys, no DID entries) answers
+// ParticipantByDID at once, from a build in the query's own simulation,
+// and the next Append writes the DID entries and the marker before its
+// rules run. A DID two old participants share stays with the first in id
+// order.
+func TestDIDIndexBuiltOnUpgrade(t *testing.T) {
+	const alice, bob = "did:web:alice.example.com", "did:web:bob.example.com"
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMemState()
+	p1, _ := s.Participant("p1", "CN-BJ")
+	p1.Participant.DID = alice
+	p2, _ := s.Participant("p2", "CN-SH")
+	p2.Participant.DID = bob
+	b, err := s.Batch(s.Authority(), p1, p2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx(t, m, s.Genesis, nil, b); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(m.kv[keyIndexBuilt]); got != keyIndexDIDs {
+		t.Fatalf("marker %q in a new space, want %q", got, keyIndexDIDs)
+	}
+	// What a chaincode from before the DID index left: keys indexed, DIDs
+	// not; and p3, registered then with alice's DID as well.
+	delete(m.kv, keyHolder(alice))
+	delete(m.kv, keyHolder(bob))
+	m.kv[keyIndexBuilt] = []byte(keyIndexKeys)
+	var p3 identity.Participant
+	if err := json.Unmarshal(m.kv[keyParticipant("p2")], &p3); err != nil {
+		t.Fatal(err)
+	}
+	p3.ID, p3.DID, p3.Keys = "p3", alice, nil
+	raw, _ := json.Marshal(p3)
+	m.kv[keyParticipant("p3")] = raw
+
+	// The query: answered, and nothing it built is kept.
+	before := maps.Clone(m.kv)
+	for did, want := range map[string]string{alice: "p1", bob: "p2"} {
+		p, err := participantByDID(&memState{kv: maps.Clone(m.kv)}, s.Genesis, did)
+		if err != nil || p == nil || p.ID != want {
+			t.Fatalf("%s before any Append: %+v, %v; want %s", did, p, err, want)
+		}
+	}
+	if !maps.EqualFunc(before, m.kv, bytes.Equal) {
+		t.Fatal("the query changed world state")
+	}
+
+	// The next Append builds the entries, and its own rules see them.
+	p9, _ := s.Participant("p9", "CN-GD")
+	p9.Participant.DID = bob
+	b9, err := s.Batch(s.Authority(), p9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx(t, m, s.Genesis, nil, b9)
+	var re *ledger.RuleError
+	if !errors.As(err, &re) || re.Rule != rulebook.RuleDIDUnique || !strings.Contains(re.Reason, "p2") {
+		t.Fatalf("p9 with p2's DID after the upgrade: %v, want refused by %s naming p2", err, rulebook.RuleDIDUnique)
+	}
+	p4, _ := s.Participant("p4", "CN-SZ")
+	b4, err := s.Batch(s.Authority(), p4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx(t, m, s.Genesis, nil, b4); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(m.kv[keyIndexBuilt]); got != keyIndexDIDs {
+		t.Fatalf("marker %q after the build, want %q", got, keyIndexDIDs)
+	}
+	for did, want := range map[string]string{alice: "p1", bob: "p2"} {
+		if got := string(m.kv[keyHolder(did)]); got != want {
+			t.Errorf("%s held by %q after the build, want %s", did, got, want)
+		}
+	}
+	tp1, _ := rulebook.KeyThumbprint(s.Keys["p1"].JWK())
+	if got := string(m.kv[keyHolder(tp1)]); got != "p1" {
+		t.Errorf("p1's key held by %q: the keys' index was left as it was", got)
+	}
+}

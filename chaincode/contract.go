@@ -10,6 +10,7 @@ import (
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 
 	"github.com/tdsc/tdsc/chaincode/wire"
+	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/policy"
@@ -157,14 +158,16 @@ func (c *Contract) Participant(ctx contractapi.TransactionContextInterface, id s
 }
 
 // ParticipantByDID returns the participant registered with did
-// (identity.Participant JSON), read from the rulebook's DID index.
+// (identity.Participant JSON), read from the rulebook's DID index. Until an
+// Append has built what an upgraded space's index lacks (ensureKeyIndex),
+// the query builds it in its own simulation, which is never committed.
 func (c *Contract) ParticipantByDID(ctx contractapi.TransactionContextInterface, did string) (string, error) {
 	st := ctx.GetStub()
 	g, err := genesis(st)
 	if err != nil {
 		return "", fail(err)
 	}
-	p, err := rulebook.ParticipantByDID(newWorldState(st, g), did)
+	p, err := participantByDID(st, g, did)
 	if err != nil {
 		return "", fail(err)
 	}
@@ -172,6 +175,16 @@ func (c *Contract) ParticipantByDID(ctx contractapi.TransactionContextInterface,
 		return "", fail(notFound("no participant is registered with DID %s", did))
 	}
 	return marshal(p)
+}
+
+// participantByDID reads did's participant from the index of st, built
+// first where an upgraded space's index lacks entries (ensureKeyIndex).
+func participantByDID(st writeStore, g ledger.Genesis, did string) (*identity.Participant, error) {
+	ws := newWorldState(st, g)
+	if err := ensureKeyIndex(st, ws); err != nil {
+		return nil, err
+	}
+	return rulebook.ParticipantByDID(ws, did)
 }
 
 // Rules returns the space's current rules (policy.SpaceRules JSON).

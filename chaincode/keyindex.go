@@ -11,32 +11,50 @@ import (
 )
 
 // keyIndexBuilt marks world state whose key index (keyHolder) holds every
-// registered participant's keys. World state written by a chaincode from
-// before the index (participant.key-unique) lacks it: the first Append after
-// the upgrade builds it, in its own transaction, before any rule runs, so no
-// key registered then can be registered again to another participant.
+// registered participant's keys and DIDs; its value says how far it was
+// built. World state written by a chaincode from before the index
+// (participant.key-unique) lacks the marker, and one from before DIDs were
+// indexed (participant.did-unique) holds keyIndexKeys: the first Append
+// after the upgrade builds what is missing, in its own transaction, before
+// any rule runs, so no key or DID registered then can be registered again
+// to another participant, and the index answers for every DID.
 const keyIndexBuilt = "m/key-index"
+
+// The marker's values: keys indexed; keys and DIDs indexed.
+const (
+	keyIndexKeys = "1"
+	keyIndexDIDs = "2"
+)
 
 // rangeStore is the range read the index build needs; the shim's stub has it.
 type rangeStore interface {
 	GetStateByRange(startKey, endKey string) (shim.StateQueryIteratorInterface, error)
 }
 
-// ensureKeyIndex builds the key index once (see keyIndexBuilt). Entries it
-// writes are put in ws's read cache too, so the rules of this transaction see
-// them. Participants are visited in key order, so every endorser writes the
-// same entries; a key two old participants share (possible before the rule)
-// stays with the first in that order.
+// ensureKeyIndex builds what the key index lacks, once (see keyIndexBuilt).
+// Entries it writes are put in ws's read cache too, so the rules of this
+// transaction (or the query it serves) see them. Participants are visited
+// in key order, so every endorser writes the same entries; a key or DID two
+// old participants share (possible before the rules) stays with the first
+// in that order.
 func ensureKeyIndex(st writeStore, ws *worldState) error {
-	done, err := ws.get(keyIndexBuilt)
-	if err != nil || done != nil {
+	built, err := ws.get(keyIndexBuilt)
+	if err != nil || string(built) == keyIndexDIDs {
 		return err
 	}
+	keys := built == nil
 	it, err := st.GetStateByRange(keyParticipant(""), keyParticipant("")[:1]+"0")
 	if err != nil {
 		return fmt.Errorf("chaincode: key index: list participants: %w", err)
 	}
 	defer it.Close()
+	put := func(e *rulebook.KeyEntry) error {
+		if err := st.PutState(keyHolder(e.Thumbprint), []byte(e.Participant)); err != nil {
+			return fmt.Errorf("chaincode: key index: %w", err)
+		}
+		ws.cache[keyHolder(e.Thumbprint)] = []byte(e.Participant)
+		return nil
+	}
 	for it.HasNext() {
 		kv, err := it.Next()
 		if err != nil {
@@ -46,27 +64,37 @@ func ensureKeyIndex(st writeStore, ws *worldState) error {
 		if err := json.Unmarshal(kv.Value, &p); err != nil {
 			return fmt.Errorf("chaincode: key index: participant %s: %w", kv.Key, err)
 		}
-		for _, k := range p.Keys {
-			tp, err := rulebook.KeyThumbprint(k)
-			if err != nil {
-				continue // a key that never verifies anything holds no place
+		if keys {
+			for _, k := range p.Keys {
+				tp, err := rulebook.KeyThumbprint(k)
+				if err != nil {
+					continue // a key that never verifies anything holds no place
+				}
+				holder, err := ws.KeyHolder(tp)
+				if err != nil {
+					return err
+				}
+				if holder != "" {
+					continue
+				}
+				if err := put(&rulebook.KeyEntry{Thumbprint: tp, Participant: p.ID}); err != nil {
+					return err
+				}
 			}
-			holder, err := ws.KeyHolder(tp)
-			if err != nil {
+		}
+		e, err := rulebook.UnindexedDID(ws, &p)
+		if err != nil {
+			return err
+		}
+		if e != nil {
+			if err := put(e); err != nil {
 				return err
 			}
-			if holder != "" {
-				continue
-			}
-			if err := st.PutState(keyHolder(tp), []byte(p.ID)); err != nil {
-				return fmt.Errorf("chaincode: key index: %w", err)
-			}
-			ws.cache[keyHolder(tp)] = []byte(p.ID)
 		}
 	}
-	if err := st.PutState(keyIndexBuilt, []byte("1")); err != nil {
+	if err := st.PutState(keyIndexBuilt, []byte(keyIndexDIDs)); err != nil {
 		return fmt.Errorf("chaincode: key index: %w", err)
 	}
-	ws.cache[keyIndexBuilt] = []byte("1")
+	ws.cache[keyIndexBuilt] = []byte(keyIndexDIDs)
 	return nil
 }

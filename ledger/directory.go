@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"strconv"
 	"time"
-
-	"github.com/tdsc/tdsc/identity"
 )
 
 // DirectoryChange says that a participant's directory entry changed: the
@@ -100,48 +98,4 @@ func FollowDirectory(ctx context.Context, read func(ctx context.Context, since u
 			return
 		}
 	}
-}
-
-// FindParticipantByDID finds the participant registered with did on l:
-// from the ledger's DID index when l serves it (ParticipantByDID: the
-// embedded store, the Fabric backend, the ledger client), else, or when the
-// index does not hold did (a DID registered before the rulebook indexed
-// DIDs, participant.did-unique; a ledger service without the index), by the
-// latest participant.registered or participant.updated record naming did
-// whose participant's current state still carries it, read from every
-// participant record of l. ErrNotFound when no participant carries did.
-func FindParticipantByDID(ctx context.Context, l interface {
-	Query(ctx context.Context, q Query) (Page, error)
-	Participant(ctx context.Context, id string) (identity.Participant, error)
-}, did string) (identity.Participant, error) {
-	if ix, ok := l.(interface {
-		ParticipantByDID(ctx context.Context, did string) (identity.Participant, error)
-	}); ok {
-		if p, err := ix.ParticipantByDID(ctx, did); err == nil {
-			return p, nil
-		}
-	}
-	var ids []string
-	for _, kind := range []Kind{KindParticipantRegistered, KindParticipantUpdated} {
-		for cur := ""; ; {
-			page, err := l.Query(ctx, Query{Kind: kind, Cursor: cur, Limit: MaxPageSize})
-			if err != nil {
-				return identity.Participant{}, err
-			}
-			for _, e := range page.Records {
-				if p := e.Record.Participant; p != nil && p.DID == did {
-					ids = append(ids, p.ID)
-				}
-			}
-			if cur = page.Next; cur == "" {
-				break
-			}
-		}
-	}
-	for i := len(ids) - 1; i >= 0; i-- {
-		if p, err := l.Participant(ctx, ids[i]); err == nil && p.DID == did {
-			return p, nil
-		}
-	}
-	return identity.Participant{}, fmt.Errorf("%w: no participant record names DID %s", ErrNotFound, did)
 }

@@ -106,21 +106,19 @@ func (s registrySource) Participant(ctx context.Context, id string) (identity.Pa
 }
 
 // ParticipantByDID finds the participant the ledger registers under did
-// with another id (dcp.DIDSource; ledger.FindParticipantByDID).
+// with another id (dcp.DIDSource), from the ledger's DID index: the
+// embedded store and the ledger service keep every participant's DID there.
 func (s registrySource) ParticipantByDID(ctx context.Context, did string) (identity.Participant, error) {
 	l, closeFn, err := openAuthorityLedger(ctx, s.lf, s.a.Genesis())
 	if err != nil {
 		return identity.Participant{}, err
 	}
 	defer closeFn()
-	q, ok := l.(interface {
-		Query(context.Context, ledger.Query) (ledger.Page, error)
-		Participant(context.Context, string) (identity.Participant, error)
-	})
+	ix, ok := l.(dcp.DIDSource)
 	if !ok {
 		return identity.Participant{}, fmt.Errorf("%w: this ledger cannot be searched by DID", identity.ErrUnknownParticipant)
 	}
-	p, err := ledger.FindParticipantByDID(ctx, q, did)
+	p, err := ix.ParticipantByDID(ctx, did)
 	if errors.Is(err, ledger.ErrNotFound) {
 		err = fmt.Errorf("%w: %w", identity.ErrUnknownParticipant, err)
 	}

@@ -235,7 +235,8 @@ func checkDerived(ctx context.Context, tx *bolt.Tx, g ledger.Genesis) error {
 		}
 	}
 
-	// The meta keys: genesis as stored, size, the size the state reflects.
+	// The meta keys: genesis as stored, size, the size the state reflects
+	// (and, with the state below, the DID index's marker).
 	meta := tx.Bucket(bMeta)
 	gj, _ := json.Marshal(g)
 	if got := meta.Get([]byte("genesis")); !bytes.Equal(got, gj) {
@@ -256,7 +257,7 @@ func checkDerived(ctx context.Context, tx *bolt.Tx, g ledger.Genesis) error {
 	for _, b := range stateBuckets {
 		want[string(b)] = map[string][]byte{}
 	}
-	want[string(bMeta)] = map[string][]byte{"genesis": gj, "size": itob(size), string(kState): itob(size)}
+	want[string(bMeta)] = map[string][]byte{"genesis": gj, "size": itob(size), string(kState): itob(size), string(kDIDIndex): {1}}
 	for _, c := range mem.Contents() {
 		b, k := stateSlot(&c)
 		if b == nil {

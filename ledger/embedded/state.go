@@ -32,6 +32,11 @@ var (
 	// "size" except in a ledger written before the state was kept here, or
 	// appended to by such a version since: Open then rebuilds the state.
 	kState = []byte("state")
+	// kDIDIndex (meta) marks state whose key index holds every
+	// participant's DID: absent in state kept by a version from before
+	// participant.did-unique, whose participants' DIDs Open then indexes
+	// once (indexDIDs).
+	kDIDIndex = []byte("did-index")
 )
 
 // txState is the rulebook.State of a bbolt transaction: the records below
@@ -239,7 +244,43 @@ func (s *Store) buildState(ctx context.Context, size uint64) error {
 		if err := tx.Bucket(bMeta).Delete(kRules); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bMeta).Delete(kDIDIndex); err != nil {
+			return err
+		}
 		return writeState(tx, contents, size)
+	})
+}
+
+// indexDIDs writes to the key index the DIDs of participants it lacks (see
+// kDIDIndex), once: participants in id order, so a DID two participants
+// registered before participant.did-unique share stays with the first, as
+// in the chaincode's build.
+func (s *Store) indexDIDs() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bMeta)
+		if meta.Get(kDIDIndex) != nil {
+			return nil
+		}
+		st, keys, n := &txState{tx: tx}, tx.Bucket(bKeys), 0
+		err := tx.Bucket(bParticipants).ForEach(func(id, raw []byte) error {
+			var p identity.Participant
+			if err := json.Unmarshal(raw, &p); err != nil {
+				return fmt.Errorf("embedded: state %s/%s: %w (reopen with Options.RebuildState to rebuild the state from the records)", bParticipants, id, err)
+			}
+			e, err := rulebook.UnindexedDID(st, &p)
+			if err != nil || e == nil {
+				return err
+			}
+			n++
+			return keys.Put([]byte(e.Thumbprint), []byte(e.Participant))
+		})
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			s.opts.Logger.Info("indexed the DIDs of participants registered before participant.did-unique", "participants", n)
+		}
+		return meta.Put(kDIDIndex, []byte{1})
 	})
 }
 

@@ -481,3 +481,77 @@ func TestStateDamaged(t *testing.T) {
 		}
 	})
 }
+
+// TestDIDIndexBuiltOnOpen: state kept by a version from before DIDs were
+// indexed (participant.did-unique: no DID entries, no marker) gets its
+// participants' DIDs indexed once by Open, so ParticipantByDID answers for
+// them and the rule holds them; a DID two such participants share stays
+// with the first in id order.
+func TestDIDIndexBuiltOnOpen(t *testing.T) {
+	const alice, bob = "did:web:alice.example.com", "did:web:bob.example.com"
+	ctx := context.Background()
+	sp, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s := openDir(t, dir, sp.Genesis)
+	p7, _ := sp.Participant("p7", "CN-BJ")
+	p7.Participant.DID = alice
+	p8, _ := sp.Participant("p8", "CN-SH")
+	p8.Participant.DID = bob
+	b, err := sp.Batch(sp.Authority(), p7, p8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	s.Close(ctx)
+
+	// What an older version kept: no DID entries, no marker; and p9, there
+	// with alice's DID as well.
+	db, err := bolt.Open(filepath.Join(dir, DBFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		keys := tx.Bucket(bKeys)
+		if string(keys.Get([]byte(alice))) != "p7" {
+			return fmt.Errorf("a new store did not index %s", alice)
+		}
+		for _, did := range []string{alice, bob} {
+			if err := keys.Delete([]byte(did)); err != nil {
+				return err
+			}
+		}
+		raw := tx.Bucket(bParticipants).Get([]byte("p8"))
+		p9 := strings.Replace(strings.Replace(string(raw), `"p8"`, `"p9"`, 1), bob, alice, 1)
+		if err := tx.Bucket(bParticipants).Put([]byte("p9"), []byte(p9)); err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Delete(kDIDIndex)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s = openDir(t, dir, sp.Genesis)
+	for did, want := range map[string]string{alice: "p7", bob: "p8"} {
+		if p, err := s.ParticipantByDID(ctx, did); err != nil || p.ID != want {
+			t.Fatalf("%s after Open: %s, %v; want %s", did, p.ID, err, want)
+		}
+	}
+	p6, _ := sp.Participant("p6", "CN-GD")
+	p6.Participant.DID = bob
+	b6, err := sp.Batch(sp.Authority(), p6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Append(ctx, b6)
+	var re *ledger.RuleError
+	if !errors.As(err, &re) || re.Rule != rulebook.RuleDIDUnique || !strings.Contains(re.Reason, "p8") {
+		t.Fatalf("p6 with p8's DID after Open: %v, want refused by %s naming p8", err, rulebook.RuleDIDUnique)
+	}
+}

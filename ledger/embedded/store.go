@@ -240,7 +240,7 @@ func (s *Store) init(ctx context.Context) error {
 	case s.opts.RebuildState:
 		s.opts.Logger.Info("rebuilding the ledger state from its records", "records", s.size)
 	case kept && at == s.size:
-		return nil
+		return s.indexDIDs()
 	case kept && at > s.size:
 		return fmt.Errorf("embedded: %s: the state reflects %d records, the ledger holds %d (run tdsc audit verify; reopen with Options.RebuildState to rebuild the state from the records)", s.db.Path(), at, s.size)
 	case kept:
@@ -248,7 +248,10 @@ func (s *Store) init(ctx context.Context) error {
 	case s.size > 0:
 		s.opts.Logger.Info("ledger keeps no state yet (written by an earlier version): building it once", "records", s.size)
 	}
-	return s.buildState(ctx, s.size)
+	if err := s.buildState(ctx, s.size); err != nil {
+		return err
+	}
+	return s.indexDIDs()
 }
 
 // replay applies every stored record to mem: records decode on parallel

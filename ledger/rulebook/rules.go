@@ -306,8 +306,9 @@ const didIndexPrefix = "did:"
 
 // ParticipantByDID reads the participant registered with did from the key
 // index of st (the rulebook state of any backend), nil when none is: the
-// participant.did-unique rule keeps a DID to one participant. DIDs
-// registered before that rule are not in the index.
+// participant.did-unique rule keeps a DID to one participant. Stores
+// written before that rule index their participants' DIDs once on upgrade
+// (UnindexedDID), so the index answers for every DID.
 func ParticipantByDID(st interface {
 	KeyHolder(thumbprint string) (string, error)
 	Participant(id string) (*identity.Participant, error)
@@ -326,11 +327,29 @@ func ParticipantByDID(st interface {
 	return p, nil
 }
 
+// UnindexedDID returns the key-index entry that p's DID lacks: p carries a
+// DID (did:<method>:…) that the index of st does not hold, as a DID
+// registered before RuleDIDUnique. Index builds (the embedded store's, the
+// chaincode's) call it for every participant in id order and write what it
+// returns, so a DID two such participants share stays with the first;
+// nil when there is nothing to write.
+func UnindexedDID(st interface {
+	KeyHolder(thumbprint string) (string, error)
+}, p *identity.Participant) (*KeyEntry, error) {
+	if !strings.HasPrefix(p.DID, didIndexPrefix) {
+		return nil, nil
+	}
+	holder, err := st.KeyHolder(p.DID)
+	if err != nil || holder != "" {
+		return nil, err
+	}
+	return &KeyEntry{Thumbprint: p.DID, Participant: p.ID}, nil
+}
+
 // participantDID enforces RuleDIDUnique on p (replacing old, nil for a
 // registration): a DID names one participant, and a participant registered
 // by its DID (its id is a DID) carries that DID. It returns the index
-// changes: p's DID taken, the DID old had and p no longer has freed. DIDs
-// registered before this rule are not in the index.
+// changes: p's DID taken, the DID old had and p no longer has freed.
 func (a *applier) participantDID(p, old *identity.Participant) ([]Change, error) {
 	if strings.HasPrefix(p.ID, "did:web:") && p.DID != p.ID {
 		return nil, refuse(RuleDIDUnique, "participant.did", "participant %s is registered by its DID, so its did must be %s, got %q", p.ID, p.ID, p.DID)
