@@ -307,7 +307,12 @@ the system roots and TDSC_TLS_CA_FILE.`,
 			var svc []dcp.Service
 			ledger := lf.url != "" || lf.dir != ""
 			if ledger {
-				is, err := newIssuerService(a, fi, registrySource{lf: &lf, a: a}, base+issuerServicePath, dcp.Hosts(allowed))
+				reqs, err := dcp.OpenRequestLog(filepath.Join(dir, issuanceRequestsFile), 0)
+				if err != nil {
+					return err
+				}
+				defer reqs.Close()
+				is, err := newIssuerService(a, fi, registrySource{lf: &lf, a: a}, base+issuerServicePath, dcp.Hosts(allowed), reqs)
 				if err != nil {
 					return err
 				}
@@ -381,9 +386,14 @@ the system roots and TDSC_TLS_CA_FILE.`,
 // authority's did:web base address.
 const issuerServicePath = "/issuer"
 
+// issuanceRequestsFile, in the authority's directory, keeps the Issuer
+// Service's credential requests across restarts (dcp.RequestLog).
+const issuanceRequestsFile = "issuance-requests.jsonl"
+
 // newIssuerService is the authority's DCP Issuer Service at endpoint,
-// reaching holders with the CLI's TLS roots (TDSC_TLS_CA_FILE).
-func newIssuerService(a *authority.Authority, fi *fileIssuer, src identity.Source, endpoint string, hosts dcp.Hosts) (*dcp.IssuerService, error) {
+// reaching holders with the CLI's TLS roots (TDSC_TLS_CA_FILE), keeping
+// its requests in reqs.
+func newIssuerService(a *authority.Authority, fi *fileIssuer, src identity.Source, endpoint string, hosts dcp.Hosts, reqs dcp.RequestStore) (*dcp.IssuerService, error) {
 	tc, err := cliTLS()
 	if err != nil {
 		return nil, err
@@ -397,7 +407,7 @@ func newIssuerService(a *authority.Authority, fi *fileIssuer, src identity.Sourc
 		return nil, err
 	}
 	return dcp.NewIssuerService(dcp.IssuerServiceConfig{DID: fi.current().DID(), Key: a.Key(), Issuer: fi, Ledger: src, Endpoint: endpoint,
-		Resolver: res, HTTPClient: hc, AllowedHosts: hosts})
+		Resolver: res, HTTPClient: hc, AllowedHosts: hosts, Requests: reqs, Log: slog.Default()})
 }
 
 // fileIssuer is the issuer serve works with: every change re-reads

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -46,6 +47,16 @@ type IssuerServiceConfig struct {
 	// MaxRequests bounds the requests remembered for the status API (default
 	// 10 000; the oldest are forgotten first).
 	MaxRequests int
+	// Requests, when set, keeps the requests across restarts (a
+	// *RequestLog): a request is accepted only once its state is saved, and
+	// each decision is saved as it is made. A request the service had not
+	// decided when it stopped is rejected when it starts again, asking the
+	// holder to request again: the access token its delivery needed has
+	// gone with the process.
+	Requests RequestStore
+	// Log receives what the service cannot answer on (a decision not
+	// saved); nil discards it.
+	Log         *slog.Logger
 	Leeway      time.Duration
 	Now         func() time.Time
 }
@@ -72,6 +83,20 @@ type IssuerService struct {
 	order   []string
 	pending int // requests being decided
 }
+
+// RequestStore keeps the Issuer Service's requests: Requests returns those
+// kept when the service starts, Save keeps a request's latest state.
+type RequestStore interface {
+	Requests() []IssuanceRequest
+	Save(IssuanceRequest) error
+}
+
+// defaultMaxRequests is IssuerServiceConfig.MaxRequests's default.
+const defaultMaxRequests = 10000
+
+// reasonInterrupted rejects, on start, a request the service had not
+// decided when it stopped.
+const reasonInterrupted = "the Issuer Service stopped before deciding this request: request again"
 
 // maxPending bounds the requests being decided at once; more are refused
 // with ErrBusy.
@@ -106,7 +131,10 @@ func NewIssuerService(cfg IssuerServiceConfig) (*IssuerService, error) {
 		return nil, err
 	}
 	if cfg.MaxRequests == 0 {
-		cfg.MaxRequests = 10000
+		cfg.MaxRequests = defaultMaxRequests
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Leeway == 0 {
 		cfg.Leeway = identity.DefaultLeeway
@@ -126,9 +154,43 @@ func NewIssuerService(cfg IssuerServiceConfig) (*IssuerService, error) {
 		hc = resty.NewWithClient(cfg.HTTPClient)
 	}
 	hc.SetTimeout(10 * time.Second).SetRedirectPolicy(resty.NoRedirectPolicy())
-	ctx, cancel := context.WithCancel(context.Background())
-	return &IssuerService{cfg: cfg, sts: sts, http: hc, replay: identity.NewReplayCache(1 << 18), ctx: ctx, cancel: cancel,
-		reqs: map[string]*IssuanceRequest{}}, nil
+	s := &IssuerService{cfg: cfg, sts: sts, http: hc, replay: identity.NewReplayCache(1 << 18), reqs: map[string]*IssuanceRequest{}}
+	if err := s.restore(); err != nil {
+		return nil, err
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// restore takes up the requests cfg.Requests kept, rejecting those not
+// decided before the service stopped (reasonInterrupted).
+func (s *IssuerService) restore() error {
+	if s.cfg.Requests == nil {
+		return nil
+	}
+	for _, r := range s.cfg.Requests.Requests() {
+		if r.Status == StatusReceived {
+			r.Status, r.Reason = StatusRejected, reasonInterrupted
+			if err := s.cfg.Requests.Save(r); err != nil {
+				return fmt.Errorf("dcp: issuer service: %w", err)
+			}
+		}
+		if _, ok := s.reqs[r.ID]; !ok {
+			s.order = append(s.order, r.ID)
+		}
+		s.reqs[r.ID] = &r
+	}
+	s.forget()
+	return nil
+}
+
+// forget drops the oldest requests past MaxRequests; s.mu held (or s not
+// yet shared).
+func (s *IssuerService) forget() {
+	for len(s.order) > s.cfg.MaxRequests {
+		delete(s.reqs, s.order[0])
+		s.order = s.order[1:]
+	}
 }
 
 // ServiceEntry is the IssuerService entry of the issuer's DID document.
@@ -277,12 +339,19 @@ func (s *IssuerService) receive(ctx context.Context, w http.ResponseWriter, r *h
 		return IssuanceRequest{}, fmt.Errorf("%w: %d requests are being decided; request again later", ErrBusy, maxPending)
 	}
 	s.pending++
+	s.mu.Unlock()
+	if s.cfg.Requests != nil {
+		if err := s.cfg.Requests.Save(*req); err != nil {
+			s.mu.Lock()
+			s.pending--
+			s.mu.Unlock()
+			return IssuanceRequest{}, fmt.Errorf("the request could not be recorded (request again later): %w", err)
+		}
+	}
+	s.mu.Lock()
 	s.reqs[req.ID] = req
 	s.order = append(s.order, req.ID)
-	for len(s.order) > s.cfg.MaxRequests {
-		delete(s.reqs, s.order[0])
-		s.order = s.order[1:]
-	}
+	s.forget()
 	cp := *req
 	s.mu.Unlock()
 	s.wg.Add(1)
@@ -315,11 +384,20 @@ func (s *IssuerService) status(ctx context.Context, r *http.Request, id string) 
 	return statusOf(cp), nil
 }
 
-func (s *IssuerService) set(id, status, reason, credential string) {
+// set records a request's decision, and saves it when the service keeps
+// its requests (a request forgotten in memory meanwhile is still saved).
+func (s *IssuerService) set(req IssuanceRequest, status, reason, credential string) {
+	req.Status, req.Reason, req.Credential = status, reason, credential
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r, ok := s.reqs[id]; ok {
-		r.Status, r.Reason, r.Credential = status, reason, credential
+	if r, ok := s.reqs[req.ID]; ok {
+		*r = req
+	}
+	s.mu.Unlock()
+	if s.cfg.Requests != nil {
+		if err := s.cfg.Requests.Save(req); err != nil {
+			s.cfg.Log.Error("dcp: issuer service: a decision was not saved; after a restart the request reads as interrupted",
+				"request", req.ID, "holder", req.Holder, "status", status, "err", err)
+		}
 	}
 }
 
@@ -367,7 +445,7 @@ func (s *IssuerService) decide(req IssuanceRequest, access string) {
 	ctx := s.ctx
 	p, err := s.Participant(ctx, req.Holder)
 	if err != nil {
-		s.set(req.ID, StatusRejected, err.Error(), "")
+		s.set(req, StatusRejected, err.Error(), "")
 		return
 	}
 	ic, reused := s.current(p)
@@ -379,7 +457,7 @@ func (s *IssuerService) decide(req IssuanceRequest, access string) {
 		if errors.Is(err, identity.ErrSuspended) {
 			reason = fmt.Sprintf("participant %s is %s on the ledger; credentials are issued to active participants only", p.ID, p.Status)
 		}
-		s.set(req.ID, StatusRejected, reason, "")
+		s.set(req, StatusRejected, reason, "")
 		_ = s.deliver(ctx, req, access, CredentialMessage{Status: StatusRejected, RejectionReason: reason})
 		return
 	}
@@ -389,10 +467,10 @@ func (s *IssuerService) decide(req IssuanceRequest, access string) {
 		if !reused {
 			_ = s.cfg.Issuer.Revoke(ic.ID, "not delivered to the holder's Credential Service")
 		}
-		s.set(req.ID, StatusRejected, reason, ic.ID)
+		s.set(req, StatusRejected, reason, ic.ID)
 		return
 	}
-	s.set(req.ID, StatusIssued, "", ic.ID)
+	s.set(req, StatusIssued, "", ic.ID)
 }
 
 // current returns p's credential issued under its DID that is unrevoked,
