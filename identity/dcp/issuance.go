@@ -56,9 +56,9 @@ type IssuerServiceConfig struct {
 	Requests RequestStore
 	// Log receives what the service cannot answer on (a decision not
 	// saved); nil discards it.
-	Log         *slog.Logger
-	Leeway      time.Duration
-	Now         func() time.Time
+	Log    *slog.Logger
+	Leeway time.Duration
+	Now    func() time.Time
 }
 
 // IssuerService is the Credential Issuance Protocol of DCP 1.0 §6 on the
