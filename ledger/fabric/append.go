@@ -30,8 +30,12 @@ type request struct {
 	ctx       context.Context
 	rechecked bool // refused once while an earlier transaction was in flight
 	b         *ledger.Batch
-	raw       []byte // b as wire.AppendWritten writes it
-	done      chan result
+	// ready is closed once b is checked and encoded: raw holds b as
+	// wire.AppendWritten writes it, or bad why b cannot be appended.
+	ready chan struct{}
+	raw   []byte
+	bad   error
+	done  chan result
 }
 
 type result struct {
@@ -57,19 +61,16 @@ func (l *Ledger) Append(ctx context.Context, b *ledger.Batch) (ledger.Receipt, e
 
 // Submit queues b for the next transaction and waits until it committed or
 // failed. Appending the same batch again returns the same receipt (with the
-// transaction that first committed it).
+// transaction that first committed it). b is queued first and checked and
+// encoded after, while the committer gathers: batches submitted together
+// are grouped by when they were submitted, not by when each was encoded,
+// which under load can be milliseconds apart, past the linger. A batch that
+// fails its checks is answered with the error and goes in no transaction.
 func (l *Ledger) Submit(ctx context.Context, b *ledger.Batch) (Receipt, error) {
 	if b == nil {
 		return Receipt{}, &ledger.MalformedError{Rule: ledger.RuleRequired, Field: "batch", Reason: "no batch"}
 	}
-	if err := b.Validate(); err != nil {
-		return Receipt{}, err
-	}
-	raw, err := written(b)
-	if err != nil {
-		return Receipt{}, err
-	}
-	req := &request{ctx: ctx, b: b, raw: raw, done: make(chan result, 1)}
+	req := &request{ctx: ctx, b: b, ready: make(chan struct{}), done: make(chan result, 1)}
 	select {
 	case l.reqs <- req:
 	case <-ctx.Done():
@@ -77,6 +78,10 @@ func (l *Ledger) Submit(ctx context.Context, b *ledger.Batch) (Receipt, error) {
 	case <-l.stop:
 		return Receipt{}, errors.New("fabric: ledger closed")
 	}
+	if req.bad = b.Validate(); req.bad == nil {
+		req.raw, req.bad = written(b)
+	}
+	close(req.ready)
 	select {
 	case res := <-req.done:
 		return res.r, res.err
@@ -260,6 +265,11 @@ func (l *Ledger) Stats() Stats {
 func (l *Ledger) commit(seq uint64, group []*request) {
 	live := group[:0]
 	for _, r := range group {
+		<-r.ready
+		if r.bad != nil {
+			r.done <- result{err: r.bad}
+			continue
+		}
 		if r.ctx.Err() != nil {
 			r.done <- result{err: r.ctx.Err()}
 			continue

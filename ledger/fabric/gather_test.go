@@ -1,11 +1,15 @@
 package fabric
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/ledgertest"
 )
 
 func reqOf(records int) *request {
@@ -61,5 +65,59 @@ func TestGather(t *testing.T) {
 				t.Errorf("carried %v, want a batch of %d records", carry, tc.carry)
 			}
 		})
+	}
+}
+
+// TestSubmitQueuesFirst: Submit queues a batch before it checks and encodes
+// it, so batches submitted together are gathered by when they were
+// submitted; the committer waits until each is ready, answers one that
+// fails its checks with the error and puts it in no transaction, and takes
+// a good one's encoding as written() makes it.
+func TestSubmitQueuesFirst(t *testing.T) {
+	ctx := context.Background()
+	l := &Ledger{reqs: make(chan *request, 2), stop: make(chan struct{})}
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.Participant("p9", "CN-BJ")
+	good, err := s.Batch(s.Authority(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &ledger.Batch{Records: []ledger.Record{{ID: "r-1"}}}
+	errc := make(chan error, 2)
+	for _, b := range []*ledger.Batch{bad, good} {
+		go func() { _, err := l.Submit(ctx, b); errc <- err }()
+	}
+	var got []*request
+	for range 2 {
+		select {
+		case r := <-l.reqs:
+			got = append(got, r)
+		case <-time.After(10 * time.Second):
+			t.Fatal("a batch was not queued")
+		}
+	}
+	for _, r := range got {
+		if r.b == bad {
+			l.commit(0, []*request{r}) // nothing left to transact
+			continue
+		}
+		<-r.ready
+		want, err := written(good)
+		if err != nil || r.bad != nil || !bytes.Equal(r.raw, want) {
+			t.Fatalf("good batch: raw %d bytes, bad %v; want written() (%d bytes, %v)", len(r.raw), r.bad, len(want), err)
+		}
+		r.done <- result{} // as its transaction would
+	}
+	var malformed *ledger.MalformedError
+	for range 2 {
+		if err := <-errc; err != nil && !errors.As(err, &malformed) {
+			t.Fatalf("got %v, want the bad batch's MalformedError", err)
+		}
+	}
+	if malformed == nil {
+		t.Fatal("the bad batch was not answered with its MalformedError")
 	}
 }
