@@ -22,6 +22,7 @@ import (
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/identity/authority"
 	"github.com/tdsc/tdsc/identity/dcp"
+	"github.com/tdsc/tdsc/internal/atomicfile"
 	"github.com/tdsc/tdsc/ledger"
 )
 
@@ -69,7 +70,8 @@ func openIssuer(dir, did string) (*authority.Authority, *dcp.CredentialIssuer, e
 	return a, ci, err
 }
 
-// saveIssuer writes DIR/credentials.json atomically.
+// saveIssuer writes DIR/credentials.json atomically and durably (synced
+// before it replaces the old file): it holds the status list.
 func saveIssuer(dir string, ci *dcp.CredentialIssuer) error {
 	st, err := ci.State()
 	if err != nil {
@@ -79,11 +81,7 @@ func saveIssuer(dir string, ci *dcp.CredentialIssuer) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, ".credentials.json.tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, "credentials.json"))
+	return atomicfile.Write(filepath.Join(dir, "credentials.json"), b, 0o600)
 }
 
 // registrySource reads participants through the authority's ledger flags.

@@ -7,8 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
+
+	"github.com/tdsc/tdsc/internal/atomicfile"
 )
 
 // RequestLog keeps the Issuer Service's credential requests across restarts
@@ -50,7 +51,7 @@ func OpenRequestLog(path string, max int) (*RequestLog, error) {
 		line, _ := json.Marshal(r)
 		buf.Write(append(line, '\n'))
 	}
-	if err := replaceFile(path, buf.Bytes()); err != nil {
+	if err := atomicfile.Write(path, buf.Bytes(), 0o600); err != nil {
 		return nil, fmt.Errorf("dcp: request log %s: %w", path, err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
@@ -151,36 +152,4 @@ func (l *RequestLog) Close() error {
 	err := l.f.Close()
 	l.f = nil
 	return err
-}
-
-// replaceFile writes data to path through a synced temporary file, a
-// rename and a sync of the directory.
-func replaceFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o600)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		err = d.Sync()
-		d.Close()
-		return err
-	}
-	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/internal/atomicfile"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/policy"
@@ -154,10 +154,10 @@ func loadOrCreateKey(dir, origin string, cs *suite.Suite) (note.Signer, string, 
 		}
 		// The verifier key first, then the signing key, each atomically: a
 		// crash leaves either no key (a new one is made) or a whole pair.
-		if err := writeAtomic(vp, []byte(vk+"\n"), 0o644); err != nil {
+		if err := atomicfile.Write(vp, []byte(vk+"\n"), 0o644); err != nil {
 			return nil, "", err
 		}
-		if err := writeAtomic(kp, []byte(sk+"\n"), 0o600); err != nil {
+		if err := atomicfile.Write(kp, []byte(sk+"\n"), 0o600); err != nil {
 			return nil, "", err
 		}
 		skey = []byte(sk)
@@ -471,47 +471,6 @@ func walkBatches(tx *bolt.Tx, from uint64, fn func(*ledger.StoredBatch) error) e
 		if err := fn(sb); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// writeAtomic writes data to path through a synced temporary file and a rename.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("embedded: write %s: %w", path, err)
-	}
-	return commitAtomic(tmp, path, data, mode)
-}
-
-// tempFile is what commitAtomic needs of the temporary file (an *os.File).
-type tempFile interface {
-	io.Writer
-	Chmod(os.FileMode) error
-	Sync() error
-	Close() error
-	Name() string
-}
-
-// commitAtomic fills tmp with data, syncs and closes it, and renames it to
-// path only when every one of those steps succeeded; tmp is removed otherwise.
-func commitAtomic(tmp tempFile, path string, data []byte, mode os.FileMode) error {
-	defer os.Remove(tmp.Name())
-	err := tmp.Chmod(mode)
-	if err == nil {
-		_, err = tmp.Write(data)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("embedded: write %s: %w", path, err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package embedded
+package atomicfile
 
 import (
 	"errors"
@@ -27,10 +27,10 @@ func (f failingFile) Sync() error {
 	return f.File.Sync()
 }
 
-// TestCommitAtomicFailureLeavesNoFile: a failed write or sync of the signing
-// key is reported and nothing is renamed into place (the old writeAtomic
+// TestCommitFailureLeavesNoFile: a failed write or sync is reported and
+// nothing is renamed into place (the embedded store's first version of this
 // shadowed err and renamed a truncated key file).
-func TestCommitAtomicFailureLeavesNoFile(t *testing.T) {
+func TestCommitFailureLeavesNoFile(t *testing.T) {
 	boom := errors.New("disk full")
 	for name, f := range map[string]func(*os.File) tempFile{
 		"write": func(f *os.File) tempFile { return failingFile{File: f, writeErr: boom} },
@@ -43,9 +43,9 @@ func TestCommitAtomicFailureLeavesNoFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = commitAtomic(f(tmp), path, []byte("secret\n"), 0o600)
+			err = commit(f(tmp), path, []byte("secret\n"), 0o600)
 			if !errors.Is(err, boom) {
-				t.Fatalf("commitAtomic = %v, want %v", err, boom)
+				t.Fatalf("commit = %v, want %v", err, boom)
 			}
 			if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("%s exists after a failed %s (stat: %v)", path, name, err)
@@ -57,9 +57,9 @@ func TestCommitAtomicFailureLeavesNoFile(t *testing.T) {
 	}
 }
 
-func TestWriteAtomicWritesFile(t *testing.T) {
+func TestWriteWritesFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "checkpoint.key")
-	if err := writeAtomic(path, []byte("secret\n"), 0o600); err != nil {
+	if err := Write(path, []byte("secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(path)
