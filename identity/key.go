@@ -11,9 +11,11 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/emmansun/gmsm/sm2"
 
+	"github.com/tdsc/tdsc/internal/atomicfile"
 	"github.com/tdsc/tdsc/suite"
 )
 
@@ -124,11 +126,23 @@ func (k *Key) Save(path string) error {
 	if err != nil {
 		return fmt.Errorf("identity: write key: %w", err)
 	}
-	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		f.Close()
-		return err
+	err = pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	if err == nil {
+		err = f.Sync()
 	}
-	return f.Close()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = atomicfile.SyncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		// A key cut short would block the next try (the file exists) and
+		// load as nothing: it goes.
+		os.Remove(path)
+		return fmt.Errorf("identity: write key %s: %w", path, err)
+	}
+	return nil
 }
 
 // LoadKey reads a key written by Save. It refuses files readable by group or others.

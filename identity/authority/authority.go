@@ -14,6 +14,7 @@ import (
 
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/identity/dcp"
+	"github.com/tdsc/tdsc/internal/atomicfile"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/policy"
@@ -133,7 +134,7 @@ func Init(dir string, o InitOptions, opts ...Option) (*Authority, error) {
 		return nil, fmt.Errorf("authority: init: %w", err)
 	}
 	data, _ := json.MarshalIndent(g, "", "  ")
-	if err := os.WriteFile(gpath, append(data, '\n'), 0o644); err != nil {
+	if err := atomicfile.Write(gpath, append(data, '\n'), 0o644); err != nil {
 		return nil, fmt.Errorf("authority: init: %w", err)
 	}
 	return New(g, key, opts...)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tdsc/tdsc/internal/atomicfile"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/fabric"
 	"github.com/tdsc/tdsc/ledger/verify"
@@ -108,10 +109,10 @@ func noteKey(ctx context.Context, path string, g *ledger.Genesis, p *fabric.Prof
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(path, []byte(skey+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(path, []byte(skey+"\n"), 0o600); err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(path+".vkey", []byte(vkey+"\n"), 0o644); err != nil {
+	if err := atomicfile.Write(path+".vkey", []byte(vkey+"\n"), 0o644); err != nil {
 		return "", err
 	}
 	return skey, nil
