@@ -48,13 +48,6 @@ func ensureKeyIndex(st writeStore, ws *worldState) error {
 		return fmt.Errorf("chaincode: key index: list participants: %w", err)
 	}
 	defer it.Close()
-	put := func(e *rulebook.KeyEntry) error {
-		if err := st.PutState(keyHolder(e.Thumbprint), []byte(e.Participant)); err != nil {
-			return fmt.Errorf("chaincode: key index: %w", err)
-		}
-		ws.cache[keyHolder(e.Thumbprint)] = []byte(e.Participant)
-		return nil
-	}
 	for it.HasNext() {
 		kv, err := it.Next()
 		if err != nil {
@@ -64,22 +57,10 @@ func ensureKeyIndex(st writeStore, ws *worldState) error {
 		if err := json.Unmarshal(kv.Value, &p); err != nil {
 			return fmt.Errorf("chaincode: key index: participant %s: %w", kv.Key, err)
 		}
+		var entries []*rulebook.KeyEntry
 		if keys {
-			for _, k := range p.Keys {
-				tp, err := rulebook.KeyThumbprint(k)
-				if err != nil {
-					continue // a key that never verifies anything holds no place
-				}
-				holder, err := ws.KeyHolder(tp)
-				if err != nil {
-					return err
-				}
-				if holder != "" {
-					continue
-				}
-				if err := put(&rulebook.KeyEntry{Thumbprint: tp, Participant: p.ID}); err != nil {
-					return err
-				}
+			if entries, err = rulebook.UnindexedKeys(ws, &p); err != nil {
+				return err
 			}
 		}
 		e, err := rulebook.UnindexedDID(ws, &p)
@@ -87,9 +68,13 @@ func ensureKeyIndex(st writeStore, ws *worldState) error {
 			return err
 		}
 		if e != nil {
-			if err := put(e); err != nil {
+			entries = append(entries, e)
+		}
+		for _, e := range entries {
+			if err := ws.putKey(e); err != nil {
 				return err
 			}
+			ws.cache[keyHolder(e.Thumbprint)] = []byte(e.Participant)
 		}
 	}
 	if err := st.PutState(keyIndexBuilt, []byte(keyIndexDIDs)); err != nil {

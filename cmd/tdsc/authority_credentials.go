@@ -91,32 +91,31 @@ type registrySource struct {
 }
 
 func (s registrySource) Participant(ctx context.Context, id string) (identity.Participant, error) {
-	l, closeFn, err := openAuthorityLedger(ctx, s.lf, s.a.Genesis())
-	if err != nil {
-		return identity.Participant{}, err
-	}
-	defer closeFn()
-	p, err := l.Participant(ctx, id)
-	if errors.Is(err, ledger.ErrNotFound) {
-		err = fmt.Errorf("%w: %w", identity.ErrUnknownParticipant, err)
-	}
-	return p, err
+	return s.read(ctx, func(l authorityLedger) (identity.Participant, error) { return l.Participant(ctx, id) })
 }
 
 // ParticipantByDID finds the participant the ledger registers under did
 // with another id (dcp.DIDSource), from the ledger's DID index: the
 // embedded store and the ledger service keep every participant's DID there.
 func (s registrySource) ParticipantByDID(ctx context.Context, did string) (identity.Participant, error) {
+	return s.read(ctx, func(l authorityLedger) (identity.Participant, error) {
+		ix, ok := l.(dcp.DIDSource)
+		if !ok {
+			return identity.Participant{}, fmt.Errorf("%w: this ledger cannot be searched by DID", identity.ErrUnknownParticipant)
+		}
+		return ix.ParticipantByDID(ctx, did)
+	})
+}
+
+// read runs get on the authority's ledger, opened for the call; a
+// participant the ledger does not hold is identity.ErrUnknownParticipant.
+func (s registrySource) read(ctx context.Context, get func(authorityLedger) (identity.Participant, error)) (identity.Participant, error) {
 	l, closeFn, err := openAuthorityLedger(ctx, s.lf, s.a.Genesis())
 	if err != nil {
 		return identity.Participant{}, err
 	}
 	defer closeFn()
-	ix, ok := l.(dcp.DIDSource)
-	if !ok {
-		return identity.Participant{}, fmt.Errorf("%w: this ledger cannot be searched by DID", identity.ErrUnknownParticipant)
-	}
-	p, err := ix.ParticipantByDID(ctx, did)
+	p, err := get(l)
 	if errors.Is(err, ledger.ErrNotFound) {
 		err = fmt.Errorf("%w: %w", identity.ErrUnknownParticipant, err)
 	}

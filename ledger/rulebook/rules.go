@@ -346,6 +346,31 @@ func UnindexedDID(st interface {
 	return &KeyEntry{Thumbprint: p.DID, Participant: p.ID}, nil
 }
 
+// UnindexedKeys returns the key-index entries that p's keys lack, as keys
+// registered before RuleKeyUnique: each key of p that the index of st does
+// not hold (a key that has no thumbprint never verifies anything and holds
+// no place). Like UnindexedDID, for index builds visiting participants in
+// id order, so a key two such participants share stays with the first.
+func UnindexedKeys(st interface {
+	KeyHolder(thumbprint string) (string, error)
+}, p *identity.Participant) ([]*KeyEntry, error) {
+	var out []*KeyEntry
+	for _, k := range p.Keys {
+		tp, err := KeyThumbprint(k)
+		if err != nil {
+			continue
+		}
+		holder, err := st.KeyHolder(tp)
+		if err != nil {
+			return nil, err
+		}
+		if holder == "" {
+			out = append(out, &KeyEntry{Thumbprint: tp, Participant: p.ID})
+		}
+	}
+	return out, nil
+}
+
 // participantDID enforces RuleDIDUnique on p (replacing old, nil for a
 // registration): a DID names one participant, and a participant registered
 // by its DID (its id is a DID) carries that DID. It returns the index
