@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -119,6 +120,15 @@ type Config struct {
 	// tdsc authority credentials issue writes them), filed in its Credential
 	// Service at start.
 	CredentialFiles []string `yaml:"credentialFiles"`
+	// CredentialIssuer, one of trustedIssuers, makes the node keep its
+	// membership credential from that issuer's DCP Issuer Service (the
+	// authority's): it requests one when it holds none valid, renews it with
+	// 40 % of its life left, and requests again when the issuer offers one.
+	// Whatever issuers deliver is kept in dataDir/dcp-credentials.json.
+	CredentialIssuer string `yaml:"credentialIssuer" env:"TDSC_CREDENTIAL_ISSUER"`
+	// CredentialCheck is how often the node looks at that credential
+	// (default 1m, at least 10ms); an offer makes it look at once.
+	CredentialCheck time.Duration `yaml:"credentialCheck" env:"TDSC_CREDENTIAL_CHECK"`
 	// DCPCacheTTL bounds what the DCP verifier caches (DID documents, a
 	// caller's verified presentations, status lists; default 30s).
 	DCPCacheTTL time.Duration `yaml:"dcpCacheTtl" env:"TDSC_DCP_CACHE_TTL"`
@@ -132,17 +142,18 @@ type Config struct {
 // DefaultConfig returns the defaults every unset field takes.
 func DefaultConfig() Config {
 	return Config{
-		Listen:        "127.0.0.1:8181",
-		DataDir:       "./data",
-		Workers:       64,
-		OutboxBatch:   512,
-		RetryMin:      50 * time.Millisecond,
-		RetryMax:      10 * time.Second,
-		PeerTimeout:   10 * time.Second,
-		StrictTimeout: 30 * time.Second,
-		DirectoryPoll: time.Second,
-		MaxAttempts:   20,
-		AccessTTL:     5 * time.Minute,
+		Listen:          "127.0.0.1:8181",
+		DataDir:         "./data",
+		CredentialCheck: time.Minute,
+		Workers:         64,
+		OutboxBatch:     512,
+		RetryMin:        50 * time.Millisecond,
+		RetryMax:        10 * time.Second,
+		PeerTimeout:     10 * time.Second,
+		StrictTimeout:   30 * time.Second,
+		DirectoryPoll:   time.Second,
+		MaxAttempts:     20,
+		AccessTTL:       5 * time.Minute,
 	}
 }
 
@@ -251,8 +262,19 @@ func (c Config) Validate() error {
 		if len(c.TrustedIssuers) == 0 {
 			errs = append(errs, errors.New("config: trustedIssuers: required with did (the space authority's did:web)"))
 		}
-	} else if len(c.TrustedIssuers) > 0 || len(c.CredentialFiles) > 0 {
-		errs = append(errs, errors.New("config: trustedIssuers/credentialFiles: need did (the node's did:web)"))
+		if c.CredentialIssuer != "" && !slices.Contains(c.TrustedIssuers, c.CredentialIssuer) {
+			errs = append(errs, fmt.Errorf("config: credentialIssuer: %s must be one of trustedIssuers (the node files only their credentials)", c.CredentialIssuer))
+		}
+		if c.CredentialCheck != 0 && c.CredentialCheck < 10*time.Millisecond {
+			errs = append(errs, fmt.Errorf("config: credentialCheck: must be at least 10ms, got %v", c.CredentialCheck))
+		}
+	} else {
+		if len(c.TrustedIssuers) > 0 || len(c.CredentialFiles) > 0 {
+			errs = append(errs, errors.New("config: trustedIssuers/credentialFiles: need did (the node's did:web)"))
+		}
+		if c.CredentialIssuer != "" {
+			errs = append(errs, errors.New("config: credentialIssuer: needs did (the node's did:web)"))
+		}
 	}
 	if c.DirectoryPoll < 10*time.Millisecond {
 		errs = append(errs, fmt.Errorf("config: directoryPoll: must be at least 10ms, got %v", c.DirectoryPoll))

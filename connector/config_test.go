@@ -47,7 +47,8 @@ func TestConfigEnvAndValidate(t *testing.T) {
 }
 
 // TestConfigDID: did needs trustedIssuers and must resolve to this node's
-// public address; trustedIssuers and credentialFiles need did.
+// public address; trustedIssuers, credentialFiles and credentialIssuer need
+// did, and credentialIssuer must be a trusted issuer.
 func TestConfigDID(t *testing.T) {
 	base := DefaultConfig()
 	base.ParticipantID, base.Space, base.PublicURL = "p1", "s1", "https://node.example.com:8443"
@@ -70,6 +71,16 @@ func TestConfigDID(t *testing.T) {
 			c.DID, c.TrustedIssuers, c.DCPAllowedHosts = "did:web:node.example.com%3A8443", []string{"did:web:authority.example.com"}, []string{"https://x"}
 		}, "config: dcpAllowedHosts:"},
 		{"issuers without did", func(c *Config) { c.TrustedIssuers = []string{"did:web:authority.example.com"} }, "config: trustedIssuers/credentialFiles: need did"},
+		{"credential issuer among the trusted", func(c *Config) {
+			c.DID, c.TrustedIssuers, c.CredentialIssuer = "did:web:node.example.com%3A8443", []string{"did:web:authority.example.com"}, "did:web:authority.example.com"
+		}, ""},
+		{"credential issuer not trusted", func(c *Config) {
+			c.DID, c.TrustedIssuers, c.CredentialIssuer = "did:web:node.example.com%3A8443", []string{"did:web:authority.example.com"}, "did:web:other.example.com"
+		}, "config: credentialIssuer: did:web:other.example.com must be one of trustedIssuers"},
+		{"credential check too short", func(c *Config) {
+			c.DID, c.TrustedIssuers, c.CredentialIssuer, c.CredentialCheck = "did:web:node.example.com%3A8443", []string{"did:web:authority.example.com"}, "did:web:authority.example.com", time.Millisecond
+		}, "config: credentialCheck: must be at least 10ms"},
+		{"credential issuer without did", func(c *Config) { c.CredentialIssuer = "did:web:authority.example.com" }, "config: credentialIssuer: needs did"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

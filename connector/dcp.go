@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/tdsc/tdsc/identity"
@@ -62,12 +63,18 @@ func (n *Node) peerToken(peer string) (string, error) {
 // authenticates with DCP.
 func isDIDPeer(id string) bool { return strings.HasPrefix(id, "did:web:") }
 
+// credentialStoreFile, in the data directory, keeps the credentials issuers
+// delivered to the node (dcp.CredentialService.OpenStore).
+const credentialStoreFile = "dcp-credentials.json"
+
 // newDCP builds the node's DCP side from its configuration (did,
 // trustedIssuers, credentialFiles, dcpCacheTtl): its DID document with its
-// key and DSP endpoint, and its Credential Service holding the credentials.
+// key and DSP endpoint, and its Credential Service holding the credentials
+// (those issuers delivered before, then the configured files).
 func newDCP(cfg Config, key *identity.Key, hc *http.Client) (*dcp.Node, error) {
 	d, err := dcp.NewNode(dcp.NodeConfig{DID: cfg.DID, Key: key, DSP: cfg.PublicURL, Space: cfg.Space, Trusted: cfg.TrustedIssuers,
-		HTTPClient: hc, CacheTTL: cfg.DCPCacheTTL, AllowedHosts: cfg.DCPAllowedHosts})
+		HTTPClient: hc, CacheTTL: cfg.DCPCacheTTL, AllowedHosts: cfg.DCPAllowedHosts,
+		CredentialStore: filepath.Join(cfg.DataDir, credentialStoreFile)})
 	if err != nil {
 		return nil, fmt.Errorf("config: did: %w", err)
 	}
@@ -81,4 +88,13 @@ func newDCP(cfg Config, key *identity.Key, hc *http.Client) (*dcp.Node, error) {
 		}
 	}
 	return d, nil
+}
+
+// keepCredential keeps the node's membership credential from its
+// credentialIssuer (dcp.Node.KeepMembership) until the node closes.
+func (n *Node) keepCredential() {
+	err := n.dcp.KeepMembership(n.ctx, dcp.KeepConfig{Issuer: n.cfg.CredentialIssuer, Check: n.cfg.CredentialCheck, Log: n.log})
+	if err != nil {
+		n.log.Error("dcp: not keeping the membership credential", "err", err)
+	}
 }

@@ -315,6 +315,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Node, error) {
 			ledger.FollowDirectory(n.ctx, f.DirectoryChanges, cfg.DirectoryPoll, n.registry.Invalidate, n.log)
 		}()
 	}
+	if n.dcp != nil && cfg.CredentialIssuer != "" {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.keepCredential() }()
+	}
 	n.tasks.start(n.ctx, &n.wg)
 	if err := n.tasks.resume(ctx); err != nil {
 		n.Close(ctx)

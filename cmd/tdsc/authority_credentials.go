@@ -274,7 +274,9 @@ GET /metadata, POST /credentials (a holder's CredentialRequestMessage with its
 self-issued ID token) and GET /requests/{id}. A request is granted only for a
 participant the ledger registers under the requesting DID and shows active;
 the credential goes to the holder's Credential Service and into
-DIR/credentials.json. Holders' DID documents are fetched over HTTPS trusting
+DIR/credentials.json. When a reconcile revokes the credential of a participant
+still active (its ledger entry changed), the holder is sent a
+CredentialOfferMessage: a node with credentialIssuer set requests again. Holders' DID documents are fetched over HTTPS trusting
 the system roots and TDSC_TLS_CA_FILE.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -302,6 +304,7 @@ the system roots and TDSC_TLS_CA_FILE.`,
 				fi.current().Handler().ServeHTTP(w, r)
 			})))
 			var svc []dcp.Service
+			var is *dcp.IssuerService
 			ledger := lf.url != "" || lf.dir != ""
 			if ledger {
 				reqs, err := dcp.OpenRequestLog(filepath.Join(dir, issuanceRequestsFile), 0)
@@ -309,7 +312,7 @@ the system roots and TDSC_TLS_CA_FILE.`,
 					return err
 				}
 				defer reqs.Close()
-				is, err := newIssuerService(a, fi, registrySource{lf: &lf, a: a}, base+issuerServicePath, dcp.Hosts(allowed), reqs)
+				is, err = newIssuerService(a, fi, registrySource{lf: &lf, a: a}, base+issuerServicePath, dcp.Hosts(allowed), reqs)
 				if err != nil {
 					return err
 				}
@@ -360,6 +363,15 @@ the system roots and TDSC_TLS_CA_FILE.`,
 						}
 						if len(revoked) > 0 {
 							slog.Info("credentials: revoked after the ledger", "credentials", revoked)
+							// Holders still active get an offer of a credential
+							// stating their ledger entry as it is now.
+							offered, err := is.Reoffer(ctx, revoked)
+							if len(offered) > 0 {
+								slog.Info("credentials: offered new credentials", "holders", offered)
+							}
+							if err != nil {
+								slog.Warn("credentials: offers not delivered", "err", err)
+							}
 						}
 					}
 				}()

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -254,7 +255,10 @@ type didWorld struct {
 	hc      *http.Client
 	authDID string
 	issuer  *dcp.CredentialIssuer
-	cut     *connector.Node
+	// issuerService is the authority's DCP Issuer Service, named in its
+	// DID document.
+	issuerService *dcp.IssuerService
+	cut           *connector.Node
 	cutURL  string
 	cutDID  string
 	peer    *didPeer
@@ -300,17 +304,31 @@ func newDIDWorld(t *testing.T) *didWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	authNode, err := dcp.NewNode(dcp.NodeConfig{DID: authDID, Key: sp.AuthorityKey, Space: sp.Genesis.Space, Trusted: []string{authDID}, HTTPClient: hc})
-	if err != nil {
-		t.Fatal(err)
-	}
 	issuer, err := dcp.NewCredentialIssuer(dcp.IssuerConfig{DID: authDID, Key: sp.AuthorityKey, Space: sp.Genesis.Space,
 		StatusURL: hub.URL + "/authority" + dcp.StatusPath, StatusTTL: time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hubMux.Handle("/authority/did.json", authNode.Handler())
+	// The authority's Issuer Service: the ledger registry decides.
+	res, err := dcp.NewResolver(dcp.WithHTTPClient(hc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	authRegistry := identity.NewRegistry(led, identity.WithTTL(time.Nanosecond),
+		identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
+	svc, err := dcp.NewIssuerService(dcp.IssuerServiceConfig{DID: authDID, Key: sp.AuthorityKey, Issuer: issuer, Ledger: authRegistry,
+		Endpoint: hub.URL + "/authority/issuance", Resolver: res, HTTPClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Close(context.Background()) })
+	authDoc, err := dcp.NewDocument(authDID, sp.AuthorityKey.JWK(), svc.ServiceEntry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubMux.Handle("/authority/did.json", dcp.DocumentHandler(authDoc))
 	hubMux.Handle("/authority"+dcp.StatusPath, http.StripPrefix("/authority", issuer.Handler()))
+	hubMux.Handle("/authority/issuance/", http.StripPrefix("/authority/issuance", svc.Handler()))
 
 	// The tdsc node: registered by its tdsc id, with a DID beside it.
 	cutSrv := httptest.NewUnstartedServer(nil)
@@ -378,7 +396,7 @@ func newDIDWorld(t *testing.T) *didWorld {
 	cutSrv.StartTLS()
 	t.Cleanup(cutSrv.Close)
 
-	w.hub, w.hubMux, w.hc, w.authDID, w.issuer = hub, hubMux, hc, authDID, issuer
+	w.hub, w.hubMux, w.hc, w.authDID, w.issuer, w.issuerService = hub, hubMux, hc, authDID, issuer, svc
 	w.cut, w.cutURL, w.cutDID, w.peer, w.peerP = cut, cutURL, cutDID, peer, peerP
 	return w
 }
@@ -692,3 +710,122 @@ func TestTDSCNodesOverDCP(t *testing.T) {
 		t.Fatalf("agreement.signed: actor %q counterparty %q terms %+v; want the provider's DID, %s, the consumer's signature (countersigned)", p.Record.Actor, p.Record.Counterparty, p.Record.Terms, cutID)
 	}
 }
+
+// TestNodeKeepsItsCredential: a node configured with credentialIssuer and
+// no credential obtains its membership credential from the authority's
+// Issuer Service by itself, keeps it in its data directory, and holds it
+// again after a restart; a change of its ledger entry reconciled by the
+// authority brings an offer, and the node files the new credential in
+// place of the revoked one.
+func TestNodeKeepsItsCredential(t *testing.T) {
+	ctx := context.Background()
+	w := newDIDWorld(t)
+	srv := httptest.NewUnstartedServer(nil)
+	url := "https://" + srv.Listener.Addr().String()
+	did, err := dcp.WebDID(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := identity.GenerateEd25519()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := w.sp.Record(ledger.KindParticipantRegistered, w.sp.Authority())
+	p := identity.Participant{ID: did, DID: did, Name: "Weather bureau", Keys: []identity.JWK{key.JWK()},
+		Region: "CN-GD", OrgType: "government", Status: identity.StatusActive}
+	reg.Participant = &p
+	w.append(reg)
+	dir := t.TempDir()
+	cfg := connector.DefaultConfig()
+	cfg.ParticipantID, cfg.Space, cfg.Listen, cfg.PublicURL = did, w.sp.Genesis.Space, strings.TrimPrefix(url, "https://"), url
+	cfg.DataDir, cfg.DataSources = dir, dir
+	cfg.DID, cfg.TrustedIssuers, cfg.CredentialIssuer, cfg.CredentialCheck = did, []string{w.authDID}, w.authDID, 20*time.Millisecond
+	start := func() *connector.Node {
+		t.Helper()
+		n, err := connector.New(ctx, cfg, connector.WithKey(key), connector.WithLedger(w.led),
+			connector.WithParticipants(w.led), connector.WithRules(w.led), connector.WithRegisteredDatasets(w.led),
+			connector.WithOperatorToken(opToken), connector.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+			connector.WithHTTPClient(w.hc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var h atomicHandler
+	srv.Config.Handler = &h
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	node := start()
+	h.set(node.Handler())
+	held := func(n *connector.Node, not string) *dcp.CredentialClaims {
+		t.Helper()
+		deadline := time.Now().Add(waitLong)
+		for {
+			if got := n.DCP().Credentials.Stored(dcp.TypeMembership); len(got) == 1 {
+				c, err := dcp.ParseUnverifiedCredential(got[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.CredID != not {
+					return c
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the node holds %d membership credentials: want one, not %q", len(n.DCP().Credentials.Stored(dcp.TypeMembership)), not)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	first := held(node, "")
+	if first.Subject.Region != "CN-GD" || first.CredIssuer != w.authDID {
+		t.Fatalf("credential %+v from %s: want the authority's, stating region CN-GD", first.Subject, first.CredIssuer)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "dcp-credentials.json")); err != nil || !strings.Contains(string(b), node.DCP().Credentials.Stored(dcp.TypeMembership)[0]) {
+		t.Fatalf("dcp-credentials.json: %v: want the credential in it", err)
+	}
+
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	node.Close(cctx)
+	cancel()
+	cfg.CredentialIssuer = "" // the restarted node only reads what it kept
+	node = start()
+	h.set(node.Handler())
+	if c := held(node, ""); c.CredID != first.CredID {
+		t.Fatalf("after a restart the node holds %s: want %s", c.CredID, first.CredID)
+	}
+	cctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+	node.Close(cctx)
+	cancel()
+
+	cfg.CredentialIssuer = w.authDID
+	node = start()
+	h.set(node.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		node.Close(ctx)
+	})
+	upd := w.sp.Record(ledger.KindParticipantUpdated, w.sp.Authority())
+	p.Region = "CN-SH"
+	upd.Participant = &p
+	w.append(upd)
+	revoked, err := w.issuer.Reconcile(ctx, identity.NewRegistry(w.led,
+		identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) })))
+	if err != nil || len(revoked) != 1 || revoked[0] != first.CredID {
+		t.Fatalf("reconcile revoked %v, %v: want %s", revoked, err, first.CredID)
+	}
+	if offered, err := w.issuerService.Reoffer(ctx, revoked); err != nil || len(offered) != 1 {
+		t.Fatalf("offered %v, %v: want the node", offered, err)
+	}
+	if c := held(node, first.CredID); c.Subject.Region != "CN-SH" {
+		t.Fatalf("new credential states region %q: want CN-SH", c.Subject.Region)
+	}
+}
+
+// atomicHandler serves through the handler set last (a node restarted on
+// the same address).
+type atomicHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (a *atomicHandler) set(h http.Handler) { a.h.Store(&h) }
+
+func (a *atomicHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*a.h.Load()).ServeHTTP(w, r) }

@@ -91,24 +91,44 @@ type CredentialService struct {
 
 	mu    sync.RWMutex
 	creds []storedCredential
+	// path, when set, keeps the credentials issuers delivered across
+	// restarts (OpenStore).
+	path string
 
 	// The Credential Issuance Protocol's holder side (holder.go).
 	trusted  map[string]bool
 	offers   []ReceivedOffer
+	offerSeq uint64 // offers received so far
 	requests map[string]*HolderRequest
+	// changed is closed and replaced when an offer or a CredentialMessage
+	// arrives (changes).
+	changed chan struct{}
 }
 
 type storedCredential struct {
-	id    string
-	types []string
-	jwt   string
+	id     string
+	issuer string
+	types  []string
+	jwt    string
+	// from is when it was issued (validFrom, else iat); until its
+	// validUntil (zero: none).
+	from, until time.Time
+	// delivered: an issuer delivered it (CredentialMessage), so the store
+	// file keeps it; credentials the node's configuration names are filed
+	// at every start instead.
+	delivered bool
+}
+
+// expired reports whether c's validUntil has passed at now.
+func (c *storedCredential) expired(now time.Time) bool {
+	return !c.until.IsZero() && !now.Before(c.until)
 }
 
 // NewCredentialService makes the Credential Service of the node whose STS is
 // sts, resolving verifiers' DIDs with res.
 func NewCredentialService(sts *STS, res *Resolver, opts ...CredentialServiceOption) *CredentialService {
 	cs := &CredentialService{sts: sts, res: res, replay: identity.NewReplayCache(1 << 18), leeway: identity.DefaultLeeway,
-		trusted: map[string]bool{}, requests: map[string]*HolderRequest{}}
+		trusted: map[string]bool{}, requests: map[string]*HolderRequest{}, changed: make(chan struct{})}
 	for _, o := range opts {
 		o(cs)
 	}
@@ -129,21 +149,62 @@ func WithTrustedIssuers(dids ...string) CredentialServiceOption {
 	}
 }
 
-// Store files a credential issued to this holder. Its subject must be the
-// holder's DID.
+// Store files a credential issued to this holder (one the node's
+// configuration names). Its subject must be the holder's DID. A credential
+// replaces the ones with its id, and those its issuer issued earlier with the
+// same types: a renewed credential supersedes the one it renews, which may
+// since have been revoked, so that presentations carry the newest only.
 func (cs *CredentialService) Store(vcJWT string) error {
-	c, err := ParseUnverifiedCredential(vcJWT)
+	sc, err := cs.parseStored(vcJWT)
 	if err != nil {
 		return err
 	}
-	if c.Subject.ID != cs.sts.DID() {
-		return fmt.Errorf("%w: credentialSubject.id %q is not this holder %q", ErrWrongSubject, c.Subject.ID, cs.sts.DID())
-	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	cs.creds = slices.DeleteFunc(cs.creds, func(s storedCredential) bool { return s.id == c.CredID })
-	cs.creds = append(cs.creds, storedCredential{id: c.CredID, types: c.Type, jwt: vcJWT})
+	cs.file(sc)
 	return nil
+}
+
+// parseStored reads what the store keeps of a credential about this holder.
+func (cs *CredentialService) parseStored(vcJWT string) (storedCredential, error) {
+	c, err := ParseUnverifiedCredential(vcJWT)
+	if err != nil {
+		return storedCredential{}, err
+	}
+	if c.Subject.ID != cs.sts.DID() {
+		return storedCredential{}, fmt.Errorf("%w: credentialSubject.id %q is not this holder %q", ErrWrongSubject, c.Subject.ID, cs.sts.DID())
+	}
+	sc := storedCredential{id: c.CredID, issuer: c.CredIssuer, types: slices.Sorted(slices.Values(c.Type)), jwt: vcJWT}
+	if c.IssuedAt != nil {
+		sc.from = c.IssuedAt.Time
+	}
+	for _, f := range []struct {
+		name, v string
+		t       *time.Time
+	}{{"validFrom", c.ValidFrom, &sc.from}, {"validUntil", c.ValidUntil, &sc.until}} {
+		if f.v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, f.v)
+		if err != nil {
+			return storedCredential{}, fmt.Errorf("%w: credential %s %q: not an RFC 3339 date-time", identity.ErrMalformed, f.name, f.v)
+		}
+		*f.t = t
+	}
+	return sc, nil
+}
+
+// file stores sc unless a credential its issuer issued later with the same
+// types is stored (sc is then superseded already), and drops those it
+// supersedes; cs.mu held. It reports whether sc was filed.
+func (cs *CredentialService) file(sc storedCredential) bool {
+	same := func(o storedCredential) bool { return o.issuer == sc.issuer && slices.Equal(o.types, sc.types) }
+	if slices.ContainsFunc(cs.creds, func(o storedCredential) bool { return o.id != sc.id && same(o) && o.from.After(sc.from) }) {
+		return false
+	}
+	cs.creds = slices.DeleteFunc(cs.creds, func(o storedCredential) bool { return o.id == sc.id || same(o) })
+	cs.creds = append(cs.creds, sc)
+	return true
 }
 
 // authorize checks the Bearer ID token and its access token and returns the
@@ -202,11 +263,16 @@ func (cs *CredentialService) access(id *IDClaims) (*AccessClaims, error) {
 
 // Present makes the holder's answer to verifier for the requested scopes,
 // limited to the granted ones: one presentation with every credential a
-// requested and granted scope matches (none when nothing matches).
+// requested and granted scope matches (none when nothing matches). Expired
+// credentials are left out.
 func (cs *CredentialService) Present(verifier string, requested, granted []Scope) (*ResponseMessage, error) {
 	cs.mu.RLock()
 	var vcs []Enveloped
+	now := cs.sts.now()
 	for _, c := range cs.creds {
+		if c.expired(now) {
+			continue // a verifier refuses the whole presentation over it
+		}
 		for _, r := range requested {
 			if r.Matches(c.id, c.types) && slices.ContainsFunc(granted, func(g Scope) bool { return g.Alias == r.Alias && g.Discriminator == r.Discriminator }) {
 				vcs = append(vcs, Envelope(c.jwt))

@@ -84,9 +84,10 @@ func (cs *CredentialService) issuer(ctx context.Context, r *http.Request) (strin
 // authenticated: every credential must be a vc20-bssl/jwt credential signed
 // by issuer (an assertionMethod key of its DID document), valid now, of the
 // type its container names, and about this holder; one that is not refuses
-// the whole message and nothing is filed. A rejection is recorded against
-// the holder's request.
-func (cs *CredentialService) Receive(ctx context.Context, issuer string, m *CredentialMessage) error {
+// the whole message and nothing is filed. The credentials filed supersede
+// earlier ones (Store) and, with a store file (OpenStore), are in it before
+// Receive returns. A rejection is recorded against the holder's request.
+func (cs *CredentialService) Receive(ctx context.Context, issuer string, m *CredentialMessage) (err error) {
 	var ids, jwts []string
 	for i, c := range m.Credentials {
 		if c.Format != ProfileVC20JWT && c.Format != "jwt" {
@@ -104,17 +105,28 @@ func (cs *CredentialService) Receive(ctx context.Context, issuer string, m *Cred
 		}
 		ids, jwts = append(ids, vc.CredID), append(jwts, c.Payload)
 	}
-	for _, j := range jwts {
-		if err := cs.Store(j); err != nil {
-			return err
+	stored := make([]storedCredential, len(jwts))
+	for i, j := range jwts {
+		if stored[i], err = cs.parseStored(j); err != nil {
+			return fmt.Errorf("credentials[%d].payload: %w", i, err)
 		}
+		stored[i].delivered = true
 	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
+	before := slices.Clone(cs.creds)
+	for _, sc := range stored {
+		cs.file(sc)
+	}
+	if err := cs.save(); err != nil {
+		cs.creds = before
+		return err
+	}
 	if r, ok := cs.requests[m.HolderPid]; ok && r.Issuer == issuer {
 		r.Status, r.Reason = m.Status, m.RejectionReason
 		r.Credentials = append(r.Credentials, ids...)
 	}
+	cs.signal()
 	return nil
 }
 
@@ -166,6 +178,8 @@ func (cs *CredentialService) serveOffers(w http.ResponseWriter, r *http.Request)
 	if len(cs.offers) > maxOffers {
 		cs.offers = slices.Delete(cs.offers, 0, len(cs.offers)-maxOffers)
 	}
+	cs.offerSeq++
+	cs.signal()
 	cs.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -497,7 +498,64 @@ func (s *IssuerService) current(p identity.Participant) (IssuedCredential, bool)
 // <CredentialService>/credentials), authenticated with the issuer's
 // self-issued ID token carrying the holder's access token, if it sent one.
 func (s *IssuerService) deliver(ctx context.Context, req IssuanceRequest, access string, msg CredentialMessage) error {
-	doc, err := s.cfg.Resolver.Resolve(ctx, req.Holder)
+	msg.Context, msg.Type, msg.IssuerPid, msg.HolderPid = []string{ContextDCP}, TypeCredentialMessage, req.ID, req.HolderPid
+	return s.post(ctx, req.Holder, access, CredentialsPath, msg)
+}
+
+// Offer sends holder (a DID the ledger registers, active) a
+// CredentialOfferMessage for the membership credential (DCP §6.6.1), to its
+// Credential Service's offer API. A tdsc node keeping its credential
+// (Node.KeepMembership) requests one when it gets it.
+func (s *IssuerService) Offer(ctx context.Context, holder string) error {
+	p, err := s.Participant(ctx, holder)
+	if err != nil {
+		return err
+	}
+	if p.Status != identity.StatusActive && p.Status != "" {
+		return fmt.Errorf("%w: participant %s is %s on the ledger; credentials are offered to active participants only", identity.ErrSuspended, p.ID, p.Status)
+	}
+	md := s.Metadata()
+	return s.post(ctx, holder, "", OffersPath, CredentialOfferMessage{Context: []string{ContextDCP}, Type: TypeCredentialOffer,
+		Issuer: s.cfg.DID, Credentials: md.CredentialsSupported})
+}
+
+// Reoffer offers a new credential to the holders of the credentials
+// revoked (ids, as CredentialIssuer.Reconcile returns them) whom the ledger
+// still registers under the same DID and shows active: their ledger entry
+// changed, and the credential that stated it is revoked. Holders suspended
+// or gone are not offered anything. It returns the holders offered and what
+// failed.
+func (s *IssuerService) Reoffer(ctx context.Context, revoked []string) ([]string, error) {
+	gone := map[string]bool{}
+	for _, id := range revoked {
+		gone[id] = true
+	}
+	var dids []string
+	for _, c := range s.cfg.Issuer.Credentials("") {
+		if gone[c.ID] && c.DID != "" && !slices.Contains(dids, c.DID) {
+			dids = append(dids, c.DID)
+		}
+	}
+	var offered []string
+	var errs []error
+	for _, did := range dids {
+		p, err := s.Participant(ctx, did)
+		if err != nil || (p.Status != identity.StatusActive && p.Status != "") {
+			continue // suspended, gone, or under another DID now
+		}
+		if err := s.Offer(ctx, did); err != nil {
+			errs = append(errs, fmt.Errorf("offer to %s: %w", did, err))
+			continue
+		}
+		offered = append(offered, did)
+	}
+	return offered, errors.Join(errs...)
+}
+
+// post writes body to path under holder's Credential Service, authenticated
+// with the issuer's self-issued ID token (carrying access, if any).
+func (s *IssuerService) post(ctx context.Context, holder, access, path string, body any) error {
+	doc, err := s.cfg.Resolver.Resolve(ctx, holder)
 	if err != nil {
 		return err
 	}
@@ -506,19 +564,18 @@ func (s *IssuerService) deliver(ctx context.Context, req IssuanceRequest, access
 		return err
 	}
 	if err := s.cfg.AllowedHosts.Allow(base); err != nil {
-		return fmt.Errorf("%s's Credential Service: %w", req.Holder, err)
+		return fmt.Errorf("%s's Credential Service: %w", holder, err)
 	}
-	tok, err := s.sts.IDToken(req.Holder, access)
+	tok, err := s.sts.IDToken(holder, access)
 	if err != nil {
 		return err
 	}
-	msg.Context, msg.Type, msg.IssuerPid, msg.HolderPid = []string{ContextDCP}, TypeCredentialMessage, req.ID, req.HolderPid
-	r, err := s.http.R().SetContext(ctx).SetAuthToken(tok).SetBody(msg).Post(base + CredentialsPath)
+	r, err := s.http.R().SetContext(ctx).SetAuthToken(tok).SetBody(body).Post(base + path)
 	if err != nil {
-		return fmt.Errorf("POST %s%s: %w", base, CredentialsPath, err)
+		return fmt.Errorf("POST %s%s: %w", base, path, err)
 	}
 	if !r.IsSuccess() {
-		return fmt.Errorf("POST %s%s: HTTP %d: %s", base, CredentialsPath, r.StatusCode(), truncate(r.String(), 300))
+		return fmt.Errorf("POST %s%s: HTTP %d: %s", base, path, r.StatusCode(), truncate(r.String(), 300))
 	}
 	return nil
 }

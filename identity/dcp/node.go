@@ -38,7 +38,10 @@ type NodeConfig struct {
 	// AllowedHosts limits the hosts the node's DCP side fetches from (DID
 	// documents, Credential Services, status lists); empty allows any.
 	AllowedHosts Hosts
-	Now          func() time.Time
+	// CredentialStore, when set, is the file keeping the credentials issuers
+	// deliver across restarts (CredentialService.OpenStore).
+	CredentialStore string
+	Now             func() time.Time
 }
 
 // Node assembles a node's DCP pieces: its DID document, STS, Credential
@@ -95,6 +98,11 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		return nil, err
 	}
 	n.Credentials = NewCredentialService(n.STS, n.Resolver, WithTrustedIssuers(cfg.Trusted...))
+	if cfg.CredentialStore != "" {
+		if err := n.Credentials.OpenStore(cfg.CredentialStore); err != nil {
+			return nil, err
+		}
+	}
 	n.http, n.hosts = resty.New(), cfg.AllowedHosts
 	if cfg.HTTPClient != nil {
 		n.http = resty.NewWithClient(cfg.HTTPClient)

@@ -1,0 +1,165 @@
+package dcp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+)
+
+// KeepConfig configures KeepMembership.
+type KeepConfig struct {
+	// Issuer is the DID of the issuer the membership credential comes from
+	// (the space authority's); it must be one of the node's trusted issuers.
+	Issuer string
+	// Check is how often the node looks at its credential (default 1 min);
+	// an offer from Issuer makes it look at once.
+	Check time.Duration
+	// Wait bounds how long a request waits for the issuer's answer (default
+	// 1 min).
+	Wait time.Duration
+	// Log receives what the node requested and why a request failed (each
+	// failure once until it changes); nil discards it.
+	Log *slog.Logger
+}
+
+// renewAt is the share of a credential's life left at which the keeper asks
+// for a new one. The Issuer Service gives a holder its current credential
+// again while more than half its life is left (IssuerService.current), so a
+// holder asking at 40 % gets a new one even with its clock a little ahead.
+const renewAt = 0.4
+
+// KeepMembership keeps the node's membership credential from cfg.Issuer
+// current until ctx ends: it requests one (RequestCredential) when the node
+// holds none from that issuer that is valid with more than 40 % of its life
+// left, and whenever that issuer sends an offer (the authority offers after it
+// revoked a credential whose participant's ledger entry changed). A request
+// that fails or is rejected is tried again after a backoff from 1 s up to
+// Check. It returns an error at once only for a configuration it cannot keep,
+// and nil when ctx ends.
+func (n *Node) KeepMembership(ctx context.Context, cfg KeepConfig) error {
+	if !n.Credentials.trusted[cfg.Issuer] {
+		return fmt.Errorf("%w: %s is not among this node's trusted issuers; its CredentialMessage would be refused", ErrUntrustedIssuer, cfg.Issuer)
+	}
+	if cfg.Check <= 0 {
+		cfg.Check = time.Minute
+	}
+	if cfg.Wait <= 0 {
+		cfg.Wait = time.Minute
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	cs := n.Credentials
+	var (
+		seen, _ = cs.offersSince(cfg.Issuer, 0)
+		offered bool
+		backoff time.Duration
+		last    string // the last failure logged
+	)
+	for {
+		changed := cs.changes()
+		var o bool
+		seen, o = cs.offersSince(cfg.Issuer, seen)
+		offered = offered || o // an offer stays to act on until a request succeeds
+		wait := cfg.Check
+		if why := cs.membershipNeed(cfg.Issuer); offered || why != "" {
+			if offered {
+				why = "the issuer offered a credential"
+			}
+			id, err := n.renew(ctx, cfg, why)
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case err != nil:
+				if err.Error() != last {
+					cfg.Log.Warn("dcp: membership credential not renewed", "issuer", cfg.Issuer, "because", why, "err", err)
+					last = err.Error()
+				}
+				backoff = min(max(2*backoff, time.Second), cfg.Check)
+				wait = backoff
+			default:
+				cfg.Log.Info("dcp: membership credential renewed", "issuer", cfg.Issuer, "because", why, "credential", id)
+				backoff, last, offered = 0, "", false
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-changed:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// renew requests the membership credential and waits until the issuer
+// delivers it or rejects the request; it returns the credential's id.
+func (n *Node) renew(ctx context.Context, cfg KeepConfig, why string) (string, error) {
+	req, err := n.RequestCredential(ctx, cfg.Issuer)
+	if err != nil {
+		return "", err
+	}
+	cfg.Log.Debug("dcp: membership credential requested", "issuer", cfg.Issuer, "because", why, "request", req.Location)
+	deadline := time.NewTimer(cfg.Wait)
+	defer deadline.Stop()
+	for {
+		changed := n.Credentials.changes()
+		got, _ := n.Credentials.Request(req.HolderPid)
+		switch got.Status {
+		case StatusIssued:
+			if len(got.Credentials) == 0 {
+				return "", fmt.Errorf("%w: %s answered request %s ISSUED with no credential", ErrIssuance, cfg.Issuer, req.Location)
+			}
+			return got.Credentials[len(got.Credentials)-1], nil
+		case StatusRejected:
+			return "", fmt.Errorf("%w: %s rejected request %s: %s", ErrIssuance, cfg.Issuer, req.Location, got.Reason)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-deadline.C:
+			return "", fmt.Errorf("%w: no answer from %s to request %s within %v", ErrIssuance, cfg.Issuer, req.Location, cfg.Wait)
+		case <-changed:
+		}
+	}
+}
+
+// offersSince returns how many offers have been received, and whether one
+// from issuer came after the first seen of them.
+func (cs *CredentialService) offersSince(issuer string, seen uint64) (uint64, bool) {
+	cs.mu.RLock()
+	defer cs.mu.RUnlock()
+	newer := min(cs.offerSeq-seen, uint64(len(cs.offers))) // those kept that came after seen
+	later := cs.offers[uint64(len(cs.offers))-newer:]
+	return cs.offerSeq, slices.ContainsFunc(later, func(o ReceivedOffer) bool { return o.Issuer == issuer })
+}
+
+// membershipNeed says why the holder needs a membership credential from
+// issuer now, or "" when it holds one that is valid with more than renewAt
+// of its life left.
+func (cs *CredentialService) membershipNeed(issuer string) string {
+	now := cs.sts.now()
+	cs.mu.RLock()
+	defer cs.mu.RUnlock()
+	why := "the node holds none"
+	for _, c := range cs.creds {
+		if c.issuer != issuer || !slices.Contains(c.types, TypeMembership) {
+			continue
+		}
+		switch {
+		case c.expired(now):
+			why = "it expired at " + c.until.UTC().Format(time.RFC3339)
+		case c.until.IsZero():
+			return ""
+		case c.until.Sub(now) > time.Duration(renewAt*float64(c.until.Sub(c.from))):
+			return ""
+		default:
+			why = fmt.Sprintf("it expires at %s, less than %.0f%% of its life left", c.until.UTC().Format(time.RFC3339), renewAt*100)
+		}
+	}
+	return why
+}

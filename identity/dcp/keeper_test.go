@@ -1,0 +1,223 @@
+package dcp_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/identity/dcp"
+)
+
+// storedMembership waits until n holds exactly one membership credential
+// other than not (a credential id, or ""), and returns it.
+func storedMembership(t *testing.T, n *node, not string) *dcp.CredentialClaims {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := n.cs.Stored(dcp.TypeMembership)
+		if len(got) == 1 {
+			c, err := dcp.ParseUnverifiedCredential(got[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.CredID != not {
+				return c
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s holds %d membership credentials: want one, not %q", n.did, len(got), not)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestKeepMembership has a holder keep its membership credential from the
+// authority's Issuer Service: obtained at start, kept across a restart,
+// renewed with less than 40 % of its life left, requested again when the
+// authority offers one after the ledger entry changed, and superseded each
+// time so that presentations carry the current one only.
+func TestKeepMembership(t *testing.T) {
+	s := newIssuanceSpace(t)
+	alice, bob := s.holder("alice", identity.StatusActive), s.addNode("bob")
+	store := filepath.Join(t.TempDir(), "dcp-credentials.json")
+	if err := alice.cs.OpenStore(store); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- alice.dn.KeepMembership(ctx, dcp.KeepConfig{Issuer: s.iss.did, Check: 20 * time.Millisecond, Wait: 5 * time.Second})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("KeepMembership: %v", err)
+		}
+	}()
+	verify := func(industry string) {
+		t.Helper()
+		v := s.verifier(bob, func(c *dcp.VerifierConfig) { c.Trusted = []string{s.iss.did}; c.CacheTTL = time.Nanosecond })
+		tok, _ := alice.sts.Request(bob.did, dcp.ScopeMembership)
+		r, err := v.Verify(ctx, tok)
+		if err != nil {
+			t.Fatalf("bob verifying alice: %v", err)
+		}
+		if r.Participant.Industry != industry {
+			t.Fatalf("verified %+v: want industry %s", r.Participant, industry)
+		}
+	}
+
+	first := storedMembership(t, alice, "")
+	if issued := s.ci.Credentials(alice.did); len(issued) != 1 || issued[0].ID != first.CredID {
+		t.Fatalf("issuer's records %+v: want the one alice holds, %s", issued, first.CredID)
+	}
+	verify("manufacturing")
+
+	t.Run("kept across a restart", func(t *testing.T) {
+		dn, err := dcp.NewNode(dcp.NodeConfig{DID: alice.did, Key: alice.key, Space: spaceID, Trusted: []string{s.iss.did},
+			CredentialStore: store, Now: s.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := dn.Credentials.Stored(dcp.TypeMembership); len(got) != 1 || !strings.Contains(string(mustRead(t, store)), got[0]) {
+			t.Fatalf("restarted node holds %d membership credentials: want the one in %s", len(got), store)
+		}
+	})
+
+	t.Run("renewed with less than 40 % of its life left", func(t *testing.T) {
+		s.clock.Add(17 * 24 * time.Hour) // of 30 days: 43 % left, kept
+		time.Sleep(100 * time.Millisecond)
+		if c := storedMembership(t, alice, ""); c.CredID != first.CredID {
+			t.Fatalf("renewed %s with 43 %% of its life left", first.CredID)
+		}
+		s.clock.Add(2 * 24 * time.Hour) // 37 % left
+		second := storedMembership(t, alice, first.CredID)
+		if n := len(s.ci.Credentials(alice.did)); n != 2 {
+			t.Fatalf("issuer issued %d credentials to alice: want 2", n)
+		}
+		verify("manufacturing")
+		first = second
+	})
+
+	t.Run("requested again when the authority offers one", func(t *testing.T) {
+		p, _ := s.ledger.Participant(ctx, alice.did)
+		p.Industry = "finance"
+		s.ledger.Put(p)
+		revoked, err := s.ci.Reconcile(ctx, s.ledger)
+		if err != nil || !slices.Contains(revoked, first.CredID) {
+			t.Fatalf("reconcile revoked %v, %v: want %s", revoked, err, first.CredID)
+		}
+		offered, err := s.svc.Reoffer(ctx, revoked)
+		if err != nil || !slices.Equal(offered, []string{alice.did}) {
+			t.Fatalf("offered %v, %v: want alice", offered, err)
+		}
+		third := storedMembership(t, alice, first.CredID)
+		if third.Subject.Industry != "finance" {
+			t.Fatalf("new credential states industry %q: want finance", third.Subject.Industry)
+		}
+		verify("finance") // the revoked one is no longer presented
+		first = third
+	})
+
+	t.Run("nothing offered to a suspended holder", func(t *testing.T) {
+		p, _ := s.ledger.Participant(ctx, alice.did)
+		p.Status = identity.StatusSuspended
+		s.ledger.Put(p)
+		revoked, err := s.ci.Reconcile(ctx, s.ledger)
+		if err != nil || !slices.Contains(revoked, first.CredID) {
+			t.Fatalf("reconcile revoked %v, %v: want %s", revoked, err, first.CredID)
+		}
+		if offered, err := s.svc.Reoffer(ctx, revoked); err != nil || len(offered) != 0 {
+			t.Fatalf("offered %v, %v: want none", offered, err)
+		}
+		if err := s.svc.Offer(ctx, alice.did); !errors.Is(err, identity.ErrSuspended) {
+			t.Fatalf("Offer to a suspended holder: %v, want ErrSuspended", err)
+		}
+	})
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestKeepMembershipRefusesUntrustedIssuer: a node does not request from
+// an issuer whose deliveries it would refuse.
+func TestKeepMembershipRefusesUntrustedIssuer(t *testing.T) {
+	s := newIssuanceSpace(t)
+	alice := s.holder("alice", identity.StatusActive)
+	err := alice.dn.KeepMembership(context.Background(), dcp.KeepConfig{Issuer: "did:web:elsewhere"})
+	if !errors.Is(err, dcp.ErrUntrustedIssuer) {
+		t.Fatalf("KeepMembership from an untrusted issuer: %v, want ErrUntrustedIssuer", err)
+	}
+}
+
+// TestCredentialStore: a store file that does not read is refused naming
+// the file and the field; expired credentials are neither loaded nor
+// presented; a credential superseded already is not filed.
+func TestCredentialStore(t *testing.T) {
+	s := newSpace(t)
+	n := s.addNode("holder")
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"not json":      "credentials",
+		"unknown field": `{"credentials": [], "more": 1}`,
+		"two objects":   `{"credentials": []} {}`,
+		"not a jwt":     `{"credentials": ["x.y.z"]}`,
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		err := n.cs.OpenStore(path)
+		if err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: OpenStore: %v, want an error naming %s", name, err, path)
+		}
+		if name == "not a jwt" && !strings.Contains(fmtErr(err), "credentials[0]") {
+			t.Errorf("%s: %v, want the field credentials[0]", name, err)
+		}
+	}
+
+	old := s.register(n, "CN-SH")
+	s.clock.Add(time.Hour)
+	cur := s.register(n, "CN-SH")
+	if got := n.cs.Stored(dcp.TypeMembership); len(got) != 1 || got[0] != cur.JWT {
+		t.Fatalf("holder holds %d membership credentials: want the newer only", len(got))
+	}
+	if err := n.cs.Store(old.JWT); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.cs.Stored(dcp.TypeMembership); len(got) != 1 || got[0] != cur.JWT {
+		t.Fatal("an older credential filed again displaced the newer one")
+	}
+
+	sc, err := dcp.ParseScope(dcp.ScopeMembership)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope := []dcp.Scope{sc}
+	if r, err := n.cs.Present(s.auth.did, scope, scope); err != nil || len(r.Presentation) != 1 {
+		t.Fatalf("presentations %v: want one", err)
+	}
+	s.clock.Add(31 * 24 * time.Hour)
+	if r, err := n.cs.Present(s.auth.did, scope, scope); err != nil || len(r.Presentation) != 0 {
+		t.Fatalf("%d presentations, %v: want none, the credential expired", len(r.Presentation), err)
+	}
+}
+
+func fmtErr(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
