@@ -259,10 +259,10 @@ type didWorld struct {
 	// DID document.
 	issuerService *dcp.IssuerService
 	cut           *connector.Node
-	cutURL  string
-	cutDID  string
-	peer    *didPeer
-	peerP   identity.Participant
+	cutURL        string
+	cutDID        string
+	peer          *didPeer
+	peerP         identity.Participant
 }
 
 // append writes records signed by the authority.
@@ -828,4 +828,6 @@ type atomicHandler struct{ h atomic.Pointer[http.Handler] }
 
 func (a *atomicHandler) set(h http.Handler) { a.h.Store(&h) }
 
-func (a *atomicHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*a.h.Load()).ServeHTTP(w, r) }
+func (a *atomicHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*a.h.Load()).ServeHTTP(w, r)
+}

@@ -113,6 +113,7 @@ type storedCredential struct {
 	// from is when it was issued (validFrom, else iat); until its
 	// validUntil (zero: none).
 	from, until time.Time
+	status      *Status // its credentialStatus, if any
 	// delivered: an issuer delivered it (CredentialMessage), so the store
 	// file keeps it; credentials the node's configuration names are filed
 	// at every start instead.
@@ -174,7 +175,7 @@ func (cs *CredentialService) parseStored(vcJWT string) (storedCredential, error)
 	if c.Subject.ID != cs.sts.DID() {
 		return storedCredential{}, fmt.Errorf("%w: credentialSubject.id %q is not this holder %q", ErrWrongSubject, c.Subject.ID, cs.sts.DID())
 	}
-	sc := storedCredential{id: c.CredID, issuer: c.CredIssuer, types: slices.Sorted(slices.Values(c.Type)), jwt: vcJWT}
+	sc := storedCredential{id: c.CredID, issuer: c.CredIssuer, types: slices.Sorted(slices.Values(c.Type)), jwt: vcJWT, status: c.Status}
 	if c.IssuedAt != nil {
 		sc.from = c.IssuedAt.Time
 	}

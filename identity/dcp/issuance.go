@@ -150,10 +150,7 @@ func NewIssuerService(cfg IssuerServiceConfig) (*IssuerService, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dcp: issuer service: %w", err)
 	}
-	hc := resty.New()
-	if cfg.HTTPClient != nil {
-		hc = resty.NewWithClient(cfg.HTTPClient)
-	}
+	hc := restyOver(cfg.HTTPClient)
 	hc.SetTimeout(10 * time.Second).SetRedirectPolicy(resty.NoRedirectPolicy())
 	s := &IssuerService{cfg: cfg, sts: sts, http: hc, replay: identity.NewReplayCache(1 << 18), reqs: map[string]*IssuanceRequest{}}
 	if err := s.restore(); err != nil {

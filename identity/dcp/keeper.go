@@ -33,8 +33,10 @@ const renewAt = 0.4
 // KeepMembership keeps the node's membership credential from cfg.Issuer
 // current until ctx ends: it requests one (RequestCredential) when the node
 // holds none from that issuer that is valid with more than 40 % of its life
-// left, and whenever that issuer sends an offer (the authority offers after it
-// revoked a credential whose participant's ledger entry changed). A request
+// left or whose status list shows it revoked, and whenever that issuer sends
+// an offer (the authority offers after it revoked a credential whose
+// participant's ledger entry changed; the status list covers an offer the
+// node missed). A request
 // that fails or is rejected is tried again after a backoff from 1 s up to
 // Check. It returns an error at once only for a configuration it cannot keep,
 // and nil when ctx ends.
@@ -64,7 +66,11 @@ func (n *Node) KeepMembership(ctx context.Context, cfg KeepConfig) error {
 		seen, o = cs.offersSince(cfg.Issuer, seen)
 		offered = offered || o // an offer stays to act on until a request succeeds
 		wait := cfg.Check
-		if why := cs.membershipNeed(cfg.Issuer); offered || why != "" {
+		why := cs.membershipNeed(cfg.Issuer)
+		if why == "" && !offered {
+			why = n.membershipRevoked(ctx, cfg)
+		}
+		if offered || why != "" {
 			if offered {
 				why = "the issuer offered a credential"
 			}
@@ -136,6 +142,34 @@ func (cs *CredentialService) offersSince(issuer string, seen uint64) (uint64, bo
 	newer := min(cs.offerSeq-seen, uint64(len(cs.offers))) // those kept that came after seen
 	later := cs.offers[uint64(len(cs.offers))-newer:]
 	return cs.offerSeq, slices.ContainsFunc(later, func(o ReceivedOffer) bool { return o.Issuer == issuer })
+}
+
+// membershipRevoked says why the membership credential the node holds from
+// cfg.Issuer needs replacing when its status list shows it revoked or
+// suspended (an offer may not have reached the node), else "". A list that
+// cannot be read says nothing: the credential is kept, and its verifiers
+// refuse it alike.
+func (n *Node) membershipRevoked(ctx context.Context, cfg KeepConfig) string {
+	var st *Status
+	n.Credentials.mu.RLock()
+	for _, c := range n.Credentials.creds {
+		if c.issuer == cfg.Issuer && slices.Contains(c.types, TypeMembership) && c.status != nil {
+			st = c.status
+		}
+	}
+	n.Credentials.mu.RUnlock()
+	if st == nil {
+		return ""
+	}
+	set, err := n.Verifier.statusSet(ctx, st)
+	if err != nil {
+		cfg.Log.Debug("dcp: status of the membership credential unknown", "issuer", cfg.Issuer, "err", err)
+		return ""
+	}
+	if set {
+		return fmt.Sprintf("its status list %s shows index %s set (%s)", st.StatusListCredential, st.StatusListIndex, st.StatusPurpose)
+	}
+	return ""
 }
 
 // membershipNeed says why the holder needs a membership credential from

@@ -3,6 +3,7 @@ package dcp_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,8 +41,9 @@ func storedMembership(t *testing.T, n *node, not string) *dcp.CredentialClaims {
 // TestKeepMembership has a holder keep its membership credential from the
 // authority's Issuer Service: obtained at start, kept across a restart,
 // renewed with less than 40 % of its life left, requested again when the
-// authority offers one after the ledger entry changed, and superseded each
-// time so that presentations carry the current one only.
+// authority offers one after the ledger entry changed or when its status list
+// shows it revoked, and superseded each time so that presentations carry the
+// current one only.
 func TestKeepMembership(t *testing.T) {
 	s := newIssuanceSpace(t)
 	alice, bob := s.holder("alice", identity.StatusActive), s.addNode("bob")
@@ -123,6 +125,25 @@ func TestKeepMembership(t *testing.T) {
 		}
 		verify("finance") // the revoked one is no longer presented
 		first = third
+	})
+
+	t.Run("replaced when revoked without an offer", func(t *testing.T) {
+		// The offer did not reach the node (it was down): the status list
+		// tells it once its cached copy is older than the cache TTL.
+		p, _ := s.ledger.Participant(ctx, alice.did)
+		p.Industry = "energy"
+		s.ledger.Put(p)
+		revoked, err := s.ci.Reconcile(ctx, s.ledger)
+		if err != nil || !slices.Contains(revoked, first.CredID) {
+			t.Fatalf("reconcile revoked %v, %v: want %s", revoked, err, first.CredID)
+		}
+		s.clock.Add(2 * time.Minute)
+		fourth := storedMembership(t, alice, first.CredID)
+		if fourth.Subject.Industry != "energy" {
+			t.Fatalf("new credential states industry %q: want energy", fourth.Subject.Industry)
+		}
+		verify("energy")
+		first = fourth
 	})
 
 	t.Run("nothing offered to a suspended holder", func(t *testing.T) {
@@ -220,4 +241,26 @@ func fmtErr(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestCallerHTTPClientUntouched: the DCP pieces set their own timeout and
+// redirect policy on a copy of the HTTP client they are given; a
+// connector's client, shared with its DSP calls, keeps its own.
+func TestCallerHTTPClientUntouched(t *testing.T) {
+	s := newIssuanceSpace(t)
+	hc := &http.Client{Timeout: 42 * time.Second, Transport: s.srv.Client().Transport}
+	key, err := identity.GenerateEd25519()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dcp.NewNode(dcp.NodeConfig{DID: s.iss.did, Key: key, Space: spaceID, Trusted: []string{s.iss.did}, HTTPClient: hc}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dcp.NewIssuerService(dcp.IssuerServiceConfig{DID: s.iss.did, Key: key, Issuer: s.ci, Ledger: s.ledger,
+		Endpoint: s.endpoint, Resolver: s.res, HTTPClient: hc}); err != nil {
+		t.Fatal(err)
+	}
+	if hc.Timeout != 42*time.Second || hc.CheckRedirect != nil {
+		t.Fatalf("caller's client now has timeout %v and a redirect policy %v: want 42s and none", hc.Timeout, hc.CheckRedirect != nil)
+	}
 }

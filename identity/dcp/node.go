@@ -103,10 +103,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 			return nil, err
 		}
 	}
-	n.http, n.hosts = resty.New(), cfg.AllowedHosts
-	if cfg.HTTPClient != nil {
-		n.http = resty.NewWithClient(cfg.HTTPClient)
-	}
+	n.http, n.hosts = restyOver(cfg.HTTPClient), cfg.AllowedHosts
 	n.http.SetTimeout(10 * time.Second).SetRedirectPolicy(resty.NoRedirectPolicy())
 	if n.Verifier, err = NewVerifier(VerifierConfig{STS: n.STS, Resolver: n.Resolver, Space: cfg.Space, Trusted: cfg.Trusted,
 		HTTPClient: cfg.HTTPClient, CacheTTL: cfg.CacheTTL, AllowedHosts: cfg.AllowedHosts, Now: cfg.Now}); err != nil {

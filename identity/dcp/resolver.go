@@ -50,7 +50,18 @@ type ResolverOption func(*Resolver)
 // space CA in tests and private deployments). Its redirect policy is
 // replaced: no redirects.
 func WithHTTPClient(c *http.Client) ResolverOption {
-	return func(r *Resolver) { r.http = resty.NewWithClient(c) }
+	return func(r *Resolver) { r.http = restyOver(c) }
+}
+
+// restyOver is a resty client over a copy of hc (a new one when nil): the
+// timeout and redirect policy each user sets stay its own, never the
+// caller's client's, which a connector shares with its DSP calls.
+func restyOver(hc *http.Client) *resty.Client {
+	if hc == nil {
+		return resty.New()
+	}
+	c := *hc
+	return resty.NewWithClient(&c)
 }
 
 // WithDocumentTTL sets how long a resolved document is cached (default 5 min).

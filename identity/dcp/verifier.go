@@ -113,10 +113,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.CacheTTL < 0 || cfg.CacheSize < 0 || cfg.Leeway < 0 || cfg.Leeway > 2*time.Minute {
 		return nil, errors.New("dcp: verifier: fields CacheTTL, CacheSize: must be positive; Leeway in [0, 2m]")
 	}
-	hc := resty.New()
-	if cfg.HTTPClient != nil {
-		hc = resty.NewWithClient(cfg.HTTPClient)
-	}
+	hc := restyOver(cfg.HTTPClient)
 	hc.SetTimeout(10 * time.Second).SetRedirectPolicy(resty.NoRedirectPolicy())
 	v := &Verifier{cfg: cfg, http: hc, replay: identity.NewReplayCache(1 << 20), trusted: map[string]bool{},
 		holders: map[string]holderEntry{}, lists: map[string]listEntry{}}
@@ -344,25 +341,31 @@ func (v *Verifier) checkPresentations(ctx context.Context, holder string, resp *
 // fetched over HTTPS, must be signed by a trusted issuer, and are cached for
 // CacheTTL.
 func (v *Verifier) checkStatus(ctx context.Context, s *Status) error {
-	if s.Type != "BitstringStatusListEntry" || (s.StatusPurpose != "revocation" && s.StatusPurpose != "suspension") {
-		return fmt.Errorf("%w: credentialStatus: type %q purpose %q, want a BitstringStatusListEntry for revocation or suspension", identity.ErrMalformed, s.Type, s.StatusPurpose)
-	}
-	idx, err := s.Index()
-	if err != nil {
-		return err
-	}
-	list, err := v.statusList(ctx, s.StatusListCredential, s.StatusPurpose)
-	if err != nil {
-		return err
-	}
-	set, err := list.Get(idx)
+	set, err := v.statusSet(ctx, s)
 	if err != nil {
 		return err
 	}
 	if set {
-		return fmt.Errorf("%w: status list %s index %d is set (%s)", ErrRevoked, s.StatusListCredential, idx, s.StatusPurpose)
+		return fmt.Errorf("%w: status list %s index %s is set (%s)", ErrRevoked, s.StatusListCredential, s.StatusListIndex, s.StatusPurpose)
 	}
 	return nil
+}
+
+// statusSet reports whether the status list bit of s is set; an error means
+// the verifier cannot tell.
+func (v *Verifier) statusSet(ctx context.Context, s *Status) (bool, error) {
+	if s.Type != "BitstringStatusListEntry" || (s.StatusPurpose != "revocation" && s.StatusPurpose != "suspension") {
+		return false, fmt.Errorf("%w: credentialStatus: type %q purpose %q, want a BitstringStatusListEntry for revocation or suspension", identity.ErrMalformed, s.Type, s.StatusPurpose)
+	}
+	idx, err := s.Index()
+	if err != nil {
+		return false, err
+	}
+	list, err := v.statusList(ctx, s.StatusListCredential, s.StatusPurpose)
+	if err != nil {
+		return false, err
+	}
+	return list.Get(idx)
 }
 
 func (v *Verifier) statusList(ctx context.Context, u, purpose string) (StatusList, error) {

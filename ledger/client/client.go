@@ -40,7 +40,8 @@ func WithTokenSource(f func(ctx context.Context) (string, error)) Option {
 // WithHTTPClient uses hc (for instance an httptest server's client).
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) {
-		c.r = resty.NewWithClient(hc).SetBaseURL(c.r.BaseURL).SetTimeout(c.r.GetClient().Timeout)
+		own := *hc // SetTimeout writes the client's Timeout: keep the caller's as it is
+		c.r = resty.NewWithClient(&own).SetBaseURL(c.r.BaseURL).SetTimeout(c.r.GetClient().Timeout)
 	}
 }
 
