@@ -3,7 +3,6 @@ package dsptck_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -29,6 +28,7 @@ import (
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/embedded"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // didBound is the cache bound of the DID-only test's provider: its ledger
@@ -63,19 +63,25 @@ type didPeer struct {
 // credential revoked through the status list) refuses its next request,
 // with the reason, within didBound.
 func TestDIDOnlyPeer(t *testing.T) {
+	for _, cs := range []*suite.Suite{suite.Intl, suite.GM} {
+		t.Run(cs.Name(), func(t *testing.T) { testDIDOnlyPeer(t, cs) })
+	}
+}
+
+func testDIDOnlyPeer(t *testing.T, cs *suite.Suite) {
 	ctx := context.Background()
-	w := newDIDWorld(t)
+	w := newDIDWorldIn(t, cs)
 	sp, led, issuer, cut, cutURL, cutDID, peer, peerP, appendRecs := w.sp, w.led, w.issuer, w.cut, w.cutURL, w.cutDID, w.peer, w.peerP, w.append
 
 	// A dataset and its offer at the tdsc node.
 	const data = "port,month,teu\nYangshan,2026-10,2150000\n"
-	sum := sha256.Sum256([]byte(data))
+	sum := cs.Sum([]byte(data))
 	src := filepath.Join(t.TempDir(), "teu.csv")
 	if err := os.WriteFile(src, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ds, err := cut.AddDataset(ctx, connector.NewDataset{ID: "port-teu", Title: "Container throughput", Classification: "general",
-		Category: "transport", ContentHash: "sha256:" + hex.EncodeToString(sum[:]), Source: "file:" + src})
+		Category: "transport", ContentHash: cs.HashName() + ":" + hex.EncodeToString(sum), Source: "file:" + src})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,9 +283,13 @@ func (w *didWorld) append(recs ...ledger.Record) {
 	}
 }
 
-func newDIDWorld(t *testing.T) *didWorld {
+func newDIDWorld(t *testing.T) *didWorld { return newDIDWorldIn(t, suite.Intl) }
+
+// newDIDWorldIn is newDIDWorld in crypto suite cs: every key, the ledger's
+// and the DCP tokens' and credentials' signatures are of that suite.
+func newDIDWorldIn(t *testing.T, cs *suite.Suite) *didWorld {
 	ctx := context.Background()
-	sp, err := ledgertest.NewSpace()
+	sp, err := ledgertest.NewSuiteSpace(cs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +356,7 @@ func newDIDWorld(t *testing.T) *didWorld {
 	appendRecs(rec)
 
 	// The DID peer: registered by its DID, its key the one of its DID document.
-	peer := newDIDPeer(t, hub, hubMux, hc, sp.Genesis.Space, authDID)
+	peer := newDIDPeer(t, hub, hubMux, hc, sp, authDID)
 	reg := sp.Record(ledger.KindParticipantRegistered, sp.Authority())
 	peerP := identity.Participant{ID: peer.did, DID: peer.did, Name: "Harbour analytics (DCP only)", Keys: []identity.JWK{peer.key.JWK()},
 		Region: "CN-SH", Industry: "logistics", OrgType: "enterprise", Status: identity.StatusActive}
@@ -401,15 +411,16 @@ func newDIDWorld(t *testing.T) *didWorld {
 	return w
 }
 
-func newDIDPeer(t *testing.T, hub *httptest.Server, mux *http.ServeMux, hc *http.Client, space, authDID string) *didPeer {
+func newDIDPeer(t *testing.T, hub *httptest.Server, mux *http.ServeMux, hc *http.Client, sp *ledgertest.Space, authDID string) *didPeer {
 	t.Helper()
-	return newDIDPeerAt(t, hub, mux, hc, space, authDID, "harbour")
+	return newDIDPeerAt(t, hub, mux, hc, sp, authDID, "harbour")
 }
 
 // newDIDPeerAt makes a DID peer served under /name/ of hub.
-func newDIDPeerAt(t *testing.T, hub *httptest.Server, mux *http.ServeMux, hc *http.Client, space, authDID, name string) *didPeer {
+func newDIDPeerAt(t *testing.T, hub *httptest.Server, mux *http.ServeMux, hc *http.Client, sp *ledgertest.Space, authDID, name string) *didPeer {
 	t.Helper()
-	key, err := identity.GenerateEd25519()
+	space := sp.Genesis.Space
+	key, err := identity.Generate(sp.Suite, "") // a key of the space's crypto suite
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +546,7 @@ func TestDIDPeerCannotClaimAnotherParticipant(t *testing.T) {
 
 		// A second DID participant, unknown to the ledger, whose Credential
 		// Service holds a credential naming the tdsc node's participant id.
-		impostor := newDIDPeerAt(t, w.hub, w.hubMux, w.hc, w.sp.Genesis.Space, w.authDID, "impostor")
+		impostor := newDIDPeerAt(t, w.hub, w.hubMux, w.hc, w.sp, w.authDID, "impostor")
 		forged, err := w.issuer.Issue(identity.Participant{ID: cutID, DID: impostor.did, Name: "impostor", Region: "CN-BJ", Status: identity.StatusActive})
 		if err != nil {
 			fail("issue: %v", err)
@@ -553,7 +564,7 @@ func TestDIDPeerCannotClaimAnotherParticipant(t *testing.T) {
 		}
 
 		// A DID peer with an honest credential the ledger never registered.
-		stranger := newDIDPeerAt(t, w.hub, w.hubMux, w.hc, w.sp.Genesis.Space, w.authDID, "stranger")
+		stranger := newDIDPeerAt(t, w.hub, w.hubMux, w.hc, w.sp, w.authDID, "stranger")
 		cred, err := w.issuer.Issue(identity.Participant{ID: stranger.did, DID: stranger.did, Name: "stranger", Region: "CN-BJ", Status: identity.StatusActive})
 		if err != nil {
 			fail("issue: %v", err)
@@ -600,8 +611,14 @@ func TestDIDPeerCannotClaimAnotherParticipant(t *testing.T) {
 // consumer pulls the data through its management API. The ledger names the
 // provider by its DID.
 func TestTDSCNodesOverDCP(t *testing.T) {
+	for _, cs := range []*suite.Suite{suite.Intl, suite.GM} {
+		t.Run(cs.Name(), func(t *testing.T) { testTDSCNodesOverDCP(t, cs) })
+	}
+}
+
+func testTDSCNodesOverDCP(t *testing.T, cs *suite.Suite) {
 	ctx := context.Background()
-	w := newDIDWorld(t)
+	w := newDIDWorldIn(t, cs)
 
 	provSrv := httptest.NewUnstartedServer(nil)
 	provURL := "https://" + provSrv.Listener.Addr().String()
@@ -609,7 +626,7 @@ func TestTDSCNodesOverDCP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	provKey, err := identity.GenerateEd25519()
+	provKey, err := identity.Generate(cs, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -650,13 +667,13 @@ func TestTDSCNodesOverDCP(t *testing.T) {
 	t.Cleanup(provSrv.Close)
 
 	const data = "district,year,births\nHaidian,2025,21035\n"
-	sum := sha256.Sum256([]byte(data))
+	sum := cs.Sum([]byte(data))
 	src := filepath.Join(t.TempDir(), "births.csv")
 	if err := os.WriteFile(src, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ds, err := prov.AddDataset(ctx, connector.NewDataset{ID: "births", Title: "Births by district", Classification: "general",
-		Category: "population", ContentHash: "sha256:" + hex.EncodeToString(sum[:]), Source: "file:" + src})
+		Category: "population", ContentHash: cs.HashName() + ":" + hex.EncodeToString(sum), Source: "file:" + src})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -718,15 +735,21 @@ func TestTDSCNodesOverDCP(t *testing.T) {
 // authority brings an offer, and the node files the new credential in
 // place of the revoked one.
 func TestNodeKeepsItsCredential(t *testing.T) {
+	for _, cs := range []*suite.Suite{suite.Intl, suite.GM} {
+		t.Run(cs.Name(), func(t *testing.T) { testNodeKeepsItsCredential(t, cs) })
+	}
+}
+
+func testNodeKeepsItsCredential(t *testing.T, cs *suite.Suite) {
 	ctx := context.Background()
-	w := newDIDWorld(t)
+	w := newDIDWorldIn(t, cs)
 	srv := httptest.NewUnstartedServer(nil)
 	url := "https://" + srv.Listener.Addr().String()
 	did, err := dcp.WebDID(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := identity.GenerateEd25519()
+	key, err := identity.Generate(cs, "")
 	if err != nil {
 		t.Fatal(err)
 	}

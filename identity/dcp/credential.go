@@ -173,10 +173,10 @@ func Envelope(vcJWT string) Enveloped {
 // parseCredential verifies a credential JWT: signed by an assertionMethod key
 // of its issuer's DID document, the issuer trusted, the data model and times
 // valid. It does not check status or subject.
-func parseCredential(ctx context.Context, res *Resolver, token string, trusted func(string) bool, now func() time.Time, leeway time.Duration) (*CredentialClaims, error) {
+func parseCredential(ctx context.Context, res *Resolver, token string, trusted func(string) bool, algs []string, now func() time.Time, leeway time.Duration) (*CredentialClaims, error) {
 	c := &CredentialClaims{}
 	_, err := verifyJWT(ctx, res, token, c, jwtSpec{
-		typs: []string{TypVC, "JWT"}, rel: AssertionMethod, now: now, leeway: leeway,
+		typs: []string{TypVC, "JWT"}, rel: AssertionMethod, algs: algs, now: now, leeway: leeway,
 		signer: func() (string, error) {
 			if !trusted(c.Issuer) {
 				return "", fmt.Errorf("%w: credential iss %q is not a trusted issuer of this space", ErrUntrustedIssuer, c.Issuer)

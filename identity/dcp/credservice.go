@@ -216,7 +216,7 @@ func (cs *CredentialService) authorize(ctx context.Context, r *http.Request) (st
 		return "", nil, fmt.Errorf("%w: header Authorization: want \"Bearer <self-issued ID token>\"", identity.ErrMalformed)
 	}
 	now := cs.sts.now
-	id, err := selfIssued(ctx, cs.res, cs.replay, bearer, cs.sts.DID(), now, cs.leeway)
+	id, err := selfIssued(ctx, cs.res, cs.replay, bearer, cs.sts.DID(), cs.sts.algs(), now, cs.leeway)
 	if err != nil {
 		return "", nil, err
 	}
@@ -241,7 +241,7 @@ func (cs *CredentialService) authorize(ctx context.Context, r *http.Request) (st
 func (cs *CredentialService) access(id *IDClaims) (*AccessClaims, error) {
 	now := cs.sts.now
 	at := &AccessClaims{}
-	_, err := jwt.NewParser(jwt.WithValidMethods(identity.AllowedAlgorithms), jwt.WithTimeFunc(now), jwt.WithLeeway(cs.leeway),
+	_, err := jwt.NewParser(jwt.WithValidMethods(cs.sts.algs()), jwt.WithTimeFunc(now), jwt.WithLeeway(cs.leeway),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithIssuer(cs.sts.DID()), jwt.WithSubject(cs.sts.DID()),
 		jwt.WithAudience(id.Issuer)).
 		ParseWithClaims(id.Token, at, func(t *jwt.Token) (any, error) {

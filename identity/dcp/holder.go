@@ -65,7 +65,7 @@ func (cs *CredentialService) issuer(ctx context.Context, r *http.Request) (strin
 	if !ok || scheme != identity.SchemeBearer {
 		return "", fmt.Errorf("%w: header Authorization: want \"Bearer <the issuer's self-issued ID token>\"", identity.ErrMalformed)
 	}
-	id, err := selfIssued(ctx, cs.res, cs.replay, bearer, cs.sts.DID(), cs.sts.now, cs.leeway)
+	id, err := selfIssued(ctx, cs.res, cs.replay, bearer, cs.sts.DID(), cs.sts.algs(), cs.sts.now, cs.leeway)
 	if err != nil {
 		return "", err
 	}
@@ -93,7 +93,7 @@ func (cs *CredentialService) Receive(ctx context.Context, issuer string, m *Cred
 		if c.Format != ProfileVC20JWT && c.Format != "jwt" {
 			return fmt.Errorf("%w: field credentials[%d].format: %q, this holder stores %s (or \"jwt\") only", ErrIssuance, i, c.Format, ProfileVC20JWT)
 		}
-		vc, err := parseCredential(ctx, cs.res, c.Payload, func(iss string) bool { return iss == issuer }, cs.sts.now, cs.leeway)
+		vc, err := parseCredential(ctx, cs.res, c.Payload, func(iss string) bool { return iss == issuer }, cs.sts.algs(), cs.sts.now, cs.leeway)
 		if err != nil {
 			return fmt.Errorf("credentials[%d].payload: %w", i, err)
 		}

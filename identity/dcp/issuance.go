@@ -307,7 +307,7 @@ func (s *IssuerService) caller(ctx context.Context, r *http.Request) (*IDClaims,
 	if !ok || scheme != identity.SchemeBearer {
 		return nil, fmt.Errorf("%w: header Authorization: want \"Bearer <self-issued ID token>\"", identity.ErrMalformed)
 	}
-	return selfIssued(ctx, s.cfg.Resolver, s.replay, tok, s.cfg.DID, s.cfg.Now, s.cfg.Leeway)
+	return selfIssued(ctx, s.cfg.Resolver, s.replay, tok, s.cfg.DID, s.sts.algs(), s.cfg.Now, s.cfg.Leeway)
 }
 
 // receive authenticates and records a CredentialRequestMessage, and starts

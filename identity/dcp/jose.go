@@ -52,7 +52,8 @@ var forbiddenHeaders = []string{"jku", "x5u", "x5c", "jwk", "crit"}
 type jwtSpec struct {
 	typs   []string // accepted typ headers ("" = absent)
 	rel    Relationship
-	aud    string // required audience, or ""
+	aud    string   // required audience, or ""
+	algs   []string // the JWS algorithms accepted (the verifying node's suite's)
 	now    func() time.Time
 	leeway time.Duration
 	// signer returns the DID whose document holds the key, from the claims
@@ -68,7 +69,7 @@ func verifyJWT(ctx context.Context, res *Resolver, token string, claims jwt.Clai
 		return "", fmt.Errorf("%w: %d bytes, limit %d", identity.ErrTokenTooLarge, len(token), MaxJWTBytes)
 	}
 	opts := []jwt.ParserOption{
-		jwt.WithValidMethods(identity.AllowedAlgorithms), jwt.WithTimeFunc(s.now), jwt.WithLeeway(s.leeway),
+		jwt.WithValidMethods(s.algs), jwt.WithTimeFunc(s.now), jwt.WithLeeway(s.leeway),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
 	}
 	if s.aud != "" {

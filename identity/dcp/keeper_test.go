@@ -13,6 +13,7 @@ import (
 
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/identity/dcp"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // storedMembership waits until n holds exactly one membership credential
@@ -38,14 +39,20 @@ func storedMembership(t *testing.T, n *node, not string) *dcp.CredentialClaims {
 	}
 }
 
-// TestKeepMembership has a holder keep its membership credential from the
+// TestKeepMembership, in both crypto suites, has a holder keep its membership credential from the
 // authority's Issuer Service: obtained at start, kept across a restart,
 // renewed with less than 40 % of its life left, requested again when the
 // authority offers one after the ledger entry changed or when its status list
 // shows it revoked, and superseded each time so that presentations carry the
 // current one only.
 func TestKeepMembership(t *testing.T) {
-	s := newIssuanceSpace(t)
+	for _, cs := range []*suite.Suite{suite.Intl, suite.GM} {
+		t.Run(cs.Name(), func(t *testing.T) { testKeepMembership(t, cs) })
+	}
+}
+
+func testKeepMembership(t *testing.T, cs *suite.Suite) {
+	s := newSuiteIssuanceSpace(t, cs)
 	alice, bob := s.holder("alice", identity.StatusActive), s.addNode("bob")
 	store := filepath.Join(t.TempDir(), "dcp-credentials.json")
 	if err := alice.cs.OpenStore(store); err != nil {
@@ -262,5 +269,33 @@ func TestCallerHTTPClientUntouched(t *testing.T) {
 	}
 	if hc.Timeout != 42*time.Second || hc.CheckRedirect != nil {
 		t.Fatalf("caller's client now has timeout %v and a redirect policy %v: want 42s and none", hc.Timeout, hc.CheckRedirect != nil)
+	}
+}
+
+// TestSuiteAlgorithms: a node accepts the JWS algorithms of its own crypto
+// suite only: in a gm space a token signed with Ed25519 is refused, in an
+// intl space one signed with SM2, each naming the algorithm, whatever the
+// DID document says.
+func TestSuiteAlgorithms(t *testing.T) {
+	for _, tc := range []struct{ space, other *suite.Suite }{{suite.GM, suite.Intl}, {suite.Intl, suite.GM}} {
+		t.Run(tc.space.Name(), func(t *testing.T) {
+			s := newSuiteSpace(t, tc.space)
+			bob := s.addNode("bob")
+			key, err := identity.Generate(tc.other, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			stranger := s.addNodeWithKey("stranger", key) // its document publishes that key
+			s.register(stranger, "CN-SH")
+			v := s.verifier(bob)
+			tok, err := stranger.sts.Request(bob.did, dcp.ScopeMembership)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = v.Verify(context.Background(), tok)
+			if err == nil || !strings.Contains(err.Error(), key.JWK().Algorithm()) {
+				t.Fatalf("a %s token at a %s node: %v, want a refusal naming %s", tc.other.Name(), tc.space.Name(), err, key.JWK().Algorithm())
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/identity/dcp"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // clock is a fake clock tests move by hand.
@@ -46,6 +47,9 @@ type space struct {
 	clock  *clock
 	res    *dcp.Resolver
 	ledger *identity.MemorySource
+	// suite is the space's crypto suite: every key's (Ed25519 in intl, SM2
+	// in gm).
+	suite  *suite.Suite
 	auth   *node
 	issuer *dcp.CredentialIssuer
 	nodes  map[string]*node
@@ -53,10 +57,13 @@ type space struct {
 
 const spaceID = "space-1"
 
-func newSpace(t testing.TB) *space {
+func newSpace(t testing.TB) *space { return newSuiteSpace(t, suite.Intl) }
+
+// newSuiteSpace is newSpace with every key of crypto suite cs.
+func newSuiteSpace(t testing.TB, cs *suite.Suite) *space {
 	t.Helper()
 	s := &space{t: t, mux: http.NewServeMux(), clock: &clock{t: time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)},
-		ledger: identity.NewMemorySource(), nodes: map[string]*node{}}
+		ledger: identity.NewMemorySource(), nodes: map[string]*node{}, suite: cs}
 	s.srv = httptest.NewTLSServer(s.mux)
 	t.Cleanup(s.srv.Close)
 	var err error
@@ -79,11 +86,17 @@ func newSpace(t testing.TB) *space {
 // addNode makes a DID participant name served at /name/.
 func (s *space) addNode(name string) *node {
 	s.t.Helper()
-	key, err := identity.GenerateEd25519()
+	return s.addNodeWithKey(name, s.newKey())
+}
+
+// newKey makes a key of the space's suite.
+func (s *space) newKey() *identity.Key {
+	s.t.Helper()
+	key, err := identity.Generate(s.suite, "")
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	return s.addNodeWithKey(name, key)
+	return key
 }
 
 func (s *space) addNodeWithKey(name string, key *identity.Key) *node {

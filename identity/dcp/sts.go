@@ -67,6 +67,11 @@ func NewSTS(did string, key *identity.Key, ttl time.Duration, now func() time.Ti
 // DID is the node's DID.
 func (s *STS) DID() string { return s.did }
 
+// algs are the JWS algorithms the node accepts: its crypto suite's, the one
+// of its key (a gm space's nodes sign and accept SM3withSM2 only, an intl
+// space's EdDSA and ES256), as tdsc's own tokens in the space.
+func (s *STS) algs() []string { return s.key.JWK().Suite().Algorithms() }
+
 // KeyID is the DID URL of the node's key.
 func (s *STS) KeyID() string { return s.did + "#" + KeyFragment }
 
@@ -120,13 +125,13 @@ func newID() string {
 // selfIssued verifies a self-issued ID token addressed to aud (DCP §4.3.3):
 // the key is the sub DID's capabilityInvocation key, iss = sub, the document
 // id is sub, exp and nbf hold, the life is bounded and the jti is new.
-func selfIssued(ctx context.Context, res *Resolver, replay *identity.ReplayCache, token, aud string, now func() time.Time, leeway time.Duration) (*IDClaims, error) {
+func selfIssued(ctx context.Context, res *Resolver, replay *identity.ReplayCache, token, aud string, algs []string, now func() time.Time, leeway time.Duration) (*IDClaims, error) {
 	if aud == "" {
 		return nil, fmt.Errorf("dcp: verify: the expected audience is required")
 	}
 	c := &IDClaims{}
 	_, err := verifyJWT(ctx, res, token, c, jwtSpec{
-		typs: []string{"", "JWT"}, rel: CapabilityInvocation, aud: aud, now: now, leeway: leeway,
+		typs: []string{"", "JWT"}, rel: CapabilityInvocation, aud: aud, algs: algs, now: now, leeway: leeway,
 		signer: func() (string, error) {
 			if c.Issuer == "" || c.Issuer != c.Subject {
 				return "", fmt.Errorf("%w: claims iss %q and sub %q: must be equal, the bearer's DID", identity.ErrWrongIssuer, c.Issuer, c.Subject)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/identity/dcp"
+	"github.com/tdsc/tdsc/suite"
 )
 
 // issuanceSpace is a space whose authority ("issuer") runs the Issuer
@@ -33,13 +34,14 @@ type issuanceSpace struct {
 	endpoint string
 }
 
-func newIssuanceSpace(t *testing.T) *issuanceSpace {
+func newIssuanceSpace(t *testing.T) *issuanceSpace { return newSuiteIssuanceSpace(t, suite.Intl) }
+
+// newSuiteIssuanceSpace is newIssuanceSpace with every key of suite cs.
+func newSuiteIssuanceSpace(t *testing.T, cs *suite.Suite) *issuanceSpace {
 	t.Helper()
-	s := &issuanceSpace{space: newSpace(t)}
-	key, err := identity.GenerateEd25519()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := &issuanceSpace{space: newSuiteSpace(t, cs)}
+	key := s.newKey()
+	var err error
 	base := s.srv.URL + "/issuer"
 	did, _ := dcp.WebDID(base)
 	s.iss = &node{did: did, key: key, base: base}
@@ -70,10 +72,7 @@ func newIssuanceSpace(t *testing.T) *issuanceSpace {
 // empty, on the ledger by its DID with that status.
 func (s *issuanceSpace) holder(name, status string) *node {
 	s.t.Helper()
-	key, err := identity.GenerateEd25519()
-	if err != nil {
-		s.t.Fatal(err)
-	}
+	key := s.newKey()
 	n := s.addNodeTrusting(name, key, s.iss.did)
 	if status != "" {
 		s.ledger.Put(identity.Participant{ID: n.did, DID: n.did, Name: name, Region: "CN-SH", Industry: "manufacturing",

@@ -125,7 +125,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 
 // Verify authenticates a request bearing token (the value after "Bearer ").
 func (v *Verifier) Verify(ctx context.Context, token string) (*Result, error) {
-	c, err := selfIssued(ctx, v.cfg.Resolver, v.replay, token, v.cfg.STS.DID(), v.cfg.Now, v.cfg.Leeway)
+	c, err := selfIssued(ctx, v.cfg.Resolver, v.replay, token, v.cfg.STS.DID(), v.cfg.STS.algs(), v.cfg.Now, v.cfg.Leeway)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +278,7 @@ func (v *Verifier) checkPresentations(ctx context.Context, holder string, resp *
 	for i, vpJWT := range resp.Presentation {
 		vp := &PresentationClaims{}
 		_, err := verifyJWT(ctx, v.cfg.Resolver, vpJWT, vp, jwtSpec{
-			typs: []string{TypVP, "JWT"}, rel: Authentication, aud: v.cfg.STS.DID(), now: now, leeway: v.cfg.Leeway,
+			typs: []string{TypVP, "JWT"}, rel: Authentication, aud: v.cfg.STS.DID(), algs: v.cfg.STS.algs(), now: now, leeway: v.cfg.Leeway,
 			signer: func() (string, error) {
 				if vp.Issuer != holder || (vp.Holder != "" && vp.Holder != holder) {
 					return "", fmt.Errorf("%w: presentation[%d] iss %q, holder %q: must be the caller %q", identity.ErrWrongIssuer, i, vp.Issuer, vp.Holder, holder)
@@ -300,7 +300,7 @@ func (v *Verifier) checkPresentations(ctx context.Context, holder string, resp *
 			if env.Type != "EnvelopedVerifiableCredential" || !ok {
 				return e, fmt.Errorf("%w: presentation[%d].verifiableCredential[%d]: want an EnvelopedVerifiableCredential with a %s URL", ErrPresentation, i, j, envelopedPrefix)
 			}
-			vc, err := parseCredential(ctx, v.cfg.Resolver, vcJWT, func(iss string) bool { return v.trusted[iss] }, now, v.cfg.Leeway)
+			vc, err := parseCredential(ctx, v.cfg.Resolver, vcJWT, func(iss string) bool { return v.trusted[iss] }, v.cfg.STS.algs(), now, v.cfg.Leeway)
 			if err != nil {
 				return e, fmt.Errorf("presentation[%d].verifiableCredential[%d]: %w", i, j, err)
 			}
@@ -405,7 +405,7 @@ func (v *Verifier) statusList(ctx context.Context, u, purpose string) (StatusLis
 // ParseStatusList verifies a BitstringStatusListCredential JWT read from u
 // (signed by a trusted issuer, id u, this purpose) and decodes its list.
 func (v *Verifier) ParseStatusList(ctx context.Context, token, u, purpose string) (StatusList, error) {
-	c, err := parseCredential(ctx, v.cfg.Resolver, token, func(iss string) bool { return v.trusted[iss] }, v.cfg.Now, v.cfg.Leeway)
+	c, err := parseCredential(ctx, v.cfg.Resolver, token, func(iss string) bool { return v.trusted[iss] }, v.cfg.STS.algs(), v.cfg.Now, v.cfg.Leeway)
 	if err != nil {
 		return nil, fmt.Errorf("status list %s: %w", u, err)
 	}
