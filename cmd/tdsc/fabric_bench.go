@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"time"
@@ -33,6 +34,18 @@ type fabricBenchResult struct {
 	Seconds          float64 `json:"seconds"`
 	RecordsPerSecond float64 `json:"recordsPerSecond"`
 	Chaincode        string  `json:"chaincode"`
+	// CatchUp is what a ledger opened on the channel afterwards took to
+	// read it all (--catch-up): what a restarted ledger service does.
+	CatchUp *fabricCatchUp `json:"catchUp,omitempty"`
+}
+
+// fabricCatchUp is a fresh follower reading the whole channel.
+type fabricCatchUp struct {
+	Seconds          float64 `json:"seconds"`
+	RecordsPerSecond float64 `json:"recordsPerSecond"`
+	// HeapBytesPerRecord is the live heap the follower's index holds, per
+	// record (after a collection).
+	HeapBytesPerRecord float64 `json:"heapBytesPerRecord"`
 }
 
 func newBenchFabricCmd() *cobra.Command {
@@ -41,7 +54,7 @@ func newBenchFabricCmd() *cobra.Command {
 		gateways, inFlight            int
 		profile, out                  string
 		linger                        time.Duration
-		verbose                       bool
+		verbose, catchUp              bool
 		cpuprofile                    string
 	)
 	cmd := &cobra.Command{
@@ -73,6 +86,11 @@ Reports transactions, conflicts, retries and rechecks.`,
 			if err != nil {
 				return err
 			}
+			if catchUp {
+				if res.CatchUp, err = benchFabricCatchUp(cmd.Context(), profile, res.Chaincode, res.Records); err != nil {
+					return err
+				}
+			}
 			return printFabricBench(cmd, res, out)
 		},
 	}
@@ -85,6 +103,7 @@ Reports transactions, conflicts, retries and rechecks.`,
 	cmd.Flags().IntVar(&inFlight, "in-flight", 0, "transactions in flight per gateway (0: the backend's default)")
 	cmd.Flags().DurationVar(&linger, "linger", 0, "how long a transaction waits for more batches (0: the backend's default)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every transaction's stage timings to stderr")
+	cmd.Flags().BoolVar(&catchUp, "catch-up", false, "then time a fresh ledger reading the channel from block 0 (a restarted ledger service), and its index's heap per record")
 	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write the client's CPU profile to this file")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
 	return cmd
@@ -97,6 +116,10 @@ func printFabricBench(cmd *cobra.Command, res *fabricBenchResult, out string) er
 	fmt.Fprintf(cmd.OutOrStdout(), "fabric (%d orgs, %d gateways, %d in flight each, chaincode %s): %d records in %d batches (%d per batch, %d streams) in %d transactions, %d conflicts, %d retries, %d rechecks: %.2fs, %.0f records/s\n",
 		res.Orgs, res.Gateways, res.InFlight, res.Chaincode, res.Records, res.Batches, res.BatchSize, res.Streams, res.Transactions,
 		res.Conflicts, res.Retries, res.Rechecks, res.Seconds, res.RecordsPerSecond)
+	if c := res.CatchUp; c != nil {
+		fmt.Fprintf(cmd.OutOrStdout(), "catch-up: a fresh ledger read the channel from block 0 in %.2fs, %.0f records/s; its index holds %.0f heap bytes a record\n",
+			c.Seconds, c.RecordsPerSecond, c.HeapBytesPerRecord)
+	}
 	return nil
 }
 
@@ -182,4 +205,38 @@ func benchFabric(ctx context.Context, profilePath string, n, batch, streams, gat
 		res.Rechecks += st.Rechecks
 	}
 	return res, nil
+}
+
+// benchFabricCatchUp opens a ledger on chaincode (already written, records
+// of them) as a restarted ledger service would, and times its follower
+// reading the channel from block 0 until its tree holds every record; it
+// also reports the heap the index holds per record.
+func benchFabricCatchUp(ctx context.Context, profilePath, chaincode string, records int) (*fabricCatchUp, error) {
+	p, err := fabric.LoadProfile(profilePath)
+	if err != nil {
+		return nil, err
+	}
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	l, err := fabric.Open(ctx, fabric.Config{Profile: p, Chaincode: chaincode})
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close(context.Background())
+	h, err := l.Head(ctx) // waits until the follower holds every committed block
+	if err != nil {
+		return nil, err
+	}
+	took := time.Since(start)
+	if h.Size != uint64(records) {
+		return nil, fmt.Errorf("catch-up: the fresh ledger holds %d records, the run wrote %d", h.Size, records)
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(l)
+	return &fabricCatchUp{Seconds: took.Seconds(), RecordsPerSecond: float64(records) / took.Seconds(),
+		HeapBytesPerRecord: float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(records)}, nil
 }

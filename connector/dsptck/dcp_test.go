@@ -852,5 +852,10 @@ type atomicHandler struct{ h atomic.Pointer[http.Handler] }
 func (a *atomicHandler) set(h http.Handler) { a.h.Store(&h) }
 
 func (a *atomicHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	(*a.h.Load()).ServeHTTP(w, r)
+	h := a.h.Load()
+	if h == nil {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	(*h).ServeHTTP(w, r)
 }

@@ -2,8 +2,10 @@ package dcp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"time"
 )
@@ -38,7 +40,8 @@ const renewAt = 0.4
 // participant's ledger entry changed; the status list covers an offer the
 // node missed). A request
 // that fails or is rejected is tried again after a backoff from 1 s up to
-// Check. It returns an error at once only for a configuration it cannot keep,
+// Check. For its first 30 s it requests only once the node serves its own DID
+// document (startGrace). It returns an error at once only for a configuration it cannot keep,
 // and nil when ctx ends.
 func (n *Node) KeepMembership(ctx context.Context, cfg KeepConfig) error {
 	if !n.Credentials.trusted[cfg.Issuer] {
@@ -54,6 +57,7 @@ func (n *Node) KeepMembership(ctx context.Context, cfg KeepConfig) error {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	cs := n.Credentials
+	started := time.Now()
 	var (
 		seen, _ = cs.offersSince(cfg.Issuer, 0)
 		offered bool
@@ -74,13 +78,17 @@ func (n *Node) KeepMembership(ctx context.Context, cfg KeepConfig) error {
 			if offered {
 				why = "the issuer offered a credential"
 			}
-			id, err := n.renew(ctx, cfg, why)
+			id, err := n.renew(ctx, cfg, why, started)
 			switch {
 			case ctx.Err() != nil:
 				return nil
 			case err != nil:
 				if err.Error() != last {
-					cfg.Log.Warn("dcp: membership credential not renewed", "issuer", cfg.Issuer, "because", why, "err", err)
+					level := slog.LevelWarn
+					if errors.Is(err, errNotServed) {
+						level = slog.LevelDebug // the node's server is starting
+					}
+					cfg.Log.Log(ctx, level, "dcp: membership credential not renewed", "issuer", cfg.Issuer, "because", why, "err", err)
 					last = err.Error()
 				}
 				backoff = min(max(2*backoff, time.Second), cfg.Check)
@@ -104,7 +112,12 @@ func (n *Node) KeepMembership(ctx context.Context, cfg KeepConfig) error {
 
 // renew requests the membership credential and waits until the issuer
 // delivers it or rejects the request; it returns the credential's id.
-func (n *Node) renew(ctx context.Context, cfg KeepConfig, why string) (string, error) {
+func (n *Node) renew(ctx context.Context, cfg KeepConfig, why string, started time.Time) (string, error) {
+	if time.Since(started) < startGrace {
+		if err := n.served(ctx); err != nil {
+			return "", err
+		}
+	}
 	req, err := n.RequestCredential(ctx, cfg.Issuer)
 	if err != nil {
 		return "", err
@@ -133,6 +146,31 @@ func (n *Node) renew(ctx context.Context, cfg KeepConfig, why string) (string, e
 		}
 	}
 }
+
+// startGrace is how long after it starts the keeper first checks that the
+// node serves its DID document (served) before it requests: the node's
+// server starts after the node, and a delivery that fails costs a credential
+// (the issuer revokes what it could not deliver). After it, the keeper
+// requests without the check, so a node that cannot reach its own public
+// address (hairpin NAT) still gets its credential.
+const startGrace = 30 * time.Second
+
+// served checks that the node's own DID document is served at its did:web
+// address, where the issuer resolves it to find where to deliver.
+func (n *Node) served(ctx context.Context) error {
+	u := mustWebURL(n.STS.DID())
+	r, err := n.http.R().SetContext(ctx).Get(u)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", errNotServed, u, err)
+	}
+	if r.StatusCode() != http.StatusOK {
+		return fmt.Errorf("%w: %s: HTTP %d", errNotServed, u, r.StatusCode())
+	}
+	return nil
+}
+
+// errNotServed: the node's own DID document cannot be read at its address.
+var errNotServed = errors.New("this node's DID document is not served (yet)")
 
 // offersSince returns how many offers have been received, and whether one
 // from issuer came after the first seen of them.

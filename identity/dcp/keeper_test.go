@@ -299,3 +299,50 @@ func TestSuiteAlgorithms(t *testing.T) {
 		})
 	}
 }
+
+// TestKeepMembershipWaitsUntilServed: a node asks for its credential only
+// once its own DID document is served: the issuer resolves it to deliver,
+// and revokes a credential it could not deliver.
+func TestKeepMembershipWaitsUntilServed(t *testing.T) {
+	s := newIssuanceSpace(t)
+	key := s.newKey()
+	base := s.srv.URL + "/late"
+	did, err := dcp.WebDID(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dn, err := dcp.NewNode(dcp.NodeConfig{DID: did, Key: key, Space: spaceID, Trusted: []string{s.iss.did},
+		HTTPClient: s.srv.Client(), CacheTTL: time.Minute, Now: s.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ledger.Put(identity.Participant{ID: did, DID: did, Name: "late", Region: "CN-SH", Status: identity.StatusActive, Keys: []identity.JWK{key.JWK()}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- dn.KeepMembership(ctx, dcp.KeepConfig{Issuer: s.iss.did, Check: 20 * time.Millisecond})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("KeepMembership: %v", err)
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if reqs := s.svc.Requests(); len(reqs) != 0 {
+		t.Fatalf("the issuer got %d requests from a node not serving its DID document: want none", len(reqs))
+	}
+	h := dn.Handler()
+	s.mux.Handle("/late/did.json", h)
+	s.mux.Handle("/late/cs/", h)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(dn.Credentials.Stored(dcp.TypeMembership)) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("no credential after the node served its DID document")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(s.ci.Credentials(did)); n != 1 {
+		t.Fatalf("the issuer issued %d credentials: want 1", n)
+	}
+}
