@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/tdsc/tdsc/connector/api"
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/identity/dcp"
 )
@@ -98,3 +100,33 @@ func (n *Node) keepCredential() {
 		n.log.Error("dcp: not keeping the membership credential", "err", err)
 	}
 }
+
+// Identity is how the node identifies itself: its participant id and its
+// DCP side (DID, trusted issuers, credentials held, the keeper's last
+// doings).
+func (n *Node) Identity() api.Identity {
+	id := api.Identity{ParticipantID: n.cfg.ParticipantID, Credentials: []api.Credential{}}
+	if n.dcp == nil {
+		return id
+	}
+	id.DID, id.TrustedIssuers = n.dcp.STS.DID(), n.cfg.TrustedIssuers
+	for _, c := range n.dcp.Credentials.Held() {
+		id.Credentials = append(id.Credentials, api.Credential{ID: c.ID, Issuer: c.Issuer, Types: c.Types,
+			ValidFrom: stamp(c.ValidFrom), ValidUntil: stamp(c.ValidUntil), Expired: c.Expired, Delivered: c.Delivered})
+	}
+	if k := n.dcp.Keeper(); k.Issuer != "" {
+		id.Keeper = &api.KeeperStatus{Issuer: k.Issuer, Renewed: stamp(k.Renewed), Credential: k.Credential,
+			Reason: k.Reason, Error: k.Error, Failed: stamp(k.Failed)}
+	}
+	return id
+}
+
+// stamp is t in RFC 3339, "" when zero.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func (n *Node) apiIdentity(r *http.Request) (int, any, error) { return http.StatusOK, n.Identity(), nil }

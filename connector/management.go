@@ -149,6 +149,7 @@ func (n *Node) mountManagement(mux *http.ServeMux) {
 	h("GET /api/v1/duties", n.apiListDuties)
 	h("POST /api/v1/duties/fulfil", n.apiFulfilDuty)
 	h("GET /api/v1/outbox", n.apiOutbox)
+	h("GET /api/v1/identity", n.apiIdentity)
 	h("GET /api/v1/outbox/records", n.apiOutboxRecords)
 	mux.Handle("POST /api/v1/agreements/{id}/compute", n.apiCompute())
 }

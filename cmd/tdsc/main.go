@@ -23,7 +23,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
-		newServeCmd(), newDemoCmd(), newFabricCmd(), newOutboxCmd(),
+		newServeCmd(), newDemoCmd(), newFabricCmd(), newOutboxCmd(), newIdentityCmd(),
 		newDatasetCmd(), newOfferCmd(), newCatalogCmd(), newNegotiateCmd(), newNegotiationCmd(), newAgreementCmd(),
 		newTransferCmd(), newDutyCmd(), newComputeCmd(),
 		group("authority", "The space's authority: participants, keys, space-wide rules, role tokens",

@@ -259,6 +259,10 @@ func TestTransferSuspendResumePull(t *testing.T) {
 	if out, err = run("outbox"); err != nil || !strings.Contains(out, "ledger reachable: true") {
 		t.Fatalf("outbox: %v\n%s", err, out)
 	}
+	// Its identity: a node without a DID speaks tdsc tokens only.
+	if out, err = run("identity"); err != nil || !strings.Contains(out, "participant: ") || !strings.Contains(out, "did:         none") {
+		t.Fatalf("identity: %v\n%s", err, out)
+	}
 	// Every committed record, listed: at least as many as the counts said
 	// (the outbox may have committed more since).
 	var recs []capi.OutboxRecord

@@ -190,6 +190,41 @@ type OutboxStatus struct {
 	Pending       []*OutboxRecord `json:"pending"`
 }
 
+// Identity is how the node identifies itself (GET /api/v1/identity): its
+// participant id and, when it speaks DCP (config did), its DID, the issuers
+// it trusts, the credentials it holds and what its credential keeper last did.
+type Identity struct {
+	ParticipantID  string        `json:"participantId"`
+	DID            string        `json:"did,omitempty"`
+	TrustedIssuers []string      `json:"trustedIssuers,omitempty"`
+	Credentials    []Credential  `json:"credentials"`
+	Keeper         *KeeperStatus `json:"keeper,omitempty"`
+}
+
+// Credential is a verifiable credential the node holds.
+type Credential struct {
+	ID         string   `json:"id"`
+	Issuer     string   `json:"issuer"`
+	Types      []string `json:"types"`
+	ValidFrom  string   `json:"validFrom,omitempty"`
+	ValidUntil string   `json:"validUntil,omitempty"`
+	Expired    bool     `json:"expired"`
+	// Delivered: an issuer delivered it (kept in dataDir/dcp-credentials.json);
+	// otherwise it comes from the configuration's credentialFiles.
+	Delivered bool `json:"delivered"`
+}
+
+// KeeperStatus is what the node's credential keeper (config
+// credentialIssuer) last did.
+type KeeperStatus struct {
+	Issuer     string `json:"issuer"`
+	Renewed    string `json:"renewed,omitempty"`
+	Credential string `json:"credential,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+	Error      string `json:"error,omitempty"`
+	Failed     string `json:"failed,omitempty"`
+}
+
 // ComputeResult is what a consumer gets back from a computation run at the
 // provider (POST /api/v1/agreements/{id}/compute; docs/sandbox.md): the
 // run's id as recorded in compute.executed, the program's hash, the result's

@@ -414,6 +414,12 @@ func (c *Client) OutboxRecords(ctx context.Context, state string) ([]*api.Outbox
 	return list[*api.OutboxRecord](ctx, c, "/outbox/records", q)
 }
 
+// Identity reports how the node identifies itself (its DID and credentials).
+func (c *Client) Identity(ctx context.Context) (*api.Identity, error) {
+	var id api.Identity
+	return &id, c.call(ctx, http.MethodGet, "/identity", nil, &id)
+}
+
 // Outbox reports the node's outbox.
 func (c *Client) Outbox(ctx context.Context) (*api.OutboxStatus, error) {
 	var o api.OutboxStatus

@@ -803,6 +803,19 @@ func testNodeKeepsItsCredential(t *testing.T, cs *suite.Suite) {
 	if first.Subject.Region != "CN-GD" || first.CredIssuer != w.authDID {
 		t.Fatalf("credential %+v from %s: want the authority's, stating region CN-GD", first.Subject, first.CredIssuer)
 	}
+	// The operator sees it, and why it was requested (GET /api/v1/identity).
+	mc, err := client.New(url, opToken, client.WithTLS(w.hc.Transport.(*http.Transport).TLSClientConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := mc.Identity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.DID != did || len(id.Credentials) != 1 || id.Credentials[0].ID != first.CredID || !id.Credentials[0].Delivered || id.Credentials[0].Expired ||
+		id.Keeper == nil || id.Keeper.Credential != first.CredID || !strings.Contains(id.Keeper.Reason, "holds none") || id.Keeper.Error != "" {
+		t.Fatalf("identity %+v (keeper %+v): want the DID, the delivered credential %s, renewed because the node held none", id, id.Keeper, first.CredID)
+	}
 	if b, err := os.ReadFile(filepath.Join(dir, "dcp-credentials.json")); err != nil || !strings.Contains(string(b), node.DCP().Credentials.Stored(dcp.TypeMembership)[0]) {
 		t.Fatalf("dcp-credentials.json: %v: want the credential in it", err)
 	}

@@ -56,6 +56,7 @@ func (n *Node) KeepMembership(ctx context.Context, cfg KeepConfig) error {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	n.noteKeep(func(k *KeeperStatus) { *k = KeeperStatus{Issuer: cfg.Issuer} })
 	cs := n.Credentials
 	started := time.Now()
 	var (
@@ -83,6 +84,7 @@ func (n *Node) KeepMembership(ctx context.Context, cfg KeepConfig) error {
 			case ctx.Err() != nil:
 				return nil
 			case err != nil:
+				n.noteKeep(func(k *KeeperStatus) { k.Reason, k.Error, k.Failed = why, err.Error(), time.Now().UTC() })
 				if err.Error() != last {
 					level := slog.LevelWarn
 					if errors.Is(err, errNotServed) {
@@ -94,6 +96,9 @@ func (n *Node) KeepMembership(ctx context.Context, cfg KeepConfig) error {
 				backoff = min(max(2*backoff, time.Second), cfg.Check)
 				wait = backoff
 			default:
+				n.noteKeep(func(k *KeeperStatus) {
+					k.Renewed, k.Credential, k.Reason, k.Error, k.Failed = time.Now().UTC(), id, why, "", time.Time{}
+				})
 				cfg.Log.Info("dcp: membership credential renewed", "issuer", cfg.Issuer, "because", why, "credential", id)
 				backoff, last, offered = 0, "", false
 			}
@@ -234,4 +239,60 @@ func (cs *CredentialService) membershipNeed(issuer string) string {
 		}
 	}
 	return why
+}
+
+// HeldCredential is what a node shows of a credential it holds.
+type HeldCredential struct {
+	ID         string    `json:"id"`
+	Issuer     string    `json:"issuer"`
+	Types      []string  `json:"types"`
+	ValidFrom  time.Time `json:"validFrom,omitzero"`
+	ValidUntil time.Time `json:"validUntil,omitzero"`
+	Expired    bool      `json:"expired"`
+	// Delivered: an issuer delivered it (kept in the store file), not read
+	// from the node's configuration.
+	Delivered bool `json:"delivered"`
+}
+
+// Held lists the credentials the Credential Service holds, in the order
+// they were filed.
+func (cs *CredentialService) Held() []HeldCredential {
+	now := cs.sts.now()
+	cs.mu.RLock()
+	defer cs.mu.RUnlock()
+	out := make([]HeldCredential, 0, len(cs.creds))
+	for _, c := range cs.creds {
+		out = append(out, HeldCredential{ID: c.id, Issuer: c.issuer, Types: slices.Clone(c.types), ValidFrom: c.from.UTC(),
+			ValidUntil: c.until.UTC(), Expired: c.expired(now), Delivered: c.delivered})
+	}
+	return out
+}
+
+// KeeperStatus is what KeepMembership last did.
+type KeeperStatus struct {
+	// Issuer is the issuer kept from ("" when the node keeps none).
+	Issuer string `json:"issuer,omitempty"`
+	// Renewed is when a request last brought a credential, Credential its id.
+	Renewed    time.Time `json:"renewed,omitzero"`
+	Credential string    `json:"credential,omitempty"`
+	// Reason is why the node last requested one.
+	Reason string `json:"reason,omitempty"`
+	// Error is why the last request failed, at Failed; cleared by a
+	// request that succeeds.
+	Error  string    `json:"error,omitempty"`
+	Failed time.Time `json:"failed,omitzero"`
+}
+
+// Keeper reports what KeepMembership last did.
+func (n *Node) Keeper() KeeperStatus {
+	n.keepMu.Lock()
+	defer n.keepMu.Unlock()
+	return n.keep
+}
+
+// noteKeep records what KeepMembership did.
+func (n *Node) noteKeep(f func(*KeeperStatus)) {
+	n.keepMu.Lock()
+	defer n.keepMu.Unlock()
+	f(&n.keep)
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-resty/resty/v2"
@@ -58,6 +59,9 @@ type Node struct {
 	// http and hosts reach issuers (RequestCredential).
 	http  *resty.Client
 	hosts Hosts
+	// keep is what KeepMembership last did (Keeper).
+	keepMu sync.Mutex
+	keep   KeeperStatus
 }
 
 // NewNode assembles a node from cfg.
