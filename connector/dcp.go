@@ -129,4 +129,6 @@ func stamp(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-func (n *Node) apiIdentity(r *http.Request) (int, any, error) { return http.StatusOK, n.Identity(), nil }
+func (n *Node) apiIdentity(r *http.Request) (int, any, error) {
+	return http.StatusOK, n.Identity(), nil
+}
