@@ -3,6 +3,8 @@
 # for the ledger service and two connectors, everything through the CLI.
 #   authority init → ledger serve → keys → register → serve ×2 → dataset, offer
 #   → catalog → negotiate → transfer + pull → audit verify → flows report
+#   (over HTTPS also DCP: the authority's Issuer Service, and the enterprise's
+#   node keeping its membership credential itself, renewed after a change)
 # Usage: scripts/walkthrough.sh [WORKDIR]   (ports 127.0.0.1:18470-18472 by default;
 # set TDSC_WALK_PORT_BASE to move them). TDSC_WALK_TLS=1 runs it all over HTTPS:
 # a space CA and certificates for 127.0.0.1 made with openssl, the ledger
@@ -12,7 +14,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$(mktemp -d -t tdsc-walk-XXXXXX)}
 base=${TDSC_WALK_PORT_BASE:-18470}
-ledger_addr=127.0.0.1:$base dept_addr=127.0.0.1:$((base + 1)) firm_addr=127.0.0.1:$((base + 2))
+ledger_addr=127.0.0.1:$base dept_addr=127.0.0.1:$((base + 1)) firm_addr=127.0.0.1:$((base + 2)) auth_addr=127.0.0.1:$((base + 3))
+# did:web names a host and port with the colon escaped: did:web:127.0.0.1%3A18472
+firm_did="did:web:${firm_addr/:/%3A}" auth_did="did:web:${auth_addr/:/%3A}"
 mkdir -p "$work" && cd "$work"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -49,7 +53,9 @@ export TDSC_LEDGER=$scheme://$ledger_addr
 run tdsc keys generate --out dept.key >dept.jwk
 run tdsc keys generate --out firm.key >firm.jwk
 run tdsc authority register --dir authority --id bj-transport --name "Beijing Transport Bureau" --jwk dept.jwk --region CN-BJ --industry transport --org-type government >/dev/null
-run tdsc authority register --dir authority --id sh-mobility --name "Shanghai Mobility Co." --jwk firm.jwk --region CN-SH --industry transport --org-type enterprise --credit-code 91310000MA1FL8XQ37 >/dev/null
+firm_did_flag=()
+[ $scheme = https ] && firm_did_flag=(--did "$firm_did") # a did:web needs HTTPS
+run tdsc authority register --dir authority --id sh-mobility --name "Shanghai Mobility Co." --jwk firm.jwk --region CN-SH --industry transport --org-type enterprise --credit-code 91310000MA1FL8XQ37 "${firm_did_flag[@]}" >/dev/null
 cat >rules.json <<'JSON'
 {"negativeList": [{"category": "human-genetic-resources"}],
  "crossBorder": [{"destination": "SG", "maxClassification": "important", "legalBasis": "data-export-security-assessment"}]}
@@ -71,10 +77,42 @@ operatorTokenFile: $who/operator.token
 ledgerUrl: $scheme://$ledger_addr
 YAML
   [ $scheme = https ] && printf 'tlsCertFile: node.pem\ntlsKeyFile: node.key\ntlsCaFile: ca.pem\n' >>$who.yaml
+  # The enterprise also speaks DCP, and keeps its membership credential from
+  # the authority's Issuer Service itself (no credential file).
+  [ $scheme = https ] && [ $who = firm ] &&
+    printf 'did: "%s"\ntrustedIssuers: ["%s"]\ncredentialIssuer: "%s"\ncredentialCheck: 1s\n' "$firm_did" "$auth_did" "$auth_did" >>$who.yaml
   say tdsc serve --config $who.yaml
   ./tdsc serve --config $who.yaml 2>$who.log & pids+=($!)
   wait_up "$scheme://$addr/healthz"
 done
+
+if [ $scheme = https ]; then
+  # DCP: the authority serves its DID document, status list and Issuer
+  # Service; the enterprise's node asks for its membership credential by
+  # itself once the authority is up, and files what it is sent.
+  say tdsc authority credentials serve --dir authority --did "$auth_did" --addr "$auth_addr" --reconcile 1s --tls-cert node.pem --tls-key node.key
+  ./tdsc authority credentials serve --dir authority --did "$auth_did" --addr "$auth_addr" --reconcile 1s \
+    --tls-cert node.pem --tls-key node.key 2>authority.log & pids+=($!)
+  export TDSC_API=$scheme://$firm_addr
+  # credential_ids: the ids of the credentials the enterprise's node holds.
+  credential_ids() { ./tdsc identity --token-file firm/operator.token -o json | sed -n 's/.*"id": *"\(urn:uuid:[^"]*\)".*/\1/p'; }
+  first=
+  for _ in $(seq 1 100); do first=$(credential_ids 2>/dev/null | head -1); [ -n "$first" ] && break; sleep 0.1; done
+  [ -n "$first" ] || { echo "the enterprise's node got no credential:"; cat firm.log authority.log; exit 1; }
+  run tdsc identity --token-file firm/operator.token
+  # Its ledger entry changes: the authority's reconcile revokes the credential
+  # that stated the old one and offers a new one, which the node requests.
+  run tdsc authority update --dir authority --id sh-mobility --industry logistics >/dev/null
+  renewed=
+  for _ in $(seq 1 100); do
+    renewed=$(credential_ids 2>/dev/null | head -1)
+    [ -n "$renewed" ] && [ "$renewed" != "$first" ] && break
+    sleep 0.1
+  done
+  [ -n "$renewed" ] && [ "$renewed" != "$first" ] || { echo "the credential was not renewed after the change:"; cat firm.log authority.log; exit 1; }
+  [ "$(credential_ids | wc -l)" = 1 ] || { echo "the node holds the revoked credential beside the new one"; exit 1; }
+  run tdsc identity --token-file firm/operator.token
+fi
 
 # The department registers a dataset and offers it for research.
 printf 'road,hour,vehicles\nG6,08,1520\nG6,09,1710\n' >dept/traffic.csv
