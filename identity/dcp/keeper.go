@@ -33,16 +33,16 @@ type KeepConfig struct {
 const renewAt = 0.4
 
 // KeepMembership keeps the node's membership credential from cfg.Issuer
-// current until ctx ends: it requests one (RequestCredential) when the node
+// current until ctx ends. It requests one (RequestCredential) when the node
 // holds none from that issuer that is valid with more than 40 % of its life
-// left or whose status list shows it revoked, and whenever that issuer sends
-// an offer (the authority offers after it revoked a credential whose
-// participant's ledger entry changed; the status list covers an offer the
-// node missed). A request
-// that fails or is rejected is tried again after a backoff from 1 s up to
-// Check. For its first 30 s it requests only once the node serves its own DID
-// document (startGrace). It returns an error at once only for a configuration it cannot keep,
-// and nil when ctx ends.
+// left, when the status list shows the one it holds revoked, and whenever
+// that issuer sends an offer (the authority offers after it revoked a
+// credential whose participant's ledger entry changed; the status list
+// covers an offer the node missed). A request that fails or is rejected is
+// tried again after a backoff from 1 s up to Check. For its first 30 s it
+// requests only once the node serves its own DID document (startGrace). It
+// returns an error at once only for a configuration it cannot keep, and nil
+// when ctx ends.
 func (n *Node) KeepMembership(ctx context.Context, cfg KeepConfig) error {
 	if !n.Credentials.trusted[cfg.Issuer] {
 		return fmt.Errorf("%w: %s is not among this node's trusted issuers; its CredentialMessage would be refused", ErrUntrustedIssuer, cfg.Issuer)
