@@ -32,7 +32,12 @@ func (n *Node) registerMetrics(reg prometheus.Registerer) error {
 		[]string{"kind", "role", "state"}, nil)
 	outbox := prometheus.NewDesc("tdsc_connector_outbox_records", "Ledger records in the outbox, by state.", []string{"state"}, nil)
 	ledgerUp := prometheus.NewDesc("tdsc_connector_ledger_up", "1 if the last attempt to reach the ledger succeeded.", nil, nil)
-	coll := collectorFunc{descs: []*prometheus.Desc{processes, outbox, ledgerUp}, collect: func(ch chan<- prometheus.Metric) {
+	credUntil := prometheus.NewDesc("tdsc_connector_dcp_credential_valid_until_seconds",
+		"Unix time at which each credential the node holds (config did) stops being valid, by issuer and type; alert well before it.",
+		[]string{"issuer", "type", "credential"}, nil)
+	keeperFailing := prometheus.NewDesc("tdsc_connector_dcp_credential_renewal_failing",
+		"1 if the node's last request for its membership credential (config credentialIssuer) failed.", []string{"issuer"}, nil)
+	coll := collectorFunc{descs: []*prometheus.Desc{processes, outbox, ledgerUp, credUntil, keeperFailing}, collect: func(ch chan<- prometheus.Metric) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		v := n.st.View(ctx)
@@ -53,6 +58,28 @@ func (n *Node) registerMetrics(reg prometheus.Registerer) error {
 			up = 1
 		}
 		ch <- prometheus.MustNewConstMetric(ledgerUp, prometheus.GaugeValue, up)
+		if n.dcp == nil {
+			return
+		}
+		for _, c := range n.dcp.Credentials.Held() {
+			if c.ValidUntil.IsZero() || c.Expired {
+				continue
+			}
+			typ := "VerifiableCredential"
+			for _, t := range c.Types {
+				if t != "VerifiableCredential" {
+					typ = t
+				}
+			}
+			ch <- prometheus.MustNewConstMetric(credUntil, prometheus.GaugeValue, float64(c.ValidUntil.Unix()), c.Issuer, typ, c.ID)
+		}
+		if k := n.dcp.Keeper(); k.Issuer != "" {
+			failing := 0.0
+			if k.Error != "" {
+				failing = 1
+			}
+			ch <- prometheus.MustNewConstMetric(keeperFailing, prometheus.GaugeValue, failing, k.Issuer)
+		}
 	}}
 	for _, c := range []prometheus.Collector{n.metrics.requests, n.metrics.duration, coll} {
 		if err := reg.Register(c); err != nil {

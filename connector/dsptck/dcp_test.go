@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tdsc/tdsc/connector"
 	"github.com/tdsc/tdsc/connector/api"
 	"github.com/tdsc/tdsc/connector/client"
@@ -763,12 +765,14 @@ func testNodeKeepsItsCredential(t *testing.T, cs *suite.Suite) {
 	cfg.ParticipantID, cfg.Space, cfg.Listen, cfg.PublicURL = did, w.sp.Genesis.Space, strings.TrimPrefix(url, "https://"), url
 	cfg.DataDir, cfg.DataSources = dir, dir
 	cfg.DID, cfg.TrustedIssuers, cfg.CredentialIssuer, cfg.CredentialCheck = did, []string{w.authDID}, w.authDID, 20*time.Millisecond
+	var metrics *prometheus.Registry // the running node's
 	start := func() *connector.Node {
 		t.Helper()
+		metrics = prometheus.NewRegistry()
 		n, err := connector.New(ctx, cfg, connector.WithKey(key), connector.WithLedger(w.led),
 			connector.WithParticipants(w.led), connector.WithRules(w.led), connector.WithRegisteredDatasets(w.led),
 			connector.WithOperatorToken(opToken), connector.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-			connector.WithHTTPClient(w.hc))
+			connector.WithHTTPClient(w.hc), connector.WithMetrics(metrics))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -815,6 +819,24 @@ func testNodeKeepsItsCredential(t *testing.T, cs *suite.Suite) {
 	if id.DID != did || len(id.Credentials) != 1 || id.Credentials[0].ID != first.CredID || !id.Credentials[0].Delivered || id.Credentials[0].Expired ||
 		id.Keeper == nil || id.Keeper.Credential != first.CredID || !strings.Contains(id.Keeper.Reason, "holds none") || id.Keeper.Error != "" {
 		t.Fatalf("identity %+v (keeper %+v): want the DID, the delivered credential %s, renewed because the node held none", id, id.Keeper, first.CredID)
+	}
+	// Its metrics give the validity to alert on, and whether renewal fails.
+	mfs, err := metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gauges := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			gauges[mf.GetName()] = m.GetGauge().GetValue()
+		}
+	}
+	until, _ := time.Parse(time.RFC3339, first.ValidUntil)
+	if v, ok := gauges["tdsc_connector_dcp_credential_valid_until_seconds"]; !ok || int64(v) != until.Unix() {
+		t.Fatalf("tdsc_connector_dcp_credential_valid_until_seconds %v (present %v): want %d", v, ok, until.Unix())
+	}
+	if v, ok := gauges["tdsc_connector_dcp_credential_renewal_failing"]; !ok || v != 0 {
+		t.Fatalf("tdsc_connector_dcp_credential_renewal_failing %v (present %v): want 0", v, ok)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "dcp-credentials.json")); err != nil || !strings.Contains(string(b), node.DCP().Credentials.Stored(dcp.TypeMembership)[0]) {
 		t.Fatalf("dcp-credentials.json: %v: want the credential in it", err)
