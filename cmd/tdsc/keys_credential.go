@@ -31,7 +31,9 @@ time it waits (--wait) this command serves the node's DID document and
 Credential Service at --addr over HTTPS (the address --did names, before the
 node itself runs there), then writes the credential to --out (mode 0600) for
 the node's credentialFiles. The authority's DID document is fetched trusting
-the system roots and TDSC_TLS_CA_FILE.`,
+the system roots and TDSC_TLS_CA_FILE. A running node can instead keep its
+credential itself (config credentialIssuer: it requests one, renews it, and
+acts on the authority's offers; docs/operations.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if key == "" || did == "" || issuer == "" || out == "" {
