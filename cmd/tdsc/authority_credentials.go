@@ -342,8 +342,14 @@ the system roots and TDSC_TLS_CA_FILE.`,
 				what += " and Issuer Service"
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "serving %s, %s on https://%s\n", ci.DID(), what, ln.Addr())
-			if ledger {
+			// The reconcile loop writes DIR/credentials.json: the command
+			// returns only once it has stopped.
+			reconciled := make(chan struct{})
+			if !ledger {
+				close(reconciled)
+			} else {
 				go func() {
+					defer close(reconciled)
 					t := time.NewTicker(every)
 					defer t.Stop()
 					for {
@@ -379,7 +385,9 @@ the system roots and TDSC_TLS_CA_FILE.`,
 			<-ctx.Done()
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			return srv.Shutdown(sctx)
+			err = srv.Shutdown(sctx)
+			<-reconciled
+			return err
 		},
 	}, true)
 	serve.Flags().StringVar(&addr, "addr", "127.0.0.1:8443", "listen address")
