@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/tdsc/tdsc/connector/api"
 	"github.com/tdsc/tdsc/identity"
@@ -112,21 +111,13 @@ func (n *Node) Identity() api.Identity {
 	id.DID, id.TrustedIssuers = n.dcp.STS.DID(), n.cfg.TrustedIssuers
 	for _, c := range n.dcp.Credentials.Held() {
 		id.Credentials = append(id.Credentials, api.Credential{ID: c.ID, Issuer: c.Issuer, Types: c.Types,
-			ValidFrom: stamp(c.ValidFrom), ValidUntil: stamp(c.ValidUntil), Expired: c.Expired, Delivered: c.Delivered})
+			ValidFrom: rfc3339(c.ValidFrom), ValidUntil: rfc3339(c.ValidUntil), Expired: c.Expired, Delivered: c.Delivered})
 	}
 	if k := n.dcp.Keeper(); k.Issuer != "" {
-		id.Keeper = &api.KeeperStatus{Issuer: k.Issuer, Renewed: stamp(k.Renewed), Credential: k.Credential,
-			Reason: k.Reason, Error: k.Error, Failed: stamp(k.Failed)}
+		id.Keeper = &api.KeeperStatus{Issuer: k.Issuer, Renewed: rfc3339(k.Renewed), Credential: k.Credential,
+			Reason: k.Reason, Error: k.Error, Failed: rfc3339(k.Failed)}
 	}
 	return id
-}
-
-// stamp is t in RFC 3339, "" when zero.
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
 }
 
 func (n *Node) apiIdentity(r *http.Request) (int, any, error) {

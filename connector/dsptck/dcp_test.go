@@ -273,6 +273,28 @@ type didWorld struct {
 	peerP         identity.Participant
 }
 
+// didParticipant registers a participant by its DID (the fields of p
+// besides id, DID, keys and status), with a key of suite cs, at the address
+// of an HTTPS server not yet started: the node the test serves there.
+func (w *didWorld) didParticipant(cs *suite.Suite, p identity.Participant) (*httptest.Server, string, *identity.Key, identity.Participant) {
+	w.t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	url := "https://" + srv.Listener.Addr().String()
+	did, err := dcp.WebDID(url)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	key, err := identity.Generate(cs, "")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	p.ID, p.DID, p.Keys, p.Status = did, did, []identity.JWK{key.JWK()}, identity.StatusActive
+	reg := w.sp.Record(ledger.KindParticipantRegistered, w.sp.Authority())
+	reg.Participant = &p
+	w.append(reg)
+	return srv, url, key, p
+}
+
 // append writes records signed by the authority.
 func (w *didWorld) append(recs ...ledger.Record) {
 	w.t.Helper()
@@ -622,21 +644,8 @@ func testTDSCNodesOverDCP(t *testing.T, cs *suite.Suite) {
 	ctx := context.Background()
 	w := newDIDWorldIn(t, cs)
 
-	provSrv := httptest.NewUnstartedServer(nil)
-	provURL := "https://" + provSrv.Listener.Addr().String()
-	provDID, err := dcp.WebDID(provURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	provKey, err := identity.Generate(cs, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := w.sp.Record(ledger.KindParticipantRegistered, w.sp.Authority())
-	provP := identity.Participant{ID: provDID, DID: provDID, Name: "Statistics bureau", Keys: []identity.JWK{provKey.JWK()},
-		Region: "CN-BJ", OrgType: "government", Status: identity.StatusActive}
-	reg.Participant = &provP
-	w.append(reg)
+	provSrv, provURL, provKey, provP := w.didParticipant(cs, identity.Participant{Name: "Statistics bureau", Region: "CN-BJ", OrgType: "government"})
+	provDID := provP.DID
 	cred, err := w.issuer.Issue(provP)
 	if err != nil {
 		t.Fatal(err)
@@ -745,21 +754,8 @@ func TestNodeKeepsItsCredential(t *testing.T) {
 func testNodeKeepsItsCredential(t *testing.T, cs *suite.Suite) {
 	ctx := context.Background()
 	w := newDIDWorldIn(t, cs)
-	srv := httptest.NewUnstartedServer(nil)
-	url := "https://" + srv.Listener.Addr().String()
-	did, err := dcp.WebDID(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := identity.Generate(cs, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := w.sp.Record(ledger.KindParticipantRegistered, w.sp.Authority())
-	p := identity.Participant{ID: did, DID: did, Name: "Weather bureau", Keys: []identity.JWK{key.JWK()},
-		Region: "CN-GD", OrgType: "government", Status: identity.StatusActive}
-	reg.Participant = &p
-	w.append(reg)
+	srv, url, key, p := w.didParticipant(cs, identity.Participant{Name: "Weather bureau", Region: "CN-GD", OrgType: "government"})
+	did := p.DID
 	dir := t.TempDir()
 	cfg := connector.DefaultConfig()
 	cfg.ParticipantID, cfg.Space, cfg.Listen, cfg.PublicURL = did, w.sp.Genesis.Space, strings.TrimPrefix(url, "https://"), url

@@ -208,6 +208,33 @@ func (cs *CredentialService) file(sc storedCredential) bool {
 	return true
 }
 
+// HeldCredential is what a node shows of a credential it holds.
+type HeldCredential struct {
+	ID         string    `json:"id"`
+	Issuer     string    `json:"issuer"`
+	Types      []string  `json:"types"`
+	ValidFrom  time.Time `json:"validFrom,omitzero"`
+	ValidUntil time.Time `json:"validUntil,omitzero"`
+	Expired    bool      `json:"expired"`
+	// Delivered: an issuer delivered it (kept in the store file), not read
+	// from the node's configuration.
+	Delivered bool `json:"delivered"`
+}
+
+// Held lists the credentials the Credential Service holds, in the order
+// they were filed.
+func (cs *CredentialService) Held() []HeldCredential {
+	now := cs.sts.now()
+	cs.mu.RLock()
+	defer cs.mu.RUnlock()
+	out := make([]HeldCredential, 0, len(cs.creds))
+	for _, c := range cs.creds {
+		out = append(out, HeldCredential{ID: c.id, Issuer: c.issuer, Types: slices.Clone(c.types), ValidFrom: c.from.UTC(),
+			ValidUntil: c.until.UTC(), Expired: c.expired(now), Delivered: c.delivered})
+	}
+	return out
+}
+
 // authorize checks the Bearer ID token and its access token and returns the
 // verifier's DID and the scopes it may read.
 func (cs *CredentialService) authorize(ctx context.Context, r *http.Request) (string, []Scope, error) {

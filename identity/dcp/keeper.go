@@ -153,11 +153,14 @@ func (n *Node) renew(ctx context.Context, cfg KeepConfig, why string, started ti
 }
 
 // startGrace is how long after it starts the keeper first checks that the
-// node serves its DID document (served) before it requests: the node's
-// server starts after the node, and a delivery that fails costs a credential
-// (the issuer revokes what it could not deliver). After it, the keeper
-// requests without the check, so a node that cannot reach its own public
-// address (hairpin NAT) still gets its credential.
+// node serves its DID document (served) before it requests. The node's
+// server starts after the node, and the issuer authenticates a request by
+// resolving that document: a request sent before it is served is refused,
+// and the issuer remembers the failed resolution for a while (its
+// resolver's failure TTL, 5 s by default), refusing the node's next
+// requests too. After startGrace the keeper requests without the check, so
+// a node that cannot reach its own public address (hairpin NAT) still gets
+// its credential.
 const startGrace = 30 * time.Second
 
 // served checks that the node's own DID document is served at its did:web
@@ -193,14 +196,7 @@ func (cs *CredentialService) offersSince(issuer string, seen uint64) (uint64, bo
 // cannot be read says nothing: the credential is kept, and its verifiers
 // refuse it alike.
 func (n *Node) membershipRevoked(ctx context.Context, cfg KeepConfig) string {
-	var st *Status
-	n.Credentials.mu.RLock()
-	for _, c := range n.Credentials.creds {
-		if c.issuer == cfg.Issuer && slices.Contains(c.types, TypeMembership) && c.status != nil {
-			st = c.status
-		}
-	}
-	n.Credentials.mu.RUnlock()
+	st := n.Credentials.membershipStatus(cfg.Issuer)
 	if st == nil {
 		return ""
 	}
@@ -213,6 +209,20 @@ func (n *Node) membershipRevoked(ctx context.Context, cfg KeepConfig) string {
 		return fmt.Sprintf("its status list %s shows index %s set (%s)", st.StatusListCredential, st.StatusListIndex, st.StatusPurpose)
 	}
 	return ""
+}
+
+// membershipStatus is the credentialStatus of the membership credential
+// the holder keeps from issuer (nil: none, or one without a status).
+func (cs *CredentialService) membershipStatus(issuer string) *Status {
+	cs.mu.RLock()
+	defer cs.mu.RUnlock()
+	var st *Status
+	for _, c := range cs.creds {
+		if c.issuer == issuer && slices.Contains(c.types, TypeMembership) && c.status != nil {
+			st = c.status
+		}
+	}
+	return st
 }
 
 // membershipNeed says why the holder needs a membership credential from
@@ -239,33 +249,6 @@ func (cs *CredentialService) membershipNeed(issuer string) string {
 		}
 	}
 	return why
-}
-
-// HeldCredential is what a node shows of a credential it holds.
-type HeldCredential struct {
-	ID         string    `json:"id"`
-	Issuer     string    `json:"issuer"`
-	Types      []string  `json:"types"`
-	ValidFrom  time.Time `json:"validFrom,omitzero"`
-	ValidUntil time.Time `json:"validUntil,omitzero"`
-	Expired    bool      `json:"expired"`
-	// Delivered: an issuer delivered it (kept in the store file), not read
-	// from the node's configuration.
-	Delivered bool `json:"delivered"`
-}
-
-// Held lists the credentials the Credential Service holds, in the order
-// they were filed.
-func (cs *CredentialService) Held() []HeldCredential {
-	now := cs.sts.now()
-	cs.mu.RLock()
-	defer cs.mu.RUnlock()
-	out := make([]HeldCredential, 0, len(cs.creds))
-	for _, c := range cs.creds {
-		out = append(out, HeldCredential{ID: c.id, Issuer: c.issuer, Types: slices.Clone(c.types), ValidFrom: c.from.UTC(),
-			ValidUntil: c.until.UTC(), Expired: c.expired(now), Delivered: c.delivered})
-	}
-	return out
 }
 
 // KeeperStatus is what KeepMembership last did.

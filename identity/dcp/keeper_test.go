@@ -303,8 +303,10 @@ func TestSuiteAlgorithms(t *testing.T) {
 }
 
 // TestKeepMembershipWaitsUntilServed: a node asks for its credential only
-// once its own DID document is served: the issuer resolves it to deliver,
-// and revokes a credential it could not deliver.
+// once its own DID document is served. The issuer authenticates a request by
+// resolving that document and remembers a failed resolution (here for as
+// long as the test's clock stands still), so an early request would keep the
+// node refused after it serves.
 func TestKeepMembershipWaitsUntilServed(t *testing.T) {
 	s := newIssuanceSpace(t)
 	key := s.newKey()
