@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -12,11 +13,12 @@ import (
 	"github.com/tdsc/tdsc/cmd/tdsc/internal/ledgerhttp"
 	"github.com/tdsc/tdsc/identity/authority"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/fabric"
 	"github.com/tdsc/tdsc/ledger/service"
 )
 
 func newFabricServeCmd() *cobra.Command {
-	var profile, chaincode, genesisFile, keyFile, addr, audience string
+	var profile, chaincode, genesisFile, keyFile, indexFile, addr, audience string
 	var deploy, secure bool
 	var org int
 	var tlsFlags serverTLSFlags
@@ -28,7 +30,9 @@ Fabric network instead of an embedded store, so connectors, the authority and
 auditors use Fabric unchanged; the dashboard is at /ui/. --genesis initialises the chaincode for the
 space (idempotent; --deploy first defines the chaincode on the channel).
 Checkpoints are signed with the key in --note-key, created if missing (its
-verifier key is written next to it with .vkey).`,
+verifier key is written next to it with .vkey). The index of the channel's
+blocks the service reads from is kept in --index, so a restart resumes from
+the last block it read instead of reading the channel from block 0.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -45,8 +49,19 @@ verifier key is written next to it with .vkey).`,
 				}
 				g = &read
 			}
+			if !cmd.Flags().Changed("index") {
+				cc := chaincode
+				if cc == "" {
+					p, err := fabric.LoadProfile(profile)
+					if err != nil {
+						return fmt.Errorf("--profile %s: %w (start a network with scripts/fabric.sh up)", profile, err)
+					}
+					cc = p.Chaincode
+				}
+				indexFile = filepath.Join(filepath.Dir(profile), fmt.Sprintf("fabric-%s.org%d.index", cc, org))
+			}
 			h, l, err := ledgerhttp.Fabric(ctx, ledgerhttp.FabricOptions{Options: ledgerhttp.Options{Audience: audience, SecureCookies: secure, Log: log, Context: ctx},
-				Profile: profile, Chaincode: chaincode, Deploy: deploy, Genesis: g, NoteKeyFile: keyFile, Org: org})
+				Profile: profile, Chaincode: chaincode, Deploy: deploy, Genesis: g, NoteKeyFile: keyFile, IndexFile: indexFile, Org: org})
 			if err != nil {
 				return err
 			}
@@ -68,6 +83,7 @@ verifier key is written next to it with .vkey).`,
 	cmd.Flags().BoolVar(&deploy, "deploy", false, "define the chaincode on the channel first (a fresh world state)")
 	cmd.Flags().StringVar(&genesisFile, "genesis", "", "genesis file (tdsc authority init): initialises the chaincode for the space")
 	cmd.Flags().StringVar(&keyFile, "note-key", "", "checkpoint signer key file (default: fabric-<chaincode>.key beside the profile)")
+	cmd.Flags().StringVar(&indexFile, "index", "", `index file of the channel's blocks (default: fabric-<chaincode>.org<N>.index beside the profile; "" keeps it in memory)`)
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:7070", "listen address")
 	cmd.Flags().StringVar(&audience, "audience", "ledger", "aud claim role tokens must carry")
 	cmd.Flags().BoolVar(&secure, "secure-cookies", false, "mark the dashboard's session cookie Secure (TLS ends in front of this service)")

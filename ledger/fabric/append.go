@@ -246,12 +246,15 @@ type Stats struct {
 	Rechecks int64 `json:"rechecks"`
 	// MaxInFlight is the most transactions that were in flight at once.
 	MaxInFlight int64 `json:"maxInFlight"`
+	// BlocksRead: blocks the follower read from the peer since Open (with
+	// Config.IndexFile, only those after the last block the file held).
+	BlocksRead int64 `json:"blocksRead"`
 }
 
 // Stats returns the committer's counts so far.
 func (l *Ledger) Stats() Stats {
 	return Stats{Transactions: l.stats.txs.Load(), Conflicts: l.stats.conflicts.Load(), Retries: l.stats.retries.Load(), Rechecks: l.stats.rechecks.Load(),
-		MaxInFlight: l.stats.maxInFlight.Load()}
+		MaxInFlight: l.stats.maxInFlight.Load(), BlocksRead: l.blocksRead.Load()}
 }
 
 // commit submits a group as one transaction, dropping batches an endorser
@@ -358,13 +361,15 @@ func (l *Ledger) receipts(group []*request, rs []wire.Accepted, txID string, blo
 	l.ixMu.RLock()
 	defer l.ixMu.RUnlock()
 	for i, r := range group {
-		pos, ok := l.ix.byRoot[rs[i].Root]
-		if !ok {
-			r.done <- result{err: &StageError{Stage: StageCommit, TxID: txID,
-				Err: fmt.Errorf("batch %s committed in block %d is not in the blocks read", rs[i].Root, block)}}
+		b, err := l.ix.batchByRoot(rs[i].Root)
+		if err == nil && b == nil {
+			err = fmt.Errorf("batch %s committed in block %d is not in the blocks read", rs[i].Root, block)
+		}
+		if err != nil {
+			r.done <- result{err: &StageError{Stage: StageCommit, TxID: txID, Err: err}}
 			continue
 		}
-		r.done <- result{r: Receipt{Receipt: l.ix.receipt(pos), TxID: txID, Block: block}}
+		r.done <- result{r: Receipt{Receipt: b.receipt(), TxID: txID, Block: block}}
 	}
 }
 

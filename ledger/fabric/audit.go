@@ -188,7 +188,11 @@ func (c *Chain) Genesis(ctx context.Context) (ledger.Genesis, error) { return c.
 
 // Batches calls fn for every batch in chain order, from the one holding index from.
 func (c *Chain) Batches(ctx context.Context, from uint64, fn func(*ledger.StoredBatch) error) error {
-	for _, b := range c.ix.batchesFrom(from) {
+	bs, _, err := c.ix.batchesFrom(from, c.ix.batches) // in memory: all at once
+	if err != nil {
+		return err
+	}
+	for _, b := range bs {
 		if err := fn(b); err != nil {
 			return err
 		}
@@ -199,7 +203,11 @@ func (c *Chain) Batches(ctx context.Context, from uint64, fn func(*ledger.Stored
 // Checkpoints calls fn with the tree head after every transaction, wrapped
 // as a checkpoint note under VerifierKey, a key made for this reading.
 func (c *Chain) Checkpoints(ctx context.Context, fn func(size uint64, note []byte) error) error {
-	for _, h := range c.ix.heads {
+	hs, err := c.ix.headsFrom(0, c.ix.heads)
+	if err != nil {
+		return err
+	}
+	for _, h := range hs {
 		body := log.Checkpoint{Origin: Origin(c.g.Space), Size: h.Size, Hash: h.Root}.Marshal()
 		n, err := note.Sign(&note.Note{Text: string(body)}, c.signer)
 		if err != nil {
@@ -216,7 +224,7 @@ func (c *Chain) Checkpoints(ctx context.Context, fn func(size uint64, note []byt
 func (c *Chain) VerifierKey() string { return c.vkey }
 
 // BatchCount is the number of batches read.
-func (c *Chain) BatchCount() int { return len(c.ix.batches) }
+func (c *Chain) BatchCount() int { return c.ix.batches }
 
 // Head is the tree head over every batch read.
 func (c *Chain) Head() Head { return c.ix.head() }
@@ -233,7 +241,7 @@ func (c *Chain) ConsistencyProof(from, to uint64) ([][]byte, error) {
 
 // Index is the index of record id, if the chain holds it.
 func (c *Chain) Index(id string) (uint64, bool) {
-	i, ok := c.ix.byID[id]
+	i, ok, _ := c.ix.st.recordIndex(id) // in memory: no error
 	return i, ok
 }
 

@@ -28,8 +28,16 @@ func (l *Ledger) Events(ctx context.Context, fromBlock uint64) (<-chan Event, er
 		sent := 0
 		for {
 			l.ixMu.RLock()
-			evs, changed := l.ix.events[sent:], l.changed
+			evs, err := l.ix.st.events(sent, eventPage)
+			changed := l.changed
 			l.ixMu.RUnlock()
+			if err != nil {
+				l.cfg.Log.Error("fabric: reading events from the index", "from", sent, "err", err)
+				return
+			}
+			if len(evs) == eventPage {
+				changed = nil // more to read now
+			}
 			for _, ev := range evs {
 				sent++
 				if ev.Block < fromBlock {
@@ -43,6 +51,9 @@ func (l *Ledger) Events(ctx context.Context, fromBlock uint64) (<-chan Event, er
 					return
 				}
 			}
+			if changed == nil {
+				continue
+			}
 			select {
 			case <-changed:
 			case <-ctx.Done():
@@ -54,3 +65,6 @@ func (l *Ledger) Events(ctx context.Context, fromBlock uint64) (<-chan Event, er
 	}()
 	return out, nil
 }
+
+// eventPage is how many events Events reads from the index at a time.
+const eventPage = 256

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
@@ -22,6 +23,8 @@ type view struct {
 	next     uint64        // the next block to read
 	prevHash []byte        // the header hash of block next-1
 	changed  chan struct{} // closed, and replaced, when a block is added
+
+	blocksRead atomic.Int64
 }
 
 // follow reads the channel's blocks from the gateway peer as they commit
@@ -97,25 +100,33 @@ func (l *Ledger) addBlock(b *common.Block) error {
 	if dh := sha256.Sum256(bytes.Join(b.Data.Data, nil)); !bytes.Equal(dh[:], b.Header.DataHash) {
 		return &ChainProblem{Block: n, What: "data does not hash to the header's data hash"}
 	}
-	if n > 0 {
-		flags := txFilter(b)
-		for i, env := range b.Data.Data {
-			if i >= len(flags) || peer.TxValidationCode(flags[i]) != peer.TxValidationCode_VALID {
-				continue
-			}
-			w, err := validWrites(env, l.cfg.Chaincode)
-			if err != nil {
-				return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
-			}
-			if w == nil {
-				continue
-			}
-			if err := l.ix.addTx(n, w.txID, w); err != nil {
-				return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
+	hh := headerHash(b.Header)
+	err := l.ix.update(func() error {
+		if n > 0 {
+			flags := txFilter(b)
+			for i, env := range b.Data.Data {
+				if i >= len(flags) || peer.TxValidationCode(flags[i]) != peer.TxValidationCode_VALID {
+					continue
+				}
+				w, err := validWrites(env, l.cfg.Chaincode)
+				if err != nil {
+					return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
+				}
+				if w == nil {
+					continue
+				}
+				if err := l.ix.addTx(n, w.txID, w); err != nil {
+					return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
+				}
 			}
 		}
+		return l.ix.st.setPosition(n+1, hh)
+	})
+	if err != nil {
+		return err
 	}
-	l.next, l.prevHash = n+1, headerHash(b.Header)
+	l.next, l.prevHash = n+1, hh
+	l.blocksRead.Add(1)
 	close(l.changed)
 	l.changed = make(chan struct{})
 	return nil

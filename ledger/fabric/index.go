@@ -3,8 +3,6 @@ package fabric
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -26,46 +24,38 @@ type Head struct {
 // index is a space's ledger as the channel's blocks order it. The chaincode
 // commits each batch in its transaction's event (wire.EventBatches), marked
 // under its own key; the order of the valid transactions in the blocks, and
-// of the batches in a transaction's event, assigns the records their indexes. From that order the index builds the
-// Merkle tree (every node kept, for proofs), one tree head per transaction,
-// and the lookups the ledger's reads need. The ledger's follower and the
-// audit (ReadChain) build it the same way, from the same blocks, so both get
-// the same roots and proofs.
+// of the batches in a transaction's event, assigns the records their
+// indexes. From that order the index builds the Merkle tree (every node
+// kept, for proofs), one tree head per transaction, and the lookups the
+// ledger's reads need, all kept in its store (memory or disk). The ledger's
+// follower and the audit (ReadChain) build it the same way, from the same
+// blocks, so both get the same roots and proofs.
 type index struct {
 	hasher  merkle.LogHasher
 	genesis []byte // as Init wrote it; nil until then
+	st      indexStore
 
-	batches []*ledger.StoredBatch
-	tx      []txRef        // per batch: the transaction that wrote it
-	byRoot  map[string]int // batch root -> position in batches
-	byID    map[string]uint64
-	records []slot              // by index
-	post    map[string][]uint64 // postingKey -> record indexes, ascending
-	levels  [][][]byte          // levels[l][i]: the hash of node (l, i)
-	rng     *compact.Range
-	heads   []Head  // after each transaction that added batches
-	events  []Event // the same transactions with their receipts
+	rng     *compact.Range // the tree's right edge
+	batches int
+	heads   int // tree heads, one per transaction that added batches
+	last    Head
+	putErr  error // the first error of a putNode during addBatch
 }
 
 // txRef is where a batch was committed.
 type txRef struct {
-	TxID  string
-	Block uint64
+	TxID  string `json:"txId"`
+	Block uint64 `json:"block"`
 }
 
-// newIndex makes an empty index hashing with h (nil: RFC 6962 with SHA-256).
+// newIndex makes an empty index in memory hashing with h (nil: RFC 6962
+// with SHA-256).
 func newIndex(h merkle.LogHasher) *index {
 	if h == nil {
 		h = rfc6962.DefaultHasher
 	}
 	rf := &compact.RangeFactory{Hash: h.HashChildren}
-	return &index{hasher: h, byRoot: map[string]int{}, byID: map[string]uint64{}, post: map[string][]uint64{}, rng: rf.NewEmptyRange(0)}
-}
-
-// slot is a record's place: its id and batch (whose Records hold its bytes).
-type slot struct {
-	id    string
-	batch int
+	return &index{hasher: h, st: newMemStore(), rng: rf.NewEmptyRange(0)}
 }
 
 // keyFields are the fields of a record the lookups need, decoded when the
@@ -80,14 +70,16 @@ type keyFields struct {
 	Transfer     string `json:"transfer"`
 }
 
-func (x *index) size() uint64 { return uint64(len(x.records)) }
+func (x *index) size() uint64 { return x.rng.End() }
 
 // entry decodes the record at index i.
 func (x *index) entry(i uint64) (ledger.Entry, error) {
-	s := x.records[i]
-	b := x.batches[s.batch]
-	e := ledger.Entry{Index: i, BatchRoot: b.Root}
-	if err := json.Unmarshal(b.Records[i-b.FirstIndex], &e.Record); err != nil {
+	raw, _, root, err := x.st.record(i)
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	e := ledger.Entry{Index: i, BatchRoot: root}
+	if err := json.Unmarshal(raw, &e.Record); err != nil {
 		return ledger.Entry{}, fmt.Errorf("fabric: record at index %d does not decode: %w", i, err)
 	}
 	return e, nil
@@ -95,10 +87,10 @@ func (x *index) entry(i uint64) (ledger.Entry, error) {
 
 // head is the current tree head.
 func (x *index) head() Head {
-	if len(x.heads) == 0 {
+	if x.heads == 0 {
 		return Head{Root: x.hasher.EmptyRoot()}
 	}
-	return x.heads[len(x.heads)-1]
+	return x.last
 }
 
 // addTx adds what one valid transaction of the chaincode committed: the
@@ -146,7 +138,9 @@ func (x *index) addTx(block uint64, txID string, w *endorsedWrites) error {
 		if b == nil || len(b.Records) == 0 {
 			return fmt.Errorf("event %s: batch %d has no records", w.event, n)
 		}
-		if _, dup := x.byRoot[b.Root]; dup || roots[b.Root] {
+		if _, dup, err := x.st.batchPos(b.Root); err != nil {
+			return err
+		} else if dup || roots[b.Root] {
 			return fmt.Errorf("batch %s written twice", b.Root)
 		}
 		if !marked[b.Root] {
@@ -159,7 +153,9 @@ func (x *index) addTx(block uint64, txID string, w *endorsedWrites) error {
 			if err := json.Unmarshal(raw, f); err != nil || f.ID == "" {
 				return fmt.Errorf("batch %s: record %d does not decode (%v)", b.Root, k, err)
 			}
-			if _, dup := x.byID[f.ID]; dup || ids[f.ID] {
+			if _, dup, err := x.st.recordIndex(f.ID); err != nil {
+				return err
+			} else if dup || ids[f.ID] {
 				return fmt.Errorf("batch %s: record id %s written twice", b.Root, f.ID)
 			}
 			ids[f.ID] = true
@@ -170,13 +166,23 @@ func (x *index) addTx(block uint64, txID string, w *endorsedWrites) error {
 	}
 	ev := Event{Block: block, TxID: txID}
 	for n, b := range ws {
-		x.addBatch(b, keys[n], txRef{TxID: txID, Block: block})
-		ev.Batches = append(ev.Batches, x.receipt(len(x.batches)-1))
+		sb, err := x.addBatch(b, keys[n], txRef{TxID: txID, Block: block})
+		if err != nil {
+			return err
+		}
+		ev.Batches = append(ev.Batches, sb.receipt())
 	}
 	root, _ := x.rng.GetRootHash(nil) // a range from 0 always has a root
-	x.heads = append(x.heads, Head{Size: x.size(), Root: root})
-	ev.TreeSize, ev.Root = x.size(), root
-	x.events = append(x.events, ev)
+	h := Head{Size: x.size(), Root: root}
+	ev.TreeSize, ev.Root = h.Size, root
+	if err := x.st.putHead(h); err != nil {
+		return err
+	}
+	if err := x.st.putEvent(x.heads, ev); err != nil {
+		return err
+	}
+	x.heads++
+	x.last = h
 	return nil
 }
 
@@ -193,63 +199,61 @@ func (x *index) setGenesis(raw []byte) error {
 	if x.genesis != nil || x.size() > 0 {
 		return fmt.Errorf("genesis written again")
 	}
+	if err := x.st.putGenesis(raw); err != nil {
+		return err
+	}
 	x.genesis = raw
 	x.hasher = g.CryptoSuite().Merkle()
 	x.rng = (&compact.RangeFactory{Hash: x.hasher.HashChildren}).NewEmptyRange(0)
 	return nil
 }
 
-// addBatch appends a checked batch.
-func (x *index) addBatch(w *wire.Written, keys []keyFields, ref txRef) {
+// addBatch appends a checked batch. An error is the store's: the follower
+// stops at the block, whose writes the store does not keep.
+func (x *index) addBatch(w *wire.Written, keys []keyFields, ref txRef) (*storedBatch, error) {
 	first := x.size()
-	sb := &ledger.StoredBatch{Space: w.Space, Writer: w.Writer, KeyID: w.KeyID, Root: w.Root, Signature: w.Signature,
-		FirstIndex: first, TreeSize: first + uint64(len(w.Records)), Records: w.Records, Leaves: make([][]byte, len(w.Records))}
+	sb := &storedBatch{StoredBatch: &ledger.StoredBatch{Space: w.Space, Writer: w.Writer, KeyID: w.KeyID, Root: w.Root, Signature: w.Signature,
+		FirstIndex: first, TreeSize: first + uint64(len(w.Records)), Records: w.Records, Leaves: make([][]byte, len(w.Records))},
+		Ref: ref, IDs: make([]string, len(w.Records))}
+	pks := make([][]string, len(w.Records))
 	for k, raw := range w.Records {
-		i := first + uint64(k)
 		sb.Leaves[k] = x.hasher.HashLeaf(raw)
 		// Appending at the range's end cannot fail.
 		_ = x.rng.Append(sb.Leaves[k], x.keep)
-		x.byID[keys[k].ID] = i
-		for _, pk := range postingKeys(&keys[k]) {
-			x.post[pk] = append(x.post[pk], i)
-		}
-		x.records = append(x.records, slot{id: keys[k].ID, batch: len(x.batches)})
+		sb.IDs[k] = keys[k].ID
+		pks[k] = postingKeys(&keys[k])
 	}
-	x.byRoot[w.Root] = len(x.batches)
-	x.batches = append(x.batches, sb)
-	x.tx = append(x.tx, ref)
+	if x.putErr != nil {
+		return nil, x.putErr
+	}
+	if err := x.st.putBatch(x.batches, sb, pks); err != nil {
+		return nil, err
+	}
+	x.batches++
+	return sb, nil
 }
 
 // keep stores a node of the tree (a compact.VisitFn).
 func (x *index) keep(id compact.NodeID, hash []byte) {
-	for uint(len(x.levels)) <= id.Level {
-		x.levels = append(x.levels, nil)
+	if err := x.st.putNode(id, hash); err != nil && x.putErr == nil {
+		x.putErr = err
 	}
-	l := x.levels[id.Level]
-	if uint64(len(l)) != id.Index { // nodes of a level arrive in order
-		panic(fmt.Sprintf("fabric: tree node (%d,%d) out of order", id.Level, id.Index))
-	}
-	x.levels[id.Level] = append(l, hash)
 }
 
-// receipt is the receipt of the batch at position i.
-func (x *index) receipt(i int) ledger.Receipt {
-	b := x.batches[i]
-	ids := make([]string, len(b.Records))
-	for k := range ids {
-		ids[k] = x.records[b.FirstIndex+uint64(k)].id
-	}
-	return ledger.Receipt{BatchRoot: b.Root, FirstIndex: b.FirstIndex, TreeSize: b.TreeSize, RecordIDs: ids}
+// receipt is the batch's receipt.
+func (b *storedBatch) receipt() ledger.Receipt {
+	return ledger.Receipt{BatchRoot: b.Root, FirstIndex: b.FirstIndex, TreeSize: b.TreeSize, RecordIDs: b.IDs}
 }
 
 // proof returns the hashes of a proof's nodes.
 func (x *index) proof(ns proof.Nodes) ([][]byte, error) {
 	hashes := make([][]byte, len(ns.IDs))
 	for i, id := range ns.IDs {
-		if id.Level >= uint(len(x.levels)) || id.Index >= uint64(len(x.levels[id.Level])) {
-			return nil, fmt.Errorf("fabric: tree node (%d,%d) not built", id.Level, id.Index)
+		h, err := x.st.node(id)
+		if err != nil {
+			return nil, err
 		}
-		hashes[i] = x.levels[id.Level][id.Index]
+		hashes[i] = h
 	}
 	return ns.Rehash(hashes, x.hasher.HashChildren)
 }
@@ -306,14 +310,7 @@ func (x *index) query(q ledger.Query) (ledger.Page, error) {
 		return true, nil
 	}
 	if pk, ok := postingFor(&q); ok {
-		list := x.post[pk]
-		start, _ := slices.BinarySearch(list, from)
-		for _, i := range list[start:] {
-			if more, err := take(i); !more || err != nil {
-				return page, err
-			}
-		}
-		return page, nil
+		return page, x.st.postings(pk, from, take)
 	}
 	for i := from; i < x.size(); i++ {
 		if more, err := take(i); !more || err != nil {
@@ -355,13 +352,95 @@ func postingFor(q *ledger.Query) (string, bool) {
 }
 
 // headsFrom returns the tree heads of size from or more, at most limit.
-func (x *index) headsFrom(from uint64, limit int) []Head {
-	i := sort.Search(len(x.heads), func(i int) bool { return x.heads[i].Size >= from })
-	return x.heads[i:min(len(x.heads), i+limit)]
+func (x *index) headsFrom(from uint64, limit int) ([]Head, error) {
+	return x.st.headsFrom(from, limit)
 }
 
-// batchesFrom returns the batches from the one holding index from.
-func (x *index) batchesFrom(from uint64) []*ledger.StoredBatch {
-	i := sort.Search(len(x.batches), func(i int) bool { return x.batches[i].TreeSize > from })
-	return x.batches[i:]
+// batchesFrom returns up to limit batches, with their records' bytes and
+// leaves, from the one holding index from; next is the index to ask from
+// for the batches after them, or 0 when there are none.
+func (x *index) batchesFrom(from uint64, limit int) (bs []*ledger.StoredBatch, next uint64, err error) {
+	if from >= x.size() {
+		return nil, 0, nil
+	}
+	_, _, root, err := x.st.record(from)
+	if err != nil {
+		return nil, 0, err
+	}
+	pos, _, err := x.st.batchPos(root)
+	if err != nil {
+		return nil, 0, err
+	}
+	for ; pos < x.batches && len(bs) < limit; pos++ {
+		b, err := x.st.batch(pos, true)
+		if err != nil {
+			return nil, 0, err
+		}
+		bs = append(bs, b.StoredBatch)
+	}
+	if pos < x.batches {
+		next = bs[len(bs)-1].TreeSize
+	}
+	return bs, next, nil
+}
+
+// batchByRoot returns the batch of that root, nil if the index holds none.
+func (x *index) batchByRoot(root string) (*storedBatch, error) {
+	pos, ok, err := x.st.batchPos(root)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return x.st.batch(pos, false)
+}
+
+// update runs fn, which adds a block, in one update of the store. If it
+// fails, the store keeps nothing of it, and the index reads its state back
+// from the store; in memory, what fn added before it failed stays (the
+// follower stops at that block either way).
+func (x *index) update(fn func() error) error {
+	err := x.st.update(fn)
+	if err != nil {
+		if _, ok := x.st.(*memStore); !ok {
+			if lerr := x.load(); lerr != nil {
+				return fmt.Errorf("%w; reading the index back: %v", err, lerr)
+			}
+		}
+	}
+	return err
+}
+
+// load reads the index's state (the genesis, the tree's right edge, the
+// counts and the last head) from its store.
+func (x *index) load() error {
+	d, ok := x.st.(*diskStore)
+	if !ok {
+		return nil
+	}
+	st, err := d.state()
+	if err != nil {
+		return err
+	}
+	x.genesis, x.batches, x.heads, x.last, x.putErr = st.genesis, st.batches, st.heads, st.last, nil
+	x.hasher = rfc6962.DefaultHasher
+	if x.genesis != nil {
+		var g ledger.Genesis
+		if err := json.Unmarshal(x.genesis, &g); err != nil {
+			return fmt.Errorf("genesis: %w", err)
+		}
+		if err := g.CheckSuite(); err != nil {
+			return fmt.Errorf("genesis: %w", err)
+		}
+		x.hasher = g.CryptoSuite().Merkle()
+	}
+	rf := &compact.RangeFactory{Hash: x.hasher.HashChildren}
+	hashes := make([][]byte, 0, 64)
+	for _, id := range compact.RangeNodes(0, st.size, nil) {
+		h, err := x.st.node(id)
+		if err != nil {
+			return err
+		}
+		hashes = append(hashes, h)
+	}
+	x.rng, err = rf.NewRange(0, st.size, hashes)
+	return err
 }

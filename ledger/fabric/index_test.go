@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -61,18 +62,77 @@ func plainPayload(t testing.TB, tx *endorsedWrites) []byte {
 	return p
 }
 
-// genesisIndex is an index holding only the genesis transaction of g.
-func genesisIndex(t *testing.T, g ledger.Genesis) *index {
+// genesisIndex is an index (in memory, or in a file if disk) holding
+// only the genesis transaction of g.
+func genesisIndex(t *testing.T, g ledger.Genesis, disk bool) *index {
 	t.Helper()
 	raw, err := json.Marshal(&g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := newIndex(nil)
-	if err := x.addTx(1, "tx-init", &endorsedWrites{writes: []*kvrwset.KVWrite{{Key: wire.KeyGenesis, Value: raw}}}); err != nil {
+	x := emptyIndex(t, disk)
+	if err := addTx(x, 1, "tx-init", &endorsedWrites{writes: []*kvrwset.KVWrite{{Key: wire.KeyGenesis, Value: raw}}}); err != nil {
 		t.Fatal(err)
 	}
 	return x
+}
+
+// emptyIndex is an empty index in memory, or in a new file if disk.
+func emptyIndex(t testing.TB, disk bool) *index {
+	t.Helper()
+	if !disk {
+		return newIndex(nil)
+	}
+	return fileIndex(t, filepath.Join(t.TempDir(), "index.db"))
+}
+
+// fileIndex opens the index in the file at path (closed when t ends).
+func fileIndex(t testing.TB, path string) *index {
+	t.Helper()
+	st, err := openDiskStore(path, "ch", "cc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.close() })
+	x := newIndex(nil)
+	x.st = st
+	if err := x.load(); err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// addTx adds one transaction in one update of x's store, as the follower
+// adds a block.
+func addTx(x *index, block uint64, txID string, w *endorsedWrites) error {
+	return x.update(func() error { return x.addTx(block, txID, w) })
+}
+
+// stores runs fn as a subtest with an index of each store.
+func stores(t *testing.T, fn func(t *testing.T, disk bool)) {
+	for _, disk := range []bool{false, true} {
+		t.Run(map[bool]string{false: "memory", true: "file"}[disk], func(t *testing.T) { fn(t, disk) })
+	}
+}
+
+// batchAt is the batch at position pos, with its records and leaves.
+func batchAt(t testing.TB, x *index, pos int) *storedBatch {
+	t.Helper()
+	b, err := x.st.batch(pos, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// allHeads is every tree head of x.
+func allHeads(t testing.TB, x *index) []Head {
+	t.Helper()
+	hs, err := x.headsFrom(0, x.heads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hs
 }
 
 // TestIndexFromBlocks builds the index from transactions of several batches
@@ -81,7 +141,9 @@ func genesisIndex(t *testing.T, g ledger.Genesis) *index {
 // the tree is the RFC 6962 tree over the records in that order, that its
 // proofs verify, and that ledger/verify accepts the ledger read this way
 // (the rulebook replayed in that order).
-func TestIndexFromBlocks(t *testing.T) {
+func TestIndexFromBlocks(t *testing.T) { stores(t, testIndexFromBlocks) }
+
+func testIndexFromBlocks(t *testing.T, disk bool) {
 	s, err := ledgertest.NewSpace()
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +152,7 @@ func TestIndexFromBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := genesisIndex(t, s.Genesis)
+	x := genesisIndex(t, s.Genesis, disk)
 	txs := [][]*ledger.Batch{w.Setup}
 	for i := 0; ; i++ {
 		var group []*ledger.Batch
@@ -106,15 +168,15 @@ func TestIndexFromBlocks(t *testing.T) {
 	}
 	var order []*ledger.Batch
 	for n, bs := range txs {
-		if err := x.addTx(uint64(n+2), fmt.Sprintf("tx-%d", n), committed(t, bs)); err != nil {
+		if err := addTx(x, uint64(n+2), fmt.Sprintf("tx-%d", n), committed(t, bs)); err != nil {
 			t.Fatalf("transaction %d: %v", n, err)
 		}
 		order = append(order, bs...)
 	}
 	var leaves [][]byte
 	for i, b := range order {
-		if x.batches[i].Root != b.Root {
-			t.Fatalf("batch %d is %s, want %s", i, x.batches[i].Root, b.Root)
+		if got := batchAt(t, x, i).Root; got != b.Root {
+			t.Fatalf("batch %d is %s, want %s", i, got, b.Root)
 		}
 		_, ls, _ := b.Encode(suite.Intl)
 		leaves = append(leaves, ls...)
@@ -123,8 +185,9 @@ func TestIndexFromBlocks(t *testing.T) {
 	if h.Size != uint64(len(leaves)) || hex.EncodeToString(h.Root) != hex.EncodeToString(ledger.MerkleRoot(suite.Intl, leaves)) {
 		t.Fatalf("head %d %x, want %d %x", h.Size, h.Root, len(leaves), ledger.MerkleRoot(suite.Intl, leaves))
 	}
-	if len(x.heads) != len(txs) {
-		t.Fatalf("%d heads for %d transactions", len(x.heads), len(txs))
+	heads := allHeads(t, x)
+	if x.heads != len(txs) || len(heads) != len(txs) {
+		t.Fatalf("%d heads (%d read) for %d transactions", x.heads, len(heads), len(txs))
 	}
 	for i := uint64(0); i < h.Size; i += 7 {
 		pf, err := x.inclusion(i, h.Size)
@@ -135,7 +198,7 @@ func TestIndexFromBlocks(t *testing.T) {
 			t.Fatalf("record %d: %v", i, err)
 		}
 	}
-	old := x.heads[len(x.heads)/2]
+	old := heads[len(heads)/2]
 	pf, err := x.consistency(old.Size, h.Size)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +218,7 @@ func TestIndexFromBlocks(t *testing.T) {
 		t.Fatalf("report %+v, want %d records and root %x", rep, w.Records, h.Root)
 	}
 	// A batch written twice, or not marked in the writes, is a broken chain.
-	if err := x.addTx(99, "tx-again", committed(t, txs[1][:1])); err == nil || !strings.Contains(err.Error(), "written twice") {
+	if err := addTx(x, 99, "tx-again", committed(t, txs[1][:1])); err == nil || !strings.Contains(err.Error(), "written twice") {
 		t.Fatalf("a batch written again: %v", err)
 	}
 	more, err := ledgertest.NewWorkload(s, 10, 5, 1)
@@ -164,7 +227,7 @@ func TestIndexFromBlocks(t *testing.T) {
 	}
 	unmarked := committed(t, more.Setup)
 	unmarked.writes = nil
-	if err := x.addTx(100, "tx-unmarked", unmarked); err == nil || !strings.Contains(err.Error(), "not marked") {
+	if err := addTx(x, 100, "tx-unmarked", unmarked); err == nil || !strings.Contains(err.Error(), "not marked") {
 		t.Fatalf("a batch not marked in the writes: %v", err)
 	}
 }
@@ -183,7 +246,7 @@ func TestIndexReadsBothEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	build := func(plain bool) *index {
-		x := genesisIndex(t, s.Genesis)
+		x := genesisIndex(t, s.Genesis, false)
 		for n, bs := range [][]*ledger.Batch{w.Setup, w.Streams[0], w.Streams[1]} {
 			tx := committed(t, bs)
 			if plain {
@@ -221,7 +284,9 @@ func TestIndexReadsBothEvents(t *testing.T) {
 }
 
 // TestIndexQuery pages through records by lookup and by scan.
-func TestIndexQuery(t *testing.T) {
+func TestIndexQuery(t *testing.T) { stores(t, testIndexQuery) }
+
+func testIndexQuery(t *testing.T, disk bool) {
 	s, err := ledgertest.NewSpace()
 	if err != nil {
 		t.Fatal(err)
@@ -230,13 +295,13 @@ func TestIndexQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := newIndex(nil)
+	x := emptyIndex(t, disk)
 	all := append([]*ledger.Batch{}, w.Setup...)
 	for _, st := range w.Streams {
 		all = append(all, st...)
 	}
 	for i, b := range all {
-		if err := x.addTx(uint64(i+1), "tx", committed(t, []*ledger.Batch{b})); err != nil {
+		if err := addTx(x, uint64(i+1), "tx", committed(t, []*ledger.Batch{b})); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -313,17 +378,18 @@ func FuzzIndexAddTx(f *testing.F) {
 			}
 		}
 		before := x.head()
-		n, nb, ne := x.size(), len(x.batches), len(x.events)
+		n, nb, ne := x.size(), x.batches, x.heads
 		err := x.addTx(2, "tx-2", &endorsedWrites{writes: writes, event: wire.EventBatches, payload: payload})
 		if err != nil {
-			if x.size() != n || len(x.batches) != nb || len(x.events) != ne || !slices.Equal(x.head().Root, before.Root) || len(x.byID) != int(n) {
+			m := x.st.(*memStore)
+			if x.size() != n || x.batches != nb || x.heads != ne || len(m.evs) != ne || !slices.Equal(x.head().Root, before.Root) || len(m.byID) != int(n) {
 				t.Fatalf("refused (%v) but the index changed", err)
 			}
 			return
 		}
 		var leaves [][]byte
-		for _, b := range x.batches {
-			leaves = append(leaves, b.Leaves...)
+		for pos := range x.batches {
+			leaves = append(leaves, batchAt(t, x, pos).Leaves...)
 		}
 		if h := x.head(); h.Size != uint64(len(leaves)) || !slices.Equal(h.Root, ledger.MerkleRoot(suite.Intl, leaves)) {
 			t.Fatalf("head %d %x, want the root of %d leaves", h.Size, h.Root, len(leaves))

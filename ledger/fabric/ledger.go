@@ -1,6 +1,7 @@
 package fabric
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/x509"
@@ -18,6 +19,7 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-gateway/pkg/hash"
 	fid "github.com/hyperledger/fabric-gateway/pkg/identity"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
 	"google.golang.org/grpc"
@@ -61,6 +63,13 @@ type Config struct {
 	// receipts from, instead of following the channel itself (one gateway
 	// per organisation, one view of the ledger). It must outlive this one.
 	Follower *Ledger
+	// IndexFile, if set, keeps the follower's index of the channel's blocks
+	// in this bbolt file (created if absent): a restarted ledger resumes
+	// from the last block it holds instead of reading the channel from
+	// block 0, and the index's memory does not grow with the ledger. Empty:
+	// in memory. One ledger at a time uses a file; it is for one channel and
+	// chaincode and refused for another.
+	IndexFile string
 	// NoteKey is the note signer key ("PRIVATE+KEY+...") for checkpoints; if
 	// empty, Open makes one for this process (see VerifierKey).
 	NoteKey string
@@ -107,6 +116,9 @@ func (c *Config) Validate() error {
 	if c.Follower != nil && (c.Follower.cfg.Chaincode != c.Chaincode || c.Follower.cfg.Profile.Channel != c.Profile.Channel) {
 		return fmt.Errorf("fabric: config: field Follower: follows chaincode %s on channel %s, not %s on %s",
 			c.Follower.cfg.Chaincode, c.Follower.cfg.Profile.Channel, c.Chaincode, c.Profile.Channel)
+	}
+	if c.Follower != nil && c.IndexFile != "" {
+		return fmt.Errorf("fabric: config: field IndexFile: set with Follower, whose index this ledger reads")
 	}
 	if c.InFlight < 1 || c.InFlight > 1024 {
 		return fmt.Errorf("fabric: config: field InFlight: must be 1 to 1024, got %d", c.InFlight)
@@ -188,15 +200,60 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		l.conn.Close()
 		return nil, err
 	}
-	go l.run()
 	if cfg.Follower != nil {
 		l.view = cfg.Follower.view
 		close(l.followed)
 	} else {
-		l.view = &view{ix: newIndex(nil), changed: make(chan struct{})}
+		if l.view, err = openView(ctx, l); err != nil {
+			l.heights.close()
+			l.gw.Close()
+			l.conn.Close()
+			return nil, err
+		}
 		go l.follow()
 	}
+	go l.run()
 	return l, nil
+}
+
+// openView makes the ledger's view of the channel: an empty index in
+// memory, or the one in Config.IndexFile, which must be of this channel:
+// its last block is checked against the peer's, when the peer answers
+// (else the follower's first block is checked against it).
+func openView(ctx context.Context, l *Ledger) (*view, error) {
+	v := &view{ix: newIndex(nil), changed: make(chan struct{})}
+	if l.cfg.IndexFile == "" {
+		return v, nil
+	}
+	st, err := openDiskStore(l.cfg.IndexFile, l.cfg.Profile.Channel, l.cfg.Chaincode)
+	if err != nil {
+		return nil, err
+	}
+	v.ix.st = st
+	if err := v.ix.load(); err != nil {
+		st.close()
+		return nil, fmt.Errorf("fabric: index file %s: %w", l.cfg.IndexFile, err)
+	}
+	v.next, v.prevHash = st.position()
+	if v.next == 0 {
+		return v, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	h, err := l.Height(ctx)
+	if err != nil {
+		return v, nil // the peer is away: the follower checks the next block's link
+	}
+	var b *common.Block
+	if h >= v.next {
+		b, err = l.Block(ctx, v.next-1)
+	}
+	if h < v.next || (err == nil && !bytes.Equal(headerHash(b.Header), v.prevHash)) {
+		st.close()
+		return nil, fmt.Errorf("fabric: index file %s: holds blocks 0 to %d of another chain than channel %s's (height %d); remove the file to read the channel again",
+			l.cfg.IndexFile, v.next-1, l.cfg.Profile.Channel, h)
+	}
+	return v, nil
 }
 
 func dial(org Org) (*grpc.ClientConn, error) {
@@ -304,6 +361,9 @@ func (l *Ledger) Close(ctx context.Context) error {
 		}
 		if l.cfg.Follower == nil {
 			l.heights.close()
+			l.ixMu.Lock() // not while the follower adds a block
+			l.ix.st.close()
+			l.ixMu.Unlock()
 		}
 		l.gw.Close()
 		l.conn.Close()

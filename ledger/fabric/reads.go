@@ -17,7 +17,10 @@ func (l *Ledger) Record(ctx context.Context, id string) (ledger.Proven, error) {
 	var p ledger.Proven
 	var h Head
 	err := l.read(ctx, func(x *index) error {
-		i, ok := x.byID[id]
+		i, ok, err := x.st.recordIndex(id)
+		if err != nil {
+			return err
+		}
 		if !ok {
 			return fmt.Errorf("%w: record %s", ledger.ErrNotFound, id)
 		}
@@ -79,17 +82,28 @@ func (l *Ledger) Query(ctx context.Context, q ledger.Query) (ledger.Page, error)
 // Batches calls fn for every committed batch in order, from the batch
 // holding index from, with its records' stored bytes (for verifiers).
 func (l *Ledger) Batches(ctx context.Context, from uint64, fn func(*ledger.StoredBatch) error) error {
-	var bs []*ledger.StoredBatch
-	if err := l.read(ctx, func(x *index) error { bs = x.batchesFrom(from); return nil }); err != nil {
-		return err
-	}
-	for _, b := range bs {
-		if err := fn(b); err != nil {
+	for {
+		var bs []*ledger.StoredBatch
+		var next uint64
+		// A page at a time: fn runs without holding the follower back.
+		err := l.read(ctx, func(x *index) (err error) { bs, next, err = x.batchesFrom(from, batchPage); return err })
+		if err != nil {
 			return err
 		}
+		for _, b := range bs {
+			if err := fn(b); err != nil {
+				return err
+			}
+		}
+		if next == 0 {
+			return nil
+		}
+		from = next
 	}
-	return nil
 }
+
+// batchPage is how many batches Batches reads from the index at a time.
+const batchPage = 256
 
 // Checkpoints calls fn with a checkpoint, signed with this backend's key, of
 // the tree head after every Append transaction, in order of size.
@@ -120,7 +134,7 @@ func (l *Ledger) CheckpointPage(ctx context.Context, q ledger.CheckpointQuery) (
 		return ledger.CheckpointPage{}, err
 	}
 	var hs []Head
-	if err := l.read(ctx, func(x *index) error { hs = x.headsFrom(q.From, q.Limit+1); return nil }); err != nil {
+	if err := l.read(ctx, func(x *index) (err error) { hs, err = x.headsFrom(q.From, q.Limit+1); return err }); err != nil {
 		return ledger.CheckpointPage{}, err
 	}
 	page := ledger.CheckpointPage{Checkpoints: make([]ledger.StoredCheckpoint, 0, min(len(hs), q.Limit))}
@@ -149,11 +163,18 @@ type BatchInfo struct {
 func (l *Ledger) Batch(ctx context.Context, root string) (BatchInfo, error) {
 	var bi BatchInfo
 	err := l.read(ctx, func(x *index) error {
-		i, ok := x.byRoot[root]
+		i, ok, err := x.st.batchPos(root)
+		if err != nil {
+			return err
+		}
 		if !ok {
 			return fmt.Errorf("%w: batch %s", ledger.ErrNotFound, root)
 		}
-		bi = BatchInfo{Receipt: Receipt{Receipt: x.receipt(i), TxID: x.tx[i].TxID, Block: x.tx[i].Block}, Leaves: x.batches[i].Leaves}
+		b, err := x.st.batch(i, true)
+		if err != nil {
+			return err
+		}
+		bi = BatchInfo{Receipt: Receipt{Receipt: b.receipt(), TxID: b.Ref.TxID, Block: b.Ref.Block}, Leaves: b.Leaves}
 		return nil
 	})
 	return bi, err

@@ -101,7 +101,7 @@ func startLedger(ctx context.Context, o Options) (*space, error) {
 		g := auth.Genesis()
 		fh, l, err := ledgerhttp.Fabric(ctx, ledgerhttp.FabricOptions{Options: opts, Profile: o.FabricProfile,
 			Chaincode: "tdscdemo" + strings.ToLower(connector.NewUUID()[9:17]), Deploy: true, Genesis: &g,
-			NoteKeyFile: filepath.Join(o.Dir, "fabric-note.key")})
+			NoteKeyFile: filepath.Join(o.Dir, "fabric-note.key"), IndexFile: filepath.Join(o.Dir, "fabric-index.db")})
 		if err != nil {
 			return nil, fmt.Errorf("ledger on fabric: %w", err)
 		}

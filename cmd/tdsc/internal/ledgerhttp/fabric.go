@@ -23,6 +23,7 @@ type FabricOptions struct {
 	Genesis     *ledger.Genesis // initialise the chaincode with it; nil: it must hold one
 	NoteKeyFile string          // default: fabric-<chaincode>.key beside the profile
 	Org         int             // index of the profile's organisation to act as
+	IndexFile   string          // keep the index of the channel's blocks in this file (fabric.Config.IndexFile); "": in memory
 }
 
 // Fabric opens the Fabric backend for a space and returns the handler over it
@@ -48,7 +49,7 @@ func Fabric(ctx context.Context, o FabricOptions) (http.Handler, *fabric.Ledger,
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := fabric.Open(ctx, fabric.Config{Profile: p, Org: o.Org, Chaincode: o.Chaincode, NoteKey: skey, Log: o.Log})
+	l, err := fabric.Open(ctx, fabric.Config{Profile: p, Org: o.Org, Chaincode: o.Chaincode, NoteKey: skey, IndexFile: o.IndexFile, Log: o.Log})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,0 +1,393 @@
+package fabric
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/transparency-dev/merkle/compact"
+	bolt "go.etcd.io/bbolt"
+)
+
+// diskFormat names the layout of an index file; a file of another layout is
+// refused, not misread.
+const diskFormat = "tdsc fabric index 1"
+
+var (
+	dMeta    = []byte("meta")
+	dBatches = []byte("batches") // position -> diskBatch (JSON)
+	dRoots   = []byte("roots")   // batch root -> position
+	dIDs     = []byte("ids")     // record id -> index
+	dRecords = []byte("records") // index -> id, batch root, stored bytes
+	dTree    = []byte("tree")    // level, index -> hash
+	dPost    = []byte("post")    // posting key, index -> nothing
+	dHeads   = []byte("heads")   // tree size -> root
+	dEvents  = []byte("events")  // n -> Event (JSON)
+	dBuckets = [][]byte{dMeta, dBatches, dRoots, dIDs, dRecords, dTree, dPost, dHeads, dEvents}
+)
+
+// diskStore is an indexStore in a bbolt file. Each block the follower reads
+// is one bbolt transaction, with the position after it, so the file always
+// holds whole blocks and says which it holds.
+type diskStore struct {
+	db   *bolt.DB
+	path string
+	wtx  *bolt.Tx // the update in progress, nil outside update
+}
+
+// openDiskStore opens (creating it if absent) the index file at path for
+// the chaincode on the channel; a file of another channel or chaincode, or
+// of another layout, is refused.
+func openDiskStore(path, channel, chaincode string) (*diskStore, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoFreelistSync: true})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("fabric: index file %s: in use by another process", path)
+		}
+		return nil, fmt.Errorf("fabric: index file %s: %w", path, err)
+	}
+	s := &diskStore{db: db, path: path}
+	want := map[string]string{"format": diskFormat, "channel": channel, "chaincode": chaincode}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range dBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		m := tx.Bucket(dMeta)
+		for _, k := range []string{"format", "channel", "chaincode"} {
+			got := m.Get([]byte(k))
+			if got == nil {
+				if err := m.Put([]byte(k), []byte(want[k])); err != nil {
+					return err
+				}
+			} else if string(got) != want[k] {
+				return fmt.Errorf("field %s: the file is for %q, not %q", k, got, want[k])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("fabric: index file %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// read runs fn in the update in progress, or else in a read transaction.
+func (s *diskStore) read(fn func(tx *bolt.Tx) error) error {
+	if s.wtx != nil {
+		return fn(s.wtx)
+	}
+	return s.db.View(fn)
+}
+
+// write runs fn in the update in progress; a write outside one is a bug.
+func (s *diskStore) write(fn func(tx *bolt.Tx) error) error {
+	if s.wtx == nil {
+		return errors.New("fabric: index file written outside an update")
+	}
+	return fn(s.wtx)
+}
+
+func (s *diskStore) update(fn func() error) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		s.wtx = tx
+		defer func() { s.wtx = nil }()
+		return fn()
+	})
+}
+
+func (s *diskStore) close() error { return s.db.Close() }
+
+// diskState is what the index keeps in memory, read back from the file.
+type diskState struct {
+	genesis        []byte
+	size           uint64
+	batches, heads int
+	last           Head
+}
+
+func (s *diskStore) state() (st diskState, err error) {
+	err = s.read(func(tx *bolt.Tx) error {
+		m := tx.Bucket(dMeta)
+		if g := m.Get([]byte("genesis")); g != nil {
+			st.genesis = bytes.Clone(g)
+		}
+		st.size = u64(m.Get([]byte("size")))
+		st.batches = int(u64(m.Get([]byte("batches"))))
+		st.heads = int(u64(m.Get([]byte("heads"))))
+		if k, v := tx.Bucket(dHeads).Cursor().Last(); k != nil {
+			st.last = Head{Size: u64(k), Root: bytes.Clone(v)}
+		}
+		return nil
+	})
+	return st, err
+}
+
+func (s *diskStore) position() (next uint64, prevHash []byte) {
+	_ = s.read(func(tx *bolt.Tx) error {
+		m := tx.Bucket(dMeta)
+		next = u64(m.Get([]byte("next")))
+		prevHash = bytes.Clone(m.Get([]byte("prevHash")))
+		return nil
+	})
+	return next, prevHash
+}
+
+func (s *diskStore) setPosition(next uint64, prevHash []byte) error {
+	return s.write(func(tx *bolt.Tx) error {
+		m := tx.Bucket(dMeta)
+		if err := m.Put([]byte("next"), be64(next)); err != nil {
+			return err
+		}
+		return m.Put([]byte("prevHash"), prevHash)
+	})
+}
+
+func (s *diskStore) recordIndex(id string) (i uint64, ok bool, err error) {
+	err = s.read(func(tx *bolt.Tx) error {
+		v := tx.Bucket(dIDs).Get([]byte(id))
+		i, ok = u64(v), v != nil
+		return nil
+	})
+	return i, ok, err
+}
+
+func (s *diskStore) batchPos(root string) (pos int, ok bool, err error) {
+	err = s.read(func(tx *bolt.Tx) error {
+		v := tx.Bucket(dRoots).Get([]byte(root))
+		pos, ok = int(u64(v)), v != nil
+		return nil
+	})
+	return pos, ok, err
+}
+
+func (s *diskStore) record(i uint64) (raw []byte, id, root string, err error) {
+	err = s.read(func(tx *bolt.Tx) error {
+		v := tx.Bucket(dRecords).Get(be64(i))
+		if v == nil {
+			return fmt.Errorf("fabric: no record at index %d", i)
+		}
+		f, serr := splitFields(v, 2)
+		if serr != nil {
+			return fmt.Errorf("fabric: index file %s: record %d: %w", s.path, i, serr)
+		}
+		id, root, raw = string(f[0]), string(f[1]), bytes.Clone(f[2])
+		return nil
+	})
+	return raw, id, root, err
+}
+
+func (s *diskStore) batch(pos int, full bool) (b *storedBatch, err error) {
+	err = s.read(func(tx *bolt.Tx) error {
+		v := tx.Bucket(dBatches).Get(be64(uint64(pos)))
+		if v == nil {
+			return fmt.Errorf("fabric: no batch at position %d", pos)
+		}
+		b = &storedBatch{}
+		if err := json.Unmarshal(v, b); err != nil {
+			return fmt.Errorf("fabric: index file %s: batch %d: %w", s.path, pos, err)
+		}
+		if !full {
+			return nil
+		}
+		n := b.TreeSize - b.FirstIndex
+		b.Records, b.Leaves = make([]json.RawMessage, 0, n), make([][]byte, 0, n)
+		recs, tree := tx.Bucket(dRecords), tx.Bucket(dTree)
+		for i := b.FirstIndex; i < b.TreeSize; i++ {
+			f, err := splitFields(recs.Get(be64(i)), 2)
+			if err != nil {
+				return fmt.Errorf("fabric: index file %s: record %d: %w", s.path, i, err)
+			}
+			leaf := tree.Get(nodeKey(compact.NodeID{Level: 0, Index: i}))
+			if leaf == nil {
+				return fmt.Errorf("fabric: index file %s: leaf %d missing", s.path, i)
+			}
+			b.Records, b.Leaves = append(b.Records, bytes.Clone(f[2])), append(b.Leaves, bytes.Clone(leaf))
+		}
+		return nil
+	})
+	return b, err
+}
+
+func (s *diskStore) node(id compact.NodeID) (h []byte, err error) {
+	err = s.read(func(tx *bolt.Tx) error {
+		v := tx.Bucket(dTree).Get(nodeKey(id))
+		if v == nil {
+			return fmt.Errorf("fabric: tree node (%d,%d) not built", id.Level, id.Index)
+		}
+		h = bytes.Clone(v)
+		return nil
+	})
+	return h, err
+}
+
+func (s *diskStore) postings(key string, from uint64, fn func(uint64) (bool, error)) error {
+	prefix := binary.AppendUvarint(nil, uint64(len(key)))
+	prefix = append(prefix, key...)
+	// Collected first: fn reads the store, and a read transaction open
+	// across its calls would hold bbolt's pages for the whole page of results.
+	var list []uint64
+	more := true
+	for more {
+		list = list[:0]
+		err := s.read(func(tx *bolt.Tx) error {
+			c := tx.Bucket(dPost).Cursor()
+			k, _ := c.Seek(append(bytes.Clone(prefix), be64(from)...))
+			for ; k != nil && bytes.HasPrefix(k, prefix) && len(list) < 256; k, _ = c.Next() {
+				list = append(list, u64(k[len(prefix):]))
+			}
+			more = k != nil && bytes.HasPrefix(k, prefix)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, i := range list {
+			if ok, err := fn(i); !ok || err != nil {
+				return err
+			}
+		}
+		if len(list) > 0 {
+			from = list[len(list)-1] + 1
+		}
+	}
+	return nil
+}
+
+func (s *diskStore) headsFrom(from uint64, limit int) (hs []Head, err error) {
+	err = s.read(func(tx *bolt.Tx) error {
+		c := tx.Bucket(dHeads).Cursor()
+		for k, v := c.Seek(be64(from)); k != nil && len(hs) < limit; k, v = c.Next() {
+			hs = append(hs, Head{Size: u64(k), Root: bytes.Clone(v)})
+		}
+		return nil
+	})
+	return hs, err
+}
+
+func (s *diskStore) events(from, limit int) (evs []Event, err error) {
+	err = s.read(func(tx *bolt.Tx) error {
+		c := tx.Bucket(dEvents).Cursor()
+		for k, v := c.Seek(be64(uint64(from))); k != nil && len(evs) < limit; k, v = c.Next() {
+			var ev Event
+			if err := json.Unmarshal(v, &ev); err != nil {
+				return fmt.Errorf("fabric: index file %s: event %d: %w", s.path, u64(k), err)
+			}
+			evs = append(evs, ev)
+		}
+		return nil
+	})
+	return evs, err
+}
+
+func (s *diskStore) putGenesis(raw []byte) error {
+	return s.write(func(tx *bolt.Tx) error { return tx.Bucket(dMeta).Put([]byte("genesis"), raw) })
+}
+
+func (s *diskStore) putBatch(pos int, b *storedBatch, keys [][]string) error {
+	return s.write(func(tx *bolt.Tx) error {
+		head := *b.StoredBatch
+		head.Records, head.Leaves = nil, nil
+		v, err := json.Marshal(&storedBatch{StoredBatch: &head, Ref: b.Ref, IDs: b.IDs})
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(dBatches).Put(be64(uint64(pos)), v); err != nil {
+			return err
+		}
+		if err := tx.Bucket(dRoots).Put([]byte(b.Root), be64(uint64(pos))); err != nil {
+			return err
+		}
+		ids, recs, post := tx.Bucket(dIDs), tx.Bucket(dRecords), tx.Bucket(dPost)
+		for k, id := range b.IDs {
+			i := b.FirstIndex + uint64(k)
+			if err := ids.Put([]byte(id), be64(i)); err != nil {
+				return err
+			}
+			if err := recs.Put(be64(i), joinFields([]byte(id), []byte(b.Root), b.Records[k])); err != nil {
+				return err
+			}
+			for _, pk := range keys[k] {
+				key := binary.AppendUvarint(nil, uint64(len(pk)))
+				key = append(append(key, pk...), be64(i)...)
+				if err := post.Put(key, nil); err != nil {
+					return err
+				}
+			}
+		}
+		m := tx.Bucket(dMeta)
+		if err := m.Put([]byte("size"), be64(b.TreeSize)); err != nil {
+			return err
+		}
+		return m.Put([]byte("batches"), be64(uint64(pos+1)))
+	})
+}
+
+func (s *diskStore) putNode(id compact.NodeID, hash []byte) error {
+	return s.write(func(tx *bolt.Tx) error { return tx.Bucket(dTree).Put(nodeKey(id), hash) })
+}
+
+func (s *diskStore) putHead(h Head) error {
+	return s.write(func(tx *bolt.Tx) error { return tx.Bucket(dHeads).Put(be64(h.Size), h.Root) })
+}
+
+func (s *diskStore) putEvent(n int, ev Event) error {
+	return s.write(func(tx *bolt.Tx) error {
+		v, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(dEvents).Put(be64(uint64(n)), v); err != nil {
+			return err
+		}
+		return tx.Bucket(dMeta).Put([]byte("heads"), be64(uint64(n+1)))
+	})
+}
+
+// nodeKey is a tree node's key: its level, then its index big-endian, so a
+// level's nodes sort in order.
+func nodeKey(id compact.NodeID) []byte {
+	k := make([]byte, 9)
+	k[0] = byte(id.Level)
+	binary.BigEndian.PutUint64(k[1:], id.Index)
+	return k
+}
+
+func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// u64 reads be64's bytes; nil (absent) reads as 0.
+func u64(b []byte) uint64 {
+	if len(b) < 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+// joinFields writes each field but the last with its length before it.
+func joinFields(fs ...[]byte) []byte {
+	var out []byte
+	for _, f := range fs[:len(fs)-1] {
+		out = binary.AppendUvarint(out, uint64(len(f)))
+		out = append(out, f...)
+	}
+	return append(out, fs[len(fs)-1]...)
+}
+
+// splitFields reverses joinFields of n+1 fields.
+func splitFields(v []byte, n int) ([][]byte, error) {
+	fs := make([][]byte, 0, n+1)
+	for range n {
+		l, k := binary.Uvarint(v)
+		if k <= 0 || uint64(len(v)-k) < l {
+			return nil, errors.New("stored value cut short")
+		}
+		fs = append(fs, v[k:k+int(l)])
+		v = v[k+int(l):]
+	}
+	return append(fs, v), nil
+}

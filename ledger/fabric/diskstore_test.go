@@ -1,0 +1,220 @@
+package fabric
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/ledgertest"
+)
+
+// TestIndexFileResumes: an index kept in a file, closed and opened again,
+// answers as the same index built in memory (head, heads, proofs, records,
+// queries, batches, events) and holds the position of the last block it
+// took; a block refused half way leaves the file, and the index read back,
+// as they were before it; a file is refused for another chaincode, another
+// layout, or while another ledger has it open.
+func TestIndexFileResumes(t *testing.T) {
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := ledgertest.NewWorkload(s, 300, 7, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txs := [][]*ledger.Batch{w.Setup}
+	for _, st := range w.Streams {
+		for i := 0; i < len(st); i += 4 {
+			txs = append(txs, st[i:min(len(st), i+4)])
+		}
+	}
+	path := filepath.Join(t.TempDir(), "index.db")
+	mem := genesisIndex(t, s.Genesis, false)
+	st, err := openDiskStore(path, "ch", "cc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk := newIndex(nil)
+	disk.st = st
+	raw, err := json.Marshal(&s.Genesis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := disk.update(func() error { return disk.setGenesis(raw) }); err != nil {
+		t.Fatal(err)
+	}
+	// Two transactions a block, as the follower adds them.
+	for n := 0; n < len(txs); n += 2 {
+		block := uint64(n/2 + 2)
+		err := disk.update(func() error {
+			for k := n; k < min(len(txs), n+2); k++ {
+				if err := disk.addTx(block, fmt.Sprintf("tx-%d", k), committed(t, txs[k])); err != nil {
+					return err
+				}
+			}
+			return st.setPosition(block+1, []byte(fmt.Sprintf("hash of %d", block)))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := n; k < min(len(txs), n+2); k++ {
+			if err := addTx(mem, block, fmt.Sprintf("tx-%d", k), committed(t, txs[k])); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	lastBlock := uint64((len(txs)-1)/2 + 2)
+
+	// A block whose second transaction is refused: nothing of it stays.
+	more, err := ledgertest.NewWorkload(s, 10, 5, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := disk.head()
+	err = disk.update(func() error {
+		if err := disk.addTx(lastBlock+1, "tx-good", committed(t, more.Setup)); err != nil {
+			return err
+		}
+		return disk.addTx(lastBlock+1, "tx-again", committed(t, txs[1]))
+	})
+	if err == nil || !strings.Contains(err.Error(), "written twice") {
+		t.Fatalf("a block with a batch written again: %v", err)
+	}
+	if h := disk.head(); h.Size != before.Size || !slices.Equal(h.Root, before.Root) || disk.heads != mem.heads || disk.batches != mem.batches {
+		t.Fatalf("after the refused block: head %d, %d heads, %d batches; want %d, %d, %d", h.Size, disk.heads, disk.batches, before.Size, mem.heads, mem.batches)
+	}
+	if err := st.close(); err != nil {
+		t.Fatal(err)
+	}
+
+	x := fileIndex(t, path)
+	if next, prev := x.st.position(); next != lastBlock+1 || string(prev) != fmt.Sprintf("hash of %d", lastBlock) {
+		t.Fatalf("position %d %q, want %d and the hash of block %d", next, prev, lastBlock+1, lastBlock)
+	}
+	sameIndex(t, mem, x)
+	// It goes on from there: the block refused before is taken now.
+	for _, y := range []*index{mem, x} {
+		if err := addTx(y, lastBlock+1, "tx-good", committed(t, more.Setup)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameIndex(t, mem, x)
+
+	if _, err := openDiskStore(path, "ch", "cc"); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("a file open elsewhere: %v", err)
+	}
+	x.st.close()
+	for _, c := range []struct{ channel, chaincode, field string }{{"ch", "other", "chaincode"}, {"other", "cc", "channel"}} {
+		if _, err := openDiskStore(path, c.channel, c.chaincode); err == nil || !strings.Contains(err.Error(), "field "+c.field) {
+			t.Errorf("a file of another %s: %v", c.field, err)
+		}
+	}
+}
+
+// sameIndex fails unless the two indexes answer alike.
+func sameIndex(t *testing.T, a, b *index) {
+	t.Helper()
+	if a.size() != b.size() || a.batches != b.batches || a.heads != b.heads || !reflect.DeepEqual(a.head(), b.head()) || string(a.genesis) != string(b.genesis) {
+		t.Fatalf("size %d/%d, batches %d/%d, heads %d/%d, head %x/%x", a.size(), b.size(), a.batches, b.batches, a.heads, b.heads, a.head().Root, b.head().Root)
+	}
+	if !reflect.DeepEqual(allHeads(t, a), allHeads(t, b)) {
+		t.Fatal("the tree heads differ")
+	}
+	ea, err := a.st.events(0, a.heads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb, err := b.st.events(0, b.heads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ea, eb) {
+		t.Fatal("the events differ")
+	}
+	ba, _, err := a.batchesFrom(0, a.batches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for from := uint64(0); ; {
+		bb, next, err := b.batchesFrom(from, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sb := range bb {
+			if !reflect.DeepEqual(sb, ba[0]) {
+				t.Fatalf("batch at %d differs", sb.FirstIndex)
+			}
+			ba = ba[1:]
+		}
+		if next == 0 {
+			break
+		}
+		from = next + 3 // inside the next batch: it starts at that batch
+	}
+	if len(ba) != 0 {
+		t.Fatalf("%d batches not read back", len(ba))
+	}
+	h := a.head()
+	for i := uint64(0); i < h.Size; i += 5 {
+		pa, err := a.inclusion(i, h.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pb, err := b.inclusion(i, h.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ra, err := a.entry(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb, err := b.entry(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(pa, pb) || !reflect.DeepEqual(ra, rb) {
+			t.Fatalf("record %d: proofs or entries differ", i)
+		}
+		ia, _, _ := a.st.recordIndex(ra.Record.ID)
+		ib, ok, err := b.st.recordIndex(ra.Record.ID)
+		if err != nil || !ok || ia != ib {
+			t.Fatalf("record %s: index %d, %d (%v, %v)", ra.Record.ID, ia, ib, ok, err)
+		}
+	}
+	ca, err := a.consistency(h.Size/3, h.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := b.consistency(h.Size/3, h.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ca, cb) {
+		t.Fatal("consistency proofs differ")
+	}
+	for _, q := range []ledger.Query{{Agreement: "ag-1", Limit: 3}, {Kind: ledger.KindTransferCompleted, Limit: 4}, {Limit: 50}} {
+		for {
+			pa, err := a.query(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pb, err := b.query(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(pa, pb) {
+				t.Fatalf("query %+v: pages differ", q)
+			}
+			if pa.Next == "" {
+				break
+			}
+			q.Cursor = pa.Next
+		}
+	}
+}
