@@ -35,8 +35,12 @@ type fabricBenchResult struct {
 	RecordsPerSecond float64 `json:"recordsPerSecond"`
 	Chaincode        string  `json:"chaincode"`
 	// CatchUp is what a ledger opened on the channel afterwards took to
-	// read it all (--catch-up): what a restarted ledger service does.
-	CatchUp *fabricCatchUp `json:"catchUp,omitempty"`
+	// read it all (--catch-up): what a restarted ledger service without an
+	// index file does; CatchUpFile the same into an index file, and
+	// Restart a ledger opened again on that file.
+	CatchUp     *fabricCatchUp `json:"catchUp,omitempty"`
+	CatchUpFile *fabricCatchUp `json:"catchUpFile,omitempty"`
+	Restart     *fabricCatchUp `json:"restart,omitempty"`
 }
 
 // fabricCatchUp is a fresh follower reading the whole channel.
@@ -46,6 +50,9 @@ type fabricCatchUp struct {
 	// HeapBytesPerRecord is the live heap the follower's index holds, per
 	// record (after a collection).
 	HeapBytesPerRecord float64 `json:"heapBytesPerRecord"`
+	// BlocksRead from the peer; FileBytes is the index file's size.
+	BlocksRead int64 `json:"blocksRead"`
+	FileBytes  int64 `json:"fileBytes,omitempty"`
 }
 
 func newBenchFabricCmd() *cobra.Command {
@@ -87,8 +94,19 @@ Reports transactions, conflicts, retries and rechecks.`,
 				return err
 			}
 			if catchUp {
-				if res.CatchUp, err = benchFabricCatchUp(cmd.Context(), profile, res.Chaincode, res.Records); err != nil {
+				dir, err := os.MkdirTemp("", "tdsc-fabric-index")
+				if err != nil {
 					return err
+				}
+				defer os.RemoveAll(dir)
+				file := filepath.Join(dir, "index.db")
+				for _, c := range []struct {
+					to   **fabricCatchUp
+					file string
+				}{{&res.CatchUp, ""}, {&res.CatchUpFile, file}, {&res.Restart, file}} {
+					if *c.to, err = benchFabricCatchUp(cmd.Context(), profile, res.Chaincode, res.Records, c.file); err != nil {
+						return err
+					}
 				}
 			}
 			return printFabricBench(cmd, res, out)
@@ -103,7 +121,7 @@ Reports transactions, conflicts, retries and rechecks.`,
 	cmd.Flags().IntVar(&inFlight, "in-flight", 0, "transactions in flight per gateway (0: the backend's default)")
 	cmd.Flags().DurationVar(&linger, "linger", 0, "how long a transaction waits for more batches (0: the backend's default)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every transaction's stage timings to stderr")
-	cmd.Flags().BoolVar(&catchUp, "catch-up", false, "then time a fresh ledger reading the channel from block 0 (a restarted ledger service), and its index's heap per record")
+	cmd.Flags().BoolVar(&catchUp, "catch-up", false, "then time a fresh ledger reading the channel from block 0 (a restarted ledger service), in memory and into an index file, and one restarted on that file; with each index's heap per record")
 	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write the client's CPU profile to this file")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
 	return cmd
@@ -117,8 +135,16 @@ func printFabricBench(cmd *cobra.Command, res *fabricBenchResult, out string) er
 		res.Orgs, res.Gateways, res.InFlight, res.Chaincode, res.Records, res.Batches, res.BatchSize, res.Streams, res.Transactions,
 		res.Conflicts, res.Retries, res.Rechecks, res.Seconds, res.RecordsPerSecond)
 	if c := res.CatchUp; c != nil {
-		fmt.Fprintf(cmd.OutOrStdout(), "catch-up: a fresh ledger read the channel from block 0 in %.2fs, %.0f records/s; its index holds %.0f heap bytes a record\n",
-			c.Seconds, c.RecordsPerSecond, c.HeapBytesPerRecord)
+		fmt.Fprintf(cmd.OutOrStdout(), "catch-up: a fresh ledger read the channel (%d blocks) in %.2fs, %.0f records/s; its index holds %.0f heap bytes a record\n",
+			c.BlocksRead, c.Seconds, c.RecordsPerSecond, c.HeapBytesPerRecord)
+	}
+	if c := res.CatchUpFile; c != nil {
+		fmt.Fprintf(cmd.OutOrStdout(), "catch-up into an index file: %d blocks in %.2fs, %.0f records/s; %.0f heap bytes a record, %.0f file bytes a record\n",
+			c.BlocksRead, c.Seconds, c.RecordsPerSecond, c.HeapBytesPerRecord, float64(c.FileBytes)/float64(res.Records))
+	}
+	if c := res.Restart; c != nil {
+		fmt.Fprintf(cmd.OutOrStdout(), "restart on the index file: ready in %.3fs, %d blocks read; %.0f heap bytes a record\n",
+			c.Seconds, c.BlocksRead, c.HeapBytesPerRecord)
 	}
 	return nil
 }
@@ -209,9 +235,10 @@ func benchFabric(ctx context.Context, profilePath string, n, batch, streams, gat
 
 // benchFabricCatchUp opens a ledger on chaincode (already written, records
 // of them) as a restarted ledger service would, and times its follower
-// reading the channel from block 0 until its tree holds every record; it
-// also reports the heap the index holds per record.
-func benchFabricCatchUp(ctx context.Context, profilePath, chaincode string, records int) (*fabricCatchUp, error) {
+// reading the channel from block 0 (or from the last block indexFile
+// holds) until its tree holds every record; it also reports the heap the
+// index holds per record.
+func benchFabricCatchUp(ctx context.Context, profilePath, chaincode string, records int, indexFile string) (*fabricCatchUp, error) {
 	p, err := fabric.LoadProfile(profilePath)
 	if err != nil {
 		return nil, err
@@ -220,7 +247,7 @@ func benchFabricCatchUp(ctx context.Context, profilePath, chaincode string, reco
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	l, err := fabric.Open(ctx, fabric.Config{Profile: p, Chaincode: chaincode})
+	l, err := fabric.Open(ctx, fabric.Config{Profile: p, Chaincode: chaincode, IndexFile: indexFile})
 	if err != nil {
 		return nil, err
 	}
@@ -237,6 +264,10 @@ func benchFabricCatchUp(ctx context.Context, profilePath, chaincode string, reco
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	runtime.KeepAlive(l)
-	return &fabricCatchUp{Seconds: took.Seconds(), RecordsPerSecond: float64(records) / took.Seconds(),
-		HeapBytesPerRecord: float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(records)}, nil
+	c := &fabricCatchUp{Seconds: took.Seconds(), RecordsPerSecond: float64(records) / took.Seconds(),
+		HeapBytesPerRecord: float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(records), BlocksRead: l.Stats().BlocksRead}
+	if fi, err := os.Stat(indexFile); indexFile != "" && err == nil {
+		c.FileBytes = fi.Size()
+	}
+	return c, nil
 }

@@ -205,6 +205,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		close(l.followed)
 	} else {
 		if l.view, err = openView(ctx, l); err != nil {
+			close(l.stop) // ends the heights' followers
 			l.heights.close()
 			l.gw.Close()
 			l.conn.Close()
