@@ -61,7 +61,7 @@ func newBenchFabricCmd() *cobra.Command {
 		gateways, inFlight            int
 		profile, out                  string
 		linger                        time.Duration
-		verbose, catchUp              bool
+		verbose, catchUp, indexFile   bool
 		cpuprofile                    string
 	)
 	cmd := &cobra.Command{
@@ -75,6 +75,14 @@ streams among gateways of different organisations, all writing at once.
 Reports transactions, conflicts, retries and rechecks.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := fabric.Config{MaxRecords: maxRecords, Linger: linger, InFlight: inFlight}
+			if indexFile {
+				dir, err := os.MkdirTemp("", "tdsc-fabric-index")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+				cfg.IndexFile = filepath.Join(dir, "index.db")
+			}
 			if verbose {
 				cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 			}
@@ -121,6 +129,7 @@ Reports transactions, conflicts, retries and rechecks.`,
 	cmd.Flags().IntVar(&inFlight, "in-flight", 0, "transactions in flight per gateway (0: the backend's default)")
 	cmd.Flags().DurationVar(&linger, "linger", 0, "how long a transaction waits for more batches (0: the backend's default)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every transaction's stage timings to stderr")
+	cmd.Flags().BoolVar(&indexFile, "index-file", false, "the writing ledger keeps its index in a file, as tdsc fabric serve does (default: in memory)")
 	cmd.Flags().BoolVar(&catchUp, "catch-up", false, "then time a fresh ledger reading the channel from block 0 (a restarted ledger service), in memory and into an index file, and one restarted on that file; with each index's heap per record")
 	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write the client's CPU profile to this file")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
@@ -188,7 +197,7 @@ func benchFabric(ctx context.Context, profilePath string, n, batch, streams, gat
 		c := cfg
 		c.Org = i
 		if i > 0 {
-			c.Follower = ls[0]
+			c.Follower, c.IndexFile = ls[0], ""
 		}
 		if ls[i], err = fabric.Open(ctx, c); err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package fabric
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/transparency-dev/merkle/compact"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/tdsc/tdsc/ledger"
 )
 
 // diskFormat names the layout of an index file; a file of another layout is
@@ -17,17 +20,45 @@ import (
 const diskFormat = "tdsc fabric index 1"
 
 var (
-	dMeta    = []byte("meta")
-	dBatches = []byte("batches") // position -> diskBatch (JSON)
-	dRoots   = []byte("roots")   // batch root -> position
-	dIDs     = []byte("ids")     // record id -> index
-	dRecords = []byte("records") // index -> id, batch root, stored bytes
-	dTree    = []byte("tree")    // level, index -> hash
-	dPost    = []byte("post")    // posting key, index -> nothing
-	dHeads   = []byte("heads")   // tree size -> root
-	dEvents  = []byte("events")  // n -> Event (JSON)
-	dBuckets = [][]byte{dMeta, dBatches, dRoots, dIDs, dRecords, dTree, dPost, dHeads, dEvents}
+	dMeta      = []byte("meta")
+	dBatches   = []byte("batches")   // position -> diskBatch (JSON)
+	dBatchRoot = []byte("batchRoot") // position -> batch root
+	dRoots     = []byte("roots")     // batch root -> position
+	dIDs       = []byte("ids")       // record id -> index
+	dRecords   = []byte("records")   // index -> id, batch position, stored bytes
+	dTree      = []byte("tree")      // level, index -> hash
+	dPost      = []byte("post")      // posting hash, index -> nothing
+	dHeads     = []byte("heads")     // tree size -> root
+	dEvents    = []byte("events")    // n -> diskEvent (JSON)
+	dBuckets   = [][]byte{dMeta, dBatches, dBatchRoot, dRoots, dIDs, dRecords, dTree, dPost, dHeads, dEvents}
+	// dAppended are the buckets written only at their end: their pages are
+	// filled, not split in half.
+	dAppended = [][]byte{dBatches, dBatchRoot, dRecords, dTree, dHeads, dEvents}
 )
+
+// diskBatch is a batch's header as the file keeps it; its records' ids and
+// bytes are in dRecords, its leaves in dTree.
+type diskBatch struct {
+	Space      string `json:"space"`
+	Writer     string `json:"writer"`
+	KeyID      string `json:"keyId"`
+	Root       string `json:"root"`
+	Signature  string `json:"signature"`
+	FirstIndex uint64 `json:"firstIndex"`
+	TreeSize   uint64 `json:"treeSize"`
+	Ref        txRef  `json:"ref"`
+}
+
+// diskEvent is an Event as the file keeps it: its receipts are those of
+// Count batches from position First.
+type diskEvent struct {
+	Block    uint64 `json:"block"`
+	TxID     string `json:"txId"`
+	First    int    `json:"first"`
+	Count    int    `json:"count"`
+	TreeSize uint64 `json:"treeSize"`
+	Root     []byte `json:"root"`
+}
 
 // diskStore is an indexStore in a bbolt file. Each block the follower reads
 // is one bbolt transaction, with the position after it, so the file always
@@ -42,7 +73,7 @@ type diskStore struct {
 // the chaincode on the channel; a file of another channel or chaincode, or
 // of another layout, is refused.
 func openDiskStore(path, channel, chaincode string) (*diskStore, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoFreelistSync: true})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("fabric: index file %s: in use by another process", path)
@@ -95,6 +126,9 @@ func (s *diskStore) write(fn func(tx *bolt.Tx) error) error {
 
 func (s *diskStore) update(fn func() error) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range dAppended {
+			tx.Bucket(b).FillPercent = 1
+		}
 		s.wtx = tx
 		defer func() { s.wtx = nil }()
 		return fn()
@@ -168,50 +202,69 @@ func (s *diskStore) batchPos(root string) (pos int, ok bool, err error) {
 
 func (s *diskStore) record(i uint64) (raw []byte, id, root string, err error) {
 	err = s.read(func(tx *bolt.Tx) error {
-		v := tx.Bucket(dRecords).Get(be64(i))
-		if v == nil {
-			return fmt.Errorf("fabric: no record at index %d", i)
+		rid, pos, r, err := s.recordIn(tx, i)
+		if err != nil {
+			return err
 		}
-		f, serr := splitFields(v, 2)
-		if serr != nil {
-			return fmt.Errorf("fabric: index file %s: record %d: %w", s.path, i, serr)
-		}
-		id, root, raw = string(f[0]), string(f[1]), bytes.Clone(f[2])
+		id, root, raw = rid, string(tx.Bucket(dBatchRoot).Get(be64(pos))), bytes.Clone(r)
 		return nil
 	})
 	return raw, id, root, err
 }
 
+// recordIn reads record i in tx: its id, batch position and bytes (valid
+// only during tx).
+func (s *diskStore) recordIn(tx *bolt.Tx, i uint64) (id string, pos uint64, raw []byte, err error) {
+	v := tx.Bucket(dRecords).Get(be64(i))
+	if v == nil {
+		return "", 0, nil, fmt.Errorf("fabric: no record at index %d", i)
+	}
+	f, err := splitFields(v, 2)
+	if err != nil || len(f[1]) != 8 {
+		return "", 0, nil, fmt.Errorf("fabric: index file %s: record %d: stored value cut short", s.path, i)
+	}
+	return string(f[0]), u64(f[1]), f[2], nil
+}
+
 func (s *diskStore) batch(pos int, full bool) (b *storedBatch, err error) {
-	err = s.read(func(tx *bolt.Tx) error {
-		v := tx.Bucket(dBatches).Get(be64(uint64(pos)))
-		if v == nil {
-			return fmt.Errorf("fabric: no batch at position %d", pos)
-		}
-		b = &storedBatch{}
-		if err := json.Unmarshal(v, b); err != nil {
-			return fmt.Errorf("fabric: index file %s: batch %d: %w", s.path, pos, err)
-		}
-		if !full {
-			return nil
-		}
-		n := b.TreeSize - b.FirstIndex
-		b.Records, b.Leaves = make([]json.RawMessage, 0, n), make([][]byte, 0, n)
-		recs, tree := tx.Bucket(dRecords), tx.Bucket(dTree)
-		for i := b.FirstIndex; i < b.TreeSize; i++ {
-			f, err := splitFields(recs.Get(be64(i)), 2)
-			if err != nil {
-				return fmt.Errorf("fabric: index file %s: record %d: %w", s.path, i, err)
-			}
-			leaf := tree.Get(nodeKey(compact.NodeID{Level: 0, Index: i}))
-			if leaf == nil {
-				return fmt.Errorf("fabric: index file %s: leaf %d missing", s.path, i)
-			}
-			b.Records, b.Leaves = append(b.Records, bytes.Clone(f[2])), append(b.Leaves, bytes.Clone(leaf))
-		}
-		return nil
-	})
+	err = s.read(func(tx *bolt.Tx) error { b, err = s.batchIn(tx, pos, full); return err })
 	return b, err
+}
+
+// batchIn reads the batch at pos in tx, with its records' ids, and bytes
+// and leaves if full.
+func (s *diskStore) batchIn(tx *bolt.Tx, pos int, full bool) (*storedBatch, error) {
+	v := tx.Bucket(dBatches).Get(be64(uint64(pos)))
+	if v == nil {
+		return nil, fmt.Errorf("fabric: no batch at position %d", pos)
+	}
+	var d diskBatch
+	if err := json.Unmarshal(v, &d); err != nil {
+		return nil, fmt.Errorf("fabric: index file %s: batch %d: %w", s.path, pos, err)
+	}
+	n := d.TreeSize - d.FirstIndex
+	b := &storedBatch{StoredBatch: &ledger.StoredBatch{Space: d.Space, Writer: d.Writer, KeyID: d.KeyID, Root: d.Root, Signature: d.Signature,
+		FirstIndex: d.FirstIndex, TreeSize: d.TreeSize}, Ref: d.Ref, IDs: make([]string, 0, n)}
+	if full {
+		b.Records, b.Leaves = make([]json.RawMessage, 0, n), make([][]byte, 0, n)
+	}
+	tree := tx.Bucket(dTree)
+	for i := d.FirstIndex; i < d.TreeSize; i++ {
+		id, _, raw, err := s.recordIn(tx, i)
+		if err != nil {
+			return nil, err
+		}
+		b.IDs = append(b.IDs, id)
+		if !full {
+			continue
+		}
+		leaf := tree.Get(nodeKey(compact.NodeID{Level: 0, Index: i}))
+		if leaf == nil {
+			return nil, fmt.Errorf("fabric: index file %s: leaf %d missing", s.path, i)
+		}
+		b.Records, b.Leaves = append(b.Records, bytes.Clone(raw)), append(b.Leaves, bytes.Clone(leaf))
+	}
+	return b, nil
 }
 
 func (s *diskStore) node(id compact.NodeID) (h []byte, err error) {
@@ -227,8 +280,7 @@ func (s *diskStore) node(id compact.NodeID) (h []byte, err error) {
 }
 
 func (s *diskStore) postings(key string, from uint64, fn func(uint64) (bool, error)) error {
-	prefix := binary.AppendUvarint(nil, uint64(len(key)))
-	prefix = append(prefix, key...)
+	prefix := postingHash(key)
 	// Collected first: fn reads the store, and a read transaction open
 	// across its calls would hold bbolt's pages for the whole page of results.
 	var list []uint64
@@ -274,9 +326,17 @@ func (s *diskStore) events(from, limit int) (evs []Event, err error) {
 	err = s.read(func(tx *bolt.Tx) error {
 		c := tx.Bucket(dEvents).Cursor()
 		for k, v := c.Seek(be64(uint64(from))); k != nil && len(evs) < limit; k, v = c.Next() {
-			var ev Event
-			if err := json.Unmarshal(v, &ev); err != nil {
+			var d diskEvent
+			if err := json.Unmarshal(v, &d); err != nil {
 				return fmt.Errorf("fabric: index file %s: event %d: %w", s.path, u64(k), err)
+			}
+			ev := Event{Block: d.Block, TxID: d.TxID, TreeSize: d.TreeSize, Root: d.Root}
+			for pos := d.First; pos < d.First+d.Count; pos++ {
+				b, err := s.batchIn(tx, pos, false)
+				if err != nil {
+					return err
+				}
+				ev.Batches = append(ev.Batches, b.receipt())
 			}
 			evs = append(evs, ev)
 		}
@@ -291,17 +351,19 @@ func (s *diskStore) putGenesis(raw []byte) error {
 
 func (s *diskStore) putBatch(pos int, b *storedBatch, keys [][]string) error {
 	return s.write(func(tx *bolt.Tx) error {
-		head := *b.StoredBatch
-		head.Records, head.Leaves = nil, nil
-		v, err := json.Marshal(&storedBatch{StoredBatch: &head, Ref: b.Ref, IDs: b.IDs})
+		v, err := json.Marshal(&diskBatch{Space: b.Space, Writer: b.Writer, KeyID: b.KeyID, Root: b.Root, Signature: b.Signature,
+			FirstIndex: b.FirstIndex, TreeSize: b.TreeSize, Ref: b.Ref})
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket(dBatches).Put(be64(uint64(pos)), v); err != nil {
-			return err
-		}
-		if err := tx.Bucket(dRoots).Put([]byte(b.Root), be64(uint64(pos))); err != nil {
-			return err
+		p := be64(uint64(pos))
+		for _, kv := range []struct {
+			bucket []byte
+			k, v   []byte
+		}{{dBatches, p, v}, {dBatchRoot, p, []byte(b.Root)}, {dRoots, []byte(b.Root), p}} {
+			if err := tx.Bucket(kv.bucket).Put(kv.k, kv.v); err != nil {
+				return err
+			}
 		}
 		ids, recs, post := tx.Bucket(dIDs), tx.Bucket(dRecords), tx.Bucket(dPost)
 		for k, id := range b.IDs {
@@ -309,13 +371,11 @@ func (s *diskStore) putBatch(pos int, b *storedBatch, keys [][]string) error {
 			if err := ids.Put([]byte(id), be64(i)); err != nil {
 				return err
 			}
-			if err := recs.Put(be64(i), joinFields([]byte(id), []byte(b.Root), b.Records[k])); err != nil {
+			if err := recs.Put(be64(i), joinFields([]byte(id), p, b.Records[k])); err != nil {
 				return err
 			}
 			for _, pk := range keys[k] {
-				key := binary.AppendUvarint(nil, uint64(len(pk)))
-				key = append(append(key, pk...), be64(i)...)
-				if err := post.Put(key, nil); err != nil {
+				if err := post.Put(append(postingHash(pk), be64(i)...), nil); err != nil {
 					return err
 				}
 			}
@@ -328,6 +388,14 @@ func (s *diskStore) putBatch(pos int, b *storedBatch, keys [][]string) error {
 	})
 }
 
+// postingHash is the 8 bytes a posting key is listed under: the first of
+// its SHA-256. Two keys of one hash share a list, which costs a query only
+// records it then does not match (the query checks each record it reads).
+func postingHash(key string) []byte {
+	h := sha256.Sum256([]byte(key))
+	return h[:8:8]
+}
+
 func (s *diskStore) putNode(id compact.NodeID, hash []byte) error {
 	return s.write(func(tx *bolt.Tx) error { return tx.Bucket(dTree).Put(nodeKey(id), hash) })
 }
@@ -338,7 +406,14 @@ func (s *diskStore) putHead(h Head) error {
 
 func (s *diskStore) putEvent(n int, ev Event) error {
 	return s.write(func(tx *bolt.Tx) error {
-		v, err := json.Marshal(ev)
+		if len(ev.Batches) == 0 {
+			return fmt.Errorf("fabric: event %d has no batches", n)
+		}
+		first := tx.Bucket(dRoots).Get([]byte(ev.Batches[0].BatchRoot))
+		if first == nil {
+			return fmt.Errorf("fabric: event %d: batch %s not stored", n, ev.Batches[0].BatchRoot)
+		}
+		v, err := json.Marshal(&diskEvent{Block: ev.Block, TxID: ev.TxID, First: int(u64(first)), Count: len(ev.Batches), TreeSize: ev.TreeSize, Root: ev.Root})
 		if err != nil {
 			return err
 		}

@@ -41,7 +41,7 @@ func (l *Ledger) follow() {
 		blocks, err := l.network.BlockEvents(ctx, client.WithStartBlock(next))
 		if err == nil {
 			for b := range blocks {
-				if err = l.addBlock(b); err != nil {
+				if err = l.addBlocks(append([]*common.Block{b}, waiting(blocks)...)); err != nil {
 					break
 				}
 			}
@@ -79,56 +79,95 @@ func untilStopped(stop <-chan struct{}, read func(ctx context.Context)) {
 	}
 }
 
-// addBlock adds the next block: it must follow the last one's header hash
-// and match its own data hash.
-func (l *Ledger) addBlock(b *common.Block) error {
+// maxBlocksAtOnce bounds the blocks one update of the index takes.
+const maxBlocksAtOnce = 64
+
+// waiting returns the blocks already delivered after the one just taken
+// from blocks (none while the follower keeps up; many while it catches up),
+// so that they go into one update of the index: a file's update is one
+// bbolt commit, and one commit per block would pace a catch-up.
+func waiting(blocks <-chan *common.Block) []*common.Block {
+	var bs []*common.Block
+	for len(bs) < maxBlocksAtOnce-1 {
+		select {
+		case b, ok := <-blocks:
+			if !ok {
+				return bs
+			}
+			bs = append(bs, b)
+		default:
+			return bs
+		}
+	}
+	return bs
+}
+
+// addBlocks adds the next blocks, in order: each must follow the one
+// before's header hash and match its own data hash. They go into the index in one update;
+// if one is refused, an index in a file keeps none of them, one in memory
+// those before it.
+func (l *Ledger) addBlocks(bs []*common.Block) error {
 	l.ixMu.Lock()
 	defer l.ixMu.Unlock()
+	next, prev, added := l.next, l.prevHash, int64(0)
+	err := l.ix.update(func() error {
+		for _, b := range bs {
+			if b.Header != nil && b.Header.Number < next {
+				continue // delivered again after a reconnect
+			}
+			if err := l.addBlock(b, next, prev); err != nil {
+				return err
+			}
+			next, prev, added = next+1, headerHash(b.Header), added+1
+		}
+		return l.ix.st.setPosition(next, prev)
+	})
+	if err != nil && l.ix.persistent() {
+		return err
+	}
+	if added > 0 {
+		l.next, l.prevHash = next, prev
+		l.blocksRead.Add(added)
+		close(l.changed)
+		l.changed = make(chan struct{})
+	}
+	return err
+}
+
+// addBlock adds block b, which must be number next and follow prevHash.
+func (l *Ledger) addBlock(b *common.Block, next uint64, prevHash []byte) error {
 	if b.Header == nil || b.Data == nil {
-		return &ChainProblem{Block: l.next, What: "header or data missing"}
+		return &ChainProblem{Block: next, What: "header or data missing"}
 	}
 	n := b.Header.Number
-	if n < l.next {
-		return nil // delivered again after a reconnect
+	if n > next {
+		return &ChainProblem{Block: n, What: fmt.Sprintf("delivered after block %d", next-1)}
 	}
-	if n > l.next {
-		return &ChainProblem{Block: n, What: fmt.Sprintf("delivered after block %d", l.next-1)}
-	}
-	if n > 0 && !bytes.Equal(b.Header.PreviousHash, l.prevHash) {
+	if n > 0 && !bytes.Equal(b.Header.PreviousHash, prevHash) {
 		return &ChainProblem{Block: n, What: "previous-block hash does not match the block before"}
 	}
 	if dh := sha256.Sum256(bytes.Join(b.Data.Data, nil)); !bytes.Equal(dh[:], b.Header.DataHash) {
 		return &ChainProblem{Block: n, What: "data does not hash to the header's data hash"}
 	}
-	hh := headerHash(b.Header)
-	err := l.ix.update(func() error {
-		if n > 0 {
-			flags := txFilter(b)
-			for i, env := range b.Data.Data {
-				if i >= len(flags) || peer.TxValidationCode(flags[i]) != peer.TxValidationCode_VALID {
-					continue
-				}
-				w, err := validWrites(env, l.cfg.Chaincode)
-				if err != nil {
-					return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
-				}
-				if w == nil {
-					continue
-				}
-				if err := l.ix.addTx(n, w.txID, w); err != nil {
-					return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
-				}
-			}
-		}
-		return l.ix.st.setPosition(n+1, hh)
-	})
-	if err != nil {
-		return err
+	if n == 0 {
+		return nil
 	}
-	l.next, l.prevHash = n+1, hh
-	l.blocksRead.Add(1)
-	close(l.changed)
-	l.changed = make(chan struct{})
+	flags := txFilter(b)
+	for i, env := range b.Data.Data {
+		if i >= len(flags) || peer.TxValidationCode(flags[i]) != peer.TxValidationCode_VALID {
+			continue
+		}
+		w, err := validWrites(env, l.cfg.Chaincode)
+		if err != nil {
+			return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
+		}
+		if w == nil {
+			continue
+		}
+		if err := l.ix.addTx(n, w.txID, w); err != nil {
+			return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
+		}
+	}
 	return nil
 }
 

@@ -400,13 +400,19 @@ func (x *index) batchByRoot(root string) (*storedBatch, error) {
 func (x *index) update(fn func() error) error {
 	err := x.st.update(fn)
 	if err != nil {
-		if _, ok := x.st.(*memStore); !ok {
+		if x.persistent() {
 			if lerr := x.load(); lerr != nil {
 				return fmt.Errorf("%w; reading the index back: %v", err, lerr)
 			}
 		}
 	}
 	return err
+}
+
+// persistent says whether the index is kept in a file.
+func (x *index) persistent() bool {
+	_, ok := x.st.(*diskStore)
+	return ok
 }
 
 // load reads the index's state (the genesis, the tree's right edge, the
