@@ -27,7 +27,7 @@ var (
 	dIDs       = []byte("ids")       // record id -> index
 	dRecords   = []byte("records")   // index -> id, batch position, stored bytes
 	dTree      = []byte("tree")      // level, index -> hash
-	dPost      = []byte("post")      // posting hash, index -> nothing
+	dPost      = []byte("post")      // posting hash, first index -> the indexes from it in that update
 	dHeads     = []byte("heads")     // tree size -> root
 	dEvents    = []byte("events")    // n -> diskEvent (JSON)
 	dBuckets   = [][]byte{dMeta, dBatches, dBatchRoot, dRoots, dIDs, dRecords, dTree, dPost, dHeads, dEvents}
@@ -67,6 +67,10 @@ type diskStore struct {
 	db   *bolt.DB
 	path string
 	wtx  *bolt.Tx // the update in progress, nil outside update
+	// The update's postings (posting hash -> indexes), written when it
+	// ends, one value per posting key: an update adds many records under
+	// the same few participants and kinds.
+	pending map[string][]uint64
 }
 
 // openDiskStore opens (creating it if absent) the index file at path for
@@ -130,9 +134,32 @@ func (s *diskStore) update(fn func() error) error {
 			tx.Bucket(b).FillPercent = 1
 		}
 		s.wtx = tx
-		defer func() { s.wtx = nil }()
-		return fn()
+		s.pending = map[string][]uint64{}
+		defer func() { s.wtx, s.pending = nil, nil }()
+		if err := fn(); err != nil {
+			return err
+		}
+		return s.flushPostings(tx)
 	})
+}
+
+// flushPostings writes the update's postings: under each posting hash, one
+// value of its indexes from the first (key: hash, first index), as
+// deltas.
+func (s *diskStore) flushPostings(tx *bolt.Tx) error {
+	post := tx.Bucket(dPost)
+	for h, list := range s.pending {
+		var v []byte
+		prev := list[0]
+		for _, i := range list {
+			v = binary.AppendUvarint(v, i-prev)
+			prev = i
+		}
+		if err := post.Put(append([]byte(h), be64(list[0])...), v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *diskStore) close() error { return s.db.Close() }
@@ -281,34 +308,53 @@ func (s *diskStore) node(id compact.NodeID) (h []byte, err error) {
 
 func (s *diskStore) postings(key string, from uint64, fn func(uint64) (bool, error)) error {
 	prefix := postingHash(key)
-	// Collected first: fn reads the store, and a read transaction open
-	// across its calls would hold bbolt's pages for the whole page of results.
+	// A page of indexes at a time, collected first: fn reads the store,
+	// and a read transaction open across its calls would hold bbolt's
+	// pages for the whole query.
 	var list []uint64
-	more := true
-	for more {
+	for {
 		list = list[:0]
 		err := s.read(func(tx *bolt.Tx) error {
 			c := tx.Bucket(dPost).Cursor()
-			k, _ := c.Seek(append(bytes.Clone(prefix), be64(from)...))
-			for ; k != nil && bytes.HasPrefix(k, prefix) && len(list) < 256; k, _ = c.Next() {
-				list = append(list, u64(k[len(prefix):]))
+			target := append(bytes.Clone(prefix), be64(from)...)
+			k, v := c.Seek(target)
+			if k == nil || !bytes.HasPrefix(k, prefix) || u64(k[len(prefix):]) > from {
+				// The value holding from starts before it, if any does;
+				// else back to where the seek landed.
+				if pk, pv := c.Prev(); pk != nil && bytes.HasPrefix(pk, prefix) {
+					k, v = pk, pv
+				} else {
+					k, v = c.Seek(target)
+				}
 			}
-			more = k != nil && bytes.HasPrefix(k, prefix)
+			for ; k != nil && bytes.HasPrefix(k, prefix) && len(list) < 256; k, v = c.Next() {
+				i := u64(k[len(prefix):])
+				for len(v) > 0 {
+					d, n := binary.Uvarint(v)
+					if n <= 0 {
+						return fmt.Errorf("fabric: index file %s: a posting list does not decode", s.path)
+					}
+					i, v = i+d, v[n:]
+					if i >= from {
+						list = append(list, i)
+					}
+				}
+			}
 			return nil
 		})
 		if err != nil {
 			return err
+		}
+		if len(list) == 0 {
+			return nil
 		}
 		for _, i := range list {
 			if ok, err := fn(i); !ok || err != nil {
 				return err
 			}
 		}
-		if len(list) > 0 {
-			from = list[len(list)-1] + 1
-		}
+		from = list[len(list)-1] + 1
 	}
-	return nil
 }
 
 func (s *diskStore) headsFrom(from uint64, limit int) (hs []Head, err error) {
@@ -365,7 +411,7 @@ func (s *diskStore) putBatch(pos int, b *storedBatch, keys [][]string) error {
 				return err
 			}
 		}
-		ids, recs, post := tx.Bucket(dIDs), tx.Bucket(dRecords), tx.Bucket(dPost)
+		ids, recs := tx.Bucket(dIDs), tx.Bucket(dRecords)
 		for k, id := range b.IDs {
 			i := b.FirstIndex + uint64(k)
 			if err := ids.Put([]byte(id), be64(i)); err != nil {
@@ -375,9 +421,8 @@ func (s *diskStore) putBatch(pos int, b *storedBatch, keys [][]string) error {
 				return err
 			}
 			for _, pk := range keys[k] {
-				if err := post.Put(append(postingHash(pk), be64(i)...), nil); err != nil {
-					return err
-				}
+				h := string(postingHash(pk))
+				s.pending[h] = append(s.pending[h], i)
 			}
 		}
 		m := tx.Bucket(dMeta)

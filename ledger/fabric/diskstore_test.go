@@ -137,6 +137,18 @@ func sameIndex(t *testing.T, a, b *index) {
 	if !reflect.DeepEqual(ea, eb) {
 		t.Fatal("the events differ")
 	}
+	for _, blk := range []uint64{0, 3, 4, 1 << 40} {
+		fa, err := a.firstEvent(blk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fb, err := b.firstEvent(blk); err != nil || fa != fb {
+			t.Fatalf("first event of block %d: %d, %d (%v)", blk, fa, fb, err)
+		}
+		if fa < len(ea) && ea[fa].Block < blk || fa > 0 && ea[fa-1].Block >= blk {
+			t.Fatalf("first event of block %d: %d", blk, fa)
+		}
+	}
 	ba, _, err := a.batchesFrom(0, a.batches)
 	if err != nil {
 		t.Fatal(err)

@@ -23,9 +23,14 @@ type Event struct {
 // channel closes.
 func (l *Ledger) Events(ctx context.Context, fromBlock uint64) (<-chan Event, error) {
 	out := make(chan Event)
+	l.ixMu.RLock()
+	sent, err := l.ix.firstEvent(fromBlock)
+	l.ixMu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
 	go func() {
 		defer close(out)
-		sent := 0
 		for {
 			l.ixMu.RLock()
 			evs, err := l.ix.st.events(sent, eventPage)

@@ -1,8 +1,10 @@
 package fabric
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -382,6 +384,21 @@ func (x *index) batchesFrom(from uint64, limit int) (bs []*ledger.StoredBatch, n
 		next = bs[len(bs)-1].TreeSize
 	}
 	return bs, next, nil
+}
+
+// firstEvent is the position of the first event in block from or later
+// (the count of events if none is yet).
+func (x *index) firstEvent(from uint64) (int, error) {
+	var err error
+	n := sort.Search(x.heads, func(i int) bool {
+		evs, e := x.st.events(i, 1)
+		if e != nil || len(evs) == 0 {
+			err = cmp.Or(err, e, fmt.Errorf("fabric: no event %d in the index", i))
+			return true
+		}
+		return evs[0].Block >= from
+	})
+	return n, err
 }
 
 // batchByRoot returns the batch of that root, nil if the index holds none.
