@@ -21,7 +21,7 @@ const diskFormat = "tdsc fabric index 1"
 
 var (
 	dMeta      = []byte("meta")
-	dBatches   = []byte("batches")   // position -> diskBatch (JSON)
+	dBatches   = []byte("batches")   // position -> storedBatch without records, leaves, ids (JSON)
 	dBatchRoot = []byte("batchRoot") // position -> batch root
 	dRoots     = []byte("roots")     // batch root -> position
 	dIDs       = []byte("ids")       // record id -> index
@@ -35,19 +35,6 @@ var (
 	// filled, not split in half.
 	dAppended = [][]byte{dBatches, dBatchRoot, dRecords, dTree, dHeads, dEvents}
 )
-
-// diskBatch is a batch's header as the file keeps it; its records' ids and
-// bytes are in dRecords, its leaves in dTree.
-type diskBatch struct {
-	Space      string `json:"space"`
-	Writer     string `json:"writer"`
-	KeyID      string `json:"keyId"`
-	Root       string `json:"root"`
-	Signature  string `json:"signature"`
-	FirstIndex uint64 `json:"firstIndex"`
-	TreeSize   uint64 `json:"treeSize"`
-	Ref        txRef  `json:"ref"`
-}
 
 // diskEvent is an Event as the file keeps it: its receipts are those of
 // Count batches from position First.
@@ -265,18 +252,17 @@ func (s *diskStore) batchIn(tx *bolt.Tx, pos int, full bool) (*storedBatch, erro
 	if v == nil {
 		return nil, fmt.Errorf("fabric: no batch at position %d", pos)
 	}
-	var d diskBatch
-	if err := json.Unmarshal(v, &d); err != nil {
+	b := &storedBatch{StoredBatch: &ledger.StoredBatch{}}
+	if err := json.Unmarshal(v, b); err != nil {
 		return nil, fmt.Errorf("fabric: index file %s: batch %d: %w", s.path, pos, err)
 	}
-	n := d.TreeSize - d.FirstIndex
-	b := &storedBatch{StoredBatch: &ledger.StoredBatch{Space: d.Space, Writer: d.Writer, KeyID: d.KeyID, Root: d.Root, Signature: d.Signature,
-		FirstIndex: d.FirstIndex, TreeSize: d.TreeSize}, Ref: d.Ref, IDs: make([]string, 0, n)}
+	n := b.TreeSize - b.FirstIndex
+	b.IDs = make([]string, 0, n)
 	if full {
 		b.Records, b.Leaves = make([]json.RawMessage, 0, n), make([][]byte, 0, n)
 	}
 	tree := tx.Bucket(dTree)
-	for i := d.FirstIndex; i < d.TreeSize; i++ {
+	for i := b.FirstIndex; i < b.TreeSize; i++ {
 		id, _, raw, err := s.recordIn(tx, i)
 		if err != nil {
 			return nil, err
@@ -397,8 +383,9 @@ func (s *diskStore) putGenesis(raw []byte) error {
 
 func (s *diskStore) putBatch(pos int, b *storedBatch, keys [][]string) error {
 	return s.write(func(tx *bolt.Tx) error {
-		v, err := json.Marshal(&diskBatch{Space: b.Space, Writer: b.Writer, KeyID: b.KeyID, Root: b.Root, Signature: b.Signature,
-			FirstIndex: b.FirstIndex, TreeSize: b.TreeSize, Ref: b.Ref})
+		head := *b.StoredBatch
+		head.Records, head.Leaves = nil, nil // in dRecords and dTree
+		v, err := json.Marshal(&storedBatch{StoredBatch: &head, Ref: b.Ref})
 		if err != nil {
 			return err
 		}

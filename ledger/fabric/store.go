@@ -52,7 +52,7 @@ type indexStore interface {
 type storedBatch struct {
 	*ledger.StoredBatch
 	Ref txRef    `json:"ref"`
-	IDs []string `json:"ids"`
+	IDs []string `json:"ids,omitempty"`
 }
 
 // memStore is an indexStore in memory.
