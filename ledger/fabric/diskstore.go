@@ -11,6 +11,7 @@ import (
 
 	"github.com/transparency-dev/merkle/compact"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/tdsc/tdsc/ledger"
 )
@@ -66,7 +67,7 @@ type diskStore struct {
 func openDiskStore(path, channel, chaincode string) (*diskStore, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("fabric: index file %s: in use by another process", path)
 		}
 		return nil, fmt.Errorf("fabric: index file %s: %w", path, err)
