@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -73,7 +74,8 @@ the last block it read instead of reading the channel from block 0.`,
 			}
 			srv := service.Server(addr, h)
 			srv.TLSConfig = serverTLS
-			log.Info("ledger serving on fabric", "addr", ln.Addr().String(), "chaincode", chaincode, "space", l.Genesis().Space, "checkpointKey", l.VerifierKey())
+			log.Info("ledger serving on fabric", "addr", ln.Addr().String(), "chaincode", chaincode, "space", l.Genesis().Space, "checkpointKey", l.VerifierKey(),
+				"index", cmp.Or(indexFile, "memory"), "fromBlock", l.Stats().FromBlock)
 			return serveUntilDone(ctx, srv, ln)
 		},
 	}

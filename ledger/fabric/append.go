@@ -249,12 +249,15 @@ type Stats struct {
 	// BlocksRead: blocks the follower read from the peer since Open (with
 	// Config.IndexFile, only those after the last block the file held).
 	BlocksRead int64 `json:"blocksRead"`
+	// FromBlock is the block the follower started from at Open: 0, or
+	// after the last block Config.IndexFile held.
+	FromBlock uint64 `json:"fromBlock"`
 }
 
 // Stats returns the committer's counts so far.
 func (l *Ledger) Stats() Stats {
 	return Stats{Transactions: l.stats.txs.Load(), Conflicts: l.stats.conflicts.Load(), Retries: l.stats.retries.Load(), Rechecks: l.stats.rechecks.Load(),
-		MaxInFlight: l.stats.maxInFlight.Load(), BlocksRead: l.blocksRead.Load()}
+		MaxInFlight: l.stats.maxInFlight.Load(), BlocksRead: l.blocksRead.Load(), FromBlock: l.fromBlock}
 }
 
 // commit submits a group as one transaction, dropping batches an endorser

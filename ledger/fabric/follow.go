@@ -25,6 +25,7 @@ type view struct {
 	changed  chan struct{} // closed, and replaced, when a block is added
 
 	blocksRead atomic.Int64
+	fromBlock  uint64 // next when the view was opened
 }
 
 // follow reads the channel's blocks from the gateway peer as they commit
@@ -38,10 +39,20 @@ func (l *Ledger) follow() {
 		l.ixMu.RLock()
 		next := l.next
 		l.ixMu.RUnlock()
+		// An index in a file catching up takes the blocks up to the peer's
+		// height so far in updates of many blocks (see waiting).
+		var height uint64
+		if l.ix.persistent() {
+			height, _ = l.Height(ctx) // 0 if the peer is away: one block an update
+		}
 		blocks, err := l.network.BlockEvents(ctx, client.WithStartBlock(next))
 		if err == nil {
 			for b := range blocks {
-				if err = l.addBlocks(append([]*common.Block{b}, waiting(blocks)...)); err != nil {
+				var until uint64
+				if b.Header != nil && b.Header.Number+1 < height {
+					until = height
+				}
+				if err = l.addBlocks(append([]*common.Block{b}, waiting(blocks, until)...)); err != nil {
 					break
 				}
 			}
@@ -83,19 +94,42 @@ func untilStopped(stop <-chan struct{}, read func(ctx context.Context)) {
 const maxBlocksAtOnce = 64
 
 // waiting returns the blocks already delivered after the one just taken
-// from blocks (none while the follower keeps up; many while it catches up),
-// so that they go into one update of the index: a file's update is one
-// bbolt commit, and one commit per block would pace a catch-up.
-func waiting(blocks <-chan *common.Block) []*common.Block {
+// from blocks, and, while the blocks are before until (a catch-up), waits
+// for the next ones, so that they go into one update of the index: a file's
+// update is one bbolt commit, which writes every page the update touched,
+// and the record ids of many blocks land on the same pages. A follower that
+// keeps up (until 0) waits for nothing.
+func waiting(blocks <-chan *common.Block, until uint64) []*common.Block {
 	var bs []*common.Block
+	var timeout <-chan time.Time
+	if until > 0 {
+		t := time.NewTimer(100 * time.Millisecond)
+		defer t.Stop()
+		timeout = t.C
+	}
 	for len(bs) < maxBlocksAtOnce-1 {
+		if n := len(bs); n > 0 && (bs[n-1].Header == nil || bs[n-1].Header.Number+1 >= until) {
+			timeout = nil // caught up: take only what is there
+		}
 		select {
 		case b, ok := <-blocks:
 			if !ok {
 				return bs
 			}
 			bs = append(bs, b)
+			continue
 		default:
+		}
+		if timeout == nil {
+			return bs
+		}
+		select {
+		case b, ok := <-blocks:
+			if !ok {
+				return bs
+			}
+			bs = append(bs, b)
+		case <-timeout:
 			return bs
 		}
 	}

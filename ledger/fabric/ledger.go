@@ -236,6 +236,7 @@ func openView(ctx context.Context, l *Ledger) (*view, error) {
 		return nil, fmt.Errorf("fabric: index file %s: %w", l.cfg.IndexFile, err)
 	}
 	v.next, v.prevHash = st.position()
+	v.fromBlock = v.next
 	if v.next == 0 {
 		return v, nil
 	}

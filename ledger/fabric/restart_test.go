@@ -69,6 +69,9 @@ func TestRestartFromIndexFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	read := l2.Stats().BlocksRead
+	if from := l2.Stats().FromBlock; from != next {
+		t.Fatalf("after a restart the follower started from block %d; the file held %d", from, next)
+	}
 	if read > int64(height-next) || next < 10 {
 		t.Fatalf("after a restart the follower read %d blocks; the file held %d of the channel's %d", read, next, height)
 	}
