@@ -27,7 +27,7 @@ var (
 	dRoots     = []byte("roots")     // batch root -> position
 	dIDs       = []byte("ids")       // record id -> index
 	dRecords   = []byte("records")   // index -> id, batch position, stored bytes
-	dTree      = []byte("tree")      // level, index -> hash
+	dTree      = []byte("tree")      // level (1 and up), index -> hash; a leaf is its record's hash
 	dPost      = []byte("post")      // posting hash, first index -> the indexes from it in that update
 	dHeads     = []byte("heads")     // tree size -> root
 	dEvents    = []byte("events")    // n -> diskEvent (JSON)
@@ -55,6 +55,9 @@ type diskStore struct {
 	db   *bolt.DB
 	path string
 	wtx  *bolt.Tx // the update in progress, nil outside update
+	// leaf hashes a record's bytes into its leaf (the index's hasher):
+	// leaves are not stored, the records give them.
+	leaf func([]byte) []byte
 	// The update's postings (posting hash -> indexes), written when it
 	// ends, one value per posting key: an update adds many records under
 	// the same few participants and kinds.
@@ -262,7 +265,6 @@ func (s *diskStore) batchIn(tx *bolt.Tx, pos int, full bool) (*storedBatch, erro
 	if full {
 		b.Records, b.Leaves = make([]json.RawMessage, 0, n), make([][]byte, 0, n)
 	}
-	tree := tx.Bucket(dTree)
 	for i := b.FirstIndex; i < b.TreeSize; i++ {
 		id, _, raw, err := s.recordIn(tx, i)
 		if err != nil {
@@ -272,17 +274,21 @@ func (s *diskStore) batchIn(tx *bolt.Tx, pos int, full bool) (*storedBatch, erro
 		if !full {
 			continue
 		}
-		leaf := tree.Get(nodeKey(compact.NodeID{Level: 0, Index: i}))
-		if leaf == nil {
-			return nil, fmt.Errorf("fabric: index file %s: leaf %d missing", s.path, i)
-		}
-		b.Records, b.Leaves = append(b.Records, bytes.Clone(raw)), append(b.Leaves, bytes.Clone(leaf))
+		b.Records, b.Leaves = append(b.Records, bytes.Clone(raw)), append(b.Leaves, s.leaf(raw))
 	}
 	return b, nil
 }
 
 func (s *diskStore) node(id compact.NodeID) (h []byte, err error) {
 	err = s.read(func(tx *bolt.Tx) error {
+		if id.Level == 0 {
+			_, _, raw, err := s.recordIn(tx, id.Index)
+			if err != nil {
+				return fmt.Errorf("fabric: tree node (0,%d) not built: %w", id.Index, err)
+			}
+			h = s.leaf(raw)
+			return nil
+		}
 		v := tx.Bucket(dTree).Get(nodeKey(id))
 		if v == nil {
 			return fmt.Errorf("fabric: tree node (%d,%d) not built", id.Level, id.Index)
@@ -430,6 +436,9 @@ func postingHash(key string) []byte {
 }
 
 func (s *diskStore) putNode(id compact.NodeID, hash []byte) error {
+	if id.Level == 0 {
+		return nil // the record gives it
+	}
 	return s.write(func(tx *bolt.Tx) error { return tx.Bucket(dTree).Put(nodeKey(id), hash) })
 }
 

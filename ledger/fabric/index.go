@@ -206,6 +206,9 @@ func (x *index) setGenesis(raw []byte) error {
 	}
 	x.genesis = raw
 	x.hasher = g.CryptoSuite().Merkle()
+	if d, ok := x.st.(*diskStore); ok {
+		d.leaf = x.hasher.HashLeaf
+	}
 	x.rng = (&compact.RangeFactory{Hash: x.hasher.HashChildren}).NewEmptyRange(0)
 	return nil
 }
@@ -455,6 +458,7 @@ func (x *index) load() error {
 		}
 		x.hasher = g.CryptoSuite().Merkle()
 	}
+	d.leaf = x.hasher.HashLeaf
 	rf := &compact.RangeFactory{Hash: x.hasher.HashChildren}
 	hashes := make([][]byte, 0, 64)
 	for _, id := range compact.RangeNodes(0, st.size, nil) {
