@@ -91,7 +91,7 @@ func untilStopped(stop <-chan struct{}, read func(ctx context.Context)) {
 }
 
 // maxBlocksAtOnce bounds the blocks one update of the index takes.
-const maxBlocksAtOnce = 64
+const maxBlocksAtOnce = 16
 
 // waiting returns the blocks already delivered after the one just taken
 // from blocks, and, while the blocks are before until (a catch-up), waits
