@@ -29,13 +29,71 @@ func TestMigrationsAreVersionedAndRerunnable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.db")
 	s := open(t, path)
 	v, err := s.SchemaVersion(context.Background())
-	if err != nil || v != 8 {
-		t.Fatalf("schema version = %d, %v; want 8", v, err)
+	if err != nil || v != 9 {
+		t.Fatalf("schema version = %d, %v; want 9", v, err)
 	}
 	s.Close()
 	s2 := open(t, path) // reopening applies nothing twice
-	if v, _ := s2.SchemaVersion(context.Background()); v != 8 {
+	if v, _ := s2.SchemaVersion(context.Background()); v != 9 {
 		t.Fatalf("after reopen: version %d", v)
+	}
+}
+
+// TestOldStampsGetNineDigits: stamps written before version 8 (RFC3339Nano,
+// trailing zeros dropped) get nine fraction digits at version 9, so a list
+// ordered by them is in time order; stamps already nine digits wide and
+// times from elsewhere are left as they are.
+func TestOldStampsGetNineDigits(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "c.db")
+	s := open(t, path)
+	old := map[string]string{ // negotiation -> its stamp as written before version 8
+		"n-whole": "2026-01-01T00:00:05Z",
+		"n-tenth": "2026-01-01T00:00:05.1Z",
+		"n-12":    "2026-01-01T00:00:05.12Z",
+		"n-new":   "2026-01-01T00:00:05.130000000Z",
+	}
+	for id, at := range old {
+		n := &Negotiation{ID: id, Role: RoleProvider, PeerPID: "c-" + id, Counterparty: "did:c", State: "REQUESTED"}
+		if err := s.Update(ctx, func(tx *Tx) error { return tx.PutNegotiation(n, "did:c", "request") }); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{`UPDATE negotiations SET created_at = $1, updated_at = $1 WHERE id = $2`, `UPDATE transitions SET at = $1 WHERE entity_id = $2`} {
+			if _, err := s.db.ExecContext(ctx, q, at, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version = 9`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open(t, path) // migrates to version 9 again
+	want := map[string]string{
+		"n-whole": "2026-01-01T00:00:05.000000000Z",
+		"n-tenth": "2026-01-01T00:00:05.100000000Z",
+		"n-12":    "2026-01-01T00:00:05.120000000Z",
+		"n-new":   "2026-01-01T00:00:05.130000000Z",
+	}
+	for id, w := range want {
+		var created, updated, at string
+		if err := s.db.QueryRowContext(ctx, `SELECT n.created_at, n.updated_at, t.at FROM negotiations n JOIN transitions t ON t.entity_id = n.id WHERE n.id = $1`, id).Scan(&created, &updated, &at); err != nil {
+			t.Fatal(err)
+		}
+		if created != w || updated != w || at != w {
+			t.Errorf("%s: created %q, updated %q, transition %q; want %q", id, created, updated, at, w)
+		}
+	}
+	ns, _, err := s.View(ctx).Negotiations("", Page{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, n := range ns {
+		order = append(order, n.ID)
+	}
+	if d := cmp.Diff([]string{"n-new", "n-12", "n-tenth", "n-whole"}, order); d != "" {
+		t.Errorf("newest first (-want +got):\n%s", d)
 	}
 }
 
