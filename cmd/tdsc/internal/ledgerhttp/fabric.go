@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tdsc/tdsc/internal/atomicfile"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/fabric"
@@ -64,6 +66,10 @@ func Fabric(ctx context.Context, o FabricOptions) (http.Handler, *fabric.Ledger,
 	} else if _, err := (fabric.StateSource{L: l}).Genesis(ctx); err != nil {
 		return fail(fmt.Errorf("chaincode %s: %w (initialise it with --genesis FILE)", o.Chaincode, err))
 	}
+	if o.Metrics == nil {
+		o.Metrics = prometheus.NewRegistry()
+	}
+	o.Metrics.MustRegister(FabricMetrics(l.Stats)...)
 	h, err := Handler(l, func(ctx context.Context) (verify.Report, error) { return VerifyFabric(ctx, l) }, o.Options)
 	if err != nil {
 		return fail(err)
@@ -117,4 +123,24 @@ func noteKey(ctx context.Context, path string, g *ledger.Genesis, p *fabric.Prof
 		return "", err
 	}
 	return skey, nil
+}
+
+// FabricMetrics are the Fabric backend's counts as metrics, read from stats
+// at each scrape: what its committer did (transactions, read conflicts,
+// resubmissions, refused batches checked again) and how far its follower
+// has read the channel.
+func FabricMetrics(stats func() fabric.Stats) []prometheus.Collector {
+	counter := func(name, help string, v func(fabric.Stats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return v(stats()) })
+	}
+	return []prometheus.Collector{
+		counter("tdsc_ledger_fabric_transactions_total", "Append transactions the peers marked valid.", func(s fabric.Stats) float64 { return float64(s.Transactions) }),
+		counter("tdsc_ledger_fabric_conflicts_total", "Append transactions invalid for a read conflict with another (MVCC or phantom), or answered differently by endorsers a block apart.",
+			func(s fabric.Stats) float64 { return float64(s.Conflicts) }),
+		counter("tdsc_ledger_fabric_retries_total", "Resubmissions after a conflict or an unavailable network.", func(s fabric.Stats) float64 { return float64(s.Retries) }),
+		counter("tdsc_ledger_fabric_rechecks_total", "Refused batches checked again.", func(s fabric.Stats) float64 { return float64(s.Rechecks) }),
+		counter("tdsc_ledger_fabric_blocks_read_total", "Blocks the follower read from the peer since the service started.", func(s fabric.Stats) float64 { return float64(s.BlocksRead) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tdsc_ledger_fabric_next_block", Help: "The next block the follower reads: the index holds the channel's blocks before it."},
+			func() float64 { s := stats(); return float64(s.FromBlock + uint64(s.BlocksRead)) }),
+	}
 }

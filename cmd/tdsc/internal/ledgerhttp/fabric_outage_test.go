@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -232,6 +234,18 @@ func TestConnectorOutage(t *testing.T) {
 		t.Errorf("the ledger holds %d records, want the connectors' %d and the authority's %d", total, len(written), sp.authorityRecords)
 	}
 	t.Logf("%d connector records on the ledger once each, %d of them written during the outage", len(written), len(during[cons])+len(during[prov]))
+	// The service's metrics show its committer and follower at work.
+	res, err := http.Get(sp.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, m := range []string{"tdsc_ledger_fabric_transactions_total", "tdsc_ledger_fabric_blocks_read_total", "tdsc_ledger_fabric_next_block"} {
+		if !regexp.MustCompile(`(?m)^` + m + ` [1-9]`).Match(body) {
+			t.Errorf("metrics: no positive %s in\n%s", m, body)
+		}
+	}
 }
 
 // outageSpace is the authority, the ledger service over Fabric and the

@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tdsc/tdsc/audit/dashboard"
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
@@ -35,6 +37,9 @@ type Options struct {
 	// participant's reads are refused within about a second. Nil: within the
 	// registry's TTL (30 s).
 	Context context.Context
+	// Metrics, if set, is the registry /metrics serves, with what the
+	// backend adds to it (the Fabric backend's follower and committer).
+	Metrics *prometheus.Registry
 }
 
 // Handler serves b: the ledger API and the dashboard. verifyAll re-verifies the
@@ -61,7 +66,7 @@ func Handler(b service.Backend, verifyAll func(context.Context) (verify.Report, 
 	if err != nil {
 		return nil, err
 	}
-	api, err := service.New(service.Config{Backend: b, Authorize: service.RoleTokens(v, o.Audience), Logger: o.Log})
+	api, err := service.New(service.Config{Backend: b, Authorize: service.RoleTokens(v, o.Audience), Logger: o.Log, Registry: o.Metrics})
 	if err != nil {
 		return nil, err
 	}
