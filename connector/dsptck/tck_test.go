@@ -413,6 +413,13 @@ var cases = []tckCase{
 		x.state("SUSPENDED")
 		okay("start (resume)")(x.tck("/start", dsp.TypeTransferStartMessage))
 		x.state("STARTED")
+		// tdsc, as EDC's provider does (TransferProcessorsImpl.processResuming),
+		// answers a consumer's resume with its own start carrying a fresh data
+		// address; the case's sequence does not list it. Taken here, it cannot
+		// arrive during the next case's quiet check (it did once, in CI).
+		if m := x.expect("/start", dsp.TypeTransferStartMessage); !strings.Contains(string(m.body), "dataAddress") {
+			fail("the provider's start after a resume carries no dataAddress: %s", m.body)
+		}
 		okay("completion")(x.tck("/completion", dsp.TypeTransferCompletionMessage))
 		x.state("COMPLETED")
 	}},
