@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/internal/boltkey"
 	"github.com/tdsc/tdsc/ledger/rulebook"
 )
 
@@ -153,7 +154,7 @@ func (s *Store) commit(group []*request) {
 		for i, req := range group {
 			b := req.b
 			if first := tx.Bucket(bRoots).Get(mustHex(b.Root)); first != nil {
-				results[i] = s.receiptAt(tx, btoi(first))
+				results[i] = s.receiptAt(tx, boltkey.ToUint64(first))
 				continue
 			}
 			if j, ok := inGroup[b.Root]; ok {
@@ -206,13 +207,13 @@ func (s *Store) commit(group []*request) {
 		if err != nil {
 			return fmt.Errorf("embedded: sign checkpoint: %w", err)
 		}
-		if err := tx.Bucket(bCheckpoints).Put(itob(size), checkpoint); err != nil {
+		if err := tx.Bucket(bCheckpoints).Put(boltkey.Uint64(size), checkpoint); err != nil {
 			return err
 		}
 		if err := writeState(tx, gov.Changes(), size); err != nil {
 			return err
 		}
-		return tx.Bucket(bMeta).Put([]byte("size"), itob(size))
+		return tx.Bucket(bMeta).Put([]byte("size"), boltkey.Uint64(size))
 	})
 	if err != nil {
 		s.opts.Logger.Error("ledger commit failed", "batches", len(group), "err", err)
@@ -253,7 +254,7 @@ func (s *Store) check(ov *rulebook.Overlay, b *ledger.Batch) error {
 
 func (s *Store) receiptAt(tx *bolt.Tx, first uint64) result {
 	var h header
-	if err := json.Unmarshal(tx.Bucket(bBatches).Get(itob(first)), &h); err != nil {
+	if err := json.Unmarshal(tx.Bucket(bBatches).Get(boltkey.Uint64(first)), &h); err != nil {
 		return result{err: fmt.Errorf("embedded: batch header at %d: %w", first, err)}
 	}
 	r := ledger.Receipt{BatchRoot: h.Root, FirstIndex: h.First, TreeSize: h.TreeSize}
@@ -262,7 +263,7 @@ func (s *Store) receiptAt(tx *bolt.Tx, first uint64) result {
 		var rec struct {
 			ID string `json:"id"`
 		}
-		_ = json.Unmarshal(recs.Get(itob(first+i)), &rec)
+		_ = json.Unmarshal(recs.Get(boltkey.Uint64(first+i)), &rec)
 		r.RecordIDs = append(r.RecordIDs, rec.ID)
 	}
 	return result{r: r}
@@ -293,12 +294,12 @@ func newWriter(tx *bolt.Tx) *writer {
 
 func (w *writer) node(id compact.NodeID, hash []byte) {
 	if w.err == nil {
-		w.err = w.tree.Put(nodeKey(id), hash)
+		w.err = w.tree.Put(boltkey.Node(id), hash)
 	}
 }
 
 func (w *writer) record(index uint64, r *ledger.Record, canon []byte) error {
-	k := itob(index)
+	k := boltkey.Uint64(index)
 	if err := w.recs.Put(k, canon); err != nil {
 		return err
 	}
@@ -341,10 +342,10 @@ func (w *writer) batch(h header) error {
 	if err != nil {
 		return err
 	}
-	if err := w.batches.Put(itob(h.First), v); err != nil {
+	if err := w.batches.Put(boltkey.Uint64(h.First), v); err != nil {
 		return err
 	}
-	return w.roots.Put(mustHex(h.Root), itob(h.First))
+	return w.roots.Put(mustHex(h.Root), boltkey.Uint64(h.First))
 }
 
 // Index fields.
@@ -410,5 +411,5 @@ func indexPrefix(field byte, value string) []byte {
 }
 
 func indexKey(field byte, value string, index uint64) []byte {
-	return append(indexPrefix(field, value), itob(index)...)
+	return append(indexPrefix(field, value), boltkey.Uint64(index)...)
 }

@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/internal/boltkey"
 	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/ledger/verify"
 )
@@ -159,7 +160,7 @@ func checkDerived(ctx context.Context, tx *bolt.Tx, g ledger.Genesis) error {
 		if nodeErr != nil {
 			return
 		}
-		k := nodeKey(id)
+		k := boltkey.Node(id)
 		if got := tree.Get(k); !bytes.Equal(got, hash) {
 			nodeErr = derivedProblem(bTree, k, id.Index, fmt.Sprintf("node (level %d, index %d) is %x, the records make it %x", id.Level, id.Index, got, hash))
 		}
@@ -172,13 +173,13 @@ func checkDerived(ctx context.Context, tx *bolt.Tx, g ledger.Genesis) error {
 		h := header{Space: sb.Space, Writer: sb.Writer, KeyID: sb.KeyID, Root: sb.Root, Signature: sb.Signature,
 			First: first, Count: len(sb.Records), TreeSize: sb.TreeSize}
 		want, _ := json.Marshal(h)
-		if got := batches.Get(itob(first)); !bytes.Equal(got, want) {
-			return derivedProblem(bBatches, itob(first), first, fmt.Sprintf("header bytes %q differ from the header of the proven batch %q", got, want))
+		if got := batches.Get(boltkey.Uint64(first)); !bytes.Equal(got, want) {
+			return derivedProblem(bBatches, boltkey.Uint64(first), first, fmt.Sprintf("header bytes %q differ from the header of the proven batch %q", got, want))
 		}
 		nBatches++
 		rk := mustHex(sb.Root)
-		if got := roots.Get(rk); !bytes.Equal(got, itob(first)) {
-			return derivedProblem(bRoots, rk, first, fmt.Sprintf("maps the batch root to index %d, the batch starts at %d", btoi(got), first))
+		if got := roots.Get(rk); !bytes.Equal(got, boltkey.Uint64(first)) {
+			return derivedProblem(bRoots, rk, first, fmt.Sprintf("maps the batch root to index %d, the batch starts at %d", boltkey.ToUint64(got), first))
 		}
 		postings := map[indexEntry][]uint64{}
 		var order []indexEntry
@@ -189,8 +190,8 @@ func checkDerived(ctx context.Context, tx *bolt.Tx, g ledger.Genesis) error {
 				return &verify.Problem{Index: index, What: "record does not decode: " + err.Error()}
 			}
 			nIDs++
-			if got := ids.Get([]byte(rec.ID)); !bytes.Equal(got, itob(index)) {
-				return derivedProblem(bIDs, []byte(rec.ID), index, fmt.Sprintf("maps record %s to index %d (%x), it is at %d", rec.ID, btoi(got), got, index))
+			if got := ids.Get([]byte(rec.ID)); !bytes.Equal(got, boltkey.Uint64(index)) {
+				return derivedProblem(bIDs, []byte(rec.ID), index, fmt.Sprintf("maps record %s to index %d (%x), it is at %d", rec.ID, boltkey.ToUint64(got), got, index))
 			}
 			for _, e := range indexEntries(&rec) {
 				if _, ok := postings[e]; !ok {
@@ -243,8 +244,8 @@ func checkDerived(ctx context.Context, tx *bolt.Tx, g ledger.Genesis) error {
 		return derivedProblem(bMeta, []byte("genesis"), 0, "stored genesis bytes differ from the genesis they decode to")
 	}
 	for _, k := range [][]byte{[]byte("size"), kState} {
-		if got := meta.Get(k); !bytes.Equal(got, itob(size)) {
-			return derivedProblem(bMeta, k, size, fmt.Sprintf("says %d (%x), the ledger holds %d records", btoi(got), got, size))
+		if got := meta.Get(k); !bytes.Equal(got, boltkey.Uint64(size)) {
+			return derivedProblem(bMeta, k, size, fmt.Sprintf("says %d (%x), the ledger holds %d records", boltkey.ToUint64(got), got, size))
 		}
 	}
 
@@ -257,7 +258,7 @@ func checkDerived(ctx context.Context, tx *bolt.Tx, g ledger.Genesis) error {
 	for _, b := range stateBuckets {
 		want[string(b)] = map[string][]byte{}
 	}
-	want[string(bMeta)] = map[string][]byte{"genesis": gj, "size": itob(size), string(kState): itob(size), string(kDIDIndex): {1}}
+	want[string(bMeta)] = map[string][]byte{"genesis": gj, "size": boltkey.Uint64(size), string(kState): boltkey.Uint64(size), string(kDIDIndex): {1}}
 	for _, c := range mem.Contents() {
 		b, k := stateSlot(&c)
 		if b == nil {

@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/internal/boltkey"
 )
 
 // Checkpoint returns the latest signed checkpoint (a C2SP signed note), or
@@ -38,10 +39,10 @@ func (s *Store) Record(ctx context.Context, id string) (ledger.Proven, error) {
 	var p ledger.Proven
 	err := s.db.View(func(tx *bolt.Tx) error {
 		k := tx.Bucket(bIDs).Get([]byte(id))
-		if k == nil || btoi(k) >= size {
+		if k == nil || boltkey.ToUint64(k) >= size {
 			return fmt.Errorf("%w: record %s", ledger.ErrNotFound, id)
 		}
-		e, err := entryAt(tx, btoi(k))
+		e, err := entryAt(tx, boltkey.ToUint64(k))
 		if err != nil {
 			return err
 		}
@@ -95,7 +96,7 @@ func (s *Store) fetch(tx *bolt.Tx, nodes proof.Nodes) ([][]byte, error) {
 	tree := tx.Bucket(bTree)
 	hashes := make([][]byte, len(nodes.IDs))
 	for i, id := range nodes.IDs {
-		h := tree.Get(nodeKey(id))
+		h := tree.Get(boltkey.Node(id))
 		if h == nil {
 			return nil, fmt.Errorf("embedded: tree node (%d,%d) missing", id.Level, id.Index)
 		}
@@ -105,7 +106,7 @@ func (s *Store) fetch(tx *bolt.Tx, nodes proof.Nodes) ([][]byte, error) {
 }
 
 func entryAt(tx *bolt.Tx, index uint64) (ledger.Entry, error) {
-	raw := tx.Bucket(bRecords).Get(itob(index))
+	raw := tx.Bucket(bRecords).Get(boltkey.Uint64(index))
 	if raw == nil {
 		return ledger.Entry{}, fmt.Errorf("%w: record at index %d", ledger.ErrNotFound, index)
 	}
@@ -114,8 +115,8 @@ func entryAt(tx *bolt.Tx, index uint64) (ledger.Entry, error) {
 		return ledger.Entry{}, fmt.Errorf("embedded: record at index %d does not decode: %w (run tdsc audit verify)", index, err)
 	}
 	c := tx.Bucket(bBatches).Cursor()
-	k, v := c.Seek(itob(index))
-	if k == nil || btoi(k) > index {
+	k, v := c.Seek(boltkey.Uint64(index))
+	if k == nil || boltkey.ToUint64(k) > index {
 		_, v = c.Prev()
 	}
 	var h header
@@ -179,9 +180,9 @@ func (s *Store) Query(ctx context.Context, q ledger.Query) (ledger.Page, error) 
 // record indexes in order.
 func postings(c *bolt.Cursor, prefix []byte, start uint64) func() (uint64, bool) {
 	valid := func(k []byte) bool { return k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 }
-	seek := append(append([]byte(nil), prefix...), itob(start)...)
+	seek := append(append([]byte(nil), prefix...), boltkey.Uint64(start)...)
 	k, v := c.Seek(seek)
-	if !valid(k) || btoi(k[len(prefix):]) > start {
+	if !valid(k) || boltkey.ToUint64(k[len(prefix):]) > start {
 		// The batch holding start may begin before it.
 		if pk, pv := c.Prev(); valid(pk) {
 			k, v = pk, pv
@@ -254,7 +255,7 @@ func (s *Store) Checkpoints(ctx context.Context, fn func(size uint64, note []byt
 }
 
 func walkCheckpoints(tx *bolt.Tx, fn func(uint64, []byte) error) error {
-	return tx.Bucket(bCheckpoints).ForEach(func(k, v []byte) error { return fn(btoi(k), v) })
+	return tx.Bucket(bCheckpoints).ForEach(func(k, v []byte) error { return fn(boltkey.ToUint64(k), v) })
 }
 
 // CheckpointPage returns the stored checkpoints of tree size q.From or more,
@@ -267,15 +268,15 @@ func (s *Store) CheckpointPage(ctx context.Context, q ledger.CheckpointQuery) (l
 	page := ledger.CheckpointPage{Checkpoints: []ledger.StoredCheckpoint{}}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bCheckpoints).Cursor()
-		for k, v := c.Seek(itob(q.From)); k != nil; k, v = c.Next() {
+		for k, v := c.Seek(boltkey.Uint64(q.From)); k != nil; k, v = c.Next() {
 			if len(page.Checkpoints) == q.Limit {
-				page.Next = btoi(k)
+				page.Next = boltkey.ToUint64(k)
 				return nil
 			}
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			page.Checkpoints = append(page.Checkpoints, ledger.StoredCheckpoint{Size: btoi(k), Note: append([]byte(nil), v...)})
+			page.Checkpoints = append(page.Checkpoints, ledger.StoredCheckpoint{Size: boltkey.ToUint64(k), Note: append([]byte(nil), v...)})
 		}
 		return nil
 	})

@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/ledger/internal/boltkey"
 	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/policy"
 )
@@ -101,7 +102,7 @@ func (st *txState) Rules() (*policy.SpaceRules, error) {
 // group's overlay answers for them).
 func (st *txState) Seen(recordID string) (bool, error) {
 	k := st.tx.Bucket(bIDs).Get([]byte(recordID))
-	return k != nil && btoi(k) < st.size, nil
+	return k != nil && boltkey.ToUint64(k) < st.size, nil
 }
 
 func (st *txState) KeyHolder(thumbprint string) (string, error) {
@@ -162,7 +163,7 @@ func writeState(tx *bolt.Tx, changes []rulebook.Change, size uint64) error {
 			return err
 		}
 	}
-	return tx.Bucket(bMeta).Put(kState, itob(size))
+	return tx.Bucket(bMeta).Put(kState, boltkey.Uint64(size))
 }
 
 // stateSlot is the bucket and key a change is kept under; a nil bucket for
@@ -218,7 +219,7 @@ func (s *Store) buildState(ctx context.Context, size uint64) error {
 	}
 	contents := mem.Contents()
 	return s.db.Update(func(tx *bolt.Tx) error {
-		if got := btoi(tx.Bucket(bMeta).Get([]byte("size"))); got != size {
+		if got := boltkey.ToUint64(tx.Bucket(bMeta).Get([]byte("size"))); got != size {
 			return fmt.Errorf("embedded: ledger grew from %d to %d records while its state was rebuilt", size, got)
 		}
 		ids := tx.Bucket(bIDs)
@@ -227,7 +228,7 @@ func (s *Store) buildState(ctx context.Context, size uint64) error {
 				continue
 			}
 			// Seen is answered from the ids index: it must hold every record id.
-			if k := ids.Get([]byte(c.Seen)); k == nil || btoi(k) >= size {
+			if k := ids.Get([]byte(c.Seen)); k == nil || boltkey.ToUint64(k) >= size {
 				return fmt.Errorf("embedded: the ids index lacks record %q (run tdsc audit verify)", c.Seen)
 			}
 		}
@@ -296,7 +297,7 @@ func stateAt(tx *bolt.Tx) (size uint64, ok bool) {
 			return 0, false
 		}
 	}
-	return btoi(v), true
+	return boltkey.ToUint64(v), true
 }
 
 // stateCache holds decoded participants, datasets, agreements and the rules

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/internal/boltkey"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/policy"
@@ -38,7 +39,7 @@ func stateDiff(ctx context.Context, s *Store) error {
 		if err := replay(ctx, tx, s.g, mem); err != nil {
 			return err
 		}
-		size := btoi(tx.Bucket(bMeta).Get([]byte("size")))
+		size := boltkey.ToUint64(tx.Bucket(bMeta).Get([]byte("size")))
 		if at, ok := stateAt(tx); !ok || at != size {
 			add("state reflects %d records (kept: %v), the ledger holds %d", at, ok, size)
 		}
@@ -128,7 +129,7 @@ func stateDiff(ctx context.Context, s *Store) error {
 		}
 		var ids, seen int
 		_ = tx.Bucket(bIDs).ForEach(func(k, v []byte) error {
-			if btoi(v) < size {
+			if boltkey.ToUint64(v) < size {
 				ids++
 				if ok, _ := mem.Seen(string(k)); !ok {
 					add("the ids index holds %s, the replay never saw it", k)
@@ -387,7 +388,7 @@ func TestStateMatchesReplay(t *testing.T) {
 			return tx.Bucket(bMeta).Delete(kState)
 		}},
 		{"state behind", func(tx *bolt.Tx) error {
-			return tx.Bucket(bMeta).Put(kState, itob(btoi(tx.Bucket(bMeta).Get(kState))-7))
+			return tx.Bucket(bMeta).Put(kState, boltkey.Uint64(boltkey.ToUint64(tx.Bucket(bMeta).Get(kState))-7))
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -450,7 +451,7 @@ func TestStateDamaged(t *testing.T) {
 	}
 
 	t.Run("ahead", func(t *testing.T) {
-		dir, sp := damage(t, func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(kState, itob(100)) })
+		dir, sp := damage(t, func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(kState, boltkey.Uint64(100)) })
 		g := sp.Genesis
 		if s, err := Open(ctx, dir, g, Options{}); err == nil {
 			s.Close(ctx)

@@ -3,7 +3,6 @@ package embedded
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/internal/atomicfile"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/internal/boltkey"
 	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/policy"
 	"github.com/tdsc/tdsc/suite"
@@ -214,10 +214,10 @@ func (s *Store) init(ctx context.Context) error {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		at, kept = stateAt(tx)
 		var hashes [][]byte
-		if size := btoi(tx.Bucket(bMeta).Get([]byte("size"))); size > 0 {
+		if size := boltkey.ToUint64(tx.Bucket(bMeta).Get([]byte("size"))); size > 0 {
 			tree := tx.Bucket(bTree)
 			for _, id := range compact.RangeNodes(0, size, nil) {
-				h := tree.Get(nodeKey(id))
+				h := tree.Get(boltkey.Node(id))
 				if h == nil {
 					return fmt.Errorf("embedded: tree node %v of size %d missing", id, size)
 				}
@@ -405,26 +405,6 @@ func (s *Store) Rules(ctx context.Context) (policy.SpaceRules, error) {
 	return *r, nil
 }
 
-func itob(v uint64) []byte {
-	b := make([]byte, 8)
-	binary.BigEndian.PutUint64(b, v)
-	return b
-}
-
-func btoi(b []byte) uint64 {
-	if len(b) != 8 {
-		return 0
-	}
-	return binary.BigEndian.Uint64(b)
-}
-
-func nodeKey(id compact.NodeID) []byte {
-	k := make([]byte, 9)
-	k[0] = byte(id.Level)
-	binary.BigEndian.PutUint64(k[1:], id.Index)
-	return k
-}
-
 // header is a batch's stored header.
 type header struct {
 	Space     string `json:"space"`
@@ -441,12 +421,12 @@ type header struct {
 func walkBatches(tx *bolt.Tx, from uint64, fn func(*ledger.StoredBatch) error) error {
 	recs, tree := tx.Bucket(bRecords), tx.Bucket(bTree)
 	c := tx.Bucket(bBatches).Cursor()
-	k, v := c.Seek(itob(from))
+	k, v := c.Seek(boltkey.Uint64(from))
 	// Batches are keyed by their first index: when from lies inside a batch,
 	// the seek lands on the next one (or past the end), so step back to it.
 	if k == nil {
 		k, v = c.Last()
-	} else if btoi(k) > from {
+	} else if boltkey.ToUint64(k) > from {
 		if k, v = c.Prev(); k == nil {
 			k, v = c.First()
 		}
@@ -460,13 +440,13 @@ func walkBatches(tx *bolt.Tx, from uint64, fn func(*ledger.StoredBatch) error) e
 	for ; k != nil; k, v = c.Next() {
 		var h header
 		if err := json.Unmarshal(v, &h); err != nil {
-			return fmt.Errorf("embedded: batch header at index %d: %w", btoi(k), err)
+			return fmt.Errorf("embedded: batch header at index %d: %w", boltkey.ToUint64(k), err)
 		}
 		sb := &ledger.StoredBatch{Space: h.Space, Writer: h.Writer, KeyID: h.KeyID, Root: h.Root, Signature: h.Signature,
 			FirstIndex: h.First, TreeSize: h.TreeSize}
 		for i := uint64(0); i < uint64(h.Count); i++ {
-			sb.Records = append(sb.Records, recs.Get(itob(h.First+i)))
-			sb.Leaves = append(sb.Leaves, tree.Get(nodeKey(compact.NewNodeID(0, h.First+i))))
+			sb.Records = append(sb.Records, recs.Get(boltkey.Uint64(h.First+i)))
+			sb.Leaves = append(sb.Leaves, tree.Get(boltkey.Node(compact.NewNodeID(0, h.First+i))))
 		}
 		if err := fn(sb); err != nil {
 			return err

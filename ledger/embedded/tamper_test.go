@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/internal/boltkey"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/ledger/verify"
 	"github.com/tdsc/tdsc/policy"
@@ -157,10 +158,10 @@ func TestFlipAnyByte(t *testing.T) {
 		index      uint64
 		checkpoint uint64
 	}{
-		{"record 3 (agreement)", bRecords, itob(3), 3, 0},
-		{"record 6 (completion)", bRecords, itob(6), 6, 0},
-		{"checkpoint 4", bCheckpoints, itob(4), 0, 4},
-		{"checkpoint 7", bCheckpoints, itob(7), 0, 7},
+		{"record 3 (agreement)", bRecords, boltkey.Uint64(3), 3, 0},
+		{"record 6 (completion)", bRecords, boltkey.Uint64(6), 6, 0},
+		{"checkpoint 4", bCheckpoints, boltkey.Uint64(4), 0, 4},
+		{"checkpoint 7", bCheckpoints, boltkey.Uint64(7), 0, 7},
 	}
 	for _, tg := range targets {
 		t.Run(tg.name, func(t *testing.T) {
@@ -197,14 +198,14 @@ func TestDerivedTamper(t *testing.T) {
 			v[7] ^= 1
 			return b.Put(k, v)
 		}},
-		{"idx extra key", bIndex, func(b *bolt.Bucket) error { return b.Put(indexKey(fDataset, "ds-hidden", 2), itob(3)) }},
+		{"idx extra key", bIndex, func(b *bolt.Bucket) error { return b.Put(indexKey(fDataset, "ds-hidden", 2), boltkey.Uint64(3)) }},
 		{"state dataset", bDatasets, func(b *bolt.Bucket) error {
 			return b.Put([]byte("ds-1"), bytes.Replace(b.Get([]byte("ds-1")), []byte("general"), []byte("genera1"), 1))
 		}},
 		{"ids", bIDs, func(b *bolt.Bucket) error {
 			var k []byte
 			_ = b.ForEach(func(kk, _ []byte) error { k = append([]byte(nil), kk...); return errors.New("stop") })
-			return b.Put(k, itob(5))
+			return b.Put(k, boltkey.Uint64(5))
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

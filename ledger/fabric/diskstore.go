@@ -14,6 +14,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/internal/boltkey"
 )
 
 // diskFormat names the layout of an index file; a file of another layout is
@@ -146,7 +147,7 @@ func (s *diskStore) flushPostings(tx *bolt.Tx) error {
 			v = binary.AppendUvarint(v, i-prev)
 			prev = i
 		}
-		if err := post.Put(append([]byte(h), be64(list[0])...), v); err != nil {
+		if err := post.Put(append([]byte(h), boltkey.Uint64(list[0])...), v); err != nil {
 			return err
 		}
 	}
@@ -169,11 +170,11 @@ func (s *diskStore) state() (st diskState, err error) {
 		if g := m.Get([]byte("genesis")); g != nil {
 			st.genesis = bytes.Clone(g)
 		}
-		st.size = u64(m.Get([]byte("size")))
-		st.batches = int(u64(m.Get([]byte("batches"))))
-		st.heads = int(u64(m.Get([]byte("heads"))))
+		st.size = boltkey.ToUint64(m.Get([]byte("size")))
+		st.batches = int(boltkey.ToUint64(m.Get([]byte("batches"))))
+		st.heads = int(boltkey.ToUint64(m.Get([]byte("heads"))))
 		if k, v := tx.Bucket(dHeads).Cursor().Last(); k != nil {
-			st.last = Head{Size: u64(k), Root: bytes.Clone(v)}
+			st.last = Head{Size: boltkey.ToUint64(k), Root: bytes.Clone(v)}
 		}
 		return nil
 	})
@@ -183,7 +184,7 @@ func (s *diskStore) state() (st diskState, err error) {
 func (s *diskStore) position() (next uint64, prevHash []byte) {
 	_ = s.read(func(tx *bolt.Tx) error {
 		m := tx.Bucket(dMeta)
-		next = u64(m.Get([]byte("next")))
+		next = boltkey.ToUint64(m.Get([]byte("next")))
 		prevHash = bytes.Clone(m.Get([]byte("prevHash")))
 		return nil
 	})
@@ -193,7 +194,7 @@ func (s *diskStore) position() (next uint64, prevHash []byte) {
 func (s *diskStore) setPosition(next uint64, prevHash []byte) error {
 	return s.write(func(tx *bolt.Tx) error {
 		m := tx.Bucket(dMeta)
-		if err := m.Put([]byte("next"), be64(next)); err != nil {
+		if err := m.Put([]byte("next"), boltkey.Uint64(next)); err != nil {
 			return err
 		}
 		return m.Put([]byte("prevHash"), prevHash)
@@ -203,7 +204,7 @@ func (s *diskStore) setPosition(next uint64, prevHash []byte) error {
 func (s *diskStore) recordIndex(id string) (i uint64, ok bool, err error) {
 	err = s.read(func(tx *bolt.Tx) error {
 		v := tx.Bucket(dIDs).Get([]byte(id))
-		i, ok = u64(v), v != nil
+		i, ok = boltkey.ToUint64(v), v != nil
 		return nil
 	})
 	return i, ok, err
@@ -212,7 +213,7 @@ func (s *diskStore) recordIndex(id string) (i uint64, ok bool, err error) {
 func (s *diskStore) batchPos(root string) (pos int, ok bool, err error) {
 	err = s.read(func(tx *bolt.Tx) error {
 		v := tx.Bucket(dRoots).Get([]byte(root))
-		pos, ok = int(u64(v)), v != nil
+		pos, ok = int(boltkey.ToUint64(v)), v != nil
 		return nil
 	})
 	return pos, ok, err
@@ -224,7 +225,7 @@ func (s *diskStore) record(i uint64) (raw []byte, id, root string, err error) {
 		if err != nil {
 			return err
 		}
-		id, root, raw = rid, string(tx.Bucket(dBatchRoot).Get(be64(pos))), bytes.Clone(r)
+		id, root, raw = rid, string(tx.Bucket(dBatchRoot).Get(boltkey.Uint64(pos))), bytes.Clone(r)
 		return nil
 	})
 	return raw, id, root, err
@@ -233,7 +234,7 @@ func (s *diskStore) record(i uint64) (raw []byte, id, root string, err error) {
 // recordIn reads record i in tx: its id, batch position and bytes (valid
 // only during tx).
 func (s *diskStore) recordIn(tx *bolt.Tx, i uint64) (id string, pos uint64, raw []byte, err error) {
-	v := tx.Bucket(dRecords).Get(be64(i))
+	v := tx.Bucket(dRecords).Get(boltkey.Uint64(i))
 	if v == nil {
 		return "", 0, nil, fmt.Errorf("fabric: no record at index %d", i)
 	}
@@ -241,7 +242,7 @@ func (s *diskStore) recordIn(tx *bolt.Tx, i uint64) (id string, pos uint64, raw 
 	if err != nil || len(f[1]) != 8 {
 		return "", 0, nil, fmt.Errorf("fabric: index file %s: record %d: stored value cut short", s.path, i)
 	}
-	return string(f[0]), u64(f[1]), f[2], nil
+	return string(f[0]), boltkey.ToUint64(f[1]), f[2], nil
 }
 
 func (s *diskStore) batch(pos int, full bool) (b *storedBatch, err error) {
@@ -252,7 +253,7 @@ func (s *diskStore) batch(pos int, full bool) (b *storedBatch, err error) {
 // batchIn reads the batch at pos in tx, with its records' ids, and bytes
 // and leaves if full.
 func (s *diskStore) batchIn(tx *bolt.Tx, pos int, full bool) (*storedBatch, error) {
-	v := tx.Bucket(dBatches).Get(be64(uint64(pos)))
+	v := tx.Bucket(dBatches).Get(boltkey.Uint64(uint64(pos)))
 	if v == nil {
 		return nil, fmt.Errorf("fabric: no batch at position %d", pos)
 	}
@@ -289,7 +290,7 @@ func (s *diskStore) node(id compact.NodeID) (h []byte, err error) {
 			h = s.leaf(raw)
 			return nil
 		}
-		v := tx.Bucket(dTree).Get(nodeKey(id))
+		v := tx.Bucket(dTree).Get(boltkey.Node(id))
 		if v == nil {
 			return fmt.Errorf("fabric: tree node (%d,%d) not built", id.Level, id.Index)
 		}
@@ -309,9 +310,9 @@ func (s *diskStore) postings(key string, from uint64, fn func(uint64) (bool, err
 		list = list[:0]
 		err := s.read(func(tx *bolt.Tx) error {
 			c := tx.Bucket(dPost).Cursor()
-			target := append(bytes.Clone(prefix), be64(from)...)
+			target := append(bytes.Clone(prefix), boltkey.Uint64(from)...)
 			k, v := c.Seek(target)
-			if k == nil || !bytes.HasPrefix(k, prefix) || u64(k[len(prefix):]) > from {
+			if k == nil || !bytes.HasPrefix(k, prefix) || boltkey.ToUint64(k[len(prefix):]) > from {
 				// The value holding from starts before it, if any does;
 				// else back to where the seek landed.
 				if pk, pv := c.Prev(); pk != nil && bytes.HasPrefix(pk, prefix) {
@@ -321,7 +322,7 @@ func (s *diskStore) postings(key string, from uint64, fn func(uint64) (bool, err
 				}
 			}
 			for ; k != nil && bytes.HasPrefix(k, prefix) && len(list) < 256; k, v = c.Next() {
-				i := u64(k[len(prefix):])
+				i := boltkey.ToUint64(k[len(prefix):])
 				for len(v) > 0 {
 					d, n := binary.Uvarint(v)
 					if n <= 0 {
@@ -353,8 +354,8 @@ func (s *diskStore) postings(key string, from uint64, fn func(uint64) (bool, err
 func (s *diskStore) headsFrom(from uint64, limit int) (hs []Head, err error) {
 	err = s.read(func(tx *bolt.Tx) error {
 		c := tx.Bucket(dHeads).Cursor()
-		for k, v := c.Seek(be64(from)); k != nil && len(hs) < limit; k, v = c.Next() {
-			hs = append(hs, Head{Size: u64(k), Root: bytes.Clone(v)})
+		for k, v := c.Seek(boltkey.Uint64(from)); k != nil && len(hs) < limit; k, v = c.Next() {
+			hs = append(hs, Head{Size: boltkey.ToUint64(k), Root: bytes.Clone(v)})
 		}
 		return nil
 	})
@@ -364,10 +365,10 @@ func (s *diskStore) headsFrom(from uint64, limit int) (hs []Head, err error) {
 func (s *diskStore) events(from, limit int) (evs []Event, err error) {
 	err = s.read(func(tx *bolt.Tx) error {
 		c := tx.Bucket(dEvents).Cursor()
-		for k, v := c.Seek(be64(uint64(from))); k != nil && len(evs) < limit; k, v = c.Next() {
+		for k, v := c.Seek(boltkey.Uint64(uint64(from))); k != nil && len(evs) < limit; k, v = c.Next() {
 			var d diskEvent
 			if err := json.Unmarshal(v, &d); err != nil {
-				return fmt.Errorf("fabric: index file %s: event %d: %w", s.path, u64(k), err)
+				return fmt.Errorf("fabric: index file %s: event %d: %w", s.path, boltkey.ToUint64(k), err)
 			}
 			ev := Event{Block: d.Block, TxID: d.TxID, TreeSize: d.TreeSize, Root: d.Root}
 			for pos := d.First; pos < d.First+d.Count; pos++ {
@@ -396,7 +397,7 @@ func (s *diskStore) putBatch(pos int, b *storedBatch, keys [][]string) error {
 		if err != nil {
 			return err
 		}
-		p := be64(uint64(pos))
+		p := boltkey.Uint64(uint64(pos))
 		for _, kv := range []struct {
 			bucket []byte
 			k, v   []byte
@@ -408,10 +409,10 @@ func (s *diskStore) putBatch(pos int, b *storedBatch, keys [][]string) error {
 		ids, recs := tx.Bucket(dIDs), tx.Bucket(dRecords)
 		for k, id := range b.IDs {
 			i := b.FirstIndex + uint64(k)
-			if err := ids.Put([]byte(id), be64(i)); err != nil {
+			if err := ids.Put([]byte(id), boltkey.Uint64(i)); err != nil {
 				return err
 			}
-			if err := recs.Put(be64(i), joinFields([]byte(id), p, b.Records[k])); err != nil {
+			if err := recs.Put(boltkey.Uint64(i), joinFields([]byte(id), p, b.Records[k])); err != nil {
 				return err
 			}
 			for _, pk := range keys[k] {
@@ -420,10 +421,10 @@ func (s *diskStore) putBatch(pos int, b *storedBatch, keys [][]string) error {
 			}
 		}
 		m := tx.Bucket(dMeta)
-		if err := m.Put([]byte("size"), be64(b.TreeSize)); err != nil {
+		if err := m.Put([]byte("size"), boltkey.Uint64(b.TreeSize)); err != nil {
 			return err
 		}
-		return m.Put([]byte("batches"), be64(uint64(pos+1)))
+		return m.Put([]byte("batches"), boltkey.Uint64(uint64(pos+1)))
 	})
 }
 
@@ -439,11 +440,11 @@ func (s *diskStore) putNode(id compact.NodeID, hash []byte) error {
 	if id.Level == 0 {
 		return nil // the record gives it
 	}
-	return s.write(func(tx *bolt.Tx) error { return tx.Bucket(dTree).Put(nodeKey(id), hash) })
+	return s.write(func(tx *bolt.Tx) error { return tx.Bucket(dTree).Put(boltkey.Node(id), hash) })
 }
 
 func (s *diskStore) putHead(h Head) error {
-	return s.write(func(tx *bolt.Tx) error { return tx.Bucket(dHeads).Put(be64(h.Size), h.Root) })
+	return s.write(func(tx *bolt.Tx) error { return tx.Bucket(dHeads).Put(boltkey.Uint64(h.Size), h.Root) })
 }
 
 func (s *diskStore) putEvent(n int, ev Event) error {
@@ -455,34 +456,15 @@ func (s *diskStore) putEvent(n int, ev Event) error {
 		if first == nil {
 			return fmt.Errorf("fabric: event %d: batch %s not stored", n, ev.Batches[0].BatchRoot)
 		}
-		v, err := json.Marshal(&diskEvent{Block: ev.Block, TxID: ev.TxID, First: int(u64(first)), Count: len(ev.Batches), TreeSize: ev.TreeSize, Root: ev.Root})
+		v, err := json.Marshal(&diskEvent{Block: ev.Block, TxID: ev.TxID, First: int(boltkey.ToUint64(first)), Count: len(ev.Batches), TreeSize: ev.TreeSize, Root: ev.Root})
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket(dEvents).Put(be64(uint64(n)), v); err != nil {
+		if err := tx.Bucket(dEvents).Put(boltkey.Uint64(uint64(n)), v); err != nil {
 			return err
 		}
-		return tx.Bucket(dMeta).Put([]byte("heads"), be64(uint64(n+1)))
+		return tx.Bucket(dMeta).Put([]byte("heads"), boltkey.Uint64(uint64(n+1)))
 	})
-}
-
-// nodeKey is a tree node's key: its level, then its index big-endian, so a
-// level's nodes sort in order.
-func nodeKey(id compact.NodeID) []byte {
-	k := make([]byte, 9)
-	k[0] = byte(id.Level)
-	binary.BigEndian.PutUint64(k[1:], id.Index)
-	return k
-}
-
-func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
-
-// u64 reads be64's bytes; nil (absent) reads as 0.
-func u64(b []byte) uint64 {
-	if len(b) < 8 {
-		return 0
-	}
-	return binary.BigEndian.Uint64(b)
 }
 
 // joinFields writes each field but the last with its length before it.
