@@ -156,10 +156,13 @@ func (s *diskStore) flushPostings(tx *bolt.Tx) error {
 
 func (s *diskStore) close() error { return s.db.Close() }
 
-// diskState is what the index keeps in memory, read back from the file.
+func (s *diskStore) hashLeaves(leaf func([]byte) []byte) { s.leaf = leaf }
+
+// diskState is what the index keeps in memory, read back from the file:
+// the counts are the buckets' last keys, and the tree's size is the last
+// head's (an update holds whole transactions, each ending with its head).
 type diskState struct {
 	genesis        []byte
-	size           uint64
 	batches, heads int
 	last           Head
 }
@@ -170,9 +173,13 @@ func (s *diskStore) state() (st diskState, err error) {
 		if g := m.Get([]byte("genesis")); g != nil {
 			st.genesis = bytes.Clone(g)
 		}
-		st.size = boltkey.ToUint64(m.Get([]byte("size")))
-		st.batches = int(boltkey.ToUint64(m.Get([]byte("batches"))))
-		st.heads = int(boltkey.ToUint64(m.Get([]byte("heads"))))
+		count := func(bucket []byte) int {
+			if k, _ := tx.Bucket(bucket).Cursor().Last(); k != nil {
+				return int(boltkey.ToUint64(k)) + 1
+			}
+			return 0
+		}
+		st.batches, st.heads = count(dBatches), count(dEvents)
 		if k, v := tx.Bucket(dHeads).Cursor().Last(); k != nil {
 			st.last = Head{Size: boltkey.ToUint64(k), Root: bytes.Clone(v)}
 		}
@@ -420,11 +427,7 @@ func (s *diskStore) putBatch(pos int, b *storedBatch, keys [][]string) error {
 				s.pending[h] = append(s.pending[h], i)
 			}
 		}
-		m := tx.Bucket(dMeta)
-		if err := m.Put([]byte("size"), boltkey.Uint64(b.TreeSize)); err != nil {
-			return err
-		}
-		return m.Put([]byte("batches"), boltkey.Uint64(uint64(pos+1)))
+		return nil
 	})
 }
 
@@ -460,10 +463,7 @@ func (s *diskStore) putEvent(n int, ev Event) error {
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket(dEvents).Put(boltkey.Uint64(uint64(n)), v); err != nil {
-			return err
-		}
-		return tx.Bucket(dMeta).Put([]byte("heads"), boltkey.Uint64(uint64(n+1)))
+		return tx.Bucket(dEvents).Put(boltkey.Uint64(uint64(n)), v)
 	})
 }
 

@@ -94,7 +94,7 @@ func TestIndexFileResumes(t *testing.T) {
 	}
 
 	x := fileIndex(t, path)
-	if next, prev := x.st.position(); next != lastBlock+1 || string(prev) != fmt.Sprintf("hash of %d", lastBlock) {
+	if next, prev := x.st.(*diskStore).position(); next != lastBlock+1 || string(prev) != fmt.Sprintf("hash of %d", lastBlock) {
 		t.Fatalf("position %d %q, want %d and the hash of block %d", next, prev, lastBlock+1, lastBlock)
 	}
 	sameIndex(t, mem, x)

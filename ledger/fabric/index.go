@@ -191,12 +191,9 @@ func (x *index) addTx(block uint64, txID string, w *endorsedWrites) error {
 // setGenesis takes the space's genesis: its crypto suite's hash builds the
 // tree (the hash is a parameter of the index, fixed by the genesis).
 func (x *index) setGenesis(raw []byte) error {
-	var g ledger.Genesis
-	if err := json.Unmarshal(raw, &g); err != nil {
-		return fmt.Errorf("genesis: %w", err)
-	}
-	if err := g.CheckSuite(); err != nil {
-		return fmt.Errorf("genesis: %w", err)
+	h, err := genesisHasher(raw)
+	if err != nil {
+		return err
 	}
 	if x.genesis != nil || x.size() > 0 {
 		return fmt.Errorf("genesis written again")
@@ -205,12 +202,27 @@ func (x *index) setGenesis(raw []byte) error {
 		return err
 	}
 	x.genesis = raw
-	x.hasher = g.CryptoSuite().Merkle()
-	if d, ok := x.st.(*diskStore); ok {
-		d.leaf = x.hasher.HashLeaf
-	}
-	x.rng = (&compact.RangeFactory{Hash: x.hasher.HashChildren}).NewEmptyRange(0)
+	x.useHasher(h)
+	x.rng = (&compact.RangeFactory{Hash: h.HashChildren}).NewEmptyRange(0)
 	return nil
+}
+
+// genesisHasher is the tree hash of the space whose genesis is raw.
+func genesisHasher(raw []byte) (merkle.LogHasher, error) {
+	var g ledger.Genesis
+	if err := json.Unmarshal(raw, &g); err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	if err := g.CheckSuite(); err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	return g.CryptoSuite().Merkle(), nil
+}
+
+// useHasher makes h the tree hash of the index and of its store's leaves.
+func (x *index) useHasher(h merkle.LogHasher) {
+	x.hasher = h
+	x.st.hashLeaves(h.HashLeaf)
 }
 
 // addBatch appends a checked batch. An error is the store's: the follower
@@ -419,11 +431,9 @@ func (x *index) batchByRoot(root string) (*storedBatch, error) {
 // follower stops at that block either way).
 func (x *index) update(fn func() error) error {
 	err := x.st.update(fn)
-	if err != nil {
-		if x.persistent() {
-			if lerr := x.load(); lerr != nil {
-				return fmt.Errorf("%w; reading the index back: %v", err, lerr)
-			}
+	if d, ok := x.st.(*diskStore); ok && err != nil {
+		if lerr := x.load(d); lerr != nil {
+			return fmt.Errorf("%w; reading the index back: %v", err, lerr)
 		}
 	}
 	return err
@@ -435,39 +445,45 @@ func (x *index) persistent() bool {
 	return ok
 }
 
-// load reads the index's state (the genesis, the tree's right edge, the
-// counts and the last head) from its store.
-func (x *index) load() error {
-	d, ok := x.st.(*diskStore)
-	if !ok {
-		return nil
+// openIndexFile opens the index kept in the file at path for the chaincode
+// on the channel (see openDiskStore), read back as load does.
+func openIndexFile(path, channel, chaincode string) (*index, *diskStore, error) {
+	st, err := openDiskStore(path, channel, chaincode)
+	if err != nil {
+		return nil, nil, err
 	}
+	x := newIndex(nil)
+	x.st = st
+	if err := x.load(st); err != nil {
+		st.close()
+		return nil, nil, fmt.Errorf("fabric: index file %s: %w", path, err)
+	}
+	return x, st, nil
+}
+
+// load reads the index's state from its file: the genesis (and with it the
+// tree hash), the counts, the last head and the tree's right edge.
+func (x *index) load(d *diskStore) error {
 	st, err := d.state()
 	if err != nil {
 		return err
 	}
 	x.genesis, x.batches, x.heads, x.last, x.putErr = st.genesis, st.batches, st.heads, st.last, nil
-	x.hasher = rfc6962.DefaultHasher
+	h := merkle.LogHasher(rfc6962.DefaultHasher)
 	if x.genesis != nil {
-		var g ledger.Genesis
-		if err := json.Unmarshal(x.genesis, &g); err != nil {
-			return fmt.Errorf("genesis: %w", err)
+		if h, err = genesisHasher(x.genesis); err != nil {
+			return err
 		}
-		if err := g.CheckSuite(); err != nil {
-			return fmt.Errorf("genesis: %w", err)
-		}
-		x.hasher = g.CryptoSuite().Merkle()
 	}
-	d.leaf = x.hasher.HashLeaf
-	rf := &compact.RangeFactory{Hash: x.hasher.HashChildren}
-	hashes := make([][]byte, 0, 64)
-	for _, id := range compact.RangeNodes(0, st.size, nil) {
-		h, err := x.st.node(id)
+	x.useHasher(h)
+	var hashes [][]byte
+	for _, id := range compact.RangeNodes(0, st.last.Size, nil) {
+		n, err := x.st.node(id)
 		if err != nil {
 			return err
 		}
-		hashes = append(hashes, h)
+		hashes = append(hashes, n)
 	}
-	x.rng, err = rf.NewRange(0, st.size, hashes)
+	x.rng, err = (&compact.RangeFactory{Hash: h.HashChildren}).NewRange(0, st.last.Size, hashes)
 	return err
 }

@@ -89,16 +89,11 @@ func emptyIndex(t testing.TB, disk bool) *index {
 // fileIndex opens the index in the file at path (closed when t ends).
 func fileIndex(t testing.TB, path string) *index {
 	t.Helper()
-	st, err := openDiskStore(path, "ch", "cc")
+	x, st, err := openIndexFile(path, "ch", "cc")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.close() })
-	x := newIndex(nil)
-	x.st = st
-	if err := x.load(); err != nil {
-		t.Fatal(err)
-	}
 	return x
 }
 

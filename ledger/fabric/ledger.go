@@ -226,15 +226,11 @@ func openView(ctx context.Context, l *Ledger) (*view, error) {
 	if l.cfg.IndexFile == "" {
 		return v, nil
 	}
-	st, err := openDiskStore(l.cfg.IndexFile, l.cfg.Profile.Channel, l.cfg.Chaincode)
+	x, st, err := openIndexFile(l.cfg.IndexFile, l.cfg.Profile.Channel, l.cfg.Chaincode)
 	if err != nil {
 		return nil, err
 	}
-	v.ix.st = st
-	if err := v.ix.load(); err != nil {
-		st.close()
-		return nil, fmt.Errorf("fabric: index file %s: %w", l.cfg.IndexFile, err)
-	}
+	v.ix = x
 	v.next, v.prevHash = st.position()
 	v.fromBlock = v.next
 	if v.next == 0 {

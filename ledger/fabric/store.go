@@ -21,10 +21,13 @@ type indexStore interface {
 	// update runs fn, whose writes (and the position set) land together or,
 	// if fn fails, not at all on disk.
 	update(fn func() error) error
-	// position is the next block to read and the header hash of the one
-	// before; setPosition records it with the block's writes.
-	position() (next uint64, prevHash []byte)
+	// setPosition records, with the block's writes, the next block to read
+	// and the header hash of the one before (diskStore.position reads them
+	// back; in memory they are the follower's own).
 	setPosition(next uint64, prevHash []byte) error
+	// hashLeaves says how a record's bytes hash into its leaf (a store may
+	// keep the records and not the leaves).
+	hashLeaves(leaf func([]byte) []byte)
 
 	recordIndex(id string) (uint64, bool, error)
 	batchPos(root string) (int, bool, error)
@@ -57,16 +60,14 @@ type storedBatch struct {
 
 // memStore is an indexStore in memory.
 type memStore struct {
-	next     uint64
-	prevHash []byte
-	batches  []*storedBatch
-	byRoot   map[string]int
-	byID     map[string]uint64
-	records  []int               // by index: the batch's position
-	post     map[string][]uint64 // postingKey -> record indexes, ascending
-	levels   [][][]byte          // levels[l][i]: the hash of node (l, i)
-	heads    []Head
-	evs      []Event
+	batches []*storedBatch
+	byRoot  map[string]int
+	byID    map[string]uint64
+	records []int               // by index: the batch's position
+	post    map[string][]uint64 // postingKey -> record indexes, ascending
+	levels  [][][]byte          // levels[l][i]: the hash of node (l, i)
+	heads   []Head
+	evs     []Event
 }
 
 func newMemStore() *memStore {
@@ -75,12 +76,9 @@ func newMemStore() *memStore {
 
 func (m *memStore) update(fn func() error) error { return fn() }
 
-func (m *memStore) position() (uint64, []byte) { return m.next, m.prevHash }
+func (m *memStore) setPosition(uint64, []byte) error { return nil }
 
-func (m *memStore) setPosition(next uint64, prevHash []byte) error {
-	m.next, m.prevHash = next, prevHash
-	return nil
-}
+func (m *memStore) hashLeaves(func([]byte) []byte) {} // it keeps the leaves
 
 func (m *memStore) recordIndex(id string) (uint64, bool, error) {
 	i, ok := m.byID[id]

@@ -69,7 +69,7 @@ func Fabric(ctx context.Context, o FabricOptions) (http.Handler, *fabric.Ledger,
 	if o.Metrics == nil {
 		o.Metrics = prometheus.NewRegistry()
 	}
-	o.Metrics.MustRegister(FabricMetrics(l.Stats)...)
+	o.Metrics.MustRegister(fabricMetrics(l.Stats)...)
 	h, err := Handler(l, func(ctx context.Context) (verify.Report, error) { return VerifyFabric(ctx, l) }, o.Options)
 	if err != nil {
 		return fail(err)
@@ -125,11 +125,11 @@ func noteKey(ctx context.Context, path string, g *ledger.Genesis, p *fabric.Prof
 	return skey, nil
 }
 
-// FabricMetrics are the Fabric backend's counts as metrics, read from stats
+// fabricMetrics are the Fabric backend's counts as metrics, read from stats
 // at each scrape: what its committer did (transactions, read conflicts,
 // resubmissions, refused batches checked again) and how far its follower
 // has read the channel.
-func FabricMetrics(stats func() fabric.Stats) []prometheus.Collector {
+func fabricMetrics(stats func() fabric.Stats) []prometheus.Collector {
 	counter := func(name, help string, v func(fabric.Stats) float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return v(stats()) })
 	}

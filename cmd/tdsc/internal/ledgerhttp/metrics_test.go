@@ -13,7 +13,7 @@ import (
 func TestFabricMetrics(t *testing.T) {
 	st := fabric.Stats{Transactions: 7, Conflicts: 2, Retries: 3, Rechecks: 1, BlocksRead: 5, FromBlock: 40}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(FabricMetrics(func() fabric.Stats { return st })...)
+	reg.MustRegister(fabricMetrics(func() fabric.Stats { return st })...)
 	st.Transactions, st.BlocksRead = 9, 6 // after registering: read at the scrape
 	mfs, err := reg.Gather()
 	if err != nil {
