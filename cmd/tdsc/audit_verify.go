@@ -42,7 +42,14 @@ non-zero, naming the first bad batch, record or checkpoint and what is wrong.
 
 The checkpoint key is taken from --vkey; for a directory it defaults to the
 ledger.vkey file in it (pin the key you were given instead when auditing
-someone else's ledger). --genesis pins the space's genesis the same way.`,
+someone else's ledger). --genesis pins the space's genesis the same way.
+
+With --ledger fabric[:PROFILE] the channel's blocks are read once, as
+'tdsc fabric verify' reads them: the hash chain, data hashes and
+endorsements, then the same checks over the batches the space's chaincode
+committed, each checked as its block is read and not kept (memory holds the
+rulebook's state, not the ledger); the tree heads are computed from the
+blocks, so --vkey does not apply.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			var vkey string
@@ -53,28 +60,35 @@ someone else's ledger). --genesis pins the space's genesis the same way.`,
 				}
 				vkey = strings.TrimSpace(string(b))
 			}
-			var source verify.Source
-			var derived func(context.Context) error
-			if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
-				var opts []client.Option
-				if tokenFile != "" {
-					tok, err := os.ReadFile(tokenFile)
-					if err != nil {
-						return err
-					}
-					opts = append(opts, client.WithToken(strings.TrimSpace(string(tok))))
-				}
-				c, err := newLedgerClient(src, nil, opts...)
+			var pin func(ledger.Genesis) error
+			if genesisFile != "" {
+				want, err := authority.ReadGenesis(genesisFile)
 				if err != nil {
 					return err
 				}
-				if vkey == "" {
-					return fmt.Errorf("--vkey is required for a ledger URL: pin the checkpoint key you were given")
+				pin = func(got ledger.Genesis) error {
+					wj, _ := json.Marshal(want)
+					gj, _ := json.Marshal(got)
+					if !bytes.Equal(wj, gj) {
+						return fmt.Errorf("%w: the ledger's genesis (space %q, authority %q) is not the one in %s", ledger.ErrGenesisMismatch, got.Space, got.Authority.ID, genesisFile)
+					}
+					return nil
 				}
-				source = c
-			} else if rest, ok := strings.CutPrefix(src, "fabric"); ok && (rest == "" || rest[0] == ':') {
-				// The channel's blocks: hash chain, data hashes and endorsements
-				// first, then the same checks over the valid transactions' writes.
+			}
+			if os.Getenv("GOGC") == "" {
+				// Verification builds the rulebook's state in memory: trade
+				// memory for fewer collections.
+				debug.SetGCPercent(400)
+			}
+			start := time.Now()
+			var rep verify.Report
+			if rest, ok := strings.CutPrefix(src, "fabric"); ok && (rest == "" || rest[0] == ':') {
+				// The channel's blocks: hash chain, data hashes and endorsements,
+				// then the same checks over the valid transactions' writes, in
+				// one reading; the tree heads are the blocks' own.
+				if vkey != "" {
+					return fmt.Errorf("--vkey: not used with --ledger fabric: the tree heads are computed from the blocks, not taken from signed checkpoints")
+				}
 				profile := strings.TrimPrefix(rest, ":")
 				if profile == "" {
 					profile = filepath.Join(".cache", "fabric", "net", "profile.json")
@@ -83,59 +97,22 @@ someone else's ledger). --genesis pins the space's genesis the same way.`,
 				if err != nil {
 					return err
 				}
-				l, err := fabric.Open(ctx, fabric.Config{Profile: p, Chaincode: chaincode})
+				if chaincode == "" {
+					chaincode = p.Chaincode
+				}
+				ch, err := fabric.OpenChannel(p, 0)
 				if err != nil {
 					return err
 				}
-				defer l.Close(context.Background())
-				chain, err := fabric.ReadChain(ctx, l, l.Chaincode())
+				defer ch.Close()
+				cr, err := fabric.VerifyChain(ctx, ch, chaincode, pin)
 				if err != nil {
 					return err
 				}
-				if vkey == "" {
-					vkey = chain.VerifierKey()
-				}
-				source = chain
+				rep = cr.Report
 			} else {
-				raw, err := embedded.OpenRaw(src)
-				if err != nil {
-					return err
-				}
-				defer raw.Close()
-				if vkey == "" {
-					vkey = raw.VerifierKey()
-				}
-				source, derived = raw, raw.CheckDerived
-			}
-			if genesisFile != "" {
-				want, err := authority.ReadGenesis(genesisFile)
-				if err != nil {
-					return err
-				}
-				got, err := source.Genesis(ctx)
-				if err != nil {
-					return err
-				}
-				wj, _ := json.Marshal(want)
-				gj, _ := json.Marshal(got)
-				if !bytes.Equal(wj, gj) {
-					return fmt.Errorf("%w: the ledger's genesis (space %q, authority %q) is not the one in %s", ledger.ErrGenesisMismatch, got.Space, got.Authority.ID, genesisFile)
-				}
-			}
-			if os.Getenv("GOGC") == "" {
-				// Verification builds the whole state in memory once: trade memory
-				// for fewer collections (about 1.5 GB peak for a million records).
-				debug.SetGCPercent(400)
-			}
-			start := time.Now()
-			rep, err := verify.Ledger(ctx, source, vkey)
-			if err != nil {
-				return err
-			}
-			// A directory's query index and kept rulebook state are checked
-			// against the proven records too: a query serves what they say.
-			if derived != nil {
-				if err := derived(ctx); err != nil {
+				var err error
+				if rep, err = verifySource(ctx, src, tokenFile, vkey, pin); err != nil {
 					return err
 				}
 			}
@@ -158,4 +135,61 @@ someone else's ledger). --genesis pins the space's genesis the same way.`,
 	cmd.Flags().StringVar(&genesisFile, "genesis", "", "the space's genesis file to pin (default: trust the ledger's own)")
 	_ = cmd.MarkFlagRequired("ledger")
 	return cmd
+}
+
+// verifySource verifies a ledger directory or service URL (see audit
+// verify): its batches against its signed checkpoints and, for a directory,
+// what the store keeps beside the records.
+func verifySource(ctx context.Context, src, tokenFile, vkey string, pin func(ledger.Genesis) error) (verify.Report, error) {
+	var source verify.Source
+	var derived func(context.Context) error
+	if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
+		var opts []client.Option
+		if tokenFile != "" {
+			tok, err := os.ReadFile(tokenFile)
+			if err != nil {
+				return verify.Report{}, err
+			}
+			opts = append(opts, client.WithToken(strings.TrimSpace(string(tok))))
+		}
+		c, err := newLedgerClient(src, nil, opts...)
+		if err != nil {
+			return verify.Report{}, err
+		}
+		if vkey == "" {
+			return verify.Report{}, fmt.Errorf("--vkey is required for a ledger URL: pin the checkpoint key you were given")
+		}
+		source = c
+	} else {
+		raw, err := embedded.OpenRaw(src)
+		if err != nil {
+			return verify.Report{}, err
+		}
+		defer raw.Close()
+		if vkey == "" {
+			vkey = raw.VerifierKey()
+		}
+		source, derived = raw, raw.CheckDerived
+	}
+	if pin != nil {
+		g, err := source.Genesis(ctx)
+		if err != nil {
+			return verify.Report{}, err
+		}
+		if err := pin(g); err != nil {
+			return verify.Report{}, err
+		}
+	}
+	rep, err := verify.Ledger(ctx, source, vkey)
+	if err != nil {
+		return rep, err
+	}
+	// A directory's query index and kept rulebook state are checked
+	// against the proven records too: a query serves what they say.
+	if derived != nil {
+		if err := derived(ctx); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
 }

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/embedded"
 )
 
 func runLedgerCLI(t *testing.T, args ...string) (string, error) {
@@ -41,6 +45,30 @@ func TestBenchThenAuditVerify(t *testing.T) {
 	if out, err := runLedgerCLI(t, "audit", "verify", "--ledger", dir); err != nil || !strings.Contains(out, "ledger whole") {
 		t.Fatalf("verify pristine: %v\n%s", err, out)
 	}
+	// --genesis pins the space's genesis: the ledger's own passes, another
+	// space's is refused.
+	raw, err := embedded.OpenRaw(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := raw.Genesis(context.Background())
+	raw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, space := range []string{g.Space, "another-space"} {
+		pinned := g
+		pinned.Space = space
+		file := filepath.Join(t.TempDir(), "genesis.json")
+		b, _ := json.Marshal(&pinned)
+		if err := os.WriteFile(file, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := runLedgerCLI(t, "audit", "verify", "--ledger", dir, "--genesis", file)
+		if want := space == g.Space; want != (err == nil) || (!want && !errors.Is(err, ledger.ErrGenesisMismatch)) {
+			t.Fatalf("--genesis of space %s: %v\n%s", space, err, out)
+		}
+	}
 
 	// Flip one byte inside record rec-00001500 wherever its bytes lie in the file.
 	path := filepath.Join(dir, "ledger.db")
@@ -70,4 +98,18 @@ func TestBenchThenAuditVerify(t *testing.T) {
 		t.Fatalf("verify after a flipped byte: err %v (want it to name rec-00001500)\n%s", err, out)
 	}
 	t.Logf("verify says: %v", err)
+}
+
+// TestAuditVerifyFabricVkey: --vkey with --ledger fabric is refused before
+// anything is read: the Fabric audit's tree heads are the blocks', not
+// signed checkpoints.
+func TestAuditVerifyFabricVkey(t *testing.T) {
+	vkey := filepath.Join(t.TempDir(), "ledger.vkey")
+	if err := os.WriteFile(vkey, []byte("tdsc+abc+xyz\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := runLedgerCLI(t, "audit", "verify", "--ledger", "fabric:/nonexistent/profile.json", "--vkey", vkey)
+	if err == nil || !strings.Contains(err.Error(), "--vkey: not used with --ledger fabric") {
+		t.Fatalf("got %v, want --vkey refused with fabric", err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/big"
 	"strconv"
+	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
@@ -17,10 +18,13 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/transparency-dev/formats/log"
+	"github.com/transparency-dev/merkle/compact"
 	"golang.org/x/mod/sumdb/note"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/verify"
 	"github.com/tdsc/tdsc/suite"
 )
 
@@ -49,18 +53,68 @@ type BlockSource interface {
 	Block(ctx context.Context, number uint64) (*common.Block, error)
 }
 
-// Height is the channel's block height (qscc GetChainInfo) at the
-// gateway's peer.
-func (l *Ledger) Height(ctx context.Context) (uint64, error) { return l.heightAt(ctx, "") }
+// Channel reads one channel's blocks through an organisation's peer
+// (qscc): a BlockSource for an audit (VerifyChain, ReadChain) that follows
+// nothing and keeps nothing, where a Ledger's follower reads the whole
+// channel into its index (a Ledger reads blocks too).
+type Channel struct {
+	name    string
+	conn    *grpc.ClientConn
+	gw      *client.Gateway
+	network *client.Network
+}
+
+// OpenChannel connects to the peer of the profile's organisation org (its
+// position in Profile.Orgs) as the organisation's user. Close it.
+func OpenChannel(p *Profile, org int) (*Channel, error) {
+	if p == nil {
+		return nil, errors.New("fabric: channel: no profile")
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("fabric: channel: profile: %w", err)
+	}
+	if org < 0 || org >= len(p.Orgs) {
+		return nil, fmt.Errorf("fabric: channel: org %d: the profile has %d orgs", org, len(p.Orgs))
+	}
+	return openChannel(p, org, 60*time.Second)
+}
+
+func openChannel(p *Profile, org int, timeout time.Duration) (*Channel, error) {
+	o := p.Orgs[org]
+	conn, err := dial(o)
+	if err != nil {
+		return nil, err
+	}
+	id, sign, err := clientIdentity(o.MSPID, o.UserCert, o.UserKey)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	gw, err := connect(conn, id, sign, timeout)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("fabric: gateway: %w", err)
+	}
+	return &Channel{name: p.Channel, conn: conn, gw: gw, network: gw.GetNetwork(p.Channel)}, nil
+}
+
+// Close closes the connection.
+func (c *Channel) Close() error {
+	c.gw.Close()
+	return c.conn.Close()
+}
+
+// Height is the channel's block height (qscc GetChainInfo) at the peer.
+func (c *Channel) Height(ctx context.Context) (uint64, error) { return c.heightAt(ctx, "") }
 
 // heightAt is the channel's block height at the peer of the organisation
-// with MSP ID msp ("": the gateway's).
-func (l *Ledger) heightAt(ctx context.Context, msp string) (uint64, error) {
-	opts := []client.ProposalOption{client.WithArguments(l.cfg.Profile.Channel)}
+// with MSP ID msp ("": the connection's own).
+func (c *Channel) heightAt(ctx context.Context, msp string) (uint64, error) {
+	opts := []client.ProposalOption{client.WithArguments(c.name)}
 	if msp != "" {
 		opts = append(opts, client.WithEndorsingOrganizations(msp))
 	}
-	res, err := l.network.GetContract("qscc").EvaluateWithContext(ctx, "GetChainInfo", opts...)
+	res, err := c.network.GetContract("qscc").EvaluateWithContext(ctx, "GetChainInfo", opts...)
 	if err != nil {
 		se, _ := classify(StageEvaluate, err)
 		return 0, se
@@ -72,10 +126,22 @@ func (l *Ledger) heightAt(ctx context.Context, msp string) (uint64, error) {
 	return info.Height, nil
 }
 
-// Block is one block of the channel (qscc GetBlockByNumber).
+// Height is the channel's block height at the gateway's peer.
+func (l *Ledger) Height(ctx context.Context) (uint64, error) { return l.ch.Height(ctx) }
+
+// Block is one block of the channel, from the gateway's peer.
 func (l *Ledger) Block(ctx context.Context, number uint64) (*common.Block, error) {
-	res, err := l.network.GetContract("qscc").EvaluateWithContext(ctx, "GetBlockByNumber",
-		client.WithArguments(l.cfg.Profile.Channel, strconv.FormatUint(number, 10)))
+	return l.ch.Block(ctx, number)
+}
+
+func (l *Ledger) heightAt(ctx context.Context, msp string) (uint64, error) {
+	return l.ch.heightAt(ctx, msp)
+}
+
+// Block is one block of the channel (qscc GetBlockByNumber).
+func (c *Channel) Block(ctx context.Context, number uint64) (*common.Block, error) {
+	res, err := c.network.GetContract("qscc").EvaluateWithContext(ctx, "GetBlockByNumber",
+		client.WithArguments(c.name, strconv.FormatUint(number, 10)))
 	if err != nil {
 		se, _ := classify(StageEvaluate, err)
 		return nil, se
@@ -97,44 +163,65 @@ func (l *Ledger) Block(ctx context.Context, number uint64) (*common.Block, error
 // re-checks every batch signature under the key registered at that point,
 // replays the rulebook from genesis and rebuilds the tree.
 type Chain struct {
-	g          ledger.Genesis
-	ix         *index
-	Blocks     uint64 // blocks walked
-	Txs        int    // valid transactions of the chaincode
-	InvalidTxs int    // transactions of the chaincode the peers marked invalid (ignored)
-	signer     note.Signer
-	vkey       string
+	ChainCounts
+	g      ledger.Genesis
+	ix     *index
+	signer note.Signer
+	vkey   string
 }
 
 // ReadChain walks blocks 0..height-1 of src, checks the hash chain, and
-// collects what valid transactions of chaincode wrote.
+// collects what valid transactions of chaincode wrote, in memory (records,
+// tree and all, for proofs). To verify a ledger, VerifyChain reads it once
+// in bounded memory.
 func ReadChain(ctx context.Context, src BlockSource, chaincode string) (*Chain, error) {
-	h, err := src.Height(ctx)
-	if err != nil {
+	c := &Chain{ix: newIndex(nil)}
+	if err := walkChain(ctx, src, chaincode, c.ix, &c.ChainCounts); err != nil {
 		return nil, err
 	}
-	c := &Chain{ix: newIndex(nil)}
+	if c.ix.genesis == nil {
+		return nil, fmt.Errorf("%w: chaincode %s was never initialised on this channel", ledger.ErrNotFound, chaincode)
+	}
+	return c, c.seal()
+}
+
+// ChainCounts are the blocks and transactions a walk read.
+type ChainCounts struct {
+	Blocks     uint64 `json:"blocks"`              // blocks walked
+	Txs        int    `json:"transactions"`        // valid transactions of the chaincode
+	InvalidTxs int    `json:"invalidTransactions"` // transactions of the chaincode the peers marked invalid (ignored)
+}
+
+// walkChain walks blocks 0..height-1 of src: it checks the hash chain,
+// each block's data hash and every valid transaction's endorsements, and
+// adds what the valid transactions of chaincode wrote to x, in block order.
+// A problem x's store reports (a verifier's) is returned as it is.
+func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index, c *ChainCounts) error {
+	h, err := src.Height(ctx)
+	if err != nil {
+		return err
+	}
 	var prev []byte
 	var orgs orgCAs
 	for n := uint64(0); n < h; n++ {
 		b, err := src.Block(ctx, n)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if b.Header == nil || b.Data == nil || b.Header.Number != n {
-			return nil, &ChainProblem{Block: n, What: "header missing or numbered wrong"}
+			return &ChainProblem{Block: n, What: "header missing or numbered wrong"}
 		}
 		if n > 0 && !bytes.Equal(b.Header.PreviousHash, prev) {
-			return nil, &ChainProblem{Block: n, What: "previous-block hash does not match block " + strconv.FormatUint(n-1, 10) + "'s header"}
+			return &ChainProblem{Block: n, What: "previous-block hash does not match block " + strconv.FormatUint(n-1, 10) + "'s header"}
 		}
 		if dh := sha256.Sum256(bytes.Join(b.Data.Data, nil)); !bytes.Equal(dh[:], b.Header.DataHash) {
-			return nil, &ChainProblem{Block: n, What: "data does not hash to the header's data hash: transactions altered"}
+			return &ChainProblem{Block: n, What: "data does not hash to the header's data hash: transactions altered"}
 		}
 		prev = headerHash(b.Header)
 		c.Blocks++
 		if n == 0 {
 			if orgs, err = channelOrgs(b); err != nil {
-				return nil, &ChainProblem{Block: n, What: fmt.Sprintf("channel configuration: %v", err)}
+				return &ChainProblem{Block: n, What: fmt.Sprintf("channel configuration: %v", err)}
 			}
 			continue
 		}
@@ -142,7 +229,7 @@ func ReadChain(ctx context.Context, src BlockSource, chaincode string) (*Chain, 
 		for i, env := range b.Data.Data {
 			writes, err := chaincodeWrites(env, chaincode)
 			if err != nil {
-				return nil, &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
+				return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
 			}
 			if writes == nil {
 				continue
@@ -152,18 +239,134 @@ func ReadChain(ctx context.Context, src BlockSource, chaincode string) (*Chain, 
 				continue
 			}
 			if err := orgs.checkEndorsements(writes.prp, writes.endorsements); err != nil {
-				return nil, &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d is marked valid but %v", i, err)}
+				return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d is marked valid but %v", i, err)}
 			}
 			c.Txs++
-			if err := c.ix.addTx(n, writes.txID, writes); err != nil {
-				return nil, &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
+			if err := x.addTx(n, writes.txID, writes); err != nil {
+				if errors.Is(err, verify.ErrCorrupt) || ctx.Err() != nil {
+					return err
+				}
+				return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
 			}
 		}
 	}
-	if c.ix.genesis == nil {
-		return nil, fmt.Errorf("%w: chaincode %s was never initialised on this channel", ledger.ErrNotFound, chaincode)
+	return nil
+}
+
+// ChainReport is what VerifyChain found: the blocks and transactions it
+// read, and the ledger's report.
+type ChainReport struct {
+	ChainCounts
+	verify.Report
+}
+
+// VerifyChain audits a space's ledger from the channel's blocks in one
+// reading: what ReadChain then verify.Ledger check (the hash chain, data
+// hashes and endorsements; every batch's signature under its writer's key
+// as registered at that point, the rulebook replayed from genesis, the tree
+// rebuilt from the records), with the tree head after each transaction
+// computed from the block order as the ledger service does, checked against
+// the tree the verifier rebuilds. Each batch goes to the verifier as its
+// block is read and is not kept: memory holds the rulebook's state and the
+// trees' right edges, not the ledger. pin, if not nil, is called with the
+// genesis the chain holds before any batch is checked; its error ends the
+// audit. A broken chain is a *ChainProblem, a ledger that is not whole a
+// *verify.Problem (the first found).
+func VerifyChain(ctx context.Context, src BlockSource, chaincode string, pin func(ledger.Genesis) error) (ChainReport, error) {
+	var rep ChainReport
+	st := &auditStore{ctx: ctx, pin: pin, roots: map[string]bool{}}
+	x := newIndex(nil)
+	x.st = st
+	err := walkChain(ctx, src, chaincode, x, &rep.ChainCounts)
+	if st.pinErr != nil {
+		return rep, st.pinErr
 	}
-	return c, c.seal()
+	if st.v == nil {
+		if err == nil {
+			err = fmt.Errorf("%w: chaincode %s was never initialised on this channel", ledger.ErrNotFound, chaincode)
+		}
+		return rep, err
+	}
+	if err != nil {
+		// A problem in the batches before the walk stopped comes first: the
+		// walk may have stopped for it.
+		if perr := st.v.Abort(); perr != nil {
+			return rep, perr
+		}
+		return rep, err
+	}
+	rep.Report, err = st.v.Close()
+	return rep, err
+}
+
+// auditStore is the indexStore of VerifyChain's walk: it keeps no records,
+// tree nodes or events. It hands each batch and each tree head to a
+// verifier as the index adds them, and keeps the batch roots seen (for the
+// index's check of a batch written twice). A record id written twice in
+// two transactions is found by the verifier's rulebook replay, which
+// refuses an id it has seen.
+type auditStore struct {
+	ctx    context.Context
+	pin    func(ledger.Genesis) error
+	pinErr error // pin's, returned as it is
+	v      *verify.Verifier
+	roots  map[string]bool
+}
+
+var errNotKept = errors.New("fabric: the audit's walk keeps no records")
+
+func (a *auditStore) update(fn func() error) error     { return fn() }
+func (a *auditStore) setPosition(uint64, []byte) error { return nil }
+func (a *auditStore) hashLeaves(func([]byte) []byte)   {}
+func (a *auditStore) recordIndex(string) (uint64, bool, error) {
+	return 0, false, nil
+}
+func (a *auditStore) batchPos(root string) (int, bool, error) { return 0, a.roots[root], nil }
+func (a *auditStore) record(uint64) ([]byte, string, string, error) {
+	return nil, "", "", errNotKept
+}
+func (a *auditStore) batch(int, bool) (*storedBatch, error) { return nil, errNotKept }
+func (a *auditStore) node(compact.NodeID) ([]byte, error)   { return nil, errNotKept }
+func (a *auditStore) headsFrom(uint64, int) ([]Head, error) { return nil, errNotKept }
+func (a *auditStore) events(int, int) ([]Event, error)      { return nil, errNotKept }
+func (a *auditStore) putNode(compact.NodeID, []byte) error  { return nil }
+func (a *auditStore) putEvent(int, Event) error             { return nil }
+func (a *auditStore) close() error                          { return nil }
+func (a *auditStore) postings(string, uint64, func(uint64) (bool, error)) error {
+	return errNotKept
+}
+
+func (a *auditStore) putGenesis(raw []byte) error {
+	var g ledger.Genesis
+	if err := json.Unmarshal(raw, &g); err != nil {
+		return fmt.Errorf("genesis: %w", err)
+	}
+	if a.pin != nil {
+		if a.pinErr = a.pin(g); a.pinErr != nil {
+			return a.pinErr
+		}
+	}
+	v, err := verify.New(a.ctx, g, "")
+	if err != nil {
+		return err
+	}
+	a.v = v
+	return nil
+}
+
+func (a *auditStore) putBatch(pos int, b *storedBatch, _ [][]string) error {
+	if a.v == nil {
+		return fmt.Errorf("batch %s before the genesis", b.Root)
+	}
+	a.roots[b.Root] = true
+	return a.v.Batch(b.StoredBatch)
+}
+
+func (a *auditStore) putHead(h Head) error {
+	if a.v == nil {
+		return errors.New("tree head before the genesis")
+	}
+	return a.v.Head(h.Size, h.Root)
 }
 
 // seal reads the genesis and makes the key for the checkpoint notes.

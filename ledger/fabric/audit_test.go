@@ -75,14 +75,37 @@ func TestAuditChain(t *testing.T) {
 	}
 	sameAsService(t, l, chain, batches)
 
+	// In one reading (tdsc fabric verify), from the other organisation's
+	// peer: the same report, blocks and transactions.
+	ch, err := OpenChannel(p, len(p.Orgs)-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	one, err := VerifyChain(ctx, ch, l.cfg.Chaincode, nil)
+	if err != nil || one.Report != rep || one.ChainCounts != chain.ChainCounts {
+		t.Fatalf("one reading: %+v (%v); read then verified: %+v %+v", one, err, chain.ChainCounts, rep)
+	}
+	errPin := errors.New("not the pinned genesis")
+	if _, err := VerifyChain(ctx, ch, l.cfg.Chaincode, func(g ledger.Genesis) error {
+		if g.Space != s.Genesis.Space {
+			t.Errorf("the pin saw space %q, want %q", g.Space, s.Genesis.Space)
+		}
+		return errPin
+	}); !errors.Is(err, errPin) {
+		t.Fatalf("pinned genesis refused: got %v", err)
+	}
+
 	height, err := l.Height(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = ReadChain(ctx, alteredBlock{l, height - 1}, l.cfg.Chaincode)
 	var cp *ChainProblem
-	if !errors.Is(err, ErrChain) || !errors.As(err, &cp) || cp.Block != height-1 {
-		t.Fatalf("altered block %d: got %v, want a chain problem at that block", height-1, err)
+	for _, read := range chainReaders(l.cfg.Chaincode) {
+		err := read(ctx, alteredBlock{l, height - 1})
+		if !errors.Is(err, ErrChain) || !errors.As(err, &cp) || cp.Block != height-1 {
+			t.Fatalf("altered block %d: got %v, want a chain problem at that block", height-1, err)
+		}
 	}
 	// The last transfer's completion says 4096 bytes; rewrite it in the last
 	// block, data hash and all.
@@ -95,11 +118,32 @@ func TestAuditChain(t *testing.T) {
 	if b, err := rw.Block(ctx, height-1); err != nil || proto.Equal(b, last) {
 		t.Fatalf("the last block does not hold the last batch (%v)", err)
 	}
-	_, err = ReadChain(ctx, rw, l.cfg.Chaincode)
-	if !errors.As(err, &cp) || cp.Block != height-1 || !strings.Contains(cp.What, "endorsement") {
-		t.Fatalf("rewritten last block: got %v, want an endorsement problem in block %d", err, height-1)
+	for _, read := range chainReaders(l.cfg.Chaincode) {
+		err := read(ctx, rw)
+		if !errors.As(err, &cp) || cp.Block != height-1 || !strings.Contains(cp.What, "endorsement") {
+			t.Fatalf("rewritten last block: got %v, want an endorsement problem in block %d", err, height-1)
+		}
+		t.Logf("rewritten block found: %v", err)
 	}
-	t.Logf("rewritten block found: %v", err)
+}
+
+// chainReaders read a chain both ways: ReadChain then verify.Ledger, and
+// VerifyChain in one reading.
+func chainReaders(chaincode string) []func(context.Context, BlockSource) error {
+	return []func(context.Context, BlockSource) error{
+		func(ctx context.Context, src BlockSource) error {
+			c, err := ReadChain(ctx, src, chaincode)
+			if err != nil {
+				return err
+			}
+			_, err = verify.Ledger(ctx, c, c.VerifierKey())
+			return err
+		},
+		func(ctx context.Context, src BlockSource) error {
+			_, err := VerifyChain(ctx, src, chaincode, nil)
+			return err
+		},
+	}
 }
 
 // sameAsService checks that an auditor reading the blocks gets the ledger

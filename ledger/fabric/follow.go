@@ -45,7 +45,7 @@ func (l *Ledger) follow() {
 		if l.ix.persistent() {
 			height, _ = l.Height(ctx) // 0 if the peer is away: one block an update
 		}
-		blocks, err := l.network.BlockEvents(ctx, client.WithStartBlock(next))
+		blocks, err := l.ch.network.BlockEvents(ctx, client.WithStartBlock(next))
 		if err == nil {
 			for b := range blocks {
 				var until uint64

@@ -66,15 +66,21 @@ func plainPayload(t testing.TB, tx *endorsedWrites) []byte {
 // only the genesis transaction of g.
 func genesisIndex(t *testing.T, g ledger.Genesis, disk bool) *index {
 	t.Helper()
+	x := emptyIndex(t, disk)
+	if err := addTx(x, 1, "tx-init", genesisTx(t, g)); err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// genesisTx is the transaction that initialises the chaincode with g.
+func genesisTx(t *testing.T, g ledger.Genesis) *endorsedWrites {
+	t.Helper()
 	raw, err := json.Marshal(&g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := emptyIndex(t, disk)
-	if err := addTx(x, 1, "tx-init", &endorsedWrites{writes: []*kvrwset.KVWrite{{Key: wire.KeyGenesis, Value: raw}}}); err != nil {
-		t.Fatal(err)
-	}
-	return x
+	return &endorsedWrites{writes: []*kvrwset.KVWrite{{Key: wire.KeyGenesis, Value: raw}}}
 }
 
 // emptyIndex is an empty index in memory, or in a new file if disk.

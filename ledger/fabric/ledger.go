@@ -132,10 +132,8 @@ func (c *Config) Validate() error {
 // Ledger is a connection to the tdsc chaincode of one space.
 type Ledger struct {
 	cfg      Config
-	conn     *grpc.ClientConn
-	gw       *client.Gateway
+	ch       *Channel // the connection to the gateway's peer
 	contract *client.Contract
-	network  *client.Network
 
 	mu     sync.Mutex
 	g      *ledger.Genesis
@@ -168,27 +166,15 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		return nil, err
 	}
 	org := cfg.Profile.Orgs[cfg.Org]
-	conn, err := dial(org)
+	ch, err := openChannel(cfg.Profile, cfg.Org, cfg.Timeout)
 	if err != nil {
 		return nil, err
 	}
-	id, sign, err := clientIdentity(org.MSPID, org.UserCert, org.UserKey)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	gw, err := connect(conn, id, sign, cfg.Timeout)
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("fabric: gateway: %w", err)
-	}
-	l := &Ledger{cfg: cfg, conn: conn, gw: gw, reqs: make(chan *request, 1024), stop: make(chan struct{}), done: make(chan struct{}),
+	l := &Ledger{cfg: cfg, ch: ch, reqs: make(chan *request, 1024), stop: make(chan struct{}), done: make(chan struct{}),
 		slots: make(chan struct{}, cfg.InFlight), followed: make(chan struct{})}
-	l.network = gw.GetNetwork(cfg.Profile.Channel)
-	l.contract = l.network.GetContract(cfg.Chaincode)
+	l.contract = ch.network.GetContract(cfg.Chaincode)
 	if err := l.setNoteKey(cfg.NoteKey); err != nil {
-		l.gw.Close() // not Close: nothing runs yet that it would wait for
-		l.conn.Close()
+		l.ch.Close() // not l.Close: nothing runs yet that it would wait for
 		return nil, err
 	}
 	if cfg.Follower != nil {
@@ -196,8 +182,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		// endorsers' peers are the others.
 		l.heights = cfg.Follower.heights
 	} else if l.heights, err = l.followPeers(org.MSPID); err != nil {
-		l.gw.Close()
-		l.conn.Close()
+		l.ch.Close()
 		return nil, err
 	}
 	if cfg.Follower != nil {
@@ -207,8 +192,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 		if l.view, err = openView(ctx, l); err != nil {
 			close(l.stop) // ends the heights' followers
 			l.heights.close()
-			l.gw.Close()
-			l.conn.Close()
+			l.ch.Close()
 			return nil, err
 		}
 		go l.follow()
@@ -363,8 +347,7 @@ func (l *Ledger) Close(ctx context.Context) error {
 			l.ix.st.close()
 			l.ixMu.Unlock()
 		}
-		l.gw.Close()
-		l.conn.Close()
+		l.ch.Close()
 	})
 	return nil
 }
@@ -390,7 +373,7 @@ func (l *Ledger) Init(ctx context.Context, g ledger.Genesis) error {
 		if err != nil {
 			return err
 		}
-		gw, err := connect(l.conn, id, sign, l.cfg.Timeout)
+		gw, err := connect(l.ch.conn, id, sign, l.cfg.Timeout)
 		if err != nil {
 			return fmt.Errorf("fabric: admin gateway: %w", err)
 		}

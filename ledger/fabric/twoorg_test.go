@@ -232,7 +232,7 @@ func tamper(t *testing.T, l *Ledger, tx *client.Transaction, old, new []byte) *c
 	ptx.Actions[0].Payload = marshal(t, &cap)
 	payload.Data = marshal(t, &ptx)
 	prepared.Envelope = &common.Envelope{Payload: marshal(t, &payload)}
-	altered, err := l.gw.NewTransaction(marshal(t, &prepared))
+	altered, err := l.ch.gw.NewTransaction(marshal(t, &prepared))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
+	"slices"
+	"sync"
 
 	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/compact"
@@ -66,133 +69,292 @@ func (p *Problem) Unwrap() error { return ErrCorrupt }
 
 // Ledger verifies the whole ledger in src against the checkpoint key vkey.
 func Ledger(ctx context.Context, src Source, vkey string) (Report, error) {
-	var rep Report
-	v, err := suite.NewNoteVerifier(vkey)
-	if err != nil {
-		return rep, fmt.Errorf("verify: checkpoint verifier key: %w", err)
-	}
 	g, err := src.Genesis(ctx)
 	if err != nil {
-		return rep, err
+		return Report{}, err
 	}
+	v, err := New(ctx, g, vkey)
+	if err != nil {
+		return Report{}, err
+	}
+	// The checkpoints first: each is checked when the tree reaches its size.
+	if err := src.Checkpoints(ctx, func(size uint64, n []byte) error {
+		return v.Checkpoint(size, append([]byte(nil), n...))
+	}); err != nil {
+		v.Close()
+		return Report{}, err
+	}
+	if err := src.Batches(ctx, 0, func(sb *ledger.StoredBatch) error { return v.Batch(copyBatch(sb)) }); err != nil {
+		// The first problem in what was read, if the walk stopped for it.
+		if perr := v.Abort(); perr != nil {
+			return Report{}, perr
+		}
+		return Report{}, err
+	}
+	return v.Close()
+}
+
+// Verifier checks a ledger given to it in order, as it is read: each batch
+// (strict decoding, leaves, root, signature under the writer's key as
+// registered at that point, the rulebook replayed) and the tree rebuilt from
+// the records, against checkpoints (signed notes) or tree heads (a root a
+// reader computed itself, such as ledger/fabric's from the blocks). It holds
+// the rulebook's state and the tree's right edge, not the records: a reader
+// that streams its batches verifies a ledger of any size in bounded memory.
+// Decoding and hashing run in parallel workers; the rulebook and the tree in
+// order.
+//
+// A checkpoint or head is checked when the rebuilt tree reaches its size:
+// at once if the batches given so far end at that size, or when a later
+// batch ends there. Give each before the batches that pass its size.
+type Verifier struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	g      ledger.Genesis
+	cs     *suite.Suite
+	nv     note.Verifier // nil: only heads are taken
+	origin string
+	mem    *rulebook.Mem
+	rng    *compact.Range
+	jobs   chan *job // to the decoding workers
+	queue  chan *job // in order, to the checker
+	done   chan struct{}
+
+	// Set by the checker; read after done, or through failed.
+	rep     Report
+	size    uint64
+	pending map[uint64]*job // checkpoints and heads past the tree's size
+	err     error
+	errMu   sync.Mutex
+	closing sync.Once
+}
+
+type job struct {
+	sb     *ledger.StoredBatch
+	b      *ledger.Batch
+	leaves [][]byte
+	prob   *Problem
+	done   chan struct{}
+	// A checkpoint (note) or a head (root) instead of a batch.
+	cp   bool
+	at   uint64
+	note []byte
+	root []byte
+}
+
+// New starts verifying the ledger of genesis g against the checkpoint key
+// vkey ("" if only heads will be given). Close it.
+func New(ctx context.Context, g ledger.Genesis, vkey string) (*Verifier, error) {
 	if err := g.CheckSuite(); err != nil {
-		return rep, fmt.Errorf("verify: genesis: %w", err)
+		return nil, fmt.Errorf("verify: genesis: %w", err)
 	}
 	cs := g.CryptoSuite()
-	if ks := suite.OfNoteVerifier(v); ks != cs {
-		return rep, fmt.Errorf("verify: checkpoint verifier key is of the %s suite, the space's genesis says %s", ks, cs)
-	}
-	cps := map[uint64][]byte{}
-	if err := src.Checkpoints(ctx, func(size uint64, n []byte) error {
-		cps[size] = append([]byte(nil), n...)
-		return nil
-	}); err != nil {
-		return rep, err
-	}
-	mem := rulebook.NewMem(g)
-	rng := (&compact.RangeFactory{Hash: cs.Merkle().HashChildren}).NewEmptyRange(0)
-	origin := "tdsc/ledger/" + g.Space
-
-	// Decoding and hashing run in parallel workers; the rulebook and tree in order.
-	type job struct {
-		sb     *ledger.StoredBatch
-		b      *ledger.Batch
-		leaves [][]byte
-		prob   *Problem
-		done   chan struct{}
+	var nv note.Verifier
+	if vkey != "" {
+		var err error
+		if nv, err = suite.NewNoteVerifier(vkey); err != nil {
+			return nil, fmt.Errorf("verify: checkpoint verifier key: %w", err)
+		}
+		if ks := suite.OfNoteVerifier(nv); ks != cs {
+			return nil, fmt.Errorf("verify: checkpoint verifier key is of the %s suite, the space's genesis says %s", ks, cs)
+		}
 	}
 	workers := runtime.GOMAXPROCS(0)
-	jobs := make(chan *job, 4*workers)
-	queue := make(chan *job, 4*workers)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	v := &Verifier{g: g, cs: cs, nv: nv, origin: "tdsc/ledger/" + g.Space, mem: rulebook.NewMem(g),
+		rng:  (&compact.RangeFactory{Hash: cs.Merkle().HashChildren}).NewEmptyRange(0),
+		jobs: make(chan *job, 4*workers), queue: make(chan *job, 4*workers), done: make(chan struct{}), pending: map[uint64]*job{}}
+	v.ctx, v.cancel = context.WithCancel(ctx)
 	for w := 0; w < workers; w++ {
 		go func() {
-			for j := range jobs {
+			for j := range v.jobs {
 				j.b, j.leaves, j.prob = decode(cs, j.sb)
 				close(j.done)
 			}
 		}()
 	}
-	walkErr := make(chan error, 1)
-	go func() {
-		err := src.Batches(ctx, 0, func(sb *ledger.StoredBatch) error {
-			cp := copyBatch(sb)
-			j := &job{sb: cp, done: make(chan struct{})}
-			select {
-			case jobs <- j:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			select {
-			case queue <- j:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			return nil
-		})
-		close(jobs)
-		close(queue)
-		walkErr <- err
-	}()
+	go v.check()
+	return v, nil
+}
 
-	var size uint64
-	for j := range queue {
-		<-j.done
-		sb := j.sb
-		if j.prob != nil {
-			return rep, j.prob
+// Batch gives the next batch in ledger order; v keeps sb until it is
+// checked (do not change it). It returns the first problem found so far
+// (stop reading then), or the context's error.
+func (v *Verifier) Batch(sb *ledger.StoredBatch) error {
+	return v.give(&job{sb: sb, done: make(chan struct{})}, true)
+}
+
+// Checkpoint gives a signed checkpoint note of the tree at size.
+func (v *Verifier) Checkpoint(size uint64, signed []byte) error {
+	if v.nv == nil {
+		return errors.New("verify: a checkpoint given, but no checkpoint key")
+	}
+	return v.give(&job{cp: true, at: size, note: signed}, false)
+}
+
+// Head gives the root of the tree at size, as a reader computed it.
+func (v *Verifier) Head(size uint64, root []byte) error {
+	return v.give(&job{cp: true, at: size, root: root}, false)
+}
+
+func (v *Verifier) give(j *job, decode bool) error {
+	if decode {
+		select {
+		case v.jobs <- j:
+		case <-v.ctx.Done():
+			return v.failed()
 		}
-		if sb.FirstIndex != size {
-			return rep, &Problem{Batch: sb.Root, Index: sb.FirstIndex, What: fmt.Sprintf("starts at index %d, the previous batch ended at %d: records lost or reordered", sb.FirstIndex, size)}
+	}
+	select {
+	case v.queue <- j:
+		return nil
+	case <-v.ctx.Done():
+		return v.failed()
+	}
+}
+
+// failed is the first problem, or the context's error.
+func (v *Verifier) failed() error {
+	v.errMu.Lock()
+	defer v.errMu.Unlock()
+	if v.err != nil {
+		return v.err
+	}
+	return v.ctx.Err()
+}
+
+// Close says the whole ledger was given: it waits until everything is
+// checked and returns the report, or the first problem (a checkpoint at a
+// size no batch ended at is one). Give nothing after Close or Abort.
+func (v *Verifier) Close() (Report, error) {
+	if err := v.Abort(); err != nil {
+		return v.rep, err
+	}
+	for _, s := range slices.Sorted(maps.Keys(v.pending)) {
+		return v.rep, &Problem{Checkpoint: s, What: fmt.Sprintf("no batch ends at this size (the ledger holds %d records)", v.size)}
+	}
+	v.rep.Records = v.size
+	if root, _ := v.rng.GetRootHash(nil); root != nil {
+		v.rep.Root = hex.EncodeToString(root)
+	}
+	return v.rep, nil
+}
+
+// Abort says the reading stopped short (the reader's own error): it waits
+// until what was given is checked and returns the first problem in it, or
+// nil.
+func (v *Verifier) Abort() error {
+	v.wait()
+	v.errMu.Lock()
+	defer v.errMu.Unlock()
+	return v.err
+}
+
+func (v *Verifier) wait() {
+	v.closing.Do(func() {
+		close(v.jobs)
+		close(v.queue)
+	})
+	<-v.done
+	v.cancel()
+}
+
+// check takes the queue in order; after the first problem it only drains it.
+func (v *Verifier) check() {
+	defer close(v.done)
+	for j := range v.queue {
+		if err := v.ctx.Err(); err != nil {
+			v.fail(err) // cancelled by the caller: the report is not whole
+			continue
 		}
-		b := j.b
-		key, err := rulebook.WriterKey(mem, b.Writer, b.KeyID)
+		var err error
+		if j.cp {
+			err = v.checkpoint(j)
+		} else {
+			<-j.done
+			err = v.batch(j)
+		}
 		if err != nil {
-			return rep, &Problem{Batch: sb.Root, Index: sb.FirstIndex, What: fmt.Sprintf("writer %s key %s: %v", b.Writer, b.KeyID, err)}
-		}
-		if err := b.VerifySignature(key); err != nil {
-			return rep, &Problem{Batch: sb.Root, Index: sb.FirstIndex, What: err.Error()}
-		}
-		ov := rulebook.NewOverlay(mem)
-		for i := range b.Records {
-			ch, err := rulebook.Apply(ov, g, b.Writer, &b.Records[i])
-			if err != nil {
-				return rep, &Problem{Batch: sb.Root, Index: sb.FirstIndex + uint64(i), RecordID: b.Records[i].ID, What: "rulebook replay: " + err.Error()}
-			}
-			ov.Put(ch...)
-		}
-		mem.Put(ov.Changes()...)
-		for _, l := range j.leaves {
-			if err := rng.Append(l, nil); err != nil {
-				return rep, err
-			}
-		}
-		size += uint64(len(j.leaves))
-		if sb.TreeSize != size {
-			return rep, &Problem{Batch: sb.Root, Index: sb.FirstIndex, What: fmt.Sprintf("header says tree size %d after the batch, records make it %d", sb.TreeSize, size)}
-		}
-		rep.Batches++
-		if n, ok := cps[size]; ok {
-			root, _ := rng.GetRootHash(nil)
-			if p := checkCheckpoint(n, v, origin, size, root); p != nil {
-				return rep, p
-			}
-			delete(cps, size)
-			rep.Checkpoints++
+			v.fail(err)
+			v.cancel()
 		}
 	}
-	if err := <-walkErr; err != nil {
-		return rep, err
+}
+
+// fail keeps the first error.
+func (v *Verifier) fail(err error) {
+	v.errMu.Lock()
+	defer v.errMu.Unlock()
+	if v.err == nil {
+		v.err = err
 	}
-	for s := range cps {
-		return rep, &Problem{Checkpoint: s, What: fmt.Sprintf("no batch ends at this size (the ledger holds %d records)", size)}
+}
+
+// checkpoint checks j now if the tree is at its size, later if it is past.
+func (v *Verifier) checkpoint(j *job) error {
+	switch {
+	case j.at == 0 || j.at > v.size:
+		v.pending[j.at] = j
+		return nil
+	case j.at < v.size:
+		return &Problem{Checkpoint: j.at, What: fmt.Sprintf("given after batches that took the tree past it, to %d records", v.size)}
 	}
-	rep.Records = size
-	if root, _ := rng.GetRootHash(nil); root != nil {
-		rep.Root = hex.EncodeToString(root)
+	root, _ := v.rng.GetRootHash(nil)
+	if p := v.checkRoot(j, root); p != nil {
+		return p
 	}
-	return rep, nil
+	v.rep.Checkpoints++
+	return nil
+}
+
+func (v *Verifier) checkRoot(j *job, root []byte) *Problem {
+	if j.note != nil {
+		return checkCheckpoint(j.note, v.nv, v.origin, j.at, root)
+	}
+	if !bytes.Equal(j.root, root) {
+		return &Problem{Checkpoint: j.at, What: fmt.Sprintf("the head's root is %x; the rebuilt tree has %x", j.root, root)}
+	}
+	return nil
+}
+
+func (v *Verifier) batch(j *job) error {
+	sb, b := j.sb, j.b
+	if j.prob != nil {
+		return j.prob
+	}
+	if sb.FirstIndex != v.size {
+		return &Problem{Batch: sb.Root, Index: sb.FirstIndex, What: fmt.Sprintf("starts at index %d, the previous batch ended at %d: records lost or reordered", sb.FirstIndex, v.size)}
+	}
+	key, err := rulebook.WriterKey(v.mem, b.Writer, b.KeyID)
+	if err != nil {
+		return &Problem{Batch: sb.Root, Index: sb.FirstIndex, What: fmt.Sprintf("writer %s key %s: %v", b.Writer, b.KeyID, err)}
+	}
+	if err := b.VerifySignature(key); err != nil {
+		return &Problem{Batch: sb.Root, Index: sb.FirstIndex, What: err.Error()}
+	}
+	ov := rulebook.NewOverlay(v.mem)
+	for i := range b.Records {
+		ch, err := rulebook.Apply(ov, v.g, b.Writer, &b.Records[i])
+		if err != nil {
+			return &Problem{Batch: sb.Root, Index: sb.FirstIndex + uint64(i), RecordID: b.Records[i].ID, What: "rulebook replay: " + err.Error()}
+		}
+		ov.Put(ch...)
+	}
+	v.mem.Put(ov.Changes()...)
+	for _, l := range j.leaves {
+		if err := v.rng.Append(l, nil); err != nil {
+			return err
+		}
+	}
+	v.size += uint64(len(j.leaves))
+	if sb.TreeSize != v.size {
+		return &Problem{Batch: sb.Root, Index: sb.FirstIndex, What: fmt.Sprintf("header says tree size %d after the batch, records make it %d", sb.TreeSize, v.size)}
+	}
+	v.rep.Batches++
+	if c, ok := v.pending[v.size]; ok {
+		delete(v.pending, v.size)
+		return v.checkpoint(c)
+	}
+	return nil
 }
 
 func copyBatch(sb *ledger.StoredBatch) *ledger.StoredBatch {

@@ -2,11 +2,13 @@ package verify_test
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/tdsc/tdsc/identity"
@@ -152,5 +154,140 @@ func TestLedgerProblems(t *testing.T) {
 				t.Fatalf("got %v, want a problem saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// rootOf is the tree root over the leaves of batches, computed apart from
+// the verifier.
+func rootOf(t *testing.T, batches []*ledger.StoredBatch) (uint64, []byte) {
+	t.Helper()
+	rng := (&compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}).NewEmptyRange(0)
+	for _, b := range batches {
+		for _, l := range b.Leaves {
+			if err := rng.Append(l, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	root, err := rng.GetRootHash(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rng.End(), root
+}
+
+// TestVerifierHeads gives the batches one by one with tree heads between
+// them, as a reader that computes the heads itself does (ledger/fabric's
+// audit): a head is checked when the tree is at its size, or later when a
+// batch ends there; a wrong root, a head given after the tree passed it, or
+// one at a size no batch ends at is a problem, and a batch given after a
+// problem gets it back.
+func TestVerifierHeads(t *testing.T) {
+	_, m, _ := build(t)
+	ctx := context.Background()
+	size1, root1 := rootOf(t, m.batches[:1])
+	size, root := rootOf(t, m.batches)
+	tests := []struct {
+		name string
+		give func(v *verify.Verifier) error
+		want string // in the problem; "" when whole
+	}{
+		{"heads after their batches", func(v *verify.Verifier) error {
+			for i, b := range m.batches {
+				if err := v.Batch(b); err != nil {
+					return err
+				}
+				s, r := rootOf(t, m.batches[:i+1])
+				if err := v.Head(s, r); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, ""},
+		{"head before its batch", func(v *verify.Verifier) error {
+			if err := v.Head(size, root); err != nil {
+				return err
+			}
+			for _, b := range m.batches {
+				if err := v.Batch(b); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, ""},
+		{"wrong root", func(v *verify.Verifier) error {
+			v.Batch(m.batches[0])
+			return v.Head(size1, root)
+		}, "checkpoint at tree size 2: the head's root is"},
+		{"head after the tree passed it", func(v *verify.Verifier) error {
+			v.Batch(m.batches[0])
+			v.Batch(m.batches[1])
+			return v.Head(size1, root1)
+		}, "checkpoint at tree size 2: given after batches"},
+		{"no batch ends at the head's size", func(v *verify.Verifier) error {
+			v.Head(3, root)
+			for _, b := range m.batches {
+				v.Batch(b)
+			}
+			return nil
+		}, "checkpoint at tree size 3: no batch ends at this size"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := verify.New(ctx, m.g, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.give(v)
+			rep, err := v.Close()
+			if tt.want == "" {
+				if err != nil || rep.Records != size || rep.Batches != len(m.batches) || rep.Checkpoints == 0 || rep.Root != hex.EncodeToString(root) {
+					t.Fatalf("whole ledger: %+v %v", rep, err)
+				}
+				return
+			}
+			var p *verify.Problem
+			if !errors.As(err, &p) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want a problem saying %q", err, tt.want)
+			}
+		})
+	}
+
+	// After a problem the next batch gets it back, so a reader stops.
+	v, err := verify.New(ctx, m.g, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := *m.batches[1]
+	bad.Signature = m.batches[0].Signature
+	v.Batch(m.batches[0])
+	v.Batch(&bad)
+	var got error
+	for i := 0; i < 100 && got == nil; i++ {
+		got = v.Batch(m.batches[2]) // the checker may not have reached the bad one yet
+	}
+	if abort := v.Abort(); !errors.Is(got, verify.ErrCorrupt) || abort != got {
+		t.Fatalf("batch after a bad one: %v (abort %v), want the problem", got, abort)
+	}
+}
+
+// failingSource fails its walk after the first batch.
+type failingSource struct{ *memSource }
+
+var errRead = errors.New("read failed")
+
+func (f failingSource) Batches(ctx context.Context, from uint64, fn func(*ledger.StoredBatch) error) error {
+	if err := fn(f.batches[0]); err != nil {
+		return err
+	}
+	return errRead
+}
+
+// TestLedgerReadError: a source that fails half way gets its own error, not
+// a problem with the checkpoints the batches never reached.
+func TestLedgerReadError(t *testing.T) {
+	_, m, vkey := build(t)
+	if _, err := verify.Ledger(context.Background(), failingSource{m}, vkey); !errors.Is(err, errRead) {
+		t.Fatalf("got %v, want the read error", err)
 	}
 }

@@ -30,7 +30,7 @@ type FabricOptions struct {
 
 // Fabric opens the Fabric backend for a space and returns the handler over it
 // and the open ledger (close it when done). The dashboard's verification
-// reads the channel's blocks (fabric.ReadChain).
+// reads the channel's blocks (fabric.VerifyChain).
 func Fabric(ctx context.Context, o FabricOptions) (http.Handler, *fabric.Ledger, error) {
 	p, err := fabric.LoadProfile(o.Profile)
 	if err != nil {
@@ -77,15 +77,13 @@ func Fabric(ctx context.Context, o FabricOptions) (http.Handler, *fabric.Ledger,
 	return h, l, nil
 }
 
-// VerifyFabric audits a space's ledger from the channel's blocks: the block
-// hash chain, each block's data hash and endorsements, then the same checks
-// as for the embedded ledger over the valid transactions' writes.
+// VerifyFabric audits a space's ledger from the channel's blocks in one
+// reading (fabric.VerifyChain): the block hash chain, each block's data hash
+// and endorsements, then the same checks as for the embedded ledger over the
+// valid transactions' writes.
 func VerifyFabric(ctx context.Context, l *fabric.Ledger) (verify.Report, error) {
-	chain, err := fabric.ReadChain(ctx, l, l.Chaincode())
-	if err != nil {
-		return verify.Report{}, err
-	}
-	return verify.Ledger(ctx, chain, chain.VerifierKey())
+	rep, err := fabric.VerifyChain(ctx, l, l.Chaincode(), nil)
+	return rep.Report, err
 }
 
 // noteKey loads the checkpoint signer key, or creates it (0600) with its
