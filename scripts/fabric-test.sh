@@ -25,6 +25,11 @@ t1=$SECONDS
 cd "$ROOT"
 export TDSC_FABRIC=1 TDSC_FABRIC_PROFILE=$TDSC_FABRIC_DIR/profile.json
 go test -count=1 "$@" ./chaincode/... ./ledger/fabric/...
+# The audit commands against the network (the rest of cmd/tdsc runs in the
+# default tier).
+if [ $# -eq 0 ]; then
+  go test -count=1 -run '^TestFabricVerifyCLI$' ./cmd/tdsc/
+fi
 # Last, as they stop and restart the network: an outage mid-run, under the
 # backend, then under two connectors writing through the ledger service.
 if [ $# -eq 0 ]; then

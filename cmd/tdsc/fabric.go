@@ -22,6 +22,7 @@ func newFabricCmd() *cobra.Command {
 
 func newFabricVerifyCmd() *cobra.Command {
 	var profile, chaincode, out string
+	var org int
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Audit a space's ledger from the channel's blocks",
@@ -45,7 +46,10 @@ Exits non-zero naming the block, batch or record where it breaks.`,
 			if chaincode == "" {
 				chaincode = p.Chaincode
 			}
-			ch, err := fabric.OpenChannel(p, 0)
+			if org < 0 || org >= len(p.Orgs) {
+				return fmt.Errorf("--org %d: the profile has %d organisations (0 to %d)", org, len(p.Orgs), len(p.Orgs)-1)
+			}
+			ch, err := fabric.OpenChannel(p, org)
 			if err != nil {
 				return err
 			}
@@ -64,6 +68,7 @@ Exits non-zero naming the block, batch or record where it breaks.`,
 	}
 	cmd.Flags().StringVar(&profile, "profile", filepath.Join(".cache", "fabric", "net", "profile.json"), "network profile (written by scripts/fabric.sh up)")
 	cmd.Flags().StringVar(&chaincode, "chaincode", "", "the space's chaincode (default: the profile's)")
+	cmd.Flags().IntVar(&org, "org", 0, "which of the profile's organisations (0-based) reads the blocks: its peer, as its user (an auditor reads from the peer it trusts)")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
 	return cmd
 }

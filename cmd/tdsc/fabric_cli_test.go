@@ -1,0 +1,55 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestFabricVerifyCLI (Fabric tier: scripts/fabric-test.sh) writes a space
+// with `tdsc bench fabric`, then audits it from the blocks with `tdsc fabric
+// verify` from each organisation's peer and with `tdsc audit verify --ledger
+// fabric`: the same records and root every time; an --org the profile does
+// not have is refused naming the flag.
+func TestFabricVerifyCLI(t *testing.T) {
+	profile := os.Getenv("TDSC_FABRIC_PROFILE")
+	if os.Getenv("TDSC_FABRIC") != "1" || profile == "" {
+		t.Skip("Fabric tier: run scripts/fabric-test.sh (or set TDSC_FABRIC=1 and TDSC_FABRIC_PROFILE with a network up)")
+	}
+	out, err := runLedgerCLI(t, "bench", "fabric", "--profile", profile, "--records", "3000", "--batch", "250", "--streams", "4", "-o", "json")
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	var bench struct {
+		Records   int    `json:"records"`
+		Chaincode string `json:"chaincode"`
+	}
+	if err := json.Unmarshal([]byte(out), &bench); err != nil || bench.Chaincode == "" {
+		t.Fatalf("bench output %q: %v", out, err)
+	}
+	var root string
+	for _, org := range []string{"0", "1"} {
+		out, err := runLedgerCLI(t, "fabric", "verify", "--profile", profile, "--chaincode", bench.Chaincode, "--org", org, "-o", "json")
+		if err != nil {
+			t.Fatalf("fabric verify --org %s: %v\n%s", org, err, out)
+		}
+		var rep struct {
+			Blocks  uint64 `json:"blocks"`
+			Txs     int    `json:"transactions"`
+			Records int    `json:"records"`
+			Root    string `json:"root"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Records != bench.Records || rep.Txs == 0 || rep.Root == "" || (root != "" && rep.Root != root) {
+			t.Fatalf("fabric verify --org %s: %q (%v), want %d records and root %s", org, out, err, bench.Records, root)
+		}
+		root = rep.Root
+	}
+	out, err = runLedgerCLI(t, "audit", "verify", "--ledger", "fabric:"+profile, "--chaincode", bench.Chaincode)
+	if err != nil || !strings.Contains(out, "ledger whole") || !strings.Contains(out, root) {
+		t.Fatalf("audit verify --ledger fabric: %v\n%s", err, out)
+	}
+	if _, err := runLedgerCLI(t, "fabric", "verify", "--profile", profile, "--chaincode", bench.Chaincode, "--org", "7"); err == nil || !strings.Contains(err.Error(), "--org 7") {
+		t.Fatalf("--org 7: %v", err)
+	}
+}
