@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
@@ -119,5 +123,57 @@ func TestAuditStore(t *testing.T) {
 	x, _ = auditIndex(func(ledger.Genesis) error { return errPin })
 	if err := addTx(x, 1, "tx-init", gtx); !errors.Is(err, errPin) {
 		t.Fatalf("pin: %v", err)
+	}
+}
+
+// slowBlocks serves numbered empty blocks, each after a delay that varies
+// by number (so requests in flight finish out of order), failing at fail.
+type slowBlocks struct {
+	h, fail  uint64
+	inFlight atomic.Int32
+	most     atomic.Int32
+}
+
+var errFetch = errors.New("fetch failed")
+
+func (s *slowBlocks) Height(context.Context) (uint64, error) { return s.h, nil }
+func (s *slowBlocks) Block(ctx context.Context, n uint64) (*common.Block, error) {
+	k := s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	for m := s.most.Load(); k > m && !s.most.CompareAndSwap(m, k); m = s.most.Load() {
+	}
+	time.Sleep(time.Duration((n*7)%5) * time.Millisecond)
+	if n == s.fail {
+		return nil, errFetch
+	}
+	return &common.Block{Header: &common.BlockHeader{Number: n}}, nil
+}
+
+// TestFetchBlocks: blocks fetched ahead come in order, with at most
+// fetchAhead+1 requests in flight; an error comes at its block.
+func TestFetchBlocks(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src := &slowBlocks{h: 40, fail: 1 << 62}
+	next := fetchBlocks(ctx, src, src.h)
+	for n := uint64(0); n < src.h; n++ {
+		b, err := next()
+		if err != nil || b.Header.Number != n {
+			t.Fatalf("block %d: got %v %v", n, b, err)
+		}
+	}
+	if m := src.most.Load(); m < 2 || m > fetchAhead+1 {
+		t.Fatalf("%d requests in flight at most, want 2 to %d", m, fetchAhead+1)
+	}
+	src = &slowBlocks{h: 40, fail: 9}
+	next = fetchBlocks(ctx, src, src.h)
+	for n := uint64(0); ; n++ {
+		_, err := next()
+		if err != nil {
+			if n != 9 || !errors.Is(err, errFetch) {
+				t.Fatalf("error at block %d: %v, want %v at 9", n, err, errFetch)
+			}
+			break
+		}
 	}
 }
