@@ -42,19 +42,7 @@ func TestAuditStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	txs := [][]*ledger.Batch{w.Setup}
-	for i := 0; ; i++ {
-		var group []*ledger.Batch
-		for _, st := range w.Streams {
-			if i < len(st) {
-				group = append(group, st[i])
-			}
-		}
-		if group == nil {
-			break
-		}
-		txs = append(txs, group)
-	}
+	txs := streamTxs(w)
 	mem := genesisIndex(t, s.Genesis, false)
 	var pinned ledger.Genesis
 	x, st := auditIndex(func(g ledger.Genesis) error { pinned = g; return nil })

@@ -136,6 +136,24 @@ func allHeads(t testing.TB, x *index) []Head {
 	return hs
 }
 
+// streamTxs groups a workload into transactions as concurrent writers
+// would: the setup, then each stream's i-th batch together.
+func streamTxs(w *ledgertest.Workload) [][]*ledger.Batch {
+	txs := [][]*ledger.Batch{w.Setup}
+	for i := 0; ; i++ {
+		var group []*ledger.Batch
+		for _, st := range w.Streams {
+			if i < len(st) {
+				group = append(group, st[i])
+			}
+		}
+		if group == nil {
+			return txs
+		}
+		txs = append(txs, group)
+	}
+}
+
 // TestIndexFromBlocks builds the index from transactions of several batches
 // each and checks that the batches take their indexes in the order the
 // chaincode checked them, that
@@ -154,19 +172,7 @@ func testIndexFromBlocks(t *testing.T, disk bool) {
 		t.Fatal(err)
 	}
 	x := genesisIndex(t, s.Genesis, disk)
-	txs := [][]*ledger.Batch{w.Setup}
-	for i := 0; ; i++ {
-		var group []*ledger.Batch
-		for _, st := range w.Streams {
-			if i < len(st) {
-				group = append(group, st[i])
-			}
-		}
-		if group == nil {
-			break
-		}
-		txs = append(txs, group)
-	}
+	txs := streamTxs(w)
 	var order []*ledger.Batch
 	for n, bs := range txs {
 		if err := addTx(x, uint64(n+2), fmt.Sprintf("tx-%d", n), committed(t, bs)); err != nil {
