@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -15,7 +16,7 @@ func newFabricCmd() *cobra.Command {
 		Use:   "fabric",
 		Short: "Work with the ledger on a Hyperledger Fabric network: a local one (up, down, status), the ledger service over it, the audit from its blocks",
 	}
-	cmd.AddCommand(newFabricVerifyCmd(), newFabricServeCmd())
+	cmd.AddCommand(newFabricVerifyCmd(), newFabricServeCmd(), newFabricIndexCmd())
 	cmd.AddCommand(newFabricNetCmds()...)
 	return cmd
 }
@@ -69,6 +70,78 @@ Exits non-zero naming the block, batch or record where it breaks.`,
 	cmd.Flags().StringVar(&profile, "profile", filepath.Join(".cache", "fabric", "net", "profile.json"), "network profile (written by scripts/fabric.sh up)")
 	cmd.Flags().StringVar(&chaincode, "chaincode", "", "the space's chaincode (default: the profile's)")
 	cmd.Flags().IntVar(&org, "org", 0, "which of the profile's organisations (0-based) reads the blocks: its peer, as its user (an auditor reads from the peer it trusts)")
+	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
+	return cmd
+}
+
+func newFabricIndexCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "index",
+		Short: "Work with a ledger service's index file (tdsc fabric serve --index)",
+	}
+	cmd.AddCommand(newFabricIndexCheckCmd())
+	return cmd
+}
+
+func newFabricIndexCheckCmd() *cobra.Command {
+	var profile, chaincode, file, out string
+	var org int
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Check a stopped ledger service's index file against the channel's blocks",
+		Long: `Reads the blocks the index file holds (with the checks of 'tdsc fabric
+verify': hash chain, data hashes, endorsements), builds the index they make
+into a temporary file, and compares the two entry by entry: records,
+batches, tree nodes, tree heads, events, lookups, postings, and the block
+the file has read up to. Stop the service first (the file is opened
+read-only; a running service holds it). Exits non-zero listing the first
+differences; to repair, remove the file and start the service again: it
+reads the channel into a new one.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			p, err := fabric.LoadProfile(profile)
+			if err != nil {
+				return err
+			}
+			if chaincode == "" {
+				chaincode = p.Chaincode
+			}
+			if org < 0 || org >= len(p.Orgs) {
+				return fmt.Errorf("--org %d: the profile has %d organisations (0 to %d)", org, len(p.Orgs), len(p.Orgs)-1)
+			}
+			if file == "" {
+				file = defaultIndexFile(profile, chaincode, org)
+			}
+			ch, err := fabric.OpenChannel(p, org)
+			if err != nil {
+				return err
+			}
+			defer ch.Close()
+			rep, err := fabric.CheckIndexFile(ctx, ch, file, p.Channel, chaincode)
+			if out == "json" && (err == nil || errors.Is(err, fabric.ErrIndexDiffers)) {
+				if jerr := json.NewEncoder(cmd.OutOrStdout()).Encode(rep); jerr != nil {
+					return jerr
+				}
+				return err
+			}
+			if err != nil {
+				for _, d := range rep.Differences {
+					fmt.Fprintln(cmd.ErrOrStderr(), "differs:", d)
+				}
+				if rep.More > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "and %d more\n", rep.More)
+				}
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "index file %s is whole: %d blocks, %d records in %d batches, as the blocks make them\n",
+				file, rep.Blocks, rep.Records, rep.Batches)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&profile, "profile", filepath.Join(".cache", "fabric", "net", "profile.json"), "network profile (written by scripts/fabric.sh up)")
+	cmd.Flags().StringVar(&chaincode, "chaincode", "", "the space's chaincode (default: the profile's)")
+	cmd.Flags().IntVar(&org, "org", 0, "the organisation (0-based) whose peer serves the blocks, and whose service's file is the default")
+	cmd.Flags().StringVar(&file, "index", "", "the index file (default: the one tdsc fabric serve keeps for --org beside the profile)")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
 	return cmd
 }

@@ -1,17 +1,23 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tdsc/tdsc/ledger/fabric"
 )
 
 // TestFabricVerifyCLI (Fabric tier: scripts/fabric-test.sh) writes a space
 // with `tdsc bench fabric`, then audits it from the blocks with `tdsc fabric
 // verify` from each organisation's peer and with `tdsc audit verify --ledger
 // fabric`: the same records and root every time; an --org the profile does
-// not have is refused naming the flag.
+// not have is refused naming the flag. Then `tdsc fabric index check` finds
+// an index file a ledger's follower wrote whole, and names a missing one.
 func TestFabricVerifyCLI(t *testing.T) {
 	profile := os.Getenv("TDSC_FABRIC_PROFILE")
 	if os.Getenv("TDSC_FABRIC") != "1" || profile == "" {
@@ -51,5 +57,29 @@ func TestFabricVerifyCLI(t *testing.T) {
 	}
 	if _, err := runLedgerCLI(t, "fabric", "verify", "--profile", profile, "--chaincode", bench.Chaincode, "--org", "7"); err == nil || !strings.Contains(err.Error(), "--org 7") {
 		t.Fatalf("--org 7: %v", err)
+	}
+
+	// An index file a ledger's follower wrote, checked against the blocks.
+	p, err := fabric.LoadProfile(profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "index")
+	ctx := context.Background()
+	l, err := fabric.Open(ctx, fabric.Config{Profile: p, Chaincode: bench.Chaincode, IndexFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := l.Head(ctx) // once the follower holds every block
+	l.Close(ctx)
+	if err != nil || h.Size != uint64(bench.Records) {
+		t.Fatalf("head %d (%v), want %d", h.Size, err, bench.Records)
+	}
+	out, err = runLedgerCLI(t, "fabric", "index", "check", "--profile", profile, "--chaincode", bench.Chaincode, "--index", file, "--org", "1")
+	if err != nil || !strings.Contains(out, "is whole") || !strings.Contains(out, fmt.Sprintf("%d records", bench.Records)) {
+		t.Fatalf("fabric index check: %v\n%s", err, out)
+	}
+	if _, err := runLedgerCLI(t, "fabric", "index", "check", "--profile", profile, "--chaincode", bench.Chaincode, "--index", file+".none"); err == nil || !strings.Contains(err.Error(), "index file") {
+		t.Fatalf("a missing index file: %v", err)
 	}
 }

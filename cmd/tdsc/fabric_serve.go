@@ -59,7 +59,7 @@ the last block it read instead of reading the channel from block 0.`,
 					}
 					cc = p.Chaincode
 				}
-				indexFile = filepath.Join(filepath.Dir(profile), fmt.Sprintf("fabric-%s.org%d.index", cc, org))
+				indexFile = defaultIndexFile(profile, cc, org)
 			}
 			h, l, err := ledgerhttp.Fabric(ctx, ledgerhttp.FabricOptions{Options: ledgerhttp.Options{Audience: audience, SecureCookies: secure, Log: log, Context: ctx},
 				Profile: profile, Chaincode: chaincode, Deploy: deploy, Genesis: g, NoteKeyFile: keyFile, IndexFile: indexFile, Org: org})
@@ -91,4 +91,10 @@ the last block it read instead of reading the channel from block 0.`,
 	cmd.Flags().BoolVar(&secure, "secure-cookies", false, "mark the dashboard's session cookie Secure (TLS ends in front of this service)")
 	tlsFlags.add(cmd)
 	return cmd
+}
+
+// defaultIndexFile is where `tdsc fabric serve` keeps the index of
+// chaincode's ledger for organisation org: beside the profile.
+func defaultIndexFile(profile, chaincode string, org int) string {
+	return filepath.Join(filepath.Dir(profile), fmt.Sprintf("fabric-%s.org%d.index", chaincode, org))
 }

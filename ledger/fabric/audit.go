@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
 	"time"
@@ -176,7 +177,7 @@ type Chain struct {
 // in bounded memory.
 func ReadChain(ctx context.Context, src BlockSource, chaincode string) (*Chain, error) {
 	c := &Chain{ix: newIndex(nil)}
-	if err := walkChain(ctx, src, chaincode, c.ix, &c.ChainCounts); err != nil {
+	if err := walkChain(ctx, src, chaincode, c.ix, &c.ChainCounts, math.MaxUint64); err != nil {
 		return nil, err
 	}
 	if c.ix.genesis == nil {
@@ -192,21 +193,24 @@ type ChainCounts struct {
 	InvalidTxs int    `json:"invalidTransactions"` // transactions of the chaincode the peers marked invalid (ignored)
 }
 
-// walkChain walks blocks 0..height-1 of src: it checks the hash chain,
-// each block's data hash and every valid transaction's endorsements, and
-// adds what the valid transactions of chaincode wrote to x, in block order.
-// A problem x's store reports (a verifier's) is returned as it is.
-func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index, c *ChainCounts) error {
+// walkChain walks blocks 0..height-1 of src (or 0..until-1, if until is
+// lower): it checks the hash chain, each block's data hash and every valid
+// transaction's endorsements, and adds what the valid transactions of
+// chaincode wrote to x, in block order, up to walkBlocksPerUpdate blocks to
+// an update of x's store (with the position after them). A problem x's
+// store reports (a verifier's) is returned as it is.
+func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index, c *ChainCounts, until uint64) error {
 	h, err := src.Height(ctx)
 	if err != nil {
 		return err
 	}
+	h = min(h, until)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the fetching if the walk stops early
 	next := fetchBlocks(ctx, src, h)
 	var prev []byte
 	var orgs orgCAs
-	for n := uint64(0); n < h; n++ {
+	block := func(n uint64) error {
 		b, err := next()
 		if err != nil {
 			return err
@@ -226,7 +230,7 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 			if orgs, err = channelOrgs(b); err != nil {
 				return &ChainProblem{Block: n, What: fmt.Sprintf("channel configuration: %v", err)}
 			}
-			continue
+			return nil
 		}
 		flags := txFilter(b)
 		for i, env := range b.Data.Data {
@@ -252,9 +256,27 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 				return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
 			}
 		}
+		return nil
+	}
+	for n := uint64(0); n < h; {
+		if err := x.update(func() error {
+			for end := min(n+walkBlocksPerUpdate, h); n < end; n++ {
+				if err := block(n); err != nil {
+					return err
+				}
+			}
+			return x.st.setPosition(n, prev)
+		}); err != nil {
+			return err
+		}
 	}
 	return nil
 }
+
+// walkBlocksPerUpdate is how many blocks a walk adds to its index's store
+// in one update (one bbolt transaction for an index file), as a follower
+// catching up does.
+const walkBlocksPerUpdate = maxBlocksAtOnce
 
 // fetchAhead is how many blocks a walk asks the peer for ahead of the one
 // it checks: each request is a round trip (qscc GetBlockByNumber), which
@@ -322,7 +344,7 @@ func VerifyChain(ctx context.Context, src BlockSource, chaincode string, pin fun
 	st := &auditStore{ctx: ctx, pin: pin, roots: map[string]bool{}}
 	x := newIndex(nil)
 	x.st = st
-	err := walkChain(ctx, src, chaincode, x, &rep.ChainCounts)
+	err := walkChain(ctx, src, chaincode, x, &rep.ChainCounts, math.MaxUint64)
 	if st.pinErr != nil {
 		return rep, st.pinErr
 	}

@@ -1,13 +1,18 @@
 package fabric
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/internal/boltkey"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/ledger/verify"
 )
@@ -104,8 +109,39 @@ func TestRestartFromIndexFile(t *testing.T) {
 	}
 	l2.Close(ctx)
 
-	// The file's last block, made to differ from the channel's.
+	// The file the follower wrote is what the blocks make (CheckIndexFile,
+	// from the other organisation's peer); one record altered in it is not.
+	ch, err := OpenChannel(p, len(p.Orgs)-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	ck, err := CheckIndexFile(ctx, ch, file, p.Channel, cfg.Chaincode)
+	if err != nil || ck.Records != uint64(w.Records) || len(ck.Differences) != 0 {
+		t.Fatalf("check of the file: %+v %v, want %d records and no difference", ck, err, w.Records)
+	}
 	st, err := openDiskStore(file, p.Channel, cfg.Chaincode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _, _, err := st.record(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.db.Update(func(tx *bolt.Tx) error {
+		v := tx.Bucket(dRecords).Get(boltkey.Uint64(7))
+		return tx.Bucket(dRecords).Put(boltkey.Uint64(7), append(bytes.Clone(v[:len(v)-len(raw)]), bytes.Replace(raw, []byte(`"`), []byte(`'`), 1)...))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st.close()
+	ck, err = CheckIndexFile(ctx, ch, file, p.Channel, cfg.Chaincode)
+	if !errors.Is(err, ErrIndexDiffers) || len(ck.Differences) != 1 || ck.Differences[0] != "records 7: differs" {
+		t.Fatalf("check of a file with record 7 altered: %+v %v", ck, err)
+	}
+
+	// The file's last block, made to differ from the channel's.
+	st, err = openDiskStore(file, p.Channel, cfg.Chaincode)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,265 @@
+package fabric
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/tdsc/tdsc/ledger/internal/boltkey"
+)
+
+// IndexCheck is what CheckIndexFile found: the blocks the file holds, the
+// records and batches in them, and where the file differs from the index
+// the blocks make (none: the file is whole).
+type IndexCheck struct {
+	Blocks      uint64   `json:"blocks"`
+	Records     uint64   `json:"records"`
+	Batches     int      `json:"batches"`
+	Differences []string `json:"differences,omitempty"`
+	// More counts the differences past the first maxDifferences.
+	More int `json:"more,omitempty"`
+}
+
+// ErrIndexDiffers reports an index file that is not what the channel's
+// blocks make: stop the ledger service, remove the file and start it again
+// (it reads the channel from block 0 into a new file).
+var ErrIndexDiffers = errors.New("fabric: index file differs from the blocks")
+
+const maxDifferences = 20
+
+// CheckIndexFile checks the index file at path (a stopped ledger
+// service's, Config.IndexFile) against the channel's blocks: it reads the
+// blocks the file holds from src (with the audit's checks: hash chain, data
+// hashes, endorsements), builds the index they make into a file of its own,
+// and compares the two entry by entry — records, batches, tree nodes,
+// heads, events, lookups, the position and its block hash; the postings by
+// their lists, which do not depend on how blocks were grouped into
+// updates. A file that differs gives an error wrapping ErrIndexDiffers;
+// the report lists the differences.
+func CheckIndexFile(ctx context.Context, src BlockSource, path, channel, chaincode string) (IndexCheck, error) {
+	var rep IndexCheck
+	got, err := openDiskStoreReadOnly(path, channel, chaincode)
+	if err != nil {
+		return rep, err
+	}
+	defer got.close()
+	next, _ := got.position()
+	dir, err := os.MkdirTemp("", "tdsc-index-check")
+	if err != nil {
+		return rep, err
+	}
+	defer os.RemoveAll(dir)
+	x, want, err := openIndexFile(filepath.Join(dir, "index"), channel, chaincode)
+	if err != nil {
+		return rep, err
+	}
+	defer want.close()
+	var c ChainCounts
+	if err := walkChain(ctx, src, chaincode, x, &c, next); err != nil {
+		return rep, err
+	}
+	if c.Blocks < next {
+		return rep, fmt.Errorf("%w: the file holds blocks 0 to %d, the channel has %d", ErrIndexDiffers, next-1, c.Blocks)
+	}
+	rep.Blocks, rep.Records, rep.Batches = next, x.size(), x.batches
+	d := &differ{rep: &rep}
+	if err := compareFiles(want.db, got.db, d); err != nil {
+		return rep, err
+	}
+	if len(rep.Differences) > 0 {
+		return rep, fmt.Errorf("%w: %d differences, the first: %s", ErrIndexDiffers, len(rep.Differences)+rep.More, rep.Differences[0])
+	}
+	return rep, nil
+}
+
+// openDiskStoreReadOnly opens an existing index file without writing to
+// it (a shared lock: a ledger service holding it is "in use").
+func openDiskStoreReadOnly(path, channel, chaincode string) (*diskStore, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("fabric: index file: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, fmt.Errorf("fabric: index file %s: in use by another process (stop the ledger service first)", path)
+		}
+		return nil, fmt.Errorf("fabric: index file %s: %w", path, err)
+	}
+	want := map[string]string{"format": diskFormat, "channel": channel, "chaincode": chaincode}
+	err = db.View(func(tx *bolt.Tx) error {
+		for _, b := range dBuckets {
+			if tx.Bucket(b) == nil {
+				return fmt.Errorf("bucket %s missing: not an index file", b)
+			}
+		}
+		m := tx.Bucket(dMeta)
+		for _, k := range []string{"format", "channel", "chaincode"} {
+			if got := m.Get([]byte(k)); string(got) != want[k] {
+				return fmt.Errorf("field %s: the file is for %q, not %q", k, got, want[k])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("fabric: index file %s: %w", path, err)
+	}
+	return &diskStore{db: db, path: path}, nil
+}
+
+// differ collects differences, the first maxDifferences in full.
+type differ struct{ rep *IndexCheck }
+
+func (d *differ) add(format string, args ...any) {
+	if len(d.rep.Differences) < maxDifferences {
+		d.rep.Differences = append(d.rep.Differences, fmt.Sprintf(format, args...))
+	} else {
+		d.rep.More++
+	}
+}
+
+// compareFiles compares every bucket of got with want's: key by key, but
+// the postings by the lists they make.
+func compareFiles(want, got *bolt.DB, d *differ) error {
+	return want.View(func(wtx *bolt.Tx) error {
+		return got.View(func(gtx *bolt.Tx) error {
+			for _, b := range dBuckets {
+				wb, gb := wtx.Bucket(b), gtx.Bucket(b)
+				if bytes.Equal(b, dPost) {
+					if err := comparePostings(wb.Cursor(), gb.Cursor(), d); err != nil {
+						return err
+					}
+					continue
+				}
+				compareBucket(string(b), wb.Cursor(), gb.Cursor(), d)
+			}
+			return nil
+		})
+	})
+}
+
+// compareBucket walks two cursors over sorted keys side by side.
+func compareBucket(name string, w, g *bolt.Cursor, d *differ) {
+	wk, wv := w.First()
+	gk, gv := g.First()
+	for wk != nil || gk != nil {
+		switch c := compareKeys(wk, gk); {
+		case c < 0:
+			d.add("%s %s: missing from the file", name, showKey(wk))
+			wk, wv = w.Next()
+		case c > 0:
+			d.add("%s %s: in the file, not in the blocks", name, showKey(gk))
+			gk, gv = g.Next()
+		default:
+			if !bytes.Equal(wv, gv) {
+				d.add("%s %s: differs", name, showKey(wk))
+			}
+			wk, wv = w.Next()
+			gk, gv = g.Next()
+		}
+	}
+}
+
+// compareKeys orders keys as bbolt does, a nil key (a cursor at its end)
+// last.
+func compareKeys(a, b []byte) int {
+	switch {
+	case a == nil:
+		return 1
+	case b == nil:
+		return -1
+	}
+	return bytes.Compare(a, b)
+}
+
+// comparePostings compares, posting hash by posting hash, the whole list of
+// indexes each file holds under it (however its updates split it).
+func comparePostings(w, g *bolt.Cursor, d *differ) error {
+	wn, gn := postingLists(w), postingLists(g)
+	wh, wl, err := wn()
+	if err != nil {
+		return err
+	}
+	gh, gl, err := gn()
+	if err != nil {
+		return err
+	}
+	for wh != nil || gh != nil {
+		switch c := compareKeys(wh, gh); {
+		case c < 0:
+			d.add("post %x: missing from the file", wh)
+			if wh, wl, err = wn(); err != nil {
+				return err
+			}
+		case c > 0:
+			d.add("post %x: in the file, not in the blocks", gh)
+			if gh, gl, err = gn(); err != nil {
+				return err
+			}
+		default:
+			if len(wl) != len(gl) {
+				d.add("post %x: lists %d indexes, the blocks make %d", wh, len(gl), len(wl))
+			} else if !slices.Equal(wl, gl) {
+				d.add("post %x: lists other indexes than the blocks make", wh)
+			}
+			if wh, wl, err = wn(); err != nil {
+				return err
+			}
+			if gh, gl, err = gn(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// postingLists returns a function giving each posting hash of the bucket
+// in order with all its indexes (nil hash at the end).
+func postingLists(c *bolt.Cursor) func() ([]byte, []uint64, error) {
+	k, v := c.First()
+	return func() ([]byte, []uint64, error) {
+		if k == nil {
+			return nil, nil, nil
+		}
+		if len(k) <= 8 {
+			return nil, nil, fmt.Errorf("fabric: index file: posting key %x is too short", k)
+		}
+		h := bytes.Clone(k[:len(k)-8])
+		var list []uint64
+		for ; k != nil && len(k) > 8 && bytes.Equal(k[:len(k)-8], h); k, v = c.Next() {
+			i := boltkey.ToUint64(k[len(k)-8:])
+			for len(v) > 0 {
+				delta, n := binary.Uvarint(v)
+				if n <= 0 {
+					return nil, nil, fmt.Errorf("fabric: index file: posting list %x does not decode", h)
+				}
+				i, v = i+delta, v[n:]
+				list = append(list, i)
+			}
+		}
+		return h, list, nil
+	}
+}
+
+// showKey prints a key: a number if it is one, text if it reads as text.
+func showKey(k []byte) string {
+	if len(k) == 8 {
+		return strconv.FormatUint(boltkey.ToUint64(k), 10)
+	}
+	if utf8.Valid(k) && !bytes.ContainsFunc(k, func(r rune) bool { return r < ' ' }) {
+		return strconv.Quote(string(k))
+	}
+	return hex.EncodeToString(k)
+}
