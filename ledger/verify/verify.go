@@ -99,8 +99,9 @@ func Ledger(ctx context.Context, src Source, vkey string) (Report, error) {
 // registered at that point, the rulebook replayed) and the tree rebuilt from
 // the records, against checkpoints (signed notes) or tree heads (a root a
 // reader computed itself, such as ledger/fabric's from the blocks). It holds
-// the rulebook's state and the tree's right edge, not the records: a reader
-// that streams its batches verifies a ledger of any size in bounded memory.
+// the rulebook's state and the tree's right edge, not the records: for a
+// reader that streams its batches, memory grows with the rulebook's state
+// (ids seen, agreements, transfers), not with the records' bytes.
 // Decoding and hashing run in parallel workers; the rulebook and the tree in
 // order.
 //
@@ -111,7 +112,6 @@ type Verifier struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	g      ledger.Genesis
-	cs     *suite.Suite
 	nv     note.Verifier // nil: only heads are taken
 	origin string
 	mem    *rulebook.Mem
@@ -160,7 +160,7 @@ func New(ctx context.Context, g ledger.Genesis, vkey string) (*Verifier, error) 
 		}
 	}
 	workers := runtime.GOMAXPROCS(0)
-	v := &Verifier{g: g, cs: cs, nv: nv, origin: "tdsc/ledger/" + g.Space, mem: rulebook.NewMem(g),
+	v := &Verifier{g: g, nv: nv, origin: "tdsc/ledger/" + g.Space, mem: rulebook.NewMem(g),
 		rng:  (&compact.RangeFactory{Hash: cs.Merkle().HashChildren}).NewEmptyRange(0),
 		jobs: make(chan *job, 4*workers), queue: make(chan *job, 4*workers), done: make(chan struct{}), pending: map[uint64]*job{}}
 	v.ctx, v.cancel = context.WithCancel(ctx)
