@@ -209,7 +209,7 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 	defer cancel() // ends the fetching if the walk stops early
 	next := fetchBlocks(ctx, src, h)
 	var prev []byte
-	var orgs orgCAs
+	var ends endorsers
 	block := func(n uint64) error {
 		b, err := next()
 		if err != nil {
@@ -227,8 +227,14 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 		prev = headerHash(b.Header)
 		c.Blocks++
 		if n == 0 {
-			if orgs, err = channelOrgs(b); err != nil {
+			if ends, err = genesisEndorsers(b); err != nil {
 				return &ChainProblem{Block: n, What: fmt.Sprintf("channel configuration: %v", err)}
+			}
+			return nil
+		}
+		if isConfigBlock(b) {
+			if err := ends.update(b); err != nil {
+				return &ChainProblem{Block: n, What: fmt.Sprintf("channel configuration update: %v", err)}
 			}
 			return nil
 		}
@@ -245,7 +251,7 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 				c.InvalidTxs++
 				continue
 			}
-			if err := orgs.checkEndorsements(writes.prp, writes.endorsements); err != nil {
+			if err := ends.check(writes.prp, writes.endorsements); err != nil {
 				return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d is marked valid but %v", i, err)}
 			}
 			c.Txs++

@@ -7,7 +7,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
@@ -19,8 +20,51 @@ import (
 // certificates their members' certificates chain to, read from a config block.
 type orgCAs map[string]*x509.CertPool
 
-// channelOrgs reads the application organisations' MSPs from the channel's
-// genesis (config) block. Later configuration updates are not followed.
+// endorsers says what a valid transaction's endorsements must be: one by
+// every organisation of the channel's genesis configuration (the deployed
+// policy, AND of all of them), each verified under the channel's
+// configuration as of its block (the last config block before it), so an
+// organisation added later, or a CA an organisation rotated, is known from
+// its config block on.
+type endorsers struct {
+	cas      orgCAs
+	required []string
+}
+
+// genesisEndorsers reads the channel's genesis block.
+func genesisEndorsers(b *common.Block) (endorsers, error) {
+	cas, err := channelOrgs(b)
+	if err != nil {
+		return endorsers{}, err
+	}
+	return endorsers{cas: cas, required: slices.Sorted(maps.Keys(cas))}, nil
+}
+
+// update takes a config block's organisations for the blocks after it.
+func (e *endorsers) update(b *common.Block) error {
+	cas, err := channelOrgs(b)
+	if err != nil {
+		return err
+	}
+	e.cas = cas
+	return nil
+}
+
+// isConfigBlock says whether b holds a channel configuration (one CONFIG
+// envelope).
+func isConfigBlock(b *common.Block) bool {
+	if len(b.Data.Data) != 1 {
+		return false
+	}
+	var env common.Envelope
+	var p common.Payload
+	var ch common.ChannelHeader
+	return proto.Unmarshal(b.Data.Data[0], &env) == nil && proto.Unmarshal(env.Payload, &p) == nil && p.Header != nil &&
+		proto.Unmarshal(p.Header.ChannelHeader, &ch) == nil && common.HeaderType(ch.Type) == common.HeaderType_CONFIG
+}
+
+// channelOrgs reads the application organisations' MSPs from a config
+// block (the genesis block, or a configuration update).
 func channelOrgs(b *common.Block) (orgCAs, error) {
 	if len(b.Data.Data) != 1 {
 		return nil, errors.New("config block holds no single envelope")
@@ -66,14 +110,17 @@ func channelOrgs(b *common.Block) (orgCAs, error) {
 	return orgs, nil
 }
 
-// checkEndorsements verifies that every organisation of the channel endorsed
-// the proposal response: a certificate its CA issued, and a signature by that
-// certificate's key over the response payload and the endorser identity.
-func (o orgCAs) checkEndorsements(prp []byte, ends []*peer.Endorsement) error {
+// check verifies that every required organisation endorsed the proposal
+// response: a certificate its CA (as configured now) issued, and a
+// signature by that certificate's key over the response and the endorser.
+// An endorsement by an organisation the configuration does not name, or
+// one that does not verify, is refused.
+func (e endorsers) check(prp []byte, ends []*peer.Endorsement) error {
+	o := e.cas
 	signed := map[string]bool{}
-	for _, e := range ends {
+	for _, en := range ends {
 		var id msp.SerializedIdentity
-		if err := proto.Unmarshal(e.Endorser, &id); err != nil {
+		if err := proto.Unmarshal(en.Endorser, &id); err != nil {
 			return fmt.Errorf("endorser identity: %w", err)
 		}
 		pool, ok := o[id.Mspid]
@@ -95,20 +142,19 @@ func (o orgCAs) checkEndorsements(prp []byte, ends []*peer.Endorsement) error {
 		if !ok {
 			return fmt.Errorf("endorser %q of %s: not an ECDSA key", cert.Subject.CommonName, id.Mspid)
 		}
-		digest := sha256.Sum256(append(append([]byte(nil), prp...), e.Endorser...))
-		if !ecdsa.VerifyASN1(pub, digest[:], e.Signature) {
+		digest := sha256.Sum256(append(append([]byte(nil), prp...), en.Endorser...))
+		if !ecdsa.VerifyASN1(pub, digest[:], en.Signature) {
 			return fmt.Errorf("endorsement by %q of %s does not verify over the transaction's response", cert.Subject.CommonName, id.Mspid)
 		}
 		signed[id.Mspid] = true
 	}
 	var missing []string
-	for org := range o {
+	for _, org := range e.required {
 		if !signed[org] {
 			missing = append(missing, org)
 		}
 	}
 	if len(missing) > 0 {
-		sort.Strings(missing)
 		return fmt.Errorf("no valid endorsement by %v", missing)
 	}
 	return nil

@@ -238,7 +238,7 @@ func postingLists(c *bolt.Cursor) func() ([]byte, []uint64, error) {
 		}
 		h := bytes.Clone(k[:len(k)-8])
 		var list []uint64
-		for ; k != nil && len(k) > 8 && bytes.Equal(k[:len(k)-8], h); k, v = c.Next() {
+		for ; len(k) > 8 && bytes.Equal(k[:len(k)-8], h); k, v = c.Next() {
 			i := boltkey.ToUint64(k[len(k)-8:])
 			for len(v) > 0 {
 				delta, n := binary.Uvarint(v)
