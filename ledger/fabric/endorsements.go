@@ -16,9 +16,21 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// orgCAs are the application organisations of a channel and the CA
-// certificates their members' certificates chain to, read from a config block.
-type orgCAs map[string]*x509.CertPool
+// orgCAs are the application organisations of a channel by MSP ID, as a
+// config block configures their MSPs.
+type orgCAs map[string]*orgMSP
+
+// orgMSP is what the audit checks an endorser's certificate against: the
+// organisation's root and intermediate CAs, its certificate revocation
+// lists, and, with node OUs on, the OU that marks a peer (the policy's
+// 'OrgMSP.peer' role).
+type orgMSP struct {
+	roots, inters *x509.CertPool
+	// revoked holds the serial numbers the organisation's CRLs revoke, by
+	// the issuer (its raw subject) whose signature the CRL carries.
+	revoked map[string]map[string]bool
+	peerOU  string // "" with node OUs off: any member's certificate
+}
 
 // endorsers says what a valid transaction's endorsements must be: one by
 // every organisation of the channel's genesis configuration (the deployed
@@ -98,11 +110,11 @@ func channelOrgs(b *common.Block) (orgCAs, error) {
 		if err := proto.Unmarshal(mc.Config, &fc); err != nil {
 			return nil, fmt.Errorf("org %s MSP: %w", name, err)
 		}
-		pool := x509.NewCertPool()
-		for _, c := range append(fc.RootCerts, fc.IntermediateCerts...) {
-			pool.AppendCertsFromPEM(c)
+		m, err := newOrgMSP(&fc)
+		if err != nil {
+			return nil, fmt.Errorf("org %s MSP: %w", name, err)
 		}
-		orgs[fc.Name] = pool
+		orgs[fc.Name] = m
 	}
 	if len(orgs) == 0 {
 		return nil, errors.New("channel has no application organisations")
@@ -110,11 +122,79 @@ func channelOrgs(b *common.Block) (orgCAs, error) {
 	return orgs, nil
 }
 
+// newOrgMSP reads an organisation's MSP configuration. A CRL is taken only
+// if one of the organisation's CAs signed it.
+func newOrgMSP(fc *msp.FabricMSPConfig) (*orgMSP, error) {
+	m := &orgMSP{roots: x509.NewCertPool(), inters: x509.NewCertPool(), revoked: map[string]map[string]bool{}}
+	var cas []*x509.Certificate
+	for i, set := range [][][]byte{fc.RootCerts, fc.IntermediateCerts} {
+		for _, c := range set {
+			for _, cert := range pemCerts(c) {
+				cas = append(cas, cert)
+				if i == 0 {
+					m.roots.AddCert(cert)
+				} else {
+					m.inters.AddCert(cert)
+				}
+			}
+		}
+	}
+	for n, raw := range fc.RevocationList {
+		der := raw
+		if blk, _ := pem.Decode(raw); blk != nil {
+			der = blk.Bytes
+		}
+		crl, err := x509.ParseRevocationList(der)
+		if err != nil {
+			return nil, fmt.Errorf("revocation list %d: %w", n, err)
+		}
+		signed := false
+		for _, ca := range cas {
+			if crl.CheckSignatureFrom(ca) == nil {
+				signed = true
+				break
+			}
+		}
+		if !signed {
+			return nil, fmt.Errorf("revocation list %d (issuer %s): not signed by a CA of the organisation", n, crl.Issuer)
+		}
+		issuer := string(crl.RawIssuer)
+		if m.revoked[issuer] == nil {
+			m.revoked[issuer] = map[string]bool{}
+		}
+		for _, e := range crl.RevokedCertificateEntries {
+			m.revoked[issuer][e.SerialNumber.String()] = true
+		}
+	}
+	if ous := fc.FabricNodeOus; ous != nil && ous.Enable {
+		m.peerOU = "peer"
+		if ous.PeerOuIdentifier != nil && ous.PeerOuIdentifier.OrganizationalUnitIdentifier != "" {
+			m.peerOU = ous.PeerOuIdentifier.OrganizationalUnitIdentifier
+		}
+	}
+	return m, nil
+}
+
+// pemCerts parses the certificates of a PEM text, skipping what is not one.
+func pemCerts(b []byte) []*x509.Certificate {
+	var certs []*x509.Certificate
+	for {
+		var blk *pem.Block
+		if blk, b = pem.Decode(b); blk == nil {
+			return certs
+		}
+		if c, err := x509.ParseCertificate(blk.Bytes); err == nil && blk.Type == "CERTIFICATE" {
+			certs = append(certs, c)
+		}
+	}
+}
+
 // check verifies that every required organisation endorsed the proposal
-// response: a certificate its CA (as configured now) issued, and a
-// signature by that certificate's key over the response and the endorser.
-// An endorsement by an organisation the configuration does not name, or
-// one that does not verify, is refused.
+// response: a certificate its CAs (as configured now) issued and its CRLs
+// do not revoke, a peer's (the peer OU, with node OUs on), and a signature
+// by that certificate's key over the response and the endorser. An
+// endorsement by an organisation the configuration does not name, or one
+// that does not pass, is refused.
 func (e endorsers) check(prp []byte, ends []*peer.Endorsement) error {
 	o := e.cas
 	signed := map[string]bool{}
@@ -123,7 +203,7 @@ func (e endorsers) check(prp []byte, ends []*peer.Endorsement) error {
 		if err := proto.Unmarshal(en.Endorser, &id); err != nil {
 			return fmt.Errorf("endorser identity: %w", err)
 		}
-		pool, ok := o[id.Mspid]
+		m, ok := o[id.Mspid]
 		if !ok {
 			return fmt.Errorf("endorser of %s, not an organisation of the channel", id.Mspid)
 		}
@@ -135,8 +215,14 @@ func (e endorsers) check(prp []byte, ends []*peer.Endorsement) error {
 		if err != nil {
 			return fmt.Errorf("endorser of %s: %w", id.Mspid, err)
 		}
-		if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, CurrentTime: cert.NotBefore}); err != nil {
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: m.roots, Intermediates: m.inters, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, CurrentTime: cert.NotBefore}); err != nil {
 			return fmt.Errorf("endorser %q of %s: certificate not issued by the org's CA: %v", cert.Subject.CommonName, id.Mspid, err)
+		}
+		if m.revoked[string(cert.RawIssuer)][cert.SerialNumber.String()] {
+			return fmt.Errorf("endorser %q of %s: certificate (serial %s) revoked by the org's CRL", cert.Subject.CommonName, id.Mspid, cert.SerialNumber)
+		}
+		if m.peerOU != "" && !slices.Contains(cert.Subject.OrganizationalUnit, m.peerOU) {
+			return fmt.Errorf("endorser %q of %s: not a peer (OU %v, the peer OU is %q)", cert.Subject.CommonName, id.Mspid, cert.Subject.OrganizationalUnit, m.peerOU)
 		}
 		pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
 		if !ok {
