@@ -5,9 +5,15 @@
 # fresh two-organisation network (its own chaincode services built from that
 # commit), with the same workload (`tdsc bench ledger --ledger fabric`).
 #
-#   scripts/fabric-bench.sh [--rounds N] [BASELINE] [bench flags...]
+#   scripts/fabric-bench.sh [--rounds N] [--pin] [BASELINE] [bench flags...]
 #       default: --rounds 3, BASELINE e4b79e6 (one transaction in flight, the
 #       tree head in world state), flags --records 50000
+#
+# --pin gives each organisation a core of its own, as organisations on
+# machines of their own have: after a network is up, organisation i's peer
+# and chaincode service (every thread) are bound to CPU i-1 (taskset); the
+# orderer and the bench client run where the kernel puts them. Without it
+# every process shares every core.
 #
 # Each round runs the three configurations, in an order that turns round by
 # round (so none always runs first or last), and prints each one's records/s,
@@ -26,6 +32,11 @@ ROUNDS=3
 if [ "${1:-}" = --rounds ]; then
 	ROUNDS=$2
 	shift 2
+fi
+PIN=
+if [ "${1:-}" = --pin ]; then
+	PIN=1
+	shift
 fi
 case $ROUNDS in '' | *[!0-9]* | 0)
 	echo "fabric-bench: --rounds: a positive number, got '$ROUNDS'" >&2
@@ -56,6 +67,16 @@ for b in base-bin head-bin; do cp "$ROOT/.cache/fabric/bin/"{peer,orderer,config
 (cd "$work/base" && go build -o "$work/tdsc-base" ./cmd/tdsc)
 (cd "$work/head" && go build -o "$work/tdsc" ./cmd/tdsc)
 
+# pin NETDIR: bind organisation i's peer and chaincode service to CPU i-1.
+pin() {
+	local o f
+	for o in 1 2; do
+		for f in "$1/peer$o.pid" "$1/chaincode$o.pid"; do
+			taskset -a -p -c $((o - 1)) "$(cat "$f")" >/dev/null
+		done
+	done
+}
+
 # run CONFIG: one run on a fresh network; prints "records/s transactions conflicts load".
 run() {
 	local dir bin script tdsc gw=()
@@ -69,11 +90,16 @@ run() {
 	esac
 	TDSC_FABRIC_DIR=$dir TDSC_FABRIC_BIN=$bin "$script" down >/dev/null 2>&1 || true
 	rm -rf "$dir"
-	TDSC_FABRIC_DIR=$dir TDSC_FABRIC_BIN=$bin "$script" up >/dev/null
+	# The network's log is shown only if it does not come up.
+	if ! TDSC_FABRIC_DIR=$dir TDSC_FABRIC_BIN=$bin "$script" up >"$work/up.log" 2>&1; then
+		cat "$work/up.log" >&2
+		exit 1
+	fi
+	[ -z "$PIN" ] || pin "$dir"
 	local load out
 	load=$(cut -d' ' -f1 /proc/loadavg)
 	out=$(TDSC_FABRIC_BIN=$bin "$tdsc" bench ledger --ledger "fabric:$dir/profile.json" "${FLAGS[@]}" "${gw[@]}" 2>"$work/err" | tail -1) || true
-	TDSC_FABRIC_DIR=$dir TDSC_FABRIC_BIN=$bin "$script" down >/dev/null
+	TDSC_FABRIC_DIR=$dir TDSC_FABRIC_BIN=$bin "$script" down >/dev/null 2>&1
 	if ! grep -q 'records/s' <<<"$out"; then
 		# A run that failed is shown, and left out of the medians.
 		echo "fabric-bench: $1 run failed: $(tail -1 "$work/err")" >&2
@@ -87,7 +113,7 @@ run() {
 	echo "$rps ${txs:-?} ${conf:--} $load"
 }
 
-echo "fabric-bench: $ROUNDS rounds of: baseline $BASE (one transaction in flight), this checkout with one gateway, with two at once; ${FLAGS[*]}"
+echo "fabric-bench: $ROUNDS rounds${PIN:+ (organisations pinned to a core each)} of: baseline $BASE (one transaction in flight), this checkout with one gateway, with two at once; ${FLAGS[*]}"
 printf '%-6s %-22s %-22s %-22s %-10s %-10s\n' round "baseline rec/s (tx)" "one gateway (tx, confl)" "two gateways (tx, confl)" "two/one" "one/base"
 orders=("base one two" "two one base" "one base two")
 for ((r = 1; r <= ROUNDS; r++)); do
