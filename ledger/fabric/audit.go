@@ -347,9 +347,7 @@ type ChainReport struct {
 // *verify.Problem (the first found).
 func VerifyChain(ctx context.Context, src BlockSource, chaincode string, pin func(ledger.Genesis) error) (ChainReport, error) {
 	var rep ChainReport
-	st := &auditStore{ctx: ctx, pin: pin, roots: map[string]bool{}}
-	x := newIndex(nil)
-	x.st = st
+	x, st := newAuditIndex(ctx, pin)
 	err := walkChain(ctx, src, chaincode, x, &rep.ChainCounts, math.MaxUint64)
 	if st.pinErr != nil {
 		return rep, st.pinErr
@@ -370,6 +368,16 @@ func VerifyChain(ctx context.Context, src BlockSource, chaincode string, pin fun
 	}
 	rep.Report, err = st.v.Close()
 	return rep, err
+}
+
+// newAuditIndex is the index of VerifyChain's walk: the same code orders
+// the batches and computes the tree heads as the ledger service's, over an
+// auditStore, without reading the records' keys (noKeys).
+func newAuditIndex(ctx context.Context, pin func(ledger.Genesis) error) (*index, *auditStore) {
+	st := &auditStore{ctx: ctx, pin: pin, roots: map[string]bool{}}
+	x := newIndex(nil)
+	x.st, x.noKeys = st, true
+	return x, st
 }
 
 // auditStore is the indexStore of VerifyChain's walk: it keeps no records,

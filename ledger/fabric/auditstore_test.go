@@ -18,20 +18,17 @@ import (
 	"github.com/tdsc/tdsc/policy"
 )
 
-// auditIndex is an index whose store hands batches and heads to a verifier
-// as VerifyChain's walk does.
+// auditIndex is VerifyChain's index.
 func auditIndex(pin func(ledger.Genesis) error) (*index, *auditStore) {
-	st := &auditStore{ctx: context.Background(), pin: pin, roots: map[string]bool{}}
-	x := newIndex(nil)
-	x.st = st
-	return x, st
+	return newAuditIndex(context.Background(), pin)
 }
 
 // TestAuditStore: the one-reading audit's index, fed the transactions a
 // walk reads, gives the report that the index in memory then verify.Ledger
 // give (records, batches, one tree head per transaction, root); a record id
-// written again in a later transaction is refused by the verifier's
-// rulebook replay (the audit's index keeps no ids), a batch before the
+// written again, in a later transaction or in two batches of one, is
+// refused by the verifier's rulebook replay (the audit's index reads no
+// ids), a batch before the
 // genesis is refused, and the pin's error ends the audit.
 func TestAuditStore(t *testing.T) {
 	s, err := ledgertest.NewSpace()
@@ -100,6 +97,31 @@ func TestAuditStore(t *testing.T) {
 	var p *verify.Problem
 	if !errors.As(err, &p) || p.RecordID != again.ID || !strings.Contains(p.What, "rulebook replay") {
 		t.Fatalf("record %s written again: %v, want the rulebook's refusal", again.ID, err)
+	}
+
+	// A record id twice in one transaction (two batches): the audit's
+	// index reads no ids, the rulebook replay refuses the second.
+	x, st = auditIndex(nil)
+	if err := addTx(x, 1, "tx-init", gtx); err != nil {
+		t.Fatal(err)
+	}
+	first := w.Setup[0].Records[0]
+	b1, err := s.Batch(s.Authority(), first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, err := s.Batch(s.Authority(), first, w.Setup[0].Records[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = addTx(x, 2, "tx-twice", committed(t, []*ledger.Batch{b1, b2}))
+	if err == nil {
+		_, err = st.v.Close()
+	} else {
+		st.v.Abort()
+	}
+	if !errors.As(err, &p) || p.RecordID != first.ID || !strings.Contains(p.What, "rulebook replay") {
+		t.Fatalf("record %s twice in one transaction: %v, want the rulebook's refusal", first.ID, err)
 	}
 
 	// Batches before the genesis; the pin's error.

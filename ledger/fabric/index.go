@@ -42,6 +42,10 @@ type index struct {
 	heads   int // tree heads, one per transaction that added batches
 	last    Head
 	putErr  error // the first error of a putNode during addBatch
+	// noKeys: the records' ids and lookup fields are not read (the audit's
+	// walk, whose store keeps neither: the verifier decodes every record
+	// and its rulebook replay refuses an id seen before).
+	noKeys bool
 }
 
 // txRef is where a batch was committed.
@@ -149,6 +153,9 @@ func (x *index) addTx(block uint64, txID string, w *endorsedWrites) error {
 			return fmt.Errorf("batch %s in the event is not marked in the writes", b.Root)
 		}
 		roots[b.Root] = true
+		if x.noKeys {
+			continue
+		}
 		keys[n] = make([]keyFields, len(b.Records))
 		for k, raw := range b.Records {
 			f := &keys[n][k]
@@ -225,8 +232,9 @@ func (x *index) useHasher(h merkle.LogHasher) {
 	x.st.hashLeaves(h.HashLeaf)
 }
 
-// addBatch appends a checked batch. An error is the store's: the follower
-// stops at the block, whose writes the store does not keep.
+// addBatch appends a checked batch, its records' keys read by addTx (nil
+// with noKeys). An error is the store's: the follower stops at the block,
+// whose writes the store does not keep.
 func (x *index) addBatch(w *wire.Written, keys []keyFields, ref txRef) (*storedBatch, error) {
 	first := x.size()
 	sb := &storedBatch{StoredBatch: &ledger.StoredBatch{Space: w.Space, Writer: w.Writer, KeyID: w.KeyID, Root: w.Root, Signature: w.Signature,
@@ -237,8 +245,10 @@ func (x *index) addBatch(w *wire.Written, keys []keyFields, ref txRef) (*storedB
 		sb.Leaves[k] = x.hasher.HashLeaf(raw)
 		// Appending at the range's end cannot fail.
 		_ = x.rng.Append(sb.Leaves[k], x.keep)
-		sb.IDs[k] = keys[k].ID
-		pks[k] = postingKeys(&keys[k])
+		if keys != nil {
+			sb.IDs[k] = keys[k].ID
+			pks[k] = postingKeys(&keys[k])
+		}
 	}
 	if x.putErr != nil {
 		return nil, x.putErr
