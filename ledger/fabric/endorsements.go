@@ -23,13 +23,16 @@ type orgCAs map[string]*orgMSP
 // orgMSP is what the audit checks an endorser's certificate against: the
 // organisation's root and intermediate CAs, its certificate revocation
 // lists, and, with node OUs on, the OU that marks a peer (the policy's
-// 'OrgMSP.peer' role).
+// 'OrgMSP.peer' role) and the CA it may be bound to.
 type orgMSP struct {
 	roots, inters *x509.CertPool
 	// revoked holds the serial numbers the organisation's CRLs revoke, by
 	// the issuer (its raw subject) whose signature the CRL carries.
 	revoked map[string]map[string]bool
 	peerOU  string // "" with node OUs off: any member's certificate
+	// peerOUCA, if set, is the CA the peer OU is bound to: a peer's
+	// certificate must chain through it (FabricOUIdentifier.Certificate).
+	peerOUCA *x509.Certificate
 }
 
 // endorsers says what a valid transaction's endorsements must be: one by
@@ -168,11 +171,32 @@ func newOrgMSP(fc *msp.FabricMSPConfig) (*orgMSP, error) {
 	}
 	if ous := fc.FabricNodeOus; ous != nil && ous.Enable {
 		m.peerOU = "peer"
-		if ous.PeerOuIdentifier != nil && ous.PeerOuIdentifier.OrganizationalUnitIdentifier != "" {
-			m.peerOU = ous.PeerOuIdentifier.OrganizationalUnitIdentifier
+		if id := ous.PeerOuIdentifier; id != nil {
+			if id.OrganizationalUnitIdentifier != "" {
+				m.peerOU = id.OrganizationalUnitIdentifier
+			}
+			if len(id.Certificate) > 0 {
+				certs := pemCerts(id.Certificate)
+				if len(certs) != 1 {
+					return nil, fmt.Errorf("node OUs: the peer OU's certificate: %d certificates in its PEM, want 1", len(certs))
+				}
+				m.peerOUCA = certs[0]
+			}
 		}
 	}
 	return m, nil
+}
+
+// chainsThrough says whether one of the chains holds ca.
+func chainsThrough(chains [][]*x509.Certificate, ca *x509.Certificate) bool {
+	for _, chain := range chains {
+		for _, c := range chain {
+			if c.Equal(ca) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // pemCerts parses the certificates of a PEM text, skipping what is not one.
@@ -215,7 +239,8 @@ func (e endorsers) check(prp []byte, ends []*peer.Endorsement) error {
 		if err != nil {
 			return fmt.Errorf("endorser of %s: %w", id.Mspid, err)
 		}
-		if _, err := cert.Verify(x509.VerifyOptions{Roots: m.roots, Intermediates: m.inters, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, CurrentTime: cert.NotBefore}); err != nil {
+		chains, err := cert.Verify(x509.VerifyOptions{Roots: m.roots, Intermediates: m.inters, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, CurrentTime: cert.NotBefore})
+		if err != nil {
 			return fmt.Errorf("endorser %q of %s: certificate not issued by the org's CA: %v", cert.Subject.CommonName, id.Mspid, err)
 		}
 		if m.revoked[string(cert.RawIssuer)][cert.SerialNumber.String()] {
@@ -223,6 +248,9 @@ func (e endorsers) check(prp []byte, ends []*peer.Endorsement) error {
 		}
 		if m.peerOU != "" && !slices.Contains(cert.Subject.OrganizationalUnit, m.peerOU) {
 			return fmt.Errorf("endorser %q of %s: not a peer (OU %v, the peer OU is %q)", cert.Subject.CommonName, id.Mspid, cert.Subject.OrganizationalUnit, m.peerOU)
+		}
+		if m.peerOU != "" && m.peerOUCA != nil && !chainsThrough(chains, m.peerOUCA) {
+			return fmt.Errorf("endorser %q of %s: not a peer (the peer OU is %q of CA %q, its certificate's chain does not pass that CA)", cert.Subject.CommonName, id.Mspid, m.peerOU, m.peerOUCA.Subject.CommonName)
 		}
 		pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
 		if !ok {

@@ -214,6 +214,27 @@ func TestEndorserCertificates(t *testing.T) {
 		}
 	}
 
+	// The peer OU bound to the intermediate CA: a peer certificate the root
+	// issued directly is not a peer's.
+	org1.FabricNodeOus = &msp.FabricNodeOUs{Enable: true, PeerOuIdentifier: &msp.FabricOUIdentifier{OrganizationalUnitIdentifier: "peer", Certificate: inter1.pem}}
+	if e, err = genesisEndorsers(configBlockMSPs(t, map[string]*msp.FabricMSPConfig{"Org1MSP": org1, "Org2MSP": org2})); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		org1 *testCA
+		want string
+	}{
+		{"a peer under the bound CA", peer1, ""},
+		{"a peer the root issued", newTestCertWith(t, "peer3.org1", root1, ou("peer")), `the peer OU is "peer" of CA "ica.org1"`},
+	} {
+		err := e.check(prp, []*peer.Endorsement{endorse(t, "Org1MSP", c.org1, prp), endorse(t, "Org2MSP", peer2, prp)})
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: got %v, want %q", c.name, err, c.want)
+		}
+	}
+	org1.FabricNodeOus = nodeOUs
+
 	// Without the intermediate in the configuration its peers do not chain.
 	org1.IntermediateCerts, org1.RevocationList = nil, nil
 	if e, err = genesisEndorsers(configBlockMSPs(t, map[string]*msp.FabricMSPConfig{"Org1MSP": org1, "Org2MSP": org2})); err != nil {
