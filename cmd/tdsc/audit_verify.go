@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -91,16 +90,9 @@ blocks, so --vkey does not apply.`,
 				}
 				profile := strings.TrimPrefix(rest, ":")
 				if profile == "" {
-					profile = filepath.Join(".cache", "fabric", "net", "profile.json")
+					profile = defaultFabricProfile
 				}
-				p, err := fabric.LoadProfile(profile)
-				if err != nil {
-					return err
-				}
-				if chaincode == "" {
-					chaincode = p.Chaincode
-				}
-				ch, err := fabric.OpenChannel(p, 0)
+				_, ch, chaincode, err := openFabricChannel(profile, chaincode, 0)
 				if err != nil {
 					return err
 				}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -127,7 +126,7 @@ func benchLedgerOnFabric(cmd *cobra.Command, backend string, n, batch, streams, 
 	}
 	profile := strings.TrimPrefix(rest, ":")
 	if profile == "" {
-		profile = filepath.Join(".cache", "fabric", "net", "profile.json")
+		profile = defaultFabricProfile
 	}
 	if !cmd.Flags().Changed("batch") {
 		batch = 500

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -77,7 +76,7 @@ step behaved as expected. --keep leaves everything running.`,
 	cmd.Flags().BoolVar(&keep, "keep", false, "leave the space running and print its URLs and ready-to-paste CLI commands")
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for the space's files (a temporary one when empty)")
 	cmd.Flags().StringVar(&backend, "ledger", demo.BackendEmbedded, "ledger backend: embedded, or fabric (a network started with scripts/fabric.sh up; the demo deploys a fresh chaincode on it)")
-	cmd.Flags().StringVar(&profile, "fabric-profile", filepath.Join(".cache", "fabric", "net", "profile.json"), "with --ledger fabric: the network profile scripts/fabric.sh up wrote")
+	cmd.Flags().StringVar(&profile, "fabric-profile", defaultFabricProfile, "with --ledger fabric: the network profile scripts/fabric.sh up wrote")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print the components' warnings")
 	return cmd
 }

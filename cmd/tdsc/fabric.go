@@ -11,6 +11,31 @@ import (
 	"github.com/tdsc/tdsc/ledger/fabric"
 )
 
+// defaultFabricProfile is where scripts/fabric.sh up writes the local
+// network's profile.
+var defaultFabricProfile = filepath.Join(".cache", "fabric", "net", "profile.json")
+
+// openFabricChannel loads the network profile and opens the channel through
+// the peer of the profile's organisation org, for reading its blocks;
+// chaincode "" is the profile's. Close the channel.
+func openFabricChannel(profile, chaincode string, org int) (*fabric.Profile, *fabric.Channel, string, error) {
+	p, err := fabric.LoadProfile(profile)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if chaincode == "" {
+		chaincode = p.Chaincode
+	}
+	if org < 0 || org >= len(p.Orgs) {
+		return nil, nil, "", fmt.Errorf("--org %d: the profile has %d organisations (0 to %d)", org, len(p.Orgs), len(p.Orgs)-1)
+	}
+	ch, err := fabric.OpenChannel(p, org)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return p, ch, chaincode, nil
+}
+
 func newFabricCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "fabric",
@@ -40,17 +65,7 @@ state, not the ledger.
 Exits non-zero naming the block, batch or record where it breaks.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			p, err := fabric.LoadProfile(profile)
-			if err != nil {
-				return err
-			}
-			if chaincode == "" {
-				chaincode = p.Chaincode
-			}
-			if org < 0 || org >= len(p.Orgs) {
-				return fmt.Errorf("--org %d: the profile has %d organisations (0 to %d)", org, len(p.Orgs), len(p.Orgs)-1)
-			}
-			ch, err := fabric.OpenChannel(p, org)
+			_, ch, chaincode, err := openFabricChannel(profile, chaincode, org)
 			if err != nil {
 				return err
 			}
@@ -67,7 +82,7 @@ Exits non-zero naming the block, batch or record where it breaks.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&profile, "profile", filepath.Join(".cache", "fabric", "net", "profile.json"), "network profile (written by scripts/fabric.sh up)")
+	cmd.Flags().StringVar(&profile, "profile", defaultFabricProfile, "network profile (written by scripts/fabric.sh up)")
 	cmd.Flags().StringVar(&chaincode, "chaincode", "", "the space's chaincode (default: the profile's)")
 	cmd.Flags().IntVar(&org, "org", 0, "which of the profile's organisations (0-based) reads the blocks: its peer, as its user (an auditor reads from the peer it trusts)")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
@@ -99,24 +114,14 @@ differences; to repair, remove the file and start the service again: it
 reads the channel into a new one.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			p, err := fabric.LoadProfile(profile)
-			if err != nil {
-				return err
-			}
-			if chaincode == "" {
-				chaincode = p.Chaincode
-			}
-			if org < 0 || org >= len(p.Orgs) {
-				return fmt.Errorf("--org %d: the profile has %d organisations (0 to %d)", org, len(p.Orgs), len(p.Orgs)-1)
-			}
-			if file == "" {
-				file = defaultIndexFile(profile, chaincode, org)
-			}
-			ch, err := fabric.OpenChannel(p, org)
+			p, ch, chaincode, err := openFabricChannel(profile, chaincode, org)
 			if err != nil {
 				return err
 			}
 			defer ch.Close()
+			if file == "" {
+				file = defaultIndexFile(profile, chaincode, org)
+			}
 			rep, err := fabric.CheckIndexFile(ctx, ch, file, p.Channel, chaincode)
 			if out == "json" && (err == nil || errors.Is(err, fabric.ErrIndexDiffers)) {
 				if jerr := json.NewEncoder(cmd.OutOrStdout()).Encode(rep); jerr != nil {
@@ -138,7 +143,7 @@ reads the channel into a new one.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&profile, "profile", filepath.Join(".cache", "fabric", "net", "profile.json"), "network profile (written by scripts/fabric.sh up)")
+	cmd.Flags().StringVar(&profile, "profile", defaultFabricProfile, "network profile (written by scripts/fabric.sh up)")
 	cmd.Flags().StringVar(&chaincode, "chaincode", "", "the space's chaincode (default: the profile's)")
 	cmd.Flags().IntVar(&org, "org", 0, "the organisation (0-based) whose peer serves the blocks, and whose service's file is the default")
 	cmd.Flags().StringVar(&file, "index", "", "the index file (default: the one tdsc fabric serve keeps for --org beside the profile)")

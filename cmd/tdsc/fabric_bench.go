@@ -120,7 +120,7 @@ Reports transactions, conflicts, retries and rechecks.`,
 			return printFabricBench(cmd, res, out)
 		},
 	}
-	cmd.Flags().StringVar(&profile, "profile", filepath.Join(".cache", "fabric", "net", "profile.json"), "network profile (written by scripts/fabric.sh up)")
+	cmd.Flags().StringVar(&profile, "profile", defaultFabricProfile, "network profile (written by scripts/fabric.sh up)")
 	cmd.Flags().IntVar(&n, "records", 50000, "records to append")
 	cmd.Flags().IntVar(&batch, "batch", 500, "records per signed batch")
 	cmd.Flags().IntVar(&streams, "streams", 8, "concurrent writers (provider/consumer pairs)")

@@ -79,7 +79,7 @@ the last block it read instead of reading the channel from block 0.`,
 			return serveUntilDone(ctx, srv, ln)
 		},
 	}
-	cmd.Flags().StringVar(&profile, "profile", filepath.Join(".cache", "fabric", "net", "profile.json"), "network profile (written by scripts/fabric.sh up)")
+	cmd.Flags().StringVar(&profile, "profile", defaultFabricProfile, "network profile (written by scripts/fabric.sh up)")
 	cmd.Flags().StringVar(&chaincode, "chaincode", "", "the space's chaincode (default: the profile's)")
 	cmd.Flags().IntVar(&org, "org", 0, "which of the profile's organisations (0-based) this service speaks for: its peer gateway and identities")
 	cmd.Flags().BoolVar(&deploy, "deploy", false, "define the chaincode on the channel first (a fresh world state)")

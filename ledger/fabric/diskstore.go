@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -69,25 +70,48 @@ type diskStore struct {
 // the chaincode on the channel; a file of another channel or chaincode, or
 // of another layout, is refused.
 func openDiskStore(path, channel, chaincode string) (*diskStore, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	return openIndexDB(path, channel, chaincode, false)
+}
+
+// openDiskStoreReadOnly opens an existing index file without writing to
+// it (a shared lock: a ledger service holding it is "in use").
+func openDiskStoreReadOnly(path, channel, chaincode string) (*diskStore, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("fabric: index file: %w", err)
+	}
+	return openIndexDB(path, channel, chaincode, true)
+}
+
+// openIndexDB opens the bbolt file of an index for channel and chaincode:
+// read-only, it must hold every bucket and name them; else the buckets and
+// names missing are written.
+func openIndexDB(path, channel, chaincode string, readOnly bool) (*diskStore, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: readOnly, Timeout: time.Second})
 	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) && readOnly {
+			return nil, fmt.Errorf("fabric: index file %s: in use by another process (stop the ledger service first)", path)
+		}
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("fabric: index file %s: in use by another process", path)
 		}
 		return nil, fmt.Errorf("fabric: index file %s: %w", path, err)
 	}
-	s := &diskStore{db: db, path: path}
 	want := map[string]string{"format": diskFormat, "channel": channel, "chaincode": chaincode}
-	err = db.Update(func(tx *bolt.Tx) error {
+	check := func(tx *bolt.Tx) error {
 		for _, b := range dBuckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
+			if readOnly && tx.Bucket(b) == nil {
+				return fmt.Errorf("bucket %s missing: not an index file", b)
+			}
+			if !readOnly {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
 			}
 		}
 		m := tx.Bucket(dMeta)
 		for _, k := range []string{"format", "channel", "chaincode"} {
 			got := m.Get([]byte(k))
-			if got == nil {
+			if got == nil && !readOnly {
 				if err := m.Put([]byte(k), []byte(want[k])); err != nil {
 					return err
 				}
@@ -96,12 +120,17 @@ func openDiskStore(path, channel, chaincode string) (*diskStore, error) {
 			}
 		}
 		return nil
-	})
+	}
+	if readOnly {
+		err = db.View(check)
+	} else {
+		err = db.Update(check)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("fabric: index file %s: %w", path, err)
 	}
-	return s, nil
+	return &diskStore{db: db, path: path}, nil
 }
 
 // read runs fn in the update in progress, or else in a read transaction.

@@ -20,14 +20,7 @@ import (
 // as they were before it; a file is refused for another chaincode, another
 // layout, or while another ledger has it open.
 func TestIndexFileResumes(t *testing.T) {
-	s, err := ledgertest.NewSpace()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := ledgertest.NewWorkload(s, 300, 7, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, w := newTestWorkload(t, 300, 7, 3)
 	txs := [][]*ledger.Batch{w.Setup}
 	for _, st := range w.Streams {
 		for i := 0; i < len(st); i += 4 {

@@ -11,11 +11,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"time"
 	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/tdsc/tdsc/ledger/internal/boltkey"
 )
@@ -82,41 +80,6 @@ func CheckIndexFile(ctx context.Context, src BlockSource, path, channel, chainco
 		return rep, fmt.Errorf("%w: %d differences, the first: %s", ErrIndexDiffers, len(rep.Differences)+rep.More, rep.Differences[0])
 	}
 	return rep, nil
-}
-
-// openDiskStoreReadOnly opens an existing index file without writing to
-// it (a shared lock: a ledger service holding it is "in use").
-func openDiskStoreReadOnly(path, channel, chaincode string) (*diskStore, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("fabric: index file: %w", err)
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("fabric: index file %s: in use by another process (stop the ledger service first)", path)
-		}
-		return nil, fmt.Errorf("fabric: index file %s: %w", path, err)
-	}
-	want := map[string]string{"format": diskFormat, "channel": channel, "chaincode": chaincode}
-	err = db.View(func(tx *bolt.Tx) error {
-		for _, b := range dBuckets {
-			if tx.Bucket(b) == nil {
-				return fmt.Errorf("bucket %s missing: not an index file", b)
-			}
-		}
-		m := tx.Bucket(dMeta)
-		for _, k := range []string{"format", "channel", "chaincode"} {
-			if got := m.Get([]byte(k)); string(got) != want[k] {
-				return fmt.Errorf("field %s: the file is for %q, not %q", k, got, want[k])
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("fabric: index file %s: %w", path, err)
-	}
-	return &diskStore{db: db, path: path}, nil
 }
 
 // differ collects differences, the first maxDifferences in full.
