@@ -100,21 +100,6 @@ func (it *memIter) Next() (*queryresult.KV, error) {
 }
 func (it *memIter) Close() error { return nil }
 
-// workload is a fresh space and a workload of records in batches of batch
-// records, in streams writers at once (ledgertest.NewWorkload).
-func workload(t *testing.T, records, batch, streams int) (*ledgertest.Space, *ledgertest.Workload) {
-	t.Helper()
-	s, err := ledgertest.NewSpace()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := ledgertest.NewWorkload(s, records, batch, streams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, w
-}
-
 // tx runs one Append transaction: its writes apply only if it succeeds.
 func tx(t *testing.T, m *memState, g ledger.Genesis, local *LocalPolicy, bs ...*ledger.Batch) ([]wire.Accepted, error) {
 	t.Helper()
@@ -151,7 +136,7 @@ func txSent(t *testing.T, m *memState, g ledger.Genesis, transient map[string][]
 // in the order the rulebook checked them, and that appending a committed
 // batch again writes nothing.
 func TestNoSharedKey(t *testing.T) {
-	s, w := workload(t, 300, 7, 3)
+	s, w := ledgertest.MustWorkload(t, 300, 7, 3)
 	m := newMemState()
 	// The setup in one transaction: its batches keep their order.
 	rs, err := tx(t, m, s.Genesis, nil, w.Setup...)
@@ -458,7 +443,7 @@ func TestComputeOnly(t *testing.T) {
 // transient field and the compressed one, and refuses a compressed field
 // that does not inflate with the field named.
 func TestAppendArg(t *testing.T) {
-	_, w := workload(t, 20, 4, 1)
+	_, w := ledgertest.MustWorkload(t, 20, 4, 1)
 	arg, err := json.Marshal(w.Setup)
 	if err != nil {
 		t.Fatal(err)
@@ -499,7 +484,7 @@ func TestAppendArg(t *testing.T) {
 // form, emits its own compression of what it wrote; a compressed field with
 // bytes after its end is refused.
 func TestEventIsSentBytes(t *testing.T) {
-	s, w := workload(t, 40, 4, 2)
+	s, w := ledgertest.MustWorkload(t, 40, 4, 2)
 	g := s.Genesis
 	payload := func(bs ...*ledger.Batch) []byte {
 		ws := make([]*wire.Written, len(bs))

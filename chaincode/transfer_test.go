@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/ledger/rulebook"
 )
 
@@ -81,7 +82,7 @@ func FuzzTransferValue(f *testing.F) {
 // of those transfers among them) commit, and the states they write are in
 // the binary form.
 func TestTransfersWrittenAsJSON(t *testing.T) {
-	s, w := workload(t, 300, 5, 3)
+	s, w := ledgertest.MustWorkload(t, 300, 5, 3)
 	m := newMemState()
 	if _, err := tx(t, m, s.Genesis, nil, w.Setup...); err != nil {
 		t.Fatal(err)

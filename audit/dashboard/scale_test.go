@@ -36,14 +36,7 @@ type bigLedger struct {
 
 func newBigLedger(t testing.TB, n int) *bigLedger {
 	t.Helper()
-	s, err := ledgertest.NewSpace()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := ledgertest.NewWorkload(s, n, 500, 8)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, w := ledgertest.MustWorkload(t, n, 500, 8)
 	st, err := embedded.Open(context.Background(), t.TempDir(), s.Genesis, embedded.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -30,14 +30,7 @@ func TestCrashChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("child of TestCrash only")
 	}
-	s, err := ledgertest.NewSpace()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := ledgertest.NewWorkload(s, 200_000, 200, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, w := ledgertest.MustWorkload(t, 200_000, 200, 4)
 	st, err := embedded.Open(context.Background(), dir, s.Genesis, embedded.Options{})
 	if err != nil {
 		t.Fatal(err)

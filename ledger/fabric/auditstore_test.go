@@ -13,6 +13,7 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/ledger/verify"
 	"github.com/tdsc/tdsc/policy"
 )
@@ -30,7 +31,7 @@ func auditIndex(pin func(ledger.Genesis) error) (*index, *auditStore) {
 // ids), a batch before the
 // genesis is refused, and the pin's error ends the audit.
 func TestAuditStore(t *testing.T) {
-	s, w := newTestWorkload(t, 300, 7, 3)
+	s, w := ledgertest.MustWorkload(t, 300, 7, 3)
 	txs := streamTxs(w)
 	mem := genesisIndex(t, s.Genesis, false)
 	var pinned ledger.Genesis

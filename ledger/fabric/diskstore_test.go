@@ -20,7 +20,7 @@ import (
 // as they were before it; a file is refused for another chaincode, another
 // layout, or while another ledger has it open.
 func TestIndexFileResumes(t *testing.T) {
-	s, w := newTestWorkload(t, 300, 7, 3)
+	s, w := ledgertest.MustWorkload(t, 300, 7, 3)
 	txs := [][]*ledger.Batch{w.Setup}
 	for _, st := range w.Streams {
 		for i := 0; i < len(st); i += 4 {

@@ -136,21 +136,6 @@ func allHeads(t testing.TB, x *index) []Head {
 	return hs
 }
 
-// newTestWorkload is a space and a workload of records in batches of batch
-// over streams (ledgertest.NewWorkload).
-func newTestWorkload(t testing.TB, records, batch, streams int) (*ledgertest.Space, *ledgertest.Workload) {
-	t.Helper()
-	s, err := ledgertest.NewSpace()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := ledgertest.NewWorkload(s, records, batch, streams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, w
-}
-
 // streamTxs groups a workload into transactions as concurrent writers
 // would: the setup, then each stream's i-th batch together.
 func streamTxs(w *ledgertest.Workload) [][]*ledger.Batch {
@@ -178,7 +163,7 @@ func streamTxs(w *ledgertest.Workload) [][]*ledger.Batch {
 func TestIndexFromBlocks(t *testing.T) { stores(t, testIndexFromBlocks) }
 
 func testIndexFromBlocks(t *testing.T, disk bool) {
-	s, w := newTestWorkload(t, 400, 9, 3)
+	s, w := ledgertest.MustWorkload(t, 400, 9, 3)
 	x := genesisIndex(t, s.Genesis, disk)
 	txs := streamTxs(w)
 	var order []*ledger.Batch
@@ -252,7 +237,7 @@ func testIndexFromBlocks(t *testing.T, disk bool) {
 // give the same index; a payload that does not inflate, or inflates to more
 // than a transaction may hold, is refused and changes nothing.
 func TestIndexReadsBothEvents(t *testing.T) {
-	s, w := newTestWorkload(t, 60, 5, 2)
+	s, w := ledgertest.MustWorkload(t, 60, 5, 2)
 	build := func(plain bool) *index {
 		x := genesisIndex(t, s.Genesis, false)
 		for n, bs := range [][]*ledger.Batch{w.Setup, w.Streams[0], w.Streams[1]} {
@@ -295,7 +280,7 @@ func TestIndexReadsBothEvents(t *testing.T) {
 func TestIndexQuery(t *testing.T) { stores(t, testIndexQuery) }
 
 func testIndexQuery(t *testing.T, disk bool) {
-	_, w := newTestWorkload(t, 120, 10, 2)
+	_, w := ledgertest.MustWorkload(t, 120, 10, 2)
 	x := emptyIndex(t, disk)
 	all := append([]*ledger.Batch{}, w.Setup...)
 	for _, st := range w.Streams {

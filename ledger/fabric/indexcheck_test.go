@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tdsc/tdsc/ledger/internal/boltkey"
+	"github.com/tdsc/tdsc/ledger/ledgertest"
 )
 
 // TestCompareIndexFiles: two index files of the same transactions, one
@@ -18,7 +19,7 @@ import (
 // record changed, a tree node lost, an id added, a posting list cut, the
 // position moved.
 func TestCompareIndexFiles(t *testing.T) {
-	s, w := newTestWorkload(t, 200, 9, 3)
+	s, w := ledgertest.MustWorkload(t, 200, 9, 3)
 	txs := streamTxs(w)
 	build := func(name string, together bool) *diskStore {
 		x, st, err := openIndexFile(filepath.Join(t.TempDir(), name), "ch", "cc")

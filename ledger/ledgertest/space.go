@@ -1,6 +1,8 @@
 package ledgertest
 
 import (
+	"testing"
+
 	"github.com/tdsc/tdsc/ledger/workload"
 	"github.com/tdsc/tdsc/suite"
 )
@@ -25,4 +27,20 @@ var Suites = workload.Suites
 // NewWorkload is workload.NewWorkload.
 func NewWorkload(s *Space, n, batchSize, streams int) (*Workload, error) {
 	return workload.NewWorkload(s, n, batchSize, streams)
+}
+
+// MustWorkload is a fresh space and a workload of records in batches of
+// batch records, in streams writers at once; it fails t if either cannot be
+// made.
+func MustWorkload(t testing.TB, records, batch, streams int) (*Space, *Workload) {
+	t.Helper()
+	s, err := NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewWorkload(s, records, batch, streams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, w
 }
