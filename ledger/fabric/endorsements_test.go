@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"math/big"
 	"strings"
@@ -97,12 +98,28 @@ func configBlockMSPs(t *testing.T, msps map[string]*msp.FabricMSPConfig) *common
 	return &common.Block{Data: &common.BlockData{Data: [][]byte{mustMarshal(t, &common.Envelope{Payload: mustMarshal(t, p)})}}}
 }
 
-// endorse is id's endorsement of the proposal response prp.
+// endorse is id's endorsement of the proposal response prp, signed in
+// the low-S form Fabric's peers sign in.
 func endorse(t *testing.T, mspID string, id *testCA, prp []byte) *peer.Endorsement {
+	t.Helper()
+	return endorseS(t, mspID, id, prp, false)
+}
+
+// endorseS is endorse with S above half the curve order if high, below
+// it if not (both verify as ECDSA).
+func endorseS(t *testing.T, mspID string, id *testCA, prp []byte, high bool) *peer.Endorsement {
 	t.Helper()
 	endorser := mustMarshal(t, &msp.SerializedIdentity{Mspid: mspID, IdBytes: id.pem})
 	digest := sha256.Sum256(append(append([]byte(nil), prp...), endorser...))
-	sig, err := ecdsa.SignASN1(rand.Reader, id.key, digest[:])
+	r, sv, err := ecdsa.Sign(rand.Reader, id.key, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := id.key.Curve.Params().N
+	if (sv.Cmp(new(big.Int).Rsh(n, 1)) > 0) != high {
+		sv.Sub(n, sv)
+	}
+	sig, err := asn1.Marshal(struct{ R, S *big.Int }{r, sv})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,20 +178,26 @@ func TestEndorsersFollowConfig(t *testing.T) {
 }
 
 // TestEndorserCertificates: an endorser's certificate is checked as
-// Fabric's MSP checks it: chained through the organisation's intermediate
-// CAs to a root, not revoked by a CRL of the configuration (a CRL no CA of
-// the organisation signed is refused with the configuration), and, with
-// node OUs on, a peer's.
+// Fabric's MSP (msp/mspimpl*.go) checks an identity and its peer role:
+// one certification chain through the organisation's intermediate CAs to a
+// root, issued by a leaf of the CA tree, not revoked by a CRL its issuer
+// signed, not a CA's, carrying one of the OU identifiers if any are
+// configured, and, with node OUs on, exactly one role, the peer's, certified
+// by the chain the OU is bound to; the signature low-S. A configuration
+// Fabric's MSP setup refuses is refused.
 func TestEndorserCertificates(t *testing.T) {
-	root1, ca2 := newTestCert(t, "ca.org1", nil), newTestCert(t, "ca.org2", nil)
-	inter1 := newTestCertWith(t, "ica.org1", root1, func(c *x509.Certificate) {
+	caTmpl := func(c *x509.Certificate) {
 		c.IsCA, c.BasicConstraintsValid, c.KeyUsage = true, true, x509.KeyUsageCertSign|x509.KeyUsageCRLSign
-	})
-	ou := func(ou string) func(*x509.Certificate) {
-		return func(c *x509.Certificate) { c.Subject.OrganizationalUnit = []string{ou} }
+	}
+	root1, ca2 := newTestCert(t, "ca.org1", nil), newTestCert(t, "ca.org2", nil)
+	inter1, inter1b := newTestCertWith(t, "ica.org1", root1, caTmpl), newTestCertWith(t, "ica2.org1", root1, caTmpl)
+	ou := func(ous ...string) func(*x509.Certificate) {
+		return func(c *x509.Certificate) { c.Subject.OrganizationalUnit = ous }
 	}
 	peer1, revoked1 := newTestCertWith(t, "peer0.org1", inter1, ou("peer")), newTestCertWith(t, "peer1.org1", inter1, ou("peer"))
-	client1 := newTestCertWith(t, "User1@org1", inter1, ou("client"))
+	peer1b := newTestCertWith(t, "peer0b.org1", inter1b, func(c *x509.Certificate) {
+		c.Subject.OrganizationalUnit, c.SerialNumber = []string{"peer"}, revoked1.cert.SerialNumber
+	})
 	peer2 := newTestCertWith(t, "peer0.org2", ca2, ou("peer"))
 	crl := func(issuer *testCA, serials ...*big.Int) []byte {
 		t.Helper()
@@ -189,65 +212,145 @@ func TestEndorserCertificates(t *testing.T) {
 		}
 		return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
 	}
-	nodeOUs := &msp.FabricNodeOUs{Enable: true, PeerOuIdentifier: &msp.FabricOUIdentifier{OrganizationalUnitIdentifier: "peer"}}
-	org1 := &msp.FabricMSPConfig{Name: "Org1MSP", RootCerts: [][]byte{root1.pem}, IntermediateCerts: [][]byte{inter1.pem},
-		RevocationList: [][]byte{crl(inter1, revoked1.cert.SerialNumber)}, FabricNodeOus: nodeOUs}
-	org2 := &msp.FabricMSPConfig{Name: "Org2MSP", RootCerts: [][]byte{ca2.pem}, FabricNodeOus: nodeOUs}
-	e, err := genesisEndorsers(configBlockMSPs(t, map[string]*msp.FabricMSPConfig{"Org1MSP": org1, "Org2MSP": org2}))
+	nodeOUs := func(peerCA *testCA) *msp.FabricNodeOUs {
+		n := &msp.FabricNodeOUs{Enable: true, ClientOuIdentifier: &msp.FabricOUIdentifier{OrganizationalUnitIdentifier: "client"},
+			PeerOuIdentifier:  &msp.FabricOUIdentifier{OrganizationalUnitIdentifier: "peer"},
+			AdminOuIdentifier: &msp.FabricOUIdentifier{OrganizationalUnitIdentifier: "admin"}}
+		if peerCA != nil {
+			n.PeerOuIdentifier.Certificate = peerCA.pem
+		}
+		return n
+	}
+	newOrg1 := func() *msp.FabricMSPConfig {
+		return &msp.FabricMSPConfig{Name: "Org1MSP", RootCerts: [][]byte{root1.pem}, IntermediateCerts: [][]byte{inter1.pem, inter1b.pem},
+			RevocationList: [][]byte{crl(inter1, revoked1.cert.SerialNumber)}, FabricNodeOus: nodeOUs(nil)}
+	}
+	org2 := &msp.FabricMSPConfig{Name: "Org2MSP", RootCerts: [][]byte{ca2.pem}, FabricNodeOus: nodeOUs(nil)}
+	endorsersOf := func(org1 *msp.FabricMSPConfig) (endorsers, error) {
+		return genesisEndorsers(configBlockMSPs(t, map[string]*msp.FabricMSPConfig{"Org1MSP": org1, "Org2MSP": org2}))
+	}
+	prp := []byte("proposal response payload")
+	type endorsement struct {
+		name string
+		org1 *peer.Endorsement
+		want string
+	}
+	checkAll := func(org1 *msp.FabricMSPConfig, cases []endorsement) {
+		t.Helper()
+		e, err := endorsersOf(org1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cases {
+			err := e.check(prp, []*peer.Endorsement{c.org1, endorse(t, "Org2MSP", peer2, prp)})
+			if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+				t.Errorf("%s: got %v, want %q", c.name, err, c.want)
+			}
+		}
+	}
+	by := func(id *testCA) *peer.Endorsement { return endorse(t, "Org1MSP", id, prp) }
+
+	checkAll(newOrg1(), []endorsement{
+		{"a peer under an intermediate CA", by(peer1), ""},
+		{"a revoked peer", by(revoked1), "revoked by the org's CRL"},
+		{"another intermediate's peer of the revoked serial", by(peer1b), ""},
+		{"a client, not a peer", by(newTestCertWith(t, "User1@org1", inter1, ou("client"))), `not a peer (OU [client], the peer OU is "peer")`},
+		{"a peer and a client at once", by(newTestCertWith(t, "peer2.org1", inter1, ou("peer", "client"))), "more than one role"},
+		{"issued by another CA of the intermediate's name", by(newTestCertWith(t, "peer2.org1", newTestCert(t, "ica.org1", nil), ou("peer"))), "certificate not issued by the org's CA"},
+		{"a peer the root issued, which issued the intermediates", by(newTestCertWith(t, "peer3.org1", root1, ou("peer"))), `issued by "ca.org1", a CA that issued an intermediate CA`},
+		{"an intermediate CA's own certificate", by(inter1b), "a CA's certificate, not an identity"},
+		{"a high-S signature", endorseS(t, "Org1MSP", peer1, prp, true), "low-S signatures only"},
+	})
+
+	// The peer OU bound to an intermediate CA: a peer of the other
+	// intermediate is not a peer.
+	org1 := newOrg1()
+	org1.FabricNodeOus = nodeOUs(inter1)
+	checkAll(org1, []endorsement{
+		{"a peer under the bound CA", by(peer1), ""},
+		{"a peer under another intermediate", by(peer1b), `the OU "peer" is bound to CA "ica.org1", its certificate's issuer is "ica2.org1"`},
+	})
+	// Bound to the root (cryptogen's shape): the chain above the peer's
+	// certificate must be the root alone, not pass through it.
+	org1.FabricNodeOus = nodeOUs(root1)
+	checkAll(org1, []endorsement{
+		{"a peer under an intermediate, the OU bound to the root", by(peer1), `the OU "peer" is bound to CA "ca.org1", its certificate's issuer is "ica.org1"`},
+	})
+	org1.IntermediateCerts, org1.RevocationList = nil, nil
+	checkAll(org1, []endorsement{
+		{"a peer the bound root issued", by(newTestCertWith(t, "peer4.org1", root1, ou("peer"))), ""},
+		{"a peer of an intermediate the configuration lacks", by(peer1), "certificate not issued by the org's CA"},
+	})
+
+	// Node OUs that define no peer OU: no certificate is a peer's.
+	org1 = newOrg1()
+	org1.FabricNodeOus.PeerOuIdentifier = nil
+	checkAll(org1, []endorsement{{"a peer OU no role has", by(peer1), "node OUs define no peer OU"}})
+
+	// OU identifiers: an identity needs one, certified by its bound CA.
+	org1 = newOrg1()
+	org1.OrganizationalUnitIdentifiers = []*msp.FabricOUIdentifier{{OrganizationalUnitIdentifier: "dept", Certificate: inter1.pem}}
+	checkAll(org1, []endorsement{
+		{"a peer without the OU", by(peer1), "none of its OUs [peer] is one of the org's OU identifiers"},
+		{"a peer with the OU", by(newTestCertWith(t, "peer5.org1", inter1, ou("peer", "dept"))), ""},
+		{"a peer with the OU, of another intermediate", by(newTestCertWith(t, "peer6.org1", inter1b, ou("peer", "dept"))), "none of its OUs [dept peer] is one of"},
+	})
+
+	// An intermediate signed by two roots (one key, two certificates): its
+	// peers have two chains, which Fabric's MSP refuses.
+	root1b := newTestCert(t, "ca2.org1", nil)
+	xkey := inter1.key
+	cross := func(issuer *testCA) []byte {
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "xica.org1"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+		caTmpl(tmpl)
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer.cert, &xkey.PublicKey, issuer.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	}
+	x1 := cross(root1)
+	xc, _ := pem.Decode(x1)
+	xcert, err := x509.ParseCertificate(xc.Bytes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	prp := []byte("proposal response payload")
-	for _, c := range []struct {
-		name string
-		org1 *testCA
-		want string
-	}{
-		{"a peer under the intermediate CA", peer1, ""},
-		{"a revoked peer", revoked1, "revoked by the org's CRL"},
-		{"a client, not a peer", client1, `not a peer (OU [client], the peer OU is "peer")`},
-		{"issued by another CA of the intermediate's name", newTestCertWith(t, "peer2.org1", newTestCert(t, "ica.org1", nil), ou("peer")), "certificate not issued by the org's CA"},
-	} {
-		err := e.check(prp, []*peer.Endorsement{endorse(t, "Org1MSP", c.org1, prp), endorse(t, "Org2MSP", peer2, prp)})
-		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
-			t.Errorf("%s: got %v, want %q", c.name, err, c.want)
-		}
-	}
+	org1 = newOrg1()
+	org1.RootCerts = append(org1.RootCerts, root1b.pem)
+	org1.IntermediateCerts = [][]byte{x1, cross(root1b)}
+	org1.RevocationList = nil
+	checkAll(org1, []endorsement{
+		{"a peer of a cross-signed intermediate", by(newTestCertWith(t, "peer7.org1", &testCA{cert: xcert, key: xkey}, ou("peer"))), "2 certification chains"},
+	})
 
-	// The peer OU bound to the intermediate CA: a peer certificate the root
-	// issued directly is not a peer's.
-	org1.FabricNodeOus = &msp.FabricNodeOUs{Enable: true, PeerOuIdentifier: &msp.FabricOUIdentifier{OrganizationalUnitIdentifier: "peer", Certificate: inter1.pem}}
-	if e, err = genesisEndorsers(configBlockMSPs(t, map[string]*msp.FabricMSPConfig{"Org1MSP": org1, "Org2MSP": org2})); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		name string
-		org1 *testCA
-		want string
-	}{
-		{"a peer under the bound CA", peer1, ""},
-		{"a peer the root issued", newTestCertWith(t, "peer3.org1", root1, ou("peer")), `the peer OU is "peer" of CA "ica.org1"`},
-	} {
-		err := e.check(prp, []*peer.Endorsement{endorse(t, "Org1MSP", c.org1, prp), endorse(t, "Org2MSP", peer2, prp)})
-		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
-			t.Errorf("%s: got %v, want %q", c.name, err, c.want)
-		}
-	}
-	org1.FabricNodeOus = nodeOUs
-
-	// Without the intermediate in the configuration its peers do not chain.
-	org1.IntermediateCerts, org1.RevocationList = nil, nil
-	if e, err = genesisEndorsers(configBlockMSPs(t, map[string]*msp.FabricMSPConfig{"Org1MSP": org1, "Org2MSP": org2})); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.check(prp, []*peer.Endorsement{endorse(t, "Org1MSP", peer1, prp), endorse(t, "Org2MSP", peer2, prp)}); err == nil || !strings.Contains(err.Error(), "not issued by the org's CA") {
-		t.Errorf("a peer of an intermediate the configuration lacks: got %v", err)
-	}
-
-	// A CRL signed by another organisation's CA makes the configuration
-	// unreadable, not a revocation.
+	// A CRL no CA of the organisation signed revokes nothing (Fabric skips
+	// it); it does not make the configuration unreadable.
+	org1 = newOrg1()
 	org1.RevocationList = [][]byte{crl(ca2, peer1.cert.SerialNumber)}
-	if _, err := genesisEndorsers(configBlockMSPs(t, map[string]*msp.FabricMSPConfig{"Org1MSP": org1, "Org2MSP": org2})); err == nil || !strings.Contains(err.Error(), "not signed by a CA of the organisation") {
-		t.Errorf("a CRL of another CA: got %v", err)
+	checkAll(org1, []endorsement{{"a peer a foreign CRL names", by(peer1), ""}})
+
+	// Configurations Fabric's MSP setup refuses.
+	for _, c := range []struct {
+		name string
+		edit func(*msp.FabricMSPConfig)
+		want string
+	}{
+		{"an intermediate its root's CRL revokes", func(m *msp.FabricMSPConfig) { m.RevocationList = [][]byte{crl(root1, inter1.cert.SerialNumber)} },
+			`intermediate CA "ica.org1": revoked by a CRL of "ca.org1"`},
+		{"an intermediate of no root", func(m *msp.FabricMSPConfig) {
+			m.IntermediateCerts = append(m.IntermediateCerts, newTestCertWith(t, "orphan.org1", newTestCert(t, "x", nil), caTmpl).pem)
+		}, `intermediate CA "orphan.org1": certificate not issued`},
+		{"a root that is no CA", func(m *msp.FabricMSPConfig) { m.RootCerts = append(m.RootCerts, peer2.pem) }, `CA certificate "peer0.org2": not a CA's`},
+		{"the peer OU bound to another org's CA", func(m *msp.FabricMSPConfig) { m.FabricNodeOus = nodeOUs(ca2) }, `bound to "ca.org2", not a CA of the organisation`},
+		{"an OU identifier without its certificate", func(m *msp.FabricMSPConfig) {
+			m.OrganizationalUnitIdentifiers = []*msp.FabricOUIdentifier{{OrganizationalUnitIdentifier: "dept"}}
+		}, `OU identifier "dept": no certificate`},
+	} {
+		org1 := newOrg1()
+		c.edit(org1)
+		if _, err := endorsersOf(org1); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want %q", c.name, err, c.want)
+		}
 	}
 }
