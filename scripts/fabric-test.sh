@@ -4,7 +4,9 @@
 # tests against it (ledgertest conformance, one endorser refusing, a record
 # altered after endorsement, the audit from the blocks, then an outage of the
 # whole network mid-run: under the backend, then under two real connectors
-# whose outboxes must drain after the restart), and stop it.
+# whose outboxes must drain after the restart; last, a CA rotation: a
+# configuration update adds a root CA to Org1, its peer takes an identity of
+# the new CA, and the audit follows), and stop it.
 #
 #   scripts/fabric-test.sh [go test flags...]     e.g. -run TestConformance -v
 #
@@ -31,9 +33,11 @@ if [ $# -eq 0 ]; then
   go test -count=1 -run '^TestFabricVerifyCLI$' ./cmd/tdsc/
 fi
 # Last, as they stop and restart the network: an outage mid-run, under the
-# backend, then under two connectors writing through the ledger service.
+# backend, then under two connectors writing through the ledger service;
+# then the CA rotation, which changes Org1's channel MSP and peer identity.
 if [ $# -eq 0 ]; then
   TDSC_FABRIC_OUTAGE=1 go test -count=1 -run '^TestOutage$' ./ledger/fabric/
   TDSC_FABRIC_OUTAGE=1 go test -count=1 -run '^TestConnectorOutage$' ./cmd/tdsc/internal/ledgerhttp/
+  TDSC_FABRIC_ROTATE=1 go test -count=1 -run '^TestCARotation$' ./ledger/fabric/
 fi
 echo "fabric tier: network $((t1 - t0)) s, tests $((SECONDS - t1)) s, total $((SECONDS - t0)) s"
