@@ -3,7 +3,10 @@
 #
 #   scripts/fabric.sh build            build the pinned Fabric binaries (tools/fabric) and tdsc-chaincode
 #   scripts/fabric.sh up               build, then start orderer + one peer per org, channel, chaincode services
-#   scripts/fabric.sh deploy NAME      define chaincode NAME on the channel (one per space; `up` deploys "tdsc")
+#   scripts/fabric.sh deploy NAME [POLICY SEQUENCE]
+#                                      define chaincode NAME on the channel (one per space; `up` deploys "tdsc"),
+#                                      endorsed by every org, or redefine it: POLICY in Fabric's policy
+#                                      language, SEQUENCE the definition's next sequence number
 #   scripts/fabric.sh reload           rebuild tdsc-chaincode and restart the chaincode services
 #   scripts/fabric.sh restart          start a stopped network again on its existing ledger
 #   scripts/fabric.sh profile          (re)write the client profile of the network
@@ -206,11 +209,12 @@ policy() {
   if [ "$ORGS" = 1 ]; then echo "OR($peers)"; else echo "AND($peers)"; fi
 }
 
-# deploy NAME: approve the chaincode definition NAME (backed by the installed
-# tdsc package) for every org, then commit it. Idempotent per name.
+# deploy NAME [POLICY SEQUENCE]: approve the chaincode definition NAME
+# (backed by the installed tdsc package) for every org, then commit it.
+# Idempotent per name and sequence.
 deploy() {
-  local name=$1 o i
-  local oargs=(-o 127.0.0.1:$ORD_PORT --tls --cafile "$ORD_CA" --channelID $CHANNEL --name "$name" --version 1 --sequence 1 --signature-policy "$(policy)")
+  local name=$1 pol=${2:-$(policy)} seq=${3:-1} o i
+  local oargs=(-o 127.0.0.1:$ORD_PORT --tls --cafile "$ORD_CA" --channelID $CHANNEL --name "$name" --version 1 --sequence "$seq" --signature-policy "$pol")
   for o in $(seq 1 "$ORGS"); do
     admin_env "$o"
     i=0
@@ -227,7 +231,7 @@ deploy() {
   admin_env 1
   peer lifecycle chaincode commit "${oargs[@]}" "${peers[@]}" --waitForEvent >>"$NET/logs/cli.log" 2>&1 ||
     die "commit of chaincode $name failed (see $NET/logs/cli.log)"
-  log "chaincode $name defined on channel $CHANNEL, endorsement $(policy)"
+  log "chaincode $name defined on channel $CHANNEL (sequence $seq), endorsement $pol"
 }
 
 write_profile() {
@@ -375,7 +379,7 @@ restart() {
 case "${1:-}" in
   build) build ;;
   up) up ;;
-  deploy) [ -n "${2:-}" ] || die "usage: $0 deploy NAME"; deploy "$2" ;;
+  deploy) [ -n "${2:-}" ] && { [ $# = 2 ] || [ $# = 4 ]; } || die "usage: $0 deploy NAME [POLICY SEQUENCE]"; deploy "$2" "${3:-}" "${4:-}" ;;
   status) status ;;
   down) down ;;
   restart) restart ;;

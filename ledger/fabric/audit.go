@@ -239,15 +239,22 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 			return nil
 		}
 		flags := txFilter(b)
+		valid := func(i int) bool {
+			return i < len(flags) && peer.TxValidationCode(flags[i]) == peer.TxValidationCode_VALID
+		}
+		defer ends.endBlock() // a definition in this block is in force from the next
 		for i, env := range b.Data.Data {
 			writes, err := chaincodeWrites(env, chaincode)
 			if err != nil {
 				return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
 			}
 			if writes == nil {
+				if err := definition(n, i, env, chaincode, valid(i), &ends); err != nil {
+					return err
+				}
 				continue
 			}
-			if i >= len(flags) || peer.TxValidationCode(flags[i]) != peer.TxValidationCode_VALID {
+			if !valid(i) {
 				c.InvalidTxs++
 				continue
 			}
@@ -276,6 +283,30 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 			return err
 		}
 	}
+	return nil
+}
+
+// definition reads transaction i of block n, if it is a valid _lifecycle
+// transaction that defines chaincode's endorsement policy: its
+// endorsements must satisfy the lifecycle's endorsement policy, and the
+// policy it defines is in force from the next block.
+func definition(n uint64, i int, env []byte, chaincode string, valid bool, ends *endorsers) error {
+	d, err := definitionWrite(env, chaincode)
+	if err != nil {
+		return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
+	}
+	if d == nil || !valid {
+		return nil
+	}
+	what := fmt.Sprintf("transaction %d (a definition of chaincode %s)", i, chaincode)
+	if err := ends.checkUnder(ends.lifecyclePolicy(), d.prp, d.endorsements); err != nil {
+		return &ChainProblem{Block: n, What: fmt.Sprintf("%s is marked valid but %v", what, err)}
+	}
+	p, err := definedPolicy(d.writes[0])
+	if err != nil {
+		return &ChainProblem{Block: n, What: fmt.Sprintf("%s: %v", what, err)}
+	}
+	ends.define(p)
 	return nil
 }
 

@@ -2,7 +2,6 @@ package fabric
 
 import (
 	"crypto/ecdsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/pem"
@@ -11,6 +10,7 @@ import (
 	"maps"
 	"math/big"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
@@ -28,7 +28,8 @@ type orgCAs map[string]*orgMSP
 // reads it: the root and intermediate CAs, the CAs that issued another
 // configured CA (not issuers of identities), the serial numbers each CA's
 // CRLs revoke, the OUs an identity must carry, and, with node OUs on, the
-// OUs of the roles with the certification chains they are bound to.
+// OUs of the roles with the certification chains they are bound to, and
+// the admins it names.
 type orgMSP struct {
 	roots, inters *x509.CertPool
 	// internal holds the raw certificates of the CAs that issued a
@@ -42,12 +43,14 @@ type orgMSP struct {
 	// one of them (an OU certified by the bound chain).
 	ous []ouBinding
 	// nodeOUs is on with FabricNodeOUs enabled: an identity has exactly one
-	// role OU (roles), and an endorser's is peerOU (none if !peerSet: the
-	// configuration defines no peer role, which no certificate then has).
+	// role OU (roles, by OU). Off, no identity has a role but member and
+	// admin.
 	nodeOUs bool
 	roles   map[string]ouBinding
-	peerOU  string
-	peerSet bool
+	// roleOU is the OU of each role the node OUs define.
+	roleOU map[msp.MSPRole_MSPRoleType]string
+	// admins are the certificates the configuration names as admins.
+	admins []*x509.Certificate
 }
 
 // ouBinding is an OU and, if bound (FabricOUIdentifier.Certificate), the
@@ -65,34 +68,73 @@ func (b ouBinding) certifies(chain []*x509.Certificate) bool {
 	return b.chain == nil || slices.EqualFunc(chain[1:], b.chain, (*x509.Certificate).Equal)
 }
 
-// endorsers says what a valid transaction's endorsements must be: one by
-// every organisation of the channel's genesis configuration (the deployed
-// policy, AND of all of them), each verified under the channel's
-// configuration as of its block (the last config block before it), so an
-// organisation added later, or a CA an organisation rotated, is known from
-// its config block on.
+// endorsers is what a valid transaction's endorsements are checked
+// against: the channel's configuration as of its block (the last config
+// block before it: the organisations' MSPs, and the policies a reference
+// names) and the chaincode's endorsement policy as its last definition
+// before the block gives it (nil before one), so an organisation added
+// later, a CA an organisation rotated, or a chaincode redefined with
+// another policy is known from its block on.
 type endorsers struct {
-	cas      orgCAs
-	required []string
+	cas    orgCAs
+	config *common.Config
+	policy *peer.ApplicationPolicy
+	// next, if defined, is the policy a definition in the block being read
+	// committed: in force from the next block (Fabric validates a block
+	// against the state before it).
+	next    *peer.ApplicationPolicy
+	defined bool
 }
 
 // genesisEndorsers reads the channel's genesis block.
 func genesisEndorsers(b *common.Block) (endorsers, error) {
-	cas, err := channelOrgs(b)
-	if err != nil {
-		return endorsers{}, err
-	}
-	return endorsers{cas: cas, required: slices.Sorted(maps.Keys(cas))}, nil
+	var e endorsers
+	return e, e.update(b)
 }
 
-// update takes a config block's organisations for the blocks after it.
+// update takes a config block's configuration for the blocks after it.
 func (e *endorsers) update(b *common.Block) error {
-	cas, err := channelOrgs(b)
+	cfg, cas, err := channelOrgs(b)
 	if err != nil {
 		return err
 	}
-	e.cas = cas
+	e.cas, e.config = cas, cfg
 	return nil
+}
+
+// define takes the policy of a chaincode definition committed in the
+// block being read; endBlock puts it in force.
+func (e *endorsers) define(p *peer.ApplicationPolicy) { e.next, e.defined = p, true }
+
+// endBlock ends the block being read.
+func (e *endorsers) endBlock() {
+	if e.defined {
+		e.policy, e.next, e.defined = e.next, nil, false
+	}
+}
+
+// lifecyclePolicy is the policy a _lifecycle transaction is endorsed
+// under: the configuration's LifecycleEndorsement, or, on a channel
+// without one, a majority of the organisations' members (as Fabric's
+// LifecycleEndorsementPolicyAsBytes falls back).
+func (e endorsers) lifecyclePolicy() *peer.ApplicationPolicy {
+	if app := e.config.GetChannelGroup().GetGroups()["Application"]; app != nil && app.Policies["LifecycleEndorsement"] != nil {
+		return &peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_ChannelConfigPolicyReference{ChannelConfigPolicyReference: lifecycleEndorsementRef}}
+	}
+	ids := slices.Sorted(maps.Keys(e.cas))
+	return &peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_SignaturePolicy{SignaturePolicy: signedByRole(len(ids)/2+1, msp.MSPRole_MEMBER, ids)}}
+}
+
+// signedByRole is the signature policy n of the role of the organisations
+// ids (policydsl.SignedByNOutOfGivenRole).
+func signedByRole(n int, role msp.MSPRole_MSPRoleType, ids []string) *common.SignaturePolicyEnvelope {
+	env := &common.SignaturePolicyEnvelope{Rule: &common.SignaturePolicy{Type: &common.SignaturePolicy_NOutOf_{NOutOf: &common.SignaturePolicy_NOutOf{N: int32(n)}}}}
+	for i, id := range ids {
+		r, _ := proto.Marshal(&msp.MSPRole{MspIdentifier: id, Role: role})
+		env.Identities = append(env.Identities, &msp.MSPPrincipal{PrincipalClassification: msp.MSPPrincipal_ROLE, Principal: r})
+		env.Rule.GetNOutOf().Rules = append(env.Rule.GetNOutOf().Rules, &common.SignaturePolicy{Type: &common.SignaturePolicy_SignedBy{SignedBy: int32(i)}})
+	}
+	return env
 }
 
 // isConfigBlock says whether b holds a channel configuration (one CONFIG
@@ -110,49 +152,49 @@ func isConfigBlock(b *common.Block) bool {
 
 // channelOrgs reads the application organisations' MSPs from a config
 // block (the genesis block, or a configuration update).
-func channelOrgs(b *common.Block) (orgCAs, error) {
+func channelOrgs(b *common.Block) (*common.Config, orgCAs, error) {
 	if len(b.Data.Data) != 1 {
-		return nil, errors.New("config block holds no single envelope")
+		return nil, nil, errors.New("config block holds no single envelope")
 	}
 	var env common.Envelope
 	if err := proto.Unmarshal(b.Data.Data[0], &env); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var p common.Payload
 	if err := proto.Unmarshal(env.Payload, &p); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var ce common.ConfigEnvelope
 	if err := proto.Unmarshal(p.Data, &ce); err != nil {
-		return nil, fmt.Errorf("config envelope: %w", err)
+		return nil, nil, fmt.Errorf("config envelope: %w", err)
 	}
 	if ce.Config == nil || ce.Config.ChannelGroup == nil || ce.Config.ChannelGroup.Groups["Application"] == nil {
-		return nil, errors.New("config has no application group")
+		return nil, nil, errors.New("config has no application group")
 	}
 	orgs := orgCAs{}
 	for name, g := range ce.Config.ChannelGroup.Groups["Application"].Groups {
 		v := g.Values["MSP"]
 		if v == nil {
-			return nil, fmt.Errorf("org %s has no MSP", name)
+			return nil, nil, fmt.Errorf("org %s has no MSP", name)
 		}
 		var mc msp.MSPConfig
 		if err := proto.Unmarshal(v.Value, &mc); err != nil {
-			return nil, fmt.Errorf("org %s MSP: %w", name, err)
+			return nil, nil, fmt.Errorf("org %s MSP: %w", name, err)
 		}
 		var fc msp.FabricMSPConfig
 		if err := proto.Unmarshal(mc.Config, &fc); err != nil {
-			return nil, fmt.Errorf("org %s MSP: %w", name, err)
+			return nil, nil, fmt.Errorf("org %s MSP: %w", name, err)
 		}
 		m, err := newOrgMSP(&fc)
 		if err != nil {
-			return nil, fmt.Errorf("org %s MSP: %w", name, err)
+			return nil, nil, fmt.Errorf("org %s MSP: %w", name, err)
 		}
 		orgs[fc.Name] = m
 	}
 	if len(orgs) == 0 {
-		return nil, errors.New("channel has no application organisations")
+		return nil, nil, errors.New("channel has no application organisations")
 	}
-	return orgs, nil
+	return ce.Config, orgs, nil
 }
 
 // newOrgMSP reads an organisation's MSP configuration, refusing what
@@ -245,26 +287,38 @@ func newOrgMSP(fc *msp.FabricMSPConfig) (*orgMSP, error) {
 		}
 		m.ous = append(m.ous, b)
 	}
+	for _, c := range fc.Admins {
+		m.admins = append(m.admins, pemCerts(c)...)
+	}
 	if n := fc.FabricNodeOus; n != nil && n.Enable {
-		m.nodeOUs, m.roles = true, map[string]ouBinding{}
+		m.nodeOUs, m.roles, m.roleOU = true, map[string]ouBinding{}, map[msp.MSPRole_MSPRoleType]string{}
 		for _, r := range []struct {
-			name string
+			role msp.MSPRole_MSPRoleType
 			id   *msp.FabricOUIdentifier
-		}{{"client", n.ClientOuIdentifier}, {"peer", n.PeerOuIdentifier}, {"admin", n.AdminOuIdentifier}, {"orderer", n.OrdererOuIdentifier}} {
+		}{{msp.MSPRole_CLIENT, n.ClientOuIdentifier}, {msp.MSPRole_PEER, n.PeerOuIdentifier}, {msp.MSPRole_ADMIN, n.AdminOuIdentifier}, {msp.MSPRole_ORDERER, n.OrdererOuIdentifier}} {
 			if r.id == nil {
 				continue
 			}
-			b, err := bind("node OUs: the "+r.name+" OU", r.id, false)
+			b, err := bind("node OUs: the "+roleName(r.role)+" OU", r.id, false)
 			if err != nil {
 				return nil, err
 			}
 			m.roles[b.ou] = b
-			if r.name == "peer" {
-				m.peerOU, m.peerSet = b.ou, true
-			}
+			m.roleOU[r.role] = b.ou
 		}
 	}
 	return m, nil
+}
+
+// roleName is an MSP role as the policy language writes it ("peer").
+func roleName(r msp.MSPRole_MSPRoleType) string { return strings.ToLower(r.String()) }
+
+// aRole is "a peer", "an admin".
+func aRole(r msp.MSPRole_MSPRoleType) string {
+	if n := roleName(r); strings.ContainsRune("aeiou", rune(n[0])) {
+		return "an " + n
+	}
+	return "a " + roleName(r)
 }
 
 // chain is cert's one certification chain to a root of the organisation
@@ -284,33 +338,33 @@ func (m *orgMSP) chain(cert *x509.Certificate) ([]*x509.Certificate, error) {
 	return chains[0], nil
 }
 
-// peer checks that cert is a valid peer identity of the organisation, as
-// Fabric's MSP validates an identity and then its peer role (the policy's
-// 'OrgMSP.peer'; any valid member with node OUs off).
-func (m *orgMSP) peer(cert *x509.Certificate) error {
+// validate checks that cert is a valid identity of the organisation, as
+// Fabric's MSP validates one (validateIdentity, with the OU checks of MSP
+// version 1.4.3), and returns its certification chain.
+func (m *orgMSP) validate(cert *x509.Certificate) ([]*x509.Certificate, error) {
 	if cert.IsCA {
-		return errors.New("a CA's certificate, not an identity")
+		return nil, errors.New("a CA's certificate, not an identity")
 	}
 	chain, err := m.chain(cert)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(chain) < 2 {
-		return errors.New("a root CA's certificate, not an identity")
+		return nil, errors.New("a root CA's certificate, not an identity")
 	}
 	issuer := chain[1]
 	if m.internal[string(issuer.Raw)] {
-		return fmt.Errorf("issued by %q, a CA that issued an intermediate CA of the org (identities come from the certification tree's leaves)", issuer.Subject.CommonName)
+		return nil, fmt.Errorf("issued by %q, a CA that issued an intermediate CA of the org (identities come from the certification tree's leaves)", issuer.Subject.CommonName)
 	}
 	if m.revoked[string(issuer.Raw)][cert.SerialNumber.String()] {
-		return fmt.Errorf("certificate (serial %s) revoked by the org's CRL", cert.SerialNumber)
+		return nil, fmt.Errorf("certificate (serial %s) revoked by the org's CRL", cert.SerialNumber)
 	}
 	ous := cert.Subject.OrganizationalUnit
 	if len(m.ous) > 0 && !slices.ContainsFunc(m.ous, func(b ouBinding) bool { return slices.Contains(ous, b.ou) && b.certifies(chain) }) {
-		return fmt.Errorf("none of its OUs %v is one of the org's OU identifiers", ous)
+		return nil, fmt.Errorf("none of its OUs %v is one of the org's OU identifiers", ous)
 	}
 	if !m.nodeOUs {
-		return nil
+		return chain, nil
 	}
 	roles := 0
 	for _, ou := range ous {
@@ -319,17 +373,31 @@ func (m *orgMSP) peer(cert *x509.Certificate) error {
 			continue
 		}
 		if !b.certifies(chain) {
-			return fmt.Errorf("not a peer (the OU %q is bound to CA %q, its certificate's issuer is %q)", ou, b.chain[0].Subject.CommonName, issuer.Subject.CommonName)
+			return nil, fmt.Errorf("the OU %q is bound to CA %q, its certificate's issuer is %q", ou, b.chain[0].Subject.CommonName, issuer.Subject.CommonName)
 		}
 		roles++
 	}
 	switch {
 	case roles > 1:
-		return fmt.Errorf("OUs %v: more than one role (an identity has exactly one)", ous)
-	case !m.peerSet:
-		return errors.New("not a peer (the org's node OUs define no peer OU)")
-	case roles == 0 || !slices.Contains(ous, m.peerOU):
-		return fmt.Errorf("not a peer (OU %v, the peer OU is %q)", ous, m.peerOU)
+		return nil, fmt.Errorf("OUs %v: more than one role (an identity has exactly one)", ous)
+	case roles == 0:
+		return nil, fmt.Errorf("OUs %v: no role (client, peer, admin or orderer)", ous)
+	}
+	return chain, nil
+}
+
+// hasRole checks that a valid identity's certificate carries the OU of
+// role (client, peer, admin or orderer), as Fabric's hasOURole does: with
+// node OUs off, or the role's OU undefined, no identity has the role.
+func (m *orgMSP) hasRole(cert *x509.Certificate, role msp.MSPRole_MSPRoleType) error {
+	ou, ok := m.roleOU[role]
+	switch {
+	case !m.nodeOUs:
+		return fmt.Errorf("not %s (the org's node OUs are off: Fabric cannot tell its members' roles apart)", aRole(role))
+	case !ok:
+		return fmt.Errorf("not %s (the org's node OUs define no %s OU)", aRole(role), roleName(role))
+	case !slices.Contains(cert.Subject.OrganizationalUnit, ou):
+		return fmt.Errorf("not %s (OU %v, the %s OU is %q)", aRole(role), cert.Subject.OrganizationalUnit, roleName(role), ou)
 	}
 	return nil
 }
@@ -348,58 +416,62 @@ func pemCerts(b []byte) []*x509.Certificate {
 	}
 }
 
-// check verifies that every required organisation endorsed the proposal
-// response: a valid peer identity of the organisation under its MSP as
-// configured now (orgMSP.peer), and a low-S signature by that
-// certificate's key over the response and the endorser. An endorsement by
-// an organisation the configuration does not name, or one that does not
-// pass, is refused.
+// check verifies a chaincode transaction's endorsements, of the response
+// payload prp, against the chaincode's endorsement policy in force.
 func (e endorsers) check(prp []byte, ends []*peer.Endorsement) error {
-	o := e.cas
-	signed := map[string]bool{}
-	for _, en := range ends {
-		var id msp.SerializedIdentity
-		if err := proto.Unmarshal(en.Endorser, &id); err != nil {
-			return fmt.Errorf("endorser identity: %w", err)
+	if e.policy == nil {
+		return errors.New("no definition of the chaincode before it (no endorsement policy)")
+	}
+	return e.checkUnder(e.policy, prp, ends)
+}
+
+// checkUnder evaluates the endorsements of prp under the policy ap, as
+// Fabric's validation does (endorsementSet, evalApplication); when they do
+// not satisfy it, the error says the policy and why each endorsement did
+// not count.
+func (e endorsers) checkUnder(ap *peer.ApplicationPolicy, prp []byte, ends []*peer.Endorsement) error {
+	s := endorsementSet(e.cas, prp, ends)
+	ok, text, err := evalApplication(e.config, ap, s)
+	if err != nil {
+		return fmt.Errorf("endorsement policy %s: %v", text, err)
+	}
+	if ok {
+		return nil
+	}
+	why := slices.Clone(s.dropped)
+	named := policyPrincipals(e.config, ap)
+	have := map[string]bool{}
+	for _, sg := range s.ids {
+		have[sg.mspID] = true
+		var first error
+		for _, p := range named {
+			if principalMSP(p) != sg.mspID {
+				continue
+			}
+			err := sg.satisfies(p)
+			if err == nil {
+				first = nil
+				break
+			}
+			if first == nil {
+				first = err
+			}
 		}
-		m, ok := o[id.Mspid]
-		if !ok {
-			return fmt.Errorf("endorser of %s, not an organisation of the channel", id.Mspid)
+		if first != nil {
+			why = append(why, fmt.Sprintf("endorser %q of %s: %v", sg.cert.Subject.CommonName, sg.mspID, first))
 		}
-		blk, _ := pem.Decode(id.IdBytes)
-		if blk == nil {
-			return fmt.Errorf("endorser of %s: certificate is not PEM", id.Mspid)
-		}
-		cert, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return fmt.Errorf("endorser of %s: %w", id.Mspid, err)
-		}
-		if err := m.peer(cert); err != nil {
-			return fmt.Errorf("endorser %q of %s: %w", cert.Subject.CommonName, id.Mspid, err)
-		}
-		pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
-		if !ok {
-			return fmt.Errorf("endorser %q of %s: not an ECDSA key", cert.Subject.CommonName, id.Mspid)
-		}
-		digest := sha256.Sum256(append(append([]byte(nil), prp...), en.Endorser...))
-		if !ecdsa.VerifyASN1(pub, digest[:], en.Signature) {
-			return fmt.Errorf("endorsement by %q of %s does not verify over the transaction's response", cert.Subject.CommonName, id.Mspid)
-		}
-		if !lowS(pub, en.Signature) {
-			return fmt.Errorf("endorsement by %q of %s: signature's S is above half the curve order (Fabric takes low-S signatures only)", cert.Subject.CommonName, id.Mspid)
-		}
-		signed[id.Mspid] = true
 	}
 	var missing []string
-	for _, org := range e.required {
-		if !signed[org] {
-			missing = append(missing, org)
+	for _, p := range named {
+		if id := principalMSP(p); id != "" && !have[id] && !slices.Contains(missing, id) {
+			missing = append(missing, id)
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("no valid endorsement by %v", missing)
+		slices.Sort(missing)
+		why = append(why, fmt.Sprintf("no valid endorsement by %v", missing))
 	}
-	return nil
+	return fmt.Errorf("endorsement policy %s not satisfied: %s", text, strings.Join(why, "; "))
 }
 
 // lowS says whether the ASN.1 ECDSA signature sig has S at most half the

@@ -126,10 +126,18 @@ func endorseS(t *testing.T, mspID string, id *testCA, prp []byte, high bool) *pe
 	return &peer.Endorsement{Endorser: endorser, Signature: sig}
 }
 
-// TestEndorsersFollowConfig: every organisation of the genesis
-// configuration must endorse; an organisation a later config block adds is
-// known from that block on (its endorsement verifies, and is not
-// required), and a CA an organisation rotates replaces the old one.
+// andOf is the signature policy AND of role of the organisations msps.
+func andOf(role msp.MSPRole_MSPRoleType, msps ...string) *peer.ApplicationPolicy {
+	return &peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_SignaturePolicy{SignaturePolicy: signedByRole(len(msps), role, msps)}}
+}
+
+// TestEndorsersFollowConfig: the endorsements are evaluated under the
+// chaincode's policy against the configuration as of their block: an
+// organisation a later config block adds is known from that block on (its
+// endorsement verifies; before, it is dropped, as Fabric drops an
+// identity no MSP of the channel deserialises), a CA an organisation
+// rotates replaces the old one, and a policy defined in a block is in
+// force from the next.
 func TestEndorsersFollowConfig(t *testing.T) {
 	ca1, ca2, ca3 := newTestCert(t, "ca.org1", nil), newTestCert(t, "ca.org2", nil), newTestCert(t, "ca.org3", nil)
 	p1, p2, p3 := newTestCert(t, "peer0.org1", ca1), newTestCert(t, "peer0.org2", ca2), newTestCert(t, "peer0.org3", ca3)
@@ -155,16 +163,25 @@ func TestEndorsersFollowConfig(t *testing.T) {
 		}
 	}
 	org1, org2, org3 := endorse(t, "Org1MSP", p1, prp), endorse(t, "Org2MSP", p2, prp), endorse(t, "Org3MSP", p3, prp)
+	check("no definition of the chaincode", org1, org2)
+	e.define(andOf(msp.MSPRole_MEMBER, "Org1MSP", "Org2MSP"))
+	check("no definition of the chaincode", org1, org2)
+	e.endBlock()
 	check("", org1, org2)
-	check("no valid endorsement by [Org2MSP]", org1)
-	check("Org3MSP, not an organisation of the channel", org1, org2, org3)
+	check("", org2, org1, org1) // an identity counts once, in any order
+	check("not satisfied: no valid endorsement by [Org2MSP]", org1)
+	check("no valid endorsement by [Org2MSP]", org1, org1)
+	check("", org1, org2, org3)
 	check("does not verify", org1, endorse(t, "Org2MSP", p2, []byte("another response")))
+	e.policy = andOf(msp.MSPRole_MEMBER, "Org1MSP", "Org2MSP", "Org3MSP")
+	check("endorser of Org3MSP, not an organisation of the channel; no valid endorsement by [Org3MSP]", org1, org2, org3)
 
-	// Org3 joins: its endorsement verifies from then on, and is not required.
+	// Org3 joins: its endorsement verifies from then on.
 	if err := e.update(configBlock(t, map[string]*testCA{"Org1MSP": ca1, "Org2MSP": ca2, "Org3MSP": ca3})); err != nil {
 		t.Fatal(err)
 	}
 	check("", org1, org2, org3)
+	e.policy = andOf(msp.MSPRole_MEMBER, "Org1MSP", "Org2MSP")
 	check("", org1, org2)
 	check("no valid endorsement by [Org1MSP]", org2, org3)
 
@@ -173,7 +190,7 @@ func TestEndorsersFollowConfig(t *testing.T) {
 	if err := e.update(configBlock(t, map[string]*testCA{"Org1MSP": ca1b, "Org2MSP": ca2, "Org3MSP": ca3})); err != nil {
 		t.Fatal(err)
 	}
-	check("certificate not issued by the org's CA", org1, org2)
+	check(`endorser "peer0.org1" of Org1MSP: certificate not issued by the org's CA`, org1, org2)
 	check("", endorse(t, "Org1MSP", newTestCert(t, "peer1.org1", ca1b), prp), org2)
 }
 
@@ -227,7 +244,9 @@ func TestEndorserCertificates(t *testing.T) {
 	}
 	org2 := &msp.FabricMSPConfig{Name: "Org2MSP", RootCerts: [][]byte{ca2.pem}, FabricNodeOus: nodeOUs(nil)}
 	endorsersOf := func(org1 *msp.FabricMSPConfig) (endorsers, error) {
-		return genesisEndorsers(configBlockMSPs(t, map[string]*msp.FabricMSPConfig{"Org1MSP": org1, "Org2MSP": org2}))
+		e, err := genesisEndorsers(configBlockMSPs(t, map[string]*msp.FabricMSPConfig{"Org1MSP": org1, "Org2MSP": org2}))
+		e.policy = andOf(msp.MSPRole_PEER, "Org1MSP", "Org2MSP")
+		return e, err
 	}
 	prp := []byte("proposal response payload")
 	type endorsement struct {
@@ -282,10 +301,14 @@ func TestEndorserCertificates(t *testing.T) {
 		{"a peer of an intermediate the configuration lacks", by(peer1), "certificate not issued by the org's CA"},
 	})
 
-	// Node OUs that define no peer OU: no certificate is a peer's.
+	// Node OUs that define no peer OU: no certificate is a peer's (one with
+	// the OU "peer" has no role at all, which Fabric's MSP refuses).
 	org1 = newOrg1()
 	org1.FabricNodeOus.PeerOuIdentifier = nil
-	checkAll(org1, []endorsement{{"a peer OU no role has", by(peer1), "node OUs define no peer OU"}})
+	checkAll(org1, []endorsement{
+		{"a peer OU no role has", by(peer1), "OUs [peer]: no role (client, peer, admin or orderer)"},
+		{"a client where no peer role is defined", by(newTestCertWith(t, "User2@org1", inter1, ou("client"))), "not a peer (the org's node OUs define no peer OU)"},
+	})
 
 	// OU identifiers: an identity needs one, certified by its bound CA.
 	org1 = newOrg1()

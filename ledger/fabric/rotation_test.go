@@ -158,6 +158,11 @@ func TestCARotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var ids []string
+	for _, o := range p.Orgs {
+		ids = append(ids, o.MSPID)
+	}
+	ends.policy = andOf(msp.MSPRole_PEER, ids...) // scripts/fabric.sh's policy
 	if err := ends.check(w.prp, w.endorsements); err == nil || !strings.Contains(err.Error(), "not issued by the org's CA") {
 		t.Fatalf("the new identity's endorsement under the genesis configuration: got %v, want it refused", err)
 	}

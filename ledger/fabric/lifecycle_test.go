@@ -1,0 +1,117 @@
+package fabric
+
+import (
+	"context"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/ledgertest"
+	"github.com/tdsc/tdsc/policy"
+)
+
+// TestRedefinedPolicy: the audit evaluates a chaincode's endorsements under
+// the policy its definition in _lifecycle gives, as of each block. The
+// chaincode is redefined from AND of both organisations' peers to OR: a
+// transaction Org1's peer alone endorsed commits valid and the audit takes
+// it (under the policy of the first definition it would be refused); then
+// it is redefined to AND again, and a transaction Org1 alone endorsed is
+// marked invalid by the peers, and left out by the audit.
+func TestRedefinedPolicy(t *testing.T) {
+	p := network(t)
+	if len(p.Orgs) < 2 {
+		t.Skip("needs two organisations")
+	}
+	ctx := context.Background()
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := open(t, p, s.Genesis, nil)
+	name := both.cfg.Chaincode
+	p1, _ := s.Participant("p1", "CN-BJ")
+	batches := []*ledger.Batch{mustBatch(t, s, s.Authority(), p1)}
+	if _, err := both.Append(ctx, batches[0]); err != nil {
+		t.Fatal(err)
+	}
+
+	org1, org2 := p.Orgs[0].MSPID, p.Orgs[1].MSPID
+	redefine := func(policy string, seq int) {
+		t.Helper()
+		if err := p.Script(ctx, "deploy", name, policy, strconv.Itoa(seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	redefine("OR('"+org1+".peer','"+org2+".peer')", 2)
+	alone := *p
+	alone.Endorsers = []string{org1}
+	l, err := Open(ctx, Config{Profile: &alone, Chaincode: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(context.Background()) })
+	b := mustBatch(t, s, "p1", s.Dataset("p1", "ds-1", policy.General, "traffic"))
+	r, err := l.Submit(ctx, b)
+	if err != nil {
+		t.Fatalf("append endorsed by %s alone under OR: %v", org1, err)
+	}
+	batches = append(batches, b)
+
+	ch := mustChannel(t, p, 1)
+	blk, err := ch.Block(ctx, r.Block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w *endorsedWrites
+	for _, env := range blk.Data.Data {
+		if x, err := chaincodeWrites(env, name); err == nil && x != nil && x.txID == r.TxID {
+			w = x
+		}
+	}
+	if w == nil || len(w.endorsements) != 1 {
+		t.Fatalf("transaction %s in block %d: %v, want one endorsement", r.TxID, r.Block, w)
+	}
+	var id msp.SerializedIdentity
+	if err := proto.Unmarshal(w.endorsements[0].Endorser, &id); err != nil || id.Mspid != org1 {
+		t.Fatalf("the one endorsement is by %q (%v), want %s", id.Mspid, err, org1)
+	}
+	genesis, err := ch.Block(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := genesisEndorsers(genesis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.policy = andOf(msp.MSPRole_PEER, org1, org2) // the first definition's
+	if err := first.check(w.prp, w.endorsements); err == nil || !strings.Contains(err.Error(), "no valid endorsement by ["+org2+"]") {
+		t.Fatalf("Org1's endorsement alone under the first definition: got %v, want it refused", err)
+	}
+
+	// AND again: Org1 alone no longer makes a valid transaction.
+	redefine("AND('"+org1+".peer','"+org2+".peer')", 3)
+	if _, err := l.Append(ctx, mustBatch(t, s, "p1", s.Dataset("p1", "ds-2", policy.General, "traffic"))); err == nil || !strings.Contains(err.Error(), "ENDORSEMENT_POLICY_FAILURE") {
+		t.Fatalf("append endorsed by %s alone under AND: got %v, want ENDORSEMENT_POLICY_FAILURE", org1, err)
+	}
+
+	h, err := both.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var records uint64
+	for _, b := range batches {
+		records += uint64(len(b.Records))
+	}
+	rep, err := VerifyChain(ctx, ch, name, nil)
+	if err != nil {
+		t.Fatalf("audit: %v", err)
+	}
+	if rep.Records != records || rep.Root != hex.EncodeToString(h.Root) || rep.InvalidTxs == 0 {
+		t.Fatalf("audit: %d records, root %s, %d invalid transactions; the ledger: %d records, root %x", rep.Records, rep.Root, rep.InvalidTxs, records, h.Root)
+	}
+}

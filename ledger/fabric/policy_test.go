@@ -1,0 +1,176 @@
+package fabric
+
+import (
+	"crypto/x509"
+	"strings"
+	"testing"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer/lifecycle"
+	"google.golang.org/protobuf/proto"
+)
+
+// withConfig rewrites the configuration in config block b by edit.
+func withConfig(t *testing.T, b *common.Block, edit func(*common.Config)) *common.Block {
+	t.Helper()
+	var env common.Envelope
+	var p common.Payload
+	var ce common.ConfigEnvelope
+	if proto.Unmarshal(b.Data.Data[0], &env) != nil || proto.Unmarshal(env.Payload, &p) != nil || proto.Unmarshal(p.Data, &ce) != nil {
+		t.Fatal("not a config block")
+	}
+	edit(ce.Config)
+	p.Data = mustMarshal(t, &ce)
+	env.Payload = mustMarshal(t, &p)
+	return &common.Block{Data: &common.BlockData{Data: [][]byte{mustMarshal(t, &env)}}}
+}
+
+func signaturePolicy(t *testing.T, env *common.SignaturePolicyEnvelope) *common.ConfigPolicy {
+	return &common.ConfigPolicy{Policy: &common.Policy{Type: int32(common.Policy_SIGNATURE), Value: mustMarshal(t, env)}}
+}
+
+func implicitMeta(t *testing.T, sub string, rule common.ImplicitMetaPolicy_Rule) *common.ConfigPolicy {
+	return &common.ConfigPolicy{Policy: &common.Policy{Type: int32(common.Policy_IMPLICIT_META), Value: mustMarshal(t, &common.ImplicitMetaPolicy{SubPolicy: sub, Rule: rule})}}
+}
+
+func roleOf(t *testing.T, mspID string, role msp.MSPRole_MSPRoleType) *msp.MSPPrincipal {
+	return &msp.MSPPrincipal{PrincipalClassification: msp.MSPPrincipal_ROLE, Principal: mustMarshal(t, &msp.MSPRole{MspIdentifier: mspID, Role: role})}
+}
+
+// outOf is the signature policy n out of one SignedBy per principal.
+func outOf(n int32, ps ...*msp.MSPPrincipal) *peer.ApplicationPolicy {
+	env := &common.SignaturePolicyEnvelope{Identities: ps, Rule: &common.SignaturePolicy{Type: &common.SignaturePolicy_NOutOf_{NOutOf: &common.SignaturePolicy_NOutOf{N: n}}}}
+	for i := range ps {
+		env.Rule.GetNOutOf().Rules = append(env.Rule.GetNOutOf().Rules, &common.SignaturePolicy{Type: &common.SignaturePolicy_SignedBy{SignedBy: int32(i)}})
+	}
+	return &peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_SignaturePolicy{SignaturePolicy: env}}
+}
+
+// TestEndorsementPolicy: the chaincode's endorsement policy is evaluated
+// as Fabric's validation evaluates it: signature policies (n out of, an
+// identity used once), references to the channel configuration's
+// policies (implicit meta ANY/ALL/MAJORITY over the organisations' own),
+// and the principals' roles as the MSP decides them.
+func TestEndorsementPolicy(t *testing.T) {
+	ou := func(ous ...string) func(*x509.Certificate) {
+		return func(c *x509.Certificate) { c.Subject.OrganizationalUnit = ous }
+	}
+	cas := map[string]*testCA{}
+	peers, clients, admins := map[string]*testCA{}, map[string]*testCA{}, map[string]*testCA{}
+	msps := map[string]*msp.FabricMSPConfig{}
+	nodeOUs := &msp.FabricNodeOUs{Enable: true, ClientOuIdentifier: &msp.FabricOUIdentifier{OrganizationalUnitIdentifier: "client"},
+		PeerOuIdentifier: &msp.FabricOUIdentifier{OrganizationalUnitIdentifier: "peer"}, AdminOuIdentifier: &msp.FabricOUIdentifier{OrganizationalUnitIdentifier: "admin"}}
+	for _, o := range []string{"Org1MSP", "Org2MSP", "Org3MSP"} {
+		n := strings.ToLower(strings.TrimSuffix(o, "MSP"))
+		cas[o] = newTestCert(t, "ca."+n, nil)
+		peers[o] = newTestCertWith(t, "peer0."+n, cas[o], ou("peer"))
+		clients[o] = newTestCertWith(t, "User1@"+n, cas[o], ou("client"))
+		admins[o] = newTestCertWith(t, "Admin@"+n, cas[o], ou("admin"))
+		msps[o] = &msp.FabricMSPConfig{Name: o, RootCerts: [][]byte{cas[o].pem}, FabricNodeOus: nodeOUs}
+	}
+	// Org3 keeps node OUs off and names its admin.
+	msps["Org3MSP"].FabricNodeOus, msps["Org3MSP"].Admins = nil, [][]byte{admins["Org3MSP"].pem}
+	genesis := withConfig(t, configBlockMSPs(t, msps), func(c *common.Config) {
+		app := c.ChannelGroup.Groups["Application"]
+		app.Policies = map[string]*common.ConfigPolicy{
+			"Endorsement":    implicitMeta(t, "Endorsement", common.ImplicitMetaPolicy_MAJORITY),
+			"AllEndorsement": implicitMeta(t, "Endorsement", common.ImplicitMetaPolicy_ALL),
+			"AnyEndorsement": implicitMeta(t, "Endorsement", common.ImplicitMetaPolicy_ANY),
+		}
+		for name, g := range app.Groups {
+			o := name + "MSP"
+			role := msp.MSPRole_PEER
+			if o == "Org3MSP" {
+				role = msp.MSPRole_MEMBER
+			}
+			g.Policies = map[string]*common.ConfigPolicy{"Endorsement": signaturePolicy(t, outOf(1, roleOf(t, o, role)).GetSignaturePolicy())}
+		}
+	})
+	e, err := genesisEndorsers(genesis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prp := []byte("proposal response payload")
+	by := func(o string, id *testCA) *peer.Endorsement { return endorse(t, o, id, prp) }
+	ref := func(path string) *peer.ApplicationPolicy {
+		return &peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_ChannelConfigPolicyReference{ChannelConfigPolicyReference: path}}
+	}
+	p1, p2, p3 := by("Org1MSP", peers["Org1MSP"]), by("Org2MSP", peers["Org2MSP"]), by("Org3MSP", peers["Org3MSP"])
+	for _, c := range []struct {
+		name   string
+		policy *peer.ApplicationPolicy
+		ends   []*peer.Endorsement
+		want   string
+	}{
+		{"majority: two of three", ref("/Channel/Application/Endorsement"), []*peer.Endorsement{p1, p3}, ""},
+		{"majority: one of three", ref("/Channel/Application/Endorsement"), []*peer.Endorsement{p1}, "/Channel/Application/Endorsement not satisfied: no valid endorsement by [Org2MSP Org3MSP]"},
+		{"majority: a client is not a peer", ref("/Channel/Application/Endorsement"), []*peer.Endorsement{p1, by("Org2MSP", clients["Org2MSP"])},
+			`endorser "User1@org2" of Org2MSP: not a peer (OU [client], the peer OU is "peer")`},
+		{"all: two of three", ref("/Channel/Application/AllEndorsement"), []*peer.Endorsement{p1, p2}, "not satisfied"},
+		{"all: three", ref("/Channel/Application/AllEndorsement"), []*peer.Endorsement{p3, p2, p1}, ""},
+		{"any: one", ref("/Channel/Application/AnyEndorsement"), []*peer.Endorsement{p2}, ""},
+		{"a reference to no policy", ref("/Channel/Application/Nothing"), []*peer.Endorsement{p1}, `"/Channel/Application/Nothing": no such policy`},
+		{"one of two peers", outOf(1, roleOf(t, "Org1MSP", msp.MSPRole_PEER), roleOf(t, "Org2MSP", msp.MSPRole_PEER)), []*peer.Endorsement{p2}, ""},
+		{"two Org1 peers from one identity", outOf(2, roleOf(t, "Org1MSP", msp.MSPRole_PEER), roleOf(t, "Org1MSP", msp.MSPRole_PEER)), []*peer.Endorsement{p1, p1}, "not satisfied"},
+		{"two Org1 peers", outOf(2, roleOf(t, "Org1MSP", msp.MSPRole_PEER), roleOf(t, "Org1MSP", msp.MSPRole_PEER)),
+			[]*peer.Endorsement{p1, by("Org1MSP", newTestCertWith(t, "peer1.org1", cas["Org1MSP"], ou("peer")))}, ""},
+		{"a client as a member", outOf(1, roleOf(t, "Org1MSP", msp.MSPRole_MEMBER)), []*peer.Endorsement{by("Org1MSP", clients["Org1MSP"])}, ""},
+		{"an admin by its OU", outOf(1, roleOf(t, "Org1MSP", msp.MSPRole_ADMIN)), []*peer.Endorsement{by("Org1MSP", admins["Org1MSP"])}, ""},
+		{"a peer as an admin", outOf(1, roleOf(t, "Org1MSP", msp.MSPRole_ADMIN)), []*peer.Endorsement{p1}, "not an admin"},
+		{"an admin the configuration names", outOf(1, roleOf(t, "Org3MSP", msp.MSPRole_ADMIN)), []*peer.Endorsement{by("Org3MSP", admins["Org3MSP"])}, ""},
+		{"a member as an admin, node OUs off", outOf(1, roleOf(t, "Org3MSP", msp.MSPRole_ADMIN)), []*peer.Endorsement{p3}, "not an admin (the org's node OUs are off"},
+		{"a peer, node OUs off", outOf(1, roleOf(t, "Org3MSP", msp.MSPRole_PEER)), []*peer.Endorsement{p3}, "not a peer (the org's node OUs are off"},
+		{"the identity named", outOf(1, &msp.MSPPrincipal{PrincipalClassification: msp.MSPPrincipal_IDENTITY,
+			Principal: mustMarshal(t, &msp.SerializedIdentity{Mspid: "Org1MSP", IdBytes: peers["Org1MSP"].pem})}), []*peer.Endorsement{p1}, ""},
+		{"another identity than the one named", outOf(1, &msp.MSPPrincipal{PrincipalClassification: msp.MSPPrincipal_IDENTITY,
+			Principal: mustMarshal(t, &msp.SerializedIdentity{Mspid: "Org1MSP", IdBytes: peers["Org1MSP"].pem})}), []*peer.Endorsement{by("Org1MSP", clients["Org1MSP"])}, "not the identity the policy names"},
+	} {
+		err := e.checkUnder(c.policy, prp, c.ends)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: got %v, want %q", c.name, err, c.want)
+		}
+	}
+
+	// The lifecycle's policy: the configuration's LifecycleEndorsement, or
+	// a majority of the organisations' members.
+	if got := e.lifecyclePolicy(); got.GetSignaturePolicy() == nil || signaturePolicyString(got.GetSignaturePolicy()) != "OutOf(2, 'Org1MSP.member', 'Org2MSP.member', 'Org3MSP.member')" {
+		t.Errorf("lifecycle policy without LifecycleEndorsement: %v", got)
+	}
+	if err := e.update(withConfig(t, genesis, func(c *common.Config) {
+		c.ChannelGroup.Groups["Application"].Policies["LifecycleEndorsement"] = implicitMeta(t, "Endorsement", common.ImplicitMetaPolicy_MAJORITY)
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.lifecyclePolicy(); got.GetChannelConfigPolicyReference() != lifecycleEndorsementRef {
+		t.Errorf("lifecycle policy with LifecycleEndorsement: %v", got)
+	}
+}
+
+// TestDefinedPolicy: a definition's ValidationInfo write gives the
+// chaincode's endorsement policy.
+func TestDefinedPolicy(t *testing.T) {
+	ap := andOf(msp.MSPRole_PEER, "Org1MSP", "Org2MSP")
+	write := func(plugin string, param []byte) *kvrwset.KVWrite {
+		vi := mustMarshal(t, &lifecycle.ChaincodeValidationInfo{ValidationPlugin: plugin, ValidationParameter: param})
+		return &kvrwset.KVWrite{Key: "namespaces/fields/tdsc/ValidationInfo", Value: mustMarshal(t, &lifecycle.StateData{Type: &lifecycle.StateData_Bytes{Bytes: vi}})}
+	}
+	got, err := definedPolicy(write("vscc", mustMarshal(t, ap)))
+	if err != nil || !proto.Equal(got, ap) {
+		t.Fatalf("got %v (%v), want %v", got, err, ap)
+	}
+	if s := signaturePolicyString(got.GetSignaturePolicy()); s != "AND('Org1MSP.peer', 'Org2MSP.peer')" {
+		t.Errorf("policy text %q", s)
+	}
+	if _, err := definedPolicy(write("custom", mustMarshal(t, ap))); err == nil || !strings.Contains(err.Error(), `validation plugin "custom"`) {
+		t.Errorf("a custom validation plugin: got %v", err)
+	}
+	if _, err := definedPolicy(write("vscc", nil)); err == nil {
+		t.Error("an empty endorsement policy: no error")
+	}
+	if got, err := definedPolicy(&kvrwset.KVWrite{Key: "namespaces/fields/tdsc/ValidationInfo", IsDelete: true}); got != nil || err != nil {
+		t.Errorf("a delete: got %v, %v", got, err)
+	}
+}
