@@ -77,8 +77,8 @@ Exits non-zero naming the block, batch or record where it breaks.`,
 			if out == "json" {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "ok: %d blocks chained; chaincode %s: %d valid transactions (%d invalid, ignored), %d batches, %d records, %d tree heads (one per transaction); root %s\n",
-				res.Blocks, chaincode, res.Txs, res.InvalidTxs, res.Batches, res.Records, res.Checkpoints, res.Root)
+			fmt.Fprintf(cmd.OutOrStdout(), "ok: %d blocks chained, configuration updates followed: %d; chaincode %s: endorsement policy %s (definitions: %d), %d valid transactions (%d invalid, ignored), %d batches, %d records, %d tree heads (one per transaction); root %s\n",
+				res.Blocks, res.ConfigUpdates, chaincode, res.Policy, res.Definitions, res.Txs, res.InvalidTxs, res.Batches, res.Records, res.Checkpoints, res.Root)
 			return nil
 		},
 	}

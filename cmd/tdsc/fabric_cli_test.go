@@ -41,13 +41,20 @@ func TestFabricVerifyCLI(t *testing.T) {
 			t.Fatalf("fabric verify --org %s: %v\n%s", org, err, out)
 		}
 		var rep struct {
-			Blocks  uint64 `json:"blocks"`
-			Txs     int    `json:"transactions"`
-			Records int    `json:"records"`
-			Root    string `json:"root"`
+			Blocks      uint64 `json:"blocks"`
+			Txs         int    `json:"transactions"`
+			Records     int    `json:"records"`
+			Root        string `json:"root"`
+			Definitions int    `json:"definitions"`
+			Policy      string `json:"endorsementPolicy"`
 		}
 		if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Records != bench.Records || rep.Txs == 0 || rep.Root == "" || (root != "" && rep.Root != root) {
 			t.Fatalf("fabric verify --org %s: %q (%v), want %d records and root %s", org, out, err, bench.Records, root)
+		}
+		// The bench's chaincode, defined once by scripts/fabric.sh deploy
+		// with every organisation's peer.
+		if rep.Definitions != 1 || !strings.Contains(rep.Policy, "'Org1MSP.peer'") {
+			t.Fatalf("fabric verify --org %s: endorsement policy %q from %d definitions, want scripts/fabric.sh's from 1", org, rep.Policy, rep.Definitions)
 		}
 		root = rep.Root
 	}

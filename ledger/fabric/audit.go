@@ -188,9 +188,12 @@ func ReadChain(ctx context.Context, src BlockSource, chaincode string) (*Chain, 
 
 // ChainCounts are the blocks and transactions a walk read.
 type ChainCounts struct {
-	Blocks     uint64 `json:"blocks"`              // blocks walked
-	Txs        int    `json:"transactions"`        // valid transactions of the chaincode
-	InvalidTxs int    `json:"invalidTransactions"` // transactions of the chaincode the peers marked invalid (ignored)
+	Blocks        uint64 `json:"blocks"`              // blocks walked
+	Txs           int    `json:"transactions"`        // valid transactions of the chaincode
+	InvalidTxs    int    `json:"invalidTransactions"` // transactions of the chaincode the peers marked invalid (ignored)
+	ConfigUpdates int    `json:"configUpdates"`       // configuration blocks after the genesis block
+	Definitions   int    `json:"definitions"`         // definitions of the chaincode's endorsement policy in _lifecycle
+	Policy        string `json:"endorsementPolicy"`   // the endorsement policy the last definition gave
 }
 
 // walkChain walks blocks 0..height-1 of src (or 0..until-1, if until is
@@ -236,6 +239,7 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 			if err := ends.update(b); err != nil {
 				return &ChainProblem{Block: n, What: fmt.Sprintf("channel configuration update: %v", err)}
 			}
+			c.ConfigUpdates++
 			return nil
 		}
 		flags := txFilter(b)
@@ -249,7 +253,7 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 				return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
 			}
 			if writes == nil {
-				if err := definition(n, i, env, chaincode, valid(i), &ends); err != nil {
+				if err := definition(n, i, env, chaincode, valid(i), &ends, c); err != nil {
 					return err
 				}
 				continue
@@ -290,7 +294,7 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 // transaction that defines chaincode's endorsement policy: its
 // endorsements must satisfy the lifecycle's endorsement policy, and the
 // policy it defines is in force from the next block.
-func definition(n uint64, i int, env []byte, chaincode string, valid bool, ends *endorsers) error {
+func definition(n uint64, i int, env []byte, chaincode string, valid bool, ends *endorsers, c *ChainCounts) error {
 	d, err := definitionWrite(env, chaincode)
 	if err != nil {
 		return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
@@ -307,6 +311,8 @@ func definition(n uint64, i int, env []byte, chaincode string, valid bool, ends 
 		return &ChainProblem{Block: n, What: fmt.Sprintf("%s: %v", what, err)}
 	}
 	ends.define(p)
+	c.Definitions++
+	c.Policy = policyText(p)
 	return nil
 }
 

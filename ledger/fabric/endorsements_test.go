@@ -136,8 +136,8 @@ func andOf(role msp.MSPRole_MSPRoleType, msps ...string) *peer.ApplicationPolicy
 // organisation a later config block adds is known from that block on (its
 // endorsement verifies; before, it is dropped, as Fabric drops an
 // identity no MSP of the channel deserialises), a CA an organisation
-// rotates replaces the old one, and a policy defined in a block is in
-// force from the next.
+// rotates replaces the old one, an organisation removed no longer endorses,
+// and a policy defined in a block is in force from the next.
 func TestEndorsersFollowConfig(t *testing.T) {
 	ca1, ca2, ca3 := newTestCert(t, "ca.org1", nil), newTestCert(t, "ca.org2", nil), newTestCert(t, "ca.org3", nil)
 	p1, p2, p3 := newTestCert(t, "peer0.org1", ca1), newTestCert(t, "peer0.org2", ca2), newTestCert(t, "peer0.org3", ca3)
@@ -192,6 +192,14 @@ func TestEndorsersFollowConfig(t *testing.T) {
 	}
 	check(`endorser "peer0.org1" of Org1MSP: certificate not issued by the org's CA`, org1, org2)
 	check("", endorse(t, "Org1MSP", newTestCert(t, "peer1.org1", ca1b), prp), org2)
+
+	// Org3 leaves: its endorsements no longer count.
+	e.policy = andOf(msp.MSPRole_MEMBER, "Org2MSP", "Org3MSP")
+	check("", org2, org3)
+	if err := e.update(configBlock(t, map[string]*testCA{"Org1MSP": ca1b, "Org2MSP": ca2})); err != nil {
+		t.Fatal(err)
+	}
+	check("endorser of Org3MSP, not an organisation of the channel; no valid endorsement by [Org3MSP]", org2, org3)
 }
 
 // TestEndorserCertificates: an endorser's certificate is checked as

@@ -114,4 +114,7 @@ func TestRedefinedPolicy(t *testing.T) {
 	if rep.Records != records || rep.Root != hex.EncodeToString(h.Root) || rep.InvalidTxs == 0 {
 		t.Fatalf("audit: %d records, root %s, %d invalid transactions; the ledger: %d records, root %x", rep.Records, rep.Root, rep.InvalidTxs, records, h.Root)
 	}
+	if want := "AND('" + org1 + ".peer', '" + org2 + ".peer')"; rep.Definitions != 3 || rep.Policy != want {
+		t.Fatalf("audit: %d definitions, the last %s; want 3, the last %s", rep.Definitions, rep.Policy, want)
+	}
 }

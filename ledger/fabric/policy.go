@@ -286,10 +286,10 @@ func evalApplication(cfg *common.Config, ap *peer.ApplicationPolicy, s signers) 
 	switch t := ap.GetType().(type) {
 	case *peer.ApplicationPolicy_SignaturePolicy:
 		ok, err := evalSignature(t.SignaturePolicy, s)
-		return ok, signaturePolicyString(t.SignaturePolicy), err
+		return ok, policyText(ap), err
 	case *peer.ApplicationPolicy_ChannelConfigPolicyReference:
 		ok, err := evalReference(cfg, t.ChannelConfigPolicyReference, s)
-		return ok, t.ChannelConfigPolicyReference, err
+		return ok, policyText(ap), err
 	}
 	return false, "", errors.New("application policy of no type")
 }
@@ -475,4 +475,16 @@ func principalMSP(p *msp.MSPPrincipal) string {
 		}
 	}
 	return ""
+}
+
+// policyText writes an endorsement policy for a report: a signature policy
+// in Fabric's policy language, a reference as its path; "none" for nil.
+func policyText(ap *peer.ApplicationPolicy) string {
+	switch {
+	case ap == nil:
+		return "none"
+	case ap.GetSignaturePolicy() != nil:
+		return signaturePolicyString(ap.GetSignaturePolicy())
+	}
+	return ap.GetChannelConfigPolicyReference()
 }

@@ -187,8 +187,8 @@ func TestCARotation(t *testing.T) {
 		if err != nil {
 			t.Fatalf("audit from org %d's peer: %v", i+1, err)
 		}
-		if rep.Records != records || rep.Root != hex.EncodeToString(h.Root) {
-			t.Fatalf("audit from org %d's peer: %d records, root %s; the ledger: %d records, root %x", i+1, rep.Records, rep.Root, records, h.Root)
+		if rep.Records != records || rep.Root != hex.EncodeToString(h.Root) || rep.ConfigUpdates != 1 {
+			t.Fatalf("audit from org %d's peer: %d records, root %s, %d configuration updates; the ledger: %d records, root %x, one update", i+1, rep.Records, rep.Root, rep.ConfigUpdates, records, h.Root)
 		}
 	}
 }
