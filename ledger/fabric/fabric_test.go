@@ -40,6 +40,19 @@ func network(t testing.TB) *Profile {
 	return p
 }
 
+// changingNetwork is network for a test that stops or changes the
+// network: it runs only with the environment variable env set to 1
+// (scripts/fabric-test.sh sets it for the last tests), else it skips,
+// saying what the test does.
+func changingNetwork(t *testing.T, env, does string) *Profile {
+	t.Helper()
+	p := network(t)
+	if os.Getenv(env) != "1" {
+		t.Skipf("%s: set %s=1", does, env)
+	}
+	return p
+}
+
 // deploy defines a fresh chaincode (a fresh, empty world state) for one test.
 func deploy(t testing.TB, p *Profile) string {
 	t.Helper()

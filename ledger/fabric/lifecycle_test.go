@@ -63,31 +63,15 @@ func TestRedefinedPolicy(t *testing.T) {
 	batches = append(batches, b)
 
 	ch := mustChannel(t, p, 1)
-	blk, err := ch.Block(ctx, r.Block)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w *endorsedWrites
-	for _, env := range blk.Data.Data {
-		if x, err := chaincodeWrites(env, name); err == nil && x != nil && x.txID == r.TxID {
-			w = x
-		}
-	}
-	if w == nil || len(w.endorsements) != 1 {
-		t.Fatalf("transaction %s in block %d: %v, want one endorsement", r.TxID, r.Block, w)
+	w := committedTx(t, ch, name, r)
+	if len(w.endorsements) != 1 {
+		t.Fatalf("transaction %s in block %d: %d endorsements, want one", r.TxID, r.Block, len(w.endorsements))
 	}
 	var id msp.SerializedIdentity
 	if err := proto.Unmarshal(w.endorsements[0].Endorser, &id); err != nil || id.Mspid != org1 {
 		t.Fatalf("the one endorsement is by %q (%v), want %s", id.Mspid, err, org1)
 	}
-	genesis, err := ch.Block(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := genesisEndorsers(genesis)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := genesisOf(t, ch)
 	first.policy = andOf(msp.MSPRole_PEER, org1, org2) // the first definition's
 	if err := first.check(w.prp, w.endorsements); err == nil || !strings.Contains(err.Error(), "no valid endorsement by ["+org2+"]") {
 		t.Fatalf("Org1's endorsement alone under the first definition: got %v, want it refused", err)

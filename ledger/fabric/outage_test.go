@@ -3,7 +3,6 @@ package fabric
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
@@ -20,10 +19,7 @@ import (
 // doubled. It stops the network, so it runs only with TDSC_FABRIC_OUTAGE=1
 // (scripts/fabric-test.sh runs it last).
 func TestOutage(t *testing.T) {
-	p := network(t)
-	if os.Getenv("TDSC_FABRIC_OUTAGE") != "1" {
-		t.Skip("stops the network: set TDSC_FABRIC_OUTAGE=1")
-	}
+	p := changingNetwork(t, "TDSC_FABRIC_OUTAGE", "stops the network")
 	ctx := context.Background()
 	s, err := ledgertest.NewSpace()
 	if err != nil {

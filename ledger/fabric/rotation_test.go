@@ -43,10 +43,7 @@ import (
 // (scripts/fabric-test.sh runs it last); it writes in the network
 // directory as scripts/fabric.sh lays it out.
 func TestCARotation(t *testing.T) {
-	p := network(t)
-	if os.Getenv("TDSC_FABRIC_ROTATE") != "1" {
-		t.Skip("changes Org1's CA and peer identity and restarts the network: set TDSC_FABRIC_ROTATE=1")
-	}
+	p := changingNetwork(t, "TDSC_FABRIC_ROTATE", "changes Org1's CA and peer identity and restarts the network")
 	if p.Dir == "" {
 		t.Fatal("the profile names no network directory (field dir)")
 	}
@@ -119,19 +116,7 @@ func TestCARotation(t *testing.T) {
 	// The transaction after the rotation is endorsed by the new identity:
 	// refused under the genesis configuration, taken under the update.
 	ch = mustChannel(t, p, 1)
-	blk, err := ch.Block(ctx, first.Block)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w *endorsedWrites
-	for _, env := range blk.Data.Data {
-		if x, err := chaincodeWrites(env, l.cfg.Chaincode); err == nil && x != nil && x.txID == first.TxID {
-			w = x
-		}
-	}
-	if w == nil {
-		t.Fatalf("transaction %s not in block %d", first.TxID, first.Block)
-	}
+	w := committedTx(t, ch, l.cfg.Chaincode, first)
 	var endorser *x509.Certificate
 	for _, en := range w.endorsements {
 		var id msp.SerializedIdentity
@@ -150,14 +135,7 @@ func TestCARotation(t *testing.T) {
 		}
 		t.Fatalf("block %d: %s's endorser %q is not the identity the new CA issued", first.Block, org.MSPID, got)
 	}
-	genesis, err := ch.Block(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ends, err := genesisEndorsers(genesis)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ends := genesisOf(t, ch)
 	var ids []string
 	for _, o := range p.Orgs {
 		ids = append(ids, o.MSPID)
@@ -398,4 +376,35 @@ func installPeerIdentity(t *testing.T, dir string, root, id *testCA) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// committedTx reads the transaction of receipt r, of chaincode, from its
+// block on ch.
+func committedTx(t *testing.T, ch *Channel, chaincode string, r Receipt) *endorsedWrites {
+	t.Helper()
+	blk, err := ch.Block(context.Background(), r.Block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range blk.Data.Data {
+		if w, err := chaincodeWrites(env, chaincode); err == nil && w != nil && w.txID == r.TxID {
+			return w
+		}
+	}
+	t.Fatalf("transaction %s not in block %d", r.TxID, r.Block)
+	return nil
+}
+
+// genesisOf is the endorsers of ch's genesis configuration, no policy yet.
+func genesisOf(t *testing.T, ch *Channel) endorsers {
+	t.Helper()
+	genesis, err := ch.Block(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := genesisEndorsers(genesis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
