@@ -36,6 +36,8 @@ func (l *Ledger) follow() {
 	defer close(l.followed)
 	var last string // the last error logged, so an outage logs once
 	untilStopped(l.stop, func(ctx context.Context) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel() // ends this stream and its decoders when the read stops
 		l.ixMu.RLock()
 		next := l.next
 		l.ixMu.RUnlock()
@@ -45,14 +47,15 @@ func (l *Ledger) follow() {
 		if l.ix.persistent() {
 			height, _ = l.Height(ctx) // 0 if the peer is away: one block an update
 		}
-		blocks, err := l.ch.network.BlockEvents(ctx, client.WithStartBlock(next))
+		events, err := l.ch.network.BlockEvents(ctx, client.WithStartBlock(next))
 		if err == nil {
+			blocks := prepareAhead(ctx, events, l.cfg.Chaincode)
 			for b := range blocks {
 				var until uint64
 				if b.Header != nil && b.Header.Number+1 < height {
 					until = height
 				}
-				if err = l.addBlocks(append([]*common.Block{b}, waiting(blocks, until)...)); err != nil {
+				if err = l.addBlocks(append([]*prepared{b}, waiting(blocks, until)...)); err != nil {
 					break
 				}
 			}
@@ -99,8 +102,8 @@ const maxBlocksAtOnce = 16
 // update is one bbolt commit, which writes every page the update touched,
 // and the record ids of many blocks land on the same pages. A follower that
 // keeps up (until 0) waits for nothing.
-func waiting(blocks <-chan *common.Block, until uint64) []*common.Block {
-	var bs []*common.Block
+func waiting(blocks <-chan *prepared, until uint64) []*prepared {
+	var bs []*prepared
 	var timeout <-chan time.Time
 	if until > 0 {
 		t := time.NewTimer(100 * time.Millisecond)
@@ -140,7 +143,7 @@ func waiting(blocks <-chan *common.Block, until uint64) []*common.Block {
 // before's header hash and match its own data hash. They go into the index in one update;
 // if one is refused, an index in a file keeps none of them, one in memory
 // those before it.
-func (l *Ledger) addBlocks(bs []*common.Block) error {
+func (l *Ledger) addBlocks(bs []*prepared) error {
 	l.ixMu.Lock()
 	defer l.ixMu.Unlock()
 	next, prev, added := l.next, l.prevHash, int64(0)
@@ -169,7 +172,7 @@ func (l *Ledger) addBlocks(bs []*common.Block) error {
 }
 
 // addBlock adds block b, which must be number next and follow prevHash.
-func (l *Ledger) addBlock(b *common.Block, next uint64, prevHash []byte) error {
+func (l *Ledger) addBlock(b *prepared, next uint64, prevHash []byte) error {
 	if b.Header == nil || b.Data == nil {
 		return &ChainProblem{Block: next, What: "header or data missing"}
 	}
@@ -180,29 +183,107 @@ func (l *Ledger) addBlock(b *common.Block, next uint64, prevHash []byte) error {
 	if n > 0 && !bytes.Equal(b.Header.PreviousHash, prevHash) {
 		return &ChainProblem{Block: n, What: "previous-block hash does not match the block before"}
 	}
-	if dh := sha256.Sum256(bytes.Join(b.Data.Data, nil)); !bytes.Equal(dh[:], b.Header.DataHash) {
+	if !bytes.Equal(b.dataHash[:], b.Header.DataHash) {
 		return &ChainProblem{Block: n, What: "data does not hash to the header's data hash"}
 	}
 	if n == 0 {
 		return nil
+	}
+	for _, tx := range b.txs {
+		if tx.err != nil {
+			return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", tx.i, tx.err)}
+		}
+		if err := l.ix.addDecoded(n, tx.txID, tx.d); err != nil {
+			return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", tx.i, err)}
+		}
+	}
+	return nil
+}
+
+// prepared is a block as the follower reads it before adding it: its data
+// hash, and its valid transactions of the chaincode decoded (decodeTx) or
+// the error that stopped one, in order.
+type prepared struct {
+	*common.Block
+	dataHash [sha256.Size]byte
+	txs      []preparedTx
+}
+
+type preparedTx struct {
+	i    int // its position in the block
+	txID string
+	d    *decodedTx
+	err  error
+}
+
+// prepareBlock reads b for the follower: the work on a block that needs
+// nothing of the index (hashing its data, reading its transactions,
+// inflating and decoding their batches).
+func prepareBlock(b *common.Block, chaincode string) *prepared {
+	p := &prepared{Block: b}
+	if b.Header == nil || b.Data == nil {
+		return p
+	}
+	p.dataHash = sha256.Sum256(bytes.Join(b.Data.Data, nil))
+	if b.Header.Number == 0 {
+		return p
 	}
 	flags := txFilter(b)
 	for i, env := range b.Data.Data {
 		if i >= len(flags) || peer.TxValidationCode(flags[i]) != peer.TxValidationCode_VALID {
 			continue
 		}
-		w, err := validWrites(env, l.cfg.Chaincode)
-		if err != nil {
-			return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
-		}
-		if w == nil {
+		w, err := validWrites(env, chaincode)
+		if err == nil && w == nil {
 			continue
 		}
-		if err := l.ix.addTx(n, w.txID, w); err != nil {
-			return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
+		tx := preparedTx{i: i, err: err}
+		if err == nil {
+			tx.txID = w.txID
+			tx.d, tx.err = decodeTx(w, false)
+		}
+		p.txs = append(p.txs, tx)
+		if tx.err != nil {
+			break // the follower stops at it
 		}
 	}
-	return nil
+	return p
+}
+
+// decodeAhead is how many blocks past the one the follower adds are
+// decoded at once, each on a goroutine of its own: a follower catching up
+// decodes on the other core while it writes its index.
+const decodeAhead = 4
+
+// prepareAhead prepares the blocks of in (prepareBlock), up to decodeAhead
+// at once, and gives them in their order; it ends when in closes or ctx is
+// cancelled.
+func prepareAhead(ctx context.Context, in <-chan *common.Block, chaincode string) <-chan *prepared {
+	queue := make(chan chan *prepared, decodeAhead)
+	go func() {
+		defer close(queue)
+		for b := range in {
+			c := make(chan *prepared, 1)
+			select {
+			case queue <- c:
+			case <-ctx.Done():
+				return
+			}
+			go func() { c <- prepareBlock(b, chaincode) }()
+		}
+	}()
+	out := make(chan *prepared)
+	go func() {
+		defer close(out)
+		for c := range queue {
+			select {
+			case out <- <-c:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // waitBlock waits until the follower added block n.

@@ -105,10 +105,32 @@ func (x *index) head() Head {
 // everything before it changes anything: a transaction it refuses leaves
 // the index as it was.
 func (x *index) addTx(block uint64, txID string, w *endorsedWrites) error {
-	var genesis []byte
+	d, err := decodeTx(w, x.noKeys)
+	if err != nil {
+		return err
+	}
+	return x.addDecoded(block, txID, d)
+}
+
+// decodedTx is a transaction of the chaincode as decodeTx reads it, before
+// the index checks it against what it holds.
+type decodedTx struct {
+	event   string
+	genesis []byte          // the genesis, if written
+	ws      []*wire.Written // the batches of its event; nil if none
+	marked  map[string]bool // the batch roots its writes mark
+	keys    [][]keyFields   // each batch's records' key fields (nil with noKeys)
+}
+
+// decodeTx reads what the index needs of a transaction of the chaincode:
+// its event's batches (inflated and decoded) and, unless noKeys, each
+// record's key fields. It reads nothing of the index, so a follower
+// decodes blocks ahead of the one it adds (prepareAhead).
+func decodeTx(w *endorsedWrites, noKeys bool) (*decodedTx, error) {
+	d := &decodedTx{event: w.event}
 	for _, kv := range w.writes {
 		if kv.Key == wire.KeyGenesis {
-			genesis = kv.Value
+			d.genesis = kv.Value
 		}
 	}
 	payload := w.payload
@@ -117,51 +139,63 @@ func (x *index) addTx(block uint64, txID string, w *endorsedWrites) error {
 	case wire.EventBatchesDeflate:
 		var err error
 		if payload, err = wire.Inflate("event "+wire.EventBatchesDeflate, payload); err != nil {
-			return err
+			return nil, err
 		}
 	default:
-		if genesis != nil {
-			return x.setGenesis(genesis)
+		return d, nil
+	}
+	if err := json.Unmarshal(payload, &d.ws); err != nil {
+		return nil, fmt.Errorf("event %s: %w", w.event, err)
+	}
+	d.marked = map[string]bool{}
+	for _, kv := range w.writes {
+		if strings.HasPrefix(kv.Key, wire.KeyBatch) && !kv.IsDelete {
+			d.marked[kv.Key[len(wire.KeyBatch):]] = true
+		}
+	}
+	if len(d.ws) == 0 {
+		return nil, fmt.Errorf("event %s names no batch", w.event)
+	}
+	d.keys = make([][]keyFields, len(d.ws))
+	for n, b := range d.ws {
+		if b == nil || len(b.Records) == 0 {
+			return nil, fmt.Errorf("event %s: batch %d has no records", w.event, n)
+		}
+		if noKeys {
+			continue
+		}
+		d.keys[n] = make([]keyFields, len(b.Records))
+		for k, raw := range b.Records {
+			f := &d.keys[n][k]
+			if err := json.Unmarshal(raw, f); err != nil || f.ID == "" {
+				return nil, fmt.Errorf("batch %s: record %d does not decode (%v)", b.Root, k, err)
+			}
+		}
+	}
+	return d, nil
+}
+
+// addDecoded adds a decoded transaction (see addTx).
+func (x *index) addDecoded(block uint64, txID string, d *decodedTx) error {
+	if d.ws == nil {
+		if d.genesis != nil {
+			return x.setGenesis(d.genesis)
 		}
 		return nil
 	}
-	var ws []*wire.Written
-	if err := json.Unmarshal(payload, &ws); err != nil {
-		return fmt.Errorf("event %s: %w", w.event, err)
-	}
-	marked := map[string]bool{}
-	for _, kv := range w.writes {
-		if strings.HasPrefix(kv.Key, wire.KeyBatch) && !kv.IsDelete {
-			marked[kv.Key[len(wire.KeyBatch):]] = true
-		}
-	}
-	if len(ws) == 0 {
-		return fmt.Errorf("event %s names no batch", w.event)
-	}
+	ws, keys, genesis := d.ws, d.keys, d.genesis
 	roots, ids := map[string]bool{}, map[string]bool{}
-	keys := make([][]keyFields, len(ws))
 	for n, b := range ws {
-		if b == nil || len(b.Records) == 0 {
-			return fmt.Errorf("event %s: batch %d has no records", w.event, n)
-		}
 		if _, dup, err := x.st.batchPos(b.Root); err != nil {
 			return err
 		} else if dup || roots[b.Root] {
 			return fmt.Errorf("batch %s written twice", b.Root)
 		}
-		if !marked[b.Root] {
+		if !d.marked[b.Root] {
 			return fmt.Errorf("batch %s in the event is not marked in the writes", b.Root)
 		}
 		roots[b.Root] = true
-		if x.noKeys {
-			continue
-		}
-		keys[n] = make([]keyFields, len(b.Records))
-		for k, raw := range b.Records {
-			f := &keys[n][k]
-			if err := json.Unmarshal(raw, f); err != nil || f.ID == "" {
-				return fmt.Errorf("batch %s: record %d does not decode (%v)", b.Root, k, err)
-			}
+		for _, f := range keys[n] {
 			if _, dup, err := x.st.recordIndex(f.ID); err != nil {
 				return err
 			} else if dup || ids[f.ID] {
