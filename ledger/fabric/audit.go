@@ -265,6 +265,12 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 			if err := ends.check(writes.prp, writes.endorsements); err != nil {
 				return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d is marked valid but %v", i, err)}
 			}
+			if writes.keyPolicy != "" {
+				// Fabric would judge later writes of that key by it, which
+				// the audit does not evaluate: it stops rather than judge them
+				// by the chaincode's policy.
+				return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d sets a key-level endorsement policy on key %q, which the audit does not evaluate (tdsc's chaincode sets none)", i, writes.keyPolicy)}
+			}
 			c.Txs++
 			if err := x.addTx(n, writes.txID, writes); err != nil {
 				if errors.Is(err, verify.ErrCorrupt) || ctx.Err() != nil {
@@ -635,6 +641,13 @@ func chaincodeWrites(env []byte, chaincode string) (*endorsedWrites, error) {
 				return nil, fmt.Errorf("writes: %w", err)
 			}
 			out.writes = append(out.writes, kv.Writes...)
+			for _, mw := range kv.MetadataWrites {
+				for _, e := range mw.Entries {
+					if e.Name == peer.MetaDataKeys_VALIDATION_PARAMETER.String() && len(e.Value) > 0 && out.keyPolicy == "" {
+						out.keyPolicy = mw.Key
+					}
+				}
+			}
 		}
 	}
 	return out, nil
@@ -650,6 +663,10 @@ type endorsedWrites struct {
 	writes       []*kvrwset.KVWrite
 	prp          []byte
 	endorsements []*peer.Endorsement
+	// keyPolicy is a key the transaction set a key-level endorsement
+	// policy on (state-based endorsement), or "" (read by chaincodeWrites
+	// only: the audit refuses such a transaction).
+	keyPolicy string
 }
 
 func txFilter(b *common.Block) []byte {

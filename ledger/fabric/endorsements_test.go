@@ -27,13 +27,13 @@ type testCA struct {
 	pem  []byte
 }
 
-func newTestCert(t *testing.T, cn string, issuer *testCA) *testCA {
+func newTestCert(t testing.TB, cn string, issuer *testCA) *testCA {
 	t.Helper()
 	return newTestCertWith(t, cn, issuer, nil)
 }
 
 // newTestCertWith is newTestCert with the template changed by edit first.
-func newTestCertWith(t *testing.T, cn string, issuer *testCA, edit func(*x509.Certificate)) *testCA {
+func newTestCertWith(t testing.TB, cn string, issuer *testCA, edit func(*x509.Certificate)) *testCA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -65,7 +65,7 @@ func newTestCertWith(t *testing.T, cn string, issuer *testCA, edit func(*x509.Ce
 	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
 }
 
-func mustMarshal(t *testing.T, m proto.Message) []byte {
+func mustMarshal(t testing.TB, m proto.Message) []byte {
 	t.Helper()
 	b, err := proto.Marshal(m)
 	if err != nil {
@@ -75,7 +75,7 @@ func mustMarshal(t *testing.T, m proto.Message) []byte {
 }
 
 // configBlock is a config block naming each organisation's CA.
-func configBlock(t *testing.T, cas map[string]*testCA) *common.Block {
+func configBlock(t testing.TB, cas map[string]*testCA) *common.Block {
 	t.Helper()
 	msps := map[string]*msp.FabricMSPConfig{}
 	for mspID, ca := range cas {
@@ -85,7 +85,7 @@ func configBlock(t *testing.T, cas map[string]*testCA) *common.Block {
 }
 
 // configBlockMSPs is a config block of the organisations' MSPs.
-func configBlockMSPs(t *testing.T, msps map[string]*msp.FabricMSPConfig) *common.Block {
+func configBlockMSPs(t testing.TB, msps map[string]*msp.FabricMSPConfig) *common.Block {
 	t.Helper()
 	app := &common.ConfigGroup{Groups: map[string]*common.ConfigGroup{}}
 	for mspID, m := range msps {
@@ -100,14 +100,14 @@ func configBlockMSPs(t *testing.T, msps map[string]*msp.FabricMSPConfig) *common
 
 // endorse is id's endorsement of the proposal response prp, signed in
 // the low-S form Fabric's peers sign in.
-func endorse(t *testing.T, mspID string, id *testCA, prp []byte) *peer.Endorsement {
+func endorse(t testing.TB, mspID string, id *testCA, prp []byte) *peer.Endorsement {
 	t.Helper()
 	return endorseS(t, mspID, id, prp, false)
 }
 
 // endorseS is endorse with S above half the curve order if high, below
 // it if not (both verify as ECDSA).
-func endorseS(t *testing.T, mspID string, id *testCA, prp []byte, high bool) *peer.Endorsement {
+func endorseS(t testing.TB, mspID string, id *testCA, prp []byte, high bool) *peer.Endorsement {
 	t.Helper()
 	endorser := mustMarshal(t, &msp.SerializedIdentity{Mspid: mspID, IdBytes: id.pem})
 	digest := sha256.Sum256(append(append([]byte(nil), prp...), endorser...))

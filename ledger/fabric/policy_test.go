@@ -14,7 +14,7 @@ import (
 )
 
 // withConfig rewrites the configuration in config block b by edit.
-func withConfig(t *testing.T, b *common.Block, edit func(*common.Config)) *common.Block {
+func withConfig(t testing.TB, b *common.Block, edit func(*common.Config)) *common.Block {
 	t.Helper()
 	var env common.Envelope
 	var p common.Payload
@@ -28,15 +28,15 @@ func withConfig(t *testing.T, b *common.Block, edit func(*common.Config)) *commo
 	return &common.Block{Data: &common.BlockData{Data: [][]byte{mustMarshal(t, &env)}}}
 }
 
-func signaturePolicy(t *testing.T, env *common.SignaturePolicyEnvelope) *common.ConfigPolicy {
+func signaturePolicy(t testing.TB, env *common.SignaturePolicyEnvelope) *common.ConfigPolicy {
 	return &common.ConfigPolicy{Policy: &common.Policy{Type: int32(common.Policy_SIGNATURE), Value: mustMarshal(t, env)}}
 }
 
-func implicitMeta(t *testing.T, sub string, rule common.ImplicitMetaPolicy_Rule) *common.ConfigPolicy {
+func implicitMeta(t testing.TB, sub string, rule common.ImplicitMetaPolicy_Rule) *common.ConfigPolicy {
 	return &common.ConfigPolicy{Policy: &common.Policy{Type: int32(common.Policy_IMPLICIT_META), Value: mustMarshal(t, &common.ImplicitMetaPolicy{SubPolicy: sub, Rule: rule})}}
 }
 
-func roleOf(t *testing.T, mspID string, role msp.MSPRole_MSPRoleType) *msp.MSPPrincipal {
+func roleOf(t testing.TB, mspID string, role msp.MSPRole_MSPRoleType) *msp.MSPPrincipal {
 	return &msp.MSPPrincipal{PrincipalClassification: msp.MSPPrincipal_ROLE, Principal: mustMarshal(t, &msp.MSPRole{MspIdentifier: mspID, Role: role})}
 }
 
@@ -173,4 +173,41 @@ func TestDefinedPolicy(t *testing.T) {
 	if got, err := definedPolicy(&kvrwset.KVWrite{Key: "namespaces/fields/tdsc/ValidationInfo", IsDelete: true}); got != nil || err != nil {
 		t.Errorf("a delete: got %v, %v", got, err)
 	}
+}
+
+// FuzzDefinedPolicy: whatever a block's ValidationInfo write holds, reading
+// it, writing it as text, listing its principals and evaluating it over an
+// endorsement set end without a panic.
+func FuzzDefinedPolicy(f *testing.F) {
+	t := f
+	ap := andOf(msp.MSPRole_PEER, "Org1MSP", "Org2MSP")
+	vi := func(param []byte) []byte {
+		b, _ := proto.Marshal(&lifecycle.ChaincodeValidationInfo{ValidationPlugin: "vscc", ValidationParameter: param})
+		v, _ := proto.Marshal(&lifecycle.StateData{Type: &lifecycle.StateData_Bytes{Bytes: b}})
+		return v
+	}
+	apb, _ := proto.Marshal(ap)
+	refb, _ := proto.Marshal(&peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_ChannelConfigPolicyReference{ChannelConfigPolicyReference: "/Channel/Application/Endorsement"}})
+	f.Add(vi(apb))
+	f.Add(vi(refb))
+	f.Add(vi([]byte{0x0a, 0x02, 0x12, 0x00}))
+	f.Add([]byte{})
+	ca := newTestCert(t, "ca.org1", nil)
+	e, err := genesisEndorsers(withConfig(t, configBlock(t, map[string]*testCA{"Org1MSP": ca}), func(c *common.Config) {
+		c.ChannelGroup.Groups["Application"].Policies = map[string]*common.ConfigPolicy{"Endorsement": implicitMeta(t, "Endorsement", common.ImplicitMetaPolicy_MAJORITY)}
+	}))
+	if err != nil {
+		f.Fatal(err)
+	}
+	prp := []byte("response")
+	ends := []*peer.Endorsement{endorse(t, "Org1MSP", newTestCert(t, "peer0.org1", ca), prp)}
+	f.Fuzz(func(t *testing.T, value []byte) {
+		p, err := definedPolicy(&kvrwset.KVWrite{Key: "namespaces/fields/tdsc/ValidationInfo", Value: value})
+		if err != nil || p == nil {
+			return
+		}
+		_ = policyText(p)
+		_ = policyPrincipals(e.config, p)
+		_ = e.checkUnder(p, prp, ends)
+	})
 }

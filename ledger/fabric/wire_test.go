@@ -110,3 +110,32 @@ func FuzzWritesInPlace(f *testing.F) {
 		}
 	})
 }
+
+// TestKeyLevelPolicy: a transaction that sets a key-level endorsement
+// policy in the chaincode's namespace is seen (the audit refuses it); other
+// metadata, or one in another namespace, is not.
+func TestKeyLevelPolicy(t *testing.T) {
+	withMetadata := func(ns string, name string) []byte {
+		kv := marshal(t, &kvrwset.KVRWSet{Writes: []*kvrwset.KVWrite{{Key: "b/root", Value: []byte("x")}},
+			MetadataWrites: []*kvrwset.KVMetadataWrite{{Key: "b/root", Entries: []*kvrwset.KVMetadataEntry{{Name: name, Value: []byte("policy")}}}}})
+		results := marshal(t, &rwset.TxReadWriteSet{DataModel: rwset.TxReadWriteSet_KV, NsRwset: []*rwset.NsReadWriteSet{{Namespace: ns, Rwset: kv}}})
+		ext := marshal(t, &peer.ChaincodeAction{Results: results, ChaincodeId: &peer.ChaincodeID{Name: "tdsc"}})
+		prp := marshal(t, &peer.ProposalResponsePayload{Extension: ext})
+		cap := marshal(t, &peer.ChaincodeActionPayload{Action: &peer.ChaincodeEndorsedAction{ProposalResponsePayload: prp}})
+		tx := marshal(t, &peer.Transaction{Actions: []*peer.TransactionAction{{Payload: cap}}})
+		chdr := marshal(t, &common.ChannelHeader{Type: int32(common.HeaderType_ENDORSER_TRANSACTION), TxId: "tx-1"})
+		return marshal(t, &common.Envelope{Payload: marshal(t, &common.Payload{Header: &common.Header{ChannelHeader: chdr}, Data: tx})})
+	}
+	for _, c := range []struct {
+		ns, name, want string
+	}{
+		{"tdsc", "VALIDATION_PARAMETER", "b/root"},
+		{"tdsc", "other", ""},
+		{"othercc", "VALIDATION_PARAMETER", ""},
+	} {
+		w, err := chaincodeWrites(withMetadata(c.ns, c.name), "tdsc")
+		if err != nil || w == nil || w.keyPolicy != c.want {
+			t.Errorf("%s %s: got %+v (%v), want key policy %q", c.ns, c.name, w, err, c.want)
+		}
+	}
+}
