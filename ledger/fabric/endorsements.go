@@ -2,11 +2,16 @@ package fabric
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"crypto/sha3"
+	"crypto/sha512"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"hash"
 	"maps"
 	"math/big"
 	"slices"
@@ -51,6 +56,63 @@ type orgMSP struct {
 	roleOU map[msp.MSPRole_MSPRoleType]string
 	// admins are the certificates the configuration names as admins.
 	admins []*x509.Certificate
+	// ed25519: Ed25519 identities are taken (MSP version 3), besides ECDSA.
+	ed25519 bool
+	// sigHash digests what an ECDSA identity signs, idHash a certification
+	// chain (the MSP's FabricCryptoConfig).
+	sigHash, idHash func() hash.Hash
+}
+
+// mspHashes reads an MSP's crypto configuration as Fabric does (setupCrypto,
+// getHashOpt): the signature hash family (SHA2: SHA-256, SHA3: SHA3-256) and
+// the identity identifier hash, SHA2 and SHA256 by default.
+func mspHashes(cc *msp.FabricCryptoConfig) (sig, id func() hash.Hash, err error) {
+	family, idFunc := cc.GetSignatureHashFamily(), cc.GetIdentityIdentifierHashFunction()
+	switch family {
+	case "", "SHA2":
+		sig = sha256.New
+	case "SHA3":
+		sig = func() hash.Hash { return sha3.New256() }
+	default:
+		return nil, nil, fmt.Errorf("crypto config: signature hash family %q (SHA2 or SHA3)", family)
+	}
+	switch idFunc {
+	case "", "SHA256":
+		id = sha256.New
+	case "SHA384":
+		id = sha512.New384
+	case "SHA3_256":
+		id = func() hash.Hash { return sha3.New256() }
+	case "SHA3_384":
+		id = func() hash.Hash { return sha3.New384() }
+	default:
+		return nil, nil, fmt.Errorf("crypto config: identity identifier hash %q", idFunc)
+	}
+	return sig, id, nil
+}
+
+// verify checks sig, by cert's key, over msg as Fabric's identity.Verify
+// does: an ECDSA signature over the digest of msg by the MSP's hash family,
+// in low-S form (Fabric's BCCSP takes no other); an Ed25519 one over msg.
+func (m *orgMSP) verify(cert *x509.Certificate, msg, sig []byte) error {
+	switch pub := cert.PublicKey.(type) {
+	case *ecdsa.PublicKey:
+		h := m.sigHash()
+		h.Write(msg)
+		if !ecdsa.VerifyASN1(pub, h.Sum(nil), sig) {
+			return errors.New("does not verify over the transaction's response")
+		}
+		if !lowS(pub, sig) {
+			return errors.New("has its signature's S above half the curve order (Fabric takes low-S signatures only)")
+		}
+		return nil
+	case ed25519.PublicKey:
+		if !ed25519.Verify(pub, msg, sig) {
+			return errors.New("does not verify over the transaction's response")
+		}
+		return nil
+	}
+	return fmt.Errorf("is by a key of algorithm %s, which Fabric's MSP does not take", cert.PublicKeyAlgorithm)
 }
 
 // ouBinding is an OU and, if bound (FabricOUIdentifier.Certificate), the
@@ -172,6 +234,15 @@ func channelOrgs(b *common.Block) (*common.Config, orgCAs, error) {
 		return nil, nil, errors.New("config has no application group")
 	}
 	orgs := orgCAs{}
+	// The channel's V3_0 capability makes its MSPs version 3, which take
+	// Ed25519 identities besides ECDSA ones (msp/mspimplsetup.go setupV3).
+	var caps common.Capabilities
+	if v := ce.Config.ChannelGroup.Values["Capabilities"]; v != nil {
+		if err := proto.Unmarshal(v.Value, &caps); err != nil {
+			return nil, nil, fmt.Errorf("channel capabilities: %w", err)
+		}
+	}
+	_, v3 := caps.Capabilities["V3_0"]
 	for name, g := range ce.Config.ChannelGroup.Groups["Application"].Groups {
 		v := g.Values["MSP"]
 		if v == nil {
@@ -185,7 +256,7 @@ func channelOrgs(b *common.Block) (*common.Config, orgCAs, error) {
 		if err := proto.Unmarshal(mc.Config, &fc); err != nil {
 			return nil, nil, fmt.Errorf("org %s MSP: %w", name, err)
 		}
-		m, err := newOrgMSP(&fc)
+		m, err := newOrgMSP(&fc, v3)
 		if err != nil {
 			return nil, nil, fmt.Errorf("org %s MSP: %w", name, err)
 		}
@@ -204,8 +275,12 @@ func channelOrgs(b *common.Block) (*common.Config, orgCAs, error) {
 // one of the organisation's CAs. A CRL counts for the CA that signed it
 // (one signed by no CA of the organisation revokes nothing, as in Fabric,
 // which skips a CRL whose signature its issuer's key does not verify).
-func newOrgMSP(fc *msp.FabricMSPConfig) (*orgMSP, error) {
-	m := &orgMSP{roots: x509.NewCertPool(), inters: x509.NewCertPool(), internal: map[string]bool{}, revoked: map[string]map[string]bool{}}
+func newOrgMSP(fc *msp.FabricMSPConfig, v3 bool) (*orgMSP, error) {
+	sigHash, idHash, err := mspHashes(fc.CryptoConfig)
+	if err != nil {
+		return nil, err
+	}
+	m := &orgMSP{ed25519: v3, sigHash: sigHash, idHash: idHash, roots: x509.NewCertPool(), inters: x509.NewCertPool(), internal: map[string]bool{}, revoked: map[string]map[string]bool{}}
 	var roots, inters []*x509.Certificate
 	for i, set := range [][][]byte{fc.RootCerts, fc.IntermediateCerts} {
 		for _, c := range set {
@@ -342,6 +417,9 @@ func (m *orgMSP) chain(cert *x509.Certificate) ([]*x509.Certificate, error) {
 // Fabric's MSP validates one (validateIdentity, with the OU checks of MSP
 // version 1.4.3), and returns its certification chain.
 func (m *orgMSP) validate(cert *x509.Certificate) ([]*x509.Certificate, error) {
+	if alg := cert.PublicKeyAlgorithm; alg != x509.ECDSA && (alg != x509.Ed25519 || !m.ed25519) {
+		return nil, fmt.Errorf("its key is %s, which the org's MSP does not take (Ed25519 from the channel capability V3_0 on)", alg)
+	}
 	if cert.IsCA {
 		return nil, errors.New("a CA's certificate, not an identity")
 	}

@@ -2,12 +2,11 @@ package fabric
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"hash"
 	"maps"
 	"slices"
 	"strings"
@@ -85,18 +84,8 @@ func endorsementSet(o orgCAs, prp []byte, ends []*peer.Endorsement) signers {
 		if seen[key] {
 			continue
 		}
-		pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
-		if !ok {
-			s.dropped = append(s.dropped, fmt.Sprintf("endorser %q of %s: not an ECDSA key", cert.Subject.CommonName, id.Mspid))
-			continue
-		}
-		digest := sha256.Sum256(append(append([]byte(nil), prp...), en.Endorser...))
-		if !ecdsa.VerifyASN1(pub, digest[:], en.Signature) {
-			s.dropped = append(s.dropped, fmt.Sprintf("endorsement by %q of %s does not verify over the transaction's response", cert.Subject.CommonName, id.Mspid))
-			continue
-		}
-		if !lowS(pub, en.Signature) {
-			s.dropped = append(s.dropped, fmt.Sprintf("endorsement by %q of %s: signature's S is above half the curve order (Fabric takes low-S signatures only)", cert.Subject.CommonName, id.Mspid))
+		if err := m.verify(cert, append(append([]byte(nil), prp...), en.Endorser...), en.Signature); err != nil {
+			s.dropped = append(s.dropped, fmt.Sprintf("endorsement by %q of %s %v", cert.Subject.CommonName, id.Mspid, err))
 			continue
 		}
 		seen[key] = true
@@ -150,7 +139,7 @@ func (sg signer) satisfies(p *msp.MSPPrincipal) error {
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(sg.cert.Subject.OrganizationalUnit, ou.OrganizationalUnitIdentifier) || !bytes.Equal(certifiersID(chain), ou.CertifiersIdentifier) {
+		if !slices.Contains(sg.cert.Subject.OrganizationalUnit, ou.OrganizationalUnitIdentifier) || !bytes.Equal(certifiersID(chain, sg.m.idHash), ou.CertifiersIdentifier) {
 			return fmt.Errorf("not of OU %q under the certifiers the policy names", ou.OrganizationalUnitIdentifier)
 		}
 		return nil
@@ -184,10 +173,11 @@ func (sg signer) satisfies(p *msp.MSPPrincipal) error {
 	return fmt.Errorf("principal classification %v", p.PrincipalClassification)
 }
 
-// certifiersID is Fabric's certification chain identifier: SHA-256 over the
-// chain above the certificate.
-func certifiersID(chain []*x509.Certificate) []byte {
-	h := sha256.New()
+// certifiersID is Fabric's certification chain identifier: the MSP's
+// identity identifier hash (SHA-256 by default) over the chain above the
+// certificate.
+func certifiersID(chain []*x509.Certificate, newHash func() hash.Hash) []byte {
+	h := newHash()
 	for _, c := range chain[1:] {
 		h.Write(c.Raw)
 	}

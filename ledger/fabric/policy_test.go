@@ -1,9 +1,17 @@
 package fabric
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha3"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
@@ -210,4 +218,89 @@ func FuzzDefinedPolicy(f *testing.F) {
 		_ = policyPrincipals(e.config, p)
 		_ = e.checkUnder(p, prp, ends)
 	})
+}
+
+// TestMSPCrypto: an MSP's crypto configuration and the channel's
+// capabilities decide how an endorsement's signature is verified, as in
+// Fabric: ECDSA over the digest of the MSP's hash family (SHA2 or SHA3),
+// Ed25519 over the message, and Ed25519 identities only with the V3_0
+// channel capability (MSP version 3).
+func TestMSPCrypto(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca.org3"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	ppub, ppriv, _ := ed25519.GenerateKey(rand.Reader)
+	peerDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "peer0.org3", OrganizationalUnit: []string{"peer"}},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}, caCert, ppub, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemOf := func(der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}) }
+
+	ca1, ca2 := newTestCert(t, "ca.org1", nil), newTestCert(t, "ca.org2", nil)
+	p1, p2 := newTestCertWith(t, "peer0.org1", ca1, func(c *x509.Certificate) { c.Subject.OrganizationalUnit = []string{"peer"} }), newTestCert(t, "peer0.org2", ca2)
+	nodeOUs := &msp.FabricNodeOUs{Enable: true, PeerOuIdentifier: &msp.FabricOUIdentifier{OrganizationalUnitIdentifier: "peer"}}
+	msps := map[string]*msp.FabricMSPConfig{
+		"Org1MSP": {Name: "Org1MSP", RootCerts: [][]byte{ca1.pem}, FabricNodeOus: nodeOUs},
+		"Org2MSP": {Name: "Org2MSP", RootCerts: [][]byte{ca2.pem}, CryptoConfig: &msp.FabricCryptoConfig{SignatureHashFamily: "SHA3"}},
+		"Org3MSP": {Name: "Org3MSP", RootCerts: [][]byte{pemOf(caDER)}, FabricNodeOus: nodeOUs},
+	}
+	prp := []byte("proposal response payload")
+	org3 := func() *peer.Endorsement {
+		endorser := mustMarshal(t, &msp.SerializedIdentity{Mspid: "Org3MSP", IdBytes: pemOf(peerDER)})
+		return &peer.Endorsement{Endorser: endorser, Signature: ed25519.Sign(ppriv, append(append([]byte(nil), prp...), endorser...))}
+	}()
+	sha3Endorse := func(id *testCA) *peer.Endorsement {
+		endorser := mustMarshal(t, &msp.SerializedIdentity{Mspid: "Org2MSP", IdBytes: id.pem})
+		d := sha3.Sum256(append(append([]byte(nil), prp...), endorser...))
+		sig, err := ecdsa.SignASN1(rand.Reader, id.key, d[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for !lowS(&id.key.PublicKey, sig) { // sign again until low-S, as Fabric's peers sign
+			if sig, err = ecdsa.SignASN1(rand.Reader, id.key, d[:]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return &peer.Endorsement{Endorser: endorser, Signature: sig}
+	}
+	for _, c := range []struct {
+		name string
+		v3   bool
+		ends []*peer.Endorsement
+		want string
+	}{
+		{"an Ed25519 peer, V3_0", true, []*peer.Endorsement{org3}, ""},
+		{"an Ed25519 peer, no V3_0", false, []*peer.Endorsement{org3}, "its key is Ed25519, which the org's MSP does not take"},
+		{"an ECDSA peer, SHA3 family", true, []*peer.Endorsement{sha3Endorse(p2)}, ""},
+		{"an ECDSA peer, SHA3 family, signed over SHA-256", true, []*peer.Endorsement{endorse(t, "Org2MSP", p2, prp)}, "does not verify"},
+		{"an ECDSA peer, SHA2", false, []*peer.Endorsement{endorse(t, "Org1MSP", p1, prp)}, ""},
+	} {
+		blk := withConfig(t, configBlockMSPs(t, msps), func(cfg *common.Config) {
+			if c.v3 {
+				cfg.ChannelGroup.Values = map[string]*common.ConfigValue{"Capabilities": {Value: mustMarshal(t, &common.Capabilities{Capabilities: map[string]*common.Capability{"V3_0": {}}})}}
+			}
+		})
+		e, err := genesisEndorsers(blk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		any := outOf(1, roleOf(t, "Org1MSP", msp.MSPRole_PEER), roleOf(t, "Org2MSP", msp.MSPRole_MEMBER), roleOf(t, "Org3MSP", msp.MSPRole_PEER))
+		err = e.checkUnder(any, prp, c.ends)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: got %v, want %q", c.name, err, c.want)
+		}
+	}
+	msps["Org2MSP"].CryptoConfig = &msp.FabricCryptoConfig{SignatureHashFamily: "MD5"}
+	if _, err := genesisEndorsers(configBlockMSPs(t, msps)); err == nil || !strings.Contains(err.Error(), `signature hash family "MD5"`) {
+		t.Errorf("an unknown hash family: got %v", err)
+	}
 }
