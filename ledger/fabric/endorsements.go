@@ -415,7 +415,7 @@ func (m *orgMSP) chain(cert *x509.Certificate) ([]*x509.Certificate, error) {
 
 // validate checks that cert is a valid identity of the organisation, as
 // Fabric's MSP validates one (validateIdentity, with the OU checks of MSP
-// version 1.4.3), and returns its certification chain.
+// versions 1.4.3 and 3), and returns its certification chain.
 func (m *orgMSP) validate(cert *x509.Certificate) ([]*x509.Certificate, error) {
 	if alg := cert.PublicKeyAlgorithm; alg != x509.ECDSA && (alg != x509.Ed25519 || !m.ed25519) {
 		return nil, fmt.Errorf("its key is %s, which the org's MSP does not take (Ed25519 from the channel capability V3_0 on)", alg)

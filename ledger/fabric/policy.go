@@ -24,8 +24,8 @@ import (
 // each deserialised by an organisation of the channel, taken once, its
 // signature verified, the rest dropped — and the chaincode's endorsement
 // policy, as its definition in _lifecycle gives it, is evaluated over that
-// set (common/policies, common/cauthdsl, msp/mspimpl.go; MSP version 1.4.3,
-// the V2_0 channel capability and later).
+// set (common/policies, common/cauthdsl, msp/mspimpl.go; MSP versions 1.4.3
+// and 3, the channel capabilities V2_0 and V3_0).
 
 // lifecycleNamespace is the namespace of Fabric's chaincode lifecycle.
 const lifecycleNamespace = "_lifecycle"
@@ -54,7 +54,7 @@ type signers struct {
 // SignatureSetToValidIdentities does: an endorser of no organisation of the
 // channel, or whose certificate does not parse, is dropped, as are an
 // identity's endorsements after its first and a signature that does not
-// verify (or is not in low-S form, which Fabric's BCCSP requires). Whether
+// verify (orgMSP.verify). Whether
 // an identity is valid under its MSP is left to the principals.
 func endorsementSet(o orgCAs, prp []byte, ends []*peer.Endorsement) signers {
 	var s signers
