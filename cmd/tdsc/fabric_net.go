@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 
 	"github.com/spf13/cobra"
 )
@@ -23,12 +24,12 @@ func newFabricNetCmds() []*cobra.Command {
 		{"status", "Show what runs, the block height and the chaincode definitions"},
 		{"restart", "Start a stopped network again on its existing ledger"},
 		{"clean", "Stop the network and delete its directory"},
-		{"deploy", "Define a chaincode NAME on the channel (one per space)"},
+		{"deploy", "Define a chaincode NAME on the channel (one per space), endorsed by every org; or redefine it with POLICY (Fabric's policy language) at the definition's next SEQUENCE"},
 	} {
 		args := cobra.NoArgs
 		use := c.verb
 		if c.verb == "deploy" {
-			args, use = cobra.ExactArgs(1), "deploy NAME"
+			args, use = deployArgs, "deploy NAME [POLICY SEQUENCE]"
 		}
 		cmds = append(cmds, &cobra.Command{
 			Use:   use,
@@ -55,6 +56,19 @@ TDSC_FABRIC_DIR, ...) and docs/fabric.md.`,
 		})
 	}
 	return cmds
+}
+
+// deployArgs takes NAME, or NAME POLICY SEQUENCE (a redefinition).
+func deployArgs(_ *cobra.Command, a []string) error {
+	switch {
+	case len(a) != 1 && len(a) != 3:
+		return fmt.Errorf("deploy takes NAME, or NAME POLICY SEQUENCE to redefine it: got %d arguments", len(a))
+	case len(a) == 3:
+		if n, err := strconv.Atoi(a[2]); err != nil || n < 2 {
+			return fmt.Errorf("argument SEQUENCE: %q is not a definition's next sequence number (an integer, 2 or more)", a[2])
+		}
+	}
+	return nil
 }
 
 // fabricScript finds scripts/fabric.sh of the tdsc checkout holding the
