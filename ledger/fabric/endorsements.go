@@ -190,13 +190,21 @@ func (e endorsers) lifecyclePolicy() *peer.ApplicationPolicy {
 // signedByRole is the signature policy n of the role of the organisations
 // ids (policydsl.SignedByNOutOfGivenRole).
 func signedByRole(n int, role msp.MSPRole_MSPRoleType, ids []string) *common.SignaturePolicyEnvelope {
-	env := &common.SignaturePolicyEnvelope{Rule: &common.SignaturePolicy{Type: &common.SignaturePolicy_NOutOf_{NOutOf: &common.SignaturePolicy_NOutOf{N: int32(n)}}}}
+	ps := make([]*msp.MSPPrincipal, len(ids))
 	for i, id := range ids {
 		r, _ := proto.Marshal(&msp.MSPRole{MspIdentifier: id, Role: role})
-		env.Identities = append(env.Identities, &msp.MSPPrincipal{PrincipalClassification: msp.MSPPrincipal_ROLE, Principal: r})
-		env.Rule.GetNOutOf().Rules = append(env.Rule.GetNOutOf().Rules, &common.SignaturePolicy{Type: &common.SignaturePolicy_SignedBy{SignedBy: int32(i)}})
+		ps[i] = &msp.MSPPrincipal{PrincipalClassification: msp.MSPPrincipal_ROLE, Principal: r}
 	}
-	return env
+	return nOutOf(n, ps)
+}
+
+// nOutOf is the signature policy n out of one SignedBy per principal.
+func nOutOf(n int, ps []*msp.MSPPrincipal) *common.SignaturePolicyEnvelope {
+	nof := &common.SignaturePolicy_NOutOf{N: int32(n)}
+	for i := range ps {
+		nof.Rules = append(nof.Rules, &common.SignaturePolicy{Type: &common.SignaturePolicy_SignedBy{SignedBy: int32(i)}})
+	}
+	return &common.SignaturePolicyEnvelope{Identities: ps, Rule: &common.SignaturePolicy{Type: &common.SignaturePolicy_NOutOf_{NOutOf: nof}}}
 }
 
 // isConfigBlock says whether b holds a channel configuration (one CONFIG
@@ -212,38 +220,50 @@ func isConfigBlock(b *common.Block) bool {
 		proto.Unmarshal(p.Header.ChannelHeader, &ch) == nil && common.HeaderType(ch.Type) == common.HeaderType_CONFIG
 }
 
-// channelOrgs reads the application organisations' MSPs from a config
-// block (the genesis block, or a configuration update).
-func channelOrgs(b *common.Block) (*common.Config, orgCAs, error) {
-	if len(b.Data.Data) != 1 {
-		return nil, nil, errors.New("config block holds no single envelope")
+// blockConfig reads the channel configuration a config block holds.
+func blockConfig(b *common.Block) (*common.Config, error) {
+	if len(b.GetData().GetData()) != 1 {
+		return nil, errors.New("config block holds no single envelope")
 	}
 	var env common.Envelope
 	if err := proto.Unmarshal(b.Data.Data[0], &env); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var p common.Payload
 	if err := proto.Unmarshal(env.Payload, &p); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var ce common.ConfigEnvelope
 	if err := proto.Unmarshal(p.Data, &ce); err != nil {
-		return nil, nil, fmt.Errorf("config envelope: %w", err)
+		return nil, fmt.Errorf("config envelope: %w", err)
 	}
-	if ce.Config == nil || ce.Config.ChannelGroup == nil || ce.Config.ChannelGroup.Groups["Application"] == nil {
+	if ce.Config == nil {
+		return nil, errors.New("config envelope holds no config")
+	}
+	return ce.Config, nil
+}
+
+// channelOrgs reads the application organisations' MSPs from a config
+// block (the genesis block, or a configuration update).
+func channelOrgs(b *common.Block) (*common.Config, orgCAs, error) {
+	cfg, err := blockConfig(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.ChannelGroup == nil || cfg.ChannelGroup.Groups["Application"] == nil {
 		return nil, nil, errors.New("config has no application group")
 	}
 	orgs := orgCAs{}
 	// The channel's V3_0 capability makes its MSPs version 3, which take
 	// Ed25519 identities besides ECDSA ones (msp/mspimplsetup.go setupV3).
 	var caps common.Capabilities
-	if v := ce.Config.ChannelGroup.Values["Capabilities"]; v != nil {
+	if v := cfg.ChannelGroup.Values["Capabilities"]; v != nil {
 		if err := proto.Unmarshal(v.Value, &caps); err != nil {
 			return nil, nil, fmt.Errorf("channel capabilities: %w", err)
 		}
 	}
 	_, v3 := caps.Capabilities["V3_0"]
-	for name, g := range ce.Config.ChannelGroup.Groups["Application"].Groups {
+	for name, g := range cfg.ChannelGroup.Groups["Application"].Groups {
 		v := g.Values["MSP"]
 		if v == nil {
 			return nil, nil, fmt.Errorf("org %s has no MSP", name)
@@ -265,7 +285,7 @@ func channelOrgs(b *common.Block) (*common.Config, orgCAs, error) {
 	if len(orgs) == 0 {
 		return nil, nil, errors.New("channel has no application organisations")
 	}
-	return ce.Config, orgs, nil
+	return cfg, orgs, nil
 }
 
 // newOrgMSP reads an organisation's MSP configuration, refusing what

@@ -238,22 +238,29 @@ func openView(ctx context.Context, l *Ledger) (*view, error) {
 	return v, nil
 }
 
+// dial connects to org's peer.
 func dial(org Org) (*grpc.ClientConn, error) {
-	pem, err := os.ReadFile(org.PeerTLSCA)
+	return dialTLS("peer", org.Peer, org.PeerTLSCA)
+}
+
+// dialTLS connects to the node (what: "peer", "orderer") at addr over TLS,
+// trusting the CA certificates of the PEM file ca, and reconnects within
+// seconds of the node coming back, not gRPC's two minutes.
+func dialTLS(what, addr, ca string) (*grpc.ClientConn, error) {
+	pem, err := os.ReadFile(ca)
 	if err != nil {
-		return nil, fmt.Errorf("fabric: peer TLS CA: %w", err)
+		return nil, fmt.Errorf("fabric: %s TLS CA: %w", what, err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("fabric: peer TLS CA %s: no certificate", org.PeerTLSCA)
+		return nil, fmt.Errorf("fabric: %s TLS CA %s: no certificate", what, ca)
 	}
-	conn, err := grpc.NewClient("dns:///"+org.Peer, grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, "")),
+	conn, err := grpc.NewClient("dns:///"+addr, grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, "")),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(100<<20), grpc.MaxCallSendMsgSize(100<<20)),
-		// Reconnect within seconds of a peer coming back, not gRPC's two minutes.
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
 			MinConnectTimeout: 2 * time.Second}))
 	if err != nil {
-		return nil, fmt.Errorf("fabric: dial peer %s: %w", org.Peer, err)
+		return nil, fmt.Errorf("fabric: dial %s %s: %w", what, addr, err)
 	}
 	return conn, nil
 }

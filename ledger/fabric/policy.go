@@ -287,24 +287,35 @@ func evalApplication(cfg *common.Config, ap *peer.ApplicationPolicy, s signers) 
 // evalReference evaluates the channel configuration's policy at path (as
 // "/Channel/Application/Endorsement") over s.
 func evalReference(cfg *common.Config, path string, s signers) (bool, error) {
+	g, name, err := resolveReference(cfg, path)
+	if err != nil {
+		return false, err
+	}
+	return evalConfigPolicy(g, g.Policies[name].Policy, s)
+}
+
+// resolveReference finds the configuration policy at path (as
+// "/Channel/Application/Endorsement"): the group that holds it and its
+// name there.
+func resolveReference(cfg *common.Config, path string) (*common.ConfigGroup, string, error) {
 	if cfg == nil || cfg.ChannelGroup == nil {
-		return false, errors.New("no channel configuration")
+		return nil, "", errors.New("no channel configuration")
 	}
 	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	if len(parts) < 2 || parts[0] != "Channel" {
-		return false, fmt.Errorf("policy reference %q: not a path under /Channel", path)
+		return nil, "", fmt.Errorf("policy reference %q: not a path under /Channel", path)
 	}
 	g := cfg.ChannelGroup
 	for _, name := range parts[1 : len(parts)-1] {
 		if g = g.Groups[name]; g == nil {
-			return false, fmt.Errorf("policy reference %q: no group %s", path, name)
+			return nil, "", fmt.Errorf("policy reference %q: no group %s", path, name)
 		}
 	}
-	cp := g.Policies[parts[len(parts)-1]]
-	if cp == nil || cp.Policy == nil {
-		return false, fmt.Errorf("policy reference %q: no such policy", path)
+	name := parts[len(parts)-1]
+	if cp := g.Policies[name]; cp == nil || cp.Policy == nil {
+		return nil, "", fmt.Errorf("policy reference %q: no such policy", path)
 	}
-	return evalConfigPolicy(g, cp.Policy, s)
+	return g, name, nil
 }
 
 // evalConfigPolicy evaluates a policy of the configuration group g: a
@@ -433,15 +444,9 @@ func policyPrincipals(cfg *common.Config, ap *peer.ApplicationPolicy) []*msp.MSP
 			}
 		}
 	}
-	parts := strings.Split(strings.TrimPrefix(ap.GetChannelConfigPolicyReference(), "/"), "/")
-	g := cfg.GetChannelGroup()
-	if len(parts) < 2 || parts[0] != "Channel" {
-		return nil
+	if g, name, err := resolveReference(cfg, ap.GetChannelConfigPolicyReference()); err == nil {
+		walk(g, name)
 	}
-	for _, n := range parts[1 : len(parts)-1] {
-		g = g.GetGroups()[n]
-	}
-	walk(g, parts[len(parts)-1])
 	return out
 }
 

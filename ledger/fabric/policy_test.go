@@ -48,13 +48,9 @@ func roleOf(t testing.TB, mspID string, role msp.MSPRole_MSPRoleType) *msp.MSPPr
 	return &msp.MSPPrincipal{PrincipalClassification: msp.MSPPrincipal_ROLE, Principal: mustMarshal(t, &msp.MSPRole{MspIdentifier: mspID, Role: role})}
 }
 
-// outOf is the signature policy n out of one SignedBy per principal.
-func outOf(n int32, ps ...*msp.MSPPrincipal) *peer.ApplicationPolicy {
-	env := &common.SignaturePolicyEnvelope{Identities: ps, Rule: &common.SignaturePolicy{Type: &common.SignaturePolicy_NOutOf_{NOutOf: &common.SignaturePolicy_NOutOf{N: n}}}}
-	for i := range ps {
-		env.Rule.GetNOutOf().Rules = append(env.Rule.GetNOutOf().Rules, &common.SignaturePolicy{Type: &common.SignaturePolicy_SignedBy{SignedBy: int32(i)}})
-	}
-	return &peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_SignaturePolicy{SignaturePolicy: env}}
+// outOf is the endorsement policy n out of one SignedBy per principal.
+func outOf(n int, ps ...*msp.MSPPrincipal) *peer.ApplicationPolicy {
+	return &peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_SignaturePolicy{SignaturePolicy: nOutOf(n, ps)}}
 }
 
 // TestEndorsementPolicy: the chaincode's endorsement policy is evaluated

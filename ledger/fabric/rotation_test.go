@@ -20,8 +20,6 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -217,19 +215,11 @@ func lastConfigBlock(t *testing.T, ctx context.Context, ch *Channel) *common.Blo
 // set those groups at the same versions and the MSP value at the next.
 func rotateCA(t *testing.T, cfgBlock *common.Block, channel, mspID string, root []byte) *common.ConfigUpdate {
 	t.Helper()
-	var env common.Envelope
-	var pl common.Payload
-	var ce common.ConfigEnvelope
-	if err := proto.Unmarshal(cfgBlock.Data.Data[0], &env); err != nil {
+	cfg, err := blockConfig(cfgBlock)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := proto.Unmarshal(env.Payload, &pl); err != nil {
-		t.Fatal(err)
-	}
-	if err := proto.Unmarshal(pl.Data, &ce); err != nil {
-		t.Fatal(err)
-	}
-	chg := ce.Config.ChannelGroup
+	chg := cfg.ChannelGroup
 	app := chg.Groups["Application"]
 	for name, g := range app.Groups {
 		v := g.Values["MSP"]
@@ -310,15 +300,7 @@ func signedConfigUpdate(t *testing.T, channel string, org Org, u *common.ConfigU
 // broadcast submits env to the profile's orderer and wants SUCCESS.
 func broadcast(t *testing.T, ctx context.Context, p *Profile, env *common.Envelope) {
 	t.Helper()
-	ca, err := os.ReadFile(p.Orderer.TLSCA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(ca) {
-		t.Fatalf("orderer TLS CA %s: no certificate", p.Orderer.TLSCA)
-	}
-	conn, err := grpc.NewClient("dns:///"+p.Orderer.Address, grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, "")))
+	conn, err := dialTLS("orderer", p.Orderer.Address, p.Orderer.TLSCA)
 	if err != nil {
 		t.Fatal(err)
 	}
