@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,17 +108,15 @@ func TestConnectorOutage(t *testing.T) {
 	})
 	t.Logf("network down %v after the transfer started", time.Since(before).Round(time.Millisecond))
 
-	// Each node's first record is taken into a batch the writer cannot
-	// deliver; the records after it wait in the outbox as pending.
+	// Each writer holds one batch it cannot deliver (its first record written
+	// now, or a batch that was in flight when the network stopped); the
+	// records after it wait in the outbox as pending.
 	receipt, err := cons.RecordReceipt(ctx, x.ID, connector.Receipt{Bytes: got.Size, SHA256: got.SHA256})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ds2, _ := sp.addDataset(t, ctx, prov, "ds-weather", weatherCSV)
-	waitOutbox(t, ctx, "a batch held by each writer", 30*time.Second, func() (bool, string) {
-		c, p := counts(t, ctx, cons), counts(t, ctx, prov)
-		return c[store.OutboxBatched] > 0 && p[store.OutboxBatched] > 0, fmt.Sprintf("consumer %v provider %v", c, p)
-	})
+	waitHeld(t, ctx, 30*time.Second, cons, prov)
 	if _, err := cons.CompleteTransfer(ctx, x.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -488,6 +487,38 @@ func counts(t *testing.T, ctx context.Context, n *outageNode) map[string]int {
 		t.Fatal(err)
 	}
 	return st.Counts
+}
+
+// waitHeld waits until each node's writer holds a batch that has stopped
+// changing for a second. A batch in flight when the network stopped may
+// still commit (its transaction ordered just before): the writer then takes
+// what is pending into its next batch, which cannot commit. Records written
+// after this wait while that batch is held.
+func waitHeld(t *testing.T, ctx context.Context, d time.Duration, nodes ...*outageNode) {
+	t.Helper()
+	held := map[*outageNode]string{}
+	since := map[*outageNode]time.Time{}
+	waitOutbox(t, ctx, "a batch held by each writer", d, func() (bool, string) {
+		var state []string
+		ok := true
+		for _, n := range nodes {
+			recs, _, err := n.OutboxRecords(ctx, store.OutboxBatched, store.Page{Limit: store.MaxPageSize})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := make([]string, len(recs))
+			for i, r := range recs {
+				ids[i] = r.RecordID
+			}
+			now := fmt.Sprint(ids)
+			if now != held[n] {
+				held[n], since[n] = now, time.Now()
+			}
+			ok = ok && len(ids) > 0 && time.Since(since[n]) >= time.Second
+			state = append(state, fmt.Sprintf("%s batched %s", n.id, now))
+		}
+		return ok, strings.Join(state, "; ")
+	})
 }
 
 // waitOutbox polls cond until it holds or d passes.
