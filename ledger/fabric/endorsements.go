@@ -1,12 +1,14 @@
 package fabric
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/sha3"
 	"crypto/sha512"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
 	"errors"
@@ -44,6 +46,10 @@ type orgMSP struct {
 	// revoked holds, by the raw certificate of a CA, the serial numbers the
 	// CRLs that CA signed revoke.
 	revoked map[string]map[string]bool
+	// noAKI, if set, is why no identity of the organisation is valid: a
+	// CRL without an authority key identifier, which Fabric's MSP cannot
+	// match to a CA and so fails every validation on.
+	noAKI error
 	// ous are the OrganizationalUnitIdentifiers: if any, an identity needs
 	// one of them (an OU certified by the bound chain).
 	ous []ouBinding
@@ -292,9 +298,13 @@ func channelOrgs(b *common.Block) (*common.Config, orgCAs, error) {
 // Fabric's MSP setup refuses: a CA certificate that is not a CA's, an
 // intermediate CA that does not chain (on one chain) to a root or that a
 // CRL of its issuer revokes, and an OU bound to a certificate that is not
-// one of the organisation's CAs. A CRL counts for the CA that signed it
-// (one signed by no CA of the organisation revokes nothing, as in Fabric,
-// which skips a CRL whose signature its issuer's key does not verify).
+// one of the organisation's CAs, a CA certificate without a subject key
+// identifier, and a CRL without an authority key identifier while an
+// intermediate CA is configured (without one, the MSP is set up but
+// validates no identity). A CRL counts for the CA whose subject key
+// identifier is its authority key identifier and whose key verifies its
+// signature, as in Fabric's validateCertAgainstChain: one that no CA of the
+// organisation signed revokes nothing.
 func newOrgMSP(fc *msp.FabricMSPConfig, v3 bool) (*orgMSP, error) {
 	sigHash, idHash, err := mspHashes(fc.CryptoConfig)
 	if err != nil {
@@ -307,6 +317,9 @@ func newOrgMSP(fc *msp.FabricMSPConfig, v3 bool) (*orgMSP, error) {
 			for _, cert := range pemCerts(c) {
 				if !cert.IsCA {
 					return nil, fmt.Errorf("CA certificate %q: not a CA's (basic constraints)", cert.Subject.CommonName)
+				}
+				if !hasExtension(cert.Extensions, oidSubjectKeyID) {
+					return nil, fmt.Errorf("CA certificate %q: no subject key identifier (Fabric's MSP matches CRLs to CAs by it)", cert.Subject.CommonName)
 				}
 				if i == 0 {
 					roots = append(roots, cert)
@@ -327,8 +340,16 @@ func newOrgMSP(fc *msp.FabricMSPConfig, v3 bool) (*orgMSP, error) {
 		if err != nil {
 			return nil, fmt.Errorf("revocation list %d: %w", n, err)
 		}
+		if !hasExtension(crl.Extensions, oidAuthorityKeyID) {
+			if m.noAKI == nil {
+				m.noAKI = fmt.Errorf("the org's revocation list %d has no authority key identifier, so Fabric's MSP validates none of the org's identities", n)
+			}
+			continue
+		}
 		for _, ca := range append(slices.Clip(roots), inters...) {
-			if crl.CheckSignatureFrom(ca) != nil {
+			// The signature alone, as Fabric's CheckCRLSignature: a CA's key
+			// usage is not asked to include CRL signing.
+			if !bytes.Equal(crl.AuthorityKeyId, ca.SubjectKeyId) || ca.CheckSignature(crl.SignatureAlgorithm, crl.RawTBSRevocationList, crl.Signature) != nil {
 				continue
 			}
 			set := m.revoked[string(ca.Raw)]
@@ -345,6 +366,9 @@ func newOrgMSP(fc *msp.FabricMSPConfig, v3 bool) (*orgMSP, error) {
 		chain, err := m.chain(ca)
 		if err != nil {
 			return nil, fmt.Errorf("intermediate CA %q: %w", ca.Subject.CommonName, err)
+		}
+		if m.noAKI != nil {
+			return nil, fmt.Errorf("intermediate CA %q: %w", ca.Subject.CommonName, m.noAKI)
 		}
 		if m.revoked[string(chain[1].Raw)][ca.SerialNumber.String()] {
 			return nil, fmt.Errorf("intermediate CA %q: revoked by a CRL of %q", ca.Subject.CommonName, chain[1].Subject.CommonName)
@@ -405,6 +429,16 @@ func newOrgMSP(fc *msp.FabricMSPConfig, v3 bool) (*orgMSP, error) {
 	return m, nil
 }
 
+var (
+	oidSubjectKeyID   = asn1.ObjectIdentifier{2, 5, 29, 14}
+	oidAuthorityKeyID = asn1.ObjectIdentifier{2, 5, 29, 35}
+)
+
+// hasExtension reports whether exts has the extension id.
+func hasExtension(exts []pkix.Extension, id asn1.ObjectIdentifier) bool {
+	return slices.ContainsFunc(exts, func(e pkix.Extension) bool { return e.Id.Equal(id) })
+}
+
 // roleName is an MSP role as the policy language writes it ("peer").
 func roleName(r msp.MSPRole_MSPRoleType) string { return strings.ToLower(r.String()) }
 
@@ -453,6 +487,9 @@ func (m *orgMSP) validate(cert *x509.Certificate) ([]*x509.Certificate, error) {
 	issuer := chain[1]
 	if m.internal[string(issuer.Raw)] {
 		return nil, fmt.Errorf("issued by %q, a CA that issued an intermediate CA of the org (identities come from the certification tree's leaves)", issuer.Subject.CommonName)
+	}
+	if m.noAKI != nil {
+		return nil, m.noAKI
 	}
 	if m.revoked[string(issuer.Raw)][cert.SerialNumber.String()] {
 		return nil, fmt.Errorf("certificate (serial %s) revoked by the org's CRL", cert.SerialNumber)

@@ -65,6 +65,71 @@ func newTestCertWith(t testing.TB, cn string, issuer *testCA, edit func(*x509.Ce
 	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
 }
 
+// crlNoAKI is a CRL issuer signs with no extensions at all (no authority
+// key identifier), revoking nothing.
+func crlNoAKI(t testing.TB, issuer *testCA) []byte {
+	t.Helper()
+	sigAlg := pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}} // ecdsa-with-SHA256
+	// RFC 5280's TBSCertList with the fields a CRL without entries or
+	// extensions has.
+	tbs, err := asn1.Marshal(struct {
+		Version    int
+		Signature  pkix.AlgorithmIdentifier
+		Issuer     pkix.RDNSequence
+		ThisUpdate time.Time
+		NextUpdate time.Time
+	}{1, sigAlg, issuer.cert.Subject.ToRDNSequence(), time.Now().UTC(), time.Now().Add(time.Hour).UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256(tbs)
+	sig, err := ecdsa.SignASN1(rand.Reader, issuer.key, h[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := asn1.Marshal(struct {
+		TBS    asn1.RawValue
+		SigAlg pkix.AlgorithmIdentifier
+		Sig    asn1.BitString
+	}{asn1.RawValue{FullBytes: tbs}, sigAlg, asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x509.ParseRevocationList(der); err != nil {
+		t.Fatalf("the CRL without extensions: %v", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+}
+
+// caWithoutSKI is a self-signed CA certificate without a subject key
+// identifier (Go adds one to every CA it makes with IsCA set, so the basic
+// constraints come as an extra extension).
+func caWithoutSKI(t testing.TB, cn string) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc, err := asn1.Marshal(struct {
+		IsCA bool `asn1:"optional"`
+	}{true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: cn}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 19}, Critical: true, Value: bc}}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil || !cert.IsCA || len(cert.SubjectKeyId) != 0 {
+		t.Fatalf("a CA without a subject key identifier: %v (CA %v, key identifier %x)", err, cert != nil && cert.IsCA, cert.SubjectKeyId)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
 func mustMarshal(t testing.TB, m proto.Message) []byte {
 	t.Helper()
 	b, err := proto.Marshal(m)
@@ -224,19 +289,22 @@ func TestEndorserCertificates(t *testing.T) {
 		c.Subject.OrganizationalUnit, c.SerialNumber = []string{"peer"}, revoked1.cert.SerialNumber
 	})
 	peer2 := newTestCertWith(t, "peer0.org2", ca2, ou("peer"))
-	crl := func(issuer *testCA, serials ...*big.Int) []byte {
+	// crlAs is a CRL issuer's key signs, under the name and key identifier
+	// of as (issuer.cert, or a copy edited).
+	crlAs := func(issuer *testCA, as *x509.Certificate, serials ...*big.Int) []byte {
 		t.Helper()
 		var entries []x509.RevocationListEntry
 		for _, s := range serials {
 			entries = append(entries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: time.Now()})
 		}
 		der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: time.Now(),
-			NextUpdate: time.Now().Add(time.Hour), RevokedCertificateEntries: entries}, issuer.cert, issuer.key)
+			NextUpdate: time.Now().Add(time.Hour), RevokedCertificateEntries: entries}, as, issuer.key)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
 	}
+	crl := func(issuer *testCA, serials ...*big.Int) []byte { return crlAs(issuer, issuer.cert, serials...) }
 	nodeOUs := func(peerCA *testCA) *msp.FabricNodeOUs {
 		n := &msp.FabricNodeOUs{Enable: true, ClientOuIdentifier: &msp.FabricOUIdentifier{OrganizationalUnitIdentifier: "client"},
 			PeerOuIdentifier:  &msp.FabricOUIdentifier{OrganizationalUnitIdentifier: "peer"},
@@ -361,6 +429,37 @@ func TestEndorserCertificates(t *testing.T) {
 	org1.RevocationList = [][]byte{crl(ca2, peer1.cert.SerialNumber)}
 	checkAll(org1, []endorsement{{"a peer a foreign CRL names", by(peer1), ""}})
 
+	// A CRL counts for the CA whose key identifier it names: one its CA
+	// signed under another key identifier revokes nothing (Fabric matches
+	// the CRL's authority key identifier to the issuer's subject key
+	// identifier before it checks the signature).
+	org1 = newOrg1()
+	other := *inter1.cert
+	other.SubjectKeyId = []byte("another key identifier")
+	org1.RevocationList = [][]byte{crlAs(inter1, &other, revoked1.cert.SerialNumber)}
+	checkAll(org1, []endorsement{{"a peer its CA's CRL names under another key identifier", by(revoked1), ""}})
+	// The signature is what counts, not the CA's key usage (Fabric's
+	// CheckCRLSignature): a CA without the CRL-signing bit still revokes.
+	signOnly := newTestCertWith(t, "ica3.org1", root1, func(c *x509.Certificate) {
+		caTmpl(c)
+		c.KeyUsage = x509.KeyUsageCertSign
+	})
+	peer3 := newTestCertWith(t, "peer8.org1", signOnly, ou("peer"))
+	withCRLSign := *signOnly.cert
+	withCRLSign.KeyUsage |= x509.KeyUsageCRLSign
+	org1 = newOrg1()
+	org1.IntermediateCerts = append(org1.IntermediateCerts, signOnly.pem)
+	org1.RevocationList = [][]byte{crlAs(signOnly, &withCRLSign, peer3.cert.SerialNumber)}
+	checkAll(org1, []endorsement{{"a peer revoked by a CA without the CRL-signing key usage", by(peer3), "revoked by the org's CRL"}})
+	// A CRL without an authority key identifier: Fabric's MSP cannot tell
+	// whose it is and validates no identity of the organisation (with an
+	// intermediate CA configured its setup fails: below).
+	org1 = newOrg1()
+	org1.IntermediateCerts, org1.FabricNodeOus = nil, nodeOUs(nil)
+	org1.RevocationList = [][]byte{crlNoAKI(t, root1)}
+	checkAll(org1, []endorsement{{"a peer the root issued, a CRL without a key identifier configured", by(newTestCertWith(t, "peer9.org1", root1, ou("peer"))),
+		"revocation list 0 has no authority key identifier"}})
+
 	// Configurations Fabric's MSP setup refuses.
 	for _, c := range []struct {
 		name string
@@ -374,6 +473,11 @@ func TestEndorserCertificates(t *testing.T) {
 		}, `intermediate CA "orphan.org1": certificate not issued`},
 		{"a root that is no CA", func(m *msp.FabricMSPConfig) { m.RootCerts = append(m.RootCerts, peer2.pem) }, `CA certificate "peer0.org2": not a CA's`},
 		{"the peer OU bound to another org's CA", func(m *msp.FabricMSPConfig) { m.FabricNodeOus = nodeOUs(ca2) }, `bound to "ca.org2", not a CA of the organisation`},
+		{"a CRL without an authority key identifier, with intermediate CAs", func(m *msp.FabricMSPConfig) {
+			m.RevocationList = append(m.RevocationList, crlNoAKI(t, root1))
+		}, `intermediate CA "ica.org1": the org's revocation list 1 has no authority key identifier`},
+		{"a CA without a subject key identifier", func(m *msp.FabricMSPConfig) { m.RootCerts = append(m.RootCerts, caWithoutSKI(t, "noski.org1")) },
+			`CA certificate "noski.org1": no subject key identifier`},
 		{"an OU identifier without its certificate", func(m *msp.FabricMSPConfig) {
 			m.OrganizationalUnitIdentifiers = []*msp.FabricOUIdentifier{{OrganizationalUnitIdentifier: "dept"}}
 		}, `OU identifier "dept": no certificate`},
