@@ -308,7 +308,18 @@ func TestHostileModules(t *testing.T) {
 
 	t.Run("a spinning module does not stall the garbage collector", func(t *testing.T) {
 		// Go cannot preempt compiled Wasm; a module that never left it would
-		// hold up every stop-the-world, the watchdog with it.
+		// hold up every stop-the-world, the watchdog with it. The module
+		// spins for 3 s of CPU, so from its start for at least 3 s of wall
+		// time; collections are counted from 1 s after the run began (the
+		// module spinning by then) to 3 s: with the stop-the-world held up
+		// none would end in that window. Counting over the whole run would
+		// count collections before the module starts and after it ends, and
+		// a short run on a machine busy with other work (CI runs test
+		// binaries side by side) fits only one.
+		long := tight
+		long.CPUTime = 3 * time.Second
+		began := time.Now()
+		from, to := began.Add(time.Second), began.Add(3*time.Second)
 		stop := make(chan struct{})
 		gcs := make(chan int)
 		go func() {
@@ -320,14 +331,16 @@ func TestHostileModules(t *testing.T) {
 					return
 				default:
 					runtime.GC()
-					n++
+					if now := time.Now(); now.After(from) && now.Before(to) {
+						n++
+					}
 				}
 			}
 		}()
-		_, err := r.Run(context.Background(), spin, strings.NewReader(""), tight)
+		_, err := r.Run(context.Background(), spin, strings.NewReader(""), long)
 		close(stop)
 		if n := <-gcs; n < 2 {
-			t.Errorf("%d collections while the module spun", n)
+			t.Errorf("%d collections ended between 1 s and 3 s into the run, while the module spun", n)
 		}
 		if !errors.Is(err, sandbox.ErrCPUTime) {
 			t.Fatalf("err = %v, want the CPU-time limit", err)
