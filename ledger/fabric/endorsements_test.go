@@ -10,6 +10,9 @@ import (
 	"encoding/asn1"
 	"encoding/pem"
 	"math/big"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -488,4 +491,92 @@ func TestEndorserCertificates(t *testing.T) {
 			t.Errorf("%s: got %v, want %q", c.name, err, c.want)
 		}
 	}
+}
+
+// FuzzOrgMSP reads an organisation's MSP configuration from a channel's
+// config block (certificates, CRLs, OUs, node OUs, crypto config: what a
+// config block carries and the audit takes as untrusted input) and checks a
+// peer's endorsement against it. It must not panic, and an endorsement it
+// counts must come from a certificate that a configured CA signed and,
+// with node OUs on, that carries the peer OU.
+func FuzzOrgMSP(f *testing.F) {
+	t := f
+	// Fixed certificates (testdata/msp): the fuzzing workers and the
+	// coordinator that hands them inputs must see the same ones.
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("testdata", "msp", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		return b
+	}
+	id := func(name string) *testCA {
+		c := pemCerts(read(name + ".pem"))
+		if len(c) != 1 {
+			f.Fatalf("testdata/msp/%s.pem: %d certificates", name, len(c))
+		}
+		id := &testCA{cert: c[0], pem: read(name + ".pem")}
+		if blk, _ := pem.Decode(read(name + ".key")); blk != nil {
+			k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+			if err != nil {
+				f.Fatal(err)
+			}
+			id.key = k.(*ecdsa.PrivateKey)
+		}
+		return id
+	}
+	root, inter, crl := read("root.pem"), read("inter.pem"), read("crl.pem")
+	endorser, revoked := id("peer0"), id("peer1")
+	der, _ := pem.Decode(crl)
+	nodeOUs := &msp.FabricNodeOUs{Enable: true, ClientOuIdentifier: &msp.FabricOUIdentifier{OrganizationalUnitIdentifier: "client"},
+		PeerOuIdentifier: &msp.FabricOUIdentifier{OrganizationalUnitIdentifier: "peer", Certificate: inter}}
+	for _, c := range []*msp.FabricMSPConfig{
+		{Name: "Org1MSP", RootCerts: [][]byte{root}, IntermediateCerts: [][]byte{inter}, FabricNodeOus: nodeOUs, RevocationList: [][]byte{crl}},
+		{Name: "Org1MSP", RootCerts: [][]byte{root}, IntermediateCerts: [][]byte{inter},
+			OrganizationalUnitIdentifiers: []*msp.FabricOUIdentifier{{OrganizationalUnitIdentifier: "peer", Certificate: inter}},
+			CryptoConfig:                  &msp.FabricCryptoConfig{SignatureHashFamily: "SHA2", IdentityIdentifierHashFunction: "SHA256"}},
+		{Name: "Org1MSP", RootCerts: [][]byte{root, inter}, Admins: [][]byte{endorser.pem}, RevocationList: [][]byte{der.Bytes}},
+		{Name: "Org1MSP", RootCerts: [][]byte{inter}},
+		{Name: "Org1MSP", RootCerts: [][]byte{root}}, // the peers' intermediate missing
+	} {
+		f.Add(mustMarshal(t, c))
+	}
+	prp := []byte("proposal response payload")
+	ends := []*peer.Endorsement{endorse(t, "Org1MSP", endorser, prp), endorse(t, "Org1MSP", revoked, prp)}
+	peers, members := andOf(msp.MSPRole_PEER, "Org1MSP"), andOf(msp.MSPRole_MEMBER, "Org1MSP")
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		fc := new(msp.FabricMSPConfig)
+		if proto.Unmarshal(raw, fc) != nil {
+			return
+		}
+		e, err := genesisEndorsers(configBlockMSPs(t, map[string]*msp.FabricMSPConfig{"Org1MSP": fc}))
+		if err != nil {
+			return
+		}
+		var cas []*x509.Certificate
+		for _, set := range [][][]byte{fc.RootCerts, fc.IntermediateCerts} {
+			for _, p := range set {
+				cas = append(cas, pemCerts(p)...)
+			}
+		}
+		for _, policy := range []*peer.ApplicationPolicy{peers, members} {
+			first := e.checkUnder(policy, prp, ends)
+			if again := e.checkUnder(policy, prp, ends); (first == nil) != (again == nil) {
+				t.Fatalf("the same endorsements counted once and not again: %v, then %v", first, again)
+			}
+			if first != nil {
+				continue
+			}
+			// Counted: one of the two endorsers is a member (a peer) of the
+			// organisation.
+			ok := false
+			for _, id := range []*testCA{endorser, revoked} {
+				signed := slices.ContainsFunc(cas, func(ca *x509.Certificate) bool { return id.cert.CheckSignatureFrom(ca) == nil })
+				ok = ok || signed && (policy == members || fc.GetFabricNodeOus().GetEnable() && fc.FabricNodeOus.GetPeerOuIdentifier().GetOrganizationalUnitIdentifier() == "peer")
+			}
+			if !ok {
+				t.Fatalf("%s satisfied, but neither endorser is signed by a configured CA (with node OUs on and the peer OU, for a peer): %v", policyText(policy), fc)
+			}
+		}
+	})
 }
