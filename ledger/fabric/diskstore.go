@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -64,6 +66,12 @@ type diskStore struct {
 	// ends, one value per posting key: an update adds many records under
 	// the same few participants and kinds.
 	pending map[string][]uint64
+	// The update's record ids (id -> index), written when it ends in the
+	// ids' order: bbolt inserts into a page's node by shifting the keys
+	// after the new one, so random ids put as they come cost a node of n
+	// keys n/2 moves each while it grows within the update; in order, each
+	// goes after the one before.
+	ids map[string]uint64
 }
 
 // openDiskStore opens (creating it if absent) the index file at path for
@@ -155,21 +163,36 @@ func (s *diskStore) update(fn func() error) error {
 			tx.Bucket(b).FillPercent = 1
 		}
 		s.wtx = tx
-		s.pending = map[string][]uint64{}
-		defer func() { s.wtx, s.pending = nil, nil }()
+		s.pending, s.ids = map[string][]uint64{}, map[string]uint64{}
+		defer func() { s.wtx, s.pending, s.ids = nil, nil, nil }()
 		if err := fn(); err != nil {
+			return err
+		}
+		if err := s.flushIDs(tx); err != nil {
 			return err
 		}
 		return s.flushPostings(tx)
 	})
 }
 
-// flushPostings writes the update's postings: under each posting hash, one
-// value of its indexes from the first (key: hash, first index), as
-// deltas.
+// flushIDs writes the update's record ids in order.
+func (s *diskStore) flushIDs(tx *bolt.Tx) error {
+	ids := tx.Bucket(dIDs)
+	for _, id := range slices.Sorted(maps.Keys(s.ids)) {
+		if err := ids.Put([]byte(id), boltkey.Uint64(s.ids[id])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flushPostings writes the update's postings, in the order of their keys:
+// under each posting hash, one value of its indexes from the first (key:
+// hash, first index), as deltas.
 func (s *diskStore) flushPostings(tx *bolt.Tx) error {
 	post := tx.Bucket(dPost)
-	for h, list := range s.pending {
+	for _, h := range slices.Sorted(maps.Keys(s.pending)) {
+		list := s.pending[h]
 		var v []byte
 		prev := list[0]
 		for _, i := range list {
@@ -238,6 +261,9 @@ func (s *diskStore) setPosition(next uint64, prevHash []byte) error {
 }
 
 func (s *diskStore) recordIndex(id string) (i uint64, ok bool, err error) {
+	if i, ok := s.ids[id]; ok {
+		return i, true, nil // put in the update in progress
+	}
 	err = s.read(func(tx *bolt.Tx) error {
 		v := tx.Bucket(dIDs).Get([]byte(id))
 		i, ok = boltkey.ToUint64(v), v != nil
@@ -442,12 +468,10 @@ func (s *diskStore) putBatch(pos int, b *storedBatch, keys [][]string) error {
 				return err
 			}
 		}
-		ids, recs := tx.Bucket(dIDs), tx.Bucket(dRecords)
+		recs := tx.Bucket(dRecords)
 		for k, id := range b.IDs {
 			i := b.FirstIndex + uint64(k)
-			if err := ids.Put([]byte(id), boltkey.Uint64(i)); err != nil {
-				return err
-			}
+			s.ids[id] = i
 			if err := recs.Put(boltkey.Uint64(i), joinFields([]byte(id), p, b.Records[k])); err != nil {
 				return err
 			}

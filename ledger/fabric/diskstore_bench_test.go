@@ -9,7 +9,9 @@ import (
 
 // BenchmarkIndexAdd builds the index of 20,000 records (transactions of
 // about 500 records, four a block, as the follower adds them) in memory and
-// in a file: the file's cost per record against memory's, in one run.
+// in a file, one block an update; and in a file 32 transactions an update,
+// as a catch-up takes blocks (maxBlocksAtOnce): the file's cost per record
+// against memory's, in one run.
 //
 //	go test ./ledger/fabric -run XXX -bench BenchmarkIndexAdd -benchtime 3x
 func BenchmarkIndexAdd(b *testing.B) {
@@ -32,15 +34,20 @@ func BenchmarkIndexAdd(b *testing.B) {
 		}
 	}
 	records := w.Records
-	for _, disk := range []bool{false, true} {
-		b.Run(map[bool]string{false: "memory", true: "file"}[disk], func(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		disk bool
+		per  int // transactions an update
+	}{{"memory", false, 4}, {"file", true, 4}, {"file-catch-up", true, 32}} {
+		disk, per := c.disk, c.per
+		b.Run(c.name, func(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
 				x := emptyIndex(b, disk)
 				b.StartTimer()
-				for k := 0; k < len(txs); k += 4 {
+				for k := 0; k < len(txs); k += per {
 					err := x.update(func() error {
-						for j := k; j < min(len(txs), k+4); j++ {
+						for j := k; j < min(len(txs), k+per); j++ {
 							if err := x.addTx(uint64(j+1), fmt.Sprintf("tx-%d", j), txs[j]); err != nil {
 								return err
 							}
