@@ -223,3 +223,54 @@ func sameIndex(t *testing.T, a, b *index) {
 		}
 	}
 }
+
+// TestRecordIDAgainInOneUpdate: a record id that a transaction of the same
+// update (one bbolt transaction for a file, the ids not yet put) already
+// wrote, in a batch of its own, is refused as in separate updates, and the
+// refused update leaves nothing in the file; the ids it put are found after
+// it ends.
+func TestRecordIDAgainInOneUpdate(t *testing.T) {
+	stores(t, func(t *testing.T, disk bool) {
+		s, w := ledgertest.MustWorkload(t, 40, 5, 1)
+		x := emptyIndex(t, disk)
+		raw, err := json.Marshal(&s.Genesis)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := x.update(func() error { return x.setGenesis(raw) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := addTx(x, 2, "tx-setup", committed(t, w.Setup)); err != nil {
+			t.Fatal(err)
+		}
+		before := x.head()
+		first := w.Streams[0][0]
+		again, err := s.Batch(first.Writer, first.Records[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = x.update(func() error {
+			if err := x.addTx(3, "tx-first", committed(t, []*ledger.Batch{first})); err != nil {
+				return err
+			}
+			return x.addTx(3, "tx-again", committed(t, []*ledger.Batch{again}))
+		})
+		if err == nil || !strings.Contains(err.Error(), "record id "+first.Records[0].ID+" written twice") {
+			t.Fatalf("record %s again in the same update: %v", first.Records[0].ID, err)
+		}
+		if disk {
+			if h := x.head(); h.Size != before.Size {
+				t.Fatalf("the refused update left a head of %d records, want %d", h.Size, before.Size)
+			}
+			if _, ok, err := x.st.recordIndex(first.Records[0].ID); err != nil || ok {
+				t.Fatalf("record %s of the refused update is in the file: %v %v", first.Records[0].ID, ok, err)
+			}
+		}
+		if err := addTx(x, 4, "tx-first", committed(t, []*ledger.Batch{first})); !disk && err == nil || disk && err != nil {
+			t.Fatalf("the first batch in an update of its own, after the refusal: %v", err)
+		}
+		if i, ok, err := x.st.recordIndex(first.Records[0].ID); err != nil || !ok || i != before.Size {
+			t.Fatalf("record %s: index %d %v %v, want %d", first.Records[0].ID, i, ok, err, before.Size)
+		}
+	})
+}
