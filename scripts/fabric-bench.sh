@@ -19,7 +19,8 @@
 # round (so none always runs first or last), and prints each one's records/s,
 # transactions and conflicts, the load average, and the round's ratios: two
 # gateways over one (the "no fall" figure), one gateway over the baseline. The
-# end prints the median, lowest and highest of each.
+# end prints the median, lowest and highest of each, and in how many rounds
+# two gateways did at least as well as one, with the sign test's p.
 #
 # A fresh network for every run: a network keeps every earlier run's blocks,
 # and the ledger service reads the channel from block 0, so a later run on the
@@ -141,3 +142,18 @@ echo "one gateway records/s:   $(stat 2)"
 echo "two gateways records/s:  $(stat 3)"
 echo "two/one per round:       $(stat 4)"
 echo "one gateway/baseline:    $(stat 5)"
+# The "no fall" question as a count: in how many rounds two gateways did at
+# least as well as one, and the two-sided sign test's p for that count if
+# neither did better in general (a small p with few rounds at or above 1:
+# a fall the spread of the rounds does not explain).
+cut -d' ' -f4 "$work/rounds" | grep -E '^[0-9.]+$' | awk '
+	{ n++; if ($1 >= 1) k++ }
+	END {
+		if (!n) exit
+		# P(X <= j) for X ~ Binomial(n, 1/2)
+		for (j = 0; j <= n; j++) { c = (j ? c * (n - j + 1) / j : 1); pmf[j] = c / 2 ^ n }
+		lo = 0; for (j = 0; j <= k; j++) lo += pmf[j]
+		hi = 0; for (j = k; j <= n; j++) hi += pmf[j]
+		p = 2 * (lo < hi ? lo : hi); if (p > 1) p = 1
+		printf "two/one at or above 1:   %d of %d rounds (two-sided sign test p = %.3f)\n", k + 0, n, p
+	}'
