@@ -252,8 +252,12 @@ func prepareBlock(b *common.Block, chaincode string) *prepared {
 
 // decodeAhead is how many blocks past the one the follower adds are
 // decoded at once, each on a goroutine of its own: a follower catching up
-// decodes on the other core while it writes its index.
-const decodeAhead = 4
+// decodes on the other core while it writes its index. As many as an update
+// takes (maxBlocksAtOnce): while the follower writes one update, the next
+// one's blocks decode (with 4, the decoders stopped four blocks into each
+// update and the follower then waited for the other twelve). At most twice
+// that many blocks are held decoded at once.
+const decodeAhead = maxBlocksAtOnce
 
 // prepareAhead prepares the blocks of in (prepareBlock), up to decodeAhead
 // at once, and gives them in their order; it ends when in closes or ctx is
