@@ -250,30 +250,47 @@ func prepareBlock(b *common.Block, chaincode string) *prepared {
 	return p
 }
 
-// decodeAhead is how many blocks past the one the follower adds are
-// decoded at once, each on a goroutine of its own: a follower catching up
-// decodes on the other core while it writes its index. As many as an update
-// takes (maxBlocksAtOnce): while the follower writes one update, the next
-// one's blocks decode (with 4, the decoders stopped four blocks into each
-// update and the follower then waited for the other twelve). At most twice
-// that many blocks are held decoded at once.
+// decodeAhead is how many blocks past the one the follower adds may wait
+// decoded: as many as an update takes (maxBlocksAtOnce), so that while a
+// follower catching up writes one update into its file, the next one's
+// blocks decode on the other core (with 4, the decoders stopped four
+// blocks into each update and the follower then waited for the other
+// twelve). At most twice that many blocks are held decoded at once.
 const decodeAhead = maxBlocksAtOnce
 
-// prepareAhead prepares the blocks of in (prepareBlock), up to decodeAhead
-// at once, and gives them in their order; it ends when in closes or ctx is
-// cancelled.
+// decoders is how many blocks decode at once, each on a goroutine of its
+// own, in order of arrival. Few: a follower keeping up gets a block at a
+// time and wants it decoded soon, not sharing the cores with a dozen
+// others (sixteen at once cost one writing gateway about 8 % of its
+// records/s, its receipts later).
+const decoders = 4
+
+// prepareAhead prepares the blocks of in (prepareBlock), decoders at once
+// and up to decodeAhead ahead, and gives them in their order; it ends when
+// in closes or ctx is cancelled.
 func prepareAhead(ctx context.Context, in <-chan *common.Block, chaincode string) <-chan *prepared {
 	queue := make(chan chan *prepared, decodeAhead)
+	running := make(chan struct{}, decoders)
 	go func() {
 		defer close(queue)
 		for b := range in {
+			select {
+			case running <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			// Queued and started together: the stage below waits for
+			// every queued block's result.
 			c := make(chan *prepared, 1)
 			select {
 			case queue <- c:
 			case <-ctx.Done():
 				return
 			}
-			go func() { c <- prepareBlock(b, chaincode) }()
+			go func() {
+				defer func() { <-running }()
+				c <- prepareBlock(b, chaincode)
+			}()
 		}
 	}()
 	out := make(chan *prepared)
