@@ -96,7 +96,58 @@ func Expand(data []byte) ([]any, error) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, err
 	}
-	return ld.NewJsonLdProcessor().Expand(doc, ldOptions())
+	if at, ok := emptyKey(doc, ""); ok {
+		return nil, fmt.Errorf("%s: an empty key, which JSON-LD does not take (a term must not be the empty string)", at)
+	}
+	return guarded(func() ([]any, error) { return ld.NewJsonLdProcessor().Expand(doc, ldOptions()) })
+}
+
+// emptyKey finds an object key that is the empty string in v (a decoded
+// JSON document) and returns where: the path of the object holding it
+// (top for the document itself). JSON-LD 1.1 says a term must not be
+// empty, and json-gold, finding no @type in an object, reads the value
+// under "" as its type (a number there panics it).
+func emptyKey(v any, at string) (string, bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		if _, ok := v[""]; ok {
+			if at == "" {
+				return "the top-level object", true
+			}
+			return at, true
+		}
+		for k, e := range v {
+			if p, ok := emptyKey(e, joinPath(at, k)); ok {
+				return p, true
+			}
+		}
+	case []any:
+		for i, e := range v {
+			if p, ok := emptyKey(e, fmt.Sprintf("%s[%d]", at, i)); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
+}
+
+func joinPath(at, k string) string {
+	if at == "" {
+		return k
+	}
+	return at + "." + k
+}
+
+// guarded runs a call into the JSON-LD processor and turns a panic of the
+// library into an error: the documents are a peer's, and json-gold has
+// panicked on some that it should have refused.
+func guarded[T any](fn func() (T, error)) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the JSON-LD processor failed on this document (%v)", r)
+		}
+	}()
+	return fn()
 }
 
 // compactForm runs the JSON-LD processor: it expands data with the fixed
@@ -110,9 +161,12 @@ func compactForm(data []byte, typ string) ([]byte, error) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, malformed(typ, "", "not valid JSON: %v", err)
 	}
+	if at, ok := emptyKey(doc, ""); ok {
+		return nil, malformed(typ, at, "an empty key, which JSON-LD does not take (a term must not be the empty string)")
+	}
 	p := ld.NewJsonLdProcessor()
 	opts := ldOptions()
-	exp, err := p.Expand(doc, opts)
+	exp, err := guarded(func() ([]any, error) { return p.Expand(doc, opts) })
 	if err != nil {
 		return nil, ldError(typ, err)
 	}
@@ -122,7 +176,7 @@ func compactForm(data []byte, typ string) ([]byte, error) {
 	if err := checkExpandedType(typ, doc, exp[0]); err != nil {
 		return nil, err
 	}
-	out, err := p.Compact(exp, canonicalContext, opts)
+	out, err := guarded(func() (map[string]any, error) { return p.Compact(exp, canonicalContext, opts) })
 	if err != nil {
 		return nil, ldError(typ, err)
 	}

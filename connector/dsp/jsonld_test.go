@@ -384,3 +384,47 @@ func BenchmarkDecode(b *testing.B) {
 		})
 	}
 }
+
+// TestEmptyKey: an object key that is the empty string, anywhere in a
+// body, is refused with the path of the object holding it, by every
+// decoder and by Expand. json-gold, finding no @type in an object, reads
+// the value under "" as the type: a number there panicked it (FuzzJSONLD's
+// input 13d14f3a75b99f15, {"":0}), a string would have been taken as a type.
+func TestEmptyKey(t *testing.T) {
+	req := mustJSON(t, samples()[TypeContractRequestMessage])
+	var m map[string]any
+	if err := json.Unmarshal(req, &m); err != nil {
+		t.Fatal(err)
+	}
+	offer, ok := m["offer"].(map[string]any)
+	if !ok {
+		t.Fatalf("the sample request has no offer object: %s", req)
+	}
+	offer[""] = "dspace:ContractRequestMessage"
+	nested, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		body []byte
+		at   string
+	}{{[]byte(`{"":0}`), "the top-level object"}, {[]byte(`{"a":[{"":"x"}]}`), "a[0]"}, {nested, "offer"}} {
+		for typ, dec := range decoders {
+			if strings.HasSuffix(typ, "Error") {
+				continue
+			}
+			_, err := dec(bytes.NewReader(c.body))
+			var de *DecodeError
+			if !errors.As(err, &de) || !strings.Contains(err.Error(), "empty key") || de.Field != c.at {
+				t.Errorf("%s of %s: %v, want a *DecodeError for the empty key at %s", typ, c.body, err, c.at)
+			}
+		}
+		if _, err := Expand(c.body); err == nil || !strings.Contains(err.Error(), "empty key") {
+			t.Errorf("Expand(%s): %v, want the empty key refused", c.body, err)
+		}
+	}
+	// What json-gold does beyond that is guarded the same way.
+	if _, err := guarded(func() (int, error) { panic("the library") }); err == nil || !strings.Contains(err.Error(), "the library") {
+		t.Errorf("guarded: %v, want the panic as an error", err)
+	}
+}
