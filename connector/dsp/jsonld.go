@@ -97,10 +97,13 @@ func Expand(data []byte) ([]any, error) {
 		return nil, err
 	}
 	if at, ok := emptyKey(doc, ""); ok {
-		return nil, fmt.Errorf("%s: an empty key, which JSON-LD does not take (a term must not be the empty string)", at)
+		return nil, fmt.Errorf("%s: %s", at, emptyKeyRule)
 	}
 	return guarded(func() ([]any, error) { return ld.NewJsonLdProcessor().Expand(doc, ldOptions()) })
 }
+
+// emptyKeyRule is why a body with an empty object key is refused.
+const emptyKeyRule = "an empty key, which JSON-LD does not take (a term must not be the empty string)"
 
 // emptyKey finds an object key that is the empty string in v (a decoded
 // JSON document) and returns where: the path of the object holding it
@@ -162,7 +165,7 @@ func compactForm(data []byte, typ string) ([]byte, error) {
 		return nil, malformed(typ, "", "not valid JSON: %v", err)
 	}
 	if at, ok := emptyKey(doc, ""); ok {
-		return nil, malformed(typ, at, "an empty key, which JSON-LD does not take (a term must not be the empty string)")
+		return nil, malformed(typ, at, "%s", emptyKeyRule)
 	}
 	p := ld.NewJsonLdProcessor()
 	opts := ldOptions()

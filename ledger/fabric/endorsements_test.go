@@ -527,7 +527,7 @@ func FuzzOrgMSP(f *testing.F) {
 	}
 	root, inter, crl := read("root.pem"), read("inter.pem"), read("crl.pem")
 	endorser, revoked := id("peer0"), id("peer1")
-	der, _ := pem.Decode(crl)
+	crlDER, _ := pem.Decode(crl)
 	nodeOUs := &msp.FabricNodeOUs{Enable: true, ClientOuIdentifier: &msp.FabricOUIdentifier{OrganizationalUnitIdentifier: "client"},
 		PeerOuIdentifier: &msp.FabricOUIdentifier{OrganizationalUnitIdentifier: "peer", Certificate: inter}}
 	for _, c := range []*msp.FabricMSPConfig{
@@ -535,7 +535,7 @@ func FuzzOrgMSP(f *testing.F) {
 		{Name: "Org1MSP", RootCerts: [][]byte{root}, IntermediateCerts: [][]byte{inter},
 			OrganizationalUnitIdentifiers: []*msp.FabricOUIdentifier{{OrganizationalUnitIdentifier: "peer", Certificate: inter}},
 			CryptoConfig:                  &msp.FabricCryptoConfig{SignatureHashFamily: "SHA2", IdentityIdentifierHashFunction: "SHA256"}},
-		{Name: "Org1MSP", RootCerts: [][]byte{root, inter}, Admins: [][]byte{endorser.pem}, RevocationList: [][]byte{der.Bytes}},
+		{Name: "Org1MSP", RootCerts: [][]byte{root, inter}, Admins: [][]byte{endorser.pem}, RevocationList: [][]byte{crlDER.Bytes}},
 		{Name: "Org1MSP", RootCerts: [][]byte{inter}},
 		{Name: "Org1MSP", RootCerts: [][]byte{root}}, // the peers' intermediate missing
 	} {
