@@ -47,8 +47,9 @@ type orgMSP struct {
 	// CRLs that CA signed revoke.
 	revoked map[string]map[string]bool
 	// noAKI, if set, is why no identity of the organisation is valid: a
-	// CRL without an authority key identifier, which Fabric's MSP cannot
-	// match to a CA and so fails every validation on.
+	// CRL without an authority key identifier (or with one that does not
+	// decode), which Fabric's MSP cannot match to a CA and so fails every
+	// validation on.
 	noAKI error
 	// ous are the OrganizationalUnitIdentifiers: if any, an identity needs
 	// one of them (an OU certified by the bound chain).
@@ -332,24 +333,22 @@ func newOrgMSP(fc *msp.FabricMSPConfig, v3 bool) (*orgMSP, error) {
 		}
 	}
 	for n, raw := range fc.RevocationList {
-		der := raw
-		if blk, _ := pem.Decode(raw); blk != nil {
-			der = blk.Bytes
-		}
-		crl, err := x509.ParseRevocationList(der)
+		crl, err := crlAsFabric(raw)
 		if err != nil {
 			return nil, fmt.Errorf("revocation list %d: %w", n, err)
 		}
-		if !hasExtension(crl.Extensions, oidAuthorityKeyID) {
+		aki, err := crlAKI(crl)
+		if err != nil {
 			if m.noAKI == nil {
-				m.noAKI = fmt.Errorf("the org's revocation list %d has no authority key identifier, so Fabric's MSP validates none of the org's identities", n)
+				m.noAKI = fmt.Errorf("the org's revocation list %d %w, so Fabric's MSP validates none of the org's identities", n, err)
 			}
 			continue
 		}
 		for _, ca := range append(slices.Clip(roots), inters...) {
 			// The signature alone, as Fabric's CheckCRLSignature: a CA's key
 			// usage is not asked to include CRL signing.
-			if !bytes.Equal(crl.AuthorityKeyId, ca.SubjectKeyId) || ca.CheckSignature(crl.SignatureAlgorithm, crl.RawTBSRevocationList, crl.Signature) != nil {
+			//lint:ignore SA1019 Fabric's MSP checks a CRL's signature with it; the audit takes what Fabric takes
+			if !bytes.Equal(aki, ca.SubjectKeyId) || ca.CheckCRLSignature(crl) != nil {
 				continue
 			}
 			set := m.revoked[string(ca.Raw)]
@@ -357,7 +356,7 @@ func newOrgMSP(fc *msp.FabricMSPConfig, v3 bool) (*orgMSP, error) {
 				set = map[string]bool{}
 				m.revoked[string(ca.Raw)] = set
 			}
-			for _, e := range crl.RevokedCertificateEntries {
+			for _, e := range crl.TBSCertList.RevokedCertificates {
 				set[e.SerialNumber.String()] = true
 			}
 		}
@@ -433,6 +432,68 @@ var (
 	oidSubjectKeyID   = asn1.ObjectIdentifier{2, 5, 29, 14}
 	oidAuthorityKeyID = asn1.ObjectIdentifier{2, 5, 29, 35}
 )
+
+// crlAsFabric reads a revocation list as Fabric's MSP does (setupCRLs):
+// with x509.ParseCRL, which takes DER or a PEM "X509 CRL" block and reads
+// the ASN.1 structure only — not the version, the extensions, or whether
+// the inner and outer signature algorithms agree, all of which
+// x509.ParseRevocationList refuses — and with an ECDSA signature
+// re-encoded from its (r, s), so that one in a looser encoding (trailing
+// bytes, say) verifies as it does in Fabric. A list Fabric reads is read
+// (the audit would otherwise stop at a configuration the channel took), and
+// one it revokes with revokes here.
+func crlAsFabric(raw []byte) (*pkix.CertificateList, error) {
+	//lint:ignore SA1019 Fabric's MSP parses CRLs with it; the audit takes what Fabric takes
+	crl, err := x509.ParseCRL(raw)
+	if err != nil {
+		return nil, err
+	}
+	if ecdsaSignatureAlgorithms[crl.SignatureAlgorithm.Algorithm.String()] {
+		var sig struct{ R, S *big.Int }
+		if _, err := asn1.Unmarshal(crl.SignatureValue.RightAlign(), &sig); err != nil {
+			return nil, fmt.Errorf("its ECDSA signature: %w", err)
+		}
+		if sig.R == nil || sig.S == nil || sig.R.Sign() != 1 || sig.S.Sign() != 1 {
+			return nil, errors.New("its ECDSA signature: r and s must be positive")
+		}
+		der, err := asn1.Marshal(sig)
+		if err != nil {
+			return nil, err
+		}
+		crl.SignatureValue = asn1.BitString{Bytes: der, BitLength: 8 * len(der)}
+	}
+	return crl, nil
+}
+
+// ecdsaSignatureAlgorithms are the CRL signature algorithms whose
+// signatures Fabric's MSP re-encodes (isECDSASignatureAlgorithm).
+var ecdsaSignatureAlgorithms = map[string]bool{
+	"1.2.840.10045.4.1":   true, // ecdsa-with-SHA1
+	"1.2.840.10045.4.3.2": true, // ecdsa-with-SHA256
+	"1.2.840.10045.4.3.3": true, // ecdsa-with-SHA384
+	"1.2.840.10045.4.3.4": true, // ecdsa-with-SHA512
+}
+
+// crlAKI is the key identifier of a CRL's authority key identifier, read
+// as Fabric's getAuthorityKeyIdentifierFromCrl reads it: an error if the
+// extension is absent or does not decode; nil if it names the issuer by
+// name and serial only (then no CA's subject key identifier matches it).
+func crlAKI(crl *pkix.CertificateList) ([]byte, error) {
+	for _, ext := range crl.TBSCertList.Extensions {
+		if ext.Id.Equal(oidAuthorityKeyID) {
+			var aki struct {
+				KeyIdentifier             []byte  `asn1:"optional,tag:0"`
+				AuthorityCertIssuer       []byte  `asn1:"optional,tag:1"`
+				AuthorityCertSerialNumber big.Int `asn1:"optional,tag:2"`
+			}
+			if _, err := asn1.Unmarshal(ext.Value, &aki); err != nil {
+				return nil, fmt.Errorf("has an authority key identifier that does not decode (%v)", err)
+			}
+			return aki.KeyIdentifier, nil
+		}
+	}
+	return nil, errors.New("has no authority key identifier")
+}
 
 // hasExtension reports whether exts has the extension id.
 func hasExtension(exts []pkix.Extension, id asn1.ObjectIdentifier) bool {

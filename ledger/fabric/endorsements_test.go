@@ -72,16 +72,62 @@ func newTestCertWith(t testing.TB, cn string, issuer *testCA, edit func(*x509.Ce
 // key identifier), revoking nothing.
 func crlNoAKI(t testing.TB, issuer *testCA) []byte {
 	t.Helper()
-	sigAlg := pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}} // ecdsa-with-SHA256
-	// RFC 5280's TBSCertList with the fields a CRL without entries or
-	// extensions has.
+	der := rawCRL(t, issuer, rawCRLOptions{})
+	if _, err := x509.ParseRevocationList(der); err != nil {
+		t.Fatalf("the CRL without extensions: %v", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+}
+
+var (
+	oidECDSAWithSHA256 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
+	oidECDSAWithSHA384 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
+)
+
+// rawCRLOptions shape a CRL that rawCRL assembles field by field, where
+// x509.CreateRevocationList would not make it.
+type rawCRLOptions struct {
+	// inner is the signature algorithm the signed part names (default
+	// ecdsa-with-SHA256, which the signature always uses and the outer
+	// identifier names).
+	inner   asn1.ObjectIdentifier
+	serials []*big.Int
+	// aki is the authority key identifier extension's value: none if nil.
+	aki []byte
+	// sigTail is appended after the DER of the ECDSA signature, inside
+	// the signature's bit string.
+	sigTail []byte
+}
+
+// rawCRL is the DER of a CRL issuer's key signs (RFC 5280's
+// CertificateList, fields as o says).
+func rawCRL(t testing.TB, issuer *testCA, o rawCRLOptions) []byte {
+	t.Helper()
+	inner := o.inner
+	if inner == nil {
+		inner = oidECDSAWithSHA256
+	}
+	type entry struct {
+		Serial *big.Int
+		Date   time.Time
+	}
+	var entries []entry
+	for _, s := range o.serials {
+		entries = append(entries, entry{s, time.Now().UTC()})
+	}
+	var exts []pkix.Extension
+	if o.aki != nil {
+		exts = append(exts, pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 35}, Value: o.aki})
+	}
 	tbs, err := asn1.Marshal(struct {
 		Version    int
 		Signature  pkix.AlgorithmIdentifier
 		Issuer     pkix.RDNSequence
 		ThisUpdate time.Time
 		NextUpdate time.Time
-	}{1, sigAlg, issuer.cert.Subject.ToRDNSequence(), time.Now().UTC(), time.Now().Add(time.Hour).UTC()})
+		Revoked    []entry          `asn1:"optional"`
+		Extensions []pkix.Extension `asn1:"tag:0,optional,explicit"`
+	}{1, pkix.AlgorithmIdentifier{Algorithm: inner}, issuer.cert.Subject.ToRDNSequence(), time.Now().UTC(), time.Now().Add(time.Hour).UTC(), entries, exts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,18 +136,28 @@ func crlNoAKI(t testing.TB, issuer *testCA) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sig = append(sig, o.sigTail...)
 	der, err := asn1.Marshal(struct {
 		TBS    asn1.RawValue
 		SigAlg pkix.AlgorithmIdentifier
 		Sig    asn1.BitString
-	}{asn1.RawValue{FullBytes: tbs}, sigAlg, asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}})
+	}{asn1.RawValue{FullBytes: tbs}, pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA256}, asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := x509.ParseRevocationList(der); err != nil {
-		t.Fatalf("the CRL without extensions: %v", err)
+	return der
+}
+
+// akiOf is the value of an authority key identifier extension naming key.
+func akiOf(t testing.TB, key []byte) []byte {
+	t.Helper()
+	v, err := asn1.Marshal(struct {
+		KeyIdentifier []byte `asn1:"optional,tag:0"`
+	}{key})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+	return v
 }
 
 // caWithoutSKI is a self-signed CA certificate without a subject key
@@ -454,6 +510,42 @@ func TestEndorserCertificates(t *testing.T) {
 	org1.IntermediateCerts = append(org1.IntermediateCerts, signOnly.pem)
 	org1.RevocationList = [][]byte{crlAs(signOnly, &withCRLSign, peer3.cert.SerialNumber)}
 	checkAll(org1, []endorsement{{"a peer revoked by a CA without the CRL-signing key usage", by(peer3), "revoked by the org's CRL"}})
+	// CRLs Fabric's MSP reads (x509.ParseCRL) and Go's strict parser
+	// refuses, or whose ECDSA signature Fabric re-encodes before checking
+	// it: each revokes as in Fabric.
+	for _, c := range []struct {
+		name   string
+		der    []byte
+		strict func([]byte) error // how the strict reading fails
+	}{
+		{"whose signed part names another signature algorithm than the signature",
+			rawCRL(t, inter1, rawCRLOptions{inner: oidECDSAWithSHA384, serials: []*big.Int{revoked1.cert.SerialNumber}, aki: akiOf(t, inter1.cert.SubjectKeyId)}),
+			func(der []byte) error { _, err := x509.ParseRevocationList(der); return err }},
+		{"whose ECDSA signature has a byte after its DER",
+			rawCRL(t, inter1, rawCRLOptions{serials: []*big.Int{revoked1.cert.SerialNumber}, aki: akiOf(t, inter1.cert.SubjectKeyId), sigTail: []byte{0}}),
+			func(der []byte) error {
+				rl, err := x509.ParseRevocationList(der)
+				if err == nil {
+					err = rl.CheckSignatureFrom(inter1.cert)
+				}
+				return err
+			}},
+	} {
+		if c.strict(c.der) == nil {
+			t.Fatalf("a CRL %s: Go's strict reading takes it, so this case shows nothing", c.name)
+		}
+		org1 = newOrg1()
+		org1.RevocationList = [][]byte{pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: c.der})}
+		checkAll(org1, []endorsement{{"a peer revoked by a CRL " + c.name, by(revoked1), "revoked by the org's CRL"}, {"a peer it does not name", by(peer1), ""}})
+	}
+	// An authority key identifier that does not decode: Fabric's MSP takes
+	// the CRL (it parses no extension) and then fails every validation on
+	// it, as on one without an identifier.
+	org1 = newOrg1()
+	org1.IntermediateCerts, org1.FabricNodeOus = nil, nodeOUs(nil)
+	org1.RevocationList = [][]byte{rawCRL(t, root1, rawCRLOptions{aki: []byte{0x30, 0x05, 0x80}})}
+	checkAll(org1, []endorsement{{"a peer the root issued, a CRL whose key identifier does not decode", by(newTestCertWith(t, "peer10.org1", root1, ou("peer"))),
+		"revocation list 0 has an authority key identifier that does not decode"}})
 	// A CRL without an authority key identifier: Fabric's MSP cannot tell
 	// whose it is and validates no identity of the organisation (with an
 	// intermediate CA configured its setup fails: below).
@@ -481,6 +573,10 @@ func TestEndorserCertificates(t *testing.T) {
 		}, `intermediate CA "ica.org1": the org's revocation list 1 has no authority key identifier`},
 		{"a CA without a subject key identifier", func(m *msp.FabricMSPConfig) { m.RootCerts = append(m.RootCerts, caWithoutSKI(t, "noski.org1")) },
 			`CA certificate "noski.org1": no subject key identifier`},
+		{"a CRL in a PEM block of another type", func(m *msp.FabricMSPConfig) {
+			blk, _ := pem.Decode(m.RevocationList[0])
+			m.RevocationList[0] = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: blk.Bytes})
+		}, "revocation list 0: "},
 		{"an OU identifier without its certificate", func(m *msp.FabricMSPConfig) {
 			m.OrganizationalUnitIdentifiers = []*msp.FabricOUIdentifier{{OrganizationalUnitIdentifier: "dept"}}
 		}, `OU identifier "dept": no certificate`},
