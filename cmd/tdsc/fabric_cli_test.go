@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/tdsc/tdsc/ledger/fabric"
+	"github.com/tdsc/tdsc/ledger/fabric/fabrictest"
 )
 
 // TestFabricVerifyCLI (Fabric tier: scripts/fabric-test.sh) writes a space
@@ -19,10 +19,7 @@ import (
 // not have is refused naming the flag. Then `tdsc fabric index check` finds
 // an index file a ledger's follower wrote whole, and names a missing one.
 func TestFabricVerifyCLI(t *testing.T) {
-	profile := os.Getenv("TDSC_FABRIC_PROFILE")
-	if os.Getenv("TDSC_FABRIC") != "1" || profile == "" {
-		t.Skip("Fabric tier: run scripts/fabric-test.sh (or set TDSC_FABRIC=1 and TDSC_FABRIC_PROFILE with a network up)")
-	}
+	profile := fabrictest.Profile(t)
 	out, err := runLedgerCLI(t, "bench", "fabric", "--profile", profile, "--records", "3000", "--batch", "250", "--streams", "4", "-o", "json")
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out)

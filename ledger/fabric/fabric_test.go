@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tdsc/tdsc/chaincode"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/fabric/fabrictest"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/ledger/verify"
 	"github.com/tdsc/tdsc/policy"
@@ -23,32 +22,26 @@ import (
 
 var seq atomic.Int64
 
-// network returns the running network's profile, or skips the test.
+// network returns the running network's profile, or skips the test
+// (fabrictest.Profile).
 func network(t testing.TB) *Profile {
 	t.Helper()
-	if os.Getenv("TDSC_FABRIC") != "1" {
-		t.Skip("Fabric tier: run scripts/fabric-test.sh (or set TDSC_FABRIC=1 with a network up)")
-	}
-	path := os.Getenv("TDSC_FABRIC_PROFILE")
-	if path == "" {
-		path = filepath.Join("..", "..", ".cache", "fabric", "net", "profile.json")
-	}
-	p, err := LoadProfile(path)
-	if err != nil {
-		t.Fatalf("%v (is the network up? scripts/fabric.sh up)", err)
-	}
-	return p
+	return loadNetwork(t, fabrictest.Profile(t))
 }
 
 // changingNetwork is network for a test that stops or changes the
-// network: it runs only with the environment variable env set to 1
-// (scripts/fabric-test.sh sets it for the last tests), else it skips,
-// saying what the test does.
+// network (fabrictest.Changing): it runs only with the environment
+// variable env set to 1, else it skips, saying what the test does.
 func changingNetwork(t *testing.T, env, does string) *Profile {
 	t.Helper()
-	p := network(t)
-	if os.Getenv(env) != "1" {
-		t.Skipf("%s: set %s=1", does, env)
+	return loadNetwork(t, fabrictest.Changing(t, env, does))
+}
+
+func loadNetwork(t testing.TB, path string) *Profile {
+	t.Helper()
+	p, err := LoadProfile(path)
+	if err != nil {
+		t.Fatalf("%v (is the network up? scripts/fabric.sh up)", err)
 	}
 	return p
 }

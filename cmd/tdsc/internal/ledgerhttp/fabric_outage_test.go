@@ -29,6 +29,7 @@ import (
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/client"
 	"github.com/tdsc/tdsc/ledger/fabric"
+	"github.com/tdsc/tdsc/ledger/fabric/fabrictest"
 )
 
 // TestConnectorOutage stops the Fabric network under two real connectors
@@ -45,13 +46,7 @@ import (
 // Fabric tier's TDSC_FABRIC=1 and TDSC_FABRIC_PROFILE (scripts/fabric-test.sh
 // runs it last).
 func TestConnectorOutage(t *testing.T) {
-	profile := os.Getenv("TDSC_FABRIC_PROFILE")
-	if os.Getenv("TDSC_FABRIC") != "1" || profile == "" {
-		t.Skip("Fabric tier: run scripts/fabric-test.sh (or set TDSC_FABRIC=1 and TDSC_FABRIC_PROFILE with a network up)")
-	}
-	if os.Getenv("TDSC_FABRIC_OUTAGE") != "1" {
-		t.Skip("stops the network: set TDSC_FABRIC_OUTAGE=1")
-	}
+	profile := fabrictest.Changing(t, "TDSC_FABRIC_OUTAGE", "stops the network")
 	p, err := fabric.LoadProfile(profile)
 	if err != nil {
 		t.Fatalf("%v (is the network up? scripts/fabric.sh up)", err)
