@@ -34,11 +34,7 @@ ag_mal=$(negotiate mal dept ds-traffic)
 api mal transfer start --agreement "$ag_mal" --out mal-traffic.csv --key mal.key --wait >/dev/null
 mal_transfer=$(api mal transfer list -o json | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1)
 # Quiet: every outbox drained before the state is fingerprinted.
-for _ in $(seq 1 200); do
-  busy=0
-  for n in dept firm mal; do api $n outbox -o json | grep -q '"state": *"pending"' && busy=1; done
-  [ $busy = 0 ] && break; sleep 0.1
-done
+for _ in $(seq 1 200); do drained dept firm mal && break; sleep 0.1; done
 
 tdsc authority token --dir authority --role auditor --subject attack-auditor >auditor.token
 "$work/tdsc-attack" -ledger "$TDSC_LEDGER" -space "$space" -auditor-token auditor.token \

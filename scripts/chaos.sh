@@ -75,11 +75,7 @@ restart_ledger() { ledger_start "${1:-ledger}"; }
 
 # check: the invariants after every scenario.
 check() {
-  for _ in $(seq 1 600); do
-    local busy=0
-    for n in dept firm; do api $n outbox -o json 2>/dev/null | grep -qE '"pending": *\[[^]]' && busy=1; done
-    [ $busy = 0 ] && break; sleep 0.1
-  done
+  for _ in $(seq 1 600); do drained dept firm && break; sleep 0.1; done
   python3 "$root/scripts/lib/ledger_check.py" "$TDSC_LEDGER" auditor.token \
     "http://$dept_addr:dept/operator.token" "http://$firm_addr:firm/operator.token" || return 1
   tdsc audit verify --ledger "$TDSC_LEDGER" --token auditor.token --vkey ledger/ledger.vkey || return 1

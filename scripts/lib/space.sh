@@ -84,6 +84,20 @@ node_start() {
   wait_up "http://${!addr_var}/healthz"
 }
 api() { local name=$1; shift; local a=${name}_addr; TDSC_API=http://${!a} "$work/tdsc" "$@" --token-file "$work/$name/operator.token"; }
+# drained NAME...: whether every named node's outbox holds no record pending
+# or batched (a node that does not answer has not drained).
+drained() {
+  local n
+  for n in "$@"; do
+    api "$n" outbox -o json 2>/dev/null | python3 -c '
+import json, sys
+try:
+    c = json.load(sys.stdin)["counts"]
+except Exception:
+    sys.exit(1)
+sys.exit(1 if c.get("pending", 0) + c.get("batched", 0) else 0)' || return 1
+  done
+}
 offer_dataset() {
   local name=$1 file=$2 ds=$3 title=${4:-Dataset $3} hash
   hash=sha256:$(sha256sum "$name/$file" | cut -d' ' -f1)
