@@ -624,6 +624,22 @@ func FuzzOrgMSP(f *testing.F) {
 	root, inter, crl := read("root.pem"), read("inter.pem"), read("crl.pem")
 	endorser, revoked := id("peer0"), id("peer1")
 	crlDER, _ := pem.Decode(crl)
+	// The same CRL with a byte after its ECDSA signature's DER: Fabric
+	// re-encodes the signature before checking it (crlAsFabric).
+	var loose struct {
+		TBS    asn1.RawValue
+		SigAlg pkix.AlgorithmIdentifier
+		Sig    asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(crlDER.Bytes, &loose); err != nil {
+		f.Fatal(err)
+	}
+	sig := append(slices.Clip(loose.Sig.Bytes), 0)
+	loose.Sig = asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}
+	looseDER, err := asn1.Marshal(loose)
+	if err != nil {
+		f.Fatal(err)
+	}
 	nodeOUs := &msp.FabricNodeOUs{Enable: true, ClientOuIdentifier: &msp.FabricOUIdentifier{OrganizationalUnitIdentifier: "client"},
 		PeerOuIdentifier: &msp.FabricOUIdentifier{OrganizationalUnitIdentifier: "peer", Certificate: inter}}
 	for _, c := range []*msp.FabricMSPConfig{
@@ -632,6 +648,7 @@ func FuzzOrgMSP(f *testing.F) {
 			OrganizationalUnitIdentifiers: []*msp.FabricOUIdentifier{{OrganizationalUnitIdentifier: "peer", Certificate: inter}},
 			CryptoConfig:                  &msp.FabricCryptoConfig{SignatureHashFamily: "SHA2", IdentityIdentifierHashFunction: "SHA256"}},
 		{Name: "Org1MSP", RootCerts: [][]byte{root, inter}, Admins: [][]byte{endorser.pem}, RevocationList: [][]byte{crlDER.Bytes}},
+		{Name: "Org1MSP", RootCerts: [][]byte{root}, IntermediateCerts: [][]byte{inter}, FabricNodeOus: nodeOUs, RevocationList: [][]byte{looseDER}},
 		{Name: "Org1MSP", RootCerts: [][]byte{inter}},
 		{Name: "Org1MSP", RootCerts: [][]byte{root}}, // the peers' intermediate missing
 	} {
@@ -640,6 +657,17 @@ func FuzzOrgMSP(f *testing.F) {
 	prp := []byte("proposal response payload")
 	ends := []*peer.Endorsement{endorse(t, "Org1MSP", endorser, prp), endorse(t, "Org1MSP", revoked, prp)}
 	peers, members := andOf(msp.MSPRole_PEER, "Org1MSP"), andOf(msp.MSPRole_MEMBER, "Org1MSP")
+	// The loose CRL's seed revokes as the CRL it was made from.
+	for _, list := range [][]byte{crl, looseDER} {
+		e, err := genesisEndorsers(configBlockMSPs(t, map[string]*msp.FabricMSPConfig{"Org1MSP": {Name: "Org1MSP", RootCerts: [][]byte{root},
+			IntermediateCerts: [][]byte{inter}, FabricNodeOus: nodeOUs, RevocationList: [][]byte{list}}}))
+		if err != nil {
+			f.Fatal(err)
+		}
+		if err := e.checkUnder(peers, prp, ends[1:]); err == nil || !strings.Contains(err.Error(), "revoked by the org's CRL") {
+			f.Fatalf("testdata/msp/crl.pem's revoked peer under the CRL seeded (%d bytes): %v, want revoked", len(list), err)
+		}
+	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		fc := new(msp.FabricMSPConfig)
 		if proto.Unmarshal(raw, fc) != nil {
