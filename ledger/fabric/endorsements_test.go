@@ -117,7 +117,7 @@ func rawCRL(t testing.TB, issuer *testCA, o rawCRLOptions) []byte {
 	}
 	var exts []pkix.Extension
 	if o.aki != nil {
-		exts = append(exts, pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 35}, Value: o.aki})
+		exts = append(exts, pkix.Extension{Id: oidAuthorityKeyID, Value: o.aki})
 	}
 	tbs, err := asn1.Marshal(struct {
 		Version    int
@@ -137,16 +137,22 @@ func rawCRL(t testing.TB, issuer *testCA, o rawCRLOptions) []byte {
 		t.Fatal(err)
 	}
 	sig = append(sig, o.sigTail...)
-	der, err := asn1.Marshal(struct {
-		TBS    asn1.RawValue
-		SigAlg pkix.AlgorithmIdentifier
-		Sig    asn1.BitString
-	}{asn1.RawValue{FullBytes: tbs}, pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA256}, asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}})
+	der, err := asn1.Marshal(crlEnvelope{asn1.RawValue{FullBytes: tbs}, pkix.AlgorithmIdentifier{Algorithm: oidECDSAWithSHA256}, bitString(sig)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return der
 }
+
+// crlEnvelope is RFC 5280's CertificateList with the signed part kept as
+// its bytes: a test assembles or re-wraps a CRL in it.
+type crlEnvelope struct {
+	TBS    asn1.RawValue
+	SigAlg pkix.AlgorithmIdentifier
+	Sig    asn1.BitString
+}
+
+func bitString(b []byte) asn1.BitString { return asn1.BitString{Bytes: b, BitLength: 8 * len(b)} }
 
 // akiOf is the value of an authority key identifier extension naming key.
 func akiOf(t testing.TB, key []byte) []byte {
@@ -626,16 +632,11 @@ func FuzzOrgMSP(f *testing.F) {
 	crlDER, _ := pem.Decode(crl)
 	// The same CRL with a byte after its ECDSA signature's DER: Fabric
 	// re-encodes the signature before checking it (crlAsFabric).
-	var loose struct {
-		TBS    asn1.RawValue
-		SigAlg pkix.AlgorithmIdentifier
-		Sig    asn1.BitString
-	}
+	var loose crlEnvelope
 	if _, err := asn1.Unmarshal(crlDER.Bytes, &loose); err != nil {
 		f.Fatal(err)
 	}
-	sig := append(slices.Clip(loose.Sig.Bytes), 0)
-	loose.Sig = asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}
+	loose.Sig = bitString(append(slices.Clip(loose.Sig.Bytes), 0))
 	looseDER, err := asn1.Marshal(loose)
 	if err != nil {
 		f.Fatal(err)
