@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/queryresult"
 
@@ -639,4 +640,65 @@ func TestDIDIndexBuiltOnUpgrade(t *testing.T) {
 	if got := string(m.kv[keyHolder(tp1)]); got != "p1" {
 		t.Errorf("p1's key held by %q: the keys' index was left as it was", got)
 	}
+}
+
+// FuzzAppendArg: any Append argument (sent plain as the transient field a
+// client may use) is refused with a typed error or decoded to batches that
+// validate; and it is split into batches exactly as encoding/json splits it
+// (the decoder appendArg uses is go-json-experiment/json/v1, encoding/json's
+// behaviour on the v2 decoder): the same inputs accepted, the same bytes
+// for each batch.
+func FuzzAppendArg(f *testing.F) {
+	_, w := ledgertest.MustWorkload(f, 12, 3, 2)
+	arg, err := json.Marshal(w.Setup[:2])
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(arg)
+	f.Add([]byte(`[{"space":"s"} , {"SPACE":"t","space":"u"}]`))
+	f.Add([]byte("[\"\xff\", 1e400, null, {}]"))
+	f.Add([]byte(`[] `))
+	f.Add([]byte(`[{}] [{}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		bs, _, err := appendArg("", map[string][]byte{wire.TransientBatches: data})
+		var std []json.RawMessage
+		stdErr := json.Unmarshal(data, &std)
+		split := stdErr == nil && len(std) > 0
+		var me *ledger.MalformedError
+		if err != nil {
+			if !errors.Is(err, ledger.ErrMalformed) && !errors.Is(err, ledger.ErrRefused) {
+				t.Fatalf("untyped error: %v", err)
+			}
+			if errors.As(err, &me) && me.Field == "batches" {
+				if split {
+					t.Fatalf("refused as not an array of batches, which encoding/json splits into %d", len(std))
+				}
+				return
+			}
+		}
+		if !split {
+			t.Fatalf("split into batches (%v), which encoding/json refuses (%v)", err, stdErr)
+		}
+		for i, raw := range std {
+			b, derr := ledger.DecodeBatch(raw)
+			if i < len(bs) && (derr != nil || b.Root != bs[i].Root || !slices.EqualFunc(b.Records, bs[i].Records, func(x, y ledger.Record) bool { return cmp.Equal(x, y) })) {
+				t.Fatalf("batch %d decoded differently from encoding/json's split (%v)", i, derr)
+			}
+			if err == nil && derr != nil {
+				t.Fatalf("batch %d: accepted, but encoding/json's split of it is refused: %v", i, derr)
+			}
+			if err != nil && derr != nil {
+				if !strings.HasPrefix(err.Error(), fmt.Sprintf("batch %d: ", i)) {
+					t.Fatalf("refused as %v; encoding/json's split refuses batch %d first (%v)", err, i, derr)
+				}
+				return
+			}
+		}
+		if err != nil {
+			t.Fatalf("refused (%v); every batch of encoding/json's split decodes", err)
+		}
+		if len(bs) != len(std) {
+			t.Fatalf("%d batches, encoding/json splits %d", len(bs), len(std))
+		}
+	})
 }

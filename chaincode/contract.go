@@ -1,11 +1,11 @@
 package chaincode
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 
+	json "github.com/go-json-experiment/json/v1" // encoding/json's behaviour, decoded faster: see ledger/doc.go
 	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 

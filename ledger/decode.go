@@ -2,11 +2,12 @@ package ledger
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"time"
+
+	json "github.com/go-json-experiment/json/v1" // encoding/json's behaviour, decoded faster: see ledger/doc.go
 
 	"github.com/tdsc/tdsc/ledger/digest"
 )

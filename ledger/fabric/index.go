@@ -2,12 +2,12 @@ package fabric
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 
+	json "github.com/go-json-experiment/json/v1" // encoding/json's behaviour, decoded faster: see ledger/doc.go
 	"github.com/transparency-dev/merkle"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	v1json "github.com/go-json-experiment/json/v1"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -379,6 +381,39 @@ func FuzzIndexAddTx(f *testing.F) {
 		}
 		if h := x.head(); h.Size != uint64(len(leaves)) || !slices.Equal(h.Root, ledger.MerkleRoot(suite.Intl, leaves)) {
 			t.Fatalf("head %d %x, want the root of %d leaves", h.Size, h.Root, len(leaves))
+		}
+	})
+}
+
+// FuzzEventDecodeMatchesEncodingJSON: an event payload decodes, with the
+// decoder decodeTx uses (go-json-experiment/json/v1: encoding/json's
+// behaviour on the v2 decoder), to the batches and record key fields
+// encoding/json decodes it to, and is refused where encoding/json refuses
+// it — so a follower or an audit of this build indexes what one built on
+// encoding/json indexed.
+func FuzzEventDecodeMatchesEncodingJSON(f *testing.F) {
+	_, w := ledgertest.MustWorkload(f, 12, 3, 2)
+	f.Add(plainPayload(f, committed(&testing.T{}, w.Setup[:2])))
+	f.Add([]byte(`[{"ROOT":"ab","root":"cd","records":[{"Id":"x","kind":"k","ID":"y"}, {"id":"\ud800\u00e9"}]}]`))
+	f.Add([]byte("[{\"records\":[\"\xff\", 1e400, null, {\"actor\":1}]}]"))
+	f.Add([]byte(`[null, {}] `))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		var ws, std []*wire.Written
+		err, stdErr := v1json.Unmarshal(payload, &ws), json.Unmarshal(payload, &std)
+		if (err == nil) != (stdErr == nil) || err == nil && !reflect.DeepEqual(ws, std) {
+			t.Fatalf("batches: decoded %v, encoding/json %v", err, stdErr)
+		}
+		for _, b := range std {
+			if b == nil {
+				continue
+			}
+			for _, raw := range b.Records {
+				var k, stdK keyFields
+				err, stdErr := v1json.Unmarshal(raw, &k), json.Unmarshal(raw, &stdK)
+				if (err == nil) != (stdErr == nil) || err == nil && k != stdK {
+					t.Fatalf("record %s: decoded %+v (%v), encoding/json %+v (%v)", raw, k, err, stdK, stdErr)
+				}
+			}
 		}
 	})
 }
