@@ -645,9 +645,8 @@ func TestDIDIndexBuiltOnUpgrade(t *testing.T) {
 // FuzzAppendArg: any Append argument (sent plain as the transient field a
 // client may use) is refused with a typed error or decoded to batches that
 // validate; and it is split into batches exactly as encoding/json splits it
-// (the decoder appendArg uses is go-json-experiment/json/v1, encoding/json's
-// behaviour on the v2 decoder): the same inputs accepted, the same bytes
-// for each batch.
+// (appendArg decodes with internal/jsondec): the same inputs accepted, the
+// same bytes for each batch.
 func FuzzAppendArg(f *testing.F) {
 	_, w := ledgertest.MustWorkload(f, 12, 3, 2)
 	arg, err := json.Marshal(w.Setup[:2])

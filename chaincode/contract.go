@@ -1,16 +1,17 @@
 package chaincode
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 
-	json "github.com/go-json-experiment/json/v1" // encoding/json's behaviour, decoded faster: see ledger/doc.go
 	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 
 	"github.com/tdsc/tdsc/chaincode/wire"
 	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/internal/jsondec"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/policy"
@@ -50,7 +51,7 @@ func genesis(st store) (ledger.Genesis, error) {
 		return ledger.Genesis{}, fmt.Errorf("%w: this chaincode holds no space yet: call %s with the space's genesis", ledger.ErrNotFound, wire.TxInit)
 	}
 	var g ledger.Genesis
-	if err := json.Unmarshal(v, &g); err != nil {
+	if err := jsondec.Unmarshal(v, &g); err != nil {
 		return ledger.Genesis{}, fmt.Errorf("chaincode: genesis does not decode: %w", err)
 	}
 	return g, nil
@@ -68,7 +69,7 @@ func (c *Contract) Init(ctx contractapi.TransactionContextInterface, genesisJSON
 			Reason: "only an organisation's admin identity may fix the space's genesis"})
 	}
 	var g ledger.Genesis
-	if err := json.Unmarshal([]byte(genesisJSON), &g); err != nil {
+	if err := jsondec.Unmarshal([]byte(genesisJSON), &g); err != nil {
 		return fail(&ledger.MalformedError{Rule: ledger.RuleJSON, Field: "genesis", Reason: err.Error()})
 	}
 	if g.Space == "" || g.Authority.ID == "" || len(g.Authority.Keys) == 0 {
@@ -234,8 +235,8 @@ func appendArg(batchesJSON string, transient map[string][]byte) ([]*ledger.Batch
 			in.deflated = z
 		}
 	}
-	var raw []json.RawMessage
-	if err := json.Unmarshal(in.plain, &raw); err != nil || len(raw) == 0 {
+	var raw []jsondec.RawMessage
+	if err := jsondec.Unmarshal(in.plain, &raw); err != nil || len(raw) == 0 {
 		return nil, sent{}, &ledger.MalformedError{Rule: ledger.RuleJSON, Field: "batches", Reason: "must be a non-empty JSON array of batches"}
 	}
 	batches := make([]*ledger.Batch, len(raw))

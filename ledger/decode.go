@@ -7,8 +7,7 @@ import (
 	"io"
 	"time"
 
-	json "github.com/go-json-experiment/json/v1" // encoding/json's behaviour, decoded faster: see ledger/doc.go
-
+	"github.com/tdsc/tdsc/internal/jsondec"
 	"github.com/tdsc/tdsc/ledger/digest"
 )
 
@@ -70,7 +69,7 @@ func DecodeCanonical(raw []byte) (*Record, error) {
 		return nil, malformed(RuleSize, "record", "", "%d bytes exceeds the limit of %d", len(raw), MaxRecordBytes)
 	}
 	var r Record
-	if err := json.Unmarshal(raw, &r); err != nil {
+	if err := jsondec.Unmarshal(raw, &r); err != nil {
 		return nil, malformed(RuleJSON, "record", "", "%v", err)
 	}
 	if err := r.Validate(); err != nil {
@@ -87,7 +86,7 @@ func DecodeCanonical(raw []byte) (*Record, error) {
 }
 
 func strictUnmarshal(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
+	dec := jsondec.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return err

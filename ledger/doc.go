@@ -14,15 +14,10 @@
 // *MalformedError naming the field and the rule.
 //
 // JSON is decoded on the hot paths (DecodeRecord, DecodeBatch,
-// DecodeCanonical; the chaincode's Append payload; the Fabric follower's
-// blocks) with github.com/go-json-experiment/json/v1: encoding/json's
-// behaviour — the same values, the same refusals, its error texts save that
-// a path names the element ("Batch.records.0.schema") — on the decoder of
-// encoding/json/v2, which Go 1.27 makes encoding/json's own. It takes about
-// a third less CPU there (docs/benchmarks.md, "JSON decoding");
-// FuzzStrictMatchesEncodingJSON checks it against encoding/json. Encoding
-// stays with encoding/json: a record's canonical encoding is json.Marshal's
-// bytes, hashed into the tree, and the v1 package's Marshal was no faster.
+// DecodeCanonical, and the stores and followers of the backends) with
+// internal/jsondec: encoding/json's behaviour on the encoding/json/v2
+// decoder, in about a third less CPU. Encoding stays with encoding/json: a
+// record's canonical encoding is json.Marshal's bytes, hashed into the tree.
 //
 // Backends: ledger/embedded (a bbolt file with a signed transparency-log
 // checkpoint), ledger/client (the HTTP API of ledger/service), and the Fabric

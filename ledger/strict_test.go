@@ -7,13 +7,13 @@ import (
 	"io"
 	"testing"
 
-	json "github.com/go-json-experiment/json/v1"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tdsc/tdsc/internal/jsondec"
 )
 
 // stdStrict is strictUnmarshal as it was written with encoding/json: the
-// reference the decoder this package uses (encoding/json's v1 semantics on
-// the v2 implementation, go-json-experiment/json/v1) must agree with.
+// reference the decoder this package uses (internal/jsondec) must agree with.
 func stdStrict(data []byte, v any) error {
 	dec := stdjson.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -62,7 +62,7 @@ func FuzzStrictMatchesEncodingJSON(f *testing.F) {
 			t.Fatalf("record: decoded %v, encoding/json %v\n%s", e1, e2, cmp.Diff(r2, r1))
 		}
 		var c1, c2 Record
-		e1, e2 = json.Unmarshal(data, &c1), stdjson.Unmarshal(data, &c2)
+		e1, e2 = jsondec.Unmarshal(data, &c1), stdjson.Unmarshal(data, &c2)
 		if (e1 == nil) != (e2 == nil) || e1 == nil && !cmp.Equal(c1, c2) {
 			t.Fatalf("stored record: decoded %v, encoding/json %v\n%s", e1, e2, cmp.Diff(c2, c1))
 		}

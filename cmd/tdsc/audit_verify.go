@@ -172,16 +172,23 @@ func verifySource(ctx context.Context, src, tokenFile, vkey string, pin func(led
 			return verify.Report{}, err
 		}
 	}
-	rep, err := verify.Ledger(ctx, source, vkey)
-	if err != nil {
-		return rep, err
+	if derived == nil {
+		return verify.Ledger(ctx, source, vkey)
 	}
 	// A directory's query index and kept rulebook state are checked
-	// against the proven records too: a query serves what they say.
-	if derived != nil {
-		if err := derived(ctx); err != nil {
-			return rep, err
-		}
+	// against the proven records too: a query serves what they say. Both
+	// read the file at once (each its own read transaction), the check of
+	// the derived state on a core of its own beside the verifier's
+	// decoders; a fault the verifier finds is the one reported.
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	derr := make(chan error, 1)
+	go func() { derr <- derived(dctx) }()
+	rep, err := verify.Ledger(ctx, source, vkey)
+	if err != nil {
+		cancel()
+		<-derr
+		return rep, err
 	}
-	return rep, nil
+	return rep, <-derr
 }

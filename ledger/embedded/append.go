@@ -16,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/tdsc/tdsc/internal/jsondec"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/internal/boltkey"
 	"github.com/tdsc/tdsc/ledger/rulebook"
@@ -254,7 +255,7 @@ func (s *Store) check(ov *rulebook.Overlay, b *ledger.Batch) error {
 
 func (s *Store) receiptAt(tx *bolt.Tx, first uint64) result {
 	var h header
-	if err := json.Unmarshal(tx.Bucket(bBatches).Get(boltkey.Uint64(first)), &h); err != nil {
+	if err := jsondec.Unmarshal(tx.Bucket(bBatches).Get(boltkey.Uint64(first)), &h); err != nil {
 		return result{err: fmt.Errorf("embedded: batch header at %d: %w", first, err)}
 	}
 	r := ledger.Receipt{BatchRoot: h.Root, FirstIndex: h.First, TreeSize: h.TreeSize}
@@ -263,7 +264,7 @@ func (s *Store) receiptAt(tx *bolt.Tx, first uint64) result {
 		var rec struct {
 			ID string `json:"id"`
 		}
-		_ = json.Unmarshal(recs.Get(boltkey.Uint64(first+i)), &rec)
+		_ = jsondec.Unmarshal(recs.Get(boltkey.Uint64(first+i)), &rec)
 		r.RecordIDs = append(r.RecordIDs, rec.ID)
 	}
 	return result{r: r}

@@ -16,6 +16,7 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tdsc/tdsc/internal/jsondec"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/internal/boltkey"
 	"github.com/tdsc/tdsc/ledger/rulebook"
@@ -186,7 +187,7 @@ func checkDerived(ctx context.Context, tx *bolt.Tx, g ledger.Genesis) error {
 		for i, raw := range sb.Records {
 			index := first + uint64(i)
 			var rec ledger.Record
-			if err := json.Unmarshal(raw, &rec); err != nil {
+			if err := jsondec.Unmarshal(raw, &rec); err != nil {
 				return &verify.Problem{Index: index, What: "record does not decode: " + err.Error()}
 			}
 			nIDs++

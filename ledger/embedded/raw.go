@@ -3,7 +3,6 @@ package embedded
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tdsc/tdsc/internal/jsondec"
 	"github.com/tdsc/tdsc/ledger"
 )
 
@@ -42,7 +42,7 @@ func OpenRaw(dir string) (*Raw, error) {
 			if m == nil {
 				return fmt.Errorf("embedded: %s holds no ledger", path)
 			}
-			return json.Unmarshal(m.Get([]byte("genesis")), &r.g)
+			return jsondec.Unmarshal(m.Get([]byte("genesis")), &r.g)
 		})
 	})
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/transparency-dev/merkle/proof"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tdsc/tdsc/internal/jsondec"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/internal/boltkey"
 )
@@ -111,7 +111,7 @@ func entryAt(tx *bolt.Tx, index uint64) (ledger.Entry, error) {
 		return ledger.Entry{}, fmt.Errorf("%w: record at index %d", ledger.ErrNotFound, index)
 	}
 	e := ledger.Entry{Index: index}
-	if err := json.Unmarshal(raw, &e.Record); err != nil {
+	if err := jsondec.Unmarshal(raw, &e.Record); err != nil {
 		return ledger.Entry{}, fmt.Errorf("embedded: record at index %d does not decode: %w (run tdsc audit verify)", index, err)
 	}
 	c := tx.Bucket(bBatches).Cursor()
@@ -120,7 +120,7 @@ func entryAt(tx *bolt.Tx, index uint64) (ledger.Entry, error) {
 		_, v = c.Prev()
 	}
 	var h header
-	if err := json.Unmarshal(v, &h); err != nil {
+	if err := jsondec.Unmarshal(v, &h); err != nil {
 		return ledger.Entry{}, fmt.Errorf("embedded: batch of record %d: %w", index, err)
 	}
 	e.BatchRoot = h.Root

@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tdsc/tdsc/identity"
+	"github.com/tdsc/tdsc/internal/jsondec"
 	"github.com/tdsc/tdsc/ledger/internal/boltkey"
 	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/policy"
@@ -87,7 +88,7 @@ func (st *txState) Rules() (*policy.SpaceRules, error) {
 	var r *policy.SpaceRules
 	if raw := st.tx.Bucket(bMeta).Get(kRules); raw != nil {
 		r = new(policy.SpaceRules)
-		if err := json.Unmarshal(raw, r); err != nil {
+		if err := jsondec.Unmarshal(raw, r); err != nil {
 			return nil, fmt.Errorf("embedded: state: rules: %w (reopen with Options.RebuildState to rebuild the state from the records)", err)
 		}
 	}
@@ -118,7 +119,7 @@ func load[T any](st *txState, bucket []byte, id string, c *capped[T]) (*T, error
 		return nil, nil
 	}
 	v := new(T)
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := jsondec.Unmarshal(raw, v); err != nil {
 		return nil, fmt.Errorf("embedded: state %s/%s: %w (reopen with Options.RebuildState to rebuild the state from the records)", bucket, id, err)
 	}
 	if st.fill {
@@ -265,7 +266,7 @@ func (s *Store) indexDIDs() error {
 		st, keys, n := &txState{tx: tx}, tx.Bucket(bKeys), 0
 		err := tx.Bucket(bParticipants).ForEach(func(id, raw []byte) error {
 			var p identity.Participant
-			if err := json.Unmarshal(raw, &p); err != nil {
+			if err := jsondec.Unmarshal(raw, &p); err != nil {
 				return fmt.Errorf("embedded: state %s/%s: %w (reopen with Options.RebuildState to rebuild the state from the records)", bParticipants, id, err)
 			}
 			e, err := rulebook.UnindexedDID(st, &p)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tdsc/tdsc/identity"
 	"github.com/tdsc/tdsc/internal/atomicfile"
+	"github.com/tdsc/tdsc/internal/jsondec"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/internal/boltkey"
 	"github.com/tdsc/tdsc/ledger/rulebook"
@@ -274,7 +275,7 @@ func replay(ctx context.Context, tx *bolt.Tx, g ledger.Genesis, mem *rulebook.Me
 				j.b = &ledger.Batch{Space: j.sb.Space, Writer: j.sb.Writer, KeyID: j.sb.KeyID, Root: j.sb.Root,
 					Signature: j.sb.Signature, Records: make([]ledger.Record, len(j.sb.Records))}
 				for i, raw := range j.sb.Records {
-					if err := json.Unmarshal(raw, &j.b.Records[i]); err != nil {
+					if err := jsondec.Unmarshal(raw, &j.b.Records[i]); err != nil {
 						j.err = fmt.Errorf("embedded: record %d: %w (run tdsc audit verify)", j.sb.FirstIndex+uint64(i), err)
 						break
 					}
@@ -433,13 +434,13 @@ func walkBatches(tx *bolt.Tx, from uint64, fn func(*ledger.StoredBatch) error) e
 	}
 	if k != nil {
 		var h header
-		if err := json.Unmarshal(v, &h); err == nil && h.First+uint64(h.Count) <= from {
+		if err := jsondec.Unmarshal(v, &h); err == nil && h.First+uint64(h.Count) <= from {
 			k, v = c.Next()
 		}
 	}
 	for ; k != nil; k, v = c.Next() {
 		var h header
-		if err := json.Unmarshal(v, &h); err != nil {
+		if err := jsondec.Unmarshal(v, &h); err != nil {
 			return fmt.Errorf("embedded: batch header at index %d: %w", boltkey.ToUint64(k), err)
 		}
 		sb := &ledger.StoredBatch{Space: h.Space, Writer: h.Writer, KeyID: h.KeyID, Root: h.Root, Signature: h.Signature,

@@ -7,13 +7,13 @@ import (
 	"strconv"
 	"strings"
 
-	json "github.com/go-json-experiment/json/v1" // encoding/json's behaviour, decoded faster: see ledger/doc.go
 	"github.com/transparency-dev/merkle"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/tdsc/tdsc/chaincode/wire"
+	"github.com/tdsc/tdsc/internal/jsondec"
 	"github.com/tdsc/tdsc/ledger"
 )
 
@@ -85,7 +85,7 @@ func (x *index) entry(i uint64) (ledger.Entry, error) {
 		return ledger.Entry{}, err
 	}
 	e := ledger.Entry{Index: i, BatchRoot: root}
-	if err := json.Unmarshal(raw, &e.Record); err != nil {
+	if err := jsondec.Unmarshal(raw, &e.Record); err != nil {
 		return ledger.Entry{}, fmt.Errorf("fabric: record at index %d does not decode: %w", i, err)
 	}
 	return e, nil
@@ -144,7 +144,7 @@ func decodeTx(w *endorsedWrites, noKeys bool) (*decodedTx, error) {
 	default:
 		return d, nil
 	}
-	if err := json.Unmarshal(payload, &d.ws); err != nil {
+	if err := jsondec.Unmarshal(payload, &d.ws); err != nil {
 		return nil, fmt.Errorf("event %s: %w", w.event, err)
 	}
 	d.marked = map[string]bool{}
@@ -167,7 +167,7 @@ func decodeTx(w *endorsedWrites, noKeys bool) (*decodedTx, error) {
 		d.keys[n] = make([]keyFields, len(b.Records))
 		for k, raw := range b.Records {
 			f := &d.keys[n][k]
-			if err := json.Unmarshal(raw, f); err != nil || f.ID == "" {
+			if err := jsondec.Unmarshal(raw, f); err != nil || f.ID == "" {
 				return nil, fmt.Errorf("batch %s: record %d does not decode (%v)", b.Root, k, err)
 			}
 		}
@@ -251,7 +251,7 @@ func (x *index) setGenesis(raw []byte) error {
 // genesisHasher is the tree hash of the space whose genesis is raw.
 func genesisHasher(raw []byte) (merkle.LogHasher, error) {
 	var g ledger.Genesis
-	if err := json.Unmarshal(raw, &g); err != nil {
+	if err := jsondec.Unmarshal(raw, &g); err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
 	if err := g.CheckSuite(); err != nil {

@@ -11,12 +11,12 @@ import (
 	"strings"
 	"testing"
 
-	v1json "github.com/go-json-experiment/json/v1"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/tdsc/tdsc/chaincode/wire"
+	"github.com/tdsc/tdsc/internal/jsondec"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/ledger/verify"
@@ -386,8 +386,7 @@ func FuzzIndexAddTx(f *testing.F) {
 }
 
 // FuzzEventDecodeMatchesEncodingJSON: an event payload decodes, with the
-// decoder decodeTx uses (go-json-experiment/json/v1: encoding/json's
-// behaviour on the v2 decoder), to the batches and record key fields
+// decoder decodeTx uses (internal/jsondec), to the batches and record key fields
 // encoding/json decodes it to, and is refused where encoding/json refuses
 // it — so a follower or an audit of this build indexes what one built on
 // encoding/json indexed.
@@ -399,7 +398,7 @@ func FuzzEventDecodeMatchesEncodingJSON(f *testing.F) {
 	f.Add([]byte(`[null, {}] `))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		var ws, std []*wire.Written
-		err, stdErr := v1json.Unmarshal(payload, &ws), json.Unmarshal(payload, &std)
+		err, stdErr := jsondec.Unmarshal(payload, &ws), json.Unmarshal(payload, &std)
 		if (err == nil) != (stdErr == nil) || err == nil && !reflect.DeepEqual(ws, std) {
 			t.Fatalf("batches: decoded %v, encoding/json %v", err, stdErr)
 		}
@@ -409,7 +408,7 @@ func FuzzEventDecodeMatchesEncodingJSON(f *testing.F) {
 			}
 			for _, raw := range b.Records {
 				var k, stdK keyFields
-				err, stdErr := v1json.Unmarshal(raw, &k), json.Unmarshal(raw, &stdK)
+				err, stdErr := jsondec.Unmarshal(raw, &k), json.Unmarshal(raw, &stdK)
 				if (err == nil) != (stdErr == nil) || err == nil && k != stdK {
 					t.Fatalf("record %s: decoded %+v (%v), encoding/json %+v (%v)", raw, k, err, stdK, stdErr)
 				}
