@@ -134,7 +134,7 @@ blocks, so --vkey does not apply.`,
 // what the store keeps beside the records.
 func verifySource(ctx context.Context, src, tokenFile, vkey string, pin func(ledger.Genesis) error) (verify.Report, error) {
 	var source verify.Source
-	var derived func(context.Context) error
+	run := func() (verify.Report, error) { return verify.Ledger(ctx, source, vkey) }
 	if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
 		var opts []client.Option
 		if tokenFile != "" {
@@ -161,7 +161,9 @@ func verifySource(ctx context.Context, src, tokenFile, vkey string, pin func(led
 		if vkey == "" {
 			vkey = raw.VerifierKey()
 		}
-		source, derived = raw, raw.CheckDerived
+		// A directory's query index and kept rulebook state are checked
+		// against the proven records too: a query serves what they say.
+		source, run = raw, func() (verify.Report, error) { return raw.Verify(ctx, vkey) }
 	}
 	if pin != nil {
 		g, err := source.Genesis(ctx)
@@ -172,23 +174,5 @@ func verifySource(ctx context.Context, src, tokenFile, vkey string, pin func(led
 			return verify.Report{}, err
 		}
 	}
-	if derived == nil {
-		return verify.Ledger(ctx, source, vkey)
-	}
-	// A directory's query index and kept rulebook state are checked
-	// against the proven records too: a query serves what they say. Both
-	// read the file at once (each its own read transaction), the check of
-	// the derived state on a core of its own beside the verifier's
-	// decoders; a fault the verifier finds is the one reported.
-	dctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	derr := make(chan error, 1)
-	go func() { derr <- derived(dctx) }()
-	rep, err := verify.Ledger(ctx, source, vkey)
-	if err != nil {
-		cancel()
-		<-derr
-		return rep, err
-	}
-	return rep, <-derr
+	return run()
 }

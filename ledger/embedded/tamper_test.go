@@ -231,6 +231,10 @@ func TestDerivedTamper(t *testing.T) {
 			if !errors.As(err, &p) || !strings.Contains(err.Error(), string(tc.bucket)+" bucket") {
 				t.Fatalf("CheckDerived: got %v, want a problem naming the %s bucket", err, tc.bucket)
 			}
+			// Verify, the verifier and this check at once, reports the same.
+			if _, verr := raw.Verify(context.Background(), raw.VerifierKey()); verr == nil || verr.Error() != err.Error() {
+				t.Fatalf("Verify: got %v, CheckDerived %v", verr, err)
+			}
 		})
 	}
 	dir := buildLedger(t)
@@ -241,5 +245,8 @@ func TestDerivedTamper(t *testing.T) {
 	defer raw.Close()
 	if err := raw.CheckDerived(context.Background()); err != nil {
 		t.Fatalf("pristine ledger: %v", err)
+	}
+	if rep, err := raw.Verify(context.Background(), raw.VerifierKey()); err != nil || rep.Records == 0 {
+		t.Fatalf("pristine ledger: Verify %+v, %v", rep, err)
 	}
 }
