@@ -160,9 +160,10 @@ func seekAll(tx *bolt.Tx) error {
 func checkPages(tx *bolt.Tx) error {
 	var errs []error
 	for err := range tx.Check() {
-		errs = append(errs, err)
-		if len(errs) == 5 {
-			break
+		// Read to the end: bbolt's checker sends on an unbuffered channel
+		// and would block for ever on the sixth error.
+		if len(errs) < 5 {
+			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
