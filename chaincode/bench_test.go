@@ -20,21 +20,19 @@ func BenchmarkAppend(b *testing.B) {
 	var txs []map[string][]byte
 	add := func(bs []*ledger.Batch) {
 		for k := 0; k < len(bs); k += 2 {
-			var p []byte
-			p = append(p, '[')
-			for i, bt := range bs[k:min(len(bs), k+2)] {
+			var ws []*wire.Written
+			for _, bt := range bs[k:min(len(bs), k+2)] {
 				canon, err := bt.Canonical()
 				if err != nil {
 					b.Fatal(err)
 				}
-				if i > 0 {
-					p = append(p, ',')
-				}
-				if p, err = wire.AppendWritten(p, wire.NewWritten(bt, canon)); err != nil {
-					b.Fatal(err)
-				}
+				ws = append(ws, wire.NewWritten(bt, canon))
 			}
-			z, err := wire.Deflate(append(p, ']'))
+			p, err := wire.EncodeWritten(ws)
+			if err != nil {
+				b.Fatal(err)
+			}
+			z, err := wire.Deflate(p)
 			if err != nil {
 				b.Fatal(err)
 			}

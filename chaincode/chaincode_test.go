@@ -680,7 +680,7 @@ func FuzzAppendArg(f *testing.F) {
 		}
 		for i, raw := range std {
 			b, derr := ledger.DecodeBatch(raw)
-			if i < len(bs) && (derr != nil || b.Root != bs[i].Root || !slices.EqualFunc(b.Records, bs[i].Records, func(x, y ledger.Record) bool { return cmp.Equal(x, y) })) {
+			if i < len(bs) && (derr != nil || b.Root != bs[i].Root || !cmp.Equal(b.Records, bs[i].Records)) {
 				t.Fatalf("batch %d decoded differently from encoding/json's split (%v)", i, derr)
 			}
 			if err == nil && derr != nil {

@@ -134,7 +134,7 @@ blocks, so --vkey does not apply.`,
 // what the store keeps beside the records.
 func verifySource(ctx context.Context, src, tokenFile, vkey string, pin func(ledger.Genesis) error) (verify.Report, error) {
 	var source verify.Source
-	run := func() (verify.Report, error) { return verify.Ledger(ctx, source, vkey) }
+	var raw *embedded.Raw // a directory
 	if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
 		var opts []client.Option
 		if tokenFile != "" {
@@ -153,17 +153,15 @@ func verifySource(ctx context.Context, src, tokenFile, vkey string, pin func(led
 		}
 		source = c
 	} else {
-		raw, err := embedded.OpenRaw(src)
-		if err != nil {
+		var err error
+		if raw, err = embedded.OpenRaw(src); err != nil {
 			return verify.Report{}, err
 		}
 		defer raw.Close()
 		if vkey == "" {
 			vkey = raw.VerifierKey()
 		}
-		// A directory's query index and kept rulebook state are checked
-		// against the proven records too: a query serves what they say.
-		source, run = raw, func() (verify.Report, error) { return raw.Verify(ctx, vkey) }
+		source = raw
 	}
 	if pin != nil {
 		g, err := source.Genesis(ctx)
@@ -174,5 +172,10 @@ func verifySource(ctx context.Context, src, tokenFile, vkey string, pin func(led
 			return verify.Report{}, err
 		}
 	}
-	return run()
+	if raw != nil {
+		// A directory's query index and kept rulebook state are checked
+		// against the proven records too: a query serves what they say.
+		return raw.Verify(ctx, vkey)
+	}
+	return verify.Ledger(ctx, source, vkey)
 }

@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -399,8 +399,8 @@ func FuzzEventDecodeMatchesEncodingJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		var ws, std []*wire.Written
 		err, stdErr := jsondec.Unmarshal(payload, &ws), json.Unmarshal(payload, &std)
-		if (err == nil) != (stdErr == nil) || err == nil && !reflect.DeepEqual(ws, std) {
-			t.Fatalf("batches: decoded %v, encoding/json %v", err, stdErr)
+		if (err == nil) != (stdErr == nil) || err == nil && !cmp.Equal(ws, std) {
+			t.Fatalf("batches: decoded %v, encoding/json %v\n%s", err, stdErr, cmp.Diff(std, ws))
 		}
 		for _, b := range std {
 			if b == nil {
