@@ -2,6 +2,7 @@ package rulebook
 
 import (
 	"maps"
+	"math"
 	"slices"
 
 	"github.com/tdsc/tdsc/identity"
@@ -17,30 +18,36 @@ type Mem struct {
 	rules        *policy.SpaceRules
 	datasets     map[string]*Dataset
 	agreements   map[string]*Agreement
-	transfers    map[string]*Transfer
-	objections   map[string]*Objection
-	seen         map[string]struct{}
+	// transfers are most of a transfer-heavy ledger's state (one for every
+	// two records): each is held as a memTransfer, its strings in names.
+	transfers  idMap[memTransfer]
+	names      names
+	objections map[string]*Objection
+	// seen are the record ids used.
+	seen idMap[struct{}]
 	// keys is the key index: thumbprint to participant id. In an overlay
 	// a freed key stays as "" so that it hides the base's entry.
 	keys    map[string]string
 	overlay bool
 }
 
-func newMem() *Mem {
+func newMem(overlay bool) *Mem {
 	return &Mem{
 		participants: map[string]*identity.Participant{},
 		datasets:     map[string]*Dataset{},
 		agreements:   map[string]*Agreement{},
-		transfers:    map[string]*Transfer{},
+		transfers:    newIDMap[memTransfer](!overlay),
+		names:        names{index: map[string]uint32{}},
 		objections:   map[string]*Objection{},
-		seen:         map[string]struct{}{},
+		seen:         newIDMap[struct{}](!overlay),
 		keys:         map[string]string{},
+		overlay:      overlay,
 	}
 }
 
 // NewMem is the state at genesis: only the authority is registered.
 func NewMem(g ledger.Genesis) *Mem {
-	m := newMem()
+	m := newMem(false)
 	a := g.Authority
 	m.participants[a.ID] = &a
 	return m
@@ -50,9 +57,9 @@ func (m *Mem) Participant(id string) (*identity.Participant, error) { return m.p
 func (m *Mem) Rules() (*policy.SpaceRules, error)                   { return m.rules, nil }
 func (m *Mem) Dataset(id string) (*Dataset, error)                  { return m.datasets[id], nil }
 func (m *Mem) Agreement(id string) (*Agreement, error)              { return m.agreements[id], nil }
-func (m *Mem) Transfer(id string) (*Transfer, error)                { return m.transfers[id], nil }
+func (m *Mem) Transfer(id string) (*Transfer, error)                { return m.transfer(id), nil }
 func (m *Mem) Objection(id string) (*Objection, error)              { return m.objections[id], nil }
-func (m *Mem) Seen(id string) (bool, error)                         { _, ok := m.seen[id]; return ok, nil }
+func (m *Mem) Seen(id string) (bool, error)                         { _, ok := m.seen.get(id); return ok, nil }
 func (m *Mem) KeyHolder(thumbprint string) (string, error)          { return m.keys[thumbprint], nil }
 
 // Put applies changes. Objects are stored as given; callers must not mutate them after.
@@ -68,11 +75,11 @@ func (m *Mem) Put(changes ...Change) {
 		case c.Agreement != nil:
 			m.agreements[c.Agreement.ID] = c.Agreement
 		case c.Transfer != nil:
-			m.transfers[c.Transfer.ID] = c.Transfer
+			m.putTransfer(c.Transfer)
 		case c.Objection != nil:
 			m.objections[c.Objection.ID] = c.Objection
 		case c.Seen != "":
-			m.seen[c.Seen] = struct{}{}
+			m.seen.put(c.Seen, struct{}{})
 		case c.Key != nil:
 			if c.Key.Participant == "" && !m.overlay {
 				delete(m.keys, c.Key.Thumbprint)
@@ -83,13 +90,61 @@ func (m *Mem) Put(changes ...Change) {
 	}
 }
 
+// memTransfer is a Transfer in a Mem: its agreement and parties as indexes
+// into the Mem's names (a space has few parties, and an agreement covers
+// many transfers), its flags as in EncodeTransfer; its id is its key. It
+// takes 16 bytes beside the id where a *Transfer took a pointer, 80 bytes
+// and an allocation for each string.
+type memTransfer struct {
+	agreement, provider, consumer uint32
+	flags                         byte
+}
+
+// names interns the strings of a Mem's transfers.
+type names struct {
+	index map[string]uint32
+	list  []string
+}
+
+func (n *names) of(s string) uint32 {
+	if i, ok := n.index[s]; ok {
+		return i
+	}
+	if len(n.list) == math.MaxUint32 {
+		// 2^32 distinct agreements and parties would take hundreds of
+		// gigabytes of agreements before they came here.
+		panic("rulebook: more than 2^32 distinct names in a state held in memory")
+	}
+	i := uint32(len(n.list))
+	n.list = append(n.list, s)
+	n.index[s] = i
+	return i
+}
+
+func (m *Mem) putTransfer(t *Transfer) {
+	m.transfers.put(t.ID, memTransfer{agreement: m.names.of(t.Agreement), provider: m.names.of(t.Provider),
+		consumer: m.names.of(t.Consumer), flags: transferFlags(t)})
+}
+
+// transfer is transfer id as stored, or nil.
+func (m *Mem) transfer(id string) *Transfer {
+	mt, ok := m.transfers.get(id)
+	if !ok {
+		return nil
+	}
+	t := &Transfer{ID: id, Agreement: m.names.list[mt.agreement], Provider: m.names.list[mt.provider],
+		Consumer: m.names.list[mt.consumer]}
+	setTransferFlags(t, mt.flags)
+	return t
+}
+
 // Contents returns the changes that rebuild m over an empty state: every
 // object it holds, each kind in id order (participants, rules, datasets,
 // agreements, transfers, objections, keys, then seen record ids). A backend
 // that keeps state elsewhere writes them to move a replayed state there.
 func (m *Mem) Contents() []Change {
-	n := len(m.participants) + len(m.datasets) + len(m.agreements) + len(m.transfers) +
-		len(m.objections) + len(m.keys) + len(m.seen) + 1
+	n := len(m.participants) + len(m.datasets) + len(m.agreements) + m.transfers.len() +
+		len(m.objections) + len(m.keys) + m.seen.len() + 1
 	ch := make([]Change, 0, n)
 	for _, id := range slices.Sorted(maps.Keys(m.participants)) {
 		ch = append(ch, Change{Participant: m.participants[id]})
@@ -103,8 +158,8 @@ func (m *Mem) Contents() []Change {
 	for _, id := range slices.Sorted(maps.Keys(m.agreements)) {
 		ch = append(ch, Change{Agreement: m.agreements[id]})
 	}
-	for _, id := range slices.Sorted(maps.Keys(m.transfers)) {
-		ch = append(ch, Change{Transfer: m.transfers[id]})
+	for _, id := range m.transfers.sorted() {
+		ch = append(ch, Change{Transfer: m.transfer(id)})
 	}
 	for _, id := range slices.Sorted(maps.Keys(m.objections)) {
 		ch = append(ch, Change{Objection: m.objections[id]})
@@ -112,7 +167,7 @@ func (m *Mem) Contents() []Change {
 	for _, tp := range slices.Sorted(maps.Keys(m.keys)) {
 		ch = append(ch, Change{Key: &KeyEntry{Thumbprint: tp, Participant: m.keys[tp]}})
 	}
-	for _, id := range slices.Sorted(maps.Keys(m.seen)) {
+	for _, id := range m.seen.sorted() {
 		ch = append(ch, Change{Seen: id})
 	}
 	return ch
@@ -129,8 +184,7 @@ type Overlay struct {
 
 // NewOverlay starts an empty overlay over base.
 func NewOverlay(base State) *Overlay {
-	m := newMem()
-	m.overlay = true
+	m := newMem(true)
 	return &Overlay{base: base, mem: m}
 }
 
@@ -168,7 +222,7 @@ func (o *Overlay) Agreement(id string) (*Agreement, error) {
 	return o.base.Agreement(id)
 }
 func (o *Overlay) Transfer(id string) (*Transfer, error) {
-	if t := o.mem.transfers[id]; t != nil {
+	if t := o.mem.transfer(id); t != nil {
 		return t, nil
 	}
 	return o.base.Transfer(id)
@@ -180,7 +234,7 @@ func (o *Overlay) Objection(id string) (*Objection, error) {
 	return o.base.Objection(id)
 }
 func (o *Overlay) Seen(id string) (bool, error) {
-	if _, ok := o.mem.seen[id]; ok {
+	if _, ok := o.mem.seen.get(id); ok {
 		return true, nil
 	}
 	return o.base.Seen(id)

@@ -37,16 +37,7 @@ func EncodeKeyedTransfer(t *Transfer) []byte { return encodeTransfer(t, false) }
 func DecodeKeyedTransfer(id string, v []byte) (*Transfer, error) { return decodeTransfer(v, &id) }
 
 func encodeTransfer(t *Transfer, withID bool) []byte {
-	var flags byte
-	if t.Completed {
-		flags |= transferCompleted
-	}
-	if t.CompletedByProvider {
-		flags |= transferByProvider
-	}
-	if t.CompletedByConsumer {
-		flags |= transferByConsumer
-	}
+	flags := transferFlags(t)
 	fields := []string{t.Agreement, t.Provider, t.Consumer}
 	if withID {
 		fields = []string{t.ID, t.Agreement, t.Provider, t.Consumer}
@@ -60,6 +51,28 @@ func encodeTransfer(t *Transfer, withID bool) []byte {
 	return out
 }
 
+// transferFlags are t's completion flags in a byte.
+func transferFlags(t *Transfer) byte {
+	var flags byte
+	if t.Completed {
+		flags |= transferCompleted
+	}
+	if t.CompletedByProvider {
+		flags |= transferByProvider
+	}
+	if t.CompletedByConsumer {
+		flags |= transferByConsumer
+	}
+	return flags
+}
+
+// setTransferFlags sets t's completion flags from transferFlags' byte.
+func setTransferFlags(t *Transfer, flags byte) {
+	t.Completed = flags&transferCompleted != 0
+	t.CompletedByProvider = flags&transferByProvider != 0
+	t.CompletedByConsumer = flags&transferByConsumer != 0
+}
+
 // decodeTransfer reads the form with the id in v (id nil) or without it.
 func decodeTransfer(v []byte, id *string) (*Transfer, error) {
 	if len(v) < 2 || v[0] != transferV1 {
@@ -69,8 +82,8 @@ func decodeTransfer(v []byte, id *string) (*Transfer, error) {
 	if flags&^transferKnownFlags != 0 {
 		return nil, fmt.Errorf("unknown flags %#x", flags)
 	}
-	t := &Transfer{Completed: flags&transferCompleted != 0,
-		CompletedByProvider: flags&transferByProvider != 0, CompletedByConsumer: flags&transferByConsumer != 0}
+	t := &Transfer{}
+	setTransferFlags(t, flags)
 	fields := []*string{&t.ID, &t.Agreement, &t.Provider, &t.Consumer}
 	if id != nil {
 		t.ID, fields = *id, fields[1:]

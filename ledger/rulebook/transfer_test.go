@@ -9,8 +9,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// TestTransferFields: the binary form carries every field of
-// Transfer; a field added there must be added to it (and this list).
+// TestTransferFields: the binary form and a Mem's memTransfer carry every
+// field of Transfer; a field added there must be added to them (and this
+// list).
 func TestTransferFields(t *testing.T) {
 	var got []string
 	for f := range reflect.TypeFor[Transfer]().Fields() {
@@ -18,7 +19,7 @@ func TestTransferFields(t *testing.T) {
 	}
 	want := []string{"ID", "Agreement", "Provider", "Consumer", "Completed", "CompletedByProvider", "CompletedByConsumer"}
 	if !slices.Equal(got, want) {
-		t.Fatalf("Transfer has fields %v; the binary form (rulebook/transfer.go) carries %v", got, want)
+		t.Fatalf("Transfer has fields %v; the binary form (rulebook/transfer.go) and memTransfer (mem.go) carry %v", got, want)
 	}
 }
 
