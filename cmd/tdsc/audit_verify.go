@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tdsc/tdsc/identity/authority"
+	"github.com/tdsc/tdsc/internal/gctune"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/client"
 	"github.com/tdsc/tdsc/ledger/embedded"
@@ -48,7 +48,13 @@ With --ledger fabric[:PROFILE] the channel's blocks are read once, as
 endorsements, then the same checks over the batches the space's chaincode
 committed, each checked as its block is read and not kept (memory holds the
 rulebook's state, not the ledger); the tree heads are computed from the
-blocks, so --vkey does not apply.`,
+blocks, so --vkey does not apply.
+
+The rulebook's state is built in memory. Unless GOGC is set, the collector
+runs at 400 % heap growth (fewer collections, more memory held as garbage),
+and unless GOMEMLIMIT is set or AUTOMEMLIMIT=off, the heap is held softly
+under 90 % of the container's memory limit or, with none, half of the
+machine's memory (AUTOMEMLIMIT=R scales those by R).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			var vkey string
@@ -74,10 +80,10 @@ blocks, so --vkey does not apply.`,
 					return nil
 				}
 			}
-			if os.Getenv("GOGC") == "" {
-				// Verification builds the rulebook's state in memory: trade
-				// memory for fewer collections.
-				debug.SetGCPercent(400)
+			// Verification builds the rulebook's state in memory: trade
+			// memory for fewer collections, within a limit.
+			if _, err := gctune.ForHeavyHeap(); err != nil {
+				return err
 			}
 			start := time.Now()
 			var rep verify.Report

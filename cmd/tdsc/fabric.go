@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tdsc/tdsc/internal/gctune"
 	"github.com/tdsc/tdsc/ledger/fabric"
 )
 
@@ -61,10 +62,14 @@ every batch signature under the writer's key as registered at that point,
 the rulebook replayed from genesis, and the tree rebuilt from the records
 against the tree head after every transaction. One reading: each batch is
 checked as its block is read and not kept, so memory holds the rulebook's
-state, not the ledger.
+state, not the ledger. The collector runs as for 'tdsc audit verify' (see
+its help).
 Exits non-zero naming the block, batch or record where it breaks.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if _, err := gctune.ForHeavyHeap(); err != nil {
+				return err
+			}
 			_, ch, chaincode, err := openFabricChannel(profile, chaincode, org)
 			if err != nil {
 				return err

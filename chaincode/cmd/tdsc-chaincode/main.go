@@ -11,7 +11,10 @@
 // instead of Go's 100 %: an Append allocates its batches' decoded records and
 // encodings and drops them all when it returns, so the live heap stays a few
 // megabytes while collections at the default took about a fifth of the
-// service's CPU, which the peers on the same machine need.
+// service's CPU, which the peers on the same machine need. Unless GOMEMLIMIT
+// is set (or AUTOMEMLIMIT=off), the heap is held softly under 90 % of the
+// container's memory limit or half of the machine's memory
+// (internal/gctune), so the headroom never costs a container its memory.
 package main
 
 import (
@@ -20,19 +23,20 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"os"
-	"runtime/debug"
 
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 
 	"github.com/tdsc/tdsc/chaincode"
+	"github.com/tdsc/tdsc/internal/gctune"
 )
 
 func main() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if _, err := gctune.ForHeavyHeap(); err != nil {
+		log.Error("tdsc-chaincode", "err", err)
+		os.Exit(1)
+	}
 	if err := run(log); err != nil {
 		log.Error("tdsc-chaincode", "err", err)
 		os.Exit(1)
