@@ -39,7 +39,7 @@ func (r *Raw) CheckDerived(ctx context.Context) error {
 	if err := r.checkMeta(); err != nil {
 		return err
 	}
-	if err := r.checkState(ctx); err != nil {
+	if err := r.checkState(ctx, nil); err != nil {
 		return err
 	}
 	return r.checkPages()
@@ -50,19 +50,23 @@ func (r *Raw) CheckDerived(ctx context.Context) error {
 // beside the verifier (on a core its decoders leave), and bbolt's page
 // check runs once both are done — it loads the read-only file's freelist
 // lazily, which bbolt does not guard against transactions closing at the
-// same time. The problems are reported in the order the two calls would
-// report them: the verifier's first.
+// same time. The kept rulebook state is compared with the state the
+// verifier's replay built, not replayed a second time. The problems are
+// reported in the order the two calls would report them: the verifier's
+// first.
 func (r *Raw) Verify(ctx context.Context, vkey string) (verify.Report, error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	replayed := make(chan *rulebook.Mem, 1)
 	state := make(chan error, 1)
-	go func() { state <- r.checkState(sctx) }()
-	rep, err := verify.Ledger(ctx, r, vkey)
+	go func() { state <- r.checkState(sctx, replayed) }()
+	rep, mem, err := verify.LedgerState(ctx, r, vkey)
 	if err != nil {
 		cancel()
 		<-state
 		return rep, err
 	}
+	replayed <- mem
 	if err := r.checkMeta(); err != nil {
 		<-state
 		return rep, err
@@ -74,13 +78,33 @@ func (r *Raw) Verify(ctx context.Context, vkey string) (verify.Report, error) {
 }
 
 // checkState checks the buckets against the records and seeks every key.
-func (r *Raw) checkState(ctx context.Context) error {
+// The kept rulebook state is compared with the state replayed sends (the
+// verifier's, once it has verified every record) or, with replayed nil,
+// with a replay of its own.
+func (r *Raw) checkState(ctx context.Context, replayed <-chan *rulebook.Mem) error {
 	return r.guard(func() error {
 		return r.db.View(func(tx *bolt.Tx) error {
 			// Every bucket first, on a guarded goroutine: bbolt's page
 			// check (checkPages, after this) runs on a goroutine of its
 			// own, where a fault on a damaged page could not be recovered.
-			if err := checkDerived(ctx, tx, r.g); err != nil {
+			size, err := checkDerived(ctx, tx, r.g)
+			if err != nil {
+				return err
+			}
+			var mem *rulebook.Mem
+			if replayed == nil {
+				mem = rulebook.NewMem(r.g)
+				if err := replay(ctx, tx, r.g, mem); err != nil {
+					return &verify.Problem{What: "rulebook replay: " + err.Error()}
+				}
+			} else {
+				select {
+				case mem = <-replayed:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			if err := checkKept(tx, r.g, mem, size); err != nil {
 				return err
 			}
 			return seekAll(tx)
@@ -186,11 +210,13 @@ func printable(k []byte) string {
 	return fmt.Sprintf("%q", k)
 }
 
-func checkDerived(ctx context.Context, tx *bolt.Tx, g ledger.Genesis) error {
+// checkDerived checks the buckets derived from the records, the meta keys
+// but the state's, and returns the ledger's size.
+func checkDerived(ctx context.Context, tx *bolt.Tx, g ledger.Genesis) (uint64, error) {
 	ids, idx, roots, tree, batches := tx.Bucket(bIDs), tx.Bucket(bIndex), tx.Bucket(bRoots), tx.Bucket(bTree), tx.Bucket(bBatches)
 	for _, b := range [][]byte{bIDs, bIndex, bRoots, bTree, bBatches, bRecords} {
 		if tx.Bucket(b) == nil {
-			return &verify.Problem{What: fmt.Sprintf("%s bucket missing", b)}
+			return 0, &verify.Problem{What: fmt.Sprintf("%s bucket missing", b)}
 		}
 	}
 	var nIDs, nIdx, nNodes, nBatches, size uint64
@@ -263,7 +289,7 @@ func checkDerived(ctx context.Context, tx *bolt.Tx, g ledger.Genesis) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// Every expected key is present with the right value; equal counts mean
 	// no key is there that the records do not make (a flipped key byte makes
@@ -274,7 +300,7 @@ func checkDerived(ctx context.Context, tx *bolt.Tx, g ledger.Genesis) error {
 		n    uint64
 	}{{ids, bIDs, nIDs}, {idx, bIndex, nIdx}, {tree, bTree, nNodes}, {batches, bBatches, nBatches}, {roots, bRoots, nBatches}, {tx.Bucket(bRecords), bRecords, size}} {
 		if err := extraKeys(c.b, c.name, c.n, nil); err != nil {
-			return err
+			return 0, err
 		}
 	}
 
@@ -283,19 +309,21 @@ func checkDerived(ctx context.Context, tx *bolt.Tx, g ledger.Genesis) error {
 	meta := tx.Bucket(bMeta)
 	gj, _ := json.Marshal(g)
 	if got := meta.Get([]byte("genesis")); !bytes.Equal(got, gj) {
-		return derivedProblem(bMeta, []byte("genesis"), 0, "stored genesis bytes differ from the genesis they decode to")
+		return 0, derivedProblem(bMeta, []byte("genesis"), 0, "stored genesis bytes differ from the genesis they decode to")
 	}
 	for _, k := range [][]byte{[]byte("size"), kState} {
 		if got := meta.Get(k); !bytes.Equal(got, boltkey.Uint64(size)) {
-			return derivedProblem(bMeta, k, size, fmt.Sprintf("says %d (%x), the ledger holds %d records", boltkey.ToUint64(got), got, size))
+			return 0, derivedProblem(bMeta, k, size, fmt.Sprintf("says %d (%x), the ledger holds %d records", boltkey.ToUint64(got), got, size))
 		}
 	}
+	return size, nil
+}
 
-	// The rulebook state, rebuilt from the records.
-	mem := rulebook.NewMem(g)
-	if err := replay(ctx, tx, g, mem); err != nil {
-		return &verify.Problem{What: "rulebook replay: " + err.Error()}
-	}
+// checkKept checks the kept rulebook state (the state.* buckets and the
+// meta keys) against mem, the state the records of a ledger of size
+// records make, and that no bucket is there that the store does not make.
+func checkKept(tx *bolt.Tx, g ledger.Genesis, mem *rulebook.Mem, size uint64) error {
+	gj, _ := json.Marshal(g)
 	want := map[string]map[string][]byte{}
 	for _, b := range stateBuckets {
 		want[string(b)] = map[string][]byte{}

@@ -202,6 +202,12 @@ func TestDerivedTamper(t *testing.T) {
 		{"state dataset", bDatasets, func(b *bolt.Bucket) error {
 			return b.Put([]byte("ds-1"), bytes.Replace(b.Get([]byte("ds-1")), []byte("general"), []byte("genera1"), 1))
 		}},
+		{"state transfer", bTransfers, func(b *bolt.Bucket) error {
+			// Marked completed by its consumer, which it was not.
+			v := append([]byte(nil), b.Get([]byte("t-2"))...)
+			v[1] |= 0x05
+			return b.Put([]byte("t-2"), v)
+		}},
 		{"ids", bIDs, func(b *bolt.Bucket) error {
 			var k []byte
 			_ = b.ForEach(func(kk, _ []byte) error { k = append([]byte(nil), kk...); return errors.New("stop") })

@@ -69,29 +69,42 @@ func (p *Problem) Unwrap() error { return ErrCorrupt }
 
 // Ledger verifies the whole ledger in src against the checkpoint key vkey.
 func Ledger(ctx context.Context, src Source, vkey string) (Report, error) {
+	rep, _, err := LedgerState(ctx, src, vkey)
+	return rep, err
+}
+
+// LedgerState is Ledger that also returns the rulebook's state the replay
+// built from the verified records (nil with an error): a reader that keeps
+// such a state of its own (the embedded store) compares it with this one
+// instead of replaying the records again.
+func LedgerState(ctx context.Context, src Source, vkey string) (Report, *rulebook.Mem, error) {
 	g, err := src.Genesis(ctx)
 	if err != nil {
-		return Report{}, err
+		return Report{}, nil, err
 	}
 	v, err := New(ctx, g, vkey)
 	if err != nil {
-		return Report{}, err
+		return Report{}, nil, err
 	}
 	// The checkpoints first: each is checked when the tree reaches its size.
 	if err := src.Checkpoints(ctx, func(size uint64, n []byte) error {
 		return v.Checkpoint(size, append([]byte(nil), n...))
 	}); err != nil {
 		v.Close()
-		return Report{}, err
+		return Report{}, nil, err
 	}
 	if err := src.Batches(ctx, 0, func(sb *ledger.StoredBatch) error { return v.Batch(copyBatch(sb)) }); err != nil {
 		// The first problem in what was read, if the walk stopped for it.
 		if perr := v.Abort(); perr != nil {
-			return Report{}, perr
+			return Report{}, nil, perr
 		}
-		return Report{}, err
+		return Report{}, nil, err
 	}
-	return v.Close()
+	rep, err := v.Close()
+	if err != nil {
+		return rep, nil, err
+	}
+	return rep, v.mem, nil
 }
 
 // Verifier checks a ledger given to it in order, as it is read: each batch
