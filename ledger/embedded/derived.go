@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/transparency-dev/merkle/compact"
 	bolt "go.etcd.io/bbolt"
@@ -21,6 +23,7 @@ import (
 	"github.com/tdsc/tdsc/ledger/internal/boltkey"
 	"github.com/tdsc/tdsc/ledger/rulebook"
 	"github.com/tdsc/tdsc/ledger/verify"
+	"github.com/tdsc/tdsc/policy"
 )
 
 // CheckDerived checks everything the store keeps beside the proven records
@@ -39,7 +42,7 @@ func (r *Raw) CheckDerived(ctx context.Context) error {
 	if err := r.checkMeta(); err != nil {
 		return err
 	}
-	if err := r.checkState(ctx, nil); err != nil {
+	if err := r.checkState(ctx, nil, nil); err != nil {
 		return err
 	}
 	return r.checkPages()
@@ -47,41 +50,57 @@ func (r *Raw) CheckDerived(ctx context.Context) error {
 
 // Verify is verify.Ledger over the directory, then CheckDerived, in less
 // time: the derived state is checked in a read transaction of its own
-// beside the verifier (on a core its decoders leave), and bbolt's page
-// check runs once both are done — it loads the read-only file's freelist
-// lazily, which bbolt does not guard against transactions closing at the
-// same time. The kept rulebook state is compared with the state the
-// verifier's replay built, not replayed a second time. The problems are
-// reported in the order the two calls would report them: the verifier's
-// first.
+// beside the verifier (on a core its decoders leave), and the kept rulebook
+// state is compared with the state the verifier's replay built, not
+// replayed a second time. bbolt's page check starts once the guarded walk
+// has read every key (so that a damaged page faults there, where it can be
+// reported, and not on the checker's goroutine), on a handle of the file of
+// its own: it loads a read-only file's freelist lazily, which bbolt does not
+// guard against the transactions of the same handle closing at the same
+// time. The problems are reported in the order the two calls would report
+// them: the verifier's first.
 func (r *Raw) Verify(ctx context.Context, vkey string) (verify.Report, error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	replayed := make(chan *rulebook.Mem, 1)
-	state := make(chan error, 1)
-	go func() { state <- r.checkState(sctx, replayed) }()
+	state, pages := make(chan error, 1), make(chan error, 1)
+	pagesChecked := false // set before state is sent, read after
+	go func() {
+		state <- r.checkState(sctx, replayed, func() {
+			pagesChecked = true
+			go func() { pages <- r.checkPagesApart() }()
+		})
+	}()
+	// finish waits for the checks still running and returns err.
+	finish := func(err error) error {
+		stateErr := <-state
+		var pagesErr error
+		if pagesChecked {
+			pagesErr = <-pages
+		}
+		return cmp.Or(err, stateErr, pagesErr)
+	}
 	rep, mem, err := verify.LedgerState(ctx, r, vkey)
 	if err != nil {
 		cancel()
 		<-state
+		if pagesChecked {
+			<-pages
+		}
 		return rep, err
 	}
 	replayed <- mem
 	if err := r.checkMeta(); err != nil {
-		<-state
-		return rep, err
+		return rep, finish(err)
 	}
-	if err := <-state; err != nil {
-		return rep, err
-	}
-	return rep, r.checkPages()
+	return rep, finish(nil)
 }
 
-// checkState checks the buckets against the records and seeks every key.
-// The kept rulebook state is compared with the state replayed sends (the
-// verifier's, once it has verified every record) or, with replayed nil,
-// with a replay of its own.
-func (r *Raw) checkState(ctx context.Context, replayed <-chan *rulebook.Mem) error {
+// checkState checks the buckets against the records and seeks every key,
+// then calls seeked (if not nil). The kept rulebook state is compared with
+// the state replayed sends (the verifier's, once it has verified every
+// record) or, with replayed nil, with a replay of its own.
+func (r *Raw) checkState(ctx context.Context, replayed <-chan *rulebook.Mem, seeked func()) error {
 	return r.guard(func() error {
 		return r.db.View(func(tx *bolt.Tx) error {
 			// Every bucket first, on a guarded goroutine: bbolt's page
@@ -90,6 +109,12 @@ func (r *Raw) checkState(ctx context.Context, replayed <-chan *rulebook.Mem) err
 			size, err := checkDerived(ctx, tx, r.g)
 			if err != nil {
 				return err
+			}
+			if err := seekAll(tx); err != nil {
+				return err
+			}
+			if seeked != nil {
+				seeked()
 			}
 			var mem *rulebook.Mem
 			if replayed == nil {
@@ -104,12 +129,19 @@ func (r *Raw) checkState(ctx context.Context, replayed <-chan *rulebook.Mem) err
 					return ctx.Err()
 				}
 			}
-			if err := checkKept(tx, r.g, mem, size); err != nil {
-				return err
-			}
-			return seekAll(tx)
+			return checkKept(tx, r.g, mem, size)
 		})
 	})
+}
+
+// checkPagesApart is checkPages on a read-only handle of the file of its own.
+func (r *Raw) checkPagesApart() error {
+	db, err := bolt.Open(r.db.Path(), 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	if err != nil {
+		return fmt.Errorf("embedded: open %s again for the page check: %w", r.db.Path(), err)
+	}
+	defer db.Close()
+	return r.guard(func() error { return db.View(checkPages) })
 }
 
 // checkPages runs bbolt's consistency check of the file's pages.
@@ -210,6 +242,29 @@ func printable(k []byte) string {
 	return fmt.Sprintf("%q", k)
 }
 
+// indexedFields is the part of a record the derived check reads: its id and
+// the fields the query index holds (indexEntries), with ledger.Record's
+// names and tags (TestIndexedFields). Decoding only these skips the rest
+// of each record (terms, participants, hashes); the verifier decodes every
+// record whole and strictly.
+type indexedFields struct {
+	ID             string                `json:"id"`
+	Kind           ledger.Kind           `json:"kind"`
+	Actor          string                `json:"actor"`
+	Counterparty   string                `json:"counterparty,omitempty"`
+	Dataset        string                `json:"dataset,omitempty"`
+	Classification policy.Classification `json:"classification,omitempty"`
+	Agreement      string                `json:"agreement,omitempty"`
+	Transfer       string                `json:"transfer,omitempty"`
+	FromRegion     string                `json:"fromRegion,omitempty"`
+	ToRegion       string                `json:"toRegion,omitempty"`
+}
+
+func (f *indexedFields) record() *ledger.Record {
+	return &ledger.Record{ID: f.ID, Kind: f.Kind, Actor: f.Actor, Counterparty: f.Counterparty, Dataset: f.Dataset,
+		Classification: f.Classification, Agreement: f.Agreement, Transfer: f.Transfer, FromRegion: f.FromRegion, ToRegion: f.ToRegion}
+}
+
 // checkDerived checks the buckets derived from the records, the meta keys
 // but the state's, and returns the ledger's size.
 func checkDerived(ctx context.Context, tx *bolt.Tx, g ledger.Genesis) (uint64, error) {
@@ -253,15 +308,16 @@ func checkDerived(ctx context.Context, tx *bolt.Tx, g ledger.Genesis) (uint64, e
 		var order []indexEntry
 		for i, raw := range sb.Records {
 			index := first + uint64(i)
-			var rec ledger.Record
-			if err := jsondec.Unmarshal(raw, &rec); err != nil {
+			var f indexedFields
+			if err := jsondec.Unmarshal(raw, &f); err != nil {
 				return &verify.Problem{Index: index, What: "record does not decode: " + err.Error()}
 			}
+			rec := f.record()
 			nIDs++
 			if got := ids.Get([]byte(rec.ID)); !bytes.Equal(got, boltkey.Uint64(index)) {
 				return derivedProblem(bIDs, []byte(rec.ID), index, fmt.Sprintf("maps record %s to index %d (%x), it is at %d", rec.ID, boltkey.ToUint64(got), got, index))
 			}
-			for _, e := range indexEntries(&rec) {
+			for _, e := range indexEntries(rec) {
 				if _, ok := postings[e]; !ok {
 					order = append(order, e)
 				}
