@@ -20,9 +20,12 @@ type Mem struct {
 	agreements   map[string]*Agreement
 	// transfers are most of a transfer-heavy ledger's state (one for every
 	// two records): each is held as a memTransfer, its strings in names.
-	transfers  idMap[memTransfer]
-	names      names
-	objections map[string]*Objection
+	// An overlay, which lives for a batch, holds them as given instead
+	// (batchTransfers): compacting would cost more than it saved.
+	transfers      idMap[memTransfer]
+	names          names
+	batchTransfers map[string]*Transfer
+	objections     map[string]*Objection
 	// seen are the record ids used.
 	seen idMap[struct{}]
 	// keys is the key index: thumbprint to participant id. In an overlay
@@ -32,17 +35,21 @@ type Mem struct {
 }
 
 func newMem(overlay bool) *Mem {
-	return &Mem{
+	m := &Mem{
 		participants: map[string]*identity.Participant{},
 		datasets:     map[string]*Dataset{},
 		agreements:   map[string]*Agreement{},
-		transfers:    newIDMap[memTransfer](!overlay),
-		names:        names{index: map[string]uint32{}},
 		objections:   map[string]*Objection{},
 		seen:         newIDMap[struct{}](!overlay),
 		keys:         map[string]string{},
 		overlay:      overlay,
 	}
+	if overlay {
+		m.batchTransfers = map[string]*Transfer{}
+	} else {
+		m.transfers, m.names = newIDMap[memTransfer](true), names{index: map[string]uint32{}}
+	}
+	return m
 }
 
 // NewMem is the state at genesis: only the authority is registered.
@@ -122,12 +129,19 @@ func (n *names) of(s string) uint32 {
 }
 
 func (m *Mem) putTransfer(t *Transfer) {
+	if m.overlay {
+		m.batchTransfers[t.ID] = t
+		return
+	}
 	m.transfers.put(t.ID, memTransfer{agreement: m.names.of(t.Agreement), provider: m.names.of(t.Provider),
 		consumer: m.names.of(t.Consumer), flags: transferFlags(t)})
 }
 
 // transfer is transfer id as stored, or nil.
 func (m *Mem) transfer(id string) *Transfer {
+	if m.overlay {
+		return m.batchTransfers[id]
+	}
 	mt, ok := m.transfers.get(id)
 	if !ok {
 		return nil
@@ -143,7 +157,7 @@ func (m *Mem) transfer(id string) *Transfer {
 // agreements, transfers, objections, keys, then seen record ids). A backend
 // that keeps state elsewhere writes them to move a replayed state there.
 func (m *Mem) Contents() []Change {
-	n := len(m.participants) + len(m.datasets) + len(m.agreements) + m.transfers.len() +
+	n := len(m.participants) + len(m.datasets) + len(m.agreements) + m.transfers.len() + len(m.batchTransfers) +
 		len(m.objections) + len(m.keys) + m.seen.len() + 1
 	ch := make([]Change, 0, n)
 	for _, id := range slices.Sorted(maps.Keys(m.participants)) {
@@ -158,7 +172,11 @@ func (m *Mem) Contents() []Change {
 	for _, id := range slices.Sorted(maps.Keys(m.agreements)) {
 		ch = append(ch, Change{Agreement: m.agreements[id]})
 	}
-	for _, id := range m.transfers.sorted() {
+	tids := m.transfers.sorted()
+	if m.overlay {
+		tids = slices.Sorted(maps.Keys(m.batchTransfers))
+	}
+	for _, id := range tids {
 		ch = append(ch, Change{Transfer: m.transfer(id)})
 	}
 	for _, id := range slices.Sorted(maps.Keys(m.objections)) {
