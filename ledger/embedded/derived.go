@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"time"
 
 	"github.com/transparency-dev/merkle/compact"
 	bolt "go.etcd.io/bbolt"
@@ -71,7 +70,9 @@ func (r *Raw) Verify(ctx context.Context, vkey string) (verify.Report, error) {
 			go func() { pages <- r.checkPagesApart() }()
 		})
 	}()
-	// finish waits for the checks still running and returns err.
+	// finish waits for the checks still running and returns the first
+	// problem: err (the verifier's or the meta pages'), the state's, the
+	// pages'.
 	finish := func(err error) error {
 		stateErr := <-state
 		var pagesErr error
@@ -83,17 +84,10 @@ func (r *Raw) Verify(ctx context.Context, vkey string) (verify.Report, error) {
 	rep, mem, err := verify.LedgerState(ctx, r, vkey)
 	if err != nil {
 		cancel()
-		<-state
-		if pagesChecked {
-			<-pages
-		}
-		return rep, err
-	}
-	replayed <- mem
-	if err := r.checkMeta(); err != nil {
 		return rep, finish(err)
 	}
-	return rep, finish(nil)
+	replayed <- mem
+	return rep, finish(r.checkMeta())
 }
 
 // checkState checks the buckets against the records and seeks every key,
@@ -136,7 +130,7 @@ func (r *Raw) checkState(ctx context.Context, replayed <-chan *rulebook.Mem, see
 
 // checkPagesApart is checkPages on a read-only handle of the file of its own.
 func (r *Raw) checkPagesApart() error {
-	db, err := bolt.Open(r.db.Path(), 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	db, err := openReadOnly(r.db.Path())
 	if err != nil {
 		return fmt.Errorf("embedded: open %s again for the page check: %w", r.db.Path(), err)
 	}

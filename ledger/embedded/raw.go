@@ -31,7 +31,7 @@ func OpenRaw(dir string) (*Raw, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	db, err := openReadOnly(path)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: open %s read-only: %w", path, err)
 	}
@@ -53,6 +53,12 @@ func OpenRaw(dir string) (*Raw, error) {
 		r.vkey = string(bytes.TrimSpace(vk))
 	}
 	return r, nil
+}
+
+// openReadOnly opens the store file at path read-only (a shared lock: other
+// readers may hold it too), waiting at most 2 s for a writer's lock.
+func openReadOnly(path string) (*bolt.DB, error) {
+	return bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
 }
 
 // Close releases the file.

@@ -39,7 +39,7 @@ func urnUUID(id string) (uuid.UUID, bool) {
 }
 
 func (m *idMap[V]) get(id string) (V, bool) {
-	if u, ok := m.uuid(id); ok {
+	if u, ok := m.compactKey(id); ok {
 		v, ok := m.uuids[u]
 		return v, ok
 	}
@@ -48,15 +48,15 @@ func (m *idMap[V]) get(id string) (V, bool) {
 }
 
 func (m *idMap[V]) put(id string, v V) {
-	if u, ok := m.uuid(id); ok {
+	if u, ok := m.compactKey(id); ok {
 		m.uuids[u] = v
 		return
 	}
 	m.other[id] = v
 }
 
-// uuid is the key id is held under in m.uuids, if it is.
-func (m *idMap[V]) uuid(id string) (uuid.UUID, bool) {
+// compactKey is the key id is held under in m.uuids, if it is.
+func (m *idMap[V]) compactKey(id string) (uuid.UUID, bool) {
 	if !m.compact {
 		return uuid.UUID{}, false
 	}
