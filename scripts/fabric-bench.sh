@@ -7,7 +7,9 @@
 #
 #   scripts/fabric-bench.sh [--rounds N] [--pin] [BASELINE] [bench flags...]
 #       default: --rounds 3, BASELINE e4b79e6 (one transaction in flight, the
-#       tree head in world state), flags --records 50000
+#       tree head in world state), flags --records 50000; BASELINE none runs
+#       only this checkout's two configurations (twice the rounds an hour for
+#       the two/one figure)
 #
 # --pin gives each organisation a core of its own, as organisations on
 # machines of their own have: after a network is up, organisation i's peer
@@ -20,7 +22,9 @@
 # transactions and conflicts, the load average, and the round's ratios: two
 # gateways over one (the "no fall" figure), one gateway over the baseline. The
 # end prints the median, lowest and highest of each, and in how many rounds
-# two gateways did at least as well as one, with the sign test's p.
+# two gateways did at least as well as one, with the sign test's p, and a
+# distribution-free 95 % interval of the median two/one (how far a fall or a
+# gain can be) with the geometric mean.
 #
 # A fresh network for every run: a network keeps every earlier run's blocks,
 # and the ledger service reads the channel from block 0, so a later run on the
@@ -62,10 +66,10 @@ trap 'TDSC_FABRIC_DIR=$NET TDSC_FABRIC_BIN=$work/head-bin "$work/head/scripts/fa
 # editing the working tree while the bench runs changes nothing it measures.
 "$ROOT/scripts/fabric.sh" build >/dev/null
 mkdir -p "$work/base" "$work/base-bin" "$work/head" "$work/head-bin"
-git -C "$ROOT" archive "$BASE" | tar -x -C "$work/base"
+[ "$BASE" = none ] || git -C "$ROOT" archive "$BASE" | tar -x -C "$work/base"
 git -C "$ROOT" ls-files -z --cached --others --exclude-standard | (cd "$ROOT" && tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -x -C "$work/head"
 for b in base-bin head-bin; do cp "$ROOT/.cache/fabric/bin/"{peer,orderer,configtxgen,cryptogen,osnadmin} "$work/$b/"; done
-(cd "$work/base" && go build -o "$work/tdsc-base" ./cmd/tdsc)
+[ "$BASE" = none ] || (cd "$work/base" && go build -o "$work/tdsc-base" ./cmd/tdsc)
 (cd "$work/head" && go build -o "$work/tdsc" ./cmd/tdsc)
 
 # pin NETDIR: bind organisation i's peer and chaincode service to CPU i-1.
@@ -114,12 +118,15 @@ run() {
 	echo "$rps ${txs:-?} ${conf:--} $load"
 }
 
-echo "fabric-bench: $ROUNDS rounds${PIN:+ (organisations pinned to a core each)} of: baseline $BASE (one transaction in flight), this checkout with one gateway, with two at once; ${FLAGS[*]}"
+based="baseline $BASE (one transaction in flight), "
+[ "$BASE" != none ] || based="no baseline, "
+echo "fabric-bench: $ROUNDS rounds${PIN:+ (organisations pinned to a core each)} of: ${based}this checkout with one gateway, with two at once; ${FLAGS[*]}"
 printf '%-6s %-22s %-22s %-22s %-10s %-10s\n' round "baseline rec/s (tx)" "one gateway (tx, confl)" "two gateways (tx, confl)" "two/one" "one/base"
 orders=("base one two" "two one base" "one base two")
+[ "$BASE" != none ] || orders=("one two" "two one")
 for ((r = 1; r <= ROUNDS; r++)); do
-	declare -A got=()
-	for c in ${orders[$(((r - 1) % 3))]}; do
+	declare -A got=([base]="- - - -")
+	for c in ${orders[$(((r - 1) % ${#orders[@]}))]}; do
 		got[$c]=$(run "$c")
 	done
 	read -r b bt _ bl <<<"${got[base]}"
@@ -156,4 +163,20 @@ cut -d' ' -f4 "$work/rounds" | grep -E '^[0-9.]+$' | awk '
 		hi = 0; for (j = k; j <= n; j++) hi += pmf[j]
 		p = 2 * (lo < hi ? lo : hi); if (p > 1) p = 1
 		printf "two/one at or above 1:   %d of %d rounds (two-sided sign test p = %.3f)\n", k + 0, n, p
+	}'
+# How far the fall (or the gain) can be, not only whether there is one: the
+# median of two/one's distribution-free 95 % interval (the order statistics
+# v(j) and v(n-j+1) with the largest j whose binomial coverage is at least
+# 95 %), and the geometric mean of the rounds' two/one.
+cut -d' ' -f4 "$work/rounds" | grep -E '^[0-9.]+$' | sort -g | awk '
+	{ v[++n] = $1; lg += log($1) }
+	END {
+		if (!n) exit
+		for (i = 0; i <= n; i++) { c = (i ? c * (n - i + 1) / i : 1); pmf[i] = c / 2 ^ n }
+		j = 0; below = 0
+		# coverage of [v(j+1), v(n-j)] is 1 - 2 P(X <= j)
+		while (j + 1 <= n - j - 1 && 1 - 2 * (below + pmf[j]) >= 0.95) { below += pmf[j]; j++ }
+		if (j == 0) printf "two/one median, 95 %%:   no interval with %d rounds (6 at least)\n", n
+		else printf "two/one median, 95 %%:   %s to %s (coverage %.3f, %d rounds)\n", v[j], v[n - j + 1], 1 - 2 * below, n
+		printf "two/one geometric mean:  %.3f\n", exp(lg / n)
 	}'
