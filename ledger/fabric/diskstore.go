@@ -72,6 +72,16 @@ type diskStore struct {
 	// keys n/2 moves each while it grows within the update; in order, each
 	// goes after the one before.
 	ids map[string]uint64
+	// The update's tree nodes, written when it ends in their keys' order:
+	// an update appends to every level of the tree at once, and a level's
+	// end is the middle of the bucket (level, index), where each put as
+	// it comes moved the node's later keys.
+	nodes []pendingNode
+}
+
+// pendingNode is a tree node put in the update in progress.
+type pendingNode struct {
+	key, hash []byte
 }
 
 // openDiskStore opens (creating it if absent) the index file at path for
@@ -163,16 +173,31 @@ func (s *diskStore) update(fn func() error) error {
 			tx.Bucket(b).FillPercent = 1
 		}
 		s.wtx = tx
-		s.pending, s.ids = map[string][]uint64{}, map[string]uint64{}
-		defer func() { s.wtx, s.pending, s.ids = nil, nil, nil }()
+		s.pending, s.ids, s.nodes = map[string][]uint64{}, map[string]uint64{}, nil
+		defer func() { s.wtx, s.pending, s.ids, s.nodes = nil, nil, nil, nil }()
 		if err := fn(); err != nil {
 			return err
 		}
 		if err := s.flushIDs(tx); err != nil {
 			return err
 		}
+		if err := s.flushNodes(tx); err != nil {
+			return err
+		}
 		return s.flushPostings(tx)
 	})
+}
+
+// flushNodes writes the update's tree nodes in their keys' order.
+func (s *diskStore) flushNodes(tx *bolt.Tx) error {
+	slices.SortFunc(s.nodes, func(a, b pendingNode) int { return bytes.Compare(a.key, b.key) })
+	tree := tx.Bucket(dTree)
+	for _, n := range s.nodes {
+		if err := tree.Put(n.key, n.hash); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // flushIDs writes the update's record ids in order.
@@ -352,7 +377,13 @@ func (s *diskStore) node(id compact.NodeID) (h []byte, err error) {
 			h = s.leaf(raw)
 			return nil
 		}
-		v := tx.Bucket(dTree).Get(boltkey.Node(id))
+		key := boltkey.Node(id)
+		v := tx.Bucket(dTree).Get(key)
+		for k := len(s.nodes) - 1; v == nil && k >= 0; k-- {
+			if bytes.Equal(s.nodes[k].key, key) { // put in the update in progress
+				v = s.nodes[k].hash
+			}
+		}
 		if v == nil {
 			return fmt.Errorf("fabric: tree node (%d,%d) not built", id.Level, id.Index)
 		}
@@ -496,7 +527,10 @@ func (s *diskStore) putNode(id compact.NodeID, hash []byte) error {
 	if id.Level == 0 {
 		return nil // the record gives it
 	}
-	return s.write(func(tx *bolt.Tx) error { return tx.Bucket(dTree).Put(boltkey.Node(id), hash) })
+	return s.write(func(*bolt.Tx) error {
+		s.nodes = append(s.nodes, pendingNode{boltkey.Node(id), hash})
+		return nil
+	})
 }
 
 func (s *diskStore) putHead(h Head) error {

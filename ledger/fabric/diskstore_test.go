@@ -1,6 +1,7 @@
 package fabric
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
+	"github.com/transparency-dev/merkle/compact"
 )
 
 // TestIndexFileResumes: an index kept in a file, closed and opened again,
@@ -271,6 +273,80 @@ func TestRecordIDAgainInOneUpdate(t *testing.T) {
 		}
 		if i, ok, err := x.st.recordIndex(first.Records[0].ID); err != nil || !ok || i != before.Size {
 			t.Fatalf("record %s: index %d %v %v, want %d", first.Records[0].ID, i, ok, err, before.Size)
+		}
+	})
+}
+
+// TestTreeNodesInOneUpdate: the tree nodes an update puts (a file writes
+// them when the update ends, in their keys' order) are read within it as
+// after it — a proof taken inside the update equals the one taken after —
+// and a refused update leaves none of its nodes in the file.
+func TestTreeNodesInOneUpdate(t *testing.T) {
+	stores(t, func(t *testing.T, disk bool) {
+		s, w := ledgertest.MustWorkload(t, 60, 5, 2)
+		x := emptyIndex(t, disk)
+		raw, err := json.Marshal(&s.Genesis)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := x.update(func() error { return x.setGenesis(raw) }); err != nil {
+			t.Fatal(err)
+		}
+		var inside [][][]byte
+		err = x.update(func() error {
+			if err := x.addTx(2, "tx-setup", committed(t, w.Setup)); err != nil {
+				return err
+			}
+			if err := x.addTx(3, "tx-stream", committed(t, w.Streams[0])); err != nil {
+				return err
+			}
+			for i := range x.size() {
+				p, err := x.inclusion(i, x.size())
+				if err != nil {
+					return fmt.Errorf("inclusion of %d inside the update: %w", i, err)
+				}
+				inside = append(inside, p)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := x.size()
+		for i := range size {
+			p, err := x.inclusion(i, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.EqualFunc(p, inside[i], bytes.Equal) {
+				t.Fatalf("record %d: the proof inside the update differs from the one after it", i)
+			}
+		}
+		if !disk {
+			return
+		}
+		// A refused update: a new batch, then one of its record ids again.
+		first := w.Streams[1][0]
+		again, err := s.Batch(first.Writer, first.Records[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = x.update(func() error {
+			if err := x.addTx(4, "tx-first", committed(t, []*ledger.Batch{first})); err != nil {
+				return err
+			}
+			return x.addTx(4, "tx-again", committed(t, []*ledger.Batch{again}))
+		})
+		if err == nil {
+			t.Fatal("a record id written twice in one update was taken")
+		}
+		// The first node over the refused batch's leaves: built only by it.
+		id := compact.NewNodeID(1, size/2)
+		if h, err := x.st.node(id); err == nil {
+			t.Fatalf("node (1,%d) of the refused update is in the file: %x", size/2, h)
+		}
+		if got := x.size(); got != size {
+			t.Fatalf("after the refused update the tree holds %d records, want %d", got, size)
 		}
 	})
 }
