@@ -252,12 +252,16 @@ type Stats struct {
 	// FromBlock is the block the follower started from at Open: 0, or
 	// after the last block Config.IndexFile held.
 	FromBlock uint64 `json:"fromBlock"`
+	// SentDecoded: transactions whose batches the follower took as this
+	// client decoded them while sending, not from their block's event
+	// (the follower's count, with Config.Follower that ledger's).
+	SentDecoded int64 `json:"sentDecoded"`
 }
 
 // Stats returns the committer's counts so far.
 func (l *Ledger) Stats() Stats {
 	return Stats{Transactions: l.stats.txs.Load(), Conflicts: l.stats.conflicts.Load(), Retries: l.stats.retries.Load(), Rechecks: l.stats.rechecks.Load(),
-		MaxInFlight: l.stats.maxInFlight.Load(), BlocksRead: l.blocksRead.Load(), FromBlock: l.fromBlock}
+		MaxInFlight: l.stats.maxInFlight.Load(), BlocksRead: l.blocksRead.Load(), FromBlock: l.fromBlock, SentDecoded: l.own.taken.Load()}
 }
 
 // commit submits a group as one transaction, dropping batches an endorser
@@ -290,6 +294,7 @@ func (l *Ledger) commit(seq uint64, group []*request) {
 		if err == nil {
 			l.stats.txs.Add(1)
 			l.receipts(group, rs, txID, block)
+			l.own.forget(txID)
 			return
 		}
 		if bad >= 0 && bad < len(group) {
@@ -404,6 +409,14 @@ func (l *Ledger) transact(group []*request) (rs []wire.Accepted, txID string, bl
 		return nil, "", 0, -1, err
 	}
 	txID = proposal.TransactionID()
+	// The follower takes these batches, decoded while the transaction is
+	// endorsed and ordered, when its event is z (see ownTxs).
+	l.own.add(txID, z, arg)
+	defer func() {
+		if err != nil {
+			l.own.forget(txID)
+		}
+	}()
 	t0 := time.Now()
 	tx, err := proposal.EndorseWithContext(ctx)
 	t1 := time.Now()

@@ -26,6 +26,8 @@ type view struct {
 
 	blocksRead atomic.Int64
 	fromBlock  uint64 // next when the view was opened
+
+	own ownTxs // the transactions in flight of the ledgers on this view
 }
 
 // follow reads the channel's blocks from the gateway peer as they commit
@@ -49,7 +51,7 @@ func (l *Ledger) follow() {
 		}
 		events, err := l.ch.network.BlockEvents(ctx, client.WithStartBlock(next))
 		if err == nil {
-			blocks := prepareAhead(ctx, events, l.cfg.Chaincode)
+			blocks := prepareAhead(ctx, events, l.cfg.Chaincode, &l.own)
 			for b := range blocks {
 				var until uint64
 				if b.Header != nil && b.Header.Number+1 < height {
@@ -218,8 +220,8 @@ type preparedTx struct {
 
 // prepareBlock reads b for the follower: the work on a block that needs
 // nothing of the index (hashing its data, reading its transactions,
-// inflating and decoding their batches).
-func prepareBlock(b *common.Block, chaincode string) *prepared {
+// inflating and decoding their batches, or taking those of own).
+func prepareBlock(b *common.Block, chaincode string, own *ownTxs) *prepared {
 	p := &prepared{Block: b}
 	if b.Header == nil || b.Data == nil {
 		return p
@@ -240,7 +242,7 @@ func prepareBlock(b *common.Block, chaincode string) *prepared {
 		tx := preparedTx{i: i, err: err}
 		if err == nil {
 			tx.txID = w.txID
-			tx.d, tx.err = decodeTx(w, false)
+			tx.d, tx.err = decodeTx(w, false, own)
 		}
 		p.txs = append(p.txs, tx)
 		if tx.err != nil {
@@ -268,7 +270,7 @@ const decoders = 4
 // prepareAhead prepares the blocks of in (prepareBlock), decoders at once
 // and up to decodeAhead ahead, and gives them in their order; it ends when
 // in closes or ctx is cancelled.
-func prepareAhead(ctx context.Context, in <-chan *common.Block, chaincode string) <-chan *prepared {
+func prepareAhead(ctx context.Context, in <-chan *common.Block, chaincode string, own *ownTxs) <-chan *prepared {
 	queue := make(chan chan *prepared, decodeAhead)
 	running := make(chan struct{}, decoders)
 	go func() {
@@ -289,7 +291,7 @@ func prepareAhead(ctx context.Context, in <-chan *common.Block, chaincode string
 			}
 			go func() {
 				defer func() { <-running }()
-				c <- prepareBlock(b, chaincode)
+				c <- prepareBlock(b, chaincode, own)
 			}()
 		}
 	}()

@@ -105,7 +105,7 @@ func (x *index) head() Head {
 // everything before it changes anything: a transaction it refuses leaves
 // the index as it was.
 func (x *index) addTx(block uint64, txID string, w *endorsedWrites) error {
-	d, err := decodeTx(w, x.noKeys)
+	d, err := decodeTx(w, x.noKeys, nil)
 	if err != nil {
 		return err
 	}
@@ -116,36 +116,46 @@ func (x *index) addTx(block uint64, txID string, w *endorsedWrites) error {
 // the index checks it against what it holds.
 type decodedTx struct {
 	event   string
-	genesis []byte          // the genesis, if written
-	ws      []*wire.Written // the batches of its event; nil if none
-	marked  map[string]bool // the batch roots its writes mark
-	keys    [][]keyFields   // each batch's records' key fields (nil with noKeys)
+	genesis []byte // the genesis, if written
+	*decodedBatches
+	marked map[string]bool // the batch roots its writes mark
+}
+
+// decodedBatches is the payload of an EventBatches event decoded: its
+// batches, and each batch's records' key fields (nil with noKeys).
+type decodedBatches struct {
+	ws   []*wire.Written
+	keys [][]keyFields
 }
 
 // decodeTx reads what the index needs of a transaction of the chaincode:
 // its event's batches (inflated and decoded) and, unless noKeys, each
 // record's key fields. It reads nothing of the index, so a follower
-// decodes blocks ahead of the one it adds (prepareAhead).
-func decodeTx(w *endorsedWrites, noKeys bool) (*decodedTx, error) {
+// decodes blocks ahead of the one it adds (prepareAhead). own, if not nil,
+// gives the batches of a payload this client sent, decoded while the
+// transaction was endorsed (see ownTxs).
+func decodeTx(w *endorsedWrites, noKeys bool, own *ownTxs) (*decodedTx, error) {
 	d := &decodedTx{event: w.event}
 	for _, kv := range w.writes {
 		if kv.Key == wire.KeyGenesis {
 			d.genesis = kv.Value
 		}
 	}
-	payload := w.payload
-	switch w.event {
-	case wire.EventBatches:
-	case wire.EventBatchesDeflate:
-		var err error
-		if payload, err = wire.Inflate("event "+wire.EventBatchesDeflate, payload); err != nil {
-			return nil, err
-		}
-	default:
+	if w.event != wire.EventBatches && w.event != wire.EventBatchesDeflate {
 		return d, nil
 	}
-	if err := jsondec.Unmarshal(payload, &d.ws); err != nil {
-		return nil, fmt.Errorf("event %s: %w", w.event, err)
+	if d.decodedBatches = own.decoded(w); d.decodedBatches == nil {
+		payload := w.payload
+		if w.event == wire.EventBatchesDeflate {
+			var err error
+			if payload, err = wire.Inflate("event "+wire.EventBatchesDeflate, payload); err != nil {
+				return nil, err
+			}
+		}
+		var err error
+		if d.decodedBatches, err = decodeBatches(w.event, payload, noKeys); err != nil {
+			return nil, err
+		}
 	}
 	d.marked = map[string]bool{}
 	for _, kv := range w.writes {
@@ -153,13 +163,23 @@ func decodeTx(w *endorsedWrites, noKeys bool) (*decodedTx, error) {
 			d.marked[kv.Key[len(wire.KeyBatch):]] = true
 		}
 	}
+	return d, nil
+}
+
+// decodeBatches decodes the (inflated) payload p of an event: its batches,
+// each with records, and unless noKeys each record's key fields.
+func decodeBatches(event string, p []byte, noKeys bool) (*decodedBatches, error) {
+	d := &decodedBatches{}
+	if err := jsondec.Unmarshal(p, &d.ws); err != nil {
+		return nil, fmt.Errorf("event %s: %w", event, err)
+	}
 	if len(d.ws) == 0 {
-		return nil, fmt.Errorf("event %s names no batch", w.event)
+		return nil, fmt.Errorf("event %s names no batch", event)
 	}
 	d.keys = make([][]keyFields, len(d.ws))
 	for n, b := range d.ws {
 		if b == nil || len(b.Records) == 0 {
-			return nil, fmt.Errorf("event %s: batch %d has no records", w.event, n)
+			return nil, fmt.Errorf("event %s: batch %d has no records", event, n)
 		}
 		if noKeys {
 			continue
@@ -177,7 +197,7 @@ func decodeTx(w *endorsedWrites, noKeys bool) (*decodedTx, error) {
 
 // addDecoded adds a decoded transaction (see addTx).
 func (x *index) addDecoded(block uint64, txID string, d *decodedTx) error {
-	if d.ws == nil {
+	if d.decodedBatches == nil {
 		if d.genesis != nil {
 			return x.setGenesis(d.genesis)
 		}

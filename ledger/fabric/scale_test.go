@@ -66,6 +66,12 @@ func TestTwoGatewaysAtOnce(t *testing.T) {
 	if s1.Transactions < 2 || s2.Transactions < 2 || s1.MaxInFlight < 2 && s2.MaxInFlight < 2 {
 		t.Fatalf("stats Org1 %+v, Org2 %+v: want both writing, several transactions in flight", s1, s2)
 	}
+	// Each follower took its own ledger's transactions as sent (none of
+	// the other's: it did not send them) and decoded the rest from the
+	// blocks; the heads and proofs below hold both ways to the audit's.
+	if s1.SentDecoded < 1 || s1.SentDecoded > s1.Transactions || s2.SentDecoded < 1 || s2.SentDecoded > s2.Transactions {
+		t.Fatalf("transactions taken as sent: Org1 %d of %d, Org2 %d of %d", s1.SentDecoded, s1.Transactions, s2.SentDecoded, s2.Transactions)
+	}
 	h1, err := l1.Head(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -54,7 +54,7 @@ func TestPrepareAhead(t *testing.T) {
 		}
 	}()
 	var n uint64
-	for p := range prepareAhead(context.Background(), in, "tdsc") {
+	for p := range prepareAhead(context.Background(), in, "tdsc", nil) {
 		if p.Header.Number != n {
 			t.Fatalf("block %d given at position %d", p.Header.Number, n)
 		}
@@ -78,7 +78,7 @@ func TestPrepareAhead(t *testing.T) {
 			}
 		}
 	}()
-	out := prepareAhead(ctx, endless, "tdsc")
+	out := prepareAhead(ctx, endless, "tdsc", nil)
 	<-out
 	cancel()
 	deadline := time.After(5 * time.Second)
