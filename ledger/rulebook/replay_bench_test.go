@@ -17,8 +17,11 @@ import (
 // record (after a collection, with the batches gone): what an audit's
 // rulebook state costs as the ledger grows. "workload-ids" keeps the
 // workload's short ids (rec-00000001, tr-0-1-2); "urn-uuids" gives records
-// and transfers the ids a connector makes (urn:uuid:…). The signatures are
-// not checked here, so the ids are changed after signing.
+// and transfers UUID URNs (urn:uuid:…); "connector-ids" the ids a connector
+// makes: transfers urn:uuid:…, records their kind and a UUID URN
+// (transfer.authorized/urn:uuid:…), a completion also its participant
+// (transfer.completed/urn:uuid:…/did:web:…). The signatures are not
+// checked here, so the ids are changed after signing.
 func BenchmarkReplayHeap(b *testing.B) {
 	const n = 100_000
 	s, err := workload.NewSpace()
@@ -35,17 +38,13 @@ func BenchmarkReplayHeap(b *testing.B) {
 		// before its completion.
 		batches = append(batches, st...)
 	}
-	encode := func(b *testing.B, rename func(string) string) [][]byte {
+	encode := func(b *testing.B, rename func(r *ledger.Record)) [][]byte {
 		var raw [][]byte
 		for _, bt := range batches {
 			c := *bt
 			c.Records = append([]ledger.Record(nil), bt.Records...)
 			for i := range c.Records {
-				r := &c.Records[i]
-				r.ID = rename(r.ID)
-				if r.Kind == ledger.KindTransferAuthorized || r.Kind == ledger.KindTransferCompleted {
-					r.Transfer = rename(r.Transfer)
-				}
+				rename(&c.Records[i])
 			}
 			data, err := json.Marshal(&c)
 			if err != nil {
@@ -56,16 +55,35 @@ func BenchmarkReplayHeap(b *testing.B) {
 		return raw
 	}
 	urns := map[string]string{}
+	urn := func(id string) string {
+		if urns[id] == "" {
+			urns[id] = uuid.New().URN()
+		}
+		return urns[id]
+	}
+	transfer := func(r *ledger.Record) bool {
+		return r.Kind == ledger.KindTransferAuthorized || r.Kind == ledger.KindTransferCompleted
+	}
 	for _, c := range []struct {
 		name   string
-		rename func(string) string
+		rename func(r *ledger.Record)
 	}{
-		{"workload-ids", func(id string) string { return id }},
-		{"urn-uuids", func(id string) string {
-			if urns[id] == "" {
-				urns[id] = uuid.New().URN()
+		{"workload-ids", func(*ledger.Record) {}},
+		{"urn-uuids", func(r *ledger.Record) {
+			r.ID = urn(r.ID)
+			if transfer(r) {
+				r.Transfer = urn(r.Transfer)
 			}
-			return urns[id]
+		}},
+		{"connector-ids", func(r *ledger.Record) {
+			if transfer(r) {
+				r.Transfer = urn(r.Transfer)
+			}
+			if r.Kind == ledger.KindTransferCompleted {
+				r.ID = string(r.Kind) + "/" + r.Transfer + "/" + r.Actor
+			} else {
+				r.ID = string(r.Kind) + "/" + urn(r.ID)
+			}
 		}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
