@@ -234,29 +234,13 @@ func sameIndex(t *testing.T, a, b *index) {
 func TestRecordIDAgainInOneUpdate(t *testing.T) {
 	stores(t, func(t *testing.T, disk bool) {
 		s, w := ledgertest.MustWorkload(t, 40, 5, 1)
-		x := emptyIndex(t, disk)
-		raw, err := json.Marshal(&s.Genesis)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := x.update(func() error { return x.setGenesis(raw) }); err != nil {
-			t.Fatal(err)
-		}
+		x := indexWithGenesis(t, s, disk)
 		if err := addTx(x, 2, "tx-setup", committed(t, w.Setup)); err != nil {
 			t.Fatal(err)
 		}
 		before := x.head()
 		first := w.Streams[0][0]
-		again, err := s.Batch(first.Writer, first.Records[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = x.update(func() error {
-			if err := x.addTx(3, "tx-first", committed(t, []*ledger.Batch{first})); err != nil {
-				return err
-			}
-			return x.addTx(3, "tx-again", committed(t, []*ledger.Batch{again}))
-		})
+		err := addTwiceInOneUpdate(t, x, s, first, 3)
 		if err == nil || !strings.Contains(err.Error(), "record id "+first.Records[0].ID+" written twice") {
 			t.Fatalf("record %s again in the same update: %v", first.Records[0].ID, err)
 		}
@@ -284,16 +268,9 @@ func TestRecordIDAgainInOneUpdate(t *testing.T) {
 func TestTreeNodesInOneUpdate(t *testing.T) {
 	stores(t, func(t *testing.T, disk bool) {
 		s, w := ledgertest.MustWorkload(t, 60, 5, 2)
-		x := emptyIndex(t, disk)
-		raw, err := json.Marshal(&s.Genesis)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := x.update(func() error { return x.setGenesis(raw) }); err != nil {
-			t.Fatal(err)
-		}
+		x := indexWithGenesis(t, s, disk)
 		var inside [][][]byte
-		err = x.update(func() error {
+		err := x.update(func() error {
 			if err := x.addTx(2, "tx-setup", committed(t, w.Setup)); err != nil {
 				return err
 			}
@@ -326,18 +303,7 @@ func TestTreeNodesInOneUpdate(t *testing.T) {
 			return
 		}
 		// A refused update: a new batch, then one of its record ids again.
-		first := w.Streams[1][0]
-		again, err := s.Batch(first.Writer, first.Records[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = x.update(func() error {
-			if err := x.addTx(4, "tx-first", committed(t, []*ledger.Batch{first})); err != nil {
-				return err
-			}
-			return x.addTx(4, "tx-again", committed(t, []*ledger.Batch{again}))
-		})
-		if err == nil {
+		if err := addTwiceInOneUpdate(t, x, s, w.Streams[1][0], 4); err == nil {
 			t.Fatal("a record id written twice in one update was taken")
 		}
 		// The first node over the refused batch's leaves: built only by it.
@@ -348,5 +314,36 @@ func TestTreeNodesInOneUpdate(t *testing.T) {
 		if got := x.size(); got != size {
 			t.Fatalf("after the refused update the tree holds %d records, want %d", got, size)
 		}
+	})
+}
+
+// indexWithGenesis is an empty index (emptyIndex) holding s's genesis.
+func indexWithGenesis(t *testing.T, s *ledgertest.Space, disk bool) *index {
+	t.Helper()
+	x := emptyIndex(t, disk)
+	raw, err := json.Marshal(&s.Genesis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.update(func() error { return x.setGenesis(raw) }); err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// addTwiceInOneUpdate adds, in one update of x in block, first and then a
+// batch of the same writer repeating first's first record id: the update's
+// error.
+func addTwiceInOneUpdate(t *testing.T, x *index, s *ledgertest.Space, first *ledger.Batch, block uint64) error {
+	t.Helper()
+	again, err := s.Batch(first.Writer, first.Records[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x.update(func() error {
+		if err := x.addTx(block, "tx-first", committed(t, []*ledger.Batch{first})); err != nil {
+			return err
+		}
+		return x.addTx(block, "tx-again", committed(t, []*ledger.Batch{again}))
 	})
 }
