@@ -16,13 +16,34 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/tdsc/tdsc/internal/jsondec"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/internal/boltkey"
 )
 
 // diskFormat names the layout of an index file; a file of another layout is
-// refused, not misread.
-const diskFormat = "tdsc fabric index 1"
+// refused, not misread. Layout 2 added the postings mark (metaPosted): an
+// older build would miss the postings above it, so it refuses the file. A
+// file of layout 1 holds every posting (its mark is its size) and is taken
+// as it is, and rewritten as layout 2 when opened to write.
+const (
+	diskFormat   = "tdsc fabric index 2"
+	diskFormatV1 = "tdsc fabric index 1"
+)
+
+// metaPosted is the meta key of the postings mark: the first record index
+// whose postings the file does not hold yet. Those above it are held in
+// memory (diskStore.above) and put once postingsEvery records have
+// gathered, in one update: each update puts a posting list for every key
+// its records name (about one for every two records: each transfer has its
+// own), under hashes all over the bucket, and one bbolt transaction a
+// block dirtied pages all over it. A store that opens a file rebuilds the
+// postings above the mark from the records the file holds.
+var metaPosted = []byte("posted")
+
+// postingsEvery is how many records' postings gather above the mark before
+// they are put (a variable for tests).
+var postingsEvery = 8192
 
 var (
 	dMeta      = []byte("meta")
@@ -66,6 +87,15 @@ type diskStore struct {
 	// ends, one value per posting key: an update adds many records under
 	// the same few participants and kinds.
 	pending map[string][]uint64
+	// The postings of the records from posted on (committed updates),
+	// not yet in the file: above[hash] their indexes in order.
+	above        map[string][]uint64
+	aboveRecords int
+	posted       uint64
+	// The update's records: how many, and the index after the last.
+	updRecords int
+	updEnd     uint64
+	readOnly   bool
 	// The update's record ids (id -> index), written when it ends in the
 	// ids' order: bbolt inserts into a page's node by shifting the keys
 	// after the new one, so random ids put as they come cost a node of n
@@ -127,15 +157,26 @@ func openIndexDB(path, channel, chaincode string, readOnly bool) (*diskStore, er
 			}
 		}
 		m := tx.Bucket(dMeta)
+		v1 := string(m.Get([]byte("format"))) == diskFormatV1
 		for _, k := range []string{"format", "channel", "chaincode"} {
 			got := m.Get([]byte(k))
-			if got == nil && !readOnly {
+			switch {
+			case k == "format" && v1 && readOnly:
+			case got == nil && !readOnly, k == "format" && v1:
 				if err := m.Put([]byte(k), []byte(want[k])); err != nil {
 					return err
 				}
-			} else if string(got) != want[k] {
+			case string(got) != want[k]:
 				return fmt.Errorf("field %s: the file is for %q, not %q", k, got, want[k])
 			}
+		}
+		if m.Get(metaPosted) == nil && !readOnly {
+			// A new file, or one of layout 1: every posting is in it.
+			n, err := recordCount(tx)
+			if err != nil {
+				return err
+			}
+			return m.Put(metaPosted, boltkey.Uint64(n))
 		}
 		return nil
 	}
@@ -148,7 +189,56 @@ func openIndexDB(path, channel, chaincode string, readOnly bool) (*diskStore, er
 		db.Close()
 		return nil, fmt.Errorf("fabric: index file %s: %w", path, err)
 	}
-	return &diskStore{db: db, path: path}, nil
+	s := &diskStore{db: db, path: path, readOnly: readOnly, above: map[string][]uint64{}}
+	if err := db.View(s.loadAbove); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("fabric: index file %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// recordCount is how many records the file holds.
+func recordCount(tx *bolt.Tx) (uint64, error) {
+	k, _ := tx.Bucket(dRecords).Cursor().Last()
+	if k == nil {
+		return 0, nil
+	}
+	return boltkey.ToUint64(k) + 1, nil
+}
+
+// loadAbove reads the postings mark and rebuilds the postings above it from
+// the records the file holds (a file of layout 1, read-only, has no mark:
+// all its postings are in it).
+func (s *diskStore) loadAbove(tx *bolt.Tx) error {
+	n, err := recordCount(tx)
+	if err != nil {
+		return err
+	}
+	s.posted = n
+	if v := tx.Bucket(dMeta).Get(metaPosted); v != nil {
+		s.posted = boltkey.ToUint64(v)
+	}
+	if s.posted > n {
+		return fmt.Errorf("postings mark %d past the %d records held", s.posted, n)
+	}
+	c := tx.Bucket(dRecords).Cursor()
+	for k, v := c.Seek(boltkey.Uint64(s.posted)); k != nil; k, v = c.Next() {
+		i := boltkey.ToUint64(k)
+		f, err := splitFields(v, 2)
+		if err != nil {
+			return fmt.Errorf("record %d: stored value cut short", i)
+		}
+		var kf keyFields
+		if err := jsondec.Unmarshal(f[2], &kf); err != nil {
+			return fmt.Errorf("record %d: %w", i, err)
+		}
+		for _, pk := range postingKeys(&kf) {
+			h := string(postingHash(pk))
+			s.above[h] = append(s.above[h], i)
+		}
+		s.aboveRecords++
+	}
+	return nil
 }
 
 // read runs fn in the update in progress, or else in a read transaction.
@@ -168,13 +258,13 @@ func (s *diskStore) write(fn func(tx *bolt.Tx) error) error {
 }
 
 func (s *diskStore) update(fn func() error) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, b := range dAppended {
 			tx.Bucket(b).FillPercent = 1
 		}
 		s.wtx = tx
-		s.pending, s.ids, s.nodes = map[string][]uint64{}, map[string]uint64{}, nil
-		defer func() { s.wtx, s.pending, s.ids, s.nodes = nil, nil, nil, nil }()
+		s.pending, s.ids, s.nodes, s.updRecords, s.updEnd = map[string][]uint64{}, map[string]uint64{}, nil, 0, 0
+		defer func() { s.wtx, s.ids, s.nodes = nil, nil, nil }()
 		if err := fn(); err != nil {
 			return err
 		}
@@ -184,8 +274,62 @@ func (s *diskStore) update(fn func() error) error {
 		if err := s.flushNodes(tx); err != nil {
 			return err
 		}
-		return s.flushPostings(tx)
+		if s.updRecords == 0 || s.aboveRecords+s.updRecords < postingsEvery {
+			return nil // the update's postings join those above the mark
+		}
+		return s.putAbove(tx, s.updEnd)
 	})
+	pending := s.pending
+	s.pending = nil
+	switch {
+	case err != nil || s.updRecords == 0:
+	case s.aboveRecords+s.updRecords < postingsEvery:
+		for h, list := range pending {
+			s.above[h] = append(s.above[h], list...)
+		}
+		s.aboveRecords += s.updRecords
+	default:
+		s.above, s.aboveRecords, s.posted = map[string][]uint64{}, 0, s.updEnd
+	}
+	return err
+}
+
+// putAbove puts the postings above the mark and the update's, and moves
+// the mark to end (the index after the update's last record); the caller
+// clears them once tx commits.
+func (s *diskStore) putAbove(tx *bolt.Tx, end uint64) error {
+	all := make(map[string][]uint64, len(s.above)+len(s.pending))
+	for h, list := range s.above {
+		all[h] = list
+	}
+	for h, list := range s.pending {
+		all[h] = append(all[h][:len(all[h]):len(all[h])], list...)
+	}
+	if err := flushPostings(tx, all); err != nil {
+		return err
+	}
+	return tx.Bucket(dMeta).Put(metaPosted, boltkey.Uint64(end))
+}
+
+// flushAbove puts the postings above the mark (a store closing, the index
+// check's own file before it compares).
+func (s *diskStore) flushAbove() error {
+	if s.readOnly || s.aboveRecords == 0 {
+		return nil
+	}
+	var end uint64
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if end, err = recordCount(tx); err != nil {
+			return err
+		}
+		s.pending = nil
+		return s.putAbove(tx, end)
+	})
+	if err == nil {
+		s.above, s.aboveRecords, s.posted = map[string][]uint64{}, 0, end
+	}
+	return err
 }
 
 // flushNodes writes the update's tree nodes in their keys' order.
@@ -211,13 +355,13 @@ func (s *diskStore) flushIDs(tx *bolt.Tx) error {
 	return nil
 }
 
-// flushPostings writes the update's postings, in the order of their keys:
-// under each posting hash, one value of its indexes from the first (key:
-// hash, first index), as deltas.
-func (s *diskStore) flushPostings(tx *bolt.Tx) error {
+// flushPostings writes postings, in the order of their keys: under each
+// posting hash, one value of its indexes from the first (key: hash, first
+// index), as deltas.
+func flushPostings(tx *bolt.Tx, postings map[string][]uint64) error {
 	post := tx.Bucket(dPost)
-	for _, h := range slices.Sorted(maps.Keys(s.pending)) {
-		list := s.pending[h]
+	for _, h := range slices.Sorted(maps.Keys(postings)) {
+		list := postings[h]
 		var v []byte
 		prev := list[0]
 		for _, i := range list {
@@ -231,7 +375,13 @@ func (s *diskStore) flushPostings(tx *bolt.Tx) error {
 	return nil
 }
 
-func (s *diskStore) close() error { return s.db.Close() }
+func (s *diskStore) close() error {
+	err := s.flushAbove()
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 func (s *diskStore) hashLeaves(leaf func([]byte) []byte) { s.leaf = leaf }
 
@@ -433,7 +583,7 @@ func (s *diskStore) postings(key string, from uint64, fn func(uint64) (bool, err
 			return err
 		}
 		if len(list) == 0 {
-			return nil
+			break
 		}
 		for _, i := range list {
 			if ok, err := fn(i); !ok || err != nil {
@@ -442,6 +592,15 @@ func (s *diskStore) postings(key string, from uint64, fn func(uint64) (bool, err
 		}
 		from = list[len(list)-1] + 1
 	}
+	// Then those above the mark, all after the file's.
+	above := s.above[string(prefix)]
+	k, _ := slices.BinarySearch(above, from)
+	for _, i := range above[k:] {
+		if ok, err := fn(i); !ok || err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *diskStore) headsFrom(from uint64, limit int) (hs []Head, err error) {
@@ -500,6 +659,8 @@ func (s *diskStore) putBatch(pos int, b *storedBatch, keys [][]string) error {
 			}
 		}
 		recs := tx.Bucket(dRecords)
+		s.updRecords += len(b.IDs)
+		s.updEnd = b.TreeSize
 		for k, id := range b.IDs {
 			i := b.FirstIndex + uint64(k)
 			s.ids[id] = i

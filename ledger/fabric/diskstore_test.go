@@ -10,7 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/internal/boltkey"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/transparency-dev/merkle/compact"
 )
@@ -346,4 +349,146 @@ func addTwiceInOneUpdate(t *testing.T, x *index, s *ledgertest.Space, first *led
 		}
 		return x.addTx(block, "tx-again", committed(t, []*ledger.Batch{again}))
 	})
+}
+
+// TestPostingsMark: a file's postings gather above its mark (in memory)
+// and are put every postingsEvery records; at every update a posting key
+// lists the same records, from any start, as the index in memory; a copy
+// of the file taken with postings above the mark (a crash) rebuilds them
+// from its records when opened; closing puts them; a file of layout 1 is
+// read as it is and rewritten as layout 2 when opened to write; a mark
+// past the records is refused.
+func TestPostingsMark(t *testing.T) {
+	defer func(n int) { postingsEvery = n }(postingsEvery)
+	postingsEvery = 40
+	s, w := ledgertest.MustWorkload(t, 300, 9, 3)
+	txs := streamTxs(w)
+	mem := newIndex(nil)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "index")
+	file, st, err := openIndexFile(path, "ch", "cc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	for _, tx := range txs {
+		for _, b := range tx {
+			for _, r := range b.Records {
+				raw, err := json.Marshal(&r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var kf keyFields
+				if err := json.Unmarshal(raw, &kf); err != nil {
+					t.Fatal(err)
+				}
+				for _, k := range postingKeys(&kf) {
+					keys[k] = true
+				}
+			}
+		}
+	}
+	same := func(t *testing.T, what string, a, b indexStore, size uint64) {
+		t.Helper()
+		for k := range keys {
+			for _, from := range []uint64{0, size / 3, size - 1} {
+				var la, lb []uint64
+				collect := func(l *[]uint64) func(uint64) (bool, error) {
+					return func(i uint64) (bool, error) { *l = append(*l, i); return true, nil }
+				}
+				if err := a.postings(k, from, collect(&la)); err != nil {
+					t.Fatal(err)
+				}
+				if err := b.postings(k, from, collect(&lb)); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(la, lb) {
+					t.Fatalf("%s: posting %q from %d: %v, in memory %v", what, k, from, lb, la)
+				}
+			}
+		}
+	}
+	var flushed, crashed bool
+	for n, tx := range append([][]*ledger.Batch{nil}, txs...) {
+		ew := genesisTx(t, s.Genesis)
+		if tx != nil {
+			ew = committed(t, tx)
+		}
+		for _, x := range []*index{mem, file} {
+			if err := addTx(x, uint64(n+1), "tx", ew); err != nil {
+				t.Fatal(err)
+			}
+		}
+		same(t, fmt.Sprintf("after update %d", n), mem.st, st, mem.size())
+		flushed = flushed || st.posted > 0
+		if st.aboveRecords > 0 && st.posted > 0 && !crashed {
+			crashed = true
+			copyPath := filepath.Join(dir, "crash")
+			if err := st.db.View(func(tx *bolt.Tx) error { return tx.CopyFile(copyPath, 0o600) }); err != nil {
+				t.Fatal(err)
+			}
+			_, cst, err := openIndexFile(copyPath, "ch", "cc")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cst.posted != st.posted || cst.aboveRecords != st.aboveRecords {
+				t.Fatalf("the copy's mark %d and %d records above, the file's %d and %d", cst.posted, cst.aboveRecords, st.posted, st.aboveRecords)
+			}
+			same(t, "the copy opened", mem.st, cst, mem.size())
+			cst.close()
+		}
+	}
+	if !flushed || !crashed {
+		t.Fatalf("the test did not reach a put (%v) or a copy with postings above the mark (%v)", flushed, crashed)
+	}
+	if err := st.close(); err != nil {
+		t.Fatal(err)
+	}
+	_, st, err = openIndexFile(path, "ch", "cc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.aboveRecords != 0 || st.posted != mem.size() {
+		t.Fatalf("reopened after close: mark %d, %d records above it, want %d and 0", st.posted, st.aboveRecords, mem.size())
+	}
+	same(t, "reopened", mem.st, st, mem.size())
+	st.close()
+
+	// Layout 1: no mark, every posting in the file.
+	setMeta := func(fn func(m *bolt.Bucket) error) {
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Update(func(tx *bolt.Tx) error { return fn(tx.Bucket(dMeta)) }); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+	setMeta(func(m *bolt.Bucket) error {
+		if err := m.Put([]byte("format"), []byte(diskFormatV1)); err != nil {
+			return err
+		}
+		return m.Delete(metaPosted)
+	})
+	ro, err := openDiskStoreReadOnly(path, "ch", "cc")
+	if err != nil {
+		t.Fatalf("a file of layout 1, read-only: %v", err)
+	}
+	same(t, "layout 1, read-only", mem.st, ro, mem.size())
+	ro.close()
+	if _, st, err = openIndexFile(path, "ch", "cc"); err != nil {
+		t.Fatalf("a file of layout 1: %v", err)
+	}
+	same(t, "layout 1", mem.st, st, mem.size())
+	st.close()
+	setMeta(func(m *bolt.Bucket) error {
+		if f, p := string(m.Get([]byte("format"))), boltkey.ToUint64(m.Get(metaPosted)); f != diskFormat || p != mem.size() {
+			t.Errorf("layout 1 opened to write: format %q, mark %d; want %q, %d", f, p, diskFormat, mem.size())
+		}
+		return m.Put(metaPosted, boltkey.Uint64(mem.size()+1))
+	})
+	if _, _, err := openIndexFile(path, "ch", "cc"); err == nil || !strings.Contains(err.Error(), "postings mark") {
+		t.Fatalf("a mark past the records: %v", err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -72,8 +73,13 @@ func CheckIndexFile(ctx context.Context, src BlockSource, path, channel, chainco
 		return rep, fmt.Errorf("%w: the file holds blocks 0 to %d, the channel has %d", ErrIndexDiffers, next-1, c.Blocks)
 	}
 	rep.Blocks, rep.Records, rep.Batches = next, x.size(), x.batches
+	// The postings above each file's mark: the built file's all put, the
+	// checked file's (rebuilt from its records) merged with its own.
+	if err := want.flushAbove(); err != nil {
+		return rep, err
+	}
 	d := &differ{rep: &rep}
-	if err := compareFiles(want.db, got.db, d); err != nil {
+	if err := compareFiles(want.db, got, d); err != nil {
 		return rep, err
 	}
 	if len(rep.Differences) > 0 {
@@ -94,27 +100,57 @@ func (d *differ) add(format string, args ...any) {
 }
 
 // compareFiles compares every bucket of got with want's: key by key, but
-// the postings by the lists they make.
-func compareFiles(want, got *bolt.DB, d *differ) error {
+// the postings by the lists they make with those above got's mark, and the
+// meta bucket without the layout and the mark (checked at open; the two
+// files put their postings at other records).
+func compareFiles(want *bolt.DB, got *diskStore, d *differ) error {
 	return want.View(func(wtx *bolt.Tx) error {
-		return got.View(func(gtx *bolt.Tx) error {
+		return got.db.View(func(gtx *bolt.Tx) error {
 			for _, b := range dBuckets {
 				wb, gb := wtx.Bucket(b), gtx.Bucket(b)
-				if bytes.Equal(b, dPost) {
-					if err := comparePostings(wb.Cursor(), gb.Cursor(), d); err != nil {
+				switch {
+				case bytes.Equal(b, dPost):
+					if err := comparePostings(postingLists(wb.Cursor(), nil), postingLists(gb.Cursor(), got.above), d); err != nil {
 						return err
 					}
-					continue
+				case bytes.Equal(b, dMeta):
+					skip := func(k []byte) bool { return string(k) == "format" || bytes.Equal(k, metaPosted) }
+					compareBucket(string(b), skipping(wb.Cursor(), skip), skipping(gb.Cursor(), skip), d)
+				default:
+					compareBucket(string(b), wb.Cursor(), gb.Cursor(), d)
 				}
-				compareBucket(string(b), wb.Cursor(), gb.Cursor(), d)
 			}
 			return nil
 		})
 	})
 }
 
+// kvCursor is what compareBucket reads of a bucket's cursor.
+type kvCursor interface {
+	First() (key, value []byte)
+	Next() (key, value []byte)
+}
+
+// skipCursor is a cursor that passes over the keys skip says.
+type skipCursor struct {
+	c    kvCursor
+	skip func([]byte) bool
+}
+
+func skipping(c kvCursor, skip func([]byte) bool) kvCursor { return &skipCursor{c, skip} }
+
+func (s *skipCursor) First() ([]byte, []byte) { return s.past(s.c.First()) }
+func (s *skipCursor) Next() ([]byte, []byte)  { return s.past(s.c.Next()) }
+
+func (s *skipCursor) past(k, v []byte) ([]byte, []byte) {
+	for k != nil && s.skip(k) {
+		k, v = s.c.Next()
+	}
+	return k, v
+}
+
 // compareBucket walks two cursors over sorted keys side by side.
-func compareBucket(name string, w, g *bolt.Cursor, d *differ) {
+func compareBucket(name string, w, g kvCursor, d *differ) {
 	wk, wv := w.First()
 	gk, gv := g.First()
 	for wk != nil || gk != nil {
@@ -148,9 +184,9 @@ func compareKeys(a, b []byte) int {
 }
 
 // comparePostings compares, posting hash by posting hash, the whole list of
-// indexes each file holds under it (however its updates split it).
-func comparePostings(w, g *bolt.Cursor, d *differ) error {
-	wn, gn := postingLists(w), postingLists(g)
+// indexes each file holds under it (however its updates split it), as wn
+// and gn give them (postingLists).
+func comparePostings(wn, gn func() ([]byte, []uint64, error), d *differ) error {
 	wh, wl, err := wn()
 	if err != nil {
 		return err
@@ -189,8 +225,36 @@ func comparePostings(w, g *bolt.Cursor, d *differ) error {
 }
 
 // postingLists returns a function giving each posting hash of the bucket
-// in order with all its indexes (nil hash at the end).
-func postingLists(c *bolt.Cursor) func() ([]byte, []uint64, error) {
+// in order with all its indexes (nil hash at the end), and those above the
+// file's mark (all after the bucket's).
+func postingLists(c *bolt.Cursor, above map[string][]uint64) func() ([]byte, []uint64, error) {
+	file := bucketPostingLists(c)
+	hashes := slices.Sorted(maps.Keys(above))
+	fh, fl, err := file()
+	return func() ([]byte, []uint64, error) {
+		if err != nil {
+			return nil, nil, err
+		}
+		var h []byte
+		var list []uint64
+		switch {
+		case fh == nil && len(hashes) == 0:
+			return nil, nil, nil
+		case len(hashes) > 0 && (fh == nil || hashes[0] < string(fh)):
+			h, list, hashes = []byte(hashes[0]), above[hashes[0]], hashes[1:]
+		default:
+			h, list = fh, fl
+			if len(hashes) > 0 && hashes[0] == string(fh) {
+				list, hashes = append(slices.Clip(fl), above[hashes[0]]...), hashes[1:]
+			}
+			fh, fl, err = file()
+		}
+		return h, list, nil
+	}
+}
+
+// bucketPostingLists is postingLists of the bucket alone.
+func bucketPostingLists(c *bolt.Cursor) func() ([]byte, []uint64, error) {
 	k, v := c.First()
 	return func() ([]byte, []uint64, error) {
 		if k == nil {

@@ -15,7 +15,8 @@ import (
 // TestCompareIndexFiles: two index files of the same transactions, one
 // added a transaction to an update and the other all in one update, are
 // the same to compareFiles (postings compared by their lists, not by how
-// updates split them); each kind of damage to one is named, once: a
+// updates split them, nor whether they are still above the file's mark);
+// each kind of damage to one is named, once: a
 // record changed, a tree node lost, an id added, a posting list cut, the
 // position moved.
 func TestCompareIndexFiles(t *testing.T) {
@@ -56,12 +57,25 @@ func TestCompareIndexFiles(t *testing.T) {
 		return st
 	}
 	want, got := build("want", false), build("got", true)
+	if err := want.flushAbove(); err != nil {
+		t.Fatal(err)
+	}
 	diffs := func() []string {
 		var rep IndexCheck
-		if err := compareFiles(want.db, got.db, &differ{rep: &rep}); err != nil {
+		if err := compareFiles(want.db, got, &differ{rep: &rep}); err != nil {
 			t.Fatal(err)
 		}
 		return rep.Differences
+	}
+	// got's postings still above its mark (in memory), then put.
+	if got.aboveRecords == 0 {
+		t.Fatal("no postings above the mark: the test does not reach them")
+	}
+	if d := diffs(); len(d) != 0 {
+		t.Fatalf("the same transactions in other updates, postings above the mark: %v", d)
+	}
+	if err := got.flushAbove(); err != nil {
+		t.Fatal(err)
 	}
 	if d := diffs(); len(d) != 0 {
 		t.Fatalf("the same transactions in other updates: %v", d)
