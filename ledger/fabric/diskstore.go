@@ -83,9 +83,9 @@ type diskStore struct {
 	// leaf hashes a record's bytes into its leaf (the index's hasher):
 	// leaves are not stored, the records give them.
 	leaf func([]byte) []byte
-	// The update's postings (posting hash -> indexes), written when it
-	// ends, one value per posting key: an update adds many records under
-	// the same few participants and kinds.
+	// The update's postings (posting hash -> indexes): above the mark
+	// once it commits, or put with those when it takes the mark past
+	// postingsEvery records, one value per posting key.
 	pending map[string][]uint64
 	// The postings of the records from posted on (committed updates),
 	// not yet in the file: above[hash] their indexes in order.
@@ -157,16 +157,21 @@ func openIndexDB(path, channel, chaincode string, readOnly bool) (*diskStore, er
 			}
 		}
 		m := tx.Bucket(dMeta)
-		v1 := string(m.Get([]byte("format"))) == diskFormatV1
 		for _, k := range []string{"format", "channel", "chaincode"} {
 			got := m.Get([]byte(k))
-			switch {
-			case k == "format" && v1 && readOnly:
-			case got == nil && !readOnly, k == "format" && v1:
+			if k == "format" && string(got) == diskFormatV1 {
+				// Layout 1 holds every posting: read as layout 2, and
+				// rewritten as it when opened to write.
+				got = []byte(diskFormat)
+				if !readOnly {
+					got = nil
+				}
+			}
+			if got == nil && !readOnly {
 				if err := m.Put([]byte(k), []byte(want[k])); err != nil {
 					return err
 				}
-			case string(got) != want[k]:
+			} else if string(got) != want[k] {
 				return fmt.Errorf("field %s: the file is for %q, not %q", k, got, want[k])
 			}
 		}
@@ -221,24 +226,27 @@ func (s *diskStore) loadAbove(tx *bolt.Tx) error {
 	if s.posted > n {
 		return fmt.Errorf("postings mark %d past the %d records held", s.posted, n)
 	}
-	c := tx.Bucket(dRecords).Cursor()
-	for k, v := c.Seek(boltkey.Uint64(s.posted)); k != nil; k, v = c.Next() {
-		i := boltkey.ToUint64(k)
-		f, err := splitFields(v, 2)
+	for i := s.posted; i < n; i++ {
+		_, _, raw, err := s.recordIn(tx, i)
 		if err != nil {
-			return fmt.Errorf("record %d: stored value cut short", i)
+			return err
 		}
 		var kf keyFields
-		if err := jsondec.Unmarshal(f[2], &kf); err != nil {
+		if err := jsondec.Unmarshal(raw, &kf); err != nil {
 			return fmt.Errorf("record %d: %w", i, err)
 		}
-		for _, pk := range postingKeys(&kf) {
-			h := string(postingHash(pk))
-			s.above[h] = append(s.above[h], i)
-		}
-		s.aboveRecords++
+		addPostings(s.above, i, postingKeys(&kf))
 	}
+	s.aboveRecords = int(n - s.posted)
 	return nil
+}
+
+// addPostings lists record i under the hash of each of its posting keys.
+func addPostings(lists map[string][]uint64, i uint64, keys []string) {
+	for _, pk := range keys {
+		h := string(postingHash(pk))
+		lists[h] = append(lists[h], i)
+	}
 }
 
 // read runs fn in the update in progress, or else in a read transaction.
@@ -258,6 +266,7 @@ func (s *diskStore) write(fn func(tx *bolt.Tx) error) error {
 }
 
 func (s *diskStore) update(fn func() error) error {
+	put := false // the update puts the postings above the mark
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, b := range dAppended {
 			tx.Bucket(b).FillPercent = 1
@@ -277,33 +286,30 @@ func (s *diskStore) update(fn func() error) error {
 		if s.updRecords == 0 || s.aboveRecords+s.updRecords < postingsEvery {
 			return nil // the update's postings join those above the mark
 		}
-		return s.putAbove(tx, s.updEnd)
+		put = true
+		return s.putAbove(tx, s.updEnd, s.pending)
 	})
-	pending := s.pending
-	s.pending = nil
 	switch {
-	case err != nil || s.updRecords == 0:
-	case s.aboveRecords+s.updRecords < postingsEvery:
-		for h, list := range pending {
+	case err != nil:
+	case put:
+		s.above, s.aboveRecords, s.posted = map[string][]uint64{}, 0, s.updEnd
+	default:
+		for h, list := range s.pending {
 			s.above[h] = append(s.above[h], list...)
 		}
 		s.aboveRecords += s.updRecords
-	default:
-		s.above, s.aboveRecords, s.posted = map[string][]uint64{}, 0, s.updEnd
 	}
+	s.pending = nil
 	return err
 }
 
-// putAbove puts the postings above the mark and the update's, and moves
-// the mark to end (the index after the update's last record); the caller
-// clears them once tx commits.
-func (s *diskStore) putAbove(tx *bolt.Tx, end uint64) error {
-	all := make(map[string][]uint64, len(s.above)+len(s.pending))
-	for h, list := range s.above {
-		all[h] = list
-	}
-	for h, list := range s.pending {
-		all[h] = append(all[h][:len(all[h]):len(all[h])], list...)
+// putAbove puts the postings above the mark with pending's, and moves the
+// mark to end (the index after the last record); the caller clears them
+// once tx commits.
+func (s *diskStore) putAbove(tx *bolt.Tx, end uint64, pending map[string][]uint64) error {
+	all := maps.Clone(s.above)
+	for h, list := range pending {
+		all[h] = append(slices.Clip(all[h]), list...)
 	}
 	if err := flushPostings(tx, all); err != nil {
 		return err
@@ -323,8 +329,7 @@ func (s *diskStore) flushAbove() error {
 		if end, err = recordCount(tx); err != nil {
 			return err
 		}
-		s.pending = nil
-		return s.putAbove(tx, end)
+		return s.putAbove(tx, end, nil)
 	})
 	if err == nil {
 		s.above, s.aboveRecords, s.posted = map[string][]uint64{}, 0, end
@@ -667,10 +672,7 @@ func (s *diskStore) putBatch(pos int, b *storedBatch, keys [][]string) error {
 			if err := recs.Put(boltkey.Uint64(i), joinFields([]byte(id), p, b.Records[k])); err != nil {
 				return err
 			}
-			for _, pk := range keys[k] {
-				h := string(postingHash(pk))
-				s.pending[h] = append(s.pending[h], i)
-			}
+			addPostings(s.pending, i, keys[k])
 		}
 		return nil
 	})

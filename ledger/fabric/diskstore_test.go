@@ -372,18 +372,14 @@ func TestPostingsMark(t *testing.T) {
 	}
 	keys := map[string]bool{}
 	for _, tx := range txs {
-		for _, b := range tx {
-			for _, r := range b.Records {
-				raw, err := json.Marshal(&r)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var kf keyFields
-				if err := json.Unmarshal(raw, &kf); err != nil {
-					t.Fatal(err)
-				}
-				for _, k := range postingKeys(&kf) {
-					keys[k] = true
+		d, err := decodeTx(committed(t, tx), false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, batch := range d.keys {
+			for k := range batch {
+				for _, pk := range postingKeys(&batch[k]) {
+					keys[pk] = true
 				}
 			}
 		}
