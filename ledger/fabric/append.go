@@ -353,7 +353,7 @@ func (l *Ledger) receipts(group []*request, rs []wire.Accepted, txID string, blo
 	defer func() {
 		l.cfg.Log.Debug("fabric: receipts", "tx", txID, "block", block, "wait", time.Since(t0), "follower", t1.Sub(t0), "endorsers", time.Since(t1))
 	}()
-	err := l.waitBlock(ctx, block)
+	err := l.given.wait(ctx, block, l.stop)
 	t1 = time.Now()
 	if err != nil {
 		for _, r := range group {
@@ -366,19 +366,38 @@ func (l *Ledger) receipts(group []*request, rs []wire.Accepted, txID string, blo
 	if !l.heights.wait(ctx, block, MaxEndorserLag) {
 		l.cfg.Log.Debug("fabric: receipt given before every endorser holds its block", "tx", txID, "block", block)
 	}
-	l.ixMu.RLock()
-	defer l.ixMu.RUnlock()
 	for i, r := range group {
-		b, err := l.ix.batchByRoot(rs[i].Root)
-		if err == nil && b == nil {
-			err = fmt.Errorf("batch %s committed in block %d is not in the blocks read", rs[i].Root, block)
+		if rc, ok := l.given.receipt(rs[i].Root); ok {
+			r.done <- result{r: Receipt{Receipt: rc, TxID: txID, Block: block}}
+			continue
 		}
+		// A batch an earlier transaction committed, or given longer ago
+		// than the follower keeps its receipts: from the index.
+		rc, err := l.indexedReceipt(ctx, rs[i].Root, block)
 		if err != nil {
 			r.done <- result{err: &StageError{Stage: StageCommit, TxID: txID, Err: err}}
 			continue
 		}
-		r.done <- result{r: Receipt{Receipt: b.receipt(), TxID: txID, Block: block}}
+		r.done <- result{r: Receipt{Receipt: rc, TxID: txID, Block: block}}
 	}
+}
+
+// indexedReceipt reads the receipt of the batch of root, committed in block
+// or before it, from the index once the index holds the block.
+func (l *Ledger) indexedReceipt(ctx context.Context, root string, block uint64) (ledger.Receipt, error) {
+	if err := l.waitBlock(ctx, block); err != nil {
+		return ledger.Receipt{}, err
+	}
+	l.ixMu.RLock()
+	defer l.ixMu.RUnlock()
+	b, err := l.ix.batchByRoot(root)
+	if err == nil && b == nil {
+		err = fmt.Errorf("batch %s committed in block %d is not in the blocks read", root, block)
+	}
+	if err != nil {
+		return ledger.Receipt{}, err
+	}
+	return b.receipt(), nil
 }
 
 // transact endorses, submits and waits for one Append transaction. On error

@@ -107,6 +107,24 @@ type diskStore struct {
 	// end is the middle of the bucket (level, index), where each put as
 	// it comes moved the node's later keys.
 	nodes []pendingNode
+	// The update's batches (with their records), their roots (root ->
+	// position), tree heads and events, written when it ends: the index
+	// adds a block, and the follower gives its receipts (see given), before
+	// bbolt does any of the update's writes.
+	batches []pendingBatch
+	roots   map[string]int
+	heads   []Head
+	evs     []pendingEvent
+}
+
+type pendingBatch struct {
+	pos int
+	b   *storedBatch
+}
+
+type pendingEvent struct {
+	n  int
+	ev Event
 }
 
 // pendingNode is a tree node put in the update in progress.
@@ -249,8 +267,21 @@ func addPostings(lists map[string][]uint64, i uint64, keys []string) {
 	}
 }
 
-// read runs fn in the update in progress, or else in a read transaction.
+// read runs fn in the update in progress, with what it has put so far
+// written, or else in a read transaction.
 func (s *diskStore) read(fn func(tx *bolt.Tx) error) error {
+	if s.wtx != nil {
+		if err := s.flushUpdate(s.wtx); err != nil {
+			return err
+		}
+		return fn(s.wtx)
+	}
+	return s.db.View(fn)
+}
+
+// look runs fn in the update in progress without writing what it has put
+// (the caller looks there first), or else in a read transaction.
+func (s *diskStore) look(fn func(tx *bolt.Tx) error) error {
 	if s.wtx != nil {
 		return fn(s.wtx)
 	}
@@ -272,15 +303,13 @@ func (s *diskStore) update(fn func() error) error {
 			tx.Bucket(b).FillPercent = 1
 		}
 		s.wtx = tx
-		s.pending, s.ids, s.nodes, s.updRecords, s.updEnd = map[string][]uint64{}, map[string]uint64{}, nil, 0, 0
-		defer func() { s.wtx, s.ids, s.nodes = nil, nil, nil }()
+		s.pending, s.updRecords, s.updEnd = map[string][]uint64{}, 0, 0
+		s.clearUpdate()
+		defer func() { s.wtx = nil; s.clearUpdate() }()
 		if err := fn(); err != nil {
 			return err
 		}
-		if err := s.flushIDs(tx); err != nil {
-			return err
-		}
-		if err := s.flushNodes(tx); err != nil {
+		if err := s.flushUpdate(tx); err != nil {
 			return err
 		}
 		if s.updRecords == 0 || s.aboveRecords+s.updRecords < postingsEvery {
@@ -335,6 +364,39 @@ func (s *diskStore) flushAbove() error {
 		s.above, s.aboveRecords, s.posted = map[string][]uint64{}, 0, end
 	}
 	return err
+}
+
+// clearUpdate empties what the update has put and not written.
+func (s *diskStore) clearUpdate() {
+	s.ids, s.roots, s.nodes, s.batches, s.heads, s.evs = map[string]uint64{}, map[string]int{}, nil, nil, nil, nil
+}
+
+// flushUpdate writes what the update has put so far: its batches and
+// records, heads, events, record ids and tree nodes.
+func (s *diskStore) flushUpdate(tx *bolt.Tx) error {
+	for _, pb := range s.batches {
+		if err := putBatchIn(tx, pb.pos, pb.b); err != nil {
+			return err
+		}
+	}
+	for _, h := range s.heads {
+		if err := tx.Bucket(dHeads).Put(boltkey.Uint64(h.Size), h.Root); err != nil {
+			return err
+		}
+	}
+	for _, e := range s.evs {
+		if err := putEventIn(tx, e.n, e.ev); err != nil {
+			return err
+		}
+	}
+	if err := s.flushIDs(tx); err != nil {
+		return err
+	}
+	if err := s.flushNodes(tx); err != nil {
+		return err
+	}
+	s.clearUpdate()
+	return nil
 }
 
 // flushNodes writes the update's tree nodes in their keys' order.
@@ -444,7 +506,7 @@ func (s *diskStore) recordIndex(id string) (i uint64, ok bool, err error) {
 	if i, ok := s.ids[id]; ok {
 		return i, true, nil // put in the update in progress
 	}
-	err = s.read(func(tx *bolt.Tx) error {
+	err = s.look(func(tx *bolt.Tx) error {
 		v := tx.Bucket(dIDs).Get([]byte(id))
 		i, ok = boltkey.ToUint64(v), v != nil
 		return nil
@@ -453,7 +515,10 @@ func (s *diskStore) recordIndex(id string) (i uint64, ok bool, err error) {
 }
 
 func (s *diskStore) batchPos(root string) (pos int, ok bool, err error) {
-	err = s.read(func(tx *bolt.Tx) error {
+	if pos, ok := s.roots[root]; ok {
+		return pos, true, nil // put in the update in progress
+	}
+	err = s.look(func(tx *bolt.Tx) error {
 		v := tx.Bucket(dRoots).Get([]byte(root))
 		pos, ok = int(boltkey.ToUint64(v)), v != nil
 		return nil
@@ -532,13 +597,7 @@ func (s *diskStore) node(id compact.NodeID) (h []byte, err error) {
 			h = s.leaf(raw)
 			return nil
 		}
-		key := boltkey.Node(id)
-		v := tx.Bucket(dTree).Get(key)
-		for k := len(s.nodes) - 1; v == nil && k >= 0; k-- {
-			if bytes.Equal(s.nodes[k].key, key) { // put in the update in progress
-				v = s.nodes[k].hash
-			}
-		}
+		v := tx.Bucket(dTree).Get(boltkey.Node(id))
 		if v == nil {
 			return fmt.Errorf("fabric: tree node (%d,%d) not built", id.Level, id.Index)
 		}
@@ -647,35 +706,44 @@ func (s *diskStore) putGenesis(raw []byte) error {
 }
 
 func (s *diskStore) putBatch(pos int, b *storedBatch, keys [][]string) error {
-	return s.write(func(tx *bolt.Tx) error {
-		head := *b.StoredBatch
-		head.Records, head.Leaves = nil, nil // in dRecords and dTree
-		v, err := json.Marshal(&storedBatch{StoredBatch: &head, Ref: b.Ref})
-		if err != nil {
-			return err
-		}
-		p := boltkey.Uint64(uint64(pos))
-		for _, kv := range []struct {
-			bucket []byte
-			k, v   []byte
-		}{{dBatches, p, v}, {dBatchRoot, p, []byte(b.Root)}, {dRoots, []byte(b.Root), p}} {
-			if err := tx.Bucket(kv.bucket).Put(kv.k, kv.v); err != nil {
-				return err
-			}
-		}
-		recs := tx.Bucket(dRecords)
+	return s.write(func(*bolt.Tx) error {
+		s.batches = append(s.batches, pendingBatch{pos, b})
+		s.roots[b.Root] = pos
 		s.updRecords += len(b.IDs)
 		s.updEnd = b.TreeSize
 		for k, id := range b.IDs {
 			i := b.FirstIndex + uint64(k)
 			s.ids[id] = i
-			if err := recs.Put(boltkey.Uint64(i), joinFields([]byte(id), p, b.Records[k])); err != nil {
-				return err
-			}
 			addPostings(s.pending, i, keys[k])
 		}
 		return nil
 	})
+}
+
+// putBatchIn writes the batch at pos and its records in tx.
+func putBatchIn(tx *bolt.Tx, pos int, b *storedBatch) error {
+	head := *b.StoredBatch
+	head.Records, head.Leaves = nil, nil // in dRecords and dTree
+	v, err := json.Marshal(&storedBatch{StoredBatch: &head, Ref: b.Ref})
+	if err != nil {
+		return err
+	}
+	p := boltkey.Uint64(uint64(pos))
+	for _, kv := range []struct {
+		bucket []byte
+		k, v   []byte
+	}{{dBatches, p, v}, {dBatchRoot, p, []byte(b.Root)}, {dRoots, []byte(b.Root), p}} {
+		if err := tx.Bucket(kv.bucket).Put(kv.k, kv.v); err != nil {
+			return err
+		}
+	}
+	recs := tx.Bucket(dRecords)
+	for k, id := range b.IDs {
+		if err := recs.Put(boltkey.Uint64(b.FirstIndex+uint64(k)), joinFields([]byte(id), p, b.Records[k])); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // postingHash is the 8 bytes a posting key is listed under: the first of
@@ -697,24 +765,30 @@ func (s *diskStore) putNode(id compact.NodeID, hash []byte) error {
 }
 
 func (s *diskStore) putHead(h Head) error {
-	return s.write(func(tx *bolt.Tx) error { return tx.Bucket(dHeads).Put(boltkey.Uint64(h.Size), h.Root) })
+	return s.write(func(*bolt.Tx) error { s.heads = append(s.heads, h); return nil })
 }
 
 func (s *diskStore) putEvent(n int, ev Event) error {
-	return s.write(func(tx *bolt.Tx) error {
+	return s.write(func(*bolt.Tx) error {
 		if len(ev.Batches) == 0 {
 			return fmt.Errorf("fabric: event %d has no batches", n)
 		}
-		first := tx.Bucket(dRoots).Get([]byte(ev.Batches[0].BatchRoot))
-		if first == nil {
-			return fmt.Errorf("fabric: event %d: batch %s not stored", n, ev.Batches[0].BatchRoot)
-		}
-		v, err := json.Marshal(&diskEvent{Block: ev.Block, TxID: ev.TxID, First: int(boltkey.ToUint64(first)), Count: len(ev.Batches), TreeSize: ev.TreeSize, Root: ev.Root})
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(dEvents).Put(boltkey.Uint64(uint64(n)), v)
+		s.evs = append(s.evs, pendingEvent{n, ev})
+		return nil
 	})
+}
+
+// putEventIn writes event n in tx, after its batches.
+func putEventIn(tx *bolt.Tx, n int, ev Event) error {
+	first := tx.Bucket(dRoots).Get([]byte(ev.Batches[0].BatchRoot))
+	if first == nil {
+		return fmt.Errorf("fabric: event %d: batch %s not stored", n, ev.Batches[0].BatchRoot)
+	}
+	v, err := json.Marshal(&diskEvent{Block: ev.Block, TxID: ev.TxID, First: int(boltkey.ToUint64(first)), Count: len(ev.Batches), TreeSize: ev.TreeSize, Root: ev.Root})
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(dEvents).Put(boltkey.Uint64(uint64(n)), v)
 }
 
 // joinFields writes each field but the last with its length before it.

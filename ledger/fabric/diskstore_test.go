@@ -233,7 +233,7 @@ func sameIndex(t *testing.T, a, b *index) {
 // update (one bbolt transaction for a file, the ids not yet put) already
 // wrote, in a batch of its own, is refused as in separate updates, and the
 // refused update leaves nothing in the file; the ids it put are found after
-// it ends.
+// it ends. A batch written again in the same update is refused too.
 func TestRecordIDAgainInOneUpdate(t *testing.T) {
 	stores(t, func(t *testing.T, disk bool) {
 		s, w := ledgertest.MustWorkload(t, 40, 5, 1)
@@ -260,6 +260,18 @@ func TestRecordIDAgainInOneUpdate(t *testing.T) {
 		}
 		if i, ok, err := x.st.recordIndex(first.Records[0].ID); err != nil || !ok || i != before.Size {
 			t.Fatalf("record %s: index %d %v %v, want %d", first.Records[0].ID, i, ok, err, before.Size)
+		}
+		// A batch a transaction of the same update wrote (its root not
+		// yet put), in a second transaction: refused.
+		next := w.Streams[0][1]
+		err = x.update(func() error {
+			if err := x.addTx(5, "tx-next", committed(t, []*ledger.Batch{next})); err != nil {
+				return err
+			}
+			return x.addTx(5, "tx-next-again", committed(t, []*ledger.Batch{next}))
+		})
+		if err == nil || !strings.Contains(err.Error(), "batch "+next.Root+" written twice") {
+			t.Fatalf("batch %s again in the same update: %v", next.Root, err)
 		}
 	})
 }

@@ -28,6 +28,9 @@ type view struct {
 	fromBlock  uint64 // next when the view was opened
 
 	own ownTxs // the transactions in flight of the ledgers on this view
+	// given: the receipts of the blocks added, before the index file has
+	// them (see given).
+	given *given
 }
 
 // follow reads the channel's blocks from the gateway peer as they commit
@@ -144,22 +147,29 @@ func waiting(blocks <-chan *prepared, until uint64) []*prepared {
 // addBlocks adds the next blocks, in order: each must follow the one
 // before's header hash and match its own data hash. They go into the index in one update;
 // if one is refused, an index in a file keeps none of them, one in memory
-// those before it.
+// those before it. The receipts of their batches are given (see given)
+// once the update has added them all, before its file's commit.
 func (l *Ledger) addBlocks(bs []*prepared) error {
 	l.ixMu.Lock()
 	defer l.ixMu.Unlock()
 	next, prev, added := l.next, l.prevHash, int64(0)
 	err := l.ix.update(func() error {
+		var evs []Event
 		for _, b := range bs {
 			if b.Header != nil && b.Header.Number < next {
 				continue // delivered again after a reconnect
 			}
-			if err := l.addBlock(b, next, prev); err != nil {
+			var err error
+			if evs, err = l.addBlock(b, next, prev, evs); err != nil {
 				return err
 			}
 			next, prev, added = next+1, headerHash(b.Header), added+1
 		}
-		return l.ix.st.setPosition(next, prev)
+		if err := l.ix.st.setPosition(next, prev); err != nil {
+			return err
+		}
+		l.given.give(next, evs)
+		return nil
 	})
 	if err != nil && l.ix.persistent() {
 		return err
@@ -169,37 +179,43 @@ func (l *Ledger) addBlocks(bs []*prepared) error {
 		l.blocksRead.Add(added)
 		close(l.changed)
 		l.changed = make(chan struct{})
+		l.given.give(next, nil) // in memory, those before a refused block
 	}
 	return err
 }
 
-// addBlock adds block b, which must be number next and follow prevHash.
-func (l *Ledger) addBlock(b *prepared, next uint64, prevHash []byte) error {
+// addBlock adds block b, which must be number next and follow prevHash,
+// and appends the events of its transactions to evs.
+func (l *Ledger) addBlock(b *prepared, next uint64, prevHash []byte, evs []Event) ([]Event, error) {
 	if b.Header == nil || b.Data == nil {
-		return &ChainProblem{Block: next, What: "header or data missing"}
+		return evs, &ChainProblem{Block: next, What: "header or data missing"}
 	}
 	n := b.Header.Number
 	if n > next {
-		return &ChainProblem{Block: n, What: fmt.Sprintf("delivered after block %d", next-1)}
+		return evs, &ChainProblem{Block: n, What: fmt.Sprintf("delivered after block %d", next-1)}
 	}
 	if n > 0 && !bytes.Equal(b.Header.PreviousHash, prevHash) {
-		return &ChainProblem{Block: n, What: "previous-block hash does not match the block before"}
+		return evs, &ChainProblem{Block: n, What: "previous-block hash does not match the block before"}
 	}
 	if !bytes.Equal(b.dataHash[:], b.Header.DataHash) {
-		return &ChainProblem{Block: n, What: "data does not hash to the header's data hash"}
+		return evs, &ChainProblem{Block: n, What: "data does not hash to the header's data hash"}
 	}
 	if n == 0 {
-		return nil
+		return evs, nil
 	}
 	for _, tx := range b.txs {
 		if tx.err != nil {
-			return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", tx.i, tx.err)}
+			return evs, &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", tx.i, tx.err)}
 		}
-		if err := l.ix.addDecoded(n, tx.txID, tx.d); err != nil {
-			return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", tx.i, err)}
+		ev, err := l.ix.addDecoded(n, tx.txID, tx.d)
+		if err != nil {
+			return evs, &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", tx.i, err)}
+		}
+		if ev != nil {
+			evs = append(evs, *ev)
 		}
 	}
-	return nil
+	return evs, nil
 }
 
 // prepared is a block as the follower reads it before adding it: its data

@@ -109,7 +109,8 @@ func (x *index) addTx(block uint64, txID string, w *endorsedWrites) error {
 	if err != nil {
 		return err
 	}
-	return x.addDecoded(block, txID, d)
+	_, err = x.addDecoded(block, txID, d)
+	return err
 }
 
 // decodedTx is a transaction of the chaincode as decodeTx reads it, before
@@ -195,43 +196,44 @@ func decodeBatches(event string, p []byte, noKeys bool) (*decodedBatches, error)
 	return d, nil
 }
 
-// addDecoded adds a decoded transaction (see addTx).
-func (x *index) addDecoded(block uint64, txID string, d *decodedTx) error {
+// addDecoded adds a decoded transaction (see addTx) and returns its event
+// (nil for one that added no batches).
+func (x *index) addDecoded(block uint64, txID string, d *decodedTx) (*Event, error) {
 	if d.decodedBatches == nil {
 		if d.genesis != nil {
-			return x.setGenesis(d.genesis)
+			return nil, x.setGenesis(d.genesis)
 		}
-		return nil
+		return nil, nil
 	}
 	ws, keys, genesis := d.ws, d.keys, d.genesis
 	roots, ids := map[string]bool{}, map[string]bool{}
 	for n, b := range ws {
 		if _, dup, err := x.st.batchPos(b.Root); err != nil {
-			return err
+			return nil, err
 		} else if dup || roots[b.Root] {
-			return fmt.Errorf("batch %s written twice", b.Root)
+			return nil, fmt.Errorf("batch %s written twice", b.Root)
 		}
 		if !d.marked[b.Root] {
-			return fmt.Errorf("batch %s in the event is not marked in the writes", b.Root)
+			return nil, fmt.Errorf("batch %s in the event is not marked in the writes", b.Root)
 		}
 		roots[b.Root] = true
 		for _, f := range keys[n] {
 			if _, dup, err := x.st.recordIndex(f.ID); err != nil {
-				return err
+				return nil, err
 			} else if dup || ids[f.ID] {
-				return fmt.Errorf("batch %s: record id %s written twice", b.Root, f.ID)
+				return nil, fmt.Errorf("batch %s: record id %s written twice", b.Root, f.ID)
 			}
 			ids[f.ID] = true
 		}
 	}
 	if genesis != nil {
-		return fmt.Errorf("the genesis written with batches")
+		return nil, fmt.Errorf("the genesis written with batches")
 	}
 	ev := Event{Block: block, TxID: txID}
 	for n, b := range ws {
 		sb, err := x.addBatch(b, keys[n], txRef{TxID: txID, Block: block})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ev.Batches = append(ev.Batches, sb.receipt())
 	}
@@ -239,14 +241,14 @@ func (x *index) addDecoded(block uint64, txID string, d *decodedTx) error {
 	h := Head{Size: x.size(), Root: root}
 	ev.TreeSize, ev.Root = h.Size, root
 	if err := x.st.putHead(h); err != nil {
-		return err
+		return nil, err
 	}
 	if err := x.st.putEvent(x.heads, ev); err != nil {
-		return err
+		return nil, err
 	}
 	x.heads++
 	x.last = h
-	return nil
+	return &ev, nil
 }
 
 // setGenesis takes the space's genesis: its crypto suite's hash builds the

@@ -206,7 +206,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 // its last block is checked against the peer's, when the peer answers
 // (else the follower's first block is checked against it).
 func openView(ctx context.Context, l *Ledger) (*view, error) {
-	v := &view{ix: newIndex(nil), changed: make(chan struct{})}
+	v := &view{ix: newIndex(nil), changed: make(chan struct{}), given: newGiven()}
 	if l.cfg.IndexFile == "" {
 		return v, nil
 	}
@@ -216,7 +216,7 @@ func openView(ctx context.Context, l *Ledger) (*view, error) {
 	}
 	v.ix = x
 	v.next, v.prevHash = st.position()
-	v.fromBlock = v.next
+	v.fromBlock, v.given.upTo = v.next, v.next
 	if v.next == 0 {
 		return v, nil
 	}
