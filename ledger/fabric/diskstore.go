@@ -76,45 +76,78 @@ type diskEvent struct {
 // diskStore is an indexStore in a bbolt file. Each block the follower reads
 // is one bbolt transaction, with the position after it, so the file always
 // holds whole blocks and says which it holds.
+//
+// An update's puts are held (staged) and written when it ends. update does
+// both in one bbolt transaction; a follower keeping a file stages the next
+// blocks (stage) while the update before is written on another goroutine
+// (writeAsync), so that bbolt's writes and syncs overlap the next blocks'
+// hashing and tree, and the receipts given while staging (see given) do
+// not wait for them.
 type diskStore struct {
 	db   *bolt.DB
 	path string
 	wtx  *bolt.Tx // the update in progress, nil outside update
+	// cur is what the update in progress (update or stage) has put.
+	cur *staged
+	// writing is what the write in flight (writeAsync) puts; it is only
+	// read until the write has ended.
+	writing *staged
+	// view is the read transaction of a stage, nil outside one.
+	view *bolt.Tx
 	// leaf hashes a record's bytes into its leaf (the index's hasher):
 	// leaves are not stored, the records give them.
 	leaf func([]byte) []byte
-	// The update's postings (posting hash -> indexes): above the mark
-	// once it commits, or put with those when it takes the mark past
-	// postingsEvery records, one value per posting key.
-	pending map[string][]uint64
 	// The postings of the records from posted on (committed updates),
 	// not yet in the file: above[hash] their indexes in order.
 	above        map[string][]uint64
 	aboveRecords int
 	posted       uint64
-	// The update's records: how many, and the index after the last.
-	updRecords int
-	updEnd     uint64
-	readOnly   bool
-	// The update's record ids (id -> index), written when it ends in the
-	// ids' order: bbolt inserts into a page's node by shifting the keys
-	// after the new one, so random ids put as they come cost a node of n
-	// keys n/2 moves each while it grows within the update; in order, each
-	// goes after the one before.
+	readOnly     bool
+}
+
+// staged is what an update has put, written when it ends.
+type staged struct {
+	// The record ids (id -> index), written in the ids' order: bbolt
+	// inserts into a page's node by shifting the keys after the new one,
+	// so random ids put as they come cost a node of n keys n/2 moves each
+	// while it grows within the update; in order, each goes after the one
+	// before.
 	ids map[string]uint64
-	// The update's tree nodes, written when it ends in their keys' order:
-	// an update appends to every level of the tree at once, and a level's
-	// end is the middle of the bucket (level, index), where each put as
-	// it comes moved the node's later keys.
+	// The tree nodes, written in their keys' order: an update appends to
+	// every level of the tree at once, and a level's end is the middle of
+	// the bucket (level, index), where each put as it comes moved the
+	// node's later keys.
 	nodes []pendingNode
-	// The update's batches (with their records), their roots (root ->
-	// position), tree heads and events, written when it ends: the index
-	// adds a block, and the follower gives its receipts (see given), before
-	// bbolt does any of the update's writes.
-	batches []pendingBatch
-	roots   map[string]int
-	heads   []Head
-	evs     []pendingEvent
+	// The batches (with their records), their roots (root -> position),
+	// tree heads and events, the genesis and the position.
+	batches    []pendingBatch
+	roots      map[string]int
+	heads      []Head
+	evs        []pendingEvent
+	genesis    []byte
+	next       uint64
+	prevHash   []byte
+	positioned bool
+	// The update's postings (posting hash -> indexes): above the mark
+	// once it commits, or put with those when it takes the mark past
+	// postingsEvery records, one value per posting key.
+	postings map[string][]uint64
+	// The update's records: how many, and the index after the last.
+	records int
+	end     uint64
+}
+
+func newStaged() *staged {
+	st := &staged{postings: map[string][]uint64{}}
+	st.clearWritten()
+	return st
+}
+
+// clearWritten forgets what flush has written (all but the postings and
+// the counts, which the update's end takes).
+func (st *staged) clearWritten() {
+	st.ids, st.roots, st.nodes, st.batches, st.heads, st.evs = map[string]uint64{}, map[string]int{}, nil, nil, nil, nil
+	st.genesis, st.positioned = nil, false
 }
 
 type pendingBatch struct {
@@ -268,68 +301,140 @@ func addPostings(lists map[string][]uint64, i uint64, keys []string) {
 }
 
 // read runs fn in the update in progress, with what it has put so far
-// written, or else in a read transaction.
+// written, or else in a read transaction. A stage reads only through look.
 func (s *diskStore) read(fn func(tx *bolt.Tx) error) error {
 	if s.wtx != nil {
-		if err := s.flushUpdate(s.wtx); err != nil {
+		if err := flush(s.wtx, s.cur); err != nil {
 			return err
 		}
+		s.cur.clearWritten()
 		return fn(s.wtx)
+	}
+	if s.cur != nil {
+		return errors.New("fabric: index file read while an update is staged")
 	}
 	return s.db.View(fn)
 }
 
-// look runs fn in the update in progress without writing what it has put
-// (the caller looks there first), or else in a read transaction.
+// look runs fn in the update in progress, or the stage's read transaction,
+// without writing what it has put (the caller looks there, and in the
+// write in flight, first), or else in a read transaction.
 func (s *diskStore) look(fn func(tx *bolt.Tx) error) error {
-	if s.wtx != nil {
+	switch {
+	case s.wtx != nil:
 		return fn(s.wtx)
+	case s.view != nil:
+		return fn(s.view)
 	}
 	return s.db.View(fn)
 }
 
-// write runs fn in the update in progress; a write outside one is a bug.
-func (s *diskStore) write(fn func(tx *bolt.Tx) error) error {
-	if s.wtx == nil {
+// write runs fn, which puts into s.cur, in an update or a stage; a write
+// outside one is a bug.
+func (s *diskStore) write(fn func() error) error {
+	if s.cur == nil {
 		return errors.New("fabric: index file written outside an update")
 	}
-	return fn(s.wtx)
+	return fn()
 }
 
 func (s *diskStore) update(fn func() error) error {
-	put := false // the update puts the postings above the mark
+	st, put := newStaged(), false
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range dAppended {
-			tx.Bucket(b).FillPercent = 1
-		}
-		s.wtx = tx
-		s.pending, s.updRecords, s.updEnd = map[string][]uint64{}, 0, 0
-		s.clearUpdate()
-		defer func() { s.wtx = nil; s.clearUpdate() }()
+		s.wtx, s.cur = tx, st
+		defer func() { s.wtx, s.cur = nil, nil }()
 		if err := fn(); err != nil {
 			return err
 		}
-		if err := s.flushUpdate(tx); err != nil {
-			return err
-		}
-		if s.updRecords == 0 || s.aboveRecords+s.updRecords < postingsEvery {
-			return nil // the update's postings join those above the mark
-		}
-		put = true
-		return s.putAbove(tx, s.updEnd, s.pending)
+		var err error
+		put, err = s.apply(tx, st)
+		return err
 	})
-	switch {
-	case err != nil:
-	case put:
-		s.above, s.aboveRecords, s.posted = map[string][]uint64{}, 0, s.updEnd
-	default:
-		for h, list := range s.pending {
-			s.above[h] = append(s.above[h], list...)
-		}
-		s.aboveRecords += s.updRecords
+	if err == nil {
+		s.landed(st, put)
 	}
-	s.pending = nil
 	return err
+}
+
+// stage runs fn, which adds blocks, holding what it puts in memory, with
+// the file's lookups read in one read transaction: the staged update is
+// written by writeAsync. The write before it, if one is in flight, must
+// be the last: its record ids and batch roots are looked up too.
+func (s *diskStore) stage(fn func() error) (*staged, error) {
+	view, err := s.db.Begin(false)
+	if err != nil {
+		return nil, err
+	}
+	st := newStaged()
+	s.cur, s.view = st, view
+	defer func() {
+		s.cur, s.view = nil, nil
+		_ = view.Rollback()
+	}()
+	return st, fn()
+}
+
+// fileWrite is a write of a staged update in flight: done is closed when
+// it has ended, with err.
+type fileWrite struct {
+	done chan struct{}
+	err  error
+}
+
+// writeAsync writes st, which stage returned, on a goroutine of its own.
+// The caller lands it (landWrite) before staging the update after the
+// next, or reading.
+func (s *diskStore) writeAsync(st *staged) *fileWrite {
+	s.writing = st
+	w := &fileWrite{done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		put := false
+		w.err = s.db.Update(func(tx *bolt.Tx) error {
+			var err error
+			put, err = s.apply(tx, st)
+			return err
+		})
+		if w.err == nil {
+			s.landed(st, put)
+		}
+	}()
+	return w
+}
+
+// landWrite waits for w to end.
+func (s *diskStore) landWrite(w *fileWrite) error {
+	<-w.done
+	s.writing = nil
+	return w.err
+}
+
+// apply writes st in tx, with the postings above the mark if st takes them
+// past postingsEvery records (put).
+func (s *diskStore) apply(tx *bolt.Tx, st *staged) (put bool, err error) {
+	for _, b := range dAppended {
+		tx.Bucket(b).FillPercent = 1
+	}
+	if err := flush(tx, st); err != nil {
+		return false, err
+	}
+	if st.records == 0 || s.aboveRecords+st.records < postingsEvery {
+		return false, nil // the update's postings join those above the mark
+	}
+	return true, s.putAbove(tx, st.end, st.postings)
+}
+
+// landed takes the postings of st, whose update has committed: put with
+// those above the mark, or now above it.
+func (s *diskStore) landed(st *staged, put bool) {
+	if put {
+		s.above, s.aboveRecords, s.posted = map[string][]uint64{}, 0, st.end
+		return
+	}
+	for h, list := range st.postings {
+		s.above[h] = append(s.above[h], list...)
+	}
+	s.aboveRecords += st.records
 }
 
 // putAbove puts the postings above the mark with pending's, and moves the
@@ -366,44 +471,51 @@ func (s *diskStore) flushAbove() error {
 	return err
 }
 
-// clearUpdate empties what the update has put and not written.
-func (s *diskStore) clearUpdate() {
-	s.ids, s.roots, s.nodes, s.batches, s.heads, s.evs = map[string]uint64{}, map[string]int{}, nil, nil, nil, nil
-}
-
-// flushUpdate writes what the update has put so far: its batches and
-// records, heads, events, record ids and tree nodes.
-func (s *diskStore) flushUpdate(tx *bolt.Tx) error {
-	for _, pb := range s.batches {
+// flush writes what st holds of an update in tx: the genesis, its batches
+// and records, heads, events, record ids, tree nodes and the position. It
+// changes nothing of st (a write in flight is read by the stage after it).
+func flush(tx *bolt.Tx, st *staged) error {
+	m := tx.Bucket(dMeta)
+	if st.genesis != nil {
+		if err := m.Put([]byte("genesis"), st.genesis); err != nil {
+			return err
+		}
+	}
+	for _, pb := range st.batches {
 		if err := putBatchIn(tx, pb.pos, pb.b); err != nil {
 			return err
 		}
 	}
-	for _, h := range s.heads {
+	for _, h := range st.heads {
 		if err := tx.Bucket(dHeads).Put(boltkey.Uint64(h.Size), h.Root); err != nil {
 			return err
 		}
 	}
-	for _, e := range s.evs {
+	for _, e := range st.evs {
 		if err := putEventIn(tx, e.n, e.ev); err != nil {
 			return err
 		}
 	}
-	if err := s.flushIDs(tx); err != nil {
+	if err := flushIDs(tx, st.ids); err != nil {
 		return err
 	}
-	if err := s.flushNodes(tx); err != nil {
+	if err := flushNodes(tx, st.nodes); err != nil {
 		return err
 	}
-	s.clearUpdate()
-	return nil
+	if !st.positioned {
+		return nil
+	}
+	if err := m.Put([]byte("next"), boltkey.Uint64(st.next)); err != nil {
+		return err
+	}
+	return m.Put([]byte("prevHash"), st.prevHash)
 }
 
-// flushNodes writes the update's tree nodes in their keys' order.
-func (s *diskStore) flushNodes(tx *bolt.Tx) error {
-	slices.SortFunc(s.nodes, func(a, b pendingNode) int { return bytes.Compare(a.key, b.key) })
+// flushNodes writes an update's tree nodes in their keys' order.
+func flushNodes(tx *bolt.Tx, nodes []pendingNode) error {
+	nodes = slices.SortedFunc(slices.Values(nodes), func(a, b pendingNode) int { return bytes.Compare(a.key, b.key) })
 	tree := tx.Bucket(dTree)
-	for _, n := range s.nodes {
+	for _, n := range nodes {
 		if err := tree.Put(n.key, n.hash); err != nil {
 			return err
 		}
@@ -411,11 +523,11 @@ func (s *diskStore) flushNodes(tx *bolt.Tx) error {
 	return nil
 }
 
-// flushIDs writes the update's record ids in order.
-func (s *diskStore) flushIDs(tx *bolt.Tx) error {
-	ids := tx.Bucket(dIDs)
-	for _, id := range slices.Sorted(maps.Keys(s.ids)) {
-		if err := ids.Put([]byte(id), boltkey.Uint64(s.ids[id])); err != nil {
+// flushIDs writes an update's record ids in order.
+func flushIDs(tx *bolt.Tx, ids map[string]uint64) error {
+	b := tx.Bucket(dIDs)
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
+		if err := b.Put([]byte(id), boltkey.Uint64(ids[id])); err != nil {
 			return err
 		}
 	}
@@ -493,18 +605,17 @@ func (s *diskStore) position() (next uint64, prevHash []byte) {
 }
 
 func (s *diskStore) setPosition(next uint64, prevHash []byte) error {
-	return s.write(func(tx *bolt.Tx) error {
-		m := tx.Bucket(dMeta)
-		if err := m.Put([]byte("next"), boltkey.Uint64(next)); err != nil {
-			return err
-		}
-		return m.Put([]byte("prevHash"), prevHash)
+	return s.write(func() error {
+		s.cur.next, s.cur.prevHash, s.cur.positioned = next, prevHash, true
+		return nil
 	})
 }
 
 func (s *diskStore) recordIndex(id string) (i uint64, ok bool, err error) {
-	if i, ok := s.ids[id]; ok {
-		return i, true, nil // put in the update in progress
+	for _, st := range []*staged{s.cur, s.writing} {
+		if i, ok := st.id(id); ok {
+			return i, true, nil // put in the update in progress, or the write in flight
+		}
 	}
 	err = s.look(func(tx *bolt.Tx) error {
 		v := tx.Bucket(dIDs).Get([]byte(id))
@@ -515,8 +626,10 @@ func (s *diskStore) recordIndex(id string) (i uint64, ok bool, err error) {
 }
 
 func (s *diskStore) batchPos(root string) (pos int, ok bool, err error) {
-	if pos, ok := s.roots[root]; ok {
-		return pos, true, nil // put in the update in progress
+	for _, st := range []*staged{s.cur, s.writing} {
+		if pos, ok := st.root(root); ok {
+			return pos, true, nil // put in the update in progress, or the write in flight
+		}
 	}
 	err = s.look(func(tx *bolt.Tx) error {
 		v := tx.Bucket(dRoots).Get([]byte(root))
@@ -702,22 +815,42 @@ func (s *diskStore) events(from, limit int) (evs []Event, err error) {
 }
 
 func (s *diskStore) putGenesis(raw []byte) error {
-	return s.write(func(tx *bolt.Tx) error { return tx.Bucket(dMeta).Put([]byte("genesis"), raw) })
+	return s.write(func() error { s.cur.genesis = raw; return nil })
 }
 
 func (s *diskStore) putBatch(pos int, b *storedBatch, keys [][]string) error {
-	return s.write(func(*bolt.Tx) error {
-		s.batches = append(s.batches, pendingBatch{pos, b})
-		s.roots[b.Root] = pos
-		s.updRecords += len(b.IDs)
-		s.updEnd = b.TreeSize
+	return s.write(func() error {
+		st := s.cur
+		st.batches = append(st.batches, pendingBatch{pos, b})
+		st.roots[b.Root] = pos
+		st.records += len(b.IDs)
+		st.end = b.TreeSize
 		for k, id := range b.IDs {
 			i := b.FirstIndex + uint64(k)
-			s.ids[id] = i
-			addPostings(s.pending, i, keys[k])
+			st.ids[id] = i
+			addPostings(st.postings, i, keys[k])
 		}
 		return nil
 	})
+}
+
+// id is the index of record id if st (which may be nil) holds it.
+func (st *staged) id(id string) (uint64, bool) {
+	if st == nil {
+		return 0, false
+	}
+	i, ok := st.ids[id]
+	return i, ok
+}
+
+// root is the position of the batch of root if st (which may be nil)
+// holds it.
+func (st *staged) root(root string) (int, bool) {
+	if st == nil {
+		return 0, false
+	}
+	pos, ok := st.roots[root]
+	return pos, ok
 }
 
 // putBatchIn writes the batch at pos and its records in tx.
@@ -758,22 +891,22 @@ func (s *diskStore) putNode(id compact.NodeID, hash []byte) error {
 	if id.Level == 0 {
 		return nil // the record gives it
 	}
-	return s.write(func(*bolt.Tx) error {
-		s.nodes = append(s.nodes, pendingNode{boltkey.Node(id), hash})
+	return s.write(func() error {
+		s.cur.nodes = append(s.cur.nodes, pendingNode{boltkey.Node(id), hash})
 		return nil
 	})
 }
 
 func (s *diskStore) putHead(h Head) error {
-	return s.write(func(*bolt.Tx) error { s.heads = append(s.heads, h); return nil })
+	return s.write(func() error { s.cur.heads = append(s.cur.heads, h); return nil })
 }
 
 func (s *diskStore) putEvent(n int, ev Event) error {
-	return s.write(func(*bolt.Tx) error {
+	return s.write(func() error {
 		if len(ev.Batches) == 0 {
 			return fmt.Errorf("fabric: event %d has no batches", n)
 		}
-		s.evs = append(s.evs, pendingEvent{n, ev})
+		s.cur.evs = append(s.cur.evs, pendingEvent{n, ev})
 		return nil
 	})
 }

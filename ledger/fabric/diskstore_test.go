@@ -133,7 +133,13 @@ func sameIndex(t *testing.T, a, b *index) {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(ea, eb) {
-		t.Fatal("the events differ")
+		for k := range min(len(ea), len(eb)) {
+			if !reflect.DeepEqual(ea[k], eb[k]) {
+				t.Logf("event %d: %+v / %+v", k, ea[k], eb[k])
+				break
+			}
+		}
+		t.Fatalf("the events differ (%d/%d)", len(ea), len(eb))
 	}
 	for _, blk := range []uint64{0, 3, 4, 1 << 40} {
 		fa, err := a.firstEvent(blk)

@@ -55,12 +55,26 @@ func (l *Ledger) follow() {
 		events, err := l.ch.network.BlockEvents(ctx, client.WithStartBlock(next))
 		if err == nil {
 			blocks := prepareAhead(ctx, events, l.cfg.Chaincode, &l.own)
-			for b := range blocks {
+			group := func(b *prepared) []*prepared {
 				var until uint64
 				if b.Header != nil && b.Header.Number+1 < height {
 					until = height
 				}
-				if err = l.addBlocks(append([]*prepared{b}, waiting(blocks, until)...)); err != nil {
+				return append([]*prepared{b}, waiting(blocks, until)...)
+			}
+			// The next blocks, if one comes before written closes.
+			more := func(written <-chan struct{}) []*prepared {
+				select {
+				case b, ok := <-blocks:
+					if ok {
+						return group(b)
+					}
+				case <-written:
+				}
+				return nil
+			}
+			for b := range blocks {
+				if err = l.addBlocks(group(b), more); err != nil {
 					break
 				}
 			}
@@ -144,44 +158,125 @@ func waiting(blocks <-chan *prepared, until uint64) []*prepared {
 	return bs
 }
 
+// maxUpdatesAtOnce bounds the updates of an index file that a follower
+// writes one after another (each staged while the one before is written)
+// before it lets the index's readers in.
+const maxUpdatesAtOnce = 16
+
 // addBlocks adds the next blocks, in order: each must follow the one
-// before's header hash and match its own data hash. They go into the index in one update;
-// if one is refused, an index in a file keeps none of them, one in memory
-// those before it. The receipts of their batches are given (see given)
-// once the update has added them all, before its file's commit.
-func (l *Ledger) addBlocks(bs []*prepared) error {
+// before's header hash and match its own data hash. They go into the index
+// in one update; if one is refused, an index in a file keeps none of them,
+// one in memory those before it. The receipts of their batches are given
+// (see given) once the update has added them all, before its file's
+// commit. An index in a file then takes the blocks more gives, in updates
+// of their own, each staged while the one before is written: more returns
+// the next blocks if one arrives before its argument closes (the update
+// written), else nil.
+func (l *Ledger) addBlocks(bs []*prepared, more func(written <-chan struct{}) []*prepared) error {
 	l.ixMu.Lock()
 	defer l.ixMu.Unlock()
+	if d, ok := l.ix.st.(*diskStore); ok {
+		return l.addToFile(d, bs, more)
+	}
 	next, prev, added := l.next, l.prevHash, int64(0)
 	err := l.ix.update(func() error {
-		var evs []Event
-		for _, b := range bs {
-			if b.Header != nil && b.Header.Number < next {
-				continue // delivered again after a reconnect
-			}
-			var err error
-			if evs, err = l.addBlock(b, next, prev, evs); err != nil {
-				return err
-			}
-			next, prev, added = next+1, headerHash(b.Header), added+1
-		}
-		if err := l.ix.st.setPosition(next, prev); err != nil {
-			return err
-		}
-		l.given.give(next, evs)
-		return nil
+		var err error
+		next, prev, added, err = l.addGroup(bs, next, prev)
+		return err
 	})
-	if err != nil && l.ix.persistent() {
+	l.passed(next, prev, added)
+	return err
+}
+
+// addGroup adds the blocks of bs from block next (after the block of
+// header hash prev) in the update in progress, sets the position after
+// them and gives their receipts: the position after the blocks it added,
+// and how many.
+func (l *Ledger) addGroup(bs []*prepared, next uint64, prev []byte) (uint64, []byte, int64, error) {
+	var evs []Event
+	added := int64(0)
+	for _, b := range bs {
+		if b.Header != nil && b.Header.Number < next {
+			continue // delivered again after a reconnect
+		}
+		var err error
+		if evs, err = l.addBlock(b, next, prev, evs); err != nil {
+			return next, prev, added, err
+		}
+		next, prev, added = next+1, headerHash(b.Header), added+1
+	}
+	if err := l.ix.st.setPosition(next, prev); err != nil {
+		return next, prev, added, err
+	}
+	l.given.give(next, evs)
+	return next, prev, added, nil
+}
+
+// passed moves the follower past the blocks it added (added of them, up to
+// next) and wakes those waiting for them.
+func (l *Ledger) passed(next uint64, prev []byte, added int64) {
+	if added == 0 {
+		return
+	}
+	l.next, l.prevHash = next, prev
+	l.blocksRead.Add(added)
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.given.give(next, nil) // in memory, those before a refused block
+}
+
+// addToFile adds bs, then the blocks more gives, to the index in file d:
+// each group in an update staged while the one before is written.
+func (l *Ledger) addToFile(d *diskStore, bs []*prepared, more func(written <-chan struct{}) []*prepared) error {
+	next, prev := l.next, l.prevHash
+	var inFlight *fileWrite // the write of the update before
+	var landNext uint64
+	var landPrev []byte
+	var landAdded int64
+	land := func() error {
+		if inFlight == nil {
+			return nil
+		}
+		err := d.landWrite(inFlight)
+		inFlight = nil
+		if err == nil {
+			l.passed(landNext, landPrev, landAdded)
+		}
 		return err
 	}
-	if added > 0 {
-		l.next, l.prevHash = next, prev
-		l.blocksRead.Add(added)
-		close(l.changed)
-		l.changed = make(chan struct{})
-		l.given.give(next, nil) // in memory, those before a refused block
+	// failed reads the index back from its file, once no write is in
+	// flight: it holds the updates written, none of one refused.
+	failed := func(err error) error {
+		if lerr := land(); lerr != nil && err == nil {
+			err = lerr
+		}
+		if lerr := l.ix.load(d); lerr != nil {
+			return fmt.Errorf("%w; reading the index back: %v", err, lerr)
+		}
+		return err
 	}
-	return err
+	for k := 0; len(bs) > 0 && k < maxUpdatesAtOnce; k++ {
+		var added int64
+		st, err := d.stage(func() error {
+			var err error
+			next, prev, added, err = l.addGroup(bs, next, prev)
+			return err
+		})
+		if err != nil {
+			return failed(err)
+		}
+		if err := land(); err != nil {
+			return failed(err)
+		}
+		inFlight, landNext, landPrev, landAdded = d.writeAsync(st), next, prev, added
+		if k+1 < maxUpdatesAtOnce {
+			bs = more(inFlight.done)
+		}
+	}
+	if err := land(); err != nil {
+		return failed(err)
+	}
+	return nil
 }
 
 // addBlock adds block b, which must be number next and follow prevHash,
