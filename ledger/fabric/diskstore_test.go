@@ -341,7 +341,12 @@ func TestTreeNodesInOneUpdate(t *testing.T) {
 // indexWithGenesis is an empty index (emptyIndex) holding s's genesis.
 func indexWithGenesis(t *testing.T, s *ledgertest.Space, disk bool) *index {
 	t.Helper()
-	x := emptyIndex(t, disk)
+	return withGenesis(t, emptyIndex(t, disk), s)
+}
+
+// withGenesis adds s's genesis to the empty index x, and returns x.
+func withGenesis(t *testing.T, x *index, s *ledgertest.Space) *index {
+	t.Helper()
 	raw, err := json.Marshal(&s.Genesis)
 	if err != nil {
 		t.Fatal(err)

@@ -422,10 +422,18 @@ func prepareAhead(ctx context.Context, in <-chan *common.Block, chaincode string
 
 // waitBlock waits until the follower added block n.
 func (l *Ledger) waitBlock(ctx context.Context, n uint64) error {
-	for {
+	return waitPast(ctx, n, l.stop, func() (uint64, <-chan struct{}) {
 		l.ixMu.RLock()
-		next, changed := l.next, l.changed
-		l.ixMu.RUnlock()
+		defer l.ixMu.RUnlock()
+		return l.next, l.changed
+	})
+}
+
+// waitPast waits until at gives a block past n: at returns the block
+// reached and a channel closed when it moves.
+func waitPast(ctx context.Context, n uint64, stop <-chan struct{}, at func() (uint64, <-chan struct{})) error {
+	for {
+		next, changed := at()
 		if next > n {
 			return nil
 		}
@@ -433,7 +441,7 @@ func (l *Ledger) waitBlock(ctx context.Context, n uint64) error {
 		case <-changed:
 		case <-ctx.Done():
 			return fmt.Errorf("%w: waiting for block %d from the peer (read up to %d): %v", ledger.ErrUnavailable, n, next, ctx.Err())
-		case <-l.stop:
+		case <-stop:
 			return fmt.Errorf("fabric: ledger closed")
 		}
 	}

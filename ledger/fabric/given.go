@@ -2,7 +2,6 @@ package fabric
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/tdsc/tdsc/ledger"
@@ -74,19 +73,9 @@ func (g *given) receipt(root string) (ledger.Receipt, bool) {
 
 // wait waits until the receipts of block n are given.
 func (g *given) wait(ctx context.Context, n uint64, stop <-chan struct{}) error {
-	for {
+	return waitPast(ctx, n, stop, func() (uint64, <-chan struct{}) {
 		g.mu.Lock()
-		upTo, changed := g.upTo, g.changed
-		g.mu.Unlock()
-		if upTo > n {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return fmt.Errorf("%w: waiting for block %d from the peer (read up to %d): %v", ledger.ErrUnavailable, n, upTo, ctx.Err())
-		case <-stop:
-			return fmt.Errorf("fabric: ledger closed")
-		}
-	}
+		defer g.mu.Unlock()
+		return g.upTo, g.changed
+	})
 }

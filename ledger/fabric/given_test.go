@@ -3,7 +3,6 @@ package fabric
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -151,7 +150,7 @@ func TestFileUpdatesOverlap(t *testing.T) {
 		}
 	}
 	path := filepath.Join(t.TempDir(), "index.db")
-	file := fileIndexWithGenesis(t, s, path)
+	file := withGenesis(t, fileIndex(t, path), s)
 	mem := indexWithGenesis(t, s, false)
 	l := &Ledger{view: &view{ix: file, changed: make(chan struct{}), given: newGiven(), next: 1, prevHash: []byte("hash of block 0")}, stop: make(chan struct{})}
 
@@ -235,19 +234,4 @@ func TestFileUpdatesOverlap(t *testing.T) {
 	if next, _ := again.st.(*diskStore).position(); next != n+1 {
 		t.Fatalf("the file's position is block %d, want %d", next, n+1)
 	}
-}
-
-// fileIndexWithGenesis is a new index in the file at path holding s's
-// genesis.
-func fileIndexWithGenesis(t *testing.T, s *ledgertest.Space, path string) *index {
-	t.Helper()
-	x := fileIndex(t, path)
-	raw, err := json.Marshal(&s.Genesis)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := x.update(func() error { return x.setGenesis(raw) }); err != nil {
-		t.Fatal(err)
-	}
-	return x
 }
