@@ -379,6 +379,7 @@ func (s *diskStore) stage(fn func() error) (*staged, error) {
 type fileWrite struct {
 	done chan struct{}
 	err  error
+	put  bool // it put the postings above the mark
 }
 
 // writeAsync writes st, which stage returned, on a goroutine of its own.
@@ -389,22 +390,22 @@ func (s *diskStore) writeAsync(st *staged) *fileWrite {
 	w := &fileWrite{done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
-		put := false
 		w.err = s.db.Update(func(tx *bolt.Tx) error {
 			var err error
-			put, err = s.apply(tx, st)
+			w.put, err = s.apply(tx, st)
 			return err
 		})
-		if w.err == nil {
-			s.landed(st, put)
-		}
 	}()
 	return w
 }
 
-// landWrite waits for w to end.
+// landWrite waits for w to end and takes its postings (in the caller's
+// goroutine: the write only reads the store's state).
 func (s *diskStore) landWrite(w *fileWrite) error {
 	<-w.done
+	if w.err == nil {
+		s.landed(s.writing, w.put)
+	}
 	s.writing = nil
 	return w.err
 }
