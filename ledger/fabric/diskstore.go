@@ -73,9 +73,9 @@ type diskEvent struct {
 	Root     []byte `json:"root"`
 }
 
-// diskStore is an indexStore in a bbolt file. Each block the follower reads
-// is one bbolt transaction, with the position after it, so the file always
-// holds whole blocks and says which it holds.
+// diskStore is an indexStore in a bbolt file. Each update (the blocks the
+// follower takes at once) is one bbolt transaction, with the position after
+// it, so the file always holds whole blocks and says which it holds.
 //
 // An update's puts are held (staged) and written when it ends. update does
 // both in one bbolt transaction; a follower keeping a file stages the next

@@ -19,25 +19,7 @@ import (
 //
 //	go test ./ledger/fabric -run XXX -bench BenchmarkIndexAdd -benchtime 3x
 func BenchmarkIndexAdd(b *testing.B) {
-	s, err := ledgertest.NewSpace()
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := ledgertest.NewWorkload(s, 20000, 100, 4)
-	if err != nil {
-		b.Fatal(err)
-	}
-	t := &testing.T{}
-	var txs []*endorsedWrites
-	for k := 0; k < len(w.Setup); k += 5 {
-		txs = append(txs, committed(t, w.Setup[k:min(len(w.Setup), k+5)]))
-	}
-	for _, st := range w.Streams {
-		for k := 0; k < len(st); k += 5 {
-			txs = append(txs, committed(t, st[k:min(len(st), k+5)]))
-		}
-	}
-	records := w.Records
+	txs, _, records := benchTxs(b, 20000)
 	for _, c := range []struct {
 		name string
 		disk bool
@@ -49,19 +31,7 @@ func BenchmarkIndexAdd(b *testing.B) {
 				b.StopTimer()
 				x := emptyIndex(b, disk)
 				b.StartTimer()
-				for k := 0; k < len(txs); k += per {
-					err := x.update(func() error {
-						for j := k; j < min(len(txs), k+per); j++ {
-							if err := x.addTx(uint64(j+1), fmt.Sprintf("tx-%d", j), txs[j]); err != nil {
-								return err
-							}
-						}
-						return nil
-					})
-					if err != nil {
-						b.Fatal(err)
-					}
-				}
+				addTxs(b, x, txs, 0, len(txs), per)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*records)/1000, "µs/record")
 		})
@@ -77,28 +47,7 @@ func BenchmarkIndexAdd(b *testing.B) {
 //	go test ./ledger/fabric -run XXX -bench BenchmarkIndexKeepUp -benchtime 3x
 func BenchmarkIndexKeepUp(b *testing.B) {
 	const held, added = 200000, 10000
-	s, err := ledgertest.NewSpace()
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := ledgertest.NewWorkload(s, held+added, 100, 4)
-	if err != nil {
-		b.Fatal(err)
-	}
-	t := &testing.T{}
-	var txs []*endorsedWrites
-	var sizes []int
-	for _, bs := range append([][]*ledger.Batch{w.Setup}, w.Streams...) {
-		for k := 0; k < len(bs); k += 5 {
-			group := bs[k:min(len(bs), k+5)]
-			txs = append(txs, committed(t, group))
-			n := 0
-			for _, bt := range group {
-				n += len(bt.Records)
-			}
-			sizes = append(sizes, n)
-		}
-	}
+	txs, sizes, _ := benchTxs(b, held+added)
 	first, n := 0, 0 // the transactions the file holds
 	for first < len(txs) && n < held {
 		n, first = n+sizes[first], first+1
@@ -107,28 +56,13 @@ func BenchmarkIndexKeepUp(b *testing.B) {
 	for _, sz := range sizes[first:] {
 		records += sz
 	}
-	add := func(x *index, from, to, per int) {
-		for k := from; k < to; k += per {
-			err := x.update(func() error {
-				for j := k; j < min(to, k+per); j++ {
-					if err := x.addTx(uint64(j+1), fmt.Sprintf("tx-%d", j), txs[j]); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
 	dir := b.TempDir()
 	base := filepath.Join(dir, "base")
 	x, st, err := openIndexFile(base, "ch", "cc")
 	if err != nil {
 		b.Fatal(err)
 	}
-	add(x, 0, first, 32)
+	addTxs(b, x, txs, 0, first, 32)
 	if err := st.close(); err != nil {
 		b.Fatal(err)
 	}
@@ -147,11 +81,56 @@ func BenchmarkIndexKeepUp(b *testing.B) {
 			b.Fatal(err)
 		}
 		t0 := time.Now()
-		add(x, first, len(txs), 1)
+		addTxs(b, x, txs, first, len(txs), 1)
 		elapsed += time.Since(t0)
 		if err := st.close(); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(b.N*records)/1000, "µs/record")
+}
+
+// benchTxs is a workload of about n records as Append transactions of five
+// 100-record batches (the setup's, then each stream's): the transactions,
+// each one's records, and the records in all.
+func benchTxs(b *testing.B, n int) (txs []*endorsedWrites, sizes []int, records int) {
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := ledgertest.NewWorkload(s, n, 100, 4)
+	if err != nil {
+		b.Fatal(err)
+	}
+	t := &testing.T{}
+	for _, bs := range append([][]*ledger.Batch{w.Setup}, w.Streams...) {
+		for k := 0; k < len(bs); k += 5 {
+			group := bs[k:min(len(bs), k+5)]
+			txs = append(txs, committed(t, group))
+			size := 0
+			for _, bt := range group {
+				size += len(bt.Records)
+			}
+			sizes = append(sizes, size)
+		}
+	}
+	return txs, sizes, w.Records
+}
+
+// addTxs adds txs[from:to] to x, per transactions an update, as blocks
+// from+1 on.
+func addTxs(b *testing.B, x *index, txs []*endorsedWrites, from, to, per int) {
+	for k := from; k < to; k += per {
+		err := x.update(func() error {
+			for j := k; j < min(to, k+per); j++ {
+				if err := x.addTx(uint64(j+1), fmt.Sprintf("tx-%d", j), txs[j]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -244,16 +244,13 @@ func (l *Ledger) addToFile(d *diskStore, bs []*prepared, more func(written <-cha
 		}
 		return err
 	}
-	// failed reads the index back from its file, once no write is in
-	// flight: it holds the updates written, none of one refused.
+	// failed reads the index back from its file once no write is in
+	// flight: the file holds the updates written, none of one refused or
+	// failed. err is the one reported (a write failing under a refused
+	// stage leaves the file as readBack finds it).
 	failed := func(err error) error {
-		if lerr := land(); lerr != nil && err == nil {
-			err = lerr
-		}
-		if lerr := l.ix.load(d); lerr != nil {
-			return fmt.Errorf("%w; reading the index back: %v", err, lerr)
-		}
-		return err
+		_ = land()
+		return l.ix.readBack(d, err)
 	}
 	for k := 0; len(bs) > 0 && k < maxUpdatesAtOnce; k++ {
 		var added int64

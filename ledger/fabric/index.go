@@ -498,9 +498,16 @@ func (x *index) batchByRoot(root string) (*storedBatch, error) {
 func (x *index) update(fn func() error) error {
 	err := x.st.update(fn)
 	if d, ok := x.st.(*diskStore); ok && err != nil {
-		if lerr := x.load(d); lerr != nil {
-			return fmt.Errorf("%w; reading the index back: %v", err, lerr)
-		}
+		return x.readBack(d, err)
+	}
+	return err
+}
+
+// readBack reads the index's state back from its file d after err, which
+// stopped an update: the file holds none of it.
+func (x *index) readBack(d *diskStore, err error) error {
+	if lerr := x.load(d); lerr != nil {
+		return fmt.Errorf("%w; reading the index back: %v", err, lerr)
 	}
 	return err
 }
