@@ -256,12 +256,16 @@ type Stats struct {
 	// client decoded them while sending, not from their block's event
 	// (the follower's count, with Config.Follower that ledger's).
 	SentDecoded int64 `json:"sentDecoded"`
+	// FollowFailures: the follower's failures to open the block stream or
+	// to add the blocks delivered, since Open (one a retry, every 200 ms
+	// while a failure lasts; see Health).
+	FollowFailures int64 `json:"followFailures"`
 }
 
 // Stats returns the committer's counts so far.
 func (l *Ledger) Stats() Stats {
 	return Stats{Transactions: l.stats.txs.Load(), Conflicts: l.stats.conflicts.Load(), Retries: l.stats.retries.Load(), Rechecks: l.stats.rechecks.Load(),
-		MaxInFlight: l.stats.maxInFlight.Load(), BlocksRead: l.blocksRead.Load(), FromBlock: l.fromBlock, SentDecoded: l.own.taken.Load()}
+		MaxInFlight: l.stats.maxInFlight.Load(), BlocksRead: l.blocksRead.Load(), FromBlock: l.fromBlock, SentDecoded: l.own.taken.Load(), FollowFailures: l.health.failures.Load()}
 }
 
 // commit submits a group as one transaction, dropping batches an endorser

@@ -31,6 +31,7 @@ type view struct {
 	// given: the receipts of the blocks added, before the index file has
 	// them (see given).
 	given *given
+	health followHealth // how the follower is doing (see Health)
 }
 
 // follow reads the channel's blocks from the gateway peer as they commit
@@ -53,7 +54,11 @@ func (l *Ledger) follow() {
 			height, _ = l.Height(ctx) // 0 if the peer is away: one block an update
 		}
 		events, err := l.ch.network.BlockEvents(ctx, client.WithStartBlock(next))
+		if err != nil && ctx.Err() == nil {
+			l.health.streamFailed(err, time.Now())
+		}
 		if err == nil {
+			l.health.streamOpened()
 			blocks := prepareAhead(ctx, events, l.cfg.Chaincode, &l.own)
 			group := func(b *prepared) []*prepared {
 				var until uint64
@@ -75,6 +80,9 @@ func (l *Ledger) follow() {
 			}
 			for b := range blocks {
 				if err = l.addBlocks(group(b), more); err != nil {
+					if ctx.Err() == nil {
+						l.health.addFailed(err, time.Now())
+					}
 					break
 				}
 			}
@@ -220,6 +228,7 @@ func (l *Ledger) passed(next uint64, prev []byte, added int64) {
 	}
 	l.next, l.prevHash = next, prev
 	l.blocksRead.Add(added)
+	l.health.blocksAdded(time.Now())
 	close(l.changed)
 	l.changed = make(chan struct{})
 	l.given.give(next, nil) // in memory, those before a refused block

@@ -207,6 +207,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 // (else the follower's first block is checked against it).
 func openView(ctx context.Context, l *Ledger) (*view, error) {
 	v := &view{ix: newIndex(nil), changed: make(chan struct{}), given: newGiven()}
+	v.health.added = time.Now()
 	if l.cfg.IndexFile == "" {
 		return v, nil
 	}

@@ -52,6 +52,17 @@ var (
 	ErrForbidden    = api.ErrForbidden
 )
 
+// HealthChecker is a backend that can be unwell while the process runs
+// (the Fabric backend: its follower, its gateway's peer). /healthz answers
+// 503 with Health's error, and 200 "ok" when it returns nil; a backend
+// without it is well while it serves.
+type HealthChecker interface {
+	Health(ctx context.Context) error
+}
+
+// HealthTimeout bounds a HealthChecker's check on /healthz.
+const HealthTimeout = 5 * time.Second
+
 // Config configures the handler.
 type Config struct {
 	Backend   Backend
@@ -141,6 +152,15 @@ func New(cfg Config) (http.Handler, error) {
 	route("GET /ledger/v1/genesis", func(w http.ResponseWriter, r *http.Request) error { return writeJSON(w, cfg.Backend.Genesis()) })
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if hc, ok := cfg.Backend.(HealthChecker); ok {
+			ctx, cancel := context.WithTimeout(r.Context(), HealthTimeout)
+			defer cancel()
+			if err := hc.Health(ctx); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				io.WriteString(w, "unhealthy: "+err.Error()+"\n")
+				return
+			}
+		}
 		io.WriteString(w, "ok\n")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))

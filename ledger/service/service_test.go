@@ -310,3 +310,45 @@ func TestDirectoryChangesArePublic(t *testing.T) {
 		}
 	}
 }
+
+// unwell is a backend whose Health says what err holds.
+type unwell struct {
+	*embedded.Store
+	err error
+	ctx context.Context // the context Health was given
+}
+
+func (u *unwell) Health(ctx context.Context) error { u.ctx = ctx; return u.err }
+
+// TestHealthz: a backend with Health answers 503 with its error while it
+// is unwell and "ok" when it is well again; Health gets a bounded context.
+func TestHealthz(t *testing.T) {
+	s, _ := ledgertest.NewSpace()
+	st, _ := serve(t, s.Genesis)
+	b := &unwell{Store: st, err: errors.New("fabric: the follower cannot add block 7: index file: disk full")}
+	h, err := service.New(service.Config{Backend: b, Authorize: authorize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	get := func() (int, string) {
+		resp, err := srv.Client().Get(srv.URL + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := get(); code != http.StatusServiceUnavailable || body != "unhealthy: fabric: the follower cannot add block 7: index file: disk full\n" {
+		t.Fatalf("unwell: %d %q", code, body)
+	}
+	if _, ok := b.ctx.Deadline(); !ok {
+		t.Error("Health's context has no deadline")
+	}
+	b.err = nil
+	if code, body := get(); code != 200 || body != "ok\n" {
+		t.Fatalf("well again: %d %q", code, body)
+	}
+}

@@ -157,6 +157,12 @@ func TestConnectorOutage(t *testing.T) {
 		t.Fatalf("negotiation during the outage: %v %+v, want it waiting", err, neg)
 	}
 	t.Logf("the negotiation started during the outage waits at %s", neg.State)
+	// The ledger service says it is unwell, and why.
+	if code, body := sp.healthz(t); code != http.StatusServiceUnavailable || !strings.HasPrefix(body, "unhealthy: fabric: ") {
+		t.Fatalf("/healthz during the outage: %d %q, want 503 naming the follower or the peer", code, body)
+	} else {
+		t.Logf("/healthz during the outage: %d %s", code, strings.TrimSpace(body))
+	}
 
 	// The network restarts on its ledger; the outboxes drain.
 	if err := p.Script(ctx, "restart"); err != nil {
@@ -173,6 +179,10 @@ func TestConnectorOutage(t *testing.T) {
 		})
 	}
 	t.Logf("outboxes drained %v after the network stopped", time.Since(before).Round(time.Millisecond))
+	waitOutbox(t, ctx, "the ledger service's /healthz to answer ok", 60*time.Second, func() (bool, string) {
+		code, body := sp.healthz(t)
+		return code == http.StatusOK && body == "ok\n", fmt.Sprintf("%d %q", code, body)
+	})
 
 	// Nothing lost: every record a connector committed (those written during
 	// the outage among them) is on the ledger under its id. Nothing doubled:
@@ -550,3 +560,18 @@ const (
 	trafficCSV = "road,hour,vehicles\nG6,08,1520\nG6,09,1710\n"
 	weatherCSV = "station,hour,mm\nHaidian,08,0.4\nHaidian,09,1.2\n"
 )
+
+// healthz gets the ledger service's /healthz: its status and body.
+func (sp *outageSpace) healthz(t *testing.T) (int, string) {
+	t.Helper()
+	resp, err := http.Get(sp.url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}

@@ -1,0 +1,100 @@
+package fabric
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// StallAfter is how long a follower behind its peer may add no block before
+// Health reports it stalled.
+const StallAfter = 30 * time.Second
+
+// followHealth is how the follower is doing. Two failures are kept apart,
+// since each ends in its own way: the block stream could not be opened
+// (ended when one opens), and blocks delivered could not be added — a
+// block that does not link, an index file that cannot be written (ended
+// only when blocks are added: the stream opens again after every such
+// failure, to fail on the same block).
+type followHealth struct {
+	mu        sync.Mutex
+	streamErr error     // the last failure to open the block stream, until one opens
+	addErr    error     // the last failure to add blocks, until blocks are added
+	since     time.Time // when the current failure began
+	added     time.Time // when blocks were last added (or the view opened)
+	failures  atomic.Int64
+}
+
+// streamFailed records that the stream could not be opened.
+func (h *followHealth) streamFailed(err error, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.failures.Add(1)
+	if h.streamErr == nil && h.addErr == nil {
+		h.since = now
+	}
+	h.streamErr = err
+}
+
+// streamOpened ends a failure to open the stream.
+func (h *followHealth) streamOpened() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.streamErr = nil
+}
+
+// addFailed records that the blocks delivered could not be added.
+func (h *followHealth) addFailed(err error, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.failures.Add(1)
+	if h.streamErr == nil && h.addErr == nil {
+		h.since = now
+	}
+	h.addErr = err
+}
+
+// blocksAdded ends a failure to add blocks.
+func (h *followHealth) blocksAdded(now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.addErr, h.added = nil, now
+}
+
+// check says why a follower that holds the blocks before next, of a peer
+// of height (or heightErr), is not well at now; nil if it is.
+func (h *followHealth) check(next, height uint64, heightErr error, now time.Time) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.addErr; err != nil {
+		return fmt.Errorf("fabric: the follower cannot add block %d (failing for %s): %w", next, now.Sub(h.since).Round(time.Second), err)
+	}
+	if err := h.streamErr; err != nil {
+		return fmt.Errorf("fabric: the follower cannot read the channel's blocks from block %d (failing for %s): %w", next, now.Sub(h.since).Round(time.Second), err)
+	}
+	if heightErr != nil {
+		return fmt.Errorf("fabric: the gateway's peer does not give its height: %w", heightErr)
+	}
+	if height > next && now.Sub(h.added) > StallAfter {
+		return fmt.Errorf("fabric: the follower holds the blocks before %d of the peer's %d and has added none for %s", next, height, now.Sub(h.added).Round(time.Second))
+	}
+	return nil
+}
+
+// Health says why the ledger cannot serve reads now, or nil: the follower
+// fails to read the channel's blocks or to add them to the index (a block
+// that does not follow the one before, an index file that cannot be
+// written: writers may still get their receipts, which the chain's order
+// gives, while reads wait for blocks that never come), the gateway's peer
+// does not answer its height, or the follower is behind the peer and has
+// added no block for StallAfter. A follower catching up that adds blocks
+// is well. The ledger service's /healthz answers 503 with it.
+func (l *Ledger) Health(ctx context.Context) error {
+	h, herr := l.Height(ctx)
+	l.ixMu.RLock()
+	next := l.next
+	l.ixMu.RUnlock()
+	return l.health.check(next, h, herr, time.Now())
+}
