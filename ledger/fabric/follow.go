@@ -30,7 +30,7 @@ type view struct {
 	own ownTxs // the transactions in flight of the ledgers on this view
 	// given: the receipts of the blocks added, before the index file has
 	// them (see given).
-	given *given
+	given  *given
 	health followHealth // how the follower is doing (see Health)
 }
 
