@@ -511,3 +511,23 @@ func TestPostingsMark(t *testing.T) {
 		t.Fatalf("a mark past the records: %v", err)
 	}
 }
+
+// TestHashedPostings: postings gathered by key are put one list per hash;
+// keys whose hashes collide share a list, merged in index order (a record
+// under both is listed twice, as when lists were gathered by hash), and
+// the lists given are not changed.
+func TestHashedPostings(t *testing.T) {
+	byKey := map[string][]uint64{"kind:a": {1, 4, 9}, "kind:b": {2, 4, 7}, "other": {3}}
+	hash := func(key string) []byte { return []byte(key[:4]) } // "kind" collides
+	got := hashedPostings(byKey, hash)
+	want := map[string][]uint64{"kind": {1, 2, 4, 4, 7, 9}, "othe": {3}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("hashed %v, want %v", got, want)
+	}
+	if !reflect.DeepEqual(byKey["kind:a"], []uint64{1, 4, 9}) || !reflect.DeepEqual(byKey["kind:b"], []uint64{2, 4, 7}) {
+		t.Fatalf("the lists given changed: %v", byKey)
+	}
+	if got := hashedPostings(byKey, postingHash); len(got) != 3 {
+		t.Fatalf("three keys of distinct hashes: %d lists", len(got))
+	}
+}

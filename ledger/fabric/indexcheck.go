@@ -110,7 +110,7 @@ func compareFiles(want *bolt.DB, got *diskStore, d *differ) error {
 				wb, gb := wtx.Bucket(b), gtx.Bucket(b)
 				switch {
 				case bytes.Equal(b, dPost):
-					if err := comparePostings(postingLists(wb.Cursor(), nil), postingLists(gb.Cursor(), got.above), d); err != nil {
+					if err := comparePostings(postingLists(wb.Cursor(), nil), postingLists(gb.Cursor(), hashedPostings(got.above, postingHash)), d); err != nil {
 						return err
 					}
 				case bytes.Equal(b, dMeta):
