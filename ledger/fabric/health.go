@@ -28,15 +28,7 @@ type followHealth struct {
 }
 
 // streamFailed records that the stream could not be opened.
-func (h *followHealth) streamFailed(err error, now time.Time) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.failures.Add(1)
-	if h.streamErr == nil && h.addErr == nil {
-		h.since = now
-	}
-	h.streamErr = err
-}
+func (h *followHealth) streamFailed(err error, now time.Time) { h.failed(&h.streamErr, err, now) }
 
 // streamOpened ends a failure to open the stream.
 func (h *followHealth) streamOpened() {
@@ -46,14 +38,18 @@ func (h *followHealth) streamOpened() {
 }
 
 // addFailed records that the blocks delivered could not be added.
-func (h *followHealth) addFailed(err error, now time.Time) {
+func (h *followHealth) addFailed(err error, now time.Time) { h.failed(&h.addErr, err, now) }
+
+// failed records err in slot (streamErr or addErr); a failure that begins
+// while none lasts starts the failing time.
+func (h *followHealth) failed(slot *error, err error, now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.failures.Add(1)
 	if h.streamErr == nil && h.addErr == nil {
 		h.since = now
 	}
-	h.addErr = err
+	*slot = err
 }
 
 // blocksAdded ends a failure to add blocks.
