@@ -38,7 +38,7 @@ func checkCallback(s string) error {
 		return fmt.Errorf("callbackAddress %q must be an absolute http(s) URL without credentials, query or fragment", s)
 	}
 	p := strings.ToLower(u.EscapedPath())
-	for _, bad := range []string{"/api", "/ledger", "/ui", "/data", "/push", "/metrics", "/healthz"} {
+	for _, bad := range []string{"/api", "/ledger", "/ui", "/data", "/push", "/metrics", "/healthz", "/readyz"} {
 		if p == bad || strings.HasPrefix(p, bad+"/") {
 			return fmt.Errorf("callbackAddress %q: path %s is a tdsc service's, not a DSP callback", s, bad+"/")
 		}

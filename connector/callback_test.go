@@ -17,6 +17,7 @@ func TestCallbackAddresses(t *testing.T) {
 		{"http://127.0.0.1:7001/callback", "own"},
 		{"http://127.0.0.1:7002/api/v1", "/api/"},
 		{"http://127.0.0.1:7002/ledger/v1", "/ledger/"},
+		{"http://127.0.0.1:7002/readyz", "/readyz/"},
 		{"http://169.254.169.254/latest", "link-local"},
 		{"http://0.0.0.0:7002/", "unspecified"},
 		{"http://[::]:7002/", "unspecified"},

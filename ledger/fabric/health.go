@@ -79,6 +79,37 @@ func (h *followHealth) check(next, height uint64, heightErr error, now time.Time
 	return nil
 }
 
+// ReadyLag is how many blocks a follower may be behind its peer and still
+// be ready: one that keeps up is a block or two behind now and then (the
+// blocks it is adding), one catching up is many.
+const ReadyLag = 16
+
+// ready is check, and also not ready while the follower is more than
+// ReadyLag blocks behind the peer (catching up: reads would wait for it).
+func (h *followHealth) ready(next, height uint64, heightErr error, now time.Time) error {
+	if err := h.check(next, height, heightErr, now); err != nil {
+		return err
+	}
+	if height > next+ReadyLag {
+		return fmt.Errorf("fabric: the follower is catching up: it holds the blocks before %d of the peer's %d", next, height)
+	}
+	return nil
+}
+
+// Ready is Health, and also says the ledger is not ready while its
+// follower is more than ReadyLag blocks behind the gateway's peer (a
+// service reading the channel from block 0, or from where its index file
+// ended): reads would wait until it has caught up. The ledger service's
+// /readyz answers 503 with it, so a load balancer holds reads back while a
+// liveness probe on /healthz lets the catch-up run.
+func (l *Ledger) Ready(ctx context.Context) error {
+	h, herr := l.Height(ctx)
+	l.ixMu.RLock()
+	next := l.next
+	l.ixMu.RUnlock()
+	return l.health.ready(next, h, herr, time.Now())
+}
+
 // Health says why the ledger cannot serve reads now, or nil: the follower
 // fails to read the channel's blocks or to add them to the index (a block
 // that does not follow the one before, an index file that cannot be

@@ -11,7 +11,8 @@ import (
 // failure to add blocks lasts through the stream opening again (as it does
 // after every such failure) until blocks are added; the failure's start is
 // the first of a run; the peer's height failing, and a follower behind the
-// peer that has added nothing for StallAfter, are unwell too.
+// peer that has added nothing for StallAfter, are unwell too. Ready is
+// well and at most ReadyLag blocks behind.
 func TestFollowHealth(t *testing.T) {
 	t0 := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
 	var h followHealth
@@ -57,5 +58,23 @@ func TestFollowHealth(t *testing.T) {
 	err = h.check(7, 9, nil, t0.Add(14*time.Second+StallAfter))
 	if err == nil || !strings.Contains(err.Error(), "holds the blocks before 7 of the peer's 9 and has added none for 31s") {
 		t.Fatalf("stalled: %v", err)
+	}
+
+	// Ready: well, and at most ReadyLag blocks behind.
+	now := t0.Add(15 * time.Second)
+	h.blocksAdded(now)
+	if err := h.ready(7, 7+ReadyLag, nil, now); err != nil {
+		t.Fatalf("ReadyLag behind: %v", err)
+	}
+	if err := h.check(7, 8+ReadyLag, nil, now); err != nil {
+		t.Fatalf("catching up is well: %v", err)
+	}
+	err = h.ready(7, 8+ReadyLag, nil, now)
+	if err == nil || !strings.Contains(err.Error(), "catching up: it holds the blocks before 7 of the peer's 24") {
+		t.Fatalf("catching up: %v", err)
+	}
+	h.addFailed(disk, now)
+	if err := h.ready(7, 7, nil, now); !errors.Is(err, disk) {
+		t.Fatalf("unwell is not ready: %v", err)
 	}
 }

@@ -60,7 +60,16 @@ type HealthChecker interface {
 	Health(ctx context.Context) error
 }
 
-// HealthTimeout bounds a HealthChecker's check on /healthz.
+// ReadinessChecker is a backend that can be well but not ready to serve
+// reads yet (the Fabric backend catching up with the channel). /readyz
+// answers 503 with Ready's error; a backend without it is ready when it is
+// well (/healthz).
+type ReadinessChecker interface {
+	Ready(ctx context.Context) error
+}
+
+// HealthTimeout bounds a HealthChecker's or ReadinessChecker's check on
+// /healthz and /readyz.
 const HealthTimeout = 5 * time.Second
 
 // Config configures the handler.
@@ -98,7 +107,7 @@ type handler struct {
 	latency *prometheus.HistogramVec
 }
 
-// New returns the API handler, rooted at /ledger/v1/ plus /healthz and /metrics.
+// New returns the API handler, rooted at /ledger/v1/ plus /healthz, /readyz and /metrics.
 func New(cfg Config) (http.Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -150,19 +159,30 @@ func New(cfg Config) (http.Handler, error) {
 		return writeJSON(w, rules)
 	})
 	route("GET /ledger/v1/genesis", func(w http.ResponseWriter, r *http.Request) error { return writeJSON(w, cfg.Backend.Genesis()) })
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if hc, ok := cfg.Backend.(HealthChecker); ok {
-			ctx, cancel := context.WithTimeout(r.Context(), HealthTimeout)
-			defer cancel()
-			if err := hc.Health(ctx); err != nil {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				io.WriteString(w, "unhealthy: "+err.Error()+"\n")
-				return
+	probe := func(pattern, unwell string, check func(ctx context.Context) error) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			if check != nil {
+				ctx, cancel := context.WithTimeout(r.Context(), HealthTimeout)
+				defer cancel()
+				if err := check(ctx); err != nil {
+					w.WriteHeader(http.StatusServiceUnavailable)
+					io.WriteString(w, unwell+": "+err.Error()+"\n")
+					return
+				}
 			}
-		}
-		io.WriteString(w, "ok\n")
-	})
+			io.WriteString(w, "ok\n")
+		})
+	}
+	var health, ready func(ctx context.Context) error
+	if hc, ok := cfg.Backend.(HealthChecker); ok {
+		health, ready = hc.Health, hc.Health
+	}
+	if rc, ok := cfg.Backend.(ReadinessChecker); ok {
+		ready = rc.Ready
+	}
+	probe("GET /healthz", "unhealthy", health)
+	probe("GET /readyz", "not ready", ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	return mux, nil
 }

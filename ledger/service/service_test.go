@@ -352,3 +352,57 @@ func TestHealthz(t *testing.T) {
 		t.Fatalf("well again: %d %q", code, body)
 	}
 }
+
+// unready is a backend well (its Health) but not ready (its Ready).
+type unready struct {
+	*embedded.Store
+	health, ready error
+}
+
+func (u *unready) Health(context.Context) error { return u.health }
+func (u *unready) Ready(context.Context) error  { return u.ready }
+
+// TestReadyz: /readyz answers with a backend's Ready where it has one, with
+// its Health where it has only that, and "ok" for a backend with neither;
+// /healthz stays with Health.
+func TestReadyz(t *testing.T) {
+	s, _ := ledgertest.NewSpace()
+	st, plain := serve(t, s.Genesis)
+	get := func(srv *httptest.Server, path string) (int, string) {
+		resp, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	serveBackend := func(b service.Backend) *httptest.Server {
+		h, err := service.New(service.Config{Backend: b, Authorize: authorize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	if code, body := get(plain, "/readyz"); code != 200 || body != "ok\n" {
+		t.Fatalf("embedded /readyz: %d %q", code, body)
+	}
+	catching := &unready{Store: st, ready: errors.New("fabric: the follower is catching up: it holds the blocks before 7 of the peer's 900")}
+	srv := serveBackend(catching)
+	if code, body := get(srv, "/readyz"); code != http.StatusServiceUnavailable || body != "not ready: fabric: the follower is catching up: it holds the blocks before 7 of the peer's 900\n" {
+		t.Fatalf("catching up, /readyz: %d %q", code, body)
+	}
+	if code, body := get(srv, "/healthz"); code != 200 || body != "ok\n" {
+		t.Fatalf("catching up, /healthz: %d %q", code, body)
+	}
+	catching.ready = nil
+	if code, _ := get(srv, "/readyz"); code != 200 {
+		t.Fatalf("caught up, /readyz: %d", code)
+	}
+	sick := serveBackend(&unwell{Store: st, err: errors.New("fabric: the gateway's peer does not give its height")})
+	if code, body := get(sick, "/readyz"); code != http.StatusServiceUnavailable || body != "not ready: fabric: the gateway's peer does not give its height\n" {
+		t.Fatalf("unwell without Ready, /readyz: %d %q", code, body)
+	}
+}

@@ -157,11 +157,14 @@ func TestConnectorOutage(t *testing.T) {
 		t.Fatalf("negotiation during the outage: %v %+v, want it waiting", err, neg)
 	}
 	t.Logf("the negotiation started during the outage waits at %s", neg.State)
-	// The ledger service says it is unwell, and why.
-	if code, body := sp.healthz(t); code != http.StatusServiceUnavailable || !strings.HasPrefix(body, "unhealthy: fabric: ") {
+	// The ledger service says it is unwell and not ready, and why.
+	if code, body := sp.probe(t, "/healthz"); code != http.StatusServiceUnavailable || !strings.HasPrefix(body, "unhealthy: fabric: ") {
 		t.Fatalf("/healthz during the outage: %d %q, want 503 naming the follower or the peer", code, body)
 	} else {
 		t.Logf("/healthz during the outage: %d %s", code, strings.TrimSpace(body))
+	}
+	if code, body := sp.probe(t, "/readyz"); code != http.StatusServiceUnavailable || !strings.HasPrefix(body, "not ready: fabric: ") {
+		t.Fatalf("/readyz during the outage: %d %q, want 503", code, body)
 	}
 
 	// The network restarts on its ledger; the outboxes drain.
@@ -179,10 +182,12 @@ func TestConnectorOutage(t *testing.T) {
 		})
 	}
 	t.Logf("outboxes drained %v after the network stopped", time.Since(before).Round(time.Millisecond))
-	waitOutbox(t, ctx, "the ledger service's /healthz to answer ok", 60*time.Second, func() (bool, string) {
-		code, body := sp.healthz(t)
-		return code == http.StatusOK && body == "ok\n", fmt.Sprintf("%d %q", code, body)
-	})
+	for _, path := range []string{"/healthz", "/readyz"} {
+		waitOutbox(t, ctx, "the ledger service's "+path+" to answer ok", 60*time.Second, func() (bool, string) {
+			code, body := sp.probe(t, path)
+			return code == http.StatusOK && body == "ok\n", fmt.Sprintf("%d %q", code, body)
+		})
+	}
 
 	// Nothing lost: every record a connector committed (those written during
 	// the outage among them) is on the ledger under its id. Nothing doubled:
@@ -561,10 +566,11 @@ const (
 	weatherCSV = "station,hour,mm\nHaidian,08,0.4\nHaidian,09,1.2\n"
 )
 
-// healthz gets the ledger service's /healthz: its status and body.
-func (sp *outageSpace) healthz(t *testing.T) (int, string) {
+// probe gets the ledger service's path (/healthz, /readyz): its status and
+// body.
+func (sp *outageSpace) probe(t *testing.T, path string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(sp.url + "/healthz")
+	resp, err := http.Get(sp.url + path)
 	if err != nil {
 		t.Fatal(err)
 	}
