@@ -102,13 +102,7 @@ func (h *followHealth) ready(next, height uint64, heightErr error, now time.Time
 // ended): reads would wait until it has caught up. The ledger service's
 // /readyz answers 503 with it, so a load balancer holds reads back while a
 // liveness probe on /healthz lets the catch-up run.
-func (l *Ledger) Ready(ctx context.Context) error {
-	h, herr := l.Height(ctx)
-	l.ixMu.RLock()
-	next := l.next
-	l.ixMu.RUnlock()
-	return l.health.ready(next, h, herr, time.Now())
-}
+func (l *Ledger) Ready(ctx context.Context) error { return l.probe(ctx, l.health.ready) }
 
 // Health says why the ledger cannot serve reads now, or nil: the follower
 // fails to read the channel's blocks or to add them to the index (a block
@@ -118,10 +112,14 @@ func (l *Ledger) Ready(ctx context.Context) error {
 // does not answer its height, or the follower is behind the peer and has
 // added no block for StallAfter. A follower catching up that adds blocks
 // is well. The ledger service's /healthz answers 503 with it.
-func (l *Ledger) Health(ctx context.Context) error {
+func (l *Ledger) Health(ctx context.Context) error { return l.probe(ctx, l.health.check) }
+
+// probe asks the peer's height and gives it, with the follower's next
+// block, to judge (check or ready).
+func (l *Ledger) probe(ctx context.Context, judge func(next, height uint64, heightErr error, now time.Time) error) error {
 	h, herr := l.Height(ctx)
 	l.ixMu.RLock()
 	next := l.next
 	l.ixMu.RUnlock()
-	return l.health.check(next, h, herr, time.Now())
+	return judge(next, h, herr, time.Now())
 }
