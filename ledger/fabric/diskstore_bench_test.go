@@ -94,19 +94,11 @@ func BenchmarkIndexKeepUp(b *testing.B) {
 // 100-record batches (the setup's, then each stream's): the transactions,
 // each one's records, and the records in all.
 func benchTxs(b *testing.B, n int) (txs []*endorsedWrites, sizes []int, records int) {
-	s, err := ledgertest.NewSpace()
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := ledgertest.NewWorkload(s, n, 100, 4)
-	if err != nil {
-		b.Fatal(err)
-	}
-	t := &testing.T{}
+	_, w := ledgertest.MustWorkload(b, n, 100, 4)
 	for _, bs := range append([][]*ledger.Batch{w.Setup}, w.Streams...) {
 		for k := 0; k < len(bs); k += 5 {
 			group := bs[k:min(len(bs), k+5)]
-			txs = append(txs, committed(t, group))
+			txs = append(txs, committed(b, group))
 			size := 0
 			for _, bt := range group {
 				size += len(bt.Records)

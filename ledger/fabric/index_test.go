@@ -26,7 +26,7 @@ import (
 // committed is what an Append transaction of bs commits: the batch markers
 // and record ids in its writes (listed by key, as Fabric does) and the
 // batches in its event.
-func committed(t *testing.T, bs []*ledger.Batch) *endorsedWrites {
+func committed(t testing.TB, bs []*ledger.Batch) *endorsedWrites {
 	t.Helper()
 	var ws []*kvrwset.KVWrite
 	var ev []*wire.Written

@@ -326,21 +326,8 @@ func TestHealthz(t *testing.T) {
 	s, _ := ledgertest.NewSpace()
 	st, _ := serve(t, s.Genesis)
 	b := &unwell{Store: st, err: errors.New("fabric: the follower cannot add block 7: index file: disk full")}
-	h, err := service.New(service.Config{Backend: b, Authorize: authorize})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	get := func() (int, string) {
-		resp, err := srv.Client().Get(srv.URL + "/healthz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
-	}
+	srv := serveBackend(t, b)
+	get := func() (int, string) { return getText(t, srv, "/healthz") }
 	if code, body := get(); code != http.StatusServiceUnavailable || body != "unhealthy: fabric: the follower cannot add block 7: index file: disk full\n" {
 		t.Fatalf("unwell: %d %q", code, body)
 	}
@@ -368,29 +355,12 @@ func (u *unready) Ready(context.Context) error  { return u.ready }
 func TestReadyz(t *testing.T) {
 	s, _ := ledgertest.NewSpace()
 	st, plain := serve(t, s.Genesis)
-	get := func(srv *httptest.Server, path string) (int, string) {
-		resp, err := srv.Client().Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
-	}
-	serveBackend := func(b service.Backend) *httptest.Server {
-		h, err := service.New(service.Config{Backend: b, Authorize: authorize})
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := httptest.NewServer(h)
-		t.Cleanup(srv.Close)
-		return srv
-	}
+	get := func(srv *httptest.Server, path string) (int, string) { return getText(t, srv, path) }
 	if code, body := get(plain, "/readyz"); code != 200 || body != "ok\n" {
 		t.Fatalf("embedded /readyz: %d %q", code, body)
 	}
 	catching := &unready{Store: st, ready: errors.New("fabric: the follower is catching up: it holds the blocks before 7 of the peer's 900")}
-	srv := serveBackend(catching)
+	srv := serveBackend(t, catching)
 	if code, body := get(srv, "/readyz"); code != http.StatusServiceUnavailable || body != "not ready: fabric: the follower is catching up: it holds the blocks before 7 of the peer's 900\n" {
 		t.Fatalf("catching up, /readyz: %d %q", code, body)
 	}
@@ -401,8 +371,32 @@ func TestReadyz(t *testing.T) {
 	if code, _ := get(srv, "/readyz"); code != 200 {
 		t.Fatalf("caught up, /readyz: %d", code)
 	}
-	sick := serveBackend(&unwell{Store: st, err: errors.New("fabric: the gateway's peer does not give its height")})
+	sick := serveBackend(t, &unwell{Store: st, err: errors.New("fabric: the gateway's peer does not give its height")})
 	if code, body := get(sick, "/readyz"); code != http.StatusServiceUnavailable || body != "not ready: fabric: the gateway's peer does not give its height\n" {
 		t.Fatalf("unwell without Ready, /readyz: %d %q", code, body)
 	}
+}
+
+// serveBackend serves the ledger API over b for the test.
+func serveBackend(t *testing.T, b service.Backend) *httptest.Server {
+	t.Helper()
+	h, err := service.New(service.Config{Backend: b, Authorize: authorize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// getText gets path from srv: the status and the body.
+func getText(t *testing.T, srv *httptest.Server, path string) (int, string) {
+	t.Helper()
+	resp, err := srv.Client().Get(srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }

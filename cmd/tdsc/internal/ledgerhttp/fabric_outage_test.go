@@ -176,14 +176,14 @@ func TestConnectorOutage(t *testing.T) {
 	fin2 := waitNegotiation(t, ctx, cons, neg2.ID, 120*time.Second)
 	after := "agreement.signed/" + fin2.AgreementID
 	for _, n := range []*outageNode{cons, prov} {
-		waitOutbox(t, ctx, n.id+"'s outbox to drain", 120*time.Second, func() (bool, string) {
+		waitUntil(t, ctx, n.id+"'s outbox to drain", 120*time.Second, func() (bool, string) {
 			c := counts(t, ctx, n)
 			return c[store.OutboxPending]+c[store.OutboxBatched]+c[store.OutboxRefused] == 0, fmt.Sprint(c)
 		})
 	}
 	t.Logf("outboxes drained %v after the network stopped", time.Since(before).Round(time.Millisecond))
 	for _, path := range []string{"/healthz", "/readyz"} {
-		waitOutbox(t, ctx, "the ledger service's "+path+" to answer ok", 60*time.Second, func() (bool, string) {
+		waitUntil(t, ctx, "the ledger service's "+path+" to answer ok", 60*time.Second, func() (bool, string) {
 			code, body := sp.probe(t, path)
 			return code == http.StatusOK && body == "ok\n", fmt.Sprintf("%d %q", code, body)
 		})
@@ -508,7 +508,7 @@ func waitHeld(t *testing.T, ctx context.Context, d time.Duration, nodes ...*outa
 	t.Helper()
 	held := map[*outageNode]string{}
 	since := map[*outageNode]time.Time{}
-	waitOutbox(t, ctx, "a batch held by each writer", d, func() (bool, string) {
+	waitUntil(t, ctx, "a batch held by each writer", d, func() (bool, string) {
 		var state []string
 		ok := true
 		for _, n := range nodes {
@@ -531,8 +531,9 @@ func waitHeld(t *testing.T, ctx context.Context, d time.Duration, nodes ...*outa
 	})
 }
 
-// waitOutbox polls cond until it holds or d passes.
-func waitOutbox(t *testing.T, ctx context.Context, what string, d time.Duration, cond func() (bool, string)) {
+// waitUntil polls cond (the outboxes, the ledger service's probes) until it
+// holds or d passes.
+func waitUntil(t *testing.T, ctx context.Context, what string, d time.Duration, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	last := ""
