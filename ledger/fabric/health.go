@@ -25,6 +25,7 @@ type followHealth struct {
 	since     time.Time // when the current failure began
 	added     time.Time // when blocks were last added (or the view opened)
 	failures  atomic.Int64
+	height    heightProbe // the peer's height, shared by the probes
 }
 
 // streamFailed records that the stream could not be opened.
@@ -114,12 +115,64 @@ func (l *Ledger) Ready(ctx context.Context) error { return l.probe(ctx, l.health
 // is well. The ledger service's /healthz answers 503 with it.
 func (l *Ledger) Health(ctx context.Context) error { return l.probe(ctx, l.health.check) }
 
-// probe asks the peer's height and gives it, with the follower's next
-// block, to judge (check or ready).
+// probe asks the peer's height (shared: see heightProbe) and gives it,
+// with the follower's next block, to judge (check or ready).
 func (l *Ledger) probe(ctx context.Context, judge func(next, height uint64, heightErr error, now time.Time) error) error {
-	h, herr := l.Height(ctx)
+	h, herr := l.health.height.ask(ctx, l.Height, time.Now)
 	l.ixMu.RLock()
 	next := l.next
 	l.ixMu.RUnlock()
 	return judge(next, h, herr, time.Now())
+}
+
+// HeightFresh is how long the peer's height asked by one probe (Health,
+// Ready) answers the probes after it: a load balancer, a liveness probe
+// and a person's curl, each every second or less, cost the peer one height
+// query a second between them, not one each.
+const HeightFresh = time.Second
+
+// heightProbe shares the peer's height among probes: an answer younger
+// than HeightFresh is given again, and probes that come while one asks wait
+// for its answer (or their own context's end).
+type heightProbe struct {
+	mu     sync.Mutex
+	at     time.Time // when the last answer came; zero if none has
+	height uint64
+	err    error
+	asking chan struct{} // closed when the query in flight ends; nil if none is
+}
+
+// ask gives the peer's height: a fresh answer, the one in flight's, or one
+// of its own from query. An answer to a query whose context ended is given
+// to its caller only: those waiting for it ask again.
+func (p *heightProbe) ask(ctx context.Context, query func(context.Context) (uint64, error), now func() time.Time) (uint64, error) {
+	for {
+		p.mu.Lock()
+		if !p.at.IsZero() && now().Sub(p.at) < HeightFresh {
+			h, err := p.height, p.err
+			p.mu.Unlock()
+			return h, err
+		}
+		if wait := p.asking; wait != nil {
+			p.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		p.asking = done
+		p.mu.Unlock()
+		h, err := query(ctx)
+		p.mu.Lock()
+		if ctx.Err() == nil {
+			p.at, p.height, p.err = now(), h, err
+		}
+		p.asking = nil
+		close(done)
+		p.mu.Unlock()
+		return h, err
+	}
 }

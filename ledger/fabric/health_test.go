@@ -1,8 +1,12 @@
 package fabric
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -76,5 +80,94 @@ func TestFollowHealth(t *testing.T) {
 	h.addFailed(disk, now)
 	if err := h.ready(7, 7, nil, now); !errors.Is(err, disk) {
 		t.Fatalf("unwell is not ready: %v", err)
+	}
+}
+
+// TestHeightProbe: probes that come while one asks the peer's height wait
+// for its answer; an answer is given again for HeightFresh, errors too; a
+// query whose caller's context ended answers that caller only, and one
+// waiting for it asks again.
+func TestHeightProbe(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	clock := t0
+	now := func() time.Time { return clock }
+	var p heightProbe
+	var queries atomic.Int64
+	release := make(chan struct{})
+	slow := func(ctx context.Context) (uint64, error) {
+		queries.Add(1)
+		select {
+		case <-release:
+			return 42, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+
+	// Five probes at once: one query.
+	var wg sync.WaitGroup
+	got := make([]uint64, 5)
+	for k := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h, err := p.ask(context.Background(), slow, now)
+			if err != nil {
+				t.Errorf("probe %d: %v", k, err)
+			}
+			got[k] = h
+		}()
+	}
+	waitFor(t, func() bool { return queries.Load() == 1 })
+	time.Sleep(20 * time.Millisecond) // the others reach the wait
+	close(release)
+	wg.Wait()
+	if n := queries.Load(); n != 1 || !slices.Equal(got, []uint64{42, 42, 42, 42, 42}) {
+		t.Fatalf("%d queries, heights %v; want one query, 42 each", n, got)
+	}
+
+	// Fresh for HeightFresh, errors too; then asked again.
+	down := errors.New("rpc error: code = Unavailable")
+	failing := func(context.Context) (uint64, error) { queries.Add(1); return 0, down }
+	clock = t0.Add(HeightFresh - time.Nanosecond)
+	if h, err := p.ask(context.Background(), failing, now); h != 42 || err != nil || queries.Load() != 1 {
+		t.Fatalf("fresh: %d, %v after %d queries", h, err, queries.Load())
+	}
+	clock = t0.Add(HeightFresh)
+	if _, err := p.ask(context.Background(), failing, now); !errors.Is(err, down) || queries.Load() != 2 {
+		t.Fatalf("stale: %v after %d queries", err, queries.Load())
+	}
+	if _, err := p.ask(context.Background(), slow, now); !errors.Is(err, down) || queries.Load() != 2 {
+		t.Fatalf("an error is fresh too: %v after %d queries", err, queries.Load())
+	}
+
+	// The asker's context ends: the one waiting asks again.
+	clock = t0.Add(3 * HeightFresh)
+	release = make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { _, err := p.ask(ctx, slow, now); first <- err }()
+	waitFor(t, func() bool { return queries.Load() == 3 })
+	second := make(chan uint64, 1)
+	go func() { h, _ := p.ask(context.Background(), slow, now); second <- h }()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Fatalf("asker cancelled: %v", err)
+	}
+	waitFor(t, func() bool { return queries.Load() == 4 })
+	close(release)
+	if h := <-second; h != 42 {
+		t.Fatalf("the waiting probe's own query: %d", h)
+	}
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
 	}
 }
