@@ -15,9 +15,9 @@
 #   scripts/fabric.sh clean            down, then delete the network directory
 #
 # Settings (environment):
-#   TDSC_FABRIC_ORGS=2          peer organisations (1 or 2); with 2 the endorsement
-#                               policy needs a peer of each
-#   TDSC_FABRIC_PORT=17050      first port; the network uses PORT..PORT+39
+#   TDSC_FABRIC_ORGS=2          peer organisations (1 to 4); with more than one the
+#                               endorsement policy needs a peer of each
+#   TDSC_FABRIC_PORT=17050      first port; the network uses PORT..PORT+10*(ORGS+1)-1
 #   TDSC_FABRIC_DIR=.cache/fabric/net      network state, crypto material, logs, profile.json
 #   TDSC_FABRIC_BIN=.cache/fabric/bin      binaries
 #   TDSC_FABRIC_BATCH_TIMEOUT=10ms         orderer block cutting
@@ -255,7 +255,7 @@ write_profile() {
 }
 
 up() {
-  [ "$ORGS" = 1 ] || [ "$ORGS" = 2 ] || die "TDSC_FABRIC_ORGS must be 1 or 2"
+  case "$ORGS" in 1 | 2 | 3 | 4) ;; *) die "TDSC_FABRIC_ORGS must be 1, 2, 3 or 4, not \"$ORGS\"" ;; esac
   if running; then die "a network already runs from $NET (scripts/fabric.sh down first)"; fi
   build
   local t0=$SECONDS
@@ -268,7 +268,7 @@ up() {
 
   log "channel $CHANNEL genesis block (BatchTimeout $BATCH_TIMEOUT, MaxMessageCount $MAX_MESSAGE_COUNT)"
   envsubst_tpl "$TPL/configtx.yaml" >"$NET/configtx.yaml"
-  FABRIC_CFG_PATH=$NET configtxgen -profile "Audit$ORGS" -channelID $CHANNEL \
+  FABRIC_CFG_PATH=$NET configtxgen -profile Audit -channelID $CHANNEL \
     -outputBlock "$NET/$CHANNEL.block" 2>"$NET/logs/configtxgen.log" || die "configtxgen failed (see $NET/logs/configtxgen.log)"
 
   log "orderer on 127.0.0.1:$ORD_PORT"
@@ -316,9 +316,9 @@ up() {
   log "network up in $((SECONDS - t0)) s: $ORGS org(s), profile $NET/profile.json"
 }
 
-envsubst_tpl() { # file: expand ${VAR} of the template
+envsubst_tpl() { # file: expand ${VAR} of the template, and the orgs
   local o
-  local orgs_crypto="" orgs_tx="" orgs_list=""
+  local orgs_crypto="" orgs_tx="" refs=""
   for o in $(seq 1 "$ORGS"); do
     orgs_crypto+="  - Name: Org$o
     Domain: org$o.tdsc.local
@@ -326,10 +326,23 @@ envsubst_tpl() { # file: expand ${VAR} of the template
     Template: {Count: 1, SANS: [localhost, 127.0.0.1]}
     Users: {Count: 1}
 "
+    orgs_tx+="  - &Org$o
+    Name: Org${o}MSP
+    ID: Org${o}MSP
+    MSPDir: crypto/peerOrganizations/org$o.tdsc.local/msp
+    Policies:
+      Readers:     {Type: Signature, Rule: \"OR('Org${o}MSP.admin', 'Org${o}MSP.peer', 'Org${o}MSP.client')\"}
+      Writers:     {Type: Signature, Rule: \"OR('Org${o}MSP.admin', 'Org${o}MSP.client')\"}
+      Admins:      {Type: Signature, Rule: \"OR('Org${o}MSP.admin')\"}
+      Endorsement: {Type: Signature, Rule: \"OR('Org${o}MSP.peer')\"}
+    AnchorPeers:
+      - {Host: 127.0.0.1, Port: $(peer_port "$o")}
+"
+    refs+="${refs:+, }*Org$o"
   done
   sed -e "s#\${BATCH_TIMEOUT}#$BATCH_TIMEOUT#g" -e "s#\${MAX_MESSAGE_COUNT}#$MAX_MESSAGE_COUNT#g" \
-      -e "s#\${ORD_PORT}#$ORD_PORT#g" -e "s#\${PEER1_PORT}#$(peer_port 1)#g" -e "s#\${PEER2_PORT}#$(peer_port 2)#g" "$1" |
-    awk -v orgs="$orgs_crypto" '{ if ($0 == "${PEER_ORGS}") printf "%s", orgs; else print }'
+      -e "s#\${ORD_PORT}#$ORD_PORT#g" -e "s#\${PEER_ORG_REFS}#$refs#g" "$1" |
+    awk -v orgs="$orgs_crypto" -v tx="$orgs_tx" '{ if ($0 == "${PEER_ORGS}") printf "%s", orgs; else if ($0 == "${PEER_ORGS_TX}") printf "%s", tx; else print }'
 }
 
 running() {
