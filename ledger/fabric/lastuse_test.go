@@ -3,6 +3,7 @@ package fabric
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -11,10 +12,11 @@ import (
 	"github.com/tdsc/tdsc/policy"
 )
 
-// TestLastUseOnce: two clients, each through its own organisation's
-// gateway, race for an agreement's last use. Exactly one transfer commits;
-// the other is refused by the rulebook (at endorsement, or after its read
-// conflict at commit and a resubmission).
+// TestLastUseOnce: a client of every organisation of the network (two or
+// more), each through its own organisation's gateway, race for an
+// agreement's last use. Exactly one transfer commits; the others are
+// refused by the rulebook (at endorsement, or after a read conflict at
+// commit and a resubmission).
 func TestLastUseOnce(t *testing.T) {
 	p := twoOrgs(t)
 	ctx := context.Background()
@@ -26,19 +28,22 @@ func TestLastUseOnce(t *testing.T) {
 	if _, err := l1.Append(ctx, mustBatch(t, s, "p1", s.Dataset("p1", "ds-1", policy.General, "traffic"), ag)); err != nil {
 		t.Fatal(err)
 	}
-	l2, err := Open(ctx, Config{Profile: p, Org: 1, Chaincode: l1.Chaincode()})
-	if err != nil {
-		t.Fatal(err)
+	ls := []*Ledger{l1}
+	var batches []*ledger.Batch
+	for org := range p.Orgs {
+		if org > 0 {
+			l, err := Open(ctx, Config{Profile: p, Org: org, Chaincode: l1.Chaincode()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close(ctx)
+			ls = append(ls, l)
+		}
+		batches = append(batches, mustBatch(t, s, "p1", s.Transfer("p1", "p2", "ag-1", "ds-1", fmt.Sprintf("t-%d", org))))
 	}
-	defer l2.Close(ctx)
-
-	batches := []*ledger.Batch{
-		mustBatch(t, s, "p1", s.Transfer("p1", "p2", "ag-1", "ds-1", "t-a")),
-		mustBatch(t, s, "p1", s.Transfer("p1", "p2", "ag-1", "ds-1", "t-b")),
-	}
-	errs := make([]error, 2)
+	errs := make([]error, len(ls))
 	var wg sync.WaitGroup
-	for i, l := range []*Ledger{l1, l2} {
+	for i, l := range ls {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -58,7 +63,7 @@ func TestLastUseOnce(t *testing.T) {
 			t.Fatalf("unexpected error: %v", err)
 		}
 	}
-	if ok != 1 || refused != 1 {
-		t.Fatalf("%d transfers committed, %d refused by %s; want one each (errors %v)", ok, refused, rulebook.RuleMaxUses, errs)
+	if ok != 1 || refused != len(ls)-1 {
+		t.Fatalf("%d organisations racing: %d transfers committed, %d refused by %s; want one committed (errors %v)", len(ls), ok, refused, rulebook.RuleMaxUses, errs)
 	}
 }
