@@ -5,11 +5,15 @@
 # fresh two-organisation network (its own chaincode services built from that
 # commit), with the same workload (`tdsc bench ledger --ledger fabric`).
 #
-#   scripts/fabric-bench.sh [--rounds N] [--pin] [BASELINE] [bench flags...]
+#   scripts/fabric-bench.sh [--rounds N] [--pin] [--orgs N] [BASELINE] [bench flags...]
 #       default: --rounds 3, BASELINE e4b79e6 (one transaction in flight, the
 #       tree head in world state), flags --records 50000; BASELINE none runs
 #       only this checkout's two configurations (twice the rounds an hour for
 #       the two/one figure)
+#
+# --orgs 3 (or 4) runs networks of that many organisations, and "two
+# gateways" becomes one per organisation (three/one); the baseline's script
+# has two organisations, so BASELINE must be none.
 #
 # --pin gives each organisation a core of its own, as organisations on
 # machines of their own have: after a network is up, organisation i's peer
@@ -33,16 +37,22 @@
 # other networks.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ROUNDS=3
-if [ "${1:-}" = --rounds ]; then
-	ROUNDS=$2
-	shift 2
-fi
-PIN=
-if [ "${1:-}" = --pin ]; then
-	PIN=1
-	shift
-fi
+ROUNDS=3 PIN= ORGS=2
+while [ $# -gt 0 ]; do
+	case $1 in
+	--rounds) ROUNDS=${2:-}; shift 2 || shift ;;
+	--pin) PIN=1; shift ;;
+	--orgs) ORGS=${2:-}; shift 2 || shift ;;
+	*) break ;;
+	esac
+done
+case $ORGS in
+2) ALL=two ;; 3) ALL=three ;; 4) ALL=four ;;
+*)
+	echo "fabric-bench: --orgs: 2, 3 or 4 organisations, got '$ORGS'" >&2
+	exit 2
+	;;
+esac
 case $ROUNDS in '' | *[!0-9]* | 0)
 	echo "fabric-bench: --rounds: a positive number, got '$ROUNDS'" >&2
 	exit 2
@@ -55,7 +65,11 @@ if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
 fi
 FLAGS=("$@")
 [ ${#FLAGS[@]} -gt 0 ] || FLAGS=(--records 50000)
-export TDSC_FABRIC_PORT=${TDSC_FABRIC_PORT:-17050} TDSC_FABRIC_ORGS=2
+if [ "$ORGS" != 2 ] && [ "$BASE" != none ]; then
+	echo "fabric-bench: --orgs $ORGS: the baseline's network has two organisations; give BASELINE none" >&2
+	exit 2
+fi
+export TDSC_FABRIC_PORT=${TDSC_FABRIC_PORT:-17050} TDSC_FABRIC_ORGS=$ORGS
 work=$(mktemp -d -t tdsc-fabric-bench-XXXXXX)
 NET=$ROOT/.cache/fabric/bench-net
 trap 'TDSC_FABRIC_DIR=$NET TDSC_FABRIC_BIN=$work/head-bin "$work/head/scripts/fabric.sh" down >/dev/null 2>&1 || true; TDSC_FABRIC_DIR=$work/base-net TDSC_FABRIC_BIN=$work/base-bin "$work/base/scripts/fabric.sh" down >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
@@ -72,12 +86,14 @@ for b in base-bin head-bin; do cp "$ROOT/.cache/fabric/bin/"{peer,orderer,config
 [ "$BASE" = none ] || (cd "$work/base" && go build -o "$work/tdsc-base" ./cmd/tdsc)
 (cd "$work/head" && go build -o "$work/tdsc" ./cmd/tdsc)
 
-# pin NETDIR: bind organisation i's peer and chaincode service to CPU i-1.
+# pin NETDIR: bind organisation i's peer and chaincode service to CPU i-1
+# (modulo the CPUs there are).
 pin() {
-	local o f
-	for o in 1 2; do
+	local o f cpus
+	cpus=$(nproc)
+	for o in $(seq 1 "$ORGS"); do
 		for f in "$1/peer$o.pid" "$1/chaincode$o.pid"; do
-			taskset -a -p -c $((o - 1)) "$(cat "$f")" >/dev/null
+			taskset -a -p -c $(((o - 1) % cpus)) "$(cat "$f")" >/dev/null
 		done
 	done
 }
@@ -90,7 +106,7 @@ run() {
 	one | two)
 		dir=$NET bin=$work/head-bin script=$work/head/scripts/fabric.sh tdsc=$work/tdsc
 		gw=(--gateways 1)
-		[ "$1" = one ] || gw=(--gateways 2)
+		[ "$1" = one ] || gw=(--gateways "$ORGS")
 		;;
 	esac
 	TDSC_FABRIC_DIR=$dir TDSC_FABRIC_BIN=$bin "$script" down >/dev/null 2>&1 || true
@@ -120,8 +136,8 @@ run() {
 
 based="baseline $BASE (one transaction in flight), "
 [ "$BASE" != none ] || based="no baseline, "
-echo "fabric-bench: $ROUNDS rounds${PIN:+ (organisations pinned to a core each)} of: ${based}this checkout with one gateway, with two at once; ${FLAGS[*]}"
-printf '%-6s %-22s %-22s %-22s %-10s %-10s\n' round "baseline rec/s (tx)" "one gateway (tx, confl)" "two gateways (tx, confl)" "two/one" "one/base"
+echo "fabric-bench: $ROUNDS rounds${PIN:+ (organisations pinned to a core each)} of: ${based}this checkout with one gateway, with $ALL at once ($ORGS organisations); ${FLAGS[*]}"
+printf '%-6s %-22s %-22s %-22s %-10s %-10s\n' round "baseline rec/s (tx)" "one gateway (tx, confl)" "$ALL gateways (tx, confl)" "$ALL/one" "one/base"
 orders=("base one two" "two one base" "one base two")
 [ "$BASE" != none ] || orders=("one two" "two one")
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -144,16 +160,17 @@ stat() {
 	cut -d' ' -f"$1" "$work/rounds" | grep -E '^[0-9.]+$' | sort -g |
 		awk '{v[NR]=$1} END{if (!NR) {print "no run"; exit} m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "median %s, lowest %s, highest %s (%d rounds)", m, v[1], v[NR], NR}'
 }
-echo "baseline records/s:      $(stat 1)"
-echo "one gateway records/s:   $(stat 2)"
-echo "two gateways records/s:  $(stat 3)"
-echo "two/one per round:       $(stat 4)"
-echo "one gateway/baseline:    $(stat 5)"
+line() { printf '%-27s%s\n' "$1" "$2"; }
+line "baseline records/s:" "$(stat 1)"
+line "one gateway records/s:" "$(stat 2)"
+line "$ALL gateways records/s:" "$(stat 3)"
+line "$ALL/one per round:" "$(stat 4)"
+line "one gateway/baseline:" "$(stat 5)"
 # The "no fall" question as a count: in how many rounds two gateways did at
 # least as well as one, and the two-sided sign test's p for that count if
 # neither did better in general (a small p with few rounds at or above 1:
 # a fall the spread of the rounds does not explain).
-cut -d' ' -f4 "$work/rounds" | grep -E '^[0-9.]+$' | awk '
+cut -d' ' -f4 "$work/rounds" | grep -E '^[0-9.]+$' | awk -v all="$ALL" '
 	{ n++; if ($1 >= 1) k++ }
 	END {
 		if (!n) exit
@@ -162,13 +179,13 @@ cut -d' ' -f4 "$work/rounds" | grep -E '^[0-9.]+$' | awk '
 		lo = 0; for (j = 0; j <= k; j++) lo += pmf[j]
 		hi = 0; for (j = k; j <= n; j++) hi += pmf[j]
 		p = 2 * (lo < hi ? lo : hi); if (p > 1) p = 1
-		printf "two/one at or above 1:   %d of %d rounds (two-sided sign test p = %.3f)\n", k + 0, n, p
+		printf "%-27s%d of %d rounds (two-sided sign test p = %.3f)\n", all "/one at or above 1:", k + 0, n, p
 	}'
 # How far the fall (or the gain) can be, not only whether there is one: the
 # median of two/one's distribution-free 95 % interval (the order statistics
 # v(j) and v(n-j+1) with the largest j whose binomial coverage is at least
 # 95 %), and the geometric mean of the rounds' two/one.
-cut -d' ' -f4 "$work/rounds" | grep -E '^[0-9.]+$' | sort -g | awk '
+cut -d' ' -f4 "$work/rounds" | grep -E '^[0-9.]+$' | sort -g | awk -v all="$ALL" '
 	{ v[++n] = $1; lg += log($1) }
 	END {
 		if (!n) exit
@@ -176,7 +193,7 @@ cut -d' ' -f4 "$work/rounds" | grep -E '^[0-9.]+$' | sort -g | awk '
 		j = 0; below = 0
 		# coverage of [v(j+1), v(n-j)] is 1 - 2 P(X <= j)
 		while (j + 1 <= n - j - 1 && 1 - 2 * (below + pmf[j]) >= 0.95) { below += pmf[j]; j++ }
-		if (j == 0) printf "two/one median, 95 %%:   no interval with %d rounds (6 at least)\n", n
-		else printf "two/one median, 95 %%:   %s to %s (coverage %.3f, %d rounds)\n", v[j], v[n - j + 1], 1 - 2 * below, n
-		printf "two/one geometric mean:  %.3f\n", exp(lg / n)
+		if (j == 0) printf "%-27sno interval with %d rounds (6 at least)\n", all "/one median, 95 %:", n
+		else printf "%-27s%s to %s (coverage %.3f, %d rounds)\n", all "/one median, 95 %:", v[j], v[n - j + 1], 1 - 2 * below, n
+		printf "%-27s%.3f\n", all "/one geometric mean:", exp(lg / n)
 	}'
