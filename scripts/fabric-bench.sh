@@ -2,8 +2,9 @@
 # The Fabric ledger bench: this checkout with one gateway and with two
 # gateways (one per organisation) writing at once, and a baseline commit (the
 # design before), in interleaved rounds on the same machine, each run on a
-# fresh two-organisation network (its own chaincode services built from that
-# commit), with the same workload (`tdsc bench ledger --ledger fabric`).
+# fresh two-organisation network (or --orgs N; its own chaincode services
+# built from that commit), with the same workload (`tdsc bench ledger
+# --ledger fabric`).
 #
 #   scripts/fabric-bench.sh [--rounds N] [--pin] [--orgs N] [BASELINE] [bench flags...]
 #       default: --rounds 3, BASELINE e4b79e6 (one transaction in flight, the
