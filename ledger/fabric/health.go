@@ -25,7 +25,6 @@ type followHealth struct {
 	since     time.Time // when the current failure began
 	added     time.Time // when blocks were last added (or the view opened)
 	failures  atomic.Int64
-	height    heightProbe // the peer's height, shared by the probes
 }
 
 // streamFailed records that the stream could not be opened.
@@ -115,10 +114,11 @@ func (l *Ledger) Ready(ctx context.Context) error { return l.probe(ctx, l.health
 // is well. The ledger service's /healthz answers 503 with it.
 func (l *Ledger) Health(ctx context.Context) error { return l.probe(ctx, l.health.check) }
 
-// probe asks the peer's height (shared: see heightProbe) and gives it,
-// with the follower's next block, to judge (check or ready).
+// probe asks the gateway peer's height (shared by the ledger's probes: see
+// heightProbe) and gives it, with the follower's next block, to judge
+// (check or ready).
 func (l *Ledger) probe(ctx context.Context, judge func(next, height uint64, heightErr error, now time.Time) error) error {
-	h, herr := l.health.height.ask(ctx, l.Height, time.Now)
+	h, herr := l.peerHeight.ask(ctx, l.Height, time.Now)
 	l.ixMu.RLock()
 	next := l.next
 	l.ixMu.RUnlock()

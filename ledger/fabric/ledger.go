@@ -156,6 +156,9 @@ type Ledger struct {
 	// heights follows the other endorsers' peers than the one the view
 	// reads (Config.Follower's, if set); nil if there are none.
 	heights *peerHeights
+	// peerHeight is this ledger's gateway peer's height as its probes
+	// (Health, Ready) last asked it.
+	peerHeight heightProbe
 }
 
 // Open connects to the peer gateway of cfg.Org. It does not talk to the
