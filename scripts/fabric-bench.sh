@@ -6,7 +6,7 @@
 # built from that commit), with the same workload (`tdsc bench ledger
 # --ledger fabric`).
 #
-#   scripts/fabric-bench.sh [--rounds N] [--pin] [--orgs N] [BASELINE] [bench flags...]
+#   scripts/fabric-bench.sh [--rounds N] [--pin] [--orgs N] [--policy P] [BASELINE] [bench flags...]
 #       default: --rounds 3, BASELINE e4b79e6 (one transaction in flight, the
 #       tree head in world state), flags --records 50000; BASELINE none runs
 #       only this checkout's two configurations (twice the rounds an hour for
@@ -14,7 +14,10 @@
 #
 # --orgs 3 (or 4) runs networks of that many organisations, and "two
 # gateways" becomes one per organisation (three/one); the baseline's script
-# has two organisations, so BASELINE must be none.
+# has two organisations, so BASELINE must be none. --policy majority
+# defines this checkout's chaincode with OutOf(N/2+1, every org) instead of
+# AND of every org (TDSC_FABRIC_POLICY; on two organisations the same), and
+# each transaction asks that many endorsers.
 #
 # --pin gives each organisation a core of its own, as organisations on
 # machines of their own have: after a network is up, organisation i's peer
@@ -38,12 +41,13 @@
 # other networks.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ROUNDS=3 PIN= ORGS=2
+ROUNDS=3 PIN= ORGS=2 POLICY=${TDSC_FABRIC_POLICY:-all}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) ROUNDS=${2:-}; shift 2 || shift ;;
 	--pin) PIN=1; shift ;;
 	--orgs) ORGS=${2:-}; shift 2 || shift ;;
+	--policy) POLICY=${2:-}; shift 2 || shift ;;
 	*) break ;;
 	esac
 done
@@ -59,6 +63,11 @@ case $ROUNDS in '' | *[!0-9]* | 0)
 	exit 2
 	;;
 esac
+case $POLICY in all | majority) ;; *)
+	echo "fabric-bench: --policy: all or majority, got '$POLICY'" >&2
+	exit 2
+	;;
+esac
 BASE=e4b79e6
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
 	BASE=$1
@@ -70,7 +79,7 @@ if [ "$ORGS" != 2 ] && [ "$BASE" != none ]; then
 	echo "fabric-bench: --orgs $ORGS: the baseline's network has two organisations; give BASELINE none" >&2
 	exit 2
 fi
-export TDSC_FABRIC_PORT=${TDSC_FABRIC_PORT:-17050} TDSC_FABRIC_ORGS=$ORGS
+export TDSC_FABRIC_PORT=${TDSC_FABRIC_PORT:-17050} TDSC_FABRIC_ORGS=$ORGS TDSC_FABRIC_POLICY=$POLICY
 work=$(mktemp -d -t tdsc-fabric-bench-XXXXXX)
 NET=$ROOT/.cache/fabric/bench-net
 trap 'TDSC_FABRIC_DIR=$NET TDSC_FABRIC_BIN=$work/head-bin "$work/head/scripts/fabric.sh" down >/dev/null 2>&1 || true; TDSC_FABRIC_DIR=$work/base-net TDSC_FABRIC_BIN=$work/base-bin "$work/base/scripts/fabric.sh" down >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
@@ -137,7 +146,7 @@ run() {
 
 based="baseline $BASE (one transaction in flight), "
 [ "$BASE" != none ] || based="no baseline, "
-echo "fabric-bench: $ROUNDS rounds${PIN:+ (organisations pinned to a core each)} of: ${based}this checkout with one gateway, with $ALL at once ($ORGS organisations); ${FLAGS[*]}"
+echo "fabric-bench: $ROUNDS rounds${PIN:+ (organisations pinned to a core each)} of: ${based}this checkout with one gateway, with $ALL at once ($ORGS organisations, endorsement policy: $POLICY); ${FLAGS[*]}"
 printf '%-6s %-22s %-22s %-22s %-10s %-10s\n' round "baseline rec/s (tx)" "one gateway (tx, confl)" "$ALL gateways (tx, confl)" "$ALL/one" "one/base"
 orders=("base one two" "two one base" "one base two")
 [ "$BASE" != none ] || orders=("one two" "two one")

@@ -5,7 +5,7 @@
 #   scripts/fabric.sh up               build, then start orderer + one peer per org, channel, chaincode services
 #   scripts/fabric.sh deploy NAME [POLICY SEQUENCE]
 #                                      define chaincode NAME on the channel (one per space; `up` deploys "tdsc"),
-#                                      endorsed by every org, or redefine it: POLICY in Fabric's policy
+#                                      endorsed as TDSC_FABRIC_POLICY says, or redefine it: POLICY in Fabric's policy
 #                                      language, SEQUENCE the definition's next sequence number
 #   scripts/fabric.sh reload           rebuild tdsc-chaincode and restart the chaincode services
 #   scripts/fabric.sh restart          start a stopped network again on its existing ledger
@@ -17,6 +17,9 @@
 # Settings (environment):
 #   TDSC_FABRIC_ORGS=2          peer organisations (1 to 4); with more than one the
 #                               endorsement policy needs a peer of each
+#   TDSC_FABRIC_POLICY=all      the chaincode's endorsement policy: all (AND of every
+#                               org) or majority (OutOf(ORGS/2+1, every org); the
+#                               profile's endorsersNeeded says how many a gateway asks)
 #   TDSC_FABRIC_PORT=17050      first port; the network uses PORT..PORT+10*(ORGS+1)-1
 #   TDSC_FABRIC_DIR=.cache/fabric/net      network state, crypto material, logs, profile.json
 #   TDSC_FABRIC_BIN=.cache/fabric/bin      binaries
@@ -33,6 +36,7 @@ TPL=$ROOT/scripts/fabric
 NET=${TDSC_FABRIC_DIR:-$ROOT/.cache/fabric/net}
 ORGS=${TDSC_FABRIC_ORGS:-2}
 PORT=${TDSC_FABRIC_PORT:-17050}
+POLICY=${TDSC_FABRIC_POLICY:-all}
 # Commands on a running network use the settings it was started with.
 if [ "${1:-}" != up ] && [ -f "$NET/settings" ]; then
   # shellcheck disable=SC1091
@@ -204,9 +208,14 @@ reload() {
 # org); the policy and the profile's endorsers are both made from it.
 policy_orgs() { seq 1 "$ORGS" | sed 's/.*/Org&MSP/'; }
 
+# needed: how many organisations' peers the policy needs (every one, or a
+# majority).
+needed() { if [ "$POLICY" = majority ]; then echo $((ORGS / 2 + 1)); else echo "$ORGS"; fi; }
+
 policy() {
   local peers; peers=$(policy_orgs | sed "s/.*/'&.peer'/" | paste -sd, -)
-  if [ "$ORGS" = 1 ]; then echo "OR($peers)"; else echo "AND($peers)"; fi
+  local k; k=$(needed)
+  if [ "$ORGS" = 1 ]; then echo "OR($peers)"; elif [ "$k" = "$ORGS" ]; then echo "AND($peers)"; else echo "OutOf($k, $peers)"; fi
 }
 
 # deploy NAME [POLICY SEQUENCE]: approve the chaincode definition NAME
@@ -248,19 +257,22 @@ write_profile() {
       sep=","
     done
     # the organisations the endorsement policy names: the gateway asks them
-    # all at once instead of its own peer first
+    # all at once instead of its own peer first (or, of a majority policy,
+    # as many as it needs: its own and the others in turn)
     local endorsers; endorsers=$(policy_orgs | sed 's/.*/"&"/' | paste -sd, - | sed 's/,/, /g')
-    printf '\n  ],\n  "endorsers": [%s],\n  "deploy": "%s",\n  "dir": "%s"\n}\n' "$endorsers" "$ROOT/scripts/fabric.sh" "$NET"
+    local needed=""; [ "$(needed)" = "$ORGS" ] || needed=$(printf ',\n  "endorsersNeeded": %s' "$(needed)")
+    printf '\n  ],\n  "endorsers": [%s]%s,\n  "deploy": "%s",\n  "dir": "%s"\n}\n' "$endorsers" "$needed" "$ROOT/scripts/fabric.sh" "$NET"
   } >"$NET/profile.json"
 }
 
 up() {
   case "$ORGS" in 1 | 2 | 3 | 4) ;; *) die "TDSC_FABRIC_ORGS must be 1, 2, 3 or 4, not \"$ORGS\"" ;; esac
+  case "$POLICY" in all | majority) ;; *) die "TDSC_FABRIC_POLICY must be all or majority, not \"$POLICY\"" ;; esac
   if running; then die "a network already runs from $NET (scripts/fabric.sh down first)"; fi
   build
   local t0=$SECONDS
   rm -rf "$NET"; mkdir -p "$NET/logs"
-  echo "ORGS=$ORGS PORT=$PORT" >"$NET/settings"
+  echo "ORGS=$ORGS PORT=$PORT POLICY=$POLICY" >"$NET/settings"
 
   log "crypto material for $ORGS org(s)"
   ORGS=$ORGS envsubst_tpl "$TPL/crypto-config.yaml" >"$NET/crypto-config.yaml"

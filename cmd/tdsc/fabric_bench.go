@@ -26,6 +26,7 @@ type fabricBenchResult struct {
 	Streams          int     `json:"streams"`
 	Orgs             int     `json:"orgs"`
 	Gateways         int     `json:"gateways"`
+	Endorsers        int     `json:"endorsers"` // asked a transaction (0: the profile lists none, the gateway finds them)
 	InFlight         int     `json:"inFlight"`
 	Transactions     int     `json:"transactions"`
 	Conflicts        int64   `json:"conflicts"`
@@ -140,8 +141,8 @@ func printFabricBench(cmd *cobra.Command, res *fabricBenchResult, out string) er
 	if out == "json" {
 		return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "fabric (%d orgs, %d gateways, %d in flight each, chaincode %s): %d records in %d batches (%d per batch, %d streams) in %d transactions, %d conflicts, %d retries, %d rechecks: %.2fs, %.0f records/s\n",
-		res.Orgs, res.Gateways, res.InFlight, res.Chaincode, res.Records, res.Batches, res.BatchSize, res.Streams, res.Transactions,
+	fmt.Fprintf(cmd.OutOrStdout(), "fabric (%d orgs, %d endorsers a transaction, %d gateways, %d in flight each, chaincode %s): %d records in %d batches (%d per batch, %d streams) in %d transactions, %d conflicts, %d retries, %d rechecks: %.2fs, %.0f records/s\n",
+		res.Orgs, res.Endorsers, res.Gateways, res.InFlight, res.Chaincode, res.Records, res.Batches, res.BatchSize, res.Streams, res.Transactions,
 		res.Conflicts, res.Retries, res.Rechecks, res.Seconds, res.RecordsPerSecond)
 	if c := res.CatchUp; c != nil {
 		fmt.Fprintf(cmd.OutOrStdout(), "catch-up: a fresh ledger read the channel (%d blocks) in %.2fs, %.0f records/s; its index holds %.0f heap bytes a record\n",
@@ -228,7 +229,7 @@ func benchFabric(ctx context.Context, profilePath string, n, batch, streams, gat
 	if err != nil {
 		return nil, err
 	}
-	res := &fabricBenchResult{Records: w.Records, Batches: nb, BatchSize: batch, Streams: streams, Orgs: len(p.Orgs), Gateways: gateways,
+	res := &fabricBenchResult{Records: w.Records, Batches: nb, BatchSize: batch, Streams: streams, Orgs: len(p.Orgs), Endorsers: p.Endorsing(), Gateways: gateways,
 		InFlight: cfg.InFlight, Transactions: len(txs), Seconds: elapsed.Seconds(), RecordsPerSecond: float64(w.Records) / elapsed.Seconds(), Chaincode: cfg.Chaincode}
 	if res.InFlight == 0 {
 		res.InFlight = fabric.DefaultInFlight

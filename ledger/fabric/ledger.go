@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
@@ -146,6 +147,7 @@ type Ledger struct {
 	closed sync.Once
 
 	slots  chan struct{} // one per transaction in flight
+	turn   atomic.Uint64 // transactions proposed: whose turn to endorse (Profile.endorsing)
 	flight flight
 	stats  counters
 

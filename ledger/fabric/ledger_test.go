@@ -2,6 +2,8 @@ package fabric
 
 import (
 	"crypto/rand"
+	"maps"
+	"slices"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
@@ -46,6 +48,11 @@ func TestConfigValidate(t *testing.T) {
 		{"endorsers", Config{Profile: withEndorsers(p, "Org1MSP", "Org2MSP")}, true},
 		{"endorser listed twice", Config{Profile: withEndorsers(p, "Org1MSP", "Org1MSP")}, false},
 		{"empty endorser", Config{Profile: withEndorsers(p, "")}, false},
+		{"two of three endorsers", Config{Profile: needing(withEndorsers(p, "Org1MSP", "Org2MSP", "Org3MSP"), 2)}, true},
+		{"three of three endorsers", Config{Profile: needing(withEndorsers(p, "Org1MSP", "Org2MSP", "Org3MSP"), 3)}, true},
+		{"more needed than listed", Config{Profile: needing(withEndorsers(p, "Org1MSP", "Org2MSP"), 3)}, false},
+		{"needed without endorsers", Config{Profile: needing(p, 1)}, false},
+		{"negative needed", Config{Profile: needing(withEndorsers(p, "Org1MSP"), -1)}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,4 +68,55 @@ func withEndorsers(p *Profile, e ...string) *Profile {
 	c := *p
 	c.Endorsers = e
 	return &c
+}
+
+func needing(p *Profile, n int) *Profile {
+	c := *p
+	c.EndorsersNeeded = n
+	return &c
+}
+
+// TestEndorsing: of a policy that needs some of the endorsers, a
+// transaction asks its gateway's organisation and the others in turn, so
+// over len(others) transactions each other endorses its share; zero or all
+// needed asks every endorser.
+func TestEndorsing(t *testing.T) {
+	three := []string{"Org1MSP", "Org2MSP", "Org3MSP"}
+	tests := []struct {
+		name string
+		need int
+		own  string
+		want [][]string // transactions 0, 1, 2, ...
+	}{
+		{"all", 0, "Org2MSP", [][]string{three, three}},
+		{"three of three", 3, "Org1MSP", [][]string{three}},
+		{"two of three, own first", 2, "Org2MSP", [][]string{{"Org2MSP", "Org1MSP"}, {"Org2MSP", "Org3MSP"}, {"Org2MSP", "Org1MSP"}}},
+		{"one of three", 1, "Org3MSP", [][]string{{"Org3MSP"}, {"Org3MSP"}}},
+		{"own not an endorser", 2, "Org9MSP", [][]string{{"Org1MSP", "Org2MSP"}, {"Org2MSP", "Org3MSP"}, {"Org3MSP", "Org1MSP"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &Profile{Endorsers: three, EndorsersNeeded: tt.need}
+			for turn, want := range tt.want {
+				if got := p.endorsing(tt.own, uint64(turn)); !slices.Equal(got, want) {
+					t.Errorf("transaction %d: got %v, want %v", turn, got, want)
+				}
+			}
+			if !slices.Equal(p.Endorsers, three) {
+				t.Fatalf("endorsing changed the profile's list: %v", p.Endorsers)
+			}
+		})
+	}
+	// Four organisations, three needed: the two others of each transaction
+	// go round the three others.
+	p := &Profile{Endorsers: []string{"A", "B", "C", "D"}, EndorsersNeeded: 3}
+	counts := map[string]int{}
+	for turn := range uint64(30) {
+		for _, o := range p.endorsing("B", turn) {
+			counts[o]++
+		}
+	}
+	if want := map[string]int{"A": 20, "B": 30, "C": 20, "D": 20}; !maps.Equal(counts, want) {
+		t.Fatalf("endorsements over 30 transactions: got %v, want %v", counts, want)
+	}
 }

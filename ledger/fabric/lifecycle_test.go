@@ -49,7 +49,7 @@ func TestRedefinedPolicy(t *testing.T) {
 	}
 	redefine("OR('"+org1+".peer','"+org2+".peer')", 2)
 	alone := *p
-	alone.Endorsers = []string{org1}
+	alone.Endorsers, alone.EndorsersNeeded = []string{org1}, 0
 	l, err := Open(ctx, Config{Profile: &alone, Chaincode: name})
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,15 @@ type Profile struct {
 	// organisations its policy names); a transaction endorsed by too few is
 	// refused at commit, by rule ENDORSEMENT_POLICY_FAILURE.
 	Endorsers []string `json:"endorsers,omitempty"`
+	// EndorsersNeeded, if set, is how many of Endorsers every Append asks,
+	// for a policy that needs some of them (OutOf(2, ...) of three, a
+	// MAJORITY): the gateway's own organisation if listed, then the
+	// others in turn, transaction by transaction, so that each peer
+	// endorses its share and a transaction costs that many endorsements,
+	// not one per organisation. Zero asks them all. An organisation left
+	// out of a transaction does not apply its local policy to it: under
+	// such a policy it can be outvoted.
+	EndorsersNeeded int `json:"endorsersNeeded,omitempty"`
 	// Deploy is the script that defines more chaincodes (one per space),
 	// and Dir the network directory it manages (scripts/fabric.sh).
 	Deploy string `json:"deploy,omitempty"`
@@ -104,7 +113,40 @@ func (p *Profile) Validate() error {
 			return fmt.Errorf("field endorsers[%d]: %s is listed twice", i, e)
 		}
 	}
+	if n := p.EndorsersNeeded; n < 0 || n > len(p.Endorsers) || (n > 0 && len(p.Endorsers) == 0) {
+		return fmt.Errorf("field endorsersNeeded: from 1 to the %d endorsers listed (0 asks them all), got %d", len(p.Endorsers), n)
+	}
 	return nil
+}
+
+// Endorsing is how many organisations each transaction asks to endorse
+// it: EndorsersNeeded, or every endorser listed (0: none listed, the
+// gateway finds them).
+func (p *Profile) Endorsing() int {
+	if n := p.EndorsersNeeded; n > 0 && n < len(p.Endorsers) {
+		return n
+	}
+	return len(p.Endorsers)
+}
+
+// endorsing returns the organisations transaction turn asks to endorse
+// it: every endorser, or EndorsersNeeded of them — own first if it is one,
+// then the others from turn on, round the list.
+func (p *Profile) endorsing(own string, turn uint64) []string {
+	need := p.Endorsing()
+	if need == len(p.Endorsers) {
+		return p.Endorsers
+	}
+	orgs := make([]string, 0, need)
+	others := p.Endorsers
+	if i := slices.Index(p.Endorsers, own); i >= 0 {
+		orgs = append(orgs, own)
+		others = slices.Delete(slices.Clone(p.Endorsers), i, i+1)
+	}
+	for i := uint64(0); len(orgs) < need; i++ {
+		orgs = append(orgs, others[(turn+i)%uint64(len(others))])
+	}
+	return orgs
 }
 
 // org returns the organisation of MSP ID msp, if the profile lists it.

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
@@ -13,6 +15,7 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/protobuf/proto"
 
@@ -63,7 +66,7 @@ func registered(t *testing.T, p *Profile) (*ledgertest.Space, *Ledger) {
 // Org2's endorser refuses a category the space's rules allow, so the batch
 // is refused at endorsement with Org2's rule, and nothing of it commits.
 func TestOneEndorserRefuses(t *testing.T) {
-	p := twoOrgs(t)
+	p := askingAll(twoOrgs(t))
 	ctx := context.Background()
 	s, l := registered(t, p)
 	local := p.Orgs[1].LocalPolicy
@@ -96,6 +99,88 @@ func TestOneEndorserRefuses(t *testing.T) {
 	if _, err := l.Append(ctx, mustBatch(t, s, "p1", s.Dataset("p1", "ds-y", policy.General, "traffic"))); err != nil {
 		t.Fatalf("a batch both endorsers accept: %v", err)
 	}
+}
+
+// askingAll is p asking every endorser, also when its policy needs fewer
+// (EndorsersNeeded).
+func askingAll(p *Profile) *Profile {
+	all := *p
+	all.EndorsersNeeded = 0
+	return &all
+}
+
+// TestOutvoted: under a policy that needs some of the organisations
+// (OutOf(2, ...) of three: TDSC_FABRIC_ORGS=3 TDSC_FABRIC_POLICY=majority),
+// the organisations asked decide: a batch Org2's local policy refuses
+// commits when enough others endorse it without Org2.
+func TestOutvoted(t *testing.T) {
+	p := twoOrgs(t)
+	if p.EndorsersNeeded == 0 || p.EndorsersNeeded >= len(p.Endorsers) {
+		t.Skip("the network's policy needs every organisation (TDSC_FABRIC_ORGS=3 TDSC_FABRIC_POLICY=majority)")
+	}
+	ctx := context.Background()
+	org2 := p.Orgs[1].MSPID
+	without := *p
+	without.Endorsers = slices.DeleteFunc(slices.Clone(p.Endorsers), func(e string) bool { return e == org2 })
+	if len(without.Endorsers) < p.EndorsersNeeded {
+		t.Skipf("without %s, %d endorsers are fewer than the %d the policy needs", org2, len(without.Endorsers), p.EndorsersNeeded)
+	}
+	local := p.Orgs[1].LocalPolicy
+	if local == "" {
+		t.Skip("profile names no local policy file for Org2")
+	}
+	if err := os.WriteFile(local, []byte(`{"refuseCategories":["org2-refuses"]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(local) })
+
+	s, l := registered(t, &without)
+	refused := s.Dataset("p1", "ds-x", policy.General, "org2-refuses")
+	if _, err := l.Append(ctx, mustBatch(t, s, "p1", refused)); err != nil {
+		t.Fatalf("endorsed by %v without %s: %v", without.Endorsers, org2, err)
+	}
+	if _, err := l.Record(ctx, refused.ID); err != nil {
+		t.Fatalf("record of the outvoted batch: %v", err)
+	}
+}
+
+// TestEndorsersInTurn: every transaction is endorsed by as many
+// organisations as the profile asks (all of them, or endorsersNeeded
+// under a majority policy), its gateway's own among them, and over a few
+// transactions every endorser takes its turn.
+func TestEndorsersInTurn(t *testing.T) {
+	p := twoOrgs(t)
+	if len(p.Endorsers) == 0 {
+		t.Skip("the profile lists no endorsers")
+	}
+	ctx := context.Background()
+	s, l := registered(t, p)
+	ch := mustChannel(t, p, 0)
+	seen := map[string]int{}
+	for i := range 2 * len(p.Endorsers) {
+		r, err := l.Submit(ctx, mustBatch(t, s, "p1", s.Dataset("p1", fmt.Sprintf("ds-%d", i), policy.General, "traffic")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var orgs []string
+		for _, e := range committedTx(t, ch, l.cfg.Chaincode, r).endorsements {
+			var id msp.SerializedIdentity
+			if err := proto.Unmarshal(e.Endorser, &id); err != nil {
+				t.Fatal(err)
+			}
+			orgs = append(orgs, id.Mspid)
+			seen[id.Mspid]++
+		}
+		if len(orgs) != p.Endorsing() || !slices.Contains(orgs, p.Orgs[0].MSPID) {
+			t.Fatalf("transaction %s endorsed by %v: want %d organisations, %s among them", r.TxID, orgs, p.Endorsing(), p.Orgs[0].MSPID)
+		}
+	}
+	for _, e := range p.Endorsers {
+		if seen[e] == 0 {
+			t.Errorf("%s endorsed none of the transactions (endorsements: %v)", e, seen)
+		}
+	}
+	t.Logf("%d of %d endorsers a transaction; endorsements %v", p.Endorsing(), len(p.Endorsers), seen)
 }
 
 func mustBatch(t *testing.T, s *ledgertest.Space, writer string, recs ...ledger.Record) *ledger.Batch {
@@ -153,7 +238,7 @@ func TestAlteredAfterEndorsement(t *testing.T) {
 func TestTooFewEndorsers(t *testing.T) {
 	p := twoOrgs(t)
 	one := *p
-	one.Endorsers = []string{p.Orgs[0].MSPID}
+	one.Endorsers, one.EndorsersNeeded = []string{p.Orgs[0].MSPID}, 0
 	s, err := ledgertest.NewSpace()
 	if err != nil {
 		t.Fatal(err)
