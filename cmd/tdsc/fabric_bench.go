@@ -84,9 +84,13 @@ Reports transactions, conflicts, retries and rechecks.`,
 				defer os.RemoveAll(dir)
 				cfg.IndexFile = filepath.Join(dir, "index.db")
 			}
+			// Retries and outages are said on stderr (why a run has
+			// retries); -v adds every transaction's stage timings.
+			level := slog.LevelInfo
 			if verbose {
-				cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+				level = slog.LevelDebug
 			}
+			cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			if cpuprofile != "" {
 				f, err := os.Create(cpuprofile)
 				if err != nil {
