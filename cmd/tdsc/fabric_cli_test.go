@@ -20,9 +20,9 @@ import (
 // an index file a ledger's follower wrote whole, and names a missing one.
 func TestFabricVerifyCLI(t *testing.T) {
 	profile := fabrictest.Profile(t)
-	out, err := runLedgerCLI(t, "bench", "fabric", "--profile", profile, "--records", "3000", "--batch", "250", "--streams", "4", "-o", "json")
+	out, logged, err := runLedgerCLIOut(t, "bench", "fabric", "--profile", profile, "--records", "3000", "--batch", "250", "--streams", "4", "-o", "json")
 	if err != nil {
-		t.Fatalf("bench: %v\n%s", err, out)
+		t.Fatalf("bench: %v\n%s%s", err, out, logged)
 	}
 	var bench struct {
 		Records   int    `json:"records"`

@@ -25,6 +25,19 @@ func runLedgerCLI(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
+// runLedgerCLIOut is runLedgerCLI with standard output and standard error
+// apart: for output parsed as JSON by a command that may also log.
+func runLedgerCLIOut(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	root := newRoot()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(args)
+	err = root.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
 // TestBenchThenAuditVerify writes a ledger with `tdsc bench ledger`, verifies
 // it with `tdsc audit verify`, flips one byte of a committed record in the
 // bbolt file, and expects verify to fail naming that record.
