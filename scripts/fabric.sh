@@ -9,6 +9,8 @@
 #                                      language, SEQUENCE the definition's next sequence number
 #   scripts/fabric.sh reload           rebuild tdsc-chaincode and restart the chaincode services
 #   scripts/fabric.sh restart          start a stopped network again on its existing ledger
+#   scripts/fabric.sh stop-peer N      stop organisation N's peer alone (its chaincode service runs on)
+#   scripts/fabric.sh start-peer N     start it again on its ledger
 #   scripts/fabric.sh profile          (re)write the client profile of the network
 #   scripts/fabric.sh status           what runs, block height, chaincode definitions
 #   scripts/fabric.sh down             stop the processes this script started (by pid)
@@ -401,6 +403,31 @@ restart() {
   log "network restarted from $NET"
 }
 
+# stop-peer N / start-peer N: one organisation's peer away and back (tests
+# of a policy that needs only some organisations).
+peer_arg() {
+  case "${1:-}" in '' | *[!0-9]*) die "usage: $0 stop-peer|start-peer N (1 to $ORGS)" ;; esac
+  [ "$1" -ge 1 ] && [ "$1" -le "$ORGS" ] || die "org $1: the network has orgs 1 to $ORGS"
+}
+stop_peer() {
+  peer_arg "${1:-}"
+  local f=$NET/peer$1.pid
+  [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || die "peer of org $1 is not running"
+  rm -f "$f"
+  local i=0
+  while (exec 3<>"/dev/tcp/127.0.0.1/$(peer_port "$1")") 2>/dev/null; do
+    i=$((i + 1)); [ $i -le 100 ] || die "peer of org $1 did not stop"; sleep 0.1
+  done
+  log "stopped the peer of org $1"
+}
+start_one_peer() {
+  peer_arg "${1:-}"
+  if [ -f "$NET/peer$1.pid" ] && kill -0 "$(cat "$NET/peer$1.pid")" 2>/dev/null; then die "peer of org $1 already runs"; fi
+  start_peer "$1"
+  wait_port "$(peer_port "$1")" 30
+  log "started the peer of org $1 again"
+}
+
 case "${1:-}" in
   build) build ;;
   up) up ;;
@@ -408,8 +435,10 @@ case "${1:-}" in
   status) status ;;
   down) down ;;
   restart) restart ;;
+  stop-peer) stop_peer "${2:-}" ;;
+  start-peer) start_one_peer "${2:-}" ;;
   reload) reload ;;
   profile) write_profile; echo "$NET/profile.json" ;;
   clean) down; rm -rf "$NET" ;;
-  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

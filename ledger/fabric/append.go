@@ -424,7 +424,7 @@ func (l *Ledger) transact(group []*request) (rs []wire.Accepted, txID string, bl
 	}
 	opts := []client.ProposalOption{client.WithArguments(""),
 		client.WithTransient(map[string][]byte{wire.TransientBatchesDeflate: z})}
-	if e := l.cfg.Profile.endorsing(l.cfg.Profile.Orgs[l.cfg.Org].MSPID, l.turn.Add(1)-1); len(e) > 0 {
+	if e := l.cfg.Profile.endorsing(l.cfg.Profile.Orgs[l.cfg.Org].MSPID, l.turn.Add(1)-1, l.heights.isAway); len(e) > 0 {
 		opts = append(opts, client.WithEndorsingOrganizations(e...))
 	}
 	proposal, err := l.contract.NewProposal(wire.TxAppend, opts...)

@@ -261,6 +261,21 @@ func andOf(role msp.MSPRole_MSPRoleType, msps ...string) *peer.ApplicationPolicy
 	return &peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_SignaturePolicy{SignaturePolicy: signedByRole(len(msps), role, msps)}}
 }
 
+// scriptPolicy is the endorsement policy scripts/fabric.sh defines on p's
+// network: OutOf(endorsersNeeded, ...) of every organisation's peers
+// (TDSC_FABRIC_POLICY=majority), else AND of them all.
+func scriptPolicy(p *Profile) *peer.ApplicationPolicy {
+	var ids []string
+	for _, o := range p.Orgs {
+		ids = append(ids, o.MSPID)
+	}
+	n := len(ids)
+	if k := p.EndorsersNeeded; k > 0 && k < n {
+		n = k
+	}
+	return &peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_SignaturePolicy{SignaturePolicy: signedByRole(n, msp.MSPRole_PEER, ids)}}
+}
+
 // TestEndorsersFollowConfig: the endorsements are evaluated under the
 // chaincode's policy against the configuration as of their block: an
 // organisation a later config block adds is known from that block on (its

@@ -31,7 +31,12 @@ type peerHeights struct {
 	// again until their stream delivers a block, so a peer that stopped
 	// streaming (down, unreachable, or refusing this client its blocks)
 	// costs one MaxEndorserLag, not one per receipt.
-	behind  map[string]bool
+	behind map[string]bool
+	// away marks the peers whose block stream broke or could not be
+	// opened (down, unreachable), until it delivers a block again: a
+	// policy that needs only some organisations asks the others meanwhile
+	// (Profile.endorsing), and receipts do not wait for them.
+	away    map[string]bool
 	changed chan struct{} // closed and replaced on every change
 	conns   []*grpc.ClientConn
 	wg      sync.WaitGroup
@@ -41,7 +46,7 @@ type peerHeights struct {
 // than follows (the MSP ID of the peer the follower reads). It returns nil
 // if there are none.
 func (l *Ledger) followPeers(follows string) (*peerHeights, error) {
-	h := &peerHeights{held: map[string]uint64{}, behind: map[string]bool{}, changed: make(chan struct{})}
+	h := &peerHeights{held: map[string]uint64{}, behind: map[string]bool{}, away: map[string]bool{}, changed: make(chan struct{})}
 	own := l.cfg.Profile.Orgs[l.cfg.Org]
 	id, sign, err := clientIdentity(own.MSPID, own.UserCert, own.UserKey)
 	if err != nil {
@@ -93,13 +98,38 @@ func (h *peerHeights) follow(stop <-chan struct{}, network *client.Network, msp 
 		next := h.held[msp]
 		h.mu.Unlock()
 		blocks, err := network.FilteredBlockEvents(ctx, client.WithStartBlock(next))
-		if err != nil {
-			return
+		if err == nil {
+			for b := range blocks {
+				h.set(msp, b.Number+1)
+			}
 		}
-		for b := range blocks {
-			h.set(msp, b.Number+1)
+		if ctx.Err() == nil {
+			h.setAway(msp)
 		}
 	})
+}
+
+// setAway marks msp's peer away (its stream ended).
+func (h *peerHeights) setAway(msp string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.away[msp] {
+		return
+	}
+	h.away[msp] = true
+	close(h.changed)
+	h.changed = make(chan struct{})
+}
+
+// isAway says whether msp's peer is marked away; false for a peer not
+// followed (the follower's own, or one the profile gives no address of).
+func (h *peerHeights) isAway(msp string) bool {
+	if h == nil {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.away[msp]
 }
 
 func (h *peerHeights) set(msp string, held uint64) {
@@ -110,12 +140,13 @@ func (h *peerHeights) set(msp string, held uint64) {
 	}
 	h.held[msp] = held
 	delete(h.behind, msp)
+	delete(h.away, msp)
 	close(h.changed)
 	h.changed = make(chan struct{})
 }
 
 // wait waits until every followed peer holds block n, for at most max (or
-// until ctx is done), not waiting for peers marked behind. It says whether
+// until ctx is done), not waiting for peers marked behind or away. It says whether
 // they do; when it gives up at max, the peers still short of n are marked
 // behind.
 func (h *peerHeights) wait(ctx context.Context, n uint64, max time.Duration) bool {
@@ -128,7 +159,7 @@ func (h *peerHeights) wait(ctx context.Context, n uint64, max time.Duration) boo
 		h.mu.Lock()
 		var short []string
 		for msp, held := range h.held {
-			if held <= n && !h.behind[msp] {
+			if held <= n && !h.behind[msp] && !h.away[msp] {
 				short = append(short, msp)
 			}
 		}

@@ -74,3 +74,38 @@ func TestPeerHeightsWait(t *testing.T) {
 		t.Fatal("wait says yes on a cancelled context")
 	}
 }
+
+// TestPeerHeightsAway: a peer whose stream ended is away: a receipt
+// waiting for it stops waiting at once, and it is away until it delivers
+// a block again.
+func TestPeerHeightsAway(t *testing.T) {
+	ctx := context.Background()
+	if (*peerHeights)(nil).isAway("Org2MSP") {
+		t.Fatal("nil heights: a peer is away")
+	}
+	h := &peerHeights{held: map[string]uint64{"Org2MSP": 3, "Org3MSP": 3}, behind: map[string]bool{}, away: map[string]bool{}, changed: make(chan struct{})}
+	done := make(chan bool)
+	go func() { done <- h.wait(ctx, 3, time.Minute) }()
+	h.set("Org2MSP", 4)
+	select {
+	case <-done:
+		t.Fatal("wait returned with Org3's peer a block short")
+	case <-time.After(20 * time.Millisecond):
+	}
+	h.setAway("Org3MSP")
+	if !<-done {
+		t.Fatal("wait says no though the peer short of the block is away")
+	}
+	if !h.isAway("Org3MSP") || h.isAway("Org2MSP") {
+		t.Fatalf("away %v, want Org3's peer only", h.away)
+	}
+	h.setAway("Org3MSP") // again: no change
+	h.set("Org3MSP", 3)  // not a new block: still away
+	if !h.isAway("Org3MSP") {
+		t.Fatal("Org3's peer back without a new block, but not away")
+	}
+	h.set("Org3MSP", 5)
+	if h.isAway("Org3MSP") {
+		t.Fatal("Org3's peer delivered a block and is still away")
+	}
+}

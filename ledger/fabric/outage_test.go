@@ -77,9 +77,9 @@ func TestOutage(t *testing.T) {
 	}
 }
 
-func script(t *testing.T, p *Profile, cmd string) {
+func script(t *testing.T, p *Profile, args ...string) {
 	t.Helper()
-	if err := p.Script(context.Background(), cmd); err != nil {
+	if err := p.Script(context.Background(), args...); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -131,17 +131,27 @@ func (p *Profile) Endorsing() int {
 
 // endorsing returns the organisations transaction turn asks to endorse
 // it: every endorser, or EndorsersNeeded of them — own first if it is one,
-// then the others from turn on, round the list.
-func (p *Profile) endorsing(own string, turn uint64) []string {
+// then the others from turn on, round the list, leaving out those away
+// says are away while enough others are not (away may be nil).
+func (p *Profile) endorsing(own string, turn uint64, away func(msp string) bool) []string {
 	need := p.Endorsing()
 	if need == len(p.Endorsers) {
 		return p.Endorsers
 	}
 	orgs := make([]string, 0, need)
-	others := p.Endorsers
-	if i := slices.Index(p.Endorsers, own); i >= 0 {
-		orgs = append(orgs, own)
-		others = slices.Delete(slices.Clone(p.Endorsers), i, i+1)
+	var others []string
+	for _, e := range p.Endorsers {
+		if e == own {
+			orgs = append(orgs, own)
+		} else {
+			others = append(others, e)
+		}
+	}
+	if away != nil {
+		here := slices.DeleteFunc(slices.Clone(others), away)
+		if len(orgs)+len(here) >= need {
+			others = here
+		}
 	}
 	for i := uint64(0); len(orgs) < need; i++ {
 		orgs = append(orgs, others[(turn+i)%uint64(len(others))])

@@ -134,11 +134,7 @@ func TestCARotation(t *testing.T) {
 		t.Fatalf("block %d: %s's endorser %q is not the identity the new CA issued", first.Block, org.MSPID, got)
 	}
 	ends := genesisOf(t, ch)
-	var ids []string
-	for _, o := range p.Orgs {
-		ids = append(ids, o.MSPID)
-	}
-	ends.policy = andOf(msp.MSPRole_PEER, ids...) // scripts/fabric.sh's policy
+	ends.policy = scriptPolicy(p)
 	if err := ends.check(w.prp, w.endorsements); err == nil || !strings.Contains(err.Error(), "not issued by the org's CA") {
 		t.Fatalf("the new identity's endorsement under the genesis configuration: got %v, want it refused", err)
 	}
