@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -30,7 +27,7 @@ func TestOnePeerAway(t *testing.T) {
 	ch := mustChannel(t, p, 0)
 	gone := p.Orgs[len(p.Orgs)-1].MSPID
 	n := 0
-	endorsedBy := func() []string { // appends a batch, returns its endorsers
+	appendOne := func() []string { // appends a batch, returns its endorsers
 		t.Helper()
 		n++
 		start := time.Now()
@@ -38,18 +35,11 @@ func TestOnePeerAway(t *testing.T) {
 		if err != nil {
 			t.Fatalf("batch %d: %v", n, err)
 		}
-		var orgs []string
-		for _, e := range committedTx(t, ch, l.cfg.Chaincode, r).endorsements {
-			var id msp.SerializedIdentity
-			if err := proto.Unmarshal(e.Endorser, &id); err != nil {
-				t.Fatal(err)
-			}
-			orgs = append(orgs, id.Mspid)
-		}
+		orgs := endorsedBy(t, ch, l.cfg.Chaincode, r)
 		t.Logf("batch %d: endorsed by %v in %v", n, orgs, time.Since(start).Round(time.Millisecond))
 		return orgs
 	}
-	endorsedBy()
+	appendOne()
 
 	org := fmt.Sprint(len(p.Orgs))
 	script(t, p, "stop-peer", org)
@@ -70,7 +60,7 @@ func TestOnePeerAway(t *testing.T) {
 	}
 	start := time.Now()
 	for range 2 * len(p.Endorsers) {
-		if orgs := endorsedBy(); len(orgs) != p.Endorsing() || slices.Contains(orgs, gone) {
+		if orgs := appendOne(); len(orgs) != p.Endorsing() || slices.Contains(orgs, gone) {
 			t.Fatalf("with %s's peer away: endorsed by %v, want %d others", gone, orgs, p.Endorsing())
 		}
 	}
@@ -82,7 +72,7 @@ func TestOnePeerAway(t *testing.T) {
 	back = true
 	deadline = time.Now().Add(60 * time.Second)
 	for {
-		if slices.Contains(endorsedBy(), gone) {
+		if slices.Contains(appendOne(), gone) {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -69,14 +69,7 @@ func TestOneEndorserRefuses(t *testing.T) {
 	p := askingAll(twoOrgs(t))
 	ctx := context.Background()
 	s, l := registered(t, p)
-	local := p.Orgs[1].LocalPolicy
-	if local == "" {
-		t.Skip("profile names no local policy file for Org2")
-	}
-	if err := os.WriteFile(local, []byte(`{"refuseCategories":["org2-refuses"]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(local) })
+	org2Refuses(t, p)
 
 	refused := s.Dataset("p1", "ds-x", policy.General, "org2-refuses")
 	b, err := s.Batch("p1", refused)
@@ -125,14 +118,7 @@ func TestOutvoted(t *testing.T) {
 	if len(without.Endorsers) < p.EndorsersNeeded {
 		t.Skipf("without %s, %d endorsers are fewer than the %d the policy needs", org2, len(without.Endorsers), p.EndorsersNeeded)
 	}
-	local := p.Orgs[1].LocalPolicy
-	if local == "" {
-		t.Skip("profile names no local policy file for Org2")
-	}
-	if err := os.WriteFile(local, []byte(`{"refuseCategories":["org2-refuses"]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(local) })
+	org2Refuses(t, p)
 
 	s, l := registered(t, &without)
 	refused := s.Dataset("p1", "ds-x", policy.General, "org2-refuses")
@@ -162,14 +148,9 @@ func TestEndorsersInTurn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var orgs []string
-		for _, e := range committedTx(t, ch, l.cfg.Chaincode, r).endorsements {
-			var id msp.SerializedIdentity
-			if err := proto.Unmarshal(e.Endorser, &id); err != nil {
-				t.Fatal(err)
-			}
-			orgs = append(orgs, id.Mspid)
-			seen[id.Mspid]++
+		orgs := endorsedBy(t, ch, l.cfg.Chaincode, r)
+		for _, o := range orgs {
+			seen[o]++
 		}
 		if len(orgs) != p.Endorsing() || !slices.Contains(orgs, p.Orgs[0].MSPID) {
 			t.Fatalf("transaction %s endorsed by %v: want %d organisations, %s among them", r.TxID, orgs, p.Endorsing(), p.Orgs[0].MSPID)
@@ -181,6 +162,35 @@ func TestEndorsersInTurn(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d endorsers a transaction; endorsements %v", p.Endorsing(), len(p.Endorsers), seen)
+}
+
+// org2Refuses gives Org2's endorser a local policy refusing the category
+// "org2-refuses" for the test, or skips if the profile names no file of it.
+func org2Refuses(t *testing.T, p *Profile) {
+	t.Helper()
+	local := p.Orgs[1].LocalPolicy
+	if local == "" {
+		t.Skip("profile names no local policy file for Org2")
+	}
+	if err := os.WriteFile(local, []byte(`{"refuseCategories":["org2-refuses"]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(local) })
+}
+
+// endorsedBy returns the MSP IDs of the endorsements of r's transaction,
+// read from its block on ch.
+func endorsedBy(t *testing.T, ch *Channel, chaincode string, r Receipt) []string {
+	t.Helper()
+	var orgs []string
+	for _, e := range committedTx(t, ch, chaincode, r).endorsements {
+		var id msp.SerializedIdentity
+		if err := proto.Unmarshal(e.Endorser, &id); err != nil {
+			t.Fatal(err)
+		}
+		orgs = append(orgs, id.Mspid)
+	}
+	return orgs
 }
 
 func mustBatch(t *testing.T, s *ledgertest.Space, writer string, recs ...ledger.Record) *ledger.Batch {
