@@ -262,8 +262,8 @@ write_profile() {
     # all at once instead of its own peer first (or, of a majority policy,
     # as many as it needs: its own and the others in turn)
     local endorsers; endorsers=$(policy_orgs | sed 's/.*/"&"/' | paste -sd, - | sed 's/,/, /g')
-    local needed=""; [ "$(needed)" = "$ORGS" ] || needed=$(printf ',\n  "endorsersNeeded": %s' "$(needed)")
-    printf '\n  ],\n  "endorsers": [%s]%s,\n  "deploy": "%s",\n  "dir": "%s"\n}\n' "$endorsers" "$needed" "$ROOT/scripts/fabric.sh" "$NET"
+    local asked=""; [ "$(needed)" = "$ORGS" ] || asked=$(printf ',\n  "endorsersNeeded": %s' "$(needed)")
+    printf '\n  ],\n  "endorsers": [%s]%s,\n  "deploy": "%s",\n  "dir": "%s"\n}\n' "$endorsers" "$asked" "$ROOT/scripts/fabric.sh" "$NET"
   } >"$NET/profile.json"
 }
 

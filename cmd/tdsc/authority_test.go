@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,13 +24,19 @@ import (
 // runTDSC runs the CLI with args and returns its standard output.
 func runTDSC(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	root := newRoot()
 	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.ExecuteContext(t.Context())
+	err := execCLI(t.Context(), &out, &out, args...)
 	return out.String(), err
+}
+
+// execCLI runs the CLI with args, writing its standard output and
+// standard error to the writers given.
+func execCLI(ctx context.Context, stdout, stderr io.Writer, args ...string) error {
+	root := newRoot()
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
 }
 
 func mustRun(t *testing.T, args ...string) string {

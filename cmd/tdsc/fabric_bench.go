@@ -233,7 +233,7 @@ func benchFabric(ctx context.Context, profilePath string, n, batch, streams, gat
 	if err != nil {
 		return nil, err
 	}
-	res := &fabricBenchResult{Records: w.Records, Batches: nb, BatchSize: batch, Streams: streams, Orgs: len(p.Orgs), Endorsers: p.Endorsing(), Gateways: gateways,
+	res := &fabricBenchResult{Records: w.Records, Batches: nb, BatchSize: batch, Streams: streams, Orgs: len(p.Orgs), Endorsers: p.EndorsersAsked(), Gateways: gateways,
 		InFlight: cfg.InFlight, Transactions: len(txs), Seconds: elapsed.Seconds(), RecordsPerSecond: float64(w.Records) / elapsed.Seconds(), Chaincode: cfg.Chaincode}
 	if res.InFlight == 0 {
 		res.InFlight = fabric.DefaultInFlight

@@ -16,12 +16,8 @@ import (
 
 func runLedgerCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	root := newRoot()
 	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
+	err := execCLI(context.Background(), &out, &out, args...)
 	return out.String(), err
 }
 
@@ -29,12 +25,8 @@ func runLedgerCLI(t *testing.T, args ...string) (string, error) {
 // apart: for output parsed as JSON by a command that may also log.
 func runLedgerCLIOut(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	root := newRoot()
 	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(args)
-	err = root.ExecuteContext(context.Background())
+	err = execCLI(context.Background(), &out, &errOut, args...)
 	return out.String(), errOut.String(), err
 }
 

@@ -424,7 +424,7 @@ func (l *Ledger) transact(group []*request) (rs []wire.Accepted, txID string, bl
 	}
 	opts := []client.ProposalOption{client.WithArguments(""),
 		client.WithTransient(map[string][]byte{wire.TransientBatchesDeflate: z})}
-	if e := l.cfg.Profile.endorsing(l.cfg.Profile.Orgs[l.cfg.Org].MSPID, l.turn.Add(1)-1, l.heights.isAway); len(e) > 0 {
+	if e := l.endorsers(); len(e) > 0 {
 		opts = append(opts, client.WithEndorsingOrganizations(e...))
 	}
 	proposal, err := l.contract.NewProposal(wire.TxAppend, opts...)
@@ -462,6 +462,15 @@ func (l *Ledger) transact(group []*request) (rs []wire.Accepted, txID string, bl
 		return nil, txID, block, -1, err
 	}
 	return rs, txID, block, -1, nil
+}
+
+// endorsers returns the organisations the next transaction asks to
+// endorse it: the profile's endorsers, or under a policy that needs some of
+// them, this gateway's organisation and the others in turn, leaving out
+// peers away (Profile.endorsersFor).
+func (l *Ledger) endorsers() []string {
+	p := l.cfg.Profile
+	return p.endorsersFor(p.Orgs[l.cfg.Org].MSPID, l.turn.Add(1)-1, l.heights.isAway)
 }
 
 // finish submits an endorsed transaction to the orderer and waits for its

@@ -35,7 +35,7 @@ type peerHeights struct {
 	// away marks the peers whose block stream broke or could not be
 	// opened (down, unreachable), until it delivers a block again: a
 	// policy that needs only some organisations asks the others meanwhile
-	// (Profile.endorsing), and receipts do not wait for them.
+	// (Ledger.endorsers), and receipts do not wait for them.
 	away    map[string]bool
 	changed chan struct{} // closed and replaced on every change
 	conns   []*grpc.ClientConn

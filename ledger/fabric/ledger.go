@@ -147,7 +147,7 @@ type Ledger struct {
 	closed sync.Once
 
 	slots  chan struct{} // one per transaction in flight
-	turn   atomic.Uint64 // transactions proposed: whose turn to endorse (Profile.endorsing)
+	turn   atomic.Uint64 // transactions proposed: whose turn to endorse (Ledger.endorsers)
 	flight flight
 	stats  counters
 

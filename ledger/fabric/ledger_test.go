@@ -70,17 +70,18 @@ func withEndorsers(p *Profile, e ...string) *Profile {
 	return &c
 }
 
+// needing is p with EndorsersNeeded n (0: every endorser asked).
 func needing(p *Profile, n int) *Profile {
 	c := *p
 	c.EndorsersNeeded = n
 	return &c
 }
 
-// TestEndorsing: of a policy that needs some of the endorsers, a
+// TestEndorsersFor: of a policy that needs some of the endorsers, a
 // transaction asks its gateway's organisation and the others in turn, so
 // over len(others) transactions each other endorses its share; zero or all
 // needed asks every endorser.
-func TestEndorsing(t *testing.T) {
+func TestEndorsersFor(t *testing.T) {
 	three := []string{"Org1MSP", "Org2MSP", "Org3MSP"}
 	tests := []struct {
 		name string
@@ -98,7 +99,7 @@ func TestEndorsing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := &Profile{Endorsers: three, EndorsersNeeded: tt.need}
 			for turn, want := range tt.want {
-				if got := p.endorsing(tt.own, uint64(turn), nil); !slices.Equal(got, want) {
+				if got := p.endorsersFor(tt.own, uint64(turn), nil); !slices.Equal(got, want) {
 					t.Errorf("transaction %d: got %v, want %v", turn, got, want)
 				}
 			}
@@ -112,7 +113,7 @@ func TestEndorsing(t *testing.T) {
 	p := &Profile{Endorsers: []string{"A", "B", "C", "D"}, EndorsersNeeded: 3}
 	counts := map[string]int{}
 	for turn := range uint64(30) {
-		for _, o := range p.endorsing("B", turn, nil) {
+		for _, o := range p.endorsersFor("B", turn, nil) {
 			counts[o]++
 		}
 	}
@@ -125,23 +126,23 @@ func TestEndorsing(t *testing.T) {
 	// unavailable and is retried).
 	awayC := func(msp string) bool { return msp == "C" }
 	for turn := range uint64(6) {
-		if got := p.endorsing("B", turn, awayC); len(got) != 3 || slices.Contains(got, "C") || got[0] != "B" {
+		if got := p.endorsersFor("B", turn, awayC); len(got) != 3 || slices.Contains(got, "C") || got[0] != "B" {
 			t.Fatalf("transaction %d with C away: got %v, want B and the two others but C", turn, got)
 		}
 	}
 	awayCD := func(msp string) bool { return msp == "C" || msp == "D" }
-	if got := p.endorsing("B", 0, awayCD); len(got) != 3 || got[0] != "B" {
+	if got := p.endorsersFor("B", 0, awayCD); len(got) != 3 || got[0] != "B" {
 		t.Fatalf("C and D away, three needed: got %v, want three organisations asked", got)
 	}
 	three = []string{"Org1MSP", "Org2MSP", "Org3MSP"}
 	q := &Profile{Endorsers: three, EndorsersNeeded: 2}
 	away3 := func(msp string) bool { return msp == "Org3MSP" }
 	for turn := range uint64(4) {
-		if got := q.endorsing("Org1MSP", turn, away3); !slices.Equal(got, []string{"Org1MSP", "Org2MSP"}) {
+		if got := q.endorsersFor("Org1MSP", turn, away3); !slices.Equal(got, []string{"Org1MSP", "Org2MSP"}) {
 			t.Fatalf("transaction %d with Org3 away: got %v, want [Org1MSP Org2MSP]", turn, got)
 		}
 	}
-	if got := q.endorsing("Org1MSP", 1, func(string) bool { return true }); !slices.Equal(got, []string{"Org1MSP", "Org3MSP"}) {
+	if got := q.endorsersFor("Org1MSP", 1, func(string) bool { return true }); !slices.Equal(got, []string{"Org1MSP", "Org3MSP"}) {
 		t.Fatalf("every other away: got %v, want the turn's choice [Org1MSP Org3MSP]", got)
 	}
 }

@@ -119,22 +119,22 @@ func (p *Profile) Validate() error {
 	return nil
 }
 
-// Endorsing is how many organisations each transaction asks to endorse
+// EndorsersAsked is how many organisations each transaction asks to endorse
 // it: EndorsersNeeded, or every endorser listed (0: none listed, the
 // gateway finds them).
-func (p *Profile) Endorsing() int {
+func (p *Profile) EndorsersAsked() int {
 	if n := p.EndorsersNeeded; n > 0 && n < len(p.Endorsers) {
 		return n
 	}
 	return len(p.Endorsers)
 }
 
-// endorsing returns the organisations transaction turn asks to endorse
+// endorsersFor returns the organisations transaction turn asks to endorse
 // it: every endorser, or EndorsersNeeded of them — own first if it is one,
 // then the others from turn on, round the list, leaving out those away
 // says are away while enough others are not (away may be nil).
-func (p *Profile) endorsing(own string, turn uint64, away func(msp string) bool) []string {
-	need := p.Endorsing()
+func (p *Profile) endorsersFor(own string, turn uint64, away func(msp string) bool) []string {
+	need := p.EndorsersAsked()
 	if need == len(p.Endorsers) {
 		return p.Endorsers
 	}

@@ -66,7 +66,7 @@ func registered(t *testing.T, p *Profile) (*ledgertest.Space, *Ledger) {
 // Org2's endorser refuses a category the space's rules allow, so the batch
 // is refused at endorsement with Org2's rule, and nothing of it commits.
 func TestOneEndorserRefuses(t *testing.T) {
-	p := askingAll(twoOrgs(t))
+	p := needing(twoOrgs(t), 0) // every endorser asked, also under a policy that needs fewer
 	ctx := context.Background()
 	s, l := registered(t, p)
 	org2Refuses(t, p)
@@ -94,21 +94,13 @@ func TestOneEndorserRefuses(t *testing.T) {
 	}
 }
 
-// askingAll is p asking every endorser, also when its policy needs fewer
-// (EndorsersNeeded).
-func askingAll(p *Profile) *Profile {
-	all := *p
-	all.EndorsersNeeded = 0
-	return &all
-}
-
 // TestOutvoted: under a policy that needs some of the organisations
 // (OutOf(2, ...) of three: TDSC_FABRIC_ORGS=3 TDSC_FABRIC_POLICY=majority),
 // the organisations asked decide: a batch Org2's local policy refuses
 // commits when enough others endorse it without Org2.
 func TestOutvoted(t *testing.T) {
 	p := twoOrgs(t)
-	if p.EndorsersNeeded == 0 || p.EndorsersNeeded >= len(p.Endorsers) {
+	if p.EndorsersAsked() == len(p.Endorsers) {
 		t.Skip("the network's policy needs every organisation (TDSC_FABRIC_ORGS=3 TDSC_FABRIC_POLICY=majority)")
 	}
 	ctx := context.Background()
@@ -152,8 +144,8 @@ func TestEndorsersInTurn(t *testing.T) {
 		for _, o := range orgs {
 			seen[o]++
 		}
-		if len(orgs) != p.Endorsing() || !slices.Contains(orgs, p.Orgs[0].MSPID) {
-			t.Fatalf("transaction %s endorsed by %v: want %d organisations, %s among them", r.TxID, orgs, p.Endorsing(), p.Orgs[0].MSPID)
+		if len(orgs) != p.EndorsersAsked() || !slices.Contains(orgs, p.Orgs[0].MSPID) {
+			t.Fatalf("transaction %s endorsed by %v: want %d organisations, %s among them", r.TxID, orgs, p.EndorsersAsked(), p.Orgs[0].MSPID)
 		}
 	}
 	for _, e := range p.Endorsers {
@@ -161,7 +153,7 @@ func TestEndorsersInTurn(t *testing.T) {
 			t.Errorf("%s endorsed none of the transactions (endorsements: %v)", e, seen)
 		}
 	}
-	t.Logf("%d of %d endorsers a transaction; endorsements %v", p.Endorsing(), len(p.Endorsers), seen)
+	t.Logf("%d of %d endorsers a transaction; endorsements %v", p.EndorsersAsked(), len(p.Endorsers), seen)
 }
 
 // org2Refuses gives Org2's endorser a local policy refusing the category
