@@ -7,7 +7,8 @@
 # whose outboxes must drain after the restart; last, a CA rotation: a
 # configuration update adds a root CA to Org1, its peer takes an identity of
 # the new CA, and the audit follows; under a policy that needs only some
-# organisations, first one organisation's peer away and back), and stop it.
+# organisations, first one organisation's peer away and back, then its
+# chaincode service), and stop it.
 #
 #   scripts/fabric-test.sh [go test flags...]     e.g. -run TestConformance -v
 #
@@ -37,9 +38,10 @@ fi
 # backend, then under two connectors writing through the ledger service;
 # then the CA rotation, which changes Org1's channel MSP and peer identity.
 if [ $# -eq 0 ]; then
-  # one organisation's peer away and back (skips unless the policy needs
-  # only some organisations: TDSC_FABRIC_ORGS=3 TDSC_FABRIC_POLICY=majority)
-  TDSC_FABRIC_PEER_AWAY=1 go test -count=1 -run '^TestOnePeerAway$' ./ledger/fabric/
+  # one organisation's peer away and back, then its chaincode service
+  # (skip unless the policy needs only some organisations:
+  # TDSC_FABRIC_ORGS=3 TDSC_FABRIC_POLICY=majority)
+  TDSC_FABRIC_PEER_AWAY=1 go test -count=1 -run '^(TestOnePeerAway|TestOneChaincodeAway)$' ./ledger/fabric/
   TDSC_FABRIC_OUTAGE=1 go test -count=1 -run '^TestOutage$' ./ledger/fabric/
   TDSC_FABRIC_OUTAGE=1 go test -count=1 -run '^TestConnectorOutage$' ./cmd/tdsc/internal/ledgerhttp/
   TDSC_FABRIC_ROTATE=1 go test -count=1 -run '^TestCARotation$' ./ledger/fabric/

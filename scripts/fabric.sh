@@ -11,6 +11,8 @@
 #   scripts/fabric.sh restart          start a stopped network again on its existing ledger
 #   scripts/fabric.sh stop-peer N      stop organisation N's peer alone (its chaincode service runs on)
 #   scripts/fabric.sh start-peer N     start it again on its ledger
+#   scripts/fabric.sh stop-chaincode N stop organisation N's chaincode service alone (its peer runs on)
+#   scripts/fabric.sh start-chaincode N  start it again
 #   scripts/fabric.sh profile          (re)write the client profile of the network
 #   scripts/fabric.sh status           what runs, block height, chaincode definitions
 #   scripts/fabric.sh down             stop the processes this script started (by pid)
@@ -176,15 +178,25 @@ start_peer() { # org
 # (chaincode.LocalPolicy), absent by default.
 start_chaincodes() {
   local o
-  for o in $(seq 1 "$ORGS"); do
-    mkdir -p "$NET/org$o"
-    CHAINCODE_ID=$(cat "$NET/package_id.org$o") CHAINCODE_SERVER_ADDRESS=127.0.0.1:$(cc_port "$o") \
-      TDSC_CC_LOCAL_POLICY=$NET/org$o/local-policy.json TDSC_CC_LOG=${TDSC_CC_LOG:-} \
-      TDSC_CC_PPROF=${TDSC_FABRIC_PPROF:+127.0.0.1:$(($(cc_port "$o") + 5))} \
-      "$BIN/tdsc-chaincode" >>"$NET/logs/chaincode$o.log" 2>&1 &
-    echo $! >"$NET/chaincode$o.pid"
-  done
+  for o in $(seq 1 "$ORGS"); do start_chaincode "$o"; done
   for o in $(seq 1 "$ORGS"); do wait_port "$(cc_port "$o")" 30; done
+}
+start_chaincode() {
+  local o=$1
+  mkdir -p "$NET/org$o"
+  CHAINCODE_ID=$(cat "$NET/package_id.org$o") CHAINCODE_SERVER_ADDRESS=127.0.0.1:$(cc_port "$o") \
+    TDSC_CC_LOCAL_POLICY=$NET/org$o/local-policy.json TDSC_CC_LOG=${TDSC_CC_LOG:-} \
+    TDSC_CC_PPROF=${TDSC_FABRIC_PPROF:+127.0.0.1:$(($(cc_port "$o") + 5))} \
+    "$BIN/tdsc-chaincode" >>"$NET/logs/chaincode$o.log" 2>&1 &
+  echo $! >"$NET/chaincode$o.pid"
+}
+
+# stopped PORT WHAT: wait until nothing listens on PORT (10 s at most).
+stopped() {
+  local i=0
+  while (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+    i=$((i + 1)); [ $i -le 100 ] || die "$2 did not stop"; sleep 0.1
+  done
 }
 
 # reload: rebuild tdsc-chaincode and restart the chaincode services only.
@@ -196,12 +208,7 @@ reload() {
     kill "$(cat "$f")" 2>/dev/null || true
     rm -f "$f"
   done
-  for o in $(seq 1 "$ORGS"); do
-    i=0
-    while (exec 3<>"/dev/tcp/127.0.0.1/$(cc_port "$o")") 2>/dev/null; do
-      i=$((i + 1)); [ $i -le 50 ] || die "chaincode service on $(cc_port "$o") did not stop"; sleep 0.1
-    done
-  done
+  for o in $(seq 1 "$ORGS"); do stopped "$(cc_port "$o")" "chaincode service on $(cc_port "$o")"; done
   start_chaincodes
   log "chaincode services restarted"
 }
@@ -403,29 +410,42 @@ restart() {
   log "network restarted from $NET"
 }
 
-# stop-peer N / start-peer N: one organisation's peer away and back (tests
-# of a policy that needs only some organisations).
-peer_arg() {
-  case "${1:-}" in '' | *[!0-9]*) die "usage: $0 stop-peer|start-peer N (1 to $ORGS)" ;; esac
-  [ "$1" -ge 1 ] && [ "$1" -le "$ORGS" ] || die "org $1: the network has orgs 1 to $ORGS"
+# stop-peer N / start-peer N, stop-chaincode N / start-chaincode N: one
+# organisation's peer, or its chaincode service, away and back (tests of a
+# policy that needs only some organisations).
+org_arg() {
+  case "${2:-}" in '' | *[!0-9]*) die "usage: $0 $1 N (1 to $ORGS)" ;; esac
+  [ "$2" -ge 1 ] && [ "$2" -le "$ORGS" ] || die "org $2: the network has orgs 1 to $ORGS"
 }
 stop_peer() {
-  peer_arg "${1:-}"
+  org_arg stop-peer "${1:-}"
   local f=$NET/peer$1.pid
   [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || die "peer of org $1 is not running"
   rm -f "$f"
-  local i=0
-  while (exec 3<>"/dev/tcp/127.0.0.1/$(peer_port "$1")") 2>/dev/null; do
-    i=$((i + 1)); [ $i -le 100 ] || die "peer of org $1 did not stop"; sleep 0.1
-  done
+  stopped "$(peer_port "$1")" "peer of org $1"
   log "stopped the peer of org $1"
 }
 start_one_peer() {
-  peer_arg "${1:-}"
+  org_arg start-peer "${1:-}"
   if [ -f "$NET/peer$1.pid" ] && kill -0 "$(cat "$NET/peer$1.pid")" 2>/dev/null; then die "peer of org $1 already runs"; fi
   start_peer "$1"
   wait_port "$(peer_port "$1")" 30
   log "started the peer of org $1 again"
+}
+stop_one_chaincode() {
+  org_arg stop-chaincode "${1:-}"
+  local f=$NET/chaincode$1.pid
+  [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || die "chaincode service of org $1 is not running"
+  rm -f "$f"
+  stopped "$(cc_port "$1")" "chaincode service of org $1"
+  log "stopped the chaincode service of org $1"
+}
+start_one_chaincode() {
+  org_arg start-chaincode "${1:-}"
+  if [ -f "$NET/chaincode$1.pid" ] && kill -0 "$(cat "$NET/chaincode$1.pid")" 2>/dev/null; then die "chaincode service of org $1 already runs"; fi
+  start_chaincode "$1"
+  wait_port "$(cc_port "$1")" 30
+  log "started the chaincode service of org $1 again"
 }
 
 case "${1:-}" in
@@ -437,6 +457,8 @@ case "${1:-}" in
   restart) restart ;;
   stop-peer) stop_peer "${2:-}" ;;
   start-peer) start_one_peer "${2:-}" ;;
+  stop-chaincode) stop_one_chaincode "${2:-}" ;;
+  start-chaincode) start_one_chaincode "${2:-}" ;;
   reload) reload ;;
   profile) write_profile; echo "$NET/profile.json" ;;
   clean) down; rm -rf "$NET" ;;

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -260,12 +263,18 @@ type Stats struct {
 	// to add the blocks delivered, since Open (one a retry, every 200 ms
 	// while a failure lasts; see Health).
 	FollowFailures int64 `json:"followFailures"`
+	// UnableMarks: times an endorser's peer was marked unable to endorse
+	// (a proposal failed on it on its own, see unableEndorsers), since Open;
+	// Unable, the organisations marked now.
+	UnableMarks int64    `json:"unableMarks"`
+	Unable      []string `json:"unable,omitempty"`
 }
 
 // Stats returns the committer's counts so far.
 func (l *Ledger) Stats() Stats {
 	return Stats{Transactions: l.stats.txs.Load(), Conflicts: l.stats.conflicts.Load(), Retries: l.stats.retries.Load(), Rechecks: l.stats.rechecks.Load(),
-		MaxInFlight: l.stats.maxInFlight.Load(), BlocksRead: l.blocksRead.Load(), FromBlock: l.fromBlock, SentDecoded: l.own.taken.Load(), FollowFailures: l.health.failures.Load()}
+		MaxInFlight: l.stats.maxInFlight.Load(), BlocksRead: l.blocksRead.Load(), FromBlock: l.fromBlock, SentDecoded: l.own.taken.Load(), FollowFailures: l.health.failures.Load(),
+		UnableMarks: l.unable.marks.Load(), Unable: l.unable.list()}
 }
 
 // commit submits a group as one transaction, dropping batches an endorser
@@ -446,6 +455,14 @@ func (l *Ledger) transact(group []*request) (rs []wire.Accepted, txID string, bl
 	if err != nil {
 		se, bad := classify(StageEndorse, err)
 		se.TxID = txID
+		if failed := peerFailures(err); bad < 0 && !isLedgerError(se.Err) && len(failed) > 0 {
+			// A peer that could not run the chaincode: unavailable, not a
+			// conflict; the next attempt asks others if the policy lets it.
+			l.markUnable(failed)
+			se.Err = fmt.Errorf("%w: the peer of %s could not endorse: %v", ErrUnavailable,
+				strings.Join(slices.Sorted(maps.Keys(failed)), ", "), se.Err)
+			return nil, txID, 0, -1, se
+		}
 		// Endorsers that disagree without a ledger error saw different
 		// state (one peer had not committed the last block yet): retry.
 		se.retry = bad < 0 && !isLedgerError(se.Err)
@@ -467,10 +484,16 @@ func (l *Ledger) transact(group []*request) (rs []wire.Accepted, txID string, bl
 // endorsers returns the organisations the next transaction asks to
 // endorse it: the profile's endorsers, or under a policy that needs some of
 // them, this gateway's organisation and the others in turn, leaving out
-// peers away (Profile.endorsersFor).
+// peers away or unable to endorse (Profile.endorsersFor).
 func (l *Ledger) endorsers() []string {
 	p := l.cfg.Profile
-	return p.endorsersFor(p.Orgs[l.cfg.Org].MSPID, l.turn.Add(1)-1, l.heights.isAway)
+	return p.endorsersFor(p.Orgs[l.cfg.Org].MSPID, l.turn.Add(1)-1, l.cannotEndorse)
+}
+
+// cannotEndorse says whether msp's peer is away (its block stream broke) or
+// unable to endorse (it failed a proposal on its own).
+func (l *Ledger) cannotEndorse(msp string) bool {
+	return l.heights.isAway(msp) || l.unable.is(msp)
 }
 
 // finish submits an endorsed transaction to the orderer and waits for its

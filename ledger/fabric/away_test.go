@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -26,19 +27,7 @@ func TestOnePeerAway(t *testing.T) {
 	s, l := registered(t, p)
 	ch := mustChannel(t, p, 0)
 	gone := p.Orgs[len(p.Orgs)-1].MSPID
-	n := 0
-	appendOne := func() []string { // appends a batch, returns its endorsers
-		t.Helper()
-		n++
-		start := time.Now()
-		r, err := l.Submit(ctx, mustBatch(t, s, "p1", s.Dataset("p1", fmt.Sprintf("ds-%d", n), policy.General, "traffic")))
-		if err != nil {
-			t.Fatalf("batch %d: %v", n, err)
-		}
-		orgs := endorsedBy(t, ch, l.cfg.Chaincode, r)
-		t.Logf("batch %d: endorsed by %v in %v", n, orgs, time.Since(start).Round(time.Millisecond))
-		return orgs
-	}
+	appendOne := appender(t, s, l, ch)
 	appendOne()
 
 	org := fmt.Sprint(len(p.Orgs))
@@ -88,5 +77,101 @@ func TestOnePeerAway(t *testing.T) {
 	}
 	if !l.heights.wait(ctx, h-1, 30*time.Second) || l.heights.isAway(gone) {
 		t.Fatalf("%s's peer does not hold block %d 30 s after it endorsed again", gone, h-1)
+	}
+}
+
+// appender returns a function that appends a batch of one dataset to l
+// and returns the organisations that endorsed its transaction.
+func appender(t *testing.T, s *ledgertest.Space, l *Ledger, ch *Channel) func() []string {
+	n := 0
+	return func() []string {
+		t.Helper()
+		n++
+		start := time.Now()
+		r, err := l.Submit(context.Background(), mustBatch(t, s, "p1", s.Dataset("p1", fmt.Sprintf("ds-%d", n), policy.General, "traffic")))
+		if err != nil {
+			t.Fatalf("batch %d: %v", n, err)
+		}
+		orgs := endorsedBy(t, ch, l.cfg.Chaincode, r)
+		t.Logf("batch %d: endorsed by %v in %v", n, orgs, time.Since(start).Round(time.Millisecond))
+		return orgs
+	}
+}
+
+// TestOneChaincodeAway: under a policy that needs only some of the
+// organisations, the space writes on while one organisation's chaincode
+// service is down — its peer runs and streams blocks, but fails every
+// proposal on its own ("could not launch chaincode"). A ledger that meets
+// the failure marks the organisation unable and asks the others, counting
+// no conflict; a space created meanwhile (Init) does not wait for it; a
+// probe finds it back once the service runs, and it endorses its share
+// again. It stops a chaincode service, so it runs only with
+// TDSC_FABRIC_PEER_AWAY=1.
+func TestOneChaincodeAway(t *testing.T) {
+	p := changingNetwork(t, "TDSC_FABRIC_PEER_AWAY", "stops one organisation's chaincode service")
+	if len(p.Orgs) < 3 || p.EndorsersAsked() == len(p.Endorsers) {
+		t.Skip("needs a policy that needs only some of three or more organisations (TDSC_FABRIC_ORGS=3 TDSC_FABRIC_POLICY=majority)")
+	}
+	s, before := registered(t, p) // a space written before the service stops
+	ch := mustChannel(t, p, 0)
+	gone := p.Orgs[len(p.Orgs)-1].MSPID
+	appendBefore := appender(t, s, before, ch)
+	appendBefore()
+
+	org := fmt.Sprint(len(p.Orgs))
+	script(t, p, "stop-chaincode", org)
+	back := false
+	t.Cleanup(func() {
+		if !back {
+			script(t, p, "start-chaincode", org)
+		}
+	})
+	was := before.Stats()
+	for range 2 * len(p.Endorsers) {
+		if orgs := appendBefore(); len(orgs) != p.EndorsersAsked() || slices.Contains(orgs, gone) {
+			t.Fatalf("with %s's chaincode service down: endorsed by %v, want %d others", gone, orgs, p.EndorsersAsked())
+		}
+	}
+	st := before.Stats()
+	t.Logf("with %s's chaincode service down: %d marks, %d retries, %d conflicts", gone, st.UnableMarks, st.Retries-was.Retries, st.Conflicts-was.Conflicts)
+	if st.UnableMarks != 1 || !slices.Equal(st.Unable, []string{gone}) {
+		t.Fatalf("marks %d, unable %v: want %s marked once", st.UnableMarks, st.Unable, gone)
+	}
+	if st.Conflicts != was.Conflicts || st.Retries-was.Retries > 1 {
+		t.Fatalf("%d conflicts, %d retries: a peer that cannot endorse is no conflict, and is asked once", st.Conflicts-was.Conflicts, st.Retries-was.Retries)
+	}
+
+	// A space created while the service is down: Init marks the
+	// organisation instead of waiting for its peer, and no transaction
+	// asks it.
+	s2, during := registered(t, p)
+	appendDuring := appender(t, s2, during, ch)
+	for range len(p.Endorsers) {
+		if orgs := appendDuring(); slices.Contains(orgs, gone) {
+			t.Fatalf("a space created with %s's chaincode service down: endorsed by %v", gone, orgs)
+		}
+	}
+	if st := during.Stats(); !slices.Equal(st.Unable, []string{gone}) || st.Retries != 0 || st.Conflicts != 0 {
+		t.Fatalf("a space created with %s's chaincode service down: unable %v, %d retries, %d conflicts; want %s marked at Init, none",
+			gone, st.Unable, st.Retries, st.Conflicts, gone)
+	}
+
+	script(t, p, "start-chaincode", org)
+	back = true
+	deadline := time.Now().Add(30 * time.Second)
+	for before.unable.is(gone) || during.unable.is(gone) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's chaincode service back for 30 s and its peer still marked unable", gone)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, appendOne := range []func() []string{appendBefore, appendDuring} {
+		endorsed := false
+		for range len(p.Endorsers) { // its turn comes within as many transactions
+			endorsed = endorsed || slices.Contains(appendOne(), gone)
+		}
+		if !endorsed {
+			t.Fatalf("%s's chaincode service back and its peer endorsed none of %d batches", gone, len(p.Endorsers))
+		}
 	}
 }

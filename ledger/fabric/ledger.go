@@ -2,6 +2,7 @@ package fabric
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/x509"
@@ -161,6 +162,8 @@ type Ledger struct {
 	// peerHeight is this ledger's gateway peer's height as its probes
 	// (Health, Ready) last asked it.
 	peerHeight heightProbe
+	// unable marks the endorsers whose peer cannot endorse (unable.go).
+	unable unableEndorsers
 }
 
 // Open connects to the peer gateway of cfg.Org. It does not talk to the
@@ -354,6 +357,7 @@ func (l *Ledger) Close(ctx context.Context) error {
 			case <-ctx.Done():
 			}
 		}
+		l.unable.probes.Wait()
 		if l.cfg.Follower == nil {
 			l.heights.close()
 			l.ixMu.Lock() // not while the follower adds a block
@@ -405,11 +409,19 @@ func (l *Ledger) Init(ctx context.Context, g ledger.Genesis) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	// The commit status is the gateway peer's; wait until every org's peer
-	// holds the genesis, so the first Append's endorsers agree.
+	// holds the genesis, so the first Append's endorsers agree — but for
+	// peers that cannot endorse (away, or failing on their own) while the
+	// policy can do without them: they are marked and asked again later.
+	spare := len(l.cfg.Profile.Endorsers) - l.cfg.Profile.EndorsersAsked()
 	for _, org := range l.cfg.Profile.Orgs {
 		for {
 			_, err := l.contract.EvaluateWithContext(ctx, wire.TxGenesis, client.WithEndorsingOrganizations(org.MSPID))
 			if err == nil {
+				break
+			}
+			if failed := peerFailures(err); (failed[org.MSPID] != "" || l.heights.isAway(org.MSPID)) && spare > 0 {
+				spare--
+				l.markUnable(map[string]string{org.MSPID: cmp.Or(failed[org.MSPID], "its peer is away")})
 				break
 			}
 			select {

@@ -142,6 +142,18 @@ func TestEndorsersFor(t *testing.T) {
 			t.Fatalf("transaction %d with Org3 away: got %v, want [Org1MSP Org2MSP]", turn, got)
 		}
 	}
+	// The gateway's own organisation away (its chaincode service down):
+	// the two others; with another away too, asked all the same.
+	away1 := func(msp string) bool { return msp == "Org1MSP" }
+	for turn := range uint64(4) {
+		if got := q.endorsersFor("Org1MSP", turn, away1); len(got) != 2 || slices.Contains(got, "Org1MSP") {
+			t.Fatalf("transaction %d with the own Org1 away: got %v, want [Org2MSP Org3MSP] in some order", turn, got)
+		}
+	}
+	away13 := func(msp string) bool { return msp == "Org1MSP" || msp == "Org3MSP" }
+	if got := q.endorsersFor("Org1MSP", 1, away13); len(got) != 2 || got[0] != "Org1MSP" {
+		t.Fatalf("Org1 and Org3 away, two needed: got %v, want Org1MSP and one other", got)
+	}
 	if got := q.endorsersFor("Org1MSP", 1, func(string) bool { return true }); !slices.Equal(got, []string{"Org1MSP", "Org3MSP"}) {
 		t.Fatalf("every other away: got %v, want the turn's choice [Org1MSP Org3MSP]", got)
 	}

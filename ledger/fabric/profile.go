@@ -132,31 +132,38 @@ func (p *Profile) EndorsersAsked() int {
 // endorsersFor returns the organisations transaction turn asks to endorse
 // it: every endorser, or EndorsersNeeded of them — own first if it is one,
 // then the others from turn on, round the list, leaving out those away
-// says are away while enough others are not (away may be nil).
+// says are away (own among them) while enough others are not (away may be
+// nil).
 func (p *Profile) endorsersFor(own string, turn uint64, away func(msp string) bool) []string {
 	need := p.EndorsersAsked()
 	if need == len(p.Endorsers) {
 		return p.Endorsers
 	}
-	orgs := make([]string, 0, need)
-	var others []string
-	for _, e := range p.Endorsers {
-		if e == own {
-			orgs = append(orgs, own)
-		} else {
-			others = append(others, e)
+	asksOwn := slices.Contains(p.Endorsers, own)
+	others := slices.DeleteFunc(slices.Clone(p.Endorsers), func(e string) bool { return e == own })
+	if away != nil {
+		ownHere := asksOwn && !away(own)
+		here := slices.DeleteFunc(slices.Clone(others), away)
+		if n := len(here) + btoi(ownHere); n >= need {
+			asksOwn, others = ownHere, here
 		}
 	}
-	if away != nil {
-		here := slices.DeleteFunc(slices.Clone(others), away)
-		if len(orgs)+len(here) >= need {
-			others = here
-		}
+	orgs := make([]string, 0, need)
+	if asksOwn {
+		orgs = append(orgs, own)
 	}
 	for i := uint64(0); len(orgs) < need; i++ {
 		orgs = append(orgs, others[(turn+i)%uint64(len(others))])
 	}
 	return orgs
+}
+
+// btoi is 1 for true, 0 for false.
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // org returns the organisation of MSP ID msp, if the profile lists it.

@@ -125,8 +125,9 @@ func noteKey(ctx context.Context, path string, g *ledger.Genesis, p *fabric.Prof
 
 // fabricMetrics are the Fabric backend's counts as metrics, read from stats
 // at each scrape: what its committer did (transactions, read conflicts,
-// resubmissions, refused batches checked again) and how far its follower
-// has read the channel, and how often it failed to.
+// resubmissions, refused batches checked again, endorsers unable to
+// endorse) and how far its follower has read the channel, and how often it
+// failed to.
 func fabricMetrics(stats func() fabric.Stats) []prometheus.Collector {
 	counter := func(name, help string, v func(fabric.Stats) float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return v(stats()) })
@@ -140,6 +141,10 @@ func fabricMetrics(stats func() fabric.Stats) []prometheus.Collector {
 		counter("tdsc_ledger_fabric_blocks_read_total", "Blocks the follower read from the peer since the service started.", func(s fabric.Stats) float64 { return float64(s.BlocksRead) }),
 		counter("tdsc_ledger_fabric_follow_failures_total", "The follower's failures to open the block stream or to add the blocks delivered (retried every 200 ms; /healthz says which).",
 			func(s fabric.Stats) float64 { return float64(s.FollowFailures) }),
+		counter("tdsc_ledger_fabric_unable_marks_total", "Times an endorser's peer was marked unable to endorse (a proposal failed on the peer itself: its chaincode service down, the peer unreachable); a policy that needs only some organisations asks others while it is.",
+			func(s fabric.Stats) float64 { return float64(s.UnableMarks) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tdsc_ledger_fabric_endorsers_unable", Help: "Endorsers whose peer is marked unable to endorse now (a probe asks each every 250 ms)."},
+			func() float64 { return float64(len(stats().Unable)) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tdsc_ledger_fabric_next_block", Help: "The next block the follower reads: the index holds the channel's blocks before it."},
 			func() float64 { s := stats(); return float64(s.FromBlock + uint64(s.BlocksRead)) }),
 	}

@@ -1,0 +1,167 @@
+package fabric
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	"google.golang.org/grpc/status"
+
+	"github.com/tdsc/tdsc/chaincode/wire"
+)
+
+// unableProbeEvery is how often the peer of an organisation marked unable
+// to endorse is asked whether it can again.
+const unableProbeEvery = 250 * time.Millisecond
+
+// unableEndorsers marks the organisations whose peer answered a proposal
+// with a failure of its own rather than the chaincode's verdict: its
+// chaincode service down or unreachable ("could not launch chaincode"),
+// the chaincode not installed or not approved there, the peer unreachable
+// from the gateway. A peer in that state may still stream blocks, so
+// peerHeights does not see it. A policy that needs only some organisations
+// asks the others meanwhile (Ledger.endorsers); a probe asks the peer alone
+// to run the chaincode (the genesis query) every unableProbeEvery until it
+// does, so finding it back costs no transaction.
+type unableEndorsers struct {
+	mu     sync.Mutex
+	marked map[string]string // by MSP ID: the peer's message
+	marks  atomic.Int64      // marks set since Open
+	probes sync.WaitGroup
+}
+
+// is says whether msp's peer is marked unable to endorse.
+func (u *unableEndorsers) is(msp string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	_, ok := u.marked[msp]
+	return ok
+}
+
+// mark marks msp's peer unable, saying why; it reports whether the peer
+// was not marked before.
+func (u *unableEndorsers) mark(msp, why string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if _, ok := u.marked[msp]; ok {
+		return false
+	}
+	if u.marked == nil {
+		u.marked = map[string]string{}
+	}
+	u.marked[msp] = why
+	u.marks.Add(1)
+	return true
+}
+
+func (u *unableEndorsers) clear(msp string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.marked, msp)
+}
+
+// list returns the organisations marked, in order.
+func (u *unableEndorsers) list() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return slices.Sorted(maps.Keys(u.marked))
+}
+
+// peerFailures returns, of a failed proposal, the organisations whose peer
+// failed on its own — a detail of the gateway's error that is not the
+// chaincode's verdict (a tdsc wire message) — with the peer's message.
+func peerFailures(err error) map[string]string {
+	st, ok := status.FromError(err) // a client.TransactionError's, or Evaluate's own
+	if !ok {
+		return nil
+	}
+	var out map[string]string
+	for _, d := range st.Details() {
+		d, ok := d.(*gateway.ErrorDetail)
+		if !ok || d.GetMspId() == "" {
+			continue
+		}
+		if _, verdict := wire.ParseMessage(d.GetMessage()); verdict {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[d.GetMspId()] = d.GetMessage()
+	}
+	return out
+}
+
+// markUnable marks the organisations of failed as unable to endorse and
+// starts a probe of each not marked before.
+func (l *Ledger) markUnable(failed map[string]string) {
+	for _, msp := range slices.Sorted(maps.Keys(failed)) {
+		if !l.unable.mark(msp, failed[msp]) {
+			continue
+		}
+		l.cfg.Log.Info("fabric: an endorser's peer cannot endorse; asking others while it cannot",
+			"org", msp, "err", firstLine(failed[msp]))
+		l.unable.probes.Add(1)
+		go func() {
+			defer l.unable.probes.Done()
+			l.probeUnable(msp)
+		}()
+	}
+}
+
+// probeUnable asks msp's peer alone to run the chaincode every
+// unableProbeEvery until it does (an answer or the chaincode's own
+// refusal) or the ledger closes, then clears its mark.
+func (l *Ledger) probeUnable(msp string) {
+	t := time.NewTicker(unableProbeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
+		go func() { // a Close does not wait for the probe's timeout
+			select {
+			case <-l.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		ok := l.canEndorse(ctx, msp) == nil
+		cancel()
+		if ok {
+			l.unable.clear(msp)
+			l.cfg.Log.Info("fabric: an endorser's peer endorses again", "org", msp)
+			return
+		}
+	}
+}
+
+// canEndorse asks msp's peer alone to run the chaincode (the genesis
+// query): nil if it answers, or refuses as the chaincode (no genesis yet),
+// else the error.
+func (l *Ledger) canEndorse(ctx context.Context, msp string) error {
+	_, err := l.contract.EvaluateWithContext(ctx, wire.TxGenesis, client.WithEndorsingOrganizations(msp))
+	if err == nil {
+		return nil
+	}
+	if se, _ := classify(StageEndorse, err); isLedgerError(se.Err) && !errors.Is(se.Err, ErrUnavailable) {
+		return nil
+	}
+	return err
+}
+
+// firstLine is s up to its first line break.
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
