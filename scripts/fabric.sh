@@ -10,7 +10,8 @@
 #   scripts/fabric.sh reload           rebuild tdsc-chaincode and restart the chaincode services
 #   scripts/fabric.sh restart          start a stopped network again on its existing ledger
 #   scripts/fabric.sh stop-peer N      stop organisation N's peer alone (its chaincode service runs on)
-#   scripts/fabric.sh start-peer N     start it again on its ledger
+#   scripts/fabric.sh start-peer N     start it again on its ledger; it approves the chaincodes
+#                                      deployed meanwhile (a majority of the orgs can deploy)
 #   scripts/fabric.sh stop-chaincode N stop organisation N's chaincode service alone (its peer runs on)
 #   scripts/fabric.sh start-chaincode N  start it again
 #   scripts/fabric.sh profile          (re)write the client profile of the network
@@ -230,25 +231,63 @@ policy() {
 # deploy NAME [POLICY SEQUENCE]: approve the chaincode definition NAME
 # (backed by the installed tdsc package) for every org, then commit it.
 # Idempotent per name and sequence.
-deploy() {
-  local name=$1 pol=${2:-$(policy)} seq=${3:-1} o i
-  local oargs=(-o 127.0.0.1:$ORD_PORT --tls --cafile "$ORD_CA" --channelID $CHANNEL --name "$name" --version 1 --sequence "$seq" --signature-policy "$pol")
-  for o in $(seq 1 "$ORGS"); do
-    admin_env "$o"
-    i=0
-    until peer lifecycle chaincode approveformyorg "${oargs[@]}" --package-id "$(cat "$NET/package_id.org$o")" --waitForEvent >>"$NET/logs/cli.log" 2>&1; do
-      # right after start the raft leader may not be elected yet
-      i=$((i + 1)); [ $i -le 40 ] || die "approve $name for Org$o failed (see $NET/logs/cli.log)"
-      sleep 0.5
-    done
+# definition NAME POLICY SEQUENCE: the arguments that name a chaincode
+# definition, in the array DEF.
+definition() {
+  DEF=(-o 127.0.0.1:$ORD_PORT --tls --cafile "$ORD_CA" --channelID $CHANNEL --name "$1" --version 1 --sequence "$3" --signature-policy "$2")
+}
+
+# approve ORG NAME POLICY SEQUENCE: the organisation's admin approves the
+# definition for it.
+approve() {
+  local o=$1 i=0
+  definition "$2" "$3" "$4"
+  admin_env "$o"
+  until peer lifecycle chaincode approveformyorg "${DEF[@]}" --package-id "$(cat "$NET/package_id.org$o")" --waitForEvent >>"$NET/logs/cli.log" 2>&1; do
+    # right after start the raft leader may not be elected yet
+    i=$((i + 1)); [ $i -le 40 ] || die "approve $2 for Org$o failed (see $NET/logs/cli.log)"
+    sleep 0.5
   done
-  local peers=()
+}
+
+# approve_pending ORG: the organisation approves the definitions committed
+# while its peer was stopped (the last of each chaincode), which its peer
+# needs to run them.
+approve_pending() {
+  local f=$NET/pending.org$1 name seq pol
+  [ -f "$f" ] || return 0
+  tac "$f" | awk -F'\t' '!seen[$1]++' | while IFS=$'\t' read -r name seq pol; do
+    approve "$1" "$name" "$pol" "$seq"
+    log "org $1 approved chaincode $name (sequence $seq), defined while its peer was stopped"
+  done
+  rm -f "$f"
+}
+
+peer_running() { [ -f "$NET/peer$1.pid" ] && kill -0 "$(cat "$NET/peer$1.pid")" 2>/dev/null; }
+
+deploy() {
+  local name=$1 pol=${2:-$(policy)} seq=${3:-1} o
+  # Organisations whose peer is stopped (stop-peer) approve when it starts
+  # again (approve_pending); the lifecycle's policy (MAJORITY Endorsement,
+  # configtx.yaml) needs a majority of them to approve and to endorse the
+  # commit.
+  local up=() away=()
   for o in $(seq 1 "$ORGS"); do
+    if peer_running "$o"; then up+=("$o"); else away+=("$o"); fi
+  done
+  [ $((${#up[@]} * 2)) -gt "$ORGS" ] ||
+    die "deploy $name: the peers of org(s) ${away[*]} are stopped; the lifecycle needs a majority of $ORGS organisations"
+  for o in "${up[@]}"; do approve "$o" "$name" "$pol" "$seq"; done
+  for o in "${away[@]}"; do printf '%s\t%s\t%s\n' "$name" "$seq" "$pol" >>"$NET/pending.org$o"; done
+  local peers=()
+  for o in "${up[@]}"; do
     peers+=(--peerAddresses 127.0.0.1:$(peer_port "$o") --tlsRootCertFiles "$(peer_node "$o")/tls/ca.crt")
   done
-  admin_env 1
-  peer lifecycle chaincode commit "${oargs[@]}" "${peers[@]}" --waitForEvent >>"$NET/logs/cli.log" 2>&1 ||
+  admin_env "${up[0]}"
+  definition "$name" "$pol" "$seq"
+  peer lifecycle chaincode commit "${DEF[@]}" "${peers[@]}" --waitForEvent >>"$NET/logs/cli.log" 2>&1 ||
     die "commit of chaincode $name failed (see $NET/logs/cli.log)"
+  [ ${#away[@]} -eq 0 ] || log "org(s) ${away[*]} approve chaincode $name when their peer starts again"
   log "chaincode $name defined on channel $CHANNEL (sequence $seq), endorsement $pol"
 }
 
@@ -407,6 +446,7 @@ restart() {
   for o in $(seq 1 "$ORGS"); do start_peer "$o"; done
   start_chaincodes
   for o in $(seq 1 "$ORGS"); do wait_port "$(peer_port "$o")" 30; done
+  for o in $(seq 1 "$ORGS"); do approve_pending "$o"; done
   log "network restarted from $NET"
 }
 
@@ -427,9 +467,10 @@ stop_peer() {
 }
 start_one_peer() {
   org_arg start-peer "${1:-}"
-  if [ -f "$NET/peer$1.pid" ] && kill -0 "$(cat "$NET/peer$1.pid")" 2>/dev/null; then die "peer of org $1 already runs"; fi
+  if peer_running "$1"; then die "peer of org $1 already runs"; fi
   start_peer "$1"
   wait_port "$(peer_port "$1")" 30
+  approve_pending "$1"
   log "started the peer of org $1 again"
 }
 stop_one_chaincode() {

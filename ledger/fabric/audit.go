@@ -135,6 +135,38 @@ func (l *Ledger) Block(ctx context.Context, number uint64) (*common.Block, error
 	return l.ch.Block(ctx, number)
 }
 
+// lastConfigBlock reads the channel's newest configuration block, which
+// the newest block's metadata names.
+func (c *Channel) lastConfigBlock(ctx context.Context) (*common.Block, error) {
+	h, err := c.Height(ctx)
+	if err != nil {
+		return nil, err
+	}
+	last, err := c.Block(ctx, h-1)
+	if err != nil {
+		return nil, err
+	}
+	var md common.Metadata
+	var obm common.OrdererBlockMetadata
+	if len(last.GetMetadata().GetMetadata()) <= int(common.BlockMetadataIndex_SIGNATURES) {
+		return nil, fmt.Errorf("block %d has no signatures metadata", h-1)
+	}
+	if err := proto.Unmarshal(last.Metadata.Metadata[common.BlockMetadataIndex_SIGNATURES], &md); err != nil {
+		return nil, fmt.Errorf("block %d: signatures metadata: %w", h-1, err)
+	}
+	if err := proto.Unmarshal(md.Value, &obm); err != nil || obm.LastConfig == nil {
+		return nil, fmt.Errorf("block %d names no last configuration (%v)", h-1, err)
+	}
+	b, err := c.Block(ctx, obm.LastConfig.Index)
+	if err != nil {
+		return nil, err
+	}
+	if !isConfigBlock(b) {
+		return nil, fmt.Errorf("block %d, named the last configuration, is not one", obm.LastConfig.Index)
+	}
+	return b, nil
+}
+
 func (l *Ledger) heightAt(ctx context.Context, msp string) (uint64, error) {
 	return l.ch.heightAt(ctx, msp)
 }

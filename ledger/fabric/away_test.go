@@ -15,7 +15,9 @@ import (
 // organisations (OutOf(2, ...) of three), the space writes on while one
 // organisation's peer is down: its block stream breaks, the ledger marks
 // it away and asks the others, and no receipt waits for it; once the peer
-// is back and has a block, it endorses its share again. It stops a peer,
+// is back and has a block, it endorses its share again. A space created
+// while the peer is away is defined by the others and writes; the peer
+// back approves its chaincode and endorses there too. It stops a peer,
 // so it runs only with TDSC_FABRIC_PEER_AWAY=1 (CI runs it on the
 // three-organisation majority network).
 func TestOnePeerAway(t *testing.T) {
@@ -57,17 +59,30 @@ func TestOnePeerAway(t *testing.T) {
 		t.Errorf("%d batches with a peer away took %v: receipts waited for it", 2*len(p.Endorsers), took)
 	}
 
+	// A space created while the peer is away: a majority of the
+	// organisations defines its chaincode (the one away approves when
+	// back), its Init does not wait for the peer, and it writes.
+	s2, l2 := registered(t, p)
+	appendNew := appender(t, s2, l2, ch)
+	for range len(p.Endorsers) {
+		if orgs := appendNew(); slices.Contains(orgs, gone) {
+			t.Fatalf("a space created with %s's peer away: endorsed by %v", gone, orgs)
+		}
+	}
+
 	script(t, p, "start-peer", org)
 	back = true
-	deadline = time.Now().Add(60 * time.Second)
-	for {
-		if slices.Contains(appendOne(), gone) {
-			break
+	for _, appendOne := range []func() []string{appendOne, appendNew} {
+		deadline = time.Now().Add(60 * time.Second)
+		for {
+			if slices.Contains(appendOne(), gone) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s's peer back for 60 s and endorsed nothing", gone)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s's peer back for 60 s and endorsed nothing", gone)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	// The peer back holds every block (it caught up from the orderer),
 	// so the next tests find the network whole.

@@ -380,6 +380,11 @@ func (l *Ledger) Init(ctx context.Context, g ledger.Genesis) error {
 	if err != nil {
 		return err
 	}
+	// A profile whose endorsers fall short of the chaincode's policy
+	// would have every Append refused at commit: say so before writing.
+	if err := l.CheckEndorsers(ctx); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
 	defer cancel()
 	// The chaincode takes a genesis only from an org admin.

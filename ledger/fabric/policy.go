@@ -49,6 +49,19 @@ type signers struct {
 	dropped []string
 }
 
+// identities is a set of identities a policy is evaluated over: the
+// endorsements of a transaction (signers), or the peers a transaction
+// would ask (peersOf).
+type identities interface {
+	count() int
+	// satisfies says whether identity i satisfies the principal p.
+	satisfies(i int, p *msp.MSPPrincipal) bool
+}
+
+func (s signers) count() int { return len(s.ids) }
+
+func (s signers) satisfies(i int, p *msp.MSPPrincipal) bool { return s.ids[i].satisfies(p) == nil }
+
 // endorsementSet makes the identity set of the endorsements of the
 // response payload prp under the organisations o, as Fabric's
 // SignatureSetToValidIdentities does: an endorser of no organisation of the
@@ -188,7 +201,7 @@ func certifiersID(chain []*x509.Certificate, newHash func() hash.Hash) []byte {
 // each SignedBy takes the first identity not yet used that satisfies its
 // principal; an NOutOf counts its rules in order, each on the identities
 // the ones before it left.
-func evalSignature(env *common.SignaturePolicyEnvelope, s signers) (bool, error) {
+func evalSignature(env *common.SignaturePolicyEnvelope, s identities) (bool, error) {
 	if env.Version != 0 {
 		return false, fmt.Errorf("signature policy version %d (Fabric evaluates version 0)", env.Version)
 	}
@@ -200,8 +213,8 @@ func evalSignature(env *common.SignaturePolicyEnvelope, s signers) (bool, error)
 				return false, fmt.Errorf("signature policy: SignedBy %d of %d identities", t.SignedBy, len(env.Identities))
 			}
 			p := env.Identities[t.SignedBy]
-			for i, sg := range s.ids {
-				if !used[i] && sg.satisfies(p) == nil {
+			for i := range s.count() {
+				if !used[i] && s.satisfies(i, p) {
 					used[i] = true
 					return true, nil
 				}
@@ -228,7 +241,7 @@ func evalSignature(env *common.SignaturePolicyEnvelope, s signers) (bool, error)
 	if env.Rule == nil {
 		return false, errors.New("signature policy: no rule")
 	}
-	return eval(env.Rule, make([]bool, len(s.ids)))
+	return eval(env.Rule, make([]bool, s.count()))
 }
 
 // signaturePolicyString writes env as Fabric's policy language does
@@ -272,7 +285,7 @@ func signaturePolicyString(env *common.SignaturePolicyEnvelope) string {
 // ApplicationPolicy: a signature policy, or a reference to a policy of the
 // channel configuration) over s. It returns the policy as text for a
 // report.
-func evalApplication(cfg *common.Config, ap *peer.ApplicationPolicy, s signers) (bool, string, error) {
+func evalApplication(cfg *common.Config, ap *peer.ApplicationPolicy, s identities) (bool, string, error) {
 	switch t := ap.GetType().(type) {
 	case *peer.ApplicationPolicy_SignaturePolicy:
 		ok, err := evalSignature(t.SignaturePolicy, s)
@@ -286,7 +299,7 @@ func evalApplication(cfg *common.Config, ap *peer.ApplicationPolicy, s signers) 
 
 // evalReference evaluates the channel configuration's policy at path (as
 // "/Channel/Application/Endorsement") over s.
-func evalReference(cfg *common.Config, path string, s signers) (bool, error) {
+func evalReference(cfg *common.Config, path string, s identities) (bool, error) {
 	g, name, err := resolveReference(cfg, path)
 	if err != nil {
 		return false, err
@@ -323,7 +336,7 @@ func resolveReference(cfg *common.Config, path string) (*common.ConfigGroup, str
 // ALL or MAJORITY of their policies of a name; a subgroup without one
 // counts as unsatisfied; with no subgroups it is satisfied, as in
 // Fabric).
-func evalConfigPolicy(g *common.ConfigGroup, p *common.Policy, s signers) (bool, error) {
+func evalConfigPolicy(g *common.ConfigGroup, p *common.Policy, s identities) (bool, error) {
 	switch common.Policy_PolicyType(p.Type) {
 	case common.Policy_SIGNATURE:
 		var env common.SignaturePolicyEnvelope

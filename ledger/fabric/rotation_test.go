@@ -175,32 +175,12 @@ func mustChannel(t *testing.T, p *Profile, org int) *Channel {
 	return c
 }
 
-// lastConfigBlock reads the channel's newest configuration block, which
-// the newest block's metadata names.
+// lastConfigBlock reads the channel's newest configuration block.
 func lastConfigBlock(t *testing.T, ctx context.Context, ch *Channel) *common.Block {
 	t.Helper()
-	h, err := ch.Height(ctx)
+	b, err := ch.lastConfigBlock(ctx)
 	if err != nil {
 		t.Fatal(err)
-	}
-	last, err := ch.Block(ctx, h-1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var md common.Metadata
-	var obm common.OrdererBlockMetadata
-	if err := proto.Unmarshal(last.Metadata.Metadata[common.BlockMetadataIndex_SIGNATURES], &md); err != nil {
-		t.Fatal(err)
-	}
-	if err := proto.Unmarshal(md.Value, &obm); err != nil || obm.LastConfig == nil {
-		t.Fatalf("block %d names no last configuration (%v)", h-1, err)
-	}
-	b, err := ch.Block(ctx, obm.LastConfig.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !isConfigBlock(b) {
-		t.Fatalf("block %d, named the last configuration, is not one", obm.LastConfig.Index)
 	}
 	return b
 }

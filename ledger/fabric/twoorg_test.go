@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
@@ -235,8 +236,10 @@ func TestAlteredAfterEndorsement(t *testing.T) {
 }
 
 // TestTooFewEndorsers: a profile whose endorsers do not meet the
-// chaincode's endorsement policy (both organisations) gets its Append
-// refused at commit, and nothing of it is committed.
+// chaincode's endorsement policy (both organisations) is refused by Init
+// before anything is written, naming its field; a ledger opened with it on
+// a space already made (Open does not check) gets its Append refused at
+// commit by the peers, and nothing of it is committed.
 func TestTooFewEndorsers(t *testing.T) {
 	p := twoOrgs(t)
 	one := *p
@@ -245,17 +248,42 @@ func TestTooFewEndorsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := open(t, &one, s.Genesis, nil)
+	ctx := context.Background()
+	short, err := Open(ctx, Config{Profile: &one, Chaincode: deploy(t, p)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short.Close(ctx)
+	err = short.Init(ctx, s.Genesis)
+	if !errors.Is(err, ErrEndorsersShort) || !strings.Contains(err.Error(), "field endorsers: every transaction asks the peers of "+p.Orgs[0].MSPID+", which do not satisfy") {
+		t.Fatalf("Init with too few endorsers: got %v, want ErrEndorsersShort naming field endorsers", err)
+	}
+	if _, err := (StateSource{L: short}).Genesis(ctx); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("the genesis after the refused Init: got %v, want ErrNotFound", err)
+	}
+	if err := short.CheckEndorsers(ctx); !errors.Is(err, ErrEndorsersShort) {
+		t.Fatalf("CheckEndorsers: got %v, want ErrEndorsersShort", err)
+	}
+
+	l := open(t, p, s.Genesis, nil)
+	if err := l.CheckEndorsers(ctx); err != nil {
+		t.Fatalf("CheckEndorsers of the network's own profile: %v", err)
+	}
+	l1, err := Open(ctx, Config{Profile: &one, Chaincode: l.cfg.Chaincode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l1.Close(ctx)
 	p1, err := s.Participant("p1", "CN-BJ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = l.Append(context.Background(), mustBatch(t, s, s.Authority(), p1))
+	_, err = l1.Append(ctx, mustBatch(t, s, s.Authority(), p1))
 	var re *ledger.RuleError
 	if !errors.As(err, &re) || re.Rule != RuleCommitInvalid+"ENDORSEMENT_POLICY_FAILURE" {
 		t.Fatalf("got %v, want refusal by rule %sENDORSEMENT_POLICY_FAILURE", err, RuleCommitInvalid)
 	}
-	if _, err := l.Record(context.Background(), p1.ID); !errors.Is(err, ledger.ErrNotFound) {
+	if _, err := l.Record(ctx, p1.ID); !errors.Is(err, ledger.ErrNotFound) {
 		t.Fatalf("record of the refused transaction: got %v, want ErrNotFound", err)
 	}
 }

@@ -65,6 +65,8 @@ func Fabric(ctx context.Context, o FabricOptions) (http.Handler, *fabric.Ledger,
 		}
 	} else if _, err := (fabric.StateSource{L: l}).Genesis(ctx); err != nil {
 		return fail(fmt.Errorf("chaincode %s: %w (initialise it with --genesis FILE)", o.Chaincode, err))
+	} else if err := l.CheckEndorsers(ctx); err != nil { // Init checks them too
+		return fail(fmt.Errorf("--profile %s: %w", o.Profile, err))
 	}
 	if o.Metrics == nil {
 		o.Metrics = prometheus.NewRegistry()

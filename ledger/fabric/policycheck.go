@@ -1,0 +1,185 @@
+package fabric
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer/lifecycle"
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrEndorsersShort is the error of a profile whose endorsers, asked as
+// Ledger.endorsers asks them, do not satisfy the chaincode's endorsement
+// policy: every transaction would be refused at commit
+// (ENDORSEMENT_POLICY_FAILURE).
+var ErrEndorsersShort = errors.New("fabric: the profile's endorsers do not satisfy the chaincode's endorsement policy")
+
+// shortError is an ErrEndorsersShort with its own message.
+type shortError struct{ msg string }
+
+func (e *shortError) Error() string        { return e.msg }
+func (e *shortError) Is(target error) bool { return target == ErrEndorsersShort }
+
+// errCannotCheck marks a policy the check cannot judge.
+var errCannotCheck = errors.New("cannot check the profile's endorsers against it")
+
+// peersOf is one peer of each organisation named, each taken to be a valid
+// member of its organisation with the peer role: what a transaction asking
+// those organisations to endorse it can count on.
+type peersOf []string
+
+func (p peersOf) count() int { return len(p) }
+
+func (p peersOf) satisfies(i int, pr *msp.MSPPrincipal) bool {
+	r, ok := peerRole(pr)
+	return ok && r.MspIdentifier == p[i]
+}
+
+// peerRole returns the role principal pr if a peer satisfies it (the
+// roles member and peer), ok false for any other principal.
+func peerRole(pr *msp.MSPPrincipal) (r *msp.MSPRole, ok bool) {
+	if pr.GetPrincipalClassification() != msp.MSPPrincipal_ROLE {
+		return nil, false
+	}
+	r = new(msp.MSPRole)
+	if proto.Unmarshal(pr.Principal, r) != nil {
+		return nil, false
+	}
+	return r, r.Role == msp.MSPRole_MEMBER || r.Role == msp.MSPRole_PEER
+}
+
+// checkEndorsers checks the profile's endorsers against the chaincode's
+// endorsement policy ap (a reference resolved in the channel
+// configuration cfg): every EndorsersAsked() of them — any such set, since
+// the ones a transaction asks turn, and peers away are left out — must
+// satisfy the policy when each organisation's peer endorses. A profile
+// without endorsers leaves the choice to the gateway: nothing to check. A
+// policy that names principals other than organisations' members and peers
+// (an admin, an identity, an OU) cannot be judged: errCannotCheck.
+func checkEndorsers(p *Profile, chaincode string, cfg *common.Config, ap *peer.ApplicationPolicy) error {
+	if len(p.Endorsers) == 0 {
+		return nil
+	}
+	text := policyText(ap)
+	for _, pr := range policyPrincipals(cfg, ap) {
+		if _, ok := peerRole(pr); !ok {
+			return fmt.Errorf("chaincode %s's endorsement policy %s names a %s principal: %w", chaincode, text, pr.GetPrincipalClassification(), errCannotCheck)
+		}
+	}
+	k := p.EndorsersAsked()
+	var short []string
+	var evalErr error
+	eachSubset(p.Endorsers, k, func(set []string) bool {
+		ok, _, err := evalApplication(cfg, ap, peersOf(set))
+		if err != nil {
+			evalErr = err
+			return false
+		}
+		if !ok {
+			short = set
+		}
+		return ok
+	})
+	if evalErr != nil {
+		return fmt.Errorf("chaincode %s's endorsement policy %s: %v: %w", chaincode, text, evalErr, errCannotCheck)
+	}
+	if short == nil {
+		return nil
+	}
+	const refused = "(the peers would refuse every such transaction at commit, ENDORSEMENT_POLICY_FAILURE)"
+	if k == len(p.Endorsers) {
+		return &shortError{fmt.Sprintf("fabric: profile: field endorsers: every transaction asks the peers of %s, which do not satisfy chaincode %s's endorsement policy %s %s",
+			strings.Join(p.Endorsers, ", "), chaincode, text, refused)}
+	}
+	return &shortError{fmt.Sprintf("fabric: profile: field endorsersNeeded: a transaction asks %d of %s, and the peers of %s do not satisfy chaincode %s's endorsement policy %s %s",
+		k, strings.Join(p.Endorsers, ", "), strings.Join(short, ", "), chaincode, text, refused)}
+}
+
+// eachSubset calls fn with every subset of k of set, in order, until fn
+// returns false (the slice is fn's for the call only).
+func eachSubset(set []string, k int, fn func([]string) bool) {
+	sub := make([]string, 0, k)
+	var walk func(from int) bool
+	walk = func(from int) bool {
+		if len(sub) == k {
+			return fn(append([]string(nil), sub...))
+		}
+		for i := from; i <= len(set)-(k-len(sub)); i++ {
+			sub = append(sub, set[i])
+			more := walk(i + 1)
+			sub = sub[:len(sub)-1]
+			if !more {
+				return false
+			}
+		}
+		return true
+	}
+	walk(0)
+}
+
+// chaincodePolicy reads the chaincode's endorsement policy from its
+// committed definition (_lifecycle QueryChaincodeDefinition, which a
+// member of the channel may ask), and for a policy that refers to the
+// channel's configuration, that configuration (its newest config block).
+func (c *Channel) chaincodePolicy(ctx context.Context, chaincode string) (*peer.ApplicationPolicy, *common.Config, error) {
+	args, err := proto.Marshal(&lifecycle.QueryChaincodeDefinitionArgs{Name: chaincode})
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := c.network.GetContract(lifecycleNamespace).EvaluateWithContext(ctx, "QueryChaincodeDefinition", client.WithBytesArguments(args))
+	if err != nil {
+		return nil, nil, fmt.Errorf("the definition of chaincode %s: %w", chaincode, err)
+	}
+	var def lifecycle.QueryChaincodeDefinitionResult
+	if err := proto.Unmarshal(res, &def); err != nil {
+		return nil, nil, fmt.Errorf("the definition of chaincode %s: %w", chaincode, err)
+	}
+	if def.ValidationPlugin != "vscc" {
+		return nil, nil, fmt.Errorf("chaincode %s: validation plugin %q (only the builtin vscc's policy is known): %w", chaincode, def.ValidationPlugin, errCannotCheck)
+	}
+	ap := new(peer.ApplicationPolicy)
+	if err := proto.Unmarshal(def.ValidationParameter, ap); err != nil || ap.GetType() == nil {
+		return nil, nil, fmt.Errorf("chaincode %s: endorsement policy: %v: %w", chaincode, err, errCannotCheck)
+	}
+	if ap.GetChannelConfigPolicyReference() == "" {
+		return ap, nil, nil
+	}
+	b, err := c.lastConfigBlock(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the channel's configuration: %w", err)
+	}
+	cfg, err := blockConfig(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the channel's configuration: %w", err)
+	}
+	return ap, cfg, nil
+}
+
+// CheckEndorsers checks the profile's endorsers against the chaincode's
+// endorsement policy as its definition on the channel gives it (see
+// checkEndorsers): an error wrapping ErrEndorsersShort names the profile's
+// field and the endorsers that fall short. A policy it cannot judge is
+// logged and passes. Init runs it; a service that opens a space already
+// made (tdsc fabric serve) runs it at start.
+func (l *Ledger) CheckEndorsers(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	ap, cfg, err := l.ch.chaincodePolicy(ctx, l.cfg.Chaincode)
+	if err == nil {
+		err = checkEndorsers(l.cfg.Profile, l.cfg.Chaincode, cfg, ap)
+	}
+	if errors.Is(err, errCannotCheck) {
+		l.cfg.Log.Info("fabric: the profile's endorsers not checked", "err", err)
+		return nil
+	}
+	if err != nil && !errors.Is(err, ErrEndorsersShort) {
+		return fmt.Errorf("fabric: checking the profile's endorsers: %w", err)
+	}
+	return err
+}

@@ -1,0 +1,106 @@
+package fabric
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+)
+
+// TestCheckEndorsers: the profile's endorsers are checked against the
+// chaincode's endorsement policy — every set of as many as a transaction
+// asks must satisfy it — and a profile that falls short is named by its
+// field, with the endorsers that fall short and the policy.
+func TestCheckEndorsers(t *testing.T) {
+	three := []string{"Org1MSP", "Org2MSP", "Org3MSP"}
+	peerOf := func(o string) *msp.MSPPrincipal { return roleOf(t, o, msp.MSPRole_PEER) }
+	signedBy := func(i int32) *common.SignaturePolicy {
+		return &common.SignaturePolicy{Type: &common.SignaturePolicy_SignedBy{SignedBy: i}}
+	}
+	// AND('Org1MSP.peer', OR('Org2MSP.peer', 'Org3MSP.peer'))
+	org1AndAnother := &peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_SignaturePolicy{SignaturePolicy: &common.SignaturePolicyEnvelope{
+		Rule: &common.SignaturePolicy{Type: &common.SignaturePolicy_NOutOf_{NOutOf: &common.SignaturePolicy_NOutOf{N: 2, Rules: []*common.SignaturePolicy{
+			signedBy(0), {Type: &common.SignaturePolicy_NOutOf_{NOutOf: &common.SignaturePolicy_NOutOf{N: 1, Rules: []*common.SignaturePolicy{signedBy(1), signedBy(2)}}}}}}}},
+		Identities: []*msp.MSPPrincipal{peerOf("Org1MSP"), peerOf("Org2MSP"), peerOf("Org3MSP")},
+	}}}
+	// The channel's /Channel/Application/Endorsement: a MAJORITY of the
+	// organisations' Endorsement policies, each OR('OrgN.peer').
+	msps := map[string]*msp.FabricMSPConfig{}
+	for _, o := range three {
+		msps[o] = &msp.FabricMSPConfig{Name: o}
+	}
+	cfg, err := blockConfig(withConfig(t, configBlockMSPs(t, msps), func(c *common.Config) {
+		app := c.ChannelGroup.Groups["Application"]
+		app.Policies = map[string]*common.ConfigPolicy{"Endorsement": implicitMeta(t, "Endorsement", common.ImplicitMetaPolicy_MAJORITY)}
+		for name, g := range app.Groups {
+			g.Policies = map[string]*common.ConfigPolicy{"Endorsement": signaturePolicy(t, outOf(1, peerOf(name+"MSP")).GetSignaturePolicy())}
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	majority := &peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_ChannelConfigPolicyReference{ChannelConfigPolicyReference: "/Channel/Application/Endorsement"}}
+
+	for _, c := range []struct {
+		name      string
+		endorsers []string
+		needed    int
+		policy    *peer.ApplicationPolicy
+		want      string // "" passes; "cannot" cannot be judged; else in the error
+	}{
+		{"two of three, OutOf(2)", three, 2, outOf(2, peerOf("Org1MSP"), peerOf("Org2MSP"), peerOf("Org3MSP")), ""},
+		{"all of three, OutOf(2)", three, 0, outOf(2, peerOf("Org1MSP"), peerOf("Org2MSP"), peerOf("Org3MSP")), ""},
+		{"one of three, OutOf(2)", three, 1, outOf(2, peerOf("Org1MSP"), peerOf("Org2MSP"), peerOf("Org3MSP")),
+			"fabric: profile: field endorsersNeeded: a transaction asks 1 of Org1MSP, Org2MSP, Org3MSP, and the peers of Org1MSP do not satisfy chaincode cc's endorsement policy OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')"},
+		{"two of three under AND", three, 2, andOf(msp.MSPRole_PEER, three...), "field endorsersNeeded: a transaction asks 2 of"},
+		{"two listed under AND of three", three[:2], 0, andOf(msp.MSPRole_PEER, three...),
+			"field endorsers: every transaction asks the peers of Org1MSP, Org2MSP, which do not satisfy chaincode cc's endorsement policy AND("},
+		{"members satisfied by peers", three[:2], 0, andOf(msp.MSPRole_MEMBER, three[:2]...), ""},
+		{"two of three, Org1 and another", three, 2, org1AndAnother, "and the peers of Org2MSP, Org3MSP do not satisfy"},
+		{"three of three, Org1 and another", three, 3, org1AndAnother, ""},
+		{"a majority by reference, two asked", three, 2, majority, ""},
+		{"a majority by reference, one asked", three, 1, majority, "policy /Channel/Application/Endorsement"},
+		{"an admin named", three, 2, outOf(2, roleOf(t, "Org1MSP", msp.MSPRole_ADMIN), peerOf("Org2MSP")), "cannot"},
+		{"a reference to no policy", three, 2, &peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_ChannelConfigPolicyReference{ChannelConfigPolicyReference: "/Channel/Application/Nothing"}}, "cannot"},
+		{"no endorsers: the gateway chooses", nil, 0, andOf(msp.MSPRole_PEER, three...), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := &Profile{Endorsers: c.endorsers, EndorsersNeeded: c.needed}
+			err := checkEndorsers(p, "cc", cfg, c.policy)
+			switch {
+			case c.want == "":
+				if err != nil {
+					t.Fatalf("got %v, want it to pass", err)
+				}
+			case c.want == "cannot":
+				if !errors.Is(err, errCannotCheck) {
+					t.Fatalf("got %v, want errCannotCheck", err)
+				}
+			default:
+				if !errors.Is(err, ErrEndorsersShort) || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("got %v, want ErrEndorsersShort with %q", err, c.want)
+				}
+			}
+		})
+	}
+}
+
+// TestEachSubset: every subset of k, in order, each once; stopping early
+// stops.
+func TestEachSubset(t *testing.T) {
+	var got []string
+	eachSubset([]string{"A", "B", "C", "D"}, 2, func(s []string) bool { got = append(got, strings.Join(s, "")); return true })
+	if fmt.Sprint(got) != "[AB AC AD BC BD CD]" {
+		t.Fatalf("subsets of 2 of ABCD: %v", got)
+	}
+	n := 0
+	eachSubset([]string{"A", "B", "C"}, 3, func([]string) bool { n++; return true })
+	eachSubset([]string{"A", "B", "C"}, 1, func([]string) bool { n++; return n < 3 })
+	if n != 3 {
+		t.Fatalf("subsets of 3 of ABC, then of 1 until the second: %d calls, want 3", n)
+	}
+}
