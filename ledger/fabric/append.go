@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 
 	"github.com/tdsc/tdsc/chaincode/wire"
 	"github.com/tdsc/tdsc/ledger"
@@ -326,6 +327,17 @@ func (l *Ledger) commit(seq uint64, group []*request) {
 		}
 		var se *StageError
 		errors.As(err, &se)
+		if short := l.endorsersShort(err); short != nil {
+			// Not these batches' fault: this ledger's profile asks too few
+			// endorsers for the chaincode's policy now (redefined since
+			// Init or the service's start). Unavailable, so callers keep
+			// the batches; retrying would not help until it is mended.
+			err = &StageError{Stage: StageCommit, TxID: txID, Err: fmt.Errorf("%w: %w", ledger.ErrUnavailable, short)}
+			for _, r := range group {
+				r.done <- result{err: err}
+			}
+			return
+		}
 		if errors.Is(err, ErrUnavailable) && time.Since(start) < l.cfg.Timeout {
 			// Resubmitting is safe: a batch that did commit is found by its root.
 			l.cfg.Log.Info("fabric: network unavailable, retrying", "err", err)
@@ -353,6 +365,22 @@ func (l *Ledger) commit(seq uint64, group []*request) {
 		}
 		return
 	}
+}
+
+// endorsersShort, for a transaction the peers found invalid at commit for
+// its endorsements (ENDORSEMENT_POLICY_FAILURE), checks the profile's
+// endorsers against the chaincode's policy again: the ErrEndorsersShort
+// error if they fall short of it, else nil (the transaction's own
+// endorsements were wrong, say altered after endorsement: a refusal).
+func (l *Ledger) endorsersShort(err error) error {
+	var re *ledger.RuleError
+	if !errors.As(err, &re) || re.Rule != RuleCommitInvalid+peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE.String() {
+		return nil
+	}
+	if cerr := l.CheckEndorsers(context.Background()); errors.Is(cerr, ErrEndorsersShort) {
+		return cerr
+	}
+	return nil
 }
 
 // receipts waits until the follower has read the transaction's block and

@@ -3,6 +3,7 @@ package fabric
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,7 +22,8 @@ import (
 // transaction Org1's peer alone endorsed commits valid and the audit takes
 // it (under the policy of the first definition it would be refused); then
 // it is redefined to AND again, and a transaction Org1 alone endorsed is
-// marked invalid by the peers, and left out by the audit.
+// marked invalid by the peers (the ledger, its profile now short of the
+// policy, reports that as unavailable), and left out by the audit.
 func TestRedefinedPolicy(t *testing.T) {
 	p := network(t)
 	if len(p.Orgs) < 2 {
@@ -77,10 +79,16 @@ func TestRedefinedPolicy(t *testing.T) {
 		t.Fatalf("Org1's endorsement alone under the first definition: got %v, want it refused", err)
 	}
 
-	// AND again: Org1 alone no longer makes a valid transaction.
+	// AND again: Org1 alone no longer makes a valid transaction. The peers
+	// mark it invalid at commit (ENDORSEMENT_POLICY_FAILURE); the ledger,
+	// checking its profile against the policy now, finds the profile short
+	// and says so as unavailable, not as a refusal of the batch.
 	redefine("AND('"+org1+".peer','"+org2+".peer')", 3)
-	if _, err := l.Append(ctx, mustBatch(t, s, "p1", s.Dataset("p1", "ds-2", policy.General, "traffic"))); err == nil || !strings.Contains(err.Error(), "ENDORSEMENT_POLICY_FAILURE") {
-		t.Fatalf("append endorsed by %s alone under AND: got %v, want ENDORSEMENT_POLICY_FAILURE", org1, err)
+	_, err = l.Append(ctx, mustBatch(t, s, "p1", s.Dataset("p1", "ds-2", policy.General, "traffic")))
+	var se *StageError
+	if !errors.As(err, &se) || se.Stage != StageCommit || !errors.Is(err, ErrEndorsersShort) || !errors.Is(err, ledger.ErrUnavailable) || errors.Is(err, ledger.ErrRefused) ||
+		!strings.Contains(err.Error(), "field endorsers: every transaction asks the peers of "+org1+", which do not satisfy chaincode "+name+"'s endorsement policy AND(") {
+		t.Fatalf("append endorsed by %s alone under AND: got %v, want unavailable at commit, the profile's field endorsers short of AND", org1, err)
 	}
 
 	h, err := both.Head(ctx)

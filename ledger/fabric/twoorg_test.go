@@ -238,8 +238,10 @@ func TestAlteredAfterEndorsement(t *testing.T) {
 // TestTooFewEndorsers: a profile whose endorsers do not meet the
 // chaincode's endorsement policy (both organisations) is refused by Init
 // before anything is written, naming its field; a ledger opened with it on
-// a space already made (Open does not check) gets its Append refused at
-// commit by the peers, and nothing of it is committed.
+// a space already made (Open does not check) gets its transaction marked
+// invalid at commit by the peers (ENDORSEMENT_POLICY_FAILURE), which the
+// ledger, checking its profile again, reports as unavailable (the batch
+// kept by its writer, not refused), and nothing of it is committed.
 func TestTooFewEndorsers(t *testing.T) {
 	p := twoOrgs(t)
 	one := *p
@@ -279,9 +281,9 @@ func TestTooFewEndorsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = l1.Append(ctx, mustBatch(t, s, s.Authority(), p1))
-	var re *ledger.RuleError
-	if !errors.As(err, &re) || re.Rule != RuleCommitInvalid+"ENDORSEMENT_POLICY_FAILURE" {
-		t.Fatalf("got %v, want refusal by rule %sENDORSEMENT_POLICY_FAILURE", err, RuleCommitInvalid)
+	var se *StageError
+	if !errors.As(err, &se) || se.Stage != StageCommit || !errors.Is(err, ErrEndorsersShort) || !errors.Is(err, ledger.ErrUnavailable) || errors.Is(err, ledger.ErrRefused) {
+		t.Fatalf("got %v, want the transaction invalid at commit reported as unavailable: the profile short of the policy (not a refusal of the batch)", err)
 	}
 	if _, err := l.Record(ctx, p1.ID); !errors.Is(err, ledger.ErrNotFound) {
 		t.Fatalf("record of the refused transaction: got %v, want ErrNotFound", err)
