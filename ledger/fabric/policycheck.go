@@ -73,21 +73,9 @@ func checkEndorsers(p *Profile, chaincode string, cfg *common.Config, ap *peer.A
 		}
 	}
 	k := p.EndorsersAsked()
-	var short []string
-	var evalErr error
-	eachSubset(p.Endorsers, k, func(set []string) bool {
-		ok, _, err := evalApplication(cfg, ap, peersOf(set))
-		if err != nil {
-			evalErr = err
-			return false
-		}
-		if !ok {
-			short = set
-		}
-		return ok
-	})
-	if evalErr != nil {
-		return fmt.Errorf("chaincode %s's endorsement policy %s: %v: %w", chaincode, text, evalErr, errCannotCheck)
+	short, err := shortSubset(p.Endorsers, k, cfg, ap)
+	if err != nil {
+		return fmt.Errorf("chaincode %s's endorsement policy %s: %v: %w", chaincode, text, err, errCannotCheck)
 	}
 	if short == nil {
 		return nil
@@ -101,8 +89,35 @@ func checkEndorsers(p *Profile, chaincode string, cfg *common.Config, ap *peer.A
 		k, strings.Join(p.Endorsers, ", "), strings.Join(short, ", "), chaincode, text, refused)}
 }
 
-// eachSubset calls fn with every subset of k of set, in order, until fn
-// returns false (the slice is fn's for the call only).
+// shortSubset returns the first set of k of endorsers whose peers do not
+// satisfy the policy ap, nil if every such set does.
+func shortSubset(endorsers []string, k int, cfg *common.Config, ap *peer.ApplicationPolicy) (short []string, err error) {
+	eachSubset(endorsers, k, func(set []string) bool {
+		ok, _, e := evalApplication(cfg, ap, peersOf(set))
+		if e != nil || !ok {
+			short, err = set, e
+			return false
+		}
+		return true
+	})
+	return short, err
+}
+
+// leastNeeded is the fewest of endorsers any set of which satisfies the
+// policy ap (0 if not even all of them do, or it cannot be told).
+func leastNeeded(endorsers []string, cfg *common.Config, ap *peer.ApplicationPolicy) int {
+	for k := 1; k <= len(endorsers); k++ {
+		if short, err := shortSubset(endorsers, k, cfg, ap); err != nil {
+			return 0
+		} else if short == nil {
+			return k
+		}
+	}
+	return 0
+}
+
+// eachSubset calls fn with every subset of k of set, in order, each a
+// slice of its own, until fn returns false.
 func eachSubset(set []string, k int, fn func([]string) bool) {
 	sub := make([]string, 0, k)
 	var walk func(from int) bool
@@ -170,9 +185,16 @@ func (c *Channel) chaincodePolicy(ctx context.Context, chaincode string) (*peer.
 func (l *Ledger) CheckEndorsers(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
 	defer cancel()
+	p := l.cfg.Profile
 	ap, cfg, err := l.ch.chaincodePolicy(ctx, l.cfg.Chaincode)
 	if err == nil {
-		err = checkEndorsers(l.cfg.Profile, l.cfg.Chaincode, cfg, ap)
+		err = checkEndorsers(p, l.cfg.Chaincode, cfg, ap)
+	}
+	if err == nil && len(p.Endorsers) > 1 {
+		if least := leastNeeded(p.Endorsers, cfg, ap); least > 0 && least < p.EndorsersAsked() {
+			l.cfg.Log.Info("fabric: the chaincode's endorsement policy is met by fewer endorsers than a transaction asks (profile field endorsersNeeded)",
+				"chaincode", l.cfg.Chaincode, "policy", policyText(ap), "asked", p.EndorsersAsked(), "enough", least)
+		}
 	}
 	if errors.Is(err, errCannotCheck) {
 		l.cfg.Log.Info("fabric: the profile's endorsers not checked", "err", err)

@@ -89,6 +89,25 @@ func TestCheckEndorsers(t *testing.T) {
 	}
 }
 
+// TestLeastNeeded: the fewest endorsers any set of which meets a policy.
+func TestLeastNeeded(t *testing.T) {
+	three := []string{"Org1MSP", "Org2MSP", "Org3MSP"}
+	peerOf := func(o string) *msp.MSPPrincipal { return roleOf(t, o, msp.MSPRole_PEER) }
+	for _, c := range []struct {
+		policy *peer.ApplicationPolicy
+		want   int
+	}{
+		{outOf(1, peerOf("Org1MSP"), peerOf("Org2MSP"), peerOf("Org3MSP")), 1},
+		{outOf(2, peerOf("Org1MSP"), peerOf("Org2MSP"), peerOf("Org3MSP")), 2},
+		{andOf(msp.MSPRole_PEER, three...), 3},
+		{andOf(msp.MSPRole_PEER, "Org1MSP", "Org4MSP"), 0}, // not even all of them
+	} {
+		if got := leastNeeded(three, nil, c.policy); got != c.want {
+			t.Errorf("%s: got %d, want %d", policyText(c.policy), got, c.want)
+		}
+	}
+}
+
 // TestEachSubset: every subset of k, in order, each once; stopping early
 // stops.
 func TestEachSubset(t *testing.T) {
