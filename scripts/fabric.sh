@@ -287,8 +287,8 @@ deploy() {
   definition "$name" "$pol" "$seq"
   peer lifecycle chaincode commit "${DEF[@]}" "${peers[@]}" --waitForEvent >>"$NET/logs/cli.log" 2>&1 ||
     die "commit of chaincode $name failed (see $NET/logs/cli.log)"
-  [ ${#away[@]} -eq 0 ] || log "org(s) ${away[*]} approve chaincode $name when their peer starts again"
   log "chaincode $name defined on channel $CHANNEL (sequence $seq), endorsement $pol"
+  [ ${#away[@]} -eq 0 ] || log "org(s) ${away[*]} approve chaincode $name when their peer starts again"
 }
 
 write_profile() {
@@ -424,6 +424,13 @@ status() {
   admin_env 1
   peer channel getinfo -c $CHANNEL 2>>"$NET/logs/cli.log" | sed 's/^Blockchain info: /channel audit: /'
   peer lifecycle chaincode querycommitted -C $CHANNEL 2>>"$NET/logs/cli.log" | sed -n '2,$p' | cut -d, -f1,2 | head -20
+  local o name seq pol
+  for o in $(seq 1 "$ORGS"); do
+    [ -f "$NET/pending.org$o" ] || continue
+    while IFS=$'\t' read -r name seq pol; do
+      echo "org $o approves when its peer starts: chaincode $name (sequence $seq)"
+    done <"$NET/pending.org$o"
+  done
   echo "profile: $NET/profile.json"
 }
 
