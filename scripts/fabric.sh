@@ -263,7 +263,8 @@ approve_pending() {
   rm -f "$f"
 }
 
-peer_running() { [ -f "$NET/peer$1.pid" ] && kill -0 "$(cat "$NET/peer$1.pid")" 2>/dev/null; }
+# runs NAME: whether the process of NAME.pid (peer1, chaincode2, ...) runs.
+runs() { [ -f "$NET/$1.pid" ] && kill -0 "$(cat "$NET/$1.pid")" 2>/dev/null; }
 
 deploy() {
   local name=$1 pol=${2:-$(policy)} seq=${3:-1} o
@@ -273,7 +274,7 @@ deploy() {
   # commit.
   local up=() away=()
   for o in $(seq 1 "$ORGS"); do
-    if peer_running "$o"; then up+=("$o"); else away+=("$o"); fi
+    if runs "peer$o"; then up+=("$o"); else away+=("$o"); fi
   done
   [ $((${#up[@]} * 2)) -gt "$ORGS" ] ||
     die "deploy $name: the peers of org(s) ${away[*]} are stopped; the lifecycle needs a majority of $ORGS organisations"
@@ -421,10 +422,12 @@ status() {
     if kill -0 "$(cat "$f")" 2>/dev/null; then echo "$n: running (pid $(cat "$f"))"; any=0; else echo "$n: stopped"; fi
   done
   [ $any = 0 ] || { echo "no network running from $NET"; return 1; }
-  admin_env 1
+  local o name seq pol
+  for o in $(seq 1 "$ORGS") none; do ! runs "peer$o" || break; done
+  [ "$o" != none ] || { echo "profile: $NET/profile.json (no peer runs)"; return 0; }
+  admin_env "$o"
   peer channel getinfo -c $CHANNEL 2>>"$NET/logs/cli.log" | sed 's/^Blockchain info: /channel audit: /'
   peer lifecycle chaincode querycommitted -C $CHANNEL 2>>"$NET/logs/cli.log" | sed -n '2,$p' | cut -d, -f1,2 | head -20
-  local o name seq pol
   for o in $(seq 1 "$ORGS"); do
     [ -f "$NET/pending.org$o" ] || continue
     while IFS=$'\t' read -r name seq pol; do
@@ -464,33 +467,28 @@ org_arg() {
   case "${2:-}" in '' | *[!0-9]*) die "usage: $0 $1 N (1 to $ORGS)" ;; esac
   [ "$2" -ge 1 ] && [ "$2" -le "$ORGS" ] || die "org $2: the network has orgs 1 to $ORGS"
 }
-stop_peer() {
-  org_arg stop-peer "${1:-}"
-  local f=$NET/peer$1.pid
-  [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || die "peer of org $1 is not running"
-  rm -f "$f"
-  stopped "$(peer_port "$1")" "peer of org $1"
-  log "stopped the peer of org $1"
+# stop_part N WHAT PIDNAME PORT: stop organisation N's WHAT (its pid file
+# PIDNAME.pid, listening on PORT) and wait until the port is free.
+stop_part() {
+  runs "$3" || die "$2 of org $1 is not running"
+  kill "$(cat "$NET/$3.pid")" 2>/dev/null || true
+  rm -f "$NET/$3.pid"
+  stopped "$4" "$2 of org $1"
+  log "stopped the $2 of org $1"
 }
+stop_peer() { org_arg stop-peer "${1:-}" && stop_part "$1" peer "peer$1" "$(peer_port "$1")"; }
+stop_one_chaincode() { org_arg stop-chaincode "${1:-}" && stop_part "$1" "chaincode service" "chaincode$1" "$(cc_port "$1")"; }
 start_one_peer() {
   org_arg start-peer "${1:-}"
-  if peer_running "$1"; then die "peer of org $1 already runs"; fi
+  if runs "peer$1"; then die "peer of org $1 already runs"; fi
   start_peer "$1"
   wait_port "$(peer_port "$1")" 30
   approve_pending "$1"
   log "started the peer of org $1 again"
 }
-stop_one_chaincode() {
-  org_arg stop-chaincode "${1:-}"
-  local f=$NET/chaincode$1.pid
-  [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || die "chaincode service of org $1 is not running"
-  rm -f "$f"
-  stopped "$(cc_port "$1")" "chaincode service of org $1"
-  log "stopped the chaincode service of org $1"
-}
 start_one_chaincode() {
   org_arg start-chaincode "${1:-}"
-  if [ -f "$NET/chaincode$1.pid" ] && kill -0 "$(cat "$NET/chaincode$1.pid")" 2>/dev/null; then die "chaincode service of org $1 already runs"; fi
+  if runs "chaincode$1"; then die "chaincode service of org $1 already runs"; fi
   start_chaincode "$1"
   wait_port "$(cc_port "$1")" 30
   log "started the chaincode service of org $1 again"

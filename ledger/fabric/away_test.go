@@ -21,25 +21,14 @@ import (
 // so it runs only with TDSC_FABRIC_PEER_AWAY=1 (CI runs it on the
 // three-organisation majority network).
 func TestOnePeerAway(t *testing.T) {
-	p := changingNetwork(t, "TDSC_FABRIC_PEER_AWAY", "stops one organisation's peer")
-	if len(p.Orgs) < 3 || p.EndorsersAsked() == len(p.Endorsers) {
-		t.Skip("needs a policy that needs only some of three or more organisations (TDSC_FABRIC_ORGS=3 TDSC_FABRIC_POLICY=majority)")
-	}
+	p := someOfThree(t, "stops one organisation's peer")
 	ctx := context.Background()
 	s, l := registered(t, p)
 	ch := mustChannel(t, p, 0)
-	gone := p.Orgs[len(p.Orgs)-1].MSPID
 	appendOne := appender(t, s, l, ch)
 	appendOne()
 
-	org := fmt.Sprint(len(p.Orgs))
-	script(t, p, "stop-peer", org)
-	back := false
-	t.Cleanup(func() {
-		if !back {
-			script(t, p, "start-peer", org)
-		}
-	})
+	gone, bringBack := takeAway(t, p, "stop-peer", "start-peer")
 	// The peer's stream breaks when it stops; the first batches may still
 	// be tried on it and retried on another.
 	deadline := time.Now().Add(10 * time.Second)
@@ -70,8 +59,7 @@ func TestOnePeerAway(t *testing.T) {
 		}
 	}
 
-	script(t, p, "start-peer", org)
-	back = true
+	bringBack()
 	for _, appendOne := range []func() []string{appendOne, appendNew} {
 		deadline = time.Now().Add(60 * time.Second)
 		for {
@@ -92,6 +80,36 @@ func TestOnePeerAway(t *testing.T) {
 	}
 	if !l.heights.wait(ctx, h-1, 30*time.Second) || l.heights.isAway(gone) {
 		t.Fatalf("%s's peer does not hold block %d 30 s after it endorsed again", gone, h-1)
+	}
+}
+
+// someOfThree is the network of a test that stops part of it
+// (TDSC_FABRIC_PEER_AWAY=1) under a policy that needs only some of three or
+// more organisations; the test skips on any other.
+func someOfThree(t *testing.T, does string) *Profile {
+	p := changingNetwork(t, "TDSC_FABRIC_PEER_AWAY", does)
+	if len(p.Orgs) < 3 || p.EndorsersAsked() == len(p.Endorsers) {
+		t.Skip("needs a policy that needs only some of three or more organisations (TDSC_FABRIC_ORGS=3 TDSC_FABRIC_POLICY=majority)")
+	}
+	return p
+}
+
+// takeAway stops the last organisation's peer or chaincode service
+// (scripts/fabric.sh stop, as "stop-peer") and returns its MSP ID and a
+// function that starts it again (start, as "start-peer"); if the test does
+// not call it, its cleanup does.
+func takeAway(t *testing.T, p *Profile, stop, start string) (gone string, bringBack func()) {
+	org := fmt.Sprint(len(p.Orgs))
+	script(t, p, stop, org)
+	back := false
+	t.Cleanup(func() {
+		if !back {
+			script(t, p, start, org)
+		}
+	})
+	return p.Orgs[len(p.Orgs)-1].MSPID, func() {
+		script(t, p, start, org)
+		back = true
 	}
 }
 
@@ -123,24 +141,13 @@ func appender(t *testing.T, s *ledgertest.Space, l *Ledger, ch *Channel) func() 
 // again. It stops a chaincode service, so it runs only with
 // TDSC_FABRIC_PEER_AWAY=1.
 func TestOneChaincodeAway(t *testing.T) {
-	p := changingNetwork(t, "TDSC_FABRIC_PEER_AWAY", "stops one organisation's chaincode service")
-	if len(p.Orgs) < 3 || p.EndorsersAsked() == len(p.Endorsers) {
-		t.Skip("needs a policy that needs only some of three or more organisations (TDSC_FABRIC_ORGS=3 TDSC_FABRIC_POLICY=majority)")
-	}
+	p := someOfThree(t, "stops one organisation's chaincode service")
 	s, before := registered(t, p) // a space written before the service stops
 	ch := mustChannel(t, p, 0)
-	gone := p.Orgs[len(p.Orgs)-1].MSPID
 	appendBefore := appender(t, s, before, ch)
 	appendBefore()
 
-	org := fmt.Sprint(len(p.Orgs))
-	script(t, p, "stop-chaincode", org)
-	back := false
-	t.Cleanup(func() {
-		if !back {
-			script(t, p, "start-chaincode", org)
-		}
-	})
+	gone, bringBack := takeAway(t, p, "stop-chaincode", "start-chaincode")
 	was := before.Stats()
 	for range 2 * len(p.Endorsers) {
 		if orgs := appendBefore(); len(orgs) != p.EndorsersAsked() || slices.Contains(orgs, gone) {
@@ -171,8 +178,7 @@ func TestOneChaincodeAway(t *testing.T) {
 			gone, st.Unable, st.Retries, st.Conflicts, gone)
 	}
 
-	script(t, p, "start-chaincode", org)
-	back = true
+	bringBack()
 	deadline := time.Now().Add(30 * time.Second)
 	for before.unable.is(gone) || during.unable.is(gone) {
 		if time.Now().After(deadline) {
