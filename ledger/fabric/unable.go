@@ -106,8 +106,11 @@ func (l *Ledger) markUnable(failed map[string]string) {
 		if !l.unable.mark(msp, failed[msp]) {
 			continue
 		}
-		l.cfg.Log.Info("fabric: an endorser's peer cannot endorse; asking others while it cannot",
-			"org", msp, "err", firstLine(failed[msp]))
+		then := "writes wait for it (every endorser is asked)"
+		if p := l.cfg.Profile; p.EndorsersAsked() < len(p.Endorsers) {
+			then = "asking the others while it cannot"
+		}
+		l.cfg.Log.Info("fabric: an endorser's peer cannot endorse; "+then, "org", msp, "err", firstLine(failed[msp]))
 		l.unable.probes.Add(1)
 		go func() {
 			defer l.unable.probes.Done()
