@@ -373,8 +373,10 @@ func (l *Ledger) Close(ctx context.Context) error {
 // embedded ledger's, so checkpoints of both read alike).
 func Origin(space string) string { return "tdsc/ledger/" + space }
 
-// Init fixes the chaincode's space to g (idempotent), as the org's admin
-// identity of the profile, and makes the checkpoint key if none was configured.
+// Init checks the profile's endorsers against the chaincode's policy
+// (CheckEndorsers), fixes the chaincode's space to g (idempotent), as the
+// org's admin identity of the profile, and makes the checkpoint key if none
+// was configured.
 func (l *Ledger) Init(ctx context.Context, g ledger.Genesis) error {
 	arg, err := json.Marshal(&g)
 	if err != nil {
@@ -420,7 +422,7 @@ func (l *Ledger) Init(ctx context.Context, g ledger.Genesis) error {
 	spare := len(l.cfg.Profile.Endorsers) - l.cfg.Profile.EndorsersAsked()
 	for _, org := range l.cfg.Profile.Orgs {
 		for {
-			_, err := l.contract.EvaluateWithContext(ctx, wire.TxGenesis, client.WithEndorsingOrganizations(org.MSPID))
+			err := l.genesisAt(ctx, org.MSPID)
 			if err == nil {
 				break
 			}

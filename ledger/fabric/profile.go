@@ -23,10 +23,11 @@ type Profile struct {
 	// endorse every Append, asked all at once. Without it the gateway asks
 	// its own peer first and the others only after that answer (it learns
 	// from the answer whom else to ask), which doubles the time of an
-	// endorsement. The profile's author answers for the list meeting the
-	// chaincode's endorsement policy (scripts/fabric.sh writes the
-	// organisations its policy names); a transaction endorsed by too few is
-	// refused at commit, by rule ENDORSEMENT_POLICY_FAILURE.
+	// endorsement. The list must meet the chaincode's endorsement policy
+	// (scripts/fabric.sh writes the organisations its policy names):
+	// Ledger.CheckEndorsers refuses one that falls short (ErrEndorsersShort),
+	// as Init does; a transaction endorsed by too few is marked invalid at
+	// commit (ENDORSEMENT_POLICY_FAILURE).
 	Endorsers []string `json:"endorsers,omitempty"`
 	// EndorsersNeeded, if set, is how many of Endorsers every Append asks,
 	// for a policy that needs some of them (OutOf(2, ...) of three, a
@@ -144,7 +145,11 @@ func (p *Profile) endorsersFor(own string, turn uint64, away func(msp string) bo
 	if away != nil {
 		ownHere := asksOwn && !away(own)
 		here := slices.DeleteFunc(slices.Clone(others), away)
-		if n := len(here) + btoi(ownHere); n >= need {
+		n := len(here)
+		if ownHere {
+			n++
+		}
+		if n >= need {
 			asksOwn, others = ownHere, here
 		}
 	}
@@ -156,14 +161,6 @@ func (p *Profile) endorsersFor(own string, turn uint64, away func(msp string) bo
 		orgs = append(orgs, others[(turn+i)%uint64(len(others))])
 	}
 	return orgs
-}
-
-// btoi is 1 for true, 0 for false.
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // org returns the organisation of MSP ID msp, if the profile lists it.

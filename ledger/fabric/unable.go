@@ -149,11 +149,17 @@ func (l *Ledger) probeUnable(msp string) {
 	}
 }
 
-// canEndorse asks msp's peer alone to run the chaincode (the genesis
-// query): nil if it answers, or refuses as the chaincode (no genesis yet),
-// else the error.
-func (l *Ledger) canEndorse(ctx context.Context, msp string) error {
+// genesisAt asks msp's peer alone for the space's genesis: nil once that
+// peer runs the chaincode and holds the genesis.
+func (l *Ledger) genesisAt(ctx context.Context, msp string) error {
 	_, err := l.contract.EvaluateWithContext(ctx, wire.TxGenesis, client.WithEndorsingOrganizations(msp))
+	return err
+}
+
+// canEndorse asks msp's peer alone to run the chaincode (genesisAt): nil if
+// it answers, or refuses as the chaincode (no genesis yet), else the error.
+func (l *Ledger) canEndorse(ctx context.Context, msp string) error {
+	err := l.genesisAt(ctx, msp)
 	if err == nil {
 		return nil
 	}
