@@ -279,7 +279,6 @@ deploy() {
   [ $((${#up[@]} * 2)) -gt "$ORGS" ] ||
     die "deploy $name: the peers of org(s) ${away[*]} are stopped; the lifecycle needs a majority of $ORGS organisations"
   for o in "${up[@]}"; do approve "$o" "$name" "$pol" "$seq"; done
-  for o in "${away[@]}"; do printf '%s\t%s\t%s\n' "$name" "$seq" "$pol" >>"$NET/pending.org$o"; done
   local peers=()
   for o in "${up[@]}"; do
     peers+=(--peerAddresses 127.0.0.1:$(peer_port "$o") --tlsRootCertFiles "$(peer_node "$o")/tls/ca.crt")
@@ -289,6 +288,8 @@ deploy() {
   peer lifecycle chaincode commit "${DEF[@]}" "${peers[@]}" --waitForEvent >>"$NET/logs/cli.log" 2>&1 ||
     die "commit of chaincode $name failed (see $NET/logs/cli.log)"
   log "chaincode $name defined on channel $CHANNEL (sequence $seq), endorsement $pol"
+  # Only a committed definition is left for the orgs away to approve.
+  for o in "${away[@]}"; do printf '%s\t%s\t%s\n' "$name" "$seq" "$pol" >>"$NET/pending.org$o"; done
   [ ${#away[@]} -eq 0 ] || log "org(s) ${away[*]} approve chaincode $name when their peer starts again"
 }
 
