@@ -26,12 +26,13 @@ type fabricBenchResult struct {
 	Streams          int     `json:"streams"`
 	Orgs             int     `json:"orgs"`
 	Gateways         int     `json:"gateways"`
-	Endorsers        int     `json:"endorsers"` // asked a transaction (0: the profile lists none, the gateway finds them)
+	Endorsers        int     `json:"endorsers"` // asked a transaction at the end (0: the profile lists none, the gateway finds them)
 	InFlight         int     `json:"inFlight"`
 	Transactions     int     `json:"transactions"`
 	Conflicts        int64   `json:"conflicts"`
 	Retries          int64   `json:"retries"`
 	Rechecks         int64   `json:"rechecks"`
+	UnableMarks      int64   `json:"unableMarks"` // endorsers marked unable to endorse (a proposal failed on their peer)
 	Seconds          float64 `json:"seconds"`
 	RecordsPerSecond float64 `json:"recordsPerSecond"`
 	Chaincode        string  `json:"chaincode"`
@@ -233,7 +234,7 @@ func benchFabric(ctx context.Context, profilePath string, n, batch, streams, gat
 	if err != nil {
 		return nil, err
 	}
-	res := &fabricBenchResult{Records: w.Records, Batches: nb, BatchSize: batch, Streams: streams, Orgs: len(p.Orgs), Endorsers: p.EndorsersAsked(), Gateways: gateways,
+	res := &fabricBenchResult{Records: w.Records, Batches: nb, BatchSize: batch, Streams: streams, Orgs: len(p.Orgs), Endorsers: ls[0].Stats().EndorsersAsked, Gateways: gateways,
 		InFlight: cfg.InFlight, Transactions: len(txs), Seconds: elapsed.Seconds(), RecordsPerSecond: float64(w.Records) / elapsed.Seconds(), Chaincode: cfg.Chaincode}
 	if res.InFlight == 0 {
 		res.InFlight = fabric.DefaultInFlight
@@ -243,6 +244,7 @@ func benchFabric(ctx context.Context, profilePath string, n, batch, streams, gat
 		res.Conflicts += st.Conflicts
 		res.Retries += st.Retries
 		res.Rechecks += st.Rechecks
+		res.UnableMarks += st.UnableMarks
 	}
 	return res, nil
 }

@@ -269,13 +269,17 @@ type Stats struct {
 	// Unable, the organisations marked now.
 	UnableMarks int64    `json:"unableMarks"`
 	Unable      []string `json:"unable,omitempty"`
+	// EndorsersAsked: how many of the profile's endorsers a transaction
+	// asks now (the profile's endorsersNeeded, or more while the
+	// chaincode's policy needs more; 0: the gateway chooses).
+	EndorsersAsked int `json:"endorsersAsked"`
 }
 
 // Stats returns the committer's counts so far.
 func (l *Ledger) Stats() Stats {
 	return Stats{Transactions: l.stats.txs.Load(), Conflicts: l.stats.conflicts.Load(), Retries: l.stats.retries.Load(), Rechecks: l.stats.rechecks.Load(),
 		MaxInFlight: l.stats.maxInFlight.Load(), BlocksRead: l.blocksRead.Load(), FromBlock: l.fromBlock, SentDecoded: l.own.taken.Load(), FollowFailures: l.health.failures.Load(),
-		UnableMarks: l.unable.marks.Load(), Unable: l.unable.list()}
+		UnableMarks: l.unable.marks.Load(), Unable: l.unable.list(), EndorsersAsked: l.endorsersAsked()}
 }
 
 // commit submits a group as one transaction, dropping batches an endorser
@@ -304,7 +308,8 @@ func (l *Ledger) commit(seq uint64, group []*request) {
 	start := time.Now()
 	for attempt := 1; len(group) > 0; attempt++ {
 		earlier := l.flight.before(seq)
-		rs, txID, block, bad, err := l.transact(group)
+		asked := l.endorsers()
+		rs, txID, block, bad, err := l.transact(group, asked)
 		if err == nil {
 			l.stats.txs.Add(1)
 			l.receipts(group, rs, txID, block)
@@ -337,6 +342,14 @@ func (l *Ledger) commit(seq uint64, group []*request) {
 				r.done <- result{err: err}
 			}
 			return
+		}
+		if policyFailure(err) && l.endorsersAsked() > len(asked) && len(asked) > 0 {
+			// The chaincode's policy needs more endorsers than this
+			// transaction asked (defined again since it was endorsed): the
+			// check just made asks more from now on.
+			l.cfg.Log.Info("fabric: endorsed by too few for the chaincode's policy now; resubmitting", "tx", txID, "asked", len(asked), "now", l.endorsersAsked())
+			l.stats.retries.Add(1)
+			continue
 		}
 		if errors.Is(err, ErrUnavailable) && time.Since(start) < l.cfg.Timeout {
 			// Resubmitting is safe: a batch that did commit is found by its root.
@@ -373,14 +386,20 @@ func (l *Ledger) commit(seq uint64, group []*request) {
 // error if they fall short of it, else nil (the transaction's own
 // endorsements were wrong, say altered after endorsement: a refusal).
 func (l *Ledger) endorsersShort(err error) error {
-	var re *ledger.RuleError
-	if !errors.As(err, &re) || re.Rule != RuleCommitInvalid+peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE.String() {
+	if !policyFailure(err) {
 		return nil
 	}
 	if cerr := l.CheckEndorsers(context.Background()); errors.Is(cerr, ErrEndorsersShort) {
 		return cerr
 	}
 	return nil
+}
+
+// policyFailure says whether err is a transaction the peers found invalid
+// at commit for its endorsements (ENDORSEMENT_POLICY_FAILURE).
+func policyFailure(err error) bool {
+	var re *ledger.RuleError
+	return errors.As(err, &re) && re.Rule == RuleCommitInvalid+peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE.String()
 }
 
 // receipts waits until the follower has read the transaction's block and
@@ -441,9 +460,10 @@ func (l *Ledger) indexedReceipt(ctx context.Context, root string, block uint64) 
 	return b.receipt(), nil
 }
 
-// transact endorses, submits and waits for one Append transaction. On error
-// bad is the index of the batch the chaincode refused, or -1.
-func (l *Ledger) transact(group []*request) (rs []wire.Accepted, txID string, block uint64, bad int, err error) {
+// transact endorses, submits and waits for one Append transaction, asking
+// endorsers (Ledger.endorsers; none: the gateway chooses). On error bad is
+// the index of the batch the chaincode refused, or -1.
+func (l *Ledger) transact(group []*request, endorsers []string) (rs []wire.Accepted, txID string, block uint64, bad int, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*l.cfg.Timeout)
 	defer cancel()
 	arg := make([]byte, 0, 1024*len(group))
@@ -461,8 +481,8 @@ func (l *Ledger) transact(group []*request) (rs []wire.Accepted, txID string, bl
 	}
 	opts := []client.ProposalOption{client.WithArguments(""),
 		client.WithTransient(map[string][]byte{wire.TransientBatchesDeflate: z})}
-	if e := l.endorsers(); len(e) > 0 {
-		opts = append(opts, client.WithEndorsingOrganizations(e...))
+	if len(endorsers) > 0 {
+		opts = append(opts, client.WithEndorsingOrganizations(endorsers...))
 	}
 	proposal, err := l.contract.NewProposal(wire.TxAppend, opts...)
 	if err != nil {
@@ -514,8 +534,9 @@ func (l *Ledger) transact(group []*request) (rs []wire.Accepted, txID string, bl
 // them, this gateway's organisation and the others in turn, leaving out
 // peers away or unable to endorse (Profile.endorsersFor).
 func (l *Ledger) endorsers() []string {
+	l.followPolicy()
 	p := l.cfg.Profile
-	return p.endorsersFor(p.Orgs[l.cfg.Org].MSPID, l.turn.Add(1)-1, l.cannotEndorse)
+	return p.endorsersFor(p.Orgs[l.cfg.Org].MSPID, l.turn.Add(1)-1, l.endorsersAsked(), l.cannotEndorse)
 }
 
 // cannotEndorse says whether msp's peer is away (its block stream broke) or

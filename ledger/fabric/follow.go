@@ -28,6 +28,10 @@ type view struct {
 	fromBlock  uint64 // next when the view was opened
 
 	own ownTxs // the transactions in flight of the ledgers on this view
+	// definitions counts the valid definitions of the chaincode in the
+	// blocks added: each ledger on the view checks its endorsers against
+	// the chaincode's policy again after one (Ledger.followPolicy).
+	definitions atomic.Uint64
 	// given: the receipts of the blocks added, before the index file has
 	// them (see given).
 	given  *given
@@ -304,6 +308,9 @@ func (l *Ledger) addBlock(b *prepared, next uint64, prevHash []byte, evs []Event
 	if n == 0 {
 		return evs, nil
 	}
+	if b.defines {
+		l.definitions.Add(1)
+	}
 	for _, tx := range b.txs {
 		if tx.err != nil {
 			return evs, &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", tx.i, tx.err)}
@@ -326,6 +333,7 @@ type prepared struct {
 	*common.Block
 	dataHash [sha256.Size]byte
 	txs      []preparedTx
+	defines  bool // a valid transaction defines the chaincode again
 }
 
 type preparedTx struct {
@@ -354,6 +362,11 @@ func prepareBlock(b *common.Block, chaincode string, own *ownTxs) *prepared {
 		}
 		w, err := validWrites(env, chaincode)
 		if err == nil && w == nil {
+			// Another chaincode's: the lifecycle's, defining this one?
+			if bytes.Contains(env, []byte(lifecycleNamespace)) {
+				d, _ := definitionWrite(env, chaincode)
+				p.defines = p.defines || d != nil
+			}
 			continue
 		}
 		tx := preparedTx{i: i, err: err}

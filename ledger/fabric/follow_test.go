@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
@@ -130,5 +133,41 @@ func TestFileUpdatesOverlap(t *testing.T) {
 	sameIndex(t, mem, again)
 	if next, _ := again.st.(*diskStore).position(); next != n+1 {
 		t.Fatalf("the file's position is block %d, want %d", next, n+1)
+	}
+}
+
+// TestPrepareDefinition: the follower sees a valid _lifecycle transaction
+// that defines its chaincode (its ValidationInfo written), and no other:
+// another chaincode's definition, or one the peers marked invalid.
+func TestPrepareDefinition(t *testing.T) {
+	defining := func(cc string) []byte {
+		kv := marshal(t, &kvrwset.KVRWSet{Writes: []*kvrwset.KVWrite{
+			{Key: "namespaces/fields/" + cc + "/Sequence", Value: []byte{1}}, {Key: "namespaces/fields/" + cc + "/ValidationInfo", Value: []byte("info")}}})
+		results := marshal(t, &rwset.TxReadWriteSet{DataModel: rwset.TxReadWriteSet_KV, NsRwset: []*rwset.NsReadWriteSet{{Namespace: lifecycleNamespace, Rwset: kv}}})
+		ext := marshal(t, &peer.ChaincodeAction{Results: results, ChaincodeId: &peer.ChaincodeID{Name: lifecycleNamespace}})
+		prp := marshal(t, &peer.ProposalResponsePayload{Extension: ext})
+		cap := marshal(t, &peer.ChaincodeActionPayload{Action: &peer.ChaincodeEndorsedAction{ProposalResponsePayload: prp}})
+		tx := marshal(t, &peer.Transaction{Actions: []*peer.TransactionAction{{Payload: cap}}})
+		chdr := marshal(t, &common.ChannelHeader{Type: int32(common.HeaderType_ENDORSER_TRANSACTION), TxId: "def-" + cc})
+		return marshal(t, &common.Envelope{Payload: marshal(t, &common.Payload{Header: &common.Header{ChannelHeader: chdr}, Data: tx})})
+	}
+	block := func(env []byte, code peer.TxValidationCode) *common.Block {
+		md := make([][]byte, common.BlockMetadataIndex_TRANSACTIONS_FILTER+1)
+		md[common.BlockMetadataIndex_TRANSACTIONS_FILTER] = []byte{byte(code)}
+		return &common.Block{Header: &common.BlockHeader{Number: 5}, Data: &common.BlockData{Data: [][]byte{env}}, Metadata: &common.BlockMetadata{Metadata: md}}
+	}
+	for _, c := range []struct {
+		name string
+		b    *common.Block
+		want bool
+	}{
+		{"a definition of the chaincode", block(defining("tdsc"), peer.TxValidationCode_VALID), true},
+		{"another chaincode's", block(defining("tdsc2"), peer.TxValidationCode_VALID), false},
+		{"marked invalid", block(defining("tdsc"), peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE), false},
+		{"the chaincode's own transaction", block(envelopeOf(t, "tdsc"), peer.TxValidationCode_VALID), false},
+	} {
+		if got := prepareBlock(c.b, "tdsc", nil).defines; got != c.want {
+			t.Errorf("%s: defines %v, want %v", c.name, got, c.want)
+		}
 	}
 }

@@ -164,6 +164,12 @@ type Ledger struct {
 	peerHeight heightProbe
 	// unable marks the endorsers whose peer cannot endorse (unable.go).
 	unable unableEndorsers
+	// asked is how many of the profile's endorsers a transaction asks
+	// (endorsersAsked), as the chaincode's policy last checked needs:
+	// policyAt is the view's definitions count then (policycheck.go).
+	asked    atomic.Int64
+	policyAt atomic.Uint64
+	policyMu sync.Mutex // one check at a time
 }
 
 // Open connects to the peer gateway of cfg.Org. It does not talk to the
@@ -181,6 +187,7 @@ func Open(ctx context.Context, cfg Config) (*Ledger, error) {
 	l := &Ledger{cfg: cfg, ch: ch, reqs: make(chan *request, 1024), stop: make(chan struct{}), done: make(chan struct{}),
 		slots: make(chan struct{}, cfg.InFlight), followed: make(chan struct{})}
 	l.contract = ch.network.GetContract(cfg.Chaincode)
+	l.asked.Store(int64(cfg.Profile.EndorsersAsked()))
 	if err := l.setNoteKey(cfg.NoteKey); err != nil {
 		l.ch.Close() // not l.Close: nothing runs yet that it would wait for
 		return nil, err
@@ -419,7 +426,7 @@ func (l *Ledger) Init(ctx context.Context, g ledger.Genesis) error {
 	// holds the genesis, so the first Append's endorsers agree — but for
 	// peers that cannot endorse (away, or failing on their own) while the
 	// policy can do without them: they are marked and asked again later.
-	spare := len(l.cfg.Profile.Endorsers) - l.cfg.Profile.EndorsersAsked()
+	spare := len(l.cfg.Profile.Endorsers) - l.endorsersAsked()
 	for _, org := range l.cfg.Profile.Orgs {
 		for {
 			err := l.genesisAt(ctx, org.MSPID)

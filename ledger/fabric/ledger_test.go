@@ -99,7 +99,7 @@ func TestEndorsersFor(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := &Profile{Endorsers: three, EndorsersNeeded: tt.need}
 			for turn, want := range tt.want {
-				if got := p.endorsersFor(tt.own, uint64(turn), nil); !slices.Equal(got, want) {
+				if got := p.endorsersFor(tt.own, uint64(turn), p.EndorsersAsked(), nil); !slices.Equal(got, want) {
 					t.Errorf("transaction %d: got %v, want %v", turn, got, want)
 				}
 			}
@@ -113,7 +113,7 @@ func TestEndorsersFor(t *testing.T) {
 	p := &Profile{Endorsers: []string{"A", "B", "C", "D"}, EndorsersNeeded: 3}
 	counts := map[string]int{}
 	for turn := range uint64(30) {
-		for _, o := range p.endorsersFor("B", turn, nil) {
+		for _, o := range p.endorsersFor("B", turn, p.EndorsersAsked(), nil) {
 			counts[o]++
 		}
 	}
@@ -126,19 +126,25 @@ func TestEndorsersFor(t *testing.T) {
 	// unavailable and is retried).
 	awayC := func(msp string) bool { return msp == "C" }
 	for turn := range uint64(6) {
-		if got := p.endorsersFor("B", turn, awayC); len(got) != 3 || slices.Contains(got, "C") || got[0] != "B" {
+		if got := p.endorsersFor("B", turn, p.EndorsersAsked(), awayC); len(got) != 3 || slices.Contains(got, "C") || got[0] != "B" {
 			t.Fatalf("transaction %d with C away: got %v, want B and the two others but C", turn, got)
 		}
 	}
 	awayCD := func(msp string) bool { return msp == "C" || msp == "D" }
-	if got := p.endorsersFor("B", 0, awayCD); len(got) != 3 || got[0] != "B" {
+	if got := p.endorsersFor("B", 0, p.EndorsersAsked(), awayCD); len(got) != 3 || got[0] != "B" {
 		t.Fatalf("C and D away, three needed: got %v, want three organisations asked", got)
+	}
+	// A profile asking one, the chaincode's policy needing two: the ledger
+	// asks two (need above the profile's EndorsersNeeded), own first.
+	one := &Profile{Endorsers: []string{"Org1MSP", "Org2MSP", "Org3MSP"}, EndorsersNeeded: 1}
+	if got := one.endorsersFor("Org2MSP", 1, 2, nil); !slices.Equal(got, []string{"Org2MSP", "Org3MSP"}) {
+		t.Fatalf("one asked by the profile, two needed: got %v, want [Org2MSP Org3MSP]", got)
 	}
 	three = []string{"Org1MSP", "Org2MSP", "Org3MSP"}
 	q := &Profile{Endorsers: three, EndorsersNeeded: 2}
 	away3 := func(msp string) bool { return msp == "Org3MSP" }
 	for turn := range uint64(4) {
-		if got := q.endorsersFor("Org1MSP", turn, away3); !slices.Equal(got, []string{"Org1MSP", "Org2MSP"}) {
+		if got := q.endorsersFor("Org1MSP", turn, q.EndorsersAsked(), away3); !slices.Equal(got, []string{"Org1MSP", "Org2MSP"}) {
 			t.Fatalf("transaction %d with Org3 away: got %v, want [Org1MSP Org2MSP]", turn, got)
 		}
 	}
@@ -146,15 +152,15 @@ func TestEndorsersFor(t *testing.T) {
 	// the two others; with another away too, asked all the same.
 	away1 := func(msp string) bool { return msp == "Org1MSP" }
 	for turn := range uint64(4) {
-		if got := q.endorsersFor("Org1MSP", turn, away1); len(got) != 2 || slices.Contains(got, "Org1MSP") {
+		if got := q.endorsersFor("Org1MSP", turn, q.EndorsersAsked(), away1); len(got) != 2 || slices.Contains(got, "Org1MSP") {
 			t.Fatalf("transaction %d with the own Org1 away: got %v, want [Org2MSP Org3MSP] in some order", turn, got)
 		}
 	}
 	away13 := func(msp string) bool { return msp == "Org1MSP" || msp == "Org3MSP" }
-	if got := q.endorsersFor("Org1MSP", 1, away13); len(got) != 2 || got[0] != "Org1MSP" {
+	if got := q.endorsersFor("Org1MSP", 1, q.EndorsersAsked(), away13); len(got) != 2 || got[0] != "Org1MSP" {
 		t.Fatalf("Org1 and Org3 away, two needed: got %v, want Org1MSP and one other", got)
 	}
-	if got := q.endorsersFor("Org1MSP", 1, func(string) bool { return true }); !slices.Equal(got, []string{"Org1MSP", "Org3MSP"}) {
+	if got := q.endorsersFor("Org1MSP", 1, q.EndorsersAsked(), func(string) bool { return true }); !slices.Equal(got, []string{"Org1MSP", "Org3MSP"}) {
 		t.Fatalf("every other away: got %v, want the turn's choice [Org1MSP Org3MSP]", got)
 	}
 }

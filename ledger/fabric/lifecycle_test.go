@@ -57,6 +57,24 @@ func TestRedefinedPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close(context.Background()) })
+	// Another, listing both and asking one: the policy needs no more.
+	oneOfTwo := *p
+	oneOfTwo.Endorsers, oneOfTwo.EndorsersNeeded = []string{org1, org2}, 1
+	some, err := Open(ctx, Config{Profile: &oneOfTwo, Chaincode: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { some.Close(context.Background()) })
+	late, err := Open(ctx, Config{Profile: &oneOfTwo, Chaincode: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { late.Close(context.Background()) })
+	for _, x := range []*Ledger{some, late} {
+		if err := x.CheckEndorsers(ctx); err != nil || x.Stats().EndorsersAsked != 1 {
+			t.Fatalf("CheckEndorsers of one of two under OR: %v, %d asked; want one", err, x.Stats().EndorsersAsked)
+		}
+	}
 	b := mustBatch(t, s, "p1", s.Dataset("p1", "ds-1", policy.General, "traffic"))
 	r, err := l.Submit(ctx, b)
 	if err != nil {
@@ -87,8 +105,38 @@ func TestRedefinedPolicy(t *testing.T) {
 	_, err = l.Append(ctx, mustBatch(t, s, "p1", s.Dataset("p1", "ds-2", policy.General, "traffic")))
 	var se *StageError
 	if !errors.As(err, &se) || se.Stage != StageCommit || !errors.Is(err, ErrEndorsersShort) || !errors.Is(err, ledger.ErrUnavailable) || errors.Is(err, ledger.ErrRefused) ||
-		!strings.Contains(err.Error(), "field endorsers: every transaction asks the peers of "+org1+", which do not satisfy chaincode "+name+"'s endorsement policy AND(") {
+		!strings.Contains(err.Error(), "field endorsers: the peers of "+org1+", every endorser listed, do not satisfy chaincode "+name+"'s endorsement policy AND(") {
 		t.Fatalf("append endorsed by %s alone under AND: got %v, want unavailable at commit, the profile's field endorsers short of AND", org1, err)
+	}
+	// The ledger listing both but asking one follows the new definition
+	// (its follower reads it; or the peers refuse a transaction endorsed by
+	// one and it checks again): it asks both, and its batch is written.
+	b = mustBatch(t, s, "p1", s.Dataset("p1", "ds-3", policy.General, "traffic"))
+	r, err = some.Submit(ctx, b)
+	if err != nil {
+		t.Fatalf("append by the ledger asking one of two, after AND: %v", err)
+	}
+	batches = append(batches, b)
+	if w := committedTx(t, ch, name, r); len(w.endorsements) != 2 || some.Stats().EndorsersAsked != 2 {
+		t.Fatalf("after AND: endorsed by %d, %d asked; want both", len(w.endorsements), some.Stats().EndorsersAsked)
+	}
+	t.Logf("after AND, the ledger asking one of two: %+v", some.Stats())
+	// One that has not followed the definition yet (as if its follower
+	// were a block behind: the definitions it read taken as checked)
+	// sends a transaction endorsed by one; the peers refuse it at commit,
+	// it checks again and resubmits endorsed by both.
+	if err := late.waitBlock(ctx, r.Block); err != nil {
+		t.Fatal(err)
+	}
+	late.policyAt.Store(late.definitions.Load())
+	b = mustBatch(t, s, "p1", s.Dataset("p1", "ds-4", policy.General, "traffic"))
+	r, err = late.Submit(ctx, b)
+	if err != nil {
+		t.Fatalf("append by a ledger a definition behind, after AND: %v", err)
+	}
+	batches = append(batches, b)
+	if w := committedTx(t, ch, name, r); len(w.endorsements) != 2 || late.Stats().EndorsersAsked != 2 || late.Stats().Retries != 1 {
+		t.Fatalf("a definition behind, after AND: endorsed by %d, stats %+v; want both, after one retry", len(w.endorsements), late.Stats())
 	}
 
 	h, err := both.Head(ctx)

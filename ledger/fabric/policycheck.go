@@ -54,39 +54,38 @@ func peerRole(pr *msp.MSPPrincipal) (r *msp.MSPRole, ok bool) {
 	return r, r.Role == msp.MSPRole_MEMBER || r.Role == msp.MSPRole_PEER
 }
 
-// checkEndorsers checks the profile's endorsers against the chaincode's
-// endorsement policy ap (a reference resolved in the channel
-// configuration cfg): every EndorsersAsked() of them — any such set, since
-// the ones a transaction asks turn, and peers away are left out — must
-// satisfy the policy when each organisation's peer endorses. A profile
-// without endorsers leaves the choice to the gateway: nothing to check. A
-// policy that names principals other than organisations' members and peers
-// (an admin, an identity, an OU) cannot be judged: errCannotCheck.
-func checkEndorsers(p *Profile, chaincode string, cfg *common.Config, ap *peer.ApplicationPolicy) error {
+// endorsersNeeded is how many of the profile's endorsers a transaction
+// asks under the chaincode's endorsement policy ap (a reference resolved in
+// the channel configuration cfg): the profile's EndorsersAsked(), or more
+// if sets of that many do not all satisfy the policy — the fewest such
+// that every set of them does, since the ones a transaction asks turn, and
+// peers away are left out —, each organisation's peer endorsing. A profile
+// without endorsers leaves the choice to the gateway: 0. If not even every
+// endorser listed satisfies the policy, the ErrEndorsersShort error names
+// the field. A policy that names principals other than organisations'
+// members and peers (an admin, an identity, an OU) cannot be judged:
+// errCannotCheck.
+func endorsersNeeded(p *Profile, chaincode string, cfg *common.Config, ap *peer.ApplicationPolicy) (int, error) {
 	if len(p.Endorsers) == 0 {
-		return nil
+		return 0, nil
 	}
 	text := policyText(ap)
 	for _, pr := range policyPrincipals(cfg, ap) {
 		if _, ok := peerRole(pr); !ok {
-			return fmt.Errorf("chaincode %s's endorsement policy %s names a %s principal: %w", chaincode, text, pr.GetPrincipalClassification(), errCannotCheck)
+			return 0, fmt.Errorf("chaincode %s's endorsement policy %s names a %s principal: %w", chaincode, text, pr.GetPrincipalClassification(), errCannotCheck)
 		}
 	}
-	k := p.EndorsersAsked()
-	short, err := shortSubset(p.Endorsers, k, cfg, ap)
-	if err != nil {
-		return fmt.Errorf("chaincode %s's endorsement policy %s: %v: %w", chaincode, text, err, errCannotCheck)
+	for k := p.EndorsersAsked(); k <= len(p.Endorsers); k++ {
+		short, err := shortSubset(p.Endorsers, k, cfg, ap)
+		if err != nil {
+			return 0, fmt.Errorf("chaincode %s's endorsement policy %s: %v: %w", chaincode, text, err, errCannotCheck)
+		}
+		if short == nil {
+			return k, nil
+		}
 	}
-	if short == nil {
-		return nil
-	}
-	const refused = "(the peers would refuse every such transaction at commit, ENDORSEMENT_POLICY_FAILURE)"
-	if k == len(p.Endorsers) {
-		return &shortError{fmt.Sprintf("fabric: profile: field endorsers: every transaction asks the peers of %s, which do not satisfy chaincode %s's endorsement policy %s %s",
-			strings.Join(p.Endorsers, ", "), chaincode, text, refused)}
-	}
-	return &shortError{fmt.Sprintf("fabric: profile: field endorsersNeeded: a transaction asks %d of %s, and the peers of %s do not satisfy chaincode %s's endorsement policy %s %s",
-		k, strings.Join(p.Endorsers, ", "), strings.Join(short, ", "), chaincode, text, refused)}
+	return 0, &shortError{fmt.Sprintf("fabric: profile: field endorsers: the peers of %s, every endorser listed, do not satisfy chaincode %s's endorsement policy %s (the peers would refuse every transaction at commit, ENDORSEMENT_POLICY_FAILURE)",
+		strings.Join(p.Endorsers, ", "), chaincode, text)}
 }
 
 // shortSubset returns the first set of k of endorsers whose peers do not
@@ -177,31 +176,83 @@ func (c *Channel) chaincodePolicy(ctx context.Context, chaincode string) (*peer.
 }
 
 // CheckEndorsers checks the profile's endorsers against the chaincode's
-// endorsement policy as its definition on the channel gives it (see
-// checkEndorsers): an error wrapping ErrEndorsersShort names the profile's
-// field and the endorsers that fall short. A policy it cannot judge is
-// logged and passes. Init runs it; a service that opens a space already
-// made (tdsc fabric serve) runs it at start.
+// endorsement policy as its definition on the channel gives it now, and
+// sets how many of them a transaction asks (see endorsersNeeded): the
+// profile's EndorsersNeeded, or more while the policy needs more (logged).
+// An error wrapping ErrEndorsersShort names the profile's field: not even
+// every endorser listed satisfies the policy. A policy it cannot judge is
+// logged and passes (the profile's number is asked). Init runs it; a
+// service that opens a space already made (tdsc fabric serve) runs it at
+// start, and a ledger runs it again before its next transaction once its
+// follower has read a new definition of the chaincode, and when the peers
+// refuse a transaction for its endorsements.
 func (l *Ledger) CheckEndorsers(ctx context.Context) error {
+	l.policyMu.Lock()
+	defer l.policyMu.Unlock()
+	return l.checkEndorsers(ctx)
+}
+
+// checkEndorsers is CheckEndorsers with policyMu held.
+func (l *Ledger) checkEndorsers(ctx context.Context) error {
+	at := l.definitions.Load() // read first: a definition read meanwhile checks again
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
 	defer cancel()
 	p := l.cfg.Profile
 	ap, cfg, err := l.ch.chaincodePolicy(ctx, l.cfg.Chaincode)
+	need := p.EndorsersAsked()
 	if err == nil {
-		err = checkEndorsers(p, l.cfg.Chaincode, cfg, ap)
+		need, err = endorsersNeeded(p, l.cfg.Chaincode, cfg, ap)
 	}
-	if err == nil && len(p.Endorsers) > 1 {
-		if least := leastNeeded(p.Endorsers, cfg, ap); least > 0 && least < p.EndorsersAsked() {
+	switch {
+	case errors.Is(err, errCannotCheck):
+		l.cfg.Log.Info("fabric: the profile's endorsers not checked", "err", err)
+		l.ask(p.EndorsersAsked(), "")
+	case errors.Is(err, ErrEndorsersShort):
+		// Asked as before: no number of them would do.
+	case err != nil:
+		return fmt.Errorf("fabric: checking the profile's endorsers: %w", err) // checked again next time
+	default:
+		l.ask(need, policyText(ap))
+		if least := leastNeeded(p.Endorsers, cfg, ap); need == p.EndorsersAsked() && least > 0 && least < need {
 			l.cfg.Log.Info("fabric: the chaincode's endorsement policy is met by fewer endorsers than a transaction asks (profile field endorsersNeeded)",
-				"chaincode", l.cfg.Chaincode, "policy", policyText(ap), "asked", p.EndorsersAsked(), "enough", least)
+				"chaincode", l.cfg.Chaincode, "policy", policyText(ap), "asked", need, "enough", least)
 		}
 	}
-	if errors.Is(err, errCannotCheck) {
-		l.cfg.Log.Info("fabric: the profile's endorsers not checked", "err", err)
-		return nil
-	}
-	if err != nil && !errors.Is(err, ErrEndorsersShort) {
-		return fmt.Errorf("fabric: checking the profile's endorsers: %w", err)
-	}
+	l.policyAt.Store(at)
 	return err
+}
+
+// ask sets how many endorsers a transaction asks, and logs a change.
+func (l *Ledger) ask(need int, policy string) {
+	old := int(l.asked.Swap(int64(need)))
+	if need == old || need == 0 {
+		return
+	}
+	if floor := l.cfg.Profile.EndorsersAsked(); need > floor {
+		l.cfg.Log.Warn("fabric: the chaincode's endorsement policy needs more endorsers a transaction than the profile's field endorsersNeeded; asking more",
+			"chaincode", l.cfg.Chaincode, "policy", policy, "asked", need, "was", old, "endorsersNeeded", floor, "endorsers", len(l.cfg.Profile.Endorsers))
+	} else {
+		l.cfg.Log.Info("fabric: endorsers a transaction asks", "chaincode", l.cfg.Chaincode, "policy", policy, "asked", need, "was", old)
+	}
+}
+
+// endorsersAsked is how many of the profile's endorsers a transaction
+// asks now: the profile's EndorsersNeeded, or more while the chaincode's
+// policy needs more (CheckEndorsers).
+func (l *Ledger) endorsersAsked() int { return int(l.asked.Load()) }
+
+// followPolicy checks the profile's endorsers again if the follower read
+// a definition of the chaincode since they were last checked.
+func (l *Ledger) followPolicy() {
+	if len(l.cfg.Profile.Endorsers) < 2 || l.definitions.Load() == l.policyAt.Load() {
+		return
+	}
+	l.policyMu.Lock()
+	defer l.policyMu.Unlock()
+	if l.definitions.Load() == l.policyAt.Load() {
+		return // checked by another transaction meanwhile
+	}
+	if err := l.checkEndorsers(context.Background()); err != nil {
+		l.cfg.Log.Info("fabric: the chaincode was defined again; checking the profile's endorsers", "err", err)
+	}
 }

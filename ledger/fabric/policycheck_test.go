@@ -11,11 +11,13 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 )
 
-// TestCheckEndorsers: the profile's endorsers are checked against the
+// TestEndorsersNeeded: the profile's endorsers are checked against the
 // chaincode's endorsement policy — every set of as many as a transaction
-// asks must satisfy it — and a profile that falls short is named by its
-// field, with the endorsers that fall short and the policy.
-func TestCheckEndorsers(t *testing.T) {
+// asks must satisfy it —: a transaction asks the profile's number, or more
+// while sets of that many fall short; a profile whose endorsers all
+// together fall short is named by its field, with the endorsers and the
+// policy.
+func TestEndorsersNeeded(t *testing.T) {
 	three := []string{"Org1MSP", "Org2MSP", "Org3MSP"}
 	peerOf := func(o string) *msp.MSPPrincipal { return roleOf(t, o, msp.MSPRole_PEER) }
 	signedBy := func(i int32) *common.SignaturePolicy {
@@ -44,37 +46,40 @@ func TestCheckEndorsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	majority := &peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_ChannelConfigPolicyReference{ChannelConfigPolicyReference: "/Channel/Application/Endorsement"}}
+	outOf2 := outOf(2, peerOf("Org1MSP"), peerOf("Org2MSP"), peerOf("Org3MSP"))
 
 	for _, c := range []struct {
 		name      string
 		endorsers []string
-		needed    int
+		needed    int // the profile's EndorsersNeeded
 		policy    *peer.ApplicationPolicy
+		asked     int    // how many a transaction asks
 		want      string // "" passes; "cannot" cannot be judged; else in the error
 	}{
-		{"two of three, OutOf(2)", three, 2, outOf(2, peerOf("Org1MSP"), peerOf("Org2MSP"), peerOf("Org3MSP")), ""},
-		{"all of three, OutOf(2)", three, 0, outOf(2, peerOf("Org1MSP"), peerOf("Org2MSP"), peerOf("Org3MSP")), ""},
-		{"one of three, OutOf(2)", three, 1, outOf(2, peerOf("Org1MSP"), peerOf("Org2MSP"), peerOf("Org3MSP")),
-			"fabric: profile: field endorsersNeeded: a transaction asks 1 of Org1MSP, Org2MSP, Org3MSP, and the peers of Org1MSP do not satisfy chaincode cc's endorsement policy OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')"},
-		{"two of three under AND", three, 2, andOf(msp.MSPRole_PEER, three...), "field endorsersNeeded: a transaction asks 2 of"},
-		{"two listed under AND of three", three[:2], 0, andOf(msp.MSPRole_PEER, three...),
-			"field endorsers: every transaction asks the peers of Org1MSP, Org2MSP, which do not satisfy chaincode cc's endorsement policy AND("},
-		{"members satisfied by peers", three[:2], 0, andOf(msp.MSPRole_MEMBER, three[:2]...), ""},
-		{"two of three, Org1 and another", three, 2, org1AndAnother, "and the peers of Org2MSP, Org3MSP do not satisfy"},
-		{"three of three, Org1 and another", three, 3, org1AndAnother, ""},
-		{"a majority by reference, two asked", three, 2, majority, ""},
-		{"a majority by reference, one asked", three, 1, majority, "policy /Channel/Application/Endorsement"},
-		{"an admin named", three, 2, outOf(2, roleOf(t, "Org1MSP", msp.MSPRole_ADMIN), peerOf("Org2MSP")), "cannot"},
-		{"a reference to no policy", three, 2, &peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_ChannelConfigPolicyReference{ChannelConfigPolicyReference: "/Channel/Application/Nothing"}}, "cannot"},
-		{"no endorsers: the gateway chooses", nil, 0, andOf(msp.MSPRole_PEER, three...), ""},
+		{"two of three, OutOf(2)", three, 2, outOf2, 2, ""},
+		{"all of three, OutOf(2)", three, 0, outOf2, 3, ""},
+		{"one of three, OutOf(2): two asked", three, 1, outOf2, 2, ""},
+		{"two of three under AND: three asked", three, 2, andOf(msp.MSPRole_PEER, three...), 3, ""},
+		{"one of three under AND: three asked", three, 1, andOf(msp.MSPRole_PEER, three...), 3, ""},
+		{"two listed under AND of three", three[:2], 0, andOf(msp.MSPRole_PEER, three...), 0,
+			"fabric: profile: field endorsers: the peers of Org1MSP, Org2MSP, every endorser listed, do not satisfy chaincode cc's endorsement policy AND("},
+		{"one of two listed under AND of three", three[:2], 1, andOf(msp.MSPRole_PEER, three...), 0, "field endorsers: the peers of Org1MSP, Org2MSP, every endorser listed"},
+		{"members satisfied by peers", three[:2], 0, andOf(msp.MSPRole_MEMBER, three[:2]...), 2, ""},
+		{"two of three, Org1 and another: three asked", three, 2, org1AndAnother, 3, ""},
+		{"Org1 and another, Org1 not listed", three[1:], 1, org1AndAnother, 0, "field endorsers: the peers of Org2MSP, Org3MSP, every endorser listed"},
+		{"a majority by reference, two asked", three, 2, majority, 2, ""},
+		{"a majority by reference, one in the profile: two asked", three, 1, majority, 2, ""},
+		{"an admin named", three, 2, outOf(2, roleOf(t, "Org1MSP", msp.MSPRole_ADMIN), peerOf("Org2MSP")), 0, "cannot"},
+		{"a reference to no policy", three, 2, &peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_ChannelConfigPolicyReference{ChannelConfigPolicyReference: "/Channel/Application/Nothing"}}, 0, "cannot"},
+		{"no endorsers: the gateway chooses", nil, 0, andOf(msp.MSPRole_PEER, three...), 0, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := &Profile{Endorsers: c.endorsers, EndorsersNeeded: c.needed}
-			err := checkEndorsers(p, "cc", cfg, c.policy)
+			asked, err := endorsersNeeded(p, "cc", cfg, c.policy)
 			switch {
 			case c.want == "":
-				if err != nil {
-					t.Fatalf("got %v, want it to pass", err)
+				if err != nil || asked != c.asked {
+					t.Fatalf("got %d asked, %v; want %d asked", asked, err, c.asked)
 				}
 			case c.want == "cannot":
 				if !errors.Is(err, errCannotCheck) {

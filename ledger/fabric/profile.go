@@ -29,14 +29,17 @@ type Profile struct {
 	// as Init does; a transaction endorsed by too few is marked invalid at
 	// commit (ENDORSEMENT_POLICY_FAILURE).
 	Endorsers []string `json:"endorsers,omitempty"`
-	// EndorsersNeeded, if set, is how many of Endorsers every Append asks,
-	// for a policy that needs some of them (OutOf(2, ...) of three, a
-	// MAJORITY): the gateway's own organisation if listed, then the
-	// others in turn, transaction by transaction, so that each peer
+	// EndorsersNeeded, if set, is how many of Endorsers every Append asks
+	// at least, for a policy that needs some of them (OutOf(2, ...) of
+	// three, a MAJORITY): the gateway's own organisation if listed, then
+	// the others in turn, transaction by transaction, so that each peer
 	// endorses its share and a transaction costs that many endorsements,
-	// not one per organisation. Zero asks them all. An organisation left
-	// out of a transaction does not apply its local policy to it: under
-	// such a policy it can be outvoted.
+	// not one per organisation. Zero asks them all. The ledger asks more
+	// while the chaincode's endorsement policy, as its definition on the
+	// channel says now, needs more of them (Ledger.CheckEndorsers, and
+	// again after every new definition of the chaincode), and logs it. An
+	// organisation left out of a transaction does not apply its local
+	// policy to it: under such a policy it can be outvoted.
 	EndorsersNeeded int `json:"endorsersNeeded,omitempty"`
 	// Deploy is the script that defines more chaincodes (one per space),
 	// and Dir the network directory it manages (scripts/fabric.sh).
@@ -121,8 +124,8 @@ func (p *Profile) Validate() error {
 }
 
 // EndorsersAsked is how many organisations each transaction asks to endorse
-// it: EndorsersNeeded, or every endorser listed (0: none listed, the
-// gateway finds them).
+// it at least: EndorsersNeeded, or every endorser listed (0: none listed,
+// the gateway finds them). The ledger may ask more (Ledger.endorsersAsked).
 func (p *Profile) EndorsersAsked() int {
 	if n := p.EndorsersNeeded; n > 0 && n < len(p.Endorsers) {
 		return n
@@ -131,13 +134,11 @@ func (p *Profile) EndorsersAsked() int {
 }
 
 // endorsersFor returns the organisations transaction turn asks to endorse
-// it: every endorser, or EndorsersNeeded of them — own first if it is one,
-// then the others from turn on, round the list, leaving out those away
-// says are away (own among them) while enough others are not (away may be
-// nil).
-func (p *Profile) endorsersFor(own string, turn uint64, away func(msp string) bool) []string {
-	need := p.EndorsersAsked()
-	if need == len(p.Endorsers) {
+// it: every endorser, or need of them — own first if it is one, then the
+// others from turn on, round the list, leaving out those away says are
+// away (own among them) while enough others are not (away may be nil).
+func (p *Profile) endorsersFor(own string, turn uint64, need int, away func(msp string) bool) []string {
+	if need <= 0 || need >= len(p.Endorsers) {
 		return p.Endorsers
 	}
 	asksOwn := slices.Contains(p.Endorsers, own)

@@ -257,7 +257,7 @@ func TestTooFewEndorsers(t *testing.T) {
 	}
 	defer short.Close(ctx)
 	err = short.Init(ctx, s.Genesis)
-	if !errors.Is(err, ErrEndorsersShort) || !strings.Contains(err.Error(), "field endorsers: every transaction asks the peers of "+p.Orgs[0].MSPID+", which do not satisfy") {
+	if !errors.Is(err, ErrEndorsersShort) || !strings.Contains(err.Error(), "field endorsers: the peers of "+p.Orgs[0].MSPID+", every endorser listed, do not satisfy") {
 		t.Fatalf("Init with too few endorsers: got %v, want ErrEndorsersShort naming field endorsers", err)
 	}
 	if _, err := (StateSource{L: short}).Genesis(ctx); !errors.Is(err, ledger.ErrNotFound) {
@@ -270,6 +270,28 @@ func TestTooFewEndorsers(t *testing.T) {
 	l := open(t, p, s.Genesis, nil)
 	if err := l.CheckEndorsers(ctx); err != nil {
 		t.Fatalf("CheckEndorsers of the network's own profile: %v", err)
+	}
+	if len(p.Endorsers) == 2 {
+		// Both listed, one asked by the profile, AND of both: Init raises
+		// it to two, and a transaction is endorsed by both.
+		half := *p
+		half.EndorsersNeeded = 1
+		h, err := Open(ctx, Config{Profile: &half, Chaincode: l.cfg.Chaincode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close(ctx)
+		if err := h.Init(ctx, s.Genesis); err != nil || h.Stats().EndorsersAsked != 2 {
+			t.Fatalf("Init with endorsersNeeded 1 under AND of two: %v, %d asked; want two asked", err, h.Stats().EndorsersAsked)
+		}
+		p0, _ := s.Participant("p0", "CN-SH")
+		r, err := h.Submit(ctx, mustBatch(t, s, s.Authority(), p0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := committedTx(t, mustChannel(t, p, 0), l.cfg.Chaincode, r); len(w.endorsements) != 2 {
+			t.Fatalf("endorsed by %d, want both", len(w.endorsements))
+		}
 	}
 	l1, err := Open(ctx, Config{Profile: &one, Chaincode: l.cfg.Chaincode})
 	if err != nil {

@@ -107,7 +107,7 @@ func (l *Ledger) markUnable(failed map[string]string) {
 			continue
 		}
 		then := "writes wait for it (every endorser is asked)"
-		if p := l.cfg.Profile; p.EndorsersAsked() < len(p.Endorsers) {
+		if l.endorsersAsked() < len(l.cfg.Profile.Endorsers) {
 			then = "asking the others while it cannot"
 		}
 		l.cfg.Log.Info("fabric: an endorser's peer cannot endorse; "+then, "org", msp, "err", firstLine(failed[msp]))
