@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -42,7 +43,7 @@ func newFabricCmd() *cobra.Command {
 		Use:   "fabric",
 		Short: "Work with the ledger on a Hyperledger Fabric network: a local one (up, down, status), the ledger service over it, the audit from its blocks",
 	}
-	cmd.AddCommand(newFabricVerifyCmd(), newFabricServeCmd(), newFabricIndexCmd())
+	cmd.AddCommand(newFabricVerifyCmd(), newFabricServeCmd(), newFabricIndexCmd(), newFabricEndorsersCmd())
 	cmd.AddCommand(newFabricNetCmds()...)
 	return cmd
 }
@@ -152,6 +153,67 @@ reads the channel into a new one.`,
 	cmd.Flags().StringVar(&chaincode, "chaincode", "", "the space's chaincode (default: the profile's)")
 	cmd.Flags().IntVar(&org, "org", 0, "the organisation (0-based) whose peer serves the blocks, and whose service's file is the default")
 	cmd.Flags().StringVar(&file, "index", "", "the index file (default: the one tdsc fabric serve keeps for --org beside the profile)")
+	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
+	return cmd
+}
+
+func newFabricEndorsersCmd() *cobra.Command {
+	var profile, chaincode, out string
+	var org int
+	cmd := &cobra.Command{
+		Use:   "endorsers",
+		Short: "Check the profile's endorsers against the chaincode's endorsement policy on the channel",
+		Long: `Reads the chaincode's endorsement policy from its committed definition
+(and, for a policy that refers to the channel's configuration, the newest
+config block) and says how many of the profile's endorsers a transaction
+asks under it: the profile's endorsersNeeded (0: every endorser), or more
+if sets of that many do not all satisfy the policy — what the ledger
+service does (tdsc fabric serve, at start and after every new definition
+of the chaincode) —, and how few would do. Exits non-zero, naming the
+profile's field, if not even every endorser listed satisfies the policy.
+A policy naming admins, identities or OUs cannot be judged: it says so.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, ch, chaincode, err := openFabricChannel(profile, chaincode, org)
+			if err != nil {
+				return err
+			}
+			defer ch.Close()
+			rep, err := fabric.CheckProfile(cmd.Context(), ch, p, chaincode)
+			if rep == nil {
+				return err
+			}
+			if out == "json" {
+				if jerr := json.NewEncoder(cmd.OutOrStdout()).Encode(rep); jerr != nil {
+					return jerr
+				}
+				return err
+			}
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if len(rep.Endorsers) == 0 {
+				fmt.Fprintf(w, "chaincode %s: endorsement policy %s; the profile lists no endorsers: the gateway chooses them\n", chaincode, rep.Policy)
+				return nil
+			}
+			fmt.Fprintf(w, "chaincode %s: endorsement policy %s\n", chaincode, rep.Policy)
+			fmt.Fprintf(w, "endorsers listed: %s; the profile asks %d a transaction\n", strings.Join(rep.Endorsers, ", "), rep.EndorsersNeeded)
+			switch {
+			case rep.NotJudged != "":
+				fmt.Fprintf(w, "not judged: %s; a transaction asks %d\n", rep.NotJudged, rep.Asked)
+			case rep.Asked > rep.EndorsersNeeded:
+				fmt.Fprintf(w, "a transaction asks %d: the policy needs more than the profile's endorsersNeeded %d (the service raises it and logs a warning)\n", rep.Asked, rep.EndorsersNeeded)
+			case rep.Enough > 0 && rep.Enough < rep.Asked:
+				fmt.Fprintf(w, "a transaction asks %d; %d would do (endorsersNeeded %d)\n", rep.Asked, rep.Enough, rep.Enough)
+			default:
+				fmt.Fprintf(w, "a transaction asks %d, as the policy needs\n", rep.Asked)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&profile, "profile", defaultFabricProfile, "network profile (written by scripts/fabric.sh up)")
+	cmd.Flags().StringVar(&chaincode, "chaincode", "", "the space's chaincode (default: the profile's)")
+	cmd.Flags().IntVar(&org, "org", 0, "the organisation (0-based) whose peer is asked")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
 	return cmd
 }

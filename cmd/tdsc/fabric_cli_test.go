@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -62,6 +63,7 @@ func TestFabricVerifyCLI(t *testing.T) {
 	if _, err := runLedgerCLI(t, "fabric", "verify", "--profile", profile, "--chaincode", bench.Chaincode, "--org", "7"); err == nil || !strings.Contains(err.Error(), "--org 7") {
 		t.Fatalf("--org 7: %v", err)
 	}
+	fabricEndorsersCLI(t, profile, bench.Chaincode)
 
 	// An index file a ledger's follower wrote, checked against the blocks.
 	p, err := fabric.LoadProfile(profile)
@@ -85,5 +87,55 @@ func TestFabricVerifyCLI(t *testing.T) {
 	}
 	if _, err := runLedgerCLI(t, "fabric", "index", "check", "--profile", profile, "--chaincode", bench.Chaincode, "--index", file+".none"); err == nil || !strings.Contains(err.Error(), "index file") {
 		t.Fatalf("a missing index file: %v", err)
+	}
+}
+
+// fabricEndorsersCLI: `tdsc fabric endorsers` on the network's own profile
+// finds it asking what the chaincode's policy needs; with endorsersNeeded 1
+// a transaction asks as many as the policy needs (every tier's policy
+// needs two or more) and the text says the service raises it; a profile
+// listing Org1 alone exits non-zero naming the field endorsers.
+func fabricEndorsersCLI(t *testing.T, profile, chaincode string) {
+	p, err := fabric.LoadProfile(profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Endorsers) < 2 {
+		t.Fatalf("the network's profile lists %v: want its endorsers", p.Endorsers)
+	}
+	endorsers := func(p *fabric.Profile, args ...string) (*fabric.EndorsersReport, string, error) {
+		t.Helper()
+		path := filepath.Join(t.TempDir(), "profile.json")
+		data, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := runLedgerCLI(t, append([]string{"fabric", "endorsers", "--profile", path, "--chaincode", chaincode}, args...)...)
+		var rep fabric.EndorsersReport
+		if jerr := json.Unmarshal([]byte(out), &rep); jerr != nil || rep.Chaincode != chaincode {
+			return nil, out, err
+		}
+		return &rep, out, err
+	}
+	rep, out, err := endorsers(p, "-o", "json")
+	if err != nil || rep == nil || rep.Asked != p.EndorsersAsked() || rep.Enough < 2 || rep.Enough > rep.Asked || !strings.Contains(rep.Policy, "(") {
+		t.Fatalf("fabric endorsers, the network's profile: %v\n%s", err, out)
+	}
+	enough := rep.Enough
+	one := *p
+	one.EndorsersNeeded = 1
+	if rep, out, err = endorsers(&one, "-o", "json"); err != nil || rep == nil || rep.Asked != enough || rep.EndorsersNeeded != 1 {
+		t.Fatalf("fabric endorsers, endorsersNeeded 1: %v\n%s; want %d asked", err, out, enough)
+	}
+	if _, out, err = endorsers(&one); err != nil || !strings.Contains(out, fmt.Sprintf("a transaction asks %d: the policy needs more than the profile's endorsersNeeded 1", enough)) {
+		t.Fatalf("fabric endorsers, endorsersNeeded 1, text: %v\n%s", err, out)
+	}
+	alone := *p
+	alone.Endorsers, alone.EndorsersNeeded = p.Endorsers[:1], 0
+	if _, out, err = endorsers(&alone); err == nil || !strings.Contains(err.Error(), "field endorsers: the peers of "+p.Endorsers[0]+", every endorser listed, do not satisfy") {
+		t.Fatalf("fabric endorsers, %s alone: %v\n%s; want it refused naming the field endorsers", p.Endorsers[0], err, out)
 	}
 }

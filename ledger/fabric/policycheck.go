@@ -197,29 +197,71 @@ func (l *Ledger) checkEndorsers(ctx context.Context) error {
 	at := l.definitions.Load() // read first: a definition read meanwhile checks again
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
 	defer cancel()
-	p := l.cfg.Profile
-	ap, cfg, err := l.ch.chaincodePolicy(ctx, l.cfg.Chaincode)
-	need := p.EndorsersAsked()
-	if err == nil {
-		need, err = endorsersNeeded(p, l.cfg.Chaincode, cfg, ap)
-	}
+	rep, err := CheckProfile(ctx, l.ch, l.cfg.Profile, l.cfg.Chaincode)
 	switch {
-	case errors.Is(err, errCannotCheck):
-		l.cfg.Log.Info("fabric: the profile's endorsers not checked", "err", err)
-		l.ask(p.EndorsersAsked(), "")
 	case errors.Is(err, ErrEndorsersShort):
 		// Asked as before: no number of them would do.
 	case err != nil:
 		return fmt.Errorf("fabric: checking the profile's endorsers: %w", err) // checked again next time
+	case rep.NotJudged != "":
+		l.cfg.Log.Info("fabric: the profile's endorsers not checked", "err", rep.NotJudged)
+		l.ask(rep.Asked, "")
 	default:
-		l.ask(need, policyText(ap))
-		if least := leastNeeded(p.Endorsers, cfg, ap); need == p.EndorsersAsked() && least > 0 && least < need {
+		l.ask(rep.Asked, rep.Policy)
+		if rep.Asked == rep.EndorsersNeeded && rep.Enough > 0 && rep.Enough < rep.Asked {
 			l.cfg.Log.Info("fabric: the chaincode's endorsement policy is met by fewer endorsers than a transaction asks (profile field endorsersNeeded)",
-				"chaincode", l.cfg.Chaincode, "policy", policyText(ap), "asked", need, "enough", least)
+				"chaincode", l.cfg.Chaincode, "policy", rep.Policy, "asked", rep.Asked, "enough", rep.Enough)
 		}
 	}
 	l.policyAt.Store(at)
 	return err
+}
+
+// EndorsersReport is what CheckProfile found: the chaincode's endorsement
+// policy, and how many of the profile's endorsers a transaction asks
+// under it.
+type EndorsersReport struct {
+	Chaincode string   `json:"chaincode"`
+	Policy    string   `json:"policy,omitempty"`    // the endorsement policy, as the audit writes it ("" if not read)
+	Endorsers []string `json:"endorsers,omitempty"` // the profile's (none: the gateway chooses)
+	// EndorsersNeeded is how many a transaction asks at least, by the
+	// profile (its field endorsersNeeded, 0 taken as every endorser).
+	EndorsersNeeded int `json:"endorsersNeeded"`
+	// Asked is how many a transaction asks under the policy: EndorsersNeeded
+	// or more (0: the gateway chooses, or no number would do).
+	Asked int `json:"asked"`
+	// Enough is the fewest of the endorsers any set of which satisfies the
+	// policy (0 if none does, or it cannot be told).
+	Enough int `json:"enough,omitempty"`
+	// NotJudged says why the policy could not be judged (principals other
+	// than members and peers, another validation plugin): the profile's
+	// number is asked.
+	NotJudged string `json:"notJudged,omitempty"`
+}
+
+// CheckProfile reads chaincode's endorsement policy from its definition on
+// the channel (chaincodePolicy) and checks the profile's endorsers against
+// it (endorsersNeeded). If not even every endorser listed satisfies it, the
+// report comes with the ErrEndorsersShort error naming the field; other
+// errors are the network's.
+func CheckProfile(ctx context.Context, ch *Channel, p *Profile, chaincode string) (*EndorsersReport, error) {
+	rep := &EndorsersReport{Chaincode: chaincode, Endorsers: p.Endorsers, EndorsersNeeded: p.EndorsersAsked(), Asked: p.EndorsersAsked()}
+	ap, cfg, err := ch.chaincodePolicy(ctx, chaincode)
+	if err == nil {
+		rep.Policy = policyText(ap)
+		rep.Asked, err = endorsersNeeded(p, chaincode, cfg, ap)
+	}
+	switch {
+	case errors.Is(err, errCannotCheck):
+		rep.Asked, rep.NotJudged = p.EndorsersAsked(), err.Error()
+		return rep, nil
+	case err != nil && !errors.Is(err, ErrEndorsersShort):
+		return nil, err
+	}
+	if len(p.Endorsers) > 1 {
+		rep.Enough = leastNeeded(p.Endorsers, cfg, ap)
+	}
+	return rep, err
 }
 
 // ask sets how many endorsers a transaction asks, and logs a change.
