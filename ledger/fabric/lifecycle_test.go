@@ -138,6 +138,16 @@ func TestRedefinedPolicy(t *testing.T) {
 	if w := committedTx(t, ch, name, r); len(w.endorsements) != 2 || late.Stats().EndorsersAsked != 2 || late.Stats().Retries != 1 {
 		t.Fatalf("a definition behind, after AND: endorsed by %d, stats %+v; want both, after one retry", len(w.endorsements), late.Stats())
 	}
+	// OR once more: the ledger asks the profile's one again.
+	redefine("OR('"+org1+".peer','"+org2+".peer')", 4)
+	b = mustBatch(t, s, "p1", s.Dataset("p1", "ds-5", policy.General, "traffic"))
+	if r, err = some.Submit(ctx, b); err != nil {
+		t.Fatalf("append by the ledger asking one of two, OR again: %v", err)
+	}
+	batches = append(batches, b)
+	if w := committedTx(t, ch, name, r); len(w.endorsements) != 1 || some.Stats().EndorsersAsked != 1 {
+		t.Fatalf("OR again: endorsed by %d, %d asked; want one", len(w.endorsements), some.Stats().EndorsersAsked)
+	}
 
 	h, err := both.Head(ctx)
 	if err != nil {
@@ -154,7 +164,7 @@ func TestRedefinedPolicy(t *testing.T) {
 	if rep.Records != records || rep.Root != hex.EncodeToString(h.Root) || rep.InvalidTxs == 0 {
 		t.Fatalf("audit: %d records, root %s, %d invalid transactions; the ledger: %d records, root %x", rep.Records, rep.Root, rep.InvalidTxs, records, h.Root)
 	}
-	if want := "AND('" + org1 + ".peer', '" + org2 + ".peer')"; rep.Definitions != 3 || rep.Policy != want {
-		t.Fatalf("audit: %d definitions, the last %s; want 3, the last %s", rep.Definitions, rep.Policy, want)
+	if want := "OR('" + org1 + ".peer', '" + org2 + ".peer')"; rep.Definitions != 4 || rep.Policy != want {
+		t.Fatalf("audit: %d definitions, the last %s; want 4, the last %s", rep.Definitions, rep.Policy, want)
 	}
 }

@@ -74,9 +74,17 @@ func (u *unableEndorsers) list() []string {
 	return slices.Sorted(maps.Keys(u.marked))
 }
 
+// payloadsDiffer is the gateway's detail for an endorser whose answer
+// differs from the first one's (fabric internal/pkg/gateway, endorsement.go):
+// the two saw different state — a block apart, or a new definition of the
+// chaincode committed on one of them —, which is no failure of that peer
+// (a conflict: resubmitted).
+const payloadsDiffer = "ProposalResponsePayloads do not match"
+
 // peerFailures returns, of a failed proposal, the organisations whose peer
-// failed on its own — a detail of the gateway's error that is not the
-// chaincode's verdict (a tdsc wire message) — with the peer's message.
+// failed on its own — a detail of the gateway's error that is neither the
+// chaincode's verdict (a tdsc wire message) nor an answer that differs from
+// another endorser's (payloadsDiffer) — with the peer's message.
 func peerFailures(err error) map[string]string {
 	st, ok := status.FromError(err) // a client.TransactionError's, or Evaluate's own
 	if !ok {
@@ -88,7 +96,7 @@ func peerFailures(err error) map[string]string {
 		if !ok || d.GetMspId() == "" {
 			continue
 		}
-		if _, verdict := wire.ParseMessage(d.GetMessage()); verdict {
+		if _, verdict := wire.ParseMessage(d.GetMessage()); verdict || d.GetMessage() == payloadsDiffer {
 			continue
 		}
 		if out == nil {
