@@ -88,9 +88,7 @@ Exits non-zero naming the block, batch or record where it breaks.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&profile, "profile", defaultFabricProfile, "network profile (written by scripts/fabric.sh up)")
-	cmd.Flags().StringVar(&chaincode, "chaincode", "", "the space's chaincode (default: the profile's)")
-	cmd.Flags().IntVar(&org, "org", 0, "which of the profile's organisations (0-based) reads the blocks: its peer, as its user (an auditor reads from the peer it trusts)")
+	fabricChannelFlags(cmd, &profile, &chaincode, &org, "which of the profile's organisations (0-based) reads the blocks: its peer, as its user (an auditor reads from the peer it trusts)")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
 	return cmd
 }
@@ -149,9 +147,7 @@ reads the channel into a new one.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&profile, "profile", defaultFabricProfile, "network profile (written by scripts/fabric.sh up)")
-	cmd.Flags().StringVar(&chaincode, "chaincode", "", "the space's chaincode (default: the profile's)")
-	cmd.Flags().IntVar(&org, "org", 0, "the organisation (0-based) whose peer serves the blocks, and whose service's file is the default")
+	fabricChannelFlags(cmd, &profile, &chaincode, &org, "the organisation (0-based) whose peer serves the blocks, and whose service's file is the default")
 	cmd.Flags().StringVar(&file, "index", "", "the index file (default: the one tdsc fabric serve keeps for --org beside the profile)")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
 	return cmd
@@ -211,9 +207,15 @@ A policy naming admins, identities or OUs cannot be judged: it says so.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&profile, "profile", defaultFabricProfile, "network profile (written by scripts/fabric.sh up)")
-	cmd.Flags().StringVar(&chaincode, "chaincode", "", "the space's chaincode (default: the profile's)")
-	cmd.Flags().IntVar(&org, "org", 0, "the organisation (0-based) whose peer is asked")
+	fabricChannelFlags(cmd, &profile, &chaincode, &org, "the organisation (0-based) whose peer is asked")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
 	return cmd
+}
+
+// fabricChannelFlags adds the flags of openFabricChannel: --profile,
+// --chaincode and --org (orgHelp says what the organisation does).
+func fabricChannelFlags(cmd *cobra.Command, profile, chaincode *string, org *int, orgHelp string) {
+	cmd.Flags().StringVar(profile, "profile", defaultFabricProfile, "network profile (written by scripts/fabric.sh up)")
+	cmd.Flags().StringVar(chaincode, "chaincode", "", "the space's chaincode (default: the profile's)")
+	cmd.Flags().IntVar(org, "org", 0, orgHelp)
 }
