@@ -81,10 +81,24 @@ func (u *unableEndorsers) list() []string {
 // (a conflict: resubmitted).
 const payloadsDiffer = "ProposalResponsePayloads do not match"
 
+// definedDuringInvoke is in a peer's message for a proposal during which
+// the chaincode was defined again (fabric core/chaincode/lifecycle,
+// endorsement_info.go): the peer is well, the next proposal runs on the new
+// definition (a conflict: resubmitted).
+const definedDuringInvoke = "changed during invoke"
+
+// notPeerFailure says whether a peer's message in the gateway's error is
+// not a failure of that peer: the chaincode's verdict (a tdsc wire
+// message), an answer that differs from another endorser's, or a
+// definition changed during the proposal.
+func notPeerFailure(msg string) bool {
+	_, verdict := wire.ParseMessage(msg)
+	return verdict || msg == payloadsDiffer || strings.Contains(msg, definedDuringInvoke)
+}
+
 // peerFailures returns, of a failed proposal, the organisations whose peer
-// failed on its own — a detail of the gateway's error that is neither the
-// chaincode's verdict (a tdsc wire message) nor an answer that differs from
-// another endorser's (payloadsDiffer) — with the peer's message.
+// failed on its own — a detail of the gateway's error that is not
+// notPeerFailure — with the peer's message.
 func peerFailures(err error) map[string]string {
 	st, ok := status.FromError(err) // a client.TransactionError's, or Evaluate's own
 	if !ok {
@@ -96,7 +110,7 @@ func peerFailures(err error) map[string]string {
 		if !ok || d.GetMspId() == "" {
 			continue
 		}
-		if _, verdict := wire.ParseMessage(d.GetMessage()); verdict || d.GetMessage() == payloadsDiffer {
+		if notPeerFailure(d.GetMessage()) {
 			continue
 		}
 		if out == nil {

@@ -27,6 +27,9 @@ func TestPeerFailures(t *testing.T) {
 		// Its answer differs from the first endorser's (a block apart, or
 		// the chaincode defined again between them): not a failure of its own.
 		&gateway.ErrorDetail{Address: "127.0.0.1:37090", MspId: "Org1MSP", Message: "ProposalResponsePayloads do not match"},
+		// The chaincode defined again while this peer ran the proposal.
+		&gateway.ErrorDetail{Address: "127.0.0.1:37100", MspId: "Org4MSP", Message: "make sure the chaincode tdsc has been successfully defined on channel audit and try again: " +
+			"chaincode cache at sequence 2 but current sequence is 1, chaincode definition for 'tdsc' changed during invoke"},
 	)
 	if err != nil {
 		t.Fatal(err)
