@@ -332,7 +332,8 @@ func (l *Ledger) commit(seq uint64, group []*request) {
 		}
 		var se *StageError
 		errors.As(err, &se)
-		if short := l.endorsersShort(err); short != nil {
+		short, more := l.policyRecheck(err, len(asked))
+		if short != nil {
 			// Not these batches' fault: this ledger's profile asks too few
 			// endorsers for the chaincode's policy now (redefined since
 			// Init or the service's start). Unavailable, so callers keep
@@ -343,7 +344,7 @@ func (l *Ledger) commit(seq uint64, group []*request) {
 			}
 			return
 		}
-		if policyFailure(err) && l.endorsersAsked() > len(asked) && len(asked) > 0 {
+		if more {
 			// The chaincode's policy needs more endorsers than this
 			// transaction asked (defined again since it was endorsed): the
 			// check just made asks more from now on.
@@ -380,19 +381,22 @@ func (l *Ledger) commit(seq uint64, group []*request) {
 	}
 }
 
-// endorsersShort, for a transaction the peers found invalid at commit for
-// its endorsements (ENDORSEMENT_POLICY_FAILURE), checks the profile's
-// endorsers against the chaincode's policy again: the ErrEndorsersShort
-// error if they fall short of it, else nil (the transaction's own
-// endorsements were wrong, say altered after endorsement: a refusal).
-func (l *Ledger) endorsersShort(err error) error {
+// policyRecheck, for a transaction that asked asked endorsers and that the
+// peers found invalid at commit for its endorsements
+// (ENDORSEMENT_POLICY_FAILURE), checks the profile's endorsers against the
+// chaincode's policy again: short is the ErrEndorsersShort error if they
+// fall short of it; more says the ledger now asks more than the
+// transaction did (the chaincode defined again since it was endorsed:
+// resubmit it). Neither: the transaction's own endorsements were wrong, say
+// altered after endorsement (a refusal). Any other err: neither.
+func (l *Ledger) policyRecheck(err error, asked int) (short error, more bool) {
 	if !policyFailure(err) {
-		return nil
+		return nil, false
 	}
 	if cerr := l.CheckEndorsers(context.Background()); errors.Is(cerr, ErrEndorsersShort) {
-		return cerr
+		return cerr, false
 	}
-	return nil
+	return nil, asked > 0 && l.endorsersAsked() > asked
 }
 
 // policyFailure says whether err is a transaction the peers found invalid

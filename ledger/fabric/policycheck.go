@@ -295,6 +295,6 @@ func (l *Ledger) followPolicy() {
 		return // checked by another transaction meanwhile
 	}
 	if err := l.checkEndorsers(context.Background()); err != nil {
-		l.cfg.Log.Info("fabric: the chaincode was defined again; checking the profile's endorsers", "err", err)
+		l.cfg.Log.Info("fabric: the chaincode was defined again and its policy could not be read; checking again before the next transaction", "err", err)
 	}
 }
