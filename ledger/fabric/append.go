@@ -269,6 +269,10 @@ type Stats struct {
 	// Unable, the organisations marked now.
 	UnableMarks int64    `json:"unableMarks"`
 	Unable      []string `json:"unable,omitempty"`
+	// EndorsersAble: how many of the profile's endorsers can endorse now
+	// (neither away nor marked unable); fewer than EndorsersAsked, and
+	// writes wait (see WritesReady).
+	EndorsersAble int `json:"endorsersAble"`
 	// EndorsersAsked: how many of the profile's endorsers a transaction
 	// asks now (the profile's endorsersNeeded, or more while the
 	// chaincode's policy needs more; 0: the gateway chooses).
@@ -279,7 +283,7 @@ type Stats struct {
 func (l *Ledger) Stats() Stats {
 	return Stats{Transactions: l.stats.txs.Load(), Conflicts: l.stats.conflicts.Load(), Retries: l.stats.retries.Load(), Rechecks: l.stats.rechecks.Load(),
 		MaxInFlight: l.stats.maxInFlight.Load(), BlocksRead: l.blocksRead.Load(), FromBlock: l.fromBlock, SentDecoded: l.own.taken.Load(), FollowFailures: l.health.failures.Load(),
-		UnableMarks: l.unable.marks.Load(), Unable: l.unable.list(), EndorsersAsked: l.endorsersAsked()}
+		UnableMarks: l.unable.marks.Load(), Unable: l.unable.list(), EndorsersAsked: l.endorsersAsked(), EndorsersAble: l.endorsersAble()}
 }
 
 // commit submits a group as one transaction, dropping batches an endorser

@@ -2,8 +2,10 @@ package fabric
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +39,10 @@ func TestOnePeerAway(t *testing.T) {
 			t.Fatalf("%s's peer stopped 10 s ago and is not marked away", gone)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// Enough others endorse: ready to write, one fewer able.
+	if err := l.WritesReady(ctx); err != nil || l.Stats().EndorsersAble != len(p.Endorsers)-1 {
+		t.Fatalf("with %s's peer away: WritesReady %v, %d able; want ready, %d able", gone, err, l.Stats().EndorsersAble, len(p.Endorsers)-1)
 	}
 	start := time.Now()
 	for range 2 * len(p.Endorsers) {
@@ -162,6 +168,9 @@ func TestOneChaincodeAway(t *testing.T) {
 	if st.Conflicts != was.Conflicts || st.Retries-was.Retries > 1 {
 		t.Fatalf("%d conflicts, %d retries: a peer that cannot endorse is no conflict, and is asked once", st.Conflicts-was.Conflicts, st.Retries-was.Retries)
 	}
+	if err := before.WritesReady(context.Background()); err != nil || st.EndorsersAble != len(p.Endorsers)-1 {
+		t.Fatalf("with %s's chaincode service down: WritesReady %v, %d able; want ready, %d able", gone, err, st.EndorsersAble, len(p.Endorsers)-1)
+	}
 
 	// A space created while the service is down: Init marks the
 	// organisation instead of waiting for its peer, and no transaction
@@ -194,5 +203,73 @@ func TestOneChaincodeAway(t *testing.T) {
 		if !endorsed {
 			t.Fatalf("%s's chaincode service back and its peer endorsed none of %d batches", gone, len(p.Endorsers))
 		}
+	}
+}
+
+// TestWritesWaitForEndorser: under a policy that needs every endorser
+// (AND), one organisation's chaincode service down stops the writes: an
+// idle ledger's WritesReady finds it (its probe marks the peer unable) and
+// says so naming the organisation, while reads stay ready; a batch
+// submitted meanwhile is not refused but waits, and is written once the
+// service is back, when WritesReady is ready again. It stops a chaincode
+// service, so it runs only with TDSC_FABRIC_PEER_AWAY=1 (CI runs it on the
+// two-organisation network).
+func TestWritesWaitForEndorser(t *testing.T) {
+	p := changingNetwork(t, "TDSC_FABRIC_PEER_AWAY", "stops one organisation's chaincode service")
+	if len(p.Endorsers) < 2 || p.EndorsersAsked() != len(p.Endorsers) {
+		t.Skip("needs a policy that needs every one of two or more organisations (the default AND)")
+	}
+	ctx := context.Background()
+	s, l := registered(t, p)
+	if err := l.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WritesReady(ctx); err != nil {
+		t.Fatalf("every peer up: WritesReady %v", err)
+	}
+
+	gone, bringBack := takeAway(t, p, "stop-chaincode", "start-chaincode")
+	var err error
+	deadline := time.Now().Add(10 * time.Second)
+	for err = l.WritesReady(ctx); err == nil && time.Now().Before(deadline); err = l.WritesReady(ctx) {
+		time.Sleep(100 * time.Millisecond) // the probe's answer is fresh for HeightFresh
+	}
+	if !errors.Is(err, ErrWritesWait) || !strings.Contains(err.Error(), gone+": its peer cannot endorse") {
+		t.Fatalf("%s's chaincode service down, no write since: WritesReady %v; want ErrWritesWait naming %s", gone, err, gone)
+	}
+	t.Logf("WritesReady: %v", err)
+	if st := l.Stats(); st.EndorsersAble != len(p.Endorsers)-1 || !slices.Equal(st.Unable, []string{gone}) {
+		t.Fatalf("%d able, unable %v; want %d, %s", st.EndorsersAble, st.Unable, len(p.Endorsers)-1, gone)
+	}
+	if err := l.Ready(ctx); err != nil {
+		t.Fatalf("reads while writes wait: Ready %v", err)
+	}
+
+	// A batch submitted now waits for the service, and is written.
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Submit(ctx, mustBatch(t, s, "p1", s.Dataset("p1", "ds-waits", policy.General, "traffic")))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("a batch submitted while an endorser every transaction needs cannot endorse: answered %v, want it to wait", err)
+	case <-time.After(2 * time.Second):
+	}
+	bringBack()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the batch that waited: %v", err)
+		}
+	case <-time.After(45 * time.Second):
+		t.Fatalf("%s's chaincode service back for 45 s and the batch that waited is not written", gone)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for err = l.WritesReady(ctx); err != nil && time.Now().Before(deadline); err = l.WritesReady(ctx) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil || l.Stats().EndorsersAble != len(p.Endorsers) {
+		t.Fatalf("%s's chaincode service back: WritesReady %v, %d able", gone, err, l.Stats().EndorsersAble)
 	}
 }

@@ -162,6 +162,9 @@ type Ledger struct {
 	// peerHeight is this ledger's gateway peer's height as its probes
 	// (Health, Ready) last asked it.
 	peerHeight heightProbe
+	// endorseProbe is the endorsers' peers' ability to run the chaincode
+	// as WritesReady's probes last asked it (writesready.go).
+	endorseProbe heightProbe
 	// unable marks the endorsers whose peer cannot endorse (unable.go).
 	unable unableEndorsers
 	// asked is how many of the profile's endorsers a transaction asks
@@ -170,6 +173,12 @@ type Ledger struct {
 	asked    atomic.Int64
 	policyAt atomic.Uint64
 	policyMu sync.Mutex // one check at a time
+	// policyFailures spaces out followPolicy's log of re-checks that fail
+	// (under policyMu).
+	policyFailures failureLog
+	// short is the last check's ErrEndorsersShort error, nil if it found
+	// the endorsers enough (or has not judged): see policyShort.
+	short atomic.Pointer[error]
 }
 
 // Open connects to the peer gateway of cfg.Org. It does not talk to the

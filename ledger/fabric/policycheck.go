@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
@@ -201,12 +202,17 @@ func (l *Ledger) checkEndorsers(ctx context.Context) error {
 	switch {
 	case errors.Is(err, ErrEndorsersShort):
 		// Asked as before: no number of them would do.
+		l.short.Store(&err)
+		l.policyAt.Store(at)
+		return err
 	case err != nil:
 		return fmt.Errorf("fabric: checking the profile's endorsers: %w", err) // checked again next time
-	case rep.NotJudged != "":
+	}
+	l.short.Store(nil)
+	if rep.NotJudged != "" {
 		l.cfg.Log.Info("fabric: the profile's endorsers not checked", "err", rep.NotJudged)
 		l.ask(rep.Asked, "")
-	default:
+	} else {
 		l.ask(rep.Asked, rep.Policy)
 		if rep.Asked == rep.EndorsersNeeded && rep.Enough > 0 && rep.Enough < rep.Asked {
 			l.cfg.Log.Info("fabric: the chaincode's endorsement policy is met by fewer endorsers than a transaction asks (profile field endorsersNeeded)",
@@ -214,7 +220,7 @@ func (l *Ledger) checkEndorsers(ctx context.Context) error {
 		}
 	}
 	l.policyAt.Store(at)
-	return err
+	return nil
 }
 
 // EndorsersReport is what CheckProfile found: the chaincode's endorsement
@@ -278,6 +284,17 @@ func (l *Ledger) ask(need int, policy string) {
 	}
 }
 
+// policyShort is the ErrEndorsersShort error of the last check of the
+// profile's endorsers against the chaincode's policy, or nil: not even
+// every endorser listed satisfies the policy (writes are answered
+// unavailable until a new profile).
+func (l *Ledger) policyShort() error {
+	if e := l.short.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
 // endorsersAsked is how many of the profile's endorsers a transaction
 // asks now: the profile's EndorsersNeeded, or more while the chaincode's
 // policy needs more (CheckEndorsers).
@@ -294,7 +311,36 @@ func (l *Ledger) followPolicy() {
 	if l.definitions.Load() == l.policyAt.Load() {
 		return // checked by another transaction meanwhile
 	}
-	if err := l.checkEndorsers(context.Background()); err != nil {
-		l.cfg.Log.Info("fabric: the chaincode was defined again and its policy could not be read; checking again before the next transaction", "err", err)
+	err := l.checkEndorsers(context.Background())
+	if err == nil || errors.Is(err, ErrEndorsersShort) {
+		l.policyFailures = failureLog{}
+		return
 	}
+	// Every transaction checks again while it fails: logged once every
+	// policyLogEvery, with how many checks failed since.
+	if n, ok := l.policyFailures.failed(time.Now(), policyLogEvery); ok {
+		l.cfg.Log.Info("fabric: the chaincode was defined again and its policy could not be read; checking again before the next transaction",
+			"failed", n, "err", err)
+	}
+}
+
+// policyLogEvery is how often followPolicy logs checks that keep failing.
+const policyLogEvery = 10 * time.Second
+
+// failureLog spaces out the log of a failure that repeats: the first is
+// logged, then one every interval, with how many failed since the last.
+type failureLog struct {
+	at time.Time // the last logged (zero: none yet)
+	n  int       // failures since
+}
+
+// failed counts a failure at now and says whether to log it, with the
+// failures it stands for.
+func (f *failureLog) failed(now time.Time, every time.Duration) (n int, log bool) {
+	f.n++
+	if !f.at.IsZero() && now.Sub(f.at) < every {
+		return 0, false
+	}
+	n, f.at, f.n = f.n, now, 0
+	return n, true
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
@@ -126,5 +127,27 @@ func TestEachSubset(t *testing.T) {
 	eachSubset([]string{"A", "B", "C"}, 1, func([]string) bool { n++; return n < 3 })
 	if n != 3 {
 		t.Fatalf("subsets of 3 of ABC, then of 1 until the second: %d calls, want 3", n)
+	}
+}
+
+// TestFailureLog: a failure that repeats is logged first, then once an
+// interval with the failures since; a new streak (reset) is logged at once.
+func TestFailureLog(t *testing.T) {
+	var f failureLog
+	t0 := time.Date(2026, 12, 6, 16, 0, 0, 0, time.UTC)
+	type step struct {
+		at   time.Duration
+		n    int
+		logs bool
+	}
+	for i, s := range []step{{0, 1, true}, {time.Second, 0, false}, {5 * time.Second, 0, false}, {10 * time.Second, 3, true}, {11 * time.Second, 0, false}, {25 * time.Second, 2, true}} {
+		n, logs := f.failed(t0.Add(s.at), 10*time.Second)
+		if n != s.n || logs != s.logs {
+			t.Fatalf("step %d (%v): got %d, %v; want %d, %v", i, s.at, n, logs, s.n, s.logs)
+		}
+	}
+	f = failureLog{}
+	if n, logs := f.failed(t0.Add(26*time.Second), 10*time.Second); n != 1 || !logs {
+		t.Fatalf("a new streak: got %d, %v; want 1, true", n, logs)
 	}
 }

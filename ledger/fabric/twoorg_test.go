@@ -266,10 +266,26 @@ func TestTooFewEndorsers(t *testing.T) {
 	if err := short.CheckEndorsers(ctx); !errors.Is(err, ErrEndorsersShort) {
 		t.Fatalf("CheckEndorsers: got %v, want ErrEndorsersShort", err)
 	}
+	// Reads are served; writes would wait for a new profile (/readyz/writes).
+	if err := short.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := short.Ready(ctx); err != nil {
+		t.Fatalf("Ready with too few endorsers: %v", err)
+	}
+	if err := short.WritesReady(ctx); !errors.Is(err, ErrWritesWait) || !errors.Is(err, ErrEndorsersShort) || !strings.Contains(err.Error(), "field endorsers") {
+		t.Fatalf("WritesReady with too few endorsers: got %v, want ErrWritesWait and ErrEndorsersShort naming field endorsers", err)
+	}
 
 	l := open(t, p, s.Genesis, nil)
 	if err := l.CheckEndorsers(ctx); err != nil {
 		t.Fatalf("CheckEndorsers of the network's own profile: %v", err)
+	}
+	if err := l.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WritesReady(ctx); err != nil || l.Stats().EndorsersAble != len(p.Endorsers) {
+		t.Fatalf("WritesReady of the network's own profile, every peer up: %v, %d able of %d", err, l.Stats().EndorsersAble, len(p.Endorsers))
 	}
 	if len(p.Endorsers) == 2 {
 		// Both listed, one asked by the profile, AND of both: Init raises

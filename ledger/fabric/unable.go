@@ -45,6 +45,14 @@ func (u *unableEndorsers) is(msp string) bool {
 	return ok
 }
 
+// why gives the peer's message msp's mark holds, if msp is marked.
+func (u *unableEndorsers) why(msp string) (string, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	why, ok := u.marked[msp]
+	return why, ok
+}
+
 // mark marks msp's peer unable, saying why; it reports whether the peer
 // was not marked before.
 func (u *unableEndorsers) mark(msp, why string) bool {
@@ -128,11 +136,11 @@ func (l *Ledger) markUnable(failed map[string]string) {
 		if !l.unable.mark(msp, failed[msp]) {
 			continue
 		}
-		then := "writes wait for it (every endorser is asked)"
-		if l.endorsersAsked() < len(l.cfg.Profile.Endorsers) {
-			then = "asking the others while it cannot"
+		if asked, able := l.endorsersAsked(), l.endorsersAble(); able < asked {
+			l.cfg.Log.Warn("fabric: an endorser's peer cannot endorse; writes wait until enough can", "org", msp, "asked", asked, "able", able, "err", firstLine(failed[msp]))
+		} else {
+			l.cfg.Log.Info("fabric: an endorser's peer cannot endorse; asking the others while it cannot", "org", msp, "err", firstLine(failed[msp]))
 		}
-		l.cfg.Log.Info("fabric: an endorser's peer cannot endorse; "+then, "org", msp, "err", firstLine(failed[msp]))
 		l.unable.probes.Add(1)
 		go func() {
 			defer l.unable.probes.Done()

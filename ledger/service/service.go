@@ -68,8 +68,18 @@ type ReadinessChecker interface {
 	Ready(ctx context.Context) error
 }
 
-// HealthTimeout bounds a HealthChecker's or ReadinessChecker's check on
-// /healthz and /readyz.
+// WritesReadinessChecker is a backend that can be ready to serve reads
+// but not to write (the Fabric backend while fewer of its endorsers can
+// endorse than a transaction asks). /readyz/writes answers 503 with
+// WritesReady's error, so a load balancer can send appends to another
+// service while this one serves reads; a backend without it is ready to
+// write when it is ready (/readyz).
+type WritesReadinessChecker interface {
+	WritesReady(ctx context.Context) error
+}
+
+// HealthTimeout bounds a HealthChecker's, ReadinessChecker's or
+// WritesReadinessChecker's check on /healthz, /readyz and /readyz/writes.
 const HealthTimeout = 5 * time.Second
 
 // Config configures the handler.
@@ -107,7 +117,8 @@ type handler struct {
 	latency *prometheus.HistogramVec
 }
 
-// New returns the API handler, rooted at /ledger/v1/ plus /healthz, /readyz and /metrics.
+// New returns the API handler, rooted at /ledger/v1/ plus /healthz, /readyz,
+// /readyz/writes and /metrics.
 func New(cfg Config) (http.Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -174,15 +185,20 @@ func New(cfg Config) (http.Handler, error) {
 			io.WriteString(w, "ok\n")
 		})
 	}
-	var health, ready func(ctx context.Context) error
+	var health, ready, writes func(ctx context.Context) error
 	if hc, ok := cfg.Backend.(HealthChecker); ok {
 		health, ready = hc.Health, hc.Health
 	}
 	if rc, ok := cfg.Backend.(ReadinessChecker); ok {
 		ready = rc.Ready
 	}
+	writes = ready
+	if wc, ok := cfg.Backend.(WritesReadinessChecker); ok {
+		writes = wc.WritesReady
+	}
 	probe("GET /healthz", "unhealthy", health)
 	probe("GET /readyz", "not ready", ready)
+	probe("GET /readyz/writes", "not ready for writes", writes)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	return mux, nil
 }

@@ -377,6 +377,49 @@ func TestReadyz(t *testing.T) {
 	}
 }
 
+// unwritable is a backend ready for reads (its Ready) and not for writes
+// (its WritesReady).
+type unwritable struct {
+	*embedded.Store
+	ready, writes error
+}
+
+func (u *unwritable) Ready(context.Context) error       { return u.ready }
+func (u *unwritable) WritesReady(context.Context) error { return u.writes }
+
+// TestReadyzWrites: /readyz/writes answers with a backend's WritesReady
+// where it has one, and /readyz stays with Ready; a backend without it is
+// ready to write when it is ready (its Ready, its Health, or neither).
+func TestReadyzWrites(t *testing.T) {
+	s, _ := ledgertest.NewSpace()
+	st, plain := serve(t, s.Genesis)
+	get := func(srv *httptest.Server, path string) (int, string) { return getText(t, srv, path) }
+	if code, body := get(plain, "/readyz/writes"); code != 200 || body != "ok\n" {
+		t.Fatalf("embedded /readyz/writes: %d %q", code, body)
+	}
+	const waits = "fabric: writes wait: a transaction asks 2 of the profile's 2 endorsers and 1 can endorse now (Org2MSP: its peer cannot endorse: could not launch chaincode)"
+	b := &unwritable{Store: st, writes: errors.New(waits)}
+	srv := serveBackend(t, b)
+	if code, body := get(srv, "/readyz/writes"); code != http.StatusServiceUnavailable || body != "not ready for writes: "+waits+"\n" {
+		t.Fatalf("writes waiting, /readyz/writes: %d %q", code, body)
+	}
+	if code, body := get(srv, "/readyz"); code != 200 || body != "ok\n" {
+		t.Fatalf("writes waiting, /readyz (reads): %d %q", code, body)
+	}
+	b.writes = nil
+	if code, _ := get(srv, "/readyz/writes"); code != 200 {
+		t.Fatalf("endorsers back, /readyz/writes: %d", code)
+	}
+	catching := serveBackend(t, &unready{Store: st, ready: errors.New("fabric: the follower is catching up")})
+	if code, body := get(catching, "/readyz/writes"); code != http.StatusServiceUnavailable || body != "not ready for writes: fabric: the follower is catching up\n" {
+		t.Fatalf("catching up without WritesReady, /readyz/writes: %d %q", code, body)
+	}
+	sick := serveBackend(t, &unwell{Store: st, err: errors.New("fabric: the gateway's peer does not give its height")})
+	if code, _ := get(sick, "/readyz/writes"); code != http.StatusServiceUnavailable {
+		t.Fatalf("unwell without Ready or WritesReady, /readyz/writes: %d", code)
+	}
+}
+
 // serveBackend serves the ledger API over b for the test.
 func serveBackend(t *testing.T, b service.Backend) *httptest.Server {
 	t.Helper()

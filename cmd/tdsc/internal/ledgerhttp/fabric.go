@@ -149,6 +149,8 @@ func fabricMetrics(stats func() fabric.Stats) []prometheus.Collector {
 			func() float64 { return float64(len(stats().Unable)) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tdsc_ledger_fabric_endorsers_asked", Help: "Organisations each transaction asks to endorse it: the profile's endorsersNeeded, or more while the chaincode's endorsement policy needs more (0: the gateway chooses)."},
 			func() float64 { return float64(stats().EndorsersAsked) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tdsc_ledger_fabric_endorsers_able", Help: "The profile's endorsers that can endorse now (their peer neither away nor marked unable); below tdsc_ledger_fabric_endorsers_asked, writes wait (/readyz/writes says why)."},
+			func() float64 { return float64(stats().EndorsersAble) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tdsc_ledger_fabric_next_block", Help: "The next block the follower reads: the index holds the channel's blocks before it."},
 			func() float64 { s := stats(); return float64(s.FromBlock + uint64(s.BlocksRead)) }),
 	}
