@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -167,7 +168,11 @@ if sets of that many do not all satisfy the policy — what the ledger
 service does (tdsc fabric serve, at start and after every new definition
 of the chaincode) —, and how few would do. Exits non-zero, naming the
 profile's field, if not even every endorser listed satisfies the policy.
-A policy naming admins, identities or OUs cannot be judged: it says so.`,
+A policy naming admins, identities or OUs cannot be judged: it says so.
+
+Then asks each endorser's peer, alone, to run the chaincode now (as the
+ledger service's /readyz/writes does) and says which cannot and why; exits
+non-zero if fewer can than a transaction asks (writes would wait).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, ch, chaincode, err := openFabricChannel(profile, chaincode, org)
 			if err != nil {
@@ -178,11 +183,24 @@ A policy naming admins, identities or OUs cannot be judged: it says so.`,
 			if rep == nil {
 				return err
 			}
+			// What the endorsers' peers answer now: only for a profile
+			// the policy can be met by.
+			var unable map[string]string
+			var waits error
+			if err == nil && len(rep.Endorsers) > 0 {
+				unable = fabric.AskEndorsers(cmd.Context(), ch, p, chaincode)
+				waits = fabric.WritesWait(rep.Endorsers, rep.Asked, unable)
+			}
 			if out == "json" {
-				if jerr := json.NewEncoder(cmd.OutOrStdout()).Encode(rep); jerr != nil {
+				if jerr := json.NewEncoder(cmd.OutOrStdout()).Encode(struct {
+					*fabric.EndorsersReport
+					// Unable: the endorsers whose peer could not run the
+					// chaincode when asked, with why.
+					Unable map[string]string `json:"unable,omitempty"`
+				}{rep, unable}); jerr != nil {
 					return jerr
 				}
-				return err
+				return cmp.Or(err, waits)
 			}
 			if err != nil {
 				return err
@@ -203,6 +221,17 @@ A policy naming admins, identities or OUs cannot be judged: it says so.`,
 				fmt.Fprintf(w, "a transaction asks %d; %d would do (endorsersNeeded %d)\n", rep.Asked, rep.Enough, rep.Enough)
 			default:
 				fmt.Fprintf(w, "a transaction asks %d, as the policy needs\n", rep.Asked)
+			}
+			switch {
+			case len(unable) == 0:
+				fmt.Fprintf(w, "every endorser's peer runs the chaincode now\n")
+			case waits != nil:
+				return waits // naming each that cannot, and why
+			}
+			for _, msp := range rep.Endorsers {
+				if why, ok := unable[msp]; ok {
+					fmt.Fprintf(w, "%s cannot endorse now (enough others can): %s\n", msp, why)
+				}
 			}
 			return nil
 		},

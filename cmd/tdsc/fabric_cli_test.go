@@ -93,8 +93,9 @@ func TestFabricVerifyCLI(t *testing.T) {
 // fabricEndorsersCLI: `tdsc fabric endorsers` on the network's own profile
 // finds it asking what the chaincode's policy needs; with endorsersNeeded 1
 // a transaction asks as many as the policy needs (every tier's policy
-// needs two or more) and the text says the service raises it; a profile
-// listing Org1 alone exits non-zero naming the field endorsers.
+// needs two or more) and the text says the service raises it, and that
+// every endorser's peer runs the chaincode now; a profile listing Org1
+// alone exits non-zero naming the field endorsers.
 func fabricEndorsersCLI(t *testing.T, profile, chaincode string) {
 	p, err := fabric.LoadProfile(profile)
 	if err != nil {
@@ -130,7 +131,8 @@ func fabricEndorsersCLI(t *testing.T, profile, chaincode string) {
 	if rep, out, err = endorsers(&one, "-o", "json"); err != nil || rep == nil || rep.Asked != enough || rep.EndorsersNeeded != 1 {
 		t.Fatalf("fabric endorsers, endorsersNeeded 1: %v\n%s; want %d asked", err, out, enough)
 	}
-	if _, out, err = endorsers(&one); err != nil || !strings.Contains(out, fmt.Sprintf("a transaction asks %d: the policy needs more than the profile's endorsersNeeded 1", enough)) {
+	if _, out, err = endorsers(&one); err != nil || !strings.Contains(out, fmt.Sprintf("a transaction asks %d: the policy needs more than the profile's endorsersNeeded 1", enough)) ||
+		!strings.Contains(out, "every endorser's peer runs the chaincode now") {
 		t.Fatalf("fabric endorsers, endorsersNeeded 1, text: %v\n%s", err, out)
 	}
 	alone := *p

@@ -244,6 +244,14 @@ func TestWritesWaitForEndorser(t *testing.T) {
 	if err := l.Ready(ctx); err != nil {
 		t.Fatalf("reads while writes wait: Ready %v", err)
 	}
+	// What tdsc fabric endorsers asks: the same answer from the channel.
+	unable := AskEndorsers(ctx, mustChannel(t, p, 0), p, l.cfg.Chaincode)
+	if len(unable) != 1 || !strings.Contains(unable[gone], "its peer cannot endorse: ") {
+		t.Fatalf("AskEndorsers with %s's chaincode service down: %v", gone, unable)
+	}
+	if err := WritesWait(p.Endorsers, p.EndorsersAsked(), unable); !errors.Is(err, ErrWritesWait) || !strings.Contains(err.Error(), gone+": its peer cannot endorse") {
+		t.Fatalf("WritesWait of AskEndorsers' answer: %v", err)
+	}
 
 	// A batch submitted now waits for the service, and is written.
 	done := make(chan error, 1)
@@ -271,5 +279,8 @@ func TestWritesWaitForEndorser(t *testing.T) {
 	}
 	if err != nil || l.Stats().EndorsersAble != len(p.Endorsers) {
 		t.Fatalf("%s's chaincode service back: WritesReady %v, %d able", gone, err, l.Stats().EndorsersAble)
+	}
+	if unable := AskEndorsers(ctx, mustChannel(t, p, 0), p, l.cfg.Chaincode); len(unable) != 0 {
+		t.Fatalf("AskEndorsers with %s's chaincode service back: %v", gone, unable)
 	}
 }

@@ -115,7 +115,7 @@ func (l *Ledger) Ready(ctx context.Context) error { return l.probe(ctx, l.health
 func (l *Ledger) Health(ctx context.Context) error { return l.probe(ctx, l.health.check) }
 
 // probe asks the gateway peer's height (shared by the ledger's probes: see
-// heightProbe) and gives it, with the follower's next block, to judge
+// sharedProbe) and gives it, with the follower's next block, to judge
 // (check or ready).
 func (l *Ledger) probe(ctx context.Context, judge func(next, height uint64, heightErr error, now time.Time) error) error {
 	h, herr := l.peerHeight.ask(ctx, l.Height, time.Now)
@@ -131,10 +131,11 @@ func (l *Ledger) probe(ctx context.Context, judge func(next, height uint64, heig
 // query a second between them, not one each.
 const HeightFresh = time.Second
 
-// heightProbe shares the peer's height among probes: an answer younger
-// than HeightFresh is given again, and probes that come while one asks wait
-// for its answer (or their own context's end).
-type heightProbe struct {
+// sharedProbe shares an answer among probes (the peer's height for Health
+// and Ready; the endorsers' peers' for WritesReady): an answer younger
+// than HeightFresh is given again, and probes that come while one asks
+// wait for its answer (or their own context's end).
+type sharedProbe struct {
 	mu     sync.Mutex
 	at     time.Time // when the last answer came; zero if none has
 	height uint64
@@ -145,7 +146,7 @@ type heightProbe struct {
 // ask gives the peer's height: a fresh answer, the one in flight's, or one
 // of its own from query. An answer to a query whose context ended is given
 // to its caller only: those waiting for it ask again.
-func (p *heightProbe) ask(ctx context.Context, query func(context.Context) (uint64, error), now func() time.Time) (uint64, error) {
+func (p *sharedProbe) ask(ctx context.Context, query func(context.Context) (uint64, error), now func() time.Time) (uint64, error) {
 	for {
 		p.mu.Lock()
 		if !p.at.IsZero() && now().Sub(p.at) < HeightFresh {

@@ -169,7 +169,7 @@ func (l *Ledger) probeUnable(msp string) {
 			case <-ctx.Done():
 			}
 		}()
-		ok := l.canEndorse(ctx, msp) == nil
+		ok := canEndorse(ctx, l.contract, msp) == nil
 		cancel()
 		if ok {
 			l.unable.clear(msp)
@@ -181,15 +181,18 @@ func (l *Ledger) probeUnable(msp string) {
 
 // genesisAt asks msp's peer alone for the space's genesis: nil once that
 // peer runs the chaincode and holds the genesis.
-func (l *Ledger) genesisAt(ctx context.Context, msp string) error {
-	_, err := l.contract.EvaluateWithContext(ctx, wire.TxGenesis, client.WithEndorsingOrganizations(msp))
+func (l *Ledger) genesisAt(ctx context.Context, msp string) error { return genesisAt(ctx, l.contract, msp) }
+
+func genesisAt(ctx context.Context, c *client.Contract, msp string) error {
+	_, err := c.EvaluateWithContext(ctx, wire.TxGenesis, client.WithEndorsingOrganizations(msp))
 	return err
 }
 
-// canEndorse asks msp's peer alone to run the chaincode (genesisAt): nil if
-// it answers, or refuses as the chaincode (no genesis yet), else the error.
-func (l *Ledger) canEndorse(ctx context.Context, msp string) error {
-	err := l.genesisAt(ctx, msp)
+// canEndorse asks msp's peer alone to run c's chaincode (genesisAt): nil
+// if it answers, or refuses as the chaincode (no genesis yet), else the
+// error.
+func canEndorse(ctx context.Context, c *client.Contract, msp string) error {
+	err := genesisAt(ctx, c, msp)
 	if err == nil {
 		return nil
 	}

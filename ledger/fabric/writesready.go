@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
 )
 
 // ErrWritesWait is wrapped by WritesReady's errors about the endorsers:
@@ -51,17 +53,31 @@ func (l *Ledger) WritesReady(ctx context.Context) error {
 // can endorse now (neither away nor marked unable): nil, or an
 // ErrWritesWait naming those that cannot and why.
 func (l *Ledger) endorsersCan(need int) error {
-	var cannot []string
+	cannot := map[string]string{}
 	for _, msp := range l.cfg.Profile.Endorsers {
 		if l.heights.isAway(msp) {
-			cannot = append(cannot, msp+": its peer's block stream is broken")
+			cannot[msp] = "its peer's block stream is broken"
 		} else if why, ok := l.unable.why(msp); ok {
-			cannot = append(cannot, msp+": its peer cannot endorse: "+firstLine(why))
+			cannot[msp] = "its peer cannot endorse: " + firstLine(why)
 		}
 	}
-	if able := len(l.cfg.Profile.Endorsers) - len(cannot); able < need {
+	return WritesWait(l.cfg.Profile.Endorsers, need, cannot)
+}
+
+// WritesWait says whether writes wait when a transaction asks asked of
+// endorsers and those of cannot (by MSP ID, with why) cannot endorse: an
+// ErrWritesWait naming each that cannot, in the endorsers' order, if
+// fewer than asked can; nil if enough can.
+func WritesWait(endorsers []string, asked int, cannot map[string]string) error {
+	var why []string
+	for _, msp := range endorsers {
+		if w, ok := cannot[msp]; ok {
+			why = append(why, msp+": "+w)
+		}
+	}
+	if able := len(endorsers) - len(why); able < asked {
 		return fmt.Errorf("%w: a transaction asks %d of the profile's %d endorsers and %d can endorse now (%s)",
-			ErrWritesWait, need, len(l.cfg.Profile.Endorsers), able, strings.Join(cannot, "; "))
+			ErrWritesWait, asked, len(endorsers), able, strings.Join(why, "; "))
 	}
 	return nil
 }
@@ -84,31 +100,62 @@ func (l *Ledger) endorsersAble() int {
 // error if ctx ended first; a peer that could not be asked otherwise (no
 // answer of its own) is left as it was.
 func (l *Ledger) askEndorsers(ctx context.Context) error {
-	var mu sync.Mutex
-	failed := map[string]string{}
-	var wg sync.WaitGroup
+	var asked []string
 	for _, msp := range l.cfg.Profile.Endorsers {
-		if l.cannotEndorse(msp) {
-			continue
+		if !l.cannotEndorse(msp) {
+			asked = append(asked, msp)
 		}
+	}
+	errs := askPeers(ctx, l.contract, asked)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("fabric: asking the endorsers' peers to run the chaincode: %w", err)
+	}
+	failed := map[string]string{}
+	for msp, err := range errs {
+		if why, ok := peerFailures(err)[msp]; ok {
+			failed[msp] = why
+		}
+	}
+	l.markUnable(failed)
+	return nil
+}
+
+// askPeers asks the peer of each of orgs, alone and all at once, to run
+// c's chaincode (canEndorse), and returns the errors of those that cannot,
+// by MSP ID.
+func askPeers(ctx context.Context, c *client.Contract, orgs []string) map[string]error {
+	var mu sync.Mutex
+	errs := map[string]error{}
+	var wg sync.WaitGroup
+	for _, msp := range orgs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := l.canEndorse(ctx, msp)
-			if err == nil {
-				return
-			}
-			if why, ok := peerFailures(err)[msp]; ok {
+			if err := canEndorse(ctx, c, msp); err != nil {
 				mu.Lock()
-				failed[msp] = why
+				errs[msp] = err
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("fabric: asking the endorsers' peers to run the chaincode: %w", err)
+	return errs
+}
+
+// AskEndorsers asks the peer of each of the profile's endorsers, alone and
+// all at once, to run chaincode (the genesis query, as a Ledger's probes
+// do), and returns those that cannot, by MSP ID, with why (for
+// WritesWait): the peer's own failure (its chaincode service down, the
+// chaincode not approved there) or the error of asking it. A peer that answers, or refuses as the
+// chaincode (a space without its genesis yet), can.
+func AskEndorsers(ctx context.Context, ch *Channel, p *Profile, chaincode string) map[string]string {
+	out := map[string]string{}
+	for msp, err := range askPeers(ctx, ch.network.GetContract(chaincode), p.Endorsers) {
+		if why, ok := peerFailures(err)[msp]; ok {
+			out[msp] = "its peer cannot endorse: " + firstLine(why)
+		} else {
+			out[msp] = "asking its peer: " + firstLine(err.Error())
+		}
 	}
-	l.markUnable(failed)
-	return nil
+	return out
 }
