@@ -181,7 +181,9 @@ func (l *Ledger) probeUnable(msp string) {
 
 // genesisAt asks msp's peer alone for the space's genesis: nil once that
 // peer runs the chaincode and holds the genesis.
-func (l *Ledger) genesisAt(ctx context.Context, msp string) error { return genesisAt(ctx, l.contract, msp) }
+func (l *Ledger) genesisAt(ctx context.Context, msp string) error {
+	return genesisAt(ctx, l.contract, msp)
+}
 
 func genesisAt(ctx context.Context, c *client.Contract, msp string) error {
 	_, err := c.EvaluateWithContext(ctx, wire.TxGenesis, client.WithEndorsingOrganizations(msp))
