@@ -349,34 +349,6 @@ type unready struct {
 func (u *unready) Health(context.Context) error { return u.health }
 func (u *unready) Ready(context.Context) error  { return u.ready }
 
-// TestReadyz: /readyz answers with a backend's Ready where it has one, with
-// its Health where it has only that, and "ok" for a backend with neither;
-// /healthz stays with Health.
-func TestReadyz(t *testing.T) {
-	s, _ := ledgertest.NewSpace()
-	st, plain := serve(t, s.Genesis)
-	get := func(srv *httptest.Server, path string) (int, string) { return getText(t, srv, path) }
-	if code, body := get(plain, "/readyz"); code != 200 || body != "ok\n" {
-		t.Fatalf("embedded /readyz: %d %q", code, body)
-	}
-	catching := &unready{Store: st, ready: errors.New("fabric: the follower is catching up: it holds the blocks before 7 of the peer's 900")}
-	srv := serveBackend(t, catching)
-	if code, body := get(srv, "/readyz"); code != http.StatusServiceUnavailable || body != "not ready: fabric: the follower is catching up: it holds the blocks before 7 of the peer's 900\n" {
-		t.Fatalf("catching up, /readyz: %d %q", code, body)
-	}
-	if code, body := get(srv, "/healthz"); code != 200 || body != "ok\n" {
-		t.Fatalf("catching up, /healthz: %d %q", code, body)
-	}
-	catching.ready = nil
-	if code, _ := get(srv, "/readyz"); code != 200 {
-		t.Fatalf("caught up, /readyz: %d", code)
-	}
-	sick := serveBackend(t, &unwell{Store: st, err: errors.New("fabric: the gateway's peer does not give its height")})
-	if code, body := get(sick, "/readyz"); code != http.StatusServiceUnavailable || body != "not ready: fabric: the gateway's peer does not give its height\n" {
-		t.Fatalf("unwell without Ready, /readyz: %d %q", code, body)
-	}
-}
-
 // unwritable is a backend ready for reads (its Ready) and not for writes
 // (its WritesReady).
 type unwritable struct {
@@ -387,36 +359,45 @@ type unwritable struct {
 func (u *unwritable) Ready(context.Context) error       { return u.ready }
 func (u *unwritable) WritesReady(context.Context) error { return u.writes }
 
-// TestReadyzWrites: /readyz/writes answers with a backend's WritesReady
-// where it has one, and /readyz stays with Ready; a backend without it is
-// ready to write when it is ready (its Ready, its Health, or neither).
-func TestReadyzWrites(t *testing.T) {
+// TestProbes: /readyz answers with a backend's Ready where it has one,
+// with its Health where it has only that, and "ok" for a backend with
+// neither; /readyz/writes with its WritesReady where it has one, else as
+// /readyz; /healthz stays with Health.
+func TestProbes(t *testing.T) {
 	s, _ := ledgertest.NewSpace()
-	st, plain := serve(t, s.Genesis)
-	get := func(srv *httptest.Server, path string) (int, string) { return getText(t, srv, path) }
-	if code, body := get(plain, "/readyz/writes"); code != 200 || body != "ok\n" {
-		t.Fatalf("embedded /readyz/writes: %d %q", code, body)
-	}
-	const waits = "fabric: writes wait: a transaction asks 2 of the profile's 2 endorsers and 1 can endorse now (Org2MSP: its peer cannot endorse: could not launch chaincode)"
-	b := &unwritable{Store: st, writes: errors.New(waits)}
-	srv := serveBackend(t, b)
-	if code, body := get(srv, "/readyz/writes"); code != http.StatusServiceUnavailable || body != "not ready for writes: "+waits+"\n" {
-		t.Fatalf("writes waiting, /readyz/writes: %d %q", code, body)
-	}
-	if code, body := get(srv, "/readyz"); code != 200 || body != "ok\n" {
-		t.Fatalf("writes waiting, /readyz (reads): %d %q", code, body)
-	}
-	b.writes = nil
-	if code, _ := get(srv, "/readyz/writes"); code != 200 {
-		t.Fatalf("endorsers back, /readyz/writes: %d", code)
-	}
-	catching := serveBackend(t, &unready{Store: st, ready: errors.New("fabric: the follower is catching up")})
-	if code, body := get(catching, "/readyz/writes"); code != http.StatusServiceUnavailable || body != "not ready for writes: fabric: the follower is catching up\n" {
-		t.Fatalf("catching up without WritesReady, /readyz/writes: %d %q", code, body)
-	}
-	sick := serveBackend(t, &unwell{Store: st, err: errors.New("fabric: the gateway's peer does not give its height")})
-	if code, _ := get(sick, "/readyz/writes"); code != http.StatusServiceUnavailable {
-		t.Fatalf("unwell without Ready or WritesReady, /readyz/writes: %d", code)
+	st, _ := serve(t, s.Genesis)
+	const (
+		catchingUp = "fabric: the follower is catching up: it holds the blocks before 7 of the peer's 900"
+		noHeight   = "fabric: the gateway's peer does not give its height"
+		waits      = "fabric: writes wait: a transaction asks 2 of the profile's 2 endorsers and 1 can endorse now (Org2MSP: its peer cannot endorse: could not launch chaincode)"
+	)
+	embeddedSrv := serveBackend(t, st)
+	catching := serveBackend(t, &unready{Store: st, ready: errors.New(catchingUp)})
+	caughtUp := serveBackend(t, &unready{Store: st})
+	sick := serveBackend(t, &unwell{Store: st, err: errors.New(noHeight)})
+	waiting := serveBackend(t, &unwritable{Store: st, writes: errors.New(waits)})
+	writable := serveBackend(t, &unwritable{Store: st})
+	for _, c := range []struct {
+		what, path string
+		srv        *httptest.Server
+		code       int
+		body       string
+	}{
+		{"embedded", "/readyz", embeddedSrv, 200, "ok\n"},
+		{"embedded", "/readyz/writes", embeddedSrv, 200, "ok\n"},
+		{"catching up", "/readyz", catching, 503, "not ready: " + catchingUp + "\n"},
+		{"catching up", "/healthz", catching, 200, "ok\n"},
+		{"catching up, without WritesReady", "/readyz/writes", catching, 503, "not ready for writes: " + catchingUp + "\n"},
+		{"caught up", "/readyz", caughtUp, 200, "ok\n"},
+		{"unwell without Ready", "/readyz", sick, 503, "not ready: " + noHeight + "\n"},
+		{"unwell without Ready or WritesReady", "/readyz/writes", sick, 503, "not ready for writes: " + noHeight + "\n"},
+		{"writes waiting", "/readyz/writes", waiting, 503, "not ready for writes: " + waits + "\n"},
+		{"writes waiting", "/readyz", waiting, 200, "ok\n"},
+		{"endorsers back", "/readyz/writes", writable, 200, "ok\n"},
+	} {
+		if code, body := getText(t, c.srv, c.path); code != c.code || body != c.body {
+			t.Errorf("%s, %s: %d %q; want %d %q", c.what, c.path, code, body, c.code, c.body)
+		}
 	}
 }
 
