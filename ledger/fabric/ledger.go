@@ -373,7 +373,7 @@ func (l *Ledger) Close(ctx context.Context) error {
 			case <-ctx.Done():
 			}
 		}
-		l.unable.probes.Wait()
+		l.unable.close()
 		if l.cfg.Follower == nil {
 			l.heights.close()
 			l.ixMu.Lock() // not while the follower adds a block

@@ -35,6 +35,29 @@ type unableEndorsers struct {
 	marked map[string]string // by MSP ID: the peer's message
 	marks  atomic.Int64      // marks set since Open
 	probes sync.WaitGroup
+	closed bool // no probe starts once set (under mu): see close
+}
+
+// startProbe counts a probe about to start, unless the ledger is closing
+// (close): a mark may come from a probe of the ledger's health
+// (WritesReady), which Close does not wait for.
+func (u *unableEndorsers) startProbe() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return false
+	}
+	u.probes.Add(1)
+	return true
+}
+
+// close lets no probe start and waits for those running (the ledger's
+// stop ends them).
+func (u *unableEndorsers) close() {
+	u.mu.Lock()
+	u.closed = true
+	u.mu.Unlock()
+	u.probes.Wait()
 }
 
 // is says whether msp's peer is marked unable to endorse.
@@ -141,7 +164,9 @@ func (l *Ledger) markUnable(failed map[string]string) {
 		} else {
 			l.cfg.Log.Info("fabric: an endorser's peer cannot endorse; asking the others while it cannot", "org", msp, "err", firstLine(failed[msp]))
 		}
-		l.unable.probes.Add(1)
+		if !l.unable.startProbe() {
+			continue
+		}
 		go func() {
 			defer l.unable.probes.Done()
 			l.probeUnable(msp)

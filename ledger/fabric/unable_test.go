@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"testing"
+	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"google.golang.org/grpc/codes"
@@ -62,5 +63,30 @@ func TestUnableMarks(t *testing.T) {
 	u.clear("Org3MSP")
 	if u.is("Org3MSP") || !u.is("Org1MSP") {
 		t.Fatalf("after clearing Org3MSP: %v", u.list())
+	}
+}
+
+// TestUnableProbesClose: probes start until close, which waits for those
+// running; none starts after it (a mark from a health probe racing the
+// ledger's Close starts no probe Close would not wait for).
+func TestUnableProbesClose(t *testing.T) {
+	var u unableEndorsers
+	if !u.startProbe() {
+		t.Fatal("a probe refused before close")
+	}
+	closed := make(chan struct{})
+	go func() {
+		u.close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		t.Fatal("close returned with a probe running")
+	case <-time.After(20 * time.Millisecond):
+	}
+	u.probes.Done()
+	<-closed
+	if u.startProbe() {
+		t.Fatal("a probe started after close")
 	}
 }
