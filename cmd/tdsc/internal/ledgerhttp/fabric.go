@@ -13,6 +13,7 @@ import (
 	"github.com/tdsc/tdsc/internal/atomicfile"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/fabric"
+	"github.com/tdsc/tdsc/ledger/service"
 	"github.com/tdsc/tdsc/ledger/verify"
 )
 
@@ -27,6 +28,14 @@ type FabricOptions struct {
 	Org         int             // index of the profile's organisation to act as
 	IndexFile   string          // keep the index of the channel's blocks in this file (fabric.Config.IndexFile); "": in memory
 }
+
+// The service's probes find the Fabric backend's: /healthz, /readyz and
+// /readyz/writes answer what its follower and endorsers are doing.
+var (
+	_ service.HealthChecker          = (*fabric.Ledger)(nil)
+	_ service.ReadinessChecker       = (*fabric.Ledger)(nil)
+	_ service.WritesReadinessChecker = (*fabric.Ledger)(nil)
+)
 
 // Fabric opens the Fabric backend for a space and returns the handler over it
 // and the open ledger (close it when done). The dashboard's verification
