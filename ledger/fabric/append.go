@@ -542,7 +542,7 @@ func (l *Ledger) transact(group []*request, endorsers []string) (rs []wire.Accep
 // them, this gateway's organisation and the others in turn, leaving out
 // peers away or unable to endorse (Profile.endorsersFor).
 func (l *Ledger) endorsers() []string {
-	l.followPolicy()
+	l.followPolicy(context.Background())
 	p := l.cfg.Profile
 	return p.endorsersFor(p.Orgs[l.cfg.Org].MSPID, l.turn.Add(1)-1, l.endorsersAsked(), l.cannotEndorse)
 }

@@ -108,6 +108,10 @@ func TestRedefinedPolicy(t *testing.T) {
 		!strings.Contains(err.Error(), "field endorsers: the peers of "+org1+", every endorser listed, do not satisfy chaincode "+name+"'s endorsement policy AND(") {
 		t.Fatalf("append endorsed by %s alone under AND: got %v, want unavailable at commit, the profile's field endorsers short of AND", org1, err)
 	}
+	// Reads go on; /readyz/writes says why writes wait.
+	if err := l.WritesReady(ctx); !errors.Is(err, ErrWritesWait) || !errors.Is(err, ErrEndorsersShort) {
+		t.Fatalf("WritesReady of the ledger listing %s alone under AND: got %v, want ErrWritesWait, ErrEndorsersShort", org1, err)
+	}
 	// The ledger listing both but asking one follows the new definition
 	// (its follower reads it; or the peers refuse a transaction endorsed by
 	// one and it checks again): it asks both, and its batch is written.
@@ -147,6 +151,14 @@ func TestRedefinedPolicy(t *testing.T) {
 	batches = append(batches, b)
 	if w := committedTx(t, ch, name, r); len(w.endorsements) != 1 || some.Stats().EndorsersAsked != 1 {
 		t.Fatalf("OR again: endorsed by %d, %d asked; want one", len(w.endorsements), some.Stats().EndorsersAsked)
+	}
+	// The ledger listing Org1 alone, which has written nothing since it was
+	// short: ready to write again once its follower has read the definition.
+	if err := l.waitBlock(ctx, r.Block); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WritesReady(ctx); err != nil {
+		t.Fatalf("WritesReady of the ledger listing %s alone, OR again: %v", org1, err)
 	}
 
 	h, err := both.Head(ctx)

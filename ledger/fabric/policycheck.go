@@ -301,9 +301,11 @@ func (l *Ledger) policyShort() error {
 func (l *Ledger) endorsersAsked() int { return int(l.asked.Load()) }
 
 // followPolicy checks the profile's endorsers again if the follower read
-// a definition of the chaincode since they were last checked.
-func (l *Ledger) followPolicy() {
-	if len(l.cfg.Profile.Endorsers) < 2 || l.definitions.Load() == l.policyAt.Load() {
+// a definition of the chaincode since they were last checked: how many a
+// transaction asks, and whether they all fall short (even one endorser
+// listed: short under one definition, enough under the next).
+func (l *Ledger) followPolicy(ctx context.Context) {
+	if len(l.cfg.Profile.Endorsers) == 0 || l.definitions.Load() == l.policyAt.Load() {
 		return
 	}
 	l.policyMu.Lock()
@@ -311,7 +313,7 @@ func (l *Ledger) followPolicy() {
 	if l.definitions.Load() == l.policyAt.Load() {
 		return // checked by another transaction meanwhile
 	}
-	err := l.checkEndorsers(context.Background())
+	err := l.checkEndorsers(ctx)
 	if err == nil || errors.Is(err, ErrEndorsersShort) {
 		l.policyFailures = failureLog{}
 		return

@@ -21,7 +21,9 @@ var ErrWritesWait = errors.New("fabric: writes wait")
 // policy that needs every endorser, one organisation's peer or chaincode
 // service down), or the chaincode's policy needs more than every endorser
 // the profile lists (the policy grown with an organisation the profile
-// does not list: a new profile and a restart). Writes submitted meanwhile
+// does not list: a new profile and a restart; checked again, as before a
+// transaction, once the follower has read a new definition of the
+// chaincode). Writes submitted meanwhile
 // are not refused: they are retried as unavailable until they go or the
 // ledger's timeout ends them.
 //
@@ -36,6 +38,7 @@ func (l *Ledger) WritesReady(ctx context.Context) error {
 	if err := l.Ready(ctx); err != nil {
 		return err
 	}
+	l.followPolicy(ctx) // a definition read since the last check: check again
 	if err := l.policyShort(); err != nil {
 		return fmt.Errorf("%w: %w", ErrWritesWait, err)
 	}
