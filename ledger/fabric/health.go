@@ -132,27 +132,28 @@ func (l *Ledger) probe(ctx context.Context, judge func(next, height uint64, heig
 const HeightFresh = time.Second
 
 // sharedProbe shares an answer among probes (the peer's height for Health
-// and Ready; the endorsers' peers' for WritesReady): an answer younger
-// than HeightFresh is given again, and probes that come while one asks
-// wait for its answer (or their own context's end).
-type sharedProbe struct {
+// and Ready; whether the endorsers' peers run the chaincode for
+// WritesReady): an answer younger than HeightFresh is given again, and
+// probes that come while one asks wait for its answer (or their own
+// context's end).
+type sharedProbe[T any] struct {
 	mu     sync.Mutex
 	at     time.Time // when the last answer came; zero if none has
-	height uint64
+	value  T
 	err    error
 	asking chan struct{} // closed when the query in flight ends; nil if none is
 }
 
-// ask gives the peer's height: a fresh answer, the one in flight's, or one
-// of its own from query. An answer to a query whose context ended is given
-// to its caller only: those waiting for it ask again.
-func (p *sharedProbe) ask(ctx context.Context, query func(context.Context) (uint64, error), now func() time.Time) (uint64, error) {
+// ask gives the answer: a fresh one, the one in flight's, or one of its
+// own from query. An answer to a query whose context ended is given to its
+// caller only: those waiting for it ask again.
+func (p *sharedProbe[T]) ask(ctx context.Context, query func(context.Context) (T, error), now func() time.Time) (T, error) {
 	for {
 		p.mu.Lock()
 		if !p.at.IsZero() && now().Sub(p.at) < HeightFresh {
-			h, err := p.height, p.err
+			v, err := p.value, p.err
 			p.mu.Unlock()
-			return h, err
+			return v, err
 		}
 		if wait := p.asking; wait != nil {
 			p.mu.Unlock()
@@ -160,20 +161,21 @@ func (p *sharedProbe) ask(ctx context.Context, query func(context.Context) (uint
 			case <-wait:
 				continue
 			case <-ctx.Done():
-				return 0, ctx.Err()
+				var zero T
+				return zero, ctx.Err()
 			}
 		}
 		done := make(chan struct{})
 		p.asking = done
 		p.mu.Unlock()
-		h, err := query(ctx)
+		v, err := query(ctx)
 		p.mu.Lock()
 		if ctx.Err() == nil {
-			p.at, p.height, p.err = now(), h, err
+			p.at, p.value, p.err = now(), v, err
 		}
 		p.asking = nil
 		close(done)
 		p.mu.Unlock()
-		return h, err
+		return v, err
 	}
 }

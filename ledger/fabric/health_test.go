@@ -91,7 +91,7 @@ func TestHeightProbe(t *testing.T) {
 	t0 := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
 	clock := t0
 	now := func() time.Time { return clock }
-	var p sharedProbe
+	var p sharedProbe[uint64]
 	var queries atomic.Int64
 	release := make(chan struct{})
 	slow := func(ctx context.Context) (uint64, error) {

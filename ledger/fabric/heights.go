@@ -42,11 +42,16 @@ type peerHeights struct {
 	wg      sync.WaitGroup
 }
 
+// newPeerHeights returns an empty peerHeights (no peer followed yet).
+func newPeerHeights() *peerHeights {
+	return &peerHeights{held: map[string]uint64{}, behind: map[string]bool{}, away: map[string]bool{}, changed: make(chan struct{})}
+}
+
 // followPeers starts following the peers of the profile's endorsers other
 // than follows (the MSP ID of the peer the follower reads). It returns nil
 // if there are none.
 func (l *Ledger) followPeers(follows string) (*peerHeights, error) {
-	h := &peerHeights{held: map[string]uint64{}, behind: map[string]bool{}, away: map[string]bool{}, changed: make(chan struct{})}
+	h := newPeerHeights()
 	own := l.cfg.Profile.Orgs[l.cfg.Org]
 	id, sign, err := clientIdentity(own.MSPID, own.UserCert, own.UserKey)
 	if err != nil {

@@ -161,10 +161,10 @@ type Ledger struct {
 	heights *peerHeights
 	// peerHeight is this ledger's gateway peer's height as its probes
 	// (Health, Ready) last asked it.
-	peerHeight sharedProbe
-	// endorseProbe is the endorsers' peers' ability to run the chaincode
-	// as WritesReady's probes last asked it (writesready.go).
-	endorseProbe sharedProbe
+	peerHeight sharedProbe[uint64]
+	// endorseProbe is whether the endorsers' peers run the chaincode, as
+	// WritesReady's probes last asked it (askEndorsers, writesready.go).
+	endorseProbe sharedProbe[struct{}]
 	// unable marks the endorsers whose peer cannot endorse (unable.go).
 	unable unableEndorsers
 	// asked is how many of the profile's endorsers a transaction asks

@@ -201,18 +201,15 @@ func (l *Ledger) checkEndorsers(ctx context.Context) error {
 	rep, err := CheckProfile(ctx, l.ch, l.cfg.Profile, l.cfg.Chaincode)
 	switch {
 	case errors.Is(err, ErrEndorsersShort):
-		// Asked as before: no number of them would do.
-		l.short.Store(&err)
-		l.policyAt.Store(at)
-		return err
+		l.short.Store(&err) // asked as before: no number of them would do
 	case err != nil:
 		return fmt.Errorf("fabric: checking the profile's endorsers: %w", err) // checked again next time
-	}
-	l.short.Store(nil)
-	if rep.NotJudged != "" {
+	case rep.NotJudged != "":
+		l.short.Store(nil)
 		l.cfg.Log.Info("fabric: the profile's endorsers not checked", "err", rep.NotJudged)
 		l.ask(rep.Asked, "")
-	} else {
+	default:
+		l.short.Store(nil)
 		l.ask(rep.Asked, rep.Policy)
 		if rep.Asked == rep.EndorsersNeeded && rep.Enough > 0 && rep.Enough < rep.Asked {
 			l.cfg.Log.Info("fabric: the chaincode's endorsement policy is met by fewer endorsers than a transaction asks (profile field endorsersNeeded)",
@@ -220,7 +217,7 @@ func (l *Ledger) checkEndorsers(ctx context.Context) error {
 		}
 	}
 	l.policyAt.Store(at)
-	return nil
+	return err
 }
 
 // EndorsersReport is what CheckProfile found: the chaincode's endorsement

@@ -23,9 +23,8 @@ var ErrWritesWait = errors.New("fabric: writes wait")
 // the profile lists (the policy grown with an organisation the profile
 // does not list: a new profile and a restart; checked again, as before a
 // transaction, once the follower has read a new definition of the
-// chaincode). Writes submitted meanwhile
-// are not refused: they are retried as unavailable until they go or the
-// ledger's timeout ends them.
+// chaincode). Writes submitted meanwhile are not refused: they are
+// retried as unavailable until they go or the ledger's timeout ends them.
 //
 // It asks each endorser's peer not already known unable to run the
 // chaincode (the genesis query, at most once every HeightFresh for all
@@ -46,16 +45,22 @@ func (l *Ledger) WritesReady(ctx context.Context) error {
 	if need == 0 || len(l.cfg.Profile.Endorsers) == 0 {
 		return nil // the gateway chooses the endorsers
 	}
-	if _, err := l.endorseProbe.ask(ctx, func(ctx context.Context) (uint64, error) { return 0, l.askEndorsers(ctx) }, time.Now); err != nil {
+	if _, err := l.endorseProbe.ask(ctx, l.askEndorsers, time.Now); err != nil {
 		return err
 	}
 	return l.endorsersCan(need)
 }
 
 // endorsersCan says, of the profile's endorsers, whether at least need
-// can endorse now (neither away nor marked unable): nil, or an
-// ErrWritesWait naming those that cannot and why.
+// can endorse now: nil, or an ErrWritesWait naming those that cannot and
+// why (cannotNow).
 func (l *Ledger) endorsersCan(need int) error {
+	return WritesWait(l.cfg.Profile.Endorsers, need, l.cannotNow())
+}
+
+// cannotNow returns the profile's endorsers that cannot endorse now
+// (cannotEndorse: away, or marked unable), by MSP ID, with why.
+func (l *Ledger) cannotNow() map[string]string {
 	cannot := map[string]string{}
 	for _, msp := range l.cfg.Profile.Endorsers {
 		if l.heights.isAway(msp) {
@@ -64,7 +69,7 @@ func (l *Ledger) endorsersCan(need int) error {
 			cannot[msp] = "its peer cannot endorse: " + firstLine(why)
 		}
 	}
-	return WritesWait(l.cfg.Profile.Endorsers, need, cannot)
+	return cannot
 }
 
 // WritesWait says whether writes wait when a transaction asks asked of
@@ -85,24 +90,18 @@ func WritesWait(endorsers []string, asked int, cannot map[string]string) error {
 	return nil
 }
 
-// endorsersAble counts the profile's endorsers that can endorse now
-// (neither away nor marked unable).
+// endorsersAble counts the profile's endorsers that can endorse now.
 func (l *Ledger) endorsersAble() int {
-	n := 0
-	for _, msp := range l.cfg.Profile.Endorsers {
-		if !l.cannotEndorse(msp) {
-			n++
-		}
-	}
-	return n
+	return len(l.cfg.Profile.Endorsers) - len(l.cannotNow())
 }
 
 // askEndorsers asks the peer of each endorser neither away nor marked
 // unable to run the chaincode, at once, and marks those that fail on their
 // own unable (markUnable: logged, probed until back). It returns ctx's
 // error if ctx ended first; a peer that could not be asked otherwise (no
-// answer of its own) is left as it was.
-func (l *Ledger) askEndorsers(ctx context.Context) error {
+// answer of its own) is left as it was. Its answer carries nothing but
+// the error (endorseProbe shares it).
+func (l *Ledger) askEndorsers(ctx context.Context) (struct{}, error) {
 	var asked []string
 	for _, msp := range l.cfg.Profile.Endorsers {
 		if !l.cannotEndorse(msp) {
@@ -111,7 +110,7 @@ func (l *Ledger) askEndorsers(ctx context.Context) error {
 	}
 	errs := askPeers(ctx, l.contract, asked)
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("fabric: asking the endorsers' peers to run the chaincode: %w", err)
+		return struct{}{}, fmt.Errorf("fabric: asking the endorsers' peers to run the chaincode: %w", err)
 	}
 	failed := map[string]string{}
 	for msp, err := range errs {
@@ -120,7 +119,7 @@ func (l *Ledger) askEndorsers(ctx context.Context) error {
 		}
 	}
 	l.markUnable(failed)
-	return nil
+	return struct{}{}, nil
 }
 
 // askPeers asks the peer of each of orgs, alone and all at once, to run
@@ -149,8 +148,9 @@ func askPeers(ctx context.Context, c *client.Contract, orgs []string) map[string
 // all at once, to run chaincode (the genesis query, as a Ledger's probes
 // do), and returns those that cannot, by MSP ID, with why (for
 // WritesWait): the peer's own failure (its chaincode service down, the
-// chaincode not approved there) or the error of asking it. A peer that answers, or refuses as the
-// chaincode (a space without its genesis yet), can.
+// chaincode not approved there) or the error of asking it. A peer that
+// answers, or refuses as the chaincode (a space without its genesis yet),
+// can.
 func AskEndorsers(ctx context.Context, ch *Channel, p *Profile, chaincode string) map[string]string {
 	out := map[string]string{}
 	for msp, err := range askPeers(ctx, ch.network.GetContract(chaincode), p.Endorsers) {

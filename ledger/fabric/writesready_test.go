@@ -11,7 +11,7 @@ import (
 // follows the marks.
 func TestEndorsersCan(t *testing.T) {
 	l := &Ledger{cfg: Config{Profile: &Profile{Endorsers: []string{"Org1MSP", "Org2MSP", "Org3MSP"}}}}
-	l.heights = &peerHeights{held: map[string]uint64{}, behind: map[string]bool{}, away: map[string]bool{}, changed: make(chan struct{})}
+	l.heights = newPeerHeights()
 	if err := l.endorsersCan(3); err != nil || l.endorsersAble() != 3 {
 		t.Fatalf("every endorser well: %v, able %d", err, l.endorsersAble())
 	}
