@@ -42,7 +42,7 @@ if [ $# -eq 0 ]; then
   # (skip unless the policy needs only some organisations:
   # TDSC_FABRIC_ORGS=3 TDSC_FABRIC_POLICY=majority); under AND, its
   # chaincode service away stops the writes until it is back
-  TDSC_FABRIC_PEER_AWAY=1 go test -count=1 -run '^(TestOnePeerAway|TestOneChaincodeAway|TestWritesWaitForEndorser)$' ./ledger/fabric/
+  TDSC_FABRIC_PEER_AWAY=1 go test -count=1 -run '^(TestOnePeerAway|TestOnePeerFrozen|TestOneChaincodeAway|TestWritesWaitForEndorser)$' ./ledger/fabric/
   TDSC_FABRIC_OUTAGE=1 go test -count=1 -run '^TestOutage$' ./ledger/fabric/
   TDSC_FABRIC_OUTAGE=1 go test -count=1 -run '^TestConnectorOutage$' ./cmd/tdsc/internal/ledgerhttp/
   TDSC_FABRIC_ROTATE=1 go test -count=1 -run '^TestCARotation$' ./ledger/fabric/

@@ -12,6 +12,8 @@
 #   scripts/fabric.sh stop-peer N      stop organisation N's peer alone (its chaincode service runs on)
 #   scripts/fabric.sh start-peer N     start it again on its ledger; it approves the chaincodes
 #                                      deployed meanwhile (a majority of the orgs can deploy)
+#   scripts/fabric.sh freeze-peer N    freeze organisation N's peer (SIGSTOP): it hangs, its connections
+#                                      stay open; thaw-peer N lets it run on (SIGCONT)
 #   scripts/fabric.sh stop-chaincode N stop organisation N's chaincode service alone (its peer runs on)
 #   scripts/fabric.sh start-chaincode N  start it again
 #   scripts/fabric.sh profile          (re)write the client profile of the network
@@ -443,6 +445,7 @@ down() {
   for f in "$NET"/chaincode*.pid "$NET"/peer*.pid "$NET"/orderer.pid; do
     [ -f "$f" ] || continue
     local pid; pid=$(cat "$f")
+    kill -CONT "$pid" 2>/dev/null || true # a frozen peer (freeze-peer) takes SIGTERM only once running
     if kill "$pid" 2>/dev/null; then log "stopped $(basename "$f" .pid) (pid $pid)"; fi
     rm -f "$f"
   done
@@ -472,6 +475,7 @@ org_arg() {
 # PIDNAME.pid, listening on PORT) and wait until the port is free.
 stop_part() {
   runs "$3" || die "$2 of org $1 is not running"
+  kill -CONT "$(cat "$NET/$3.pid")" 2>/dev/null || true # a frozen peer takes SIGTERM once running
   kill "$(cat "$NET/$3.pid")" 2>/dev/null || true
   rm -f "$NET/$3.pid"
   stopped "$4" "$2 of org $1"
@@ -486,6 +490,15 @@ start_one_peer() {
   wait_port "$(peer_port "$1")" 30
   approve_pending "$1"
   log "started the peer of org $1 again"
+}
+# freeze-peer N / thaw-peer N: organisation N's peer hangs (SIGSTOP) and
+# runs on (SIGCONT): a peer that neither answers nor closes its connections
+# (tests of a peer that hangs).
+signal_peer() {
+  org_arg "$1" "${3:-}"
+  runs "peer$3" || die "peer of org $3 is not running"
+  kill "-$2" "$(cat "$NET/peer$3.pid")"
+  log "sent SIG$2 to the peer of org $3"
 }
 start_one_chaincode() {
   org_arg start-chaincode "${1:-}"
@@ -504,6 +517,8 @@ case "${1:-}" in
   restart) restart ;;
   stop-peer) stop_peer "${2:-}" ;;
   start-peer) start_one_peer "${2:-}" ;;
+  freeze-peer) signal_peer freeze-peer STOP "${2:-}" ;;
+  thaw-peer) signal_peer thaw-peer CONT "${2:-}" ;;
   stop-chaincode) stop_one_chaincode "${2:-}" ;;
   start-chaincode) start_one_chaincode "${2:-}" ;;
   reload) reload ;;

@@ -506,8 +506,14 @@ func (l *Ledger) transact(group []*request, endorsers []string) (rs []wire.Accep
 		}
 	}()
 	t0 := time.Now()
-	tx, err := proposal.EndorseWithContext(ctx)
+	tx, err := l.endorse(ctx, proposal, endorsers)
 	t1 := time.Now()
+	var gone errEndorsersGone
+	if errors.As(err, &gone) {
+		// Given up on an endorser that does not answer (l.endorse),
+		// unavailable: the next attempt asks others.
+		return nil, txID, 0, -1, &StageError{Stage: StageEndorse, TxID: txID, Err: err}
+	}
 	if err != nil {
 		se, bad := classify(StageEndorse, err)
 		se.TxID = txID

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -89,6 +90,75 @@ func TestOnePeerAway(t *testing.T) {
 	}
 }
 
+// TestOnePeerFrozen: under a policy that needs only some of the
+// organisations, the space writes on while one organisation's peer hangs
+// (SIGSTOP: its connections stay open, its block stream goes quiet, it
+// answers nothing). Without a watch, every proposal whose turn names it
+// would wait for the endorse timeout (a minute); the endorsement that
+// waits past slowEndorsement has the peers probed, the silent one is
+// marked unable ("did not answer"), the endorsement is given up and
+// retried with the others, and the next batches do not ask it. WritesReady
+// says ready (enough can) and AskEndorsers names it; once it runs again it
+// is found back and endorses its share. It freezes a peer, so it runs
+// only with TDSC_FABRIC_PEER_AWAY=1 (CI's three-organisation majority
+// network).
+func TestOnePeerFrozen(t *testing.T) {
+	p := someOfThree(t, "freezes one organisation's peer")
+	ctx := context.Background()
+	s, l := registered(t, p)
+	ch := mustChannel(t, p, 0)
+	appendOne := appender(t, s, l, ch)
+	appendOne()
+
+	gone, thaw := takeAway(t, p, "freeze-peer", "thaw-peer")
+	start := time.Now()
+	n := 2 * len(p.Endorsers)
+	for range n {
+		if orgs := appendOne(); len(orgs) != p.EndorsersAsked() || slices.Contains(orgs, gone) {
+			t.Fatalf("with %s's peer frozen: endorsed by %v, want %d others", gone, orgs, p.EndorsersAsked())
+		}
+	}
+	// One endorsement waits for the watch (slowEndorsement, then a probe
+	// of answerWithin), one receipt for the frozen peer's block
+	// (MaxEndorserLag); the rest go at the others' pace.
+	if took, most := time.Since(start), slowEndorsement+answerWithin+MaxEndorserLag+time.Duration(n)*time.Second; took > most {
+		t.Fatalf("%d batches with %s's peer frozen took %v, more than %v: proposals waited for it", n, gone, took, most)
+	}
+	// Marked by the watch's probe (or by a proposal the gateway gave up on
+	// it, if that came first).
+	if why, ok := l.unable.why(gone); !ok {
+		t.Fatalf("%s's frozen peer is not marked unable", gone)
+	} else {
+		t.Logf("%s marked unable: %s", gone, firstLine(why))
+	}
+	if err := l.WritesReady(ctx); err != nil || l.Stats().EndorsersAble != len(p.Endorsers)-1 {
+		t.Fatalf("with %s's peer frozen: WritesReady %v, %d able; want ready, %d able", gone, err, l.Stats().EndorsersAble, len(p.Endorsers)-1)
+	}
+	cannot := AskEndorsers(ctx, ch, p, l.cfg.Chaincode)
+	if want := map[string]string{gone: "its peer cannot endorse: " + errNoAnswer.Error()}; !maps.Equal(cannot, want) {
+		t.Fatalf("AskEndorsers with %s's peer frozen: %v, want %v", gone, cannot, want)
+	}
+
+	thaw()
+	deadline := time.Now().Add(60 * time.Second)
+	for !slices.Contains(appendOne(), gone) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's peer running again for 60 s and endorsed nothing", gone)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if l.unable.is(gone) {
+		t.Fatalf("%s endorsed and is still marked unable", gone)
+	}
+	h, err := ch.Height(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !l.heights.wait(ctx, h-1, 30*time.Second) {
+		t.Fatalf("%s's peer does not hold block %d 30 s after it endorsed again", gone, h-1)
+	}
+}
+
 // someOfThree is the network of a test that stops part of it
 // (TDSC_FABRIC_PEER_AWAY=1) under a policy that needs only some of three or
 // more organisations; the test skips on any other.
@@ -100,10 +170,11 @@ func someOfThree(t *testing.T, does string) *Profile {
 	return p
 }
 
-// takeAway stops the last organisation's peer or chaincode service
-// (scripts/fabric.sh stop, as "stop-peer") and returns its MSP ID and a
-// function that starts it again (start, as "start-peer"); if the test does
-// not call it, its cleanup does.
+// takeAway stops (or freezes) the last organisation's peer or chaincode
+// service (scripts/fabric.sh stop, as "stop-peer" or "freeze-peer") and
+// returns its MSP ID and a function that starts it again (start, as
+// "start-peer" or "thaw-peer"); if the test does not call it, its cleanup
+// does.
 func takeAway(t *testing.T, p *Profile, stop, start string) (gone string, bringBack func()) {
 	org := fmt.Sprint(len(p.Orgs))
 	script(t, p, stop, org)

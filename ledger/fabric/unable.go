@@ -25,7 +25,9 @@ const unableProbeEvery = 250 * time.Millisecond
 // with a failure of its own rather than the chaincode's verdict: its
 // chaincode service down or unreachable ("could not launch chaincode"),
 // the chaincode not installed or not approved there, the peer unreachable
-// from the gateway. A peer in that state may still stream blocks, so
+// from the gateway; or that did not answer a probe within answerWithin
+// (a peer that hangs, see endorseWatch). A peer in that state may still
+// stream blocks, so
 // peerHeights does not see it. A policy that needs only some organisations
 // asks the others meanwhile (Ledger.endorsers); a probe asks the peer alone
 // to run the chaincode (the genesis query) every unableProbeEvery until it

@@ -28,9 +28,10 @@ var ErrWritesWait = errors.New("fabric: writes wait")
 //
 // It asks each endorser's peer not already known unable to run the
 // chaincode (the genesis query, at most once every HeightFresh for all
-// probes together), so an idle ledger finds a chaincode service down
-// before a write does; a peer that fails it is marked unable as a failed
-// proposal marks it (asked no more under a policy that needs only some,
+// probes together), so an idle ledger finds a chaincode service down, or
+// a peer that hangs, before a write does; a peer that fails it, or does
+// not answer within answerWithin, is marked unable as a failed proposal
+// marks it (asked no more under a policy that needs only some,
 // until found back). The ledger service's /readyz/writes answers 503 with
 // it.
 func (l *Ledger) WritesReady(ctx context.Context) error {
@@ -97,7 +98,8 @@ func (l *Ledger) endorsersAble() int {
 
 // askEndorsers asks the peer of each endorser neither away nor marked
 // unable to run the chaincode, at once, and marks those that fail on their
-// own unable (markUnable: logged, probed until back). It returns ctx's
+// own, or do not answer within answerWithin, unable (markUnable: logged,
+// probed until back). It returns ctx's
 // error if ctx ended first; a peer that could not be asked otherwise (no
 // answer of its own) is left as it was. Its answer carries nothing but
 // the error (endorseProbe shares it).
@@ -114,7 +116,9 @@ func (l *Ledger) askEndorsers(ctx context.Context) (struct{}, error) {
 	}
 	failed := map[string]string{}
 	for msp, err := range errs {
-		if why, ok := peerFailures(err)[msp]; ok {
+		if errors.Is(err, errNoAnswer) {
+			failed[msp] = err.Error()
+		} else if why, ok := peerFailures(err)[msp]; ok {
 			failed[msp] = why
 		}
 	}
@@ -124,7 +128,8 @@ func (l *Ledger) askEndorsers(ctx context.Context) (struct{}, error) {
 
 // askPeers asks the peer of each of orgs, alone and all at once, to run
 // c's chaincode (canEndorse), and returns the errors of those that cannot,
-// by MSP ID.
+// by MSP ID: errNoAnswer for a peer that did not answer within
+// answerWithin while ctx lasted.
 func askPeers(ctx context.Context, c *client.Contract, orgs []string) map[string]error {
 	var mu sync.Mutex
 	errs := map[string]error{}
@@ -133,7 +138,13 @@ func askPeers(ctx context.Context, c *client.Contract, orgs []string) map[string
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := canEndorse(ctx, c, msp); err != nil {
+			pctx, cancel := context.WithTimeout(ctx, answerWithin)
+			defer cancel()
+			err := canEndorse(pctx, c, msp)
+			if err != nil && ctx.Err() == nil && errors.Is(pctx.Err(), context.DeadlineExceeded) {
+				err = errNoAnswer
+			}
+			if err != nil {
 				mu.Lock()
 				errs[msp] = err
 				mu.Unlock()
@@ -154,7 +165,9 @@ func askPeers(ctx context.Context, c *client.Contract, orgs []string) map[string
 func AskEndorsers(ctx context.Context, ch *Channel, p *Profile, chaincode string) map[string]string {
 	out := map[string]string{}
 	for msp, err := range askPeers(ctx, ch.network.GetContract(chaincode), p.Endorsers) {
-		if why, ok := peerFailures(err)[msp]; ok {
+		if errors.Is(err, errNoAnswer) {
+			out[msp] = "its peer cannot endorse: " + err.Error()
+		} else if why, ok := peerFailures(err)[msp]; ok {
 			out[msp] = "its peer cannot endorse: " + firstLine(why)
 		} else {
 			out[msp] = "asking its peer: " + firstLine(err.Error())
