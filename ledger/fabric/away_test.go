@@ -278,80 +278,91 @@ func TestOneChaincodeAway(t *testing.T) {
 }
 
 // TestWritesWaitForEndorser: under a policy that needs every endorser
-// (AND), one organisation's chaincode service down stops the writes: an
-// idle ledger's WritesReady finds it (its probe marks the peer unable) and
-// says so naming the organisation, while reads stay ready; a batch
-// submitted meanwhile is not refused but waits, and is written once the
-// service is back, when WritesReady is ready again. It stops a chaincode
-// service, so it runs only with TDSC_FABRIC_PEER_AWAY=1 (CI runs it on the
+// (AND), one organisation's chaincode service down, or its peer hanging
+// (frozen: it answers nothing), stops the writes: an idle ledger's
+// WritesReady finds it (its probe marks the peer unable: failed, or no
+// answer within answerWithin) and says so naming the organisation, while
+// reads stay ready; a batch submitted meanwhile is not refused but waits,
+// and is written once the service is back or the peer runs again, when
+// WritesReady is ready again. It stops a chaincode service and freezes a
+// peer, so it runs only with TDSC_FABRIC_PEER_AWAY=1 (CI runs it on the
 // two-organisation network).
 func TestWritesWaitForEndorser(t *testing.T) {
-	p := changingNetwork(t, "TDSC_FABRIC_PEER_AWAY", "stops one organisation's chaincode service")
+	p := changingNetwork(t, "TDSC_FABRIC_PEER_AWAY", "stops one organisation's chaincode service and freezes its peer")
 	if len(p.Endorsers) < 2 || p.EndorsersAsked() != len(p.Endorsers) {
 		t.Skip("needs a policy that needs every one of two or more organisations (the default AND)")
 	}
-	ctx := context.Background()
-	s, l := registered(t, p)
-	if err := l.sync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.WritesReady(ctx); err != nil {
-		t.Fatalf("every peer up: WritesReady %v", err)
-	}
+	for _, c := range []struct {
+		name, stop, start, why string
+	}{
+		{"chaincode service down", "stop-chaincode", "start-chaincode", "its peer cannot endorse: "},
+		{"peer frozen", "freeze-peer", "thaw-peer", "its peer cannot endorse: " + errNoAnswer.Error()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, l := registered(t, p)
+			if err := l.sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.WritesReady(ctx); err != nil {
+				t.Fatalf("every peer up: WritesReady %v", err)
+			}
 
-	gone, bringBack := takeAway(t, p, "stop-chaincode", "start-chaincode")
-	var err error
-	deadline := time.Now().Add(10 * time.Second)
-	for err = l.WritesReady(ctx); err == nil && time.Now().Before(deadline); err = l.WritesReady(ctx) {
-		time.Sleep(100 * time.Millisecond) // the probe's answer is fresh for HeightFresh
-	}
-	if !errors.Is(err, ErrWritesWait) || !strings.Contains(err.Error(), gone+": its peer cannot endorse") {
-		t.Fatalf("%s's chaincode service down, no write since: WritesReady %v; want ErrWritesWait naming %s", gone, err, gone)
-	}
-	t.Logf("WritesReady: %v", err)
-	if st := l.Stats(); st.EndorsersAble != len(p.Endorsers)-1 || !slices.Equal(st.Unable, []string{gone}) {
-		t.Fatalf("%d able, unable %v; want %d, %s", st.EndorsersAble, st.Unable, len(p.Endorsers)-1, gone)
-	}
-	if err := l.Ready(ctx); err != nil {
-		t.Fatalf("reads while writes wait: Ready %v", err)
-	}
-	// What tdsc fabric endorsers asks: the same answer from the channel.
-	unable := AskEndorsers(ctx, mustChannel(t, p, 0), p, l.cfg.Chaincode)
-	if len(unable) != 1 || !strings.Contains(unable[gone], "its peer cannot endorse: ") {
-		t.Fatalf("AskEndorsers with %s's chaincode service down: %v", gone, unable)
-	}
-	if err := WritesWait(p.Endorsers, p.EndorsersAsked(), unable); !errors.Is(err, ErrWritesWait) || !strings.Contains(err.Error(), gone+": its peer cannot endorse") {
-		t.Fatalf("WritesWait of AskEndorsers' answer: %v", err)
-	}
+			gone, bringBack := takeAway(t, p, c.stop, c.start)
+			var err error
+			deadline := time.Now().Add(10 * time.Second)
+			for err = l.WritesReady(ctx); err == nil && time.Now().Before(deadline); err = l.WritesReady(ctx) {
+				time.Sleep(100 * time.Millisecond) // the probe's answer is fresh for HeightFresh
+			}
+			if !errors.Is(err, ErrWritesWait) || !strings.Contains(err.Error(), gone+": "+c.why) {
+				t.Fatalf("%s, no write since: WritesReady %v; want ErrWritesWait naming %s: %s", c.name, err, gone, c.why)
+			}
+			t.Logf("WritesReady: %v", err)
+			if st := l.Stats(); st.EndorsersAble != len(p.Endorsers)-1 || !slices.Equal(st.Unable, []string{gone}) {
+				t.Fatalf("%d able, unable %v; want %d, %s", st.EndorsersAble, st.Unable, len(p.Endorsers)-1, gone)
+			}
+			if err := l.Ready(ctx); err != nil {
+				t.Fatalf("reads while writes wait: Ready %v", err)
+			}
+			// What tdsc fabric endorsers asks: the same answer from the channel.
+			unable := AskEndorsers(ctx, mustChannel(t, p, 0), p, l.cfg.Chaincode)
+			if len(unable) != 1 || !strings.Contains(unable[gone], c.why) {
+				t.Fatalf("AskEndorsers, %s: %v", c.name, unable)
+			}
+			if err := WritesWait(p.Endorsers, p.EndorsersAsked(), unable); !errors.Is(err, ErrWritesWait) || !strings.Contains(err.Error(), gone+": "+c.why) {
+				t.Fatalf("WritesWait of AskEndorsers' answer: %v", err)
+			}
 
-	// A batch submitted now waits for the service, and is written.
-	done := make(chan error, 1)
-	go func() {
-		_, err := l.Submit(ctx, mustBatch(t, s, "p1", s.Dataset("p1", "ds-waits", policy.General, "traffic")))
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		t.Fatalf("a batch submitted while an endorser every transaction needs cannot endorse: answered %v, want it to wait", err)
-	case <-time.After(2 * time.Second):
-	}
-	bringBack()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("the batch that waited: %v", err)
-		}
-	case <-time.After(45 * time.Second):
-		t.Fatalf("%s's chaincode service back for 45 s and the batch that waited is not written", gone)
-	}
-	deadline = time.Now().Add(30 * time.Second)
-	for err = l.WritesReady(ctx); err != nil && time.Now().Before(deadline); err = l.WritesReady(ctx) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil || l.Stats().EndorsersAble != len(p.Endorsers) {
-		t.Fatalf("%s's chaincode service back: WritesReady %v, %d able", gone, err, l.Stats().EndorsersAble)
-	}
-	if unable := AskEndorsers(ctx, mustChannel(t, p, 0), p, l.cfg.Chaincode); len(unable) != 0 {
-		t.Fatalf("AskEndorsers with %s's chaincode service back: %v", gone, unable)
+			// A batch submitted now waits, and is written.
+			done := make(chan error, 1)
+			go func() {
+				_, err := l.Submit(ctx, mustBatch(t, s, "p1", s.Dataset("p1", "ds-waits", policy.General, "traffic")))
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				t.Fatalf("a batch submitted while an endorser every transaction needs cannot endorse: answered %v, want it to wait", err)
+			case <-time.After(2 * time.Second):
+			}
+			bringBack()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("the batch that waited: %v", err)
+				}
+			case <-time.After(45 * time.Second):
+				t.Fatalf("%s back for 45 s and the batch that waited is not written", gone)
+			}
+			deadline = time.Now().Add(30 * time.Second)
+			for err = l.WritesReady(ctx); err != nil && time.Now().Before(deadline); err = l.WritesReady(ctx) {
+				time.Sleep(100 * time.Millisecond)
+			}
+			if err != nil || l.Stats().EndorsersAble != len(p.Endorsers) {
+				t.Fatalf("%s back: WritesReady %v, %d able", gone, err, l.Stats().EndorsersAble)
+			}
+			if unable := AskEndorsers(ctx, mustChannel(t, p, 0), p, l.cfg.Chaincode); len(unable) != 0 {
+				t.Fatalf("AskEndorsers with %s back: %v", gone, unable)
+			}
+		})
 	}
 }
