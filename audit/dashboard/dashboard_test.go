@@ -425,6 +425,41 @@ func TestRulesAndHealth(t *testing.T) {
 	if !hv.Verification.OK || hv.Verification.At == "" {
 		t.Errorf("health after verification %+v", hv.Verification)
 	}
+	// The embedded store has no probes of its own: always well.
+	if want := (dashboard.ServiceView{Healthy: dashboard.ProbeView{OK: true}, Ready: dashboard.ProbeView{OK: true}, WritesReady: dashboard.ProbeView{OK: true}}); hv.Service != want {
+		t.Errorf("the embedded store's probes: %+v, want all ok", hv.Service)
+	}
+}
+
+// probed is the scenario's store with a ledger service's probes (as the
+// Fabric backend has them): ready to write or not.
+type probed struct {
+	*embedded.Store
+	writes error
+}
+
+func (p probed) Health(context.Context) error      { return nil }
+func (p probed) Ready(context.Context) error       { return nil }
+func (p probed) WritesReady(context.Context) error { return p.writes }
+
+// TestHealthShowsServiceProbes: the Ledger health page says what the
+// ledger service's probes answer (/healthz, /readyz, /readyz/writes), why
+// writes wait when they do, to any principal.
+func TestHealthShowsServiceProbes(t *testing.T) {
+	sc := newScenario(t)
+	why := errors.New("fabric: writes wait: a transaction asks 2 of the profile's 2 endorsers and 1 can endorse now (Org2MSP: its peer cannot endorse: it did not answer within 2s)")
+	mux := http.NewServeMux()
+	mux.Handle("/ui/", sc.handlerOver(t, probed{Store: sc.store, writes: why}))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	for _, token := range []string{sc.regulatorToken(t), sc.participantToken(t, "bj-transport")} {
+		var hv dashboard.HealthView
+		call(t, srv, "GET", login(t, srv, token, http.StatusOK), "/ui/api/health", &hv)
+		want := dashboard.ServiceView{Healthy: dashboard.ProbeView{OK: true}, Ready: dashboard.ProbeView{OK: true}, WritesReady: dashboard.ProbeView{Error: why.Error()}}
+		if hv.Service != want {
+			t.Errorf("probes: %+v, want %+v", hv.Service, want)
+		}
+	}
 }
 
 // TestMirrorFollowsTheLedger appends after the first look and expects the

@@ -151,6 +151,10 @@ func TestE2E(t *testing.T) {
 	}
 	run("health", chromedp.Click(`a[data-page="health"]`, chromedp.ByQuery), chromedp.WaitVisible("#verify-now", chromedp.ByQuery),
 		chromedp.Click("#verify-now", chromedp.ByQuery), chromedp.WaitVisible(`#verify-result [data-ok="true"]`, chromedp.ByQuery), shot("10-health"))
+	// The ledger service's probes (the embedded store: all ok).
+	if probes := texts(`[id^="probe-"][data-ok="true"]`); len(probes) != 3 {
+		t.Errorf("ledger service probes shown ok: %q, want 3", probes)
+	}
 
 	// The timeline and a record in Chinese.
 	run("zh timeline", chromedp.Click("#lang", chromedp.ByQuery), chromedp.Click(`a[data-page="timeline"]`, chromedp.ByQuery),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tdsc/tdsc/audit"
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/service"
 	"github.com/tdsc/tdsc/ledger/verify"
 )
 
@@ -145,6 +146,39 @@ type HealthView struct {
 		PerHour float64 `json:"perHour"`
 	} `json:"rate"`
 	Verification VerificationView `json:"verification"`
+	// Service is what the ledger service's probes answer now.
+	Service ServiceView `json:"service"`
+}
+
+// ServiceView is what the ledger service's probes answer now, asked as
+// /healthz, /readyz and /readyz/writes ask them (service.Probes): on
+// Fabric, whether the follower and the gateway's peer are well, whether
+// the index has caught up with the channel, and whether enough endorsers
+// can endorse for a transaction; a backend without such checks is always
+// well.
+type ServiceView struct {
+	Healthy     ProbeView `json:"healthy"`
+	Ready       ProbeView `json:"ready"`
+	WritesReady ProbeView `json:"writesReady"`
+}
+
+// ProbeView is one probe's answer: OK, or why not.
+type ProbeView struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+// probe asks check (nil: always well) within service.HealthTimeout.
+func probe(ctx context.Context, check func(context.Context) error) ProbeView {
+	if check == nil {
+		return ProbeView{OK: true}
+	}
+	ctx, cancel := context.WithTimeout(ctx, service.HealthTimeout)
+	defer cancel()
+	if err := check(ctx); err != nil {
+		return ProbeView{Error: err.Error()}
+	}
+	return ProbeView{OK: true}
 }
 
 // VerificationView is the last full verification of the ledger.
@@ -210,6 +244,8 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 	v.Verification = h.checks.last
 	h.checks.mu.Unlock()
 	v.Verification.Available = h.verifyFn != nil
+	health, ready, writes := service.Probes(h.b)
+	v.Service = ServiceView{Healthy: probe(r.Context(), health), Ready: probe(r.Context(), ready), WritesReady: probe(r.Context(), writes)}
 	writeJSON(w, http.StatusOK, v)
 }
 

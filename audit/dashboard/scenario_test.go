@@ -194,6 +194,13 @@ func (sc *scenario) participantToken(t testing.TB, id string) string {
 // handler is the dashboard over the scenario's ledger with the real role-token verifier.
 func (sc *scenario) handler(t testing.TB, opts ...dashboard.Option) *dashboard.Handler {
 	t.Helper()
+	return sc.handlerOver(t, sc.store, opts...)
+}
+
+// handlerOver is handler over backend b, which serves the scenario's
+// store (b wraps it, say with a ledger service's probes).
+func (sc *scenario) handlerOver(t testing.TB, b dashboard.Backend, opts ...dashboard.Option) *dashboard.Handler {
+	t.Helper()
 	reg := identity.NewRegistry(sc.store, identity.WithNotFound(func(err error) bool { return errors.Is(err, ledger.ErrNotFound) }))
 	v, err := identity.NewVerifier(reg, identity.WithAuthority(sc.space.Authority()), identity.WithSuite(sc.space.Suite))
 	if err != nil {
@@ -202,7 +209,7 @@ func (sc *scenario) handler(t testing.TB, opts ...dashboard.Option) *dashboard.H
 	opts = append([]dashboard.Option{dashboard.WithVerify(func(ctx context.Context) (verify.Report, error) {
 		return verify.Ledger(ctx, dashboard.StoreSource(sc.store), sc.store.VerifierKey())
 	})}, opts...)
-	h, err := dashboard.New(sc.store, sc.store.VerifierKey(), dashboard.RoleTokens(v, audience), opts...)
+	h, err := dashboard.New(b, sc.store.VerifierKey(), dashboard.RoleTokens(v, audience), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -185,22 +185,31 @@ func New(cfg Config) (http.Handler, error) {
 			io.WriteString(w, "ok\n")
 		})
 	}
-	var health, ready, writes func(ctx context.Context) error
-	if hc, ok := cfg.Backend.(HealthChecker); ok {
-		health, ready = hc.Health, hc.Health
-	}
-	if rc, ok := cfg.Backend.(ReadinessChecker); ok {
-		ready = rc.Ready
-	}
-	writes = ready
-	if wc, ok := cfg.Backend.(WritesReadinessChecker); ok {
-		writes = wc.WritesReady
-	}
+	health, ready, writes := Probes(cfg.Backend)
 	probe("GET /healthz", "unhealthy", health)
 	probe("GET /readyz", "not ready", ready)
 	probe("GET /readyz/writes", "not ready for writes", writes)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	return mux, nil
+}
+
+// Probes returns the checks of /healthz, /readyz and /readyz/writes for
+// backend b: its HealthChecker's, ReadinessChecker's and
+// WritesReadinessChecker's, each falling back to the one before (ready to
+// write when ready, ready when well); nil where b has none (always well).
+// The dashboard's Ledger health page shows the same.
+func Probes(b any) (health, ready, writes func(ctx context.Context) error) {
+	if hc, ok := b.(HealthChecker); ok {
+		health, ready = hc.Health, hc.Health
+	}
+	if rc, ok := b.(ReadinessChecker); ok {
+		ready = rc.Ready
+	}
+	writes = ready
+	if wc, ok := b.(WritesReadinessChecker); ok {
+		writes = wc.WritesReady
+	}
+	return health, ready, writes
 }
 
 func writeJSON(w http.ResponseWriter, v any) error {

@@ -30,9 +30,19 @@ export async function healthPage(main, session) {
         [t('health.first'), when(v.firstRecord)], [t('health.last'), when(v.lastRecord)]])),
       h('section', { class: 'card', 'aria-labelledby': 'h-rate' }, h('h2', { id: 'h-rate' }, t('health.rate')), kv([
         [t('health.observed'), t('perSec', v.rate.observed.toFixed(1))], [t('health.lastHour'), num(v.rate.lastHour)],
-        [t('health.perHour'), v.rate.perHour.toFixed(1)]]))),
+        [t('health.perHour'), v.rate.perHour.toFixed(1)]])),
+      h('section', { class: 'card', 'aria-labelledby': 'h-service' }, h('h2', { id: 'h-service' }, t('health.service')), kv([
+        [t('health.service.healthy'), probe(v.service.healthy, 'probe-healthy')],
+        [t('health.service.ready'), probe(v.service.ready, 'probe-ready')],
+        [t('health.service.writes'), probe(v.service.writesReady, 'probe-writes')]]))),
     h('section', { 'aria-labelledby': 'h-verify' }, h('h2', { id: 'h-verify' }, t('health.verify')), out, btn),
   );
+}
+
+// probe shows one of the ledger service's probes: ok, or why not.
+function probe(p, id) {
+  if (p.ok) return h('span', { class: 'ok', id, 'data-ok': 'true' }, '✔ ' + t('health.service.ok'));
+  return h('strong', { class: 'bad', id, 'data-ok': 'false' }, '✖ ' + p.error);
 }
 
 function verification(x) {

@@ -54,6 +54,8 @@ const en = {
   'health.verify': 'Full verification', 'health.verify.none': 'Not run since this server started.', 'health.verify.na': 'Not available on this server.',
   'health.verify.run': 'Verify the whole ledger now', 'health.verify.running': 'Verifying…',
   'health.verify.ok': 'Passed at {0}: {1} records in {2} batches, {3} checkpoints, in {4} s.', 'health.verify.bad': 'FAILED at {0}: {1}',
+  'health.service': 'Ledger service', 'health.service.healthy': 'Running (/healthz)', 'health.service.ready': 'Ready for reads (/readyz)',
+  'health.service.writes': 'Ready for writes (/readyz/writes)', 'health.service.ok': 'ok',
   perSec: '{0} records/s', seconds: '{0} s',
 };
 
@@ -112,6 +114,8 @@ const zh = {
   'health.verify': '全量验证', 'health.verify.none': '本服务启动后尚未运行。', 'health.verify.na': '此服务器不提供。',
   'health.verify.run': '立即验证整个账本', 'health.verify.running': '验证中…',
   'health.verify.ok': '{0} 通过：{2} 个批次共 {1} 条记录，{3} 个检查点，用时 {4} 秒。', 'health.verify.bad': '{0} 失败：{1}',
+  'health.service': '账本服务', 'health.service.healthy': '运行（/healthz）', 'health.service.ready': '可读（/readyz）',
+  'health.service.writes': '可写（/readyz/writes）', 'health.service.ok': '正常',
   perSec: '每秒 {0} 条', seconds: '{0} 秒',
 };
 
