@@ -26,10 +26,7 @@ import (
 func TestOnePeerAway(t *testing.T) {
 	p := someOfThree(t, "stops one organisation's peer")
 	ctx := context.Background()
-	s, l := registered(t, p)
-	ch := mustChannel(t, p, 0)
-	appendOne := appender(t, s, l, ch)
-	appendOne()
+	l, ch, appendOne := spaceWritten(t, p)
 
 	gone, bringBack := takeAway(t, p, "stop-peer", "start-peer")
 	// The peer's stream breaks when it stops; the first batches may still
@@ -67,27 +64,7 @@ func TestOnePeerAway(t *testing.T) {
 	}
 
 	bringBack()
-	for _, appendOne := range []func() []string{appendOne, appendNew} {
-		deadline = time.Now().Add(60 * time.Second)
-		for {
-			if slices.Contains(appendOne(), gone) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s's peer back for 60 s and endorsed nothing", gone)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	// The peer back holds every block (it caught up from the orderer),
-	// so the next tests find the network whole.
-	h, err := ch.Height(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !l.heights.wait(ctx, h-1, 30*time.Second) || l.heights.isAway(gone) {
-		t.Fatalf("%s's peer does not hold block %d 30 s after it endorsed again", gone, h-1)
-	}
+	endorsesAgain(t, l, ch, gone, appendOne, appendNew)
 }
 
 // TestOnePeerFrozen: under a policy that needs only some of the
@@ -105,10 +82,7 @@ func TestOnePeerAway(t *testing.T) {
 func TestOnePeerFrozen(t *testing.T) {
 	p := someOfThree(t, "freezes one organisation's peer")
 	ctx := context.Background()
-	s, l := registered(t, p)
-	ch := mustChannel(t, p, 0)
-	appendOne := appender(t, s, l, ch)
-	appendOne()
+	l, ch, appendOne := spaceWritten(t, p)
 
 	gone, thaw := takeAway(t, p, "freeze-peer", "thaw-peer")
 	start := time.Now()
@@ -140,21 +114,44 @@ func TestOnePeerFrozen(t *testing.T) {
 	}
 
 	thaw()
-	deadline := time.Now().Add(60 * time.Second)
-	for !slices.Contains(appendOne(), gone) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s's peer running again for 60 s and endorsed nothing", gone)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	endorsesAgain(t, l, ch, gone, appendOne)
 	if l.unable.is(gone) {
 		t.Fatalf("%s endorsed and is still marked unable", gone)
 	}
+}
+
+// spaceWritten opens a fresh space on p and writes a batch: its ledger, a
+// channel, and its appender.
+func spaceWritten(t *testing.T, p *Profile) (*Ledger, *Channel, func() []string) {
+	t.Helper()
+	s, l := registered(t, p)
+	ch := mustChannel(t, p, 0)
+	appendOne := appender(t, s, l, ch)
+	appendOne()
+	return l, ch, appendOne
+}
+
+// endorsesAgain waits, for each appender, until gone (back) endorses a
+// batch it writes, for 60 s at most; then until gone's peer holds every
+// block (it caught up from the orderer), so the next tests find the
+// network whole.
+func endorsesAgain(t *testing.T, l *Ledger, ch *Channel, gone string, appenders ...func() []string) {
+	t.Helper()
+	for _, appendOne := range appenders {
+		deadline := time.Now().Add(60 * time.Second)
+		for !slices.Contains(appendOne(), gone) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s back for 60 s and endorsed nothing", gone)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	ctx := context.Background()
 	h, err := ch.Height(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !l.heights.wait(ctx, h-1, 30*time.Second) {
+	if !l.heights.wait(ctx, h-1, 30*time.Second) || l.heights.isAway(gone) {
 		t.Fatalf("%s's peer does not hold block %d 30 s after it endorsed again", gone, h-1)
 	}
 }
@@ -219,10 +216,7 @@ func appender(t *testing.T, s *ledgertest.Space, l *Ledger, ch *Channel) func() 
 // TDSC_FABRIC_PEER_AWAY=1.
 func TestOneChaincodeAway(t *testing.T) {
 	p := someOfThree(t, "stops one organisation's chaincode service")
-	s, before := registered(t, p) // a space written before the service stops
-	ch := mustChannel(t, p, 0)
-	appendBefore := appender(t, s, before, ch)
-	appendBefore()
+	before, ch, appendBefore := spaceWritten(t, p) // a space written before the service stops
 
 	gone, bringBack := takeAway(t, p, "stop-chaincode", "start-chaincode")
 	was := before.Stats()
