@@ -38,11 +38,12 @@ fi
 # backend, then under two connectors writing through the ledger service;
 # then the CA rotation, which changes Org1's channel MSP and peer identity.
 if [ $# -eq 0 ]; then
-  # one organisation's peer away and back, then its chaincode service
-  # (skip unless the policy needs only some organisations:
-  # TDSC_FABRIC_ORGS=3 TDSC_FABRIC_POLICY=majority); under AND, its
-  # chaincode service away stops the writes until it is back
-  TDSC_FABRIC_PEER_AWAY=1 go test -count=1 -run '^(TestOnePeerAway|TestOnePeerFrozen|TestOneChaincodeAway|TestWritesWaitForEndorser)$' ./ledger/fabric/
+  # one organisation's peer away and back, frozen and thawed, then its
+  # chaincode service (skip unless the policy needs only some
+  # organisations: TDSC_FABRIC_ORGS=3 TDSC_FABRIC_POLICY=majority); under
+  # AND, its chaincode service away or its peer frozen stops the writes
+  # until it is back; under any policy, the orderer down or frozen
+  TDSC_FABRIC_PEER_AWAY=1 go test -count=1 -run '^(TestOnePeerAway|TestOnePeerFrozen|TestOneChaincodeAway|TestWritesWaitForEndorser|TestWritesWaitForOrderer)$' ./ledger/fabric/
   TDSC_FABRIC_OUTAGE=1 go test -count=1 -run '^TestOutage$' ./ledger/fabric/
   TDSC_FABRIC_OUTAGE=1 go test -count=1 -run '^TestConnectorOutage$' ./cmd/tdsc/internal/ledgerhttp/
   TDSC_FABRIC_ROTATE=1 go test -count=1 -run '^TestCARotation$' ./ledger/fabric/

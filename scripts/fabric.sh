@@ -14,6 +14,8 @@
 #                                      deployed meanwhile (a majority of the orgs can deploy)
 #   scripts/fabric.sh freeze-peer N    freeze organisation N's peer (SIGSTOP): it hangs, its connections
 #                                      stay open; thaw-peer N lets it run on (SIGCONT)
+#   scripts/fabric.sh stop-orderer     stop the orderer alone; start-orderer starts it again on its ledger;
+#                                      freeze-orderer and thaw-orderer as freeze-peer and thaw-peer
 #   scripts/fabric.sh stop-chaincode N stop organisation N's chaincode service alone (its peer runs on)
 #   scripts/fabric.sh start-chaincode N  start it again
 #   scripts/fabric.sh profile          (re)write the client profile of the network
@@ -500,6 +502,27 @@ signal_peer() {
   kill "-$2" "$(cat "$NET/peer$3.pid")"
   log "sent SIG$2 to the peer of org $3"
 }
+# stop-orderer / start-orderer, freeze-orderer / thaw-orderer: the
+# orderer away and back, or hanging (tests of writes waiting for it).
+signal_orderer() {
+  runs orderer || die "the orderer is not running"
+  kill "-$1" "$(cat "$NET/orderer.pid")"
+  log "sent SIG$1 to the orderer"
+}
+stop_orderer() {
+  runs orderer || die "the orderer is not running"
+  kill -CONT "$(cat "$NET/orderer.pid")" 2>/dev/null || true
+  kill "$(cat "$NET/orderer.pid")" 2>/dev/null || true
+  rm -f "$NET/orderer.pid"
+  stopped "$ORD_PORT" orderer
+  log "stopped the orderer"
+}
+start_one_orderer() {
+  if runs orderer; then die "the orderer already runs"; fi
+  start_orderer
+  wait_port "$ORD_PORT" 30
+  log "started the orderer again"
+}
 start_one_chaincode() {
   org_arg start-chaincode "${1:-}"
   if runs "chaincode$1"; then die "chaincode service of org $1 already runs"; fi
@@ -519,6 +542,10 @@ case "${1:-}" in
   start-peer) start_one_peer "${2:-}" ;;
   freeze-peer) signal_peer freeze-peer STOP "${2:-}" ;;
   thaw-peer) signal_peer thaw-peer CONT "${2:-}" ;;
+  stop-orderer) stop_orderer ;;
+  start-orderer) start_one_orderer ;;
+  freeze-orderer) signal_orderer STOP ;;
+  thaw-orderer) signal_orderer CONT ;;
   stop-chaincode) stop_one_chaincode "${2:-}" ;;
   start-chaincode) start_one_chaincode "${2:-}" ;;
   reload) reload ;;

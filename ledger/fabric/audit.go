@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
+	fid "github.com/hyperledger/fabric-gateway/pkg/identity"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
@@ -63,6 +64,8 @@ type Channel struct {
 	conn    *grpc.ClientConn
 	gw      *client.Gateway
 	network *client.Network
+	id      *fid.X509Identity // the client identity, and its signer
+	sign    fid.Sign
 }
 
 // OpenChannel connects to the peer of the profile's organisation org (its
@@ -96,7 +99,7 @@ func openChannel(p *Profile, org int, timeout time.Duration) (*Channel, error) {
 		conn.Close()
 		return nil, fmt.Errorf("fabric: gateway: %w", err)
 	}
-	return &Channel{name: p.Channel, conn: conn, gw: gw, network: gw.GetNetwork(p.Channel)}, nil
+	return &Channel{name: p.Channel, conn: conn, gw: gw, network: gw.GetNetwork(p.Channel), id: id, sign: sign}, nil
 }
 
 // Close closes the connection.

@@ -294,20 +294,10 @@ func TestWritesWaitForEndorser(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			s, l := registered(t, p)
-			if err := l.sync(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if err := l.WritesReady(ctx); err != nil {
-				t.Fatalf("every peer up: WritesReady %v", err)
-			}
+			s, l := readyToWrite(t, p)
 
 			gone, bringBack := takeAway(t, p, c.stop, c.start)
-			var err error
-			deadline := time.Now().Add(10 * time.Second)
-			for err = l.WritesReady(ctx); err == nil && time.Now().Before(deadline); err = l.WritesReady(ctx) {
-				time.Sleep(100 * time.Millisecond) // the probe's answer is fresh for HeightFresh
-			}
+			err := writesWait(l)
 			if !errors.Is(err, ErrWritesWait) || !strings.Contains(err.Error(), gone+": "+c.why) {
 				t.Fatalf("%s, no write since: WritesReady %v; want ErrWritesWait naming %s: %s", c.name, err, gone, c.why)
 			}
@@ -327,36 +317,115 @@ func TestWritesWaitForEndorser(t *testing.T) {
 				t.Fatalf("WritesWait of AskEndorsers' answer: %v", err)
 			}
 
-			// A batch submitted now waits, and is written.
-			done := make(chan error, 1)
-			go func() {
-				_, err := l.Submit(ctx, mustBatch(t, s, "p1", s.Dataset("p1", "ds-waits", policy.General, "traffic")))
-				done <- err
-			}()
-			select {
-			case err := <-done:
-				t.Fatalf("a batch submitted while an endorser every transaction needs cannot endorse: answered %v, want it to wait", err)
-			case <-time.After(2 * time.Second):
-			}
-			bringBack()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("the batch that waited: %v", err)
-				}
-			case <-time.After(45 * time.Second):
-				t.Fatalf("%s back for 45 s and the batch that waited is not written", gone)
-			}
-			deadline = time.Now().Add(30 * time.Second)
-			for err = l.WritesReady(ctx); err != nil && time.Now().Before(deadline); err = l.WritesReady(ctx) {
-				time.Sleep(100 * time.Millisecond)
-			}
-			if err != nil || l.Stats().EndorsersAble != len(p.Endorsers) {
-				t.Fatalf("%s back: WritesReady %v, %d able", gone, err, l.Stats().EndorsersAble)
+			waitsUntilBack(t, s, l, bringBack, "an endorser every transaction needs cannot endorse")
+			if able := l.Stats().EndorsersAble; able != len(p.Endorsers) {
+				t.Fatalf("%s back: %d able", gone, able)
 			}
 			if unable := AskEndorsers(ctx, mustChannel(t, p, 0), p, l.cfg.Chaincode); len(unable) != 0 {
 				t.Fatalf("AskEndorsers with %s back: %v", gone, unable)
 			}
 		})
+	}
+}
+
+// TestWritesWaitForOrderer: with the orderer down, or hanging (frozen),
+// an idle ledger's WritesReady says writes wait, naming the orderer the
+// channel's configuration gives and why (refused, or no answer within
+// answerWithin), while reads stay ready; a batch submitted meanwhile
+// waits and is written once the orderer is back, when WritesReady is
+// ready again. It stops the orderer, so it runs only with
+// TDSC_FABRIC_PEER_AWAY=1 (CI runs it on the two-organisation network).
+func TestWritesWaitForOrderer(t *testing.T) {
+	p := changingNetwork(t, "TDSC_FABRIC_PEER_AWAY", "stops and freezes the orderer")
+	for _, c := range []struct {
+		name, stop, start, why string
+	}{
+		{"orderer down", "stop-orderer", "start-orderer", p.Orderer.Address + ": "},
+		{"orderer frozen", "freeze-orderer", "thaw-orderer", p.Orderer.Address + ": " + errNoAnswer.Error()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, l := readyToWrite(t, p)
+			script(t, p, c.stop)
+			back := false
+			bringBack := func() {
+				if !back {
+					script(t, p, c.start)
+					back = true
+				}
+			}
+			t.Cleanup(bringBack)
+
+			err := writesWait(l)
+			if !errors.Is(err, ErrWritesWait) || !errors.Is(err, ErrNoOrderer) || !strings.Contains(err.Error(), c.why) {
+				t.Fatalf("%s: WritesReady %v; want ErrWritesWait, ErrNoOrderer naming %q", c.name, err, c.why)
+			}
+			t.Logf("WritesReady: %v", err)
+			if err := l.Ready(ctx); err != nil {
+				t.Fatalf("reads while writes wait for the orderer: Ready %v", err)
+			}
+
+			waitsUntilBack(t, s, l, bringBack, "no orderer answers")
+		})
+	}
+}
+
+// readyToWrite opens a fresh space on p, its follower caught up, and
+// wants it ready to write.
+func readyToWrite(t *testing.T, p *Profile) (*ledgertest.Space, *Ledger) {
+	t.Helper()
+	s, l := registered(t, p)
+	if err := l.sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WritesReady(context.Background()); err != nil {
+		t.Fatalf("the network whole: WritesReady %v", err)
+	}
+	return s, l
+}
+
+// writesWait asks l's WritesReady until it says writes wait, for 10 s at
+// most, and returns its last answer.
+func writesWait(l *Ledger) error {
+	deadline := time.Now().Add(10 * time.Second)
+	err := l.WritesReady(context.Background())
+	for ; err == nil && time.Now().Before(deadline); err = l.WritesReady(context.Background()) {
+		time.Sleep(100 * time.Millisecond) // the probe's answer is fresh for HeightFresh
+	}
+	return err
+}
+
+// waitsUntilBack submits a batch to l while writes wait (why) and wants
+// it still waiting two seconds later; then brings back what was away and
+// wants the batch written within 45 s, and l ready to write within 30.
+func waitsUntilBack(t *testing.T, s *ledgertest.Space, l *Ledger, bringBack func(), why string) {
+	t.Helper()
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Submit(ctx, mustBatch(t, s, "p1", s.Dataset("p1", "ds-waits", policy.General, "traffic")))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("a batch submitted while %s: answered %v, want it to wait", why, err)
+	case <-time.After(2 * time.Second):
+	}
+	bringBack()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the batch that waited: %v", err)
+		}
+	case <-time.After(45 * time.Second):
+		t.Fatalf("back for 45 s and the batch that waited (%s) is not written", why)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	err := l.WritesReady(ctx)
+	for ; err != nil && time.Now().Before(deadline); err = l.WritesReady(ctx) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("back for 30 s (%s before): WritesReady %v", why, err)
 	}
 }

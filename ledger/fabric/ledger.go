@@ -162,6 +162,11 @@ type Ledger struct {
 	// peerHeight is this ledger's gateway peer's height as its probes
 	// (Health, Ready) last asked it.
 	peerHeight sharedProbe[uint64]
+	// orderers are the channel's orderers as its configuration names them,
+	// and ordererProbe whether one answers, as WritesReady's probes of a
+	// second share it.
+	orderers     orderers
+	ordererProbe sharedProbe[struct{}]
 	// endorseProbe is whether the endorsers' peers run the chaincode, as
 	// WritesReady's probes last asked it (askEndorsers, writesready.go).
 	endorseProbe sharedProbe[struct{}]
@@ -280,6 +285,11 @@ func dialTLS(what, addr, ca string) (*grpc.ClientConn, error) {
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("fabric: %s TLS CA %s: no certificate", what, ca)
 	}
+	return dialPool(what, addr, pool)
+}
+
+// dialPool is dialTLS trusting the certificates of pool.
+func dialPool(what, addr string, pool *x509.CertPool) (*grpc.ClientConn, error) {
 	conn, err := grpc.NewClient("dns:///"+addr, grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, "")),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(100<<20), grpc.MaxCallSendMsgSize(100<<20)),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
@@ -380,6 +390,7 @@ func (l *Ledger) Close(ctx context.Context) error {
 			l.ix.st.close()
 			l.ixMu.Unlock()
 		}
+		l.orderers.close()
 		l.ch.Close()
 	})
 	return nil

@@ -11,8 +11,9 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 )
 
-// ErrWritesWait is wrapped by WritesReady's errors about the endorsers:
-// writes would wait (retried as unavailable for the ledger's timeout).
+// ErrWritesWait is wrapped by WritesReady's errors about the endorsers
+// and the orderers: writes would wait (retried as unavailable for the
+// ledger's timeout).
 var ErrWritesWait = errors.New("fabric: writes wait")
 
 // WritesReady is Ready, and also says why writes would wait now: fewer of
@@ -23,8 +24,10 @@ var ErrWritesWait = errors.New("fabric: writes wait")
 // the profile lists (the policy grown with an organisation the profile
 // does not list: a new profile and a restart; checked again, as before a
 // transaction, once the follower has read a new definition of the
-// chaincode). Writes submitted meanwhile are not refused: they are
-// retried as unavailable until they go or the ledger's timeout ends them.
+// chaincode), or no orderer of the channel answers (ErrNoOrderer: down,
+// unreachable or hanging; see askOrderers). Writes submitted meanwhile
+// are not refused: they are retried as unavailable until they go or the
+// ledger's timeout ends them.
 //
 // It asks each endorser's peer not already known unable to run the
 // chaincode (the genesis query, at most once every HeightFresh for all
@@ -32,8 +35,9 @@ var ErrWritesWait = errors.New("fabric: writes wait")
 // a peer that hangs, before a write does; a peer that fails it, or does
 // not answer within answerWithin, is marked unable as a failed proposal
 // marks it (asked no more under a policy that needs only some,
-// until found back). The ledger service's /readyz/writes answers 503 with
-// it.
+// until found back); and the channel's orderers, as its configuration
+// names them, for its newest block (askOrderers, as often). The ledger
+// service's /readyz/writes answers 503 with it.
 func (l *Ledger) WritesReady(ctx context.Context) error {
 	if err := l.Ready(ctx); err != nil {
 		return err
@@ -44,12 +48,28 @@ func (l *Ledger) WritesReady(ctx context.Context) error {
 	}
 	need := l.endorsersAsked()
 	if need == 0 || len(l.cfg.Profile.Endorsers) == 0 {
-		return nil // the gateway chooses the endorsers
+		return l.ordererAnswers(ctx) // the gateway chooses the endorsers
 	}
 	if _, err := l.endorseProbe.ask(ctx, l.askEndorsers, time.Now); err != nil {
 		return err
 	}
-	return l.endorsersCan(need)
+	if err := l.endorsersCan(need); err != nil {
+		return err
+	}
+	return l.ordererAnswers(ctx)
+}
+
+// ordererAnswers says whether an orderer of the channel answers
+// (askOrderers, shared by the probes of a second): nil, or an
+// ErrWritesWait wrapping ErrNoOrderer.
+func (l *Ledger) ordererAnswers(ctx context.Context) error {
+	if _, err := l.ordererProbe.ask(ctx, l.askOrderers, time.Now); err != nil {
+		if errors.Is(err, ErrNoOrderer) {
+			return fmt.Errorf("%w: %w", ErrWritesWait, err)
+		}
+		return err
+	}
+	return nil
 }
 
 // endorsersCan says, of the profile's endorsers, whether at least need

@@ -1,0 +1,278 @@
+package fabric
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// ErrNoOrderer is wrapped by WritesReady's error when no orderer of the
+// channel answers: a transaction would be endorsed and then wait to be
+// ordered (retried as unavailable for the ledger's timeout).
+var ErrNoOrderer = errors.New("no orderer of the channel answers")
+
+// ordererEndpoint is one orderer the channel's configuration names, with
+// the TLS roots of its organisation.
+type ordererEndpoint struct {
+	org, addr string
+	roots     *x509.CertPool
+}
+
+// channelOrderers reads the orderers from a channel configuration: each
+// orderer organisation's Endpoints with its MSP's TLS root and
+// intermediate certificates, and the channel's older global
+// OrdererAddresses (with every orderer organisation's roots) for an
+// endpoint no organisation names. In the order the configuration gives.
+func channelOrderers(cfg *common.Config) ([]ordererEndpoint, error) {
+	og := cfg.GetChannelGroup().GetGroups()["Orderer"]
+	if og == nil {
+		return nil, errors.New("the channel configuration has no Orderer group")
+	}
+	all := x509.NewCertPool()
+	var out []ordererEndpoint
+	seen := map[string]bool{}
+	for _, name := range slices.Sorted(maps.Keys(og.GetGroups())) {
+		g := og.Groups[name]
+		roots := x509.NewCertPool()
+		if v := g.GetValues()["MSP"]; v != nil {
+			var mc msp.MSPConfig
+			var fc msp.FabricMSPConfig
+			if err := proto.Unmarshal(v.Value, &mc); err != nil {
+				return nil, fmt.Errorf("orderer organisation %s: MSP: %w", name, err)
+			}
+			if err := proto.Unmarshal(mc.Config, &fc); err != nil {
+				return nil, fmt.Errorf("orderer organisation %s: MSP: %w", name, err)
+			}
+			for _, c := range slices.Concat(fc.TlsRootCerts, fc.TlsIntermediateCerts) {
+				roots.AppendCertsFromPEM(c)
+				all.AppendCertsFromPEM(c)
+			}
+		}
+		v := g.GetValues()["Endpoints"]
+		if v == nil {
+			continue
+		}
+		var ends common.OrdererAddresses
+		if err := proto.Unmarshal(v.Value, &ends); err != nil {
+			return nil, fmt.Errorf("orderer organisation %s: Endpoints: %w", name, err)
+		}
+		for _, a := range ends.Addresses {
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, ordererEndpoint{org: name, addr: a, roots: roots})
+			}
+		}
+	}
+	if v := cfg.GetChannelGroup().GetValues()["OrdererAddresses"]; v != nil {
+		var ends common.OrdererAddresses
+		if err := proto.Unmarshal(v.Value, &ends); err != nil {
+			return nil, fmt.Errorf("OrdererAddresses: %w", err)
+		}
+		for _, a := range ends.Addresses {
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, ordererEndpoint{addr: a, roots: all})
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("the channel configuration names no orderer endpoint")
+	}
+	return out, nil
+}
+
+// ordererRefresh is how long the orderers read from the channel's
+// configuration are used before it is read again (at once after a probe
+// in which none answered: a configuration may have moved them).
+const ordererRefresh = time.Minute
+
+// orderers asks the channel's orderers whether they answer (askOrderers).
+type orderers struct {
+	mu    sync.Mutex
+	read  time.Time // when ends were read from the configuration
+	ends  []ordererEndpoint
+	conns map[string]*grpc.ClientConn // by address
+}
+
+// askOrderers asks each orderer the channel's newest configuration names
+// for the channel's newest block (Deliver, as this ledger's client
+// identity), at once, each for at most answerWithin: nil if one answers
+// with the block; else an error wrapping ErrNoOrderer naming each and why.
+// It reaches them as a peer does, from the configuration's endpoints and
+// TLS roots, not the profile's orderer (which only the network script
+// uses). An orderer that answers serves blocks; whether the ordering
+// service has a leader to order (a Raft majority) it cannot tell.
+func (l *Ledger) askOrderers(ctx context.Context) (struct{}, error) {
+	ends, err := l.orderers.endpoints(ctx, l.ch)
+	if err != nil {
+		return struct{}{}, fmt.Errorf("%w: reading the orderers from the channel's configuration: %w", ErrNoOrderer, err)
+	}
+	env, err := l.ch.seekNewest()
+	if err != nil {
+		return struct{}{}, err
+	}
+	whys := make([]string, len(ends))
+	var wg sync.WaitGroup
+	for i, e := range ends {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := l.orderers.conn(e)
+			if err == nil {
+				err = deliverNewest(ctx, conn, env)
+			}
+			if err != nil {
+				whys[i] = e.addr + ": " + firstLine(err.Error())
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return struct{}{}, fmt.Errorf("fabric: asking the orderers: %w", err)
+	}
+	if slices.Contains(whys, "") {
+		return struct{}{}, nil
+	}
+	l.orderers.stale()
+	return struct{}{}, fmt.Errorf("%w (%s)", ErrNoOrderer, strings.Join(whys, "; "))
+}
+
+// endpoints returns the orderers of the channel's newest configuration,
+// read again once ordererRefresh has passed.
+func (o *orderers) endpoints(ctx context.Context, ch *Channel) ([]ordererEndpoint, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ends != nil && time.Since(o.read) < ordererRefresh {
+		return o.ends, nil
+	}
+	b, err := ch.lastConfigBlock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := blockConfig(b)
+	if err != nil {
+		return nil, err
+	}
+	ends, err := channelOrderers(cfg)
+	if err != nil {
+		return nil, err
+	}
+	o.ends, o.read = ends, time.Now()
+	return ends, nil
+}
+
+// stale has the next probe read the configuration again.
+func (o *orderers) stale() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.ends = nil
+}
+
+// conn returns the connection to e, made on first use (gRPC connects
+// lazily and reconnects on its own).
+func (o *orderers) conn(e ordererEndpoint) (*grpc.ClientConn, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if c, ok := o.conns[e.addr]; ok {
+		return c, nil
+	}
+	c, err := dialPool("orderer", e.addr, e.roots)
+	if err != nil {
+		return nil, err
+	}
+	if o.conns == nil {
+		o.conns = map[string]*grpc.ClientConn{}
+	}
+	o.conns[e.addr] = c
+	return c, nil
+}
+
+// close closes the connections.
+func (o *orderers) close() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, c := range o.conns {
+		c.Close()
+	}
+	o.conns = nil
+}
+
+// deliverNewest asks the orderer on conn for the block env seeks, for at
+// most answerWithin (errNoAnswer past it, while ctx lasts): nil once a
+// block comes; the orderer's status otherwise.
+func deliverNewest(ctx context.Context, conn *grpc.ClientConn, env *common.Envelope) error {
+	dctx, cancel := context.WithTimeout(ctx, answerWithin)
+	defer cancel()
+	err := func() error {
+		stream, err := orderer.NewAtomicBroadcastClient(conn).Deliver(dctx)
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(env); err != nil {
+			return err
+		}
+		resp, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		if resp.GetBlock() != nil {
+			return nil
+		}
+		return fmt.Errorf("it answered %s", resp.GetStatus())
+	}()
+	if err != nil && ctx.Err() == nil && errors.Is(dctx.Err(), context.DeadlineExceeded) {
+		return errNoAnswer
+	}
+	return err
+}
+
+// seekNewest is a Deliver request for the channel's newest block, signed
+// as the channel's client identity.
+func (c *Channel) seekNewest() (*common.Envelope, error) {
+	creator, err := proto.Marshal(&msp.SerializedIdentity{Mspid: c.id.MspID(), IdBytes: c.id.Credentials()})
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, 24)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	chdr, err := proto.Marshal(&common.ChannelHeader{Type: int32(common.HeaderType_DELIVER_SEEK_INFO), ChannelId: c.name, Timestamp: timestamppb.Now()})
+	if err != nil {
+		return nil, err
+	}
+	shdr, err := proto.Marshal(&common.SignatureHeader{Creator: creator, Nonce: nonce})
+	if err != nil {
+		return nil, err
+	}
+	newest := &orderer.SeekPosition{Type: &orderer.SeekPosition_Newest{Newest: &orderer.SeekNewest{}}}
+	seek, err := proto.Marshal(&orderer.SeekInfo{Start: newest, Stop: newest, Behavior: orderer.SeekInfo_BLOCK_UNTIL_READY})
+	if err != nil {
+		return nil, err
+	}
+	payload, err := proto.Marshal(&common.Payload{Header: &common.Header{ChannelHeader: chdr, SignatureHeader: shdr}, Data: seek})
+	if err != nil {
+		return nil, err
+	}
+	digest := sha256.Sum256(payload)
+	sig, err := c.sign(digest[:])
+	if err != nil {
+		return nil, fmt.Errorf("fabric: signing a Deliver request: %w", err)
+	}
+	return &common.Envelope{Payload: payload, Signature: sig}, nil
+}

@@ -1,0 +1,62 @@
+package fabric
+
+import (
+	"crypto/x509"
+	"strings"
+	"testing"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+)
+
+// TestChannelOrderers: the orderers are read from each orderer
+// organisation's Endpoints with that organisation's TLS roots, then the
+// channel's global OrdererAddresses not named already (trusting every
+// orderer organisation's roots); a configuration without an Orderer group
+// or without an endpoint is an error.
+func TestChannelOrderers(t *testing.T) {
+	caA, caB := newTestCert(t, "tlsca.a", nil), newTestCert(t, "tlsca.b", nil)
+	org := func(ca *testCA, addrs ...string) *common.ConfigGroup {
+		g := &common.ConfigGroup{Values: map[string]*common.ConfigValue{
+			"MSP": {Value: mustMarshal(t, &msp.MSPConfig{Config: mustMarshal(t, &msp.FabricMSPConfig{Name: ca.cert.Subject.CommonName, TlsRootCerts: [][]byte{ca.pem}})})},
+		}}
+		if addrs != nil {
+			g.Values["Endpoints"] = &common.ConfigValue{Value: mustMarshal(t, &common.OrdererAddresses{Addresses: addrs})}
+		}
+		return g
+	}
+	cfg := &common.Config{ChannelGroup: &common.ConfigGroup{
+		Groups: map[string]*common.ConfigGroup{"Orderer": {Groups: map[string]*common.ConfigGroup{
+			"OrdererB": org(caB, "b1:7050"),
+			"OrdererA": org(caA, "a1:7050", "a2:7050"),
+		}}},
+		Values: map[string]*common.ConfigValue{"OrdererAddresses": {Value: mustMarshal(t, &common.OrdererAddresses{Addresses: []string{"a1:7050", "old:7050"}})}},
+	}}
+	ends, err := channelOrderers(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ends {
+		got = append(got, e.org+"@"+e.addr)
+	}
+	if strings.Join(got, " ") != "OrdererA@a1:7050 OrdererA@a2:7050 OrdererB@b1:7050 @old:7050" {
+		t.Fatalf("orderers %v", got)
+	}
+	trusts := func(e ordererEndpoint, ca *testCA) bool {
+		_, err := ca.cert.Verify(x509.VerifyOptions{Roots: e.roots})
+		return err == nil
+	}
+	if !trusts(ends[0], caA) || trusts(ends[0], caB) || !trusts(ends[2], caB) || trusts(ends[2], caA) || !trusts(ends[3], caA) || !trusts(ends[3], caB) {
+		t.Fatal("each organisation's endpoints trust its own TLS roots, the global addresses every organisation's")
+	}
+
+	for _, bad := range []*common.Config{
+		{ChannelGroup: &common.ConfigGroup{}},
+		{ChannelGroup: &common.ConfigGroup{Groups: map[string]*common.ConfigGroup{"Orderer": {Groups: map[string]*common.ConfigGroup{"OrdererA": org(caA)}}}}},
+	} {
+		if _, err := channelOrderers(bad); err == nil {
+			t.Fatalf("%v: no error", bad)
+		}
+	}
+}
