@@ -103,10 +103,11 @@ const ordererRefresh = time.Minute
 
 // orderers asks the channel's orderers whether they answer (askOrderers).
 type orderers struct {
-	mu    sync.Mutex
-	read  time.Time // when ends were read from the configuration
-	ends  []ordererEndpoint
-	conns map[string]*grpc.ClientConn // by address
+	mu     sync.Mutex
+	read   time.Time // when ends were read from the configuration
+	ends   []ordererEndpoint
+	conns  map[string]*grpc.ClientConn // by address
+	closed bool                        // close was called: no connection is made
 }
 
 // askOrderers asks each orderer the channel's newest configuration names
@@ -191,6 +192,9 @@ func (o *orderers) conn(e ordererEndpoint) (*grpc.ClientConn, error) {
 	if c, ok := o.conns[e.addr]; ok {
 		return c, nil
 	}
+	if o.closed {
+		return nil, errors.New("fabric: the ledger is closed")
+	}
 	c, err := dialPool("orderer", e.addr, e.roots)
 	if err != nil {
 		return nil, err
@@ -202,14 +206,14 @@ func (o *orderers) conn(e ordererEndpoint) (*grpc.ClientConn, error) {
 	return c, nil
 }
 
-// close closes the connections.
+// close closes the connections; a probe after it makes none.
 func (o *orderers) close() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, c := range o.conns {
 		c.Close()
 	}
-	o.conns = nil
+	o.conns, o.closed = nil, true
 }
 
 // deliverNewest asks the orderer on conn for the block env seeks, for at

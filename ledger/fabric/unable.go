@@ -27,11 +27,10 @@ const unableProbeEvery = 250 * time.Millisecond
 // the chaincode not installed or not approved there, the peer unreachable
 // from the gateway; or that did not answer a probe within answerWithin
 // (a peer that hangs, see endorseWatch). A peer in that state may still
-// stream blocks, so
-// peerHeights does not see it. A policy that needs only some organisations
-// asks the others meanwhile (Ledger.endorsers); a probe asks the peer alone
-// to run the chaincode (the genesis query) every unableProbeEvery until it
-// does, so finding it back costs no transaction.
+// stream blocks, so peerHeights does not see it. A policy that needs only
+// some organisations asks the others meanwhile (Ledger.endorsers); a probe
+// asks the peer alone to run the chaincode (the genesis query) every
+// unableProbeEvery until it does, so finding it back costs no transaction.
 type unableEndorsers struct {
 	mu     sync.Mutex
 	marked map[string]string // by MSP ID: the peer's message

@@ -34,8 +34,8 @@ var ErrWritesWait = errors.New("fabric: writes wait")
 // probes together), so an idle ledger finds a chaincode service down, or
 // a peer that hangs, before a write does; a peer that fails it, or does
 // not answer within answerWithin, is marked unable as a failed proposal
-// marks it (asked no more under a policy that needs only some,
-// until found back); and the channel's orderers, as its configuration
+// marks it (asked no more under a policy that needs only some, until
+// found back); and it asks the channel's orderers, as its configuration
 // names them, for its newest block (askOrderers, as often). The ledger
 // service's /readyz/writes answers 503 with it.
 func (l *Ledger) WritesReady(ctx context.Context) error {
@@ -119,10 +119,9 @@ func (l *Ledger) endorsersAble() int {
 // askEndorsers asks the peer of each endorser neither away nor marked
 // unable to run the chaincode, at once, and marks those that fail on their
 // own, or do not answer within answerWithin, unable (markUnable: logged,
-// probed until back). It returns ctx's
-// error if ctx ended first; a peer that could not be asked otherwise (no
-// answer of its own) is left as it was. Its answer carries nothing but
-// the error (endorseProbe shares it).
+// probed until back). It returns ctx's error if ctx ended first; a peer
+// that could not be asked otherwise (no answer of its own) is left as it
+// was. Its answer carries nothing but the error (endorseProbe shares it).
 func (l *Ledger) askEndorsers(ctx context.Context) (struct{}, error) {
 	var asked []string
 	for _, msp := range l.cfg.Profile.Endorsers {
