@@ -44,7 +44,7 @@ func newFabricCmd() *cobra.Command {
 		Use:   "fabric",
 		Short: "Work with the ledger on a Hyperledger Fabric network: a local one (up, down, status), the ledger service over it, the audit from its blocks",
 	}
-	cmd.AddCommand(newFabricVerifyCmd(), newFabricServeCmd(), newFabricIndexCmd(), newFabricEndorsersCmd())
+	cmd.AddCommand(newFabricVerifyCmd(), newFabricServeCmd(), newFabricIndexCmd(), newFabricEndorsersCmd(), newFabricOrderersCmd())
 	cmd.AddCommand(newFabricNetCmds()...)
 	return cmd
 }
@@ -237,6 +237,60 @@ non-zero if fewer can than a transaction asks (writes would wait).`,
 		},
 	}
 	fabricChannelFlags(cmd, &profile, &chaincode, &org, "the organisation (0-based) whose peer is asked")
+	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
+	return cmd
+}
+
+func newFabricOrderersCmd() *cobra.Command {
+	var profile, out string
+	var org int
+	cmd := &cobra.Command{
+		Use:   "orderers",
+		Short: "Ask the channel's orderers whether they answer",
+		Long: `Reads the orderers from the channel's newest configuration (each orderer
+organisation's endpoints and TLS roots: how the peers reach them, not the
+profile's orderer) and asks each, at once, for the newest block, as the
+ledger service's /readyz/writes does; each has 2 s to answer. Prints each
+with the block height it gave, or why not; exits non-zero if none answers
+(writes would wait). An orderer that answers serves blocks: whether the
+ordering service can order (a Raft majority) it cannot tell.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, ch, _, err := openFabricChannel(profile, "", org)
+			if err != nil {
+				return err
+			}
+			defer ch.Close()
+			answers, err := fabric.AskOrderers(cmd.Context(), ch)
+			if err != nil {
+				return err
+			}
+			none := fabric.NoOrderer(answers)
+			if out == "json" {
+				if err := json.NewEncoder(cmd.OutOrStdout()).Encode(answers); err != nil {
+					return err
+				}
+				return none
+			}
+			if none != nil {
+				return none // naming each orderer, and why
+			}
+			w := cmd.OutOrStdout()
+			for _, a := range answers {
+				name := a.Address
+				if a.Org != "" {
+					name += " (" + a.Org + ")"
+				}
+				if a.Error == "" {
+					fmt.Fprintf(w, "%s answers: the channel holds %d blocks\n", name, a.Height)
+				} else {
+					fmt.Fprintf(w, "%s does not answer: %s\n", name, a.Error)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&profile, "profile", defaultFabricProfile, "network profile (written by scripts/fabric.sh up)")
+	cmd.Flags().IntVar(&org, "org", 0, "the organisation (0-based) whose peer gives the channel's configuration, and whose user asks")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
 	return cmd
 }

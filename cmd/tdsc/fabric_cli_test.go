@@ -19,6 +19,7 @@ import (
 // fabric`: the same records and root every time; an --org the profile does
 // not have is refused naming the flag. Then `tdsc fabric index check` finds
 // an index file a ledger's follower wrote whole, and names a missing one.
+// `tdsc fabric orderers` finds the network's orderer answering.
 func TestFabricVerifyCLI(t *testing.T) {
 	profile := fabrictest.Profile(t)
 	out, logged, err := runLedgerCLIOut(t, "bench", "fabric", "--profile", profile, "--records", "3000", "--batch", "250", "--streams", "4", "-o", "json")
@@ -64,6 +65,12 @@ func TestFabricVerifyCLI(t *testing.T) {
 		t.Fatalf("--org 7: %v", err)
 	}
 	fabricEndorsersCLI(t, profile, bench.Chaincode)
+	// The orderers, as the channel's configuration names them: the
+	// network's one answers with the channel's height.
+	out, err = runLedgerCLI(t, "fabric", "orderers", "--profile", profile)
+	if p, _ := fabric.LoadProfile(profile); err != nil || p == nil || !strings.Contains(out, p.Orderer.Address+" (") || !strings.Contains(out, "answers: the channel holds ") {
+		t.Fatalf("fabric orderers: %v\n%s", err, out)
+	}
 
 	// An index file a ledger's follower wrote, checked against the blocks.
 	p, err := fabric.LoadProfile(profile)

@@ -364,8 +364,16 @@ func TestWritesWaitForOrderer(t *testing.T) {
 			if err := l.Ready(ctx); err != nil {
 				t.Fatalf("reads while writes wait for the orderer: Ready %v", err)
 			}
+			// What tdsc fabric orderers asks: the same answer from the channel.
+			answers, err := AskOrderers(ctx, mustChannel(t, p, 0))
+			if err != nil || len(answers) != 1 || !strings.Contains(answers[0].Address+": "+answers[0].Error, c.why) || !errors.Is(NoOrderer(answers), ErrNoOrderer) {
+				t.Fatalf("AskOrderers, %s: %+v, %v", c.name, answers, err)
+			}
 
 			waitsUntilBack(t, s, l, bringBack, "no orderer answers")
+			if answers, err := AskOrderers(ctx, mustChannel(t, p, 0)); err != nil || NoOrderer(answers) != nil || answers[0].Height == 0 {
+				t.Fatalf("AskOrderers, the orderer back: %+v, %v", answers, err)
+			}
 		})
 	}
 }

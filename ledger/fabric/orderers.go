@@ -123,34 +123,86 @@ func (l *Ledger) askOrderers(ctx context.Context) (struct{}, error) {
 	if err != nil {
 		return struct{}{}, fmt.Errorf("%w: reading the orderers from the channel's configuration: %w", ErrNoOrderer, err)
 	}
-	env, err := l.ch.seekNewest()
+	answers, err := askOrdererEnds(ctx, l.ch, ends, l.orderers.conn)
 	if err != nil {
 		return struct{}{}, err
 	}
-	whys := make([]string, len(ends))
+	if err := NoOrderer(answers); err != nil {
+		l.orderers.stale()
+		return struct{}{}, err
+	}
+	return struct{}{}, nil
+}
+
+// OrdererAnswer is what one orderer the channel's configuration names
+// answered when asked for the newest block.
+type OrdererAnswer struct {
+	Org     string `json:"org,omitempty"` // its orderer organisation ("": the channel's global addresses)
+	Address string `json:"address"`
+	// Height: the newest block's number + 1, if it answered; else Error.
+	Height uint64 `json:"height,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// NoOrderer says whether none of answers is a block: an error wrapping
+// ErrNoOrderer naming each orderer and why; nil if one answered.
+func NoOrderer(answers []OrdererAnswer) error {
+	whys := make([]string, 0, len(answers))
+	for _, a := range answers {
+		if a.Error == "" {
+			return nil
+		}
+		whys = append(whys, a.Address+": "+a.Error)
+	}
+	return fmt.Errorf("%w (%s)", ErrNoOrderer, strings.Join(whys, "; "))
+}
+
+// AskOrderers reads the orderers from the channel's newest configuration
+// (each orderer organisation's Endpoints with its TLS roots, as the peers
+// reach them) and asks each, at once, for the newest block, as a Ledger's
+// WritesReady does (tdsc fabric orderers).
+func AskOrderers(ctx context.Context, ch *Channel) ([]OrdererAnswer, error) {
+	var o orderers
+	defer o.close()
+	ends, err := o.endpoints(ctx, ch)
+	if err != nil {
+		return nil, fmt.Errorf("fabric: reading the orderers from the channel's configuration: %w", err)
+	}
+	return askOrdererEnds(ctx, ch, ends, o.conn)
+}
+
+// askOrdererEnds asks each of ends, over the connection conn gives, for
+// the newest block (deliverNewest), at once: the answers in ends' order;
+// an error only if ctx ended or the request could not be signed.
+func askOrdererEnds(ctx context.Context, ch *Channel, ends []ordererEndpoint, conn func(ordererEndpoint) (*grpc.ClientConn, error)) ([]OrdererAnswer, error) {
+	env, err := ch.seekNewest()
+	if err != nil {
+		return nil, err
+	}
+	answers := make([]OrdererAnswer, len(ends))
 	var wg sync.WaitGroup
 	for i, e := range ends {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conn, err := l.orderers.conn(e)
+			answers[i] = OrdererAnswer{Org: e.org, Address: e.addr}
+			c, err := conn(e)
+			var n uint64
 			if err == nil {
-				err = deliverNewest(ctx, conn, env)
+				n, err = deliverNewest(ctx, c, env)
 			}
 			if err != nil {
-				whys[i] = e.addr + ": " + firstLine(err.Error())
+				answers[i].Error = firstLine(err.Error())
+			} else {
+				answers[i].Height = n + 1
 			}
 		}()
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return struct{}{}, fmt.Errorf("fabric: asking the orderers: %w", err)
+		return nil, fmt.Errorf("fabric: asking the orderers: %w", err)
 	}
-	if slices.Contains(whys, "") {
-		return struct{}{}, nil
-	}
-	l.orderers.stale()
-	return struct{}{}, fmt.Errorf("%w (%s)", ErrNoOrderer, strings.Join(whys, "; "))
+	return answers, nil
 }
 
 // endpoints returns the orderers of the channel's newest configuration,
@@ -217,32 +269,32 @@ func (o *orderers) close() {
 }
 
 // deliverNewest asks the orderer on conn for the block env seeks, for at
-// most answerWithin (errNoAnswer past it, while ctx lasts): nil once a
-// block comes; the orderer's status otherwise.
-func deliverNewest(ctx context.Context, conn *grpc.ClientConn, env *common.Envelope) error {
+// most answerWithin (errNoAnswer past it, while ctx lasts): the block's
+// number once it comes; the orderer's status otherwise.
+func deliverNewest(ctx context.Context, conn *grpc.ClientConn, env *common.Envelope) (uint64, error) {
 	dctx, cancel := context.WithTimeout(ctx, answerWithin)
 	defer cancel()
-	err := func() error {
+	n, err := func() (uint64, error) {
 		stream, err := orderer.NewAtomicBroadcastClient(conn).Deliver(dctx)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if err := stream.Send(env); err != nil {
-			return err
+			return 0, err
 		}
 		resp, err := stream.Recv()
 		if err != nil {
-			return err
+			return 0, err
 		}
-		if resp.GetBlock() != nil {
-			return nil
+		if b := resp.GetBlock(); b != nil {
+			return b.GetHeader().GetNumber(), nil
 		}
-		return fmt.Errorf("it answered %s", resp.GetStatus())
+		return 0, fmt.Errorf("it answered %s", resp.GetStatus())
 	}()
 	if err != nil && ctx.Err() == nil && errors.Is(dctx.Err(), context.DeadlineExceeded) {
-		return errNoAnswer
+		return 0, errNoAnswer
 	}
-	return err
+	return n, err
 }
 
 // seekNewest is a Deliver request for the channel's newest block, signed

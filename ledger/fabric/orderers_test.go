@@ -2,6 +2,7 @@ package fabric
 
 import (
 	"crypto/x509"
+	"errors"
 	"strings"
 	"testing"
 
@@ -58,5 +59,19 @@ func TestChannelOrderers(t *testing.T) {
 		if _, err := channelOrderers(bad); err == nil {
 			t.Fatalf("%v: no error", bad)
 		}
+	}
+}
+
+// TestNoOrderer: one orderer answering is enough; none, and the error
+// names each and why.
+func TestNoOrderer(t *testing.T) {
+	down := OrdererAnswer{Address: "o1:7050", Error: "connection refused"}
+	silent := OrdererAnswer{Address: "o2:7050", Error: errNoAnswer.Error()}
+	if err := NoOrderer([]OrdererAnswer{down, {Address: "o3:7050", Height: 12}}); err != nil {
+		t.Fatalf("one answering: %v", err)
+	}
+	err := NoOrderer([]OrdererAnswer{down, silent})
+	if !errors.Is(err, ErrNoOrderer) || err.Error() != "no orderer of the channel answers (o1:7050: connection refused; o2:7050: it did not answer within 2s)" {
+		t.Fatalf("none answering: %v", err)
 	}
 }
