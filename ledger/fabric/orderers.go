@@ -106,8 +106,14 @@ type orderers struct {
 	mu     sync.Mutex
 	read   time.Time // when ends were read from the configuration
 	ends   []ordererEndpoint
-	conns  map[string]*grpc.ClientConn // by address
-	closed bool                        // close was called: no connection is made
+	conns  map[string]ordererConn // by address
+	closed bool                   // close was called: no connection is made
+}
+
+// ordererConn is a connection to an orderer and the TLS roots it trusts.
+type ordererConn struct {
+	*grpc.ClientConn
+	roots *x509.CertPool
 }
 
 // askOrderers asks each orderer the channel's newest configuration names
@@ -226,6 +232,13 @@ func (o *orderers) endpoints(ctx context.Context, ch *Channel) ([]ordererEndpoin
 		return nil, err
 	}
 	o.ends, o.read = ends, time.Now()
+	// An orderer the configuration no longer names: its connection goes.
+	for addr, c := range o.conns {
+		if !slices.ContainsFunc(ends, func(e ordererEndpoint) bool { return e.addr == addr }) {
+			c.Close()
+			delete(o.conns, addr)
+		}
+	}
 	return ends, nil
 }
 
@@ -237,12 +250,17 @@ func (o *orderers) stale() {
 }
 
 // conn returns the connection to e, made on first use (gRPC connects
-// lazily and reconnects on its own).
+// lazily and reconnects on its own), and made again once the
+// configuration gives e other TLS roots (its organisation's CA rotated).
 func (o *orderers) conn(e ordererEndpoint) (*grpc.ClientConn, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if c, ok := o.conns[e.addr]; ok {
-		return c, nil
+		if c.roots.Equal(e.roots) {
+			return c.ClientConn, nil
+		}
+		c.Close()
+		delete(o.conns, e.addr)
 	}
 	if o.closed {
 		return nil, errors.New("fabric: the ledger is closed")
@@ -252,9 +270,9 @@ func (o *orderers) conn(e ordererEndpoint) (*grpc.ClientConn, error) {
 		return nil, err
 	}
 	if o.conns == nil {
-		o.conns = map[string]*grpc.ClientConn{}
+		o.conns = map[string]ordererConn{}
 	}
-	o.conns[e.addr] = c
+	o.conns[e.addr] = ordererConn{c, e.roots}
 	return c, nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"google.golang.org/grpc/connectivity"
 )
 
 // TestChannelOrderers: the orderers are read from each orderer
@@ -73,5 +74,37 @@ func TestNoOrderer(t *testing.T) {
 	err := NoOrderer([]OrdererAnswer{down, silent})
 	if !errors.Is(err, ErrNoOrderer) || err.Error() != "no orderer of the channel answers (o1:7050: connection refused; o2:7050: it did not answer within 2s)" {
 		t.Fatalf("none answering: %v", err)
+	}
+}
+
+// TestOrdererConns: a connection to an orderer is made once and kept
+// while the configuration gives it the same TLS roots; other roots (its
+// CA rotated) make a new one and close the old; none is made once closed.
+func TestOrdererConns(t *testing.T) {
+	caA, caB := newTestCert(t, "tlsca.a", nil), newTestCert(t, "tlsca.b", nil)
+	pool := func(ca *testCA) *x509.CertPool {
+		p := x509.NewCertPool()
+		p.AppendCertsFromPEM(ca.pem)
+		return p
+	}
+	var o orderers
+	first, err := o.conn(ordererEndpoint{addr: "127.0.0.1:1", roots: pool(caA)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := o.conn(ordererEndpoint{addr: "127.0.0.1:1", roots: pool(caA)})
+	if err != nil || again != first {
+		t.Fatalf("the same roots: a new connection (%v)", err)
+	}
+	rotated, err := o.conn(ordererEndpoint{addr: "127.0.0.1:1", roots: pool(caB)})
+	if err != nil || rotated == first || first.GetState() != connectivity.Shutdown {
+		t.Fatalf("other roots: kept the connection, or left the old one open (%v, %v)", err, first.GetState())
+	}
+	o.close()
+	if rotated.GetState() != connectivity.Shutdown {
+		t.Fatal("close left a connection open")
+	}
+	if _, err := o.conn(ordererEndpoint{addr: "127.0.0.1:2", roots: pool(caA)}); err == nil {
+		t.Fatal("a connection made after close")
 	}
 }
