@@ -290,28 +290,26 @@ func (o *orderers) close() {
 // most answerWithin (errNoAnswer past it, while ctx lasts): the block's
 // number once it comes; the orderer's status otherwise.
 func deliverNewest(ctx context.Context, conn *grpc.ClientConn, env *common.Envelope) (uint64, error) {
-	dctx, cancel := context.WithTimeout(ctx, answerWithin)
-	defer cancel()
-	n, err := func() (uint64, error) {
-		stream, err := orderer.NewAtomicBroadcastClient(conn).Deliver(dctx)
+	var n uint64
+	err := answer(ctx, func(ctx context.Context) error {
+		stream, err := orderer.NewAtomicBroadcastClient(conn).Deliver(ctx)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		if err := stream.Send(env); err != nil {
-			return 0, err
+			return err
 		}
 		resp, err := stream.Recv()
 		if err != nil {
-			return 0, err
+			return err
 		}
-		if b := resp.GetBlock(); b != nil {
-			return b.GetHeader().GetNumber(), nil
+		b := resp.GetBlock()
+		if b == nil {
+			return fmt.Errorf("it answered %s", resp.GetStatus())
 		}
-		return 0, fmt.Errorf("it answered %s", resp.GetStatus())
-	}()
-	if err != nil && ctx.Err() == nil && errors.Is(dctx.Err(), context.DeadlineExceeded) {
-		return 0, errNoAnswer
-	}
+		n = b.GetHeader().GetNumber()
+		return nil
+	})
 	return n, err
 }
 

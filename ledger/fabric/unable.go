@@ -187,14 +187,7 @@ func (l *Ledger) probeUnable(msp string) {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
-		go func() { // a Close does not wait for the probe's timeout
-			select {
-			case <-l.stop:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
+		ctx, cancel := l.probeContext(l.cfg.Timeout)
 		ok := canEndorse(ctx, l.contract, msp) == nil
 		cancel()
 		if ok {

@@ -157,12 +157,7 @@ func askPeers(ctx context.Context, c *client.Contract, orgs []string) map[string
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pctx, cancel := context.WithTimeout(ctx, answerWithin)
-			defer cancel()
-			err := canEndorse(pctx, c, msp)
-			if err != nil && ctx.Err() == nil && errors.Is(pctx.Err(), context.DeadlineExceeded) {
-				err = errNoAnswer
-			}
+			err := answer(ctx, func(ctx context.Context) error { return canEndorse(ctx, c, msp) })
 			if err != nil {
 				mu.Lock()
 				errs[msp] = err

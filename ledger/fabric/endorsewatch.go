@@ -30,9 +30,36 @@ const answerWithin = 2 * time.Second
 // endorsers' peers are asked whether they answer (endorseWatch).
 const slowEndorsement = time.Second
 
-// errNoAnswer is a peer's error in askPeers when it did not answer within
-// answerWithin.
+// errNoAnswer is a node's error (askPeers, deliverNewest) when it did not
+// answer within answerWithin.
 var errNoAnswer = fmt.Errorf("it did not answer within %v", answerWithin)
+
+// answer runs ask with a context bounded by answerWithin: errNoAnswer if
+// that bound ended it while ctx lasts, else ask's error.
+func answer(ctx context.Context, ask func(context.Context) error) error {
+	actx, cancel := context.WithTimeout(ctx, answerWithin)
+	defer cancel()
+	err := ask(actx)
+	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		return errNoAnswer
+	}
+	return err
+}
+
+// probeContext is the context of a probe the ledger starts on its own
+// (not a caller's): bounded by timeout, and ended by Close, which does
+// not wait for the probe.
+func (l *Ledger) probeContext(timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	go func() {
+		select {
+		case <-l.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
 
 // endorseWatch watches an endorsement in flight for an endorser it asked
 // that cannot endorse now while enough others can (see watch).
@@ -113,15 +140,8 @@ func (l *Ledger) endorse(ctx context.Context, proposal *client.Proposal, endorse
 func (l *Ledger) endorseWatch() endorseWatch {
 	return endorseWatch{slow: slowEndorsement, every: unableProbeEvery,
 		probe: func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*answerWithin)
+			ctx, cancel := l.probeContext(2 * answerWithin)
 			defer cancel()
-			go func() { // a Close does not wait for the probe
-				select {
-				case <-l.stop:
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
 			_, _ = l.endorseProbe.ask(ctx, l.askEndorsers, time.Now)
 		},
 		cannot: l.cannotEndorse,
