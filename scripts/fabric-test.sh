@@ -8,7 +8,9 @@
 # configuration update adds a root CA to Org1, its peer takes an identity of
 # the new CA, and the audit follows; under a policy that needs only some
 # organisations, first one organisation's peer away and back, then its
-# chaincode service), and stop it.
+# chaincode service), and stop it. With TDSC_FABRIC_ORDERERS=3 the network
+# orders with a Raft cluster of three, and the tier ends with its leader
+# away while a ledger writes, then two of the three away and back.
 #
 #   scripts/fabric-test.sh [go test flags...]     e.g. -run TestConformance -v
 #
@@ -47,5 +49,10 @@ if [ $# -eq 0 ]; then
   TDSC_FABRIC_OUTAGE=1 go test -count=1 -run '^TestOutage$' ./ledger/fabric/
   TDSC_FABRIC_OUTAGE=1 go test -count=1 -run '^TestConnectorOutage$' ./cmd/tdsc/internal/ledgerhttp/
   TDSC_FABRIC_ROTATE=1 go test -count=1 -run '^TestCARotation$' ./ledger/fabric/
+fi
+# A Raft cluster of three orderers (TDSC_FABRIC_ORDERERS=3): its leader
+# away while a ledger writes, then two of the three away and back.
+if [ "${TDSC_FABRIC_ORDERERS:-1}" = 3 ]; then
+  TDSC_FABRIC_PEER_AWAY=1 go test -count=1 -run '^(TestRaftLeaderAway|TestRaftMajorityAway)$' ./ledger/fabric/
 fi
 echo "fabric tier: network $((t1 - t0)) s, tests $((SECONDS - t1)) s, total $((SECONDS - t0)) s"

@@ -2,7 +2,7 @@
 # A local Hyperledger Fabric network for tdsc on 127.0.0.1, without Docker.
 #
 #   scripts/fabric.sh build            build the pinned Fabric binaries (tools/fabric) and tdsc-chaincode
-#   scripts/fabric.sh up               build, then start orderer + one peer per org, channel, chaincode services
+#   scripts/fabric.sh up               build, then start the orderer(s) + one peer per org, channel, chaincode services
 #   scripts/fabric.sh deploy NAME [POLICY SEQUENCE]
 #                                      define chaincode NAME on the channel (one per space; `up` deploys "tdsc"),
 #                                      endorsed as TDSC_FABRIC_POLICY says, or redefine it: POLICY in Fabric's policy
@@ -14,8 +14,11 @@
 #                                      deployed meanwhile (a majority of the orgs can deploy)
 #   scripts/fabric.sh freeze-peer N    freeze organisation N's peer (SIGSTOP): it hangs, its connections
 #                                      stay open; thaw-peer N lets it run on (SIGCONT)
-#   scripts/fabric.sh stop-orderer     stop the orderer alone; start-orderer starts it again on its ledger;
-#                                      freeze-orderer and thaw-orderer as freeze-peer and thaw-peer
+#   scripts/fabric.sh stop-orderer [N] stop orderer N alone (no N: every orderer); start-orderer [N] starts
+#                                      it again on its ledger; freeze-orderer [N] and thaw-orderer [N] as
+#                                      freeze-peer and thaw-peer
+#   scripts/fabric.sh raft-leader      the number N of the orderer that leads the Raft cluster now (of
+#                                      TDSC_FABRIC_ORDERERS=3; fails while none leads)
 #   scripts/fabric.sh stop-chaincode N stop organisation N's chaincode service alone (its peer runs on)
 #   scripts/fabric.sh start-chaincode N  start it again
 #   scripts/fabric.sh profile          (re)write the client profile of the network
@@ -24,6 +27,8 @@
 #   scripts/fabric.sh clean            down, then delete the network directory
 #
 # Settings (environment):
+#   TDSC_FABRIC_ORDERERS=1      orderers of the Raft cluster, 1 or 3 (of one orderer
+#                               organisation); with 3 the channel orders while two run
 #   TDSC_FABRIC_ORGS=2          peer organisations (1 to 4); with more than one the
 #                               endorsement policy needs a peer of each
 #   TDSC_FABRIC_POLICY=all      the chaincode's endorsement policy: all (AND of every
@@ -44,6 +49,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TPL=$ROOT/scripts/fabric
 NET=${TDSC_FABRIC_DIR:-$ROOT/.cache/fabric/net}
 ORGS=${TDSC_FABRIC_ORGS:-2}
+ORDERERS=${TDSC_FABRIC_ORDERERS:-1}
 PORT=${TDSC_FABRIC_PORT:-17050}
 POLICY=${TDSC_FABRIC_POLICY:-all}
 # Commands on a running network use the settings it was started with.
@@ -58,19 +64,20 @@ CHANNEL=audit
 CC_LABEL=tdsc_1
 export PATH=$BIN:$PATH
 
-# Ports: orderer PORT, orderer admin PORT+1, orderer operations PORT+2;
-# org i (1-based) peer PORT+10*i, chaincode callback +1, operations +2,
+# Ports: orderer k (1-based) PORT+3*(k-1), its admin +1, its operations
+# +2; org i (1-based) peer PORT+10*i, chaincode callback +1, operations +2,
 # chaincode service +3.
+ord_port() { echo $((PORT + 3 * ($1 - 1))); }
 ORD_PORT=$PORT
-ORD_ADMIN=$((PORT + 1))
-ORD_OPS=$((PORT + 2))
 peer_port() { echo $((PORT + 10 * $1)); }
 cc_port() { echo $((PORT + 10 * $1 + 3)); }
 
 CRYPTO=$NET/crypto
 ORD_ORG=$CRYPTO/ordererOrganizations/orderer.tdsc.local
-ORD_NODE=$ORD_ORG/orderers/orderer.orderer.tdsc.local
-ORD_CA=$ORD_NODE/tls/ca.crt
+# orderer k's host name: orderer, orderer2, orderer3
+ord_host() { if [ "$1" = 1 ]; then echo orderer; else echo "orderer$1"; fi; }
+ord_node() { echo "$ORD_ORG/orderers/$(ord_host "$1").orderer.tdsc.local"; }
+ORD_CA=$(ord_node 1)/tls/ca.crt
 org_dir() { echo "$CRYPTO/peerOrganizations/org$1.tdsc.local"; }
 peer_node() { echo "$(org_dir "$1")/peers/peer0.org$1.tdsc.local"; }
 
@@ -109,39 +116,43 @@ admin_env() { # org
   export CORE_PEER_TLS_ROOTCERT_FILE=$(peer_node "$o")/tls/ca.crt
 }
 
-start_orderer() {
-  mkdir -p "$NET/orderer"
-  cp "$(sampleconfig)/orderer.yaml" "$NET/orderer/orderer.yaml"
+start_orderer() { # k
+  local k=$1 d node p
+  d=$NET/$(ord_host "$k"); node=$(ord_node "$k"); p=$(ord_port "$k")
+  mkdir -p "$d"
+  cp "$(sampleconfig)/orderer.yaml" "$d/orderer.yaml"
   (
-    export FABRIC_CFG_PATH=$NET/orderer
-    export ORDERER_GENERAL_LISTENADDRESS=127.0.0.1 ORDERER_GENERAL_LISTENPORT=$ORD_PORT
-    export ORDERER_GENERAL_LOCALMSPID=OrdererMSP ORDERER_GENERAL_LOCALMSPDIR=$ORD_NODE/msp
+    export FABRIC_CFG_PATH=$d
+    export ORDERER_GENERAL_LISTENADDRESS=127.0.0.1 ORDERER_GENERAL_LISTENPORT=$p
+    export ORDERER_GENERAL_LOCALMSPID=OrdererMSP ORDERER_GENERAL_LOCALMSPDIR=$node/msp
     export ORDERER_GENERAL_TLS_ENABLED=true
-    export ORDERER_GENERAL_TLS_PRIVATEKEY=$ORD_NODE/tls/server.key
-    export ORDERER_GENERAL_TLS_CERTIFICATE=$ORD_NODE/tls/server.crt
+    export ORDERER_GENERAL_TLS_PRIVATEKEY=$node/tls/server.key
+    export ORDERER_GENERAL_TLS_CERTIFICATE=$node/tls/server.crt
     export ORDERER_GENERAL_TLS_ROOTCAS="[$ORD_CA]"
-    export ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE=$ORD_NODE/tls/server.crt
-    export ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY=$ORD_NODE/tls/server.key
+    export ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE=$node/tls/server.crt
+    export ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY=$node/tls/server.key
     export ORDERER_GENERAL_CLUSTER_ROOTCAS="[$ORD_CA]"
     export ORDERER_GENERAL_BOOTSTRAPMETHOD=none
     export ORDERER_CHANNELPARTICIPATION_ENABLED=true
-    export ORDERER_ADMIN_LISTENADDRESS=127.0.0.1:$ORD_ADMIN
+    export ORDERER_ADMIN_LISTENADDRESS=127.0.0.1:$((p + 1))
     export ORDERER_ADMIN_TLS_ENABLED=true
-    export ORDERER_ADMIN_TLS_CERTIFICATE=$ORD_NODE/tls/server.crt
-    export ORDERER_ADMIN_TLS_PRIVATEKEY=$ORD_NODE/tls/server.key
+    export ORDERER_ADMIN_TLS_CERTIFICATE=$node/tls/server.crt
+    export ORDERER_ADMIN_TLS_PRIVATEKEY=$node/tls/server.key
     export ORDERER_ADMIN_TLS_ROOTCAS="[$ORD_CA]"
     export ORDERER_ADMIN_TLS_CLIENTAUTHREQUIRED=true
     export ORDERER_ADMIN_TLS_CLIENTROOTCAS="[$ORD_CA]"
-    export ORDERER_OPERATIONS_LISTENADDRESS=127.0.0.1:$ORD_OPS
-    export ORDERER_METRICS_PROVIDER=disabled
-    export ORDERER_FILELEDGER_LOCATION=$NET/orderer/data
-    export ORDERER_CONSENSUS_WALDIR=$NET/orderer/etcdraft/wal
-    export ORDERER_CONSENSUS_SNAPDIR=$NET/orderer/etcdraft/snapshot
+    export ORDERER_OPERATIONS_LISTENADDRESS=127.0.0.1:$((p + 2))
+    # A cluster's leader is read from its metrics (raft-leader); a lone
+    # orderer leads always.
+    if [ "$ORDERERS" -gt 1 ]; then export ORDERER_METRICS_PROVIDER=prometheus; else export ORDERER_METRICS_PROVIDER=disabled; fi
+    export ORDERER_FILELEDGER_LOCATION=$d/data
+    export ORDERER_CONSENSUS_WALDIR=$d/etcdraft/wal
+    export ORDERER_CONSENSUS_SNAPDIR=$d/etcdraft/snapshot
     export FABRIC_LOGGING_SPEC=${TDSC_FABRIC_LOG:-warning}
-    exec orderer >"$NET/logs/orderer.log" 2>&1
+    exec orderer >"$NET/logs/$(ord_host "$k").log" 2>&1
   ) &
-  echo $! >"$NET/orderer.pid"
-  wait_port "$ORD_ADMIN" 30
+  echo $! >"$NET/$(ord_host "$k").pid"
+  wait_port "$((p + 1))" 30
 }
 
 start_peer() { # org
@@ -238,7 +249,17 @@ policy() {
 # definition NAME POLICY SEQUENCE: the arguments that name a chaincode
 # definition, in the array DEF.
 definition() {
-  DEF=(-o 127.0.0.1:$ORD_PORT --tls --cafile "$ORD_CA" --channelID $CHANNEL --name "$1" --version 1 --sequence "$3" --signature-policy "$2")
+  DEF=(-o "127.0.0.1:$(live_orderer)" --tls --cafile "$ORD_CA" --channelID $CHANNEL --name "$1" --version 1 --sequence "$3" --signature-policy "$2")
+}
+
+# live_orderer: the port of the first orderer that runs (of all, the
+# first's: the command then fails naming it).
+live_orderer() {
+  local k
+  for k in $(seq 1 "$ORDERERS"); do
+    if runs "$(ord_host "$k")"; then ord_port "$k"; return; fi
+  done
+  echo "$ORD_PORT"
 }
 
 # approve ORG NAME POLICY SEQUENCE: the organisation's admin approves the
@@ -322,13 +343,14 @@ write_profile() {
 up() {
   case "$ORGS" in 1 | 2 | 3 | 4) ;; *) die "TDSC_FABRIC_ORGS must be 1, 2, 3 or 4, not \"$ORGS\"" ;; esac
   case "$POLICY" in all | majority) ;; *) die "TDSC_FABRIC_POLICY must be all or majority, not \"$POLICY\"" ;; esac
+  case "$ORDERERS" in 1 | 3) ;; *) die "TDSC_FABRIC_ORDERERS must be 1 or 3, not \"$ORDERERS\"" ;; esac
   if running; then die "a network already runs from $NET (scripts/fabric.sh down first)"; fi
   build
   local t0=$SECONDS
   rm -rf "$NET"; mkdir -p "$NET/logs"
-  echo "ORGS=$ORGS PORT=$PORT POLICY=$POLICY" >"$NET/settings"
+  echo "ORGS=$ORGS PORT=$PORT POLICY=$POLICY ORDERERS=$ORDERERS" >"$NET/settings"
 
-  log "crypto material for $ORGS org(s)"
+  log "crypto material for $ORDERERS orderer(s), $ORGS org(s)"
   ORGS=$ORGS envsubst_tpl "$TPL/crypto-config.yaml" >"$NET/crypto-config.yaml"
   cryptogen generate --config="$NET/crypto-config.yaml" --output="$CRYPTO" >/dev/null
 
@@ -337,13 +359,16 @@ up() {
   FABRIC_CFG_PATH=$NET configtxgen -profile Audit -channelID $CHANNEL \
     -outputBlock "$NET/$CHANNEL.block" 2>"$NET/logs/configtxgen.log" || die "configtxgen failed (see $NET/logs/configtxgen.log)"
 
-  log "orderer on 127.0.0.1:$ORD_PORT"
-  start_orderer
-  osnadmin channel join --channelID $CHANNEL --config-block "$NET/$CHANNEL.block" \
-    -o 127.0.0.1:$ORD_ADMIN --ca-file "$ORD_CA" \
-    --client-cert "$ORD_ORG/users/Admin@orderer.tdsc.local/tls/client.crt" \
-    --client-key "$ORD_ORG/users/Admin@orderer.tdsc.local/tls/client.key" >"$NET/logs/osnadmin.log" 2>&1 ||
-    die "orderer did not join $CHANNEL (see $NET/logs/osnadmin.log)"
+  local k
+  for k in $(seq 1 "$ORDERERS"); do
+    log "$(ord_host "$k") on 127.0.0.1:$(ord_port "$k")"
+    start_orderer "$k"
+    osnadmin channel join --channelID $CHANNEL --config-block "$NET/$CHANNEL.block" \
+      -o 127.0.0.1:$(($(ord_port "$k") + 1)) --ca-file "$ORD_CA" \
+      --client-cert "$ORD_ORG/users/Admin@orderer.tdsc.local/tls/client.crt" \
+      --client-key "$ORD_ORG/users/Admin@orderer.tdsc.local/tls/client.key" >>"$NET/logs/osnadmin.log" 2>&1 ||
+      die "$(ord_host "$k") did not join $CHANNEL (see $NET/logs/osnadmin.log)"
+  done
 
   local o i
   for o in $(seq 1 "$ORGS"); do
@@ -406,9 +431,27 @@ envsubst_tpl() { # file: expand ${VAR} of the template, and the orgs
 "
     refs+="${refs:+, }*Org$o"
   done
+  local k hosts="" ends="" consenters=""
+  for k in $(seq 1 "$ORDERERS"); do
+    hosts+="      - Hostname: $(ord_host "$k")
+        SANS: [localhost, 127.0.0.1]
+"
+    ends+="${ends:+, }127.0.0.1:$(ord_port "$k")"
+    local tls=crypto/ordererOrganizations/orderer.tdsc.local/orderers/$(ord_host "$k").orderer.tdsc.local/tls/server.crt
+    consenters+="      - Host: 127.0.0.1
+        Port: $(ord_port "$k")
+        ClientTLSCert: $tls
+        ServerTLSCert: $tls
+"
+  done
   sed -e "s#\${BATCH_TIMEOUT}#$BATCH_TIMEOUT#g" -e "s#\${MAX_MESSAGE_COUNT}#$MAX_MESSAGE_COUNT#g" \
-      -e "s#\${ORD_PORT}#$ORD_PORT#g" -e "s#\${PEER_ORG_REFS}#$refs#g" "$1" |
-    awk -v orgs="$orgs_crypto" -v tx="$orgs_tx" '{ if ($0 == "${PEER_ORGS}") printf "%s", orgs; else if ($0 == "${PEER_ORGS_TX}") printf "%s", tx; else print }'
+      -e "s#\${ORDERER_ENDPOINTS}#$ends#g" -e "s#\${PEER_ORG_REFS}#$refs#g" "$1" |
+    awk -v orgs="$orgs_crypto" -v tx="$orgs_tx" -v hosts="$hosts" -v consenters="$consenters" '{
+      if ($0 == "${PEER_ORGS}") printf "%s", orgs
+      else if ($0 == "${PEER_ORGS_TX}") printf "%s", tx
+      else if ($0 == "${ORDERER_HOSTS}") printf "%s", hosts
+      else if ($0 == "${CONSENTERS}") printf "%s", consenters
+      else print }'
 }
 
 running() {
@@ -444,7 +487,7 @@ status() {
 
 down() {
   local f
-  for f in "$NET"/chaincode*.pid "$NET"/peer*.pid "$NET"/orderer.pid; do
+  for f in "$NET"/chaincode*.pid "$NET"/peer*.pid "$NET"/orderer*.pid; do
     [ -f "$f" ] || continue
     local pid; pid=$(cat "$f")
     kill -CONT "$pid" 2>/dev/null || true # a frozen peer (freeze-peer) takes SIGTERM only once running
@@ -457,8 +500,8 @@ down() {
 # outage tests): `down` then `restart` keeps the chain.
 restart() {
   mkdir -p "$NET/logs"
-  start_orderer
-  local o
+  local o k
+  for k in $(seq 1 "$ORDERERS"); do start_orderer "$k"; done
   for o in $(seq 1 "$ORGS"); do start_peer "$o"; done
   start_chaincodes
   for o in $(seq 1 "$ORGS"); do wait_port "$(peer_port "$o")" 30; done
@@ -502,26 +545,61 @@ signal_peer() {
   kill "-$2" "$(cat "$NET/peer$3.pid")"
   log "sent SIG$2 to the peer of org $3"
 }
-# stop-orderer / start-orderer, freeze-orderer / thaw-orderer: the
-# orderer away and back, or hanging (tests of writes waiting for it).
-signal_orderer() {
-  runs orderer || die "the orderer is not running"
-  kill "-$1" "$(cat "$NET/orderer.pid")"
-  log "sent SIG$1 to the orderer"
+# stop-orderer [N] / start-orderer [N], freeze-orderer [N] / thaw-orderer
+# [N]: orderer N (no N: every orderer) away and back, or hanging (tests of
+# writes waiting for the ordering service, or of a Raft cluster losing its
+# leader or its majority).
+ord_args() { # command [N]: the orderers' numbers, one per line
+  case "${2:-}" in
+    '') seq 1 "$ORDERERS" ;;
+    *[!0-9]*) die "usage: $0 $1 [N] (1 to $ORDERERS)" ;;
+    *) [ "$2" -ge 1 ] && [ "$2" -le "$ORDERERS" ] || die "orderer $2: the network has orderers 1 to $ORDERERS"; echo "$2" ;;
+  esac
+}
+signal_orderer() { # command signal [N]
+  local k ks; ks=$(ord_args "$1" "${3:-}")
+  for k in $ks; do
+    runs "$(ord_host "$k")" || die "$(ord_host "$k") is not running"
+    kill "-$2" "$(cat "$NET/$(ord_host "$k").pid")"
+    log "sent SIG$2 to $(ord_host "$k")"
+  done
 }
 stop_orderer() {
-  runs orderer || die "the orderer is not running"
-  kill -CONT "$(cat "$NET/orderer.pid")" 2>/dev/null || true
-  kill "$(cat "$NET/orderer.pid")" 2>/dev/null || true
-  rm -f "$NET/orderer.pid"
-  stopped "$ORD_PORT" orderer
-  log "stopped the orderer"
+  local k ks h; ks=$(ord_args stop-orderer "${1:-}")
+  for k in $ks; do
+    h=$(ord_host "$k")
+    runs "$h" || die "$h is not running"
+    kill -CONT "$(cat "$NET/$h.pid")" 2>/dev/null || true
+    kill "$(cat "$NET/$h.pid")" 2>/dev/null || true
+    rm -f "$NET/$h.pid"
+    stopped "$(ord_port "$k")" "$h"
+    log "stopped $h"
+  done
 }
 start_one_orderer() {
-  if runs orderer; then die "the orderer already runs"; fi
-  start_orderer
-  wait_port "$ORD_PORT" 30
-  log "started the orderer again"
+  local k ks; ks=$(ord_args start-orderer "${1:-}")
+  for k in $ks; do
+    if runs "$(ord_host "$k")"; then die "$(ord_host "$k") already runs"; fi
+  done
+  for k in $ks; do
+    start_orderer "$k"
+    wait_port "$(ord_port "$k")" 30
+    log "started $(ord_host "$k") again"
+  done
+}
+# raft_leader: the number of the orderer whose metrics say it leads the
+# channel's Raft cluster.
+raft_leader() {
+  [ "$ORDERERS" -gt 1 ] || { echo 1; return; }
+  local k
+  for k in $(seq 1 "$ORDERERS"); do
+    runs "$(ord_host "$k")" || continue
+    if curl -sf --max-time 2 "http://127.0.0.1:$(($(ord_port "$k") + 2))/metrics" |
+      grep -q "^consensus_etcdraft_is_leader{channel=\"$CHANNEL\"} 1"; then
+      echo "$k"; return
+    fi
+  done
+  die "no orderer leads the Raft cluster of channel $CHANNEL now"
 }
 start_one_chaincode() {
   org_arg start-chaincode "${1:-}"
@@ -542,10 +620,11 @@ case "${1:-}" in
   start-peer) start_one_peer "${2:-}" ;;
   freeze-peer) signal_peer freeze-peer STOP "${2:-}" ;;
   thaw-peer) signal_peer thaw-peer CONT "${2:-}" ;;
-  stop-orderer) stop_orderer ;;
-  start-orderer) start_one_orderer ;;
-  freeze-orderer) signal_orderer STOP ;;
-  thaw-orderer) signal_orderer CONT ;;
+  stop-orderer) stop_orderer "${2:-}" ;;
+  start-orderer) start_one_orderer "${2:-}" ;;
+  freeze-orderer) signal_orderer freeze-orderer STOP "${2:-}" ;;
+  thaw-orderer) signal_orderer thaw-orderer CONT "${2:-}" ;;
+  raft-leader) raft_leader ;;
   stop-chaincode) stop_one_chaincode "${2:-}" ;;
   start-chaincode) start_one_chaincode "${2:-}" ;;
   reload) reload ;;

@@ -224,8 +224,8 @@ func (f *flight) before(seq uint64) []chan struct{} {
 
 // counters count what the committer did, for Stats.
 type counters struct {
-	txs, conflicts, retries, rechecks atomic.Int64
-	inFlight, maxInFlight             atomic.Int64
+	txs, conflicts, retries, rechecks, resent atomic.Int64
+	inFlight, maxInFlight                     atomic.Int64
 }
 
 // enter counts a transaction in flight; the returned func counts it out.
@@ -248,6 +248,11 @@ type Stats struct {
 	Retries int64 `json:"retries"`
 	// Rechecks: refused batches checked again (see commit).
 	Rechecks int64 `json:"rechecks"`
+	// Resent: transactions submitted to the orderers again, unchanged (the
+	// same transaction id), when their commit status had not come within
+	// resendAfter of the orderers taking them (awaitCommit): a Raft leader
+	// gone with them.
+	Resent int64 `json:"resent"`
 	// MaxInFlight is the most transactions that were in flight at once.
 	MaxInFlight int64 `json:"maxInFlight"`
 	// BlocksRead: blocks the follower read from the peer since Open (with
@@ -281,7 +286,7 @@ type Stats struct {
 
 // Stats returns the committer's counts so far.
 func (l *Ledger) Stats() Stats {
-	return Stats{Transactions: l.stats.txs.Load(), Conflicts: l.stats.conflicts.Load(), Retries: l.stats.retries.Load(), Rechecks: l.stats.rechecks.Load(),
+	return Stats{Transactions: l.stats.txs.Load(), Conflicts: l.stats.conflicts.Load(), Retries: l.stats.retries.Load(), Rechecks: l.stats.rechecks.Load(), Resent: l.stats.resent.Load(),
 		MaxInFlight: l.stats.maxInFlight.Load(), BlocksRead: l.blocksRead.Load(), FromBlock: l.fromBlock, SentDecoded: l.own.taken.Load(), FollowFailures: l.health.failures.Load(),
 		UnableMarks: l.unable.marks.Load(), Unable: l.unable.list(), EndorsersAsked: l.endorsersAsked(), EndorsersAble: l.endorsersAble()}
 }
@@ -560,7 +565,8 @@ func (l *Ledger) cannotEndorse(msp string) bool {
 }
 
 // finish submits an endorsed transaction to the orderer and waits for its
-// commit status, mapping failures to a *StageError.
+// commit status, submitting it again while that does not come
+// (awaitCommit), mapping failures to a *StageError.
 func (l *Ledger) finish(ctx context.Context, tx *client.Transaction) (uint64, error) {
 	commit, err := tx.SubmitWithContext(ctx)
 	if err != nil {
@@ -568,7 +574,13 @@ func (l *Ledger) finish(ctx context.Context, tx *client.Transaction) (uint64, er
 		se.TxID = tx.TransactionID()
 		return 0, se
 	}
-	st, err := commit.StatusWithContext(ctx)
+	st, err := awaitCommit(ctx, resendAfter, func(ctx context.Context) (*client.Status, error) { return commit.StatusWithContext(ctx) },
+		func(ctx context.Context) error { _, err := tx.SubmitWithContext(ctx); return err },
+		func(n int, err error) {
+			l.stats.resent.Add(1)
+			l.cfg.Log.Info("fabric: no commit status since the orderers took the transaction; submitted it again (the same transaction id)",
+				"tx", tx.TransactionID(), "waited", time.Duration(n)*resendAfter, "err", err)
+		})
 	if err != nil {
 		se, _ := classify(StageCommit, err)
 		se.TxID = tx.TransactionID()

@@ -328,12 +328,13 @@ func TestWritesWaitForEndorser(t *testing.T) {
 	}
 }
 
-// TestWritesWaitForOrderer: with the orderer down, or hanging (frozen),
-// an idle ledger's WritesReady says writes wait, naming the orderer the
-// channel's configuration gives and why (refused, or no answer within
+// TestWritesWaitForOrderer: with the orderer down, or hanging (frozen) —
+// every orderer, of a Raft cluster of three —, an idle ledger's
+// WritesReady says writes wait, naming the orderers the channel's
+// configuration gives and why (refused, or no answer within
 // answerWithin), while reads stay ready; a batch submitted meanwhile
-// waits and is written once the orderer is back, when WritesReady is
-// ready again. It stops the orderer, so it runs only with
+// waits and is written once the orderers are back, when WritesReady is
+// ready again. It stops the orderers, so it runs only with
 // TDSC_FABRIC_PEER_AWAY=1 (CI runs it on the two-organisation network).
 func TestWritesWaitForOrderer(t *testing.T) {
 	p := changingNetwork(t, "TDSC_FABRIC_PEER_AWAY", "stops and freezes the orderer")
@@ -366,7 +367,7 @@ func TestWritesWaitForOrderer(t *testing.T) {
 			}
 			// What tdsc fabric orderers asks: the same answer from the channel.
 			answers, err := AskOrderers(ctx, mustChannel(t, p, 0))
-			if err != nil || len(answers) != 1 || !strings.Contains(answers[0].Address+": "+answers[0].Error, c.why) || !errors.Is(NoOrderer(answers), ErrNoOrderer) {
+			if err != nil || len(answers) == 0 || !strings.Contains(answers[0].Address+": "+answers[0].Error, c.why) || !errors.Is(NoOrderer(answers), ErrNoOrderer) {
 				t.Fatalf("AskOrderers, %s: %+v, %v", c.name, answers, err)
 			}
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // A peer can hang without going away: stopped (SIGSTOP), stalled on its
@@ -35,12 +37,19 @@ const slowEndorsement = time.Second
 var errNoAnswer = fmt.Errorf("it did not answer within %v", answerWithin)
 
 // answer runs ask with a context bounded by answerWithin: errNoAnswer if
-// that bound ended it while ctx lasts, else ask's error.
+// that bound ended it while ctx lasts, else ask's error. The bound travels
+// with a gRPC call (its grpc-timeout), and the server may end the call at
+// it a moment before this side's context is done: a DeadlineExceeded
+// status is the bound too.
 func answer(ctx context.Context, ask func(context.Context) error) error {
-	actx, cancel := context.WithTimeout(ctx, answerWithin)
+	return answerBy(ctx, answerWithin, ask)
+}
+
+func answerBy(ctx context.Context, within time.Duration, ask func(context.Context) error) error {
+	actx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	err := ask(actx)
-	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+	if err != nil && ctx.Err() == nil && (errors.Is(actx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded) {
 		return errNoAnswer
 	}
 	return err

@@ -1,10 +1,15 @@
 package fabric
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // TestEndorseWatch: an endorsement that answers before the watch's slow
@@ -71,5 +76,39 @@ func TestEndorseWatch(t *testing.T) {
 	}
 	if e := errEndorsersGone([]string{"Org2MSP", "Org3MSP"}).Error(); e != "gave the endorsement up: Org2MSP, Org3MSP cannot endorse now" {
 		t.Fatalf("error: %q", e)
+	}
+}
+
+// TestAnswer: a node's answer within the bound is its own; one that waits
+// past it, or whose server ended the call at the bound a moment before
+// this side's context (a DeadlineExceeded status: the bound travels with
+// the call), did not answer; the caller's context ending is the caller's.
+func TestAnswer(t *testing.T) {
+	const within = 20 * time.Millisecond
+	refused := errors.New("refused")
+	for _, c := range []struct {
+		name string
+		ctx  func() context.Context
+		ask  func(context.Context) error
+		want error
+	}{
+		{"answers", context.Background, func(context.Context) error { return nil }, nil},
+		{"refuses", context.Background, func(context.Context) error { return refused }, refused},
+		{"hangs", context.Background, func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }, errNoAnswer},
+		{"server ended the call at the bound", context.Background,
+			func(context.Context) error {
+				return status.Error(codes.DeadlineExceeded, "stream terminated by RST_STREAM with error code: CANCEL")
+			}, errNoAnswer},
+		{"caller gave up", func() context.Context {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx
+		}, func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }, context.Canceled},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := answerBy(c.ctx(), within, c.ask); !errors.Is(err, c.want) && err != c.want {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+		})
 	}
 }

@@ -122,8 +122,9 @@ type ordererConn struct {
 // with the block; else an error wrapping ErrNoOrderer naming each and why.
 // It reaches them as a peer does, from the configuration's endpoints and
 // TLS roots, not the profile's orderer (which only the network script
-// uses). An orderer that answers serves blocks; whether the ordering
-// service has a leader to order (a Raft majority) it cannot tell.
+// uses). An orderer that answers with a block knows a leader to order
+// (of a Raft cluster of three or more: one without answers
+// SERVICE_UNAVAILABLE, deliverRefused).
 func (l *Ledger) askOrderers(ctx context.Context) (struct{}, error) {
 	ends, err := l.orderers.endpoints(ctx, l.ch)
 	if err != nil {
@@ -305,12 +306,24 @@ func deliverNewest(ctx context.Context, conn *grpc.ClientConn, env *common.Envel
 		}
 		b := resp.GetBlock()
 		if b == nil {
-			return fmt.Errorf("it answered %s", resp.GetStatus())
+			return deliverRefused(resp.GetStatus())
 		}
 		n = b.GetHeader().GetNumber()
 		return nil
 	})
 	return n, err
+}
+
+// deliverRefused is why an orderer answered a Deliver request with
+// status instead of a block. SERVICE_UNAVAILABLE is its consenter's
+// error: a Raft node of a cluster of three or more answers it while it
+// knows no leader (a majority of the cluster away, or an election under
+// way), and orders nothing then.
+func deliverRefused(status common.Status) error {
+	if status == common.Status_SERVICE_UNAVAILABLE {
+		return fmt.Errorf("it answered %s: its consensus has no leader it knows of (of Raft: a majority of the orderers away, or an election under way)", status)
+	}
+	return fmt.Errorf("it answered %s", status)
 }
 
 // seekNewest is a Deliver request for the channel's newest block, signed

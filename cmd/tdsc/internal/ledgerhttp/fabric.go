@@ -136,9 +136,9 @@ func noteKey(ctx context.Context, path string, g *ledger.Genesis, p *fabric.Prof
 
 // fabricMetrics are the Fabric backend's counts as metrics, read from stats
 // at each scrape: what its committer did (transactions, read conflicts,
-// resubmissions, refused batches checked again, endorsers unable to
-// endorse) and how far its follower has read the channel, and how often it
-// failed to.
+// resubmissions, refused batches checked again, transactions sent to the
+// orderers again, endorsers unable to endorse) and how far its follower
+// has read the channel, and how often it failed to.
 func fabricMetrics(stats func() fabric.Stats) []prometheus.Collector {
 	counter := func(name, help string, v func(fabric.Stats) float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return v(stats()) })
@@ -149,6 +149,8 @@ func fabricMetrics(stats func() fabric.Stats) []prometheus.Collector {
 			func(s fabric.Stats) float64 { return float64(s.Conflicts) }),
 		counter("tdsc_ledger_fabric_retries_total", "Resubmissions after a conflict or an unavailable network.", func(s fabric.Stats) float64 { return float64(s.Retries) }),
 		counter("tdsc_ledger_fabric_rechecks_total", "Refused batches checked again.", func(s fabric.Stats) float64 { return float64(s.Rechecks) }),
+		counter("tdsc_ledger_fabric_resent_total", "Transactions submitted to the orderers again, unchanged, when their commit status had not come 5 s after the orderers took them (a Raft leader gone with them).",
+			func(s fabric.Stats) float64 { return float64(s.Resent) }),
 		counter("tdsc_ledger_fabric_blocks_read_total", "Blocks the follower read from the peer since the service started.", func(s fabric.Stats) float64 { return float64(s.BlocksRead) }),
 		counter("tdsc_ledger_fabric_follow_failures_total", "The follower's failures to open the block stream or to add the blocks delivered (retried every 200 ms; /healthz says which).",
 			func(s fabric.Stats) float64 { return float64(s.FollowFailures) }),
