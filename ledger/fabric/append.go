@@ -574,12 +574,12 @@ func (l *Ledger) finish(ctx context.Context, tx *client.Transaction) (uint64, er
 		se.TxID = tx.TransactionID()
 		return 0, se
 	}
-	st, err := awaitCommit(ctx, resendAfter, func(ctx context.Context) (*client.Status, error) { return commit.StatusWithContext(ctx) },
+	st, err := awaitCommit(ctx, l.cfg.resendAfter, func(ctx context.Context) (*client.Status, error) { return commit.StatusWithContext(ctx) },
 		func(ctx context.Context) error { _, err := tx.SubmitWithContext(ctx); return err },
 		func(n int, err error) {
 			l.stats.resent.Add(1)
 			l.cfg.Log.Info("fabric: no commit status since the orderers took the transaction; submitted it again (the same transaction id)",
-				"tx", tx.TransactionID(), "waited", time.Duration(n)*resendAfter, "err", err)
+				"tx", tx.TransactionID(), "waited", time.Duration(n)*l.cfg.resendAfter, "err", err)
 		})
 	if err != nil {
 		se, _ := classify(StageCommit, err)

@@ -37,10 +37,13 @@ const slowEndorsement = time.Second
 var errNoAnswer = fmt.Errorf("it did not answer within %v", answerWithin)
 
 // answer runs ask with a context bounded by answerWithin: errNoAnswer if
-// that bound ended it while ctx lasts, else ask's error. The bound travels
-// with a gRPC call (its grpc-timeout), and the server may end the call at
-// it a moment before this side's context is done: a DeadlineExceeded
-// status is the bound too.
+// that bound ended it while ctx lasts, else ask's error. The bound is
+// met by more timers than the context's own, which may fire a moment
+// before it is done: a connection's deadline (a TLS handshake fails
+// "context deadline exceeded", status Unavailable) and the server's end
+// of a gRPC call (its grpc-timeout, status DeadlineExceeded). So a call
+// that fails once the bound has passed, or with DeadlineExceeded, did
+// not answer.
 func answer(ctx context.Context, ask func(context.Context) error) error {
 	return answerBy(ctx, answerWithin, ask)
 }
@@ -49,7 +52,11 @@ func answerBy(ctx context.Context, within time.Duration, ask func(context.Contex
 	actx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	err := ask(actx)
-	if err != nil && ctx.Err() == nil && (errors.Is(actx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded) {
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	deadline, _ := actx.Deadline()
+	if actx.Err() != nil || !time.Now().Before(deadline) || status.Code(err) == codes.DeadlineExceeded {
 		return errNoAnswer
 	}
 	return err

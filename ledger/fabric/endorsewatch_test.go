@@ -80,9 +80,10 @@ func TestEndorseWatch(t *testing.T) {
 }
 
 // TestAnswer: a node's answer within the bound is its own; one that waits
-// past it, or whose server ended the call at the bound a moment before
-// this side's context (a DeadlineExceeded status: the bound travels with
-// the call), did not answer; the caller's context ending is the caller's.
+// past it, whose server ended the call at the bound (a DeadlineExceeded
+// status: the bound travels with the call), or whose connection failed at
+// the bound (its own deadline timer), did not answer; the caller's
+// context ending is the caller's.
 func TestAnswer(t *testing.T) {
 	const within = 20 * time.Millisecond
 	refused := errors.New("refused")
@@ -99,6 +100,11 @@ func TestAnswer(t *testing.T) {
 			func(context.Context) error {
 				return status.Error(codes.DeadlineExceeded, "stream terminated by RST_STREAM with error code: CANCEL")
 			}, errNoAnswer},
+		{"its connection's deadline fired first", context.Background, func(ctx context.Context) error {
+			d, _ := ctx.Deadline()
+			time.Sleep(time.Until(d))
+			return status.Error(codes.Unavailable, `connection error: desc = "transport: authentication handshake failed: context deadline exceeded"`)
+		}, errNoAnswer},
 		{"caller gave up", func() context.Context {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()

@@ -78,6 +78,11 @@ type Config struct {
 	// Timeout bounds each Fabric call (default 60s).
 	Timeout time.Duration
 	Log     *slog.Logger
+
+	// resendAfter: how long a transaction the orderers took waits for its
+	// commit status before it is submitted again (default resendAfter;
+	// tests set less).
+	resendAfter time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -92,6 +97,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 60 * time.Second
+	}
+	if c.resendAfter == 0 {
+		c.resendAfter = resendAfter
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
