@@ -55,14 +55,7 @@ func TestAuditChain(t *testing.T) {
 		records += uint64(len(b.Records))
 	}
 
-	chain, err := ReadChain(ctx, l, l.cfg.Chaincode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := verify.Ledger(ctx, chain, chain.VerifierKey())
-	if err != nil {
-		t.Fatalf("verify: %v", err)
-	}
+	chain, rep := audited(t, l)
 	if rep.Records != records || rep.Batches != len(batches) || rep.Checkpoints == 0 {
 		t.Fatalf("report %+v, want %d records in %d batches", rep, records, len(batches))
 	}
@@ -144,6 +137,22 @@ func chainReaders(chaincode string) []func(context.Context, BlockSource) error {
 			return err
 		},
 	}
+}
+
+// audited reads l's chaincode back from the blocks, as an auditor does,
+// and verifies it: the chain and the verifier's report.
+func audited(t *testing.T, l *Ledger) (*Chain, verify.Report) {
+	t.Helper()
+	ctx := context.Background()
+	chain, err := ReadChain(ctx, l, l.cfg.Chaincode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verify.Ledger(ctx, chain, chain.VerifierKey())
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	return chain, rep
 }
 
 // sameAsService checks that an auditor reading the blocks gets the ledger

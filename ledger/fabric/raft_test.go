@@ -17,7 +17,6 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
-	"github.com/tdsc/tdsc/ledger/verify"
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -134,13 +133,7 @@ func TestRaftLeaderAway(t *testing.T) {
 	if h.Size != h0.Size+records {
 		t.Fatalf("the ledger holds %d records; %d and %d were written", h.Size, h0.Size, records)
 	}
-	chain, err := ReadChain(ctx, l, l.cfg.Chaincode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := verify.Ledger(ctx, chain, chain.VerifierKey()); err != nil {
-		t.Fatalf("verify: %v", err)
-	}
+	chain, _ := audited(t, l)
 	sameAsService(t, l, chain, written)
 
 	script(t, p, "start-orderer", leader)
@@ -314,14 +307,7 @@ func TestSentAgainCommittedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chain, err := ReadChain(ctx, l, l.cfg.Chaincode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := verify.Ledger(ctx, chain, chain.VerifierKey())
-	if err != nil {
-		t.Fatalf("verify: %v", err)
-	}
+	chain, rep := audited(t, l)
 	if head.Size != head0.Size+records || rep.Records != head.Size {
 		t.Fatalf("the ledger holds %d records, the audit found %d; %d and %d written", head.Size, rep.Records, head0.Size, records)
 	}
