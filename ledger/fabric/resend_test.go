@@ -3,11 +3,16 @@ package fabric
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/ledgertest"
+	"github.com/tdsc/tdsc/policy"
 )
 
 // TestAwaitCommit: a status that comes in time sends nothing again; one
@@ -96,4 +101,85 @@ func TestAwaitCommit(t *testing.T) {
 			t.Fatalf("got %v, want the status call's error", err)
 		}
 	})
+}
+
+// TestSentAgainCommittedOnce: a transaction submitted again while its
+// first copy was only slow — here every transaction, sent again each 5 ms
+// until its status comes — is ordered more than once and committed once:
+// the peers mark the later copies DUPLICATE_TXID, the receipts are the
+// first copy's, the ledger holds each batch once, and an auditor reading
+// the blocks gets the ledger's root and proofs. Any network
+// (TDSC_FABRIC=1).
+func TestSentAgainCommittedOnce(t *testing.T) {
+	p := network(t)
+	ctx := context.Background()
+	s, err := ledgertest.NewSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := open(t, p, s.Genesis, func(c *Config) { c.resendAfter = 5 * time.Millisecond })
+	from, err := l.Height(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head0, err := l.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, _ := s.Participant("p1", "CN-BJ")
+	p2, _ := s.Participant("p2", "CN-SH")
+	batches := []*ledger.Batch{mustBatch(t, s, s.Authority(), p1, p2)}
+	for i := range 6 {
+		batches = append(batches, mustBatch(t, s, "p1", s.Dataset("p1", fmt.Sprintf("ds-%d", i), policy.General, "traffic")))
+	}
+	var records uint64
+	for _, b := range batches {
+		if _, err := l.Append(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		records += uint64(len(b.Records))
+	}
+	// A copy sent just as the status came is ordered after it: let the
+	// channel settle.
+	h := from
+	for {
+		time.Sleep(500 * time.Millisecond)
+		now, err := l.Height(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now == h {
+			break
+		}
+		h = now
+	}
+	dups := 0
+	for n := from; n < h; n++ {
+		b, err := l.Block(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range txFilter(b) {
+			if peer.TxValidationCode(c) == peer.TxValidationCode_DUPLICATE_TXID {
+				dups++
+			}
+		}
+	}
+	st := l.Stats()
+	t.Logf("%d transactions, %d sent again, %d copies marked DUPLICATE_TXID in blocks %d to %d", st.Transactions, st.Resent, dups, from, h-1)
+	if st.Resent == 0 || dups == 0 {
+		t.Fatalf("%d sent again, %d duplicates ordered: the test sent no copy", st.Resent, dups)
+	}
+	head, err := l.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, rep := audited(t, l)
+	if head.Size != head0.Size+records || rep.Records != head.Size {
+		t.Fatalf("the ledger holds %d records, the audit found %d; %d and %d written", head.Size, rep.Records, head0.Size, records)
+	}
+	if chain.InvalidTxs < dups {
+		t.Fatalf("the audit counted %d invalid transactions, the blocks hold %d duplicates", chain.InvalidTxs, dups)
+	}
+	sameAsService(t, l, chain, batches)
 }
