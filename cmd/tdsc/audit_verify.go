@@ -22,7 +22,7 @@ import (
 
 func newAuditVerifyCmd() *cobra.Command {
 	var (
-		src, vkeyFile, tokenFile, out, genesisFile, chaincode string
+		src, vkeyFile, tokenFile, out, genesisFile, chaincode, channelPin string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -44,9 +44,10 @@ ledger.vkey file in it (pin the key you were given instead when auditing
 someone else's ledger). --genesis pins the space's genesis the same way.
 
 With --ledger fabric[:PROFILE] the channel's blocks are read once, as
-'tdsc fabric verify' reads them: the hash chain, data hashes and
-endorsements, then the same checks over the batches the space's chaincode
-committed, each checked as its block is read and not kept (memory holds the
+'tdsc fabric verify' reads them: the hash chain, data hashes, the orderers'
+block signatures and endorsements (--channel-genesis pins the channel's
+genesis block they start from), then the same checks over the batches the
+space's chaincode committed, each checked as its block is read and not kept (memory holds the
 rulebook's state, not the ledger); the tree heads are computed from the
 blocks, so --vkey does not apply.
 
@@ -88,7 +89,8 @@ machine's memory (AUTOMEMLIMIT=R scales those by R).`,
 			start := time.Now()
 			var rep verify.Report
 			if rest, ok := strings.CutPrefix(src, "fabric"); ok && (rest == "" || rest[0] == ':') {
-				// The channel's blocks: hash chain, data hashes and endorsements,
+				// The channel's blocks: hash chain, data hashes, block
+				// signatures and endorsements,
 				// then the same checks over the valid transactions' writes, in
 				// one reading; the tree heads are the blocks' own.
 				if vkey != "" {
@@ -103,12 +105,19 @@ machine's memory (AUTOMEMLIMIT=R scales those by R).`,
 					return err
 				}
 				defer ch.Close()
-				cr, err := fabric.VerifyChain(ctx, ch, chaincode, pin)
+				blocks, err := channelSource(ch, channelPin)
+				if err != nil {
+					return err
+				}
+				cr, err := fabric.VerifyChain(ctx, blocks, chaincode, pin)
 				if err != nil {
 					return err
 				}
 				rep = cr.Report
 			} else {
+				if channelPin != "" {
+					return fmt.Errorf("--channel-genesis: only with --ledger fabric (a channel's genesis block)")
+				}
 				var err error
 				if rep, err = verifySource(ctx, src, tokenFile, vkey, pin); err != nil {
 					return err
@@ -131,6 +140,7 @@ machine's memory (AUTOMEMLIMIT=R scales those by R).`,
 	cmd.Flags().StringVar(&tokenFile, "token", "", "file holding an auditor or regulator role token, for a URL")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
 	cmd.Flags().StringVar(&genesisFile, "genesis", "", "the space's genesis file to pin (default: trust the ledger's own)")
+	channelGenesisFlag(cmd, &channelPin)
 	_ = cmd.MarkFlagRequired("ledger")
 	return cmd
 }

@@ -39,6 +39,24 @@ func openFabricChannel(profile, chaincode string, org int) (*fabric.Profile, *fa
 	return p, ch, chaincode, nil
 }
 
+// channelSource is ch's blocks, with the channel's genesis block pinned
+// if pin (--channel-genesis: a header hash or a block file) is set.
+func channelSource(ch *fabric.Channel, pin string) (fabric.BlockSource, error) {
+	if pin == "" {
+		return ch, nil
+	}
+	want, err := fabric.ChannelGenesisPin(pin)
+	if err != nil {
+		return nil, err
+	}
+	return fabric.PinChannelGenesis(ch, want), nil
+}
+
+// channelGenesisFlag adds --channel-genesis.
+func channelGenesisFlag(cmd *cobra.Command, pin *string) {
+	cmd.Flags().StringVar(pin, "channel-genesis", "", "the channel's genesis block to pin: its header hash (64 hex digits, as the report gives it) or its block file (default: trust the peer's block 0)")
+}
+
 func newFabricCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "fabric",
@@ -50,13 +68,15 @@ func newFabricCmd() *cobra.Command {
 }
 
 func newFabricVerifyCmd() *cobra.Command {
-	var profile, chaincode, out string
+	var profile, chaincode, out, channelPin string
 	var org int
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Audit a space's ledger from the channel's blocks",
-		Long: `Reads every block of the channel through qscc, checks the block hash chain
-and each block's data hash and every valid transaction's endorsements, takes
+		Long: `Reads every block of the channel through qscc, checks the block hash chain,
+each block's data hash, every block's orderer signatures under the channel's
+BlockValidation policy (the genesis block is the anchor: --channel-genesis
+pins it) and every valid transaction's endorsements, takes
 the batches the valid transactions of the space's chaincode committed, in
 block order (as the ledger service does: same root, same proofs), and
 re-verifies the ledger from them with the same checks as 'tdsc audit verify':
@@ -77,18 +97,23 @@ Exits non-zero naming the block, batch or record where it breaks.`,
 				return err
 			}
 			defer ch.Close()
-			res, err := fabric.VerifyChain(ctx, ch, chaincode, nil)
+			src, err := channelSource(ch, channelPin)
+			if err != nil {
+				return err
+			}
+			res, err := fabric.VerifyChain(ctx, src, chaincode, nil)
 			if err != nil {
 				return err
 			}
 			if out == "json" {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "ok: %d blocks chained, configuration updates followed: %d; chaincode %s: endorsement policy %s (definitions: %d), %d valid transactions (%d invalid, ignored), %d batches, %d records, %d tree heads (one per transaction); root %s\n",
-				res.Blocks, res.ConfigUpdates, chaincode, res.Policy, res.Definitions, res.Txs, res.InvalidTxs, res.Batches, res.Records, res.Checkpoints, res.Root)
+			fmt.Fprintf(cmd.OutOrStdout(), "ok: %d blocks chained from genesis block %s, signed under %s (orderer identities: %d), configuration updates followed: %d; chaincode %s: endorsement policy %s (definitions: %d), %d valid transactions (%d invalid, ignored), %d batches, %d records, %d tree heads (one per transaction); root %s\n",
+				res.Blocks, res.ChannelGenesis, res.BlockValidation, res.BlockSigners, res.ConfigUpdates, chaincode, res.Policy, res.Definitions, res.Txs, res.InvalidTxs, res.Batches, res.Records, res.Checkpoints, res.Root)
 			return nil
 		},
 	}
+	channelGenesisFlag(cmd, &channelPin)
 	fabricChannelFlags(cmd, &profile, &chaincode, &org, "which of the profile's organisations (0-based) reads the blocks: its peer, as its user (an auditor reads from the peer it trusts)")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
 	return cmd
@@ -110,7 +135,7 @@ func newFabricIndexCheckCmd() *cobra.Command {
 		Use:   "check",
 		Short: "Check a stopped ledger service's index file against the channel's blocks",
 		Long: `Reads the blocks the index file holds (with the checks of 'tdsc fabric
-verify': hash chain, data hashes, endorsements), builds the index they make
+verify': hash chain, data hashes, block signatures, endorsements), builds the index they make
 into a temporary file, and compares the two entry by entry: records,
 batches, tree nodes, tree heads, events, lookups, postings, and the block
 the file has read up to. Stop the service first (the file is opened

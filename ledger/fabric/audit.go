@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/asn1"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -229,10 +230,19 @@ type ChainCounts struct {
 	ConfigUpdates int    `json:"configUpdates"`       // configuration blocks after the genesis block
 	Definitions   int    `json:"definitions"`         // definitions of the chaincode's endorsement policy in _lifecycle
 	Policy        string `json:"endorsementPolicy"`   // the endorsement policy the last definition gave
+	// BlockValidation is the policy the last block's signatures satisfied
+	// (the channel's /Channel/Orderer/BlockValidation), BlockSigners how
+	// many orderer identities signed blocks (a Raft cluster's leaders).
+	BlockValidation string `json:"blockValidation"`
+	BlockSigners    int    `json:"blockSigners"`
+	// ChannelGenesis is the genesis block's header hash (hex), the audit's
+	// anchor: PinChannelGenesis pins it.
+	ChannelGenesis string `json:"channelGenesis"`
 }
 
 // walkChain walks blocks 0..height-1 of src (or 0..until-1, if until is
-// lower): it checks the hash chain, each block's data hash and every valid
+// lower): it checks the hash chain, each block's data hash, the orderers'
+// signatures of every block after the genesis block and every valid
 // transaction's endorsements, and adds what the valid transactions of
 // chaincode wrote to x, in block order, up to walkBlocksPerUpdate blocks to
 // an update of x's store (with the position after them). A problem x's
@@ -248,6 +258,7 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 	next := fetchBlocks(ctx, src, h)
 	var prev []byte
 	var ends endorsers
+	signers := map[string]bool{} // the orderer identities whose block signatures counted
 	block := func(n uint64) error {
 		b, err := next()
 		if err != nil {
@@ -265,12 +276,34 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 		prev = headerHash(b.Header)
 		c.Blocks++
 		if n == 0 {
+			c.ChannelGenesis = hex.EncodeToString(prev)
 			if ends, err = genesisEndorsers(b); err != nil {
 				return &ChainProblem{Block: n, What: fmt.Sprintf("channel configuration: %v", err)}
 			}
 			return nil
 		}
+		// The genesis block is the walk's anchor; every later block must
+		// carry the orderers' signatures under the configuration before it
+		// (checked after its transactions, so that a transaction altered in
+		// a block is named by its endorsements).
+		signedBlock := func() error {
+			text, ids, err := ends.checkBlock(b)
+			if err != nil {
+				return &ChainProblem{Block: n, What: err.Error()}
+			}
+			c.BlockValidation = text
+			for _, sg := range ids {
+				if key := sg.mspID + "\x00" + string(sg.cert.Raw); !signers[key] {
+					signers[key] = true
+					c.BlockSigners++
+				}
+			}
+			return nil
+		}
 		if isConfigBlock(b) {
+			if err := signedBlock(); err != nil {
+				return err
+			}
 			if err := ends.update(b); err != nil {
 				return &ChainProblem{Block: n, What: fmt.Sprintf("channel configuration update: %v", err)}
 			}
@@ -314,7 +347,7 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 				return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
 			}
 		}
-		return nil
+		return signedBlock()
 	}
 	for n := uint64(0); n < h; {
 		if err := x.update(func() error {
@@ -711,14 +744,19 @@ func txFilter(b *common.Block) []byte {
 	return b.Metadata.Metadata[common.BlockMetadataIndex_TRANSACTIONS_FILTER]
 }
 
-// headerHash is Fabric's block header hash: SHA-256 of the ASN.1 DER
-// sequence (number, previous hash, data hash).
+// headerHash is Fabric's block header hash: SHA-256 of headerBytes.
 func headerHash(h *common.BlockHeader) []byte {
+	s := sha256.Sum256(headerBytes(h))
+	return s[:]
+}
+
+// headerBytes is Fabric's encoding of a block header (BlockHeaderBytes):
+// the ASN.1 DER sequence (number, previous hash, data hash).
+func headerBytes(h *common.BlockHeader) []byte {
 	der, _ := asn1.Marshal(struct {
 		Number       *big.Int
 		PreviousHash []byte
 		DataHash     []byte
 	}{new(big.Int).SetUint64(h.Number), h.PreviousHash, h.DataHash})
-	s := sha256.Sum256(der)
-	return s[:]
+	return der
 }

@@ -118,6 +118,62 @@ func TestAuditChain(t *testing.T) {
 		}
 		t.Logf("rewritten block found: %v", err)
 	}
+	// The third batch's transaction dropped from its block, the block's
+	// data hash and every later header re-hashed: the hash chain, the data
+	// hashes and every endorsement left still hold, so only the orderers'
+	// signatures can tell.
+	dropped := droppedTx{l, height - 2}
+	if b, err := dropped.Block(ctx, height-1); err != nil || !bytes.Equal(b.Header.PreviousHash, headerHash(mustBlock(t, dropped, height-2).Header)) {
+		t.Fatalf("the dropped transaction's chain is not re-hashed (%v)", err)
+	}
+	for _, read := range chainReaders(l.cfg.Chaincode) {
+		err := read(ctx, dropped)
+		if !errors.As(err, &cp) || cp.Block != height-2 || !strings.Contains(cp.What, "not signed as the channel's /Channel/Orderer/BlockValidation") {
+			t.Fatalf("a transaction dropped, the chain re-hashed: got %v, want a block signature problem in block %d", err, height-2)
+		}
+		t.Logf("dropped transaction found: %v", err)
+	}
+}
+
+func mustBlock(t *testing.T, src BlockSource, n uint64) *common.Block {
+	t.Helper()
+	b, err := src.Block(context.Background(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// droppedTx serves the chain with block n's last transaction taken out
+// (and its validation flag), the block's data hash recomputed and every
+// later block's previous-block hash re-chained.
+type droppedTx struct {
+	*Ledger
+	n uint64
+}
+
+func (d droppedTx) Block(ctx context.Context, n uint64) (*common.Block, error) {
+	b, err := d.Ledger.Block(ctx, n)
+	if err != nil || n < d.n {
+		return b, err
+	}
+	b = proto.Clone(b).(*common.Block)
+	if n == d.n {
+		k := len(b.Data.Data) - 1
+		b.Data.Data = b.Data.Data[:k]
+		if f := txFilter(b); len(f) > k {
+			b.Metadata.Metadata[common.BlockMetadataIndex_TRANSACTIONS_FILTER] = f[:k]
+		}
+		sum := sha256.Sum256(bytes.Join(b.Data.Data, nil))
+		b.Header.DataHash = sum[:]
+		return b, nil
+	}
+	prev, err := d.Block(ctx, n-1)
+	if err != nil {
+		return nil, err
+	}
+	b.Header.PreviousHash = headerHash(prev.Header)
+	return b, nil
 }
 
 // chainReaders read a chain both ways: ReadChain then verify.Ledger, and

@@ -26,8 +26,9 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// orgCAs are the application organisations of a channel by MSP ID, as a
-// config block configures their MSPs.
+// orgCAs are the organisations of a channel by MSP ID — the application
+// organisations and the orderer organisations, as Fabric's channel MSP
+// manager holds them — as a config block configures their MSPs.
 type orgCAs map[string]*orgMSP
 
 // orgMSP is what the audit checks an endorser's certificate against, read
@@ -107,15 +108,15 @@ func (m *orgMSP) verify(cert *x509.Certificate, msg, sig []byte) error {
 		h := m.sigHash()
 		h.Write(msg)
 		if !ecdsa.VerifyASN1(pub, h.Sum(nil), sig) {
-			return errors.New("does not verify over the transaction's response")
+			return errors.New("does not verify")
 		}
 		if !lowS(pub, sig) {
-			return errors.New("has its signature's S above half the curve order (Fabric takes low-S signatures only)")
+			return errors.New("has S above half the curve order (Fabric takes low-S signatures only)")
 		}
 		return nil
 	case ed25519.PublicKey:
 		if !ed25519.Verify(pub, msg, sig) {
-			return errors.New("does not verify over the transaction's response")
+			return errors.New("does not verify")
 		}
 		return nil
 	}
@@ -145,14 +146,25 @@ func (b ouBinding) certifies(chain []*x509.Certificate) bool {
 // later, a CA an organisation rotated, or a chaincode redefined with
 // another policy is known from its block on.
 type endorsers struct {
-	cas    orgCAs
-	config *common.Config
+	*channelMSPs
 	policy *peer.ApplicationPolicy
 	// next, if defined, is the policy a definition in the block being read
 	// committed: in force from the next block (Fabric validates a block
 	// against the state before it).
 	next    *peer.ApplicationPolicy
 	defined bool
+}
+
+// channelMSPs is what a config block configures that the audit reads: the
+// configuration, every organisation's MSP, which organisations are
+// application and which orderer organisations (by MSP ID), and whether the
+// channel has the V3_0 capability (Fabric's block verifier then takes the
+// BFT orderers' identifier headers).
+type channelMSPs struct {
+	config               *common.Config
+	cas                  orgCAs
+	appOrgs, ordererOrgs []string
+	v3                   bool
 }
 
 // genesisEndorsers reads the channel's genesis block.
@@ -163,11 +175,11 @@ func genesisEndorsers(b *common.Block) (endorsers, error) {
 
 // update takes a config block's configuration for the blocks after it.
 func (e *endorsers) update(b *common.Block) error {
-	cfg, cas, err := channelOrgs(b)
+	c, err := channelOrgs(b)
 	if err != nil {
 		return err
 	}
-	e.cas, e.config = cas, cfg
+	e.channelMSPs = c
 	return nil
 }
 
@@ -190,7 +202,7 @@ func (e endorsers) lifecyclePolicy() *peer.ApplicationPolicy {
 	if app := e.config.GetChannelGroup().GetGroups()["Application"]; app != nil && app.Policies["LifecycleEndorsement"] != nil {
 		return &peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_ChannelConfigPolicyReference{ChannelConfigPolicyReference: lifecycleEndorsementRef}}
 	}
-	ids := slices.Sorted(maps.Keys(e.cas))
+	ids := slices.Sorted(slices.Values(e.appOrgs))
 	return &peer.ApplicationPolicy{Type: &peer.ApplicationPolicy_SignaturePolicy{SignaturePolicy: signedByRole(len(ids)/2+1, msp.MSPRole_MEMBER, ids)}}
 }
 
@@ -250,49 +262,69 @@ func blockConfig(b *common.Block) (*common.Config, error) {
 	return ce.Config, nil
 }
 
-// channelOrgs reads the application organisations' MSPs from a config
-// block (the genesis block, or a configuration update).
-func channelOrgs(b *common.Block) (*common.Config, orgCAs, error) {
+// channelOrgs reads the organisations' MSPs from a config block (the
+// genesis block, or a configuration update): the application
+// organisations', whose MSP IDs it returns too, and the orderer
+// organisations' (the block signatures are theirs). An MSP ID configured
+// twice, in both groups, must be configured alike (Fabric refuses two
+// versions of one MSP).
+func channelOrgs(b *common.Block) (*channelMSPs, error) {
 	cfg, err := blockConfig(b)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if cfg.ChannelGroup == nil || cfg.ChannelGroup.Groups["Application"] == nil {
-		return nil, nil, errors.New("config has no application group")
+		return nil, errors.New("config has no application group")
 	}
-	orgs := orgCAs{}
 	// The channel's V3_0 capability makes its MSPs version 3, which take
 	// Ed25519 identities besides ECDSA ones (msp/mspimplsetup.go setupV3).
 	var caps common.Capabilities
 	if v := cfg.ChannelGroup.Values["Capabilities"]; v != nil {
 		if err := proto.Unmarshal(v.Value, &caps); err != nil {
-			return nil, nil, fmt.Errorf("channel capabilities: %w", err)
+			return nil, fmt.Errorf("channel capabilities: %w", err)
 		}
 	}
 	_, v3 := caps.Capabilities["V3_0"]
-	for name, g := range cfg.ChannelGroup.Groups["Application"].Groups {
-		v := g.Values["MSP"]
-		if v == nil {
-			return nil, nil, fmt.Errorf("org %s has no MSP", name)
+	c := &channelMSPs{config: cfg, cas: orgCAs{}, v3: v3}
+	configs := map[string][]byte{}
+	for _, group := range []string{"Application", "Orderer"} {
+		g := cfg.ChannelGroup.Groups[group]
+		kind := strings.ToLower(group) + " org"
+		for _, name := range slices.Sorted(maps.Keys(g.GetGroups())) {
+			v := g.Groups[name].Values["MSP"]
+			if v == nil {
+				return nil, fmt.Errorf("%s %s has no MSP", kind, name)
+			}
+			var mc msp.MSPConfig
+			var fc msp.FabricMSPConfig
+			if err := proto.Unmarshal(v.Value, &mc); err != nil {
+				return nil, fmt.Errorf("%s %s MSP: %w", kind, name, err)
+			}
+			if err := proto.Unmarshal(mc.Config, &fc); err != nil {
+				return nil, fmt.Errorf("%s %s MSP: %w", kind, name, err)
+			}
+			if group == "Application" {
+				c.appOrgs = append(c.appOrgs, fc.Name)
+			} else {
+				c.ordererOrgs = append(c.ordererOrgs, fc.Name)
+			}
+			if prev, ok := configs[fc.Name]; ok {
+				if !bytes.Equal(prev, v.Value) {
+					return nil, fmt.Errorf("%s %s: MSP %s is configured twice, differently", kind, name, fc.Name)
+				}
+				continue
+			}
+			m, err := newOrgMSP(&fc, v3)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s MSP: %w", kind, name, err)
+			}
+			c.cas[fc.Name], configs[fc.Name] = m, v.Value
 		}
-		var mc msp.MSPConfig
-		if err := proto.Unmarshal(v.Value, &mc); err != nil {
-			return nil, nil, fmt.Errorf("org %s MSP: %w", name, err)
-		}
-		var fc msp.FabricMSPConfig
-		if err := proto.Unmarshal(mc.Config, &fc); err != nil {
-			return nil, nil, fmt.Errorf("org %s MSP: %w", name, err)
-		}
-		m, err := newOrgMSP(&fc, v3)
-		if err != nil {
-			return nil, nil, fmt.Errorf("org %s MSP: %w", name, err)
-		}
-		orgs[fc.Name] = m
 	}
-	if len(orgs) == 0 {
-		return nil, nil, errors.New("channel has no application organisations")
+	if len(c.appOrgs) == 0 {
+		return nil, errors.New("channel has no application organisations")
 	}
-	return cfg, orgs, nil
+	return c, nil
 }
 
 // newOrgMSP reads an organisation's MSP configuration, refusing what

@@ -62,49 +62,65 @@ func (s signers) count() int { return len(s.ids) }
 
 func (s signers) satisfies(i int, p *msp.MSPPrincipal) bool { return s.ids[i].satisfies(p) == nil }
 
-// endorsementSet makes the identity set of the endorsements of the
-// response payload prp under the organisations o, as Fabric's
-// SignatureSetToValidIdentities does: an endorser of no organisation of the
-// channel, or whose certificate does not parse, is dropped, as are an
-// identity's endorsements after its first and a signature that does not
-// verify (orgMSP.verify). Whether
-// an identity is valid under its MSP is left to the principals.
-func endorsementSet(o orgCAs, prp []byte, ends []*peer.Endorsement) signers {
+// signed is one signature of a set: the signer's serialised identity,
+// the bytes it signed and the signature.
+type signed struct{ identity, data, sig []byte }
+
+// signatureSet makes the identity set of signatures under the
+// organisations o, as Fabric's SignatureSetToValidIdentities does: a
+// signer of no organisation of the channel, or whose certificate does not
+// parse, is dropped, as are an identity's signatures after its first and a
+// signature that does not verify (orgMSP.verify). Whether an identity is
+// valid under its MSP is left to the principals. who names a signer in
+// what is dropped ("endorser"), over what it signed ("the transaction's
+// response").
+func signatureSet(o orgCAs, sigs []signed, who, over string) signers {
 	var s signers
 	seen := map[string]bool{}
-	for _, en := range ends {
+	for _, sd := range sigs {
 		var id msp.SerializedIdentity
-		if err := proto.Unmarshal(en.Endorser, &id); err != nil {
-			s.dropped = append(s.dropped, fmt.Sprintf("endorser identity: %v", err))
+		if err := proto.Unmarshal(sd.identity, &id); err != nil {
+			s.dropped = append(s.dropped, fmt.Sprintf("%s identity: %v", who, err))
 			continue
 		}
 		m, ok := o[id.Mspid]
 		if !ok {
-			s.dropped = append(s.dropped, fmt.Sprintf("endorser of %s, not an organisation of the channel", id.Mspid))
+			s.dropped = append(s.dropped, fmt.Sprintf("%s of %s, not an organisation of the channel", who, id.Mspid))
 			continue
 		}
 		blk, _ := pem.Decode(id.IdBytes)
 		if blk == nil {
-			s.dropped = append(s.dropped, fmt.Sprintf("endorser of %s: certificate is not PEM", id.Mspid))
+			s.dropped = append(s.dropped, fmt.Sprintf("%s of %s: certificate is not PEM", who, id.Mspid))
 			continue
 		}
 		cert, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
-			s.dropped = append(s.dropped, fmt.Sprintf("endorser of %s: %v", id.Mspid, err))
+			s.dropped = append(s.dropped, fmt.Sprintf("%s of %s: %v", who, id.Mspid, err))
 			continue
 		}
 		key := id.Mspid + "\x00" + string(cert.Raw)
 		if seen[key] {
 			continue
 		}
-		if err := m.verify(cert, append(append([]byte(nil), prp...), en.Endorser...), en.Signature); err != nil {
-			s.dropped = append(s.dropped, fmt.Sprintf("endorsement by %q of %s %v", cert.Subject.CommonName, id.Mspid, err))
+		if err := m.verify(cert, sd.data, sd.sig); err != nil {
+			s.dropped = append(s.dropped, fmt.Sprintf("%s %q of %s: signature over %s: %v", who, cert.Subject.CommonName, id.Mspid, over, err))
 			continue
 		}
 		seen[key] = true
 		s.ids = append(s.ids, signer{mspID: id.Mspid, m: m, cert: cert})
 	}
 	return s
+}
+
+// endorsementSet makes the identity set of the endorsements of the
+// response payload prp under the organisations o (signatureSet): each
+// endorser signed prp followed by its own serialised identity.
+func endorsementSet(o orgCAs, prp []byte, ends []*peer.Endorsement) signers {
+	sigs := make([]signed, len(ends))
+	for i, en := range ends {
+		sigs[i] = signed{identity: en.Endorser, data: append(append([]byte(nil), prp...), en.Endorser...), sig: en.Signature}
+	}
+	return signatureSet(o, sigs, "endorser", "the transaction's response")
 }
 
 // satisfies says whether sg satisfies the principal p, as Fabric's MSP
