@@ -286,3 +286,28 @@ func sha256Of(data [][]byte) []byte {
 	s := sha256.Sum256(all)
 	return s[:]
 }
+
+// FuzzBlockSignatures: a block's signatures metadata comes from whoever
+// serves the blocks; any bytes there are read without a panic, and a
+// block is taken only with a signature that counted.
+func FuzzBlockSignatures(f *testing.F) {
+	ca1 := newTestCert(f, "ca.org1", nil)
+	o1, o2 := newOrdererOrg(f, "OrdererMSP"), newOrdererOrg(f, "Orderer2MSP")
+	cfg := withOrderers(f, configBlock(f, map[string]*testCA{"Org1MSP": ca1}), common.ImplicitMetaPolicy_ANY, true, map[uint32]ordererOrg{1: o1, 2: o2}, o1, o2)
+	e, err := genesisEndorsers(cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	block := func() *common.Block { return txBlock(1, []byte("previous")) }
+	f.Add(signBlock(f, block(), blockSigner{o: o1}).Metadata.Metadata[0])
+	f.Add(signBlock(f, block(), blockSigner{o: o2, id: 2}, blockSigner{o: o1, high: true}).Metadata.Metadata[0])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, md []byte) {
+		b := block()
+		b.Metadata = &common.BlockMetadata{Metadata: [][]byte{md}}
+		_, ids, err := e.checkBlock(b)
+		if err == nil && len(ids) == 0 {
+			t.Fatal("a block taken with no signature counted")
+		}
+	})
+}
