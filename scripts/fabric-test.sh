@@ -9,8 +9,9 @@
 # the new CA, and the audit follows; under a policy that needs only some
 # organisations, first one organisation's peer away and back, then its
 # chaincode service), and stop it. With TDSC_FABRIC_ORDERERS=3 the network
-# orders with a Raft cluster of three, and the tier ends with its leader
-# away while a ledger writes, then two of the three away and back.
+# orders with a Raft cluster of three (TDSC_FABRIC_ORDERER_ORGS=each: each
+# of its own orderer organisation), and the tier ends with its leader away
+# while a ledger writes, then two of the three away and back.
 #
 #   scripts/fabric-test.sh [go test flags...]     e.g. -run TestConformance -v
 #

@@ -27,8 +27,12 @@
 #   scripts/fabric.sh clean            down, then delete the network directory
 #
 # Settings (environment):
-#   TDSC_FABRIC_ORDERERS=1      orderers of the Raft cluster, 1 or 3 (of one orderer
-#                               organisation); with 3 the channel orders while two run
+#   TDSC_FABRIC_ORDERERS=1      orderers of the Raft cluster, 1 or 3; with 3 the channel
+#                               orders while two run
+#   TDSC_FABRIC_ORDERER_ORGS=one  the orderers' organisations: one (OrdererMSP runs them
+#                               all) or each (orderer k of its own organisation: OrdererMSP,
+#                               Orderer2MSP, Orderer3MSP, each with its CAs; the blocks'
+#                               BlockValidation policy is ANY of their Writers)
 #   TDSC_FABRIC_ORGS=2          peer organisations (1 to 4); with more than one the
 #                               endorsement policy needs a peer of each
 #   TDSC_FABRIC_POLICY=all      the chaincode's endorsement policy: all (AND of every
@@ -50,6 +54,7 @@ TPL=$ROOT/scripts/fabric
 NET=${TDSC_FABRIC_DIR:-$ROOT/.cache/fabric/net}
 ORGS=${TDSC_FABRIC_ORGS:-2}
 ORDERERS=${TDSC_FABRIC_ORDERERS:-1}
+ORDERER_ORGS=${TDSC_FABRIC_ORDERER_ORGS:-one}
 PORT=${TDSC_FABRIC_PORT:-17050}
 POLICY=${TDSC_FABRIC_POLICY:-all}
 # Commands on a running network use the settings it was started with.
@@ -73,11 +78,25 @@ peer_port() { echo $((PORT + 10 * $1)); }
 cc_port() { echo $((PORT + 10 * $1 + 3)); }
 
 CRYPTO=$NET/crypto
-ORD_ORG=$CRYPTO/ordererOrganizations/orderer.tdsc.local
 # orderer k's host name: orderer, orderer2, orderer3
 ord_host() { if [ "$1" = 1 ]; then echo orderer; else echo "orderer$1"; fi; }
-ord_node() { echo "$ORD_ORG/orderers/$(ord_host "$1").orderer.tdsc.local"; }
-ORD_CA=$(ord_node 1)/tls/ca.crt
+# orderer k's organisation (number; of ORDERER_ORGS=each, its own), its
+# domain, MSP ID and directory; the node's directory and TLS CA
+ord_orgno() { if [ "$ORDERER_ORGS" = each ]; then echo "$1"; else echo 1; fi; }
+ord_domain() { echo "$(ord_host "$(ord_orgno "$1")").tdsc.local"; }
+ord_msp() { if [ "$(ord_orgno "$1")" = 1 ]; then echo OrdererMSP; else echo "Orderer$(ord_orgno "$1")MSP"; fi; }
+ord_org() { echo "$CRYPTO/ordererOrganizations/$(ord_domain "$1")"; }
+ord_node() { echo "$(ord_org "$1")/orderers/$(ord_host "$1").$(ord_domain "$1")"; }
+ord_ca() { echo "$(ord_node "$1")/tls/ca.crt"; }
+ORD_CA=$(ord_ca 1)
+# the TLS CAs of every orderer organisation, comma-separated
+ord_cas() {
+  local k cas=""
+  for k in $(seq 1 "$ORDERERS"); do
+    [ "$(ord_orgno "$k")" = "$k" ] && cas+="${cas:+,}$(ord_ca "$k")"
+  done
+  echo "$cas"
+}
 org_dir() { echo "$CRYPTO/peerOrganizations/org$1.tdsc.local"; }
 peer_node() { echo "$(org_dir "$1")/peers/peer0.org$1.tdsc.local"; }
 
@@ -124,23 +143,23 @@ start_orderer() { # k
   (
     export FABRIC_CFG_PATH=$d
     export ORDERER_GENERAL_LISTENADDRESS=127.0.0.1 ORDERER_GENERAL_LISTENPORT=$p
-    export ORDERER_GENERAL_LOCALMSPID=OrdererMSP ORDERER_GENERAL_LOCALMSPDIR=$node/msp
+    export ORDERER_GENERAL_LOCALMSPID=$(ord_msp "$k") ORDERER_GENERAL_LOCALMSPDIR=$node/msp
     export ORDERER_GENERAL_TLS_ENABLED=true
     export ORDERER_GENERAL_TLS_PRIVATEKEY=$node/tls/server.key
     export ORDERER_GENERAL_TLS_CERTIFICATE=$node/tls/server.crt
-    export ORDERER_GENERAL_TLS_ROOTCAS="[$ORD_CA]"
+    export ORDERER_GENERAL_TLS_ROOTCAS="[$(ord_cas)]"
     export ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE=$node/tls/server.crt
     export ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY=$node/tls/server.key
-    export ORDERER_GENERAL_CLUSTER_ROOTCAS="[$ORD_CA]"
+    export ORDERER_GENERAL_CLUSTER_ROOTCAS="[$(ord_cas)]"
     export ORDERER_GENERAL_BOOTSTRAPMETHOD=none
     export ORDERER_CHANNELPARTICIPATION_ENABLED=true
     export ORDERER_ADMIN_LISTENADDRESS=127.0.0.1:$((p + 1))
     export ORDERER_ADMIN_TLS_ENABLED=true
     export ORDERER_ADMIN_TLS_CERTIFICATE=$node/tls/server.crt
     export ORDERER_ADMIN_TLS_PRIVATEKEY=$node/tls/server.key
-    export ORDERER_ADMIN_TLS_ROOTCAS="[$ORD_CA]"
+    export ORDERER_ADMIN_TLS_ROOTCAS="[$(ord_ca "$k")]"
     export ORDERER_ADMIN_TLS_CLIENTAUTHREQUIRED=true
-    export ORDERER_ADMIN_TLS_CLIENTROOTCAS="[$ORD_CA]"
+    export ORDERER_ADMIN_TLS_CLIENTROOTCAS="[$(ord_ca "$k")]"
     export ORDERER_OPERATIONS_LISTENADDRESS=127.0.0.1:$((p + 2))
     # A cluster's leader is read from its metrics (raft-leader); a lone
     # orderer leads always.
@@ -249,17 +268,18 @@ policy() {
 # definition NAME POLICY SEQUENCE: the arguments that name a chaincode
 # definition, in the array DEF.
 definition() {
-  DEF=(-o "127.0.0.1:$(live_orderer)" --tls --cafile "$ORD_CA" --channelID $CHANNEL --name "$1" --version 1 --sequence "$3" --signature-policy "$2")
+  local k; k=$(live_orderer)
+  DEF=(-o "127.0.0.1:$(ord_port "$k")" --tls --cafile "$(ord_ca "$k")" --channelID $CHANNEL --name "$1" --version 1 --sequence "$3" --signature-policy "$2")
 }
 
-# live_orderer: the port of the first orderer that runs (of all, the
-# first's: the command then fails naming it).
+# live_orderer: the number of the first orderer that runs (of all, the
+# first: the command then fails naming it).
 live_orderer() {
   local k
   for k in $(seq 1 "$ORDERERS"); do
-    if runs "$(ord_host "$k")"; then ord_port "$k"; return; fi
+    if runs "$(ord_host "$k")"; then echo "$k"; return; fi
   done
-  echo "$ORD_PORT"
+  echo 1
 }
 
 # approve ORG NAME POLICY SEQUENCE: the organisation's admin approves the
@@ -344,13 +364,14 @@ up() {
   case "$ORGS" in 1 | 2 | 3 | 4) ;; *) die "TDSC_FABRIC_ORGS must be 1, 2, 3 or 4, not \"$ORGS\"" ;; esac
   case "$POLICY" in all | majority) ;; *) die "TDSC_FABRIC_POLICY must be all or majority, not \"$POLICY\"" ;; esac
   case "$ORDERERS" in 1 | 3) ;; *) die "TDSC_FABRIC_ORDERERS must be 1 or 3, not \"$ORDERERS\"" ;; esac
+  case "$ORDERER_ORGS" in one | each) ;; *) die "TDSC_FABRIC_ORDERER_ORGS must be one or each, not \"$ORDERER_ORGS\"" ;; esac
   if running; then die "a network already runs from $NET (scripts/fabric.sh down first)"; fi
   build
   local t0=$SECONDS
   rm -rf "$NET"; mkdir -p "$NET/logs"
-  echo "ORGS=$ORGS PORT=$PORT POLICY=$POLICY ORDERERS=$ORDERERS" >"$NET/settings"
+  echo "ORGS=$ORGS PORT=$PORT POLICY=$POLICY ORDERERS=$ORDERERS ORDERER_ORGS=$ORDERER_ORGS" >"$NET/settings"
 
-  log "crypto material for $ORDERERS orderer(s), $ORGS org(s)"
+  log "crypto material for $ORDERERS orderer(s) ($([ "$ORDERER_ORGS" = one ] && echo "one orderer organisation" || echo "an orderer organisation each")), $ORGS org(s)"
   ORGS=$ORGS envsubst_tpl "$TPL/crypto-config.yaml" >"$NET/crypto-config.yaml"
   cryptogen generate --config="$NET/crypto-config.yaml" --output="$CRYPTO" >/dev/null
 
@@ -364,9 +385,9 @@ up() {
     log "$(ord_host "$k") on 127.0.0.1:$(ord_port "$k")"
     start_orderer "$k"
     osnadmin channel join --channelID $CHANNEL --config-block "$NET/$CHANNEL.block" \
-      -o 127.0.0.1:$(($(ord_port "$k") + 1)) --ca-file "$ORD_CA" \
-      --client-cert "$ORD_ORG/users/Admin@orderer.tdsc.local/tls/client.crt" \
-      --client-key "$ORD_ORG/users/Admin@orderer.tdsc.local/tls/client.key" >>"$NET/logs/osnadmin.log" 2>&1 ||
+      -o 127.0.0.1:$(($(ord_port "$k") + 1)) --ca-file "$(ord_ca "$k")" \
+      --client-cert "$(ord_org "$k")/users/Admin@$(ord_domain "$k")/tls/client.crt" \
+      --client-key "$(ord_org "$k")/users/Admin@$(ord_domain "$k")/tls/client.key" >>"$NET/logs/osnadmin.log" 2>&1 ||
       die "$(ord_host "$k") did not join $CHANNEL (see $NET/logs/osnadmin.log)"
   done
 
@@ -431,25 +452,49 @@ envsubst_tpl() { # file: expand ${VAR} of the template, and the orgs
 "
     refs+="${refs:+, }*Org$o"
   done
-  local k hosts="" ends="" consenters=""
+  local k consenters="" ordorgs="" ordtx="" ordrefs=""
   for k in $(seq 1 "$ORDERERS"); do
-    hosts+="      - Hostname: $(ord_host "$k")
-        SANS: [localhost, 127.0.0.1]
-"
-    ends+="${ends:+, }127.0.0.1:$(ord_port "$k")"
-    local tls=crypto/ordererOrganizations/orderer.tdsc.local/orderers/$(ord_host "$k").orderer.tdsc.local/tls/server.crt
+    local tls=crypto/ordererOrganizations/$(ord_domain "$k")/orderers/$(ord_host "$k").$(ord_domain "$k")/tls/server.crt
     consenters+="      - Host: 127.0.0.1
         Port: $(ord_port "$k")
         ClientTLSCert: $tls
         ServerTLSCert: $tls
 "
+    [ "$(ord_orgno "$k")" = "$k" ] || continue
+    # orderer organisation k: its orderers (all, of ORDERER_ORGS=one) and
+    # their endpoints
+    local j hosts="" ends="" m; m=$(ord_msp "$k")
+    for j in $(seq 1 "$ORDERERS"); do
+      [ "$(ord_orgno "$j")" = "$k" ] || continue
+      hosts+="      - Hostname: $(ord_host "$j")
+        SANS: [localhost, 127.0.0.1]
+"
+      ends+="${ends:+, }127.0.0.1:$(ord_port "$j")"
+    done
+    ordorgs+="  - Name: Orderer$([ "$k" = 1 ] || echo "$k")
+    Domain: $(ord_domain "$k")
+    EnableNodeOUs: true
+    Specs:
+$hosts"
+    ordtx+="  - &Orderer$k
+    Name: ${m%MSP}Org
+    ID: $m
+    MSPDir: crypto/ordererOrganizations/$(ord_domain "$k")/msp
+    Policies:
+      Readers: {Type: Signature, Rule: \"OR('$m.member')\"}
+      Writers: {Type: Signature, Rule: \"OR('$m.member')\"}
+      Admins:  {Type: Signature, Rule: \"OR('$m.admin')\"}
+    OrdererEndpoints: [$ends]
+"
+    ordrefs+="${ordrefs:+, }*Orderer$k"
   done
   sed -e "s#\${BATCH_TIMEOUT}#$BATCH_TIMEOUT#g" -e "s#\${MAX_MESSAGE_COUNT}#$MAX_MESSAGE_COUNT#g" \
-      -e "s#\${ORDERER_ENDPOINTS}#$ends#g" -e "s#\${PEER_ORG_REFS}#$refs#g" "$1" |
-    awk -v orgs="$orgs_crypto" -v tx="$orgs_tx" -v hosts="$hosts" -v consenters="$consenters" '{
+      -e "s#\${ORDERER_ORG_REFS}#$ordrefs#g" -e "s#\${PEER_ORG_REFS}#$refs#g" "$1" |
+    awk -v orgs="$orgs_crypto" -v tx="$orgs_tx" -v ordorgs="$ordorgs" -v ordtx="$ordtx" -v consenters="$consenters" '{
       if ($0 == "${PEER_ORGS}") printf "%s", orgs
       else if ($0 == "${PEER_ORGS_TX}") printf "%s", tx
-      else if ($0 == "${ORDERER_HOSTS}") printf "%s", hosts
+      else if ($0 == "${ORDERER_ORGS}") printf "%s", ordorgs
+      else if ($0 == "${ORDERER_ORGS_TX}") printf "%s", ordtx
       else if ($0 == "${CONSENTERS}") printf "%s", consenters
       else print }'
 }

@@ -133,6 +133,13 @@ func TestRaftLeaderAway(t *testing.T) {
 	}
 	chain, _ := audited(t, l)
 	sameAsService(t, l, chain, written)
+	// The blocks before the stop carry the old leader's signature, those
+	// after the new one's: the audit counted both (and, of orderers of an
+	// organisation each, both organisations) under BlockValidation.
+	if chain.BlockSigners < 2 {
+		t.Fatalf("the audit counted %d orderer identities signing blocks; the leader changed from %s to %s", chain.BlockSigners, leader, next)
+	}
+	t.Logf("audit: blocks signed under %s by %d orderer identities", chain.BlockValidation, chain.BlockSigners)
 
 	script(t, p, "start-orderer", leader)
 	back = true
