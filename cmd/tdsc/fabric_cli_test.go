@@ -16,8 +16,10 @@ import (
 // TestFabricVerifyCLI (Fabric tier: scripts/fabric-test.sh) writes a space
 // with `tdsc bench fabric`, then audits it from the blocks with `tdsc fabric
 // verify` from each organisation's peer and with `tdsc audit verify --ledger
-// fabric`: the same records and root every time; an --org the profile does
-// not have is refused naming the flag. Then `tdsc fabric index check` finds
+// fabric`: the same records and root every time, the blocks signed under
+// the channel's BlockValidation policy; the channel's genesis block pinned
+// by the hash the report gives or by its file, another refused at block 0;
+// an --org the profile does not have is refused naming the flag. Then `tdsc fabric index check` finds
 // an index file a ledger's follower wrote whole, and names a missing one.
 // `tdsc fabric orderers` finds the network's orderer answering.
 func TestFabricVerifyCLI(t *testing.T) {
@@ -33,23 +35,30 @@ func TestFabricVerifyCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &bench); err != nil || bench.Chaincode == "" {
 		t.Fatalf("bench output %q: %v", out, err)
 	}
-	var root string
+	var root, genesisHash string
 	for _, org := range []string{"0", "1"} {
 		out, err := runLedgerCLI(t, "fabric", "verify", "--profile", profile, "--chaincode", bench.Chaincode, "--org", org, "-o", "json")
 		if err != nil {
 			t.Fatalf("fabric verify --org %s: %v\n%s", org, err, out)
 		}
 		var rep struct {
-			Blocks      uint64 `json:"blocks"`
-			Txs         int    `json:"transactions"`
-			Records     int    `json:"records"`
-			Root        string `json:"root"`
-			Definitions int    `json:"definitions"`
-			Policy      string `json:"endorsementPolicy"`
+			Blocks          uint64 `json:"blocks"`
+			Txs             int    `json:"transactions"`
+			Records         int    `json:"records"`
+			Root            string `json:"root"`
+			Definitions     int    `json:"definitions"`
+			Policy          string `json:"endorsementPolicy"`
+			BlockValidation string `json:"blockValidation"`
+			BlockSigners    int    `json:"blockSigners"`
+			ChannelGenesis  string `json:"channelGenesis"`
 		}
 		if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Records != bench.Records || rep.Txs == 0 || rep.Root == "" || (root != "" && rep.Root != root) {
 			t.Fatalf("fabric verify --org %s: %q (%v), want %d records and root %s", org, out, err, bench.Records, root)
 		}
+		if rep.BlockValidation != "/Channel/Orderer/BlockValidation (ANY Writers)" || rep.BlockSigners == 0 || len(rep.ChannelGenesis) != 64 {
+			t.Fatalf("fabric verify --org %s: blocks signed under %q by %d orderer identities, genesis block %q", org, rep.BlockValidation, rep.BlockSigners, rep.ChannelGenesis)
+		}
+		genesisHash = rep.ChannelGenesis
 		// The bench's chaincode, defined once by scripts/fabric.sh deploy
 		// with every organisation's peer.
 		if rep.Definitions != 1 || !strings.Contains(rep.Policy, "'Org1MSP.peer'") {
@@ -60,6 +69,15 @@ func TestFabricVerifyCLI(t *testing.T) {
 	out, err = runLedgerCLI(t, "audit", "verify", "--ledger", "fabric:"+profile, "--chaincode", bench.Chaincode)
 	if err != nil || !strings.Contains(out, "ledger whole") || !strings.Contains(out, root) {
 		t.Fatalf("audit verify --ledger fabric: %v\n%s", err, out)
+	}
+	// The channel's genesis block pinned: by the hash the report gave, by
+	// the block file the peers joined with; another is refused at block 0.
+	other := strings.Repeat("0", 64)
+	for _, pin := range []string{genesisHash, filepath.Join(filepath.Dir(profile), "audit.block"), other} {
+		out, err = runLedgerCLI(t, "audit", "verify", "--ledger", "fabric:"+profile, "--chaincode", bench.Chaincode, "--channel-genesis", pin)
+		if want := pin != other; want != (err == nil) || (!want && !strings.Contains(err.Error(), "block 0: the channel's genesis block hashes to "+genesisHash+", not the pinned "+other)) {
+			t.Fatalf("--channel-genesis %s: %v\n%s", pin, err, out)
+		}
 	}
 	if _, err := runLedgerCLI(t, "fabric", "verify", "--profile", profile, "--chaincode", bench.Chaincode, "--org", "7"); err == nil || !strings.Contains(err.Error(), "--org 7") {
 		t.Fatalf("--org 7: %v", err)

@@ -75,6 +75,10 @@ func TestBenchThenAuditVerify(t *testing.T) {
 		}
 	}
 
+	if _, err := runLedgerCLI(t, "audit", "verify", "--ledger", dir, "--channel-genesis", strings.Repeat("0", 64)); err == nil || err.Error() != "--channel-genesis: only with --ledger fabric (a channel's genesis block)" {
+		t.Fatalf("--channel-genesis on a directory: %v", err)
+	}
+
 	// Flip one byte inside record rec-00001500 wherever its bytes lie in the file.
 	path := filepath.Join(dir, "ledger.db")
 	data, err := os.ReadFile(path)
