@@ -45,8 +45,9 @@ someone else's ledger). --genesis pins the space's genesis the same way.
 
 With --ledger fabric[:PROFILE] the channel's blocks are read once, as
 'tdsc fabric verify' reads them: the hash chain, data hashes, the orderers'
-block signatures and endorsements (--channel-genesis pins the channel's
-genesis block they start from), then the same checks over the batches the
+block signatures, the validation flags against the peers' commit hash
+(every organisation's peer asked for the last one) and endorsements
+(--channel-genesis pins the channel's genesis block they start from), then the same checks over the batches the
 space's chaincode committed, each checked as its block is read and not kept (memory holds the
 rulebook's state, not the ledger); the tree heads are computed from the
 blocks, so --vkey does not apply.
@@ -100,7 +101,7 @@ machine's memory (AUTOMEMLIMIT=R scales those by R).`,
 				if profile == "" {
 					profile = defaultFabricProfile
 				}
-				_, ch, chaincode, err := openFabricChannel(profile, chaincode, 0)
+				p, ch, chaincode, err := openFabricChannel(profile, chaincode, 0)
 				if err != nil {
 					return err
 				}
@@ -111,6 +112,9 @@ machine's memory (AUTOMEMLIMIT=R scales those by R).`,
 				}
 				cr, err := fabric.VerifyChain(ctx, blocks, chaincode, pin)
 				if err != nil {
+					return err
+				}
+				if _, _, err := peersAgree(ctx, ch, p, cr); err != nil {
 					return err
 				}
 				rep = cr.Report

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,6 +53,31 @@ func channelSource(ch *fabric.Channel, pin string) (fabric.BlockSource, error) {
 	return fabric.PinChannelGenesis(ch, want), nil
 }
 
+// peersAgree asks every organisation's peer of p for the commit hash of
+// the audit's last block and holds it to the audit's: an error (a chain
+// problem) if one holds another; else what they said, and a summary for
+// the report.
+func peersAgree(ctx context.Context, ch *fabric.Channel, p *fabric.Profile, res fabric.ChainReport) ([]fabric.PeerCommit, string, error) {
+	last := res.Blocks - 1
+	commits := fabric.ComparePeers(ctx, ch, p, last, res.CommitHash)
+	if err := fabric.PeersDisagree(commits, last, res.CommitHash); err != nil {
+		return nil, "", err
+	}
+	var agree, away []string
+	for _, c := range commits {
+		if c.Agrees {
+			agree = append(agree, c.MSPID)
+		} else {
+			away = append(away, c.MSPID+": "+c.Error)
+		}
+	}
+	line := fmt.Sprintf("peers holding its commit hash at block %d: %s", last, strings.Join(agree, ", "))
+	if len(away) > 0 {
+		line += " (no answer: " + strings.Join(away, "; ") + ")"
+	}
+	return commits, line, nil
+}
+
 // channelGenesisFlag adds --channel-genesis.
 func channelGenesisFlag(cmd *cobra.Command, pin *string) {
 	cmd.Flags().StringVar(pin, "channel-genesis", "", "the channel's genesis block to pin: its header hash (64 hex digits, as the report gives it) or its block file (default: trust the peer's block 0)")
@@ -76,7 +102,9 @@ func newFabricVerifyCmd() *cobra.Command {
 		Long: `Reads every block of the channel through qscc, checks the block hash chain,
 each block's data hash, every block's orderer signatures under the channel's
 BlockValidation policy (the genesis block is the anchor: --channel-genesis
-pins it) and every valid transaction's endorsements, takes
+pins it), every block's validation flags against the peer's commit hash
+(recomputed from the flags and the valid transactions' writes) and every
+valid transaction's endorsements, takes
 the batches the valid transactions of the space's chaincode committed, in
 block order (as the ledger service does: same root, same proofs), and
 re-verifies the ledger from them with the same checks as 'tdsc audit verify':
@@ -86,13 +114,16 @@ against the tree head after every transaction. One reading: each batch is
 checked as its block is read and not kept, so memory holds the rulebook's
 state, not the ledger. The collector runs as for 'tdsc audit verify' (see
 its help).
+Then every organisation's peer of the profile is asked for the last block's
+commit hash: one that holds another (the peers disagree on which
+transactions are valid) fails the audit; one away is named, not counted.
 Exits non-zero naming the block, batch or record where it breaks.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if _, err := gctune.ForHeavyHeap(); err != nil {
 				return err
 			}
-			_, ch, chaincode, err := openFabricChannel(profile, chaincode, org)
+			p, ch, chaincode, err := openFabricChannel(profile, chaincode, org)
 			if err != nil {
 				return err
 			}
@@ -105,11 +136,18 @@ Exits non-zero naming the block, batch or record where it breaks.`,
 			if err != nil {
 				return err
 			}
-			if out == "json" {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
+			peers, agreed, err := peersAgree(ctx, ch, p, res)
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "ok: %d blocks chained from genesis block %s, signed under %s (orderer identities: %d), configuration updates followed: %d; chaincode %s: endorsement policy %s (definitions: %d), %d valid transactions (%d invalid, ignored), %d batches, %d records, %d tree heads (one per transaction); root %s\n",
-				res.Blocks, res.ChannelGenesis, res.BlockValidation, res.BlockSigners, res.ConfigUpdates, chaincode, res.Policy, res.Definitions, res.Txs, res.InvalidTxs, res.Batches, res.Records, res.Checkpoints, res.Root)
+			if out == "json" {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(struct {
+					fabric.ChainReport
+					Peers []fabric.PeerCommit `json:"peers"`
+				}{res, peers})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "ok: %d blocks chained from genesis block %s, signed under %s (orderer identities: %d), configuration updates followed: %d, validation flags giving the peer's commit hash %s; %s; chaincode %s: endorsement policy %s (definitions: %d), %d valid transactions (%d invalid, ignored), %d batches, %d records, %d tree heads (one per transaction); root %s\n",
+				res.Blocks, res.ChannelGenesis, res.BlockValidation, res.BlockSigners, res.ConfigUpdates, res.CommitHash, agreed, chaincode, res.Policy, res.Definitions, res.Txs, res.InvalidTxs, res.Batches, res.Records, res.Checkpoints, res.Root)
 			return nil
 		},
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -42,21 +43,28 @@ func TestFabricVerifyCLI(t *testing.T) {
 			t.Fatalf("fabric verify --org %s: %v\n%s", org, err, out)
 		}
 		var rep struct {
-			Blocks          uint64 `json:"blocks"`
-			Txs             int    `json:"transactions"`
-			Records         int    `json:"records"`
-			Root            string `json:"root"`
-			Definitions     int    `json:"definitions"`
-			Policy          string `json:"endorsementPolicy"`
-			BlockValidation string `json:"blockValidation"`
-			BlockSigners    int    `json:"blockSigners"`
-			ChannelGenesis  string `json:"channelGenesis"`
+			Blocks          uint64              `json:"blocks"`
+			Txs             int                 `json:"transactions"`
+			Records         int                 `json:"records"`
+			Root            string              `json:"root"`
+			Definitions     int                 `json:"definitions"`
+			Policy          string              `json:"endorsementPolicy"`
+			BlockValidation string              `json:"blockValidation"`
+			BlockSigners    int                 `json:"blockSigners"`
+			ChannelGenesis  string              `json:"channelGenesis"`
+			CommitHash      string              `json:"commitHash"`
+			Peers           []fabric.PeerCommit `json:"peers"`
 		}
 		if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Records != bench.Records || rep.Txs == 0 || rep.Root == "" || (root != "" && rep.Root != root) {
 			t.Fatalf("fabric verify --org %s: %q (%v), want %d records and root %s", org, out, err, bench.Records, root)
 		}
 		if rep.BlockValidation != "/Channel/Orderer/BlockValidation (ANY Writers)" || rep.BlockSigners == 0 || len(rep.ChannelGenesis) != 64 {
 			t.Fatalf("fabric verify --org %s: blocks signed under %q by %d orderer identities, genesis block %q", org, rep.BlockValidation, rep.BlockSigners, rep.ChannelGenesis)
+		}
+		// Every organisation's peer holds the commit hash the audit
+		// recomputed from the flags and writes.
+		if len(rep.CommitHash) != 64 || len(rep.Peers) < 2 || slices.ContainsFunc(rep.Peers, func(p fabric.PeerCommit) bool { return !p.Agrees }) {
+			t.Fatalf("fabric verify --org %s: commit hash %q, peers %+v", org, rep.CommitHash, rep.Peers)
 		}
 		genesisHash = rep.ChannelGenesis
 		// The bench's chaincode, defined once by scripts/fabric.sh deploy

@@ -177,8 +177,17 @@ func (l *Ledger) heightAt(ctx context.Context, msp string) (uint64, error) {
 
 // Block is one block of the channel (qscc GetBlockByNumber).
 func (c *Channel) Block(ctx context.Context, number uint64) (*common.Block, error) {
-	res, err := c.network.GetContract("qscc").EvaluateWithContext(ctx, "GetBlockByNumber",
-		client.WithArguments(c.name, strconv.FormatUint(number, 10)))
+	return c.blockAt(ctx, "", number)
+}
+
+// blockAt is one block of the channel from the peer of the organisation
+// with MSP ID msp ("": the connection's own).
+func (c *Channel) blockAt(ctx context.Context, msp string, number uint64) (*common.Block, error) {
+	opts := []client.ProposalOption{client.WithArguments(c.name, strconv.FormatUint(number, 10))}
+	if msp != "" {
+		opts = append(opts, client.WithEndorsingOrganizations(msp))
+	}
+	res, err := c.network.GetContract("qscc").EvaluateWithContext(ctx, "GetBlockByNumber", opts...)
 	if err != nil {
 		se, _ := classify(StageEvaluate, err)
 		return nil, se
@@ -238,12 +247,17 @@ type ChainCounts struct {
 	// ChannelGenesis is the genesis block's header hash (hex), the audit's
 	// anchor: PinChannelGenesis pins it.
 	ChannelGenesis string `json:"channelGenesis"`
+	// CommitHash is the peers' commit hash after the last block (hex), as
+	// the walk recomputed it from the validation flags and the valid
+	// transactions' writes: ComparePeers holds other peers to it.
+	CommitHash string `json:"commitHash"`
 }
 
 // walkChain walks blocks 0..height-1 of src (or 0..until-1, if until is
 // lower): it checks the hash chain, each block's data hash, the orderers'
-// signatures of every block after the genesis block and every valid
-// transaction's endorsements, and adds what the valid transactions of
+// signatures of every block after the genesis block, its validation flags
+// against the peer's commit hash and every valid transaction's
+// endorsements, and adds what the valid transactions of
 // chaincode wrote to x, in block order, up to walkBlocksPerUpdate blocks to
 // an update of x's store (with the position after them). A problem x's
 // store reports (a verifier's) is returned as it is.
@@ -259,6 +273,7 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 	var prev []byte
 	var ends endorsers
 	signers := map[string]bool{} // the orderer identities whose block signatures counted
+	var commits commitHasher
 	block := func(n uint64) error {
 		b, err := next()
 		if err != nil {
@@ -284,8 +299,8 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 		}
 		// The genesis block is the walk's anchor; every later block must
 		// carry the orderers' signatures under the configuration before it
-		// (checked after its transactions, so that a transaction altered in
-		// a block is named by its endorsements).
+		// (checked after its transactions and its commit hash, so that a
+		// transaction altered in a block is named by its endorsements).
 		signedBlock := func() error {
 			text, ids, err := ends.checkBlock(b)
 			if err != nil {
@@ -300,8 +315,22 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 			}
 			return nil
 		}
+		flags := txFilter(b)
+		valid := func(i int) bool {
+			return i < len(flags) && peer.TxValidationCode(flags[i]) == peer.TxValidationCode_VALID
+		}
+		// The flags are the serving peer's: with the valid transactions'
+		// writes they must give its commit hash (checked after the
+		// transactions too).
+		committed := func() error {
+			if err := commits.block(b, flags, valid); err != nil {
+				return &ChainProblem{Block: n, What: err.Error()}
+			}
+			c.CommitHash = hex.EncodeToString(commits.last)
+			return signedBlock()
+		}
 		if isConfigBlock(b) {
-			if err := signedBlock(); err != nil {
+			if err := committed(); err != nil {
 				return err
 			}
 			if err := ends.update(b); err != nil {
@@ -309,10 +338,6 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 			}
 			c.ConfigUpdates++
 			return nil
-		}
-		flags := txFilter(b)
-		valid := func(i int) bool {
-			return i < len(flags) && peer.TxValidationCode(flags[i]) == peer.TxValidationCode_VALID
 		}
 		defer ends.endBlock() // a definition in this block is in force from the next
 		for i, env := range b.Data.Data {
@@ -347,7 +372,7 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 				return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
 			}
 		}
-		return signedBlock()
+		return committed()
 	}
 	for n := uint64(0); n < h; {
 		if err := x.update(func() error {

@@ -119,9 +119,9 @@ func TestAuditChain(t *testing.T) {
 		t.Logf("rewritten block found: %v", err)
 	}
 	// The third batch's transaction dropped from its block, the block's
-	// data hash and every later header re-hashed: the hash chain, the data
-	// hashes and every endorsement left still hold, so only the orderers'
-	// signatures can tell.
+	// data hash and every later header re-hashed (and the commit hashes):
+	// the hash chain, the data hashes and every endorsement left still
+	// hold, so only the orderers' signatures can tell.
 	dropped := droppedTx{l, height - 2}
 	if b, err := dropped.Block(ctx, height-1); err != nil || !bytes.Equal(b.Header.PreviousHash, headerHash(mustBlock(t, dropped, height-2).Header)) {
 		t.Fatalf("the dropped transaction's chain is not re-hashed (%v)", err)
@@ -133,6 +133,79 @@ func TestAuditChain(t *testing.T) {
 		}
 		t.Logf("dropped transaction found: %v", err)
 	}
+	// The last batch's transaction marked invalid (MVCC_READ_CONFLICT)
+	// after its peer committed it: the audit would skip its batch, but the
+	// flags no longer give the block's commit hash. Marked so and the
+	// commit hash rewritten to match, the chain verifies without the batch
+	// — and every organisation's peer holds another commit hash.
+	for _, read := range chainReaders(l.cfg.Chaincode) {
+		err := read(ctx, flippedFlag{l, height - 1, false})
+		if !errors.As(err, &cp) || cp.Block != height-1 || !strings.Contains(cp.What, "the flags (or the writes) were altered") {
+			t.Fatalf("a flag flipped: got %v, want a commit hash problem in block %d", err, height-1)
+		}
+		t.Logf("flipped flag found: %v", err)
+	}
+	hidden, err := VerifyChain(ctx, flippedFlag{l, height - 1, true}, l.cfg.Chaincode, nil)
+	if lastBatch := uint64(len(batches[len(batches)-1].Records)); err != nil || hidden.Records != records-lastBatch {
+		t.Fatalf("a flag flipped, the commit hash rewritten: %d records (%v), want the last batch's record hidden", hidden.Records, err)
+	}
+	peers := ComparePeers(ctx, ch, p, height-1, hidden.CommitHash)
+	err = PeersDisagree(peers, height-1, hidden.CommitHash)
+	if !errors.As(err, &cp) || slices.ContainsFunc(peers, func(c PeerCommit) bool { return c.Agrees || c.Error != "" }) {
+		t.Fatalf("the peers, against a rewritten commit hash: %+v, %v", peers, err)
+	}
+	t.Logf("the peers disagree: %v", err)
+	if peers := ComparePeers(ctx, ch, p, height-1, one.CommitHash); PeersDisagree(peers, height-1, one.CommitHash) != nil || slices.ContainsFunc(peers, func(c PeerCommit) bool { return !c.Agrees }) {
+		t.Fatalf("the peers, against the chain's commit hash: %+v", peers)
+	}
+}
+
+// flippedFlag serves the chain with block n's last transaction marked
+// MVCC_READ_CONFLICT and, if rehash, the commit hashes from block n on
+// rewritten to match, as a peer that altered its flags would have to.
+type flippedFlag struct {
+	*Ledger
+	n      uint64
+	rehash bool
+}
+
+func (f flippedFlag) Block(ctx context.Context, n uint64) (*common.Block, error) {
+	b, err := f.Ledger.Block(ctx, n)
+	if err != nil || n < f.n {
+		return b, err
+	}
+	b = proto.Clone(b).(*common.Block)
+	if n == f.n {
+		flags := b.Metadata.Metadata[common.BlockMetadataIndex_TRANSACTIONS_FILTER]
+		flags[len(b.Data.Data)-1] = byte(peer.TxValidationCode_MVCC_READ_CONFLICT)
+	}
+	if !f.rehash {
+		return b, nil
+	}
+	return rehashCommit(ctx, f, b)
+}
+
+// rehashCommit rewrites block b's commit hash as its flags and writes give
+// it after the previous block's in src, as a peer that altered a block
+// would have to.
+func rehashCommit(ctx context.Context, src BlockSource, b *common.Block) (*common.Block, error) {
+	prev, err := src.Block(ctx, b.Header.Number-1)
+	if err != nil {
+		return nil, err
+	}
+	last, err := blockCommitHash(prev)
+	if err != nil {
+		return nil, err
+	}
+	flags := txFilter(b)
+	c := commitHasher{last: last}
+	sum, err := c.next(b, flags, func(i int) bool { return i < len(flags) && peer.TxValidationCode(flags[i]) == peer.TxValidationCode_VALID })
+	if err != nil {
+		return nil, err
+	}
+	md, err := proto.Marshal(&common.Metadata{Value: sum})
+	b.Metadata.Metadata[common.BlockMetadataIndex_COMMIT_HASH] = md
+	return b, err
 }
 
 func mustBlock(t *testing.T, src BlockSource, n uint64) *common.Block {
@@ -146,7 +219,8 @@ func mustBlock(t *testing.T, src BlockSource, n uint64) *common.Block {
 
 // droppedTx serves the chain with block n's last transaction taken out
 // (and its validation flag), the block's data hash recomputed and every
-// later block's previous-block hash re-chained.
+// later block's previous-block hash re-chained, the commit hashes from
+// block n on rewritten to match.
 type droppedTx struct {
 	*Ledger
 	n uint64
@@ -166,14 +240,14 @@ func (d droppedTx) Block(ctx context.Context, n uint64) (*common.Block, error) {
 		}
 		sum := sha256.Sum256(bytes.Join(b.Data.Data, nil))
 		b.Header.DataHash = sum[:]
-		return b, nil
+		return rehashCommit(ctx, d, b)
 	}
 	prev, err := d.Block(ctx, n-1)
 	if err != nil {
 		return nil, err
 	}
 	b.Header.PreviousHash = headerHash(prev.Header)
-	return b, nil
+	return rehashCommit(ctx, d, b)
 }
 
 // chainReaders read a chain both ways: ReadChain then verify.Ledger, and

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/tdsc/tdsc/ledger"
 )
 
@@ -256,7 +257,7 @@ func TestWalkBlockSignatures(t *testing.T) {
 		add(&common.Block{Data: &common.BlockData{}}, o1)
 		add(withOrderers(t, app, common.ImplicitMetaPolicy_ANY, false, nil, o1, o2), by)
 		add(&common.Block{Data: &common.BlockData{}}, o2)
-		return c
+		return stampCommits(t, c)
 	}
 	ctx := context.Background()
 	var c ChainCounts
@@ -310,4 +311,26 @@ func FuzzBlockSignatures(f *testing.F) {
 			t.Fatal("a block taken with no signature counted")
 		}
 	})
+}
+
+// stampCommits writes into each block after the genesis block the commit
+// hash a peer would (commitHasher over the block's flags and writes).
+func stampCommits(t testing.TB, c chainOf) chainOf {
+	t.Helper()
+	var ch commitHasher
+	for _, b := range c[1:] {
+		flags := txFilter(b)
+		sum, err := ch.next(b, flags, func(i int) bool {
+			return i < len(flags) && peer.TxValidationCode(flags[i]) == peer.TxValidationCode_VALID
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch.last = sum
+		for len(b.Metadata.Metadata) <= int(common.BlockMetadataIndex_COMMIT_HASH) {
+			b.Metadata.Metadata = append(b.Metadata.Metadata, nil)
+		}
+		b.Metadata.Metadata[common.BlockMetadataIndex_COMMIT_HASH] = mustMarshal(t, &common.Metadata{Value: ch.last})
+	}
+	return c
 }

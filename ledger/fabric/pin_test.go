@@ -23,7 +23,7 @@ func TestPinChannelGenesis(t *testing.T) {
 	genesis := withOrderers(t, configBlock(t, map[string]*testCA{"Org1MSP": ca1}), common.ImplicitMetaPolicy_ANY, false, nil, o1)
 	genesis.Header = &common.BlockHeader{Number: 0, DataHash: sha256Of(genesis.Data.Data)}
 	next := &common.Block{Header: &common.BlockHeader{Number: 1, PreviousHash: headerHash(genesis.Header), DataHash: sha256Of(nil)}, Data: &common.BlockData{}}
-	chain := chainOf{genesis, signBlock(t, next, blockSigner{o: o1})}
+	chain := stampCommits(t, chainOf{genesis, signBlock(t, next, blockSigner{o: o1})})
 	ctx := context.Background()
 
 	rep, err := VerifyChain(ctx, chain, "tdsc", nil)

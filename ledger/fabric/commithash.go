@@ -1,0 +1,313 @@
+package fabric
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+)
+
+// The validation flags of a block are written by each peer after ordering,
+// into metadata no signature covers: a peer could mark a valid transaction
+// invalid and so hide its batches from the audit. But every peer also
+// chains a commit hash over them (core/ledger/kvledger addBlockCommitHash):
+// for each block after the genesis block, SHA-256 over the flags (length
+// first), the block's state updates in a deterministic form (the valid
+// transactions' writes, public and hashed, each key's last write with the
+// height that wrote it; deterministicBytesForPubAndHashUpdates) and the
+// previous block's commit hash. The audit recomputes that chain from the
+// flags and transactions it reads and holds each block's COMMIT_HASH to it:
+// flags altered without the commit hashes are caught at their block; flags
+// and commit hashes altered together give a last commit hash that no
+// honest peer holds, which comparing with other organisations' peers
+// (ComparePeers) catches.
+
+// commitHasher is a peer's commit hash chain, recomputed block by block.
+type commitHasher struct{ last []byte }
+
+// writeKey is a key of a block's state updates: the namespace, the
+// collection ("" for a public key; a hashed key's collection) and the key
+// (of a collection, its hash).
+type writeKey struct{ ns, coll, key string }
+
+// stateWrite is a key's last write in a block: its value (nil for a
+// delete) and the height (block, transaction) that wrote it.
+type stateWrite struct {
+	value []byte
+	tx    uint64
+}
+
+// block recomputes block b's commit hash from its flags and the writes
+// of the transactions they mark valid, checks it against the block's
+// COMMIT_HASH metadata, and takes it as the chain's last.
+func (c *commitHasher) block(b *common.Block, flags []byte, valid func(int) bool) error {
+	sum, err := c.next(b, flags, valid)
+	if err != nil {
+		return err
+	}
+	got, err := blockCommitHash(b)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, sum) {
+		return fmt.Errorf("its commit hash %x is not the %x its validation flags and valid transactions' writes give: the flags (or the writes) were altered after the peer committed the block", got, sum)
+	}
+	c.last = sum
+	return nil
+}
+
+// next is block b's commit hash after the chain's last, from its flags
+// and the writes of the transactions they mark valid.
+func (c *commitHasher) next(b *common.Block, flags []byte, valid func(int) bool) ([]byte, error) {
+	updates := map[writeKey]stateWrite{}
+	for i, env := range b.Data.Data {
+		if !valid(i) {
+			continue
+		}
+		if err := txWrites(env, uint64(i), updates); err != nil {
+			return nil, fmt.Errorf("transaction %d: %v", i, err)
+		}
+	}
+	h := sha256.New()
+	h.Write(protowire.AppendVarint(nil, uint64(len(flags))))
+	h.Write(flags)
+	h.Write(updateBytes(b.Header.Number, updates))
+	h.Write(c.last)
+	return h.Sum(nil), nil
+}
+
+// blockCommitHash is the commit hash the peer wrote into b's metadata.
+func blockCommitHash(b *common.Block) ([]byte, error) {
+	if len(b.GetMetadata().GetMetadata()) <= int(common.BlockMetadataIndex_COMMIT_HASH) {
+		return nil, errors.New("no commit hash metadata")
+	}
+	var md common.Metadata
+	if err := proto.Unmarshal(b.Metadata.Metadata[common.BlockMetadataIndex_COMMIT_HASH], &md); err != nil {
+		return nil, fmt.Errorf("commit hash metadata: %v", err)
+	}
+	if len(md.Value) == 0 {
+		return nil, errors.New("no commit hash in its metadata")
+	}
+	return md.Value, nil
+}
+
+// txWrites adds the writes of endorser transaction env, at index tx of its
+// block, to updates, as the peer's validator applies a valid
+// transaction's write set: a write of an empty value is a delete, a later
+// write of a key replaces an earlier one. Configuration transactions write
+// the channel's configuration, which the commit hash leaves out; a write
+// of a key's metadata cannot be replayed without the state database, and
+// is refused.
+func txWrites(env []byte, tx uint64, updates map[writeKey]stateWrite) error {
+	var e common.Envelope
+	var p common.Payload
+	var ch common.ChannelHeader
+	if err := proto.Unmarshal(env, &e); err != nil {
+		return fmt.Errorf("envelope: %w", err)
+	}
+	if err := proto.Unmarshal(e.Payload, &p); err != nil {
+		return fmt.Errorf("payload: %w", err)
+	}
+	if p.Header == nil {
+		return errors.New("payload has no header")
+	}
+	if err := proto.Unmarshal(p.Header.ChannelHeader, &ch); err != nil {
+		return fmt.Errorf("channel header: %w", err)
+	}
+	if common.HeaderType(ch.Type) != common.HeaderType_ENDORSER_TRANSACTION {
+		return nil
+	}
+	var t peer.Transaction
+	if err := proto.Unmarshal(p.Data, &t); err != nil {
+		return fmt.Errorf("transaction: %w", err)
+	}
+	for _, a := range t.Actions {
+		var cap peer.ChaincodeActionPayload
+		var prp peer.ProposalResponsePayload
+		var ca peer.ChaincodeAction
+		var txrw rwset.TxReadWriteSet
+		if err := proto.Unmarshal(a.Payload, &cap); err != nil {
+			return fmt.Errorf("action payload: %w", err)
+		}
+		if cap.Action == nil {
+			continue
+		}
+		if err := proto.Unmarshal(cap.Action.ProposalResponsePayload, &prp); err != nil {
+			return fmt.Errorf("proposal response: %w", err)
+		}
+		if err := proto.Unmarshal(prp.Extension, &ca); err != nil {
+			return fmt.Errorf("chaincode action: %w", err)
+		}
+		if err := proto.Unmarshal(ca.Results, &txrw); err != nil {
+			return fmt.Errorf("read-write set: %w", err)
+		}
+		for _, ns := range txrw.NsRwset {
+			var kv kvrwset.KVRWSet
+			if err := proto.Unmarshal(ns.Rwset, &kv); err != nil {
+				return fmt.Errorf("namespace %s: writes: %w", ns.Namespace, err)
+			}
+			if len(kv.MetadataWrites) > 0 {
+				return fmt.Errorf("namespace %s: writes a key's metadata, which the audit cannot replay into the peers' commit hash", ns.Namespace)
+			}
+			for _, w := range kv.Writes {
+				v := w.Value
+				if w.IsDelete || len(v) == 0 {
+					v = nil
+				}
+				updates[writeKey{ns.Namespace, "", w.Key}] = stateWrite{value: v, tx: tx}
+			}
+			for _, coll := range ns.CollectionHashedRwset {
+				var hs kvrwset.HashedRWSet
+				if err := proto.Unmarshal(coll.HashedRwset, &hs); err != nil {
+					return fmt.Errorf("namespace %s, collection %s: hashed writes: %w", ns.Namespace, coll.CollectionName, err)
+				}
+				if len(hs.MetadataWrites) > 0 {
+					return fmt.Errorf("namespace %s, collection %s: writes a key's metadata, which the audit cannot replay into the peers' commit hash", ns.Namespace, coll.CollectionName)
+				}
+				for _, w := range hs.HashedWrites {
+					v := w.ValueHash
+					if w.IsDelete || len(v) == 0 || bytes.Equal(v, emptyHash[:]) {
+						v = nil
+					}
+					updates[writeKey{ns.Namespace, coll.CollectionName, string(w.KeyHash)}] = stateWrite{value: v, tx: tx}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// emptyHash is the hash of an empty value: a hashed write of it is a
+// delete (rwsetutil.IsKVWriteHashDelete).
+var emptyHash = sha256.Sum256(nil)
+
+// updateBytes is Fabric's deterministic form of a block's state updates
+// (txmgr.Updates, marshalled): the writes as KVWrite messages, namespaces
+// in order (the configuration's, "", left out), within one the public
+// keys in order and then each collection's in order, the namespace named
+// on its first write only and a collection on its first.
+func updateBytes(block uint64, updates map[writeKey]stateWrite) []byte {
+	keys := slices.SortedFunc(maps.Keys(updates), func(a, b writeKey) int {
+		if a.ns != b.ns {
+			return cmp.Compare(a.ns, b.ns)
+		}
+		if a.coll != b.coll {
+			return cmp.Compare(a.coll, b.coll) // "" (public) first
+		}
+		return cmp.Compare(a.key, b.key)
+	})
+	var out []byte
+	var ns, coll string
+	first := true
+	for _, k := range keys {
+		if k.ns == "" {
+			continue
+		}
+		var kv []byte
+		if first || k.ns != ns {
+			kv = protowire.AppendTag(kv, 1, protowire.BytesType)
+			kv = protowire.AppendString(kv, k.ns)
+			ns, coll, first = k.ns, "", false
+		}
+		if k.coll != "" && k.coll != coll {
+			kv = protowire.AppendTag(kv, 2, protowire.BytesType)
+			kv = protowire.AppendString(kv, k.coll)
+			coll = k.coll
+		}
+		if k.key != "" {
+			kv = protowire.AppendTag(kv, 3, protowire.BytesType)
+			kv = protowire.AppendString(kv, k.key)
+		}
+		w := updates[k]
+		if w.value == nil {
+			kv = protowire.AppendTag(kv, 4, protowire.VarintType)
+			kv = protowire.AppendVarint(kv, 1)
+		} else {
+			kv = protowire.AppendTag(kv, 5, protowire.BytesType)
+			kv = protowire.AppendBytes(kv, w.value)
+		}
+		kv = protowire.AppendTag(kv, 6, protowire.BytesType)
+		kv = protowire.AppendBytes(kv, append(orderPreserving(block), orderPreserving(w.tx)...))
+		out = protowire.AppendTag(out, 1, protowire.BytesType)
+		out = protowire.AppendBytes(out, kv)
+	}
+	return out
+}
+
+// orderPreserving is Fabric's EncodeOrderPreservingVarUint64: the number's
+// big-endian bytes without leading zeros, after one byte of their count.
+func orderPreserving(n uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], n)
+	i := 0
+	for i < 8 && b[i] == 0 {
+		i++
+	}
+	return append([]byte{byte(8 - i)}, b[i:]...)
+}
+
+// PeerCommit is what one organisation's peer holds as the commit hash of
+// a block: Agrees, if it is the audit's, or Error, if the peer did not
+// give one.
+type PeerCommit struct {
+	MSPID      string `json:"mspId"`
+	CommitHash string `json:"commitHash,omitempty"`
+	Agrees     bool   `json:"agrees"`
+	Error      string `json:"error,omitempty"`
+}
+
+// ComparePeers asks the peer of each organisation of p, through ch's
+// gateway, for block's commit hash and holds it to want (the audit's,
+// ChainCounts.CommitHash, for its last block). The commit hash chains every
+// block's validation flags and state updates, so a peer that agrees holds
+// the same flags and writes for every block up to it: a peer that served
+// the audit altered flags (and rewrote its commit hashes to match) is
+// outvoted by the others. A peer that is away or behind is reported with
+// its error, not as disagreeing.
+func ComparePeers(ctx context.Context, ch *Channel, p *Profile, block uint64, want string) []PeerCommit {
+	out := make([]PeerCommit, len(p.Orgs))
+	for i, o := range p.Orgs {
+		out[i].MSPID = o.MSPID
+		b, err := ch.blockAt(ctx, o.MSPID, block)
+		if err == nil {
+			var got []byte
+			if got, err = blockCommitHash(b); err == nil {
+				out[i].CommitHash = hex.EncodeToString(got)
+				out[i].Agrees = out[i].CommitHash == want
+			}
+		}
+		if err != nil {
+			out[i].Error = err.Error()
+		}
+	}
+	return out
+}
+
+// PeersDisagree is an error naming the peers whose commit hash is not the
+// audit's (ErrChain), or nil.
+func PeersDisagree(commits []PeerCommit, block uint64, want string) error {
+	var why []string
+	for _, c := range commits {
+		if c.Error == "" && !c.Agrees {
+			why = append(why, fmt.Sprintf("%s's peer holds %s", c.MSPID, c.CommitHash))
+		}
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	return &ChainProblem{Block: block, What: fmt.Sprintf("the peers disagree on the validation flags or state updates up to this block: the audited chain gives commit hash %s, %s", want, strings.Join(why, ", "))}
+}
