@@ -199,7 +199,9 @@ func rehashCommit(ctx context.Context, src BlockSource, b *common.Block) (*commo
 	}
 	flags := txFilter(b)
 	c := commitHasher{last: last}
-	sum, err := c.next(b, flags, func(i int) bool { return i < len(flags) && peer.TxValidationCode(flags[i]) == peer.TxValidationCode_VALID })
+	sum, err := c.next(b, flags, func(i int) bool {
+		return i < len(flags) && peer.TxValidationCode(flags[i]) == peer.TxValidationCode_VALID
+	})
 	if err != nil {
 		return nil, err
 	}
