@@ -240,20 +240,7 @@ func endorse(t testing.TB, mspID string, id *testCA, prp []byte) *peer.Endorseme
 func endorseS(t testing.TB, mspID string, id *testCA, prp []byte, high bool) *peer.Endorsement {
 	t.Helper()
 	endorser := mustMarshal(t, &msp.SerializedIdentity{Mspid: mspID, IdBytes: id.pem})
-	digest := sha256.Sum256(append(append([]byte(nil), prp...), endorser...))
-	r, sv, err := ecdsa.Sign(rand.Reader, id.key, digest[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := id.key.Curve.Params().N
-	if (sv.Cmp(new(big.Int).Rsh(n, 1)) > 0) != high {
-		sv.Sub(n, sv)
-	}
-	sig, err := asn1.Marshal(struct{ R, S *big.Int }{r, sv})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &peer.Endorsement{Endorser: endorser, Signature: sig}
+	return &peer.Endorsement{Endorser: endorser, Signature: ecdsaSign(t, id, append(append([]byte(nil), prp...), endorser...), high)}
 }
 
 // andOf is the signature policy AND of role of the organisations msps.
