@@ -64,14 +64,19 @@ func peersAgree(ctx context.Context, ch *fabric.Channel, p *fabric.Profile, res 
 		return nil, "", err
 	}
 	var agree, away []string
+	var highest uint64
 	for _, c := range commits {
 		if c.Agrees {
 			agree = append(agree, c.MSPID)
 		} else {
 			away = append(away, c.MSPID+": "+c.Error)
 		}
+		highest = max(highest, c.Height)
 	}
 	line := fmt.Sprintf("peers holding its commit hash at block %d: %s", last, strings.Join(agree, ", "))
+	if highest > res.Blocks {
+		line += fmt.Sprintf(" (a peer holds %d blocks: %d more than read)", highest, highest-res.Blocks)
+	}
 	if len(away) > 0 {
 		line += " (no answer: " + strings.Join(away, "; ") + ")"
 	}

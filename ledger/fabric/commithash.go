@@ -267,7 +267,11 @@ type PeerCommit struct {
 	MSPID      string `json:"mspId"`
 	CommitHash string `json:"commitHash,omitempty"`
 	Agrees     bool   `json:"agrees"`
-	Error      string `json:"error,omitempty"`
+	// Height is the peer's block height when asked: above the audited
+	// chain's, the peer holds blocks the audit did not read (written since,
+	// or held back by the peer that served the audit).
+	Height uint64 `json:"height,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 // ComparePeers asks the peer of each organisation of p, through ch's
@@ -282,7 +286,12 @@ func ComparePeers(ctx context.Context, ch *Channel, p *Profile, block uint64, wa
 	out := make([]PeerCommit, len(p.Orgs))
 	for i, o := range p.Orgs {
 		out[i].MSPID = o.MSPID
-		b, err := ch.blockAt(ctx, o.MSPID, block)
+		h, err := ch.heightAt(ctx, o.MSPID)
+		out[i].Height = h
+		var b *common.Block
+		if err == nil {
+			b, err = ch.blockAt(ctx, o.MSPID, block)
+		}
 		if err == nil {
 			var got []byte
 			if got, err = blockCommitHash(b); err == nil {
