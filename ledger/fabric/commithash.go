@@ -320,3 +320,9 @@ func PeersDisagree(commits []PeerCommit, block uint64, want string) error {
 	}
 	return &ChainProblem{Block: block, What: fmt.Sprintf("the peers disagree on the validation flags or state updates up to this block: the audited chain gives commit hash %s, %s", want, strings.Join(why, ", "))}
 }
+
+// ComparePeers is ComparePeers through the ledger's gateway, over its
+// profile's organisations.
+func (l *Ledger) ComparePeers(ctx context.Context, block uint64, want string) []PeerCommit {
+	return ComparePeers(ctx, l.ch, l.cfg.Profile, block, want)
+}

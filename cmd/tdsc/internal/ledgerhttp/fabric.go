@@ -89,12 +89,18 @@ func Fabric(ctx context.Context, o FabricOptions) (http.Handler, *fabric.Ledger,
 }
 
 // VerifyFabric audits a space's ledger from the channel's blocks in one
-// reading (fabric.VerifyChain): the block hash chain, each block's data hash
-// and endorsements, then the same checks as for the embedded ledger over the
-// valid transactions' writes.
+// reading (fabric.VerifyChain): the block hash chain, each block's data
+// hash, orderer signatures, validation flags against the peer's commit
+// hash and endorsements, then the same checks as for the embedded ledger
+// over the valid transactions' writes; last, every organisation's peer is
+// held to the last block's commit hash (one holding another fails it).
 func VerifyFabric(ctx context.Context, l *fabric.Ledger) (verify.Report, error) {
 	rep, err := fabric.VerifyChain(ctx, l, l.Chaincode(), nil)
-	return rep.Report, err
+	if err != nil {
+		return rep.Report, err
+	}
+	last := rep.Blocks - 1
+	return rep.Report, fabric.PeersDisagree(l.ComparePeers(ctx, last, rep.CommitHash), last, rep.CommitHash)
 }
 
 // noteKey loads the checkpoint signer key, or creates it (0600) with its
