@@ -17,7 +17,6 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	fid "github.com/hyperledger/fabric-gateway/pkg/identity"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
-	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/transparency-dev/formats/log"
@@ -322,8 +321,9 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 		// The flags are the serving peer's: with the valid transactions'
 		// writes they must give its commit hash (checked after the
 		// transactions too).
+		decoded := make([]txRW, len(b.Data.Data)) // the writes the walk read, for the commit hash
 		committed := func() error {
-			if err := commits.block(b, flags, valid); err != nil {
+			if err := commits.block(b, flags, valid, decoded); err != nil {
 				return &ChainProblem{Block: n, What: err.Error()}
 			}
 			c.CommitHash = hex.EncodeToString(commits.last)
@@ -344,6 +344,9 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 			writes, err := chaincodeWrites(env, chaincode)
 			if err != nil {
 				return &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", i, err)}
+			}
+			if writes != nil {
+				decoded[i] = writes.rw
 			}
 			if writes == nil {
 				if err := definition(n, i, env, chaincode, valid(i), &ends, c); err != nil {
@@ -691,6 +694,7 @@ func chaincodeWrites(env []byte, chaincode string) (*endorsedWrites, error) {
 		return nil, fmt.Errorf("transaction: %w", err)
 	}
 	var out *endorsedWrites
+	var all txRW // every action's writes, for the commit hash
 	for _, a := range tx.Actions {
 		var cap peer.ChaincodeActionPayload
 		if err := proto.Unmarshal(a.Payload, &cap); err != nil {
@@ -707,6 +711,11 @@ func chaincodeWrites(env []byte, chaincode string) (*endorsedWrites, error) {
 		if err := proto.Unmarshal(prp.Extension, &ca); err != nil {
 			return nil, fmt.Errorf("chaincode action: %w", err)
 		}
+		rw, err := decodeRW(ca.Results)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, rw...)
 		if ca.ChaincodeId == nil || ca.ChaincodeId.Name != chaincode {
 			continue
 		}
@@ -721,20 +730,12 @@ func chaincodeWrites(env []byte, chaincode string) (*endorsedWrites, error) {
 			}
 			out.event, out.payload = ce.EventName, ce.Payload
 		}
-		var txrw rwset.TxReadWriteSet
-		if err := proto.Unmarshal(ca.Results, &txrw); err != nil {
-			return nil, fmt.Errorf("read-write set: %w", err)
-		}
-		for _, ns := range txrw.NsRwset {
-			if ns.Namespace != chaincode {
+		for _, ns := range rw {
+			if ns.ns != chaincode || ns.coll != "" {
 				continue
 			}
-			var kv kvrwset.KVRWSet
-			if err := proto.Unmarshal(ns.Rwset, &kv); err != nil {
-				return nil, fmt.Errorf("writes: %w", err)
-			}
-			out.writes = append(out.writes, kv.Writes...)
-			for _, mw := range kv.MetadataWrites {
+			out.writes = append(out.writes, ns.writes...)
+			for _, mw := range ns.meta {
 				for _, e := range mw.Entries {
 					if e.Name == peer.MetaDataKeys_VALIDATION_PARAMETER.String() && len(e.Value) > 0 && out.keyPolicy == "" {
 						out.keyPolicy = mw.Key
@@ -742,6 +743,9 @@ func chaincodeWrites(env []byte, chaincode string) (*endorsedWrites, error) {
 				}
 			}
 		}
+	}
+	if out != nil {
+		out.rw = all
 	}
 	return out, nil
 }
@@ -760,6 +764,9 @@ type endorsedWrites struct {
 	// policy on (state-based endorsement), or "" (read by chaincodeWrites
 	// only: the audit refuses such a transaction).
 	keyPolicy string
+	// rw is every write of the transaction, of every namespace (read by
+	// chaincodeWrites only: the audit's commit hash).
+	rw txRW
 }
 
 func txFilter(b *common.Block) []byte {

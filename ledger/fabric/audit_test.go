@@ -201,7 +201,7 @@ func rehashCommit(ctx context.Context, src BlockSource, b *common.Block) (*commo
 	c := commitHasher{last: last}
 	sum, err := c.next(b, flags, func(i int) bool {
 		return i < len(flags) && peer.TxValidationCode(flags[i]) == peer.TxValidationCode_VALID
-	})
+	}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -322,7 +322,7 @@ func stampCommits(t testing.TB, c chainOf) chainOf {
 		flags := txFilter(b)
 		sum, err := ch.next(b, flags, func(i int) bool {
 			return i < len(flags) && peer.TxValidationCode(flags[i]) == peer.TxValidationCode_VALID
-		})
+		}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -39,10 +40,13 @@ import (
 // commitHasher is a peer's commit hash chain, recomputed block by block.
 type commitHasher struct{ last []byte }
 
-// writeKey is a key of a block's state updates: the namespace, the
-// collection ("" for a public key; a hashed key's collection) and the key
-// (of a collection, its hash).
-type writeKey struct{ ns, coll, key string }
+// stateUpdates are a block's state updates: by namespace and collection
+// ("" for the public keys; a collection's keys are hashes), each key's
+// last write.
+type stateUpdates map[nsColl]map[string]stateWrite
+
+// nsColl is a namespace and one of its collections ("": its public keys).
+type nsColl struct{ ns, coll string }
 
 // stateWrite is a key's last write in a block: its value (nil for a
 // delete) and the height (block, transaction) that wrote it.
@@ -54,8 +58,8 @@ type stateWrite struct {
 // block recomputes block b's commit hash from its flags and the writes
 // of the transactions they mark valid, checks it against the block's
 // COMMIT_HASH metadata, and takes it as the chain's last.
-func (c *commitHasher) block(b *common.Block, flags []byte, valid func(int) bool) error {
-	sum, err := c.next(b, flags, valid)
+func (c *commitHasher) block(b *common.Block, flags []byte, valid func(int) bool, decoded []txRW) error {
+	sum, err := c.next(b, flags, valid, decoded)
 	if err != nil {
 		return err
 	}
@@ -71,21 +75,32 @@ func (c *commitHasher) block(b *common.Block, flags []byte, valid func(int) bool
 }
 
 // next is block b's commit hash after the chain's last, from its flags
-// and the writes of the transactions they mark valid.
-func (c *commitHasher) next(b *common.Block, flags []byte, valid func(int) bool) ([]byte, error) {
-	updates := map[writeKey]stateWrite{}
+// and the writes of the transactions they mark valid: decoded[i], if the
+// walk decoded transaction i already, else read from the block.
+func (c *commitHasher) next(b *common.Block, flags []byte, valid func(int) bool, decoded []txRW) ([]byte, error) {
+	updates := stateUpdates{}
 	for i, env := range b.Data.Data {
 		if !valid(i) {
 			continue
 		}
-		if err := txWrites(env, uint64(i), updates); err != nil {
+		rw := txRW(nil)
+		if i < len(decoded) {
+			rw = decoded[i]
+		}
+		if rw == nil {
+			var err error
+			if rw, err = envelopeRW(env); err != nil {
+				return nil, fmt.Errorf("transaction %d: %v", i, err)
+			}
+		}
+		if err := rw.apply(uint64(i), updates); err != nil {
 			return nil, fmt.Errorf("transaction %d: %v", i, err)
 		}
 	}
 	h := sha256.New()
 	h.Write(protowire.AppendVarint(nil, uint64(len(flags))))
 	h.Write(flags)
-	h.Write(updateBytes(b.Header.Number, updates))
+	writeUpdates(h, b.Header.Number, updates)
 	h.Write(c.last)
 	return h.Sum(nil), nil
 }
@@ -105,87 +120,131 @@ func blockCommitHash(b *common.Block) ([]byte, error) {
 	return md.Value, nil
 }
 
-// txWrites adds the writes of endorser transaction env, at index tx of its
-// block, to updates, as the peer's validator applies a valid
-// transaction's write set: a write of an empty value is a delete, a later
-// write of a key replaces an earlier one. Configuration transactions write
-// the channel's configuration, which the commit hash leaves out; a write
-// of a key's metadata cannot be replayed without the state database, and
-// is refused.
-func txWrites(env []byte, tx uint64, updates map[writeKey]stateWrite) error {
+// txRW is the writes of a transaction's read-write sets: each namespace's
+// public writes, and each of its collections' hashed writes.
+type txRW []nsWrites
+
+// nsWrites is one namespace's public writes (coll "") or one of its
+// collections' hashed writes (as KVWrites: the key hash as the key, the
+// value hash as the value), with any writes of keys' metadata.
+type nsWrites struct {
+	ns, coll string
+	writes   []*kvrwset.KVWrite
+	meta     []*kvrwset.KVMetadataWrite
+}
+
+// decodeRW reads a chaincode action's results (a TxReadWriteSet).
+func decodeRW(results []byte) (txRW, error) {
+	var txrw rwset.TxReadWriteSet
+	if err := proto.Unmarshal(results, &txrw); err != nil {
+		return nil, fmt.Errorf("read-write set: %w", err)
+	}
+	out := txRW{}
+	for _, ns := range txrw.NsRwset {
+		var kv kvrwset.KVRWSet
+		if err := proto.Unmarshal(ns.Rwset, &kv); err != nil {
+			return nil, fmt.Errorf("namespace %s: writes: %w", ns.Namespace, err)
+		}
+		out = append(out, nsWrites{ns: ns.Namespace, writes: kv.Writes, meta: kv.MetadataWrites})
+		for _, coll := range ns.CollectionHashedRwset {
+			var hs kvrwset.HashedRWSet
+			if err := proto.Unmarshal(coll.HashedRwset, &hs); err != nil {
+				return nil, fmt.Errorf("namespace %s, collection %s: hashed writes: %w", ns.Namespace, coll.CollectionName, err)
+			}
+			cw := nsWrites{ns: ns.Namespace, coll: coll.CollectionName}
+			for _, w := range hs.HashedWrites {
+				v := w.ValueHash
+				if bytes.Equal(v, emptyHash[:]) {
+					v = nil // a hashed write of the empty value is a delete
+				}
+				cw.writes = append(cw.writes, &kvrwset.KVWrite{Key: string(w.KeyHash), Value: v, IsDelete: w.IsDelete})
+			}
+			for _, mw := range hs.MetadataWrites {
+				cw.meta = append(cw.meta, &kvrwset.KVMetadataWrite{Key: string(mw.KeyHash), Entries: mw.Entries})
+			}
+			out = append(out, cw)
+		}
+	}
+	return out, nil
+}
+
+// envelopeRW reads the writes of every action of endorser transaction
+// env; another transaction (a configuration) has none the commit hash
+// counts.
+func envelopeRW(env []byte) (txRW, error) {
 	var e common.Envelope
 	var p common.Payload
 	var ch common.ChannelHeader
 	if err := proto.Unmarshal(env, &e); err != nil {
-		return fmt.Errorf("envelope: %w", err)
+		return nil, fmt.Errorf("envelope: %w", err)
 	}
 	if err := proto.Unmarshal(e.Payload, &p); err != nil {
-		return fmt.Errorf("payload: %w", err)
+		return nil, fmt.Errorf("payload: %w", err)
 	}
 	if p.Header == nil {
-		return errors.New("payload has no header")
+		return nil, errors.New("payload has no header")
 	}
 	if err := proto.Unmarshal(p.Header.ChannelHeader, &ch); err != nil {
-		return fmt.Errorf("channel header: %w", err)
+		return nil, fmt.Errorf("channel header: %w", err)
 	}
 	if common.HeaderType(ch.Type) != common.HeaderType_ENDORSER_TRANSACTION {
-		return nil
+		return txRW{}, nil
 	}
 	var t peer.Transaction
 	if err := proto.Unmarshal(p.Data, &t); err != nil {
-		return fmt.Errorf("transaction: %w", err)
+		return nil, fmt.Errorf("transaction: %w", err)
 	}
+	out := txRW{}
 	for _, a := range t.Actions {
 		var cap peer.ChaincodeActionPayload
 		var prp peer.ProposalResponsePayload
 		var ca peer.ChaincodeAction
-		var txrw rwset.TxReadWriteSet
 		if err := proto.Unmarshal(a.Payload, &cap); err != nil {
-			return fmt.Errorf("action payload: %w", err)
+			return nil, fmt.Errorf("action payload: %w", err)
 		}
 		if cap.Action == nil {
 			continue
 		}
 		if err := proto.Unmarshal(cap.Action.ProposalResponsePayload, &prp); err != nil {
-			return fmt.Errorf("proposal response: %w", err)
+			return nil, fmt.Errorf("proposal response: %w", err)
 		}
 		if err := proto.Unmarshal(prp.Extension, &ca); err != nil {
-			return fmt.Errorf("chaincode action: %w", err)
+			return nil, fmt.Errorf("chaincode action: %w", err)
 		}
-		if err := proto.Unmarshal(ca.Results, &txrw); err != nil {
-			return fmt.Errorf("read-write set: %w", err)
+		rw, err := decodeRW(ca.Results)
+		if err != nil {
+			return nil, err
 		}
-		for _, ns := range txrw.NsRwset {
-			var kv kvrwset.KVRWSet
-			if err := proto.Unmarshal(ns.Rwset, &kv); err != nil {
-				return fmt.Errorf("namespace %s: writes: %w", ns.Namespace, err)
+		out = append(out, rw...)
+	}
+	return out, nil
+}
+
+// apply adds the writes to updates as the peer's validator applies a
+// valid transaction's write set, at index tx of its block: a write of an
+// empty value is a delete, a later write of a key replaces an earlier
+// one. A write of a key's metadata cannot be replayed without the state
+// database, and is refused.
+func (rw txRW) apply(tx uint64, updates stateUpdates) error {
+	for _, ns := range rw {
+		if len(ns.meta) > 0 {
+			where := "namespace " + ns.ns
+			if ns.coll != "" {
+				where += ", collection " + ns.coll
 			}
-			if len(kv.MetadataWrites) > 0 {
-				return fmt.Errorf("namespace %s: writes a key's metadata, which the audit cannot replay into the peers' commit hash", ns.Namespace)
+			return fmt.Errorf("%s: writes a key's metadata, which the audit cannot replay into the peers' commit hash", where)
+		}
+		g := updates[nsColl{ns.ns, ns.coll}]
+		if g == nil && len(ns.writes) > 0 {
+			g = map[string]stateWrite{}
+			updates[nsColl{ns.ns, ns.coll}] = g
+		}
+		for _, w := range ns.writes {
+			v := w.Value
+			if w.IsDelete || len(v) == 0 {
+				v = nil
 			}
-			for _, w := range kv.Writes {
-				v := w.Value
-				if w.IsDelete || len(v) == 0 {
-					v = nil
-				}
-				updates[writeKey{ns.Namespace, "", w.Key}] = stateWrite{value: v, tx: tx}
-			}
-			for _, coll := range ns.CollectionHashedRwset {
-				var hs kvrwset.HashedRWSet
-				if err := proto.Unmarshal(coll.HashedRwset, &hs); err != nil {
-					return fmt.Errorf("namespace %s, collection %s: hashed writes: %w", ns.Namespace, coll.CollectionName, err)
-				}
-				if len(hs.MetadataWrites) > 0 {
-					return fmt.Errorf("namespace %s, collection %s: writes a key's metadata, which the audit cannot replay into the peers' commit hash", ns.Namespace, coll.CollectionName)
-				}
-				for _, w := range hs.HashedWrites {
-					v := w.ValueHash
-					if w.IsDelete || len(v) == 0 || bytes.Equal(v, emptyHash[:]) {
-						v = nil
-					}
-					updates[writeKey{ns.Namespace, coll.CollectionName, string(w.KeyHash)}] = stateWrite{value: v, tx: tx}
-				}
-			}
+			g[w.Key] = stateWrite{value: v, tx: tx}
 		}
 	}
 	return nil
@@ -195,57 +254,62 @@ func txWrites(env []byte, tx uint64, updates map[writeKey]stateWrite) error {
 // delete (rwsetutil.IsKVWriteHashDelete).
 var emptyHash = sha256.Sum256(nil)
 
-// updateBytes is Fabric's deterministic form of a block's state updates
-// (txmgr.Updates, marshalled): the writes as KVWrite messages, namespaces
-// in order (the configuration's, "", left out), within one the public
-// keys in order and then each collection's in order, the namespace named
-// on its first write only and a collection on its first.
-func updateBytes(block uint64, updates map[writeKey]stateWrite) []byte {
-	keys := slices.SortedFunc(maps.Keys(updates), func(a, b writeKey) int {
+// writeUpdates writes Fabric's deterministic form of a block's state
+// updates to w (txmgr.Updates, marshalled; deterministicBytesForPubAndHashUpdates):
+// the writes as KVWrite messages, namespaces in order (the
+// configuration's, "", left out), within one the public keys in order and
+// then each collection's in order, the namespace named on its first write
+// only and a collection on its first.
+func writeUpdates(w io.Writer, block uint64, updates stateUpdates) {
+	groups := slices.SortedFunc(maps.Keys(updates), func(a, b nsColl) int {
 		if a.ns != b.ns {
 			return cmp.Compare(a.ns, b.ns)
 		}
-		if a.coll != b.coll {
-			return cmp.Compare(a.coll, b.coll) // "" (public) first
-		}
-		return cmp.Compare(a.key, b.key)
+		return cmp.Compare(a.coll, b.coll) // "" (public) first
 	})
-	var out []byte
-	var ns, coll string
+	var ns string
 	first := true
-	for _, k := range keys {
-		if k.ns == "" {
+	var kv, out []byte
+	height := orderPreserving(block)
+	for _, g := range groups {
+		if g.ns == "" {
 			continue
 		}
-		var kv []byte
-		if first || k.ns != ns {
-			kv = protowire.AppendTag(kv, 1, protowire.BytesType)
-			kv = protowire.AppendString(kv, k.ns)
-			ns, coll, first = k.ns, "", false
+		namedColl := false
+		for _, key := range slices.Sorted(maps.Keys(updates[g])) {
+			kv = kv[:0]
+			if first || g.ns != ns {
+				kv = protowire.AppendTag(kv, 1, protowire.BytesType)
+				kv = protowire.AppendString(kv, g.ns)
+				ns, first = g.ns, false
+			}
+			if g.coll != "" && !namedColl {
+				kv = protowire.AppendTag(kv, 2, protowire.BytesType)
+				kv = protowire.AppendString(kv, g.coll)
+				namedColl = true
+			}
+			if key != "" {
+				kv = protowire.AppendTag(kv, 3, protowire.BytesType)
+				kv = protowire.AppendString(kv, key)
+			}
+			sw := updates[g][key]
+			if sw.value == nil {
+				kv = protowire.AppendTag(kv, 4, protowire.VarintType)
+				kv = protowire.AppendVarint(kv, 1)
+			} else {
+				kv = protowire.AppendTag(kv, 5, protowire.BytesType)
+				kv = protowire.AppendBytes(kv, sw.value)
+			}
+			tx := orderPreserving(sw.tx)
+			kv = protowire.AppendTag(kv, 6, protowire.BytesType)
+			kv = protowire.AppendVarint(kv, uint64(len(height)+len(tx)))
+			kv = append(append(kv, height...), tx...)
+			out = protowire.AppendTag(out[:0], 1, protowire.BytesType)
+			out = protowire.AppendVarint(out, uint64(len(kv)))
+			w.Write(out)
+			w.Write(kv)
 		}
-		if k.coll != "" && k.coll != coll {
-			kv = protowire.AppendTag(kv, 2, protowire.BytesType)
-			kv = protowire.AppendString(kv, k.coll)
-			coll = k.coll
-		}
-		if k.key != "" {
-			kv = protowire.AppendTag(kv, 3, protowire.BytesType)
-			kv = protowire.AppendString(kv, k.key)
-		}
-		w := updates[k]
-		if w.value == nil {
-			kv = protowire.AppendTag(kv, 4, protowire.VarintType)
-			kv = protowire.AppendVarint(kv, 1)
-		} else {
-			kv = protowire.AppendTag(kv, 5, protowire.BytesType)
-			kv = protowire.AppendBytes(kv, w.value)
-		}
-		kv = protowire.AppendTag(kv, 6, protowire.BytesType)
-		kv = protowire.AppendBytes(kv, append(orderPreserving(block), orderPreserving(w.tx)...))
-		out = protowire.AppendTag(out, 1, protowire.BytesType)
-		out = protowire.AppendBytes(out, kv)
 	}
-	return out
 }
 
 // orderPreserving is Fabric's EncodeOrderPreservingVarUint64: the number's

@@ -44,7 +44,7 @@ func TestUpdateBytes(t *testing.T) {
 		}
 	}
 	empty := sha256.Sum256(nil)
-	updates := map[writeKey]stateWrite{}
+	updates, walked := stateUpdates{}, stateUpdates{}
 	for i, env := range [][]byte{
 		writesTx(t, "cc", &kvrwset.KVRWSet{Writes: []*kvrwset.KVWrite{{Key: "a", Value: []byte("old")}, {Key: "b", Value: []byte("x")}}}, nil),
 		writesTx(t, "cc", &kvrwset.KVRWSet{Writes: []*kvrwset.KVWrite{{Key: "a", Value: []byte("v")}, {Key: "b"}}},
@@ -52,8 +52,23 @@ func TestUpdateBytes(t *testing.T) {
 		writesTx(t, "dd", &kvrwset.KVRWSet{Writes: []*kvrwset.KVWrite{{Key: "x", Value: []byte("w")}}}, nil),
 		writesTx(t, "", &kvrwset.KVRWSet{Writes: []*kvrwset.KVWrite{{Key: "config", Value: []byte("c")}}}, nil),
 	} {
-		if err := txWrites(env, uint64(i), updates); err != nil {
+		rw, err := envelopeRW(env)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if err := rw.apply(uint64(i), updates); err != nil {
+			t.Fatal(err)
+		}
+		// The walk's own reading of the transaction (chaincodeWrites, of
+		// any namespace) gives the same writes.
+		for _, ns := range []string{"cc", "dd", ""} {
+			if w, err := chaincodeWrites(env, ns); err != nil {
+				t.Fatal(err)
+			} else if w != nil {
+				if err := w.rw.apply(uint64(i), walked); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 	}
 	want := []byte{
@@ -63,8 +78,12 @@ func TestUpdateBytes(t *testing.T) {
 		0x0a, 13, 0x1a, 2, 'k', 'h', 0x2a, 1, 'h', 0x32, 4, 1, 5, 1, 1, // coll kh = h
 		0x0a, 16, 0x0a, 2, 'd', 'd', 0x1a, 1, 'x', 0x2a, 1, 'w', 0x32, 4, 1, 5, 1, 2, // dd x = w at (5, 2)
 	}
-	if got := updateBytes(5, updates); !bytes.Equal(got, want) {
-		t.Fatalf("update bytes\n got %x\nwant %x", got, want)
+	for _, u := range []stateUpdates{updates, walked} {
+		var got bytes.Buffer
+		writeUpdates(&got, 5, u)
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Fatalf("update bytes\n got %x\nwant %x", got.Bytes(), want)
+		}
 	}
 }
 
@@ -86,7 +105,7 @@ func TestCommitHash(t *testing.T) {
 	}
 	check := func(c *commitHasher, b *common.Block) error {
 		flags := txFilter(b)
-		return c.block(b, flags, func(i int) bool { return i < len(flags) && flags[i] == valid })
+		return c.block(b, flags, func(i int) bool { return i < len(flags) && flags[i] == valid }, nil)
 	}
 	committed := block([]byte{valid, mvcc}, tx("a", "1"), tx("a", "2"))
 	stampCommits(t, chainOf{nil, committed})
