@@ -49,7 +49,8 @@ type stateUpdates map[nsColl]map[string]stateWrite
 type nsColl struct{ ns, coll string }
 
 // stateWrite is a key's last write in a block: its value (nil for a
-// delete) and the height (block, transaction) that wrote it.
+// delete) and the index in the block of the transaction that wrote it
+// (with the block's number, the height Fabric versions the key with).
 type stateWrite struct {
 	value []byte
 	tx    uint64

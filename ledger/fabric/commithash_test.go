@@ -137,3 +137,37 @@ func TestCommitHash(t *testing.T) {
 		t.Errorf("a metadata write: got %v", err)
 	}
 }
+
+// FuzzCommitHash: a served block's transactions are any bytes; their
+// writes are read for the commit hash without a panic, and the walk's own
+// reading of a transaction (chaincodeWrites, which keeps every
+// namespace's writes) gives the commit hash the same updates as reading
+// the envelope for them alone.
+func FuzzCommitHash(f *testing.F) {
+	f.Add(writesTx(f, "cc", &kvrwset.KVRWSet{Writes: []*kvrwset.KVWrite{{Key: "a", Value: []byte("v")}, {Key: "b", IsDelete: true}}},
+		&kvrwset.HashedRWSet{HashedWrites: []*kvrwset.KVWriteHash{{KeyHash: []byte("k"), ValueHash: []byte("h")}}}))
+	f.Add(writesTx(f, "cc", &kvrwset.KVRWSet{MetadataWrites: []*kvrwset.KVMetadataWrite{{Key: "a"}}}, nil))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, env []byte) {
+		rw, err := envelopeRW(env)
+		if err != nil {
+			return
+		}
+		alone := stateUpdates{}
+		errAlone := rw.apply(3, alone)
+		w, err := chaincodeWrites(env, "cc")
+		if err != nil || w == nil {
+			return
+		}
+		walked := stateUpdates{}
+		if errWalked := w.rw.apply(3, walked); (errAlone == nil) != (errWalked == nil) {
+			t.Fatalf("metadata write refused one way only: %v, %v", errAlone, errWalked)
+		}
+		var a, b bytes.Buffer
+		writeUpdates(&a, 7, alone)
+		writeUpdates(&b, 7, walked)
+		if errAlone == nil && !bytes.Equal(a.Bytes(), b.Bytes()) {
+			t.Fatalf("the walk's reading gives other updates:\n%x\n%x", a.Bytes(), b.Bytes())
+		}
+	})
+}
