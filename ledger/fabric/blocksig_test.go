@@ -215,6 +215,25 @@ func TestBlockSignatures(t *testing.T) {
 	t.Run("BFT: an identifier of no consenter is skipped", func(t *testing.T) {
 		check(t, bft, signBlock(t, block(), blockSigner{o: o2, id: 9}), "no signature is by a consenter")
 	})
+	// A BFT channel's BlockValidation, as Fabric 3 writes it
+	// (EncodeBFTBlockVerificationPolicy): a quorum of the consenters'
+	// identities, ceil((n+f+1)/2) of n with f = (n-1)/3 — of four, three.
+	o3, o4 := newOrdererOrg(t, "Orderer3MSP"), newOrdererOrg(t, "Orderer4MSP")
+	four := map[uint32]ordererOrg{1: o1, 2: o2, 3: o3, 4: o4}
+	quorum := withConfig(t, withOrderers(t, app, common.ImplicitMetaPolicy_ANY, true, four, o1, o2, o3, o4), func(cfg *common.Config) {
+		var ids []*msp.MSPPrincipal
+		for _, o := range []ordererOrg{o1, o2, o3, o4} {
+			ids = append(ids, &msp.MSPPrincipal{PrincipalClassification: msp.MSPPrincipal_IDENTITY,
+				Principal: mustMarshal(t, &msp.SerializedIdentity{Mspid: o.mspID, IdBytes: o.ord.pem})})
+		}
+		cfg.ChannelGroup.Groups["Orderer"].Policies["BlockValidation"] = signaturePolicy(t, nOutOf(3, ids))
+	})
+	t.Run("BFT quorum: three of four consenters", func(t *testing.T) {
+		check(t, quorum, signBlock(t, block(), blockSigner{o: o1, id: 1}, blockSigner{o: o3, id: 3}, blockSigner{o: o4, id: 4}), "")
+	})
+	t.Run("BFT quorum: two of four consenters", func(t *testing.T) {
+		check(t, quorum, signBlock(t, block(), blockSigner{o: o1, id: 1}, blockSigner{o: o3, id: 3}, blockSigner{o: o3, id: 3}), "(OutOf(3, IDENTITY, IDENTITY, IDENTITY, IDENTITY)) demands")
+	})
 	t.Run("identifiers without V3_0", func(t *testing.T) {
 		check(t, withOrderers(t, app, common.ImplicitMetaPolicy_ANY, false, map[uint32]ordererOrg{2: o2}, o1, o2),
 			signBlock(t, block(), blockSigner{o: o2, id: 2}), "not an organisation of the channel")
