@@ -176,17 +176,8 @@ func (l *Ledger) heightAt(ctx context.Context, msp string) (uint64, error) {
 
 // Block is one block of the channel (qscc GetBlockByNumber).
 func (c *Channel) Block(ctx context.Context, number uint64) (*common.Block, error) {
-	return c.blockAt(ctx, "", number)
-}
-
-// blockAt is one block of the channel from the peer of the organisation
-// with MSP ID msp ("": the connection's own).
-func (c *Channel) blockAt(ctx context.Context, msp string, number uint64) (*common.Block, error) {
-	opts := []client.ProposalOption{client.WithArguments(c.name, strconv.FormatUint(number, 10))}
-	if msp != "" {
-		opts = append(opts, client.WithEndorsingOrganizations(msp))
-	}
-	res, err := c.network.GetContract("qscc").EvaluateWithContext(ctx, "GetBlockByNumber", opts...)
+	res, err := c.network.GetContract("qscc").EvaluateWithContext(ctx, "GetBlockByNumber",
+		client.WithArguments(c.name, strconv.FormatUint(number, 10)))
 	if err != nil {
 		se, _ := classify(StageEvaluate, err)
 		return nil, se

@@ -13,6 +13,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
@@ -339,9 +340,11 @@ type PeerCommit struct {
 	Error  string `json:"error,omitempty"`
 }
 
-// ComparePeers asks the peer of each organisation of p, through ch's
-// gateway, for block's commit hash and holds it to want (the audit's,
-// ChainCounts.CommitHash, for its last block). The commit hash chains every
+// ComparePeers asks the peer of each organisation of p — connecting to it
+// directly (its address and TLS root in the profile), as ch's client, not
+// through ch's gateway, which could answer for the others — for block's
+// commit hash, and holds it to want (the audit's, ChainCounts.CommitHash,
+// for its last block), and for its height. The commit hash chains every
 // block's validation flags and state updates, so a peer that agrees holds
 // the same flags and writes for every block up to it: a peer that served
 // the audit altered flags (and rewrote its commit hashes to match) is
@@ -351,24 +354,42 @@ func ComparePeers(ctx context.Context, ch *Channel, p *Profile, block uint64, wa
 	out := make([]PeerCommit, len(p.Orgs))
 	for i, o := range p.Orgs {
 		out[i].MSPID = o.MSPID
-		h, err := ch.heightAt(ctx, o.MSPID)
+		got, h, err := ch.peerCommit(ctx, o, block)
 		out[i].Height = h
-		var b *common.Block
-		if err == nil {
-			b, err = ch.blockAt(ctx, o.MSPID, block)
-		}
-		if err == nil {
-			var got []byte
-			if got, err = blockCommitHash(b); err == nil {
-				out[i].CommitHash = hex.EncodeToString(got)
-				out[i].Agrees = out[i].CommitHash == want
-			}
-		}
 		if err != nil {
 			out[i].Error = err.Error()
+			continue
 		}
+		out[i].CommitHash = hex.EncodeToString(got)
+		out[i].Agrees = out[i].CommitHash == want
 	}
 	return out
+}
+
+// peerCommit asks org's peer itself, as c's client, for its height and
+// block's commit hash.
+func (c *Channel) peerCommit(ctx context.Context, org Org, block uint64) ([]byte, uint64, error) {
+	conn, err := dial(org)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer conn.Close()
+	gw, err := connect(conn, c.id, c.sign, 30*time.Second)
+	if err != nil {
+		return nil, 0, fmt.Errorf("fabric: gateway: %w", err)
+	}
+	defer gw.Close()
+	at := &Channel{name: c.name, conn: conn, gw: gw, network: gw.GetNetwork(c.name), id: c.id, sign: c.sign}
+	h, err := at.Height(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	b, err := at.Block(ctx, block)
+	if err != nil {
+		return nil, h, err
+	}
+	got, err := blockCommitHash(b)
+	return got, h, err
 }
 
 // PeersDisagree is an error naming the peers whose commit hash is not the
