@@ -58,9 +58,8 @@ func channelSource(ch *fabric.Channel, pin string) (fabric.BlockSource, error) {
 // problem) if one holds another; else what they said, and a summary for
 // the report.
 func peersAgree(ctx context.Context, ch *fabric.Channel, p *fabric.Profile, res fabric.ChainReport) ([]fabric.PeerCommit, string, error) {
-	last := res.Blocks - 1
-	commits := fabric.ComparePeers(ctx, ch, p, last, res.CommitHash)
-	if err := fabric.PeersDisagree(commits, last, res.CommitHash); err != nil {
+	commits, err := fabric.ComparePeers(ctx, ch, p, res.ChainCounts)
+	if err != nil {
 		return nil, "", err
 	}
 	var agree, away []string
@@ -73,7 +72,7 @@ func peersAgree(ctx context.Context, ch *fabric.Channel, p *fabric.Profile, res 
 		}
 		highest = max(highest, c.Height)
 	}
-	line := fmt.Sprintf("peers holding its commit hash at block %d: %s", last, strings.Join(agree, ", "))
+	line := fmt.Sprintf("peers holding its commit hash at block %d: %s", res.Blocks-1, strings.Join(agree, ", "))
 	if highest > res.Blocks {
 		line += fmt.Sprintf(" (a peer holds %d blocks: %d more than read)", highest, highest-res.Blocks)
 	}

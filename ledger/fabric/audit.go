@@ -662,6 +662,63 @@ func (c *Chain) Index(id string) (uint64, bool) {
 // chaincodeWrites returns the writes an endorser transaction made in the
 // chaincode's namespace, or nil if it is not such a transaction.
 func chaincodeWrites(env []byte, chaincode string) (*endorsedWrites, error) {
+	t, err := readEndorserTx(env)
+	if err != nil || t == nil {
+		return nil, err
+	}
+	var out *endorsedWrites
+	for _, a := range t.actions {
+		if a.ca.ChaincodeId == nil || a.ca.ChaincodeId.Name != chaincode {
+			continue
+		}
+		if out != nil {
+			return nil, errors.New("more than one action of the chaincode")
+		}
+		out = &endorsedWrites{txID: t.txID, prp: a.prp, endorsements: a.endorsements, rw: t.writes()}
+		if len(a.ca.Events) > 0 {
+			var ce peer.ChaincodeEvent
+			if err := proto.Unmarshal(a.ca.Events, &ce); err != nil {
+				return nil, fmt.Errorf("chaincode event: %w", err)
+			}
+			out.event, out.payload = ce.EventName, ce.Payload
+		}
+		for _, ns := range a.rw {
+			if ns.ns != chaincode || ns.coll != "" {
+				continue
+			}
+			out.writes = append(out.writes, ns.writes...)
+			for _, mw := range ns.meta {
+				for _, e := range mw.Entries {
+					if e.Name == peer.MetaDataKeys_VALIDATION_PARAMETER.String() && len(e.Value) > 0 && out.keyPolicy == "" {
+						out.keyPolicy = mw.Key
+					}
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// endorserTx is an endorser transaction as its envelope holds it: its id
+// and each action's endorsed response with what it wrote.
+type endorserTx struct {
+	txID    string
+	actions []txAction
+}
+
+// txAction is one action of an endorser transaction: the proposal
+// response payload its endorsers signed, their endorsements, the chaincode
+// action inside it and the writes of its read-write sets.
+type txAction struct {
+	prp          []byte
+	endorsements []*peer.Endorsement
+	ca           *peer.ChaincodeAction
+	rw           txRW
+}
+
+// readEndorserTx reads the envelope of a transaction: nil, without an
+// error, for a transaction of another type (a configuration).
+func readEndorserTx(env []byte) (*endorserTx, error) {
 	var e common.Envelope
 	if err := proto.Unmarshal(env, &e); err != nil {
 		return nil, fmt.Errorf("envelope: %w", err)
@@ -684,8 +741,7 @@ func chaincodeWrites(env []byte, chaincode string) (*endorsedWrites, error) {
 	if err := proto.Unmarshal(p.Data, &tx); err != nil {
 		return nil, fmt.Errorf("transaction: %w", err)
 	}
-	var out *endorsedWrites
-	var all txRW // every action's writes, for the commit hash
+	t := &endorserTx{txID: ch.TxId}
 	for _, a := range tx.Actions {
 		var cap peer.ChaincodeActionPayload
 		if err := proto.Unmarshal(a.Payload, &cap); err != nil {
@@ -706,39 +762,18 @@ func chaincodeWrites(env []byte, chaincode string) (*endorsedWrites, error) {
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, rw...)
-		if ca.ChaincodeId == nil || ca.ChaincodeId.Name != chaincode {
-			continue
-		}
-		if out != nil {
-			return nil, errors.New("more than one action of the chaincode")
-		}
-		out = &endorsedWrites{txID: ch.TxId, prp: cap.Action.ProposalResponsePayload, endorsements: cap.Action.Endorsements}
-		if len(ca.Events) > 0 {
-			var ce peer.ChaincodeEvent
-			if err := proto.Unmarshal(ca.Events, &ce); err != nil {
-				return nil, fmt.Errorf("chaincode event: %w", err)
-			}
-			out.event, out.payload = ce.EventName, ce.Payload
-		}
-		for _, ns := range rw {
-			if ns.ns != chaincode || ns.coll != "" {
-				continue
-			}
-			out.writes = append(out.writes, ns.writes...)
-			for _, mw := range ns.meta {
-				for _, e := range mw.Entries {
-					if e.Name == peer.MetaDataKeys_VALIDATION_PARAMETER.String() && len(e.Value) > 0 && out.keyPolicy == "" {
-						out.keyPolicy = mw.Key
-					}
-				}
-			}
-		}
+		t.actions = append(t.actions, txAction{prp: cap.Action.ProposalResponsePayload, endorsements: cap.Action.Endorsements, ca: &ca, rw: rw})
 	}
-	if out != nil {
-		out.rw = all
+	return t, nil
+}
+
+// writes is every action's writes, in order (the commit hash's).
+func (t *endorserTx) writes() txRW {
+	out := txRW{}
+	for _, a := range t.actions {
+		out = append(out, a.rw...)
 	}
-	return out, nil
+	return out
 }
 
 // endorsedWrites are a transaction's writes in the chaincode's namespace

@@ -13,7 +13,6 @@ import (
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
-	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/tdsc/tdsc/ledger"
 )
 
@@ -333,23 +332,13 @@ func FuzzBlockSignatures(f *testing.F) {
 }
 
 // stampCommits writes into each block after the genesis block the commit
-// hash a peer would (commitHasher over the block's flags and writes).
+// hash a peer would (rehashCommit, block by block).
 func stampCommits(t testing.TB, c chainOf) chainOf {
 	t.Helper()
-	var ch commitHasher
 	for _, b := range c[1:] {
-		flags := txFilter(b)
-		sum, err := ch.next(b, flags, func(i int) bool {
-			return i < len(flags) && peer.TxValidationCode(flags[i]) == peer.TxValidationCode_VALID
-		}, nil)
-		if err != nil {
+		if _, err := rehashCommit(context.Background(), c, b); err != nil {
 			t.Fatal(err)
 		}
-		ch.last = sum
-		for len(b.Metadata.Metadata) <= int(common.BlockMetadataIndex_COMMIT_HASH) {
-			b.Metadata.Metadata = append(b.Metadata.Metadata, nil)
-		}
-		b.Metadata.Metadata[common.BlockMetadataIndex_COMMIT_HASH] = mustMarshal(t, &common.Metadata{Value: ch.last})
 	}
 	return c
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
-	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
@@ -174,52 +173,11 @@ func decodeRW(results []byte) (txRW, error) {
 // env; another transaction (a configuration) has none the commit hash
 // counts.
 func envelopeRW(env []byte) (txRW, error) {
-	var e common.Envelope
-	var p common.Payload
-	var ch common.ChannelHeader
-	if err := proto.Unmarshal(env, &e); err != nil {
-		return nil, fmt.Errorf("envelope: %w", err)
+	t, err := readEndorserTx(env)
+	if err != nil || t == nil {
+		return txRW{}, err
 	}
-	if err := proto.Unmarshal(e.Payload, &p); err != nil {
-		return nil, fmt.Errorf("payload: %w", err)
-	}
-	if p.Header == nil {
-		return nil, errors.New("payload has no header")
-	}
-	if err := proto.Unmarshal(p.Header.ChannelHeader, &ch); err != nil {
-		return nil, fmt.Errorf("channel header: %w", err)
-	}
-	if common.HeaderType(ch.Type) != common.HeaderType_ENDORSER_TRANSACTION {
-		return txRW{}, nil
-	}
-	var t peer.Transaction
-	if err := proto.Unmarshal(p.Data, &t); err != nil {
-		return nil, fmt.Errorf("transaction: %w", err)
-	}
-	out := txRW{}
-	for _, a := range t.Actions {
-		var cap peer.ChaincodeActionPayload
-		var prp peer.ProposalResponsePayload
-		var ca peer.ChaincodeAction
-		if err := proto.Unmarshal(a.Payload, &cap); err != nil {
-			return nil, fmt.Errorf("action payload: %w", err)
-		}
-		if cap.Action == nil {
-			continue
-		}
-		if err := proto.Unmarshal(cap.Action.ProposalResponsePayload, &prp); err != nil {
-			return nil, fmt.Errorf("proposal response: %w", err)
-		}
-		if err := proto.Unmarshal(prp.Extension, &ca); err != nil {
-			return nil, fmt.Errorf("chaincode action: %w", err)
-		}
-		rw, err := decodeRW(ca.Results)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rw...)
-	}
-	return out, nil
+	return t.writes(), nil
 }
 
 // apply adds the writes to updates as the peer's validator applies a
@@ -342,28 +300,37 @@ type PeerCommit struct {
 
 // ComparePeers asks the peer of each organisation of p — connecting to it
 // directly (its address and TLS root in the profile), as ch's client, not
-// through ch's gateway, which could answer for the others — for block's
-// commit hash, and holds it to want (the audit's, ChainCounts.CommitHash,
-// for its last block), and for its height. The commit hash chains every
-// block's validation flags and state updates, so a peer that agrees holds
-// the same flags and writes for every block up to it: a peer that served
-// the audit altered flags (and rewrote its commit hashes to match) is
-// outvoted by the others. A peer that is away or behind is reported with
-// its error, not as disagreeing.
-func ComparePeers(ctx context.Context, ch *Channel, p *Profile, block uint64, want string) []PeerCommit {
+// through ch's gateway, which could answer for the others — for its height
+// and the commit hash of the last block the audit c read, and holds that
+// to the audit's (c.CommitHash). The commit hash chains every block's
+// validation flags and state updates, so a peer that agrees holds the
+// same flags and writes for every block up to it: a peer that served the
+// audit altered flags (and rewrote its commit hashes to match) is
+// outvoted by the others. A peer that holds another is a *ChainProblem at
+// that block naming it; one that is away or behind is reported with its
+// error, not as disagreeing.
+func ComparePeers(ctx context.Context, ch *Channel, p *Profile, c ChainCounts) ([]PeerCommit, error) {
+	last := c.Blocks - 1
 	out := make([]PeerCommit, len(p.Orgs))
+	var why []string
 	for i, o := range p.Orgs {
 		out[i].MSPID = o.MSPID
-		got, h, err := ch.peerCommit(ctx, o, block)
+		got, h, err := ch.peerCommit(ctx, o, last)
 		out[i].Height = h
 		if err != nil {
 			out[i].Error = err.Error()
 			continue
 		}
 		out[i].CommitHash = hex.EncodeToString(got)
-		out[i].Agrees = out[i].CommitHash == want
+		out[i].Agrees = out[i].CommitHash == c.CommitHash
+		if !out[i].Agrees {
+			why = append(why, fmt.Sprintf("%s's peer holds %s", o.MSPID, out[i].CommitHash))
+		}
 	}
-	return out
+	if len(why) > 0 {
+		return out, &ChainProblem{Block: last, What: fmt.Sprintf("the peers disagree on the validation flags or state updates up to this block: the audited chain gives commit hash %s, %s", c.CommitHash, strings.Join(why, ", "))}
+	}
+	return out, nil
 }
 
 // peerCommit asks org's peer itself, as c's client, for its height and
@@ -392,23 +359,8 @@ func (c *Channel) peerCommit(ctx context.Context, org Org, block uint64) ([]byte
 	return got, h, err
 }
 
-// PeersDisagree is an error naming the peers whose commit hash is not the
-// audit's (ErrChain), or nil.
-func PeersDisagree(commits []PeerCommit, block uint64, want string) error {
-	var why []string
-	for _, c := range commits {
-		if c.Error == "" && !c.Agrees {
-			why = append(why, fmt.Sprintf("%s's peer holds %s", c.MSPID, c.CommitHash))
-		}
-	}
-	if len(why) == 0 {
-		return nil
-	}
-	return &ChainProblem{Block: block, What: fmt.Sprintf("the peers disagree on the validation flags or state updates up to this block: the audited chain gives commit hash %s, %s", want, strings.Join(why, ", "))}
-}
-
-// ComparePeers is ComparePeers through the ledger's gateway, over its
-// profile's organisations.
-func (l *Ledger) ComparePeers(ctx context.Context, block uint64, want string) []PeerCommit {
-	return ComparePeers(ctx, l.ch, l.cfg.Profile, block, want)
+// ComparePeers is ComparePeers as the ledger's client, over its profile's
+// organisations.
+func (l *Ledger) ComparePeers(ctx context.Context, c ChainCounts) ([]PeerCommit, error) {
+	return ComparePeers(ctx, l.ch, l.cfg.Profile, c)
 }

@@ -99,8 +99,8 @@ func VerifyFabric(ctx context.Context, l *fabric.Ledger) (verify.Report, error) 
 	if err != nil {
 		return rep.Report, err
 	}
-	last := rep.Blocks - 1
-	return rep.Report, fabric.PeersDisagree(l.ComparePeers(ctx, last, rep.CommitHash), last, rep.CommitHash)
+	_, err = l.ComparePeers(ctx, rep.ChainCounts)
+	return rep.Report, err
 }
 
 // noteKey loads the checkpoint signer key, or creates it (0600) with its
