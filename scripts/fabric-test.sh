@@ -9,9 +9,10 @@
 # the new CA, and the audit follows; under a policy that needs only some
 # organisations, first one organisation's peer away and back, then its
 # chaincode service), and stop it. With TDSC_FABRIC_ORDERERS=3 the network
-# orders with a Raft cluster of three (TDSC_FABRIC_ORDERER_ORGS=each: each
-# of its own orderer organisation), and the tier ends with its leader away
-# while a ledger writes, then two of the three away and back.
+# orders with a Raft cluster of three, with TDSC_FABRIC_CONSENSUS=bft with a
+# BFT cluster of four (TDSC_FABRIC_ORDERER_ORGS=each: each of its own
+# orderer organisation), and the tier ends with the cluster's leader away
+# while a ledger writes, then two of its orderers away and back.
 #
 #   scripts/fabric-test.sh [go test flags...]     e.g. -run TestConformance -v
 #
@@ -51,9 +52,10 @@ if [ $# -eq 0 ]; then
   TDSC_FABRIC_OUTAGE=1 go test -count=1 -run '^TestConnectorOutage$' ./cmd/tdsc/internal/ledgerhttp/
   TDSC_FABRIC_ROTATE=1 go test -count=1 -run '^TestCARotation$' ./ledger/fabric/
 fi
-# A Raft cluster of three orderers (TDSC_FABRIC_ORDERERS=3): its leader
-# away while a ledger writes, then two of the three away and back.
-if [ "${TDSC_FABRIC_ORDERERS:-1}" = 3 ]; then
-  TDSC_FABRIC_PEER_AWAY=1 go test -count=1 -run '^(TestRaftLeaderAway|TestRaftMajorityAway)$' ./ledger/fabric/
+# A Raft cluster of three orderers (TDSC_FABRIC_ORDERERS=3) or a BFT
+# cluster of four (TDSC_FABRIC_CONSENSUS=bft): its leader away while a
+# ledger writes, then two away (below a majority, or a quorum) and back.
+if [ "${TDSC_FABRIC_ORDERERS:-1}" = 3 ] || [ "${TDSC_FABRIC_CONSENSUS:-raft}" = bft ]; then
+  TDSC_FABRIC_PEER_AWAY=1 go test -count=1 -run '^(TestOrdererLeaderAway|TestOrdererQuorumAway)$' ./ledger/fabric/
 fi
 echo "fabric tier: network $((t1 - t0)) s, tests $((SECONDS - t1)) s, total $((SECONDS - t0)) s"

@@ -18,7 +18,8 @@
 #                                      it again on its ledger; freeze-orderer [N] and thaw-orderer [N] as
 #                                      freeze-peer and thaw-peer
 #   scripts/fabric.sh raft-leader      the number N of the orderer that leads the Raft cluster now (of
-#                                      TDSC_FABRIC_ORDERERS=3; fails while none leads)
+#                                      TDSC_FABRIC_ORDERERS=3; fails while none leads; of a BFT
+#                                      cluster, the orderer that leads its view)
 #   scripts/fabric.sh stop-chaincode N stop organisation N's chaincode service alone (its peer runs on)
 #   scripts/fabric.sh start-chaincode N  start it again
 #   scripts/fabric.sh profile          (re)write the client profile of the network
@@ -27,8 +28,12 @@
 #   scripts/fabric.sh clean            down, then delete the network directory
 #
 # Settings (environment):
-#   TDSC_FABRIC_ORDERERS=1      orderers of the Raft cluster, 1 or 3; with 3 the channel
-#                               orders while two run
+#   TDSC_FABRIC_CONSENSUS=raft  the ordering service: raft (etcdraft) or bft (SmartBFT,
+#                               Fabric 3's Byzantine fault tolerant ordering: four orderers,
+#                               blocks signed by a quorum of three, the channel orders
+#                               while three run)
+#   TDSC_FABRIC_ORDERERS=1      orderers of the Raft cluster, 1 or 3 (with 3 the channel
+#                               orders while two run); of a BFT cluster 4, the default
 #   TDSC_FABRIC_ORDERER_ORGS=one  the orderers' organisations: one (OrdererMSP runs them
 #                               all) or each (orderer k of its own organisation: OrdererMSP,
 #                               Orderer2MSP, Orderer3MSP, each with its CAs; the blocks'
@@ -38,7 +43,8 @@
 #   TDSC_FABRIC_POLICY=all      the chaincode's endorsement policy: all (AND of every
 #                               org) or majority (OutOf(ORGS/2+1, every org); the
 #                               profile's endorsersNeeded says how many a gateway asks)
-#   TDSC_FABRIC_PORT=17050      first port; the network uses PORT..PORT+10*(ORGS+1)-1
+#   TDSC_FABRIC_PORT=17050      first port; the network uses PORT..PORT+10*(ORGS+1)-1,
+#                               and a fourth orderer PORT+50..PORT+52
 #   TDSC_FABRIC_DIR=.cache/fabric/net      network state, crypto material, logs, profile.json
 #   TDSC_FABRIC_BIN=.cache/fabric/bin      binaries
 #   TDSC_FABRIC_BATCH_TIMEOUT=10ms         orderer block cutting
@@ -53,7 +59,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TPL=$ROOT/scripts/fabric
 NET=${TDSC_FABRIC_DIR:-$ROOT/.cache/fabric/net}
 ORGS=${TDSC_FABRIC_ORGS:-2}
-ORDERERS=${TDSC_FABRIC_ORDERERS:-1}
+CONSENSUS=${TDSC_FABRIC_CONSENSUS:-raft}
+if [ "$CONSENSUS" = bft ]; then ORDERERS=${TDSC_FABRIC_ORDERERS:-4}; else ORDERERS=${TDSC_FABRIC_ORDERERS:-1}; fi
 ORDERER_ORGS=${TDSC_FABRIC_ORDERER_ORGS:-one}
 PORT=${TDSC_FABRIC_PORT:-17050}
 POLICY=${TDSC_FABRIC_POLICY:-all}
@@ -70,9 +77,10 @@ CC_LABEL=tdsc_1
 export PATH=$BIN:$PATH
 
 # Ports: orderer k (1-based) PORT+3*(k-1), its admin +1, its operations
-# +2; org i (1-based) peer PORT+10*i, chaincode callback +1, operations +2,
-# chaincode service +3.
-ord_port() { echo $((PORT + 3 * ($1 - 1))); }
+# +2 (a fourth, of a BFT cluster, PORT+50: the orgs' ports follow the
+# third); org i (1-based) peer PORT+10*i, chaincode callback +1,
+# operations +2, chaincode service +3.
+ord_port() { if [ "$1" -le 3 ]; then echo $((PORT + 3 * ($1 - 1))); else echo $((PORT + 50 + 3 * ($1 - 4))); fi; }
 ORD_PORT=$PORT
 peer_port() { echo $((PORT + 10 * $1)); }
 cc_port() { echo $((PORT + 10 * $1 + 3)); }
@@ -363,15 +371,19 @@ write_profile() {
 up() {
   case "$ORGS" in 1 | 2 | 3 | 4) ;; *) die "TDSC_FABRIC_ORGS must be 1, 2, 3 or 4, not \"$ORGS\"" ;; esac
   case "$POLICY" in all | majority) ;; *) die "TDSC_FABRIC_POLICY must be all or majority, not \"$POLICY\"" ;; esac
-  case "$ORDERERS" in 1 | 3) ;; *) die "TDSC_FABRIC_ORDERERS must be 1 or 3, not \"$ORDERERS\"" ;; esac
+  case "$CONSENSUS:$ORDERERS" in raft:1 | raft:3 | bft:4) ;;
+    raft:*) die "TDSC_FABRIC_ORDERERS must be 1 or 3 for a Raft cluster, not \"$ORDERERS\"" ;;
+    bft:*) die "TDSC_FABRIC_ORDERERS must be 4 for a BFT cluster (3f+1 orderers, f=1), not \"$ORDERERS\"" ;;
+    *) die "TDSC_FABRIC_CONSENSUS must be raft or bft, not \"$CONSENSUS\"" ;;
+  esac
   case "$ORDERER_ORGS" in one | each) ;; *) die "TDSC_FABRIC_ORDERER_ORGS must be one or each, not \"$ORDERER_ORGS\"" ;; esac
   if running; then die "a network already runs from $NET (scripts/fabric.sh down first)"; fi
   build
   local t0=$SECONDS
   rm -rf "$NET"; mkdir -p "$NET/logs"
-  echo "ORGS=$ORGS PORT=$PORT POLICY=$POLICY ORDERERS=$ORDERERS ORDERER_ORGS=$ORDERER_ORGS" >"$NET/settings"
+  echo "ORGS=$ORGS PORT=$PORT POLICY=$POLICY CONSENSUS=$CONSENSUS ORDERERS=$ORDERERS ORDERER_ORGS=$ORDERER_ORGS" >"$NET/settings"
 
-  log "crypto material for $ORDERERS orderer(s) ($([ "$ORDERER_ORGS" = one ] && echo "one orderer organisation" || echo "an orderer organisation each")), $ORGS org(s)"
+  log "crypto material for $ORDERERS orderer(s) ($CONSENSUS) ($([ "$ORDERER_ORGS" = one ] && echo "one orderer organisation" || echo "an orderer organisation each")), $ORGS org(s)"
   ORGS=$ORGS envsubst_tpl "$TPL/crypto-config.yaml" >"$NET/crypto-config.yaml"
   cryptogen generate --config="$NET/crypto-config.yaml" --output="$CRYPTO" >/dev/null
 
@@ -454,12 +466,23 @@ envsubst_tpl() { # file: expand ${VAR} of the template, and the orgs
   done
   local k consenters="" ordorgs="" ordtx="" ordrefs=""
   for k in $(seq 1 "$ORDERERS"); do
-    local tls=crypto/ordererOrganizations/$(ord_domain "$k")/orderers/$(ord_host "$k").$(ord_domain "$k")/tls/server.crt
-    consenters+="      - Host: 127.0.0.1
-        Port: $(ord_port "$k")
-        ClientTLSCert: $tls
-        ServerTLSCert: $tls
+    local node=crypto/ordererOrganizations/$(ord_domain "$k")/orderers/$(ord_host "$k").$(ord_domain "$k")
+    if [ "$CONSENSUS" = bft ]; then
+      consenters+="    - ID: $k
+      Host: 127.0.0.1
+      Port: $(ord_port "$k")
+      MSPID: $(ord_msp "$k")
+      Identity: $node/msp/signcerts/$(ord_host "$k").$(ord_domain "$k")-cert.pem
+      ClientTLSCert: $node/tls/server.crt
+      ServerTLSCert: $node/tls/server.crt
 "
+    else
+      consenters+="      - Host: 127.0.0.1
+        Port: $(ord_port "$k")
+        ClientTLSCert: $node/tls/server.crt
+        ServerTLSCert: $node/tls/server.crt
+"
+    fi
     [ "$(ord_orgno "$k")" = "$k" ] || continue
     # orderer organisation k: its orderers (all, of ORDERER_ORGS=one) and
     # their endpoints
@@ -488,14 +511,48 @@ $hosts"
 "
     ordrefs+="${ordrefs:+, }*Orderer$k"
   done
-  sed -e "s#\${BATCH_TIMEOUT}#$BATCH_TIMEOUT#g" -e "s#\${MAX_MESSAGE_COUNT}#$MAX_MESSAGE_COUNT#g" \
+  # the consensus: a Raft cluster's consenters and options, or a BFT
+  # cluster's consenter mapping (ID, endpoint, MSP, signing identity, TLS)
+  # and SmartBFT options (a leader away is replaced within seconds, not
+  # Fabric's default minute; a block is cut after the batch timeout, as
+  # Raft's)
+  local consensus type
+  if [ "$CONSENSUS" = bft ]; then
+    type=BFT
+    consensus="  ConsenterMapping:
+$consenters  SmartBFT:
+    RequestBatchMaxInterval: $BATCH_TIMEOUT
+    RequestForwardTimeout: 2s
+    RequestComplainTimeout: 6s
+    RequestAutoRemoveTimeout: 3m
+    ViewChangeResendInterval: 2s
+    ViewChangeTimeout: 6s
+    LeaderHeartbeatTimeout: 6s
+    LeaderHeartbeatCount: 10
+    CollectTimeout: 1s
+    IncomingMessageBufferSize: 200
+    RequestPoolSize: 100000
+"
+  else
+    type=etcdraft
+    consensus="  EtcdRaft:
+    Consenters:
+$consenters    Options:
+      TickInterval: 100ms
+      ElectionTick: 10
+      HeartbeatTick: 1
+      MaxInflightBlocks: 5
+      SnapshotIntervalSize: 64 MB
+"
+  fi
+  sed -e "s#\${BATCH_TIMEOUT}#$BATCH_TIMEOUT#g" -e "s#\${MAX_MESSAGE_COUNT}#$MAX_MESSAGE_COUNT#g" -e "s#\${ORDERER_TYPE}#$type#g" \
       -e "s#\${ORDERER_ORG_REFS}#$ordrefs#g" -e "s#\${PEER_ORG_REFS}#$refs#g" "$1" |
-    awk -v orgs="$orgs_crypto" -v tx="$orgs_tx" -v ordorgs="$ordorgs" -v ordtx="$ordtx" -v consenters="$consenters" '{
+    awk -v orgs="$orgs_crypto" -v tx="$orgs_tx" -v ordorgs="$ordorgs" -v ordtx="$ordtx" -v consensus="$consensus" '{
       if ($0 == "${PEER_ORGS}") printf "%s", orgs
       else if ($0 == "${PEER_ORGS_TX}") printf "%s", tx
       else if ($0 == "${ORDERER_ORGS}") printf "%s", ordorgs
       else if ($0 == "${ORDERER_ORGS_TX}") printf "%s", ordtx
-      else if ($0 == "${CONSENTERS}") printf "%s", consenters
+      else if ($0 == "${CONSENSUS_CONFIG}") printf "%s", consensus
       else print }'
 }
 
@@ -633,18 +690,19 @@ start_one_orderer() {
   done
 }
 # raft_leader: the number of the orderer whose metrics say it leads the
-# channel's Raft cluster.
+# channel's Raft cluster (of a BFT cluster: its view).
 raft_leader() {
   [ "$ORDERERS" -gt 1 ] || { echo 1; return; }
-  local k
+  local k metric=consensus_etcdraft_is_leader
+  [ "$CONSENSUS" != bft ] || metric=consensus_BFT_is_leader
   for k in $(seq 1 "$ORDERERS"); do
     runs "$(ord_host "$k")" || continue
     if curl -sf --max-time 2 "http://127.0.0.1:$(($(ord_port "$k") + 2))/metrics" |
-      grep -q "^consensus_etcdraft_is_leader{channel=\"$CHANNEL\"} 1"; then
+      grep -q "^$metric{channel=\"$CHANNEL\"} 1"; then
       echo "$k"; return
     fi
   done
-  die "no orderer leads the Raft cluster of channel $CHANNEL now"
+  die "no orderer leads the $CONSENSUS cluster of channel $CHANNEL now"
 }
 start_one_chaincode() {
   org_arg start-chaincode "${1:-}"

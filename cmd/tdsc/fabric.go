@@ -150,8 +150,8 @@ Exits non-zero naming the block, batch or record where it breaks.`,
 					Peers []fabric.PeerCommit `json:"peers"`
 				}{res, peers})
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "ok: %d blocks chained from genesis block %s, signed under %s (orderer identities: %d), configuration updates followed: %d, validation flags giving the peer's commit hash %s; %s; chaincode %s: endorsement policy %s (definitions: %d), %d valid transactions (%d invalid, ignored), %d batches, %d records, %d tree heads (one per transaction); root %s\n",
-				res.Blocks, res.ChannelGenesis, res.BlockValidation, res.BlockSigners, res.ConfigUpdates, res.CommitHash, agreed, chaincode, res.Policy, res.Definitions, res.Txs, res.InvalidTxs, res.Batches, res.Records, res.Checkpoints, res.Root)
+			fmt.Fprintf(cmd.OutOrStdout(), "ok: %d blocks chained from genesis block %s, signed under %s (orderer identities: %d; ordering: %s), configuration updates followed: %d, validation flags giving the peer's commit hash %s; %s; chaincode %s: endorsement policy %s (definitions: %d), %d valid transactions (%d invalid, ignored), %d batches, %d records, %d tree heads (one per transaction); root %s\n",
+				res.Blocks, res.ChannelGenesis, res.BlockValidation, res.BlockSigners, res.Ordering, res.ConfigUpdates, res.CommitHash, agreed, chaincode, res.Policy, res.Definitions, res.Txs, res.InvalidTxs, res.Batches, res.Records, res.Checkpoints, res.Root)
 			return nil
 		},
 	}
@@ -331,7 +331,7 @@ ordering service can order (a Raft majority) it cannot tell.`,
 			if err != nil {
 				return err
 			}
-			none := fabric.NoOrderer(answers)
+			none := answers.Err()
 			if out == "json" {
 				if err := json.NewEncoder(cmd.OutOrStdout()).Encode(answers); err != nil {
 					return err
@@ -342,7 +342,7 @@ ordering service can order (a Raft majority) it cannot tell.`,
 				return none // naming each orderer, and why
 			}
 			w := cmd.OutOrStdout()
-			for _, a := range answers {
+			for _, a := range answers.Answers {
 				name := a.Address
 				if a.Org != "" {
 					name += " (" + a.Org + ")"

@@ -51,6 +51,7 @@ func TestFabricVerifyCLI(t *testing.T) {
 			Policy          string              `json:"endorsementPolicy"`
 			BlockValidation string              `json:"blockValidation"`
 			BlockSigners    int                 `json:"blockSigners"`
+			Ordering        string              `json:"ordering"`
 			ChannelGenesis  string              `json:"channelGenesis"`
 			CommitHash      string              `json:"commitHash"`
 			Peers           []fabric.PeerCommit `json:"peers"`
@@ -58,8 +59,18 @@ func TestFabricVerifyCLI(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Records != bench.Records || rep.Txs == 0 || rep.Root == "" || (root != "" && rep.Root != root) {
 			t.Fatalf("fabric verify --org %s: %q (%v), want %d records and root %s", org, out, err, bench.Records, root)
 		}
-		if rep.BlockValidation != "/Channel/Orderer/BlockValidation (ANY Writers)" || rep.BlockSigners == 0 || len(rep.ChannelGenesis) != 64 {
-			t.Fatalf("fabric verify --org %s: blocks signed under %q by %d orderer identities, genesis block %q", org, rep.BlockValidation, rep.BlockSigners, rep.ChannelGenesis)
+		// A Raft cluster's blocks are signed by its leader under ANY
+		// Writers; a BFT cluster's (scripts/fabric.sh of
+		// TDSC_FABRIC_CONSENSUS=bft: four orderers) by a quorum of three
+		// of its consenters, each named by its identity.
+		blockValidation, signers := "/Channel/Orderer/BlockValidation (ANY Writers)", 1
+		if strings.HasPrefix(rep.Ordering, "BFT") {
+			blockValidation, signers = "/Channel/Orderer/BlockValidation (OutOf(3, 'OrdererMSP:orderer.orderer.tdsc.local', ", 3
+		} else if !strings.HasPrefix(rep.Ordering, "etcdraft, ") {
+			t.Fatalf("fabric verify --org %s: ordering %q", org, rep.Ordering)
+		}
+		if !strings.HasPrefix(rep.BlockValidation, blockValidation) || rep.BlockSigners < signers || len(rep.ChannelGenesis) != 64 {
+			t.Fatalf("fabric verify --org %s: blocks of %s signed under %q by %d orderer identities, genesis block %q", org, rep.Ordering, rep.BlockValidation, rep.BlockSigners, rep.ChannelGenesis)
 		}
 		// Every organisation's peer holds the commit hash the audit
 		// recomputed from the flags and writes.

@@ -47,10 +47,16 @@ type result struct {
 	err error
 }
 
-// maxAttempts bounds resubmissions after read conflicts with other clients;
+// maxAttempts bounds resubmissions after read conflicts with other clients
+// (a batch's, counted apart from its retries while the network is
+// unavailable);
 // the backoff between them doubles from 5 ms up to 400 ms, with jitter so
 // two clients that conflicted do not resubmit in step (about 3 s in all).
 const maxAttempts = 12
+
+// submitAgain is how long a submission the orderers refused as
+// unavailable waits before it is made again (finish).
+const submitAgain = 100 * time.Millisecond
 
 func conflictBackoff(attempt int) time.Duration {
 	d := min(5*time.Millisecond<<min(attempt-1, 10), 400*time.Millisecond)
@@ -315,7 +321,8 @@ func (l *Ledger) commit(seq uint64, group []*request) {
 	}
 	group = live
 	start := time.Now()
-	for attempt := 1; len(group) > 0; attempt++ {
+	conflicts := 0 // read conflicts, bounded by maxAttempts (retries while unavailable are bounded by the timeout)
+	for len(group) > 0 {
 		earlier := l.flight.before(seq)
 		asked := l.endorsers()
 		rs, txID, block, bad, err := l.transact(group, asked)
@@ -370,18 +377,19 @@ func (l *Ledger) commit(seq uint64, group []*request) {
 		}
 		if se != nil && se.retry {
 			l.stats.conflicts.Add(1)
-			if attempt < maxAttempts {
+			conflicts++
+			if conflicts < maxAttempts {
 				// Another transaction, or a peer a block behind the gateway's.
-				l.cfg.Log.Info("fabric: resubmitting", "stage", se.Stage, "tx", se.TxID, "attempt", attempt, "err", se.Err)
+				l.cfg.Log.Info("fabric: resubmitting", "stage", se.Stage, "tx", se.TxID, "conflicts", conflicts, "err", se.Err)
 				l.stats.retries.Add(1)
-				time.Sleep(conflictBackoff(attempt))
+				time.Sleep(conflictBackoff(conflicts))
 				continue
 			}
 			// Still conflicting: contention, not a refusal of these batches.
 			// Report it as unavailable so callers resubmit later (a connector's
 			// outbox keeps the records pending) instead of dropping them.
 			err = &StageError{Stage: se.Stage, TxID: se.TxID,
-				Err: fmt.Errorf("%w: %d submissions in a row conflicted with other transactions (last: %v)", ledger.ErrUnavailable, attempt, se.Err)}
+				Err: fmt.Errorf("%w: %d submissions conflicted with other transactions (last: %v)", ledger.ErrUnavailable, conflicts, se.Err)}
 		}
 		for _, r := range group {
 			r.done <- result{err: err}
@@ -567,19 +575,41 @@ func (l *Ledger) cannotEndorse(msp string) bool {
 // finish submits an endorsed transaction to the orderer and waits for its
 // commit status, submitting it again while that does not come
 // (awaitCommit), mapping failures to a *StageError.
+//
+// A submission the orderers refuse as unavailable is made again, the same
+// transaction (the same id), every submitAgain while its status is
+// awaited, for the ledger's timeout — not endorsed anew: some orderers may
+// hold it. A BFT cluster's gateway sends a transaction to every orderer
+// and fails the submission unless a quorum takes it, but the orderers
+// that took it keep it in their request pools and order it once the
+// cluster has its quorum again; a new endorsement each retry would leave
+// a copy of the batch in every pool (each ordered, all but the first
+// invalid, and the batch's own last transaction found in conflict with
+// the first).
 func (l *Ledger) finish(ctx context.Context, tx *client.Transaction) (uint64, error) {
+	pace := resendPace{Every: l.cfg.resendAfter, Again: submitAgain}
 	commit, err := tx.SubmitWithContext(ctx)
 	if err != nil {
 		se, _ := classify(StageSubmit, err)
 		se.TxID = tx.TransactionID()
-		return 0, se
+		if !errors.Is(se, ErrUnavailable) {
+			return 0, se
+		}
+		if commit, err = l.ch.commitOf(tx.TransactionID()); err != nil {
+			return 0, se
+		}
+		l.cfg.Log.Info("fabric: orderers unavailable; submitting again (the same transaction id) while its commit status is awaited", "err", se)
+		pace.Refused = true
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l.cfg.Timeout)
+		defer cancel()
 	}
-	st, err := awaitCommit(ctx, l.cfg.resendAfter, func(ctx context.Context) (*client.Status, error) { return commit.StatusWithContext(ctx) },
+	st, err := awaitCommit(ctx, pace, func(ctx context.Context) (*client.Status, error) { return commit.StatusWithContext(ctx) },
 		func(ctx context.Context) error { _, err := tx.SubmitWithContext(ctx); return err },
 		func(n int, err error) {
 			l.stats.resent.Add(1)
-			l.cfg.Log.Info("fabric: no commit status since the orderers took the transaction; submitted it again (the same transaction id)",
-				"tx", tx.TransactionID(), "waited", time.Duration(n)*l.cfg.resendAfter, "err", err)
+			l.cfg.Log.Info("fabric: no commit status yet; submitted the transaction again (the same transaction id)",
+				"tx", tx.TransactionID(), "n", n, "err", err)
 		})
 	if err != nil {
 		se, _ := classify(StageCommit, err)

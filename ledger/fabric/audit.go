@@ -17,7 +17,9 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	fid "github.com/hyperledger/fabric-gateway/pkg/identity"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset/kvrwset"
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/compact"
@@ -66,6 +68,26 @@ type Channel struct {
 	network *client.Network
 	id      *fid.X509Identity // the client identity, and its signer
 	sign    fid.Sign
+}
+
+// commitOf is a commit status request for transaction txID, made as the
+// channel's client identity (signed when first asked): the transaction's
+// status once it commits, as its submission's own — for a transaction
+// whose submission failed though some orderer may hold it.
+func (c *Channel) commitOf(txID string) (*client.Commit, error) {
+	creator, err := proto.Marshal(&msp.SerializedIdentity{Mspid: c.id.MspID(), IdBytes: c.id.Credentials()})
+	if err != nil {
+		return nil, err
+	}
+	req, err := proto.Marshal(&gateway.CommitStatusRequest{ChannelId: c.name, TransactionId: txID, Identity: creator})
+	if err != nil {
+		return nil, err
+	}
+	signed, err := proto.Marshal(&gateway.SignedCommitStatusRequest{Request: req})
+	if err != nil {
+		return nil, err
+	}
+	return c.gw.NewCommit(signed)
 }
 
 // OpenChannel connects to the peer of the profile's organisation org (its
@@ -234,6 +256,10 @@ type ChainCounts struct {
 	// many orderer identities signed blocks (a Raft cluster's leaders).
 	BlockValidation string `json:"blockValidation"`
 	BlockSigners    int    `json:"blockSigners"`
+	// Ordering is the ordering service the last block was signed under: its
+	// consensus type and consenters ("etcdraft, 3 consenters", "BFT, 4
+	// consenters").
+	Ordering string `json:"ordering"`
 	// ChannelGenesis is the genesis block's header hash (hex), the audit's
 	// anchor: PinChannelGenesis pins it.
 	ChannelGenesis string `json:"channelGenesis"`
@@ -297,6 +323,7 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 				return &ChainProblem{Block: n, What: err.Error()}
 			}
 			c.BlockValidation = text
+			c.Ordering = ends.ordering()
 			for _, sg := range ids {
 				if key := sg.mspID + "\x00" + string(sg.cert.Raw); !signers[key] {
 					signers[key] = true

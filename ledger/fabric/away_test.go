@@ -369,13 +369,13 @@ func TestWritesWaitForOrderer(t *testing.T) {
 			// (The profile's orderer's answer: of orderers of an
 			// organisation each, the answers come by organisation.)
 			answers, err := AskOrderers(ctx, mustChannel(t, p, 0))
-			first := slices.IndexFunc(answers, func(a OrdererAnswer) bool { return a.Address == p.Orderer.Address })
-			if err != nil || first < 0 || !strings.Contains(answers[first].Address+": "+answers[first].Error, c.why) || !errors.Is(NoOrderer(answers), ErrNoOrderer) {
+			first := slices.IndexFunc(answers.Answers, func(a OrdererAnswer) bool { return a.Address == p.Orderer.Address })
+			if err != nil || first < 0 || !strings.Contains(answers.Answers[first].Address+": "+answers.Answers[first].Error, c.why) || !errors.Is(answers.Err(), ErrNoOrderer) {
 				t.Fatalf("AskOrderers, %s: %+v, %v", c.name, answers, err)
 			}
 
 			waitsUntilBack(t, s, l, bringBack, "no orderer answers")
-			if answers, err := AskOrderers(ctx, mustChannel(t, p, 0)); err != nil || NoOrderer(answers) != nil || answers[first].Height == 0 {
+			if answers, err := AskOrderers(ctx, mustChannel(t, p, 0)); err != nil || answers.Err() != nil || answers.Answers[first].Height == 0 {
 				t.Fatalf("AskOrderers, the orderer back: %+v, %v", answers, err)
 			}
 		})

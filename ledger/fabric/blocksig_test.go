@@ -13,6 +13,8 @@ import (
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
+	"github.com/hyperledger/fabric-protos-go-apiv2/orderer/etcdraft"
 	"github.com/tdsc/tdsc/ledger"
 )
 
@@ -231,7 +233,7 @@ func TestBlockSignatures(t *testing.T) {
 		check(t, quorum, signBlock(t, block(), blockSigner{o: o1, id: 1}, blockSigner{o: o3, id: 3}, blockSigner{o: o4, id: 4}), "")
 	})
 	t.Run("BFT quorum: two of four consenters", func(t *testing.T) {
-		check(t, quorum, signBlock(t, block(), blockSigner{o: o1, id: 1}, blockSigner{o: o3, id: 3}, blockSigner{o: o3, id: 3}), "(OutOf(3, IDENTITY, IDENTITY, IDENTITY, IDENTITY)) demands")
+		check(t, quorum, signBlock(t, block(), blockSigner{o: o1, id: 1}, blockSigner{o: o3, id: 3}, blockSigner{o: o3, id: 3}), "(OutOf(3, 'OrdererMSP:orderer.OrdererMSP', 'Orderer2MSP:orderer.Orderer2MSP', 'Orderer3MSP:orderer.Orderer3MSP', 'Orderer4MSP:orderer.Orderer4MSP')) demands")
 	})
 	t.Run("identifiers without V3_0", func(t *testing.T) {
 		check(t, withOrderers(t, app, common.ImplicitMetaPolicy_ANY, false, map[uint32]ordererOrg{2: o2}, o1, o2),
@@ -341,4 +343,41 @@ func stampCommits(t testing.TB, c chainOf) chainOf {
 		}
 	}
 	return c
+}
+
+// TestOrdering: the report names the ordering service the blocks were
+// signed under, from the configuration's consensus type and its
+// consenters (a Raft cluster's in the type's metadata, a BFT cluster's
+// consenter mapping).
+func TestOrdering(t *testing.T) {
+	o1, o2 := newOrdererOrg(t, "OrdererMSP"), newOrdererOrg(t, "Orderer2MSP")
+	app := configBlock(t, map[string]*testCA{"Org1MSP": newTestCert(t, "ca.org1", nil)})
+	consensus := func(b *common.Block, ct *orderer.ConsensusType) *common.Block {
+		return withConfig(t, b, func(cfg *common.Config) {
+			og := cfg.ChannelGroup.Groups["Orderer"]
+			if og.Values == nil {
+				og.Values = map[string]*common.ConfigValue{}
+			}
+			og.Values["ConsensusType"] = &common.ConfigValue{Value: mustMarshal(t, ct)}
+		})
+	}
+	raft := mustMarshal(t, &etcdraft.ConfigMetadata{Consenters: []*etcdraft.Consenter{{Host: "a"}, {Host: "b"}, {Host: "c"}}})
+	for _, c := range []struct {
+		name string
+		b    *common.Block
+		want string
+	}{
+		{"no consensus type", withOrderers(t, app, common.ImplicitMetaPolicy_ANY, false, nil, o1), ""},
+		{"raft of three", consensus(withOrderers(t, app, common.ImplicitMetaPolicy_ANY, false, nil, o1), &orderer.ConsensusType{Type: "etcdraft", Metadata: raft}), "etcdraft, 3 consenters"},
+		{"raft, metadata unreadable", consensus(withOrderers(t, app, common.ImplicitMetaPolicy_ANY, false, nil, o1), &orderer.ConsensusType{Type: "etcdraft", Metadata: []byte{0xff}}), "etcdraft"},
+		{"bft of two", consensus(withOrderers(t, app, common.ImplicitMetaPolicy_ANY, true, map[uint32]ordererOrg{1: o1, 2: o2}, o1, o2), &orderer.ConsensusType{Type: "BFT"}), "BFT, 2 consenters"},
+	} {
+		e, err := genesisEndorsers(c.b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.ordering(); got != c.want {
+			t.Errorf("%s: ordering %q, want %q", c.name, got, c.want)
+		}
+	}
 }

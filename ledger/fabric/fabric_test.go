@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,6 +64,9 @@ func deploy(t testing.TB, p *Profile) string {
 func open(t testing.TB, p *Profile, g ledger.Genesis, mod func(*Config)) *Ledger {
 	t.Helper()
 	cfg := Config{Profile: p, Chaincode: deploy(t, p)}
+	if os.Getenv("TDSC_TEST_LOG") != "" { // the ledger's log on stderr, to see a test's retries
+		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	if mod != nil {
 		mod(&cfg)
 	}

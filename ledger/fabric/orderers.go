@@ -22,8 +22,9 @@ import (
 )
 
 // ErrNoOrderer is wrapped by WritesReady's error when no orderer of the
-// channel answers: a transaction would be endorsed and then wait to be
-// ordered (retried as unavailable for the ledger's timeout).
+// channel answers (of a BFT cluster: fewer than its quorum): a
+// transaction would be endorsed and then wait to be ordered (retried as
+// unavailable for the ledger's timeout).
 var ErrNoOrderer = errors.New("no orderer of the channel answers")
 
 // ordererEndpoint is one orderer the channel's configuration names, with
@@ -106,6 +107,7 @@ type orderers struct {
 	mu     sync.Mutex
 	read   time.Time // when ends were read from the configuration
 	ends   []ordererEndpoint
+	need   ordering               // the configuration's consensus: how many must answer
 	conns  map[string]ordererConn // by address
 	closed bool                   // close was called: no connection is made
 }
@@ -124,17 +126,19 @@ type ordererConn struct {
 // TLS roots, not the profile's orderer (which only the network script
 // uses). An orderer that answers with a block knows a leader to order
 // (of a Raft cluster of three or more: one without answers
-// SERVICE_UNAVAILABLE, deliverRefused).
+// SERVICE_UNAVAILABLE, deliverRefused); a BFT orderer serves blocks
+// with or without a quorum, so of a BFT cluster a quorum must answer
+// (ordering.quorum).
 func (l *Ledger) askOrderers(ctx context.Context) (struct{}, error) {
-	ends, err := l.orderers.endpoints(ctx, l.ch)
+	ends, need, err := l.orderers.endpoints(ctx, l.ch)
 	if err != nil {
 		return struct{}{}, fmt.Errorf("%w: reading the orderers from the channel's configuration: %w", ErrNoOrderer, err)
 	}
-	answers, err := askOrdererEnds(ctx, l.ch, ends, l.orderers.conn)
+	answers, err := askOrdererEnds(ctx, l.ch, ends, need, l.orderers.conn)
 	if err != nil {
 		return struct{}{}, err
 	}
-	if err := NoOrderer(answers); err != nil {
+	if err := answers.Err(); err != nil {
 		l.orderers.stale()
 		return struct{}{}, err
 	}
@@ -151,40 +155,65 @@ type OrdererAnswer struct {
 	Error  string `json:"error,omitempty"`
 }
 
-// NoOrderer says whether none of answers is a block: an error wrapping
-// ErrNoOrderer naming each orderer and why; nil if one answered.
-func NoOrderer(answers []OrdererAnswer) error {
-	whys := make([]string, 0, len(answers))
-	for _, a := range answers {
-		if a.Error == "" {
-			return nil
-		}
-		whys = append(whys, a.Address+": "+a.Error)
-	}
-	return fmt.Errorf("%w (%s)", ErrNoOrderer, strings.Join(whys, "; "))
+// OrdererAnswers is what the orderers the channel's configuration names
+// answered, with the configuration's consensus and how many must answer
+// for the channel to order: one of a Raft cluster (an orderer that knows
+// no leader answers SERVICE_UNAVAILABLE), a quorum of a BFT cluster.
+type OrdererAnswers struct {
+	Consensus string          `json:"consensus"` // etcdraft, BFT ("" if the configuration says none)
+	Need      int             `json:"need"`      // answers the channel needs to order
+	Answers   []OrdererAnswer `json:"answers"`
 }
+
+// Err says whether fewer than Need of the orderers answered with a block:
+// an error wrapping ErrNoOrderer naming each that did not and why; nil if
+// enough did.
+func (o OrdererAnswers) Err() error {
+	whys := make([]string, 0, len(o.Answers))
+	for _, a := range o.Answers {
+		if a.Error != "" {
+			whys = append(whys, a.Address+": "+a.Error)
+		}
+	}
+	answered := len(o.Answers) - len(whys)
+	switch {
+	case answered >= max(o.Need, 1):
+		return nil
+	case answered == 0:
+		return fmt.Errorf("%w (%s)", ErrNoOrderer, strings.Join(whys, "; "))
+	}
+	return &tooFewOrderers{fmt.Sprintf("too few orderers of the channel answer: %d of the %s cluster's %d, its quorum is %d (%s)", answered, o.Consensus, len(o.Answers), o.Need, strings.Join(whys, "; "))}
+}
+
+// tooFewOrderers is OrdererAnswers.Err's error when some orderers answer
+// but fewer than the cluster needs; it is ErrNoOrderer to errors.Is.
+type tooFewOrderers struct{ msg string }
+
+func (e *tooFewOrderers) Error() string        { return e.msg }
+func (e *tooFewOrderers) Is(target error) bool { return target == ErrNoOrderer }
 
 // AskOrderers reads the orderers from the channel's newest configuration
 // (each orderer organisation's Endpoints with its TLS roots, as the peers
 // reach them) and asks each, at once, for the newest block, as a Ledger's
 // WritesReady does (tdsc fabric orderers).
-func AskOrderers(ctx context.Context, ch *Channel) ([]OrdererAnswer, error) {
+func AskOrderers(ctx context.Context, ch *Channel) (OrdererAnswers, error) {
 	var o orderers
 	defer o.close()
-	ends, err := o.endpoints(ctx, ch)
+	ends, need, err := o.endpoints(ctx, ch)
 	if err != nil {
-		return nil, fmt.Errorf("fabric: reading the orderers from the channel's configuration: %w", err)
+		return OrdererAnswers{}, fmt.Errorf("fabric: reading the orderers from the channel's configuration: %w", err)
 	}
-	return askOrdererEnds(ctx, ch, ends, o.conn)
+	return askOrdererEnds(ctx, ch, ends, need, o.conn)
 }
 
 // askOrdererEnds asks each of ends, over the connection conn gives, for
-// the newest block (deliverNewest), at once: the answers in ends' order;
-// an error only if ctx ended or the request could not be signed.
-func askOrdererEnds(ctx context.Context, ch *Channel, ends []ordererEndpoint, conn func(ordererEndpoint) (*grpc.ClientConn, error)) ([]OrdererAnswer, error) {
+// the newest block (deliverNewest), at once: the answers in ends' order,
+// with how many the channel needs (need's quorum); an error only if ctx
+// ended or the request could not be signed.
+func askOrdererEnds(ctx context.Context, ch *Channel, ends []ordererEndpoint, need ordering, conn func(ordererEndpoint) (*grpc.ClientConn, error)) (OrdererAnswers, error) {
 	env, err := ch.seekNewest()
 	if err != nil {
-		return nil, err
+		return OrdererAnswers{}, err
 	}
 	answers := make([]OrdererAnswer, len(ends))
 	var wg sync.WaitGroup
@@ -207,32 +236,32 @@ func askOrdererEnds(ctx context.Context, ch *Channel, ends []ordererEndpoint, co
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("fabric: asking the orderers: %w", err)
+		return OrdererAnswers{}, fmt.Errorf("fabric: asking the orderers: %w", err)
 	}
-	return answers, nil
+	return OrdererAnswers{Consensus: need.consensus, Need: need.quorum(len(ends)), Answers: answers}, nil
 }
 
-// endpoints returns the orderers of the channel's newest configuration,
-// read again once ordererRefresh has passed.
-func (o *orderers) endpoints(ctx context.Context, ch *Channel) ([]ordererEndpoint, error) {
+// endpoints returns the orderers of the channel's newest configuration
+// and its consensus, read again once ordererRefresh has passed.
+func (o *orderers) endpoints(ctx context.Context, ch *Channel) ([]ordererEndpoint, ordering, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.ends != nil && time.Since(o.read) < ordererRefresh {
-		return o.ends, nil
+		return o.ends, o.need, nil
 	}
 	b, err := ch.lastConfigBlock(ctx)
 	if err != nil {
-		return nil, err
+		return nil, ordering{}, err
 	}
 	cfg, err := blockConfig(b)
 	if err != nil {
-		return nil, err
+		return nil, ordering{}, err
 	}
 	ends, err := channelOrderers(cfg)
 	if err != nil {
-		return nil, err
+		return nil, ordering{}, err
 	}
-	o.ends, o.read = ends, time.Now()
+	o.ends, o.need, o.read = ends, configOrdering(cfg), time.Now()
 	// An orderer the configuration no longer names: its connection goes.
 	for addr, c := range o.conns {
 		if !slices.ContainsFunc(ends, func(e ordererEndpoint) bool { return e.addr == addr }) {
@@ -240,7 +269,7 @@ func (o *orderers) endpoints(ctx context.Context, ch *Channel) ([]ordererEndpoin
 			delete(o.conns, addr)
 		}
 	}
-	return ends, nil
+	return ends, o.need, nil
 }
 
 // stale has the next probe read the configuration again.

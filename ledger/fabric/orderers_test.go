@@ -63,17 +63,39 @@ func TestChannelOrderers(t *testing.T) {
 	}
 }
 
-// TestNoOrderer: one orderer answering is enough; none, and the error
-// names each and why.
-func TestNoOrderer(t *testing.T) {
+// TestOrdererAnswers: of a Raft cluster one orderer answering is enough;
+// none, and the error names each and why. Of a BFT cluster a quorum must
+// answer (of four, three; of seven, five), and the error says how many did.
+func TestOrdererAnswers(t *testing.T) {
 	down := OrdererAnswer{Address: "o1:7050", Error: "connection refused"}
 	silent := OrdererAnswer{Address: "o2:7050", Error: errNoAnswer.Error()}
-	if err := NoOrderer([]OrdererAnswer{down, {Address: "o3:7050", Height: 12}}); err != nil {
+	up := func(a string) OrdererAnswer { return OrdererAnswer{Address: a, Height: 12} }
+	raft := ordering{consensus: "etcdraft", consenters: 3}
+	if err := (OrdererAnswers{Consensus: raft.consensus, Need: raft.quorum(3), Answers: []OrdererAnswer{down, silent, up("o3:7050")}}).Err(); err != nil {
 		t.Fatalf("one answering: %v", err)
 	}
-	err := NoOrderer([]OrdererAnswer{down, silent})
+	err := (OrdererAnswers{Consensus: raft.consensus, Need: raft.quorum(2), Answers: []OrdererAnswer{down, silent}}).Err()
 	if !errors.Is(err, ErrNoOrderer) || err.Error() != "no orderer of the channel answers (o1:7050: connection refused; o2:7050: it did not answer within 2s)" {
 		t.Fatalf("none answering: %v", err)
+	}
+	bft := ordering{consensus: "BFT", consenters: 4}
+	if n := bft.quorum(4); n != 3 {
+		t.Fatalf("quorum of four BFT consenters: %d", n)
+	}
+	for n, q := range map[int]int{1: 1, 3: 2, 4: 3, 5: 4, 6: 4, 7: 5, 10: 7} {
+		if got := (ordering{consensus: "BFT", consenters: n}).quorum(n); got != q {
+			t.Errorf("quorum of %d BFT consenters: %d, want %d", n, got, q)
+		}
+	}
+	if err := (OrdererAnswers{Consensus: "BFT", Need: 3, Answers: []OrdererAnswer{down, up("o2:7050"), up("o3:7050"), up("o4:7050")}}).Err(); err != nil {
+		t.Fatalf("three of four BFT orderers answering: %v", err)
+	}
+	err = (OrdererAnswers{Consensus: "BFT", Need: 3, Answers: []OrdererAnswer{down, silent, up("o3:7050"), up("o4:7050")}}).Err()
+	if !errors.Is(err, ErrNoOrderer) || err.Error() != "too few orderers of the channel answer: 2 of the BFT cluster's 4, its quorum is 3 (o1:7050: connection refused; o2:7050: it did not answer within 2s)" {
+		t.Fatalf("two of four BFT orderers answering: %v", err)
+	}
+	if n := (ordering{consensus: "BFT", consenters: 4}).quorum(2); n != 2 {
+		t.Fatalf("a BFT configuration naming two endpoints of four consenters: need %d", n)
 	}
 }
 

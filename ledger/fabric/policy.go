@@ -275,6 +275,9 @@ func signaturePolicyString(env *common.SignaturePolicyEnvelope) string {
 			if p.PrincipalClassification == msp.MSPPrincipal_ROLE && proto.Unmarshal(p.Principal, &role) == nil {
 				return fmt.Sprintf("'%s.%s'", role.MspIdentifier, strings.ToLower(role.Role.String()))
 			}
+			if p.PrincipalClassification == msp.MSPPrincipal_IDENTITY {
+				return identityText(p.Principal)
+			}
 			return p.PrincipalClassification.String()
 		case *common.SignaturePolicy_NOutOf_:
 			var subs []string
@@ -295,6 +298,26 @@ func signaturePolicyString(env *common.SignaturePolicyEnvelope) string {
 		return "?"
 	}
 	return str(env.Rule)
+}
+
+// identityText is an identity principal (a BFT consenter's, of the
+// BlockValidation policy configtxgen writes) as text: its MSP and its
+// certificate's subject common name, "'OrdererMSP:orderer.example.com'";
+// IDENTITY if it cannot be read.
+func identityText(principal []byte) string {
+	var id msp.SerializedIdentity
+	if proto.Unmarshal(principal, &id) != nil {
+		return msp.MSPPrincipal_IDENTITY.String()
+	}
+	blk, _ := pem.Decode(id.IdBytes)
+	if blk == nil {
+		return msp.MSPPrincipal_IDENTITY.String()
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return msp.MSPPrincipal_IDENTITY.String()
+	}
+	return fmt.Sprintf("'%s:%s'", id.Mspid, c.Subject.CommonName)
 }
 
 // evalApplication evaluates a chaincode's endorsement policy (an

@@ -18,21 +18,23 @@ import (
 	"github.com/tdsc/tdsc/policy"
 )
 
-// TestRaftLeaderAway: the ordering service is a Raft cluster of three
-// orderers, and its leader goes away while eight writers keep a ledger's
-// transactions in flight. The cluster elects another leader and the
-// writes go on: no batch is refused or lost, and none waits out the
-// commit-status timeout — a transaction the old leader took but never
-// cut into a block is submitted again (awaitCommit) and committed once.
-// The ledger holds every batch once, and an auditor reading the blocks
-// gets its root and proofs. It stops an orderer, so it runs only with
-// TDSC_FABRIC_PEER_AWAY=1 on a cluster of three (TDSC_FABRIC_ORDERERS=3;
-// CI's three-organisation network).
-func TestRaftLeaderAway(t *testing.T) {
-	p := raftOfThree(t, "stops the Raft cluster's leader")
+// TestOrdererLeaderAway: the ordering service is a cluster — Raft of
+// three orderers, or BFT of four — and its leader goes away while eight
+// writers keep a ledger's transactions in flight. The cluster elects
+// another leader (of BFT: changes its view) and the writes go on: no
+// batch is refused or lost, and none waits out the commit-status timeout
+// — a transaction the old leader took but never cut into a block is
+// submitted again (awaitCommit) and committed once. The ledger holds
+// every batch once, and an auditor reading the blocks gets its root and
+// proofs. It stops an orderer, so it runs only with
+// TDSC_FABRIC_PEER_AWAY=1 on a cluster (TDSC_FABRIC_ORDERERS=3, CI's
+// three-organisation network; TDSC_FABRIC_CONSENSUS=bft, CI's BFT
+// network).
+func TestOrdererLeaderAway(t *testing.T) {
+	p, _ := ordererCluster(t, "stops the ordering cluster's leader")
 	ctx := context.Background()
 	s, l := readyToWrite(t, p)
-	leader := raftLeader(t, p)
+	leader := clusterLeader(t, p)
 	h0, err := l.Head(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +92,7 @@ func TestRaftLeaderAway(t *testing.T) {
 	stopped := time.Now()
 	time.Sleep(10 * time.Second)
 	during := count() - before
-	next := raftLeader(t, p)
+	next := clusterLeader(t, p)
 	werr := l.WritesReady(ctx)
 	close(stop)
 	wg.Wait()
@@ -108,7 +110,7 @@ func TestRaftLeaderAway(t *testing.T) {
 		t.Fatalf("orderer %s stopped at %s: leader now %s, %d batches written in the 10 s after", leader, stopped.Format(time.TimeOnly), next, during)
 	}
 	if werr != nil {
-		t.Fatalf("two of three orderers run: WritesReady %v", werr)
+		t.Fatalf("all orderers but one run: WritesReady %v", werr)
 	}
 	if slowest >= l.cfg.Timeout/2 {
 		t.Fatalf("a batch took %v: it waited for a commit status that would not come", slowest)
@@ -145,21 +147,28 @@ func TestRaftLeaderAway(t *testing.T) {
 	back = true
 }
 
-// TestRaftMajorityAway: two of the Raft cluster's three orderers away
-// (its leader among them), the third answers a Deliver request
-// SERVICE_UNAVAILABLE — it runs but knows no leader and orders nothing —
-// so an idle ledger's WritesReady says writes wait, naming it and why,
-// while reads stay ready; a batch submitted meanwhile waits and is
-// written once one more orderer is back (a majority again). It stops
-// orderers, so it runs only with TDSC_FABRIC_PEER_AWAY=1 on a cluster of
-// three (TDSC_FABRIC_ORDERERS=3).
-func TestRaftMajorityAway(t *testing.T) {
-	p := raftOfThree(t, "stops two of the Raft cluster's three orderers")
+// TestOrdererQuorumAway: two of the cluster's orderers away (its leader
+// among them). Of a Raft cluster of three, the third answers a Deliver
+// request SERVICE_UNAVAILABLE — it runs but knows no leader and orders
+// nothing; of a BFT cluster of four, the two left serve blocks as ever
+// but are fewer than its quorum of three. Either way an idle ledger's
+// WritesReady says writes wait, naming why, while reads stay ready; a
+// batch submitted meanwhile waits and is written once one more orderer is
+// back (a majority, or a quorum, again). It stops orderers, so it runs
+// only with TDSC_FABRIC_PEER_AWAY=1 on a cluster (TDSC_FABRIC_ORDERERS=3,
+// or TDSC_FABRIC_CONSENSUS=bft).
+func TestOrdererQuorumAway(t *testing.T) {
+	p, cluster := ordererCluster(t, "stops two of the ordering cluster's orderers")
 	ctx := context.Background()
 	s, l := readyToWrite(t, p)
-	leader := raftLeader(t, p)
-	others := slices.DeleteFunc([]string{"1", "2", "3"}, func(n string) bool { return n == leader })
-	away, remains := []string{leader, others[0]}, others[1]
+	leader := clusterLeader(t, p)
+	var others []string
+	for k := range len(cluster.Answers) {
+		if n := strconv.Itoa(k + 1); n != leader {
+			others = append(others, n)
+		}
+	}
+	away, remain := []string{leader, others[0]}, others[1:]
 	for _, n := range away {
 		script(t, p, "stop-orderer", n)
 	}
@@ -171,47 +180,64 @@ func TestRaftMajorityAway(t *testing.T) {
 			}
 		}
 	})
-	why := ordererAddress(t, p, remains) + ": it answered SERVICE_UNAVAILABLE"
+	why := ordererAddress(t, p, remain[0]) + ": it answered SERVICE_UNAVAILABLE"
+	if cluster.Consensus == "BFT" {
+		why = fmt.Sprintf("too few orderers of the channel answer: %d of the BFT cluster's %d, its quorum is %d (", len(remain), len(cluster.Answers), cluster.Need)
+	}
 
 	err := writesWait(l)
 	if !errors.Is(err, ErrWritesWait) || !errors.Is(err, ErrNoOrderer) || !strings.Contains(err.Error(), why) {
 		t.Fatalf("orderers %v away: WritesReady %v; want ErrWritesWait, ErrNoOrderer naming %q", away, err, why)
 	}
+	for _, n := range away {
+		if a := ordererAddress(t, p, n) + ": "; cluster.Consensus == "BFT" && !strings.Contains(err.Error(), a) {
+			t.Fatalf("orderers %v away: WritesReady %v does not name %s", away, err, a)
+		}
+	}
 	t.Logf("WritesReady: %v", err)
 	if err := l.Ready(ctx); err != nil {
-		t.Fatalf("reads while the cluster has no majority: Ready %v", err)
+		t.Fatalf("reads while the cluster has no majority or quorum: Ready %v", err)
 	}
 	answers, err := AskOrderers(ctx, mustChannel(t, p, 0))
-	if err != nil || NoOrderer(answers) == nil || !slices.ContainsFunc(answers, func(a OrdererAnswer) bool { return strings.Contains(a.Address+": "+a.Error, why) }) {
+	if err != nil || answers.Err() == nil || !strings.Contains(answers.Err().Error(), why) {
 		t.Fatalf("AskOrderers, orderers %v away: %+v, %v", away, answers, err)
 	}
 
 	waitsUntilBack(t, s, l, func() {
 		script(t, p, "start-orderer", away[1])
 		back = append(back, away[1])
-	}, "two of three orderers away")
+	}, fmt.Sprintf("two of %d orderers away", len(cluster.Answers)))
 	script(t, p, "start-orderer", away[0])
 	back = append(back, away[0])
 }
 
-// raftOfThree is the network of a test that stops orderers
-// (TDSC_FABRIC_PEER_AWAY=1) of a Raft cluster of three; the test skips on
-// any other.
-func raftOfThree(t *testing.T, does string) *Profile {
+// ordererCluster is the network of a test that stops orderers
+// (TDSC_FABRIC_PEER_AWAY=1) of a Raft cluster of three or a BFT cluster
+// of four, and its orderers' answers (every one running); the test skips
+// on any other.
+func ordererCluster(t *testing.T, does string) (*Profile, OrdererAnswers) {
 	p := changingNetwork(t, "TDSC_FABRIC_PEER_AWAY", does)
 	answers, err := AskOrderers(context.Background(), mustChannel(t, p, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(answers) != 3 {
-		t.Skipf("needs a Raft cluster of three orderers (TDSC_FABRIC_ORDERERS=3); the channel has %d", len(answers))
+	switch n := len(answers.Answers); {
+	case answers.Consensus == "etcdraft" && n == 3, answers.Consensus == "BFT" && n == 4:
+	default:
+		t.Skipf("needs a Raft cluster of three orderers (TDSC_FABRIC_ORDERERS=3) or a BFT cluster of four (TDSC_FABRIC_CONSENSUS=bft); the channel has %s of %d", answers.Consensus, n)
 	}
-	return p
+	for _, a := range answers.Answers {
+		if a.Error != "" {
+			t.Fatalf("orderer %s before the test: %s", a.Address, a.Error)
+		}
+	}
+	return p, answers
 }
 
 // raftLeader asks the network script which orderer (1 to 3) leads the
-// Raft cluster, for 15 s at most (an election may be under way).
-func raftLeader(t *testing.T, p *Profile) string {
+// cluster (of Raft, its leader; of BFT, its view's), for 15 s at most (an
+// election or a view change may be under way).
+func clusterLeader(t *testing.T, p *Profile) string {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -238,5 +264,8 @@ func ordererAddress(t *testing.T, p *Profile, n string) string {
 	}
 	first, _ := strconv.Atoi(port)
 	k, _ := strconv.Atoi(n)
+	if k > 3 { // scripts/fabric.sh: a fourth orderer on PORT+50
+		return net.JoinHostPort(host, strconv.Itoa(first+50+3*(k-4)))
+	}
 	return net.JoinHostPort(host, strconv.Itoa(first+3*(k-1)))
 }
