@@ -319,8 +319,10 @@ organisation's endpoints and TLS roots: how the peers reach them, not the
 profile's orderer) and asks each, at once, for the newest block, as the
 ledger service's /readyz/writes does; each has 2 s to answer. Prints each
 with the block height it gave, or why not; exits non-zero if none answers
-(writes would wait). An orderer that answers serves blocks: whether the
-ordering service can order (a Raft majority) it cannot tell.`,
+(writes would wait) — of a BFT cluster, if fewer than its quorum do (a
+BFT orderer serves blocks with or without one). An orderer of a Raft
+cluster that knows no leader answers SERVICE_UNAVAILABLE; whether the
+orderers that answer can reach each other it cannot tell.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, ch, _, err := openFabricChannel(profile, "", org)
 			if err != nil {
@@ -342,6 +344,9 @@ ordering service can order (a Raft majority) it cannot tell.`,
 				return none // naming each orderer, and why
 			}
 			w := cmd.OutOrStdout()
+			if answers.Need > 1 {
+				fmt.Fprintf(w, "a %s cluster of %d: %d must answer for the channel to order\n", answers.Consensus, len(answers.Answers), answers.Need)
+			}
 			for _, a := range answers.Answers {
 				name := a.Address
 				if a.Org != "" {

@@ -36,7 +36,7 @@ func TestFabricVerifyCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &bench); err != nil || bench.Chaincode == "" {
 		t.Fatalf("bench output %q: %v", out, err)
 	}
-	var root, genesisHash string
+	var root, genesisHash, ordering string
 	for _, org := range []string{"0", "1"} {
 		out, err := runLedgerCLI(t, "fabric", "verify", "--profile", profile, "--chaincode", bench.Chaincode, "--org", org, "-o", "json")
 		if err != nil {
@@ -77,7 +77,7 @@ func TestFabricVerifyCLI(t *testing.T) {
 		if len(rep.CommitHash) != 64 || len(rep.Peers) < 2 || slices.ContainsFunc(rep.Peers, func(p fabric.PeerCommit) bool { return !p.Agrees }) {
 			t.Fatalf("fabric verify --org %s: commit hash %q, peers %+v", org, rep.CommitHash, rep.Peers)
 		}
-		genesisHash = rep.ChannelGenesis
+		genesisHash, ordering = rep.ChannelGenesis, rep.Ordering
 		// The bench's chaincode, defined once by scripts/fabric.sh deploy
 		// with every organisation's peer.
 		if rep.Definitions != 1 || !strings.Contains(rep.Policy, "'Org1MSP.peer'") {
@@ -107,6 +107,19 @@ func TestFabricVerifyCLI(t *testing.T) {
 	out, err = runLedgerCLI(t, "fabric", "orderers", "--profile", profile)
 	if p, _ := fabric.LoadProfile(profile); err != nil || p == nil || !strings.Contains(out, p.Orderer.Address+" (") || !strings.Contains(out, "answers: the channel holds ") {
 		t.Fatalf("fabric orderers: %v\n%s", err, out)
+	}
+	// Of a BFT cluster of four, a quorum of three must answer.
+	consensus, need := "etcdraft", 1
+	if strings.HasPrefix(ordering, "BFT") {
+		consensus, need = "BFT", 3
+		if !strings.Contains(out, "a BFT cluster of 4: 3 must answer for the channel to order\n") {
+			t.Fatalf("fabric orderers of %s: no quorum line\n%s", ordering, out)
+		}
+	}
+	out, err = runLedgerCLI(t, "fabric", "orderers", "--profile", profile, "-o", "json")
+	var answers fabric.OrdererAnswers
+	if err != nil || json.Unmarshal([]byte(out), &answers) != nil || answers.Consensus != consensus || answers.Need != need || answers.Err() != nil {
+		t.Fatalf("fabric orderers -o json, %s: %+v (%v)\n%s", ordering, answers, err, out)
 	}
 
 	// An index file a ledger's follower wrote, checked against the blocks.

@@ -217,7 +217,8 @@ func TestOrdererQuorumAway(t *testing.T) {
 // on any other.
 func ordererCluster(t *testing.T, does string) (*Profile, OrdererAnswers) {
 	p := changingNetwork(t, "TDSC_FABRIC_PEER_AWAY", does)
-	answers, err := AskOrderers(context.Background(), mustChannel(t, p, 0))
+	ch := mustChannel(t, p, 0)
+	answers, err := AskOrderers(context.Background(), ch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,12 +227,21 @@ func ordererCluster(t *testing.T, does string) (*Profile, OrdererAnswers) {
 	default:
 		t.Skipf("needs a Raft cluster of three orderers (TDSC_FABRIC_ORDERERS=3) or a BFT cluster of four (TDSC_FABRIC_CONSENSUS=bft); the channel has %s of %d", answers.Consensus, n)
 	}
-	for _, a := range answers.Answers {
-		if a.Error != "" {
-			t.Fatalf("orderer %s before the test: %s", a.Address, a.Error)
+	// Every orderer answering (one started again by the test before may
+	// still be learning the leader).
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		i := slices.IndexFunc(answers.Answers, func(a OrdererAnswer) bool { return a.Error != "" })
+		if i < 0 {
+			return p, answers
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("orderer %s before the test, for 30 s: %s", answers.Answers[i].Address, answers.Answers[i].Error)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if answers, err = AskOrderers(context.Background(), ch); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return p, answers
 }
 
 // raftLeader asks the network script which orderer (1 to 3) leads the
