@@ -117,6 +117,9 @@ machine's memory (AUTOMEMLIMIT=R scales those by R).`,
 				if _, _, err := peersAgree(ctx, ch, p, cr); err != nil {
 					return err
 				}
+				if _, _, err := orderersAgree(ctx, ch, cr); err != nil {
+					return err
+				}
 				rep = cr.Report
 			} else {
 				if channelPin != "" {

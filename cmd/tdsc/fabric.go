@@ -82,6 +82,37 @@ func peersAgree(ctx context.Context, ch *fabric.Channel, p *fabric.Profile, res 
 	return commits, line, nil
 }
 
+// orderersAgree asks every orderer of the audited configuration for its
+// newest block and its block at the audit's last number
+// (fabric.CompareOrderers): their answers, and the report's line.
+func orderersAgree(ctx context.Context, ch *fabric.Channel, res fabric.ChainReport) ([]fabric.OrdererHead, string, error) {
+	heads, err := fabric.CompareOrderers(ctx, ch, res)
+	if err != nil {
+		return nil, "", err
+	}
+	var agree, away []string
+	var highest uint64
+	for _, h := range heads {
+		if h.Agrees {
+			agree = append(agree, h.Address)
+		} else {
+			away = append(away, h.Address+": "+h.Error)
+		}
+		highest = max(highest, h.Height)
+	}
+	line := fmt.Sprintf("orderers that ordered block %d as read: %s", res.Blocks-1, strings.Join(agree, ", "))
+	if len(agree) == 0 {
+		line = fmt.Sprintf("no orderer said it ordered block %d as read", res.Blocks-1)
+	}
+	if highest > res.Blocks {
+		line += fmt.Sprintf(" (an orderer's newest block is %d: %d more than read, written since or held back)", highest-1, highest-res.Blocks)
+	}
+	if len(away) > 0 {
+		line += " (not compared: " + strings.Join(away, "; ") + ")"
+	}
+	return heads, line, nil
+}
+
 // channelGenesisFlag adds --channel-genesis.
 func channelGenesisFlag(cmd *cobra.Command, pin *string) {
 	cmd.Flags().StringVar(pin, "channel-genesis", "", "the channel's genesis block to pin: its header hash (64 hex digits, as the report gives it) or its block file (default: trust the peer's block 0)")
@@ -121,6 +152,10 @@ its help).
 Then every organisation's peer of the profile is asked for the last block's
 commit hash: one that holds another (the peers disagree on which
 transactions are valid) fails the audit; one away is named, not counted.
+And every orderer of the audited configuration is asked for its block at
+that number and its newest block: one that ordered another block there
+fails the audit; a newest block past the one read (signed under the audited
+configuration) is named — blocks written since, or held back by the peer.
 Exits non-zero naming the block, batch or record where it breaks.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -144,14 +179,19 @@ Exits non-zero naming the block, batch or record where it breaks.`,
 			if err != nil {
 				return err
 			}
+			heads, ordered, err := orderersAgree(ctx, ch, res)
+			if err != nil {
+				return err
+			}
 			if out == "json" {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(struct {
 					fabric.ChainReport
-					Peers []fabric.PeerCommit `json:"peers"`
-				}{res, peers})
+					Peers    []fabric.PeerCommit  `json:"peers"`
+					Orderers []fabric.OrdererHead `json:"orderers"`
+				}{res, peers, heads})
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "ok: %d blocks chained from genesis block %s, signed under %s (orderer identities: %d; ordering: %s), configuration updates followed: %d, validation flags giving the peer's commit hash %s; %s; chaincode %s: endorsement policy %s (definitions: %d), %d valid transactions (%d invalid, ignored), %d batches, %d records, %d tree heads (one per transaction); root %s\n",
-				res.Blocks, res.ChannelGenesis, res.BlockValidation, res.BlockSigners, res.Ordering, res.ConfigUpdates, res.CommitHash, agreed, chaincode, res.Policy, res.Definitions, res.Txs, res.InvalidTxs, res.Batches, res.Records, res.Checkpoints, res.Root)
+			fmt.Fprintf(cmd.OutOrStdout(), "ok: %d blocks chained from genesis block %s, signed under %s (orderer identities: %d; ordering: %s), configuration updates followed: %d, validation flags giving the peer's commit hash %s; %s; %s; chaincode %s: endorsement policy %s (definitions: %d), %d valid transactions (%d invalid, ignored), %d batches, %d records, %d tree heads (one per transaction); root %s\n",
+				res.Blocks, res.ChannelGenesis, res.BlockValidation, res.BlockSigners, res.Ordering, res.ConfigUpdates, res.CommitHash, agreed, ordered, chaincode, res.Policy, res.Definitions, res.Txs, res.InvalidTxs, res.Batches, res.Records, res.Checkpoints, res.Root)
 			return nil
 		},
 	}

@@ -43,18 +43,20 @@ func TestFabricVerifyCLI(t *testing.T) {
 			t.Fatalf("fabric verify --org %s: %v\n%s", org, err, out)
 		}
 		var rep struct {
-			Blocks          uint64              `json:"blocks"`
-			Txs             int                 `json:"transactions"`
-			Records         int                 `json:"records"`
-			Root            string              `json:"root"`
-			Definitions     int                 `json:"definitions"`
-			Policy          string              `json:"endorsementPolicy"`
-			BlockValidation string              `json:"blockValidation"`
-			BlockSigners    int                 `json:"blockSigners"`
-			Ordering        string              `json:"ordering"`
-			ChannelGenesis  string              `json:"channelGenesis"`
-			CommitHash      string              `json:"commitHash"`
-			Peers           []fabric.PeerCommit `json:"peers"`
+			Blocks          uint64               `json:"blocks"`
+			Txs             int                  `json:"transactions"`
+			Records         int                  `json:"records"`
+			Root            string               `json:"root"`
+			Definitions     int                  `json:"definitions"`
+			Policy          string               `json:"endorsementPolicy"`
+			BlockValidation string               `json:"blockValidation"`
+			BlockSigners    int                  `json:"blockSigners"`
+			Ordering        string               `json:"ordering"`
+			ChannelGenesis  string               `json:"channelGenesis"`
+			CommitHash      string               `json:"commitHash"`
+			Peers           []fabric.PeerCommit  `json:"peers"`
+			Head            string               `json:"head"`
+			Orderers        []fabric.OrdererHead `json:"orderers"`
 		}
 		if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Records != bench.Records || rep.Txs == 0 || rep.Root == "" || (root != "" && rep.Root != root) {
 			t.Fatalf("fabric verify --org %s: %q (%v), want %d records and root %s", org, out, err, bench.Records, root)
@@ -78,6 +80,11 @@ func TestFabricVerifyCLI(t *testing.T) {
 			t.Fatalf("fabric verify --org %s: commit hash %q, peers %+v", org, rep.CommitHash, rep.Peers)
 		}
 		genesisHash, ordering = rep.ChannelGenesis, rep.Ordering
+		// Every orderer ordered the chain read: its block at the last
+		// number has the audited header hash.
+		if len(rep.Head) != 64 || len(rep.Orderers) == 0 || slices.ContainsFunc(rep.Orderers, func(h fabric.OrdererHead) bool { return !h.Agrees || h.Height < rep.Blocks }) {
+			t.Fatalf("fabric verify --org %s: head %q, orderers %+v", org, rep.Head, rep.Orderers)
+		}
 		// The bench's chaincode, defined once by scripts/fabric.sh deploy
 		// with every organisation's peer.
 		if rep.Definitions != 1 || !strings.Contains(rep.Policy, "'Org1MSP.peer'") {
@@ -97,6 +104,11 @@ func TestFabricVerifyCLI(t *testing.T) {
 		if want := pin != other; want != (err == nil) || (!want && !strings.Contains(err.Error(), "block 0: the channel's genesis block hashes to "+genesisHash+", not the pinned "+other)) {
 			t.Fatalf("--channel-genesis %s: %v\n%s", pin, err, out)
 		}
+	}
+	// The text report names the peers and the orderers that agree.
+	out, err = runLedgerCLI(t, "fabric", "verify", "--profile", profile, "--chaincode", bench.Chaincode)
+	if err != nil || !strings.Contains(out, "; peers holding its commit hash at block ") || !strings.Contains(out, "; orderers that ordered block ") || !strings.Contains(out, root) {
+		t.Fatalf("fabric verify: %v\n%s", err, out)
 	}
 	if _, err := runLedgerCLI(t, "fabric", "verify", "--profile", profile, "--chaincode", bench.Chaincode, "--org", "7"); err == nil || !strings.Contains(err.Error(), "--org 7") {
 		t.Fatalf("--org 7: %v", err)

@@ -234,7 +234,7 @@ type Chain struct {
 // in bounded memory.
 func ReadChain(ctx context.Context, src BlockSource, chaincode string) (*Chain, error) {
 	c := &Chain{ix: newIndex(nil)}
-	if err := walkChain(ctx, src, chaincode, c.ix, &c.ChainCounts, math.MaxUint64); err != nil {
+	if err := walkChain(ctx, src, chaincode, c.ix, &c.ChainCounts, math.MaxUint64, nil); err != nil {
 		return nil, err
 	}
 	if c.ix.genesis == nil {
@@ -267,6 +267,9 @@ type ChainCounts struct {
 	// the walk recomputed it from the validation flags and the valid
 	// transactions' writes: ComparePeers holds other peers to it.
 	CommitHash string `json:"commitHash"`
+	// Head is the last block's header hash (hex): CompareOrderers holds
+	// the orderers' block of that number to it.
+	Head string `json:"head"`
 }
 
 // walkChain walks blocks 0..height-1 of src (or 0..until-1, if until is
@@ -277,7 +280,7 @@ type ChainCounts struct {
 // chaincode wrote to x, in block order, up to walkBlocksPerUpdate blocks to
 // an update of x's store (with the position after them). A problem x's
 // store reports (a verifier's) is returned as it is.
-func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index, c *ChainCounts, until uint64) error {
+func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index, c *ChainCounts, until uint64, after *endorsers) error {
 	h, err := src.Height(ctx)
 	if err != nil {
 		return err
@@ -407,6 +410,10 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 			return err
 		}
 	}
+	c.Head = hex.EncodeToString(prev)
+	if after != nil {
+		*after = ends
+	}
 	return nil
 }
 
@@ -488,6 +495,9 @@ func fetchBlocks(ctx context.Context, src BlockSource, h uint64) func() (*common
 type ChainReport struct {
 	ChainCounts
 	verify.Report
+	// after is the channel's configuration after the last block, for
+	// checking the orderers' blocks (CompareOrderers).
+	after endorsers
 }
 
 // VerifyChain audits a space's ledger from the channel's blocks in one
@@ -505,7 +515,7 @@ type ChainReport struct {
 func VerifyChain(ctx context.Context, src BlockSource, chaincode string, pin func(ledger.Genesis) error) (ChainReport, error) {
 	var rep ChainReport
 	x, st := newAuditIndex(ctx, pin)
-	err := walkChain(ctx, src, chaincode, x, &rep.ChainCounts, math.MaxUint64)
+	err := walkChain(ctx, src, chaincode, x, &rep.ChainCounts, math.MaxUint64, &rep.after)
 	if st.pinErr != nil {
 		return rep, st.pinErr
 	}

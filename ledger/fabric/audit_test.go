@@ -157,7 +157,42 @@ func TestAuditChain(t *testing.T) {
 	if peers, err := ComparePeers(ctx, ch, p, one.ChainCounts); err != nil || slices.ContainsFunc(peers, func(c PeerCommit) bool { return !c.Agrees }) {
 		t.Fatalf("the peers, against the chain's commit hash: %+v", peers)
 	}
+
+	// Every orderer ordered the chain read: its block at the audit's last
+	// number has the audited header hash. A serving peer that holds back
+	// the last block serves a chain that verifies (a valid prefix, the
+	// last batch missing); every orderer then holds a newest block past
+	// the one read, signed under the audited configuration.
+	heads, err := CompareOrderers(ctx, ch, one)
+	if err != nil || len(heads) == 0 || slices.ContainsFunc(heads, func(h OrdererHead) bool { return !h.Agrees || h.Height < height }) {
+		t.Fatalf("the orderers, against the chain read: %+v (%v)", heads, err)
+	}
+	short, err := VerifyChain(ctx, heldBack{l, height - 1}, l.cfg.Chaincode, nil)
+	if err != nil || short.Blocks != height-1 || short.Records >= one.Records {
+		t.Fatalf("the chain without its last block: %d blocks, %d records (%v)", short.Blocks, short.Records, err)
+	}
+	heads, err = CompareOrderers(ctx, ch, short)
+	if err != nil || len(heads) == 0 || slices.ContainsFunc(heads, func(h OrdererHead) bool { return !h.Agrees || h.Height <= short.Blocks }) {
+		t.Fatalf("the orderers, against the chain held back a block: %+v (%v)", heads, err)
+	}
+	t.Logf("the orderers, the last block held back: %+v", heads)
+	// Another head at the same number (the chain read is not the one
+	// ordered): every orderer that answers holds another block there.
+	forged := one
+	forged.Head = strings.Repeat("ab", 32)
+	if heads, err := CompareOrderers(ctx, ch, forged); !errors.As(err, &cp) || cp.Block != one.Blocks-1 || slices.ContainsFunc(heads, func(h OrdererHead) bool { return h.Agrees }) {
+		t.Fatalf("the orderers, against another head: %+v (%v), want a chain problem at block %d", heads, err, one.Blocks-1)
+	}
 }
+
+// heldBack serves the chain up to block n (its height n): a peer that
+// holds back the blocks from n on.
+type heldBack struct {
+	*Ledger
+	n uint64
+}
+
+func (h heldBack) Height(context.Context) (uint64, error) { return h.n, nil }
 
 // flippedFlag serves the chain with block n's last transaction marked
 // MVCC_READ_CONFLICT and, if rehash, the commit hashes from block n on

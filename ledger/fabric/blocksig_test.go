@@ -283,7 +283,7 @@ func TestWalkBlockSignatures(t *testing.T) {
 	var c ChainCounts
 	x, _ := newAuditIndex(ctx, nil)
 	// No chaincode transaction: the walk ends without a chain problem.
-	if err := walkChain(ctx, chain(o1), "tdsc", x, &c, 99); err != nil {
+	if err := walkChain(ctx, chain(o1), "tdsc", x, &c, 99, nil); err != nil {
 		t.Fatalf("a chain signed as configured: %v", err)
 	}
 	if c.Blocks != 4 || c.ConfigUpdates != 1 || c.BlockSigners != 2 || c.BlockValidation != "/Channel/Orderer/BlockValidation (ANY Writers)" {

@@ -66,7 +66,7 @@ func CheckIndexFile(ctx context.Context, src BlockSource, path, channel, chainco
 	}
 	defer want.close()
 	var c ChainCounts
-	if err := walkChain(ctx, src, chaincode, x, &c, next); err != nil {
+	if err := walkChain(ctx, src, chaincode, x, &c, next, nil); err != nil {
 		return rep, err
 	}
 	if c.Blocks < next {

@@ -320,7 +320,15 @@ func (o *orderers) close() {
 // most answerWithin (errNoAnswer past it, while ctx lasts): the block's
 // number once it comes; the orderer's status otherwise.
 func deliverNewest(ctx context.Context, conn *grpc.ClientConn, env *common.Envelope) (uint64, error) {
-	var n uint64
+	b, err := deliverBlock(ctx, conn, env)
+	return b.GetHeader().GetNumber(), err
+}
+
+// deliverBlock asks the orderer on conn for the block env seeks, for at
+// most answerWithin (errNoAnswer past it, while ctx lasts): the block once
+// it comes; the orderer's status otherwise.
+func deliverBlock(ctx context.Context, conn *grpc.ClientConn, env *common.Envelope) (*common.Block, error) {
+	var blk *common.Block
 	err := answer(ctx, func(ctx context.Context) error {
 		stream, err := orderer.NewAtomicBroadcastClient(conn).Deliver(ctx)
 		if err != nil {
@@ -333,14 +341,16 @@ func deliverNewest(ctx context.Context, conn *grpc.ClientConn, env *common.Envel
 		if err != nil {
 			return err
 		}
-		b := resp.GetBlock()
-		if b == nil {
+		blk = resp.GetBlock()
+		if blk == nil {
 			return deliverRefused(resp.GetStatus())
 		}
-		n = b.GetHeader().GetNumber()
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return nil, err
+	}
+	return blk, nil
 }
 
 // deliverRefused is why an orderer answered a Deliver request with
@@ -358,6 +368,19 @@ func deliverRefused(status common.Status) error {
 // seekNewest is a Deliver request for the channel's newest block, signed
 // as the channel's client identity.
 func (c *Channel) seekNewest() (*common.Envelope, error) {
+	newest := &orderer.SeekPosition{Type: &orderer.SeekPosition_Newest{Newest: &orderer.SeekNewest{}}}
+	return c.seek(newest, orderer.SeekInfo_BLOCK_UNTIL_READY)
+}
+
+// seekBlock is a Deliver request for block n, signed as the channel's
+// client identity; an orderer that does not hold it answers NOT_FOUND.
+func (c *Channel) seekBlock(n uint64) (*common.Envelope, error) {
+	return c.seek(&orderer.SeekPosition{Type: &orderer.SeekPosition_Specified{Specified: &orderer.SeekSpecified{Number: n}}}, orderer.SeekInfo_FAIL_IF_NOT_READY)
+}
+
+// seek is a Deliver request for the block at pos, signed as the channel's
+// client identity.
+func (c *Channel) seek(pos *orderer.SeekPosition, behavior orderer.SeekInfo_SeekBehavior) (*common.Envelope, error) {
 	creator, err := proto.Marshal(&msp.SerializedIdentity{Mspid: c.id.MspID(), IdBytes: c.id.Credentials()})
 	if err != nil {
 		return nil, err
@@ -374,8 +397,7 @@ func (c *Channel) seekNewest() (*common.Envelope, error) {
 	if err != nil {
 		return nil, err
 	}
-	newest := &orderer.SeekPosition{Type: &orderer.SeekPosition_Newest{Newest: &orderer.SeekNewest{}}}
-	seek, err := proto.Marshal(&orderer.SeekInfo{Start: newest, Stop: newest, Behavior: orderer.SeekInfo_BLOCK_UNTIL_READY})
+	seek, err := proto.Marshal(&orderer.SeekInfo{Start: pos, Stop: pos, Behavior: behavior})
 	if err != nil {
 		return nil, err
 	}

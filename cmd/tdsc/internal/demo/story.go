@@ -594,7 +594,7 @@ func (d *Demo) auditAndReport(ctx context.Context, s *story) error {
 	}
 	if sp.fabric != nil {
 		rep, err := ledgerhttp.VerifyFabric(ctx, sp.fabric)
-		if !s.expect(err == nil, "the channel's blocks verified: hash chain, orderers' signatures, validation flags against every peer's commit hash, endorsements, and the same checks over the valid transactions (%d records in %d batches)", rep.Records, rep.Batches) {
+		if !s.expect(err == nil, "the channel's blocks verified: hash chain, orderers' signatures, validation flags against every peer's commit hash, the last block against every orderer's, endorsements, and the same checks over the valid transactions (%d records in %d batches)", rep.Records, rep.Batches) {
 			s.say("   %v", err)
 		}
 	}

@@ -93,13 +93,17 @@ func Fabric(ctx context.Context, o FabricOptions) (http.Handler, *fabric.Ledger,
 // hash, orderer signatures, validation flags against the peer's commit
 // hash and endorsements, then the same checks as for the embedded ledger
 // over the valid transactions' writes; last, every organisation's peer is
-// held to the last block's commit hash (one holding another fails it).
+// held to the last block's commit hash, and every orderer's block of that
+// number to its header hash (one holding another fails it).
 func VerifyFabric(ctx context.Context, l *fabric.Ledger) (verify.Report, error) {
 	rep, err := fabric.VerifyChain(ctx, l, l.Chaincode(), nil)
 	if err != nil {
 		return rep.Report, err
 	}
-	_, err = l.ComparePeers(ctx, rep.ChainCounts)
+	if _, err = l.ComparePeers(ctx, rep.ChainCounts); err != nil {
+		return rep.Report, err
+	}
+	_, err = l.CompareOrderers(ctx, rep)
 	return rep.Report, err
 }
 
