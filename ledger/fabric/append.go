@@ -604,12 +604,20 @@ func (l *Ledger) finish(ctx context.Context, tx *client.Transaction) (uint64, er
 		ctx, cancel = context.WithTimeout(ctx, l.cfg.Timeout)
 		defer cancel()
 	}
+	refused := pace.Refused // the last submission was refused
 	st, err := awaitCommit(ctx, pace, func(ctx context.Context) (*client.Status, error) { return commit.StatusWithContext(ctx) },
 		func(ctx context.Context) error { _, err := tx.SubmitWithContext(ctx); return err },
 		func(n int, err error) {
-			l.stats.resent.Add(1)
-			l.cfg.Log.Info("fabric: no commit status yet; submitted the transaction again (the same transaction id)",
-				"tx", tx.TransactionID(), "n", n, "err", err)
+			if refused {
+				// Made again after a refusal: a retry while the
+				// orderers are unavailable, as a new endorsement was.
+				l.stats.retries.Add(1)
+			} else {
+				l.stats.resent.Add(1)
+				l.cfg.Log.Info("fabric: no commit status since the orderers took the transaction; submitted it again (the same transaction id)",
+					"tx", tx.TransactionID(), "n", n, "err", err)
+			}
+			refused = err != nil
 		})
 	if err != nil {
 		se, _ := classify(StageCommit, err)

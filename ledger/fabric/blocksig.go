@@ -152,7 +152,7 @@ func (e endorsers) ordering() string {
 // consenters it names: a Raft cluster's (in the type's metadata) or a BFT
 // cluster's consenter mapping; -1 if unreadable.
 type ordering struct {
-	consensus  string
+	typ        string // etcdraft, BFT
 	consenters int
 }
 
@@ -163,7 +163,7 @@ func configOrdering(cfg *common.Config) ordering {
 	if v := g.GetValues()["ConsensusType"]; v == nil || proto.Unmarshal(v.Value, &ct) != nil {
 		return ordering{consenters: -1}
 	}
-	o := ordering{consensus: ct.Type, consenters: -1}
+	o := ordering{typ: ct.Type, consenters: -1}
 	switch ct.Type {
 	case "etcdraft":
 		var md etcdraft.ConfigMetadata
@@ -183,11 +183,11 @@ func configOrdering(cfg *common.Config) ordering {
 func (o ordering) String() string {
 	switch o.consenters {
 	case -1:
-		return o.consensus
+		return o.typ
 	case 1:
-		return o.consensus + ", 1 consenter"
+		return o.typ + ", 1 consenter"
 	}
-	return fmt.Sprintf("%s, %d consenters", o.consensus, o.consenters)
+	return fmt.Sprintf("%s, %d consenters", o.typ, o.consenters)
 }
 
 // quorum is how many of a channel's orderers (ends of them named as
@@ -196,7 +196,7 @@ func (o ordering) String() string {
 // three), at most ends; else one (a Raft orderer that answers with a
 // block knows a leader).
 func (o ordering) quorum(ends int) int {
-	if o.consensus != "BFT" || o.consenters < 1 {
+	if o.typ != "BFT" || o.consenters < 1 {
 		return 1
 	}
 	n := o.consenters

@@ -104,12 +104,12 @@ const ordererRefresh = time.Minute
 
 // orderers asks the channel's orderers whether they answer (askOrderers).
 type orderers struct {
-	mu     sync.Mutex
-	read   time.Time // when ends were read from the configuration
-	ends   []ordererEndpoint
-	need   ordering               // the configuration's consensus: how many must answer
-	conns  map[string]ordererConn // by address
-	closed bool                   // close was called: no connection is made
+	mu        sync.Mutex
+	read      time.Time // when ends were read from the configuration
+	ends      []ordererEndpoint
+	consensus ordering               // the configuration's: how many must answer
+	conns     map[string]ordererConn // by address
+	closed    bool                   // close was called: no connection is made
 }
 
 // ordererConn is a connection to an orderer and the TLS roots it trusts.
@@ -130,11 +130,11 @@ type ordererConn struct {
 // with or without a quorum, so of a BFT cluster a quorum must answer
 // (ordering.quorum).
 func (l *Ledger) askOrderers(ctx context.Context) (struct{}, error) {
-	ends, need, err := l.orderers.endpoints(ctx, l.ch)
+	ends, consensus, err := l.orderers.endpoints(ctx, l.ch)
 	if err != nil {
 		return struct{}{}, fmt.Errorf("%w: reading the orderers from the channel's configuration: %w", ErrNoOrderer, err)
 	}
-	answers, err := askOrdererEnds(ctx, l.ch, ends, need, l.orderers.conn)
+	answers, err := askOrdererEnds(ctx, l.ch, ends, consensus, l.orderers.conn)
 	if err != nil {
 		return struct{}{}, err
 	}
@@ -199,18 +199,18 @@ func (e *tooFewOrderers) Is(target error) bool { return target == ErrNoOrderer }
 func AskOrderers(ctx context.Context, ch *Channel) (OrdererAnswers, error) {
 	var o orderers
 	defer o.close()
-	ends, need, err := o.endpoints(ctx, ch)
+	ends, consensus, err := o.endpoints(ctx, ch)
 	if err != nil {
 		return OrdererAnswers{}, fmt.Errorf("fabric: reading the orderers from the channel's configuration: %w", err)
 	}
-	return askOrdererEnds(ctx, ch, ends, need, o.conn)
+	return askOrdererEnds(ctx, ch, ends, consensus, o.conn)
 }
 
 // askOrdererEnds asks each of ends, over the connection conn gives, for
 // the newest block (deliverNewest), at once: the answers in ends' order,
-// with how many the channel needs (need's quorum); an error only if ctx
+// with how many the channel needs (consensus.quorum); an error only if ctx
 // ended or the request could not be signed.
-func askOrdererEnds(ctx context.Context, ch *Channel, ends []ordererEndpoint, need ordering, conn func(ordererEndpoint) (*grpc.ClientConn, error)) (OrdererAnswers, error) {
+func askOrdererEnds(ctx context.Context, ch *Channel, ends []ordererEndpoint, consensus ordering, conn func(ordererEndpoint) (*grpc.ClientConn, error)) (OrdererAnswers, error) {
 	env, err := ch.seekNewest()
 	if err != nil {
 		return OrdererAnswers{}, err
@@ -238,7 +238,7 @@ func askOrdererEnds(ctx context.Context, ch *Channel, ends []ordererEndpoint, ne
 	if err := ctx.Err(); err != nil {
 		return OrdererAnswers{}, fmt.Errorf("fabric: asking the orderers: %w", err)
 	}
-	return OrdererAnswers{Consensus: need.consensus, Need: need.quorum(len(ends)), Answers: answers}, nil
+	return OrdererAnswers{Consensus: consensus.typ, Need: consensus.quorum(len(ends)), Answers: answers}, nil
 }
 
 // endpoints returns the orderers of the channel's newest configuration
@@ -247,7 +247,7 @@ func (o *orderers) endpoints(ctx context.Context, ch *Channel) ([]ordererEndpoin
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.ends != nil && time.Since(o.read) < ordererRefresh {
-		return o.ends, o.need, nil
+		return o.ends, o.consensus, nil
 	}
 	b, err := ch.lastConfigBlock(ctx)
 	if err != nil {
@@ -261,7 +261,7 @@ func (o *orderers) endpoints(ctx context.Context, ch *Channel) ([]ordererEndpoin
 	if err != nil {
 		return nil, ordering{}, err
 	}
-	o.ends, o.need, o.read = ends, configOrdering(cfg), time.Now()
+	o.ends, o.consensus, o.read = ends, configOrdering(cfg), time.Now()
 	// An orderer the configuration no longer names: its connection goes.
 	for addr, c := range o.conns {
 		if !slices.ContainsFunc(ends, func(e ordererEndpoint) bool { return e.addr == addr }) {
@@ -269,7 +269,7 @@ func (o *orderers) endpoints(ctx context.Context, ch *Channel) ([]ordererEndpoin
 			delete(o.conns, addr)
 		}
 	}
-	return ends, o.need, nil
+	return ends, o.consensus, nil
 }
 
 // stale has the next probe read the configuration again.

@@ -70,20 +70,20 @@ func TestOrdererAnswers(t *testing.T) {
 	down := OrdererAnswer{Address: "o1:7050", Error: "connection refused"}
 	silent := OrdererAnswer{Address: "o2:7050", Error: errNoAnswer.Error()}
 	up := func(a string) OrdererAnswer { return OrdererAnswer{Address: a, Height: 12} }
-	raft := ordering{consensus: "etcdraft", consenters: 3}
-	if err := (OrdererAnswers{Consensus: raft.consensus, Need: raft.quorum(3), Answers: []OrdererAnswer{down, silent, up("o3:7050")}}).Err(); err != nil {
+	raft := ordering{typ: "etcdraft", consenters: 3}
+	if err := (OrdererAnswers{Consensus: raft.typ, Need: raft.quorum(3), Answers: []OrdererAnswer{down, silent, up("o3:7050")}}).Err(); err != nil {
 		t.Fatalf("one answering: %v", err)
 	}
-	err := (OrdererAnswers{Consensus: raft.consensus, Need: raft.quorum(2), Answers: []OrdererAnswer{down, silent}}).Err()
+	err := (OrdererAnswers{Consensus: raft.typ, Need: raft.quorum(2), Answers: []OrdererAnswer{down, silent}}).Err()
 	if !errors.Is(err, ErrNoOrderer) || err.Error() != "no orderer of the channel answers (o1:7050: connection refused; o2:7050: it did not answer within 2s)" {
 		t.Fatalf("none answering: %v", err)
 	}
-	bft := ordering{consensus: "BFT", consenters: 4}
+	bft := ordering{typ: "BFT", consenters: 4}
 	if n := bft.quorum(4); n != 3 {
 		t.Fatalf("quorum of four BFT consenters: %d", n)
 	}
 	for n, q := range map[int]int{1: 1, 3: 2, 4: 3, 5: 4, 6: 4, 7: 5, 10: 7} {
-		if got := (ordering{consensus: "BFT", consenters: n}).quorum(n); got != q {
+		if got := (ordering{typ: "BFT", consenters: n}).quorum(n); got != q {
 			t.Errorf("quorum of %d BFT consenters: %d, want %d", n, got, q)
 		}
 	}
@@ -94,7 +94,7 @@ func TestOrdererAnswers(t *testing.T) {
 	if !errors.Is(err, ErrNoOrderer) || err.Error() != "too few orderers of the channel answer: 2 of the BFT cluster's 4, its quorum is 3 (o1:7050: connection refused; o2:7050: it did not answer within 2s)" {
 		t.Fatalf("two of four BFT orderers answering: %v", err)
 	}
-	if n := (ordering{consensus: "BFT", consenters: 4}).quorum(2); n != 2 {
+	if n := (ordering{typ: "BFT", consenters: 4}).quorum(2); n != 2 {
 		t.Fatalf("a BFT configuration naming two endpoints of four consenters: need %d", n)
 	}
 }
