@@ -36,7 +36,7 @@
 #                               orders while two run); of a BFT cluster 4, the default
 #   TDSC_FABRIC_ORDERER_ORGS=one  the orderers' organisations: one (OrdererMSP runs them
 #                               all) or each (orderer k of its own organisation: OrdererMSP,
-#                               Orderer2MSP, Orderer3MSP, each with its CAs; the blocks'
+#                               Orderer2MSP, ..., each with its CAs; the blocks'
 #                               BlockValidation policy is ANY of their Writers)
 #   TDSC_FABRIC_ORGS=2          peer organisations (1 to 4); with more than one the
 #                               endorsement policy needs a peer of each
