@@ -21,7 +21,12 @@ type OrdererHead struct {
 	Address string `json:"address"`
 	Height  uint64 `json:"height,omitempty"`
 	Agrees  bool   `json:"agrees"`
-	Error   string `json:"error,omitempty"`
+	// Signers are the orderer identities ("MSP:common name") whose
+	// signatures on the orderer's own copy of that block counted under the
+	// audited configuration: each orderer signs the blocks it writes (of
+	// Raft, its own; of BFT, the quorum's).
+	Signers []string `json:"signers,omitempty"`
+	Error   string   `json:"error,omitempty"`
 }
 
 // CompareOrderers asks each orderer the audited chain's (VerifyChain's
@@ -30,7 +35,9 @@ type OrdererHead struct {
 // the block at the audit's last number, as ch's client. The peers serve
 // the blocks, the orderers make them: an orderer whose block there has
 // the audited header hash ordered the chain the audit read, up to its
-// end; a newest block above it, signed under the audited configuration,
+// end, and its own copy of that block must carry signatures that satisfy
+// the audited BlockValidation (each orderer signs the blocks it writes,
+// so this checks the orderers that did not serve the walk's blocks too); a newest block above it, signed under the audited configuration,
 // is an orderer-signed head the serving peer did not give (blocks written
 // since the walk began, or held back). An orderer that holds another
 // block at that number is a *ChainProblem naming it; one that does not
@@ -114,6 +121,20 @@ func (c ChainReport) ordererHead(ctx context.Context, h *OrdererHead, e ordererE
 		return fmt.Errorf("asked for block %d, it gave another", last)
 	}
 	h.Agrees = hex.EncodeToString(headerHash(lb.Header)) == c.Head
+	if !h.Agrees || isConfigBlock(lb) {
+		return nil // a configuration block is signed under the configuration before it, which c.after is not
+	}
+	// Its own copy's signatures, under the audited configuration: the
+	// orderers that did not serve the blocks the walk read sign as
+	// configured too.
+	_, ids, err := c.after.checkBlock(lb)
+	if err != nil {
+		h.Agrees = false
+		return fmt.Errorf("its copy of block %d: %v", last, err)
+	}
+	for _, id := range ids {
+		h.Signers = append(h.Signers, id.mspID+":"+id.cert.Subject.CommonName)
+	}
 	return nil
 }
 
