@@ -62,16 +62,7 @@ func peersAgree(ctx context.Context, ch *fabric.Channel, p *fabric.Profile, res 
 	if err != nil {
 		return nil, "", err
 	}
-	var agree, away []string
-	var highest uint64
-	for _, c := range commits {
-		if c.Agrees {
-			agree = append(agree, c.MSPID)
-		} else {
-			away = append(away, c.MSPID+": "+c.Error)
-		}
-		highest = max(highest, c.Height)
-	}
+	agree, away, highest := tally(commits, func(c fabric.PeerCommit) (string, bool, string, uint64) { return c.MSPID, c.Agrees, c.Error, c.Height })
 	line := fmt.Sprintf("peers holding its commit hash at block %d: %s", res.Blocks-1, strings.Join(agree, ", "))
 	if highest > res.Blocks {
 		line += fmt.Sprintf(" (a peer holds %d blocks: %d more than read)", highest, highest-res.Blocks)
@@ -90,16 +81,7 @@ func orderersAgree(ctx context.Context, ch *fabric.Channel, res fabric.ChainRepo
 	if err != nil {
 		return nil, "", err
 	}
-	var agree, away []string
-	var highest uint64
-	for _, h := range heads {
-		if h.Agrees {
-			agree = append(agree, h.Address)
-		} else {
-			away = append(away, h.Address+": "+h.Error)
-		}
-		highest = max(highest, h.Height)
-	}
+	agree, away, highest := tally(heads, func(h fabric.OrdererHead) (string, bool, string, uint64) { return h.Address, h.Agrees, h.Error, h.Height })
 	line := fmt.Sprintf("orderers that ordered block %d as read: %s", res.Blocks-1, strings.Join(agree, ", "))
 	if len(agree) == 0 {
 		line = fmt.Sprintf("no orderer said it ordered block %d as read", res.Blocks-1)
@@ -111,6 +93,22 @@ func orderersAgree(ctx context.Context, ch *fabric.Channel, res fabric.ChainRepo
 		line += " (not compared: " + strings.Join(away, "; ") + ")"
 	}
 	return heads, line, nil
+}
+
+// tally sorts the nodes' answers: the names of those that agree with the
+// audit, "name: why" of the others, and the highest height any gave (each
+// answer as f reads it: name, agrees, why not, height).
+func tally[T any](answers []T, f func(T) (string, bool, string, uint64)) (agree, away []string, highest uint64) {
+	for _, a := range answers {
+		name, agrees, why, h := f(a)
+		if agrees {
+			agree = append(agree, name)
+		} else {
+			away = append(away, name+": "+why)
+		}
+		highest = max(highest, h)
+	}
+	return agree, away, highest
 }
 
 // channelGenesisFlag adds --channel-genesis.
