@@ -280,10 +280,14 @@ definition() {
   DEF=(-o "127.0.0.1:$(ord_port "$k")" --tls --cafile "$(ord_ca "$k")" --channelID $CHANNEL --name "$1" --version 1 --sequence "$3" --signature-policy "$2")
 }
 
-# live_orderer: the number of the first orderer that runs (of all, the
+# live_orderer: the number of the orderer that leads the cluster now, if
+# its metrics say (a transaction the CLI sends to one orderer goes to the
+# leader at once: of BFT, a follower that lost its view after a freeze
+# may hold it unordered), else of the first orderer that runs (of all, the
 # first: the command then fails naming it).
 live_orderer() {
   local k
+  if [ "$ORDERERS" -gt 1 ] && k=$(leader_now) && [ -n "$k" ]; then echo "$k"; return; fi
   for k in $(seq 1 "$ORDERERS"); do
     if runs "$(ord_host "$k")"; then echo "$k"; return; fi
   done
@@ -294,10 +298,11 @@ live_orderer() {
 # definition for it.
 approve() {
   local o=$1 i=0
-  definition "$2" "$3" "$4"
   admin_env "$o"
-  until peer lifecycle chaincode approveformyorg "${DEF[@]}" --package-id "$(cat "$NET/package_id.org$o")" --waitForEvent >>"$NET/logs/cli.log" 2>&1; do
-    # right after start the raft leader may not be elected yet
+  # right after start the raft leader may not be elected yet: each try
+  # asks again which orderer leads
+  until definition "$2" "$3" "$4" &&
+    peer lifecycle chaincode approveformyorg "${DEF[@]}" --package-id "$(cat "$NET/package_id.org$o")" --waitForEvent --waitForEventTimeout 10s >>"$NET/logs/cli.log" 2>&1; do
     i=$((i + 1)); [ $i -le 40 ] || die "approve $2 for Org$o failed (see $NET/logs/cli.log)"
     sleep 0.5
   done
@@ -693,6 +698,12 @@ start_one_orderer() {
 # channel's Raft cluster (of a BFT cluster: its view).
 raft_leader() {
   [ "$ORDERERS" -gt 1 ] || { echo 1; return; }
+  local k; k=$(leader_now)
+  [ -n "$k" ] || die "no orderer leads the $CONSENSUS cluster of channel $CHANNEL now"
+  echo "$k"
+}
+# leader_now: raft_leader's answer, or nothing while no orderer leads.
+leader_now() {
   local k metric=consensus_etcdraft_is_leader
   [ "$CONSENSUS" != bft ] || metric=consensus_BFT_is_leader
   for k in $(seq 1 "$ORDERERS"); do
@@ -702,7 +713,6 @@ raft_leader() {
       echo "$k"; return
     fi
   done
-  die "no orderer leads the $CONSENSUS cluster of channel $CHANNEL now"
 }
 start_one_chaincode() {
   org_arg start-chaincode "${1:-}"
