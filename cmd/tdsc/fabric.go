@@ -81,7 +81,9 @@ func orderersAgree(ctx context.Context, ch *fabric.Channel, res fabric.ChainRepo
 	if err != nil {
 		return nil, "", err
 	}
-	agree, away, highest := tally(heads, func(h fabric.OrdererHead) (string, bool, string, uint64) { return h.Address, h.Agrees, h.Error, h.Height })
+	agree, away, highest := tally(heads, func(h fabric.OrdererHead) (string, bool, string, uint64) {
+		return h.Address, h.Agrees, h.Error, h.Height
+	})
 	line := fmt.Sprintf("orderers that ordered block %d as read: %s", res.Blocks-1, strings.Join(agree, ", "))
 	if len(agree) == 0 {
 		line = fmt.Sprintf("no orderer said it ordered block %d as read", res.Blocks-1)

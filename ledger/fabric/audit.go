@@ -326,7 +326,7 @@ func walkChain(ctx context.Context, src BlockSource, chaincode string, x *index,
 				return &ChainProblem{Block: n, What: err.Error()}
 			}
 			c.BlockValidation = text
-			c.Ordering = ends.ordering()
+			c.Ordering = configOrdering(ends.config).String()
 			for _, sg := range ids {
 				if key := sg.mspID + "\x00" + string(sg.cert.Raw); !signers[key] {
 					signers[key] = true

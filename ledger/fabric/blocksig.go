@@ -8,8 +8,6 @@ import (
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
-	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
-	"github.com/hyperledger/fabric-protos-go-apiv2/orderer/etcdraft"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -139,69 +137,6 @@ func (e endorsers) consenter(id uint32) ([]byte, error) {
 		}
 	}
 	return nil, nil
-}
-
-// ordering is the configuration's ordering service as text: its consensus
-// type and how many consenters it names (a Raft cluster's, or a BFT
-// cluster's consenter mapping); "" if the configuration says none.
-func (e endorsers) ordering() string {
-	return configOrdering(e.config).String()
-}
-
-// ordering is a channel configuration's consensus type and how many
-// consenters it names: a Raft cluster's (in the type's metadata) or a BFT
-// cluster's consenter mapping; -1 if unreadable.
-type ordering struct {
-	typ        string // etcdraft, BFT
-	consenters int
-}
-
-// configOrdering reads cfg's ordering.
-func configOrdering(cfg *common.Config) ordering {
-	g := cfg.GetChannelGroup().GetGroups()["Orderer"]
-	var ct orderer.ConsensusType
-	if v := g.GetValues()["ConsensusType"]; v == nil || proto.Unmarshal(v.Value, &ct) != nil {
-		return ordering{consenters: -1}
-	}
-	o := ordering{typ: ct.Type, consenters: -1}
-	switch ct.Type {
-	case "etcdraft":
-		var md etcdraft.ConfigMetadata
-		if proto.Unmarshal(ct.Metadata, &md) == nil {
-			o.consenters = len(md.Consenters)
-		}
-	case "BFT":
-		var os common.Orderers
-		if v := g.GetValues()["Orderers"]; v != nil && proto.Unmarshal(v.Value, &os) == nil {
-			o.consenters = len(os.ConsenterMapping)
-		}
-	}
-	return o
-}
-
-// String is the ordering as a report gives it: "etcdraft, 3 consenters".
-func (o ordering) String() string {
-	switch o.consenters {
-	case -1:
-		return o.typ
-	case 1:
-		return o.typ + ", 1 consenter"
-	}
-	return fmt.Sprintf("%s, %d consenters", o.typ, o.consenters)
-}
-
-// quorum is how many of a channel's orderers (ends of them named as
-// endpoints) must answer for it to order: of a BFT cluster of n
-// consenters Fabric's quorum, ceil((n+f+1)/2) with f = (n-1)/3 (of four,
-// three), at most ends; else one (a Raft orderer that answers with a
-// block knows a leader).
-func (o ordering) quorum(ends int) int {
-	if o.typ != "BFT" || o.consenters < 1 {
-		return 1
-	}
-	n := o.consenters
-	f := (n - 1) / 3
-	return min((n+f+2)/2, ends)
 }
 
 // configPolicyText is a configuration policy as text: "ANY Writers", or

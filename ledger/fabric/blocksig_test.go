@@ -376,7 +376,7 @@ func TestOrdering(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := e.ordering(); got != c.want {
+		if got := configOrdering(e.config).String(); got != c.want {
 			t.Errorf("%s: ordering %q, want %q", c.name, got, c.want)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"google.golang.org/grpc"
@@ -29,21 +28,22 @@ type OrdererHead struct {
 	Error   string   `json:"error,omitempty"`
 }
 
-// CompareOrderers asks each orderer the audited chain's (VerifyChain's
-// report c) last configuration names (its endpoints and TLS roots, as the walk read and
-// checked them: not the serving peer's word) for its newest block and for
-// the block at the audit's last number, as ch's client. The peers serve
-// the blocks, the orderers make them: an orderer whose block there has
-// the audited header hash ordered the chain the audit read, up to its
-// end, and its own copy of that block must carry signatures that satisfy
-// the audited BlockValidation (each orderer signs the blocks it writes,
-// so this checks the orderers that did not serve the walk's blocks too); a newest block above it, signed under the audited configuration,
-// is an orderer-signed head the serving peer did not give (blocks written
-// since the walk began, or held back). An orderer that holds another
-// block at that number is a *ChainProblem naming it; one that does not
-// answer, is behind, or whose newest block is not signed under the
-// audited configuration (a configuration update since) is reported with
-// its error, not judged.
+// CompareOrderers asks each orderer that the audited chain's last
+// configuration names (c, VerifyChain's report; the endpoints and TLS
+// roots as the walk read and checked them, not the serving peer's word)
+// for its newest block and for the block at the audit's last number, as
+// ch's client. The peers serve the blocks, the orderers make them: an
+// orderer whose block there has the audited header hash ordered the chain
+// the audit read, up to its end, and its own copy of that block must carry
+// signatures that satisfy the audited BlockValidation (each orderer signs
+// the blocks it writes, so this checks the orderers that did not serve the
+// walk's blocks too); a newest block above it, signed under the audited
+// configuration, is an orderer-signed head the serving peer did not give
+// (blocks written since the walk began, or held back). An orderer that
+// holds another block at that number is a *ChainProblem naming it; one
+// that does not answer, is behind, or whose newest block is not signed
+// under the audited configuration (a configuration update since) is
+// reported with its error, not judged.
 func CompareOrderers(ctx context.Context, ch *Channel, c ChainReport) ([]OrdererHead, error) {
 	if c.Blocks == 0 || c.after.channelMSPs == nil || c.Head == "" {
 		return nil, errors.New("fabric: comparing the orderers: no audited chain")
@@ -63,21 +63,15 @@ func CompareOrderers(ctx context.Context, ch *Channel, c ChainReport) ([]Orderer
 	}
 	var o orderers
 	defer o.close()
-	out := make([]OrdererHead, len(ends))
-	var wg sync.WaitGroup
-	for i, e := range ends {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i] = OrdererHead{Org: e.org, Address: e.addr}
-			if err := c.ordererHead(ctx, &out[i], e, o.conn, newest, at, last); err != nil {
-				out[i].Error = firstLine(err.Error())
-			}
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("fabric: asking the orderers: %w", err)
+	out, err := eachOrderer(ctx, ends, func(e ordererEndpoint) OrdererHead {
+		h := OrdererHead{Org: e.org, Address: e.addr}
+		if err := c.ordererHead(ctx, &h, e, o.conn, newest, at, last); err != nil {
+			h.Error = firstLine(err.Error())
+		}
+		return h
+	})
+	if err != nil {
+		return nil, err
 	}
 	var why []string
 	for _, h := range out {

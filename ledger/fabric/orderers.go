@@ -16,6 +16,7 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
+	"github.com/hyperledger/fabric-protos-go-apiv2/orderer/etcdraft"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -95,6 +96,62 @@ func channelOrderers(cfg *common.Config) ([]ordererEndpoint, error) {
 		return nil, errors.New("the channel configuration names no orderer endpoint")
 	}
 	return out, nil
+}
+
+// ordering is a channel configuration's consensus type and how many
+// consenters it names: a Raft cluster's (in the type's metadata) or a BFT
+// cluster's consenter mapping; -1 if unreadable.
+type ordering struct {
+	typ        string // etcdraft, BFT
+	consenters int
+}
+
+// configOrdering reads cfg's ordering.
+func configOrdering(cfg *common.Config) ordering {
+	g := cfg.GetChannelGroup().GetGroups()["Orderer"]
+	var ct orderer.ConsensusType
+	if v := g.GetValues()["ConsensusType"]; v == nil || proto.Unmarshal(v.Value, &ct) != nil {
+		return ordering{consenters: -1}
+	}
+	o := ordering{typ: ct.Type, consenters: -1}
+	switch ct.Type {
+	case "etcdraft":
+		var md etcdraft.ConfigMetadata
+		if proto.Unmarshal(ct.Metadata, &md) == nil {
+			o.consenters = len(md.Consenters)
+		}
+	case "BFT":
+		var os common.Orderers
+		if v := g.GetValues()["Orderers"]; v != nil && proto.Unmarshal(v.Value, &os) == nil {
+			o.consenters = len(os.ConsenterMapping)
+		}
+	}
+	return o
+}
+
+// String is the ordering as a report gives it: "etcdraft, 3 consenters".
+func (o ordering) String() string {
+	switch o.consenters {
+	case -1:
+		return o.typ
+	case 1:
+		return o.typ + ", 1 consenter"
+	}
+	return fmt.Sprintf("%s, %d consenters", o.typ, o.consenters)
+}
+
+// quorum is how many of a channel's orderers (ends of them named as
+// endpoints) must answer for it to order: of a BFT cluster of n
+// consenters Fabric's quorum, ceil((n+f+1)/2) with f = (n-1)/3 (of four,
+// three), at most ends; else one (a Raft orderer that answers with a
+// block knows a leader).
+func (o ordering) quorum(ends int) int {
+	if o.typ != "BFT" || o.consenters < 1 {
+		return 1
+	}
+	n := o.consenters
+	f := (n - 1) / 3
+	return min((n+f+2)/2, ends)
 }
 
 // ordererRefresh is how long the orderers read from the channel's
@@ -215,30 +272,39 @@ func askOrdererEnds(ctx context.Context, ch *Channel, ends []ordererEndpoint, co
 	if err != nil {
 		return OrdererAnswers{}, err
 	}
-	answers := make([]OrdererAnswer, len(ends))
+	answers, err := eachOrderer(ctx, ends, func(e ordererEndpoint) OrdererAnswer {
+		a := OrdererAnswer{Org: e.org, Address: e.addr}
+		c, err := conn(e)
+		var n uint64
+		if err == nil {
+			n, err = deliverNewest(ctx, c, env)
+		}
+		if err != nil {
+			a.Error = firstLine(err.Error())
+		} else {
+			a.Height = n + 1
+		}
+		return a
+	})
+	if err != nil {
+		return OrdererAnswers{}, err
+	}
+	return OrdererAnswers{Consensus: consensus.typ, Need: consensus.quorum(len(ends)), Answers: answers}, nil
+}
+
+// eachOrderer asks each of ends at once (ask) and returns the answers in
+// ends' order; an error only if ctx ended meanwhile.
+func eachOrderer[T any](ctx context.Context, ends []ordererEndpoint, ask func(ordererEndpoint) T) ([]T, error) {
+	out := make([]T, len(ends))
 	var wg sync.WaitGroup
 	for i, e := range ends {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			answers[i] = OrdererAnswer{Org: e.org, Address: e.addr}
-			c, err := conn(e)
-			var n uint64
-			if err == nil {
-				n, err = deliverNewest(ctx, c, env)
-			}
-			if err != nil {
-				answers[i].Error = firstLine(err.Error())
-			} else {
-				answers[i].Height = n + 1
-			}
-		}()
+		wg.Go(func() { out[i] = ask(e) })
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return OrdererAnswers{}, fmt.Errorf("fabric: asking the orderers: %w", err)
+		return nil, fmt.Errorf("fabric: asking the orderers: %w", err)
 	}
-	return OrdererAnswers{Consensus: consensus.typ, Need: consensus.quorum(len(ends)), Answers: answers}, nil
+	return out, nil
 }
 
 // endpoints returns the orderers of the channel's newest configuration
