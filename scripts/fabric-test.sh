@@ -12,7 +12,8 @@
 # orders with a Raft cluster of three, with TDSC_FABRIC_CONSENSUS=bft with a
 # BFT cluster of four (TDSC_FABRIC_ORDERER_ORGS=each: each of its own
 # orderer organisation), and the tier ends with the cluster's leader away
-# while a ledger writes, then two of its orderers away and back.
+# while a ledger writes, then two of its orderers away and back, then one
+# removed from the consenters by a configuration update and added again.
 #
 #   scripts/fabric-test.sh [go test flags...]     e.g. -run TestConformance -v
 #
@@ -55,7 +56,11 @@ fi
 # A Raft cluster of three orderers (TDSC_FABRIC_ORDERERS=3) or a BFT
 # cluster of four (TDSC_FABRIC_CONSENSUS=bft): its leader away while a
 # ledger writes, then two away (below a majority, or a quorum) and back.
+# Then the cluster's membership: one orderer removed from the consenters by
+# a configuration update and added again by another (of BFT, it joins the
+# channel again from that update), the writes and the audit across both.
 if [ "${TDSC_FABRIC_ORDERERS:-1}" = 3 ] || [ "${TDSC_FABRIC_CONSENSUS:-raft}" = bft ]; then
   TDSC_FABRIC_PEER_AWAY=1 go test -count=1 -run '^(TestOrdererLeaderAway|TestOrdererQuorumAway)$' ./ledger/fabric/
+  TDSC_FABRIC_RECONFIGURE=1 go test -count=1 -run '^TestConsenterLeavesAndReturns$' ./ledger/fabric/
 fi
 echo "fabric tier: network $((t1 - t0)) s, tests $((SECONDS - t1)) s, total $((SECONDS - t0)) s"

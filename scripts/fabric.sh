@@ -20,6 +20,11 @@
 #   scripts/fabric.sh raft-leader      the number N of the orderer that leads the Raft cluster now (of
 #                                      TDSC_FABRIC_ORDERERS=3; fails while none leads; of a BFT
 #                                      cluster, the orderer that leads its view)
+#   scripts/fabric.sh join-orderer N BLOCK  orderer N leaves the channel and joins it again from the
+#                                      configuration block in file BLOCK (a BFT consenter removed by a
+#                                      configuration update and named again by a later one: BLOCK)
+#   scripts/fabric.sh orderer-channel N  what orderer N says of the channel (JSON: consenter or follower,
+#                                      active or onboarding, height): a follower serves no Deliver
 #   scripts/fabric.sh stop-chaincode N stop organisation N's chaincode service alone (its peer runs on)
 #   scripts/fabric.sh start-chaincode N  start it again
 #   scripts/fabric.sh profile          (re)write the client profile of the network
@@ -407,10 +412,7 @@ up() {
   for k in $(seq 1 "$ORDERERS"); do
     log "$(ord_host "$k") on 127.0.0.1:$(ord_port "$k")"
     start_orderer "$k"
-    osnadmin channel join --channelID $CHANNEL --config-block "$NET/$CHANNEL.block" \
-      -o 127.0.0.1:$(($(ord_port "$k") + 1)) --ca-file "$(ord_ca "$k")" \
-      --client-cert "$(ord_org "$k")/users/Admin@$(ord_domain "$k")/tls/client.crt" \
-      --client-key "$(ord_org "$k")/users/Admin@$(ord_domain "$k")/tls/client.key" >>"$NET/logs/osnadmin.log" 2>&1 ||
+    osnadmin_to "$k" join --channelID $CHANNEL --config-block "$NET/$CHANNEL.block" >>"$NET/logs/osnadmin.log" 2>&1 ||
       die "$(ord_host "$k") did not join $CHANNEL (see $NET/logs/osnadmin.log)"
   done
 
@@ -700,6 +702,50 @@ start_one_orderer() {
     log "started $(ord_host "$k") again"
   done
 }
+# osnadmin_to K ARGS...: osnadmin channel ARGS against orderer K's admin
+# endpoint, as its organisation's admin.
+osnadmin_to() {
+  local k=$1; shift
+  osnadmin channel "$@" -o 127.0.0.1:$(($(ord_port "$k") + 1)) --ca-file "$(ord_ca "$k")" \
+    --client-cert "$(ord_org "$k")/users/Admin@$(ord_domain "$k")/tls/client.crt" \
+    --client-key "$(ord_org "$k")/users/Admin@$(ord_domain "$k")/tls/client.key"
+}
+# join_orderer N BLOCK: orderer N leaves the channel (its copy removed, if
+# it has one) and joins it again from configuration block BLOCK, a file.
+# Fabric's way back for a BFT consenter removed by an update and named
+# again by a later one (BLOCK: that one): a removed BFT orderer does not
+# follow the channel on its own, as a Raft one does.
+join_orderer() {
+  local k; k=$(ord_args join-orderer "${1:-}")
+  [ -f "${2:-}" ] || die "usage: $0 join-orderer N BLOCK (a configuration block file)"
+  runs "$(ord_host "$k")" || die "$(ord_host "$k") is not running"
+  # osnadmin exits 0 on any HTTP answer: its status line says how it went
+  # (remove: 204, or 404 when it holds no copy; join: 201)
+  local out i
+  out=$(osnadmin_to "$k" remove --channelID $CHANNEL 2>&1) || true
+  echo "$out" >>"$NET/logs/osnadmin.log"
+  grep -q "^Status: 20[0-9]\|^Status: 404" <<<"$out" || die "$(ord_host "$k") did not leave $CHANNEL (see $NET/logs/osnadmin.log)"
+  for i in $(seq 1 50); do # the removal completes in the background
+    out=$(osnadmin_to "$k" join --channelID $CHANNEL --config-block "$2" 2>&1) || true
+    echo "$out" >>"$NET/logs/osnadmin.log"
+    if grep -q "^Status: 201" <<<"$out"; then
+      log "$(ord_host "$k") joined $CHANNEL again from $(basename "$2")"
+      return
+    fi
+    sleep 0.2
+  done
+  die "$(ord_host "$k") did not join $CHANNEL (see $NET/logs/osnadmin.log)"
+}
+# orderer_channel N: what orderer N's channel participation API says of the
+# channel (JSON: consensusRelation consenter or follower, status active or
+# onboarding, height); a follower serves no Deliver, so this is how to see
+# it catch up.
+orderer_channel() {
+  local k out; k=$(ord_args orderer-channel "${1:-}")
+  out=$(osnadmin_to "$k" list --channelID $CHANNEL 2>&1) || die "osnadmin: $out"
+  grep -q "^Status: 200" <<<"$out" || die "$(ord_host "$k"): $(tr '\n' ' ' <<<"$out")"
+  sed 1d <<<"$out"
+}
 # raft_leader: the number of the orderer whose metrics say it leads the
 # channel's Raft cluster (of a BFT cluster: its view).
 raft_leader() {
@@ -744,6 +790,8 @@ case "${1:-}" in
   freeze-orderer) signal_orderer freeze-orderer STOP "${2:-}" ;;
   thaw-orderer) signal_orderer thaw-orderer CONT "${2:-}" ;;
   raft-leader) raft_leader ;;
+  join-orderer) join_orderer "${2:-}" "${3:-}" ;;
+  orderer-channel) orderer_channel "${2:-}" ;;
   stop-chaincode) stop_one_chaincode "${2:-}" ;;
   start-chaincode) start_one_chaincode "${2:-}" ;;
   reload) reload ;;

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/policy"
 )
 
@@ -41,48 +42,10 @@ func TestOrdererLeaderAway(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	const writers = 8
-	var (
-		mu      sync.Mutex
-		written []*ledger.Batch
-		slowest time.Duration
-		stop    = make(chan struct{})
-		wg      sync.WaitGroup
-		failed  = make(chan error, writers)
-	)
-	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				mu.Lock() // a Space is not safe for concurrent use
-				b, err := s.Batch("p1", s.Dataset("p1", fmt.Sprintf("ds-%d-%d", w, i), policy.General, "traffic"))
-				mu.Unlock()
-				if err != nil {
-					failed <- err
-					return
-				}
-				t0 := time.Now()
-				if _, err := l.Submit(ctx, b); err != nil {
-					failed <- fmt.Errorf("writer %d, batch %d: %w", w, i, err)
-					return
-				}
-				mu.Lock()
-				written = append(written, b)
-				slowest = max(slowest, time.Since(t0))
-				mu.Unlock()
-			}
-		}()
-	}
-	count := func() int { mu.Lock(); defer mu.Unlock(); return len(written) }
+	w := keepWriting(s, l, 8, "away")
 
 	time.Sleep(2 * time.Second)
-	before := count()
+	before := w.count()
 	script(t, p, "stop-orderer", leader)
 	back := false
 	t.Cleanup(func() {
@@ -92,18 +55,10 @@ func TestOrdererLeaderAway(t *testing.T) {
 	})
 	stopped := time.Now()
 	time.Sleep(10 * time.Second)
-	during := count() - before
+	during := w.count() - before
 	next := clusterLeader(t, p)
 	werr := l.WritesReady(ctx)
-	close(stop)
-	wg.Wait()
-	close(failed)
-	for err := range failed {
-		t.Error(err)
-	}
-	if t.Failed() {
-		t.FailNow()
-	}
+	written, slowest := w.done(t)
 	st := l.Stats()
 	t.Logf("orderer %s (the leader) stopped: %d batches written before, %d in the 10 s after (orderer %s leads now); slowest batch %v; %d resent, %d retries, %d conflicts",
 		leader, before, during, next, slowest.Round(time.Millisecond), st.Resent, st.Retries, st.Conflicts)
@@ -238,6 +193,74 @@ func TestOrdererQuorumAway(t *testing.T) {
 	}, fmt.Sprintf("two of %d orderers away", len(cluster.Answers)))
 	script(t, p, "start-orderer", away[0])
 	back = append(back, away[0])
+}
+
+// writing is a ledger written by several writers at once, each submitting
+// one batch after another (keepWriting) until done.
+type writing struct {
+	mu      sync.Mutex
+	written []*ledger.Batch
+	slowest time.Duration
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	failed  chan error
+}
+
+// keepWriting starts writers, each writing a dataset a batch to l (the
+// datasets named after tag) until done.
+func keepWriting(s *ledgertest.Space, l *Ledger, writers int, tag string) *writing {
+	w := &writing{stop: make(chan struct{}), failed: make(chan error, writers)}
+	for k := range writers {
+		w.wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-w.stop:
+					return
+				default:
+				}
+				w.mu.Lock() // a Space is not safe for concurrent use
+				b, err := s.Batch("p1", s.Dataset("p1", fmt.Sprintf("ds-%s-%d-%d", tag, k, i), policy.General, "traffic"))
+				w.mu.Unlock()
+				if err != nil {
+					w.failed <- err
+					return
+				}
+				t0 := time.Now()
+				if _, err := l.Submit(context.Background(), b); err != nil {
+					w.failed <- fmt.Errorf("writer %d, batch %d: %w", k, i, err)
+					return
+				}
+				w.mu.Lock()
+				w.written = append(w.written, b)
+				w.slowest = max(w.slowest, time.Since(t0))
+				w.mu.Unlock()
+			}
+		})
+	}
+	return w
+}
+
+// count is how many batches the writers have written.
+func (w *writing) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.written)
+}
+
+// done stops the writers and returns the batches written and the slowest
+// one's time; a writer's error fails the test.
+func (w *writing) done(t *testing.T) ([]*ledger.Batch, time.Duration) {
+	t.Helper()
+	close(w.stop)
+	w.wg.Wait()
+	close(w.failed)
+	for err := range w.failed {
+		t.Error(err)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	return w.written, w.slowest
 }
 
 // ordererCluster is the network of a test that stops orderers

@@ -3,6 +3,7 @@ package fabric
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
@@ -92,10 +93,23 @@ func classify(stage string, err error) (*StageError, int) {
 			return se, -1
 		}
 	}
-	if st, ok := status.FromError(err); ok && isUnavailable(st) {
+	if st, ok := status.FromError(err); ok && (isUnavailable(st) || ordererWithoutChannel(stage, st)) {
 		se.Err = fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return se, -1
+}
+
+// ordererWithoutChannel: a submission the gateway aborted because the
+// orderer it chose answered BAD_REQUEST "channel does not exist" — an
+// orderer the channel's configuration names that does not order it (yet):
+// one joining as a follower, or added as a consenter a moment before it
+// runs as one. Fabric's gateway takes any 4xx answer of an orderer as the
+// client's fault and asks no other (submitNonBFT), so the submission is
+// unavailable, not refused: submitted again, its gateway picks the
+// orderers in another order.
+func ordererWithoutChannel(stage string, st *status.Status) bool {
+	return stage == StageSubmit && st.Code() == codes.Aborted &&
+		strings.Contains(st.Message(), "status=BAD_REQUEST") && strings.Contains(st.Message(), "channel does not exist")
 }
 
 // isUnavailable: peers down or unreachable, or (FailedPrecondition) the

@@ -41,3 +41,30 @@ func TestRefusalFromPeerReadsOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestOrdererWithoutChannelIsUnavailable: Fabric's gateway aborts a
+// submission when the one orderer it asked answers BAD_REQUEST — of an
+// orderer the configuration names that does not order the channel yet
+// (joining as a follower, a consenter a moment before it runs), "channel
+// does not exist". That is a submission to make again, not a refusal; a
+// BAD_REQUEST for another reason, or the same words at another stage,
+// stays what it is.
+func TestOrdererWithoutChannelIsUnavailable(t *testing.T) {
+	gone := "received unsuccessful response from orderer: status=BAD_REQUEST, info=channel does not exist"
+	for _, c := range []struct {
+		stage       string
+		err         error
+		unavailable bool
+	}{
+		{StageSubmit, status.Error(codes.Aborted, gone), true},
+		{StageSubmit, status.Error(codes.Aborted, "received unsuccessful response from orderer: status=BAD_REQUEST, info=envelope too large"), false},
+		{StageSubmit, status.Error(codes.Aborted, "received unsuccessful response from orderer: status=FORBIDDEN, info=channel does not exist"), false},
+		{StageEndorse, status.Error(codes.Aborted, gone), false},
+		{StageSubmit, status.Error(codes.Unavailable, "no orderers could successfully process transaction"), true},
+	} {
+		se, _ := classify(c.stage, c.err)
+		if got := errors.Is(se, ErrUnavailable); got != c.unavailable {
+			t.Errorf("classify(%s, %v): unavailable %v, want %v", c.stage, c.err, got, c.unavailable)
+		}
+	}
+}

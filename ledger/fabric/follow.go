@@ -311,6 +311,11 @@ func (l *Ledger) addBlock(b *prepared, next uint64, prevHash []byte, evs []Event
 	if b.defines {
 		l.definitions.Add(1)
 	}
+	if b.config {
+		// The orderers may have moved (a consenter added or removed): the
+		// next probe reads them from this configuration, not in a minute.
+		l.orderers.stale()
+	}
 	for _, tx := range b.txs {
 		if tx.err != nil {
 			return evs, &ChainProblem{Block: n, What: fmt.Sprintf("transaction %d: %v", tx.i, tx.err)}
@@ -334,6 +339,7 @@ type prepared struct {
 	dataHash [sha256.Size]byte
 	txs      []preparedTx
 	defines  bool // a valid transaction defines the chaincode again
+	config   bool // a configuration block (an update of the channel)
 }
 
 type preparedTx struct {
@@ -353,6 +359,10 @@ func prepareBlock(b *common.Block, chaincode string, own *ownTxs) *prepared {
 	}
 	p.dataHash = sha256.Sum256(bytes.Join(b.Data.Data, nil))
 	if b.Header.Number == 0 {
+		return p
+	}
+	if isConfigBlock(b) {
+		p.config = true
 		return p
 	}
 	flags := txFilter(b)

@@ -74,7 +74,7 @@ func TestCARotation(t *testing.T) {
 		c.BasicConstraintsValid = true
 	})
 	update := rotateCA(t, cfgBlock, p.Channel, org.MSPID, root2.pem)
-	broadcast(t, ctx, p, signedConfigUpdate(t, p.Channel, org, update))
+	broadcast(t, ctx, p, signedConfigUpdate(t, p.Channel, update, org))
 	var updated *common.Block
 	for _, i := range []int{0, 1} { // both peers hold the update
 		c := mustChannel(t, p, i)
@@ -229,51 +229,70 @@ func rotateCA(t *testing.T, cfgBlock *common.Block, channel, mspID string, root 
 	return nil
 }
 
-// signedConfigUpdate is the CONFIG_UPDATE envelope of u, signed by org's
-// admin (the MSP value's modification policy, the org's Admins) and
-// submitted by it.
-func signedConfigUpdate(t *testing.T, channel string, org Org, u *common.ConfigUpdate) *common.Envelope {
+// signedConfigUpdate is the CONFIG_UPDATE envelope of u, signed by each
+// of orgs' admins (the changed elements' modification policies: an
+// organisation's Admins, the orderer organisations' majority of Admins)
+// and submitted by the first.
+func signedConfigUpdate(t *testing.T, channel string, u *common.ConfigUpdate, orgs ...Org) *common.Envelope {
 	t.Helper()
-	certPEM, err := os.ReadFile(org.AdminCert)
-	if err != nil {
-		t.Fatal(err)
+	type admin struct {
+		creator []byte
+		sign    func(msg ...[]byte) []byte
 	}
-	keyPEM, err := os.ReadFile(org.AdminKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := fid.PrivateKeyFromPEM(keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := fid.NewPrivateKeySign(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sign := func(msg ...[]byte) []byte {
-		h := sha256.New()
-		for _, m := range msg {
-			h.Write(m)
-		}
-		sig, err := signer(h.Sum(nil))
+	var admins []admin
+	for _, org := range orgs {
+		certPEM, err := os.ReadFile(org.AdminCert)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return sig
+		keyPEM, err := os.ReadFile(org.AdminKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := fid.PrivateKeyFromPEM(keyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, err := fid.NewPrivateKeySign(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		admins = append(admins, admin{
+			creator: mustMarshal(t, &msp.SerializedIdentity{Mspid: org.MSPID, IdBytes: certPEM}),
+			sign: func(msg ...[]byte) []byte {
+				h := sha256.New()
+				for _, m := range msg {
+					h.Write(m)
+				}
+				sig, err := signer(h.Sum(nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return sig
+			},
+		})
 	}
-	creator := mustMarshal(t, &msp.SerializedIdentity{Mspid: org.MSPID, IdBytes: certPEM})
-	header := func() []byte {
+	// header is a signature header of creator and its transaction id, as
+	// Fabric computes it (the nonce and creator hashed): a BFT orderer
+	// tells requests apart by it, and takes two without one for the same.
+	header := func(creator []byte) ([]byte, string) {
 		nonce := make([]byte, 24)
 		if _, err := rand.Read(nonce); err != nil {
 			t.Fatal(err)
 		}
-		return mustMarshal(t, &common.SignatureHeader{Creator: creator, Nonce: nonce})
+		id := sha256.Sum256(append(nonce, creator...))
+		return mustMarshal(t, &common.SignatureHeader{Creator: creator, Nonce: nonce}), hex.EncodeToString(id[:])
 	}
-	cu, sh := mustMarshal(t, u), header()
-	cue := &common.ConfigUpdateEnvelope{ConfigUpdate: cu, Signatures: []*common.ConfigSignature{{SignatureHeader: sh, Signature: sign(sh, cu)}}}
-	chdr := mustMarshal(t, &common.ChannelHeader{Type: int32(common.HeaderType_CONFIG_UPDATE), ChannelId: channel, Timestamp: timestamppb.Now()})
-	payload := mustMarshal(t, &common.Payload{Header: &common.Header{ChannelHeader: chdr, SignatureHeader: header()}, Data: mustMarshal(t, cue)})
-	return &common.Envelope{Payload: payload, Signature: sign(payload)}
+	cu := mustMarshal(t, u)
+	cue := &common.ConfigUpdateEnvelope{ConfigUpdate: cu}
+	for _, a := range admins {
+		sh, _ := header(a.creator)
+		cue.Signatures = append(cue.Signatures, &common.ConfigSignature{SignatureHeader: sh, Signature: a.sign(sh, cu)})
+	}
+	sh, txID := header(admins[0].creator)
+	chdr := mustMarshal(t, &common.ChannelHeader{Type: int32(common.HeaderType_CONFIG_UPDATE), ChannelId: channel, TxId: txID, Timestamp: timestamppb.Now()})
+	payload := mustMarshal(t, &common.Payload{Header: &common.Header{ChannelHeader: chdr, SignatureHeader: sh}, Data: mustMarshal(t, cue)})
+	return &common.Envelope{Payload: payload, Signature: admins[0].sign(payload)}
 }
 
 // broadcast submits env to the profile's orderer and wants SUCCESS.
