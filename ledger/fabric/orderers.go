@@ -425,8 +425,11 @@ func deliverBlock(ctx context.Context, conn *grpc.ClientConn, env *common.Envelo
 // knows no leader (a majority of the cluster away, or an election under
 // way), and orders nothing then.
 func deliverRefused(status common.Status) error {
-	if status == common.Status_SERVICE_UNAVAILABLE {
+	switch status {
+	case common.Status_SERVICE_UNAVAILABLE:
 		return fmt.Errorf("it answered %s: its consensus has no leader it knows of (of Raft: a majority of the orderers away, or an election under way)", status)
+	case common.Status_NOT_FOUND:
+		return fmt.Errorf("it answered %s: it serves no blocks of the channel (not joined to it, or a follower: an orderer joining, or one removed from the consenters)", status)
 	}
 	return fmt.Errorf("it answered %s", status)
 }

@@ -94,6 +94,11 @@ func TestOrdererAnswers(t *testing.T) {
 	if !errors.Is(err, ErrNoOrderer) || err.Error() != "too few orderers of the channel answer: 2 of the BFT cluster's 4, its quorum is 3 (o1:7050: connection refused; o2:7050: it did not answer within 2s)" {
 		t.Fatalf("two of four BFT orderers answering: %v", err)
 	}
+	// An orderer that answers but does not serve the channel (a follower,
+	// one joining or removed) says so.
+	if got := deliverRefused(common.Status_NOT_FOUND).Error(); got != "it answered NOT_FOUND: it serves no blocks of the channel (not joined to it, or a follower: an orderer joining, or one removed from the consenters)" {
+		t.Fatalf("NOT_FOUND: %s", got)
+	}
 	if n := (ordering{typ: "BFT", consenters: 4}).quorum(2); n != 2 {
 		t.Fatalf("a BFT configuration naming two endpoints of four consenters: need %d", n)
 	}
