@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -89,7 +90,11 @@ func orderersAgree(ctx context.Context, ch *fabric.Channel, res fabric.ChainRepo
 		line = fmt.Sprintf("no orderer said it ordered block %d as read", res.Blocks-1)
 	}
 	if highest > res.Blocks {
-		line += fmt.Sprintf(" (an orderer's newest block is %d: %d more than read, written since or held back)", highest-1, highest-res.Blocks)
+		line += fmt.Sprintf(" (an orderer's newest block is %d: %d more than read, written since or held back", highest-1, highest-res.Blocks)
+		if i := slices.IndexFunc(heads, func(h fabric.OrdererHead) bool { return h.Agrees && h.Height == highest }); i >= 0 {
+			line += fmt.Sprintf("; its headers chained to the audited head and signed as configured, %d configuration update(s) among them; their transactions not read", heads[i].TailConfigUpdates)
+		}
+		line += ")"
 	}
 	if len(away) > 0 {
 		line += " (not compared: " + strings.Join(away, "; ") + ")"

@@ -161,8 +161,8 @@ func TestAuditChain(t *testing.T) {
 	// Every orderer ordered the chain read: its block at the audit's last
 	// number has the audited header hash. A serving peer that holds back
 	// the last block serves a chain that verifies (a valid prefix, the
-	// last batch missing); every orderer then holds a newest block past
-	// the one read, signed under the audited configuration.
+	// last batch missing); every orderer then holds blocks past the one
+	// read, chained to it and signed under the audited configuration.
 	heads, err := CompareOrderers(ctx, ch, one)
 	if err != nil || len(heads) == 0 || slices.ContainsFunc(heads, func(h OrdererHead) bool { return !h.Agrees || h.Height < height }) {
 		t.Fatalf("the orderers, against the chain read: %+v (%v)", heads, err)
@@ -172,7 +172,11 @@ func TestAuditChain(t *testing.T) {
 		t.Fatalf("the chain without its last block: %d blocks, %d records (%v)", short.Blocks, short.Records, err)
 	}
 	heads, err = CompareOrderers(ctx, ch, short)
-	if err != nil || len(heads) == 0 || slices.ContainsFunc(heads, func(h OrdererHead) bool { return !h.Agrees || h.Height <= short.Blocks }) {
+	// The blocks past it, read from each orderer as headers and
+	// signatures, chain to the audited head: the held-back tail's own.
+	if err != nil || len(heads) == 0 || slices.ContainsFunc(heads, func(h OrdererHead) bool {
+		return !h.Agrees || h.Height <= short.Blocks || h.Tail != h.Height-short.Blocks
+	}) {
 		t.Fatalf("the orderers, against the chain held back a block: %+v (%v)", heads, err)
 	}
 	t.Logf("the orderers, the last block held back: %+v", heads)

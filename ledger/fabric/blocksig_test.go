@@ -96,7 +96,14 @@ type blockSigner struct {
 // header.
 func signBlock(t testing.TB, b *common.Block, signers ...blockSigner) *common.Block {
 	t.Helper()
-	value := mustMarshal(t, &common.OrdererBlockMetadata{LastConfig: &common.LastConfig{Index: 0}})
+	return signBlockAt(t, b, 0, signers...)
+}
+
+// signBlockAt is signBlock with the metadata naming block lastConfig the
+// last configuration.
+func signBlockAt(t testing.TB, b *common.Block, lastConfig uint64, signers ...blockSigner) *common.Block {
+	t.Helper()
+	value := mustMarshal(t, &common.OrdererBlockMetadata{LastConfig: &common.LastConfig{Index: lastConfig}})
 	md := &common.Metadata{Value: value}
 	for _, s := range signers {
 		ms := &common.MetadataSignature{}

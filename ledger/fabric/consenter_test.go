@@ -97,12 +97,28 @@ func TestConsenterLeavesAndReturns(t *testing.T) {
 		}
 	}
 	addr := ordererAddress(t, p, away)
+	// An audit before the update, while the writers write: the orderers'
+	// blocks past it, compared after the update, hold it.
+	rep0, err := VerifyChain(ctx, l, l.cfg.Chaincode, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg0 := lastConfigBlock(t, ctx, ch)
 	var gone *removedConsenter
 	cfg1 := update(t, p, ch, cfg0, func(og *common.ConfigGroup) { gone = leave(t, og, addr) })
 	t.Logf("orderer %s (%s) removed from the consenters by configuration block %d (orderer %s leads)", away, addr, cfg1.Header.Number, leader)
 	progress(w, "after the removal")
 	finished(w, "the removal")
+	tails, err := CompareOrderers(ctx, l.ch, rep0)
+	if err != nil {
+		t.Fatalf("the orderers against the audit before the update: %v", err)
+	}
+	for _, h := range tails {
+		if h.Address != addr && (!h.Agrees || h.Tail == 0 || h.TailConfigUpdates != 1) {
+			t.Fatalf("orderer %s against the audit of %d blocks before the update: %+v; want its blocks since chained to it, one configuration update among them", h.Address, rep0.Blocks, h)
+		}
+		t.Logf("orderer %s past the audit before the update: %d blocks, %d configuration update(s), agrees %v %s", h.Address, h.Tail, h.TailConfigUpdates, h.Agrees, h.Error)
+	}
 	answers := wholeCluster(t, ch, n-1)
 	if slices.ContainsFunc(answers.Answers, func(a OrdererAnswer) bool { return a.Address == addr }) {
 		t.Fatalf("the configuration after the update still names %s: %+v", addr, answers)

@@ -1,20 +1,25 @@
 package fabric
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 )
 
 // OrdererHead is what one orderer of the audited chain's configuration
 // answered after the walk: its height (its newest block's number + 1) and
 // whether its block at the audit's last number is the audited one (the
-// same header hash), or why it could not say.
+// same header hash) and the blocks it holds past it follow it (Tail), or
+// why it could not say.
 type OrdererHead struct {
 	Org     string `json:"org,omitempty"`
 	Address string `json:"address"`
@@ -25,7 +30,16 @@ type OrdererHead struct {
 	// audited configuration: each orderer signs the blocks it writes (of
 	// Raft, its own; of BFT, the quorum's).
 	Signers []string `json:"signers,omitempty"`
-	Error   string   `json:"error,omitempty"`
+	// Tail is how many blocks the orderer holds past the audited last
+	// block, each read from it (headers and signatures; a configuration
+	// block whole) and chained to the audited head, signed under the
+	// configuration in force (TailConfigUpdates of them configuration
+	// blocks, each taking over from the next block): the blocks written
+	// since the walk, or a tail the serving peer held back, whose
+	// transactions the audit did not read.
+	Tail              uint64 `json:"tail,omitempty"`
+	TailConfigUpdates int    `json:"tailConfigUpdates,omitempty"`
+	Error             string `json:"error,omitempty"`
 }
 
 // CompareOrderers asks each orderer that the audited chain's last
@@ -37,13 +51,14 @@ type OrdererHead struct {
 // the audit read, up to its end, and its own copy of that block must carry
 // signatures that satisfy the audited BlockValidation (each orderer signs
 // the blocks it writes, so this checks the orderers that did not serve the
-// walk's blocks too); a newest block above it, signed under the audited
-// configuration, is an orderer-signed head the serving peer did not give
-// (blocks written since the walk began, or held back). An orderer that
-// holds another block at that number is a *ChainProblem naming it; one
-// that does not answer, is behind, or whose newest block is not signed
-// under the audited configuration (a configuration update since) is
-// reported with its error, not judged.
+// walk's blocks too); the blocks it holds past it are read from it as
+// headers and signatures and must chain to the audited head, each signed
+// under the configuration in force, configuration updates followed
+// (OrdererHead.Tail: blocks written since the walk began, or a tail the
+// serving peer held back — their transactions are not audited). An
+// orderer that holds another block at that number is a *ChainProblem
+// naming it; one that does not answer, is behind, or whose blocks past
+// the head do not hold is reported with its error, not judged.
 func CompareOrderers(ctx context.Context, ch *Channel, c ChainReport) ([]OrdererHead, error) {
 	if c.Blocks == 0 || c.after.channelMSPs == nil || c.Head == "" {
 		return nil, errors.New("fabric: comparing the orderers: no audited chain")
@@ -65,7 +80,7 @@ func CompareOrderers(ctx context.Context, ch *Channel, c ChainReport) ([]Orderer
 	defer o.close()
 	out, err := eachOrderer(ctx, ends, func(e ordererEndpoint) OrdererHead {
 		h := OrdererHead{Org: e.org, Address: e.addr}
-		if err := c.ordererHead(ctx, &h, e, o.conn, newest, at, last); err != nil {
+		if err := c.ordererHead(ctx, &h, e, o.conn, ch, newest, at, last); err != nil {
 			h.Error = firstLine(err.Error())
 		}
 		return h
@@ -85,10 +100,10 @@ func CompareOrderers(ctx context.Context, ch *Channel, c ChainReport) ([]Orderer
 	return out, nil
 }
 
-// ordererHead fills h from orderer e: its newest block (checked under the
-// audited configuration when it is past the audit's last block), then its
-// block last, held to the audited head.
-func (c ChainReport) ordererHead(ctx context.Context, h *OrdererHead, e ordererEndpoint, dial func(ordererEndpoint) (*grpc.ClientConn, error), newest, at *common.Envelope, last uint64) error {
+// ordererHead fills h from orderer e: its newest block's number, then its
+// block last, held to the audited head, then the blocks past it
+// (ordererTail).
+func (c ChainReport) ordererHead(ctx context.Context, h *OrdererHead, e ordererEndpoint, dial func(ordererEndpoint) (*grpc.ClientConn, error), ch *Channel, newest, at *common.Envelope, last uint64) error {
 	conn, err := dial(e)
 	if err != nil {
 		return err
@@ -101,11 +116,6 @@ func (c ChainReport) ordererHead(ctx context.Context, h *OrdererHead, e ordererE
 	if n < last {
 		return fmt.Errorf("it holds %d blocks, fewer than the %d audited (behind)", n+1, c.Blocks)
 	}
-	if n > last {
-		if _, _, err := c.after.checkBlock(nb); err != nil {
-			return fmt.Errorf("its newest block, %d, is not signed under the audited configuration (%v)", n, err)
-		}
-	}
 	h.Height = n + 1
 	lb, err := deliverBlock(ctx, conn, at)
 	if err != nil {
@@ -115,21 +125,116 @@ func (c ChainReport) ordererHead(ctx context.Context, h *OrdererHead, e ordererE
 		return fmt.Errorf("asked for block %d, it gave another", last)
 	}
 	h.Agrees = hex.EncodeToString(headerHash(lb.Header)) == c.Head
-	if !h.Agrees || isConfigBlock(lb) {
-		return nil // a configuration block is signed under the configuration before it, which c.after is not
+	if !h.Agrees {
+		return nil
 	}
 	// Its own copy's signatures, under the audited configuration: the
 	// orderers that did not serve the blocks the walk read sign as
-	// configured too.
-	_, ids, err := c.after.checkBlock(lb)
+	// configured too. (A configuration block is signed under the
+	// configuration before it, which c.after is not.)
+	if !isConfigBlock(lb) {
+		_, ids, err := c.after.checkBlock(lb)
+		if err != nil {
+			h.Agrees = false
+			return fmt.Errorf("its copy of block %d: %v", last, err)
+		}
+		for _, id := range ids {
+			h.Signers = append(h.Signers, id.mspID+":"+id.cert.Subject.CommonName)
+		}
+	}
+	return c.ordererTail(ctx, h, conn, ch, last, n)
+}
+
+// ordererTail reads blocks last+1..n from the orderer on conn, headers
+// and signatures (Fabric 3's HEADER_WITH_SIG: a configuration block comes
+// whole), and holds them to the audited head: each numbered in turn, its
+// previous hash the header hash of the one before (the first's, the
+// audited head), signed under the configuration in force — the audited
+// one, then each configuration block's from the next block (a
+// configuration block is checked under the one before it, its data
+// against its header; one whose signed metadata names it the last
+// configuration must come whole). h.Tail counts them once all hold.
+func (c ChainReport) ordererTail(ctx context.Context, h *OrdererHead, conn *grpc.ClientConn, ch *Channel, last, n uint64) error {
+	if n == last {
+		return nil
+	}
+	env, err := ch.seekHeaders(last+1, n)
+	if err != nil {
+		return err
+	}
+	prev, err := hex.DecodeString(c.Head)
+	if err != nil {
+		return err
+	}
+	tc := &tailCheck{cfg: c.after, prev: prev, next: last + 1}
+	err = deliverBlocks(ctx, conn, env, tc.add)
+	if err == nil && tc.next != n+1 {
+		err = fmt.Errorf("it gave blocks up to %d of %d", tc.next-1, n)
+	}
 	if err != nil {
 		h.Agrees = false
-		return fmt.Errorf("its copy of block %d: %v", last, err)
+		return fmt.Errorf("its blocks past the audited head: %w", err)
 	}
-	for _, id := range ids {
-		h.Signers = append(h.Signers, id.mspID+":"+id.cert.Subject.CommonName)
-	}
+	h.Tail, h.TailConfigUpdates = n-last, tc.updates
 	return nil
+}
+
+// tailCheck holds blocks past an audited head to it, one after another
+// (add): cfg is the configuration in force (its own copy: an update
+// replaces its configuration, not the report's), prev the header hash
+// the next block must follow, next its number.
+type tailCheck struct {
+	cfg     endorsers
+	prev    []byte
+	next    uint64
+	updates int
+}
+
+// add checks b, the next block, as a header with its signatures (a
+// configuration block whole).
+func (tc *tailCheck) add(b *common.Block) error {
+	n := tc.next
+	if b.GetHeader().GetNumber() != n {
+		return fmt.Errorf("asked for block %d, it gave %d", n, b.GetHeader().GetNumber())
+	}
+	if !bytes.Equal(b.Header.PreviousHash, tc.prev) {
+		return fmt.Errorf("its block %d does not follow block %d's header", n, n-1)
+	}
+	whole := len(b.GetData().GetData()) > 0
+	if whole {
+		if dh := sha256.Sum256(bytes.Join(b.Data.Data, nil)); !bytes.Equal(dh[:], b.Header.DataHash) {
+			return fmt.Errorf("its block %d: data does not hash to the header's data hash", n)
+		}
+	} else if lastConfig(b) == n {
+		return fmt.Errorf("its block %d, a configuration block by its signed metadata, came without its data", n)
+	}
+	if _, _, err := tc.cfg.checkBlock(b); err != nil {
+		return fmt.Errorf("its block %d: %v", n, err)
+	}
+	if whole && isConfigBlock(b) {
+		if err := tc.cfg.update(b); err != nil {
+			return fmt.Errorf("its block %d: channel configuration update: %v", n, err)
+		}
+		tc.updates++
+	}
+	tc.prev = headerHash(b.Header)
+	tc.next++
+	return nil
+}
+
+// lastConfig is the number of the last configuration block b's signed
+// metadata names (b's own, of a configuration block); math.MaxUint64 if it
+// names none.
+func lastConfig(b *common.Block) uint64 {
+	md, err := blockSignatures(b)
+	if err != nil {
+		return math.MaxUint64
+	}
+	var obm common.OrdererBlockMetadata
+	if proto.Unmarshal(md.Value, &obm) != nil || obm.LastConfig == nil {
+		return math.MaxUint64
+	}
+	return obm.LastConfig.Index
 }
 
 // CompareOrderers is CompareOrderers as the ledger's client.

@@ -424,6 +424,40 @@ func deliverBlock(ctx context.Context, conn *grpc.ClientConn, env *common.Envelo
 // error: a Raft node of a cluster of three or more answers it while it
 // knows no leader (a majority of the cluster away, or an election under
 // way), and orders nothing then.
+// deliverBlocks asks the orderer on conn for the blocks env seeks and
+// gives each to fn in order, for at most tailWithin (while ctx lasts),
+// until the orderer's SUCCESS; its other status is an error.
+func deliverBlocks(ctx context.Context, conn *grpc.ClientConn, env *common.Envelope, fn func(*common.Block) error) error {
+	ctx, cancel := context.WithTimeout(ctx, tailWithin)
+	defer cancel()
+	stream, err := orderer.NewAtomicBroadcastClient(conn).Deliver(ctx)
+	if err != nil {
+		return err
+	}
+	if err := stream.Send(env); err != nil {
+		return err
+	}
+	for {
+		resp, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		if b := resp.GetBlock(); b != nil {
+			if err := fn(b); err != nil {
+				return err
+			}
+			continue
+		}
+		if st := resp.GetStatus(); st != common.Status_SUCCESS {
+			return deliverRefused(st)
+		}
+		return nil
+	}
+}
+
+// tailWithin bounds the reading of an orderer's blocks past an audit.
+const tailWithin = 30 * time.Second
+
 func deliverRefused(status common.Status) error {
 	switch status {
 	case common.Status_SERVICE_UNAVAILABLE:
@@ -447,9 +481,26 @@ func (c *Channel) seekBlock(n uint64) (*common.Envelope, error) {
 	return c.seek(&orderer.SeekPosition{Type: &orderer.SeekPosition_Specified{Specified: &orderer.SeekSpecified{Number: n}}}, orderer.SeekInfo_FAIL_IF_NOT_READY)
 }
 
+// seekHeaders is a Deliver request for blocks from..to as headers with
+// their signatures (a configuration block whole), signed as the channel's
+// client identity; an orderer that does not hold them all answers
+// NOT_FOUND after the ones it holds.
+func (c *Channel) seekHeaders(from, to uint64) (*common.Envelope, error) {
+	at := func(n uint64) *orderer.SeekPosition {
+		return &orderer.SeekPosition{Type: &orderer.SeekPosition_Specified{Specified: &orderer.SeekSpecified{Number: n}}}
+	}
+	return c.seekInfo(&orderer.SeekInfo{Start: at(from), Stop: at(to), Behavior: orderer.SeekInfo_FAIL_IF_NOT_READY, ContentType: orderer.SeekInfo_HEADER_WITH_SIG})
+}
+
 // seek is a Deliver request for the block at pos, signed as the channel's
 // client identity.
 func (c *Channel) seek(pos *orderer.SeekPosition, behavior orderer.SeekInfo_SeekBehavior) (*common.Envelope, error) {
+	return c.seekInfo(&orderer.SeekInfo{Start: pos, Stop: pos, Behavior: behavior})
+}
+
+// seekInfo is the Deliver request info, signed as the channel's client
+// identity.
+func (c *Channel) seekInfo(info *orderer.SeekInfo) (*common.Envelope, error) {
 	creator, err := proto.Marshal(&msp.SerializedIdentity{Mspid: c.id.MspID(), IdBytes: c.id.Credentials()})
 	if err != nil {
 		return nil, err
@@ -466,7 +517,7 @@ func (c *Channel) seek(pos *orderer.SeekPosition, behavior orderer.SeekInfo_Seek
 	if err != nil {
 		return nil, err
 	}
-	seek, err := proto.Marshal(&orderer.SeekInfo{Start: pos, Stop: pos, Behavior: behavior})
+	seek, err := proto.Marshal(info)
 	if err != nil {
 		return nil, err
 	}
