@@ -171,23 +171,16 @@ func (c *Channel) lastConfigBlock(ctx context.Context) (*common.Block, error) {
 	if err != nil {
 		return nil, err
 	}
-	var md common.Metadata
-	var obm common.OrdererBlockMetadata
-	if len(last.GetMetadata().GetMetadata()) <= int(common.BlockMetadataIndex_SIGNATURES) {
-		return nil, fmt.Errorf("block %d has no signatures metadata", h-1)
+	n, err := lastConfig(last)
+	if err != nil {
+		return nil, fmt.Errorf("block %d: %w", h-1, err)
 	}
-	if err := proto.Unmarshal(last.Metadata.Metadata[common.BlockMetadataIndex_SIGNATURES], &md); err != nil {
-		return nil, fmt.Errorf("block %d: signatures metadata: %w", h-1, err)
-	}
-	if err := proto.Unmarshal(md.Value, &obm); err != nil || obm.LastConfig == nil {
-		return nil, fmt.Errorf("block %d names no last configuration (%v)", h-1, err)
-	}
-	b, err := c.Block(ctx, obm.LastConfig.Index)
+	b, err := c.Block(ctx, n)
 	if err != nil {
 		return nil, err
 	}
 	if !isConfigBlock(b) {
-		return nil, fmt.Errorf("block %d, named the last configuration, is not one", obm.LastConfig.Index)
+		return nil, fmt.Errorf("block %d, named the last configuration, is not one", n)
 	}
 	return b, nil
 }

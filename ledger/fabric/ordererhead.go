@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
@@ -205,7 +204,7 @@ func (tc *tailCheck) add(b *common.Block) error {
 		if dh := sha256.Sum256(bytes.Join(b.Data.Data, nil)); !bytes.Equal(dh[:], b.Header.DataHash) {
 			return fmt.Errorf("its block %d: data does not hash to the header's data hash", n)
 		}
-	} else if lastConfig(b) == n {
+	} else if lc, err := lastConfig(b); err == nil && lc == n {
 		return fmt.Errorf("its block %d, a configuration block by its signed metadata, came without its data", n)
 	}
 	if _, _, err := tc.cfg.checkBlock(b); err != nil {
@@ -223,21 +222,15 @@ func (tc *tailCheck) add(b *common.Block) error {
 }
 
 // lastConfig is the number of the last configuration block b's signed
-// metadata names (b's own, of a configuration block); math.MaxUint64 if it
-// names none.
-func lastConfig(b *common.Block) uint64 {
+// metadata names (b's own, of a configuration block).
+func lastConfig(b *common.Block) (uint64, error) {
 	md, err := blockSignatures(b)
 	if err != nil {
-		return math.MaxUint64
+		return 0, err
 	}
 	var obm common.OrdererBlockMetadata
-	if proto.Unmarshal(md.Value, &obm) != nil || obm.LastConfig == nil {
-		return math.MaxUint64
+	if err := proto.Unmarshal(md.Value, &obm); err != nil || obm.LastConfig == nil {
+		return 0, fmt.Errorf("its signatures metadata names no last configuration (%v)", err)
 	}
-	return obm.LastConfig.Index
-}
-
-// CompareOrderers is CompareOrderers as the ledger's client.
-func (l *Ledger) CompareOrderers(ctx context.Context, c ChainReport) ([]OrdererHead, error) {
-	return CompareOrderers(ctx, l.ch, c)
+	return obm.LastConfig.Index, nil
 }

@@ -419,11 +419,6 @@ func deliverBlock(ctx context.Context, conn *grpc.ClientConn, env *common.Envelo
 	return blk, nil
 }
 
-// deliverRefused is why an orderer answered a Deliver request with
-// status instead of a block. SERVICE_UNAVAILABLE is its consenter's
-// error: a Raft node of a cluster of three or more answers it while it
-// knows no leader (a majority of the cluster away, or an election under
-// way), and orders nothing then.
 // deliverBlocks asks the orderer on conn for the blocks env seeks and
 // gives each to fn in order, for at most tailWithin (while ctx lasts),
 // until the orderer's SUCCESS; its other status is an error.
@@ -458,6 +453,11 @@ func deliverBlocks(ctx context.Context, conn *grpc.ClientConn, env *common.Envel
 // tailWithin bounds the reading of an orderer's blocks past an audit.
 const tailWithin = 30 * time.Second
 
+// deliverRefused is why an orderer answered a Deliver request with
+// status instead of a block. SERVICE_UNAVAILABLE is its consenter's
+// error: a Raft node of a cluster of three or more answers it while it
+// knows no leader (a majority of the cluster away, or an election under
+// way), and orders nothing then.
 func deliverRefused(status common.Status) error {
 	switch status {
 	case common.Status_SERVICE_UNAVAILABLE:
