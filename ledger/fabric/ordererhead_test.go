@@ -1,6 +1,7 @@
 package fabric
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -73,4 +74,41 @@ func TestOrdererTail(t *testing.T) {
 			t.Errorf("%s: %v, want %q", name, err, c.want)
 		}
 	}
+}
+
+// FuzzOrdererTail: whatever block an orderer sends after an audited head,
+// the tail check does not panic, and one it takes follows the head, is the
+// next in number and carries its data or none.
+func FuzzOrdererTail(f *testing.F) {
+	ca1 := newTestCert(f, "ca.org1", nil)
+	o1, o2 := newOrdererOrg(f, "OrdererMSP"), newOrdererOrg(f, "Orderer2MSP")
+	app := configBlock(f, map[string]*testCA{"Org1MSP": ca1})
+	genesis := withOrderers(f, app, common.ImplicitMetaPolicy_ANY, false, nil, o1)
+	cfg, err := genesisEndorsers(genesis)
+	if err != nil {
+		f.Fatal(err)
+	}
+	head := []byte("the audited head's header hash..")
+	update := withOrderers(f, app, common.ImplicitMetaPolicy_ANY, false, nil, o1, o2)
+	whole := signBlockAt(f, &common.Block{Header: &common.BlockHeader{Number: 2, PreviousHash: head, DataHash: sha256Of(update.Data.Data)}, Data: update.Data}, 2, blockSigner{o: o1})
+	plain := signBlock(f, txBlock(2, head), blockSigner{o: o1})
+	f.Add(mustMarshal(f, whole))
+	f.Add(mustMarshal(f, &common.Block{Header: plain.Header, Metadata: plain.Metadata}))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var b common.Block
+		if proto.Unmarshal(raw, &b) != nil {
+			return
+		}
+		tc := &tailCheck{cfg: cfg, prev: head, next: 2}
+		if tc.add(&b) != nil {
+			return
+		}
+		if b.Header.Number != 2 || !bytes.Equal(b.Header.PreviousHash, head) || tc.next != 3 {
+			t.Fatalf("took block %d after %x: next %d", b.Header.Number, b.Header.PreviousHash, tc.next)
+		}
+		if len(b.GetData().GetData()) > 0 && !bytes.Equal(sha256Of(b.Data.Data), b.Header.DataHash) {
+			t.Fatal("took a block whose data does not hash to its header")
+		}
+	})
 }
