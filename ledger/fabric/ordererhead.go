@@ -234,3 +234,8 @@ func lastConfig(b *common.Block) (uint64, error) {
 	}
 	return obm.LastConfig.Index, nil
 }
+
+// CompareOrderers is CompareOrderers as the ledger's client.
+func (l *Ledger) CompareOrderers(ctx context.Context, c ChainReport) ([]OrdererHead, error) {
+	return CompareOrderers(ctx, l.ch, c)
+}
