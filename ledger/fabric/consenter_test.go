@@ -25,23 +25,26 @@ import (
 )
 
 // TestConsenterLeavesAndReturns changes the ordering service's membership
-// by configuration updates while a ledger writes, as an operator of a
+// by configuration updates while four writers write, as an operator of a
 // growing space does: one orderer of the cluster (not its leader) is
 // removed from the consenters — of a Raft cluster from the consensus
 // type's metadata; of a BFT cluster from the consenter mapping, with the
 // blocks' BlockValidation made the quorum of the rest, as Fabric's config
-// verifier wants — and its endpoint from its organisation's, signed by the
-// orderer organisations' admins. The ledger writes on; it asks the
+// verifier wants — and its endpoint from its organisation's (the
+// organisation with it, if it was its only orderer), signed by the
+// orderer organisations' admins. The writes go on; the ledger asks the
 // orderers the new configuration names (the follower read the update) and
 // needs the new quorum; the audit reads across the update and the blocks
 // after it are signed under it; the orderers left agree with the audited
-// head. Then the same orderer is added again: it catches up as a follower
-// of the channel and takes part in consensus again — with another orderer
-// stopped, the writes need it (two of three Raft consenters, three of
-// four BFT ones) — and the audit and the four (three) heads agree. It
-// changes the channel's configuration, so it runs only with
-// TDSC_FABRIC_RECONFIGURE=1 on a cluster (scripts/fabric-test.sh runs it
-// last).
+// head, and their blocks past an audit made before the update chain to
+// it. Then the same orderer comes back: its organisation first, if it
+// went; it joins the channel again as a follower and catches up
+// (scripts/fabric.sh join-orderer, orderer-channel); an update names it a
+// consenter, and with another orderer stopped the writes need it (two of
+// three Raft consenters, three of four BFT ones); the audit and every
+// orderer's head agree. No writer's batch fails. It changes the channel's
+// configuration, so it runs only with TDSC_FABRIC_RECONFIGURE=1 on a
+// cluster (scripts/fabric-test.sh runs it last).
 func TestConsenterLeavesAndReturns(t *testing.T) {
 	p := changingNetwork(t, "TDSC_FABRIC_RECONFIGURE", "removes an orderer from the ordering cluster and adds it again by configuration updates")
 	if p.Dir == "" {
