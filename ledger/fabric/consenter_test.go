@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,14 +90,15 @@ func TestConsenterLeavesAndReturns(t *testing.T) {
 		written = append(written, b...)
 	}
 
-	// The last orderer that does not lead leaves, while four writers write.
+	// The last orderer that does not lead leaves (with
+	// TDSC_FABRIC_REMOVE_LEADER=1, the leader), while four writers write.
 	w := keepWriting(s, l, 4, "leaves")
 	progress(w, "before")
 	leader := clusterLeader(t, p)
 	away := ""
 	for k := n; k >= 1 && away == ""; k-- {
-		if strconv.Itoa(k) != leader {
-			away = strconv.Itoa(k)
+		if c := strconv.Itoa(k); (c == leader) == (os.Getenv("TDSC_FABRIC_REMOVE_LEADER") == "1") {
+			away = c
 		}
 	}
 	addr := ordererAddress(t, p, away)
@@ -206,8 +208,53 @@ func update(t *testing.T, p *Profile, ch *Channel, cfg *common.Block, edit func(
 	t.Helper()
 	ctx := context.Background()
 	u := ordererUpdate(t, cfg, p.Channel, edit)
-	broadcast(t, ctx, p, signedConfigUpdate(t, p.Channel, u, ordererAdmins(t, p, cfg)...))
-	return nextConfigBlock(t, ctx, ch, cfg.Header.Number)
+	env := signedConfigUpdate(t, p.Channel, u, ordererAdmins(t, p, cfg)...)
+	// To an orderer cfg names, the first that takes it: the profile's
+	// orderer may be the one removed.
+	c, err := blockConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends, err := channelOrderers(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var why []string
+	for _, e := range ends {
+		err := broadcastTo(ctx, e, env)
+		if err == nil {
+			return nextConfigBlock(t, ctx, ch, cfg.Header.Number)
+		}
+		why = append(why, e.addr+": "+err.Error())
+	}
+	t.Fatalf("no orderer took the configuration update: %s", strings.Join(why, "; "))
+	return nil
+}
+
+// broadcastTo submits env to orderer e and wants SUCCESS.
+func broadcastTo(ctx context.Context, e ordererEndpoint, env *common.Envelope) error {
+	conn, err := dialPool("orderer", e.addr, e.roots)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	stream, err := orderer.NewAtomicBroadcastClient(conn).Broadcast(ctx)
+	if err != nil {
+		return err
+	}
+	if err := stream.Send(env); err != nil {
+		return err
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	if resp.Status != common.Status_SUCCESS {
+		return fmt.Errorf("refused: %s %s", resp.Status, resp.Info)
+	}
+	return nil
 }
 
 // wholeCluster asks the channel's orderers until each one its newest
