@@ -353,9 +353,19 @@ deploy() {
     peers+=(--peerAddresses 127.0.0.1:$(peer_port "$o") --tlsRootCertFiles "$(peer_node "$o")/tls/ca.crt")
   done
   admin_env "${up[0]}"
-  definition "$name" "$pol" "$seq"
-  peer lifecycle chaincode commit "${DEF[@]}" "${peers[@]}" --waitForEvent >>"$NET/logs/cli.log" 2>&1 ||
-    die "commit of chaincode $name failed (see $NET/logs/cli.log)"
+  # As approve: each try to the orderer that leads now, 10 s for the event
+  # (CI's BFT tier once waited out 30 s for a commit sent to the leader
+  # after every orderer was frozen and thawed); an earlier try ordered
+  # after its wait makes the next refused as the sequence before the next.
+  local i=0 out
+  until definition "$name" "$pol" "$seq" &&
+    out=$(peer lifecycle chaincode commit "${DEF[@]}" "${peers[@]}" --waitForEvent --waitForEventTimeout 10s 2>&1); do
+    echo "$out" >>"$NET/logs/cli.log"
+    if grep -q "new definition must be sequence $((seq + 1))" <<<"$out"; then break; fi
+    i=$((i + 1)); [ $i -le 10 ] || die "commit of chaincode $name failed (see $NET/logs/cli.log)"
+    sleep 0.5
+  done
+  echo "$out" >>"$NET/logs/cli.log"
   log "chaincode $name defined on channel $CHANNEL (sequence $seq), endorsement $pol"
   # Only a committed definition is left for the orgs away to approve.
   for o in "${away[@]}"; do printf '%s\t%s\t%s\n' "$name" "$seq" "$pol" >>"$NET/pending.org$o"; done
