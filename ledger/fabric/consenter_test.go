@@ -183,6 +183,7 @@ func TestConsenterLeavesAndReturns(t *testing.T) {
 			other = c
 		}
 	}
+	relation(t, p, away, ch, "consenter")
 	script(t, p, "stop-orderer", other)
 	restarted := false
 	t.Cleanup(func() {
@@ -286,6 +287,15 @@ func wholeCluster(t *testing.T, ch *Channel, n int) OrdererAnswers {
 // Deliver).
 func caughtUp(t *testing.T, p *Profile, n string, ch *Channel) {
 	t.Helper()
+	relation(t, p, n, ch, "")
+}
+
+// relation waits as caughtUp does, and (rel not "") until the orderer
+// says it is in that relation to the channel (consenter: it switched
+// from following to ordering, which it does once it reads the update
+// naming it).
+func relation(t *testing.T, p *Profile, n string, ch *Channel, rel string) {
+	t.Helper()
 	h, err := ch.Height(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -303,7 +313,7 @@ func caughtUp(t *testing.T, p *Profile, n string, ch *Channel) {
 		if err == nil {
 			err = json.Unmarshal(out, &st)
 		}
-		if err == nil && st.Status == "active" && st.Height >= h {
+		if err == nil && st.Status == "active" && st.Height >= h && (rel == "" || st.Relation == rel) {
 			t.Logf("orderer %s: %s, %s at height %d", n, st.Relation, st.Status, st.Height)
 			return
 		}
