@@ -262,17 +262,25 @@ func (c chainOf) Block(_ context.Context, n uint64) (*common.Block, error) {
 	return c[n], nil
 }
 
+// ordererGrows is a channel of Org1 ordered by o1's organisation: its
+// application configuration (app) and its genesis block; o2 is an orderer
+// organisation a configuration update may add.
+func ordererGrows(t testing.TB) (app, genesis *common.Block, o1, o2 ordererOrg) {
+	t.Helper()
+	o1, o2 = newOrdererOrg(t, "OrdererMSP"), newOrdererOrg(t, "Orderer2MSP")
+	app = configBlock(t, map[string]*testCA{"Org1MSP": newTestCert(t, "ca.org1", nil)})
+	genesis = withOrderers(t, app, common.ImplicitMetaPolicy_ANY, false, nil, o1)
+	genesis.Header = &common.BlockHeader{Number: 0, DataHash: sha256Of(genesis.Data.Data)}
+	return app, genesis, o1, o2
+}
+
 // TestWalkBlockSignatures: the walk checks every block after the genesis
 // block under the configuration before it — a configuration block too,
 // so an orderer organisation a configuration update adds signs from the
 // block after it on — and reports the policy and how many orderer
 // identities signed.
 func TestWalkBlockSignatures(t *testing.T) {
-	ca1 := newTestCert(t, "ca.org1", nil)
-	o1, o2 := newOrdererOrg(t, "OrdererMSP"), newOrdererOrg(t, "Orderer2MSP")
-	app := configBlock(t, map[string]*testCA{"Org1MSP": ca1})
-	genesis := withOrderers(t, app, common.ImplicitMetaPolicy_ANY, false, nil, o1)
-	genesis.Header = &common.BlockHeader{Number: 0, DataHash: sha256Of(genesis.Data.Data)}
+	app, genesis, o1, o2 := ordererGrows(t)
 	// chain: genesis, a block o1 signs, a configuration update adding o2's
 	// organisation signed by by, a block o2 signs.
 	chain := func(by ordererOrg) chainOf {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -296,16 +294,14 @@ func ordererCluster(t *testing.T, does string) (*Profile, OrdererAnswers) {
 	}
 }
 
-// raftLeader asks the network script which orderer (1 to 3) leads the
+// clusterLeader asks the network script which orderer (1 to 3) leads the
 // cluster (of Raft, its leader; of BFT, its view's), for 15 s at most (an
 // election or a view change may be under way).
 func clusterLeader(t *testing.T, p *Profile) string {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		cmd := exec.Command(p.Deploy, "raft-leader")
-		cmd.Env = append(os.Environ(), "TDSC_FABRIC_DIR="+p.Dir)
-		out, err := cmd.Output()
+		out, err := scriptOutput(p, "raft-leader")
 		if err == nil {
 			return strings.TrimSpace(string(out))
 		}

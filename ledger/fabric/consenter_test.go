@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -166,7 +165,7 @@ func TestConsenterLeavesAndReturns(t *testing.T) {
 		t.Fatal(err)
 	}
 	script(t, p, "join-orderer", away, file)
-	caughtUp(t, p, away, ch)
+	ordererCaughtUp(t, p, away, ch, "")
 	cfg3 := update(t, p, ch, cfg2, func(og *common.ConfigGroup) {
 		gone.returnOrg(t, og, addr)
 		gone.returnConsenter(t, og)
@@ -183,7 +182,7 @@ func TestConsenterLeavesAndReturns(t *testing.T) {
 			other = c
 		}
 	}
-	relation(t, p, away, ch, "consenter")
+	ordererCaughtUp(t, p, away, ch, "consenter")
 	script(t, p, "stop-orderer", other)
 	restarted := false
 	t.Cleanup(func() {
@@ -232,32 +231,6 @@ func update(t *testing.T, p *Profile, ch *Channel, cfg *common.Block, edit func(
 	return nil
 }
 
-// broadcastTo submits env to orderer e and wants SUCCESS.
-func broadcastTo(ctx context.Context, e ordererEndpoint, env *common.Envelope) error {
-	conn, err := dialPool("orderer", e.addr, e.roots)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	stream, err := orderer.NewAtomicBroadcastClient(conn).Broadcast(ctx)
-	if err != nil {
-		return err
-	}
-	if err := stream.Send(env); err != nil {
-		return err
-	}
-	resp, err := stream.Recv()
-	if err != nil {
-		return err
-	}
-	if resp.Status != common.Status_SUCCESS {
-		return fmt.Errorf("refused: %s %s", resp.Status, resp.Info)
-	}
-	return nil
-}
-
 // wholeCluster asks the channel's orderers until each one its newest
 // configuration names answers at one height (n of them; 0: any number),
 // for 60 s at most — an orderer added again catches up first.
@@ -280,21 +253,14 @@ func wholeCluster(t *testing.T, ch *Channel, n int) OrdererAnswers {
 	}
 }
 
-// caughtUp waits (60 s at most) until orderer n, a follower of the
-// channel, is active at the peer's height when asked (while writers write,
-// a follower pulling blocks stays a few behind), as its channel participation
-// API says (scripts/fabric.sh orderer-channel; a follower serves no
-// Deliver).
-func caughtUp(t *testing.T, p *Profile, n string, ch *Channel) {
-	t.Helper()
-	relation(t, p, n, ch, "")
-}
-
-// relation waits as caughtUp does, and (rel not "") until the orderer
-// says it is in that relation to the channel (consenter: it switched
-// from following to ordering, which it does once it reads the update
-// naming it).
-func relation(t *testing.T, p *Profile, n string, ch *Channel, rel string) {
+// ordererCaughtUp waits (60 s at most) until orderer n is active at the
+// peer's height when asked (while writers write, a follower pulling blocks
+// stays a few behind) and, rel not "", in that relation to the channel
+// (consenter: a follower switches to ordering once it reads the update
+// naming it, a while after it is level in height), as its channel
+// participation API says (scripts/fabric.sh orderer-channel; a follower
+// serves no Deliver).
+func ordererCaughtUp(t *testing.T, p *Profile, n string, ch *Channel, rel string) {
 	t.Helper()
 	h, err := ch.Height(context.Background())
 	if err != nil {
@@ -302,9 +268,7 @@ func relation(t *testing.T, p *Profile, n string, ch *Channel, rel string) {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		cmd := exec.Command(p.Deploy, "orderer-channel", n)
-		cmd.Env = append(os.Environ(), "TDSC_FABRIC_DIR="+p.Dir)
-		out, err := cmd.Output()
+		out, err := scriptOutput(p, "orderer-channel", n)
 		var st struct {
 			Relation string `json:"consensusRelation"`
 			Status   string `json:"status"`

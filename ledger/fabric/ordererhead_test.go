@@ -19,11 +19,7 @@ import (
 // metadata names it the last configuration) or with other data are
 // refused, each naming the block.
 func TestOrdererTail(t *testing.T) {
-	ca1 := newTestCert(t, "ca.org1", nil)
-	o1, o2 := newOrdererOrg(t, "OrdererMSP"), newOrdererOrg(t, "Orderer2MSP")
-	app := configBlock(t, map[string]*testCA{"Org1MSP": ca1})
-	genesis := withOrderers(t, app, common.ImplicitMetaPolicy_ANY, false, nil, o1)
-	genesis.Header = &common.BlockHeader{Number: 0, DataHash: sha256Of(genesis.Data.Data)}
+	app, genesis, o1, o2 := ordererGrows(t)
 	cfg, err := genesisEndorsers(genesis)
 	if err != nil {
 		t.Fatal(err)
@@ -80,10 +76,7 @@ func TestOrdererTail(t *testing.T) {
 // the tail check does not panic, and one it takes follows the head, is the
 // next in number and carries its data or none.
 func FuzzOrdererTail(f *testing.F) {
-	ca1 := newTestCert(f, "ca.org1", nil)
-	o1, o2 := newOrdererOrg(f, "OrdererMSP"), newOrdererOrg(f, "Orderer2MSP")
-	app := configBlock(f, map[string]*testCA{"Org1MSP": ca1})
-	genesis := withOrderers(f, app, common.ImplicitMetaPolicy_ANY, false, nil, o1)
+	app, genesis, o1, o2 := ordererGrows(f)
 	cfg, err := genesisEndorsers(genesis)
 	if err != nil {
 		f.Fatal(err)

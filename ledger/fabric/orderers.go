@@ -396,11 +396,8 @@ func deliverNewest(ctx context.Context, conn *grpc.ClientConn, env *common.Envel
 func deliverBlock(ctx context.Context, conn *grpc.ClientConn, env *common.Envelope) (*common.Block, error) {
 	var blk *common.Block
 	err := answer(ctx, func(ctx context.Context) error {
-		stream, err := orderer.NewAtomicBroadcastClient(conn).Deliver(ctx)
+		stream, err := deliver(ctx, conn, env)
 		if err != nil {
-			return err
-		}
-		if err := stream.Send(env); err != nil {
 			return err
 		}
 		resp, err := stream.Recv()
@@ -425,11 +422,8 @@ func deliverBlock(ctx context.Context, conn *grpc.ClientConn, env *common.Envelo
 func deliverBlocks(ctx context.Context, conn *grpc.ClientConn, env *common.Envelope, fn func(*common.Block) error) error {
 	ctx, cancel := context.WithTimeout(ctx, tailWithin)
 	defer cancel()
-	stream, err := orderer.NewAtomicBroadcastClient(conn).Deliver(ctx)
+	stream, err := deliver(ctx, conn, env)
 	if err != nil {
-		return err
-	}
-	if err := stream.Send(env); err != nil {
 		return err
 	}
 	for {
@@ -448,6 +442,15 @@ func deliverBlocks(ctx context.Context, conn *grpc.ClientConn, env *common.Envel
 		}
 		return nil
 	}
+}
+
+// deliver opens a Deliver stream to the orderer on conn and sends it env.
+func deliver(ctx context.Context, conn *grpc.ClientConn, env *common.Envelope) (orderer.AtomicBroadcast_DeliverClient, error) {
+	stream, err := orderer.NewAtomicBroadcastClient(conn).Deliver(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return stream, stream.Send(env)
 }
 
 // tailWithin bounds the reading of an orderer's blocks past an audit.
@@ -478,7 +481,12 @@ func (c *Channel) seekNewest() (*common.Envelope, error) {
 // seekBlock is a Deliver request for block n, signed as the channel's
 // client identity; an orderer that does not hold it answers NOT_FOUND.
 func (c *Channel) seekBlock(n uint64) (*common.Envelope, error) {
-	return c.seek(&orderer.SeekPosition{Type: &orderer.SeekPosition_Specified{Specified: &orderer.SeekSpecified{Number: n}}}, orderer.SeekInfo_FAIL_IF_NOT_READY)
+	return c.seek(blockAt(n), orderer.SeekInfo_FAIL_IF_NOT_READY)
+}
+
+// blockAt is the seek position of block n.
+func blockAt(n uint64) *orderer.SeekPosition {
+	return &orderer.SeekPosition{Type: &orderer.SeekPosition_Specified{Specified: &orderer.SeekSpecified{Number: n}}}
 }
 
 // seekHeaders is a Deliver request for blocks from..to as headers with
@@ -486,10 +494,7 @@ func (c *Channel) seekBlock(n uint64) (*common.Envelope, error) {
 // client identity; an orderer that does not hold them all answers
 // NOT_FOUND after the ones it holds.
 func (c *Channel) seekHeaders(from, to uint64) (*common.Envelope, error) {
-	at := func(n uint64) *orderer.SeekPosition {
-		return &orderer.SeekPosition{Type: &orderer.SeekPosition_Specified{Specified: &orderer.SeekSpecified{Number: n}}}
-	}
-	return c.seekInfo(&orderer.SeekInfo{Start: at(from), Stop: at(to), Behavior: orderer.SeekInfo_FAIL_IF_NOT_READY, ContentType: orderer.SeekInfo_HEADER_WITH_SIG})
+	return c.seekInfo(&orderer.SeekInfo{Start: blockAt(from), Stop: blockAt(to), Behavior: orderer.SeekInfo_FAIL_IF_NOT_READY, ContentType: orderer.SeekInfo_HEADER_WITH_SIG})
 }
 
 // seek is a Deliver request for the block at pos, signed as the channel's

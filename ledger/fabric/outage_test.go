@@ -3,6 +3,8 @@ package fabric
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -76,6 +78,14 @@ func TestOutage(t *testing.T) {
 	if diff := cmp.Diff(want, ids(page)); diff != "" {
 		t.Fatalf("records after the outage (-want +got):\n%s", diff)
 	}
+}
+
+// scriptOutput runs the profile's network script with args and returns
+// what it printed (script, for one whose output does not matter).
+func scriptOutput(p *Profile, args ...string) ([]byte, error) {
+	cmd := exec.Command(p.Deploy, args...)
+	cmd.Env = append(os.Environ(), "TDSC_FABRIC_DIR="+p.Dir)
+	return cmd.Output()
 }
 
 func script(t *testing.T, p *Profile, args ...string) {

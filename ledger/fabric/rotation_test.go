@@ -298,27 +298,41 @@ func signedConfigUpdate(t *testing.T, channel string, u *common.ConfigUpdate, or
 // broadcast submits env to the profile's orderer and wants SUCCESS.
 func broadcast(t *testing.T, ctx context.Context, p *Profile, env *common.Envelope) {
 	t.Helper()
-	conn, err := dialTLS("orderer", p.Orderer.Address, p.Orderer.TLSCA)
+	ca, err := os.ReadFile(p.Orderer.TLSCA)
 	if err != nil {
 		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
+	if err := broadcastTo(ctx, ordererEndpoint{addr: p.Orderer.Address, roots: roots}, env); err != nil {
+		t.Fatalf("configuration update to %s: %v", p.Orderer.Address, err)
+	}
+}
+
+// broadcastTo submits env to orderer e and wants SUCCESS.
+func broadcastTo(ctx context.Context, e ordererEndpoint, env *common.Envelope) error {
+	conn, err := dialPool("orderer", e.addr, e.roots)
+	if err != nil {
+		return err
 	}
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	stream, err := orderer.NewAtomicBroadcastClient(conn).Broadcast(ctx)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if err := stream.Send(env); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	resp, err := stream.Recv()
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if resp.Status != common.Status_SUCCESS {
-		t.Fatalf("configuration update refused by the orderer: %s %s", resp.Status, resp.Info)
+		return fmt.Errorf("refused: %s %s", resp.Status, resp.Info)
 	}
+	return nil
 }
 
 // orgDomain is the domain scripts/fabric.sh gives the organisation mspID
