@@ -23,6 +23,10 @@
 #   scripts/fabric.sh join-orderer N BLOCK  orderer N leaves the channel and joins it again from the
 #                                      configuration block in file BLOCK (a BFT consenter removed by a
 #                                      configuration update and named again by a later one: BLOCK)
+#   scripts/fabric.sh add-orderer      a brand-new orderer, the next number (of TDSC_FABRIC_ORDERER_ORGS=each,
+#                                      of a new organisation): its material made and its process started,
+#                                      a member of no channel; configuration updates and join-orderer add it
+#                                      (prints its number, address, MSP ID and material, as JSON)
 #   scripts/fabric.sh orderer-channel N  what orderer N says of the channel (JSON: consenter or follower,
 #                                      active or onboarding, height): a follower serves no Deliver
 #   scripts/fabric.sh stop-chaincode N stop organisation N's chaincode service alone (its peer runs on)
@@ -49,7 +53,8 @@
 #                               org) or majority (OutOf(ORGS/2+1, every org); the
 #                               profile's endorsersNeeded says how many a gateway asks)
 #   TDSC_FABRIC_PORT=17050      first port; the network uses PORT..PORT+10*(ORGS+1)-1,
-#                               and a fourth orderer PORT+50..PORT+52
+#                               orderers 4 to 7 (a BFT cluster's fourth, or added by
+#                               add-orderer) PORT+50..PORT+61
 #   TDSC_FABRIC_DIR=.cache/fabric/net      network state, crypto material, logs, profile.json
 #   TDSC_FABRIC_BIN=.cache/fabric/bin      binaries
 #   TDSC_FABRIC_BATCH_TIMEOUT=10ms         orderer block cutting
@@ -313,6 +318,13 @@ approve() {
     # a try whose event did not come in time may have been ordered: the
     # next is refused as a redefinition with unchanged content
     if grep -q "with unchanged content" <<<"$out"; then return 0; fi
+    # this definition is committed at this sequence already, with these
+    # parameters (deploy is idempotent per name and sequence; different
+    # parameters fail)
+    if grep -q "redefine the current committed sequence ($4) for namespace $2\$" <<<"$out"; then return 0; fi
+    if grep -q "redefine the current committed sequence ($4) for namespace $2 with different parameters" <<<"$out"; then
+      die "approve $2 for Org$o: sequence $4 of chaincode $2 is committed with other parameters (a new definition needs sequence $(($4 + 1)))"
+    fi
     i=$((i + 1)); [ $i -le 40 ] || die "approve $2 for Org$o failed (see $NET/logs/cli.log)"
     sleep 0.5
   done
@@ -776,6 +788,32 @@ leader_now() {
     fi
   done
 }
+# add_orderer: a brand-new orderer, the network's next (number ORDERERS+1,
+# up to 7; of ORDERER_ORGS=each, of an organisation of its own, Orderer<k>MSP):
+# its crypto material generated (cryptogen extend: what exists is kept), its
+# process started on its port (PORT+50+3*(k-4)) as a member of no channel,
+# and the network's settings count it. Adding it to the channel is the
+# channel's business: its organisation (or its endpoint) by a configuration
+# update, then join-orderer k with the newest configuration block (it
+# follows and catches up), then an update names it a consenter. Prints
+# what that needs, one JSON line: its number, address, MSP ID, the
+# directories of its organisation's and its node's material.
+add_orderer() {
+  local k=$((ORDERERS + 1))
+  [ "$k" -le 7 ] || die "add-orderer: the network has 7 orderers, the most it lays out ports for"
+  running || die "add-orderer: no network runs from $NET"
+  if runs "$(ord_host "$k")"; then die "$(ord_host "$k") already runs"; fi
+  ORDERERS=$k
+  envsubst_tpl "$TPL/crypto-config.yaml" >"$NET/crypto-config.yaml"
+  cryptogen extend --input="$CRYPTO" --config="$NET/crypto-config.yaml" >/dev/null || die "cryptogen extend failed for $(ord_host "$k")"
+  [ -f "$(ord_node "$k")/tls/server.crt" ] || die "cryptogen made no material for $(ord_host "$k") under $(ord_node "$k")"
+  sed -i "s/ORDERERS=[0-9]*/ORDERERS=$k/" "$NET/settings"
+  log "$(ord_host "$k") ($(ord_msp "$k")) on 127.0.0.1:$(ord_port "$k"), a member of no channel yet"
+  start_orderer "$k"
+  wait_port "$(ord_port "$k")" 30
+  printf '{"orderer":%d,"address":"127.0.0.1:%d","mspid":"%s","org":"%s","node":"%s"}\n' \
+    "$k" "$(ord_port "$k")" "$(ord_msp "$k")" "$(ord_org "$k")" "$(ord_node "$k")"
+}
 start_one_chaincode() {
   org_arg start-chaincode "${1:-}"
   if runs "chaincode$1"; then die "chaincode service of org $1 already runs"; fi
@@ -801,6 +839,7 @@ case "${1:-}" in
   thaw-orderer) signal_orderer thaw-orderer CONT "${2:-}" ;;
   raft-leader) raft_leader ;;
   join-orderer) join_orderer "${2:-}" "${3:-}" ;;
+  add-orderer) add_orderer ;;
   orderer-channel) orderer_channel "${2:-}" ;;
   stop-chaincode) stop_one_chaincode "${2:-}" ;;
   start-chaincode) start_one_chaincode "${2:-}" ;;

@@ -322,7 +322,7 @@ func ordererAddress(t *testing.T, p *Profile, n string) string {
 	}
 	first, _ := strconv.Atoi(port)
 	k, _ := strconv.Atoi(n)
-	if k > 3 { // scripts/fabric.sh: a fourth orderer on PORT+50
+	if k > 3 { // scripts/fabric.sh: orderers 4 to 7 from PORT+50
 		return net.JoinHostPort(host, strconv.Itoa(first+50+3*(k-4)))
 	}
 	return net.JoinHostPort(host, strconv.Itoa(first+3*(k-1)))

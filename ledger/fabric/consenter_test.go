@@ -60,39 +60,12 @@ func TestConsenterLeavesAndReturns(t *testing.T) {
 		t.Skipf("needs a Raft cluster of three orderers or a BFT cluster of four; the channel has %s of %d", before.Consensus, n)
 	}
 	s, l := readyToWrite(t, p)
-	// progress wants w to write a batch within 30 s and logs how long
-	// it took.
-	progress := func(w *writing, what string) {
-		t.Helper()
-		n, t0 := w.count(), time.Now()
-		for w.count() == n {
-			if len(w.failed) > 0 {
-				w.done(t) // fails with the writers' errors
-			}
-			if time.Since(t0) > 30*time.Second {
-				t.Fatalf("%s: no batch written in 30 s", what)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		t.Logf("%s: the next batch written in %v", what, time.Since(t0).Round(time.Millisecond))
-	}
-	// finished stops w and wants no batch of it to have waited for a
-	// commit status that would not come.
-	var written []*ledger.Batch
-	finished := func(w *writing, what string) {
-		t.Helper()
-		b, slowest := w.done(t)
-		t.Logf("%s: %d batches written by four writers, the slowest in %v", what, len(b), slowest.Round(time.Millisecond))
-		if slowest >= l.cfg.Timeout/2 {
-			t.Fatalf("%s: a batch took %v", what, slowest)
-		}
-		written = append(written, b...)
-	}
+	m := &membership{t: t, p: p, l: l, ch: ch, typ: before.Consensus}
 
 	// The last orderer that does not lead leaves (with
 	// TDSC_FABRIC_REMOVE_LEADER=1, the leader), while four writers write.
 	w := keepWriting(s, l, 4, "leaves")
-	progress(w, "before")
+	m.progress(w, "before")
 	leader := clusterLeader(t, p)
 	away := ""
 	for k := n; k >= 1 && away == ""; k-- {
@@ -111,8 +84,8 @@ func TestConsenterLeavesAndReturns(t *testing.T) {
 	var gone *removedConsenter
 	cfg1 := update(t, p, ch, cfg0, func(og *common.ConfigGroup) { gone = leave(t, og, addr) })
 	t.Logf("orderer %s (%s) removed from the consenters by configuration block %d (orderer %s leads)", away, addr, cfg1.Header.Number, leader)
-	progress(w, "after the removal")
-	finished(w, "the removal")
+	m.progress(w, "after the removal")
+	m.finished(w, "the removal")
 	tails, err := CompareOrderers(ctx, l.ch, rep0)
 	if err != nil {
 		t.Fatalf("the orderers against the audit before the update: %v", err)
@@ -139,7 +112,7 @@ func TestConsenterLeavesAndReturns(t *testing.T) {
 	if ends, o, err := l.orderers.endpoints(ctx, l.ch); err != nil || len(ends) != n-1 || o != want {
 		t.Fatalf("the ledger's orderers after the update: %d, %v (%v); want %d, %v", len(ends), o, err, n-1, want)
 	}
-	heads := auditAcross(t, l, written, want, 1)
+	heads := auditAcross(t, l, m.written, want, 1)
 	if len(heads) != n-1 {
 		t.Fatalf("the orderers' heads: %+v; want the %d left", heads, n-1)
 	}
@@ -171,33 +144,106 @@ func TestConsenterLeavesAndReturns(t *testing.T) {
 		gone.returnConsenter(t, og)
 	})
 	t.Logf("orderer %s a consenter again by configuration block %d", away, cfg3.Header.Number)
-	progress(w, "after the return")
+	m.progress(w, "after the return")
 	after := wholeCluster(t, ch, n)
 	t.Logf("all %d orderers answer, at heights %v", n, heightsOf(after))
-	// With another follower stopped, a quorum (a majority) needs the
-	// orderer that returned.
-	other := ""
-	for k := 1; k <= n && other == ""; k++ {
-		if c := strconv.Itoa(k); c != away && c != clusterLeader(t, p) {
-			other = c
-		}
-	}
-	ordererCaughtUp(t, p, away, ch, "consenter")
-	script(t, p, "stop-orderer", other)
-	restarted := false
-	t.Cleanup(func() {
-		if !restarted {
-			script(t, p, "start-orderer", other)
-		}
-	})
-	progress(w, fmt.Sprintf("orderer %s stopped, orderer %s a consenter again", other, away))
-	script(t, p, "start-orderer", other)
-	restarted = true
-	finished(w, "the return")
+	m.needed(w, away, n)
+	m.finished(w, "the return")
 	wholeCluster(t, ch, n) // the orderer started again has caught up
-	heads = auditAcross(t, l, written, ordering{typ: before.Consensus, consenters: n}, 2)
+	heads = auditAcross(t, l, m.written, ordering{typ: before.Consensus, consenters: n}, 2)
 	if len(heads) != n || !slices.ContainsFunc(heads, func(h OrdererHead) bool { return h.Address == addr && h.Agrees }) {
 		t.Fatalf("the orderers' heads after the return: %+v; want %d, %s agreeing", heads, n, addr)
+	}
+}
+
+// membership is what a test of the ordering service's membership keeps:
+// the network, the ledger that writes, its channel, the batches written.
+type membership struct {
+	t       *testing.T
+	p       *Profile
+	l       *Ledger
+	ch      *Channel
+	typ     string // the consensus type: etcdraft, BFT
+	written []*ledger.Batch
+}
+
+// progress wants w to write a batch within 30 s and logs how long it
+// took.
+func (m *membership) progress(w *writing, what string) {
+	m.t.Helper()
+	m.progressBy(w, what, 1)
+}
+
+// progressBy wants w to write k batches within 30 s and logs how long
+// they took.
+func (m *membership) progressBy(w *writing, what string, k int) {
+	m.t.Helper()
+	n, t0 := w.count(), time.Now()
+	for w.count() < n+k {
+		if len(w.failed) > 0 {
+			w.done(m.t) // fails with the writers' errors
+		}
+		if time.Since(t0) > 30*time.Second {
+			m.t.Fatalf("%s: %d of %d batches written in 30 s", what, w.count()-n, k)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if k == 1 {
+		m.t.Logf("%s: the next batch written in %v", what, time.Since(t0).Round(time.Millisecond))
+		return
+	}
+	m.t.Logf("%s: the next %d batches written in %v", what, k, time.Since(t0).Round(time.Millisecond))
+}
+
+// finished stops w and wants no batch of it to have waited for a commit
+// status that would not come.
+func (m *membership) finished(w *writing, what string) {
+	m.t.Helper()
+	b, slowest := w.done(m.t)
+	m.t.Logf("%s: %d batches written by four writers, the slowest in %v", what, len(b), slowest.Round(time.Millisecond))
+	if slowest >= m.l.cfg.Timeout/2 {
+		m.t.Fatalf("%s: a batch took %v", what, slowest)
+	}
+	m.written = append(m.written, b...)
+}
+
+// needed has the writes of w need orderer k, a consenter of n: once k
+// says it is one, other orderers (not the leader) stop until the quorum
+// is left only with k (of three Raft consenters one stops, of four BFT
+// ones one, of four Raft one, of five BFT one, of five Raft two), and
+// batches must come — five, so that one at least was submitted after
+// the stop (each of the four writers has one in flight at a time); the
+// others start again.
+func (m *membership) needed(w *writing, k string, n int) {
+	m.t.Helper()
+	q := n/2 + 1 // a Raft cluster's majority
+	if m.typ == "BFT" {
+		q = ordering{typ: m.typ, consenters: n}.quorum(n)
+	}
+	leader := clusterLeader(m.t, m.p)
+	var others []string
+	for i := 1; i <= n && len(others) < n-q; i++ {
+		if c := strconv.Itoa(i); c != k && c != leader {
+			others = append(others, c)
+		}
+	}
+	ordererCaughtUp(m.t, m.p, k, m.ch, "consenter")
+	stopped := map[string]bool{}
+	m.t.Cleanup(func() {
+		for _, c := range others {
+			if stopped[c] {
+				script(m.t, m.p, "start-orderer", c)
+			}
+		}
+	})
+	for _, c := range others {
+		script(m.t, m.p, "stop-orderer", c)
+		stopped[c] = true
+	}
+	m.progressBy(w, fmt.Sprintf("orderer(s) %s stopped, %d of %d left, orderer %s a consenter", strings.Join(others, ", "), n-len(others), n, k), 5)
+	for _, c := range others {
+		script(m.t, m.p, "start-orderer", c)
+		stopped[c] = false
 	}
 }
 
@@ -247,7 +293,11 @@ func wholeCluster(t *testing.T, ch *Channel, n int) OrdererAnswers {
 			return a
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the orderers for 60 s: %+v; want %d answering at one height", a, n)
+			var got []string
+			for _, x := range a.Answers {
+				got = append(got, fmt.Sprintf("%s at %d %s", x.Address, x.Height, x.Error))
+			}
+			t.Fatalf("the orderers for 60 s: %s; want %d answering at one height", strings.Join(got, "; "), n)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
