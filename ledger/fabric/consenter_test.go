@@ -52,7 +52,7 @@ func TestConsenterLeavesAndReturns(t *testing.T) {
 	}
 	ctx := context.Background()
 	ch := mustChannel(t, p, 0)
-	before := wholeCluster(t, ch, 0)
+	before := wholeCluster(t, ch, 0, 0)
 	n := len(before.Answers)
 	switch {
 	case before.Consensus == "etcdraft" && n == 3, before.Consensus == "BFT" && n == 4:
@@ -96,7 +96,7 @@ func TestConsenterLeavesAndReturns(t *testing.T) {
 		}
 		t.Logf("orderer %s past the audit before the update: %d blocks, %d configuration update(s), agrees %v %s", h.Address, h.Tail, h.TailConfigUpdates, h.Agrees, h.Error)
 	}
-	answers := wholeCluster(t, ch, n-1)
+	answers := wholeCluster(t, ch, n-1, 0)
 	if slices.ContainsFunc(answers.Answers, func(a OrdererAnswer) bool { return a.Address == addr }) {
 		t.Fatalf("the configuration after the update still names %s: %+v", addr, answers)
 	}
@@ -145,11 +145,11 @@ func TestConsenterLeavesAndReturns(t *testing.T) {
 	})
 	t.Logf("orderer %s a consenter again by configuration block %d", away, cfg3.Header.Number)
 	m.progress(w, "after the return")
-	after := wholeCluster(t, ch, n)
+	after := wholeCluster(t, ch, n, cfg3.Header.Number)
 	t.Logf("all %d orderers answer, at heights %v", n, heightsOf(after))
 	m.needed(w, away, n)
 	m.finished(w, "the return")
-	wholeCluster(t, ch, n) // the orderer started again has caught up
+	wholeCluster(t, ch, n, 0) // the orderer started again has caught up
 	heads = auditAcross(t, l, m.written, ordering{typ: before.Consensus, consenters: n}, 2)
 	if len(heads) != n || !slices.ContainsFunc(heads, func(h OrdererHead) bool { return h.Address == addr && h.Agrees }) {
 		t.Fatalf("the orderers' heads after the return: %+v; want %d, %s agreeing", heads, n, addr)
@@ -213,7 +213,11 @@ func (m *membership) finished(w *writing, what string) {
 // ones one, of four Raft one, of five BFT one, of five Raft two), and
 // batches must come — five, so that one at least was submitted after
 // the stop (each of the four writers has one in flight at a time); the
-// others start again.
+// others start again. A BFT consenter that has just joined often runs a
+// few blocks behind the others while they write, and drops a proposal for
+// a sequence ahead of its own; when the quorum needs it, the leader's
+// proposal then waits for a view change (about 8 s here) — two, if the
+// next view's leader were the orderer stopped.
 func (m *membership) needed(w *writing, k string, n int) {
 	m.t.Helper()
 	q := n/2 + 1 // a Raft cluster's majority
@@ -221,11 +225,22 @@ func (m *membership) needed(w *writing, k string, n int) {
 		q = ordering{typ: m.typ, consenters: n}.quorum(n)
 	}
 	leader := clusterLeader(m.t, m.p)
+	// Of BFT, not the next view's leader either (the consenter after the
+	// leader in ID order; IDs here are the orderers' numbers): should the
+	// quorum stall, the view change would elect an orderer stopped, and
+	// another view change would follow.
+	next := ""
+	if l, _ := strconv.Atoi(leader); m.typ == "BFT" {
+		next = strconv.Itoa(l%n + 1)
+	}
 	var others []string
 	for i := 1; i <= n && len(others) < n-q; i++ {
-		if c := strconv.Itoa(i); c != k && c != leader {
+		if c := strconv.Itoa(i); c != k && c != leader && c != next {
 			others = append(others, c)
 		}
+	}
+	if len(others) < n-q {
+		m.t.Fatalf("of %d orderers, %d to stop but not %s (new), %s (leading) or %s (leading next): %v", n, n-q, k, leader, next, others)
 	}
 	ordererCaughtUp(m.t, m.p, k, m.ch, "consenter")
 	stopped := map[string]bool{}
@@ -278,9 +293,13 @@ func update(t *testing.T, p *Profile, ch *Channel, cfg *common.Block, edit func(
 }
 
 // wholeCluster asks the channel's orderers until each one its newest
-// configuration names answers at one height (n of them; 0: any number),
-// for 60 s at most — an orderer added again catches up first.
-func wholeCluster(t *testing.T, ch *Channel, n int) OrdererAnswers {
+// configuration names answers (n of them; 0: any number) at one height —
+// with past 0, for a channel no one writes to — or, past > 0, for one
+// that is written to, each past block past (at heights that differ as
+// each orderer adds the blocks in its time; a new BFT consenter on these
+// cores keeps a few blocks behind the others while the writes go on). For
+// 60 s at most: an orderer added again catches up first.
+func wholeCluster(t *testing.T, ch *Channel, n int, past uint64) OrdererAnswers {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -289,7 +308,11 @@ func wholeCluster(t *testing.T, ch *Channel, n int) OrdererAnswers {
 			t.Fatal(err)
 		}
 		hs := heightsOf(a)
-		if (n == 0 || len(a.Answers) == n) && !slices.ContainsFunc(a.Answers, func(a OrdererAnswer) bool { return a.Error != "" }) && slices.Min(hs) == slices.Max(hs) {
+		level := slices.Min(hs) == slices.Max(hs)
+		if past > 0 {
+			level = slices.Min(hs) > past
+		}
+		if (n == 0 || len(a.Answers) == n) && !slices.ContainsFunc(a.Answers, func(a OrdererAnswer) bool { return a.Error != "" }) && level {
 			return a
 		}
 		if time.Now().After(deadline) {
@@ -297,7 +320,11 @@ func wholeCluster(t *testing.T, ch *Channel, n int) OrdererAnswers {
 			for _, x := range a.Answers {
 				got = append(got, fmt.Sprintf("%s at %d %s", x.Address, x.Height, x.Error))
 			}
-			t.Fatalf("the orderers for 60 s: %s; want %d answering at one height", strings.Join(got, "; "), n)
+			want := "at one height"
+			if past > 0 {
+				want = fmt.Sprintf("past block %d", past)
+			}
+			t.Fatalf("the orderers for 60 s: %s; want %d answering %s", strings.Join(got, "; "), n, want)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}

@@ -46,7 +46,7 @@ func TestNewOrdererJoins(t *testing.T) {
 	}
 	ctx := context.Background()
 	ch := mustChannel(t, p, 0)
-	before := wholeCluster(t, ch, 0)
+	before := wholeCluster(t, ch, 0, 0)
 	n := len(before.Answers)
 	switch {
 	case before.Consensus == "etcdraft" && n >= 3, before.Consensus == "BFT" && n >= 4:
@@ -96,7 +96,7 @@ func TestNewOrdererJoins(t *testing.T) {
 	cfg2 := update(t, p, ch, cfg1, func(og *common.ConfigGroup) { addConsenter(t, og, added.MSPID, added.Node, added.Address) })
 	t.Logf("orderer %s a consenter by configuration block %d", k, cfg2.Header.Number)
 	m.progress(w, "after the update")
-	after := wholeCluster(t, ch, n+1)
+	after := wholeCluster(t, ch, n+1, cfg2.Header.Number)
 	t.Logf("all %d orderers answer, at heights %v", n+1, heightsOf(after))
 	want := ordering{typ: before.Consensus, consenters: n + 1}
 	if after.Need != want.quorum(n+1) {
@@ -104,7 +104,7 @@ func TestNewOrdererJoins(t *testing.T) {
 	}
 	m.needed(w, k, n+1)
 	m.finished(w, "the growth")
-	wholeCluster(t, ch, n+1) // the orderer started again has caught up
+	wholeCluster(t, ch, n+1, 0) // the orderers started again have caught up
 	if err := l.WritesReady(ctx); err != nil {
 		t.Fatalf("after the growth: WritesReady %v", err)
 	}
