@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tdsc/tdsc/ledger"
+	"github.com/tdsc/tdsc/ledger/ledgertest"
 )
 
 // TestConsenterLeavesAndReturns changes the ordering service's membership
@@ -44,23 +45,13 @@ import (
 // three Raft consenters, three of four BFT ones); the audit and every
 // orderer's head agree. No writer's batch fails. It changes the channel's
 // configuration, so it runs only with TDSC_FABRIC_RECONFIGURE=1 on a
-// cluster (scripts/fabric-test.sh runs it last).
+// cluster (scripts/fabric-test.sh runs it last but for TestNewOrdererJoins).
 func TestConsenterLeavesAndReturns(t *testing.T) {
-	p := changingNetwork(t, "TDSC_FABRIC_RECONFIGURE", "removes an orderer from the ordering cluster and adds it again by configuration updates")
-	if p.Dir == "" {
-		t.Fatal("the profile names no network directory (field dir)")
-	}
+	m, s, n := startMembership(t, "removes an orderer from the ordering cluster and adds it again by configuration updates",
+		"a Raft cluster of three orderers or a BFT cluster of four",
+		func(typ string, n int) bool { return typ == "etcdraft" && n == 3 || typ == "BFT" && n == 4 })
+	p, l, ch := m.p, m.l, m.ch
 	ctx := context.Background()
-	ch := mustChannel(t, p, 0)
-	before := wholeCluster(t, ch, 0, 0)
-	n := len(before.Answers)
-	switch {
-	case before.Consensus == "etcdraft" && n == 3, before.Consensus == "BFT" && n == 4:
-	default:
-		t.Skipf("needs a Raft cluster of three orderers or a BFT cluster of four; the channel has %s of %d", before.Consensus, n)
-	}
-	s, l := readyToWrite(t, p)
-	m := &membership{t: t, p: p, l: l, ch: ch, typ: before.Consensus}
 
 	// The last orderer that does not lead leaves (with
 	// TDSC_FABRIC_REMOVE_LEADER=1, the leader), while four writers write.
@@ -100,9 +91,9 @@ func TestConsenterLeavesAndReturns(t *testing.T) {
 	if slices.ContainsFunc(answers.Answers, func(a OrdererAnswer) bool { return a.Address == addr }) {
 		t.Fatalf("the configuration after the update still names %s: %+v", addr, answers)
 	}
-	want := ordering{typ: before.Consensus, consenters: n - 1}
+	want := ordering{typ: m.typ, consenters: n - 1}
 	if answers.Need != want.quorum(n-1) {
-		t.Fatalf("%s of %d: need %d answers, want %d", before.Consensus, n-1, answers.Need, want.quorum(n-1))
+		t.Fatalf("%s of %d: need %d answers, want %d", m.typ, n-1, answers.Need, want.quorum(n-1))
 	}
 	// The ledger's own probe asks the orderers the update names at once:
 	// its follower read the configuration block.
@@ -150,10 +141,31 @@ func TestConsenterLeavesAndReturns(t *testing.T) {
 	m.needed(w, away, n)
 	m.finished(w, "the return")
 	wholeCluster(t, ch, n, 0) // the orderer started again has caught up
-	heads = auditAcross(t, l, m.written, ordering{typ: before.Consensus, consenters: n}, 2)
+	heads = auditAcross(t, l, m.written, ordering{typ: m.typ, consenters: n}, 2)
 	if len(heads) != n || !slices.ContainsFunc(heads, func(h OrdererHead) bool { return h.Address == addr && h.Agrees }) {
 		t.Fatalf("the orderers' heads after the return: %+v; want %d, %s agreeing", heads, n, addr)
 	}
+}
+
+// startMembership starts a membership test that does what does: the
+// network changed by configuration updates (TDSC_FABRIC_RECONFIGURE=1),
+// its cluster one that fits (else the test skips, saying it needs need),
+// a ledger ready to write; it returns them and how many orderers the
+// cluster has.
+func startMembership(t *testing.T, does, need string, fits func(typ string, n int) bool) (*membership, *ledgertest.Space, int) {
+	t.Helper()
+	p := changingNetwork(t, "TDSC_FABRIC_RECONFIGURE", does)
+	if p.Dir == "" {
+		t.Fatal("the profile names no network directory (field dir)")
+	}
+	ch := mustChannel(t, p, 0)
+	before := wholeCluster(t, ch, 0, 0)
+	n := len(before.Answers)
+	if !fits(before.Consensus, n) {
+		t.Skipf("needs %s; the channel has %s of %d", need, before.Consensus, n)
+	}
+	s, l := readyToWrite(t, p)
+	return &membership{t: t, p: p, l: l, ch: ch, typ: before.Consensus}, s, n
 }
 
 // membership is what a test of the ordering service's membership keeps:
