@@ -367,7 +367,10 @@ with the block height it gave, or why not; exits non-zero if none answers
 (writes would wait) — of a BFT cluster, if fewer than its quorum do (a
 BFT orderer serves blocks with or without one). An orderer of a Raft
 cluster that knows no leader answers SERVICE_UNAVAILABLE; whether the
-orderers that answer can reach each other it cannot tell.`,
+orderers that answer can reach each other it cannot tell. An orderer the
+configuration names at an address no consenter has (one joining, named
+an endpoint before a consenter) is marked "not a consenter", and its
+answer does not count.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, ch, _, err := openFabricChannel(profile, "", org)
 			if err != nil {
@@ -390,12 +393,19 @@ orderers that answer can reach each other it cannot tell.`,
 			}
 			w := cmd.OutOrStdout()
 			if answers.Need > 1 {
-				fmt.Fprintf(w, "a %s cluster of %d: %d must answer for the channel to order\n", answers.Consensus, len(answers.Answers), answers.Need)
+				fmt.Fprintf(w, "a %s cluster of %d: %d must answer for the channel to order\n", answers.Consensus, answers.Consenters(), answers.Need)
 			}
 			for _, a := range answers.Answers {
-				name := a.Address
+				var about []string
 				if a.Org != "" {
-					name += " (" + a.Org + ")"
+					about = append(about, a.Org)
+				}
+				if !a.Counts() {
+					about = append(about, "not a consenter: its answer does not count")
+				}
+				name := a.Address
+				if len(about) > 0 {
+					name += " (" + strings.Join(about, ", ") + ")"
 				}
 				if a.Error == "" {
 					fmt.Fprintf(w, "%s answers: the channel holds %d blocks\n", name, a.Height)

@@ -78,6 +78,15 @@ func TestNewOrdererJoins(t *testing.T) {
 		org = addOrdererEndpoint(t, og, added.MSPID, added.Org, added.Address)
 	})
 	t.Logf("orderer organisation %s names %s, by configuration block %d", org, added.Address, cfg1.Header.Number)
+	// Named an endpoint, not yet a consenter: asked, its answer does not
+	// count, nor is it counted among the cluster's.
+	a, err := AskOrderers(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(a.Answers, func(x OrdererAnswer) bool { return x.Address == added.Address }); i < 0 || a.Answers[i].Counts() || a.Consenters() != n || a.Err() != nil {
+		t.Fatalf("the orderers with %s named an endpoint only: %+v (consenters %d, %v); want it not a consenter, %d that are", added.Address, a, a.Consenters(), a.Err(), n)
+	}
 	file := filepath.Join(t.TempDir(), "config.block")
 	if err := os.WriteFile(file, mustMarshal(t, cfg1), 0o600); err != nil {
 		t.Fatal(err)
@@ -90,6 +99,9 @@ func TestNewOrdererJoins(t *testing.T) {
 	m.progress(w, "after the update")
 	after := wholeCluster(t, ch, n+1, cfg2.Header.Number)
 	t.Logf("all %d orderers answer, at heights %v", n+1, heightsOf(after))
+	if after.Consenters() != n+1 {
+		t.Fatalf("the orderers after the update: %+v; want every one a consenter", after)
+	}
 	want := ordering{typ: m.typ, consenters: n + 1}
 	if after.Need != want.quorum(n+1) {
 		t.Fatalf("%s of %d: need %d answers, want %d", m.typ, n+1, after.Need, want.quorum(n+1))

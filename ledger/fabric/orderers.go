@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,10 +31,14 @@ import (
 var ErrNoOrderer = errors.New("no orderer of the channel answers")
 
 // ordererEndpoint is one orderer the channel's configuration names, with
-// the TLS roots of its organisation.
+// the TLS roots of its organisation, and whether the configuration names
+// its address a consenter (nil: unknown — no endpoint's address is a
+// consenter's, as where the consenters talk on a cluster listener of
+// their own).
 type ordererEndpoint struct {
 	org, addr string
 	roots     *x509.CertPool
+	consenter *bool
 }
 
 // channelOrderers reads the orderers from a channel configuration: each
@@ -95,7 +101,54 @@ func channelOrderers(cfg *common.Config) ([]ordererEndpoint, error) {
 	if len(out) == 0 {
 		return nil, errors.New("the channel configuration names no orderer endpoint")
 	}
+	markConsenters(cfg, out)
 	return out, nil
+}
+
+// markConsenters sets each of ends' consenter: whether its address is a
+// consenter's (host and port) in cfg, once one endpoint's is. An endpoint
+// the configuration names before it names the orderer a consenter (an
+// orderer joining) is not one.
+func markConsenters(cfg *common.Config, ends []ordererEndpoint) {
+	_, addrs := configConsenters(cfg)
+	if !slices.ContainsFunc(ends, func(e ordererEndpoint) bool { return slices.Contains(addrs, e.addr) }) {
+		return
+	}
+	for i := range ends {
+		is := slices.Contains(addrs, ends[i].addr)
+		ends[i].consenter = &is
+	}
+}
+
+// configConsenters reads cfg's consensus type and its consenters'
+// addresses (host:port): a Raft cluster's, in the type's metadata; a BFT
+// cluster's consenter mapping. addrs is nil if unreadable.
+func configConsenters(cfg *common.Config) (typ string, addrs []string) {
+	g := cfg.GetChannelGroup().GetGroups()["Orderer"]
+	var ct orderer.ConsensusType
+	if v := g.GetValues()["ConsensusType"]; v == nil || proto.Unmarshal(v.Value, &ct) != nil {
+		return "", nil
+	}
+	addr := func(host string, port uint32) string { return net.JoinHostPort(host, strconv.Itoa(int(port))) }
+	switch ct.Type {
+	case "etcdraft":
+		var md etcdraft.ConfigMetadata
+		if proto.Unmarshal(ct.Metadata, &md) == nil {
+			addrs = []string{}
+			for _, c := range md.Consenters {
+				addrs = append(addrs, addr(c.Host, c.Port))
+			}
+		}
+	case "BFT":
+		var os common.Orderers
+		if v := g.GetValues()["Orderers"]; v != nil && proto.Unmarshal(v.Value, &os) == nil {
+			addrs = []string{}
+			for _, c := range os.ConsenterMapping {
+				addrs = append(addrs, addr(c.Host, c.Port))
+			}
+		}
+	}
+	return ct.Type, addrs
 }
 
 // ordering is a channel configuration's consensus type and how many
@@ -108,25 +161,11 @@ type ordering struct {
 
 // configOrdering reads cfg's ordering.
 func configOrdering(cfg *common.Config) ordering {
-	g := cfg.GetChannelGroup().GetGroups()["Orderer"]
-	var ct orderer.ConsensusType
-	if v := g.GetValues()["ConsensusType"]; v == nil || proto.Unmarshal(v.Value, &ct) != nil {
-		return ordering{consenters: -1}
+	typ, addrs := configConsenters(cfg)
+	if addrs == nil {
+		return ordering{typ: typ, consenters: -1}
 	}
-	o := ordering{typ: ct.Type, consenters: -1}
-	switch ct.Type {
-	case "etcdraft":
-		var md etcdraft.ConfigMetadata
-		if proto.Unmarshal(ct.Metadata, &md) == nil {
-			o.consenters = len(md.Consenters)
-		}
-	case "BFT":
-		var os common.Orderers
-		if v := g.GetValues()["Orderers"]; v != nil && proto.Unmarshal(v.Value, &os) == nil {
-			o.consenters = len(os.ConsenterMapping)
-		}
-	}
-	return o
+	return ordering{typ: typ, consenters: len(addrs)}
 }
 
 // String is the ordering as a report gives it: "etcdraft, 3 consenters".
@@ -207,6 +246,11 @@ func (l *Ledger) askOrderers(ctx context.Context) (struct{}, error) {
 type OrdererAnswer struct {
 	Org     string `json:"org,omitempty"` // its orderer organisation ("": the channel's global addresses)
 	Address string `json:"address"`
+	// Consenter: whether the configuration names its address a consenter
+	// (absent: unknown, no endpoint's address being a consenter's). The
+	// answer of one that is not (an orderer joining: named an endpoint
+	// before a consenter) does not count towards Need.
+	Consenter *bool `json:"consenter,omitempty"`
 	// Height: the newest block's number + 1, if it answered; else Error.
 	Height uint64 `json:"height,omitempty"`
 	Error  string `json:"error,omitempty"`
@@ -227,19 +271,38 @@ type OrdererAnswers struct {
 // enough did.
 func (o OrdererAnswers) Err() error {
 	whys := make([]string, 0, len(o.Answers))
+	answered := 0
 	for _, a := range o.Answers {
-		if a.Error != "" {
+		switch {
+		case a.Error != "":
 			whys = append(whys, a.Address+": "+a.Error)
+		case a.Counts():
+			answered++
 		}
 	}
-	answered := len(o.Answers) - len(whys)
 	switch {
 	case answered >= max(o.Need, 1):
 		return nil
 	case answered == 0:
 		return fmt.Errorf("%w (%s)", ErrNoOrderer, strings.Join(whys, "; "))
 	}
-	return &tooFewOrderers{fmt.Sprintf("too few orderers of the channel answer: %d of the %s cluster's %d, its quorum is %d (%s)", answered, o.Consensus, len(o.Answers), o.Need, strings.Join(whys, "; "))}
+	return &tooFewOrderers{fmt.Sprintf("too few orderers of the channel answer: %d of the %s cluster's %d, its quorum is %d (%s)", answered, o.Consensus, o.Consenters(), o.Need, strings.Join(whys, "; "))}
+}
+
+// Counts says whether a's answer counts towards the answers the channel
+// needs: it is a consenter's, or one whose role is unknown.
+func (a OrdererAnswer) Counts() bool { return a.Consenter == nil || *a.Consenter }
+
+// Consenters is how many of the orderers asked count (Counts): the
+// endpoints of the cluster's consenters.
+func (o OrdererAnswers) Consenters() int {
+	n := 0
+	for _, a := range o.Answers {
+		if a.Counts() {
+			n++
+		}
+	}
+	return n
 }
 
 // tooFewOrderers is OrdererAnswers.Err's error when some orderers answer
@@ -273,7 +336,7 @@ func askOrdererEnds(ctx context.Context, ch *Channel, ends []ordererEndpoint, co
 		return OrdererAnswers{}, err
 	}
 	answers, err := eachOrderer(ctx, ends, func(e ordererEndpoint) OrdererAnswer {
-		a := OrdererAnswer{Org: e.org, Address: e.addr}
+		a := OrdererAnswer{Org: e.org, Address: e.addr, Consenter: e.consenter}
 		c, err := conn(e)
 		var n uint64
 		if err == nil {
@@ -289,7 +352,9 @@ func askOrdererEnds(ctx context.Context, ch *Channel, ends []ordererEndpoint, co
 	if err != nil {
 		return OrdererAnswers{}, err
 	}
-	return OrdererAnswers{Consensus: consensus.typ, Need: consensus.quorum(len(ends)), Answers: answers}, nil
+	o := OrdererAnswers{Consensus: consensus.typ, Answers: answers}
+	o.Need = consensus.quorum(o.Consenters())
+	return o, nil
 }
 
 // eachOrderer asks each of ends at once (ask) and returns the answers in

@@ -3,19 +3,24 @@ package fabric
 import (
 	"crypto/x509"
 	"errors"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
+	"github.com/hyperledger/fabric-protos-go-apiv2/orderer/etcdraft"
 	"google.golang.org/grpc/connectivity"
 )
 
 // TestChannelOrderers: the orderers are read from each orderer
 // organisation's Endpoints with that organisation's TLS roots, then the
 // channel's global OrdererAddresses not named already (trusting every
-// orderer organisation's roots); a configuration without an Orderer group
-// or without an endpoint is an error.
+// orderer organisation's roots), each marked a consenter or not by its
+// address among the consenters' (unknown if none is); a configuration
+// without an Orderer group or without an endpoint is an error.
 func TestChannelOrderers(t *testing.T) {
 	caA, caB := newTestCert(t, "tlsca.a", nil), newTestCert(t, "tlsca.b", nil)
 	org := func(ca *testCA, addrs ...string) *common.ConfigGroup {
@@ -51,6 +56,62 @@ func TestChannelOrderers(t *testing.T) {
 	}
 	if !trusts(ends[0], caA) || trusts(ends[0], caB) || !trusts(ends[2], caB) || trusts(ends[2], caA) || !trusts(ends[3], caA) || !trusts(ends[3], caB) {
 		t.Fatal("each organisation's endpoints trust its own TLS roots, the global addresses every organisation's")
+	}
+
+	for _, e := range ends {
+		if e.consenter != nil {
+			t.Fatalf("%s: a consenter %v of a configuration without consensus type", e.addr, *e.consenter)
+		}
+	}
+	// Of a Raft cluster whose consenters are a1 and b1 (a2 named an
+	// endpoint before a consenter: one joining), a2 and old are not
+	// consenters; of a BFT cluster whose mapping names a2, a1 and b1 are
+	// not; of consenters on addresses no endpoint has (a cluster listener
+	// of their own), none is known.
+	role := func(ends []ordererEndpoint) string {
+		var out []string
+		for _, e := range ends {
+			switch {
+			case e.consenter == nil:
+				out = append(out, e.addr+"?")
+			case *e.consenter:
+				out = append(out, e.addr+"+")
+			default:
+				out = append(out, e.addr+"-")
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	raftOf := func(addrs ...string) *common.ConfigValue {
+		md := &etcdraft.ConfigMetadata{}
+		for _, a := range addrs {
+			host, port, _ := net.SplitHostPort(a)
+			p, _ := strconv.Atoi(port)
+			md.Consenters = append(md.Consenters, &etcdraft.Consenter{Host: host, Port: uint32(p)})
+		}
+		return &common.ConfigValue{Value: mustMarshal(t, &orderer.ConsensusType{Type: "etcdraft", Metadata: mustMarshal(t, md)})}
+	}
+	og := cfg.ChannelGroup.Groups["Orderer"]
+	og.Values = map[string]*common.ConfigValue{"ConsensusType": raftOf("a1:7050", "b1:7050")}
+	if ends, err = channelOrderers(cfg); err != nil || role(ends) != "a1:7050+ a2:7050- b1:7050+ old:7050-" {
+		t.Fatalf("Raft consenters a1, b1: %s (%v)", role(ends), err)
+	}
+	if o := configOrdering(cfg); o != (ordering{typ: "etcdraft", consenters: 2}) {
+		t.Fatalf("Raft ordering %+v", o)
+	}
+	og.Values = map[string]*common.ConfigValue{"ConsensusType": raftOf("a1:9443", "b1:9443")}
+	if ends, err = channelOrderers(cfg); err != nil || role(ends) != "a1:7050? a2:7050? b1:7050? old:7050?" {
+		t.Fatalf("Raft consenters on a cluster port: %s (%v)", role(ends), err)
+	}
+	og.Values = map[string]*common.ConfigValue{
+		"ConsensusType": {Value: mustMarshal(t, &orderer.ConsensusType{Type: "BFT"})},
+		"Orderers":      {Value: mustMarshal(t, &common.Orderers{ConsenterMapping: []*common.Consenter{{Id: 1, Host: "a2", Port: 7050}}})},
+	}
+	if ends, err = channelOrderers(cfg); err != nil || role(ends) != "a1:7050- a2:7050+ b1:7050- old:7050-" {
+		t.Fatalf("a BFT consenter a2: %s (%v)", role(ends), err)
+	}
+	if o := configOrdering(cfg); o != (ordering{typ: "BFT", consenters: 1}) {
+		t.Fatalf("BFT ordering %+v", o)
 	}
 
 	for _, bad := range []*common.Config{
@@ -93,6 +154,18 @@ func TestOrdererAnswers(t *testing.T) {
 	err = (OrdererAnswers{Consensus: "BFT", Need: 3, Answers: []OrdererAnswer{down, silent, up("o3:7050"), up("o4:7050")}}).Err()
 	if !errors.Is(err, ErrNoOrderer) || err.Error() != "too few orderers of the channel answer: 2 of the BFT cluster's 4, its quorum is 3 (o1:7050: connection refused; o2:7050: it did not answer within 2s)" {
 		t.Fatalf("two of four BFT orderers answering: %v", err)
+	}
+	// An orderer the configuration names but not as a consenter (one
+	// joining) does not count, answering or not, nor among the cluster's.
+	no, yes := false, true
+	joining := OrdererAnswer{Address: "o5:7050", Height: 12, Consenter: &no}
+	consenter := func(a OrdererAnswer) OrdererAnswer { a.Consenter = &yes; return a }
+	five := OrdererAnswers{Consensus: "BFT", Need: 3, Answers: []OrdererAnswer{consenter(down), consenter(silent), consenter(up("o3:7050")), consenter(up("o4:7050")), joining}}
+	if err := five.Err(); !errors.Is(err, ErrNoOrderer) || five.Consenters() != 4 || err.Error() != "too few orderers of the channel answer: 2 of the BFT cluster's 4, its quorum is 3 (o1:7050: connection refused; o2:7050: it did not answer within 2s)" {
+		t.Fatalf("two of four BFT consenters and one joining answering: %v (consenters %d)", err, five.Consenters())
+	}
+	if err := (OrdererAnswers{Consensus: raft.typ, Need: 1, Answers: []OrdererAnswer{consenter(down), joining}}).Err(); !errors.Is(err, ErrNoOrderer) {
+		t.Fatalf("of Raft, only one joining answering: %v", err)
 	}
 	// An orderer that answers but does not serve the channel (a follower,
 	// one joining or removed) says so.
