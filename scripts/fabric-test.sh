@@ -14,7 +14,7 @@
 # orderer organisation), and the tier ends with the cluster's leader away
 # while a ledger writes, then two of its orderers away and back, then one
 # removed from the consenters by a configuration update and added again,
-# then (Raft) a brand-new orderer added.
+# then (Raft) the leader so, and a brand-new orderer added.
 #
 #   scripts/fabric-test.sh [go test flags...]     e.g. -run TestConformance -v
 #
@@ -70,6 +70,9 @@ if [ "${TDSC_FABRIC_ORDERERS:-1}" = 3 ] || [ "${TDSC_FABRIC_CONSENSUS:-raft}" = 
   # orderer joins": on these two cores SmartBFT's view changes around the
   # new consenter stall the writes 8-26 s, once more than 30 s).
   if [ "${TDSC_FABRIC_CONSENSUS:-raft}" != bft ]; then
+    # of Raft, the leader removed and added again too (of BFT by hand:
+    # a view change each way)
+    TDSC_FABRIC_RECONFIGURE=1 TDSC_FABRIC_REMOVE_LEADER=1 go test -count=1 -run '^TestConsenterLeavesAndReturns$' ./ledger/fabric/
     TDSC_FABRIC_RECONFIGURE=1 go test -count=1 -run '^TestNewOrdererJoins$' ./ledger/fabric/
   fi
 fi
