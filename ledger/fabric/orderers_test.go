@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -207,4 +208,58 @@ func TestOrdererConns(t *testing.T) {
 	if _, err := o.conn(ordererEndpoint{addr: "127.0.0.1:2", roots: pool(caA)}); err == nil {
 		t.Fatal("a connection made after close")
 	}
+}
+
+// FuzzChannelOrderers reads the orderers and their roles from an Orderer
+// group whose values (consensus type and its metadata, the BFT consenter
+// mapping, two organisations' endpoints) are arbitrary bytes, as a
+// configuration block from a peer is untrusted input. It must not panic;
+// an endpoint read is marked a consenter exactly when its address is a
+// consenter's, and marked at all only when one of them is; the ordering
+// counts the consenters read.
+func FuzzChannelOrderers(f *testing.F) {
+	t := f
+	raft := mustMarshal(t, &orderer.ConsensusType{Type: "etcdraft", Metadata: mustMarshal(t, &etcdraft.ConfigMetadata{Consenters: []*etcdraft.Consenter{{Host: "a1", Port: 7050}, {Host: "b1", Port: 7050}}})})
+	bft := mustMarshal(t, &orderer.ConsensusType{Type: "BFT"})
+	mapping := mustMarshal(t, &common.Orderers{ConsenterMapping: []*common.Consenter{{Id: 1, Host: "a2", Port: 7050}}})
+	endsA := mustMarshal(t, &common.OrdererAddresses{Addresses: []string{"a1:7050", "a2:7050"}})
+	endsB := mustMarshal(t, &common.OrdererAddresses{Addresses: []string{"b1:7050"}})
+	f.Add(raft, []byte(nil), endsA, endsB)
+	f.Add(bft, mapping, endsA, endsB)
+	f.Add([]byte{0x0a, 0x03, 'B', 'F', 'T'}, []byte{0x0a, 0x00}, endsA, []byte{0xff})
+	f.Fuzz(func(t *testing.T, consensus, orderers, a, b []byte) {
+		values := map[string]*common.ConfigValue{"ConsensusType": {Value: consensus}, "Orderers": {Value: orderers}}
+		org := func(ends []byte) *common.ConfigGroup {
+			return &common.ConfigGroup{Values: map[string]*common.ConfigValue{"Endpoints": {Value: ends}}}
+		}
+		cfg := &common.Config{ChannelGroup: &common.ConfigGroup{Groups: map[string]*common.ConfigGroup{
+			"Orderer": {Values: values, Groups: map[string]*common.ConfigGroup{"OrdererA": org(a), "OrdererB": org(b)}},
+		}}}
+		_, addrs := configConsenters(cfg)
+		o := configOrdering(cfg)
+		if (addrs == nil) != (o.consenters == -1) || (addrs != nil && o.consenters != len(addrs)) {
+			t.Fatalf("ordering %+v of consenters %v", o, addrs)
+		}
+		ends, err := channelOrderers(cfg)
+		if err != nil {
+			return
+		}
+		marked, some := 0, false
+		for _, e := range ends {
+			if e.consenter == nil {
+				continue
+			}
+			marked++
+			some = some || *e.consenter
+			if *e.consenter != slices.Contains(addrs, e.addr) {
+				t.Fatalf("%s marked a consenter %v; the consenters %v", e.addr, *e.consenter, addrs)
+			}
+		}
+		if marked != 0 && (marked != len(ends) || !some) {
+			t.Fatalf("%d of %d endpoints marked, one a consenter %v", marked, len(ends), some)
+		}
+		if marked == 0 && slices.ContainsFunc(ends, func(e ordererEndpoint) bool { return slices.Contains(addrs, e.addr) }) {
+			t.Fatalf("no endpoint marked though one is a consenter's: %v", addrs)
+		}
+	})
 }
