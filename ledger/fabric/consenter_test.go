@@ -58,11 +58,9 @@ func TestConsenterLeavesAndReturns(t *testing.T) {
 	w := keepWriting(s, l, 4, "leaves")
 	m.progress(w, "before")
 	leader := clusterLeader(t, p)
-	away := ""
-	for k := n; k >= 1 && away == ""; k-- {
-		if c := strconv.Itoa(k); (c == leader) == (os.Getenv("TDSC_FABRIC_REMOVE_LEADER") == "1") {
-			away = c
-		}
+	away := leader
+	if os.Getenv("TDSC_FABRIC_REMOVE_LEADER") != "1" {
+		away = lastNotLeading(n, leader)
 	}
 	addr := ordererAddress(t, p, away)
 	// An audit before the update, while the writers write: the orderers'
@@ -166,6 +164,16 @@ func startMembership(t *testing.T, does, need string, fits func(typ string, n in
 	}
 	s, l := readyToWrite(t, p)
 	return &membership{t: t, p: p, l: l, ch: ch, typ: before.Consensus}, s, n
+}
+
+// lastNotLeading is the last of orderers 1 to n that is not leader.
+func lastNotLeading(n int, leader string) string {
+	for k := n; k >= 1; k-- {
+		if c := strconv.Itoa(k); c != leader {
+			return c
+		}
+	}
+	return ""
 }
 
 // membership is what a test of the ordering service's membership keeps:

@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -36,13 +35,7 @@ func TestConsenterTLSRenewed(t *testing.T) {
 	ctx := context.Background()
 	w := keepWriting(s, l, 4, "renews")
 	m.progress(w, "before")
-	leader := clusterLeader(t, p)
-	k := ""
-	for i := n; i >= 1 && k == ""; i-- {
-		if c := strconv.Itoa(i); c != leader {
-			k = c
-		}
-	}
+	k := lastNotLeading(n, clusterLeader(t, p))
 	addr := ordererAddress(t, p, k)
 	cfg0 := lastConfigBlock(t, ctx, ch)
 	node := ordererNodeDir(t, p, cfg0, k, addr)
