@@ -688,18 +688,14 @@ func ordererAdmins(t *testing.T, p *Profile, cfgBlock *common.Block) []Org {
 	var out []Org
 	og := cfg.ChannelGroup.Groups["Orderer"]
 	for _, name := range slices.Sorted(maps.Keys(og.Groups)) {
-		var mc msp.MSPConfig
-		var fc msp.FabricMSPConfig
-		mustUnmarshal(t, og.Groups[name].Values["MSP"].Value, &mc)
-		mustUnmarshal(t, mc.Config, &fc)
-		d := orgDomain(fc.Name)
-		dir := filepath.Join(p.Dir, "crypto", "ordererOrganizations", d, "users", "Admin@"+d, "msp")
+		id := groupMSPID(t, og.Groups[name])
+		dir := filepath.Join(ordererOrgDir(p, id), "users", "Admin@"+orgDomain(id), "msp")
 		certs, _ := filepath.Glob(filepath.Join(dir, "signcerts", "*.pem"))
 		keys, _ := filepath.Glob(filepath.Join(dir, "keystore", "*"))
 		if len(certs) != 1 || len(keys) != 1 {
-			t.Fatalf("orderer organisation %s (%s): no admin under %s", name, fc.Name, dir)
+			t.Fatalf("orderer organisation %s (%s): no admin under %s", name, id, dir)
 		}
-		out = append(out, Org{MSPID: fc.Name, AdminCert: certs[0], AdminKey: keys[0]})
+		out = append(out, Org{MSPID: id, AdminCert: certs[0], AdminKey: keys[0]})
 	}
 	return out
 }

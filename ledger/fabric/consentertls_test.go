@@ -106,8 +106,8 @@ func ordererNodeDir(t *testing.T, p *Profile, cfgBlock *common.Block, k, addr st
 	for _, g := range cfg.ChannelGroup.Groups["Orderer"].Groups {
 		for _, a := range endpoints(t, g).Addresses {
 			if a == addr {
-				d := orgDomain(groupMSPID(t, g))
-				return filepath.Join(p.Dir, "crypto", "ordererOrganizations", d, "orderers", host+"."+d)
+				id := groupMSPID(t, g)
+				return filepath.Join(ordererOrgDir(p, id), "orderers", host+"."+orgDomain(id))
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
@@ -136,7 +137,7 @@ func addOrdererEndpoint(t *testing.T, og *common.ConfigGroup, mspID, orgDir, add
 		g.Values["Endpoints"].Value = mustMarshal(t, ends)
 		return name
 	}
-	name := mspID[:len(mspID)-len("MSP")] + "Org" // as scripts/fabric.sh names them
+	name := strings.TrimSuffix(mspID, "MSP") + "Org" // as scripts/fabric.sh names them
 	og.Groups[name] = ordererOrgGroup(t, mspID, orgDir, []string{addr})
 	return name
 }
@@ -297,7 +298,7 @@ func TestOrdererOrgGroupAsConfigtxgen(t *testing.T) {
 	}
 	for name, g := range og.Groups {
 		id := groupMSPID(t, g)
-		built := ordererOrgGroup(t, id, filepath.Join(p.Dir, "crypto", "ordererOrganizations", orgDomain(id)), endpoints(t, g).Addresses)
+		built := ordererOrgGroup(t, id, ordererOrgDir(p, id), endpoints(t, g).Addresses)
 		if !proto.Equal(newElements(g), built) {
 			t.Errorf("orderer organisation %s (%s): built %v\nwant %v", name, id, built, newElements(g))
 			continue

@@ -341,6 +341,13 @@ func orgDomain(mspID string) string {
 	return strings.ToLower(strings.TrimSuffix(mspID, "MSP")) + ".tdsc.local"
 }
 
+// ordererOrgDir is the directory of orderer organisation mspID's
+// material on network p ("Orderer2MSP":
+// crypto/ordererOrganizations/orderer2.tdsc.local).
+func ordererOrgDir(p *Profile, mspID string) string {
+	return filepath.Join(p.Dir, "crypto", "ordererOrganizations", orgDomain(mspID))
+}
+
 // installPeerIdentity gives the peer whose local MSP is dir the identity
 // id, which the CA root issued: root joins the MSP's CAs, id and its key
 // replace the signing identity, and the node OUs are unbound from a CA as
