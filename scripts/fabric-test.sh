@@ -14,8 +14,8 @@
 # orderer organisation), and the tier ends with the cluster's leader away
 # while a ledger writes, then two of its orderers away and back, then one
 # removed from the consenters by a configuration update and added again,
-# then (Raft) the leader so, a consenter's TLS certificate renewed, and a
-# brand-new orderer added.
+# then (Raft) the leader so, a consenter's TLS certificate renewed, an
+# orderer organisation's CAs rotated, and a brand-new orderer added.
 #
 #   scripts/fabric-test.sh [go test flags...]     e.g. -run TestConformance -v
 #
@@ -76,6 +76,9 @@ if [ "${TDSC_FABRIC_ORDERERS:-1}" = 3 ] || [ "${TDSC_FABRIC_CONSENSUS:-raft}" = 
     TDSC_FABRIC_RECONFIGURE=1 TDSC_FABRIC_REMOVE_LEADER=1 go test -count=1 -run '^TestConsenterLeavesAndReturns$' ./ledger/fabric/
     # a consenter's TLS certificate renewed in place (of BFT by hand too)
     TDSC_FABRIC_RECONFIGURE=1 go test -count=1 -run '^TestConsenterTLSRenewed$' ./ledger/fabric/
+    # an orderer organisation's CA and TLS CA rotated, one of its orderers
+    # restarted on an identity and a TLS certificate of the new ones
+    TDSC_FABRIC_RECONFIGURE=1 go test -count=1 -run '^TestOrdererCARotation$' ./ledger/fabric/
     TDSC_FABRIC_RECONFIGURE=1 go test -count=1 -run '^TestNewOrdererJoins$' ./ledger/fabric/
   fi
 fi

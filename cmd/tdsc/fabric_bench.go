@@ -33,7 +33,8 @@ type fabricBenchResult struct {
 	Retries          int64   `json:"retries"`
 	Rechecks         int64   `json:"rechecks"`
 	Resent           int64   `json:"resent"`
-	UnableMarks      int64   `json:"unableMarks"` // endorsers marked unable to endorse (a proposal failed on their peer)
+	ResendAfter      float64 `json:"resendAfterSeconds"` // the longest a gateway's transaction waited for its status at the end before it is sent again (learned on a Raft channel, else 5)
+	UnableMarks      int64   `json:"unableMarks"`        // endorsers marked unable to endorse (a proposal failed on their peer)
 	Seconds          float64 `json:"seconds"`
 	RecordsPerSecond float64 `json:"recordsPerSecond"`
 	Chaincode        string  `json:"chaincode"`
@@ -147,9 +148,9 @@ func printFabricBench(cmd *cobra.Command, res *fabricBenchResult, out string) er
 	if out == "json" {
 		return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "fabric (%d orgs, %d endorsers a transaction, %d gateways, %d in flight each, chaincode %s): %d records in %d batches (%d per batch, %d streams) in %d transactions, %d conflicts, %d retries, %d rechecks, %d resent, %d unable marks: %.2fs, %.0f records/s\n",
+	fmt.Fprintf(cmd.OutOrStdout(), "fabric (%d orgs, %d endorsers a transaction, %d gateways, %d in flight each, chaincode %s): %d records in %d batches (%d per batch, %d streams) in %d transactions, %d conflicts, %d retries, %d rechecks, %d resent (after %.1fs), %d unable marks: %.2fs, %.0f records/s\n",
 		res.Orgs, res.Endorsers, res.Gateways, res.InFlight, res.Chaincode, res.Records, res.Batches, res.BatchSize, res.Streams, res.Transactions,
-		res.Conflicts, res.Retries, res.Rechecks, res.Resent, res.UnableMarks, res.Seconds, res.RecordsPerSecond)
+		res.Conflicts, res.Retries, res.Rechecks, res.Resent, res.ResendAfter, res.UnableMarks, res.Seconds, res.RecordsPerSecond)
 	if c := res.CatchUp; c != nil {
 		fmt.Fprintf(cmd.OutOrStdout(), "catch-up: a fresh ledger read the channel (%d blocks) in %.2fs, %.0f records/s; its index holds %.0f heap bytes a record\n",
 			c.BlocksRead, c.Seconds, c.RecordsPerSecond, c.HeapBytesPerRecord)
@@ -246,6 +247,7 @@ func benchFabric(ctx context.Context, profilePath string, n, batch, streams, gat
 		res.Retries += st.Retries
 		res.Rechecks += st.Rechecks
 		res.Resent += st.Resent
+		res.ResendAfter = max(res.ResendAfter, st.ResendAfter.Seconds())
 		res.UnableMarks += st.UnableMarks
 	}
 	return res, nil

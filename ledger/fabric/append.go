@@ -256,8 +256,8 @@ type Stats struct {
 	Rechecks int64 `json:"rechecks"`
 	// Resent: transactions submitted to the orderers again, unchanged (the
 	// same transaction id), when their commit status had not come within
-	// resendAfter of the orderers taking them (awaitCommit): a Raft leader
-	// gone with them.
+	// the resend bound of the orderers taking them (awaitCommit,
+	// commitWaits): a Raft leader gone with them.
 	Resent int64 `json:"resent"`
 	// MaxInFlight is the most transactions that were in flight at once.
 	MaxInFlight int64 `json:"maxInFlight"`
@@ -288,13 +288,25 @@ type Stats struct {
 	// asks now (the profile's endorsersNeeded, or more while the
 	// chaincode's policy needs more; 0: the gateway chooses).
 	EndorsersAsked int `json:"endorsersAsked"`
+	// ResendAfter is how long a transaction the orderers took waits for its
+	// commit status now before it is submitted again: learned from the last
+	// transactions' waits on a Raft channel, else the constant 5 s
+	// (commitWaits.bound).
+	ResendAfter time.Duration `json:"resendAfter"`
 }
 
 // Stats returns the committer's counts so far.
 func (l *Ledger) Stats() Stats {
 	return Stats{Transactions: l.stats.txs.Load(), Conflicts: l.stats.conflicts.Load(), Retries: l.stats.retries.Load(), Rechecks: l.stats.rechecks.Load(), Resent: l.stats.resent.Load(),
 		MaxInFlight: l.stats.maxInFlight.Load(), BlocksRead: l.blocksRead.Load(), FromBlock: l.fromBlock, SentDecoded: l.own.taken.Load(), FollowFailures: l.health.failures.Load(),
-		UnableMarks: l.unable.marks.Load(), Unable: l.unable.list(), EndorsersAsked: l.endorsersAsked(), EndorsersAble: l.endorsersAble()}
+		UnableMarks: l.unable.marks.Load(), Unable: l.unable.list(), EndorsersAsked: l.endorsersAsked(), EndorsersAble: l.endorsersAble(),
+		ResendAfter: l.resendBound()}
+}
+
+// resendBound is how long the next transaction the orderers take waits
+// for its commit status before it is submitted again.
+func (l *Ledger) resendBound() time.Duration {
+	return l.waits.bound(time.Duration(l.raftBatch.Load()), l.cfg.resendAfter)
 }
 
 // commit submits a group as one transaction, dropping batches an endorser
@@ -587,8 +599,12 @@ func (l *Ledger) cannotEndorse(msp string) bool {
 // invalid, and the batch's own last transaction found in conflict with
 // the first).
 func (l *Ledger) finish(ctx context.Context, tx *client.Transaction) (uint64, error) {
-	pace := resendPace{Every: l.cfg.resendAfter, Again: submitAgain}
+	every := l.resendBound()
+	// A submission again is given up after the bound, a second at least
+	// (tests send again sooner than a submission takes).
+	pace := resendPace{Every: every, Again: submitAgain, GiveUp: max(every, minResend)}
 	commit, err := tx.SubmitWithContext(ctx)
+	taken := time.Now()
 	if err != nil {
 		se, _ := classify(StageSubmit, err)
 		se.TxID = tx.TransactionID()
@@ -615,7 +631,7 @@ func (l *Ledger) finish(ctx context.Context, tx *client.Transaction) (uint64, er
 			} else {
 				l.stats.resent.Add(1)
 				l.cfg.Log.Info("fabric: no commit status since the orderers took the transaction; submitted it again (the same transaction id)",
-					"tx", tx.TransactionID(), "n", n, "err", err)
+					"tx", tx.TransactionID(), "n", n, "after", pace.Every, "err", err)
 			}
 			refused = err != nil
 		})
@@ -623,6 +639,9 @@ func (l *Ledger) finish(ctx context.Context, tx *client.Transaction) (uint64, er
 		se, _ := classify(StageCommit, err)
 		se.TxID = tx.TransactionID()
 		return 0, se
+	}
+	if !pace.Refused {
+		l.waits.add(time.Since(taken))
 	}
 	if !st.Successful {
 		return st.BlockNumber, &StageError{Stage: StageCommit, TxID: tx.TransactionID(), Err: commitInvalid(st.Code), retry: retryable(st.Code)}

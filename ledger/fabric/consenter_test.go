@@ -220,7 +220,9 @@ func (m *membership) progressBy(w *writing, what string, k int) {
 func (m *membership) finished(w *writing, what string) {
 	m.t.Helper()
 	b, slowest := w.done(m.t)
-	m.t.Logf("%s: %d batches written by four writers, the slowest in %v", what, len(b), slowest.Round(time.Millisecond))
+	st := m.l.Stats()
+	m.t.Logf("%s: %d batches written by four writers, the slowest in %v (transactions sent again so far %d, after %v)",
+		what, len(b), slowest.Round(time.Millisecond), st.Resent, st.ResendAfter.Round(time.Millisecond))
 	if slowest >= m.l.cfg.Timeout/2 {
 		m.t.Fatalf("%s: a batch took %v", what, slowest)
 	}

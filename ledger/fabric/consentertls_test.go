@@ -126,11 +126,10 @@ type renewedTLS struct {
 // year's validity.
 func renewTLS(t *testing.T, node string) renewedTLS {
 	t.Helper()
-	old := pemCerts(readFile(t, filepath.Join(node, "tls", "server.crt")))
 	caDir := filepath.Join(node, "..", "..", "tlsca")
 	matches, _ := filepath.Glob(filepath.Join(caDir, "*-cert.pem"))
-	if len(old) != 1 || len(matches) != 1 {
-		t.Fatalf("%s: %d certificates; %s: %d CA certificates", node, len(old), caDir, len(matches))
+	if len(matches) != 1 {
+		t.Fatalf("%s: %d CA certificates", caDir, len(matches))
 	}
 	caCert := pemCerts(readFile(t, matches[0]))
 	blk, _ := pem.Decode(readFile(t, filepath.Join(caDir, "priv_sk")))
@@ -144,6 +143,18 @@ func renewTLS(t *testing.T, node string) renewedTLS {
 	ca := &testCA{cert: caCert[0]}
 	if ca.key, _ = caKey.(*ecdsa.PrivateKey); ca.key == nil {
 		t.Fatalf("%s: the TLS CA's key is not ECDSA", caDir)
+	}
+	return issueTLS(t, node, ca)
+}
+
+// issueTLS issues a new key and certificate for the orderer whose
+// material is under node, from ca, with the names and uses of its present
+// certificate and a year's validity.
+func issueTLS(t *testing.T, node string, ca *testCA) renewedTLS {
+	t.Helper()
+	old := pemCerts(readFile(t, filepath.Join(node, "tls", "server.crt")))
+	if len(old) != 1 {
+		t.Fatalf("%s: %d TLS certificates", node, len(old))
 	}
 	was := old[0]
 	c := newTestCertWith(t, was.Subject.CommonName, ca, func(c *x509.Certificate) {

@@ -36,6 +36,11 @@ type view struct {
 	// them (see given).
 	given  *given
 	health followHealth // how the follower is doing (see Health)
+	// raftBatch is the batch timeout of the channel's newest configuration
+	// the view read, when it orders with Raft (raftBatchTimeout), in
+	// nanoseconds: the ledgers on the view learn when to send a lost
+	// transaction again above it (commitWaits).
+	raftBatch atomic.Int64
 }
 
 // follow reads the channel's blocks from the gateway peer as they commit
@@ -305,6 +310,9 @@ func (l *Ledger) addBlock(b *prepared, next uint64, prevHash []byte, evs []Event
 	if !bytes.Equal(b.dataHash[:], b.Header.DataHash) {
 		return evs, &ChainProblem{Block: n, What: "data does not hash to the header's data hash"}
 	}
+	if b.config {
+		l.raftBatch.Store(int64(b.raftBatch))
+	}
 	if n == 0 {
 		return evs, nil
 	}
@@ -340,6 +348,8 @@ type prepared struct {
 	txs      []preparedTx
 	defines  bool // a valid transaction defines the chaincode again
 	config   bool // a configuration block (an update of the channel)
+	// raftBatch: of a configuration block, its raftBatchTimeout.
+	raftBatch time.Duration
 }
 
 type preparedTx struct {
@@ -358,11 +368,14 @@ func prepareBlock(b *common.Block, chaincode string, own *ownTxs) *prepared {
 		return p
 	}
 	p.dataHash = sha256.Sum256(bytes.Join(b.Data.Data, nil))
-	if b.Header.Number == 0 {
-		return p
-	}
 	if isConfigBlock(b) {
 		p.config = true
+		if cfg, err := blockConfig(b); err == nil {
+			p.raftBatch = raftBatchTimeout(cfg)
+		}
+		return p
+	}
+	if b.Header.Number == 0 {
 		return p
 	}
 	flags := txFilter(b)

@@ -79,9 +79,9 @@ type Config struct {
 	Timeout time.Duration
 	Log     *slog.Logger
 
-	// resendAfter: how long a transaction the orderers took waits for its
-	// commit status before it is submitted again (default resendAfter;
-	// tests set less).
+	// resendAfter: the longest a transaction the orderers took waits for
+	// its commit status before it is submitted again (default resendAfter;
+	// tests set less); less where the ledger learns it (commitWaits).
 	resendAfter time.Duration
 }
 
@@ -159,6 +159,9 @@ type Ledger struct {
 	turn   atomic.Uint64 // transactions proposed: whose turn to endorse (Ledger.endorsers)
 	flight flight
 	stats  counters
+	// waits: this ledger's transactions' waits for their commit status,
+	// which bound when a lost one is sent again (commitWaits).
+	waits commitWaits
 
 	// The follower's view of the channel (follow.go), this ledger's own or
 	// Config.Follower's.
@@ -272,6 +275,13 @@ func openView(ctx context.Context, l *Ledger) (*view, error) {
 		st.close()
 		return nil, fmt.Errorf("fabric: index file %s: holds blocks 0 to %d of another chain than channel %s's (height %d); remove the file to read the channel again",
 			l.cfg.IndexFile, v.next-1, l.cfg.Profile.Channel, h)
+	}
+	// The follower reads no configuration block before next: the batch
+	// timeout is the newest configuration's (left unknown if unread).
+	if b, err := l.ch.lastConfigBlock(ctx); err == nil {
+		if cfg, err := blockConfig(b); err == nil {
+			v.raftBatch.Store(int64(raftBatchTimeout(cfg)))
+		}
 	}
 	return v, nil
 }

@@ -1,24 +1,109 @@
 package fabric
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
+	"google.golang.org/protobuf/proto"
 )
 
-// resendAfter is how long a transaction the orderers took may go without
-// its commit status before it is submitted to them again. A transaction
-// commits within a second or two here even on two loaded cores; one
-// that waits longer was most likely lost in ordering.
+// resendAfter is the longest a transaction the orderers took may go without
+// its commit status before it is submitted to them again (Config.resendAfter
+// by default), and how long it goes where the bound is not learned (see
+// commitWaits): a transaction commits within a second or two here even on
+// two loaded cores; one that waits longer was most likely lost in
+// ordering.
 const resendAfter = 5 * time.Second
 
+// Learning the resend bound from the commits (commitWaits.bound): the bound
+// is waitFactor times the 90th percentile of the last len(ring) waits for a
+// commit status, once minWaits are known, at least minResend past the
+// channel's batch timeout and at most Config.resendAfter.
+const (
+	waitFactor = 4
+	minWaits   = 8
+	minResend  = time.Second
+)
+
+// commitWaits holds how long this ledger's last transactions waited for
+// their commit status once the orderers took them, to send a lost one
+// again sooner than resendAfter where transactions commit in a fraction of
+// it: a Raft leader that goes away loses what it took and had not cut
+// into a block, and its writers waited the whole resendAfter for it.
+// Safe for concurrent use.
+type commitWaits struct {
+	mu   sync.Mutex
+	ring [64]time.Duration
+	n    int // waits added so far
+}
+
+// add notes a transaction's wait.
+func (w *commitWaits) add(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ring[w.n%len(w.ring)] = d
+	w.n++
+}
+
+// bound is how long a transaction may wait for its commit status before it
+// is sent again: waitFactor times the 90th percentile of the last waits,
+// at least minResend past batch (the channel's batch timeout: an orderer
+// may hold a lone transaction that long before it cuts a block), at most
+// most. most where the bound is not learned: batch 0 (an ordering that
+// does not lose what it took, or a configuration not read) or fewer than
+// minWaits known. A lost transaction's own wait is among those noted after
+// it, but the percentile is not moved by a few.
+func (w *commitWaits) bound(batch, most time.Duration) time.Duration {
+	if batch <= 0 {
+		return most
+	}
+	w.mu.Lock()
+	n := min(w.n, len(w.ring))
+	if n < minWaits {
+		w.mu.Unlock()
+		return most
+	}
+	last := slices.Clone(w.ring[:n])
+	w.mu.Unlock()
+	slices.Sort(last)
+	p90 := last[(n*9+9)/10-1]
+	return min(most, max(batch+minResend, waitFactor*p90))
+}
+
+// raftBatchTimeout is cfg's batch timeout (the Orderer group's
+// BatchTimeout) when its orderers are a Raft cluster; 0 otherwise, or if
+// unreadable. A BFT cluster does not lose what it took: every consenter
+// holds a request in its pool until it is ordered (and refuses it again as
+// one it has), so its transactions keep the constant resendAfter.
+func raftBatchTimeout(cfg *common.Config) time.Duration {
+	if typ, _ := configConsenters(cfg); typ != "etcdraft" {
+		return 0
+	}
+	var bt orderer.BatchTimeout
+	v := cfg.GetChannelGroup().GetGroups()["Orderer"].GetValues()["BatchTimeout"]
+	if v == nil || proto.Unmarshal(v.Value, &bt) != nil {
+		return 0
+	}
+	d, err := time.ParseDuration(bt.Timeout)
+	if err != nil || d <= 0 {
+		return 0
+	}
+	return d
+}
+
 // resendPace is how awaitCommit submits a transaction again: Every after
-// a submission the orderers took, Again after one they refused; Refused
-// says they refused the first.
+// a submission the orderers took, Again after one they refused; a
+// submission again is given up after GiveUp (Every if 0); Refused says
+// they refused the first.
 type resendPace struct {
-	Every, Again time.Duration
-	Refused      bool
+	Every, Again, GiveUp time.Duration
+	Refused              bool
 }
 
 // awaitCommit waits for a transaction's commit status (status, one call for
@@ -26,7 +111,12 @@ type resendPace struct {
 // again (resubmit: the same signed envelope, so the same transaction id),
 // one submission at a time, each p.Every after one the orderers took and
 // p.Again after one they refused; resent is told of each and how it went.
-// It returns what status returns.
+// A submission again is given up after p.GiveUp (a refusal): the gateway
+// tries the orderers in a random order, and one that takes what it cannot
+// forward (a Raft follower whose TLS certificate the others no longer
+// accept, while it restarts on a renewed one) can hold the call for
+// seconds, where the next call likely reaches another. It returns what
+// status returns.
 //
 // A Raft leader that goes away loses the transactions it had taken but
 // not yet cut into a block, and those its followers had forwarded to it:
@@ -53,12 +143,17 @@ func awaitCommit(ctx context.Context, p resendPace, status func(context.Context)
 	}
 	defer next.Stop()
 	sent := make(chan error, 1)
+	giveUp := cmp.Or(p.GiveUp, p.Every)
 	for n := 1; ; {
 		select {
 		case a := <-got:
 			return a.st, a.err
 		case <-next.C:
-			go func() { sent <- resubmit(ctx) }()
+			go func() {
+				ctx, cancel := context.WithTimeout(ctx, giveUp)
+				defer cancel()
+				sent <- resubmit(ctx)
+			}()
 		case err := <-sent:
 			resent(n, err)
 			n++

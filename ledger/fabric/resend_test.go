@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
@@ -19,8 +21,8 @@ import (
 // TestAwaitCommit: a status that comes in time sends nothing again; one
 // that does not has the transaction sent again each period until it
 // comes (as the copy sent again is ordered), one submission at a time
-// (a hanging one is not doubled, nor waited for once the status comes);
-// the status call's error ends the wait.
+// (a hanging one is not doubled, nor waited for once the status comes,
+// and given up after a period); the status call's error ends the wait.
 func TestAwaitCommit(t *testing.T) {
 	const every = 20 * time.Millisecond
 	ok := &client.Status{Successful: true, BlockNumber: 7}
@@ -89,6 +91,34 @@ func TestAwaitCommit(t *testing.T) {
 		}
 		if n := sends.Load(); n != 1 {
 			t.Fatalf("%d submissions while the first hung, want 1", n)
+		}
+	})
+
+	// A submission again that hangs (an orderer that took the first copy
+	// and cannot forward it) is given up after Every and made again.
+	t.Run("a hanging submission given up", func(t *testing.T) {
+		var sends atomic.Int32
+		ordered := make(chan struct{})
+		var errs []error
+		st, err := awaitCommit(context.Background(), resendPace{Every: every, Again: every},
+			func(ctx context.Context) (*client.Status, error) { <-ordered; return ok, nil },
+			func(ctx context.Context) error {
+				if sends.Add(1) == 1 {
+					<-ctx.Done()
+					return ctx.Err()
+				}
+				close(ordered)
+				return nil
+			},
+			func(n int, err error) { errs = append(errs, err) })
+		if err != nil || st != ok {
+			t.Fatalf("got %v, %v", st, err)
+		}
+		if n := sends.Load(); n != 2 {
+			t.Fatalf("sent again %d times, want 2: the first given up", n)
+		}
+		if len(errs) < 1 || !errors.Is(errs[0], context.DeadlineExceeded) {
+			t.Fatalf("told of %v, want the first given up", errs)
 		}
 	})
 
@@ -220,4 +250,124 @@ func TestSentAgainCommittedOnce(t *testing.T) {
 		t.Fatalf("the audit counted %d invalid transactions, the blocks hold %d duplicates", chain.InvalidTxs, dups)
 	}
 	sameAsService(t, l, chain, batches)
+}
+
+// TestCommitWaitsBound: the bound a transaction waits for its status
+// before it is sent again is the most until it is learned (no batch
+// timeout known, fewer than minWaits waits), then waitFactor times the
+// waits' 90th percentile, never under minResend past the batch timeout nor
+// over the most; a few long waits (a lost transaction's) do not move it.
+func TestCommitWaitsBound(t *testing.T) {
+	const most = 5 * time.Second
+	const batch = 10 * time.Millisecond
+	var w commitWaits
+	for range minWaits - 1 {
+		w.add(100 * time.Millisecond)
+	}
+	if got := w.bound(batch, most); got != most {
+		t.Fatalf("with %d waits: %v, want %v", minWaits-1, got, most)
+	}
+	w.add(100 * time.Millisecond)
+	if got := w.bound(batch, most); got != batch+minResend {
+		t.Fatalf("waits of 100 ms: %v, want the floor %v", got, batch+minResend)
+	}
+	if got := w.bound(0, most); got != most {
+		t.Fatalf("no batch timeout known: %v, want %v", got, most)
+	}
+	if got := w.bound(2*time.Second, most); got != 3*time.Second {
+		t.Fatalf("batch timeout 2 s: %v, want 3s", got)
+	}
+	for range 64 {
+		w.add(400 * time.Millisecond)
+	}
+	if got := w.bound(batch, most); got != 1600*time.Millisecond {
+		t.Fatalf("waits of 400 ms: %v, want 1.6s", got)
+	}
+	for range 6 {
+		w.add(30 * time.Second) // lost, and the leader's election
+	}
+	if got := w.bound(batch, most); got != 1600*time.Millisecond {
+		t.Fatalf("after six long waits in 64: %v, want 1.6s still", got)
+	}
+	for range 2 {
+		w.add(30 * time.Second)
+	}
+	if got := w.bound(batch, most); got != most {
+		t.Fatalf("after eight long waits in 64 (the 90th percentile one): %v, want %v", got, most)
+	}
+	if got := w.bound(batch, 5*time.Millisecond); got != 5*time.Millisecond {
+		t.Fatalf("most 5 ms: %v", got)
+	}
+}
+
+// TestRaftBatchTimeout: a Raft channel's batch timeout is read from its
+// configuration; a BFT channel's, an unreadable one's or a missing one's
+// is 0 (the bound is not learned).
+func TestRaftBatchTimeout(t *testing.T) {
+	cfg := func(typ, timeout string) *common.Config { return orderingConfig(t, typ, timeout) }
+	for _, c := range []struct {
+		typ, timeout string
+		want         time.Duration
+	}{
+		{"etcdraft", "10ms", 10 * time.Millisecond},
+		{"etcdraft", "2s", 2 * time.Second},
+		{"BFT", "10ms", 0},
+		{"etcdraft", "", 0},
+		{"etcdraft", "soon", 0},
+		{"etcdraft", "-1s", 0},
+		{"", "10ms", 0},
+	} {
+		if got := raftBatchTimeout(cfg(c.typ, c.timeout)); got != c.want {
+			t.Errorf("%s %q: %v, want %v", c.typ, c.timeout, got, c.want)
+		}
+	}
+	if got := raftBatchTimeout(&common.Config{}); got != 0 {
+		t.Errorf("empty configuration: %v", got)
+	}
+}
+
+// orderingConfig is a channel configuration of the consensus type typ and
+// the batch timeout timeout (none if "").
+func orderingConfig(t testing.TB, typ, timeout string) *common.Config {
+	vals := map[string]*common.ConfigValue{"ConsensusType": {Value: mustMarshal(t, &orderer.ConsensusType{Type: typ})}}
+	if timeout != "" {
+		vals["BatchTimeout"] = &common.ConfigValue{Value: mustMarshal(t, &orderer.BatchTimeout{Timeout: timeout})}
+	}
+	return &common.Config{ChannelGroup: &common.ConfigGroup{Groups: map[string]*common.ConfigGroup{"Orderer": {Values: vals}}}}
+}
+
+// TestFollowerReadsBatchTimeout: the follower takes a Raft channel's batch
+// timeout from the genesis block and from every configuration block after
+// it (an update may change it or the consensus), and the ledgers on its
+// view bound their resends by the newest.
+func TestFollowerReadsBatchTimeout(t *testing.T) {
+	block := func(n uint64, cfg *common.Config) *common.Block {
+		ce := &common.ConfigEnvelope{Config: cfg}
+		p := &common.Payload{Header: &common.Header{ChannelHeader: mustMarshal(t, &common.ChannelHeader{Type: int32(common.HeaderType_CONFIG)})}, Data: mustMarshal(t, ce)}
+		return &common.Block{Header: &common.BlockHeader{Number: n}, Data: &common.BlockData{Data: [][]byte{mustMarshal(t, &common.Envelope{Payload: mustMarshal(t, p)})}}}
+	}
+	l := &Ledger{view: &view{ix: newIndex(nil), changed: make(chan struct{}), given: newGiven()}}
+	var prev []byte
+	for n, c := range []struct {
+		cfg  *common.Config
+		want time.Duration
+	}{
+		{orderingConfig(t, "etcdraft", "2s"), 2 * time.Second},
+		{orderingConfig(t, "etcdraft", "10ms"), 10 * time.Millisecond},
+		{orderingConfig(t, "BFT", "10ms"), 0},
+	} {
+		b := block(uint64(n), c.cfg)
+		if n > 0 {
+			b.Header.PreviousHash = prev
+		}
+		p := prepareBlock(b, "tdsc", &l.own)
+		p.Header.DataHash = p.dataHash[:]
+		if _, err := l.addBlock(p, uint64(n), prev, nil); err != nil {
+			t.Fatalf("block %d: %v", n, err)
+		}
+		prev = headerHash(b.Header)
+		if got := time.Duration(l.raftBatch.Load()); got != c.want {
+			t.Fatalf("after block %d: batch timeout %v, want %v", n, got, c.want)
+		}
+	}
 }

@@ -1,0 +1,210 @@
+package fabric
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"github.com/hyperledger/fabric-protos-go-apiv2/orderer/etcdraft"
+)
+
+// TestOrdererCARotation rotates an orderer organisation's CAs — the one
+// that issues its signing identities and the one that issues its TLS
+// certificates — while four writers write, as an operator does before a
+// CA expires or after one is compromised: update 1 adds a new root CA and
+// a new TLS root CA to the organisation's MSP (its node OUs unbound from
+// the first CA, as TestCARotation does for a peer organisation); update 2
+// names a TLS certificate of the new TLS CA for one of its orderers'
+// consenter; that orderer restarts on it and on a signing identity of the
+// new CA. The peers, the other orderers and the ledger's probe trust it
+// from the channel's configuration; it serves the new certificate, is a
+// consenter again and the writes need it; the blocks it writes from then
+// on carry the new identity's signature, which the genesis configuration
+// refuses and the updated one takes; the audit reads across both updates
+// and every orderer's copy of its last block is signed as the audited
+// configuration demands. On a Raft cluster of three or more
+// (TDSC_FABRIC_RECONFIGURE=1): Fabric does not rotate a lone Raft
+// consenter's TLS certificate in place (its leader hands over before it
+// takes the update, and a cluster of one has no one to hand over to:
+// "No follower is qualified as transferee", the update never ordered).
+func TestOrdererCARotation(t *testing.T) {
+	m, s, n := startMembership(t, "rotates an orderer organisation's CAs and restarts an orderer on an identity and a TLS certificate of the new ones",
+		"a Raft cluster of three orderers or more", func(typ string, n int) bool { return typ == "etcdraft" && n >= 3 })
+	p, l, ch := m.p, m.l, m.ch
+	ctx := context.Background()
+	w := keepWriting(s, l, 4, "rotates")
+	m.progress(w, "before")
+	k := lastNotLeading(n, clusterLeader(t, p))
+	addr := ordererAddress(t, p, k)
+	cfg0 := lastConfigBlock(t, ctx, ch)
+	node := ordererNodeDir(t, p, cfg0, k, addr)
+	mspID, domain := ordererOrgOf(t, cfg0, addr)
+	root2 := newTestCertWith(t, "ca2."+domain, nil, func(c *x509.Certificate) {
+		c.Subject.Organization = []string{domain}
+		c.NotBefore, c.NotAfter = time.Now().Add(-2*time.Hour), time.Now().AddDate(1, 0, 0)
+	})
+	tlsRoot2 := newTestCertWith(t, "tlsca2."+domain, nil, func(c *x509.Certificate) {
+		c.Subject.Organization = []string{domain}
+		c.NotBefore, c.NotAfter = time.Now().Add(-2*time.Hour), time.Now().AddDate(1, 0, 0)
+	})
+	was := pemCerts(onlyFile(t, filepath.Join(node, "msp", "signcerts")))[0]
+	id2 := newTestCertWith(t, was.Subject.CommonName, root2, func(c *x509.Certificate) {
+		c.Subject = was.Subject
+		c.BasicConstraintsValid = true
+		c.NotAfter = time.Now().AddDate(1, 0, 0)
+	})
+	tls2 := issueTLS(t, node, tlsRoot2)
+
+	cfg1 := update(t, p, ch, cfg0, func(og *common.ConfigGroup) {
+		for _, g := range og.Groups {
+			if groupMSPID(t, g) == mspID {
+				g.Values["MSP"].Value = addRoots(t, g.Values["MSP"].Value, root2.pem, tlsRoot2.pem)
+			}
+		}
+	})
+	t.Logf("%s: a new root CA and TLS root CA added by configuration block %d", mspID, cfg1.Header.Number)
+	m.progress(w, "after the new roots")
+	cfg2 := update(t, p, ch, cfg1, func(og *common.ConfigGroup) {
+		at := consenterAt(t, addr)
+		found := false
+		editConsenters(t, og,
+			func(cs []*etcdraft.Consenter) []*etcdraft.Consenter {
+				for _, c := range cs {
+					if at(c.Host, c.Port) {
+						c.ClientTlsCert, c.ServerTlsCert, found = tls2.cert, tls2.cert, true
+					}
+				}
+				return cs
+			}, nil)
+		if !found {
+			t.Fatalf("no consenter at %s", addr)
+		}
+	})
+	t.Logf("orderer %s (%s): a TLS certificate of the new TLS CA named for its consenter by configuration block %d", k, addr, cfg2.Header.Number)
+	m.progress(w, "after the consenter's new certificate")
+
+	// The orderer restarts on an identity of the new CA and the new TLS
+	// certificate and key; its TLS CA file, which its admin's client
+	// (osnadmin) trusts, holds both TLS CAs.
+	script(t, p, "stop-orderer", k)
+	installPeerIdentity(t, filepath.Join(node, "msp"), root2, id2)
+	for name, b := range map[string][]byte{"server.crt": tls2.cert, "server.key": tls2.key,
+		"ca.crt": append(readFile(t, filepath.Join(node, "tls", "ca.crt")), tlsRoot2.pem...)} {
+		if err := os.WriteFile(filepath.Join(node, "tls", name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script(t, p, "start-orderer", k)
+	ordererCaughtUp(t, p, k, ch, "consenter")
+	m.progress(w, "the orderer restarted on the new identity and certificate")
+	tlsCA := filepath.Join(t.TempDir(), "tlsca2.pem")
+	if err := os.WriteFile(tlsCA, tlsRoot2.pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := servedCert(t, addr, tlsCA); !bytes.Equal(got, tls2.der) {
+		t.Fatalf("orderer %s serves another certificate than the new TLS CA's", k)
+	}
+	m.needed(w, k, n)
+	m.finished(w, "the rotation")
+	wholeCluster(t, ch, n, 0)
+
+	// The orderer's copy of the newest block carries the new identity's
+	// signature: refused under the genesis configuration, taken under the
+	// updates. (Each orderer signs the blocks it writes.)
+	h, err := ch.Height(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk := ordererBlock(t, ch, addr, tlsRoot2, h-1)
+	ends := genesisOf(t, ch)
+	if _, _, err := ends.checkBlock(blk); err == nil || !strings.Contains(err.Error(), "not issued by the org's CA") {
+		t.Fatalf("orderer %s's block %d under the genesis configuration: got %v, want its signature refused", k, h-1, err)
+	}
+	for _, u := range []*common.Block{cfg1, cfg2} {
+		if err := ends.update(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, signers, err := ends.checkBlock(blk)
+	if err != nil {
+		t.Fatalf("orderer %s's block %d under the updated configuration: %v", k, h-1, err)
+	}
+	if len(signers) != 1 || !bytes.Equal(signers[0].cert.RawTBSCertificate, id2.cert.RawTBSCertificate) {
+		t.Fatalf("orderer %s's block %d: signed by %d identities, want the new CA's", k, h-1, len(signers))
+	}
+	heads := auditAcross(t, l, m.written, ordering{typ: m.typ, consenters: n}, 2)
+	if len(heads) != n || !slices.ContainsFunc(heads, func(h OrdererHead) bool { return h.Address == addr && h.Agrees }) {
+		t.Fatalf("the orderers' heads after the rotation: %+v; want %d, %s agreeing", heads, n, addr)
+	}
+}
+
+// ordererBlock is block number of the orderer at addr, whose TLS
+// certificate ca issued, asked as ch's client.
+func ordererBlock(t *testing.T, ch *Channel, addr string, ca *testCA, number uint64) *common.Block {
+	t.Helper()
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.cert)
+	conn, err := dialPool("orderer", addr, roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	env, err := ch.seekBlock(number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := deliverBlock(context.Background(), conn, env)
+	if err != nil {
+		t.Fatalf("block %d from orderer %s: %v", number, addr, err)
+	}
+	return b
+}
+
+// ordererOrgOf is the MSP ID and domain of the orderer organisation whose
+// endpoints in cfgBlock name addr.
+func ordererOrgOf(t *testing.T, cfgBlock *common.Block, addr string) (mspID, domain string) {
+	t.Helper()
+	cfg, err := blockConfig(cfgBlock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range cfg.ChannelGroup.Groups["Orderer"].Groups {
+		for _, a := range endpoints(t, g).Addresses {
+			if a == addr {
+				id := groupMSPID(t, g)
+				return id, orgDomain(id)
+			}
+		}
+	}
+	t.Fatalf("no orderer organisation names %s", addr)
+	return "", ""
+}
+
+// addRoots is the MSP configuration value v with root among its root CAs
+// and tlsRoot among its TLS root CAs, its node OUs unbound from a CA.
+func addRoots(t *testing.T, v, root, tlsRoot []byte) []byte {
+	t.Helper()
+	var mc msp.MSPConfig
+	var fc msp.FabricMSPConfig
+	mustUnmarshal(t, v, &mc)
+	mustUnmarshal(t, mc.Config, &fc)
+	fc.RootCerts = append(fc.RootCerts, root)
+	fc.TlsRootCerts = append(fc.TlsRootCerts, tlsRoot)
+	if n := fc.FabricNodeOus; n != nil {
+		for _, id := range []*msp.FabricOUIdentifier{n.ClientOuIdentifier, n.PeerOuIdentifier, n.AdminOuIdentifier, n.OrdererOuIdentifier} {
+			if id != nil {
+				id.Certificate = nil
+			}
+		}
+	}
+	mc.Config = mustMarshal(t, &fc)
+	return mustMarshal(t, &mc)
+}
