@@ -62,13 +62,13 @@ func TestOrdererCARotation(t *testing.T) {
 		c.NotAfter = time.Now().AddDate(1, 0, 0)
 	})
 	tls2 := issueTLS(t, node, tlsRoot2)
+	// A batch after cfg0 and before the first update: a block every
+	// orderer signs with its identity of the old CA.
+	m.progress(w, "before the new roots")
 
 	cfg1 := update(t, p, ch, cfg0, func(og *common.ConfigGroup) {
-		for _, g := range og.Groups {
-			if groupMSPID(t, g) == mspID {
-				g.Values["MSP"].Value = addRoots(t, g.Values["MSP"].Value, root2.pem, tlsRoot2.pem)
-			}
-		}
+		g := og.Groups[ordererGroupName(t, og, mspID)]
+		g.Values["MSP"].Value = addRoots(t, g.Values["MSP"].Value, root2.pem, tlsRoot2.pem)
 	})
 	t.Logf("%s: a new root CA and TLS root CA added by configuration block %d", mspID, cfg1.Header.Number)
 	m.progress(w, "after the new roots")
@@ -113,34 +113,78 @@ func TestOrdererCARotation(t *testing.T) {
 		t.Fatalf("orderer %s serves another certificate than the new TLS CA's", k)
 	}
 	m.needed(w, k, n)
+
+	// Last, where the organisation has no other orderer: its admin takes
+	// an identity of the new CA, and update 3, which it signs, removes the
+	// old CAs. (An organisation of several orderers renews each first.)
+	last, updates := cfg2, 2
+	if len(endpoints(t, ordererGroup(t, cfg2, mspID)).Addresses) == 1 {
+		adminMSP := filepath.Join(ordererOrgDir(p, mspID), "users", "Admin@"+domain, "msp")
+		wasAdmin := pemCerts(onlyFile(t, filepath.Join(adminMSP, "signcerts")))[0]
+		admin2 := newTestCertWith(t, wasAdmin.Subject.CommonName, root2, func(c *x509.Certificate) {
+			c.Subject = wasAdmin.Subject
+			c.BasicConstraintsValid = true
+			c.NotAfter = time.Now().AddDate(1, 0, 0)
+		})
+		installPeerIdentity(t, adminMSP, root2, admin2)
+		last = update(t, p, ch, cfg2, func(og *common.ConfigGroup) {
+			g := og.Groups[ordererGroupName(t, og, mspID)]
+			g.Values["MSP"].Value = editMSP(t, g.Values["MSP"].Value, func(fc *msp.FabricMSPConfig) {
+				fc.RootCerts, fc.TlsRootCerts = [][]byte{root2.pem}, [][]byte{tlsRoot2.pem}
+			})
+		})
+		updates++
+		t.Logf("%s: the old root CA and TLS root CA removed by configuration block %d", mspID, last.Header.Number)
+		m.progressBy(w, "after the old roots removed", 5)
+	} else {
+		t.Logf("%s has other orderers: the old roots stay", mspID)
+	}
 	m.finished(w, "the rotation")
 	wholeCluster(t, ch, n, 0)
 
-	// The orderer's copy of the newest block carries the new identity's
-	// signature: refused under the genesis configuration, taken under the
-	// updates. (Each orderer signs the blocks it writes.)
+	// Each orderer signs the blocks it writes. The orderer's copy of the
+	// newest block carries the new identity's signature: refused under
+	// the genesis configuration, taken under the last.
 	h, err := ch.Height(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blk := ordererBlock(t, ch, addr, tlsRoot2, h-1)
-	ends := genesisOf(t, ch)
-	if _, _, err := ends.checkBlock(blk); err == nil || !strings.Contains(err.Error(), "not issued by the org's CA") {
-		t.Fatalf("orderer %s's block %d under the genesis configuration: got %v, want its signature refused", k, h-1, err)
-	}
-	for _, u := range []*common.Block{cfg1, cfg2} {
-		if err := ends.update(u); err != nil {
+	newest := ordererBlock(t, ch, addr, tlsRoot2, h-1)
+	old := ordererBlock(t, ch, addr, tlsRoot2, cfg0.Header.Number+1)
+	signedBy := func(b *common.Block, cfg *common.Block, want *x509.Certificate) error {
+		e, err := genesisEndorsers(cfg)
+		if err != nil {
 			t.Fatal(err)
 		}
+		_, signers, err := e.checkBlock(b)
+		if err == nil && (len(signers) != 1 || !bytes.Equal(signers[0].cert.RawTBSCertificate, want.RawTBSCertificate)) {
+			t.Fatalf("orderer %s's block %d: signed by %d identities, want %q of its CA", k, b.Header.Number, len(signers), want.Subject.CommonName)
+		}
+		return err
 	}
-	_, signers, err := ends.checkBlock(blk)
+	genesis, err := ch.Block(ctx, 0)
 	if err != nil {
-		t.Fatalf("orderer %s's block %d under the updated configuration: %v", k, h-1, err)
+		t.Fatal(err)
 	}
-	if len(signers) != 1 || !bytes.Equal(signers[0].cert.RawTBSCertificate, id2.cert.RawTBSCertificate) {
-		t.Fatalf("orderer %s's block %d: signed by %d identities, want the new CA's", k, h-1, len(signers))
+	if err := signedBy(newest, genesis, id2.cert); err == nil || !strings.Contains(err.Error(), "not issued by the org's CA") {
+		t.Fatalf("orderer %s's block %d under the genesis configuration: got %v, want its signature refused", k, h-1, err)
 	}
-	heads := auditAcross(t, l, m.written, ordering{typ: m.typ, consenters: n}, 2)
+	if err := signedBy(newest, last, id2.cert); err != nil {
+		t.Fatalf("orderer %s's block %d under the configuration of block %d: %v", k, h-1, last.Header.Number, err)
+	}
+	// Its copy of a block before the rotation, signed by its identity of
+	// the old CA: taken under the configuration then in force, and, once
+	// the old CA is removed, refused under the last — the audit judges
+	// each block by the configuration before it.
+	if err := signedBy(old, cfg0, was); err != nil {
+		t.Fatalf("orderer %s's block %d under the configuration of block %d: %v", k, old.Header.Number, cfg0.Header.Number, err)
+	}
+	if updates == 3 {
+		if err := signedBy(old, last, was); err == nil || !strings.Contains(err.Error(), "not issued by the org's CA") {
+			t.Fatalf("orderer %s's block %d under the configuration without the old CA: got %v, want its signature refused", k, old.Header.Number, err)
+		}
+	}
+	heads := auditAcross(t, l, m.written, ordering{typ: m.typ, consenters: n}, updates)
 	if len(heads) != n || !slices.ContainsFunc(heads, func(h OrdererHead) bool { return h.Address == addr && h.Agrees }) {
 		t.Fatalf("the orderers' heads after the rotation: %+v; want %d, %s agreeing", heads, n, addr)
 	}
@@ -192,19 +236,51 @@ func ordererOrgOf(t *testing.T, cfgBlock *common.Block, addr string) (mspID, dom
 // and tlsRoot among its TLS root CAs, its node OUs unbound from a CA.
 func addRoots(t *testing.T, v, root, tlsRoot []byte) []byte {
 	t.Helper()
+	return editMSP(t, v, func(fc *msp.FabricMSPConfig) {
+		fc.RootCerts = append(fc.RootCerts, root)
+		fc.TlsRootCerts = append(fc.TlsRootCerts, tlsRoot)
+		if n := fc.FabricNodeOus; n != nil {
+			for _, id := range []*msp.FabricOUIdentifier{n.ClientOuIdentifier, n.PeerOuIdentifier, n.AdminOuIdentifier, n.OrdererOuIdentifier} {
+				if id != nil {
+					id.Certificate = nil
+				}
+			}
+		}
+	})
+}
+
+// editMSP is the MSP configuration value v as edit changes it.
+func editMSP(t *testing.T, v []byte, edit func(*msp.FabricMSPConfig)) []byte {
+	t.Helper()
 	var mc msp.MSPConfig
 	var fc msp.FabricMSPConfig
 	mustUnmarshal(t, v, &mc)
 	mustUnmarshal(t, mc.Config, &fc)
-	fc.RootCerts = append(fc.RootCerts, root)
-	fc.TlsRootCerts = append(fc.TlsRootCerts, tlsRoot)
-	if n := fc.FabricNodeOus; n != nil {
-		for _, id := range []*msp.FabricOUIdentifier{n.ClientOuIdentifier, n.PeerOuIdentifier, n.AdminOuIdentifier, n.OrdererOuIdentifier} {
-			if id != nil {
-				id.Certificate = nil
-			}
-		}
-	}
+	edit(&fc)
 	mc.Config = mustMarshal(t, &fc)
 	return mustMarshal(t, &mc)
+}
+
+// ordererGroupName is the name of the organisation mspID's group in og,
+// an Orderer group.
+func ordererGroupName(t *testing.T, og *common.ConfigGroup, mspID string) string {
+	t.Helper()
+	for name, g := range og.Groups {
+		if groupMSPID(t, g) == mspID {
+			return name
+		}
+	}
+	t.Fatalf("no orderer organisation %s", mspID)
+	return ""
+}
+
+// ordererGroup is orderer organisation mspID's group in cfgBlock.
+func ordererGroup(t *testing.T, cfgBlock *common.Block, mspID string) *common.ConfigGroup {
+	t.Helper()
+	cfg, err := blockConfig(cfgBlock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	og := cfg.ChannelGroup.Groups["Orderer"]
+	return og.Groups[ordererGroupName(t, og, mspID)]
 }
