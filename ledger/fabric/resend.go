@@ -23,11 +23,14 @@ const resendAfter = 5 * time.Second
 
 // Learning the resend bound from the commits (commitWaits.bound): the bound
 // is waitFactor times the 90th percentile of the last len(ring) waits for a
-// commit status, once minWaits are known, at least minResend past the
-// channel's batch timeout and at most Config.resendAfter.
+// commit status (of fewer than ten, the longest), once minWaits are known,
+// at least minResend past the channel's batch timeout and at most
+// Config.resendAfter. A ledger learns it from its first few transactions,
+// so that one opened just before an orderer renews its certificate or a
+// leader goes gains too (a test's ledger had six when it lost one).
 const (
 	waitFactor = 4
-	minWaits   = 8
+	minWaits   = 3
 	minResend  = time.Second
 )
 
