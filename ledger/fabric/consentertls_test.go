@@ -41,41 +41,11 @@ func TestConsenterTLSRenewed(t *testing.T) {
 	node := ordererNodeDir(t, p, cfg0, k, addr)
 	renewed := renewTLS(t, node)
 
-	cfg1 := update(t, p, ch, cfg0, func(og *common.ConfigGroup) {
-		at := consenterAt(t, addr)
-		found := false
-		editConsenters(t, og,
-			func(cs []*etcdraft.Consenter) []*etcdraft.Consenter {
-				for _, c := range cs {
-					if at(c.Host, c.Port) {
-						c.ClientTlsCert, c.ServerTlsCert, found = renewed.cert, renewed.cert, true
-					}
-				}
-				return cs
-			},
-			func(cs []*common.Consenter) []*common.Consenter {
-				for _, c := range cs {
-					if at(c.Host, c.Port) {
-						c.ClientTlsCert, c.ServerTlsCert, found = renewed.cert, renewed.cert, true
-					}
-				}
-				return cs
-			})
-		if !found {
-			t.Fatalf("no consenter at %s", addr)
-		}
-	})
+	cfg1 := nameConsenterTLS(t, p, ch, cfg0, addr, renewed.cert)
 	t.Logf("orderer %s (%s): its consenter's TLS certificate renewed by configuration block %d", k, addr, cfg1.Header.Number)
 	m.progress(w, "after the update")
 	// The orderer restarts on the new key and certificate.
-	script(t, p, "stop-orderer", k)
-	for name, b := range map[string][]byte{"server.crt": renewed.cert, "server.key": renewed.key} {
-		if err := os.WriteFile(filepath.Join(node, "tls", name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	script(t, p, "start-orderer", k)
-	ordererCaughtUp(t, p, k, ch, "consenter")
+	restartOrderer(t, p, ch, k, node, map[string][]byte{"server.crt": renewed.cert, "server.key": renewed.key})
 	m.progress(w, "the orderer restarted on its new certificate")
 	if got := servedCert(t, addr, filepath.Join(node, "tls", "ca.crt")); !bytes.Equal(got, renewed.der) {
 		t.Fatalf("orderer %s serves another certificate than the renewed one", k)
@@ -87,6 +57,54 @@ func TestConsenterTLSRenewed(t *testing.T) {
 	if len(heads) != n {
 		t.Fatalf("the orderers' heads after the renewal: %+v; want %d agreeing", heads, n)
 	}
+}
+
+// nameConsenterTLS submits the update that names cert the client and
+// server TLS certificate of the consenter at addr (of Raft in the
+// ConsensusType's metadata, of BFT in the consenter mapping) to the
+// configuration of block cfg, and returns the configuration block it
+// made.
+func nameConsenterTLS(t *testing.T, p *Profile, ch *Channel, cfg *common.Block, addr string, cert []byte) *common.Block {
+	t.Helper()
+	return update(t, p, ch, cfg, func(og *common.ConfigGroup) {
+		at := consenterAt(t, addr)
+		found := false
+		editConsenters(t, og,
+			func(cs []*etcdraft.Consenter) []*etcdraft.Consenter {
+				for _, c := range cs {
+					if at(c.Host, c.Port) {
+						c.ClientTlsCert, c.ServerTlsCert, found = cert, cert, true
+					}
+				}
+				return cs
+			},
+			func(cs []*common.Consenter) []*common.Consenter {
+				for _, c := range cs {
+					if at(c.Host, c.Port) {
+						c.ClientTlsCert, c.ServerTlsCert, found = cert, cert, true
+					}
+				}
+				return cs
+			})
+		if !found {
+			t.Fatalf("no consenter at %s", addr)
+		}
+	})
+}
+
+// restartOrderer stops orderer k, writes tlsFiles (name: content) into
+// the TLS directory of its material under node, starts it again and waits
+// until it is a consenter at the peer's height.
+func restartOrderer(t *testing.T, p *Profile, ch *Channel, k, node string, tlsFiles map[string][]byte) {
+	t.Helper()
+	script(t, p, "stop-orderer", k)
+	for name, b := range tlsFiles {
+		if err := os.WriteFile(filepath.Join(node, "tls", name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script(t, p, "start-orderer", k)
+	ordererCaughtUp(t, p, k, ch, "consenter")
 }
 
 // ordererNodeDir is the directory of orderer k's material, as

@@ -13,7 +13,6 @@ import (
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
-	"github.com/hyperledger/fabric-protos-go-apiv2/orderer/etcdraft"
 )
 
 // TestOrdererCARotation rotates an orderer organisation's CAs — the one
@@ -47,20 +46,9 @@ func TestOrdererCARotation(t *testing.T) {
 	cfg0 := lastConfigBlock(t, ctx, ch)
 	node := ordererNodeDir(t, p, cfg0, k, addr)
 	mspID, domain := ordererOrgOf(t, cfg0, addr)
-	root2 := newTestCertWith(t, "ca2."+domain, nil, func(c *x509.Certificate) {
-		c.Subject.Organization = []string{domain}
-		c.NotBefore, c.NotAfter = time.Now().Add(-2*time.Hour), time.Now().AddDate(1, 0, 0)
-	})
-	tlsRoot2 := newTestCertWith(t, "tlsca2."+domain, nil, func(c *x509.Certificate) {
-		c.Subject.Organization = []string{domain}
-		c.NotBefore, c.NotAfter = time.Now().Add(-2*time.Hour), time.Now().AddDate(1, 0, 0)
-	})
+	root2, tlsRoot2 := newRootCA(t, "ca2."+domain, domain), newRootCA(t, "tlsca2."+domain, domain)
 	was := pemCerts(onlyFile(t, filepath.Join(node, "msp", "signcerts")))[0]
-	id2 := newTestCertWith(t, was.Subject.CommonName, root2, func(c *x509.Certificate) {
-		c.Subject = was.Subject
-		c.BasicConstraintsValid = true
-		c.NotAfter = time.Now().AddDate(1, 0, 0)
-	})
+	id2 := reissue(t, was, root2)
 	tls2 := issueTLS(t, node, tlsRoot2)
 	// A batch after cfg0 and before the first update: a block every
 	// orderer signs with its identity of the old CA.
@@ -72,38 +60,16 @@ func TestOrdererCARotation(t *testing.T) {
 	})
 	t.Logf("%s: a new root CA and TLS root CA added by configuration block %d", mspID, cfg1.Header.Number)
 	m.progress(w, "after the new roots")
-	cfg2 := update(t, p, ch, cfg1, func(og *common.ConfigGroup) {
-		at := consenterAt(t, addr)
-		found := false
-		editConsenters(t, og,
-			func(cs []*etcdraft.Consenter) []*etcdraft.Consenter {
-				for _, c := range cs {
-					if at(c.Host, c.Port) {
-						c.ClientTlsCert, c.ServerTlsCert, found = tls2.cert, tls2.cert, true
-					}
-				}
-				return cs
-			}, nil)
-		if !found {
-			t.Fatalf("no consenter at %s", addr)
-		}
-	})
+	cfg2 := nameConsenterTLS(t, p, ch, cfg1, addr, tls2.cert)
 	t.Logf("orderer %s (%s): a TLS certificate of the new TLS CA named for its consenter by configuration block %d", k, addr, cfg2.Header.Number)
 	m.progress(w, "after the consenter's new certificate")
 
-	// The orderer restarts on an identity of the new CA and the new TLS
-	// certificate and key; its TLS CA file, which its admin's client
-	// (osnadmin) trusts, holds both TLS CAs.
-	script(t, p, "stop-orderer", k)
+	// The orderer restarts on an identity of the new CA (read at its
+	// start) and the new TLS certificate and key; its TLS CA file, which
+	// its admin's client (osnadmin) trusts, holds both TLS CAs.
 	installPeerIdentity(t, filepath.Join(node, "msp"), root2, id2)
-	for name, b := range map[string][]byte{"server.crt": tls2.cert, "server.key": tls2.key,
-		"ca.crt": append(readFile(t, filepath.Join(node, "tls", "ca.crt")), tlsRoot2.pem...)} {
-		if err := os.WriteFile(filepath.Join(node, "tls", name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	script(t, p, "start-orderer", k)
-	ordererCaughtUp(t, p, k, ch, "consenter")
+	restartOrderer(t, p, ch, k, node, map[string][]byte{"server.crt": tls2.cert, "server.key": tls2.key,
+		"ca.crt": append(readFile(t, filepath.Join(node, "tls", "ca.crt")), tlsRoot2.pem...)})
 	m.progress(w, "the orderer restarted on the new identity and certificate")
 	tlsCA := filepath.Join(t.TempDir(), "tlsca2.pem")
 	if err := os.WriteFile(tlsCA, tlsRoot2.pem, 0o600); err != nil {
@@ -120,12 +86,7 @@ func TestOrdererCARotation(t *testing.T) {
 	last, updates := cfg2, 2
 	if len(endpoints(t, ordererGroup(t, cfg2, mspID)).Addresses) == 1 {
 		adminMSP := filepath.Join(ordererOrgDir(p, mspID), "users", "Admin@"+domain, "msp")
-		wasAdmin := pemCerts(onlyFile(t, filepath.Join(adminMSP, "signcerts")))[0]
-		admin2 := newTestCertWith(t, wasAdmin.Subject.CommonName, root2, func(c *x509.Certificate) {
-			c.Subject = wasAdmin.Subject
-			c.BasicConstraintsValid = true
-			c.NotAfter = time.Now().AddDate(1, 0, 0)
-		})
+		admin2 := reissue(t, pemCerts(onlyFile(t, filepath.Join(adminMSP, "signcerts")))[0], root2)
 		installPeerIdentity(t, adminMSP, root2, admin2)
 		last = update(t, p, ch, cfg2, func(og *common.ConfigGroup) {
 			g := og.Groups[ordererGroupName(t, og, mspID)]
@@ -230,6 +191,26 @@ func ordererOrgOf(t *testing.T, cfgBlock *common.Block, addr string) (mspID, dom
 	}
 	t.Fatalf("no orderer organisation names %s", addr)
 	return "", ""
+}
+
+// newRootCA is a self-signed CA of organisation domain, valid for a year.
+func newRootCA(t *testing.T, cn, domain string) *testCA {
+	t.Helper()
+	return newTestCertWith(t, cn, nil, func(c *x509.Certificate) {
+		c.Subject.Organization = []string{domain}
+		c.NotBefore, c.NotAfter = time.Now().Add(-2*time.Hour), time.Now().AddDate(1, 0, 0)
+	})
+}
+
+// reissue is a certificate with was's subject (its node OU too), issued
+// by ca, valid for a year.
+func reissue(t *testing.T, was *x509.Certificate, ca *testCA) *testCA {
+	t.Helper()
+	return newTestCertWith(t, was.Subject.CommonName, ca, func(c *x509.Certificate) {
+		c.Subject = was.Subject
+		c.BasicConstraintsValid = true
+		c.NotAfter = time.Now().AddDate(1, 0, 0)
+	})
 }
 
 // addRoots is the MSP configuration value v with root among its root CAs
