@@ -47,7 +47,7 @@ func TestConsenterTLSRenewed(t *testing.T) {
 	// The orderer restarts on the new key and certificate.
 	restartOrderer(t, p, ch, k, node, map[string][]byte{"server.crt": renewed.cert, "server.key": renewed.key})
 	m.progress(w, "the orderer restarted on its new certificate")
-	if got := servedCert(t, addr, filepath.Join(node, "tls", "ca.crt")); !bytes.Equal(got, renewed.der) {
+	if got := servedCert(t, addr, readFile(t, filepath.Join(node, "tls", "ca.crt"))); !bytes.Equal(got, renewed.der) {
 		t.Fatalf("orderer %s serves another certificate than the renewed one", k)
 	}
 	m.needed(w, k, n)
@@ -113,24 +113,32 @@ func restartOrderer(t *testing.T, p *Profile, ch *Channel, k, node string, tlsFi
 // "orderer" for the first, "orderer<k>" for the others.
 func ordererNodeDir(t *testing.T, p *Profile, cfgBlock *common.Block, k, addr string) string {
 	t.Helper()
-	cfg, err := blockConfig(cfgBlock)
-	if err != nil {
-		t.Fatal(err)
-	}
 	host := "orderer"
 	if k != "1" {
 		host += k
+	}
+	id, domain := ordererOrgOf(t, cfgBlock, addr)
+	return filepath.Join(ordererOrgDir(p, id), "orderers", host+"."+domain)
+}
+
+// ordererOrgOf is the MSP ID and domain of the orderer organisation whose
+// endpoints in cfgBlock name addr.
+func ordererOrgOf(t *testing.T, cfgBlock *common.Block, addr string) (mspID, domain string) {
+	t.Helper()
+	cfg, err := blockConfig(cfgBlock)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, g := range cfg.ChannelGroup.Groups["Orderer"].Groups {
 		for _, a := range endpoints(t, g).Addresses {
 			if a == addr {
 				id := groupMSPID(t, g)
-				return filepath.Join(ordererOrgDir(p, id), "orderers", host+"."+orgDomain(id))
+				return id, orgDomain(id)
 			}
 		}
 	}
 	t.Fatalf("no orderer organisation names %s", addr)
-	return ""
+	return "", ""
 }
 
 // renewedTLS is a TLS certificate (PEM and DER) and its key (PKCS #8 PEM).
@@ -188,11 +196,11 @@ func issueTLS(t *testing.T, node string, ca *testCA) renewedTLS {
 }
 
 // servedCert is the certificate the TLS server at addr presents, verified
-// against the CA certificate in file ca.
-func servedCert(t *testing.T, addr, ca string) []byte {
+// against the CA certificates of PEM ca.
+func servedCert(t *testing.T, addr string, ca []byte) []byte {
 	t.Helper()
 	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(readFile(t, ca))
+	roots.AppendCertsFromPEM(ca)
 	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", NextProtos: []string{"h2"}})
 	if err != nil {
 		t.Fatalf("TLS to %s: %v", addr, err)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/ledger/rwset"
@@ -168,6 +169,42 @@ func TestPrepareDefinition(t *testing.T) {
 	} {
 		if got := prepareBlock(c.b, "tdsc", nil).defines; got != c.want {
 			t.Errorf("%s: defines %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestFollowerReadsBatchTimeout: the follower takes a Raft channel's batch
+// timeout from the genesis block and from every configuration block after
+// it (an update may change it or the consensus), and the ledgers on its
+// view bound their resends by the newest.
+func TestFollowerReadsBatchTimeout(t *testing.T) {
+	block := func(n uint64, cfg *common.Config) *common.Block {
+		ce := &common.ConfigEnvelope{Config: cfg}
+		p := &common.Payload{Header: &common.Header{ChannelHeader: mustMarshal(t, &common.ChannelHeader{Type: int32(common.HeaderType_CONFIG)})}, Data: mustMarshal(t, ce)}
+		return &common.Block{Header: &common.BlockHeader{Number: n}, Data: &common.BlockData{Data: [][]byte{mustMarshal(t, &common.Envelope{Payload: mustMarshal(t, p)})}}}
+	}
+	l := &Ledger{view: &view{ix: newIndex(nil), changed: make(chan struct{}), given: newGiven()}}
+	var prev []byte
+	for n, c := range []struct {
+		cfg  *common.Config
+		want time.Duration
+	}{
+		{orderingConfig(t, "etcdraft", "2s"), 2 * time.Second},
+		{orderingConfig(t, "etcdraft", "10ms"), 10 * time.Millisecond},
+		{orderingConfig(t, "BFT", "10ms"), 0},
+	} {
+		b := block(uint64(n), c.cfg)
+		if n > 0 {
+			b.Header.PreviousHash = prev
+		}
+		p := prepareBlock(b, "tdsc", &l.own)
+		p.Header.DataHash = p.dataHash[:]
+		if _, err := l.addBlock(p, uint64(n), prev, nil); err != nil {
+			t.Fatalf("block %d: %v", n, err)
+		}
+		prev = headerHash(b.Header)
+		if got := time.Duration(l.raftBatch.Load()); got != c.want {
+			t.Fatalf("after block %d: batch timeout %v, want %v", n, got, c.want)
 		}
 	}
 }

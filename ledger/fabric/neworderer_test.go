@@ -128,10 +128,8 @@ func TestNewOrdererJoins(t *testing.T) {
 // organisation's group name.
 func addOrdererEndpoint(t *testing.T, og *common.ConfigGroup, mspID, orgDir, addr string) string {
 	t.Helper()
-	for name, g := range og.Groups {
-		if groupMSPID(t, g) != mspID {
-			continue
-		}
+	if name := ordererGroupName(t, og, mspID); name != "" {
+		g := og.Groups[name]
 		ends := endpoints(t, g)
 		ends.Addresses = append(ends.Addresses, addr)
 		g.Values["Endpoints"].Value = mustMarshal(t, ends)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -54,9 +53,17 @@ func TestOrdererCARotation(t *testing.T) {
 	// orderer signs with its identity of the old CA.
 	m.progress(w, "before the new roots")
 
+	// The organisation's group in an Orderer group.
+	org := func(og *common.ConfigGroup) *common.ConfigGroup {
+		name := ordererGroupName(t, og, mspID)
+		if name == "" {
+			t.Fatalf("no orderer organisation %s", mspID)
+		}
+		return og.Groups[name]
+	}
 	cfg1 := update(t, p, ch, cfg0, func(og *common.ConfigGroup) {
-		g := og.Groups[ordererGroupName(t, og, mspID)]
-		g.Values["MSP"].Value = addRoots(t, g.Values["MSP"].Value, root2.pem, tlsRoot2.pem)
+		v := org(og).Values["MSP"]
+		v.Value = addRoots(t, v.Value, root2.pem, tlsRoot2.pem)
 	})
 	t.Logf("%s: a new root CA and TLS root CA added by configuration block %d", mspID, cfg1.Header.Number)
 	m.progress(w, "after the new roots")
@@ -71,11 +78,7 @@ func TestOrdererCARotation(t *testing.T) {
 	restartOrderer(t, p, ch, k, node, map[string][]byte{"server.crt": tls2.cert, "server.key": tls2.key,
 		"ca.crt": append(readFile(t, filepath.Join(node, "tls", "ca.crt")), tlsRoot2.pem...)})
 	m.progress(w, "the orderer restarted on the new identity and certificate")
-	tlsCA := filepath.Join(t.TempDir(), "tlsca2.pem")
-	if err := os.WriteFile(tlsCA, tlsRoot2.pem, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if got := servedCert(t, addr, tlsCA); !bytes.Equal(got, tls2.der) {
+	if got := servedCert(t, addr, tlsRoot2.pem); !bytes.Equal(got, tls2.der) {
 		t.Fatalf("orderer %s serves another certificate than the new TLS CA's", k)
 	}
 	m.needed(w, k, n)
@@ -84,13 +87,17 @@ func TestOrdererCARotation(t *testing.T) {
 	// an identity of the new CA, and update 3, which it signs, removes the
 	// old CAs. (An organisation of several orderers renews each first.)
 	last, updates := cfg2, 2
-	if len(endpoints(t, ordererGroup(t, cfg2, mspID)).Addresses) == 1 {
+	c2, err := blockConfig(cfg2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(endpoints(t, org(c2.ChannelGroup.Groups["Orderer"])).Addresses) == 1 {
 		adminMSP := filepath.Join(ordererOrgDir(p, mspID), "users", "Admin@"+domain, "msp")
 		admin2 := reissue(t, pemCerts(onlyFile(t, filepath.Join(adminMSP, "signcerts")))[0], root2)
 		installPeerIdentity(t, adminMSP, root2, admin2)
 		last = update(t, p, ch, cfg2, func(og *common.ConfigGroup) {
-			g := og.Groups[ordererGroupName(t, og, mspID)]
-			g.Values["MSP"].Value = editMSP(t, g.Values["MSP"].Value, func(fc *msp.FabricMSPConfig) {
+			v := org(og).Values["MSP"]
+			v.Value = editMSP(t, v.Value, func(fc *msp.FabricMSPConfig) {
 				fc.RootCerts, fc.TlsRootCerts = [][]byte{root2.pem}, [][]byte{tlsRoot2.pem}
 			})
 		})
@@ -173,26 +180,6 @@ func ordererBlock(t *testing.T, ch *Channel, addr string, ca *testCA, number uin
 	return b
 }
 
-// ordererOrgOf is the MSP ID and domain of the orderer organisation whose
-// endpoints in cfgBlock name addr.
-func ordererOrgOf(t *testing.T, cfgBlock *common.Block, addr string) (mspID, domain string) {
-	t.Helper()
-	cfg, err := blockConfig(cfgBlock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, g := range cfg.ChannelGroup.Groups["Orderer"].Groups {
-		for _, a := range endpoints(t, g).Addresses {
-			if a == addr {
-				id := groupMSPID(t, g)
-				return id, orgDomain(id)
-			}
-		}
-	}
-	t.Fatalf("no orderer organisation names %s", addr)
-	return "", ""
-}
-
 // newRootCA is a self-signed CA of organisation domain, valid for a year.
 func newRootCA(t *testing.T, cn, domain string) *testCA {
 	t.Helper()
@@ -213,37 +200,8 @@ func reissue(t *testing.T, was *x509.Certificate, ca *testCA) *testCA {
 	})
 }
 
-// addRoots is the MSP configuration value v with root among its root CAs
-// and tlsRoot among its TLS root CAs, its node OUs unbound from a CA.
-func addRoots(t *testing.T, v, root, tlsRoot []byte) []byte {
-	t.Helper()
-	return editMSP(t, v, func(fc *msp.FabricMSPConfig) {
-		fc.RootCerts = append(fc.RootCerts, root)
-		fc.TlsRootCerts = append(fc.TlsRootCerts, tlsRoot)
-		if n := fc.FabricNodeOus; n != nil {
-			for _, id := range []*msp.FabricOUIdentifier{n.ClientOuIdentifier, n.PeerOuIdentifier, n.AdminOuIdentifier, n.OrdererOuIdentifier} {
-				if id != nil {
-					id.Certificate = nil
-				}
-			}
-		}
-	})
-}
-
-// editMSP is the MSP configuration value v as edit changes it.
-func editMSP(t *testing.T, v []byte, edit func(*msp.FabricMSPConfig)) []byte {
-	t.Helper()
-	var mc msp.MSPConfig
-	var fc msp.FabricMSPConfig
-	mustUnmarshal(t, v, &mc)
-	mustUnmarshal(t, mc.Config, &fc)
-	edit(&fc)
-	mc.Config = mustMarshal(t, &fc)
-	return mustMarshal(t, &mc)
-}
-
-// ordererGroupName is the name of the organisation mspID's group in og,
-// an Orderer group.
+// ordererGroupName is the name of orderer organisation mspID's group in
+// og, an Orderer group; "" if og has none.
 func ordererGroupName(t *testing.T, og *common.ConfigGroup, mspID string) string {
 	t.Helper()
 	for name, g := range og.Groups {
@@ -251,17 +209,5 @@ func ordererGroupName(t *testing.T, og *common.ConfigGroup, mspID string) string
 			return name
 		}
 	}
-	t.Fatalf("no orderer organisation %s", mspID)
 	return ""
-}
-
-// ordererGroup is orderer organisation mspID's group in cfgBlock.
-func ordererGroup(t *testing.T, cfgBlock *common.Block, mspID string) *common.ConfigGroup {
-	t.Helper()
-	cfg, err := blockConfig(cfgBlock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	og := cfg.ChannelGroup.Groups["Orderer"]
-	return og.Groups[ordererGroupName(t, og, mspID)]
 }

@@ -179,6 +179,27 @@ func (o ordering) String() string {
 	return fmt.Sprintf("%s, %d consenters", o.typ, o.consenters)
 }
 
+// raftBatchTimeout is cfg's batch timeout (the Orderer group's
+// BatchTimeout) when its orderers are a Raft cluster; 0 otherwise, or if
+// unreadable. A BFT cluster does not lose what it took: every consenter
+// holds a request in its pool until it is ordered (and refuses it again as
+// one it has), so its transactions keep the constant resendAfter.
+func raftBatchTimeout(cfg *common.Config) time.Duration {
+	if typ, _ := configConsenters(cfg); typ != "etcdraft" {
+		return 0
+	}
+	var bt orderer.BatchTimeout
+	v := cfg.GetChannelGroup().GetGroups()["Orderer"].GetValues()["BatchTimeout"]
+	if v == nil || proto.Unmarshal(v.Value, &bt) != nil {
+		return 0
+	}
+	d, err := time.ParseDuration(bt.Timeout)
+	if err != nil || d <= 0 {
+		return 0
+	}
+	return d
+}
+
 // quorum is how many of a channel's orderers (ends of them named as
 // endpoints) must answer for it to order: of a BFT cluster of n
 // consenters Fabric's quorum, ceil((n+f+1)/2) with f = (n-1)/3 (of four,

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
@@ -262,4 +263,40 @@ func FuzzChannelOrderers(f *testing.F) {
 			t.Fatalf("no endpoint marked though one is a consenter's: %v", addrs)
 		}
 	})
+}
+
+// TestRaftBatchTimeout: a Raft channel's batch timeout is read from its
+// configuration; a BFT channel's, an unreadable one's or a missing one's
+// is 0 (the bound is not learned).
+func TestRaftBatchTimeout(t *testing.T) {
+	cfg := func(typ, timeout string) *common.Config { return orderingConfig(t, typ, timeout) }
+	for _, c := range []struct {
+		typ, timeout string
+		want         time.Duration
+	}{
+		{"etcdraft", "10ms", 10 * time.Millisecond},
+		{"etcdraft", "2s", 2 * time.Second},
+		{"BFT", "10ms", 0},
+		{"etcdraft", "", 0},
+		{"etcdraft", "soon", 0},
+		{"etcdraft", "-1s", 0},
+		{"", "10ms", 0},
+	} {
+		if got := raftBatchTimeout(cfg(c.typ, c.timeout)); got != c.want {
+			t.Errorf("%s %q: %v, want %v", c.typ, c.timeout, got, c.want)
+		}
+	}
+	if got := raftBatchTimeout(&common.Config{}); got != 0 {
+		t.Errorf("empty configuration: %v", got)
+	}
+}
+
+// orderingConfig is a channel configuration of the consensus type typ and
+// the batch timeout timeout (none if "").
+func orderingConfig(t testing.TB, typ, timeout string) *common.Config {
+	vals := map[string]*common.ConfigValue{"ConsensusType": {Value: mustMarshal(t, &orderer.ConsensusType{Type: typ})}}
+	if timeout != "" {
+		vals["BatchTimeout"] = &common.ConfigValue{Value: mustMarshal(t, &orderer.BatchTimeout{Timeout: timeout})}
+	}
+	return &common.Config{ChannelGroup: &common.ConfigGroup{Groups: map[string]*common.ConfigGroup{"Orderer": {Values: vals}}}}
 }

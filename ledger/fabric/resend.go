@@ -8,9 +8,6 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
-	"github.com/hyperledger/fabric-protos-go-apiv2/common"
-	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
-	"google.golang.org/protobuf/proto"
 )
 
 // resendAfter is the longest a transaction the orderers took may go without
@@ -77,27 +74,6 @@ func (w *commitWaits) bound(batch, most time.Duration) time.Duration {
 	slices.Sort(last)
 	p90 := last[(n*9+9)/10-1]
 	return min(most, max(batch+minResend, waitFactor*p90))
-}
-
-// raftBatchTimeout is cfg's batch timeout (the Orderer group's
-// BatchTimeout) when its orderers are a Raft cluster; 0 otherwise, or if
-// unreadable. A BFT cluster does not lose what it took: every consenter
-// holds a request in its pool until it is ordered (and refuses it again as
-// one it has), so its transactions keep the constant resendAfter.
-func raftBatchTimeout(cfg *common.Config) time.Duration {
-	if typ, _ := configConsenters(cfg); typ != "etcdraft" {
-		return 0
-	}
-	var bt orderer.BatchTimeout
-	v := cfg.GetChannelGroup().GetGroups()["Orderer"].GetValues()["BatchTimeout"]
-	if v == nil || proto.Unmarshal(v.Value, &bt) != nil {
-		return 0
-	}
-	d, err := time.ParseDuration(bt.Timeout)
-	if err != nil || d <= 0 {
-		return 0
-	}
-	return d
 }
 
 // resendPace is how awaitCommit submits a transaction again: Every after

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
-	"github.com/hyperledger/fabric-protos-go-apiv2/common"
-	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
@@ -297,77 +295,5 @@ func TestCommitWaitsBound(t *testing.T) {
 	}
 	if got := w.bound(batch, 5*time.Millisecond); got != 5*time.Millisecond {
 		t.Fatalf("most 5 ms: %v", got)
-	}
-}
-
-// TestRaftBatchTimeout: a Raft channel's batch timeout is read from its
-// configuration; a BFT channel's, an unreadable one's or a missing one's
-// is 0 (the bound is not learned).
-func TestRaftBatchTimeout(t *testing.T) {
-	cfg := func(typ, timeout string) *common.Config { return orderingConfig(t, typ, timeout) }
-	for _, c := range []struct {
-		typ, timeout string
-		want         time.Duration
-	}{
-		{"etcdraft", "10ms", 10 * time.Millisecond},
-		{"etcdraft", "2s", 2 * time.Second},
-		{"BFT", "10ms", 0},
-		{"etcdraft", "", 0},
-		{"etcdraft", "soon", 0},
-		{"etcdraft", "-1s", 0},
-		{"", "10ms", 0},
-	} {
-		if got := raftBatchTimeout(cfg(c.typ, c.timeout)); got != c.want {
-			t.Errorf("%s %q: %v, want %v", c.typ, c.timeout, got, c.want)
-		}
-	}
-	if got := raftBatchTimeout(&common.Config{}); got != 0 {
-		t.Errorf("empty configuration: %v", got)
-	}
-}
-
-// orderingConfig is a channel configuration of the consensus type typ and
-// the batch timeout timeout (none if "").
-func orderingConfig(t testing.TB, typ, timeout string) *common.Config {
-	vals := map[string]*common.ConfigValue{"ConsensusType": {Value: mustMarshal(t, &orderer.ConsensusType{Type: typ})}}
-	if timeout != "" {
-		vals["BatchTimeout"] = &common.ConfigValue{Value: mustMarshal(t, &orderer.BatchTimeout{Timeout: timeout})}
-	}
-	return &common.Config{ChannelGroup: &common.ConfigGroup{Groups: map[string]*common.ConfigGroup{"Orderer": {Values: vals}}}}
-}
-
-// TestFollowerReadsBatchTimeout: the follower takes a Raft channel's batch
-// timeout from the genesis block and from every configuration block after
-// it (an update may change it or the consensus), and the ledgers on its
-// view bound their resends by the newest.
-func TestFollowerReadsBatchTimeout(t *testing.T) {
-	block := func(n uint64, cfg *common.Config) *common.Block {
-		ce := &common.ConfigEnvelope{Config: cfg}
-		p := &common.Payload{Header: &common.Header{ChannelHeader: mustMarshal(t, &common.ChannelHeader{Type: int32(common.HeaderType_CONFIG)})}, Data: mustMarshal(t, ce)}
-		return &common.Block{Header: &common.BlockHeader{Number: n}, Data: &common.BlockData{Data: [][]byte{mustMarshal(t, &common.Envelope{Payload: mustMarshal(t, p)})}}}
-	}
-	l := &Ledger{view: &view{ix: newIndex(nil), changed: make(chan struct{}), given: newGiven()}}
-	var prev []byte
-	for n, c := range []struct {
-		cfg  *common.Config
-		want time.Duration
-	}{
-		{orderingConfig(t, "etcdraft", "2s"), 2 * time.Second},
-		{orderingConfig(t, "etcdraft", "10ms"), 10 * time.Millisecond},
-		{orderingConfig(t, "BFT", "10ms"), 0},
-	} {
-		b := block(uint64(n), c.cfg)
-		if n > 0 {
-			b.Header.PreviousHash = prev
-		}
-		p := prepareBlock(b, "tdsc", &l.own)
-		p.Header.DataHash = p.dataHash[:]
-		if _, err := l.addBlock(p, uint64(n), prev, nil); err != nil {
-			t.Fatalf("block %d: %v", n, err)
-		}
-		prev = headerHash(b.Header)
-		if got := time.Duration(l.raftBatch.Load()); got != c.want {
-			t.Fatalf("after block %d: batch timeout %v, want %v", n, got, c.want)
-		}
 	}
 }

@@ -207,15 +207,6 @@ func rotateCA(t *testing.T, cfgBlock *common.Block, channel, mspID string, root 
 		if proto.Unmarshal(v.Value, &mc) != nil || proto.Unmarshal(mc.Config, &fc) != nil || fc.Name != mspID {
 			continue
 		}
-		fc.RootCerts = append(fc.RootCerts, root)
-		if n := fc.FabricNodeOus; n != nil {
-			for _, id := range []*msp.FabricOUIdentifier{n.ClientOuIdentifier, n.PeerOuIdentifier, n.AdminOuIdentifier, n.OrdererOuIdentifier} {
-				if id != nil {
-					id.Certificate = nil
-				}
-			}
-		}
-		mc.Config = mustMarshal(t, &fc)
 		path := func(org *common.ConfigGroup) *common.ConfigGroup {
 			return &common.ConfigGroup{Version: chg.Version, Groups: map[string]*common.ConfigGroup{
 				"Application": {Version: app.Version, Groups: map[string]*common.ConfigGroup{name: org}}}}
@@ -223,10 +214,43 @@ func rotateCA(t *testing.T, cfgBlock *common.Block, channel, mspID string, root 
 		return &common.ConfigUpdate{ChannelId: channel,
 			ReadSet: path(&common.ConfigGroup{Version: g.Version}),
 			WriteSet: path(&common.ConfigGroup{Version: g.Version, Values: map[string]*common.ConfigValue{
-				"MSP": {Version: v.Version + 1, Value: mustMarshal(t, &mc), ModPolicy: v.ModPolicy}}})}
+				"MSP": {Version: v.Version + 1, Value: addRoots(t, v.Value, root, nil), ModPolicy: v.ModPolicy}}})}
 	}
 	t.Fatalf("no organisation %s in configuration block %d", mspID, cfgBlock.Header.Number)
 	return nil
+}
+
+// addRoots is the MSP configuration value v with root among its root CAs
+// and, if not nil, tlsRoot among its TLS root CAs, its node OUs unbound
+// from a CA (cryptogen binds them to its CA, and Fabric's MSP compares the
+// whole chain, so a certificate of another CA could carry no role).
+func addRoots(t *testing.T, v, root, tlsRoot []byte) []byte {
+	t.Helper()
+	return editMSP(t, v, func(fc *msp.FabricMSPConfig) {
+		fc.RootCerts = append(fc.RootCerts, root)
+		if tlsRoot != nil {
+			fc.TlsRootCerts = append(fc.TlsRootCerts, tlsRoot)
+		}
+		if n := fc.FabricNodeOus; n != nil {
+			for _, id := range []*msp.FabricOUIdentifier{n.ClientOuIdentifier, n.PeerOuIdentifier, n.AdminOuIdentifier, n.OrdererOuIdentifier} {
+				if id != nil {
+					id.Certificate = nil
+				}
+			}
+		}
+	})
+}
+
+// editMSP is the MSP configuration value v as edit changes it.
+func editMSP(t *testing.T, v []byte, edit func(*msp.FabricMSPConfig)) []byte {
+	t.Helper()
+	var mc msp.MSPConfig
+	var fc msp.FabricMSPConfig
+	mustUnmarshal(t, v, &mc)
+	mustUnmarshal(t, mc.Config, &fc)
+	edit(&fc)
+	mc.Config = mustMarshal(t, &fc)
+	return mustMarshal(t, &mc)
 }
 
 // signedConfigUpdate is the CONFIG_UPDATE envelope of u, signed by each
