@@ -597,7 +597,9 @@ func (l *Ledger) cannotEndorse(msp string) bool {
 // cluster has its quorum again; a new endorsement each retry would leave
 // a copy of the batch in every pool (each ordered, all but the first
 // invalid, and the batch's own last transaction found in conflict with
-// the first).
+// the first). A submission again that a BFT orderer refuses as ordered
+// already (orderedAlready) counts as taken: the next waits the resend
+// bound, not submitAgain.
 func (l *Ledger) finish(ctx context.Context, tx *client.Transaction) (uint64, error) {
 	every := l.resendBound()
 	// A submission again is given up after the bound, a second at least
@@ -622,7 +624,13 @@ func (l *Ledger) finish(ctx context.Context, tx *client.Transaction) (uint64, er
 	}
 	refused := pace.Refused // the last submission was refused
 	st, err := awaitCommit(ctx, pace, func(ctx context.Context) (*client.Status, error) { return commit.StatusWithContext(ctx) },
-		func(ctx context.Context) error { _, err := tx.SubmitWithContext(ctx); return err },
+		func(ctx context.Context) error {
+			_, err := tx.SubmitWithContext(ctx)
+			if err != nil && orderedAlready(err) {
+				return errOrdered
+			}
+			return err
+		},
 		func(n int, err error) {
 			if refused {
 				// Made again after a refusal: a retry while the
@@ -633,7 +641,7 @@ func (l *Ledger) finish(ctx context.Context, tx *client.Transaction) (uint64, er
 				l.cfg.Log.Info("fabric: no commit status since the orderers took the transaction; submitted it again (the same transaction id)",
 					"tx", tx.TransactionID(), "n", n, "after", pace.Every, "err", err)
 			}
-			refused = err != nil
+			refused = err != nil && !errors.Is(err, errOrdered)
 		})
 	if err != nil {
 		se, _ := classify(StageCommit, err)

@@ -3,11 +3,15 @@ package fabric
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	"google.golang.org/grpc/status"
 )
 
 // resendAfter is the longest a transaction the orderers took may go without
@@ -76,6 +80,39 @@ func (w *commitWaits) bound(batch, most time.Duration) time.Duration {
 	return min(most, max(batch+minResend, waitFactor*p90))
 }
 
+// errOrdered is what a submission again returns (in place of the
+// gateway's refusal) when an orderer answered that it had ordered the
+// transaction already: see orderedAlready.
+var errOrdered = errors.New("the orderers had ordered the transaction already")
+
+// alreadyProcessed is how a SmartBFT orderer refuses a request it removed
+// from its pool when a decided block held it (Fabric's BFTChain.submit
+// wrapping SmartBFT's ErrReqAlreadyProcessed), in a gateway's error
+// detail: "received unsuccessful response from orderer:
+// status=SERVICE_UNAVAILABLE, info=failed to submit request: request
+// already processed". The gateway takes "request already exists" (still
+// in the pool) as success, this one as a failure.
+const alreadyProcessed = "request already processed"
+
+// orderedAlready reports whether a submission's error has an orderer
+// answer that it ordered the transaction already: of a BFT cluster, a
+// copy sent again after its block was decided, whose commit status is on
+// its way. The gateway fails the submission (too few orderers took it);
+// making it again every submitAgain until the status comes would only
+// be refused again.
+func orderedAlready(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok {
+		return false
+	}
+	for _, d := range st.Details() {
+		if d, ok := d.(*gateway.ErrorDetail); ok && strings.Contains(d.GetMessage(), alreadyProcessed) {
+			return true
+		}
+	}
+	return false
+}
+
 // resendPace is how awaitCommit submits a transaction again: Every after
 // a submission the orderers took, Again after one they refused; a
 // submission again is given up after GiveUp (Every if 0); Refused says
@@ -90,6 +127,9 @@ type resendPace struct {
 // again (resubmit: the same signed envelope, so the same transaction id),
 // one submission at a time, each p.Every after one the orderers took and
 // p.Again after one they refused; resent is told of each and how it went.
+// A submission answered errOrdered counts as taken: the next is p.Every
+// after it (one orderer's word does not stop the resending: one that
+// lies would leave the transaction to the timeout).
 // A submission again is given up after p.GiveUp (a refusal): the gateway
 // tries the orderers in a random order, and one that takes what it cannot
 // forward (a Raft follower whose TLS certificate the others no longer
@@ -136,7 +176,7 @@ func awaitCommit(ctx context.Context, p resendPace, status func(context.Context)
 		case err := <-sent:
 			resent(n, err)
 			n++
-			if err != nil {
+			if err != nil && !errors.Is(err, errOrdered) {
 				next.Reset(p.Again)
 			} else {
 				next.Reset(p.Every)

@@ -10,10 +10,13 @@ import (
 	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"github.com/tdsc/tdsc/ledger"
 	"github.com/tdsc/tdsc/ledger/ledgertest"
 	"github.com/tdsc/tdsc/policy"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // TestAwaitCommit: a status that comes in time sends nothing again; one
@@ -146,6 +149,37 @@ func TestAwaitCommit(t *testing.T) {
 		}
 		if d := time.Since(start); d > 10*time.Second {
 			t.Fatalf("took %v: the refused submissions waited the slow pace", d)
+		}
+	})
+
+	// A submission again refused as ordered already (a BFT orderer's
+	// answer once the block was decided) is taken: the next is Every
+	// after it, not Again.
+	// A submission again refused as ordered already (a BFT orderer's
+	// answer once the block was decided) is taken: the next is Every
+	// after it, not Again.
+	t.Run("ordered already", func(t *testing.T) {
+		const again, slow = time.Millisecond, time.Hour
+		var sends atomic.Int32
+		ordered := make(chan struct{})
+		var errs []error
+		st, err := awaitCommit(context.Background(), resendPace{Every: slow, Again: again, Refused: true},
+			func(ctx context.Context) (*client.Status, error) { <-ordered; return ok, nil },
+			func(context.Context) error {
+				if sends.Add(1) == 1 {
+					time.AfterFunc(50*again, func() { close(ordered) })
+				}
+				return errOrdered
+			},
+			func(n int, err error) { errs = append(errs, err) })
+		if err != nil || st != ok {
+			t.Fatalf("got %v, %v", st, err)
+		}
+		if n := sends.Load(); n != 1 || len(errs) != 1 {
+			t.Fatalf("sent %d times, told of %d: want once, then the slow pace", n, len(errs))
+		}
+		if !errors.Is(errs[0], errOrdered) {
+			t.Fatalf("told of %v, want errOrdered", errs[0])
 		}
 	})
 
@@ -295,5 +329,43 @@ func TestCommitWaitsBound(t *testing.T) {
 	}
 	if got := w.bound(batch, 5*time.Millisecond); got != 5*time.Millisecond {
 		t.Fatalf("most 5 ms: %v", got)
+	}
+}
+
+// TestOrderedAlready: a submission an orderer refused as ordered already
+// (SmartBFT's answer for a request its pool removed at a decision, in the
+// gateway's details) is found; other refusals, and errors without
+// details, are not.
+func TestOrderedAlready(t *testing.T) {
+	detail := func(info string) *gateway.ErrorDetail {
+		return &gateway.ErrorDetail{Address: "127.0.0.1:37050", MspId: "OrdererOrg",
+			Message: "received unsuccessful response from orderer: status=SERVICE_UNAVAILABLE, info=" + info}
+	}
+	refusal := func(ds ...*gateway.ErrorDetail) error {
+		st := status.New(codes.Unavailable, "insufficient number of orderers could successfully process transaction to satisfy quorum requirement")
+		for _, d := range ds {
+			var err error
+			if st, err = st.WithDetails(d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return fmt.Errorf("submit error: %w", st.Err())
+	}
+	processed := detail("failed to submit request: request already processed")
+	down := &gateway.ErrorDetail{Address: "127.0.0.1:37053", MspId: "Orderer2Org", Message: "rpc error: code = Unavailable desc = connection refused"}
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{refusal(processed, down), true},
+		{refusal(down, processed), true},
+		{refusal(down, detail("failed to submit request: request already exists")), false},
+		{refusal(down), false},
+		{refusal(), false},
+		{errors.New("request already processed"), false}, // not the gateway's
+	} {
+		if got := orderedAlready(c.err); got != c.want {
+			t.Errorf("orderedAlready(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }
