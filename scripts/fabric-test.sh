@@ -61,11 +61,15 @@ fi
 # Then the cluster's membership: one orderer removed from the consenters by
 # a configuration update and added again by another (of BFT, it joins the
 # channel again from that update), the writes and the audit across both;
+# the endpoints renamed, the consenters marked by their certificates;
 # last, of Raft, a brand-new orderer (of TDSC_FABRIC_ORDERER_ORGS=each, of a
 # new organisation) added to the channel and its consenters.
 if [ "${TDSC_FABRIC_ORDERERS:-1}" = 3 ] || [ "${TDSC_FABRIC_CONSENSUS:-raft}" = bft ]; then
   TDSC_FABRIC_PEER_AWAY=1 go test -count=1 -run '^(TestOrdererLeaderAway|TestOrdererQuorumAway)$' ./ledger/fabric/
   TDSC_FABRIC_RECONFIGURE=1 go test -count=1 -run '^TestConsenterLeavesAndReturns$' ./ledger/fabric/
+  # the orderers' endpoints renamed (localhost): each marked a consenter
+  # by the TLS certificate it serves, no endpoint's address being one
+  TDSC_FABRIC_RECONFIGURE=1 go test -count=1 -run '^TestConsentersMarkedByCert$' ./ledger/fabric/
   # last, of Raft: the cluster grows by a brand-new orderer (and
   # organisation). Of BFT it runs by hand (docs/fabric.md, "A brand-new
   # orderer joins": on these two cores SmartBFT's view changes around the

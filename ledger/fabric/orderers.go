@@ -1,10 +1,12 @@
 package fabric
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"maps"
@@ -20,6 +22,8 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
 	"github.com/hyperledger/fabric-protos-go-apiv2/orderer/etcdraft"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	grpcpeer "google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -34,11 +38,14 @@ var ErrNoOrderer = errors.New("no orderer of the channel answers")
 // the TLS roots of its organisation, and whether the configuration names
 // its address a consenter (nil: unknown — no endpoint's address is a
 // consenter's, as where the consenters talk on a cluster listener of
-// their own).
+// their own, or an endpoint names the orderer by another host name; then
+// certs holds the consenters' TLS certificates, and the one it serves
+// says: askOrdererEnds).
 type ordererEndpoint struct {
 	org, addr string
 	roots     *x509.CertPool
 	consenter *bool
+	certs     [][]byte // DER; set only where consenter is nil
 }
 
 // channelOrderers reads the orderers from a channel configuration: each
@@ -108,47 +115,75 @@ func channelOrderers(cfg *common.Config) ([]ordererEndpoint, error) {
 // markConsenters sets each of ends' consenter: whether its address is a
 // consenter's (host and port) in cfg, once one endpoint's is. An endpoint
 // the configuration names before it names the orderer a consenter (an
-// orderer joining) is not one.
+// orderer joining) is not one. Where no endpoint's address is a
+// consenter's, each is given the consenters' server TLS certificates
+// instead (certs), for the one it serves to say.
 func markConsenters(cfg *common.Config, ends []ordererEndpoint) {
-	_, addrs := configConsenters(cfg)
-	if !slices.ContainsFunc(ends, func(e ordererEndpoint) bool { return slices.Contains(addrs, e.addr) }) {
+	_, cs := configConsenters(cfg)
+	named := func(addr string) bool {
+		return slices.ContainsFunc(cs, func(c consenter) bool { return c.addr == addr })
+	}
+	if !slices.ContainsFunc(ends, func(e ordererEndpoint) bool { return named(e.addr) }) {
+		var certs [][]byte
+		for _, c := range cs {
+			if c.tlsCert != nil {
+				certs = append(certs, c.tlsCert)
+			}
+		}
+		for i := range ends {
+			ends[i].certs = certs
+		}
 		return
 	}
 	for i := range ends {
-		is := slices.Contains(addrs, ends[i].addr)
+		is := named(ends[i].addr)
 		ends[i].consenter = &is
 	}
 }
 
-// configConsenters reads cfg's consensus type and its consenters'
-// addresses (host:port): a Raft cluster's, in the type's metadata; a BFT
-// cluster's consenter mapping. addrs is nil if unreadable.
-func configConsenters(cfg *common.Config) (typ string, addrs []string) {
+// consenter is one consenter a channel configuration names: its address
+// (host:port, where the other consenters reach it) and its server TLS
+// certificate (DER; nil if not PEM).
+type consenter struct {
+	addr    string
+	tlsCert []byte
+}
+
+// configConsenters reads cfg's consensus type and its consenters: a Raft
+// cluster's, in the type's metadata; a BFT cluster's consenter mapping.
+// cs is nil if unreadable.
+func configConsenters(cfg *common.Config) (typ string, cs []consenter) {
 	g := cfg.GetChannelGroup().GetGroups()["Orderer"]
 	var ct orderer.ConsensusType
 	if v := g.GetValues()["ConsensusType"]; v == nil || proto.Unmarshal(v.Value, &ct) != nil {
 		return "", nil
 	}
-	addr := func(host string, port uint32) string { return net.JoinHostPort(host, strconv.Itoa(int(port))) }
+	of := func(host string, port uint32, cert []byte) consenter {
+		c := consenter{addr: net.JoinHostPort(host, strconv.Itoa(int(port)))}
+		if b, _ := pem.Decode(cert); b != nil {
+			c.tlsCert = b.Bytes
+		}
+		return c
+	}
 	switch ct.Type {
 	case "etcdraft":
 		var md etcdraft.ConfigMetadata
 		if proto.Unmarshal(ct.Metadata, &md) == nil {
-			addrs = []string{}
+			cs = []consenter{}
 			for _, c := range md.Consenters {
-				addrs = append(addrs, addr(c.Host, c.Port))
+				cs = append(cs, of(c.Host, c.Port, c.ServerTlsCert))
 			}
 		}
 	case "BFT":
 		var os common.Orderers
 		if v := g.GetValues()["Orderers"]; v != nil && proto.Unmarshal(v.Value, &os) == nil {
-			addrs = []string{}
+			cs = []consenter{}
 			for _, c := range os.ConsenterMapping {
-				addrs = append(addrs, addr(c.Host, c.Port))
+				cs = append(cs, of(c.Host, c.Port, c.ServerTlsCert))
 			}
 		}
 	}
-	return ct.Type, addrs
+	return ct.Type, cs
 }
 
 // ordering is a channel configuration's consensus type and how many
@@ -161,11 +196,11 @@ type ordering struct {
 
 // configOrdering reads cfg's ordering.
 func configOrdering(cfg *common.Config) ordering {
-	typ, addrs := configConsenters(cfg)
-	if addrs == nil {
+	typ, cs := configConsenters(cfg)
+	if cs == nil {
 		return ordering{typ: typ, consenters: -1}
 	}
-	return ordering{typ: typ, consenters: len(addrs)}
+	return ordering{typ: typ, consenters: len(cs)}
 }
 
 // String is the ordering as a report gives it: "etcdraft, 3 consenters".
@@ -267,10 +302,12 @@ func (l *Ledger) askOrderers(ctx context.Context) (struct{}, error) {
 type OrdererAnswer struct {
 	Org     string `json:"org,omitempty"` // its orderer organisation ("": the channel's global addresses)
 	Address string `json:"address"`
-	// Consenter: whether the configuration names its address a consenter
-	// (absent: unknown, no endpoint's address being a consenter's). The
-	// answer of one that is not (an orderer joining: named an endpoint
-	// before a consenter) does not count towards Need.
+	// Consenter: whether the configuration names its address a consenter,
+	// or, where no endpoint's address is a consenter's, the certificate it
+	// served one's (absent: unknown — it did not answer, or no answer
+	// served a consenter's certificate). The answer of one that is not (an
+	// orderer joining: named an endpoint before a consenter) does not
+	// count towards Need.
 	Consenter *bool `json:"consenter,omitempty"`
 	// Height: the newest block's number + 1, if it answered; else Error.
 	Height uint64 `json:"height,omitempty"`
@@ -350,18 +387,23 @@ func AskOrderers(ctx context.Context, ch *Channel) (OrdererAnswers, error) {
 // askOrdererEnds asks each of ends, over the connection conn gives, for
 // the newest block (deliverNewest), at once: the answers in ends' order,
 // with how many the channel needs (consensus.quorum); an error only if ctx
-// ended or the request could not be signed.
+// ended or the request could not be signed. Of ends not marked by their
+// address, the certificates they served mark the answers (markServed).
 func askOrdererEnds(ctx context.Context, ch *Channel, ends []ordererEndpoint, consensus ordering, conn func(ordererEndpoint) (*grpc.ClientConn, error)) (OrdererAnswers, error) {
 	env, err := ch.seekNewest()
 	if err != nil {
 		return OrdererAnswers{}, err
 	}
-	answers, err := eachOrderer(ctx, ends, func(e ordererEndpoint) OrdererAnswer {
-		a := OrdererAnswer{Org: e.org, Address: e.addr, Consenter: e.consenter}
+	type answered struct {
+		OrdererAnswer
+		served []byte // its server TLS certificate (DER), if it answered
+	}
+	got, err := eachOrderer(ctx, ends, func(e ordererEndpoint) answered {
+		a := answered{OrdererAnswer: OrdererAnswer{Org: e.org, Address: e.addr, Consenter: e.consenter}}
 		c, err := conn(e)
 		var n uint64
 		if err == nil {
-			n, err = deliverNewest(ctx, c, env)
+			n, a.served, err = deliverNewest(ctx, c, env)
 		}
 		if err != nil {
 			a.Error = firstLine(err.Error())
@@ -373,9 +415,41 @@ func askOrdererEnds(ctx context.Context, ch *Channel, ends []ordererEndpoint, co
 	if err != nil {
 		return OrdererAnswers{}, err
 	}
+	answers := make([]OrdererAnswer, len(got))
+	served := make([][]byte, len(got))
+	for i, a := range got {
+		answers[i], served[i] = a.OrdererAnswer, a.served
+	}
+	markServed(ends, served, answers)
 	o := OrdererAnswers{Consensus: consensus.typ, Answers: answers}
 	o.Need = consensus.quorum(o.Consenters())
 	return o, nil
+}
+
+// markServed marks the answers of ends whose role their address did not
+// say (consenter nil, certs set) by the server TLS certificate each served
+// (served[i], DER; nil if it did not answer): a consenter if it is one of
+// certs. Only once one of them served a consenter's certificate: a
+// cluster listener may serve another certificate than the orderer's
+// endpoint, and then none does and every answer stays unknown (and
+// counts).
+func markServed(ends []ordererEndpoint, served [][]byte, answers []OrdererAnswer) {
+	is := make([]bool, len(ends))
+	found := false
+	for i, e := range ends {
+		if e.consenter == nil && served[i] != nil {
+			is[i] = slices.ContainsFunc(e.certs, func(c []byte) bool { return bytes.Equal(c, served[i]) })
+			found = found || is[i]
+		}
+	}
+	if !found {
+		return
+	}
+	for i, e := range ends {
+		if e.consenter == nil && served[i] != nil {
+			answers[i].Consenter = &is[i]
+		}
+	}
 }
 
 // eachOrderer asks each of ends at once (ask) and returns the answers in
@@ -470,17 +544,26 @@ func (o *orderers) close() {
 
 // deliverNewest asks the orderer on conn for the block env seeks, for at
 // most answerWithin (errNoAnswer past it, while ctx lasts): the block's
-// number once it comes; the orderer's status otherwise.
-func deliverNewest(ctx context.Context, conn *grpc.ClientConn, env *common.Envelope) (uint64, error) {
-	b, err := deliverBlock(ctx, conn, env)
-	return b.GetHeader().GetNumber(), err
+// number once it comes, with the server TLS certificate the orderer
+// served (DER; nil without TLS); the orderer's status otherwise.
+func deliverNewest(ctx context.Context, conn *grpc.ClientConn, env *common.Envelope) (uint64, []byte, error) {
+	b, cert, err := deliverServed(ctx, conn, env)
+	return b.GetHeader().GetNumber(), cert, err
 }
 
 // deliverBlock asks the orderer on conn for the block env seeks, for at
 // most answerWithin (errNoAnswer past it, while ctx lasts): the block once
 // it comes; the orderer's status otherwise.
 func deliverBlock(ctx context.Context, conn *grpc.ClientConn, env *common.Envelope) (*common.Block, error) {
+	b, _, err := deliverServed(ctx, conn, env)
+	return b, err
+}
+
+// deliverServed is deliverBlock with the server TLS certificate the
+// orderer served for the stream (DER; nil without TLS).
+func deliverServed(ctx context.Context, conn *grpc.ClientConn, env *common.Envelope) (*common.Block, []byte, error) {
 	var blk *common.Block
+	var cert []byte
 	err := answer(ctx, func(ctx context.Context) error {
 		stream, err := deliver(ctx, conn, env)
 		if err != nil {
@@ -490,6 +573,11 @@ func deliverBlock(ctx context.Context, conn *grpc.ClientConn, env *common.Envelo
 		if err != nil {
 			return err
 		}
+		if p, ok := grpcpeer.FromContext(stream.Context()); ok {
+			if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
+				cert = ti.State.PeerCertificates[0].Raw
+			}
+		}
 		blk = resp.GetBlock()
 		if blk == nil {
 			return deliverRefused(resp.GetStatus())
@@ -497,9 +585,9 @@ func deliverBlock(ctx context.Context, conn *grpc.ClientConn, env *common.Envelo
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return blk, nil
+	return blk, cert, nil
 }
 
 // deliverBlocks asks the orderer on conn for the blocks env seeks and

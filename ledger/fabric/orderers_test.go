@@ -1,6 +1,9 @@
 package fabric
 
 import (
+	"bytes"
+	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"net"
@@ -14,7 +17,9 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"github.com/hyperledger/fabric-protos-go-apiv2/orderer"
 	"github.com/hyperledger/fabric-protos-go-apiv2/orderer/etcdraft"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials"
 )
 
 // TestChannelOrderers: the orderers are read from each orderer
@@ -84,12 +89,14 @@ func TestChannelOrderers(t *testing.T) {
 		}
 		return strings.Join(out, " ")
 	}
+	tlsA1, tlsB1 := newTestCert(t, "a1", caA), newTestCert(t, "b1", caB)
+	tlsOf := map[string][]byte{"a1": tlsA1.pem, "b1": tlsB1.pem}
 	raftOf := func(addrs ...string) *common.ConfigValue {
 		md := &etcdraft.ConfigMetadata{}
 		for _, a := range addrs {
 			host, port, _ := net.SplitHostPort(a)
 			p, _ := strconv.Atoi(port)
-			md.Consenters = append(md.Consenters, &etcdraft.Consenter{Host: host, Port: uint32(p)})
+			md.Consenters = append(md.Consenters, &etcdraft.Consenter{Host: host, Port: uint32(p), ServerTlsCert: tlsOf[host]})
 		}
 		return &common.ConfigValue{Value: mustMarshal(t, &orderer.ConsensusType{Type: "etcdraft", Metadata: mustMarshal(t, md)})}
 	}
@@ -98,12 +105,21 @@ func TestChannelOrderers(t *testing.T) {
 	if ends, err = channelOrderers(cfg); err != nil || role(ends) != "a1:7050+ a2:7050- b1:7050+ old:7050-" {
 		t.Fatalf("Raft consenters a1, b1: %s (%v)", role(ends), err)
 	}
+	if slices.ContainsFunc(ends, func(e ordererEndpoint) bool { return e.certs != nil }) {
+		t.Fatal("endpoints marked by their address given the consenters' certificates too")
+	}
 	if o := configOrdering(cfg); o != (ordering{typ: "etcdraft", consenters: 2}) {
 		t.Fatalf("Raft ordering %+v", o)
 	}
 	og.Values = map[string]*common.ConfigValue{"ConsensusType": raftOf("a1:9443", "b1:9443")}
 	if ends, err = channelOrderers(cfg); err != nil || role(ends) != "a1:7050? a2:7050? b1:7050? old:7050?" {
 		t.Fatalf("Raft consenters on a cluster port: %s (%v)", role(ends), err)
+	}
+	// Their certificates say (markServed): each endpoint holds them.
+	for _, e := range ends {
+		if len(e.certs) != 2 || !bytes.Equal(e.certs[0], tlsA1.cert.Raw) || !bytes.Equal(e.certs[1], tlsB1.cert.Raw) {
+			t.Fatalf("%s: the consenters' certificates %d, want a1's and b1's (DER)", e.addr, len(e.certs))
+		}
 	}
 	og.Values = map[string]*common.ConfigValue{
 		"ConsensusType": {Value: mustMarshal(t, &orderer.ConsensusType{Type: "BFT"})},
@@ -220,12 +236,16 @@ func TestOrdererConns(t *testing.T) {
 // counts the consenters read.
 func FuzzChannelOrderers(f *testing.F) {
 	t := f
-	raft := mustMarshal(t, &orderer.ConsensusType{Type: "etcdraft", Metadata: mustMarshal(t, &etcdraft.ConfigMetadata{Consenters: []*etcdraft.Consenter{{Host: "a1", Port: 7050}, {Host: "b1", Port: 7050}}})})
+	ca := newTestCert(t, "tlsca", nil)
+	a1 := newTestCert(t, "a1", ca).pem
+	raft := mustMarshal(t, &orderer.ConsensusType{Type: "etcdraft", Metadata: mustMarshal(t, &etcdraft.ConfigMetadata{Consenters: []*etcdraft.Consenter{{Host: "a1", Port: 7050, ServerTlsCert: a1}, {Host: "b1", Port: 7050}}})})
+	onCluster := mustMarshal(t, &orderer.ConsensusType{Type: "etcdraft", Metadata: mustMarshal(t, &etcdraft.ConfigMetadata{Consenters: []*etcdraft.Consenter{{Host: "a1", Port: 9443, ServerTlsCert: a1}}})})
 	bft := mustMarshal(t, &orderer.ConsensusType{Type: "BFT"})
 	mapping := mustMarshal(t, &common.Orderers{ConsenterMapping: []*common.Consenter{{Id: 1, Host: "a2", Port: 7050}}})
 	endsA := mustMarshal(t, &common.OrdererAddresses{Addresses: []string{"a1:7050", "a2:7050"}})
 	endsB := mustMarshal(t, &common.OrdererAddresses{Addresses: []string{"b1:7050"}})
 	f.Add(raft, []byte(nil), endsA, endsB)
+	f.Add(onCluster, []byte(nil), endsA, endsB)
 	f.Add(bft, mapping, endsA, endsB)
 	f.Add([]byte{0x0a, 0x03, 'B', 'F', 'T'}, []byte{0x0a, 0x00}, endsA, []byte{0xff})
 	f.Fuzz(func(t *testing.T, consensus, orderers, a, b []byte) {
@@ -236,7 +256,18 @@ func FuzzChannelOrderers(f *testing.F) {
 		cfg := &common.Config{ChannelGroup: &common.ConfigGroup{Groups: map[string]*common.ConfigGroup{
 			"Orderer": {Values: values, Groups: map[string]*common.ConfigGroup{"OrdererA": org(a), "OrdererB": org(b)}},
 		}}}
-		_, addrs := configConsenters(cfg)
+		_, cs := configConsenters(cfg)
+		var addrs []string
+		var certs [][]byte
+		if cs != nil {
+			addrs = []string{}
+		}
+		for _, c := range cs {
+			addrs = append(addrs, c.addr)
+			if c.tlsCert != nil {
+				certs = append(certs, c.tlsCert)
+			}
+		}
 		o := configOrdering(cfg)
 		if (addrs == nil) != (o.consenters == -1) || (addrs != nil && o.consenters != len(addrs)) {
 			t.Fatalf("ordering %+v of consenters %v", o, addrs)
@@ -261,6 +292,11 @@ func FuzzChannelOrderers(f *testing.F) {
 		}
 		if marked == 0 && slices.ContainsFunc(ends, func(e ordererEndpoint) bool { return slices.Contains(addrs, e.addr) }) {
 			t.Fatalf("no endpoint marked though one is a consenter's: %v", addrs)
+		}
+		for _, e := range ends {
+			if want := certs; e.consenter != nil && e.certs != nil || e.consenter == nil && !slices.EqualFunc(e.certs, want, bytes.Equal) {
+				t.Fatalf("%s: %d certificates to compare (marked %v), the consenters' %d", e.addr, len(e.certs), e.consenter != nil, len(want))
+			}
 		}
 	})
 }
@@ -299,4 +335,114 @@ func orderingConfig(t testing.TB, typ, timeout string) *common.Config {
 		vals["BatchTimeout"] = &common.ConfigValue{Value: mustMarshal(t, &orderer.BatchTimeout{Timeout: timeout})}
 	}
 	return &common.Config{ChannelGroup: &common.ConfigGroup{Groups: map[string]*common.ConfigGroup{"Orderer": {Values: vals}}}}
+}
+
+// TestMarkServed: of endpoints their address did not mark, the answers
+// are marked by the server TLS certificate each served — a consenter's or
+// not — once one served a consenter's; one that did not answer stays
+// unknown (and counts); where none served a consenter's (a cluster
+// listener with a certificate of its own), every answer stays unknown.
+// Endpoints marked by their address are left as they are.
+func TestMarkServed(t *testing.T) {
+	ca := newTestCert(t, "tlsca", nil)
+	c1, c2, c3, joining := newTestCert(t, "o1", ca), newTestCert(t, "o2", ca), newTestCert(t, "o3", ca), newTestCert(t, "o4", ca)
+	certs := [][]byte{c1.cert.Raw, c2.cert.Raw, c3.cert.Raw}
+	ends := func() []ordererEndpoint {
+		var out []ordererEndpoint
+		for _, a := range []string{"o1:7050", "o2:7050", "o3:7050", "o4:7050"} {
+			out = append(out, ordererEndpoint{addr: a, certs: certs})
+		}
+		return out
+	}
+	roles := func(answers []OrdererAnswer) string {
+		var out []string
+		for _, a := range answers {
+			switch {
+			case a.Consenter == nil:
+				out = append(out, "?")
+			case *a.Consenter:
+				out = append(out, "+")
+			default:
+				out = append(out, "-")
+			}
+		}
+		return strings.Join(out, "")
+	}
+	answers := make([]OrdererAnswer, 4)
+	markServed(ends(), [][]byte{c1.cert.Raw, nil, c3.cert.Raw, joining.cert.Raw}, answers)
+	if got := roles(answers); got != "+?+-" {
+		t.Fatalf("served o1's, none (down), o3's and a joining orderer's: %s, want +?+-", got)
+	}
+	q := OrdererAnswers{Consensus: "BFT", Answers: answers}
+	if q.Consenters() != 3 {
+		t.Fatalf("consenters %d, want 3: the joining orderer does not count", q.Consenters())
+	}
+	answers = make([]OrdererAnswer, 4)
+	other := newTestCert(t, "cluster", ca)
+	markServed(ends(), [][]byte{other.cert.Raw, joining.cert.Raw, nil, other.cert.Raw}, answers)
+	if got := roles(answers); got != "????" {
+		t.Fatalf("none served a consenter's certificate: %s, want ????", got)
+	}
+	no := false
+	byAddr := ends()
+	byAddr[3].consenter, byAddr[3].certs = &no, nil
+	answers = make([]OrdererAnswer, 4)
+	answers[3].Consenter = &no
+	markServed(byAddr, [][]byte{c1.cert.Raw, c2.cert.Raw, c3.cert.Raw, c1.cert.Raw}, answers)
+	if got := roles(answers); got != "+++-" {
+		t.Fatalf("one marked by its address: %s, want +++- (left as it was)", got)
+	}
+}
+
+// TestDeliverServed: an orderer's answer to a Deliver request comes with
+// the server TLS certificate it served (the one markServed compares), over
+// TLS as the ledger dials orderers; a refusal is its status.
+func TestDeliverServed(t *testing.T) {
+	ca := newTestCert(t, "tlsca", nil)
+	srv := newTestCertWith(t, "orderer", ca, func(c *x509.Certificate) {
+		c.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refuse := false
+	g := grpc.NewServer(grpc.Creds(credentials.NewServerTLSFromCert(&tls.Certificate{Certificate: [][]byte{srv.cert.Raw}, PrivateKey: srv.key})))
+	orderer.RegisterAtomicBroadcastServer(g, &deliverer{block: &common.Block{Header: &common.BlockHeader{Number: 41}}, refuse: &refuse})
+	go g.Serve(lis)
+	t.Cleanup(g.Stop)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca.pem)
+	conn, err := dialPool("orderer", lis.Addr().String(), roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	n, cert, err := deliverNewest(context.Background(), conn, &common.Envelope{})
+	if err != nil || n != 41 || !bytes.Equal(cert, srv.cert.Raw) {
+		t.Fatalf("block %d, served its own certificate %v (%v)", n, bytes.Equal(cert, srv.cert.Raw), err)
+	}
+	refuse = true
+	if _, _, err := deliverNewest(context.Background(), conn, &common.Envelope{}); err == nil || !strings.Contains(err.Error(), "NOT_FOUND") {
+		t.Fatalf("a refusal: %v", err)
+	}
+}
+
+// deliverer answers each Deliver request with block, or NOT_FOUND while
+// *refuse.
+type deliverer struct {
+	orderer.UnimplementedAtomicBroadcastServer
+	block  *common.Block
+	refuse *bool
+}
+
+func (d *deliverer) Deliver(stream orderer.AtomicBroadcast_DeliverServer) error {
+	if _, err := stream.Recv(); err != nil {
+		return err
+	}
+	if *d.refuse {
+		return stream.Send(&orderer.DeliverResponse{Type: &orderer.DeliverResponse_Status{Status: common.Status_NOT_FOUND}})
+	}
+	return stream.Send(&orderer.DeliverResponse{Type: &orderer.DeliverResponse_Block{Block: d.block}})
 }
