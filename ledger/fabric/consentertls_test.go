@@ -66,14 +66,28 @@ func TestConsenterTLSRenewed(t *testing.T) {
 // made.
 func nameConsenterTLS(t *testing.T, p *Profile, ch *Channel, cfg *common.Block, addr string, cert []byte) *common.Block {
 	t.Helper()
-	return update(t, p, ch, cfg, func(og *common.ConfigGroup) {
+	return update(t, p, ch, cfg, consenterNamed(t, addr, renamedConsenter{cert: cert}))
+}
+
+// renamedConsenter is what consenterNamed names for a consenter: its
+// client and server TLS certificate; of a BFT cluster its signing
+// identity too (PEM), unless nil.
+type renamedConsenter struct {
+	cert, identity []byte
+}
+
+// consenterNamed is the edit of an Orderer group that names to for the
+// consenter at addr (of BFT, BlockValidation the quorum of the identities
+// named).
+func consenterNamed(t *testing.T, addr string, to renamedConsenter) func(og *common.ConfigGroup) {
+	return func(og *common.ConfigGroup) {
 		at := consenterAt(t, addr)
 		found := false
 		editConsenters(t, og,
 			func(cs []*etcdraft.Consenter) []*etcdraft.Consenter {
 				for _, c := range cs {
 					if at(c.Host, c.Port) {
-						c.ClientTlsCert, c.ServerTlsCert, found = cert, cert, true
+						c.ClientTlsCert, c.ServerTlsCert, found = to.cert, to.cert, true
 					}
 				}
 				return cs
@@ -81,7 +95,10 @@ func nameConsenterTLS(t *testing.T, p *Profile, ch *Channel, cfg *common.Block, 
 			func(cs []*common.Consenter) []*common.Consenter {
 				for _, c := range cs {
 					if at(c.Host, c.Port) {
-						c.ClientTlsCert, c.ServerTlsCert, found = cert, cert, true
+						c.ClientTlsCert, c.ServerTlsCert, found = to.cert, to.cert, true
+						if to.identity != nil {
+							c.Identity = to.identity
+						}
 					}
 				}
 				return cs
@@ -89,7 +106,7 @@ func nameConsenterTLS(t *testing.T, p *Profile, ch *Channel, cfg *common.Block, 
 		if !found {
 			t.Fatalf("no consenter at %s", addr)
 		}
-	})
+	}
 }
 
 // restartOrderer stops orderer k, writes tlsFiles (name: content) into

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,14 +29,21 @@ import (
 // on carry the new identity's signature, which the genesis configuration
 // refuses and the updated one takes; the audit reads across both updates
 // and every orderer's copy of its last block is signed as the audited
-// configuration demands. On a Raft cluster of three or more
+// configuration demands. Of a BFT cluster the consenter mapping names
+// each consenter's signing identity too: update 2 names the new identity
+// beside the new TLS certificate (and BlockValidation the quorum of the
+// identities named), and the orderer's signature counts among a block's
+// by its identifier, under the mapping in force. On a Raft cluster of
+// three or more, or a BFT cluster of four or more
 // (TDSC_FABRIC_RECONFIGURE=1): Fabric does not rotate a lone Raft
 // consenter's TLS certificate in place (its leader hands over before it
 // takes the update, and a cluster of one has no one to hand over to:
 // "No follower is qualified as transferee", the update never ordered).
 func TestOrdererCARotation(t *testing.T) {
 	m, s, n := startMembership(t, "rotates an orderer organisation's CAs and restarts an orderer on an identity and a TLS certificate of the new ones",
-		"a Raft cluster of three orderers or more", func(typ string, n int) bool { return typ == "etcdraft" && n >= 3 })
+		"a Raft cluster of three orderers or more, or a BFT cluster of four or more",
+		func(typ string, n int) bool { return typ == "etcdraft" && n >= 3 || typ == "BFT" && n >= 4 })
+	bft := m.typ == "BFT"
 	p, l, ch := m.p, m.l, m.ch
 	ctx := context.Background()
 	w := keepWriting(s, l, 4, "rotates")
@@ -67,8 +75,27 @@ func TestOrdererCARotation(t *testing.T) {
 	})
 	t.Logf("%s: a new root CA and TLS root CA added by configuration block %d", mspID, cfg1.Header.Number)
 	m.progress(w, "after the new roots")
-	cfg2 := nameConsenterTLS(t, p, ch, cfg1, addr, tls2.cert)
-	t.Logf("orderer %s (%s): a TLS certificate of the new TLS CA named for its consenter by configuration block %d", k, addr, cfg2.Header.Number)
+	// Of BFT, every other orderer restarts first, one at a time: Fabric's
+	// BFT cluster keeps its connection to each consenter (cluster.Stub,
+	// ConnectionsMgr), dialled with the TLS roots of the configuration
+	// then — before update 1, the old TLS CA alone — and would refuse the
+	// orderer's certificate of the new TLS CA until it restarted. Started
+	// again, each dials with both. Then update 2 names the consenter's
+	// signing identity of the new CA too.
+	to := renamedConsenter{cert: tls2.cert}
+	if bft {
+		for j := 1; j <= n; j++ {
+			if c := strconv.Itoa(j); c != k {
+				script(t, p, "stop-orderer", c)
+				script(t, p, "start-orderer", c)
+				ordererCaughtUp(t, p, c, ch, "consenter")
+				m.progress(w, "orderer "+c+" restarted on the new roots")
+			}
+		}
+		to.identity = id2.pem
+	}
+	cfg2 := update(t, p, ch, cfg1, consenterNamed(t, addr, to))
+	t.Logf("orderer %s (%s): a TLS certificate of the new TLS CA named for its consenter by configuration block %d (of BFT, an identity of the new CA too: %v)", k, addr, cfg2.Header.Number, bft)
 	m.progress(w, "after the consenter's new certificate")
 
 	// The orderer restarts on an identity of the new CA (read at its
@@ -110,47 +137,64 @@ func TestOrdererCARotation(t *testing.T) {
 	m.finished(w, "the rotation")
 	wholeCluster(t, ch, n, 0)
 
-	// Each orderer signs the blocks it writes. The orderer's copy of the
-	// newest block carries the new identity's signature: refused under
-	// the genesis configuration, taken under the last.
+	// Each orderer signs the blocks it writes (of Raft its copy carries
+	// its signature alone; of BFT a quorum's, its own among them). The
+	// orderer's copy of the newest block carries the new identity's
+	// signature: refused under the genesis configuration, taken under the
+	// last.
 	h, err := ch.Height(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	newest := ordererBlock(t, ch, addr, tlsRoot2, h-1)
 	old := ordererBlock(t, ch, addr, tlsRoot2, cfg0.Header.Number+1)
-	signedBy := func(b *common.Block, cfg *common.Block, want *x509.Certificate) error {
+	// counts says whether b, checked under cfg's configuration, is
+	// signed as it demands with want's signature among those that count;
+	// of Raft (one signature a copy) an error if b is not signed as
+	// demanded, naming why.
+	counts := func(b *common.Block, cfg *common.Block, want *x509.Certificate) (bool, error) {
 		e, err := genesisEndorsers(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, signers, err := e.checkBlock(b)
-		if err == nil && (len(signers) != 1 || !bytes.Equal(signers[0].cert.RawTBSCertificate, want.RawTBSCertificate)) {
-			t.Fatalf("orderer %s's block %d: signed by %d identities, want %q of its CA", k, b.Header.Number, len(signers), want.Subject.CommonName)
+		if err == nil && !bft && len(signers) != 1 {
+			t.Fatalf("orderer %s's block %d: signed by %d identities, want one", k, b.Header.Number, len(signers))
 		}
-		return err
+		has := slices.ContainsFunc(signers, func(s signer) bool { return bytes.Equal(s.cert.RawTBSCertificate, want.RawTBSCertificate) })
+		return err == nil && has, err
+	}
+	// refused wants want's signature not to count on b under cfg: of
+	// Raft the block refused, its signer's CA unknown; of BFT its
+	// signature does not verify against the identity cfg's mapping names
+	// for its identifier (the others' may make the quorum).
+	refused := func(b, cfg *common.Block, want *x509.Certificate, under string) {
+		t.Helper()
+		ok, err := counts(b, cfg, want)
+		if ok || !bft && (err == nil || !strings.Contains(err.Error(), "not issued by the org's CA")) {
+			t.Fatalf("orderer %s's block %d under %s: counted %v (%v), want its signature refused", k, b.Header.Number, under, ok, err)
+		}
+	}
+	taken := func(b, cfg *common.Block, want *x509.Certificate) {
+		t.Helper()
+		if ok, err := counts(b, cfg, want); !ok {
+			t.Fatalf("orderer %s's block %d under the configuration of block %d: its signature by %q not counted (%v)", k, b.Header.Number, cfg.Header.Number, want.Subject.CommonName, err)
+		}
 	}
 	genesis, err := ch.Block(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := signedBy(newest, genesis, id2.cert); err == nil || !strings.Contains(err.Error(), "not issued by the org's CA") {
-		t.Fatalf("orderer %s's block %d under the genesis configuration: got %v, want its signature refused", k, h-1, err)
-	}
-	if err := signedBy(newest, last, id2.cert); err != nil {
-		t.Fatalf("orderer %s's block %d under the configuration of block %d: %v", k, h-1, last.Header.Number, err)
-	}
+	refused(newest, genesis, id2.cert, "the genesis configuration")
+	taken(newest, last, id2.cert)
 	// Its copy of a block before the rotation, signed by its identity of
 	// the old CA: taken under the configuration then in force, and, once
-	// the old CA is removed, refused under the last — the audit judges
-	// each block by the configuration before it.
-	if err := signedBy(old, cfg0, was); err != nil {
-		t.Fatalf("orderer %s's block %d under the configuration of block %d: %v", k, old.Header.Number, cfg0.Header.Number, err)
-	}
-	if updates == 3 {
-		if err := signedBy(old, last, was); err == nil || !strings.Contains(err.Error(), "not issued by the org's CA") {
-			t.Fatalf("orderer %s's block %d under the configuration without the old CA: got %v, want its signature refused", k, old.Header.Number, err)
-		}
+	// the old CA is removed (of BFT, once the mapping names the new
+	// identity), refused under the last — the audit judges each block by
+	// the configuration before it.
+	taken(old, cfg0, was)
+	if updates == 3 || bft {
+		refused(old, last, was, "the last configuration")
 	}
 	heads := auditAcross(t, l, m.written, ordering{typ: m.typ, consenters: n}, updates)
 	if len(heads) != n || !slices.ContainsFunc(heads, func(h OrdererHead) bool { return h.Address == addr && h.Agrees }) {
