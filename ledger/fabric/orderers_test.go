@@ -78,14 +78,7 @@ func TestChannelOrderers(t *testing.T) {
 	role := func(ends []ordererEndpoint) string {
 		var out []string
 		for _, e := range ends {
-			switch {
-			case e.consenter == nil:
-				out = append(out, e.addr+"?")
-			case *e.consenter:
-				out = append(out, e.addr+"+")
-			default:
-				out = append(out, e.addr+"-")
-			}
+			out = append(out, e.addr+roleMark(e.consenter))
 		}
 		return strings.Join(out, " ")
 	}
@@ -355,18 +348,11 @@ func TestMarkServed(t *testing.T) {
 		return out
 	}
 	roles := func(answers []OrdererAnswer) string {
-		var out []string
+		var out strings.Builder
 		for _, a := range answers {
-			switch {
-			case a.Consenter == nil:
-				out = append(out, "?")
-			case *a.Consenter:
-				out = append(out, "+")
-			default:
-				out = append(out, "-")
-			}
+			out.WriteString(roleMark(a.Consenter))
 		}
-		return strings.Join(out, "")
+		return out.String()
 	}
 	answers := make([]OrdererAnswer, 4)
 	markServed(ends(), [][]byte{c1.cert.Raw, nil, c3.cert.Raw, joining.cert.Raw}, answers)
@@ -445,4 +431,16 @@ func (d *deliverer) Deliver(stream orderer.AtomicBroadcast_DeliverServer) error 
 		return stream.Send(&orderer.DeliverResponse{Type: &orderer.DeliverResponse_Status{Status: common.Status_NOT_FOUND}})
 	}
 	return stream.Send(&orderer.DeliverResponse{Type: &orderer.DeliverResponse_Block{Block: d.block}})
+}
+
+// roleMark is how the tests write an orderer's role: "+" a consenter, "-"
+// not one, "?" unknown.
+func roleMark(consenter *bool) string {
+	switch {
+	case consenter == nil:
+		return "?"
+	case *consenter:
+		return "+"
+	}
+	return "-"
 }
