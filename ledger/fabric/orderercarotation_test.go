@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -20,14 +21,18 @@ import (
 // certificates — while four writers write, as an operator does before a
 // CA expires or after one is compromised: update 1 adds a new root CA and
 // a new TLS root CA to the organisation's MSP (its node OUs unbound from
-// the first CA, as TestCARotation does for a peer organisation); update 2
-// names a TLS certificate of the new TLS CA for one of its orderers'
-// consenter; that orderer restarts on it and on a signing identity of the
-// new CA. The peers, the other orderers and the ledger's probe trust it
+// the first CA, as TestCARotation does for a peer organisation); every
+// peer restarts (its gateway's orderer connections keep the TLS roots
+// they were dialled with); update 2 names a TLS certificate of the new
+// TLS CA for one of its orderers' consenter; that orderer restarts on it
+// and on a signing identity of the new CA; each other orderer of the
+// organisation is renewed the same way (an update and a restart each);
+// last, its admin takes an identity of the new CA and an update it signs
+// removes the old CAs. The other orderers and the ledger's probe trust it
 // from the channel's configuration; it serves the new certificate, is a
 // consenter again and the writes need it; the blocks it writes from then
 // on carry the new identity's signature, which the genesis configuration
-// refuses and the updated one takes; the audit reads across both updates
+// refuses and the updated one takes; the audit reads across the updates
 // and every orderer's copy of its last block is signed as the audited
 // configuration demands. Of a BFT cluster the consenter mapping names
 // each consenter's signing identity too: update 2 names the new identity
@@ -75,7 +80,19 @@ func TestOrdererCARotation(t *testing.T) {
 	})
 	t.Logf("%s: a new root CA and TLS root CA added by configuration block %d", mspID, cfg1.Header.Number)
 	m.progress(w, "after the new roots")
-	// Of BFT, every other orderer restarts first, one at a time: Fabric's
+	// Every peer restarts, one at a time: Fabric's gateway keeps its
+	// connection to each orderer by address (its registry's broadcast
+	// clients, closed only when an address goes), dialled with the TLS
+	// roots of then, and would refuse an orderer's certificate of the new
+	// TLS CA — once every orderer of the organisation serves one, no
+	// transaction could be submitted (the writes stood). Started again,
+	// each dials with both.
+	for o := range p.Orgs {
+		script(t, p, "stop-peer", strconv.Itoa(o+1))
+		script(t, p, "start-peer", strconv.Itoa(o+1))
+		m.progress(w, fmt.Sprintf("the peer of org %d restarted on the new roots", o+1))
+	}
+	// Of BFT, every other orderer restarts too, one at a time: Fabric's
 	// BFT cluster keeps its connection to each consenter (cluster.Stub,
 	// ConnectionsMgr), dialled with the TLS roots of the configuration
 	// then — before update 1, the old TLS CA alone — and would refuse the
@@ -110,30 +127,44 @@ func TestOrdererCARotation(t *testing.T) {
 	}
 	m.needed(w, k, n)
 
-	// Last, where the organisation has no other orderer: its admin takes
-	// an identity of the new CA, and update 3, which it signs, removes the
-	// old CAs. (An organisation of several orderers renews each first.)
+	// Where the organisation has other orderers, each is renewed the same
+	// way: an update naming a TLS certificate of the new TLS CA for its
+	// consenter (of BFT, its identity of the new CA too), then a restart
+	// on them. Last, its admin takes an identity of the new CA, and an
+	// update it signs removes the old CAs.
 	last, updates := cfg2, 2
-	c2, err := blockConfig(cfg2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(endpoints(t, org(c2.ChannelGroup.Groups["Orderer"])).Addresses) == 1 {
-		adminMSP := filepath.Join(ordererOrgDir(p, mspID), "users", "Admin@"+domain, "msp")
-		admin2 := reissue(t, pemCerts(onlyFile(t, filepath.Join(adminMSP, "signcerts")))[0], root2)
-		installPeerIdentity(t, adminMSP, root2, admin2)
-		last = update(t, p, ch, cfg2, func(og *common.ConfigGroup) {
-			v := org(og).Values["MSP"]
-			v.Value = editMSP(t, v.Value, func(fc *msp.FabricMSPConfig) {
-				fc.RootCerts, fc.TlsRootCerts = [][]byte{root2.pem}, [][]byte{tlsRoot2.pem}
-			})
-		})
+	for j := 1; j <= n; j++ {
+		c := strconv.Itoa(j)
+		a := ordererAddress(t, p, c)
+		if id, _ := ordererOrgOf(t, last, a); c == k || id != mspID {
+			continue
+		}
+		nodeJ := ordererNodeDir(t, p, last, c, a)
+		idJ := reissue(t, pemCerts(onlyFile(t, filepath.Join(nodeJ, "msp", "signcerts")))[0], root2)
+		tlsJ := issueTLS(t, nodeJ, tlsRoot2)
+		toJ := renamedConsenter{cert: tlsJ.cert}
+		if bft {
+			toJ.identity = idJ.pem
+		}
+		last = update(t, p, ch, last, consenterNamed(t, a, toJ))
 		updates++
-		t.Logf("%s: the old root CA and TLS root CA removed by configuration block %d", mspID, last.Header.Number)
-		m.progressBy(w, "after the old roots removed", 5)
-	} else {
-		t.Logf("%s has other orderers: the old roots stay", mspID)
+		installPeerIdentity(t, filepath.Join(nodeJ, "msp"), root2, idJ)
+		restartOrderer(t, p, ch, c, nodeJ, map[string][]byte{"server.crt": tlsJ.cert, "server.key": tlsJ.key,
+			"ca.crt": append(readFile(t, filepath.Join(nodeJ, "tls", "ca.crt")), tlsRoot2.pem...)})
+		m.progress(w, fmt.Sprintf("orderer %s of %s renewed by configuration block %d and restarted", c, mspID, last.Header.Number))
 	}
+	adminMSP := filepath.Join(ordererOrgDir(p, mspID), "users", "Admin@"+domain, "msp")
+	admin2 := reissue(t, pemCerts(onlyFile(t, filepath.Join(adminMSP, "signcerts")))[0], root2)
+	installPeerIdentity(t, adminMSP, root2, admin2)
+	last = update(t, p, ch, last, func(og *common.ConfigGroup) {
+		v := org(og).Values["MSP"]
+		v.Value = editMSP(t, v.Value, func(fc *msp.FabricMSPConfig) {
+			fc.RootCerts, fc.TlsRootCerts = [][]byte{root2.pem}, [][]byte{tlsRoot2.pem}
+		})
+	})
+	updates++
+	t.Logf("%s: the old root CA and TLS root CA removed by configuration block %d", mspID, last.Header.Number)
+	m.progressBy(w, "after the old roots removed", 5)
 	m.finished(w, "the rotation")
 	wholeCluster(t, ch, n, 0)
 
@@ -188,14 +219,12 @@ func TestOrdererCARotation(t *testing.T) {
 	refused(newest, genesis, id2.cert, "the genesis configuration")
 	taken(newest, last, id2.cert)
 	// Its copy of a block before the rotation, signed by its identity of
-	// the old CA: taken under the configuration then in force, and, once
-	// the old CA is removed (of BFT, once the mapping names the new
-	// identity), refused under the last — the audit judges each block by
-	// the configuration before it.
+	// the old CA: taken under the configuration then in force, and refused
+	// under the last, without the old CA (of BFT, the mapping naming the
+	// new identity) — the audit judges each block by the configuration
+	// before it.
 	taken(old, cfg0, was)
-	if updates == 3 || bft {
-		refused(old, last, was, "the last configuration")
-	}
+	refused(old, last, was, "the last configuration")
 	heads := auditAcross(t, l, m.written, ordering{typ: m.typ, consenters: n}, updates)
 	if len(heads) != n || !slices.ContainsFunc(heads, func(h OrdererHead) bool { return h.Address == addr && h.Agrees }) {
 		t.Fatalf("the orderers' heads after the rotation: %+v; want %d, %s agreeing", heads, n, addr)
