@@ -54,7 +54,8 @@
 #                               profile's endorsersNeeded says how many a gateway asks)
 #   TDSC_FABRIC_PORT=17050      first port; the network uses PORT..PORT+10*(ORGS+1)-1,
 #                               orderers 4 to 7 (a BFT cluster's fourth, or added by
-#                               add-orderer) PORT+50..PORT+61
+#                               add-orderer) PORT+50..PORT+61; keep them below the
+#                               kernel's ephemeral ports (32768 here: up warns)
 #   TDSC_FABRIC_DIR=.cache/fabric/net      network state, crypto material, logs, profile.json
 #   TDSC_FABRIC_BIN=.cache/fabric/bin      binaries
 #   TDSC_FABRIC_BATCH_TIMEOUT=10ms         orderer block cutting
@@ -406,6 +407,21 @@ write_profile() {
   } >"$NET/profile.json"
 }
 
+# ephemeral_ports warns when the network's ports (PORT to PORT+61, or
+# PORT+10*(ORGS+1)-1) fall in the kernel's ephemeral range: a client's
+# source port can take one before its process binds it (a connection to a
+# port nothing listens on yet, on loopback, can connect to itself), and
+# that process then fails, "bind: address already in use" (seen with
+# three organisations on 37050: peer 3's 37080).
+ephemeral_ports() {
+  local lo hi top=$((PORT + 61))
+  [ $((PORT + 10 * (ORGS + 1) - 1)) -le "$top" ] || top=$((PORT + 10 * (ORGS + 1) - 1))
+  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || return 0
+  if [ "$top" -ge "$lo" ] && [ "$PORT" -le "$hi" ]; then
+    log "warning: TDSC_FABRIC_PORT=$PORT: ports $PORT to $top overlap the kernel's ephemeral range $lo-$hi (net.ipv4.ip_local_port_range); a process may fail to bind its port: choose one below $((lo - (top - PORT)))"
+  fi
+}
+
 up() {
   case "$ORGS" in 1 | 2 | 3 | 4) ;; *) die "TDSC_FABRIC_ORGS must be 1, 2, 3 or 4, not \"$ORGS\"" ;; esac
   case "$POLICY" in all | majority) ;; *) die "TDSC_FABRIC_POLICY must be all or majority, not \"$POLICY\"" ;; esac
@@ -416,6 +432,7 @@ up() {
   esac
   case "$ORDERER_ORGS" in one | each) ;; *) die "TDSC_FABRIC_ORDERER_ORGS must be one or each, not \"$ORDERER_ORGS\"" ;; esac
   if running; then die "a network already runs from $NET (scripts/fabric.sh down first)"; fi
+  ephemeral_ports
   build
   local t0=$SECONDS
   rm -rf "$NET"; mkdir -p "$NET/logs"
