@@ -115,12 +115,9 @@ func TestOrdererCARotation(t *testing.T) {
 	t.Logf("orderer %s (%s): a TLS certificate of the new TLS CA named for its consenter by configuration block %d (of BFT, an identity of the new CA too: %v)", k, addr, cfg2.Header.Number, bft)
 	m.progress(w, "after the consenter's new certificate")
 
-	// The orderer restarts on an identity of the new CA (read at its
-	// start) and the new TLS certificate and key; its TLS CA file, which
-	// its admin's client (osnadmin) trusts, holds both TLS CAs.
-	installPeerIdentity(t, filepath.Join(node, "msp"), root2, id2)
-	restartOrderer(t, p, ch, k, node, map[string][]byte{"server.crt": tls2.cert, "server.key": tls2.key,
-		"ca.crt": append(readFile(t, filepath.Join(node, "tls", "ca.crt")), tlsRoot2.pem...)})
+	// The orderer restarts on an identity of the new CA and the new TLS
+	// certificate.
+	restartRenewed(t, p, ch, k, node, root2, id2, tlsRoot2, tls2)
 	m.progress(w, "the orderer restarted on the new identity and certificate")
 	if got := servedCert(t, addr, tlsRoot2.pem); !bytes.Equal(got, tls2.der) {
 		t.Fatalf("orderer %s serves another certificate than the new TLS CA's", k)
@@ -148,9 +145,7 @@ func TestOrdererCARotation(t *testing.T) {
 		}
 		last = update(t, p, ch, last, consenterNamed(t, a, toJ))
 		updates++
-		installPeerIdentity(t, filepath.Join(nodeJ, "msp"), root2, idJ)
-		restartOrderer(t, p, ch, c, nodeJ, map[string][]byte{"server.crt": tlsJ.cert, "server.key": tlsJ.key,
-			"ca.crt": append(readFile(t, filepath.Join(nodeJ, "tls", "ca.crt")), tlsRoot2.pem...)})
+		restartRenewed(t, p, ch, c, nodeJ, root2, idJ, tlsRoot2, tlsJ)
 		m.progress(w, fmt.Sprintf("orderer %s of %s renewed by configuration block %d and restarted", c, mspID, last.Header.Number))
 	}
 	adminMSP := filepath.Join(ordererOrgDir(p, mspID), "users", "Admin@"+domain, "msp")
@@ -229,6 +224,18 @@ func TestOrdererCARotation(t *testing.T) {
 	if len(heads) != n || !slices.ContainsFunc(heads, func(h OrdererHead) bool { return h.Address == addr && h.Agrees }) {
 		t.Fatalf("the orderers' heads after the rotation: %+v; want %d, %s agreeing", heads, n, addr)
 	}
+}
+
+// restartRenewed has orderer k, whose material is under node, take
+// identity id of CA root and TLS certificate cert of TLS CA tlsRoot: its
+// local MSP (read at its start), then a restart on the new TLS key and
+// certificate, its TLS CA file — which its admin's client, osnadmin,
+// trusts — holding both TLS CAs.
+func restartRenewed(t *testing.T, p *Profile, ch *Channel, k, node string, root, id, tlsRoot *testCA, cert renewedTLS) {
+	t.Helper()
+	installPeerIdentity(t, filepath.Join(node, "msp"), root, id)
+	restartOrderer(t, p, ch, k, node, map[string][]byte{"server.crt": cert.cert, "server.key": cert.key,
+		"ca.crt": append(readFile(t, filepath.Join(node, "tls", "ca.crt")), tlsRoot.pem...)})
 }
 
 // ordererBlock is block number of the orderer at addr, whose TLS
