@@ -66,20 +66,20 @@ func TestConsenterTLSRenewed(t *testing.T) {
 // made.
 func nameConsenterTLS(t *testing.T, p *Profile, ch *Channel, cfg *common.Block, addr string, cert []byte) *common.Block {
 	t.Helper()
-	return update(t, p, ch, cfg, consenterNamed(t, addr, renamedConsenter{cert: cert}))
+	return update(t, p, ch, cfg, consenterNamed(t, addr, consenterCreds{cert: cert}))
 }
 
-// renamedConsenter is what consenterNamed names for a consenter: its
+// consenterCreds is what consenterNamed names for a consenter: its
 // client and server TLS certificate; of a BFT cluster its signing
 // identity too (PEM), unless nil.
-type renamedConsenter struct {
+type consenterCreds struct {
 	cert, identity []byte
 }
 
 // consenterNamed is the edit of an Orderer group that names to for the
 // consenter at addr (of BFT, BlockValidation the quorum of the identities
 // named).
-func consenterNamed(t *testing.T, addr string, to renamedConsenter) func(og *common.ConfigGroup) {
+func consenterNamed(t *testing.T, addr string, to consenterCreds) func(og *common.ConfigGroup) {
 	return func(og *common.ConfigGroup) {
 		at := consenterAt(t, addr)
 		found := false

@@ -32,7 +32,7 @@ const answerWithin = 2 * time.Second
 // endorsers' peers are asked whether they answer (endorseWatch).
 const slowEndorsement = time.Second
 
-// errNoAnswer is a node's error (askPeers, deliverNewest) when it did not
+// errNoAnswer is a node's error (askPeers, deliverServed) when it did not
 // answer within answerWithin.
 var errNoAnswer = fmt.Errorf("it did not answer within %v", answerWithin)
 

@@ -92,14 +92,20 @@ func TestOrdererCARotation(t *testing.T) {
 		script(t, p, "start-peer", strconv.Itoa(o+1))
 		m.progress(w, fmt.Sprintf("the peer of org %d restarted on the new roots", o+1))
 	}
+	// What an update names for a renewed orderer's consenter: its TLS
+	// certificate, of BFT its signing identity too.
+	creds := func(id *testCA, cert renewedTLS) consenterCreds {
+		if bft {
+			return consenterCreds{cert: cert.cert, identity: id.pem}
+		}
+		return consenterCreds{cert: cert.cert}
+	}
 	// Of BFT, every other orderer restarts too, one at a time: Fabric's
 	// BFT cluster keeps its connection to each consenter (cluster.Stub,
 	// ConnectionsMgr), dialled with the TLS roots of the configuration
 	// then — before update 1, the old TLS CA alone — and would refuse the
 	// orderer's certificate of the new TLS CA until it restarted. Started
-	// again, each dials with both. Then update 2 names the consenter's
-	// signing identity of the new CA too.
-	to := renamedConsenter{cert: tls2.cert}
+	// again, each dials with both.
 	if bft {
 		for j := 1; j <= n; j++ {
 			if c := strconv.Itoa(j); c != k {
@@ -109,9 +115,8 @@ func TestOrdererCARotation(t *testing.T) {
 				m.progress(w, "orderer "+c+" restarted on the new roots")
 			}
 		}
-		to.identity = id2.pem
 	}
-	cfg2 := update(t, p, ch, cfg1, consenterNamed(t, addr, to))
+	cfg2 := update(t, p, ch, cfg1, consenterNamed(t, addr, creds(id2, tls2)))
 	t.Logf("orderer %s (%s): a TLS certificate of the new TLS CA named for its consenter by configuration block %d (of BFT, an identity of the new CA too: %v)", k, addr, cfg2.Header.Number, bft)
 	m.progress(w, "after the consenter's new certificate")
 
@@ -139,11 +144,7 @@ func TestOrdererCARotation(t *testing.T) {
 		nodeJ := ordererNodeDir(t, p, last, c, a)
 		idJ := reissue(t, pemCerts(onlyFile(t, filepath.Join(nodeJ, "msp", "signcerts")))[0], root2)
 		tlsJ := issueTLS(t, nodeJ, tlsRoot2)
-		toJ := renamedConsenter{cert: tlsJ.cert}
-		if bft {
-			toJ.identity = idJ.pem
-		}
-		last = update(t, p, ch, last, consenterNamed(t, a, toJ))
+		last = update(t, p, ch, last, consenterNamed(t, a, creds(idJ, tlsJ)))
 		updates++
 		restartRenewed(t, p, ch, c, nodeJ, root2, idJ, tlsRoot2, tlsJ)
 		m.progress(w, fmt.Sprintf("orderer %s of %s renewed by configuration block %d and restarted", c, mspID, last.Header.Number))

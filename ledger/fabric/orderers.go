@@ -385,7 +385,7 @@ func AskOrderers(ctx context.Context, ch *Channel) (OrdererAnswers, error) {
 }
 
 // askOrdererEnds asks each of ends, over the connection conn gives, for
-// the newest block (deliverNewest), at once: the answers in ends' order,
+// the newest block (deliverServed), at once: the answers in ends' order,
 // with how many the channel needs (consensus.quorum); an error only if ctx
 // ended or the request could not be signed. Of ends not marked by their
 // address, the certificates they served mark the answers (markServed).
@@ -401,14 +401,14 @@ func askOrdererEnds(ctx context.Context, ch *Channel, ends []ordererEndpoint, co
 	got, err := eachOrderer(ctx, ends, func(e ordererEndpoint) answered {
 		a := answered{OrdererAnswer: OrdererAnswer{Org: e.org, Address: e.addr, Consenter: e.consenter}}
 		c, err := conn(e)
-		var n uint64
+		var b *common.Block
 		if err == nil {
-			n, a.served, err = deliverNewest(ctx, c, env)
+			b, a.served, err = deliverServed(ctx, c, env)
 		}
 		if err != nil {
 			a.Error = firstLine(err.Error())
 		} else {
-			a.Height = n + 1
+			a.Height = b.GetHeader().GetNumber() + 1
 		}
 		return a
 	})
@@ -540,15 +540,6 @@ func (o *orderers) close() {
 		c.Close()
 	}
 	o.conns, o.closed = nil, true
-}
-
-// deliverNewest asks the orderer on conn for the block env seeks, for at
-// most answerWithin (errNoAnswer past it, while ctx lasts): the block's
-// number once it comes, with the server TLS certificate the orderer
-// served (DER; nil without TLS); the orderer's status otherwise.
-func deliverNewest(ctx context.Context, conn *grpc.ClientConn, env *common.Envelope) (uint64, []byte, error) {
-	b, cert, err := deliverServed(ctx, conn, env)
-	return b.GetHeader().GetNumber(), cert, err
 }
 
 // deliverBlock asks the orderer on conn for the block env seeks, for at

@@ -405,12 +405,12 @@ func TestDeliverServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	n, cert, err := deliverNewest(context.Background(), conn, &common.Envelope{})
-	if err != nil || n != 41 || !bytes.Equal(cert, srv.cert.Raw) {
+	b, cert, err := deliverServed(context.Background(), conn, &common.Envelope{})
+	if n := b.GetHeader().GetNumber(); err != nil || n != 41 || !bytes.Equal(cert, srv.cert.Raw) {
 		t.Fatalf("block %d, served its own certificate %v (%v)", n, bytes.Equal(cert, srv.cert.Raw), err)
 	}
 	refuse = true
-	if _, _, err := deliverNewest(context.Background(), conn, &common.Envelope{}); err == nil || !strings.Contains(err.Error(), "NOT_FOUND") {
+	if _, _, err := deliverServed(context.Background(), conn, &common.Envelope{}); err == nil || !strings.Contains(err.Error(), "NOT_FOUND") {
 		t.Fatalf("a refusal: %v", err)
 	}
 }

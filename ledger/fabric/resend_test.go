@@ -155,9 +155,6 @@ func TestAwaitCommit(t *testing.T) {
 	// A submission again refused as ordered already (a BFT orderer's
 	// answer once the block was decided) is taken: the next is Every
 	// after it, not Again.
-	// A submission again refused as ordered already (a BFT orderer's
-	// answer once the block was decided) is taken: the next is Every
-	// after it, not Again.
 	t.Run("ordered already", func(t *testing.T) {
 		const again, slow = time.Millisecond, time.Hour
 		var sends atomic.Int32
