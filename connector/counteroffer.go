@@ -71,6 +71,7 @@ func (n *Node) counterOffer(ctx context.Context, id string, offer json.RawMessag
 	if reason != "" {
 		why += ": " + reason
 	}
+	var out *store.Negotiation // as this operation left it
 	err = n.st.Update(ctx, func(tx *store.Tx) error {
 		// The operator has decided; the consumer's acceptance is all that is
 		// left — unless the operator holds the decision for after it.
@@ -81,14 +82,18 @@ func (n *Node) counterOffer(ctx context.Context, id string, offer json.RawMessag
 		if err := transition(tx, neg, dsp.NegOffered, "operator", why); err != nil {
 			return err
 		}
-		return tx.AddTask(taskSendCounterOffer, neg.ID)
+		if err := tx.AddTask(taskSendCounterOffer, neg.ID); err != nil {
+			return err
+		}
+		out, err = tx.NegotiationWithHistory(id)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	n.watch.changed(neg.ID)
 	n.tasks.kick(taskSendCounterOffer, neg.ID)
-	return n.st.View(ctx).NegotiationWithHistory(id)
+	return out, nil
 }
 
 func (n *Node) sendCounterOffer(ctx context.Context, id string) error {
@@ -143,18 +148,23 @@ func (n *Node) AcceptOffer(ctx context.Context, id string) (*store.Negotiation, 
 	if neg.State == string(dsp.NegAgreed) {
 		task, what = taskConsumerVerify, "the operator accepts the agreement"
 	}
+	var out *store.Negotiation // as this operation left it
 	err = n.st.Update(ctx, func(tx *store.Tx) error {
 		neg.Awaiting = ""
 		if err := tx.UpdateNegotiation(neg, neg.State, "operator", what); err != nil {
 			return err
 		}
-		return tx.AddTask(task, neg.ID)
+		if err := tx.AddTask(task, neg.ID); err != nil {
+			return err
+		}
+		out, err = tx.NegotiationWithHistory(id)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	n.tasks.kick(task, neg.ID)
-	return n.st.View(ctx).NegotiationWithHistory(id)
+	return out, nil
 }
 
 // CounterRequest answers the offer a consumer rests on with a
@@ -191,19 +201,24 @@ func (n *Node) CounterRequest(ctx context.Context, id string, offer json.RawMess
 	if reason != "" {
 		why += ": " + reason
 	}
+	var out *store.Negotiation // as this operation left it
 	err = n.st.Update(ctx, func(tx *store.Tx) error {
 		neg.Offer, neg.Awaiting = b, ""
 		if err := transition(tx, neg, dsp.NegRequested, "operator", why); err != nil {
 			return err
 		}
-		return tx.AddTask(taskSendCounterRequest, neg.ID)
+		if err := tx.AddTask(taskSendCounterRequest, neg.ID); err != nil {
+			return err
+		}
+		out, err = tx.NegotiationWithHistory(id)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	n.watch.changed(neg.ID)
 	n.tasks.kick(taskSendCounterRequest, neg.ID)
-	return n.st.View(ctx).NegotiationWithHistory(id)
+	return out, nil
 }
 
 func (n *Node) sendCounterRequest(ctx context.Context, id string) error {

@@ -416,13 +416,11 @@ func (n *Node) apiGetTransfer(r *http.Request) (int, any, error) {
 		}
 		return http.StatusOK, x, err
 	}
-	v := n.st.View(r.Context())
-	x, err := v.Transfer(r.PathValue("id"))
+	x, err := n.transferNow(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return 0, nil, err
 	}
-	x.History, err = v.History(x.ID)
-	return http.StatusOK, x, err
+	return http.StatusOK, x, nil
 }
 
 // apiReceipt records the consumer's transfer.completed for a pull it

@@ -218,7 +218,7 @@ func (n *Node) TerminateNegotiation(ctx context.Context, id, reason string) (*st
 	if err := n.terminateNegotiation(ctx, id, "operator", "operator.terminated", reason, true); err != nil {
 		return nil, err
 	}
-	return n.st.View(ctx).NegotiationWithHistory(id)
+	return n.Negotiation(ctx, id) // final now: what the termination left
 }
 
 func (n *Node) sendNegTermination(ctx context.Context, id string) error {

@@ -199,19 +199,27 @@ func (n *Node) Approve(ctx context.Context, id string, approve bool, reason stri
 		if neg.State == string(dsp.NegVerified) {
 			task = taskProviderFinalize
 		}
+		var out *store.Negotiation
 		err = n.st.Update(ctx, func(tx *store.Tx) error {
 			neg.Awaiting = awaitApproved
 			if err := tx.UpdateNegotiation(neg, neg.State, "operator", "the operator approves"); err != nil {
 				return err
 			}
-			return tx.AddTask(task, neg.ID)
+			if err := tx.AddTask(task, neg.ID); err != nil {
+				return err
+			}
+			out, err = tx.NegotiationWithHistory(id)
+			return err
 		})
 		if err != nil {
 			return nil, err
 		}
 		n.tasks.kick(task, neg.ID)
+		return out, nil
 	}
-	return n.st.View(ctx).NegotiationWithHistory(id)
+	// Refused: TERMINATED, final, so a snapshot read now is what the
+	// refusal left.
+	return n.Negotiation(ctx, id)
 }
 
 // awaitingApproval reads provider negotiation id, refusing one that is not a
@@ -375,7 +383,13 @@ func (n *Node) OutboxRecordState(ctx context.Context, recordID string) (string, 
 	return state, err
 }
 
-// Negotiation reads a negotiation with its history.
+// Negotiation reads a negotiation with its history, both of one snapshot
+// (the state is the history's last step).
 func (n *Node) Negotiation(ctx context.Context, id string) (*store.Negotiation, error) {
-	return n.st.View(ctx).NegotiationWithHistory(id)
+	var neg *store.Negotiation
+	err := n.st.Read(ctx, func(tx *store.Tx) (err error) {
+		neg, err = tx.NegotiationWithHistory(id)
+		return err
+	})
+	return neg, err
 }

@@ -60,15 +60,13 @@ func (n *Node) WaitNegotiation(ctx context.Context, id string) (*store.Negotiati
 	ch := n.watch.add(id)
 	defer n.watch.remove(id, ch)
 	for {
-		// The state alone on each wake; the history once, when final.
-		v := n.st.View(ctx)
-		neg, err := v.Negotiation(id)
+		// The state alone on each wake; with the history once, when final.
+		neg, err := n.st.View(ctx).Negotiation(id)
 		if err != nil {
 			return nil, err
 		}
 		if dsp.NegotiationState(neg.State).Final() {
-			neg.History, err = v.History(id)
-			return neg, err
+			return n.Negotiation(ctx, id)
 		}
 		select {
 		case <-ch:
@@ -101,14 +99,17 @@ func (n *Node) waitTransfer(ctx context.Context, id string, done func(dsp.Transf
 	ch := n.watch.add(id)
 	defer n.watch.remove(id, ch)
 	for {
-		v := n.st.View(ctx)
-		x, err := v.Transfer(id)
+		x, err := n.st.View(ctx).Transfer(id)
 		if err != nil {
 			return nil, err
 		}
 		if done(dsp.TransferState(x.State)) {
-			x.History, err = v.History(id)
-			return x, err
+			// Read again with its history, of one snapshot (the state is
+			// the history's last step); if it moved on meanwhile (a
+			// suspended transfer resumed) and is no longer done, wait on.
+			if x, err = n.transferNow(ctx, id); err != nil || done(dsp.TransferState(x.State)) {
+				return x, err
+			}
 		}
 		select {
 		case <-ch:
@@ -116,4 +117,14 @@ func (n *Node) waitTransfer(ctx context.Context, id string, done func(dsp.Transf
 			return x, ctx.Err()
 		}
 	}
+}
+
+// transferNow reads transfer id with its history, both of one snapshot.
+func (n *Node) transferNow(ctx context.Context, id string) (*store.Transfer, error) {
+	var x *store.Transfer
+	err := n.st.Read(ctx, func(tx *store.Tx) (err error) {
+		x, err = tx.TransferWithHistory(id)
+		return err
+	})
+	return x, err
 }

@@ -377,7 +377,8 @@ func (t *Tx) NegotiationByPeer(role, counterparty, peerPID string) (*Negotiation
 	return n, nil
 }
 
-// NegotiationWithHistory reads one negotiation and its transitions.
+// NegotiationWithHistory reads one negotiation and its transitions (of one
+// snapshot in an update or a Read; a view's two reads may straddle a commit).
 func (t *Tx) NegotiationWithHistory(id string) (*Negotiation, error) {
 	n, err := t.Negotiation(id)
 	if err != nil {
@@ -581,6 +582,16 @@ func (t *Tx) Transfer(id string) (*Transfer, error) {
 		return nil, notFound("transfer", id, err)
 	}
 	return x, nil
+}
+
+// TransferWithHistory reads one transfer and its transitions.
+func (t *Tx) TransferWithHistory(id string) (*Transfer, error) {
+	x, err := t.Transfer(id)
+	if err != nil {
+		return nil, err
+	}
+	x.History, err = t.History(id)
+	return x, err
 }
 
 // TransferByPeer reads the transfer of role with counterparty whose peer

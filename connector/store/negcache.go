@@ -54,7 +54,7 @@ func (s *Store) agreementCached(id string) bool {
 
 // cachedAgreement returns a copy of the cached row, for views only.
 func (t *Tx) cachedAgreement(id string) *Agreement {
-	if t.tx != nil {
+	if t.tx != nil || t.read != nil {
 		return nil
 	}
 	t.s.negMu.RLock()
@@ -90,8 +90,10 @@ func (s *Store) applyAgreement(w negWrite) {
 
 // cachedNegotiation returns a copy of the cached row, for views only.
 func (t *Tx) cachedNegotiation(id string) *Negotiation {
-	if t.tx != nil {
-		return nil // an update reads its own uncommitted writes from SQLite
+	if t.tx != nil || t.read != nil {
+		// An update reads its own uncommitted writes from the database; a
+		// snapshot reads what its snapshot holds.
+		return nil
 	}
 	t.s.negMu.RLock()
 	n, ok := t.s.negs[id]

@@ -287,11 +287,13 @@ type querier interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
-// Tx is one write transaction (see Update) or a read view (see View).
+// Tx is one write transaction (see Update), a read view (see View) or a
+// read snapshot (see Read).
 type Tx struct {
-	q   querier
-	tx  *sql.Tx // nil for a view
-	ctx context.Context
+	q    querier
+	tx   *sql.Tx // nil for a view or a snapshot
+	read *sql.Tx // a snapshot's read transaction (see Read)
+	ctx  context.Context
 	s   *Store
 	// negWrites are this update's negotiation writes, applied to the
 	// negotiation cache once the transaction commits.
@@ -322,11 +324,21 @@ func (t *Tx) stmt(q string) *sql.Stmt {
 	return st
 }
 
+// bind returns prepared statement st for this transaction: a writer's
+// statement in the update, a reader's in the snapshot, as it is in a view.
+func (t *Tx) bind(st *sql.Stmt) *sql.Stmt {
+	switch {
+	case t.tx != nil:
+		return t.tx.StmtContext(t.ctx, st)
+	case t.read != nil:
+		return t.read.StmtContext(t.ctx, st)
+	}
+	return st
+}
+
 func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
 	if st := t.stmt(q); st != nil {
-		if t.tx != nil {
-			st = t.tx.StmtContext(t.ctx, st)
-		}
+		st = t.bind(st)
 		return st.ExecContext(t.ctx, args...)
 	}
 	return t.q.ExecContext(t.ctx, q, args...)
@@ -334,9 +346,7 @@ func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
 
 func (t *Tx) query(q string, args ...any) (*sql.Rows, error) {
 	if st := t.stmt(q); st != nil {
-		if t.tx != nil {
-			st = t.tx.StmtContext(t.ctx, st)
-		}
+		st = t.bind(st)
 		return st.QueryContext(t.ctx, args...)
 	}
 	return t.q.QueryContext(t.ctx, q, args...)
@@ -344,9 +354,7 @@ func (t *Tx) query(q string, args ...any) (*sql.Rows, error) {
 
 func (t *Tx) queryRow(q string, args ...any) *sql.Row {
 	if st := t.stmt(q); st != nil {
-		if t.tx != nil {
-			st = t.tx.StmtContext(t.ctx, st)
-		}
+		st = t.bind(st)
 		return st.QueryRowContext(t.ctx, args...)
 	}
 	return t.q.QueryRowContext(t.ctx, q, args...)
@@ -529,8 +537,23 @@ func (s *Store) commitGroup(group []*updateReq) {
 }
 
 // View returns a read-only view for queries outside a transaction.
-// Reads see every committed Update.
+// Reads see every committed Update; each read sees the latest, so two reads
+// of one view may see different commits (Read for one snapshot).
 func (s *Store) View(ctx context.Context) *Tx { return &Tx{q: s.rdb, ctx: ctx, s: s} }
+
+// Read runs fn on one snapshot of the committed state: every read fn makes
+// sees the same commits — a row and its history agree, where a view's two
+// reads may straddle a commit. It is a read transaction (REPEATABLE READ on
+// PostgreSQL; SQLite's read transaction in WAL mode), and it reads around
+// the negotiation cache, which is not of the snapshot.
+func (s *Store) Read(ctx context.Context, fn func(tx *Tx) error) error {
+	rtx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("store: begin read: %w", err)
+	}
+	defer rtx.Rollback()
+	return fn(&Tx{q: rtx, read: rtx, ctx: ctx, s: s})
+}
 
 func notFound(what, id string, err error) error {
 	if errors.Is(err, sql.ErrNoRows) {

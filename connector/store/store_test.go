@@ -663,3 +663,64 @@ func TestOutboxPages(t *testing.T) {
 		t.Errorf("limit 0: %v", err)
 	}
 }
+
+// TestReadIsOneSnapshot: a negotiation moved on by an update that commits
+// between two reads of one Read is seen as it was by both — the row and its
+// history agree — where a view's second read sees the commit (the state
+// and history an operation's caller got apart on PostgreSQL). The
+// negotiation cache, which holds the new row at once, is not read.
+func TestReadIsOneSnapshot(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "c.db"))
+	n := &Negotiation{ID: "n1", Role: RoleProvider, PeerPID: "c1", Counterparty: "did:c", State: "REQUESTED"}
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.PutNegotiation(n, "did:c", "request") }); err != nil {
+		t.Fatal(err)
+	}
+	moveOn := func(to string) {
+		t.Helper()
+		from := n.State
+		n.State = to
+		if err := s.Update(ctx, func(tx *Tx) error { return tx.UpdateNegotiation(n, from, "did:p", to) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first, second *Negotiation
+	err := s.Read(ctx, func(tx *Tx) (err error) {
+		if first, err = tx.Negotiation("n1"); err != nil {
+			return err
+		}
+		moveOn("OFFERED") // committed while the snapshot is open
+		second, err = tx.NegotiationWithHistory("n1")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.State != "REQUESTED" || second.State != "REQUESTED" || len(second.History) != 1 {
+		t.Fatalf("in one Read: %s, then %s with %d steps; want REQUESTED twice, 1 step", first.State, second.State, len(second.History))
+	}
+	// A view's reads each see the latest: what Read is for.
+	v := s.View(ctx)
+	before, err := v.Negotiation("n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moveOn("ACCEPTED")
+	h, err := v.History("n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.State != "OFFERED" || len(h) != 3 {
+		t.Fatalf("view: %s, then %d steps; want OFFERED then 3 (the later commit)", before.State, len(h))
+	}
+	got, err := func() (g *Negotiation, err error) {
+		err = s.Read(ctx, func(tx *Tx) error { g, err = tx.NegotiationWithHistory("n1"); return err })
+		return g, err
+	}()
+	if err != nil || got.State != "ACCEPTED" || got.History[len(got.History)-1].To != "ACCEPTED" {
+		t.Fatalf("a later Read: %+v, %v; want ACCEPTED, its last step", got, err)
+	}
+	if err := s.Read(ctx, func(tx *Tx) error { _, err := tx.Negotiation("nope"); return err }); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing negotiation in a Read: %v", err)
+	}
+}
