@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/tdsc/tdsc/connector/api"
 	"net/url"
 	"path/filepath"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/tdsc/tdsc/connector/api"
 	"github.com/tdsc/tdsc/connector/dataplane"
 	"github.com/tdsc/tdsc/connector/dsp"
 	"github.com/tdsc/tdsc/connector/store"

@@ -294,7 +294,7 @@ type Tx struct {
 	tx   *sql.Tx // nil for a view or a snapshot
 	read *sql.Tx // a snapshot's read transaction (see Read)
 	ctx  context.Context
-	s   *Store
+	s    *Store
 	// negWrites are this update's negotiation writes, applied to the
 	// negotiation cache once the transaction commits.
 	negWrites []negWrite
