@@ -59,8 +59,9 @@ func (t *Tx) cachedAgreement(id string) *Agreement {
 	}
 	t.s.negMu.RLock()
 	a, ok := t.s.agrs[id]
+	busy := t.s.agrBusy[id]
 	t.s.negMu.RUnlock()
-	if !ok {
+	if !ok || busy {
 		return nil
 	}
 	return a.clone()
@@ -97,8 +98,9 @@ func (t *Tx) cachedNegotiation(id string) *Negotiation {
 	}
 	t.s.negMu.RLock()
 	n, ok := t.s.negs[id]
+	busy := t.s.negBusy[id]
 	t.s.negMu.RUnlock()
-	if !ok {
+	if !ok || busy {
 		return nil
 	}
 	c := *n
@@ -106,18 +108,44 @@ func (t *Tx) cachedNegotiation(id string) *Negotiation {
 	return &c
 }
 
+// markCommitting marks the rows the group's updates that succeeded wrote as
+// committing, before the commit: until applyNegWrites, views read them from
+// the database, which is ahead of the cache once the commit is done.
+func (s *Store) markCommitting(group []*updateReq, results []error) {
+	s.negMu.Lock()
+	defer s.negMu.Unlock()
+	for i, r := range group {
+		if r.tx == nil || results[i] != nil {
+			continue
+		}
+		for _, w := range r.tx.negWrites {
+			if w.isAgreement() {
+				s.agrBusy[w.id] = true
+			} else {
+				s.negBusy[w.id] = true
+			}
+		}
+	}
+}
+
+func (w negWrite) isAgreement() bool {
+	return w.kind == agrFull || w.kind == agrOverlay || w.kind == agrDrop
+}
+
 // applyNegWrites replays the committed updates' negotiation writes; results
 // are the updates' outcomes (nil: all failed), failed that the transaction
-// did not commit.
+// did not commit. The rows marked committing are unmarked.
 func (s *Store) applyNegWrites(group []*updateReq, results []error, failed bool) {
 	s.negMu.Lock()
 	defer s.negMu.Unlock()
+	clear(s.negBusy)
+	clear(s.agrBusy)
 	for i, r := range group {
 		if r.tx == nil {
 			continue
 		}
 		for _, w := range r.tx.negWrites {
-			isAgr := w.kind == agrFull || w.kind == agrOverlay || w.kind == agrDrop
+			isAgr := w.isAgreement()
 			if failed || results == nil || results[i] != nil {
 				if isAgr {
 					delete(s.agrs, w.id)

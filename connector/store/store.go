@@ -55,10 +55,19 @@ type Store struct {
 
 	// negs caches negotiations as committed updates left them (write-through:
 	// only the committer fills it, after the commit, so a view never sees a
-	// row older than the last Update that returned).
-	negMu sync.RWMutex
-	negs  map[string]*Negotiation
-	agrs  map[string]*Agreement
+	// row older than the last Update that returned). The rows a group
+	// writes are marked committing (negBusy, agrBusy) from before its
+	// commit until they are applied: meanwhile views read them from the
+	// database, so a view never sees a row older than one the database
+	// already gave (a Read, a list).
+	negMu   sync.RWMutex
+	negs    map[string]*Negotiation
+	agrs    map[string]*Agreement
+	negBusy map[string]bool
+	agrBusy map[string]bool
+	// afterCommit, if set (by tests), runs between a group's commit and
+	// the cache's update.
+	afterCommit func()
 
 	// fixed caches insert-only rows (datasets, offers) read through views:
 	// a provider reads them on every step of every negotiation.
@@ -120,7 +129,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	// One writer connection: SQLite has one writer anyway, and a single
 	// connection never sees "database is locked" between our own goroutines.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, lock: lock, pg: pg, now: time.Now, wstmt: map[string]*sql.Stmt{}, rstmt: map[string]*sql.Stmt{}, toPrep: map[string]bool{}, negs: map[string]*Negotiation{}, agrs: map[string]*Agreement{},
+	s := &Store{db: db, lock: lock, pg: pg, now: time.Now, wstmt: map[string]*sql.Stmt{}, rstmt: map[string]*sql.Stmt{}, toPrep: map[string]bool{}, negs: map[string]*Negotiation{}, agrs: map[string]*Agreement{}, negBusy: map[string]bool{}, agrBusy: map[string]bool{},
 		reqs: make(chan *updateReq, 4*maxGroup), stop: make(chan struct{}), stopped: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
@@ -524,8 +533,14 @@ func (s *Store) commitGroup(group []*updateReq) {
 	var cerr error
 	if ok == 0 {
 		sqlTx.Rollback()
-	} else if err := sqlTx.Commit(); err != nil {
-		cerr = fmt.Errorf("store: commit: %w", err)
+	} else {
+		s.markCommitting(group, results)
+		if err := sqlTx.Commit(); err != nil {
+			cerr = fmt.Errorf("store: commit: %w", err)
+		}
+		if s.afterCommit != nil {
+			s.afterCommit()
+		}
 	}
 	s.applyNegWrites(group, results, cerr != nil)
 	for i, r := range group {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -722,5 +723,79 @@ func TestReadIsOneSnapshot(t *testing.T) {
 	}
 	if err := s.Read(ctx, func(tx *Tx) error { _, err := tx.Negotiation("nope"); return err }); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing negotiation in a Read: %v", err)
+	}
+}
+
+// TestViewNotBehindTheDatabase: between a group's commit and the cache's
+// update (widened here to 100 ms), a negotiation or agreement the group
+// wrote is read by a view from the database, not the cache — once a Read
+// (or a list) has seen the commit, a view must not give the row as it was
+// (the DSP TCK's CN:01-03 on PostgreSQL: the negotiation waited for the
+// operator by a Read, and the counter-offer read it from the cache, not
+// waiting).
+func TestViewNotBehindTheDatabase(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "c.db"))
+	n := &Negotiation{ID: "n1", Role: RoleProvider, PeerPID: "c1", Counterparty: "did:c", State: "REQUESTED"}
+	ag := &Agreement{ID: "ag", NegotiationID: "n1", Role: RoleProvider, Provider: "did:p", Consumer: "did:c", DatasetID: "ds",
+		Policy: []byte(`{"p":1}`), PolicyHash: "h1", Terms: []byte(`{"t":1}`), State: AgreementPending}
+	if err := s.Update(ctx, func(tx *Tx) error {
+		if err := tx.PutNegotiation(n, "did:c", "request"); err != nil {
+			return err
+		}
+		return tx.PutAgreement(ag)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Both cached now.
+	if s.View(ctx).cachedNegotiation("n1") == nil || s.View(ctx).cachedAgreement("ag") == nil {
+		t.Fatal("the rows are not cached after their insert")
+	}
+	applied := make(chan struct{})
+	s.afterCommit = func() { time.Sleep(100 * time.Millisecond) }
+	go func() {
+		defer close(applied)
+		s.Update(ctx, func(tx *Tx) error {
+			n.Awaiting = "operator approval"
+			if err := tx.UpdateNegotiation(n, "REQUESTED", "did:p", "waits"); err != nil {
+				return err
+			}
+			a := *ag
+			a.State = AgreementActive
+			return tx.PutAgreement(&a)
+		})
+	}()
+	// Wait for the commit as a Read sees it, then read through a view.
+	for {
+		var got *Negotiation
+		if err := s.Read(ctx, func(tx *Tx) (err error) { got, err = tx.Negotiation("n1"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if got.Awaiting != "" {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	v := s.View(ctx)
+	vn, err := v.Negotiation("n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	va, err := v.Agreement("ag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-applied:
+		t.Fatal("the cache was updated before the view read: the window was not tested")
+	default:
+	}
+	if vn.Awaiting != "operator approval" || va.State != AgreementActive {
+		t.Fatalf("a view after the commit: negotiation awaiting %q, agreement %s; want the committed row (operator approval, active)", vn.Awaiting, va.State)
+	}
+	<-applied
+	s.afterCommit = nil
+	if c := s.View(ctx).cachedNegotiation("n1"); c == nil || c.Awaiting != "operator approval" {
+		t.Fatalf("the cache after the update: %+v", c)
 	}
 }
