@@ -403,7 +403,13 @@ write_profile() {
     # as many as it needs: its own and the others in turn)
     local endorsers; endorsers=$(policy_orgs | sed 's/.*/"&"/' | paste -sd, - | sed 's/,/, /g')
     local asked=""; [ "$(needed)" = "$ORGS" ] || asked=$(printf ',\n  "endorsersNeeded": %s' "$(needed)")
-    printf '\n  ],\n  "endorsers": [%s]%s,\n  "deploy": "%s",\n  "dir": "%s"\n}\n' "$endorsers" "$asked" "$ROOT/scripts/fabric.sh" "$NET"
+    # each orderer's operations endpoint (its port + 2): tdsc fabric
+    # orderers reads a BFT orderer's SmartBFT view there
+    local k ops=""
+    for k in $(seq 1 "$ORDERERS"); do
+      ops+=$(printf '%s"127.0.0.1:%s": "http://127.0.0.1:%s"' "${ops:+, }" "$(ord_port "$k")" "$(($(ord_port "$k") + 2))")
+    done
+    printf '\n  ],\n  "endorsers": [%s]%s,\n  "ordererOperations": {%s},\n  "deploy": "%s",\n  "dir": "%s"\n}\n' "$endorsers" "$asked" "$ops" "$ROOT/scripts/fabric.sh" "$NET"
   } >"$NET/profile.json"
 }
 
@@ -828,6 +834,7 @@ add_orderer() {
   log "$(ord_host "$k") ($(ord_msp "$k")) on 127.0.0.1:$(ord_port "$k"), a member of no channel yet"
   start_orderer "$k"
   wait_port "$(ord_port "$k")" 30
+  write_profile # its operations endpoint
   printf '{"orderer":%d,"address":"127.0.0.1:%d","mspid":"%s","org":"%s","node":"%s"}\n' \
     "$k" "$(ord_port "$k")" "$(ord_msp "$k")" "$(ord_org "$k")" "$(ord_node "$k")"
 }

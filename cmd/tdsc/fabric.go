@@ -370,9 +370,19 @@ cluster that knows no leader answers SERVICE_UNAVAILABLE; whether the
 orderers that answer can reach each other it cannot tell. An orderer the
 configuration names at an address no consenter has (one joining, named
 an endpoint before a consenter) is marked "not a consenter", and its
-answer does not count.`,
+answer does not count.
+
+Of a BFT cluster whose orderers' operations endpoints the profile names
+(ordererOperations, written by scripts/fabric.sh), it reads each one's
+SmartBFT view from its metrics — view, leader, the next decision's
+sequence, the view changer — and says which are level: in the view and
+under the leader most are in, settled, at most one decision behind. One
+that has just become a consenter, or started again, may trail until
+SmartBFT synchronises it; while it does, stopping another orderer can
+leave a quorum that needs it, and the writes wait for view changes. So it
+says whether one orderer may stop with the quorum still level.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, ch, _, err := openFabricChannel(profile, "", org)
+			p, ch, _, err := openFabricChannel(profile, "", org)
 			if err != nil {
 				return err
 			}
@@ -381,6 +391,7 @@ answer does not count.`,
 			if err != nil {
 				return err
 			}
+			fabric.ReadBFTViews(cmd.Context(), nil, p.Channel, &answers, p.OrdererOperations)
 			none := answers.Err()
 			if out == "json" {
 				if err := json.NewEncoder(cmd.OutOrStdout()).Encode(answers); err != nil {
@@ -408,9 +419,19 @@ answer does not count.`,
 					name += " (" + strings.Join(about, ", ") + ")"
 				}
 				if a.Error == "" {
-					fmt.Fprintf(w, "%s answers: the channel holds %d blocks\n", name, a.Height)
+					fmt.Fprintf(w, "%s answers: the channel holds %d blocks%s\n", name, a.Height, bftAbout(a))
 				} else {
 					fmt.Fprintf(w, "%s does not answer: %s\n", name, a.Error)
+				}
+			}
+			if level, all := answers.LevelConsenters(); answers.Consensus == "BFT" && (level > 0 || all) {
+				switch {
+				case !all:
+					fmt.Fprintf(w, "level: %d consenters; not every consenter's view was read\n", level)
+				case level-1 >= answers.Need:
+					fmt.Fprintf(w, "level: %d of %d consenters; one may stop, leaving %d level (the quorum needs %d)\n", level, answers.Consenters(), level-1, answers.Need)
+				default:
+					fmt.Fprintf(w, "level: %d of %d consenters; none should stop: it would leave %d level, and the quorum needs %d%s\n", level, answers.Consenters(), level-1, answers.Need, bftWait(answers))
 				}
 			}
 			return nil
@@ -420,6 +441,46 @@ answer does not count.`,
 	cmd.Flags().IntVar(&org, "org", 0, "the organisation (0-based) whose peer gives the channel's configuration, and whose user asks")
 	cmd.Flags().StringVarP(&out, "output", "o", "text", "output: text or json")
 	return cmd
+}
+
+// bftAbout says what an orderer's SmartBFT view is ("" if not read).
+func bftAbout(a fabric.OrdererAnswer) string {
+	switch v := a.BFT; {
+	case a.BFTError != "":
+		return "; its SmartBFT view not read: " + a.BFTError
+	case v == nil:
+		return ""
+	case v.Level:
+		return fmt.Sprintf("; SmartBFT %v, level", v)
+	default:
+		return fmt.Sprintf("; SmartBFT %v, trailing", v)
+	}
+}
+
+// bftWait says what a BFT cluster with too few level consenters waits
+// for: the trailing ones to level, the ones away to come back.
+func bftWait(o fabric.OrdererAnswers) string {
+	var trailing, away int
+	for _, a := range o.Answers {
+		switch {
+		case !a.Counts():
+		case a.Error != "":
+			away++
+		case a.BFT != nil && !a.BFT.Level:
+			trailing++
+		}
+	}
+	var why []string
+	if trailing > 0 {
+		why = append(why, fmt.Sprintf("%d trailing, to level", trailing))
+	}
+	if away > 0 {
+		why = append(why, fmt.Sprintf("%d not answering, to come back", away))
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return " (wait for " + strings.Join(why, " and ") + ")"
 }
 
 // fabricChannelFlags adds the flags of openFabricChannel: --profile,

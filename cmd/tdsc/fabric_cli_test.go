@@ -127,6 +127,11 @@ func TestFabricVerifyCLI(t *testing.T) {
 		if !strings.Contains(out, "a BFT cluster of 4: 3 must answer for the channel to order\n") {
 			t.Fatalf("fabric orderers of %s: no quorum line\n%s", ordering, out)
 		}
+		// The profile names the orderers' operations endpoints: each
+		// one's SmartBFT view is read, and an idle cluster is level.
+		if strings.Count(out, ", level\n") != 4 || !strings.Contains(out, "level: 4 of 4 consenters; one may stop, leaving 3 level (the quorum needs 3)\n") {
+			t.Fatalf("fabric orderers of %s: want four orderers level, one may stop\n%s", ordering, out)
+		}
 	}
 	out, err = runLedgerCLI(t, "fabric", "orderers", "--profile", profile, "-o", "json")
 	var answers fabric.OrdererAnswers

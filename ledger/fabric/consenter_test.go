@@ -251,7 +251,7 @@ func (m *membership) needed(w *writing, k string, n int) {
 	}
 	ordererCaughtUp(m.t, m.p, k, m.ch, "consenter")
 	if m.typ == "BFT" {
-		bftLevel(m.t, m.p, k, n)
+		bftLevel(m.t, m.p, m.ch, n, k)
 	}
 	leader := clusterLeader(m.t, m.p)
 	// Of BFT, not the next view's leader either (the consenter after the

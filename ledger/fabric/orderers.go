@@ -312,6 +312,11 @@ type OrdererAnswer struct {
 	// Height: the newest block's number + 1, if it answered; else Error.
 	Height uint64 `json:"height,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// BFT: of a BFT channel, its SmartBFT view, read from its operations
+	// endpoint where the profile names one (ReadBFTViews); else BFTError
+	// says why not.
+	BFT      *BFTView `json:"bft,omitempty"`
+	BFTError string   `json:"bftError,omitempty"`
 }
 
 // OrdererAnswers is what the orderers the channel's configuration names

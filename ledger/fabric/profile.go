@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -41,6 +44,12 @@ type Profile struct {
 	// organisation left out of a transaction does not apply its local
 	// policy to it: under such a policy it can be outvoted.
 	EndorsersNeeded int `json:"endorsersNeeded,omitempty"`
+	// OrdererOperations, if set, maps an orderer's address (as the
+	// channel's configuration names it) to its operations endpoint
+	// ("http://host:port"): of a BFT channel, `tdsc fabric orderers` reads
+	// each one's SmartBFT view there and says which are level
+	// (ReadBFTViews). scripts/fabric.sh writes it.
+	OrdererOperations map[string]string `json:"ordererOperations,omitempty"`
 	// Deploy is the script that defines more chaincodes (one per space),
 	// and Dir the network directory it manages (scripts/fabric.sh).
 	Deploy string `json:"deploy,omitempty"`
@@ -115,6 +124,15 @@ func (p *Profile) Validate() error {
 		}
 		if slices.Contains(p.Endorsers[:i], e) {
 			return fmt.Errorf("field endorsers[%d]: %s is listed twice", i, e)
+		}
+	}
+	for _, addr := range slices.Sorted(maps.Keys(p.OrdererOperations)) {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("field ordererOperations: key %q must be an orderer's host:port: %v", addr, err)
+		}
+		u, err := url.Parse(p.OrdererOperations[addr])
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+			return fmt.Errorf("field ordererOperations[%q]: %q must be an operations endpoint's base URL, http(s)://host:port", addr, p.OrdererOperations[addr])
 		}
 	}
 	if n := p.EndorsersNeeded; n < 0 || n > len(p.Endorsers) || (n > 0 && len(p.Endorsers) == 0) {
