@@ -282,8 +282,8 @@ func ordererCluster(t *testing.T, does string) (*Profile, OrdererAnswers) {
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		i := slices.IndexFunc(answers.Answers, func(a OrdererAnswer) bool { return a.Error != "" })
 		if i < 0 && answers.Consensus == "BFT" {
-			// And every one level with the leader: one started again (a
-			// test before stopped or froze it) may trail until SmartBFT
+			// And every one level (bftLevel): one started again (a test
+			// before stopped or froze it) may trail until SmartBFT
 			// synchronises it, and the quorum left will need it.
 			bftLevel(t, p, ch, len(answers.Answers))
 		}

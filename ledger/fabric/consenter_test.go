@@ -241,8 +241,8 @@ func (m *membership) finished(w *writing, what string) {
 // proposal then waits for a view change (about 8 s here) — two, if the
 // next view's leader were the orderer stopped — or views change for
 // longer (CI once: views 5 to 9 in 30 s, 4 of 5 batches). So of BFT the
-// orderers stop only once k is level with the leader (bftLevel: the
-// same view and leader, at most two sequences behind).
+// orderers stop only once k is level (bftLevel: in the view and under
+// the leader most orderers are in, at most one decision behind).
 func (m *membership) needed(w *writing, k string, n int) {
 	m.t.Helper()
 	q := n/2 + 1 // a Raft cluster's majority
