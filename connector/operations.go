@@ -346,18 +346,21 @@ func (n *Node) FulfilDuty(ctx context.Context, agreementID, dutyID string) error
 // OutboxStatus is what the outbox holds.
 type OutboxStatus = api.OutboxStatus
 
-// Outbox reports the outbox: counts by state, refused and pending records.
+// Outbox reports the outbox: counts by state, refused and pending records,
+// all of one snapshot (the counts are of the records listed).
 func (n *Node) Outbox(ctx context.Context) (*OutboxStatus, error) {
-	v := n.st.View(ctx)
-	c, err := v.OutboxCounts()
-	if err != nil {
-		return nil, err
-	}
-	ref, _, err := v.OutboxPage(store.OutboxRefused, store.Page{Limit: 100})
-	if err != nil {
-		return nil, err
-	}
-	pen, _, err := v.OutboxPage(store.OutboxPending, store.Page{Limit: 100})
+	var c map[string]int
+	var ref, pen []*store.OutboxRecord
+	err := n.st.Read(ctx, func(tx *store.Tx) (err error) {
+		if c, err = tx.OutboxCounts(); err != nil {
+			return err
+		}
+		if ref, _, err = tx.OutboxPage(store.OutboxRefused, store.Page{Limit: 100}); err != nil {
+			return err
+		}
+		pen, _, err = tx.OutboxPage(store.OutboxPending, store.Page{Limit: 100})
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
