@@ -452,6 +452,8 @@ func bftAbout(a fabric.OrdererAnswer) string {
 		return ""
 	case v.Level:
 		return fmt.Sprintf("; SmartBFT %v, level", v)
+	case v.Alone:
+		return fmt.Sprintf("; SmartBFT %v, trailing alone (its view changer asks for view %d, no level orderer does: after a freeze it can stay so; restart it)", v, v.NextView)
 	default:
 		return fmt.Sprintf("; SmartBFT %v, trailing", v)
 	}
@@ -460,17 +462,22 @@ func bftAbout(a fabric.OrdererAnswer) string {
 // bftWait says what a BFT cluster with too few level consenters waits
 // for: the trailing ones to level, the ones away to come back.
 func bftWait(o fabric.OrdererAnswers) string {
-	var trailing, away int
+	var trailing, alone, away int
 	for _, a := range o.Answers {
 		switch {
 		case !a.Counts():
 		case a.Error != "":
 			away++
+		case a.BFT != nil && a.BFT.Alone:
+			alone++
 		case a.BFT != nil && !a.BFT.Level:
 			trailing++
 		}
 	}
 	var why []string
+	if alone > 0 {
+		why = append(why, fmt.Sprintf("%d alone, to restart", alone))
+	}
 	if trailing > 0 {
 		why = append(why, fmt.Sprintf("%d trailing, to level", trailing))
 	}

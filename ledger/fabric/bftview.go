@@ -34,6 +34,13 @@ type BFTView struct {
 	// synchronises it; while it does, a quorum that needs it does not
 	// decide, and view changes follow.
 	Level bool `json:"level"`
+	// Alone: not level, its view changer asking for a view past the one
+	// the level orderers are settled in — an orderer that missed the
+	// leader's heartbeats (frozen, then thawed) and asks for a view change
+	// no other asks for. It can stay so (two of three freezes of 10 s
+	// here: over a minute, with and without writes); a restart levels it
+	// in seconds.
+	Alone bool `json:"alone,omitempty"`
 }
 
 // Settled says the view changer is at the view and changes nothing.
@@ -176,7 +183,7 @@ func ReadBFTViews(ctx context.Context, client *http.Client, channel string, a *O
 // LevelBFT marks each answer's BFT view level or not: the view and leader
 // most of the views read are in (the higher view on a tie), of those the
 // furthest sequence; level is settled in that view under that leader, at
-// most one decision behind.
+// most one decision behind; alone is unsettled, asking for a view past it.
 func LevelBFT(answers []OrdererAnswer) {
 	type key struct{ view, leader uint64 }
 	count := map[key]int{}
@@ -203,6 +210,7 @@ func LevelBFT(answers []OrdererAnswer) {
 			continue
 		}
 		v.Level = count[best] > 0 && v.Settled() && (key{v.View, v.Leader}) == best && v.Sequence+1 >= furthest
+		v.Alone = count[best] > 0 && !v.Settled() && v.NextView > best.view
 	}
 }
 

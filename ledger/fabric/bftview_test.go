@@ -84,6 +84,7 @@ func TestReadBFTViews(t *testing.T) {
 	}
 	ReadBFTViews(context.Background(), nil, "audit", &a, ops)
 	level := map[string]bool{"o1:1": true, "o2:1": true, "o3:1": true}
+	alone := map[string]bool{"o5:1": true} // asks for view 4; the level ones stay in 3
 	for _, x := range a.Answers {
 		switch x.Address {
 		case "o6:1":
@@ -95,8 +96,8 @@ func TestReadBFTViews(t *testing.T) {
 				t.Errorf("%s (no endpoint): %+v; want no view", x.Address, x)
 			}
 		default:
-			if x.BFT == nil || x.BFT.Level != level[x.Address] || x.BFTError != "" {
-				t.Errorf("%s: %+v (%v); want level %v", x.Address, x.BFT, x.BFTError, level[x.Address])
+			if x.BFT == nil || x.BFT.Level != level[x.Address] || x.BFT.Alone != alone[x.Address] || x.BFTError != "" {
+				t.Errorf("%s: %+v (%v); want level %v, alone %v", x.Address, x.BFT, x.BFTError, level[x.Address], alone[x.Address])
 			}
 		}
 	}
@@ -127,6 +128,7 @@ func TestLevelBFT(t *testing.T) {
 		{"a tie", []*BFTView{v(3, 2, 10), v(4, 3, 10)}, []bool{false, true}},
 		{"none read", []*BFTView{nil, nil}, []bool{false, false}},
 		{"unsettled only", []*BFTView{{View: 1, NextView: 2}}, []bool{false}},
+		{"alone after a freeze", []*BFTView{v(0, 1, 350), v(0, 1, 350), v(0, 1, 350), {View: 0, Leader: 1, Sequence: 204, NextView: 1}}, []bool{true, true, true, false}},
 	} {
 		var answers []OrdererAnswer
 		for _, x := range c.views {
@@ -136,6 +138,11 @@ func TestLevelBFT(t *testing.T) {
 		for i, a := range answers {
 			if got := a.BFT != nil && a.BFT.Level; got != c.want[i] {
 				t.Errorf("%s: orderer %d level %v, want %v", c.name, i, got, c.want[i])
+			}
+			// Alone: only the last of "alone after a freeze" (not one
+			// changing view with no level orderer to compare with).
+			if got, want := a.BFT != nil && a.BFT.Alone, c.name == "alone after a freeze" && i == 3; got != want {
+				t.Errorf("%s: orderer %d alone %v, want %v", c.name, i, got, want)
 			}
 		}
 	}
