@@ -460,7 +460,8 @@ func bftAbout(a fabric.OrdererAnswer) string {
 }
 
 // bftWait says what a BFT cluster with too few level consenters waits
-// for: the trailing ones to level, the ones away to come back.
+// for: the ones alone to be restarted, the trailing ones to level, the
+// ones away to come back.
 func bftWait(o fabric.OrdererAnswers) string {
 	var trailing, alone, away int
 	for _, a := range o.Answers {
