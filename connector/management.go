@@ -416,7 +416,7 @@ func (n *Node) apiGetTransfer(r *http.Request) (int, any, error) {
 		}
 		return http.StatusOK, x, err
 	}
-	x, err := n.transferNow(r.Context(), r.PathValue("id"))
+	x, err := n.st.View(r.Context()).TransferWithHistory(r.PathValue("id"))
 	if err != nil {
 		return 0, nil, err
 	}

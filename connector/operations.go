@@ -389,10 +389,5 @@ func (n *Node) OutboxRecordState(ctx context.Context, recordID string) (string, 
 // Negotiation reads a negotiation with its history, both of one snapshot
 // (the state is the history's last step).
 func (n *Node) Negotiation(ctx context.Context, id string) (*store.Negotiation, error) {
-	var neg *store.Negotiation
-	err := n.st.Read(ctx, func(tx *store.Tx) (err error) {
-		neg, err = tx.NegotiationWithHistory(id)
-		return err
-	})
-	return neg, err
+	return n.st.View(ctx).NegotiationWithHistory(id)
 }

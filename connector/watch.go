@@ -107,7 +107,7 @@ func (n *Node) waitTransfer(ctx context.Context, id string, done func(dsp.Transf
 			// Read again with its history, of one snapshot (the state is
 			// the history's last step); if it moved on meanwhile (a
 			// suspended transfer resumed) and is no longer done, wait on.
-			if x, err = n.transferNow(ctx, id); err != nil || done(dsp.TransferState(x.State)) {
+			if x, err = n.st.View(ctx).TransferWithHistory(id); err != nil || done(dsp.TransferState(x.State)) {
 				return x, err
 			}
 		}
@@ -117,14 +117,4 @@ func (n *Node) waitTransfer(ctx context.Context, id string, done func(dsp.Transf
 			return x, ctx.Err()
 		}
 	}
-}
-
-// transferNow reads transfer id with its history, both of one snapshot.
-func (n *Node) transferNow(ctx context.Context, id string) (*store.Transfer, error) {
-	var x *store.Transfer
-	err := n.st.Read(ctx, func(tx *store.Tx) (err error) {
-		x, err = tx.TransferWithHistory(id)
-		return err
-	})
-	return x, err
 }

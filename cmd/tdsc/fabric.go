@@ -424,14 +424,14 @@ says whether one orderer may stop with the quorum still level.`,
 					fmt.Fprintf(w, "%s does not answer: %s\n", name, a.Error)
 				}
 			}
-			if level, all := answers.LevelConsenters(); answers.Consensus == "BFT" && (level > 0 || all) {
+			if st := answers.BFTStanding(); answers.Consensus == "BFT" && (st.Level > 0 || st.AllRead) {
 				switch {
-				case !all:
-					fmt.Fprintf(w, "level: %d consenters; not every consenter's view was read\n", level)
-				case level-1 >= answers.Need:
-					fmt.Fprintf(w, "level: %d of %d consenters; one may stop, leaving %d level (the quorum needs %d)\n", level, answers.Consenters(), level-1, answers.Need)
+				case !st.AllRead:
+					fmt.Fprintf(w, "level: %d consenters; not every consenter's view was read\n", st.Level)
+				case st.MayStopOne(answers.Need):
+					fmt.Fprintf(w, "level: %d of %d consenters; one may stop, leaving %d level (the quorum needs %d)\n", st.Level, answers.Consenters(), st.Level-1, answers.Need)
 				default:
-					fmt.Fprintf(w, "level: %d of %d consenters; none should stop: it would leave %d level, and the quorum needs %d%s\n", level, answers.Consenters(), level-1, answers.Need, bftWait(answers))
+					fmt.Fprintf(w, "level: %d of %d consenters; none should stop: it would leave %d level, and the quorum needs %d%s\n", st.Level, answers.Consenters(), st.Level-1, answers.Need, bftWait(st))
 				}
 			}
 			return nil
@@ -462,28 +462,16 @@ func bftAbout(a fabric.OrdererAnswer) string {
 // bftWait says what a BFT cluster with too few level consenters waits
 // for: the ones alone to be restarted, the trailing ones to level, the
 // ones away to come back.
-func bftWait(o fabric.OrdererAnswers) string {
-	var trailing, alone, away int
-	for _, a := range o.Answers {
-		switch {
-		case !a.Counts():
-		case a.Error != "":
-			away++
-		case a.BFT != nil && a.BFT.Alone:
-			alone++
-		case a.BFT != nil && !a.BFT.Level:
-			trailing++
-		}
-	}
+func bftWait(st fabric.BFTStanding) string {
 	var why []string
-	if alone > 0 {
-		why = append(why, fmt.Sprintf("%d alone, to restart", alone))
+	if st.Alone > 0 {
+		why = append(why, fmt.Sprintf("%d alone, to restart", st.Alone))
 	}
-	if trailing > 0 {
-		why = append(why, fmt.Sprintf("%d trailing, to level", trailing))
+	if st.Trailing > 0 {
+		why = append(why, fmt.Sprintf("%d trailing, to level", st.Trailing))
 	}
-	if away > 0 {
-		why = append(why, fmt.Sprintf("%d not answering, to come back", away))
+	if st.Away > 0 {
+		why = append(why, fmt.Sprintf("%d not answering, to come back", st.Away))
 	}
 	if len(why) == 0 {
 		return ""

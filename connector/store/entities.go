@@ -377,14 +377,16 @@ func (t *Tx) NegotiationByPeer(role, counterparty, peerPID string) (*Negotiation
 	return n, nil
 }
 
-// NegotiationWithHistory reads one negotiation and its transitions (of one
-// snapshot in an update or a Read; a view's two reads may straddle a commit).
-func (t *Tx) NegotiationWithHistory(id string) (*Negotiation, error) {
-	n, err := t.Negotiation(id)
-	if err != nil {
-		return nil, err
-	}
-	n.History, err = t.History(id)
+// NegotiationWithHistory reads one negotiation and its transitions, both of
+// one snapshot (oneSnapshot): its state is its history's last step.
+func (t *Tx) NegotiationWithHistory(id string) (n *Negotiation, err error) {
+	err = t.oneSnapshot(func(tx *Tx) error {
+		if n, err = tx.Negotiation(id); err != nil {
+			return err
+		}
+		n.History, err = tx.History(id)
+		return err
+	})
 	return n, err
 }
 
@@ -584,13 +586,16 @@ func (t *Tx) Transfer(id string) (*Transfer, error) {
 	return x, nil
 }
 
-// TransferWithHistory reads one transfer and its transitions.
-func (t *Tx) TransferWithHistory(id string) (*Transfer, error) {
-	x, err := t.Transfer(id)
-	if err != nil {
-		return nil, err
-	}
-	x.History, err = t.History(id)
+// TransferWithHistory reads one transfer and its transitions, both of one
+// snapshot (oneSnapshot): its state is its history's last step.
+func (t *Tx) TransferWithHistory(id string) (x *Transfer, err error) {
+	err = t.oneSnapshot(func(tx *Tx) error {
+		if x, err = tx.Transfer(id); err != nil {
+			return err
+		}
+		x.History, err = tx.History(id)
+		return err
+	})
 	return x, err
 }
 

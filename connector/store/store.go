@@ -570,6 +570,16 @@ func (s *Store) Read(ctx context.Context, fn func(tx *Tx) error) error {
 	return fn(&Tx{q: rtx, read: rtx, ctx: ctx, s: s})
 }
 
+// oneSnapshot runs fn's reads on one snapshot: an update's or a Read's is
+// one already; a view's reads each see the latest commit, so of a view fn
+// runs in a Read.
+func (t *Tx) oneSnapshot(fn func(tx *Tx) error) error {
+	if t.tx != nil || t.read != nil {
+		return fn(t)
+	}
+	return t.s.Read(t.ctx, fn)
+}
+
 func notFound(what, id string, err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%w: %s %q", ErrNotFound, what, id)

@@ -147,36 +147,16 @@ func ReadBFTViews(ctx context.Context, client *http.Client, channel string, a *O
 	if a.Consensus != "BFT" || len(ops) == 0 {
 		return
 	}
-	type read struct {
-		v   *BFTView
-		err error
-	}
-	got := make([]read, len(a.Answers))
-	done := make(chan struct{})
-	n := 0
-	for i, ans := range a.Answers {
-		base, ok := ops[ans.Address]
-		if !ok {
-			continue
+	copy(a.Answers, atOnce(a.Answers, func(ans OrdererAnswer) OrdererAnswer {
+		if base, ok := ops[ans.Address]; ok {
+			if v, err := ReadBFTView(ctx, client, base, channel); err != nil {
+				ans.BFTError = firstLine(err.Error())
+			} else {
+				ans.BFT = &v
+			}
 		}
-		n++
-		go func() {
-			defer func() { done <- struct{}{} }()
-			v, err := ReadBFTView(ctx, client, base, channel)
-			got[i] = read{&v, err}
-		}()
-	}
-	for range n {
-		<-done
-	}
-	for i, r := range got {
-		switch {
-		case r.err != nil:
-			a.Answers[i].BFTError = firstLine(r.err.Error())
-		case r.v != nil:
-			a.Answers[i].BFT = r.v
-		}
-	}
+		return ans
+	}))
 	LevelBFT(a.Answers)
 }
 
@@ -214,21 +194,36 @@ func LevelBFT(answers []OrdererAnswer) {
 	}
 }
 
-// LevelConsenters counts the consenters whose views were read and are
-// level, and whether views were read of every consenter that answered.
-func (o OrdererAnswers) LevelConsenters() (level int, allRead bool) {
-	allRead = true
+// BFTStanding counts a BFT channel's consenters by the views ReadBFTViews
+// read: whether one of them may stop, and what the cluster waits for if
+// not.
+type BFTStanding struct {
+	Level, Trailing, Alone int  // consenters whose views were read, by what they say
+	Away                   int  // consenters that did not answer
+	AllRead                bool // a view was read of every consenter that answered
+}
+
+// MayStopOne says whether one level consenter may stop with need level
+// ones left (the quorum).
+func (s BFTStanding) MayStopOne(need int) bool { return s.Level-1 >= need }
+
+// BFTStanding counts the consenters (Counts) by their views.
+func (o OrdererAnswers) BFTStanding() BFTStanding {
+	s := BFTStanding{AllRead: true}
 	for _, a := range o.Answers {
-		if !a.Counts() || a.Error != "" {
-			continue
-		}
-		if a.BFT == nil {
-			allRead = false
-			continue
-		}
-		if a.BFT.Level {
-			level++
+		switch {
+		case !a.Counts():
+		case a.Error != "":
+			s.Away++
+		case a.BFT == nil:
+			s.AllRead = false
+		case a.BFT.Level:
+			s.Level++
+		case a.BFT.Alone:
+			s.Alone++
+		default:
+			s.Trailing++
 		}
 	}
-	return level, allRead
+	return s
 }

@@ -101,8 +101,8 @@ func TestReadBFTViews(t *testing.T) {
 			}
 		}
 	}
-	if n, all := a.LevelConsenters(); n != 3 || all {
-		t.Errorf("LevelConsenters = %d, %v; want 3, false", n, all)
+	if st := a.BFTStanding(); st.Level != 3 || st.AllRead {
+		t.Errorf("BFTStanding = %+v; want 3 level, not every view read", st)
 	}
 	// Of Raft nothing is read.
 	r := OrdererAnswers{Consensus: "etcdraft", Answers: []OrdererAnswer{{Address: "o1:1"}}}

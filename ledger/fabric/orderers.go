@@ -460,16 +460,23 @@ func markServed(ends []ordererEndpoint, served [][]byte, answers []OrdererAnswer
 // eachOrderer asks each of ends at once (ask) and returns the answers in
 // ends' order; an error only if ctx ended meanwhile.
 func eachOrderer[T any](ctx context.Context, ends []ordererEndpoint, ask func(ordererEndpoint) T) ([]T, error) {
-	out := make([]T, len(ends))
-	var wg sync.WaitGroup
-	for i, e := range ends {
-		wg.Go(func() { out[i] = ask(e) })
-	}
-	wg.Wait()
+	out := atOnce(ends, ask)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("fabric: asking the orderers: %w", err)
 	}
 	return out, nil
+}
+
+// atOnce calls ask on each of items, all at once, and returns the answers
+// in items' order.
+func atOnce[E, T any](items []E, ask func(E) T) []T {
+	out := make([]T, len(items))
+	var wg sync.WaitGroup
+	for i, e := range items {
+		wg.Go(func() { out[i] = ask(e) })
+	}
+	wg.Wait()
+	return out
 }
 
 // endpoints returns the orderers of the channel's newest configuration
