@@ -424,9 +424,9 @@ says whether one orderer may stop with the quorum still level.`,
 					fmt.Fprintf(w, "%s does not answer: %s\n", name, a.Error)
 				}
 			}
-			if st := answers.BFTStanding(); answers.Consensus == "BFT" && (st.Level > 0 || st.AllRead) {
+			if st := answers.BFTStanding(); answers.Consensus == "BFT" && (st.Level > 0 || st.Unread == 0) {
 				switch {
-				case !st.AllRead:
+				case st.Unread > 0:
 					fmt.Fprintf(w, "level: %d consenters; not every consenter's view was read\n", st.Level)
 				case st.MayStopOne(answers.Need):
 					fmt.Fprintf(w, "level: %d of %d consenters; one may stop, leaving %d level (the quorum needs %d)\n", st.Level, answers.Consenters(), st.Level-1, answers.Need)

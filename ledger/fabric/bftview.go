@@ -198,9 +198,9 @@ func LevelBFT(answers []OrdererAnswer) {
 // read: whether one of them may stop, and what the cluster waits for if
 // not.
 type BFTStanding struct {
-	Level, Trailing, Alone int  // consenters whose views were read, by what they say
-	Away                   int  // consenters that did not answer
-	AllRead                bool // a view was read of every consenter that answered
+	Level, Trailing, Alone int // consenters whose views were read, by what they say
+	Away                   int // consenters that did not answer
+	Unread                 int // consenters that answered, their views not read
 }
 
 // MayStopOne says whether one level consenter may stop with need level
@@ -209,14 +209,14 @@ func (s BFTStanding) MayStopOne(need int) bool { return s.Level-1 >= need }
 
 // BFTStanding counts the consenters (Counts) by their views.
 func (o OrdererAnswers) BFTStanding() BFTStanding {
-	s := BFTStanding{AllRead: true}
+	var s BFTStanding
 	for _, a := range o.Answers {
 		switch {
 		case !a.Counts():
 		case a.Error != "":
 			s.Away++
 		case a.BFT == nil:
-			s.AllRead = false
+			s.Unread++
 		case a.BFT.Level:
 			s.Level++
 		case a.BFT.Alone:

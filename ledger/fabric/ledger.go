@@ -174,10 +174,10 @@ type Ledger struct {
 	// (Health, Ready) last asked it.
 	peerHeight sharedProbe[uint64]
 	// orderers are the channel's orderers as its configuration names them,
-	// and ordererProbe whether one answers, as WritesReady's probes of a
-	// second share it.
+	// and ordererProbe what they answer, as WritesReady's probes and the
+	// metrics of a second share it.
 	orderers     orderers
-	ordererProbe sharedProbe[struct{}]
+	ordererProbe sharedProbe[OrdererAnswers]
 	// endorseProbe is whether the endorsers' peers run the chaincode, as
 	// WritesReady's probes last asked it (askEndorsers, writesready.go).
 	endorseProbe sharedProbe[struct{}]

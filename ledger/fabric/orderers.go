@@ -272,29 +272,42 @@ type ordererConn struct {
 
 // askOrderers asks each orderer the channel's newest configuration names
 // for the channel's newest block (Deliver, as this ledger's client
-// identity), at once, each for at most answerWithin: nil if one answers
-// with the block; else an error wrapping ErrNoOrderer naming each and why.
-// It reaches them as a peer does, from the configuration's endpoints and
-// TLS roots, not the profile's orderer (which only the network script
-// uses). An orderer that answers with a block knows a leader to order
-// (of a Raft cluster of three or more: one without answers
-// SERVICE_UNAVAILABLE, deliverRefused); a BFT orderer serves blocks
-// with or without a quorum, so of a BFT cluster a quorum must answer
-// (ordering.quorum).
-func (l *Ledger) askOrderers(ctx context.Context) (struct{}, error) {
+// identity), at once, each for at most answerWithin: their answers, and
+// nil if enough answer with the block; else an error wrapping
+// ErrNoOrderer naming each and why. It reaches them as a peer does, from
+// the configuration's endpoints and TLS roots, not the profile's orderer
+// (which only the network script uses). An orderer that answers with a
+// block knows a leader to order (of a Raft cluster of three or more: one
+// without answers SERVICE_UNAVAILABLE, deliverRefused); a BFT orderer
+// serves blocks with or without a quorum, so of a BFT cluster a quorum
+// must answer (ordering.quorum).
+func (l *Ledger) askOrderers(ctx context.Context) (OrdererAnswers, error) {
 	ends, consensus, err := l.orderers.endpoints(ctx, l.ch)
 	if err != nil {
-		return struct{}{}, fmt.Errorf("%w: reading the orderers from the channel's configuration: %w", ErrNoOrderer, err)
+		return OrdererAnswers{}, fmt.Errorf("%w: reading the orderers from the channel's configuration: %w", ErrNoOrderer, err)
 	}
 	answers, err := askOrdererEnds(ctx, l.ch, ends, consensus, l.orderers.conn)
 	if err != nil {
-		return struct{}{}, err
+		return OrdererAnswers{}, err
 	}
 	if err := answers.Err(); err != nil {
 		l.orderers.stale()
-		return struct{}{}, err
+		return answers, err
 	}
-	return struct{}{}, nil
+	return answers, nil
+}
+
+// Orderers is what the channel's orderers answer now, as WritesReady
+// asks them (askOrderers, the answer shared by the probes of a second),
+// and, of a BFT channel whose operations endpoints the profile names,
+// their SmartBFT views (ReadBFTViews): what `tdsc fabric orderers` shows,
+// for the service's metrics. The error is the answers' own (Err), or why
+// none could be asked (the answers then empty).
+func (l *Ledger) Orderers(ctx context.Context) (OrdererAnswers, error) {
+	answers, err := l.ordererProbe.ask(ctx, l.askOrderers, time.Now)
+	answers.Answers = slices.Clone(answers.Answers) // the probe's answer is shared
+	ReadBFTViews(ctx, nil, l.cfg.Profile.Channel, &answers, l.cfg.Profile.OrdererOperations)
+	return answers, err
 }
 
 // OrdererAnswer is what one orderer the channel's configuration names

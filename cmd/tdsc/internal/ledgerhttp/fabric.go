@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -81,6 +82,7 @@ func Fabric(ctx context.Context, o FabricOptions) (http.Handler, *fabric.Ledger,
 		o.Metrics = prometheus.NewRegistry()
 	}
 	o.Metrics.MustRegister(fabricMetrics(l.Stats)...)
+	o.Metrics.MustRegister(ordererMetrics{l.Orderers})
 	h, err := Handler(l, func(ctx context.Context) (verify.Report, error) { return VerifyFabric(ctx, l) }, o.Options)
 	if err != nil {
 		return fail(err)
@@ -176,5 +178,73 @@ func fabricMetrics(stats func() fabric.Stats) []prometheus.Collector {
 			func() float64 { return float64(stats().EndorsersAble) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tdsc_ledger_fabric_next_block", Help: "The next block the follower reads: the index holds the channel's blocks before it."},
 			func() float64 { s := stats(); return float64(s.FromBlock + uint64(s.BlocksRead)) }),
+	}
+}
+
+// ordererScrape bounds what a scrape waits for the orderers' answers and
+// views (each orderer has answerWithin, 2 s, and its operations endpoint
+// 2 s more).
+const ordererScrape = 5 * time.Second
+
+// ordererMetrics are the channel's orderers as a scrape finds them
+// (asked as /readyz/writes asks them, the answer shared by the probes and
+// scrapes of a second; of BFT with the profile's ordererOperations, their
+// SmartBFT views read as `tdsc fabric orderers` reads them):
+//
+//   - tdsc_ledger_fabric_orderers_answering: consenters that answered
+//     with the newest block;
+//   - tdsc_ledger_fabric_orderers_needed: how many must, for the channel to
+//     order (one of Raft, the quorum of BFT);
+//   - tdsc_ledger_fabric_bft_consenters{standing}: of BFT, the consenters
+//     level, trailing, alone (to restart), away (not answering) and
+//     unread (answered, their view not read), once a view was read.
+//
+// answering at needed means one orderer more away stops the writes; a BFT
+// cluster with level at needed the same. Where the orderers cannot be
+// asked at all (the channel's configuration unread), the scrape has none
+// of these.
+type ordererMetrics struct {
+	orderers func(context.Context) (fabric.OrdererAnswers, error)
+}
+
+var (
+	answeringDesc = prometheus.NewDesc("tdsc_ledger_fabric_orderers_answering",
+		"Consenters of the channel (orderers whose answer counts) that answered with its newest block at this scrape, each within 2 s; at tdsc_ledger_fabric_orderers_needed, one more away stops the writes.", nil, nil)
+	neededDesc = prometheus.NewDesc("tdsc_ledger_fabric_orderers_needed",
+		"Consenters that must answer for the channel to order: one of Raft (an orderer that knows no leader does not), the quorum of BFT.", nil, nil)
+	bftDesc = prometheus.NewDesc("tdsc_ledger_fabric_bft_consenters",
+		"Of a BFT channel whose orderers' operations endpoints the profile names: its consenters by their SmartBFT views at this scrape — level (in the view and under the leader most are in, at most one decision behind), trailing (to level), alone (asking for a view change no level one asks for: restart it), away (not answering), unread (answered, view not read).", []string{"standing"}, nil)
+)
+
+func (m ordererMetrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- answeringDesc
+	ch <- neededDesc
+	ch <- bftDesc
+}
+
+func (m ordererMetrics) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), ordererScrape)
+	defer cancel()
+	a, _ := m.orderers(ctx) // its error is the answers', counted below
+	if len(a.Answers) == 0 {
+		return
+	}
+	answering := 0
+	for _, x := range a.Answers {
+		if x.Counts() && x.Error == "" {
+			answering++
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(answeringDesc, prometheus.GaugeValue, float64(answering))
+	ch <- prometheus.MustNewConstMetric(neededDesc, prometheus.GaugeValue, float64(max(a.Need, 1)))
+	st := a.BFTStanding()
+	if a.Consensus != "BFT" || st.Level+st.Trailing+st.Alone == 0 {
+		return
+	}
+	for _, s := range []struct {
+		standing string
+		n        int
+	}{{"level", st.Level}, {"trailing", st.Trailing}, {"alone", st.Alone}, {"away", st.Away}, {"unread", st.Unread}} {
+		ch <- prometheus.MustNewConstMetric(bftDesc, prometheus.GaugeValue, float64(s.n), s.standing)
 	}
 }

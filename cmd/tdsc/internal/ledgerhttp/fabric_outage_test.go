@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -254,6 +255,35 @@ func TestConnectorOutage(t *testing.T) {
 		if !regexp.MustCompile(`(?m)^` + m + ` [1-9]`).Match(body) {
 			t.Errorf("metrics: no positive %s in\n%s", m, body)
 		}
+	}
+	// And the orderers as the scrape found them, back after the outage:
+	// enough answering, and of BFT (the script's profile names the
+	// operations endpoints) every one that answered counted by its view.
+	gauge := func(name string) (float64, bool) {
+		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` ([0-9.e+]+)$`).FindSubmatch(body)
+		if m == nil {
+			return 0, false
+		}
+		v, err := strconv.ParseFloat(string(m[1]), 64)
+		return v, err == nil
+	}
+	answering, ok1 := gauge("tdsc_ledger_fabric_orderers_answering")
+	needed, ok2 := gauge("tdsc_ledger_fabric_orderers_needed")
+	if !ok1 || !ok2 || needed < 1 || answering < needed {
+		t.Errorf("metrics: orderers answering %v (%v), needed %v (%v), want at least as many answering as needed in\n%s", answering, ok1, needed, ok2, body)
+	}
+	if _, bft := gauge(`tdsc_ledger_fabric_bft_consenters{standing="level"}`); bft {
+		var viewed float64
+		for _, s := range []string{"level", "trailing", "alone", "unread"} {
+			v, _ := gauge(`tdsc_ledger_fabric_bft_consenters{standing="` + s + `"}`)
+			viewed += v
+		}
+		if viewed != answering {
+			t.Errorf("metrics: BFT consenters by view %v, want the %v answering in\n%s", viewed, answering, body)
+		}
+		t.Logf("orderers: %v answering, %v needed; of BFT by view: %s", answering, needed, regexp.MustCompile(`(?m)^tdsc_ledger_fabric_bft_consenters.*$`).FindAll(body, -1))
+	} else {
+		t.Logf("orderers: %v answering, %v needed", answering, needed)
 	}
 }
 

@@ -1,6 +1,9 @@
 package ledgerhttp
 
 import (
+	"context"
+	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +46,64 @@ func TestFabricMetrics(t *testing.T) {
 	for name, v := range want {
 		if got[name] != v {
 			t.Errorf("%s = %v, want %v", name, got[name], v)
+		}
+	}
+}
+
+// TestOrdererMetrics: a scrape counts the consenters that answer (not an
+// orderer that is no consenter), the quorum they need, and of BFT the
+// consenters by their views once one was read; none of them where the
+// orderers could not be asked.
+func TestOrdererMetrics(t *testing.T) {
+	yes, no := true, false
+	level := func(l bool) *fabric.BFTView { return &fabric.BFTView{View: 2, Leader: 1, Level: l} }
+	for _, c := range []struct {
+		name string
+		a    fabric.OrdererAnswers
+		want map[string]float64
+	}{
+		{"raft, one away", fabric.OrdererAnswers{Consensus: "etcdraft", Need: 1, Answers: []fabric.OrdererAnswer{
+			{Address: "o1:1", Consenter: &yes, Height: 9}, {Address: "o2:1", Consenter: &yes, Error: "unavailable"}, {Address: "o3:1", Consenter: &yes, Height: 9},
+		}}, map[string]float64{"answering": 2, "needed": 1}},
+		{"bft, views", fabric.OrdererAnswers{Consensus: "BFT", Need: 3, Answers: []fabric.OrdererAnswer{
+			{Address: "o1:1", Consenter: &yes, Height: 9, BFT: level(true)},
+			{Address: "o2:1", Consenter: &yes, Height: 9, BFT: level(true)},
+			{Address: "o3:1", Consenter: &yes, Height: 8, BFT: &fabric.BFTView{View: 2, NextView: 3, Alone: true}},
+			{Address: "o4:1", Consenter: &yes, Height: 9, BFT: level(false)},
+			{Address: "o5:1", Consenter: &yes, Error: "unavailable"},
+			{Address: "o6:1", Consenter: &yes, Height: 9, BFTError: "refused"},
+			{Address: "o7:1", Consenter: &no, Height: 9},
+		}}, map[string]float64{"answering": 5, "needed": 3, "level": 2, "trailing": 1, "alone": 1, "away": 1, "unread": 1}},
+		{"bft, no view read", fabric.OrdererAnswers{Consensus: "BFT", Need: 1, Answers: []fabric.OrdererAnswer{
+			{Address: "o1:1", Height: 9},
+		}}, map[string]float64{"answering": 1, "needed": 1}},
+		{"not asked", fabric.OrdererAnswers{}, map[string]float64{}},
+	} {
+		reg := prometheus.NewRegistry()
+		calls := 0
+		reg.MustRegister(ordererMetrics{func(ctx context.Context) (fabric.OrdererAnswers, error) {
+			calls++
+			if _, ok := ctx.Deadline(); !ok {
+				t.Errorf("%s: asked without a deadline", c.name)
+			}
+			return c.a, c.a.Err()
+		}})
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				name := strings.TrimPrefix(mf.GetName(), "tdsc_ledger_fabric_orderers_")
+				for _, l := range m.GetLabel() {
+					name = l.GetValue()
+				}
+				got[name] = m.GetGauge().GetValue()
+			}
+		}
+		if calls != 1 || !maps.Equal(got, c.want) {
+			t.Errorf("%s: %v (asked %d times), want %v", c.name, got, calls, c.want)
 		}
 	}
 }
