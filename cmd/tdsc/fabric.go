@@ -380,7 +380,8 @@ under the leader most are in, settled, at most one decision behind. One
 that has just become a consenter, or started again, may trail until
 SmartBFT synchronises it; while it does, stopping another orderer can
 leave a quorum that needs it, and the writes wait for view changes. So it
-says whether one orderer may stop with the quorum still level.`,
+says whether one orderer may stop with the quorum still level. Of a BFT
+cluster whose endpoints the profile does not name, it says so, and how.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, ch, _, err := openFabricChannel(profile, "", org)
 			if err != nil {
@@ -423,6 +424,9 @@ says whether one orderer may stop with the quorum still level.`,
 				} else {
 					fmt.Fprintf(w, "%s does not answer: %s\n", name, a.Error)
 				}
+			}
+			if answers.Consensus == "BFT" && len(p.OrdererOperations) == 0 {
+				fmt.Fprintf(w, "SmartBFT views not read: the profile names no orderer's operations endpoint (field ordererOperations, e.g. {%q: \"http://127.0.0.1:9443\"}); whether the consenters are level is not known\n", answers.Answers[0].Address)
 			}
 			if st := answers.BFTStanding(); answers.Consensus == "BFT" && (st.Level > 0 || st.Unread == 0) {
 				switch {

@@ -132,6 +132,25 @@ func TestFabricVerifyCLI(t *testing.T) {
 		if strings.Count(out, ", level\n") != 4 || !strings.Contains(out, "level: 4 of 4 consenters; one may stop, leaving 3 level (the quorum needs 3)\n") {
 			t.Fatalf("fabric orderers of %s: want four orderers level, one may stop\n%s", ordering, out)
 		}
+		// A profile without them (an operator's own) is told how to name
+		// them, and no orderer is called level or not.
+		bare, err := fabric.LoadProfile(profile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bare.OrdererOperations = nil
+		b, err := json.Marshal(bare)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bareFile := filepath.Join(t.TempDir(), "profile.json")
+		if err := os.WriteFile(bareFile, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := runLedgerCLI(t, "fabric", "orderers", "--profile", bareFile)
+		if err != nil || !strings.Contains(out, "SmartBFT views not read: the profile names no orderer's operations endpoint (field ordererOperations") || strings.Contains(out, ", level") || strings.Contains(out, "level: ") {
+			t.Fatalf("fabric orderers of %s, a profile without ordererOperations: %v\n%s", ordering, err, out)
+		}
 	}
 	out, err = runLedgerCLI(t, "fabric", "orderers", "--profile", profile, "-o", "json")
 	var answers fabric.OrdererAnswers

@@ -2,6 +2,7 @@ package ledgerhttp
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -20,20 +21,7 @@ func TestFabricMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(fabricMetrics(func() fabric.Stats { return st })...)
 	st.Transactions, st.BlocksRead = 9, 6 // after registering: read at the scrape
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			if c := m.GetCounter(); c != nil {
-				got[mf.GetName()] = c.GetValue()
-			} else {
-				got[mf.GetName()] = m.GetGauge().GetValue()
-			}
-		}
-	}
+	got := gathered(t, reg)
 	want := map[string]float64{
 		"tdsc_ledger_fabric_transactions_total": 9, "tdsc_ledger_fabric_conflicts_total": 2, "tdsc_ledger_fabric_retries_total": 3,
 		"tdsc_ledger_fabric_rechecks_total": 1, "tdsc_ledger_fabric_resent_total": 5, "tdsc_ledger_fabric_blocks_read_total": 6, "tdsc_ledger_fabric_next_block": 46,
@@ -88,22 +76,43 @@ func TestOrdererMetrics(t *testing.T) {
 			}
 			return c.a, c.a.Err()
 		}})
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
 		got := map[string]float64{}
-		for _, mf := range mfs {
-			for _, m := range mf.GetMetric() {
-				name := strings.TrimPrefix(mf.GetName(), "tdsc_ledger_fabric_orderers_")
-				for _, l := range m.GetLabel() {
-					name = l.GetValue()
-				}
-				got[name] = m.GetGauge().GetValue()
-			}
+		for name, v := range gathered(t, reg) {
+			name = strings.TrimPrefix(name, "tdsc_ledger_fabric_orderers_")
+			name = strings.TrimSuffix(strings.TrimPrefix(name, `tdsc_ledger_fabric_bft_consenters{standing="`), `"}`)
+			got[name] = v
 		}
 		if calls != 1 || !maps.Equal(got, c.want) {
 			t.Errorf("%s: %v (asked %d times), want %v", c.name, got, calls, c.want)
 		}
 	}
+}
+
+// gathered is what reg gives a scrape: each counter's or gauge's value by
+// its name, with its labels as name{label="value",…}.
+func gathered(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			if ls := m.GetLabel(); len(ls) > 0 {
+				var kv []string
+				for _, l := range ls {
+					kv = append(kv, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+				}
+				name += "{" + strings.Join(kv, ",") + "}"
+			}
+			if c := m.GetCounter(); c != nil {
+				got[name] = c.GetValue()
+			} else {
+				got[name] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	return got
 }
