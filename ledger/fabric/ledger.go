@@ -174,10 +174,12 @@ type Ledger struct {
 	// (Health, Ready) last asked it.
 	peerHeight sharedProbe[uint64]
 	// orderers are the channel's orderers as its configuration names them,
-	// and ordererProbe what they answer, as WritesReady's probes and the
-	// metrics of a second share it.
+	// ordererProbe what they answer, as WritesReady's probes and the
+	// metrics of a second share it, and viewProbe that with their BFT
+	// views, as the metrics of a second share it (Orderers).
 	orderers     orderers
 	ordererProbe sharedProbe[OrdererAnswers]
+	viewProbe    sharedProbe[OrdererAnswers]
 	// endorseProbe is whether the endorsers' peers run the chaincode, as
 	// WritesReady's probes last asked it (askEndorsers, writesready.go).
 	endorseProbe sharedProbe[struct{}]

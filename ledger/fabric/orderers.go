@@ -298,12 +298,21 @@ func (l *Ledger) askOrderers(ctx context.Context) (OrdererAnswers, error) {
 }
 
 // Orderers is what the channel's orderers answer now, as WritesReady
-// asks them (askOrderers, the answer shared by the probes of a second),
-// and, of a BFT channel whose operations endpoints the profile names,
-// their SmartBFT views (ReadBFTViews): what `tdsc fabric orderers` shows,
-// for the service's metrics. The error is the answers' own (Err), or why
-// none could be asked (the answers then empty).
+// asks them (askOrderers), and, of a BFT channel whose operations
+// endpoints the profile names, their SmartBFT views (ReadBFTViews): what
+// `tdsc fabric orderers` shows, for the service's metrics. Both are
+// shared by the callers of a second (HeightFresh): two scrapers and a
+// readiness probe ask each orderer once. The error is the answers' own
+// (Err), or why none could be asked (the answers then empty).
 func (l *Ledger) Orderers(ctx context.Context) (OrdererAnswers, error) {
+	answers, err := l.viewProbe.ask(ctx, l.askOrdererViews, time.Now)
+	answers.Answers = slices.Clone(answers.Answers) // the probe's answer is shared
+	return answers, err
+}
+
+// askOrdererViews is askOrderers' answers (shared with WritesReady's
+// probes) with the orderers' SmartBFT views read.
+func (l *Ledger) askOrdererViews(ctx context.Context) (OrdererAnswers, error) {
 	answers, err := l.ordererProbe.ask(ctx, l.askOrderers, time.Now)
 	answers.Answers = slices.Clone(answers.Answers) // the probe's answer is shared
 	ReadBFTViews(ctx, nil, l.cfg.Profile.Channel, &answers, l.cfg.Profile.OrdererOperations)
