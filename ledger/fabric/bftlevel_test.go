@@ -11,22 +11,20 @@ import (
 	"time"
 )
 
-// bftLevel waits (90 s at most) until BFT orderers ks (of n; every one if
-// none is named) are level (ReadBFTViews, as `tdsc fabric orderers`
-// reads them: in the view and under the leader most orderers are in,
-// settled there, at most one decision behind the furthest), three looks
-// in a row (200 ms apart). A consenter that has just joined, or an
+// bftLevel waits (90 s at most) until every one of the n BFT orderers is
+// level (ReadBFTViews, as `tdsc fabric orderers` reads them: in the view
+// and under the leader most orderers are in, settled there, at most one
+// decision behind the furthest), three looks in a row (200 ms apart). A consenter that has just joined, or an
 // orderer started again, may trail for a while — drop the proposals ahead
 // of it, or have its view changer elsewhere — until SmartBFT synchronises
 // it (ten heartbeat ticks behind); stopping another orderer before then
 // leaves a quorum that needs it, and a view change, or several, before it
 // decides again. It logs every orderer's view.
-func bftLevel(t *testing.T, p *Profile, ch *Channel, n int, ks ...string) {
+func bftLevel(t *testing.T, p *Profile, ch *Channel, n int) {
 	t.Helper()
-	if len(ks) == 0 {
-		for i := 1; i <= n; i++ {
-			ks = append(ks, strconv.Itoa(i))
-		}
+	var ks []string
+	for i := 1; i <= n; i++ {
+		ks = append(ks, strconv.Itoa(i))
 	}
 	// The profile's endpoints; of an orderer added since it was read, the
 	// script's layout (its port + 2).

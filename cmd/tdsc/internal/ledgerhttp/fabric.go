@@ -187,20 +187,23 @@ func fabricMetrics(stats func() fabric.Stats) []prometheus.Collector {
 const ordererScrape = 5 * time.Second
 
 // ordererMetrics are the channel's orderers as a scrape finds them
-// (asked as /readyz/writes asks them, the answer shared by the probes and
-// scrapes of a second; of BFT with the profile's ordererOperations, their
-// SmartBFT views read as `tdsc fabric orderers` reads them):
+// (fabric.Ledger.Orderers: asked as /readyz/writes asks them, the answer
+// shared by the probes and scrapes of a second; of BFT with the profile's
+// ordererOperations, their SmartBFT views read as `tdsc fabric orderers`
+// reads them, shared by the scrapes of a second):
 //
 //   - tdsc_ledger_fabric_orderers_answering: consenters that answered
 //     with the newest block;
 //   - tdsc_ledger_fabric_orderers_needed: how many must, for the channel to
 //     order (one of Raft, the quorum of BFT);
 //   - tdsc_ledger_fabric_bft_consenters{standing}: of BFT, the consenters
-//     level, trailing, alone (to restart), away (not answering) and
-//     unread (answered, their view not read), once a view was read.
+//     level, trailing, alone (to restart if it stays so), away (not
+//     answering) and unread (answered, their view not read), once a view
+//     was read.
 //
-// answering at needed means one orderer more away stops the writes; a BFT
-// cluster with level at needed the same. Where the orderers cannot be
+// answering at needed means one orderer more away stops the writes; level
+// at needed, of BFT, that one more away leaves a quorum that needs one not
+// level, and the writes wait for view changes. Where the orderers cannot be
 // asked at all (the channel's configuration unread), the scrape has none
 // of these.
 type ordererMetrics struct {
@@ -213,7 +216,7 @@ var (
 	neededDesc = prometheus.NewDesc("tdsc_ledger_fabric_orderers_needed",
 		"Consenters that must answer for the channel to order: one of Raft (an orderer that knows no leader does not), the quorum of BFT.", nil, nil)
 	bftDesc = prometheus.NewDesc("tdsc_ledger_fabric_bft_consenters",
-		"Of a BFT channel whose orderers' operations endpoints the profile names: its consenters by their SmartBFT views at this scrape — level (in the view and under the leader most are in, at most one decision behind), trailing (to level), alone (asking for a view change no level one asks for: restart it), away (not answering), unread (answered, view not read).", []string{"standing"}, nil)
+		"Of a BFT channel whose orderers' operations endpoints the profile names: its consenters by their SmartBFT views at this scrape — level (in the view and under the leader most are in, at most one decision behind), trailing (to level), alone (asking for a view no level one asks for: if it stays so, restart it), away (not answering), unread (answered, view not read).", []string{"standing"}, nil)
 )
 
 func (m ordererMetrics) Describe(ch chan<- *prometheus.Desc) {
