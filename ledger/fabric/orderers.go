@@ -356,15 +356,12 @@ type OrdererAnswers struct {
 // enough did.
 func (o OrdererAnswers) Err() error {
 	whys := make([]string, 0, len(o.Answers))
-	answered := 0
 	for _, a := range o.Answers {
-		switch {
-		case a.Error != "":
+		if a.Error != "" {
 			whys = append(whys, a.Address+": "+a.Error)
-		case a.Counts():
-			answered++
 		}
 	}
+	answered := o.Answering()
 	switch {
 	case answered >= max(o.Need, 1):
 		return nil
@@ -372,6 +369,18 @@ func (o OrdererAnswers) Err() error {
 		return fmt.Errorf("%w (%s)", ErrNoOrderer, strings.Join(whys, "; "))
 	}
 	return &tooFewOrderers{fmt.Sprintf("too few orderers of the channel answer: %d of the %s cluster's %d, its quorum is %d (%s)", answered, o.Consensus, o.Consenters(), o.Need, strings.Join(whys, "; "))}
+}
+
+// Answering is how many of the orderers that count (Counts) answered
+// with the newest block.
+func (o OrdererAnswers) Answering() int {
+	n := 0
+	for _, a := range o.Answers {
+		if a.Counts() && a.Error == "" {
+			n++
+		}
+	}
+	return n
 }
 
 // Counts says whether a's answer counts towards the answers the channel

@@ -232,13 +232,7 @@ func (m ordererMetrics) Collect(ch chan<- prometheus.Metric) {
 	if len(a.Answers) == 0 {
 		return
 	}
-	answering := 0
-	for _, x := range a.Answers {
-		if x.Counts() && x.Error == "" {
-			answering++
-		}
-	}
-	ch <- prometheus.MustNewConstMetric(answeringDesc, prometheus.GaugeValue, float64(answering))
+	ch <- prometheus.MustNewConstMetric(answeringDesc, prometheus.GaugeValue, float64(a.Answering()))
 	ch <- prometheus.MustNewConstMetric(neededDesc, prometheus.GaugeValue, float64(max(a.Need, 1)))
 	st := a.BFTStanding()
 	if a.Consensus != "BFT" || st.Level+st.Trailing+st.Alone == 0 {
